@@ -1,0 +1,34 @@
+// The Portero app: global middleware, one sub-app per capability, and the error handlers.
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import type { AppEnv } from './config.ts'
+import { AppError } from './errors.ts'
+import { createNotFound, onError } from './http/errors.ts'
+import { requestId } from './http/request-id.ts'
+import { auth } from './routes/auth.ts'
+import { health } from './routes/health.ts'
+import { oauth } from './routes/oauth.ts'
+import { wellKnown } from './routes/well-known.ts'
+
+/** Bodies larger than this are refused before any parsing. */
+export const MAX_BODY_BYTES = 16 * 1024
+
+export const app = new Hono<AppEnv>()
+
+app.use(requestId())
+app.use(
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError() {
+      throw new AppError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`)
+    },
+  }),
+)
+
+app.route('/healthz', health)
+app.route('/auth', auth)
+app.route('/oauth', oauth)
+app.route('/.well-known', wellKnown)
+
+app.onError(onError)
+app.notFound(createNotFound(app))

@@ -1,0 +1,133 @@
+// Client-credentials login, shared by every dialect: brute-force locks, secret check, scope and
+// audience selection, token issuance and the audit trail.
+import { AppError } from '../errors.ts'
+import type { Config } from '../config.ts'
+import { findClientById, type Client } from '../storage/clients.ts'
+import type { AuditEvent } from '../storage/audit-events.ts'
+import { findLock, LOCK_SECONDS, writeLock, type LockSubject } from '../storage/login-locks.ts'
+import { secretMatches } from './secrets.ts'
+import { issueAccessToken, type IssuedToken } from './tokens.ts'
+
+export type LoginDeps = {
+  db: D1Database
+  cache: KVNamespace
+  clientLimiter: RateLimit
+  ipLimiter: RateLimit
+  config: Config
+  now: Date
+  /** Records an audit event without delaying the response. */
+  audit: (event: Omit<AuditEvent, 'requestId' | 'ip'>) => void
+}
+
+export type LoginInput = {
+  clientId: string
+  clientSecret: string
+  ip: string | null
+  /** Requested scopes; absent means every scope the client is allowed. */
+  scopes?: string[]
+  /** Requested audiences; absent means the client's configured audiences. */
+  audiences?: string[]
+  /** Which endpoint and dialect asked, for the audit trail. */
+  via: string
+}
+
+const BAD_CREDENTIALS = 'Client authentication failed: unknown client, wrong secret or disabled client.'
+
+/**
+ * Authenticates a client by id and secret and issues it an access token.
+ * Throws AppError 401 `invalid_client` (one answer for every reason, SPEC 6), 429 `rate_limited`,
+ * 400 `invalid_scope` or `invalid_target`.
+ */
+export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<IssuedToken> {
+  const subjects: LockSubject[] = [`client:${input.clientId}`]
+  if (input.ip) subjects.push(`ip:${input.ip}`)
+
+  const [lockedFor, client] = await Promise.all([
+    findLock(deps.cache, subjects, deps.now),
+    findClientById(deps.db, input.clientId),
+  ])
+  if (lockedFor > 0) {
+    deps.audit(failure(input, 'locked'))
+    throw tooManyAttempts(lockedFor)
+  }
+
+  // Always hash and compare, even for an unknown client: the same work either way (SPEC 6).
+  const matches = await secretMatches(deps.config.pepper, input.clientSecret, client?.secretDigest ?? null)
+  if (!client || !matches || client.status !== 'active') {
+    const reason = !client ? 'unknown_client' : !matches ? 'wrong_secret' : 'client_disabled'
+    deps.audit(failure(input, reason))
+    await countFailure(deps, subjects)
+    throw new AppError(401, 'invalid_client', BAD_CREDENTIALS)
+  }
+
+  const scopes = selectScopes(client, input.scopes)
+  const audiences = selectAudiences(client, input.audiences, deps.config.issuer)
+  const issued = await issueAccessToken(
+    deps.config.keys,
+    {
+      issuer: deps.config.issuer,
+      clientId: client.id,
+      providerId: client.providerId,
+      scopes,
+      audiences,
+      lifetimeSeconds: client.tokenLifetime,
+    },
+    deps.now,
+  )
+  deps.audit({
+    action: 'token.issued',
+    outcome: 'success',
+    actor: client.id,
+    target: client.id,
+    detail: { via: input.via, jti: issued.claims.jti, scope: issued.claims.scope, aud: audiences },
+  })
+  return issued
+}
+
+function failure(input: LoginInput, reason: string): Omit<AuditEvent, 'requestId' | 'ip'> {
+  return {
+    action: 'login.failed',
+    outcome: 'failure',
+    actor: null,
+    target: input.clientId,
+    detail: { via: input.via, reason },
+  }
+}
+
+/** Counts a failure against the client id and the IP; locks whichever went over its limit. */
+async function countFailure(deps: LoginDeps, subjects: LockSubject[]): Promise<void> {
+  const limiters = subjects.map((s) => (s.startsWith('ip:') ? deps.ipLimiter : deps.clientLimiter))
+  const outcomes = await Promise.all(subjects.map((key, i) => limiters[i]!.limit({ key })))
+  const exceeded = subjects.filter((_, i) => !outcomes[i]!.success)
+  if (exceeded.length === 0) return
+  await Promise.all(exceeded.map((s) => writeLock(deps.cache, s, deps.now)))
+  throw tooManyAttempts(LOCK_SECONDS)
+}
+
+function tooManyAttempts(retryAfter: number): AppError {
+  return new AppError(
+    429,
+    'rate_limited',
+    `Too many failed logins for this client or from this address. Retry in ${retryAfter} s.`,
+    { headers: { 'retry-after': String(retryAfter) } },
+  )
+}
+
+function selectScopes(client: Client, requested: string[] | undefined): string[] {
+  if (!requested) return client.allowedScopes
+  const refused = requested.filter((s) => !client.allowedScopes.includes(s))
+  if (refused.length > 0) {
+    throw new AppError(400, 'invalid_scope', `Scope not allowed for this client: ${refused.join(' ')}.`)
+  }
+  return [...new Set(requested)]
+}
+
+function selectAudiences(client: Client, requested: string[] | undefined, issuer: string): string[] {
+  const allowed = client.audiences.length > 0 ? client.audiences : [issuer]
+  if (!requested) return allowed
+  const refused = requested.filter((a) => !allowed.includes(a))
+  if (refused.length > 0) {
+    throw new AppError(400, 'invalid_target', `Audience not allowed for this client: ${refused.join(' ')}.`)
+  }
+  return [...new Set(requested)]
+}

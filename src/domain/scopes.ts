@@ -1,0 +1,14 @@
+// The scopes Portero understands. A client may be allowed any subset.
+
+export const SCOPES = {
+  /** POST /Services: send notifications for the client's own provider. */
+  send: 'services:send',
+  /** Introspect tokens issued to the caller or naming it in `aud`. */
+  introspect: 'tokens:introspect',
+  /** Introspect any token (SPEC 7). */
+  introspectAny: 'tokens:introspect:any',
+  /** The management API. */
+  admin: 'admin',
+} as const
+
+export const ALL_SCOPES: string[] = Object.values(SCOPES)

@@ -1,0 +1,59 @@
+// Client secrets (SPEC 6): generated with 256 bits, stored only as HMAC-SHA-256(pepper, secret),
+// compared in constant time, and an unknown client costs the same work as a wrong secret.
+import { base64UrlDecode, base64UrlEncode, fromHex, toHex } from '../encoding.ts'
+
+/** Imported secrets (migrated Bridge or Yativo clients) must be at least this long. */
+export const MIN_IMPORTED_SECRET_LENGTH = 32
+export const MAX_SECRET_LENGTH = 256
+
+const encoder = new TextEncoder()
+
+/** A new client secret: 32 random bytes, base64url (43 characters). */
+export function generateClientSecret(): string {
+  return base64UrlEncode(crypto.getRandomValues(new Uint8Array(32)))
+}
+
+/** A new pepper for SECRET_PEPPER: 32 random bytes, base64url. */
+export const generatePepper = generateClientSecret
+
+export function importPepper(pepper: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', base64UrlDecode(pepper), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ])
+}
+
+/** The stored form of a secret: hex HMAC-SHA-256 under the pepper. */
+export async function digestClientSecret(pepper: CryptoKey, secret: string): Promise<string> {
+  return toHex(await crypto.subtle.sign('HMAC', pepper, encoder.encode(secret)))
+}
+
+/** Refuses an imported secret too short to resist guessing. Returns a reason, or null if fine. */
+export function checkImportedSecret(secret: string): string | null {
+  if (secret.length < MIN_IMPORTED_SECRET_LENGTH) {
+    return `must be at least ${MIN_IMPORTED_SECRET_LENGTH} characters`
+  }
+  if (secret.length > MAX_SECRET_LENGTH) return `must be at most ${MAX_SECRET_LENGTH} characters`
+  return null
+}
+
+// Compared against when the client id is unknown, so that path hashes and compares just as a
+// wrong secret does (SPEC 6). Random per isolate, made on first use (Workers refuse random values
+// at global scope), and never stored: no secret can match it.
+let decoyDigest: string | undefined
+
+/**
+ * True when `secret` digests to `storedDigest`. With `storedDigest` null (unknown client) it does
+ * the same HMAC and the same constant-time comparison against a decoy, and returns false.
+ */
+export async function secretMatches(
+  pepper: CryptoKey,
+  secret: string,
+  storedDigest: string | null,
+): Promise<boolean> {
+  decoyDigest ??= toHex(crypto.getRandomValues(new Uint8Array(32)).buffer)
+  const expected = fromHex(storedDigest ?? decoyDigest)
+  const actual = new Uint8Array(await crypto.subtle.sign('HMAC', pepper, encoder.encode(secret)))
+  if (expected.byteLength !== actual.byteLength) return false
+  const equal = crypto.subtle.timingSafeEqual(expected, actual)
+  return equal && storedDigest !== null
+}

@@ -1,0 +1,120 @@
+// Access tokens: RFC 9068 JWTs signed with the newest key, verified against the whole key set with
+// the algorithm, type and issuer pinned (SPEC 5, RFC 8725).
+import { errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose'
+import { AppError } from '../errors.ts'
+import { SIGNING_ALGORITHMS, type SigningKeySet } from './signing-keys.ts'
+
+/** RFC 9068 §2.1: the media type of a JWT access token. */
+export const ACCESS_TOKEN_TYPE = 'at+jwt'
+/** Tolerated clock skew between Portero and the clocks of whoever checks its tokens. */
+export const CLOCK_TOLERANCE_SECONDS = 30
+/** Longer than any token Portero issues (three ES256 segments and a few KB of claims). */
+export const MAX_TOKEN_LENGTH = 8192
+
+export type AccessTokenClaims = {
+  iss: string
+  sub: string
+  aud: string | string[]
+  client_id: string
+  scope: string
+  jti: string
+  iat: number
+  nbf: number
+  exp: number
+  provider_id: string | null
+}
+
+export type IssueTokenInput = {
+  issuer: string
+  clientId: string
+  /** Decimal string: provider ids are int64 and must not be rounded (SPEC 11). */
+  providerId: string | null
+  scopes: readonly string[]
+  audiences: readonly string[]
+  lifetimeSeconds: number
+}
+
+export type IssuedToken = { token: string; claims: AccessTokenClaims; expiresIn: number }
+
+export async function issueAccessToken(
+  keys: SigningKeySet,
+  input: IssueTokenInput,
+  now: Date,
+): Promise<IssuedToken> {
+  const iat = Math.floor(now.getTime() / 1000)
+  const claims: AccessTokenClaims = {
+    iss: input.issuer,
+    sub: input.clientId,
+    aud: input.audiences.length === 1 ? input.audiences[0]! : [...input.audiences],
+    client_id: input.clientId,
+    scope: input.scopes.join(' '),
+    jti: crypto.randomUUID(),
+    iat,
+    nbf: iat,
+    exp: iat + input.lifetimeSeconds,
+    provider_id: input.providerId,
+  }
+  const { kid, alg, key } = keys.signing
+  const token = await new SignJWT(claims)
+    .setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE })
+    .sign(key)
+  return { token, claims, expiresIn: input.lifetimeSeconds }
+}
+
+/**
+ * Verifies a token this issuer signed and returns its claims.
+ * Throws AppError 401 `token_expired` or `invalid_token` (with the jose error as cause).
+ * Keys come only from our own set by `kid`: `jku`, `x5u` and `jwk` headers are never followed.
+ */
+export async function verifyAccessToken(
+  keys: SigningKeySet,
+  token: string,
+  { issuer, now }: { issuer: string; now: Date },
+): Promise<AccessTokenClaims> {
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw new AppError(401, 'invalid_token', `The access token is longer than ${MAX_TOKEN_LENGTH} characters.`)
+  }
+  try {
+    const { payload } = await jwtVerify<AccessTokenClaims>(token, (header) => pickKey(keys, header), {
+      issuer,
+      typ: ACCESS_TOKEN_TYPE,
+      algorithms: [...SIGNING_ALGORITHMS],
+      requiredClaims: ['sub', 'client_id', 'jti', 'iat', 'exp'],
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      currentDate: now,
+    })
+    return payload
+  } catch (cause) {
+    throw toTokenError(cause)
+  }
+}
+
+function pickKey(keys: SigningKeySet, header: JWTHeaderParameters): CryptoKey {
+  const candidate = header.kid === undefined ? undefined : keys.verifying.get(header.kid)
+  // The key decides the algorithm, not the token: a header naming another alg for this kid fails.
+  if (!candidate || candidate.alg !== header.alg) throw new UnknownKeyError()
+  return candidate.key
+}
+
+class UnknownKeyError extends Error {
+  constructor() {
+    super('no signing key with this kid and alg')
+  }
+}
+
+function toTokenError(cause: unknown): AppError {
+  if (cause instanceof AppError) return cause
+  if (cause instanceof errors.JWTExpired) {
+    return new AppError(401, 'token_expired', 'The access token has expired.', {}, { cause })
+  }
+  let detail = 'The access token is malformed or its signature is not valid.'
+  if (cause instanceof UnknownKeyError) {
+    detail = 'The access token was not signed by a key of this issuer.'
+  } else if (cause instanceof errors.JWTClaimValidationFailed) {
+    detail =
+      cause.claim === 'nbf' || cause.claim === 'iat'
+        ? 'The access token is not valid yet.'
+        : `The access token's "${cause.claim}" claim is not valid here.`
+  }
+  return new AppError(401, 'invalid_token', detail, {}, { cause })
+}

@@ -1,0 +1,160 @@
+// AppError, the stable error codes, and toProblem(): the one JSON error body (SPEC 2).
+// No hono import: domain code throws AppError too.
+
+export const ERROR_CODES = {
+  invalid_request: 'The request is missing a field, has an invalid value or is malformed.',
+  invalid_json: 'The request body is not valid JSON.',
+  unsupported_media_type: 'The request body has a content type this endpoint does not accept.',
+  payload_too_large: 'The request body is larger than this endpoint accepts.',
+  invalid_client: 'Client authentication failed.',
+  invalid_scope: 'A requested scope is unknown or not allowed for this client.',
+  invalid_target: 'A requested audience or resource is not allowed for this client.',
+  unsupported_grant_type: 'The grant type is not supported.',
+  token_missing: 'No access token was sent.',
+  invalid_token: 'The access token is malformed, not signed by this issuer, or not valid yet.',
+  token_expired: 'The access token has expired.',
+  insufficient_scope: 'The access token does not carry the scope this operation needs.',
+  not_found: 'No resource exists at this path.',
+  method_not_allowed: 'The resource exists but does not support this method.',
+  rate_limited: 'Too many failed attempts; wait before trying again.',
+  internal_error: 'The server failed to handle the request.',
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** Bridge (document 003) ack codes, sent on every error where the Bridge dialect applies. */
+export const BRIDGE_ACK = {
+  ok: 0,
+  badCredentials: 899,
+  malformedToken: 898,
+  expiredToken: 897,
+  missingToken: 896,
+  unknown: 999,
+} as const
+
+export type FieldError = { path: string; message: string }
+
+export type ProblemExtras = {
+  errors?: FieldError[]
+  headers?: Record<string, string>
+}
+
+/** The envelope a route answers in: each source document's clients read their own fields. */
+export type Dialect = 'problem' | 'bridge' | 'yativo' | 'oauth'
+
+export class AppError extends Error {
+  readonly status: number
+  readonly code: ErrorCode
+  readonly extra: ProblemExtras
+
+  /**
+   * @param message becomes `detail`: it must be safe to show the caller.
+   * @param options.cause for logs only, never sent.
+   */
+  constructor(
+    status: number,
+    code: ErrorCode,
+    message: string,
+    extra: ProblemExtras = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = 'AppError'
+    this.status = status
+    this.code = code
+    this.extra = extra
+  }
+}
+
+export type Problem = {
+  status: number
+  headers: Record<string, string>
+  body: Record<string, unknown>
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+}
+
+const ACK_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  // 899 is what Bridge clients expect for any unusable clientId/clientSecret pair.
+  invalid_request: BRIDGE_ACK.badCredentials,
+  invalid_client: BRIDGE_ACK.badCredentials,
+  rate_limited: BRIDGE_ACK.badCredentials,
+  invalid_token: BRIDGE_ACK.malformedToken,
+  token_expired: BRIDGE_ACK.expiredToken,
+  token_missing: BRIDGE_ACK.missingToken,
+}
+
+/**
+ * Renders an AppError as RFC 9457 problem details, with the members each dialect's clients read:
+ * Bridge `ack`, Yativo `status_code`/`message`, OAuth (RFC 6749 §5.2) `error`/`error_description`
+ * served as application/json because OAuth client libraries require that media type.
+ */
+export function toProblem(err: AppError, dialect: Dialect = 'problem'): Problem {
+  const body: Record<string, unknown> = {
+    // RFC 9457 §3.1.1: a URN names the problem type without promising a page behind it.
+    type: `urn:portero:error:${err.code}`,
+    title: TITLES[err.status] ?? 'Error',
+    status: err.status,
+    detail: err.message,
+    code: err.code,
+  }
+  if (err.extra.errors?.length) body.errors = err.extra.errors
+  let contentType = 'application/problem+json'
+  switch (dialect) {
+    case 'bridge':
+      body.ack = ACK_BY_CODE[err.code] ?? BRIDGE_ACK.unknown
+      break
+    case 'yativo':
+      body.status_code = err.status
+      body.message = err.message
+      body.data = null
+      break
+    case 'oauth':
+      body.error = err.code
+      body.error_description = err.message
+      contentType = 'application/json'
+      break
+  }
+  return {
+    status: err.status,
+    headers: { 'content-type': contentType, ...challenge(err), ...err.extra.headers },
+    body,
+  }
+}
+
+const REALM = 'realm="portero"'
+
+/** RFC 6750 §3 and RFC 6749 §5.2: a 401 or 403 tells the client how to authenticate. */
+function challenge(err: AppError): Record<string, string> {
+  const description = `error_description="${err.message.replaceAll('"', "'")}"`
+  switch (err.code) {
+    case 'token_missing':
+      return { 'www-authenticate': `Bearer ${REALM}` }
+    case 'invalid_token':
+    case 'token_expired':
+      return { 'www-authenticate': `Bearer ${REALM}, error="invalid_token", ${description}` }
+    case 'insufficient_scope':
+      return { 'www-authenticate': `Bearer ${REALM}, error="insufficient_scope", ${description}` }
+    case 'invalid_client':
+      return { 'www-authenticate': `Basic ${REALM}` }
+    default:
+      return {}
+  }
+}
+
+export function internalError(cause: unknown): AppError {
+  return new AppError(500, 'internal_error', ERROR_CODES.internal_error, {}, { cause })
+}

@@ -1,0 +1,30 @@
+// Login dialects (SPEC 3): the body's field names say which source document a client follows.
+import { z } from 'zod'
+import { AppError } from '../errors.ts'
+import { MAX_SECRET_LENGTH } from '../domain/secrets.ts'
+
+const credential = (name: string) =>
+  z
+    .string({ error: `${name} is required and must be a string` })
+    .min(1, `${name} must not be empty`)
+    .max(MAX_SECRET_LENGTH, `${name} must be at most ${MAX_SECRET_LENGTH} characters`)
+
+/** Document 003 (Bridge): {clientId, clientSecret} → {ack, token}. */
+export const BridgeLogin = z.object({ clientId: credential('clientId'), clientSecret: credential('clientSecret') })
+/** Document 002 (Yativo): {account_id, app_secret} → {status, status_code, message, data}. */
+export const YativoLogin = z.object({ account_id: credential('account_id'), app_secret: credential('app_secret') })
+
+export type LoginDialect = 'bridge' | 'yativo'
+
+export function detectLoginDialect(body: unknown): LoginDialect {
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    if ('clientId' in body || 'clientSecret' in body) return 'bridge'
+    if ('account_id' in body || 'app_secret' in body) return 'yativo'
+  }
+  throw new AppError(
+    400,
+    'invalid_request',
+    'Send {"clientId", "clientSecret"} or {"account_id", "app_secret"}; for OAuth 2.0 use POST /oauth/token.',
+    { errors: [{ path: '(body)', message: 'no known credential fields' }] },
+  )
+}

@@ -1,0 +1,75 @@
+// Hono glue for errors: any thrown value becomes the one problem body (SPEC 2), and unknown paths
+// and wrong methods answer 404 and 405 with Allow.
+import type { Context, Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { PatternRouter } from 'hono/router/pattern-router'
+import type { AppEnv } from '../config.ts'
+import { AppError, ERROR_CODES, internalError, toProblem, type ErrorCode } from '../errors.ts'
+import { log } from './log.ts'
+
+export function problemResponse(c: Context<AppEnv>, err: AppError): Response {
+  const { status, headers, body } = toProblem(err, c.get('dialect') ?? 'problem')
+  const response = new Response(JSON.stringify(body), { status, headers })
+  const requestId = c.get('requestId')
+  if (requestId) response.headers.set('x-request-id', requestId)
+  return response
+}
+
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'invalid_request',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+}
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err
+  if (err instanceof HTTPException && err.status < 500) {
+    const code = CODE_BY_STATUS[err.status] ?? 'invalid_request'
+    return new AppError(err.status, code, ERROR_CODES[code], {}, { cause: err })
+  }
+  return internalError(err)
+}
+
+export function onError(err: unknown, c: Context<AppEnv>): Response {
+  const appError = toAppError(err)
+  if (appError.status >= 500) {
+    const cause = appError.cause instanceof Error ? appError.cause : err
+    log('error', 'request failed', {
+      requestId: c.get('requestId'),
+      method: c.req.method,
+      path: c.req.path,
+      error: cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause),
+    })
+  }
+  return problemResponse(c, appError)
+}
+
+/**
+ * A notFound handler that knows the app's routes: a path served under other methods answers 405
+ * with Allow (document 001's table), OPTIONS answers 204 with Allow, anything else 404.
+ */
+export function createNotFound(app: Hono<AppEnv>) {
+  let router: PatternRouter<string> | undefined
+  return function notFound(c: Context<AppEnv>): Response {
+    if (!router) {
+      router = new PatternRouter<string>()
+      for (const route of app.routes) if (route.method !== 'ALL') router.add('ALL', route.path, route.method)
+    }
+    const methods = new Set(router.match('ALL', c.req.path)[0].map(([method]) => method))
+    if (methods.has('GET')) methods.add('HEAD')
+    if (methods.size === 0) {
+      return problemResponse(c, new AppError(404, 'not_found', `No resource at ${c.req.path}.`))
+    }
+    const allow = [...methods, 'OPTIONS'].join(', ')
+    if (c.req.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow } })
+    return problemResponse(
+      c,
+      new AppError(405, 'method_not_allowed', `${c.req.method} is not supported here; use ${allow}.`, {
+        headers: { allow },
+      }),
+    )
+  }
+}

@@ -1,0 +1,75 @@
+// Request body gates and zod validation that fail as AppError, so every 4xx has the one error shape.
+import { zValidator } from '@hono/zod-validator'
+import type { MiddlewareHandler, ValidationTargets } from 'hono'
+import type { z } from 'zod'
+import { AppError, type FieldError } from '../errors.ts'
+
+type Issues = { issues: readonly { path: readonly PropertyKey[]; message: string }[] }
+
+export function toFieldErrors(error: Issues): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(body)',
+    message: issue.message,
+  }))
+}
+
+function invalid(error: Issues): AppError {
+  const errors = toFieldErrors(error)
+  const summary = errors.map((e) => `${e.path}: ${e.message}`).join('; ')
+  return new AppError(400, 'invalid_request', `The request is not valid: ${summary}.`, { errors })
+}
+
+/** Parses `value` with `schema` or throws AppError 400 `invalid_request` with field errors. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value)
+  if (!result.success) throw invalid(result.error)
+  return result.data
+}
+
+/** zValidator with the hook that turns a zod failure into the one error shape. */
+export function validate<T extends keyof ValidationTargets, S extends z.ZodType>(target: T, schema: S) {
+  return zValidator(target, schema, (result) => {
+    if (!result.success) throw invalid(result.error)
+  })
+}
+
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase()
+}
+
+function unsupported(expected: string, got: string | undefined): AppError {
+  return new AppError(
+    415,
+    'unsupported_media_type',
+    `Send the body as ${expected}${got ? `, not ${mediaType(got)}` : ''}.`,
+    { headers: { 'accept-post': expected } },
+  )
+}
+
+/** Requires a JSON body, parses it once (Hono caches it for validators) and rejects bad JSON. */
+export function requireJson(): MiddlewareHandler {
+  return async function requireJson(c, next) {
+    const type = c.req.header('content-type')
+    const media = mediaType(type)
+    if (media !== 'application/json' && !media.endsWith('+json')) {
+      throw unsupported('application/json', type)
+    }
+    try {
+      await c.req.json()
+    } catch (cause) {
+      throw new AppError(400, 'invalid_json', 'The request body is not valid JSON.', {}, { cause })
+    }
+    await next()
+  }
+}
+
+/** Requires an application/x-www-form-urlencoded body (RFC 6749 §3.2). */
+export function requireForm(): MiddlewareHandler {
+  return async function requireForm(c, next) {
+    const type = c.req.header('content-type')
+    if (mediaType(type) !== 'application/x-www-form-urlencoded') {
+      throw unsupported('application/x-www-form-urlencoded', type)
+    }
+    await next()
+  }
+}

@@ -1,0 +1,6 @@
+// The Worker's entry point.
+import { app } from './app.ts'
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>

@@ -1,0 +1,53 @@
+// POST /auth/login (Bridge and Yativo dialects) and POST /auth/me (Bridge's token check).
+import { Hono } from 'hono'
+import { loadConfig, type AppEnv } from '../config.ts'
+import { BRIDGE_ACK } from '../errors.ts'
+import { loginClient } from '../domain/login.ts'
+import { verifyAccessToken } from '../domain/tokens.ts'
+import { readAccessToken } from '../http/bearer.ts'
+import { clientIp } from '../http/client-auth.ts'
+import { loginDeps } from '../http/deps.ts'
+import { BridgeLogin, detectLoginDialect, YativoLogin } from '../http/dialect.ts'
+import { parseWith, requireJson } from '../http/validate.ts'
+
+export const auth = new Hono<AppEnv>()
+
+auth.post('/login', requireJson(), async (c) => {
+  const body: unknown = await c.req.json()
+  const dialect = detectLoginDialect(body)
+  c.set('dialect', dialect)
+  const { clientId, clientSecret } =
+    dialect === 'bridge'
+      ? parseWith(BridgeLogin, body)
+      : (({ account_id, app_secret }) => ({ clientId: account_id, clientSecret: app_secret }))(
+          parseWith(YativoLogin, body),
+        )
+
+  const issued = await loginClient(await loginDeps(c), {
+    clientId,
+    clientSecret,
+    ip: clientIp(c),
+    via: `auth/login:${dialect}`,
+  })
+
+  c.header('cache-control', 'no-store')
+  if (dialect === 'bridge') {
+    return c.json({ ack: BRIDGE_ACK.ok, token: issued.token, expires_in: issued.expiresIn })
+  }
+  return c.json({
+    status: 'success',
+    status_code: 200,
+    message: 'Request successful',
+    data: { access_token: issued.token, token_type: 'bearer', expires_in: issued.expiresIn },
+  })
+})
+
+// Document 003: "El método /auth/me sirve para probar si el token es valido". Errors carry ack.
+auth.post('/me', async (c) => {
+  c.set('dialect', 'bridge')
+  const token = readAccessToken(c)
+  const { keys, issuer } = await loadConfig(c.env)
+  const claims = await verifyAccessToken(keys, token, { issuer, now: new Date() })
+  c.header('cache-control', 'no-store')
+  return c.json({ ack: BRIDGE_ACK.ok, active: true, ...claims })
+})

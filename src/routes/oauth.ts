@@ -1,0 +1,71 @@
+// POST /oauth/token: RFC 6749 §4.4 client credentials grant.
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { AppEnv } from '../config.ts'
+import { AppError } from '../errors.ts'
+import { loginClient } from '../domain/login.ts'
+import { clientIp, readClientCredentials } from '../http/client-auth.ts'
+import { loginDeps } from '../http/deps.ts'
+import { requireForm, validate } from '../http/validate.ts'
+
+export const oauth = new Hono<AppEnv>()
+
+oauth.use('*', async function oauthDialect(c, next) {
+  c.set('dialect', 'oauth')
+  await next()
+})
+
+// RFC 6749 §3.1: parameters sent without a value are treated as omitted; none may repeat,
+// except RFC 8707's `resource`.
+const single = (name: string) =>
+  z
+    .string({ error: `${name} must be sent once` })
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/ // RFC 6749 §3.3 scope-token
+
+const TokenRequest = z.object({
+  grant_type: single('grant_type'),
+  scope: single('scope').refine(
+    (s) => s === undefined || s.split(' ').every((t) => scopeToken.test(t)),
+    'scope must be space-separated scope tokens',
+  ),
+  audience: single('audience'),
+  resource: z.union([z.string(), z.array(z.string())]).optional(),
+  client_id: single('client_id'),
+  client_secret: single('client_secret'),
+})
+
+oauth.post('/token', requireForm(), validate('form', TokenRequest), async (c) => {
+  const form = c.req.valid('form')
+  if (!form.grant_type) {
+    throw new AppError(400, 'invalid_request', 'grant_type is required.', {
+      errors: [{ path: 'grant_type', message: 'required' }],
+    })
+  }
+  if (form.grant_type !== 'client_credentials') {
+    throw new AppError(400, 'unsupported_grant_type', `Only grant_type=client_credentials is supported.`)
+  }
+  const { clientId, clientSecret } = readClientCredentials(c, form)
+  const resources = [form.resource ?? []].flat().filter(Boolean)
+  const audiences = [...(form.audience ? form.audience.split(' ') : []), ...resources]
+
+  const issued = await loginClient(await loginDeps(c), {
+    clientId,
+    clientSecret,
+    ip: clientIp(c),
+    scopes: form.scope?.split(' '),
+    audiences: audiences.length > 0 ? audiences : undefined,
+    via: 'oauth/token',
+  })
+
+  // RFC 6749 §5.1: token responses must not be cached.
+  c.header('cache-control', 'no-store')
+  c.header('pragma', 'no-cache')
+  return c.json({
+    access_token: issued.token,
+    token_type: 'Bearer',
+    expires_in: issued.expiresIn,
+    scope: issued.claims.scope,
+  })
+})

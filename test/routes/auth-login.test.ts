@@ -1,0 +1,163 @@
+import { env } from 'cloudflare:workers'
+import { decodeJwt, decodeProtectedHeader } from 'jose'
+import { describe, expect, it } from 'vitest'
+import { createClient } from '../helpers/clients.ts'
+import { call, expectProblem, freshIp, postJson } from '../helpers/http.ts'
+
+// Document 003's own example, imported as a migrated client.
+const BRIDGE_ID = 'bridge-api-client'
+const BRIDGE_SECRET = 'DA39A3EE5E6B4B0D3255BFEF95601890AFD80709'
+
+describe('POST /auth/login, Bridge dialect (document 003)', () => {
+  it('answers {ack: 0, token, expires_in} for the document example credentials', async () => {
+    await createClient({ id: BRIDGE_ID, secret: BRIDGE_SECRET })
+    // The request exactly as document 003's curl sends it.
+    const response = await call('/auth/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{\n   \n  "clientId":"bridge-api-client",\n   \n  "clientSecret":"DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"\n}',
+    })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('cache-control')).toBe('no-store')
+    const body = (await response.json()) as { ack: number; token: string; expires_in: number }
+    expect(Object.keys(body).sort()).toEqual(['ack', 'expires_in', 'token'])
+    expect(body.ack).toBe(0)
+    expect(body.expires_in).toBe(3600)
+    expect(decodeProtectedHeader(body.token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' })
+    expect(decodeJwt(body.token)).toMatchObject({ iss: env.ISSUER, sub: BRIDGE_ID, client_id: BRIDGE_ID })
+  })
+
+  it('answers 401 with ack 899 for a wrong secret', async () => {
+    const { clientId } = await createClient()
+    const response = await postJson('/auth/login', { clientId, clientSecret: 'x'.repeat(43) }, { 'cf-connecting-ip': freshIp() })
+    const body = await expectProblem(response, 401, 'invalid_client')
+    expect(body.ack).toBe(899)
+  })
+
+  it('answers an unknown client exactly as a wrong secret', async () => {
+    const { clientId } = await createClient()
+    const ip = freshIp()
+    const wrong = await postJson('/auth/login', { clientId, clientSecret: 'nope' }, { 'cf-connecting-ip': ip })
+    const unknown = await postJson('/auth/login', { clientId: `unknown-${crypto.randomUUID()}`, clientSecret: 'nope' }, { 'cf-connecting-ip': ip })
+    expect(unknown.status).toBe(wrong.status)
+    expect(await unknown.json()).toEqual(await wrong.json())
+  })
+
+  it('refuses a disabled client with the same 401', async () => {
+    const { clientId, clientSecret } = await createClient({ status: 'disabled' })
+    const response = await postJson('/auth/login', { clientId, clientSecret }, { 'cf-connecting-ip': freshIp() })
+    const body = await expectProblem(response, 401, 'invalid_client')
+    expect(body.ack).toBe(899)
+  })
+
+  it('answers 400 with ack 899 and a field error for a missing clientSecret', async () => {
+    const response = await postJson('/auth/login', { clientId: 'someone' })
+    const body = await expectProblem(response, 400, 'invalid_request')
+    expect(body.ack).toBe(899)
+    expect(body.errors).toEqual([{ path: 'clientSecret', message: 'clientSecret is required and must be a string' }])
+  })
+
+  it('answers 400 for credentials that are not strings', async () => {
+    const response = await postJson('/auth/login', { clientId: 42, clientSecret: ['a'] })
+    const body = await expectProblem(response, 400, 'invalid_request')
+    expect((body.errors as { path: string }[]).map((e) => e.path)).toEqual(['clientId', 'clientSecret'])
+  })
+})
+
+describe('POST /auth/login, Yativo dialect (document 002)', () => {
+  it('answers {status, status_code, message, data} for account_id and app_secret', async () => {
+    const { clientId, clientSecret } = await createClient({ tokenLifetime: 600 })
+    const response = await postJson('/auth/login', { account_id: clientId, app_secret: clientSecret })
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as { data: { access_token: string } }
+    expect(body).toEqual({
+      status: 'success',
+      status_code: 200,
+      message: 'Request successful',
+      data: { access_token: expect.any(String), token_type: 'bearer', expires_in: 600 },
+    })
+    const claims = decodeJwt(body.data.access_token)
+    expect(claims.exp! - claims.iat!).toBe(600)
+  })
+
+  it('keeps the Yativo envelope on errors, with an honest status', async () => {
+    const { clientId } = await createClient()
+    const response = await postJson('/auth/login', { account_id: clientId, app_secret: 'wrong' }, { 'cf-connecting-ip': freshIp() })
+    const body = await expectProblem(response, 401, 'invalid_client')
+    expect(body).toMatchObject({ status_code: 401, message: body.detail, data: null })
+    expect(body.ack).toBeUndefined()
+  })
+
+  it('names the missing field', async () => {
+    const body = await expectProblem(await postJson('/auth/login', { account_id: 'a' }), 400, 'invalid_request')
+    expect(body.errors).toEqual([{ path: 'app_secret', message: 'app_secret is required and must be a string' }])
+    expect(body.status_code).toBe(400)
+  })
+})
+
+describe('POST /auth/login, malformed requests', () => {
+  it('answers 400 invalid_json for a body that is not JSON', async () => {
+    await expectProblem(await postJson('/auth/login', '{"clientId": '), 400, 'invalid_json')
+  })
+
+  it('answers 415 for a form body', async () => {
+    const response = await call('/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'clientId=a&clientSecret=b',
+    })
+    await expectProblem(response, 415, 'unsupported_media_type')
+  })
+
+  it('answers 415 when there is no content type', async () => {
+    await expectProblem(await call('/auth/login', { method: 'POST', body: '{}' }), 415, 'unsupported_media_type')
+  })
+
+  it('answers 400 for a body with neither dialect', async () => {
+    const body = await expectProblem(await postJson('/auth/login', { username: 'a', password: 'b' }), 400, 'invalid_request')
+    expect(body.detail).toContain('/oauth/token')
+  })
+
+  it.each([['an array', '[]'], ['a string', '"clientId"'], ['null', 'null']])('answers 400 for %s', async (_, json) => {
+    await expectProblem(await postJson('/auth/login', json), 400, 'invalid_request')
+  })
+
+  it('answers 413 for a body over 16 KiB, before reading it', async () => {
+    const response = await postJson('/auth/login', { clientId: 'a', clientSecret: 'b'.repeat(17 * 1024) })
+    await expectProblem(response, 413, 'payload_too_large')
+  })
+
+  it('answers 400 for a secret longer than any real one', async () => {
+    const body = await expectProblem(await postJson('/auth/login', { clientId: 'a', clientSecret: 'b'.repeat(300) }), 400, 'invalid_request')
+    expect(body.errors).toEqual([{ path: 'clientSecret', message: 'clientSecret must be at most 256 characters' }])
+  })
+})
+
+describe('POST /auth/login, audit trail', () => {
+  it('records issued tokens and failed logins without secrets or tokens', async () => {
+    const { clientId, clientSecret } = await createClient()
+    const ok = await postJson('/auth/login', { clientId, clientSecret })
+    const { token } = (await ok.json()) as { token: string }
+    await postJson('/auth/login', { clientId, clientSecret: 'wrong-secret' }, { 'cf-connecting-ip': freshIp() })
+
+    // Audit rows are written after the response (waitUntil); wait until both are there.
+    let rows: { action: string; outcome: string; detail: string }[] = []
+    for (let i = 0; i < 50 && rows.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      ;({ results: rows } = await env.DB.prepare(
+        'SELECT action, outcome, detail, request_id FROM audit_events WHERE target = ?1 ORDER BY id',
+      )
+        .bind(clientId)
+        .all())
+    }
+    expect(rows.map((r) => [r.action, r.outcome])).toEqual([
+      ['token.issued', 'success'],
+      ['login.failed', 'failure'],
+    ])
+    expect(JSON.parse(rows[1]!.detail)).toMatchObject({ reason: 'wrong_secret' })
+    const dump = JSON.stringify(rows)
+    expect(dump).not.toContain(clientSecret)
+    expect(dump).not.toContain('wrong-secret')
+    expect(dump).not.toContain(token)
+  })
+})
