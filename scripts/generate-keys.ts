@@ -1,0 +1,50 @@
+// Production secrets: prints a new signing key set (or one more key for an existing set, for
+// rotation) or a new pepper, with how to store it as a Worker secret.
+//
+//   node scripts/generate-keys.ts [--alg ES256|EdDSA] [--rotate current.json] [--out keys.json]
+//   node scripts/generate-keys.ts --pepper
+import { readFileSync, writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { generatePepper } from '../src/domain/secrets.ts'
+import { generateSigningKey, parseSigningKeySet, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../src/domain/signing-keys.ts'
+
+const { values } = parseArgs({
+  options: {
+    alg: { type: 'string', default: 'ES256' },
+    rotate: { type: 'string' },
+    out: { type: 'string' },
+    pepper: { type: 'boolean', default: false },
+  },
+})
+
+if (values.pepper) {
+  console.log(generatePepper())
+  console.error('\nStore it once, before the first client is created (changing it invalidates every secret):')
+  console.error('  wrangler secret put SECRET_PEPPER')
+  process.exit(0)
+}
+
+const alg = values.alg as SigningAlgorithm
+if (!SIGNING_ALGORITHMS.includes(alg)) {
+  console.error(`--alg must be one of ${SIGNING_ALGORITHMS.join(', ')}`)
+  process.exit(2)
+}
+
+const current = values.rotate ? (JSON.parse(readFileSync(values.rotate, 'utf8')) as { keys: object[] }) : { keys: [] }
+const keySet = { keys: [...current.keys, await generateSigningKey(alg)] }
+const json = JSON.stringify(keySet)
+await parseSigningKeySet(json) // refuse to print a set the Worker would refuse
+
+if (values.out) {
+  writeFileSync(values.out, json + '\n', { mode: 0o600 })
+  console.error(`Wrote ${keySet.keys.length} key(s) to ${values.out} (mode 600).`)
+} else {
+  console.log(json)
+}
+const file = values.out ?? 'keys.json'
+console.error(`
+Store it as the SIGNING_KEYS secret, then delete the file:
+  wrangler secret put SIGNING_KEYS < ${file}
+The last key in the set signs; every key verifies. To rotate: run again with --rotate ${file},
+store the result, and after the longest token lifetime (and JWKS cache, 5 min) has passed remove
+the old key from the front of the set and store the set again.`)

@@ -1,0 +1,65 @@
+// Seeds the local D1 with a demo provider and clients: the source documents' own examples work
+// as written, and the demo client gets a fresh secret on every run (only its digest is stored).
+import { checkImportedSecret, digestClientSecret, generateClientSecret, importPepper } from '../src/domain/secrets.ts'
+import { SCOPES } from '../src/domain/scopes.ts'
+import { findClientById, insertClient, updateClientSecretDigest, type NewClient } from '../src/storage/clients.ts'
+import { insertProvider } from '../src/storage/providers.ts'
+
+export const DEMO_PROVIDER = { id: '1001', name: 'Clínica Dr. Nano' }
+
+export type SeededClient = { id: string; secret: string; note: string }
+
+type SeedClient = Omit<NewClient, 'secretDigest'> & {
+  secret: string
+  note: string
+  /** Skip the imported-secret length rule: only for a document's literal placeholder. */
+  placeholder?: true
+}
+
+export async function seedLocalDatabase(db: D1Database, pepperText: string): Promise<SeededClient[]> {
+  const pepper = await importPepper(pepperText)
+  await insertProvider(db, DEMO_PROVIDER)
+  const clients: SeedClient[] = [
+    {
+      id: 'demo-client',
+      name: 'Demo client',
+      secret: generateClientSecret(),
+      note: 'a client of the demo provider with a generated secret',
+      providerId: DEMO_PROVIDER.id,
+      allowedScopes: [SCOPES.send, SCOPES.introspect],
+      audiences: [],
+    },
+    {
+      // Document 003's curl example, imported as a migrated Bridge client.
+      id: 'bridge-api-client',
+      name: 'Bridge example client',
+      secret: 'DA39A3EE5E6B4B0D3255BFEF95601890AFD80709',
+      note: "document 003's example credentials (imported secret)",
+      providerId: DEMO_PROVIDER.id,
+      allowedScopes: [SCOPES.send],
+      audiences: [],
+    },
+    {
+      // Document 002's example body uses the placeholders literally. Local development only: an
+      // imported secret this short is refused everywhere else.
+      id: 'account_id',
+      name: 'Yativo example account',
+      secret: 'app_secret',
+      note: "document 002's example body, placeholders as written (local only)",
+      providerId: DEMO_PROVIDER.id,
+      allowedScopes: [SCOPES.send],
+      audiences: [],
+      tokenLifetime: 600,
+      placeholder: true,
+    },
+  ]
+  for (const { secret, note: _note, placeholder, ...client } of clients) {
+    const weakness = placeholder ? null : checkImportedSecret(secret)
+    if (weakness) throw new Error(`seed client ${client.id}: secret ${weakness}`)
+    const secretDigest = await digestClientSecret(pepper, secret)
+    // Re-digest on every run: .dev.vars may hold a new pepper since the last seed.
+    if (await findClientById(db, client.id)) await updateClientSecretDigest(db, client.id, secretDigest)
+    else await insertClient(db, { ...client, secretDigest })
+  }
+  return clients.map(({ id, secret, note }) => ({ id, secret, note }))
+}

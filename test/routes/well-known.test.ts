@@ -1,0 +1,39 @@
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { call } from '../helpers/http.ts'
+import { workerSigningKey } from '../helpers/keys.ts'
+
+describe('GET /.well-known/jwks.json', () => {
+  it('publishes the public half of every key, cacheable', async () => {
+    const response = await call('/.well-known/jwks.json')
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('application/jwk-set+json')
+    expect(response.headers.get('cache-control')).toContain('max-age=300')
+    const { keys } = (await response.json()) as { keys: Record<string, unknown>[] }
+    const { kid, x, y } = workerSigningKey()
+    expect(keys).toEqual([{ kid, alg: 'ES256', use: 'sig', kty: 'EC', crv: 'P-256', x, y }])
+    expect(keys.some((k) => 'd' in k)).toBe(false)
+  })
+})
+
+describe('GET /.well-known/oauth-authorization-server', () => {
+  it('lists only the endpoints that exist, under the configured issuer', async () => {
+    const response = await call('/.well-known/oauth-authorization-server')
+    expect(response.status).toBe(200)
+    const metadata = (await response.json()) as Record<string, unknown>
+    expect(metadata).toMatchObject({
+      issuer: env.ISSUER,
+      token_endpoint: `${env.ISSUER}/oauth/token`,
+      jwks_uri: `${env.ISSUER}/.well-known/jwks.json`,
+      grant_types_supported: ['client_credentials'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    })
+    for (const [name, value] of Object.entries(metadata)) {
+      if (!name.endsWith('_endpoint') && name !== 'jwks_uri') continue
+      const path = new URL(value as string).pathname
+      const method = name === 'jwks_uri' ? 'GET' : 'POST'
+      const answer = await call(path, { method })
+      expect(answer.status, `${name} ${path}`).not.toBe(404)
+    }
+  })
+})
