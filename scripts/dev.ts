@@ -89,6 +89,14 @@ Try it:
   curl -s -X POST ${BASE}/auth/me -H "x-access-token: $TOKEN"
   curl -s -X POST ${BASE}/auth/me -H "Authorization: Bearer $TOKEN"
 
+  # Introspection (document 001's tokeninfo; the caller here is the token's own client)
+  curl -s -X POST ${BASE}/mcg/v1/tokeninfo -H "Authorization: Bearer $TOKEN" --data-urlencode "token=$TOKEN"
+  curl -s -u '${demo.id}:${demo.secret}' --data-urlencode "token=$TOKEN" ${BASE}/oauth/introspect
+
+  # Revocation, then the token is inactive
+  curl -s -u '${demo.id}:${demo.secret}' --data-urlencode "token=$TOKEN" ${BASE}/oauth/revoke
+  curl -s -X POST ${BASE}/auth/me -H "x-access-token: $TOKEN"
+
   # Public keys and server metadata
   curl -s ${BASE}/.well-known/jwks.json
   curl -s ${BASE}/.well-known/oauth-authorization-server

@@ -4,10 +4,13 @@ import { bodyLimit } from 'hono/body-limit'
 import type { AppEnv } from './config.ts'
 import { AppError } from './errors.ts'
 import { createNotFound, onError } from './http/errors.ts'
+import { useDialect } from './http/dialect.ts'
 import { requestId } from './http/request-id.ts'
 import { auth } from './routes/auth.ts'
 import { health } from './routes/health.ts'
+import { introspection } from './routes/introspection.ts'
 import { oauth } from './routes/oauth.ts'
+import { revocation } from './routes/revocation.ts'
 import { wellKnown } from './routes/well-known.ts'
 
 /** Bodies larger than this are refused before any parsing. */
@@ -16,6 +19,10 @@ export const MAX_BODY_BYTES = 16 * 1024
 export const app = new Hono<AppEnv>()
 
 app.use(requestId())
+// Before the body limit, so that even a 413 answers in the envelope these clients read.
+app.use('/oauth/*', useDialect('oauth'))
+app.use('/mcg/v1/*', useDialect('oauth'))
+app.use('/auth/me', useDialect('bridge'))
 app.use(
   bodyLimit({
     maxSize: MAX_BODY_BYTES,
@@ -29,6 +36,8 @@ app.route('/healthz', health)
 app.route('/auth', auth)
 app.route('/oauth', oauth)
 app.route('/.well-known', wellKnown)
+app.route('/', introspection)
+app.route('/', revocation)
 
 app.onError(onError)
 app.notFound(createNotFound(app))

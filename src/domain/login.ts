@@ -19,14 +19,17 @@ export type LoginDeps = {
   audit: (event: Omit<AuditEvent, 'requestId' | 'ip'>) => void
 }
 
-export type LoginInput = {
-  clientId: string
-  clientSecret: string
-  ip: string | null
+export type LoginInput = Credentials & {
   /** Requested scopes; absent means every scope the client is allowed. */
   scopes?: string[]
   /** Requested audiences; absent means the client's configured audiences. */
   audiences?: string[]
+}
+
+export type Credentials = {
+  clientId: string
+  clientSecret: string
+  ip: string | null
   /** Which endpoint and dialect asked, for the audit trail. */
   via: string
 }
@@ -34,11 +37,10 @@ export type LoginInput = {
 const BAD_CREDENTIALS = 'Client authentication failed: unknown client, wrong secret or disabled client.'
 
 /**
- * Authenticates a client by id and secret and issues it an access token.
- * Throws AppError 401 `invalid_client` (one answer for every reason, SPEC 6), 429 `rate_limited`,
- * 400 `invalid_scope` or `invalid_target`.
+ * Authenticates a client by id and secret, with brute-force locks.
+ * Throws AppError 401 `invalid_client` (one answer for every reason, SPEC 6) or 429 `rate_limited`.
  */
-export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<IssuedToken> {
+export async function authenticateClient(deps: LoginDeps, input: Credentials): Promise<Client> {
   const subjects: LockSubject[] = [`client:${input.clientId}`]
   if (input.ip) subjects.push(`ip:${input.ip}`)
 
@@ -59,7 +61,15 @@ export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<I
     await countFailure(deps, subjects)
     throw new AppError(401, 'invalid_client', BAD_CREDENTIALS)
   }
+  return client
+}
 
+/**
+ * Authenticates a client and issues it an access token.
+ * Throws what authenticateClient throws, and 400 `invalid_scope` or `invalid_target`.
+ */
+export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<IssuedToken> {
+  const client = await authenticateClient(deps, input)
   const scopes = selectScopes(client, input.scopes)
   const audiences = selectAudiences(client, input.audiences, deps.config.issuer)
   const issued = await issueAccessToken(
@@ -84,7 +94,7 @@ export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<I
   return issued
 }
 
-function failure(input: LoginInput, reason: string): Omit<AuditEvent, 'requestId' | 'ip'> {
+function failure(input: Credentials, reason: string): Omit<AuditEvent, 'requestId' | 'ip'> {
   return {
     action: 'login.failed',
     outcome: 'failure',

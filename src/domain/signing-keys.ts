@@ -36,7 +36,11 @@ export async function parseSigningKeySet(json: string): Promise<SigningKeySet> {
   const verifying = new Map<string, VerificationKey>()
   const publicKeys: JWK[] = []
   let signing: SigningKeySet['signing'] | undefined
-  for (const [index, jwk] of (jwks as JWK[]).entries()) {
+  for (const [index, entry] of (jwks as unknown[]).entries()) {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new Error(`SIGNING_KEYS key ${index} is not a JSON object`)
+    }
+    const jwk = entry as JWK
     const { kid, alg } = jwk
     if (typeof kid !== 'string' || kid === '') throw new Error(`SIGNING_KEYS key ${index} has no kid`)
     if (!isSigningAlgorithm(alg)) throw new Error(`SIGNING_KEYS key ${kid}: alg must be ES256 or EdDSA`)
@@ -45,15 +49,37 @@ export async function parseSigningKeySet(json: string): Promise<SigningKeySet> {
     if (verifying.has(kid)) throw new Error(`SIGNING_KEYS has two keys with kid ${kid}`)
     const publicJwk: JWK = { kid, alg, use: 'sig' }
     for (const member of PUBLIC_MEMBERS) if (jwk[member] !== undefined) publicJwk[member] = jwk[member]
-    const [privateKey, publicKey] = await Promise.all([
-      importJWK({ ...jwk, ext: false }, alg),
-      importJWK(publicJwk, alg),
-    ])
-    verifying.set(kid, { kid, alg, key: publicKey as CryptoKey })
+    const [privateKey, publicKey] = await importKeyPair(kid, alg, jwk, publicJwk)
+    verifying.set(kid, { kid, alg, key: publicKey })
     publicKeys.push(publicJwk)
-    signing = { kid, alg, key: privateKey as CryptoKey }
+    signing = { kid, alg, key: privateKey }
   }
   return { signing: signing!, verifying, publicJwks: { keys: publicKeys } }
+}
+
+async function importKeyPair(
+  kid: string,
+  alg: SigningAlgorithm,
+  jwk: JWK,
+  publicJwk: JWK,
+): Promise<[CryptoKey, CryptoKey]> {
+  let pair: [CryptoKey, CryptoKey]
+  try {
+    const imports = [importJWK({ ...jwk, ext: false }, alg), importJWK(publicJwk, alg)]
+    pair = (await Promise.all(imports)) as [CryptoKey, CryptoKey]
+  } catch (cause) {
+    throw new Error(`SIGNING_KEYS key ${kid} cannot be imported (${String(cause)})`, { cause })
+  }
+  // workerd refuses an EC d that does not belong to its (x, y) on import, but takes an Ed25519 d
+  // with any x: such a key would sign tokens its own published public key refuses. Probe it once.
+  if (alg === 'EdDSA') {
+    const probe = new TextEncoder().encode(kid)
+    const signature = await crypto.subtle.sign('Ed25519', pair[0], probe)
+    if (!(await crypto.subtle.verify('Ed25519', pair[1], signature, probe))) {
+      throw new Error(`SIGNING_KEYS key ${kid}: its public x does not belong to its private d`)
+    }
+  }
+  return pair
 }
 
 /** A new private key as a JWK with a `kid` that sorts by creation date. */

@@ -1,12 +1,17 @@
 // Access tokens: RFC 9068 JWTs signed with the newest key, verified against the whole key set with
 // the algorithm, type and issuer pinned (SPEC 5, RFC 8725).
 import { errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose'
+import { base64UrlDecode, base64UrlEncode } from '../encoding.ts'
 import { AppError } from '../errors.ts'
 import { SIGNING_ALGORITHMS, type SigningKeySet } from './signing-keys.ts'
 
 /** RFC 9068 §2.1: the media type of a JWT access token. */
 export const ACCESS_TOKEN_TYPE = 'at+jwt'
-/** Tolerated clock skew between Portero and the clocks of whoever checks its tokens. */
+/**
+ * Tolerated clock skew for `nbf` and `iat`: a token minted in another location whose clock runs a
+ * little ahead is not refused as "not valid yet". `exp` has no tolerance: Portero issued the token,
+ * so its own clock decides, and an expired token never passes (RFC 7519 §4.1.4, RFC 7662 §2.2).
+ */
 export const CLOCK_TOLERANCE_SECONDS = 30
 /** Longer than any token Portero issues (three ES256 segments and a few KB of claims). */
 export const MAX_TOKEN_LENGTH = 8192
@@ -33,6 +38,9 @@ export type IssueTokenInput = {
   audiences: readonly string[]
   lifetimeSeconds: number
 }
+
+/** A verified token's claims and the `kid` of the key that signed it. */
+export type VerifiedToken = { claims: AccessTokenClaims; kid: string }
 
 export type IssuedToken = { token: string; claims: AccessTokenClaims; expiresIn: number }
 
@@ -70,12 +78,11 @@ export async function verifyAccessToken(
   keys: SigningKeySet,
   token: string,
   { issuer, now }: { issuer: string; now: Date },
-): Promise<AccessTokenClaims> {
-  if (token.length > MAX_TOKEN_LENGTH) {
-    throw new AppError(401, 'invalid_token', `The access token is longer than ${MAX_TOKEN_LENGTH} characters.`)
-  }
+): Promise<VerifiedToken> {
+  assertTokenLength(token)
   try {
-    const { payload } = await jwtVerify<AccessTokenClaims>(token, (header) => pickKey(keys, header), {
+    assertCompactSpelling(token)
+    const { payload, protectedHeader } = await jwtVerify<AccessTokenClaims>(token, (header) => pickKey(keys, header), {
       issuer,
       typ: ACCESS_TOKEN_TYPE,
       algorithms: [...SIGNING_ALGORITHMS],
@@ -83,9 +90,49 @@ export async function verifyAccessToken(
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
       currentDate: now,
     })
-    return payload
+    assertNotExpired(payload, now)
+    return { claims: payload, kid: protectedHeader.kid! }
   } catch (cause) {
     throw toTokenError(cause)
+  }
+}
+
+/** Throws 401 `invalid_token` for a token too long to be one of ours, before any work on it. */
+export function assertTokenLength(token: string): void {
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw new AppError(401, 'invalid_token', `The access token is longer than ${MAX_TOKEN_LENGTH} characters.`)
+  }
+}
+
+/** Throws 401 `token_expired` once `now` has reached `exp`. Cached claims are checked with it too. */
+export function assertNotExpired(claims: Pick<AccessTokenClaims, 'exp'>, now: Date): void {
+  if (claims.exp <= Math.floor(now.getTime() / 1000)) throw expired()
+}
+
+function expired(cause?: unknown): AppError {
+  return new AppError(401, 'token_expired', 'The access token has expired.', {}, { cause })
+}
+
+/** RFC 7515 §7.1: three base64url segments; the signature is never empty for our algorithms. */
+const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/
+
+/**
+ * jose decodes the signature leniently (Uint8Array.fromBase64: "=" padding, non-zero spare bits),
+ * so one signed token would have several spellings, each with its own cache key. Only the one
+ * spelling RFC 7515 §2 allows (no padding, canonical last character) is accepted.
+ */
+function assertCompactSpelling(token: string): void {
+  const signature = token.slice(token.lastIndexOf('.') + 1)
+  if (!COMPACT_JWS.test(token) || !isCanonicalBase64Url(signature)) {
+    throw new errors.JWSInvalid('the token is not a compact JWS in canonical base64url')
+  }
+}
+
+function isCanonicalBase64Url(text: string): boolean {
+  try {
+    return base64UrlEncode(base64UrlDecode(text)) === text
+  } catch {
+    return false
   }
 }
 
@@ -104,9 +151,7 @@ class UnknownKeyError extends Error {
 
 function toTokenError(cause: unknown): AppError {
   if (cause instanceof AppError) return cause
-  if (cause instanceof errors.JWTExpired) {
-    return new AppError(401, 'token_expired', 'The access token has expired.', {}, { cause })
-  }
+  if (cause instanceof errors.JWTExpired) return expired(cause)
   let detail = 'The access token is malformed or its signature is not valid.'
   if (cause instanceof UnknownKeyError) {
     detail = 'The access token was not signed by a key of this issuer.'

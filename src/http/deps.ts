@@ -2,6 +2,7 @@
 import type { Context } from 'hono'
 import { loadConfig, type AppEnv } from '../config.ts'
 import type { LoginDeps } from '../domain/login.ts'
+import type { TokenStateDeps } from '../domain/token-state.ts'
 import { insertAuditEvent, type AuditEvent } from '../storage/audit-events.ts'
 import { clientIp } from './client-auth.ts'
 import { log } from './log.ts'
@@ -11,10 +12,8 @@ export function auditSink(c: Context<AppEnv>) {
   const requestId = c.get('requestId')
   const ip = clientIp(c)
   return (event: Omit<AuditEvent, 'requestId' | 'ip'>) => {
-    const write = insertAuditEvent(c.env.DB, { ...event, requestId, ip }).catch((cause: unknown) =>
-      log('error', 'audit write failed', { requestId, action: event.action, cause: String(cause) }),
-    )
-    c.executionCtx.waitUntil(write)
+    const write = insertAuditEvent(c.env.DB, { ...event, requestId, ip })
+    c.executionCtx.waitUntil(write.catch((cause: unknown) => logDeferredFailure(c, cause)))
   }
 }
 
@@ -28,4 +27,20 @@ export async function loginDeps(c: Context<AppEnv>): Promise<LoginDeps> {
     now: new Date(),
     audit: auditSink(c),
   }
+}
+
+export async function tokenStateDeps(c: Context<AppEnv>): Promise<TokenStateDeps> {
+  const { keys, issuer } = await loadConfig(c.env)
+  return {
+    db: c.env.DB,
+    cache: c.env.CACHE,
+    keys,
+    issuer,
+    now: new Date(),
+    defer: (work) => c.executionCtx.waitUntil(work.catch((cause: unknown) => logDeferredFailure(c, cause))),
+  }
+}
+
+function logDeferredFailure(c: Context<AppEnv>, cause: unknown) {
+  log('error', 'deferred work failed', { requestId: c.get('requestId'), cause: String(cause) })
 }

@@ -1,6 +1,9 @@
-// Login dialects (SPEC 3): the body's field names say which source document a client follows.
+// Dialects (SPEC 3): the envelope a route answers in, and for /auth/login the body's field names
+// say which source document a client follows.
+import type { MiddlewareHandler } from 'hono'
 import { z } from 'zod'
-import { AppError } from '../errors.ts'
+import type { AppEnv } from '../config.ts'
+import { AppError, type Dialect } from '../errors.ts'
 import { MAX_SECRET_LENGTH } from '../domain/secrets.ts'
 
 const credential = (name: string) =>
@@ -27,4 +30,12 @@ export function detectLoginDialect(body: unknown): LoginDialect {
     'Send {"clientId", "clientSecret"} or {"account_id", "app_secret"}; for OAuth 2.0 use POST /oauth/token.',
     { errors: [{ path: '(body)', message: 'no known credential fields' }] },
   )
+}
+
+/** Sets the envelope errors of the routes below are answered in. */
+export function useDialect(dialect: Dialect): MiddlewareHandler<AppEnv> {
+  return async function useDialect(c, next) {
+    c.set('dialect', dialect)
+    await next()
+  }
 }

@@ -1,12 +1,12 @@
 // POST /auth/login (Bridge and Yativo dialects) and POST /auth/me (Bridge's token check).
 import { Hono } from 'hono'
-import { loadConfig, type AppEnv } from '../config.ts'
+import type { AppEnv } from '../config.ts'
 import { BRIDGE_ACK } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
-import { verifyAccessToken } from '../domain/tokens.ts'
+import { checkAccessToken } from '../domain/token-state.ts'
 import { readAccessToken } from '../http/bearer.ts'
 import { clientIp } from '../http/client-auth.ts'
-import { loginDeps } from '../http/deps.ts'
+import { loginDeps, tokenStateDeps } from '../http/deps.ts'
 import { BridgeLogin, detectLoginDialect, YativoLogin } from '../http/dialect.ts'
 import { parseWith, requireJson } from '../http/validate.ts'
 
@@ -42,12 +42,12 @@ auth.post('/login', requireJson(), async (c) => {
   })
 })
 
-// Document 003: "El método /auth/me sirve para probar si el token es valido". Errors carry ack.
+// Document 003: "El método /auth/me sirve para probar si el token es valido". Errors carry ack
+// (app.ts sets the Bridge dialect for this path).
 auth.post('/me', async (c) => {
-  c.set('dialect', 'bridge')
   const token = readAccessToken(c)
-  const { keys, issuer } = await loadConfig(c.env)
-  const claims = await verifyAccessToken(keys, token, { issuer, now: new Date() })
+  // The same check as introspection: revoked tokens and disabled clients' tokens fail here too.
+  const { claims } = await checkAccessToken(await tokenStateDeps(c), token)
   c.header('cache-control', 'no-store')
   return c.json({ ack: BRIDGE_ACK.ok, active: true, ...claims })
 })

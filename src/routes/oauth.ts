@@ -10,11 +10,6 @@ import { requireForm, validate } from '../http/validate.ts'
 
 export const oauth = new Hono<AppEnv>()
 
-oauth.use('*', async function oauthDialect(c, next) {
-  c.set('dialect', 'oauth')
-  await next()
-})
-
 // RFC 6749 §3.1: parameters sent without a value are treated as omitted; none may repeat,
 // except RFC 8707's `resource`.
 const single = (name: string) =>
@@ -26,10 +21,7 @@ const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/ // RFC 6749 §3.3 scope-token
 
 const TokenRequest = z.object({
   grant_type: single('grant_type'),
-  scope: single('scope').refine(
-    (s) => s === undefined || s.split(' ').every((t) => scopeToken.test(t)),
-    'scope must be space-separated scope tokens',
-  ),
+  scope: single('scope'),
   audience: single('audience'),
   resource: z.union([z.string(), z.array(z.string())]).optional(),
   client_id: single('client_id'),
@@ -44,7 +36,14 @@ oauth.post('/token', requireForm(), validate('form', TokenRequest), async (c) =>
     })
   }
   if (form.grant_type !== 'client_credentials') {
-    throw new AppError(400, 'unsupported_grant_type', `Only grant_type=client_credentials is supported.`)
+    throw new AppError(400, 'unsupported_grant_type', 'Only grant_type=client_credentials is supported.')
+  }
+  // RFC 6749 §5.2: a malformed scope is invalid_scope, not invalid_request.
+  if (form.scope !== undefined && !form.scope.split(' ').every((t) => scopeToken.test(t))) {
+    const detail = 'scope must be scope tokens separated by single spaces.'
+    throw new AppError(400, 'invalid_scope', detail, {
+      errors: [{ path: 'scope', message: 'not space-separated scope tokens' }],
+    })
   }
   const { clientId, clientSecret } = readClientCredentials(c, form)
   const resources = [form.resource ?? []].flat().filter(Boolean)

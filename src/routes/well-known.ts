@@ -6,6 +6,8 @@ import { SIGNING_ALGORITHMS } from '../domain/signing-keys.ts'
 
 export const wellKnown = new Hono<AppEnv>()
 
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
+
 // Resource servers may cache keys for 5 minutes; publish a new key before it signs (README).
 const KEYS_CACHE = 'public, max-age=300, stale-while-revalidate=60'
 
@@ -23,8 +25,12 @@ wellKnown.get('/oauth-authorization-server', async (c) => {
     issuer,
     token_endpoint: `${issuer}/oauth/token`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
+    introspection_endpoint: `${issuer}/oauth/introspect`,
+    revocation_endpoint: `${issuer}/oauth/revoke`,
     grant_types_supported: ['client_credentials'],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
     response_types_supported: [],
     scopes_supported: ALL_SCOPES,
     access_token_signing_alg_values_supported: [...SIGNING_ALGORITHMS],

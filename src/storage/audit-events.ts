@@ -1,7 +1,7 @@
 // The audit_events table: token issuance, failed logins and (later) admin actions.
 
 export type AuditEvent = {
-  action: 'token.issued' | 'login.failed'
+  action: 'token.issued' | 'token.revoked' | 'login.failed'
   outcome: 'success' | 'failure'
   actor: string | null
   target: string | null

@@ -99,3 +99,20 @@ export async function updateClientSecretDigest(
     .run()
   return result.meta.changes > 0
 }
+
+/** Sets a client's status and the instant before which its tokens are inactive. */
+export async function updateClientTokenStanding(
+  db: D1Database,
+  id: string,
+  status: ClientStatus,
+  tokensValidAfter: number,
+): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE clients SET status = ?2, tokens_valid_after = ?3,
+         updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+       WHERE id = ?1`,
+    )
+    .bind(id, status, tokensValidAfter)
+    .run()
+}

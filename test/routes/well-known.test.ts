@@ -27,6 +27,8 @@ describe('GET /.well-known/oauth-authorization-server', () => {
       jwks_uri: `${env.ISSUER}/.well-known/jwks.json`,
       grant_types_supported: ['client_credentials'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint: `${env.ISSUER}/oauth/introspect`,
+      revocation_endpoint: `${env.ISSUER}/oauth/revoke`,
     })
     for (const [name, value] of Object.entries(metadata)) {
       if (!name.endsWith('_endpoint') && name !== 'jwks_uri') continue

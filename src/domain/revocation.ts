@@ -1,0 +1,55 @@
+// RFC 7009 revocation of one token, and revocation of all of a client's tokens.
+import { verifyAccessToken } from './tokens.ts'
+import type { SigningKeySet } from './signing-keys.ts'
+import { insertRevokedToken } from '../storage/revoked-tokens.ts'
+import { deleteCachedTokenState, tokenCacheKey } from '../storage/token-cache.ts'
+import { updateClientTokenStanding } from '../storage/clients.ts'
+import { writeClientTokenMarker, type ClientTokenMarker } from '../storage/client-token-markers.ts'
+
+export type RevocationDeps = {
+  db: D1Database
+  cache: KVNamespace
+  keys: SigningKeySet
+  issuer: string
+  now: Date
+}
+
+export type RevocationOutcome = 'revoked' | 'not_owner' | 'not_a_token'
+
+/**
+ * Revokes `token` if `callerId` owns it. Never throws for a bad token: RFC 7009 §2.2 answers 200
+ * for invalid and unknown tokens, and §2.1 says a client revokes only its own tokens.
+ */
+export async function revokeToken(
+  deps: RevocationDeps,
+  callerId: string,
+  token: string,
+): Promise<RevocationOutcome> {
+  let claims
+  try {
+    claims = (await verifyAccessToken(deps.keys, token, { issuer: deps.issuer, now: deps.now })).claims
+  } catch {
+    return 'not_a_token' // invalid, or expired and so already useless
+  }
+  if (claims.client_id !== callerId) return 'not_owner'
+  await insertRevokedToken(deps.db, { jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp })
+  // D1 first, then the cache: a check between the two reads the old entry at worst, never
+  // re-caches the token as active (the miss path reads the revocation row).
+  await deleteCachedTokenState(deps.cache, await tokenCacheKey(token))
+  return 'revoked'
+}
+
+/**
+ * Makes every token the client holds now inactive at the next check, and records its status.
+ * Used when a client is disabled, deleted, or its secret rotated with "revoke existing tokens".
+ */
+export async function invalidateClientTokens(
+  deps: Pick<RevocationDeps, 'db' | 'cache' | 'now'>,
+  clientId: string,
+  status: ClientTokenMarker['status'],
+): Promise<void> {
+  // Tokens issued in this very second are included: their iat is below the next second.
+  const tokensValidAfter = Math.floor(deps.now.getTime() / 1000) + 1
+  if (status !== 'deleted') await updateClientTokenStanding(deps.db, clientId, status, tokensValidAfter)
+  await writeClientTokenMarker(deps.cache, clientId, { status, tokensValidAfter })
+}

@@ -1,0 +1,43 @@
+// Who is calling an introspection endpoint: a bearer token (document 001) or client credentials
+// (RFC 7662 §2.1), and whether it holds an introspection scope.
+import type { Context } from 'hono'
+import type { AppEnv } from '../config.ts'
+import { AppError } from '../errors.ts'
+import type { Caller } from '../domain/introspection.ts'
+import { authenticateClient } from '../domain/login.ts'
+import { SCOPES } from '../domain/scopes.ts'
+import { checkAccessToken } from '../domain/token-state.ts'
+import { clientIp, readClientCredentials } from './client-auth.ts'
+import { loginDeps, tokenStateDeps } from './deps.ts'
+
+const BEARER = /^Bearer[ ]+(\S+)\s*$/i
+
+/**
+ * Authenticates the caller and requires `scope` (or introspect-any).
+ * Throws 401 when unauthenticated (challenging for both methods) and 403 `insufficient_scope`.
+ */
+export async function authenticateIntrospectionCaller(
+  c: Context<AppEnv>,
+  form: { client_id?: string; client_secret?: string },
+  via: string,
+): Promise<Caller> {
+  const authorization = c.req.header('authorization')
+  let caller: Caller
+  const bearer = authorization ? BEARER.exec(authorization)?.[1] : undefined
+  if (bearer) {
+    const { claims } = await checkAccessToken(await tokenStateDeps(c), bearer)
+    caller = { clientId: claims.client_id, scopes: claims.scope.split(' ') }
+  } else if (authorization || form.client_secret !== undefined) {
+    const credentials = readClientCredentials(c, form)
+    const client = await authenticateClient(await loginDeps(c), { ...credentials, ip: clientIp(c), via })
+    caller = { clientId: client.id, scopes: client.allowedScopes }
+  } else {
+    throw new AppError(401, 'token_missing', 'Authenticate with a bearer token or client credentials.', {
+      headers: { 'www-authenticate': 'Bearer realm="portero", Basic realm="portero"' },
+    })
+  }
+  if (!caller.scopes.includes(SCOPES.introspect) && !caller.scopes.includes(SCOPES.introspectAny)) {
+    throw new AppError(403, 'insufficient_scope', `Introspection needs the ${SCOPES.introspect} scope.`)
+  }
+  return caller
+}

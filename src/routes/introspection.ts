@@ -1,0 +1,28 @@
+// POST /mcg/v1/tokeninfo (document 001) and POST /oauth/introspect (RFC 7662): one handler.
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { AppEnv } from '../config.ts'
+import { introspectToken } from '../domain/introspection.ts'
+import { authenticateIntrospectionCaller } from '../http/caller.ts'
+import { tokenStateDeps } from '../http/deps.ts'
+import { requireForm, validate } from '../http/validate.ts'
+
+export const introspection = new Hono<AppEnv>()
+
+export const TokenForm = z.object({
+  token: z.string({ error: 'token is required' }).min(1, 'token must not be empty'),
+  // Document 001: an unknown hint is ignored and the token checked anyway.
+  token_type_hint: z.string().optional(),
+  client_id: z.string().optional(),
+  client_secret: z.string().optional(),
+})
+
+for (const path of ['/mcg/v1/tokeninfo', '/oauth/introspect']) {
+  introspection.post(path, requireForm(), validate('form', TokenForm), async (c) => {
+    const form = c.req.valid('form')
+    const caller = await authenticateIntrospectionCaller(c, form, path)
+    const answer = await introspectToken(await tokenStateDeps(c), caller, form.token)
+    c.header('cache-control', 'no-store')
+    return c.json(answer)
+  })
+}

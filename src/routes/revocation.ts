@@ -1,0 +1,34 @@
+// POST /oauth/revoke: RFC 7009 token revocation by the client that owns the token.
+import { Hono } from 'hono'
+import type { AppEnv } from '../config.ts'
+import { loadConfig } from '../config.ts'
+import { authenticateClient } from '../domain/login.ts'
+import { revokeToken } from '../domain/revocation.ts'
+import { clientIp, readClientCredentials } from '../http/client-auth.ts'
+import { auditSink, loginDeps } from '../http/deps.ts'
+import { requireForm, validate } from '../http/validate.ts'
+import { TokenForm } from './introspection.ts'
+
+export const revocation = new Hono<AppEnv>()
+
+revocation.post('/oauth/revoke', requireForm(), validate('form', TokenForm), async (c) => {
+  const form = c.req.valid('form')
+  const credentials = readClientCredentials(c, form)
+  const client = await authenticateClient(await loginDeps(c), { ...credentials, ip: clientIp(c), via: 'oauth/revoke' })
+  const { keys, issuer } = await loadConfig(c.env)
+  const outcome = await revokeToken(
+    { db: c.env.DB, cache: c.env.CACHE, keys, issuer, now: new Date() },
+    client.id,
+    form.token,
+  )
+  auditSink(c)({
+    action: 'token.revoked',
+    outcome: outcome === 'revoked' ? 'success' : 'failure',
+    actor: client.id,
+    target: client.id,
+    detail: { outcome },
+  })
+  // RFC 7009 §2.2: 200 whether or not there was anything to revoke.
+  c.header('cache-control', 'no-store')
+  return c.body(null, 200)
+})

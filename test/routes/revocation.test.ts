@@ -1,0 +1,135 @@
+import { env } from 'cloudflare:workers'
+import { createScheduledController } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import worker from '../../src/index.ts'
+import { createClient } from '../helpers/clients.ts'
+import { basicAuth, call, expectProblem, freshIp, postForm } from '../helpers/http.ts'
+import { eventually, tokenFor } from '../helpers/tokens.ts'
+
+function revoke(client: { clientId: string; clientSecret: string }, token: string) {
+  return postForm('/oauth/revoke', { token }, { authorization: basicAuth(client.clientId, client.clientSecret) })
+}
+
+async function isActive(token: string): Promise<boolean> {
+  const auditor = await createClient({ allowedScopes: ['tokens:introspect:any'] })
+  const response = await postForm('/oauth/introspect', { token }, { authorization: `Bearer ${await tokenFor(auditor)}` })
+  return ((await response.json()) as { active: boolean }).active
+}
+
+function jtiOf(token: string): string {
+  return (JSON.parse(atob(token.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))) as { jti: string }).jti
+}
+
+describe('POST /oauth/revoke (RFC 7009)', () => {
+  it('revokes the owner’s token: 200, empty body, inactive at once', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    expect(await isActive(token)).toBe(true)
+    const response = await revoke(owner, token)
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe('')
+    expect(await isActive(token)).toBe(false)
+    const row = await env.DB.prepare('SELECT client_id, expires_at FROM revoked_tokens WHERE jti = ?1')
+      .bind(jtiOf(token))
+      .first<{ client_id: string; expires_at: number }>()
+    expect(row?.client_id).toBe(owner.clientId)
+  })
+
+  it('answers 200 again for an already revoked token', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    expect((await revoke(owner, token)).status).toBe(200)
+    expect((await revoke(owner, token)).status).toBe(200)
+  })
+
+  it('answers 200 for something that is not a token, and stores nothing', async () => {
+    const owner = await createClient()
+    const before = await env.DB.prepare('SELECT COUNT(*) AS n FROM revoked_tokens').first<{ n: number }>()
+    expect((await revoke(owner, 'not-a-token')).status).toBe(200)
+    const after = await env.DB.prepare('SELECT COUNT(*) AS n FROM revoked_tokens').first<{ n: number }>()
+    expect(after?.n).toBe(before?.n)
+  })
+
+  it('leaves another client’s token alone, still answering 200', async () => {
+    const owner = await createClient()
+    const other = await createClient()
+    const token = await tokenFor(owner)
+    expect((await revoke(other, token)).status).toBe(200)
+    expect(await isActive(token)).toBe(true)
+  })
+
+  it('accepts client_secret_post', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    const response = await postForm('/oauth/revoke', { token, client_id: owner.clientId, client_secret: owner.clientSecret })
+    expect(response.status).toBe(200)
+    expect(await isActive(token)).toBe(false)
+  })
+
+  it('answers 401 invalid_client without client authentication, and revokes nothing', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    const response = await postForm('/oauth/revoke', { token })
+    await expectProblem(response, 401, 'invalid_client', 'application/json')
+    expect(response.headers.get('www-authenticate')).toBe('Basic realm="portero"')
+    expect(await isActive(token)).toBe(true)
+  })
+
+  it('answers 401 for a wrong secret', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    const response = await postForm('/oauth/revoke', { token }, {
+      authorization: basicAuth(owner.clientId, 'wrong'),
+      'cf-connecting-ip': freshIp(),
+    })
+    await expectProblem(response, 401, 'invalid_client', 'application/json')
+    expect(await isActive(token)).toBe(true)
+  })
+
+  it('answers 400 without token and 415 for JSON', async () => {
+    const owner = await createClient()
+    await expectProblem(
+      await postForm('/oauth/revoke', {}, { authorization: basicAuth(owner.clientId, owner.clientSecret) }),
+      400,
+      'invalid_request',
+      'application/json',
+    )
+    const json = await call('/oauth/revoke', {
+      method: 'POST',
+      headers: { authorization: basicAuth(owner.clientId, owner.clientSecret), 'content-type': 'application/json' },
+      body: '{"token":"x"}',
+    })
+    await expectProblem(json, 415, 'unsupported_media_type', 'application/json')
+  })
+
+  it('records the revocation in the audit log without the token', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    await revoke(owner, token)
+    const rows = await eventually(
+      async () =>
+        (
+          await env.DB.prepare("SELECT detail FROM audit_events WHERE action = 'token.revoked' AND actor = ?1")
+            .bind(owner.clientId)
+            .all<{ detail: string }>()
+        ).results,
+      (r) => r.length > 0,
+    )
+    expect(JSON.parse(rows[0]!.detail)).toEqual({ outcome: 'revoked' })
+    expect(JSON.stringify(rows)).not.toContain(token)
+  })
+})
+
+describe('scheduled clean-up', () => {
+  it('purges revocation rows of tokens that have expired, and keeps the others', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const [expired, live] = [crypto.randomUUID(), crypto.randomUUID()]
+    await env.DB.batch([
+      env.DB.prepare('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)').bind(expired, 'c', now - 10),
+      env.DB.prepare('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)').bind(live, 'c', now + 600),
+    ])
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: '7 * * * *' }), env)
+    const { results } = await env.DB.prepare('SELECT jti FROM revoked_tokens WHERE jti IN (?1, ?2)').bind(expired, live).all<{ jti: string }>()
+    expect(results.map((r) => r.jti)).toEqual([live])
+  })
+})
