@@ -1,9 +1,24 @@
-// Reads and writes .dev.vars, the local stand-in for Worker secrets (gitignored).
+// Reads and writes .dev.vars, the local stand-in for Worker secrets (gitignored): Portero's own,
+// and the stand-in's (stand-in/.dev.vars), whose credentials must match.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { exportJWK, exportPKCS8, generateKeyPair } from 'jose'
 import { generatePepper } from '../src/domain/secrets.ts'
 import { generateSigningKey } from '../src/domain/signing-keys.ts'
 
 export const DEV_VARS = '.dev.vars'
+export const STAND_IN_DEV_VARS = 'stand-in/.dev.vars'
+export const STAND_IN_PORT = 8788
+const STAND_IN = `http://localhost:${STAND_IN_PORT}`
+
+/** The development accounts at the stand-in. They match nothing real. */
+const DEV_ACCOUNTS = {
+  twilioAccountSid: 'ACdev00000000000000000000000000000',
+  twilioAuthToken: 'dev-auth-token',
+  smsFrom: '+15005550006',
+  fcmProjectId: 'portero-dev',
+  serviceAccountEmail: 'portero-dev@portero-dev.iam.gserviceaccount.com',
+  tokenUrl: `${STAND_IN}/google/token`,
+}
 
 export function readDevVars(path = DEV_VARS): Record<string, string> {
   if (!existsSync(path)) return {}
@@ -17,22 +32,54 @@ export function readDevVars(path = DEV_VARS): Record<string, string> {
   return vars
 }
 
-/** Makes sure .dev.vars holds a signing key set and a pepper; returns the vars and what it made. */
-export async function ensureDevVars(path = DEV_VARS) {
-  const vars = readDevVars(path)
+function writeDevVars(path: string, vars: Record<string, string>) {
+  const lines = ['# Development secrets written by `npm start`. Never use these in production.']
+  // Single-quoted: literal JSON, and PEM newlines kept as the two characters \n.
+  for (const [name, value] of Object.entries(vars)) lines.push(`${name}='${value}'`)
+  writeFileSync(path, lines.join('\n') + '\n', { mode: 0o600 })
+}
+
+/**
+ * Makes sure both .dev.vars files hold everything a local run needs, generating what is missing
+ * (signing keys, pepper, the FCM service-account key pair). Returns Portero's vars and what it made.
+ */
+export async function ensureDevVars() {
+  const vars = readDevVars(DEV_VARS)
   const created: string[] = []
-  if (!vars.SIGNING_KEYS) {
-    vars.SIGNING_KEYS = JSON.stringify({ keys: [await generateSigningKey('ES256')] })
-    created.push('SIGNING_KEYS')
+  const fill = async (name: string, make: () => string | Promise<string>) => {
+    if (vars[name]) return
+    vars[name] = await make()
+    created.push(name)
   }
-  if (!vars.SECRET_PEPPER) {
-    vars.SECRET_PEPPER = generatePepper()
-    created.push('SECRET_PEPPER')
+  await fill('SIGNING_KEYS', async () => JSON.stringify({ keys: [await generateSigningKey('ES256')] }))
+  await fill('SECRET_PEPPER', generatePepper)
+  await fill('SMS_API_BASE_URL', () => `${STAND_IN}/twilio`)
+  await fill('SMS_ACCOUNT_SID', () => DEV_ACCOUNTS.twilioAccountSid)
+  await fill('SMS_AUTH_TOKEN', () => DEV_ACCOUNTS.twilioAuthToken)
+  await fill('SMS_FROM', () => DEV_ACCOUNTS.smsFrom)
+  await fill('FCM_API_BASE_URL', () => `${STAND_IN}/fcm`)
+  await fill('FCM_PROJECT_ID', () => DEV_ACCOUNTS.fcmProjectId)
+  await fill('GOOGLE_TOKEN_URL', () => DEV_ACCOUNTS.tokenUrl)
+
+  const standIn = readDevVars(STAND_IN_DEV_VARS)
+  if (!vars.FCM_SERVICE_ACCOUNT || !standIn.SERVICE_ACCOUNT_PUBLIC_JWK) {
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
+    const pem = (await exportPKCS8(privateKey)).replaceAll('\n', '\\n')
+    // The JSON string holds "\n" escapes, as a Google service-account key file does.
+    vars.FCM_SERVICE_ACCOUNT = `{"type":"service_account","client_email":"${DEV_ACCOUNTS.serviceAccountEmail}","private_key":"${pem}","token_uri":"${DEV_ACCOUNTS.tokenUrl}"}`
+    standIn.SERVICE_ACCOUNT_PUBLIC_JWK = JSON.stringify(await exportJWK(publicKey))
+    created.push('FCM_SERVICE_ACCOUNT')
   }
   if (created.length > 0) {
-    const lines = ['# Development secrets written by `npm start`. Never use these in production.']
-    for (const [name, value] of Object.entries(vars)) lines.push(`${name}='${value}'`)
-    writeFileSync(path, lines.join('\n') + '\n', { mode: 0o600 })
+    writeDevVars(DEV_VARS, vars)
+    writeDevVars(STAND_IN_DEV_VARS, {
+      ...standIn,
+      TWILIO_ACCOUNT_SID: vars.SMS_ACCOUNT_SID!,
+      TWILIO_AUTH_TOKEN: vars.SMS_AUTH_TOKEN!,
+      FCM_PROJECT_ID: vars.FCM_PROJECT_ID!,
+      SERVICE_ACCOUNT_EMAIL: DEV_ACCOUNTS.serviceAccountEmail,
+      TOKEN_URL: vars.GOOGLE_TOKEN_URL!,
+    })
   }
   return { vars, created }
 }

@@ -3,8 +3,8 @@
 // ready-to-paste curl commands.
 import { spawn, spawnSync } from 'node:child_process'
 import { getPlatformProxy } from 'wrangler'
-import { ensureDevVars } from './dev-vars.ts'
-import { DEMO_PROVIDER, seedLocalDatabase, type SeededClient } from './seed.ts'
+import { ensureDevVars, STAND_IN_PORT } from './dev-vars.ts'
+import { DEMO_PROVIDER, DEMO_SERVICE_ID, DEMO_USER_ID, seedDispatch, seedLocalDatabase, type SeededClient } from './seed.ts'
 
 // Everything runs offline: no Request.cf lookup at Cloudflare, no telemetry.
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false'
@@ -12,6 +12,7 @@ process.env.WRANGLER_SEND_METRICS ??= 'false'
 
 const PORT = 8787
 const BASE = `http://localhost:${PORT}`
+const STAND_IN = `http://localhost:${STAND_IN_PORT}`
 const WRANGLER = 'node_modules/.bin/wrangler'
 
 function step(message: string) {
@@ -33,35 +34,49 @@ if (migrate.status !== 0) process.exit(migrate.status ?? 1)
 step('Seeding the demo provider and clients')
 const proxy = await getPlatformProxy<Env>({ persist: true })
 let clients: SeededClient[]
+let serviceToken: string
 try {
   clients = await seedLocalDatabase(proxy.env.DB, vars.SECRET_PEPPER!)
+  ;({ serviceToken } = await seedDispatch(proxy.env.DB))
 } finally {
   await proxy.dispose()
 }
 
-step(`Starting wrangler dev on ${BASE}`)
-const server = spawn(WRANGLER, ['dev', '--port', String(PORT)], { stdio: 'inherit' })
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => server.kill(signal))
-server.on('exit', (code) => process.exit(code ?? 0))
+step(`Starting the SMS/FCM stand-in on ${STAND_IN} and Portero on ${BASE}`)
+const servers = [
+  spawn(WRANGLER, ['dev', '--config', 'stand-in/wrangler.toml', '--port', String(STAND_IN_PORT), '--inspector-port', '9230'], {
+    stdio: 'inherit',
+  }),
+  spawn(WRANGLER, ['dev', '--port', String(PORT), '--inspector-port', '9229'], { stdio: 'inherit' }),
+]
+const stopAll = (signal: NodeJS.Signals) => servers.forEach((s) => s.kill(signal))
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopAll(signal))
+// Either one stopping stops the other: half a system is no use.
+for (const server of servers) {
+  server.on('exit', (code) => {
+    stopAll('SIGTERM')
+    process.exit(code ?? 0)
+  })
+}
 
-await waitForHealth()
-printWelcome(clients)
+await Promise.all([waitFor(`${STAND_IN}/_control/received`), waitFor(`${BASE}/healthz`)])
+printWelcome(clients, serviceToken)
 
-async function waitForHealth() {
+async function waitFor(url: string) {
   for (let i = 0; i < 120; i++) {
     try {
-      if ((await fetch(`${BASE}/healthz`)).ok) return
+      if ((await fetch(url)).ok) return
     } catch {
       // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 500))
   }
-  console.error(`Portero did not answer on ${BASE}/healthz within a minute.`)
-  server.kill()
+  console.error(`Nothing answered on ${url} within a minute.`)
+  stopAll('SIGTERM')
   process.exit(1)
 }
 
-function printWelcome(seeded: SeededClient[]) {
+function printWelcome(seeded: SeededClient[], serviceToken: string) {
   const [demo, bridge, yativo] = seeded as [SeededClient, SeededClient, SeededClient]
   const token = `sed -E 's/.*"access_token":"([^"]+)".*/\\1/'`
   console.log(`
@@ -96,6 +111,26 @@ Try it:
   # Revocation, then the token is inactive
   curl -s -u '${demo.id}:${demo.secret}' --data-urlencode "token=$TOKEN" ${BASE}/oauth/revoke
   curl -s -X POST ${BASE}/auth/me -H "x-access-token: $TOKEN"
+
+  # Document 001's /Services example: an SMS notification and an FCM advertisement to ${DEMO_USER_ID}
+  TOKEN=$(curl -s -u '${demo.id}:${demo.secret}' -d grant_type=client_credentials ${BASE}/oauth/token | ${token})
+  curl -si -X POST ${BASE}/Services -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+    -H "Idempotency-Key: $(date +%s)" -d '{
+      "provider_id": ${DEMO_PROVIDER.id},
+      "service_token": "${serviceToken}",
+      "service_id": ${DEMO_SERVICE_ID},
+      "parameters": {
+        "destination": "${DEMO_USER_ID}",
+        "notification": {"titulo": "Clínica Dr. Nano. Turno", "mensaje": "Oftalmologo Lunes 29-10 a las 9:15Hs.", "canal": "SMS"},
+        "advertisement": {"titulo": "Autos usados CHECHO", "mensaje": "Lleve su auto usado con Financiameiento ...", "canal": "FCM"}
+      }
+    }'
+  # then read its status at the Location it answered with:
+  curl -s ${BASE}/Services/messages/MESSAGE_ID -H "Authorization: Bearer $TOKEN"
+  # and see what the SMS and FCM stand-in received: ${STAND_IN}/ (or ${STAND_IN}/_control/received)
+
+  # The recipients directory
+  curl -s ${BASE}/recipients -H "Authorization: Bearer $TOKEN"
 
   # Public keys and server metadata
   curl -s ${BASE}/.well-known/jwks.json

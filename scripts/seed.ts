@@ -4,8 +4,14 @@ import { checkImportedSecret, digestClientSecret, generateClientSecret, importPe
 import { SCOPES } from '../src/domain/scopes.ts'
 import { findClientById, insertClient, updateClientSecretDigest, type NewClient } from '../src/storage/clients.ts'
 import { insertProvider } from '../src/storage/providers.ts'
+import { findRecipient, insertRecipient } from '../src/storage/recipients.ts'
+import { findServiceById, insertService } from '../src/storage/services.ts'
+import { insertSubscription } from '../src/storage/subscriptions.ts'
 
 export const DEMO_PROVIDER = { id: '1001', name: 'Clínica Dr. Nano' }
+export const DEMO_SERVICE_ID = 1
+/** Document 001's $USER_ID: the demo provider's patient in the recipients directory. */
+export const DEMO_USER_ID = 'paciente-42'
 
 export type SeededClient = { id: string; secret: string; note: string }
 
@@ -26,7 +32,7 @@ export async function seedLocalDatabase(db: D1Database, pepperText: string): Pro
       secret: generateClientSecret(),
       note: 'a client of the demo provider with a generated secret',
       providerId: DEMO_PROVIDER.id,
-      allowedScopes: [SCOPES.send, SCOPES.introspect],
+      allowedScopes: [SCOPES.send, SCOPES.introspect, SCOPES.recipients],
       audiences: [],
     },
     {
@@ -62,4 +68,27 @@ export async function seedLocalDatabase(db: D1Database, pepperText: string): Pro
     else await insertClient(db, { ...client, secretDigest })
   }
   return clients.map(({ id, secret, note }) => ({ id, secret, note }))
+}
+
+/** A service for document 001's example, the demo provider's subscription, and a recipient. */
+export async function seedDispatch(db: D1Database): Promise<{ serviceToken: string }> {
+  if (!(await findServiceById(db, DEMO_SERVICE_ID))) {
+    await insertService(db, {
+      id: DEMO_SERVICE_ID,
+      name: 'Turnos y publicidad',
+      kind: 'notification',
+      requiredParameters: ['destination'],
+      allowedChannels: ['sms', 'fcm'],
+    })
+  }
+  const serviceToken = await insertSubscription(db, DEMO_PROVIDER.id, DEMO_SERVICE_ID)
+  if (!(await findRecipient(db, DEMO_PROVIDER.id, DEMO_USER_ID))) {
+    await insertRecipient(db, DEMO_PROVIDER.id, DEMO_USER_ID, {
+      phone: '+5491155550000',
+      fcmTokens: ['dev-device-token-1'],
+      smsOptOut: false,
+      fcmOptOut: false,
+    })
+  }
+  return { serviceToken }
 }

@@ -10,7 +10,9 @@ import { auth } from './routes/auth.ts'
 import { health } from './routes/health.ts'
 import { introspection } from './routes/introspection.ts'
 import { oauth } from './routes/oauth.ts'
+import { recipients } from './routes/recipients.ts'
 import { revocation } from './routes/revocation.ts'
+import { services } from './routes/services.ts'
 import { wellKnown } from './routes/well-known.ts'
 
 /** Bodies larger than this are refused before any parsing. */
@@ -38,6 +40,8 @@ app.route('/oauth', oauth)
 app.route('/.well-known', wellKnown)
 app.route('/', introspection)
 app.route('/', revocation)
+app.route('/Services', services)
+app.route('/recipients', recipients)
 
 app.onError(onError)
 app.notFound(createNotFound(app))

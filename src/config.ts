@@ -3,10 +3,11 @@ import { z } from 'zod'
 import { AppError, type Dialect } from './errors.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { importPepper } from './domain/secrets.ts'
+import type { AuthContext } from './http/auth.ts'
 
 export type AppEnv = {
   Bindings: Env
-  Variables: { requestId: string; dialect: Dialect }
+  Variables: { requestId: string; dialect: Dialect; auth: AuthContext }
 }
 
 export type Config = {
@@ -55,5 +56,62 @@ async function parseConfig(env: Env): Promise<Config> {
     return { issuer: ISSUER, keys, pepper }
   } catch (cause) {
     throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
+  }
+}
+
+export type ChannelConfig = {
+  sms: { baseUrl: string; accountSid: string; authToken: string; from: string } | null
+  fcm: {
+    baseUrl: string
+    projectId: string
+    serviceAccount: { client_email: string; private_key: string; token_uri?: string }
+    tokenUrl: string
+  } | null
+}
+
+const ServiceAccount = z.object({
+  client_email: z.string().min(1),
+  private_key: z.string().includes('PRIVATE KEY'),
+  token_uri: z.url().optional(),
+})
+
+const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
+const channelCache = new WeakMap<object, ChannelConfig>()
+
+/**
+ * The delivery channels this deployment is configured for. A channel whose settings are all empty
+ * is off; one that is half configured is a loud error (500, logged), not a silent gap.
+ */
+export function loadChannelConfig(env: Env): ChannelConfig {
+  let config = channelCache.get(env)
+  if (config) return config
+  try {
+    config = { sms: parseSms(env), fcm: parseFcm(env) }
+  } catch (cause) {
+    throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
+  }
+  channelCache.set(env, config)
+  return config
+}
+
+function parseSms(env: Env): ChannelConfig['sms'] {
+  const settings = [env.SMS_ACCOUNT_SID, env.SMS_AUTH_TOKEN, env.SMS_FROM]
+  if (settings.every((v) => !v)) return null
+  if (settings.some((v) => !v)) throw new Error('SMS needs SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM')
+  const baseUrl = z.url().parse(env.SMS_API_BASE_URL).replace(/\/+$/, '')
+  return { baseUrl, accountSid: env.SMS_ACCOUNT_SID, authToken: env.SMS_AUTH_TOKEN, from: env.SMS_FROM }
+}
+
+function parseFcm(env: Env): ChannelConfig['fcm'] {
+  if (!env.FCM_PROJECT_ID && !env.FCM_SERVICE_ACCOUNT) return null
+  if (!env.FCM_PROJECT_ID || !env.FCM_SERVICE_ACCOUNT) {
+    throw new Error('FCM needs FCM_PROJECT_ID and FCM_SERVICE_ACCOUNT')
+  }
+  const serviceAccount = ServiceAccount.parse(JSON.parse(env.FCM_SERVICE_ACCOUNT))
+  return {
+    baseUrl: z.url().parse(env.FCM_API_BASE_URL).replace(/\/+$/, ''),
+    projectId: env.FCM_PROJECT_ID,
+    serviceAccount,
+    tokenUrl: env.GOOGLE_TOKEN_URL || serviceAccount.token_uri || GOOGLE_TOKEN_URL,
   }
 }

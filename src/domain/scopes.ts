@@ -7,6 +7,8 @@ export const SCOPES = {
   introspect: 'tokens:introspect',
   /** Introspect any token (SPEC 7). */
   introspectAny: 'tokens:introspect:any',
+  /** The provider's recipients directory. */
+  recipients: 'recipients:manage',
   /** The management API. */
   admin: 'admin',
 } as const

@@ -1,0 +1,170 @@
+// Parsing document 001's /Services body: the field spellings of its examples and tables are
+// accepted case-insensitively (SPEC 11), limits are counted in Unicode characters, and provider_id
+// is an int64 that is never rounded.
+import { z } from 'zod'
+import { AppError, type FieldError } from '../errors.ts'
+import type { Channel } from '../providers/notifier.ts'
+
+export const MAX_TITLE_CHARS = 32
+export const MAX_MESSAGE_CHARS = 166
+const MAX_INT64 = 2n ** 63n - 1n
+
+/** Document 001 "Cannel": a name (any case) or a numeric shipping code. */
+export const CHANNEL_CODES: Record<string, Channel> = { sms: 'sms', fcm: 'fcm', '1': 'sms', '2': 'fcm' }
+
+// Every spelling document 001 uses, lower-cased, mapped to the canonical name.
+const PART_FIELDS: Record<string, 'title' | 'message' | 'channel' | 'link' | 'picture'> = {
+  title: 'title',
+  titulo: 'title',
+  título: 'title',
+  tittle: 'title',
+  titre: 'title',
+  message: 'message',
+  mensaje: 'message',
+  channel: 'channel',
+  canal: 'channel',
+  cannel: 'channel',
+  link: 'link',
+  enlace: 'link',
+  lien: 'link',
+  picture: 'picture',
+}
+
+const PARAMETER_FIELDS: Record<string, string> = {
+  destination: 'destination',
+  notification: 'notification',
+  advertisement: 'advertisement',
+  publicidad: 'advertisement',
+  qr_code: 'qr_code',
+  qrcode: 'qr_code',
+  micropayment: 'microPayment',
+}
+
+/** Renames keys to canonical names; unknown keys are kept as sent, so the schema names them. */
+function canonicalKeys(names: Record<string, string>) {
+  return (value: unknown) => {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return value
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [names[k.toLowerCase()] ?? k, v]))
+  }
+}
+
+const chars = (s: string) => [...s].length
+
+const text = (name: string, max: number) =>
+  z
+    .string({ error: `${name} is required and must be a string` })
+    .refine((s) => s.trim().length > 0, `${name} must not be empty`)
+    .refine((s) => chars(s) <= max, `${name} must be at most ${max} characters`)
+
+const Part = z.preprocess(
+  canonicalKeys(PART_FIELDS),
+  z.strictObject(
+    {
+      title: text('title', MAX_TITLE_CHARS),
+      message: text('message', MAX_MESSAGE_CHARS),
+      channel: z.union([z.string(), z.number()], { error: 'channel is required (SMS or FCM)' }),
+      link: z.url({ protocol: /^https?$/, error: 'link must be an http(s) URL' }).max(2048).optional(),
+      picture: z.unknown().optional(),
+    },
+    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : undefined) },
+  ),
+)
+
+const Parameters = z.preprocess(
+  canonicalKeys(PARAMETER_FIELDS),
+  z.strictObject(
+    {
+      destination: z.string().min(1).max(128).optional(),
+      notification: Part.optional(),
+      advertisement: Part.optional(),
+      qr_code: z.unknown().optional(),
+      microPayment: z.unknown().optional(),
+    },
+    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown parameter: ${issue.keys.join(', ')}` : undefined) },
+  ),
+)
+
+const ProviderId = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  // A JSON number past 2^53 − 1 was already rounded by JSON.parse: refuse it rather than guess.
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value > 0) return String(value)
+    ctx.addIssue({ code: 'custom', message: 'must be a positive integer up to 2^53−1, or a decimal string up to 2^63−1' })
+    return z.NEVER
+  }
+  if (/^[1-9]\d{0,18}$/.test(value) && BigInt(value) <= MAX_INT64) return value
+  ctx.addIssue({ code: 'custom', message: 'must be a decimal string of a positive int64 (at most 2^63−1)' })
+  return z.NEVER
+})
+
+export const ServicesRequestSchema = z.object({
+  provider_id: ProviderId,
+  service_token: z.uuid({ error: 'service_token must be a UUID' }),
+  service_id: z.number({ error: 'service_id must be an integer' }).int().positive(),
+  parameters: Parameters,
+})
+
+export type PartRequest = { title: string; message: string; channel: Channel; link?: string }
+
+export type ServicesRequest = {
+  providerId: string
+  serviceToken: string
+  serviceId: number
+  destination?: string
+  notification?: PartRequest
+  advertisement?: PartRequest
+}
+
+function invalid(errors: FieldError[]): AppError {
+  const summary = errors.map((e) => `${e.path}: ${e.message}`).join('; ')
+  return new AppError(400, 'invalid_request', `The request is not valid: ${summary}.`, { errors })
+}
+
+function toChannel(value: string | number, path: string): Channel {
+  const channel = CHANNEL_CODES[String(value).trim().toLowerCase()]
+  if (channel) return channel
+  throw new AppError(
+    400,
+    'unsupported_channel',
+    `Channel ${JSON.stringify(value)} is not supported: use SMS (code 1) or FCM (code 2).`,
+    { errors: [{ path, message: 'unsupported channel' }] },
+  )
+}
+
+/** Parses a /Services body. Throws 400 `invalid_request`, `unsupported_channel` or `not_supported`. */
+export function parseServicesRequest(body: unknown): ServicesRequest {
+  const result = ServicesRequestSchema.safeParse(body)
+  if (!result.success) {
+    throw invalid(result.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message })))
+  }
+  const { provider_id, service_token, service_id, parameters } = result.data
+  // SPEC 15: document 001 leaves micropayments undefined ("No sé a qué se refiere esto").
+  if (parameters.microPayment !== undefined) {
+    throw new AppError(400, 'not_supported', 'microPayment is not supported: document 001 does not define it.', {
+      errors: [{ path: 'parameters.microPayment', message: 'not supported' }],
+    })
+  }
+  if (parameters.qr_code !== undefined) {
+    throw new AppError(400, 'not_supported', 'qr_code is not supported yet.', {
+      errors: [{ path: 'parameters.qr_code', message: 'not supported yet' }],
+    })
+  }
+  const part = (name: 'notification' | 'advertisement'): PartRequest | undefined => {
+    const value = parameters[name]
+    if (!value) return undefined
+    if (value.picture !== undefined) {
+      throw new AppError(400, 'not_supported', `${name}.picture is not supported yet.`, {
+        errors: [{ path: `parameters.${name}.picture`, message: 'not supported yet' }],
+      })
+    }
+    const channel = toChannel(value.channel, `parameters.${name}.channel`)
+    return { title: value.title, message: value.message, channel, ...(value.link ? { link: value.link } : {}) }
+  }
+  return {
+    providerId: provider_id,
+    serviceToken: service_token.toLowerCase(),
+    serviceId: service_id,
+    destination: parameters.destination,
+    notification: part('notification'),
+    advertisement: part('advertisement'),
+  }
+}

@@ -1,0 +1,27 @@
+// Bearer authentication for the provider-facing API: a valid Portero token with the needed scope.
+import type { MiddlewareHandler } from 'hono'
+import type { AppEnv } from '../config.ts'
+import { AppError } from '../errors.ts'
+import { checkAccessToken } from '../domain/token-state.ts'
+import { readAccessToken } from './bearer.ts'
+import { tokenStateDeps } from './deps.ts'
+
+export type AuthContext = {
+  clientId: string
+  /** Decimal int64 string; null for operator-level clients. */
+  providerId: string | null
+  scopes: string[]
+}
+
+/** Requires a valid token carrying `scope`; puts the caller in `c.var.auth`. 401 or 403 otherwise. */
+export function requireScope(scope: string): MiddlewareHandler<AppEnv> {
+  return async function requireScope(c, next) {
+    const { claims } = await checkAccessToken(await tokenStateDeps(c), readAccessToken(c))
+    const scopes = claims.scope.split(' ')
+    if (!scopes.includes(scope)) {
+      throw new AppError(403, 'insufficient_scope', `This operation needs the ${scope} scope.`)
+    }
+    c.set('auth', { clientId: claims.client_id, providerId: claims.provider_id, scopes })
+    await next()
+  }
+}

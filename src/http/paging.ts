@@ -1,0 +1,54 @@
+// One paging shape for every list (document 001's "Entity Pager"): keyset pagination with an
+// opaque cursor, a bounded page size, a stable order, and a link to the next page.
+import { z } from 'zod'
+import { base64UrlDecode, base64UrlEncode } from '../encoding.ts'
+
+export const DEFAULT_PAGE_SIZE = 50
+export const MAX_PAGE_SIZE = 100
+
+export const PageQuery = z.object({
+  limit: z.coerce
+    .number({ error: 'limit must be a number' })
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE, `limit must be at most ${MAX_PAGE_SIZE}`)
+    .default(DEFAULT_PAGE_SIZE),
+  cursor: z
+    .string()
+    .optional()
+    .transform((cursor, ctx) => {
+      if (cursor === undefined || cursor === '') return undefined
+      try {
+        return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(base64UrlDecode(cursor))
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'cursor is not one this API returned' })
+        return z.NEVER
+      }
+    }),
+})
+
+export type Page<T> = { items: T[]; page_size: number; next_cursor: string | null; links: { next: string | null } }
+
+/**
+ * Builds a page from `limit + 1` rows read after the cursor: the extra row only says whether a
+ * next page exists. `keyOf` gives the sort key the next page starts after.
+ */
+export function toPage<Row, Item>(
+  rows: Row[],
+  limit: number,
+  keyOf: (row: Row) => string,
+  view: (row: Row) => Item,
+  url: URL,
+): Page<Item> {
+  const items = rows.slice(0, limit)
+  const last = items.at(-1)
+  const nextCursor = rows.length > limit && last ? base64UrlEncode(new TextEncoder().encode(keyOf(last))) : null
+  let next: string | null = null
+  if (nextCursor) {
+    const nextUrl = new URL(url)
+    nextUrl.searchParams.set('cursor', nextCursor)
+    nextUrl.searchParams.set('limit', String(limit))
+    next = nextUrl.pathname + nextUrl.search
+  }
+  return { items: items.map(view), page_size: limit, next_cursor: nextCursor, links: { next } }
+}

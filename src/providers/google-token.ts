@@ -1,0 +1,214 @@
+// Google OAuth access tokens for FCM (SPEC 12): the service account signs a JWT-bearer assertion
+// (RFC 7523) and trades it at the token endpoint. Tokens are cached in KV, shared across isolates,
+// and memoized per source, so a batch of pushes reads KV once.
+import { importPKCS8, SignJWT } from 'jose'
+import { log } from '../http/log.ts'
+import {
+  deleteProviderToken,
+  providerTokenKey,
+  readProviderToken,
+  REFRESH_MARGIN_SECONDS,
+  writeProviderToken,
+  type ProviderToken,
+} from '../storage/provider-tokens.ts'
+import { fetchWithTimeout, field, parseRetryAfter, readJson, truncate } from './http.ts'
+
+export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging'
+export const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token'
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+/** Google accepts assertions that live at most an hour. */
+const ASSERTION_LIFETIME_SECONDS = 3600
+
+/** The members of a service-account JSON key that are used. */
+export type ServiceAccount = {
+  client_email: string
+  /** PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), as in the JSON key file. */
+  private_key: string
+  token_uri?: string
+}
+
+export type GoogleTokenSourceConfig = {
+  serviceAccount: ServiceAccount
+  /** Overrides `serviceAccount.token_uri`; the assertion's `aud` is the URL actually used. */
+  tokenUrl?: string
+  cache: KVNamespace
+  fetch?: typeof globalThis.fetch
+  now?: () => Date
+  timeoutMs?: number
+}
+
+export type GoogleTokenSource = {
+  /** Throws ProviderAuthError, and nothing else, when no token can be had. */
+  getAccessToken(): Promise<string>
+  /** Forgets the token (memo and KV), after the API refused it. */
+  invalidate(): Promise<void>
+}
+
+/** The token endpoint refused or failed. The message is safe to store: no key, no assertion. */
+export class ProviderAuthError extends Error {
+  readonly retryable: boolean
+  readonly retryAfterSeconds: number | undefined
+
+  constructor(
+    message: string,
+    options: { retryable: boolean; retryAfterSeconds?: number | undefined; cause?: unknown },
+  ) {
+    super(message, { cause: options.cause })
+    this.name = 'ProviderAuthError'
+    this.retryable = options.retryable
+    this.retryAfterSeconds = options.retryAfterSeconds
+  }
+}
+
+// Imported once per isolate per key: RSA key import is the slow part of signing.
+const privateKeys = new Map<string, Promise<CryptoKey>>()
+
+function importPrivateKey(pem: string): Promise<CryptoKey> {
+  let key = privateKeys.get(pem)
+  if (!key) {
+    key = importPKCS8(pem, 'RS256')
+    privateKeys.set(pem, key)
+    key.catch(() => privateKeys.delete(pem))
+  }
+  return key
+}
+
+function toSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000)
+}
+
+export function createGoogleTokenSource({
+  serviceAccount,
+  tokenUrl,
+  cache,
+  fetch = globalThis.fetch,
+  now = () => new Date(),
+  timeoutMs = 10_000,
+}: GoogleTokenSourceConfig): GoogleTokenSource {
+  const { client_email: clientEmail, private_key: privateKey } = serviceAccount
+  const audience = tokenUrl ?? serviceAccount.token_uri ?? DEFAULT_TOKEN_URL
+  let cacheKey: Promise<string> | undefined
+  let memo: ProviderToken | undefined
+  let pending: Promise<string> | undefined
+
+  const key = () => (cacheKey ??= providerTokenKey(clientEmail))
+  const isFresh = (token: ProviderToken) =>
+    token.expiresAt - REFRESH_MARGIN_SECONDS > toSeconds(now())
+
+  async function load(): Promise<string> {
+    const cached = await readCached()
+    if (cached && isFresh(cached)) {
+      memo = cached
+      return cached.accessToken
+    }
+    const fresh = await requestToken()
+    memo = fresh
+    try {
+      await writeProviderToken(cache, await key(), fresh, now())
+    } catch (cause) {
+      // The cache only saves token requests; KV also refuses a second write to a key within a
+      // second, which concurrent isolates refreshing together can hit.
+      log('warn', 'google token not cached', { error: String(cause) })
+    }
+    return fresh.accessToken
+  }
+
+  async function readCached(): Promise<ProviderToken | null> {
+    try {
+      return await readProviderToken(cache, await key())
+    } catch (cause) {
+      log('warn', 'google token cache unreadable', { error: String(cause) })
+      return null
+    }
+  }
+
+  async function requestToken(): Promise<ProviderToken> {
+    const issuedAt = toSeconds(now())
+    let signingKey: CryptoKey
+    try {
+      signingKey = await importPrivateKey(privateKey)
+    } catch (cause) {
+      throw new ProviderAuthError('The FCM service account private_key is not a PKCS#8 RSA key', {
+        retryable: false,
+        cause,
+      })
+    }
+    const assertion = await new SignJWT({ scope: FCM_SCOPE })
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+      .setIssuer(clientEmail)
+      .setAudience(audience)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + ASSERTION_LIFETIME_SECONDS)
+      .sign(signingKey)
+    const outcome = await fetchWithTimeout(
+      fetch,
+      audience,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
+      },
+      timeoutMs,
+    )
+    if (!outcome.ok) {
+      throw new ProviderAuthError(`Google token endpoint ${outcome.reason}`, { retryable: true })
+    }
+    const { response } = outcome
+    const body = await readJson(response)
+    if (!response.ok) throw refusal(response, body, now())
+    const accessToken = field(body, 'access_token')
+    const expiresIn = field(body, 'expires_in')
+    if (typeof accessToken !== 'string' || accessToken === '' || !isPositive(expiresIn)) {
+      throw new ProviderAuthError('Google token endpoint answered without a usable token', {
+        retryable: false,
+      })
+    }
+    // Counted from before the request, so the token is never believed to live longer than it does.
+    return { accessToken, expiresAt: issuedAt + Math.floor(expiresIn) }
+  }
+
+  return {
+    getAccessToken() {
+      if (memo && isFresh(memo)) return Promise.resolve(memo.accessToken)
+      // Concurrent callers share one KV read and at most one token request.
+      pending ??= load().finally(() => {
+        pending = undefined
+      })
+      return pending
+    },
+    async invalidate() {
+      memo = undefined
+      try {
+        await deleteProviderToken(cache, await key())
+      } catch (cause) {
+        log('warn', 'google token not uncached', { error: String(cause) })
+      }
+    },
+  }
+}
+
+function isPositive(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0
+}
+
+/** RFC 6749 §5.2 error body: `error` and `error_description` are safe to repeat. */
+function refusal(response: Response, body: unknown, now: Date): ProviderAuthError {
+  const { status } = response
+  const error = field(body, 'error')
+  const description = field(body, 'error_description')
+  let detail = `HTTP ${status}`
+  if (typeof error === 'string' && error !== '') detail += ` ${truncate(error, 60)}`
+  if (typeof description === 'string' && description !== '') detail += `: ${truncate(description)}`
+  if (status === 429 || status >= 500) {
+    return new ProviderAuthError(`Google token endpoint is unavailable (${detail})`, {
+      retryable: true,
+      retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after'), now),
+    })
+  }
+  return new ProviderAuthError(`Google token endpoint refused the service account (${detail})`, {
+    retryable: false,
+  })
+}

@@ -1,0 +1,114 @@
+// The dispatch queue consumer (SPEC 10): each queue message names one delivery; the D1 row is the
+// source of truth. Every message gets exactly one ack() or retry(), on its own.
+import { log } from '../http/log.ts'
+import type { Notifiers } from '../providers/channels.ts'
+import type { PermanentFailure } from '../providers/notifier.ts'
+import {
+  claimDelivery,
+  findDeliveryById,
+  markDeliveryFinal,
+  markDeliveryForRetry,
+  markDeliverySent,
+  type Delivery,
+} from '../storage/messages.ts'
+import { markSmsOptOut, removeFcmToken } from '../storage/recipients.ts'
+import { backoff } from './backoff.ts'
+import { DispatchJob } from './job.ts'
+
+/** Longer than any send may take (adapters time out after 10 s): a dead consumer's claim expires. */
+export const LEASE_SECONDS = 60
+
+export type ConsumerDeps = {
+  db: D1Database
+  notifiers: Notifiers
+  now: () => Date
+}
+
+export async function consumeDispatchBatch(batch: MessageBatch<unknown>, deps: ConsumerDeps): Promise<void> {
+  // One message's failure never holds up or re-sends another: each settles itself.
+  await Promise.all(batch.messages.map((message) => consumeOne(message, deps)))
+}
+
+async function consumeOne(message: Message<unknown>, deps: ConsumerDeps): Promise<void> {
+  const job = DispatchJob.safeParse(message.body)
+  if (!job.success) {
+    log('error', 'dropping a malformed dispatch job', { queueMessageId: message.id })
+    message.ack()
+    return
+  }
+  const { deliveryId } = job.data
+  try {
+    const delivery = await claimDelivery(deps.db, deliveryId, deps.now(), LEASE_SECONDS)
+    // Already sent, failed or dead, or another consumer holds a live lease on it: nothing to do.
+    if (!delivery) {
+      message.ack()
+      return
+    }
+    await send(delivery, message, deps)
+  } catch (cause) {
+    // A bug or a D1 outage: try again later rather than lose the delivery.
+    log('error', 'dispatch job failed', { deliveryId, cause: String(cause) })
+    message.retry({ delaySeconds: backoff(message.attempts) })
+  }
+}
+
+async function send(delivery: Delivery, message: Message<unknown>, deps: ConsumerDeps): Promise<void> {
+  const notifier = deps.notifiers[delivery.channel]
+  if (!notifier) {
+    await markDeliveryFinal(deps.db, delivery.id, 'failed', `${delivery.channel} is not configured`)
+    message.ack()
+    return
+  }
+  const result = await notifier.send({
+    id: delivery.id,
+    channel: delivery.channel,
+    to: delivery.address,
+    title: delivery.title,
+    body: delivery.body,
+    ...(delivery.link ? { link: delivery.link } : {}),
+  })
+  if (result.ok) {
+    await markDeliverySent(deps.db, delivery.id, result.providerMessageId)
+    message.ack()
+    return
+  }
+  if (result.retryable) {
+    const delay = backoff(message.attempts, result.retryAfterSeconds)
+    const due = Math.floor(deps.now().getTime() / 1000) + delay
+    await markDeliveryForRetry(deps.db, delivery.id, result.reason, due)
+    message.retry({ delaySeconds: delay })
+    return
+  }
+  await markDeliveryFinal(deps.db, delivery.id, 'failed', result.reason)
+  if (result.permanent) await actOnPermanentFailure(deps.db, delivery, result.permanent)
+  message.ack()
+}
+
+/** The recipients directory learns from permanent failures, so the next send is not attempted. */
+async function actOnPermanentFailure(db: D1Database, delivery: Delivery, failure: PermanentFailure) {
+  if (failure === 'unregistered' && delivery.channel === 'fcm') {
+    await removeFcmToken(db, delivery.providerId, delivery.address)
+  } else if (failure === 'opted_out' && delivery.channel === 'sms') {
+    await markSmsOptOut(db, delivery.providerId, delivery.address)
+  }
+}
+
+/** The dead-letter consumer: deliveries that ran out of queue attempts are marked dead. */
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, deps: Pick<ConsumerDeps, 'db'>) {
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      const job = DispatchJob.safeParse(message.body)
+      try {
+        if (job.success) {
+          const delivery = await findDeliveryById(deps.db, job.data.deliveryId)
+          const last = delivery?.lastError ? `; last error: ${delivery.lastError}` : ''
+          await markDeliveryFinal(deps.db, job.data.deliveryId, 'dead', `gave up after ${delivery?.attempts ?? '?'} attempts${last}`)
+        }
+        message.ack()
+      } catch (cause) {
+        log('error', 'dead-letter job failed', { queueMessageId: message.id, cause: String(cause) })
+        message.retry()
+      }
+    }),
+  )
+}

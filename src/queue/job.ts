@@ -1,0 +1,8 @@
+// The body of a dispatch queue message: only the delivery id. D1 holds the content (SPEC 10).
+import { z } from 'zod'
+
+export const DispatchJob = z.object({ deliveryId: z.uuid() })
+export type DispatchJob = z.infer<typeof DispatchJob>
+
+export const DISPATCH_QUEUE_NAME = 'portero-dispatch'
+export const DEAD_LETTER_QUEUE_NAME = 'portero-dispatch-dlq'

@@ -1,0 +1,18 @@
+// The outbox sweeper (SPEC 10): deliveries written to D1 but not handed to the queue (the Worker
+// failed between the two), or whose consumer died holding the lease, are enqueued again. The
+// consumer's claim makes a second copy in the queue harmless.
+import { findOverdueDeliveries, requeueDeliveries } from '../storage/messages.ts'
+import type { DispatchJob } from './job.ts'
+
+/** How late past its due time a delivery must be before the sweeper steps in. */
+export const GRACE_SECONDS = 5 * 60
+const BATCH = 100 // Queues' sendBatch limit
+
+/** Returns how many deliveries were enqueued again. */
+export async function sweepOverdueDeliveries(db: D1Database, queue: Queue, now: Date): Promise<number> {
+  const ids = await findOverdueDeliveries(db, now, GRACE_SECONDS, BATCH)
+  if (ids.length === 0) return 0
+  await queue.sendBatch(ids.map((deliveryId) => ({ body: { deliveryId } satisfies DispatchJob, contentType: 'json' })))
+  await requeueDeliveries(db, ids, now, Math.floor(now.getTime() / 1000))
+  return ids.length
+}

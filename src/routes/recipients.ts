@@ -1,0 +1,140 @@
+// /recipients: a provider's directory of end users (SPEC 13), managed with its own token.
+import { Hono, type Context } from 'hono'
+import { z } from 'zod'
+import type { AppEnv } from '../config.ts'
+import { AppError } from '../errors.ts'
+import { SCOPES } from '../domain/scopes.ts'
+import { requireScope } from '../http/auth.ts'
+import { PageQuery, toPage } from '../http/paging.ts'
+import { requireJson, validate } from '../http/validate.ts'
+import {
+  deleteRecipient,
+  findRecipient,
+  insertRecipient,
+  listRecipients,
+  updateRecipient,
+  type Recipient,
+  type RecipientFields,
+} from '../storage/recipients.ts'
+
+export const recipients = new Hono<AppEnv>()
+
+export const MAX_FCM_TOKENS = 10
+
+const UserId = z
+  .string({ error: 'user_id is required' })
+  .min(1, 'user_id must not be empty')
+  .max(128, 'user_id must be at most 128 characters')
+  .regex(/^[^\s/?#]+$/, 'user_id must not contain spaces, /, ? or #')
+  // RFC 3986 §5.2.4: URL parsers remove "." and ".." segments (WHATWG URL even decodes %2E), so
+  // /recipients/.. can never reach such a recipient.
+  .refine((id) => id !== '.' && id !== '..', 'user_id must not be . or ..')
+
+const Phone = z
+  .string({ error: 'phone must be a string or null' })
+  .regex(/^\+[1-9]\d{6,14}$/, 'phone must be an E.164 number such as +5491155550000')
+  .nullable()
+const FcmTokens = z
+  .array(z.string().min(1).max(4096), { error: 'fcm_tokens must be an array of strings' })
+  .max(MAX_FCM_TOKENS, `at most ${MAX_FCM_TOKENS} FCM tokens`)
+  .transform((tokens) => [...new Set(tokens)])
+const OptOut = (name: string) => z.boolean({ error: `${name} must be true or false` })
+
+const Fields = z.strictObject({
+  phone: Phone.default(null),
+  fcm_tokens: FcmTokens.default([]),
+  sms_opt_out: OptOut('sms_opt_out').default(false),
+  fcm_opt_out: OptOut('fcm_opt_out').default(false),
+})
+
+const FieldsPatch = z.strictObject({
+  phone: Phone.optional(),
+  fcm_tokens: FcmTokens.optional(),
+  sms_opt_out: OptOut('sms_opt_out').optional(),
+  fcm_opt_out: OptOut('fcm_opt_out').optional(),
+})
+
+const NewRecipient = Fields.extend({ user_id: UserId })
+
+function toFields(body: z.output<typeof Fields>): RecipientFields {
+  return { phone: body.phone, fcmTokens: body.fcm_tokens, smsOptOut: body.sms_opt_out, fcmOptOut: body.fcm_opt_out }
+}
+
+function view(r: Recipient) {
+  return {
+    user_id: r.userId,
+    phone: r.phone,
+    fcm_tokens: r.fcmTokens,
+    sms_opt_out: r.smsOptOut,
+    fcm_opt_out: r.fcmOptOut,
+    created_at: r.createdAt,
+    updated_at: r.updatedAt,
+  }
+}
+
+/** The provider whose directory this token manages; operator tokens have none. */
+function providerOf(c: Context<AppEnv>): string {
+  const { providerId } = c.get('auth')
+  if (!providerId) throw new AppError(403, 'forbidden', 'This token does not belong to a provider.')
+  return providerId
+}
+
+function notFound(userId: string): AppError {
+  return new AppError(404, 'not_found', `No recipient "${userId}" in this provider's directory.`)
+}
+
+const location = (userId: string) => `/recipients/${encodeURIComponent(userId)}`
+
+recipients.use('*', requireScope(SCOPES.recipients))
+
+recipients.post('/', requireJson(), validate('json', NewRecipient), async (c) => {
+  const body = c.req.valid('json')
+  if (!(await insertRecipient(c.env.DB, providerOf(c), body.user_id, toFields(body)))) {
+    throw new AppError(409, 'conflict', `Recipient "${body.user_id}" already exists; use PUT ${location(body.user_id)}.`)
+  }
+  const created = await findRecipient(c.env.DB, providerOf(c), body.user_id)
+  c.header('location', location(body.user_id))
+  return c.json(view(created!), 201)
+})
+
+recipients.get('/', validate('query', PageQuery), async (c) => {
+  const { limit, cursor } = c.req.valid('query')
+  const rows = await listRecipients(c.env.DB, providerOf(c), { after: cursor, limit: limit + 1 })
+  return c.json(toPage(rows, limit, (r) => r.userId, view, new URL(c.req.url)))
+})
+
+recipients.get('/:userId', async (c) => {
+  const userId = c.req.param('userId')
+  const recipient = await findRecipient(c.env.DB, providerOf(c), userId)
+  if (!recipient) throw notFound(userId)
+  return c.json(view(recipient))
+})
+
+// PUT replaces every field (absent ones take their defaults); PATCH changes only those sent.
+recipients.put('/:userId', requireJson(), validate('json', Fields), async (c) => {
+  const userId = c.req.param('userId')
+  if (!(await updateRecipient(c.env.DB, providerOf(c), userId, toFields(c.req.valid('json'))))) throw notFound(userId)
+  return c.body(null, 204)
+})
+
+recipients.patch('/:userId', requireJson(), validate('json', FieldsPatch), async (c) => {
+  const userId = c.req.param('userId')
+  const current = await findRecipient(c.env.DB, providerOf(c), userId)
+  if (!current) throw notFound(userId)
+  const patch = c.req.valid('json')
+  const fields: RecipientFields = {
+    phone: patch.phone === undefined ? current.phone : patch.phone,
+    fcmTokens: patch.fcm_tokens ?? current.fcmTokens,
+    smsOptOut: patch.sms_opt_out ?? current.smsOptOut,
+    fcmOptOut: patch.fcm_opt_out ?? current.fcmOptOut,
+  }
+  // Deleted between the read and the write: nothing was patched.
+  if (!(await updateRecipient(c.env.DB, providerOf(c), userId, fields))) throw notFound(userId)
+  return c.body(null, 204)
+})
+
+recipients.delete('/:userId', async (c) => {
+  const userId = c.req.param('userId')
+  if (!(await deleteRecipient(c.env.DB, providerOf(c), userId))) throw notFound(userId)
+  return c.body(null, 204)
+})

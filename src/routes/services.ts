@@ -1,0 +1,104 @@
+// POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
+import { Hono } from 'hono'
+import { loadChannelConfig, type AppEnv, type ChannelConfig } from '../config.ts'
+import { AppError } from '../errors.ts'
+import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH } from '../domain/dispatch.ts'
+import { parseServicesRequest } from '../domain/dispatch-request.ts'
+import { SCOPES } from '../domain/scopes.ts'
+import { requireScope } from '../http/auth.ts'
+import { log } from '../http/log.ts'
+import { requireJson } from '../http/validate.ts'
+import type { Channel } from '../providers/notifier.ts'
+import { findMessageById, listDeliveries, type Delivery, type Message } from '../storage/messages.ts'
+
+export const services = new Hono<AppEnv>()
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7E]+$/
+
+services.post('/', requireScope(SCOPES.send), requireJson(), async (c) => {
+  const request = parseServicesRequest(await c.req.json())
+  const key = c.req.header('idempotency-key') ?? null
+  if (key !== null && (key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !IDEMPOTENCY_KEY.test(key))) {
+    throw new AppError(400, 'invalid_request', `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`, {
+      errors: [{ path: 'Idempotency-Key', message: 'invalid header value' }],
+    })
+  }
+  const requestId = c.get('requestId')
+  const { message, deliveries, replayed } = await acceptDispatch(
+    {
+      db: c.env.DB,
+      queue: c.env.DISPATCH_QUEUE,
+      channels: configuredChannels(loadChannelConfig(c.env)),
+      now: new Date(),
+      warn: (text, fields) => log('warn', text, { requestId, ...fields }),
+    },
+    c.get('auth'),
+    request,
+    key,
+  )
+  c.header('location', `/Services/messages/${message.id}`)
+  if (replayed) c.header('idempotent-replayed', 'true')
+  // 001's table: 201 with a link to the new record; a replay is the same record again.
+  return c.json(toMessageView(message, deliveries), replayed ? 200 : 201)
+})
+
+services.get('/messages/:id', requireScope(SCOPES.send), async (c) => {
+  const id = c.req.param('id')
+  const message = await findMessageById(c.env.DB, id)
+  // Another provider's message is answered as if it did not exist (001: 404 may mask 403).
+  if (!message || message.providerId !== c.get('auth').providerId) {
+    throw new AppError(404, 'not_found', `No message ${id} for this provider.`)
+  }
+  c.header('cache-control', 'no-store')
+  return c.json(toMessageView(message, await listDeliveries(c.env.DB, id)))
+})
+
+function configuredChannels(config: ChannelConfig): Set<Channel> {
+  return new Set((['sms', 'fcm'] as const).filter((channel) => config[channel] !== null))
+}
+
+export type MessageStatus = 'queued' | 'sending' | 'sent' | 'partially_sent' | 'failed' | 'dead'
+
+/** One status for the whole message, from its deliveries' statuses. */
+export function messageStatus(deliveries: Pick<Delivery, 'status' | 'attempts'>[]): MessageStatus {
+  const count = (s: Delivery['status']) => deliveries.filter((d) => d.status === s).length
+  const pending = count('queued') + count('sending')
+  if (pending > 0) return deliveries.every((d) => d.status === 'queued' && d.attempts === 0) ? 'queued' : 'sending'
+  if (count('sent') === deliveries.length) return 'sent'
+  if (count('sent') > 0) return 'partially_sent'
+  return count('dead') > 0 ? 'dead' : 'failed'
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/
+
+/** Phone numbers and registration tokens are shown masked: the status needs no personal data. */
+function mask(address: string): string {
+  return `${address.slice(0, 3)}${'•'.repeat(Math.max(0, address.length - 7))}${address.slice(-4)}`
+}
+
+function maskAddress(delivery: Delivery): string {
+  return delivery.channel === 'sms' ? mask(delivery.address) : `${delivery.address.slice(0, 6)}…`
+}
+
+function toMessageView(message: Message, deliveries: Delivery[]) {
+  return {
+    id: message.id,
+    status: messageStatus(deliveries),
+    provider_id: message.providerId,
+    service_id: message.serviceId,
+    destination: E164.test(message.destination) ? mask(message.destination) : message.destination,
+    created_at: message.createdAt,
+    deliveries: deliveries.map((d) => ({
+      id: d.id,
+      part: d.part,
+      channel: d.channel,
+      to: maskAddress(d),
+      status: d.status,
+      attempts: d.attempts,
+      last_error: d.lastError,
+      provider_message_id: d.providerMessageId,
+      updated_at: d.updatedAt,
+      sent_at: d.sentAt,
+    })),
+  }
+}

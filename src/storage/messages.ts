@@ -1,0 +1,291 @@
+// The messages and deliveries tables: the dispatch outbox (SPEC 10). A message is one accepted
+// /Services request; each of its deliveries is one send on one channel to one address.
+import type { Channel } from '../providers/notifier.ts'
+
+export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'dead'
+export type Part = 'notification' | 'advertisement'
+
+export type Delivery = {
+  id: string
+  messageId: string
+  providerId: string
+  part: Part
+  channel: Channel
+  address: string
+  title: string
+  body: string
+  link: string | null
+  status: DeliveryStatus
+  attempts: number
+  providerMessageId: string | null
+  lastError: string | null
+  createdAt: string
+  updatedAt: string
+  sentAt: string | null
+}
+
+type DeliveryRow = {
+  id: string
+  message_id: string
+  provider_id: string
+  part: Part
+  channel: Channel
+  address: string
+  title: string
+  body: string
+  link: string | null
+  status: DeliveryStatus
+  attempts: number
+  provider_message_id: string | null
+  last_error: string | null
+  created_at: string
+  updated_at: string
+  sent_at: string | null
+}
+
+function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    messageId: row.message_id,
+    providerId: row.provider_id,
+    part: row.part,
+    channel: row.channel,
+    address: row.address,
+    title: row.title,
+    body: row.body,
+    link: row.link,
+    status: row.status,
+    attempts: row.attempts,
+    providerMessageId: row.provider_message_id,
+    lastError: row.last_error,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    sentAt: row.sent_at,
+  }
+}
+
+const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
+  address, title, body, link, status, attempts, provider_message_id, last_error, created_at,
+  updated_at, sent_at`
+
+const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
+
+export type Message = {
+  id: string
+  providerId: string
+  serviceId: number
+  idempotencyKey: string | null
+  requestHash: string
+  destination: string
+  createdAt: string
+}
+
+type MessageRow = {
+  id: string
+  provider_id: string
+  service_id: number
+  idempotency_key: string | null
+  request_hash: string
+  destination: string
+  created_at: string
+}
+
+function toMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    providerId: row.provider_id,
+    serviceId: row.service_id,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    destination: row.destination,
+    createdAt: row.created_at,
+  }
+}
+
+const MESSAGE_COLUMNS = `id, CAST(provider_id AS TEXT) AS provider_id, service_id, idempotency_key,
+  request_hash, destination, created_at`
+
+export type NewDelivery = Pick<Delivery, 'id' | 'part' | 'channel' | 'address' | 'title' | 'body' | 'link'>
+
+/**
+ * Writes a message and its deliveries in one transaction. Returns false, writing nothing, when the
+ * provider already used this Idempotency-Key (the unique index decides, so two racing requests
+ * cannot both be accepted).
+ */
+export async function insertMessage(
+  db: D1Database,
+  message: Message,
+  deliveries: NewDelivery[],
+): Promise<boolean> {
+  const due = Math.floor(Date.parse(message.createdAt) / 1000)
+  const statements = [
+    db
+      .prepare(
+        `INSERT INTO messages (id, provider_id, service_id, idempotency_key, request_hash, destination,
+           created_at)
+         VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING`,
+      )
+      .bind(
+        message.id,
+        message.providerId,
+        message.serviceId,
+        message.idempotencyKey,
+        message.requestHash,
+        message.destination,
+        message.createdAt,
+      ),
+    ...deliveries.map((d) =>
+      db
+        .prepare(
+          `INSERT INTO deliveries (id, message_id, provider_id, part, channel, address, title, body,
+             link, next_attempt_at)
+           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10
+           WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?2)`,
+        )
+        .bind(d.id, message.id, message.providerId, d.part, d.channel, d.address, d.title, d.body, d.link, due),
+    ),
+  ]
+  const [inserted] = await db.batch(statements)
+  return inserted!.meta.changes > 0
+}
+
+export async function findMessageById(db: D1Database, id: string): Promise<Message | null> {
+  const row = await db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?1`).bind(id).first<MessageRow>()
+  return row ? toMessage(row) : null
+}
+
+export async function findMessageByIdempotencyKey(
+  db: D1Database,
+  providerId: string,
+  key: string,
+): Promise<Message | null> {
+  const row = await db
+    .prepare(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages
+       WHERE provider_id = CAST(?1 AS INTEGER) AND idempotency_key = ?2`,
+    )
+    .bind(providerId, key)
+    .first<MessageRow>()
+  return row ? toMessage(row) : null
+}
+
+export async function listDeliveries(db: D1Database, messageId: string): Promise<Delivery[]> {
+  const { results } = await db
+    .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE message_id = ?1 ORDER BY part, channel, id`)
+    .bind(messageId)
+    .all<DeliveryRow>()
+  return results.map(toDelivery)
+}
+
+export async function findDeliveryById(db: D1Database, id: string): Promise<Delivery | null> {
+  const row = await db.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1`).bind(id).first<DeliveryRow>()
+  return row ? toDelivery(row) : null
+}
+
+/**
+ * Claims a delivery for sending with a lease, counting the attempt. Only a queued delivery, or one
+ * whose previous lease ran out (its consumer died mid-send), can be claimed: two deliveries of
+ * the same queue message cannot both send. Null when there is nothing to claim.
+ */
+export async function claimDelivery(
+  db: D1Database,
+  id: string,
+  now: Date,
+  leaseSeconds: number,
+): Promise<Delivery | null> {
+  const nowSeconds = Math.floor(now.getTime() / 1000)
+  const row = await db
+    .prepare(
+      `UPDATE deliveries SET status = 'sending', lease_until = ?2, attempts = attempts + 1,
+         updated_at = ${NOW}
+       WHERE id = ?1 AND (status = 'queued' OR (status = 'sending' AND lease_until < ?3))
+       RETURNING ${DELIVERY_COLUMNS}`,
+    )
+    .bind(id, nowSeconds + leaseSeconds, nowSeconds)
+    .first<DeliveryRow>()
+  return row ? toDelivery(row) : null
+}
+
+export async function markDeliverySent(db: D1Database, id: string, providerMessageId: string): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE deliveries SET status = 'sent', provider_message_id = ?2, lease_until = NULL,
+         last_error = NULL, sent_at = ${NOW}, updated_at = ${NOW}
+       WHERE id = ?1 AND status = 'sending'`,
+    )
+    .bind(id, providerMessageId)
+    .run()
+}
+
+/** Back to queued after a transient failure; the queue redelivers it at `nextAttemptAt`. */
+export async function markDeliveryForRetry(
+  db: D1Database,
+  id: string,
+  error: string,
+  nextAttemptAt: number,
+): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE deliveries SET status = 'queued', lease_until = NULL, last_error = ?2,
+         next_attempt_at = ?3, updated_at = ${NOW}
+       WHERE id = ?1 AND status = 'sending'`,
+    )
+    .bind(id, error, nextAttemptAt)
+    .run()
+}
+
+/** A final outcome other than sent: `failed` (permanent error) or `dead` (out of attempts). */
+export async function markDeliveryFinal(
+  db: D1Database,
+  id: string,
+  status: 'failed' | 'dead',
+  error: string,
+): Promise<boolean> {
+  const result = await db
+    .prepare(
+      `UPDATE deliveries SET status = ?2, lease_until = NULL, last_error = ?3, updated_at = ${NOW}
+       WHERE id = ?1 AND status IN ('queued', 'sending')`,
+    )
+    .bind(id, status, error)
+    .run()
+  return result.meta.changes > 0
+}
+
+/**
+ * Deliveries the queue should have handed over by now but has not: never enqueued (the Worker
+ * failed between the D1 write and the enqueue), or their consumer died holding the lease.
+ */
+export async function findOverdueDeliveries(db: D1Database, now: Date, graceSeconds: number, limit: number) {
+  const cutoff = Math.floor(now.getTime() / 1000) - graceSeconds
+  const { results } = await db
+    .prepare(
+      `SELECT id FROM deliveries
+       WHERE (status = 'queued' AND next_attempt_at < ?1) OR (status = 'sending' AND lease_until < ?1)
+       ORDER BY next_attempt_at LIMIT ?2`,
+    )
+    .bind(cutoff, limit)
+    .all<{ id: string }>()
+  return results.map((r) => r.id)
+}
+
+/** Marks overdue deliveries queued again, due at `nextAttemptAt`, once they are back in the queue. */
+export async function requeueDeliveries(
+  db: D1Database,
+  ids: string[],
+  now: Date,
+  nextAttemptAt: number,
+): Promise<void> {
+  if (ids.length === 0) return
+  const nowSeconds = Math.floor(now.getTime() / 1000)
+  await db.batch(
+    ids.map((id) =>
+      db
+        .prepare(
+          `UPDATE deliveries SET status = 'queued', lease_until = NULL, next_attempt_at = ?2,
+             updated_at = ${NOW}
+           WHERE id = ?1 AND (status = 'queued' OR (status = 'sending' AND lease_until < ?3))`,
+        )
+        .bind(id, nextAttemptAt, nowSeconds),
+    ),
+  )
+}

@@ -1,0 +1,625 @@
+// A local stand-in for Twilio, Google OAuth and FCM HTTP v1: checks requests the way the real APIs
+// do, fails on demand and shows what it received. Served by worker.ts; tests call its fetch.
+import { Hono } from 'hono'
+import { decodeJwt, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose'
+import { z } from 'zod'
+
+export type StandInOptions = {
+  twilioAccountSid: string
+  twilioAuthToken: string
+  fcmProjectId: string
+  serviceAccountEmail: string
+  /** RSA public JWK of the service account (a JsonWebKey or jose's exportJWK output). */
+  serviceAccountPublicKey: JWK
+  /** The exact URL the assertion's `aud` must equal (Google's is https://oauth2.googleapis.com/token). */
+  tokenUrl: string
+}
+
+export type Target = 'sms' | 'fcm' | 'token'
+
+export type ReceivedRequest = {
+  at: string
+  method: string
+  path: string
+  /** Every header except `authorization`. */
+  headers: Record<string, string>
+  /** The parsed form or JSON (raw text if it did not parse); token assertions decoded, not raw. */
+  body: unknown
+  status: number
+  response: unknown
+  /** True when a queued failure answered instead of the emulated API. */
+  injected: boolean
+}
+
+export type InjectedFailure = {
+  target: Target
+  status: number
+  retryAfter?: number
+  /** How many more matching requests this failure answers. */
+  remaining: number
+  body?: unknown
+}
+
+export type StandInState = {
+  /** Every request each API route received, oldest first, rejected and injected ones included. */
+  sms: ReceivedRequest[]
+  fcm: ReceivedRequest[]
+  tokens: ReceivedRequest[]
+  failures: InjectedFailure[]
+  /** Access token → expiry (epoch ms), one entry per token ever issued: `size` is the count. */
+  accessTokens: Map<string, number>
+}
+
+export type StandIn = { fetch(request: Request): Promise<Response>; state: StandInState }
+
+type Answer = {
+  status: number
+  body: unknown
+  headers?: Record<string, string>
+  /** What the received log shows instead of `body`, when that holds a credential. */
+  logged?: unknown
+}
+
+const LOGS = { sms: 'sms', fcm: 'fcm', token: 'tokens' } as const
+const E164 = /^\+[1-9]\d{6,14}$/
+const MAX_SMS_BODY = 1600
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging'
+const ACCESS_TOKEN_SECONDS = 3599
+const FCM_ERROR = 'type.googleapis.com/google.firebase.fcm.v1.FcmError'
+const SHORT_LIVED =
+  'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.'
+
+// Twilio's magic test numbers (https://www.twilio.com/docs/iam/test-credentials): valid E.164,
+// refused with a permanent error.
+const TWILIO_TEST_NUMBERS: Record<string, [code: number, message: string]> = {
+  '+15005550001': [21211, "The 'To' number is not a valid phone number"],
+  '+15005550002': [21612, "The 'To' phone number is not currently reachable via SMS."],
+  '+15005550003': [
+    21408,
+    "Permission to send an SMS has not been enabled for the region indicated by the 'To' number.",
+  ],
+  '+15005550004': [21610, 'Attempt to send to unsubscribed recipient'],
+  '+15005550009': [21614, "'To' number is not a valid mobile number"],
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+}
+
+// google.rpc.Code names FCM answers with, by HTTP status.
+const RPC_STATUS: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  503: 'UNAVAILABLE',
+  504: 'DEADLINE_EXCEEDED',
+}
+
+const FailureInput = z.object({
+  target: z.enum(['sms', 'fcm', 'token']),
+  status: z.number().int().min(400).max(599),
+  retryAfter: z.number().int().min(0).optional(),
+  count: z.number().int().min(1).default(1),
+  body: z.unknown().optional(),
+})
+
+export function createStandIn(options: StandInOptions): StandIn {
+  const state: StandInState = {
+    sms: [],
+    fcm: [],
+    tokens: [],
+    failures: [],
+    accessTokens: new Map(),
+  }
+  let publicKey: ReturnType<typeof importJWK> | undefined
+  const app = new Hono()
+
+  app.post('/twilio/2010-04-01/Accounts/:sid/Messages.json', async (c) => {
+    const form = await readForm(c.req.raw)
+    return answer('sms', c.req.raw, form ? formToObject(form) : await c.req.text(), () =>
+      sendSms(c.req.raw, c.req.param('sid'), form),
+    )
+  })
+
+  app.post('/google/token', async (c) => {
+    const form = (await readForm(c.req.raw)) ?? new URLSearchParams()
+    return answer('token', c.req.raw, recordedTokenRequest(form), () => issueAccessToken(form))
+  })
+
+  app.post('/fcm/v1/projects/:project/:action{messages:send}', async (c) => {
+    const text = await c.req.text()
+    return answer('fcm', c.req.raw, parseJson(text) ?? text, () =>
+      sendPush(c.req.raw, c.req.param('project'), text),
+    )
+  })
+
+  app.post('/_control/failures', async (c) => {
+    const parsed = FailureInput.safeParse(parseJson(await c.req.text()))
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({
+        path: i.path.join('.'),
+        message: i.message,
+      }))
+      return c.json({ error: 'invalid_failure', issues }, 400)
+    }
+    const { count, ...failure } = parsed.data
+    state.failures.push({ ...failure, remaining: count })
+    return c.json({ queued: state.failures }, 201)
+  })
+  app.get('/_control/failures', (c) => c.json({ queued: state.failures }))
+  app.delete('/_control/failures', (c) => {
+    state.failures.length = 0
+    return c.body(null, 204)
+  })
+
+  app.get('/_control/received', (c) =>
+    c.json({ sms: state.sms, fcm: state.fcm, tokens: state.tokens }),
+  )
+  app.delete('/_control/received', (c) => {
+    state.sms.length = state.fcm.length = state.tokens.length = 0
+    return c.body(null, 204)
+  })
+
+  app.get('/', (c) => c.html(renderPage(state)))
+
+  /** Answers with a queued failure if one matches, else with `handle`, and records the exchange. */
+  async function answer(
+    target: Target,
+    request: Request,
+    body: unknown,
+    handle: () => Answer | Promise<Answer>,
+  ): Promise<Response> {
+    const failure = state.failures.find((f) => f.target === target)
+    let result: Answer
+    if (failure) {
+      if (--failure.remaining === 0) state.failures.splice(state.failures.indexOf(failure), 1)
+      result = injectedAnswer(failure)
+    } else {
+      result = await handle()
+    }
+    const headers = Object.fromEntries(
+      [...request.headers].filter(([name]) => name.toLowerCase() !== 'authorization'),
+    )
+    state[LOGS[target]].push({
+      at: new Date().toISOString(),
+      method: request.method,
+      path: new URL(request.url).pathname,
+      headers,
+      body,
+      status: result.status,
+      response: 'logged' in result ? result.logged : result.body,
+      injected: failure !== undefined,
+    })
+    return Response.json(result.body, { status: result.status, headers: result.headers })
+  }
+
+  // Twilio Messages API: https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource
+  function sendSms(request: Request, sid: string, form: URLSearchParams | undefined): Answer {
+    const credentials = readBasicAuth(request.headers.get('authorization'))
+    if (
+      credentials?.[0] !== options.twilioAccountSid ||
+      credentials[1] !== options.twilioAuthToken
+    ) {
+      return twilioError(401, 20003, 'Authenticate', {
+        'www-authenticate': 'Basic realm="Twilio API"',
+      })
+    }
+    if (sid !== options.twilioAccountSid) {
+      const path = new URL(request.url).pathname.replace(/^\/twilio/, '')
+      return twilioError(404, 20404, `The requested resource ${path} was not found`)
+    }
+    // Twilio reads only form bodies: with any other type the parameters look absent.
+    if (!form) {
+      return twilioError(
+        400,
+        21604,
+        "A 'To' phone number is required. (The body must be application/x-www-form-urlencoded.)",
+      )
+    }
+    const to = form.get('To')
+    const from = form.get('From')
+    const body = form.get('Body') ?? ''
+    const media = form.getAll('MediaUrl')
+    if (!to) return twilioError(400, 21604, "A 'To' phone number is required.")
+    if (!from) return twilioError(400, 21603, "A 'From' phone number is required.")
+    if (!body && media.length === 0) return twilioError(400, 21602, 'Message body is required.')
+    if (!E164.test(to)) {
+      return twilioError(400, 21211, "The 'To' number is not a valid phone number")
+    }
+    if (body.length > MAX_SMS_BODY) {
+      return twilioError(
+        400,
+        21617,
+        'The concatenated message body exceeds the 1600 character limit.',
+      )
+    }
+    const testNumber = TWILIO_TEST_NUMBERS[to]
+    if (testNumber) return twilioError(400, ...testNumber)
+
+    const messageSid = `SM${randomHex(16)}`
+    const now = new Date().toUTCString().replace('GMT', '+0000')
+    const uri = `/2010-04-01/Accounts/${sid}/Messages/${messageSid}`
+    return {
+      status: 201,
+      body: {
+        sid: messageSid,
+        account_sid: sid,
+        api_version: '2010-04-01',
+        to,
+        from,
+        body,
+        status: 'queued',
+        direction: 'outbound-api',
+        num_segments: String(countSegments(body)),
+        num_media: String(media.length),
+        messaging_service_sid: null,
+        price: null,
+        price_unit: 'USD',
+        error_code: null,
+        error_message: null,
+        date_created: now,
+        date_updated: now,
+        date_sent: null,
+        uri: `${uri}.json`,
+        subresource_uris: { media: `${uri}/Media.json` },
+      },
+    }
+  }
+
+  // Google OAuth 2.0 for service accounts: https://developers.google.com/identity/protocols/oauth2/service-account#httprest
+  async function issueAccessToken(form: URLSearchParams): Promise<Answer> {
+    const grantType = form.get('grant_type') ?? ''
+    if (grantType !== JWT_BEARER) {
+      return googleError('unsupported_grant_type', `Invalid grant_type: ${grantType}`)
+    }
+    const assertion = form.get('assertion')
+    if (!assertion) return googleError('invalid_request', 'Missing required parameter: assertion')
+
+    let claims: JWTPayload
+    try {
+      publicKey ??= importJWK(options.serviceAccountPublicKey, 'RS256')
+      const verified = await jwtVerify(assertion, await publicKey, {
+        algorithms: ['RS256'],
+        issuer: options.serviceAccountEmail,
+        audience: options.tokenUrl,
+        requiredClaims: ['iat', 'exp'],
+        currentDate: new Date(),
+      })
+      claims = verified.payload
+    } catch (error) {
+      return googleError('invalid_grant', describeAssertionError(error))
+    }
+    const now = Math.floor(Date.now() / 1000)
+    if (claims.exp! - claims.iat! > 3600 || claims.iat! > now + 300) {
+      return googleError('invalid_grant', SHORT_LIVED)
+    }
+    const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : []
+    if (!scopes.includes(FCM_SCOPE)) {
+      return googleError('invalid_scope', 'Invalid OAuth scope or ID token audience provided.')
+    }
+
+    const accessToken = `ya29.${randomHex(48)}`
+    state.accessTokens.set(accessToken, Date.now() + ACCESS_TOKEN_SECONDS * 1000)
+    const body = {
+      access_token: accessToken,
+      expires_in: ACCESS_TOKEN_SECONDS,
+      token_type: 'Bearer',
+    }
+    return {
+      status: 200,
+      body,
+      headers: { 'cache-control': 'no-cache, no-store, max-age=0, must-revalidate' },
+      logged: { ...body, access_token: 'ya29.(redacted)' },
+    }
+  }
+
+  function describeAssertionError(error: unknown): string {
+    const { code, claim } = error as { code?: string; claim?: string }
+    if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'iss') {
+      return 'Invalid grant: account not found'
+    }
+    if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'aud') {
+      return `Invalid JWT: Failed audience check. The right audience is ${options.tokenUrl}`
+    }
+    if (code === 'ERR_JWT_EXPIRED' || code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return SHORT_LIVED
+    if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' || code === 'ERR_JOSE_ALG_NOT_ALLOWED') {
+      return 'Invalid JWT Signature.'
+    }
+    return 'Invalid JWT: the assertion is not a well-formed signed JWT.'
+  }
+
+  // FCM HTTP v1: https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages/send
+  function sendPush(request: Request, project: string, text: string): Answer {
+    const token = /^Bearer (\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1]
+    const expiresAt = token === undefined ? undefined : state.accessTokens.get(token)
+    if (expiresAt === undefined || expiresAt <= Date.now()) {
+      const message =
+        token === undefined
+          ? 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.'
+          : 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.'
+      return fcmError(401, message, undefined, {
+        'www-authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"',
+      })
+    }
+    if (project !== options.fcmProjectId) {
+      return fcmError(
+        403,
+        `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${project}' (or it may not exist).`,
+      )
+    }
+    // Google's front end parses any other body type as form fields, so the JSON is refused.
+    const payload = isJson(request) ? parseJson(text) : undefined
+    if (payload === undefined) {
+      return fcmError(400, 'Invalid JSON payload received.', 'INVALID_ARGUMENT')
+    }
+    const violation = findViolation(payload)
+    if (violation) {
+      return fcmError(400, violation.description, 'INVALID_ARGUMENT', undefined, [
+        { '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [violation] },
+      ])
+    }
+    const registrationToken = pick(payload, 'message', 'token')
+    if (typeof registrationToken === 'string' && registrationToken.startsWith('unregistered-')) {
+      return fcmError(404, 'Requested entity was not found.', 'UNREGISTERED')
+    }
+    if (typeof registrationToken === 'string' && registrationToken.startsWith('invalid-')) {
+      return fcmError(
+        400,
+        'The registration token is not a valid FCM registration token',
+        'INVALID_ARGUMENT',
+      )
+    }
+    return {
+      status: 200,
+      body: { name: `projects/${project}/messages/0:${Date.now()}%${randomHex(8)}` },
+    }
+  }
+
+  return { fetch: async (request) => app.fetch(request), state }
+}
+
+type FieldViolation = { field: string; description: string }
+
+/** The first problem FCM would report in a send body, checking types loosely. */
+function findViolation(payload: unknown): FieldViolation | undefined {
+  const message = pick(payload, 'message')
+  if (!isObject(message)) return { field: 'message', description: 'The message is required.' }
+  const targets = (['token', 'topic', 'condition'] as const).filter((t) => message[t] !== undefined)
+  if (targets.length === 0) {
+    return { field: 'message', description: 'Recipient of the message is not set.' }
+  }
+  if (targets.length > 1) {
+    const description = `Invalid value at 'message' (oneof), oneof field 'target' is already set. Cannot set '${targets[1]}'`
+    return { field: 'message', description }
+  }
+  const checks: [path: string[], kind: 'string' | 'object' | 'string map'][] = [
+    [[targets[0]!], 'string'],
+    [['notification'], 'object'],
+    [['notification', 'title'], 'string'],
+    [['notification', 'body'], 'string'],
+    [['notification', 'image'], 'string'],
+    [['data'], 'string map'],
+    [['android'], 'object'],
+    [['android', 'collapse_key'], 'string'],
+    [['apns'], 'object'],
+    [['apns', 'headers'], 'string map'],
+    [['webpush'], 'object'],
+    [['webpush', 'fcm_options'], 'object'],
+    [['webpush', 'fcm_options', 'link'], 'string'],
+  ]
+  for (const [path, kind] of checks) {
+    const value = pick(message, ...path)
+    const valid =
+      value === undefined ||
+      (kind === 'string' && typeof value === 'string') ||
+      (kind === 'object' && isObject(value)) ||
+      (kind === 'string map' &&
+        isObject(value) &&
+        Object.values(value).every((v) => typeof v === 'string'))
+    if (!valid) {
+      const field = ['message', ...path].join('.')
+      return {
+        field,
+        description: `Invalid value at '${field}': expected ${kind}, got ${JSON.stringify(value)}`,
+      }
+    }
+  }
+  return undefined
+}
+
+function injectedAnswer({ target, status, retryAfter, body }: InjectedFailure): Answer {
+  const headers = retryAfter === undefined ? undefined : { 'retry-after': String(retryAfter) }
+  const text = STATUS_TEXT[status] ?? 'Injected failure'
+  if (body !== undefined) return { status, body, headers }
+  if (target === 'sms') {
+    return twilioError(status, status === 401 ? 20003 : 20000 + status, text, headers)
+  }
+  if (target === 'fcm') {
+    const errorCode = { 429: 'QUOTA_EXCEEDED', 500: 'INTERNAL', 503: 'UNAVAILABLE' }[status]
+    return fcmError(status, text, errorCode, headers)
+  }
+  const error =
+    status === 429 ? 'rate_limit_exceeded' : status >= 500 ? 'internal_failure' : 'invalid_request'
+  return { ...googleError(error, text), status, headers }
+}
+
+// Twilio REST errors: https://www.twilio.com/docs/usage/twilios-response#response-formats-exceptions
+function twilioError(
+  status: number,
+  code: number,
+  message: string,
+  headers?: Record<string, string>,
+): Answer {
+  return {
+    status,
+    body: { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status },
+    headers,
+  }
+}
+
+// RFC 6749 §5.2 as Google's token endpoint sends it: always 400 here.
+function googleError(error: string, description: string): Answer {
+  return { status: 400, body: { error, error_description: description } }
+}
+
+// google.rpc.Status with FCM's FcmError detail: https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode
+function fcmError(
+  status: number,
+  message: string,
+  errorCode?: string,
+  headers?: Record<string, string>,
+  extraDetails: unknown[] = [],
+): Answer {
+  const details = errorCode ? [{ '@type': FCM_ERROR, errorCode }, ...extraDetails] : extraDetails
+  const error = {
+    code: status,
+    message,
+    status: RPC_STATUS[status] ?? 'UNKNOWN',
+    ...(details.length ? { details } : {}),
+  }
+  return { status, body: { error }, headers }
+}
+
+function isJson(request: Request): boolean {
+  return mediaType(request) === 'application/json'
+}
+
+function mediaType(request: Request): string | undefined {
+  return request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase()
+}
+
+async function readForm(request: Request): Promise<URLSearchParams | undefined> {
+  if (mediaType(request) !== 'application/x-www-form-urlencoded') return undefined
+  return new URLSearchParams(await request.text())
+}
+
+/** A form as an object; a repeated field (MediaUrl) becomes an array. */
+function formToObject(form: URLSearchParams): Record<string, string | string[]> {
+  const result: Record<string, string | string[]> = {}
+  for (const key of new Set(form.keys())) {
+    const values = form.getAll(key)
+    result[key] = values.length === 1 ? values[0]! : values
+  }
+  return result
+}
+
+/** The token request as recorded: the assertion's claims instead of the signed credential. */
+function recordedTokenRequest(form: URLSearchParams): Record<string, unknown> {
+  const { assertion, ...rest } = formToObject(form)
+  if (typeof assertion !== 'string') return rest
+  try {
+    return { ...rest, assertion: decodeJwt(assertion) }
+  } catch {
+    return { ...rest, assertion: '(not a JWT)' }
+  }
+}
+
+function readBasicAuth(header: string | null): [username: string, password: string] | undefined {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? '')
+  if (!match) return undefined
+  try {
+    const decoded = atob(match[1]!)
+    const colon = decoded.indexOf(':')
+    return colon < 0 ? undefined : [decoded.slice(0, colon), decoded.slice(colon + 1)]
+  } catch {
+    return undefined
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function pick(value: unknown, ...path: string[]): unknown {
+  return path.reduce<unknown>(
+    (current, key) => (isObject(current) ? current[key] : undefined),
+    value,
+  )
+}
+
+// GSM-7 fits 160 characters in one SMS and 153 per part once split; anything else goes as UCS-2
+// (70, 67 per part). Printable ASCII stands in for the GSM-7 alphabet here.
+function countSegments(body: string): number {
+  const [single, part] = /^[\x20-\x7e\r\n]*$/.test(body) ? [160, 153] : [70, 67]
+  return body.length <= single ? 1 : Math.ceil(body.length / part)
+}
+
+function randomHex(bytes: number): string {
+  return [...crypto.getRandomValues(new Uint8Array(bytes))]
+    .map((b) => b.toString(16).padStart(2, '0'))
+    .join('')
+}
+
+function escapeHtml(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '')
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
+}
+
+function renderPage(state: StandInState): string {
+  const row = (entry: ReceivedRequest, cells: unknown[]) =>
+    `<tr class="${entry.status < 300 ? 'ok' : 'failed'}"><td>${escapeHtml(entry.at)}</td>` +
+    `<td>${entry.status}${entry.injected ? ' (injected)' : ''}</td>` +
+    cells.map((cell) => `<td>${escapeHtml(cell ?? '')}</td>`).join('') +
+    '</tr>'
+  const sms = [...state.sms].reverse().map((e) => {
+    const body = isObject(e.body) ? e.body : {}
+    return row(e, [body.To, body.From, body.Body, body.MediaUrl])
+  })
+  const pushes = [...state.fcm].reverse().map((e) => {
+    const message = pick(e.body, 'message')
+    const target = pick(message, 'token') ?? pick(message, 'topic') ?? pick(message, 'condition')
+    const link = pick(message, 'webpush', 'fcm_options', 'link')
+    return row(e, [
+      target,
+      pick(message, 'notification', 'title'),
+      pick(message, 'notification', 'body'),
+      link,
+    ])
+  })
+  const table = (title: string, heads: string[], rows: string[]) =>
+    `<h2>${title} (${rows.length})</h2>` +
+    (rows.length === 0
+      ? '<p>None yet.</p>'
+      : `<table><tr><th>Received</th><th>Answer</th>${heads.map((h) => `<th>${h}</th>`).join('')}</tr>${rows.join('')}</table>`)
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="2">
+<title>Portero stand-in</title>
+<style>
+body { font: 14px system-ui, sans-serif; margin: 2em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; white-space: pre-wrap; }
+tr.failed td { color: #a00; }
+</style>
+</head>
+<body>
+<h1>Portero stand-in</h1>
+<p>${state.accessTokens.size} access token(s) issued, ${state.failures.length} failure rule(s) queued. Refreshes every 2 s.</p>
+${table('SMS', ['To', 'From', 'Body', 'Media'], sms)}
+${table('Push', ['Target', 'Title', 'Body', 'Link'], pushes)}
+</body>
+</html>
+`
+}

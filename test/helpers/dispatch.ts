@@ -1,0 +1,47 @@
+// A provider ready to dispatch: a sending client, a service it subscribes to, and a recipient.
+import { env } from 'cloudflare:workers'
+import { insertRecipient } from '../../src/storage/recipients.ts'
+import { insertService } from '../../src/storage/services.ts'
+import { insertSubscription } from '../../src/storage/subscriptions.ts'
+import { createClient, type TestClient } from './clients.ts'
+import { tokenFor } from './tokens.ts'
+
+export type Sender = TestClient & { token: string; serviceId: number; serviceToken: string; userId: string }
+
+export async function createSender(
+  options: { providerId?: string; phone?: string | null; fcmTokens?: string[]; requiredParameters?: ('destination' | 'notification' | 'advertisement')[] } = {},
+): Promise<Sender> {
+  const client = await createClient({
+    providerId: options.providerId,
+    allowedScopes: ['services:send', 'recipients:manage', 'tokens:introspect'],
+  })
+  const serviceId = await insertService(env.DB, {
+    name: `service ${crypto.randomUUID()}`,
+    kind: 'notification',
+    requiredParameters: options.requiredParameters ?? ['destination'],
+    allowedChannels: ['sms', 'fcm'],
+  })
+  const serviceToken = await insertSubscription(env.DB, client.providerId, serviceId)
+  const userId = `user-${crypto.randomUUID()}`
+  await insertRecipient(env.DB, client.providerId, userId, {
+    phone: options.phone === undefined ? '+5491155550000' : options.phone,
+    fcmTokens: options.fcmTokens ?? [`device-${crypto.randomUUID()}`],
+    smsOptOut: false,
+    fcmOptOut: false,
+  })
+  return { ...client, token: await tokenFor(client), serviceId, serviceToken, userId }
+}
+
+/** Document 001's /Services example, with this sender's ids. */
+export function example001(sender: Sender, numericProviderId = true) {
+  return {
+    provider_id: numericProviderId ? Number(sender.providerId) : sender.providerId,
+    service_token: sender.serviceToken,
+    service_id: sender.serviceId,
+    parameters: {
+      destination: sender.userId,
+      notification: { titulo: 'Clínica Dr. Nano. Turno', mensaje: 'Oftalmologo Lunes 29-10 a las 9:15Hs.', canal: 'SMS' },
+      advertisement: { titulo: 'Autos usados CHECHO', mensaje: 'Lleve su auto usado con Financiameiento ...', canal: 'FCM' },
+    },
+  }
+}

@@ -1,0 +1,31 @@
+// The outside world for tests: the local stand-in (stand-in/app.ts), reached by the Worker's own
+// outbound fetch through a spy. One stand-in per test file, like one Twilio and one Google; any
+// other outbound URL fails the test.
+import { env } from 'cloudflare:workers'
+import { vi } from 'vitest'
+import { createStandIn, type StandIn } from '../../stand-in/app.ts'
+
+export const STAND_IN_ORIGIN = 'https://stand-in.test'
+
+let standIn: StandIn | undefined
+
+/** Routes outbound fetch to the stand-in for the current test (restoreMocks undoes it after). */
+export function useStandIn(): StandIn {
+  standIn ??= createStandIn({
+    twilioAccountSid: env.SMS_ACCOUNT_SID,
+    twilioAuthToken: env.SMS_AUTH_TOKEN,
+    fcmProjectId: env.FCM_PROJECT_ID,
+    serviceAccountEmail: (JSON.parse(env.FCM_SERVICE_ACCOUNT) as { client_email: string }).client_email,
+    serviceAccountPublicKey: JSON.parse(env.TEST_SERVICE_ACCOUNT_PUBLIC_JWK),
+    tokenUrl: env.GOOGLE_TOKEN_URL,
+  })
+  const target = standIn
+  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+    const request = new Request(input, init)
+    if (!request.url.startsWith(`${STAND_IN_ORIGIN}/`)) {
+      throw new Error(`unexpected outbound request to ${request.url}`)
+    }
+    return target.fetch(request)
+  })
+  return target
+}

@@ -1,0 +1,304 @@
+import { describe, expect, it } from 'vitest'
+import type { OutboundMessage, SendResult } from '../../src/providers/notifier.ts'
+import { parseRetryAfter } from '../../src/providers/http.ts'
+import { createSmsNotifier } from '../../src/providers/sms.ts'
+
+const BASE_URL = 'https://sms.portero.test'
+const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef'
+const AUTH_TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f'
+const FROM = '+15005550006'
+const MESSAGES_URL = `${BASE_URL}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`
+const NOW = new Date('2026-03-01T12:00:00Z')
+
+const MESSAGE: OutboundMessage = {
+  id: '7d0c5e0a-3b7c-4f4e-9a53-2f7b1c9e8d61',
+  channel: 'sms',
+  to: '+34600111222',
+  title: 'Cita confirmada',
+  body: 'Su cita es el lunes a las 10:00.',
+}
+
+type SeenRequest = { url: string; method: string; headers: Headers; form: URLSearchParams }
+
+function twilioError(status: number, code: number, message: string, headers: HeadersInit = {}) {
+  const body = { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }
+  return Response.json(body, { status, headers })
+}
+
+function created(sid = 'SM0123456789abcdef0123456789abcdef'): Response {
+  return Response.json({ sid, status: 'queued', to: MESSAGE.to, from: FROM }, { status: 201 })
+}
+
+/**
+ * Twilio's Messages endpoint as far as Portero relies on it: refuses the wrong URL, method, auth,
+ * content type or a missing field the way Twilio does, then answers with `respond`.
+ */
+function fakeTwilio(
+  respond: (request: SeenRequest) => Response | Promise<Response> = () => created(),
+) {
+  const requests: SeenRequest[] = []
+  async function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const request = new Request(input, init)
+    const seen: SeenRequest = {
+      url: request.url,
+      method: request.method,
+      headers: request.headers,
+      // Decoded by hand: workerd warns about .text() on a form body.
+      form: new URLSearchParams(new TextDecoder().decode(await request.arrayBuffer())),
+    }
+    requests.push(seen)
+    if (request.url !== MESSAGES_URL || request.method !== 'POST') {
+      return twilioError(404, 20404, 'The requested resource was not found')
+    }
+    if (request.headers.get('authorization') !== `Basic ${btoa(`${ACCOUNT_SID}:${AUTH_TOKEN}`)}`) {
+      return twilioError(401, 20003, 'Authenticate')
+    }
+    if (!request.headers.get('content-type')?.startsWith('application/x-www-form-urlencoded')) {
+      return twilioError(400, 20001, 'Content-Type must be application/x-www-form-urlencoded')
+    }
+    for (const name of ['To', 'From', 'Body']) {
+      if (!seen.form.get(name)) return twilioError(400, 21604, `A '${name}' parameter is required.`)
+    }
+    return respond(seen)
+  }
+  return { fetch, requests }
+}
+
+function notifier(
+  fetch: typeof globalThis.fetch,
+  overrides: { authToken?: string; timeoutMs?: number } = {},
+) {
+  return createSmsNotifier({
+    baseUrl: BASE_URL,
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    from: FROM,
+    fetch,
+    now: () => NOW,
+    ...overrides,
+  })
+}
+
+describe('createSmsNotifier', () => {
+  it('sends through the Messages API and returns the message sid', async () => {
+    const twilio = fakeTwilio()
+    const sms = notifier(twilio.fetch)
+
+    expect(sms.channel).toBe('sms')
+    expect(await sms.send(MESSAGE)).toEqual({
+      ok: true,
+      providerMessageId: 'SM0123456789abcdef0123456789abcdef',
+    })
+    expect(twilio.requests).toHaveLength(1)
+  })
+
+  it('posts exactly To, From and Body as a form, with Basic auth', async () => {
+    const twilio = fakeTwilio()
+    await notifier(twilio.fetch).send(MESSAGE)
+
+    const [request] = twilio.requests
+    expect(request!.url).toBe(MESSAGES_URL)
+    expect(request!.method).toBe('POST')
+    expect(request!.headers.get('authorization')).toBe(
+      `Basic ${btoa(`${ACCOUNT_SID}:${AUTH_TOKEN}`)}`,
+    )
+    expect(request!.headers.get('content-type')).toBe('application/x-www-form-urlencoded')
+    expect([...request!.form]).toEqual([
+      ['To', '+34600111222'],
+      ['From', FROM],
+      ['Body', 'Cita confirmada\nSu cita es el lunes a las 10:00.'],
+    ])
+  })
+
+  it('appends the link to the text (document 001)', async () => {
+    const twilio = fakeTwilio()
+    await notifier(twilio.fetch).send({ ...MESSAGE, link: 'https://clinica.example/citas/42' })
+
+    expect(twilio.requests[0]!.form.get('Body')).toBe(
+      'Cita confirmada\nSu cita es el lunes a las 10:00.\nhttps://clinica.example/citas/42',
+    )
+  })
+
+  it('accepts a base URL with a trailing slash', async () => {
+    const twilio = fakeTwilio()
+    const sms = createSmsNotifier({
+      baseUrl: `${BASE_URL}/`,
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      from: FROM,
+      fetch: twilio.fetch,
+    })
+    expect(await sms.send(MESSAGE)).toMatchObject({ ok: true })
+  })
+
+  it('fails without retry when a 2xx carries no sid', async () => {
+    const twilio = fakeTwilio(() => new Response('<html>ok</html>', { status: 200 }))
+    expect(await notifier(twilio.fetch).send(MESSAGE)).toEqual({
+      ok: false,
+      retryable: false,
+      reason: 'SMS provider answered 200 without a message sid',
+    })
+  })
+})
+
+describe('createSmsNotifier transient failures', () => {
+  it('retries a 429 after the Retry-After seconds', async () => {
+    const twilio = fakeTwilio(() =>
+      twilioError(429, 20429, 'Too Many Requests', { 'retry-after': '17' }),
+    )
+    expect(await notifier(twilio.fetch).send(MESSAGE)).toEqual({
+      ok: false,
+      retryable: true,
+      retryAfterSeconds: 17,
+      reason: 'SMS provider is unavailable (HTTP 429, Twilio error 20429: Too Many Requests)',
+    })
+  })
+
+  it('reads a Retry-After HTTP date against the injected clock', async () => {
+    const later = new Date(NOW.getTime() + 120_000).toUTCString()
+    const twilio = fakeTwilio(() =>
+      twilioError(429, 20429, 'Too Many Requests', { 'retry-after': later }),
+    )
+    expect(await notifier(twilio.fetch).send(MESSAGE)).toMatchObject({
+      ok: false,
+      retryable: true,
+      retryAfterSeconds: 120,
+    })
+  })
+
+  it.each([500, 502, 503])('retries a %i without Retry-After', async (status) => {
+    const twilio = fakeTwilio(() => new Response('upstream trouble', { status }))
+    const result = await notifier(twilio.fetch).send(MESSAGE)
+    expect(result).toEqual({
+      ok: false,
+      retryable: true,
+      reason: `SMS provider is unavailable (HTTP ${status})`,
+    })
+  })
+
+  it('retries a 503 that names a Retry-After', async () => {
+    const twilio = fakeTwilio(() =>
+      twilioError(503, 20503, 'Service Unavailable', { 'retry-after': '5' }),
+    )
+    expect(await notifier(twilio.fetch).send(MESSAGE)).toMatchObject({
+      retryable: true,
+      retryAfterSeconds: 5,
+    })
+  })
+
+  it('retries when the network fails', async () => {
+    const fetch = () => Promise.reject(new TypeError('Network connection lost.'))
+    expect(await notifier(fetch).send(MESSAGE)).toEqual({
+      ok: false,
+      retryable: true,
+      reason: 'SMS provider could not be reached (network error: Network connection lost.)',
+    })
+  })
+
+  it('retries when the provider does not answer in time', async () => {
+    const fetch = () => new Promise<Response>(() => {})
+    expect(await notifier(fetch, { timeoutMs: 20 }).send(MESSAGE)).toEqual({
+      ok: false,
+      retryable: true,
+      reason: 'SMS provider did not answer within 20 ms',
+    })
+  })
+
+  it('passes an abort signal, so a real fetch is cancelled at the deadline', async () => {
+    let signal: AbortSignal | null | undefined
+    const fetch = (_input: RequestInfo | URL, init?: RequestInit) => {
+      signal = init?.signal
+      return new Promise<Response>(() => {})
+    }
+    await notifier(fetch, { timeoutMs: 20 }).send(MESSAGE)
+    expect(signal?.aborted).toBe(true)
+  })
+})
+
+describe('createSmsNotifier permanent failures', () => {
+  it.each([
+    [21211, "The 'To' number +34600111222 is not a valid phone number.", 'invalid_destination'],
+    [21614, "'To' number is not a valid mobile number", 'invalid_destination'],
+    [21612, "The 'To' phone number is not currently reachable via SMS", 'invalid_destination'],
+    [21408, 'Permission to send an SMS has not been enabled for the region', 'invalid_destination'],
+    [21610, 'Attempt to send to unsubscribed recipient', 'opted_out'],
+  ] as const)('maps Twilio error %i to %s', async (code, message, permanent) => {
+    const twilio = fakeTwilio(() => twilioError(400, code, message))
+    expect(await notifier(twilio.fetch).send(MESSAGE)).toEqual({
+      ok: false,
+      retryable: false,
+      permanent,
+      reason: `SMS provider refused the message (HTTP 400, Twilio error ${code}: ${message})`,
+    })
+  })
+
+  it('refuses other 4xx without retry or a permanent mark', async () => {
+    const twilio = fakeTwilio(() => twilioError(400, 21602, 'Message body is required.'))
+    expect(await notifier(twilio.fetch).send(MESSAGE)).toEqual({
+      ok: false,
+      retryable: false,
+      reason:
+        'SMS provider refused the message (HTTP 400, Twilio error 21602: Message body is required.)',
+    })
+  })
+
+  it.each([401, 403])(
+    'reports a %i as Portero credentials the provider rejected',
+    async (status) => {
+      const twilio = fakeTwilio(() => twilioError(status, 20003, 'Authenticate'))
+      expect(await notifier(twilio.fetch).send(MESSAGE)).toEqual({
+        ok: false,
+        retryable: false,
+        reason: `SMS provider rejected Portero's credentials (HTTP ${status}, Twilio error 20003: Authenticate)`,
+      })
+    },
+  )
+
+  it('answers 401 when configured with a wrong auth token', async () => {
+    const twilio = fakeTwilio()
+    const result = await notifier(twilio.fetch, { authToken: 'wrong-token' }).send(MESSAGE)
+    expect(result).toMatchObject({ ok: false, retryable: false })
+    expect(result.ok || result.reason).toMatch(/^SMS provider rejected Portero's credentials/)
+  })
+})
+
+describe('createSmsNotifier reasons', () => {
+  const echoes: [string, typeof globalThis.fetch][] = [
+    [
+      'a provider message echoing it',
+      fakeTwilio(() => twilioError(400, 21211, `bad ${AUTH_TOKEN}`)).fetch,
+    ],
+    [
+      'a 5xx body echoing it',
+      fakeTwilio(() => twilioError(500, 20500, `oops ${AUTH_TOKEN}`)).fetch,
+    ],
+    ['a network error echoing it', () => Promise.reject(new Error(`reset (token=${AUTH_TOKEN})`))],
+    ['a 401', fakeTwilio(() => twilioError(401, 20003, 'Authenticate')).fetch],
+  ]
+
+  it.each(echoes)('never contain the auth token, even with %s', async (_name, fetch) => {
+    const result: SendResult = await notifier(fetch).send(MESSAGE)
+    expect(result.ok).toBe(false)
+    expect(JSON.stringify(result)).not.toContain(AUTH_TOKEN)
+    expect(JSON.stringify(result)).not.toContain(btoa(`${ACCOUNT_SID}:${AUTH_TOKEN}`))
+  })
+})
+
+describe('parseRetryAfter', () => {
+  it.each([
+    ['0', 0],
+    [' 30 ', 30],
+    [new Date(NOW.getTime() + 90_500).toUTCString(), 90],
+    [new Date(NOW.getTime() - 60_000).toUTCString(), 0],
+    ['1.5', undefined],
+    ['-3', undefined],
+    ['soon', undefined],
+    ['', undefined],
+  ])('reads %j as %j seconds', (header, seconds) => {
+    expect(parseRetryAfter(header, NOW)).toBe(seconds)
+  })
+
+  it('is undefined without the header', () => {
+    expect(parseRetryAfter(null, NOW)).toBeUndefined()
+  })
+})

@@ -1,0 +1,222 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { describe, expect, it, vi } from 'vitest'
+import worker from '../../src/index.ts'
+import { LEASE_SECONDS } from '../../src/queue/consumer.ts'
+import { claimDelivery, findDeliveryById, insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
+import { findRecipient } from '../../src/storage/recipients.ts'
+import { createSender, type Sender } from '../helpers/dispatch.ts'
+import { useStandIn } from '../helpers/stand-in.ts'
+
+// Deliveries are written to D1 as POST /Services writes them, but not enqueued: each test hands
+// them to the consumer itself, as the queue would, and reads the outcome.
+
+async function outbox(sender: Sender, parts: Partial<NewDelivery>[]): Promise<string[]> {
+  const deliveries = parts.map(
+    (p): NewDelivery => ({
+      id: crypto.randomUUID(),
+      part: 'notification',
+      channel: 'sms',
+      address: '+5491155550000',
+      title: 'Turno',
+      body: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
+      link: null,
+      ...p,
+    }),
+  )
+  await insertMessage(
+    env.DB,
+    {
+      id: crypto.randomUUID(),
+      providerId: sender.providerId,
+      serviceId: sender.serviceId,
+      idempotencyKey: null,
+      requestHash: 'test',
+      destination: sender.userId,
+      createdAt: new Date().toISOString(),
+    },
+    deliveries,
+  )
+  return deliveries.map((d) => d.id)
+}
+
+async function consume(deliveryIds: string[], { queue = 'portero-dispatch', attempts = 1, bodies }: { queue?: string; attempts?: number; bodies?: unknown[] } = {}) {
+  const batch = createMessageBatch(
+    queue,
+    (bodies ?? deliveryIds.map((deliveryId) => ({ deliveryId }))).map((body, i) => ({
+      id: `queue-message-${i}`,
+      timestamp: new Date(),
+      attempts,
+      body,
+    })),
+  )
+  const retries = batch.messages.map((m) => vi.spyOn(m, 'retry'))
+  const ctx = createExecutionContext()
+  await worker.queue(batch, env)
+  const result = await getQueueResult(batch, ctx)
+  return { result, delays: retries.map((spy) => spy.mock.calls[0]?.[0]?.delaySeconds) }
+}
+
+const row = async (id: string) => (await findDeliveryById(env.DB, id))!
+const smsTo = (standIn: ReturnType<typeof useStandIn>, to: string) =>
+  standIn.state.sms.filter((r) => (r.body as { To?: string }).To === to && r.status === 201)
+
+describe('dispatch consumer', () => {
+  it('sends, records the provider id, and acks', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to, link: 'https://clinica.example/turnos' }])
+    const { result } = await consume([id!])
+    expect(result.explicitAcks).toEqual(['queue-message-0'])
+    expect(result.retryMessages).toEqual([])
+    const delivery = await row(id!)
+    expect(delivery).toMatchObject({ status: 'sent', attempts: 1, lastError: null })
+    expect(delivery.providerMessageId).toMatch(/^SM[0-9a-f]{32}$/)
+    const [sms] = smsTo(standIn, to)
+    expect(sms!.body).toMatchObject({ To: to, From: env.SMS_FROM })
+    expect((sms!.body as { Body: string }).Body).toBe('Turno\nOftalmologo Lunes 29-10 a las 9:15Hs.\nhttps://clinica.example/turnos')
+  })
+
+  it('does not send twice what is already sent', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to }])
+    await consume([id!])
+    const { result } = await consume([id!])
+    expect(result.explicitAcks).toEqual(['queue-message-0'])
+    expect(smsTo(standIn, to)).toHaveLength(1)
+  })
+
+  it('does not send while another consumer holds the lease', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to }])
+    expect(await claimDelivery(env.DB, id!, new Date(), LEASE_SECONDS)).not.toBeNull()
+    const { result } = await consume([id!])
+    expect(result.explicitAcks).toEqual(['queue-message-0'])
+    expect(smsTo(standIn, to)).toHaveLength(0)
+    expect((await row(id!)).status).toBe('sending')
+  })
+
+  it('retries a transient failure with backoff, then sends', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const [id] = await outbox(sender, [{}])
+    standIn.state.failures.push({ target: 'sms', status: 503, remaining: 1 })
+    const first = await consume([id!])
+    expect(first.result.retryMessages).toEqual([{ msgId: 'queue-message-0' }])
+    expect(first.result.explicitAcks).toEqual([])
+    expect(first.delays[0]).toBeGreaterThanOrEqual(5)
+    expect(await row(id!)).toMatchObject({ status: 'queued', attempts: 1 })
+    expect((await row(id!)).lastError).toMatch(/503/)
+
+    const second = await consume([id!], { attempts: 2 })
+    expect(second.result.explicitAcks).toEqual(['queue-message-0'])
+    expect(await row(id!)).toMatchObject({ status: 'sent', attempts: 2, lastError: null })
+  })
+
+  it('waits at least as long as Retry-After says', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const [id] = await outbox(sender, [{}])
+    standIn.state.failures.push({ target: 'sms', status: 429, retryAfter: 120, remaining: 1 })
+    const { delays } = await consume([id!])
+    expect(delays[0]).toBeGreaterThanOrEqual(120)
+  })
+
+  it('records a permanent failure and does not retry it', async () => {
+    useStandIn()
+    const sender = await createSender()
+    const [id] = await outbox(sender, [{ address: '+15005550009' }]) // not a mobile number
+    const { result } = await consume([id!])
+    expect(result.explicitAcks).toEqual(['queue-message-0'])
+    expect(result.retryMessages).toEqual([])
+    const delivery = await row(id!)
+    expect(delivery.status).toBe('failed')
+    expect(delivery.lastError).toMatch(/21614/)
+  })
+
+  it('marks the recipient opted out when the SMS provider says so', async () => {
+    useStandIn()
+    const sender = await createSender({ phone: '+15005550004' })
+    const [id] = await outbox(sender, [{ address: '+15005550004' }])
+    await consume([id!])
+    expect((await row(id!)).status).toBe('failed')
+    expect((await findRecipient(env.DB, sender.providerId, sender.userId))!.smsOptOut).toBe(true)
+  })
+
+  it('removes an unregistered FCM token from the recipient', async () => {
+    useStandIn()
+    const gone = `unregistered-${crypto.randomUUID()}`
+    const kept = `device-${crypto.randomUUID()}`
+    const sender = await createSender({ fcmTokens: [gone, kept] })
+    const [id] = await outbox(sender, [{ channel: 'fcm', address: gone }])
+    await consume([id!])
+    expect((await row(id!)).status).toBe('failed')
+    expect((await findRecipient(env.DB, sender.providerId, sender.userId))!.fcmTokens).toEqual([kept])
+  })
+
+  it('settles each message of a batch on its own', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const good = `+54911${Math.floor(Math.random() * 1e8)}`
+    const ids = await outbox(sender, [
+      { address: good },
+      { address: '+15005550009' }, // permanent failure
+      { channel: 'fcm', address: `device-${crypto.randomUUID()}` },
+    ])
+    standIn.state.failures.push({ target: 'fcm', status: 503, remaining: 1 })
+    const { result } = await consume(ids)
+    expect(result.explicitAcks.sort()).toEqual(['queue-message-0', 'queue-message-1'])
+    expect(result.retryMessages).toEqual([{ msgId: 'queue-message-2' }])
+    expect((await Promise.all(ids.map(row))).map((d) => d.status)).toEqual(['sent', 'failed', 'queued'])
+    expect(smsTo(standIn, good)).toHaveLength(1)
+  })
+
+  it('reuses the FCM access token across messages', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const ids = await outbox(sender, [
+      { channel: 'fcm', address: `device-${crypto.randomUUID()}` },
+      { channel: 'fcm', address: `device-${crypto.randomUUID()}` },
+    ])
+    await consume(ids.slice(0, 1))
+    const issued = standIn.state.accessTokens.size
+    await consume(ids.slice(1))
+    expect((await Promise.all(ids.map(row))).map((d) => d.status)).toEqual(['sent', 'sent'])
+    expect(standIn.state.accessTokens.size).toBe(issued)
+    expect(issued).toBeGreaterThanOrEqual(1)
+  })
+
+  it('acks a malformed job instead of retrying it forever', async () => {
+    const { result } = await consume([], { bodies: [{ nope: true }] })
+    expect(result.explicitAcks).toEqual(['queue-message-0'])
+  })
+})
+
+describe('dead-letter consumer', () => {
+  it('marks a delivery that ran out of attempts as dead, keeping its last error', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const [id] = await outbox(sender, [{}])
+    standIn.state.failures.push({ target: 'sms', status: 503, remaining: 1 })
+    await consume([id!])
+    const { result } = await consume([id!], { queue: 'portero-dispatch-dlq', attempts: 9 })
+    expect(result.explicitAcks).toEqual(['queue-message-0'])
+    const delivery = await row(id!)
+    expect(delivery.status).toBe('dead')
+    expect(delivery.lastError).toMatch(/gave up after 1 attempts; last error: .*503/)
+  })
+
+  it('leaves a delivery that was sent in the meantime alone', async () => {
+    useStandIn()
+    const sender = await createSender()
+    const [id] = await outbox(sender, [{}])
+    await consume([id!])
+    await consume([id!], { queue: 'portero-dispatch-dlq' })
+    expect((await row(id!)).status).toBe('sent')
+  })
+})

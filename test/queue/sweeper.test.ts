@@ -1,0 +1,60 @@
+import { createScheduledController } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import worker from '../../src/index.ts'
+import { GRACE_SECONDS } from '../../src/queue/sweeper.ts'
+import { findDeliveryById, insertMessage } from '../../src/storage/messages.ts'
+import { createSender } from '../helpers/dispatch.ts'
+import { useStandIn } from '../helpers/stand-in.ts'
+import { eventually } from '../helpers/tokens.ts'
+
+describe('outbox sweeper', () => {
+  it('enqueues a delivery that was written but never enqueued, and it gets sent', { timeout: 20_000 }, async () => {
+    useStandIn()
+    const sender = await createSender()
+    const id = crypto.randomUUID()
+    const long = new Date(Date.now() - 2 * GRACE_SECONDS * 1000)
+    // As if the Worker died between the D1 write and the enqueue.
+    await insertMessage(
+      env.DB,
+      {
+        id: crypto.randomUUID(),
+        providerId: sender.providerId,
+        serviceId: sender.serviceId,
+        idempotencyKey: null,
+        requestHash: 'test',
+        destination: sender.userId,
+        createdAt: long.toISOString(),
+      },
+      [{ id, part: 'notification', channel: 'sms', address: '+5491155550000', title: 'T', body: 'B', link: null }],
+    )
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: '*/5 * * * *' }), env)
+    const delivery = await eventually(
+      async () => (await findDeliveryById(env.DB, id))!,
+      (d) => d.status === 'sent',
+    )
+    expect(delivery.status).toBe('sent')
+    expect(delivery.attempts).toBe(1)
+  })
+
+  it('leaves deliveries that are not overdue alone', async () => {
+    const sender = await createSender()
+    const id = crypto.randomUUID()
+    await insertMessage(
+      env.DB,
+      {
+        id: crypto.randomUUID(),
+        providerId: sender.providerId,
+        serviceId: sender.serviceId,
+        idempotencyKey: null,
+        requestHash: 'test',
+        destination: sender.userId,
+        createdAt: new Date().toISOString(),
+      },
+      [{ id, part: 'notification', channel: 'sms', address: '+5491155550000', title: 'T', body: 'B', link: null }],
+    )
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: '*/5 * * * *' }), env)
+    await new Promise((resolve) => setTimeout(resolve, 1500)) // longer than the queue's batch timeout
+    expect((await findDeliveryById(env.DB, id))!).toMatchObject({ status: 'queued', attempts: 0 })
+  })
+})

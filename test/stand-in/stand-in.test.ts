@@ -1,0 +1,671 @@
+import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createStandIn, type StandIn } from '../../stand-in/app.ts'
+
+const BASE = 'http://stand-in.test'
+const ACCOUNT_SID = 'ACtest0000000000000000000000000000'
+const AUTH_TOKEN = 'test-auth-token'
+const PROJECT = 'portero-test'
+const SERVICE_ACCOUNT = 'portero-test@portero-test.iam.gserviceaccount.com'
+const TOKEN_URL = `${BASE}/google/token`
+const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging'
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+const SMS_PATH = `/twilio/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`
+const FCM_PATH = `/fcm/v1/projects/${PROJECT}/messages:send`
+
+const serviceAccount = await generateKeyPair('RS256', { extractable: true })
+const otherKey = await generateKeyPair('RS256', { extractable: true })
+
+const NOW = new Date('2026-03-01T12:00:00Z')
+const NOW_SECONDS = NOW.getTime() / 1000
+
+let standIn: StandIn
+
+beforeEach(async () => {
+  vi.useFakeTimers({ toFake: ['Date'], now: NOW })
+  standIn = createStandIn({
+    twilioAccountSid: ACCOUNT_SID,
+    twilioAuthToken: AUTH_TOKEN,
+    fcmProjectId: PROJECT,
+    serviceAccountEmail: SERVICE_ACCOUNT,
+    serviceAccountPublicKey: await exportJWK(serviceAccount.publicKey),
+    tokenUrl: TOKEN_URL,
+  })
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+function call(path: string, init?: RequestInit): Promise<Response> {
+  return standIn.fetch(new Request(BASE + path, init))
+}
+
+function twilioAuth(username = ACCOUNT_SID, password = AUTH_TOKEN): string {
+  return `Basic ${btoa(`${username}:${password}`)}`
+}
+
+function postSms(
+  fields: Record<string, string | string[]>,
+  { path = SMS_PATH, headers = {} }: { path?: string; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const form = new URLSearchParams()
+  for (const [key, value] of Object.entries(fields)) {
+    for (const item of [value].flat()) form.append(key, item)
+  }
+  return call(path, {
+    method: 'POST',
+    headers: {
+      authorization: twilioAuth(),
+      'content-type': 'application/x-www-form-urlencoded',
+      ...headers,
+    },
+    body: form.toString(),
+  })
+}
+
+const SMS = { To: '+14155550100', From: '+15005550006', Body: 'Your code is 123456' }
+
+async function expectTwilioError(response: Response, status: number, code: number) {
+  expect(response.status).toBe(status)
+  expect(response.headers.get('content-type')).toMatch(/^application\/json/)
+  const body = (await response.json()) as Record<string, unknown>
+  expect(body).toEqual({
+    code,
+    message: expect.any(String),
+    more_info: `https://www.twilio.com/docs/errors/${code}`,
+    status,
+  })
+  return body
+}
+
+/** Claims of a valid service-account assertion, overridable per test. */
+function assertionClaims(overrides: JWTPayload = {}): JWTPayload {
+  return {
+    iss: SERVICE_ACCOUNT,
+    scope: FCM_SCOPE,
+    aud: TOKEN_URL,
+    iat: NOW_SECONDS,
+    exp: NOW_SECONDS + 3600,
+    ...overrides,
+  }
+}
+
+function signAssertion(claims: JWTPayload = assertionClaims(), key = serviceAccount.privateKey) {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'JWT' }).sign(key)
+}
+
+function postToken(fields: Record<string, string>): Promise<Response> {
+  return call('/google/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  })
+}
+
+async function accessToken(): Promise<string> {
+  const response = await postToken({ grant_type: JWT_BEARER, assertion: await signAssertion() })
+  expect(response.status).toBe(200)
+  return ((await response.json()) as { access_token: string }).access_token
+}
+
+async function expectGoogleError(response: Response, error: string) {
+  expect(response.status).toBe(400)
+  const body = (await response.json()) as Record<string, unknown>
+  expect(body).toEqual({ error, error_description: expect.any(String) })
+  return body.error_description as string
+}
+
+async function postPush(body: unknown, token?: string, path = FCM_PATH): Promise<Response> {
+  return call(path, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token ?? (await accessToken())}`,
+      'content-type': 'application/json',
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+}
+
+const PUSH = {
+  message: {
+    token: 'device-token-1',
+    notification: { title: 'Hello', body: 'A new message' },
+    android: { collapse_key: 'delivery-1', priority: 'high' },
+    apns: { headers: { 'apns-collapse-id': 'delivery-1', 'apns-priority': '10' } },
+    webpush: { fcm_options: { link: 'https://example.com/inbox' } },
+    data: { deliveryId: 'delivery-1' },
+  },
+}
+
+type FcmErrorBody = {
+  error: { code: number; message: string; status: string; details?: Record<string, unknown>[] }
+}
+
+async function expectFcmError(
+  response: Response,
+  status: number,
+  rpcStatus: string,
+  errorCode?: string,
+) {
+  expect(response.status).toBe(status)
+  const { error } = (await response.json()) as FcmErrorBody
+  expect(error).toMatchObject({ code: status, status: rpcStatus, message: expect.any(String) })
+  if (errorCode) {
+    expect(error.details).toContainEqual({
+      '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError',
+      errorCode,
+    })
+  }
+  return error
+}
+
+function queueFailure(failure: Record<string, unknown>): Promise<Response> {
+  return call('/_control/failures', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(failure),
+  })
+}
+
+describe('POST /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
+  it('answers 201 with a queued Twilio message and records the request', async () => {
+    const response = await postSms(SMS)
+    expect(response.status).toBe(201)
+    const message = (await response.json()) as Record<string, unknown>
+    expect(message).toMatchObject({
+      account_sid: ACCOUNT_SID,
+      to: SMS.To,
+      from: SMS.From,
+      body: SMS.Body,
+      status: 'queued',
+      num_segments: '1',
+      num_media: '0',
+      date_created: 'Sun, 01 Mar 2026 12:00:00 +0000',
+    })
+    expect(message.sid).toMatch(/^SM[0-9a-f]{32}$/)
+    expect(standIn.state.sms).toEqual([
+      expect.objectContaining({
+        method: 'POST',
+        path: SMS_PATH,
+        body: SMS,
+        status: 201,
+        injected: false,
+      }),
+    ])
+    expect(standIn.state.sms[0]!.headers).not.toHaveProperty('authorization')
+  })
+
+  it('accepts a repeated MediaUrl in place of Body and records every URL', async () => {
+    const media = ['https://example.com/a.png', 'https://example.com/b.png']
+    const response = await postSms({ To: SMS.To, From: SMS.From, MediaUrl: media })
+    expect(response.status).toBe(201)
+    expect(await response.json()).toMatchObject({ body: '', num_media: '2' })
+    expect(standIn.state.sms[0]!.body).toEqual({ To: SMS.To, From: SMS.From, MediaUrl: media })
+  })
+
+  it('counts GSM-7 and UCS-2 segments as Twilio does', async () => {
+    const segments = async (Body: string) =>
+      ((await (await postSms({ ...SMS, Body })).json()) as { num_segments: string }).num_segments
+    expect(await segments('a'.repeat(160))).toBe('1')
+    expect(await segments('a'.repeat(161))).toBe('2')
+    expect(await segments('a'.repeat(1600))).toBe('11')
+    expect(await segments('é'.repeat(70))).toBe('1')
+    expect(await segments('é'.repeat(71))).toBe('2')
+  })
+
+  it.each([
+    ['a wrong auth token', twilioAuth(ACCOUNT_SID, 'wrong')],
+    ['another account', twilioAuth('ACother', AUTH_TOKEN)],
+    ['a bearer token', 'Bearer abc'],
+    ['garbage', 'Basic !!!'],
+  ])('answers 401 code 20003 for %s', async (_, authorization) => {
+    const response = await postSms(SMS, { headers: { authorization } })
+    await expectTwilioError(response, 401, 20003)
+    expect(response.headers.get('www-authenticate')).toBe('Basic realm="Twilio API"')
+  })
+
+  it('answers 401 code 20003 without credentials', async () => {
+    const response = await call(SMS_PATH, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(SMS).toString(),
+    })
+    await expectTwilioError(response, 401, 20003)
+  })
+
+  it('answers 404 code 20404 for another account in the path', async () => {
+    const response = await postSms(SMS, {
+      path: '/twilio/2010-04-01/Accounts/ACother/Messages.json',
+    })
+    const body = await expectTwilioError(response, 404, 20404)
+    expect(body.message).toContain('/2010-04-01/Accounts/ACother/Messages.json')
+  })
+
+  it('answers 400 code 21604 for a JSON body', async () => {
+    const response = await call(SMS_PATH, {
+      method: 'POST',
+      headers: { authorization: twilioAuth(), 'content-type': 'application/json' },
+      body: JSON.stringify(SMS),
+    })
+    const body = await expectTwilioError(response, 400, 21604)
+    expect(body.message).toContain('application/x-www-form-urlencoded')
+    expect(standIn.state.sms[0]!.body).toBe(JSON.stringify(SMS))
+  })
+
+  it.each([
+    ['To', 21604],
+    ['From', 21603],
+    ['Body', 21602],
+  ])('answers 400 when %s is missing (code %i)', async (field, code) => {
+    const { [field as keyof typeof SMS]: _missing, ...fields } = SMS
+    await expectTwilioError(await postSms(fields), 400, code)
+  })
+
+  it('answers 400 code 21602 for an empty Body without media', async () => {
+    await expectTwilioError(await postSms({ ...SMS, Body: '' }), 400, 21602)
+  })
+
+  it.each(['4155550100', '+04155550100', '+1 415 555 0100', '+123', '+1415555010012345'])(
+    'answers 400 code 21211 for the non-E.164 number %s',
+    async (To) => {
+      const body = await expectTwilioError(await postSms({ ...SMS, To }), 400, 21211)
+      expect(body.message).toBe("The 'To' number is not a valid phone number")
+    },
+  )
+
+  it('answers 400 code 21617 for a body over 1600 characters', async () => {
+    await expectTwilioError(await postSms({ ...SMS, Body: 'a'.repeat(1601) }), 400, 21617)
+  })
+
+  it.each([
+    ['+15005550009', 21614],
+    ['+15005550004', 21610],
+    ['+15005550001', 21211],
+    ['+15005550002', 21612],
+    ['+15005550003', 21408],
+  ])('answers 400 for the Twilio test number %s (code %i)', async (To, code) => {
+    await expectTwilioError(await postSms({ ...SMS, To }), 400, code)
+    expect(standIn.state.sms[0]).toMatchObject({ status: 400, response: { code } })
+  })
+})
+
+describe('POST /google/token', () => {
+  it('issues a ya29 Bearer token for 3599 s for a valid assertion', async () => {
+    const response = await postToken({ grant_type: JWT_BEARER, assertion: await signAssertion() })
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as Record<string, unknown>
+    expect(body).toEqual({
+      access_token: expect.stringMatching(/^ya29\.\S+$/),
+      expires_in: 3599,
+      token_type: 'Bearer',
+    })
+    expect(standIn.state.accessTokens.size).toBe(1)
+    expect(standIn.state.accessTokens.get(body.access_token as string)).toBe(
+      NOW.getTime() + 3599_000,
+    )
+  })
+
+  it('records the assertion claims, not the signed assertion', async () => {
+    await postToken({ grant_type: JWT_BEARER, assertion: await signAssertion() })
+    expect(standIn.state.tokens).toEqual([
+      expect.objectContaining({
+        path: '/google/token',
+        body: { grant_type: JWT_BEARER, assertion: assertionClaims() },
+        status: 200,
+      }),
+    ])
+  })
+
+  it('accepts a scope list that includes firebase.messaging', async () => {
+    const claims = assertionClaims({
+      scope: `https://www.googleapis.com/auth/cloud-platform ${FCM_SCOPE}`,
+    })
+    const response = await postToken({
+      grant_type: JWT_BEARER,
+      assertion: await signAssertion(claims),
+    })
+    expect(response.status).toBe(200)
+  })
+
+  it('answers unsupported_grant_type for client_credentials', async () => {
+    const response = await postToken({
+      grant_type: 'client_credentials',
+      assertion: await signAssertion(),
+    })
+    expect(await expectGoogleError(response, 'unsupported_grant_type')).toBe(
+      'Invalid grant_type: client_credentials',
+    )
+  })
+
+  it('answers unsupported_grant_type for a JSON body', async () => {
+    const response = await call('/google/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: JWT_BEARER, assertion: await signAssertion() }),
+    })
+    await expectGoogleError(response, 'unsupported_grant_type')
+  })
+
+  it('answers invalid_request without an assertion', async () => {
+    await expectGoogleError(await postToken({ grant_type: JWT_BEARER }), 'invalid_request')
+  })
+
+  it.each([
+    [
+      'signed by another key',
+      async () => signAssertion(assertionClaims(), otherKey.privateKey),
+      'Invalid JWT Signature.',
+    ],
+    [
+      'signed with HS256',
+      async () =>
+        new SignJWT(assertionClaims())
+          .setProtectedHeader({ alg: 'HS256' })
+          .sign(new Uint8Array(32)),
+      'Invalid JWT Signature.',
+    ],
+    [
+      'for another audience',
+      async () => signAssertion(assertionClaims({ aud: 'https://oauth2.googleapis.com/token' })),
+      'audience',
+    ],
+    [
+      'from another account',
+      async () => signAssertion(assertionClaims({ iss: 'someone@else.iam.gserviceaccount.com' })),
+      'account not found',
+    ],
+    [
+      'expired',
+      async () =>
+        signAssertion(assertionClaims({ iat: NOW_SECONDS - 7200, exp: NOW_SECONDS - 3600 })),
+      'short-lived',
+    ],
+    [
+      'living over an hour',
+      async () => signAssertion(assertionClaims({ exp: NOW_SECONDS + 3601 })),
+      'short-lived',
+    ],
+    [
+      'issued in the future',
+      async () =>
+        signAssertion(assertionClaims({ iat: NOW_SECONDS + 600, exp: NOW_SECONDS + 1200 })),
+      'short-lived',
+    ],
+    ['without iat', async () => signAssertion(assertionClaims({ iat: undefined })), 'short-lived'],
+    ['without exp', async () => signAssertion(assertionClaims({ exp: undefined })), 'short-lived'],
+    ['not a JWT', async () => 'not-a-jwt', 'well-formed'],
+  ])('answers invalid_grant for an assertion %s', async (_, assertion, description) => {
+    const response = await postToken({ grant_type: JWT_BEARER, assertion: await assertion() })
+    expect(await expectGoogleError(response, 'invalid_grant')).toContain(description)
+    expect(standIn.state.accessTokens.size).toBe(0)
+  })
+
+  it.each([
+    ['without a scope', undefined],
+    ['for another scope', 'https://www.googleapis.com/auth/cloud-platform'],
+  ])('answers invalid_scope for an assertion %s', async (_, scope) => {
+    const response = await postToken({
+      grant_type: JWT_BEARER,
+      assertion: await signAssertion(assertionClaims({ scope })),
+    })
+    await expectGoogleError(response, 'invalid_scope')
+  })
+})
+
+describe('POST /fcm/v1/projects/:project/messages:send', () => {
+  it('answers 200 with the message name and records the message', async () => {
+    const response = await postPush(PUSH)
+    expect(response.status).toBe(200)
+    const { name } = (await response.json()) as { name: string }
+    expect(name).toMatch(new RegExp(`^projects/${PROJECT}/messages/\\S+$`))
+    expect(standIn.state.fcm).toEqual([
+      expect.objectContaining({ path: FCM_PATH, body: PUSH, status: 200, injected: false }),
+    ])
+    expect(standIn.state.fcm[0]!.headers).not.toHaveProperty('authorization')
+  })
+
+  it('reuses one access token for many sends', async () => {
+    const token = await accessToken()
+    for (let i = 0; i < 3; i++) expect((await postPush(PUSH, token)).status).toBe(200)
+    expect(standIn.state.accessTokens.size).toBe(1)
+    expect(standIn.state.tokens).toHaveLength(1)
+  })
+
+  it.each([
+    ['topic', { topic: 'news' }],
+    ['condition', { condition: "'news' in topics" }],
+  ])('accepts a %s as the target', async (_, target) => {
+    expect((await postPush({ message: { ...target, notification: { title: 't' } } })).status).toBe(
+      200,
+    )
+  })
+
+  it('answers 401 UNAUTHENTICATED without a bearer token', async () => {
+    const response = await call(FCM_PATH, { method: 'POST', body: JSON.stringify(PUSH) })
+    await expectFcmError(response, 401, 'UNAUTHENTICATED')
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer /)
+  })
+
+  it('answers 401 UNAUTHENTICATED for a token it never issued', async () => {
+    await expectFcmError(await postPush(PUSH, 'ya29.forged'), 401, 'UNAUTHENTICATED')
+  })
+
+  it('answers 401 UNAUTHENTICATED for an expired token', async () => {
+    const token = await accessToken()
+    vi.setSystemTime(NOW.getTime() + 3599_000)
+    await expectFcmError(await postPush(PUSH, token), 401, 'UNAUTHENTICATED')
+  })
+
+  it('answers 403 PERMISSION_DENIED for another project', async () => {
+    const response = await postPush(PUSH, undefined, '/fcm/v1/projects/other/messages:send')
+    await expectFcmError(response, 403, 'PERMISSION_DENIED')
+  })
+
+  it('answers 404 for another method on the messages collection', async () => {
+    const response = await postPush(
+      PUSH,
+      undefined,
+      `/fcm/v1/projects/${PROJECT}/messages:batchSend`,
+    )
+    expect(response.status).toBe(404)
+  })
+
+  it.each([
+    ['a body that is not JSON', '{"message":', undefined],
+    ['a body without message', { validate_only: true }, 'message'],
+    ['a message without a target', { message: { notification: { title: 't' } } }, 'message'],
+    ['a message with two targets', { message: { token: 'a', topic: 'b' } }, 'message'],
+    ['a token that is not a string', { message: { token: 42 } }, 'message.token'],
+    [
+      'a notification title that is not a string',
+      { message: { token: 'a', notification: { title: 1 } } },
+      'message.notification.title',
+    ],
+    [
+      'a notification body that is not a string',
+      { message: { token: 'a', notification: { body: null } } },
+      'message.notification.body',
+    ],
+    [
+      'a data value that is not a string',
+      { message: { token: 'a', data: { n: 1 } } },
+      'message.data',
+    ],
+    [
+      'an android collapse_key that is not a string',
+      { message: { token: 'a', android: { collapse_key: 1 } } },
+      'message.android.collapse_key',
+    ],
+    [
+      'apns headers that are not strings',
+      { message: { token: 'a', apns: { headers: { 'apns-priority': 10 } } } },
+      'message.apns.headers',
+    ],
+    [
+      'a webpush link that is not a string',
+      { message: { token: 'a', webpush: { fcm_options: { link: ['x'] } } } },
+      'message.webpush.fcm_options.link',
+    ],
+  ])('answers 400 INVALID_ARGUMENT for %s', async (_, body, field) => {
+    const error = await expectFcmError(
+      await postPush(body),
+      400,
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+    )
+    if (field) {
+      expect(error.details).toContainEqual({
+        '@type': 'type.googleapis.com/google.rpc.BadRequest',
+        fieldViolations: [{ field, description: expect.any(String) }],
+      })
+    }
+  })
+
+  it('answers 400 INVALID_ARGUMENT for a JSON body sent as a form', async () => {
+    const response = await call(FCM_PATH, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await accessToken()}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: JSON.stringify(PUSH),
+    })
+    await expectFcmError(response, 400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT')
+  })
+
+  it('answers 404 NOT_FOUND with UNREGISTERED for an unregistered- token', async () => {
+    const push = { message: { ...PUSH.message, token: 'unregistered-abc' } }
+    await expectFcmError(await postPush(push), 404, 'NOT_FOUND', 'UNREGISTERED')
+  })
+
+  it('answers 400 INVALID_ARGUMENT for an invalid- token', async () => {
+    const push = { message: { ...PUSH.message, token: 'invalid-abc' } }
+    await expectFcmError(await postPush(push), 400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT')
+  })
+})
+
+describe('POST /_control/failures', () => {
+  it('answers the next count SMS with the failure and Retry-After, then recovers', async () => {
+    expect(
+      (await queueFailure({ target: 'sms', status: 503, retryAfter: 7, count: 2 })).status,
+    ).toBe(201)
+    for (let i = 0; i < 2; i++) {
+      const response = await postSms(SMS)
+      await expectTwilioError(response, 503, 20503)
+      expect(response.headers.get('retry-after')).toBe('7')
+    }
+    expect((await postSms(SMS)).status).toBe(201)
+    expect(standIn.state.sms.map((r) => [r.status, r.injected])).toEqual([
+      [503, true],
+      [503, true],
+      [201, false],
+    ])
+    expect(standIn.state.failures).toEqual([])
+  })
+
+  it('fails one request by default, before any check, without Retry-After unless given', async () => {
+    await queueFailure({ target: 'sms', status: 500 })
+    const response = await postSms(SMS, {
+      headers: { authorization: twilioAuth(ACCOUNT_SID, 'wrong') },
+    })
+    await expectTwilioError(response, 500, 20500)
+    expect(response.headers.get('retry-after')).toBeNull()
+    expect((await postSms(SMS)).status).toBe(201)
+  })
+
+  it('answers pushes with a 429 QUOTA_EXCEEDED in FCM shape', async () => {
+    await queueFailure({ target: 'fcm', status: 429, retryAfter: 30 })
+    const token = await accessToken()
+    const response = await postPush(PUSH, token)
+    await expectFcmError(response, 429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED')
+    expect(response.headers.get('retry-after')).toBe('30')
+    expect((await postPush(PUSH, token)).status).toBe(200)
+  })
+
+  it('answers with the given body instead of the default one', async () => {
+    await queueFailure({ target: 'token', status: 503, body: { error: 'backend_error' } })
+    const response = await postToken({ grant_type: JWT_BEARER, assertion: await signAssertion() })
+    expect(response.status).toBe(503)
+    expect(await response.json()).toEqual({ error: 'backend_error' })
+    expect(standIn.state.accessTokens.size).toBe(0)
+    expect(standIn.state.tokens[0]).toMatchObject({ status: 503, injected: true })
+  })
+
+  it('touches only its target', async () => {
+    await queueFailure({ target: 'token', status: 503 })
+    expect((await postSms(SMS)).status).toBe(201)
+    expect(standIn.state.failures).toHaveLength(1)
+  })
+
+  it('serves queued failures in order', async () => {
+    await queueFailure({ target: 'sms', status: 429 })
+    await queueFailure({ target: 'sms', status: 503 })
+    expect((await postSms(SMS)).status).toBe(429)
+    expect((await postSms(SMS)).status).toBe(503)
+    expect((await postSms(SMS)).status).toBe(201)
+  })
+
+  it.each([
+    ['an unknown target', { target: 'email', status: 503 }],
+    ['a success status', { target: 'sms', status: 200 }],
+    ['a count of zero', { target: 'sms', status: 503, count: 0 }],
+    ['a negative Retry-After', { target: 'sms', status: 503, retryAfter: -1 }],
+    ['no JSON at all', 'nope'],
+  ])('answers 400 for %s', async (_, failure) => {
+    const response = await call('/_control/failures', {
+      method: 'POST',
+      body: JSON.stringify(failure),
+    })
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({ error: 'invalid_failure' })
+    expect(standIn.state.failures).toEqual([])
+  })
+
+  it('lists queued failures, and DELETE clears them', async () => {
+    await queueFailure({ target: 'fcm', status: 503, count: 3 })
+    const listed = await (await call('/_control/failures')).json()
+    expect(listed).toEqual({ queued: [{ target: 'fcm', status: 503, remaining: 3 }] })
+    expect((await call('/_control/failures', { method: 'DELETE' })).status).toBe(204)
+    expect((await postPush(PUSH)).status).toBe(200)
+  })
+})
+
+describe('/_control/received and the page', () => {
+  it('lists every request by API, and DELETE clears the lists', async () => {
+    await postSms(SMS)
+    await postPush(PUSH)
+    const received = (await (await call('/_control/received')).json()) as Record<string, unknown[]>
+    expect(Object.keys(received)).toEqual(['sms', 'fcm', 'tokens'])
+    expect(received.sms).toEqual([
+      expect.objectContaining({ body: SMS, status: 201, at: NOW.toISOString() }),
+    ])
+    expect(received.fcm).toEqual([expect.objectContaining({ body: PUSH, status: 200 })])
+    expect(received.tokens).toHaveLength(1)
+    expect(JSON.stringify(received)).not.toMatch(/Basic |Bearer |ya29\.(?!\(redacted\))/)
+
+    expect((await call('/_control/received', { method: 'DELETE' })).status).toBe(204)
+    expect(await (await call('/_control/received')).json()).toEqual({
+      sms: [],
+      fcm: [],
+      tokens: [],
+    })
+  })
+
+  it('shows SMS and pushes newest first, escaped, refreshing every 2 s', async () => {
+    await postSms({ ...SMS, Body: 'first' })
+    await postSms({ ...SMS, Body: '<script>alert("x")</script>' })
+    await postPush({ message: { token: 'device-<b>', notification: { title: 'Hi & bye' } } })
+    const response = await call('/')
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/)
+    const html = await response.text()
+    expect(html).toContain('<meta http-equiv="refresh" content="2">')
+    expect(html).not.toContain('<script>')
+    expect(html).not.toMatch(/src=|href=/)
+    expect(html).toContain('&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62;')
+    expect(html.indexOf('&#60;script')).toBeLessThan(html.indexOf('first'))
+    expect(html).toContain('device-&#60;b&#62;')
+    expect(html).toContain('Hi &#38; bye')
+  })
+})
