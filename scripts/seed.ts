@@ -6,7 +6,7 @@ import { findClientById, insertClient, updateClientSecretDigest, type NewClient 
 import { insertProvider } from '../src/storage/providers.ts'
 import { findRecipient, insertRecipient } from '../src/storage/recipients.ts'
 import { findServiceById, insertService } from '../src/storage/services.ts'
-import { insertSubscription } from '../src/storage/subscriptions.ts'
+import { findSubscription, insertSubscription } from '../src/storage/subscriptions.ts'
 
 export const DEMO_PROVIDER = { id: '1001', name: 'Clínica Dr. Nano' }
 export const DEMO_SERVICE_ID = 1
@@ -81,7 +81,10 @@ export async function seedDispatch(db: D1Database): Promise<{ serviceToken: stri
       allowedChannels: ['sms', 'fcm'],
     })
   }
-  const serviceToken = await insertSubscription(db, DEMO_PROVIDER.id, DEMO_SERVICE_ID)
+  const subscription =
+    (await findSubscription(db, DEMO_PROVIDER.id, DEMO_SERVICE_ID)) ??
+    (await insertSubscription(db, DEMO_PROVIDER.id, DEMO_SERVICE_ID))
+  const serviceToken = subscription!.serviceToken
   if (!(await findRecipient(db, DEMO_PROVIDER.id, DEMO_USER_ID))) {
     await insertRecipient(db, DEMO_PROVIDER.id, DEMO_USER_ID, {
       phone: '+5491155550000',

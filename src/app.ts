@@ -6,6 +6,7 @@ import { AppError } from './errors.ts'
 import { createNotFound, onError } from './http/errors.ts'
 import { useDialect } from './http/dialect.ts'
 import { requestId } from './http/request-id.ts'
+import { admin } from './routes/admin/index.ts'
 import { auth } from './routes/auth.ts'
 import { health } from './routes/health.ts'
 import { introspection } from './routes/introspection.ts'
@@ -13,6 +14,7 @@ import { oauth } from './routes/oauth.ts'
 import { recipients } from './routes/recipients.ts'
 import { revocation } from './routes/revocation.ts'
 import { services } from './routes/services.ts'
+import { subscriptions } from './routes/subscriptions.ts'
 import { wellKnown } from './routes/well-known.ts'
 
 /** Bodies larger than this are refused before any parsing. */
@@ -42,6 +44,8 @@ app.route('/', introspection)
 app.route('/', revocation)
 app.route('/Services', services)
 app.route('/recipients', recipients)
+app.route('/subscriptions', subscriptions)
+app.route('/admin', admin)
 
 app.onError(onError)
 app.notFound(createNotFound(app))

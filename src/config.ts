@@ -3,11 +3,12 @@ import { z } from 'zod'
 import { AppError, type Dialect } from './errors.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { importPepper } from './domain/secrets.ts'
+import type { AdminAction } from './http/audit.ts'
 import type { AuthContext } from './http/auth.ts'
 
 export type AppEnv = {
   Bindings: Env
-  Variables: { requestId: string; dialect: Dialect; auth: AuthContext }
+  Variables: { requestId: string; dialect: Dialect; auth: AuthContext; adminAction: AdminAction }
 }
 
 export type Config = {

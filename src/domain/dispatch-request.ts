@@ -8,6 +8,10 @@ import type { Channel } from '../providers/notifier.ts'
 export const MAX_TITLE_CHARS = 32
 export const MAX_MESSAGE_CHARS = 166
 const MAX_INT64 = 2n ** 63n - 1n
+// Twilio refuses a body over 1600 characters (error 21617). By SMS the link is sent as part of the
+// text, `title\nmessage\nlink` (providers/sms.ts), so a long link is refused here rather than
+// accepted and then failed for good. Counted in UTF-16 units: never fewer than Twilio counts.
+const MAX_SMS_TEXT_CHARS = 1600
 
 /** Document 001 "Cannel": a name (any case) or a numeric shipping code. */
 export const CHANNEL_CODES: Record<string, Channel> = { sms: 'sms', fcm: 'fcm', '1': 'sms', '2': 'fcm' }
@@ -157,6 +161,11 @@ export function parseServicesRequest(body: unknown): ServicesRequest {
       })
     }
     const channel = toChannel(value.channel, `parameters.${name}.channel`)
+    const smsText = `${value.title}\n${value.message}\n${value.link ?? ''}`
+    if (channel === 'sms' && value.link && smsText.length > MAX_SMS_TEXT_CHARS) {
+      const why = `with the title and message, longer than one SMS (${MAX_SMS_TEXT_CHARS} characters)`
+      throw invalid([{ path: `parameters.${name}.link`, message: why }])
+    }
     return { title: value.title, message: value.message, channel, ...(value.link ? { link: value.link } : {}) }
   }
   return {

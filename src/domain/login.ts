@@ -54,9 +54,16 @@ export async function authenticateClient(deps: LoginDeps, input: Credentials): P
   }
 
   // Always hash and compare, even for an unknown client: the same work either way (SPEC 6).
-  const matches = await secretMatches(deps.config.pepper, input.clientSecret, client?.secretDigest ?? null)
-  if (!client || !matches || client.status !== 'active') {
-    const reason = !client ? 'unknown_client' : !matches ? 'wrong_secret' : 'client_disabled'
+  const matches = await secretMatches(deps.config.pepper, input.clientSecret, client ? validDigests(client, deps.now) : [])
+  const disabled = client && (client.status !== 'active' || client.providerStatus === 'disabled')
+  if (!client || !matches || disabled) {
+    const reason = !client
+      ? 'unknown_client'
+      : !matches
+        ? 'wrong_secret'
+        : client.status !== 'active'
+          ? 'client_disabled'
+          : 'provider_disabled'
     deps.audit(failure(input, reason))
     await countFailure(deps, subjects)
     throw new AppError(401, 'invalid_client', BAD_CREDENTIALS)
@@ -92,6 +99,14 @@ export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<I
     detail: { via: input.via, jti: issued.claims.jti, scope: issued.claims.scope, aud: audiences },
   })
   return issued
+}
+
+/** The current secret's digest, and the previous one while its grace period lasts. */
+function validDigests(client: Client, now: Date): string[] {
+  const graceLeft = (client.previousSecretExpiresAt ?? 0) > Math.floor(now.getTime() / 1000)
+  return client.previousSecretDigest && graceLeft
+    ? [client.secretDigest, client.previousSecretDigest]
+    : [client.secretDigest]
 }
 
 function failure(input: Credentials, reason: string): Omit<AuditEvent, 'requestId' | 'ip'> {

@@ -3,7 +3,7 @@ import { verifyAccessToken } from './tokens.ts'
 import type { SigningKeySet } from './signing-keys.ts'
 import { insertRevokedToken } from '../storage/revoked-tokens.ts'
 import { deleteCachedTokenState, tokenCacheKey } from '../storage/token-cache.ts'
-import { updateClientTokenStanding } from '../storage/clients.ts'
+import { setTokensValidAfter, type Client } from '../storage/clients.ts'
 import { writeClientTokenMarker, type ClientTokenMarker } from '../storage/client-token-markers.ts'
 
 export type RevocationDeps = {
@@ -40,16 +40,36 @@ export async function revokeToken(
 }
 
 /**
- * Makes every token the client holds now inactive at the next check, and records its status.
- * Used when a client is disabled, deleted, or its secret rotated with "revoke existing tokens".
+ * Makes every token these clients hold now inactive at the next check, including cached states
+ * (through their KV markers). Used when a client is disabled, deleted, or its secret rotated with
+ * "revoke existing tokens", and for all of a provider's clients when the provider is disabled.
+ * `status` is what the markers say about the clients from now on.
  */
 export async function invalidateClientTokens(
   deps: Pick<RevocationDeps, 'db' | 'cache' | 'now'>,
-  clientId: string,
+  clientIds: string[],
   status: ClientTokenMarker['status'],
 ): Promise<void> {
   // Tokens issued in this very second are included: their iat is below the next second.
   const tokensValidAfter = Math.floor(deps.now.getTime() / 1000) + 1
-  if (status !== 'deleted') await updateClientTokenStanding(deps.db, clientId, status, tokensValidAfter)
-  await writeClientTokenMarker(deps.cache, clientId, { status, tokensValidAfter })
+  await setTokensValidAfter(deps.db, clientIds, tokensValidAfter)
+  await Promise.all(clientIds.map((id) => writeClientTokenMarker(deps.cache, id, { status, tokensValidAfter })))
+}
+
+/**
+ * After a client or its provider is enabled again: its marker says active again, so its new
+ * tokens pass; tokens from before it was disabled stay inactive (`tokensValidAfter` is kept).
+ */
+export async function reactivateClientTokens(
+  deps: Pick<RevocationDeps, 'cache'>,
+  clients: Pick<Client, 'id' | 'tokensValidAfter' | 'status'>[],
+): Promise<void> {
+  await Promise.all(
+    clients.map((c) =>
+      writeClientTokenMarker(deps.cache, c.id, {
+        status: c.status === 'active' ? 'active' : 'disabled',
+        tokensValidAfter: c.tokensValidAfter,
+      }),
+    ),
+  )
 }

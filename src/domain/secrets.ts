@@ -42,18 +42,22 @@ export function checkImportedSecret(secret: string): string | null {
 let decoyDigest: string | undefined
 
 /**
- * True when `secret` digests to `storedDigest`. With `storedDigest` null (unknown client) it does
- * the same HMAC and the same constant-time comparison against a decoy, and returns false.
+ * True when `secret` digests to one of `storedDigests` (the current secret, and during a rotation's
+ * grace period the previous one). The HMAC is computed once and compared in constant time with
+ * each; with no digests (unknown client) it compares with a decoy instead, and returns false.
  */
 export async function secretMatches(
   pepper: CryptoKey,
   secret: string,
-  storedDigest: string | null,
+  storedDigests: readonly string[],
 ): Promise<boolean> {
   decoyDigest ??= toHex(crypto.getRandomValues(new Uint8Array(32)).buffer)
-  const expected = fromHex(storedDigest ?? decoyDigest)
   const actual = new Uint8Array(await crypto.subtle.sign('HMAC', pepper, encoder.encode(secret)))
-  if (expected.byteLength !== actual.byteLength) return false
-  const equal = crypto.subtle.timingSafeEqual(expected, actual)
-  return equal && storedDigest !== null
+  let matched = false
+  for (const digest of storedDigests.length > 0 ? storedDigests : [decoyDigest]) {
+    const expected = fromHex(digest)
+    const equal = expected.byteLength === actual.byteLength && crypto.subtle.timingSafeEqual(expected, actual)
+    matched ||= equal && storedDigests.length > 0
+  }
+  return matched
 }

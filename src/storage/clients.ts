@@ -8,49 +8,92 @@ export type Client = {
   providerId: string | null
   name: string
   secretDigest: string
+  /** The secret before the last rotation, accepted until `previousSecretExpiresAt`. */
+  previousSecretDigest: string | null
+  previousSecretExpiresAt: number | null
   allowedScopes: string[]
   audiences: string[]
   tokenLifetime: number
   status: ClientStatus
+  /** Tokens issued before this (epoch seconds) are inactive (SPEC 8). */
+  tokensValidAfter: number
+  /** The provider's status: a disabled provider's clients cannot log in. */
+  providerStatus: 'active' | 'disabled' | null
   createdAt: string
   updatedAt: string
 }
 
-export type ClientRow = {
+type ClientRow = {
   id: string
   provider_id: string | null
   name: string
   secret_digest: string
+  previous_secret_digest: string | null
+  previous_secret_expires_at: number | null
   allowed_scopes: string
   audiences: string
   token_lifetime: number
   status: ClientStatus
+  tokens_valid_after: number
+  provider_status: 'active' | 'disabled' | null
   created_at: string
   updated_at: string
 }
 
-export function toClient(row: ClientRow): Client {
+function toClient(row: ClientRow): Client {
   return {
     id: row.id,
     providerId: row.provider_id,
     name: row.name,
     secretDigest: row.secret_digest,
+    previousSecretDigest: row.previous_secret_digest,
+    previousSecretExpiresAt: row.previous_secret_expires_at,
     allowedScopes: row.allowed_scopes.split(' ').filter(Boolean),
     audiences: JSON.parse(row.audiences) as string[],
     tokenLifetime: row.token_lifetime,
     status: row.status,
+    tokensValidAfter: row.tokens_valid_after,
+    providerStatus: row.provider_status,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
 }
 
 // provider_id is read as text so that int64 ids survive the trip through JavaScript numbers.
-const SELECT_CLIENT = `SELECT id, CAST(provider_id AS TEXT) AS provider_id, name, secret_digest,
-  allowed_scopes, audiences, token_lifetime, status, created_at, updated_at FROM clients`
+const SELECT_CLIENT = `SELECT c.id, CAST(c.provider_id AS TEXT) AS provider_id, c.name,
+  c.secret_digest, c.previous_secret_digest, c.previous_secret_expires_at, c.allowed_scopes,
+  c.audiences, c.token_lifetime, c.status, c.tokens_valid_after, p.status AS provider_status,
+  c.created_at, c.updated_at
+  FROM clients c LEFT JOIN providers p ON p.id = c.provider_id`
+
+const NOW = `strftime('%Y-%m-%dT%H:%M:%SZ', 'now')`
 
 export async function findClientById(db: D1Database, id: string): Promise<Client | null> {
-  const row = await db.prepare(`${SELECT_CLIENT} WHERE id = ?1`).bind(id).first<ClientRow>()
+  const row = await db.prepare(`${SELECT_CLIENT} WHERE c.id = ?1`).bind(id).first<ClientRow>()
   return row ? toClient(row) : null
+}
+
+/** A page of clients in id order after `after`, optionally of one provider. */
+export async function listClients(
+  db: D1Database,
+  { providerId, after, limit }: { providerId?: string; after?: string; limit: number },
+): Promise<Client[]> {
+  const { results } = await db
+    .prepare(
+      `${SELECT_CLIENT} WHERE c.id > ?1 AND (?2 IS NULL OR c.provider_id = CAST(?2 AS INTEGER))
+       ORDER BY c.id LIMIT ?3`,
+    )
+    .bind(after ?? '', providerId ?? null, limit)
+    .all<ClientRow>()
+  return results.map(toClient)
+}
+
+export async function listClientIdsOfProvider(db: D1Database, providerId: string): Promise<string[]> {
+  const { results } = await db
+    .prepare('SELECT id FROM clients WHERE provider_id = CAST(?1 AS INTEGER)')
+    .bind(providerId)
+    .all<{ id: string }>()
+  return results.map((r) => r.id)
 }
 
 export type NewClient = {
@@ -64,12 +107,13 @@ export type NewClient = {
   status?: ClientStatus
 }
 
-export async function insertClient(db: D1Database, client: NewClient): Promise<void> {
-  await db
+/** Inserts a client; false when its id, or its name within the provider, is taken. */
+export async function insertClient(db: D1Database, client: NewClient): Promise<boolean> {
+  const result = await db
     .prepare(
       `INSERT INTO clients (id, provider_id, name, secret_digest, allowed_scopes, audiences,
          token_lifetime, status)
-       VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8)`,
+       VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING`,
     )
     .bind(
       client.id,
@@ -82,37 +126,73 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<v
       client.status ?? 'active',
     )
     .run()
+  return result.meta.changes > 0
 }
 
-/** Replaces a client's secret digest; true if the client exists. */
-export async function updateClientSecretDigest(
-  db: D1Database,
-  id: string,
-  secretDigest: string,
-): Promise<boolean> {
+export type ClientChanges = Partial<
+  Pick<Client, 'name' | 'allowedScopes' | 'audiences' | 'tokenLifetime' | 'status'>
+>
+
+/** Applies the given changes; false if there is no such client. Throws on a name conflict. */
+export async function updateClient(db: D1Database, id: string, changes: ClientChanges): Promise<boolean> {
   const result = await db
     .prepare(
-      `UPDATE clients SET secret_digest = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+      `UPDATE clients SET
+         name = COALESCE(?2, name),
+         allowed_scopes = COALESCE(?3, allowed_scopes),
+         audiences = COALESCE(?4, audiences),
+         token_lifetime = COALESCE(?5, token_lifetime),
+         status = COALESCE(?6, status),
+         updated_at = ${NOW}
        WHERE id = ?1`,
     )
-    .bind(id, secretDigest)
+    .bind(
+      id,
+      changes.name ?? null,
+      changes.allowedScopes?.join(' ') ?? null,
+      changes.audiences ? JSON.stringify(changes.audiences) : null,
+      changes.tokenLifetime ?? null,
+      changes.status ?? null,
+    )
     .run()
   return result.meta.changes > 0
 }
 
-/** Sets a client's status and the instant before which its tokens are inactive. */
-export async function updateClientTokenStanding(
+/**
+ * Replaces a client's secret digest. With `graceUntil` (epoch seconds) the old secret keeps
+ * working until then; without, it stops at once. True if the client exists.
+ */
+export async function updateClientSecretDigest(
   db: D1Database,
   id: string,
-  status: ClientStatus,
-  tokensValidAfter: number,
-): Promise<void> {
-  await db
+  secretDigest: string,
+  graceUntil: number | null = null,
+): Promise<boolean> {
+  const result = await db
     .prepare(
-      `UPDATE clients SET status = ?2, tokens_valid_after = ?3,
-         updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+      `UPDATE clients SET
+         previous_secret_digest = CASE WHEN ?3 IS NULL THEN NULL ELSE secret_digest END,
+         previous_secret_expires_at = ?3,
+         secret_digest = ?2,
+         updated_at = ${NOW}
        WHERE id = ?1`,
     )
-    .bind(id, status, tokensValidAfter)
+    .bind(id, secretDigest, graceUntil)
     .run()
+  return result.meta.changes > 0
+}
+
+/** Tokens of these clients issued before `tokensValidAfter` (epoch seconds) become inactive. */
+export async function setTokensValidAfter(db: D1Database, ids: string[], tokensValidAfter: number): Promise<void> {
+  if (ids.length === 0) return
+  await db.batch(
+    ids.map((id) =>
+      db.prepare('UPDATE clients SET tokens_valid_after = ?2 WHERE id = ?1').bind(id, tokensValidAfter),
+    ),
+  )
+}
+
+export async function deleteClient(db: D1Database, id: string): Promise<boolean> {
+  const result = await db.prepare('DELETE FROM clients WHERE id = ?1').bind(id).run()
+  return result.meta.changes > 0
 }

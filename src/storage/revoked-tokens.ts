@@ -25,6 +25,7 @@ export async function deleteExpiredRevocations(db: D1Database, now: Date): Promi
 
 export type TokenStanding = {
   clientName: string
+  /** Disabled when the client or its provider is. */
   clientStatus: 'active' | 'disabled'
   /** Tokens of the client issued before this (seconds since the epoch) are inactive. */
   tokensValidAfter: number
@@ -39,9 +40,9 @@ export async function findTokenStanding(
 ): Promise<TokenStanding | null> {
   const row = await db
     .prepare(
-      `SELECT name, status, tokens_valid_after,
-         EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?2) AS revoked
-       FROM clients WHERE id = ?1`,
+      `SELECT c.name, CASE WHEN p.status = 'disabled' THEN 'disabled' ELSE c.status END AS status,
+         c.tokens_valid_after, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?2) AS revoked
+       FROM clients c LEFT JOIN providers p ON p.id = c.provider_id WHERE c.id = ?1`,
     )
     .bind(clientId, jti)
     .first<{ name: string; status: 'active' | 'disabled'; tokens_valid_after: number; revoked: number }>()

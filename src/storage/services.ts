@@ -10,6 +10,8 @@ export type Service = {
   requiredParameters: ServiceParameter[]
   allowedChannels: Channel[]
   enabled: boolean
+  createdAt: string
+  updatedAt: string
 }
 
 type ServiceRow = {
@@ -19,6 +21,8 @@ type ServiceRow = {
   required_parameters: string
   allowed_channels: string
   enabled: number
+  created_at: string
+  updated_at: string
 }
 
 function toService(row: ServiceRow): Service {
@@ -29,27 +33,38 @@ function toService(row: ServiceRow): Service {
     requiredParameters: JSON.parse(row.required_parameters) as ServiceParameter[],
     allowedChannels: JSON.parse(row.allowed_channels) as Channel[],
     enabled: row.enabled === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
   }
 }
 
+const SELECT_SERVICE = `SELECT id, name, kind, required_parameters, allowed_channels, enabled, created_at,
+  updated_at FROM services`
+
 export async function findServiceById(db: D1Database, id: number): Promise<Service | null> {
-  const row = await db
-    .prepare(
-      'SELECT id, name, kind, required_parameters, allowed_channels, enabled FROM services WHERE id = ?1',
-    )
-    .bind(id)
-    .first<ServiceRow>()
+  const row = await db.prepare(`${SELECT_SERVICE} WHERE id = ?1`).bind(id).first<ServiceRow>()
   return row ? toService(row) : null
 }
 
-export type NewService = Omit<Service, 'id' | 'enabled'> & { id?: number; enabled?: boolean }
+export async function listServices(db: D1Database, { after, limit }: { after?: number; limit: number }) {
+  const { results } = await db
+    .prepare(`${SELECT_SERVICE} WHERE id > ?1 ORDER BY id LIMIT ?2`)
+    .bind(after ?? 0, limit)
+    .all<ServiceRow>()
+  return results.map(toService)
+}
 
-/** Inserts a service and returns its id. */
-export async function insertService(db: D1Database, service: NewService): Promise<number> {
+export type NewService = Omit<Service, 'id' | 'enabled' | 'createdAt' | 'updatedAt'> & {
+  id?: number
+  enabled?: boolean
+}
+
+/** Inserts a service and returns its id; null when its id or name is taken. */
+export async function insertService(db: D1Database, service: NewService): Promise<number | null> {
   const row = await db
     .prepare(
       `INSERT INTO services (id, name, kind, required_parameters, allowed_channels, enabled)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id`,
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING id`,
     )
     .bind(
       service.id ?? null,
@@ -60,5 +75,39 @@ export async function insertService(db: D1Database, service: NewService): Promis
       service.enabled === false ? 0 : 1,
     )
     .first<{ id: number }>()
-  return row!.id
+  return row?.id ?? null
+}
+
+export type ServiceChanges = Partial<Omit<Service, 'id' | 'createdAt' | 'updatedAt'>>
+
+/** Applies the changes; false if there is no such service. Throws on a name conflict. */
+export async function updateService(db: D1Database, id: number, changes: ServiceChanges): Promise<boolean> {
+  const result = await db
+    .prepare(
+      `UPDATE services SET name = COALESCE(?2, name), kind = COALESCE(?3, kind),
+         required_parameters = COALESCE(?4, required_parameters),
+         allowed_channels = COALESCE(?5, allowed_channels), enabled = COALESCE(?6, enabled),
+         updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+       WHERE id = ?1`,
+    )
+    .bind(
+      id,
+      changes.name ?? null,
+      changes.kind ?? null,
+      changes.requiredParameters ? JSON.stringify(changes.requiredParameters) : null,
+      changes.allowedChannels ? JSON.stringify(changes.allowedChannels) : null,
+      changes.enabled === undefined ? null : +changes.enabled,
+    )
+    .run()
+  return result.meta.changes > 0
+}
+
+/** Deletes a service no provider subscribes to: 'deleted', 'not_found' or 'in_use'. */
+export async function deleteService(db: D1Database, id: number): Promise<'deleted' | 'not_found' | 'in_use'> {
+  const result = await db
+    .prepare('DELETE FROM services WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE service_id = ?1)')
+    .bind(id)
+    .run()
+  if (result.meta.changes > 0) return 'deleted'
+  return (await findServiceById(db, id)) ? 'in_use' : 'not_found'
 }

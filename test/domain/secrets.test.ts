@@ -30,9 +30,17 @@ describe('client secrets', () => {
   it('matches the right secret only', async () => {
     const pepper = await importPepper(generatePepper())
     const digest = await digestClientSecret(pepper, 'right-secret')
-    expect(await secretMatches(pepper, 'right-secret', digest)).toBe(true)
-    expect(await secretMatches(pepper, 'wrong-secret', digest)).toBe(false)
-    expect(await secretMatches(pepper, 'right-secret', null)).toBe(false)
+    expect(await secretMatches(pepper, 'right-secret', [digest])).toBe(true)
+    expect(await secretMatches(pepper, 'wrong-secret', [digest])).toBe(false)
+    expect(await secretMatches(pepper, 'right-secret', [])).toBe(false)
+  })
+
+  it('matches either digest during a rotation grace period', async () => {
+    const pepper = await importPepper(generatePepper())
+    const [old, current] = await Promise.all([digestClientSecret(pepper, 'old'), digestClientSecret(pepper, 'new')])
+    expect(await secretMatches(pepper, 'old', [current, old])).toBe(true)
+    expect(await secretMatches(pepper, 'new', [current, old])).toBe(true)
+    expect(await secretMatches(pepper, 'other', [current, old])).toBe(false)
   })
 
   it('refuses imported secrets shorter than 32 characters', () => {

@@ -15,13 +15,13 @@ export async function createSender(
     providerId: options.providerId,
     allowedScopes: ['services:send', 'recipients:manage', 'tokens:introspect'],
   })
-  const serviceId = await insertService(env.DB, {
+  const serviceId = (await insertService(env.DB, {
     name: `service ${crypto.randomUUID()}`,
     kind: 'notification',
     requiredParameters: options.requiredParameters ?? ['destination'],
     allowedChannels: ['sms', 'fcm'],
-  })
-  const serviceToken = await insertSubscription(env.DB, client.providerId, serviceId)
+  }))!
+  const { serviceToken } = (await insertSubscription(env.DB, client.providerId, serviceId))!
   const userId = `user-${crypto.randomUUID()}`
   await insertRecipient(env.DB, client.providerId, userId, {
     phone: options.phone === undefined ? '+5491155550000' : options.phone,

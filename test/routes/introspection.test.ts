@@ -194,7 +194,7 @@ describe('inactive tokens', () => {
     const owner = await createClient()
     const token = await tokenFor(owner)
     await expectActiveAndCached(token)
-    await invalidateClientTokens({ db: env.DB, cache: env.CACHE, now: new Date() }, owner.clientId, 'disabled')
+    await invalidateClientTokens({ db: env.DB, cache: env.CACHE, now: new Date() }, [owner.clientId], 'disabled')
     await expectInactive(token)
   })
 
@@ -210,7 +210,7 @@ describe('inactive tokens', () => {
     const old = await tokenFor(owner)
     await expectActiveAndCached(old)
     await new Promise((resolve) => setTimeout(resolve, 1000)) // iat has one-second resolution
-    await invalidateClientTokens({ db: env.DB, cache: env.CACHE, now: new Date(Date.now() - 1000) }, owner.clientId, 'active')
+    await invalidateClientTokens({ db: env.DB, cache: env.CACHE, now: new Date(Date.now() - 1000) }, [owner.clientId], 'active')
     await expectInactive(old)
     const fresh = await tokenFor(owner)
     expect(await answer(await introspect(`Bearer ${fresh}`, fresh))).toMatchObject({ active: true })

@@ -1,0 +1,129 @@
+// Managing OAuth clients: creation with a generated or imported secret (shown once), secret
+// rotation with an optional grace period, and the token consequences of disabling or deleting.
+import { AppError } from '../errors.ts'
+import { findProviderById } from '../storage/providers.ts'
+import {
+  deleteClient,
+  findClientById,
+  insertClient,
+  updateClient,
+  updateClientSecretDigest,
+  type Client,
+  type ClientChanges,
+} from '../storage/clients.ts'
+import { invalidateClientTokens, reactivateClientTokens } from './revocation.ts'
+import { SCOPES } from './scopes.ts'
+import { checkImportedSecret, digestClientSecret, generateClientSecret } from './secrets.ts'
+
+export type ClientDeps = { db: D1Database; cache: KVNamespace; pepper: CryptoKey; now: Date }
+
+/** Scopes only operator-level clients (no provider) may hold. */
+const OPERATOR_SCOPES: string[] = [SCOPES.admin, SCOPES.introspectAny]
+export const MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+export type NewClientInput = {
+  id?: string
+  providerId: string | null
+  name: string
+  allowedScopes: string[]
+  audiences: string[]
+  tokenLifetime?: number
+  /** An existing secret, for clients migrated from another system (SPEC 6). */
+  importedSecret?: string
+}
+
+function checkScopes(providerId: string | null, scopes: string[]): void {
+  const forbidden = providerId === null ? [] : scopes.filter((s) => OPERATOR_SCOPES.includes(s))
+  if (forbidden.length > 0) {
+    throw new AppError(400, 'invalid_request', `A provider's client may not hold ${forbidden.join(', ')}.`, {
+      errors: [{ path: 'allowed_scopes', message: `${forbidden.join(', ')} is for operator clients only` }],
+    })
+  }
+}
+
+/** Creates a client and returns it with its secret, which is never shown again. */
+export async function createClient(deps: ClientDeps, input: NewClientInput): Promise<{ client: Client; secret: string }> {
+  if (input.providerId !== null && !(await findProviderById(deps.db, input.providerId))) {
+    throw new AppError(400, 'invalid_request', `There is no provider ${input.providerId}.`, {
+      errors: [{ path: 'provider_id', message: 'no such provider' }],
+    })
+  }
+  checkScopes(input.providerId, input.allowedScopes)
+  if (input.importedSecret !== undefined) {
+    const weakness = checkImportedSecret(input.importedSecret)
+    if (weakness) {
+      throw new AppError(400, 'invalid_request', `The imported secret ${weakness}.`, {
+        errors: [{ path: 'client_secret', message: weakness }],
+      })
+    }
+  }
+  const secret = input.importedSecret ?? generateClientSecret()
+  const id = input.id ?? `client-${crypto.randomUUID()}`
+  const inserted = await insertClient(deps.db, {
+    id,
+    providerId: input.providerId,
+    name: input.name,
+    secretDigest: await digestClientSecret(deps.pepper, secret),
+    allowedScopes: input.allowedScopes,
+    audiences: input.audiences,
+    tokenLifetime: input.tokenLifetime,
+  })
+  if (!inserted) {
+    throw new AppError(409, 'conflict', `A client with id "${id}", or named "${input.name}" in this provider, already exists.`)
+  }
+  return { client: (await findClientById(deps.db, id))!, secret }
+}
+
+/** Changes a client; disabling it ends its tokens, enabling it lets its new tokens through. */
+export async function changeClient(deps: ClientDeps, id: string, changes: ClientChanges): Promise<Client> {
+  const client = await requireClient(deps.db, id)
+  if (changes.allowedScopes) checkScopes(client.providerId, changes.allowedScopes)
+  try {
+    await updateClient(deps.db, id, changes)
+  } catch (cause) {
+    if (String(cause).includes('UNIQUE')) {
+      throw new AppError(409, 'conflict', `Another client of this provider is named "${changes.name}".`)
+    }
+    throw cause
+  }
+  if (changes.status && changes.status !== client.status) {
+    if (changes.status === 'disabled') await invalidateClientTokens(deps, [id], 'disabled')
+    else await reactivateClientTokens(deps, [{ ...(await requireClient(deps.db, id)), status: 'active' }])
+  }
+  return requireClient(deps.db, id)
+}
+
+export type Rotation = {
+  /** How long the old secret keeps working, in seconds (0: it stops at once). */
+  graceSeconds: number
+  /** End every token the client holds now. */
+  revokeTokens: boolean
+}
+
+/** Gives a client a new secret (returned once). */
+export async function rotateClientSecret(
+  deps: ClientDeps,
+  id: string,
+  rotation: Rotation,
+): Promise<{ secret: string; previousSecretValidUntil: number | null }> {
+  await requireClient(deps.db, id)
+  const secret = generateClientSecret()
+  const graceUntil = rotation.graceSeconds > 0 ? Math.floor(deps.now.getTime() / 1000) + rotation.graceSeconds : null
+  await updateClientSecretDigest(deps.db, id, await digestClientSecret(deps.pepper, secret), graceUntil)
+  if (rotation.revokeTokens) await invalidateClientTokens(deps, [id], 'active')
+  return { secret, previousSecretValidUntil: graceUntil }
+}
+
+/** Deletes a client; its tokens are inactive from the next check on. */
+export async function removeClient(deps: ClientDeps, id: string): Promise<void> {
+  await requireClient(deps.db, id)
+  // Tokens first: were the row gone first, a check in between could re-cache a token as active.
+  await invalidateClientTokens(deps, [id], 'deleted')
+  await deleteClient(deps.db, id)
+}
+
+export async function requireClient(db: D1Database, id: string): Promise<Client> {
+  const client = await findClientById(db, id)
+  if (!client) throw new AppError(404, 'not_found', `No client "${id}".`)
+  return client
+}

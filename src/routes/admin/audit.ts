@@ -1,0 +1,45 @@
+// /admin/audit: the audit log, newest first, filtered and paged.
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { AppEnv } from '../../config.ts'
+import { PageQuery, toPage } from '../../http/paging.ts'
+import { validate } from '../../http/validate.ts'
+import { listAuditEvents, type StoredAuditEvent } from '../../storage/audit-events.ts'
+
+export const audit = new Hono<AppEnv>()
+
+const AuditQuery = PageQuery.extend({
+  action: z.string().max(100).optional(),
+  actor: z.string().max(200).optional(),
+  target: z.string().max(200).optional(),
+  outcome: z.enum(['success', 'failure']).optional(),
+  since: z.iso.datetime({ error: 'since must be an ISO 8601 instant such as 2026-11-22T00:00:00Z' }).optional(),
+  until: z.iso.datetime({ error: 'until must be an ISO 8601 instant such as 2026-11-22T23:59:59Z' }).optional(),
+})
+
+function view(e: StoredAuditEvent) {
+  return {
+    id: e.id,
+    occurred_at: e.occurredAt,
+    action: e.action,
+    outcome: e.outcome,
+    actor: e.actor,
+    target: e.target,
+    request_id: e.requestId,
+    ip: e.ip,
+    detail: e.detail,
+  }
+}
+
+audit.get('/', validate('query', AuditQuery), async (c) => {
+  const { limit, cursor, ...filter } = c.req.valid('query')
+  const before = cursor !== undefined && /^\d+$/.test(cursor) ? Number(cursor) : undefined
+  // Stored instants carry milliseconds and Z; normalise the filter bounds to compare as text.
+  const iso = (t?: string) => (t ? new Date(t).toISOString() : undefined)
+  const rows = await listAuditEvents(
+    c.env.DB,
+    { ...filter, since: iso(filter.since), until: iso(filter.until) },
+    { before, limit: limit + 1 },
+  )
+  return c.json(toPage(rows, limit, (e) => String(e.id), view, new URL(c.req.url)))
+})

@@ -1,0 +1,147 @@
+// /admin/clients: issuing, inspecting, rotating and retiring OAuth clients. A secret is shown once,
+// in the answer that created it; no other answer (nor the audit log) ever holds it.
+import { Hono, type Context } from 'hono'
+import { z } from 'zod'
+import { loadConfig, type AppEnv } from '../../config.ts'
+import { changeClient, createClient, MAX_GRACE_SECONDS, removeClient, requireClient, rotateClientSecret, type ClientDeps } from '../../domain/clients.ts'
+import { ALL_SCOPES } from '../../domain/scopes.ts'
+import { MAX_SECRET_LENGTH } from '../../domain/secrets.ts'
+import { auditAs } from '../../http/audit.ts'
+import { PageQuery, toPage } from '../../http/paging.ts'
+import { requireJson, validate } from '../../http/validate.ts'
+import { listClients, type Client } from '../../storage/clients.ts'
+import { ProviderIdText } from './providers.ts'
+
+export const clients = new Hono<AppEnv>()
+
+const Fields = {
+  name: z.string({ error: 'name is required' }).trim().min(1, 'name must not be empty').max(200),
+  allowed_scopes: z
+    .array(z.enum(ALL_SCOPES as [string, ...string[]], { error: `scopes are: ${ALL_SCOPES.join(', ')}` }))
+    .transform((s) => [...new Set(s)]),
+  audiences: z.array(z.string().min(1).max(500)).max(20).transform((a) => [...new Set(a)]),
+  token_lifetime: z.number({ error: 'token_lifetime must be seconds' }).int().min(60).max(86400),
+}
+
+const NewClient = z.strictObject({
+  id: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._~-]+$/, 'id may use letters, digits and . _ ~ -')
+    .optional(),
+  provider_id: ProviderIdText.nullable(),
+  name: Fields.name,
+  allowed_scopes: Fields.allowed_scopes.default([]),
+  audiences: Fields.audiences.default([]),
+  token_lifetime: Fields.token_lifetime.default(3600),
+  /** Import an existing secret (migration); otherwise one is generated. */
+  client_secret: z.string().max(MAX_SECRET_LENGTH).optional(),
+})
+
+const ClientChanges = z
+  .strictObject({
+    name: Fields.name.optional(),
+    allowed_scopes: Fields.allowed_scopes.optional(),
+    audiences: Fields.audiences.optional(),
+    token_lifetime: Fields.token_lifetime.optional(),
+    status: z.enum(['active', 'disabled']).optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'send at least one field to change')
+
+const Rotation = z.strictObject({
+  grace_period_seconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(0),
+  revoke_tokens: z.boolean().default(false),
+})
+
+const ListQuery = PageQuery.extend({ provider_id: ProviderIdText.optional() })
+
+function view(client: Client) {
+  return {
+    client_id: client.id,
+    provider_id: client.providerId,
+    name: client.name,
+    allowed_scopes: client.allowedScopes,
+    audiences: client.audiences,
+    token_lifetime: client.tokenLifetime,
+    status: client.status,
+    previous_secret_valid_until: graceEnd(client),
+    created_at: client.createdAt,
+    updated_at: client.updatedAt,
+  }
+}
+
+function graceEnd(client: Client): string | null {
+  if (!client.previousSecretDigest || !client.previousSecretExpiresAt) return null
+  return new Date(client.previousSecretExpiresAt * 1000).toISOString()
+}
+
+async function deps(c: Context<AppEnv>): Promise<ClientDeps> {
+  return { db: c.env.DB, cache: c.env.CACHE, pepper: (await loadConfig(c.env)).pepper, now: new Date() }
+}
+
+// Secrets are answered with no-store: no cache in between may keep them.
+function noStore(c: Context<AppEnv>) {
+  c.header('cache-control', 'no-store')
+}
+
+clients.post('/', requireJson(), validate('json', NewClient), async (c) => {
+  const body = c.req.valid('json')
+  const { client, secret } = await createClient(await deps(c), {
+    id: body.id,
+    providerId: body.provider_id,
+    name: body.name,
+    allowedScopes: body.allowed_scopes,
+    audiences: body.audiences,
+    tokenLifetime: body.token_lifetime,
+    importedSecret: body.client_secret,
+  })
+  auditAs(c, 'client.create', client.id, { imported_secret: body.client_secret !== undefined })
+  noStore(c)
+  c.header('location', `/admin/clients/${encodeURIComponent(client.id)}`)
+  return c.json({ ...view(client), client_secret: secret }, 201)
+})
+
+clients.get('/', validate('query', ListQuery), async (c) => {
+  const { limit, cursor, provider_id } = c.req.valid('query')
+  const rows = await listClients(c.env.DB, { providerId: provider_id, after: cursor, limit: limit + 1 })
+  return c.json(toPage(rows, limit, (r) => r.id, view, new URL(c.req.url)))
+})
+
+clients.get('/:id', async (c) => c.json(view(await requireClient(c.env.DB, c.req.param('id')))))
+
+clients.patch('/:id', requireJson(), validate('json', ClientChanges), async (c) => {
+  const body = c.req.valid('json')
+  auditAs(c, 'client.update', c.req.param('id'), { changed: Object.keys(body) })
+  await changeClient(await deps(c), c.req.param('id'), {
+    name: body.name,
+    allowedScopes: body.allowed_scopes,
+    audiences: body.audiences,
+    tokenLifetime: body.token_lifetime,
+    status: body.status,
+  })
+  return c.body(null, 204)
+})
+
+clients.post('/:id/secret', requireJson(), validate('json', Rotation), async (c) => {
+  const { grace_period_seconds, revoke_tokens } = c.req.valid('json')
+  const id = c.req.param('id')
+  auditAs(c, 'client.rotate_secret', id, { grace_period_seconds, revoke_tokens })
+  const { secret, previousSecretValidUntil } = await rotateClientSecret(await deps(c), id, {
+    graceSeconds: grace_period_seconds,
+    revokeTokens: revoke_tokens,
+  })
+  noStore(c)
+  return c.json({
+    client_id: id,
+    client_secret: secret,
+    previous_secret_valid_until: previousSecretValidUntil === null ? null : new Date(previousSecretValidUntil * 1000).toISOString(),
+    tokens_revoked: revoke_tokens,
+  })
+})
+
+clients.delete('/:id', async (c) => {
+  auditAs(c, 'client.delete', c.req.param('id'))
+  await removeClient(await deps(c), c.req.param('id'))
+  return c.body(null, 204)
+})

@@ -1,0 +1,18 @@
+// /admin: the management API. Every route needs the admin scope, and every change is audited.
+import { Hono } from 'hono'
+import type { AppEnv } from '../../config.ts'
+import { SCOPES } from '../../domain/scopes.ts'
+import { auditAdminActions } from '../../http/audit.ts'
+import { requireScope } from '../../http/auth.ts'
+import { audit } from './audit.ts'
+import { clients } from './clients.ts'
+import { providers } from './providers.ts'
+import { services } from './services.ts'
+
+export const admin = new Hono<AppEnv>()
+
+admin.use('*', auditAdminActions(), requireScope(SCOPES.admin))
+admin.route('/providers', providers)
+admin.route('/clients', clients)
+admin.route('/services', services)
+admin.route('/audit', audit)

@@ -1,0 +1,176 @@
+// /admin/providers: onboarding service providers, and their subscriptions to services.
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { AppEnv } from '../../config.ts'
+import { AppError } from '../../errors.ts'
+import { invalidateClientTokens, reactivateClientTokens } from '../../domain/revocation.ts'
+import { auditAs } from '../../http/audit.ts'
+import { PageQuery, toPage } from '../../http/paging.ts'
+import { requireJson, validate } from '../../http/validate.ts'
+import { listClientIdsOfProvider, listClients } from '../../storage/clients.ts'
+import {
+  deleteProviderCascade,
+  findProviderById,
+  insertProvider,
+  listProviders,
+  updateProvider,
+  type Provider,
+} from '../../storage/providers.ts'
+import { findServiceById } from '../../storage/services.ts'
+import {
+  insertSubscription,
+  listSubscriptions,
+  revokeSubscription,
+  rotateSubscriptionToken,
+  type Subscription,
+} from '../../storage/subscriptions.ts'
+
+export const providers = new Hono<AppEnv>()
+
+const MAX_INT64 = 2n ** 63n - 1n
+/** Provider ids are int64 (document 001), carried as decimal strings so none is ever rounded. */
+export const ProviderIdText = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v))
+  .refine((v) => /^[1-9]\d{0,18}$/.test(v) && BigInt(v) <= MAX_INT64, 'must be a positive int64')
+
+const Name = z.string({ error: 'name is required' }).trim().min(1, 'name must not be empty').max(200)
+const NewProvider = z.strictObject({ id: ProviderIdText.optional(), name: Name })
+const ProviderChanges = z
+  .strictObject({ name: Name.optional(), status: z.enum(['active', 'disabled']).optional() })
+  .refine((v) => Object.keys(v).length > 0, 'send at least one of name, status')
+const Cascade = z.object({ cascade: z.enum(['true', 'false']).optional() })
+
+export function providerView(p: Provider) {
+  return { id: p.id, name: p.name, status: p.status, created_at: p.createdAt, updated_at: p.updatedAt }
+}
+
+/** One provider's subscriptions, paged: shared by the admin and the provider's own listing. */
+export async function subscriptionPage(db: D1Database, providerId: string, limit: number, cursor: string | undefined, url: URL) {
+  if (cursor !== undefined && !/^\d{1,10}$/.test(cursor)) {
+    throw new AppError(400, 'invalid_request', 'cursor is not one this API returned.', {
+      errors: [{ path: 'cursor', message: 'cursor is not one this API returned' }],
+    })
+  }
+  const rows = await listSubscriptions(db, providerId, { after: cursor ? Number(cursor) : undefined, limit: limit + 1 })
+  return toPage(rows, limit, (s) => String(s.serviceId), subscriptionView, url)
+}
+
+function subscriptionView(s: Subscription) {
+  return {
+    provider_id: s.providerId,
+    service_id: s.serviceId,
+    service_token: s.serviceToken,
+    status: s.status,
+    created_at: s.createdAt,
+  }
+}
+
+async function requireProvider(db: D1Database, id: string): Promise<Provider> {
+  const provider = ProviderIdText.safeParse(id).success ? await findProviderById(db, id) : null
+  if (!provider) throw new AppError(404, 'not_found', `No provider ${id}.`)
+  return provider
+}
+
+providers.post('/', requireJson(), validate('json', NewProvider), async (c) => {
+  const body = c.req.valid('json')
+  const id = await insertProvider(c.env.DB, body)
+  if (!id) throw new AppError(409, 'conflict', `Provider ${body.id} already exists.`)
+  auditAs(c, 'provider.create', id)
+  c.header('location', `/admin/providers/${id}`)
+  return c.json(providerView((await findProviderById(c.env.DB, id))!), 201)
+})
+
+providers.get('/', validate('query', PageQuery), async (c) => {
+  const { limit, cursor } = c.req.valid('query')
+  const rows = await listProviders(c.env.DB, { after: cursor, limit: limit + 1 })
+  return c.json(toPage(rows, limit, (p) => p.id, providerView, new URL(c.req.url)))
+})
+
+providers.get('/:id', async (c) => c.json(providerView(await requireProvider(c.env.DB, c.req.param('id')))))
+
+providers.patch('/:id', requireJson(), validate('json', ProviderChanges), async (c) => {
+  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const changes = c.req.valid('json')
+  auditAs(c, 'provider.update', provider.id, { changed: Object.keys(changes) })
+  await updateProvider(c.env.DB, provider.id, changes)
+  if (changes.status && changes.status !== provider.status) {
+    const deps = { db: c.env.DB, cache: c.env.CACHE, now: new Date() }
+    // Disabling a provider ends its clients' tokens; enabling it lets their new tokens through.
+    if (changes.status === 'disabled') {
+      await invalidateClientTokens(deps, await listClientIdsOfProvider(c.env.DB, provider.id), 'disabled')
+    } else {
+      const clients = await listClients(c.env.DB, { providerId: provider.id, limit: 10_000 })
+      await reactivateClientTokens(deps, clients)
+    }
+  }
+  return c.body(null, 204)
+})
+
+// 001's table: deleting a root object is a 409 while it has children, unless cascade is asked for.
+providers.delete('/:id', validate('query', Cascade), async (c) => {
+  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const cascade = c.req.valid('query').cascade === 'true'
+  auditAs(c, 'provider.delete', provider.id, { cascade })
+  const clientIds = await listClientIdsOfProvider(c.env.DB, provider.id)
+  if (clientIds.length > 0 && !cascade) {
+    throw new AppError(409, 'conflict', `Provider ${provider.id} still has ${clientIds.length} client(s); delete them first or add ?cascade=true.`)
+  }
+  await invalidateClientTokens({ db: c.env.DB, cache: c.env.CACHE, now: new Date() }, clientIds, 'deleted')
+  await deleteProviderCascade(c.env.DB, provider.id)
+  return c.body(null, 204)
+})
+
+// Subscriptions: enabling a service for a provider issues the service_token /Services checks.
+
+const NewSubscription = z.strictObject({ service_id: z.number({ error: 'service_id must be an integer' }).int().positive() })
+const ServiceIdParam = z.coerce.number().int().positive()
+
+providers.post('/:id/subscriptions', requireJson(), validate('json', NewSubscription), async (c) => {
+  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const { service_id } = c.req.valid('json')
+  auditAs(c, 'subscription.create', provider.id, { service_id })
+  if (!(await findServiceById(c.env.DB, service_id))) {
+    throw new AppError(400, 'unknown_service', `There is no service ${service_id}.`, {
+      errors: [{ path: 'service_id', message: 'no such service' }],
+    })
+  }
+  const subscription = await insertSubscription(c.env.DB, provider.id, service_id)
+  if (!subscription) {
+    throw new AppError(409, 'conflict', `Provider ${provider.id} already subscribes to service ${service_id}; rotate its token instead.`)
+  }
+  c.header('location', `/admin/providers/${provider.id}/subscriptions/${service_id}`)
+  return c.json(subscriptionView(subscription), 201)
+})
+
+providers.get('/:id/subscriptions', validate('query', PageQuery), async (c) => {
+  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const { limit, cursor } = c.req.valid('query')
+  const page = await subscriptionPage(c.env.DB, provider.id, limit, cursor, new URL(c.req.url))
+  return c.json(page)
+})
+
+function serviceIdOf(raw: string): number {
+  const parsed = ServiceIdParam.safeParse(raw)
+  if (!parsed.success) throw new AppError(404, 'not_found', `No subscription to service ${raw}.`)
+  return parsed.data
+}
+
+providers.post('/:id/subscriptions/:serviceId/token', async (c) => {
+  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const serviceId = serviceIdOf(c.req.param('serviceId'))
+  auditAs(c, 'subscription.rotate', provider.id, { service_id: serviceId })
+  const subscription = await rotateSubscriptionToken(c.env.DB, provider.id, serviceId)
+  if (!subscription) throw new AppError(404, 'not_found', `Provider ${provider.id} has no subscription to service ${serviceId}.`)
+  return c.json(subscriptionView(subscription))
+})
+
+providers.delete('/:id/subscriptions/:serviceId', async (c) => {
+  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const serviceId = serviceIdOf(c.req.param('serviceId'))
+  auditAs(c, 'subscription.revoke', provider.id, { service_id: serviceId })
+  if (!(await revokeSubscription(c.env.DB, provider.id, serviceId))) {
+    throw new AppError(404, 'not_found', `Provider ${provider.id} has no subscription to service ${serviceId}.`)
+  }
+  return c.body(null, 204)
+})

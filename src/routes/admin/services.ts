@@ -1,0 +1,137 @@
+// /admin/services: the service definitions /Services uses (document 001's service_id).
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { AppEnv } from '../../config.ts'
+import { AppError } from '../../errors.ts'
+import { auditAs } from '../../http/audit.ts'
+import { PageQuery, toPage } from '../../http/paging.ts'
+import { requireJson, validate } from '../../http/validate.ts'
+import {
+  deleteService,
+  findServiceById,
+  insertService,
+  listServices,
+  updateService,
+  type Service,
+} from '../../storage/services.ts'
+
+export const services = new Hono<AppEnv>()
+
+const Fields = {
+  name: z.string({ error: 'name is required' }).trim().min(1, 'name must not be empty').max(200),
+  kind: z.string().trim().min(1).max(50),
+  required_parameters: z
+    .array(z.enum(['destination', 'notification', 'advertisement']), {
+      error: 'required_parameters lists destination, notification or advertisement',
+    })
+    .max(3)
+    .transform((p) => [...new Set(p)]),
+  allowed_channels: z
+    .array(z.enum(['sms', 'fcm']), { error: 'allowed_channels lists sms or fcm' })
+    .min(1, 'allow at least one channel')
+    .transform((c) => [...new Set(c)]),
+  enabled: z.boolean({ error: 'enabled must be true or false' }),
+}
+
+const NewService = z.strictObject({
+  id: z.number().int().positive().max(2 ** 31 - 1).optional(),
+  name: Fields.name,
+  kind: Fields.kind.default('notification'),
+  required_parameters: Fields.required_parameters.default(['destination']),
+  allowed_channels: Fields.allowed_channels,
+  enabled: Fields.enabled.default(true),
+})
+
+const ServiceChanges = z
+  .strictObject({
+    name: Fields.name.optional(),
+    kind: Fields.kind.optional(),
+    required_parameters: Fields.required_parameters.optional(),
+    allowed_channels: Fields.allowed_channels.optional(),
+    enabled: Fields.enabled.optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'send at least one field to change')
+
+function view(s: Service) {
+  return {
+    id: s.id,
+    name: s.name,
+    kind: s.kind,
+    required_parameters: s.requiredParameters,
+    allowed_channels: s.allowedChannels,
+    enabled: s.enabled,
+    created_at: s.createdAt,
+    updated_at: s.updatedAt,
+  }
+}
+
+function serviceId(raw: string): number {
+  const id = Number(raw)
+  if (!/^[1-9]\d{0,9}$/.test(raw) || !Number.isSafeInteger(id)) throw new AppError(404, 'not_found', `No service ${raw}.`)
+  return id
+}
+
+const nameTaken = (name: string) => new AppError(409, 'conflict', `A service named "${name}" already exists.`)
+
+services.post('/', requireJson(), validate('json', NewService), async (c) => {
+  const body = c.req.valid('json')
+  const id = await insertService(c.env.DB, {
+    id: body.id,
+    name: body.name,
+    kind: body.kind,
+    requiredParameters: body.required_parameters,
+    allowedChannels: body.allowed_channels,
+    enabled: body.enabled,
+  })
+  if (id === null) {
+    throw new AppError(409, 'conflict', `A service with id ${body.id} or name "${body.name}" already exists.`)
+  }
+  auditAs(c, 'service.create', String(id))
+  c.header('location', `/admin/services/${id}`)
+  return c.json(view((await findServiceById(c.env.DB, id))!), 201)
+})
+
+services.get('/', validate('query', PageQuery), async (c) => {
+  const { limit, cursor } = c.req.valid('query')
+  const after = cursor === undefined ? undefined : serviceId(cursor)
+  const rows = await listServices(c.env.DB, { after, limit: limit + 1 })
+  return c.json(toPage(rows, limit, (s) => String(s.id), view, new URL(c.req.url)))
+})
+
+services.get('/:id', async (c) => {
+  const service = await findServiceById(c.env.DB, serviceId(c.req.param('id')))
+  if (!service) throw new AppError(404, 'not_found', `No service ${c.req.param('id')}.`)
+  return c.json(view(service))
+})
+
+services.patch('/:id', requireJson(), validate('json', ServiceChanges), async (c) => {
+  const id = serviceId(c.req.param('id'))
+  const body = c.req.valid('json')
+  auditAs(c, 'service.update', String(id), { changed: Object.keys(body) })
+  let found: boolean
+  try {
+    found = await updateService(c.env.DB, id, {
+      name: body.name,
+      kind: body.kind,
+      requiredParameters: body.required_parameters,
+      allowedChannels: body.allowed_channels,
+      enabled: body.enabled,
+    })
+  } catch (cause) {
+    if (body.name && String(cause).includes('UNIQUE')) throw nameTaken(body.name)
+    throw cause
+  }
+  if (!found) throw new AppError(404, 'not_found', `No service ${id}.`)
+  return c.body(null, 204)
+})
+
+services.delete('/:id', async (c) => {
+  const id = serviceId(c.req.param('id'))
+  auditAs(c, 'service.delete', String(id))
+  const outcome = await deleteService(c.env.DB, id)
+  if (outcome === 'not_found') throw new AppError(404, 'not_found', `No service ${id}.`)
+  if (outcome === 'in_use') {
+    throw new AppError(409, 'conflict', `Service ${id} has subscriptions (revoked ones too); disable it instead.`)
+  }
+  return c.body(null, 204)
+})
