@@ -4,14 +4,11 @@
 import { z } from 'zod'
 import { AppError, type FieldError } from '../errors.ts'
 import type { Channel } from '../providers/notifier.ts'
+import { MAX_SMS_TEXT_CHARS, smsText } from '../providers/sms.ts'
 
 export const MAX_TITLE_CHARS = 32
 export const MAX_MESSAGE_CHARS = 166
 const MAX_INT64 = 2n ** 63n - 1n
-// Twilio refuses a body over 1600 characters (error 21617). By SMS the link is sent as part of the
-// text, `title\nmessage\nlink` (providers/sms.ts), so a long link is refused here rather than
-// accepted and then failed for good. Counted in UTF-16 units: never fewer than Twilio counts.
-const MAX_SMS_TEXT_CHARS = 1600
 
 /** Document 001 "Cannel": a name (any case) or a numeric shipping code. */
 export const CHANNEL_CODES: Record<string, Channel> = { sms: 'sms', fcm: 'fcm', '1': 'sms', '2': 'fcm' }
@@ -161,8 +158,10 @@ export function parseServicesRequest(body: unknown): ServicesRequest {
       })
     }
     const channel = toChannel(value.channel, `parameters.${name}.channel`)
-    const smsText = `${value.title}\n${value.message}\n${value.link ?? ''}`
-    if (channel === 'sms' && value.link && smsText.length > MAX_SMS_TEXT_CHARS) {
+    // By SMS the link is part of the text: a link too long for one SMS is refused now rather than
+    // accepted and then failed for good (UTF-16 units: never fewer than Twilio counts).
+    const text = smsText({ title: value.title, body: value.message, link: value.link })
+    if (channel === 'sms' && value.link && text.length > MAX_SMS_TEXT_CHARS) {
       const why = `with the title and message, longer than one SMS (${MAX_SMS_TEXT_CHARS} characters)`
       throw invalid([{ path: `parameters.${name}.link`, message: why }])
     }

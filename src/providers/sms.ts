@@ -74,8 +74,11 @@ export function createSmsNotifier({
   }
 }
 
+/** Twilio refuses a longer body (error 21617). */
+export const MAX_SMS_TEXT_CHARS = 1600
+
 /** Document 001: on SMS the link is part of the message text. */
-function smsText({ title, body, link }: OutboundMessage): string {
+export function smsText({ title, body, link }: Pick<OutboundMessage, 'title' | 'body' | 'link'>): string {
   return link ? `${title}\n${body}\n${link}` : `${title}\n${body}`
 }
 
