@@ -77,7 +77,7 @@ async function waitFor(url: string) {
 }
 
 function printWelcome(seeded: SeededClient[], serviceToken: string) {
-  const [demo, bridge, yativo] = seeded as [SeededClient, SeededClient, SeededClient]
+  const [admin, demo, bridge, yativo] = seeded as [SeededClient, SeededClient, SeededClient, SeededClient]
   const token = `sed -E 's/.*"access_token":"([^"]+)".*/\\1/'`
   console.log(`
 Portero is running on ${BASE}
@@ -131,6 +131,27 @@ Try it:
 
   # The recipients directory
   curl -s ${BASE}/recipients -H "Authorization: Bearer $TOKEN"
+
+Onboard a provider end to end with the management API (the admin client is local only):
+
+  ADMIN=$(curl -s -u '${admin.id}:${admin.secret}' -d grant_type=client_credentials ${BASE}/oauth/token | ${token})
+  # 1. the provider
+  curl -s -X POST ${BASE}/admin/providers -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{"id": "2002", "name": "Autos usados CHECHO"}'
+  # 2. its client: the secret is in this answer only
+  curl -s -X POST ${BASE}/admin/clients -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \\
+    -d '{"id": "checho", "provider_id": "2002", "name": "CHECHO backend", "allowed_scopes": ["services:send", "recipients:manage"]}'
+  # 3. the provider gets a token (paste the client_secret from step 2)
+  CHECHO=$(curl -s -u 'checho:CLIENT_SECRET' -d grant_type=client_credentials ${BASE}/oauth/token | ${token})
+  # 4. a service, and the provider's subscription to it: the answer holds its service_token
+  curl -s -X POST ${BASE}/admin/services -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{"id": 2, "name": "Publicidad", "allowed_channels": ["sms", "fcm"]}'
+  curl -s -X POST ${BASE}/admin/providers/2002/subscriptions -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{"service_id": 2}'
+  # 5. a recipient, added by the provider itself
+  curl -s -X POST ${BASE}/recipients -H "Authorization: Bearer $CHECHO" -H 'Content-Type: application/json' -d '{"user_id": "cliente-7", "phone": "+5491155550007"}'
+  # 6. send (paste the service_token from step 4)
+  curl -s -X POST ${BASE}/Services -H "Authorization: Bearer $CHECHO" -H 'Content-Type: application/json' \\
+    -d '{"provider_id": 2002, "service_token": "SERVICE_TOKEN", "service_id": 2, "parameters": {"destination": "cliente-7", "advertisement": {"title": "Autos usados CHECHO", "message": "Lleve su auto usado con financiamiento", "channel": "SMS"}}}'
+  # and what happened, in the audit log
+  curl -s '${BASE}/admin/audit?limit=10' -H "Authorization: Bearer $ADMIN"
 
   # Public keys and server metadata
   curl -s ${BASE}/.well-known/jwks.json

@@ -27,6 +27,16 @@ export async function seedLocalDatabase(db: D1Database, pepperText: string): Pro
   await insertProvider(db, DEMO_PROVIDER)
   const clients: SeedClient[] = [
     {
+      // Local only: a deployment gets its first admin client from `npm run admin:bootstrap`.
+      id: 'admin-client',
+      name: 'Local operator',
+      secret: generateClientSecret(),
+      note: 'operator client (scope admin) for the management API',
+      providerId: null,
+      allowedScopes: [SCOPES.admin, SCOPES.introspectAny],
+      audiences: [],
+    },
+    {
       id: 'demo-client',
       name: 'Demo client',
       secret: generateClientSecret(),
