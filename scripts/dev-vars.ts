@@ -8,6 +8,8 @@ import { generateSigningKey } from '../src/domain/signing-keys.ts'
 export const DEV_VARS = '.dev.vars'
 export const STAND_IN_DEV_VARS = 'stand-in/.dev.vars'
 export const STAND_IN_PORT = 8788
+/** `npm start` writes the seeded credentials here once both servers answer (gitignored). */
+export const DEV_CREDENTIALS = '.wrangler/portero-dev.json'
 const STAND_IN = `http://localhost:${STAND_IN_PORT}`
 
 /** The development accounts at the stand-in. They match nothing real. */

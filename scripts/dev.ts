@@ -2,8 +2,9 @@
 // missing, migrates the local D1, seeds demo clients, serves with `wrangler dev` and prints
 // ready-to-paste curl commands.
 import { spawn, spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { getPlatformProxy } from 'wrangler'
-import { ensureDevVars, STAND_IN_PORT } from './dev-vars.ts'
+import { DEV_CREDENTIALS, ensureDevVars, STAND_IN_PORT } from './dev-vars.ts'
 import { DEMO_PROVIDER, DEMO_SERVICE_ID, DEMO_USER_ID, seedDispatch, seedLocalDatabase, type SeededClient } from './seed.ts'
 
 // Everything runs offline: no Request.cf lookup at Cloudflare, no telemetry.
@@ -60,6 +61,12 @@ for (const server of servers) {
 }
 
 await Promise.all([waitFor(`${STAND_IN}/_control/received`), waitFor(`${BASE}/healthz`)])
+// For tools and end-to-end tests that drive this local system: what the banner says, as JSON.
+writeFileSync(
+  DEV_CREDENTIALS,
+  JSON.stringify({ base: BASE, standIn: STAND_IN, clients, serviceToken, serviceId: DEMO_SERVICE_ID, userId: DEMO_USER_ID }, null, 2),
+  { mode: 0o600 },
+)
 printWelcome(clients, serviceToken)
 
 async function waitFor(url: string) {

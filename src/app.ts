@@ -8,6 +8,7 @@ import { useDialect } from './http/dialect.ts'
 import { requestId } from './http/request-id.ts'
 import { admin } from './routes/admin/index.ts'
 import { auth } from './routes/auth.ts'
+import { docs } from './routes/docs.ts'
 import { health } from './routes/health.ts'
 import { introspection } from './routes/introspection.ts'
 import { oauth } from './routes/oauth.ts'
@@ -46,6 +47,7 @@ app.route('/Services', services)
 app.route('/recipients', recipients)
 app.route('/subscriptions', subscriptions)
 app.route('/admin', admin)
+app.route('/', docs)
 
 app.onError(onError)
 app.notFound(createNotFound(app))

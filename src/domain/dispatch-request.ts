@@ -14,7 +14,7 @@ const MAX_INT64 = 2n ** 63n - 1n
 export const CHANNEL_CODES: Record<string, Channel> = { sms: 'sms', fcm: 'fcm', '1': 'sms', '2': 'fcm' }
 
 // Every spelling document 001 uses, lower-cased, mapped to the canonical name.
-const PART_FIELDS: Record<string, 'title' | 'message' | 'channel' | 'link' | 'picture'> = {
+export const PART_FIELDS: Record<string, 'title' | 'message' | 'channel' | 'link' | 'picture'> = {
   title: 'title',
   titulo: 'title',
   título: 'title',
@@ -31,7 +31,7 @@ const PART_FIELDS: Record<string, 'title' | 'message' | 'channel' | 'link' | 'pi
   picture: 'picture',
 }
 
-const PARAMETER_FIELDS: Record<string, string> = {
+export const PARAMETER_FIELDS: Record<string, string> = {
   destination: 'destination',
   notification: 'notification',
   advertisement: 'advertisement',

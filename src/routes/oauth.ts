@@ -19,7 +19,7 @@ const single = (name: string) =>
     .transform((v) => (v === '' ? undefined : v))
 const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/ // RFC 6749 §3.3 scope-token
 
-const TokenRequest = z.object({
+export const TokenRequest = z.object({
   grant_type: single('grant_type'),
   scope: single('scope'),
   audience: single('audience'),

@@ -40,23 +40,23 @@ const FcmTokens = z
   .transform((tokens) => [...new Set(tokens)])
 const OptOut = (name: string) => z.boolean({ error: `${name} must be true or false` })
 
-const Fields = z.strictObject({
+export const RecipientBody = z.strictObject({
   phone: Phone.default(null),
   fcm_tokens: FcmTokens.default([]),
   sms_opt_out: OptOut('sms_opt_out').default(false),
   fcm_opt_out: OptOut('fcm_opt_out').default(false),
 })
 
-const FieldsPatch = z.strictObject({
+export const RecipientPatch = z.strictObject({
   phone: Phone.optional(),
   fcm_tokens: FcmTokens.optional(),
   sms_opt_out: OptOut('sms_opt_out').optional(),
   fcm_opt_out: OptOut('fcm_opt_out').optional(),
 })
 
-const NewRecipient = Fields.extend({ user_id: UserId })
+export const NewRecipient = RecipientBody.extend({ user_id: UserId })
 
-function toFields(body: z.output<typeof Fields>): RecipientFields {
+function toFields(body: z.output<typeof RecipientBody>): RecipientFields {
   return { phone: body.phone, fcmTokens: body.fcm_tokens, smsOptOut: body.sms_opt_out, fcmOptOut: body.fcm_opt_out }
 }
 
@@ -111,13 +111,13 @@ recipients.get('/:userId', async (c) => {
 })
 
 // PUT replaces every field (absent ones take their defaults); PATCH changes only those sent.
-recipients.put('/:userId', requireJson(), validate('json', Fields), async (c) => {
+recipients.put('/:userId', requireJson(), validate('json', RecipientBody), async (c) => {
   const userId = c.req.param('userId')
   if (!(await updateRecipient(c.env.DB, providerOf(c), userId, toFields(c.req.valid('json'))))) throw notFound(userId)
   return c.body(null, 204)
 })
 
-recipients.patch('/:userId', requireJson(), validate('json', FieldsPatch), async (c) => {
+recipients.patch('/:userId', requireJson(), validate('json', RecipientPatch), async (c) => {
   const userId = c.req.param('userId')
   const current = await findRecipient(c.env.DB, providerOf(c), userId)
   if (!current) throw notFound(userId)

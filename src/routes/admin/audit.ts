@@ -8,7 +8,7 @@ import { listAuditEvents, type StoredAuditEvent } from '../../storage/audit-even
 
 export const audit = new Hono<AppEnv>()
 
-const AuditQuery = PageQuery.extend({
+export const AuditQuery = PageQuery.extend({
   action: z.string().max(100).optional(),
   actor: z.string().max(200).optional(),
   target: z.string().max(200).optional(),

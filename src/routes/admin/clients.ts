@@ -23,7 +23,7 @@ const Fields = {
   token_lifetime: z.number({ error: 'token_lifetime must be seconds' }).int().min(60).max(86400),
 }
 
-const NewClient = z.strictObject({
+export const NewClient = z.strictObject({
   id: z
     .string()
     .min(1)
@@ -39,7 +39,7 @@ const NewClient = z.strictObject({
   client_secret: z.string().max(MAX_SECRET_LENGTH).optional(),
 })
 
-const ClientChanges = z
+export const ClientChanges = z
   .strictObject({
     name: Fields.name.optional(),
     allowed_scopes: Fields.allowed_scopes.optional(),
@@ -49,12 +49,12 @@ const ClientChanges = z
   })
   .refine((v) => Object.keys(v).length > 0, 'send at least one field to change')
 
-const Rotation = z.strictObject({
+export const Rotation = z.strictObject({
   grace_period_seconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(0),
   revoke_tokens: z.boolean().default(false),
 })
 
-const ListQuery = PageQuery.extend({ provider_id: ProviderIdText.optional() })
+export const ClientListQuery = PageQuery.extend({ provider_id: ProviderIdText.optional() })
 
 function view(client: Client) {
   return {
@@ -102,7 +102,7 @@ clients.post('/', requireJson(), validate('json', NewClient), async (c) => {
   return c.json({ ...view(client), client_secret: secret }, 201)
 })
 
-clients.get('/', validate('query', ListQuery), async (c) => {
+clients.get('/', validate('query', ClientListQuery), async (c) => {
   const { limit, cursor, provider_id } = c.req.valid('query')
   const rows = await listClients(c.env.DB, { providerId: provider_id, after: cursor, limit: limit + 1 })
   return c.json(toPage(rows, limit, (r) => r.id, view, new URL(c.req.url)))

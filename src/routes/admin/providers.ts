@@ -35,8 +35,8 @@ export const ProviderIdText = z
   .refine((v) => /^[1-9]\d{0,18}$/.test(v) && BigInt(v) <= MAX_INT64, 'must be a positive int64')
 
 const Name = z.string({ error: 'name is required' }).trim().min(1, 'name must not be empty').max(200)
-const NewProvider = z.strictObject({ id: ProviderIdText.optional(), name: Name })
-const ProviderChanges = z
+export const NewProvider = z.strictObject({ id: ProviderIdText.optional(), name: Name })
+export const ProviderChanges = z
   .strictObject({ name: Name.optional(), status: z.enum(['active', 'disabled']).optional() })
   .refine((v) => Object.keys(v).length > 0, 'send at least one of name, status')
 const Cascade = z.object({ cascade: z.enum(['true', 'false']).optional() })
@@ -123,7 +123,7 @@ providers.delete('/:id', validate('query', Cascade), async (c) => {
 
 // Subscriptions: enabling a service for a provider issues the service_token /Services checks.
 
-const NewSubscription = z.strictObject({ service_id: z.number({ error: 'service_id must be an integer' }).int().positive() })
+export const NewSubscription = z.strictObject({ service_id: z.number({ error: 'service_id must be an integer' }).int().positive() })
 const ServiceIdParam = z.coerce.number().int().positive()
 
 providers.post('/:id/subscriptions', requireJson(), validate('json', NewSubscription), async (c) => {

@@ -33,7 +33,7 @@ const Fields = {
   enabled: z.boolean({ error: 'enabled must be true or false' }),
 }
 
-const NewService = z.strictObject({
+export const NewService = z.strictObject({
   id: z.number().int().positive().max(2 ** 31 - 1).optional(),
   name: Fields.name,
   kind: Fields.kind.default('notification'),
@@ -42,7 +42,7 @@ const NewService = z.strictObject({
   enabled: Fields.enabled.default(true),
 })
 
-const ServiceChanges = z
+export const ServiceChanges = z
   .strictObject({
     name: Fields.name.optional(),
     kind: Fields.kind.optional(),

@@ -1,0 +1,194 @@
+// Zod schemas of the answers, for the OpenAPI description only: requests are described by the
+// very schemas that validate them, answers by these.
+import { z } from 'zod'
+import { ERROR_CODES } from '../errors.ts'
+
+export const Problem = z
+  .object({
+    type: z.string().meta({ example: 'urn:portero:error:invalid_request' }),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string().meta({ description: 'What went wrong, for people.' }),
+    code: z.enum(Object.keys(ERROR_CODES) as [string, ...string[]]),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    ack: z.int().optional().meta({ description: 'Bridge dialect (document 003): 899, 898, 897, 896 or 999.' }),
+    status_code: z.int().optional().meta({ description: 'Yativo dialect (document 002).' }),
+    message: z.string().optional().meta({ description: 'Yativo dialect (document 002).' }),
+    error: z.string().optional().meta({ description: 'OAuth endpoints (RFC 6749 §5.2).' }),
+    error_description: z.string().optional().meta({ description: 'OAuth endpoints (RFC 6749 §5.2).' }),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details, with the members each dialect reads.' })
+
+export const TokenResponse = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_in: z.int(),
+    scope: z.string(),
+  })
+  .meta({ id: 'TokenResponse' })
+
+export const BridgeLoginResponse = z
+  .object({ ack: z.literal(0), token: z.string(), expires_in: z.int() })
+  .meta({ id: 'BridgeLoginResponse' })
+
+export const YativoLoginResponse = z
+  .object({
+    status: z.literal('success'),
+    status_code: z.literal(200),
+    message: z.string(),
+    data: z.object({ access_token: z.string(), token_type: z.literal('bearer'), expires_in: z.int() }),
+  })
+  .meta({ id: 'YativoLoginResponse' })
+
+export const AccessTokenClaims = z
+  .object({
+    iss: z.string(),
+    sub: z.string(),
+    aud: z.union([z.string(), z.array(z.string())]),
+    client_id: z.string(),
+    scope: z.string(),
+    jti: z.string(),
+    iat: z.int(),
+    nbf: z.int(),
+    exp: z.int(),
+    provider_id: z.string().nullable().meta({ description: 'int64 as a decimal string' }),
+  })
+
+export const MeResponse = AccessTokenClaims.extend({ ack: z.literal(0), active: z.literal(true) }).meta({
+  id: 'MeResponse',
+})
+
+export const IntrospectionResponse = z
+  .union([
+    z.object({ active: z.literal(false) }),
+    AccessTokenClaims.extend({
+      active: z.literal(true),
+      username: z.string(),
+      token_type: z.literal('Bearer'),
+      ti: z.string().meta({ description: "Document 001's name for jti." }),
+    }),
+  ])
+  .meta({ id: 'IntrospectionResponse' })
+
+export const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).meta({ id: 'JWKS' })
+export const Metadata = z.record(z.string(), z.unknown()).meta({ id: 'AuthorizationServerMetadata' })
+export const Health = z.object({ status: z.literal('ok') })
+
+const Delivery = z.object({
+  id: z.string(),
+  part: z.enum(['notification', 'advertisement']),
+  channel: z.enum(['sms', 'fcm']),
+  to: z.string().meta({ description: 'Masked phone number or registration token.' }),
+  status: z.enum(['queued', 'sending', 'sent', 'failed', 'dead']),
+  attempts: z.int(),
+  last_error: z.string().nullable(),
+  provider_message_id: z.string().nullable(),
+  updated_at: z.string(),
+  sent_at: z.string().nullable(),
+})
+
+export const Message = z
+  .object({
+    id: z.string(),
+    status: z.enum(['queued', 'sending', 'sent', 'partially_sent', 'failed', 'dead']),
+    provider_id: z.string(),
+    service_id: z.int(),
+    destination: z.string(),
+    created_at: z.string(),
+    deliveries: z.array(Delivery),
+  })
+  .meta({ id: 'Message' })
+
+export const Recipient = z
+  .object({
+    user_id: z.string(),
+    phone: z.string().nullable(),
+    fcm_tokens: z.array(z.string()),
+    sms_opt_out: z.boolean(),
+    fcm_opt_out: z.boolean(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'Recipient' })
+
+export const Provider = z
+  .object({ id: z.string(), name: z.string(), status: z.enum(['active', 'disabled']), created_at: z.string(), updated_at: z.string() })
+  .meta({ id: 'Provider' })
+
+export const Client = z
+  .object({
+    client_id: z.string(),
+    provider_id: z.string().nullable(),
+    name: z.string(),
+    allowed_scopes: z.array(z.string()),
+    audiences: z.array(z.string()),
+    token_lifetime: z.int(),
+    status: z.enum(['active', 'disabled']),
+    previous_secret_valid_until: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'Client' })
+
+export const ClientWithSecret = Client.extend({
+  client_secret: z.string().meta({ description: 'Shown in this answer only.' }),
+}).meta({ id: 'ClientWithSecret' })
+
+export const RotatedSecret = z
+  .object({
+    client_id: z.string(),
+    client_secret: z.string(),
+    previous_secret_valid_until: z.string().nullable(),
+    tokens_revoked: z.boolean(),
+  })
+  .meta({ id: 'RotatedSecret' })
+
+export const Service = z
+  .object({
+    id: z.int(),
+    name: z.string(),
+    kind: z.string(),
+    required_parameters: z.array(z.string()),
+    allowed_channels: z.array(z.string()),
+    enabled: z.boolean(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'Service' })
+
+export const Subscription = z
+  .object({
+    provider_id: z.string(),
+    service_id: z.int(),
+    service_token: z.string(),
+    status: z.enum(['active', 'revoked']),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Subscription' })
+
+export const AuditEvent = z
+  .object({
+    id: z.int(),
+    occurred_at: z.string(),
+    action: z.string(),
+    outcome: z.enum(['success', 'failure']),
+    actor: z.string().nullable(),
+    target: z.string().nullable(),
+    request_id: z.string().nullable(),
+    ip: z.string().nullable(),
+    detail: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'AuditEvent' })
+
+/** Document 001's "Entity Pager": the one shape of every list. */
+export function page<T extends z.ZodType>(item: T, id: string) {
+  return z
+    .object({
+      items: z.array(item),
+      page_size: z.int(),
+      next_cursor: z.string().nullable(),
+      links: z.object({ next: z.string().nullable() }),
+    })
+    .meta({ id })
+}
