@@ -28,8 +28,8 @@ function toSubscription(row: SubscriptionRow): Subscription {
   }
 }
 
-const SELECT_SUBSCRIPTION = `SELECT CAST(provider_id AS TEXT) AS provider_id, service_id, service_token,
-  status, created_at FROM subscriptions`
+const COLUMNS = `CAST(provider_id AS TEXT) AS provider_id, service_id, service_token, status, created_at`
+const SELECT_SUBSCRIPTION = `SELECT ${COLUMNS} FROM subscriptions`
 
 /** The subscription a service_token belongs to, if any. */
 export async function findSubscriptionByToken(db: D1Database, serviceToken: string): Promise<Subscription | null> {
@@ -63,7 +63,7 @@ export async function insertSubscription(
     .prepare(
       `INSERT INTO subscriptions (provider_id, service_id, service_token)
        VALUES (CAST(?1 AS INTEGER), ?2, ?3) ON CONFLICT DO NOTHING
-       RETURNING CAST(provider_id AS TEXT) AS provider_id, service_id, service_token, status, created_at`,
+       RETURNING ${COLUMNS}`,
     )
     .bind(providerId, serviceId, serviceToken)
     .first<SubscriptionRow>()
@@ -97,7 +97,7 @@ export async function rotateSubscriptionToken(
     .prepare(
       `UPDATE subscriptions SET service_token = ?3, status = 'active'
        WHERE provider_id = CAST(?1 AS INTEGER) AND service_id = ?2
-       RETURNING CAST(provider_id AS TEXT) AS provider_id, service_id, service_token, status, created_at`,
+       RETURNING ${COLUMNS}`,
     )
     .bind(providerId, serviceId, serviceToken)
     .first<SubscriptionRow>()

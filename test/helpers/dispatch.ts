@@ -1,5 +1,6 @@
 // A provider ready to dispatch: a sending client, a service it subscribes to, and a recipient.
 import { env } from 'cloudflare:workers'
+import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
 import { insertRecipient } from '../../src/storage/recipients.ts'
 import { insertService } from '../../src/storage/services.ts'
 import { insertSubscription } from '../../src/storage/subscriptions.ts'
@@ -44,4 +45,38 @@ export function example001(sender: Sender, numericProviderId = true) {
       advertisement: { titulo: 'Autos usados CHECHO', mensaje: 'Lleve su auto usado con Financiameiento ...', canal: 'FCM' },
     },
   }
+}
+
+/**
+ * Writes deliveries to the outbox as POST /Services does, without enqueueing them: the test hands
+ * them to the consumer (or the sweeper) itself. Returns their ids.
+ */
+export async function writeOutbox(
+  sender: Sender,
+  parts: Partial<NewDelivery>[],
+  createdAt = new Date(),
+): Promise<string[]> {
+  const deliveries = parts.map(
+    (p): NewDelivery => ({
+      id: crypto.randomUUID(),
+      part: 'notification',
+      channel: 'sms',
+      address: '+5491155550000',
+      title: 'Turno',
+      body: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
+      link: null,
+      ...p,
+    }),
+  )
+  const message = {
+    id: crypto.randomUUID(),
+    providerId: sender.providerId,
+    serviceId: sender.serviceId,
+    idempotencyKey: null,
+    requestHash: 'test',
+    destination: sender.userId,
+    createdAt: createdAt.toISOString(),
+  }
+  await insertMessage(env.DB, message, deliveries)
+  return deliveries.map((d) => d.id)
 }

@@ -3,42 +3,15 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import worker from '../../src/index.ts'
 import { LEASE_SECONDS } from '../../src/queue/consumer.ts'
-import { claimDelivery, findDeliveryById, insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
+import { claimDelivery, findDeliveryById } from '../../src/storage/messages.ts'
 import { findRecipient } from '../../src/storage/recipients.ts'
-import { createSender, type Sender } from '../helpers/dispatch.ts'
+import { createSender, writeOutbox } from '../helpers/dispatch.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 
-// Deliveries are written to D1 as POST /Services writes them, but not enqueued: each test hands
-// them to the consumer itself, as the queue would, and reads the outcome.
+// Deliveries are written to D1 as POST /Services writes them, but not enqueued (writeOutbox): each
+// test hands them to the consumer itself, as the queue would, and reads the outcome.
 
-async function outbox(sender: Sender, parts: Partial<NewDelivery>[]): Promise<string[]> {
-  const deliveries = parts.map(
-    (p): NewDelivery => ({
-      id: crypto.randomUUID(),
-      part: 'notification',
-      channel: 'sms',
-      address: '+5491155550000',
-      title: 'Turno',
-      body: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
-      link: null,
-      ...p,
-    }),
-  )
-  await insertMessage(
-    env.DB,
-    {
-      id: crypto.randomUUID(),
-      providerId: sender.providerId,
-      serviceId: sender.serviceId,
-      idempotencyKey: null,
-      requestHash: 'test',
-      destination: sender.userId,
-      createdAt: new Date().toISOString(),
-    },
-    deliveries,
-  )
-  return deliveries.map((d) => d.id)
-}
+const outbox = writeOutbox
 
 async function consume(deliveryIds: string[], { queue = 'portero-dispatch', attempts = 1, bodies }: { queue?: string; attempts?: number; bodies?: unknown[] } = {}) {
   const batch = createMessageBatch(

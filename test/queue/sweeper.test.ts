@@ -3,8 +3,8 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import worker from '../../src/index.ts'
 import { GRACE_SECONDS } from '../../src/queue/sweeper.ts'
-import { findDeliveryById, insertMessage } from '../../src/storage/messages.ts'
-import { createSender } from '../helpers/dispatch.ts'
+import { findDeliveryById } from '../../src/storage/messages.ts'
+import { createSender, writeOutbox } from '../helpers/dispatch.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 
@@ -12,25 +12,11 @@ describe('outbox sweeper', () => {
   it('enqueues a delivery that was written but never enqueued, and it gets sent', { timeout: 20_000 }, async () => {
     useStandIn()
     const sender = await createSender()
-    const id = crypto.randomUUID()
-    const long = new Date(Date.now() - 2 * GRACE_SECONDS * 1000)
-    // As if the Worker died between the D1 write and the enqueue.
-    await insertMessage(
-      env.DB,
-      {
-        id: crypto.randomUUID(),
-        providerId: sender.providerId,
-        serviceId: sender.serviceId,
-        idempotencyKey: null,
-        requestHash: 'test',
-        destination: sender.userId,
-        createdAt: long.toISOString(),
-      },
-      [{ id, part: 'notification', channel: 'sms', address: '+5491155550000', title: 'T', body: 'B', link: null }],
-    )
+    // As if the Worker died between the D1 write and the enqueue, long ago.
+    const [id] = await writeOutbox(sender, [{}], new Date(Date.now() - 2 * GRACE_SECONDS * 1000))
     await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: '*/5 * * * *' }), env)
     const delivery = await eventually(
-      async () => (await findDeliveryById(env.DB, id))!,
+      async () => (await findDeliveryById(env.DB, id!))!,
       (d) => d.status === 'sent',
     )
     expect(delivery.status).toBe('sent')
@@ -39,22 +25,9 @@ describe('outbox sweeper', () => {
 
   it('leaves deliveries that are not overdue alone', async () => {
     const sender = await createSender()
-    const id = crypto.randomUUID()
-    await insertMessage(
-      env.DB,
-      {
-        id: crypto.randomUUID(),
-        providerId: sender.providerId,
-        serviceId: sender.serviceId,
-        idempotencyKey: null,
-        requestHash: 'test',
-        destination: sender.userId,
-        createdAt: new Date().toISOString(),
-      },
-      [{ id, part: 'notification', channel: 'sms', address: '+5491155550000', title: 'T', body: 'B', link: null }],
-    )
+    const [id] = await writeOutbox(sender, [{}])
     await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: '*/5 * * * *' }), env)
     await new Promise((resolve) => setTimeout(resolve, 1500)) // longer than the queue's batch timeout
-    expect((await findDeliveryById(env.DB, id))!).toMatchObject({ status: 'queued', attempts: 0 })
+    expect((await findDeliveryById(env.DB, id!))!).toMatchObject({ status: 'queued', attempts: 0 })
   })
 })
