@@ -25,19 +25,23 @@ const ConfigSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{43,}$/, 'must be base64url of at least 32 bytes'),
 })
 
-const cache = new WeakMap<object, Promise<Config>>()
+// Keyed by the settings' values, not the env object: keys are imported once per isolate however
+// the runtime hands env over, and a changed secret (a key rotation) is picked up at once.
+const cache = new Map<string, Promise<Config>>()
 
 /**
- * Parses vars and secrets once per env object (so once per isolate in production) and fails loudly
- * on anything missing or malformed: a misconfigured Worker answers 500 and logs what is wrong.
+ * Parses vars and secrets once per isolate and fails loudly on anything missing or malformed: a
+ * misconfigured Worker answers 500 and logs what is wrong.
  */
 export function loadConfig(env: Env): Promise<Config> {
-  let config = cache.get(env)
+  const key = `${env.ISSUER}\n${env.SIGNING_KEYS}\n${env.SECRET_PEPPER}`
+  let config = cache.get(key)
   if (!config) {
+    if (cache.size >= 4) cache.clear() // only old rotations would pile up
     config = parseConfig(env)
-    cache.set(env, config)
+    cache.set(key, config)
     // A failed parse is not cached, so fixing a secret takes effect without a redeploy.
-    config.catch(() => cache.delete(env))
+    config.catch(() => cache.delete(key))
   }
   return config
 }
@@ -77,22 +81,24 @@ const ServiceAccount = z.object({
 })
 
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
-const channelCache = new WeakMap<object, ChannelConfig>()
+let channelCache: { key: string; config: ChannelConfig } | undefined
 
 /**
  * The delivery channels this deployment is configured for. A channel whose settings are all empty
  * is off; one that is half configured is a loud error (500, logged), not a silent gap.
  */
 export function loadChannelConfig(env: Env): ChannelConfig {
-  let config = channelCache.get(env)
-  if (config) return config
+  const key = [
+    env.SMS_API_BASE_URL, env.SMS_ACCOUNT_SID, env.SMS_AUTH_TOKEN, env.SMS_FROM,
+    env.FCM_API_BASE_URL, env.FCM_PROJECT_ID, env.FCM_SERVICE_ACCOUNT, env.GOOGLE_TOKEN_URL,
+  ].join('\n')
+  if (channelCache?.key === key) return channelCache.config
   try {
-    config = { sms: parseSms(env), fcm: parseFcm(env) }
+    channelCache = { key, config: { sms: parseSms(env), fcm: parseFcm(env) } }
   } catch (cause) {
     throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
   }
-  channelCache.set(env, config)
-  return config
+  return channelCache.config
 }
 
 function parseSms(env: Env): ChannelConfig['sms'] {
