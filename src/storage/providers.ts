@@ -37,8 +37,11 @@ export async function findProviderById(db: D1Database, id: string): Promise<Prov
 
 /** A page of providers in id order, after the id `after`. */
 export async function listProviders(db: D1Database, { after, limit }: { after?: string; limit: number }) {
+  // ORDER BY the column, not the `id` alias: the alias is text, and '10' sorts before '9'.
   const { results } = await db
-    .prepare(`${SELECT_PROVIDER} WHERE id > CAST(?1 AS INTEGER) ORDER BY id LIMIT ?2`)
+    .prepare(
+      `${SELECT_PROVIDER} WHERE providers.id > CAST(?1 AS INTEGER) ORDER BY providers.id LIMIT ?2`,
+    )
     .bind(after ?? '-9223372036854775808', limit)
     .all<ProviderRow>()
   return results.map(toProvider)

@@ -31,6 +31,11 @@ const MAX_INT64 = 2n ** 63n - 1n
 /** Provider ids are int64 (document 001), carried as decimal strings so none is ever rounded. */
 export const ProviderIdText = z
   .union([z.string(), z.number()])
+  // SPEC 11: JSON.parse has already rounded a number past 2^53 − 1; refuse it, never store another id.
+  .refine(
+    (v) => typeof v === 'string' || Number.isSafeInteger(v),
+    'a JSON number id must be at most 2^53 − 1; send larger ids as strings',
+  )
   .transform((v) => String(v))
   .refine((v) => /^[1-9]\d{0,18}$/.test(v) && BigInt(v) <= MAX_INT64, 'must be a positive int64')
 
@@ -45,13 +50,15 @@ export function providerView(p: Provider) {
   return { id: p.id, name: p.name, status: p.status, created_at: p.createdAt, updated_at: p.updatedAt }
 }
 
+function badCursor(): AppError {
+  return new AppError(400, 'invalid_request', 'cursor is not one this API returned.', {
+    errors: [{ path: 'cursor', message: 'cursor is not one this API returned' }],
+  })
+}
+
 /** One provider's subscriptions, paged: shared by the admin and the provider's own listing. */
 export async function subscriptionPage(db: D1Database, providerId: string, limit: number, cursor: string | undefined, url: URL) {
-  if (cursor !== undefined && !/^\d{1,10}$/.test(cursor)) {
-    throw new AppError(400, 'invalid_request', 'cursor is not one this API returned.', {
-      errors: [{ path: 'cursor', message: 'cursor is not one this API returned' }],
-    })
-  }
+  if (cursor !== undefined && !/^\d{1,10}$/.test(cursor)) throw badCursor()
   const rows = await listSubscriptions(db, providerId, { after: cursor ? Number(cursor) : undefined, limit: limit + 1 })
   return toPage(rows, limit, (s) => String(s.serviceId), subscriptionView, url)
 }
@@ -74,6 +81,8 @@ async function requireProvider(db: D1Database, id: string): Promise<Provider> {
 
 providers.post('/', requireJson(), validate('json', NewProvider), async (c) => {
   const body = c.req.valid('json')
+  // Named before the insert, so a refused create (409) is audited against the id it asked for.
+  auditAs(c, 'provider.create', body.id)
   const id = await insertProvider(c.env.DB, body)
   if (!id) throw new AppError(409, 'conflict', `Provider ${body.id} already exists.`)
   auditAs(c, 'provider.create', id)
@@ -83,6 +92,8 @@ providers.post('/', requireJson(), validate('json', NewProvider), async (c) => {
 
 providers.get('/', validate('query', PageQuery), async (c) => {
   const { limit, cursor } = c.req.valid('query')
+  // Any other cursor would be cast to 0 by SQLite and silently restart the walk.
+  if (cursor !== undefined && !/^-?\d{1,19}$/.test(cursor)) throw badCursor()
   const rows = await listProviders(c.env.DB, { after: cursor, limit: limit + 1 })
   return c.json(toPage(rows, limit, (p) => p.id, providerView, new URL(c.req.url)))
 })

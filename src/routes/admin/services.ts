@@ -75,6 +75,8 @@ const nameTaken = (name: string) => new AppError(409, 'conflict', `A service nam
 
 services.post('/', requireJson(), validate('json', NewService), async (c) => {
   const body = c.req.valid('json')
+  // Named before the insert, so a refused create (409) is audited against the id it asked for.
+  auditAs(c, 'service.create', body.id === undefined ? undefined : String(body.id))
   const id = await insertService(c.env.DB, {
     id: body.id,
     name: body.name,
@@ -93,7 +95,13 @@ services.post('/', requireJson(), validate('json', NewService), async (c) => {
 
 services.get('/', validate('query', PageQuery), async (c) => {
   const { limit, cursor } = c.req.valid('query')
-  const after = cursor === undefined ? undefined : serviceId(cursor)
+  // A cursor that is not a service id is the caller's mistake (400), not a missing resource.
+  if (cursor !== undefined && !/^[1-9]\d{0,9}$/.test(cursor)) {
+    throw new AppError(400, 'invalid_request', 'cursor is not one this API returned.', {
+      errors: [{ path: 'cursor', message: 'cursor is not one this API returned' }],
+    })
+  }
+  const after = cursor === undefined ? undefined : Number(cursor)
   const rows = await listServices(c.env.DB, { after, limit: limit + 1 })
   return c.json(toPage(rows, limit, (s) => String(s.id), view, new URL(c.req.url)))
 })
