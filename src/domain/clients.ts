@@ -1,6 +1,7 @@
 // Managing OAuth clients: creation with a generated or imported secret (shown once), secret
 // rotation with an optional grace period, and the token consequences of disabling or deleting.
 import { AppError } from '../errors.ts'
+import { readClientTokenMarker, writeClientTokenMarker } from '../storage/client-token-markers.ts'
 import { findProviderById } from '../storage/providers.ts'
 import {
   deleteClient,
@@ -59,6 +60,11 @@ export async function createClient(deps: ClientDeps, input: NewClientInput): Pro
   }
   const secret = input.importedSecret ?? generateClientSecret()
   const id = input.id ?? `client-${crypto.randomUUID()}`
+  // The id may have belonged to a deleted client, whose unexpired tokens name it in client_id: no
+  // token issued before this client existed is its, and the old "deleted" marker must not end the
+  // new client's cached tokens (SPEC 8).
+  const previous = await readClientTokenMarker(deps.cache, id)
+  const tokensValidAfter = Math.max(epochSeconds(deps.now), previous?.tokensValidAfter ?? 0)
   const inserted = await insertClient(deps.db, {
     id,
     providerId: input.providerId,
@@ -67,10 +73,15 @@ export async function createClient(deps: ClientDeps, input: NewClientInput): Pro
     allowedScopes: input.allowedScopes,
     audiences: input.audiences,
     tokenLifetime: input.tokenLifetime,
+    tokensValidAfter,
   })
   if (!inserted) {
     throw new AppError(409, 'conflict', `A client with id "${id}", or named "${input.name}" in this provider, already exists.`)
   }
+  // Written even when none was read here: KV may not show another location's marker yet, and the
+  // last write wins.
+  await writeClientTokenMarker(deps.cache, id, { status: 'active', tokensValidAfter })
+  await waitOutRevocationSecond(deps.now, tokensValidAfter)
   return { client: (await findClientById(deps.db, id))!, secret }
 }
 
@@ -87,8 +98,13 @@ export async function changeClient(deps: ClientDeps, id: string, changes: Client
     throw cause
   }
   if (changes.status && changes.status !== client.status) {
-    if (changes.status === 'disabled') await invalidateClientTokens(deps, [id], 'disabled')
-    else await reactivateClientTokens(deps, [{ ...(await requireClient(deps.db, id)), status: 'active' }])
+    if (changes.status === 'disabled') {
+      await invalidateClientTokens(deps, [id], 'disabled')
+    } else {
+      const enabled = await requireClient(deps.db, id)
+      await reactivateClientTokens(deps, [{ ...enabled, status: 'active' }])
+      await waitOutRevocationSecond(deps.now, enabled.tokensValidAfter)
+    }
   }
   return requireClient(deps.db, id)
 }
@@ -110,7 +126,11 @@ export async function rotateClientSecret(
   const secret = generateClientSecret()
   const graceUntil = rotation.graceSeconds > 0 ? Math.floor(deps.now.getTime() / 1000) + rotation.graceSeconds : null
   await updateClientSecretDigest(deps.db, id, await digestClientSecret(deps.pepper, secret), graceUntil)
-  if (rotation.revokeTokens) await invalidateClientTokens(deps, [id], 'active')
+  if (rotation.revokeTokens) {
+    await invalidateClientTokens(deps, [id], 'active')
+    // The new secret is handed out only once its tokens can outlive the revocation.
+    await waitOutRevocationSecond(deps.now, (await requireClient(deps.db, id)).tokensValidAfter)
+  }
   return { secret, previousSecretValidUntil: graceUntil }
 }
 
@@ -120,6 +140,21 @@ export async function removeClient(deps: ClientDeps, id: string): Promise<void> 
   // Tokens first: were the row gone first, a check in between could re-cache a token as active.
   await invalidateClientTokens(deps, [id], 'deleted')
   await deleteClient(deps.db, id)
+}
+
+function epochSeconds(now: Date): number {
+  return Math.floor(now.getTime() / 1000)
+}
+
+/**
+ * Tokens carry their issue time in whole seconds (iat), and those issued before a client's
+ * `tokensValidAfter` are inactive for good. When that second has not begun yet (the client's tokens
+ * were ended in this very second), a token issued now would be ended with them: this waits it out,
+ * at most a second, before a new secret or a re-enabled client is handed back.
+ */
+async function waitOutRevocationSecond(now: Date, tokensValidAfter: number): Promise<void> {
+  const wait = Math.min(tokensValidAfter * 1000 - now.getTime(), 1000)
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
 }
 
 export async function requireClient(db: D1Database, id: string): Promise<Client> {

@@ -105,6 +105,8 @@ export type NewClient = {
   audiences: readonly string[]
   tokenLifetime?: number
   status?: ClientStatus
+  /** Tokens naming this id issued before this (epoch seconds) are inactive; 0 by default. */
+  tokensValidAfter?: number
 }
 
 /** Inserts a client; false when its id, or its name within the provider, is taken. */
@@ -112,8 +114,8 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<b
   const result = await db
     .prepare(
       `INSERT INTO clients (id, provider_id, name, secret_digest, allowed_scopes, audiences,
-         token_lifetime, status)
-       VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING`,
+         token_lifetime, status, tokens_valid_after)
+       VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING`,
     )
     .bind(
       client.id,
@@ -124,6 +126,7 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<b
       JSON.stringify(client.audiences),
       client.tokenLifetime ?? 3600,
       client.status ?? 'active',
+      client.tokensValidAfter ?? 0,
     )
     .run()
   return result.meta.changes > 0

@@ -2,19 +2,23 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../../config.ts'
+import { AppError } from '../../errors.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
 import { validate } from '../../http/validate.ts'
 import { listAuditEvents, type StoredAuditEvent } from '../../storage/audit-events.ts'
 
 export const audit = new Hono<AppEnv>()
 
+// An instant in UTC (Z) or with its offset (+02:00): both name one moment, compared in UTC below.
+const instant = (error: string) => z.iso.datetime({ offset: true, error })
+
 export const AuditQuery = PageQuery.extend({
   action: z.string().max(100).optional(),
   actor: z.string().max(200).optional(),
   target: z.string().max(200).optional(),
   outcome: z.enum(['success', 'failure']).optional(),
-  since: z.iso.datetime({ error: 'since must be an ISO 8601 instant such as 2026-11-22T00:00:00Z' }).optional(),
-  until: z.iso.datetime({ error: 'until must be an ISO 8601 instant such as 2026-11-22T23:59:59Z' }).optional(),
+  since: instant('since must be an ISO 8601 instant such as 2026-11-22T00:00:00Z').optional(),
+  until: instant('until must be an ISO 8601 instant such as 2026-11-22T23:59:59Z').optional(),
 })
 
 function view(e: StoredAuditEvent) {
@@ -33,7 +37,14 @@ function view(e: StoredAuditEvent) {
 
 audit.get('/', validate('query', AuditQuery), async (c) => {
   const { limit, cursor, ...filter } = c.req.valid('query')
-  const before = cursor !== undefined && /^\d+$/.test(cursor) ? Number(cursor) : undefined
+  // A cursor is the id the previous page ended at. Any other value is refused: read as "no cursor",
+  // it would send a client following links back to the first page, over and over.
+  if (cursor !== undefined && !/^\d{1,15}$/.test(cursor)) {
+    throw new AppError(400, 'invalid_request', 'cursor is not one this API returned.', {
+      errors: [{ path: 'cursor', message: 'cursor is not one this API returned' }],
+    })
+  }
+  const before = cursor === undefined ? undefined : Number(cursor)
   // Stored instants carry milliseconds and Z; normalise the filter bounds to compare as text.
   const iso = (t?: string) => (t ? new Date(t).toISOString() : undefined)
   const rows = await listAuditEvents(

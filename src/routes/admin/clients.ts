@@ -87,6 +87,9 @@ function noStore(c: Context<AppEnv>) {
 
 clients.post('/', requireJson(), validate('json', NewClient), async (c) => {
   const body = c.req.valid('json')
+  const imported = { imported_secret: body.client_secret !== undefined }
+  // Named before the attempt, so that a refused creation (409, 400) is audited as one too.
+  auditAs(c, 'client.create', body.id, imported)
   const { client, secret } = await createClient(await deps(c), {
     id: body.id,
     providerId: body.provider_id,
@@ -96,7 +99,7 @@ clients.post('/', requireJson(), validate('json', NewClient), async (c) => {
     tokenLifetime: body.token_lifetime,
     importedSecret: body.client_secret,
   })
-  auditAs(c, 'client.create', client.id, { imported_secret: body.client_secret !== undefined })
+  auditAs(c, 'client.create', client.id, imported)
   noStore(c)
   c.header('location', `/admin/clients/${encodeURIComponent(client.id)}`)
   return c.json({ ...view(client), client_secret: secret }, 201)
