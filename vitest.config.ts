@@ -42,6 +42,8 @@ export default defineConfig(async () => {
       include: ['test/**/*.test.ts'],
       setupFiles: ['./test/setup/apply-migrations.ts'],
       restoreMocks: true,
+      // One access-log line per request would bury the report; 5xx lines (level error) still show.
+      onConsoleLog: (line) => !line.startsWith('{"level":"info","message":"request",'),
     },
   }
 })

@@ -1,41 +1,54 @@
 // The Portero app: global middleware, one sub-app per capability, and the error handlers.
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import type { AppEnv } from './config.ts'
-import { AppError } from './errors.ts'
+import { cors } from './http/cors.ts'
 import { createNotFound, onError } from './http/errors.ts'
 import { useDialect } from './http/dialect.ts'
+import { accessLog } from './http/log.ts'
 import { requestId } from './http/request-id.ts'
+import { limitBody, limitHeaders, requireHttps, securityHeaders } from './http/security.ts'
 import { admin } from './routes/admin/index.ts'
 import { auth } from './routes/auth.ts'
 import { docs } from './routes/docs.ts'
 import { health } from './routes/health.ts'
 import { introspection } from './routes/introspection.ts'
 import { oauth } from './routes/oauth.ts'
+import { pictures } from './routes/pictures.ts'
 import { recipients } from './routes/recipients.ts'
 import { revocation } from './routes/revocation.ts'
 import { services } from './routes/services.ts'
 import { subscriptions } from './routes/subscriptions.ts'
 import { wellKnown } from './routes/well-known.ts'
 
-/** Bodies larger than this are refused before any parsing. */
+/** Bodies larger than this are refused before any parsing, unless BODY_LIMITS says otherwise. */
 export const MAX_BODY_BYTES = 16 * 1024
+
+/**
+ * Per-route body limits. The credential endpoints read their body before the caller is known, and
+ * a login is a few hundred bytes. /Services carries pictures: 1 MiB decoded is about 1.4 MB of
+ * base64 JSON (issue 9).
+ */
+export const BODY_LIMITS: ReadonlyMap<string, number> = new Map([
+  ['/auth/login', 4 * 1024],
+  ['/oauth/token', 4 * 1024],
+  ['/Services', 1536 * 1024],
+])
 
 export const app = new Hono<AppEnv>()
 
+// Outermost, so its headers land on every response: errors, 404s and redirects included.
+app.use(securityHeaders())
 app.use(requestId())
-// Before the body limit, so that even a 413 answers in the envelope these clients read.
+app.use(accessLog())
+// Before the checks below, so that even a 401, 413 or 431 answers in the envelope clients read.
 app.use('/oauth/*', useDialect('oauth'))
 app.use('/mcg/v1/*', useDialect('oauth'))
 app.use('/auth/me', useDialect('bridge'))
-app.use(
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError() {
-      throw new AppError(413, 'payload_too_large', `The request body is larger than ${MAX_BODY_BYTES} bytes.`)
-    },
-  }),
-)
+app.use(requireHttps())
+// Before routing: the notFound handler would answer every preflight with a bare 204.
+app.use(cors())
+app.use(limitHeaders())
+app.use(limitBody(MAX_BODY_BYTES, BODY_LIMITS))
 
 app.route('/healthz', health)
 app.route('/auth', auth)
@@ -44,6 +57,7 @@ app.route('/.well-known', wellKnown)
 app.route('/', introspection)
 app.route('/', revocation)
 app.route('/Services', services)
+app.route('/pictures', pictures)
 app.route('/recipients', recipients)
 app.route('/subscriptions', subscriptions)
 app.route('/admin', admin)

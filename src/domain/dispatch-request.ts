@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { AppError, type FieldError } from '../errors.ts'
 import type { Channel } from '../providers/notifier.ts'
 import { MAX_SMS_TEXT_CHARS, smsText } from '../providers/sms.ts'
+import { decodePicture, MAX_PICTURE_BYTES, type Picture } from './pictures.ts'
 
 export const MAX_TITLE_CHARS = 32
 export const MAX_MESSAGE_CHARS = 166
@@ -57,6 +58,11 @@ const text = (name: string, max: number) =>
     .refine((s) => s.trim().length > 0, `${name} must not be empty`)
     .refine((s) => chars(s) <= max, `${name} must be at most ${max} characters`)
 
+/** Names the keys a strict object refused, rather than zod's generic message. */
+function unknownKeys(what: string): { error: (issue: { code?: string; keys?: string[] }) => string | undefined } {
+  return { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown ${what}: ${issue.keys!.join(', ')}` : undefined) }
+}
+
 const Part = z.preprocess(
   canonicalKeys(PART_FIELDS),
   z.strictObject(
@@ -65,9 +71,15 @@ const Part = z.preprocess(
       message: text('message', MAX_MESSAGE_CHARS),
       channel: z.union([z.string(), z.number()], { error: 'channel is required (SMS or FCM)' }),
       link: z.url({ protocol: /^https?$/, error: 'link must be an http(s) URL' }).max(2048).optional(),
-      picture: z.unknown().optional(),
+      picture: z
+        .string({ error: 'picture must be a base64 string or a data: URL' })
+        .optional()
+        .meta({
+          description: `A PNG, JPEG, GIF or WebP image of at most ${MAX_PICTURE_BYTES} bytes, in base64 (plain or as a \`data:image/…;base64,\` URL). Checked by content; published at an unguessable URL and sent as the FCM notification image or the MMS media.`,
+          contentEncoding: 'base64',
+        }),
     },
-    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : undefined) },
+    unknownKeys('field'),
   ),
 )
 
@@ -81,7 +93,7 @@ const Parameters = z.preprocess(
       qr_code: z.unknown().optional(),
       microPayment: z.unknown().optional(),
     },
-    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown parameter: ${issue.keys.join(', ')}` : undefined) },
+    unknownKeys('parameter'),
   ),
 )
 
@@ -97,14 +109,17 @@ const ProviderId = z.union([z.number(), z.string()]).transform((value, ctx) => {
   return z.NEVER
 })
 
-export const ServicesRequestSchema = z.object({
-  provider_id: ProviderId,
-  service_token: z.uuid({ error: 'service_token must be a UUID' }),
-  service_id: z.number({ error: 'service_id must be an integer' }).int().positive(),
-  parameters: Parameters,
-})
+export const ServicesRequestSchema = z.strictObject(
+  {
+    provider_id: ProviderId,
+    service_token: z.uuid({ error: 'service_token must be a UUID' }),
+    service_id: z.number({ error: 'service_id must be an integer' }).int().positive(),
+    parameters: Parameters,
+  },
+  unknownKeys('field'),
+)
 
-export type PartRequest = { title: string; message: string; channel: Channel; link?: string }
+export type PartRequest = { title: string; message: string; channel: Channel; link?: string; picture?: Picture }
 
 export type ServicesRequest = {
   providerId: string
@@ -131,7 +146,10 @@ function toChannel(value: string | number, path: string): Channel {
   )
 }
 
-/** Parses a /Services body. Throws 400 `invalid_request`, `unsupported_channel` or `not_supported`. */
+/**
+ * Parses a /Services body. Throws 400 `invalid_request`, `unsupported_channel` or `not_supported`,
+ * or 413 `payload_too_large` for a picture over 1 MiB.
+ */
 export function parseServicesRequest(body: unknown): ServicesRequest {
   const result = ServicesRequestSchema.safeParse(body)
   if (!result.success) {
@@ -152,11 +170,6 @@ export function parseServicesRequest(body: unknown): ServicesRequest {
   const part = (name: 'notification' | 'advertisement'): PartRequest | undefined => {
     const value = parameters[name]
     if (!value) return undefined
-    if (value.picture !== undefined) {
-      throw new AppError(400, 'not_supported', `${name}.picture is not supported yet.`, {
-        errors: [{ path: `parameters.${name}.picture`, message: 'not supported yet' }],
-      })
-    }
     const channel = toChannel(value.channel, `parameters.${name}.channel`)
     // By SMS the link is part of the text: a link too long for one SMS is refused now rather than
     // accepted and then failed for good (UTF-16 units: never fewer than Twilio counts).
@@ -165,7 +178,14 @@ export function parseServicesRequest(body: unknown): ServicesRequest {
       const why = `with the title and message, longer than one SMS (${MAX_SMS_TEXT_CHARS} characters)`
       throw invalid([{ path: `parameters.${name}.link`, message: why }])
     }
-    return { title: value.title, message: value.message, channel, ...(value.link ? { link: value.link } : {}) }
+    const picture = value.picture === undefined ? undefined : decodePicture(value.picture, `parameters.${name}.picture`)
+    return {
+      title: value.title,
+      message: value.message,
+      channel,
+      ...(value.link ? { link: value.link } : {}),
+      ...(picture ? { picture } : {}),
+    }
   }
   return {
     providerId: provider_id,

@@ -15,7 +15,8 @@ import {
 import { findRecipient, type Recipient } from '../storage/recipients.ts'
 import { findServiceById, type Service } from '../storage/services.ts'
 import { findSubscriptionByToken } from '../storage/subscriptions.ts'
-import type { ServicesRequest } from './dispatch-request.ts'
+import type { PartRequest, ServicesRequest } from './dispatch-request.ts'
+import { pictureDigest, publishPicture, type PictureDeps } from './pictures.ts'
 
 export type DispatchDeps = {
   db: D1Database
@@ -23,6 +24,8 @@ export type DispatchDeps = {
   /** The channels this deployment is configured to deliver on. */
   channels: ReadonlySet<Channel>
   now: Date
+  /** Where pictures are published (issue 9). */
+  pictures: Omit<PictureDeps, 'now'>
   /** Logs a failure that does not fail the request (the sweeper recovers from it). */
   warn: (message: string, fields: Record<string, unknown>) => void
 }
@@ -77,7 +80,7 @@ export async function acceptDispatch(
     }
   }
 
-  const requestHash = await sha256Hex(JSON.stringify(request))
+  const requestHash = await sha256Hex(JSON.stringify(await hashable(request)))
   if (idempotencyKey) {
     const earlier = await findMessageByIdempotencyKey(deps.db, request.providerId, idempotencyKey)
     if (earlier) return replay(deps, earlier, requestHash)
@@ -94,10 +97,17 @@ export async function acceptDispatch(
     destination,
     createdAt: deps.now.toISOString(),
   }
-  const parts = (['notification', 'advertisement'] as const).flatMap((part) => {
+  const addressed = (['notification', 'advertisement'] as const).flatMap((part) => {
     const content = request[part]
-    if (!content) return []
-    return addressesFor(recipient, destination, content.channel, part).map(
+    return content ? [{ part, content, addresses: addressesFor(recipient, destination, content.channel, part) }] : []
+  })
+  // Only a request that will be accepted stores its pictures, each distinct content once.
+  const pictureDeps = { ...deps.pictures, now: deps.now }
+  const urls = await Promise.all(
+    addressed.map(({ content }) => (content.picture ? publishPicture(pictureDeps, content.picture) : null)),
+  )
+  const parts = addressed.flatMap(({ part, content, addresses }, i) => {
+    return addresses.map(
       (address): NewDelivery => ({
         id: crypto.randomUUID(),
         part,
@@ -106,6 +116,7 @@ export async function acceptDispatch(
         title: content.title,
         body: content.message,
         link: content.link ?? null,
+        pictureUrl: urls[i] ?? null,
       }),
     )
   })
@@ -125,6 +136,13 @@ export async function acceptDispatch(
     })
   }
   return { message, deliveries: await listDeliveries(deps.db, message.id), replayed: false }
+}
+
+/** The request as its idempotency hash sees it: a picture by its digest, not its bytes. */
+async function hashable(request: ServicesRequest) {
+  const part = async (content: PartRequest | undefined) =>
+    content?.picture ? { ...content, picture: await pictureDigest(content.picture) } : content
+  return { ...request, notification: await part(request.notification), advertisement: await part(request.advertisement) }
 }
 
 async function replay(deps: DispatchDeps, earlier: Message, requestHash: string): Promise<Accepted> {

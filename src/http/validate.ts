@@ -46,13 +46,53 @@ function unsupported(expected: string, got: string | undefined): AppError {
   )
 }
 
-/** Requires a JSON body, parses it once (Hono caches it for validators) and rejects bad JSON. */
+/**
+ * No request needs deeper JSON; deeper nesting only costs recursion in every later walk of the
+ * value (zod, request hashing), so it is refused before JSON.parse sees it.
+ */
+export const MAX_JSON_DEPTH = 32
+
+/** The deepest nesting of objects and arrays in JSON text, counted without parsing it. */
+export function jsonDepth(text: string): number {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i)
+    if (inString) {
+      if (char === 0x5c) i++ // a backslash escapes the next character
+      else if (char === 0x22) inString = false
+    } else if (char === 0x22) {
+      inString = true
+    } else if (char === 0x7b || char === 0x5b) {
+      deepest = Math.max(deepest, ++depth)
+    } else if (char === 0x7d || char === 0x5d) {
+      depth--
+    }
+  }
+  return deepest
+}
+
+/**
+ * Requires a JSON body nested at most MAX_JSON_DEPTH deep, parses it once (Hono caches it for
+ * validators) and rejects bad JSON.
+ */
 export function requireJson(): MiddlewareHandler {
   return async function requireJson(c, next) {
     const type = c.req.header('content-type')
     const media = mediaType(type)
     if (media !== 'application/json' && !media.endsWith('+json')) {
       throw unsupported('application/json', type)
+    }
+    let text: string
+    try {
+      text = await c.req.text()
+    } catch (cause) {
+      throw new AppError(400, 'invalid_json', 'The request body could not be read.', {}, { cause })
+    }
+    if (jsonDepth(text) > MAX_JSON_DEPTH) {
+      const detail = `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`
+      throw new AppError(400, 'invalid_request', detail)
     }
     try {
       await c.req.json()

@@ -28,7 +28,7 @@ type Operation = {
   security: ('bearer' | 'accessToken' | 'basic' | 'clientSecretPost' | 'none')[]
   query?: z.ZodObject
   body?: Record<string, Json>
-  responses: Record<number, { description: string; body?: Json; headers?: string[] }>
+  responses: Record<number, { description: string; body?: Json; headers?: string[]; mediaType?: string }>
 }
 
 const REF = (id: string) => `#/components/schemas/${id}`
@@ -99,7 +99,7 @@ const COMMON = {
   403: problem('Authenticated, but not allowed (`insufficient_scope` or `forbidden`).'),
   404: problem('No such resource.'),
   409: problem('Conflicts with an existing resource.'),
-  413: problem('The body is larger than 16 KiB.'),
+  413: problem('The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services, 16 KiB elsewhere.'),
   415: problem('The body has a content type this endpoint does not accept.'),
   429: problem('Too many failed authentications (`Retry-After`).'),
 }
@@ -120,6 +120,11 @@ export const OPERATIONS: Operation[] = [
   {
     method: 'get', path: '/openapi.json', tag: 'Service', summary: 'This description', security: ['none'],
     responses: { 200: { description: 'OpenAPI 3.1.', body: { schema: z.record(z.string(), z.unknown()) } } },
+  },
+  {
+    method: 'get', path: '/docs', tag: 'Service', summary: 'Interactive API reference', security: ['none'],
+    description: 'Swagger UI on `/openapi.json`; its scripts and styles come from this origin only.',
+    responses: { 200: { description: 'The HTML page.', mediaType: 'text/html', body: { schema: z.string() } } },
   },
   {
     method: 'post', path: '/auth/login', tag: 'Tokens', security: ['none'],
@@ -204,6 +209,16 @@ export const OPERATIONS: Operation[] = [
     method: 'get', path: '/Services/messages/:id', tag: 'Dispatch', security: ['bearer'],
     summary: 'Delivery status of a message',
     responses: { 200: { description: 'The message and its deliveries.', body: { schema: R.Message } }, ...pick(401, 403, 404) },
+  },
+  {
+    method: 'get', path: '/pictures/:file', tag: 'Dispatch', security: ['none'],
+    summary: 'A picture sent with a message',
+    description:
+      'The picture of a /Services part, at the URL sent to FCM (`notification.image`) or Twilio (`MediaUrl`): `{id}.{ext}`, where the id is an HMAC of the content, so the URL cannot be guessed from a known image. Served with `Cache-Control: public, immutable` until it expires (30 days).',
+    responses: {
+      200: { description: 'The image bytes (PNG, JPEG, GIF or WebP).', mediaType: 'image/*', body: { schema: z.string().meta({ format: 'binary' }) } },
+      ...pick(404),
+    },
   },
   {
     method: 'post', path: '/recipients', tag: 'Recipients', security: ['bearer'], summary: 'Add a recipient',
@@ -319,7 +334,12 @@ export function buildOpenApiDocument(serverUrl: string) {
           description: r.description,
           ...(r.headers ? { headers: Object.fromEntries(r.headers.map((h) => [h, { schema: { type: 'string' } }])) } : {}),
           ...(r.body
-            ? { content: content({ [r.body.schema === R.Problem ? problemType : 'application/json']: r.body }, 'output') }
+            ? {
+                content: content(
+                  { [r.mediaType ?? (r.body.schema === R.Problem ? problemType : 'application/json')]: r.body },
+                  'output',
+                ),
+              }
             : {}),
         },
       ]),
@@ -338,7 +358,12 @@ export function buildOpenApiDocument(serverUrl: string) {
     }
   }
   const { schemas } = z.toJSONSchema(z.globalRegistry, { uri: REF, unrepresentable: 'any' }) as { schemas: Record<string, Schema> }
-  for (const schema of Object.values(schemas)) delete schema.$schema
+  // The `$id`s zod writes ("#/components/schemas/X") are fragment-only, which JSON Schema 2020-12
+  // forbids; Swagger UI (GET /docs) then resolves no $ref and shows every example as "string".
+  for (const schema of Object.values(schemas)) {
+    delete schema.$schema
+    delete schema.$id
+  }
   return {
     openapi: '3.1.1',
     info: {

@@ -20,11 +20,15 @@ export type FcmNotifierConfig = {
 /** The `message` of a v1 `messages:send` request, as Portero fills it. */
 export type FcmMessage = {
   token: string
-  notification: { title: string; body: string }
+  notification: { title: string; body: string; image?: string }
   data: { message_id: string; link?: string }
-  android: { notification: { tag: string } }
-  apns: { headers: { 'apns-collapse-id': string } }
-  webpush: { headers: { Topic: string }; fcm_options?: { link: string } }
+  android: { notification: { tag: string; image?: string } }
+  apns: {
+    headers: { 'apns-collapse-id': string }
+    payload?: { aps: { 'mutable-content': 1 } }
+    fcm_options?: { image: string }
+  }
+  webpush: { headers: { Topic: string }; notification?: { image: string }; fcm_options?: { link: string } }
 }
 
 /** google.rpc.Status with FCM's details, as far as it is read here. */
@@ -139,18 +143,25 @@ export function createFcmNotifier({
   }
 }
 
-async function toFcmMessage({ id, to, title, body, link }: OutboundMessage): Promise<FcmMessage> {
+async function toFcmMessage({ id, to, title, body, link, pictureUrl }: OutboundMessage): Promise<FcmMessage> {
+  const image = pictureUrl ? { image: pictureUrl } : {}
   return {
     token: to,
-    notification: { title, body },
+    // FCM v1: notification.image for every platform, repeated where each platform reads it.
+    notification: { title, body, ...image },
     // The link travels in data only: apps open it themselves (no click_action to configure).
     data: { message_id: id, ...(link ? { link } : {}) },
     // The tag (and APNs collapse id, web push Topic) makes a retried push replace the first on the
     // device. No android.collapse_key: FCM keeps only four per device while it is offline.
-    android: { notification: { tag: id } },
-    apns: { headers: { 'apns-collapse-id': await apnsCollapseId(id) } },
+    android: { notification: { tag: id, ...image } },
+    apns: {
+      headers: { 'apns-collapse-id': await apnsCollapseId(id) },
+      // iOS shows an image only through a notification service extension, which mutable-content wakes.
+      ...(pictureUrl ? { payload: { aps: { 'mutable-content': 1 } }, fcm_options: { image: pictureUrl } } : {}),
+    },
     webpush: {
       headers: { Topic: await webPushTopic(id) },
+      ...(pictureUrl ? { notification: { image: pictureUrl } } : {}),
       // FCM refuses a web push link that is not HTTPS.
       ...(link && link.startsWith('https://') ? { fcm_options: { link } } : {}),
     },

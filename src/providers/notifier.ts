@@ -13,6 +13,8 @@ export type OutboundMessage = {
   title: string
   body: string
   link?: string
+  /** Public URL of a picture (issue 9): FCM's notification image, or an MMS MediaUrl. */
+  pictureUrl?: string
 }
 
 /** Why a permanent failure happened, when the recipient directory should act on it. */

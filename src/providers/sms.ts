@@ -62,6 +62,8 @@ export function createSmsNotifier({
             To: message.to,
             From: from,
             Body: smsText(message),
+            // Twilio sends an MMS when MediaUrl is set (issue 9); it fetches the URL itself.
+            ...(message.pictureUrl ? { MediaUrl: message.pictureUrl } : {}),
           }).toString(),
         },
         timeoutMs,

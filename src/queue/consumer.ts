@@ -66,6 +66,7 @@ async function send(delivery: Delivery, message: Message<unknown>, deps: Consume
     title: delivery.title,
     body: delivery.body,
     ...(delivery.link ? { link: delivery.link } : {}),
+    ...(delivery.pictureUrl ? { pictureUrl: delivery.pictureUrl } : {}),
   })
   if (result.ok) {
     await markDeliverySent(deps.db, delivery.id, result.providerMessageId)

@@ -1,6 +1,6 @@
 // POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
 import { Hono } from 'hono'
-import { loadChannelConfig, type AppEnv, type ChannelConfig } from '../config.ts'
+import { loadChannelConfig, loadConfig, type AppEnv, type ChannelConfig } from '../config.ts'
 import { AppError } from '../errors.ts'
 import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH } from '../domain/dispatch.ts'
 import { parseServicesRequest } from '../domain/dispatch-request.ts'
@@ -24,12 +24,15 @@ services.post('/', requireScope(SCOPES.send), requireJson(), async (c) => {
     })
   }
   const requestId = c.get('requestId')
+  const { issuer, pepper } = await loadConfig(c.env)
   const { message, deliveries, replayed } = await acceptDispatch(
     {
       db: c.env.DB,
       queue: c.env.DISPATCH_QUEUE,
       channels: configuredChannels(loadChannelConfig(c.env)),
       now: new Date(),
+      // Issue 9: pictures are public under the issuer's origin.
+      pictures: { cache: c.env.CACHE, pepper, issuer },
       warn: (text, fields) => log('warn', text, { requestId, ...fields }),
     },
     c.get('auth'),

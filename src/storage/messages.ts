@@ -15,6 +15,8 @@ export type Delivery = {
   title: string
   body: string
   link: string | null
+  /** The public URL of the part's picture or QR code (issue 9). */
+  pictureUrl: string | null
   status: DeliveryStatus
   attempts: number
   providerMessageId: string | null
@@ -34,6 +36,7 @@ type DeliveryRow = {
   title: string
   body: string
   link: string | null
+  picture_url: string | null
   status: DeliveryStatus
   attempts: number
   provider_message_id: string | null
@@ -54,6 +57,7 @@ function toDelivery(row: DeliveryRow): Delivery {
     title: row.title,
     body: row.body,
     link: row.link,
+    pictureUrl: row.picture_url,
     status: row.status,
     attempts: row.attempts,
     providerMessageId: row.provider_message_id,
@@ -65,7 +69,7 @@ function toDelivery(row: DeliveryRow): Delivery {
 }
 
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
-  address, title, body, link, status, attempts, provider_message_id, last_error, created_at,
+  address, title, body, link, picture_url, status, attempts, provider_message_id, last_error, created_at,
   updated_at, sent_at`
 
 const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
@@ -105,7 +109,8 @@ function toMessage(row: MessageRow): Message {
 const MESSAGE_COLUMNS = `id, CAST(provider_id AS TEXT) AS provider_id, service_id, idempotency_key,
   request_hash, destination, created_at`
 
-export type NewDelivery = Pick<Delivery, 'id' | 'part' | 'channel' | 'address' | 'title' | 'body' | 'link'>
+export type NewDelivery = Pick<Delivery, 'id' | 'part' | 'channel' | 'address' | 'title' | 'body' | 'link'> &
+  Partial<Pick<Delivery, 'pictureUrl'>>
 
 /**
  * Writes a message and its deliveries in one transaction. Returns false, writing nothing, when the
@@ -138,11 +143,14 @@ export async function insertMessage(
       db
         .prepare(
           `INSERT INTO deliveries (id, message_id, provider_id, part, channel, address, title, body,
-             link, next_attempt_at)
-           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10
+             link, next_attempt_at, picture_url)
+           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
            WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?2)`,
         )
-        .bind(d.id, message.id, message.providerId, d.part, d.channel, d.address, d.title, d.body, d.link, due),
+        .bind(
+          d.id, message.id, message.providerId, d.part, d.channel, d.address, d.title, d.body, d.link, due,
+          d.pictureUrl ?? null,
+        ),
     ),
   ]
   const [inserted] = await db.batch(statements)

@@ -145,6 +145,33 @@ describe('createFcmNotifier', () => {
     })
   })
 
+  it('sends a picture as the image of every platform, as FCM v1 reads it', async () => {
+    const pictureUrl = 'https://portero.test/pictures/ab12.png'
+    const link = 'https://taller.example/ofertas/7'
+    expect(await sentBody({ ...MESSAGE, link, pictureUrl })).toEqual({
+      message: {
+        token: REGISTRATION_TOKEN,
+        notification: {
+          title: 'Oferta de la semana',
+          body: 'Revisión gratuita con su próxima cita.',
+          image: pictureUrl,
+        },
+        data: { message_id: MESSAGE.id, link },
+        android: { notification: { tag: MESSAGE.id, image: pictureUrl } },
+        apns: {
+          headers: { 'apns-collapse-id': MESSAGE.id },
+          payload: { aps: { 'mutable-content': 1 } },
+          fcm_options: { image: pictureUrl },
+        },
+        webpush: {
+          headers: { Topic: '7d0c5e0a3b7c4f4e9a532f7b1c9e8d61' },
+          notification: { image: pictureUrl },
+          fcm_options: { link },
+        },
+      },
+    })
+  })
+
   it('leaves the link out of web push options unless it is https', async () => {
     const link = 'http://taller.example/ofertas/7'
     const body = await sentBody({ ...MESSAGE, link })

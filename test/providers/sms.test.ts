@@ -80,6 +80,19 @@ function notifier(
 }
 
 describe('createSmsNotifier', () => {
+  it('sends a picture as an MMS MediaUrl, the link staying in the text', async () => {
+    const twilio = fakeTwilio()
+    const pictureUrl = 'https://portero.test/pictures/ab12.png'
+    const link = 'https://clinica.example/turnos'
+    await notifier(twilio.fetch).send({ ...MESSAGE, link, pictureUrl })
+    expect([...twilio.requests[0]!.form]).toEqual([
+      ['To', '+34600111222'],
+      ['From', FROM],
+      ['Body', `Cita confirmada\nSu cita es el lunes a las 10:00.\n${link}`],
+      ['MediaUrl', pictureUrl],
+    ])
+  })
+
   it('sends through the Messages API and returns the message sid', async () => {
     const twilio = fakeTwilio()
     const sms = notifier(twilio.fetch)

@@ -570,6 +570,13 @@ const refusals: Refusal[] = [
     send: (s, b) => post(s, withParameters(b, { prioridad: 'alta' })),
   },
   {
+    name: 'an unknown top-level field',
+    status: 400,
+    code: 'invalid_request',
+    error: { path: '(body)', message: /priority/ },
+    send: (s, b) => post(s, { ...b, priority: 'high' }),
+  },
+  {
     name: 'an unknown field in the notification',
     status: 400,
     code: 'invalid_request',
@@ -684,10 +691,10 @@ const refusals: Refusal[] = [
     send: (s, b) => post(s, JSON.stringify(b).slice(0, -1)),
   },
   {
-    name: 'a body over 16 KiB',
+    name: 'a body over 1.5 MiB (the /Services limit: pictures)',
     status: 413,
     code: 'payload_too_large',
-    send: (s, b) => post(s, JSON.stringify({ ...b, padding: 'x'.repeat(16 * 1024) })),
+    send: (s, b) => post(s, JSON.stringify({ ...b, padding: 'x'.repeat(1536 * 1024) })),
   },
   {
     name: 'a JSON array',
@@ -744,7 +751,7 @@ describe('POST /Services: refused requests store and send nothing', () => {
   }
 
   it('answers 413 before checking anything else, even without a token', async () => {
-    const response = await postJson('/Services', { padding: 'x'.repeat(16 * 1024 + 1) })
+    const response = await postJson('/Services', { padding: 'x'.repeat(1536 * 1024 + 1) })
     await expectProblem(response, 413, 'payload_too_large')
   })
 })

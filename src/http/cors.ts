@@ -1,0 +1,81 @@
+// CORS for browser clients of the origins named in CORS_ALLOWED_ORIGINS, and for no one else:
+// empty (the default) means no CORS header on any response.
+import type { MiddlewareHandler } from 'hono'
+import type { AppEnv } from '../config.ts'
+import { AppError } from '../errors.ts'
+import { writableHeaders } from './security.ts'
+
+export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE'
+/** What Portero's clients send: a token (either header), JSON or a form, SPEC 9's key. */
+export const ALLOWED_HEADERS = 'authorization, content-type, x-access-token, idempotency-key'
+/** Response headers a browser client needs to read besides the CORS-safelisted ones. */
+export const EXPOSED_HEADERS =
+  'location, x-request-id, retry-after, www-authenticate, allow, idempotent-replayed'
+/** Chromium caps a preflight cache at 2 hours; 10 minutes lets a narrowed list take effect soon. */
+export const PREFLIGHT_MAX_AGE_SECONDS = 600
+
+let cache: { value: string; origins: ReadonlySet<string> } | undefined
+
+/**
+ * The configured origins: `scheme://host[:port]` entries separated by commas or spaces.
+ * `*` and `null` are refused, as is anything else that is not an origin: a loud configuration
+ * error (500, logged) rather than a CORS policy wider than intended.
+ */
+export function parseAllowedOrigins(value = ''): ReadonlySet<string> {
+  if (cache && cache.value === value) return cache.origins
+  const origins = new Set<string>()
+  for (const entry of value.split(/[\s,]+/).filter(Boolean)) origins.add(toOrigin(entry))
+  cache = { value, origins }
+  return origins
+}
+
+function toOrigin(entry: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(entry)
+  } catch {
+    url = undefined
+  }
+  const origin = url?.origin
+  const bare =
+    url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password
+  if (!origin || origin === 'null' || !/^https?:$/.test(url!.protocol) || !bare) {
+    const cause = new Error(
+      `CORS_ALLOWED_ORIGINS: "${entry}" is not an origin such as https://app.example.com`,
+    )
+    throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
+  }
+  return origin
+}
+
+/**
+ * Answers the preflight of an allowed origin before routing (the notFound handler would otherwise
+ * answer every OPTIONS with a bare 204), and marks other responses to it readable. Every response
+ * varies by Origin once any origin is configured, so a cache never hands one origin's answer to
+ * another. Credentials are bearer tokens and Basic headers the client sets itself, never cookies:
+ * no Access-Control-Allow-Credentials, and never `*`.
+ */
+export function cors(): MiddlewareHandler<AppEnv> {
+  return async function cors(c, next) {
+    const allowed = parseAllowedOrigins(c.env?.CORS_ALLOWED_ORIGINS)
+    if (allowed.size === 0) return next()
+    const origin = c.req.header('origin')
+    const permitted = origin !== undefined && allowed.has(origin)
+    if (permitted && c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
+      return c.body(null, 204, {
+        'access-control-allow-origin': origin,
+        'access-control-allow-methods': ALLOWED_METHODS,
+        'access-control-allow-headers': ALLOWED_HEADERS,
+        'access-control-max-age': String(PREFLIGHT_MAX_AGE_SECONDS),
+        vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
+      })
+    }
+    await next()
+    const headers = writableHeaders(c)
+    headers.append('vary', 'Origin')
+    if (permitted) {
+      headers.set('access-control-allow-origin', origin)
+      headers.set('access-control-expose-headers', EXPOSED_HEADERS)
+    }
+  }
+}

@@ -1,0 +1,43 @@
+// Published pictures in KV (issue 9), under their own prefix, keyed by their public id (an HMAC of
+// the content's SHA-256). KV expires them; a value also carries its own expiry in its metadata.
+import type { PictureType } from '../domain/pictures.ts'
+
+export const KV_PREFIX = 'picture:'
+
+export type PictureMeta = { type: PictureType; expiresAt: number }
+
+export type StoredPicture = { body: ReadableStream; meta: PictureMeta }
+
+// KV refuses an expirationTtl under 60 s.
+const MIN_TTL_SECONDS = 60
+
+export async function putPicture(
+  cache: KVNamespace,
+  id: string,
+  bytes: Uint8Array,
+  meta: PictureMeta,
+  ttlSeconds: number,
+): Promise<void> {
+  await cache.put(KV_PREFIX + id, bytes, { expirationTtl: Math.max(MIN_TTL_SECONDS, ttlSeconds), metadata: meta })
+}
+
+/**
+ * A picture's metadata, or null. KV has no HEAD: the value is opened as a stream and cancelled
+ * unread. KV is eventually consistent across locations, so a picture stored elsewhere moments ago
+ * may look absent here; it is then stored again with the same bytes, which is harmless.
+ */
+export async function findPictureMeta(cache: KVNamespace, id: string): Promise<PictureMeta | null> {
+  const { value, metadata } = await cache.getWithMetadata<PictureMeta>(KV_PREFIX + id, 'stream')
+  await value?.cancel()
+  return value && metadata ? metadata : null
+}
+
+/** The picture's bytes as a stream and its metadata, or null when unknown or expired. */
+export async function findPicture(cache: KVNamespace, id: string, now: Date): Promise<StoredPicture | null> {
+  const { value, metadata } = await cache.getWithMetadata<PictureMeta>(KV_PREFIX + id, 'stream')
+  if (!value || !metadata || metadata.expiresAt <= Math.floor(now.getTime() / 1000)) {
+    await value?.cancel()
+    return null
+  }
+  return { body: value, meta: metadata }
+}

@@ -1,0 +1,258 @@
+// Pictures through POST /Services and GET /pictures/{id}.{ext} (issue 9): accepted by content,
+// refused with nothing stored or queued, stored once, served as sent with safe headers.
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { MAX_PICTURE_BYTES } from '../../src/domain/pictures.ts'
+import type { StandIn } from '../../stand-in/app.ts'
+import { createSender, type Sender } from '../helpers/dispatch.ts'
+import { call, expectProblem, postJson } from '../helpers/http.ts'
+import { GIF, jpeg, randomPng, toBase64, WEBP } from '../helpers/pictures.ts'
+import { useStandIn } from '../helpers/stand-in.ts'
+import { eventually } from '../helpers/tokens.ts'
+
+const QUEUE = { timeout: 20_000 }
+const PICTURE_URL = /^https:\/\/portero\.test\/pictures\/[0-9a-f]{64}\.(png|jpg|gif|webp)$/
+
+function freshPhone(): string {
+  const digits = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b % 10).join('')
+  return `+54911${digits}`
+}
+
+function freshSender(): Promise<Sender> {
+  return createSender({ phone: freshPhone(), fcmTokens: [`device-${crypto.randomUUID()}`] })
+}
+
+/** An FCM advertisement carrying `picture`, plus optional other parameters. */
+function advertisement(sender: Sender, picture: unknown, channel = 'FCM', extra: Record<string, unknown> = {}) {
+  return {
+    provider_id: Number(sender.providerId),
+    service_token: sender.serviceToken,
+    service_id: sender.serviceId,
+    parameters: {
+      destination: sender.userId,
+      advertisement: { Tittle: 'Autos usados CHECHO', Message: 'Lleve su auto usado', Cannel: channel, Picture: picture },
+      ...extra,
+    },
+  }
+}
+
+function dispatch(sender: Sender, body: unknown) {
+  return postJson('/Services', body, { authorization: `Bearer ${sender.token}` })
+}
+
+async function pictureKeys(): Promise<string[]> {
+  const keys: string[] = []
+  let cursor: string | undefined
+  do {
+    const page = await env.CACHE.list({ prefix: 'picture:', cursor })
+    keys.push(...page.keys.map((k) => k.name))
+    cursor = page.list_complete ? undefined : page.cursor
+  } while (cursor)
+  return keys
+}
+
+async function pictureUrls(messageId: string): Promise<(string | null)[]> {
+  const { results } = await env.DB.prepare('SELECT picture_url FROM deliveries WHERE message_id = ?1 ORDER BY id')
+    .bind(messageId)
+    .all<{ picture_url: string | null }>()
+  return results.map((r) => r.picture_url)
+}
+
+async function rowsOf(providerId: string): Promise<number> {
+  const row = await env.DB.prepare(
+    `SELECT (SELECT COUNT(*) FROM messages WHERE provider_id = CAST(?1 AS INTEGER))
+       + (SELECT COUNT(*) FROM deliveries WHERE provider_id = CAST(?1 AS INTEGER)) AS n`,
+  )
+    .bind(providerId)
+    .first<{ n: number }>()
+  return row!.n
+}
+
+/** Waits until the consumer is done with the message, so no send outlives the test's stand-in. */
+async function settled(sender: Sender, id: string): Promise<string> {
+  const read = async () => {
+    const response = await call(`/Services/messages/${id}`, { headers: { authorization: `Bearer ${sender.token}` } })
+    return ((await response.json()) as { status: string }).status
+  }
+  let status = await eventually(read, (s) => s !== 'queued' && s !== 'sending')
+  for (let i = 0; i < 15 && (status === 'queued' || status === 'sending'); i++) {
+    status = await eventually(read, (s) => s !== 'queued' && s !== 'sending')
+  }
+  return status
+}
+
+/** Sends `body`, expects 201, waits until sent, and returns the message id and its picture URL. */
+async function sendAndSettle(sender: Sender, body: unknown): Promise<{ id: string; url: string }> {
+  const response = await dispatch(sender, body)
+  expect(response.status).toBe(201)
+  const { id } = (await response.json()) as { id: string }
+  expect(await settled(sender, id)).toBe('sent')
+  const [url, ...others] = await pictureUrls(id)
+  expect(others).toEqual([])
+  expect(url).toMatch(PICTURE_URL)
+  return { id, url: url! }
+}
+
+function pathOf(url: string): string {
+  return new URL(url).pathname
+}
+
+describe('POST /Services with a picture', () => {
+  const formats = [
+    { name: 'a PNG', bytes: () => randomPng(), type: 'image/png', ext: 'png' },
+    { name: 'a JPEG', bytes: jpeg, type: 'image/jpeg', ext: 'jpg' },
+    { name: 'a GIF', bytes: () => GIF, type: 'image/gif', ext: 'gif' },
+    { name: 'a WebP', bytes: () => WEBP, type: 'image/webp', ext: 'webp' },
+  ]
+  for (const { name, bytes, type, ext } of formats) {
+    it(`accepts ${name} and serves the same bytes as ${type}`, QUEUE, async () => {
+      useStandIn()
+      const sender = await freshSender()
+      const input = bytes()
+      const { url } = await sendAndSettle(sender, advertisement(sender, `data:${type};base64,${toBase64(input)}`))
+      expect(url.endsWith(`.${ext}`)).toBe(true)
+
+      const served = await call(pathOf(url))
+      expect(served.status).toBe(200)
+      expect(served.headers.get('content-type')).toBe(type)
+      expect(served.headers.get('cache-control')).toMatch(/^public, max-age=\d+, immutable$/)
+      expect(served.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(served.headers.get('content-disposition')).toMatch(/^inline/)
+      expect(new Uint8Array(await served.arrayBuffer())).toEqual(input)
+    })
+  }
+
+  it('stores the same picture once: two messages, one URL, one KV entry', QUEUE, async () => {
+    useStandIn()
+    const sender = await freshSender()
+    const png = toBase64(randomPng())
+    const before = await pictureKeys()
+    const first = await sendAndSettle(sender, advertisement(sender, png))
+    const second = await sendAndSettle(sender, advertisement(sender, `data:image/png;base64,${png}`))
+    expect(second.id).not.toBe(first.id)
+    expect(second.url).toBe(first.url)
+    const added = (await pictureKeys()).filter((k) => !before.includes(k))
+    expect(added).toHaveLength(1)
+    expect(first.url).toContain(added[0]!.slice('picture:'.length))
+  })
+
+  it('does not publish a picture under its plain SHA-256', QUEUE, async () => {
+    useStandIn()
+    const sender = await freshSender()
+    const png = randomPng()
+    const { url } = await sendAndSettle(sender, advertisement(sender, toBase64(png)))
+    const sha256 = [...new Uint8Array(await crypto.subtle.digest('SHA-256', png))]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('')
+    expect(url).not.toContain(sha256)
+    await expectProblem(await call(`/pictures/${sha256}.png`), 404, 'not_found')
+  })
+
+  const refusals: { name: string; status: number; code: string; picture: () => string }[] = [
+    {
+      name: 'a PNG declared as JPEG',
+      status: 400,
+      code: 'invalid_request',
+      picture: () => `data:image/jpeg;base64,${toBase64(randomPng())}`,
+    },
+    { name: 'truncated base64', status: 400, code: 'invalid_request', picture: () => toBase64(randomPng()).slice(0, -3) },
+    {
+      name: 'an HTML polyglot',
+      status: 400,
+      code: 'invalid_request',
+      picture: () => toBase64(Uint8Array.from([...new TextEncoder().encode('<html><script>alert(1)</script><!--'), ...GIF])),
+    },
+    {
+      name: 'an SVG',
+      status: 400,
+      code: 'invalid_request',
+      picture: () => `data:image/svg+xml;base64,${btoa('<svg xmlns="http://www.w3.org/2000/svg"/>')}`,
+    },
+    {
+      name: '1 MiB + 1 byte',
+      status: 413,
+      code: 'payload_too_large',
+      picture: () => {
+        const png = randomPng(1, 1)
+        const big = new Uint8Array(MAX_PICTURE_BYTES + 1)
+        big.set(png.subarray(0, 33))
+        big.set(png.subarray(png.length - 12), big.length - 12)
+        return toBase64(big)
+      },
+    },
+  ]
+
+  for (const refusal of refusals) {
+    it(`answers ${refusal.status} ${refusal.code} to ${refusal.name}, storing and queueing nothing`, async () => {
+      const standIn: StandIn = useStandIn()
+      const sender = await freshSender()
+      const keys = await pictureKeys()
+      const sent = standIn.state.fcm.length
+      const response = await dispatch(sender, advertisement(sender, refusal.picture()))
+      const problem = await expectProblem(response, refusal.status, refusal.code)
+      expect(problem.errors).toContainEqual({ path: 'parameters.advertisement.picture', message: expect.any(String) })
+      expect(await rowsOf(sender.providerId)).toBe(0)
+      expect(await pictureKeys()).toEqual(keys)
+      expect(standIn.state.fcm.length).toBe(sent)
+    })
+  }
+
+  it('refuses a body over 1.5 MiB with 413 before reading it', async () => {
+    const response = await postJson('/Services', { padding: 'x'.repeat(1536 * 1024) })
+    await expectProblem(response, 413, 'payload_too_large')
+  })
+})
+
+describe('delivering a picture', () => {
+  it('sends the picture URL to FCM as the notification image and to Twilio as MediaUrl', QUEUE, async () => {
+    const standIn = useStandIn()
+    const sender = await freshSender()
+    const phone = freshPhone()
+    const picture = toBase64(randomPng())
+    const body = advertisement(sender, picture, 'FCM', {
+      destination: sender.userId,
+      notification: { title: 'Turno', message: 'Oftalmólogo 9:15', channel: 'SMS', picture, link: 'https://clinica.example/t' },
+    })
+    await env.DB.prepare('UPDATE recipients SET phone = ?3 WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2')
+      .bind(sender.providerId, sender.userId, phone)
+      .run()
+    const response = await dispatch(sender, body)
+    expect(response.status).toBe(201)
+    const { id } = (await response.json()) as { id: string }
+    expect(await settled(sender, id)).toBe('sent')
+    const urls = await pictureUrls(id)
+    expect(urls).toHaveLength(2)
+    expect(urls[0]).toMatch(PICTURE_URL)
+    expect(urls[1]).toBe(urls[0])
+    const url = urls[0]!
+
+    const sms = standIn.state.sms.filter((r) => (r.body as { To?: string }).To === phone)
+    expect(sms).toHaveLength(1)
+    expect(sms[0]!.body).toMatchObject({ MediaUrl: url, Body: 'Turno\nOftalmólogo 9:15\nhttps://clinica.example/t' })
+    expect(sms[0]!.status).toBe(201)
+    expect((sms[0]!.response as { num_media: string }).num_media).toBe('1')
+
+    const pushes = standIn.state.fcm.filter((r) => JSON.stringify(r.body).includes(sender.userId) || JSON.stringify(r.body).includes(url))
+    expect(pushes).toHaveLength(1)
+    expect(pushes[0]!.status).toBe(200)
+    expect(pushes[0]!.body).toMatchObject({
+      message: {
+        notification: { image: url },
+        android: { notification: { image: url } },
+        apns: { payload: { aps: { 'mutable-content': 1 } }, fcm_options: { image: url } },
+        webpush: { notification: { image: url } },
+      },
+    })
+  })
+})
+
+describe('GET /pictures/{id}.{ext}', () => {
+  it('answers 404 for an unknown id, a known id with another extension, and a malformed name', QUEUE, async () => {
+    useStandIn()
+    const sender = await freshSender()
+    const { url } = await sendAndSettle(sender, advertisement(sender, toBase64(randomPng())))
+    await expectProblem(await call(pathOf(url).replace(/\.png$/, '.gif')), 404, 'not_found')
+    await expectProblem(await call(`/pictures/${'0'.repeat(64)}.png`), 404, 'not_found')
+    await expectProblem(await call('/pictures/..%2F..%2Fetc'), 404, 'not_found')
+  })
+})

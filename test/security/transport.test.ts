@@ -1,0 +1,176 @@
+// HTTPS only outside localhost (document 000 §4, SPEC 14) and the security headers on every
+// response, errors and redirects included.
+import { exports } from 'cloudflare:workers'
+import { Hono } from 'hono'
+import { describe, expect, it } from 'vitest'
+import type { AppEnv } from '../../src/config.ts'
+import { API_CSP, HSTS, securityHeaders } from '../../src/http/security.ts'
+import { createClient } from '../helpers/clients.ts'
+import { basicAuth, call, expectProblem, postForm, postJson } from '../helpers/http.ts'
+import { tokenFor } from '../helpers/tokens.ts'
+
+function fetchUrl(url: string, init?: RequestInit): Promise<Response> {
+  return exports.default.fetch(new Request(url, init))
+}
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-resource-policy': 'same-origin',
+  'content-security-policy': API_CSP,
+}
+
+function expectSecurityHeaders(response: Response, label: string) {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+    expect(response.headers.get(name), `${label}: ${name}`).toBe(value)
+  }
+  for (const name of ['server', 'x-powered-by']) expect(response.headers.get(name), `${label}: ${name}`).toBeNull()
+}
+
+describe('plain HTTP outside localhost', () => {
+  it.each(['GET', 'HEAD'])('redirects %s with 308 to the same URL over https', async (method) => {
+    const response = await fetchUrl('http://portero.test/.well-known/jwks.json?x=1', { method, redirect: 'manual' })
+    expect(response.status).toBe(308)
+    expect(response.headers.get('location')).toBe('https://portero.test/.well-known/jwks.json?x=1')
+    expect(response.headers.get('strict-transport-security')).toBeNull() // RFC 6797 §7.2
+    expectSecurityHeaders(response, method)
+  })
+
+  it('redirects an unknown path too, before routing', async () => {
+    const response = await fetchUrl('http://portero.test/nowhere', { redirect: 'manual' })
+    expect(response.status).toBe(308)
+    expect(response.headers.get('location')).toBe('https://portero.test/nowhere')
+  })
+
+  it('refuses a login over http with 400 https_required, without reading the credentials', async () => {
+    const client = await createClient()
+    const response = await fetchUrl('http://portero.test/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ clientId: client.clientId, clientSecret: client.clientSecret }),
+    })
+    const body = await expectProblem(response, 400, 'https_required')
+    expect(body.detail).toMatch(/https:\/\/portero\.test\/auth\/login/)
+    expect(body).not.toHaveProperty('token')
+    expectSecurityHeaders(response, 'https_required')
+  })
+
+  it.each(['PUT', 'PATCH', 'DELETE', 'OPTIONS'])('refuses %s over http', async (method) => {
+    await expectProblem(await fetchUrl('http://portero.test/recipients/x', { method }), 400, 'https_required')
+  })
+
+  it('answers in the OAuth envelope on /oauth/token', async () => {
+    const client = await createClient()
+    const response = await fetchUrl('http://portero.test/oauth/token', {
+      method: 'POST',
+      headers: { authorization: basicAuth(client.clientId, client.clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    })
+    const body = await expectProblem(response, 400, 'https_required', 'application/json')
+    expect(body.error).toBe('https_required')
+  })
+
+  it('does not trust a client-sent X-Forwarded-Proto', async () => {
+    const response = await fetchUrl('http://portero.test/healthz', { headers: { 'x-forwarded-proto': 'https' }, redirect: 'manual' })
+    expect(response.status).toBe(308)
+  })
+})
+
+describe('plain HTTP on localhost (development)', () => {
+  it.each(['http://localhost:8787', 'http://127.0.0.1:8787', 'http://[::1]:8787', 'http://localhost'])(
+    'serves %s as is, without HSTS',
+    async (origin) => {
+      const response = await fetchUrl(`${origin}/healthz`)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('strict-transport-security')).toBeNull()
+      expectSecurityHeaders(response, origin)
+    },
+  )
+
+  it('serves a login on localhost', async () => {
+    const client = await createClient()
+    const response = await fetchUrl('http://localhost:8787/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ clientId: client.clientId, clientSecret: client.clientSecret }),
+    })
+    expect(response.status).toBe(200)
+  })
+
+  it('does not exempt a host that only starts with localhost', async () => {
+    const response = await fetchUrl('http://localhost.attacker.example/healthz', { redirect: 'manual' })
+    expect(response.status).toBe(308)
+  })
+})
+
+describe('security headers over https', () => {
+  it('are on every kind of response: success, error, 404, 405, 413, OPTIONS, OAuth and Bridge errors', async () => {
+    const client = await createClient()
+    const token = await tokenFor(client)
+    const responses: [string, Response][] = [
+      ['GET /healthz', await call('/healthz')],
+      ['GET /.well-known/jwks.json', await call('/.well-known/jwks.json')],
+      ['POST /auth/me', await call('/auth/me', { method: 'POST', headers: { 'x-access-token': token } })],
+      ['POST /auth/me without a token', await call('/auth/me', { method: 'POST' })],
+      ['POST /oauth/token, wrong secret', await postForm('/oauth/token', { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, 'wrong') })],
+      ['POST /auth/login, not JSON', await call('/auth/login', { method: 'POST', body: 'x' })],
+      ['POST /auth/login, too large', await postJson('/auth/login', { clientId: 'x'.repeat(20_000) })],
+      ['GET /nowhere', await call('/nowhere')],
+      ['GET /auth/me', await call('/auth/me')],
+      ['OPTIONS /auth/me', await call('/auth/me', { method: 'OPTIONS' })],
+      ['HEAD /healthz', await call('/healthz', { method: 'HEAD' })],
+    ]
+    for (const [label, response] of responses) {
+      expectSecurityHeaders(response, label)
+      expect(response.headers.get('strict-transport-security'), label).toBe(HSTS)
+      await response.body?.cancel()
+    }
+  })
+
+  it('sends HSTS for two years with subdomains', () => {
+    expect(HSTS).toBe('max-age=63072000; includeSubDomains')
+  })
+
+  it('leaves no version or stack in an error body', async () => {
+    const response = await call('/nowhere')
+    const text = await response.text()
+    expect(text).not.toMatch(/hono|workerd|wrangler|node|v\d+\.\d+/i)
+  })
+})
+
+describe('the CSP hook for pages', () => {
+  // A route that sets its own policy (GET /docs) keeps it; every other response gets the API's.
+  const page = new Hono<AppEnv>()
+  page.use(securityHeaders())
+  page.get('/page', (c) => {
+    c.header('content-security-policy', "default-src 'self'")
+    c.header('cross-origin-resource-policy', 'cross-origin')
+    return c.html('<p>hi</p>')
+  })
+  page.get('/api', (c) => c.json({ ok: true }))
+  page.get('/fetched', () => Response.redirect('https://portero.test/elsewhere', 302)) // immutable headers
+  page.get('/leaky', (c) => c.text('x', 200, { server: 'hono/4 workerd', 'x-powered-by': 'Hono' }))
+
+  it('keeps a route-set CSP and CORP', async () => {
+    const response = await page.request('https://portero.test/page')
+    expect(response.headers.get('content-security-policy')).toBe("default-src 'self'")
+    expect(response.headers.get('cross-origin-resource-policy')).toBe('cross-origin')
+    expect(response.headers.get('x-frame-options')).toBe('DENY')
+  })
+
+  it('sets the API policy elsewhere', async () => {
+    const response = await page.request('https://portero.test/api')
+    expect(response.headers.get('content-security-policy')).toBe(API_CSP)
+  })
+
+  it('sets headers on a response whose headers are immutable', async () => {
+    const response = await page.request('https://portero.test/fetched')
+    expect(response.status).toBe(302)
+    expectSecurityHeaders(response, 'immutable')
+  })
+
+  it('removes Server and X-Powered-By', async () => {
+    expectSecurityHeaders(await page.request('https://portero.test/leaky'), 'leaky')
+  })
+})
