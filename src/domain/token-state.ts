@@ -5,12 +5,11 @@ import type { SigningKeySet } from './signing-keys.ts'
 import { assertNotExpired, assertTokenLength, verifyAccessToken, type AccessTokenClaims } from './tokens.ts'
 import { findTokenStanding } from '../storage/revoked-tokens.ts'
 import {
-  readCachedTokenState,
+  readCachedTokenStateAndMarker,
   tokenCacheKey,
   writeCachedTokenState,
   type CachedTokenState,
 } from '../storage/token-cache.ts'
-import { readClientTokenMarker } from '../storage/client-token-markers.ts'
 
 export type TokenStateDeps = {
   db: D1Database
@@ -43,10 +42,7 @@ const MARKER_REASON = {
 export async function checkAccessToken(deps: TokenStateDeps, token: string): Promise<ActiveToken> {
   assertTokenLength(token)
   const key = await tokenCacheKey(token)
-  const [cached, marker] = await Promise.all([
-    readCachedTokenState(deps.cache, key),
-    readClientTokenMarker(deps.cache, unverifiedClientId(token)),
-  ])
+  const { cached, marker } = await readCachedTokenStateAndMarker(deps.cache, key, unverifiedClientId(token))
   let state = cached
   if (state) {
     // A key dropped from the set (say, after a compromise) takes its tokens with it at once.

@@ -7,7 +7,10 @@ import type { AppEnv } from '../config.ts'
 type Level = 'info' | 'warn' | 'error'
 
 export function log(level: Level, message: string, fields: Record<string, unknown> = {}): void {
-  const entry = redact({ level, message, time: new Date().toISOString(), ...fields })
+  write(level, redact({ level, message, time: new Date().toISOString(), ...fields }))
+}
+
+function write(level: Level, entry: unknown): void {
   const line = JSON.stringify(entry)
   if (level === 'error') console.error(line)
   else if (level === 'warn') console.warn(line)
@@ -92,10 +95,17 @@ export function accessLog(): MiddlewareHandler<AppEnv> {
       status = c.res.status
     } finally {
       const clientId = c.get('auth')?.clientId
-      log(status >= 500 ? 'error' : 'info', 'request', {
+      const level = status >= 500 ? 'error' : 'info'
+      // Written once per request, so only the caller's input is masked: the path may hold a phone
+      // number or a token. The request id is ours, the client id was authenticated, and the method
+      // is one the router knows or is masked as well.
+      write(level, {
+        level,
+        message: 'request',
+        time: new Date().toISOString(),
         requestId: c.get('requestId'),
-        method: c.req.method.slice(0, 16),
-        path: c.req.path.slice(0, MAX_LOGGED_PATH),
+        method: redactText(c.req.method.slice(0, 16)),
+        path: redactText(c.req.path.slice(0, MAX_LOGGED_PATH)),
         status,
         durationMs: Date.now() - started,
         ...(clientId ? { clientId } : {}),

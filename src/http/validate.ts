@@ -1,6 +1,7 @@
 // Request body gates and zod validation that fail as AppError, so every 4xx has the one error shape.
 import { zValidator } from '@hono/zod-validator'
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
+import type { AppEnv } from '../config.ts'
 import type { z } from 'zod'
 import { AppError, type FieldError } from '../errors.ts'
 
@@ -103,13 +104,33 @@ export function requireJson(): MiddlewareHandler {
   }
 }
 
-/** Requires an application/x-www-form-urlencoded body (RFC 6749 §3.2). */
-export function requireForm(): MiddlewareHandler {
-  return async function requireForm(c, next) {
+/**
+ * Requires an application/x-www-form-urlencoded body and validates its fields with `schema`, for
+ * `c.req.valid('form')`. A field sent more than once arrives as an array of its values, as with
+ * Hono's form validator, so schemas can refuse repeats (RFC 6749 §3.1). The body is parsed by
+ * URLSearchParams, the WHATWG urlencoded parser Request.formData() also uses, into a plain object:
+ * going through FormData, as Hono's validator does, was a third of a warm introspection's CPU.
+ */
+export function validateForm<S extends z.ZodType>(
+  schema: S,
+): MiddlewareHandler<AppEnv, string, { in: { form: Record<string, string | string[]> }; out: { form: z.output<S> } }> {
+  return async function validateForm(c, next) {
     const type = c.req.header('content-type')
     if (mediaType(type) !== 'application/x-www-form-urlencoded') {
       throw unsupported('application/x-www-form-urlencoded', type)
     }
+    let body: ArrayBuffer
+    try {
+      body = await c.req.arrayBuffer()
+    } catch (cause) {
+      throw new AppError(400, 'invalid_request', 'The request body could not be read.', {}, { cause })
+    }
+    const fields: Record<string, string | string[]> = Object.create(null)
+    for (const [name, value] of new URLSearchParams(new TextDecoder().decode(body))) {
+      const seen = fields[name]
+      fields[name] = seen === undefined ? value : [seen, value].flat()
+    }
+    c.req.addValidatedData('form', parseWith(schema, fields) as object)
     await next()
   }
 }

@@ -5,7 +5,7 @@ import type { AppEnv } from '../config.ts'
 import { introspectToken } from '../domain/introspection.ts'
 import { authenticateIntrospectionCaller } from '../http/caller.ts'
 import { tokenStateDeps } from '../http/deps.ts'
-import { requireForm, validate } from '../http/validate.ts'
+import { validateForm } from '../http/validate.ts'
 
 export const introspection = new Hono<AppEnv>()
 
@@ -18,7 +18,7 @@ export const TokenForm = z.object({
 })
 
 for (const path of ['/mcg/v1/tokeninfo', '/oauth/introspect']) {
-  introspection.post(path, requireForm(), validate('form', TokenForm), async (c) => {
+  introspection.post(path, validateForm(TokenForm), async (c) => {
     const form = c.req.valid('form')
     const caller = await authenticateIntrospectionCaller(c, form, path)
     const answer = await introspectToken(await tokenStateDeps(c), caller, form.token)

@@ -6,7 +6,7 @@ import { AppError } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { clientIp, readClientCredentials } from '../http/client-auth.ts'
 import { loginDeps } from '../http/deps.ts'
-import { requireForm, validate } from '../http/validate.ts'
+import { validateForm } from '../http/validate.ts'
 
 export const oauth = new Hono<AppEnv>()
 
@@ -28,7 +28,7 @@ export const TokenRequest = z.object({
   client_secret: single('client_secret'),
 })
 
-oauth.post('/token', requireForm(), validate('form', TokenRequest), async (c) => {
+oauth.post('/token', validateForm(TokenRequest), async (c) => {
   const form = c.req.valid('form')
   if (!form.grant_type) {
     throw new AppError(400, 'invalid_request', 'grant_type is required.', {

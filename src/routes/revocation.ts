@@ -6,12 +6,12 @@ import { authenticateClient } from '../domain/login.ts'
 import { revokeToken } from '../domain/revocation.ts'
 import { clientIp, readClientCredentials } from '../http/client-auth.ts'
 import { auditSink, loginDeps } from '../http/deps.ts'
-import { requireForm, validate } from '../http/validate.ts'
+import { validateForm } from '../http/validate.ts'
 import { TokenForm } from './introspection.ts'
 
 export const revocation = new Hono<AppEnv>()
 
-revocation.post('/oauth/revoke', requireForm(), validate('form', TokenForm), async (c) => {
+revocation.post('/oauth/revoke', validateForm(TokenForm), async (c) => {
   const form = c.req.valid('form')
   const credentials = readClientCredentials(c, form)
   const client = await authenticateClient(await loginDeps(c), { ...credentials, ip: clientIp(c), via: 'oauth/revoke' })

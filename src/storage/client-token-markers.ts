@@ -12,8 +12,12 @@ export type ClientTokenMarker = {
   tokensValidAfter: number
 }
 
+export function clientTokenMarkerKey(clientId: string): string {
+  return KV_PREFIX + clientId
+}
+
 export function readClientTokenMarker(kv: KVNamespace, clientId: string): Promise<ClientTokenMarker | null> {
-  return kv.get<ClientTokenMarker>(KV_PREFIX + clientId, 'json')
+  return kv.get<ClientTokenMarker>(clientTokenMarkerKey(clientId), 'json')
 }
 
 export async function writeClientTokenMarker(
@@ -21,5 +25,5 @@ export async function writeClientTokenMarker(
   clientId: string,
   marker: ClientTokenMarker,
 ): Promise<void> {
-  await kv.put(KV_PREFIX + clientId, JSON.stringify(marker), { expirationTtl: MARKER_TTL_SECONDS })
+  await kv.put(clientTokenMarkerKey(clientId), JSON.stringify(marker), { expirationTtl: MARKER_TTL_SECONDS })
 }

@@ -15,11 +15,12 @@ type LockValue = { until: number }
 
 /** Seconds until the first of `subjects` is unlocked, or 0 if none is locked. */
 export async function findLock(kv: KVNamespace, subjects: LockSubject[], now: Date): Promise<number> {
-  const values = await Promise.all(
-    subjects.map(async (s) => kv.get<LockValue>(KV_PREFIX + (await sha256Hex(s)), 'json')),
-  )
+  if (subjects.length === 0) return 0
+  const keys = await Promise.all(subjects.map(async (s) => KV_PREFIX + (await sha256Hex(s))))
+  // One bulk read for all subjects: one round trip on every login, whatever the count.
+  const values = await kv.get<LockValue>(keys, 'json')
   const nowSeconds = Math.floor(now.getTime() / 1000)
-  return values.reduce((longest, value) => {
+  return [...values.values()].reduce<number>((longest, value) => {
     const left = value ? value.until - nowSeconds : 0
     return Math.max(longest, left)
   }, 0)

@@ -5,6 +5,7 @@
 // copy read elsewhere may live on for up to 60 s (KV's edge cache). README "Revocation" says so.
 import { sha256Hex } from '../encoding.ts'
 import type { AccessTokenClaims } from '../domain/tokens.ts'
+import { clientTokenMarkerKey, type ClientTokenMarker } from './client-token-markers.ts'
 
 export const KV_PREFIX = 'token:'
 /** KV refuses a shorter expirationTtl: tokens with less life left are not cached. */
@@ -22,6 +23,23 @@ export function tokenCacheKey(token: string): Promise<string> {
 
 export function readCachedTokenState(kv: KVNamespace, key: string): Promise<CachedTokenState | null> {
   return kv.get<CachedTokenState>(key, 'json')
+}
+
+/**
+ * A token's entry and its client's marker, in one KV bulk read: every check needs both, and one
+ * read is one round trip instead of two.
+ */
+export async function readCachedTokenStateAndMarker(
+  kv: KVNamespace,
+  key: string,
+  clientId: string,
+): Promise<{ cached: CachedTokenState | null; marker: ClientTokenMarker | null }> {
+  const markerKey = clientTokenMarkerKey(clientId)
+  const entries = await kv.get<CachedTokenState | ClientTokenMarker>([key, markerKey], 'json')
+  return {
+    cached: (entries.get(key) ?? null) as CachedTokenState | null,
+    marker: (entries.get(markerKey) ?? null) as ClientTokenMarker | null,
+  }
 }
 
 /** Caches until the token expires; skipped when less than KV's minimum TTL is left. */
