@@ -1,0 +1,260 @@
+// `npm run bench` (issue 7): serves the bundled Worker on workerd through Miniflare, seeds it through
+// the public API, drives each scenario from a separate autocannon process, times the hot paths
+// inside workerd, then prints the figures and writes them to bench/RESULTS.md.
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { parseArgs, promisify } from 'node:util'
+import { decodeJwt } from 'jose'
+import { parseSigningKeySet } from '../src/domain/signing-keys.ts'
+import { issueAccessToken, type AccessTokenClaims } from '../src/domain/tokens.ts'
+import type { CpuFigure } from './cpu-worker.ts'
+import type { LoadResult, LoadSpec } from './load.ts'
+import { describeMachine, renderReport, type ConsumerFigure, type ScenarioRow } from './report.ts'
+import { BASE, BUILD, buildWorkers, generateSecrets, startPortero } from './server.ts'
+import { issueToken, seed } from './seed.ts'
+
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false'
+process.env.WRANGLER_SEND_METRICS ??= 'false'
+
+const CONNECTIONS = 16
+const WARMUP_SECONDS = 2
+const DURATION_SECONDS = 8
+/** Enough fresh tokens for the cold-cache scenario's warm-up and run at a few thousand per second. */
+const COLD_TOKENS = 40_000
+const CONSUMER_MESSAGES = 2_000
+const CONSUMER_TIMEOUT_MS = 90_000
+/** What Cloudflare's edge adds to every request; login locks are then checked per IP too. */
+const EDGE_HEADERS = { 'cf-connecting-ip': '203.0.113.7' }
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
+const JSON_BODY = { 'content-type': 'application/json' }
+
+type Scenario = {
+  name: string
+  spec: Omit<LoadSpec, 'url' | 'connections'> & { path: string }
+  /** Required share of /healthz's requests per second. */
+  target?: number
+  /** Text the answer to one probe request must contain, so a wrong setup cannot pass as fast. */
+  expect: string
+  /** The probe's body when the scenario sends its bodies from a file. */
+  probeBody?: string
+}
+
+// `npm run bench -- --only tokeninfo`: /healthz plus the parts whose name contains the text
+// ("consumer" and "cpu" name those sections); printed only, RESULTS.md is left as it is.
+const { values: args } = parseArgs({ options: { only: { type: 'string' } } })
+const only = args.only?.toLowerCase()
+const wanted = (name: string) => only === undefined || name.toLowerCase().includes(only)
+
+const started = new Date()
+const loadBefore = loadavg()
+const step = (text: string) => console.error(`\u25b8 ${text}`)
+
+step('Bundling the Workers (wrangler deploy --dry-run)')
+buildWorkers()
+const secrets = await generateSecrets()
+step('Starting workerd through Miniflare, applying migrations/, seeding through the API')
+const portero = await startPortero(secrets)
+try {
+  await portero.migrate()
+  const db = await portero.mf.getD1Database('DB')
+  const seeded = await seed(BASE, db, secrets.SECRET_PEPPER)
+  const token = await issueToken(BASE, seeded.clientId, seeded.clientSecret)
+  const caller = await issueToken(BASE, seeded.clientId, seeded.clientSecret)
+
+  step(`Minting ${COLD_TOKENS} tokens for the cold-cache scenario`)
+  const coldTokens = await mintTokensLike(token, COLD_TOKENS + 1)
+  const coldFile = `${BUILD}/cold-bodies.json`
+  writeFileSync(coldFile, JSON.stringify(coldTokens.slice(1).map((t) => `token=${t}`)))
+
+  const basic = `Basic ${btoa(`${seeded.clientId}:${seeded.clientSecret}`)}`
+  const servicesBody = JSON.stringify({
+    provider_id: Number(seeded.providerId),
+    service_token: seeded.serviceToken,
+    service_id: seeded.serviceId,
+    parameters: {
+      destination: seeded.userId,
+      notification: { titulo: 'Bench', mensaje: 'Turno el lunes a las 9:15', canal: 'SMS' },
+    },
+  })
+  const servicesSpec: Scenario['spec'] = {
+    path: '/Services',
+    method: 'POST',
+    headers: { ...JSON_BODY, authorization: `Bearer ${token}` },
+    body: servicesBody,
+    uniqueHeader: 'idempotency-key',
+  }
+  const healthz: Scenario = { name: 'GET /healthz', spec: { path: '/healthz' }, expect: '"ok"' }
+  const scenarios: Scenario[] = [
+    healthz,
+    {
+      name: 'POST /oauth/token',
+      target: 0.4,
+      spec: { path: '/oauth/token', method: 'POST', headers: { ...FORM, authorization: basic }, body: 'grant_type=client_credentials' },
+      expect: '"access_token"',
+    },
+    {
+      name: 'POST /auth/login (Bridge)',
+      spec: {
+        path: '/auth/login',
+        method: 'POST',
+        headers: JSON_BODY,
+        body: JSON.stringify({ clientId: seeded.clientId, clientSecret: seeded.clientSecret }),
+      },
+      expect: '"ack":0',
+    },
+    {
+      name: 'POST /auth/login (Yativo)',
+      spec: {
+        path: '/auth/login',
+        method: 'POST',
+        headers: JSON_BODY,
+        body: JSON.stringify({ account_id: seeded.clientId, app_secret: seeded.clientSecret }),
+      },
+      expect: '"status":"success"',
+    },
+    {
+      name: 'POST /auth/me',
+      target: 0.6,
+      spec: { path: '/auth/me', method: 'POST', headers: { 'x-access-token': token } },
+      expect: '"active":true',
+    },
+    {
+      name: 'POST /mcg/v1/tokeninfo, warm cache',
+      target: 0.6,
+      spec: {
+        path: '/mcg/v1/tokeninfo',
+        method: 'POST',
+        headers: { ...FORM, authorization: `Bearer ${caller}` },
+        body: `token=${token}`,
+      },
+      expect: '"active":true',
+    },
+    {
+      name: 'POST /mcg/v1/tokeninfo, cold cache',
+      target: 0.3,
+      spec: {
+        path: '/mcg/v1/tokeninfo',
+        method: 'POST',
+        headers: { ...FORM, authorization: `Bearer ${caller}` },
+        bodiesFile: coldFile,
+      },
+      expect: '"active":true',
+      probeBody: `token=${coldTokens[0]}`,
+    },
+    { name: 'POST /Services', target: 0.3, spec: servicesSpec, expect: '"status":"queued"' },
+    { name: 'GET /.well-known/jwks.json', spec: { path: '/.well-known/jwks.json' }, expect: '"keys"' },
+    { ...healthz, name: 'GET /healthz (again, last: drift check)' },
+  ]
+
+  const rows: ScenarioRow[] = []
+  for (const scenario of scenarios.filter((s, i) => i === 0 || wanted(s.name))) {
+    step(`${scenario.name}: ${WARMUP_SECONDS} s warm-up, ${DURATION_SECONDS} s measured`)
+    const probe = await probeOnce(scenario)
+    const result = await runLoadProcess({
+      ...scenario.spec,
+      url: BASE + scenario.spec.path,
+      connections: CONNECTIONS,
+      warmupSeconds: WARMUP_SECONDS,
+      durationSeconds: DURATION_SECONDS,
+    })
+    rows.push({ name: scenario.name, result, target: scenario.target, probe })
+  }
+
+  let consumer: ConsumerFigure | undefined
+  if (wanted('consumer')) {
+    step(`Consumer: ${CONSUMER_MESSAGES} messages through /Services, the queue and the stand-in's SMS API`)
+    await portero.setConsumer(true)
+    consumer = await measureConsumer(await portero.mf.getD1Database('DB'), servicesSpec)
+  }
+
+  let cpu: CpuFigure[] = []
+  if (wanted('cpu')) {
+    step('CPU per operation inside workerd (bench/cpu-worker.ts)')
+    const cpuWorker = await portero.mf.getWorker('bench-cpu')
+    cpu = (await (await cpuWorker.fetch('http://bench/')).json()) as CpuFigure[]
+  }
+
+  const report = renderReport({
+    machine: describeMachine({ started, loadBefore, loadAfter: loadavg() }),
+    settings: { connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, durationSeconds: DURATION_SECONDS },
+    rows,
+    consumer,
+    cpu,
+    workerErrors: portero.errors,
+  })
+  if (only === undefined) writeFileSync('bench/RESULTS.md', report)
+  console.log(report)
+} finally {
+  await portero.dispose()
+}
+
+/** Fresh tokens with the claims of one /oauth/token issued, signed with the Worker's own key. */
+async function mintTokensLike(issued: string, count: number): Promise<string[]> {
+  const keys = await parseSigningKeySet(secrets.SIGNING_KEYS)
+  const claims = decodeJwt<AccessTokenClaims>(issued)
+  const input = {
+    issuer: claims.iss,
+    clientId: claims.client_id,
+    providerId: claims.provider_id,
+    scopes: claims.scope.split(' '),
+    audiences: [claims.aud].flat(),
+    lifetimeSeconds: claims.exp - claims.iat,
+  }
+  const now = new Date()
+  const tokens: string[] = []
+  for (let i = 0; i < count; i++) tokens.push((await issueAccessToken(keys, input, now)).token)
+  return tokens
+}
+
+async function probeOnce({ spec, expect, probeBody }: Scenario): Promise<ScenarioRow['probe']> {
+  const headers = { ...EDGE_HEADERS, ...spec.headers, ...(spec.uniqueHeader ? { [spec.uniqueHeader]: crypto.randomUUID() } : {}) }
+  const response = await fetch(BASE + spec.path, { method: spec.method ?? 'GET', headers, body: probeBody ?? spec.body })
+  const text = await response.text()
+  return { status: response.status, ok: response.ok && text.includes(expect) }
+}
+
+/** Runs bench/load.ts in its own process, so the load generator never shares this event loop. */
+async function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
+  const withEdge = { ...spec, headers: { ...EDGE_HEADERS, ...spec.headers } }
+  const { stdout } = await promisify(execFile)(process.execPath, ['bench/load.ts', JSON.stringify(withEdge)], {
+    encoding: 'utf8',
+  })
+  return JSON.parse(stdout) as LoadResult
+}
+
+/**
+ * Enqueues CONSUMER_MESSAGES messages (one SMS each) through /Services and waits until every
+ * delivery is final. The rate runs from the first message's acceptance to the last delivery's
+ * sent_at, both D1 timestamps, so polling and process start-up do not count.
+ */
+async function measureConsumer(db: D1Database, spec: Scenario['spec']): Promise<ConsumerFigure> {
+  await db.batch([db.prepare('DELETE FROM deliveries'), db.prepare('DELETE FROM messages')])
+  const enqueue = runLoadProcess({ ...spec, url: BASE + spec.path, connections: CONNECTIONS, amount: CONSUMER_MESSAGES })
+  const deadline = Date.now() + CONSUMER_TIMEOUT_MS
+  type Counts = { total: number; sent: number; failed: number; first: string; last: string | null }
+  let counts: Counts
+  for (;;) {
+    counts = (await db
+      .prepare(
+        `SELECT COUNT(*) AS total, COALESCE(SUM(d.status = 'sent'), 0) AS sent,
+           COALESCE(SUM(d.status IN ('failed', 'dead')), 0) AS failed,
+           (SELECT MIN(created_at) FROM messages) AS first, MAX(d.sent_at) AS last
+         FROM deliveries d`,
+      )
+      .first<Counts>())!
+    const done = counts.total >= CONSUMER_MESSAGES && counts.sent + counts.failed >= counts.total
+    if (done || Date.now() > deadline) break
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  const seconds = counts.last ? (Date.parse(counts.last) - Date.parse(counts.first)) / 1000 : NaN
+  return {
+    messages: counts.total,
+    sent: counts.sent,
+    failed: counts.failed,
+    unfinished: counts.total - counts.sent - counts.failed,
+    seconds,
+    perSecond: counts.sent / seconds,
+    enqueue: await enqueue,
+  }
+}

@@ -1,0 +1,173 @@
+// Runs the bundled Portero Worker, the SMS/FCM stand-in and the CPU bench Worker on workerd through
+// Miniflare's API (no `wrangler dev` proxy), with wrangler.toml's bindings and fresh local storage.
+// Load goes to a socket workerd opens for the Portero Worker itself: Miniflare's own entry socket
+// routes every request through a Worker of its own first, which on this kind of machine cuts an
+// empty Worker from about 6,400 to about 2,000 requests/s and would hide Portero's own cost.
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { convertV4MiniflareOptions, Miniflare, type V4WorkerOptions } from 'miniflare'
+import { unstable_readConfig, unstable_splitSqlQuery } from 'wrangler'
+import { exportJWK, exportPKCS8, generateKeyPair } from 'jose'
+import { generatePepper } from '../src/domain/secrets.ts'
+import { generateSigningKey } from '../src/domain/signing-keys.ts'
+
+/** Miniflare's entry socket (unused by the load, but Miniflare always opens one). */
+const ENTRY_PORT = 8797
+/** workerd's socket straight into the Portero Worker. */
+export const PORT = 8796
+export const BASE = `http://127.0.0.1:${PORT}`
+export const BUILD = 'bench/.build'
+const WRANGLER = 'node_modules/.bin/wrangler'
+// Outbound fetches go to the stand-in worker whatever the host; the path picks the emulated API.
+const STAND_IN = 'http://stand-in.bench'
+const TWILIO = { accountSid: 'ACbench000000000000000000000000000', authToken: 'bench-auth-token', from: '+15005550006' }
+const FCM = { projectId: 'portero-bench', email: 'bench@portero-bench.iam.gserviceaccount.com' }
+
+export type Secrets = { SIGNING_KEYS: string; SECRET_PEPPER: string }
+
+/** Bundles each Worker as `wrangler deploy --dry-run --outdir` would. */
+export function buildWorkers(): void {
+  rmSync(BUILD, { recursive: true, force: true })
+  const wrangler = (...args: string[]) =>
+    execFileSync(WRANGLER, ['deploy', '--dry-run', ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+  // Absolute: wrangler resolves --outdir against the config file's folder.
+  wrangler('--outdir', resolve(BUILD, 'portero'))
+  wrangler('--config', 'stand-in/wrangler.toml', '--outdir', resolve(BUILD, 'stand-in'))
+  wrangler('bench/cpu-worker.ts', '--name', 'portero-bench-cpu', '--outdir', resolve(BUILD, 'cpu'))
+}
+
+/** Fresh development-style secrets, made with the project's own generators. */
+export async function generateSecrets(): Promise<Secrets> {
+  return {
+    SIGNING_KEYS: JSON.stringify({ keys: [await generateSigningKey('ES256')] }),
+    SECRET_PEPPER: generatePepper(),
+  }
+}
+
+export type Portero = {
+  mf: Miniflare
+  /** What the Workers logged at level error (their stdout is not printed: one line per request). */
+  errors: string[]
+  /** Restarts workerd with or without the dispatch queue's consumer; storage is kept. */
+  setConsumer(on: boolean): Promise<void>
+  /** Applies migrations/ in order through the D1 binding. */
+  migrate(): Promise<void>
+  dispose(): Promise<void>
+}
+
+export async function startPortero(secrets: Secrets, { inspectorPort }: { inspectorPort?: number } = {}): Promise<Portero> {
+  const errors: string[] = []
+  const config = unstable_readConfig({ config: 'wrangler.toml' })
+  const serviceAccount = await generateKeyPair('RS256', { extractable: true })
+  const serviceAccountKey = await exportPKCS8(serviceAccount.privateKey)
+  const serviceAccountJwk = JSON.stringify(await exportJWK(serviceAccount.publicKey))
+  const persist = `${BUILD}/state`
+  const [dispatch, deadLetters] = config.queues.consumers ?? []
+  const consumer = (q: NonNullable<typeof dispatch>) => ({
+    maxBatchSize: q.max_batch_size,
+    maxBatchTimeout: q.max_batch_timeout,
+    maxRetries: q.max_retries,
+    deadLetterQueue: q.dead_letter_queue,
+  })
+
+  const portero = (withConsumer: boolean): V4WorkerOptions => ({
+    name: 'portero',
+    modules: true,
+    scriptPath: `${BUILD}/portero/index.js`,
+    compatibilityDate: config.compatibility_date,
+    compatibilityFlags: config.compatibility_flags,
+    bindings: {
+      ...config.vars,
+      ...secrets,
+      SMS_API_BASE_URL: `${STAND_IN}/twilio`,
+      SMS_ACCOUNT_SID: TWILIO.accountSid,
+      SMS_AUTH_TOKEN: TWILIO.authToken,
+      SMS_FROM: TWILIO.from,
+      FCM_API_BASE_URL: `${STAND_IN}/fcm`,
+      FCM_PROJECT_ID: FCM.projectId,
+      GOOGLE_TOKEN_URL: `${STAND_IN}/google/token`,
+      FCM_SERVICE_ACCOUNT: JSON.stringify({
+        type: 'service_account',
+        client_email: FCM.email,
+        private_key: serviceAccountKey,
+      }),
+    },
+    kvNamespaces: Object.fromEntries(config.kv_namespaces.map((kv) => [kv.binding, kv.id!])),
+    d1Databases: Object.fromEntries(config.d1_databases.map((d1) => [d1.binding, d1.database_id!])),
+    ratelimits: Object.fromEntries(
+      config.ratelimits.map((r) => [r.name, { namespace_id: r.namespace_id, simple: r.simple }]),
+    ),
+    // Without the consumer, /Services is measured alone (on 2 cores a draining backlog would take its
+    // CPU) and its messages go to a queue nobody reads, so they never reach the consumer's figure.
+    queueProducers: Object.fromEntries(
+      (config.queues.producers ?? []).map((p) => [
+        p.binding,
+        { queueName: withConsumer ? p.queue : `${p.queue}-unconsumed` },
+      ]),
+    ),
+    queueConsumers: {
+      ...(withConsumer && dispatch ? { [dispatch.queue]: consumer(dispatch) } : {}),
+      ...(deadLetters ? { [deadLetters.queue]: consumer(deadLetters) } : {}),
+    },
+    outboundService: 'stand-in',
+    unsafeDirectSockets: [{ host: '127.0.0.1', port: PORT }],
+  })
+
+  const others: V4WorkerOptions[] = [
+    {
+      name: 'stand-in',
+      modules: true,
+      scriptPath: `${BUILD}/stand-in/worker.js`,
+      compatibilityDate: config.compatibility_date,
+      bindings: {
+        TWILIO_ACCOUNT_SID: TWILIO.accountSid,
+        TWILIO_AUTH_TOKEN: TWILIO.authToken,
+        FCM_PROJECT_ID: FCM.projectId,
+        SERVICE_ACCOUNT_EMAIL: FCM.email,
+        SERVICE_ACCOUNT_PUBLIC_JWK: serviceAccountJwk,
+        TOKEN_URL: `${STAND_IN}/google/token`,
+      },
+    },
+    {
+      name: 'bench-cpu',
+      modules: true,
+      scriptPath: `${BUILD}/cpu/cpu-worker.js`,
+      compatibilityDate: config.compatibility_date,
+      bindings: { ...config.vars, ...secrets },
+      kvNamespaces: { CACHE: 'bench-cpu-cache' },
+      d1Databases: { DB: 'bench-cpu-db' },
+    },
+  ]
+
+  const options = (withConsumer: boolean) =>
+    convertV4MiniflareOptions({
+      host: '127.0.0.1',
+      port: ENTRY_PORT,
+      inspectorPort,
+      resourcePersistencePath: persist,
+      logRequests: false,
+      handleStructuredLogs: ({ level, message }) => {
+        if (level === 'error' && errors.length < 20) errors.push(message)
+      },
+      workers: [portero(withConsumer), ...others],
+    } as Parameters<typeof convertV4MiniflareOptions>[0])
+
+  rmSync(persist, { recursive: true, force: true })
+  const mf = new Miniflare(options(false))
+  await mf.ready
+  return {
+    mf,
+    errors,
+    setConsumer: (on) => mf.setOptions(options(on)),
+    async migrate() {
+      const db = await mf.getD1Database('DB')
+      const dir = config.d1_databases[0]!.migrations_dir ?? 'migrations'
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+        const statements = unstable_splitSqlQuery(readFileSync(join(dir, file), 'utf8'))
+        await db.batch(statements.map((sql) => db.prepare(sql)))
+      }
+    },
+    dispose: () => mf.dispose(),
+  }
+}
