@@ -64,7 +64,7 @@ export function createNotFound(app: Hono<AppEnv>) {
       return problemResponse(c, new AppError(404, 'not_found', `No resource at ${c.req.path}.`))
     }
     const allow = [...methods, 'OPTIONS'].join(', ')
-    if (c.req.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow } })
+    if (c.req.method === 'OPTIONS') return c.body(null, 204, { allow })
     return problemResponse(
       c,
       new AppError(405, 'method_not_allowed', `${c.req.method} is not supported here; use ${allow}.`, {

@@ -32,5 +32,7 @@ describe('unknown paths and methods', () => {
     const response = await call('/oauth/token', { method: 'OPTIONS' })
     expect(response.status).toBe(204)
     expect(response.headers.get('allow')).toBe('POST, OPTIONS')
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff')
   })
 })
