@@ -12,7 +12,7 @@ import {
   type Client,
   type ClientChanges,
 } from '../storage/clients.ts'
-import { invalidateClientTokens, reactivateClientTokens } from './revocation.ts'
+import { invalidateClientTokens, reactivateClientTokens, waitOutRevocationSecond } from './revocation.ts'
 import { SCOPES } from './scopes.ts'
 import { checkImportedSecret, digestClientSecret, generateClientSecret } from './secrets.ts'
 
@@ -103,7 +103,6 @@ export async function changeClient(deps: ClientDeps, id: string, changes: Client
     } else {
       const enabled = await requireClient(deps.db, id)
       await reactivateClientTokens(deps, [{ ...enabled, status: 'active' }])
-      await waitOutRevocationSecond(deps.now, enabled.tokensValidAfter)
     }
   }
   return requireClient(deps.db, id)
@@ -144,17 +143,6 @@ export async function removeClient(deps: ClientDeps, id: string): Promise<void> 
 
 function epochSeconds(now: Date): number {
   return Math.floor(now.getTime() / 1000)
-}
-
-/**
- * Tokens carry their issue time in whole seconds (iat), and those issued before a client's
- * `tokensValidAfter` are inactive for good. When that second has not begun yet (the client's tokens
- * were ended in this very second), a token issued now would be ended with them: this waits it out,
- * at most a second, before a new secret or a re-enabled client is handed back.
- */
-async function waitOutRevocationSecond(now: Date, tokensValidAfter: number): Promise<void> {
-  const wait = Math.min(tokensValidAfter * 1000 - now.getTime(), 1000)
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
 }
 
 export async function requireClient(db: D1Database, id: string): Promise<Client> {

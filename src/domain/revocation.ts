@@ -59,9 +59,10 @@ export async function invalidateClientTokens(
 /**
  * After a client or its provider is enabled again: its marker says active again, so its new
  * tokens pass; tokens from before it was disabled stay inactive (`tokensValidAfter` is kept).
+ * Returns once a token issued now would pass (see waitOutRevocationSecond).
  */
 export async function reactivateClientTokens(
-  deps: Pick<RevocationDeps, 'cache'>,
+  deps: Pick<RevocationDeps, 'cache' | 'now'>,
   clients: Pick<Client, 'id' | 'tokensValidAfter' | 'status'>[],
 ): Promise<void> {
   await Promise.all(
@@ -72,4 +73,16 @@ export async function reactivateClientTokens(
       }),
     ),
   )
+  await waitOutRevocationSecond(deps.now, Math.max(0, ...clients.map((c) => c.tokensValidAfter)))
+}
+
+/**
+ * Tokens carry their issue time in whole seconds (iat), and those issued before a client's
+ * `tokensValidAfter` are inactive for good. When that second has not begun yet (the client's tokens
+ * were ended in this very second), a token issued now would be ended with them: this waits it out,
+ * at most a second, before a new secret or a re-enabled client or provider is handed back.
+ */
+export async function waitOutRevocationSecond(now: Date, tokensValidAfter: number): Promise<void> {
+  const wait = Math.min(tokensValidAfter * 1000 - now.getTime(), 1000)
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
 }

@@ -465,6 +465,18 @@ describe('PATCH /admin/providers/{id}', () => {
     await expectInactive(before)
   })
 
+  it('a token issued right after enabling, in the second of the disabling, is active', async () => {
+    const client = await createClient()
+    const before = await tokenFor(client)
+    for (const status of ['disabled', 'active']) {
+      const response = await adminCall(admin, 'PATCH', `/admin/providers/${client.providerId}`, { status })
+      expect(response.status).toBe(204)
+    }
+    const after = await tokenFor(client)
+    await expectActive(after)
+    await expectInactive(before)
+  })
+
   it('disabling ends the tokens of every client of the provider, and no other provider’s', async () => {
     const start = Date.now()
     vi.useFakeTimers({ toFake: ['Date'], now: start })
