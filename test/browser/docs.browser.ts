@@ -56,6 +56,10 @@ afterAll(async () => {
 
 describe('GET /docs in Chromium', () => {
   it('loads from this origin only, under its own CSP, and lists every operation', async () => {
+    const assets: Record<string, string>[] = []
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/docs/')) assets.push(r.headers())
+    })
     const response = await page.goto(`${portero.base}/docs`)
     expect(response?.status()).toBe(200)
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'")
@@ -71,6 +75,12 @@ describe('GET /docs in Chromium', () => {
       expect(await page.locator(`#operations-${tags[0]}-${operationId}`).count(), operationId).toBe(1)
     }
     await page.screenshot({ path: join(ARTIFACTS, 'docs.png') })
+    // The static assets (public/_headers) are hardened like the Worker's own answers.
+    expect(assets.length).toBeGreaterThanOrEqual(3)
+    for (const headers of assets) {
+      expect(headers['x-content-type-options']).toBe('nosniff')
+      expect(headers['strict-transport-security']).toMatch(/^max-age=\d+/)
+    }
     expect(foreign).toEqual([])
     expect(errors).toEqual([])
   })
