@@ -102,6 +102,7 @@ const COMMON = {
   413: problem('The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services, 16 KiB elsewhere.'),
   415: problem('The body has a content type this endpoint does not accept.'),
   429: problem('Too many failed authentications (`Retry-After`).'),
+  431: problem('The request headers are larger than 16 KiB in all (`headers_too_large`).'),
 }
 
 const pick = (...codes: (keyof typeof COMMON)[]) => Object.fromEntries(codes.map((c) => [c, COMMON[c]]))
@@ -327,8 +328,9 @@ export function buildOpenApiDocument(serverUrl: string) {
     const openApiPath = op.path.replace(/:(\w+)/g, '{$1}')
     // OAuth endpoints answer errors as application/json: OAuth client libraries insist on it.
     const problemType = /^\/(oauth|mcg)\//.test(op.path) ? 'application/json' : 'application/problem+json'
+    // Every route checks the headers' size before anything else (src/http/security.ts).
     const responses = Object.fromEntries(
-      Object.entries(op.responses).map(([status, r]) => [
+      Object.entries<Operation['responses'][number]>({ ...op.responses, ...pick(431) }).map(([status, r]) => [
         status,
         {
           description: r.description,
