@@ -84,6 +84,10 @@ const Delivery = z.object({
   attempts: z.int(),
   last_error: z.string().nullable(),
   provider_message_id: z.string().nullable(),
+  picture_url: z
+    .string()
+    .nullable()
+    .meta({ description: 'The public URL of the picture this delivery carries (FCM image, MMS media or link), if any.' }),
   updated_at: z.string(),
   sent_at: z.string().nullable(),
 })

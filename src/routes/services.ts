@@ -100,6 +100,7 @@ function toMessageView(message: Message, deliveries: Delivery[]) {
       attempts: d.attempts,
       last_error: d.lastError,
       provider_message_id: d.providerMessageId,
+      picture_url: d.pictureUrl,
       updated_at: d.updatedAt,
       sent_at: d.sentAt,
     })),

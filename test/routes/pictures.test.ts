@@ -51,11 +51,12 @@ async function pictureKeys(): Promise<string[]> {
   return keys
 }
 
-async function pictureUrls(messageId: string): Promise<(string | null)[]> {
-  const { results } = await env.DB.prepare('SELECT picture_url FROM deliveries WHERE message_id = ?1 ORDER BY id')
-    .bind(messageId)
-    .all<{ picture_url: string | null }>()
-  return results.map((r) => r.picture_url)
+/** The picture URL of each of the message's deliveries, as its status view shows them. */
+async function pictureUrls(sender: Sender, messageId: string): Promise<(string | null)[]> {
+  const response = await call(`/Services/messages/${messageId}`, { headers: { authorization: `Bearer ${sender.token}` } })
+  expect(response.status).toBe(200)
+  const { deliveries } = (await response.json()) as { deliveries: { picture_url: string | null }[] }
+  return deliveries.map((d) => d.picture_url)
 }
 
 async function rowsOf(providerId: string): Promise<number> {
@@ -87,7 +88,7 @@ async function sendAndSettle(sender: Sender, body: unknown): Promise<{ id: strin
   expect(response.status).toBe(201)
   const { id } = (await response.json()) as { id: string }
   expect(await settled(sender, id)).toBe('sent')
-  const [url, ...others] = await pictureUrls(id)
+  const [url, ...others] = await pictureUrls(sender, id)
   expect(others).toEqual([])
   expect(url).toMatch(PICTURE_URL)
   return { id, url: url! }
@@ -220,7 +221,7 @@ describe('delivering a picture', () => {
     expect(response.status).toBe(201)
     const { id } = (await response.json()) as { id: string }
     expect(await settled(sender, id)).toBe('sent')
-    const urls = await pictureUrls(id)
+    const urls = await pictureUrls(sender, id)
     expect(urls).toHaveLength(2)
     expect(urls[0]).toMatch(PICTURE_URL)
     expect(urls[1]).toBe(urls[0])
