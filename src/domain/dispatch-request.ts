@@ -6,6 +6,7 @@ import { AppError, type FieldError } from '../errors.ts'
 import type { Channel } from '../providers/notifier.ts'
 import { MAX_SMS_TEXT_CHARS, smsText } from '../providers/sms.ts'
 import { decodePicture, MAX_PICTURE_BYTES, type Picture } from './pictures.ts'
+import { MAX_QR_CONTENT_CHARS, MAX_QR_LABEL_CHARS, renderQrCode } from './qr-codes.ts'
 
 export const MAX_TITLE_CHARS = 32
 export const MAX_MESSAGE_CHARS = 166
@@ -41,6 +42,9 @@ export const PARAMETER_FIELDS: Record<string, string> = {
   qrcode: 'qr_code',
   micropayment: 'microPayment',
 }
+
+/** qr_code's fields (issue 9; document 001 names QR codes but defines no fields for them). */
+const QR_FIELDS: Record<string, string> = { content: 'content', label: 'label', expires_at: 'expires_at' }
 
 /** Renames keys to canonical names; unknown keys are kept as sent, so the schema names them. */
 function canonicalKeys(names: Record<string, string>) {
@@ -83,6 +87,32 @@ const Part = z.preprocess(
   ),
 )
 
+const QrCode = z.preprocess(
+  canonicalKeys(QR_FIELDS),
+  z.strictObject(
+    {
+      content: z
+        .string({ error: 'content is required and must be a string' })
+        .min(1, 'content must not be empty')
+        .refine((s) => chars(s) <= MAX_QR_CONTENT_CHARS, `content must be at most ${MAX_QR_CONTENT_CHARS} characters`)
+        .meta({ description: 'What the code encodes, exactly: a ticket number, a coupon code, a URL…' }),
+      label: text('label', MAX_QR_LABEL_CHARS)
+        .optional()
+        .meta({ description: 'Shown to the recipient on a line of its own after the message of the part carrying the code.' }),
+      expires_at: z.iso
+        .datetime({ offset: true, error: 'expires_at must be an ISO 8601 instant such as 2026-12-31T23:59:59Z' })
+        .optional()
+        .meta({ description: 'When the ticket or coupon ends: the image is kept at least until then, at most 30 days. Must be in the future.' }),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown field: ${issue.keys.join(', ')}`
+          : 'qr_code must be an object with content, and optionally label and expires_at',
+    },
+  ),
+)
+
 const Parameters = z.preprocess(
   canonicalKeys(PARAMETER_FIELDS),
   z.strictObject(
@@ -90,7 +120,7 @@ const Parameters = z.preprocess(
       destination: z.string().min(1).max(128).optional(),
       notification: Part.optional(),
       advertisement: Part.optional(),
-      qr_code: z.unknown().optional(),
+      qr_code: QrCode.optional(),
       microPayment: z.unknown().optional(),
     },
     unknownKeys('parameter'),
@@ -119,7 +149,17 @@ export const ServicesRequestSchema = z.strictObject(
   unknownKeys('field'),
 )
 
-export type PartRequest = { title: string; message: string; channel: Channel; link?: string; picture?: Picture }
+export type PartRequest = {
+  title: string
+  message: string
+  channel: Channel
+  link?: string
+  picture?: Picture
+  /** Keep the picture at least until then (seconds since the epoch); it is a QR code's expiry. */
+  pictureExpiresAt?: number
+}
+
+export type QrCodeRequest = { content: string; label?: string; expiresAt?: number }
 
 export type ServicesRequest = {
   providerId: string
@@ -128,6 +168,8 @@ export type ServicesRequest = {
   destination?: string
   notification?: PartRequest
   advertisement?: PartRequest
+  /** Also carried, as its image, by the notification (or else the advertisement). */
+  qr_code?: QrCodeRequest
 }
 
 function invalid(errors: FieldError[]): AppError {
@@ -148,9 +190,10 @@ function toChannel(value: string | number, path: string): Channel {
 
 /**
  * Parses a /Services body. Throws 400 `invalid_request`, `unsupported_channel` or `not_supported`,
- * or 413 `payload_too_large` for a picture over 1 MiB.
+ * or 413 `payload_too_large` for a picture over 1 MiB. `now` decides whether a QR code's expiry
+ * has passed.
  */
-export function parseServicesRequest(body: unknown): ServicesRequest {
+export function parseServicesRequest(body: unknown, now: Date): ServicesRequest {
   const result = ServicesRequestSchema.safeParse(body)
   if (!result.success) {
     throw invalid(result.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message })))
@@ -162,29 +205,47 @@ export function parseServicesRequest(body: unknown): ServicesRequest {
       errors: [{ path: 'parameters.microPayment', message: 'not supported' }],
     })
   }
-  if (parameters.qr_code !== undefined) {
-    throw new AppError(400, 'not_supported', 'qr_code is not supported yet.', {
-      errors: [{ path: 'parameters.qr_code', message: 'not supported yet' }],
-    })
+  const qrCode = parameters.qr_code && toQrCode(parameters.qr_code, now)
+  // The QR code is the image of the notification, the ticket or coupon itself; failing that, of
+  // the advertisement.
+  const qrPart = !qrCode ? undefined : parameters.notification ? 'notification' : parameters.advertisement ? 'advertisement' : undefined
+  if (qrCode && !qrPart) {
+    throw invalid([{ path: 'parameters.qr_code', message: 'a QR code is sent with a notification or an advertisement' }])
   }
+
   const part = (name: 'notification' | 'advertisement'): PartRequest | undefined => {
     const value = parameters[name]
     if (!value) return undefined
     const channel = toChannel(value.channel, `parameters.${name}.channel`)
+    const qr = name === qrPart ? qrCode : undefined
+    if (qr && value.picture !== undefined) {
+      const why = `the ${name} already carries a picture: send one image per part`
+      throw invalid([{ path: 'parameters.qr_code', message: why }])
+    }
+    const message = qr?.label ? `${value.message}\n${qr.label}` : value.message
+    if (chars(message) > MAX_MESSAGE_CHARS) {
+      const why = `with the ${name}'s message, longer than ${MAX_MESSAGE_CHARS} characters`
+      throw invalid([{ path: 'parameters.qr_code.label', message: why }])
+    }
     // By SMS the link is part of the text: a link too long for one SMS is refused now rather than
     // accepted and then failed for good (UTF-16 units: never fewer than Twilio counts).
-    const text = smsText({ title: value.title, body: value.message, link: value.link })
+    const text = smsText({ title: value.title, body: message, link: value.link })
     if (channel === 'sms' && value.link && text.length > MAX_SMS_TEXT_CHARS) {
       const why = `with the title and message, longer than one SMS (${MAX_SMS_TEXT_CHARS} characters)`
       throw invalid([{ path: `parameters.${name}.link`, message: why }])
     }
-    const picture = value.picture === undefined ? undefined : decodePicture(value.picture, `parameters.${name}.picture`)
+    const picture = qr
+      ? renderQrCode(qr.content)
+      : value.picture === undefined
+        ? undefined
+        : decodePicture(value.picture, `parameters.${name}.picture`)
     return {
       title: value.title,
-      message: value.message,
+      message,
       channel,
       ...(value.link ? { link: value.link } : {}),
       ...(picture ? { picture } : {}),
+      ...(qr?.expiresAt ? { pictureExpiresAt: qr.expiresAt } : {}),
     }
   }
   return {
@@ -194,5 +255,18 @@ export function parseServicesRequest(body: unknown): ServicesRequest {
     destination: parameters.destination,
     notification: part('notification'),
     advertisement: part('advertisement'),
+    ...(qrCode ? { qr_code: qrCode } : {}),
+  }
+}
+
+function toQrCode(value: { content: string; label?: string; expires_at?: string }, now: Date): QrCodeRequest {
+  const expiresAt = value.expires_at === undefined ? undefined : Math.floor(Date.parse(value.expires_at) / 1000)
+  if (expiresAt !== undefined && expiresAt <= Math.floor(now.getTime() / 1000)) {
+    throw invalid([{ path: 'parameters.qr_code.expires_at', message: 'expires_at is not in the future' }])
+  }
+  return {
+    content: value.content,
+    ...(value.label === undefined ? {} : { label: value.label }),
+    ...(expiresAt === undefined ? {} : { expiresAt }),
   }
 }

@@ -104,7 +104,9 @@ export async function acceptDispatch(
   // Only a request that will be accepted stores its pictures, each distinct content once.
   const pictureDeps = { ...deps.pictures, now: deps.now }
   const urls = await Promise.all(
-    addressed.map(({ content }) => (content.picture ? publishPicture(pictureDeps, content.picture) : null)),
+    addressed.map(({ content }) =>
+      content.picture ? publishPicture(pictureDeps, content.picture, content.pictureExpiresAt) : null,
+    ),
   )
   const parts = addressed.flatMap(({ part, content, addresses }, i) => {
     return addresses.map(

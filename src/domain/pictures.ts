@@ -132,20 +132,19 @@ export function pictureUrl(issuer: string, id: string, ext: PictureExtension): s
 }
 
 /**
- * Stores a picture once per distinct content and returns its public URL. Content already stored
- * with at least half its life left is not written again; otherwise writing it again extends it.
- * `ttlSeconds` is for QR codes, whose life follows the ticket's.
+ * Stores a picture once per distinct content and returns its public URL. A picture is kept for
+ * PICTURE_TTL_SECONDS; one with `keepUntil` (a QR code: its ticket's end, in seconds since the
+ * epoch) until then, if that is sooner. Content already stored with at least half that life left,
+ * and not ending before `keepUntil`, is not written again; otherwise writing it again extends it.
  */
-export async function publishPicture(
-  deps: PictureDeps,
-  picture: Picture,
-  ttlSeconds = PICTURE_TTL_SECONDS,
-): Promise<string> {
+export async function publishPicture(deps: PictureDeps, picture: Picture, keepUntil?: number): Promise<string> {
   const sha256 = toHex(await crypto.subtle.digest('SHA-256', picture.bytes))
   const id = await pictureId(deps.pepper, sha256)
   const nowSeconds = Math.floor(deps.now.getTime() / 1000)
+  const ttlSeconds = Math.min(PICTURE_TTL_SECONDS, (keepUntil ?? Infinity) - nowSeconds)
   const stored = await findPictureMeta(deps.cache, id)
-  if (!stored || stored.expiresAt - nowSeconds < ttlSeconds / 2) {
+  const endsTooSoon = stored !== null && keepUntil !== undefined && stored.expiresAt < nowSeconds + ttlSeconds
+  if (!stored || stored.expiresAt - nowSeconds < ttlSeconds / 2 || endsTooSoon) {
     await putPicture(deps.cache, id, picture.bytes, { type: picture.type, expiresAt: nowSeconds + ttlSeconds }, ttlSeconds)
   }
   return pictureUrl(deps.issuer, id, picture.ext)

@@ -195,9 +195,9 @@ export const OPERATIONS: Operation[] = [
     method: 'post', path: '/Services', tag: 'Dispatch', security: ['bearer'],
     summary: 'Send a notification or advertisement (document 001)',
     description:
-      "Needs `services:send` and the token's own provider. Field names are matched case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM, or the codes 1 and 2. Send `Idempotency-Key` to make retries safe.",
+      "Needs `services:send` and the token's own provider. Field names are matched case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM, or the codes 1 and 2. A part's `picture` (PNG, JPEG, GIF or WebP, at most 1 MiB) is published at an unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or coupon) is drawn as a PNG and becomes the image of the notification, or else of the advertisement, which must not carry a picture of its own; its `label` is added to that part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to make retries safe.",
     body: {
-      'application/json': { schema: ServicesRequestSchema, examples: { document001: EXAMPLES.services001 } },
+      'application/json': { schema: ServicesRequestSchema, examples: { document001: EXAMPLES.services001, ticket: EXAMPLES.servicesTicket } },
     },
     responses: {
       200: { description: 'A replay of an earlier request with the same Idempotency-Key.', body: { schema: R.Message } },
@@ -215,7 +215,7 @@ export const OPERATIONS: Operation[] = [
     method: 'get', path: '/pictures/:file', tag: 'Dispatch', security: ['none'],
     summary: 'A picture sent with a message',
     description:
-      'The picture of a /Services part, at the URL sent to FCM (`notification.image`) or Twilio (`MediaUrl`): `{id}.{ext}`, where the id is an HMAC of the content, so the URL cannot be guessed from a known image. Served with `Cache-Control: public, immutable` until it expires (30 days).',
+      'The picture or QR code of a /Services part, at the URL sent to FCM (`notification.image`) or Twilio (`MediaUrl`): `{id}.{ext}`, where the id is an HMAC of the content, so the URL cannot be guessed from a known image. Served with `Cache-Control: public, immutable` until it expires (30 days, or a QR code\'s `expires_at`).',
     responses: {
       200: { description: 'The image bytes (PNG, JPEG, GIF or WebP).', mediaType: 'image/*', body: { schema: z.string().meta({ format: 'binary' }) } },
       ...pick(404),

@@ -20,4 +20,17 @@ export const EXAMPLES = {
       },
     },
   },
+  servicesTicket: {
+    summary: 'A ticket as a QR code',
+    value: {
+      provider_id: 1001,
+      service_token: '3f2b8c1e-8d4a-4c1e-9b7a-2f6d5e4c3b2a',
+      service_id: 1,
+      parameters: {
+        destination: 'paciente-42',
+        notification: { title: 'Clínica Dr. Nano. Turno', message: 'Oftalmólogo lunes 29-10, 9:15. Muestre este código.', channel: 'FCM' },
+        qr_code: { content: 'TURNO-2026-000042', label: 'Turno 42, consultorio 3', expires_at: '2026-12-31T23:59:59Z' },
+      },
+    },
+  },
 }

@@ -16,7 +16,7 @@ export const services = new Hono<AppEnv>()
 const IDEMPOTENCY_KEY = /^[\x21-\x7E]+$/
 
 services.post('/', requireScope(SCOPES.send), requireJson(), async (c) => {
-  const request = parseServicesRequest(await c.req.json())
+  const request = parseServicesRequest(await c.req.json(), new Date())
   const key = c.req.header('idempotency-key') ?? null
   if (key !== null && (key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !IDEMPOTENCY_KEY.test(key))) {
     throw new AppError(400, 'invalid_request', `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`, {

@@ -1,7 +1,7 @@
 // The services table: what each document-001 service_id requires and which channels it may use.
 import type { Channel } from '../providers/notifier.ts'
 
-export type ServiceParameter = 'destination' | 'notification' | 'advertisement'
+export type ServiceParameter = 'destination' | 'notification' | 'advertisement' | 'qr_code'
 
 export type Service = {
   id: number

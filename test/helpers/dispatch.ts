@@ -2,7 +2,7 @@
 import { env } from 'cloudflare:workers'
 import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
 import { insertRecipient } from '../../src/storage/recipients.ts'
-import { insertService } from '../../src/storage/services.ts'
+import { insertService, type ServiceParameter } from '../../src/storage/services.ts'
 import { insertSubscription } from '../../src/storage/subscriptions.ts'
 import { createClient, type TestClient } from './clients.ts'
 import { tokenFor } from './tokens.ts'
@@ -10,7 +10,7 @@ import { tokenFor } from './tokens.ts'
 export type Sender = TestClient & { token: string; serviceId: number; serviceToken: string; userId: string }
 
 export async function createSender(
-  options: { providerId?: string; phone?: string | null; fcmTokens?: string[]; requiredParameters?: ('destination' | 'notification' | 'advertisement')[] } = {},
+  options: { providerId?: string; phone?: string | null; fcmTokens?: string[]; requiredParameters?: ServiceParameter[] } = {},
 ): Promise<Sender> {
   const client = await createClient({
     providerId: options.providerId,

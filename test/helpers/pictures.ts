@@ -1,5 +1,6 @@
 // Small images of each accepted format, as bytes and base64, for the picture tests.
-import { encode } from 'fast-png'
+import { decode, encode } from 'fast-png'
+import jsQR from 'jsqr'
 
 export function toBase64(bytes: Uint8Array): string {
   let binary = ''
@@ -31,4 +32,26 @@ export function jpeg(): Uint8Array {
   const app0 = [0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]
   const dqt = [0xff, 0xdb, 0x00, 0x43, 0x00, ...Array.from({ length: 64 }, () => 1)]
   return Uint8Array.from([0xff, 0xd8, ...app0, ...dqt, 0xff, 0xd9])
+}
+
+/**
+ * What a QR reader sees in a PNG: the image decoded by fast-png, turned into RGBA pixels and read
+ * by jsQR (a QR decoder written independently of the generator). Null when no code is found.
+ */
+export function readQrCode(png: Uint8Array): string | null {
+  const image = decode(png)
+  const { width, height, channels, depth } = image
+  const rgba = new Uint8ClampedArray(width * height * 4)
+  const rowBytes = Math.ceil((width * channels * depth) / 8)
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const grey =
+        depth === 1
+          ? (image.data[y * rowBytes + (x >> 3)]! >> (7 - (x & 7))) & 1 ? 255 : 0
+          : (image.data[(y * width + x) * channels]! * 255) / (2 ** depth - 1)
+      rgba.set([grey, grey, grey, 255], (y * width + x) * 4)
+    }
+  }
+  const code = jsQR(rgba, width, height)
+  return code ? new TextDecoder().decode(Uint8Array.from(code.binaryData)) : null
 }

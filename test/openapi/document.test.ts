@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { app } from '../../src/app.ts'
+import { parseServicesRequest } from '../../src/domain/dispatch-request.ts'
 import { call } from '../helpers/http.ts'
 
 type Document = { openapi: string; servers: { url: string }[]; paths: Record<string, Record<string, unknown>> }
@@ -30,6 +31,16 @@ describe('GET /openapi.json', () => {
       Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`)),
     )
     expect([...described].sort()).toEqual([...routed].sort())
+  })
+
+  it('gives /Services examples that the endpoint accepts as they are', async () => {
+    const document = await served()
+    type Post = { requestBody: { content: Record<string, { examples: Record<string, { value: unknown }> }> } }
+    const { examples } = (document.paths['/Services']!.post as Post).requestBody.content['application/json']!
+    expect(Object.keys(examples).length).toBeGreaterThanOrEqual(2)
+    for (const [name, { value }] of Object.entries(examples)) {
+      expect(() => parseServicesRequest(value, new Date('2026-11-22T00:00:00Z')), name).not.toThrow()
+    }
   })
 
   it('documents the error media type each operation really answers with', async () => {

@@ -21,10 +21,10 @@ const Fields = {
   name: z.string({ error: 'name is required' }).trim().min(1, 'name must not be empty').max(200),
   kind: z.string().trim().min(1).max(50),
   required_parameters: z
-    .array(z.enum(['destination', 'notification', 'advertisement']), {
-      error: 'required_parameters lists destination, notification or advertisement',
+    .array(z.enum(['destination', 'notification', 'advertisement', 'qr_code']), {
+      error: 'required_parameters lists destination, notification, advertisement or qr_code',
     })
-    .max(3)
+    .max(4)
     .transform((p) => [...new Set(p)]),
   allowed_channels: z
     .array(z.enum(['sms', 'fcm']), { error: 'allowed_channels lists sms or fcm' })
