@@ -80,3 +80,25 @@ export async function writeOutbox(
   await insertMessage(env.DB, message, deliveries)
   return deliveries.map((d) => d.id)
 }
+
+/** A fresh mobile number, so a test finds its own SMS among all the stand-in received. */
+export function freshPhone(): string {
+  const digits = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b % 10).join('')
+  return `+54911${digits}`
+}
+
+/** A sender with its own phone number and FCM token. */
+export function freshSender(options: Parameters<typeof createSender>[0] = {}): Promise<Sender> {
+  return createSender({ phone: freshPhone(), fcmTokens: [`device-${crypto.randomUUID()}`], ...options })
+}
+
+/** How many outbox rows (messages and deliveries) a provider has: 0 after a refused request. */
+export async function outboxRows(providerId: string): Promise<number> {
+  const row = await env.DB.prepare(
+    `SELECT (SELECT COUNT(*) FROM messages WHERE provider_id = CAST(?1 AS INTEGER))
+       + (SELECT COUNT(*) FROM deliveries WHERE provider_id = CAST(?1 AS INTEGER)) AS n`,
+  )
+    .bind(providerId)
+    .first<{ n: number }>()
+  return row!.n
+}

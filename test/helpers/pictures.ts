@@ -1,4 +1,5 @@
 // Small images of each accepted format, as bytes and base64, for the picture tests.
+import { env } from 'cloudflare:workers'
 import { decode, encode } from 'fast-png'
 import jsQR from 'jsqr'
 
@@ -54,4 +55,16 @@ export function readQrCode(png: Uint8Array): string | null {
   }
   const code = jsQR(rgba, width, height)
   return code ? new TextDecoder().decode(Uint8Array.from(code.binaryData)) : null
+}
+
+/** Every published picture's KV key. */
+export async function pictureKeys(): Promise<string[]> {
+  const keys: string[] = []
+  let cursor: string | undefined
+  do {
+    const page = await env.CACHE.list({ prefix: 'picture:', cursor })
+    keys.push(...page.keys.map((k) => k.name))
+    cursor = page.list_complete ? undefined : page.cursor
+  } while (cursor)
+  return keys
 }

@@ -4,23 +4,14 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { MAX_PICTURE_BYTES } from '../../src/domain/pictures.ts'
 import type { StandIn } from '../../stand-in/app.ts'
-import { createSender, type Sender } from '../helpers/dispatch.ts'
+import { freshPhone, freshSender, outboxRows, type Sender } from '../helpers/dispatch.ts'
 import { call, expectProblem, postJson } from '../helpers/http.ts'
-import { GIF, jpeg, randomPng, toBase64, WEBP } from '../helpers/pictures.ts'
+import { GIF, jpeg, pictureKeys, randomPng, toBase64, WEBP } from '../helpers/pictures.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 
 const QUEUE = { timeout: 20_000 }
 const PICTURE_URL = /^https:\/\/portero\.test\/pictures\/[0-9a-f]{64}\.(png|jpg|gif|webp)$/
-
-function freshPhone(): string {
-  const digits = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b % 10).join('')
-  return `+54911${digits}`
-}
-
-function freshSender(): Promise<Sender> {
-  return createSender({ phone: freshPhone(), fcmTokens: [`device-${crypto.randomUUID()}`] })
-}
 
 /** An FCM advertisement carrying `picture`, plus optional other parameters. */
 function advertisement(sender: Sender, picture: unknown, channel = 'FCM', extra: Record<string, unknown> = {}) {
@@ -40,33 +31,12 @@ function dispatch(sender: Sender, body: unknown) {
   return postJson('/Services', body, { authorization: `Bearer ${sender.token}` })
 }
 
-async function pictureKeys(): Promise<string[]> {
-  const keys: string[] = []
-  let cursor: string | undefined
-  do {
-    const page = await env.CACHE.list({ prefix: 'picture:', cursor })
-    keys.push(...page.keys.map((k) => k.name))
-    cursor = page.list_complete ? undefined : page.cursor
-  } while (cursor)
-  return keys
-}
-
 /** The picture URL of each of the message's deliveries, as its status view shows them. */
 async function pictureUrls(sender: Sender, messageId: string): Promise<(string | null)[]> {
   const response = await call(`/Services/messages/${messageId}`, { headers: { authorization: `Bearer ${sender.token}` } })
   expect(response.status).toBe(200)
   const { deliveries } = (await response.json()) as { deliveries: { picture_url: string | null }[] }
   return deliveries.map((d) => d.picture_url)
-}
-
-async function rowsOf(providerId: string): Promise<number> {
-  const row = await env.DB.prepare(
-    `SELECT (SELECT COUNT(*) FROM messages WHERE provider_id = CAST(?1 AS INTEGER))
-       + (SELECT COUNT(*) FROM deliveries WHERE provider_id = CAST(?1 AS INTEGER)) AS n`,
-  )
-    .bind(providerId)
-    .first<{ n: number }>()
-  return row!.n
 }
 
 /** Waits until the consumer is done with the message, so no send outlives the test's stand-in. */
@@ -192,7 +162,7 @@ describe('POST /Services with a picture', () => {
       const response = await dispatch(sender, advertisement(sender, refusal.picture()))
       const problem = await expectProblem(response, refusal.status, refusal.code)
       expect(problem.errors).toContainEqual({ path: 'parameters.advertisement.picture', message: expect.any(String) })
-      expect(await rowsOf(sender.providerId)).toBe(0)
+      expect(await outboxRows(sender.providerId)).toBe(0)
       expect(await pictureKeys()).toEqual(keys)
       expect(standIn.state.fcm.length).toBe(sent)
     })

@@ -4,23 +4,14 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { StandIn } from '../../stand-in/app.ts'
-import { createSender, type Sender } from '../helpers/dispatch.ts'
+import { createSender, freshPhone, freshSender, outboxRows, type Sender } from '../helpers/dispatch.ts'
 import { call, expectProblem, postJson } from '../helpers/http.ts'
-import { randomPng, readQrCode, toBase64 } from '../helpers/pictures.ts'
+import { pictureKeys, randomPng, readQrCode, toBase64 } from '../helpers/pictures.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 
 const QUEUE = { timeout: 20_000 }
 const PICTURE_URL = /^https:\/\/portero\.test\/pictures\/[0-9a-f]{64}\.png$/
-
-function freshPhone(): string {
-  const digits = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b % 10).join('')
-  return `+54911${digits}`
-}
-
-function freshSender(): Promise<Sender> {
-  return createSender({ phone: freshPhone(), fcmTokens: [`device-${crypto.randomUUID()}`] })
-}
 
 /** A ticket by SMS: a notification with `qr` as its qr_code, plus optional other parameters. */
 function ticket(sender: Sender, qr: unknown, extra: Record<string, unknown> = {}) {
@@ -64,27 +55,6 @@ async function sendAndSettle(sender: Sender, body: unknown) {
   const view = await settled(sender, id)
   expect(view.status).toBe('sent')
   return { id, deliveries: view.deliveries }
-}
-
-async function pictureKeys(): Promise<string[]> {
-  const keys: string[] = []
-  let cursor: string | undefined
-  do {
-    const page = await env.CACHE.list({ prefix: 'picture:', cursor })
-    keys.push(...page.keys.map((k) => k.name))
-    cursor = page.list_complete ? undefined : page.cursor
-  } while (cursor)
-  return keys
-}
-
-async function rowsOf(providerId: string): Promise<number> {
-  const row = await env.DB.prepare(
-    `SELECT (SELECT COUNT(*) FROM messages WHERE provider_id = CAST(?1 AS INTEGER))
-       + (SELECT COUNT(*) FROM deliveries WHERE provider_id = CAST(?1 AS INTEGER)) AS n`,
-  )
-    .bind(providerId)
-    .first<{ n: number }>()
-  return row!.n
 }
 
 /** The served image at `url`, checked as an image, and what a QR reader reads in it. */
@@ -218,7 +188,7 @@ describe('POST /Services with a qr_code', () => {
       const sent = standIn.state.sms.length
       const problem = await expectProblem(await dispatch(sender, refusal.body(sender)), 400, 'invalid_request')
       expect(problem.errors).toContainEqual({ path: refusal.path, message: expect.any(String) })
-      expect(await rowsOf(sender.providerId)).toBe(0)
+      expect(await outboxRows(sender.providerId)).toBe(0)
       expect(await pictureKeys()).toEqual(keys)
       expect(standIn.state.sms.length).toBe(sent)
     })
@@ -233,6 +203,6 @@ describe('a service that requires qr_code', () => {
     delete body.parameters.qr_code
     const problem = await expectProblem(await dispatch(sender, body), 400, 'invalid_request')
     expect(problem.detail).toContain('qr_code')
-    expect(await rowsOf(sender.providerId)).toBe(0)
+    expect(await outboxRows(sender.providerId)).toBe(0)
   })
 })

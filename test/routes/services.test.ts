@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { insertProvider } from '../../src/storage/providers.ts'
 import type { StandIn } from '../../stand-in/app.ts'
 import { createClient } from '../helpers/clients.ts'
-import { createSender, example001, type Sender } from '../helpers/dispatch.ts'
+import { createSender, example001, freshPhone, freshSender, type Sender } from '../helpers/dispatch.ts'
 import { basicAuth, call, expectProblem, postForm, postJson } from '../helpers/http.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually, tokenFor } from '../helpers/tokens.ts'
@@ -56,21 +56,6 @@ const MAX_SMS_TEXT = 1600
 function linkForSmsOf(length: number): string {
   const origin = 'https://clinica.example/'
   return origin + 'a'.repeat(length - 'Turno\nOftalmologo\n'.length - origin.length)
-}
-
-/** A fresh mobile number, so a test finds its own SMS among all the stand-in received. */
-function freshPhone(): string {
-  const digits = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b % 10).join('')
-  return `+54911${digits}`
-}
-
-/** A sender with its own phone number and FCM token. */
-function freshSender(options: Parameters<typeof createSender>[0] = {}): Promise<Sender> {
-  return createSender({
-    phone: freshPhone(),
-    fcmTokens: [`device-${crypto.randomUUID()}`],
-    ...options,
-  })
 }
 
 async function recipientOf(sender: Sender): Promise<{ phone: string | null; fcmTokens: string[] }> {

@@ -4,7 +4,7 @@
 // the response (waitUntil), so every read polls.
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { adminCall } from '../../helpers/admin.ts'
+import { adminCall, json, walkPages, type Page } from '../../helpers/admin.ts'
 import { createClient, createProvider, type TestClient } from '../../helpers/clients.ts'
 import { basicAuth, call, expectProblem, freshIp, postForm, postJson } from '../../helpers/http.ts'
 import { eventually, tokenFor } from '../../helpers/tokens.ts'
@@ -19,12 +19,6 @@ type AuditView = {
   request_id: string | null
   ip: string | null
   detail: Record<string, unknown>
-}
-type Page<T> = {
-  items: T[]
-  page_size: number
-  next_cursor: string | null
-  links: { next: string | null }
 }
 type Created = { client_id: string; client_secret: string; provider_id: string | null }
 
@@ -42,29 +36,7 @@ async function newOperator(): Promise<{ id: string; token: string }> {
   return { id: operator.clientId, token: await tokenFor(operator) }
 }
 
-async function json<T>(response: Response, status = 200): Promise<T> {
-  expect(response.status).toBe(status)
-  expect(response.headers.get('content-type')).toMatch(/^application\/json/)
-  return (await response.json()) as T
-}
-
-/** Follows links.next from `first` to the end; fails on a loop. */
-async function walk(first: string): Promise<{ pages: Page<AuditView>[]; bodies: string[] }> {
-  const pages: Page<AuditView>[] = []
-  const bodies: string[] = []
-  let next: string | null = first
-  while (next !== null) {
-    expect(pages.length).toBeLessThan(100)
-    const response = await adminCall(admin, 'GET', next)
-    expect(response.status).toBe(200)
-    const body = await response.text()
-    bodies.push(body)
-    const page = JSON.parse(body) as Page<AuditView>
-    pages.push(page)
-    next = page.links.next
-  }
-  return { pages, bodies }
-}
+const walk = (first: string) => walkPages<AuditView>(admin, first)
 
 /** Every event matching `query`, newest first. */
 async function events(query: string): Promise<AuditView[]> {

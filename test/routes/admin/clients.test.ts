@@ -5,9 +5,10 @@
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { tokenCacheKey } from '../../../src/storage/token-cache.ts'
-import { adminCall } from '../../helpers/admin.ts'
+import { adminCall, json, walkPages } from '../../helpers/admin.ts'
 import { createClient, createProvider, type TestClient } from '../../helpers/clients.ts'
 import { basicAuth, call, expectProblem, freshIp, postForm, postJson } from '../../helpers/http.ts'
+import { expectActive, expectInactive, introspect } from '../../helpers/token-state.ts'
 import { eventually, tokenFor } from '../../helpers/tokens.ts'
 
 type ClientView = {
@@ -28,12 +29,6 @@ type Rotated = {
   client_secret: string
   previous_secret_valid_until: string | null
   tokens_revoked: boolean
-}
-type Page<T> = {
-  items: T[]
-  page_size: number
-  next_cursor: string | null
-  links: { next: string | null }
 }
 type AuditView = {
   action: string
@@ -61,12 +56,6 @@ beforeAll(async () => {
 afterEach(() => {
   vi.useRealTimers()
 })
-
-async function json<T>(response: Response, status = 200): Promise<T> {
-  expect(response.status).toBe(status)
-  expect(response.headers.get('content-type')).toMatch(/^application\/json/)
-  return (await response.json()) as T
-}
 
 async function createOverHttp(body: Record<string, unknown> = {}): Promise<Created> {
   const providerId = 'provider_id' in body ? body.provider_id : await createProvider()
@@ -114,38 +103,6 @@ function claimsOf(token: string): Claims {
   return JSON.parse(atob(token.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))) as Claims
 }
 
-function me(token: string): Promise<Response> {
-  return call('/auth/me', { method: 'POST', headers: { authorization: `Bearer ${token}` } })
-}
-
-let auditor: Promise<string> | undefined
-
-/** What RFC 7662 introspection says about `token` to a caller allowed to see any token. */
-async function introspect(token: string): Promise<Record<string, unknown>> {
-  auditor ??= createClient({ providerId: null, allowedScopes: ['tokens:introspect:any'] }).then(
-    (c) => tokenFor(c),
-  )
-  const response = await postForm(
-    '/mcg/v1/tokeninfo',
-    { token },
-    { authorization: `Bearer ${await auditor}` },
-  )
-  return json<Record<string, unknown>>(response)
-}
-
-async function expectActive(token: string) {
-  expect(await json(await me(token))).toMatchObject({ ack: 0, active: true })
-  expect(await introspect(token)).toMatchObject({
-    active: true,
-    client_id: claimsOf(token).client_id,
-  })
-}
-
-async function expectInactive(token: string) {
-  await expectProblem(await me(token), 401, 'invalid_token')
-  expect(await introspect(token)).toEqual({ active: false })
-}
-
 function cachedState(token: string): Promise<string | null> {
   return tokenCacheKey(token).then((key) => env.CACHE.get(key))
 }
@@ -170,23 +127,7 @@ async function uncheckedToken(client: TestClient): Promise<string> {
   return token
 }
 
-/** Follows links.next from `first` to the end; fails on a loop. */
-async function walk<T>(first: string): Promise<{ pages: Page<T>[]; bodies: string[] }> {
-  const pages: Page<T>[] = []
-  const bodies: string[] = []
-  let next: string | null = first
-  while (next !== null) {
-    expect(pages.length).toBeLessThan(100)
-    const response = await adminCall(admin, 'GET', next)
-    expect(response.status).toBe(200)
-    const body = await response.text()
-    bodies.push(body)
-    const page = JSON.parse(body) as Page<T>
-    pages.push(page)
-    next = page.links.next
-  }
-  return { pages, bodies }
-}
+const walk = <T>(first: string) => walkPages<T>(admin, first)
 
 function get(id: string): Promise<Response> {
   return adminCall(admin, 'GET', `/admin/clients/${encodeURIComponent(id)}`)

@@ -5,10 +5,11 @@
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createClient, createProvider, type TestClient } from '../../helpers/clients.ts'
-import { adminCall } from '../../helpers/admin.ts'
+import { adminCall, json, walkPages, type Page } from '../../helpers/admin.ts'
 import { createSender, type Sender } from '../../helpers/dispatch.ts'
 import { basicAuth, call, expectProblem, postForm, postJson } from '../../helpers/http.ts'
 import { useStandIn } from '../../helpers/stand-in.ts'
+import { expectActive, expectInactive } from '../../helpers/token-state.ts'
 import { eventually, tokenFor } from '../../helpers/tokens.ts'
 
 type ProviderView = {
@@ -24,12 +25,6 @@ type SubscriptionView = {
   service_token: string
   status: string
   created_at: string
-}
-type Page<T> = {
-  items: T[]
-  page_size: number
-  next_cursor: string | null
-  links: { next: string | null }
 }
 type AuditView = {
   action: string
@@ -57,12 +52,6 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-async function json<T>(response: Response, status = 200): Promise<T> {
-  expect(response.status).toBe(status)
-  expect(response.headers.get('content-type')).toMatch(/^application\/json/)
-  return (await response.json()) as T
-}
-
 /** A provider id no other test of this file uses (below 2^40 ids come from createProvider). */
 function freshProviderId(): string {
   return String(2n ** 45n + BigInt(Math.floor(Math.random() * 2 ** 40)))
@@ -86,17 +75,9 @@ async function createService(overrides: Record<string, unknown> = {}): Promise<n
     .id
 }
 
-/** Follows links.next from `first` to the end; fails on a loop. */
+/** Every page from `first` on, following links.next. */
 async function walk<T>(first: string, token = admin): Promise<Page<T>[]> {
-  const pages: Page<T>[] = []
-  let next: string | null = first
-  while (next !== null) {
-    expect(pages.length).toBeLessThan(100)
-    const page: Page<T> = await json<Page<T>>(await adminCall(token, 'GET', next))
-    pages.push(page)
-    next = page.links.next
-  }
-  return pages
+  return (await walkPages<T>(token, first)).pages
 }
 
 function login(client: TestClient): Promise<Response> {
@@ -105,35 +86,6 @@ function login(client: TestClient): Promise<Response> {
     { grant_type: 'client_credentials' },
     { authorization: basicAuth(client.clientId, client.clientSecret) },
   )
-}
-
-function me(token: string): Promise<Response> {
-  return call('/auth/me', { method: 'POST', headers: { authorization: `Bearer ${token}` } })
-}
-
-let auditor: Promise<string> | undefined
-
-/** What RFC 7662 introspection says about `token` to a caller allowed to see any token. */
-async function introspect(token: string): Promise<Record<string, unknown>> {
-  auditor ??= createClient({ providerId: null, allowedScopes: ['tokens:introspect:any'] }).then(
-    tokenFor,
-  )
-  const response = await postForm(
-    '/mcg/v1/tokeninfo',
-    { token },
-    { authorization: `Bearer ${await auditor}` },
-  )
-  return json<Record<string, unknown>>(response)
-}
-
-async function expectActive(token: string) {
-  expect(await json(await me(token))).toMatchObject({ ack: 0, active: true })
-  expect(await introspect(token)).toMatchObject({ active: true })
-}
-
-async function expectInactive(token: string) {
-  await expectProblem(await me(token), 401, 'invalid_token')
-  expect(await introspect(token)).toEqual({ active: false })
 }
 
 function smsRequest(sender: Sender, serviceToken: string) {

@@ -3,7 +3,7 @@
 // every route, and the audit trail.
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { adminCall } from '../../helpers/admin.ts'
+import { adminCall, json, walkPages, type Page } from '../../helpers/admin.ts'
 import { createClient, type TestClient } from '../../helpers/clients.ts'
 import { createSender, type Sender } from '../../helpers/dispatch.ts'
 import { call, expectProblem, postJson } from '../../helpers/http.ts'
@@ -19,12 +19,6 @@ type ServiceView = {
   enabled: boolean
   created_at: string
   updated_at: string
-}
-type Page<T> = {
-  items: T[]
-  page_size: number
-  next_cursor: string | null
-  links: { next: string | null }
 }
 type FieldError = { path: string; message: string }
 type AuditView = {
@@ -49,12 +43,6 @@ beforeAll(async () => {
   admin = await tokenFor(operator)
 })
 
-async function json<T>(response: Response, status = 200): Promise<T> {
-  expect(response.status).toBe(status)
-  expect(response.headers.get('content-type')).toMatch(/^application\/json/)
-  return (await response.json()) as T
-}
-
 function freshName(): string {
   return `Turnos ${crypto.randomUUID()}`
 }
@@ -77,17 +65,9 @@ function readService(id: number | string): Promise<Response> {
   return adminCall(admin, 'GET', `/admin/services/${id}`)
 }
 
-/** Follows links.next from `first` to the end; fails on a loop. */
+/** Every page from `first` on, following links.next. */
 async function walk<T>(first: string): Promise<Page<T>[]> {
-  const pages: Page<T>[] = []
-  let next: string | null = first
-  while (next !== null) {
-    expect(pages.length).toBeLessThan(100)
-    const page: Page<T> = await json<Page<T>>(await adminCall(admin, 'GET', next))
-    pages.push(page)
-    next = page.links.next
-  }
-  return pages
+  return (await walkPages<T>(admin, first)).pages
 }
 
 function smsRequest(sender: Sender) {
