@@ -106,9 +106,7 @@ const QrCode = z.preprocess(
     },
     {
       error: (issue) =>
-        issue.code === 'unrecognized_keys'
-          ? `unknown field: ${issue.keys.join(', ')}`
-          : 'qr_code must be an object with content, and optionally label and expires_at',
+        unknownKeys('field').error(issue) ?? 'qr_code must be an object with content, and optionally label and expires_at',
     },
   ),
 )
