@@ -68,7 +68,7 @@ export default {
     await writeCachedTokenState(cache, await tokenCacheKey(token), state, now)
     await writeCachedTokenState(env.CACHE, await tokenCacheKey(token), state, now)
     const appEnv = { ...env, CACHE: cache } as unknown as Env
-    const route = (path: string, init?: RequestInit) => () => app.fetch(new Request(`https://portero.bench${path}`, init), appEnv, ctx)
+    const route = (path: string, init?: RequestInit) => async () => app.fetch(new Request(`https://portero.bench${path}`, init), appEnv, ctx)
 
     const figures: CpuFigure[] = []
     const measure = async (name: string, op: () => Promise<unknown>) => {

@@ -36,7 +36,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const bodies = spec.bodiesFile ? (JSON.parse(readFileSync(spec.bodiesFile, 'utf8')) as string[]) : undefined
   let sent = 0
   const dynamic = bodies !== undefined || spec.uniqueHeader !== undefined
-  const instance = autocannon({
+  // warmup is an autocannon option (its README's -W) that its type declarations leave out.
+  const options: autocannon.Options & { warmup?: { connections: number; duration: number } } = {
     url: spec.url,
     method: spec.method ?? 'GET',
     headers: spec.headers,
@@ -55,11 +56,13 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
           },
         ]
       : undefined,
-  })
+  }
   const latencies: number[] = []
-  // Only the measured run's responses: the warm-up reports to its own tracker.
-  instance.on('response', (_client, _status, _bytes, milliseconds: number) => latencies.push(milliseconds))
-  const result = await instance
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)))
+    // Only the measured run's responses: the warm-up reports to its own tracker.
+    instance.on('response', (_client, _status, _bytes, milliseconds) => latencies.push(milliseconds))
+  })
   latencies.sort((a, b) => a - b)
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN
   return {

@@ -57,6 +57,109 @@ export function describeMachine({ started, loadBefore, loadAfter }: { started: D
   }
 }
 
+/**
+ * What each route with a ratio target waits on, for the profile in the report: the Worker's own CPU
+ * (rows of the CPU table) and the local binding operations on its path, each priced by a
+ * wall-time row of the same run. Read off the code: src/domain/login.ts, token-state.ts,
+ * dispatch.ts.
+ */
+const PATHS: Record<string, { cpu: string[]; kv: number; d1Reads: number; d1Writes: number; also?: string }> = {
+  'POST /oauth/token': {
+    cpu: ['app: GET /healthz', 'secretMatches', 'issueAccessToken (ES256 sign)'],
+    kv: 1, // the client's and the address's login locks, one bulk read
+    d1Reads: 1, // the client
+    d1Writes: 1, // the audit event (after the response)
+  },
+  'POST /auth/me': { cpu: ['app: POST /auth/me, warm cache'], kv: 1, d1Reads: 0, d1Writes: 0 },
+  'POST /mcg/v1/tokeninfo, warm cache': { cpu: ['app: POST /mcg/v1/tokeninfo, warm cache'], kv: 2, d1Reads: 0, d1Writes: 0 },
+  'POST /mcg/v1/tokeninfo, cold cache': {
+    cpu: ['app: POST /mcg/v1/tokeninfo, warm cache', 'verifyAccessToken (ES256 verify)'],
+    kv: 2,
+    d1Reads: 1, // revocation and client state
+    d1Writes: 0,
+    also: 'a KV write of the new state (after the response)',
+  },
+  'POST /Services': {
+    cpu: ['app: POST /auth/me, warm cache'],
+    kv: 1, // the bearer token's state
+    d1Reads: 5, // service and subscription (in parallel), idempotency key, recipient, the new deliveries
+    d1Writes: 1, // message and deliveries in one batch
+    also: 'a queue send, and JSON validation of the body',
+  },
+}
+
+/**
+ * What was changed for these figures, with the before and after measured when each change was made
+ * (2026-11-22, on the machine kind of the run below; single runs, which vary by up to a third here).
+ * A record, not re-measured by this run.
+ */
+const CHANGES = [
+  'Load goes to the socket workerd opens for the Worker itself instead of Miniflare\'s entry socket, ' +
+    'whose own entry Worker every request passed first: an empty Worker 2,052 → 6,405 req/s, ' +
+    '`GET /healthz` 1,424 → 2,874 req/s.',
+  'The access log masks only the caller\'s input (method and path) instead of passing the whole line ' +
+    'through redaction: `app: GET /healthz` 149 → 103 µs (51 µs with no access log at all, which is ' +
+    'kept for operators).',
+  'A token check reads its cached state and its client\'s marker in one KV bulk read, and a login ' +
+    'reads the client\'s and the address\'s locks in one: `POST /auth/me` 459 → 482 req/s here, where ' +
+    'the local KV prices each key; on Cloudflare one round trip instead of two.',
+  'Form bodies (`/oauth/token`, introspection, revocation) are parsed by URLSearchParams into the ' +
+    'validated object instead of through a FormData copy of the body: `app: POST /mcg/v1/tokeninfo, ' +
+    'warm cache` 461 → 373 µs, `POST /mcg/v1/tokeninfo, warm cache` 8 % → 11 % of /healthz.',
+  'A run first loads `/healthz` for 10 s unmeasured: a freshly started workerd served its first ' +
+    'seconds at about two thirds of its later rate, so the first `/healthz` row (the ceiling of every ' +
+    'ratio) came out 30–50 % below the drift check at the end (3,420 and 5,414 req/s, back to back); ' +
+    'with the priming, 5,379 and 4,951. Over a whole run the drift check still moves with the ' +
+    'machine, which varies by up to a third over minutes here.',
+  'Already in place before: signing keys and the pepper imported once per isolate (`parseSigningKeySet` ' +
+    'is the once-per-isolate cost in the CPU table), a warm token check with no D1 query and no ' +
+    'signature check, and no middleware that reads a binding.',
+]
+
+function renderProfile(rows: ScenarioRow[], cpu: CpuFigure[]): string[] {
+  const figure = (name: string) => cpu.find((f) => f.name === name)?.microseconds
+  const kvRead = figure('checkAccessToken, warm local KV binding (wall time)')! - figure('checkAccessToken, warm cache')!
+  const d1Read = figure('local D1 binding: SELECT by primary key (wall time)')
+  const d1Write = figure('local D1 binding: INSERT of one row (wall time)')
+  const healthzCpu = figure('app: GET /healthz')
+  if ([kvRead, d1Read, d1Write, healthzCpu].some((n) => n === undefined || Number.isNaN(n))) return []
+  const us = (n: number) => `${Math.round(n)}`
+  const lines = rows.flatMap(({ name, target, result }) => {
+    const path = PATHS[name]
+    if (target === undefined || !path || result.rps / rows[0]!.result.rps >= target) return []
+    const own = path.cpu.reduce((sum, row) => sum + (figure(row) ?? 0), 0)
+    const bindings = path.kv * kvRead + path.d1Reads * d1Read! + path.d1Writes * d1Write!
+    const ops = [
+      `${path.kv} KV read${path.kv === 1 ? '' : 's'}`,
+      path.d1Reads ? `${path.d1Reads} D1 read${path.d1Reads === 1 ? '' : 's'}` : '',
+      path.d1Writes ? `${path.d1Writes} D1 write${path.d1Writes === 1 ? '' : 's'}` : '',
+      path.also ?? '',
+    ].filter(Boolean)
+    const share = own / (own + bindings)
+    const ratio = result.rps / rows[0]!.result.rps
+    return [[name, us(own), ops.join(', '), us(bindings), pct(share), pct(ratio / (1 - share)), `≥ ${pct(target)}`]]
+  })
+  if (lines.length === 0) return []
+  return [
+    '## Why the missed ratio targets cannot be met here',
+    '',
+    'The profile of each route that missed its ratio: the Worker\'s own CPU per request (sums of rows',
+    'of the CPU table above) against the local binding operations on its path, priced by the',
+    `"wall time" rows of this run: a KV read ${us(kvRead)} µs, a D1 read ${us(d1Read!)} µs, a D1 write ${us(d1Write!)} µs.`,
+    'Locally workerd emulates those bindings on the same two cores as the Worker; on Cloudflare they',
+    'run outside the isolate. "Worker share" is the part of the path that is Portero\'s own code;',
+    '"ratio if Portero cost nothing" is the measured ratio with that share removed: the most any',
+    'change to Portero\'s code could reach on this machine with these bindings, below the target in',
+    'every row (bench/README.md).',
+    '',
+    table(
+      ['scenario', 'Worker CPU (µs)', 'local binding operations on the path', 'their time here (µs)', 'Worker share', 'ratio if Portero cost nothing', 'target'],
+      lines,
+    ),
+    '',
+  ]
+}
+
 export function renderReport({
   machine,
   settings,
@@ -131,6 +234,15 @@ export function renderReport({
     '',
     ...(consumer ? ['## Queue consumer', '', renderConsumer(consumer), ''] : []),
     ...(cpu.length ? ['## CPU per operation inside workerd', '', CPU_NOTE, '', table(['operation', 'µs/op', 'ops per batch', 'target'], cpuRows), ''] : []),
+    ...renderProfile(rows, cpu),
+    ...(rows.some(({ result }) => result.p99 > TAIL_RATIO * result.p50) ? TAIL_NOTE : []),
+    '## Changes made for these figures',
+    '',
+    'Measured before and after when each change was made (2026-11-22, this kind of machine, single',
+    'runs that vary by up to a third here); a record, not re-measured by this run.',
+    '',
+    ...CHANGES.map((c) => `- ${c}`),
+    '',
     '## Targets missed',
     '',
     ...(missed.length ? missed.map((m) => `- ${m}`) : ['None.']),
@@ -140,6 +252,20 @@ export function renderReport({
       : []),
   ].join('\n')
 }
+
+/** Measured once on 2026-11-27 on this kind of machine, with the access log commented out. */
+const TAIL_NOTE = [
+  '## Why the fastest routes have a long tail here',
+  '',
+  'Every request writes one access-log line. Locally workerd hands it through a pipe to Miniflare\'s',
+  'Node process, which parses it as JSON, on the same two cores as the Worker and the load generator;',
+  'a stall there holds the Worker\'s writes, and the routes that answer in 2 ms show it in their p99.',
+  'With the access log commented out, `GET /healthz` served 8,276 req/s with p99 3.9× p50 (5.7 ms),',
+  'against about 5,400 req/s and 7–9× with it. On Cloudflare the log is collected outside the',
+  'isolate. The access log stays: it is what operators read, and /healthz pays for it as every',
+  'other route does, so the ratios compare like with like.',
+  '',
+]
 
 const CPU_NOTE = `From bench/cpu-worker.ts: the real functions (and, for "app:" rows, the whole Hono app) in a
 loop, KV replaced by an in-memory map so that only the isolate's own work counts, except in the

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { convertV4MiniflareOptions, Miniflare, type V4WorkerOptions } from 'miniflare'
-import { unstable_readConfig, unstable_splitSqlQuery } from 'wrangler'
+import { unstable_readConfig, unstable_splitSqlQuery, type Unstable_Config } from 'wrangler'
 import { exportJWK, exportPKCS8, generateKeyPair } from 'jose'
 import { generatePepper } from '../src/domain/secrets.ts'
 import { generateSigningKey } from '../src/domain/signing-keys.ts'
@@ -58,7 +58,7 @@ export type Portero = {
 
 export async function startPortero(secrets: Secrets, { inspectorPort }: { inspectorPort?: number } = {}): Promise<Portero> {
   const errors: string[] = []
-  const config = unstable_readConfig({ config: 'wrangler.toml' })
+  const config: Unstable_Config = unstable_readConfig({ config: 'wrangler.toml' })
   const serviceAccount = await generateKeyPair('RS256', { extractable: true })
   const serviceAccountKey = await exportPKCS8(serviceAccount.privateKey)
   const serviceAccountJwk = JSON.stringify(await exportJWK(serviceAccount.publicKey))
@@ -103,7 +103,7 @@ export async function startPortero(secrets: Secrets, { inspectorPort }: { inspec
     queueProducers: Object.fromEntries(
       (config.queues.producers ?? []).map((p) => [
         p.binding,
-        { queueName: withConsumer ? p.queue : `${p.queue}-unconsumed` },
+        { queueName: `${p.queue}${withConsumer ? '' : '-unconsumed'}` },
       ]),
     ),
     queueConsumers: {
