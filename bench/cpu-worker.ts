@@ -68,7 +68,13 @@ export default {
     await writeCachedTokenState(cache, await tokenCacheKey(token), state, now)
     await writeCachedTokenState(env.CACHE, await tokenCacheKey(token), state, now)
     const appEnv = { ...env, CACHE: cache } as unknown as Env
-    const route = (path: string, init?: RequestInit) => async () => app.fetch(new Request(`https://portero.bench${path}`, init), appEnv, ctx)
+    // With the Content-Length every HTTP client sends for a fixed body (and the edge passes on):
+    // without it the body-size limit has to read the body through a stream to count it.
+    const route = (path: string, init: RequestInit & { body?: string } = {}) => {
+      const headers = new Headers(init.headers)
+      if (init.body !== undefined) headers.set('content-length', String(new TextEncoder().encode(init.body).length))
+      return async () => app.fetch(new Request(`https://portero.bench${path}`, { ...init, headers }), appEnv, ctx)
+    }
 
     const figures: CpuFigure[] = []
     const measure = async (name: string, op: () => Promise<unknown>) => {
