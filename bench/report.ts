@@ -120,28 +120,26 @@ const CHANGES = [
     'signature check, and no middleware that reads a binding.',
 ]
 
-function renderProfile(rows: ScenarioRow[], cpu: CpuFigure[]): string[] {
-  const figure = (name: string) => cpu.find((f) => f.name === name)?.microseconds
-  const kvRead = figure('checkAccessToken, warm local KV binding (wall time)')! - figure('checkAccessToken, warm cache')!
+function renderProfile(rows: ScenarioRow[], healthz: number, cpu: CpuFigure[]): string[] {
+  const figure = (name: string) => cpu.find((f) => f.name === name)?.microseconds ?? NaN
+  const kvRead = figure('checkAccessToken, warm local KV binding (wall time)') - figure('checkAccessToken, warm cache')
   const d1Read = figure('local D1 binding: SELECT by primary key (wall time)')
   const d1Write = figure('local D1 binding: INSERT of one row (wall time)')
-  const healthzCpu = figure('app: GET /healthz')
-  if ([kvRead, d1Read, d1Write, healthzCpu].some((n) => n === undefined || Number.isNaN(n))) return []
+  if ([kvRead, d1Read, d1Write].some(Number.isNaN)) return []
   const us = (n: number) => `${Math.round(n)}`
+  const plural = (n: number, what: string) => (n ? `${n} ${what}${n === 1 ? '' : 's'}` : '')
+  let reachable = false
   const lines = rows.flatMap(({ name, target, result }) => {
     const path = PATHS[name]
-    if (target === undefined || !path || result.rps / rows[0]!.result.rps >= target) return []
-    const own = path.cpu.reduce((sum, row) => sum + (figure(row) ?? 0), 0)
-    const bindings = path.kv * kvRead + path.d1Reads * d1Read! + path.d1Writes * d1Write!
-    const ops = [
-      `${path.kv} KV read${path.kv === 1 ? '' : 's'}`,
-      path.d1Reads ? `${path.d1Reads} D1 read${path.d1Reads === 1 ? '' : 's'}` : '',
-      path.d1Writes ? `${path.d1Writes} D1 write${path.d1Writes === 1 ? '' : 's'}` : '',
-      path.also ?? '',
-    ].filter(Boolean)
+    const ratio = result.rps / healthz
+    if (target === undefined || !path || ratio >= target) return []
+    const own = path.cpu.reduce((sum, row) => sum + (figure(row) || 0), 0)
+    const bindings = path.kv * kvRead + path.d1Reads * d1Read + path.d1Writes * d1Write
+    const ops = [plural(path.kv, 'KV read'), plural(path.d1Reads, 'D1 read'), plural(path.d1Writes, 'D1 write'), path.also ?? '']
     const share = own / (own + bindings)
-    const ratio = result.rps / rows[0]!.result.rps
-    return [[name, us(own), ops.join(', '), us(bindings), pct(share), pct(ratio / (1 - share)), `≥ ${pct(target)}`]]
+    const ceiling = ratio / (1 - share)
+    reachable ||= ceiling >= target
+    return [[name, us(own), ops.filter(Boolean).join(', '), us(bindings), pct(share), pct(ceiling), `≥ ${pct(target)}`]]
   })
   if (lines.length === 0) return []
   return [
@@ -149,12 +147,14 @@ function renderProfile(rows: ScenarioRow[], cpu: CpuFigure[]): string[] {
     '',
     'The profile of each route that missed its ratio: the Worker\'s own CPU per request (sums of rows',
     'of the CPU table above) against the local binding operations on its path, priced by the',
-    `"wall time" rows of this run: a KV read ${us(kvRead)} µs, a D1 read ${us(d1Read!)} µs, a D1 write ${us(d1Write!)} µs.`,
+    `"wall time" rows of this run: a KV read ${us(kvRead)} µs, a D1 read ${us(d1Read)} µs, a D1 write ${us(d1Write)} µs.`,
     'Locally workerd emulates those bindings on the same two cores as the Worker; on Cloudflare they',
     'run outside the isolate. "Worker share" is the part of the path that is Portero\'s own code;',
     '"ratio if Portero cost nothing" is the measured ratio with that share removed: the most any',
-    'change to Portero\'s code could reach on this machine with these bindings, below the target in',
-    'every row (bench/README.md).',
+    'change to Portero\'s code could reach on this machine with these bindings (bench/README.md).',
+    reachable
+      ? 'In at least one row it reaches the target: there the miss is Portero\'s to fix.'
+      : 'In every row it stays below the target.',
     '',
     table(
       ['scenario', 'Worker CPU (µs)', 'local binding operations on the path', 'their time here (µs)', 'Worker share', 'ratio if Portero cost nothing', 'target'],
@@ -238,7 +238,7 @@ export function renderReport({
     '',
     ...(consumer ? ['## Queue consumer', '', renderConsumer(consumer), ''] : []),
     ...(cpu.length ? ['## CPU per operation inside workerd', '', CPU_NOTE, '', table(['operation', 'µs/op', 'ops per batch', 'target'], cpuRows), ''] : []),
-    ...renderProfile(rows, cpu),
+    ...renderProfile(rows, healthz, cpu),
     ...(rows.some(({ result }) => result.p99 > TAIL_RATIO * result.p50) ? TAIL_NOTE : []),
     '## Changes made for these figures',
     '',
