@@ -1,6 +1,7 @@
 // The Portero app: global middleware, one sub-app per capability, and the error handlers.
 import { Hono } from 'hono'
 import type { AppEnv } from './config.ts'
+import { afterResponse } from './http/after-response.ts'
 import { cors } from './http/cors.ts'
 import { createNotFound, onError } from './http/errors.ts'
 import { useDialect } from './http/dialect.ts'
@@ -39,6 +40,7 @@ export const app = new Hono<AppEnv>()
 // Outermost, so its headers land on every response: errors, 404s and redirects included.
 app.use(securityHeaders())
 app.use(requestId())
+app.use(afterResponse())
 app.use(accessLog())
 // Before the checks below, so that even a 401, 413 or 431 answers in the envelope clients read.
 app.use('/oauth/*', useDialect('oauth'))

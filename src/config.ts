@@ -3,12 +3,19 @@ import { z } from 'zod'
 import { AppError, type Dialect } from './errors.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { importPepper } from './domain/secrets.ts'
+import type { Defer } from './http/after-response.ts'
 import type { AdminAction } from './http/audit.ts'
 import type { AuthContext } from './http/auth.ts'
 
 export type AppEnv = {
   Bindings: Env
-  Variables: { requestId: string; dialect: Dialect; auth: AuthContext; adminAction: AdminAction }
+  Variables: {
+    requestId: string
+    dialect: Dialect
+    auth: AuthContext
+    adminAction: AdminAction
+    defer: Defer
+  }
 }
 
 export type Config = {

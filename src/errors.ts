@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   not_found: 'No resource exists at this path.',
   method_not_allowed: 'The resource exists but does not support this method.',
   rate_limited: 'Too many failed attempts; wait before trying again.',
+  temporarily_unavailable: 'A storage service Portero depends on did not answer; retry shortly.',
   internal_error: 'The server failed to handle the request.',
 } as const
 
@@ -73,6 +74,24 @@ export class AppError extends Error {
     this.status = status
     this.code = code
     this.extra = extra
+  }
+}
+
+/** Seconds a caller is asked to wait after a storage failure on a hot path. */
+const STORAGE_RETRY_AFTER_SECONDS = 1
+
+/**
+ * Runs `work` (a KV or D1 call on a request's path) and turns its failure into 503
+ * `temporarily_unavailable` with Retry-After: the caller did nothing wrong and may retry.
+ */
+export async function orUnavailable<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (cause) {
+    if (cause instanceof AppError) throw cause
+    throw new AppError(503, 'temporarily_unavailable', 'Portero could not reach its storage; retry shortly.', {
+      headers: { 'retry-after': String(STORAGE_RETRY_AFTER_SECONDS) },
+    }, { cause })
   }
 }
 

@@ -1,7 +1,7 @@
 // Managing OAuth clients: creation with a generated or imported secret (shown once), secret
 // rotation with an optional grace period, and the token consequences of disabling or deleting.
 import { AppError } from '../errors.ts'
-import { readClientTokenMarker, writeClientTokenMarker } from '../storage/client-token-markers.ts'
+import { readClientRecord } from '../storage/client-records.ts'
 import { findProviderById } from '../storage/providers.ts'
 import {
   deleteClient,
@@ -12,7 +12,8 @@ import {
   type Client,
   type ClientChanges,
 } from '../storage/clients.ts'
-import { invalidateClientTokens, reactivateClientTokens, waitOutRevocationSecond } from './revocation.ts'
+import { endClientTokens, publishClientRecords } from './client-records.ts'
+import { waitOutRevocationSecond } from './revocation.ts'
 import { SCOPES } from './scopes.ts'
 import { checkImportedSecret, digestClientSecret, generateClientSecret } from './secrets.ts'
 
@@ -61,9 +62,8 @@ export async function createClient(deps: ClientDeps, input: NewClientInput): Pro
   const secret = input.importedSecret ?? generateClientSecret()
   const id = input.id ?? `client-${crypto.randomUUID()}`
   // The id may have belonged to a deleted client, whose unexpired tokens name it in client_id: no
-  // token issued before this client existed is its, and the old "deleted" marker must not end the
-  // new client's cached tokens (SPEC 8).
-  const previous = await readClientTokenMarker(deps.cache, id)
+  // token issued before this client existed is its (SPEC 8).
+  const previous = await readClientRecord(deps.cache, id)
   const tokensValidAfter = Math.max(epochSeconds(deps.now), previous?.tokensValidAfter ?? 0)
   const inserted = await insertClient(deps.db, {
     id,
@@ -78,14 +78,15 @@ export async function createClient(deps: ClientDeps, input: NewClientInput): Pro
   if (!inserted) {
     throw new AppError(409, 'conflict', `A client with id "${id}", or named "${input.name}" in this provider, already exists.`)
   }
-  // Written even when none was read here: KV may not show another location's marker yet, and the
-  // last write wins.
-  await writeClientTokenMarker(deps.cache, id, { status: 'active', tokensValidAfter })
+  await publishClientRecords(deps, [id])
   await waitOutRevocationSecond(deps.now, tokensValidAfter)
   return { client: (await findClientById(deps.db, id))!, secret }
 }
 
-/** Changes a client; disabling it ends its tokens, enabling it lets its new tokens through. */
+/**
+ * Changes a client. Disabling it or narrowing its scopes or audiences ends the tokens it holds
+ * (they carry the old rights); enabling it lets its new tokens through.
+ */
 export async function changeClient(deps: ClientDeps, id: string, changes: ClientChanges): Promise<Client> {
   const client = await requireClient(deps.db, id)
   if (changes.allowedScopes) checkScopes(client.providerId, changes.allowedScopes)
@@ -97,15 +98,21 @@ export async function changeClient(deps: ClientDeps, id: string, changes: Client
     }
     throw cause
   }
-  if (changes.status && changes.status !== client.status) {
-    if (changes.status === 'disabled') {
-      await invalidateClientTokens(deps, [id], 'disabled')
-    } else {
-      const enabled = await requireClient(deps.db, id)
-      await reactivateClientTokens(deps, [{ ...enabled, status: 'active' }])
+  const disabled = changes.status === 'disabled' && client.status !== 'disabled'
+  if (disabled || narrows(client.allowedScopes, changes.allowedScopes) || narrows(client.audiences, changes.audiences)) {
+    await endClientTokens(deps, [id])
+  } else {
+    await publishClientRecords(deps, [id])
+    if (changes.status === 'active' && client.status !== 'active') {
+      await waitOutRevocationSecond(deps.now, client.tokensValidAfter)
     }
   }
   return requireClient(deps.db, id)
+}
+
+/** Whether `next` takes away something `current` has. */
+function narrows(current: readonly string[], next: readonly string[] | undefined): boolean {
+  return next !== undefined && current.some((value) => !next.includes(value))
 }
 
 export type Rotation = {
@@ -126,9 +133,10 @@ export async function rotateClientSecret(
   const graceUntil = rotation.graceSeconds > 0 ? Math.floor(deps.now.getTime() / 1000) + rotation.graceSeconds : null
   await updateClientSecretDigest(deps.db, id, await digestClientSecret(deps.pepper, secret), graceUntil)
   if (rotation.revokeTokens) {
-    await invalidateClientTokens(deps, [id], 'active')
     // The new secret is handed out only once its tokens can outlive the revocation.
-    await waitOutRevocationSecond(deps.now, (await requireClient(deps.db, id)).tokensValidAfter)
+    await waitOutRevocationSecond(deps.now, await endClientTokens(deps, [id]))
+  } else {
+    await publishClientRecords(deps, [id])
   }
   return { secret, previousSecretValidUntil: graceUntil }
 }
@@ -136,9 +144,9 @@ export async function rotateClientSecret(
 /** Deletes a client; its tokens are inactive from the next check on. */
 export async function removeClient(deps: ClientDeps, id: string): Promise<void> {
   await requireClient(deps.db, id)
-  // Tokens first: were the row gone first, a check in between could re-cache a token as active.
-  await invalidateClientTokens(deps, [id], 'deleted')
   await deleteClient(deps.db, id)
+  // The record now says "no such client", and keeps when its tokens ended for a later namesake.
+  await endClientTokens(deps, [id])
 }
 
 function epochSeconds(now: Date): number {

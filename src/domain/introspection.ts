@@ -1,8 +1,7 @@
 // RFC 7662 introspection, per caller (SPEC 7): the canonical token state, then what this caller
 // may see of it. A token the caller may not see looks exactly like an unknown one.
-import { AppError } from '../errors.ts'
 import { SCOPES } from './scopes.ts'
-import { checkAccessToken, type TokenStateDeps } from './token-state.ts'
+import type { TokenCheck } from './token-state.ts'
 import type { AccessTokenClaims } from './tokens.ts'
 
 /** Who is asking: a client, with the scopes its token carries or its client record allows. */
@@ -21,20 +20,17 @@ export function canSee(caller: Caller, claims: AccessTokenClaims): boolean {
   return audiences.includes(caller.clientId) || caller.scopes.includes(SCOPES.introspectAny)
 }
 
-export async function introspectToken(
-  deps: TokenStateDeps,
-  caller: Caller,
-  token: string,
-): Promise<IntrospectionResponse> {
-  let active
-  try {
-    active = await checkAccessToken(deps, token)
-  } catch (err) {
-    if (err instanceof AppError && err.status === 401) return INACTIVE
-    throw err
+/**
+ * The answer to `caller` about a token already checked (checkAccessTokens): a refused token is
+ * inactive; a storage failure is thrown, never shown as "inactive".
+ */
+export function introspectionAnswer(caller: Caller, subject: TokenCheck): IntrospectionResponse {
+  if (!subject.ok) {
+    if (subject.error.status === 401) return INACTIVE
+    throw subject.error
   }
-  if (!canSee(caller, active.claims)) return INACTIVE
-  const { claims, username } = active
+  const { claims, username } = subject.token
+  if (!canSee(caller, claims)) return INACTIVE
   // Document 001 spells the token id `ti`; RFC 7662 uses `jti`. Both are sent.
   return { active: true, ...claims, username, token_type: 'Bearer', ti: claims.jti }
 }

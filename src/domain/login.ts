@@ -1,10 +1,12 @@
 // Client-credentials login, shared by every dialect: brute-force locks, secret check, scope and
 // audience selection, token issuance and the audit trail.
-import { AppError } from '../errors.ts'
+import { AppError, orUnavailable } from '../errors.ts'
 import type { Config } from '../config.ts'
-import { findClientById, type Client } from '../storage/clients.ts'
 import type { AuditEvent } from '../storage/audit-events.ts'
-import { findLock, LOCK_SECONDS, writeLock, type LockSubject } from '../storage/login-locks.ts'
+import { clientRecordKeys, fillClientRecord, pickClientRecord, type ClientRecord } from '../storage/client-records.ts'
+import { findClientById, type Client } from '../storage/clients.ts'
+import { readEdgeState } from '../storage/edge-state.ts'
+import { lockedSeconds, lockKeys, LOCK_SECONDS, writeLock, type LockSubject } from '../storage/login-locks.ts'
 import { secretMatches } from './secrets.ts'
 import { issueAccessToken, type IssuedToken } from './tokens.ts'
 
@@ -17,6 +19,8 @@ export type LoginDeps = {
   now: Date
   /** Records an audit event without delaying the response. */
   audit: (event: Omit<AuditEvent, 'requestId' | 'ip'>) => void
+  /** Runs work after the response is sent (the client record's fill). */
+  defer: (task: () => Promise<unknown>) => void
 }
 
 export type LoginInput = Credentials & {
@@ -44,10 +48,7 @@ export async function authenticateClient(deps: LoginDeps, input: Credentials): P
   const subjects: LockSubject[] = [`client:${input.clientId}`]
   if (input.ip) subjects.push(`ip:${input.ip}`)
 
-  const [lockedFor, client] = await Promise.all([
-    findLock(deps.cache, subjects, deps.now),
-    findClientById(deps.db, input.clientId),
-  ])
+  const { client, lockedFor } = await findClientAndLocks(deps, input.clientId, subjects)
   if (lockedFor > 0) {
     deps.audit(failure(input, 'locked'))
     throw tooManyAttempts(lockedFor)
@@ -69,6 +70,32 @@ export async function authenticateClient(deps: LoginDeps, input: Credentials): P
     throw new AppError(401, 'invalid_client', BAD_CREDENTIALS)
   }
   return client
+}
+
+/**
+ * The client and its login locks, in one KV bulk read: the client's edge record and the locks'
+ * entries. D1 is read only when the record is not at the edge, and never while a lock holds; what
+ * it says is written back after the response. An id no client can have is not looked up at all.
+ */
+async function findClientAndLocks(
+  deps: LoginDeps,
+  clientId: string,
+  subjects: LockSubject[],
+): Promise<{ client: Client | null; lockedFor: number }> {
+  const [locks, recordKeys] = await Promise.all([lockKeys(subjects), clientRecordKeys(clientId)])
+  const keys = recordKeys ? [recordKeys.published, recordKeys.filled, ...locks] : locks
+  const edge = await orUnavailable(readEdgeState(deps.cache, keys))
+  const lockedFor = lockedSeconds(edge, locks, deps.now)
+  const record = recordKeys ? pickClientRecord(edge, recordKeys) : null
+  if (record || !recordKeys || lockedFor > 0) return { client: record?.client ?? null, lockedFor }
+
+  const client = await orUnavailable(findClientById(deps.db, clientId))
+  // Only a client that exists is filled: unknown ids from strangers must not fill KV.
+  if (client) {
+    const fill: ClientRecord = { client, tokensValidAfter: client.tokensValidAfter }
+    deps.defer(() => fillClientRecord(deps.cache, clientId, fill))
+  }
+  return { client, lockedFor }
 }
 
 /**

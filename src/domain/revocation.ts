@@ -1,10 +1,10 @@
-// RFC 7009 revocation of one token, and revocation of all of a client's tokens.
+// RFC 7009 revocation of one token, and the wait that lets a client's new tokens outlive the end of
+// its old ones.
 import { verifyAccessToken } from './tokens.ts'
 import type { SigningKeySet } from './signing-keys.ts'
 import { insertRevokedToken } from '../storage/revoked-tokens.ts'
-import { deleteCachedTokenState, tokenCacheKey } from '../storage/token-cache.ts'
-import { setTokensValidAfter, type Client } from '../storage/clients.ts'
-import { writeClientTokenMarker, type ClientTokenMarker } from '../storage/client-token-markers.ts'
+import { tokenHash } from '../storage/token-cache.ts'
+import { writeTombstone } from '../storage/token-tombstones.ts'
 
 export type RevocationDeps = {
   db: D1Database
@@ -32,48 +32,13 @@ export async function revokeToken(
     return 'not_a_token' // invalid, or expired and so already useless
   }
   if (claims.client_id !== callerId) return 'not_owner'
-  await insertRevokedToken(deps.db, { jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp })
-  // D1 first, then the cache: a check between the two reads the old entry at worst, never
-  // re-caches the token as active (the miss path reads the revocation row).
-  await deleteCachedTokenState(deps.cache, await tokenCacheKey(token))
+  // D1 is the record; the tombstone is what token checks read, in the same bulk read as the
+  // token's cached claims, so no cache fill racing this revocation can make the token active again.
+  await Promise.all([
+    insertRevokedToken(deps.db, { jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp }),
+    writeTombstone(deps.cache, await tokenHash(token), claims.exp, deps.now),
+  ])
   return 'revoked'
-}
-
-/**
- * Makes every token these clients hold now inactive at the next check, including cached states
- * (through their KV markers). Used when a client is disabled, deleted, or its secret rotated with
- * "revoke existing tokens", and for all of a provider's clients when the provider is disabled.
- * `status` is what the markers say about the clients from now on.
- */
-export async function invalidateClientTokens(
-  deps: Pick<RevocationDeps, 'db' | 'cache' | 'now'>,
-  clientIds: string[],
-  status: ClientTokenMarker['status'],
-): Promise<void> {
-  // Tokens issued in this very second are included: their iat is below the next second.
-  const tokensValidAfter = Math.floor(deps.now.getTime() / 1000) + 1
-  await setTokensValidAfter(deps.db, clientIds, tokensValidAfter)
-  await Promise.all(clientIds.map((id) => writeClientTokenMarker(deps.cache, id, { status, tokensValidAfter })))
-}
-
-/**
- * After a client or its provider is enabled again: its marker says active again, so its new
- * tokens pass; tokens from before it was disabled stay inactive (`tokensValidAfter` is kept).
- * Returns once a token issued now would pass (see waitOutRevocationSecond).
- */
-export async function reactivateClientTokens(
-  deps: Pick<RevocationDeps, 'cache' | 'now'>,
-  clients: Pick<Client, 'id' | 'tokensValidAfter' | 'status'>[],
-): Promise<void> {
-  await Promise.all(
-    clients.map((c) =>
-      writeClientTokenMarker(deps.cache, c.id, {
-        status: c.status === 'active' ? 'active' : 'disabled',
-        tokensValidAfter: c.tokensValidAfter,
-      }),
-    ),
-  )
-  await waitOutRevocationSecond(deps.now, Math.max(0, ...clients.map((c) => c.tokensValidAfter)))
 }
 
 /**

@@ -1,15 +1,21 @@
-// The canonical state of an access token (SPEC 7, 8): verified signature and claims, then whether
-// it was revoked or its client disabled since. Cached in KV so a repeat check costs no D1 query.
-import { AppError } from '../errors.ts'
+// Whether an access token Portero issued is active (SPEC 7, 8): its signature and claims, then its
+// tombstone and its client's edge record, all read from KV in one bulk read. D1 is read only when
+// a client's record is not at the edge yet, and that record is written back after the response.
+import { AppError, orUnavailable } from '../errors.ts'
 import type { SigningKeySet } from './signing-keys.ts'
-import { assertNotExpired, assertTokenLength, verifyAccessToken, type AccessTokenClaims } from './tokens.ts'
-import { findTokenStanding } from '../storage/revoked-tokens.ts'
+import { assertNotExpired, screenAccessToken, verifyAccessToken, type AccessTokenClaims } from './tokens.ts'
 import {
-  readCachedTokenStateAndMarker,
-  tokenCacheKey,
-  writeCachedTokenState,
-  type CachedTokenState,
-} from '../storage/token-cache.ts'
+  clientRecordKeys,
+  fillClientRecord,
+  pickClientRecord,
+  type ClientRecord,
+  type ClientRecordKeys,
+} from '../storage/client-records.ts'
+import { findClientsByIds } from '../storage/clients.ts'
+import { readEdgeState } from '../storage/edge-state.ts'
+import { findRevokedJtis } from '../storage/revoked-tokens.ts'
+import { tokenCacheKey, tokenHash, writeCachedToken, type CachedToken } from '../storage/token-cache.ts'
+import { tombstoneKey, writeTombstone } from '../storage/token-tombstones.ts'
 
 export type TokenStateDeps = {
   db: D1Database
@@ -17,72 +23,146 @@ export type TokenStateDeps = {
   keys: SigningKeySet
   issuer: string
   now: Date
-  /** Runs work after the response is sent (the cache write). */
-  defer: (work: Promise<unknown>) => void
+  /** Runs work after the response is sent (cache fills). */
+  defer: (task: () => Promise<unknown>) => void
 }
 
 export type ActiveToken = { claims: AccessTokenClaims; username: string }
 
-const INACTIVE_DETAIL: Record<Exclude<CachedTokenState, { active: true }>['reason'], string> = {
+export type TokenCheck = { ok: true; token: ActiveToken } | { ok: false; error: AppError }
+
+type Inactive = 'revoked' | 'client_disabled' | 'client_deleted'
+
+const INACTIVE_DETAIL: Record<Inactive, string> = {
   revoked: 'The access token has been revoked.',
   client_disabled: 'The client this access token was issued to is disabled.',
   client_deleted: 'The client this access token was issued to no longer exists.',
 }
 
-const MARKER_REASON = {
-  active: 'revoked',
-  disabled: 'client_disabled',
-  deleted: 'client_deleted',
-} as const
-
 /**
  * Checks a token Portero issued: signature, type, issuer, expiry, revocation and client state.
- * Returns its claims and the client's name; throws AppError 401 `invalid_token` or `token_expired`.
+ * Returns its claims and the client's name; throws AppError 401 `invalid_token` or `token_expired`,
+ * 503 `temporarily_unavailable` when storage fails.
  */
 export async function checkAccessToken(deps: TokenStateDeps, token: string): Promise<ActiveToken> {
-  assertTokenLength(token)
-  const key = await tokenCacheKey(token)
-  const { cached, marker } = await readCachedTokenStateAndMarker(deps.cache, key, unverifiedClientId(token))
-  let state = cached
-  if (state) {
-    // A key dropped from the set (say, after a compromise) takes its tokens with it at once.
-    if (!deps.keys.verifying.has(state.kid)) {
-      throw new AppError(401, 'invalid_token', 'The access token was not signed by a key of this issuer.')
-    }
-    // The client may have changed since this entry was cached; its marker says so without D1.
-    const stale = marker && (marker.status !== 'active' || state.claims.iat < marker.tokensValidAfter)
-    if (state.active && stale) {
-      state = { active: false, reason: MARKER_REASON[marker.status], kid: state.kid, claims: state.claims }
-    }
-  } else {
-    state = await loadTokenState(deps, token)
-    deps.defer(writeCachedTokenState(deps.cache, key, state, deps.now))
-  }
-  // The entry's own exp is checked on every read: KV may keep it up to a minute longer.
-  assertNotExpired(state.claims, deps.now)
-  if (!state.active) throw new AppError(401, 'invalid_token', INACTIVE_DETAIL[state.reason])
-  return { claims: state.claims, username: state.username }
+  const [result] = await checkAccessTokens(deps, [token])
+  if (!result!.ok) throw result!.error
+  return result!.token
 }
 
-async function loadTokenState(deps: TokenStateDeps, token: string): Promise<CachedTokenState> {
-  const { claims, kid } = await verifyAccessToken(deps.keys, token, { issuer: deps.issuer, now: deps.now })
-  const standing = await findTokenStanding(deps.db, claims.client_id, claims.jti)
-  const inactive = (reason: 'revoked' | 'client_disabled' | 'client_deleted') =>
-    ({ active: false, reason, kid, claims }) as const
-  if (!standing) return inactive('client_deleted')
-  if (standing.revoked || claims.iat < standing.tokensValidAfter) return inactive('revoked')
-  if (standing.clientStatus !== 'active') return inactive('client_disabled')
-  return { active: true, kid, claims, username: standing.clientName }
+/**
+ * Checks several tokens (an introspection's caller and subject) with one KV bulk read and, for
+ * clients whose record is not at the edge, one D1 read. A token refused by its shape or key is
+ * refused before any storage is read.
+ */
+export async function checkAccessTokens(deps: TokenStateDeps, tokens: readonly string[]): Promise<TokenCheck[]> {
+  const screened = await Promise.all(tokens.map((token) => screen(deps, token)))
+  const keys = screened.flatMap((s) => (s.ok ? s.keys : []))
+  const edge = keys.length > 0 ? await orUnavailable(readEdgeState(deps.cache, keys)) : new Map<string, unknown>()
+
+  const verified = await Promise.all(screened.map((s) => (s.ok ? verify(deps, s, edge) : s)))
+  // Clients whose record is not at the edge: one D1 read for all of them, filled back afterwards.
+  const missing = [
+    ...new Set(verified.flatMap((v) => (v.ok && !v.record ? [v.cached.claims.client_id] : []))),
+  ]
+  const cold = missing.length > 0 ? await readColdState(deps, missing, verified) : null
+
+  return verified.map((v): TokenCheck => {
+    if (!v.ok) return v
+    const { claims } = v.cached
+    const record = v.record ?? cold!.records.get(claims.client_id)!
+    const revoked = v.tombstone || (cold?.revoked.has(claims.jti) ?? false)
+    const reason = inactiveReason(record, claims, revoked)
+    if (reason) return { ok: false, error: new AppError(401, 'invalid_token', INACTIVE_DETAIL[reason]) }
+    return { ok: true, token: { claims, username: record.client!.name } }
+  })
 }
 
-/** The client_id a token claims, read without verification: only to pick which KV entry to read. */
-function unverifiedClientId(token: string): string {
+type Screened =
+  | {
+      ok: true
+      token: string
+      hash: string
+      keys: string[]
+      claimedClientId: string | null
+      recordKeys: ClientRecordKeys | null
+    }
+  | { ok: false; error: AppError }
+
+async function screen(deps: TokenStateDeps, token: string): Promise<Screened> {
   try {
-    const payload = token.split('.')[1] ?? ''
-    const json = atob(payload.replaceAll('-', '+').replaceAll('_', '/'))
-    const clientId = (JSON.parse(json) as { client_id?: unknown }).client_id
-    return typeof clientId === 'string' ? clientId : ''
-  } catch {
-    return ''
+    const { claimedClientId } = screenAccessToken(deps.keys, token)
+    // The claimed client id becomes a key only if it could be a client's id, and only hashed.
+    const [hash, recordKeys] = await Promise.all([
+      tokenHash(token),
+      claimedClientId === null ? null : clientRecordKeys(claimedClientId),
+    ])
+    const keys = [tokenCacheKey(hash), tombstoneKey(hash)]
+    if (recordKeys) keys.push(recordKeys.published, recordKeys.filled)
+    return { ok: true, token, hash, keys, claimedClientId, recordKeys }
+  } catch (error) {
+    return { ok: false, error: asAppError(error) }
   }
+}
+
+type Verified =
+  | { ok: true; cached: CachedToken; hash: string; tombstone: boolean; record: ClientRecord | null }
+  | { ok: false; error: AppError }
+
+async function verify(deps: TokenStateDeps, s: Extract<Screened, { ok: true }>, edge: Map<string, unknown>): Promise<Verified> {
+  try {
+    let cached = (edge.get(tokenCacheKey(s.hash)) ?? null) as CachedToken | null
+    if (cached) {
+      // A key dropped from the set (say, after a compromise) takes its tokens with it at once.
+      if (!deps.keys.verifying.has(cached.kid)) {
+        throw new AppError(401, 'invalid_token', 'The access token was not signed by a key of this issuer.')
+      }
+      // The entry's own exp is checked on every read: KV may keep it up to a minute longer.
+      assertNotExpired(cached.claims, deps.now)
+    } else {
+      const { claims, kid } = await verifyAccessToken(deps.keys, s.token, { issuer: deps.issuer, now: deps.now })
+      const entry: CachedToken = { kid, claims }
+      cached = entry
+      // Claims are a function of the token and our keys alone: this fill can never be stale.
+      deps.defer(() => writeCachedToken(deps.cache, s.hash, entry, deps.now))
+    }
+    // The claims are the token's own payload, so the record read is the one its client_id names.
+    const named = s.recordKeys !== null && s.claimedClientId === cached.claims.client_id
+    const record = named ? pickClientRecord(edge, s.recordKeys!) : null
+    return { ok: true, cached, hash: s.hash, tombstone: edge.get(tombstoneKey(s.hash)) != null, record }
+  } catch (error) {
+    return { ok: false, error: asAppError(error) }
+  }
+}
+
+async function readColdState(deps: TokenStateDeps, clientIds: string[], verified: Verified[]) {
+  const active = verified.flatMap((v) => (v.ok && !v.record ? [v] : []))
+  const [clients, revoked] = await orUnavailable(
+    Promise.all([findClientsByIds(deps.db, clientIds), findRevokedJtis(deps.db, active.map((v) => v.cached.claims.jti))]),
+  )
+  const records = new Map<string, ClientRecord>()
+  for (const id of clientIds) {
+    const client = clients.find((c) => c.id === id) ?? null
+    // A missing client has no D1 row to say since when: none of its tokens is active anyway.
+    const record: ClientRecord = { client, tokensValidAfter: client?.tokensValidAfter ?? 0 }
+    records.set(id, record)
+    deps.defer(() => fillClientRecord(deps.cache, id, record))
+  }
+  // A revocation in D1 is final: writing its tombstone back can never be stale.
+  for (const v of active) {
+    if (revoked.has(v.cached.claims.jti)) deps.defer(() => writeTombstone(deps.cache, v.hash, v.cached.claims.exp, deps.now))
+  }
+  return { records, revoked }
+}
+
+function inactiveReason(record: ClientRecord, claims: AccessTokenClaims, revoked: boolean): Inactive | null {
+  if (!record.client) return 'client_deleted'
+  if (record.client.status !== 'active' || record.client.providerStatus === 'disabled') return 'client_disabled'
+  if (revoked || claims.iat < record.tokensValidAfter) return 'revoked'
+  return null
+}
+
+function asAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error
+  throw error
 }

@@ -1,6 +1,6 @@
 // Access tokens: RFC 9068 JWTs signed with the newest key, verified against the whole key set with
 // the algorithm, type and issuer pinned (SPEC 5, RFC 8725).
-import { errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose'
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose'
 import { base64UrlDecode, base64UrlEncode } from '../encoding.ts'
 import { AppError } from '../errors.ts'
 import { SIGNING_ALGORITHMS, type SigningKeySet } from './signing-keys.ts'
@@ -95,6 +95,30 @@ export async function verifyAccessToken(
   } catch (cause) {
     throw toTokenError(cause)
   }
+}
+
+/**
+ * What can be said of a token before any storage is read: its length and spelling, and that its
+ * header names one of our keys with that key's algorithm. Throws 401 `invalid_token` otherwise.
+ * Returns the `client_id` the payload claims, unverified: only for picking which client record to
+ * read with the token's own entries, never trusted (verification decides).
+ */
+export function screenAccessToken(keys: SigningKeySet, token: string): { claimedClientId: string | null } {
+  assertTokenLength(token)
+  try {
+    assertCompactSpelling(token)
+    pickKey(keys, decodeProtectedHeader(token) as JWTHeaderParameters)
+  } catch (cause) {
+    throw toTokenError(cause)
+  }
+  let claimedClientId: string | null = null
+  try {
+    const { client_id } = decodeJwt(token)
+    if (typeof client_id === 'string') claimedClientId = client_id
+  } catch {
+    // A payload that is not JSON fails verification later; nothing to pick here.
+  }
+  return { claimedClientId }
 }
 
 /** Throws 401 `invalid_token` for a token too long to be one of ours, before any work on it. */

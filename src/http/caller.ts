@@ -6,31 +6,36 @@ import { AppError } from '../errors.ts'
 import type { Caller } from '../domain/introspection.ts'
 import { authenticateClient } from '../domain/login.ts'
 import { SCOPES } from '../domain/scopes.ts'
-import { checkAccessToken } from '../domain/token-state.ts'
+import { checkAccessTokens, type TokenCheck } from '../domain/token-state.ts'
 import { clientIp, readClientCredentials } from './client-auth.ts'
 import { loginDeps, tokenStateDeps } from './deps.ts'
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i
 
 /**
- * Authenticates the caller and requires `scope` (or introspect-any).
+ * Authenticates the caller, requires an introspection scope, and checks the token asked about. A
+ * bearer caller's token and the subject are checked together: one KV bulk read for both.
  * Throws 401 when unauthenticated (challenging for both methods) and 403 `insufficient_scope`.
  */
 export async function authenticateIntrospectionCaller(
   c: Context<AppEnv>,
-  form: { client_id?: string; client_secret?: string },
+  form: { token: string; client_id?: string; client_secret?: string },
   via: string,
-): Promise<Caller> {
+): Promise<{ caller: Caller; subject: TokenCheck }> {
   const authorization = c.req.header('authorization')
   let caller: Caller
+  let subject: TokenCheck
   const bearer = authorization ? BEARER.exec(authorization)?.[1] : undefined
   if (bearer) {
-    const { claims } = await checkAccessToken(await tokenStateDeps(c), bearer)
-    caller = { clientId: claims.client_id, scopes: claims.scope.split(' ') }
+    const [own, asked] = await checkAccessTokens(await tokenStateDeps(c), [bearer, form.token])
+    if (!own!.ok) throw own!.error
+    caller = { clientId: own!.token.claims.client_id, scopes: own!.token.claims.scope.split(' ') }
+    subject = asked!
   } else if (authorization || form.client_secret !== undefined) {
     const credentials = readClientCredentials(c, form)
     const client = await authenticateClient(await loginDeps(c), { ...credentials, ip: clientIp(c), via })
     caller = { clientId: client.id, scopes: client.allowedScopes }
+    ;[subject] = (await checkAccessTokens(await tokenStateDeps(c), [form.token])) as [TokenCheck]
   } else {
     throw new AppError(401, 'token_missing', 'Authenticate with a bearer token or client credentials.', {
       headers: { 'www-authenticate': 'Bearer realm="portero", Basic realm="portero"' },
@@ -39,5 +44,5 @@ export async function authenticateIntrospectionCaller(
   if (!caller.scopes.includes(SCOPES.introspect) && !caller.scopes.includes(SCOPES.introspectAny)) {
     throw new AppError(403, 'insufficient_scope', `Introspection needs the ${SCOPES.introspect} scope.`)
   }
-  return caller
+  return { caller, subject }
 }

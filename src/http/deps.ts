@@ -26,6 +26,7 @@ export async function loginDeps(c: Context<AppEnv>): Promise<LoginDeps> {
     config: await loadConfig(c.env),
     now: new Date(),
     audit: auditSink(c),
+    defer: c.get('defer'),
   }
 }
 
@@ -37,7 +38,7 @@ export async function tokenStateDeps(c: Context<AppEnv>): Promise<TokenStateDeps
     keys,
     issuer,
     now: new Date(),
-    defer: (work) => c.executionCtx.waitUntil(work.catch((cause: unknown) => logDeferredFailure(c, cause))),
+    defer: c.get('defer'),
   }
 }
 

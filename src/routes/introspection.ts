@@ -2,9 +2,8 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../config.ts'
-import { introspectToken } from '../domain/introspection.ts'
+import { introspectionAnswer } from '../domain/introspection.ts'
 import { authenticateIntrospectionCaller } from '../http/caller.ts'
-import { tokenStateDeps } from '../http/deps.ts'
 import { validateForm } from '../http/validate.ts'
 
 export const introspection = new Hono<AppEnv>()
@@ -20,8 +19,8 @@ export const TokenForm = z.object({
 for (const path of ['/mcg/v1/tokeninfo', '/oauth/introspect']) {
   introspection.post(path, validateForm(TokenForm), async (c) => {
     const form = c.req.valid('form')
-    const caller = await authenticateIntrospectionCaller(c, form, path)
-    const answer = await introspectToken(await tokenStateDeps(c), caller, form.token)
+    const { caller, subject } = await authenticateIntrospectionCaller(c, form, path)
+    const answer = introspectionAnswer(caller, subject)
     c.header('cache-control', 'no-store')
     return c.json(answer)
   })

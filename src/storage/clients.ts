@@ -73,6 +73,16 @@ export async function findClientById(db: D1Database, id: string): Promise<Client
   return row ? toClient(row) : null
 }
 
+/** The clients with these ids that exist, in one query. */
+export async function findClientsByIds(db: D1Database, ids: readonly string[]): Promise<Client[]> {
+  if (ids.length === 0) return []
+  const { results } = await db
+    .prepare(`${SELECT_CLIENT} WHERE c.id IN (SELECT value FROM json_each(?1))`)
+    .bind(JSON.stringify(ids))
+    .all<ClientRow>()
+  return results.map(toClient)
+}
+
 /** A page of clients in id order after `after`, optionally of one provider. */
 export async function listClients(
   db: D1Database,

@@ -13,16 +13,17 @@ export type LockSubject = `client:${string}` | `ip:${string}`
 
 type LockValue = { until: number }
 
-/** Seconds until the first of `subjects` is unlocked, or 0 if none is locked. */
-export async function findLock(kv: KVNamespace, subjects: LockSubject[], now: Date): Promise<number> {
-  if (subjects.length === 0) return 0
-  const keys = await Promise.all(subjects.map(async (s) => KV_PREFIX + (await sha256Hex(s))))
-  // One bulk read for all subjects: one round trip on every login, whatever the count.
-  const values = await kv.get<LockValue>(keys, 'json')
+/** The KV keys of these subjects' locks: hashes, never the raw client id or address. */
+export function lockKeys(subjects: readonly LockSubject[]): Promise<string[]> {
+  return Promise.all(subjects.map(async (s) => KV_PREFIX + (await sha256Hex(s))))
+}
+
+/** Seconds until the last of the locks read under `keys` ends, or 0 if none is locked. */
+export function lockedSeconds(values: ReadonlyMap<string, unknown>, keys: readonly string[], now: Date): number {
   const nowSeconds = Math.floor(now.getTime() / 1000)
-  return [...values.values()].reduce<number>((longest, value) => {
-    const left = value ? value.until - nowSeconds : 0
-    return Math.max(longest, left)
+  return keys.reduce((longest, key) => {
+    const value = values.get(key) as LockValue | null | undefined
+    return Math.max(longest, value ? value.until - nowSeconds : 0)
   }, 0)
 }
 

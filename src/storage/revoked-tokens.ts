@@ -23,34 +23,12 @@ export async function deleteExpiredRevocations(db: D1Database, now: Date): Promi
   return result.meta.changes
 }
 
-export type TokenStanding = {
-  clientName: string
-  /** Disabled when the client or its provider is. */
-  clientStatus: 'active' | 'disabled'
-  /** Tokens of the client issued before this (seconds since the epoch) are inactive. */
-  tokensValidAfter: number
-  revoked: boolean
-}
-
-/** What D1 says about a token: its client's state and whether its jti is revoked. One query. */
-export async function findTokenStanding(
-  db: D1Database,
-  clientId: string,
-  jti: string,
-): Promise<TokenStanding | null> {
-  const row = await db
-    .prepare(
-      `SELECT c.name, CASE WHEN p.status = 'disabled' THEN 'disabled' ELSE c.status END AS status,
-         c.tokens_valid_after, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?2) AS revoked
-       FROM clients c LEFT JOIN providers p ON p.id = c.provider_id WHERE c.id = ?1`,
-    )
-    .bind(clientId, jti)
-    .first<{ name: string; status: 'active' | 'disabled'; tokens_valid_after: number; revoked: number }>()
-  if (!row) return null
-  return {
-    clientName: row.name,
-    clientStatus: row.status,
-    tokensValidAfter: row.tokens_valid_after,
-    revoked: row.revoked === 1,
-  }
+/** Which of these jti are revoked, in one query. */
+export async function findRevokedJtis(db: D1Database, jtis: readonly string[]): Promise<Set<string>> {
+  if (jtis.length === 0) return new Set()
+  const { results } = await db
+    .prepare('SELECT jti FROM revoked_tokens WHERE jti IN (SELECT value FROM json_each(?1))')
+    .bind(JSON.stringify(jtis))
+    .all<{ jti: string }>()
+  return new Set(results.map((r) => r.jti))
 }

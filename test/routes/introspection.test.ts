@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { invalidateClientTokens } from '../../src/domain/revocation.ts'
 import { sha256Hex } from '../../src/encoding.ts'
+import { adminCall, adminToken } from '../helpers/admin.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { basicAuth, call, expectProblem, freshIp, postForm } from '../helpers/http.ts'
 import { claims, signToken } from '../helpers/keys.ts'
@@ -194,14 +194,17 @@ describe('inactive tokens', () => {
     const owner = await createClient()
     const token = await tokenFor(owner)
     await expectActiveAndCached(token)
-    await invalidateClientTokens({ db: env.DB, cache: env.CACHE, now: new Date() }, [owner.clientId], 'disabled')
+    const disable = await adminCall(await adminToken(), 'PATCH', `/admin/clients/${owner.clientId}`, { status: 'disabled' })
+    expect(disable.status).toBe(204)
     await expectInactive(token)
   })
 
   it('is inactive when its client was deleted after issuance', async () => {
     const owner = await createClient()
     const token = await tokenFor(owner)
-    await env.DB.prepare('DELETE FROM clients WHERE id = ?1').bind(owner.clientId).run()
+    await expectActiveAndCached(token)
+    const removal = await adminCall(await adminToken(), 'DELETE', `/admin/clients/${owner.clientId}`)
+    expect(removal.status).toBe(204)
     await expectInactive(token)
   })
 
@@ -210,7 +213,9 @@ describe('inactive tokens', () => {
     const old = await tokenFor(owner)
     await expectActiveAndCached(old)
     await new Promise((resolve) => setTimeout(resolve, 1000)) // iat has one-second resolution
-    await invalidateClientTokens({ db: env.DB, cache: env.CACHE, now: new Date(Date.now() - 1000) }, [owner.clientId], 'active')
+    const rotation = await adminCall(await adminToken(), 'POST', `/admin/clients/${owner.clientId}/secret`, { revoke_tokens: true })
+    expect(rotation.status).toBe(200)
+    owner.clientSecret = ((await rotation.json()) as { client_secret: string }).client_secret
     await expectInactive(old)
     const fresh = await tokenFor(owner)
     expect(await answer(await introspect(`Bearer ${fresh}`, fresh))).toMatchObject({ active: true })
@@ -248,8 +253,9 @@ describe('the KV cache (SPEC 8)', () => {
       .bind(jti, owner.clientId, Math.floor(Date.now() / 1000) + 3600)
       .run()
     expect(await answer(await introspect(`Bearer ${token}`, token))).toMatchObject({ active: true })
-    // And once the entry is gone, the miss path reads D1 and sees the revocation.
-    await env.CACHE.delete(`token:${await sha256Hex(token)}`)
+    // And once the client's record is gone from the edge, the cold path reads D1 and sees it.
+    const hash = await sha256Hex(owner.clientId)
+    await Promise.all([env.CACHE.delete(`client:${hash}`), env.CACHE.delete(`client-fill:${hash}`)])
     expect(await (await introspect(basicAuth(owner.clientId, owner.clientSecret), token)).text()).toBe('{"active":false}')
   })
 

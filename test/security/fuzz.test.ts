@@ -6,7 +6,9 @@ import { env, exports } from 'cloudflare:workers'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { KV_PREFIX as LOGIN_LOCK_PREFIX } from '../../src/storage/login-locks.ts'
+import { FILL_PREFIX as CLIENT_FILL_PREFIX, KV_PREFIX as CLIENT_RECORD_PREFIX } from '../../src/storage/client-records.ts'
 import { KV_PREFIX as TOKEN_CACHE_PREFIX } from '../../src/storage/token-cache.ts'
+import { KV_PREFIX as TOMBSTONE_PREFIX } from '../../src/storage/token-tombstones.ts'
 import { createClient } from '../helpers/clients.ts'
 import { createSender, example001, type Sender } from '../helpers/dispatch.ts'
 import { basicAuth, postForm } from '../helpers/http.ts'
@@ -29,7 +31,8 @@ const WRITE = /\b(insert|update|delete|replace|upsert|create|drop|alter)\b/i
  * (the first tests below prove they see its writes). D1: any writing statement but an audit event
  * makes it compare every row of TABLES with the last good copy. KV: every put and delete, except
  * under `ignoredKv` prefixes: login locks always (a refused login writing its lock is the
- * brute-force defence, SPEC 6), and the token-state cache a valid token fills where one is sent.
+ * brute-force defence, SPEC 6), and the token cache and client records a valid token fills where
+ * one is sent.
  */
 async function watchStorage(ignoredKv: string[]) {
   const kvWrites: string[] = []
@@ -346,15 +349,15 @@ describe('the storage watch the fuzzing relies on', () => {
     expect(response.status).toBe(200)
   }
 
-  // A revocation inserts into revoked_tokens and deletes the token's KV cache entry.
+  // A revocation inserts into revoked_tokens and writes the token's tombstone in KV.
   it('sees a row the Worker writes to D1', async () => {
-    const storage = await watchStorage([LOGIN_LOCK_PREFIX, TOKEN_CACHE_PREFIX])
+    const storage = await watchStorage([LOGIN_LOCK_PREFIX, TOKEN_CACHE_PREFIX, CLIENT_RECORD_PREFIX, CLIENT_FILL_PREFIX, TOMBSTONE_PREFIX])
     await revokeFreshToken()
     await expect(storage.expectUnchanged('a revocation')).rejects.toThrow(/wrote to D1/)
   })
 
-  it('sees a key the Worker deletes in KV', async () => {
-    const storage = await watchStorage([LOGIN_LOCK_PREFIX])
+  it('sees a key the Worker writes in KV', async () => {
+    const storage = await watchStorage([LOGIN_LOCK_PREFIX, CLIENT_RECORD_PREFIX, CLIENT_FILL_PREFIX])
     await revokeFreshToken()
     await expect(storage.expectUnchanged('a revocation')).rejects.toThrow(/wrote to KV/)
   })
@@ -430,7 +433,7 @@ describe('fuzzing the provider API with a valid token', () => {
       body: fc.oneof(dispatch, recipient, anyJson.map((v) => JSON.stringify(v)), fc.uint8Array({ maxLength: 200 }).map((b) => b as BodyInit)),
       idempotencyKey: fc.option(printable(300)),
     })
-    const storage = await watchStorage([LOGIN_LOCK_PREFIX, TOKEN_CACHE_PREFIX])
+    const storage = await watchStorage([LOGIN_LOCK_PREFIX, TOKEN_CACHE_PREFIX, CLIENT_RECORD_PREFIX, CLIENT_FILL_PREFIX])
     const statuses = new Set<number>()
     await fc.assert(
       fc.asyncProperty(authenticated, async (g) => {

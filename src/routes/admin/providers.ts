@@ -3,11 +3,12 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../../config.ts'
 import { AppError } from '../../errors.ts'
-import { invalidateClientTokens, reactivateClientTokens } from '../../domain/revocation.ts'
+import { endClientTokens, publishClientRecords } from '../../domain/client-records.ts'
+import { waitOutRevocationSecond } from '../../domain/revocation.ts'
 import { auditAs } from '../../http/audit.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
 import { requireJson, validate } from '../../http/validate.ts'
-import { listClientIdsOfProvider, listClients } from '../../storage/clients.ts'
+import { listClientIdsOfProvider } from '../../storage/clients.ts'
 import {
   deleteProviderCascade,
   findProviderById,
@@ -107,12 +108,13 @@ providers.patch('/:id', requireJson(), validate('json', ProviderChanges), async 
   await updateProvider(c.env.DB, provider.id, changes)
   if (changes.status && changes.status !== provider.status) {
     const deps = { db: c.env.DB, cache: c.env.CACHE, now: new Date() }
+    const clientIds = await listClientIdsOfProvider(c.env.DB, provider.id)
     // Disabling a provider ends its clients' tokens; enabling it lets their new tokens through.
     if (changes.status === 'disabled') {
-      await invalidateClientTokens(deps, await listClientIdsOfProvider(c.env.DB, provider.id), 'disabled')
+      await endClientTokens(deps, clientIds)
     } else {
-      const clients = await listClients(c.env.DB, { providerId: provider.id, limit: 10_000 })
-      await reactivateClientTokens(deps, clients)
+      const clients = await publishClientRecords(deps, clientIds)
+      await waitOutRevocationSecond(deps.now, Math.max(0, ...clients.map((client) => client.tokensValidAfter)))
     }
   }
   return c.body(null, 204)
@@ -127,8 +129,8 @@ providers.delete('/:id', validate('query', Cascade), async (c) => {
   if (clientIds.length > 0 && !cascade) {
     throw new AppError(409, 'conflict', `Provider ${provider.id} still has ${clientIds.length} client(s); delete them first or add ?cascade=true.`)
   }
-  await invalidateClientTokens({ db: c.env.DB, cache: c.env.CACHE, now: new Date() }, clientIds, 'deleted')
   await deleteProviderCascade(c.env.DB, provider.id)
+  await endClientTokens({ db: c.env.DB, cache: c.env.CACHE, now: new Date() }, clientIds)
   return c.body(null, 204)
 })
 

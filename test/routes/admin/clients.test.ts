@@ -4,7 +4,7 @@
 // and the admin scope on every route.
 import { env } from 'cloudflare:workers'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { tokenCacheKey } from '../../../src/storage/token-cache.ts'
+import { tokenCacheKey, tokenHash } from '../../../src/storage/token-cache.ts'
 import { adminCall, json, walkPages } from '../../helpers/admin.ts'
 import { createClient, createProvider, type TestClient } from '../../helpers/clients.ts'
 import { basicAuth, call, expectProblem, freshIp, postForm, postJson } from '../../helpers/http.ts'
@@ -104,7 +104,7 @@ function claimsOf(token: string): Claims {
 }
 
 function cachedState(token: string): Promise<string | null> {
-  return tokenCacheKey(token).then((key) => env.CACHE.get(key))
+  return tokenHash(token).then((hash) => env.CACHE.get(tokenCacheKey(hash)))
 }
 
 /** A token the client got, checked once so that its state sits in KV. */

@@ -1,0 +1,65 @@
+// KV "client:" and "client-fill:" entries: a client's edge record, what token issue and token
+// checks need (secret digests, status, scopes, audiences, lifetime, provider status), so that
+// neither waits on D1.
+//
+// D1 stays the system of record, and the two prefixes keep a racing cache fill from undoing an
+// admin change. Every admin change writes D1 first, then "client:" from D1 (published, long TTL).
+// A check that finds neither entry reads D1 and writes "client-fill:" after the response (short
+// TTL). Readers take the published entry whenever there is one, so a fill that read D1 just before
+// an admin change and lands just after it is never used.
+import { sha256Hex } from '../encoding.ts'
+import type { Client } from './clients.ts'
+
+export const KV_PREFIX = 'client:'
+export const FILL_PREFIX = 'client-fill:'
+/** Outlives every token a record can affect: clients.token_lifetime is at most 86400 s. */
+export const RECORD_TTL_SECONDS = 86400 + 60
+/** A fill is re-read from D1 this often (KV's minimum expirationTtl). */
+export const FILL_TTL_SECONDS = 60
+
+/**
+ * What any client id is: at most 128 characters, no control characters (the admin API is stricter;
+ * migrated clients may carry spaces or colons). Anything else names no client and is not looked up.
+ */
+const CLIENT_ID = /^[^\p{Cc}]{1,128}$/u
+
+export type ClientRecord = {
+  /** null: no such client (deleted), so every token naming its id is inactive. */
+  client: Client | null
+  /** Tokens naming this id issued before this (epoch seconds) are inactive. */
+  tokensValidAfter: number
+}
+
+export type ClientRecordKeys = { published: string; filled: string }
+
+/**
+ * The record's keys (a hash: ids come from strangers, and a key has a byte limit), or null for an
+ * id no client can have, which is never looked up nor stored.
+ */
+export async function clientRecordKeys(id: string): Promise<ClientRecordKeys | null> {
+  if (!CLIENT_ID.test(id)) return null
+  const hash = await sha256Hex(id)
+  return { published: KV_PREFIX + hash, filled: FILL_PREFIX + hash }
+}
+
+/** The record among the values of a bulk read: the published one wins over a fill. */
+export function pickClientRecord(values: ReadonlyMap<string, unknown>, keys: ClientRecordKeys): ClientRecord | null {
+  return ((values.get(keys.published) ?? values.get(keys.filled)) as ClientRecord | undefined) ?? null
+}
+
+export async function readClientRecord(kv: KVNamespace, id: string): Promise<ClientRecord | null> {
+  const keys = await clientRecordKeys(id)
+  return keys ? pickClientRecord(await kv.get<ClientRecord>([keys.published, keys.filled], 'json'), keys) : null
+}
+
+/** After an admin change: the record as D1 now has it. */
+export async function publishClientRecord(kv: KVNamespace, id: string, record: ClientRecord): Promise<void> {
+  const keys = await clientRecordKeys(id)
+  if (keys) await kv.put(keys.published, JSON.stringify(record), { expirationTtl: RECORD_TTL_SECONDS })
+}
+
+/** After a check that found no record: what D1 said, until the next fill. */
+export async function fillClientRecord(kv: KVNamespace, id: string, record: ClientRecord): Promise<void> {
+  const keys = await clientRecordKeys(id)
+  if (keys) await kv.put(keys.filled, JSON.stringify(record), { expirationTtl: FILL_TTL_SECONDS })
+}
