@@ -82,9 +82,9 @@ const PATHS: Record<string, { cpu: string[]; kv: number; d1Reads: number; d1Writ
   'POST /Services': {
     cpu: ['app: POST /auth/me, warm cache'],
     kv: 1, // the bearer token's state
-    d1Reads: 5, // service and subscription (in parallel), idempotency key, recipient, the new deliveries
+    d1Reads: 1, // service, subscription, earlier message of the Idempotency-Key, recipient: one batch
     d1Writes: 1, // message and deliveries in one batch
-    also: 'a queue send, and JSON validation of the body',
+    also: 'JSON validation of the body, and a queue send (after the response)',
   },
 }
 

@@ -1,22 +1,24 @@
 // Accepting a /Services request (SPEC 9–13): check the caller, service and subscription, resolve
-// the destination, write the message to the D1 outbox, then enqueue its deliveries.
+// the destination, write the message to the D1 outbox, then enqueue its deliveries after the
+// response. The response waits on two D1 round trips: one batch of reads, one batch of writes.
 import { sha256Hex } from '../encoding.ts'
 import { AppError } from '../errors.ts'
 import type { Channel } from '../providers/notifier.ts'
+import { readBatch } from '../storage/batch.ts'
 import {
-  findMessageByIdempotencyKey,
   insertMessage,
-  listDeliveries,
+  selectMessageByIdempotencyKey,
   type Delivery,
   type Message,
   type NewDelivery,
   type Part,
+  type StoredMessage,
 } from '../storage/messages.ts'
-import { findRecipient, type Recipient } from '../storage/recipients.ts'
-import { findServiceById, type Service } from '../storage/services.ts'
-import { findSubscriptionByToken } from '../storage/subscriptions.ts'
+import { selectRecipient, type Recipient } from '../storage/recipients.ts'
+import { selectServiceById, type Service } from '../storage/services.ts'
+import { selectSubscriptionByToken } from '../storage/subscriptions.ts'
 import type { PartRequest, ServicesRequest } from './dispatch-request.ts'
-import { pictureDigest, publishPicture, type PictureDeps } from './pictures.ts'
+import { pictureDigest, planPictures, storePictures, type PictureDeps } from './pictures.ts'
 
 export type DispatchDeps = {
   db: D1Database
@@ -28,6 +30,8 @@ export type DispatchDeps = {
   pictures: Omit<PictureDeps, 'now'>
   /** Logs a failure that does not fail the request (the sweeper recovers from it). */
   warn: (message: string, fields: Record<string, unknown>) => void
+  /** Runs a task after the response is sent (the enqueue). */
+  defer: (task: () => Promise<unknown>) => void
 }
 
 /** The caller, from its access token. */
@@ -37,6 +41,7 @@ export type Accepted = { message: Message; deliveries: Delivery[]; replayed: boo
 
 const E164 = /^\+[1-9]\d{6,14}$/
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255
+const PARTS = ['notification', 'advertisement'] as const
 
 /**
  * Accepts a dispatch, or with the same Idempotency-Key and body returns the one accepted before
@@ -53,10 +58,24 @@ export async function acceptDispatch(
   if (sender.providerId !== request.providerId) {
     throw new AppError(403, 'forbidden', `This token may only send for provider ${sender.providerId ?? '(none)'}.`)
   }
-  const [service, subscription] = await Promise.all([
-    findServiceById(deps.db, request.serviceId),
-    findSubscriptionByToken(deps.db, request.serviceToken),
+  const requested = PARTS.flatMap((part) => (request[part] ? [{ part, content: request[part] }] : []))
+  const withPicture = requested.flatMap(({ part, content }) =>
+    content.picture ? [{ part, picture: content.picture, keepUntil: content.pictureExpiresAt }] : [],
+  )
+  const pictureDeps = { ...deps.pictures, now: deps.now }
+  // Everything the checks below need, read at once: the D1 reads need nothing but the request,
+  // and the pictures' KV reads overlap them.
+  const [stored, pictures, requestHash] = await Promise.all([
+    readBatch(deps.db, {
+      service: selectServiceById(deps.db, request.serviceId),
+      subscription: selectSubscriptionByToken(deps.db, request.serviceToken),
+      earlier: idempotencyKey ? selectMessageByIdempotencyKey(deps.db, request.providerId, idempotencyKey) : null,
+      recipient: request.destination ? selectRecipient(deps.db, request.providerId, request.destination) : null,
+    }),
+    planPictures(pictureDeps, withPicture),
+    hashRequest(request),
   ])
+  const { service, subscription } = stored
   if (!service) {
     throw new AppError(400, 'unknown_service', `There is no service ${request.serviceId}.`, {
       errors: [{ path: 'service_id', message: 'no such service' }],
@@ -73,21 +92,14 @@ export async function acceptDispatch(
   }
   if (!service.enabled) throw new AppError(403, 'forbidden', `Service ${service.id} is disabled.`)
   checkParameters(service, request)
-  for (const part of ['notification', 'advertisement'] as const) {
-    const channel = request[part]?.channel
-    if (channel && !deps.channels.has(channel)) {
-      throw new AppError(503, 'channel_unavailable', `${channel.toUpperCase()} delivery is not configured here.`)
+  for (const { content } of requested) {
+    if (!deps.channels.has(content.channel)) {
+      throw new AppError(503, 'channel_unavailable', `${content.channel.toUpperCase()} delivery is not configured here.`)
     }
   }
-
-  const requestHash = await sha256Hex(JSON.stringify(await hashable(request)))
-  if (idempotencyKey) {
-    const earlier = await findMessageByIdempotencyKey(deps.db, request.providerId, idempotencyKey)
-    if (earlier) return replay(deps, earlier, requestHash)
-  }
+  if (stored.earlier) return replay(stored.earlier, requestHash)
 
   const destination = request.destination!
-  const recipient = await findRecipient(deps.db, request.providerId, destination)
   const message: Message = {
     id: crypto.randomUUID(),
     providerId: request.providerId,
@@ -97,18 +109,9 @@ export async function acceptDispatch(
     destination,
     createdAt: deps.now.toISOString(),
   }
-  const addressed = (['notification', 'advertisement'] as const).flatMap((part) => {
-    const content = request[part]
-    return content ? [{ part, content, addresses: addressesFor(recipient, destination, content.channel, part) }] : []
-  })
-  // Only a request that will be accepted stores its pictures, each distinct content once.
-  const pictureDeps = { ...deps.pictures, now: deps.now }
-  const urls = await Promise.all(
-    addressed.map(({ content }) =>
-      content.picture ? publishPicture(pictureDeps, content.picture, content.pictureExpiresAt) : null,
-    ),
-  )
-  const parts = addressed.flatMap(({ part, content, addresses }, i) => {
+  const pictureUrls = new Map(withPicture.map(({ part }, i) => [part, pictures.urls[i]!]))
+  const parts = requested.flatMap(({ part, content }) => {
+    const addresses = addressesFor(stored.recipient, destination, content.channel, part)
     return addresses.map(
       (address): NewDelivery => ({
         id: crypto.randomUUID(),
@@ -118,26 +121,39 @@ export async function acceptDispatch(
         title: content.title,
         body: content.message,
         link: content.link ?? null,
-        pictureUrl: urls[i] ?? null,
+        pictureUrl: pictureUrls.get(part) ?? null,
       }),
     )
   })
 
-  if (!(await insertMessage(deps.db, message, parts))) {
+  // Only a request that will be accepted stores its pictures, before the rows that point to them.
+  await storePictures(pictureDeps, pictures.writes)
+  const deliveries = await insertMessage(deps.db, message, parts)
+  if (!deliveries) {
     // Another request with this Idempotency-Key won the race (the unique index decided).
-    const winner = await findMessageByIdempotencyKey(deps.db, request.providerId, idempotencyKey!)
-    return replay(deps, winner!, requestHash)
-  }
-  try {
-    await deps.queue.sendBatch(parts.map((d) => ({ body: { deliveryId: d.id }, contentType: 'json' as const })))
-  } catch (cause) {
-    // SPEC 10: the rows are in D1 already; the sweeper enqueues overdue deliveries.
-    deps.warn('enqueue failed; the sweeper will enqueue these deliveries', {
-      messageId: message.id,
-      cause: String(cause),
+    const { winner } = await readBatch(deps.db, {
+      winner: selectMessageByIdempotencyKey(deps.db, request.providerId, idempotencyKey!),
     })
+    return replay(winner!, requestHash)
   }
-  return { message, deliveries: await listDeliveries(deps.db, message.id), replayed: false }
+  // SPEC 10: the rows are in D1, so the caller need not wait for the queue. Should the send fail,
+  // the sweeper (src/queue/sweeper.ts) enqueues the deliveries once they are overdue.
+  const jobs = deliveries.map((d) => ({ body: { deliveryId: d.id }, contentType: 'json' as const }))
+  deps.defer(async () => {
+    try {
+      await deps.queue.sendBatch(jobs)
+    } catch (cause) {
+      deps.warn('enqueue failed; the sweeper will enqueue these deliveries', {
+        messageId: message.id,
+        cause: String(cause),
+      })
+    }
+  })
+  return { message, deliveries, replayed: false }
+}
+
+async function hashRequest(request: ServicesRequest): Promise<string> {
+  return sha256Hex(JSON.stringify(await hashable(request)))
 }
 
 /** The request as its idempotency hash sees it: a picture by its digest, not its bytes. */
@@ -147,11 +163,11 @@ async function hashable(request: ServicesRequest) {
   return { ...request, notification: await part(request.notification), advertisement: await part(request.advertisement) }
 }
 
-async function replay(deps: DispatchDeps, earlier: Message, requestHash: string): Promise<Accepted> {
-  if (earlier.requestHash !== requestHash) {
+function replay(earlier: StoredMessage, requestHash: string): Accepted {
+  if (earlier.message.requestHash !== requestHash) {
     throw new AppError(409, 'conflict', 'This Idempotency-Key was already used with a different request body.')
   }
-  return { message: earlier, deliveries: await listDeliveries(deps.db, earlier.id), replayed: true }
+  return { ...earlier, replayed: true }
 }
 
 function checkParameters(service: Service, request: ServicesRequest): void {

@@ -131,23 +131,64 @@ export function pictureUrl(issuer: string, id: string, ext: PictureExtension): s
   return `${issuer}/pictures/${id}.${ext}`
 }
 
+/** A picture a request carries, and for a QR code the end of its ticket (seconds since the epoch). */
+export type PictureToPublish = { picture: Picture; keepUntil?: number }
+
+/** A write publishPicture or storePictures makes: the content, and for how long to keep it. */
+export type PictureWrite = { id: string; picture: Picture; ttlSeconds: number }
+
 /**
- * Stores a picture once per distinct content and returns its public URL. A picture is kept for
- * PICTURE_TTL_SECONDS; one with `keepUntil` (a QR code: its ticket's end, in seconds since the
- * epoch) until then, if that is sooner. Content already stored with at least half that life left,
- * and not ending before `keepUntil`, is not written again; otherwise writing it again extends it.
+ * Where each picture will be published (`urls`, in the order given) and what must be written for
+ * that (`writes`), reading KV once per distinct content and writing nothing: a caller stores the
+ * writes with storePictures once it knows the request is accepted. A picture is kept for
+ * PICTURE_TTL_SECONDS; one with `keepUntil` (a QR code) until then, if that is sooner. Content
+ * already stored with at least half that life left, and not ending before `keepUntil`, needs no
+ * write; otherwise writing it again extends it.
  */
-export async function publishPicture(deps: PictureDeps, picture: Picture, keepUntil?: number): Promise<string> {
-  const sha256 = toHex(await crypto.subtle.digest('SHA-256', picture.bytes))
-  const id = await pictureId(deps.pepper, sha256)
+export async function planPictures(
+  deps: PictureDeps,
+  pictures: PictureToPublish[],
+): Promise<{ urls: string[]; writes: PictureWrite[] }> {
   const nowSeconds = Math.floor(deps.now.getTime() / 1000)
-  const ttlSeconds = Math.min(PICTURE_TTL_SECONDS, (keepUntil ?? Infinity) - nowSeconds)
-  const stored = await findPictureMeta(deps.cache, id)
-  const endsTooSoon = stored !== null && keepUntil !== undefined && stored.expiresAt < nowSeconds + ttlSeconds
-  if (!stored || stored.expiresAt - nowSeconds < ttlSeconds / 2 || endsTooSoon) {
-    await putPicture(deps.cache, id, picture.bytes, { type: picture.type, expiresAt: nowSeconds + ttlSeconds }, ttlSeconds)
+  const wanted = await Promise.all(
+    pictures.map(async ({ picture, keepUntil }) => {
+      const id = await pictureId(deps.pepper, toHex(await crypto.subtle.digest('SHA-256', picture.bytes)))
+      const ttlSeconds = Math.min(PICTURE_TTL_SECONDS, (keepUntil ?? Infinity) - nowSeconds)
+      return { id, picture, ttlSeconds, keepUntil }
+    }),
+  )
+  // One read and at most one write per distinct content: the longest life asked for wins.
+  const byId = new Map<string, (typeof wanted)[number]>()
+  for (const w of wanted) if ((byId.get(w.id)?.ttlSeconds ?? -Infinity) < w.ttlSeconds) byId.set(w.id, w)
+  const writes = await Promise.all(
+    [...byId.values()].map(async ({ id, picture, ttlSeconds, keepUntil }) => {
+      const stored = await findPictureMeta(deps.cache, id)
+      const endsTooSoon = stored !== null && keepUntil !== undefined && stored.expiresAt < nowSeconds + ttlSeconds
+      const fresh = stored !== null && stored.expiresAt - nowSeconds >= ttlSeconds / 2 && !endsTooSoon
+      return fresh ? [] : [{ id, picture, ttlSeconds }]
+    }),
+  )
+  return {
+    urls: wanted.map(({ id, picture }) => pictureUrl(deps.issuer, id, picture.ext)),
+    writes: writes.flat(),
   }
-  return pictureUrl(deps.issuer, id, picture.ext)
+}
+
+/** Makes the writes planPictures asked for, all at once: one KV round trip however many there are. */
+export async function storePictures(deps: Pick<PictureDeps, 'cache' | 'now'>, writes: PictureWrite[]): Promise<void> {
+  const nowSeconds = Math.floor(deps.now.getTime() / 1000)
+  await Promise.all(
+    writes.map(({ id, picture, ttlSeconds }) =>
+      putPicture(deps.cache, id, picture.bytes, { type: picture.type, expiresAt: nowSeconds + ttlSeconds }, ttlSeconds),
+    ),
+  )
+}
+
+/** Stores one picture as planPictures and storePictures do, and returns its public URL. */
+export async function publishPicture(deps: PictureDeps, picture: Picture, keepUntil?: number): Promise<string> {
+  const { urls, writes } = await planPictures(deps, [{ picture, keepUntil }])
+  await storePictures(deps, writes)
+  return urls[0]!
 }
 
 /** A picture's SHA-256: what the idempotency hash of a request holds instead of its bytes. */

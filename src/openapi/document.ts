@@ -201,7 +201,7 @@ export const OPERATIONS: Operation[] = [
     },
     responses: {
       200: { description: 'A replay of an earlier request with the same Idempotency-Key.', body: { schema: R.Message } },
-      201: created('Accepted: written to the outbox and queued.', R.Message),
+      201: created('Accepted: written to the outbox; its deliveries are enqueued right after this response.', R.Message),
       ...pick(400, 401, 403, 409, 413, 415),
       503: problem('No credentials for that channel on this deployment.'),
     },

@@ -1,6 +1,7 @@
 // The messages and deliveries tables: the dispatch outbox (SPEC 10). A message is one accepted
 // /Services request; each of its deliveries is one send on one channel to one address.
 import type { Channel } from '../providers/notifier.ts'
+import { firstRow, type BatchRead } from './batch.ts'
 
 export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'dead'
 export type Part = 'notification' | 'advertisement'
@@ -72,6 +73,14 @@ const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_
   address, title, body, link, picture_url, status, attempts, provider_message_id, last_error, created_at,
   updated_at, sent_at`
 
+// A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
+// (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).
+const DELIVERY_ORDER = 'ORDER BY part, channel, id'
+
+const compare = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0)
+const byDeliveryOrder = (a: Delivery, b: Delivery) =>
+  compare(a.part, b.part) || compare(a.channel, b.channel) || compare(a.id, b.id)
+
 const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
 
 export type Message = {
@@ -113,15 +122,16 @@ export type NewDelivery = Pick<Delivery, 'id' | 'part' | 'channel' | 'address' |
   Partial<Pick<Delivery, 'pictureUrl'>>
 
 /**
- * Writes a message and its deliveries in one transaction. Returns false, writing nothing, when the
- * provider already used this Idempotency-Key (the unique index decides, so two racing requests
- * cannot both be accepted).
+ * Writes a message and its deliveries in one transaction and returns the deliveries as stored (in
+ * the order listDeliveries gives), without reading them back: each insert returns its row. Returns
+ * null, writing nothing, when the provider already used this Idempotency-Key (the unique index
+ * decides, so two racing requests cannot both be accepted).
  */
 export async function insertMessage(
   db: D1Database,
   message: Message,
   deliveries: NewDelivery[],
-): Promise<boolean> {
+): Promise<Delivery[] | null> {
   const due = Math.floor(Date.parse(message.createdAt) / 1000)
   const statements = [
     db
@@ -145,7 +155,8 @@ export async function insertMessage(
           `INSERT INTO deliveries (id, message_id, provider_id, part, channel, address, title, body,
              link, next_attempt_at, picture_url)
            SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
-           WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?2)`,
+           WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?2)
+           RETURNING ${DELIVERY_COLUMNS}`,
         )
         .bind(
           d.id, message.id, message.providerId, d.part, d.channel, d.address, d.title, d.body, d.link, due,
@@ -153,8 +164,9 @@ export async function insertMessage(
         ),
     ),
   ]
-  const [inserted] = await db.batch(statements)
-  return inserted!.meta.changes > 0
+  const [inserted, ...rows] = await db.batch<DeliveryRow>(statements)
+  if (inserted!.meta.changes === 0) return null
+  return rows.flatMap((result) => result.results.map(toDelivery)).sort(byDeliveryOrder)
 }
 
 export async function findMessageById(db: D1Database, id: string): Promise<Message | null> {
@@ -162,24 +174,38 @@ export async function findMessageById(db: D1Database, id: string): Promise<Messa
   return row ? toMessage(row) : null
 }
 
-export async function findMessageByIdempotencyKey(
+export type StoredMessage = { message: Message; deliveries: Delivery[] }
+
+/**
+ * The message a provider sent with this Idempotency-Key and its deliveries, as a read for
+ * readBatch: two statements that need nothing but the key, so they share the caller's round trip.
+ */
+export function selectMessageByIdempotencyKey(
   db: D1Database,
   providerId: string,
   key: string,
-): Promise<Message | null> {
-  const row = await db
-    .prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages
-       WHERE provider_id = CAST(?1 AS INTEGER) AND idempotency_key = ?2`,
-    )
-    .bind(providerId, key)
-    .first<MessageRow>()
-  return row ? toMessage(row) : null
+): BatchRead<StoredMessage | null> {
+  const MATCH = 'provider_id = CAST(?1 AS INTEGER) AND idempotency_key = ?2'
+  return {
+    statements: [
+      db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MATCH}`).bind(providerId, key),
+      db
+        .prepare(
+          `SELECT ${DELIVERY_COLUMNS} FROM deliveries
+           WHERE message_id = (SELECT id FROM messages WHERE ${MATCH}) ${DELIVERY_ORDER}`,
+        )
+        .bind(providerId, key),
+    ],
+    read: ([messages, deliveries]) => {
+      const message = firstRow(messages, toMessage)
+      return message && { message, deliveries: (deliveries!.results as DeliveryRow[]).map(toDelivery) }
+    },
+  }
 }
 
 export async function listDeliveries(db: D1Database, messageId: string): Promise<Delivery[]> {
   const { results } = await db
-    .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE message_id = ?1 ORDER BY part, channel, id`)
+    .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE message_id = ?1 ${DELIVERY_ORDER}`)
     .bind(messageId)
     .all<DeliveryRow>()
   return results.map(toDelivery)

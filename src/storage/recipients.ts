@@ -1,4 +1,5 @@
 // The recipients table: a provider's end users, their phone and FCM tokens, per-channel opt-outs.
+import { firstRow, readOne, type BatchRead } from './batch.ts'
 
 export type Recipient = {
   providerId: string
@@ -40,16 +41,20 @@ const SELECT_RECIPIENT = `SELECT CAST(provider_id AS TEXT) AS provider_id, user_
 
 export type RecipientFields = Pick<Recipient, 'phone' | 'fcmTokens' | 'smsOptOut' | 'fcmOptOut'>
 
-export async function findRecipient(
-  db: D1Database,
-  providerId: string,
-  userId: string,
-): Promise<Recipient | null> {
-  const row = await db
-    .prepare(`${SELECT_RECIPIENT} WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2`)
-    .bind(providerId, userId)
-    .first<RecipientRow>()
-  return row ? toRecipient(row) : null
+export function findRecipient(db: D1Database, providerId: string, userId: string): Promise<Recipient | null> {
+  return readOne(db, selectRecipient(db, providerId, userId))
+}
+
+/** findRecipient as a read for readBatch. */
+export function selectRecipient(db: D1Database, providerId: string, userId: string): BatchRead<Recipient | null> {
+  return {
+    statements: [
+      db
+        .prepare(`${SELECT_RECIPIENT} WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2`)
+        .bind(providerId, userId),
+    ],
+    read: ([result]) => firstRow(result, toRecipient),
+  }
 }
 
 /** Inserts a recipient; false if the provider already has one with this user id. */

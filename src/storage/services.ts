@@ -1,5 +1,6 @@
 // The services table: what each document-001 service_id requires and which channels it may use.
 import type { Channel } from '../providers/notifier.ts'
+import { firstRow, readOne, type BatchRead } from './batch.ts'
 
 export type ServiceParameter = 'destination' | 'notification' | 'advertisement' | 'qr_code'
 
@@ -41,9 +42,16 @@ function toService(row: ServiceRow): Service {
 const SELECT_SERVICE = `SELECT id, name, kind, required_parameters, allowed_channels, enabled, created_at,
   updated_at FROM services`
 
-export async function findServiceById(db: D1Database, id: number): Promise<Service | null> {
-  const row = await db.prepare(`${SELECT_SERVICE} WHERE id = ?1`).bind(id).first<ServiceRow>()
-  return row ? toService(row) : null
+export function findServiceById(db: D1Database, id: number): Promise<Service | null> {
+  return readOne(db, selectServiceById(db, id))
+}
+
+/** findServiceById as a read for readBatch. */
+export function selectServiceById(db: D1Database, id: number): BatchRead<Service | null> {
+  return {
+    statements: [db.prepare(`${SELECT_SERVICE} WHERE id = ?1`).bind(id)],
+    read: ([result]) => firstRow(result, toService),
+  }
 }
 
 export async function listServices(db: D1Database, { after, limit }: { after?: number; limit: number }) {

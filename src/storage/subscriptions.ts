@@ -1,4 +1,5 @@
 // The subscriptions table: a provider's subscription to a service and its service_token (SPEC 9).
+import { firstRow, readOne, type BatchRead } from './batch.ts'
 
 export type SubscriptionStatus = 'active' | 'revoked'
 
@@ -32,12 +33,16 @@ const COLUMNS = `CAST(provider_id AS TEXT) AS provider_id, service_id, service_t
 const SELECT_SUBSCRIPTION = `SELECT ${COLUMNS} FROM subscriptions`
 
 /** The subscription a service_token belongs to, if any. */
-export async function findSubscriptionByToken(db: D1Database, serviceToken: string): Promise<Subscription | null> {
-  const row = await db
-    .prepare(`${SELECT_SUBSCRIPTION} WHERE service_token = ?1`)
-    .bind(serviceToken)
-    .first<SubscriptionRow>()
-  return row ? toSubscription(row) : null
+export function findSubscriptionByToken(db: D1Database, serviceToken: string): Promise<Subscription | null> {
+  return readOne(db, selectSubscriptionByToken(db, serviceToken))
+}
+
+/** findSubscriptionByToken as a read for readBatch. */
+export function selectSubscriptionByToken(db: D1Database, serviceToken: string): BatchRead<Subscription | null> {
+  return {
+    statements: [db.prepare(`${SELECT_SUBSCRIPTION} WHERE service_token = ?1`).bind(serviceToken)],
+    read: ([result]) => firstRow(result, toSubscription),
+  }
 }
 
 export async function findSubscription(

@@ -5,8 +5,10 @@ import {
   decodePicture,
   MAX_PICTURE_BYTES,
   pictureId,
+  planPictures,
   publishPicture,
   sniffPicture,
+  storePictures,
 } from '../../src/domain/pictures.ts'
 import { importPepper } from '../../src/domain/secrets.ts'
 import { AppError } from '../../src/errors.ts'
@@ -156,5 +158,20 @@ describe('publishPicture', () => {
     const later = new Date(start.getTime() + 16 * 24 * 3600 * 1000)
     await publishPicture({ cache: kv, pepper, issuer: 'https://p.test', now: later }, picture)
     expect(puts()).toBe(2)
+  })
+
+  it('plans one write for the same content in two parts, and writes nothing until asked', async () => {
+    const pepper = await importPepper(env.SECRET_PEPPER)
+    const { kv, puts } = countingKv()
+    const deps = { cache: kv, pepper, issuer: 'https://p.test', now: new Date() }
+    const png = toBase64(randomPng())
+    const parts = [{ picture: decodePicture(png, PATH) }, { picture: decodePicture(png, PATH) }]
+    const { urls, writes } = await planPictures(deps, parts)
+    expect(urls[1]).toBe(urls[0])
+    expect(writes).toHaveLength(1)
+    expect(puts()).toBe(0)
+    await storePictures(deps, writes)
+    expect(puts()).toBe(1)
+    expect((await planPictures(deps, parts)).writes).toEqual([])
   })
 })

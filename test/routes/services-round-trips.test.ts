@@ -1,0 +1,272 @@
+// What POST /Services waits on (README "What happens next"): at most two D1 round trips, the picture
+// writes in one KV round, and never the queue. Counted by proxies around the real bindings.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { describe, expect, it, vi } from 'vitest'
+import { app } from '../../src/app.ts'
+import worker from '../../src/index.ts'
+import { GRACE_SECONDS } from '../../src/queue/sweeper.ts'
+import { findDeliveryById } from '../../src/storage/messages.ts'
+import { createSender, example001, type Sender } from '../helpers/dispatch.ts'
+import { call, ORIGIN } from '../helpers/http.ts'
+import { randomPng, toBase64 } from '../helpers/pictures.ts'
+import { useStandIn } from '../helpers/stand-in.ts'
+import { eventually } from '../helpers/tokens.ts'
+
+const QUEUE = { timeout: 20_000 }
+const STATEMENT_ROUND_TRIPS = new Set(['first', 'all', 'run', 'raw'])
+
+/** One binding call: which binding, which method, and when it started and ended (a shared clock). */
+type Call = { binding: 'd1' | 'kv' | 'queue'; method: string; key?: string; start: number; end?: number }
+
+type ProbeOptions = {
+  /** Every queue send fails. */
+  failSend?: boolean
+  /** Awaited before the request's first D1 batch (its reads) goes out. */
+  beforeReads?: () => Promise<void>
+}
+
+/**
+ * The test env with D1, KV and the dispatch queue behind counting proxies. A D1 round trip is one
+ * first/all/run/raw of a statement or one batch/exec. Queue sends are held until `release()`, so
+ * a response that waited on one could only come after release.
+ */
+function probeEnv({ failSend = false, beforeReads }: ProbeOptions) {
+  const calls: Call[] = []
+  let clock = 0
+  const record = <T>(call: Omit<Call, 'start'>, run: () => Promise<T>): Promise<T> => {
+    const entry: Call = { ...call, start: ++clock }
+    calls.push(entry)
+    return run().finally(() => (entry.end = ++clock))
+  }
+  const unwrapped = new WeakMap<object, D1PreparedStatement>()
+  const statement = (real: D1PreparedStatement): D1PreparedStatement => {
+    const proxy = new Proxy(real, {
+      get(target, method: string) {
+        const value = Reflect.get(target, method) as unknown
+        if (typeof value !== 'function') return value
+        if (method === 'bind') return (...args: unknown[]) => statement(value.apply(target, args))
+        if (STATEMENT_ROUND_TRIPS.has(method)) {
+          return (...args: unknown[]) => record({ binding: 'd1', method }, () => value.apply(target, args))
+        }
+        return value.bind(target)
+      },
+    })
+    unwrapped.set(proxy, real)
+    return proxy
+  }
+  const DB = new Proxy(env.DB, {
+    get(target, method: string) {
+      if (method === 'prepare') return (sql: string) => statement(target.prepare(sql))
+      if (method === 'batch') {
+        return (statements: D1PreparedStatement[]) =>
+          record({ binding: 'd1', method }, async () => {
+            if (!calls.some((c) => c.binding === 'd1' && c.end !== undefined)) await beforeReads?.()
+            return target.batch(statements.map((s) => unwrapped.get(s) ?? s))
+          })
+      }
+      if (method === 'exec') return (sql: string) => record({ binding: 'd1', method }, () => target.exec(sql))
+      const value = Reflect.get(target, method) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  const CACHE = new Proxy(env.CACHE, {
+    get(target, method: string) {
+      const value = Reflect.get(target, method) as unknown
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) =>
+        record({ binding: 'kv', method, key: String(args[0]) }, () => value.apply(target, args))
+    },
+  })
+  let release!: () => void
+  const held = new Promise<void>((resolve) => (release = resolve))
+  const sent: unknown[] = []
+  const DISPATCH_QUEUE = new Proxy(env.DISPATCH_QUEUE, {
+    get(target, method: string) {
+      const value = Reflect.get(target, method) as unknown
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) =>
+        record({ binding: 'queue', method }, async () => {
+          await held
+          if (failSend) throw new Error('queue unavailable')
+          sent.push(...(method === 'sendBatch' ? (args[0] as { body: unknown }[]).map((m) => m.body) : [args[0]]))
+          return value.apply(target, args)
+        })
+    },
+  })
+  return { env: { ...env, DB, CACHE, DISPATCH_QUEUE } satisfies Env, calls, sent, release }
+}
+
+/** A token check that reads no D1: its state is cached in KV by a first request. */
+async function warmToken(sender: Sender): Promise<void> {
+  const ctx = createExecutionContext()
+  const headers = { authorization: `Bearer ${sender.token}` }
+  await app.fetch(new Request(`${ORIGIN}/Services/messages/${crypto.randomUUID()}`, { headers }), env, ctx)
+  await waitOnExecutionContext(ctx)
+}
+
+type Accepted = { id: string; deliveries: { id: string; picture_url: string | null }[] }
+
+/**
+ * POST /Services through the app with the probes. Returns the response, the binding calls that
+ * started before it, and what reached the queue once the deferred work was done.
+ */
+async function dispatchProbed(
+  sender: Sender,
+  body: unknown,
+  headers: Record<string, string> = {},
+  options: ProbeOptions = {},
+) {
+  const probe = probeEnv(options)
+  const ctx = createExecutionContext()
+  const request = new Request(`${ORIGIN}/Services`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${sender.token}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
+  // Should the handler await a send, the held send is let go after a while so the test fails
+  // on the count below instead of timing out.
+  const timer = setTimeout(probe.release, 2000)
+  const response = await app.fetch(request, probe.env, ctx)
+  const atResponse = probe.calls.map((c) => ({ ...c }))
+  clearTimeout(timer)
+  probe.release()
+  await waitOnExecutionContext(ctx)
+  const d1 = atResponse.filter((c) => c.binding === 'd1')
+  const pictures = atResponse.filter((c) => c.binding === 'kv' && c.key?.startsWith('picture:'))
+  // A send is held until the response is out: one already done means the response waited for it.
+  const sendsAwaited = atResponse.filter((c) => c.binding === 'queue' && c.end !== undefined)
+  return { response, d1, pictures, sendsAwaited, sent: probe.sent }
+}
+
+/** Waits until the consumer has sent the delivery (the real queue and the stand-in). */
+async function untilSent(id: string) {
+  let delivery = await findDeliveryById(env.DB, id)
+  for (let round = 0; round < 15 && delivery?.status !== 'sent'; round++) {
+    delivery = await eventually(
+      () => findDeliveryById(env.DB, id),
+      (d) => d?.status === 'sent',
+    )
+  }
+  return delivery
+}
+
+describe('POST /Services round trips', () => {
+  it('answers a first send after two D1 round trips and enqueues after the response', QUEUE, async () => {
+    useStandIn()
+    const sender = await createSender()
+    await warmToken(sender)
+    const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
+    const { response, d1, pictures, sendsAwaited, sent } = await dispatchProbed(sender, example001(sender), key)
+    expect(response.status).toBe(201)
+    const message = (await response.json()) as Accepted
+    expect(d1.map((c) => c.method)).toEqual(['batch', 'batch'])
+    expect(pictures).toEqual([])
+    expect(sendsAwaited).toEqual([])
+    // The probe lets the send go once the response is out: it carries every delivery of the message.
+    const ids = message.deliveries.map((d) => d.id)
+    expect(sent).toEqual(expect.arrayContaining(ids.map((deliveryId) => ({ deliveryId }))))
+    expect(sent).toHaveLength(ids.length)
+    for (const id of ids) expect((await untilSent(id))?.status).toBe('sent')
+  })
+
+  it('answers a replay after one D1 round trip and sends nothing', QUEUE, async () => {
+    useStandIn()
+    const sender = await createSender()
+    await warmToken(sender)
+    const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
+    const first = await dispatchProbed(sender, example001(sender), key)
+    expect(first.response.status).toBe(201)
+    const original = (await first.response.json()) as Accepted
+
+    const again = await dispatchProbed(sender, example001(sender), key)
+    expect(again.response.status).toBe(200)
+    expect(((await again.response.json()) as Accepted).id).toBe(original.id)
+    expect(again.d1.map((c) => c.method)).toEqual(['batch'])
+    expect(again.sent).toEqual([])
+    for (const { id } of original.deliveries) expect((await untilSent(id))?.status).toBe('sent')
+  })
+
+  it('writes a new picture in one KV round, its lookup beside the D1 reads', QUEUE, async () => {
+    useStandIn()
+    const sender = await createSender()
+    await warmToken(sender)
+    const base = example001(sender)
+    const advertisement = { ...base.parameters.advertisement, Picture: toBase64(randomPng()) }
+    const body = { ...base, parameters: { ...base.parameters, advertisement } }
+    const { response, d1, pictures } = await dispatchProbed(sender, body)
+    expect(response.status).toBe(201)
+    expect(d1.map((c) => c.method)).toEqual(['batch', 'batch'])
+    const [lookup, write, ...more] = pictures
+    expect(more).toEqual([])
+    expect(lookup).toMatchObject({ method: 'getWithMetadata' })
+    expect(lookup!.start).toBeLessThan(d1[0]!.end!)
+    expect(write).toMatchObject({ method: 'put', key: lookup!.key })
+    expect(write!.start).toBeGreaterThan(d1[0]!.end!)
+    expect(write!.end).toBeLessThan(d1[1]!.start)
+
+    // The same picture again is stored already: looked up, not written.
+    const second = await dispatchProbed(sender, body)
+    expect(second.response.status).toBe(201)
+    expect(second.pictures.map((c) => c.method)).toEqual(['getWithMetadata'])
+    const accepted = [(await response.json()) as Accepted, (await second.response.json()) as Accepted]
+    for (const { id } of accepted.flatMap((m) => m.deliveries)) expect((await untilSent(id))?.status).toBe('sent')
+  })
+
+  it('answers the loser of a race for one Idempotency-Key with the winner’s message', QUEUE, async () => {
+    useStandIn()
+    const sender = await createSender()
+    await warmToken(sender)
+    // Both requests read before either writes: each sees the key unused, the unique index decides.
+    let arrived = 0
+    let meet!: () => void
+    const together = new Promise<void>((resolve) => (meet = resolve))
+    const beforeReads = async () => {
+      if (++arrived === 2) meet()
+      await together
+    }
+    const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
+    const results = await Promise.all(
+      [0, 1].map(() => dispatchProbed(sender, example001(sender), key, { beforeReads })),
+    )
+    expect(results.map((r) => r.response.status).sort()).toEqual([200, 201])
+    const winner = results.find((r) => r.response.status === 201)!
+    const loser = results.find((r) => r.response.status === 200)!
+    const accepted = (await winner.response.json()) as Accepted
+    expect(await loser.response.json()).toEqual(accepted)
+    expect(loser.response.headers.get('idempotent-replayed')).toBe('true')
+    // The loser's extra round trip reads the winner's message: not the success path's budget.
+    expect(winner.d1.map((c) => c.method)).toEqual(['batch', 'batch'])
+    expect(loser.d1.map((c) => c.method)).toEqual(['batch', 'batch', 'batch'])
+    expect(loser.sent).toEqual([])
+    expect(winner.sent).toHaveLength(accepted.deliveries.length)
+    for (const { id } of accepted.deliveries) expect((await untilSent(id))?.status).toBe('sent')
+  })
+
+  it('leaves the message queued in D1 when the enqueue fails, and the sweeper sends it', QUEUE, async () => {
+    useStandIn()
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const sender = await createSender()
+    await warmToken(sender)
+    const { response } = await dispatchProbed(sender, example001(sender), {}, { failSend: true })
+    expect(response.status).toBe(201)
+    const text = await response.text()
+    const message = JSON.parse(text) as Accepted
+    for (const { id } of message.deliveries) {
+      expect(await findDeliveryById(env.DB, id)).toMatchObject({ status: 'queued', attempts: 0 })
+    }
+    // Built from what was inserted, the answer is the stored message as its status view shows it.
+    const view = await call(`/Services/messages/${message.id}`, { headers: { authorization: `Bearer ${sender.token}` } })
+    expect(await view.text()).toBe(text)
+    const warnings = warn.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
+    const enqueueFailed = { level: 'warn', message: expect.stringMatching(/enqueue failed/), messageId: message.id }
+    expect(warnings).toContainEqual(expect.objectContaining(enqueueFailed))
+
+    // The next sweep after the grace period finds the deliveries overdue and enqueues them.
+    const scheduledTime = new Date(Date.now() + 2 * GRACE_SECONDS * 1000)
+    await worker.scheduled(createScheduledController({ scheduledTime, cron: '*/5 * * * *' }), env)
+    for (const { id } of message.deliveries) {
+      expect(await untilSent(id)).toMatchObject({ status: 'sent', attempts: 1 })
+    }
+  })
+})
