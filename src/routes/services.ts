@@ -34,7 +34,7 @@ services.post('/', requireScope(SCOPES.send), requireJson(), async (c) => {
       // Issue 9: pictures are public under the issuer's origin.
       pictures: { cache: c.env.CACHE, pepper, issuer },
       warn: (text, fields) => log('warn', text, { requestId, ...fields }),
-      defer: (task) => c.executionCtx.waitUntil(task().catch((cause: unknown) => log('warn', 'deferred work failed', { requestId, cause: String(cause) }))),
+      defer: c.get('defer'),
     },
     c.get('auth'),
     request,
