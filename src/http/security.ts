@@ -12,10 +12,22 @@ export function isLocalHost(hostname: string): boolean {
   return LOCAL_HOSTS.has(hostname)
 }
 
+/** Public reads that carry no credential: a plain-HTTP GET or HEAD of these may be redirected. */
+const PUBLIC_READ = /^\/(?:healthz|openapi\.json|docs(?:\/.*)?|\.well-known\/.+|pictures\/.+)$/
+
+export function isPublicRead(path: string): boolean {
+  return PUBLIC_READ.test(path)
+}
+
+/** Headers that carry a credential: a request holding one over plain HTTP has leaked it. */
+const CREDENTIAL_HEADERS = ['authorization', 'x-access-token', 'cookie']
+
 /**
- * Document 000 §4, SPEC 14: outside localhost a plain-HTTP GET or HEAD is redirected (308 keeps
- * the method) and anything else is refused, since its body and credentials already crossed the
- * network in the clear and a redirect would only invite the client to send them again.
+ * Document 000 §4, SPEC 14: outside localhost a plain-HTTP GET or HEAD of a public read (docs,
+ * discovery, pictures, health) is redirected (308 keeps the method). Anything else is refused with
+ * 400 `https_required`, never redirected: a redirect would hide from the client that its token or
+ * body just crossed the network in the clear, and invite it to send them again. A request holding
+ * a credential header is refused whatever its route.
  * The scheme is the request URL's, which Cloudflare sets from the client's connection; a
  * client-supplied X-Forwarded-Proto is never trusted.
  */
@@ -23,15 +35,22 @@ export function requireHttps(): MiddlewareHandler<AppEnv> {
   return async function requireHttps(c, next) {
     const url = new URL(c.req.url)
     if (url.protocol !== 'http:' || isLocalHost(url.hostname)) return next()
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') {
+    const headers = c.req.raw.headers
+    const credential = CREDENTIAL_HEADERS.find((name) => headers.has(name))
+    const read = c.req.method === 'GET' || c.req.method === 'HEAD'
+    if (read && !credential && isPublicRead(url.pathname)) {
       url.protocol = 'https:'
       return c.redirect(url.href, 308)
     }
+    const leaked = credential
+      ? ` The ${credential} header crossed the network in the clear: rotate that credential.`
+      : read
+        ? ''
+        : ' Credentials sent over plain HTTP may have been read on the way: rotate them.'
     throw new AppError(
       400,
       'https_required',
-      `Portero answers over HTTPS only: send this request to https://${url.host}${url.pathname}. ` +
-        'Credentials sent over plain HTTP may have been read on the way: rotate them.',
+      `Portero answers over HTTPS only: send this request to https://${url.host}${url.pathname}.${leaked}`,
     )
   }
 }

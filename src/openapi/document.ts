@@ -373,7 +373,10 @@ export function buildOpenApiDocument(serverUrl: string) {
       version: '1.0.0',
       description:
         'Edge token service and notification gateway. Errors are RFC 9457 problem details with a stable `code`: ' +
-        Object.keys(ERROR_CODES).map((c) => `\`${c}\``).join(', ') + '.',
+        Object.keys(ERROR_CODES).map((c) => `\`${c}\``).join(', ') + '. ' +
+        'HTTPS only: over plain HTTP, a GET or HEAD of a public read (`/docs`, `/openapi.json`, `/.well-known/*`, ' +
+        '`/pictures/*`, `/healthz`) without any credential header is redirected with 308; every other request, and any ' +
+        'request carrying `Authorization`, `x-access-token` or `Cookie`, is refused with 400 `https_required`.',
       license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
     servers: [{ url: serverUrl }],

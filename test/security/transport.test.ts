@@ -4,6 +4,7 @@ import { exports } from 'cloudflare:workers'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import type { AppEnv } from '../../src/config.ts'
+import { app } from '../../src/app.ts'
 import { API_CSP, HSTS, securityHeaders } from '../../src/http/security.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, call, expectProblem, postForm, postJson } from '../helpers/http.ts'
@@ -28,6 +29,26 @@ function expectSecurityHeaders(response: Response, label: string) {
   for (const name of ['server', 'x-powered-by']) expect(response.headers.get(name), `${label}: ${name}`).toBeNull()
 }
 
+/** The public, credential-free reads a plain-HTTP GET or HEAD is redirected for. */
+const PUBLIC_READS = ['/docs', '/openapi.json', '/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/pictures/x.png', '/healthz']
+
+/** The rule, stated apart from the code under test. */
+function isPublicRead(path: string): boolean {
+  return ['/healthz', '/openapi.json', '/docs'].includes(path) || /^\/(docs|\.well-known|pictures)\//.test(path)
+}
+
+/** Every GET route of the app that is not one of those: each may carry a token. */
+const PRIVATE_READS = [
+  ...new Set(app.routes.filter((r) => r.method === 'GET' && !isPublicRead(r.path)).map((r) => r.path.replace(/:\w+/g, 'x'))),
+]
+
+/** The credential headers a plain-HTTP request is always refused for, whatever its route. */
+const CREDENTIALS: Record<string, string> = {
+  authorization: 'Bearer eyJ.e30.x',
+  'x-access-token': 'eyJ.e30.x',
+  cookie: 'session=1',
+}
+
 describe('plain HTTP outside localhost', () => {
   it.each(['GET', 'HEAD'])('redirects %s with 308 to the same URL over https', async (method) => {
     const response = await fetchUrl('http://portero.test/.well-known/jwks.json?x=1', { method, redirect: 'manual' })
@@ -37,10 +58,39 @@ describe('plain HTTP outside localhost', () => {
     expectSecurityHeaders(response, method)
   })
 
-  it('redirects an unknown path too, before routing', async () => {
-    const response = await fetchUrl('http://portero.test/nowhere', { redirect: 'manual' })
+  it.each(PUBLIC_READS)('redirects an anonymous GET of the public %s', async (path) => {
+    const response = await fetchUrl(`http://portero.test${path}`, { redirect: 'manual' })
     expect(response.status).toBe(308)
-    expect(response.headers.get('location')).toBe('https://portero.test/nowhere')
+    expect(response.headers.get('location')).toBe(`https://portero.test${path}`)
+  })
+
+  it('lists the app’s private GET routes (the table below is not empty)', () => {
+    expect(PRIVATE_READS).toEqual(expect.arrayContaining(['/recipients', '/subscriptions', '/Services/messages/x', '/admin/clients']))
+  })
+
+  it.each(PRIVATE_READS)('refuses a GET of %s with 400 https_required rather than redirect it', async (path) => {
+    for (const method of ['GET', 'HEAD']) {
+      const response = await fetchUrl(`http://portero.test${path}`, { method, redirect: 'manual' })
+      expect(response.status, method).toBe(400)
+      expect(response.headers.get('location'), method).toBeNull()
+      if (method === 'GET') {
+        const body = await expectProblem(response, 400, 'https_required')
+        expect(body.detail).toContain(`https://portero.test${path}`)
+      }
+    }
+  })
+
+  it('refuses an unknown path too, before routing', async () => {
+    const response = await fetchUrl('http://portero.test/nowhere', { redirect: 'manual' })
+    await expectProblem(response, 400, 'https_required')
+  })
+
+  it.each(Object.keys(CREDENTIALS))('refuses a public read sent with %s, and says to rotate it', async (name) => {
+    for (const path of PUBLIC_READS) {
+      const response = await fetchUrl(`http://portero.test${path}`, { headers: { [name]: CREDENTIALS[name]! }, redirect: 'manual' })
+      const body = await expectProblem(response, 400, 'https_required')
+      expect(body.detail, path).toMatch(/rotate/)
+    }
   })
 
   it('refuses a login over http with 400 https_required, without reading the credentials', async () => {
