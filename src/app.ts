@@ -16,7 +16,7 @@ import { oauth } from './routes/oauth.ts'
 import { pictures } from './routes/pictures.ts'
 import { recipients } from './routes/recipients.ts'
 import { revocation } from './routes/revocation.ts'
-import { services } from './routes/services.ts'
+import { DISPATCH_BODY_BYTES, services } from './routes/services.ts'
 import { subscriptions } from './routes/subscriptions.ts'
 import { wellKnown } from './routes/well-known.ts'
 
@@ -24,15 +24,17 @@ import { wellKnown } from './routes/well-known.ts'
 export const MAX_BODY_BYTES = 16 * 1024
 
 /**
- * Per-route body limits. The credential endpoints read their body before the caller is known, and
- * a login is a few hundred bytes. /Services carries pictures: 1 MiB decoded is about 1.4 MB of
- * base64 JSON (issue 9).
+ * Limits applied before the caller is known. The credential endpoints read their body before they
+ * can authenticate anyone, and a login is a few hundred bytes. No route gets more than the default
+ * here: a larger limit is applied by its route once the token is checked (AUTHENTICATED_BODY_LIMITS).
  */
 export const BODY_LIMITS: ReadonlyMap<string, number> = new Map([
   ['/auth/login', 4 * 1024],
   ['/oauth/token', 4 * 1024],
-  ['/Services', 1536 * 1024],
 ])
+
+/** Routes whose larger limit applies only after their bearer token is checked (SECURITY.md). */
+export const AUTHENTICATED_BODY_LIMITS: ReadonlyMap<string, number> = new Map([['/Services', DISPATCH_BODY_BYTES]])
 
 export const app = new Hono<AppEnv>()
 
@@ -48,7 +50,7 @@ app.use(requireHttps())
 // Before routing: the notFound handler would answer every preflight with a bare 204.
 app.use(cors())
 app.use(limitHeaders())
-app.use(limitBody(MAX_BODY_BYTES, BODY_LIMITS))
+app.use(limitBody(MAX_BODY_BYTES, BODY_LIMITS, AUTHENTICATED_BODY_LIMITS))
 
 app.route('/healthz', health)
 app.route('/auth', auth)

@@ -146,30 +146,43 @@ export function limitHeaders(): MiddlewareHandler<AppEnv> {
   }
 }
 
+function tooLarge(maxSize: number): never {
+  throw new AppError(413, 'payload_too_large', `The request body is larger than ${maxSize} bytes.`)
+}
+
+function bodyLimiter(maxSize: number): MiddlewareHandler<AppEnv> {
+  return bodyLimit({ maxSize, onError: () => tooLarge(maxSize) })
+}
+
 /**
  * Refuses a body over the route's limit before any parsing: by Content-Length at once, or while
- * streaming when there is none (hono's bodyLimit). `routes` maps exact paths to their own limit.
+ * streaming when there is none (hono's bodyLimit, which reads the whole body up to the limit
+ * before the route runs). `routes` maps exact paths to their own limit.
+ * The paths in `afterAuth` check the caller's token before they read anything, then apply their own
+ * larger limit (limitBodyTo): here only a declared Content-Length over that limit is refused, which
+ * no token could make acceptable; nothing is read, so an anonymous upload costs no buffering.
  */
 export function limitBody(
   defaultBytes: number,
   routes: ReadonlyMap<string, number>,
+  afterAuth: ReadonlyMap<string, number> = new Map(),
 ): MiddlewareHandler<AppEnv> {
   const limiters = new Map<number, MiddlewareHandler<AppEnv>>()
   function limiterFor(maxSize: number): MiddlewareHandler<AppEnv> {
     let limiter = limiters.get(maxSize)
-    if (!limiter) {
-      limiter = bodyLimit({
-        maxSize,
-        onError() {
-          const detail = `The request body is larger than ${maxSize} bytes.`
-          throw new AppError(413, 'payload_too_large', detail)
-        },
-      })
-      limiters.set(maxSize, limiter)
-    }
+    if (!limiter) limiters.set(maxSize, (limiter = bodyLimiter(maxSize)))
     return limiter
   }
   return async function limitBody(c, next) {
-    return limiterFor(routes.get(c.req.path) ?? defaultBytes)(c, next)
+    const own = afterAuth.get(c.req.path)
+    if (own === undefined) return limiterFor(routes.get(c.req.path) ?? defaultBytes)(c, next)
+    const declared = Number(c.req.header('content-length') ?? 0)
+    if (declared > own && !c.req.header('transfer-encoding')) return tooLarge(own)
+    return next()
   }
+}
+
+/** One route's own body limit, placed after its authentication in the route's middleware. */
+export function limitBodyTo(maxSize: number): MiddlewareHandler<AppEnv> {
+  return bodyLimiter(maxSize)
 }

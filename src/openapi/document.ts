@@ -99,7 +99,7 @@ const COMMON = {
   403: problem('Authenticated, but not allowed (`insufficient_scope` or `forbidden`).'),
   404: problem('No such resource.'),
   409: problem('Conflicts with an existing resource.'),
-  413: problem('The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services, 16 KiB elsewhere.'),
+  413: problem('The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services (once the token is checked; nothing is read before), 16 KiB elsewhere.'),
   415: problem('The body has a content type this endpoint does not accept.'),
   429: problem('Too many failed authentications (`Retry-After`).'),
   431: problem('The request headers are larger than 16 KiB in all (`headers_too_large`).'),
