@@ -77,7 +77,8 @@ const REVEALING_HEADERS = ['server', 'x-powered-by', 'x-aspnet-version', 'x-runt
 
 /**
  * Sets the security headers on every response, the error responses of onError and notFound
- * included, by working on `c.res` after the rest of the app has answered.
+ * included, by working on `c.res` after the rest of the app has answered, and
+ * `Cache-Control: no-store` on every response that has no cache policy of its own.
  * The hook for pages and files: a route that sets its own Content-Security-Policy (GET /docs) or
  * Cross-Origin-Resource-Policy keeps it; everything else is overwritten.
  */
@@ -89,6 +90,9 @@ export function securityHeaders(): MiddlewareHandler<AppEnv> {
     for (const [name, value] of Object.entries(DEFAULT_HEADERS)) {
       if (!headers.has(name)) headers.set(name, value)
     }
+    // Nothing is cacheable unless its route says so: answers name clients, tokens and service
+    // tokens. The public reads (keys, metadata, OpenAPI, docs, pictures) set their own policy.
+    if (!headers.has('cache-control')) headers.set('cache-control', 'no-store')
     const url = new URL(c.req.url)
     // RFC 6797 §7.2: HSTS over HTTPS only. Not for localhost either: a browser would then refuse
     // http://localhost:8787 for two years, whatever else runs on that port.

@@ -224,3 +224,66 @@ describe('the CSP hook for pages', () => {
     expectSecurityHeaders(await page.request('https://portero.test/leaky'), 'leaky')
   })
 })
+
+describe('cache policy', () => {
+  /** The public reads that are meant to be cached, and the longest each may be. */
+  const CACHEABLE: Record<string, number> = {
+    '/.well-known/jwks.json': 300, // short, so a rotated key is seen soon (README)
+    '/.well-known/oauth-authorization-server': 3600,
+    '/openapi.json': 3600,
+    '/docs': 3600,
+  }
+
+  /** Every GET route of the app without a path parameter, and the other GET routes with unknown ids. */
+  const READS = [...new Set(app.routes.filter((r) => r.method === 'GET').map((r) => r.path.replace(/:\w+/g, `x-${crypto.randomUUID()}`)))]
+
+  async function operatorWithProvider(): Promise<string> {
+    // Every scope at once, so each route answers for real rather than 403.
+    return tokenFor(await createClient({ allowedScopes: ['admin', 'services:send', 'recipients:manage', 'tokens:introspect'] }))
+  }
+
+  it('lists the routes it checks', () => {
+    expect(READS).toEqual(expect.arrayContaining(['/admin/clients', '/admin/audit', '/subscriptions', '/recipients', ...Object.keys(CACHEABLE)]))
+  })
+
+  it.each(Object.entries(CACHEABLE))('lets %s be cached publicly, for at most %i s', async (path, longest) => {
+    const response = await call(path)
+    expect(response.status).toBe(200)
+    await response.body?.cancel()
+    const policy = response.headers.get('cache-control') ?? ''
+    expect(policy).toMatch(/^public, max-age=\d+/)
+    expect(Number(/max-age=(\d+)/.exec(policy)![1])).toBeLessThanOrEqual(longest)
+  })
+
+  it('answers every other GET route with Cache-Control: no-store, with or without a token', async () => {
+    const token = await operatorWithProvider()
+    const answered = new Set<number>()
+    for (const path of READS.filter((p) => !(p in CACHEABLE))) {
+      for (const headers of [{}, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
+        const response = await call(path, { headers })
+        answered.add(response.status)
+        expect(response.headers.get('cache-control'), `${path} ${response.status}`).toBe('no-store')
+        await response.body?.cancel()
+      }
+    }
+    expect([...answered]).toEqual(expect.arrayContaining([200, 401, 404]))
+  })
+
+  it('answers errors, 404s, 405s and redirects with no-store', async () => {
+    const responses = [
+      await call('/nowhere'),
+      await call('/auth/login'),
+      await call('/auth/login', { method: 'POST', body: 'x' }),
+      await fetchUrl('http://portero.test/healthz', { redirect: 'manual' }),
+    ]
+    for (const response of responses) {
+      expect(response.headers.get('cache-control'), String(response.status)).toBe('no-store')
+      await response.body?.cancel()
+    }
+  })
+
+  it('keeps a route’s own policy', async () => {
+    const response = await call('/.well-known/jwks.json')
+    expect(response.headers.get('cache-control')).toBe('public, max-age=300, stale-while-revalidate=60')
+  })
+})
