@@ -282,6 +282,21 @@ describe('cache policy', () => {
     }
   })
 
+  it('answers every token issue with no-store and Pragma: no-cache (RFC 6749 §5.1)', async () => {
+    const client = await createClient()
+    const answers: [string, Response][] = [
+      ['oauth/token', await postForm('/oauth/token', { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) })],
+      ['auth/login bridge', await postJson('/auth/login', { clientId: client.clientId, clientSecret: client.clientSecret })],
+      ['auth/login yativo', await postJson('/auth/login', { account_id: client.clientId, app_secret: client.clientSecret })],
+    ]
+    for (const [label, response] of answers) {
+      expect(response.status, label).toBe(200)
+      expect(response.headers.get('cache-control'), label).toBe('no-store')
+      expect(response.headers.get('pragma'), label).toBe('no-cache')
+      await response.body?.cancel()
+    }
+  })
+
   it('keeps a route’s own policy', async () => {
     const response = await call('/.well-known/jwks.json')
     expect(response.headers.get('cache-control')).toBe('public, max-age=300, stale-while-revalidate=60')
