@@ -131,7 +131,7 @@ export const OPERATIONS: Operation[] = [
     method: 'post', path: '/auth/login', tag: 'Tokens', security: ['none'],
     summary: 'Log in with client credentials (Bridge or Yativo dialect)',
     description:
-      'The field names pick the answer: `{clientId, clientSecret}` (document 003) answers `{ack, token, expires_in}`, `{account_id, app_secret}` (document 002) answers `{status, status_code, message, data}`. Errors keep each dialect\'s members (`ack`; `status_code`, `message`).',
+      'The field names pick the answer: `{clientId, clientSecret}` (document 003) answers `{ack, token, expires_in}`, `{account_id, app_secret}` (document 002) answers `{status, status_code, message, data}`. Errors keep each dialect\'s members (`ack`; `status_code`, `message`). A body with fields of both dialects is ambiguous: 400 `invalid_request`.',
     body: {
       'application/json': {
         schema: z.union([BridgeLogin, YativoLogin]),
