@@ -2,7 +2,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from './config.ts'
 import { cors } from './http/cors.ts'
-import { createNotFound, onError } from './http/errors.ts'
+import { createAllowedMethods, createNotFound, onError } from './http/errors.ts'
 import { useDialect } from './http/dialect.ts'
 import { accessLog } from './http/log.ts'
 import { requestId } from './http/request-id.ts'
@@ -37,6 +37,7 @@ export const BODY_LIMITS: ReadonlyMap<string, number> = new Map([
 export const AUTHENTICATED_BODY_LIMITS: ReadonlyMap<string, number> = new Map([['/Services', DISPATCH_BODY_BYTES]])
 
 export const app = new Hono<AppEnv>()
+const allowedMethods = createAllowedMethods(app)
 
 // Outermost, so its headers land on every response: errors, 404s and redirects included.
 app.use(securityHeaders())
@@ -48,7 +49,7 @@ app.use('/mcg/v1/*', useDialect('oauth'))
 app.use('/auth/me', useDialect('bridge'))
 app.use(requireHttps())
 // Before routing: the notFound handler would answer every preflight with a bare 204.
-app.use(cors())
+app.use(cors(allowedMethods))
 app.use(limitHeaders())
 app.use(limitBody(MAX_BODY_BYTES, BODY_LIMITS, AUTHENTICATED_BODY_LIMITS))
 
@@ -66,4 +67,4 @@ app.route('/admin', admin)
 app.route('/', docs)
 
 app.onError(onError)
-app.notFound(createNotFound(app))
+app.notFound(createNotFound(allowedMethods))
