@@ -3,7 +3,7 @@ import { Hono } from 'hono'
 import type { AppEnv } from './config.ts'
 import { afterResponse } from './http/after-response.ts'
 import { cors } from './http/cors.ts'
-import { createNotFound, onError } from './http/errors.ts'
+import { createAllowedMethods, createNotFound, onError } from './http/errors.ts'
 import { useDialect } from './http/dialect.ts'
 import { accessLog } from './http/log.ts'
 import { requestId } from './http/request-id.ts'
@@ -17,7 +17,7 @@ import { oauth } from './routes/oauth.ts'
 import { pictures } from './routes/pictures.ts'
 import { recipients } from './routes/recipients.ts'
 import { revocation } from './routes/revocation.ts'
-import { services } from './routes/services.ts'
+import { DISPATCH_BODY_BYTES, services } from './routes/services.ts'
 import { subscriptions } from './routes/subscriptions.ts'
 import { wellKnown } from './routes/well-known.ts'
 
@@ -25,17 +25,20 @@ import { wellKnown } from './routes/well-known.ts'
 export const MAX_BODY_BYTES = 16 * 1024
 
 /**
- * Per-route body limits. The credential endpoints read their body before the caller is known, and
- * a login is a few hundred bytes. /Services carries pictures: 1 MiB decoded is about 1.4 MB of
- * base64 JSON (issue 9).
+ * Limits applied before the caller is known. The credential endpoints read their body before they
+ * can authenticate anyone, and a login is a few hundred bytes. No route gets more than the default
+ * here: a larger limit is applied by its route once the token is checked (AUTHENTICATED_BODY_LIMITS).
  */
 export const BODY_LIMITS: ReadonlyMap<string, number> = new Map([
   ['/auth/login', 4 * 1024],
   ['/oauth/token', 4 * 1024],
-  ['/Services', 1536 * 1024],
 ])
 
+/** Routes whose larger limit applies only after their bearer token is checked (SECURITY.md). */
+export const AUTHENTICATED_BODY_LIMITS: ReadonlyMap<string, number> = new Map([['/Services', DISPATCH_BODY_BYTES]])
+
 export const app = new Hono<AppEnv>()
+const allowedMethods = createAllowedMethods(app)
 
 // Outermost, so its headers land on every response: errors, 404s and redirects included.
 app.use(securityHeaders())
@@ -48,9 +51,9 @@ app.use('/mcg/v1/*', useDialect('oauth'))
 app.use('/auth/me', useDialect('bridge'))
 app.use(requireHttps())
 // Before routing: the notFound handler would answer every preflight with a bare 204.
-app.use(cors())
+app.use(cors(allowedMethods))
 app.use(limitHeaders())
-app.use(limitBody(MAX_BODY_BYTES, BODY_LIMITS))
+app.use(limitBody(MAX_BODY_BYTES, BODY_LIMITS, AUTHENTICATED_BODY_LIMITS))
 
 app.route('/healthz', health)
 app.route('/auth', auth)
@@ -66,4 +69,4 @@ app.route('/admin', admin)
 app.route('/', docs)
 
 app.onError(onError)
-app.notFound(createNotFound(app))
+app.notFound(createNotFound(allowedMethods))

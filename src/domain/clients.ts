@@ -76,7 +76,8 @@ export async function createClient(deps: ClientDeps, input: NewClientInput): Pro
     tokensValidAfter,
   })
   if (!inserted) {
-    throw new AppError(409, 'conflict', `A client with id "${id}", or named "${input.name}" in this provider, already exists.`)
+    // The database decides: ids are unique regardless of case (migration 0007), names per provider.
+    throw new AppError(409, 'conflict', `A client with id "${id}" (in any case), or named "${input.name}" in this provider, already exists.`)
   }
   await publishClientRecords(deps, [id])
   await waitOutRevocationSecond(deps.now, tokensValidAfter)

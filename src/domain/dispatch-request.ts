@@ -15,6 +15,15 @@ const MAX_INT64 = 2n ** 63n - 1n
 /** Document 001 "Cannel": a name (any case) or a numeric shipping code. */
 export const CHANNEL_CODES: Record<string, Channel> = { sms: 'sms', fcm: 'fcm', '1': 'sms', '2': 'fcm' }
 
+/**
+ * A channel name wherever the API takes one (the management API's allowed_channels): any case, as
+ * in /Services (SPEC 12), and never trimmed, like every other enumerated value.
+ */
+export const ChannelName = z.preprocess(
+  (value) => (typeof value === 'string' ? value.toLowerCase() : value),
+  z.enum(['sms', 'fcm'], { error: 'a channel is sms or fcm (any case, no spaces)' }),
+)
+
 // Every spelling document 001 uses, lower-cased, mapped to the canonical name.
 export const PART_FIELDS: Record<string, 'title' | 'message' | 'channel' | 'link' | 'picture'> = {
   title: 'title',
@@ -176,7 +185,10 @@ function invalid(errors: FieldError[]): AppError {
 }
 
 function toChannel(value: string | number, path: string): Channel {
-  const channel = CHANNEL_CODES[String(value).trim().toLowerCase()]
+  const name = String(value)
+  // Enumerated values match as sent: "sms " is not quietly read as SMS.
+  if (name !== name.trim()) throw invalid([{ path, message: 'a channel must not have leading or trailing spaces' }])
+  const channel = CHANNEL_CODES[name.toLowerCase()]
   if (channel) return channel
   throw new AppError(
     400,

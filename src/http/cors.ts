@@ -3,9 +3,9 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../config.ts'
 import { AppError } from '../errors.ts'
+import type { AllowedMethods } from './errors.ts'
 import { writableHeaders } from './security.ts'
 
-export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE'
 /** What Portero's clients send: a token (either header), JSON or a form, SPEC 9's key. */
 export const ALLOWED_HEADERS = 'authorization, content-type, x-access-token, idempotency-key'
 /** Response headers a browser client needs to read besides the CORS-safelisted ones. */
@@ -50,21 +50,25 @@ function toOrigin(entry: string): string {
 
 /**
  * Answers the preflight of an allowed origin before routing (the notFound handler would otherwise
- * answer every OPTIONS with a bare 204), and marks other responses to it readable. Every response
+ * answer every OPTIONS with a bare 204), allowing the path's own methods (`allowedMethods`, the
+ * source of 405's Allow), and marks other responses to it readable. Every response
  * varies by Origin once any origin is configured, so a cache never hands one origin's answer to
  * another. Credentials are bearer tokens and Basic headers the client sets itself, never cookies:
  * no Access-Control-Allow-Credentials, and never `*`.
  */
-export function cors(): MiddlewareHandler<AppEnv> {
+export function cors(allowedMethods: AllowedMethods): MiddlewareHandler<AppEnv> {
   return async function cors(c, next) {
     const allowed = parseAllowedOrigins(c.env?.CORS_ALLOWED_ORIGINS)
     if (allowed.size === 0) return next()
     const origin = c.req.header('origin')
     const permitted = origin !== undefined && allowed.has(origin)
-    if (permitted && c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
+    // A preflight is allowed the methods the path serves, as its 405 Allow lists them; a path the
+    // app does not serve gets its 404 from the router.
+    const methods = permitted && c.req.method === 'OPTIONS' && c.req.header('access-control-request-method') ? allowedMethods(c.req.path) : []
+    if (methods.length > 0) {
       return c.body(null, 204, {
-        'access-control-allow-origin': origin,
-        'access-control-allow-methods': ALLOWED_METHODS,
+        'access-control-allow-origin': origin!,
+        'access-control-allow-methods': methods.join(', '),
         'access-control-allow-headers': ALLOWED_HEADERS,
         'access-control-max-age': String(PREFLIGHT_MAX_AGE_SECONDS),
         vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',

@@ -19,10 +19,25 @@ export const YativoLogin = z.object({ account_id: credential('account_id'), app_
 
 export type LoginDialect = 'bridge' | 'yativo'
 
+/**
+ * The dialect a login body's field names pick. A body with fields of both is refused rather than
+ * read as either: which pair the client meant cannot be known, and guessing could log it in with
+ * credentials it did not mean to send, or answer in an envelope it does not read.
+ */
 export function detectLoginDialect(body: unknown): LoginDialect {
   if (body && typeof body === 'object' && !Array.isArray(body)) {
-    if ('clientId' in body || 'clientSecret' in body) return 'bridge'
-    if ('account_id' in body || 'app_secret' in body) return 'yativo'
+    const bridge = 'clientId' in body || 'clientSecret' in body
+    const yativo = 'account_id' in body || 'app_secret' in body
+    if (bridge && yativo) {
+      throw new AppError(
+        400,
+        'invalid_request',
+        'The login is ambiguous: send either {"clientId", "clientSecret"} or {"account_id", "app_secret"}, not fields of both.',
+        { errors: [{ path: '(body)', message: 'fields of both login dialects' }] },
+      )
+    }
+    if (bridge) return 'bridge'
+    if (yativo) return 'yativo'
   }
   throw new AppError(
     400,

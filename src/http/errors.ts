@@ -48,19 +48,33 @@ export function onError(err: unknown, c: Context<AppEnv>): Response {
 }
 
 /**
- * A notFound handler that knows the app's routes: a path served under other methods answers 405
- * with Allow (document 001's table), OPTIONS answers 204 with Allow, anything else 404.
+ * The methods the app serves at a path, from its routes (GET implies HEAD); empty for an unknown
+ * path. The one source of 405's Allow and of CORS preflights' Access-Control-Allow-Methods.
  */
-export function createNotFound(app: Hono<AppEnv>) {
+export type AllowedMethods = (path: string) => string[]
+
+export function createAllowedMethods(app: Hono<AppEnv>): AllowedMethods {
   let router: PatternRouter<string> | undefined
-  return function notFound(c: Context<AppEnv>): Response {
+  return function allowedMethods(path) {
+    // Built on first use: the routes are all registered by then.
     if (!router) {
       router = new PatternRouter<string>()
       for (const route of app.routes) if (route.method !== 'ALL') router.add('ALL', route.path, route.method)
     }
-    const methods = new Set(router.match('ALL', c.req.path)[0].map(([method]) => method))
+    const methods = new Set(router.match('ALL', path)[0].map(([method]) => method))
     if (methods.has('GET')) methods.add('HEAD')
-    if (methods.size === 0) {
+    return [...methods]
+  }
+}
+
+/**
+ * A notFound handler that knows the app's routes: a path served under other methods answers 405
+ * with Allow (document 001's table), OPTIONS answers 204 with Allow, anything else 404.
+ */
+export function createNotFound(allowedMethods: AllowedMethods) {
+  return function notFound(c: Context<AppEnv>): Response {
+    const methods = allowedMethods(c.req.path)
+    if (methods.length === 0) {
       return problemResponse(c, new AppError(404, 'not_found', `No resource at ${c.req.path}.`))
     }
     const allow = [...methods, 'OPTIONS'].join(', ')

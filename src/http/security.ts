@@ -12,10 +12,22 @@ export function isLocalHost(hostname: string): boolean {
   return LOCAL_HOSTS.has(hostname)
 }
 
+/** Public reads that carry no credential: a plain-HTTP GET or HEAD of these may be redirected. */
+const PUBLIC_READ = /^\/(?:healthz|openapi\.json|docs(?:\/.*)?|\.well-known\/.+|pictures\/.+)$/
+
+export function isPublicRead(path: string): boolean {
+  return PUBLIC_READ.test(path)
+}
+
+/** Headers that carry a credential: a request holding one over plain HTTP has leaked it. */
+const CREDENTIAL_HEADERS = ['authorization', 'x-access-token', 'cookie']
+
 /**
- * Document 000 §4, SPEC 14: outside localhost a plain-HTTP GET or HEAD is redirected (308 keeps
- * the method) and anything else is refused, since its body and credentials already crossed the
- * network in the clear and a redirect would only invite the client to send them again.
+ * Document 000 §4, SPEC 14: outside localhost a plain-HTTP GET or HEAD of a public read (docs,
+ * discovery, pictures, health) is redirected (308 keeps the method). Anything else is refused with
+ * 400 `https_required`, never redirected: a redirect would hide from the client that its token or
+ * body just crossed the network in the clear, and invite it to send them again. A request holding
+ * a credential header is refused whatever its route.
  * The scheme is the request URL's, which Cloudflare sets from the client's connection; a
  * client-supplied X-Forwarded-Proto is never trusted.
  */
@@ -23,15 +35,22 @@ export function requireHttps(): MiddlewareHandler<AppEnv> {
   return async function requireHttps(c, next) {
     const url = new URL(c.req.url)
     if (url.protocol !== 'http:' || isLocalHost(url.hostname)) return next()
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') {
+    const headers = c.req.raw.headers
+    const credential = CREDENTIAL_HEADERS.find((name) => headers.has(name))
+    const read = c.req.method === 'GET' || c.req.method === 'HEAD'
+    if (read && !credential && isPublicRead(url.pathname)) {
       url.protocol = 'https:'
       return c.redirect(url.href, 308)
     }
+    const leaked = credential
+      ? ` The ${credential} header crossed the network in the clear: rotate that credential.`
+      : read
+        ? ''
+        : ' Credentials sent over plain HTTP may have been read on the way: rotate them.'
     throw new AppError(
       400,
       'https_required',
-      `Portero answers over HTTPS only: send this request to https://${url.host}${url.pathname}. ` +
-        'Credentials sent over plain HTTP may have been read on the way: rotate them.',
+      `Portero answers over HTTPS only: send this request to https://${url.host}${url.pathname}.${leaked}`,
     )
   }
 }
@@ -58,7 +77,8 @@ const REVEALING_HEADERS = ['server', 'x-powered-by', 'x-aspnet-version', 'x-runt
 
 /**
  * Sets the security headers on every response, the error responses of onError and notFound
- * included, by working on `c.res` after the rest of the app has answered.
+ * included, by working on `c.res` after the rest of the app has answered, and
+ * `Cache-Control: no-store` on every response that has no cache policy of its own.
  * The hook for pages and files: a route that sets its own Content-Security-Policy (GET /docs) or
  * Cross-Origin-Resource-Policy keeps it; everything else is overwritten.
  */
@@ -70,6 +90,9 @@ export function securityHeaders(): MiddlewareHandler<AppEnv> {
     for (const [name, value] of Object.entries(DEFAULT_HEADERS)) {
       if (!headers.has(name)) headers.set(name, value)
     }
+    // Nothing is cacheable unless its route says so: answers name clients, tokens and service
+    // tokens. The public reads (keys, metadata, OpenAPI, docs, pictures) set their own policy.
+    if (!headers.has('cache-control')) headers.set('cache-control', 'no-store')
     const url = new URL(c.req.url)
     // RFC 6797 §7.2: HSTS over HTTPS only. Not for localhost either: a browser would then refuse
     // http://localhost:8787 for two years, whatever else runs on that port.
@@ -127,30 +150,43 @@ export function limitHeaders(): MiddlewareHandler<AppEnv> {
   }
 }
 
+function tooLarge(maxSize: number): never {
+  throw new AppError(413, 'payload_too_large', `The request body is larger than ${maxSize} bytes.`)
+}
+
+function bodyLimiter(maxSize: number): MiddlewareHandler<AppEnv> {
+  return bodyLimit({ maxSize, onError: () => tooLarge(maxSize) })
+}
+
 /**
  * Refuses a body over the route's limit before any parsing: by Content-Length at once, or while
- * streaming when there is none (hono's bodyLimit). `routes` maps exact paths to their own limit.
+ * streaming when there is none (hono's bodyLimit, which reads the whole body up to the limit
+ * before the route runs). `routes` maps exact paths to their own limit.
+ * The paths in `afterAuth` check the caller's token before they read anything, then apply their own
+ * larger limit (limitBodyTo): here only a declared Content-Length over that limit is refused, which
+ * no token could make acceptable; nothing is read, so an anonymous upload costs no buffering.
  */
 export function limitBody(
   defaultBytes: number,
   routes: ReadonlyMap<string, number>,
+  afterAuth: ReadonlyMap<string, number> = new Map(),
 ): MiddlewareHandler<AppEnv> {
   const limiters = new Map<number, MiddlewareHandler<AppEnv>>()
   function limiterFor(maxSize: number): MiddlewareHandler<AppEnv> {
     let limiter = limiters.get(maxSize)
-    if (!limiter) {
-      limiter = bodyLimit({
-        maxSize,
-        onError() {
-          const detail = `The request body is larger than ${maxSize} bytes.`
-          throw new AppError(413, 'payload_too_large', detail)
-        },
-      })
-      limiters.set(maxSize, limiter)
-    }
+    if (!limiter) limiters.set(maxSize, (limiter = bodyLimiter(maxSize)))
     return limiter
   }
   return async function limitBody(c, next) {
-    return limiterFor(routes.get(c.req.path) ?? defaultBytes)(c, next)
+    const own = afterAuth.get(c.req.path)
+    if (own === undefined) return limiterFor(routes.get(c.req.path) ?? defaultBytes)(c, next)
+    const declared = Number(c.req.header('content-length') ?? 0)
+    if (declared > own && !c.req.header('transfer-encoding')) return tooLarge(own)
+    return next()
   }
+}
+
+/** One route's own body limit, placed after its authentication in the route's middleware. */
+export function limitBodyTo(maxSize: number): MiddlewareHandler<AppEnv> {
+  return bodyLimiter(maxSize)
 }

@@ -74,9 +74,13 @@ export function jsonDepth(text: string): number {
   return deepest
 }
 
+/** RFC 8259 §8.1: JSON exchanged between systems is UTF-8; fatal, so no byte is replaced by U+FFFD. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+
 /**
- * Requires a JSON body nested at most MAX_JSON_DEPTH deep, parses it once (Hono caches it for
- * validators) and rejects bad JSON.
+ * Requires a UTF-8 JSON body nested at most MAX_JSON_DEPTH deep and rejects bad JSON. A body that
+ * is not UTF-8 is refused rather than decoded with replacement characters, which would turn it into
+ * other values (an unknown client, a different name). Hono caches the bytes for later readers.
  */
 export function requireJson(): MiddlewareHandler {
   return async function requireJson(c, next) {
@@ -85,18 +89,24 @@ export function requireJson(): MiddlewareHandler {
     if (media !== 'application/json' && !media.endsWith('+json')) {
       throw unsupported('application/json', type)
     }
-    let text: string
+    let bytes: ArrayBuffer
     try {
-      text = await c.req.text()
+      bytes = await c.req.arrayBuffer()
     } catch (cause) {
       throw new AppError(400, 'invalid_json', 'The request body could not be read.', {}, { cause })
+    }
+    let text: string
+    try {
+      text = utf8.decode(bytes)
+    } catch (cause) {
+      throw new AppError(400, 'invalid_request', 'The request body is not valid UTF-8 JSON.', {}, { cause })
     }
     if (jsonDepth(text) > MAX_JSON_DEPTH) {
       const detail = `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`
       throw new AppError(400, 'invalid_request', detail)
     }
     try {
-      await c.req.json()
+      JSON.parse(text)
     } catch (cause) {
       throw new AppError(400, 'invalid_json', 'The request body is not valid JSON.', {}, { cause })
     }

@@ -99,7 +99,7 @@ const COMMON = {
   403: problem('Authenticated, but not allowed (`insufficient_scope` or `forbidden`).'),
   404: problem('No such resource.'),
   409: problem('Conflicts with an existing resource.'),
-  413: problem('The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services, 16 KiB elsewhere.'),
+  413: problem('The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services (once the token is checked; nothing is read before), 16 KiB elsewhere.'),
   415: problem('The body has a content type this endpoint does not accept.'),
   429: problem('Too many failed authentications (`Retry-After`).'),
   431: problem('The request headers are larger than 16 KiB in all (`headers_too_large`).'),
@@ -131,7 +131,7 @@ export const OPERATIONS: Operation[] = [
     method: 'post', path: '/auth/login', tag: 'Tokens', security: ['none'],
     summary: 'Log in with client credentials (Bridge or Yativo dialect)',
     description:
-      'The field names pick the answer: `{clientId, clientSecret}` (document 003) answers `{ack, token, expires_in}`, `{account_id, app_secret}` (document 002) answers `{status, status_code, message, data}`. Errors keep each dialect\'s members (`ack`; `status_code`, `message`).',
+      'The field names pick the answer: `{clientId, clientSecret}` (document 003) answers `{ack, token, expires_in}`, `{account_id, app_secret}` (document 002) answers `{status, status_code, message, data}`. Errors keep each dialect\'s members (`ack`; `status_code`, `message`). A body with fields of both dialects is ambiguous: 400 `invalid_request`.',
     body: {
       'application/json': {
         schema: z.union([BridgeLogin, YativoLogin]),
@@ -195,7 +195,7 @@ export const OPERATIONS: Operation[] = [
     method: 'post', path: '/Services', tag: 'Dispatch', security: ['bearer'],
     summary: 'Send a notification or advertisement (document 001)',
     description:
-      "Needs `services:send` and the token's own provider. Field names are matched case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM, or the codes 1 and 2. A part's `picture` (PNG, JPEG, GIF or WebP, at most 1 MiB) is published at an unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or coupon) is drawn as a PNG and becomes the image of the notification, or else of the advertisement, which must not carry a picture of its own; its `label` is added to that part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to make retries safe.",
+      "Needs `services:send` and the token's own provider. Field names are matched case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM in any case, or the codes 1 and 2, with no surrounding spaces. A part's `picture` (PNG, JPEG, GIF or WebP, at most 1 MiB) is published at an unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or coupon) is drawn as a PNG and becomes the image of the notification, or else of the advertisement, which must not carry a picture of its own; its `label` is added to that part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to make retries safe.",
     body: {
       'application/json': { schema: ServicesRequestSchema, examples: { document001: EXAMPLES.services001, ticket: EXAMPLES.servicesTicket } },
     },
@@ -373,7 +373,10 @@ export function buildOpenApiDocument(serverUrl: string) {
       version: '1.0.0',
       description:
         'Edge token service and notification gateway. Errors are RFC 9457 problem details with a stable `code`: ' +
-        Object.keys(ERROR_CODES).map((c) => `\`${c}\``).join(', ') + '.',
+        Object.keys(ERROR_CODES).map((c) => `\`${c}\``).join(', ') + '. ' +
+        'HTTPS only: over plain HTTP, a GET or HEAD of a public read (`/docs`, `/openapi.json`, `/.well-known/*`, ' +
+        '`/pictures/*`, `/healthz`) without any credential header is redirected with 308; every other request, and any ' +
+        'request carrying `Authorization`, `x-access-token` or `Cookie`, is refused with 400 `https_required`.',
       license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
     servers: [{ url: serverUrl }],

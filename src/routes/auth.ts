@@ -30,7 +30,9 @@ auth.post('/login', requireJson(), async (c) => {
     via: `auth/login:${dialect}`,
   })
 
+  // RFC 6749 §5.1, as /oauth/token: a token answer is kept by no cache, HTTP/1.0 ones included.
   c.header('cache-control', 'no-store')
+  c.header('pragma', 'no-cache')
   if (dialect === 'bridge') {
     return c.json({ ack: BRIDGE_ACK.ok, token: issued.token, expires_in: issued.expiresIn })
   }

@@ -7,6 +7,7 @@ import { parseServicesRequest } from '../domain/dispatch-request.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
 import { log } from '../http/log.ts'
+import { limitBodyTo } from '../http/security.ts'
 import { requireJson } from '../http/validate.ts'
 import type { Channel } from '../providers/notifier.ts'
 import { findMessageById, listDeliveries, type Delivery, type Message } from '../storage/messages.ts'
@@ -15,7 +16,10 @@ export const services = new Hono<AppEnv>()
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7E]+$/
 
-services.post('/', requireScope(SCOPES.send), requireJson(), async (c) => {
+/** Pictures: 1 MiB decoded is about 1.4 MB of base64 JSON. Applied only once the token is checked. */
+export const DISPATCH_BODY_BYTES = 1536 * 1024
+
+services.post('/', requireScope(SCOPES.send), limitBodyTo(DISPATCH_BODY_BYTES), requireJson(), async (c) => {
   const request = parseServicesRequest(await c.req.json(), new Date())
   const key = c.req.header('idempotency-key') ?? null
   if (key !== null && (key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !IDEMPOTENCY_KEY.test(key))) {

@@ -122,6 +122,24 @@ describe('POST /auth/login, malformed requests', () => {
     await expectProblem(await postJson('/auth/login', json), 400, 'invalid_request')
   })
 
+  it('answers 400 invalid_request for a body holding both the Bridge and the Yativo pair', async () => {
+    const client = await createClient()
+    const other = await createClient()
+    const both = { clientId: client.clientId, clientSecret: client.clientSecret, account_id: other.clientId, app_secret: other.clientSecret }
+    const response = await postJson('/auth/login', both, { 'cf-connecting-ip': freshIp() })
+    const body = await expectProblem(response, 400, 'invalid_request')
+    expect(body.detail).toMatch(/ambiguous/i)
+    expect(body).not.toHaveProperty('token')
+    expect(body).not.toHaveProperty('data')
+  })
+
+  it('answers 400 for a body mixing fields of the two dialects', async () => {
+    const client = await createClient()
+    const response = await postJson('/auth/login', { clientId: client.clientId, app_secret: client.clientSecret })
+    const body = await expectProblem(response, 400, 'invalid_request')
+    expect(body.detail).toMatch(/ambiguous/i)
+  })
+
   it('answers 413 for a body over 16 KiB, before reading it', async () => {
     const response = await postJson('/auth/login', { clientId: 'a', clientSecret: 'b'.repeat(17 * 1024) })
     await expectProblem(response, 413, 'payload_too_large')

@@ -79,6 +79,35 @@ describe('CORS with allowed origins', () => {
     expect(response.headers.get('x-content-type-options')).toBe('nosniff')
   })
 
+  /** Each routed path (ids filled in) with the methods the app serves there, GET implying HEAD. */
+  const METHODS_BY_PATH = new Map<string, Set<string>>()
+  for (const route of app.routes) {
+    if (route.method === 'ALL') continue
+    const path = route.path.replace(/:\w+/g, 'x')
+    const methods = METHODS_BY_PATH.get(path) ?? new Set<string>()
+    methods.add(route.method)
+    if (route.method === 'GET') methods.add('HEAD')
+    METHODS_BY_PATH.set(path, methods)
+  }
+
+  it.each([...METHODS_BY_PATH])('allows a preflight to %s only the methods served there', async (path, methods) => {
+    const response = await configured(path, preflight(APP, 'DELETE'))
+    expect(response.status).toBe(204)
+    const allowed = (response.headers.get('access-control-allow-methods') ?? '').split(', ')
+    expect(allowed.sort()).toEqual([...methods].sort())
+  })
+
+  it('gives a POST-only route such as /auth/login no other method', async () => {
+    const response = await configured('/auth/login', preflight(APP, 'POST'))
+    expect(response.headers.get('access-control-allow-methods')).toBe('POST')
+  })
+
+  it('answers a preflight to an unknown path 404, allowing nothing', async () => {
+    const response = await configured('/nowhere', preflight(APP, 'POST'))
+    await expectProblem(response, 404, 'not_found')
+    expect(response.headers.get('access-control-allow-methods')).toBeNull()
+  })
+
   it('echoes each configured origin, never *', async () => {
     for (const origin of [APP, OTHER]) {
       const response = await configured('/healthz', { headers: { origin } })

@@ -1,13 +1,17 @@
 // Limits checked before anything is parsed: header size, credential header length, JSON depth and
 // per-route body size (SECURITY.md "Input limits").
 import { describe, expect, it } from 'vitest'
-import { BODY_LIMITS, MAX_BODY_BYTES } from '../../src/app.ts'
+import { AUTHENTICATED_BODY_LIMITS, BODY_LIMITS, MAX_BODY_BYTES } from '../../src/app.ts'
+import { DISPATCH_BODY_BYTES } from '../../src/routes/services.ts'
 import { MAX_CREDENTIAL_HEADER_LENGTH, MAX_HEADER_BYTES } from '../../src/http/security.ts'
 import { jsonDepth, MAX_JSON_DEPTH } from '../../src/http/validate.ts'
 import { createClient } from '../helpers/clients.ts'
 import { createSender, example001 } from '../helpers/dispatch.ts'
 import { basicAuth, call, expectProblem, postForm, postJson } from '../helpers/http.ts'
+import { useStandIn } from '../helpers/stand-in.ts'
 import { tokenFor } from '../helpers/tokens.ts'
+
+const QUEUE_TIMEOUT = { timeout: 20_000 }
 
 /** Headers adding up to about `bytes`, in 4 KB pieces (no single header is unusually long). */
 function padding(bytes: number): Record<string, string> {
@@ -136,13 +140,10 @@ describe('body size per route', () => {
     expect(body.detail).toContain(`${limit} bytes`)
   })
 
-  // Routes with a larger limit of their own (/Services, for pictures).
-  it.each(larger)('does not refuse a body just over 16 KiB at %s, whose limit is %i bytes', async (path) => {
-    const response = await postJson(path, { padding: 'x'.repeat(MAX_BODY_BYTES + 1) })
-    expect(response.status).not.toBe(413)
-    await response.body?.cancel()
+  it('gives no route a larger limit before authentication', () => {
+    expect(larger).toEqual([])
+    expect([...AUTHENTICATED_BODY_LIMITS]).toEqual([['/Services', DISPATCH_BODY_BYTES]])
   })
-
   it('refuses a body over 16 KiB on a route without its own limit, before authentication', async () => {
     const response = await postJson('/recipients', { padding: 'x'.repeat(MAX_BODY_BYTES) })
     const body = await expectProblem(response, 413, 'payload_too_large')
@@ -169,5 +170,79 @@ describe('body size per route', () => {
     })
     const response = await call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream })
     await expectProblem(response, 413, 'payload_too_large')
+  })
+})
+
+/** A body of `total` bytes of JSON whitespace in 1 KiB chunks, sent without Content-Length. */
+function countedStream(total: number): { stream: ReadableStream<Uint8Array>; pulled: () => number } {
+  const chunk = new TextEncoder().encode(' '.repeat(1024))
+  let pulled = 0
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled >= total) return controller.close()
+      pulled += chunk.length
+      controller.enqueue(chunk)
+    },
+  })
+  return { stream, pulled: () => pulled }
+}
+
+describe('body size at /Services: the large limit only once the token is checked', () => {
+  const HUNDRED_KIB = 100 * 1024
+
+  it('answers an anonymous 100 KiB body sent with Content-Length 401 without reading it', async () => {
+    const response = await postJson('/Services', ' '.repeat(HUNDRED_KIB) + '{}')
+    await expectProblem(response, 401, 'token_missing')
+  })
+
+  it('answers an anonymous streamed 100 KiB body 401, reading at most the 16 KiB default', async () => {
+    const { stream, pulled } = countedStream(HUNDRED_KIB)
+    const response = await call('/Services', { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream })
+    await expectProblem(response, 401, 'token_missing')
+    expect(pulled()).toBeLessThanOrEqual(MAX_BODY_BYTES + 64 * 1024) // what the runtime's pipe may buffer ahead
+    expect(pulled()).toBeLessThan(HUNDRED_KIB)
+  })
+
+  it('answers a streamed body with a wrong token 401 without reading it as the large limit allows', async () => {
+    const { stream, pulled } = countedStream(HUNDRED_KIB)
+    const headers = { 'content-type': 'application/json', authorization: 'Bearer not-a-token' }
+    const response = await call('/Services', { method: 'POST', headers, body: stream })
+    await expectProblem(response, 401, 'invalid_token')
+    expect(pulled()).toBeLessThan(HUNDRED_KIB)
+  })
+
+  it('accepts a 100 KiB body from an authenticated sender, with Content-Length or streamed', QUEUE_TIMEOUT, async () => {
+    useStandIn()
+    const sender = await createSender()
+    const json = JSON.stringify(example001(sender))
+    const padded = json + ' '.repeat(HUNDRED_KIB - json.length)
+    const sized = await postJson('/Services', padded, { authorization: `Bearer ${sender.token}` })
+    expect(sized.status).toBe(201)
+    await sized.body?.cancel()
+    const bytes = new TextEncoder().encode(padded)
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 1024) controller.enqueue(bytes.slice(i, i + 1024))
+        controller.close()
+      },
+    })
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${sender.token}` }
+    const streamed = await call('/Services', { method: 'POST', headers, body: stream })
+    expect(streamed.status).toBe(201)
+    await streamed.body?.cancel()
+  })
+
+  it(`refuses an authenticated body over ${DISPATCH_BODY_BYTES} bytes with 413`, async () => {
+    const sender = await createSender()
+    const response = await postJson('/Services', ' '.repeat(DISPATCH_BODY_BYTES) + '{}', { authorization: `Bearer ${sender.token}` })
+    const body = await expectProblem(response, 413, 'payload_too_large')
+    expect(body.detail).toContain(`${DISPATCH_BODY_BYTES} bytes`)
+  })
+
+  it('refuses an authenticated streamed body over the limit with 413', async () => {
+    const sender = await createSender()
+    const { stream } = countedStream(DISPATCH_BODY_BYTES + 1024)
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${sender.token}` }
+    await expectProblem(await call('/Services', { method: 'POST', headers, body: stream }), 413, 'payload_too_large')
   })
 })

@@ -4,6 +4,7 @@ import { exports } from 'cloudflare:workers'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import type { AppEnv } from '../../src/config.ts'
+import { app } from '../../src/app.ts'
 import { API_CSP, HSTS, securityHeaders } from '../../src/http/security.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, call, expectProblem, postForm, postJson } from '../helpers/http.ts'
@@ -28,6 +29,26 @@ function expectSecurityHeaders(response: Response, label: string) {
   for (const name of ['server', 'x-powered-by']) expect(response.headers.get(name), `${label}: ${name}`).toBeNull()
 }
 
+/** The public, credential-free reads a plain-HTTP GET or HEAD is redirected for. */
+const PUBLIC_READS = ['/docs', '/openapi.json', '/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/pictures/x.png', '/healthz']
+
+/** The rule, stated apart from the code under test. */
+function isPublicRead(path: string): boolean {
+  return ['/healthz', '/openapi.json', '/docs'].includes(path) || /^\/(docs|\.well-known|pictures)\//.test(path)
+}
+
+/** Every GET route of the app that is not one of those: each may carry a token. */
+const PRIVATE_READS = [
+  ...new Set(app.routes.filter((r) => r.method === 'GET' && !isPublicRead(r.path)).map((r) => r.path.replace(/:\w+/g, 'x'))),
+]
+
+/** The credential headers a plain-HTTP request is always refused for, whatever its route. */
+const CREDENTIALS: Record<string, string> = {
+  authorization: 'Bearer eyJ.e30.x',
+  'x-access-token': 'eyJ.e30.x',
+  cookie: 'session=1',
+}
+
 describe('plain HTTP outside localhost', () => {
   it.each(['GET', 'HEAD'])('redirects %s with 308 to the same URL over https', async (method) => {
     const response = await fetchUrl('http://portero.test/.well-known/jwks.json?x=1', { method, redirect: 'manual' })
@@ -37,10 +58,39 @@ describe('plain HTTP outside localhost', () => {
     expectSecurityHeaders(response, method)
   })
 
-  it('redirects an unknown path too, before routing', async () => {
-    const response = await fetchUrl('http://portero.test/nowhere', { redirect: 'manual' })
+  it.each(PUBLIC_READS)('redirects an anonymous GET of the public %s', async (path) => {
+    const response = await fetchUrl(`http://portero.test${path}`, { redirect: 'manual' })
     expect(response.status).toBe(308)
-    expect(response.headers.get('location')).toBe('https://portero.test/nowhere')
+    expect(response.headers.get('location')).toBe(`https://portero.test${path}`)
+  })
+
+  it('lists the app’s private GET routes (the table below is not empty)', () => {
+    expect(PRIVATE_READS).toEqual(expect.arrayContaining(['/recipients', '/subscriptions', '/Services/messages/x', '/admin/clients']))
+  })
+
+  it.each(PRIVATE_READS)('refuses a GET of %s with 400 https_required rather than redirect it', async (path) => {
+    for (const method of ['GET', 'HEAD']) {
+      const response = await fetchUrl(`http://portero.test${path}`, { method, redirect: 'manual' })
+      expect(response.status, method).toBe(400)
+      expect(response.headers.get('location'), method).toBeNull()
+      if (method === 'GET') {
+        const body = await expectProblem(response, 400, 'https_required')
+        expect(body.detail).toContain(`https://portero.test${path}`)
+      }
+    }
+  })
+
+  it('refuses an unknown path too, before routing', async () => {
+    const response = await fetchUrl('http://portero.test/nowhere', { redirect: 'manual' })
+    await expectProblem(response, 400, 'https_required')
+  })
+
+  it.each(Object.keys(CREDENTIALS))('refuses a public read sent with %s, and says to rotate it', async (name) => {
+    for (const path of PUBLIC_READS) {
+      const response = await fetchUrl(`http://portero.test${path}`, { headers: { [name]: CREDENTIALS[name]! }, redirect: 'manual' })
+      const body = await expectProblem(response, 400, 'https_required')
+      expect(body.detail, path).toMatch(/rotate/)
+    }
   })
 
   it('refuses a login over http with 400 https_required, without reading the credentials', async () => {
@@ -172,5 +222,83 @@ describe('the CSP hook for pages', () => {
 
   it('removes Server and X-Powered-By', async () => {
     expectSecurityHeaders(await page.request('https://portero.test/leaky'), 'leaky')
+  })
+})
+
+describe('cache policy', () => {
+  /** The public reads that are meant to be cached, and the longest each may be. */
+  const CACHEABLE: Record<string, number> = {
+    '/.well-known/jwks.json': 300, // short, so a rotated key is seen soon (README)
+    '/.well-known/oauth-authorization-server': 3600,
+    '/openapi.json': 3600,
+    '/docs': 3600,
+  }
+
+  /** Every GET route of the app without a path parameter, and the other GET routes with unknown ids. */
+  const READS = [...new Set(app.routes.filter((r) => r.method === 'GET').map((r) => r.path.replace(/:\w+/g, `x-${crypto.randomUUID()}`)))]
+
+  async function operatorWithProvider(): Promise<string> {
+    // Every scope at once, so each route answers for real rather than 403.
+    return tokenFor(await createClient({ allowedScopes: ['admin', 'services:send', 'recipients:manage', 'tokens:introspect'] }))
+  }
+
+  it('lists the routes it checks', () => {
+    expect(READS).toEqual(expect.arrayContaining(['/admin/clients', '/admin/audit', '/subscriptions', '/recipients', ...Object.keys(CACHEABLE)]))
+  })
+
+  it.each(Object.entries(CACHEABLE))('lets %s be cached publicly, for at most %i s', async (path, longest) => {
+    const response = await call(path)
+    expect(response.status).toBe(200)
+    await response.body?.cancel()
+    const policy = response.headers.get('cache-control') ?? ''
+    expect(policy).toMatch(/^public, max-age=\d+/)
+    expect(Number(/max-age=(\d+)/.exec(policy)![1])).toBeLessThanOrEqual(longest)
+  })
+
+  it('answers every other GET route with Cache-Control: no-store, with or without a token', async () => {
+    const token = await operatorWithProvider()
+    const answered = new Set<number>()
+    for (const path of READS.filter((p) => !(p in CACHEABLE))) {
+      for (const headers of [{}, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
+        const response = await call(path, { headers })
+        answered.add(response.status)
+        expect(response.headers.get('cache-control'), `${path} ${response.status}`).toBe('no-store')
+        await response.body?.cancel()
+      }
+    }
+    expect([...answered]).toEqual(expect.arrayContaining([200, 401, 404]))
+  })
+
+  it('answers errors, 404s, 405s and redirects with no-store', async () => {
+    const responses = [
+      await call('/nowhere'),
+      await call('/auth/login'),
+      await call('/auth/login', { method: 'POST', body: 'x' }),
+      await fetchUrl('http://portero.test/healthz', { redirect: 'manual' }),
+    ]
+    for (const response of responses) {
+      expect(response.headers.get('cache-control'), String(response.status)).toBe('no-store')
+      await response.body?.cancel()
+    }
+  })
+
+  it('answers every token issue with no-store and Pragma: no-cache (RFC 6749 §5.1)', async () => {
+    const client = await createClient()
+    const answers: [string, Response][] = [
+      ['oauth/token', await postForm('/oauth/token', { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) })],
+      ['auth/login bridge', await postJson('/auth/login', { clientId: client.clientId, clientSecret: client.clientSecret })],
+      ['auth/login yativo', await postJson('/auth/login', { account_id: client.clientId, app_secret: client.clientSecret })],
+    ]
+    for (const [label, response] of answers) {
+      expect(response.status, label).toBe(200)
+      expect(response.headers.get('cache-control'), label).toBe('no-store')
+      expect(response.headers.get('pragma'), label).toBe('no-cache')
+      await response.body?.cancel()
+    }
+  })
+
+  it('keeps a route’s own policy', async () => {
+    const response = await call('/.well-known/jwks.json')
+    expect(response.headers.get('cache-control')).toBe('public, max-age=300, stale-while-revalidate=60')
   })
 })

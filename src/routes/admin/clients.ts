@@ -23,13 +23,23 @@ const Fields = {
   token_lifetime: z.number({ error: 'token_lifetime must be seconds' }).int().min(60).max(86400),
 }
 
+/**
+ * Ids that would pass for Portero itself or for nobody in logs, the audit log and token claims
+ * (README "Management API"). Compared without regard to case, like every client id.
+ */
+export const RESERVED_CLIENT_IDS: readonly string[] = ['admin', 'anonymous', 'operator', 'portero', 'root', 'system']
+
 export const NewClient = z.strictObject({
   id: z
     .string()
     .min(1)
     .max(128)
     .regex(/^[A-Za-z0-9._~-]+$/, 'id may use letters, digits and . _ ~ -')
-    .optional(),
+    .refine((id) => !RESERVED_CLIENT_IDS.includes(id.toLowerCase()), `id is reserved (${RESERVED_CLIENT_IDS.join(', ')})`)
+    .optional()
+    .meta({
+      description: `Letters, digits and . _ ~ -, unique regardless of case (409 otherwise); not one of ${RESERVED_CLIENT_IDS.join(', ')} in any case (400). Generated when omitted.`,
+    }),
   provider_id: ProviderIdText.nullable(),
   name: Fields.name,
   allowed_scopes: Fields.allowed_scopes.default([]),

@@ -3,6 +3,7 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../../config.ts'
 import { AppError } from '../../errors.ts'
+import { ChannelName } from '../../domain/dispatch-request.ts'
 import { auditAs } from '../../http/audit.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
 import { requireJson, validate } from '../../http/validate.ts'
@@ -27,7 +28,7 @@ const Fields = {
     .max(4)
     .transform((p) => [...new Set(p)]),
   allowed_channels: z
-    .array(z.enum(['sms', 'fcm']), { error: 'allowed_channels lists sms or fcm' })
+    .array(ChannelName, { error: 'allowed_channels lists sms or fcm' })
     .min(1, 'allow at least one channel')
     .transform((c) => [...new Set(c)]),
   enabled: z.boolean({ error: 'enabled must be true or false' }),

@@ -321,6 +321,32 @@ describe('POST /admin/clients', () => {
     await expectLoginRefused(credentials(first, BRIDGE_SECRET))
   })
 
+  it('answers 409 for an id that differs from a taken one only in case, and keeps the first', async () => {
+    const first = await createOverHttp({ id: `Case-${crypto.randomUUID()}` })
+    for (const id of [first.client_id.toLowerCase(), first.client_id.toUpperCase()]) {
+      const response = await adminCall(admin, 'POST', '/admin/clients', { id, provider_id: await createProvider(), name: `n-${crypto.randomUUID()}` })
+      const body = await expectProblem(response, 409, 'conflict')
+      expect(body.detail).toMatch(/case/)
+      await expectProblem(await get(id), 404, 'not_found')
+    }
+    expect((await login(credentials(first))).status).toBe(200)
+  })
+
+  it.each(['admin', 'Admin', 'PORTERO', 'root', 'system', 'operator', 'anonymous'])(
+    'answers 400 for the reserved id %s, and creates nothing',
+    async (id) => {
+      const response = await adminCall(admin, 'POST', '/admin/clients', { id, provider_id: await createProvider(), name: `n-${crypto.randomUUID()}` })
+      const body = await expectProblem(response, 400, 'invalid_request')
+      expect(body.errors).toEqual([{ path: 'id', message: expect.stringMatching(/reserved/) }])
+      await expectProblem(await get(id), 404, 'not_found')
+    },
+  )
+
+  it('accepts an id that only contains a reserved word', async () => {
+    const created = await createOverHttp({ id: `admin-${crypto.randomUUID()}` })
+    expect(created.client_id).toMatch(/^admin-/)
+  })
+
   it('answers 409 for a name taken in the same provider; another provider may use it', async () => {
     const first = await createOverHttp()
     const again = await adminCall(admin, 'POST', '/admin/clients', {

@@ -1,0 +1,54 @@
+// One rule for every enumerated value in the API: matched as sent, never trimmed. Channel names are
+// the one enum matched in any case (SPEC 12), wherever they are accepted.
+import { describe, expect, it } from 'vitest'
+import { adminCall, adminToken } from '../helpers/admin.ts'
+import { createSender, example001 } from '../helpers/dispatch.ts'
+import { call, expectProblem, postJson } from '../helpers/http.ts'
+
+/** A notification part with this channel, and nothing else that could be refused. */
+async function dispatchWith(channel: unknown): Promise<Response> {
+  const sender = await createSender()
+  const request = example001(sender)
+  const parameters = { destination: request.parameters.destination, notification: { ...request.parameters.notification, canal: channel } }
+  return postJson('/Services', { ...request, parameters }, { authorization: `Bearer ${sender.token}` })
+}
+
+describe('enumerated values', () => {
+  it.each(['sms ', ' SMS', 'fcm\t', 'sms\n', '1 ', ' 2'])('refuses the /Services channel %j with a field error', async (channel) => {
+    const response = await dispatchWith(channel)
+    const body = await expectProblem(response, 400, 'invalid_request')
+    expect(body.errors).toEqual([{ path: 'parameters.notification.channel', message: expect.stringMatching(/space/) }])
+  })
+
+  const SPACED = 'with a trailing space'
+  const admin = (method: string, path: string, body?: unknown) => async () => adminCall(await adminToken(), method, path, body)
+  const cases: [string, () => Promise<Response>, string][] = [
+    ['an admin service’s allowed_channels', admin('POST', '/admin/services', { name: `s-${crypto.randomUUID()}`, allowed_channels: ['sms '] }), 'allowed_channels.0'],
+    ['an admin service’s required_parameters', admin('POST', '/admin/services', { name: `s-${crypto.randomUUID()}`, allowed_channels: ['sms'], required_parameters: ['destination '] }), 'required_parameters.0'],
+    ['a client’s status', admin('PATCH', `/admin/clients/c-${crypto.randomUUID()}`, { status: 'disabled ' }), 'status'],
+    ['a client’s allowed_scopes', admin('POST', '/admin/clients', { provider_id: null, name: 'n', allowed_scopes: ['admin '] }), 'allowed_scopes.0'],
+    ['a provider’s status', admin('PATCH', '/admin/providers/1', { status: 'active ' }), 'status'],
+    ['the audit outcome filter', admin('GET', '/admin/audit?outcome=success%20'), 'outcome'],
+    ['the cascade flag', admin('DELETE', '/admin/providers/1?cascade=true%20'), 'cascade'],
+  ]
+
+  it.each(cases)(`refuses %s ${SPACED}`, async (_, send, path) => {
+    const body = await expectProblem(await send(), 400, 'invalid_request')
+    expect((body.errors as { path: string }[]).map((e) => e.path)).toContain(path)
+  })
+
+  it('reads admin channel names in any case, as /Services does', async () => {
+    const token = await adminToken()
+    const response = await adminCall(token, 'POST', '/admin/services', { name: `s-${crypto.randomUUID()}`, allowed_channels: ['SMS', 'Fcm'] })
+    expect(response.status).toBe(201)
+    const service = (await response.json()) as { allowed_channels: string[] }
+    expect(service.allowed_channels).toEqual(['sms', 'fcm'])
+  })
+
+  it('does not match other enums in another case', async () => {
+    const token = await adminToken()
+    const response = await adminCall(token, 'PATCH', `/admin/clients/c-${crypto.randomUUID()}`, { status: 'Disabled' })
+    await expectProblem(response, 400, 'invalid_request')
+    await expectProblem(await call('/admin/audit?outcome=SUCCESS', { headers: { authorization: `Bearer ${token}` } }), 400, 'invalid_request')
+  })
+})
