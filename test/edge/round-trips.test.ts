@@ -1,0 +1,194 @@
+// The round-trip budget of every hot path (README "Edge first"): how many KV, D1 and queue round
+// trips each response waits for, counted by proxies around the real bindings. Work deferred past
+// the response (cache fills, audit events, enqueueing) is not counted: it runs after app.fetch
+// resolves, and each test then waits for it (waitOnExecutionContext) so the next one starts warm.
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { app } from '../../src/app.ts'
+import { adminToken } from '../helpers/admin.ts'
+import { createClient, type TestClient } from '../helpers/clients.ts'
+import { createSender, example001 } from '../helpers/dispatch.ts'
+import { basicAuth, freshIp, ORIGIN } from '../helpers/http.ts'
+import { countRoundTrips, type RoundTrips } from '../helpers/round-trips.ts'
+import { claims, signToken } from '../helpers/keys.ts'
+import { tokenFor } from '../helpers/tokens.ts'
+
+type Budget = Partial<RoundTrips>
+
+/** Sends `request` through the app with counted bindings; returns the response and its counts. */
+async function probe(request: Request): Promise<{ response: Response; trips: RoundTrips; calls: string[] }> {
+  const counter = countRoundTrips(env)
+  const ctx = createExecutionContext()
+  const response = await app.fetch(request, counter.env, ctx)
+  const trips = counter.snapshot()
+  const calls = counter.calls()
+  await response.arrayBuffer()
+  await waitOnExecutionContext(ctx)
+  return { response, trips, calls }
+}
+
+/** Sends the request twice: the first warms the edge state, the second is measured. */
+async function probeWarm(make: () => Request) {
+  const first = await probe(make())
+  expect(first.response.status, 'the warming request').toBeLessThan(500)
+  return probe(make())
+}
+
+function expectWithin(trips: RoundTrips, budget: Required<Omit<Budget, 'd1Statements'>>, calls: string[]) {
+  const detail = `calls: ${calls.join(', ')}`
+  expect(trips.kv, detail).toBeLessThanOrEqual(budget.kv)
+  expect(trips.d1, detail).toBeLessThanOrEqual(budget.d1)
+  expect(trips.queue, detail).toBeLessThanOrEqual(budget.queue)
+}
+
+const GRANT = new URLSearchParams({ grant_type: 'client_credentials' }).toString()
+
+function tokenRequest(client: TestClient, ip = freshIp()): Request {
+  return new Request(`${ORIGIN}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: basicAuth(client.clientId, client.clientSecret),
+      'cf-connecting-ip': ip,
+    },
+    body: GRANT,
+  })
+}
+
+function jsonRequest(path: string, body: unknown, headers: Record<string, string> = {}): Request {
+  return new Request(ORIGIN + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'cf-connecting-ip': freshIp(), ...headers },
+    body: JSON.stringify(body),
+  })
+}
+
+function meRequest(token: string): Request {
+  return new Request(`${ORIGIN}/auth/me`, { method: 'POST', headers: { 'x-access-token': token } })
+}
+
+describe('token issue: one KV round trip, no D1, no queue', () => {
+  it('POST /oauth/token', async () => {
+    const client = await createClient()
+    const ip = freshIp()
+    const { response, trips, calls } = await probeWarm(() => tokenRequest(client, ip))
+    expect(response.status).toBe(200)
+    expectWithin(trips, { kv: 1, d1: 0, queue: 0 }, calls)
+  })
+
+  it('POST /auth/login, Bridge dialect', async () => {
+    const client = await createClient()
+    const body = { clientId: client.clientId, clientSecret: client.clientSecret }
+    const { response, trips, calls } = await probeWarm(() => jsonRequest('/auth/login', body))
+    expect(response.status).toBe(200)
+    expectWithin(trips, { kv: 1, d1: 0, queue: 0 }, calls)
+  })
+
+  it('POST /auth/login, Yativo dialect', async () => {
+    const client = await createClient()
+    const body = { account_id: client.clientId, app_secret: client.clientSecret }
+    const { response, trips, calls } = await probeWarm(() => jsonRequest('/auth/login', body))
+    expect(response.status).toBe(200)
+    expectWithin(trips, { kv: 1, d1: 0, queue: 0 }, calls)
+  })
+
+  it('adds one D1 read when the client is not at the edge yet, and fills it after the response', async () => {
+    const client = await createClient()
+    const cold = await probe(tokenRequest(client))
+    expect(cold.response.status).toBe(200)
+    expect(cold.trips).toMatchObject({ kv: 1, d1: 1, queue: 0, d1Statements: 1 })
+    const warm = await probe(tokenRequest(client))
+    expect(warm.trips).toMatchObject({ kv: 1, d1: 0, queue: 0 })
+  })
+
+  it('an unknown client id or a wrong secret writes nothing to D1 before the response', async () => {
+    const client = await createClient()
+    for (const who of [{ ...client, clientId: `nobody-${crypto.randomUUID()}` }, { ...client, clientSecret: 'wrong' }]) {
+      const { response, trips, calls } = await probe(tokenRequest(who))
+      expect(response.status).toBe(401)
+      // At most the one read of a client not at the edge; no statement that writes.
+      expect(trips.d1Statements, calls.join(', ')).toBeLessThanOrEqual(1)
+      expect(calls.filter((c) => c.startsWith('d1.') && c !== 'd1.first')).toEqual([])
+      expect(trips.queue).toBe(0)
+    }
+  })
+})
+
+describe('token checks: one KV round trip, no D1', () => {
+  it('POST /auth/me', async () => {
+    const token = await tokenFor(await createClient())
+    const { response, trips, calls } = await probeWarm(() => meRequest(token))
+    expect(response.status).toBe(200)
+    expectWithin(trips, { kv: 1, d1: 0, queue: 0 }, calls)
+  })
+
+  it('POST /mcg/v1/tokeninfo with a bearer caller: caller and subject in one read', async () => {
+    const caller = await tokenFor(await createClient())
+    const subject = await tokenFor(await createClient())
+    const make = () =>
+      new Request(`${ORIGIN}/mcg/v1/tokeninfo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${caller}` },
+        body: new URLSearchParams({ token: subject }).toString(),
+      })
+    const { response, trips, calls } = await probeWarm(make)
+    expect(response.status).toBe(200)
+    expectWithin(trips, { kv: 1, d1: 0, queue: 0 }, calls)
+  })
+
+  it('every bearer-authenticated API route checks its token with one KV read before anything else', async () => {
+    const sender = await createSender()
+    const admin = await adminToken()
+    const routes: Array<[string, string]> = [
+      ['/recipients', sender.token],
+      [`/recipients/${sender.userId}`, sender.token],
+      ['/subscriptions', sender.token],
+      ['/Services/messages/00000000-0000-4000-8000-000000000000', sender.token],
+      ['/admin/clients', admin],
+      ['/admin/providers', admin],
+      ['/admin/audit', admin],
+    ]
+    for (const [path, token] of routes) {
+      const make = () => new Request(ORIGIN + path, { headers: { authorization: `Bearer ${token}` } })
+      const { response, calls } = await probeWarm(make)
+      expect(response.status, path).toBeLessThan(500)
+      // The check is the first call; what the route itself reads comes after it.
+      expect(calls[0], `${path}: ${calls.join(', ')}`).toBe('kv.get')
+      expect(calls.slice(1).filter((c) => c.startsWith('kv.get')), `${path}: ${calls.join(', ')}`).toEqual([])
+    }
+  })
+
+  it('a malformed bearer token is refused before any binding call', async () => {
+    const real = await tokenFor(await createClient())
+    const [header, payload] = real.split('.')
+    const unknownKid = await signToken(claims(), { header: { kid: 'not-one-of-ours' } })
+    const malformed = [
+      'not-a-jwt',
+      'a.b',
+      `${header}.${payload}`,
+      `${header}.${payload}.sig.extra`,
+      `e30.${payload}.AAAA`, // a header without kid or alg
+      `bm90LWpzb24.${payload}.AAAA`, // a header that is not JSON
+      unknownKid,
+    ]
+    for (const token of malformed) {
+      const { response, calls } = await probe(meRequest(token))
+      expect(response.status, token).toBe(401)
+      expect(calls, token).toEqual([])
+    }
+  })
+})
+
+describe('POST /Services: at most two D1 round trips and no queue send after its token check', () => {
+  it('sends document 001’s example', async () => {
+    const sender = await createSender()
+    await probe(meRequest(sender.token)) // the token check warm, as it is for a busy provider
+    const { response, trips, calls } = await probe(
+      jsonRequest('/Services', example001(sender), { authorization: `Bearer ${sender.token}` }),
+    )
+    expect(response.status).toBe(201)
+    // One KV round for the token check; pictures would add one more.
+    expectWithin(trips, { kv: 1, d1: 2, queue: 0 }, calls)
+  })
+})
