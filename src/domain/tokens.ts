@@ -86,10 +86,12 @@ export async function verifyAccessToken(
       issuer,
       typ: ACCESS_TOKEN_TYPE,
       algorithms: [...SIGNING_ALGORITHMS],
-      requiredClaims: ['sub', 'client_id', 'jti', 'iat', 'exp'],
+      // RFC 9068 §2.2, plus provider_id: every claim Portero issues (iss is required by `issuer`).
+      requiredClaims: ['sub', 'aud', 'client_id', 'scope', 'jti', 'iat', 'exp', 'provider_id'],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
       currentDate: now,
     })
+    assertClaims(payload)
     assertNotExpired(payload, now)
     return { claims: payload, kid: protectedHeader.kid! }
   } catch (cause) {
@@ -107,6 +109,31 @@ export function assertTokenLength(token: string): void {
 /** Throws 401 `token_expired` once `now` has reached `exp`. Cached claims are checked with it too. */
 export function assertNotExpired(claims: Pick<AccessTokenClaims, 'exp'>, now: Date): void {
   if (claims.exp <= Math.floor(now.getTime() / 1000)) throw expired()
+}
+
+/**
+ * The claims jose leaves alone (it checks `iss`, and that `iat`, `nbf` and `exp` are numbers), each
+ * with the type Portero issues it with, so that no caller reads a malformed claim: 401, never 500.
+ * A token signed by Portero's key that breaks these rules was not minted by its login (a misused
+ * or leaked key), and its claims are not trusted.
+ */
+function assertClaims(claims: Record<string, unknown>): asserts claims is AccessTokenClaims {
+  const invalid = (detail: string) => new AppError(401, 'invalid_token', `The access token's ${detail}.`)
+  for (const claim of ['sub', 'client_id', 'jti'] as const) {
+    if (!isNonEmptyString(claims[claim])) throw invalid(`"${claim}" claim is not a non-empty string`)
+  }
+  if (typeof claims.scope !== 'string') throw invalid('"scope" claim is not a string')
+  const { aud } = claims
+  if (!isNonEmptyString(aud) && !(Array.isArray(aud) && aud.length > 0 && aud.every(isNonEmptyString))) {
+    throw invalid('"aud" claim is not a string or a non-empty array of strings')
+  }
+  if (claims.provider_id !== null && typeof claims.provider_id !== 'string') {
+    throw invalid('"provider_id" claim is not a string or null')
+  }
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0
 }
 
 function expired(cause?: unknown): AppError {
@@ -157,9 +184,11 @@ function toTokenError(cause: unknown): AppError {
     detail = 'The access token was not signed by a key of this issuer.'
   } else if (cause instanceof errors.JWTClaimValidationFailed) {
     detail =
-      cause.claim === 'nbf' || cause.claim === 'iat'
-        ? 'The access token is not valid yet.'
-        : `The access token's "${cause.claim}" claim is not valid here.`
+      cause.reason === 'missing'
+        ? `The access token has no "${cause.claim}" claim.`
+        : cause.reason === 'check_failed' && (cause.claim === 'nbf' || cause.claim === 'iat')
+          ? 'The access token is not valid yet.'
+          : `The access token's "${cause.claim}" claim is not valid here.`
   }
   return new AppError(401, 'invalid_token', detail, {}, { cause })
 }

@@ -95,7 +95,7 @@ const form = (schema: z.ZodType, example?: unknown): Record<string, Json> => ({
 
 const COMMON = {
   400: problem('Invalid input: `code` says what, `errors` lists the fields.'),
-  401: problem('No valid token or credentials (`WWW-Authenticate` says how to authenticate).'),
+  401: problem('No valid token or credentials (`WWW-Authenticate` says how to authenticate): `token_missing`, `token_expired`, `invalid_token` (malformed, a claim missing or malformed, or revoked), `invalid_client`.'),
   403: problem('Authenticated, but not allowed (`insufficient_scope` or `forbidden`).'),
   404: problem('No such resource.'),
   409: problem('Conflicts with an existing resource.'),

@@ -1,12 +1,13 @@
 // Hostile tokens at every endpoint that accepts one (SPEC 5, SECURITY.md "Tokens"): each is refused
 // with 401, or answered {"active":false} where introspection is asked about it.
+import { env } from 'cloudflare:workers'
 import { decodeJwt } from 'jose'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { deleteTestClient, hostileTokens, signRaw, type Attack } from '../helpers/attacks.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { createSender, example001 } from '../helpers/dispatch.ts'
 import { basicAuth, call, postForm } from '../helpers/http.ts'
-import { workerSigningKey } from '../helpers/keys.ts'
+import { signToken, workerSigningKey } from '../helpers/keys.ts'
 import { tokenFor } from '../helpers/tokens.ts'
 
 type Target = {
@@ -143,5 +144,66 @@ describe('the token of a deleted client', () => {
     const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
     const answer = await postForm('/mcg/v1/tokeninfo', { token }, { authorization })
     expect(await answer.text()).toBe('{"active":false}')
+  })
+})
+
+/** The genuine token's claims changed by `change`, signed with the Worker's own key. */
+async function resigned(change: (claims: Record<string, unknown>) => void): Promise<string> {
+  const payload: Record<string, unknown> = { ...decodeJwt(genuine) }
+  change(payload)
+  return signToken(payload)
+}
+
+/** Refused with 401 at every endpoint, and {"active":false} to a caller who may see any token. */
+async function expectRefusedEverywhere(attack: Attack) {
+  for (const target of targets) await expectRefused(await target.send(attack.token), target, attack)
+  const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
+  const answer = await postForm('/mcg/v1/tokeninfo', { token: attack.token }, { authorization })
+  expect(await answer.text(), attack.name).toBe('{"active":false}')
+}
+
+describe('the claims every access token carries (RFC 9068 §2.2)', () => {
+  const REQUIRED = ['iss', 'sub', 'aud', 'client_id', 'scope', 'jti', 'iat', 'exp', 'provider_id']
+
+  it('refuses a token without any one of them, everywhere, with 401 and never 500', { timeout: 30_000 }, async () => {
+    for (const claim of REQUIRED) {
+      await expectRefusedEverywhere({ name: `no ${claim}`, token: await resigned((c) => delete c[claim]) })
+    }
+  })
+
+  it('refuses a claim of the wrong type, everywhere, with 401 and never 500', { timeout: 60_000 }, async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const wrong: [string, unknown][] = [
+      ['scope', ['services:send']],
+      ['scope', 42],
+      ['scope', null],
+      ['aud', 42],
+      ['aud', []],
+      ['aud', [42]],
+      ['aud', [env.ISSUER, null]],
+      ['aud', { 0: env.ISSUER }],
+      ['aud', ''],
+      ['aud', null],
+      ['client_id', 42],
+      ['client_id', null],
+      ['sub', [victim.clientId]],
+      ['jti', 42],
+      ['jti', ''],
+      ['iat', String(now)],
+      ['iat', null],
+      ['exp', String(now + 600)],
+      ['nbf', String(now)],
+      ['provider_id', Number(victim.providerId)],
+      ['provider_id', [victim.providerId]],
+    ]
+    for (const [claim, value] of wrong) {
+      const name = `${claim}: ${JSON.stringify(value)}`
+      // sub follows client_id, so that a wrong client_id is refused for its type, not a mismatch.
+      const token = await resigned((c) => {
+        c[claim] = value
+        if (claim === 'client_id') c.sub = value
+      })
+      await expectRefusedEverywhere({ name, token })
+    }
   })
 })
