@@ -13,6 +13,11 @@ export const ACCESS_TOKEN_TYPE = 'at+jwt'
  * so its own clock decides, and an expired token never passes (RFC 7519 §4.1.4, RFC 7662 §2.2).
  */
 export const CLOCK_TOLERANCE_SECONDS = 30
+/**
+ * The longest life a token of Portero's can have: clients.token_lifetime is at most 86400 s
+ * (migration 0001). A token claiming more (`exp - iat`) was not minted by Portero's login.
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 86400
 /** Longer than any token Portero issues (three ES256 segments and a few KB of claims). */
 export const MAX_TOKEN_LENGTH = 8192
 
@@ -89,6 +94,8 @@ export async function verifyAccessToken(
       // RFC 9068 §2.2, plus provider_id: every claim Portero issues (iss is required by `issuer`).
       requiredClaims: ['sub', 'aud', 'client_id', 'scope', 'jti', 'iat', 'exp', 'provider_id'],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      // Refuses an `iat` further ahead than the tolerance, and one older than any token can live.
+      maxTokenAge: MAX_TOKEN_LIFETIME_SECONDS,
       currentDate: now,
     })
     assertClaims(payload)
@@ -129,6 +136,11 @@ function assertClaims(claims: Record<string, unknown>): asserts claims is Access
   }
   if (claims.provider_id !== null && typeof claims.provider_id !== 'string') {
     throw invalid('"provider_id" claim is not a string or null')
+  }
+  // RFC 9068 §2.2: for a client credentials token, sub is the client itself.
+  if (claims.sub !== claims.client_id) throw invalid('"sub" claim is not its "client_id"')
+  if ((claims.exp as number) - (claims.iat as number) > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw invalid(`lifetime ("exp" - "iat") is over the ${MAX_TOKEN_LIFETIME_SECONDS} s any token has here`)
   }
 }
 

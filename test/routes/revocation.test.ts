@@ -65,6 +65,9 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
   it.each<[string, (claims: Record<string, unknown>) => void]>([
     ['without aud', (c) => delete c.aud],
     ['without scope', (c) => delete c.scope],
+    ['with an iat an hour ahead', (c) => (c.iat = Math.floor(Date.now() / 1000) + 3600)],
+    ['with an exp ten years ahead', (c) => (c.exp = (c.iat as number) + 10 * 365 * 86400)],
+    ['whose sub is another client', (c) => (c.sub = `other-${crypto.randomUUID()}`)],
   ])('answers 200 and revokes nothing for a token %s', async (_, change) => {
     const owner = await createClient()
     const token = await tokenFor(owner)

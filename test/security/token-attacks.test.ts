@@ -207,3 +207,56 @@ describe('the claims every access token carries (RFC 9068 §2.2)', () => {
     }
   })
 })
+
+describe('claims a leaked or misused key could abuse', () => {
+  const now = () => Math.floor(Date.now() / 1000)
+
+  it('refuses an iat an hour ahead although nbf and exp are fine', async () => {
+    const token = await resigned((c) => Object.assign(c, { iat: now() + 3600, nbf: now(), exp: now() + 3600 + 600 }))
+    await expectRefusedEverywhere({ name: 'iat an hour ahead', token })
+  })
+
+  it('refuses an iat just past the 30 s clock tolerance, and accepts one within it', async () => {
+    const ahead = await resigned((c) => Object.assign(c, { iat: now() + 45, nbf: now(), exp: now() + 600 }))
+    await expectRefusedEverywhere({ name: 'iat 45 s ahead', token: ahead })
+    const skewed = await resigned((c) => Object.assign(c, { iat: now() + 20, nbf: now(), exp: now() + 600 }))
+    const me = await call('/auth/me', { method: 'POST', headers: { 'x-access-token': skewed } })
+    expect(me.status).toBe(200)
+    await me.body?.cancel()
+  })
+
+  it('refuses an exp ten years ahead', async () => {
+    const token = await resigned((c) => Object.assign(c, { iat: now(), nbf: now(), exp: now() + 10 * 365 * 86400 }))
+    await expectRefusedEverywhere({ name: 'exp ten years ahead', token })
+  })
+
+  it('refuses a lifetime one second longer than the longest a client can have (86400 s)', async () => {
+    const token = await resigned((c) => Object.assign(c, { iat: now(), nbf: now(), exp: now() + 86401 }))
+    await expectRefusedEverywhere({ name: 'exp - iat = 86401', token })
+  })
+
+  it('accepts a token of the longest lifetime a client can have, issued through the token endpoint', async () => {
+    const client = await createClient({ providerId: victim.providerId, tokenLifetime: 86400 })
+    const token = await tokenFor(client)
+    const { iat, exp } = decodeJwt(token)
+    expect(exp! - iat!).toBe(86400)
+    const me = await call('/auth/me', { method: 'POST', headers: { 'x-access-token': token } })
+    expect(me.status).toBe(200)
+    await me.body?.cancel()
+  })
+
+  it("refuses a sub that is not the token's client_id, either way round", async () => {
+    const asOther = await resigned((c) => (c.sub = auditor.clientId))
+    await expectRefusedEverywhere({ name: "sub naming another client", token: asOther })
+    // The other client's id as client_id and the victim's as sub: the standing lookup finds a client.
+    const forOther = await resigned((c) => (c.client_id = auditor.clientId))
+    await expectRefusedEverywhere({ name: 'client_id naming another client', token: forOther })
+  })
+
+  // This one held before the claim checks (the token's client is looked up and not found); kept
+  // so that it keeps holding.
+  it('refuses a sub and client_id naming no client', async () => {
+    const ghost = `ghost-${crypto.randomUUID()}`
+    await expectRefusedEverywhere({ name: 'a client that never existed', token: await resigned((c) => Object.assign(c, { sub: ghost, client_id: ghost })) })
+  })
+})
