@@ -106,6 +106,18 @@ export async function verifyAccessToken(
   }
 }
 
+/**
+ * Throws 401 `invalid_token` unless `aud` names `resource`: where Portero is the resource server, a
+ * token issued for another audience is refused (RFC 9068 §4, RFC 8725 §3.9, RFC 6750 §3.1). The
+ * comparison is exact, as RFC 7519 §4.1.3 says: no case folding, no trailing slash, no prefix.
+ */
+export function assertAudience(claims: Pick<AccessTokenClaims, 'aud'>, resource: string): void {
+  const audiences: readonly string[] = Array.isArray(claims.aud) ? claims.aud : [claims.aud]
+  if (!audiences.includes(resource)) {
+    throw new AppError(401, 'invalid_token', `The access token was not issued for this API: its "aud" does not name ${resource}.`)
+  }
+}
+
 /** Throws 401 `invalid_token` for a token too long to be one of ours, before any work on it. */
 export function assertTokenLength(token: string): void {
   if (token.length > MAX_TOKEN_LENGTH) {

@@ -1,8 +1,10 @@
 // Hostile tokens at every endpoint that accepts one (SPEC 5, SECURITY.md "Tokens"): each is refused
 // with 401, or answered {"active":false} where introspection is asked about it.
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { decodeJwt } from 'jose'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { app } from '../../src/app.ts'
 import { deleteTestClient, hostileTokens, signRaw, type Attack } from '../helpers/attacks.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { createSender, example001 } from '../helpers/dispatch.ts'
@@ -258,5 +260,114 @@ describe('claims a leaked or misused key could abuse', () => {
   it('refuses a sub and client_id naming no client', async () => {
     const ghost = `ghost-${crypto.randomUUID()}`
     await expectRefusedEverywhere({ name: 'a client that never existed', token: await resigned((c) => Object.assign(c, { sub: ghost, client_id: ghost })) })
+  })
+})
+
+describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
+  const PARTNER = 'https://partner.example'
+  const API = /^[A-Z]+ \/(Services|recipients|subscriptions|admin)\b/
+  const apiTargets = () => targets.filter((t) => API.test(t.name))
+  const otherTargets = () => targets.filter((t) => !API.test(t.name))
+
+  async function expectNotForThisApi(response: Response, label: string) {
+    expect(response.status, label).toBe(401)
+    const body = (await response.json()) as Record<string, unknown>
+    expect(body.code, label).toBe('invalid_token')
+    expect(body.detail, label).toBe(`The access token was not issued for this API: its "aud" does not name ${env.ISSUER}.`)
+    expect(response.headers.get('www-authenticate'), label).toMatch(
+      /^Bearer realm="portero", error="invalid_token", error_description="The access token was not issued for this API/,
+    )
+  }
+
+  async function expectAccepted(response: Response, label: string) {
+    expect(response.status, label).not.toBe(401)
+    expect(response.status, label).toBeLessThan(500)
+    await response.body?.cancel()
+  }
+
+  it('covers every route of the API among the targets', () => {
+    const paths = apiTargets().map((t) => t.name.split(' ')[1]!.split('/')[1])
+    expect(new Set(paths)).toEqual(new Set(['Services', 'recipients', 'subscriptions', 'admin']))
+  })
+
+  it('refuses at every API route an aud that does not name Portero exactly; /auth/me and introspection accept it', { timeout: 60_000 }, async () => {
+    const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
+    const near: (string | string[])[] = [
+      PARTNER,
+      [PARTNER, 'https://other.example'],
+      `${env.ISSUER}/`, // a trailing slash
+      env.ISSUER.replace('portero', 'Portero'), // another case
+      env.ISSUER.toUpperCase(),
+      `${env.ISSUER}.evil`, // a longer host
+      env.ISSUER.slice(0, -1), // a prefix
+      `${env.ISSUER}/api`,
+      ` ${env.ISSUER}`,
+      [`${env.ISSUER}/`, PARTNER],
+    ]
+    for (const aud of near) {
+      const label = `aud ${JSON.stringify(aud)}`
+      const token = await resigned((c) => (c.aud = aud))
+      for (const target of apiTargets()) await expectNotForThisApi(await target.send(token), `${target.name} with ${label}`)
+      // They check whether the token is valid, for whichever audience: it is.
+      for (const target of otherTargets()) await expectAccepted(await target.send(token), `${target.name} with ${label}`)
+      const answer = await postForm('/mcg/v1/tokeninfo', { token }, { authorization })
+      expect(await answer.json(), label).toMatchObject({ active: true, aud })
+    }
+  })
+
+  it('accepts at every API route an aud array that names Portero among others', async () => {
+    const token = await resigned((c) => (c.aud = [PARTNER, env.ISSUER]))
+    for (const target of apiTargets()) await expectAccepted(await target.send(token), target.name)
+  })
+
+  it("refuses the token a client asks for its partner alone, and accepts the one naming Portero's API too", async () => {
+    const client = await createClient({
+      providerId: victim.providerId,
+      allowedScopes: ['services:send', 'recipients:manage', 'tokens:introspect'],
+      audiences: [PARTNER],
+    })
+    const both = await tokenFor(client)
+    expect(decodeJwt(both).aud).toEqual([PARTNER, env.ISSUER])
+    for (const path of ['/recipients', '/subscriptions']) {
+      expect((await call(path, { headers: bearer(both) })).status, path).toBe(200)
+    }
+
+    const partnerOnly = await tokenFor(client, { audience: PARTNER })
+    expect(decodeJwt(partnerOnly).aud).toBe(PARTNER)
+    for (const target of apiTargets()) await expectNotForThisApi(await target.send(partnerOnly), target.name)
+    const me = await call('/auth/me', { method: 'POST', headers: bearer(partnerOnly) })
+    expect(await me.json()).toMatchObject({ ack: 0, active: true, aud: PARTNER, client_id: client.clientId })
+  })
+})
+
+describe('API_RESOURCE set apart from ISSUER', () => {
+  const RESOURCE = 'https://api.portero.test'
+  // A Worker deployed with API_RESOURCE (a trailing slash is dropped, as from ISSUER).
+  const apart: Env = { ...env, API_RESOURCE: `${RESOURCE}/` }
+
+  async function requestApart(path: string, init: RequestInit) {
+    const ctx = createExecutionContext()
+    const response = await app.request(path, init, apart, ctx)
+    await waitOnExecutionContext(ctx)
+    return response
+  }
+
+  it("issues tokens for the resource and refuses the issuer's at the API, not at /auth/me", async () => {
+    const client = await createClient({ providerId: victim.providerId, allowedScopes: ['recipients:manage'] })
+    const form = new URLSearchParams({ grant_type: 'client_credentials' })
+    const issued = await requestApart('/oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(client.clientId, client.clientSecret) },
+      body: form.toString(),
+    })
+    const { access_token: token } = (await issued.json()) as { access_token: string }
+    expect(decodeJwt(token).aud).toBe(RESOURCE)
+    expect((await requestApart('/recipients', { headers: bearer(token) })).status).toBe(200)
+    // The same token at a Worker whose resource is its issuer, and the issuer's token here.
+    expect((await call('/recipients', { headers: bearer(token) })).status).toBe(401)
+    const refused = await requestApart('/recipients', { headers: bearer(genuine) })
+    expect(refused.status).toBe(401)
+    expect(((await refused.json()) as { detail: string }).detail).toContain(`does not name ${RESOURCE}.`)
+    expect((await requestApart('/auth/me', { method: 'POST', headers: bearer(genuine) })).status).toBe(200)
   })
 })
