@@ -20,12 +20,21 @@ export type AppEnv = {
 
 export type Config = {
   issuer: string
+  /** Portero's own API as a resource server: the `aud` its routes require (API_RESOURCE or ISSUER). */
+  resource: string
   keys: SigningKeySet
   pepper: CryptoKey
 }
 
+const HttpUrl = z.url({ protocol: /^https?$/ })
 const ConfigSchema = z.object({
-  ISSUER: z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, '')),
+  ISSUER: HttpUrl.transform((url) => url.replace(/\/+$/, '')),
+  // RFC 8707 §2: a resource indicator is an absolute URI without a fragment. Empty: the issuer.
+  API_RESOURCE: z
+    .literal('')
+    .or(HttpUrl.refine((url) => !url.includes('#'), 'must not have a fragment (RFC 8707 §2)'))
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional(),
   SIGNING_KEYS: z.string({ error: 'is not set (a JWK set of private keys; see README)' }),
   SECRET_PEPPER: z
     .string({ error: 'is not set (base64url of at least 32 random bytes; see README)' })
@@ -41,7 +50,7 @@ const cache = new Map<string, Promise<Config>>()
  * misconfigured Worker answers 500 and logs what is wrong.
  */
 export function loadConfig(env: Env): Promise<Config> {
-  const key = `${env.ISSUER}\n${env.SIGNING_KEYS}\n${env.SECRET_PEPPER}`
+  const key = `${env.ISSUER}\n${env.API_RESOURCE}\n${env.SIGNING_KEYS}\n${env.SECRET_PEPPER}`
   let config = cache.get(key)
   if (!config) {
     if (cache.size >= 4) cache.clear() // only old rotations would pile up
@@ -60,12 +69,12 @@ async function parseConfig(env: Env): Promise<Config> {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`)
       throw new Error(problems.join('; '))
     }
-    const { ISSUER, SIGNING_KEYS, SECRET_PEPPER } = parsed.data
+    const { ISSUER, API_RESOURCE, SIGNING_KEYS, SECRET_PEPPER } = parsed.data
     const [keys, pepper] = await Promise.all([
       parseSigningKeySet(SIGNING_KEYS),
       importPepper(SECRET_PEPPER),
     ])
-    return { issuer: ISSUER, keys, pepper }
+    return { issuer: ISSUER, resource: API_RESOURCE || ISSUER, keys, pepper }
   } catch (cause) {
     throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
   }

@@ -7,6 +7,7 @@ import { clientRecordKeys, fillClientRecord, pickClientRecord, type ClientRecord
 import { findClientById, type Client } from '../storage/clients.ts'
 import { readEdgeState } from '../storage/edge-state.ts'
 import { lockedSeconds, lockKeys, LOCK_SECONDS, writeLock, type LockSubject } from '../storage/login-locks.ts'
+import { API_SCOPES } from './scopes.ts'
 import { secretMatches } from './secrets.ts'
 import { issueAccessToken, type IssuedToken } from './tokens.ts'
 
@@ -105,7 +106,7 @@ async function findClientAndLocks(
 export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<IssuedToken> {
   const client = await authenticateClient(deps, input)
   const scopes = selectScopes(client, input.scopes)
-  const audiences = selectAudiences(client, input.audiences, deps.config.issuer)
+  const audiences = selectAudiences(client, scopes, input.audiences, deps.config.resource)
   const issued = await issueAccessToken(
     deps.config.keys,
     {
@@ -174,8 +175,22 @@ function selectScopes(client: Client, requested: string[] | undefined): string[]
   return [...new Set(requested)]
 }
 
-function selectAudiences(client: Client, requested: string[] | undefined, issuer: string): string[] {
-  const allowed = client.audiences.length > 0 ? client.audiences : [issuer]
+/**
+ * The token's `aud`: the client's configured audiences, plus Portero's own resource when `scopes`
+ * reach Portero's API (RFC 9068 §4: the API refuses tokens not naming it); only the resource when
+ * none are configured. A request for some of them (RFC 8707) gets exactly those.
+ */
+function selectAudiences(
+  client: Client,
+  scopes: readonly string[],
+  requested: string[] | undefined,
+  resource: string,
+): string[] {
+  const forApi = scopes.some((s) => API_SCOPES.includes(s))
+  const allowed =
+    client.audiences.length === 0
+      ? [resource]
+      : [...new Set(forApi ? [...client.audiences, resource] : client.audiences)]
   if (!requested) return allowed
   const refused = requested.filter((a) => !allowed.includes(a))
   if (refused.length > 0) {

@@ -13,6 +13,11 @@ export const ACCESS_TOKEN_TYPE = 'at+jwt'
  * so its own clock decides, and an expired token never passes (RFC 7519 §4.1.4, RFC 7662 §2.2).
  */
 export const CLOCK_TOLERANCE_SECONDS = 30
+/**
+ * The longest life a token of Portero's can have: clients.token_lifetime is at most 86400 s
+ * (migration 0001). A token claiming more (`exp - iat`) was not minted by Portero's login.
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 86400
 /** Longer than any token Portero issues (three ES256 segments and a few KB of claims). */
 export const MAX_TOKEN_LENGTH = 8192
 
@@ -86,10 +91,14 @@ export async function verifyAccessToken(
       issuer,
       typ: ACCESS_TOKEN_TYPE,
       algorithms: [...SIGNING_ALGORITHMS],
-      requiredClaims: ['sub', 'client_id', 'jti', 'iat', 'exp'],
+      // RFC 9068 §2.2, plus provider_id: every claim Portero issues (iss is required by `issuer`).
+      requiredClaims: ['sub', 'aud', 'client_id', 'scope', 'jti', 'iat', 'exp', 'provider_id'],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      // Refuses an `iat` further ahead than the tolerance, and one older than any token can live.
+      maxTokenAge: MAX_TOKEN_LIFETIME_SECONDS,
       currentDate: now,
     })
+    assertClaims(payload)
     assertNotExpired(payload, now)
     return { claims: payload, kid: protectedHeader.kid! }
   } catch (cause) {
@@ -121,6 +130,18 @@ export function screenAccessToken(keys: SigningKeySet, token: string): { claimed
   return { claimedClientId }
 }
 
+/**
+ * Throws 401 `invalid_token` unless `aud` names `resource`: where Portero is the resource server, a
+ * token issued for another audience is refused (RFC 9068 §4, RFC 8725 §3.9, RFC 6750 §3.1). The
+ * comparison is exact, as RFC 7519 §4.1.3 says: no case folding, no trailing slash, no prefix.
+ */
+export function assertAudience(claims: Pick<AccessTokenClaims, 'aud'>, resource: string): void {
+  const audiences: readonly string[] = Array.isArray(claims.aud) ? claims.aud : [claims.aud]
+  if (!audiences.includes(resource)) {
+    throw new AppError(401, 'invalid_token', `The access token was not issued for this API: its "aud" does not name ${resource}.`)
+  }
+}
+
 /** Throws 401 `invalid_token` for a token too long to be one of ours, before any work on it. */
 export function assertTokenLength(token: string): void {
   if (token.length > MAX_TOKEN_LENGTH) {
@@ -131,6 +152,36 @@ export function assertTokenLength(token: string): void {
 /** Throws 401 `token_expired` once `now` has reached `exp`. Cached claims are checked with it too. */
 export function assertNotExpired(claims: Pick<AccessTokenClaims, 'exp'>, now: Date): void {
   if (claims.exp <= Math.floor(now.getTime() / 1000)) throw expired()
+}
+
+/**
+ * The claims jose leaves alone (it checks `iss`, and that `iat`, `nbf` and `exp` are numbers), each
+ * with the type Portero issues it with, so that no caller reads a malformed claim: 401, never 500.
+ * A token signed by Portero's key that breaks these rules was not minted by its login (a misused
+ * or leaked key), and its claims are not trusted.
+ */
+function assertClaims(claims: Record<string, unknown>): asserts claims is AccessTokenClaims {
+  const invalid = (detail: string) => new AppError(401, 'invalid_token', `The access token's ${detail}.`)
+  for (const claim of ['sub', 'client_id', 'jti'] as const) {
+    if (!isNonEmptyString(claims[claim])) throw invalid(`"${claim}" claim is not a non-empty string`)
+  }
+  if (typeof claims.scope !== 'string') throw invalid('"scope" claim is not a string')
+  const { aud } = claims
+  if (!isNonEmptyString(aud) && !(Array.isArray(aud) && aud.length > 0 && aud.every(isNonEmptyString))) {
+    throw invalid('"aud" claim is not a string or a non-empty array of strings')
+  }
+  if (claims.provider_id !== null && typeof claims.provider_id !== 'string') {
+    throw invalid('"provider_id" claim is not a string or null')
+  }
+  // RFC 9068 §2.2: for a client credentials token, sub is the client itself.
+  if (claims.sub !== claims.client_id) throw invalid('"sub" claim is not its "client_id"')
+  if ((claims.exp as number) - (claims.iat as number) > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw invalid(`lifetime ("exp" - "iat") is over the ${MAX_TOKEN_LIFETIME_SECONDS} s any token has here`)
+  }
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0
 }
 
 function expired(cause?: unknown): AppError {
@@ -181,9 +232,11 @@ function toTokenError(cause: unknown): AppError {
     detail = 'The access token was not signed by a key of this issuer.'
   } else if (cause instanceof errors.JWTClaimValidationFailed) {
     detail =
-      cause.claim === 'nbf' || cause.claim === 'iat'
-        ? 'The access token is not valid yet.'
-        : `The access token's "${cause.claim}" claim is not valid here.`
+      cause.reason === 'missing'
+        ? `The access token has no "${cause.claim}" claim.`
+        : cause.reason === 'check_failed' && (cause.claim === 'nbf' || cause.claim === 'iat')
+          ? 'The access token is not valid yet.'
+          : `The access token's "${cause.claim}" claim is not valid here.`
   }
   return new AppError(401, 'invalid_token', detail, {}, { cause })
 }

@@ -1,8 +1,9 @@
 // Bearer authentication for the provider-facing API: a valid Portero token with the needed scope.
 import type { MiddlewareHandler } from 'hono'
-import type { AppEnv } from '../config.ts'
+import { loadConfig, type AppEnv } from '../config.ts'
 import { AppError } from '../errors.ts'
 import { checkAccessToken } from '../domain/token-state.ts'
+import { assertAudience } from '../domain/tokens.ts'
 import { readAccessToken } from './bearer.ts'
 import { tokenStateDeps } from './deps.ts'
 
@@ -13,10 +14,15 @@ export type AuthContext = {
   scopes: string[]
 }
 
-/** Requires a valid token carrying `scope`; puts the caller in `c.var.auth`. 401 or 403 otherwise. */
+/**
+ * Requires a valid token issued for Portero's own API (`aud` names its resource) and carrying
+ * `scope`; puts the caller in `c.var.auth`. 401 or 403 otherwise. Every route of the API uses it.
+ */
 export function requireScope(scope: string): MiddlewareHandler<AppEnv> {
   return async function requireScope(c, next) {
     const { claims } = await checkAccessToken(await tokenStateDeps(c), readAccessToken(c))
+    // Checked from the claims on every request, cached or not: the token state is audience-free.
+    assertAudience(claims, (await loadConfig(c.env)).resource)
     const scopes = claims.scope.split(' ')
     if (!scopes.includes(scope)) {
       throw new AppError(403, 'insufficient_scope', `This operation needs the ${scope} scope.`)

@@ -95,7 +95,7 @@ const form = (schema: z.ZodType, example?: unknown): Record<string, Json> => ({
 
 const COMMON = {
   400: problem('Invalid input: `code` says what, `errors` lists the fields.'),
-  401: problem('No valid token or credentials (`WWW-Authenticate` says how to authenticate).'),
+  401: problem('No valid token or credentials (`WWW-Authenticate` says how to authenticate): `token_missing`, `token_expired`, `invalid_token` (malformed, a claim missing or malformed, revoked, or, on Portero\'s own API, not issued for it), `invalid_client`.'),
   403: problem('Authenticated, but not allowed (`insufficient_scope` or `forbidden`).'),
   404: problem('No such resource.'),
   409: problem('Conflicts with an existing resource.'),
@@ -288,7 +288,7 @@ function adminOperations(): Operation[] {
 }
 
 const SECURITY_SCHEMES = {
-  bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Portero access token.' },
+  bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Portero access token (RFC 9068: `iss`, `sub` = `client_id`, `aud`, `scope`, `jti`, `iat`, `nbf`, `exp`, `provider_id`). On `/Services`, `/recipients`, `/subscriptions` and `/admin` its `aud` must name Portero\'s resource identifier (`API_RESOURCE`, else the issuer) exactly, or the answer is 401 `invalid_token`; introspection accepts a token for any audience.' },
   accessToken: { type: 'apiKey', in: 'header', name: 'x-access-token', description: 'Document 003: the token in x-access-token.' },
   basic: { type: 'http', scheme: 'basic', description: 'client_secret_basic: client id and secret (RFC 6749 §2.3.1).' },
   clientSecretPost: { type: 'apiKey', in: 'query', name: 'client_secret', description: 'client_secret_post: client_id and client_secret in the form body (not the query; OpenAPI has no way to say "form field").' },

@@ -114,7 +114,8 @@ export async function hostileTokens(genuine: string): Promise<Attack[]> {
   add('from another issuer', await signToken({ ...base, iss: 'https://evil.example' }))
   add('typ JWT', await signToken(base, { header: { typ: 'JWT' } }))
   add('no typ', await signToken(base, { header: { typ: undefined } }))
-  add('a client that never existed', await signToken({ ...base, sub: 'ghost', client_id: `ghost-${crypto.randomUUID()}` }))
+  const ghost = `ghost-${crypto.randomUUID()}`
+  add('a client that never existed', await signToken({ ...base, sub: ghost, client_id: ghost }))
 
   add('truncated by four characters', genuine.slice(0, -4))
   add('without its signature', genuine.slice(0, genuine.lastIndexOf('.')))

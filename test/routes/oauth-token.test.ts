@@ -259,10 +259,30 @@ describe('POST /oauth/token, scope (RFC 6749 §3.3)', () => {
 describe('POST /oauth/token, audience and resource (RFC 8707)', () => {
   const withAudiences = () => createClient({ audiences: [API_A, API_B] })
 
-  it('addresses the token to every configured audience when none is requested', async () => {
+  it("addresses the token to every configured audience and Portero's own API when none is requested", async () => {
     const client = await withAudiences()
     const body = await expectToken(await postForm(TOKEN, GRANT, basic(client)))
-    expect(decodeJwt(body.access_token).aud).toEqual([API_A, API_B])
+    expect(decodeJwt(body.access_token).aud).toEqual([API_A, API_B, env.ISSUER])
+  })
+
+  it("leaves Portero's API out of aud when the token's scopes do not reach it", async () => {
+    const client = await withAudiences()
+    const narrowed = await expectToken(await postForm(TOKEN, { ...GRANT, scope: 'tokens:introspect' }, basic(client)))
+    expect(decodeJwt(narrowed.access_token).aud).toEqual([API_A, API_B])
+    const introspector = await createClient({ allowedScopes: ['tokens:introspect'], audiences: [API_A] })
+    const body = await expectToken(await postForm(TOKEN, GRANT, basic(introspector)))
+    expect(decodeJwt(body.access_token).aud).toBe(API_A)
+    await expectOAuthError(
+      await postForm(TOKEN, { ...GRANT, resource: env.ISSUER }, basic(introspector)),
+      400,
+      'invalid_target',
+    )
+  })
+
+  it("addresses the token to Portero's API alone when that resource is asked for", async () => {
+    const client = await withAudiences()
+    const body = await expectToken(await postForm(TOKEN, { ...GRANT, resource: env.ISSUER }, basic(client)))
+    expect(decodeJwt(body.access_token).aud).toBe(env.ISSUER)
   })
 
   it('narrows aud to the requested audience', async () => {

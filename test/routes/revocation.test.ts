@@ -1,9 +1,11 @@
 import { env } from 'cloudflare:workers'
 import { createScheduledController } from 'cloudflare:test'
+import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import worker from '../../src/index.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, call, expectProblem, freshIp, postForm } from '../helpers/http.ts'
+import { signToken } from '../helpers/keys.ts'
 import { eventually, tokenFor } from '../helpers/tokens.ts'
 
 function revoke(client: { clientId: string; clientSecret: string }, token: string) {
@@ -55,6 +57,25 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     const other = await createClient()
     const token = await tokenFor(owner)
     expect((await revoke(other, token)).status).toBe(200)
+    expect(await isActive(token)).toBe(true)
+  })
+
+  // The owner's own jti under its own client_id, signed by the real key: a revocation acting on a
+  // token Portero would refuse could end the genuine token that shares its jti.
+  it.each<[string, (claims: Record<string, unknown>) => void]>([
+    ['without aud', (c) => delete c.aud],
+    ['without scope', (c) => delete c.scope],
+    ['with an iat an hour ahead', (c) => (c.iat = Math.floor(Date.now() / 1000) + 3600)],
+    ['with an exp ten years ahead', (c) => (c.exp = (c.iat as number) + 10 * 365 * 86400)],
+    ['whose sub is another client', (c) => (c.sub = `other-${crypto.randomUUID()}`)],
+  ])('answers 200 and revokes nothing for a token %s', async (_, change) => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    const claims = { ...decodeJwt(token) }
+    change(claims)
+    expect((await revoke(owner, await signToken(claims))).status).toBe(200)
+    const row = await env.DB.prepare('SELECT 1 FROM revoked_tokens WHERE jti = ?1').bind(jtiOf(token)).first()
+    expect(row).toBeNull()
     expect(await isActive(token)).toBe(true)
   })
 

@@ -1,12 +1,15 @@
 // Hostile tokens at every endpoint that accepts one (SPEC 5, SECURITY.md "Tokens"): each is refused
 // with 401, or answered {"active":false} where introspection is asked about it.
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
 import { decodeJwt } from 'jose'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { app } from '../../src/app.ts'
 import { deleteTestClient, hostileTokens, signRaw, type Attack } from '../helpers/attacks.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { createSender, example001 } from '../helpers/dispatch.ts'
 import { basicAuth, call, postForm } from '../helpers/http.ts'
-import { workerSigningKey } from '../helpers/keys.ts'
+import { signToken, workerSigningKey } from '../helpers/keys.ts'
 import { tokenFor } from '../helpers/tokens.ts'
 
 type Target = {
@@ -143,5 +146,228 @@ describe('the token of a deleted client', () => {
     const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
     const answer = await postForm('/mcg/v1/tokeninfo', { token }, { authorization })
     expect(await answer.text()).toBe('{"active":false}')
+  })
+})
+
+/** The genuine token's claims changed by `change`, signed with the Worker's own key. */
+async function resigned(change: (claims: Record<string, unknown>) => void): Promise<string> {
+  const payload: Record<string, unknown> = { ...decodeJwt(genuine) }
+  change(payload)
+  return signToken(payload)
+}
+
+/** Refused with 401 at every endpoint, and {"active":false} to a caller who may see any token. */
+async function expectRefusedEverywhere(attack: Attack) {
+  for (const target of targets) await expectRefused(await target.send(attack.token), target, attack)
+  const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
+  const answer = await postForm('/mcg/v1/tokeninfo', { token: attack.token }, { authorization })
+  expect(await answer.text(), attack.name).toBe('{"active":false}')
+}
+
+describe('the claims every access token carries (RFC 9068 §2.2)', () => {
+  const REQUIRED = ['iss', 'sub', 'aud', 'client_id', 'scope', 'jti', 'iat', 'exp', 'provider_id']
+
+  it('refuses a token without any one of them, everywhere, with 401 and never 500', { timeout: 30_000 }, async () => {
+    for (const claim of REQUIRED) {
+      await expectRefusedEverywhere({ name: `no ${claim}`, token: await resigned((c) => delete c[claim]) })
+    }
+  })
+
+  it('refuses a claim of the wrong type, everywhere, with 401 and never 500', { timeout: 60_000 }, async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const wrong: [string, unknown][] = [
+      ['scope', ['services:send']],
+      ['scope', 42],
+      ['scope', null],
+      ['aud', 42],
+      ['aud', []],
+      ['aud', [42]],
+      ['aud', [env.ISSUER, null]],
+      ['aud', { 0: env.ISSUER }],
+      ['aud', ''],
+      ['aud', null],
+      ['client_id', 42],
+      ['client_id', null],
+      ['sub', [victim.clientId]],
+      ['jti', 42],
+      ['jti', ''],
+      ['iat', String(now)],
+      ['iat', null],
+      ['exp', String(now + 600)],
+      ['nbf', String(now)],
+      ['provider_id', Number(victim.providerId)],
+      ['provider_id', [victim.providerId]],
+    ]
+    for (const [claim, value] of wrong) {
+      const name = `${claim}: ${JSON.stringify(value)}`
+      // sub follows client_id, so that a wrong client_id is refused for its type, not a mismatch.
+      const token = await resigned((c) => {
+        c[claim] = value
+        if (claim === 'client_id') c.sub = value
+      })
+      await expectRefusedEverywhere({ name, token })
+    }
+  })
+})
+
+describe('claims a leaked or misused key could abuse', () => {
+  const now = () => Math.floor(Date.now() / 1000)
+
+  it('refuses an iat an hour ahead although nbf and exp are fine', async () => {
+    const token = await resigned((c) => Object.assign(c, { iat: now() + 3600, nbf: now(), exp: now() + 3600 + 600 }))
+    await expectRefusedEverywhere({ name: 'iat an hour ahead', token })
+  })
+
+  it('refuses an iat just past the 30 s clock tolerance, and accepts one within it', async () => {
+    const ahead = await resigned((c) => Object.assign(c, { iat: now() + 45, nbf: now(), exp: now() + 600 }))
+    await expectRefusedEverywhere({ name: 'iat 45 s ahead', token: ahead })
+    const skewed = await resigned((c) => Object.assign(c, { iat: now() + 20, nbf: now(), exp: now() + 600 }))
+    const me = await call('/auth/me', { method: 'POST', headers: { 'x-access-token': skewed } })
+    expect(me.status).toBe(200)
+    await me.body?.cancel()
+  })
+
+  it('refuses an exp ten years ahead', async () => {
+    const token = await resigned((c) => Object.assign(c, { iat: now(), nbf: now(), exp: now() + 10 * 365 * 86400 }))
+    await expectRefusedEverywhere({ name: 'exp ten years ahead', token })
+  })
+
+  it('refuses a lifetime one second longer than the longest a client can have (86400 s)', async () => {
+    const token = await resigned((c) => Object.assign(c, { iat: now(), nbf: now(), exp: now() + 86401 }))
+    await expectRefusedEverywhere({ name: 'exp - iat = 86401', token })
+  })
+
+  it('accepts a token of the longest lifetime a client can have, issued through the token endpoint', async () => {
+    const client = await createClient({ providerId: victim.providerId, tokenLifetime: 86400 })
+    const token = await tokenFor(client)
+    const { iat, exp } = decodeJwt(token)
+    expect(exp! - iat!).toBe(86400)
+    const me = await call('/auth/me', { method: 'POST', headers: { 'x-access-token': token } })
+    expect(me.status).toBe(200)
+    await me.body?.cancel()
+  })
+
+  it("refuses a sub that is not the token's client_id, either way round", async () => {
+    const asOther = await resigned((c) => (c.sub = auditor.clientId))
+    await expectRefusedEverywhere({ name: "sub naming another client", token: asOther })
+    // The other client's id as client_id and the victim's as sub: the standing lookup finds a client.
+    const forOther = await resigned((c) => (c.client_id = auditor.clientId))
+    await expectRefusedEverywhere({ name: 'client_id naming another client', token: forOther })
+  })
+
+  // This one held before the claim checks (the token's client is looked up and not found); kept
+  // so that it keeps holding.
+  it('refuses a sub and client_id naming no client', async () => {
+    const ghost = `ghost-${crypto.randomUUID()}`
+    await expectRefusedEverywhere({ name: 'a client that never existed', token: await resigned((c) => Object.assign(c, { sub: ghost, client_id: ghost })) })
+  })
+})
+
+describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
+  const PARTNER = 'https://partner.example'
+  const API = /^[A-Z]+ \/(Services|recipients|subscriptions|admin)\b/
+  const apiTargets = () => targets.filter((t) => API.test(t.name))
+  const otherTargets = () => targets.filter((t) => !API.test(t.name))
+
+  async function expectNotForThisApi(response: Response, label: string) {
+    expect(response.status, label).toBe(401)
+    const body = (await response.json()) as Record<string, unknown>
+    expect(body.code, label).toBe('invalid_token')
+    expect(body.detail, label).toBe(`The access token was not issued for this API: its "aud" does not name ${env.ISSUER}.`)
+    expect(response.headers.get('www-authenticate'), label).toMatch(
+      /^Bearer realm="portero", error="invalid_token", error_description="The access token was not issued for this API/,
+    )
+  }
+
+  async function expectAccepted(response: Response, label: string) {
+    expect(response.status, label).not.toBe(401)
+    expect(response.status, label).toBeLessThan(500)
+    await response.body?.cancel()
+  }
+
+  it('covers every route of the API among the targets', () => {
+    const paths = apiTargets().map((t) => t.name.split(' ')[1]!.split('/')[1])
+    expect(new Set(paths)).toEqual(new Set(['Services', 'recipients', 'subscriptions', 'admin']))
+  })
+
+  it('refuses at every API route an aud that does not name Portero exactly; /auth/me and introspection accept it', { timeout: 60_000 }, async () => {
+    const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
+    const near: (string | string[])[] = [
+      PARTNER,
+      [PARTNER, 'https://other.example'],
+      `${env.ISSUER}/`, // a trailing slash
+      env.ISSUER.replace('portero', 'Portero'), // another case
+      env.ISSUER.toUpperCase(),
+      `${env.ISSUER}.evil`, // a longer host
+      env.ISSUER.slice(0, -1), // a prefix
+      `${env.ISSUER}/api`,
+      ` ${env.ISSUER}`,
+      [`${env.ISSUER}/`, PARTNER],
+    ]
+    for (const aud of near) {
+      const label = `aud ${JSON.stringify(aud)}`
+      const token = await resigned((c) => (c.aud = aud))
+      for (const target of apiTargets()) await expectNotForThisApi(await target.send(token), `${target.name} with ${label}`)
+      // They check whether the token is valid, for whichever audience: it is.
+      for (const target of otherTargets()) await expectAccepted(await target.send(token), `${target.name} with ${label}`)
+      const answer = await postForm('/mcg/v1/tokeninfo', { token }, { authorization })
+      expect(await answer.json(), label).toMatchObject({ active: true, aud })
+    }
+  })
+
+  it('accepts at every API route an aud array that names Portero among others', async () => {
+    const token = await resigned((c) => (c.aud = [PARTNER, env.ISSUER]))
+    for (const target of apiTargets()) await expectAccepted(await target.send(token), target.name)
+  })
+
+  it("refuses the token a client asks for its partner alone, and accepts the one naming Portero's API too", async () => {
+    const client = await createClient({
+      providerId: victim.providerId,
+      allowedScopes: ['services:send', 'recipients:manage', 'tokens:introspect'],
+      audiences: [PARTNER],
+    })
+    const both = await tokenFor(client)
+    expect(decodeJwt(both).aud).toEqual([PARTNER, env.ISSUER])
+    for (const path of ['/recipients', '/subscriptions']) {
+      expect((await call(path, { headers: bearer(both) })).status, path).toBe(200)
+    }
+
+    const partnerOnly = await tokenFor(client, { audience: PARTNER })
+    expect(decodeJwt(partnerOnly).aud).toBe(PARTNER)
+    for (const target of apiTargets()) await expectNotForThisApi(await target.send(partnerOnly), target.name)
+    const me = await call('/auth/me', { method: 'POST', headers: bearer(partnerOnly) })
+    expect(await me.json()).toMatchObject({ ack: 0, active: true, aud: PARTNER, client_id: client.clientId })
+  })
+})
+
+describe('API_RESOURCE set apart from ISSUER', () => {
+  const RESOURCE = 'https://api.portero.test'
+  // A Worker deployed with API_RESOURCE (a trailing slash is dropped, as from ISSUER).
+  const apart: Env = { ...env, API_RESOURCE: `${RESOURCE}/` }
+
+  async function requestApart(path: string, init: RequestInit) {
+    const ctx = createExecutionContext()
+    const response = await app.request(path, init, apart, ctx)
+    await waitOnExecutionContext(ctx)
+    return response
+  }
+
+  it("issues tokens for the resource and refuses the issuer's at the API, not at /auth/me", async () => {
+    const client = await createClient({ providerId: victim.providerId, allowedScopes: ['recipients:manage'] })
+    const form = new URLSearchParams({ grant_type: 'client_credentials' })
+    const issued = await requestApart('/oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(client.clientId, client.clientSecret) },
+      body: form.toString(),
+    })
+    const { access_token: token } = (await issued.json()) as { access_token: string }
+    expect(decodeJwt(token).aud).toBe(RESOURCE)
+    expect((await requestApart('/recipients', { headers: bearer(token) })).status).toBe(200)
+    // The same token at a Worker whose resource is its issuer, and the issuer's token here.
+    expect((await call('/recipients', { headers: bearer(token) })).status).toBe(401)
+    const refused = await requestApart('/recipients', { headers: bearer(genuine) })
+    expect(refused.status).toBe(401)
+    expect(((await refused.json()) as { detail: string }).detail).toContain(`does not name ${RESOURCE}.`)
+    expect((await requestApart('/auth/me', { method: 'POST', headers: bearer(genuine) })).status).toBe(200)
   })
 })

@@ -574,7 +574,8 @@ describe('PATCH /admin/clients/{id}', () => {
     })
     const after = claimsOf(await tokenFor(client))
     expect(after.scope).toBe('services:send recipients:manage')
-    expect([after.aud].flat()).toEqual(['https://api.clinica.example'])
+    // Its scopes reach Portero's own API, so Portero's resource is named beside the new audience.
+    expect([after.aud].flat()).toEqual(['https://api.clinica.example', env.ISSUER])
     expect(after.exp - after.iat).toBe(600)
     const bridge = await postJson('/auth/login', {
       clientId: client.clientId,

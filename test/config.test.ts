@@ -1,0 +1,23 @@
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.ts'
+
+const withResource = (API_RESOURCE: string): Env => ({ ...env, API_RESOURCE })
+
+describe('loadConfig, API_RESOURCE', () => {
+  it("is the issuer when empty, so existing clients' tokens keep their aud", async () => {
+    expect((await loadConfig(withResource(''))).resource).toBe(env.ISSUER)
+  })
+
+  it('drops a trailing slash, as from ISSUER, and keeps a path', async () => {
+    expect((await loadConfig(withResource('https://api.portero.test/'))).resource).toBe('https://api.portero.test')
+    expect((await loadConfig(withResource('https://portero.test/api/'))).resource).toBe('https://portero.test/api')
+  })
+
+  it.each(['api.portero.test', 'ftp://api.portero.test', 'https://api.portero.test/#api', 'urn:portero'])(
+    'refuses %s as a misconfiguration (500, logged)',
+    async (value) => {
+      await expect(loadConfig(withResource(value))).rejects.toMatchObject({ status: 500, code: 'internal_error' })
+    },
+  )
+})
