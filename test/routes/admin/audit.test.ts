@@ -3,7 +3,7 @@
 // first; and no secret, token or Authorization header value in any event. Admin actions are written
 // after the response (waitUntil); per-request events travel through the audit queue, which the
 // local runtime delivers by itself within a second or so: every read polls. How events reach the
-// log (no D1 write on the request path) and the retention purge are tested
+// log (no D1 write on the request path, refused calls counted) and the retention purge are tested
 // with the queue's batch handed to the consumer by the test itself.
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
@@ -277,7 +277,12 @@ describe('GET /admin/audit: what is recorded', { timeout: 60_000 }, () => {
       (await adminCall(operator.token, 'GET', `/admin/clients/${created.client_id}`)).status,
     ).toBe(200)
     expect((await adminCall(operator.token, 'GET', '/admin/audit')).status).toBe(200)
-    const anonymous = await postJson('/admin/clients', { name: 'x', provider_id: null })
+    const anonymousIp = freshIp()
+    const anonymous = await postJson(
+      '/admin/clients',
+      { name: 'x', provider_id: null },
+      { 'cf-connecting-ip': anonymousIp },
+    )
     expect(anonymous.status).toBe(401)
 
     const recorded = await eventsOnce(`actor=${operator.id}&outcome=failure`, 3)
@@ -292,9 +297,10 @@ describe('GET /admin/audit: what is recorded', { timeout: 60_000 }, () => {
       target: missing,
       detail: { status: 404, changed: ['name'] },
     })
-    // Refused by validation before the handler named its action: method and path instead.
+    // Refused by validation before the handler named its action: method and route pattern instead
+    // (never the path the caller wrote).
     expect(recorded.find((e) => e.request_id === requestIdOf(invalid))).toMatchObject({
-      action: `POST /admin/clients/${created.client_id}/secret`,
+      action: 'POST /admin/clients/:id/secret',
       detail: { status: 400 },
     })
     // The two GETs left nothing: only the operator's login and the creation succeeded.
@@ -302,10 +308,16 @@ describe('GET /admin/audit: what is recorded', { timeout: 60_000 }, () => {
       expect.objectContaining({ action: 'client.create', target: created.client_id }),
       expect.objectContaining({ action: 'token.issued', target: operator.id }),
     ])
-    const unauthenticated = await eventsOnce('action=POST%20/admin/clients&outcome=failure', 1)
-    expect(unauthenticated.find((e) => e.request_id === requestIdOf(anonymous))).toMatchObject({
+    // Nobody's action: counted through the audit queue as a refused call.
+    const refused = await eventuallyAudited(
+      () => events('action=admin.refused&target=POST%20/admin/clients'),
+      (list) => list.some((e) => e.ip === anonymousIp),
+    )
+    expect(refused.find((e) => e.ip === anonymousIp)).toMatchObject({
+      outcome: 'failure',
       actor: null,
-      target: null,
+      request_id: requestIdOf(anonymous),
+      count: 1,
       detail: { status: 401 },
     })
   })
@@ -584,6 +596,66 @@ describe('GET /admin/audit: how per-request events reach it', { timeout: 30_000 
       request_id: requestIdOf(response),
       ip,
     })
+  })
+
+  it('counts anonymous calls to a 15 KB admin path in one row, by route pattern, never the path', async () => {
+    const ip = freshIp()
+    const path = `/admin/${'a'.repeat(15 * 1024)}`
+    const calls = []
+    for (let i = 0; i < 3; i++) {
+      calls.push(
+        await requestKept(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip },
+          body: '{}',
+        }),
+      )
+    }
+    for (const { response, statements } of calls) {
+      expect(response.status).toBe(401)
+      expect(writes(statements)).toEqual([]) // no row of its own
+    }
+    const sent = calls.flatMap((c) => c.sent)
+    expect(sent).toHaveLength(3)
+    expect(JSON.stringify(sent)).not.toContain('aaaaaaaaaa')
+
+    await consumeAudit(sent)
+    const refused = (await events('action=admin.refused&target=POST%20/admin/*')).filter((e) => e.ip === ip)
+    expect(refused).toEqual([
+      expect.objectContaining({
+        outcome: 'failure',
+        actor: null,
+        target: 'POST /admin/*',
+        count: 3,
+        request_id: requestIdOf(calls[0]!.response),
+        detail: { status: 401 },
+      }),
+    ])
+    expect(refused[0]!.last_occurred_at >= refused[0]!.occurred_at).toBe(true)
+  })
+
+  it('names the route pattern of a refused call, and counts a wrong scope apart from no token', async () => {
+    const ip = freshIp()
+    const provider = await tokenFor(await createClient())
+    const target = `/admin/clients/${'b'.repeat(2000)}`
+    const patch = (authorization?: string) =>
+      requestKept(target, {
+        method: 'PATCH',
+        headers: {
+          'content-type': 'application/json',
+          'cf-connecting-ip': ip,
+          ...(authorization ? { authorization } : {}),
+        },
+        body: '{"name":"x"}',
+      })
+    const calls = [await patch(), await patch(`Bearer ${provider}`), await patch()]
+    expect(calls.map((c) => c.response.status)).toEqual([401, 403, 401])
+    await consumeAudit(calls.flatMap((c) => c.sent))
+    const refused = (await events('action=admin.refused&target=PATCH%20/admin/clients/:id')).filter((e) => e.ip === ip)
+    expect(refused.map((e) => [e.detail.status, e.count]).sort()).toEqual([
+      [401, 2],
+      [403, 1],
+    ])
   })
 })
 
