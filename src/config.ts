@@ -80,6 +80,24 @@ async function parseConfig(env: Env): Promise<Config> {
   }
 }
 
+const RetentionDays = z
+  .string()
+  .regex(/^\d{1,4}$/, 'must be a whole number of days, such as 30')
+  .transform(Number)
+  .refine((days) => days >= 1 && days <= 3650, 'must be between 1 and 3650 days')
+
+/**
+ * AUDIT_RETENTION_DAYS: how many days the audit log keeps an event. Throws, naming the variable,
+ * when it is missing or not a whole number of days from 1 to 3650.
+ */
+export function loadAuditRetentionDays(env: Env): number {
+  const parsed = RetentionDays.safeParse(env.AUDIT_RETENTION_DAYS ?? '')
+  if (!parsed.success) {
+    throw new Error(`AUDIT_RETENTION_DAYS ${parsed.error.issues[0]?.message ?? 'is invalid'}`)
+  }
+  return parsed.data
+}
+
 export type ChannelConfig = {
   sms: { baseUrl: string; accountSid: string; authToken: string; from: string } | null
   fcm: {

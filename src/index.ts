@@ -1,30 +1,52 @@
-// The Worker's entry point: HTTP requests, the dispatch queues, and the five-minute clean-up.
+// The Worker's entry point: HTTP requests, the dispatch and audit queues, and the five-minute
+// clean-up.
 import { app } from './app.ts'
-import { loadChannelConfig } from './config.ts'
+import { loadAuditRetentionDays, loadChannelConfig } from './config.ts'
 import { log } from './http/log.ts'
 import { createNotifiers } from './providers/channels.ts'
+import { consumeAuditBatch } from './queue/audit-consumer.ts'
+import { AUDIT_QUEUE_NAME } from './queue/audit-job.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
 import { DEAD_LETTER_QUEUE_NAME } from './queue/job.ts'
 import { sweepOverdueDeliveries } from './queue/sweeper.ts'
+import { deleteAuditEventsBefore } from './storage/audit-events.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
+
+const DAY_MS = 24 * 60 * 60 * 1000
 
 export default {
   fetch: app.fetch,
 
   async queue(batch, env) {
+    if (batch.queue === AUDIT_QUEUE_NAME) return consumeAuditBatch(batch, { db: env.DB })
     if (batch.queue === DEAD_LETTER_QUEUE_NAME) return consumeDeadLetters(batch, { db: env.DB })
     const notifiers = createNotifiers(loadChannelConfig(env), env.CACHE)
     return consumeDispatchBatch(batch, { db: env.DB, notifiers, now: () => new Date() })
   },
 
-  // wrangler.toml [triggers]: revocation rows are useless once their token has expired, and
-  // overdue deliveries go back to the queue.
+  // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue
+  // deliveries go back to the queue, and audit events leave after AUDIT_RETENTION_DAYS.
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
-    const [purged, requeued] = await Promise.all([
+    // Settled one by one: a failing part (a D1 error, a malformed AUDIT_RETENTION_DAYS) neither
+    // stops nor hides the others, and the run still fails loudly.
+    const [purged, requeued, auditPurged] = await Promise.allSettled([
       deleteExpiredRevocations(env.DB, now),
       sweepOverdueDeliveries(env.DB, env.DISPATCH_QUEUE, now),
+      purgeOldAuditEvents(env, now),
     ])
-    log('info', 'scheduled clean-up', { purged, requeued })
+    const value = (r: PromiseSettledResult<number>) => (r.status === 'fulfilled' ? r.value : String(r.reason))
+    const failed = [purged, requeued, auditPurged].find((r) => r.status === 'rejected')
+    log(failed ? 'error' : 'info', 'scheduled clean-up', {
+      purged: value(purged),
+      requeued: value(requeued),
+      auditPurged: value(auditPurged),
+    })
+    if (failed) throw failed.reason
   },
 } satisfies ExportedHandler<Env>
+
+async function purgeOldAuditEvents(env: Env, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - loadAuditRetentionDays(env) * DAY_MS)
+  return deleteAuditEventsBefore(env.DB, cutoff)
+}

@@ -1,6 +1,10 @@
-// Records every admin action in the audit log, with its outcome, whichever way the request ends.
+// The audit trail of /admin: each change an operator makes is one row; calls refused before the
+// caller was authenticated are counted through the audit queue.
 import type { Context, MiddlewareHandler } from 'hono'
+import { matchedRoutes, routePath } from 'hono/route'
 import type { AppEnv } from '../config.ts'
+import { insertAuditEvent } from '../storage/audit-events.ts'
+import { clientIp } from './client-auth.ts'
 import { auditSink } from './deps.ts'
 
 export type AdminAction = { action: string; target?: string; detail?: Record<string, unknown> }
@@ -11,8 +15,9 @@ export function auditAs(c: Context<AppEnv>, action: string, target?: string, det
 }
 
 /**
- * After each changing request (not GET), writes one audit event: the action the handler named, or
- * the method and path when it failed before naming one; success for 2xx, failure otherwise.
+ * Goes after authentication. After each changing request (not GET), writes one audit row, after
+ * the response: the action the handler named, or the method and route pattern when it failed
+ * before naming one; success for 2xx, failure otherwise; the authenticated operator as actor.
  */
 export function auditAdminActions(): MiddlewareHandler<AppEnv> {
   return async function auditAdminActions(c, next) {
@@ -20,12 +25,46 @@ export function auditAdminActions(): MiddlewareHandler<AppEnv> {
     if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return
     const named = c.get('adminAction')
     const status = c.res.status
-    auditSink(c)({
-      action: named?.action ?? `${c.req.method} ${c.req.path}`,
+    const event = {
+      action: named?.action ?? `${c.req.method} ${routePattern(c)}`,
       outcome: status < 400 ? 'success' : 'failure',
       actor: c.get('auth')?.clientId ?? null,
       target: named?.target ?? null,
+      requestId: c.get('requestId'),
+      ip: clientIp(c),
       detail: { status, ...named?.detail },
+      occurredAt: new Date().toISOString(),
+    } as const
+    c.get('defer')(() => insertAuditEvent(c.env.DB, event))
+  }
+}
+
+/**
+ * Goes before authentication. A call that did not get past it (no token, a bad one, or one
+ * without the scope: 401 or 403) is nobody's action: it goes to the audit queue as
+ * `admin.refused` with its method and route pattern (never the raw path) and its status, and the
+ * queue's consumer counts repeats from one address into one row. Anyone can make such calls, so
+ * none of them costs a D1 write of its own.
+ */
+export function auditRefusedAdminCalls(): MiddlewareHandler<AppEnv> {
+  return async function auditRefusedAdminCalls(c, next) {
+    await next()
+    if (c.get('auth')) return
+    auditSink(c)({
+      action: 'admin.refused',
+      outcome: 'failure',
+      actor: null,
+      target: `${c.req.method} ${routePattern(c)}`,
+      detail: { status: c.res.status },
     })
   }
+}
+
+/**
+ * The pattern of the route the request was for (`/admin/clients/:id`), from the router: the most
+ * specific route serving this method, else the middleware's own (`/admin/*`). Never caller input.
+ */
+function routePattern(c: Context<AppEnv>): string {
+  const routes = matchedRoutes(c)
+  return routes.findLast((route) => route.method !== 'ALL')?.path ?? routePath(c)
 }

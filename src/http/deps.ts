@@ -3,17 +3,21 @@ import type { Context } from 'hono'
 import { loadConfig, type AppEnv } from '../config.ts'
 import type { LoginDeps } from '../domain/login.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'
-import { insertAuditEvent, type AuditEvent } from '../storage/audit-events.ts'
+import { boundAuditEvent, type AuditEvent, type OccurredAuditEvent } from '../storage/audit-events.ts'
 import { clientIp } from './client-auth.ts'
-import { log } from './log.ts'
 
-/** An audit sink that writes after the response is sent; a failed write is logged, not thrown. */
+/**
+ * An audit sink for per-request events (issued tokens, failed logins, revocations, refused admin
+ * calls): each goes to the audit queue after the response is sent, and its consumer writes them to
+ * D1 in batches, so no request waits for D1 or costs it a write. A failed send is logged, not
+ * thrown.
+ */
 export function auditSink(c: Context<AppEnv>) {
   const requestId = c.get('requestId')
   const ip = clientIp(c)
   return (event: Omit<AuditEvent, 'requestId' | 'ip'>) => {
-    const write = insertAuditEvent(c.env.DB, { ...event, requestId, ip })
-    c.executionCtx.waitUntil(write.catch((cause: unknown) => logDeferredFailure(c, cause)))
+    const body: OccurredAuditEvent = { ...event, requestId, ip, occurredAt: new Date().toISOString() }
+    c.get('defer')(() => c.env.AUDIT_QUEUE.send(boundAuditEvent(body), { contentType: 'json' }))
   }
 }
 
@@ -40,8 +44,4 @@ export async function tokenStateDeps(c: Context<AppEnv>): Promise<TokenStateDeps
     now: new Date(),
     defer: c.get('defer'),
   }
-}
-
-function logDeferredFailure(c: Context<AppEnv>, cause: unknown) {
-  log('error', 'deferred work failed', { requestId: c.get('requestId'), cause: String(cause) })
 }

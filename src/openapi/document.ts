@@ -283,7 +283,7 @@ function adminOperations(): Operation[] {
     admin({ method: 'get', path: '/admin/services/:id', summary: 'Read a service', responses: { 200: { description: 'The service.', body: { schema: R.Service } }, ...pick(404) } }),
     admin({ method: 'patch', path: '/admin/services/:id', summary: 'Change a service', body: json(ServiceChanges, { enabled: false }), responses: { 204: noContent, ...pick(400, 404, 409, 415) } }),
     admin({ method: 'delete', path: '/admin/services/:id', summary: 'Delete a service (409 while subscribed)', responses: { 204: noContent, ...pick(404, 409) } }),
-    admin({ method: 'get', path: '/admin/audit', summary: 'The audit log, newest first', query: AuditQuery, responses: { 200: { description: 'A page.', body: { schema: R.page(R.AuditEvent, 'AuditPage') } }, ...pick(400) } }),
+    admin({ method: 'get', path: '/admin/audit', summary: 'The audit log, newest first', description: 'Every issued token, revocation, failed login and admin change, newest first by `occurred_at`. Per-request events (`token.issued`, `token.revoked`, `login.failed`, `admin.refused`) are written in batches and appear a few seconds after the request. Failures alike in all but time and request id within one batch share one item: `count` says how many, `occurred_at` and `request_id` are the first one\'s, `last_occurred_at` the last one\'s. `since` and `until` compare with `occurred_at`. Events older than the deployment\'s retention (`AUDIT_RETENTION_DAYS`, 30 days by default) are deleted.', query: AuditQuery, responses: { 200: { description: 'A page.', body: { schema: R.page(R.AuditEvent, 'AuditPage') } }, ...pick(400) } }),
   ]
 }
 

@@ -174,14 +174,16 @@ export const Subscription = z
 export const AuditEvent = z
   .object({
     id: z.int(),
-    occurred_at: z.string(),
-    action: z.string(),
+    occurred_at: z.string().meta({ description: 'When it happened (the first time, for a count over 1).' }),
+    last_occurred_at: z.string().meta({ description: 'When it last happened; occurred_at when count is 1.' }),
+    count: z.int().min(1).meta({ description: 'How many alike failures this item stands for (1 for every success).' }),
+    action: z.string().max(100).meta({ description: '`token.issued`, `token.revoked`, `login.failed`, `admin.refused`, an admin action such as `client.create`, or the method and route pattern (`POST /admin/clients/:id/secret`) of one refused before it named its action.' }),
     outcome: z.enum(['success', 'failure']),
-    actor: z.string().nullable(),
-    target: z.string().nullable(),
-    request_id: z.string().nullable(),
-    ip: z.string().nullable(),
-    detail: z.record(z.string(), z.unknown()),
+    actor: z.string().max(200).nullable(),
+    target: z.string().max(200).nullable().meta({ description: 'For `admin.refused`, the method and route pattern called.' }),
+    request_id: z.string().max(64).nullable(),
+    ip: z.string().max(64).nullable(),
+    detail: z.record(z.string(), z.unknown()).meta({ description: 'Context (HTTP status, reason…); each string at most 200 characters, the whole at most 2000.' }),
   })
   .meta({ id: 'AuditEvent' })
 

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { describe, expect, it } from 'vitest'
+import { eventuallyAudited } from '../helpers/audit.ts'
 import { createClient } from '../helpers/clients.ts'
 import { call, expectProblem, freshIp, postJson } from '../helpers/http.ts'
 
@@ -152,22 +153,24 @@ describe('POST /auth/login, malformed requests', () => {
 })
 
 describe('POST /auth/login, audit trail', () => {
-  it('records issued tokens and failed logins without secrets or tokens', async () => {
+  it('records issued tokens and failed logins without secrets or tokens', { timeout: 30_000 }, async () => {
     const { clientId, clientSecret } = await createClient()
     const ok = await postJson('/auth/login', { clientId, clientSecret })
     const { token } = (await ok.json()) as { token: string }
     await postJson('/auth/login', { clientId, clientSecret: 'wrong-secret' }, { 'cf-connecting-ip': freshIp() })
 
-    // Audit rows are written after the response (waitUntil); wait until both are there.
-    let rows: { action: string; outcome: string; detail: string }[] = []
-    for (let i = 0; i < 50 && rows.length < 2; i++) {
-      await new Promise((r) => setTimeout(r, 20))
-      ;({ results: rows } = await env.DB.prepare(
-        'SELECT action, outcome, detail, request_id FROM audit_events WHERE target = ?1 ORDER BY id',
-      )
-        .bind(clientId)
-        .all())
-    }
+    // Audit events reach D1 through the audit queue, after the response; wait until both are there.
+    const rows = await eventuallyAudited(
+      async () =>
+        (
+          await env.DB.prepare(
+            'SELECT action, outcome, detail, request_id FROM audit_events WHERE target = ?1 ORDER BY occurred_at',
+          )
+            .bind(clientId)
+            .all<{ action: string; outcome: string; detail: string }>()
+        ).results,
+      (found) => found.length >= 2,
+    )
     expect(rows.map((r) => [r.action, r.outcome])).toEqual([
       ['token.issued', 'success'],
       ['login.failed', 'failure'],

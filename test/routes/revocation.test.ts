@@ -3,6 +3,7 @@ import { createScheduledController } from 'cloudflare:test'
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import worker from '../../src/index.ts'
+import { eventuallyAudited } from '../helpers/audit.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, call, expectProblem, freshIp, postForm } from '../helpers/http.ts'
 import { signToken } from '../helpers/keys.ts'
@@ -123,11 +124,11 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     await expectProblem(json, 415, 'unsupported_media_type', 'application/json')
   })
 
-  it('records the revocation in the audit log without the token', async () => {
+  it('records the revocation in the audit log without the token', { timeout: 30_000 }, async () => {
     const owner = await createClient()
     const token = await tokenFor(owner)
     await revoke(owner, token)
-    const rows = await eventually(
+    const rows = await eventuallyAudited(
       async () =>
         (
           await env.DB.prepare("SELECT detail FROM audit_events WHERE action = 'token.revoked' AND actor = ?1")

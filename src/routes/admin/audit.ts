@@ -1,4 +1,4 @@
-// /admin/audit: the audit log, newest first, filtered and paged.
+// /admin/audit: the audit log, newest first by when events happened, filtered and paged.
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../../config.ts'
@@ -25,6 +25,8 @@ function view(e: StoredAuditEvent) {
   return {
     id: e.id,
     occurred_at: e.occurredAt,
+    last_occurred_at: e.lastOccurredAt,
+    count: e.count,
     action: e.action,
     outcome: e.outcome,
     actor: e.actor,

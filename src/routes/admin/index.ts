@@ -1,8 +1,9 @@
-// /admin: the management API. Every route needs the admin scope, and every change is audited.
+// /admin: the management API. Every route needs the admin scope; every change is audited with its
+// operator, and refused calls are counted.
 import { Hono } from 'hono'
 import type { AppEnv } from '../../config.ts'
 import { SCOPES } from '../../domain/scopes.ts'
-import { auditAdminActions } from '../../http/audit.ts'
+import { auditAdminActions, auditRefusedAdminCalls } from '../../http/audit.ts'
 import { requireScope } from '../../http/auth.ts'
 import { audit } from './audit.ts'
 import { clients } from './clients.ts'
@@ -11,7 +12,8 @@ import { services } from './services.ts'
 
 export const admin = new Hono<AppEnv>()
 
-admin.use('*', auditAdminActions(), requireScope(SCOPES.admin))
+// Authentication first: only a call that passed it is recorded as an operator's action.
+admin.use('*', auditRefusedAdminCalls(), requireScope(SCOPES.admin), auditAdminActions())
 admin.route('/providers', providers)
 admin.route('/clients', clients)
 admin.route('/services', services)

@@ -1,17 +1,28 @@
 // GET /admin/audit through the Worker's fetch handler: issued tokens, failed logins, revocations
 // and admin actions recorded with actor, target, request id and outcome; the filters; paging newest
-// first; and no secret, token or Authorization header value in any event. Events are written after
-// the response (waitUntil), so every read polls.
+// first; and no secret, token or Authorization header value in any event. Admin actions are written
+// after the response (waitUntil); per-request events travel through the audit queue, which the
+// local runtime delivers by itself within a second or so: every read polls. How events reach the
+// log (no D1 write on the request path, refused calls counted) and the retention purge are tested
+// with the queue's batch handed to the consumer by the test itself.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { app } from '../../../src/app.ts'
+import { loadAuditRetentionDays } from '../../../src/config.ts'
+import worker from '../../../src/index.ts'
+import { insertAuditEvent } from '../../../src/storage/audit-events.ts'
 import { adminCall, json, walkPages, type Page } from '../../helpers/admin.ts'
+import { consumeAudit, countingDb, eventuallyAudited, keptQueue, writes } from '../../helpers/audit.ts'
 import { createClient, createProvider, type TestClient } from '../../helpers/clients.ts'
-import { basicAuth, call, expectProblem, freshIp, postForm, postJson } from '../../helpers/http.ts'
-import { eventually, tokenFor } from '../../helpers/tokens.ts'
+import { basicAuth, call, expectProblem, freshIp, ORIGIN, postForm, postJson } from '../../helpers/http.ts'
+import { tokenFor } from '../../helpers/tokens.ts'
 
 type AuditView = {
   id: number
   occurred_at: string
+  last_occurred_at: string
+  count: number
   action: string
   outcome: 'success' | 'failure'
   actor: string | null
@@ -46,7 +57,7 @@ async function events(query: string): Promise<AuditView[]> {
 
 /** The events matching `query`, once at least `count` have landed (after the responses). */
 async function eventsOnce(query: string, count: number): Promise<AuditView[]> {
-  const found = await eventually(
+  const found = await eventuallyAudited(
     () => events(query),
     (list) => list.length >= count,
   )
@@ -86,7 +97,7 @@ async function createOverHttp(token: string, body: Record<string, unknown> = {})
   return { response, created: await json<Created>(response.clone(), 201) }
 }
 
-describe('GET /admin/audit: what is recorded', () => {
+describe('GET /admin/audit: what is recorded', { timeout: 60_000 }, () => {
   it('records token.issued with actor, target, request id, address and jti', async () => {
     const client = await createClient()
     const ip = freshIp()
@@ -105,6 +116,8 @@ describe('GET /admin/audit: what is recorded', () => {
     expect(first).toEqual({
       id: expect.any(Number),
       occurred_at: expect.stringMatching(STORED_TIME),
+      last_occurred_at: first!.occurred_at,
+      count: 1,
       action: 'token.issued',
       outcome: 'success',
       actor: client.clientId,
@@ -117,7 +130,7 @@ describe('GET /admin/audit: what is recorded', () => {
       request_id: requestIdOf(bridge),
       detail: { via: 'auth/login:bridge', jti: jtiOf(bridgeToken) },
     })
-    expect(second!.id).toBeGreaterThan(first!.id)
+    expect(second!.occurred_at > first!.occurred_at).toBe(true)
   })
 
   it('records login.failed with the reason, and no actor', async () => {
@@ -264,7 +277,12 @@ describe('GET /admin/audit: what is recorded', () => {
       (await adminCall(operator.token, 'GET', `/admin/clients/${created.client_id}`)).status,
     ).toBe(200)
     expect((await adminCall(operator.token, 'GET', '/admin/audit')).status).toBe(200)
-    const anonymous = await postJson('/admin/clients', { name: 'x', provider_id: null })
+    const anonymousIp = freshIp()
+    const anonymous = await postJson(
+      '/admin/clients',
+      { name: 'x', provider_id: null },
+      { 'cf-connecting-ip': anonymousIp },
+    )
     expect(anonymous.status).toBe(401)
 
     const recorded = await eventsOnce(`actor=${operator.id}&outcome=failure`, 3)
@@ -279,26 +297,33 @@ describe('GET /admin/audit: what is recorded', () => {
       target: missing,
       detail: { status: 404, changed: ['name'] },
     })
-    // Refused by validation before the handler named its action: method and path instead.
+    // Refused by validation before the handler named its action: method and route pattern instead
+    // (never the path the caller wrote).
     expect(recorded.find((e) => e.request_id === requestIdOf(invalid))).toMatchObject({
-      action: `POST /admin/clients/${created.client_id}/secret`,
+      action: 'POST /admin/clients/:id/secret',
       detail: { status: 400 },
     })
     // The two GETs left nothing: only the operator's login and the creation succeeded.
-    expect(await events(`actor=${operator.id}&outcome=success`)).toEqual([
+    expect(await eventsOnce(`actor=${operator.id}&outcome=success`, 2)).toEqual([
       expect.objectContaining({ action: 'client.create', target: created.client_id }),
       expect.objectContaining({ action: 'token.issued', target: operator.id }),
     ])
-    const unauthenticated = await eventsOnce('action=POST%20/admin/clients&outcome=failure', 1)
-    expect(unauthenticated.find((e) => e.request_id === requestIdOf(anonymous))).toMatchObject({
+    // Nobody's action: counted through the audit queue as a refused call.
+    const refused = await eventuallyAudited(
+      () => events('action=admin.refused&target=POST%20/admin/clients'),
+      (list) => list.some((e) => e.ip === anonymousIp),
+    )
+    expect(refused.find((e) => e.ip === anonymousIp)).toMatchObject({
+      outcome: 'failure',
       actor: null,
-      target: null,
+      request_id: requestIdOf(anonymous),
+      count: 1,
       detail: { status: 401 },
     })
   })
 })
 
-describe('GET /admin/audit: filters and paging', () => {
+describe('GET /admin/audit: filters and paging', { timeout: 60_000 }, () => {
   /** One client's story: created, changed, logged in, failed a login, rotated. Six events. */
   async function story() {
     const operator = await newOperator()
@@ -409,9 +434,11 @@ describe('GET /admin/audit: filters and paging', () => {
     expect(paged).toEqual(all)
     const paged2 = (await walk(`/admin/audit?target=${id}&limit=1`)).pages.flatMap((p) => p.items)
     expect(paged2).toEqual(all)
+    // Newest first by when events happened: queued events reach the table after later admin
+    // actions, so ids only break ties.
     for (let i = 1; i < paged.length; i++) {
-      expect(paged[i]!.id).toBeLessThan(paged[i - 1]!.id)
-      expect(paged[i]!.occurred_at <= paged[i - 1]!.occurred_at).toBe(true)
+      const [newer, older] = [paged[i - 1]!, paged[i]!]
+      expect(older.occurred_at < newer.occurred_at || (older.occurred_at === newer.occurred_at && older.id < newer.id)).toBe(true)
     }
   })
 
@@ -433,7 +460,7 @@ describe('GET /admin/audit: filters and paging', () => {
   })
 })
 
-describe('GET /admin/audit: never a secret, a token or credentials', () => {
+describe('GET /admin/audit: never a secret, a token or credentials', { timeout: 60_000 }, () => {
   it('holds no secret, token or Authorization value from the requests it records', async () => {
     const operator = await newOperator()
     const { created } = await createOverHttp(operator.token)
@@ -468,7 +495,7 @@ describe('GET /admin/audit: never a secret, a token or credentials', () => {
     expect(revoke.status).toBe(200)
     expect((await adminCall(operator.token, 'DELETE', `/admin/clients/${id}`)).status).toBe(204)
 
-    const byTarget = await eventually(
+    const byTarget = await eventuallyAudited(
       () => walk(`/admin/audit?target=${id}&limit=2`),
       ({ pages }) => pages.flatMap((p) => p.items).length >= 8,
     )
@@ -514,5 +541,171 @@ describe('GET /admin/audit: authorization', () => {
       await expectProblem(response, 405, 'method_not_allowed')
       expect(response.headers.get('allow')?.split(/,\s*/)).toEqual(expect.arrayContaining(['GET']))
     }
+  })
+})
+
+/**
+ * A request to the app whose D1 binding writes down every statement and whose audit queue keeps
+ * what it is sent; returns once the work it deferred past the response is done.
+ */
+async function requestKept(path: string, init: RequestInit) {
+  const counted = countingDb()
+  const kept = keptQueue()
+  const ctx = createExecutionContext()
+  const response = await app.request(ORIGIN + path, init, { ...env, DB: counted.db, AUDIT_QUEUE: kept.queue }, ctx)
+  const atResponse = [...counted.statements]
+  await waitOnExecutionContext(ctx)
+  return { response, atResponse, statements: counted.statements, sent: kept.sent }
+}
+
+describe('GET /admin/audit: how per-request events reach it', { timeout: 30_000 }, () => {
+  it('issues a token without writing to D1, and lists its event once the queue has delivered it', async () => {
+    const client = await createClient()
+    const ip = freshIp()
+    const { response, atResponse, statements, sent } = await requestKept('/oauth/token', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basicAuth(client.clientId, client.clientSecret),
+        'cf-connecting-ip': ip,
+      },
+      body: 'grant_type=client_credentials',
+    })
+    expect(response.status).toBe(200)
+    // Neither before the response nor after it: the event went to the queue instead.
+    expect(writes(atResponse)).toEqual([])
+    expect(writes(statements)).toEqual([])
+    expect(sent).toEqual([
+      expect.objectContaining({
+        action: 'token.issued',
+        target: client.clientId,
+        requestId: requestIdOf(response),
+        ip,
+        occurredAt: expect.stringMatching(STORED_TIME),
+      }),
+    ])
+    expect(await events(`action=token.issued&target=${client.clientId}`)).toEqual([])
+
+    const result = await consumeAudit(sent)
+    expect(result.ackAll).toBe(true)
+    const [listed] = await events(`action=token.issued&target=${client.clientId}`)
+    expect(listed).toMatchObject({
+      occurred_at: (sent[0] as { occurredAt: string }).occurredAt,
+      count: 1,
+      actor: client.clientId,
+      request_id: requestIdOf(response),
+      ip,
+    })
+  })
+
+  it('counts anonymous calls to a 15 KB admin path in one row, by route pattern, never the path', async () => {
+    const ip = freshIp()
+    const path = `/admin/${'a'.repeat(15 * 1024)}`
+    const calls = []
+    for (let i = 0; i < 3; i++) {
+      calls.push(
+        await requestKept(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip },
+          body: '{}',
+        }),
+      )
+    }
+    for (const { response, statements } of calls) {
+      expect(response.status).toBe(401)
+      expect(writes(statements)).toEqual([]) // no row of its own
+    }
+    const sent = calls.flatMap((c) => c.sent)
+    expect(sent).toHaveLength(3)
+    expect(JSON.stringify(sent)).not.toContain('aaaaaaaaaa')
+
+    await consumeAudit(sent)
+    const refused = (await events('action=admin.refused&target=POST%20/admin/*')).filter((e) => e.ip === ip)
+    expect(refused).toEqual([
+      expect.objectContaining({
+        outcome: 'failure',
+        actor: null,
+        target: 'POST /admin/*',
+        count: 3,
+        request_id: requestIdOf(calls[0]!.response),
+        detail: { status: 401 },
+      }),
+    ])
+    expect(refused[0]!.last_occurred_at >= refused[0]!.occurred_at).toBe(true)
+  })
+
+  it('names the route pattern of a refused call, and counts a wrong scope apart from no token', async () => {
+    const ip = freshIp()
+    const provider = await tokenFor(await createClient())
+    const target = `/admin/clients/${'b'.repeat(2000)}`
+    const patch = (authorization?: string) =>
+      requestKept(target, {
+        method: 'PATCH',
+        headers: {
+          'content-type': 'application/json',
+          'cf-connecting-ip': ip,
+          ...(authorization ? { authorization } : {}),
+        },
+        body: '{"name":"x"}',
+      })
+    const calls = [await patch(), await patch(`Bearer ${provider}`), await patch()]
+    expect(calls.map((c) => c.response.status)).toEqual([401, 403, 401])
+    await consumeAudit(calls.flatMap((c) => c.sent))
+    const refused = (await events('action=admin.refused&target=PATCH%20/admin/clients/:id')).filter((e) => e.ip === ip)
+    expect(refused.map((e) => [e.detail.status, e.count]).sort()).toEqual([
+      [401, 2],
+      [403, 1],
+    ])
+  })
+})
+
+describe('audit retention', () => {
+  const DAY = 24 * 3600_000
+
+  async function runCleanUp(retentionDays: string, scheduledTime = new Date()) {
+    const controller = createScheduledController({ scheduledTime, cron: '*/5 * * * *' })
+    await worker.scheduled(controller, { ...env, AUDIT_RETENTION_DAYS: retentionDays })
+  }
+
+  async function seed(target: string, daysAgo: number[]) {
+    for (const days of daysAgo) {
+      await insertAuditEvent(env.DB, {
+        action: 'client.update',
+        outcome: 'success',
+        actor: 'operator',
+        target,
+        requestId: crypto.randomUUID(),
+        ip: null,
+        detail: { days },
+        occurredAt: new Date(Date.now() - days * DAY).toISOString(),
+      })
+    }
+  }
+
+  const daysKept = async (target: string) =>
+    (await events(`target=${target}`)).map((e) => e.detail.days as number)
+
+  it('deletes the events older than AUDIT_RETENTION_DAYS, and only those', async () => {
+    const target = `retention-${crypto.randomUUID()}`
+    await seed(target, [400, 31, 30.01, 29.99, 2, 0])
+    await runCleanUp('30')
+    expect(await daysKept(target)).toEqual([0, 2, 29.99])
+    await runCleanUp('1')
+    expect(await daysKept(target)).toEqual([0])
+  })
+
+  it.each(['', '0', '-5', '30.5', 'thirty', '3651', '1e3'])(
+    'refuses AUDIT_RETENTION_DAYS=%j loudly and deletes nothing',
+    async (value) => {
+      expect(() => loadAuditRetentionDays({ ...env, AUDIT_RETENTION_DAYS: value })).toThrow(/^AUDIT_RETENTION_DAYS /)
+      const target = `retention-${crypto.randomUUID()}`
+      await seed(target, [400])
+      await expect(runCleanUp(value)).rejects.toThrow(/AUDIT_RETENTION_DAYS/)
+      expect(await daysKept(target)).toEqual([400])
+    },
+  )
+
+  it('reads the deployed default of 30 days', () => {
+    expect(loadAuditRetentionDays(env)).toBe(30)
   })
 })

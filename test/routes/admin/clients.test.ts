@@ -8,6 +8,7 @@ import { tokenCacheKey, tokenHash } from '../../../src/storage/token-cache.ts'
 import { adminCall, json, walkPages } from '../../helpers/admin.ts'
 import { createClient, createProvider, type TestClient } from '../../helpers/clients.ts'
 import { basicAuth, call, expectProblem, freshIp, postForm, postJson } from '../../helpers/http.ts'
+import { eventuallyAudited } from '../../helpers/audit.ts'
 import { expectActive, expectInactive, introspect } from '../../helpers/token-state.ts'
 import { eventually, tokenFor } from '../../helpers/tokens.ts'
 
@@ -366,6 +367,7 @@ describe('the secret is never returned after creation', () => {
     { kind: 'imported', body: { client_secret: `${BRIDGE_SECRET}-${crypto.randomUUID()}` } },
   ])(
     'a $kind secret appears in no later answer: reads, lists, changes, the audit log',
+    { timeout: 30_000 },
     async ({ body }) => {
       const providerId = await createProvider()
       const created = await createOverHttp({ provider_id: providerId, ...body })
@@ -406,7 +408,7 @@ describe('the secret is never returned after creation', () => {
       expect(storedDigests).toHaveLength(3) // the first, then the second and (in grace) the first
       await add(await get(id))
       bodies.push(...(await walk<ClientView>(`/admin/clients?provider_id=${providerId}`)).bodies)
-      const audit = await eventually(
+      const audit = await eventuallyAudited(
         () => walk<AuditView>(`/admin/audit?target=${id}&limit=3`),
         ({ pages }) => pages.flatMap((p) => p.items).length >= 7,
       )
