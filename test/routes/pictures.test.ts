@@ -6,7 +6,7 @@ import { MAX_PICTURE_BYTES } from '../../src/domain/pictures.ts'
 import type { StandIn } from '../../stand-in/app.ts'
 import { freshPhone, freshSender, outboxRows, type Sender } from '../helpers/dispatch.ts'
 import { call, expectProblem, postJson } from '../helpers/http.ts'
-import { GIF, jpeg, pictureKeys, randomPng, toBase64, WEBP } from '../helpers/pictures.ts'
+import { GIF, jpeg, pictureKeys, pngDeclaring, randomPng, toBase64, WEBP } from '../helpers/pictures.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 
@@ -138,6 +138,13 @@ describe('POST /Services with a picture', () => {
       status: 400,
       code: 'invalid_request',
       picture: () => `data:image/svg+xml;base64,${btoa('<svg xmlns="http://www.w3.org/2000/svg"/>')}`,
+    },
+    {
+      // Under 100 bytes that a phone would decode into a 10 GB bitmap.
+      name: 'a PNG declaring 50,000 × 50,000 pixels',
+      status: 400,
+      code: 'invalid_request',
+      picture: () => `data:image/png;base64,${toBase64(pngDeclaring(50_000, 50_000))}`,
     },
     {
       name: '1 MiB + 1 byte',
