@@ -2,6 +2,7 @@
 import { z } from 'zod'
 import { AppError, type Dialect } from './errors.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
+import { derivePictureIdKey } from './domain/pictures.ts'
 import { importPepper } from './domain/secrets.ts'
 import type { AdminAction } from './http/audit.ts'
 import type { AuthContext } from './http/auth.ts'
@@ -14,7 +15,10 @@ export type AppEnv = {
 export type Config = {
   issuer: string
   keys: SigningKeySet
+  /** Digests client secrets: SECRET_PEPPER itself as the HMAC key (see importPepper). */
   pepper: CryptoKey
+  /** Keys picture ids: derived from SECRET_PEPPER with HKDF, never the secrets' key. */
+  pictureIdKey: CryptoKey
 }
 
 const ConfigSchema = z.object({
@@ -54,11 +58,12 @@ async function parseConfig(env: Env): Promise<Config> {
       throw new Error(problems.join('; '))
     }
     const { ISSUER, SIGNING_KEYS, SECRET_PEPPER } = parsed.data
-    const [keys, pepper] = await Promise.all([
+    const [keys, pepper, pictureIdKey] = await Promise.all([
       parseSigningKeySet(SIGNING_KEYS),
       importPepper(SECRET_PEPPER),
+      derivePictureIdKey(SECRET_PEPPER),
     ])
-    return { issuer: ISSUER, keys, pepper }
+    return { issuer: ISSUER, keys, pepper, pictureIdKey }
   } catch (cause) {
     throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
   }

@@ -1,6 +1,6 @@
 // Pictures of /Services parts (issue 9): base64 checked by content (PNG, JPEG, GIF or WebP only),
 // bounded in size, stored once per distinct content and published at an unguessable URL.
-import { toHex } from '../encoding.ts'
+import { base64UrlDecode, toHex } from '../encoding.ts'
 import { AppError } from '../errors.ts'
 import { findPictureMeta, putPicture } from '../storage/pictures.ts'
 
@@ -256,17 +256,38 @@ function readWebpSize(bytes: Uint8Array, view: DataView): PictureSize | null {
 
 export type PictureDeps = {
   cache: KVNamespace
-  /** The deployment's HMAC pepper: makes the public id unguessable from the content. */
-  pepper: CryptoKey
+  /** From derivePictureIdKey: makes the public id unguessable from the content. */
+  idKey: CryptoKey
   /** The public origin (config ISSUER), which the picture URLs start with. */
   issuer: string
   now: Date
 }
 
+const PICTURE_ID_KEY_INFO = 'portero picture id key v1'
+
+/**
+ * The HMAC key of picture ids, derived from SECRET_PEPPER with HKDF-SHA-256 (RFC 5869) under a
+ * label of its own. Picture ids are public: under the key that digests client secrets, anyone
+ * could have the digest of a chosen input computed and published. Ids made before this key
+ * existed stay served under their old URLs until they expire; the same content sent again is
+ * stored once more under its new id.
+ */
+export async function derivePictureIdKey(pepper: string): Promise<CryptoKey> {
+  const secret = await crypto.subtle.importKey('raw', base64UrlDecode(pepper), 'HKDF', false, ['deriveKey'])
+  const info = new TextEncoder().encode(PICTURE_ID_KEY_INFO)
+  return crypto.subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info },
+    secret,
+    { name: 'HMAC', hash: 'SHA-256', length: 256 },
+    false,
+    ['sign'],
+  )
+}
+
 /** The public id of content: HMAC of its SHA-256, so knowing an image does not find its URL. */
-export async function pictureId(pepper: CryptoKey, contentSha256: string): Promise<string> {
+export async function pictureId(idKey: CryptoKey, contentSha256: string): Promise<string> {
   const data = new TextEncoder().encode(`portero picture v1\n${contentSha256}`)
-  return toHex(await crypto.subtle.sign('HMAC', pepper, data))
+  return toHex(await crypto.subtle.sign('HMAC', idKey, data))
 }
 
 export function pictureUrl(issuer: string, id: string, ext: PictureExtension): string {
@@ -281,7 +302,7 @@ export function pictureUrl(issuer: string, id: string, ext: PictureExtension): s
  */
 export async function publishPicture(deps: PictureDeps, picture: Picture, keepUntil?: number): Promise<string> {
   const sha256 = toHex(await crypto.subtle.digest('SHA-256', picture.bytes))
-  const id = await pictureId(deps.pepper, sha256)
+  const id = await pictureId(deps.idKey, sha256)
   const nowSeconds = Math.floor(deps.now.getTime() / 1000)
   const ttlSeconds = Math.min(PICTURE_TTL_SECONDS, (keepUntil ?? Infinity) - nowSeconds)
   const stored = await findPictureMeta(deps.cache, id)

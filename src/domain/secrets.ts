@@ -16,6 +16,11 @@ export function generateClientSecret(): string {
 /** A new pepper for SECRET_PEPPER: 32 random bytes, base64url. */
 export const generatePepper = generateClientSecret
 
+/**
+ * The key of client-secret digests: SECRET_PEPPER's bytes as the HMAC key, as they have been since
+ * the first client was stored. Not derived like the picture-id key (derivePictureIdKey): a
+ * different key would change every digest, and no client stored before could log in again.
+ */
 export function importPepper(pepper: string): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', base64UrlDecode(pepper), { name: 'HMAC', hash: 'SHA-256' }, false, [
     'sign',

@@ -24,7 +24,7 @@ services.post('/', requireScope(SCOPES.send), requireJson(), async (c) => {
     })
   }
   const requestId = c.get('requestId')
-  const { issuer, pepper } = await loadConfig(c.env)
+  const { issuer, pictureIdKey } = await loadConfig(c.env)
   const { message, deliveries, replayed } = await acceptDispatch(
     {
       db: c.env.DB,
@@ -32,7 +32,7 @@ services.post('/', requireScope(SCOPES.send), requireJson(), async (c) => {
       channels: configuredChannels(loadChannelConfig(c.env)),
       now: new Date(),
       // Issue 9: pictures are public under the issuer's origin.
-      pictures: { cache: c.env.CACHE, pepper, issuer },
+      pictures: { cache: c.env.CACHE, idKey: pictureIdKey, issuer },
       warn: (text, fields) => log('warn', text, { requestId, ...fields }),
     },
     c.get('auth'),

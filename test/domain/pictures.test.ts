@@ -3,13 +3,14 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import {
   decodePicture,
+  derivePictureIdKey,
   MAX_PICTURE_BYTES,
   pictureId,
   publishPicture,
   readPictureSize,
   sniffPicture,
 } from '../../src/domain/pictures.ts'
-import { importPepper } from '../../src/domain/secrets.ts'
+import { digestClientSecret, importPepper } from '../../src/domain/secrets.ts'
 import { AppError } from '../../src/errors.ts'
 import { gif, GIF, jpeg, pngDeclaring, randomPng, toBase64, webp, WEBP } from '../helpers/pictures.ts'
 
@@ -218,9 +219,9 @@ function countingKv() {
 
 describe('publishPicture', () => {
   it('stores the same content once, under an HMAC id, and gives one URL', async () => {
-    const pepper = await importPepper(env.SECRET_PEPPER)
+    const idKey = await derivePictureIdKey(env.SECRET_PEPPER)
     const { kv, values, puts } = countingKv()
-    const deps = { cache: kv, pepper, issuer: 'https://portero.test', now: new Date() }
+    const deps = { cache: kv, idKey, issuer: 'https://portero.test', now: new Date() }
     const png = randomPng()
     const picture = decodePicture(toBase64(png), PATH)
     const first = await publishPicture(deps, picture)
@@ -231,7 +232,7 @@ describe('publishPicture', () => {
     const sha256 = [...new Uint8Array(await crypto.subtle.digest('SHA-256', png))]
       .map((b) => b.toString(16).padStart(2, '0'))
       .join('')
-    const id = await pictureId(pepper, sha256)
+    const id = await pictureId(idKey, sha256)
     expect(id).toMatch(/^[0-9a-f]{64}$/)
     expect(id).not.toBe(sha256)
     expect(first).toBe(`https://portero.test/pictures/${id}.png`)
@@ -239,13 +240,28 @@ describe('publishPicture', () => {
   })
 
   it('writes again content that has less than half its life left', async () => {
-    const pepper = await importPepper(env.SECRET_PEPPER)
+    const idKey = await derivePictureIdKey(env.SECRET_PEPPER)
     const { kv, puts } = countingKv()
     const picture = decodePicture(toBase64(randomPng()), PATH)
     const start = new Date('2026-01-01T00:00:00Z')
-    await publishPicture({ cache: kv, pepper, issuer: 'https://p.test', now: start }, picture)
+    await publishPicture({ cache: kv, idKey, issuer: 'https://p.test', now: start }, picture)
     const later = new Date(start.getTime() + 16 * 24 * 3600 * 1000)
-    await publishPicture({ cache: kv, pepper, issuer: 'https://p.test', now: later }, picture)
+    await publishPicture({ cache: kv, idKey, issuer: 'https://p.test', now: later }, picture)
     expect(puts()).toBe(2)
+  })
+})
+
+describe('derivePictureIdKey', () => {
+  it('keys picture ids apart from client-secret digests, by HKDF from the pepper', async () => {
+    const sha256 = 'ab'.repeat(32)
+    const id = await pictureId(await derivePictureIdKey(env.SECRET_PEPPER), sha256)
+    // The very bytes the id is an HMAC of, digested as a client secret would be.
+    const asSecret = await digestClientSecret(await importPepper(env.SECRET_PEPPER), `portero picture v1\n${sha256}`)
+    expect(id).toMatch(/^[0-9a-f]{64}$/)
+    expect(id).not.toBe(asSecret)
+    // Still a function of the pepper: another deployment's ids differ.
+    const other = await derivePictureIdKey('A'.repeat(43))
+    expect(await pictureId(other, sha256)).not.toBe(id)
+    expect(await pictureId(await derivePictureIdKey(env.SECRET_PEPPER), sha256)).toBe(id)
   })
 })

@@ -28,6 +28,15 @@ describe('client secrets', () => {
     expect(await digestClientSecret(b, secret)).not.toBe(digest)
   })
 
+  it('digests with the pepper’s own bytes as the HMAC key, so stored digests keep verifying', async () => {
+    // A known answer (Python: hmac.new(bytes(32), secret, sha256)): the key of stored digests must
+    // never change, whatever else is derived from the pepper.
+    const pepper = await importPepper('A'.repeat(43)) // 32 zero bytes
+    expect(await digestClientSecret(pepper, 'DA39A3EE5E6B4B0D3255BFEF95601890AFD80709')).toBe(
+      'a578d4c4f7f7d4b15dd39793052e0c7e4da6cedf474bcce5c69f3029b108c1c7',
+    )
+  })
+
   it('matches the right secret only', async () => {
     const pepper = await importPepper(generatePepper())
     const digest = await digestClientSecret(pepper, 'right-secret')

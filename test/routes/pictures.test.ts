@@ -3,6 +3,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { MAX_PICTURE_BYTES } from '../../src/domain/pictures.ts'
+import { digestClientSecret, importPepper } from '../../src/domain/secrets.ts'
 import type { StandIn } from '../../stand-in/app.ts'
 import { freshPhone, freshSender, outboxRows, type Sender } from '../helpers/dispatch.ts'
 import { call, expectProblem, postJson } from '../helpers/http.ts'
@@ -117,6 +118,20 @@ describe('POST /Services with a picture', () => {
       .join('')
     expect(url).not.toContain(sha256)
     await expectProblem(await call(`/pictures/${sha256}.png`), 404, 'not_found')
+  })
+
+  it('publishes under an id that is not what the secret-digest key makes of the same input', QUEUE, async () => {
+    useStandIn()
+    const sender = await freshSender()
+    const png = randomPng()
+    const { url } = await sendAndSettle(sender, advertisement(sender, toBase64(png)))
+    const sha256 = [...new Uint8Array(await crypto.subtle.digest('SHA-256', png))]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('')
+    // A client secret equal to the id's HMAC input would be stored as this digest.
+    const pepper = await importPepper(env.SECRET_PEPPER)
+    const digest = await digestClientSecret(pepper, `portero picture v1\n${sha256}`)
+    expect(url).not.toContain(digest)
   })
 
   const refusals: { name: string; status: number; code: string; picture: () => string }[] = [
