@@ -42,7 +42,7 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255
  * Accepts a dispatch, or with the same Idempotency-Key and body returns the one accepted before
  * (`replayed`). Throws 403 `forbidden`, 400 (`unknown_service`, `invalid_request`,
  * `unsupported_channel`, `unknown_destination`, `destination_unreachable`), 409 `conflict` or
- * 503 `channel_unavailable`.
+ * 501 `channel_not_configured`.
  */
 export async function acceptDispatch(
   deps: DispatchDeps,
@@ -76,7 +76,9 @@ export async function acceptDispatch(
   for (const part of ['notification', 'advertisement'] as const) {
     const channel = request[part]?.channel
     if (channel && !deps.channels.has(channel)) {
-      throw new AppError(503, 'channel_unavailable', `${channel.toUpperCase()} delivery is not configured here.`)
+      // RFC 9110 §15.6.2: the server lacks what the request needs, lastingly; 503 (§15.6.4) would
+      // promise that a retry could succeed.
+      throw new AppError(501, 'channel_not_configured', `${channel.toUpperCase()} delivery is not configured on this deployment.`)
     }
   }
 

@@ -203,7 +203,7 @@ export const OPERATIONS: Operation[] = [
       200: { description: 'A replay of an earlier request with the same Idempotency-Key.', body: { schema: R.Message } },
       201: created('Accepted: written to the outbox and queued.', R.Message),
       ...pick(400, 401, 403, 409, 413, 415),
-      503: problem('No credentials for that channel on this deployment.'),
+      501: problem('`channel_not_configured`: this deployment has no credentials for that channel. A lasting state, not a transient one: do not retry.'),
     },
   },
   {
