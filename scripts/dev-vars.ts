@@ -1,6 +1,6 @@
 // Reads and writes .dev.vars, the local stand-in for Worker secrets (gitignored): Portero's own,
 // and the stand-in's (stand-in/.dev.vars), whose credentials must match.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { exportJWK, exportPKCS8, generateKeyPair } from 'jose'
 import { generatePepper } from '../src/domain/secrets.ts'
 import { generateSigningKey } from '../src/domain/signing-keys.ts'
@@ -39,6 +39,14 @@ function writeDevVars(path: string, vars: Record<string, string>) {
   // Single-quoted: literal JSON, and PEM newlines kept as the two characters \n.
   for (const [name, value] of Object.entries(vars)) lines.push(`${name}='${value}'`)
   writeFileSync(path, lines.join('\n') + '\n', { mode: 0o600 })
+}
+
+/**
+ * Makes a file of secrets readable by its owner only. `mode` in writeFileSync applies only when the
+ * file is created: one that existed before (copied, restored, made by an editor) keeps its mode.
+ */
+export function keepPrivate(path: string): void {
+  if (existsSync(path)) chmodSync(path, 0o600)
 }
 
 /**
@@ -83,5 +91,8 @@ export async function ensureDevVars() {
       TOKEN_URL: vars.GOOGLE_TOKEN_URL!,
     })
   }
+  // On every start, whether the files were written now or found.
+  keepPrivate(DEV_VARS)
+  keepPrivate(STAND_IN_DEV_VARS)
   return { vars, created }
 }

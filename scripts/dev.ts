@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { getPlatformProxy } from 'wrangler'
-import { DEV_CREDENTIALS, ensureDevVars, STAND_IN_PORT } from './dev-vars.ts'
+import { DEV_CREDENTIALS, ensureDevVars, keepPrivate, STAND_IN_PORT } from './dev-vars.ts'
 import { DEMO_PROVIDER, DEMO_SERVICE_ID, DEMO_USER_ID, seedDispatch, seedLocalDatabase, type SeededClient } from './seed.ts'
 
 // Everything runs offline: no Request.cf lookup at Cloudflare, no telemetry.
@@ -67,6 +67,7 @@ writeFileSync(
   JSON.stringify({ base: BASE, standIn: STAND_IN, clients, serviceToken, serviceId: DEMO_SERVICE_ID, userId: DEMO_USER_ID }, null, 2),
   { mode: 0o600 },
 )
+keepPrivate(DEV_CREDENTIALS)
 printWelcome(clients, serviceToken)
 
 async function waitFor(url: string) {

@@ -1,7 +1,8 @@
 // Production secrets: prints a new signing key set (or one more key for an existing set, for
-// rotation) or a new pepper, with how to store it as a Worker secret.
+// rotation) or a new pepper, with how to store it as a Worker secret. Printed to stdout, to be
+// piped into `wrangler secret put`: no secret needs to touch the disk (README "Deploy").
 //
-//   node scripts/generate-keys.ts [--alg ES256|EdDSA] [--rotate current.json] [--out keys.json]
+//   node scripts/generate-keys.ts [--alg ES256|EdDSA] [--rotate current.json|-] [--out keys.json]
 //   node scripts/generate-keys.ts --pepper
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -20,7 +21,7 @@ const { values } = parseArgs({
 if (values.pepper) {
   console.log(generatePepper())
   console.error('\nStore it once, before the first client is created (changing it invalidates every secret):')
-  console.error('  wrangler secret put SECRET_PEPPER')
+  console.error('pipe it into `wrangler secret put SECRET_PEPPER` and keep it in your secrets vault, not in a file.')
   process.exit(0)
 }
 
@@ -30,7 +31,9 @@ if (!SIGNING_ALGORITHMS.includes(alg)) {
   process.exit(2)
 }
 
-const current = values.rotate ? (JSON.parse(readFileSync(values.rotate, 'utf8')) as { keys: object[] }) : { keys: [] }
+// `--rotate -` reads the current set from stdin, so it can come from a vault through a pipe.
+const currentText = values.rotate === undefined ? undefined : readFileSync(values.rotate === '-' ? 0 : values.rotate, 'utf8')
+const current = currentText ? (JSON.parse(currentText) as { keys: object[] }) : { keys: [] }
 const keySet = { keys: [...current.keys, await generateSigningKey(alg)] }
 const json = JSON.stringify(keySet)
 await parseSigningKeySet(json) // refuse to print a set the Worker would refuse
@@ -41,10 +44,12 @@ if (values.out) {
 } else {
   console.log(json)
 }
-const file = values.out ?? 'keys.json'
+const store = values.out
+  ? `wrangler secret put SIGNING_KEYS < ${values.out}   # then delete ${values.out}`
+  : 'pipe this output into: wrangler secret put SIGNING_KEYS'
 console.error(`
-Store it as the SIGNING_KEYS secret, then delete the file:
-  wrangler secret put SIGNING_KEYS < ${file}
-The last key in the set signs; every key verifies. To rotate: run again with --rotate ${file},
+Store it as the SIGNING_KEYS secret (${store}),
+and keep the set in your secrets vault, not in a file: rotation needs it. The last key in the set
+signs; every key verifies. To rotate: pipe the current set into this script with --rotate -,
 store the result, and after the longest token lifetime (and JWKS cache, 5 min) has passed remove
 the old key from the front of the set and store the set again.`)

@@ -2,6 +2,7 @@
 import { z } from 'zod'
 import { AppError, type Dialect } from './errors.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
+import { derivePictureIdKey } from './domain/pictures.ts'
 import { importPepper } from './domain/secrets.ts'
 import type { Defer } from './http/after-response.ts'
 import type { AdminAction } from './http/audit.ts'
@@ -23,7 +24,10 @@ export type Config = {
   /** Portero's own API as a resource server: the `aud` its routes require (API_RESOURCE or ISSUER). */
   resource: string
   keys: SigningKeySet
+  /** Digests client secrets: SECRET_PEPPER itself as the HMAC key (see importPepper). */
   pepper: CryptoKey
+  /** Keys picture ids: derived from SECRET_PEPPER with HKDF, never the secrets' key. */
+  pictureIdKey: CryptoKey
 }
 
 const HttpUrl = z.url({ protocol: /^https?$/ })
@@ -70,11 +74,12 @@ async function parseConfig(env: Env): Promise<Config> {
       throw new Error(problems.join('; '))
     }
     const { ISSUER, API_RESOURCE, SIGNING_KEYS, SECRET_PEPPER } = parsed.data
-    const [keys, pepper] = await Promise.all([
+    const [keys, pepper, pictureIdKey] = await Promise.all([
       parseSigningKeySet(SIGNING_KEYS),
       importPepper(SECRET_PEPPER),
+      derivePictureIdKey(SECRET_PEPPER),
     ])
-    return { issuer: ISSUER, resource: API_RESOURCE || ISSUER, keys, pepper }
+    return { issuer: ISSUER, resource: API_RESOURCE || ISSUER, keys, pepper, pictureIdKey }
   } catch (cause) {
     throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
   }

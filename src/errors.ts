@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   unknown_destination: 'The destination is not a known recipient of this provider.',
   destination_unreachable: 'The recipient cannot be reached on the requested channel.',
   not_supported: 'This feature is not supported.',
-  channel_unavailable: 'This deployment is not configured to deliver on that channel.',
+  channel_not_configured: 'This deployment has no credentials to deliver on that channel (a lasting state: do not retry).',
   not_found: 'No resource exists at this path.',
   method_not_allowed: 'The resource exists but does not support this method.',
   rate_limited: 'Too many failed attempts; wait before trying again.',
@@ -113,6 +113,7 @@ const TITLES: Record<number, string> = {
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
 }

@@ -15,9 +15,10 @@ import {
 import { endClientTokens, publishClientRecords } from './client-records.ts'
 import { waitOutRevocationSecond } from './revocation.ts'
 import { SCOPES } from './scopes.ts'
-import { checkImportedSecret, digestClientSecret, generateClientSecret } from './secrets.ts'
+import { checkImportedSecret, digestClientSecret, generateClientSecret, isLocalIssuer } from './secrets.ts'
 
-export type ClientDeps = { db: D1Database; cache: KVNamespace; pepper: CryptoKey; now: Date }
+/** `issuer` is config ISSUER: a local one may import the source documents' example secrets. */
+export type ClientDeps = { db: D1Database; cache: KVNamespace; pepper: CryptoKey; issuer: string; now: Date }
 
 /** Scopes only operator-level clients (no provider) may hold. */
 const OPERATOR_SCOPES: string[] = [SCOPES.admin, SCOPES.introspectAny]
@@ -52,7 +53,7 @@ export async function createClient(deps: ClientDeps, input: NewClientInput): Pro
   }
   checkScopes(input.providerId, input.allowedScopes)
   if (input.importedSecret !== undefined) {
-    const weakness = checkImportedSecret(input.importedSecret)
+    const weakness = checkImportedSecret(input.importedSecret, { local: isLocalIssuer(deps.issuer) })
     if (weakness) {
       throw new AppError(400, 'invalid_request', `The imported secret ${weakness}.`, {
         errors: [{ path: 'client_secret', message: weakness }],

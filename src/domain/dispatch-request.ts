@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { AppError, type FieldError } from '../errors.ts'
 import type { Channel } from '../providers/notifier.ts'
 import { MAX_SMS_TEXT_CHARS, smsText } from '../providers/sms.ts'
-import { decodePicture, MAX_PICTURE_BYTES, type Picture } from './pictures.ts'
+import { decodePicture, MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, MAX_PICTURE_SIDE, type Picture } from './pictures.ts'
 import { MAX_QR_CONTENT_CHARS, MAX_QR_LABEL_CHARS, renderQrCode } from './qr-codes.ts'
 
 export const MAX_TITLE_CHARS = 32
@@ -88,7 +88,7 @@ const Part = z.preprocess(
         .string({ error: 'picture must be a base64 string or a data: URL' })
         .optional()
         .meta({
-          description: `A PNG, JPEG, GIF or WebP image of at most ${MAX_PICTURE_BYTES} bytes, in base64 (plain or as a \`data:image/…;base64,\` URL). Checked by content; published at an unguessable URL and sent as the FCM notification image or the MMS media.`,
+          description: `A PNG, JPEG, GIF or WebP image of at most ${MAX_PICTURE_BYTES} bytes and at most ${MAX_PICTURE_SIDE} pixels a side and ${MAX_PICTURE_PIXELS / 1e6} megapixels (as its header declares), in base64 (plain or as a \`data:image/…;base64,\` URL). Checked by content; published at an unguessable URL and sent as the FCM notification image or the MMS media.`,
           contentEncoding: 'base64',
         }),
     },

@@ -47,7 +47,7 @@ const PARTS = ['notification', 'advertisement'] as const
  * Accepts a dispatch, or with the same Idempotency-Key and body returns the one accepted before
  * (`replayed`). Throws 403 `forbidden`, 400 (`unknown_service`, `invalid_request`,
  * `unsupported_channel`, `unknown_destination`, `destination_unreachable`), 409 `conflict` or
- * 503 `channel_unavailable`.
+ * 501 `channel_not_configured`.
  */
 export async function acceptDispatch(
   deps: DispatchDeps,
@@ -94,7 +94,9 @@ export async function acceptDispatch(
   checkParameters(service, request)
   for (const { content } of requested) {
     if (!deps.channels.has(content.channel)) {
-      throw new AppError(503, 'channel_unavailable', `${content.channel.toUpperCase()} delivery is not configured here.`)
+      // RFC 9110 §15.6.2: the server lacks what the request needs, lastingly; 503 (§15.6.4) would
+      // promise that a retry could succeed.
+      throw new AppError(501, 'channel_not_configured', `${content.channel.toUpperCase()} delivery is not configured on this deployment.`)
     }
   }
   if (stored.earlier) return replay(stored.earlier, requestHash)

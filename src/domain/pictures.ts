@@ -1,6 +1,6 @@
 // Pictures of /Services parts (issue 9): base64 checked by content (PNG, JPEG, GIF or WebP only),
 // bounded in size, stored once per distinct content and published at an unguessable URL.
-import { toHex } from '../encoding.ts'
+import { base64UrlDecode, toHex } from '../encoding.ts'
 import { AppError } from '../errors.ts'
 import { findPictureMeta, putPicture } from '../storage/pictures.ts'
 
@@ -19,8 +19,22 @@ export const PICTURE_TYPES = {
 export type PictureExtension = keyof typeof PICTURE_TYPES
 export type PictureType = (typeof PICTURE_TYPES)[PictureExtension]
 
+/**
+ * Pixel limits, read from the image's header. Phones decode what they are sent: the Firebase
+ * Android SDK downloads a notification image of up to 1 MiB and decodes it whole into a bitmap
+ * (4 bytes a pixel), and Android refuses to draw a bitmap over 100 MiB. A 1 MiB PNG may declare
+ * 50,000 × 50,000 pixels (10 GB decoded), which crashes the app instead of showing a picture.
+ * 16 megapixels is 64 MiB decoded, under that limit; 4096 px per side is the largest texture many
+ * phone GPUs draw, and far more than a notification shows or an MMS carries (Twilio scales MMS
+ * images down to the carriers' few hundred KB).
+ */
+export const MAX_PICTURE_SIDE = 4096
+export const MAX_PICTURE_PIXELS = 16_000_000
+
 /** A picture whose bytes were checked: one of the four formats, complete, at most 1 MiB. */
 export type Picture = { bytes: Uint8Array; type: PictureType; ext: PictureExtension }
+
+export type PictureSize = { width: number; height: number }
 
 const DATA_URL = /^data:([^;,]*)((?:;[^;,]*)*),/i
 // RFC 4648 §4 with padding: a length that is not a multiple of 4 is a truncated string.
@@ -40,8 +54,9 @@ function invalid(path: string, message: string): AppError {
 
 /**
  * Decodes a part's `picture`: base64, plain or as a `data:image/…;base64,` URL. Throws 400
- * `invalid_request` (not base64, truncated, not one of the four formats, or a data URL whose type
- * is not its content's) or 413 `payload_too_large` (over `maxBytes` decoded).
+ * `invalid_request` (not base64, truncated, not one of the four formats, a data URL whose type is
+ * not its content's, or no readable size or one beyond MAX_PICTURE_SIDE / MAX_PICTURE_PIXELS) or
+ * 413 `payload_too_large` (over `maxBytes` decoded).
  */
 export function decodePicture(value: unknown, path: string, maxBytes = MAX_PICTURE_BYTES): Picture {
   if (typeof value !== 'string') throw invalid(path, 'must be a base64 string or a data: URL')
@@ -73,6 +88,13 @@ export function decodePicture(value: unknown, path: string, maxBytes = MAX_PICTU
   if (!ext) throw invalid(path, 'is not a complete PNG, JPEG, GIF or WebP image')
   if (declared && declared !== ext) {
     throw invalid(path, `is declared ${PICTURE_TYPES[declared]} but its content is ${PICTURE_TYPES[ext]}`)
+  }
+  const dimensions = readPictureSize(bytes, ext)
+  if (!dimensions) throw invalid(path, 'has no readable width and height in its header')
+  const { width, height } = dimensions
+  if (width > MAX_PICTURE_SIDE || height > MAX_PICTURE_SIDE || width * height > MAX_PICTURE_PIXELS) {
+    const limit = `at most ${MAX_PICTURE_SIDE} pixels a side and ${MAX_PICTURE_PIXELS / 1e6} megapixels`
+    throw invalid(path, `is ${width} × ${height} pixels: ${limit}`)
   }
   return { bytes, type: PICTURE_TYPES[ext], ext }
 }
@@ -112,19 +134,160 @@ export function sniffPicture(bytes: Uint8Array): PictureExtension | null {
   return null
 }
 
+/**
+ * The width and height an image declares, read from its header as a decoder would, or null when
+ * the header does not say (a JPEG without a frame header, a WebP chunk that is none of VP8, VP8L,
+ * VP8X) or says zero. For a GIF, the largest of its logical screen and the extent of every frame:
+ * decoders grow the canvas to a frame that does not fit.
+ */
+export function readPictureSize(bytes: Uint8Array, ext: PictureExtension): PictureSize | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let size: PictureSize | null
+  try {
+    size = SIZE_READERS[ext](bytes, view)
+  } catch (error) {
+    // A header that runs past the end of the bytes.
+    if (error instanceof RangeError) return null
+    throw error
+  }
+  return size && size.width > 0 && size.height > 0 ? size : null
+}
+
+type SizeReader = (bytes: Uint8Array, view: DataView) => PictureSize | null
+
+const SIZE_READERS: Record<PictureExtension, SizeReader> = {
+  // PNG (RFC 2083 §4.1.1): IHDR is the first chunk, width and height its first two 32-bit fields.
+  png: (_, view) => ({ width: view.getUint32(16), height: view.getUint32(20) }),
+  jpg: readJpegSize,
+  gif: readGifSize,
+  webp: readWebpSize,
+}
+
+// JPEG (ITU-T T.81, table B.1): markers that stand alone, without a length.
+const isStandaloneMarker = (marker: number) => marker === 0x01 || (marker >= 0xd0 && marker <= 0xd9)
+// SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC), which share the range.
+const isFrameHeader = (marker: number) =>
+  marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc
+
+/** The first frame header's size, walking the marker segments from SOI up to the scan (SOS). */
+function readJpegSize(bytes: Uint8Array, view: DataView): PictureSize | null {
+  let at = 2
+  while (at < bytes.length) {
+    if (bytes[at] !== 0xff) return null
+    let marker = bytes[++at]!
+    while (marker === 0xff) marker = bytes[++at]! // fill bytes before a marker (T.81 §B.1.1.2)
+    at++
+    if (isStandaloneMarker(marker)) {
+      if (marker === 0xd9) return null // EOI before any frame
+      continue
+    }
+    const length = view.getUint16(at)
+    if (length < 2) return null
+    // SOFn: length, sample precision, number of lines (height), samples per line (width).
+    if (isFrameHeader(marker)) return { width: view.getUint16(at + 5), height: view.getUint16(at + 3) }
+    // The entropy-coded data follows SOS: a frame header after it would come too late to count.
+    if (marker === 0xda) return null
+    at += length
+  }
+  return null
+}
+
+/** GIF89a: the logical screen and every image descriptor, walking the blocks up to the trailer. */
+function readGifSize(bytes: Uint8Array, view: DataView): PictureSize | null {
+  let width = view.getUint16(6, true)
+  let height = view.getUint16(8, true)
+  const colorTable = (flags: number) => (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0)
+  let at = 13 + colorTable(bytes[10]!)
+  // Data sub-blocks: a length byte and that many bytes, until a zero length.
+  const skipSubBlocks = () => {
+    while (true) {
+      const length = bytes[at++]
+      if (length === undefined) throw new RangeError('GIF ends inside a block')
+      if (length === 0) return
+      at += length
+    }
+  }
+  while (at < bytes.length) {
+    const block = bytes[at++]
+    if (block === 0x3b) return { width, height } // trailer
+    if (block === 0x21) {
+      at++ // extension label
+      skipSubBlocks()
+    } else if (block === 0x2c) {
+      // Image descriptor: left, top, width, height (16-bit little-endian), flags.
+      width = Math.max(width, view.getUint16(at, true) + view.getUint16(at + 4, true))
+      height = Math.max(height, view.getUint16(at + 2, true) + view.getUint16(at + 6, true))
+      at += 9 + colorTable(bytes[at + 8]!)
+      at++ // LZW minimum code size
+      skipSubBlocks()
+    } else {
+      return null
+    }
+  }
+  return null
+}
+
+/** WebP (RFC 9649): the first chunk after the RIFF header, the image's (VP8, VP8L) or canvas's (VP8X). */
+function readWebpSize(bytes: Uint8Array, view: DataView): PictureSize | null {
+  const chunk = String.fromCharCode(...bytes.subarray(12, 16))
+  const data = 20
+  const uint24 = (at: number) => view.getUint16(at, true) | (view.getUint8(at + 2) << 16)
+  switch (chunk) {
+    // Extended format: canvas width − 1 and height − 1, 24 bits each, after 4 bytes of flags.
+    case 'VP8X':
+      return { width: uint24(data + 4) + 1, height: uint24(data + 7) + 1 }
+    // Lossless: a 0x2F signature, then width − 1 and height − 1 in 14 bits each.
+    case 'VP8L': {
+      if (bytes[data] !== 0x2f) return null
+      const bits = view.getUint32(data + 1, true)
+      return { width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 }
+    }
+    // RFC 6386 §9.1: a key frame's 3-byte tag, start code 9D 01 2A, then 14-bit width and height.
+    case 'VP8 ': {
+      if (bytes[data]! & 1 || bytes[data + 3] !== 0x9d || bytes[data + 4] !== 0x01 || bytes[data + 5] !== 0x2a) {
+        return null
+      }
+      return { width: view.getUint16(data + 6, true) & 0x3fff, height: view.getUint16(data + 8, true) & 0x3fff }
+    }
+    default:
+      return null
+  }
+}
+
 export type PictureDeps = {
   cache: KVNamespace
-  /** The deployment's HMAC pepper: makes the public id unguessable from the content. */
-  pepper: CryptoKey
+  /** From derivePictureIdKey: makes the public id unguessable from the content. */
+  idKey: CryptoKey
   /** The public origin (config ISSUER), which the picture URLs start with. */
   issuer: string
   now: Date
 }
 
+const PICTURE_ID_KEY_INFO = 'portero picture id key v1'
+
+/**
+ * The HMAC key of picture ids, derived from SECRET_PEPPER with HKDF-SHA-256 (RFC 5869) under a
+ * label of its own. Picture ids are public: under the key that digests client secrets, anyone
+ * could have the digest of a chosen input computed and published. Ids made before this key
+ * existed stay served under their old URLs until they expire; the same content sent again is
+ * stored once more under its new id.
+ */
+export async function derivePictureIdKey(pepper: string): Promise<CryptoKey> {
+  const secret = await crypto.subtle.importKey('raw', base64UrlDecode(pepper), 'HKDF', false, ['deriveKey'])
+  const info = new TextEncoder().encode(PICTURE_ID_KEY_INFO)
+  return crypto.subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info },
+    secret,
+    { name: 'HMAC', hash: 'SHA-256', length: 256 },
+    false,
+    ['sign'],
+  )
+}
+
 /** The public id of content: HMAC of its SHA-256, so knowing an image does not find its URL. */
-export async function pictureId(pepper: CryptoKey, contentSha256: string): Promise<string> {
+export async function pictureId(idKey: CryptoKey, contentSha256: string): Promise<string> {
   const data = new TextEncoder().encode(`portero picture v1\n${contentSha256}`)
-  return toHex(await crypto.subtle.sign('HMAC', pepper, data))
+  return toHex(await crypto.subtle.sign('HMAC', idKey, data))
 }
 
 export function pictureUrl(issuer: string, id: string, ext: PictureExtension): string {
@@ -152,7 +315,7 @@ export async function planPictures(
   const nowSeconds = Math.floor(deps.now.getTime() / 1000)
   const wanted = await Promise.all(
     pictures.map(async ({ picture, keepUntil }) => {
-      const id = await pictureId(deps.pepper, toHex(await crypto.subtle.digest('SHA-256', picture.bytes)))
+      const id = await pictureId(deps.idKey, toHex(await crypto.subtle.digest('SHA-256', picture.bytes)))
       const ttlSeconds = Math.min(PICTURE_TTL_SECONDS, (keepUntil ?? Infinity) - nowSeconds)
       return { id, picture, ttlSeconds, keepUntil }
     }),

@@ -16,6 +16,11 @@ export function generateClientSecret(): string {
 /** A new pepper for SECRET_PEPPER: 32 random bytes, base64url. */
 export const generatePepper = generateClientSecret
 
+/**
+ * The key of client-secret digests: SECRET_PEPPER's bytes as the HMAC key, as they have been since
+ * the first client was stored. Not derived like the picture-id key (derivePictureIdKey): a
+ * different key would change every digest, and no client stored before could log in again.
+ */
 export function importPepper(pepper: string): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', base64UrlDecode(pepper), { name: 'HMAC', hash: 'SHA-256' }, false, [
     'sign',
@@ -27,12 +32,35 @@ export async function digestClientSecret(pepper: CryptoKey, secret: string): Pro
   return toHex(await crypto.subtle.sign('HMAC', pepper, encoder.encode(secret)))
 }
 
-/** Refuses an imported secret too short to resist guessing. Returns a reason, or null if fine. */
-export function checkImportedSecret(secret: string): string | null {
+/**
+ * Secrets printed as examples in the source documents, upper-cased: document 003's curl example
+ * (the SHA-1 of nothing, as it happens) and document 002's placeholder. Documents 000 and 001 show
+ * none. Anyone who has read the documents knows them.
+ */
+const DOCUMENT_EXAMPLE_SECRETS = new Set(['DA39A3EE5E6B4B0D3255BFEF95601890AFD80709', 'APP_SECRET'])
+
+// The hosts README's local setup runs on, as for the HTTPS exemption (SECURITY.md "Transport").
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/** True when the issuer (config ISSUER) is a local development origin. */
+export function isLocalIssuer(issuer: string): boolean {
+  return URL.canParse(issuer) && LOCAL_HOSTS.has(new URL(issuer).hostname)
+}
+
+/**
+ * Refuses an imported secret too short to resist guessing, or one printed as an example in the
+ * source documents unless the deployment is `local` (where `npm start` seeds document 003's
+ * example so it works as written). Returns a reason, or null if fine.
+ */
+export function checkImportedSecret(secret: string, { local }: { local: boolean }): string | null {
   if (secret.length < MIN_IMPORTED_SECRET_LENGTH) {
     return `must be at least ${MIN_IMPORTED_SECRET_LENGTH} characters`
   }
   if (secret.length > MAX_SECRET_LENGTH) return `must be at most ${MAX_SECRET_LENGTH} characters`
+  // Compared in any case: the lower-case spelling is just as public.
+  if (!local && DOCUMENT_EXAMPLE_SECRETS.has(secret.toUpperCase())) {
+    return 'is an example printed in the source documents: anyone can read it'
+  }
   return null
 }
 

@@ -195,7 +195,7 @@ export const OPERATIONS: Operation[] = [
     method: 'post', path: '/Services', tag: 'Dispatch', security: ['bearer'],
     summary: 'Send a notification or advertisement (document 001)',
     description:
-      "Needs `services:send` and the token's own provider. Field names are matched case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM in any case, or the codes 1 and 2, with no surrounding spaces. A part's `picture` (PNG, JPEG, GIF or WebP, at most 1 MiB) is published at an unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or coupon) is drawn as a PNG and becomes the image of the notification, or else of the advertisement, which must not carry a picture of its own; its `label` is added to that part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to make retries safe.",
+      "Needs `services:send` and the token's own provider. Field names are matched case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM in any case, or the codes 1 and 2, with no surrounding spaces. A part's `picture` (PNG, JPEG, GIF or WebP, at most 1 MiB, 4096 pixels a side and 16 megapixels) is published at an unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or coupon) is drawn as a PNG and becomes the image of the notification, or else of the advertisement, which must not carry a picture of its own; its `label` is added to that part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to make retries safe.",
     body: {
       'application/json': { schema: ServicesRequestSchema, examples: { document001: EXAMPLES.services001, ticket: EXAMPLES.servicesTicket } },
     },
@@ -203,7 +203,7 @@ export const OPERATIONS: Operation[] = [
       200: { description: 'A replay of an earlier request with the same Idempotency-Key.', body: { schema: R.Message } },
       201: created('Accepted: written to the outbox; its deliveries are enqueued right after this response.', R.Message),
       ...pick(400, 401, 403, 409, 413, 415),
-      503: problem('No credentials for that channel on this deployment.'),
+      501: problem('`channel_not_configured`: this deployment has no credentials for that channel. A lasting state, not a transient one: do not retry.'),
     },
   },
   {

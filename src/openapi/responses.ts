@@ -82,7 +82,13 @@ const Delivery = z.object({
   to: z.string().meta({ description: 'Masked phone number or registration token.' }),
   status: z.enum(['queued', 'sending', 'sent', 'failed', 'dead']),
   attempts: z.int(),
-  last_error: z.string().nullable(),
+  last_error: z
+    .string()
+    .nullable()
+    .meta({
+      description:
+        "Why the last attempt failed. A failure of the operator's own channel settings (credentials refused, a wrong account or project) reads 'delivery channel unavailable; the operator has been notified'.",
+    }),
   provider_message_id: z.string().nullable(),
   picture_url: z
     .string()

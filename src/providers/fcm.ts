@@ -83,6 +83,7 @@ export function createFcmNotifier({
           ok: false,
           retryable: false,
           reason: `FCM: APNs or web push credentials refused (${detail})`,
+          operatorFault: true,
         }
       }
       // The cached access token was revoked or expired early: drop it so the retry gets a new one.
@@ -91,6 +92,7 @@ export function createFcmNotifier({
         ok: false,
         retryable: true,
         reason: `FCM rejected Portero's access token (${detail})`,
+        operatorFault: true,
       }
     }
     if (
@@ -103,6 +105,10 @@ export function createFcmNotifier({
         permanent: 'invalid_destination',
         reason: `FCM refused the registration token (${detail})`,
       }
+    }
+    // The service account may not send for this project, or the project does not exist.
+    if (status === 403 || status === 404) {
+      return { ok: false, retryable: false, reason: `FCM refused Portero's project (${detail})`, operatorFault: true }
     }
     return { ok: false, retryable: false, reason: `FCM refused the message (${detail})` }
   }
@@ -121,6 +127,8 @@ export function createFcmNotifier({
           retryable,
           ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
           reason,
+          // Refused for good: the service account or its key is wrong. An outage is not ours.
+          ...(retryable ? {} : { operatorFault: true as const }),
         }
       }
       const outcome = await fetchWithTimeout(

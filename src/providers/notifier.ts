@@ -31,9 +31,14 @@ export type SendResult =
       retryable: boolean
       /** From the provider's Retry-After header, in seconds. */
       retryAfterSeconds?: number
-      /** Safe to store and show the provider: no credentials, no tokens. */
+      /** No credentials, no tokens; shown to the provider unless `operatorFault`. */
       reason: string
       permanent?: PermanentFailure
+      /**
+       * The operator's own account or settings failed (credentials refused, a wrong account or
+       * project), not this message: the provider is shown a neutral text, the reason is logged.
+       */
+      operatorFault?: true
     }
 
 export interface Notifier {

@@ -114,7 +114,12 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
       ok: false,
       retryable: false,
       reason: `SMS provider rejected Portero's credentials (${detail})`,
+      operatorFault: true,
     }
+  }
+  if (status === 404) {
+    // The Messages resource of our account does not exist: a wrong account SID or base URL.
+    return { ok: false, retryable: false, reason: `SMS provider does not know Portero's account (${detail})`, operatorFault: true }
   }
   const permanent = twilioCode === undefined ? undefined : PERMANENT_BY_CODE[twilioCode]
   return {

@@ -18,6 +18,12 @@ import { DispatchJob } from './job.ts'
 /** Longer than any send may take (adapters time out after 10 s): a dead consumer's claim expires. */
 export const LEASE_SECONDS = 60
 
+/**
+ * What a provider reads in `last_error` when the operator's own credentials or settings failed:
+ * those details are the operator's, and go to the log.
+ */
+export const OPERATOR_FAULT_TEXT = 'delivery channel unavailable; the operator has been notified'
+
 export type ConsumerDeps = {
   db: D1Database
   notifiers: Notifiers
@@ -55,7 +61,8 @@ async function consumeOne(message: Message<unknown>, deps: ConsumerDeps): Promis
 async function send(delivery: Delivery, message: Message<unknown>, deps: ConsumerDeps): Promise<void> {
   const notifier = deps.notifiers[delivery.channel]
   if (!notifier) {
-    await markDeliveryFinal(deps.db, delivery.id, 'failed', `${delivery.channel} is not configured`)
+    log('error', 'delivery failed: the channel is not configured', { deliveryId: delivery.id, channel: delivery.channel })
+    await markDeliveryFinal(deps.db, delivery.id, 'failed', OPERATOR_FAULT_TEXT)
     message.ack()
     return
   }
@@ -73,14 +80,20 @@ async function send(delivery: Delivery, message: Message<unknown>, deps: Consume
     message.ack()
     return
   }
+  let lastError = result.reason
+  if (result.operatorFault) {
+    const { retryable, reason } = result
+    log('error', "delivery failed on the operator's channel settings", { deliveryId: delivery.id, channel: delivery.channel, retryable, reason })
+    lastError = OPERATOR_FAULT_TEXT
+  }
   if (result.retryable) {
     const delay = backoff(message.attempts, result.retryAfterSeconds)
     const due = Math.floor(deps.now().getTime() / 1000) + delay
-    await markDeliveryForRetry(deps.db, delivery.id, result.reason, due)
+    await markDeliveryForRetry(deps.db, delivery.id, lastError, due)
     message.retry({ delaySeconds: delay })
     return
   }
-  await markDeliveryFinal(deps.db, delivery.id, 'failed', result.reason)
+  await markDeliveryFinal(deps.db, delivery.id, 'failed', lastError)
   if (result.permanent) await actOnPermanentFailure(deps.db, delivery, result.permanent)
   message.ack()
 }

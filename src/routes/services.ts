@@ -28,7 +28,7 @@ services.post('/', requireScope(SCOPES.send), limitBodyTo(DISPATCH_BODY_BYTES), 
     })
   }
   const requestId = c.get('requestId')
-  const { issuer, pepper } = await loadConfig(c.env)
+  const { issuer, pictureIdKey } = await loadConfig(c.env)
   const { message, deliveries, replayed } = await acceptDispatch(
     {
       db: c.env.DB,
@@ -36,7 +36,7 @@ services.post('/', requireScope(SCOPES.send), limitBodyTo(DISPATCH_BODY_BYTES), 
       channels: configuredChannels(loadChannelConfig(c.env)),
       now: new Date(),
       // Issue 9: pictures are public under the issuer's origin.
-      pictures: { cache: c.env.CACHE, pepper, issuer },
+      pictures: { cache: c.env.CACHE, idKey: pictureIdKey, issuer },
       warn: (text, fields) => log('warn', text, { requestId, ...fields }),
       defer: c.get('defer'),
     },

@@ -5,6 +5,7 @@ import {
   generateClientSecret,
   generatePepper,
   importPepper,
+  isLocalIssuer,
   secretMatches,
 } from '../../src/domain/secrets.ts'
 import { createClient } from '../helpers/clients.ts'
@@ -27,6 +28,15 @@ describe('client secrets', () => {
     expect(await digestClientSecret(b, secret)).not.toBe(digest)
   })
 
+  it('digests with the pepper’s own bytes as the HMAC key, so stored digests keep verifying', async () => {
+    // A known answer (Python: hmac.new(bytes(32), secret, sha256)): the key of stored digests must
+    // never change, whatever else is derived from the pepper.
+    const pepper = await importPepper('A'.repeat(43)) // 32 zero bytes
+    expect(await digestClientSecret(pepper, 'DA39A3EE5E6B4B0D3255BFEF95601890AFD80709')).toBe(
+      'a578d4c4f7f7d4b15dd39793052e0c7e4da6cedf474bcce5c69f3029b108c1c7',
+    )
+  })
+
   it('matches the right secret only', async () => {
     const pepper = await importPepper(generatePepper())
     const digest = await digestClientSecret(pepper, 'right-secret')
@@ -44,9 +54,26 @@ describe('client secrets', () => {
   })
 
   it('refuses imported secrets shorter than 32 characters', () => {
-    expect(checkImportedSecret('x'.repeat(31))).toMatch(/at least 32/)
-    expect(checkImportedSecret('DA39A3EE5E6B4B0D3255BFEF95601890AFD80709')).toBeNull()
-    expect(checkImportedSecret('x'.repeat(257))).toMatch(/at most 256/)
+    const deployed = { local: false }
+    expect(checkImportedSecret('x'.repeat(31), deployed)).toMatch(/at least 32/)
+    expect(checkImportedSecret('0B9C2625DC21EF05F6AD4DDF47C5F203837AA32C', deployed)).toBeNull()
+    expect(checkImportedSecret('x'.repeat(257), deployed)).toMatch(/at most 256/)
+  })
+
+  it('refuses document 003’s example secret, in any case, unless the deployment is local', () => {
+    const example = 'DA39A3EE5E6B4B0D3255BFEF95601890AFD80709'
+    expect(checkImportedSecret(example, { local: false })).toMatch(/example printed in the source documents/)
+    expect(checkImportedSecret(example.toLowerCase(), { local: false })).toMatch(/example/)
+    expect(checkImportedSecret(example, { local: true })).toBeNull()
+  })
+
+  it('counts only localhost, 127.0.0.1 and [::1] as local issuers', () => {
+    for (const issuer of ['http://localhost:8787', 'http://127.0.0.1:8787', 'http://[::1]:8787', 'https://localhost']) {
+      expect(isLocalIssuer(issuer)).toBe(true)
+    }
+    for (const issuer of ['https://portero.test', 'https://localhost.example.com', 'https://127.0.0.1.nip.io', 'not a url']) {
+      expect(isLocalIssuer(issuer)).toBe(false)
+    }
   })
 })
 

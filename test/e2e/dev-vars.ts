@@ -1,11 +1,10 @@
 // Signing-key rotation in the local .dev.vars, the way README "Rotating the signing key" does it
 // (scripts/generate-keys.ts --rotate); the developer's own file is kept aside until the run ends.
 /// <reference types="node" />
-import { execFile } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { DEV_VARS, readDevVars } from '../../scripts/dev-vars.ts'
 import { E2E_DIR } from './server.ts'
 
@@ -25,32 +24,25 @@ export function currentSigningKeys(): KeySet {
 }
 
 /**
- * Appends a new key to SIGNING_KEYS in .dev.vars with scripts/generate-keys.ts --rotate;
+ * Appends a new key to SIGNING_KEYS in .dev.vars with scripts/generate-keys.ts --rotate -;
  * it signs from the next start on. Returns the new key's kid.
  */
 export async function rotateSigningKeys(): Promise<string> {
   mkdirSync(E2E_DIR, { recursive: true })
   const text = readFileSync(DEV_VARS_FILE, 'utf8')
   if (!existsSync(BACKUP)) writeFileSync(BACKUP, text, { mode: 0o600 })
-  const current = join(E2E_DIR, 'keys-current.json')
-  const rotated = join(E2E_DIR, 'keys-rotated.json')
-  writeFileSync(current, JSON.stringify(currentSigningKeys()), { mode: 0o600 })
-  try {
-    // README's rotation command; npm puts the project's own Node (24, which runs .ts) on PATH.
-    const args = ['run', '-s', 'keys:generate', '--', '--rotate', current, '--out', rotated]
-    await promisify(execFile)('npm', args, { cwd: ROOT })
-    const keys = readFileSync(rotated, 'utf8').trim()
-    // .dev.vars holds the set single-quoted on one line, as scripts/dev-vars.ts writes it.
-    writeFileSync(
-      DEV_VARS_FILE,
-      text.replace(/^SIGNING_KEYS=.*$/m, () => `SIGNING_KEYS='${keys}'`),
-      { mode: 0o600 },
-    )
-    return (JSON.parse(keys) as KeySet).keys.at(-1)!.kid
-  } finally {
-    rmSync(current, { force: true })
-    rmSync(rotated, { force: true })
-  }
+  // README's rotation command: the current set in on stdin, the new one out on stdout, no file in
+  // between. npm puts the project's own Node (24, which runs .ts) on PATH.
+  const args = ['run', '-s', 'keys:generate', '--', '--rotate', '-']
+  const input = JSON.stringify(currentSigningKeys())
+  const keys = execFileSync('npm', args, { cwd: ROOT, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] }).trim()
+  // .dev.vars holds the set single-quoted on one line, as scripts/dev-vars.ts writes it.
+  writeFileSync(
+    DEV_VARS_FILE,
+    text.replace(/^SIGNING_KEYS=.*$/m, () => `SIGNING_KEYS='${keys}'`),
+    { mode: 0o600 },
+  )
+  return (JSON.parse(keys) as KeySet).keys.at(-1)!.kid
 }
 
 /** Puts the developer's .dev.vars back if a rotation changed it. */

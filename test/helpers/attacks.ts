@@ -131,7 +131,7 @@ export async function hostileTokens(genuine: string): Promise<Attack[]> {
 /** Deletes a client through the domain, as DELETE /admin/clients/{id} does. */
 export async function deleteTestClient(client: TestClient): Promise<void> {
   const pepper = await importPepper(env.SECRET_PEPPER)
-  await removeClient({ db: env.DB, cache: env.CACHE, pepper, now: new Date() }, client.clientId)
+  await removeClient({ db: env.DB, cache: env.CACHE, pepper, issuer: env.ISSUER, now: new Date() }, client.clientId)
 }
 
 /** Signs any header and payload with the worker's ES256 key, past jose's own checks on headers. */

@@ -26,13 +26,53 @@ export const GIF = fromBase64('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAA
 export const WEBP = fromBase64('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==')
 
 /**
- * A JFIF-headed JPEG stream: SOI, APP0, a quantisation table, EOI. Portero checks a JPEG's start
- * and end markers, not its scan data.
+ * A JFIF-headed JPEG stream: SOI, APP0, a quantisation table, a baseline frame header (SOF0) of
+ * `width` × `height` with one component, EOI. Portero checks a JPEG's start and end markers and
+ * reads its frame header, not its scan data.
  */
-export function jpeg(): Uint8Array {
+export function jpeg(width = 1, height = 1): Uint8Array {
   const app0 = [0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]
   const dqt = [0xff, 0xdb, 0x00, 0x43, 0x00, ...Array.from({ length: 64 }, () => 1)]
-  return Uint8Array.from([0xff, 0xd8, ...app0, ...dqt, 0xff, 0xd9])
+  const sof0 = [0xff, 0xc0, 0x00, 0x0b, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x01, 0x01, 0x11, 0x00]
+  return Uint8Array.from([0xff, 0xd8, ...app0, ...dqt, ...sof0, 0xff, 0xd9])
+}
+
+/** A real 1×1 PNG whose IHDR is rewritten to declare `width` × `height` (its CRC no longer matches). */
+export function pngDeclaring(width: number, height: number): Uint8Array {
+  const png = randomPng(1, 1)
+  const view = new DataView(png.buffer, png.byteOffset)
+  view.setUint32(16, width)
+  view.setUint32(20, height)
+  return png
+}
+
+/**
+ * A GIF89a with a 2-colour table and one frame: a logical screen of `screen` and a frame at
+ * `frame` (left, top, width, height). Its pixel data is a token; only the blocks are real.
+ */
+export function gif(screen: [number, number], frame: [number, number, number, number]): Uint8Array {
+  const u16 = (n: number) => [n & 0xff, n >> 8]
+  return Uint8Array.from([
+    ...new TextEncoder().encode('GIF89a'),
+    ...u16(screen[0]), ...u16(screen[1]), 0x80, 0x00, 0x00,
+    0, 0, 0, 0xff, 0xff, 0xff,
+    0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00,
+    0x2c, ...frame.flatMap(u16), 0x00,
+    0x02, 0x02, 0x44, 0x01, 0x00,
+    0x3b,
+  ])
+}
+
+/** A WebP file of one chunk: `RIFF`, its size, `WEBP`, then `fourcc`, the data's size and `data`. */
+export function webp(fourcc: string, data: number[]): Uint8Array {
+  const padded = data.length % 2 ? [...data, 0] : data
+  const bytes = new Uint8Array(20 + padded.length)
+  const view = new DataView(bytes.buffer)
+  bytes.set(new TextEncoder().encode(`RIFF....WEBP${fourcc}`))
+  view.setUint32(4, bytes.length - 8, true)
+  view.setUint32(16, data.length, true)
+  bytes.set(padded, 20)
+  return bytes
 }
 
 /**

@@ -287,13 +287,14 @@ describe('createFcmNotifier permanent failures', () => {
     })
   })
 
-  it('refuses without retry or a permanent mark on another 403', async () => {
+  it('refuses another 403 without retry or a permanent mark, as the operator’s fault', async () => {
     const message = "Permission 'cloudmessaging.messages.create' denied on resource"
     const fcm = fakeFcm(() => fcmError(403, 'PERMISSION_DENIED', message))
     expect(await notifier(fcm.fetch).send(MESSAGE)).toEqual({
       ok: false,
       retryable: false,
-      reason: `FCM refused the message (HTTP 403 PERMISSION_DENIED: ${message})`,
+      reason: `FCM refused Portero's project (HTTP 403 PERMISSION_DENIED: ${message})`,
+      operatorFault: true,
     })
   })
 
@@ -308,7 +309,8 @@ describe('createFcmNotifier permanent failures', () => {
     expect(await push.send(MESSAGE)).toEqual({
       ok: false,
       retryable: false,
-      reason: 'FCM refused the message (HTTP 404 NOT_FOUND: Requested entity was not found.)',
+      reason: "FCM refused Portero's project (HTTP 404 NOT_FOUND: Requested entity was not found.)",
+      operatorFault: true,
     })
   })
 })
@@ -322,6 +324,7 @@ describe('createFcmNotifier transient failures', () => {
       retryable: true,
       reason:
         "FCM rejected Portero's access token (HTTP 401 UNAUTHENTICATED: Request had invalid authentication credentials.)",
+      operatorFault: true,
     })
     expect(tokens.invalidate).toHaveBeenCalledTimes(1)
   })
@@ -336,6 +339,7 @@ describe('createFcmNotifier transient failures', () => {
     expect(await notifier(fcm.fetch, { tokens }).send(MESSAGE)).toMatchObject({
       ok: false,
       retryable: false,
+      operatorFault: true,
     })
     expect(tokens.invalidate).not.toHaveBeenCalled()
   })
@@ -422,6 +426,8 @@ describe('createFcmNotifier without an access token', () => {
         retryable,
         ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
         reason: 'Google token endpoint refused the service account (HTTP 400)',
+        // Refused for good is the operator's service account; an outage is nobody's setting.
+        ...(retryable ? {} : { operatorFault: true }),
       })
       expect(fetch).not.toHaveBeenCalled()
     },

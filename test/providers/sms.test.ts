@@ -66,7 +66,7 @@ function fakeTwilio(
 
 function notifier(
   fetch: typeof globalThis.fetch,
-  overrides: { authToken?: string; timeoutMs?: number } = {},
+  overrides: { accountSid?: string; authToken?: string; timeoutMs?: number } = {},
 ) {
   return createSmsNotifier({
     baseUrl: BASE_URL,
@@ -263,6 +263,7 @@ describe('createSmsNotifier permanent failures', () => {
         ok: false,
         retryable: false,
         reason: `SMS provider rejected Portero's credentials (HTTP ${status}, Twilio error 20003: Authenticate)`,
+        operatorFault: true,
       })
     },
   )
@@ -272,6 +273,17 @@ describe('createSmsNotifier permanent failures', () => {
     const result = await notifier(twilio.fetch, { authToken: 'wrong-token' }).send(MESSAGE)
     expect(result).toMatchObject({ ok: false, retryable: false })
     expect(result.ok || result.reason).toMatch(/^SMS provider rejected Portero's credentials/)
+  })
+
+  it('reports a 404 for the account’s Messages resource as the operator’s fault', async () => {
+    const twilio = fakeTwilio()
+    const result = await notifier(twilio.fetch, { accountSid: 'AC-another-account' }).send(MESSAGE)
+    expect(result).toEqual({
+      ok: false,
+      retryable: false,
+      reason: "SMS provider does not know Portero's account (HTTP 404, Twilio error 20404: The requested resource was not found)",
+      operatorFault: true,
+    })
   })
 })
 

@@ -2,10 +2,11 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from 'clou
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import worker from '../../src/index.ts'
-import { LEASE_SECONDS } from '../../src/queue/consumer.ts'
+import { LEASE_SECONDS, OPERATOR_FAULT_TEXT } from '../../src/queue/consumer.ts'
 import { claimDelivery, findDeliveryById } from '../../src/storage/messages.ts'
 import { findRecipient } from '../../src/storage/recipients.ts'
-import { createSender, writeOutbox } from '../helpers/dispatch.ts'
+import { createSender, writeOutbox, type Sender } from '../helpers/dispatch.ts'
+import { call } from '../helpers/http.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 
 // Deliveries are written to D1 as POST /Services writes them, but not enqueued (writeOutbox): each
@@ -13,7 +14,10 @@ import { useStandIn } from '../helpers/stand-in.ts'
 
 const outbox = writeOutbox
 
-async function consume(deliveryIds: string[], { queue = 'portero-dispatch', attempts = 1, bodies }: { queue?: string; attempts?: number; bodies?: unknown[] } = {}) {
+async function consume(
+  deliveryIds: string[],
+  { queue = 'portero-dispatch', attempts = 1, bodies, vars = {} }: { queue?: string; attempts?: number; bodies?: unknown[]; vars?: Partial<Env> } = {},
+) {
   const batch = createMessageBatch(
     queue,
     (bodies ?? deliveryIds.map((deliveryId) => ({ deliveryId }))).map((body, i) => ({
@@ -25,7 +29,7 @@ async function consume(deliveryIds: string[], { queue = 'portero-dispatch', atte
   )
   const retries = batch.messages.map((m) => vi.spyOn(m, 'retry'))
   const ctx = createExecutionContext()
-  await worker.queue(batch, env)
+  await worker.queue(batch, { ...env, ...vars })
   const result = await getQueueResult(batch, ctx)
   return { result, delays: retries.map((spy) => spy.mock.calls[0]?.[0]?.delaySeconds) }
 }
@@ -167,6 +171,77 @@ describe('dispatch consumer', () => {
   it('acks a malformed job instead of retrying it forever', async () => {
     const { result } = await consume([], { bodies: [{ nope: true }] })
     expect(result.explicitAcks).toEqual(['queue-message-0'])
+  })
+})
+
+describe('failures of the operator’s own channel settings', () => {
+  /** The console.error lines the Worker logged during `run`, parsed. */
+  async function errorsLoggedBy(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
+    const lines: string[] = []
+    const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)))
+    try {
+      await run()
+    } finally {
+      spy.mockRestore()
+    }
+    return lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+  }
+
+  /** `last_error` of the delivery as its provider reads it: GET /Services/messages/{id}. */
+  async function lastErrorShown(sender: Sender, deliveryId: string): Promise<unknown> {
+    const { messageId } = await row(deliveryId)
+    const response = await call(`/Services/messages/${messageId}`, { headers: { authorization: `Bearer ${sender.token}` } })
+    expect(response.status).toBe(200)
+    const { deliveries } = (await response.json()) as { deliveries: { id: string; last_error: unknown }[] }
+    return deliveries.find((d) => d.id === deliveryId)!.last_error
+  }
+
+  it('shows the provider a neutral text when the SMS API refuses the credentials, and logs why', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to }])
+    // The stand-in checks Basic credentials as Twilio does: a wrong auth token gets 401 20003.
+    let result: Awaited<ReturnType<typeof consume>>['result'] | undefined
+    const logged = await errorsLoggedBy(async () => {
+      ;({ result } = await consume([id!], { vars: { SMS_AUTH_TOKEN: 'a-rotated-auth-token' } }))
+    })
+    expect(result!.explicitAcks).toEqual(['queue-message-0'])
+    const refused = standIn.state.sms.filter((r) => (r.body as { To?: string }).To === to)
+    expect(refused.map((r) => [r.status, r.injected])).toEqual([[401, false]])
+
+    expect(await row(id!)).toMatchObject({ status: 'failed', lastError: OPERATOR_FAULT_TEXT })
+    expect(await lastErrorShown(sender, id!)).toBe('delivery channel unavailable; the operator has been notified')
+    const line = logged.find((l) => l.deliveryId === id)
+    expect(line).toMatchObject({ level: 'error', channel: 'sms', retryable: false })
+    expect(line!.reason).toMatch(/rejected Portero's credentials \(HTTP 401, Twilio error 20003: Authenticate\)/)
+    expect(JSON.stringify(line)).not.toContain('a-rotated-auth-token')
+  })
+
+  it('shows the provider a neutral text when Google’s token endpoint refuses the service account', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const [id] = await outbox(sender, [{ channel: 'fcm', address: `device-${crypto.randomUUID()}` }])
+    // A service account the token endpoint does not know (and none cached for it): invalid_grant.
+    const account = JSON.parse(env.FCM_SERVICE_ACCOUNT) as Record<string, string>
+    const stranger = { ...account, client_email: `stranger-${crypto.randomUUID()}@portero-test.iam.gserviceaccount.com` }
+    const refusalsBefore = standIn.state.tokens.filter((r) => r.status === 400).length
+    const logged = await errorsLoggedBy(() => consume([id!], { vars: { FCM_SERVICE_ACCOUNT: JSON.stringify(stranger) } }))
+    expect(standIn.state.tokens.filter((r) => r.status === 400).length).toBe(refusalsBefore + 1)
+
+    expect(await row(id!)).toMatchObject({ status: 'failed', lastError: OPERATOR_FAULT_TEXT })
+    expect(await lastErrorShown(sender, id!)).toBe(OPERATOR_FAULT_TEXT)
+    const line = logged.find((l) => l.deliveryId === id)
+    expect(line).toMatchObject({ level: 'error', channel: 'fcm' })
+    expect(line!.reason).toMatch(/^Google token endpoint refused the service account \(HTTP 400 invalid_grant/)
+  })
+
+  it('still shows the provider what was wrong with its own message', async () => {
+    useStandIn()
+    const sender = await createSender()
+    const [id] = await outbox(sender, [{ address: '+15005550009' }]) // not a mobile number
+    await consume([id!])
+    expect(await lastErrorShown(sender, id!)).toMatch(/21614/)
   })
 })
 

@@ -3,10 +3,11 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { MAX_PICTURE_BYTES } from '../../src/domain/pictures.ts'
+import { digestClientSecret, importPepper } from '../../src/domain/secrets.ts'
 import type { StandIn } from '../../stand-in/app.ts'
 import { freshPhone, freshSender, outboxRows, type Sender } from '../helpers/dispatch.ts'
 import { call, expectProblem, postJson } from '../helpers/http.ts'
-import { GIF, jpeg, pictureKeys, randomPng, toBase64, WEBP } from '../helpers/pictures.ts'
+import { GIF, jpeg, pictureKeys, pngDeclaring, randomPng, toBase64, WEBP } from '../helpers/pictures.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 
@@ -119,6 +120,20 @@ describe('POST /Services with a picture', () => {
     await expectProblem(await call(`/pictures/${sha256}.png`), 404, 'not_found')
   })
 
+  it('publishes under an id that is not what the secret-digest key makes of the same input', QUEUE, async () => {
+    useStandIn()
+    const sender = await freshSender()
+    const png = randomPng()
+    const { url } = await sendAndSettle(sender, advertisement(sender, toBase64(png)))
+    const sha256 = [...new Uint8Array(await crypto.subtle.digest('SHA-256', png))]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('')
+    // A client secret equal to the id's HMAC input would be stored as this digest.
+    const pepper = await importPepper(env.SECRET_PEPPER)
+    const digest = await digestClientSecret(pepper, `portero picture v1\n${sha256}`)
+    expect(url).not.toContain(digest)
+  })
+
   const refusals: { name: string; status: number; code: string; picture: () => string }[] = [
     {
       name: 'a PNG declared as JPEG',
@@ -138,6 +153,13 @@ describe('POST /Services with a picture', () => {
       status: 400,
       code: 'invalid_request',
       picture: () => `data:image/svg+xml;base64,${btoa('<svg xmlns="http://www.w3.org/2000/svg"/>')}`,
+    },
+    {
+      // Under 100 bytes that a phone would decode into a 10 GB bitmap.
+      name: 'a PNG declaring 50,000 × 50,000 pixels',
+      status: 400,
+      code: 'invalid_request',
+      picture: () => `data:image/png;base64,${toBase64(pngDeclaring(50_000, 50_000))}`,
     },
     {
       name: '1 MiB + 1 byte',

@@ -46,7 +46,10 @@ export const NewClient = z.strictObject({
   audiences: Fields.audiences.default([]),
   token_lifetime: Fields.token_lifetime.default(3600),
   /** Import an existing secret (migration); otherwise one is generated. */
-  client_secret: z.string().max(MAX_SECRET_LENGTH).optional(),
+  client_secret: z.string().max(MAX_SECRET_LENGTH).optional().meta({
+    description:
+      'An existing secret to import when migrating a client (32 to 256 characters); otherwise one is generated. A secret printed as an example in the source documents (document 003\'s) is refused unless ISSUER is localhost.',
+  }),
 })
 
 export const ClientChanges = z
@@ -87,7 +90,8 @@ function graceEnd(client: Client): string | null {
 }
 
 async function deps(c: Context<AppEnv>): Promise<ClientDeps> {
-  return { db: c.env.DB, cache: c.env.CACHE, pepper: (await loadConfig(c.env)).pepper, now: new Date() }
+  const { pepper, issuer } = await loadConfig(c.env)
+  return { db: c.env.DB, cache: c.env.CACHE, pepper, issuer, now: new Date() }
 }
 
 // Secrets are answered with no-store: no cache in between may keep them.

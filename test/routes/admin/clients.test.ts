@@ -41,8 +41,10 @@ type AuditView = {
 }
 type Claims = { client_id: string; scope: string; aud: string | string[]; iat: number; exp: number }
 
-/** Document 003's example secret (40 hex characters), imported for a migrated Bridge client. */
-const BRIDGE_SECRET = 'DA39A3EE5E6B4B0D3255BFEF95601890AFD80709'
+/** Document 003's example secret: public, so importing it is refused outside local development. */
+const DOCUMENT_003_SECRET = 'DA39A3EE5E6B4B0D3255BFEF95601890AFD80709'
+/** A migrated Bridge client's own secret, in the shape of 003's (40 hex characters). */
+const BRIDGE_SECRET = '0B9C2625DC21EF05F6AD4DDF47C5F203837AA32C'
 const GENERATED_SECRET = /^[A-Za-z0-9_-]{43}$/
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/
 
@@ -194,7 +196,7 @@ describe('POST /admin/clients', () => {
     expect(new Set(secrets).size).toBe(3)
   })
 
-  it('imports an existing secret (document 003’s bridge-api-client) that logs in', async () => {
+  it('imports an existing secret (a migrated Bridge client) that logs in', async () => {
     const id = `bridge-api-client-${crypto.randomUUID()}`
     const created = await createOverHttp({ id, client_secret: BRIDGE_SECRET })
     expect(created.client_id).toBe(id)
@@ -260,6 +262,17 @@ describe('POST /admin/clients', () => {
     { case: 'a token_lifetime as text', body: { token_lifetime: '600' }, path: 'token_lifetime' },
     { case: 'an unknown field', body: { secret: 'x'.repeat(40) }, path: '(body)' },
     { case: 'an empty name', body: { name: '  ' }, path: 'name' },
+    // ISSUER here is https://portero.test: not local development.
+    {
+      case: 'document 003’s example secret',
+      body: { client_secret: DOCUMENT_003_SECRET },
+      path: 'client_secret',
+    },
+    {
+      case: 'document 003’s example secret in lower case',
+      body: { client_secret: DOCUMENT_003_SECRET.toLowerCase() },
+      path: 'client_secret',
+    },
   ])(
     'answers 400 invalid_request naming the field for $case, and creates nothing',
     async ({ body, path }) => {
