@@ -1,22 +1,24 @@
-// Client-credentials login, shared by every dialect: brute-force locks, secret check, scope and
+// Client-credentials login, shared by every dialect: brute-force throttling, secret check, scope and
 // audience selection, token issuance and the audit trail.
 import { AppError } from '../errors.ts'
 import type { Config } from '../config.ts'
 import { findClientById, type Client } from '../storage/clients.ts'
 import type { AuditEvent } from '../storage/audit-events.ts'
-import { findLock, LOCK_SECONDS, writeLock, type LockSubject } from '../storage/login-locks.ts'
+import { findLock, type LockSubject } from '../storage/login-locks.ts'
 import { secretMatches } from './secrets.ts'
+import { detectSpike, lockSubjects, recordFailure, type Limiters } from './throttle.ts'
 import { issueAccessToken, type IssuedToken } from './tokens.ts'
 
 export type LoginDeps = {
   db: D1Database
   cache: KVNamespace
-  clientLimiter: RateLimit
-  ipLimiter: RateLimit
+  limiters: Limiters
   config: Config
   now: Date
   /** Records an audit event without delaying the response. */
   audit: (event: Omit<AuditEvent, 'requestId' | 'ip'>) => void
+  /** Logs a warning for operators. */
+  warn: (message: string, fields: Record<string, unknown>) => void
 }
 
 export type LoginInput = Credentials & {
@@ -37,12 +39,12 @@ export type Credentials = {
 const BAD_CREDENTIALS = 'Client authentication failed: unknown client, wrong secret or disabled client.'
 
 /**
- * Authenticates a client by id and secret, with brute-force locks.
+ * Authenticates a client by id and secret, with brute-force locks on the address and the (client,
+ * address) pair: never on the client id alone, which anyone could lock (SECURITY.md "Lockouts").
  * Throws AppError 401 `invalid_client` (one answer for every reason, SPEC 6) or 429 `rate_limited`.
  */
 export async function authenticateClient(deps: LoginDeps, input: Credentials): Promise<Client> {
-  const subjects: LockSubject[] = [`client:${input.clientId}`]
-  if (input.ip) subjects.push(`ip:${input.ip}`)
+  const subjects = lockSubjects(input.clientId, input.ip)
 
   const [lockedFor, client] = await Promise.all([
     findLock(deps.cache, subjects, deps.now),
@@ -65,7 +67,7 @@ export async function authenticateClient(deps: LoginDeps, input: Credentials): P
           ? 'client_disabled'
           : 'provider_disabled'
     deps.audit(failure(input, reason))
-    await countFailure(deps, subjects)
+    await countFailure(deps, input, subjects)
     throw new AppError(401, 'invalid_client', BAD_CREDENTIALS)
   }
   return client
@@ -119,14 +121,21 @@ function failure(input: Credentials, reason: string): Omit<AuditEvent, 'requestI
   }
 }
 
-/** Counts a failure against the client id and the IP; locks whichever went over its limit. */
-async function countFailure(deps: LoginDeps, subjects: LockSubject[]): Promise<void> {
-  const limiters = subjects.map((s) => (s.startsWith('ip:') ? deps.ipLimiter : deps.clientLimiter))
-  const outcomes = await Promise.all(subjects.map((key, i) => limiters[i]!.limit({ key })))
-  const exceeded = subjects.filter((_, i) => !outcomes[i]!.success)
-  if (exceeded.length === 0) return
-  await Promise.all(exceeded.map((s) => writeLock(deps.cache, s, deps.now)))
-  throw tooManyAttempts(LOCK_SECONDS)
+/**
+ * Counts a failure against the (client, address) pair and the address, locking whichever went over
+ * its limit. Failures of one client id from many addresses are only reported, once a minute.
+ */
+async function countFailure(deps: LoginDeps, input: Credentials, subjects: LockSubject[]): Promise<void> {
+  const [lockedFor, spike] = await Promise.all([
+    recordFailure(deps, subjects),
+    detectSpike(deps, input.clientId),
+  ])
+  if (spike) {
+    const { clientId, via } = input
+    deps.warn('failed logins for one client id from many addresses', { clientId, via })
+    deps.audit({ action: 'login.spike', outcome: 'failure', actor: null, target: clientId, detail: { via } })
+  }
+  if (lockedFor > 0) throw tooManyAttempts(lockedFor)
 }
 
 function tooManyAttempts(retryAfter: number): AppError {

@@ -2,6 +2,7 @@
 import type { Context } from 'hono'
 import { loadConfig, type AppEnv } from '../config.ts'
 import type { LoginDeps } from '../domain/login.ts'
+import type { Limiters } from '../domain/throttle.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'
 import { insertAuditEvent, type AuditEvent } from '../storage/audit-events.ts'
 import { clientIp } from './client-auth.ts'
@@ -21,11 +22,20 @@ export async function loginDeps(c: Context<AppEnv>): Promise<LoginDeps> {
   return {
     db: c.env.DB,
     cache: c.env.CACHE,
-    clientLimiter: c.env.LOGIN_CLIENT_LIMITER,
-    ipLimiter: c.env.LOGIN_IP_LIMITER,
+    limiters: limiters(c.env),
     config: await loadConfig(c.env),
     now: new Date(),
     audit: auditSink(c),
+    warn: (message, fields) => log('warn', message, { requestId: c.get('requestId'), ...fields }),
+  }
+}
+
+function limiters(env: Env): Limiters {
+  return {
+    pair: env.LOGIN_PAIR_LIMITER,
+    address: env.LOGIN_IP_LIMITER,
+    clientSignal: env.LOGIN_CLIENT_SIGNAL_LIMITER,
+    spikeReport: env.LOGIN_SPIKE_REPORT_LIMITER,
   }
 }
 

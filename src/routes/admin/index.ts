@@ -6,6 +6,7 @@ import { auditAdminActions } from '../../http/audit.ts'
 import { requireScope } from '../../http/auth.ts'
 import { audit } from './audit.ts'
 import { clients } from './clients.ts'
+import { loginLocks } from './login-locks.ts'
 import { providers } from './providers.ts'
 import { services } from './services.ts'
 
@@ -16,3 +17,4 @@ admin.route('/providers', providers)
 admin.route('/clients', clients)
 admin.route('/services', services)
 admin.route('/audit', audit)
+admin.route('/login-locks', loginLocks)
