@@ -2,11 +2,17 @@
 // may see of it. A token the caller may not see looks exactly like an unknown one.
 import { AppError } from '../errors.ts'
 import { SCOPES } from './scopes.ts'
+import { countFailedAttempt, lockSubjects, type ThrottleDeps } from './throttle.ts'
 import { checkAccessToken, type TokenStateDeps } from './token-state.ts'
-import type { AccessTokenClaims } from './tokens.ts'
+import { ForeignTokenError, type AccessTokenClaims } from './tokens.ts'
 
-/** Who is asking: a client, with the scopes its token carries or its client record allows. */
-export type Caller = { clientId: string; scopes: readonly string[] }
+/**
+ * Who is asking: a client, with the scopes its token carries or its client record allows, and the
+ * address it asks from (null outside Cloudflare).
+ */
+export type Caller = { clientId: string; scopes: readonly string[]; ip: string | null }
+
+export type IntrospectionDeps = TokenStateDeps & { throttle: ThrottleDeps }
 
 export type IntrospectionResponse =
   | { active: false }
@@ -21,8 +27,12 @@ export function canSee(caller: Caller, claims: AccessTokenClaims): boolean {
   return audiences.includes(caller.clientId) || caller.scopes.includes(SCOPES.introspectAny)
 }
 
+/**
+ * The token's state as `caller` may see it. Throws 429 `rate_limited` when the caller sends more
+ * strings that are not Portero tokens than the limits allow (SECURITY.md "Lockouts").
+ */
 export async function introspectToken(
-  deps: TokenStateDeps,
+  deps: IntrospectionDeps,
   caller: Caller,
   token: string,
 ): Promise<IntrospectionResponse> {
@@ -30,6 +40,11 @@ export async function introspectToken(
   try {
     active = await checkAccessToken(deps, token)
   } catch (err) {
+    // Probing with made-up tokens counts like guessing a secret; a real token of ours that expired
+    // or was revoked does not (its answer is inactive all the same).
+    if (err instanceof ForeignTokenError) {
+      await countFailedAttempt(deps.throttle, lockSubjects(caller.clientId, caller.ip))
+    }
     if (err instanceof AppError && err.status === 401) return INACTIVE
     throw err
   }

@@ -1,11 +1,13 @@
 // Failed attempts (wrong secrets, tokens that are not Portero's, revocations of nothing) throttle
 // the caller's address and the (client, address) pair, never a client id alone: client ids are
 // public, so a lock on one would let anyone lock that client out (SECURITY.md "Lockouts").
+import { AppError } from '../errors.ts'
 import { requireClient } from './clients.ts'
 import { sha256Hex } from '../encoding.ts'
 import {
   deleteAddressLock,
   deleteClientLocks,
+  findLock,
   LOCK_SECONDS,
   lockKeys,
   writeLock,
@@ -104,6 +106,24 @@ export async function detectSpike(deps: ThrottleDeps, clientId: string): Promise
   const key = `client:${await sha256Hex(clientId)}`
   if ((await deps.limiters.clientSignal.limit({ key })).success) return false
   return (await deps.limiters.spikeReport.limit({ key })).success
+}
+
+/**
+ * A failed attempt whose locks were not read before (an introspection of a token that is not
+ * Portero's, a revocation of nothing): throws 429 `rate_limited` while the pair or the address is
+ * locked, else counts it and throws 429 once it goes over a limit.
+ */
+export async function countFailedAttempt(deps: ThrottleDeps, subjects: LockSubject[]): Promise<void> {
+  const lockedFor = await findLock(deps.cache, subjects, deps.now)
+  const wait = lockedFor > 0 ? lockedFor : await recordFailure(deps, subjects)
+  if (wait > 0) {
+    throw new AppError(
+      429,
+      'rate_limited',
+      `Too many failed attempts from this address, by this client or in all. Retry in ${wait} s.`,
+      { headers: { 'retry-after': String(wait) } },
+    )
+  }
 }
 
 /**

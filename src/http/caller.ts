@@ -26,11 +26,11 @@ export async function authenticateIntrospectionCaller(
   const bearer = authorization ? BEARER.exec(authorization)?.[1] : undefined
   if (bearer) {
     const { claims } = await checkAccessToken(await tokenStateDeps(c), bearer)
-    caller = { clientId: claims.client_id, scopes: claims.scope.split(' ') }
+    caller = { clientId: claims.client_id, scopes: claims.scope.split(' '), ip: clientIp(c) }
   } else if (authorization || form.client_secret !== undefined) {
     const credentials = readClientCredentials(c, form)
     const client = await authenticateClient(await loginDeps(c), { ...credentials, ip: clientIp(c), via })
-    caller = { clientId: client.id, scopes: client.allowedScopes }
+    caller = { clientId: client.id, scopes: client.allowedScopes, ip: clientIp(c) }
   } else {
     throw new AppError(401, 'token_missing', 'Authenticate with a bearer token or client credentials.', {
       headers: { 'www-authenticate': 'Bearer realm="portero", Basic realm="portero"' },

@@ -2,7 +2,7 @@
 import type { Context } from 'hono'
 import { loadConfig, type AppEnv } from '../config.ts'
 import type { LoginDeps } from '../domain/login.ts'
-import type { Limiters } from '../domain/throttle.ts'
+import type { Limiters, ThrottleDeps } from '../domain/throttle.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'
 import { insertAuditEvent, type AuditEvent } from '../storage/audit-events.ts'
 import { clientIp } from './client-auth.ts'
@@ -28,6 +28,10 @@ export async function loginDeps(c: Context<AppEnv>): Promise<LoginDeps> {
     audit: auditSink(c),
     warn: (message, fields) => log('warn', message, { requestId: c.get('requestId'), ...fields }),
   }
+}
+
+export function throttleDeps(c: Context<AppEnv>): ThrottleDeps {
+  return { cache: c.env.CACHE, limiters: limiters(c.env), now: new Date() }
 }
 
 function limiters(env: Env): Limiters {

@@ -102,7 +102,7 @@ const COMMON = {
   409: problem('Conflicts with an existing resource.'),
   413: problem('The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services, 16 KiB elsewhere.'),
   415: problem('The body has a content type this endpoint does not accept.'),
-  429: problem('Too many failed authentications by this client from this address, or from this address (`Retry-After`).'),
+  429: problem('Too many failed attempts from this address, by this client or in all: wrong secrets, tokens that are not Portero\'s, revocations of nothing (`Retry-After`).'),
   431: problem('The request headers are larger than 16 KiB in all (`headers_too_large`).'),
 }
 
@@ -167,7 +167,7 @@ export const OPERATIONS: Operation[] = [
       method: 'post', path, tag: 'Tokens', security: ['bearer', 'basic', 'clientSecretPost'],
       summary: path === '/oauth/introspect' ? 'Token introspection (RFC 7662)' : 'Token introspection (document 001)',
       description:
-        'The caller needs `tokens:introspect`. It sees the claims only of a token issued to it, naming it in `aud`, or with `tokens:introspect:any`; any other answer is exactly `{"active": false}`.',
+        'The caller needs `tokens:introspect`. It sees the claims only of a token issued to it, naming it in `aud`, or with `tokens:introspect:any`; any other answer is exactly `{"active": false}`. A `token` that is not one Portero signed (malformed, bad signature) counts as a failed attempt of the caller from its address, as a wrong secret does: over the limit, 429.',
       body: form(TokenForm, EXAMPLES.tokeninfo),
       responses: {
         200: { description: 'The token\'s state as this caller may see it.', body: { schema: R.IntrospectionResponse } },
@@ -178,7 +178,7 @@ export const OPERATIONS: Operation[] = [
   {
     method: 'post', path: '/oauth/revoke', tag: 'Tokens', security: ['basic', 'clientSecretPost'],
     summary: 'Revoke a token (RFC 7009)',
-    description: '200 whether or not there was anything to revoke; only the owning client\'s tokens are revoked.',
+    description: '200 whether or not there was anything to revoke; only the owning client\'s tokens are revoked. Revoking nothing (not a token of Portero\'s, or another client\'s) counts as a failed attempt of the client from its address: over the limit, 429.',
     body: form(TokenForm),
     responses: { 200: { description: 'Done (empty body).' }, ...pick(400, 401, 413, 415, 429) },
   },

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import type { AppEnv } from '../config.ts'
 import { introspectToken } from '../domain/introspection.ts'
 import { authenticateIntrospectionCaller } from '../http/caller.ts'
-import { tokenStateDeps } from '../http/deps.ts'
+import { throttleDeps, tokenStateDeps } from '../http/deps.ts'
 import { validateForm } from '../http/validate.ts'
 
 export const introspection = new Hono<AppEnv>()
@@ -21,7 +21,8 @@ for (const path of ['/mcg/v1/tokeninfo', '/oauth/introspect']) {
   introspection.post(path, validateForm(TokenForm), async (c) => {
     const form = c.req.valid('form')
     const caller = await authenticateIntrospectionCaller(c, form, path)
-    const answer = await introspectToken(await tokenStateDeps(c), caller, form.token)
+    const deps = { ...(await tokenStateDeps(c)), throttle: throttleDeps(c) }
+    const answer = await introspectToken(deps, caller, form.token)
     c.header('cache-control', 'no-store')
     return c.json(answer)
   })
