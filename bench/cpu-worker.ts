@@ -4,6 +4,7 @@ import { app } from '../src/app.ts'
 import { introspectToken } from '../src/domain/introspection.ts'
 import { digestClientSecret, generateClientSecret, importPepper, secretMatches } from '../src/domain/secrets.ts'
 import { parseSigningKeySet } from '../src/domain/signing-keys.ts'
+import type { Limiters } from '../src/domain/throttle.ts'
 import { checkAccessToken, type TokenStateDeps } from '../src/domain/token-state.ts'
 import { issueAccessToken, verifyAccessToken, type IssueTokenInput } from '../src/domain/tokens.ts'
 import { sha256Hex } from '../src/encoding.ts'
@@ -87,7 +88,12 @@ export default {
     await measure('verifyAccessToken (ES256 verify)', () => verifyAccessToken(keys, token, { issuer: env.ISSUER, now }))
     await measure('checkAccessToken, warm cache', () => checkAccessToken(deps(cache), token))
     await measure('introspectToken, warm cache', () =>
-      introspectToken(deps(cache), { clientId: 'bench-client', scopes: ['tokens:introspect'] }, token),
+      introspectToken(
+        // A real token never counts a failed attempt: the limiters are not called.
+        { ...deps(cache), throttle: { cache, limiters: undefined as unknown as Limiters, now } },
+        { clientId: 'bench-client', scopes: ['tokens:introspect'], ip: null },
+        token,
+      ),
     )
     await measure('parseSigningKeySet (key import; once per isolate)', () => parseSigningKeySet(env.SIGNING_KEYS))
     await measure('app: GET /healthz', route('/healthz'))

@@ -1,11 +1,15 @@
 // RFC 7662 introspection, per caller (SPEC 7): the canonical token state, then what this caller
 // may see of it. A token the caller may not see looks exactly like an unknown one.
 import { SCOPES } from './scopes.ts'
+import { countFailedAttempt, lockSubjects, type ThrottleDeps } from './throttle.ts'
 import type { TokenCheck } from './token-state.ts'
-import type { AccessTokenClaims } from './tokens.ts'
+import { ForeignTokenError, type AccessTokenClaims } from './tokens.ts'
 
-/** Who is asking: a client, with the scopes its token carries or its client record allows. */
-export type Caller = { clientId: string; scopes: readonly string[] }
+/**
+ * Who is asking: a client, with the scopes its token carries or its client record allows, and the
+ * address it asks from (null outside Cloudflare).
+ */
+export type Caller = { clientId: string; scopes: readonly string[]; ip: string | null }
 
 export type IntrospectionResponse =
   | { active: false }
@@ -22,10 +26,21 @@ export function canSee(caller: Caller, claims: AccessTokenClaims): boolean {
 
 /**
  * The answer to `caller` about a token already checked (checkAccessTokens): a refused token is
- * inactive; a storage failure is thrown, never shown as "inactive".
+ * inactive; a storage failure is thrown, never shown as "inactive". Throws 429 `rate_limited` when
+ * the caller sends more strings that are not Portero tokens than the limits allow (SECURITY.md
+ * "Lockouts").
  */
-export function introspectionAnswer(caller: Caller, subject: TokenCheck): IntrospectionResponse {
+export async function introspectionAnswer(
+  throttle: ThrottleDeps,
+  caller: Caller,
+  subject: TokenCheck,
+): Promise<IntrospectionResponse> {
   if (!subject.ok) {
+    // Probing with made-up tokens counts like guessing a secret; a real token of ours that expired
+    // or was revoked does not (its answer is inactive all the same).
+    if (subject.error instanceof ForeignTokenError) {
+      await countFailedAttempt(throttle, lockSubjects(caller.clientId, caller.ip))
+    }
     if (subject.error.status === 401) return INACTIVE
     throw subject.error
   }

@@ -1,4 +1,4 @@
-// Client-credentials login, shared by every dialect: brute-force locks, secret check, scope and
+// Client-credentials login, shared by every dialect: brute-force throttling, secret check, scope and
 // audience selection, token issuance and the audit trail.
 import { AppError, orUnavailable } from '../errors.ts'
 import type { Config } from '../config.ts'
@@ -6,22 +6,24 @@ import type { AuditEvent } from '../storage/audit-events.ts'
 import { clientRecordKeys, fillClientRecord, pickClientRecord, type ClientRecord } from '../storage/client-records.ts'
 import { findClientById, type Client } from '../storage/clients.ts'
 import { readEdgeState } from '../storage/edge-state.ts'
-import { lockedSeconds, lockKeys, LOCK_SECONDS, writeLock, type LockSubject } from '../storage/login-locks.ts'
+import { lockKeys, secondsLocked, type LockSubject } from '../storage/login-locks.ts'
 import { API_SCOPES } from './scopes.ts'
 import { secretMatches } from './secrets.ts'
+import { detectSpike, lockSubjects, recordFailure, type Limiters } from './throttle.ts'
 import { issueAccessToken, type IssuedToken } from './tokens.ts'
 
 export type LoginDeps = {
   db: D1Database
   cache: KVNamespace
-  clientLimiter: RateLimit
-  ipLimiter: RateLimit
+  limiters: Limiters
   config: Config
   now: Date
   /** Records an audit event without delaying the response. */
   audit: (event: Omit<AuditEvent, 'requestId' | 'ip'>) => void
   /** Runs work after the response is sent (the client record's fill). */
   defer: (task: () => Promise<unknown>) => void
+  /** Logs a warning for operators. */
+  warn: (message: string, fields: Record<string, unknown>) => void
 }
 
 export type LoginInput = Credentials & {
@@ -42,12 +44,12 @@ export type Credentials = {
 const BAD_CREDENTIALS = 'Client authentication failed: unknown client, wrong secret or disabled client.'
 
 /**
- * Authenticates a client by id and secret, with brute-force locks.
+ * Authenticates a client by id and secret, with brute-force locks on the address and the (client,
+ * address) pair: never on the client id alone, which anyone could lock (SECURITY.md "Lockouts").
  * Throws AppError 401 `invalid_client` (one answer for every reason, SPEC 6) or 429 `rate_limited`.
  */
 export async function authenticateClient(deps: LoginDeps, input: Credentials): Promise<Client> {
-  const subjects: LockSubject[] = [`client:${input.clientId}`]
-  if (input.ip) subjects.push(`ip:${input.ip}`)
+  const subjects = lockSubjects(input.clientId, input.ip)
 
   const { client, lockedFor } = await findClientAndLocks(deps, input.clientId, subjects)
   if (lockedFor > 0) {
@@ -67,7 +69,7 @@ export async function authenticateClient(deps: LoginDeps, input: Credentials): P
           ? 'client_disabled'
           : 'provider_disabled'
     deps.audit(failure(input, reason))
-    await countFailure(deps, subjects)
+    await countFailure(deps, input, subjects)
     throw new AppError(401, 'invalid_client', BAD_CREDENTIALS)
   }
   return client
@@ -86,7 +88,7 @@ async function findClientAndLocks(
   const [locks, recordKeys] = await Promise.all([lockKeys(subjects), clientRecordKeys(clientId)])
   const keys = recordKeys ? [recordKeys.published, recordKeys.filled, ...locks] : locks
   const edge = await orUnavailable(readEdgeState(deps.cache, keys))
-  const lockedFor = lockedSeconds(edge, locks, deps.now)
+  const lockedFor = secondsLocked(locks.map((key) => edge.get(key)), deps.now)
   const record = recordKeys ? pickClientRecord(edge, recordKeys) : null
   if (record || !recordKeys || lockedFor > 0) return { client: record?.client ?? null, lockedFor }
 
@@ -147,14 +149,21 @@ function failure(input: Credentials, reason: string): Omit<AuditEvent, 'requestI
   }
 }
 
-/** Counts a failure against the client id and the IP; locks whichever went over its limit. */
-async function countFailure(deps: LoginDeps, subjects: LockSubject[]): Promise<void> {
-  const limiters = subjects.map((s) => (s.startsWith('ip:') ? deps.ipLimiter : deps.clientLimiter))
-  const outcomes = await Promise.all(subjects.map((key, i) => limiters[i]!.limit({ key })))
-  const exceeded = subjects.filter((_, i) => !outcomes[i]!.success)
-  if (exceeded.length === 0) return
-  await Promise.all(exceeded.map((s) => writeLock(deps.cache, s, deps.now)))
-  throw tooManyAttempts(LOCK_SECONDS)
+/**
+ * Counts a failure against the (client, address) pair and the address, locking whichever went over
+ * its limit. Failures of one client id from many addresses are only reported, once a minute.
+ */
+async function countFailure(deps: LoginDeps, input: Credentials, subjects: LockSubject[]): Promise<void> {
+  const [lockedFor, spike] = await Promise.all([
+    recordFailure(deps, subjects),
+    detectSpike(deps, input.clientId),
+  ])
+  if (spike) {
+    const { clientId, via } = input
+    deps.warn('failed logins for one client id from many addresses', { clientId, via })
+    deps.audit({ action: 'login.spike', outcome: 'failure', actor: null, target: clientId, detail: { via } })
+  }
+  if (lockedFor > 0) throw tooManyAttempts(lockedFor)
 }
 
 function tooManyAttempts(retryAfter: number): AppError {

@@ -1,5 +1,6 @@
 // RFC 7009 revocation of one token, and the wait that lets a client's new tokens outlive the end of
 // its old ones.
+import { AppError } from '../errors.ts'
 import { verifyAccessToken } from './tokens.ts'
 import type { SigningKeySet } from './signing-keys.ts'
 import { insertRevokedToken } from '../storage/revoked-tokens.ts'
@@ -14,7 +15,8 @@ export type RevocationDeps = {
   now: Date
 }
 
-export type RevocationOutcome = 'revoked' | 'not_owner' | 'not_a_token'
+/** `expired`: a token of ours, already useless; `not_a_token`: not a token this issuer signed. */
+export type RevocationOutcome = 'revoked' | 'not_owner' | 'not_a_token' | 'expired'
 
 /**
  * Revokes `token` if `callerId` owns it. Never throws for a bad token: RFC 7009 §2.2 answers 200
@@ -28,8 +30,8 @@ export async function revokeToken(
   let claims
   try {
     claims = (await verifyAccessToken(deps.keys, token, { issuer: deps.issuer, now: deps.now })).claims
-  } catch {
-    return 'not_a_token' // invalid, or expired and so already useless
+  } catch (err) {
+    return err instanceof AppError && err.code === 'token_expired' ? 'expired' : 'not_a_token'
   }
   if (claims.client_id !== callerId) return 'not_owner'
   // D1 is the record; the tombstone is what token checks read, in the same bulk read as the

@@ -145,7 +145,17 @@ export function assertAudience(claims: Pick<AccessTokenClaims, 'aud'>, resource:
 /** Throws 401 `invalid_token` for a token too long to be one of ours, before any work on it. */
 export function assertTokenLength(token: string): void {
   if (token.length > MAX_TOKEN_LENGTH) {
-    throw new AppError(401, 'invalid_token', `The access token is longer than ${MAX_TOKEN_LENGTH} characters.`)
+    throw new ForeignTokenError(`The access token is longer than ${MAX_TOKEN_LENGTH} characters.`)
+  }
+}
+
+/**
+ * 401 `invalid_token` for a string that is not a token this issuer signed (malformed, too long, a
+ * signature or claims that do not verify): not for a real token that expired or was revoked.
+ */
+export class ForeignTokenError extends AppError {
+  constructor(detail: string, cause?: unknown) {
+    super(401, 'invalid_token', detail, {}, { cause })
   }
 }
 
@@ -238,5 +248,5 @@ function toTokenError(cause: unknown): AppError {
           ? 'The access token is not valid yet.'
           : `The access token's "${cause.claim}" claim is not valid here.`
   }
-  return new AppError(401, 'invalid_token', detail, {}, { cause })
+  return new ForeignTokenError(detail, cause)
 }

@@ -2,9 +2,11 @@
 import type { Context } from 'hono'
 import { loadConfig, type AppEnv } from '../config.ts'
 import type { LoginDeps } from '../domain/login.ts'
+import type { Limiters, ThrottleDeps } from '../domain/throttle.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'
 import { boundAuditEvent, type AuditEvent, type OccurredAuditEvent } from '../storage/audit-events.ts'
 import { clientIp } from './client-auth.ts'
+import { log } from './log.ts'
 
 /**
  * An audit sink for per-request events (issued tokens, failed logins, revocations, refused admin
@@ -25,12 +27,25 @@ export async function loginDeps(c: Context<AppEnv>): Promise<LoginDeps> {
   return {
     db: c.env.DB,
     cache: c.env.CACHE,
-    clientLimiter: c.env.LOGIN_CLIENT_LIMITER,
-    ipLimiter: c.env.LOGIN_IP_LIMITER,
+    limiters: limiters(c.env),
     config: await loadConfig(c.env),
     now: new Date(),
     audit: auditSink(c),
     defer: c.get('defer'),
+    warn: (message, fields) => log('warn', message, { requestId: c.get('requestId'), ...fields }),
+  }
+}
+
+export function throttleDeps(c: Context<AppEnv>): ThrottleDeps {
+  return { cache: c.env.CACHE, limiters: limiters(c.env), now: new Date() }
+}
+
+function limiters(env: Env): Limiters {
+  return {
+    pair: env.LOGIN_PAIR_LIMITER,
+    address: env.LOGIN_IP_LIMITER,
+    clientSignal: env.LOGIN_CLIENT_SIGNAL_LIMITER,
+    spikeReport: env.LOGIN_SPIKE_REPORT_LIMITER,
   }
 }
 

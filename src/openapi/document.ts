@@ -12,6 +12,7 @@ import { NewProvider, NewSubscription, ProviderChanges } from '../routes/admin/p
 import { ClientChanges, ClientListQuery, NewClient, Rotation } from '../routes/admin/clients.ts'
 import { NewService, ServiceChanges } from '../routes/admin/services.ts'
 import { AuditQuery } from '../routes/admin/audit.ts'
+import { AddressQuery } from '../routes/admin/login-locks.ts'
 import * as R from './responses.ts'
 import { EXAMPLES } from './examples.ts'
 
@@ -101,7 +102,7 @@ const COMMON = {
   409: problem('Conflicts with an existing resource.'),
   413: problem('The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services (once the token is checked; nothing is read before), 16 KiB elsewhere.'),
   415: problem('The body has a content type this endpoint does not accept.'),
-  429: problem('Too many failed authentications (`Retry-After`).'),
+  429: problem('Too many failed attempts from this address, by this client or in all: wrong secrets, tokens that are not Portero\'s, revocations of nothing (`Retry-After`).'),
   431: problem('The request headers are larger than 16 KiB in all (`headers_too_large`).'),
 }
 
@@ -166,7 +167,7 @@ export const OPERATIONS: Operation[] = [
       method: 'post', path, tag: 'Tokens', security: ['bearer', 'basic', 'clientSecretPost'],
       summary: path === '/oauth/introspect' ? 'Token introspection (RFC 7662)' : 'Token introspection (document 001)',
       description:
-        'The caller needs `tokens:introspect`. It sees the claims only of a token issued to it, naming it in `aud`, or with `tokens:introspect:any`; any other answer is exactly `{"active": false}`.',
+        'The caller needs `tokens:introspect`. It sees the claims only of a token issued to it, naming it in `aud`, or with `tokens:introspect:any`; any other answer is exactly `{"active": false}`. A `token` that is not one Portero signed (malformed, bad signature) counts as a failed attempt of the caller from its address, as a wrong secret does: over the limit, 429.',
       body: form(TokenForm, EXAMPLES.tokeninfo),
       responses: {
         200: { description: 'The token\'s state as this caller may see it.', body: { schema: R.IntrospectionResponse } },
@@ -177,7 +178,7 @@ export const OPERATIONS: Operation[] = [
   {
     method: 'post', path: '/oauth/revoke', tag: 'Tokens', security: ['basic', 'clientSecretPost'],
     summary: 'Revoke a token (RFC 7009)',
-    description: '200 whether or not there was anything to revoke; only the owning client\'s tokens are revoked.',
+    description: '200 whether or not there was anything to revoke; only the owning client\'s tokens are revoked. Revoking nothing (not a token of Portero\'s, or another client\'s) counts as a failed attempt of the client from its address: over the limit, 429.',
     body: form(TokenForm),
     responses: { 200: { description: 'Done (empty body).' }, ...pick(400, 401, 413, 415, 429) },
   },
@@ -278,6 +279,8 @@ function adminOperations(): Operation[] {
     admin({ method: 'patch', path: '/admin/clients/:id', summary: 'Change a client', body: json(ClientChanges, { status: 'disabled' }), responses: { 204: noContent, ...pick(400, 404, 409, 415) } }),
     admin({ method: 'post', path: '/admin/clients/:id/secret', summary: "Rotate a client's secret", body: json(Rotation, { grace_period_seconds: 3600, revoke_tokens: false }), responses: { 200: { description: 'The new secret (shown once).', body: { schema: R.RotatedSecret } }, ...pick(400, 404, 415) } }),
     admin({ method: 'delete', path: '/admin/clients/:id', summary: 'Delete a client (its tokens become inactive)', responses: { 204: noContent, ...pick(404) } }),
+    admin({ method: 'delete', path: '/admin/clients/:id/login-locks', summary: "Lift a client's login locks, from every address", description: 'Failed attempts lock a client only from the address that made them, for 60 s (SECURITY.md). This lifts those locks now; failures later in the same minute may lock again.', responses: { 204: noContent, ...pick(404) } }),
+    admin({ method: 'delete', path: '/admin/login-locks', summary: "Lift an address's login lock", description: 'Lifts the 60 s lock of an address (IPv6: of its /64) that failed too many attempts across clients; its locks for single clients run out on their own or are lifted per client.', query: AddressQuery, responses: { 204: noContent, ...pick(400) } }),
     admin({ method: 'post', path: '/admin/services', summary: 'Define a service', body: json(NewService, { id: 2, name: 'Publicidad', allowed_channels: ['sms', 'fcm'] }), responses: { 201: created('Created.', R.Service), ...pick(400, 409, 415) } }),
     admin({ method: 'get', path: '/admin/services', summary: 'List services', query: PageQuery, responses: { 200: { description: 'A page.', body: { schema: R.page(R.Service, 'ServicePage') } }, ...pick(400) } }),
     admin({ method: 'get', path: '/admin/services/:id', summary: 'Read a service', responses: { 200: { description: 'The service.', body: { schema: R.Service } }, ...pick(404) } }),

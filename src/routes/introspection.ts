@@ -4,6 +4,7 @@ import { z } from 'zod'
 import type { AppEnv } from '../config.ts'
 import { introspectionAnswer } from '../domain/introspection.ts'
 import { authenticateIntrospectionCaller } from '../http/caller.ts'
+import { throttleDeps } from '../http/deps.ts'
 import { validateForm } from '../http/validate.ts'
 
 export const introspection = new Hono<AppEnv>()
@@ -20,7 +21,7 @@ for (const path of ['/mcg/v1/tokeninfo', '/oauth/introspect']) {
   introspection.post(path, validateForm(TokenForm), async (c) => {
     const form = c.req.valid('form')
     const { caller, subject } = await authenticateIntrospectionCaller(c, form, path)
-    const answer = introspectionAnswer(caller, subject)
+    const answer = await introspectionAnswer(throttleDeps(c), caller, subject)
     c.header('cache-control', 'no-store')
     return c.json(answer)
   })

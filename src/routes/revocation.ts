@@ -4,8 +4,9 @@ import type { AppEnv } from '../config.ts'
 import { loadConfig } from '../config.ts'
 import { authenticateClient } from '../domain/login.ts'
 import { revokeToken } from '../domain/revocation.ts'
+import { countFailedAttempt, lockSubjects } from '../domain/throttle.ts'
 import { clientIp, readClientCredentials } from '../http/client-auth.ts'
-import { auditSink, loginDeps } from '../http/deps.ts'
+import { auditSink, loginDeps, throttleDeps } from '../http/deps.ts'
 import { validateForm } from '../http/validate.ts'
 import { TokenForm } from './introspection.ts'
 
@@ -28,6 +29,11 @@ revocation.post('/oauth/revoke', validateForm(TokenForm), async (c) => {
     target: client.id,
     detail: { outcome },
   })
+  // RFC 7009 §2.2 answers 200 whether or not anything was revoked, so revoking nothing counts as a
+  // failed attempt (SECURITY.md "Lockouts"): otherwise a client could try tokens at any rate.
+  if (outcome === 'not_a_token' || outcome === 'not_owner') {
+    await countFailedAttempt(throttleDeps(c), lockSubjects(client.id, clientIp(c)))
+  }
   // RFC 7009 §2.2: 200 whether or not there was anything to revoke.
   c.header('cache-control', 'no-store')
   return c.body(null, 200)

@@ -34,6 +34,22 @@ export function freshIp(): string {
   return `10.${bytes[0]}.${bytes[1]}.${bytes[2]}`
 }
 
+/** A fresh IPv6 /64 (its first four hextets, no trailing colon): append the host part. */
+export function freshIpv6Prefix(): string {
+  const [a, b] = crypto.getRandomValues(new Uint16Array(2))
+  return `2001:db8:${a!.toString(16)}:${b!.toString(16)}`
+}
+
+/**
+ * The rate limiters count per minute of the clock, so a burst that straddles two minutes is
+ * counted in halves: waits for the next minute when less than `seconds` of this one are left.
+ * Give the test a timeout above `seconds`.
+ */
+export async function inOneLimiterMinute(seconds = 15): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000)
+  if (left < seconds * 1000) await new Promise((resolve) => setTimeout(resolve, left + 100))
+}
+
 export async function expectProblem(
   response: Response,
   status: number,

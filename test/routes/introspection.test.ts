@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { sha256Hex } from '../../src/encoding.ts'
 import { adminCall, adminToken } from '../helpers/admin.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
-import { basicAuth, call, expectProblem, freshIp, postForm } from '../helpers/http.ts'
+import { basicAuth, call, expectProblem, freshIp, inOneLimiterMinute, postForm } from '../helpers/http.ts'
 import { claims, signToken } from '../helpers/keys.ts'
 import { eventually, tokenFor } from '../helpers/tokens.ts'
 
@@ -269,5 +269,55 @@ describe('the KV cache (SPEC 8)', () => {
     expect(body).toEqual({ active: false })
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(await cacheEntry(token)).toBeNull()
+  })
+})
+
+// SECURITY.md "Lockouts": a string that is not a Portero token counts as a failed attempt of the
+// caller from its address, as a wrong secret does (wrangler.toml: 10 per caller and address).
+describe.each(PATHS)('POST %s probing', (path) => {
+  const PAIR_LIMIT = 10
+  const SLOW = { timeout: 40_000 }
+  const probe = (caller: string, ip: string, token = `not-a-token-${crypto.randomUUID()}`) =>
+    postForm(path, { token }, { authorization: caller, 'cf-connecting-ip': ip })
+
+  it('answers 429 to a caller sending tokens that are not ours, from that address only', SLOW, async () => {
+    await inOneLimiterMinute()
+    const prober = await createClient()
+    const [proberAuth, otherAuth] = [await bearer(prober), await bearer(await createClient())]
+    const ip = freshIp()
+    for (let i = 0; i < PAIR_LIMIT; i++) expect(await (await probe(proberAuth, ip)).text()).toBe('{"active":false}')
+    const refused = await probe(proberAuth, ip)
+    await expectProblem(refused, 429, 'rate_limited', 'application/json')
+    expect(refused.headers.get('retry-after')).toBe('60')
+    await expectProblem(await probe(proberAuth, ip), 429, 'rate_limited', 'application/json')
+
+    // Another caller from that address, and this caller from another, are answered as ever...
+    expect(await (await probe(otherAuth, ip)).text()).toBe('{"active":false}')
+    expect(await (await probe(proberAuth, freshIp())).text()).toBe('{"active":false}')
+    // ...and so is a real token, even from the throttled pair.
+    expect(await answer(await probe(proberAuth, ip, await tokenFor(prober)))).toMatchObject({ active: true })
+  })
+
+  it('counts a caller authenticating with client credentials the same way', SLOW, async () => {
+    await inOneLimiterMinute()
+    const prober = await createClient()
+    const ip = freshIp()
+    const auth = basicAuth(prober.clientId, prober.clientSecret)
+    for (let i = 0; i < PAIR_LIMIT; i++) expect((await probe(auth, ip)).status).toBe(200)
+    await expectProblem(await probe(auth, ip), 429, 'rate_limited', 'application/json')
+  })
+
+  it('does not count real tokens that expired or were revoked', SLOW, async () => {
+    await inOneLimiterMinute()
+    const caller = await bearer(await createClient({ allowedScopes: ['tokens:introspect:any'] }))
+    const owner = await createClient()
+    const revoked = await tokenFor(owner)
+    expect((await postForm('/oauth/revoke', { token: revoked }, { authorization: basicAuth(owner.clientId, owner.clientSecret) })).status).toBe(200)
+    const now = Math.floor(Date.now() / 1000)
+    const expired = await signToken(claims({ iat: now - 120, nbf: now - 120, exp: now - 60 }))
+    const ip = freshIp()
+    for (let i = 0; i < PAIR_LIMIT + 2; i++) {
+      expect(await (await probe(caller, ip, i % 2 ? revoked : expired)).text()).toBe('{"active":false}')
+    }
   })
 })

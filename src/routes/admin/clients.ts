@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { loadConfig, type AppEnv } from '../../config.ts'
 import { changeClient, createClient, MAX_GRACE_SECONDS, removeClient, requireClient, rotateClientSecret, type ClientDeps } from '../../domain/clients.ts'
 import { ALL_SCOPES } from '../../domain/scopes.ts'
+import { unlockClient } from '../../domain/throttle.ts'
 import { MAX_SECRET_LENGTH } from '../../domain/secrets.ts'
 import { auditAs } from '../../http/audit.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
@@ -160,5 +161,14 @@ clients.post('/:id/secret', requireJson(), validate('json', Rotation), async (c)
 clients.delete('/:id', async (c) => {
   auditAs(c, 'client.delete', c.req.param('id'))
   await removeClient(await deps(c), c.req.param('id'))
+  return c.body(null, 204)
+})
+
+// SECURITY.md "Lockouts": lifts the locks of this client from every address at once.
+clients.delete('/:id/login-locks', async (c) => {
+  const id = c.req.param('id')
+  auditAs(c, 'client.unlock', id)
+  const removed = await unlockClient({ db: c.env.DB, cache: c.env.CACHE }, id)
+  auditAs(c, 'client.unlock', id, { locks_removed: removed })
   return c.body(null, 204)
 })

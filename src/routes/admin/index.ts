@@ -7,6 +7,7 @@ import { auditAdminActions, auditRefusedAdminCalls } from '../../http/audit.ts'
 import { requireScope } from '../../http/auth.ts'
 import { audit } from './audit.ts'
 import { clients } from './clients.ts'
+import { loginLocks } from './login-locks.ts'
 import { providers } from './providers.ts'
 import { services } from './services.ts'
 
@@ -18,3 +19,4 @@ admin.route('/providers', providers)
 admin.route('/clients', clients)
 admin.route('/services', services)
 admin.route('/audit', audit)
+admin.route('/login-locks', loginLocks)
