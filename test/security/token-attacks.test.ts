@@ -161,7 +161,8 @@ async function resigned(change: (claims: Record<string, unknown>) => void): Prom
 async function expectRefusedEverywhere(attack: Attack) {
   for (const target of targets) await expectRefused(await target.send(attack.token), target, attack)
   const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
-  const answer = await postForm('/mcg/v1/tokeninfo', { token: attack.token }, { authorization })
+  // From a fresh address: tokens that are not ours count against the caller there.
+  const answer = await postForm('/mcg/v1/tokeninfo', { token: attack.token }, { authorization, 'cf-connecting-ip': freshIp() })
   expect(await answer.text(), attack.name).toBe('{"active":false}')
 }
 
@@ -311,7 +312,7 @@ describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
       for (const target of apiTargets()) await expectNotForThisApi(await target.send(token), `${target.name} with ${label}`)
       // They check whether the token is valid, for whichever audience: it is.
       for (const target of otherTargets()) await expectAccepted(await target.send(token), `${target.name} with ${label}`)
-      const answer = await postForm('/mcg/v1/tokeninfo', { token }, { authorization })
+      const answer = await postForm('/mcg/v1/tokeninfo', { token }, { authorization, 'cf-connecting-ip': freshIp() })
       expect(await answer.json(), label).toMatchObject({ active: true, aud })
     }
   })
