@@ -102,7 +102,9 @@ export async function changeClient(deps: ClientDeps, id: string, changes: Client
   }
   const disabled = changes.status === 'disabled' && client.status !== 'disabled'
   if (disabled || narrows(client.allowedScopes, changes.allowedScopes) || narrows(client.audiences, changes.audiences)) {
-    await endClientTokens(deps, [id])
+    const tokensValidAfter = await endClientTokens(deps, [id])
+    // A narrowed client logs in on: its new tokens must outlive the end of its old ones.
+    if (!disabled) await waitOutRevocationSecond(deps.now, tokensValidAfter)
   } else {
     await publishClientRecords(deps, [id])
     if (changes.status === 'active' && client.status !== 'active') {

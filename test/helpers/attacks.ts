@@ -117,6 +117,18 @@ export async function hostileTokens(genuine: string): Promise<Attack[]> {
   const ghost = `ghost-${crypto.randomUUID()}`
   add('a client that never existed', await signToken({ ...base, sub: ghost, client_id: ghost }))
 
+  // Unverified fields that reach storage keys if unchecked: long, control characters, non-ASCII.
+  const strange = ['0'.repeat(600), 'x'.repeat(129), 'a\u0000b', 'line\nbreak', '\u{1F600}'.repeat(200), '../../etc']
+  for (const value of strange) {
+    const label = JSON.stringify(value.length > 20 ? `${value.slice(0, 8)}… (${value.length})` : value)
+    // The review's example: an ES256 header without kid, a made-up payload, a junk signature.
+    add(`client_id ${label} under a junk signature`, `${base64Url({ alg: 'ES256' })}.${base64Url({ client_id: value })}.AAAA`)
+    add(`client_id ${label}, payload changed after signing`, withPayload(genuine, (p) => (p.client_id = value)))
+    add(`client_id and sub ${label}, signed by the worker key`, await signToken({ ...base, sub: value, client_id: value }))
+    add(`kid ${label} signed by an attacker key`, await signToken(base, { key: await attackerKey(value) }))
+    add(`jti ${label}, payload changed after signing`, withPayload(genuine, (p) => (p.jti = value)))
+  }
+
   add('truncated by four characters', genuine.slice(0, -4))
   add('without its signature', genuine.slice(0, genuine.lastIndexOf('.')))
   add('cut in half', genuine.slice(0, genuine.length / 2))

@@ -1,6 +1,7 @@
 // The signing keys the Worker under test uses, for crafting tokens it must accept or refuse.
 import { env } from 'cloudflare:workers'
 import { importJWK, SignJWT, type JWK, type JWTPayload } from 'jose'
+import { base64UrlEncode } from '../../src/encoding.ts'
 
 export type TestKey = JWK & { kid: string; alg: string }
 
@@ -45,5 +46,5 @@ export async function signToken(
 
 export function base64Url(value: unknown): string {
   const json = typeof value === 'string' ? value : JSON.stringify(value)
-  return btoa(json).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+  return base64UrlEncode(new TextEncoder().encode(json))
 }

@@ -1,0 +1,141 @@
+// Edge state never makes an ended token or an old client setting live again: a check or login that
+// read D1 just before a change and fills KV just after it loses to the change (README "Edge first").
+// Each test holds the fills of one request back, makes the change, then lets the fills land.
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config.ts'
+import { loginClient } from '../../src/domain/login.ts'
+import { checkAccessToken, type TokenStateDeps } from '../../src/domain/token-state.ts'
+import { clientRecordKeys } from '../../src/storage/client-records.ts'
+import { adminCall, adminToken } from '../helpers/admin.ts'
+import { createClient, type TestClient } from '../helpers/clients.ts'
+import { basicAuth, expectProblem, freshIp, postForm } from '../helpers/http.ts'
+import { expectActive, expectInactive } from '../helpers/token-state.ts'
+import { tokenFor } from '../helpers/tokens.ts'
+
+/** Work a request deferred past its response, held until the test lets it run. */
+function heldBack() {
+  const tasks: Array<() => Promise<unknown>> = []
+  return {
+    defer: (task: () => Promise<unknown>) => void tasks.push(task),
+    count: () => tasks.length,
+    release: () => Promise.all(tasks.map((task) => task())),
+  }
+}
+
+/** Removes whatever the edge holds about a client, as at a location that never saw it. */
+async function coldEdge(client: TestClient) {
+  const keys = (await clientRecordKeys(client.clientId))!
+  await Promise.all([env.CACHE.delete(keys.published), env.CACHE.delete(keys.filled)])
+}
+
+async function tokenDeps(defer: TokenStateDeps['defer']): Promise<TokenStateDeps> {
+  const { keys, issuer } = await loadConfig(env)
+  return { db: env.DB, cache: env.CACHE, keys, issuer, now: new Date(), defer }
+}
+
+describe('a cache fill racing a change', () => {
+  it('cannot bring a revoked token back: the tombstone wins', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    await coldEdge(owner)
+    const fills = heldBack()
+    // Reads D1 (nothing revoked yet) and leaves its fills pending.
+    await checkAccessToken(await tokenDeps(fills.defer), token)
+    expect(fills.count()).toBeGreaterThan(0)
+
+    const revoke = await postForm('/oauth/revoke', { token }, { authorization: basicAuth(owner.clientId, owner.clientSecret) })
+    expect(revoke.status).toBe(200)
+    await fills.release()
+
+    await expectInactive(token)
+  })
+
+  it('cannot bring a disabled client’s token back: the published record wins', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    await coldEdge(owner)
+    const fills = heldBack()
+    await checkAccessToken(await tokenDeps(fills.defer), token)
+
+    const disable = await adminCall(await adminToken(), 'PATCH', `/admin/clients/${owner.clientId}`, { status: 'disabled' })
+    expect(disable.status).toBe(204)
+    await fills.release()
+
+    await expectInactive(token)
+    const login = await postForm('/oauth/token', { grant_type: 'client_credentials' }, {
+      authorization: basicAuth(owner.clientId, owner.clientSecret),
+      'cf-connecting-ip': freshIp(),
+    })
+    await expectProblem(login, 401, 'invalid_client', 'application/json')
+  })
+
+  it('cannot bring a rotated-out secret back: a login’s fill loses to the rotation', async () => {
+    const owner = await createClient()
+    await coldEdge(owner)
+    const fills = heldBack()
+    const config = await loadConfig(env)
+    await loginClient(
+      {
+        db: env.DB,
+        cache: env.CACHE,
+        limiters: {
+          pair: env.LOGIN_PAIR_LIMITER,
+          address: env.LOGIN_IP_LIMITER,
+          clientSignal: env.LOGIN_CLIENT_SIGNAL_LIMITER,
+          spikeReport: env.LOGIN_SPIKE_REPORT_LIMITER,
+        },
+        config,
+        now: new Date(),
+        audit: () => {},
+        warn: () => {},
+        defer: fills.defer,
+      },
+      { clientId: owner.clientId, clientSecret: owner.clientSecret, ip: freshIp(), via: 'test' },
+    )
+    expect(fills.count()).toBe(1)
+
+    const rotation = await adminCall(await adminToken(), 'POST', `/admin/clients/${owner.clientId}/secret`, {})
+    expect(rotation.status).toBe(200)
+    const { client_secret: fresh } = (await rotation.json()) as { client_secret: string }
+    await fills.release()
+
+    const headers = (secret: string) => ({ authorization: basicAuth(owner.clientId, secret), 'cf-connecting-ip': freshIp() })
+    const old = await postForm('/oauth/token', { grant_type: 'client_credentials' }, headers(owner.clientSecret))
+    await expectProblem(old, 401, 'invalid_client', 'application/json')
+    const current = await postForm('/oauth/token', { grant_type: 'client_credentials' }, headers(fresh))
+    expect(current.status).toBe(200)
+  })
+})
+
+describe('changes are seen at once by the location that made them', () => {
+  it('narrowing a client’s scopes ends the tokens it holds; new tokens carry the narrower scope', async () => {
+    const owner = await createClient({ allowedScopes: ['services:send', 'recipients:manage', 'tokens:introspect'] })
+    const token = await tokenFor(owner)
+    await expectActive(token)
+    const narrow = await adminCall(await adminToken(), 'PATCH', `/admin/clients/${owner.clientId}`, {
+      allowed_scopes: ['services:send', 'tokens:introspect'],
+    })
+    expect(narrow.status).toBe(204)
+    await expectInactive(token)
+    const fresh = await tokenFor(owner)
+    await expectActive(fresh)
+    expect(JSON.parse(atob(fresh.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))).scope).toBe('services:send tokens:introspect')
+  })
+
+  it('narrowing its audiences ends them too; widening or renaming does not', async () => {
+    const owner = await createClient({ audiences: ['https://a.example', 'https://b.example'] })
+    const token = await tokenFor(owner)
+    await expectActive(token)
+    const admin = await adminToken()
+    const widen = await adminCall(admin, 'PATCH', `/admin/clients/${owner.clientId}`, {
+      name: `renamed ${crypto.randomUUID()}`,
+      audiences: ['https://a.example', 'https://b.example', 'https://c.example'],
+    })
+    expect(widen.status).toBe(204)
+    await expectActive(token)
+    const narrow = await adminCall(admin, 'PATCH', `/admin/clients/${owner.clientId}`, { audiences: ['https://a.example'] })
+    expect(narrow.status).toBe(204)
+    await expectInactive(token)
+  })
+})
