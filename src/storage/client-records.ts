@@ -3,10 +3,10 @@
 // neither waits on D1.
 //
 // D1 stays the system of record, and the two prefixes keep a racing cache fill from undoing an
-// admin change. Every admin change writes D1 first, then "client:" from D1 (published, long TTL).
-// A check that finds neither entry reads D1 and writes "client-fill:" after the response (short
-// TTL). Readers take the published entry whenever there is one, so a fill that read D1 just before
-// an admin change and lands just after it is never used.
+// admin change. Every admin change writes D1 first, then "client:" from D1 (published). A check
+// that finds neither entry reads D1 and writes "client-fill:" after the response. Readers take the
+// published entry whenever there is one, so a fill that read D1 just before an admin change and
+// lands just after it is never used; and it expires long before the published entry does.
 import { sha256Hex } from '../encoding.ts'
 import type { Client } from './clients.ts'
 
@@ -14,8 +14,11 @@ export const KV_PREFIX = 'client:'
 export const FILL_PREFIX = 'client-fill:'
 /** Outlives every token a record can affect: clients.token_lifetime is at most 86400 s. */
 export const RECORD_TTL_SECONDS = 86400 + 60
-/** A fill is re-read from D1 this often (KV's minimum expirationTtl). */
-export const FILL_TTL_SECONDS = 60
+/**
+ * A fill stands in only while no admin change has published a record, so it can live long; an
+ * hour keeps it well inside the life of any record published after it.
+ */
+export const FILL_TTL_SECONDS = 3600
 
 /**
  * What any client id is: at most 128 characters, no control characters (the admin API is stricter;

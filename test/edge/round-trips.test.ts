@@ -2,10 +2,12 @@
 // trips each response waits for, counted by proxies around the real bindings. Work deferred past
 // the response (cache fills, audit events, enqueueing) is not counted: it runs after app.fetch
 // resolves, and each test then waits for it (waitOnExecutionContext) so the next one starts warm.
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
+import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { app } from '../../src/app.ts'
+import worker from '../../src/index.ts'
+import { AUDIT_QUEUE_NAME } from '../../src/queue/audit-job.ts'
 import { adminToken } from '../helpers/admin.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { createSender, example001 } from '../helpers/dispatch.ts'
@@ -190,5 +192,46 @@ describe('POST /Services: at most two D1 round trips and no queue send after its
     expect(response.status).toBe(201)
     // One KV round for the token check; pictures would add one more.
     expectWithin(trips, { kv: 1, d1: 2, queue: 0 }, calls)
+  })
+})
+
+describe('D1 per token issued', () => {
+  it('costs at most 10 statements per 1,000 tokens, the audit trail included', { timeout: 120_000 }, async () => {
+    const client = await createClient()
+    const ip = freshIp()
+    // The client's first login reads it from D1 and fills the edge; the thousand after it do not.
+    await probe(tokenRequest(client, ip))
+    const counter = countRoundTrips(env)
+    for (let i = 0; i < 1000; i++) {
+      const ctx = createExecutionContext()
+      const response = await app.fetch(tokenRequest(client, ip), counter.env, ctx)
+      expect(response.status).toBe(200)
+      await waitOnExecutionContext(ctx)
+    }
+    expect(counter.snapshot().d1Statements).toBe(0)
+    const events = counter.sent('AUDIT_QUEUE')
+    expect(events).toHaveLength(1000)
+
+    // The audit queue delivers them in batches of up to 100 (wrangler.toml); each is one insert.
+    for (let start = 0; start < events.length; start += 100) {
+      const messages = events.slice(start, start + 100).map((body, i) => ({
+        id: `audit-${start + i}`,
+        timestamp: new Date(),
+        attempts: 1,
+        body,
+      }))
+      const batch = createMessageBatch(AUDIT_QUEUE_NAME, messages)
+      const ctx = createExecutionContext()
+      await worker.queue(batch, counter.env)
+      expect((await getQueueResult(batch, ctx)).ackAll).toBe(true)
+    }
+    expect(counter.snapshot().d1Statements).toBeLessThanOrEqual(10)
+    const { issued } = (await env.DB.prepare(
+      `SELECT COALESCE(SUM(count), 0) AS issued FROM audit_events WHERE action = 'token.issued' AND target = ?1`,
+    )
+      .bind(client.clientId)
+      .first<{ issued: number }>())!
+    // The real queue may have delivered some of them too: at least every token is recorded.
+    expect(issued).toBeGreaterThanOrEqual(1000)
   })
 })
