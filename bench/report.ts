@@ -1,8 +1,10 @@
 // The benchmark report: the machine it ran on, then every figure with its ratio to /healthz and to
-// oidc-provider and whether its target is met, as Markdown (bench/RESULTS.md and the terminal).
+// oidc-provider and whether its target is met, and the latency the counted binding round trips
+// imply at the edge, as Markdown (bench/RESULTS.md and the terminal).
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import type { CpuFigure } from './cpu-worker.ts'
+import type { CpuFigure, RouteTrips } from './cpu-worker.ts'
+import { EDGE_COSTS, edgeLatency, PLACEMENTS, type Kind, type Span } from './edge-costs.ts'
 import type { LoadResult } from './load.ts'
 
 export type ScenarioRow = {
@@ -211,6 +213,7 @@ export function renderReport({
   peers,
   consumer,
   cpu,
+  roundTrips,
   workerErrors,
 }: {
   machine: Machine
@@ -219,6 +222,7 @@ export function renderReport({
   peers: PeerRow[]
   consumer?: ConsumerFigure
   cpu: CpuFigure[]
+  roundTrips: RouteTrips[]
   workerErrors: string[]
 }): string {
   const healthz = rows[0]!.result.rps
@@ -273,6 +277,8 @@ export function renderReport({
     }),
   )
 
+  const edge = renderEdge(roundTrips, cpu)
+  missed.push(...edge.missed)
 
   const cpuRows = cpu.map(({ name, microseconds, operations }) => {
     const target = CPU_TARGETS[name]
@@ -328,6 +334,7 @@ export function renderReport({
     ...(consumer ? ['## Queue consumer', '', renderConsumer(consumer), ''] : []),
     ...(cpu.length ? ['## CPU per operation inside workerd', '', CPU_NOTE, '', table(['operation', 'µs/op', 'ops per batch', 'target'], cpuRows), ''] : []),
     ...renderProfile(rows, healthz, cpu, peers),
+    ...edge.lines,
     ...(rows.some(({ result }) => result.p99 > TAIL_RATIO * result.p50) ? TAIL_NOTE : []),
     '## Changes made for these figures',
     '',
@@ -378,6 +385,121 @@ default in-memory adapter; one Node process on loopback. Same autocannon setting
 right after the first /healthz and again after Portero's last scenario: the "× oidc-provider"
 column above divides Portero's req/s by the mean of the two runs. Each run is probed first and must
 answer an ES256 JWT access token, or "active":true.`
+
+/** The Worker's CPU per route at the edge, in rows of the CPU table. */
+const EDGE_CPU: Record<string, string[]> = {
+  'POST /oauth/token': ['app: GET /healthz', 'secretMatches', 'issueAccessToken (ES256 sign)'],
+  'POST /auth/login': ['app: GET /healthz', 'secretMatches', 'issueAccessToken (ES256 sign)'],
+  'POST /auth/me': ['app: POST /auth/me, warm cache'],
+  'POST /mcg/v1/tokeninfo, warm cache': ['app: POST /mcg/v1/tokeninfo, warm cache'],
+  // A lower bound: the body's validation and the dispatch's own work have no row of their own.
+  'POST /Services': ['app: POST /auth/me, warm cache'],
+  'GET /.well-known/jwks.json': ['app: GET /.well-known/jwks.json'],
+}
+
+/** Edge targets: the most milliseconds in every placement with warm edge state, or D1 rounds. */
+const EDGE_TARGETS: Record<string, { ms?: number; d1?: number }> = {
+  'POST /oauth/token': { ms: 10 },
+  'POST /auth/me': { ms: 10 },
+  'POST /Services': { d1: 2 },
+}
+
+function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; missed: string[] } {
+  if (trips.length === 0) return { lines: [], missed: [] }
+  const figure = (name: string) => cpu.find((f) => f.name === name)?.microseconds ?? NaN
+  const missed: string[] = []
+  const bounds: string[] = []
+  const rows = trips.map(({ name, status, ok, waited, steps, deferred }) => {
+    const cpuMs = (EDGE_CPU[name] ?? []).reduce((sum, row) => sum + figure(row), 0) / 1000
+    const kinds = steps.map((step) => step.map((call) => call.split('.')[0] as Kind))
+    const latencies = PLACEMENTS.map((placement) => ({ placement, ...edgeLatency(kinds, cpuMs, placement) }))
+    // What reading KV cold instead of hot adds, over all placements.
+    const cold = PLACEMENTS.map((placement, i) => {
+      const { low, high } = edgeLatency(kinds, cpuMs, placement, EDGE_COSTS.kvColdRead)
+      return { low: low - latencies[i]!.low, high: high - latencies[i]!.high }
+    })
+    const coldAdds = { low: Math.min(...cold.map((c) => c.low)), high: Math.max(...cold.map((c) => c.high)) }
+    const target = EDGE_TARGETS[name]
+    const verdicts: string[] = []
+    if (!ok) {
+      verdicts.push(`probe answered ${status} without the expected body`)
+      missed.push(`${name}: the round-trip probe answered ${status} without the expected body`)
+    }
+    if (target?.ms !== undefined) {
+      const limit = target.ms
+      const over = latencies.filter((l) => !(l.high <= limit))
+      const met = ok && over.length === 0
+      verdicts.push(`≤ ${limit} ms in every placement: ${verdict(met)}`)
+      if (!met) missed.push(`${name} at the edge: ${over.map((l) => `${span(l)} ms ${l.placement}`).join('; ')}; target ≤ ${limit} ms`)
+      for (const l of over) {
+        const largest = l.parts.reduce((a, b) => (b.span.high > a.span.high ? b : a))
+        const rest = { low: l.low - largest.span.low, high: l.high - largest.span.high }
+        bounds.push(
+          `${name}, ${l.placement}: ${span(l)} ms, of which ${largest.what} ${span(largest.span)} ms ` +
+            `(the rest ${span(rest)} ms${rest.high <= limit ? `, within ${limit} ms` : ''}).`,
+        )
+      }
+    }
+    if (target?.d1 !== undefined) {
+      const met = ok && waited.d1 <= target.d1
+      verdicts.push(`≤ ${target.d1} D1 round trips: ${verdict(met)}`)
+      if (!met) {
+        missed.push(`${name}: ${waited.d1} D1 round trips before the response, target ≤ ${target.d1}`)
+        const d1Steps = steps.filter((step) => step.some((call) => call.startsWith('d1.')))
+        bounds.push(`${name}: ${waited.d1} D1 round trips one after the other: ${d1Steps.map((step) => step.join(' + ')).join(' → ')}.`)
+      }
+    }
+    return [
+      name,
+      `${waited.kv} KV, ${waited.d1} D1 (${waited.d1Statements} statement${waited.d1Statements === 1 ? '' : 's'}), ${waited.queue} queue`,
+      steps.map((step) => step.join(' + ')).join(' → ') || 'none',
+      deferred.join(', ') || '—',
+      cpuMs.toFixed(2),
+      ...latencies.map((l) => span(l)),
+      `+${span(coldAdds)}`,
+      verdicts.join('; ') || '—',
+    ]
+  })
+  const d1 = PLACEMENTS.map((p) => `${span(EDGE_COSTS.d1RoundTrip[p])} ms ${p}`).join(', ')
+  const lines = [
+    '## Latency at the edge, modelled',
+    '',
+    'The binding round trips one request of each hot route waits for, counted inside workerd by',
+    'bench/cpu-worker.ts with test/helpers/round-trips.ts (calls of one kind that overlap count once)',
+    'on the local bindings the HTTP scenarios used, after one unmeasured request of the same route',
+    'that warmed whatever it caches. Calls whose promise goes to ctx.waitUntil finish after the',
+    'response and are listed apart, not priced. "calls" shows the waited-for steps in order (→),',
+    'with the calls that overlap in one step joined by +. Each placement of the Worker prices every',
+    'step at its slowest call, with the unit costs in bench/edge-costs.ts (sources in',
+    `bench/README.md): a hot KV read ${span(EDGE_COSTS.kvHotRead)} ms (every KV call is priced as one), a D1 round trip`,
+    `${d1}, a queue send ${span(EDGE_COSTS.queueSend)} ms; plus the Worker's CPU from the CPU table.`,
+    'Milliseconds, from the low to the high end of the unit costs; "KV cold instead" is what reading',
+    `KV cold (${span(EDGE_COSTS.kvColdRead)} ms) instead of hot would add. A target in milliseconds is met when the high end`,
+    'meets it in every placement.',
+    '',
+    table(
+      [
+        'route',
+        'rounds waited for',
+        'calls',
+        'after the response',
+        'Worker CPU (ms)',
+        ...PLACEMENTS,
+        'KV cold instead',
+        'target',
+      ],
+      rows,
+    ),
+    '',
+    ...(bounds.length ? ['What bounds the missed edge targets:', '', ...bounds.map((b) => `- ${b}`), ''] : []),
+  ]
+  return { lines, missed }
+}
+
+function span({ low, high }: Span): string {
+  const f = (n: number) => (n >= 100 ? n.toFixed(0) : String(Number(n.toFixed(1))))
+  return f(low) === f(high) ? f(low) : `${f(low)}–${f(high)}`
+}
 
 function verdict(met: boolean): string {
   return met ? 'met' : '**missed**'

@@ -1,7 +1,8 @@
 // `npm run bench`: serves the bundled Worker on workerd through Miniflare, seeds it through the
 // public API, drives each scenario from a separate autocannon process (and oidc-provider's token
 // and introspection endpoints, before and after Portero's, with the same settings), times the hot
-// paths inside workerd, then prints the figures and writes them to bench/RESULTS.md.
+// paths and counts their binding round trips inside workerd, then prints the figures and writes
+// them to bench/RESULTS.md.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -9,7 +10,7 @@ import { parseArgs, promisify } from 'node:util'
 import { decodeJwt } from 'jose'
 import { parseSigningKeySet } from '../src/domain/signing-keys.ts'
 import { issueAccessToken, type AccessTokenClaims } from '../src/domain/tokens.ts'
-import type { CpuFigure } from './cpu-worker.ts'
+import type { CpuReport, ProbeInput } from './cpu-worker.ts'
 import type { LoadResult, LoadSpec } from './load.ts'
 import { JWT_RESOURCE, OPAQUE_RESOURCE, PEER_BASE, PEER_CLIENT, PEER_READY, PEER_SCOPE } from './peer.ts'
 import { describeMachine, renderReport, type ConsumerFigure, type PeerRow, type ScenarioRow } from './report.ts'
@@ -208,11 +209,14 @@ try {
     consumer = await measureConsumer(await portero.mf.getD1Database('DB'), servicesSpec)
   }
 
-  let cpu: CpuFigure[] = []
+  let cpu: CpuReport = { figures: [], roundTrips: [] }
   if (wanted('cpu')) {
-    step('CPU per operation inside workerd (bench/cpu-worker.ts)')
+    step('CPU per operation and binding round trips per route inside workerd (bench/cpu-worker.ts)')
     const cpuWorker = await portero.mf.getWorker('bench-cpu')
-    cpu = (await (await cpuWorker.fetch('http://bench/')).json()) as CpuFigure[]
+    const input: ProbeInput = { clientId: seeded.clientId, clientSecret: seeded.clientSecret, token, caller, servicesBody }
+    const response = await cpuWorker.fetch('http://bench/', { method: 'POST', body: JSON.stringify(input) })
+    if (!response.ok) throw new Error(`bench/cpu-worker.ts answered ${response.status}: ${await response.text()}`)
+    cpu = (await response.json()) as CpuReport
   }
 
   const report = renderReport({
@@ -221,7 +225,8 @@ try {
     rows,
     peers,
     consumer,
-    cpu,
+    cpu: cpu.figures,
+    roundTrips: cpu.roundTrips,
     workerErrors: portero.errors,
   })
   if (only === undefined) writeFileSync('bench/RESULTS.md', report)
