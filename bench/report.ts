@@ -229,6 +229,8 @@ export function renderReport({
   const healthz = rows[0]!.result.rps
   const ms = (n: number) => n.toFixed(2)
   const missed: string[] = []
+  const metTargets: string[] = []
+  const tailsMet: string[] = []
 
   const httpRows = rows.map((row) => {
     const { name, result, target, probe } = row
@@ -236,12 +238,16 @@ export function renderReport({
     const tailMet = result.p99 <= TAIL_RATIO * result.p50
     const ratioMet = target === undefined || ratio >= target
     if (!ratioMet) missed.push(`${name}: ${pct(ratio)} of /healthz, target ≥ ${pct(target!)}`)
+    else if (target !== undefined) metTargets.push(`${name}: ${pct(ratio)} of /healthz, target ≥ ${pct(target)}`)
     if (!tailMet) missed.push(`${name}: p99 ${ms(result.p99)} ms is ${(result.p99 / result.p50).toFixed(1)}× p50`)
+    else tailsMet.push(name)
     const peer = versusPeer(row, peers)
     // A comparison counts only when every probe, Portero's and the peer's, answered as it should.
     const peerMet = peer !== undefined && peer.met && peer.probesOk && probe.ok
     if (peer && !peerMet) {
       missed.push(`${name}: ${times(peer.ratio)} oidc-provider's ${shortPeer(peer.runs[0]!.name)}, target ≥ ${times(peer.target)}`)
+    } else if (peer) {
+      metTargets.push(`${name}: ${times(peer.ratio)} oidc-provider's ${shortPeer(peer.runs[0]!.name)}, target ≥ ${times(peer.target)}`)
     }
     const notes = [
       probe.ok ? '' : `probe answered ${probe.status} without the expected body`,
@@ -280,11 +286,13 @@ export function renderReport({
 
   const edge = renderEdge(roundTrips, cpu)
   missed.push(...edge.missed)
+  metTargets.push(...edge.met)
 
   const cpuRows = cpu.map(({ name, microseconds, operations }) => {
     const target = CPU_TARGETS[name]
     const met = target === undefined || microseconds <= target
     if (!met) missed.push(`${name}: ${microseconds.toFixed(0)} µs, target ≤ ${target} µs`)
+    else if (target !== undefined) metTargets.push(`${name}: ${microseconds.toFixed(0)} µs, target ≤ ${target} µs`)
     return [name, microseconds.toFixed(1), String(operations), target === undefined ? '—' : `≤ ${target} µs: ${verdict(met)}`]
   })
 
@@ -343,6 +351,11 @@ export function renderReport({
     'runs that vary by up to a third here); a record, not re-measured by this run.',
     '',
     ...CHANGES.map((c) => `- ${c}`),
+    '',
+    '## Targets met',
+    '',
+    ...(metTargets.length ? metTargets.map((m) => `- ${m}`) : ['None.']),
+    ...(tailsMet.length ? [`- p99 ≤ ${TAIL_RATIO}× p50: ${tailsMet.join(', ')}`] : []),
     '',
     '## Targets missed',
     '',
@@ -405,10 +418,11 @@ const EDGE_TARGETS: Record<string, { ms?: number; d1?: number }> = {
   'POST /Services': { d1: 2 },
 }
 
-function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; missed: string[] } {
-  if (trips.length === 0) return { lines: [], missed: [] }
+function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; missed: string[]; met: string[] } {
+  if (trips.length === 0) return { lines: [], missed: [], met: [] }
   const figure = (name: string) => cpu.find((f) => f.name === name)?.microseconds ?? NaN
   const missed: string[] = []
+  const metTargets: string[] = []
   const bounds: string[] = []
   const rows = trips.map(({ name, status, ok, waited, steps, deferred }) => {
     const cpuMs = (EDGE_CPU[name] ?? []).reduce((sum, row) => sum + figure(row), 0) / 1000
@@ -432,6 +446,10 @@ function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; m
       const met = ok && over.length === 0
       verdicts.push(`≤ ${limit} ms in every placement: ${verdict(met)}`)
       if (!met) missed.push(`${name} at the edge: ${over.map((l) => `${span(l)} ms ${l.placement}`).join('; ')}; target ≤ ${limit} ms`)
+      else {
+        const worst = Math.max(...latencies.map((l) => l.high))
+        metTargets.push(`${name} at the edge: at most ${span({ low: worst, high: worst })} ms in every placement, target ≤ ${limit} ms`)
+      }
       for (const l of over) {
         const largest = l.parts.reduce((a, b) => (b.span.high > a.span.high ? b : a))
         const rest = { low: l.low - largest.span.low, high: l.high - largest.span.high }
@@ -448,6 +466,8 @@ function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; m
         missed.push(`${name}: ${waited.d1} D1 round trips before the response, target ≤ ${target.d1}`)
         const d1Steps = steps.filter((step) => step.some((call) => call.startsWith('d1.')))
         bounds.push(`${name}: ${waited.d1} D1 round trips one after the other: ${d1Steps.map((step) => step.join(' + ')).join(' → ')}.`)
+      } else {
+        metTargets.push(`${name}: ${waited.d1} D1 round trips before the response, target ≤ ${target.d1}`)
       }
     }
     return [
@@ -494,7 +514,7 @@ function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; m
     '',
     ...(bounds.length ? ['What bounds the missed edge targets:', '', ...bounds.map((b) => `- ${b}`), ''] : []),
   ]
-  return { lines, missed }
+  return { lines, missed, met: metTargets }
 }
 
 function span({ low, high }: Span): string {
