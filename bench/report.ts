@@ -355,7 +355,7 @@ export function renderReport({
     '## Targets met',
     '',
     ...(metTargets.length ? metTargets.map((m) => `- ${m}`) : ['None.']),
-    ...(tailsMet.length ? [`- p99 ≤ ${TAIL_RATIO}× p50: ${tailsMet.join(', ')}`] : []),
+    ...(tailsMet.length ? [`- p99 ≤ ${TAIL_RATIO}× p50: ${tailsMet.join('; ')}`] : []),
     '',
     '## Targets missed',
     '',
