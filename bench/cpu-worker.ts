@@ -1,5 +1,7 @@
 // Bench-only Worker (npm run bench): the CPU cost of Portero's hot paths inside workerd, in
-// microseconds per operation, from the real domain functions and the real app.
+// microseconds per operation, from the real domain functions and the real app; and the binding
+// round trips one request of each hot route waits for, counted on Portero's own local bindings.
+import { countRoundTrips, type RoundTrips } from '../test/helpers/round-trips.ts'
 import { app } from '../src/app.ts'
 import { introspectToken } from '../src/domain/introspection.ts'
 import { digestClientSecret, generateClientSecret, importPepper, secretMatches } from '../src/domain/secrets.ts'
@@ -10,9 +12,28 @@ import { issueAccessToken, verifyAccessToken, type IssueTokenInput } from '../sr
 import { sha256Hex } from '../src/encoding.ts'
 import { tokenCacheKey, writeCachedTokenState } from '../src/storage/token-cache.ts'
 
-type BenchEnv = { SIGNING_KEYS: string; SECRET_PEPPER: string; ISSUER: string; CACHE: KVNamespace; DB: D1Database }
-
 export type CpuFigure = { name: string; microseconds: number; operations: number }
+
+/** What bench/run.ts seeded through the public API, for the round-trip probes. */
+export type ProbeInput = { clientId: string; clientSecret: string; token: string; caller: string; servicesBody: string }
+
+export type RouteTrips = {
+  name: string
+  status: number
+  /** Whether the answer was the expected one (an access_token, "active":true…). */
+  ok: boolean
+  /** The rounds the response waited for. */
+  waited: RoundTrips
+  /**
+   * The calls behind them in steps: the calls of one step overlap (one Promise.all), whatever
+   * their kind, and each step starts when the one before has finished.
+   */
+  steps: string[][]
+  /** Calls handed to ctx.waitUntil: on Cloudflare they finish after the response. */
+  deferred: string[]
+}
+
+export type CpuReport = { figures: CpuFigure[]; roundTrips: RouteTrips[] }
 
 /** Each timed batch runs about this long: performance.now() has 1 ms resolution in workerd. */
 const BATCH_MS = 150
@@ -40,7 +61,8 @@ class MemoryKv {
 }
 
 export default {
-  async fetch(_request, env, ctx) {
+  async fetch(request, env, ctx) {
+    const probe = (await request.json()) as ProbeInput
     const keys = await parseSigningKeySet(env.SIGNING_KEYS)
     const pepper = await importPepper(env.SECRET_PEPPER)
     const cache = new MemoryKv() as unknown as KVNamespace
@@ -97,6 +119,7 @@ export default {
     )
     await measure('parseSigningKeySet (key import; once per isolate)', () => parseSigningKeySet(env.SIGNING_KEYS))
     await measure('app: GET /healthz', route('/healthz'))
+    await measure('app: GET /.well-known/jwks.json', route('/.well-known/jwks.json'))
     await measure('app: POST /auth/me, warm cache', route('/auth/me', { method: 'POST', headers: { 'x-access-token': token } }))
     await measure(
       'app: POST /mcg/v1/tokeninfo, warm cache',
@@ -121,9 +144,177 @@ export default {
     await measure('local D1 binding: INSERT of one row (wall time)', () =>
       env.DB.prepare('INSERT INTO bench (value) VALUES (?)').bind('row').run(),
     )
-    return Response.json(figures)
+    const roundTrips = await probeRoutes(env, ctx, probe)
+    return Response.json({ figures, roundTrips } satisfies CpuReport)
   },
-} satisfies ExportedHandler<BenchEnv>
+} satisfies ExportedHandler<Env>
+
+/**
+ * One request per hot route through the whole app on Portero's local bindings (the storage the
+ * HTTP scenarios used), after one unmeasured request that warms whatever it caches: the rounds
+ * each kind of binding call made before the response, by test/helpers/round-trips.ts.
+ */
+async function probeRoutes(env: Env, ctx: ExecutionContext, input: ProbeInput): Promise<RouteTrips[]> {
+  const edge = { 'cf-connecting-ip': '203.0.113.7' }
+  const form = { ...edge, 'content-type': 'application/x-www-form-urlencoded' }
+  const json = { ...edge, 'content-type': 'application/json' }
+  const basic = `Basic ${btoa(`${input.clientId}:${input.clientSecret}`)}`
+  const routes: { name: string; path: string; init: RequestInit & { body?: string }; expect: string; unique?: string }[] = [
+    {
+      name: 'POST /oauth/token',
+      path: '/oauth/token',
+      init: { method: 'POST', headers: { ...form, authorization: basic }, body: 'grant_type=client_credentials' },
+      expect: '"access_token"',
+    },
+    {
+      name: 'POST /auth/login',
+      path: '/auth/login',
+      init: { method: 'POST', headers: json, body: JSON.stringify({ clientId: input.clientId, clientSecret: input.clientSecret }) },
+      expect: '"ack":0',
+    },
+    { name: 'POST /auth/me', path: '/auth/me', init: { method: 'POST', headers: { ...edge, 'x-access-token': input.token } }, expect: '"active":true' },
+    {
+      name: 'POST /mcg/v1/tokeninfo, warm cache',
+      path: '/mcg/v1/tokeninfo',
+      init: { method: 'POST', headers: { ...form, authorization: `Bearer ${input.caller}` }, body: `token=${input.token}` },
+      expect: '"active":true',
+    },
+    {
+      name: 'POST /Services',
+      path: '/Services',
+      init: { method: 'POST', headers: { ...json, authorization: `Bearer ${input.token}` }, body: input.servicesBody },
+      expect: '"status":"queued"',
+      unique: 'idempotency-key',
+    },
+    { name: 'GET /.well-known/jwks.json', path: '/.well-known/jwks.json', init: { headers: edge }, expect: '"keys"' },
+  ]
+  const results: RouteTrips[] = []
+  for (const { name, path, init, expect, unique } of routes) {
+    const request = () => {
+      const headers = new Headers(init.headers)
+      if (unique) headers.set(unique, crypto.randomUUID())
+      return new Request(`https://portero.bench${path}`, { ...init, headers })
+    }
+    // Warm-up, including what it defers (a token state's cache write), before the counted request.
+    const deferred: Promise<unknown>[] = []
+    const warmCtx = { waitUntil: (work: Promise<unknown>) => deferred.push(work), passThroughOnException() {} }
+    await (await app.fetch(request(), env, warmCtx as unknown as ExecutionContext)).text()
+    await Promise.allSettled(deferred)
+    const counted = countWaitedRoundTrips(env, ctx)
+    const response = await app.fetch(request(), counted.env, counted.ctx)
+    const trips = counted.result()
+    const text = await response.text()
+    results.push({ name, status: response.status, ok: response.ok && text.includes(expect), ...trips })
+  }
+  return results
+}
+
+type Kind = 'kv' | 'd1' | 'queue'
+type Call = { name: string; kind: Kind; newRound: boolean; statements: number; deferred: boolean; step: number; open: boolean }
+
+/**
+ * countRoundTrips counts every binding call made before app.fetch resolves, including the ones
+ * whose promise the app hands to ctx.waitUntil (the audit write, a token state's cache write):
+ * those start before the response but it does not wait for them. Each such call is made in the
+ * same synchronous turn as its waitUntil, so a call seen in that turn is taken back out of the
+ * counts (the rounds it opened, the statements it sent) and listed as deferred.
+ */
+function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
+  const calls: Call[] = []
+  let turn: Call[] = []
+  let seen: RoundTrips = { kv: 0, d1: 0, queue: 0, d1Statements: 0 }
+  // Steps across kinds, which the counter does not see: a KV read and a D1 query in one
+  // Promise.all cost the slower of the two, not both. Deferred calls do not hold a step open.
+  let steps = 0
+  let inFlight = 0
+  const close = (call: Call) => {
+    if (call.open) inFlight -= 1
+    call.open = false
+  }
+  // Under the counting proxies, so each call reaches this hook right after it was counted.
+  const onCall = (settled: Promise<unknown>) => {
+    const now = counter.snapshot()
+    const opened = (['kv', 'd1', 'queue'] as const).find((k) => now[k] > seen[k])
+    const name = counter.calls()[calls.length] ?? '?'
+    if (inFlight === 0) steps += 1
+    inFlight += 1
+    const call: Call = {
+      name,
+      kind: opened ?? (name.split('.')[0] as Kind),
+      newRound: opened !== undefined,
+      statements: now.d1Statements - seen.d1Statements,
+      deferred: false,
+      step: steps,
+      open: true,
+    }
+    settled.then(
+      () => close(call),
+      () => close(call),
+    )
+    seen = now
+    calls.push(call)
+    if (turn.length === 0) queueMicrotask(() => (turn = []))
+    turn.push(call)
+  }
+  const observed = { ...env }
+  for (const name of ['DB', 'CACHE', 'DISPATCH_QUEUE', 'AUDIT_QUEUE'] as const) {
+    const binding = (env as unknown as Record<string, object | undefined>)[name]
+    if (binding) (observed as unknown as Record<string, object>)[name] = observe(binding, onCall)
+  }
+  const counter = countRoundTrips(observed)
+  const countedCtx = {
+    waitUntil(work: Promise<unknown>) {
+      for (const call of turn) {
+        call.deferred = true
+        close(call)
+      }
+      turn = []
+      ctx.waitUntil(work)
+    },
+    passThroughOnException: () => ctx.passThroughOnException(),
+  } as unknown as ExecutionContext
+  return {
+    env: counter.env,
+    ctx: countedCtx,
+    result() {
+      const waited = counter.snapshot()
+      for (const call of calls.filter((c) => c.deferred)) {
+        if (call.newRound) waited[call.kind] -= 1
+        waited.d1Statements -= call.statements
+      }
+      const waitedSteps = new Map<number, string[]>()
+      for (const call of calls.filter((c) => !c.deferred)) waitedSteps.set(call.step, [...(waitedSteps.get(call.step) ?? []), call.name])
+      return {
+        waited,
+        steps: [...waitedSteps.values()],
+        deferred: calls.filter((c) => c.deferred).map((c) => c.name),
+      }
+    },
+  }
+}
+
+/**
+ * A binding that reports every call returning a promise (an I/O call), with that promise, and
+ * wraps the objects its other methods return (a D1 statement from prepare or bind), unwrapping
+ * them when they are passed back.
+ */
+function observe<T extends object>(target: T, onCall: (settled: Promise<unknown>) => void, real = new WeakMap<object, object>()): T {
+  const proxy = new Proxy(target, {
+    get(t, prop) {
+      const value = Reflect.get(t, prop) as unknown
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        const unwrap = (a: unknown) => (typeof a === 'object' && a !== null ? (real.get(a) ?? a) : a)
+        const result = (value as (...a: unknown[]) => unknown).apply(t, args.map((a) => (Array.isArray(a) ? a.map(unwrap) : unwrap(a))))
+        if (result instanceof Promise) onCall(result)
+        else if (typeof result === 'object' && result !== null) return observe(result, onCall, real)
+        return result
+      }
+    },
+  })
+  real.set(proxy, target)
+  return proxy
+}
 
 /**
  * Microseconds per call of `op`. Deployed workerd moves its clocks only across I/O (a Spectre

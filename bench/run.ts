@@ -1,16 +1,19 @@
-// `npm run bench` (issue 7): serves the bundled Worker on workerd through Miniflare, seeds it through
-// the public API, drives each scenario from a separate autocannon process, times the hot paths
-// inside workerd, then prints the figures and writes them to bench/RESULTS.md.
-import { execFile } from 'node:child_process'
+// `npm run bench`: serves the bundled Worker on workerd through Miniflare, seeds it through the
+// public API, drives each scenario from a separate autocannon process (and oidc-provider's token
+// and introspection endpoints, before and after Portero's, with the same settings), times the hot
+// paths and counts their binding round trips inside workerd, then prints the figures and writes
+// them to bench/RESULTS.md.
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { parseArgs, promisify } from 'node:util'
 import { decodeJwt } from 'jose'
 import { parseSigningKeySet } from '../src/domain/signing-keys.ts'
 import { issueAccessToken, type AccessTokenClaims } from '../src/domain/tokens.ts'
-import type { CpuFigure } from './cpu-worker.ts'
+import type { CpuReport, ProbeInput } from './cpu-worker.ts'
 import type { LoadResult, LoadSpec } from './load.ts'
-import { describeMachine, renderReport, type ConsumerFigure, type ScenarioRow } from './report.ts'
+import { JWT_RESOURCE, OPAQUE_RESOURCE, PEER_BASE, PEER_CLIENT, PEER_READY, PEER_SCOPE } from './peer.ts'
+import { describeMachine, renderReport, type ConsumerFigure, type PeerRow, type ScenarioRow } from './report.ts'
 import { BASE, BUILD, buildWorkers, generateSecrets, startPortero } from './server.ts'
 import { issueToken, seed } from './seed.ts'
 
@@ -37,9 +40,13 @@ const JSON_BODY = { 'content-type': 'application/json' }
 
 type Scenario = {
   name: string
+  /** Where the scenario's path is served: Portero unless given. */
+  base?: string
   spec: Omit<LoadSpec, 'url' | 'connections'> & { path: string }
   /** Required share of /healthz's requests per second. */
   target?: number
+  /** Required multiple of a peer scenario's requests per second (the mean of its two runs). */
+  versus?: ScenarioRow['versus']
   /** Text the answer to one probe request must contain, so a wrong setup cannot pass as fast. */
   expect: string
   /** The probe's body when the scenario sends its bodies from a file. */
@@ -51,6 +58,13 @@ type Scenario = {
 const { values: args } = parseArgs({ options: { only: { type: 'string' } } })
 const only = args.only?.toLowerCase()
 const wanted = (name: string) => only === undefined || name.toLowerCase().includes(only)
+
+// oidc-provider's endpoints under its default routes; what its probes must answer.
+const PEER_TOKEN = 'oidc-provider: POST /token (ES256 JWT access token)'
+const PEER_INTROSPECTION = 'oidc-provider: POST /token/introspection (warm opaque token)'
+const PEER_BASIC = `Basic ${btoa(`${PEER_CLIENT.id}:${PEER_CLIENT.secret}`)}`
+/** `{"alg":"ES256",` base64url-encoded: the token must be a JWT signed with ES256. */
+const ES256_JWT = '"access_token":"eyJhbGciOiJFUzI1NiIs'
 
 const started = new Date()
 const loadBefore = loadavg()
@@ -91,11 +105,13 @@ try {
     uniqueHeader: 'idempotency-key',
   }
   const healthz: Scenario = { name: 'GET /healthz', spec: { path: '/healthz' }, expect: '"ok"' }
+  const driftCheck: Scenario = { ...healthz, name: 'GET /healthz (again, last: drift check)' }
   const scenarios: Scenario[] = [
     healthz,
     {
       name: 'POST /oauth/token',
       target: 0.4,
+      versus: { peer: PEER_TOKEN, target: 1 },
       spec: { path: '/oauth/token', method: 'POST', headers: { ...FORM, authorization: basic }, body: 'grant_type=client_credentials' },
       expect: '"access_token"',
     },
@@ -122,12 +138,14 @@ try {
     {
       name: 'POST /auth/me',
       target: 0.6,
+      versus: { peer: PEER_INTROSPECTION, target: 0.75 },
       spec: { path: '/auth/me', method: 'POST', headers: { 'x-access-token': token } },
       expect: '"active":true',
     },
     {
       name: 'POST /mcg/v1/tokeninfo, warm cache',
       target: 0.6,
+      versus: { peer: PEER_INTROSPECTION, target: 0.5 },
       spec: {
         path: '/mcg/v1/tokeninfo',
         method: 'POST',
@@ -150,24 +168,38 @@ try {
     },
     { name: 'POST /Services', target: 0.3, spec: servicesSpec, expect: '"status":"queued"' },
     { name: 'GET /.well-known/jwks.json', spec: { path: '/.well-known/jwks.json' }, expect: '"keys"' },
-    { ...healthz, name: 'GET /healthz (again, last: drift check)' },
+    driftCheck,
   ]
 
+  const selected = scenarios.filter((s, i) => i === 0 || wanted(s.name))
+  // A peer scenario runs when it or a scenario compared with it is selected.
+  const peerWanted = (name: string) => wanted(name) || selected.some((s) => s.versus?.peer === name)
+  const peerNames = [PEER_TOKEN, PEER_INTROSPECTION].filter(peerWanted)
+
   step(`Priming workerd: ${PRIME_SECONDS} s of /healthz, not measured`)
-  await runLoadProcess({ url: BASE + healthz.spec.path, connections: CONNECTIONS, durationSeconds: PRIME_SECONDS })
+  await runLoadProcess({ url: BASE + healthz.spec.path, headers: EDGE_HEADERS, connections: CONNECTIONS, durationSeconds: PRIME_SECONDS })
 
   const rows: ScenarioRow[] = []
-  for (const scenario of scenarios.filter((s, i) => i === 0 || wanted(s.name))) {
-    step(`${scenario.name}: ${WARMUP_SECONDS} s warm-up, ${DURATION_SECONDS} s measured`)
-    const probe = await probeOnce(scenario)
-    const result = await runLoadProcess({
-      ...scenario.spec,
-      url: BASE + scenario.spec.path,
-      connections: CONNECTIONS,
-      warmupSeconds: WARMUP_SECONDS,
-      durationSeconds: DURATION_SECONDS,
-    })
-    rows.push({ name: scenario.name, result, target: scenario.target, probe })
+  const peers: PeerRow[] = peerNames.map((name) => ({ name, runs: [] }))
+  const runPeers = async (when: string) => {
+    for (const scenario of await peerScenarios()) {
+      const row = peers.find((p) => p.name === scenario.name)
+      if (row) row.runs.push({ ...(await runScenario(scenario, `${when} Portero's`)), name: `${scenario.name}, ${when}` })
+    }
+  }
+  // oidc-provider right after the ceiling, and again after Portero's last scenario (before the
+  // drift check at the end).
+  const lastOfPortero = Math.max(0, selected.findLastIndex((s) => s !== driftCheck))
+  let peer: ChildProcess | undefined
+  try {
+    if (peerNames.length) peer = await startPeer()
+    for (const [i, scenario] of selected.entries()) {
+      rows.push(await runScenario(scenario))
+      if (peer && i === 0) await runPeers('before')
+      if (peer && i === lastOfPortero) await runPeers('after')
+    }
+  } finally {
+    peer?.kill('SIGTERM')
   }
 
   let consumer: ConsumerFigure | undefined
@@ -177,19 +209,24 @@ try {
     consumer = await measureConsumer(await portero.mf.getD1Database('DB'), servicesSpec)
   }
 
-  let cpu: CpuFigure[] = []
+  let cpu: CpuReport = { figures: [], roundTrips: [] }
   if (wanted('cpu')) {
-    step('CPU per operation inside workerd (bench/cpu-worker.ts)')
+    step('CPU per operation and binding round trips per route inside workerd (bench/cpu-worker.ts)')
     const cpuWorker = await portero.mf.getWorker('bench-cpu')
-    cpu = (await (await cpuWorker.fetch('http://bench/')).json()) as CpuFigure[]
+    const input: ProbeInput = { clientId: seeded.clientId, clientSecret: seeded.clientSecret, token, caller, servicesBody }
+    const response = await cpuWorker.fetch('http://bench/', { method: 'POST', body: JSON.stringify(input) })
+    if (!response.ok) throw new Error(`bench/cpu-worker.ts answered ${response.status}: ${await response.text()}`)
+    cpu = (await response.json()) as CpuReport
   }
 
   const report = renderReport({
     machine: describeMachine({ started, loadBefore, loadAfter: loadavg() }),
     settings: { connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, durationSeconds: DURATION_SECONDS },
     rows,
+    peers,
     consumer,
-    cpu,
+    cpu: cpu.figures,
+    roundTrips: cpu.roundTrips,
     workerErrors: portero.errors,
   })
   if (only === undefined) writeFileSync('bench/RESULTS.md', report)
@@ -216,17 +253,76 @@ async function mintTokensLike(issued: string, count: number): Promise<string[]> 
   return tokens
 }
 
-async function probeOnce({ spec, expect, probeBody }: Scenario): Promise<ScenarioRow['probe']> {
-  const headers = { ...EDGE_HEADERS, ...spec.headers, ...(spec.uniqueHeader ? { [spec.uniqueHeader]: crypto.randomUUID() } : {}) }
-  const response = await fetch(BASE + spec.path, { method: spec.method ?? 'GET', headers, body: probeBody ?? spec.body })
+/** Probes the scenario once, then loads it with the settings every scenario shares. */
+async function runScenario(scenario: Scenario, note = ''): Promise<ScenarioRow> {
+  step(`${scenario.name}${note ? ` (${note})` : ''}: ${WARMUP_SECONDS} s warm-up, ${DURATION_SECONDS} s measured`)
+  const probe = await probeOnce(scenario)
+  const result = await runLoadProcess({
+    ...scenario.spec,
+    url: (scenario.base ?? BASE) + scenario.spec.path,
+    headers: edgeHeaders(scenario),
+    connections: CONNECTIONS,
+    warmupSeconds: WARMUP_SECONDS,
+    durationSeconds: DURATION_SECONDS,
+  })
+  return { name: scenario.name, result, target: scenario.target, versus: scenario.versus, probe }
+}
+
+/** What Cloudflare's edge adds in front of Portero; the peer gets the scenario's headers only. */
+function edgeHeaders({ base, spec }: Scenario): Record<string, string> {
+  return base === undefined ? { ...EDGE_HEADERS, ...spec.headers } : { ...spec.headers }
+}
+
+async function probeOnce(scenario: Scenario): Promise<ScenarioRow['probe']> {
+  const { spec, expect, probeBody } = scenario
+  const headers = { ...edgeHeaders(scenario), ...(spec.uniqueHeader ? { [spec.uniqueHeader]: crypto.randomUUID() } : {}) }
+  const response = await fetch((scenario.base ?? BASE) + spec.path, { method: spec.method ?? 'GET', headers, body: probeBody ?? spec.body })
   const text = await response.text()
   return { status: response.status, ok: response.ok && text.includes(expect) }
 }
 
+/**
+ * oidc-provider's scenarios: client_credentials for the JWT resource, and introspection of an
+ * opaque token issued just before (its in-memory adapter keeps a bounded number of entries).
+ */
+async function peerScenarios(): Promise<Scenario[]> {
+  const headers = { ...FORM, authorization: PEER_BASIC }
+  const grant = (resource: string) =>
+    `grant_type=client_credentials&resource=${encodeURIComponent(resource)}&scope=${encodeURIComponent(PEER_SCOPE)}`
+  const issued = await fetch(`${PEER_BASE}/token`, { method: 'POST', headers, body: grant(OPAQUE_RESOURCE) })
+  const { access_token: opaque } = (await issued.json()) as { access_token: string }
+  return [
+    {
+      name: PEER_TOKEN,
+      base: PEER_BASE,
+      spec: { path: '/token', method: 'POST', headers, body: grant(JWT_RESOURCE) },
+      expect: ES256_JWT,
+    },
+    {
+      name: PEER_INTROSPECTION,
+      base: PEER_BASE,
+      spec: { path: '/token/introspection', method: 'POST', headers, body: `token=${opaque}` },
+      expect: '"active":true',
+    },
+  ]
+}
+
+/** Starts bench/peer.ts (oidc-provider) in its own process and waits until it listens. */
+async function startPeer(): Promise<ChildProcess> {
+  step('Starting oidc-provider (bench/peer.ts) on loopback')
+  const child = spawn(process.execPath, ['bench/peer.ts'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let errors = ''
+  child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()))
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes(PEER_READY) && resolve())
+    child.once('exit', (code) => reject(new Error(`bench/peer.ts exited with ${code}: ${errors}`)))
+  })
+  return child
+}
+
 /** Runs bench/load.ts in its own process, so the load generator never shares this event loop. */
 async function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
-  const withEdge = { ...spec, headers: { ...EDGE_HEADERS, ...spec.headers } }
-  const { stdout } = await promisify(execFile)(process.execPath, ['bench/load.ts', JSON.stringify(withEdge)], {
+  const { stdout } = await promisify(execFile)(process.execPath, ['bench/load.ts', JSON.stringify(spec)], {
     encoding: 'utf8',
   })
   return JSON.parse(stdout) as LoadResult
@@ -239,7 +335,13 @@ async function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
  */
 async function measureConsumer(db: D1Database, spec: Scenario['spec']): Promise<ConsumerFigure> {
   await db.batch([db.prepare('DELETE FROM deliveries'), db.prepare('DELETE FROM messages')])
-  const enqueue = runLoadProcess({ ...spec, url: BASE + spec.path, connections: CONNECTIONS, amount: CONSUMER_MESSAGES })
+  const enqueue = runLoadProcess({
+    ...spec,
+    url: BASE + spec.path,
+    headers: { ...EDGE_HEADERS, ...spec.headers },
+    connections: CONNECTIONS,
+    amount: CONSUMER_MESSAGES,
+  })
   const deadline = Date.now() + CONSUMER_TIMEOUT_MS
   type Counts = { total: number; sent: number; failed: number; first: string; last: string | null }
   let counts: Counts

@@ -71,10 +71,9 @@ export async function startPortero(secrets: Secrets, { inspectorPort }: { inspec
     deadLetterQueue: q.dead_letter_queue,
   })
 
-  const portero = (withConsumer: boolean): V4WorkerOptions => ({
-    name: 'portero',
-    modules: true,
-    scriptPath: `${BUILD}/portero/index.js`,
+  // Portero's bindings, which the CPU bench Worker shares (same ids, so the same local storage) to
+  // count the round trips of the app's routes on the data the HTTP scenarios used.
+  const porteroBindings = (withConsumer: boolean) => ({
     compatibilityDate: config.compatibility_date,
     compatibilityFlags: config.compatibility_flags,
     bindings: {
@@ -106,6 +105,13 @@ export async function startPortero(secrets: Secrets, { inspectorPort }: { inspec
         { queueName: `${p.queue}${withConsumer ? '' : '-unconsumed'}` },
       ]),
     ),
+  })
+
+  const portero = (withConsumer: boolean): V4WorkerOptions => ({
+    name: 'portero',
+    modules: true,
+    scriptPath: `${BUILD}/portero/index.js`,
+    ...porteroBindings(withConsumer),
     queueConsumers: {
       ...(withConsumer && dispatch ? { [dispatch.queue]: consumer(dispatch) } : {}),
       ...(deadLetters ? { [deadLetters.queue]: consumer(deadLetters) } : {}),
@@ -114,7 +120,7 @@ export async function startPortero(secrets: Secrets, { inspectorPort }: { inspec
     unsafeDirectSockets: [{ host: '127.0.0.1', port: PORT }],
   })
 
-  const others: V4WorkerOptions[] = [
+  const others = (withConsumer: boolean): V4WorkerOptions[] => [
     {
       name: 'stand-in',
       modules: true,
@@ -133,10 +139,7 @@ export async function startPortero(secrets: Secrets, { inspectorPort }: { inspec
       name: 'bench-cpu',
       modules: true,
       scriptPath: `${BUILD}/cpu/cpu-worker.js`,
-      compatibilityDate: config.compatibility_date,
-      bindings: { ...config.vars, ...secrets },
-      kvNamespaces: { CACHE: 'bench-cpu-cache' },
-      d1Databases: { DB: 'bench-cpu-db' },
+      ...porteroBindings(withConsumer),
     },
   ]
 
@@ -150,7 +153,7 @@ export async function startPortero(secrets: Secrets, { inspectorPort }: { inspec
       handleStructuredLogs: ({ level, message }) => {
         if (level === 'error' && errors.length < 20) errors.push(message)
       },
-      workers: [portero(withConsumer), ...others],
+      workers: [portero(withConsumer), ...others(withConsumer)],
     } as Parameters<typeof convertV4MiniflareOptions>[0])
 
   rmSync(persist, { recursive: true, force: true })

@@ -1,0 +1,67 @@
+// What one binding round trip costs on Cloudflare, for the edge latency table of `npm run bench`:
+// the only place these figures live. They are published figures and typical network round trips
+// to model with, not measurements; bench/README.md cites the source of each one.
+
+/** Milliseconds, from the low to the high end of what the sources give. */
+export type Span = { low: number; high: number }
+
+/** Where the Worker runs, relative to the region of the D1 database's primary. */
+export const PLACEMENTS = ['same region as the D1 primary', 'one ocean away', 'two oceans away'] as const
+export type Placement = (typeof PLACEMENTS)[number]
+
+export const EDGE_COSTS = {
+  /** A KV read served from the location's cache: about 1–5 ms, the hottest keys under 1 ms. */
+  kvHotRead: { low: 1, high: 5 },
+  /** A KV read that misses the location's cache and goes through the regional and central tiers. */
+  kvColdRead: { low: 10, high: 60 },
+  /**
+   * One D1 round trip: every query (or batch) goes to the database's single primary, so it costs
+   * the network round trip to that region. Read replicas serve only queries made through the
+   * Sessions API, which Portero does not use.
+   */
+  d1RoundTrip: {
+    'same region as the D1 primary': { low: 2, high: 10 },
+    'one ocean away': { low: 80, high: 110 },
+    'two oceans away': { low: 120, high: 160 },
+  } satisfies Record<Placement, Span>,
+  /** Queue send or sendBatch: a median of about 60 ms. */
+  queueSend: { low: 60, high: 60 },
+} as const
+
+export type Kind = 'kv' | 'd1' | 'queue'
+
+/**
+ * The latency one request's waited-for steps imply in a placement: each step (calls that overlap,
+ * of any kind) costs its slowest call, the steps add up, and the Worker's CPU comes on top. The
+ * parts say which kind of call set the cost of how many steps.
+ */
+export function edgeLatency(
+  steps: Kind[][],
+  cpuMs: number,
+  placement: Placement,
+  kvRead: Span = EDGE_COSTS.kvHotRead,
+): Span & { parts: { what: string; span: Span }[] } {
+  const cost = (kind: Kind): Span =>
+    kind === 'd1' ? EDGE_COSTS.d1RoundTrip[placement] : kind === 'queue' ? EDGE_COSTS.queueSend : kvRead
+  const byKind = new Map<Kind, { steps: number; span: Span }>()
+  for (const step of steps) {
+    const slowest = step.reduce((a, b) => (cost(b).high > cost(a).high ? b : a))
+    const part = byKind.get(slowest) ?? { steps: 0, span: { low: 0, high: 0 } }
+    part.steps += 1
+    part.span = {
+      low: part.span.low + Math.max(...step.map((k) => cost(k).low)),
+      high: part.span.high + Math.max(...step.map((k) => cost(k).high)),
+    }
+    byKind.set(slowest, part)
+  }
+  const what: Record<Kind, string> = { d1: 'D1 round trip', queue: 'queue send', kv: kvRead === EDGE_COSTS.kvHotRead ? 'hot KV read' : 'cold KV read' }
+  const parts = [
+    ...[...byKind].map(([kind, { steps: n, span }]) => ({ what: `${n} ${what[kind]}${n === 1 ? '' : 's'}`, span })),
+    { what: "the Worker's CPU", span: { low: cpuMs, high: cpuMs } },
+  ]
+  return {
+    low: parts.reduce((sum, p) => sum + p.span.low, 0),
+    high: parts.reduce((sum, p) => sum + p.span.high, 0),
+    parts,
+  }
+}
