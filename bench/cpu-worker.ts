@@ -3,14 +3,15 @@
 // round trips one request of each hot route waits for, counted on Portero's own local bindings.
 import { countRoundTrips, type RoundTrips } from '../test/helpers/round-trips.ts'
 import { app } from '../src/app.ts'
-import { introspectToken } from '../src/domain/introspection.ts'
+import { introspectionAnswer } from '../src/domain/introspection.ts'
 import { digestClientSecret, generateClientSecret, importPepper, secretMatches } from '../src/domain/secrets.ts'
 import { parseSigningKeySet } from '../src/domain/signing-keys.ts'
 import type { Limiters } from '../src/domain/throttle.ts'
-import { checkAccessToken, type TokenStateDeps } from '../src/domain/token-state.ts'
+import { checkAccessToken, checkAccessTokens, type TokenStateDeps } from '../src/domain/token-state.ts'
 import { issueAccessToken, verifyAccessToken, type IssueTokenInput } from '../src/domain/tokens.ts'
 import { sha256Hex } from '../src/encoding.ts'
-import { tokenCacheKey, writeCachedTokenState } from '../src/storage/token-cache.ts'
+import { publishClientRecord, type ClientRecord } from '../src/storage/client-records.ts'
+import { tokenHash, writeCachedToken } from '../src/storage/token-cache.ts'
 
 export type CpuFigure = { name: string; microseconds: number; operations: number }
 
@@ -84,12 +85,34 @@ export default {
       keys,
       issuer: env.ISSUER,
       now,
-      defer: (work) => ctx.waitUntil(work),
+      defer: (task) => ctx.waitUntil(task()),
     })
-    // Warm caches: the entry the first check would have written, by the module that writes it.
-    const state = { active: true, kid: keys.signing.kid, claims, username: 'Bench client' } as const
-    await writeCachedTokenState(cache, await tokenCacheKey(token), state, now)
-    await writeCachedTokenState(env.CACHE, await tokenCacheKey(token), state, now)
+    // Warm edge state: the token's verified claims and its client's record, by the modules that
+    // write them, in memory and in the local KV binding.
+    const record: ClientRecord = {
+      client: {
+        id: input.clientId,
+        providerId: input.providerId,
+        name: 'Bench client',
+        secretDigest: digest,
+        previousSecretDigest: null,
+        previousSecretExpiresAt: null,
+        allowedScopes: [...input.scopes],
+        audiences: [],
+        tokenLifetime: input.lifetimeSeconds,
+        status: 'active',
+        tokensValidAfter: 0,
+        providerStatus: 'active',
+        createdAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+      },
+      tokensValidAfter: 0,
+    }
+    const hash = await tokenHash(token)
+    for (const kv of [cache, env.CACHE]) {
+      await writeCachedToken(kv, hash, { kid: keys.signing.kid, claims }, now)
+      await publishClientRecord(kv, input.clientId, record)
+    }
     const appEnv = { ...env, CACHE: cache } as unknown as Env
     // With the Content-Length every HTTP client sends for a fixed body (and the edge passes on):
     // without it the body-size limit has to read the body through a stream to count it.
@@ -109,14 +132,12 @@ export default {
     await measure('issueAccessToken (ES256 sign)', () => issueAccessToken(keys, input, now))
     await measure('verifyAccessToken (ES256 verify)', () => verifyAccessToken(keys, token, { issuer: env.ISSUER, now }))
     await measure('checkAccessToken, warm cache', () => checkAccessToken(deps(cache), token))
-    await measure('introspectToken, warm cache', () =>
-      introspectToken(
-        // A real token never counts a failed attempt: the limiters are not called.
-        { ...deps(cache), throttle: { cache, limiters: undefined as unknown as Limiters, now } },
-        { clientId: 'bench-client', scopes: ['tokens:introspect'], ip: null },
-        token,
-      ),
-    )
+    await measure('checkAccessTokens + introspectionAnswer (caller and subject), warm cache', async () => {
+      const [, subject] = await checkAccessTokens(deps(cache), [token, token])
+      // A real token never counts a failed attempt: the limiters are not called.
+      const throttle = { cache, limiters: undefined as unknown as Limiters, now }
+      return introspectionAnswer(throttle, { clientId: 'bench-client', scopes: ['tokens:introspect'], ip: null }, subject!)
+    })
     await measure('parseSigningKeySet (key import; once per isolate)', () => parseSigningKeySet(env.SIGNING_KEYS))
     await measure('app: GET /healthz', route('/healthz'))
     await measure('app: GET /.well-known/jwks.json', route('/.well-known/jwks.json'))
@@ -204,7 +225,8 @@ async function probeRoutes(env: Env, ctx: ExecutionContext, input: ProbeInput): 
     const response = await app.fetch(request(), counted.env, counted.ctx)
     const trips = counted.result()
     const text = await response.text()
-    results.push({ name, status: response.status, ok: response.ok && text.includes(expect), ...trips })
+    const after = await counted.afterResponse()
+    results.push({ name, status: response.status, ok: response.ok && text.includes(expect), ...trips, deferred: [...trips.deferred, ...after] })
   }
   return results
 }
@@ -213,11 +235,11 @@ type Kind = 'kv' | 'd1' | 'queue'
 type Call = { name: string; kind: Kind; newRound: boolean; statements: number; deferred: boolean; step: number; open: boolean }
 
 /**
- * countRoundTrips counts every binding call made before app.fetch resolves, including the ones
- * whose promise the app hands to ctx.waitUntil (the audit write, a token state's cache write):
- * those start before the response but it does not wait for them. Each such call is made in the
- * same synchronous turn as its waitUntil, so a call seen in that turn is taken back out of the
- * counts (the rounds it opened, the statements it sent) and listed as deferred.
+ * countRoundTrips counts every binding call made before app.fetch resolves. The app starts its own
+ * deferred work (cache fills, audit events, enqueueing) only after the response, so those calls
+ * come after `result()`; `afterResponse()` waits for them and names them. A call made in the same
+ * synchronous turn as a ctx.waitUntil, should any route hand one a promise directly, is taken back
+ * out of the counts (the rounds it opened, the statements it sent) and listed as deferred too.
  */
 function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
   const calls: Call[] = []
@@ -262,8 +284,11 @@ function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
     if (binding) (observed as unknown as Record<string, object>)[name] = observe(binding, onCall)
   }
   const counter = countRoundTrips(observed)
+  const works: Promise<unknown>[] = []
+  let responded = 0
   const countedCtx = {
     waitUntil(work: Promise<unknown>) {
+      works.push(work)
       for (const call of turn) {
         call.deferred = true
         close(call)
@@ -276,7 +301,12 @@ function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
   return {
     env: counter.env,
     ctx: countedCtx,
+    async afterResponse(): Promise<string[]> {
+      await Promise.allSettled(works)
+      return calls.slice(responded).map((c) => c.name)
+    },
     result() {
+      responded = calls.length
       const waited = counter.snapshot()
       for (const call of calls.filter((c) => c.deferred)) {
         if (call.newRound) waited[call.kind] -= 1

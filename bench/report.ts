@@ -74,22 +74,24 @@ export function describeMachine({ started, loadBefore, loadAfter }: { started: D
 const PATHS: Record<string, { cpu: string[]; kv: number; d1Reads: number; d1Writes: number; also?: string }> = {
   'POST /oauth/token': {
     cpu: ['app: GET /healthz', 'secretMatches', 'issueAccessToken (ES256 sign)'],
-    kv: 1, // the client's and the address's login locks, one bulk read
-    d1Reads: 1, // the client
-    d1Writes: 1, // the audit event (after the response)
+    kv: 1, // the client's edge record and the login locks, one bulk read
+    d1Reads: 0,
+    d1Writes: 0,
+    also: 'the audit event to the audit queue (after the response)',
   },
   'POST /auth/me': { cpu: ['app: POST /auth/me, warm cache'], kv: 1, d1Reads: 0, d1Writes: 0 },
-  'POST /mcg/v1/tokeninfo, warm cache': { cpu: ['app: POST /mcg/v1/tokeninfo, warm cache'], kv: 2, d1Reads: 0, d1Writes: 0 },
+  // The caller's token and the token asked about, with their tombstones and clients: one bulk read.
+  'POST /mcg/v1/tokeninfo, warm cache': { cpu: ['app: POST /mcg/v1/tokeninfo, warm cache'], kv: 1, d1Reads: 0, d1Writes: 0 },
   'POST /mcg/v1/tokeninfo, cold cache': {
     cpu: ['app: POST /mcg/v1/tokeninfo, warm cache', 'verifyAccessToken (ES256 verify)'],
-    kv: 2,
-    d1Reads: 1, // revocation and client state
+    kv: 1,
+    d1Reads: 1, // the client and the revocations, when the client is not at the edge
     d1Writes: 0,
-    also: 'a KV write of the new state (after the response)',
+    also: 'KV writes of the verified claims and the client fill (after the response)',
   },
   'POST /Services': {
     cpu: ['app: POST /auth/me, warm cache'],
-    kv: 1, // the bearer token's state
+    kv: 1, // the bearer token's entries
     d1Reads: 1, // service, subscription, earlier message of the Idempotency-Key, recipient: one batch
     d1Writes: 1, // message and deliveries in one batch
     also: 'JSON validation of the body, and a queue send (after the response)',
