@@ -2,6 +2,7 @@
 // clean-up.
 import { app } from './app.ts'
 import { loadAuditRetentionDays, loadChannelConfig } from './config.ts'
+import { backfillTombstones } from './domain/revocation.ts'
 import { log } from './http/log.ts'
 import { createNotifiers } from './providers/channels.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
@@ -25,22 +26,25 @@ export default {
   },
 
   // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue
-  // deliveries go back to the queue, and audit events leave after AUDIT_RETENTION_DAYS.
+  // deliveries go back to the queue, audit events leave after AUDIT_RETENTION_DAYS, and every
+  // revocation's tombstone is confirmed.
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
     // Settled one by one: a failing part (a D1 error, a malformed AUDIT_RETENTION_DAYS) neither
     // stops nor hides the others, and the run still fails loudly.
-    const [purged, requeued, auditPurged] = await Promise.allSettled([
+    const [purged, requeued, auditPurged, tombstoned] = await Promise.allSettled([
       deleteExpiredRevocations(env.DB, now),
       sweepOverdueDeliveries(env.DB, env.DISPATCH_QUEUE, now),
       purgeOldAuditEvents(env, now),
+      backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
     ])
     const value = (r: PromiseSettledResult<number>) => (r.status === 'fulfilled' ? r.value : String(r.reason))
-    const failed = [purged, requeued, auditPurged].find((r) => r.status === 'rejected')
+    const failed = [purged, requeued, auditPurged, tombstoned].find((r) => r.status === 'rejected')
     log(failed ? 'error' : 'info', 'scheduled clean-up', {
       purged: value(purged),
       requeued: value(requeued),
       auditPurged: value(auditPurged),
+      tombstoned: value(tombstoned),
     })
     if (failed) throw failed.reason
   },

@@ -3,8 +3,7 @@
 import { AppError } from '../errors.ts'
 import { verifyAccessToken } from './tokens.ts'
 import type { SigningKeySet } from './signing-keys.ts'
-import { insertRevokedToken } from '../storage/revoked-tokens.ts'
-import { tokenHash } from '../storage/token-cache.ts'
+import { insertRevokedToken, listUntombstoned, markTombstoned } from '../storage/revoked-tokens.ts'
 import { writeTombstone } from '../storage/token-tombstones.ts'
 
 export type RevocationDeps = {
@@ -38,9 +37,24 @@ export async function revokeToken(
   // token's cached claims, so no cache fill racing this revocation can make the token active again.
   await Promise.all([
     insertRevokedToken(deps.db, { jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp }),
-    writeTombstone(deps.cache, await tokenHash(token), claims.exp, deps.now),
+    writeTombstone(deps.cache, claims.jti, claims.exp, deps.now),
   ])
   return 'revoked'
+}
+
+/** Tombstones the scheduled backfill writes in one run: well under a Worker's subrequest limit. */
+export const TOMBSTONE_BACKFILL_BATCH = 200
+
+/**
+ * Writes the tombstones of revocations whose tombstone is not confirmed yet (made before
+ * tombstones existed, or whose write failed), then marks them; returns how many. Run by the
+ * scheduled clean-up: a revocation's tombstone is certain within one run of it.
+ */
+export async function backfillTombstones(deps: Pick<RevocationDeps, 'db' | 'cache' | 'now'>): Promise<number> {
+  const rows = await listUntombstoned(deps.db, deps.now, TOMBSTONE_BACKFILL_BATCH)
+  await Promise.all(rows.map((r) => writeTombstone(deps.cache, r.jti, r.expiresAt, deps.now)))
+  await markTombstoned(deps.db, rows.map((r) => r.jti))
+  return rows.length
 }
 
 /**

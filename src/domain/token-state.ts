@@ -84,6 +84,8 @@ type Screened =
       token: string
       hash: string
       keys: string[]
+      /** The tombstone's key, from the jti the payload claims (verification decides it is ours). */
+      tombstone: string
       claimedClientId: string | null
       recordKeys: ClientRecordKeys | null
     }
@@ -91,15 +93,16 @@ type Screened =
 
 async function screen(deps: TokenStateDeps, token: string): Promise<Screened> {
   try {
-    const { claimedClientId } = screenAccessToken(deps.keys, token)
+    const { claimedClientId, claimedJti } = screenAccessToken(deps.keys, token)
     // The claimed client id becomes a key only if it could be a client's id, and only hashed.
-    const [hash, recordKeys] = await Promise.all([
+    const [hash, tombstone, recordKeys] = await Promise.all([
       tokenHash(token),
+      tombstoneKey(claimedJti),
       claimedClientId === null ? null : clientRecordKeys(claimedClientId),
     ])
-    const keys = [tokenCacheKey(hash), tombstoneKey(hash)]
+    const keys = [tokenCacheKey(hash), tombstone]
     if (recordKeys) keys.push(recordKeys.published, recordKeys.filled)
-    return { ok: true, token, hash, keys, claimedClientId, recordKeys }
+    return { ok: true, token, hash, keys, tombstone, claimedClientId, recordKeys }
   } catch (error) {
     return { ok: false, error: asAppError(error) }
   }
@@ -129,7 +132,7 @@ async function verify(deps: TokenStateDeps, s: Extract<Screened, { ok: true }>, 
     // The claims are the token's own payload, so the record read is the one its client_id names.
     const named = s.recordKeys !== null && s.claimedClientId === cached.claims.client_id
     const record = named ? pickClientRecord(edge, s.recordKeys!) : null
-    return { ok: true, cached, hash: s.hash, tombstone: edge.get(tombstoneKey(s.hash)) != null, record }
+    return { ok: true, cached, hash: s.hash, tombstone: edge.get(s.tombstone) != null, record }
   } catch (error) {
     return { ok: false, error: asAppError(error) }
   }
@@ -150,7 +153,8 @@ async function readColdState(deps: TokenStateDeps, clientIds: string[], verified
   }
   // A revocation in D1 is final: writing its tombstone back can never be stale.
   for (const v of active) {
-    if (revoked.has(v.cached.claims.jti)) deps.defer(() => writeTombstone(deps.cache, v.hash, v.cached.claims.exp, deps.now))
+    const { jti, exp } = v.cached.claims
+    if (revoked.has(jti)) deps.defer(() => writeTombstone(deps.cache, jti, exp, deps.now))
   }
   return { records, revoked }
 }

@@ -106,28 +106,34 @@ export async function verifyAccessToken(
   }
 }
 
+/** What a jti of ours looks like (a UUID); any other is refused before it could become a key. */
+const JTI = /^[\x21-\x7E]{1,128}$/
+
 /**
- * What can be said of a token before any storage is read: its length and spelling, and that its
- * header names one of our keys with that key's algorithm. Throws 401 `invalid_token` otherwise.
- * Returns the `client_id` the payload claims, unverified: only for picking which client record to
- * read with the token's own entries, never trusted (verification decides).
+ * What can be said of a token before any storage is read: its length and spelling, that its header
+ * names one of our keys with that key's algorithm, and that it claims a sane jti. Throws 401
+ * `invalid_token` otherwise. Returns the `client_id` and `jti` the payload claims, unverified: only
+ * for picking which KV entries to read with the token's own, never trusted (verification decides,
+ * and the claims it returns are that same payload's).
  */
-export function screenAccessToken(keys: SigningKeySet, token: string): { claimedClientId: string | null } {
+export function screenAccessToken(
+  keys: SigningKeySet,
+  token: string,
+): { claimedClientId: string | null; claimedJti: string } {
   assertTokenLength(token)
+  let payload: Record<string, unknown>
   try {
     assertCompactSpelling(token)
     pickKey(keys, decodeProtectedHeader(token) as JWTHeaderParameters)
+    payload = decodeJwt(token)
   } catch (cause) {
     throw toTokenError(cause)
   }
-  let claimedClientId: string | null = null
-  try {
-    const { client_id } = decodeJwt(token)
-    if (typeof client_id === 'string') claimedClientId = client_id
-  } catch {
-    // A payload that is not JSON fails verification later; nothing to pick here.
+  const { client_id, jti } = payload
+  if (typeof jti !== 'string' || !JTI.test(jti)) {
+    throw toTokenError(new errors.JWTClaimValidationFailed('unexpected "jti" claim value', payload, 'jti', 'check_failed'))
   }
-  return { claimedClientId }
+  return { claimedClientId: typeof client_id === 'string' ? client_id : null, claimedJti: jti }
 }
 
 /**

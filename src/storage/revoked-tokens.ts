@@ -23,6 +23,30 @@ export async function deleteExpiredRevocations(db: D1Database, now: Date): Promi
   return result.meta.changes
 }
 
+/** Unexpired revocations whose tombstone has not been confirmed written, oldest first. */
+export async function listUntombstoned(
+  db: D1Database,
+  now: Date,
+  limit: number,
+): Promise<{ jti: string; expiresAt: number }[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT jti, expires_at FROM revoked_tokens WHERE tombstoned = 0 AND expires_at > ?1
+       ORDER BY revoked_at LIMIT ?2`,
+    )
+    .bind(Math.floor(now.getTime() / 1000), limit)
+    .all<{ jti: string; expires_at: number }>()
+  return results.map((r) => ({ jti: r.jti, expiresAt: r.expires_at }))
+}
+
+export async function markTombstoned(db: D1Database, jtis: readonly string[]): Promise<void> {
+  if (jtis.length === 0) return
+  await db
+    .prepare('UPDATE revoked_tokens SET tombstoned = 1 WHERE jti IN (SELECT value FROM json_each(?1))')
+    .bind(JSON.stringify(jtis))
+    .run()
+}
+
 /** Which of these jti are revoked, in one query. */
 export async function findRevokedJtis(db: D1Database, jtis: readonly string[]): Promise<Set<string>> {
   if (jtis.length === 0) return new Set()

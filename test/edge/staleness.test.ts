@@ -1,17 +1,19 @@
 // Edge state never makes an ended token or an old client setting live again: a check or login that
 // read D1 just before a change and fills KV just after it loses to the change (README "Edge first").
 // Each test holds the fills of one request back, makes the change, then lets the fills land.
+import { createScheduledController } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.ts'
 import { loginClient } from '../../src/domain/login.ts'
+import worker from '../../src/index.ts'
 import { checkAccessToken, type TokenStateDeps } from '../../src/domain/token-state.ts'
 import { clientRecordKeys } from '../../src/storage/client-records.ts'
 import { adminCall, adminToken } from '../helpers/admin.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { basicAuth, expectProblem, freshIp, postForm } from '../helpers/http.ts'
 import { expectActive, expectInactive } from '../helpers/token-state.ts'
-import { tokenFor } from '../helpers/tokens.ts'
+import { eventually, tokenFor } from '../helpers/tokens.ts'
 
 /** Work a request deferred past its response, held until the test lets it run. */
 function heldBack() {
@@ -137,5 +139,30 @@ describe('changes are seen at once by the location that made them', () => {
     const narrow = await adminCall(admin, 'PATCH', `/admin/clients/${owner.clientId}`, { audiences: ['https://a.example'] })
     expect(narrow.status).toBe(204)
     await expectInactive(token)
+  })
+})
+
+describe('revocations made before tombstones existed', () => {
+  it('are tombstoned by the scheduled clean-up, which then leaves them alone', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    await expectActive(token)
+    // The check filled the client's record at the edge after its response.
+    const keys = (await clientRecordKeys(owner.clientId))!
+    expect(await eventually(() => env.CACHE.get(keys.filled), (v) => v !== null)).not.toBeNull()
+    // A revocation as an earlier version made it: a D1 row, no tombstone.
+    const { jti, exp } = JSON.parse(atob(token.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))) as {
+      jti: string
+      exp: number
+    }
+    await env.DB.prepare('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)')
+      .bind(jti, owner.clientId, exp)
+      .run()
+    await expectActive(token) // the edge does not ask D1 while the client's record is there
+
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date() }), env)
+    await expectInactive(token)
+    const row = await env.DB.prepare('SELECT tombstoned FROM revoked_tokens WHERE jti = ?1').bind(jti).first<{ tombstoned: number }>()
+    expect(row?.tombstoned).toBe(1)
   })
 })

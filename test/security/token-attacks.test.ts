@@ -354,7 +354,7 @@ describe('API_RESOURCE set apart from ISSUER', () => {
     return response
   }
 
-  it("issues tokens for the resource and refuses the issuer's at the API, not at /auth/me", async () => {
+  it("issues tokens for the resource and refuses the issuer's at the API, not at /auth/me", { timeout: 30_000 }, async () => {
     const client = await createClient({ providerId: victim.providerId, allowedScopes: ['recipients:manage'] })
     const form = new URLSearchParams({ grant_type: 'client_credentials' })
     const issued = await requestApart('/oauth/token', {
