@@ -63,7 +63,7 @@ export async function createClient(deps: ClientDeps, input: NewClientInput): Pro
   const secret = input.importedSecret ?? generateClientSecret()
   const id = input.id ?? `client-${crypto.randomUUID()}`
   // The id may have belonged to a deleted client, whose unexpired tokens name it in client_id: no
-  // token issued before this client existed is its (SPEC 8).
+  // token issued before this client existed is its.
   const previous = await readClientRecord(deps.cache, id)
   const tokensValidAfter = Math.max(epochSeconds(deps.now), previous?.tokensValidAfter ?? 0)
   const inserted = await insertClient(deps.db, {

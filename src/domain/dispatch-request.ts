@@ -17,7 +17,7 @@ export const CHANNEL_CODES: Record<string, Channel> = { sms: 'sms', fcm: 'fcm', 
 
 /**
  * A channel name wherever the API takes one (the management API's allowed_channels): any case, as
- * in /Services (SPEC 12), and never trimmed, like every other enumerated value.
+ * in /Services, and never trimmed, like every other enumerated value.
  */
 export const ChannelName = z.preprocess(
   (value) => (typeof value === 'string' ? value.toLowerCase() : value),

@@ -23,8 +23,8 @@ export function isPublicRead(path: string): boolean {
 const CREDENTIAL_HEADERS = ['authorization', 'x-access-token', 'cookie']
 
 /**
- * Document 000 §4, SPEC 14: outside localhost a plain-HTTP GET or HEAD of a public read (docs,
- * discovery, pictures, health) is redirected (308 keeps the method). Anything else is refused with
+ * Document 000 §4 (SECURITY.md "Transport"): outside localhost a plain-HTTP GET or HEAD of a
+ * public read (docs, discovery, pictures, health) is redirected (308 keeps the method). Anything else is refused with
  * 400 `https_required`, never redirected: a redirect would hide from the client that its token or
  * body just crossed the network in the clear, and invite it to send them again. A request holding
  * a credential header is refused whatever its route.

@@ -1,4 +1,4 @@
-// KV "token:" entries: the verified claims of a token Portero issued (SPEC 8), keyed by the
+// KV "token:" entries: the verified claims of a token Portero issued, keyed by the
 // token's SHA-256, never the token itself. A hit saves the signature check; whether the token is
 // still active comes from its tombstone and its client's record, read in the same bulk read.
 import { sha256Hex } from '../encoding.ts'

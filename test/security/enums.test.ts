@@ -1,5 +1,5 @@
 // One rule for every enumerated value in the API: matched as sent, never trimmed. Channel names are
-// the one enum matched in any case (SPEC 12), wherever they are accepted.
+// the one enum matched in any case, wherever they are accepted.
 import { describe, expect, it } from 'vitest'
 import { adminCall, adminToken } from '../helpers/admin.ts'
 import { createSender, example001 } from '../helpers/dispatch.ts'
