@@ -68,9 +68,10 @@ export default {
     const pepper = await importPepper(env.SECRET_PEPPER)
     const cache = new MemoryKv() as unknown as KVNamespace
     const now = new Date()
+    // An id of its own: its record is written to the local KV the HTTP scenarios' client lives in.
     const input: IssueTokenInput = {
       issuer: env.ISSUER,
-      clientId: 'bench-client',
+      clientId: 'bench-cpu-client',
       providerId: '1001',
       scopes: ['services:send', 'tokens:introspect'],
       audiences: [env.ISSUER],
@@ -136,7 +137,7 @@ export default {
       const [, subject] = await checkAccessTokens(deps(cache), [token, token])
       // A real token never counts a failed attempt: the limiters are not called.
       const throttle = { cache, limiters: undefined as unknown as Limiters, now }
-      return introspectionAnswer(throttle, { clientId: 'bench-client', scopes: ['tokens:introspect'], ip: null }, subject!)
+      return introspectionAnswer(throttle, { clientId: 'bench-cpu-client', scopes: ['tokens:introspect'], ip: null }, subject!)
     })
     await measure('parseSigningKeySet (key import; once per isolate)', () => parseSigningKeySet(env.SIGNING_KEYS))
     await measure('app: GET /healthz', route('/healthz'))

@@ -55,10 +55,13 @@ export async function checkAccessToken(deps: TokenStateDeps, token: string): Pro
  * clients whose record is not at the edge, one D1 read. A token refused by its shape or key is
  * refused before any storage is read.
  */
-export async function checkAccessTokens(deps: TokenStateDeps, tokens: readonly string[]): Promise<TokenCheck[]> {
+export async function checkAccessTokens(
+  deps: TokenStateDeps,
+  tokens: readonly string[],
+): Promise<TokenCheck[]> {
   const screened = await Promise.all(tokens.map((token) => screen(deps, token)))
   const keys = screened.flatMap((s) => (s.ok ? s.keys : []))
-  const edge = keys.length > 0 ? await orUnavailable(readEdgeState(deps.cache, keys)) : new Map<string, unknown>()
+  const edge = await orUnavailable(readEdgeState(deps.cache, keys))
 
   const verified = await Promise.all(screened.map((s) => (s.ok ? verify(deps, s, edge) : s)))
   // Clients whose record is not at the edge: one D1 read for all of them, filled back afterwards.
@@ -109,10 +112,14 @@ async function screen(deps: TokenStateDeps, token: string): Promise<Screened> {
 }
 
 type Verified =
-  | { ok: true; cached: CachedToken; hash: string; tombstone: boolean; record: ClientRecord | null }
+  | { ok: true; cached: CachedToken; tombstone: boolean; record: ClientRecord | null }
   | { ok: false; error: AppError }
 
-async function verify(deps: TokenStateDeps, s: Extract<Screened, { ok: true }>, edge: Map<string, unknown>): Promise<Verified> {
+async function verify(
+  deps: TokenStateDeps,
+  s: Extract<Screened, { ok: true }>,
+  edge: Map<string, unknown>,
+): Promise<Verified> {
   try {
     let cached = (edge.get(tokenCacheKey(s.hash)) ?? null) as CachedToken | null
     if (cached) {
@@ -132,7 +139,7 @@ async function verify(deps: TokenStateDeps, s: Extract<Screened, { ok: true }>, 
     // The claims are the token's own payload, so the record read is the one its client_id names.
     const named = s.recordKeys !== null && s.claimedClientId === cached.claims.client_id
     const record = named ? pickClientRecord(edge, s.recordKeys!) : null
-    return { ok: true, cached, hash: s.hash, tombstone: edge.get(s.tombstone) != null, record }
+    return { ok: true, cached, tombstone: edge.get(s.tombstone) != null, record }
   } catch (error) {
     return { ok: false, error: asAppError(error) }
   }
@@ -140,8 +147,9 @@ async function verify(deps: TokenStateDeps, s: Extract<Screened, { ok: true }>, 
 
 async function readColdState(deps: TokenStateDeps, clientIds: string[], verified: Verified[]) {
   const active = verified.flatMap((v) => (v.ok && !v.record ? [v] : []))
+  const jtis = active.map((v) => v.cached.claims.jti)
   const [clients, revoked] = await orUnavailable(
-    Promise.all([findClientsByIds(deps.db, clientIds), findRevokedJtis(deps.db, active.map((v) => v.cached.claims.jti))]),
+    Promise.all([findClientsByIds(deps.db, clientIds), findRevokedJtis(deps.db, jtis)]),
   )
   const records = new Map<string, ClientRecord>()
   for (const id of clientIds) {
