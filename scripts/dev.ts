@@ -37,7 +37,7 @@ const proxy = await getPlatformProxy<Env>({ persist: true })
 let clients: SeededClient[]
 let serviceToken: string
 try {
-  clients = await seedLocalDatabase(proxy.env.DB, vars.SECRET_PEPPER!)
+  clients = await seedLocalDatabase(proxy.env.DB, proxy.env.CACHE, vars.SECRET_PEPPER!)
   ;({ serviceToken } = await seedDispatch(proxy.env.DB))
 } finally {
   await proxy.dispose()

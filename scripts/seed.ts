@@ -1,5 +1,6 @@
 // Seeds the local D1 with a demo provider and clients: the source documents' own examples work
 // as written, and the demo client gets a fresh secret on every run (only its digest is stored).
+import { publishClientRecords } from '../src/domain/client-records.ts'
 import { checkImportedSecret, digestClientSecret, generateClientSecret, importPepper } from '../src/domain/secrets.ts'
 import { SCOPES } from '../src/domain/scopes.ts'
 import { findClientById, insertClient, updateClientSecretDigest, type NewClient } from '../src/storage/clients.ts'
@@ -22,7 +23,11 @@ type SeedClient = Omit<NewClient, 'secretDigest'> & {
   placeholder?: true
 }
 
-export async function seedLocalDatabase(db: D1Database, pepperText: string): Promise<SeededClient[]> {
+export async function seedLocalDatabase(
+  db: D1Database,
+  cache: KVNamespace,
+  pepperText: string,
+): Promise<SeededClient[]> {
   const pepper = await importPepper(pepperText)
   await insertProvider(db, DEMO_PROVIDER)
   const clients: SeedClient[] = [
@@ -78,6 +83,9 @@ export async function seedLocalDatabase(db: D1Database, pepperText: string): Pro
     if (await findClientById(db, client.id)) await updateClientSecretDigest(db, client.id, secretDigest)
     else await insertClient(db, { ...client, secretDigest })
   }
+  // As after any change to a client: the edge records, read back from D1, so a restart's new
+  // secrets and pepper are what logins see (an older record would keep the old digests).
+  await publishClientRecords({ db, cache, now: new Date() }, clients.map((c) => c.id))
   return clients.map(({ id, secret, note }) => ({ id, secret, note }))
 }
 
