@@ -18,6 +18,8 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             ISSUER: 'https://portero.test',
+            // Every test sees KV as it is; test/edge/memory.test.ts turns the isolate's memory on.
+            EDGE_MEMORY_MS: '0',
             SIGNING_KEYS: JSON.stringify(signingKeys),
             SECRET_PEPPER: generatePepper(),
             // The outside world is the stand-in, reached through a fetch spy (never the network).

@@ -7,6 +7,7 @@ import { importPepper } from './domain/secrets.ts'
 import type { Defer } from './http/after-response.ts'
 import type { AdminAction } from './http/audit.ts'
 import type { AuthContext } from './http/auth.ts'
+import { MEMORY_MAX_MS } from './storage/edge-state.ts'
 
 export type AppEnv = {
   Bindings: Env
@@ -28,6 +29,8 @@ export type Config = {
   pepper: CryptoKey
   /** Keys picture ids: derived from SECRET_PEPPER with HKDF, never the secrets' key. */
   pictureIdKey: CryptoKey
+  /** How long an isolate may answer from its memory of recent edge reads (0: never). */
+  edgeMemoryMs: number
 }
 
 const HttpUrl = z.url({ protocol: /^https?$/ })
@@ -43,6 +46,13 @@ const ConfigSchema = z.object({
   SECRET_PEPPER: z
     .string({ error: 'is not set (base64url of at least 32 random bytes; see README)' })
     .regex(/^[A-Za-z0-9_-]{43,}$/, 'must be base64url of at least 32 bytes'),
+  // SECURITY.md "How fast a change takes effect": at most a second. Empty: the default, 1000.
+  EDGE_MEMORY_MS: z
+    .string()
+    .regex(/^\d{0,4}$/, 'must be milliseconds, 0 to 1000')
+    .transform((ms) => (ms === '' ? MEMORY_MAX_MS : Number(ms)))
+    .refine((ms) => ms <= MEMORY_MAX_MS, 'must be at most 1000 ms')
+    .optional(),
 })
 
 // Keyed by the settings' values, not the env object: keys are imported once per isolate however
@@ -54,7 +64,7 @@ const cache = new Map<string, Promise<Config>>()
  * misconfigured Worker answers 500 and logs what is wrong.
  */
 export function loadConfig(env: Env): Promise<Config> {
-  const key = `${env.ISSUER}\n${env.API_RESOURCE}\n${env.SIGNING_KEYS}\n${env.SECRET_PEPPER}`
+  const key = [env.ISSUER, env.API_RESOURCE, env.EDGE_MEMORY_MS, env.SIGNING_KEYS, env.SECRET_PEPPER].join('\n')
   let config = cache.get(key)
   if (!config) {
     if (cache.size >= 4) cache.clear() // only old rotations would pile up
@@ -73,13 +83,14 @@ async function parseConfig(env: Env): Promise<Config> {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`)
       throw new Error(problems.join('; '))
     }
-    const { ISSUER, API_RESOURCE, SIGNING_KEYS, SECRET_PEPPER } = parsed.data
+    const { ISSUER, API_RESOURCE, EDGE_MEMORY_MS, SIGNING_KEYS, SECRET_PEPPER } = parsed.data
     const [keys, pepper, pictureIdKey] = await Promise.all([
       parseSigningKeySet(SIGNING_KEYS),
       importPepper(SECRET_PEPPER),
       derivePictureIdKey(SECRET_PEPPER),
     ])
-    return { issuer: ISSUER, resource: API_RESOURCE || ISSUER, keys, pepper, pictureIdKey }
+    const edgeMemoryMs = EDGE_MEMORY_MS ?? MEMORY_MAX_MS
+    return { issuer: ISSUER, resource: API_RESOURCE || ISSUER, keys, pepper, pictureIdKey, edgeMemoryMs }
   } catch (cause) {
     throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
   }

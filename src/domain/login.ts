@@ -87,7 +87,7 @@ async function findClientAndLocks(
 ): Promise<{ client: Client | null; lockedFor: number }> {
   const [locks, recordKeys] = await Promise.all([lockKeys(subjects), clientRecordKeys(clientId)])
   const keys = recordKeys ? [recordKeys.published, recordKeys.filled, ...locks] : locks
-  const edge = await orUnavailable(readEdgeState(deps.cache, keys))
+  const edge = await orUnavailable(readEdgeState(deps.cache, keys, deps.config.edgeMemoryMs))
   const lockedFor = secondsLocked(locks.map((key) => edge.get(key)), deps.now)
   const record = recordKeys ? pickClientRecord(edge, recordKeys) : null
   if (record || !recordKeys || lockedFor > 0) return { client: record?.client ?? null, lockedFor }

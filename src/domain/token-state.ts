@@ -23,6 +23,8 @@ export type TokenStateDeps = {
   keys: SigningKeySet
   issuer: string
   now: Date
+  /** How long this isolate may answer from its memory of recent reads (storage/edge-state.ts). */
+  memoryMs: number
   /** Runs work after the response is sent (cache fills). */
   defer: (task: () => Promise<unknown>) => void
 }
@@ -61,7 +63,7 @@ export async function checkAccessTokens(
 ): Promise<TokenCheck[]> {
   const screened = await Promise.all(tokens.map((token) => screen(deps, token)))
   const keys = screened.flatMap((s) => (s.ok ? s.keys : []))
-  const edge = await orUnavailable(readEdgeState(deps.cache, keys))
+  const edge = await orUnavailable(readEdgeState(deps.cache, keys, deps.memoryMs))
 
   const verified = await Promise.all(screened.map((s) => (s.ok ? verify(deps, s, edge) : s)))
   // Clients whose record is not at the edge: one D1 read for all of them, filled back afterwards.

@@ -50,13 +50,14 @@ function limiters(env: Env): Limiters {
 }
 
 export async function tokenStateDeps(c: Context<AppEnv>): Promise<TokenStateDeps> {
-  const { keys, issuer } = await loadConfig(c.env)
+  const { keys, issuer, edgeMemoryMs } = await loadConfig(c.env)
   return {
     db: c.env.DB,
     cache: c.env.CACHE,
     keys,
     issuer,
     now: new Date(),
+    memoryMs: edgeMemoryMs,
     defer: c.get('defer'),
   }
 }

@@ -9,6 +9,7 @@
 // lands just after it is never used; and it expires long before the published entry does.
 import { sha256Hex } from '../encoding.ts'
 import type { Client } from './clients.ts'
+import { forgetEdgeState, rememberFill } from './edge-state.ts'
 
 export const KV_PREFIX = 'client:'
 export const FILL_PREFIX = 'client-fill:'
@@ -58,11 +59,15 @@ export async function readClientRecord(kv: KVNamespace, id: string): Promise<Cli
 /** After an admin change: the record as D1 now has it. */
 export async function publishClientRecord(kv: KVNamespace, id: string, record: ClientRecord): Promise<void> {
   const keys = await clientRecordKeys(id)
-  if (keys) await kv.put(keys.published, JSON.stringify(record), { expirationTtl: RECORD_TTL_SECONDS })
+  if (!keys) return
+  await kv.put(keys.published, JSON.stringify(record), { expirationTtl: RECORD_TTL_SECONDS })
+  forgetEdgeState()
 }
 
 /** After a check that found no record: what D1 said, until the next fill. */
 export async function fillClientRecord(kv: KVNamespace, id: string, record: ClientRecord): Promise<void> {
   const keys = await clientRecordKeys(id)
-  if (keys) await kv.put(keys.filled, JSON.stringify(record), { expirationTtl: FILL_TTL_SECONDS })
+  if (!keys) return
+  await kv.put(keys.filled, JSON.stringify(record), { expirationTtl: FILL_TTL_SECONDS })
+  rememberFill(keys.filled, record)
 }

@@ -7,6 +7,7 @@
 // KV is eventually consistent: another location may keep accepting attempts for up to a minute
 // after a lock is written. The rate-limit bindings bound attempts per location meanwhile.
 import { sha256Hex } from '../encoding.ts'
+import { forgetEdgeState } from './edge-state.ts'
 
 export const KV_PREFIX = 'login-lock:'
 /** KV's minimum expirationTtl; also the rate limiters' period. */
@@ -56,6 +57,7 @@ export async function writeLock(kv: KVNamespace, subject: LockSubject, now: Date
   await kv.put(await lockKey(subject), JSON.stringify({ until } satisfies LockValue), {
     expirationTtl: LOCK_SECONDS,
   })
+  forgetEdgeState()
 }
 
 /**
@@ -72,10 +74,12 @@ export async function deleteClientLocks(kv: KVNamespace, clientId: string): Prom
     deleted += page.keys.length
     cursor = page.list_complete ? undefined : page.cursor
   } while (cursor)
+  forgetEdgeState()
   return deleted
 }
 
 /** Deletes the lock of an address (grouped as when it was written). */
 export async function deleteAddressLock(kv: KVNamespace, address: string): Promise<void> {
   await kv.delete(await lockKey({ address }))
+  forgetEdgeState()
 }

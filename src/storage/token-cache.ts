@@ -2,6 +2,7 @@
 // token's SHA-256, never the token itself. A hit saves the signature check; whether the token is
 // still active comes from its tombstone and its client's record, read in the same bulk read.
 import { sha256Hex } from '../encoding.ts'
+import { rememberFill } from './edge-state.ts'
 import type { AccessTokenClaims } from '../domain/tokens.ts'
 
 export const KV_PREFIX = 'token:'
@@ -25,8 +26,5 @@ export async function writeCachedToken(kv: KVNamespace, hash: string, entry: Cac
   const ttl = entry.claims.exp - Math.floor(now.getTime() / 1000)
   if (ttl < MIN_TTL_SECONDS) return
   await kv.put(tokenCacheKey(hash), JSON.stringify(entry), { expirationTtl: ttl })
-}
-
-export function deleteCachedToken(kv: KVNamespace, hash: string): Promise<void> {
-  return kv.delete(tokenCacheKey(hash))
+  rememberFill(tokenCacheKey(hash), entry)
 }

@@ -4,6 +4,7 @@
 // bring the token back: the tombstone wins over any cached claims. Keyed by jti, not by the token,
 // so that the revoked_tokens rows alone can rebuild them (the scheduled backfill).
 import { sha256Hex } from '../encoding.ts'
+import { forgetEdgeState } from './edge-state.ts'
 
 export const KV_PREFIX = 'revoked:'
 
@@ -15,4 +16,5 @@ export async function tombstoneKey(jti: string): Promise<string> {
 export async function writeTombstone(kv: KVNamespace, jti: string, exp: number, now: Date): Promise<void> {
   const ttl = Math.max(60, exp - Math.floor(now.getTime() / 1000) + 60)
   await kv.put(await tombstoneKey(jti), '1', { expirationTtl: ttl })
+  forgetEdgeState()
 }

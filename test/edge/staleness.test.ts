@@ -33,7 +33,7 @@ async function coldEdge(client: TestClient) {
 
 async function tokenDeps(defer: TokenStateDeps['defer']): Promise<TokenStateDeps> {
   const { keys, issuer } = await loadConfig(env)
-  return { db: env.DB, cache: env.CACHE, keys, issuer, now: new Date(), defer }
+  return { db: env.DB, cache: env.CACHE, keys, issuer, now: new Date(), memoryMs: 0, defer }
 }
 
 describe('a cache fill racing a change', () => {
