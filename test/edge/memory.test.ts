@@ -1,14 +1,13 @@
 // The isolate's memory of recent edge reads (EDGE_MEMORY_MS, src/storage/edge-state.ts): repeated
 // checks within the window read no KV; whatever this isolate changes is seen at once; nothing is
 // remembered longer than the window, from a read older than a change, or beyond its bounds.
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { app } from '../../src/app.ts'
 import { forgetEdgeState, MEMORY_MAX_ENTRIES, readEdgeState, rememberedEntries } from '../../src/storage/edge-state.ts'
 import { adminToken } from '../helpers/admin.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, ORIGIN } from '../helpers/http.ts'
+import { probe } from '../helpers/probe.ts'
 import { countRoundTrips } from '../helpers/round-trips.ts'
 import { tokenFor } from '../helpers/tokens.ts'
 
@@ -16,11 +15,7 @@ import { tokenFor } from '../helpers/tokens.ts'
 const remembering: Env = { ...env, EDGE_MEMORY_MS: '1000' }
 
 async function send(request: Request) {
-  const counter = countRoundTrips(remembering)
-  const ctx = createExecutionContext()
-  const response = await app.fetch(request, counter.env, ctx)
-  const trips = counter.snapshot()
-  await waitOnExecutionContext(ctx)
+  const { response, trips } = await probe(request, remembering)
   return { status: response.status, trips }
 }
 

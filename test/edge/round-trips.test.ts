@@ -12,23 +12,12 @@ import { adminToken } from '../helpers/admin.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { createSender, example001 } from '../helpers/dispatch.ts'
 import { basicAuth, freshIp, ORIGIN } from '../helpers/http.ts'
+import { probe } from '../helpers/probe.ts'
 import { countRoundTrips, type RoundTrips } from '../helpers/round-trips.ts'
 import { claims, signToken } from '../helpers/keys.ts'
 import { tokenFor } from '../helpers/tokens.ts'
 
 type Budget = Partial<RoundTrips>
-
-/** Sends `request` through the app with counted bindings; returns the response and its counts. */
-async function probe(request: Request): Promise<{ response: Response; trips: RoundTrips; calls: string[] }> {
-  const counter = countRoundTrips(env)
-  const ctx = createExecutionContext()
-  const response = await app.fetch(request, counter.env, ctx)
-  const trips = counter.snapshot()
-  const calls = counter.calls()
-  await response.arrayBuffer()
-  await waitOnExecutionContext(ctx)
-  return { response, trips, calls }
-}
 
 /** Sends the request twice: the first warms the edge state, the second is measured. */
 async function probeWarm(make: () => Request) {

@@ -1,12 +1,11 @@
 // A storage failure on a hot path is the server's trouble, not the caller's: 503 with Retry-After
 // in the route's own error shape, never a 500, and never an answer made up without the state.
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { app } from '../../src/app.ts'
 import { clientRecordKeys } from '../../src/storage/client-records.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, freshIp, ORIGIN } from '../helpers/http.ts'
+import { probe } from '../helpers/probe.ts'
 import { tokenFor } from '../helpers/tokens.ts'
 
 /** The test env with one binding's every call failing, as an unreachable KV or D1 would. */
@@ -23,19 +22,11 @@ function failing(binding: 'CACHE' | 'DB'): Env {
   return { ...env, [binding]: broken }
 }
 
-async function send(request: Request, brokenEnv: Env): Promise<Response> {
-  const ctx = createExecutionContext()
-  const response = await app.fetch(request, brokenEnv, ctx)
-  await waitOnExecutionContext(ctx)
-  return response
-}
-
-async function expectUnavailable(response: Response) {
+async function expectUnavailable({ response, body }: { response: Response; body: string }) {
   expect(response.status).toBe(503)
   expect(response.headers.get('retry-after')).toBe('1')
-  const body = (await response.json()) as Record<string, unknown>
-  expect(body).toMatchObject({ code: 'temporarily_unavailable' })
-  expect(JSON.stringify(body)).not.toMatch(/unreachable|Error/)
+  expect(JSON.parse(body)).toMatchObject({ code: 'temporarily_unavailable' })
+  expect(body).not.toMatch(/unreachable|Error/)
 }
 
 const tokenRequest = (clientId: string, secret: string) =>
@@ -53,24 +44,24 @@ describe('storage failures on the hot paths', () => {
   it('POST /auth/me answers 503 when KV fails', async () => {
     const token = await tokenFor(await createClient())
     const request = new Request(`${ORIGIN}/auth/me`, { method: 'POST', headers: { 'x-access-token': token } })
-    await expectUnavailable(await send(request, failing('CACHE')))
+    await expectUnavailable(await probe(request, failing('CACHE')))
   })
 
   it('POST /oauth/token answers 503 when KV fails', async () => {
     const client = await createClient()
-    await expectUnavailable(await send(tokenRequest(client.clientId, client.clientSecret), failing('CACHE')))
+    await expectUnavailable(await probe(tokenRequest(client.clientId, client.clientSecret), failing('CACHE')))
   })
 
   it('POST /oauth/token answers 503 when D1 fails for a client not at the edge', async () => {
     const client = await createClient()
-    await expectUnavailable(await send(tokenRequest(client.clientId, client.clientSecret), failing('DB')))
+    await expectUnavailable(await probe(tokenRequest(client.clientId, client.clientSecret), failing('DB')))
   })
 
   it('POST /mcg/v1/tokeninfo answers 503, not {"active":false}, when D1 fails for a cold subject', async () => {
     const caller = await tokenFor(await createClient())
     // Warm: the caller's own check needs no D1.
-    const warm = await send(new Request(`${ORIGIN}/auth/me`, { method: 'POST', headers: { 'x-access-token': caller } }), env)
-    expect(warm.status).toBe(200)
+    const warm = await probe(new Request(`${ORIGIN}/auth/me`, { method: 'POST', headers: { 'x-access-token': caller } }), env)
+    expect(warm.response.status).toBe(200)
     const owner = await createClient()
     const subject = await tokenFor(owner)
     // Cold: whatever the login filled at the edge for the subject's client is gone.
@@ -81,6 +72,6 @@ describe('storage failures on the hot paths', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${caller}` },
       body: new URLSearchParams({ token: subject }).toString(),
     })
-    await expectUnavailable(await send(request, failing('DB')))
+    await expectUnavailable(await probe(request, failing('DB')))
   })
 })
