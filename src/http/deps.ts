@@ -40,7 +40,8 @@ export function throttleDeps(c: Context<AppEnv>): ThrottleDeps {
   return { cache: c.env.CACHE, limiters: limiters(c.env), now: new Date() }
 }
 
-function limiters(env: Env): Limiters {
+/** The rate-limit bindings the throttle counts with (wrangler.toml). */
+export function limiters(env: Env): Limiters {
   return {
     pair: env.LOGIN_PAIR_LIMITER,
     address: env.LOGIN_IP_LIMITER,

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.ts'
 import { loginClient } from '../../src/domain/login.ts'
 import worker from '../../src/index.ts'
 import { checkAccessToken, type TokenStateDeps } from '../../src/domain/token-state.ts'
+import { limiters } from '../../src/http/deps.ts'
 import { clientRecordKeys } from '../../src/storage/client-records.ts'
 import { adminCall, adminToken } from '../helpers/admin.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
@@ -81,12 +82,7 @@ describe('a cache fill racing a change', () => {
       {
         db: env.DB,
         cache: env.CACHE,
-        limiters: {
-          pair: env.LOGIN_PAIR_LIMITER,
-          address: env.LOGIN_IP_LIMITER,
-          clientSignal: env.LOGIN_CLIENT_SIGNAL_LIMITER,
-          spikeReport: env.LOGIN_SPIKE_REPORT_LIMITER,
-        },
+        limiters: limiters(env),
         config,
         now: new Date(),
         audit: () => {},

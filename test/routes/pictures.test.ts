@@ -4,6 +4,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { MAX_PICTURE_BYTES } from '../../src/domain/pictures.ts'
 import { digestClientSecret, importPepper } from '../../src/domain/secrets.ts'
+import { toHex } from '../../src/encoding.ts'
 import type { StandIn } from '../../stand-in/app.ts'
 import { freshPhone, freshSender, outboxRows, type Sender } from '../helpers/dispatch.ts'
 import { call, expectProblem, postJson } from '../helpers/http.ts'
@@ -113,9 +114,7 @@ describe('POST /Services with a picture', () => {
     const sender = await freshSender()
     const png = randomPng()
     const { url } = await sendAndSettle(sender, advertisement(sender, toBase64(png)))
-    const sha256 = [...new Uint8Array(await crypto.subtle.digest('SHA-256', png))]
-      .map((b) => b.toString(16).padStart(2, '0'))
-      .join('')
+    const sha256 = toHex(await crypto.subtle.digest('SHA-256', png))
     expect(url).not.toContain(sha256)
     await expectProblem(await call(`/pictures/${sha256}.png`), 404, 'not_found')
   })
@@ -125,9 +124,7 @@ describe('POST /Services with a picture', () => {
     const sender = await freshSender()
     const png = randomPng()
     const { url } = await sendAndSettle(sender, advertisement(sender, toBase64(png)))
-    const sha256 = [...new Uint8Array(await crypto.subtle.digest('SHA-256', png))]
-      .map((b) => b.toString(16).padStart(2, '0'))
-      .join('')
+    const sha256 = toHex(await crypto.subtle.digest('SHA-256', png))
     // A client secret equal to the id's HMAC input would be stored as this digest.
     const pepper = await importPepper(env.SECRET_PEPPER)
     const digest = await digestClientSecret(pepper, `portero picture v1\n${sha256}`)
