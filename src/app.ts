@@ -1,6 +1,6 @@
 // The Portero app: global middleware, one sub-app per capability, and the error handlers.
 import { Hono } from 'hono'
-import type { AppEnv } from './config.ts'
+import type { AppEnv } from './http/app-env.ts'
 import { afterResponse } from './http/after-response.ts'
 import { cors } from './http/cors.ts'
 import { createAllowedMethods, createNotFound, onError } from './http/errors.ts'

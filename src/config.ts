@@ -1,24 +1,10 @@
-// AppEnv (Hono generics) and loadConfig(env): vars and secrets parsed once per isolate with zod.
+// loadConfig(env): vars and secrets parsed once per isolate with zod.
 import { z } from 'zod'
-import { AppError, type Dialect } from './errors.ts'
+import { AppError } from './errors.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { derivePictureIdKey } from './domain/pictures.ts'
 import { importPepper } from './domain/secrets.ts'
-import type { Defer } from './http/after-response.ts'
-import type { AdminAction } from './http/audit.ts'
-import type { AuthContext } from './http/auth.ts'
 import { MEMORY_MAX_MS } from './storage/edge-state.ts'
-
-export type AppEnv = {
-  Bindings: Env
-  Variables: {
-    requestId: string
-    dialect: Dialect
-    auth: AuthContext
-    adminAction: AdminAction
-    defer: Defer
-  }
-}
 
 export type Config = {
   issuer: string

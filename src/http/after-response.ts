@@ -1,11 +1,8 @@
 // Work a response need not wait for (cache fills, audit events, enqueueing): collected while the
 // request is handled and started only after the response is handed back, through waitUntil.
 import type { MiddlewareHandler } from 'hono'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 import { log } from './log.ts'
-
-/** Schedules `task` to run after the response; a failure is logged, never shown to the caller. */
-export type Defer = (task: () => Promise<unknown>) => void
 
 export function afterResponse(): MiddlewareHandler<AppEnv> {
   return async function afterResponse(c, next) {

@@ -2,12 +2,10 @@
 // caller was authenticated are counted through the audit queue.
 import type { Context, MiddlewareHandler } from 'hono'
 import { matchedRoutes, routePath } from 'hono/route'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 import { insertAuditEvent } from '../storage/audit-events.ts'
 import { clientIp } from './client-auth.ts'
 import { auditSink } from './deps.ts'
-
-export type AdminAction = { action: string; target?: string; detail?: Record<string, unknown> }
 
 /** Names the action a handler performs, for the audit log (never a secret in `detail`). */
 export function auditAs(c: Context<AppEnv>, action: string, target?: string, detail?: Record<string, unknown>) {

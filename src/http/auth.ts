@@ -1,18 +1,12 @@
 // Bearer authentication for the provider-facing API: a valid Portero token with the needed scope.
 import type { MiddlewareHandler } from 'hono'
-import { loadConfig, type AppEnv } from '../config.ts'
+import { loadConfig } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 import { AppError } from '../errors.ts'
 import { checkAccessToken } from '../domain/token-state.ts'
 import { assertAudience } from '../domain/tokens.ts'
 import { readAccessToken } from './bearer.ts'
 import { tokenStateDeps } from './deps.ts'
-
-export type AuthContext = {
-  clientId: string
-  /** Decimal int64 string; null for operator-level clients. */
-  providerId: string | null
-  scopes: string[]
-}
 
 /**
  * Requires a valid token issued for Portero's own API (`aud` names its resource) and carrying

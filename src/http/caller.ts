@@ -1,7 +1,7 @@
 // Who is calling an introspection endpoint: a bearer token (document 001) or client credentials
 // (RFC 7662 §2.1), and whether it holds an introspection scope.
 import type { Context } from 'hono'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 import { AppError } from '../errors.ts'
 import type { Caller } from '../domain/introspection.ts'
 import { authenticateClient } from '../domain/login.ts'

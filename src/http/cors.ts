@@ -1,7 +1,7 @@
 // CORS for browser clients of the origins named in CORS_ALLOWED_ORIGINS, and for no one else:
 // empty (the default) means no CORS header on any response.
 import type { MiddlewareHandler } from 'hono'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 import { AppError } from '../errors.ts'
 import type { AllowedMethods } from './errors.ts'
 import { writableHeaders } from './security.ts'

@@ -1,6 +1,7 @@
 // Builds the dependencies domain functions take from a request's env and context.
 import type { Context } from 'hono'
-import { loadConfig, type AppEnv } from '../config.ts'
+import { loadConfig } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 import type { LoginDeps } from '../domain/login.ts'
 import type { Limiters, ThrottleDeps } from '../domain/throttle.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'

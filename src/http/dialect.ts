@@ -2,7 +2,7 @@
 // say which source document a client follows.
 import type { MiddlewareHandler } from 'hono'
 import { z } from 'zod'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 import { AppError, type Dialect } from '../errors.ts'
 import { MAX_SECRET_LENGTH } from '../domain/secrets.ts'
 

@@ -3,7 +3,7 @@
 import type { Context, Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { PatternRouter } from 'hono/router/pattern-router'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 import { AppError, ERROR_CODES, internalError, toProblem, type ErrorCode } from '../errors.ts'
 import { log } from './log.ts'
 

@@ -2,7 +2,7 @@
 // Callers never pass secrets or tokens on purpose: redaction is for what slips through inside
 // error messages and library output (SECURITY.md "Logs").
 import type { MiddlewareHandler } from 'hono'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 
 type Level = 'info' | 'warn' | 'error'
 

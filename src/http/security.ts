@@ -2,7 +2,7 @@
 // outside localhost, security headers on every response, and header and body size limits.
 import type { Context, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 import { AppError } from '../errors.ts'
 
 /** Hosts served over plain HTTP for local development (`wrangler dev`, `npm start`). */

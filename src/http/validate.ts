@@ -1,7 +1,7 @@
 // Request body gates and zod validation that fail as AppError, so every 4xx has the one error shape.
 import { zValidator } from '@hono/zod-validator'
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from './app-env.ts'
 import type { z } from 'zod'
 import { AppError, type FieldError } from '../errors.ts'
 

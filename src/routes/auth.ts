@@ -1,6 +1,6 @@
 // POST /auth/login (Bridge and Yativo dialects) and POST /auth/me (Bridge's token check).
 import { Hono } from 'hono'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from '../http/app-env.ts'
 import { BRIDGE_ACK } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { checkAccessToken } from '../domain/token-state.ts'

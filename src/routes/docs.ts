@@ -1,7 +1,8 @@
 // GET /openapi.json: the OpenAPI 3.1 description of this deployment; GET /docs: the interactive
 // reference for it (Swagger UI, served from this Worker's static assets).
 import { Hono } from 'hono'
-import { loadConfig, type AppEnv } from '../config.ts'
+import { loadConfig } from '../config.ts'
+import type { AppEnv } from '../http/app-env.ts'
 import { DOCS_CSP, DOCS_PAGE } from '../openapi/docs-page.ts'
 import { buildOpenApiDocument } from '../openapi/document.ts'
 

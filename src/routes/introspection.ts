@@ -1,7 +1,7 @@
 // POST /mcg/v1/tokeninfo (document 001) and POST /oauth/introspect (RFC 7662): one handler.
 import { Hono } from 'hono'
 import { z } from 'zod'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from '../http/app-env.ts'
 import { introspectionAnswer } from '../domain/introspection.ts'
 import { authenticateIntrospectionCaller } from '../http/caller.ts'
 import { throttleDeps } from '../http/deps.ts'

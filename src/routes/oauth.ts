@@ -1,7 +1,7 @@
 // POST /oauth/token: RFC 6749 §4.4 client credentials grant.
 import { Hono } from 'hono'
 import { z } from 'zod'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from '../http/app-env.ts'
 import { AppError } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { clientIp, readClientCredentials } from '../http/client-auth.ts'

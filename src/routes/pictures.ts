@@ -1,6 +1,6 @@
 // GET /pictures/{id}.{ext}: the pictures of /Services parts, public at unguessable URLs (issue 9).
 import { Hono } from 'hono'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from '../http/app-env.ts'
 import { PICTURE_TYPES, type PictureExtension } from '../domain/pictures.ts'
 import { AppError } from '../errors.ts'
 import { findPicture } from '../storage/pictures.ts'

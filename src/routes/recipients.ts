@@ -1,7 +1,7 @@
 // /recipients: a provider's directory of end users (SPEC 13), managed with its own token.
 import { Hono, type Context } from 'hono'
 import { z } from 'zod'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from '../http/app-env.ts'
 import { AppError } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'

@@ -1,6 +1,6 @@
 // POST /oauth/revoke: RFC 7009 token revocation by the client that owns the token.
 import { Hono } from 'hono'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from '../http/app-env.ts'
 import { loadConfig } from '../config.ts'
 import { authenticateClient } from '../domain/login.ts'
 import { revokeToken } from '../domain/revocation.ts'

@@ -1,6 +1,7 @@
 // POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
 import { Hono } from 'hono'
-import { loadChannelConfig, loadConfig, type AppEnv, type ChannelConfig } from '../config.ts'
+import { loadChannelConfig, loadConfig, type ChannelConfig } from '../config.ts'
+import type { AppEnv } from '../http/app-env.ts'
 import { AppError } from '../errors.ts'
 import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH } from '../domain/dispatch.ts'
 import { parseServicesRequest } from '../domain/dispatch-request.ts'

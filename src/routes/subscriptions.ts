@@ -1,6 +1,6 @@
 // GET /subscriptions: a provider lists its own subscriptions and their service tokens.
 import { Hono } from 'hono'
-import type { AppEnv } from '../config.ts'
+import type { AppEnv } from '../http/app-env.ts'
 import { AppError } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'

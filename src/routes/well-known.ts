@@ -1,6 +1,7 @@
 // Public discovery: the JWK set (RFC 7517) and authorization server metadata (RFC 8414).
 import { Hono } from 'hono'
-import { loadConfig, type AppEnv } from '../config.ts'
+import { loadConfig } from '../config.ts'
+import type { AppEnv } from '../http/app-env.ts'
 import { ALL_SCOPES } from '../domain/scopes.ts'
 import { SIGNING_ALGORITHMS } from '../domain/signing-keys.ts'
 

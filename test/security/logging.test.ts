@@ -2,7 +2,7 @@
 // request, and no secret, token, Authorization value or phone number in any line.
 import { Hono } from 'hono'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { AppEnv } from '../../src/config.ts'
+import type { AppEnv } from '../../src/http/app-env.ts'
 import { onError } from '../../src/http/errors.ts'
 import { accessLog, log, redact, redactText, REDACTED } from '../../src/http/log.ts'
 import { requestId } from '../../src/http/request-id.ts'

@@ -3,7 +3,7 @@
 import { exports } from 'cloudflare:workers'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-import type { AppEnv } from '../../src/config.ts'
+import type { AppEnv } from '../../src/http/app-env.ts'
 import { app } from '../../src/app.ts'
 import { API_CSP, HSTS, securityHeaders } from '../../src/http/security.ts'
 import { createClient } from '../helpers/clients.ts'

@@ -1,7 +1,7 @@
 // /admin/audit: the audit log, newest first by when events happened, filtered and paged.
 import { Hono } from 'hono'
 import { z } from 'zod'
-import type { AppEnv } from '../../config.ts'
+import type { AppEnv } from '../../http/app-env.ts'
 import { AppError } from '../../errors.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
 import { validate } from '../../http/validate.ts'

@@ -2,7 +2,8 @@
 // in the answer that created it; no other answer (nor the audit log) ever holds it.
 import { Hono, type Context } from 'hono'
 import { z } from 'zod'
-import { loadConfig, type AppEnv } from '../../config.ts'
+import { loadConfig } from '../../config.ts'
+import type { AppEnv } from '../../http/app-env.ts'
 import { changeClient, createClient, MAX_GRACE_SECONDS, removeClient, requireClient, rotateClientSecret, type ClientDeps } from '../../domain/clients.ts'
 import { ALL_SCOPES } from '../../domain/scopes.ts'
 import { unlockClient } from '../../domain/throttle.ts'

@@ -1,7 +1,7 @@
 // /admin: the management API. Every route needs the admin scope; every change is audited with its
 // operator, and refused calls are counted.
 import { Hono } from 'hono'
-import type { AppEnv } from '../../config.ts'
+import type { AppEnv } from '../../http/app-env.ts'
 import { SCOPES } from '../../domain/scopes.ts'
 import { auditAdminActions, auditRefusedAdminCalls } from '../../http/audit.ts'
 import { requireScope } from '../../http/auth.ts'

@@ -2,7 +2,7 @@
 // "Lockouts"). A client's locks are lifted at /admin/clients/{id}/login-locks.
 import { Hono } from 'hono'
 import { z } from 'zod'
-import type { AppEnv } from '../../config.ts'
+import type { AppEnv } from '../../http/app-env.ts'
 import { unlockAddress } from '../../domain/throttle.ts'
 import { auditAs } from '../../http/audit.ts'
 import { validate } from '../../http/validate.ts'

@@ -1,7 +1,7 @@
 // /admin/providers: onboarding service providers, and their subscriptions to services.
 import { Hono } from 'hono'
 import { z } from 'zod'
-import type { AppEnv } from '../../config.ts'
+import type { AppEnv } from '../../http/app-env.ts'
 import { AppError } from '../../errors.ts'
 import { endClientTokens, publishClientRecords } from '../../domain/client-records.ts'
 import { waitOutRevocationSecond } from '../../domain/revocation.ts'

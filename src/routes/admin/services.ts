@@ -1,7 +1,7 @@
 // /admin/services: the service definitions /Services uses (document 001's service_id).
 import { Hono } from 'hono'
 import { z } from 'zod'
-import type { AppEnv } from '../../config.ts'
+import type { AppEnv } from '../../http/app-env.ts'
 import { AppError } from '../../errors.ts'
 import { ChannelName } from '../../domain/dispatch-request.ts'
 import { auditAs } from '../../http/audit.ts'

@@ -1,0 +1,28 @@
+// AppEnv: the Hono generics every route and middleware is typed with. The Worker's bindings, and
+// what middleware puts on the context for the rest of the request.
+import type { Dialect } from '../errors.ts'
+
+export type AppEnv = {
+  Bindings: Env
+  Variables: {
+    requestId: string
+    dialect: Dialect
+    auth: AuthContext
+    adminAction: AdminAction
+    defer: Defer
+  }
+}
+
+/** The caller requireScope (auth.ts) authenticated. */
+export type AuthContext = {
+  clientId: string
+  /** Decimal int64 string; null for operator-level clients. */
+  providerId: string | null
+  scopes: string[]
+}
+
+/** The action an admin handler names for the audit log (audit.ts auditAs). */
+export type AdminAction = { action: string; target?: string; detail?: Record<string, unknown> }
+
+/** Schedules `task` to run after the response; a failure is logged, never shown to the caller. */
+export type Defer = (task: () => Promise<unknown>) => void
