@@ -4,6 +4,7 @@ import { AppError } from './errors.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { derivePictureIdKey } from './domain/pictures.ts'
 import { importPepper } from './domain/secrets.ts'
+import type { ChannelConfig } from './providers/channels.ts'
 import { MEMORY_MAX_MS } from './storage/edge-state.ts'
 
 export type Config = {
@@ -98,16 +99,6 @@ export function loadAuditRetentionDays(env: Env): number {
     throw new Error(`AUDIT_RETENTION_DAYS ${parsed.error.issues[0]?.message ?? 'is invalid'}`)
   }
   return parsed.data
-}
-
-export type ChannelConfig = {
-  sms: { baseUrl: string; accountSid: string; authToken: string; from: string } | null
-  fcm: {
-    baseUrl: string
-    projectId: string
-    serviceAccount: { client_email: string; private_key: string; token_uri?: string }
-    tokenUrl: string
-  } | null
 }
 
 const ServiceAccount = z.object({

@@ -1,7 +1,6 @@
 // Client-credentials login, shared by every dialect: brute-force throttling, secret check, scope and
 // audience selection, token issuance and the audit trail.
 import { AppError, orUnavailable } from '../errors.ts'
-import type { Config } from '../config.ts'
 import type { AuditEvent } from '../storage/audit-events.ts'
 import { clientRecordKeys, fillClientRecord, pickClientRecord, type ClientRecord } from '../storage/client-records.ts'
 import { findClientById, type Client } from '../storage/clients.ts'
@@ -9,14 +8,25 @@ import { readEdgeState } from '../storage/edge-state.ts'
 import { lockKeys, secondsLocked, type LockSubject } from '../storage/login-locks.ts'
 import { API_SCOPES } from './scopes.ts'
 import { secretMatches } from './secrets.ts'
+import type { SigningKeySet } from './signing-keys.ts'
 import { detectSpike, lockSubjects, recordFailure, type Limiters } from './throttle.ts'
 import { issueAccessToken, type IssuedToken } from './tokens.ts'
+
+/** The settings login reads: config.ts's Config has them all. */
+export type LoginSettings = {
+  issuer: string
+  /** The audience Portero's own API requires. */
+  resource: string
+  keys: SigningKeySet
+  pepper: CryptoKey
+  edgeMemoryMs: number
+}
 
 export type LoginDeps = {
   db: D1Database
   cache: KVNamespace
   limiters: Limiters
-  config: Config
+  config: LoginSettings
   now: Date
   /** Records an audit event without delaying the response. */
   audit: (event: Omit<AuditEvent, 'requestId' | 'ip'>) => void

@@ -1,9 +1,19 @@
 // The notifiers of the channels this deployment is configured for.
-import type { ChannelConfig } from '../config.ts'
 import { createFcmNotifier } from './fcm.ts'
 import { createGoogleTokenSource } from './google-token.ts'
 import type { Channel, Notifier } from './notifier.ts'
 import { createSmsNotifier } from './sms.ts'
+
+/** The settings of each channel, from loadChannelConfig (config.ts); null when it is off. */
+export type ChannelConfig = {
+  sms: { baseUrl: string; accountSid: string; authToken: string; from: string } | null
+  fcm: {
+    baseUrl: string
+    projectId: string
+    serviceAccount: { client_email: string; private_key: string; token_uri?: string }
+    tokenUrl: string
+  } | null
+}
 
 export type Notifiers = Partial<Record<Channel, Notifier>>
 

@@ -1,6 +1,6 @@
 // POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
 import { Hono } from 'hono'
-import { loadChannelConfig, loadConfig, type ChannelConfig } from '../config.ts'
+import { loadChannelConfig, loadConfig } from '../config.ts'
 import type { AppEnv } from '../http/app-env.ts'
 import { AppError } from '../errors.ts'
 import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH } from '../domain/dispatch.ts'
@@ -10,6 +10,7 @@ import { requireScope } from '../http/auth.ts'
 import { log } from '../http/log.ts'
 import { limitBodyTo } from '../http/security.ts'
 import { requireJson } from '../http/validate.ts'
+import type { ChannelConfig } from '../providers/channels.ts'
 import type { Channel } from '../providers/notifier.ts'
 import { findMessageById, listDeliveries, type Delivery, type Message } from '../storage/messages.ts'
 
