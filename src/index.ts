@@ -3,7 +3,7 @@
 import { app } from './app.ts'
 import { loadAuditRetentionDays, loadChannelConfig } from './config.ts'
 import { backfillTombstones } from './domain/revocation.ts'
-import { log } from './http/log.ts'
+import { log } from './log.ts'
 import { createNotifiers } from './providers/channels.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
 import { AUDIT_QUEUE_NAME } from './queue/audit-job.ts'

@@ -2,7 +2,7 @@
 // request is handled and started only after the response is handed back, through waitUntil.
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from './app-env.ts'
-import { log } from './log.ts'
+import { log } from '../log.ts'
 
 export function afterResponse(): MiddlewareHandler<AppEnv> {
   return async function afterResponse(c, next) {

@@ -7,7 +7,7 @@ import type { Limiters, ThrottleDeps } from '../domain/throttle.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'
 import { boundAuditEvent, type AuditEvent, type OccurredAuditEvent } from '../storage/audit-events.ts'
 import { clientIp } from './client-auth.ts'
-import { log } from './log.ts'
+import { log } from '../log.ts'
 
 /**
  * An audit sink for per-request events (issued tokens, failed logins, revocations, refused admin

@@ -5,7 +5,7 @@ import { HTTPException } from 'hono/http-exception'
 import { PatternRouter } from 'hono/router/pattern-router'
 import type { AppEnv } from './app-env.ts'
 import { AppError, ERROR_CODES, internalError, toProblem, type ErrorCode } from '../errors.ts'
-import { log } from './log.ts'
+import { log } from '../log.ts'
 
 export function problemResponse(c: Context<AppEnv>, err: AppError): Response {
   const { status, headers, body } = toProblem(err, c.get('dialect') ?? 'problem')

@@ -2,7 +2,7 @@
 // (RFC 7523) and trades it at the token endpoint. Tokens are cached in KV, shared across isolates,
 // and memoized per source, so a batch of pushes reads KV once.
 import { importPKCS8, SignJWT } from 'jose'
-import { log } from '../http/log.ts'
+import { log } from '../log.ts'
 import {
   deleteProviderToken,
   providerTokenKey,

@@ -1,6 +1,6 @@
 // The audit queue consumer: a batch of per-request events becomes rows written by one D1 statement,
 // with repeated failures folded into one row that counts them. The whole batch lands or retries.
-import { log } from '../http/log.ts'
+import { log } from '../log.ts'
 import {
   insertAuditRecords,
   type AuditRecord,

@@ -1,6 +1,6 @@
 // The dispatch queue consumer (SPEC 10): each queue message names one delivery; the D1 row is the
 // source of truth. Every message gets exactly one ack() or retry(), on its own.
-import { log } from '../http/log.ts'
+import { log } from '../log.ts'
 import type { Notifiers } from '../providers/channels.ts'
 import type { PermanentFailure } from '../providers/notifier.ts'
 import {

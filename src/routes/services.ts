@@ -7,7 +7,7 @@ import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH } from '../domain/dispatch.t
 import { parseServicesRequest } from '../domain/dispatch-request.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
-import { log } from '../http/log.ts'
+import { log } from '../log.ts'
 import { limitBodyTo } from '../http/security.ts'
 import { requireJson } from '../http/validate.ts'
 import type { ChannelConfig } from '../providers/channels.ts'

@@ -1,16 +1,16 @@
-// Structured JSON logs, one object per line, redacted on the way out; and the access log.
-// Callers never pass secrets or tokens on purpose: redaction is for what slips through inside
-// error messages and library output (SECURITY.md "Logs").
-import type { MiddlewareHandler } from 'hono'
-import type { AppEnv } from './app-env.ts'
+// Structured JSON logs, one object per line, redacted on the way out (the access log that writes
+// one per request is http/access-log.ts). Callers never pass secrets or tokens on purpose:
+// redaction is for what slips through inside error messages and library output (SECURITY.md
+// "Logs").
 
-type Level = 'info' | 'warn' | 'error'
+export type Level = 'info' | 'warn' | 'error'
 
 export function log(level: Level, message: string, fields: Record<string, unknown> = {}): void {
   write(level, redact({ level, message, time: new Date().toISOString(), ...fields }))
 }
 
-function write(level: Level, entry: unknown): void {
+/** Writes one entry as it is: the caller has masked what needs masking. */
+export function write(level: Level, entry: unknown): void {
   const line = JSON.stringify(entry)
   if (level === 'error') console.error(line)
   else if (level === 'warn') console.warn(line)
@@ -77,39 +77,4 @@ export function redact(value: unknown, depth = 0): unknown {
     copy[key] = secret ? REDACTED : redact(item, depth + 1)
   }
   return copy
-}
-
-/** Paths are the caller's input: long enough to tell routes and ids apart, no longer. */
-const MAX_LOGGED_PATH = 256
-
-/**
- * One line per request, written when it ends: method, path (never the query string), status,
- * duration, request id and the authenticated client when there is one. Never headers or bodies.
- */
-export function accessLog(): MiddlewareHandler<AppEnv> {
-  return async function accessLog(c, next) {
-    const started = Date.now()
-    let status = 500
-    try {
-      await next()
-      status = c.res.status
-    } finally {
-      const clientId = c.get('auth')?.clientId
-      const level = status >= 500 ? 'error' : 'info'
-      // Written once per request, so only the caller's input is masked: the path may hold a phone
-      // number or a token. The request id is ours, the client id was authenticated, and the method
-      // is one the router knows or is masked as well.
-      write(level, {
-        level,
-        message: 'request',
-        time: new Date().toISOString(),
-        requestId: c.get('requestId'),
-        method: redactText(c.req.method.slice(0, 16)),
-        path: redactText(c.req.path.slice(0, MAX_LOGGED_PATH)),
-        status,
-        durationMs: Date.now() - started,
-        ...(clientId ? { clientId } : {}),
-      })
-    }
-  }
 }
