@@ -3,8 +3,7 @@
 // is an int64 that is never rounded.
 import { z } from 'zod'
 import { AppError, type FieldError } from '../errors.ts'
-import type { Channel } from '../providers/notifier.ts'
-import { MAX_SMS_TEXT_CHARS, smsText } from '../providers/sms.ts'
+import { MAX_SMS_TEXT_CHARS, smsText, type Channel } from '../channel.ts'
 import { decodePicture, MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, MAX_PICTURE_SIDE, type Picture } from './pictures.ts'
 import { MAX_QR_CONTENT_CHARS, MAX_QR_LABEL_CHARS, renderQrCode } from './qr-codes.ts'
 

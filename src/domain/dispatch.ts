@@ -3,7 +3,7 @@
 // response. The response waits on two D1 round trips: one batch of reads, one batch of writes.
 import { sha256Hex } from '../encoding.ts'
 import { AppError } from '../errors.ts'
-import type { Channel } from '../providers/notifier.ts'
+import type { Channel } from '../channel.ts'
 import { readBatch } from '../storage/batch.ts'
 import {
   insertMessage,

@@ -1,7 +1,8 @@
 // The notifiers of the channels this deployment is configured for.
 import { createFcmNotifier } from './fcm.ts'
 import { createGoogleTokenSource } from './google-token.ts'
-import type { Channel, Notifier } from './notifier.ts'
+import type { Channel } from '../channel.ts'
+import type { Notifier } from './notifier.ts'
 import { createSmsNotifier } from './sms.ts'
 
 /** The settings of each channel, from loadChannelConfig (config.ts); null when it is off. */

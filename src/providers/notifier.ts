@@ -1,7 +1,6 @@
 // The one interface every delivery channel implements. A provider's answer is data, not an
 // exception: only a bug throws.
-
-export type Channel = 'sms' | 'fcm'
+import type { Channel } from '../channel.ts'
 
 /** One delivery: one channel, one address, one content. */
 export type OutboundMessage = {

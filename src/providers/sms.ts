@@ -1,7 +1,8 @@
 // SMS delivery through an HTTP API shaped like Twilio's Messages API (SPEC 12). The base URL comes
 // from config, so tests and the local stand-in redirect it without a code path of their own.
+import { smsText } from '../channel.ts'
 import { fetchWithTimeout, field, parseRetryAfter, readJson, truncate } from './http.ts'
-import type { Notifier, OutboundMessage, PermanentFailure, SendResult } from './notifier.ts'
+import type { Notifier, PermanentFailure, SendResult } from './notifier.ts'
 
 export type SmsNotifierConfig = {
   /** `https://api.twilio.com` in production. */
@@ -74,14 +75,6 @@ export function createSmsNotifier({
       return redact(await toSendResult(outcome.response, now()))
     },
   }
-}
-
-/** Twilio refuses a longer body (error 21617). */
-export const MAX_SMS_TEXT_CHARS = 1600
-
-/** Document 001: on SMS the link is part of the message text. */
-export function smsText({ title, body, link }: Pick<OutboundMessage, 'title' | 'body' | 'link'>): string {
-  return link ? `${title}\n${body}\n${link}` : `${title}\n${body}`
 }
 
 async function toSendResult(response: Response, now: Date): Promise<SendResult> {

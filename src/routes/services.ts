@@ -11,7 +11,7 @@ import { log } from '../log.ts'
 import { limitBodyTo } from '../http/security.ts'
 import { requireJson } from '../http/validate.ts'
 import type { ChannelConfig } from '../providers/channels.ts'
-import type { Channel } from '../providers/notifier.ts'
+import type { Channel } from '../channel.ts'
 import { findMessageById, listDeliveries, type Delivery, type Message } from '../storage/messages.ts'
 
 export const services = new Hono<AppEnv>()

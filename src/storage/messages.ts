@@ -1,6 +1,6 @@
 // The messages and deliveries tables: the dispatch outbox (SPEC 10). A message is one accepted
 // /Services request; each of its deliveries is one send on one channel to one address.
-import type { Channel } from '../providers/notifier.ts'
+import type { Channel } from '../channel.ts'
 import { firstRow, type BatchRead } from './batch.ts'
 
 export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'dead'

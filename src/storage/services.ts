@@ -1,5 +1,5 @@
 // The services table: what each document-001 service_id requires and which channels it may use.
-import type { Channel } from '../providers/notifier.ts'
+import type { Channel } from '../channel.ts'
 import { firstRow, readOne, type BatchRead } from './batch.ts'
 
 export type ServiceParameter = 'destination' | 'notification' | 'advertisement' | 'qr_code'
