@@ -3,7 +3,8 @@
 import { SCOPES } from './scopes.ts'
 import { countFailedAttempt, lockSubjects, type ThrottleDeps } from './throttle.ts'
 import type { TokenCheck } from './token-state.ts'
-import { ForeignTokenError, type AccessTokenClaims } from './tokens.ts'
+import type { AccessTokenClaims } from '../token-claims.ts'
+import { ForeignTokenError } from './tokens.ts'
 
 /**
  * Who is asking: a client, with the scopes its token carries or its client record allows, and the

@@ -3,7 +3,8 @@
 // a client's record is not at the edge yet, and that record is written back after the response.
 import { AppError, orUnavailable } from '../errors.ts'
 import type { SigningKeySet } from './signing-keys.ts'
-import { assertNotExpired, screenAccessToken, verifyAccessToken, type AccessTokenClaims } from './tokens.ts'
+import type { AccessTokenClaims } from '../token-claims.ts'
+import { assertNotExpired, screenAccessToken, verifyAccessToken } from './tokens.ts'
 import {
   clientRecordKeys,
   fillClientRecord,

@@ -3,6 +3,7 @@
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose'
 import { base64UrlDecode, base64UrlEncode } from '../encoding.ts'
 import { AppError } from '../errors.ts'
+import type { AccessTokenClaims } from '../token-claims.ts'
 import { SIGNING_ALGORITHMS, type SigningKeySet } from './signing-keys.ts'
 
 /** RFC 9068 §2.1: the media type of a JWT access token. */
@@ -20,19 +21,6 @@ export const CLOCK_TOLERANCE_SECONDS = 30
 export const MAX_TOKEN_LIFETIME_SECONDS = 86400
 /** Longer than any token Portero issues (three ES256 segments and a few KB of claims). */
 export const MAX_TOKEN_LENGTH = 8192
-
-export type AccessTokenClaims = {
-  iss: string
-  sub: string
-  aud: string | string[]
-  client_id: string
-  scope: string
-  jti: string
-  iat: number
-  nbf: number
-  exp: number
-  provider_id: string | null
-}
 
 export type IssueTokenInput = {
   issuer: string

@@ -1,10 +1,10 @@
 // Published pictures in KV (issue 9), under their own prefix, keyed by their public id (an HMAC of
 // the content's SHA-256). KV expires them; a value also carries its own expiry in its metadata.
-import type { PictureType } from '../domain/pictures.ts'
 
 export const KV_PREFIX = 'picture:'
 
-export type PictureMeta = { type: PictureType; expiresAt: number }
+/** `type`: the media type the picture was stored with; `expiresAt`: seconds since the epoch. */
+export type PictureMeta = { type: string; expiresAt: number }
 
 export type StoredPicture = { body: ReadableStream; meta: PictureMeta }
 

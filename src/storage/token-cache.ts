@@ -3,7 +3,7 @@
 // still active comes from its tombstone and its client's record, read in the same bulk read.
 import { sha256Hex } from '../encoding.ts'
 import { rememberFill } from './edge-state.ts'
-import type { AccessTokenClaims } from '../domain/tokens.ts'
+import type { AccessTokenClaims } from '../token-claims.ts'
 
 export const KV_PREFIX = 'token:'
 /** KV refuses a shorter expirationTtl: tokens with less life left are not cached. */
