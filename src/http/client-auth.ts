@@ -1,10 +1,23 @@
 // Client credentials on OAuth endpoints: client_secret_basic or client_secret_post (RFC 6749 §2.3.1).
 import type { Context } from 'hono'
+import { z } from 'zod'
 import { AppError } from '../errors.ts'
 
 export type ClientCredentials = { clientId: string; clientSecret: string }
 
 const MAX_CREDENTIAL_LENGTH = 256
+
+/**
+ * The form of the endpoints where a client hands in a token: introspection (RFC 7662 §2.1) and
+ * revocation (RFC 7009 §2.1), with client_secret_post's credentials.
+ */
+export const TokenForm = z.object({
+  token: z.string({ error: 'token is required' }).min(1, 'token must not be empty'),
+  // Document 001: an unknown hint is ignored and the token checked anyway.
+  token_type_hint: z.string().optional(),
+  client_id: z.string().optional(),
+  client_secret: z.string().optional(),
+})
 
 function invalidClient(detail: string): AppError {
   return new AppError(401, 'invalid_client', detail)

@@ -2,6 +2,7 @@
 // opaque cursor, a bounded page size, a stable order, and a link to the next page.
 import { z } from 'zod'
 import { base64UrlDecode, base64UrlEncode } from '../encoding.ts'
+import { AppError } from '../errors.ts'
 
 export const DEFAULT_PAGE_SIZE = 50
 export const MAX_PAGE_SIZE = 100
@@ -51,4 +52,11 @@ export function toPage<Row, Item>(
     next = nextUrl.pathname + nextUrl.search
   }
   return { items: items.map(view), page_size: limit, next_cursor: nextCursor, links: { next } }
+}
+
+/** A cursor that parsed but cannot be one of this list's keys. */
+export function badCursor(): AppError {
+  return new AppError(400, 'invalid_request', 'cursor is not one this API returned.', {
+    errors: [{ path: 'cursor', message: 'cursor is not one this API returned' }],
+  })
 }

@@ -1,21 +1,16 @@
 // POST /mcg/v1/tokeninfo (document 001) and POST /oauth/introspect (RFC 7662): one handler.
 import { Hono } from 'hono'
-import { z } from 'zod'
 import type { AppEnv } from '../http/app-env.ts'
 import { introspectionAnswer } from '../domain/introspection.ts'
 import { authenticateIntrospectionCaller } from '../http/caller.ts'
+import { TokenForm } from '../http/client-auth.ts'
 import { throttleDeps } from '../http/deps.ts'
 import { validateForm } from '../http/validate.ts'
 
 export const introspection = new Hono<AppEnv>()
 
-export const TokenForm = z.object({
-  token: z.string({ error: 'token is required' }).min(1, 'token must not be empty'),
-  // Document 001: an unknown hint is ignored and the token checked anyway.
-  token_type_hint: z.string().optional(),
-  client_id: z.string().optional(),
-  client_secret: z.string().optional(),
-})
+// For src/openapi/document.ts, which lists the operations by hand.
+export { TokenForm }
 
 for (const path of ['/mcg/v1/tokeninfo', '/oauth/introspect']) {
   introspection.post(path, validateForm(TokenForm), async (c) => {

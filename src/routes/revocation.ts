@@ -5,10 +5,9 @@ import { loadConfig } from '../config.ts'
 import { authenticateClient } from '../domain/login.ts'
 import { revokeToken } from '../domain/revocation.ts'
 import { countFailedAttempt, lockSubjects } from '../domain/throttle.ts'
-import { clientIp, readClientCredentials } from '../http/client-auth.ts'
+import { clientIp, readClientCredentials, TokenForm } from '../http/client-auth.ts'
 import { auditSink, loginDeps, throttleDeps } from '../http/deps.ts'
 import { validateForm } from '../http/validate.ts'
-import { TokenForm } from './introspection.ts'
 
 export const revocation = new Hono<AppEnv>()
 

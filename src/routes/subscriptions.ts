@@ -5,8 +5,8 @@ import { AppError } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
 import { PageQuery } from '../http/paging.ts'
+import { subscriptionPage } from '../http/subscriptions.ts'
 import { validate } from '../http/validate.ts'
-import { subscriptionPage } from './admin/providers.ts'
 
 export const subscriptions = new Hono<AppEnv>()
 

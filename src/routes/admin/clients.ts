@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { loadConfig } from '../../config.ts'
 import type { AppEnv } from '../../http/app-env.ts'
 import { changeClient, createClient, MAX_GRACE_SECONDS, removeClient, requireClient, rotateClientSecret, type ClientDeps } from '../../domain/clients.ts'
+import { ProviderIdText } from '../../domain/providers.ts'
 import { ALL_SCOPES } from '../../domain/scopes.ts'
 import { unlockClient } from '../../domain/throttle.ts'
 import { MAX_SECRET_LENGTH } from '../../domain/secrets.ts'
@@ -12,7 +13,6 @@ import { auditAs } from '../../http/audit.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
 import { requireJson, validate } from '../../http/validate.ts'
 import { listClients, type Client } from '../../storage/clients.ts'
-import { ProviderIdText } from './providers.ts'
 
 export const clients = new Hono<AppEnv>()
 

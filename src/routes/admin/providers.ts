@@ -4,9 +4,11 @@ import { z } from 'zod'
 import type { AppEnv } from '../../http/app-env.ts'
 import { AppError } from '../../errors.ts'
 import { endClientTokens, publishClientRecords } from '../../domain/client-records.ts'
+import { ProviderIdText } from '../../domain/providers.ts'
 import { waitOutRevocationSecond } from '../../domain/revocation.ts'
 import { auditAs } from '../../http/audit.ts'
-import { PageQuery, toPage } from '../../http/paging.ts'
+import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
+import { subscriptionPage, subscriptionView } from '../../http/subscriptions.ts'
 import { requireJson, validate } from '../../http/validate.ts'
 import { listClientIdsOfProvider } from '../../storage/clients.ts'
 import {
@@ -18,27 +20,9 @@ import {
   type Provider,
 } from '../../storage/providers.ts'
 import { findServiceById } from '../../storage/services.ts'
-import {
-  insertSubscription,
-  listSubscriptions,
-  revokeSubscription,
-  rotateSubscriptionToken,
-  type Subscription,
-} from '../../storage/subscriptions.ts'
+import { insertSubscription, revokeSubscription, rotateSubscriptionToken } from '../../storage/subscriptions.ts'
 
 export const providers = new Hono<AppEnv>()
-
-const MAX_INT64 = 2n ** 63n - 1n
-/** Provider ids are int64 (document 001), carried as decimal strings so none is ever rounded. */
-export const ProviderIdText = z
-  .union([z.string(), z.number()])
-  // SPEC 11: JSON.parse has already rounded a number past 2^53 − 1; refuse it, never store another id.
-  .refine(
-    (v) => typeof v === 'string' || Number.isSafeInteger(v),
-    'a JSON number id must be at most 2^53 − 1; send larger ids as strings',
-  )
-  .transform((v) => String(v))
-  .refine((v) => /^[1-9]\d{0,18}$/.test(v) && BigInt(v) <= MAX_INT64, 'must be a positive int64')
 
 const Name = z.string({ error: 'name is required' }).trim().min(1, 'name must not be empty').max(200)
 export const NewProvider = z.strictObject({ id: ProviderIdText.optional(), name: Name })
@@ -49,29 +33,6 @@ const Cascade = z.object({ cascade: z.enum(['true', 'false']).optional() })
 
 export function providerView(p: Provider) {
   return { id: p.id, name: p.name, status: p.status, created_at: p.createdAt, updated_at: p.updatedAt }
-}
-
-function badCursor(): AppError {
-  return new AppError(400, 'invalid_request', 'cursor is not one this API returned.', {
-    errors: [{ path: 'cursor', message: 'cursor is not one this API returned' }],
-  })
-}
-
-/** One provider's subscriptions, paged: shared by the admin and the provider's own listing. */
-export async function subscriptionPage(db: D1Database, providerId: string, limit: number, cursor: string | undefined, url: URL) {
-  if (cursor !== undefined && !/^\d{1,10}$/.test(cursor)) throw badCursor()
-  const rows = await listSubscriptions(db, providerId, { after: cursor ? Number(cursor) : undefined, limit: limit + 1 })
-  return toPage(rows, limit, (s) => String(s.serviceId), subscriptionView, url)
-}
-
-function subscriptionView(s: Subscription) {
-  return {
-    provider_id: s.providerId,
-    service_id: s.serviceId,
-    service_token: s.serviceToken,
-    status: s.status,
-    created_at: s.createdAt,
-  }
 }
 
 async function requireProvider(db: D1Database, id: string): Promise<Provider> {

@@ -1,0 +1,28 @@
+// One provider's subscriptions as the API answers them: the admin's listing of a provider's and the
+// provider's own (GET /subscriptions) are the same pages.
+import { listSubscriptions, type Subscription } from '../storage/subscriptions.ts'
+import { badCursor, toPage } from './paging.ts'
+
+/** One provider's subscriptions, paged: shared by the admin and the provider's own listing. */
+export async function subscriptionPage(
+  db: D1Database,
+  providerId: string,
+  limit: number,
+  cursor: string | undefined,
+  url: URL,
+) {
+  if (cursor !== undefined && !/^\d{1,10}$/.test(cursor)) throw badCursor()
+  const after = cursor ? Number(cursor) : undefined
+  const rows = await listSubscriptions(db, providerId, { after, limit: limit + 1 })
+  return toPage(rows, limit, (s) => String(s.serviceId), subscriptionView, url)
+}
+
+export function subscriptionView(s: Subscription) {
+  return {
+    provider_id: s.providerId,
+    service_id: s.serviceId,
+    service_token: s.serviceToken,
+    status: s.status,
+    created_at: s.createdAt,
+  }
+}
