@@ -1,5 +1,20 @@
-// Service providers (document 001's provider_id): their ids.
+// Managing service providers (document 001's provider_id): their ids, and what disabling,
+// enabling or deleting one does to the tokens of its clients, as clients.ts does for one client.
 import { z } from 'zod'
+import { AppError } from '../errors.ts'
+import { listClientIdsOfProvider } from '../storage/clients.ts'
+import {
+  deleteProviderCascade,
+  findProviderById,
+  insertProvider,
+  updateProvider,
+  type NewProvider,
+  type Provider,
+} from '../storage/providers.ts'
+import { findServiceById } from '../storage/services.ts'
+import { insertSubscription, type Subscription } from '../storage/subscriptions.ts'
+import { endClientTokens, publishClientRecords, type ClientRecordDeps } from './client-records.ts'
+import { waitOutRevocationSecond } from './revocation.ts'
 
 const MAX_INT64 = 2n ** 63n - 1n
 /** Provider ids are int64 (document 001), carried as decimal strings so none is ever rounded. */
@@ -13,3 +28,86 @@ export const ProviderIdText = z
   )
   .transform((v) => String(v))
   .refine((v) => /^[1-9]\d{0,18}$/.test(v) && BigInt(v) <= MAX_INT64, 'must be a positive int64')
+
+export async function requireProvider(db: D1Database, id: string): Promise<Provider> {
+  const provider = ProviderIdText.safeParse(id).success ? await findProviderById(db, id) : null
+  if (!provider) throw new AppError(404, 'not_found', `No provider ${id}.`)
+  return provider
+}
+
+/** Creates a provider; 409 `conflict` when its id is taken. */
+export async function createProvider(db: D1Database, input: NewProvider): Promise<Provider> {
+  const id = await insertProvider(db, input)
+  if (!id) throw new AppError(409, 'conflict', `Provider ${input.id} already exists.`)
+  return (await findProviderById(db, id))!
+}
+
+export type ProviderChanges = Partial<Pick<Provider, 'name' | 'status'>>
+
+/**
+ * Renames, disables or enables a provider. Disabling it ends the tokens its clients hold; enabling
+ * it lets their new tokens through.
+ */
+export async function changeProvider(
+  deps: ClientRecordDeps,
+  provider: Provider,
+  changes: ProviderChanges,
+): Promise<void> {
+  await updateProvider(deps.db, provider.id, changes)
+  if (!changes.status || changes.status === provider.status) return
+  const clientIds = await listClientIdsOfProvider(deps.db, provider.id)
+  if (changes.status === 'disabled') {
+    await endClientTokens(deps, clientIds)
+  } else {
+    const clients = await publishClientRecords(deps, clientIds)
+    const latest = Math.max(0, ...clients.map((client) => client.tokensValidAfter))
+    await waitOutRevocationSecond(deps.now, latest)
+  }
+}
+
+/**
+ * Deletes a provider with everything it owns and ends its clients' tokens. Document 001's table:
+ * deleting a root object is a 409 `conflict` while it has children, unless `cascade` is asked for.
+ */
+export async function removeProvider(
+  deps: ClientRecordDeps,
+  provider: Provider,
+  cascade: boolean,
+): Promise<void> {
+  const clientIds = await listClientIdsOfProvider(deps.db, provider.id)
+  if (clientIds.length > 0 && !cascade) {
+    throw new AppError(
+      409,
+      'conflict',
+      `Provider ${provider.id} still has ${clientIds.length} client(s); ` +
+        'delete them first or add ?cascade=true.',
+    )
+  }
+  await deleteProviderCascade(deps.db, provider.id)
+  await endClientTokens(deps, clientIds)
+}
+
+/**
+ * Subscribes a provider to a service, which issues the service_token /Services checks: 400
+ * `unknown_service` for a service that does not exist, 409 `conflict` when already subscribed.
+ */
+export async function subscribeProvider(
+  db: D1Database,
+  provider: Provider,
+  serviceId: number,
+): Promise<Subscription> {
+  if (!(await findServiceById(db, serviceId))) {
+    throw new AppError(400, 'unknown_service', `There is no service ${serviceId}.`, {
+      errors: [{ path: 'service_id', message: 'no such service' }],
+    })
+  }
+  const subscription = await insertSubscription(db, provider.id, serviceId)
+  if (!subscription) {
+    throw new AppError(
+      409,
+      'conflict',
+      `Provider ${provider.id} already subscribes to service ${serviceId}; rotate its token instead.`,
+    )
+  }
+  return subscription
+}

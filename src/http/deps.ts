@@ -2,6 +2,7 @@
 import type { Context } from 'hono'
 import { loadConfig } from '../config.ts'
 import type { AppEnv } from './app-env.ts'
+import type { ClientRecordDeps } from '../domain/client-records.ts'
 import type { LoginDeps } from '../domain/login.ts'
 import type { Limiters, ThrottleDeps } from '../domain/throttle.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'
@@ -62,4 +63,8 @@ export async function tokenStateDeps(c: Context<AppEnv>): Promise<TokenStateDeps
     memoryMs: edgeMemoryMs,
     defer: c.get('defer'),
   }
+}
+
+export function clientRecordDeps(c: Context<AppEnv>): ClientRecordDeps {
+  return { db: c.env.DB, cache: c.env.CACHE, now: new Date() }
 }

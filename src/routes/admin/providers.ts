@@ -3,24 +3,21 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../../http/app-env.ts'
 import { AppError } from '../../errors.ts'
-import { endClientTokens, publishClientRecords } from '../../domain/client-records.ts'
-import { ProviderIdText } from '../../domain/providers.ts'
-import { waitOutRevocationSecond } from '../../domain/revocation.ts'
+import {
+  changeProvider,
+  createProvider,
+  ProviderIdText,
+  removeProvider,
+  requireProvider,
+  subscribeProvider,
+} from '../../domain/providers.ts'
 import { auditAs } from '../../http/audit.ts'
+import { clientRecordDeps } from '../../http/deps.ts'
 import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
 import { subscriptionPage, subscriptionView } from '../../http/subscriptions.ts'
 import { requireJson, validate } from '../../http/validate.ts'
-import { listClientIdsOfProvider } from '../../storage/clients.ts'
-import {
-  deleteProviderCascade,
-  findProviderById,
-  insertProvider,
-  listProviders,
-  updateProvider,
-  type Provider,
-} from '../../storage/providers.ts'
-import { findServiceById } from '../../storage/services.ts'
-import { insertSubscription, revokeSubscription, rotateSubscriptionToken } from '../../storage/subscriptions.ts'
+import { listProviders, type Provider } from '../../storage/providers.ts'
+import { revokeSubscription, rotateSubscriptionToken } from '../../storage/subscriptions.ts'
 
 export const providers = new Hono<AppEnv>()
 
@@ -35,21 +32,14 @@ export function providerView(p: Provider) {
   return { id: p.id, name: p.name, status: p.status, created_at: p.createdAt, updated_at: p.updatedAt }
 }
 
-async function requireProvider(db: D1Database, id: string): Promise<Provider> {
-  const provider = ProviderIdText.safeParse(id).success ? await findProviderById(db, id) : null
-  if (!provider) throw new AppError(404, 'not_found', `No provider ${id}.`)
-  return provider
-}
-
 providers.post('/', requireJson(), validate('json', NewProvider), async (c) => {
   const body = c.req.valid('json')
   // Named before the insert, so a refused create (409) is audited against the id it asked for.
   auditAs(c, 'provider.create', body.id)
-  const id = await insertProvider(c.env.DB, body)
-  if (!id) throw new AppError(409, 'conflict', `Provider ${body.id} already exists.`)
-  auditAs(c, 'provider.create', id)
-  c.header('location', `/admin/providers/${id}`)
-  return c.json(providerView((await findProviderById(c.env.DB, id))!), 201)
+  const provider = await createProvider(c.env.DB, body)
+  auditAs(c, 'provider.create', provider.id)
+  c.header('location', `/admin/providers/${provider.id}`)
+  return c.json(providerView(provider), 201)
 })
 
 providers.get('/', validate('query', PageQuery), async (c) => {
@@ -66,32 +56,15 @@ providers.patch('/:id', requireJson(), validate('json', ProviderChanges), async 
   const provider = await requireProvider(c.env.DB, c.req.param('id'))
   const changes = c.req.valid('json')
   auditAs(c, 'provider.update', provider.id, { changed: Object.keys(changes) })
-  await updateProvider(c.env.DB, provider.id, changes)
-  if (changes.status && changes.status !== provider.status) {
-    const deps = { db: c.env.DB, cache: c.env.CACHE, now: new Date() }
-    const clientIds = await listClientIdsOfProvider(c.env.DB, provider.id)
-    // Disabling a provider ends its clients' tokens; enabling it lets their new tokens through.
-    if (changes.status === 'disabled') {
-      await endClientTokens(deps, clientIds)
-    } else {
-      const clients = await publishClientRecords(deps, clientIds)
-      await waitOutRevocationSecond(deps.now, Math.max(0, ...clients.map((client) => client.tokensValidAfter)))
-    }
-  }
+  await changeProvider(clientRecordDeps(c), provider, changes)
   return c.body(null, 204)
 })
 
-// 001's table: deleting a root object is a 409 while it has children, unless cascade is asked for.
 providers.delete('/:id', validate('query', Cascade), async (c) => {
   const provider = await requireProvider(c.env.DB, c.req.param('id'))
   const cascade = c.req.valid('query').cascade === 'true'
   auditAs(c, 'provider.delete', provider.id, { cascade })
-  const clientIds = await listClientIdsOfProvider(c.env.DB, provider.id)
-  if (clientIds.length > 0 && !cascade) {
-    throw new AppError(409, 'conflict', `Provider ${provider.id} still has ${clientIds.length} client(s); delete them first or add ?cascade=true.`)
-  }
-  await deleteProviderCascade(c.env.DB, provider.id)
-  await endClientTokens({ db: c.env.DB, cache: c.env.CACHE, now: new Date() }, clientIds)
+  await removeProvider(clientRecordDeps(c), provider, cascade)
   return c.body(null, 204)
 })
 
@@ -104,15 +77,7 @@ providers.post('/:id/subscriptions', requireJson(), validate('json', NewSubscrip
   const provider = await requireProvider(c.env.DB, c.req.param('id'))
   const { service_id } = c.req.valid('json')
   auditAs(c, 'subscription.create', provider.id, { service_id })
-  if (!(await findServiceById(c.env.DB, service_id))) {
-    throw new AppError(400, 'unknown_service', `There is no service ${service_id}.`, {
-      errors: [{ path: 'service_id', message: 'no such service' }],
-    })
-  }
-  const subscription = await insertSubscription(c.env.DB, provider.id, service_id)
-  if (!subscription) {
-    throw new AppError(409, 'conflict', `Provider ${provider.id} already subscribes to service ${service_id}; rotate its token instead.`)
-  }
+  const subscription = await subscribeProvider(c.env.DB, provider, service_id)
   c.header('location', `/admin/providers/${provider.id}/subscriptions/${service_id}`)
   return c.json(subscriptionView(subscription), 201)
 })
