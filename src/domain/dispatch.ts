@@ -1,12 +1,15 @@
 // Accepting a /Services request (SPEC 9–13): check the caller, service and subscription, resolve
 // the destination, write the message to the D1 outbox, then enqueue its deliveries after the
 // response. The response waits on two D1 round trips: one batch of reads, one batch of writes.
+// Then reading a message back: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
 import { AppError } from '../errors.ts'
 import type { Channel } from '../channel.ts'
 import { readBatch } from '../storage/batch.ts'
 import {
+  findMessageById,
   insertMessage,
+  listDeliveries,
   selectMessageByIdempotencyKey,
   type Delivery,
   type Message,
@@ -189,6 +192,36 @@ function checkParameters(service: Service, request: ServicesRequest): void {
       })
     }
   }
+}
+
+export type MessageStatus = 'queued' | 'sending' | 'sent' | 'partially_sent' | 'failed' | 'dead'
+
+/** One status for the whole message, from its deliveries' statuses. */
+export function messageStatus(deliveries: Pick<Delivery, 'status' | 'attempts'>[]): MessageStatus {
+  const count = (s: Delivery['status']) => deliveries.filter((d) => d.status === s).length
+  const pending = count('queued') + count('sending')
+  if (pending > 0) {
+    return deliveries.every((d) => d.status === 'queued' && d.attempts === 0) ? 'queued' : 'sending'
+  }
+  if (count('sent') === deliveries.length) return 'sent'
+  if (count('sent') > 0) return 'partially_sent'
+  return count('dead') > 0 ? 'dead' : 'failed'
+}
+
+/**
+ * A message the sender's provider sent, with its deliveries. Another provider's message is
+ * answered as if it did not exist (document 001: 404 may mask 403).
+ */
+export async function readMessage(
+  db: D1Database,
+  sender: Sender,
+  id: string,
+): Promise<{ message: Message; deliveries: Delivery[] }> {
+  const message = await findMessageById(db, id)
+  if (!message || message.providerId !== sender.providerId) {
+    throw new AppError(404, 'not_found', `No message ${id} for this provider.`)
+  }
+  return { message, deliveries: await listDeliveries(db, id) }
 }
 
 /** SPEC 13: a recipient of the directory, or for SMS an E.164 number given directly. */

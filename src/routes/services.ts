@@ -3,7 +3,12 @@ import { Hono } from 'hono'
 import { loadChannelConfig, loadConfig } from '../config.ts'
 import type { AppEnv } from '../http/app-env.ts'
 import { AppError } from '../errors.ts'
-import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH } from '../domain/dispatch.ts'
+import {
+  acceptDispatch,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  messageStatus,
+  readMessage,
+} from '../domain/dispatch.ts'
 import { parseServicesRequest } from '../domain/dispatch-request.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
@@ -12,7 +17,7 @@ import { limitBodyTo } from '../http/security.ts'
 import { requireJson } from '../http/validate.ts'
 import type { ChannelConfig } from '../providers/channels.ts'
 import type { Channel } from '../channel.ts'
-import { findMessageById, listDeliveries, type Delivery, type Message } from '../storage/messages.ts'
+import type { Delivery, Message } from '../storage/messages.ts'
 
 export const services = new Hono<AppEnv>()
 
@@ -53,30 +58,13 @@ services.post('/', requireScope(SCOPES.send), limitBodyTo(DISPATCH_BODY_BYTES), 
 })
 
 services.get('/messages/:id', requireScope(SCOPES.send), async (c) => {
-  const id = c.req.param('id')
-  const message = await findMessageById(c.env.DB, id)
-  // Another provider's message is answered as if it did not exist (001: 404 may mask 403).
-  if (!message || message.providerId !== c.get('auth').providerId) {
-    throw new AppError(404, 'not_found', `No message ${id} for this provider.`)
-  }
+  const { message, deliveries } = await readMessage(c.env.DB, c.get('auth'), c.req.param('id'))
   c.header('cache-control', 'no-store')
-  return c.json(toMessageView(message, await listDeliveries(c.env.DB, id)))
+  return c.json(toMessageView(message, deliveries))
 })
 
 function configuredChannels(config: ChannelConfig): Set<Channel> {
   return new Set((['sms', 'fcm'] as const).filter((channel) => config[channel] !== null))
-}
-
-export type MessageStatus = 'queued' | 'sending' | 'sent' | 'partially_sent' | 'failed' | 'dead'
-
-/** One status for the whole message, from its deliveries' statuses. */
-export function messageStatus(deliveries: Pick<Delivery, 'status' | 'attempts'>[]): MessageStatus {
-  const count = (s: Delivery['status']) => deliveries.filter((d) => d.status === s).length
-  const pending = count('queued') + count('sending')
-  if (pending > 0) return deliveries.every((d) => d.status === 'queued' && d.attempts === 0) ? 'queued' : 'sending'
-  if (count('sent') === deliveries.length) return 'sent'
-  if (count('sent') > 0) return 'partially_sent'
-  return count('dead') > 0 ? 'dead' : 'failed'
 }
 
 const E164 = /^\+[1-9]\d{6,14}$/
