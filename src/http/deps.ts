@@ -1,14 +1,19 @@
-// Builds the dependencies domain functions take from a request's env and context.
+// Builds the dependencies domain functions take from a request's env, config and context: every
+// route gets them here, so each binding and setting is wired in one place.
 import type { Context } from 'hono'
-import { loadConfig } from '../config.ts'
+import { loadChannelConfig, loadConfig } from '../config.ts'
 import type { AppEnv } from './app-env.ts'
 import type { ClientRecordDeps } from '../domain/client-records.ts'
+import type { ClientDeps } from '../domain/clients.ts'
+import type { DispatchDeps } from '../domain/dispatch.ts'
 import type { LoginDeps } from '../domain/login.ts'
+import type { RevocationDeps } from '../domain/revocation.ts'
 import type { Limiters, ThrottleDeps } from '../domain/throttle.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'
 import { boundAuditEvent, type AuditEvent, type OccurredAuditEvent } from '../storage/audit-events.ts'
 import { clientIp } from './client-auth.ts'
 import { log } from '../log.ts'
+import { configuredChannels } from '../providers/channels.ts'
 
 /**
  * An audit sink for per-request events (issued tokens, failed logins, revocations, refused admin
@@ -67,4 +72,29 @@ export async function tokenStateDeps(c: Context<AppEnv>): Promise<TokenStateDeps
 
 export function clientRecordDeps(c: Context<AppEnv>): ClientRecordDeps {
   return { db: c.env.DB, cache: c.env.CACHE, now: new Date() }
+}
+
+export async function clientDeps(c: Context<AppEnv>): Promise<ClientDeps> {
+  const { pepper, issuer } = await loadConfig(c.env)
+  return { db: c.env.DB, cache: c.env.CACHE, pepper, issuer, now: new Date() }
+}
+
+export async function revocationDeps(c: Context<AppEnv>): Promise<RevocationDeps> {
+  const { keys, issuer } = await loadConfig(c.env)
+  return { db: c.env.DB, cache: c.env.CACHE, keys, issuer, now: new Date() }
+}
+
+export async function dispatchDeps(c: Context<AppEnv>): Promise<DispatchDeps> {
+  const requestId = c.get('requestId')
+  const { issuer, pictureIdKey } = await loadConfig(c.env)
+  return {
+    db: c.env.DB,
+    queue: c.env.DISPATCH_QUEUE,
+    channels: configuredChannels(loadChannelConfig(c.env)),
+    now: new Date(),
+    // Pictures are public under the issuer's origin.
+    pictures: { cache: c.env.CACHE, idKey: pictureIdKey, issuer },
+    warn: (text, fields) => log('warn', text, { requestId, ...fields }),
+    defer: c.get('defer'),
+  }
 }

@@ -18,6 +18,11 @@ export type ChannelConfig = {
 
 export type Notifiers = Partial<Record<Channel, Notifier>>
 
+/** The channels this deployment can deliver on. */
+export function configuredChannels(config: ChannelConfig): Set<Channel> {
+  return new Set((['sms', 'fcm'] as const).filter((channel) => config[channel] !== null))
+}
+
 export function createNotifiers(config: ChannelConfig, cache: KVNamespace): Notifiers {
   const notifiers: Notifiers = {}
   if (config.sms) notifiers.sms = createSmsNotifier(config.sms)

@@ -1,12 +1,11 @@
 // POST /oauth/revoke: RFC 7009 token revocation by the client that owns the token.
 import { Hono } from 'hono'
 import type { AppEnv } from '../http/app-env.ts'
-import { loadConfig } from '../config.ts'
 import { authenticateClient } from '../domain/login.ts'
 import { revokeToken } from '../domain/revocation.ts'
 import { countFailedAttempt, lockSubjects } from '../domain/throttle.ts'
 import { clientIp, readClientCredentials, TokenForm } from '../http/client-auth.ts'
-import { auditSink, loginDeps, throttleDeps } from '../http/deps.ts'
+import { auditSink, loginDeps, revocationDeps, throttleDeps } from '../http/deps.ts'
 import { validateForm } from '../http/validate.ts'
 
 export const revocation = new Hono<AppEnv>()
@@ -15,12 +14,7 @@ revocation.post('/oauth/revoke', validateForm(TokenForm), async (c) => {
   const form = c.req.valid('form')
   const credentials = readClientCredentials(c, form)
   const client = await authenticateClient(await loginDeps(c), { ...credentials, ip: clientIp(c), via: 'oauth/revoke' })
-  const { keys, issuer } = await loadConfig(c.env)
-  const outcome = await revokeToken(
-    { db: c.env.DB, cache: c.env.CACHE, keys, issuer, now: new Date() },
-    client.id,
-    form.token,
-  )
+  const outcome = await revokeToken(await revocationDeps(c), client.id, form.token)
   auditSink(c)({
     action: 'token.revoked',
     outcome: outcome === 'revoked' ? 'success' : 'failure',

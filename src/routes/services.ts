@@ -1,6 +1,5 @@
 // POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
 import { Hono } from 'hono'
-import { loadChannelConfig, loadConfig } from '../config.ts'
 import type { AppEnv } from '../http/app-env.ts'
 import { AppError } from '../errors.ts'
 import {
@@ -12,11 +11,9 @@ import {
 import { parseServicesRequest } from '../domain/dispatch-request.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
-import { log } from '../log.ts'
+import { dispatchDeps } from '../http/deps.ts'
 import { limitBodyTo } from '../http/security.ts'
 import { requireJson } from '../http/validate.ts'
-import type { ChannelConfig } from '../providers/channels.ts'
-import type { Channel } from '../channel.ts'
 import type { Delivery, Message } from '../storage/messages.ts'
 
 export const services = new Hono<AppEnv>()
@@ -34,23 +31,8 @@ services.post('/', requireScope(SCOPES.send), limitBodyTo(DISPATCH_BODY_BYTES), 
       errors: [{ path: 'Idempotency-Key', message: 'invalid header value' }],
     })
   }
-  const requestId = c.get('requestId')
-  const { issuer, pictureIdKey } = await loadConfig(c.env)
-  const { message, deliveries, replayed } = await acceptDispatch(
-    {
-      db: c.env.DB,
-      queue: c.env.DISPATCH_QUEUE,
-      channels: configuredChannels(loadChannelConfig(c.env)),
-      now: new Date(),
-      // Issue 9: pictures are public under the issuer's origin.
-      pictures: { cache: c.env.CACHE, idKey: pictureIdKey, issuer },
-      warn: (text, fields) => log('warn', text, { requestId, ...fields }),
-      defer: c.get('defer'),
-    },
-    c.get('auth'),
-    request,
-    key,
-  )
+  const deps = await dispatchDeps(c)
+  const { message, deliveries, replayed } = await acceptDispatch(deps, c.get('auth'), request, key)
   c.header('location', `/Services/messages/${message.id}`)
   if (replayed) c.header('idempotent-replayed', 'true')
   // 001's table: 201 with a link to the new record; a replay is the same record again.
@@ -62,10 +44,6 @@ services.get('/messages/:id', requireScope(SCOPES.send), async (c) => {
   c.header('cache-control', 'no-store')
   return c.json(toMessageView(message, deliveries))
 })
-
-function configuredChannels(config: ChannelConfig): Set<Channel> {
-  return new Set((['sms', 'fcm'] as const).filter((channel) => config[channel] !== null))
-}
 
 const E164 = /^\+[1-9]\d{6,14}$/
 

@@ -2,14 +2,14 @@
 // in the answer that created it; no other answer (nor the audit log) ever holds it.
 import { Hono, type Context } from 'hono'
 import { z } from 'zod'
-import { loadConfig } from '../../config.ts'
 import type { AppEnv } from '../../http/app-env.ts'
-import { changeClient, createClient, MAX_GRACE_SECONDS, removeClient, requireClient, rotateClientSecret, type ClientDeps } from '../../domain/clients.ts'
+import { changeClient, createClient, MAX_GRACE_SECONDS, removeClient, requireClient, rotateClientSecret } from '../../domain/clients.ts'
 import { ProviderIdText } from '../../domain/providers.ts'
 import { ALL_SCOPES } from '../../domain/scopes.ts'
 import { unlockClient } from '../../domain/throttle.ts'
 import { MAX_SECRET_LENGTH } from '../../domain/secrets.ts'
 import { auditAs } from '../../http/audit.ts'
+import { clientDeps, clientRecordDeps } from '../../http/deps.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
 import { requireJson, validate } from '../../http/validate.ts'
 import { listClients, type Client } from '../../storage/clients.ts'
@@ -91,11 +91,6 @@ function graceEnd(client: Client): string | null {
   return new Date(client.previousSecretExpiresAt * 1000).toISOString()
 }
 
-async function deps(c: Context<AppEnv>): Promise<ClientDeps> {
-  const { pepper, issuer } = await loadConfig(c.env)
-  return { db: c.env.DB, cache: c.env.CACHE, pepper, issuer, now: new Date() }
-}
-
 // Secrets are answered with no-store: no cache in between may keep them.
 function noStore(c: Context<AppEnv>) {
   c.header('cache-control', 'no-store')
@@ -106,7 +101,7 @@ clients.post('/', requireJson(), validate('json', NewClient), async (c) => {
   const imported = { imported_secret: body.client_secret !== undefined }
   // Named before the attempt, so that a refused creation (409, 400) is audited as one too.
   auditAs(c, 'client.create', body.id, imported)
-  const { client, secret } = await createClient(await deps(c), {
+  const { client, secret } = await createClient(await clientDeps(c), {
     id: body.id,
     providerId: body.provider_id,
     name: body.name,
@@ -132,7 +127,7 @@ clients.get('/:id', async (c) => c.json(view(await requireClient(c.env.DB, c.req
 clients.patch('/:id', requireJson(), validate('json', ClientChanges), async (c) => {
   const body = c.req.valid('json')
   auditAs(c, 'client.update', c.req.param('id'), { changed: Object.keys(body) })
-  await changeClient(await deps(c), c.req.param('id'), {
+  await changeClient(await clientDeps(c), c.req.param('id'), {
     name: body.name,
     allowedScopes: body.allowed_scopes,
     audiences: body.audiences,
@@ -146,7 +141,7 @@ clients.post('/:id/secret', requireJson(), validate('json', Rotation), async (c)
   const { grace_period_seconds, revoke_tokens } = c.req.valid('json')
   const id = c.req.param('id')
   auditAs(c, 'client.rotate_secret', id, { grace_period_seconds, revoke_tokens })
-  const { secret, previousSecretValidUntil } = await rotateClientSecret(await deps(c), id, {
+  const { secret, previousSecretValidUntil } = await rotateClientSecret(await clientDeps(c), id, {
     graceSeconds: grace_period_seconds,
     revokeTokens: revoke_tokens,
   })
@@ -161,7 +156,7 @@ clients.post('/:id/secret', requireJson(), validate('json', Rotation), async (c)
 
 clients.delete('/:id', async (c) => {
   auditAs(c, 'client.delete', c.req.param('id'))
-  await removeClient(await deps(c), c.req.param('id'))
+  await removeClient(await clientDeps(c), c.req.param('id'))
   return c.body(null, 204)
 })
 
@@ -169,7 +164,7 @@ clients.delete('/:id', async (c) => {
 clients.delete('/:id/login-locks', async (c) => {
   const id = c.req.param('id')
   auditAs(c, 'client.unlock', id)
-  const removed = await unlockClient({ db: c.env.DB, cache: c.env.CACHE }, id)
+  const removed = await unlockClient(clientRecordDeps(c), id)
   auditAs(c, 'client.unlock', id, { locks_removed: removed })
   return c.body(null, 204)
 })
