@@ -1,0 +1,149 @@
+// Import rules for src/, checked by `npm run lint:deps` (scripts/lint-deps.ts) in .ci/run.
+// Imports point down only, nothing forms a cycle (type-only imports count), and no route
+// imports another. Each layer's rule lists what it may import; anything else in src/ is refused.
+//
+//   entry      src/index.ts, src/app.ts: the Worker's handlers and the Hono app
+//   routes     src/routes/: one Hono sub-app per capability
+//   http       src/http/: Hono glue (middleware, validation, caller auth) and http/deps.ts, where
+//              every route's dependencies are built
+//   config     src/config.ts: the Worker's vars and secrets, parsed once
+//   domain     src/domain/: the rules, plain TypeScript
+//   providers  src/providers/: the delivery channels' adapters, beside domain
+//   queue      src/queue/: the queue consumers and the sweeper, beside domain
+//   storage    src/storage/: one module per table or KV use
+//   neutral    src/errors.ts, encoding.ts, log.ts, channel.ts, token-claims.ts, src/utils/:
+//              shared by every layer, importing only each other
+//
+// Allowed edges (the row may import the column; · = refused):
+//
+//              routes  http  config  domain  providers  queue  storage  neutral
+//   entry        ✓      ✓      ✓       ✓        ✓         ✓       ✓        ✓
+//   routes       ·      ✓      ✓       ✓        ·         ·       ✓        ✓
+//   http         ·      ✓      ✓       ✓        ✓         ·       ✓        ✓
+//   config       ·      ·      ·       ✓        ✓         ·       ✓        ✓
+//   domain       ·      ·      ·       ✓        ·         ·       ✓        ✓
+//   providers    ·      ·      ·       ·        ✓         ·       ✓        ✓
+//   queue        ·      ·      ·       ·        ✓         ✓       ✓        ✓
+//   storage      ·      ·      ·       ·        ·         ·       ✓        ✓
+//   neutral      ·      ·      ·       ·        ·         ·       ·        ✓
+//
+// Routes may go straight to storage for plain reads and writes that carry no rule. Only
+// src/routes/admin/index.ts imports routes of its own: it mounts the admin sub-apps, as app.ts
+// mounts the others. `hono` and `@hono/*` are imported by entry, routes and http only.
+//
+// src/openapi/ is left out for now: it imports route modules to list the operations by hand, and
+// routes/docs.ts serves it. It goes once the document is generated from the routes.
+
+const ENTRY = '^src/(index|app)[.]'
+const ROUTES = '^src/routes/'
+const HTTP = '^src/http/'
+const CONFIG = '^src/config[.]'
+const DOMAIN = '^src/domain/'
+const PROVIDERS = '^src/providers/'
+const QUEUE = '^src/queue/'
+const STORAGE = '^src/storage/'
+const NEUTRAL = '^src/((errors|encoding|log|channel|token-claims)[.]|utils/)'
+const OPENAPI = '^src/openapi/'
+
+const any = (...paths) => paths.map((path) => `(${path})`).join('|')
+
+/** A layer's rule: from `from`, an import of anything in src/ other than `allowed` is refused. */
+function importsOnly(name, comment, from, allowed) {
+  return {
+    name,
+    comment,
+    severity: 'error',
+    from: { path: from },
+    to: { path: '^src/', pathNot: any(...allowed) },
+  }
+}
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'A cycle, of values or of types, means two modules are one: split or move a piece.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'no-route-to-route',
+      comment:
+        'A route imports no other route: move the shared piece down to http/ or domain/. ' +
+        'routes/admin/index.ts mounts the admin sub-apps, as app.ts mounts the others.',
+      severity: 'error',
+      from: { path: ROUTES, pathNot: '^src/routes/admin/index[.]' },
+      to: { path: ROUTES },
+    },
+    {
+      name: 'hono-only-in-http-layer',
+      comment:
+        'Only entry, routes and http/ know Hono: domain, storage, providers and queue never.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: any(ENTRY, ROUTES, HTTP, OPENAPI) },
+      to: { path: '(^|/)node_modules/(hono|@hono/)|^(hono|@hono/)' },
+    },
+    importsOnly(
+      'routes-import-down',
+      'Routes call http/ glue, config and domain (or storage for a plain read or write); ' +
+        'adapters and queues reach them through http/deps.ts.',
+      ROUTES,
+      [ROUTES, HTTP, CONFIG, DOMAIN, STORAGE, NEUTRAL, OPENAPI],
+    ),
+    importsOnly(
+      'http-imports-down',
+      'http/ is the glue between routes and the layers below; it never imports a route.',
+      HTTP,
+      [HTTP, CONFIG, DOMAIN, PROVIDERS, STORAGE, NEUTRAL],
+    ),
+    importsOnly(
+      'config-imports-down',
+      'config.ts parses settings into what domain, providers and storage declare they need.',
+      CONFIG,
+      [DOMAIN, PROVIDERS, STORAGE, NEUTRAL],
+    ),
+    importsOnly(
+      'domain-imports-down',
+      'Domain gets storage and providers as arguments: it imports no adapter, queue, config or ' +
+        'HTTP module.',
+      DOMAIN,
+      [DOMAIN, STORAGE, NEUTRAL],
+    ),
+    importsOnly(
+      'providers-import-down',
+      'Providers sit beside domain: they use storage (a token cache) and neutral modules only.',
+      PROVIDERS,
+      [PROVIDERS, STORAGE, NEUTRAL],
+    ),
+    importsOnly(
+      'queue-imports-down',
+      'Queue consumers sit beside domain: they drive providers and storage.',
+      QUEUE,
+      [QUEUE, PROVIDERS, STORAGE, NEUTRAL],
+    ),
+    importsOnly(
+      'storage-no-domain',
+      'Storage imports other storage and neutral modules only: no domain, provider or HTTP type.',
+      STORAGE,
+      [STORAGE, NEUTRAL],
+    ),
+    importsOnly(
+      'neutral-imports-neutral',
+      'Modules every layer may import import no layer themselves.',
+      NEUTRAL,
+      [NEUTRAL],
+    ),
+  ],
+  options: {
+    // Packages are leaves: their own imports are not checked, only that an import names them.
+    doNotFollow: { path: 'node_modules' },
+    // node_modules is a symbolic link in some checkouts; keep packages under their own name.
+    preserveSymlinks: true,
+    // Resolve packages as the Workers bundler does, so rules see their real paths.
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['workerd', 'worker', 'browser', 'import', 'default'],
+    },
+  },
+}
