@@ -27,11 +27,17 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.out
   return result.data
 }
 
+/**
+ * The one validation hook, of zValidator and of every OpenApiApp (src/http/openapi-app.ts): a
+ * zod failure becomes AppError 400 `invalid_request` with field `errors`.
+ */
+export function throwInvalid(result: { success: true } | { success: false; error: Issues }): void {
+  if (!result.success) throw invalid(result.error)
+}
+
 /** zValidator with the hook that turns a zod failure into the one error shape. */
 export function validate<T extends keyof ValidationTargets, S extends z.ZodType>(target: T, schema: S) {
-  return zValidator(target, schema, (result) => {
-    if (!result.success) throw invalid(result.error)
-  })
+  return zValidator(target, schema, throwInvalid)
 }
 
 function mediaType(header: string | undefined): string {
