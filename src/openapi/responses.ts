@@ -204,3 +204,10 @@ export function page<T extends z.ZodType>(item: T, id: string) {
     })
     .meta({ id })
 }
+
+export const RecipientPage = page(Recipient, 'RecipientPage')
+export const SubscriptionPage = page(Subscription, 'SubscriptionPage')
+export const ProviderPage = page(Provider, 'ProviderPage')
+export const ClientPage = page(Client, 'ClientPage')
+export const ServicePage = page(Service, 'ServicePage')
+export const AuditPage = page(AuditEvent, 'AuditPage')

@@ -1,6 +1,6 @@
 // POST /auth/login (Bridge and Yativo dialects) and POST /auth/me (Bridge's token check).
-import { Hono } from 'hono'
-import type { AppEnv } from '../http/app-env.ts'
+import { createRoute } from '@hono/zod-openapi'
+import { z } from 'zod'
 import { BRIDGE_ACK } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { checkAccessToken } from '../domain/token-state.ts'
@@ -8,11 +8,47 @@ import { readAccessToken } from '../http/bearer.ts'
 import { clientIp } from '../http/client-auth.ts'
 import { loginDeps, tokenStateDeps } from '../http/deps.ts'
 import { BridgeLogin, detectLoginDialect, YativoLogin } from '../http/dialect.ts'
-import { parseWith, requireJson } from '../http/validate.ts'
+import { documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
+import { parseWith } from '../http/validate.ts'
+import { EXAMPLES } from '../openapi/examples.ts'
+import { json, problems, SECURITY } from '../openapi/operations.ts'
+import { BridgeLoginResponse, MeResponse, YativoLoginResponse } from '../openapi/responses.ts'
 
-export const auth = new Hono<AppEnv>()
+export const auth = new OpenApiApp()
 
-auth.post('/login', requireJson(), async (c) => {
+const login = createRoute({
+  method: 'post',
+  path: '/login',
+  tags: ['Tokens'],
+  summary: 'Log in with client credentials (Bridge or Yativo dialect)',
+  description:
+    'The field names pick the answer: `{clientId, clientSecret}` (document 003) answers ' +
+    '`{ack, token, expires_in}`, `{account_id, app_secret}` (document 002) answers `{status, ' +
+    "status_code, message, data}`. Errors keep each dialect's members (`ack`; `status_code`, " +
+    '`message`). A body with fields of both dialects is ambiguous: 400 `invalid_request`.',
+  security: SECURITY.none,
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          // Read by the handler: the field names pick the dialect before either schema applies.
+          schema: documentedOnly(z.union([BridgeLogin, YativoLogin])),
+          examples: { bridge: EXAMPLES.bridgeLogin, yativo: EXAMPLES.yativoLogin },
+        },
+      },
+    },
+  },
+  responses: {
+    200: json(
+      'A token, in the dialect of the request.',
+      z.union([BridgeLoginResponse, YativoLoginResponse]),
+    ),
+    ...problems(400, 401, 413, 415, 429),
+  },
+})
+
+auth.openapi(login, async (c) => {
   const body: unknown = await c.req.json()
   const dialect = detectLoginDialect(body)
   c.set('dialect', dialect)
@@ -46,7 +82,19 @@ auth.post('/login', requireJson(), async (c) => {
 
 // Document 003: "El método /auth/me sirve para probar si el token es valido". Errors carry ack
 // (app.ts sets the Bridge dialect for this path).
-auth.post('/me', async (c) => {
+const me = createRoute({
+  method: 'post',
+  path: '/me',
+  tags: ['Tokens'],
+  summary: 'Is this token valid? (document 003)',
+  description:
+    'The token in `x-access-token` (document 003) or `Authorization: Bearer`. Errors carry ' +
+    'Bridge `ack` codes: 896 missing, 898 malformed or invalid, 897 expired.',
+  security: SECURITY.accessToken,
+  responses: { 200: json('Valid: its claims.', MeResponse), ...problems(400, 401) },
+})
+
+auth.openapi(me, async (c) => {
   const token = readAccessToken(c)
   // The same check as introspection: revoked tokens and disabled clients' tokens fail here too.
   const { claims } = await checkAccessToken(await tokenStateDeps(c), token)

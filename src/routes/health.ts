@@ -1,7 +1,18 @@
 // GET /healthz: the process answers. Deliberately touches no binding (it is the benchmark ceiling).
-import { Hono } from 'hono'
-import type { AppEnv } from '../http/app-env.ts'
+import { createRoute } from '@hono/zod-openapi'
+import { OpenApiApp } from '../http/openapi-app.ts'
+import { json, SECURITY } from '../openapi/operations.ts'
+import { Health } from '../openapi/responses.ts'
 
-export const health = new Hono<AppEnv>()
+export const health = new OpenApiApp()
 
-health.get('/', (c) => c.json({ status: 'ok' }))
+const liveness = createRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Service'],
+  summary: 'Liveness',
+  security: SECURITY.none,
+  responses: { 200: json('Alive.', Health) },
+})
+
+health.openapi(liveness, (c) => c.json({ status: 'ok' }))

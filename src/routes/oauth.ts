@@ -1,14 +1,15 @@
 // POST /oauth/token: RFC 6749 §4.4 client credentials grant.
-import { Hono } from 'hono'
+import { createRoute } from '@hono/zod-openapi'
 import { z } from 'zod'
-import type { AppEnv } from '../http/app-env.ts'
 import { AppError } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { clientIp, readClientCredentials } from '../http/client-auth.ts'
 import { loginDeps } from '../http/deps.ts'
-import { validateForm } from '../http/validate.ts'
+import { OpenApiApp } from '../http/openapi-app.ts'
+import { formBody, json, oauthProblems, SECURITY } from '../openapi/operations.ts'
+import { TokenResponse } from '../openapi/responses.ts'
 
-export const oauth = new Hono<AppEnv>()
+export const oauth = new OpenApiApp()
 
 // RFC 6749 §3.1: parameters sent without a value are treated as omitted; none may repeat,
 // except RFC 8707's `resource`.
@@ -28,7 +29,23 @@ export const TokenRequest = z.object({
   client_secret: single('client_secret'),
 })
 
-oauth.post('/token', validateForm(TokenRequest), async (c) => {
+// The form is read by validateForm (src/http/openapi-app.ts), in one pass: the hot path.
+const token = createRoute({
+  method: 'post',
+  path: '/token',
+  tags: ['Tokens'],
+  summary: 'OAuth 2.0 client credentials grant (RFC 6749 §4.4)',
+  security: SECURITY.client,
+  request: {
+    body: formBody(TokenRequest, { grant_type: 'client_credentials', scope: 'services:send' }),
+  },
+  responses: {
+    200: json('The access token (`Cache-Control: no-store`).', TokenResponse),
+    ...oauthProblems(400, 401, 413, 415, 429),
+  },
+})
+
+oauth.openapi(token, async (c) => {
   const form = c.req.valid('form')
   if (!form.grant_type) {
     throw new AppError(400, 'invalid_request', 'grant_type is required.', {

@@ -1,15 +1,38 @@
 // GET /pictures/{id}.{ext}: the pictures of /Services parts, public at unguessable URLs (issue 9).
-import { Hono } from 'hono'
-import type { AppEnv } from '../http/app-env.ts'
+import { createRoute } from '@hono/zod-openapi'
+import { z } from 'zod'
 import { PICTURE_TYPES, type PictureExtension } from '../domain/pictures.ts'
 import { AppError } from '../errors.ts'
+import { OpenApiApp } from '../http/openapi-app.ts'
+import { pathParameters, problems, SECURITY } from '../openapi/operations.ts'
 import { findPicture } from '../storage/pictures.ts'
 
-export const pictures = new Hono<AppEnv>()
+export const pictures = new OpenApiApp()
 
 const FILE = /^([0-9a-f]{64})\.(png|jpg|gif|webp)$/
 
-pictures.get('/:file', async (c) => {
+const picture = createRoute({
+  method: 'get',
+  path: '/{file}',
+  tags: ['Dispatch'],
+  summary: 'A picture sent with a message',
+  description:
+    'The picture or QR code of a /Services part, at the URL sent to FCM (`notification.image`) ' +
+    'or Twilio (`MediaUrl`): `{id}.{ext}`, where the id is an HMAC of the content, so the URL ' +
+    'cannot be guessed from a known image. Served with `Cache-Control: public, immutable` until ' +
+    "it expires (30 days, or a QR code's `expires_at`).",
+  security: SECURITY.none,
+  request: { params: pathParameters('file') },
+  responses: {
+    200: {
+      description: 'The image bytes (PNG, JPEG, GIF or WebP).',
+      content: { 'image/*': { schema: z.string().meta({ format: 'binary' }) } },
+    },
+    ...problems(404),
+  },
+})
+
+pictures.openapi(picture, async (c) => {
   const file = c.req.param('file')
   const match = FILE.exec(file)
   const now = new Date()

@@ -1,12 +1,23 @@
 // /recipients: a provider's directory of end users (SPEC 13), managed with its own token.
-import { Hono, type Context } from 'hono'
+import { createRoute } from '@hono/zod-openapi'
+import type { Context } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../http/app-env.ts'
 import { AppError } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
+import { OpenApiApp } from '../http/openapi-app.ts'
 import { PageQuery, toPage } from '../http/paging.ts'
-import { requireJson, validate } from '../http/validate.ts'
+import {
+  newResource,
+  json,
+  jsonBody,
+  NO_CONTENT,
+  pathParameters,
+  problems,
+  SECURITY,
+} from '../openapi/operations.ts'
+import { Recipient as RecipientView, RecipientPage } from '../openapi/responses.ts'
 import {
   deleteRecipient,
   findRecipient,
@@ -17,7 +28,7 @@ import {
   type RecipientFields,
 } from '../storage/recipients.ts'
 
-export const recipients = new Hono<AppEnv>()
+export const recipients = new OpenApiApp()
 
 export const MAX_FCM_TOKENS = 10
 
@@ -87,7 +98,29 @@ const location = (userId: string) => `/recipients/${encodeURIComponent(userId)}`
 
 recipients.use('*', requireScope(SCOPES.recipients))
 
-recipients.post('/', requireJson(), validate('json', NewRecipient), async (c) => {
+const tags = ['Recipients']
+const userIdParam = { params: pathParameters('userId') }
+
+const add = createRoute({
+  method: 'post',
+  path: '/',
+  tags,
+  summary: 'Add a recipient',
+  security: SECURITY.bearer,
+  request: {
+    body: jsonBody(NewRecipient, {
+      user_id: 'paciente-42',
+      phone: '+5491155550000',
+      fcm_tokens: [],
+    }),
+  },
+  responses: {
+    201: newResource('Created.', RecipientView),
+    ...problems(400, 401, 403, 409, 413, 415),
+  },
+})
+
+recipients.openapi(add, async (c) => {
   const body = c.req.valid('json')
   if (!(await insertRecipient(c.env.DB, providerOf(c), body.user_id, toFields(body)))) {
     throw new AppError(409, 'conflict', `Recipient "${body.user_id}" already exists; use PUT ${location(body.user_id)}.`)
@@ -97,13 +130,33 @@ recipients.post('/', requireJson(), validate('json', NewRecipient), async (c) =>
   return c.json(view(created!), 201)
 })
 
-recipients.get('/', validate('query', PageQuery), async (c) => {
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  tags,
+  summary: 'List recipients',
+  security: SECURITY.bearer,
+  request: { query: PageQuery },
+  responses: { 200: json('A page.', RecipientPage), ...problems(400, 401, 403) },
+})
+
+recipients.openapi(list, async (c) => {
   const { limit, cursor } = c.req.valid('query')
   const rows = await listRecipients(c.env.DB, providerOf(c), { after: cursor, limit: limit + 1 })
   return c.json(toPage(rows, limit, (r) => r.userId, view, new URL(c.req.url)))
 })
 
-recipients.get('/:userId', async (c) => {
+const read = createRoute({
+  method: 'get',
+  path: '/{userId}',
+  tags,
+  summary: 'Read a recipient',
+  security: SECURITY.bearer,
+  request: userIdParam,
+  responses: { 200: json('The recipient.', RecipientView), ...problems(401, 403, 404) },
+})
+
+recipients.openapi(read, async (c) => {
   const userId = c.req.param('userId')
   const recipient = await findRecipient(c.env.DB, providerOf(c), userId)
   if (!recipient) throw notFound(userId)
@@ -111,13 +164,33 @@ recipients.get('/:userId', async (c) => {
 })
 
 // PUT replaces every field (absent ones take their defaults); PATCH changes only those sent.
-recipients.put('/:userId', requireJson(), validate('json', RecipientBody), async (c) => {
+const replace = createRoute({
+  method: 'put',
+  path: '/{userId}',
+  tags,
+  summary: 'Replace a recipient',
+  security: SECURITY.bearer,
+  request: { ...userIdParam, body: jsonBody(RecipientBody) },
+  responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 415) },
+})
+
+recipients.openapi(replace, async (c) => {
   const userId = c.req.param('userId')
   if (!(await updateRecipient(c.env.DB, providerOf(c), userId, toFields(c.req.valid('json'))))) throw notFound(userId)
   return c.body(null, 204)
 })
 
-recipients.patch('/:userId', requireJson(), validate('json', RecipientPatch), async (c) => {
+const change = createRoute({
+  method: 'patch',
+  path: '/{userId}',
+  tags,
+  summary: 'Change a recipient',
+  security: SECURITY.bearer,
+  request: { ...userIdParam, body: jsonBody(RecipientPatch, { sms_opt_out: true }) },
+  responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 415) },
+})
+
+recipients.openapi(change, async (c) => {
   const userId = c.req.param('userId')
   const current = await findRecipient(c.env.DB, providerOf(c), userId)
   if (!current) throw notFound(userId)
@@ -133,7 +206,17 @@ recipients.patch('/:userId', requireJson(), validate('json', RecipientPatch), as
   return c.body(null, 204)
 })
 
-recipients.delete('/:userId', async (c) => {
+const remove = createRoute({
+  method: 'delete',
+  path: '/{userId}',
+  tags,
+  summary: 'Delete a recipient',
+  security: SECURITY.bearer,
+  request: userIdParam,
+  responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },
+})
+
+recipients.openapi(remove, async (c) => {
   const userId = c.req.param('userId')
   if (!(await deleteRecipient(c.env.DB, providerOf(c), userId))) throw notFound(userId)
   return c.body(null, 204)

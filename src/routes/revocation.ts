@@ -1,16 +1,33 @@
 // POST /oauth/revoke: RFC 7009 token revocation by the client that owns the token.
-import { Hono } from 'hono'
-import type { AppEnv } from '../http/app-env.ts'
+import { createRoute } from '@hono/zod-openapi'
 import { authenticateClient } from '../domain/login.ts'
 import { revokeToken } from '../domain/revocation.ts'
 import { countFailedAttempt, lockSubjects } from '../domain/throttle.ts'
 import { clientIp, readClientCredentials, TokenForm } from '../http/client-auth.ts'
 import { auditSink, loginDeps, revocationDeps, throttleDeps } from '../http/deps.ts'
-import { validateForm } from '../http/validate.ts'
+import { OpenApiApp } from '../http/openapi-app.ts'
+import { formBody, oauthProblems, SECURITY } from '../openapi/operations.ts'
 
-export const revocation = new Hono<AppEnv>()
+export const revocation = new OpenApiApp()
 
-revocation.post('/oauth/revoke', validateForm(TokenForm), async (c) => {
+const revoke = createRoute({
+  method: 'post',
+  path: '/oauth/revoke',
+  tags: ['Tokens'],
+  summary: 'Revoke a token (RFC 7009)',
+  description:
+    "200 whether or not there was anything to revoke; only the owning client's tokens are " +
+    "revoked. Revoking nothing (not a token of Portero's, or another client's) counts as a " +
+    'failed attempt of the client from its address: over the limit, 429.',
+  security: SECURITY.client,
+  request: { body: formBody(TokenForm) },
+  responses: {
+    200: { description: 'Done (empty body).' },
+    ...oauthProblems(400, 401, 413, 415, 429),
+  },
+})
+
+revocation.openapi(revoke, async (c) => {
   const form = c.req.valid('form')
   const credentials = readClientCredentials(c, form)
   const client = await authenticateClient(await loginDeps(c), { ...credentials, ip: clientIp(c), via: 'oauth/revoke' })

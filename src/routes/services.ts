@@ -1,6 +1,5 @@
 // POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
-import { Hono } from 'hono'
-import type { AppEnv } from '../http/app-env.ts'
+import { createRoute } from '@hono/zod-openapi'
 import { AppError } from '../errors.ts'
 import {
   acceptDispatch,
@@ -8,22 +7,78 @@ import {
   messageStatus,
   readMessage,
 } from '../domain/dispatch.ts'
-import { parseServicesRequest } from '../domain/dispatch-request.ts'
+import { parseServicesRequest, ServicesRequestSchema } from '../domain/dispatch-request.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
 import { dispatchDeps } from '../http/deps.ts'
+import { documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import { limitBodyTo } from '../http/security.ts'
-import { requireJson } from '../http/validate.ts'
+import { EXAMPLES } from '../openapi/examples.ts'
+import {
+  json,
+  newResource,
+  pathParameters,
+  problem,
+  problems,
+  SECURITY,
+} from '../openapi/operations.ts'
+import { Message as MessageView } from '../openapi/responses.ts'
 import type { Delivery, Message } from '../storage/messages.ts'
 
-export const services = new Hono<AppEnv>()
+export const services = new OpenApiApp()
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7E]+$/
 
 /** Pictures: 1 MiB decoded is about 1.4 MB of base64 JSON. Applied only once the token is checked. */
 export const DISPATCH_BODY_BYTES = 1536 * 1024
 
-services.post('/', requireScope(SCOPES.send), limitBodyTo(DISPATCH_BODY_BYTES), requireJson(), async (c) => {
+// Document 001's spellings of the field names are added to the document by
+// src/openapi/transforms.ts (servicesFieldAliases).
+const dispatch = createRoute({
+  method: 'post',
+  path: '/',
+  tags: ['Dispatch'],
+  summary: 'Send a notification or advertisement (document 001)',
+  description:
+    "Needs `services:send` and the token's own provider. Field names are matched " +
+    "case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` " +
+    'for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM in ' +
+    'any case, or the codes 1 and 2, with no surrounding spaces. A part\'s `picture` (PNG, JPEG, ' +
+    'GIF or WebP, at most 1 MiB, 4096 pixels a side and 16 megapixels) is published at an ' +
+    'unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or ' +
+    'coupon) is drawn as a PNG and becomes the image of the notification, or else of the ' +
+    'advertisement, which must not carry a picture of its own; its `label` is added to that ' +
+    "part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to " +
+    'make retries safe.',
+  security: SECURITY.bearer,
+  middleware: [requireScope(SCOPES.send), limitBodyTo(DISPATCH_BODY_BYTES)],
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          // Read by parseServicesRequest, which checks more than the schema says.
+          schema: documentedOnly(ServicesRequestSchema),
+          examples: { document001: EXAMPLES.services001, ticket: EXAMPLES.servicesTicket },
+        },
+      },
+    },
+  },
+  responses: {
+    200: json('A replay of an earlier request with the same Idempotency-Key.', MessageView),
+    201: newResource(
+      'Accepted: written to the outbox; its deliveries are enqueued right after this response.',
+      MessageView,
+    ),
+    ...problems(400, 401, 403, 409, 413, 415),
+    501: problem(
+      '`channel_not_configured`: this deployment has no credentials for that channel. A lasting ' +
+        'state, not a transient one: do not retry.',
+    ),
+  },
+})
+
+services.openapi(dispatch, async (c) => {
   const request = parseServicesRequest(await c.req.json(), new Date())
   const key = c.req.header('idempotency-key') ?? null
   if (key !== null && (key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !IDEMPOTENCY_KEY.test(key))) {
@@ -39,7 +94,21 @@ services.post('/', requireScope(SCOPES.send), limitBodyTo(DISPATCH_BODY_BYTES), 
   return c.json(toMessageView(message, deliveries), replayed ? 200 : 201)
 })
 
-services.get('/messages/:id', requireScope(SCOPES.send), async (c) => {
+const status = createRoute({
+  method: 'get',
+  path: '/messages/{id}',
+  tags: ['Dispatch'],
+  summary: 'Delivery status of a message',
+  security: SECURITY.bearer,
+  middleware: [requireScope(SCOPES.send)],
+  request: { params: pathParameters('id') },
+  responses: {
+    200: json('The message and its deliveries.', MessageView),
+    ...problems(401, 403, 404),
+  },
+})
+
+services.openapi(status, async (c) => {
   const { message, deliveries } = await readMessage(c.env.DB, c.get('auth'), c.req.param('id'))
   c.header('cache-control', 'no-store')
   return c.json(toMessageView(message, deliveries))

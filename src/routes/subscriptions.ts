@@ -1,16 +1,31 @@
 // GET /subscriptions: a provider lists its own subscriptions and their service tokens.
-import { Hono } from 'hono'
-import type { AppEnv } from '../http/app-env.ts'
+import { createRoute } from '@hono/zod-openapi'
 import { AppError } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
+import { OpenApiApp } from '../http/openapi-app.ts'
 import { PageQuery } from '../http/paging.ts'
 import { subscriptionPage } from '../http/subscriptions.ts'
-import { validate } from '../http/validate.ts'
+import { json, problems, SECURITY } from '../openapi/operations.ts'
+import { SubscriptionPage } from '../openapi/responses.ts'
 
-export const subscriptions = new Hono<AppEnv>()
+export const subscriptions = new OpenApiApp()
 
-subscriptions.get('/', requireScope(SCOPES.send), validate('query', PageQuery), async (c) => {
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Dispatch'],
+  summary: "The provider's subscriptions and service tokens",
+  security: SECURITY.bearer,
+  middleware: [requireScope(SCOPES.send)],
+  request: { query: PageQuery },
+  responses: {
+    200: json('A page.', SubscriptionPage),
+    ...problems(400, 401, 403),
+  },
+})
+
+subscriptions.openapi(list, async (c) => {
   const { providerId } = c.get('auth')
   if (!providerId) throw new AppError(403, 'forbidden', 'This token does not belong to a provider.')
   const { limit, cursor } = c.req.valid('query')

@@ -1,24 +1,44 @@
 // Public discovery: the JWK set (RFC 7517) and authorization server metadata (RFC 8414).
-import { Hono } from 'hono'
+import { createRoute } from '@hono/zod-openapi'
 import { loadConfig } from '../config.ts'
-import type { AppEnv } from '../http/app-env.ts'
 import { ALL_SCOPES } from '../domain/scopes.ts'
 import { SIGNING_ALGORITHMS } from '../domain/signing-keys.ts'
+import { OpenApiApp } from '../http/openapi-app.ts'
+import { json, SECURITY } from '../openapi/operations.ts'
+import { Jwks, Metadata } from '../openapi/responses.ts'
 
-export const wellKnown = new Hono<AppEnv>()
+export const wellKnown = new OpenApiApp()
 
 const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
 
 // Resource servers may cache keys for 5 minutes; publish a new key before it signs (README).
 const KEYS_CACHE = 'public, max-age=300, stale-while-revalidate=60'
 
-wellKnown.get('/jwks.json', async (c) => {
+const jwks = createRoute({
+  method: 'get',
+  path: '/jwks.json',
+  tags: ['Discovery'],
+  summary: 'Public signing keys (RFC 7517)',
+  security: SECURITY.none,
+  responses: { 200: json('The key set.', Jwks) },
+})
+
+wellKnown.openapi(jwks, async (c) => {
   const { keys } = await loadConfig(c.env)
   c.header('cache-control', KEYS_CACHE)
   return c.json(keys.publicJwks, 200, { 'content-type': 'application/jwk-set+json' })
 })
 
-wellKnown.get('/oauth-authorization-server', async (c) => {
+const metadata = createRoute({
+  method: 'get',
+  path: '/oauth-authorization-server',
+  tags: ['Discovery'],
+  summary: 'Authorization server metadata (RFC 8414)',
+  security: SECURITY.none,
+  responses: { 200: json('The metadata.', Metadata) },
+})
+
+wellKnown.openapi(metadata, async (c) => {
   const { issuer } = await loadConfig(c.env)
   c.header('cache-control', 'public, max-age=3600')
   // Only endpoints that exist are listed (RFC 8414 §2).

@@ -1,13 +1,14 @@
 // /admin/audit: the audit log, newest first by when events happened, filtered and paged.
-import { Hono } from 'hono'
+import { createRoute } from '@hono/zod-openapi'
 import { z } from 'zod'
-import type { AppEnv } from '../../http/app-env.ts'
 import { AppError } from '../../errors.ts'
+import { OpenApiApp } from '../../http/openapi-app.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
-import { validate } from '../../http/validate.ts'
+import { json, MANAGEMENT, problems } from '../../openapi/operations.ts'
+import { AuditPage } from '../../openapi/responses.ts'
 import { listAuditEvents, type StoredAuditEvent } from '../../storage/audit-events.ts'
 
-export const audit = new Hono<AppEnv>()
+export const audit = new OpenApiApp()
 
 // An instant in UTC (Z) or with its offset (+02:00): both name one moment, compared in UTC below.
 const instant = (error: string) => z.iso.datetime({ offset: true, error })
@@ -37,7 +38,24 @@ function view(e: StoredAuditEvent) {
   }
 }
 
-audit.get('/', validate('query', AuditQuery), async (c) => {
+const list = createRoute({
+  ...MANAGEMENT,
+  method: 'get',
+  path: '/',
+  summary: 'The audit log, newest first',
+  description:
+    'Every issued token, revocation, failed login and admin change, newest first by ' +
+    '`occurred_at`. Per-request events (`token.issued`, `token.revoked`, `login.failed`, ' +
+    '`admin.refused`) are written in batches and appear a few seconds after the request. ' +
+    'Failures alike in all but time and request id within one batch share one item: `count` ' +
+    "says how many, `occurred_at` and `request_id` are the first one's, `last_occurred_at` the " +
+    'last one\'s. `since` and `until` compare with `occurred_at`. Events older than the ' +
+    "deployment's retention (`AUDIT_RETENTION_DAYS`, 30 days by default) are deleted.",
+  request: { query: AuditQuery },
+  responses: { 200: json('A page.', AuditPage), ...problems(400, 401, 403) },
+})
+
+audit.openapi(list, async (c) => {
   const { limit, cursor, ...filter } = c.req.valid('query')
   // A cursor is the id the previous page ended at. Any other value is refused: read as "no cursor",
   // it would send a client following links back to the first page, over and over.

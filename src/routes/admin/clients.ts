@@ -1,6 +1,7 @@
 // /admin/clients: issuing, inspecting, rotating and retiring OAuth clients. A secret is shown once,
 // in the answer that created it; no other answer (nor the audit log) ever holds it.
-import { Hono, type Context } from 'hono'
+import { createRoute } from '@hono/zod-openapi'
+import type { Context } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../../http/app-env.ts'
 import { changeClient, createClient, MAX_GRACE_SECONDS, removeClient, requireClient, rotateClientSecret } from '../../domain/clients.ts'
@@ -10,11 +11,26 @@ import { unlockClient } from '../../domain/throttle.ts'
 import { MAX_SECRET_LENGTH } from '../../domain/secrets.ts'
 import { auditAs } from '../../http/audit.ts'
 import { clientDeps, clientRecordDeps } from '../../http/deps.ts'
+import { OpenApiApp } from '../../http/openapi-app.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
-import { requireJson, validate } from '../../http/validate.ts'
+import {
+  json,
+  jsonBody,
+  MANAGEMENT,
+  newResource,
+  NO_CONTENT,
+  pathParameters,
+  problems,
+} from '../../openapi/operations.ts'
+import {
+  Client as ClientView,
+  ClientPage,
+  ClientWithSecret,
+  RotatedSecret,
+} from '../../openapi/responses.ts'
 import { listClients, type Client } from '../../storage/clients.ts'
 
-export const clients = new Hono<AppEnv>()
+export const clients = new OpenApiApp()
 
 const Fields = {
   name: z.string({ error: 'name is required' }).trim().min(1, 'name must not be empty').max(200),
@@ -96,7 +112,28 @@ function noStore(c: Context<AppEnv>) {
   c.header('cache-control', 'no-store')
 }
 
-clients.post('/', requireJson(), validate('json', NewClient), async (c) => {
+const idParam = { params: pathParameters('id') }
+
+const create = createRoute({
+  ...MANAGEMENT,
+  method: 'post',
+  path: '/',
+  summary: 'Create a client (its secret is in this answer only)',
+  request: {
+    body: jsonBody(NewClient, {
+      id: 'checho',
+      provider_id: '2002',
+      name: 'CHECHO backend',
+      allowed_scopes: ['services:send'],
+    }),
+  },
+  responses: {
+    201: newResource('Created, with the secret.', ClientWithSecret),
+    ...problems(400, 401, 403, 409, 415),
+  },
+})
+
+clients.openapi(create, async (c) => {
   const body = c.req.valid('json')
   const imported = { imported_secret: body.client_secret !== undefined }
   // Named before the attempt, so that a refused creation (409, 400) is audited as one too.
@@ -116,15 +153,47 @@ clients.post('/', requireJson(), validate('json', NewClient), async (c) => {
   return c.json({ ...view(client), client_secret: secret }, 201)
 })
 
-clients.get('/', validate('query', ClientListQuery), async (c) => {
+const list = createRoute({
+  ...MANAGEMENT,
+  method: 'get',
+  path: '/',
+  summary: 'List clients',
+  request: { query: ClientListQuery },
+  responses: { 200: json('A page.', ClientPage), ...problems(400, 401, 403) },
+})
+
+clients.openapi(list, async (c) => {
   const { limit, cursor, provider_id } = c.req.valid('query')
   const rows = await listClients(c.env.DB, { providerId: provider_id, after: cursor, limit: limit + 1 })
   return c.json(toPage(rows, limit, (r) => r.id, view, new URL(c.req.url)))
 })
 
-clients.get('/:id', async (c) => c.json(view(await requireClient(c.env.DB, c.req.param('id')))))
+const read = createRoute({
+  ...MANAGEMENT,
+  method: 'get',
+  path: '/{id}',
+  summary: 'Read a client (never its secret)',
+  request: idParam,
+  responses: { 200: json('The client.', ClientView), ...problems(401, 403, 404) },
+})
 
-clients.patch('/:id', requireJson(), validate('json', ClientChanges), async (c) => {
+clients.openapi(read, async (c) => c.json(view(await requireClient(c.env.DB, c.req.param('id')))))
+
+const change = createRoute({
+  ...MANAGEMENT,
+  method: 'patch',
+  path: '/{id}',
+  summary: 'Change a client',
+  description:
+    'Disabling the client, or taking away any of its scopes or audiences, ends every token it ' +
+    'holds now (they carry the old rights); its next login gets a token with the new settings. ' +
+    'Widening, renaming or a new lifetime leaves its tokens alone. Other Cloudflare locations ' +
+    'see the change within about 60 s (KV).',
+  request: { ...idParam, body: jsonBody(ClientChanges, { status: 'disabled' }) },
+  responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 409, 415) },
+})
+
+clients.openapi(change, async (c) => {
   const body = c.req.valid('json')
   auditAs(c, 'client.update', c.req.param('id'), { changed: Object.keys(body) })
   await changeClient(await clientDeps(c), c.req.param('id'), {
@@ -137,7 +206,22 @@ clients.patch('/:id', requireJson(), validate('json', ClientChanges), async (c) 
   return c.body(null, 204)
 })
 
-clients.post('/:id/secret', requireJson(), validate('json', Rotation), async (c) => {
+const rotate = createRoute({
+  ...MANAGEMENT,
+  method: 'post',
+  path: '/{id}/secret',
+  summary: "Rotate a client's secret",
+  request: {
+    ...idParam,
+    body: jsonBody(Rotation, { grace_period_seconds: 3600, revoke_tokens: false }),
+  },
+  responses: {
+    200: json('The new secret (shown once).', RotatedSecret),
+    ...problems(400, 401, 403, 404, 415),
+  },
+})
+
+clients.openapi(rotate, async (c) => {
   const { grace_period_seconds, revoke_tokens } = c.req.valid('json')
   const id = c.req.param('id')
   auditAs(c, 'client.rotate_secret', id, { grace_period_seconds, revoke_tokens })
@@ -154,14 +238,35 @@ clients.post('/:id/secret', requireJson(), validate('json', Rotation), async (c)
   })
 })
 
-clients.delete('/:id', async (c) => {
+const remove = createRoute({
+  ...MANAGEMENT,
+  method: 'delete',
+  path: '/{id}',
+  summary: 'Delete a client (its tokens become inactive)',
+  request: idParam,
+  responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },
+})
+
+clients.openapi(remove, async (c) => {
   auditAs(c, 'client.delete', c.req.param('id'))
   await removeClient(await clientDeps(c), c.req.param('id'))
   return c.body(null, 204)
 })
 
 // SECURITY.md "Lockouts": lifts the locks of this client from every address at once.
-clients.delete('/:id/login-locks', async (c) => {
+const unlock = createRoute({
+  ...MANAGEMENT,
+  method: 'delete',
+  path: '/{id}/login-locks',
+  summary: "Lift a client's login locks, from every address",
+  description:
+    'Failed attempts lock a client only from the address that made them, for 60 s ' +
+    '(SECURITY.md). This lifts those locks now; failures later in the same minute may lock again.',
+  request: idParam,
+  responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },
+})
+
+clients.openapi(unlock, async (c) => {
   const id = c.req.param('id')
   auditAs(c, 'client.unlock', id)
   const removed = await unlockClient(clientRecordDeps(c), id)

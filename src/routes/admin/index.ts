@@ -1,17 +1,16 @@
 // /admin: the management API. Every route needs the admin scope; every change is audited with its
 // operator, and refused calls are counted.
-import { Hono } from 'hono'
-import type { AppEnv } from '../../http/app-env.ts'
 import { SCOPES } from '../../domain/scopes.ts'
 import { auditAdminActions, auditRefusedAdminCalls } from '../../http/audit.ts'
 import { requireScope } from '../../http/auth.ts'
+import { OpenApiApp } from '../../http/openapi-app.ts'
 import { audit } from './audit.ts'
 import { clients } from './clients.ts'
 import { loginLocks } from './login-locks.ts'
 import { providers } from './providers.ts'
 import { services } from './services.ts'
 
-export const admin = new Hono<AppEnv>()
+export const admin = new OpenApiApp()
 
 // Authentication first: only a call that passed it is recorded as an operator's action.
 admin.use('*', auditRefusedAdminCalls(), requireScope(SCOPES.admin), auditAdminActions())

@@ -1,12 +1,21 @@
 // /admin/services: the service definitions /Services uses (document 001's service_id).
-import { Hono } from 'hono'
+import { createRoute } from '@hono/zod-openapi'
 import { z } from 'zod'
-import type { AppEnv } from '../../http/app-env.ts'
 import { AppError } from '../../errors.ts'
 import { ChannelName } from '../../domain/dispatch-request.ts'
 import { auditAs } from '../../http/audit.ts'
+import { OpenApiApp } from '../../http/openapi-app.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
-import { requireJson, validate } from '../../http/validate.ts'
+import {
+  json,
+  jsonBody,
+  MANAGEMENT,
+  newResource,
+  NO_CONTENT,
+  pathParameters,
+  problems,
+} from '../../openapi/operations.ts'
+import { Service as ServiceView, ServicePage } from '../../openapi/responses.ts'
 import {
   deleteService,
   findServiceById,
@@ -16,7 +25,7 @@ import {
   type Service,
 } from '../../storage/services.ts'
 
-export const services = new Hono<AppEnv>()
+export const services = new OpenApiApp()
 
 const Fields = {
   name: z.string({ error: 'name is required' }).trim().min(1, 'name must not be empty').max(200),
@@ -74,7 +83,23 @@ function serviceId(raw: string): number {
 
 const nameTaken = (name: string) => new AppError(409, 'conflict', `A service named "${name}" already exists.`)
 
-services.post('/', requireJson(), validate('json', NewService), async (c) => {
+const idParam = { params: pathParameters('id') }
+
+const create = createRoute({
+  ...MANAGEMENT,
+  method: 'post',
+  path: '/',
+  summary: 'Define a service',
+  request: {
+    body: jsonBody(NewService, { id: 2, name: 'Publicidad', allowed_channels: ['sms', 'fcm'] }),
+  },
+  responses: {
+    201: newResource('Created.', ServiceView),
+    ...problems(400, 401, 403, 409, 415),
+  },
+})
+
+services.openapi(create, async (c) => {
   const body = c.req.valid('json')
   // Named before the insert, so a refused create (409) is audited against the id it asked for.
   auditAs(c, 'service.create', body.id === undefined ? undefined : String(body.id))
@@ -94,7 +119,16 @@ services.post('/', requireJson(), validate('json', NewService), async (c) => {
   return c.json(view((await findServiceById(c.env.DB, id))!), 201)
 })
 
-services.get('/', validate('query', PageQuery), async (c) => {
+const list = createRoute({
+  ...MANAGEMENT,
+  method: 'get',
+  path: '/',
+  summary: 'List services',
+  request: { query: PageQuery },
+  responses: { 200: json('A page.', ServicePage), ...problems(400, 401, 403) },
+})
+
+services.openapi(list, async (c) => {
   const { limit, cursor } = c.req.valid('query')
   // A cursor that is not a service id is the caller's mistake (400), not a missing resource.
   if (cursor !== undefined && !/^[1-9]\d{0,9}$/.test(cursor)) {
@@ -107,13 +141,31 @@ services.get('/', validate('query', PageQuery), async (c) => {
   return c.json(toPage(rows, limit, (s) => String(s.id), view, new URL(c.req.url)))
 })
 
-services.get('/:id', async (c) => {
+const read = createRoute({
+  ...MANAGEMENT,
+  method: 'get',
+  path: '/{id}',
+  summary: 'Read a service',
+  request: idParam,
+  responses: { 200: json('The service.', ServiceView), ...problems(401, 403, 404) },
+})
+
+services.openapi(read, async (c) => {
   const service = await findServiceById(c.env.DB, serviceId(c.req.param('id')))
   if (!service) throw new AppError(404, 'not_found', `No service ${c.req.param('id')}.`)
   return c.json(view(service))
 })
 
-services.patch('/:id', requireJson(), validate('json', ServiceChanges), async (c) => {
+const change = createRoute({
+  ...MANAGEMENT,
+  method: 'patch',
+  path: '/{id}',
+  summary: 'Change a service',
+  request: { ...idParam, body: jsonBody(ServiceChanges, { enabled: false }) },
+  responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 409, 415) },
+})
+
+services.openapi(change, async (c) => {
   const id = serviceId(c.req.param('id'))
   const body = c.req.valid('json')
   auditAs(c, 'service.update', String(id), { changed: Object.keys(body) })
@@ -134,7 +186,16 @@ services.patch('/:id', requireJson(), validate('json', ServiceChanges), async (c
   return c.body(null, 204)
 })
 
-services.delete('/:id', async (c) => {
+const remove = createRoute({
+  ...MANAGEMENT,
+  method: 'delete',
+  path: '/{id}',
+  summary: 'Delete a service (409 while subscribed)',
+  request: idParam,
+  responses: { 204: NO_CONTENT, ...problems(401, 403, 404, 409) },
+})
+
+services.openapi(remove, async (c) => {
   const id = serviceId(c.req.param('id'))
   auditAs(c, 'service.delete', String(id))
   const outcome = await deleteService(c.env.DB, id)
