@@ -31,8 +31,9 @@
 // src/routes/admin/index.ts imports routes of its own: it mounts the admin sub-apps, as app.ts
 // mounts the others. `hono` and `@hono/*` are imported by entry, routes and http only.
 //
-// src/openapi/ is left out for now: it imports route modules to list the operations by hand, and
-// routes/docs.ts serves it. It goes once the document is generated from the routes.
+// src/openapi/ holds what the routes' OpenAPI declarations share and the transforms of the
+// generated document: routes and entry import it, and it imports no route (the document comes
+// from the app), only domain (the /Services field spellings) and neutral modules.
 
 const ENTRY = '^src/(index|app)[.]'
 const ROUTES = '^src/routes/'
@@ -90,6 +91,12 @@ module.exports = {
         'adapters and queues reach them through http/deps.ts.',
       ROUTES,
       [ROUTES, HTTP, CONFIG, DOMAIN, STORAGE, NEUTRAL, OPENAPI],
+    ),
+    importsOnly(
+      'openapi-imports-down',
+      'src/openapi/ describes the routes without importing them: the document comes from the app.',
+      OPENAPI,
+      [OPENAPI, DOMAIN, NEUTRAL],
     ),
     importsOnly(
       'http-imports-down',

@@ -1,16 +1,16 @@
 // The Portero app: global middleware, one sub-app per capability, and the error handlers.
-import { Hono } from 'hono'
-import type { AppEnv } from './http/app-env.ts'
 import { afterResponse } from './http/after-response.ts'
 import { cors } from './http/cors.ts'
 import { createAllowedMethods, createNotFound, onError } from './http/errors.ts'
 import { useDialect } from './http/dialect.ts'
 import { accessLog } from './http/access-log.ts'
+import { OpenApiApp } from './http/openapi-app.ts'
 import { requestId } from './http/request-id.ts'
 import { limitBody, limitHeaders, requireHttps, securityHeaders } from './http/security.ts'
+import { buildOpenApiDocument } from './openapi/document.ts'
 import { admin } from './routes/admin/index.ts'
 import { auth } from './routes/auth.ts'
-import { docs } from './routes/docs.ts'
+import { createDocs } from './routes/docs.ts'
 import { health } from './routes/health.ts'
 import { introspection } from './routes/introspection.ts'
 import { oauth } from './routes/oauth.ts'
@@ -37,7 +37,8 @@ export const BODY_LIMITS: ReadonlyMap<string, number> = new Map([
 /** Routes whose larger limit applies only after their bearer token is checked (SECURITY.md). */
 export const AUTHENTICATED_BODY_LIMITS: ReadonlyMap<string, number> = new Map([['/Services', DISPATCH_BODY_BYTES]])
 
-export const app = new Hono<AppEnv>()
+/** Every route is an operation of the OpenAPI document GET /openapi.json serves (src/openapi/). */
+export const app = new OpenApiApp()
 const allowedMethods = createAllowedMethods(app)
 
 // Outermost, so its headers land on every response: errors, 404s and redirects included.
@@ -66,7 +67,7 @@ app.route('/pictures', pictures)
 app.route('/recipients', recipients)
 app.route('/subscriptions', subscriptions)
 app.route('/admin', admin)
-app.route('/', docs)
+app.route('/', createDocs((serverUrl) => buildOpenApiDocument(app, serverUrl)))
 
 app.onError(onError)
 app.notFound(createNotFound(allowedMethods))

@@ -194,7 +194,7 @@ export const AuditEvent = z
   .meta({ id: 'AuditEvent' })
 
 /** Document 001's "Entity Pager": the one shape of every list. */
-export function page<T extends z.ZodType>(item: T, id: string) {
+function page<T extends z.ZodType>(item: T, id: string) {
   return z
     .object({
       items: z.array(item),

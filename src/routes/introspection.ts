@@ -11,9 +11,6 @@ import { IntrospectionResponse } from '../openapi/responses.ts'
 
 export const introspection = new OpenApiApp()
 
-// For src/openapi/document.ts, which lists the operations by hand.
-export { TokenForm }
-
 const SUMMARIES = {
   '/mcg/v1/tokeninfo': 'Token introspection (document 001)',
   '/oauth/introspect': 'Token introspection (RFC 7662)',

@@ -1,59 +1,136 @@
 import { env } from 'cloudflare:workers'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { app } from '../../src/app.ts'
-import { parseServicesRequest } from '../../src/domain/dispatch-request.ts'
+import {
+  PARAMETER_FIELDS,
+  PART_FIELDS,
+  parseServicesRequest,
+} from '../../src/domain/dispatch-request.ts'
 import { call } from '../helpers/http.ts'
 
-type Document = { openapi: string; servers: { url: string }[]; paths: Record<string, Record<string, unknown>> }
+type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; $ref?: string }
+type Operation = {
+  operationId: string
+  tags: string[]
+  summary: string
+  responses: Record<string, { content?: Record<string, unknown> }>
+  requestBody?: {
+    content: Record<string, { schema: Schema; examples?: Record<string, { value: unknown }> }>
+  }
+}
+type Document = {
+  openapi: string
+  servers: { url: string }[]
+  tags: { name: string }[]
+  paths: Record<string, Record<string, Operation>>
+  components: { schemas: Record<string, Schema>; securitySchemes: Record<string, unknown> }
+}
 
-async function served(): Promise<Document> {
-  const response = await call('/openapi.json')
-  expect(response.status).toBe(200)
-  expect(response.headers.get('content-type')).toBe('application/json')
-  return (await response.json()) as Document
+let response: Response
+let document: Document
+let operations: { path: string; method: string; operation: Operation }[]
+
+beforeAll(async () => {
+  response = await call('/openapi.json')
+  document = (await response.json()) as Document
+  operations = Object.entries(document.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, operation]) => ({ path, method, operation })),
+  )
+})
+
+function resolve(schema: Schema): Schema {
+  return schema.$ref ? document.components.schemas[schema.$ref.split('/').pop()!]! : schema
 }
 
 describe('GET /openapi.json', () => {
-  it('serves OpenAPI 3.1 with this deployment as the server', async () => {
-    const document = await served()
+  it('serves OpenAPI 3.1 with this deployment as the server', () => {
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('application/json')
+    expect(response.headers.get('cache-control')).toBe('public, max-age=300')
     expect(document.openapi).toMatch(/^3\.1\./)
     expect(document.servers).toEqual([{ url: env.ISSUER }])
   })
 
-  it('describes exactly the routes the app serves', async () => {
-    const document = await served()
+  it('describes exactly the routes the app serves', () => {
     const routed = new Set(
       app.routes
         .filter((r) => r.method !== 'ALL')
         .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`),
     )
-    const described = new Set(
-      Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`)),
-    )
-    expect([...described].sort()).toEqual([...routed].sort())
+    const described = operations.map(({ path, method }) => `${method.toUpperCase()} ${path}`)
+    expect(described.sort()).toEqual([...routed].sort())
   })
 
-  it('gives /Services examples that the endpoint accepts as they are', async () => {
-    const document = await served()
-    type Post = { requestBody: { content: Record<string, { examples: Record<string, { value: unknown }> }> } }
-    const { examples } = (document.paths['/Services']!.post as Post).requestBody.content['application/json']!
-    expect(Object.keys(examples).length).toBeGreaterThanOrEqual(2)
-    for (const [name, { value }] of Object.entries(examples)) {
-      expect(() => parseServicesRequest(value, new Date('2026-11-22T00:00:00Z')), name).not.toThrow()
+  it('names every operation after its method and path, under a declared tag', () => {
+    const tags = document.tags.map((t) => t.name)
+    for (const { path, method, operation } of operations) {
+      const words = path.split(/[^A-Za-z0-9]+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      expect(operation.operationId).toBe(method + words.join(''))
+      expect(tags, operation.operationId).toContain(operation.tags[0])
+      expect(operation.summary, operation.operationId).toBeTruthy()
     }
   })
 
-  it('documents the error media type each operation really answers with', async () => {
-    const document = await served()
-    for (const [path, item] of Object.entries(document.paths)) {
-      for (const [method, operation] of Object.entries(item as Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>)) {
-        for (const [status, response] of Object.entries(operation.responses)) {
-          if (Number(status) < 400) continue
-          // OAuth endpoints answer application/json, which OAuth client libraries require.
-          const type = /^\/(oauth|mcg)\//.test(path) ? 'application/json' : 'application/problem+json'
-          expect(Object.keys(response.content ?? {}), `${method} ${path} ${status}`).toEqual([type])
-        }
+  it('resolves every reference and security scheme it uses', () => {
+    const text = JSON.stringify(document)
+    for (const [, name] of text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)) {
+      expect(document.components.schemas, name).toHaveProperty([name!])
+    }
+    for (const { operation } of operations) {
+      const security = (operation as { security?: Record<string, unknown>[] }).security ?? []
+      for (const scheme of security.flatMap(Object.keys)) {
+        expect(document.components.securitySchemes).toHaveProperty([scheme])
       }
     }
+  })
+
+  it('documents the error media type each operation really answers with', () => {
+    for (const { path, method, operation } of operations) {
+      for (const [status, answer] of Object.entries(operation.responses)) {
+        if (Number(status) < 400) continue
+        // OAuth endpoints answer application/json, which OAuth client libraries require.
+        const type = /^\/(oauth|mcg)\//.test(path) ? 'application/json' : 'application/problem+json'
+        expect(Object.keys(answer.content ?? {}), `${method} ${path} ${status}`).toEqual([type])
+      }
+    }
+  })
+
+  it('gives every operation the 431 of the header limit (headerLimitAnswer)', () => {
+    for (const { operation } of operations) {
+      expect(operation.responses, operation.operationId).toHaveProperty(['431'])
+    }
+  })
+
+  describe('POST /Services', () => {
+    const body = () => document.paths['/Services']!.post!.requestBody!.content['application/json']!
+
+    it("lists document 001's spellings of the field names (servicesFieldAliases)", () => {
+      const parameters = resolve(resolve(body().schema).properties!.parameters!)
+      for (const [alias, name] of Object.entries(PARAMETER_FIELDS)) {
+        if (name in parameters.properties!)
+          expect(parameters.properties, alias).toHaveProperty([alias])
+      }
+      for (const part of ['notification', 'advertisement']) {
+        const schema = resolve(parameters.properties![part]!)
+        for (const alias of Object.keys(PART_FIELDS))
+          expect(schema.properties, alias).toHaveProperty([alias])
+        // A canonical name or any of its spellings is required, not the canonical name alone.
+        expect(schema.required).toBeUndefined()
+        expect(schema.allOf).toContainEqual({
+          anyOf: [{ required: ['message'] }, { required: ['mensaje'] }],
+        })
+      }
+    })
+
+    it('gives examples that the endpoint accepts as they are', () => {
+      const examples = Object.entries(body().examples ?? {})
+      expect(examples.length).toBeGreaterThanOrEqual(2)
+      for (const [name, { value }] of examples) {
+        expect(
+          () => parseServicesRequest(value, new Date('2026-11-22T00:00:00Z')),
+          name,
+        ).not.toThrow()
+      }
+    })
   })
 })

@@ -1,0 +1,105 @@
+// What the routes' declarations cannot say, added to the generated document: one named function
+// each, applied in order by buildOpenApiDocument (./document.ts). Each takes and changes a
+// document generated for this call alone.
+import { PARAMETER_FIELDS, PART_FIELDS } from '../domain/dispatch-request.ts'
+import { Problem } from './responses.ts'
+
+type Schema = Record<string, unknown>
+type Response = { description: string; content?: Schema }
+type Operation = { operationId?: string; responses: Record<string, Response> }
+export type Document = {
+  paths?: Record<string, Record<string, unknown>>
+  components?: { schemas?: Record<string, Schema> }
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
+
+function operations(document: Document): [path: string, method: string, Operation][] {
+  return Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
+    METHODS.filter((method) => item[method]).map((method): [string, string, Operation] => [
+      path,
+      method,
+      item[method] as Operation,
+    ]),
+  )
+}
+
+/**
+ * operationId: the method and the path, camel-cased (`postAdminClientsIdSecret`). A route module
+ * does not know the prefix it is mounted under, and Swagger UI names its elements after these ids.
+ */
+export function operationIds(document: Document): void {
+  for (const [path, method, operation] of operations(document)) {
+    const words = path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) =>
+      (c ?? '').toUpperCase(),
+    )
+    operation.operationId ??= `${method}${words}`
+  }
+}
+
+/**
+ * 431 on every operation: the headers' size is checked before routing (limitHeaders in
+ * src/http/security.ts), so every path answers it, in the media type of the operation's other
+ * errors (an OAuth endpoint's are application/json).
+ */
+export function headerLimitAnswer(document: Document): void {
+  for (const [, , operation] of operations(document)) {
+    const errors = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400)
+    const mediaType = Object.keys(errors[0]?.[1].content ?? {})[0] ?? 'application/problem+json'
+    operation.responses['431'] = {
+      description: 'The request headers are larger than 16 KiB in all (`headers_too_large`).',
+      content: { [mediaType]: { schema: { $ref: `#/components/schemas/${Problem.meta()!.id}` } } },
+    }
+  }
+}
+
+/**
+ * Document 001's spellings of the /Services field names (`titulo`, `Cannel`, `publicidad`…; see
+ * src/domain/dispatch-request.ts), as properties beside the canonical ones. The schema itself
+ * renames them before it checks anything, which JSON Schema cannot express.
+ */
+export function servicesFieldAliases(document: Document): void {
+  const post = document.paths?.['/Services']?.post as
+    { requestBody: { content: Record<string, { schema: Schema }> } } | undefined
+  const body = post && resolve(document, post.requestBody.content['application/json']!.schema)
+  const parameters = (body?.properties as Record<string, Schema> | undefined)?.parameters
+  if (!parameters) throw new Error('/Services has no body with parameters to add aliases to.')
+  const canonical = resolve(document, parameters)
+  withAliases(canonical, PARAMETER_FIELDS)
+  const parts = canonical.properties as Record<string, Schema>
+  for (const part of ['notification', 'advertisement'])
+    withAliases(resolve(document, parts[part]!), PART_FIELDS)
+}
+
+function resolve(document: Document, schema: Schema): Schema {
+  const ref = schema.$ref
+  if (typeof ref !== 'string') return schema
+  return document.components!.schemas![ref.replace('#/components/schemas/', '')]!
+}
+
+/**
+ * Adds each alias as a property documented like its canonical name, and requires the canonical
+ * name or any alias of it. (Names are also matched case-insensitively, which JSON Schema cannot
+ * say.)
+ */
+function withAliases(object: Schema, aliases: Record<string, string>): void {
+  const properties = object.properties as Record<string, Schema>
+  for (const [alias, canonical] of Object.entries(aliases)) {
+    if (alias === canonical || !properties[canonical]) continue
+    properties[alias] = {
+      ...properties[canonical],
+      description: `Document 001's spelling of \`${canonical}\`.`,
+    }
+  }
+  const required = (object.required as string[] | undefined) ?? []
+  delete object.required
+  if (required.length === 0) return
+  object.allOf = required.map((name) => ({
+    anyOf: [name, ...Object.keys(aliases).filter((a) => aliases[a] === name && a !== name)].map(
+      (n) => ({ required: [n] }),
+    ),
+  }))
+}
+
+/** In the order they are applied. */
+export const TRANSFORMS = [operationIds, headerLimitAnswer, servicesFieldAliases]
