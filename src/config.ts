@@ -1,6 +1,6 @@
 // loadConfig(env): vars and secrets parsed once per isolate with zod.
 import { z } from 'zod'
-import { AppError } from './errors.ts'
+import { misconfigured } from './errors.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { derivePictureIdKey } from './domain/pictures.ts'
 import { importPepper } from './domain/secrets.ts'
@@ -79,7 +79,7 @@ async function parseConfig(env: Env): Promise<Config> {
     const edgeMemoryMs = EDGE_MEMORY_MS ?? MEMORY_MAX_MS
     return { issuer: ISSUER, resource: API_RESOURCE || ISSUER, keys, pepper, pictureIdKey, edgeMemoryMs }
   } catch (cause) {
-    throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
+    throw misconfigured(cause)
   }
 }
 
@@ -123,7 +123,7 @@ export function loadChannelConfig(env: Env): ChannelConfig {
   try {
     channelCache = { key, config: { sms: parseSms(env), fcm: parseFcm(env) } }
   } catch (cause) {
-    throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
+    throw misconfigured(cause)
   }
   return channelCache.config
 }

@@ -1,37 +1,151 @@
 // AppError, the stable error codes, and toProblem(): the one JSON error body (SPEC 2).
 // No hono import: domain code throws AppError too.
 
-export const ERROR_CODES = {
-  invalid_request: 'The request is missing a field, has an invalid value or is malformed.',
-  invalid_json: 'The request body is not valid JSON.',
-  unsupported_media_type: 'The request body has a content type this endpoint does not accept.',
-  payload_too_large: 'The request body is larger than this endpoint accepts.',
-  headers_too_large: 'The request headers are larger than Portero accepts.',
-  https_required: 'Portero answers over HTTPS only.',
-  invalid_client: 'Client authentication failed.',
-  invalid_scope: 'A requested scope is unknown or not allowed for this client.',
-  invalid_target: 'A requested audience or resource is not allowed for this client.',
-  unsupported_grant_type: 'The grant type is not supported.',
-  token_missing: 'No access token was sent.',
-  invalid_token: 'The access token is malformed, not signed by this issuer, or not valid yet.',
-  token_expired: 'The access token has expired.',
-  insufficient_scope: 'The access token does not carry the scope this operation needs.',
-  forbidden: 'The caller may not do this with this resource.',
-  conflict: 'The request conflicts with the current state of the resource.',
-  unknown_service: 'No service with this service_id exists.',
-  unsupported_channel: 'The channel is not one Portero delivers to.',
-  unknown_destination: 'The destination is not a known recipient of this provider.',
-  destination_unreachable: 'The recipient cannot be reached on the requested channel.',
-  not_supported: 'This feature is not supported.',
-  channel_not_configured: 'This deployment has no credentials to deliver on that channel (a lasting state: do not retry).',
-  not_found: 'No resource exists at this path.',
-  method_not_allowed: 'The resource exists but does not support this method.',
-  rate_limited: 'Too many failed attempts; wait before trying again.',
-  temporarily_unavailable: 'A storage service Portero depends on did not answer; retry shortly.',
-  internal_error: 'The server failed to handle the request.',
-} as const
+/**
+ * Every error code once, with its status and title: the code decides the status, never the call
+ * site. A description is the detail of an error that has nothing more specific to say.
+ */
+export const ERRORS = {
+  invalid_request: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'The request is missing a field, has an invalid value or is malformed.',
+  },
+  invalid_json: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'The request body is not valid JSON.',
+  },
+  unsupported_media_type: {
+    status: 415,
+    title: 'Unsupported Media Type',
+    description: 'The request body has a content type this endpoint does not accept.',
+  },
+  payload_too_large: {
+    status: 413,
+    title: 'Content Too Large',
+    description: 'The request body is larger than this endpoint accepts.',
+  },
+  headers_too_large: {
+    status: 431,
+    title: 'Request Header Fields Too Large',
+    description: 'The request headers are larger than Portero accepts.',
+  },
+  https_required: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'Portero answers over HTTPS only.',
+  },
+  invalid_client: {
+    status: 401,
+    title: 'Unauthorized',
+    description: 'Client authentication failed.',
+  },
+  invalid_scope: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'A requested scope is unknown or not allowed for this client.',
+  },
+  invalid_target: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'A requested audience or resource is not allowed for this client.',
+  },
+  unsupported_grant_type: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'The grant type is not supported.',
+  },
+  token_missing: {
+    status: 401,
+    title: 'Unauthorized',
+    description: 'No access token was sent.',
+  },
+  invalid_token: {
+    status: 401,
+    title: 'Unauthorized',
+    description: 'The access token is malformed, not signed by this issuer, or not valid yet.',
+  },
+  token_expired: {
+    status: 401,
+    title: 'Unauthorized',
+    description: 'The access token has expired.',
+  },
+  insufficient_scope: {
+    status: 403,
+    title: 'Forbidden',
+    description: 'The access token does not carry the scope this operation needs.',
+  },
+  forbidden: {
+    status: 403,
+    title: 'Forbidden',
+    description: 'The caller may not do this with this resource.',
+  },
+  conflict: {
+    status: 409,
+    title: 'Conflict',
+    description: 'The request conflicts with the current state of the resource.',
+  },
+  unknown_service: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'No service with this service_id exists.',
+  },
+  unsupported_channel: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'The channel is not one Portero delivers to.',
+  },
+  unknown_destination: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'The destination is not a known recipient of this provider.',
+  },
+  destination_unreachable: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'The recipient cannot be reached on the requested channel.',
+  },
+  not_supported: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'This feature is not supported.',
+  },
+  channel_not_configured: {
+    status: 501,
+    title: 'Not Implemented',
+    description:
+      'This deployment has no credentials to deliver on that channel ' +
+      '(a lasting state: do not retry).',
+  },
+  not_found: {
+    status: 404,
+    title: 'Not Found',
+    description: 'No resource exists at this path.',
+  },
+  method_not_allowed: {
+    status: 405,
+    title: 'Method Not Allowed',
+    description: 'The resource exists but does not support this method.',
+  },
+  rate_limited: {
+    status: 429,
+    title: 'Too Many Requests',
+    description: 'Too many failed attempts; wait before trying again.',
+  },
+  temporarily_unavailable: {
+    status: 503,
+    title: 'Service Unavailable',
+    description: 'A storage service Portero depends on did not answer; retry shortly.',
+  },
+  internal_error: {
+    status: 500,
+    title: 'Internal Server Error',
+    description: 'The server failed to handle the request.',
+  },
+} as const satisfies Record<string, { status: number; title: string; description: string }>
 
-export type ErrorCode = keyof typeof ERROR_CODES
+export type ErrorCode = keyof typeof ERRORS
 
 /** Bridge (document 003) ack codes, sent on every error where the Bridge dialect applies. */
 export const BRIDGE_ACK = {
@@ -45,36 +159,77 @@ export const BRIDGE_ACK = {
 
 export type FieldError = { path: string; message: string }
 
-export type ProblemExtras = {
+export type ProblemOptions = {
+  /** Sent as `errors`: the fields at fault. */
   errors?: FieldError[]
+  /** Sent with the answer (Retry-After, Allow, a challenge of its own). */
   headers?: Record<string, string>
+  /** For logs only, never sent. */
+  cause?: unknown
 }
 
 /** The envelope a route answers in: each source document's clients read their own fields. */
 export type Dialect = 'problem' | 'bridge' | 'yativo' | 'oauth'
 
 export class AppError extends Error {
-  readonly status: number
   readonly code: ErrorCode
-  readonly extra: ProblemExtras
+  readonly options: ProblemOptions
 
-  /**
-   * @param message becomes `detail`: it must be safe to show the caller.
-   * @param options.cause for logs only, never sent.
-   */
-  constructor(
-    status: number,
-    code: ErrorCode,
-    message: string,
-    extra: ProblemExtras = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
+  /** @param detail becomes `detail` (the error's message): it must be safe to show the caller. */
+  constructor(code: ErrorCode, detail: string, options: ProblemOptions = {}) {
+    super(detail, { cause: options.cause })
     this.name = 'AppError'
-    this.status = status
     this.code = code
-    this.extra = extra
+    this.options = options
   }
+
+  get status(): number {
+    return ERRORS[this.code].status
+  }
+
+  get title(): string {
+    return ERRORS[this.code].title
+  }
+}
+
+/** What a schema (zod, or any Standard Schema) says of a value it refused. */
+export type Issues = { issues: readonly { path: readonly PropertyKey[]; message: string }[] }
+
+/** A schema's issues as field errors; an issue with the whole value has the path "(body)". */
+export function toFieldErrors(error: Issues): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(body)',
+    message: issue.message,
+  }))
+}
+
+/** 400 `invalid_request` naming the fields at fault; `detail` lists them unless given. */
+export function invalidFields(errors: FieldError[], detail = describeFields(errors)): AppError {
+  return new AppError('invalid_request', detail, { errors })
+}
+
+function describeFields(errors: FieldError[]): string {
+  return `The request is not valid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}.`
+}
+
+/** 400 `invalid_request` for one field; `detail` names it unless given. */
+export function fieldError(path: string, message: string, detail?: string): AppError {
+  return invalidFields([{ path, message }], detail)
+}
+
+/** 404 `not_found`. */
+export function notFound(detail: string): AppError {
+  return new AppError('not_found', detail)
+}
+
+/** 409 `conflict`. */
+export function conflict(detail: string): AppError {
+  return new AppError('conflict', detail)
+}
+
+/** 500 `internal_error` for a missing or malformed var or secret; `cause` (logged) says which. */
+export function misconfigured(cause: unknown): AppError {
+  return new AppError('internal_error', 'The server is misconfigured.', { cause })
 }
 
 /** Seconds a caller is asked to wait after a storage failure on a hot path. */
@@ -89,9 +244,9 @@ export async function orUnavailable<T>(work: Promise<T>): Promise<T> {
     return await work
   } catch (cause) {
     if (cause instanceof AppError) throw cause
-    throw new AppError(503, 'temporarily_unavailable', 'Portero could not reach its storage; retry shortly.', {
-      headers: { 'retry-after': String(STORAGE_RETRY_AFTER_SECONDS) },
-    }, { cause })
+    const detail = 'Portero could not reach its storage; retry shortly.'
+    const headers = { 'retry-after': String(STORAGE_RETRY_AFTER_SECONDS) }
+    throw new AppError('temporarily_unavailable', detail, { headers, cause })
   }
 }
 
@@ -99,23 +254,6 @@ export type Problem = {
   status: number
   headers: Record<string, string>
   body: Record<string, unknown>
-}
-
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
 }
 
 const ACK_BY_CODE: Partial<Record<ErrorCode, number>> = {
@@ -137,12 +275,12 @@ export function toProblem(err: AppError, dialect: Dialect = 'problem'): Problem 
   const body: Record<string, unknown> = {
     // RFC 9457 §3.1.1: a URN names the problem type without promising a page behind it.
     type: `urn:portero:error:${err.code}`,
-    title: TITLES[err.status] ?? 'Error',
+    title: err.title,
     status: err.status,
     detail: err.message,
     code: err.code,
   }
-  if (err.extra.errors?.length) body.errors = err.extra.errors
+  if (err.options.errors?.length) body.errors = err.options.errors
   let contentType = 'application/problem+json'
   switch (dialect) {
     case 'bridge':
@@ -161,7 +299,7 @@ export function toProblem(err: AppError, dialect: Dialect = 'problem'): Problem 
   }
   return {
     status: err.status,
-    headers: { 'content-type': contentType, ...challenge(err), ...err.extra.headers },
+    headers: { 'content-type': contentType, ...challenge(err), ...err.options.headers },
     body,
   }
 }
@@ -187,5 +325,5 @@ function challenge(err: AppError): Record<string, string> {
 }
 
 export function internalError(cause: unknown): AppError {
-  return new AppError(500, 'internal_error', ERROR_CODES.internal_error, {}, { cause })
+  return new AppError('internal_error', ERRORS.internal_error.description, { cause })
 }

@@ -1,6 +1,6 @@
 // Managing OAuth clients: creation with a generated or imported secret (shown once), secret
 // rotation with an optional grace period, and the token consequences of disabling or deleting.
-import { AppError } from '../errors.ts'
+import { conflict, fieldError, notFound } from '../errors.ts'
 import { readClientRecord } from '../storage/client-records.ts'
 import { findProviderById } from '../storage/providers.ts'
 import {
@@ -38,26 +38,22 @@ export type NewClientInput = {
 function checkScopes(providerId: string | null, scopes: string[]): void {
   const forbidden = providerId === null ? [] : scopes.filter((s) => OPERATOR_SCOPES.includes(s))
   if (forbidden.length > 0) {
-    throw new AppError(400, 'invalid_request', `A provider's client may not hold ${forbidden.join(', ')}.`, {
-      errors: [{ path: 'allowed_scopes', message: `${forbidden.join(', ')} is for operator clients only` }],
-    })
+    const names = forbidden.join(', ')
+    const detail = `A provider's client may not hold ${names}.`
+    throw fieldError('allowed_scopes', `${names} is for operator clients only`, detail)
   }
 }
 
 /** Creates a client and returns it with its secret, which is never shown again. */
 export async function createClient(deps: ClientDeps, input: NewClientInput): Promise<{ client: Client; secret: string }> {
   if (input.providerId !== null && !(await findProviderById(deps.db, input.providerId))) {
-    throw new AppError(400, 'invalid_request', `There is no provider ${input.providerId}.`, {
-      errors: [{ path: 'provider_id', message: 'no such provider' }],
-    })
+    throw fieldError('provider_id', 'no such provider', `There is no provider ${input.providerId}.`)
   }
   checkScopes(input.providerId, input.allowedScopes)
   if (input.importedSecret !== undefined) {
     const weakness = checkImportedSecret(input.importedSecret, { local: isLocalIssuer(deps.issuer) })
     if (weakness) {
-      throw new AppError(400, 'invalid_request', `The imported secret ${weakness}.`, {
-        errors: [{ path: 'client_secret', message: weakness }],
-      })
+      throw fieldError('client_secret', weakness, `The imported secret ${weakness}.`)
     }
   }
   const secret = input.importedSecret ?? generateClientSecret()
@@ -78,7 +74,10 @@ export async function createClient(deps: ClientDeps, input: NewClientInput): Pro
   })
   if (!inserted) {
     // The database decides: ids are unique regardless of case (migration 0007), names per provider.
-    throw new AppError(409, 'conflict', `A client with id "${id}" (in any case), or named "${input.name}" in this provider, already exists.`)
+    throw conflict(
+      `A client with id "${id}" (in any case), or named "${input.name}" in this provider, ` +
+        'already exists.',
+    )
   }
   await publishClientRecords(deps, [id])
   await waitOutRevocationSecond(deps.now, tokensValidAfter)
@@ -96,7 +95,7 @@ export async function changeClient(deps: ClientDeps, id: string, changes: Client
     await updateClient(deps.db, id, changes)
   } catch (cause) {
     if (String(cause).includes('UNIQUE')) {
-      throw new AppError(409, 'conflict', `Another client of this provider is named "${changes.name}".`)
+      throw conflict(`Another client of this provider is named "${changes.name}".`)
     }
     throw cause
   }
@@ -159,6 +158,6 @@ function epochSeconds(now: Date): number {
 
 export async function requireClient(db: D1Database, id: string): Promise<Client> {
   const client = await findClientById(db, id)
-  if (!client) throw new AppError(404, 'not_found', `No client "${id}".`)
+  if (!client) throw notFound(`No client "${id}".`)
   return client
 }

@@ -2,7 +2,7 @@
 // accepted case-insensitively (SPEC 11), limits are counted in Unicode characters, and provider_id
 // is an int64 that is never rounded.
 import { z } from 'zod'
-import { AppError, type FieldError } from '../errors.ts'
+import { AppError, fieldError, invalidFields, toFieldErrors } from '../errors.ts'
 import { MAX_SMS_TEXT_CHARS, smsText, type Channel } from '../channel.ts'
 import { decodePicture, MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, MAX_PICTURE_SIDE, type Picture } from './pictures.ts'
 import { MAX_QR_CONTENT_CHARS, MAX_QR_LABEL_CHARS, renderQrCode } from './qr-codes.ts'
@@ -178,19 +178,15 @@ export type ServicesRequest = {
   qr_code?: QrCodeRequest
 }
 
-function invalid(errors: FieldError[]): AppError {
-  const summary = errors.map((e) => `${e.path}: ${e.message}`).join('; ')
-  return new AppError(400, 'invalid_request', `The request is not valid: ${summary}.`, { errors })
-}
-
 function toChannel(value: string | number, path: string): Channel {
   const name = String(value)
   // Enumerated values match as sent: "sms " is not quietly read as SMS.
-  if (name !== name.trim()) throw invalid([{ path, message: 'a channel must not have leading or trailing spaces' }])
+  if (name !== name.trim()) {
+    throw fieldError(path, 'a channel must not have leading or trailing spaces')
+  }
   const channel = CHANNEL_CODES[name.toLowerCase()]
   if (channel) return channel
   throw new AppError(
-    400,
     'unsupported_channel',
     `Channel ${JSON.stringify(value)} is not supported: use SMS (code 1) or FCM (code 2).`,
     { errors: [{ path, message: 'unsupported channel' }] },
@@ -205,12 +201,13 @@ function toChannel(value: string | number, path: string): Channel {
 export function parseServicesRequest(body: unknown, now: Date): ServicesRequest {
   const result = ServicesRequestSchema.safeParse(body)
   if (!result.success) {
-    throw invalid(result.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message })))
+    throw invalidFields(toFieldErrors(result.error))
   }
   const { provider_id, service_token, service_id, parameters } = result.data
   // SPEC 15: document 001 leaves micropayments undefined ("No sé a qué se refiere esto").
   if (parameters.microPayment !== undefined) {
-    throw new AppError(400, 'not_supported', 'microPayment is not supported: document 001 does not define it.', {
+    const detail = 'microPayment is not supported: document 001 does not define it.'
+    throw new AppError('not_supported', detail, {
       errors: [{ path: 'parameters.microPayment', message: 'not supported' }],
     })
   }
@@ -219,7 +216,8 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
   // the advertisement.
   const qrPart = !qrCode ? undefined : parameters.notification ? 'notification' : parameters.advertisement ? 'advertisement' : undefined
   if (qrCode && !qrPart) {
-    throw invalid([{ path: 'parameters.qr_code', message: 'a QR code is sent with a notification or an advertisement' }])
+    const why = 'a QR code is sent with a notification or an advertisement'
+    throw fieldError('parameters.qr_code', why)
   }
 
   const part = (name: 'notification' | 'advertisement'): PartRequest | undefined => {
@@ -229,19 +227,19 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
     const qr = name === qrPart ? qrCode : undefined
     if (qr && value.picture !== undefined) {
       const why = `the ${name} already carries a picture: send one image per part`
-      throw invalid([{ path: 'parameters.qr_code', message: why }])
+      throw fieldError('parameters.qr_code', why)
     }
     const message = qr?.label ? `${value.message}\n${qr.label}` : value.message
     if (chars(message) > MAX_MESSAGE_CHARS) {
       const why = `with the ${name}'s message, longer than ${MAX_MESSAGE_CHARS} characters`
-      throw invalid([{ path: 'parameters.qr_code.label', message: why }])
+      throw fieldError('parameters.qr_code.label', why)
     }
     // By SMS the link is part of the text: a link too long for one SMS is refused now rather than
     // accepted and then failed for good (UTF-16 units: never fewer than Twilio counts).
     const text = smsText({ title: value.title, body: message, link: value.link })
     if (channel === 'sms' && value.link && text.length > MAX_SMS_TEXT_CHARS) {
       const why = `with the title and message, longer than one SMS (${MAX_SMS_TEXT_CHARS} characters)`
-      throw invalid([{ path: `parameters.${name}.link`, message: why }])
+      throw fieldError(`parameters.${name}.link`, why)
     }
     const picture = qr
       ? renderQrCode(qr.content)
@@ -271,7 +269,7 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
 function toQrCode(value: { content: string; label?: string; expires_at?: string }, now: Date): QrCodeRequest {
   const expiresAt = value.expires_at === undefined ? undefined : Math.floor(Date.parse(value.expires_at) / 1000)
   if (expiresAt !== undefined && expiresAt <= Math.floor(now.getTime() / 1000)) {
-    throw invalid([{ path: 'parameters.qr_code.expires_at', message: 'expires_at is not in the future' }])
+    throw fieldError('parameters.qr_code.expires_at', 'expires_at is not in the future')
   }
   return {
     content: value.content,

@@ -3,7 +3,7 @@
 // response. The response waits on two D1 round trips: one batch of reads, one batch of writes.
 // Then reading a message back: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
-import { AppError } from '../errors.ts'
+import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
 import type { Channel } from '../channel.ts'
 import { readBatch } from '../storage/batch.ts'
 import {
@@ -59,7 +59,8 @@ export async function acceptDispatch(
   idempotencyKey: string | null,
 ): Promise<Accepted> {
   if (sender.providerId !== request.providerId) {
-    throw new AppError(403, 'forbidden', `This token may only send for provider ${sender.providerId ?? '(none)'}.`)
+    const detail = `This token may only send for provider ${sender.providerId ?? '(none)'}.`
+    throw new AppError('forbidden', detail)
   }
   const requested = PARTS.flatMap((part) => (request[part] ? [{ part, content: request[part] }] : []))
   const withPicture = requested.flatMap(({ part, content }) =>
@@ -80,7 +81,7 @@ export async function acceptDispatch(
   ])
   const { service, subscription } = stored
   if (!service) {
-    throw new AppError(400, 'unknown_service', `There is no service ${request.serviceId}.`, {
+    throw new AppError('unknown_service', `There is no service ${request.serviceId}.`, {
       errors: [{ path: 'service_id', message: 'no such service' }],
     })
   }
@@ -91,15 +92,18 @@ export async function acceptDispatch(
     subscription.providerId !== request.providerId ||
     subscription.serviceId !== request.serviceId
   ) {
-    throw new AppError(403, 'forbidden', 'service_token is not an active subscription of this provider to this service.')
+    const detail = 'service_token is not an active subscription of this provider to this service.'
+    throw new AppError('forbidden', detail)
   }
-  if (!service.enabled) throw new AppError(403, 'forbidden', `Service ${service.id} is disabled.`)
+  if (!service.enabled) throw new AppError('forbidden', `Service ${service.id} is disabled.`)
   checkParameters(service, request)
   for (const { content } of requested) {
     if (!deps.channels.has(content.channel)) {
       // RFC 9110 §15.6.2: the server lacks what the request needs, lastingly; 503 (§15.6.4) would
       // promise that a retry could succeed.
-      throw new AppError(501, 'channel_not_configured', `${content.channel.toUpperCase()} delivery is not configured on this deployment.`)
+      const channel = content.channel.toUpperCase()
+      const detail = `${channel} delivery is not configured on this deployment.`
+      throw new AppError('channel_not_configured', detail)
     }
   }
   if (stored.earlier) return replay(stored.earlier, requestHash)
@@ -170,7 +174,7 @@ async function hashable(request: ServicesRequest) {
 
 function replay(earlier: StoredMessage, requestHash: string): Accepted {
   if (earlier.message.requestHash !== requestHash) {
-    throw new AppError(409, 'conflict', 'This Idempotency-Key was already used with a different request body.')
+    throw conflict('This Idempotency-Key was already used with a different request body.')
   }
   return { ...earlier, replayed: true }
 }
@@ -180,14 +184,15 @@ function checkParameters(service: Service, request: ServicesRequest): void {
   if (!request.destination && !missing.includes('destination')) missing.push('destination')
   if (!request.notification && !request.advertisement) missing.push('notification')
   if (missing.length > 0) {
-    throw new AppError(400, 'invalid_request', `Service ${service.id} needs: ${missing.join(', ')}.`, {
-      errors: missing.map((p) => ({ path: `parameters.${p}`, message: 'required by this service' })),
-    })
+    const message = 'required by this service'
+    const errors = missing.map((p) => ({ path: `parameters.${p}`, message }))
+    throw invalidFields(errors, `Service ${service.id} needs: ${missing.join(', ')}.`)
   }
   for (const part of ['notification', 'advertisement'] as const) {
     const channel = request[part]?.channel
     if (channel && !service.allowedChannels.includes(channel)) {
-      throw new AppError(400, 'unsupported_channel', `Service ${service.id} does not deliver by ${channel.toUpperCase()}.`, {
+      const detail = `Service ${service.id} does not deliver by ${channel.toUpperCase()}.`
+      throw new AppError('unsupported_channel', detail, {
         errors: [{ path: `parameters.${part}.channel`, message: `allowed: ${service.allowedChannels.join(', ')}` }],
       })
     }
@@ -219,7 +224,7 @@ export async function readMessage(
 ): Promise<{ message: Message; deliveries: Delivery[] }> {
   const message = await findMessageById(db, id)
   if (!message || message.providerId !== sender.providerId) {
-    throw new AppError(404, 'not_found', `No message ${id} for this provider.`)
+    throw notFound(`No message ${id} for this provider.`)
   }
   return { message, deliveries: await listDeliveries(db, id) }
 }
@@ -229,14 +234,17 @@ function addressesFor(recipient: Recipient | null, destination: string, channel:
   const path = 'parameters.destination'
   if (!recipient) {
     if (channel === 'sms' && E164.test(destination)) return [destination]
-    throw new AppError(400, 'unknown_destination', `No recipient "${destination}" in this provider's directory.`, {
+    const detail = `No recipient "${destination}" in this provider's directory.`
+    throw new AppError('unknown_destination', detail, {
       errors: [{ path, message: channel === 'sms' ? 'not a recipient nor an E.164 number' : 'not a recipient' }],
     })
   }
   const unreachable = (why: string) =>
-    new AppError(400, 'destination_unreachable', `Recipient "${destination}" ${why}; the ${part} cannot be sent.`, {
-      errors: [{ path: `parameters.${part}.channel`, message: why }],
-    })
+    new AppError(
+      'destination_unreachable',
+      `Recipient "${destination}" ${why}; the ${part} cannot be sent.`,
+      { errors: [{ path: `parameters.${part}.channel`, message: why }] },
+    )
   if (channel === 'sms') {
     if (recipient.smsOptOut) throw unreachable('opted out of SMS')
     if (!recipient.phone) throw unreachable('has no phone number')

@@ -80,7 +80,7 @@ export async function authenticateClient(deps: LoginDeps, input: Credentials): P
           : 'provider_disabled'
     deps.audit(failure(input, reason))
     await countFailure(deps, input, subjects)
-    throw new AppError(401, 'invalid_client', BAD_CREDENTIALS)
+    throw new AppError('invalid_client', BAD_CREDENTIALS)
   }
   return client
 }
@@ -178,7 +178,6 @@ async function countFailure(deps: LoginDeps, input: Credentials, subjects: LockS
 
 function tooManyAttempts(retryAfter: number): AppError {
   return new AppError(
-    429,
     'rate_limited',
     `Too many failed logins for this client or from this address. Retry in ${retryAfter} s.`,
     { headers: { 'retry-after': String(retryAfter) } },
@@ -189,7 +188,7 @@ function selectScopes(client: Client, requested: string[] | undefined): string[]
   if (!requested) return client.allowedScopes
   const refused = requested.filter((s) => !client.allowedScopes.includes(s))
   if (refused.length > 0) {
-    throw new AppError(400, 'invalid_scope', `Scope not allowed for this client: ${refused.join(' ')}.`)
+    throw new AppError('invalid_scope', `Scope not allowed for this client: ${refused.join(' ')}.`)
   }
   return [...new Set(requested)]
 }
@@ -213,7 +212,8 @@ function selectAudiences(
   if (!requested) return allowed
   const refused = requested.filter((a) => !allowed.includes(a))
   if (refused.length > 0) {
-    throw new AppError(400, 'invalid_target', `Audience not allowed for this client: ${refused.join(' ')}.`)
+    const detail = `Audience not allowed for this client: ${refused.join(' ')}.`
+    throw new AppError('invalid_target', detail)
   }
   return [...new Set(requested)]
 }

@@ -1,7 +1,7 @@
 // Pictures of /Services parts (issue 9): base64 checked by content (PNG, JPEG, GIF or WebP only),
 // bounded in size, stored once per distinct content and published at an unguessable URL.
 import { base64UrlDecode, toHex } from '../encoding.ts'
-import { AppError } from '../errors.ts'
+import { AppError, fieldError } from '../errors.ts'
 import { findPictureMeta, putPicture } from '../storage/pictures.ts'
 
 /** FCM's limit for a notification image (and far below KV's 25 MiB per value). */
@@ -48,9 +48,7 @@ const DECLARED: Record<string, PictureExtension> = {
   'image/webp': 'webp',
 }
 
-function invalid(path: string, message: string): AppError {
-  return new AppError(400, 'invalid_request', `${path}: ${message}.`, { errors: [{ path, message }] })
-}
+const invalid = (path: string, message: string) => fieldError(path, message, `${path}: ${message}.`)
 
 /**
  * Decodes a part's `picture`: base64, plain or as a `data:image/…;base64,` URL. Throws 400
@@ -78,7 +76,7 @@ export function decodePicture(value: unknown, path: string, maxBytes = MAX_PICTU
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0
   const size = Math.floor(text.length / 4) * 3 - padding
   if (size > maxBytes) {
-    throw new AppError(413, 'payload_too_large', `${path} is larger than ${maxBytes} bytes decoded.`, {
+    throw new AppError('payload_too_large', `${path} is larger than ${maxBytes} bytes decoded.`, {
       errors: [{ path, message: `larger than ${maxBytes} bytes` }],
     })
   }

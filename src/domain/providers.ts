@@ -1,7 +1,7 @@
 // Managing service providers (document 001's provider_id): their ids, and what disabling,
 // enabling or deleting one does to the tokens of its clients, as clients.ts does for one client.
 import { z } from 'zod'
-import { AppError } from '../errors.ts'
+import { AppError, conflict, notFound } from '../errors.ts'
 import { listClientIdsOfProvider } from '../storage/clients.ts'
 import {
   deleteProviderCascade,
@@ -31,14 +31,14 @@ export const ProviderIdText = z
 
 export async function requireProvider(db: D1Database, id: string): Promise<Provider> {
   const provider = ProviderIdText.safeParse(id).success ? await findProviderById(db, id) : null
-  if (!provider) throw new AppError(404, 'not_found', `No provider ${id}.`)
+  if (!provider) throw notFound(`No provider ${id}.`)
   return provider
 }
 
 /** Creates a provider; 409 `conflict` when its id is taken. */
 export async function createProvider(db: D1Database, input: NewProvider): Promise<Provider> {
   const id = await insertProvider(db, input)
-  if (!id) throw new AppError(409, 'conflict', `Provider ${input.id} already exists.`)
+  if (!id) throw conflict(`Provider ${input.id} already exists.`)
   return (await findProviderById(db, id))!
 }
 
@@ -76,9 +76,7 @@ export async function removeProvider(
 ): Promise<void> {
   const clientIds = await listClientIdsOfProvider(deps.db, provider.id)
   if (clientIds.length > 0 && !cascade) {
-    throw new AppError(
-      409,
-      'conflict',
+    throw conflict(
       `Provider ${provider.id} still has ${clientIds.length} client(s); ` +
         'delete them first or add ?cascade=true.',
     )
@@ -97,16 +95,15 @@ export async function subscribeProvider(
   serviceId: number,
 ): Promise<Subscription> {
   if (!(await findServiceById(db, serviceId))) {
-    throw new AppError(400, 'unknown_service', `There is no service ${serviceId}.`, {
+    throw new AppError('unknown_service', `There is no service ${serviceId}.`, {
       errors: [{ path: 'service_id', message: 'no such service' }],
     })
   }
   const subscription = await insertSubscription(db, provider.id, serviceId)
   if (!subscription) {
-    throw new AppError(
-      409,
-      'conflict',
-      `Provider ${provider.id} already subscribes to service ${serviceId}; rotate its token instead.`,
+    throw conflict(
+      `Provider ${provider.id} already subscribes to service ${serviceId}; ` +
+        'rotate its token instead.',
     )
   }
   return subscription

@@ -118,7 +118,6 @@ export async function countFailedAttempt(deps: ThrottleDeps, subjects: LockSubje
   const wait = lockedFor > 0 ? lockedFor : await recordFailure(deps, subjects)
   if (wait > 0) {
     throw new AppError(
-      429,
       'rate_limited',
       `Too many failed attempts from this address, by this client or in all. Retry in ${wait} s.`,
       { headers: { 'retry-after': String(wait) } },

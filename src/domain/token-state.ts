@@ -79,7 +79,7 @@ export async function checkAccessTokens(
     const record = v.record ?? cold!.records.get(claims.client_id)!
     const revoked = v.tombstone || (cold?.revoked.has(claims.jti) ?? false)
     const reason = inactiveReason(record, claims, revoked)
-    if (reason) return { ok: false, error: new AppError(401, 'invalid_token', INACTIVE_DETAIL[reason]) }
+    if (reason) return { ok: false, error: new AppError('invalid_token', INACTIVE_DETAIL[reason]) }
     return { ok: true, token: { claims, username: record.client!.name } }
   })
 }
@@ -128,7 +128,8 @@ async function verify(
     if (cached) {
       // A key dropped from the set (say, after a compromise) takes its tokens with it at once.
       if (!deps.keys.verifying.has(cached.kid)) {
-        throw new AppError(401, 'invalid_token', 'The access token was not signed by a key of this issuer.')
+        const detail = 'The access token was not signed by a key of this issuer.'
+        throw new AppError('invalid_token', detail)
       }
       // The entry's own exp is checked on every read: KV may keep it up to a minute longer.
       assertNotExpired(cached.claims, deps.now)

@@ -132,7 +132,10 @@ export function screenAccessToken(
 export function assertAudience(claims: Pick<AccessTokenClaims, 'aud'>, resource: string): void {
   const audiences: readonly string[] = Array.isArray(claims.aud) ? claims.aud : [claims.aud]
   if (!audiences.includes(resource)) {
-    throw new AppError(401, 'invalid_token', `The access token was not issued for this API: its "aud" does not name ${resource}.`)
+    throw new AppError(
+      'invalid_token',
+      `The access token was not issued for this API: its "aud" does not name ${resource}.`,
+    )
   }
 }
 
@@ -149,7 +152,7 @@ export function assertTokenLength(token: string): void {
  */
 export class ForeignTokenError extends AppError {
   constructor(detail: string, cause?: unknown) {
-    super(401, 'invalid_token', detail, {}, { cause })
+    super('invalid_token', detail, { cause })
   }
 }
 
@@ -165,7 +168,7 @@ export function assertNotExpired(claims: Pick<AccessTokenClaims, 'exp'>, now: Da
  * or leaked key), and its claims are not trusted.
  */
 function assertClaims(claims: Record<string, unknown>): asserts claims is AccessTokenClaims {
-  const invalid = (detail: string) => new AppError(401, 'invalid_token', `The access token's ${detail}.`)
+  const invalid = (detail: string) => new AppError('invalid_token', `The access token's ${detail}.`)
   for (const claim of ['sub', 'client_id', 'jti'] as const) {
     if (!isNonEmptyString(claims[claim])) throw invalid(`"${claim}" claim is not a non-empty string`)
   }
@@ -189,7 +192,7 @@ function isNonEmptyString(value: unknown): value is string {
 }
 
 function expired(cause?: unknown): AppError {
-  return new AppError(401, 'token_expired', 'The access token has expired.', {}, { cause })
+  return new AppError('token_expired', 'The access token has expired.', { cause })
 }
 
 /** RFC 7515 §7.1: three base64url segments; the signature is never empty for our algorithms. */

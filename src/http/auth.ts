@@ -19,7 +19,7 @@ export function requireScope(scope: string): MiddlewareHandler<AppEnv> {
     assertAudience(claims, (await loadConfig(c.env)).resource)
     const scopes = claims.scope.split(' ')
     if (!scopes.includes(scope)) {
-      throw new AppError(403, 'insufficient_scope', `This operation needs the ${scope} scope.`)
+      throw new AppError('insufficient_scope', `This operation needs the ${scope} scope.`)
     }
     c.set('auth', { clientId: claims.client_id, providerId: claims.provider_id, scopes })
     await next()

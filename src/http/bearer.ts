@@ -12,14 +12,15 @@ export function readAccessToken(c: Context): string {
   const fromBearer = authorization ? BEARER.exec(authorization)?.[1] : undefined
   if (fromHeader && fromBearer && fromHeader !== fromBearer) {
     // RFC 6750 §2: a client must not send the token by more than one method.
-    throw new AppError(400, 'invalid_request', 'Send the token in one header only: Authorization or x-access-token.')
+    const detail = 'Send the token in one header only: Authorization or x-access-token.'
+    throw new AppError('invalid_request', detail)
   }
   const token = fromHeader ?? fromBearer
   if (!token) {
     const detail = authorization
       ? 'The Authorization header is not "Bearer <token>".'
       : 'Send the token in the x-access-token header or as "Authorization: Bearer <token>".'
-    throw new AppError(401, 'token_missing', detail)
+    throw new AppError('token_missing', detail)
   }
   return token
 }

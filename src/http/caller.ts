@@ -37,12 +37,12 @@ export async function authenticateIntrospectionCaller(
     caller = { clientId: client.id, scopes: client.allowedScopes, ip: clientIp(c) }
     ;[subject] = (await checkAccessTokens(await tokenStateDeps(c), [form.token])) as [TokenCheck]
   } else {
-    throw new AppError(401, 'token_missing', 'Authenticate with a bearer token or client credentials.', {
+    throw new AppError('token_missing', 'Authenticate with a bearer token or client credentials.', {
       headers: { 'www-authenticate': 'Bearer realm="portero", Basic realm="portero"' },
     })
   }
   if (!caller.scopes.includes(SCOPES.introspect) && !caller.scopes.includes(SCOPES.introspectAny)) {
-    throw new AppError(403, 'insufficient_scope', `Introspection needs the ${SCOPES.introspect} scope.`)
+    throw new AppError('insufficient_scope', `Introspection needs the ${SCOPES.introspect} scope.`)
   }
   return { caller, subject }
 }

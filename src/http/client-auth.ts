@@ -20,7 +20,7 @@ export const TokenForm = z.object({
 })
 
 function invalidClient(detail: string): AppError {
-  return new AppError(401, 'invalid_client', detail)
+  return new AppError('invalid_client', detail)
 }
 
 /** RFC 6749 §2.3.1: the id and secret are form-urlencoded before base64. */
@@ -54,7 +54,8 @@ export function readClientCredentials(
   const posted = form.client_secret !== undefined
   if (basic && (posted || form.client_id !== undefined && form.client_id !== basic.clientId)) {
     // RFC 6749 §2.3: a client must not use more than one authentication method per request.
-    throw new AppError(400, 'invalid_request', 'Authenticate with the Authorization header or the body, not both.')
+    const detail = 'Authenticate with the Authorization header or the body, not both.'
+    throw new AppError('invalid_request', detail)
   }
   const credentials = basic ?? (posted ? { clientId: form.client_id ?? '', clientSecret: form.client_secret! } : null)
   if (!credentials) {

@@ -2,7 +2,7 @@
 // empty (the default) means no CORS header on any response.
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from './app-env.ts'
-import { AppError } from '../errors.ts'
+import { misconfigured } from '../errors.ts'
 import type { AllowedMethods } from './errors.ts'
 import { writableHeaders } from './security.ts'
 
@@ -43,7 +43,7 @@ function toOrigin(entry: string): string {
     const cause = new Error(
       `CORS_ALLOWED_ORIGINS: "${entry}" is not an origin such as https://app.example.com`,
     )
-    throw new AppError(500, 'internal_error', 'The server is misconfigured.', {}, { cause })
+    throw misconfigured(cause)
   }
   return origin
 }

@@ -3,7 +3,7 @@
 import type { MiddlewareHandler } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from './app-env.ts'
-import { AppError, type Dialect } from '../errors.ts'
+import { fieldError, type Dialect } from '../errors.ts'
 import { MAX_SECRET_LENGTH } from '../domain/secrets.ts'
 
 const credential = (name: string) =>
@@ -29,21 +29,21 @@ export function detectLoginDialect(body: unknown): LoginDialect {
     const bridge = 'clientId' in body || 'clientSecret' in body
     const yativo = 'account_id' in body || 'app_secret' in body
     if (bridge && yativo) {
-      throw new AppError(
-        400,
-        'invalid_request',
-        'The login is ambiguous: send either {"clientId", "clientSecret"} or {"account_id", "app_secret"}, not fields of both.',
-        { errors: [{ path: '(body)', message: 'fields of both login dialects' }] },
+      throw fieldError(
+        '(body)',
+        'fields of both login dialects',
+        'The login is ambiguous: send either {"clientId", "clientSecret"} or ' +
+          '{"account_id", "app_secret"}, not fields of both.',
       )
     }
     if (bridge) return 'bridge'
     if (yativo) return 'yativo'
   }
-  throw new AppError(
-    400,
-    'invalid_request',
-    'Send {"clientId", "clientSecret"} or {"account_id", "app_secret"}; for OAuth 2.0 use POST /oauth/token.',
-    { errors: [{ path: '(body)', message: 'no known credential fields' }] },
+  throw fieldError(
+    '(body)',
+    'no known credential fields',
+    'Send {"clientId", "clientSecret"} or {"account_id", "app_secret"}; ' +
+      'for OAuth 2.0 use POST /oauth/token.',
   )
 }
 

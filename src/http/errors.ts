@@ -4,7 +4,7 @@ import type { Context, Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { PatternRouter } from 'hono/router/pattern-router'
 import type { AppEnv } from './app-env.ts'
-import { AppError, ERROR_CODES, internalError, toProblem, type ErrorCode } from '../errors.ts'
+import { AppError, ERRORS, internalError, toProblem, type ErrorCode } from '../errors.ts'
 import { log } from '../log.ts'
 
 export function problemResponse(c: Context<AppEnv>, err: AppError): Response {
@@ -24,12 +24,31 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   429: 'rate_limited',
 }
 
+/**
+ * An HTTPException Hono threw (the body limit's 413, the validator's 400 on malformed JSON): it
+ * keeps its own status, under the generic code of that status.
+ */
+class HonoError extends AppError {
+  readonly #status: number
+
+  constructor(cause: HTTPException) {
+    const code = CODE_BY_STATUS[cause.status] ?? 'invalid_request'
+    super(code, ERRORS[code].description, { cause })
+    this.#status = cause.status
+  }
+
+  override get status(): number {
+    return this.#status
+  }
+
+  override get title(): string {
+    return Object.values(ERRORS).find((e) => e.status === this.#status)?.title ?? 'Error'
+  }
+}
+
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err
-  if (err instanceof HTTPException && err.status < 500) {
-    const code = CODE_BY_STATUS[err.status] ?? 'invalid_request'
-    return new AppError(err.status, code, ERROR_CODES[code], {}, { cause: err })
-  }
+  if (err instanceof HTTPException && err.status < 500) return new HonoError(err)
   return internalError(err)
 }
 
@@ -75,15 +94,11 @@ export function createNotFound(allowedMethods: AllowedMethods) {
   return function notFound(c: Context<AppEnv>): Response {
     const methods = allowedMethods(c.req.path)
     if (methods.length === 0) {
-      return problemResponse(c, new AppError(404, 'not_found', `No resource at ${c.req.path}.`))
+      return problemResponse(c, new AppError('not_found', `No resource at ${c.req.path}.`))
     }
     const allow = [...methods, 'OPTIONS'].join(', ')
     if (c.req.method === 'OPTIONS') return c.body(null, 204, { allow })
-    return problemResponse(
-      c,
-      new AppError(405, 'method_not_allowed', `${c.req.method} is not supported here; use ${allow}.`, {
-        headers: { allow },
-      }),
-    )
+    const detail = `${c.req.method} is not supported here; use ${allow}.`
+    return problemResponse(c, new AppError('method_not_allowed', detail, { headers: { allow } }))
   }
 }

@@ -2,10 +2,12 @@
 // opaque cursor, a bounded page size, a stable order, and a link to the next page.
 import { z } from 'zod'
 import { base64UrlDecode, base64UrlEncode } from '../encoding.ts'
-import { AppError } from '../errors.ts'
+import { fieldError, type AppError } from '../errors.ts'
 
 export const DEFAULT_PAGE_SIZE = 50
 export const MAX_PAGE_SIZE = 100
+
+const FOREIGN_CURSOR = 'cursor is not one this API returned'
 
 export const PageQuery = z.object({
   limit: z.coerce
@@ -22,7 +24,7 @@ export const PageQuery = z.object({
       try {
         return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(base64UrlDecode(cursor))
       } catch {
-        ctx.addIssue({ code: 'custom', message: 'cursor is not one this API returned' })
+        ctx.addIssue({ code: 'custom', message: FOREIGN_CURSOR })
         return z.NEVER
       }
     }),
@@ -54,9 +56,7 @@ export function toPage<Row, Item>(
   return { items: items.map(view), page_size: limit, next_cursor: nextCursor, links: { next } }
 }
 
-/** A cursor that parsed but cannot be one of this list's keys. */
+/** 400 `invalid_request` for a cursor that parsed but cannot be one of this list's keys. */
 export function badCursor(): AppError {
-  return new AppError(400, 'invalid_request', 'cursor is not one this API returned.', {
-    errors: [{ path: 'cursor', message: 'cursor is not one this API returned' }],
-  })
+  return fieldError('cursor', FOREIGN_CURSOR, `${FOREIGN_CURSOR}.`)
 }

@@ -48,7 +48,6 @@ export function requireHttps(): MiddlewareHandler<AppEnv> {
         ? ''
         : ' Credentials sent over plain HTTP may have been read on the way: rotate them.'
     throw new AppError(
-      400,
       'https_required',
       `Portero answers over HTTPS only: send this request to https://${url.host}${url.pathname}.${leaked}`,
     )
@@ -136,22 +135,22 @@ export function limitHeaders(): MiddlewareHandler<AppEnv> {
       if (value !== null && value.length > limit) {
         const detail = `The ${name} header is longer than ${limit} characters.`
         throw /^basic /i.test(value)
-          ? new AppError(401, 'invalid_client', detail)
-          : new AppError(401, 'invalid_token', detail)
+          ? new AppError('invalid_client', detail)
+          : new AppError('invalid_token', detail)
       }
     }
     let bytes = 0
     for (const [name, value] of headers) bytes += name.length + encoder.encode(value).length + 4
     if (bytes > MAX_HEADER_BYTES) {
       const detail = `The request headers are larger than ${MAX_HEADER_BYTES} bytes.`
-      throw new AppError(431, 'headers_too_large', detail)
+      throw new AppError('headers_too_large', detail)
     }
     await next()
   }
 }
 
 function tooLarge(maxSize: number): never {
-  throw new AppError(413, 'payload_too_large', `The request body is larger than ${maxSize} bytes.`)
+  throw new AppError('payload_too_large', `The request body is larger than ${maxSize} bytes.`)
 }
 
 function bodyLimiter(maxSize: number): MiddlewareHandler<AppEnv> {

@@ -3,27 +3,12 @@ import { zValidator } from '@hono/zod-validator'
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
 import type { AppEnv } from './app-env.ts'
 import type { z } from 'zod'
-import { AppError, type FieldError } from '../errors.ts'
-
-type Issues = { issues: readonly { path: readonly PropertyKey[]; message: string }[] }
-
-export function toFieldErrors(error: Issues): FieldError[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.') || '(body)',
-    message: issue.message,
-  }))
-}
-
-function invalid(error: Issues): AppError {
-  const errors = toFieldErrors(error)
-  const summary = errors.map((e) => `${e.path}: ${e.message}`).join('; ')
-  return new AppError(400, 'invalid_request', `The request is not valid: ${summary}.`, { errors })
-}
+import { AppError, invalidFields, toFieldErrors, type Issues } from '../errors.ts'
 
 /** Parses `value` with `schema` or throws AppError 400 `invalid_request` with field errors. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value)
-  if (!result.success) throw invalid(result.error)
+  if (!result.success) throw invalidFields(toFieldErrors(result.error))
   return result.data
 }
 
@@ -32,7 +17,7 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.out
  * zod failure becomes AppError 400 `invalid_request` with field `errors`.
  */
 export function throwInvalid(result: { success: true } | { success: false; error: Issues }): void {
-  if (!result.success) throw invalid(result.error)
+  if (!result.success) throw invalidFields(toFieldErrors(result.error))
 }
 
 /** zValidator with the hook that turns a zod failure into the one error shape. */
@@ -46,7 +31,6 @@ function mediaType(header: string | undefined): string {
 
 function unsupported(expected: string, got: string | undefined): AppError {
   return new AppError(
-    415,
     'unsupported_media_type',
     `Send the body as ${expected}${got ? `, not ${mediaType(got)}` : ''}.`,
     { headers: { 'accept-post': expected } },
@@ -99,22 +83,22 @@ export function requireJson(): MiddlewareHandler {
     try {
       bytes = await c.req.arrayBuffer()
     } catch (cause) {
-      throw new AppError(400, 'invalid_json', 'The request body could not be read.', {}, { cause })
+      throw new AppError('invalid_json', 'The request body could not be read.', { cause })
     }
     let text: string
     try {
       text = utf8.decode(bytes)
     } catch (cause) {
-      throw new AppError(400, 'invalid_request', 'The request body is not valid UTF-8 JSON.', {}, { cause })
+      throw new AppError('invalid_request', 'The request body is not valid UTF-8 JSON.', { cause })
     }
     if (jsonDepth(text) > MAX_JSON_DEPTH) {
       const detail = `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`
-      throw new AppError(400, 'invalid_request', detail)
+      throw new AppError('invalid_request', detail)
     }
     try {
       JSON.parse(text)
     } catch (cause) {
-      throw new AppError(400, 'invalid_json', 'The request body is not valid JSON.', {}, { cause })
+      throw new AppError('invalid_json', 'The request body is not valid JSON.', { cause })
     }
     await next()
   }
@@ -139,7 +123,7 @@ export function validateForm<S extends z.ZodType>(
     try {
       body = await c.req.arrayBuffer()
     } catch (cause) {
-      throw new AppError(400, 'invalid_request', 'The request body could not be read.', {}, { cause })
+      throw new AppError('invalid_request', 'The request body could not be read.', { cause })
     }
     const fields: Record<string, string | string[]> = Object.create(null)
     for (const [name, value] of new URLSearchParams(new TextDecoder().decode(body))) {

@@ -4,7 +4,7 @@
 // named transforms of ./transforms.ts for what a route cannot declare.
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { Env } from 'hono'
-import { ERROR_CODES } from '../errors.ts'
+import { ERRORS } from '../errors.ts'
 import { SECURITY_SCHEMES } from './operations.ts'
 import { TRANSFORMS, type Document } from './transforms.ts'
 
@@ -14,7 +14,7 @@ const INFO = {
   description:
     'Edge token service and notification gateway. Errors are RFC 9457 problem details with a ' +
     'stable `code`: ' +
-    Object.keys(ERROR_CODES)
+    Object.keys(ERRORS)
       .map((c) => `\`${c}\``)
       .join(', ') +
     '. HTTPS only: over plain HTTP, a GET or HEAD of a public read (`/docs`, `/openapi.json`, ' +

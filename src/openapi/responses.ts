@@ -1,7 +1,7 @@
 // Zod schemas of the answers, for the OpenAPI description only: requests are described by the
 // very schemas that validate them, answers by these.
 import { z } from 'zod'
-import { ERROR_CODES } from '../errors.ts'
+import { ERRORS } from '../errors.ts'
 
 export const Problem = z
   .object({
@@ -9,7 +9,7 @@ export const Problem = z
     title: z.string(),
     status: z.int(),
     detail: z.string().meta({ description: 'What went wrong, for people.' }),
-    code: z.enum(Object.keys(ERROR_CODES) as [string, ...string[]]),
+    code: z.enum(Object.keys(ERRORS) as [string, ...string[]]),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     ack: z.int().optional().meta({ description: 'Bridge dialect (document 003): 899, 898, 897, 896 or 999.' }),
     status_code: z.int().optional().meta({ description: 'Yativo dialect (document 002).' }),

@@ -1,7 +1,7 @@
 // POST /oauth/token: RFC 6749 §4.4 client credentials grant.
 import { createRoute } from '@hono/zod-openapi'
 import { z } from 'zod'
-import { AppError } from '../errors.ts'
+import { AppError, fieldError } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { clientIp, readClientCredentials } from '../http/client-auth.ts'
 import { loginDeps } from '../http/deps.ts'
@@ -48,17 +48,15 @@ const token = createRoute({
 oauth.openapi(token, async (c) => {
   const form = c.req.valid('form')
   if (!form.grant_type) {
-    throw new AppError(400, 'invalid_request', 'grant_type is required.', {
-      errors: [{ path: 'grant_type', message: 'required' }],
-    })
+    throw fieldError('grant_type', 'required', 'grant_type is required.')
   }
   if (form.grant_type !== 'client_credentials') {
-    throw new AppError(400, 'unsupported_grant_type', 'Only grant_type=client_credentials is supported.')
+    throw new AppError('unsupported_grant_type', 'Only grant_type=client_credentials is supported.')
   }
   // RFC 6749 §5.2: a malformed scope is invalid_scope, not invalid_request.
   if (form.scope !== undefined && !form.scope.split(' ').every((t) => scopeToken.test(t))) {
     const detail = 'scope must be scope tokens separated by single spaces.'
-    throw new AppError(400, 'invalid_scope', detail, {
+    throw new AppError('invalid_scope', detail, {
       errors: [{ path: 'scope', message: 'not space-separated scope tokens' }],
     })
   }

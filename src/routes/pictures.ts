@@ -2,7 +2,7 @@
 import { createRoute } from '@hono/zod-openapi'
 import { z } from 'zod'
 import { PICTURE_TYPES, type PictureExtension } from '../domain/pictures.ts'
-import { AppError } from '../errors.ts'
+import { notFound } from '../errors.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'
 import { pathParameters, problems, SECURITY } from '../openapi/operations.ts'
 import { findPicture } from '../storage/pictures.ts'
@@ -41,7 +41,7 @@ pictures.openapi(picture, async (c) => {
   // The extension is part of the URL: the same id with another one is not this picture.
   if (!stored || !ext || stored.meta.type !== PICTURE_TYPES[ext]) {
     await stored?.body.cancel()
-    throw new AppError(404, 'not_found', 'No such picture (it may have expired).')
+    throw notFound('No such picture (it may have expired).')
   }
   const maxAge = Math.max(0, stored.meta.expiresAt - Math.floor(now.getTime() / 1000))
   return c.body(stored.body, 200, {

@@ -3,7 +3,7 @@ import { createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../http/app-env.ts'
-import { AppError } from '../errors.ts'
+import { AppError, conflict } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'
@@ -86,12 +86,12 @@ function view(r: Recipient) {
 /** The provider whose directory this token manages; operator tokens have none. */
 function providerOf(c: Context<AppEnv>): string {
   const { providerId } = c.get('auth')
-  if (!providerId) throw new AppError(403, 'forbidden', 'This token does not belong to a provider.')
+  if (!providerId) throw new AppError('forbidden', 'This token does not belong to a provider.')
   return providerId
 }
 
 function notFound(userId: string): AppError {
-  return new AppError(404, 'not_found', `No recipient "${userId}" in this provider's directory.`)
+  return new AppError('not_found', `No recipient "${userId}" in this provider's directory.`)
 }
 
 const location = (userId: string) => `/recipients/${encodeURIComponent(userId)}`
@@ -123,7 +123,7 @@ const add = createRoute({
 recipients.openapi(add, async (c) => {
   const body = c.req.valid('json')
   if (!(await insertRecipient(c.env.DB, providerOf(c), body.user_id, toFields(body)))) {
-    throw new AppError(409, 'conflict', `Recipient "${body.user_id}" already exists; use PUT ${location(body.user_id)}.`)
+    throw conflict(`Recipient "${body.user_id}" already exists; use PUT ${location(body.user_id)}.`)
   }
   const created = await findRecipient(c.env.DB, providerOf(c), body.user_id)
   c.header('location', location(body.user_id))

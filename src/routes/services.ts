@@ -1,6 +1,6 @@
 // POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
 import { createRoute } from '@hono/zod-openapi'
-import { AppError } from '../errors.ts'
+import { fieldError } from '../errors.ts'
 import {
   acceptDispatch,
   MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -82,9 +82,9 @@ services.openapi(dispatch, async (c) => {
   const request = parseServicesRequest(await c.req.json(), new Date())
   const key = c.req.header('idempotency-key') ?? null
   if (key !== null && (key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !IDEMPOTENCY_KEY.test(key))) {
-    throw new AppError(400, 'invalid_request', `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`, {
-      errors: [{ path: 'Idempotency-Key', message: 'invalid header value' }],
-    })
+    const detail =
+      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`
+    throw fieldError('Idempotency-Key', 'invalid header value', detail)
   }
   const deps = await dispatchDeps(c)
   const { message, deliveries, replayed } = await acceptDispatch(deps, c.get('auth'), request, key)

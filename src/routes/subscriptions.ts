@@ -27,7 +27,7 @@ const list = createRoute({
 
 subscriptions.openapi(list, async (c) => {
   const { providerId } = c.get('auth')
-  if (!providerId) throw new AppError(403, 'forbidden', 'This token does not belong to a provider.')
+  if (!providerId) throw new AppError('forbidden', 'This token does not belong to a provider.')
   const { limit, cursor } = c.req.valid('query')
   return c.json(await subscriptionPage(c.env.DB, providerId, limit, cursor, new URL(c.req.url)))
 })

@@ -68,7 +68,9 @@ describe('decodePicture', () => {
   it('refuses a PNG declared as JPEG', () => {
     const error = refusal(`data:image/jpeg;base64,${toBase64(randomPng())}`)
     expect(error).toMatchObject({ status: 400, code: 'invalid_request' })
-    expect(error.extra.errors).toEqual([{ path: PATH, message: expect.stringMatching(/declared image\/jpeg/) }])
+    expect(error.options.errors).toEqual([
+      { path: PATH, message: expect.stringMatching(/declared image\/jpeg/) },
+    ])
   })
 
   it('refuses truncated base64 and a truncated image', () => {
@@ -188,7 +190,7 @@ describe('decodePicture: pixel limits', () => {
   ])('refuses %s with 400 naming the field', (_, image, size) => {
     const error = refusal(toBase64(image()))
     expect(error).toMatchObject({ status: 400, code: 'invalid_request' })
-    expect(error.extra.errors).toEqual([
+    expect(error.options.errors).toEqual([
       { path: PATH, message: `is ${size} pixels: at most 4096 pixels a side and 16 megapixels` },
     ])
   })
@@ -196,7 +198,9 @@ describe('decodePicture: pixel limits', () => {
   it('refuses an image whose header gives no size', () => {
     const noFrame = Uint8Array.from([...jpeg().subarray(0, -15), 0xff, 0xd9])
     const error = refusal(toBase64(noFrame))
-    expect(error.extra.errors).toEqual([{ path: PATH, message: 'has no readable width and height in its header' }])
+    expect(error.options.errors).toEqual([
+      { path: PATH, message: 'has no readable width and height in its header' },
+    ])
   })
 })
 

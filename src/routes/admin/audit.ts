@@ -1,9 +1,8 @@
 // /admin/audit: the audit log, newest first by when events happened, filtered and paged.
 import { createRoute } from '@hono/zod-openapi'
 import { z } from 'zod'
-import { AppError } from '../../errors.ts'
 import { OpenApiApp } from '../../http/openapi-app.ts'
-import { PageQuery, toPage } from '../../http/paging.ts'
+import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
 import { json, MANAGEMENT, problems } from '../../openapi/operations.ts'
 import { AuditPage } from '../../openapi/responses.ts'
 import { listAuditEvents, type StoredAuditEvent } from '../../storage/audit-events.ts'
@@ -60,9 +59,7 @@ audit.openapi(list, async (c) => {
   // A cursor is the id the previous page ended at. Any other value is refused: read as "no cursor",
   // it would send a client following links back to the first page, over and over.
   if (cursor !== undefined && !/^\d{1,15}$/.test(cursor)) {
-    throw new AppError(400, 'invalid_request', 'cursor is not one this API returned.', {
-      errors: [{ path: 'cursor', message: 'cursor is not one this API returned' }],
-    })
+    throw badCursor()
   }
   const before = cursor === undefined ? undefined : Number(cursor)
   // Stored instants carry milliseconds and Z; normalise the filter bounds to compare as text.

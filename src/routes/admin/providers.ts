@@ -1,7 +1,7 @@
 // /admin/providers: onboarding service providers, and their subscriptions to services.
 import { createRoute } from '@hono/zod-openapi'
 import { z } from 'zod'
-import { AppError } from '../../errors.ts'
+import { notFound } from '../../errors.ts'
 import {
   changeProvider,
   createProvider,
@@ -179,7 +179,7 @@ providers.openapi(listSubscriptionsOf, async (c) => {
 
 function serviceIdOf(raw: string): number {
   const parsed = ServiceIdParam.safeParse(raw)
-  if (!parsed.success) throw new AppError(404, 'not_found', `No subscription to service ${raw}.`)
+  if (!parsed.success) throw notFound(`No subscription to service ${raw}.`)
   return parsed.data
 }
 
@@ -200,7 +200,9 @@ providers.openapi(rotate, async (c) => {
   const serviceId = serviceIdOf(c.req.param('serviceId'))
   auditAs(c, 'subscription.rotate', provider.id, { service_id: serviceId })
   const subscription = await rotateSubscriptionToken(c.env.DB, provider.id, serviceId)
-  if (!subscription) throw new AppError(404, 'not_found', `Provider ${provider.id} has no subscription to service ${serviceId}.`)
+  if (!subscription) {
+    throw notFound(`Provider ${provider.id} has no subscription to service ${serviceId}.`)
+  }
   return c.json(subscriptionView(subscription))
 })
 
@@ -218,7 +220,7 @@ providers.openapi(unsubscribe, async (c) => {
   const serviceId = serviceIdOf(c.req.param('serviceId'))
   auditAs(c, 'subscription.revoke', provider.id, { service_id: serviceId })
   if (!(await revokeSubscription(c.env.DB, provider.id, serviceId))) {
-    throw new AppError(404, 'not_found', `Provider ${provider.id} has no subscription to service ${serviceId}.`)
+    throw notFound(`Provider ${provider.id} has no subscription to service ${serviceId}.`)
   }
   return c.body(null, 204)
 })

@@ -1,11 +1,11 @@
 // /admin/services: the service definitions /Services uses (document 001's service_id).
 import { createRoute } from '@hono/zod-openapi'
 import { z } from 'zod'
-import { AppError } from '../../errors.ts'
+import { conflict, notFound } from '../../errors.ts'
 import { ChannelName } from '../../domain/dispatch-request.ts'
 import { auditAs } from '../../http/audit.ts'
 import { OpenApiApp } from '../../http/openapi-app.ts'
-import { PageQuery, toPage } from '../../http/paging.ts'
+import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
 import {
   json,
   jsonBody,
@@ -77,11 +77,11 @@ function view(s: Service) {
 
 function serviceId(raw: string): number {
   const id = Number(raw)
-  if (!/^[1-9]\d{0,9}$/.test(raw) || !Number.isSafeInteger(id)) throw new AppError(404, 'not_found', `No service ${raw}.`)
+  if (!/^[1-9]\d{0,9}$/.test(raw) || !Number.isSafeInteger(id)) throw notFound(`No service ${raw}.`)
   return id
 }
 
-const nameTaken = (name: string) => new AppError(409, 'conflict', `A service named "${name}" already exists.`)
+const nameTaken = (name: string) => conflict(`A service named "${name}" already exists.`)
 
 const idParam = { params: pathParameters('id') }
 
@@ -112,7 +112,7 @@ services.openapi(create, async (c) => {
     enabled: body.enabled,
   })
   if (id === null) {
-    throw new AppError(409, 'conflict', `A service with id ${body.id} or name "${body.name}" already exists.`)
+    throw conflict(`A service with id ${body.id} or name "${body.name}" already exists.`)
   }
   auditAs(c, 'service.create', String(id))
   c.header('location', `/admin/services/${id}`)
@@ -132,9 +132,7 @@ services.openapi(list, async (c) => {
   const { limit, cursor } = c.req.valid('query')
   // A cursor that is not a service id is the caller's mistake (400), not a missing resource.
   if (cursor !== undefined && !/^[1-9]\d{0,9}$/.test(cursor)) {
-    throw new AppError(400, 'invalid_request', 'cursor is not one this API returned.', {
-      errors: [{ path: 'cursor', message: 'cursor is not one this API returned' }],
-    })
+    throw badCursor()
   }
   const after = cursor === undefined ? undefined : Number(cursor)
   const rows = await listServices(c.env.DB, { after, limit: limit + 1 })
@@ -152,7 +150,7 @@ const read = createRoute({
 
 services.openapi(read, async (c) => {
   const service = await findServiceById(c.env.DB, serviceId(c.req.param('id')))
-  if (!service) throw new AppError(404, 'not_found', `No service ${c.req.param('id')}.`)
+  if (!service) throw notFound(`No service ${c.req.param('id')}.`)
   return c.json(view(service))
 })
 
@@ -182,7 +180,7 @@ services.openapi(change, async (c) => {
     if (body.name && String(cause).includes('UNIQUE')) throw nameTaken(body.name)
     throw cause
   }
-  if (!found) throw new AppError(404, 'not_found', `No service ${id}.`)
+  if (!found) throw notFound(`No service ${id}.`)
   return c.body(null, 204)
 })
 
@@ -199,9 +197,9 @@ services.openapi(remove, async (c) => {
   const id = serviceId(c.req.param('id'))
   auditAs(c, 'service.delete', String(id))
   const outcome = await deleteService(c.env.DB, id)
-  if (outcome === 'not_found') throw new AppError(404, 'not_found', `No service ${id}.`)
+  if (outcome === 'not_found') throw notFound(`No service ${id}.`)
   if (outcome === 'in_use') {
-    throw new AppError(409, 'conflict', `Service ${id} has subscriptions (revoked ones too); disable it instead.`)
+    throw conflict(`Service ${id} has subscriptions (revoked ones too); disable it instead.`)
   }
   return c.body(null, 204)
 })
