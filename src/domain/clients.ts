@@ -91,13 +91,8 @@ export async function createClient(deps: ClientDeps, input: NewClientInput): Pro
 export async function changeClient(deps: ClientDeps, id: string, changes: ClientChanges): Promise<Client> {
   const client = await requireClient(deps.db, id)
   if (changes.allowedScopes) checkScopes(client.providerId, changes.allowedScopes)
-  try {
-    await updateClient(deps.db, id, changes)
-  } catch (cause) {
-    if (String(cause).includes('UNIQUE')) {
-      throw conflict(`Another client of this provider is named "${changes.name}".`)
-    }
-    throw cause
+  if ((await updateClient(deps.db, id, changes)) === 'conflict') {
+    throw conflict(`Another client of this provider is named "${changes.name}".`)
   }
   const disabled = changes.status === 'disabled' && client.status !== 'disabled'
   if (disabled || narrows(client.allowedScopes, changes.allowedScopes) || narrows(client.audiences, changes.audiences)) {

@@ -146,8 +146,17 @@ export type ClientChanges = Partial<
   Pick<Client, 'name' | 'allowedScopes' | 'audiences' | 'tokenLifetime' | 'status'>
 >
 
-/** Applies the given changes; false if there is no such client. Throws on a name conflict. */
-export async function updateClient(db: D1Database, id: string, changes: ClientChanges): Promise<boolean> {
+/**
+ * Applies the given changes: 'updated', 'not_found', or 'conflict' when another client of the
+ * same provider has the new name (nothing is changed then).
+ */
+export async function updateClient(
+  db: D1Database,
+  id: string,
+  changes: ClientChanges,
+): Promise<'updated' | 'not_found' | 'conflict'> {
+  // The NOT EXISTS asks what the unique index clients_provider_name would refuse (names are
+  // unique per provider; operator clients, whose provider_id is NULL, may share one).
   const result = await db
     .prepare(
       `UPDATE clients SET
@@ -157,7 +166,8 @@ export async function updateClient(db: D1Database, id: string, changes: ClientCh
          token_lifetime = COALESCE(?5, token_lifetime),
          status = COALESCE(?6, status),
          updated_at = ${NOW}
-       WHERE id = ?1`,
+       WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM clients AS other
+         WHERE other.provider_id = clients.provider_id AND other.name = ?2 AND other.id <> ?1)`,
     )
     .bind(
       id,
@@ -168,7 +178,8 @@ export async function updateClient(db: D1Database, id: string, changes: ClientCh
       changes.status ?? null,
     )
     .run()
-  return result.meta.changes > 0
+  if (result.meta.changes > 0) return 'updated'
+  return (await findClientById(db, id)) ? 'conflict' : 'not_found'
 }
 
 /**

@@ -89,14 +89,24 @@ export async function insertService(db: D1Database, service: NewService): Promis
 export type ServiceChanges = Partial<Omit<Service, 'id' | 'createdAt' | 'updatedAt'>>
 
 /** Applies the changes; false if there is no such service. Throws on a name conflict. */
-export async function updateService(db: D1Database, id: number, changes: ServiceChanges): Promise<boolean> {
+/**
+ * Applies the given changes: 'updated', 'not_found', or 'conflict' when another service has the
+ * new name (nothing is changed then).
+ */
+export async function updateService(
+  db: D1Database,
+  id: number,
+  changes: ServiceChanges,
+): Promise<'updated' | 'not_found' | 'conflict'> {
+  // The NOT EXISTS asks what the UNIQUE constraint on services.name would refuse.
   const result = await db
     .prepare(
       `UPDATE services SET name = COALESCE(?2, name), kind = COALESCE(?3, kind),
          required_parameters = COALESCE(?4, required_parameters),
          allowed_channels = COALESCE(?5, allowed_channels), enabled = COALESCE(?6, enabled),
          updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
-       WHERE id = ?1`,
+       WHERE id = ?1
+         AND NOT EXISTS (SELECT 1 FROM services AS other WHERE other.name = ?2 AND other.id <> ?1)`,
     )
     .bind(
       id,
@@ -107,7 +117,8 @@ export async function updateService(db: D1Database, id: number, changes: Service
       changes.enabled === undefined ? null : +changes.enabled,
     )
     .run()
-  return result.meta.changes > 0
+  if (result.meta.changes > 0) return 'updated'
+  return (await findServiceById(db, id)) ? 'conflict' : 'not_found'
 }
 
 /** Deletes a service no provider subscribes to: 'deleted', 'not_found' or 'in_use'. */

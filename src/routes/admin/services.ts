@@ -81,8 +81,6 @@ function serviceId(raw: string): number {
   return id
 }
 
-const nameTaken = (name: string) => conflict(`A service named "${name}" already exists.`)
-
 const idParam = { params: pathParameters('id') }
 
 const create = createRoute({
@@ -167,20 +165,16 @@ services.openapi(change, async (c) => {
   const id = serviceId(c.req.param('id'))
   const body = c.req.valid('json')
   auditAs(c, 'service.update', String(id), { changed: Object.keys(body) })
-  let found: boolean
-  try {
-    found = await updateService(c.env.DB, id, {
-      name: body.name,
-      kind: body.kind,
-      requiredParameters: body.required_parameters,
-      allowedChannels: body.allowed_channels,
-      enabled: body.enabled,
-    })
-  } catch (cause) {
-    if (body.name && String(cause).includes('UNIQUE')) throw nameTaken(body.name)
-    throw cause
-  }
-  if (!found) throw notFound(`No service ${id}.`)
+  const outcome = await updateService(c.env.DB, id, {
+    name: body.name,
+    kind: body.kind,
+    requiredParameters: body.required_parameters,
+    allowedChannels: body.allowed_channels,
+    enabled: body.enabled,
+  })
+  if (outcome === 'not_found') throw notFound(`No service ${id}.`)
+  // Only a new name can conflict.
+  if (outcome === 'conflict') throw conflict(`A service named "${body.name}" already exists.`)
   return c.body(null, 204)
 })
 

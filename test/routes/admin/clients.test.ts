@@ -615,6 +615,16 @@ describe('PATCH /admin/clients/{id}', () => {
     expect((await json<ClientView>(await get(elsewhere.client_id))).name).toBe(first.name)
   })
 
+  it('lets operator clients (no provider) share a name, as the unique index does', async () => {
+    const first = await createOverHttp({ provider_id: null })
+    const second = await createOverHttp({ provider_id: null })
+    const renamed = await adminCall(admin, 'PATCH', `/admin/clients/${second.client_id}`, {
+      name: first.name,
+    })
+    expect(renamed.status).toBe(204)
+    expect((await json<ClientView>(await get(second.client_id))).name).toBe(first.name)
+  })
+
   it.each([
     { case: 'an empty body', body: {}, path: '(body)' },
     {
