@@ -22,6 +22,7 @@ import { selectServiceById, type Service } from '../storage/services.ts'
 import { selectSubscriptionByToken } from '../storage/subscriptions.ts'
 import type { PartRequest, ServicesRequest } from './dispatch-request.ts'
 import { pictureDigest, planPictures, storePictures, type PictureDeps } from './pictures.ts'
+import { E164 } from '../utils/e164.ts'
 
 export type DispatchDeps = {
   db: D1Database
@@ -42,7 +43,6 @@ export type Sender = { clientId: string; providerId: string | null }
 
 export type Accepted = { message: Message; deliveries: Delivery[]; replayed: boolean }
 
-const E164 = /^\+[1-9]\d{6,14}$/
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255
 const PARTS = ['notification', 'advertisement'] as const
 

@@ -27,6 +27,7 @@ import {
   type Recipient,
   type RecipientFields,
 } from '../storage/recipients.ts'
+import { E164 } from '../utils/e164.ts'
 
 export const recipients = new OpenApiApp()
 
@@ -43,7 +44,7 @@ const UserId = z
 
 const Phone = z
   .string({ error: 'phone must be a string or null' })
-  .regex(/^\+[1-9]\d{6,14}$/, 'phone must be an E.164 number such as +5491155550000')
+  .regex(E164, 'phone must be an E.164 number such as +5491155550000')
   .nullable()
 const FcmTokens = z
   .array(z.string().min(1).max(4096), { error: 'fcm_tokens must be an array of strings' })

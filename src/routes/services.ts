@@ -24,6 +24,7 @@ import {
 } from '../openapi/operations.ts'
 import { Message as MessageView } from '../openapi/responses.ts'
 import type { Delivery, Message } from '../storage/messages.ts'
+import { E164 } from '../utils/e164.ts'
 
 export const services = new OpenApiApp()
 
@@ -113,8 +114,6 @@ services.openapi(status, async (c) => {
   c.header('cache-control', 'no-store')
   return c.json(toMessageView(message, deliveries))
 })
-
-const E164 = /^\+[1-9]\d{6,14}$/
 
 /** Phone numbers and registration tokens are shown masked: the status needs no personal data. */
 function mask(address: string): string {
