@@ -6,10 +6,10 @@ import { AppError, fieldError, invalidFields, toFieldErrors } from '../errors.ts
 import { MAX_SMS_TEXT_CHARS, smsText, type Channel } from '../channel.ts'
 import { decodePicture, MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, MAX_PICTURE_SIDE, type Picture } from './pictures.ts'
 import { MAX_QR_CONTENT_CHARS, MAX_QR_LABEL_CHARS, renderQrCode } from './qr-codes.ts'
+import { isPositiveInt64 } from '../utils/int64.ts'
 
 export const MAX_TITLE_CHARS = 32
 export const MAX_MESSAGE_CHARS = 166
-const MAX_INT64 = 2n ** 63n - 1n
 
 /** Document 001 "Cannel": a name (any case) or a numeric shipping code. */
 export const CHANNEL_CODES: Record<string, Channel> = { sms: 'sms', fcm: 'fcm', '1': 'sms', '2': 'fcm' }
@@ -140,7 +140,7 @@ const ProviderId = z.union([z.number(), z.string()]).transform((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'must be a positive integer up to 2^53−1, or a decimal string up to 2^63−1' })
     return z.NEVER
   }
-  if (/^[1-9]\d{0,18}$/.test(value) && BigInt(value) <= MAX_INT64) return value
+  if (isPositiveInt64(value)) return value
   ctx.addIssue({ code: 'custom', message: 'must be a decimal string of a positive int64 (at most 2^63−1)' })
   return z.NEVER
 })

@@ -15,8 +15,8 @@ import { findServiceById } from '../storage/services.ts'
 import { insertSubscription, type Subscription } from '../storage/subscriptions.ts'
 import { endClientTokens, publishClientRecords, type ClientRecordDeps } from './client-records.ts'
 import { waitOutRevocationSecond } from './revocation.ts'
+import { isPositiveInt64 } from '../utils/int64.ts'
 
-const MAX_INT64 = 2n ** 63n - 1n
 /** Provider ids are int64 (document 001), carried as decimal strings so none is ever rounded. */
 export const ProviderIdText = z
   .union([z.string(), z.number()])
@@ -27,7 +27,7 @@ export const ProviderIdText = z
     'a JSON number id must be at most 2^53 − 1; send larger ids as strings',
   )
   .transform((v) => String(v))
-  .refine((v) => /^[1-9]\d{0,18}$/.test(v) && BigInt(v) <= MAX_INT64, 'must be a positive int64')
+  .refine(isPositiveInt64, 'must be a positive int64')
 
 export async function requireProvider(db: D1Database, id: string): Promise<Provider> {
   const provider = ProviderIdText.safeParse(id).success ? await findProviderById(db, id) : null
