@@ -3,6 +3,7 @@
 // it at once and other locations within KV's propagation time.
 import { publishClientRecord } from '../storage/client-records.ts'
 import { findClientsByIds, setTokensValidAfter, type Client } from '../storage/clients.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 export type ClientRecordDeps = { db: D1Database; cache: KVNamespace; now: Date }
 
@@ -33,7 +34,7 @@ export async function publishClientRecords(
  * are included: their iat is below the next second.
  */
 export async function endClientTokens(deps: ClientRecordDeps, ids: readonly string[]): Promise<number> {
-  const tokensValidAfter = Math.floor(deps.now.getTime() / 1000) + 1
+  const tokensValidAfter = epochSeconds(deps.now) + 1
   await setTokensValidAfter(deps.db, [...ids], tokensValidAfter)
   await publishClientRecords(deps, ids, tokensValidAfter)
   return tokensValidAfter

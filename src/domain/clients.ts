@@ -16,6 +16,7 @@ import { endClientTokens, publishClientRecords } from './client-records.ts'
 import { waitOutRevocationSecond } from './revocation.ts'
 import { SCOPES } from './scopes.ts'
 import { checkImportedSecret, digestClientSecret, generateClientSecret, isLocalIssuer } from './secrets.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 /** `issuer` is config ISSUER: a local one may import the source documents' example secrets. */
 export type ClientDeps = { db: D1Database; cache: KVNamespace; pepper: CryptoKey; issuer: string; now: Date }
@@ -128,7 +129,8 @@ export async function rotateClientSecret(
 ): Promise<{ secret: string; previousSecretValidUntil: number | null }> {
   await requireClient(deps.db, id)
   const secret = generateClientSecret()
-  const graceUntil = rotation.graceSeconds > 0 ? Math.floor(deps.now.getTime() / 1000) + rotation.graceSeconds : null
+  const { graceSeconds } = rotation
+  const graceUntil = graceSeconds > 0 ? epochSeconds(deps.now) + graceSeconds : null
   await updateClientSecretDigest(deps.db, id, await digestClientSecret(deps.pepper, secret), graceUntil)
   if (rotation.revokeTokens) {
     // The new secret is handed out only once its tokens can outlive the revocation.
@@ -145,10 +147,6 @@ export async function removeClient(deps: ClientDeps, id: string): Promise<void> 
   await deleteClient(deps.db, id)
   // The record now says "no such client", and keeps when its tokens ended for a later namesake.
   await endClientTokens(deps, [id])
-}
-
-function epochSeconds(now: Date): number {
-  return Math.floor(now.getTime() / 1000)
 }
 
 export async function requireClient(db: D1Database, id: string): Promise<Client> {

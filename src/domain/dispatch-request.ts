@@ -7,6 +7,7 @@ import { MAX_SMS_TEXT_CHARS, smsText, type Channel } from '../channel.ts'
 import { decodePicture, MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, MAX_PICTURE_SIDE, type Picture } from './pictures.ts'
 import { MAX_QR_CONTENT_CHARS, MAX_QR_LABEL_CHARS, renderQrCode } from './qr-codes.ts'
 import { isPositiveInt64 } from '../utils/int64.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 export const MAX_TITLE_CHARS = 32
 export const MAX_MESSAGE_CHARS = 166
@@ -268,7 +269,7 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
 
 function toQrCode(value: { content: string; label?: string; expires_at?: string }, now: Date): QrCodeRequest {
   const expiresAt = value.expires_at === undefined ? undefined : Math.floor(Date.parse(value.expires_at) / 1000)
-  if (expiresAt !== undefined && expiresAt <= Math.floor(now.getTime() / 1000)) {
+  if (expiresAt !== undefined && expiresAt <= epochSeconds(now)) {
     throw fieldError('parameters.qr_code.expires_at', 'expires_at is not in the future')
   }
   return {

@@ -11,6 +11,7 @@ import { secretMatches } from './secrets.ts'
 import type { SigningKeySet } from './signing-keys.ts'
 import { detectSpike, lockSubjects, recordFailure, type Limiters } from './throttle.ts'
 import { issueAccessToken, type IssuedToken } from './tokens.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 /** The settings login reads: config.ts's Config has them all. */
 export type LoginSettings = {
@@ -143,7 +144,7 @@ export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<I
 
 /** The current secret's digest, and the previous one while its grace period lasts. */
 function validDigests(client: Client, now: Date): string[] {
-  const graceLeft = (client.previousSecretExpiresAt ?? 0) > Math.floor(now.getTime() / 1000)
+  const graceLeft = (client.previousSecretExpiresAt ?? 0) > epochSeconds(now)
   return client.previousSecretDigest && graceLeft
     ? [client.secretDigest, client.previousSecretDigest]
     : [client.secretDigest]

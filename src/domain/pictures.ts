@@ -3,6 +3,7 @@
 import { base64UrlDecode, toHex } from '../encoding.ts'
 import { AppError, fieldError } from '../errors.ts'
 import { findPictureMeta, putPicture } from '../storage/pictures.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 /** FCM's limit for a notification image (and far below KV's 25 MiB per value). */
 export const MAX_PICTURE_BYTES = 1024 * 1024
@@ -310,7 +311,7 @@ export async function planPictures(
   deps: PictureDeps,
   pictures: PictureToPublish[],
 ): Promise<{ urls: string[]; writes: PictureWrite[] }> {
-  const nowSeconds = Math.floor(deps.now.getTime() / 1000)
+  const nowSeconds = epochSeconds(deps.now)
   const wanted = await Promise.all(
     pictures.map(async ({ picture, keepUntil }) => {
       const id = await pictureId(deps.idKey, toHex(await crypto.subtle.digest('SHA-256', picture.bytes)))
@@ -337,7 +338,7 @@ export async function planPictures(
 
 /** Makes the writes planPictures asked for, all at once: one KV round trip however many there are. */
 export async function storePictures(deps: Pick<PictureDeps, 'cache' | 'now'>, writes: PictureWrite[]): Promise<void> {
-  const nowSeconds = Math.floor(deps.now.getTime() / 1000)
+  const nowSeconds = epochSeconds(deps.now)
   await Promise.all(
     writes.map(({ id, picture, ttlSeconds }) =>
       putPicture(deps.cache, id, picture.bytes, { type: picture.type, expiresAt: nowSeconds + ttlSeconds }, ttlSeconds),

@@ -5,6 +5,7 @@ import { base64UrlDecode, base64UrlEncode } from '../encoding.ts'
 import { AppError } from '../errors.ts'
 import type { AccessTokenClaims } from '../token-claims.ts'
 import { SIGNING_ALGORITHMS, type SigningKeySet } from './signing-keys.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 /** RFC 9068 §2.1: the media type of a JWT access token. */
 export const ACCESS_TOKEN_TYPE = 'at+jwt'
@@ -42,7 +43,7 @@ export async function issueAccessToken(
   input: IssueTokenInput,
   now: Date,
 ): Promise<IssuedToken> {
-  const iat = Math.floor(now.getTime() / 1000)
+  const iat = epochSeconds(now)
   const claims: AccessTokenClaims = {
     iss: input.issuer,
     sub: input.clientId,
@@ -158,7 +159,7 @@ export class ForeignTokenError extends AppError {
 
 /** Throws 401 `token_expired` once `now` has reached `exp`. Cached claims are checked with it too. */
 export function assertNotExpired(claims: Pick<AccessTokenClaims, 'exp'>, now: Date): void {
-  if (claims.exp <= Math.floor(now.getTime() / 1000)) throw expired()
+  if (claims.exp <= epochSeconds(now)) throw expired()
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type ProviderToken,
 } from '../storage/provider-tokens.ts'
 import { fetchWithTimeout, field, parseRetryAfter, readJson, truncate } from './http.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging'
 export const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token'
@@ -73,10 +74,6 @@ function importPrivateKey(pem: string): Promise<CryptoKey> {
   return key
 }
 
-function toSeconds(date: Date): number {
-  return Math.floor(date.getTime() / 1000)
-}
-
 export function createGoogleTokenSource({
   serviceAccount,
   tokenUrl,
@@ -93,7 +90,7 @@ export function createGoogleTokenSource({
 
   const key = () => (cacheKey ??= providerTokenKey(clientEmail))
   const isFresh = (token: ProviderToken) =>
-    token.expiresAt - REFRESH_MARGIN_SECONDS > toSeconds(now())
+    token.expiresAt - REFRESH_MARGIN_SECONDS > epochSeconds(now())
 
   async function load(): Promise<string> {
     const cached = await readCached()
@@ -123,7 +120,7 @@ export function createGoogleTokenSource({
   }
 
   async function requestToken(): Promise<ProviderToken> {
-    const issuedAt = toSeconds(now())
+    const issuedAt = epochSeconds(now())
     let signingKey: CryptoKey
     try {
       signingKey = await importPrivateKey(privateKey)

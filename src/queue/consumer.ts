@@ -14,6 +14,7 @@ import {
 import { markSmsOptOut, removeFcmToken } from '../storage/recipients.ts'
 import { backoff } from './backoff.ts'
 import { DispatchJob } from './job.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 /** Longer than any send may take (adapters time out after 10 s): a dead consumer's claim expires. */
 export const LEASE_SECONDS = 60
@@ -88,7 +89,7 @@ async function send(delivery: Delivery, message: Message<unknown>, deps: Consume
   }
   if (result.retryable) {
     const delay = backoff(message.attempts, result.retryAfterSeconds)
-    const due = Math.floor(deps.now().getTime() / 1000) + delay
+    const due = epochSeconds(deps.now()) + delay
     await markDeliveryForRetry(deps.db, delivery.id, lastError, due)
     message.retry({ delaySeconds: delay })
     return

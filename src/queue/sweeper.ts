@@ -3,6 +3,7 @@
 // consumer's claim makes a second copy in the queue harmless.
 import { findOverdueDeliveries, requeueDeliveries } from '../storage/messages.ts'
 import type { DispatchJob } from './job.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 /** How late past its due time a delivery must be before the sweeper steps in. */
 export const GRACE_SECONDS = 5 * 60
@@ -13,6 +14,6 @@ export async function sweepOverdueDeliveries(db: D1Database, queue: Queue, now: 
   const ids = await findOverdueDeliveries(db, now, GRACE_SECONDS, BATCH)
   if (ids.length === 0) return 0
   await queue.sendBatch(ids.map((deliveryId) => ({ body: { deliveryId } satisfies DispatchJob, contentType: 'json' })))
-  await requeueDeliveries(db, ids, now, Math.floor(now.getTime() / 1000))
+  await requeueDeliveries(db, ids, now, epochSeconds(now))
   return ids.length
 }

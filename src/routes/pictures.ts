@@ -6,6 +6,7 @@ import { notFound } from '../errors.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'
 import { pathParameters, problems, SECURITY } from '../openapi/operations.ts'
 import { findPicture } from '../storage/pictures.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 export const pictures = new OpenApiApp()
 
@@ -43,7 +44,7 @@ pictures.openapi(picture, async (c) => {
     await stored?.body.cancel()
     throw notFound('No such picture (it may have expired).')
   }
-  const maxAge = Math.max(0, stored.meta.expiresAt - Math.floor(now.getTime() / 1000))
+  const maxAge = Math.max(0, stored.meta.expiresAt - epochSeconds(now))
   return c.body(stored.body, 200, {
     'content-type': stored.meta.type,
     'cache-control': `public, max-age=${maxAge}, immutable`,

@@ -8,6 +8,7 @@
 // after a lock is written. The rate-limit bindings bound attempts per location meanwhile.
 import { sha256Hex } from '../encoding.ts'
 import { forgetEdgeState } from './edge-state.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 export const KV_PREFIX = 'login-lock:'
 /** KV's minimum expirationTtl; also the rate limiters' period. */
@@ -36,7 +37,7 @@ function clientPrefix(clientHash: string): string {
 
 /** Seconds until the last of these lock values (as read from KV, JSON) runs out; 0 if none is set. */
 export function secondsLocked(values: Iterable<unknown>, now: Date): number {
-  const nowSeconds = Math.floor(now.getTime() / 1000)
+  const nowSeconds = epochSeconds(now)
   let longest = 0
   for (const value of values) {
     const until = (value as LockValue | null)?.until
@@ -53,7 +54,7 @@ export async function findLock(kv: KVNamespace, subjects: LockSubject[], now: Da
 }
 
 export async function writeLock(kv: KVNamespace, subject: LockSubject, now: Date): Promise<void> {
-  const until = Math.floor(now.getTime() / 1000) + LOCK_SECONDS
+  const until = epochSeconds(now) + LOCK_SECONDS
   await kv.put(await lockKey(subject), JSON.stringify({ until } satisfies LockValue), {
     expirationTtl: LOCK_SECONDS,
   })

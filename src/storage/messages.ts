@@ -2,6 +2,7 @@
 // /Services request; each of its deliveries is one send on one channel to one address.
 import type { Channel } from '../channel.ts'
 import { firstRow, type BatchRead } from './batch.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'dead'
 export type Part = 'notification' | 'advertisement'
@@ -227,7 +228,7 @@ export async function claimDelivery(
   now: Date,
   leaseSeconds: number,
 ): Promise<Delivery | null> {
-  const nowSeconds = Math.floor(now.getTime() / 1000)
+  const nowSeconds = epochSeconds(now)
   const row = await db
     .prepare(
       `UPDATE deliveries SET status = 'sending', lease_until = ?2, attempts = attempts + 1,
@@ -290,7 +291,7 @@ export async function markDeliveryFinal(
  * failed between the D1 write and the enqueue), or their consumer died holding the lease.
  */
 export async function findOverdueDeliveries(db: D1Database, now: Date, graceSeconds: number, limit: number) {
-  const cutoff = Math.floor(now.getTime() / 1000) - graceSeconds
+  const cutoff = epochSeconds(now) - graceSeconds
   const { results } = await db
     .prepare(
       `SELECT id FROM deliveries
@@ -310,7 +311,7 @@ export async function requeueDeliveries(
   nextAttemptAt: number,
 ): Promise<void> {
   if (ids.length === 0) return
-  const nowSeconds = Math.floor(now.getTime() / 1000)
+  const nowSeconds = epochSeconds(now)
   await db.batch(
     ids.map((id) =>
       db

@@ -1,5 +1,6 @@
 // Published pictures in KV (issue 9), under their own prefix, keyed by their public id (an HMAC of
 // the content's SHA-256). KV expires them; a value also carries its own expiry in its metadata.
+import { epochSeconds } from '../utils/time.ts'
 
 export const KV_PREFIX = 'picture:'
 
@@ -35,7 +36,7 @@ export async function findPictureMeta(cache: KVNamespace, id: string): Promise<P
 /** The picture's bytes as a stream and its metadata, or null when unknown or expired. */
 export async function findPicture(cache: KVNamespace, id: string, now: Date): Promise<StoredPicture | null> {
   const { value, metadata } = await cache.getWithMetadata<PictureMeta>(KV_PREFIX + id, 'stream')
-  if (!value || !metadata || metadata.expiresAt <= Math.floor(now.getTime() / 1000)) {
+  if (!value || !metadata || metadata.expiresAt <= epochSeconds(now)) {
     await value?.cancel()
     return null
   }

@@ -5,6 +5,7 @@
 // A revoked token read there costs one 401 from FCM, which deletes the entry again and retries the
 // push later; nothing is lost.
 import { sha256Hex } from '../encoding.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 export const KV_PREFIX = 'google-token:'
 /** KV refuses a shorter expirationTtl: tokens with less usable life left are not cached. */
@@ -36,7 +37,7 @@ export async function writeProviderToken(
   value: ProviderToken,
   now: Date,
 ): Promise<void> {
-  const ttl = value.expiresAt - REFRESH_MARGIN_SECONDS - Math.floor(now.getTime() / 1000)
+  const ttl = value.expiresAt - REFRESH_MARGIN_SECONDS - epochSeconds(now)
   if (ttl < MIN_TTL_SECONDS) return
   await kv.put(key, JSON.stringify(value satisfies ProviderToken), { expirationTtl: ttl })
 }

@@ -1,4 +1,5 @@
 // The revoked_tokens table: jti of tokens revoked before their expiry (RFC 7009).
+import { epochSeconds } from '../utils/time.ts'
 
 /** Records a revoked token; revoking it again changes nothing. */
 export async function insertRevokedToken(
@@ -18,7 +19,7 @@ export async function insertRevokedToken(
 export async function deleteExpiredRevocations(db: D1Database, now: Date): Promise<number> {
   const result = await db
     .prepare('DELETE FROM revoked_tokens WHERE expires_at < ?1')
-    .bind(Math.floor(now.getTime() / 1000))
+    .bind(epochSeconds(now))
     .run()
   return result.meta.changes
 }
@@ -34,7 +35,7 @@ export async function listUntombstoned(
       `SELECT jti, expires_at FROM revoked_tokens WHERE tombstoned = 0 AND expires_at > ?1
        ORDER BY revoked_at LIMIT ?2`,
     )
-    .bind(Math.floor(now.getTime() / 1000), limit)
+    .bind(epochSeconds(now), limit)
     .all<{ jti: string; expires_at: number }>()
   return results.map((r) => ({ jti: r.jti, expiresAt: r.expires_at }))
 }

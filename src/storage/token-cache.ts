@@ -4,6 +4,7 @@
 import { sha256Hex } from '../encoding.ts'
 import { rememberFill } from './edge-state.ts'
 import type { AccessTokenClaims } from '../token-claims.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 export const KV_PREFIX = 'token:'
 /** KV refuses a shorter expirationTtl: tokens with less life left are not cached. */
@@ -23,7 +24,7 @@ export function tokenCacheKey(hash: string): string {
 
 /** Caches until the token expires; skipped when less than KV's minimum TTL is left. */
 export async function writeCachedToken(kv: KVNamespace, hash: string, entry: CachedToken, now: Date): Promise<void> {
-  const ttl = entry.claims.exp - Math.floor(now.getTime() / 1000)
+  const ttl = entry.claims.exp - epochSeconds(now)
   if (ttl < MIN_TTL_SECONDS) return
   await kv.put(tokenCacheKey(hash), JSON.stringify(entry), { expirationTtl: ttl })
   rememberFill(tokenCacheKey(hash), entry)

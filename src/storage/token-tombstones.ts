@@ -5,6 +5,7 @@
 // so that the revoked_tokens rows alone can rebuild them (the scheduled backfill).
 import { sha256Hex } from '../encoding.ts'
 import { forgetEdgeState } from './edge-state.ts'
+import { epochSeconds } from '../utils/time.ts'
 
 export const KV_PREFIX = 'revoked:'
 
@@ -14,7 +15,7 @@ export async function tombstoneKey(jti: string): Promise<string> {
 
 /** Writes the tombstone until `exp` (epoch seconds) and a minute more, at least KV's minimum 60 s. */
 export async function writeTombstone(kv: KVNamespace, jti: string, exp: number, now: Date): Promise<void> {
-  const ttl = Math.max(60, exp - Math.floor(now.getTime() / 1000) + 60)
+  const ttl = Math.max(60, exp - epochSeconds(now) + 60)
   await kv.put(await tombstoneKey(jti), '1', { expirationTtl: ttl })
   forgetEdgeState()
 }
