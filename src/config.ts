@@ -6,6 +6,7 @@ import { derivePictureIdKey } from './domain/pictures.ts'
 import { importPepper } from './domain/secrets.ts'
 import type { ChannelConfig } from './providers/channels.ts'
 import { MEMORY_MAX_MS } from './storage/edge-state.ts'
+import { memoize } from './utils/memo.ts'
 
 export type Config = {
   issuer: string
@@ -43,24 +44,23 @@ const ConfigSchema = z.object({
 })
 
 // Keyed by the settings' values, not the env object: keys are imported once per isolate however
-// the runtime hands env over, and a changed secret (a key rotation) is picked up at once.
-const cache = new Map<string, Promise<Config>>()
+// the runtime hands env over, and a changed secret (a key rotation) is picked up at once. A few
+// are kept: an isolate may serve requests of the settings before and after a rotation.
+const configs = memoize(
+  (env: Env) =>
+    [env.ISSUER, env.API_RESOURCE, env.EDGE_MEMORY_MS, env.SIGNING_KEYS, env.SECRET_PEPPER].join(
+      '\n',
+    ),
+  parseConfig,
+  4,
+)
 
 /**
  * Parses vars and secrets once per isolate and fails loudly on anything missing or malformed: a
  * misconfigured Worker answers 500 and logs what is wrong.
  */
 export function loadConfig(env: Env): Promise<Config> {
-  const key = [env.ISSUER, env.API_RESOURCE, env.EDGE_MEMORY_MS, env.SIGNING_KEYS, env.SECRET_PEPPER].join('\n')
-  let config = cache.get(key)
-  if (!config) {
-    if (cache.size >= 4) cache.clear() // only old rotations would pile up
-    config = parseConfig(env)
-    cache.set(key, config)
-    // A failed parse is not cached, so fixing a secret takes effect without a redeploy.
-    config.catch(() => cache.delete(key))
-  }
-  return config
+  return configs(env)
 }
 
 async function parseConfig(env: Env): Promise<Config> {
@@ -108,24 +108,28 @@ const ServiceAccount = z.object({
 })
 
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
-let channelCache: { key: string; config: ChannelConfig } | undefined
+
+const channelConfigs = memoize(
+  (env: Env) =>
+    [
+      env.SMS_API_BASE_URL, env.SMS_ACCOUNT_SID, env.SMS_AUTH_TOKEN, env.SMS_FROM,
+      env.FCM_API_BASE_URL, env.FCM_PROJECT_ID, env.FCM_SERVICE_ACCOUNT, env.GOOGLE_TOKEN_URL,
+    ].join('\n'),
+  (env: Env): ChannelConfig => {
+    try {
+      return { sms: parseSms(env), fcm: parseFcm(env) }
+    } catch (cause) {
+      throw misconfigured(cause)
+    }
+  },
+)
 
 /**
  * The delivery channels this deployment is configured for. A channel whose settings are all empty
  * is off; one that is half configured is a loud error (500, logged), not a silent gap.
  */
 export function loadChannelConfig(env: Env): ChannelConfig {
-  const key = [
-    env.SMS_API_BASE_URL, env.SMS_ACCOUNT_SID, env.SMS_AUTH_TOKEN, env.SMS_FROM,
-    env.FCM_API_BASE_URL, env.FCM_PROJECT_ID, env.FCM_SERVICE_ACCOUNT, env.GOOGLE_TOKEN_URL,
-  ].join('\n')
-  if (channelCache?.key === key) return channelCache.config
-  try {
-    channelCache = { key, config: { sms: parseSms(env), fcm: parseFcm(env) } }
-  } catch (cause) {
-    throw misconfigured(cause)
-  }
-  return channelCache.config
+  return channelConfigs(env)
 }
 
 function parseSms(env: Env): ChannelConfig['sms'] {

@@ -5,6 +5,7 @@ import type { AppEnv } from './app-env.ts'
 import { misconfigured } from '../errors.ts'
 import type { AllowedMethods } from './errors.ts'
 import { writableHeaders } from './security.ts'
+import { memoize } from '../utils/memo.ts'
 
 /** What Portero's clients send: a token (either header), JSON or a form, SPEC 9's key. */
 export const ALLOWED_HEADERS = 'authorization, content-type, x-access-token, idempotency-key'
@@ -14,7 +15,11 @@ export const EXPOSED_HEADERS =
 /** Chromium caps a preflight cache at 2 hours; 10 minutes lets a narrowed list take effect soon. */
 export const PREFLIGHT_MAX_AGE_SECONDS = 600
 
-let cache: { value: string; origins: ReadonlySet<string> } | undefined
+const allowedOrigins = memoize(String, (value: string): ReadonlySet<string> => {
+  const origins = new Set<string>()
+  for (const entry of value.split(/[\s,]+/).filter(Boolean)) origins.add(toOrigin(entry))
+  return origins
+})
 
 /**
  * The configured origins: `scheme://host[:port]` entries separated by commas or spaces.
@@ -22,11 +27,7 @@ let cache: { value: string; origins: ReadonlySet<string> } | undefined
  * error (500, logged) rather than a CORS policy wider than intended.
  */
 export function parseAllowedOrigins(value = ''): ReadonlySet<string> {
-  if (cache && cache.value === value) return cache.origins
-  const origins = new Set<string>()
-  for (const entry of value.split(/[\s,]+/).filter(Boolean)) origins.add(toOrigin(entry))
-  cache = { value, origins }
-  return origins
+  return allowedOrigins(value)
 }
 
 function toOrigin(entry: string): string {

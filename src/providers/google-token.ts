@@ -12,6 +12,7 @@ import {
   type ProviderToken,
 } from '../storage/provider-tokens.ts'
 import { fetchWithTimeout, field, parseRetryAfter, readJson, truncate } from './http.ts'
+import { memoize } from '../utils/memo.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging'
@@ -61,18 +62,9 @@ export class ProviderAuthError extends Error {
   }
 }
 
-// Imported once per isolate per key: RSA key import is the slow part of signing.
-const privateKeys = new Map<string, Promise<CryptoKey>>()
-
-function importPrivateKey(pem: string): Promise<CryptoKey> {
-  let key = privateKeys.get(pem)
-  if (!key) {
-    key = importPKCS8(pem, 'RS256')
-    privateKeys.set(pem, key)
-    key.catch(() => privateKeys.delete(pem))
-  }
-  return key
-}
+// Imported once per isolate per key: RSA key import is the slow part of signing. A few are kept:
+// an isolate may sign with the keys from before and after a rotation.
+const importPrivateKey = memoize(String, (pem: string) => importPKCS8(pem, 'RS256'), 4)
 
 export function createGoogleTokenSource({
   serviceAccount,
