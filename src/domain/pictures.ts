@@ -1,6 +1,7 @@
 // Pictures of /Services parts (issue 9): base64 checked by content (PNG, JPEG, GIF or WebP only),
 // bounded in size, stored once per distinct content and published at an unguessable URL.
-import { base64UrlDecode, toHex } from '../encoding.ts'
+import { base64url } from 'jose'
+import { toHex } from '../encoding.ts'
 import { AppError, fieldError } from '../errors.ts'
 import { findPictureMeta, putPicture } from '../storage/pictures.ts'
 import { epochSeconds } from '../utils/time.ts'
@@ -272,7 +273,8 @@ const PICTURE_ID_KEY_INFO = 'portero picture id key v1'
  * stored once more under its new id.
  */
 export async function derivePictureIdKey(pepper: string): Promise<CryptoKey> {
-  const secret = await crypto.subtle.importKey('raw', base64UrlDecode(pepper), 'HKDF', false, ['deriveKey'])
+  const bytes = base64url.decode(pepper)
+  const secret = await crypto.subtle.importKey('raw', bytes, 'HKDF', false, ['deriveKey'])
   const info = new TextEncoder().encode(PICTURE_ID_KEY_INFO)
   return crypto.subtle.deriveKey(
     { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info },

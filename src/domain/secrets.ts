@@ -1,6 +1,7 @@
 // Client secrets (SPEC 6): generated with 256 bits, stored only as HMAC-SHA-256(pepper, secret),
 // compared in constant time, and an unknown client costs the same work as a wrong secret.
-import { base64UrlDecode, base64UrlEncode, fromHex, toHex } from '../encoding.ts'
+import { base64url } from 'jose'
+import { fromHex, toHex } from '../encoding.ts'
 
 /** Imported secrets (migrated Bridge or Yativo clients) must be at least this long. */
 export const MIN_IMPORTED_SECRET_LENGTH = 32
@@ -10,7 +11,7 @@ const encoder = new TextEncoder()
 
 /** A new client secret: 32 random bytes, base64url (43 characters). */
 export function generateClientSecret(): string {
-  return base64UrlEncode(crypto.getRandomValues(new Uint8Array(32)))
+  return base64url.encode(crypto.getRandomValues(new Uint8Array(32)))
 }
 
 /** A new pepper for SECRET_PEPPER: 32 random bytes, base64url. */
@@ -22,9 +23,8 @@ export const generatePepper = generateClientSecret
  * different key would change every digest, and no client stored before could log in again.
  */
 export function importPepper(pepper: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', base64UrlDecode(pepper), { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
-  ])
+  const bytes = base64url.decode(pepper)
+  return crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
 }
 
 /** The stored form of a secret: hex HMAC-SHA-256 under the pepper. */

@@ -1,7 +1,14 @@
 // Access tokens: RFC 9068 JWTs signed with the newest key, verified against the whole key set with
 // the algorithm, type and issuer pinned (SPEC 5, RFC 8725).
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose'
-import { base64UrlDecode, base64UrlEncode } from '../encoding.ts'
+import {
+  base64url,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  SignJWT,
+  type JWTHeaderParameters,
+} from 'jose'
 import { AppError } from '../errors.ts'
 import type { AccessTokenClaims } from '../token-claims.ts'
 import { SIGNING_ALGORITHMS, type SigningKeySet } from './signing-keys.ts'
@@ -213,7 +220,7 @@ function assertCompactSpelling(token: string): void {
 
 function isCanonicalBase64Url(text: string): boolean {
   try {
-    return base64UrlEncode(base64UrlDecode(text)) === text
+    return base64url.encode(base64url.decode(text)) === text
   } catch {
     return false
   }

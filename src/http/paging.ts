@@ -1,7 +1,7 @@
 // One paging shape for every list (document 001's "Entity Pager"): keyset pagination with an
 // opaque cursor, a bounded page size, a stable order, and a link to the next page.
+import { base64url } from 'jose'
 import { z } from 'zod'
-import { base64UrlDecode, base64UrlEncode } from '../encoding.ts'
 import { fieldError, type AppError } from '../errors.ts'
 
 export const DEFAULT_PAGE_SIZE = 50
@@ -22,7 +22,8 @@ export const PageQuery = z.object({
     .transform((cursor, ctx) => {
       if (cursor === undefined || cursor === '') return undefined
       try {
-        return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(base64UrlDecode(cursor))
+        const bytes = base64url.decode(cursor)
+        return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes)
       } catch {
         ctx.addIssue({ code: 'custom', message: FOREIGN_CURSOR })
         return z.NEVER
@@ -45,7 +46,7 @@ export function toPage<Row, Item>(
 ): Page<Item> {
   const items = rows.slice(0, limit)
   const last = items.at(-1)
-  const nextCursor = rows.length > limit && last ? base64UrlEncode(new TextEncoder().encode(keyOf(last))) : null
+  const nextCursor = rows.length > limit && last ? base64url.encode(keyOf(last)) : null
   let next: string | null = null
   if (nextCursor) {
     const nextUrl = new URL(url)

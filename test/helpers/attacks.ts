@@ -2,10 +2,17 @@
 // every endpoint that takes one (test/security/token-attacks.test.ts). Each variant differs from a
 // token Portero would accept in one defect only, so a refusal comes from that defect.
 import { env } from 'cloudflare:workers'
-import { decodeJwt, exportJWK, generateKeyPair, importJWK, SignJWT, type JWTPayload } from 'jose'
+import {
+  base64url,
+  decodeJwt,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  SignJWT,
+  type JWTPayload,
+} from 'jose'
 import { removeClient } from '../../src/domain/clients.ts'
 import { importPepper } from '../../src/domain/secrets.ts'
-import { base64UrlDecode, base64UrlEncode } from '../../src/encoding.ts'
 import type { TestClient } from './clients.ts'
 import { base64Url, publicJwk, signToken, workerSigningKey, type TestKey } from './keys.ts'
 
@@ -24,16 +31,16 @@ export async function attackerKey(kid: string): Promise<TestKey> {
 
 /** `token` with its payload changed and its signature kept. */
 export function withPayload(token: string, change: (payload: Record<string, unknown>) => void): string {
-  const [header, payload, signature] = token.split('.')
-  const decoded = JSON.parse(new TextDecoder().decode(base64UrlDecode(payload!))) as Record<string, unknown>
+  const [header, , signature] = token.split('.')
+  const decoded = decodeJwt(token)
   change(decoded)
   return `${header}.${base64Url(decoded)}.${signature}`
 }
 
 /** The bytes an attacker could use as an HMAC key from the worker's published public key. */
 export function publicKeyAsSecrets(key: TestKey = workerSigningKey()): Uint8Array[] {
-  const x = base64UrlDecode(key.x!)
-  const y = base64UrlDecode(key.y!)
+  const x = base64url.decode(key.x!)
+  const y = base64url.decode(key.y!)
   return [
     new TextEncoder().encode(JSON.stringify(publicJwk(key))),
     new TextEncoder().encode(JSON.stringify({ kty: key.kty, crv: key.crv, x: key.x, y: key.y })),
@@ -81,8 +88,10 @@ export async function hostileTokens(genuine: string): Promise<Attack[]> {
     const swapped = base64Url({ alg, kid: worker.kid, typ: 'at+jwt' })
     add(`the genuine signature under alg ${alg} for the worker's kid`, `${swapped}.${body}.${signature}`)
   }
-  add('an ECDSA signature of 64 zero bytes', `${header}.${body}.${base64UrlEncode(new Uint8Array(64))}`)
-  add('a DER-shaped zero signature', `${header}.${body}.${base64UrlEncode(new Uint8Array([0x30, 6, 2, 1, 0, 2, 1, 0]))}`)
+  const zeros = base64url.encode(new Uint8Array(64))
+  add('an ECDSA signature of 64 zero bytes', `${header}.${body}.${zeros}`)
+  const derZero = base64url.encode(new Uint8Array([0x30, 6, 2, 1, 0, 2, 1, 0]))
+  add('a DER-shaped zero signature', `${header}.${body}.${derZero}`)
 
   const elevated = { ...base, scope: `${String(base.scope)} admin tokens:introspect:any` }
   add('an extra scope, payload changed after signing', withPayload(genuine, (p) => (p.scope = elevated.scope)))
@@ -153,5 +162,5 @@ export async function signRaw(header: Record<string, unknown>, payload: JWTPaylo
   const input = `${base64Url(header)}.${base64Url(payload)}`
   const algorithm = { name: 'ECDSA', hash: 'SHA-256' }
   const signature = await crypto.subtle.sign(algorithm, privateKey, new TextEncoder().encode(input))
-  return `${input}.${base64UrlEncode(new Uint8Array(signature))}`
+  return `${input}.${base64url.encode(new Uint8Array(signature))}`
 }

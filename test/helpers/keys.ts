@@ -1,7 +1,6 @@
 // The signing keys the Worker under test uses, for crafting tokens it must accept or refuse.
 import { env } from 'cloudflare:workers'
-import { importJWK, SignJWT, type JWK, type JWTPayload } from 'jose'
-import { base64UrlEncode } from '../../src/encoding.ts'
+import { base64url, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose'
 
 export type TestKey = JWK & { kid: string; alg: string }
 
@@ -46,5 +45,5 @@ export async function signToken(
 
 export function base64Url(value: unknown): string {
   const json = typeof value === 'string' ? value : JSON.stringify(value)
-  return base64UrlEncode(new TextEncoder().encode(json))
+  return base64url.encode(json)
 }
