@@ -1,6 +1,7 @@
 // CORS for browser clients of the origins named in CORS_ALLOWED_ORIGINS, and for no one else:
 // empty (the default) means no CORS header on any response.
 import type { MiddlewareHandler } from 'hono'
+import { cors as honoCors } from 'hono/cors'
 import type { AppEnv } from './app-env.ts'
 import { misconfigured } from '../errors.ts'
 import type { AllowedMethods } from './errors.ts'
@@ -56,24 +57,34 @@ function toOrigin(entry: string): string {
  * varies by Origin once any origin is configured, so a cache never hands one origin's answer to
  * another. Credentials are bearer tokens and Basic headers the client sets itself, never cookies:
  * no Access-Control-Allow-Credentials, and never `*`.
+ *
+ * hono/cors writes the headers of an allowed origin's preflight and of its other requests. It is
+ * not handed the rest: it would send its headers to any origin, answer every OPTIONS itself (a
+ * plain one, and one to a path the app does not serve, are the router's: Allow, or 404), and vary
+ * responses when no origin is configured at all.
  */
 export function cors(allowedMethods: AllowedMethods): MiddlewareHandler<AppEnv> {
+  const answerPreflight = honoCors({
+    origin: (origin) => origin,
+    // One element each: hono joins a list with "," where these have always been ", "-separated.
+    allowMethods: (_origin, c) => [allowedMethods(c.req.path).join(', ')],
+    allowHeaders: [ALLOWED_HEADERS],
+    maxAge: PREFLIGHT_MAX_AGE_SECONDS,
+  })
+  const markReadable = honoCors({ origin: (origin) => origin, exposeHeaders: [EXPOSED_HEADERS] })
   return async function cors(c, next) {
     const allowed = parseAllowedOrigins(c.env?.CORS_ALLOWED_ORIGINS)
     if (allowed.size === 0) return next()
     const origin = c.req.header('origin')
     const permitted = origin !== undefined && allowed.has(origin)
+    if (permitted && c.req.method !== 'OPTIONS') return markReadable(c, next)
     // A preflight is allowed the methods the path serves, as its 405 Allow lists them; a path the
     // app does not serve gets its 404 from the router.
-    const methods = permitted && c.req.method === 'OPTIONS' && c.req.header('access-control-request-method') ? allowedMethods(c.req.path) : []
-    if (methods.length > 0) {
-      return c.body(null, 204, {
-        'access-control-allow-origin': origin!,
-        'access-control-allow-methods': methods.join(', '),
-        'access-control-allow-headers': ALLOWED_HEADERS,
-        'access-control-max-age': String(PREFLIGHT_MAX_AGE_SECONDS),
-        vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
-      })
+    const preflight = permitted && Boolean(c.req.header('access-control-request-method'))
+    if (preflight && allowedMethods(c.req.path).length > 0) {
+      // The answer depends on a method being asked for, not only on Origin.
+      c.header('vary', 'Access-Control-Request-Method', { append: true })
+      return answerPreflight(c, next)
     }
     await next()
     const headers = writableHeaders(c)
