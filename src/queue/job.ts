@@ -4,5 +4,4 @@ import { z } from 'zod'
 export const DispatchJob = z.object({ deliveryId: z.uuid() })
 export type DispatchJob = z.infer<typeof DispatchJob>
 
-export const DISPATCH_QUEUE_NAME = 'portero-dispatch'
 export const DEAD_LETTER_QUEUE_NAME = 'portero-dispatch-dlq'

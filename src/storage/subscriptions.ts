@@ -1,5 +1,5 @@
 // The subscriptions table: a provider's subscription to a service and its service_token (SPEC 9).
-import { firstRow, readOne, type BatchRead } from './batch.ts'
+import { firstRow, type BatchRead } from './batch.ts'
 
 export type SubscriptionStatus = 'active' | 'revoked'
 
@@ -32,12 +32,7 @@ function toSubscription(row: SubscriptionRow): Subscription {
 const COLUMNS = `CAST(provider_id AS TEXT) AS provider_id, service_id, service_token, status, created_at`
 const SELECT_SUBSCRIPTION = `SELECT ${COLUMNS} FROM subscriptions`
 
-/** The subscription a service_token belongs to, if any. */
-export function findSubscriptionByToken(db: D1Database, serviceToken: string): Promise<Subscription | null> {
-  return readOne(db, selectSubscriptionByToken(db, serviceToken))
-}
-
-/** findSubscriptionByToken as a read for readBatch. */
+/** The subscription a service_token belongs to, if any, as a read for readBatch. */
 export function selectSubscriptionByToken(db: D1Database, serviceToken: string): BatchRead<Subscription | null> {
   return {
     statements: [db.prepare(`${SELECT_SUBSCRIPTION} WHERE service_token = ?1`).bind(serviceToken)],
