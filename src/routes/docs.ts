@@ -7,6 +7,7 @@ import { loadConfig } from '../config.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'
 import { DOCS_CSP, DOCS_PAGE } from '../openapi/docs-page.ts'
 import { json, SECURITY } from '../openapi/operations.ts'
+import { memoize } from '../utils/memo.ts'
 
 const description = createRoute({
   method: 'get',
@@ -35,13 +36,12 @@ const reference = createRoute({
  */
 export function createDocs(describe: (serverUrl: string) => object): OpenApiApp {
   const docs = new OpenApiApp()
-  let cached: { issuer: string; body: string } | undefined
+  const documentFor = memoize(String, (issuer: string) => JSON.stringify(describe(issuer)))
 
   docs.openapi(description, async (c) => {
     const { issuer } = await loadConfig(c.env)
-    if (cached?.issuer !== issuer) cached = { issuer, body: JSON.stringify(describe(issuer)) }
     c.header('cache-control', 'public, max-age=300')
-    return c.body(cached.body, 200, { 'content-type': 'application/json' })
+    return c.body(documentFor(issuer), 200, { 'content-type': 'application/json' })
   })
 
   docs.openapi(reference, (c) => {
