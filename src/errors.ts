@@ -1,4 +1,4 @@
-// AppError, the stable error codes, and toProblem(): the one JSON error body (SPEC 2).
+// AppError, the stable error codes, and toProblem(): the one JSON error body (decisions.md D2).
 // No hono import: domain code throws AppError too.
 
 /**

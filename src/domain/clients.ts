@@ -32,7 +32,7 @@ export type NewClientInput = {
   allowedScopes: string[]
   audiences: string[]
   tokenLifetime?: number
-  /** An existing secret, for clients migrated from another system (SPEC 6). */
+  /** An existing secret, for clients migrated from another system (decisions.md D6). */
   importedSecret?: string
 }
 

@@ -1,6 +1,6 @@
 // Parsing document 001's /Services body: the field spellings of its examples and tables are
-// accepted case-insensitively (SPEC 11), limits are counted in Unicode characters, and provider_id
-// is an int64 that is never rounded.
+// accepted case-insensitively (decisions.md D11), limits are counted in Unicode characters, and
+// provider_id is an int64 that is never rounded.
 import { z } from 'zod'
 import { AppError, fieldError, invalidFields, toFieldErrors } from '../errors.ts'
 import { MAX_SMS_TEXT_CHARS, smsText, type Channel } from '../channel.ts'
@@ -52,7 +52,9 @@ export const PARAMETER_FIELDS: Record<string, string> = {
   micropayment: 'microPayment',
 }
 
-/** qr_code's fields (issue 9; document 001 names QR codes but defines no fields for them). */
+/**
+ * qr_code's fields (decisions.md D19; document 001 names QR codes but defines no fields for them).
+ */
 const QR_FIELDS: Record<string, string> = { content: 'content', label: 'label', expires_at: 'expires_at' }
 
 /** Renames keys to canonical names; unknown keys are kept as sent, so the schema names them. */
@@ -205,7 +207,7 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
     throw invalidFields(toFieldErrors(result.error))
   }
   const { provider_id, service_token, service_id, parameters } = result.data
-  // SPEC 15: document 001 leaves micropayments undefined ("No sé a qué se refiere esto").
+  // decisions.md D15: document 001 leaves micropayments undefined ("No sé a qué se refiere esto").
   if (parameters.microPayment !== undefined) {
     const detail = 'microPayment is not supported: document 001 does not define it.'
     throw new AppError('not_supported', detail, {

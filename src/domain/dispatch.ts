@@ -1,6 +1,6 @@
-// Accepting a /Services request (SPEC 9–13): check the caller, service and subscription, resolve
-// the destination, write the message to the D1 outbox, then enqueue its deliveries after the
-// response. The response waits on two D1 round trips: one batch of reads, one batch of writes.
+// Accepting a /Services request (decisions.md D9–D13): check the caller, service and subscription,
+// resolve the destination, write the message to the D1 outbox, then enqueue its deliveries after
+// the response. The response waits on two D1 round trips: one batch of reads, one batch of writes.
 // Then reading a message back: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
 import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
@@ -30,7 +30,7 @@ export type DispatchDeps = {
   /** The channels this deployment is configured to deliver on. */
   channels: ReadonlySet<Channel>
   now: Date
-  /** Where pictures are published (issue 9). */
+  /** Where pictures are published (decisions.md D19). */
   pictures: Omit<PictureDeps, 'now'>
   /** Logs a failure that does not fail the request (the sweeper recovers from it). */
   warn: (message: string, fields: Record<string, unknown>) => void
@@ -85,7 +85,7 @@ export async function acceptDispatch(
       errors: [{ path: 'service_id', message: 'no such service' }],
     })
   }
-  // SPEC 9: the token of this provider's subscription to this service, and only that.
+  // decisions.md D9: the token of this provider's subscription to this service, and only that.
   if (
     !subscription ||
     subscription.status !== 'active' ||
@@ -229,7 +229,7 @@ export async function readMessage(
   return { message, deliveries: await listDeliveries(db, id) }
 }
 
-/** SPEC 13: a recipient of the directory, or for SMS an E.164 number given directly. */
+/** decisions.md D13: a recipient of the directory, or for SMS an E.164 number given directly. */
 function addressesFor(recipient: Recipient | null, destination: string, channel: Channel, part: Part): string[] {
   const path = 'parameters.destination'
   if (!recipient) {

@@ -1,5 +1,5 @@
-// RFC 7662 introspection, per caller (SPEC 7): the canonical token state, then what this caller
-// may see of it. A token the caller may not see looks exactly like an unknown one.
+// RFC 7662 introspection, per caller (decisions.md D7): the canonical token state, then what this
+// caller may see of it. A token the caller may not see looks exactly like an unknown one.
 import { SCOPES } from './scopes.ts'
 import { countFailedAttempt, lockSubjects, type ThrottleDeps } from './throttle.ts'
 import type { TokenCheck } from './token-state.ts'

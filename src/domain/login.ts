@@ -57,7 +57,8 @@ const BAD_CREDENTIALS = 'Client authentication failed: unknown client, wrong sec
 /**
  * Authenticates a client by id and secret, with brute-force locks on the address and the (client,
  * address) pair: never on the client id alone, which anyone could lock (SECURITY.md "Lockouts").
- * Throws AppError 401 `invalid_client` (one answer for every reason, SPEC 6) or 429 `rate_limited`.
+ * Throws AppError 401 `invalid_client` (one answer for every reason, decisions.md D6) or 429
+ * `rate_limited`.
  */
 export async function authenticateClient(deps: LoginDeps, input: Credentials): Promise<Client> {
   const subjects = lockSubjects(input.clientId, input.ip)
@@ -68,7 +69,8 @@ export async function authenticateClient(deps: LoginDeps, input: Credentials): P
     throw tooManyAttempts(lockedFor)
   }
 
-  // Always hash and compare, even for an unknown client: the same work either way (SPEC 6).
+  // Always hash and compare, even for an unknown client: the same work either way
+  // (decisions.md D6).
   const matches = await secretMatches(deps.config.pepper, input.clientSecret, client ? validDigests(client, deps.now) : [])
   const disabled = client && (client.status !== 'active' || client.providerStatus === 'disabled')
   if (!client || !matches || disabled) {

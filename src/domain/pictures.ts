@@ -1,5 +1,5 @@
-// Pictures of /Services parts (issue 9): base64 checked by content (PNG, JPEG, GIF or WebP only),
-// bounded in size, stored once per distinct content and published at an unguessable URL.
+// Pictures of /Services parts (decisions.md D19): base64 checked by content (PNG, JPEG, GIF or WebP
+// only), bounded in size, stored once per distinct content and published at an unguessable URL.
 import { base64url } from 'jose'
 import { toHex } from '../encoding.ts'
 import { AppError, fieldError } from '../errors.ts'

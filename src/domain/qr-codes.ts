@@ -1,5 +1,6 @@
-// QR codes for tickets and coupons (document 001's "QRcodes: tickets et coupons", issue 9): the
-// content is drawn as a PNG in the Worker, then published and delivered like any picture.
+// QR codes for tickets and coupons (document 001's "QRcodes: tickets et coupons",
+// decisions.md D19): the content is drawn as a PNG in the Worker, then published and delivered like
+// any picture.
 import { encode } from 'fast-png'
 import qrcode from 'qrcode-generator'
 import type { Picture } from './pictures.ts'

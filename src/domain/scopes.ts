@@ -5,7 +5,7 @@ export const SCOPES = {
   send: 'services:send',
   /** Introspect tokens issued to the caller or naming it in `aud`. */
   introspect: 'tokens:introspect',
-  /** Introspect any token (SPEC 7). */
+  /** Introspect any token (decisions.md D7). */
   introspectAny: 'tokens:introspect:any',
   /** The provider's recipients directory. */
   recipients: 'recipients:manage',

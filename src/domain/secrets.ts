@@ -1,5 +1,5 @@
-// Client secrets (SPEC 6): generated with 256 bits, stored only as HMAC-SHA-256(pepper, secret),
-// compared in constant time, and an unknown client costs the same work as a wrong secret.
+// Client secrets (decisions.md D6): generated with 256 bits, stored only as HMAC-SHA-256(pepper,
+// secret), compared in constant time, and an unknown client costs the same work as a wrong secret.
 import { base64url } from 'jose'
 import { fromHex, toHex } from '../encoding.ts'
 
@@ -65,8 +65,8 @@ export function checkImportedSecret(secret: string, { local }: { local: boolean 
 }
 
 // Compared against when the client id is unknown, so that path hashes and compares just as a
-// wrong secret does (SPEC 6). Random per isolate, made on first use (Workers refuse random values
-// at global scope), and never stored: no secret can match it.
+// wrong secret does (decisions.md D6). Random per isolate, made on first use (Workers refuse random
+// values at global scope), and never stored: no secret can match it.
 let decoyDigest: string | undefined
 
 /**

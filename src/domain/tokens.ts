@@ -1,5 +1,5 @@
 // Access tokens: RFC 9068 JWTs signed with the newest key, verified against the whole key set with
-// the algorithm, type and issuer pinned (SPEC 5, RFC 8725).
+// the algorithm, type and issuer pinned (decisions.md D5, RFC 8725).
 import {
   base64url,
   decodeJwt,
@@ -33,7 +33,7 @@ export const MAX_TOKEN_LENGTH = 8192
 export type IssueTokenInput = {
   issuer: string
   clientId: string
-  /** Decimal string: provider ids are int64 and must not be rounded (SPEC 11). */
+  /** Decimal string: provider ids are int64 and must not be rounded (decisions.md D11). */
   providerId: string | null
   scopes: readonly string[]
   audiences: readonly string[]

@@ -8,7 +8,10 @@ import type { AllowedMethods } from './errors.ts'
 import { writableHeaders } from './security.ts'
 import { memoize } from '../utils/memo.ts'
 
-/** What Portero's clients send: a token (either header), JSON or a form, SPEC 9's key. */
+/**
+ * What Portero's clients send: a token (either header), JSON or a form, and an Idempotency-Key
+ * (decisions.md D9).
+ */
 export const ALLOWED_HEADERS = 'authorization, content-type, x-access-token, idempotency-key'
 /** Response headers a browser client needs to read besides the CORS-safelisted ones. */
 export const EXPOSED_HEADERS =

@@ -1,5 +1,5 @@
-// Dialects (SPEC 3): the envelope a route answers in, and for /auth/login the body's field names
-// say which source document a client follows.
+// Dialects (decisions.md D3): the envelope a route answers in, and for /auth/login the body's field
+// names say which source document a client follows.
 import type { MiddlewareHandler } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from './app-env.ts'

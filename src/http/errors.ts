@@ -1,5 +1,5 @@
-// Hono glue for errors: any thrown value becomes the one problem body (SPEC 2), and unknown paths
-// and wrong methods answer 404 and 405 with Allow.
+// Hono glue for errors: any thrown value becomes the one problem body (decisions.md D2), and
+// unknown paths and wrong methods answer 404 and 405 with Allow.
 import type { Context, Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { PatternRouter } from 'hono/router/pattern-router'

@@ -1,5 +1,6 @@
-// Transport and request-shape defences that run before routing (SPEC 14, SECURITY.md): HTTPS only
-// outside localhost, security headers on every response, and header and body size limits.
+// Transport and request-shape defences that run before routing (decisions.md D14, SECURITY.md):
+// HTTPS only outside localhost, security headers on every response, and header and body size
+// limits.
 import type { Context, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { AppEnv } from './app-env.ts'

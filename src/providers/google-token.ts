@@ -1,6 +1,6 @@
-// Google OAuth access tokens for FCM (SPEC 12): the service account signs a JWT-bearer assertion
-// (RFC 7523) and trades it at the token endpoint. Tokens are cached in KV, shared across isolates,
-// and memoized per source, so a batch of pushes reads KV once.
+// Google OAuth access tokens for FCM (decisions.md D12): the service account signs a JWT-bearer
+// assertion (RFC 7523) and trades it at the token endpoint. Tokens are cached in KV, shared across
+// isolates, and memoized per source, so a batch of pushes reads KV once.
 import { importPKCS8, SignJWT } from 'jose'
 import { log } from '../log.ts'
 import {

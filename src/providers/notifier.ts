@@ -12,7 +12,7 @@ export type OutboundMessage = {
   title: string
   body: string
   link?: string
-  /** Public URL of a picture (issue 9): FCM's notification image, or an MMS MediaUrl. */
+  /** Public URL of a picture (decisions.md D19): FCM's notification image, or an MMS MediaUrl. */
   pictureUrl?: string
 }
 

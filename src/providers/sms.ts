@@ -1,5 +1,6 @@
-// SMS delivery through an HTTP API shaped like Twilio's Messages API (SPEC 12). The base URL comes
-// from config, so tests and the local stand-in redirect it without a code path of their own.
+// SMS delivery through an HTTP API shaped like Twilio's Messages API (decisions.md D12). The base
+// URL comes from config, so tests and the local stand-in redirect it without a code path of their
+// own.
 import { smsText } from '../channel.ts'
 import { fetchWithTimeout, field, parseRetryAfter, readJson, truncate } from './http.ts'
 import type { Notifier, PermanentFailure, SendResult } from './notifier.ts'
@@ -63,7 +64,8 @@ export function createSmsNotifier({
             To: message.to,
             From: from,
             Body: smsText(message),
-            // Twilio sends an MMS when MediaUrl is set (issue 9); it fetches the URL itself.
+            // Twilio sends an MMS when MediaUrl is set (decisions.md D19); it fetches the URL
+            // itself.
             ...(message.pictureUrl ? { MediaUrl: message.pictureUrl } : {}),
           }).toString(),
         },

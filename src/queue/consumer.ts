@@ -1,5 +1,5 @@
-// The dispatch queue consumer (SPEC 10): each queue message names one delivery; the D1 row is the
-// source of truth. Every message gets exactly one ack() or retry(), on its own.
+// The dispatch queue consumer (decisions.md D10): each queue message names one delivery; the D1 row
+// is the source of truth. Every message gets exactly one ack() or retry(), on its own.
 import { log } from '../log.ts'
 import type { Notifiers } from '../providers/channels.ts'
 import type { PermanentFailure } from '../providers/notifier.ts'

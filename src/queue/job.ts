@@ -1,4 +1,5 @@
-// The body of a dispatch queue message: only the delivery id. D1 holds the content (SPEC 10).
+// The body of a dispatch queue message: only the delivery id. D1 holds the content
+// (decisions.md D10).
 import { z } from 'zod'
 
 export const DispatchJob = z.object({ deliveryId: z.uuid() })

@@ -1,5 +1,5 @@
-// The outbox sweeper (SPEC 10): deliveries written to D1 but not handed to the queue (the Worker
-// failed between the two), or whose consumer died holding the lease, are enqueued again. The
+// The outbox sweeper (decisions.md D10): deliveries written to D1 but not handed to the queue (the
+// Worker failed between the two), or whose consumer died holding the lease, are enqueued again. The
 // consumer's claim makes a second copy in the queue harmless.
 import { findOverdueDeliveries, requeueDeliveries } from '../storage/messages.ts'
 import type { DispatchJob } from './job.ts'

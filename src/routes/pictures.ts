@@ -1,4 +1,5 @@
-// GET /pictures/{id}.{ext}: the pictures of /Services parts, public at unguessable URLs (issue 9).
+// GET /pictures/{id}.{ext}: the pictures of /Services parts, public at unguessable URLs
+// (decisions.md D19).
 import { createRoute } from '@hono/zod-openapi'
 import { z } from 'zod'
 import { PICTURE_TYPES, type PictureExtension } from '../domain/pictures.ts'

@@ -1,4 +1,4 @@
-// /recipients: a provider's directory of end users (SPEC 13), managed with its own token.
+// /recipients: a provider's directory of end users (decisions.md D13), managed with its own token.
 import { createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { z } from 'zod'

@@ -4,7 +4,7 @@ export type ClientStatus = 'active' | 'disabled'
 
 export type Client = {
   id: string
-  /** Decimal string: provider ids are int64 (SPEC 11); null for operator-level clients. */
+  /** Decimal string: provider ids are int64 (decisions.md D11); null for operator-level clients. */
   providerId: string | null
   name: string
   secretDigest: string
@@ -15,7 +15,7 @@ export type Client = {
   audiences: string[]
   tokenLifetime: number
   status: ClientStatus
-  /** Tokens issued before this (epoch seconds) are inactive (SPEC 8). */
+  /** Tokens issued before this (epoch seconds) are inactive (decisions.md D8). */
   tokensValidAfter: number
   /** The provider's status: a disabled provider's clients cannot log in. */
   providerStatus: 'active' | 'disabled' | null

@@ -1,5 +1,5 @@
-// The messages and deliveries tables: the dispatch outbox (SPEC 10). A message is one accepted
-// /Services request; each of its deliveries is one send on one channel to one address.
+// The messages and deliveries tables: the dispatch outbox (decisions.md D10). A message is one
+// accepted /Services request; each of its deliveries is one send on one channel to one address.
 import type { Channel } from '../channel.ts'
 import { firstRow, type BatchRead } from './batch.ts'
 import { epochSeconds } from '../utils/time.ts'
@@ -17,7 +17,7 @@ export type Delivery = {
   title: string
   body: string
   link: string | null
-  /** The public URL of the part's picture or QR code (issue 9). */
+  /** The public URL of the part's picture or QR code (decisions.md D19). */
   pictureUrl: string | null
   status: DeliveryStatus
   attempts: number

@@ -1,5 +1,6 @@
-// Published pictures in KV (issue 9), under their own prefix, keyed by their public id (an HMAC of
-// the content's SHA-256). KV expires them; a value also carries its own expiry in its metadata.
+// Published pictures in KV (decisions.md D19), under their own prefix, keyed by their public id (an
+// HMAC of the content's SHA-256). KV expires them; a value also carries its own expiry in its
+// metadata.
 import { epochSeconds } from '../utils/time.ts'
 
 export const KV_PREFIX = 'picture:'

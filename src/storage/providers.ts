@@ -10,7 +10,8 @@ function toProvider(row: ProviderRow): Provider {
   return { id: row.id, name: row.name, status: row.status, createdAt: row.created_at, updatedAt: row.updated_at }
 }
 
-// The id is read as text: provider ids are int64 and must survive JavaScript numbers (SPEC 11).
+// The id is read as text: provider ids are int64 and must survive JavaScript numbers
+// (decisions.md D11).
 const SELECT_PROVIDER = `SELECT CAST(id AS TEXT) AS id, name, status, created_at, updated_at FROM providers`
 
 export type NewProvider = { id?: string; name: string }

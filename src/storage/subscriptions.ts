@@ -1,4 +1,5 @@
-// The subscriptions table: a provider's subscription to a service and its service_token (SPEC 9).
+// The subscriptions table: a provider's subscription to a service and its service_token
+// (decisions.md D9).
 import { firstRow, type BatchRead } from './batch.ts'
 
 export type SubscriptionStatus = 'active' | 'revoked'
