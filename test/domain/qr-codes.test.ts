@@ -1,5 +1,5 @@
-// renderQrCode (issue 9): the PNG it draws reads back, with an independent decoder, as exactly the
-// content it was given.
+// renderQrCode (decisions.md D19): the PNG it draws reads back, with an independent decoder, as
+// exactly the content it was given.
 import { decode } from 'fast-png'
 import { describe, expect, it } from 'vitest'
 import { MAX_QR_CONTENT_CHARS, renderQrCode } from '../../src/domain/qr-codes.ts'

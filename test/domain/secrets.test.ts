@@ -77,7 +77,7 @@ describe('client secrets', () => {
   })
 })
 
-describe('equal work for unknown clients (SPEC 6)', () => {
+describe('equal work for unknown clients (decisions.md D6)', () => {
   async function cryptoCallsFor(clientId: string): Promise<[number, number]> {
     const sign = vi.spyOn(crypto.subtle, 'sign')
     const compare = vi.spyOn(crypto.subtle, 'timingSafeEqual')

@@ -21,7 +21,7 @@ export function adminCall(token: string, method: string, path: string, body?: un
   })
 }
 
-/** One page of any list in the management API (SPEC's one paging shape). */
+/** One page of any list in the management API (decisions.md D21). */
 export type Page<T> = {
   items: T[]
   page_size: number

@@ -23,7 +23,7 @@ async function answer(response: Response): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>
 }
 
-describe.each(PATHS)('POST %s visibility (SPEC 7)', (path) => {
+describe.each(PATHS)('POST %s visibility (decisions.md D7)', (path) => {
   it('shows the owner its own token, with every RFC 7662 field and 001 ti', async () => {
     const owner = await createClient({ name: 'Clinica owner' })
     const token = await tokenFor(owner)
@@ -231,7 +231,7 @@ async function expectActiveAndCached(token: string) {
   expect(await eventually(() => cacheEntry(token), (v) => v !== null)).not.toBeNull()
 }
 
-describe('the KV cache (SPEC 8)', () => {
+describe('the KV cache (decisions.md D8)', () => {
   it('is filled on a miss under the token hash, never the raw token', async () => {
     const owner = await createClient()
     const token = await tokenFor(owner)

@@ -113,7 +113,7 @@ describe('POST /oauth/token, successful client_credentials grant', () => {
     expect(decodeJwt(first.access_token).jti).not.toBe(decodeJwt(second.access_token).jti)
   })
 
-  it('keeps an int64 provider id exact, as a decimal string (SPEC 11)', async () => {
+  it('keeps an int64 provider id exact, as a decimal string (decisions.md D11)', async () => {
     const providerId = '9223372036854775807'
     await insertProvider(env.DB, { id: providerId, name: `provider ${crypto.randomUUID()}` })
     const client = await createClient({ providerId })
@@ -585,7 +585,7 @@ describe('POST /oauth/token, malformed requests', () => {
   })
 })
 
-describe('POST /oauth/token, nothing sensitive in any answer (SPEC 2)', () => {
+describe('POST /oauth/token, nothing sensitive in any answer (decisions.md D2)', () => {
   it('never sends a stack trace, SQL or the client secret', async () => {
     const client = await createClient()
     const { clientId, clientSecret } = client

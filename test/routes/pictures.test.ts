@@ -1,5 +1,5 @@
-// Pictures through POST /Services and GET /pictures/{id}.{ext} (issue 9): accepted by content,
-// refused with nothing stored or queued, stored once, served as sent with safe headers.
+// Pictures through POST /Services and GET /pictures/{id}.{ext} (decisions.md D19): accepted by
+// content, refused with nothing stored or queued, stored once, served as sent with safe headers.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { MAX_PICTURE_BYTES } from '../../src/domain/pictures.ts'

@@ -1,6 +1,6 @@
-// QR codes through POST /Services (issue 9): a ticket or coupon drawn in the Worker, published like
-// a picture, delivered by SMS and FCM, and read back as exactly what was sent; bad ones refused
-// with nothing stored or queued.
+// QR codes through POST /Services (decisions.md D19): a ticket or coupon drawn in the Worker,
+// published like a picture, delivered by SMS and FCM, and read back as exactly what was sent; bad
+// ones refused with nothing stored or queued.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { StandIn } from '../../stand-in/app.ts'

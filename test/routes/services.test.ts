@@ -741,7 +741,7 @@ describe('POST /Services: refused requests store and send nothing', () => {
   })
 })
 
-describe('POST /Services with Idempotency-Key (SPEC 9)', () => {
+describe('POST /Services with Idempotency-Key (decisions.md D9)', () => {
   it('replays the same key and body: 200, same id, one delivery, one SMS', QUEUE, async () => {
     const standIn = useStandIn()
     const sender = await freshSender()

@@ -16,7 +16,7 @@ import { basicAuth, postForm } from '../helpers/http.ts'
 import { tokenFor } from '../helpers/tokens.ts'
 
 // Every table a request could write, compared row by row. Not audit_events: a refused login or
-// admin call is recorded there on purpose (SPEC 6, the management API's audit log).
+// admin call is recorded there on purpose (decisions.md D20).
 const TABLES = ['providers', 'clients', 'revoked_tokens', 'services', 'subscriptions', 'recipients', 'messages', 'deliveries']
 
 async function d1Rows(): Promise<string> {
@@ -32,8 +32,8 @@ const WRITE = /\b(insert|update|delete|replace|upsert|create|drop|alter)\b/i
  * (the first tests below prove they see its writes). D1: any writing statement but an audit event
  * makes it compare every row of TABLES with the last good copy. KV: every put and delete, except
  * under `ignoredKv` prefixes: login locks always (a refused login writing its lock is the
- * brute-force defence, SPEC 6), and the token cache and client records a valid token fills where
- * one is sent.
+ * brute-force defence, decisions.md D18), and the token cache and client records a valid token
+ * fills where one is sent.
  */
 async function watchStorage(ignoredKv: string[]) {
   const kvWrites: string[] = []

@@ -1,5 +1,5 @@
-// Hostile tokens at every endpoint that accepts one (SPEC 5, SECURITY.md "Tokens"): each is refused
-// with 401, or answered {"active":false} where introspection is asked about it.
+// Hostile tokens at every endpoint that accepts one (decisions.md D5, SECURITY.md "Tokens"): each
+// is refused with 401, or answered {"active":false} where introspection is asked about it.
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { decodeJwt } from 'jose'

@@ -1,5 +1,5 @@
-// HTTPS only outside localhost (document 000 §4, SPEC 14) and the security headers on every
-// response, errors and redirects included.
+// HTTPS only outside localhost (document 000 §4, decisions.md D14) and the security headers on
+// every response, errors and redirects included.
 import { exports } from 'cloudflare:workers'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
