@@ -14,7 +14,8 @@ CREATE TABLE services (
   updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 
--- A provider's subscription to a service; service_token is the UUID /Services checks (SPEC 9).
+-- A provider's subscription to a service; service_token is the UUID /Services checks
+-- (decisions.md D9).
 CREATE TABLE subscriptions (
   provider_id INTEGER NOT NULL REFERENCES providers (id),
   service_id INTEGER NOT NULL REFERENCES services (id),
