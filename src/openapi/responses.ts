@@ -14,6 +14,7 @@ export const Problem = z
     ack: z.int().optional().meta({ description: 'Bridge dialect (document 003): 899, 898, 897, 896 or 999.' }),
     status_code: z.int().optional().meta({ description: 'Yativo dialect (document 002).' }),
     message: z.string().optional().meta({ description: 'Yativo dialect (document 002).' }),
+    data: z.null().optional().meta({ description: 'Yativo dialect (document 002): always null.' }),
     error: z.string().optional().meta({ description: 'OAuth endpoints (RFC 6749 §5.2).' }),
     error_description: z.string().optional().meta({ description: 'OAuth endpoints (RFC 6749 §5.2).' }),
   })
