@@ -49,6 +49,14 @@ export default defineConfig(async () => {
       restoreMocks: true,
       // One access-log line per request would bury the report; 5xx lines (level error) still show.
       onConsoleLog: (line) => !line.startsWith('{"level":"info","message":"request",'),
+      // `npm run test:coverage`: Istanbul instruments src/ as Vite transforms it, so the counts are
+      // taken inside workerd and handed back by the Workers pool.
+      coverage: {
+        provider: 'istanbul',
+        include: ['src/**'],
+        reporter: ['text-summary', 'json-summary'],
+        reportsDirectory: 'coverage',
+      },
     },
   }
 })
