@@ -3,6 +3,7 @@
 // Each test holds the fills of one request back, makes the change, then lets the fills land.
 import { createScheduledController } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
+import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.ts'
 import { loginClient } from '../../src/domain/login.ts'
@@ -118,7 +119,7 @@ describe('changes are seen at once by the location that made them', () => {
     await expectInactive(token)
     const fresh = await tokenFor(owner)
     await expectActive(fresh)
-    expect(JSON.parse(atob(fresh.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))).scope).toBe('services:send tokens:introspect')
+    expect(decodeJwt(fresh).scope).toBe('services:send tokens:introspect')
   })
 
   it('narrowing its audiences ends them too; widening or renaming does not', async () => {
@@ -147,10 +148,7 @@ describe('revocations made before tombstones existed', () => {
     const keys = (await clientRecordKeys(owner.clientId))!
     expect(await eventually(() => env.CACHE.get(keys.filled), (v) => v !== null)).not.toBeNull()
     // A revocation as an earlier version made it: a D1 row, no tombstone.
-    const { jti, exp } = JSON.parse(atob(token.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))) as {
-      jti: string
-      exp: number
-    }
+    const { jti, exp } = decodeJwt(token)
     await env.DB.prepare('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)')
       .bind(jti, owner.clientId, exp)
       .run()

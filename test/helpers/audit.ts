@@ -5,6 +5,7 @@ import { env } from 'cloudflare:workers'
 import { vi } from 'vitest'
 import worker from '../../src/index.ts'
 import { AUDIT_QUEUE_NAME } from '../../src/queue/audit-job.ts'
+import { eventually } from './tokens.ts'
 
 /**
  * The real D1 binding, with every statement it is asked to prepare written down. With `failing`,
@@ -71,12 +72,9 @@ export async function consumeAudit(bodies: unknown[], environment: Env = env, at
 export const AUDIT_DELIVERY_MS = 15_000
 
 /** Polls until `check` holds, for events that reach D1 through the audit queue. */
-export async function eventuallyAudited<T>(read: () => Promise<T>, check: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + AUDIT_DELIVERY_MS
-  let value = await read()
-  while (!check(value) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    value = await read()
-  }
-  return value
+export function eventuallyAudited<T>(
+  read: () => Promise<T>,
+  check: (value: T) => boolean,
+): Promise<T> {
+  return eventually(read, check, { timeoutMs: AUDIT_DELIVERY_MS, intervalMs: 50 })
 }

@@ -1,11 +1,15 @@
-// A provider ready to dispatch: a sending client, a service it subscribes to, and a recipient.
+// A provider ready to dispatch (a sending client, a service it subscribes to, and a recipient),
+// and POST /Services as it sends: the request, the message's status until it settles, and what
+// the stand-in received.
 import { env } from 'cloudflare:workers'
 import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
 import { insertRecipient } from '../../src/storage/recipients.ts'
 import { insertService, type ServiceParameter } from '../../src/storage/services.ts'
 import { insertSubscription } from '../../src/storage/subscriptions.ts'
+import type { StandIn } from '../../stand-in/app.ts'
 import { createClient, type TestClient } from './clients.ts'
-import { tokenFor } from './tokens.ts'
+import { call, postJson } from './http.ts'
+import { eventually, tokenFor } from './tokens.ts'
 
 export type Sender = TestClient & { token: string; serviceId: number; serviceToken: string; userId: string }
 
@@ -45,6 +49,81 @@ export function example001(sender: Sender, numericProviderId = true) {
       advertisement: { titulo: 'Autos usados CHECHO', mensaje: 'Lleve su auto usado con Financiameiento ...', canal: 'FCM' },
     },
   }
+}
+
+/** A valid request of `sender`: one SMS notification whose message carries `marker`. */
+export function smsRequest(sender: Sender, marker: string = crypto.randomUUID()) {
+  return {
+    provider_id: Number(sender.providerId),
+    service_token: sender.serviceToken,
+    service_id: sender.serviceId,
+    parameters: {
+      destination: sender.userId,
+      notification: { title: 'Turno', message: `Oftalmólogo 9:15 ${marker}`, channel: 'SMS' },
+    },
+  }
+}
+
+/** POST /Services with the caller's token; `body` is sent as JSON unless it is a string. */
+export function dispatch(
+  caller: { token: string },
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return postJson('/Services', body, { authorization: `Bearer ${caller.token}`, ...headers })
+}
+
+export type DeliveryView = {
+  id: string
+  part: 'notification' | 'advertisement'
+  channel: 'sms' | 'fcm'
+  to: string
+  status: string
+  attempts: number
+  last_error: string | null
+  provider_message_id: string | null
+  picture_url: string | null
+  updated_at: string
+  sent_at: string | null
+}
+
+export type MessageView = {
+  id: string
+  status: string
+  provider_id: string
+  service_id: number
+  destination: string
+  created_at: string
+  deliveries: DeliveryView[]
+}
+
+/** GET /Services/messages/{id} with the caller's token. */
+export function readMessage(caller: { token: string }, id: string): Promise<Response> {
+  return call(`/Services/messages/${id}`, { headers: { authorization: `Bearer ${caller.token}` } })
+}
+
+/**
+ * Polls the message's status until the consumer is done with every delivery (sent, failed or
+ * dead), and returns it: no send then outlives the test's stand-in.
+ */
+export function settle(caller: { token: string }, id: string): Promise<MessageView> {
+  const read = async () => (await (await readMessage(caller, id)).json()) as MessageView
+  const settled = (m: MessageView) => m.status !== 'queued' && m.status !== 'sending'
+  return eventually(read, settled, { timeoutMs: 15_000 })
+}
+
+/** The SMS texts the stand-in accepted for `phone`. */
+export function smsTo(standIn: StandIn, phone: string): string[] {
+  return standIn.state.sms
+    .filter((r) => (r.body as { To?: string }).To === phone && r.status === 201)
+    .map((r) => (r.body as { Body: string }).Body)
+}
+
+/** The FCM messages the stand-in accepted for the registration token `token`. */
+export function pushesTo(standIn: StandIn, token: string): unknown[] {
+  return standIn.state.fcm
+    .filter((r) => r.status === 200 && JSON.stringify(r.body).includes(token))
+    .map((r) => r.body)
 }
 
 /**

@@ -6,6 +6,20 @@ export type RoundTrips = { kv: number; d1: number; queue: number; d1Statements: 
 
 type Kind = 'kv' | 'd1' | 'queue'
 
+/**
+ * One counted call: its binding's kind, its name (`kv.get`, `d1.batch(3)`…), its KV key, and when
+ * it started and ended, on a clock that ticks once at every start and end of a counted call.
+ */
+export type Call = { kind: Kind; name: string; key?: string; start: number; end?: number }
+
+export type CountOptions = {
+  /**
+   * Runs before each call goes out, which waits for the promise it returns: to hold a call back
+   * (a queue send until the response is out), or to fail it by throwing, as an outage would.
+   */
+  before?: (call: Call) => Promise<void> | void
+}
+
 export type Counter<E> = {
   /** A copy of `env` whose D1, KV and queue bindings count their calls. */
   env: E
@@ -13,25 +27,42 @@ export type Counter<E> = {
   snapshot(): RoundTrips
   /** Every counted call so far, in order, for messages: `kv.get`, `d1.batch(3)`, `queue.send`… */
   calls(): string[]
+  /** Every counted call so far with its key and times, copied as they are now. */
+  timeline(): Call[]
   /** The bodies sent to each queue binding, by binding name. */
   sent(binding: string): unknown[]
   reset(): void
 }
 
-export function countRoundTrips<E extends object>(env: E): Counter<E> {
+export function countRoundTrips<E extends object>(
+  env: E,
+  { before }: CountOptions = {},
+): Counter<E> {
   let trips: RoundTrips = { kv: 0, d1: 0, queue: 0, d1Statements: 0 }
   const inFlight: Record<Kind, number> = { kv: 0, d1: 0, queue: 0 }
-  let log: string[] = []
+  let log: Call[] = []
+  let clock = 0
   const bodies = new Map<string, unknown[]>()
 
-  function track<T>(kind: Kind, name: string, call: () => Promise<T>, statements = 0): Promise<T> {
+  function track<T>(
+    kind: Kind,
+    name: string,
+    call: () => Promise<T>,
+    statements = 0,
+    key?: string,
+  ): Promise<T> {
     // A new round starts when nothing of this kind is in flight; overlapping calls share it.
     if (inFlight[kind] === 0) trips[kind] += 1
     trips.d1Statements += statements
     inFlight[kind] += 1
-    log.push(name)
-    return call().finally(() => {
+    const entry: Call = { kind, name, ...(key === undefined ? {} : { key }), start: ++clock }
+    log.push(entry)
+    return (async () => {
+      await before?.(entry)
+      return call()
+    })().finally(() => {
       inFlight[kind] -= 1
+      entry.end = ++clock
     })
   }
 
@@ -72,8 +103,9 @@ export function countRoundTrips<E extends object>(env: E): Counter<E> {
         const value = Reflect.get(target, prop) as unknown
         if (typeof value !== 'function') return value
         if (typeof prop === 'string' && counted.has(prop)) {
+          const method = value as (...a: unknown[]) => Promise<unknown>
           return (...args: unknown[]) =>
-            track('kv', `kv.${prop}`, () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args))
+            track('kv', `kv.${prop}`, () => method.apply(target, args), 0, String(args[0]))
         }
         return value.bind(target)
       },
@@ -116,7 +148,8 @@ export function countRoundTrips<E extends object>(env: E): Counter<E> {
   return {
     env: wrapped as E,
     snapshot: () => ({ ...trips }),
-    calls: () => [...log],
+    calls: () => log.map((c) => c.name),
+    timeline: () => log.map((c) => ({ ...c })),
     sent: (binding) => [...(bodies.get(binding) ?? [])],
     reset() {
       trips = { kv: 0, d1: 0, queue: 0, d1Statements: 0 }

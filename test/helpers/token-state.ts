@@ -1,4 +1,5 @@
 // What /auth/me and introspection say about a token: the two places a token's state shows.
+import { decodeJwt } from 'jose'
 import { expect } from 'vitest'
 import { json } from './admin.ts'
 import { createClient } from './clients.ts'
@@ -18,15 +19,11 @@ export async function introspect(token: string): Promise<Record<string, unknown>
   return json<Record<string, unknown>>(response)
 }
 
-function clientIdOf(token: string): string {
-  const payload = JSON.parse(atob(token.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))) as { client_id: string }
-  return payload.client_id
-}
-
 /** Active for /auth/me and for introspection, which names its client. */
 export async function expectActive(token: string): Promise<void> {
   expect(await json(await me(token))).toMatchObject({ ack: 0, active: true })
-  expect(await introspect(token)).toMatchObject({ active: true, client_id: clientIdOf(token) })
+  const { client_id } = decodeJwt(token)
+  expect(await introspect(token)).toMatchObject({ active: true, client_id })
 }
 
 /** Refused by /auth/me, and `{"active":false}` to introspection. */

@@ -13,11 +13,19 @@ export async function tokenFor(client: TestClient, params: Record<string, string
   return ((await response.json()) as { access_token: string }).access_token
 }
 
-/** Polls until `check` holds: for work the Worker defers past its response (waitUntil). */
-export async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean): Promise<T> {
+/**
+ * Polls until `check` holds or `timeoutMs` has passed, and returns the last value read: for work
+ * the Worker defers past its response (waitUntil) or hands to a queue.
+ */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  check: (value: T) => boolean,
+  { timeoutMs = 5_000, intervalMs = 10 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
   let value = await read()
-  for (let i = 0; i < 100 && !check(value); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10))
+  while (!check(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
     value = await read()
   }
   return value

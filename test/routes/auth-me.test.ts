@@ -1,17 +1,10 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import {
-  base64url,
-  decodeJwt,
-  decodeProtectedHeader,
-  exportJWK,
-  generateKeyPair,
-  SignJWT,
-  type JWTPayload,
-} from 'jose'
+import { base64url, decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload } from 'jose'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { app } from '../../src/app.ts'
 import { generateSigningKey } from '../../src/domain/signing-keys.ts'
+import { attackerKey, withPayload } from '../helpers/attacks.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, call, expectProblem, postJson } from '../helpers/http.ts'
 import {
@@ -57,11 +50,6 @@ async function expectRefused(response: Response, code = 'invalid_token', ack = 8
   return body
 }
 
-async function attackerKey(kid: string): Promise<TestKey> {
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true })
-  return { ...(await exportJWK(privateKey)), kid, alg: 'ES256' }
-}
-
 /** Claims of an existing, active client: a refusal then comes only from the defect under test. */
 async function ownClaims(overrides: JWTPayload = {}): Promise<JWTPayload> {
   const { clientId } = await createClient()
@@ -75,13 +63,6 @@ function validity(start: number, end: number): JWTPayload {
 
 const BAD_SIGNATURE = /malformed or its signature is not valid/
 const FOREIGN_KEY = /not signed by a key of this issuer/
-
-function withPayload(token: string, change: (payload: Record<string, unknown>) => void): string {
-  const [header, , signature] = token.split('.')
-  const decoded = decodeJwt(token)
-  change(decoded)
-  return `${header}.${base64Url(decoded)}.${signature}`
-}
 
 describe('POST /auth/me, valid tokens', () => {
   it('answers {ack: 0, active: true, ...claims} for a login token in x-access-token', async () => {

@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:workers'
+import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { sha256Hex } from '../../src/encoding.ts'
 import { adminCall, adminToken } from '../helpers/admin.ts'
@@ -248,7 +249,7 @@ describe('the KV cache (decisions.md D8)', () => {
     const token = await tokenFor(owner)
     await expectActiveAndCached(token)
     // Revoke behind the cache's back, in D1 only: a hit that asked D1 would see it.
-    const { jti } = JSON.parse(atob(token.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))) as { jti: string }
+    const { jti } = decodeJwt(token)
     await env.DB.prepare('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)')
       .bind(jti, owner.clientId, Math.floor(Date.now() / 1000) + 3600)
       .run()

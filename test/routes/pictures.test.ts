@@ -6,11 +6,19 @@ import { MAX_PICTURE_BYTES } from '../../src/domain/pictures.ts'
 import { digestClientSecret, importPepper } from '../../src/domain/secrets.ts'
 import { toHex } from '../../src/encoding.ts'
 import type { StandIn } from '../../stand-in/app.ts'
-import { freshPhone, freshSender, outboxRows, type Sender } from '../helpers/dispatch.ts'
+import {
+  dispatch,
+  freshPhone,
+  freshSender,
+  outboxRows,
+  readMessage,
+  settle,
+  type MessageView,
+  type Sender,
+} from '../helpers/dispatch.ts'
 import { call, expectProblem, postJson } from '../helpers/http.ts'
 import { GIF, jpeg, pictureKeys, pngDeclaring, randomPng, toBase64, WEBP } from '../helpers/pictures.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
-import { eventually } from '../helpers/tokens.ts'
 
 const QUEUE = { timeout: 20_000 }
 const PICTURE_URL = /^https:\/\/portero\.test\/pictures\/[0-9a-f]{64}\.(png|jpg|gif|webp)$/
@@ -29,29 +37,12 @@ function advertisement(sender: Sender, picture: unknown, channel = 'FCM', extra:
   }
 }
 
-function dispatch(sender: Sender, body: unknown) {
-  return postJson('/Services', body, { authorization: `Bearer ${sender.token}` })
-}
-
 /** The picture URL of each of the message's deliveries, as its status view shows them. */
 async function pictureUrls(sender: Sender, messageId: string): Promise<(string | null)[]> {
-  const response = await call(`/Services/messages/${messageId}`, { headers: { authorization: `Bearer ${sender.token}` } })
+  const response = await readMessage(sender, messageId)
   expect(response.status).toBe(200)
-  const { deliveries } = (await response.json()) as { deliveries: { picture_url: string | null }[] }
+  const { deliveries } = (await response.json()) as MessageView
   return deliveries.map((d) => d.picture_url)
-}
-
-/** Waits until the consumer is done with the message, so no send outlives the test's stand-in. */
-async function settled(sender: Sender, id: string): Promise<string> {
-  const read = async () => {
-    const response = await call(`/Services/messages/${id}`, { headers: { authorization: `Bearer ${sender.token}` } })
-    return ((await response.json()) as { status: string }).status
-  }
-  let status = await eventually(read, (s) => s !== 'queued' && s !== 'sending')
-  for (let i = 0; i < 15 && (status === 'queued' || status === 'sending'); i++) {
-    status = await eventually(read, (s) => s !== 'queued' && s !== 'sending')
-  }
-  return status
 }
 
 /** Sends `body`, expects 201, waits until sent, and returns the message id and its picture URL. */
@@ -59,7 +50,7 @@ async function sendAndSettle(sender: Sender, body: unknown): Promise<{ id: strin
   const response = await dispatch(sender, body)
   expect(response.status).toBe(201)
   const { id } = (await response.json()) as { id: string }
-  expect(await settled(sender, id)).toBe('sent')
+  expect((await settle(sender, id)).status).toBe('sent')
   const [url, ...others] = await pictureUrls(sender, id)
   expect(others).toEqual([])
   expect(url).toMatch(PICTURE_URL)
@@ -209,7 +200,7 @@ describe('delivering a picture', () => {
     const response = await dispatch(sender, body)
     expect(response.status).toBe(201)
     const { id } = (await response.json()) as { id: string }
-    expect(await settled(sender, id)).toBe('sent')
+    expect((await settle(sender, id)).status).toBe('sent')
     const urls = await pictureUrls(sender, id)
     expect(urls).toHaveLength(2)
     expect(urls[0]).toMatch(PICTURE_URL)

@@ -4,11 +4,18 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { StandIn } from '../../stand-in/app.ts'
-import { createSender, freshPhone, freshSender, outboxRows, type Sender } from '../helpers/dispatch.ts'
-import { call, expectProblem, postJson } from '../helpers/http.ts'
+import {
+  createSender,
+  dispatch,
+  freshPhone,
+  freshSender,
+  outboxRows,
+  settle,
+  type Sender,
+} from '../helpers/dispatch.ts'
+import { call, expectProblem } from '../helpers/http.ts'
 import { pictureKeys, randomPng, readQrCode, toBase64 } from '../helpers/pictures.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
-import { eventually } from '../helpers/tokens.ts'
 
 const QUEUE = { timeout: 20_000 }
 const PICTURE_URL = /^https:\/\/portero\.test\/pictures\/[0-9a-f]{64}\.png$/
@@ -28,31 +35,11 @@ function ticket(sender: Sender, qr: unknown, extra: Record<string, unknown> = {}
   }
 }
 
-function dispatch(sender: Sender, body: unknown, headers: Record<string, string> = {}) {
-  return postJson('/Services', body, { authorization: `Bearer ${sender.token}`, ...headers })
-}
-
-type DeliveryView = { part: string; channel: string; picture_url: string | null; status: string }
-
-async function statusOf(sender: Sender, id: string): Promise<{ status: string; deliveries: DeliveryView[] }> {
-  const response = await call(`/Services/messages/${id}`, { headers: { authorization: `Bearer ${sender.token}` } })
-  expect(response.status).toBe(200)
-  return response.json()
-}
-
-/** Waits until the consumer is done with the message, so no send outlives the test's stand-in. */
-async function settled(sender: Sender, id: string): Promise<{ status: string; deliveries: DeliveryView[] }> {
-  const final = (s: string) => s !== 'queued' && s !== 'sending'
-  let view = await eventually(() => statusOf(sender, id), (v) => final(v.status))
-  for (let i = 0; i < 15 && !final(view.status); i++) view = await eventually(() => statusOf(sender, id), (v) => final(v.status))
-  return view
-}
-
 async function sendAndSettle(sender: Sender, body: unknown) {
   const response = await dispatch(sender, body)
   expect(response.status).toBe(201)
   const { id } = (await response.json()) as { id: string }
-  const view = await settled(sender, id)
+  const view = await settle(sender, id)
   expect(view.status).toBe('sent')
   return { id, deliveries: view.deliveries }
 }
@@ -139,7 +126,7 @@ describe('POST /Services with a qr_code', () => {
     const { id } = (await first.json()) as { id: string }
     expect((await dispatch(sender, body, { 'idempotency-key': key })).status).toBe(200)
     await expectProblem(await dispatch(sender, ticket(sender, { content: 'A-2' }), { 'idempotency-key': key }), 409, 'conflict')
-    await settled(sender, id)
+    await settle(sender, id)
   })
 
   const refusals: { name: string; path: string; body: (s: Sender) => unknown }[] = [

@@ -10,14 +10,11 @@ import { findDeliveryById } from '../../src/storage/messages.ts'
 import { createSender, example001, type Sender } from '../helpers/dispatch.ts'
 import { call, ORIGIN } from '../helpers/http.ts'
 import { randomPng, toBase64 } from '../helpers/pictures.ts'
+import { countRoundTrips, type Call } from '../helpers/round-trips.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 
 const QUEUE = { timeout: 20_000 }
-const STATEMENT_ROUND_TRIPS = new Set(['first', 'all', 'run', 'raw'])
-
-/** One binding call: which binding, which method, and when it started and ended (a shared clock). */
-type Call = { binding: 'd1' | 'kv' | 'queue'; method: string; key?: string; start: number; end?: number }
 
 type ProbeOptions = {
   /** Every queue send fails. */
@@ -26,75 +23,27 @@ type ProbeOptions = {
   beforeReads?: () => Promise<void>
 }
 
+/** A call's method: `batch` for `d1.batch(3)`, `getWithMetadata` for `kv.getWithMetadata`. */
+const methodOf = (call: Call) => call.name.replace(/^\w+\.|\(\d+\)$/g, '')
+
 /**
- * The test env with D1, KV and the dispatch queue behind counting proxies. A D1 round trip is one
- * first/all/run/raw of a statement or one batch/exec. Queue sends are held until `release()`, so
- * a response that waited on one could only come after release.
+ * The test env with D1, KV and the dispatch queue counted (test/helpers/round-trips.ts). Queue
+ * sends are held until `release()`, so a response that waited on one could only come after it.
  */
 function probeEnv({ failSend = false, beforeReads }: ProbeOptions) {
-  const calls: Call[] = []
-  let clock = 0
-  const record = <T>(call: Omit<Call, 'start'>, run: () => Promise<T>): Promise<T> => {
-    const entry: Call = { ...call, start: ++clock }
-    calls.push(entry)
-    return run().finally(() => (entry.end = ++clock))
-  }
-  const unwrapped = new WeakMap<object, D1PreparedStatement>()
-  const statement = (real: D1PreparedStatement): D1PreparedStatement => {
-    const proxy = new Proxy(real, {
-      get(target, method: string) {
-        const value = Reflect.get(target, method) as unknown
-        if (typeof value !== 'function') return value
-        if (method === 'bind') return (...args: unknown[]) => statement(value.apply(target, args))
-        if (STATEMENT_ROUND_TRIPS.has(method)) {
-          return (...args: unknown[]) => record({ binding: 'd1', method }, () => value.apply(target, args))
-        }
-        return value.bind(target)
-      },
-    })
-    unwrapped.set(proxy, real)
-    return proxy
-  }
-  const DB = new Proxy(env.DB, {
-    get(target, method: string) {
-      if (method === 'prepare') return (sql: string) => statement(target.prepare(sql))
-      if (method === 'batch') {
-        return (statements: D1PreparedStatement[]) =>
-          record({ binding: 'd1', method }, async () => {
-            if (!calls.some((c) => c.binding === 'd1' && c.end !== undefined)) await beforeReads?.()
-            return target.batch(statements.map((s) => unwrapped.get(s) ?? s))
-          })
-      }
-      if (method === 'exec') return (sql: string) => record({ binding: 'd1', method }, () => target.exec(sql))
-      const value = Reflect.get(target, method) as unknown
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
-  const CACHE = new Proxy(env.CACHE, {
-    get(target, method: string) {
-      const value = Reflect.get(target, method) as unknown
-      if (typeof value !== 'function') return value
-      return (...args: unknown[]) =>
-        record({ binding: 'kv', method, key: String(args[0]) }, () => value.apply(target, args))
-    },
-  })
   let release!: () => void
   const held = new Promise<void>((resolve) => (release = resolve))
-  const sent: unknown[] = []
-  const DISPATCH_QUEUE = new Proxy(env.DISPATCH_QUEUE, {
-    get(target, method: string) {
-      const value = Reflect.get(target, method) as unknown
-      if (typeof value !== 'function') return value
-      return (...args: unknown[]) =>
-        record({ binding: 'queue', method }, async () => {
-          await held
-          if (failSend) throw new Error('queue unavailable')
-          sent.push(...(method === 'sendBatch' ? (args[0] as { body: unknown }[]).map((m) => m.body) : [args[0]]))
-          return value.apply(target, args)
-        })
+  const counter = countRoundTrips(env, {
+    async before(call) {
+      if (call.kind === 'queue') {
+        await held
+        if (failSend) throw new Error('queue unavailable')
+      }
+      const reads = counter.timeline().filter((c) => c.kind === 'd1' && c !== call)
+      if (call.kind === 'd1' && reads.every((c) => c.end === undefined)) await beforeReads?.()
     },
   })
-  return { env: { ...env, DB, CACHE, DISPATCH_QUEUE } satisfies Env, calls, sent, release }
+  return { counter, release }
 }
 
 /** A token check that reads no D1: its state is cached in KV by a first request. */
@@ -127,16 +76,16 @@ async function dispatchProbed(
   // Should the handler await a send, the held send is let go after a while so the test fails
   // on the count below instead of timing out.
   const timer = setTimeout(probe.release, 2000)
-  const response = await app.fetch(request, probe.env, ctx)
-  const atResponse = probe.calls.map((c) => ({ ...c }))
+  const response = await app.fetch(request, probe.counter.env, ctx)
+  const atResponse = probe.counter.timeline().map((c) => ({ ...c, method: methodOf(c) }))
   clearTimeout(timer)
   probe.release()
   await waitOnExecutionContext(ctx)
-  const d1 = atResponse.filter((c) => c.binding === 'd1')
-  const pictures = atResponse.filter((c) => c.binding === 'kv' && c.key?.startsWith('picture:'))
+  const d1 = atResponse.filter((c) => c.kind === 'd1')
+  const pictures = atResponse.filter((c) => c.kind === 'kv' && c.key?.startsWith('picture:'))
   // A send is held until the response is out: one already done means the response waited for it.
-  const sendsAwaited = atResponse.filter((c) => c.binding === 'queue' && c.end !== undefined)
-  return { response, d1, pictures, sendsAwaited, sent: probe.sent }
+  const sendsAwaited = atResponse.filter((c) => c.kind === 'queue' && c.end !== undefined)
+  return { response, d1, pictures, sendsAwaited, sent: probe.counter.sent('DISPATCH_QUEUE') }
 }
 
 /** Waits until the consumer has sent the delivery (the real queue and the stand-in). */

@@ -3,35 +3,24 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { insertProvider } from '../../src/storage/providers.ts'
-import type { StandIn } from '../../stand-in/app.ts'
 import { createClient } from '../helpers/clients.ts'
-import { createSender, example001, freshPhone, freshSender, type Sender } from '../helpers/dispatch.ts'
+import {
+  createSender,
+  dispatch,
+  example001,
+  freshPhone,
+  freshSender,
+  pushesTo,
+  readMessage,
+  settle,
+  smsRequest,
+  smsTo,
+  type MessageView,
+  type Sender,
+} from '../helpers/dispatch.ts'
 import { basicAuth, call, expectProblem, postForm, postJson } from '../helpers/http.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
-import { eventually, tokenFor } from '../helpers/tokens.ts'
-
-type DeliveryView = {
-  id: string
-  part: 'notification' | 'advertisement'
-  channel: 'sms' | 'fcm'
-  to: string
-  status: string
-  attempts: number
-  last_error: string | null
-  provider_message_id: string | null
-  updated_at: string
-  sent_at: string | null
-}
-
-type MessageView = {
-  id: string
-  status: string
-  provider_id: string
-  service_id: number
-  destination: string
-  created_at: string
-  deliveries: DeliveryView[]
-}
+import { tokenFor } from '../helpers/tokens.ts'
 
 type Body = {
   provider_id: number | string
@@ -68,19 +57,6 @@ async function recipientOf(sender: Sender): Promise<{ phone: string | null; fcmT
   return { phone: row!.phone, fcmTokens: JSON.parse(row!.fcm_tokens) as string[] }
 }
 
-/** A valid request with one SMS notification whose text carries `marker`. */
-function smsRequest(sender: Sender, marker: string = crypto.randomUUID()): Body {
-  return {
-    provider_id: Number(sender.providerId),
-    service_token: sender.serviceToken,
-    service_id: sender.serviceId,
-    parameters: {
-      destination: sender.userId,
-      notification: { title: 'Turno', message: `Oftalmólogo 9:15 ${marker}`, channel: 'SMS' },
-    },
-  }
-}
-
 /** `body` with its notification's fields changed (an undefined field is left out of the JSON). */
 function withNotification(body: Body, fields: Record<string, unknown>): Body {
   const notification = body.parameters.notification as Record<string, unknown>
@@ -91,10 +67,6 @@ function withParameters(body: Body, fields: Record<string, unknown>): Body {
   return { ...body, parameters: { ...body.parameters, ...fields } }
 }
 
-function dispatch(token: string, body: unknown, headers: Record<string, string> = {}) {
-  return postJson('/Services', body, { authorization: `Bearer ${token}`, ...headers })
-}
-
 const keyed = (key: string) => ({ 'idempotency-key': key })
 
 /** A token of another client of the sender's provider, without the services:send scope. */
@@ -103,29 +75,14 @@ async function tokenWithout(sender: Sender): Promise<string> {
   return tokenFor(await createClient({ providerId: sender.providerId, allowedScopes: scopes }))
 }
 
-function readMessage(token: string, id: string): Promise<Response> {
-  return call(`/Services/messages/${id}`, { headers: { authorization: `Bearer ${token}` } })
-}
-
 async function accepted(response: Response, status = 201): Promise<MessageView> {
   expect(response.status).toBe(status)
   return (await response.json()) as MessageView
 }
 
-/** Polls the status until the consumer is done with every delivery (sent, failed or dead). */
-async function settle(token: string, id: string): Promise<MessageView> {
-  const read = async () => (await (await readMessage(token, id)).json()) as MessageView
-  const settled = (m: MessageView) => m.status !== 'queued' && m.status !== 'sending'
-  let message = await eventually(read, settled)
-  for (let round = 0; round < 15 && !settled(message); round++) {
-    message = await eventually(read, settled)
-  }
-  return message
-}
-
 /** Waits until the message is sent, and returns its status. */
 async function untilSent(sender: Sender, id: string): Promise<MessageView> {
-  const done = await settle(sender.token, id)
+  const done = await settle(sender, id)
   expect(done.status).toBe('sent')
   return done
 }
@@ -133,20 +90,6 @@ async function untilSent(sender: Sender, id: string): Promise<MessageView> {
 /** Expects `response` to accept a message, and waits until it is sent. */
 async function sent(sender: Sender, response: Response): Promise<MessageView> {
   return untilSent(sender, (await accepted(response)).id)
-}
-
-/** The SMS texts the stand-in accepted for `phone`. */
-function smsTo(standIn: StandIn, phone: string): string[] {
-  return standIn.state.sms
-    .filter((r) => (r.body as { To?: string }).To === phone && r.status === 201)
-    .map((r) => (r.body as { Body: string }).Body)
-}
-
-/** The FCM messages the stand-in accepted for `token`. */
-function pushesTo(standIn: StandIn, token: string): unknown[] {
-  return standIn.state.fcm
-    .filter((r) => r.status === 200 && JSON.stringify(r.body).includes(token))
-    .map((r) => r.body)
 }
 
 async function countRows(providerId: string) {
@@ -167,7 +110,7 @@ describe('POST /Services: accepted requests', () => {
     const standIn = useStandIn()
     const sender = await freshSender()
     const { phone, fcmTokens } = await recipientOf(sender)
-    const response = await dispatch(sender.token, example001(sender))
+    const response = await dispatch(sender, example001(sender))
     const message = await accepted(response)
     expect(response.headers.get('location')).toBe(`/Services/messages/${message.id}`)
     expect(response.headers.get('content-type')).toMatch(/^application\/json/)
@@ -250,7 +193,7 @@ describe('POST /Services: accepted requests', () => {
       const sender = await freshSender()
       const { phone } = await recipientOf(sender)
       const body = { ...smsRequest(sender), parameters: parameters(sender) }
-      const message = await sent(sender, await dispatch(sender.token, body))
+      const message = await sent(sender, await dispatch(sender, body))
       expect(message.deliveries.map((d) => [d.part, d.channel])).toEqual([['notification', 'sms']])
       const [text, ...others] = smsTo(standIn, phone!)
       expect(others).toEqual([])
@@ -275,7 +218,7 @@ describe('POST /Services: accepted requests', () => {
       const { phone, fcmTokens } = await recipientOf(sender)
       const marker = crypto.randomUUID()
       const body = withNotification(smsRequest(sender, marker), { channel })
-      const message = await sent(sender, await dispatch(sender.token, body))
+      const message = await sent(sender, await dispatch(sender, body))
       expect(message.deliveries.map((d) => d.channel)).toEqual([expected])
       const received =
         expected === 'sms' ? smsTo(standIn, phone!) : pushesTo(standIn, fcmTokens[0]!)
@@ -294,7 +237,7 @@ describe('POST /Services: accepted requests', () => {
     expect([...message]).toHaveLength(166)
     expect(new TextEncoder().encode(message).length).toBeGreaterThan(166)
     const body = withNotification(smsRequest(sender), { title, message })
-    await sent(sender, await dispatch(sender.token, body))
+    await sent(sender, await dispatch(sender, body))
     expect(smsTo(standIn, phone!)).toEqual([`${title}\n${message}`])
   })
 
@@ -304,7 +247,7 @@ describe('POST /Services: accepted requests', () => {
     const { phone } = await recipientOf(sender)
     const link = linkForSmsOf(MAX_SMS_TEXT)
     const body = withNotification(smsRequest(sender), { message: 'Oftalmologo', link })
-    await sent(sender, await dispatch(sender.token, body))
+    await sent(sender, await dispatch(sender, body))
     expect(smsTo(standIn, phone!)).toEqual([`Turno\nOftalmologo\n${link}`])
     expect(smsTo(standIn, phone!)[0]).toHaveLength(MAX_SMS_TEXT)
   })
@@ -314,7 +257,7 @@ describe('POST /Services: accepted requests', () => {
     const sender = await freshSender()
     const phone = freshPhone()
     const body = withParameters(smsRequest(sender), { destination: phone })
-    const response = await dispatch(sender.token, body)
+    const response = await dispatch(sender, body)
     const message = await accepted(response)
     expect(message.destination).not.toBe(phone)
     expect(message.destination.endsWith(phone.slice(-4))).toBe(true)
@@ -326,8 +269,8 @@ describe('POST /Services: accepted requests', () => {
   it('takes provider_id as a JSON integer or a decimal string', QUEUE, async () => {
     useStandIn()
     const sender = await freshSender()
-    const asNumber = await sent(sender, await dispatch(sender.token, example001(sender, true)))
-    const asString = await sent(sender, await dispatch(sender.token, example001(sender, false)))
+    const asNumber = await sent(sender, await dispatch(sender, example001(sender, true)))
+    const asString = await sent(sender, await dispatch(sender, example001(sender, false)))
     expect(asNumber.provider_id).toBe(sender.providerId)
     expect(asString.provider_id).toBe(sender.providerId)
     expect(asString.id).not.toBe(asNumber.id)
@@ -340,7 +283,7 @@ describe('POST /Services: accepted requests', () => {
     expect(sender.providerId).toBe(INT64_MAX)
     const { phone } = await recipientOf(sender)
     const body = { ...smsRequest(sender), provider_id: INT64_MAX }
-    const response = await dispatch(sender.token, body)
+    const response = await dispatch(sender, body)
     expect(await response.clone().text()).toContain(`"provider_id":"${INT64_MAX}"`)
     const message = await sent(sender, response)
     expect(message.provider_id).toBe(INT64_MAX)
@@ -366,7 +309,7 @@ type Refusal = {
 }
 
 const post = (sender: Sender, body: unknown, headers?: Record<string, string>) =>
-  dispatch(sender.token, body, headers)
+  dispatch(sender, body, headers)
 
 /** `body` as JSON text with `provider_id` written verbatim (JSON.stringify would round it). */
 function rawProviderId(body: Body, literal: string): string {
@@ -641,7 +584,7 @@ const refusals: Refusal[] = [
     status: 403,
     code: 'insufficient_scope',
     send: async (s, b) => {
-      return dispatch(await tokenWithout(s), b)
+      return dispatch({ token: await tokenWithout(s) }, b)
     },
   },
   {
@@ -750,11 +693,11 @@ describe('POST /Services with Idempotency-Key (decisions.md D9)', () => {
     const body = smsRequest(sender, marker)
     const key = `order-${crypto.randomUUID()}`
 
-    const first = await dispatch(sender.token, body, keyed(key))
+    const first = await dispatch(sender, body, keyed(key))
     const original = await accepted(first, 201)
     expect(first.headers.get('idempotent-replayed')).toBeNull()
 
-    const again = await dispatch(sender.token, body, keyed(key))
+    const again = await dispatch(sender, body, keyed(key))
     const replayed = await accepted(again, 200)
     expect(again.headers.get('idempotent-replayed')).toBe('true')
     expect(again.headers.get('location')).toBe(`/Services/messages/${original.id}`)
@@ -762,10 +705,10 @@ describe('POST /Services with Idempotency-Key (decisions.md D9)', () => {
     expect(replayed.deliveries.map((d) => d.id)).toEqual(original.deliveries.map((d) => d.id))
     expect(await countRows(sender.providerId)).toMatchObject({ messages: 1, deliveries: 1 })
 
-    const done = await settle(sender.token, original.id)
+    const done = await settle(sender, original.id)
     expect(done.status).toBe('sent')
     // Replayed once more after the send: still the one message, and nothing is sent again.
-    const late = await dispatch(sender.token, body, keyed(key))
+    const late = await dispatch(sender, body, keyed(key))
     expect((await accepted(late, 200)).status).toBe('sent')
     expect(await countRows(sender.providerId)).toMatchObject({ messages: 1, deliveries: 1 })
     const texts = smsTo(standIn, phone!)
@@ -778,15 +721,15 @@ describe('POST /Services with Idempotency-Key (decisions.md D9)', () => {
     const sender = await freshSender()
     const { phone } = await recipientOf(sender)
     const key = `order-${crypto.randomUUID()}`
-    const first = await dispatch(sender.token, smsRequest(sender, 'first'), keyed(key))
+    const first = await dispatch(sender, smsRequest(sender, 'first'), keyed(key))
     const original = await accepted(first, 201)
 
     const other = smsRequest(sender, `second ${crypto.randomUUID()}`)
-    const conflict = await dispatch(sender.token, other, keyed(key))
+    const conflict = await dispatch(sender, other, keyed(key))
     await expectProblem(conflict, 409, 'conflict')
     expect(await countRows(sender.providerId)).toMatchObject({ messages: 1, deliveries: 1 })
 
-    expect((await settle(sender.token, original.id)).status).toBe('sent')
+    expect((await settle(sender, original.id)).status).toBe('sent')
     const texts = smsTo(standIn, phone!)
     expect(texts).toHaveLength(1)
     expect(texts[0]).toContain('first')
@@ -796,13 +739,13 @@ describe('POST /Services with Idempotency-Key (decisions.md D9)', () => {
     const standIn = useStandIn()
     const [a, b] = await Promise.all([freshSender(), freshSender()])
     const key = `order-${crypto.randomUUID()}`
-    const fromA = await accepted(await dispatch(a.token, smsRequest(a), keyed(key)))
-    const fromB = await accepted(await dispatch(b.token, smsRequest(b), keyed(key)))
+    const fromA = await accepted(await dispatch(a, smsRequest(a), keyed(key)))
+    const fromB = await accepted(await dispatch(b, smsRequest(b), keyed(key)))
     expect(fromB.id).not.toBe(fromA.id)
     expect(fromA.provider_id).toBe(a.providerId)
     expect(fromB.provider_id).toBe(b.providerId)
-    expect((await settle(a.token, fromA.id)).status).toBe('sent')
-    expect((await settle(b.token, fromB.id)).status).toBe('sent')
+    expect((await settle(a, fromA.id)).status).toBe('sent')
+    expect((await settle(b, fromB.id)).status).toBe('sent')
     expect(smsTo(standIn, (await recipientOf(a)).phone!)).toHaveLength(1)
     expect(smsTo(standIn, (await recipientOf(b)).phone!)).toHaveLength(1)
   })
@@ -812,12 +755,12 @@ describe('POST /Services with Idempotency-Key (decisions.md D9)', () => {
     const sender = await freshSender()
     const { phone } = await recipientOf(sender)
     const body = smsRequest(sender)
-    const first = await accepted(await dispatch(sender.token, body), 201)
-    const second = await accepted(await dispatch(sender.token, body), 201)
+    const first = await accepted(await dispatch(sender, body), 201)
+    const second = await accepted(await dispatch(sender, body), 201)
     expect(second.id).not.toBe(first.id)
     expect(await countRows(sender.providerId)).toMatchObject({ messages: 2, deliveries: 2 })
-    expect((await settle(sender.token, first.id)).status).toBe('sent')
-    expect((await settle(sender.token, second.id)).status).toBe('sent')
+    expect((await settle(sender, first.id)).status).toBe('sent')
+    expect((await settle(sender, second.id)).status).toBe('sent')
     expect(smsTo(standIn, phone!)).toHaveLength(2)
   })
 
@@ -828,8 +771,8 @@ describe('POST /Services with Idempotency-Key (decisions.md D9)', () => {
     const body = smsRequest(sender)
     const key = `order-${crypto.randomUUID()}`
     const responses = await Promise.all([
-      dispatch(sender.token, body, keyed(key)),
-      dispatch(sender.token, body, keyed(key)),
+      dispatch(sender, body, keyed(key)),
+      dispatch(sender, body, keyed(key)),
     ])
     expect(responses.map((r) => r.status).sort()).toEqual([200, 201])
     const views = await Promise.all(responses.map((r) => r.json() as Promise<MessageView>))
@@ -837,7 +780,7 @@ describe('POST /Services with Idempotency-Key (decisions.md D9)', () => {
     const replay = responses.find((r) => r.status === 200)!
     expect(replay.headers.get('idempotent-replayed')).toBe('true')
     expect(await countRows(sender.providerId)).toMatchObject({ messages: 1, deliveries: 1 })
-    expect((await settle(sender.token, views[0]!.id)).status).toBe('sent')
+    expect((await settle(sender, views[0]!.id)).status).toBe('sent')
     expect(smsTo(standIn, phone!)).toHaveLength(1)
   })
 })
@@ -847,9 +790,9 @@ describe('GET /Services/messages/{id}', () => {
     useStandIn()
     const sender = await freshSender()
     const { phone, fcmTokens } = await recipientOf(sender)
-    const created = await accepted(await dispatch(sender.token, example001(sender)), 201)
+    const created = await accepted(await dispatch(sender, example001(sender)), 201)
 
-    const response = await readMessage(sender.token, created.id)
+    const response = await readMessage(sender, created.id)
     expect(response.status).toBe(200)
     expect(response.headers.get('cache-control')).toBe('no-store')
     expect(response.headers.get('content-type')).toMatch(/^application\/json/)
@@ -869,7 +812,7 @@ describe('GET /Services/messages/{id}', () => {
     const sms = view.deliveries.find((d) => d.channel === 'sms')!
     expect(sms.to.endsWith(phone!.slice(-4))).toBe(true)
 
-    const done = await settle(sender.token, created.id)
+    const done = await settle(sender, created.id)
     expect(done.status).toBe('sent')
     for (const delivery of done.deliveries) {
       expect(delivery.status).toBe('sent')
@@ -889,9 +832,9 @@ describe('GET /Services/messages/{id}', () => {
     const sender = await freshSender()
     const phone = freshPhone()
     const body = withParameters(smsRequest(sender), { destination: phone })
-    const created = await accepted(await dispatch(sender.token, body), 201)
-    await settle(sender.token, created.id)
-    const text = await (await readMessage(sender.token, created.id)).text()
+    const created = await accepted(await dispatch(sender, body), 201)
+    await settle(sender, created.id)
+    const text = await (await readMessage(sender, created.id)).text()
     expect(text).not.toContain(phone)
     expect((JSON.parse(text) as MessageView).destination.endsWith(phone.slice(-4))).toBe(true)
   })
@@ -899,26 +842,26 @@ describe('GET /Services/messages/{id}', () => {
   it('answers 404 to another provider, as if the message did not exist', QUEUE, async () => {
     useStandIn()
     const [owner, stranger] = await Promise.all([freshSender(), freshSender()])
-    const created = await accepted(await dispatch(owner.token, smsRequest(owner)), 201)
-    const response = await readMessage(stranger.token, created.id)
+    const created = await accepted(await dispatch(owner, smsRequest(owner)), 201)
+    const response = await readMessage(stranger, created.id)
     const problem = await expectProblem(response, 404, 'not_found')
     expect(JSON.stringify(problem)).not.toContain(owner.providerId)
-    const unknown = await readMessage(stranger.token, crypto.randomUUID())
+    const unknown = await readMessage(stranger, crypto.randomUUID())
     const unknownProblem = await expectProblem(unknown, 404, 'not_found')
     expect(unknownProblem.title).toBe(problem.title)
-    expect((await settle(owner.token, created.id)).status).toBe('sent')
+    expect((await settle(owner, created.id)).status).toBe('sent')
   })
 
   it('answers 404 for an unknown id', async () => {
     const sender = await freshSender()
-    await expectProblem(await readMessage(sender.token, crypto.randomUUID()), 404, 'not_found')
+    await expectProblem(await readMessage(sender, crypto.randomUUID()), 404, 'not_found')
   })
 
   it('answers 401 without a token and 403 without the services:send scope', async () => {
     const sender = await freshSender()
     const id = crypto.randomUUID()
     await expectProblem(await call(`/Services/messages/${id}`), 401, 'token_missing')
-    const unscoped = await readMessage(await tokenWithout(sender), id)
+    const unscoped = await readMessage({ token: await tokenWithout(sender) }, id)
     await expectProblem(unscoped, 403, 'insufficient_scope')
   })
 })

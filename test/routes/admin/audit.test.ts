@@ -7,6 +7,7 @@
 // with the queue's batch handed to the consumer by the test itself.
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
+import { decodeJwt } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { app } from '../../../src/app.ts'
 import { loadAuditRetentionDays } from '../../../src/config.ts'
@@ -79,14 +80,6 @@ function login(client: TestClient, ip = freshIp()): Promise<Response> {
   )
 }
 
-function jtiOf(token: string): string {
-  return (
-    JSON.parse(atob(token.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))) as {
-      jti: string
-    }
-  ).jti
-}
-
 async function createOverHttp(token: string, body: Record<string, unknown> = {}) {
   const response = await adminCall(token, 'POST', '/admin/clients', {
     provider_id: await createProvider(),
@@ -124,11 +117,11 @@ describe('GET /admin/audit: what is recorded', { timeout: 60_000 }, () => {
       target: client.clientId,
       request_id: requestIdOf(response),
       ip,
-      detail: { via: 'oauth/token', jti: jtiOf(token), scope, aud: [env.ISSUER] },
+      detail: { via: 'oauth/token', jti: decodeJwt(token).jti, scope, aud: [env.ISSUER] },
     })
     expect(second).toMatchObject({
       request_id: requestIdOf(bridge),
-      detail: { via: 'auth/login:bridge', jti: jtiOf(bridgeToken) },
+      detail: { via: 'auth/login:bridge', jti: decodeJwt(bridgeToken).jti },
     })
     expect(second!.occurred_at > first!.occurred_at).toBe(true)
   })

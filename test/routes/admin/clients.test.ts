@@ -3,13 +3,14 @@
 // client's tokens (cached in KV or not), secret rotation with and without a grace period, deletion,
 // and the admin scope on every route.
 import { env } from 'cloudflare:workers'
+import { decodeJwt } from 'jose'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { tokenCacheKey, tokenHash } from '../../../src/storage/token-cache.ts'
 import { adminCall, json, walkPages } from '../../helpers/admin.ts'
 import { createClient, createProvider, type TestClient } from '../../helpers/clients.ts'
 import { basicAuth, call, expectProblem, freshIp, postForm, postJson } from '../../helpers/http.ts'
 import { eventuallyAudited } from '../../helpers/audit.ts'
-import { expectActive, expectInactive, introspect } from '../../helpers/token-state.ts'
+import { expectActive, expectInactive } from '../../helpers/token-state.ts'
 import { eventually, tokenFor } from '../../helpers/tokens.ts'
 
 type ClientView = {
@@ -103,7 +104,7 @@ async function expectLoginRefused(client: TestClient) {
 }
 
 function claimsOf(token: string): Claims {
-  return JSON.parse(atob(token.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))) as Claims
+  return decodeJwt(token) as Claims
 }
 
 function cachedState(token: string): Promise<string | null> {

@@ -6,8 +6,8 @@ import { env } from 'cloudflare:workers'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createClient, createProvider, type TestClient } from '../../helpers/clients.ts'
 import { adminCall, json, walkPages, type Page } from '../../helpers/admin.ts'
-import { createSender, type Sender } from '../../helpers/dispatch.ts'
-import { basicAuth, call, expectProblem, postForm, postJson } from '../../helpers/http.ts'
+import { createSender, dispatch, settle, smsRequest, type Sender } from '../../helpers/dispatch.ts'
+import { basicAuth, call, expectProblem, postForm } from '../../helpers/http.ts'
 import { useStandIn } from '../../helpers/stand-in.ts'
 import { expectActive, expectInactive } from '../../helpers/token-state.ts'
 import { eventually, tokenFor } from '../../helpers/tokens.ts'
@@ -88,46 +88,14 @@ function login(client: TestClient): Promise<Response> {
   )
 }
 
-function smsRequest(sender: Sender, serviceToken: string) {
-  return {
-    provider_id: Number(sender.providerId),
-    service_token: serviceToken,
-    service_id: sender.serviceId,
-    parameters: {
-      destination: sender.userId,
-      notification: {
-        title: 'Turno',
-        message: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
-        channel: 'SMS',
-      },
-    },
-  }
-}
-
-function dispatch(sender: Sender, serviceToken: string): Promise<Response> {
-  return postJson('/Services', smsRequest(sender, serviceToken), {
-    authorization: `Bearer ${sender.token}`,
-  })
-}
-
-/** Waits until the consumer is done with the message, so no send outlives the test's stand-in. */
-async function settle(sender: Sender, id: string): Promise<string> {
-  const read = async () => {
-    const response = await call(`/Services/messages/${id}`, {
-      headers: { authorization: `Bearer ${sender.token}` },
-    })
-    return ((await response.json()) as { status: string }).status
-  }
-  const settled = (status: string) => status !== 'queued' && status !== 'sending'
-  let status = await eventually(read, settled)
-  for (let round = 0; round < 15 && !settled(status); round++)
-    status = await eventually(read, settled)
-  return status
+/** POST /Services with `serviceToken` in place of the sender's own. */
+function dispatchWith(sender: Sender, serviceToken: string): Promise<Response> {
+  return dispatch(sender, { ...smsRequest(sender), service_token: serviceToken })
 }
 
 async function expectDispatched(sender: Sender, serviceToken: string) {
-  const created = await json<{ id: string }>(await dispatch(sender, serviceToken), 201)
-  expect(await settle(sender, created.id)).toBe('sent')
+  const created = await json<{ id: string }>(await dispatchWith(sender, serviceToken), 201)
+  expect((await settle(sender, created.id)).status).toBe('sent')
 }
 
 async function countRows(table: string, providerId: string): Promise<number> {
@@ -666,7 +634,7 @@ describe('service_token rotation and revocation, as /Services sees them', () => 
       status: 'active',
     })
     expect(rotated.service_token).not.toBe(sender.serviceToken)
-    await expectProblem(await dispatch(sender, sender.serviceToken), 403, 'forbidden')
+    await expectProblem(await dispatchWith(sender, sender.serviceToken), 403, 'forbidden')
     await expectDispatched(sender, rotated.service_token)
   })
 
@@ -680,7 +648,7 @@ describe('service_token rotation and revocation, as /Services sees them', () => 
       const response = await adminCall(admin, 'DELETE', path)
       expect(response.status).toBe(204)
       expect(await response.text()).toBe('')
-      await expectProblem(await dispatch(sender, sender.serviceToken), 403, 'forbidden')
+      await expectProblem(await dispatchWith(sender, sender.serviceToken), 403, 'forbidden')
       const list = await json<Page<SubscriptionView>>(
         await adminCall(admin, 'GET', `/admin/providers/${sender.providerId}/subscriptions`),
       )
@@ -699,7 +667,7 @@ describe('service_token rotation and revocation, as /Services sees them', () => 
       await expectProblem(again, 409, 'conflict')
       const revived = await json<SubscriptionView>(await adminCall(admin, 'POST', `${path}/token`))
       expect(revived.status).toBe('active')
-      await expectProblem(await dispatch(sender, sender.serviceToken), 403, 'forbidden')
+      await expectProblem(await dispatchWith(sender, sender.serviceToken), 403, 'forbidden')
       await expectDispatched(sender, revived.service_token)
     },
   )

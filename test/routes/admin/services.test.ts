@@ -5,8 +5,8 @@ import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { adminCall, json, walkPages, type Page } from '../../helpers/admin.ts'
 import { createClient, type TestClient } from '../../helpers/clients.ts'
-import { createSender, type Sender } from '../../helpers/dispatch.ts'
-import { call, expectProblem, postJson } from '../../helpers/http.ts'
+import { createSender, dispatch, settle, smsRequest } from '../../helpers/dispatch.ts'
+import { call, expectProblem } from '../../helpers/http.ts'
 import { useStandIn } from '../../helpers/stand-in.ts'
 import { eventually, tokenFor } from '../../helpers/tokens.ts'
 
@@ -68,41 +68,6 @@ function readService(id: number | string): Promise<Response> {
 /** Every page from `first` on, following links.next. */
 async function walk<T>(first: string): Promise<Page<T>[]> {
   return (await walkPages<T>(admin, first)).pages
-}
-
-function smsRequest(sender: Sender) {
-  return {
-    provider_id: Number(sender.providerId),
-    service_token: sender.serviceToken,
-    service_id: sender.serviceId,
-    parameters: {
-      destination: sender.userId,
-      notification: {
-        title: 'Turno',
-        message: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
-        channel: 'SMS',
-      },
-    },
-  }
-}
-
-function dispatch(sender: Sender, body: unknown = smsRequest(sender)): Promise<Response> {
-  return postJson('/Services', body, { authorization: `Bearer ${sender.token}` })
-}
-
-/** Waits until the consumer is done with the message, so no send outlives the test's stand-in. */
-async function settle(sender: Sender, id: string): Promise<string> {
-  const read = async () => {
-    const response = await call(`/Services/messages/${id}`, {
-      headers: { authorization: `Bearer ${sender.token}` },
-    })
-    return ((await response.json()) as { status: string }).status
-  }
-  const settled = (status: string) => status !== 'queued' && status !== 'sending'
-  let status = await eventually(read, settled)
-  for (let round = 0; round < 15 && !settled(status); round++)
-    status = await eventually(read, settled)
-  return status
 }
 
 describe('POST /admin/services', () => {
@@ -368,26 +333,27 @@ describe('service changes as /Services sees them', () => {
       enabled: false,
     })
     expect(disable.status).toBe(204)
-    await expectProblem(await dispatch(sender), 403, 'forbidden')
+    await expectProblem(await dispatch(sender, smsRequest(sender)), 403, 'forbidden')
     const enable = await adminCall(admin, 'PATCH', `/admin/services/${sender.serviceId}`, {
       enabled: true,
     })
     expect(enable.status).toBe(204)
-    const created = await json<{ id: string }>(await dispatch(sender), 201)
-    expect(await settle(sender, created.id)).toBe('sent')
+    const created = await json<{ id: string }>(await dispatch(sender, smsRequest(sender)), 201)
+    expect((await settle(sender, created.id)).status).toBe('sent')
   })
 
   it('a narrower service refuses what it no longer allows', async () => {
     const sender = await createSender()
     const path = `/admin/services/${sender.serviceId}`
     expect((await adminCall(admin, 'PATCH', path, { allowed_channels: ['fcm'] })).status).toBe(204)
-    await expectProblem(await dispatch(sender), 400, 'unsupported_channel')
+    await expectProblem(await dispatch(sender, smsRequest(sender)), 400, 'unsupported_channel')
     const changes = {
       allowed_channels: ['sms'],
       required_parameters: ['destination', 'advertisement'],
     }
     expect((await adminCall(admin, 'PATCH', path, changes)).status).toBe(204)
-    const problem = await expectProblem(await dispatch(sender), 400, 'invalid_request')
+    const response = await dispatch(sender, smsRequest(sender))
+    const problem = await expectProblem(response, 400, 'invalid_request')
     expect(problem.errors).toEqual([expect.objectContaining({ path: 'parameters.advertisement' })])
   })
 })
