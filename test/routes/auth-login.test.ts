@@ -97,23 +97,6 @@ describe('POST /auth/login, Yativo dialect (document 002)', () => {
 })
 
 describe('POST /auth/login, malformed requests', () => {
-  it('answers 400 invalid_json for a body that is not JSON', async () => {
-    await expectProblem(await postJson('/auth/login', '{"clientId": '), 400, 'invalid_json')
-  })
-
-  it('answers 415 for a form body', async () => {
-    const response = await call('/auth/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'clientId=a&clientSecret=b',
-    })
-    await expectProblem(response, 415, 'unsupported_media_type')
-  })
-
-  it('answers 415 when there is no content type', async () => {
-    await expectProblem(await call('/auth/login', { method: 'POST', body: '{}' }), 415, 'unsupported_media_type')
-  })
-
   it('answers 400 for a body with neither dialect', async () => {
     const body = await expectProblem(await postJson('/auth/login', { username: 'a', password: 'b' }), 400, 'invalid_request')
     expect(body.detail).toContain('/oauth/token')

@@ -402,11 +402,3 @@ describe('POST /auth/me, key rotation', () => {
     expect(body.detail).toMatch(FOREIGN_KEY)
   })
 })
-
-describe('/auth/me, other methods', () => {
-  it('answers GET with 405 and Allow: POST, OPTIONS', async () => {
-    const response = await call('/auth/me')
-    await expectProblem(response, 405, 'method_not_allowed')
-    expect(response.headers.get('allow')).toBe('POST, OPTIONS')
-  })
-})

@@ -15,19 +15,6 @@ describe('unknown paths and methods', () => {
     await expectProblem(await call('/nope'), 404, 'not_found')
   })
 
-  it('answers 405 with Allow for a known path and a wrong method', async () => {
-    const response = await call('/auth/login', { method: 'GET' })
-    const body = await expectProblem(response, 405, 'method_not_allowed')
-    expect(response.headers.get('allow')).toBe('POST, OPTIONS')
-    expect(body.detail).toContain('POST')
-  })
-
-  it('lists HEAD beside GET in Allow', async () => {
-    const response = await call('/.well-known/jwks.json', { method: 'DELETE' })
-    expect(response.status).toBe(405)
-    expect(response.headers.get('allow')).toBe('GET, HEAD, OPTIONS')
-  })
-
   it('answers OPTIONS on a known path with 204 and Allow', async () => {
     const response = await call('/oauth/token', { method: 'OPTIONS' })
     expect(response.status).toBe(204)

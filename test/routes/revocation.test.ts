@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import worker from '../../src/index.ts'
 import { eventuallyAudited } from '../helpers/audit.ts'
 import { createClient } from '../helpers/clients.ts'
-import { basicAuth, call, expectProblem, freshIp, inOneLimiterMinute, postForm } from '../helpers/http.ts'
+import { basicAuth, expectProblem, freshIp, inOneLimiterMinute, postForm } from '../helpers/http.ts'
 import { claims, signToken } from '../helpers/keys.ts'
 import { tokenFor } from '../helpers/tokens.ts'
 
@@ -106,7 +106,7 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     expect(await isActive(token)).toBe(true)
   })
 
-  it('answers 400 without token and 415 for JSON', async () => {
+  it('answers 400 without token', async () => {
     const owner = await createClient()
     await expectProblem(
       await postForm('/oauth/revoke', {}, { authorization: basicAuth(owner.clientId, owner.clientSecret) }),
@@ -114,12 +114,6 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
       'invalid_request',
       'application/json',
     )
-    const json = await call('/oauth/revoke', {
-      method: 'POST',
-      headers: { authorization: basicAuth(owner.clientId, owner.clientSecret), 'content-type': 'application/json' },
-      body: '{"token":"x"}',
-    })
-    await expectProblem(json, 415, 'unsupported_media_type', 'application/json')
   })
 
   it('records the revocation in the audit log without the token', { timeout: 30_000 }, async () => {

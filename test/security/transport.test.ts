@@ -5,7 +5,7 @@ import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import type { AppEnv } from '../../src/http/app-env.ts'
 import { app } from '../../src/app.ts'
-import { API_CSP, HSTS, securityHeaders } from '../../src/http/security.ts'
+import { API_CSP, securityHeaders } from '../../src/http/security.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, call, expectProblem, postForm, postJson } from '../helpers/http.ts'
 import { tokenFor } from '../helpers/tokens.ts'
@@ -154,34 +154,8 @@ describe('plain HTTP on localhost (development)', () => {
   })
 })
 
-describe('security headers over https', () => {
-  it('are on every kind of response: success, error, 404, 405, 413, OPTIONS, OAuth and Bridge errors', async () => {
-    const client = await createClient()
-    const token = await tokenFor(client)
-    const responses: [string, Response][] = [
-      ['GET /healthz', await call('/healthz')],
-      ['GET /.well-known/jwks.json', await call('/.well-known/jwks.json')],
-      ['POST /auth/me', await call('/auth/me', { method: 'POST', headers: { 'x-access-token': token } })],
-      ['POST /auth/me without a token', await call('/auth/me', { method: 'POST' })],
-      ['POST /oauth/token, wrong secret', await postForm('/oauth/token', { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, 'wrong') })],
-      ['POST /auth/login, not JSON', await call('/auth/login', { method: 'POST', body: 'x' })],
-      ['POST /auth/login, too large', await postJson('/auth/login', { clientId: 'x'.repeat(20_000) })],
-      ['GET /nowhere', await call('/nowhere')],
-      ['GET /auth/me', await call('/auth/me')],
-      ['OPTIONS /auth/me', await call('/auth/me', { method: 'OPTIONS' })],
-      ['HEAD /healthz', await call('/healthz', { method: 'HEAD' })],
-    ]
-    for (const [label, response] of responses) {
-      expectSecurityHeaders(response, label)
-      expect(response.headers.get('strict-transport-security'), label).toBe(HSTS)
-      await response.body?.cancel()
-    }
-  })
-
-  it('sends HSTS for two years with subdomains', () => {
-    expect(HSTS).toBe('max-age=63072000; includeSubDomains')
-  })
-
+// The security headers on every kind of answer over https: test/routes/contract.test.ts.
+describe('error bodies', () => {
   it('leaves no version or stack in an error body', async () => {
     const response = await call('/nowhere')
     const text = await response.text()

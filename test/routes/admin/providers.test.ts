@@ -210,22 +210,6 @@ describe('POST /admin/providers', () => {
     }
   })
 
-  it('answers 400 invalid_json for a malformed body and 415 for a body that is not JSON', async () => {
-    await expectProblem(
-      await adminCall(admin, 'POST', '/admin/providers', '{"name":'),
-      400,
-      'invalid_json',
-    )
-    const form = await call('/admin/providers', {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${admin}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'name=x',
-    })
-    await expectProblem(form, 415, 'unsupported_media_type')
-  })
 })
 
 describe('GET /admin/providers/{id}', () => {
@@ -742,15 +726,7 @@ describe('GET /subscriptions (the provider’s own)', () => {
     expect(JSON.stringify(theirs)).not.toContain(sender.serviceToken)
   })
 
-  it('answers 401 without a token, 403 without services:send, 403 for a token of no provider', async () => {
-    await expectProblem(await call('/subscriptions'), 401, 'token_missing')
-    const unscoped = await createClient({
-      allowedScopes: ['tokens:introspect', 'recipients:manage'],
-    })
-    const response = await call('/subscriptions', {
-      headers: { authorization: `Bearer ${await tokenFor(unscoped)}` },
-    })
-    await expectProblem(response, 403, 'insufficient_scope')
+  it('answers 403 forbidden to a token of no provider', async () => {
     const operatorSender = await createClient({
       providerId: null,
       allowedScopes: ['services:send'],
@@ -760,8 +736,11 @@ describe('GET /subscriptions (the provider’s own)', () => {
     })
     await expectProblem(noProvider, 403, 'forbidden')
   })
+
 })
 
+// 401, 403 and 405 on every route: test/routes/contract.test.ts. Here, that a refused change
+// leaves the provider, its subscription and its tokens as they were.
 describe('the admin scope on every /admin/providers route', () => {
   async function routes() {
     const sender = await createSender()
@@ -771,33 +750,16 @@ describe('the admin scope on every /admin/providers route', () => {
       sender,
       list: [
         ['POST', '/admin/providers', { name: 'intruder' }],
-        ['GET', '/admin/providers', undefined],
-        ['GET', p, undefined],
         ['PATCH', p, { status: 'disabled' }],
         ['DELETE', `${p}?cascade=true`, undefined],
         ['POST', `${p}/subscriptions`, { service_id: sender.serviceId }],
-        ['GET', `${p}/subscriptions`, undefined],
         ['POST', `${s}/token`, undefined],
         ['DELETE', s, undefined],
       ] as const,
     }
   }
 
-  it('answers 401 token_missing without a token, and 401 invalid_token for a bad one', async () => {
-    const { list } = await routes()
-    for (const [method, path, body] of list) {
-      const response = await call(path, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-      await expectProblem(response, 401, 'token_missing')
-      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="portero"')
-      await expectProblem(await adminCall('not.a.token', method, path, body), 401, 'invalid_token')
-    }
-  })
-
-  it('answers 403 insufficient_scope to a provider token with every other scope, and changes nothing', async () => {
+  it('refuses changes to a token with every other scope, and changes nothing', async () => {
     const { sender, list } = await routes()
     const everyOther = await createClient({
       providerId: sender.providerId,
@@ -810,11 +772,7 @@ describe('the admin scope on every /admin/providers route', () => {
     })
     const token = await tokenFor(everyOther)
     for (const [method, path, body] of list) {
-      const response = await adminCall(token, method, path, body)
-      await expectProblem(response, 403, 'insufficient_scope')
-      expect(response.headers.get('www-authenticate')).toMatch(
-        /^Bearer realm="portero", error="insufficient_scope"/,
-      )
+      await expectProblem(await adminCall(token, method, path, body), 403, 'insufficient_scope')
     }
     const provider = await json<ProviderView>(
       await adminCall(admin, 'GET', `/admin/providers/${sender.providerId}`),
@@ -827,22 +785,6 @@ describe('the admin scope on every /admin/providers route', () => {
       expect.objectContaining({ service_token: sender.serviceToken, status: 'active' }),
     ])
     await expectActive(sender.token)
-  })
-
-  it.each([
-    ['PUT', '/admin/providers', ['GET', 'POST']],
-    ['DELETE', '/admin/providers', ['GET', 'POST']],
-    ['PUT', '/admin/providers/1', ['GET', 'PATCH', 'DELETE']],
-    ['POST', '/admin/providers/1', ['GET', 'PATCH', 'DELETE']],
-    ['DELETE', '/admin/providers/1/subscriptions', ['GET', 'POST']],
-    ['GET', '/admin/providers/1/subscriptions/2/token', ['POST']],
-    ['PATCH', '/admin/providers/1/subscriptions/2', ['DELETE']],
-  ])('answers 405 with Allow to %s %s', async (method, path, allowed) => {
-    const response = await adminCall(admin, method, path, method === 'GET' ? undefined : {})
-    await expectProblem(response, 405, 'method_not_allowed')
-    const allow = response.headers.get('allow')!.split(', ')
-    expect(allow).toEqual(expect.arrayContaining(allowed))
-    expect(allow).not.toContain(method)
   })
 
   it('answers 404 in JSON for paths that do not exist under /admin', async () => {
