@@ -2,24 +2,11 @@
 // the one enum matched in any case, wherever they are accepted.
 import { describe, expect, it } from 'vitest'
 import { adminCall, adminToken } from '../helpers/admin.ts'
-import { createSender, example001 } from '../helpers/dispatch.ts'
-import { call, expectProblem, postJson } from '../helpers/http.ts'
+import { call, expectProblem } from '../helpers/http.ts'
 
-/** A notification part with this channel, and nothing else that could be refused. */
-async function dispatchWith(channel: unknown): Promise<Response> {
-  const sender = await createSender()
-  const request = example001(sender)
-  const parameters = { destination: request.parameters.destination, notification: { ...request.parameters.notification, canal: channel } }
-  return postJson('/Services', { ...request, parameters }, { authorization: `Bearer ${sender.token}` })
-}
-
+// The /Services channel, never trimmed either, is checked on its parser:
+// test/domain/dispatch-request.test.ts.
 describe('enumerated values', () => {
-  it.each(['sms ', ' SMS', 'fcm\t', 'sms\n', '1 ', ' 2'])('refuses the /Services channel %j with a field error', async (channel) => {
-    const response = await dispatchWith(channel)
-    const body = await expectProblem(response, 400, 'invalid_request')
-    expect(body.errors).toEqual([{ path: 'parameters.notification.channel', message: expect.stringMatching(/space/) }])
-  })
-
   const SPACED = 'with a trailing space'
   const admin = (method: string, path: string, body?: unknown) => async () => adminCall(await adminToken(), method, path, body)
   const cases: [string, () => Promise<Response>, string][] = [
