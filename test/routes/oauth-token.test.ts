@@ -157,7 +157,12 @@ describe('POST /oauth/token, credentials that need form-urlencoding (RFC 6749 §
     expect(atob(authorization.slice(6))).toContain('front+desk%3A')
     const body = await expectToken(await postForm(TOKEN, GRANT, { authorization }))
     expect(decodeJwt(body.access_token)).toMatchObject({ sub: id, client_id: id })
-    expect(client.clientId).toBe(id)
+    // The same pair without the form-urlencoding is refused: the id's own ":" would end the id.
+    const utf8 = new TextEncoder().encode(`${client.clientId}:${secret}`)
+    const raw = `Basic ${btoa(String.fromCharCode(...utf8))}`
+    const ip = freshIp()
+    const refused = await postForm(TOKEN, GRANT, { authorization: raw, 'cf-connecting-ip': ip })
+    await expectOAuthError(refused, 401, 'invalid_client')
   })
 
   it('accepts the same credentials through client_secret_post', async () => {

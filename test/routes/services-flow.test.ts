@@ -1,31 +1,41 @@
+// Document 001's example end to end: accepted, queued, consumed, and received by the stand-in.
 import { describe, expect, it } from 'vitest'
-import { createSender, example001 } from '../helpers/dispatch.ts'
-import { call, postJson } from '../helpers/http.ts'
+import {
+  dispatch,
+  example001,
+  freshPhone,
+  freshSender,
+  pushesTo,
+  settle,
+  smsTo,
+  type MessageView,
+} from '../helpers/dispatch.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
-import { eventually } from '../helpers/tokens.ts'
-
-type MessageView = { id: string; status: string; deliveries: { channel: string; status: string; to: string }[] }
 
 describe('POST /Services end to end (queue, consumer, stand-in)', () => {
   it('delivers document 001’s example by SMS and FCM and reports it sent', { timeout: 20_000 }, async () => {
     const standIn = useStandIn()
-    const sender = await createSender()
-    const response = await postJson('/Services', example001(sender), { authorization: `Bearer ${sender.token}` })
+    const phone = freshPhone()
+    const device = `device-${crypto.randomUUID()}`
+    const sender = await freshSender({ phone, fcmTokens: [device] })
+    const response = await dispatch(sender, example001(sender))
     expect(response.status).toBe(201)
     const accepted = (await response.json()) as MessageView
     expect(response.headers.get('location')).toBe(`/Services/messages/${accepted.id}`)
     expect(accepted.status).toBe('queued')
     expect(accepted.deliveries.map((d) => d.channel).sort()).toEqual(['fcm', 'sms'])
 
-    const read = async () =>
-      (await (await call(`/Services/messages/${accepted.id}`, { headers: { authorization: `Bearer ${sender.token}` } })).json()) as MessageView
-    const done = await eventually(read, (m) => m.status === 'sent')
+    const done = await settle(sender, accepted.id)
     expect(done.status).toBe('sent')
 
-    const sms = standIn.state.sms.filter((r) => (r.body as { To?: string }).To === '+5491155550000' && r.status === 201)
-    expect(sms.length).toBeGreaterThanOrEqual(1)
-    expect(JSON.stringify(sms.at(-1)!.body)).toContain('Oftalmologo Lunes 29-10')
-    const pushes = standIn.state.fcm.filter((r) => JSON.stringify(r.body).includes(accepted.deliveries.find((d) => d.channel === 'fcm')!.to.slice(0, 6)))
-    expect(pushes.length).toBe(1)
+    // The phone and the device are this test's own: exactly one SMS and one push reached them.
+    const sms = smsTo(standIn, phone)
+    expect(sms).toEqual(['Clínica Dr. Nano. Turno\nOftalmologo Lunes 29-10 a las 9:15Hs.'])
+    type Push = { message: { token: string; notification: { title: string; body: string } } }
+    const pushes = pushesTo(standIn, device) as Push[]
+    expect(pushes.map((p) => p.message.token)).toEqual([device])
+    expect(pushes.map((p) => p.message.notification)).toEqual([
+      { title: 'Autos usados CHECHO', body: 'Lleve su auto usado con Financiameiento ...' },
+    ])
   })
 })

@@ -594,6 +594,7 @@ describe('GET /Services/messages/{id}', () => {
 
     const done = await settle(sender, created.id)
     expect(done.status).toBe('sent')
+    expect(done.deliveries).toHaveLength(2)
     for (const delivery of done.deliveries) {
       expect(delivery.status).toBe('sent')
       expect(delivery.attempts).toBeGreaterThanOrEqual(1)

@@ -7,7 +7,7 @@ import { onError } from '../../src/http/errors.ts'
 import { accessLog } from '../../src/http/access-log.ts'
 import { log, redact, redactText, REDACTED } from '../../src/log.ts'
 import { requestId } from '../../src/http/request-id.ts'
-import { createSender } from '../helpers/dispatch.ts'
+import { createSender, smsTo } from '../helpers/dispatch.ts'
 import { basicAuth, call, postForm, postJson } from '../helpers/http.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
@@ -170,7 +170,7 @@ describe('the access log and error log of a whole flow', () => {
     const { id } = (await dispatch.json()) as { id: string }
     const read = async () => (await (await call(`/Services/messages/${id}`, { headers: { authorization: `Bearer ${oauthToken}` } })).json()) as { status: string }
     expect((await eventually(read, (m) => m.status === 'sent')).status).toBe('sent')
-    expect(standIn.state.sms.length).toBeGreaterThan(0)
+    expect(smsTo(standIn, phone)).toEqual([`Turno\nLlame al ${phone}`])
 
     // Errors, each carrying a secret somewhere a careless log would copy it from.
     expect((await send(postJson('/auth/login', { clientId, clientSecret: `${clientSecret}x` }))).status).toBe(401)
