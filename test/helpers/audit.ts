@@ -66,7 +66,7 @@ export async function consumeAudit(bodies: unknown[], environment: Env = env, at
 }
 
 /**
- * Longer than the local audit queue takes to deliver a batch (vitest.config.ts: 1 s), with room
+ * Longer than the local audit queue takes to deliver a batch (vitest.config.ts: 0.1 s), with room
  * for a busy machine.
  */
 export const AUDIT_DELIVERY_MS = 15_000

@@ -1,0 +1,27 @@
+// messageStatus: the one status GET /Services/messages/{id} shows for a message, from its
+// deliveries. The route tests see most of these only as the consumer happens to be at them.
+import { describe, expect, it } from 'vitest'
+import { messageStatus } from '../../src/domain/dispatch.ts'
+
+type Status = 'queued' | 'sending' | 'sent' | 'failed' | 'dead'
+
+const delivery = (status: Status, attempts = status === 'queued' ? 0 : 1) => ({ status, attempts })
+
+describe('messageStatus', () => {
+  it.each([
+    [
+      'queued',
+      'every delivery waits for its first attempt',
+      [delivery('queued'), delivery('queued')],
+    ],
+    ['sending', 'one delivery is being sent', [delivery('queued'), delivery('sending')]],
+    ['sending', 'one delivery waits for a retry', [delivery('queued', 2), delivery('sent')]],
+    ['sent', 'every delivery was sent', [delivery('sent'), delivery('sent')]],
+    ['partially_sent', 'some were sent, the others failed', [delivery('sent'), delivery('failed')]],
+    ['partially_sent', 'some were sent, the others are dead', [delivery('sent'), delivery('dead')]],
+    ['dead', 'none was sent and one ran out of attempts', [delivery('failed'), delivery('dead')]],
+    ['failed', 'none was sent and none is dead', [delivery('failed'), delivery('failed')]],
+  ] as const)('is %s when %s', (expected, _, deliveries) => {
+    expect(messageStatus([...deliveries])).toBe(expected)
+  })
+})
