@@ -253,44 +253,53 @@ describe.each(PATHS)('POST %s probing', (path) => {
   const probe = (caller: string, ip: string, token = `not-a-token-${crypto.randomUUID()}`) =>
     postForm(path, { token }, { authorization: caller, 'cf-connecting-ip': ip })
 
-  it('answers 429 to a caller sending tokens that are not ours, from that address only', SLOW, async () => {
-    await inOneLimiterMinute()
-    const prober = await createClient()
-    const [proberAuth, otherAuth] = [await bearer(prober), await bearer(await createClient())]
-    const ip = freshIp()
-    for (let i = 0; i < PAIR_LIMIT; i++) expect(await (await probe(proberAuth, ip)).text()).toBe('{"active":false}')
-    const refused = await probe(proberAuth, ip)
-    await expectProblem(refused, 429, 'rate_limited', 'application/json')
-    expect(refused.headers.get('retry-after')).toBe('60')
-    await expectProblem(await probe(proberAuth, ip), 429, 'rate_limited', 'application/json')
+  it(
+    'answers 429 to a caller sending tokens that are not ours, from that address only',
+    SLOW,
+    inOneLimiterMinute(async () => {
+      const prober = await createClient()
+      const [proberAuth, otherAuth] = [await bearer(prober), await bearer(await createClient())]
+      const ip = freshIp()
+      for (let i = 0; i < PAIR_LIMIT; i++) expect(await (await probe(proberAuth, ip)).text()).toBe('{"active":false}')
+      const refused = await probe(proberAuth, ip)
+      await expectProblem(refused, 429, 'rate_limited', 'application/json')
+      expect(refused.headers.get('retry-after')).toBe('60')
+      await expectProblem(await probe(proberAuth, ip), 429, 'rate_limited', 'application/json')
 
-    // Another caller from that address, and this caller from another, are answered as ever...
-    expect(await (await probe(otherAuth, ip)).text()).toBe('{"active":false}')
-    expect(await (await probe(proberAuth, freshIp())).text()).toBe('{"active":false}')
-    // ...and so is a real token, even from the throttled pair.
-    expect(await answer(await probe(proberAuth, ip, await tokenFor(prober)))).toMatchObject({ active: true })
-  })
+      // Another caller from that address, and this caller from another, are answered as ever...
+      expect(await (await probe(otherAuth, ip)).text()).toBe('{"active":false}')
+      expect(await (await probe(proberAuth, freshIp())).text()).toBe('{"active":false}')
+      // ...and so is a real token, even from the throttled pair.
+      expect(await answer(await probe(proberAuth, ip, await tokenFor(prober)))).toMatchObject({ active: true })
+    }),
+  )
 
-  it('counts a caller authenticating with client credentials the same way', SLOW, async () => {
-    await inOneLimiterMinute()
-    const prober = await createClient()
-    const ip = freshIp()
-    const auth = basicAuth(prober.clientId, prober.clientSecret)
-    for (let i = 0; i < PAIR_LIMIT; i++) expect((await probe(auth, ip)).status).toBe(200)
-    await expectProblem(await probe(auth, ip), 429, 'rate_limited', 'application/json')
-  })
+  it(
+    'counts a caller authenticating with client credentials the same way',
+    SLOW,
+    inOneLimiterMinute(async () => {
+      const prober = await createClient()
+      const ip = freshIp()
+      const auth = basicAuth(prober.clientId, prober.clientSecret)
+      for (let i = 0; i < PAIR_LIMIT; i++) expect((await probe(auth, ip)).status).toBe(200)
+      await expectProblem(await probe(auth, ip), 429, 'rate_limited', 'application/json')
+    }),
+  )
 
-  it('does not count real tokens that expired or were revoked', SLOW, async () => {
-    await inOneLimiterMinute()
-    const caller = await bearer(await createClient({ allowedScopes: ['tokens:introspect:any'] }))
-    const owner = await createClient()
-    const revoked = await tokenFor(owner)
-    expect((await postForm('/oauth/revoke', { token: revoked }, { authorization: basicAuth(owner.clientId, owner.clientSecret) })).status).toBe(200)
-    const now = Math.floor(Date.now() / 1000)
-    const expired = await signToken(claims({ iat: now - 120, nbf: now - 120, exp: now - 60 }))
-    const ip = freshIp()
-    for (let i = 0; i < PAIR_LIMIT + 2; i++) {
-      expect(await (await probe(caller, ip, i % 2 ? revoked : expired)).text()).toBe('{"active":false}')
-    }
-  })
+  it(
+    'does not count real tokens that expired or were revoked',
+    SLOW,
+    inOneLimiterMinute(async () => {
+      const caller = await bearer(await createClient({ allowedScopes: ['tokens:introspect:any'] }))
+      const owner = await createClient()
+      const revoked = await tokenFor(owner)
+      expect((await postForm('/oauth/revoke', { token: revoked }, { authorization: basicAuth(owner.clientId, owner.clientSecret) })).status).toBe(200)
+      const now = Math.floor(Date.now() / 1000)
+      const expired = await signToken(claims({ iat: now - 120, nbf: now - 120, exp: now - 60 }))
+      const ip = freshIp()
+      for (let i = 0; i < PAIR_LIMIT + 2; i++) {
+        expect(await (await probe(caller, ip, i % 2 ? revoked : expired)).text()).toBe('{"active":false}')
+      }
+    }),
+  )
 })

@@ -142,37 +142,43 @@ describe('POST /oauth/revoke throttling', () => {
   const revokeFrom = (client: { clientId: string; clientSecret: string }, ip: string, token: string) =>
     postForm('/oauth/revoke', { token }, { authorization: basicAuth(client.clientId, client.clientSecret), 'cf-connecting-ip': ip })
 
-  it('answers 429 once a client revokes nothing too often from one address', SLOW, async () => {
-    await inOneLimiterMinute()
-    const client = await createClient()
-    const foreign = await tokenFor(await createClient())
-    const ip = freshIp()
-    for (let i = 0; i < PAIR_LIMIT; i++) {
-      expect((await revokeFrom(client, ip, i % 2 ? foreign : `not-a-token-${i}`)).status).toBe(200)
-    }
-    const refused = await revokeFrom(client, ip, 'not-a-token')
-    await expectProblem(refused, 429, 'rate_limited', 'application/json')
-    expect(refused.headers.get('retry-after')).toBe('60')
+  it(
+    'answers 429 once a client revokes nothing too often from one address',
+    SLOW,
+    inOneLimiterMinute(async () => {
+      const client = await createClient()
+      const foreign = await tokenFor(await createClient())
+      const ip = freshIp()
+      for (let i = 0; i < PAIR_LIMIT; i++) {
+        expect((await revokeFrom(client, ip, i % 2 ? foreign : `not-a-token-${i}`)).status).toBe(200)
+      }
+      const refused = await revokeFrom(client, ip, 'not-a-token')
+      await expectProblem(refused, 429, 'rate_limited', 'application/json')
+      expect(refused.headers.get('retry-after')).toBe('60')
 
-    // From another address the client still revokes its own tokens; the other's token is untouched.
-    const own = await tokenFor(client)
-    expect((await revokeFrom(client, freshIp(), own)).status).toBe(200)
-    expect(await isActive(own)).toBe(false)
-    expect(await isActive(foreign)).toBe(true)
-  })
+      // From another address the client still revokes its own tokens; the other's token is untouched.
+      const own = await tokenFor(client)
+      expect((await revokeFrom(client, freshIp(), own)).status).toBe(200)
+      expect(await isActive(own)).toBe(false)
+      expect(await isActive(foreign)).toBe(true)
+    }),
+  )
 
-  it('does not count revoking its own tokens, expired ones included', SLOW, async () => {
-    await inOneLimiterMinute()
-    const client = await createClient()
-    const ip = freshIp()
-    const now = Math.floor(Date.now() / 1000)
-    const expired = await signToken(
-      claims({ sub: client.clientId, client_id: client.clientId, iat: now - 120, nbf: now - 120, exp: now - 60 }),
-    )
-    for (let i = 0; i < PAIR_LIMIT + 2; i++) {
-      expect((await revokeFrom(client, ip, i % 2 ? expired : await tokenFor(client))).status).toBe(200)
-    }
-  })
+  it(
+    'does not count revoking its own tokens, expired ones included',
+    SLOW,
+    inOneLimiterMinute(async () => {
+      const client = await createClient()
+      const ip = freshIp()
+      const now = Math.floor(Date.now() / 1000)
+      const expired = await signToken(
+        claims({ sub: client.clientId, client_id: client.clientId, iat: now - 120, nbf: now - 120, exp: now - 60 }),
+      )
+      for (let i = 0; i < PAIR_LIMIT + 2; i++) {
+        expect((await revokeFrom(client, ip, i % 2 ? expired : await tokenFor(client))).status).toBe(200)
+      }
+    }),
+  )
 })
 
 describe('scheduled clean-up', () => {
