@@ -66,6 +66,9 @@ export default defineConfig(async () => {
     test: {
       include: ['test/**/*.test.ts'],
       setupFiles: ['./test/setup/apply-migrations.ts'],
+      // One workerd (and its D1, KV and module graph) for all files a worker runs, instead of one
+      // started for each file: files share storage, so every test makes fresh ids of its own.
+      isolate: false,
       restoreMocks: true,
       // One access-log line per request would bury the report; 5xx lines (level error) still show.
       onConsoleLog: (line) => !line.startsWith('{"level":"info","message":"request",'),
