@@ -56,7 +56,9 @@ export default defineConfig(async () => {
               client_email: 'portero-test@portero-test.iam.gserviceaccount.com',
               private_key: await exportPKCS8(serviceAccountKey.privateKey),
             }),
-            TEST_SERVICE_ACCOUNT_PUBLIC_JWK: JSON.stringify(await exportJWK(serviceAccountKey.publicKey)),
+            TEST_SERVICE_ACCOUNT_PUBLIC_JWK: JSON.stringify(
+              await exportJWK(serviceAccountKey.publicKey),
+            ),
             TEST_MIGRATIONS: await readD1Migrations('migrations'),
           },
           queueConsumers: promptQueueConsumers(),

@@ -4,10 +4,19 @@
 import { countRoundTrips, type RoundTrips } from '../test/helpers/round-trips.ts'
 import { app } from '../src/app.ts'
 import { introspectionAnswer } from '../src/domain/introspection.ts'
-import { digestClientSecret, generateClientSecret, importPepper, secretMatches } from '../src/domain/secrets.ts'
+import {
+  digestClientSecret,
+  generateClientSecret,
+  importPepper,
+  secretMatches,
+} from '../src/domain/secrets.ts'
 import { parseSigningKeySet } from '../src/domain/signing-keys.ts'
 import type { Limiters } from '../src/domain/throttle.ts'
-import { checkAccessToken, checkAccessTokens, type TokenStateDeps } from '../src/domain/token-state.ts'
+import {
+  checkAccessToken,
+  checkAccessTokens,
+  type TokenStateDeps,
+} from '../src/domain/token-state.ts'
 import { issueAccessToken, verifyAccessToken, type IssueTokenInput } from '../src/domain/tokens.ts'
 import { sha256Hex } from '../src/encoding.ts'
 import { publishClientRecord, type ClientRecord } from '../src/storage/client-records.ts'
@@ -17,7 +26,13 @@ import { tokenHash, writeCachedToken } from '../src/storage/token-cache.ts'
 export type CpuFigure = { name: string; microseconds: number; operations: number }
 
 /** What bench/run.ts seeded through the public API, for the round-trip probes. */
-export type ProbeInput = { clientId: string; clientSecret: string; token: string; caller: string; servicesBody: string }
+export type ProbeInput = {
+  clientId: string
+  clientSecret: string
+  token: string
+  caller: string
+  servicesBody: string
+}
 
 export type RouteTrips = {
   name: string
@@ -122,35 +137,57 @@ export default {
     // without it the body-size limit has to read the body through a stream to count it.
     const route = (path: string, init: RequestInit & { body?: string } = {}) => {
       const headers = new Headers(init.headers)
-      if (init.body !== undefined) headers.set('content-length', String(new TextEncoder().encode(init.body).length))
-      return async () => app.fetch(new Request(`https://portero.bench${path}`, { ...init, headers }), appEnv, ctx)
+      if (init.body !== undefined)
+        headers.set('content-length', String(new TextEncoder().encode(init.body).length))
+      return async () =>
+        app.fetch(new Request(`https://portero.bench${path}`, { ...init, headers }), appEnv, ctx)
     }
 
     const figures: CpuFigure[] = []
     const measure = async (name: string, op: () => Promise<unknown>) => {
-      figures.push({ name, ...(await timePerOperation(op, () => env.CACHE.get('bench-io-boundary'))) })
+      figures.push({
+        name,
+        ...(await timePerOperation(op, () => env.CACHE.get('bench-io-boundary'))),
+      })
     }
     await measure('sha256Hex(token)', () => sha256Hex(token))
     await measure('digestClientSecret', () => digestClientSecret(pepper, secret))
     await measure('secretMatches', () => secretMatches(pepper, secret, [digest]))
     await measure('issueAccessToken (ES256 sign)', () => issueAccessToken(keys, input, now))
-    await measure('verifyAccessToken (ES256 verify)', () => verifyAccessToken(keys, token, { issuer: env.ISSUER, now }))
+    await measure('verifyAccessToken (ES256 verify)', () =>
+      verifyAccessToken(keys, token, { issuer: env.ISSUER, now }),
+    )
     await measure('checkAccessToken, warm cache', () => checkAccessToken(deps(cache), token))
-    await measure('checkAccessTokens + introspectionAnswer (caller and subject), warm cache', async () => {
-      const [, subject] = await checkAccessTokens(deps(cache), [token, token])
-      // A real token never counts a failed attempt: the limiters are not called.
-      const throttle = { cache, limiters: undefined as unknown as Limiters, now }
-      return introspectionAnswer(throttle, { clientId: 'bench-cpu-client', scopes: ['tokens:introspect'], ip: null }, subject!)
-    })
-    await measure('parseSigningKeySet (key import; once per isolate)', () => parseSigningKeySet(env.SIGNING_KEYS))
+    await measure(
+      'checkAccessTokens + introspectionAnswer (caller and subject), warm cache',
+      async () => {
+        const [, subject] = await checkAccessTokens(deps(cache), [token, token])
+        // A real token never counts a failed attempt: the limiters are not called.
+        const throttle = { cache, limiters: undefined as unknown as Limiters, now }
+        return introspectionAnswer(
+          throttle,
+          { clientId: 'bench-cpu-client', scopes: ['tokens:introspect'], ip: null },
+          subject!,
+        )
+      },
+    )
+    await measure('parseSigningKeySet (key import; once per isolate)', () =>
+      parseSigningKeySet(env.SIGNING_KEYS),
+    )
     await measure('app: GET /healthz', route('/healthz'))
     await measure('app: GET /.well-known/jwks.json', route('/.well-known/jwks.json'))
-    await measure('app: POST /auth/me, warm cache', route('/auth/me', { method: 'POST', headers: { 'x-access-token': token } }))
+    await measure(
+      'app: POST /auth/me, warm cache',
+      route('/auth/me', { method: 'POST', headers: { 'x-access-token': token } }),
+    )
     await measure(
       'app: POST /mcg/v1/tokeninfo, warm cache',
       route('/mcg/v1/tokeninfo', {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: `token=${token}`,
       }),
     )
@@ -158,10 +195,16 @@ export default {
     // binding, and what single operations on the local bindings cost. On Cloudflare these run
     // outside the isolate; locally workerd emulates them on the same cores as the Worker, which is
     // most of every figure above /healthz in the HTTP table (bench/README.md).
-    await measure('checkAccessToken, warm local KV binding (wall time)', () => checkAccessToken(deps(env.CACHE), token))
+    await measure('checkAccessToken, warm local KV binding (wall time)', () =>
+      checkAccessToken(deps(env.CACHE), token),
+    )
     await env.CACHE.put('bench-present', 'x'.repeat(600))
-    await measure('local KV binding: get of a 600-byte value (wall time)', () => env.CACHE.get('bench-present'))
-    await env.DB.exec('CREATE TABLE IF NOT EXISTS bench (id INTEGER PRIMARY KEY, value TEXT NOT NULL)')
+    await measure('local KV binding: get of a 600-byte value (wall time)', () =>
+      env.CACHE.get('bench-present'),
+    )
+    await env.DB.exec(
+      'CREATE TABLE IF NOT EXISTS bench (id INTEGER PRIMARY KEY, value TEXT NOT NULL)',
+    )
     await env.DB.prepare("INSERT OR REPLACE INTO bench (id, value) VALUES (1, 'one')").run()
     await measure('local D1 binding: SELECT by primary key (wall time)', () =>
       env.DB.prepare('SELECT value FROM bench WHERE id = ?').bind(1).first(),
@@ -179,39 +222,75 @@ export default {
  * HTTP scenarios used), after one unmeasured request that warms whatever it caches: the rounds
  * each kind of binding call made before the response, by test/helpers/round-trips.ts.
  */
-async function probeRoutes(env: Env, ctx: ExecutionContext, input: ProbeInput): Promise<RouteTrips[]> {
+async function probeRoutes(
+  env: Env,
+  ctx: ExecutionContext,
+  input: ProbeInput,
+): Promise<RouteTrips[]> {
   const edge = { 'cf-connecting-ip': '203.0.113.7' }
   const form = { ...edge, 'content-type': 'application/x-www-form-urlencoded' }
   const json = { ...edge, 'content-type': 'application/json' }
   const basic = `Basic ${btoa(`${input.clientId}:${input.clientSecret}`)}`
-  const routes: { name: string; path: string; init: RequestInit & { body?: string }; expect: string; unique?: string }[] = [
+  const routes: {
+    name: string
+    path: string
+    init: RequestInit & { body?: string }
+    expect: string
+    unique?: string
+  }[] = [
     {
       name: 'POST /oauth/token',
       path: '/oauth/token',
-      init: { method: 'POST', headers: { ...form, authorization: basic }, body: 'grant_type=client_credentials' },
+      init: {
+        method: 'POST',
+        headers: { ...form, authorization: basic },
+        body: 'grant_type=client_credentials',
+      },
       expect: '"access_token"',
     },
     {
       name: 'POST /auth/login',
       path: '/auth/login',
-      init: { method: 'POST', headers: json, body: JSON.stringify({ clientId: input.clientId, clientSecret: input.clientSecret }) },
+      init: {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ clientId: input.clientId, clientSecret: input.clientSecret }),
+      },
       expect: '"ack":0',
     },
-    { name: 'POST /auth/me', path: '/auth/me', init: { method: 'POST', headers: { ...edge, 'x-access-token': input.token } }, expect: '"active":true' },
+    {
+      name: 'POST /auth/me',
+      path: '/auth/me',
+      init: { method: 'POST', headers: { ...edge, 'x-access-token': input.token } },
+      expect: '"active":true',
+    },
     {
       name: 'POST /mcg/v1/tokeninfo, warm cache',
       path: '/mcg/v1/tokeninfo',
-      init: { method: 'POST', headers: { ...form, authorization: `Bearer ${input.caller}` }, body: `token=${input.token}` },
+      init: {
+        method: 'POST',
+        headers: { ...form, authorization: `Bearer ${input.caller}` },
+        body: `token=${input.token}`,
+      },
       expect: '"active":true',
     },
     {
       name: 'POST /Services',
       path: '/Services',
-      init: { method: 'POST', headers: { ...json, authorization: `Bearer ${input.token}` }, body: input.servicesBody },
+      init: {
+        method: 'POST',
+        headers: { ...json, authorization: `Bearer ${input.token}` },
+        body: input.servicesBody,
+      },
       expect: '"status":"queued"',
       unique: 'idempotency-key',
     },
-    { name: 'GET /.well-known/jwks.json', path: '/.well-known/jwks.json', init: { headers: edge }, expect: '"keys"' },
+    {
+      name: 'GET /.well-known/jwks.json',
+      path: '/.well-known/jwks.json',
+      init: { headers: edge },
+      expect: '"keys"',
+    },
   ]
   const results: RouteTrips[] = []
   for (const { name, path, init, expect, unique } of routes) {
@@ -222,7 +301,10 @@ async function probeRoutes(env: Env, ctx: ExecutionContext, input: ProbeInput): 
     }
     // Warm-up, including what it defers (a token state's cache write), before the counted request.
     const deferred: Promise<unknown>[] = []
-    const warmCtx = { waitUntil: (work: Promise<unknown>) => deferred.push(work), passThroughOnException() {} }
+    const warmCtx = {
+      waitUntil: (work: Promise<unknown>) => deferred.push(work),
+      passThroughOnException() {},
+    }
     await (await app.fetch(request(), env, warmCtx as unknown as ExecutionContext)).text()
     await Promise.allSettled(deferred)
     // KV warm, the isolate's memory of reads empty: what a request waits for at most. A repeat
@@ -233,13 +315,27 @@ async function probeRoutes(env: Env, ctx: ExecutionContext, input: ProbeInput): 
     const trips = counted.result()
     const text = await response.text()
     const after = await counted.afterResponse()
-    results.push({ name, status: response.status, ok: response.ok && text.includes(expect), ...trips, deferred: [...trips.deferred, ...after] })
+    results.push({
+      name,
+      status: response.status,
+      ok: response.ok && text.includes(expect),
+      ...trips,
+      deferred: [...trips.deferred, ...after],
+    })
   }
   return results
 }
 
 type Kind = 'kv' | 'd1' | 'queue'
-type Call = { name: string; kind: Kind; newRound: boolean; statements: number; deferred: boolean; step: number; open: boolean }
+type Call = {
+  name: string
+  kind: Kind
+  newRound: boolean
+  statements: number
+  deferred: boolean
+  step: number
+  open: boolean
+}
 
 /**
  * countRoundTrips counts every binding call made before app.fetch resolves. The app starts its own
@@ -320,7 +416,8 @@ function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
         waited.d1Statements -= call.statements
       }
       const waitedSteps = new Map<number, string[]>()
-      for (const call of calls.filter((c) => !c.deferred)) waitedSteps.set(call.step, [...(waitedSteps.get(call.step) ?? []), call.name])
+      for (const call of calls.filter((c) => !c.deferred))
+        waitedSteps.set(call.step, [...(waitedSteps.get(call.step) ?? []), call.name])
       return {
         waited,
         steps: [...waitedSteps.values()],
@@ -335,14 +432,22 @@ function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
  * wraps the objects its other methods return (a D1 statement from prepare or bind), unwrapping
  * them when they are passed back.
  */
-function observe<T extends object>(target: T, onCall: (settled: Promise<unknown>) => void, real = new WeakMap<object, object>()): T {
+function observe<T extends object>(
+  target: T,
+  onCall: (settled: Promise<unknown>) => void,
+  real = new WeakMap<object, object>(),
+): T {
   const proxy = new Proxy(target, {
     get(t, prop) {
       const value = Reflect.get(t, prop) as unknown
       if (typeof value !== 'function') return value
       return (...args: unknown[]) => {
-        const unwrap = (a: unknown) => (typeof a === 'object' && a !== null ? (real.get(a) ?? a) : a)
-        const result = (value as (...a: unknown[]) => unknown).apply(t, args.map((a) => (Array.isArray(a) ? a.map(unwrap) : unwrap(a))))
+        const unwrap = (a: unknown) =>
+          typeof a === 'object' && a !== null ? (real.get(a) ?? a) : a
+        const result = (value as (...a: unknown[]) => unknown).apply(
+          t,
+          args.map((a) => (Array.isArray(a) ? a.map(unwrap) : unwrap(a))),
+        )
         if (result instanceof Promise) onCall(result)
         else if (typeof result === 'object' && result !== null) return observe(result, onCall, real)
         return result

@@ -6,7 +6,11 @@
 export type Span = { low: number; high: number }
 
 /** Where the Worker runs, relative to the region of the D1 database's primary. */
-export const PLACEMENTS = ['same region as the D1 primary', 'one ocean away', 'two oceans away'] as const
+export const PLACEMENTS = [
+  'same region as the D1 primary',
+  'one ocean away',
+  'two oceans away',
+] as const
 export type Placement = (typeof PLACEMENTS)[number]
 
 export const EDGE_COSTS = {
@@ -42,7 +46,11 @@ export function edgeLatency(
   kvRead: Span = EDGE_COSTS.kvHotRead,
 ): Span & { parts: { what: string; span: Span }[] } {
   const cost = (kind: Kind): Span =>
-    kind === 'd1' ? EDGE_COSTS.d1RoundTrip[placement] : kind === 'queue' ? EDGE_COSTS.queueSend : kvRead
+    kind === 'd1'
+      ? EDGE_COSTS.d1RoundTrip[placement]
+      : kind === 'queue'
+        ? EDGE_COSTS.queueSend
+        : kvRead
   const byKind = new Map<Kind, { steps: number; span: Span }>()
   for (const step of steps) {
     const slowest = step.reduce((a, b) => (cost(b).high > cost(a).high ? b : a))
@@ -54,9 +62,16 @@ export function edgeLatency(
     }
     byKind.set(slowest, part)
   }
-  const what: Record<Kind, string> = { d1: 'D1 round trip', queue: 'queue send', kv: kvRead === EDGE_COSTS.kvHotRead ? 'hot KV read' : 'cold KV read' }
+  const what: Record<Kind, string> = {
+    d1: 'D1 round trip',
+    queue: 'queue send',
+    kv: kvRead === EDGE_COSTS.kvHotRead ? 'hot KV read' : 'cold KV read',
+  }
   const parts = [
-    ...[...byKind].map(([kind, { steps: n, span }]) => ({ what: `${n} ${what[kind]}${n === 1 ? '' : 's'}`, span })),
+    ...[...byKind].map(([kind, { steps: n, span }]) => ({
+      what: `${n} ${what[kind]}${n === 1 ? '' : 's'}`,
+      span,
+    })),
     { what: "the Worker's CPU", span: { low: cpuMs, high: cpuMs } },
   ]
   return {

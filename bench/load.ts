@@ -33,7 +33,9 @@ export type LoadResult = {
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const bodies = spec.bodiesFile ? (JSON.parse(readFileSync(spec.bodiesFile, 'utf8')) as string[]) : undefined
+  const bodies = spec.bodiesFile
+    ? (JSON.parse(readFileSync(spec.bodiesFile, 'utf8')) as string[])
+    : undefined
   let sent = 0
   const dynamic = bodies !== undefined || spec.uniqueHeader !== undefined
   // warmup is an autocannon option (its README's -W) that its type declarations leave out.
@@ -44,13 +46,16 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     body: spec.body,
     connections: spec.connections,
     ...(spec.amount ? { amount: spec.amount } : { duration: spec.durationSeconds }),
-    warmup: spec.warmupSeconds ? { connections: spec.connections, duration: spec.warmupSeconds } : undefined,
+    warmup: spec.warmupSeconds
+      ? { connections: spec.connections, duration: spec.warmupSeconds }
+      : undefined,
     requests: dynamic
       ? [
           {
             setupRequest(request) {
               if (bodies) request.body = bodies[sent++ % bodies.length]
-              if (spec.uniqueHeader) request.headers = { ...request.headers, [spec.uniqueHeader]: crypto.randomUUID() }
+              if (spec.uniqueHeader)
+                request.headers = { ...request.headers, [spec.uniqueHeader]: crypto.randomUUID() }
               return request
             },
           },
@@ -61,10 +66,13 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)))
     // Only the measured run's responses: the warm-up reports to its own tracker.
-    instance.on('response', (_client, _status, _bytes, milliseconds) => latencies.push(milliseconds))
+    instance.on('response', (_client, _status, _bytes, milliseconds) =>
+      latencies.push(milliseconds),
+    )
   })
   latencies.sort((a, b) => a - b)
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN
   return {
     requests: result.requests.total,
     seconds: result.duration,

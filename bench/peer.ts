@@ -9,7 +9,10 @@ import Provider, { errors, type JWK } from 'oidc-provider'
 
 export const PEER_PORT = 8795
 export const PEER_BASE = `http://127.0.0.1:${PEER_PORT}`
-export const PEER_CLIENT = { id: 'bench-client', secret: 'bench-peer-client-secret-0123456789abcdef' }
+export const PEER_CLIENT = {
+  id: 'bench-client',
+  secret: 'bench-peer-client-secret-0123456789abcdef',
+}
 /** Access tokens for this resource are ES256-signed JWTs, as Portero's are. */
 export const JWT_RESOURCE = 'https://jwt.api.bench.test/'
 /** Access tokens for this resource are opaque, stored in the adapter, checked by introspection. */
@@ -22,8 +25,15 @@ export function createPeer(): Provider {
   // ES256 signs the access tokens; RS256 is there only because the ID-token defaults ask for it.
   const jwk = (type: 'ec' | 'rsa', alg: string): JWK => {
     const { privateKey } =
-      type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 })
-    return { ...(privateKey.export({ format: 'jwk' }) as JWK), alg, use: 'sig', kid: alg.toLowerCase() }
+      type === 'ec'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        : generateKeyPairSync('rsa', { modulusLength: 2048 })
+    return {
+      ...(privateKey.export({ format: 'jwk' }) as JWK),
+      alg,
+      use: 'sig',
+      kid: alg.toLowerCase(),
+    }
   }
   const resources: Record<string, { accessTokenFormat: 'jwt' | 'opaque' }> = {
     [JWT_RESOURCE]: { accessTokenFormat: 'jwt' },
@@ -53,7 +63,8 @@ export function createPeer(): Provider {
         async getResourceServerInfo(_ctx, indicator) {
           const resource = resources[indicator]
           if (!resource) throw new errors.InvalidTarget()
-          const jwt = resource.accessTokenFormat === 'jwt' ? { jwt: { sign: { alg: 'ES256' as const } } } : {}
+          const jwt =
+            resource.accessTokenFormat === 'jwt' ? { jwt: { sign: { alg: 'ES256' as const } } } : {}
           return { scope: PEER_SCOPE, accessTokenTTL: 3600, ...resource, ...jwt }
         },
       },

@@ -43,9 +43,20 @@ const CPU_TARGETS: Record<string, number> = {
   'app: POST /mcg/v1/tokeninfo, warm cache': 300,
 }
 
-export function describeMachine({ started, loadBefore, loadAfter }: { started: Date; loadBefore: number[]; loadAfter: number[] }): Machine {
-  const version = (pkg: string) => (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version
-  const run = (command: string, ...args: string[]) => execFileSync(command, args, { encoding: 'utf8' }).trim()
+export function describeMachine({
+  started,
+  loadBefore,
+  loadAfter,
+}: {
+  started: Date
+  loadBefore: number[]
+  loadAfter: number[]
+}): Machine {
+  const version = (pkg: string) =>
+    (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string })
+      .version
+  const run = (command: string, ...args: string[]) =>
+    execFileSync(command, args, { encoding: 'utf8' }).trim()
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')
   const memKiB = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1])
   const load = (l: number[]) => l.map((n) => n.toFixed(2)).join(' ')
@@ -71,7 +82,10 @@ export function describeMachine({ started, loadBefore, loadAfter }: { started: D
  * wall-time row of the same run. Read off the code: src/domain/login.ts, token-state.ts,
  * dispatch.ts.
  */
-const PATHS: Record<string, { cpu: string[]; kv: number; d1Reads: number; d1Writes: number; also?: string }> = {
+const PATHS: Record<
+  string,
+  { cpu: string[]; kv: number; d1Reads: number; d1Writes: number; also?: string }
+> = {
   // Under a steady load the isolate's memory of reads (EDGE_MEMORY_MS) answers almost every request:
   // the KV bulk read (client record and locks; a token's entries) is paid about once a second.
   'POST /oauth/token': {
@@ -117,14 +131,14 @@ const PATHS: Record<string, { cpu: string[]; kv: number; d1Reads: number; d1Writ
  * A record, not re-measured by this run.
  */
 const CHANGES = [
-  'Load goes to the socket workerd opens for the Worker itself instead of Miniflare\'s entry socket, ' +
+  "Load goes to the socket workerd opens for the Worker itself instead of Miniflare's entry socket, " +
     'whose own entry Worker every request passed first: an empty Worker 2,052 → 6,405 req/s, ' +
     '`GET /healthz` 1,424 → 2,874 req/s.',
-  'The access log masks only the caller\'s input (method and path) instead of passing the whole line ' +
+  "The access log masks only the caller's input (method and path) instead of passing the whole line " +
     'through redaction: `app: GET /healthz` 149 → 103 µs (51 µs with no access log at all, which is ' +
     'kept for operators).',
-  'A token check reads its cached state and its client\'s marker in one KV bulk read, and a login ' +
-    'reads the client\'s and the address\'s locks in one: `POST /auth/me` 459 → 482 req/s here, where ' +
+  "A token check reads its cached state and its client's marker in one KV bulk read, and a login " +
+    "reads the client's and the address's locks in one: `POST /auth/me` 459 → 482 req/s here, where " +
     'the local KV prices each key; on Cloudflare one round trip instead of two.',
   'Form bodies (`/oauth/token`, introspection, revocation) are parsed by URLSearchParams into the ' +
     'validated object instead of through a FormData copy of the body: `app: POST /mcg/v1/tokeninfo, ' +
@@ -138,14 +152,14 @@ const CHANGES = [
     'the HTTP scenarios did: without one the body-size limit reads the body through a stream to ' +
     'count it, a path real requests with a fixed body do not take. `app: POST /mcg/v1/tokeninfo, ' +
     'warm cache` 190–324 → 145–162 µs over several runs.',
-  'Token issue and token checks read only KV on their success path: a login reads the client\'s ' +
-    'edge record with its locks in one bulk read, a check reads the token\'s claims, tombstone and ' +
+  "Token issue and token checks read only KV on their success path: a login reads the client's " +
+    "edge record with its locks in one bulk read, a check reads the token's claims, tombstone and " +
     'client record in one, an introspection does so for caller and subject together, and audit ' +
     'events and cache fills go out after the response; `/Services` reads in one D1 batch and writes ' +
     'in another. Full runs on 2026-11-29, before → after: `POST /oauth/token` 299 → 572 req/s (7 → 11 % ' +
     'of /healthz), `POST /auth/login` 316–354 → 487–550, warm `tokeninfo` 474 → 662, cold 223 → 318, ' +
     '`POST /Services` 131 → 239; `POST /auth/me` 824 → 762 (one KV read before and after; the ' +
-    'machine\'s drift between the runs is of that size).',
+    "machine's drift between the runs is of that size).",
   'Each isolate remembers its edge reads for up to a second (EDGE_MEMORY_MS): a check or login whose ' +
     'every KV entry it read within that window answers without KV. Full runs on 2026-11-29, before → ' +
     'after (two runs): `POST /oauth/token` 572 → 957–1,445 req/s, `POST /auth/login` 487–550 → ' +
@@ -161,12 +175,26 @@ function versusPeer(row: ScenarioRow, peers: PeerRow[]) {
   if (!row.versus || runs.length === 0) return undefined
   const mean = runs.reduce((sum, run) => sum + run.result.rps, 0) / runs.length
   const ratio = row.result.rps / mean
-  return { ratio, mean, runs, target: row.versus.target, met: ratio >= row.versus.target, probesOk: runs.every((r) => r.probe.ok) }
+  return {
+    ratio,
+    mean,
+    runs,
+    target: row.versus.target,
+    met: ratio >= row.versus.target,
+    probesOk: runs.every((r) => r.probe.ok),
+  }
 }
 
-function renderProfile(rows: ScenarioRow[], healthz: number, cpu: CpuFigure[], peers: PeerRow[]): string[] {
+function renderProfile(
+  rows: ScenarioRow[],
+  healthz: number,
+  cpu: CpuFigure[],
+  peers: PeerRow[],
+): string[] {
   const figure = (name: string) => cpu.find((f) => f.name === name)?.microseconds ?? NaN
-  const kvRead = figure('checkAccessToken, warm local KV binding (wall time)') - figure('checkAccessToken, warm cache')
+  const kvRead =
+    figure('checkAccessToken, warm local KV binding (wall time)') -
+    figure('checkAccessToken, warm cache')
   const d1Read = figure('local D1 binding: SELECT by primary key (wall time)')
   const d1Write = figure('local D1 binding: INSERT of one row (wall time)')
   if ([kvRead, d1Read, d1Write].some(Number.isNaN)) return []
@@ -183,7 +211,12 @@ function renderProfile(rows: ScenarioRow[], healthz: number, cpu: CpuFigure[], p
     if (!path || (!ratioMissed && !(peer && !peer.met))) return []
     const own = path.cpu.reduce((sum, row) => sum + (figure(row) || 0), 0)
     const bindings = path.kv * kvRead + path.d1Reads * d1Read + path.d1Writes * d1Write
-    const ops = [plural(path.kv, 'KV read'), plural(path.d1Reads, 'D1 read'), plural(path.d1Writes, 'D1 write'), path.also ?? '']
+    const ops = [
+      plural(path.kv, 'KV read'),
+      plural(path.d1Reads, 'D1 read'),
+      plural(path.d1Writes, 'D1 write'),
+      path.also ?? '',
+    ]
     // A path the isolate's memory of reads answers (no binding call on most requests) is all Worker.
     const share = bindings === 0 ? 1 : own / (own + bindings)
     // With Portero's own share of each request gone, the same bindings would serve this many more.
@@ -198,8 +231,16 @@ function renderProfile(rows: ScenarioRow[], healthz: number, cpu: CpuFigure[], p
         ops.filter(Boolean).join(', '),
         us(bindings),
         pct(share),
-        target === undefined ? '—' : share >= 1 ? 'no binding to wait for' : `${pct(ratio * gain)} (target ≥ ${pct(target)})`,
-        peer ? (share >= 1 ? 'no binding to wait for' : `${times(peer.ratio * gain)} (target ≥ ${times(peer.target)})`) : '—',
+        target === undefined
+          ? '—'
+          : share >= 1
+            ? 'no binding to wait for'
+            : `${pct(ratio * gain)} (target ≥ ${pct(target)})`,
+        peer
+          ? share >= 1
+            ? 'no binding to wait for'
+            : `${times(peer.ratio * gain)} (target ≥ ${times(peer.target)})`
+          : '—',
       ],
     ]
   })
@@ -207,20 +248,20 @@ function renderProfile(rows: ScenarioRow[], healthz: number, cpu: CpuFigure[], p
   return [
     '## What bounds the missed ratio targets here',
     '',
-    'The profile of each route that missed its ratio to /healthz or to oidc-provider: the Worker\'s',
+    "The profile of each route that missed its ratio to /healthz or to oidc-provider: the Worker's",
     'own CPU per request (sums of rows of the CPU table above) against the local binding operations',
     'on its path, priced by the "wall time" rows of this run:',
     `a KV read ${us(kvRead)} µs, a D1 read ${us(d1Read)} µs, a D1 write ${us(d1Write)} µs.`,
     'Locally workerd emulates those bindings on the same two cores as the Worker; on Cloudflare they',
-    'run outside the isolate, and oidc-provider keeps its tokens in its own process\'s memory (its',
+    "run outside the isolate, and oidc-provider keeps its tokens in its own process's memory (its",
     'development adapter), which costs it no round trip.',
     '"Worker share" is the part of the path that is Portero\'s own code; the "if Portero cost',
     'nothing" columns are the measured ratios with that share removed: the most any change to',
-    'Portero\'s code could reach on this machine with these bindings (bench/README.md).',
+    "Portero's code could reach on this machine with these bindings (bench/README.md).",
     bindingFree
-      ? 'Rows with no binding to wait for are answered from the isolate\'s memory of reads: what bounds them is the Worker\'s own work per request (the "app:" rows of the CPU table) and the runtime\'s, not storage.'
+      ? "Rows with no binding to wait for are answered from the isolate's memory of reads: what bounds them is the Worker's own work per request (the \"app:\" rows of the CPU table) and the runtime's, not storage."
       : reachable
-        ? 'In at least one row a missed ratio reaches its target that way: there the miss is Portero\'s to fix.'
+        ? "In at least one row a missed ratio reaches its target that way: there the miss is Portero's to fix."
         : 'No missed ratio reaches its target that way: what bounds them is the local binding emulation.',
     '',
     table(
@@ -270,16 +311,24 @@ export function renderReport({
     const tailMet = result.p99 <= TAIL_RATIO * result.p50
     const ratioMet = target === undefined || ratio >= target
     if (!ratioMet) missed.push(`${name}: ${pct(ratio)} of /healthz, target ≥ ${pct(target!)}`)
-    else if (target !== undefined) metTargets.push(`${name}: ${pct(ratio)} of /healthz, target ≥ ${pct(target)}`)
-    if (!tailMet) missed.push(`${name}: p99 ${ms(result.p99)} ms is ${(result.p99 / result.p50).toFixed(1)}× p50`)
+    else if (target !== undefined)
+      metTargets.push(`${name}: ${pct(ratio)} of /healthz, target ≥ ${pct(target)}`)
+    if (!tailMet)
+      missed.push(
+        `${name}: p99 ${ms(result.p99)} ms is ${(result.p99 / result.p50).toFixed(1)}× p50`,
+      )
     else tailsMet.push(name)
     const peer = versusPeer(row, peers)
     // A comparison counts only when every probe, Portero's and the peer's, answered as it should.
     const peerMet = peer !== undefined && peer.met && peer.probesOk && probe.ok
     if (peer && !peerMet) {
-      missed.push(`${name}: ${times(peer.ratio)} oidc-provider's ${shortPeer(peer.runs[0]!.name)}, target ≥ ${times(peer.target)}`)
+      missed.push(
+        `${name}: ${times(peer.ratio)} oidc-provider's ${shortPeer(peer.runs[0]!.name)}, target ≥ ${times(peer.target)}`,
+      )
     } else if (peer) {
-      metTargets.push(`${name}: ${times(peer.ratio)} oidc-provider's ${shortPeer(peer.runs[0]!.name)}, target ≥ ${times(peer.target)}`)
+      metTargets.push(
+        `${name}: ${times(peer.ratio)} oidc-provider's ${shortPeer(peer.runs[0]!.name)}, target ≥ ${times(peer.target)}`,
+      )
     }
     const notes = [
       probe.ok ? '' : `probe answered ${probe.status} without the expected body`,
@@ -304,7 +353,8 @@ export function renderReport({
 
   const peerRows = peers.flatMap(({ runs }) =>
     runs.map(({ name, result, probe }) => {
-      if (!probe.ok) missed.push(`${name}: the probe answered ${probe.status} without the expected body`)
+      if (!probe.ok)
+        missed.push(`${name}: the probe answered ${probe.status} without the expected body`)
       return [
         name,
         result.rps.toFixed(0),
@@ -324,8 +374,14 @@ export function renderReport({
     const target = CPU_TARGETS[name]
     const met = target === undefined || microseconds <= target
     if (!met) missed.push(`${name}: ${microseconds.toFixed(0)} µs, target ≤ ${target} µs`)
-    else if (target !== undefined) metTargets.push(`${name}: ${microseconds.toFixed(0)} µs, target ≤ ${target} µs`)
-    return [name, microseconds.toFixed(1), String(operations), target === undefined ? '—' : `≤ ${target} µs: ${verdict(met)}`]
+    else if (target !== undefined)
+      metTargets.push(`${name}: ${microseconds.toFixed(0)} µs, target ≤ ${target} µs`)
+    return [
+      name,
+      microseconds.toFixed(1),
+      String(operations),
+      target === undefined ? '—' : `≤ ${target} µs: ${verdict(met)}`,
+    ]
   })
 
   return [
@@ -342,7 +398,7 @@ export function renderReport({
     '',
     `${settings.connections} connections, ${settings.warmupSeconds} s warm-up then ${settings.durationSeconds} s measured per scenario,`,
     'from a separate autocannon process to a socket workerd opens for the Worker itself (no wrangler',
-    "dev proxy, no Miniflare entry Worker). bench/README.md explains what the ratios are made of.",
+    'dev proxy, no Miniflare entry Worker). bench/README.md explains what the ratios are made of.',
     'Latencies in ms; "errors / non-2xx" counts socket errors and timeouts, then non-2xx answers.',
     '',
     table(
@@ -373,7 +429,16 @@ export function renderReport({
         ]
       : []),
     ...(consumer ? ['## Queue consumer', '', renderConsumer(consumer), ''] : []),
-    ...(cpu.length ? ['## CPU per operation inside workerd', '', CPU_NOTE, '', table(['operation', 'µs/op', 'ops per batch', 'target'], cpuRows), ''] : []),
+    ...(cpu.length
+      ? [
+          '## CPU per operation inside workerd',
+          '',
+          CPU_NOTE,
+          '',
+          table(['operation', 'µs/op', 'ops per batch', 'target'], cpuRows),
+          '',
+        ]
+      : []),
     ...renderProfile(rows, healthz, cpu, peers),
     ...edge.lines,
     ...(rows.some(({ result }) => result.p99 > TAIL_RATIO * result.p50) ? TAIL_NOTE : []),
@@ -394,7 +459,12 @@ export function renderReport({
     ...(missed.length ? missed.map((m) => `- ${m}`) : ['None.']),
     '',
     ...(workerErrors.length
-      ? ['## Errors the Worker logged', '', ...workerErrors.map((e) => `- \`${e.slice(0, 300)}\``), '']
+      ? [
+          '## Errors the Worker logged',
+          '',
+          ...workerErrors.map((e) => `- \`${e.slice(0, 300)}\``),
+          '',
+        ]
       : []),
   ].join('\n')
 }
@@ -403,15 +473,19 @@ export function renderReport({
 const TAIL_NOTE = [
   '## Why the tails miss p99 ≤ 5× p50 here',
   '',
-  'Every request writes one access-log line. Locally workerd hands it through a pipe to Miniflare\'s',
+  "Every request writes one access-log line. Locally workerd hands it through a pipe to Miniflare's",
   'Node process, which parses it as JSON, on the same two cores as the Worker and the load generator;',
-  'a stall there holds the Worker\'s writes and shows in the p99 of every busy route. Measured with the',
+  "a stall there holds the Worker's writes and shows in the p99 of every busy route. Measured with the",
   'access log commented out (`--only` runs, same machine, same day), every tail was within its target:',
   '',
   table(
     ['scenario', 'with the access log (full runs)', 'without it'],
     [
-      ['GET /healthz', '3,700–6,100 req/s, p99 5.2–9.0× p50', '6,300–8,450 req/s, p99 3.9–4.5× p50'],
+      [
+        'GET /healthz',
+        '3,700–6,100 req/s, p99 5.2–9.0× p50',
+        '6,300–8,450 req/s, p99 3.9–4.5× p50',
+      ],
       ['GET /.well-known/jwks.json', 'p99 5.6–11.7× p50', 'p99 4.0× p50'],
       ['POST /auth/me', 'p99 4.3–6.3× p50', 'p99 4.4× p50'],
       ['POST /mcg/v1/tokeninfo, warm cache', 'p99 4.1–6.0× p50', 'p99 3.4× p50'],
@@ -450,7 +524,10 @@ const EDGE_TARGETS: Record<string, { ms?: number; d1?: number }> = {
   'POST /Services': { d1: 2 },
 }
 
-function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; missed: string[]; met: string[] } {
+function renderEdge(
+  trips: RouteTrips[],
+  cpu: CpuFigure[],
+): { lines: string[]; missed: string[]; met: string[] } {
   if (trips.length === 0) return { lines: [], missed: [], met: [] }
   const figure = (name: string) => cpu.find((f) => f.name === name)?.microseconds ?? NaN
   const missed: string[] = []
@@ -459,13 +536,19 @@ function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; m
   const rows = trips.map(({ name, status, ok, waited, steps, deferred }) => {
     const cpuMs = (EDGE_CPU[name] ?? []).reduce((sum, row) => sum + figure(row), 0) / 1000
     const kinds = steps.map((step) => step.map((call) => call.split('.')[0] as Kind))
-    const latencies = PLACEMENTS.map((placement) => ({ placement, ...edgeLatency(kinds, cpuMs, placement) }))
+    const latencies = PLACEMENTS.map((placement) => ({
+      placement,
+      ...edgeLatency(kinds, cpuMs, placement),
+    }))
     // What reading KV cold instead of hot adds, over all placements.
     const cold = PLACEMENTS.map((placement, i) => {
       const { low, high } = edgeLatency(kinds, cpuMs, placement, EDGE_COSTS.kvColdRead)
       return { low: low - latencies[i]!.low, high: high - latencies[i]!.high }
     })
-    const coldAdds = { low: Math.min(...cold.map((c) => c.low)), high: Math.max(...cold.map((c) => c.high)) }
+    const coldAdds = {
+      low: Math.min(...cold.map((c) => c.low)),
+      high: Math.max(...cold.map((c) => c.high)),
+    }
     const target = EDGE_TARGETS[name]
     const verdicts: string[] = []
     if (!ok) {
@@ -477,10 +560,15 @@ function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; m
       const over = latencies.filter((l) => !(l.high <= limit))
       const met = ok && over.length === 0
       verdicts.push(`≤ ${limit} ms in every placement: ${verdict(met)}`)
-      if (!met) missed.push(`${name} at the edge: ${over.map((l) => `${span(l)} ms ${l.placement}`).join('; ')}; target ≤ ${limit} ms`)
+      if (!met)
+        missed.push(
+          `${name} at the edge: ${over.map((l) => `${span(l)} ms ${l.placement}`).join('; ')}; target ≤ ${limit} ms`,
+        )
       else {
         const worst = Math.max(...latencies.map((l) => l.high))
-        metTargets.push(`${name} at the edge: at most ${span({ low: worst, high: worst })} ms in every placement, target ≤ ${limit} ms`)
+        metTargets.push(
+          `${name} at the edge: at most ${span({ low: worst, high: worst })} ms in every placement, target ≤ ${limit} ms`,
+        )
       }
       for (const l of over) {
         const largest = l.parts.reduce((a, b) => (b.span.high > a.span.high ? b : a))
@@ -495,11 +583,17 @@ function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; m
       const met = ok && waited.d1 <= target.d1
       verdicts.push(`≤ ${target.d1} D1 round trips: ${verdict(met)}`)
       if (!met) {
-        missed.push(`${name}: ${waited.d1} D1 round trips before the response, target ≤ ${target.d1}`)
+        missed.push(
+          `${name}: ${waited.d1} D1 round trips before the response, target ≤ ${target.d1}`,
+        )
         const d1Steps = steps.filter((step) => step.some((call) => call.startsWith('d1.')))
-        bounds.push(`${name}: ${waited.d1} D1 round trips one after the other: ${d1Steps.map((step) => step.join(' + ')).join(' → ')}.`)
+        bounds.push(
+          `${name}: ${waited.d1} D1 round trips one after the other: ${d1Steps.map((step) => step.join(' + ')).join(' → ')}.`,
+        )
       } else {
-        metTargets.push(`${name}: ${waited.d1} D1 round trips before the response, target ≤ ${target.d1}`)
+        metTargets.push(
+          `${name}: ${waited.d1} D1 round trips before the response, target ≤ ${target.d1}`,
+        )
       }
     }
     return [
@@ -520,7 +614,7 @@ function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; m
     'The binding round trips one request of each hot route waits for, counted inside workerd by',
     'bench/cpu-worker.ts with test/helpers/round-trips.ts (calls of one kind that overlap count once)',
     'on the local bindings the HTTP scenarios used, after one unmeasured request of the same route',
-    'that warmed KV, with the isolate\'s memory of reads emptied first (a repeat within',
+    "that warmed KV, with the isolate's memory of reads emptied first (a repeat within",
     'EDGE_MEMORY_MS in the same isolate waits for no KV read at all). Work the app defers runs',
     'after the response and is listed apart, not priced. "calls" shows the waited-for steps in order (→),',
     'with the calls that overlap in one step joined by +. Each placement of the Worker prices every',
@@ -545,7 +639,9 @@ function renderEdge(trips: RouteTrips[], cpu: CpuFigure[]): { lines: string[]; m
       rows,
     ),
     '',
-    ...(bounds.length ? ['What bounds the missed edge targets:', '', ...bounds.map((b) => `- ${b}`), ''] : []),
+    ...(bounds.length
+      ? ['What bounds the missed edge targets:', '', ...bounds.map((b) => `- ${b}`), '']
+      : []),
   ]
   return { lines, missed, met: metTargets }
 }
@@ -573,14 +669,28 @@ loop, KV replaced by an in-memory map so that only the isolate's own work counts
 rows marked "wall time", which use the local KV and D1 bindings. Microseconds per operation, the
 fastest of three batches.`
 
-function renderConsumer({ perSecond, messages, sent, failed, unfinished, seconds, enqueue }: ConsumerFigure): string {
+function renderConsumer({
+  perSecond,
+  messages,
+  sent,
+  failed,
+  unfinished,
+  seconds,
+  enqueue,
+}: ConsumerFigure): string {
   return table(
     ['figure', 'value'],
     [
       ['messages/s from the queue to the stand-in SMS API', perSecond.toFixed(0)],
-      ['messages (sent / failed / unfinished)', `${messages} (${sent} / ${failed} / ${unfinished})`],
+      [
+        'messages (sent / failed / unfinished)',
+        `${messages} (${sent} / ${failed} / ${unfinished})`,
+      ],
       ['first acceptance to last sent_at', `${seconds.toFixed(2)} s`],
-      ['/Services while the consumer ran (req/s, p50, p99)', `${enqueue.rps.toFixed(0)}, ${enqueue.p50.toFixed(2)} ms, ${enqueue.p99.toFixed(2)} ms`],
+      [
+        '/Services while the consumer ran (req/s, p50, p99)',
+        `${enqueue.rps.toFixed(0)}, ${enqueue.p50.toFixed(2)} ms, ${enqueue.p99.toFixed(2)} ms`,
+      ],
     ],
   )
 }

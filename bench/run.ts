@@ -13,8 +13,21 @@ import { issueAccessToken } from '../src/domain/tokens.ts'
 import type { AccessTokenClaims } from '../src/token-claims.ts'
 import type { CpuReport, ProbeInput } from './cpu-worker.ts'
 import type { LoadResult, LoadSpec } from './load.ts'
-import { JWT_RESOURCE, OPAQUE_RESOURCE, PEER_BASE, PEER_CLIENT, PEER_READY, PEER_SCOPE } from './peer.ts'
-import { describeMachine, renderReport, type ConsumerFigure, type PeerRow, type ScenarioRow } from './report.ts'
+import {
+  JWT_RESOURCE,
+  OPAQUE_RESOURCE,
+  PEER_BASE,
+  PEER_CLIENT,
+  PEER_READY,
+  PEER_SCOPE,
+} from './peer.ts'
+import {
+  describeMachine,
+  renderReport,
+  type ConsumerFigure,
+  type PeerRow,
+  type ScenarioRow,
+} from './report.ts'
 import { BASE, BUILD, buildWorkers, generateSecrets, startPortero } from './server.ts'
 import { issueToken, seed } from './seed.ts'
 
@@ -113,7 +126,12 @@ try {
       name: 'POST /oauth/token',
       target: 0.4,
       versus: { peer: PEER_TOKEN, target: 1 },
-      spec: { path: '/oauth/token', method: 'POST', headers: { ...FORM, authorization: basic }, body: 'grant_type=client_credentials' },
+      spec: {
+        path: '/oauth/token',
+        method: 'POST',
+        headers: { ...FORM, authorization: basic },
+        body: 'grant_type=client_credentials',
+      },
       expect: '"access_token"',
     },
     {
@@ -168,7 +186,11 @@ try {
       probeBody: `token=${coldTokens[0]}`,
     },
     { name: 'POST /Services', target: 0.3, spec: servicesSpec, expect: '"status":"queued"' },
-    { name: 'GET /.well-known/jwks.json', spec: { path: '/.well-known/jwks.json' }, expect: '"keys"' },
+    {
+      name: 'GET /.well-known/jwks.json',
+      spec: { path: '/.well-known/jwks.json' },
+      expect: '"keys"',
+    },
     driftCheck,
   ]
 
@@ -178,19 +200,31 @@ try {
   const peerNames = [PEER_TOKEN, PEER_INTROSPECTION].filter(peerWanted)
 
   step(`Priming workerd: ${PRIME_SECONDS} s of /healthz, not measured`)
-  await runLoadProcess({ url: BASE + healthz.spec.path, headers: EDGE_HEADERS, connections: CONNECTIONS, durationSeconds: PRIME_SECONDS })
+  await runLoadProcess({
+    url: BASE + healthz.spec.path,
+    headers: EDGE_HEADERS,
+    connections: CONNECTIONS,
+    durationSeconds: PRIME_SECONDS,
+  })
 
   const rows: ScenarioRow[] = []
   const peers: PeerRow[] = peerNames.map((name) => ({ name, runs: [] }))
   const runPeers = async (when: string) => {
     for (const scenario of await peerScenarios()) {
       const row = peers.find((p) => p.name === scenario.name)
-      if (row) row.runs.push({ ...(await runScenario(scenario, `${when} Portero's`)), name: `${scenario.name}, ${when}` })
+      if (row)
+        row.runs.push({
+          ...(await runScenario(scenario, `${when} Portero's`)),
+          name: `${scenario.name}, ${when}`,
+        })
     }
   }
   // oidc-provider right after the ceiling, and again after Portero's last scenario (before the
   // drift check at the end).
-  const lastOfPortero = Math.max(0, selected.findLastIndex((s) => s !== driftCheck))
+  const lastOfPortero = Math.max(
+    0,
+    selected.findLastIndex((s) => s !== driftCheck),
+  )
   let peer: ChildProcess | undefined
   try {
     if (peerNames.length) peer = await startPeer()
@@ -205,7 +239,9 @@ try {
 
   let consumer: ConsumerFigure | undefined
   if (wanted('consumer')) {
-    step(`Consumer: ${CONSUMER_MESSAGES} messages through /Services, the queue and the stand-in's SMS API`)
+    step(
+      `Consumer: ${CONSUMER_MESSAGES} messages through /Services, the queue and the stand-in's SMS API`,
+    )
     await portero.setConsumer(true)
     consumer = await measureConsumer(await portero.mf.getD1Database('DB'), servicesSpec)
   }
@@ -214,15 +250,29 @@ try {
   if (wanted('cpu')) {
     step('CPU per operation and binding round trips per route inside workerd (bench/cpu-worker.ts)')
     const cpuWorker = await portero.mf.getWorker('bench-cpu')
-    const input: ProbeInput = { clientId: seeded.clientId, clientSecret: seeded.clientSecret, token, caller, servicesBody }
-    const response = await cpuWorker.fetch('http://bench/', { method: 'POST', body: JSON.stringify(input) })
-    if (!response.ok) throw new Error(`bench/cpu-worker.ts answered ${response.status}: ${await response.text()}`)
+    const input: ProbeInput = {
+      clientId: seeded.clientId,
+      clientSecret: seeded.clientSecret,
+      token,
+      caller,
+      servicesBody,
+    }
+    const response = await cpuWorker.fetch('http://bench/', {
+      method: 'POST',
+      body: JSON.stringify(input),
+    })
+    if (!response.ok)
+      throw new Error(`bench/cpu-worker.ts answered ${response.status}: ${await response.text()}`)
     cpu = (await response.json()) as CpuReport
   }
 
   const report = renderReport({
     machine: describeMachine({ started, loadBefore, loadAfter: loadavg() }),
-    settings: { connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, durationSeconds: DURATION_SECONDS },
+    settings: {
+      connections: CONNECTIONS,
+      warmupSeconds: WARMUP_SECONDS,
+      durationSeconds: DURATION_SECONDS,
+    },
     rows,
     peers,
     consumer,
@@ -256,7 +306,9 @@ async function mintTokensLike(issued: string, count: number): Promise<string[]> 
 
 /** Probes the scenario once, then loads it with the settings every scenario shares. */
 async function runScenario(scenario: Scenario, note = ''): Promise<ScenarioRow> {
-  step(`${scenario.name}${note ? ` (${note})` : ''}: ${WARMUP_SECONDS} s warm-up, ${DURATION_SECONDS} s measured`)
+  step(
+    `${scenario.name}${note ? ` (${note})` : ''}: ${WARMUP_SECONDS} s warm-up, ${DURATION_SECONDS} s measured`,
+  )
   const probe = await probeOnce(scenario)
   const result = await runLoadProcess({
     ...scenario.spec,
@@ -276,8 +328,15 @@ function edgeHeaders({ base, spec }: Scenario): Record<string, string> {
 
 async function probeOnce(scenario: Scenario): Promise<ScenarioRow['probe']> {
   const { spec, expect, probeBody } = scenario
-  const headers = { ...edgeHeaders(scenario), ...(spec.uniqueHeader ? { [spec.uniqueHeader]: crypto.randomUUID() } : {}) }
-  const response = await fetch((scenario.base ?? BASE) + spec.path, { method: spec.method ?? 'GET', headers, body: probeBody ?? spec.body })
+  const headers = {
+    ...edgeHeaders(scenario),
+    ...(spec.uniqueHeader ? { [spec.uniqueHeader]: crypto.randomUUID() } : {}),
+  }
+  const response = await fetch((scenario.base ?? BASE) + spec.path, {
+    method: spec.method ?? 'GET',
+    headers,
+    body: probeBody ?? spec.body,
+  })
   const text = await response.text()
   return { status: response.status, ok: response.ok && text.includes(expect) }
 }
@@ -290,7 +349,11 @@ async function peerScenarios(): Promise<Scenario[]> {
   const headers = { ...FORM, authorization: PEER_BASIC }
   const grant = (resource: string) =>
     `grant_type=client_credentials&resource=${encodeURIComponent(resource)}&scope=${encodeURIComponent(PEER_SCOPE)}`
-  const issued = await fetch(`${PEER_BASE}/token`, { method: 'POST', headers, body: grant(OPAQUE_RESOURCE) })
+  const issued = await fetch(`${PEER_BASE}/token`, {
+    method: 'POST',
+    headers,
+    body: grant(OPAQUE_RESOURCE),
+  })
   const { access_token: opaque } = (await issued.json()) as { access_token: string }
   return [
     {
@@ -323,9 +386,13 @@ async function startPeer(): Promise<ChildProcess> {
 
 /** Runs bench/load.ts in its own process, so the load generator never shares this event loop. */
 async function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['bench/load.ts', JSON.stringify(spec)], {
-    encoding: 'utf8',
-  })
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['bench/load.ts', JSON.stringify(spec)],
+    {
+      encoding: 'utf8',
+    },
+  )
   return JSON.parse(stdout) as LoadResult
 }
 

@@ -39,7 +39,11 @@ export async function seed(base: string, db: D1Database, pepper: string): Promis
     name: 'Bench client',
     allowed_scopes: [SCOPES.send, SCOPES.introspect, SCOPES.recipients],
   })) as { client_id: string; client_secret: string }
-  await call(admin, 'POST', '/admin/services', { id: SERVICE_ID, name: 'Bench', allowed_channels: ['sms', 'fcm'] })
+  await call(admin, 'POST', '/admin/services', {
+    id: SERVICE_ID,
+    name: 'Bench',
+    allowed_channels: ['sms', 'fcm'],
+  })
   const subscription = (await call(admin, 'POST', `/admin/providers/${PROVIDER_ID}/subscriptions`, {
     service_id: SERVICE_ID,
   })) as { service_token: string }
@@ -68,7 +72,11 @@ export async function issueToken(base: string, clientId: string, secret: string)
 
 type Init = { method: string; headers: Record<string, string>; json?: unknown; form?: string }
 
-async function send(base: string, path: string, { method, headers, json, form }: Init): Promise<unknown> {
+async function send(
+  base: string,
+  path: string,
+  { method, headers, json, form }: Init,
+): Promise<unknown> {
   const response = await fetch(base + path, {
     method,
     headers: {
@@ -79,6 +87,7 @@ async function send(base: string, path: string, { method, headers, json, form }:
     body: json !== undefined ? JSON.stringify(json) : form,
   })
   const text = await response.text()
-  if (!response.ok) throw new Error(`seeding: ${method} ${path} answered ${response.status}: ${text}`)
+  if (!response.ok)
+    throw new Error(`seeding: ${method} ${path} answered ${response.status}: ${text}`)
   return text ? (JSON.parse(text) as unknown) : null
 }

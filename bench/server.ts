@@ -21,7 +21,11 @@ export const BUILD = 'bench/.build'
 const WRANGLER = 'node_modules/.bin/wrangler'
 // Outbound fetches go to the stand-in worker whatever the host; the path picks the emulated API.
 const STAND_IN = 'http://stand-in.bench'
-const TWILIO = { accountSid: 'ACbench000000000000000000000000000', authToken: 'bench-auth-token', from: '+15005550006' }
+const TWILIO = {
+  accountSid: 'ACbench000000000000000000000000000',
+  authToken: 'bench-auth-token',
+  from: '+15005550006',
+}
 const FCM = { projectId: 'portero-bench', email: 'bench@portero-bench.iam.gserviceaccount.com' }
 
 export type Secrets = { SIGNING_KEYS: string; SECRET_PEPPER: string }
@@ -30,7 +34,9 @@ export type Secrets = { SIGNING_KEYS: string; SECRET_PEPPER: string }
 export function buildWorkers(): void {
   rmSync(BUILD, { recursive: true, force: true })
   const wrangler = (...args: string[]) =>
-    execFileSync(WRANGLER, ['deploy', '--dry-run', ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+    execFileSync(WRANGLER, ['deploy', '--dry-run', ...args], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
   // Absolute: wrangler resolves --outdir against the config file's folder.
   wrangler('--outdir', resolve(BUILD, 'portero'))
   wrangler('--config', 'stand-in/wrangler.toml', '--outdir', resolve(BUILD, 'stand-in'))
@@ -56,7 +62,10 @@ export type Portero = {
   dispose(): Promise<void>
 }
 
-export async function startPortero(secrets: Secrets, { inspectorPort }: { inspectorPort?: number } = {}): Promise<Portero> {
+export async function startPortero(
+  secrets: Secrets,
+  { inspectorPort }: { inspectorPort?: number } = {},
+): Promise<Portero> {
   const errors: string[] = []
   const config: Unstable_Config = unstable_readConfig({ config: 'wrangler.toml' })
   const serviceAccount = await generateKeyPair('RS256', { extractable: true })
@@ -166,7 +175,9 @@ export async function startPortero(secrets: Secrets, { inspectorPort }: { inspec
     async migrate() {
       const db = await mf.getD1Database('DB')
       const dir = config.d1_databases[0]!.migrations_dir ?? 'migrations'
-      for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+      for (const file of readdirSync(dir)
+        .filter((f) => f.endsWith('.sql'))
+        .sort()) {
         const statements = unstable_splitSqlQuery(readFileSync(join(dir, file), 'utf8'))
         await db.batch(statements.map((sql) => db.prepare(sql)))
       }

@@ -23,10 +23,14 @@ process.env.WRANGLER_SEND_METRICS ??= 'false'
 const where = values.remote ? '--remote' : '--local'
 
 function d1(sql: string): unknown[] {
-  const run = spawnSync('node_modules/.bin/wrangler', ['d1', 'execute', 'DB', where, '--json', '--command', sql], {
-    encoding: 'utf8',
-    env: { ...process.env, CI: 'true' },
-  })
+  const run = spawnSync(
+    'node_modules/.bin/wrangler',
+    ['d1', 'execute', 'DB', where, '--json', '--command', sql],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, CI: 'true' },
+    },
+  )
   if (run.status !== 0) {
     console.error(run.stderr || run.stdout)
     process.exit(run.status ?? 1)

@@ -61,7 +61,9 @@ export async function ensureDevVars() {
     vars[name] = await make()
     created.push(name)
   }
-  await fill('SIGNING_KEYS', async () => JSON.stringify({ keys: [await generateSigningKey('ES256')] }))
+  await fill('SIGNING_KEYS', async () =>
+    JSON.stringify({ keys: [await generateSigningKey('ES256')] }),
+  )
   await fill('SECRET_PEPPER', generatePepper)
   await fill('SMS_API_BASE_URL', () => `${STAND_IN}/twilio`)
   await fill('SMS_ACCOUNT_SID', () => DEV_ACCOUNTS.twilioAccountSid)

@@ -5,7 +5,14 @@ import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { getPlatformProxy } from 'wrangler'
 import { DEV_CREDENTIALS, ensureDevVars, keepPrivate, STAND_IN_PORT } from './dev-vars.ts'
-import { DEMO_PROVIDER, DEMO_SERVICE_ID, DEMO_USER_ID, seedDispatch, seedLocalDatabase, type SeededClient } from './seed.ts'
+import {
+  DEMO_PROVIDER,
+  DEMO_SERVICE_ID,
+  DEMO_USER_ID,
+  seedDispatch,
+  seedLocalDatabase,
+  type SeededClient,
+} from './seed.ts'
 
 // Everything runs offline: no Request.cf lookup at Cloudflare, no telemetry.
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false'
@@ -22,7 +29,9 @@ function step(message: string) {
 
 step('Development secrets (.dev.vars)')
 const { vars, created } = await ensureDevVars()
-console.log(created.length ? `  generated ${created.join(' and ')}` : '  using the existing .dev.vars')
+console.log(
+  created.length ? `  generated ${created.join(' and ')}` : '  using the existing .dev.vars',
+)
 
 step('Migrating the local D1 database')
 // CI=true: apply without asking (the local database is disposable).
@@ -45,10 +54,24 @@ try {
 
 step(`Starting the SMS/FCM stand-in on ${STAND_IN} and Portero on ${BASE}`)
 const servers = [
-  spawn(WRANGLER, ['dev', '--config', 'stand-in/wrangler.toml', '--port', String(STAND_IN_PORT), '--inspector-port', '9230'], {
+  spawn(
+    WRANGLER,
+    [
+      'dev',
+      '--config',
+      'stand-in/wrangler.toml',
+      '--port',
+      String(STAND_IN_PORT),
+      '--inspector-port',
+      '9230',
+    ],
+    {
+      stdio: 'inherit',
+    },
+  ),
+  spawn(WRANGLER, ['dev', '--port', String(PORT), '--inspector-port', '9229'], {
     stdio: 'inherit',
   }),
-  spawn(WRANGLER, ['dev', '--port', String(PORT), '--inspector-port', '9229'], { stdio: 'inherit' }),
 ]
 const stopAll = (signal: NodeJS.Signals) => servers.forEach((s) => s.kill(signal))
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopAll(signal))
@@ -64,7 +87,18 @@ await Promise.all([waitFor(`${STAND_IN}/_control/received`), waitFor(`${BASE}/he
 // For tools and end-to-end tests that drive this local system: what the banner says, as JSON.
 writeFileSync(
   DEV_CREDENTIALS,
-  JSON.stringify({ base: BASE, standIn: STAND_IN, clients, serviceToken, serviceId: DEMO_SERVICE_ID, userId: DEMO_USER_ID }, null, 2),
+  JSON.stringify(
+    {
+      base: BASE,
+      standIn: STAND_IN,
+      clients,
+      serviceToken,
+      serviceId: DEMO_SERVICE_ID,
+      userId: DEMO_USER_ID,
+    },
+    null,
+    2,
+  ),
   { mode: 0o600 },
 )
 keepPrivate(DEV_CREDENTIALS)
@@ -85,7 +119,12 @@ async function waitFor(url: string) {
 }
 
 function printWelcome(seeded: SeededClient[], serviceToken: string) {
-  const [admin, demo, bridge, yativo] = seeded as [SeededClient, SeededClient, SeededClient, SeededClient]
+  const [admin, demo, bridge, yativo] = seeded as [
+    SeededClient,
+    SeededClient,
+    SeededClient,
+    SeededClient,
+  ]
   const token = `sed -E 's/.*"access_token":"([^"]+)".*/\\1/'`
   console.log(`
 Portero is running on ${BASE}

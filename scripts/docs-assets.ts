@@ -21,5 +21,7 @@ const FILES = [
 const source = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'))
 mkdirSync(OUT, { recursive: true })
 for (const file of FILES) copyFileSync(join(source, file), join(OUT, file))
-const { version } = JSON.parse(readFileSync(join(source, 'package.json'), 'utf8')) as { version: string }
+const { version } = JSON.parse(readFileSync(join(source, 'package.json'), 'utf8')) as {
+  version: string
+}
 console.log(`copied Swagger UI ${version} to ${OUT}`)

@@ -7,7 +7,12 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { generatePepper } from '../src/domain/secrets.ts'
-import { generateSigningKey, parseSigningKeySet, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../src/domain/signing-keys.ts'
+import {
+  generateSigningKey,
+  parseSigningKeySet,
+  SIGNING_ALGORITHMS,
+  type SigningAlgorithm,
+} from '../src/domain/signing-keys.ts'
 
 const { values } = parseArgs({
   options: {
@@ -20,8 +25,12 @@ const { values } = parseArgs({
 
 if (values.pepper) {
   console.log(generatePepper())
-  console.error('\nStore it once, before the first client is created (changing it invalidates every secret):')
-  console.error('pipe it into `wrangler secret put SECRET_PEPPER` and keep it in your secrets vault, not in a file.')
+  console.error(
+    '\nStore it once, before the first client is created (changing it invalidates every secret):',
+  )
+  console.error(
+    'pipe it into `wrangler secret put SECRET_PEPPER` and keep it in your secrets vault, not in a file.',
+  )
   process.exit(0)
 }
 
@@ -32,7 +41,10 @@ if (!SIGNING_ALGORITHMS.includes(alg)) {
 }
 
 // `--rotate -` reads the current set from stdin, so it can come from a vault through a pipe.
-const currentText = values.rotate === undefined ? undefined : readFileSync(values.rotate === '-' ? 0 : values.rotate, 'utf8')
+const currentText =
+  values.rotate === undefined
+    ? undefined
+    : readFileSync(values.rotate === '-' ? 0 : values.rotate, 'utf8')
 const current = currentText ? (JSON.parse(currentText) as { keys: object[] }) : { keys: [] }
 const keySet = { keys: [...current.keys, await generateSigningKey(alg)] }
 const json = JSON.stringify(keySet)

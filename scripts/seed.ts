@@ -1,9 +1,19 @@
 // Seeds the local D1 with a demo provider and clients: the source documents' own examples work
 // as written, and the demo client gets a fresh secret on every run (only its digest is stored).
 import { publishClientRecords } from '../src/domain/client-records.ts'
-import { checkImportedSecret, digestClientSecret, generateClientSecret, importPepper } from '../src/domain/secrets.ts'
+import {
+  checkImportedSecret,
+  digestClientSecret,
+  generateClientSecret,
+  importPepper,
+} from '../src/domain/secrets.ts'
 import { SCOPES } from '../src/domain/scopes.ts'
-import { findClientById, insertClient, updateClientSecretDigest, type NewClient } from '../src/storage/clients.ts'
+import {
+  findClientById,
+  insertClient,
+  updateClientSecretDigest,
+  type NewClient,
+} from '../src/storage/clients.ts'
 import { insertProvider } from '../src/storage/providers.ts'
 import { findRecipient, insertRecipient } from '../src/storage/recipients.ts'
 import { findServiceById, insertService } from '../src/storage/services.ts'
@@ -80,12 +90,16 @@ export async function seedLocalDatabase(
     if (weakness) throw new Error(`seed client ${client.id}: secret ${weakness}`)
     const secretDigest = await digestClientSecret(pepper, secret)
     // Re-digest on every run: .dev.vars may hold a new pepper since the last seed.
-    if (await findClientById(db, client.id)) await updateClientSecretDigest(db, client.id, secretDigest)
+    if (await findClientById(db, client.id))
+      await updateClientSecretDigest(db, client.id, secretDigest)
     else await insertClient(db, { ...client, secretDigest })
   }
   // As after any change to a client: the edge records, read back from D1, so a restart's new
   // secrets and pepper are what logins see (an older record would keep the old digests).
-  await publishClientRecords({ db, cache, now: new Date() }, clients.map((c) => c.id))
+  await publishClientRecords(
+    { db, cache, now: new Date() },
+    clients.map((c) => c.id),
+  )
   return clients.map(({ id, secret, note }) => ({ id, secret, note }))
 }
 

@@ -35,7 +35,9 @@ export const BODY_LIMITS: ReadonlyMap<string, number> = new Map([
 ])
 
 /** Routes whose larger limit applies only after their bearer token is checked (SECURITY.md). */
-export const AUTHENTICATED_BODY_LIMITS: ReadonlyMap<string, number> = new Map([['/Services', DISPATCH_BODY_BYTES]])
+export const AUTHENTICATED_BODY_LIMITS: ReadonlyMap<string, number> = new Map([
+  ['/Services', DISPATCH_BODY_BYTES],
+])
 
 /** Every route is an operation of the OpenAPI document GET /openapi.json serves (src/openapi/). */
 export const app = new OpenApiApp()
@@ -67,7 +69,10 @@ app.route('/pictures', pictures)
 app.route('/recipients', recipients)
 app.route('/subscriptions', subscriptions)
 app.route('/admin', admin)
-app.route('/', createDocs((serverUrl) => buildOpenApiDocument(app, serverUrl)))
+app.route(
+  '/',
+  createDocs((serverUrl) => buildOpenApiDocument(app, serverUrl)),
+)
 
 app.onError(onError)
 app.notFound(createNotFound(allowedMethods))

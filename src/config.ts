@@ -77,7 +77,14 @@ async function parseConfig(env: Env): Promise<Config> {
       derivePictureIdKey(SECRET_PEPPER),
     ])
     const edgeMemoryMs = EDGE_MEMORY_MS ?? MEMORY_MAX_MS
-    return { issuer: ISSUER, resource: API_RESOURCE || ISSUER, keys, pepper, pictureIdKey, edgeMemoryMs }
+    return {
+      issuer: ISSUER,
+      resource: API_RESOURCE || ISSUER,
+      keys,
+      pepper,
+      pictureIdKey,
+      edgeMemoryMs,
+    }
   } catch (cause) {
     throw misconfigured(cause)
   }
@@ -112,8 +119,14 @@ const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
 const channelConfigs = memoize(
   (env: Env) =>
     [
-      env.SMS_API_BASE_URL, env.SMS_ACCOUNT_SID, env.SMS_AUTH_TOKEN, env.SMS_FROM,
-      env.FCM_API_BASE_URL, env.FCM_PROJECT_ID, env.FCM_SERVICE_ACCOUNT, env.GOOGLE_TOKEN_URL,
+      env.SMS_API_BASE_URL,
+      env.SMS_ACCOUNT_SID,
+      env.SMS_AUTH_TOKEN,
+      env.SMS_FROM,
+      env.FCM_API_BASE_URL,
+      env.FCM_PROJECT_ID,
+      env.FCM_SERVICE_ACCOUNT,
+      env.GOOGLE_TOKEN_URL,
     ].join('\n'),
   (env: Env): ChannelConfig => {
     try {
@@ -135,9 +148,15 @@ export function loadChannelConfig(env: Env): ChannelConfig {
 function parseSms(env: Env): ChannelConfig['sms'] {
   const settings = [env.SMS_ACCOUNT_SID, env.SMS_AUTH_TOKEN, env.SMS_FROM]
   if (settings.every((v) => !v)) return null
-  if (settings.some((v) => !v)) throw new Error('SMS needs SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM')
+  if (settings.some((v) => !v))
+    throw new Error('SMS needs SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM')
   const baseUrl = z.url().parse(env.SMS_API_BASE_URL).replace(/\/+$/, '')
-  return { baseUrl, accountSid: env.SMS_ACCOUNT_SID, authToken: env.SMS_AUTH_TOKEN, from: env.SMS_FROM }
+  return {
+    baseUrl,
+    accountSid: env.SMS_ACCOUNT_SID,
+    authToken: env.SMS_AUTH_TOKEN,
+    from: env.SMS_FROM,
+  }
 }
 
 function parseFcm(env: Env): ChannelConfig['fcm'] {

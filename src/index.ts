@@ -38,7 +38,8 @@ export default {
       purgeOldAuditEvents(env, now),
       backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
     ])
-    const value = (r: PromiseSettledResult<number>) => (r.status === 'fulfilled' ? r.value : String(r.reason))
+    const value = (r: PromiseSettledResult<number>) =>
+      r.status === 'fulfilled' ? r.value : String(r.reason)
     const failed = [purged, requeued, auditPurged, tombstoned].find((r) => r.status === 'rejected')
     log(failed ? 'error' : 'info', 'scheduled clean-up', {
       purged: value(purged),

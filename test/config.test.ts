@@ -10,14 +10,23 @@ describe('loadConfig, API_RESOURCE', () => {
   })
 
   it('drops a trailing slash, as from ISSUER, and keeps a path', async () => {
-    expect((await loadConfig(withResource('https://api.portero.test/'))).resource).toBe('https://api.portero.test')
-    expect((await loadConfig(withResource('https://portero.test/api/'))).resource).toBe('https://portero.test/api')
+    expect((await loadConfig(withResource('https://api.portero.test/'))).resource).toBe(
+      'https://api.portero.test',
+    )
+    expect((await loadConfig(withResource('https://portero.test/api/'))).resource).toBe(
+      'https://portero.test/api',
+    )
   })
 
-  it.each(['api.portero.test', 'ftp://api.portero.test', 'https://api.portero.test/#api', 'urn:portero'])(
-    'refuses %s as a misconfiguration (500, logged)',
-    async (value) => {
-      await expect(loadConfig(withResource(value))).rejects.toMatchObject({ status: 500, code: 'internal_error' })
-    },
-  )
+  it.each([
+    'api.portero.test',
+    'ftp://api.portero.test',
+    'https://api.portero.test/#api',
+    'urn:portero',
+  ])('refuses %s as a misconfiguration (500, logged)', async (value) => {
+    await expect(loadConfig(withResource(value))).rejects.toMatchObject({
+      status: 500,
+      code: 'internal_error',
+    })
+  })
 })

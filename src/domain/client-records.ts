@@ -33,7 +33,10 @@ export async function publishClientRecords(
  * "revoke existing tokens"); returns the new `tokensValidAfter`. Tokens issued in this very second
  * are included: their iat is below the next second.
  */
-export async function endClientTokens(deps: ClientRecordDeps, ids: readonly string[]): Promise<number> {
+export async function endClientTokens(
+  deps: ClientRecordDeps,
+  ids: readonly string[],
+): Promise<number> {
   const tokensValidAfter = epochSeconds(deps.now) + 1
   await setTokensValidAfter(deps.db, [...ids], tokensValidAfter)
   await publishClientRecords(deps, ids, tokensValidAfter)

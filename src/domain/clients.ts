@@ -15,11 +15,22 @@ import {
 import { endClientTokens, publishClientRecords } from './client-records.ts'
 import { waitOutRevocationSecond } from './revocation.ts'
 import { SCOPES } from './scopes.ts'
-import { checkImportedSecret, digestClientSecret, generateClientSecret, isLocalIssuer } from './secrets.ts'
+import {
+  checkImportedSecret,
+  digestClientSecret,
+  generateClientSecret,
+  isLocalIssuer,
+} from './secrets.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 /** `issuer` is config ISSUER: a local one may import the source documents' example secrets. */
-export type ClientDeps = { db: D1Database; cache: KVNamespace; pepper: CryptoKey; issuer: string; now: Date }
+export type ClientDeps = {
+  db: D1Database
+  cache: KVNamespace
+  pepper: CryptoKey
+  issuer: string
+  now: Date
+}
 
 /** Scopes only operator-level clients (no provider) may hold. */
 const OPERATOR_SCOPES: string[] = [SCOPES.admin, SCOPES.introspectAny]
@@ -46,13 +57,18 @@ function checkScopes(providerId: string | null, scopes: string[]): void {
 }
 
 /** Creates a client and returns it with its secret, which is never shown again. */
-export async function createClient(deps: ClientDeps, input: NewClientInput): Promise<{ client: Client; secret: string }> {
+export async function createClient(
+  deps: ClientDeps,
+  input: NewClientInput,
+): Promise<{ client: Client; secret: string }> {
   if (input.providerId !== null && !(await findProviderById(deps.db, input.providerId))) {
     throw fieldError('provider_id', 'no such provider', `There is no provider ${input.providerId}.`)
   }
   checkScopes(input.providerId, input.allowedScopes)
   if (input.importedSecret !== undefined) {
-    const weakness = checkImportedSecret(input.importedSecret, { local: isLocalIssuer(deps.issuer) })
+    const weakness = checkImportedSecret(input.importedSecret, {
+      local: isLocalIssuer(deps.issuer),
+    })
     if (weakness) {
       throw fieldError('client_secret', weakness, `The imported secret ${weakness}.`)
     }
@@ -89,14 +105,22 @@ export async function createClient(deps: ClientDeps, input: NewClientInput): Pro
  * Changes a client. Disabling it or narrowing its scopes or audiences ends the tokens it holds
  * (they carry the old rights); enabling it lets its new tokens through.
  */
-export async function changeClient(deps: ClientDeps, id: string, changes: ClientChanges): Promise<Client> {
+export async function changeClient(
+  deps: ClientDeps,
+  id: string,
+  changes: ClientChanges,
+): Promise<Client> {
   const client = await requireClient(deps.db, id)
   if (changes.allowedScopes) checkScopes(client.providerId, changes.allowedScopes)
   if ((await updateClient(deps.db, id, changes)) === 'conflict') {
     throw conflict(`Another client of this provider is named "${changes.name}".`)
   }
   const disabled = changes.status === 'disabled' && client.status !== 'disabled'
-  if (disabled || narrows(client.allowedScopes, changes.allowedScopes) || narrows(client.audiences, changes.audiences)) {
+  if (
+    disabled ||
+    narrows(client.allowedScopes, changes.allowedScopes) ||
+    narrows(client.audiences, changes.audiences)
+  ) {
     const tokensValidAfter = await endClientTokens(deps, [id])
     // A narrowed client logs in on: its new tokens must outlive the end of its old ones.
     if (!disabled) await waitOutRevocationSecond(deps.now, tokensValidAfter)
@@ -131,7 +155,12 @@ export async function rotateClientSecret(
   const secret = generateClientSecret()
   const { graceSeconds } = rotation
   const graceUntil = graceSeconds > 0 ? epochSeconds(deps.now) + graceSeconds : null
-  await updateClientSecretDigest(deps.db, id, await digestClientSecret(deps.pepper, secret), graceUntil)
+  await updateClientSecretDigest(
+    deps.db,
+    id,
+    await digestClientSecret(deps.pepper, secret),
+    graceUntil,
+  )
   if (rotation.revokeTokens) {
     // The new secret is handed out only once its tokens can outlive the revocation.
     await waitOutRevocationSecond(deps.now, await endClientTokens(deps, [id]))

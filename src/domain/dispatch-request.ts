@@ -4,7 +4,13 @@
 import { z } from 'zod'
 import { AppError, fieldError, invalidFields, toFieldErrors } from '../errors.ts'
 import { MAX_SMS_TEXT_CHARS, smsText, type Channel } from '../channel.ts'
-import { decodePicture, MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS, MAX_PICTURE_SIDE, type Picture } from './pictures.ts'
+import {
+  decodePicture,
+  MAX_PICTURE_BYTES,
+  MAX_PICTURE_PIXELS,
+  MAX_PICTURE_SIDE,
+  type Picture,
+} from './pictures.ts'
 import { MAX_QR_CONTENT_CHARS, MAX_QR_LABEL_CHARS, renderQrCode } from './qr-codes.ts'
 import { isPositiveInt64 } from '../utils/int64.ts'
 import { epochSeconds } from '../utils/time.ts'
@@ -13,7 +19,12 @@ export const MAX_TITLE_CHARS = 32
 export const MAX_MESSAGE_CHARS = 166
 
 /** Document 001 "Cannel": a name (any case) or a numeric shipping code. */
-export const CHANNEL_CODES: Record<string, Channel> = { sms: 'sms', fcm: 'fcm', '1': 'sms', '2': 'fcm' }
+export const CHANNEL_CODES: Record<string, Channel> = {
+  sms: 'sms',
+  fcm: 'fcm',
+  '1': 'sms',
+  '2': 'fcm',
+}
 
 /**
  * A channel name wherever the API takes one (the management API's allowed_channels): any case, as
@@ -55,13 +66,19 @@ export const PARAMETER_FIELDS: Record<string, string> = {
 /**
  * qr_code's fields (decisions.md D19; document 001 names QR codes but defines no fields for them).
  */
-const QR_FIELDS: Record<string, string> = { content: 'content', label: 'label', expires_at: 'expires_at' }
+const QR_FIELDS: Record<string, string> = {
+  content: 'content',
+  label: 'label',
+  expires_at: 'expires_at',
+}
 
 /** Renames keys to canonical names; unknown keys are kept as sent, so the schema names them. */
 function canonicalKeys(names: Record<string, string>) {
   return (value: unknown) => {
     if (!value || typeof value !== 'object' || Array.isArray(value)) return value
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [names[k.toLowerCase()] ?? k, v]))
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [names[k.toLowerCase()] ?? k, v]),
+    )
   }
 }
 
@@ -74,8 +91,13 @@ const text = (name: string, max: number) =>
     .refine((s) => chars(s) <= max, `${name} must be at most ${max} characters`)
 
 /** Names the keys a strict object refused, rather than zod's generic message. */
-function unknownKeys(what: string): { error: (issue: { code?: string; keys?: string[] }) => string | undefined } {
-  return { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown ${what}: ${issue.keys!.join(', ')}` : undefined) }
+function unknownKeys(what: string): {
+  error: (issue: { code?: string; keys?: string[] }) => string | undefined
+} {
+  return {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown ${what}: ${issue.keys!.join(', ')}` : undefined,
+  }
 }
 
 const Part = z.preprocess(
@@ -85,7 +107,10 @@ const Part = z.preprocess(
       title: text('title', MAX_TITLE_CHARS),
       message: text('message', MAX_MESSAGE_CHARS),
       channel: z.union([z.string(), z.number()], { error: 'channel is required (SMS or FCM)' }),
-      link: z.url({ protocol: /^https?$/, error: 'link must be an http(s) URL' }).max(2048).optional(),
+      link: z
+        .url({ protocol: /^https?$/, error: 'link must be an http(s) URL' })
+        .max(2048)
+        .optional(),
       picture: z
         .string({ error: 'picture must be a base64 string or a data: URL' })
         .optional()
@@ -105,19 +130,32 @@ const QrCode = z.preprocess(
       content: z
         .string({ error: 'content is required and must be a string' })
         .min(1, 'content must not be empty')
-        .refine((s) => chars(s) <= MAX_QR_CONTENT_CHARS, `content must be at most ${MAX_QR_CONTENT_CHARS} characters`)
-        .meta({ description: 'What the code encodes, exactly: a ticket number, a coupon code, a URL…' }),
-      label: text('label', MAX_QR_LABEL_CHARS)
-        .optional()
-        .meta({ description: 'Shown to the recipient on a line of its own after the message of the part carrying the code.' }),
+        .refine(
+          (s) => chars(s) <= MAX_QR_CONTENT_CHARS,
+          `content must be at most ${MAX_QR_CONTENT_CHARS} characters`,
+        )
+        .meta({
+          description: 'What the code encodes, exactly: a ticket number, a coupon code, a URL…',
+        }),
+      label: text('label', MAX_QR_LABEL_CHARS).optional().meta({
+        description:
+          'Shown to the recipient on a line of its own after the message of the part carrying the code.',
+      }),
       expires_at: z.iso
-        .datetime({ offset: true, error: 'expires_at must be an ISO 8601 instant such as 2026-12-31T23:59:59Z' })
+        .datetime({
+          offset: true,
+          error: 'expires_at must be an ISO 8601 instant such as 2026-12-31T23:59:59Z',
+        })
         .optional()
-        .meta({ description: 'When the ticket or coupon ends: the image is kept at least until then, at most 30 days. Must be in the future.' }),
+        .meta({
+          description:
+            'When the ticket or coupon ends: the image is kept at least until then, at most 30 days. Must be in the future.',
+        }),
     },
     {
       error: (issue) =>
-        unknownKeys('field').error(issue) ?? 'qr_code must be an object with content, and optionally label and expires_at',
+        unknownKeys('field').error(issue) ??
+        'qr_code must be an object with content, and optionally label and expires_at',
     },
   ),
 )
@@ -140,11 +178,17 @@ const ProviderId = z.union([z.number(), z.string()]).transform((value, ctx) => {
   // A JSON number past 2^53 − 1 was already rounded by JSON.parse: refuse it rather than guess.
   if (typeof value === 'number') {
     if (Number.isSafeInteger(value) && value > 0) return String(value)
-    ctx.addIssue({ code: 'custom', message: 'must be a positive integer up to 2^53−1, or a decimal string up to 2^63−1' })
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a positive integer up to 2^53−1, or a decimal string up to 2^63−1',
+    })
     return z.NEVER
   }
   if (isPositiveInt64(value)) return value
-  ctx.addIssue({ code: 'custom', message: 'must be a decimal string of a positive int64 (at most 2^63−1)' })
+  ctx.addIssue({
+    code: 'custom',
+    message: 'must be a decimal string of a positive int64 (at most 2^63−1)',
+  })
   return z.NEVER
 })
 
@@ -217,7 +261,13 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
   const qrCode = parameters.qr_code && toQrCode(parameters.qr_code, now)
   // The QR code is the image of the notification, the ticket or coupon itself; failing that, of
   // the advertisement.
-  const qrPart = !qrCode ? undefined : parameters.notification ? 'notification' : parameters.advertisement ? 'advertisement' : undefined
+  const qrPart = !qrCode
+    ? undefined
+    : parameters.notification
+      ? 'notification'
+      : parameters.advertisement
+        ? 'advertisement'
+        : undefined
   if (qrCode && !qrPart) {
     const why = 'a QR code is sent with a notification or an advertisement'
     throw fieldError('parameters.qr_code', why)
@@ -269,8 +319,12 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
   }
 }
 
-function toQrCode(value: { content: string; label?: string; expires_at?: string }, now: Date): QrCodeRequest {
-  const expiresAt = value.expires_at === undefined ? undefined : Math.floor(Date.parse(value.expires_at) / 1000)
+function toQrCode(
+  value: { content: string; label?: string; expires_at?: string },
+  now: Date,
+): QrCodeRequest {
+  const expiresAt =
+    value.expires_at === undefined ? undefined : Math.floor(Date.parse(value.expires_at) / 1000)
   if (expiresAt !== undefined && expiresAt <= epochSeconds(now)) {
     throw fieldError('parameters.qr_code.expires_at', 'expires_at is not in the future')
   }

@@ -62,9 +62,13 @@ export async function acceptDispatch(
     const detail = `This token may only send for provider ${sender.providerId ?? '(none)'}.`
     throw new AppError('forbidden', detail)
   }
-  const requested = PARTS.flatMap((part) => (request[part] ? [{ part, content: request[part] }] : []))
+  const requested = PARTS.flatMap((part) =>
+    request[part] ? [{ part, content: request[part] }] : [],
+  )
   const withPicture = requested.flatMap(({ part, content }) =>
-    content.picture ? [{ part, picture: content.picture, keepUntil: content.pictureExpiresAt }] : [],
+    content.picture
+      ? [{ part, picture: content.picture, keepUntil: content.pictureExpiresAt }]
+      : [],
   )
   const pictureDeps = { ...deps.pictures, now: deps.now }
   // Everything the checks below need, read at once: the D1 reads need nothing but the request,
@@ -73,8 +77,12 @@ export async function acceptDispatch(
     readBatch(deps.db, {
       service: selectServiceById(deps.db, request.serviceId),
       subscription: selectSubscriptionByToken(deps.db, request.serviceToken),
-      earlier: idempotencyKey ? selectMessageByIdempotencyKey(deps.db, request.providerId, idempotencyKey) : null,
-      recipient: request.destination ? selectRecipient(deps.db, request.providerId, request.destination) : null,
+      earlier: idempotencyKey
+        ? selectMessageByIdempotencyKey(deps.db, request.providerId, idempotencyKey)
+        : null,
+      recipient: request.destination
+        ? selectRecipient(deps.db, request.providerId, request.destination)
+        : null,
     }),
     planPictures(pictureDeps, withPicture),
     hashRequest(request),
@@ -121,18 +129,16 @@ export async function acceptDispatch(
   const pictureUrls = new Map(withPicture.map(({ part }, i) => [part, pictures.urls[i]!]))
   const parts = requested.flatMap(({ part, content }) => {
     const addresses = addressesFor(stored.recipient, destination, content.channel, part)
-    return addresses.map(
-      (address): NewDelivery => ({
-        id: crypto.randomUUID(),
-        part,
-        channel: content.channel,
-        address,
-        title: content.title,
-        body: content.message,
-        link: content.link ?? null,
-        pictureUrl: pictureUrls.get(part) ?? null,
-      }),
-    )
+    return addresses.map((address): NewDelivery => ({
+      id: crypto.randomUUID(),
+      part,
+      channel: content.channel,
+      address,
+      title: content.title,
+      body: content.message,
+      link: content.link ?? null,
+      pictureUrl: pictureUrls.get(part) ?? null,
+    }))
   })
 
   // Only a request that will be accepted stores its pictures, before the rows that point to them.
@@ -169,7 +175,11 @@ async function hashRequest(request: ServicesRequest): Promise<string> {
 async function hashable(request: ServicesRequest) {
   const part = async (content: PartRequest | undefined) =>
     content?.picture ? { ...content, picture: await pictureDigest(content.picture) } : content
-  return { ...request, notification: await part(request.notification), advertisement: await part(request.advertisement) }
+  return {
+    ...request,
+    notification: await part(request.notification),
+    advertisement: await part(request.advertisement),
+  }
 }
 
 function replay(earlier: StoredMessage, requestHash: string): Accepted {
@@ -193,7 +203,12 @@ function checkParameters(service: Service, request: ServicesRequest): void {
     if (channel && !service.allowedChannels.includes(channel)) {
       const detail = `Service ${service.id} does not deliver by ${channel.toUpperCase()}.`
       throw new AppError('unsupported_channel', detail, {
-        errors: [{ path: `parameters.${part}.channel`, message: `allowed: ${service.allowedChannels.join(', ')}` }],
+        errors: [
+          {
+            path: `parameters.${part}.channel`,
+            message: `allowed: ${service.allowedChannels.join(', ')}`,
+          },
+        ],
       })
     }
   }
@@ -230,13 +245,23 @@ export async function readMessage(
 }
 
 /** decisions.md D13: a recipient of the directory, or for SMS an E.164 number given directly. */
-function addressesFor(recipient: Recipient | null, destination: string, channel: Channel, part: Part): string[] {
+function addressesFor(
+  recipient: Recipient | null,
+  destination: string,
+  channel: Channel,
+  part: Part,
+): string[] {
   const path = 'parameters.destination'
   if (!recipient) {
     if (channel === 'sms' && E164.test(destination)) return [destination]
     const detail = `No recipient "${destination}" in this provider's directory.`
     throw new AppError('unknown_destination', detail, {
-      errors: [{ path, message: channel === 'sms' ? 'not a recipient nor an E.164 number' : 'not a recipient' }],
+      errors: [
+        {
+          path,
+          message: channel === 'sms' ? 'not a recipient nor an E.164 number' : 'not a recipient',
+        },
+      ],
     })
   }
   const unreachable = (why: string) =>

@@ -2,7 +2,12 @@
 // audience selection, token issuance and the audit trail.
 import { AppError, orUnavailable } from '../errors.ts'
 import type { AuditEvent } from '../storage/audit-events.ts'
-import { clientRecordKeys, fillClientRecord, pickClientRecord, type ClientRecord } from '../storage/client-records.ts'
+import {
+  clientRecordKeys,
+  fillClientRecord,
+  pickClientRecord,
+  type ClientRecord,
+} from '../storage/client-records.ts'
 import { findClientById, type Client } from '../storage/clients.ts'
 import { readEdgeState } from '../storage/edge-state.ts'
 import { lockKeys, secondsLocked, type LockSubject } from '../storage/login-locks.ts'
@@ -52,7 +57,8 @@ export type Credentials = {
   via: string
 }
 
-const BAD_CREDENTIALS = 'Client authentication failed: unknown client, wrong secret or disabled client.'
+const BAD_CREDENTIALS =
+  'Client authentication failed: unknown client, wrong secret or disabled client.'
 
 /**
  * Authenticates a client by id and secret, with brute-force locks on the address and the (client,
@@ -71,7 +77,11 @@ export async function authenticateClient(deps: LoginDeps, input: Credentials): P
 
   // Always hash and compare, even for an unknown client: the same work either way
   // (decisions.md D6).
-  const matches = await secretMatches(deps.config.pepper, input.clientSecret, client ? validDigests(client, deps.now) : [])
+  const matches = await secretMatches(
+    deps.config.pepper,
+    input.clientSecret,
+    client ? validDigests(client, deps.now) : [],
+  )
   const disabled = client && (client.status !== 'active' || client.providerStatus === 'disabled')
   if (!client || !matches || disabled) {
     const reason = !client
@@ -101,7 +111,10 @@ async function findClientAndLocks(
   const [locks, recordKeys] = await Promise.all([lockKeys(subjects), clientRecordKeys(clientId)])
   const keys = recordKeys ? [recordKeys.published, recordKeys.filled, ...locks] : locks
   const edge = await orUnavailable(readEdgeState(deps.cache, keys, deps.config.edgeMemoryMs))
-  const lockedFor = secondsLocked(locks.map((key) => edge.get(key)), deps.now)
+  const lockedFor = secondsLocked(
+    locks.map((key) => edge.get(key)),
+    deps.now,
+  )
   const record = recordKeys ? pickClientRecord(edge, recordKeys) : null
   if (record || !recordKeys || lockedFor > 0) return { client: record?.client ?? null, lockedFor }
 
@@ -166,7 +179,11 @@ function failure(input: Credentials, reason: string): Omit<AuditEvent, 'requestI
  * Counts a failure against the (client, address) pair and the address, locking whichever went over
  * its limit. Failures of one client id from many addresses are only reported, once a minute.
  */
-async function countFailure(deps: LoginDeps, input: Credentials, subjects: LockSubject[]): Promise<void> {
+async function countFailure(
+  deps: LoginDeps,
+  input: Credentials,
+  subjects: LockSubject[],
+): Promise<void> {
   const [lockedFor, spike] = await Promise.all([
     recordFailure(deps, subjects),
     detectSpike(deps, input.clientId),
@@ -174,7 +191,13 @@ async function countFailure(deps: LoginDeps, input: Credentials, subjects: LockS
   if (spike) {
     const { clientId, via } = input
     deps.warn('failed logins for one client id from many addresses', { clientId, via })
-    deps.audit({ action: 'login.spike', outcome: 'failure', actor: null, target: clientId, detail: { via } })
+    deps.audit({
+      action: 'login.spike',
+      outcome: 'failure',
+      actor: null,
+      target: clientId,
+      detail: { via },
+    })
   }
   if (lockedFor > 0) throw tooManyAttempts(lockedFor)
 }

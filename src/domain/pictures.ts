@@ -65,7 +65,10 @@ export function decodePicture(value: unknown, path: string, maxBytes = MAX_PICTU
   const dataUrl = DATA_URL.exec(value)
   if (dataUrl) {
     const type = dataUrl[1]!.trim().toLowerCase()
-    const params = dataUrl[2]!.toLowerCase().split(';').map((p) => p.trim())
+    const params = dataUrl[2]!
+      .toLowerCase()
+      .split(';')
+      .map((p) => p.trim())
     if (!params.includes('base64')) throw invalid(path, 'a data: URL must be base64 (;base64,)')
     declared = DECLARED[type]
     if (!declared) throw invalid(path, `type ${JSON.stringify(type)} is not PNG, JPEG, GIF or WebP`)
@@ -87,12 +90,19 @@ export function decodePicture(value: unknown, path: string, maxBytes = MAX_PICTU
   const ext = sniffPicture(bytes)
   if (!ext) throw invalid(path, 'is not a complete PNG, JPEG, GIF or WebP image')
   if (declared && declared !== ext) {
-    throw invalid(path, `is declared ${PICTURE_TYPES[declared]} but its content is ${PICTURE_TYPES[ext]}`)
+    throw invalid(
+      path,
+      `is declared ${PICTURE_TYPES[declared]} but its content is ${PICTURE_TYPES[ext]}`,
+    )
   }
   const dimensions = readPictureSize(bytes, ext)
   if (!dimensions) throw invalid(path, 'has no readable width and height in its header')
   const { width, height } = dimensions
-  if (width > MAX_PICTURE_SIDE || height > MAX_PICTURE_SIDE || width * height > MAX_PICTURE_PIXELS) {
+  if (
+    width > MAX_PICTURE_SIDE ||
+    height > MAX_PICTURE_SIDE ||
+    width * height > MAX_PICTURE_PIXELS
+  ) {
     const limit = `at most ${MAX_PICTURE_SIDE} pixels a side and ${MAX_PICTURE_PIXELS / 1e6} megapixels`
     throw invalid(path, `is ${width} × ${height} pixels: ${limit}`)
   }
@@ -119,14 +129,26 @@ function endsWith(bytes: Uint8Array, suffix: number[]): boolean {
  * truncated file) is null.
  */
 export function sniffPicture(bytes: Uint8Array): PictureExtension | null {
-  if (startsWith(bytes, PNG_SIGNATURE) && startsWith(bytes, ascii('IHDR'), 12) && endsWith(bytes, PNG_IEND)) {
+  if (
+    startsWith(bytes, PNG_SIGNATURE) &&
+    startsWith(bytes, ascii('IHDR'), 12) &&
+    endsWith(bytes, PNG_IEND)
+  ) {
     return 'png'
   }
   if (startsWith(bytes, [0xff, 0xd8, 0xff]) && endsWith(bytes, [0xff, 0xd9])) return 'jpg'
-  if ((startsWith(bytes, ascii('GIF87a')) || startsWith(bytes, ascii('GIF89a'))) && bytes.length > 13 && endsWith(bytes, [0x3b])) {
+  if (
+    (startsWith(bytes, ascii('GIF87a')) || startsWith(bytes, ascii('GIF89a'))) &&
+    bytes.length > 13 &&
+    endsWith(bytes, [0x3b])
+  ) {
     return 'gif'
   }
-  if (startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WEBPVP8'), 8) && bytes.length >= 20) {
+  if (
+    startsWith(bytes, ascii('RIFF')) &&
+    startsWith(bytes, ascii('WEBPVP8'), 8) &&
+    bytes.length >= 20
+  ) {
     const riffSize = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true)
     // RIFF pads odd chunks: the size is the length less the 8-byte header.
     if (riffSize === bytes.length - 8) return 'webp'
@@ -184,7 +206,8 @@ function readJpegSize(bytes: Uint8Array, view: DataView): PictureSize | null {
     const length = view.getUint16(at)
     if (length < 2) return null
     // SOFn: length, sample precision, number of lines (height), samples per line (width).
-    if (isFrameHeader(marker)) return { width: view.getUint16(at + 5), height: view.getUint16(at + 3) }
+    if (isFrameHeader(marker))
+      return { width: view.getUint16(at + 5), height: view.getUint16(at + 3) }
     // The entropy-coded data follows SOS: a frame header after it would come too late to count.
     if (marker === 0xda) return null
     at += length
@@ -244,10 +267,18 @@ function readWebpSize(bytes: Uint8Array, view: DataView): PictureSize | null {
     }
     // RFC 6386 §9.1: a key frame's 3-byte tag, start code 9D 01 2A, then 14-bit width and height.
     case 'VP8 ': {
-      if (bytes[data]! & 1 || bytes[data + 3] !== 0x9d || bytes[data + 4] !== 0x01 || bytes[data + 5] !== 0x2a) {
+      if (
+        bytes[data]! & 1 ||
+        bytes[data + 3] !== 0x9d ||
+        bytes[data + 4] !== 0x01 ||
+        bytes[data + 5] !== 0x2a
+      ) {
         return null
       }
-      return { width: view.getUint16(data + 6, true) & 0x3fff, height: view.getUint16(data + 8, true) & 0x3fff }
+      return {
+        width: view.getUint16(data + 6, true) & 0x3fff,
+        height: view.getUint16(data + 8, true) & 0x3fff,
+      }
     }
     default:
       return null
@@ -316,19 +347,25 @@ export async function planPictures(
   const nowSeconds = epochSeconds(deps.now)
   const wanted = await Promise.all(
     pictures.map(async ({ picture, keepUntil }) => {
-      const id = await pictureId(deps.idKey, toHex(await crypto.subtle.digest('SHA-256', picture.bytes)))
+      const id = await pictureId(
+        deps.idKey,
+        toHex(await crypto.subtle.digest('SHA-256', picture.bytes)),
+      )
       const ttlSeconds = Math.min(PICTURE_TTL_SECONDS, (keepUntil ?? Infinity) - nowSeconds)
       return { id, picture, ttlSeconds, keepUntil }
     }),
   )
   // One read and at most one write per distinct content: the longest life asked for wins.
   const byId = new Map<string, (typeof wanted)[number]>()
-  for (const w of wanted) if ((byId.get(w.id)?.ttlSeconds ?? -Infinity) < w.ttlSeconds) byId.set(w.id, w)
+  for (const w of wanted)
+    if ((byId.get(w.id)?.ttlSeconds ?? -Infinity) < w.ttlSeconds) byId.set(w.id, w)
   const writes = await Promise.all(
     [...byId.values()].map(async ({ id, picture, ttlSeconds, keepUntil }) => {
       const stored = await findPictureMeta(deps.cache, id)
-      const endsTooSoon = stored !== null && keepUntil !== undefined && stored.expiresAt < nowSeconds + ttlSeconds
-      const fresh = stored !== null && stored.expiresAt - nowSeconds >= ttlSeconds / 2 && !endsTooSoon
+      const endsTooSoon =
+        stored !== null && keepUntil !== undefined && stored.expiresAt < nowSeconds + ttlSeconds
+      const fresh =
+        stored !== null && stored.expiresAt - nowSeconds >= ttlSeconds / 2 && !endsTooSoon
       return fresh ? [] : [{ id, picture, ttlSeconds }]
     }),
   )
@@ -339,17 +376,30 @@ export async function planPictures(
 }
 
 /** Makes the writes planPictures asked for, all at once: one KV round trip however many there are. */
-export async function storePictures(deps: Pick<PictureDeps, 'cache' | 'now'>, writes: PictureWrite[]): Promise<void> {
+export async function storePictures(
+  deps: Pick<PictureDeps, 'cache' | 'now'>,
+  writes: PictureWrite[],
+): Promise<void> {
   const nowSeconds = epochSeconds(deps.now)
   await Promise.all(
     writes.map(({ id, picture, ttlSeconds }) =>
-      putPicture(deps.cache, id, picture.bytes, { type: picture.type, expiresAt: nowSeconds + ttlSeconds }, ttlSeconds),
+      putPicture(
+        deps.cache,
+        id,
+        picture.bytes,
+        { type: picture.type, expiresAt: nowSeconds + ttlSeconds },
+        ttlSeconds,
+      ),
     ),
   )
 }
 
 /** Stores one picture as planPictures and storePictures do, and returns its public URL. */
-export async function publishPicture(deps: PictureDeps, picture: Picture, keepUntil?: number): Promise<string> {
+export async function publishPicture(
+  deps: PictureDeps,
+  picture: Picture,
+  keepUntil?: number,
+): Promise<string> {
   const { urls, writes } = await planPictures(deps, [{ picture, keepUntil }])
   await storePictures(deps, writes)
   return urls[0]!

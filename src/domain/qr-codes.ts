@@ -40,7 +40,8 @@ export function renderQrCode(content: string): Picture {
       const left = (col + QUIET_ZONE) * scale
       const top = (row + QUIET_ZONE) * scale
       for (let y = top; y < top + scale; y++) {
-        for (let x = left; x < left + scale; x++) data[y * rowBytes + (x >> 3)]! &= ~(0x80 >> (x & 7))
+        for (let x = left; x < left + scale; x++)
+          data[y * rowBytes + (x >> 3)]! &= ~(0x80 >> (x & 7))
       }
     }
   }

@@ -28,7 +28,8 @@ export async function revokeToken(
 ): Promise<RevocationOutcome> {
   let claims
   try {
-    claims = (await verifyAccessToken(deps.keys, token, { issuer: deps.issuer, now: deps.now })).claims
+    claims = (await verifyAccessToken(deps.keys, token, { issuer: deps.issuer, now: deps.now }))
+      .claims
   } catch (err) {
     return err instanceof AppError && err.code === 'token_expired' ? 'expired' : 'not_a_token'
   }
@@ -36,7 +37,11 @@ export async function revokeToken(
   // D1 is the record; the tombstone is what token checks read, in the same bulk read as the
   // token's cached claims, so no cache fill racing this revocation can make the token active again.
   await Promise.all([
-    insertRevokedToken(deps.db, { jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp }),
+    insertRevokedToken(deps.db, {
+      jti: claims.jti,
+      clientId: claims.client_id,
+      expiresAt: claims.exp,
+    }),
     writeTombstone(deps.cache, claims.jti, claims.exp, deps.now),
   ])
   return 'revoked'
@@ -50,10 +55,15 @@ export const TOMBSTONE_BACKFILL_BATCH = 200
  * tombstones existed, or whose write failed), then marks them; returns how many. Run by the
  * scheduled clean-up: a revocation's tombstone is certain within one run of it.
  */
-export async function backfillTombstones(deps: Pick<RevocationDeps, 'db' | 'cache' | 'now'>): Promise<number> {
+export async function backfillTombstones(
+  deps: Pick<RevocationDeps, 'db' | 'cache' | 'now'>,
+): Promise<number> {
   const rows = await listUntombstoned(deps.db, deps.now, TOMBSTONE_BACKFILL_BATCH)
   await Promise.all(rows.map((r) => writeTombstone(deps.cache, r.jti, r.expiresAt, deps.now)))
-  await markTombstoned(deps.db, rows.map((r) => r.jti))
+  await markTombstoned(
+    deps.db,
+    rows.map((r) => r.jti),
+  )
   return rows.length
 }
 

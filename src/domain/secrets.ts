@@ -84,7 +84,8 @@ export async function secretMatches(
   let matched = false
   for (const digest of storedDigests.length > 0 ? storedDigests : [decoyDigest]) {
     const expected = fromHex(digest)
-    const equal = expected.byteLength === actual.byteLength && crypto.subtle.timingSafeEqual(expected, actual)
+    const equal =
+      expected.byteLength === actual.byteLength && crypto.subtle.timingSafeEqual(expected, actual)
     matched ||= equal && storedDigests.length > 0
   }
   return matched

@@ -42,13 +42,17 @@ export async function parseSigningKeySet(json: string): Promise<SigningKeySet> {
     }
     const jwk = entry as JWK
     const { kid, alg } = jwk
-    if (typeof kid !== 'string' || kid === '') throw new Error(`SIGNING_KEYS key ${index} has no kid`)
-    if (!isSigningAlgorithm(alg)) throw new Error(`SIGNING_KEYS key ${kid}: alg must be ES256 or EdDSA`)
-    if (jwk.crv !== CURVE_BY_ALG[alg]) throw new Error(`SIGNING_KEYS key ${kid}: wrong curve for ${alg}`)
+    if (typeof kid !== 'string' || kid === '')
+      throw new Error(`SIGNING_KEYS key ${index} has no kid`)
+    if (!isSigningAlgorithm(alg))
+      throw new Error(`SIGNING_KEYS key ${kid}: alg must be ES256 or EdDSA`)
+    if (jwk.crv !== CURVE_BY_ALG[alg])
+      throw new Error(`SIGNING_KEYS key ${kid}: wrong curve for ${alg}`)
     if (typeof jwk.d !== 'string') throw new Error(`SIGNING_KEYS key ${kid} is not a private key`)
     if (verifying.has(kid)) throw new Error(`SIGNING_KEYS has two keys with kid ${kid}`)
     const publicJwk: JWK = { kid, alg, use: 'sig' }
-    for (const member of PUBLIC_MEMBERS) if (jwk[member] !== undefined) publicJwk[member] = jwk[member]
+    for (const member of PUBLIC_MEMBERS)
+      if (jwk[member] !== undefined) publicJwk[member] = jwk[member]
     const [privateKey, publicKey] = await importKeyPair(kid, alg, jwk, publicJwk)
     verifying.set(kid, { kid, alg, key: publicKey })
     publicKeys.push(publicJwk)

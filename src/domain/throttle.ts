@@ -56,12 +56,16 @@ export function addressGroup(ip: string): string {
   if (v6.slice(0, 5).every((h) => h === 0) && v6[5] === 0xffff) {
     return [v6[6]! >> 8, v6[6]! & 0xff, v6[7]! >> 8, v6[7]! & 0xff].join('.')
   }
-  return `${v6.slice(0, 4).map((h) => h.toString(16)).join(':')}::/64`
+  return `${v6
+    .slice(0, 4)
+    .map((h) => h.toString(16))
+    .join(':')}::/64`
 }
 
 function parseIpv4(text: string): number[] | null {
   const parts = text.split('.')
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return null
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255))
+    return null
   return parts.map(Number)
 }
 
@@ -76,7 +80,8 @@ function parseIpv6(text: string): number[] | null {
   const last = halves.length === 2 ? tail : head
   // The last 32 bits may be written as an IPv4 address.
   const v4 = last.length > 0 ? parseIpv4(last[last.length - 1]!) : null
-  if (v4) last.splice(-1, 1, ((v4[0]! << 8) | v4[1]!).toString(16), ((v4[2]! << 8) | v4[3]!).toString(16))
+  if (v4)
+    last.splice(-1, 1, ((v4[0]! << 8) | v4[1]!).toString(16), ((v4[2]! << 8) | v4[3]!).toString(16))
   if (![...head, ...tail].every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null
   const missing = 8 - head.length - tail.length
   if (halves.length === 1 ? missing !== 0 : missing < 1) return null
@@ -91,7 +96,8 @@ function parseIpv6(text: string): number[] | null {
 export async function recordFailure(deps: ThrottleDeps, subjects: LockSubject[]): Promise<number> {
   // The lock key doubles as the counter's key: hashed, whatever the client id holds.
   const keys = await lockKeys(subjects)
-  const limiterOf = (s: LockSubject) => (s.clientId === undefined ? deps.limiters.address : deps.limiters.pair)
+  const limiterOf = (s: LockSubject) =>
+    s.clientId === undefined ? deps.limiters.address : deps.limiters.pair
   const outcomes = await Promise.all(subjects.map((s, i) => limiterOf(s).limit({ key: keys[i]! })))
   const exceeded = subjects.filter((_, i) => !outcomes[i]!.success)
   await Promise.all(exceeded.map((s) => writeLock(deps.cache, s, deps.now)))
@@ -113,7 +119,10 @@ export async function detectSpike(deps: ThrottleDeps, clientId: string): Promise
  * Portero's, a revocation of nothing): throws 429 `rate_limited` while the pair or the address is
  * locked, else counts it and throws 429 once it goes over a limit.
  */
-export async function countFailedAttempt(deps: ThrottleDeps, subjects: LockSubject[]): Promise<void> {
+export async function countFailedAttempt(
+  deps: ThrottleDeps,
+  subjects: LockSubject[],
+): Promise<void> {
   const lockedFor = await findLock(deps.cache, subjects, deps.now)
   const wait = lockedFor > 0 ? lockedFor : await recordFailure(deps, subjects)
   if (wait > 0) {

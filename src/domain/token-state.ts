@@ -15,7 +15,12 @@ import {
 import { findClientsByIds } from '../storage/clients.ts'
 import { readEdgeState } from '../storage/edge-state.ts'
 import { findRevokedJtis } from '../storage/revoked-tokens.ts'
-import { tokenCacheKey, tokenHash, writeCachedToken, type CachedToken } from '../storage/token-cache.ts'
+import {
+  tokenCacheKey,
+  tokenHash,
+  writeCachedToken,
+  type CachedToken,
+} from '../storage/token-cache.ts'
 import { tombstoneKey, writeTombstone } from '../storage/token-tombstones.ts'
 
 export type TokenStateDeps = {
@@ -134,7 +139,10 @@ async function verify(
       // The entry's own exp is checked on every read: KV may keep it up to a minute longer.
       assertNotExpired(cached.claims, deps.now)
     } else {
-      const { claims, kid } = await verifyAccessToken(deps.keys, s.token, { issuer: deps.issuer, now: deps.now })
+      const { claims, kid } = await verifyAccessToken(deps.keys, s.token, {
+        issuer: deps.issuer,
+        now: deps.now,
+      })
       const entry: CachedToken = { kid, claims }
       cached = entry
       // Claims are a function of the token and our keys alone: this fill can never be stale.
@@ -171,9 +179,14 @@ async function readColdState(deps: TokenStateDeps, clientIds: string[], verified
   return { records, revoked }
 }
 
-function inactiveReason(record: ClientRecord, claims: AccessTokenClaims, revoked: boolean): Inactive | null {
+function inactiveReason(
+  record: ClientRecord,
+  claims: AccessTokenClaims,
+  revoked: boolean,
+): Inactive | null {
   if (!record.client) return 'client_deleted'
-  if (record.client.status !== 'active' || record.client.providerStatus === 'disabled') return 'client_disabled'
+  if (record.client.status !== 'active' || record.client.providerStatus === 'disabled')
+    return 'client_disabled'
   if (revoked || claims.iat < record.tokensValidAfter) return 'revoked'
   return null
 }

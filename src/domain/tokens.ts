@@ -83,17 +83,21 @@ export async function verifyAccessToken(
   assertTokenLength(token)
   try {
     assertCompactSpelling(token)
-    const { payload, protectedHeader } = await jwtVerify<AccessTokenClaims>(token, (header) => pickKey(keys, header), {
-      issuer,
-      typ: ACCESS_TOKEN_TYPE,
-      algorithms: [...SIGNING_ALGORITHMS],
-      // RFC 9068 §2.2, plus provider_id: every claim Portero issues (iss is required by `issuer`).
-      requiredClaims: ['sub', 'aud', 'client_id', 'scope', 'jti', 'iat', 'exp', 'provider_id'],
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      // Refuses an `iat` further ahead than the tolerance, and one older than any token can live.
-      maxTokenAge: MAX_TOKEN_LIFETIME_SECONDS,
-      currentDate: now,
-    })
+    const { payload, protectedHeader } = await jwtVerify<AccessTokenClaims>(
+      token,
+      (header) => pickKey(keys, header),
+      {
+        issuer,
+        typ: ACCESS_TOKEN_TYPE,
+        algorithms: [...SIGNING_ALGORITHMS],
+        // RFC 9068 §2.2, plus provider_id: every claim Portero issues (iss is required by `issuer`).
+        requiredClaims: ['sub', 'aud', 'client_id', 'scope', 'jti', 'iat', 'exp', 'provider_id'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        // Refuses an `iat` further ahead than the tolerance, and one older than any token can live.
+        maxTokenAge: MAX_TOKEN_LIFETIME_SECONDS,
+        currentDate: now,
+      },
+    )
     assertClaims(payload)
     assertNotExpired(payload, now)
     return { claims: payload, kid: protectedHeader.kid! }
@@ -127,7 +131,14 @@ export function screenAccessToken(
   }
   const { client_id, jti } = payload
   if (typeof jti !== 'string' || !JTI.test(jti)) {
-    throw toTokenError(new errors.JWTClaimValidationFailed('unexpected "jti" claim value', payload, 'jti', 'check_failed'))
+    throw toTokenError(
+      new errors.JWTClaimValidationFailed(
+        'unexpected "jti" claim value',
+        payload,
+        'jti',
+        'check_failed',
+      ),
+    )
   }
   return { claimedClientId: typeof client_id === 'string' ? client_id : null, claimedJti: jti }
 }
@@ -178,11 +189,15 @@ export function assertNotExpired(claims: Pick<AccessTokenClaims, 'exp'>, now: Da
 function assertClaims(claims: Record<string, unknown>): asserts claims is AccessTokenClaims {
   const invalid = (detail: string) => new AppError('invalid_token', `The access token's ${detail}.`)
   for (const claim of ['sub', 'client_id', 'jti'] as const) {
-    if (!isNonEmptyString(claims[claim])) throw invalid(`"${claim}" claim is not a non-empty string`)
+    if (!isNonEmptyString(claims[claim]))
+      throw invalid(`"${claim}" claim is not a non-empty string`)
   }
   if (typeof claims.scope !== 'string') throw invalid('"scope" claim is not a string')
   const { aud } = claims
-  if (!isNonEmptyString(aud) && !(Array.isArray(aud) && aud.length > 0 && aud.every(isNonEmptyString))) {
+  if (
+    !isNonEmptyString(aud) &&
+    !(Array.isArray(aud) && aud.length > 0 && aud.every(isNonEmptyString))
+  ) {
     throw invalid('"aud" claim is not a string or a non-empty array of strings')
   }
   if (claims.provider_id !== null && typeof claims.provider_id !== 'string') {
@@ -191,7 +206,9 @@ function assertClaims(claims: Record<string, unknown>): asserts claims is Access
   // RFC 9068 §2.2: for a client credentials token, sub is the client itself.
   if (claims.sub !== claims.client_id) throw invalid('"sub" claim is not its "client_id"')
   if ((claims.exp as number) - (claims.iat as number) > MAX_TOKEN_LIFETIME_SECONDS) {
-    throw invalid(`lifetime ("exp" - "iat") is over the ${MAX_TOKEN_LIFETIME_SECONDS} s any token has here`)
+    throw invalid(
+      `lifetime ("exp" - "iat") is over the ${MAX_TOKEN_LIFETIME_SECONDS} s any token has here`,
+    )
   }
 }
 

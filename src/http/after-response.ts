@@ -13,13 +13,18 @@ export function afterResponse(): MiddlewareHandler<AppEnv> {
   }
 }
 
-async function runAfterResponse(tasks: Array<() => Promise<unknown>>, requestId: string): Promise<void> {
+async function runAfterResponse(
+  tasks: Array<() => Promise<unknown>>,
+  requestId: string,
+): Promise<void> {
   // A timer, not a microtask: no task starts before the response has left the handler chain, so
   // no binding call of theirs can delay it.
   await new Promise((resolve) => setTimeout(resolve, 0))
   await Promise.all(
     tasks.map((task) =>
-      task().catch((cause: unknown) => log('error', 'deferred work failed', { requestId, cause: String(cause) })),
+      task().catch((cause: unknown) =>
+        log('error', 'deferred work failed', { requestId, cause: String(cause) }),
+      ),
     ),
   )
 }

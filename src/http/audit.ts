@@ -8,7 +8,12 @@ import { clientIp } from './client-auth.ts'
 import { auditSink } from './deps.ts'
 
 /** Names the action a handler performs, for the audit log (never a secret in `detail`). */
-export function auditAs(c: Context<AppEnv>, action: string, target?: string, detail?: Record<string, unknown>) {
+export function auditAs(
+  c: Context<AppEnv>,
+  action: string,
+  target?: string,
+  detail?: Record<string, unknown>,
+) {
   c.set('adminAction', { action, target, detail })
 }
 

@@ -29,11 +29,19 @@ export async function authenticateIntrospectionCaller(
   if (bearer) {
     const [own, asked] = await checkAccessTokens(await tokenStateDeps(c), [bearer, form.token])
     if (!own!.ok) throw own!.error
-    caller = { clientId: own!.token.claims.client_id, scopes: own!.token.claims.scope.split(' '), ip: clientIp(c) }
+    caller = {
+      clientId: own!.token.claims.client_id,
+      scopes: own!.token.claims.scope.split(' '),
+      ip: clientIp(c),
+    }
     subject = asked!
   } else if (authorization || form.client_secret !== undefined) {
     const credentials = readClientCredentials(c, form)
-    const client = await authenticateClient(await loginDeps(c), { ...credentials, ip: clientIp(c), via })
+    const client = await authenticateClient(await loginDeps(c), {
+      ...credentials,
+      ip: clientIp(c),
+      via,
+    })
     caller = { clientId: client.id, scopes: client.allowedScopes, ip: clientIp(c) }
     ;[subject] = (await checkAccessTokens(await tokenStateDeps(c), [form.token])) as [TokenCheck]
   } else {

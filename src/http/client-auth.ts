@@ -35,9 +35,14 @@ function decodeBasic(header: string): ClientCredentials {
   if (colon < 0) throw invalidClient('The Basic credentials are not "client_id:client_secret".')
   try {
     const unescape = (s: string) => decodeURIComponent(s.replaceAll('+', ' '))
-    return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) }
+    return {
+      clientId: unescape(decoded.slice(0, colon)),
+      clientSecret: unescape(decoded.slice(colon + 1)),
+    }
   } catch {
-    throw invalidClient('The Basic credentials are not form-urlencoded as RFC 6749 §2.3.1 requires.')
+    throw invalidClient(
+      'The Basic credentials are not form-urlencoded as RFC 6749 §2.3.1 requires.',
+    )
   }
 }
 
@@ -52,17 +57,25 @@ export function readClientCredentials(
   const authorization = c.req.header('authorization')
   const basic = authorization && /^basic /i.test(authorization) ? decodeBasic(authorization) : null
   const posted = form.client_secret !== undefined
-  if (basic && (posted || form.client_id !== undefined && form.client_id !== basic.clientId)) {
+  if (basic && (posted || (form.client_id !== undefined && form.client_id !== basic.clientId))) {
     // RFC 6749 §2.3: a client must not use more than one authentication method per request.
     const detail = 'Authenticate with the Authorization header or the body, not both.'
     throw new AppError('invalid_request', detail)
   }
-  const credentials = basic ?? (posted ? { clientId: form.client_id ?? '', clientSecret: form.client_secret! } : null)
+  const credentials =
+    basic ?? (posted ? { clientId: form.client_id ?? '', clientSecret: form.client_secret! } : null)
   if (!credentials) {
-    throw invalidClient('Authenticate with HTTP Basic (client_secret_basic) or client_id and client_secret in the body.')
+    throw invalidClient(
+      'Authenticate with HTTP Basic (client_secret_basic) or client_id and client_secret in the body.',
+    )
   }
   const { clientId, clientSecret } = credentials
-  if (!clientId || !clientSecret || clientId.length > MAX_CREDENTIAL_LENGTH || clientSecret.length > MAX_CREDENTIAL_LENGTH) {
+  if (
+    !clientId ||
+    !clientSecret ||
+    clientId.length > MAX_CREDENTIAL_LENGTH ||
+    clientSecret.length > MAX_CREDENTIAL_LENGTH
+  ) {
     throw invalidClient('The client id or secret is empty or too long.')
   }
   return credentials

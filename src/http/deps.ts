@@ -10,7 +10,11 @@ import type { LoginDeps } from '../domain/login.ts'
 import type { RevocationDeps } from '../domain/revocation.ts'
 import type { Limiters, ThrottleDeps } from '../domain/throttle.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'
-import { boundAuditEvent, type AuditEvent, type OccurredAuditEvent } from '../storage/audit-events.ts'
+import {
+  boundAuditEvent,
+  type AuditEvent,
+  type OccurredAuditEvent,
+} from '../storage/audit-events.ts'
 import { clientIp } from './client-auth.ts'
 import { log } from '../log.ts'
 import { configuredChannels } from '../providers/channels.ts'
@@ -25,7 +29,12 @@ export function auditSink(c: Context<AppEnv>) {
   const requestId = c.get('requestId')
   const ip = clientIp(c)
   return (event: Omit<AuditEvent, 'requestId' | 'ip'>) => {
-    const body: OccurredAuditEvent = { ...event, requestId, ip, occurredAt: new Date().toISOString() }
+    const body: OccurredAuditEvent = {
+      ...event,
+      requestId,
+      ip,
+      occurredAt: new Date().toISOString(),
+    }
     c.get('defer')(() => c.env.AUDIT_QUEUE.send(boundAuditEvent(body), { contentType: 'json' }))
   }
 }

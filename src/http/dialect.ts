@@ -13,9 +13,15 @@ const credential = (name: string) =>
     .max(MAX_SECRET_LENGTH, `${name} must be at most ${MAX_SECRET_LENGTH} characters`)
 
 /** Document 003 (Bridge): {clientId, clientSecret} → {ack, token}. */
-export const BridgeLogin = z.object({ clientId: credential('clientId'), clientSecret: credential('clientSecret') })
+export const BridgeLogin = z.object({
+  clientId: credential('clientId'),
+  clientSecret: credential('clientSecret'),
+})
 /** Document 002 (Yativo): {account_id, app_secret} → {status, status_code, message, data}. */
-export const YativoLogin = z.object({ account_id: credential('account_id'), app_secret: credential('app_secret') })
+export const YativoLogin = z.object({
+  account_id: credential('account_id'),
+  app_secret: credential('app_secret'),
+})
 
 export type LoginDialect = 'bridge' | 'yativo'
 

@@ -78,7 +78,8 @@ export function createAllowedMethods(app: Hono<AppEnv>): AllowedMethods {
     // Built on first use: the routes are all registered by then.
     if (!router) {
       router = new PatternRouter<string>()
-      for (const route of app.routes) if (route.method !== 'ALL') router.add('ALL', route.path, route.method)
+      for (const route of app.routes)
+        if (route.method !== 'ALL') router.add('ALL', route.path, route.method)
     }
     const methods = new Set(router.match('ALL', path)[0].map(([method]) => method))
     if (methods.has('GET')) methods.add('HEAD')

@@ -31,7 +31,12 @@ export const PageQuery = z.object({
     }),
 })
 
-export type Page<T> = { items: T[]; page_size: number; next_cursor: string | null; links: { next: string | null } }
+export type Page<T> = {
+  items: T[]
+  page_size: number
+  next_cursor: string | null
+  links: { next: string | null }
+}
 
 /**
  * Builds a page from `limit + 1` rows read after the cursor: the extra row only says whether a

@@ -21,7 +21,10 @@ export function throwInvalid(result: { success: true } | { success: false; error
 }
 
 /** zValidator with the hook that turns a zod failure into the one error shape. */
-export function validate<T extends keyof ValidationTargets, S extends z.ZodType>(target: T, schema: S) {
+export function validate<T extends keyof ValidationTargets, S extends z.ZodType>(
+  target: T,
+  schema: S,
+) {
   return zValidator(target, schema, throwInvalid)
 }
 
@@ -51,7 +54,8 @@ export function jsonDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const char = text.charCodeAt(i)
     if (inString) {
-      if (char === 0x5c) i++ // a backslash escapes the next character
+      if (char === 0x5c)
+        i++ // a backslash escapes the next character
       else if (char === 0x22) inString = false
     } else if (char === 0x22) {
       inString = true
@@ -113,7 +117,11 @@ export function requireJson(): MiddlewareHandler {
  */
 export function validateForm<S extends z.ZodType>(
   schema: S,
-): MiddlewareHandler<AppEnv, string, { in: { form: Record<string, string | string[]> }; out: { form: z.output<S> } }> {
+): MiddlewareHandler<
+  AppEnv,
+  string,
+  { in: { form: Record<string, string | string[]> }; out: { form: z.output<S> } }
+> {
   return async function validateForm(c, next) {
     const type = c.req.header('content-type')
     if (mediaType(type) !== 'application/x-www-form-urlencoded') {

@@ -11,14 +11,23 @@ export const Problem = z
     detail: z.string().meta({ description: 'What went wrong, for people.' }),
     code: z.enum(Object.keys(ERRORS) as [string, ...string[]]),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-    ack: z.int().optional().meta({ description: 'Bridge dialect (document 003): 899, 898, 897, 896 or 999.' }),
+    ack: z
+      .int()
+      .optional()
+      .meta({ description: 'Bridge dialect (document 003): 899, 898, 897, 896 or 999.' }),
     status_code: z.int().optional().meta({ description: 'Yativo dialect (document 002).' }),
     message: z.string().optional().meta({ description: 'Yativo dialect (document 002).' }),
     data: z.null().optional().meta({ description: 'Yativo dialect (document 002): always null.' }),
     error: z.string().optional().meta({ description: 'OAuth endpoints (RFC 6749 §5.2).' }),
-    error_description: z.string().optional().meta({ description: 'OAuth endpoints (RFC 6749 §5.2).' }),
+    error_description: z
+      .string()
+      .optional()
+      .meta({ description: 'OAuth endpoints (RFC 6749 §5.2).' }),
   })
-  .meta({ id: 'Problem', description: 'RFC 9457 problem details, with the members each dialect reads.' })
+  .meta({
+    id: 'Problem',
+    description: 'RFC 9457 problem details, with the members each dialect reads.',
+  })
 
 export const TokenResponse = z
   .object({
@@ -38,25 +47,31 @@ export const YativoLoginResponse = z
     status: z.literal('success'),
     status_code: z.literal(200),
     message: z.string(),
-    data: z.object({ access_token: z.string(), token_type: z.literal('bearer'), expires_in: z.int() }),
+    data: z.object({
+      access_token: z.string(),
+      token_type: z.literal('bearer'),
+      expires_in: z.int(),
+    }),
   })
   .meta({ id: 'YativoLoginResponse' })
 
-export const AccessTokenClaims = z
-  .object({
-    iss: z.string(),
-    sub: z.string(),
-    aud: z.union([z.string(), z.array(z.string())]),
-    client_id: z.string(),
-    scope: z.string(),
-    jti: z.string(),
-    iat: z.int(),
-    nbf: z.int(),
-    exp: z.int(),
-    provider_id: z.string().nullable().meta({ description: 'int64 as a decimal string' }),
-  })
+export const AccessTokenClaims = z.object({
+  iss: z.string(),
+  sub: z.string(),
+  aud: z.union([z.string(), z.array(z.string())]),
+  client_id: z.string(),
+  scope: z.string(),
+  jti: z.string(),
+  iat: z.int(),
+  nbf: z.int(),
+  exp: z.int(),
+  provider_id: z.string().nullable().meta({ description: 'int64 as a decimal string' }),
+})
 
-export const MeResponse = AccessTokenClaims.extend({ ack: z.literal(0), active: z.literal(true) }).meta({
+export const MeResponse = AccessTokenClaims.extend({
+  ack: z.literal(0),
+  active: z.literal(true),
+}).meta({
   id: 'MeResponse',
 })
 
@@ -72,8 +87,12 @@ export const IntrospectionResponse = z
   ])
   .meta({ id: 'IntrospectionResponse' })
 
-export const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).meta({ id: 'JWKS' })
-export const Metadata = z.record(z.string(), z.unknown()).meta({ id: 'AuthorizationServerMetadata' })
+export const Jwks = z
+  .object({ keys: z.array(z.record(z.string(), z.unknown())) })
+  .meta({ id: 'JWKS' })
+export const Metadata = z
+  .record(z.string(), z.unknown())
+  .meta({ id: 'AuthorizationServerMetadata' })
 export const Health = z.object({ status: z.literal('ok') })
 
 const Delivery = z.object({
@@ -83,18 +102,15 @@ const Delivery = z.object({
   to: z.string().meta({ description: 'Masked phone number or registration token.' }),
   status: z.enum(['queued', 'sending', 'sent', 'failed', 'dead']),
   attempts: z.int(),
-  last_error: z
-    .string()
-    .nullable()
-    .meta({
-      description:
-        "Why the last attempt failed. A failure of the operator's own channel settings (credentials refused, a wrong account or project) reads 'delivery channel unavailable; the operator has been notified'.",
-    }),
+  last_error: z.string().nullable().meta({
+    description:
+      "Why the last attempt failed. A failure of the operator's own channel settings (credentials refused, a wrong account or project) reads 'delivery channel unavailable; the operator has been notified'.",
+  }),
   provider_message_id: z.string().nullable(),
-  picture_url: z
-    .string()
-    .nullable()
-    .meta({ description: 'The public URL of the picture this delivery carries (FCM image, MMS media or link), if any.' }),
+  picture_url: z.string().nullable().meta({
+    description:
+      'The public URL of the picture this delivery carries (FCM image, MMS media or link), if any.',
+  }),
   updated_at: z.string(),
   sent_at: z.string().nullable(),
 })
@@ -124,7 +140,13 @@ export const Recipient = z
   .meta({ id: 'Recipient' })
 
 export const Provider = z
-  .object({ id: z.string(), name: z.string(), status: z.enum(['active', 'disabled']), created_at: z.string(), updated_at: z.string() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    status: z.enum(['active', 'disabled']),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
   .meta({ id: 'Provider' })
 
 export const Client = z
@@ -181,16 +203,33 @@ export const Subscription = z
 export const AuditEvent = z
   .object({
     id: z.int(),
-    occurred_at: z.string().meta({ description: 'When it happened (the first time, for a count over 1).' }),
-    last_occurred_at: z.string().meta({ description: 'When it last happened; occurred_at when count is 1.' }),
-    count: z.int().min(1).meta({ description: 'How many alike failures this item stands for (1 for every success).' }),
-    action: z.string().max(100).meta({ description: '`token.issued`, `token.revoked`, `login.failed`, `admin.refused`, an admin action such as `client.create`, or the method and route pattern (`POST /admin/clients/:id/secret`) of one refused before it named its action.' }),
+    occurred_at: z
+      .string()
+      .meta({ description: 'When it happened (the first time, for a count over 1).' }),
+    last_occurred_at: z
+      .string()
+      .meta({ description: 'When it last happened; occurred_at when count is 1.' }),
+    count: z
+      .int()
+      .min(1)
+      .meta({ description: 'How many alike failures this item stands for (1 for every success).' }),
+    action: z.string().max(100).meta({
+      description:
+        '`token.issued`, `token.revoked`, `login.failed`, `admin.refused`, an admin action such as `client.create`, or the method and route pattern (`POST /admin/clients/:id/secret`) of one refused before it named its action.',
+    }),
     outcome: z.enum(['success', 'failure']),
     actor: z.string().max(200).nullable(),
-    target: z.string().max(200).nullable().meta({ description: 'For `admin.refused`, the method and route pattern called.' }),
+    target: z
+      .string()
+      .max(200)
+      .nullable()
+      .meta({ description: 'For `admin.refused`, the method and route pattern called.' }),
     request_id: z.string().max(64).nullable(),
     ip: z.string().max(64).nullable(),
-    detail: z.record(z.string(), z.unknown()).meta({ description: 'Context (HTTP status, reason…); each string at most 200 characters, the whole at most 2000.' }),
+    detail: z.record(z.string(), z.unknown()).meta({
+      description:
+        'Context (HTTP status, reason…); each string at most 200 characters, the whole at most 2000.',
+    }),
   })
   .meta({ id: 'AuditEvent' })
 

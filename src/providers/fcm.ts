@@ -28,7 +28,11 @@ export type FcmMessage = {
     payload?: { aps: { 'mutable-content': 1 } }
     fcm_options?: { image: string }
   }
-  webpush: { headers: { Topic: string }; notification?: { image: string }; fcm_options?: { link: string } }
+  webpush: {
+    headers: { Topic: string }
+    notification?: { image: string }
+    fcm_options?: { link: string }
+  }
 }
 
 /** google.rpc.Status with FCM's details, as far as it is read here. */
@@ -108,7 +112,12 @@ export function createFcmNotifier({
     }
     // The service account may not send for this project, or the project does not exist.
     if (status === 403 || status === 404) {
-      return { ok: false, retryable: false, reason: `FCM refused Portero's project (${detail})`, operatorFault: true }
+      return {
+        ok: false,
+        retryable: false,
+        reason: `FCM refused Portero's project (${detail})`,
+        operatorFault: true,
+      }
     }
     return { ok: false, retryable: false, reason: `FCM refused the message (${detail})` }
   }
@@ -151,7 +160,14 @@ export function createFcmNotifier({
   }
 }
 
-async function toFcmMessage({ id, to, title, body, link, pictureUrl }: OutboundMessage): Promise<FcmMessage> {
+async function toFcmMessage({
+  id,
+  to,
+  title,
+  body,
+  link,
+  pictureUrl,
+}: OutboundMessage): Promise<FcmMessage> {
   const image = pictureUrl ? { image: pictureUrl } : {}
   return {
     token: to,
@@ -165,7 +181,9 @@ async function toFcmMessage({ id, to, title, body, link, pictureUrl }: OutboundM
     apns: {
       headers: { 'apns-collapse-id': await apnsCollapseId(id) },
       // iOS shows an image only through a notification service extension, which mutable-content wakes.
-      ...(pictureUrl ? { payload: { aps: { 'mutable-content': 1 } }, fcm_options: { image: pictureUrl } } : {}),
+      ...(pictureUrl
+        ? { payload: { aps: { 'mutable-content': 1 } }, fcm_options: { image: pictureUrl } }
+        : {}),
     },
     webpush: {
       headers: { Topic: await webPushTopic(id) },

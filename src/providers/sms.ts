@@ -27,7 +27,6 @@ const PERMANENT_BY_CODE: Record<number, PermanentFailure> = {
   21610: 'opted_out', // the recipient replied STOP
 }
 
-
 export function createSmsNotifier({
   baseUrl,
   accountSid,
@@ -114,7 +113,12 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
   }
   if (status === 404) {
     // The Messages resource of our account does not exist: a wrong account SID or base URL.
-    return { ok: false, retryable: false, reason: `SMS provider does not know Portero's account (${detail})`, operatorFault: true }
+    return {
+      ok: false,
+      retryable: false,
+      reason: `SMS provider does not know Portero's account (${detail})`,
+      operatorFault: true,
+    }
   }
   const permanent = twilioCode === undefined ? undefined : PERMANENT_BY_CODE[twilioCode]
   return {

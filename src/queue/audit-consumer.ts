@@ -31,7 +31,11 @@ export async function consumeAuditBatch(
     await insertAuditRecords(deps.db, foldAuditEvents(events))
   } catch (cause) {
     const attempts = Math.max(...batch.messages.map((m) => m.attempts))
-    log('error', 'audit batch failed, retrying', { events: events.length, attempts, cause: String(cause) })
+    log('error', 'audit batch failed, retrying', {
+      events: events.length,
+      attempts,
+      cause: String(cause),
+    })
     batch.retryAll({ delaySeconds: backoff(attempts) })
     return
   }

@@ -12,9 +12,16 @@ export const MAX_QUEUE_DELAY_SECONDS = 12 * 60 * 60
  * Equal jitter: half the exponential step, plus a random share of the other half, so a failed
  * batch does not retry in lockstep and the delay still grows.
  */
-export function backoff(attempts: number, retryAfterSeconds?: number, random = Math.random): number {
+export function backoff(
+  attempts: number,
+  retryAfterSeconds?: number,
+  random = Math.random,
+): number {
   const step = Math.min(MAX_BACKOFF_SECONDS, BASE_DELAY_SECONDS * 2 ** Math.max(0, attempts - 1))
   const jittered = Math.ceil(step / 2 + (random() * step) / 2)
-  const retryAfter = Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(0, Math.ceil(retryAfterSeconds ?? 0)))
+  const retryAfter = Math.min(
+    MAX_QUEUE_DELAY_SECONDS,
+    Math.max(0, Math.ceil(retryAfterSeconds ?? 0)),
+  )
   return Math.max(jittered, retryAfter)
 }

@@ -31,7 +31,10 @@ export type ConsumerDeps = {
   now: () => Date
 }
 
-export async function consumeDispatchBatch(batch: MessageBatch<unknown>, deps: ConsumerDeps): Promise<void> {
+export async function consumeDispatchBatch(
+  batch: MessageBatch<unknown>,
+  deps: ConsumerDeps,
+): Promise<void> {
   // One message's failure never holds up or re-sends another: each settles itself.
   await Promise.all(batch.messages.map((message) => consumeOne(message, deps)))
 }
@@ -59,10 +62,17 @@ async function consumeOne(message: Message<unknown>, deps: ConsumerDeps): Promis
   }
 }
 
-async function send(delivery: Delivery, message: Message<unknown>, deps: ConsumerDeps): Promise<void> {
+async function send(
+  delivery: Delivery,
+  message: Message<unknown>,
+  deps: ConsumerDeps,
+): Promise<void> {
   const notifier = deps.notifiers[delivery.channel]
   if (!notifier) {
-    log('error', 'delivery failed: the channel is not configured', { deliveryId: delivery.id, channel: delivery.channel })
+    log('error', 'delivery failed: the channel is not configured', {
+      deliveryId: delivery.id,
+      channel: delivery.channel,
+    })
     await markDeliveryFinal(deps.db, delivery.id, 'failed', OPERATOR_FAULT_TEXT)
     message.ack()
     return
@@ -84,7 +94,12 @@ async function send(delivery: Delivery, message: Message<unknown>, deps: Consume
   let lastError = result.reason
   if (result.operatorFault) {
     const { retryable, reason } = result
-    log('error', "delivery failed on the operator's channel settings", { deliveryId: delivery.id, channel: delivery.channel, retryable, reason })
+    log('error', "delivery failed on the operator's channel settings", {
+      deliveryId: delivery.id,
+      channel: delivery.channel,
+      retryable,
+      reason,
+    })
     lastError = OPERATOR_FAULT_TEXT
   }
   if (result.retryable) {
@@ -100,7 +115,11 @@ async function send(delivery: Delivery, message: Message<unknown>, deps: Consume
 }
 
 /** The recipients directory learns from permanent failures, so the next send is not attempted. */
-async function actOnPermanentFailure(db: D1Database, delivery: Delivery, failure: PermanentFailure) {
+async function actOnPermanentFailure(
+  db: D1Database,
+  delivery: Delivery,
+  failure: PermanentFailure,
+) {
   if (failure === 'unregistered' && delivery.channel === 'fcm') {
     await removeFcmToken(db, delivery.providerId, delivery.address)
   } else if (failure === 'opted_out' && delivery.channel === 'sms') {
@@ -109,7 +128,10 @@ async function actOnPermanentFailure(db: D1Database, delivery: Delivery, failure
 }
 
 /** The dead-letter consumer: deliveries that ran out of queue attempts are marked dead. */
-export async function consumeDeadLetters(batch: MessageBatch<unknown>, deps: Pick<ConsumerDeps, 'db'>) {
+export async function consumeDeadLetters(
+  batch: MessageBatch<unknown>,
+  deps: Pick<ConsumerDeps, 'db'>,
+) {
   await Promise.all(
     batch.messages.map(async (message) => {
       const job = DispatchJob.safeParse(message.body)
@@ -117,7 +139,12 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, deps: Pic
         if (job.success) {
           const delivery = await findDeliveryById(deps.db, job.data.deliveryId)
           const last = delivery?.lastError ? `; last error: ${delivery.lastError}` : ''
-          await markDeliveryFinal(deps.db, job.data.deliveryId, 'dead', `gave up after ${delivery?.attempts ?? '?'} attempts${last}`)
+          await markDeliveryFinal(
+            deps.db,
+            job.data.deliveryId,
+            'dead',
+            `gave up after ${delivery?.attempts ?? '?'} attempts${last}`,
+          )
         }
         message.ack()
       } catch (cause) {

@@ -10,10 +10,16 @@ export const GRACE_SECONDS = 5 * 60
 const BATCH = 100 // Queues' sendBatch limit
 
 /** Returns how many deliveries were enqueued again. */
-export async function sweepOverdueDeliveries(db: D1Database, queue: Queue, now: Date): Promise<number> {
+export async function sweepOverdueDeliveries(
+  db: D1Database,
+  queue: Queue,
+  now: Date,
+): Promise<number> {
   const ids = await findOverdueDeliveries(db, now, GRACE_SECONDS, BATCH)
   if (ids.length === 0) return 0
-  await queue.sendBatch(ids.map((deliveryId) => ({ body: { deliveryId } satisfies DispatchJob, contentType: 'json' })))
+  await queue.sendBatch(
+    ids.map((deliveryId) => ({ body: { deliveryId } satisfies DispatchJob, contentType: 'json' })),
+  )
   await requeueDeliveries(db, ids, now, epochSeconds(now))
   return ids.length
 }

@@ -69,7 +69,12 @@ export const RecipientPatch = z.strictObject({
 export const NewRecipient = RecipientBody.extend({ user_id: UserId })
 
 function toFields(body: z.output<typeof RecipientBody>): RecipientFields {
-  return { phone: body.phone, fcmTokens: body.fcm_tokens, smsOptOut: body.sms_opt_out, fcmOptOut: body.fcm_opt_out }
+  return {
+    phone: body.phone,
+    fcmTokens: body.fcm_tokens,
+    smsOptOut: body.sms_opt_out,
+    fcmOptOut: body.fcm_opt_out,
+  }
 }
 
 function view(r: Recipient) {
@@ -177,7 +182,8 @@ const replace = createRoute({
 
 recipients.openapi(replace, async (c) => {
   const userId = c.req.param('userId')
-  if (!(await updateRecipient(c.env.DB, providerOf(c), userId, toFields(c.req.valid('json'))))) throw notFound(userId)
+  if (!(await updateRecipient(c.env.DB, providerOf(c), userId, toFields(c.req.valid('json')))))
+    throw notFound(userId)
   return c.body(null, 204)
 })
 

@@ -30,7 +30,11 @@ const revoke = createRoute({
 revocation.openapi(revoke, async (c) => {
   const form = c.req.valid('form')
   const credentials = readClientCredentials(c, form)
-  const client = await authenticateClient(await loginDeps(c), { ...credentials, ip: clientIp(c), via: 'oauth/revoke' })
+  const client = await authenticateClient(await loginDeps(c), {
+    ...credentials,
+    ip: clientIp(c),
+    via: 'oauth/revoke',
+  })
   const outcome = await revokeToken(await revocationDeps(c), client.id, form.token)
   auditSink(c)({
     action: 'token.revoked',

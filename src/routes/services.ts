@@ -44,7 +44,7 @@ const dispatch = createRoute({
     "Needs `services:send` and the token's own provider. Field names are matched " +
     "case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` " +
     'for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM in ' +
-    'any case, or the codes 1 and 2, with no surrounding spaces. A part\'s `picture` (PNG, JPEG, ' +
+    "any case, or the codes 1 and 2, with no surrounding spaces. A part's `picture` (PNG, JPEG, " +
     'GIF or WebP, at most 1 MiB, 4096 pixels a side and 16 megapixels) is published at an ' +
     'unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or ' +
     'coupon) is drawn as a PNG and becomes the image of the notification, or else of the ' +
@@ -83,8 +83,7 @@ services.openapi(dispatch, async (c) => {
   const request = parseServicesRequest(await c.req.json(), new Date())
   const key = c.req.header('idempotency-key') ?? null
   if (key !== null && (key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !IDEMPOTENCY_KEY.test(key))) {
-    const detail =
-      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`
+    const detail = `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`
     throw fieldError('Idempotency-Key', 'invalid header value', detail)
   }
   const deps = await dispatchDeps(c)

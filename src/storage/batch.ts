@@ -30,7 +30,9 @@ export async function readBatch<R extends Record<string, BatchRead<unknown> | nu
 /** Runs one read on its own: one round trip. */
 export async function readOne<T>(db: D1Database, read: BatchRead<T>): Promise<T> {
   const [statement, ...more] = read.statements
-  return read.read(more.length === 0 && statement ? [await statement.all()] : await db.batch(read.statements))
+  return read.read(
+    more.length === 0 && statement ? [await statement.all()] : await db.batch(read.statements),
+  )
 }
 
 /** The first row of a result mapped to its domain type, or null when there is none. */

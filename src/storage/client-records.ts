@@ -47,17 +47,28 @@ export async function clientRecordKeys(id: string): Promise<ClientRecordKeys | n
 }
 
 /** The record among the values of a bulk read: the published one wins over a fill. */
-export function pickClientRecord(values: ReadonlyMap<string, unknown>, keys: ClientRecordKeys): ClientRecord | null {
-  return ((values.get(keys.published) ?? values.get(keys.filled)) as ClientRecord | undefined) ?? null
+export function pickClientRecord(
+  values: ReadonlyMap<string, unknown>,
+  keys: ClientRecordKeys,
+): ClientRecord | null {
+  return (
+    ((values.get(keys.published) ?? values.get(keys.filled)) as ClientRecord | undefined) ?? null
+  )
 }
 
 export async function readClientRecord(kv: KVNamespace, id: string): Promise<ClientRecord | null> {
   const keys = await clientRecordKeys(id)
-  return keys ? pickClientRecord(await kv.get<ClientRecord>([keys.published, keys.filled], 'json'), keys) : null
+  return keys
+    ? pickClientRecord(await kv.get<ClientRecord>([keys.published, keys.filled], 'json'), keys)
+    : null
 }
 
 /** After an admin change: the record as D1 now has it. */
-export async function publishClientRecord(kv: KVNamespace, id: string, record: ClientRecord): Promise<void> {
+export async function publishClientRecord(
+  kv: KVNamespace,
+  id: string,
+  record: ClientRecord,
+): Promise<void> {
   const keys = await clientRecordKeys(id)
   if (!keys) return
   await kv.put(keys.published, JSON.stringify(record), { expirationTtl: RECORD_TTL_SECONDS })
@@ -65,7 +76,11 @@ export async function publishClientRecord(kv: KVNamespace, id: string, record: C
 }
 
 /** After a check that found no record: what D1 said, until the next fill. */
-export async function fillClientRecord(kv: KVNamespace, id: string, record: ClientRecord): Promise<void> {
+export async function fillClientRecord(
+  kv: KVNamespace,
+  id: string,
+  record: ClientRecord,
+): Promise<void> {
   const keys = await clientRecordKeys(id)
   if (!keys) return
   await kv.put(keys.filled, JSON.stringify(record), { expirationTtl: FILL_TTL_SECONDS })

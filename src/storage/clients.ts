@@ -98,7 +98,10 @@ export async function listClients(
   return results.map(toClient)
 }
 
-export async function listClientIdsOfProvider(db: D1Database, providerId: string): Promise<string[]> {
+export async function listClientIdsOfProvider(
+  db: D1Database,
+  providerId: string,
+): Promise<string[]> {
   const { results } = await db
     .prepare('SELECT id FROM clients WHERE provider_id = CAST(?1 AS INTEGER)')
     .bind(providerId)
@@ -207,11 +210,17 @@ export async function updateClientSecretDigest(
 }
 
 /** Tokens of these clients issued before `tokensValidAfter` (epoch seconds) become inactive. */
-export async function setTokensValidAfter(db: D1Database, ids: string[], tokensValidAfter: number): Promise<void> {
+export async function setTokensValidAfter(
+  db: D1Database,
+  ids: string[],
+  tokensValidAfter: number,
+): Promise<void> {
   if (ids.length === 0) return
   await db.batch(
     ids.map((id) =>
-      db.prepare('UPDATE clients SET tokens_valid_after = ?2 WHERE id = ?1').bind(id, tokensValidAfter),
+      db
+        .prepare('UPDATE clients SET tokens_valid_after = ?2 WHERE id = ?1')
+        .bind(id, tokensValidAfter),
     ),
   )
 }

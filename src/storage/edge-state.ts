@@ -53,7 +53,8 @@ function remember(values: Map<string, unknown>, until: number): void {
   for (const [key, value] of values) {
     const bytes = key.length + (value === null ? 4 : JSON.stringify(value).length)
     // Bounded the simplest way: when full, start over (every entry lives a second at most anyway).
-    if (memory.size >= MEMORY_MAX_ENTRIES || memoryBytes + bytes > MEMORY_MAX_BYTES) forgetEdgeState()
+    if (memory.size >= MEMORY_MAX_ENTRIES || memoryBytes + bytes > MEMORY_MAX_BYTES)
+      forgetEdgeState()
     memoryBytes += bytes - (memory.get(key)?.bytes ?? 0)
     memory.set(key, { value, until, bytes })
   }

@@ -47,7 +47,11 @@ export function secondsLocked(values: Iterable<unknown>, now: Date): number {
 }
 
 /** Seconds until every one of `subjects` is unlocked, or 0 if none is locked: one bulk read. */
-export async function findLock(kv: KVNamespace, subjects: LockSubject[], now: Date): Promise<number> {
+export async function findLock(
+  kv: KVNamespace,
+  subjects: LockSubject[],
+  now: Date,
+): Promise<number> {
   if (subjects.length === 0) return 0
   const values = await kv.get<LockValue>(await lockKeys(subjects), 'json')
   return secondsLocked(values.values(), now)

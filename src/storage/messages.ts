@@ -119,7 +119,10 @@ function toMessage(row: MessageRow): Message {
 const MESSAGE_COLUMNS = `id, CAST(provider_id AS TEXT) AS provider_id, service_id, idempotency_key,
   request_hash, destination, created_at`
 
-export type NewDelivery = Pick<Delivery, 'id' | 'part' | 'channel' | 'address' | 'title' | 'body' | 'link'> &
+export type NewDelivery = Pick<
+  Delivery,
+  'id' | 'part' | 'channel' | 'address' | 'title' | 'body' | 'link'
+> &
   Partial<Pick<Delivery, 'pictureUrl'>>
 
 /**
@@ -160,7 +163,16 @@ export async function insertMessage(
            RETURNING ${DELIVERY_COLUMNS}`,
         )
         .bind(
-          d.id, message.id, message.providerId, d.part, d.channel, d.address, d.title, d.body, d.link, due,
+          d.id,
+          message.id,
+          message.providerId,
+          d.part,
+          d.channel,
+          d.address,
+          d.title,
+          d.body,
+          d.link,
+          due,
           d.pictureUrl ?? null,
         ),
     ),
@@ -171,7 +183,10 @@ export async function insertMessage(
 }
 
 export async function findMessageById(db: D1Database, id: string): Promise<Message | null> {
-  const row = await db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?1`).bind(id).first<MessageRow>()
+  const row = await db
+    .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?1`)
+    .bind(id)
+    .first<MessageRow>()
   return row ? toMessage(row) : null
 }
 
@@ -199,7 +214,9 @@ export function selectMessageByIdempotencyKey(
     ],
     read: ([messages, deliveries]) => {
       const message = firstRow(messages, toMessage)
-      return message && { message, deliveries: (deliveries!.results as DeliveryRow[]).map(toDelivery) }
+      return (
+        message && { message, deliveries: (deliveries!.results as DeliveryRow[]).map(toDelivery) }
+      )
     },
   }
 }
@@ -213,7 +230,10 @@ export async function listDeliveries(db: D1Database, messageId: string): Promise
 }
 
 export async function findDeliveryById(db: D1Database, id: string): Promise<Delivery | null> {
-  const row = await db.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1`).bind(id).first<DeliveryRow>()
+  const row = await db
+    .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1`)
+    .bind(id)
+    .first<DeliveryRow>()
   return row ? toDelivery(row) : null
 }
 
@@ -241,7 +261,11 @@ export async function claimDelivery(
   return row ? toDelivery(row) : null
 }
 
-export async function markDeliverySent(db: D1Database, id: string, providerMessageId: string): Promise<void> {
+export async function markDeliverySent(
+  db: D1Database,
+  id: string,
+  providerMessageId: string,
+): Promise<void> {
   await db
     .prepare(
       `UPDATE deliveries SET status = 'sent', provider_message_id = ?2, lease_until = NULL,
@@ -290,7 +314,12 @@ export async function markDeliveryFinal(
  * Deliveries the queue should have handed over by now but has not: never enqueued (the Worker
  * failed between the D1 write and the enqueue), or their consumer died holding the lease.
  */
-export async function findOverdueDeliveries(db: D1Database, now: Date, graceSeconds: number, limit: number) {
+export async function findOverdueDeliveries(
+  db: D1Database,
+  now: Date,
+  graceSeconds: number,
+  limit: number,
+) {
   const cutoff = epochSeconds(now) - graceSeconds
   const { results } = await db
     .prepare(

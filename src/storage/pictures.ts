@@ -20,7 +20,10 @@ export async function putPicture(
   meta: PictureMeta,
   ttlSeconds: number,
 ): Promise<void> {
-  await cache.put(KV_PREFIX + id, bytes, { expirationTtl: Math.max(MIN_TTL_SECONDS, ttlSeconds), metadata: meta })
+  await cache.put(KV_PREFIX + id, bytes, {
+    expirationTtl: Math.max(MIN_TTL_SECONDS, ttlSeconds),
+    metadata: meta,
+  })
 }
 
 /**
@@ -35,7 +38,11 @@ export async function findPictureMeta(cache: KVNamespace, id: string): Promise<P
 }
 
 /** The picture's bytes as a stream and its metadata, or null when unknown or expired. */
-export async function findPicture(cache: KVNamespace, id: string, now: Date): Promise<StoredPicture | null> {
+export async function findPicture(
+  cache: KVNamespace,
+  id: string,
+  now: Date,
+): Promise<StoredPicture | null> {
   const { value, metadata } = await cache.getWithMetadata<PictureMeta>(KV_PREFIX + id, 'stream')
   if (!value || !metadata || metadata.expiresAt <= epochSeconds(now)) {
     await value?.cancel()

@@ -2,12 +2,30 @@
 
 export type ProviderStatus = 'active' | 'disabled'
 
-export type Provider = { id: string; name: string; status: ProviderStatus; createdAt: string; updatedAt: string }
+export type Provider = {
+  id: string
+  name: string
+  status: ProviderStatus
+  createdAt: string
+  updatedAt: string
+}
 
-type ProviderRow = { id: string; name: string; status: ProviderStatus; created_at: string; updated_at: string }
+type ProviderRow = {
+  id: string
+  name: string
+  status: ProviderStatus
+  created_at: string
+  updated_at: string
+}
 
 function toProvider(row: ProviderRow): Provider {
-  return { id: row.id, name: row.name, status: row.status, createdAt: row.created_at, updatedAt: row.updated_at }
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
 }
 
 // The id is read as text: provider ids are int64 and must survive JavaScript numbers
@@ -20,7 +38,10 @@ export type NewProvider = { id?: string; name: string }
  * Inserts a provider and returns its id (`id` is a decimal int64 string; without one the next
  * free id is taken). Null if the id is taken.
  */
-export async function insertProvider(db: D1Database, provider: NewProvider): Promise<string | null> {
+export async function insertProvider(
+  db: D1Database,
+  provider: NewProvider,
+): Promise<string | null> {
   const row = await db
     .prepare(
       `INSERT INTO providers (id, name) VALUES (CAST(?1 AS INTEGER), ?2) ON CONFLICT DO NOTHING
@@ -32,12 +53,18 @@ export async function insertProvider(db: D1Database, provider: NewProvider): Pro
 }
 
 export async function findProviderById(db: D1Database, id: string): Promise<Provider | null> {
-  const row = await db.prepare(`${SELECT_PROVIDER} WHERE id = CAST(?1 AS INTEGER)`).bind(id).first<ProviderRow>()
+  const row = await db
+    .prepare(`${SELECT_PROVIDER} WHERE id = CAST(?1 AS INTEGER)`)
+    .bind(id)
+    .first<ProviderRow>()
   return row ? toProvider(row) : null
 }
 
 /** A page of providers in id order, after the id `after`. */
-export async function listProviders(db: D1Database, { after, limit }: { after?: string; limit: number }) {
+export async function listProviders(
+  db: D1Database,
+  { after, limit }: { after?: string; limit: number },
+) {
   // ORDER BY the column, not the `id` alias: the alias is text, and '10' sorts before '9'.
   const { results } = await db
     .prepare(

@@ -41,12 +41,20 @@ const SELECT_RECIPIENT = `SELECT CAST(provider_id AS TEXT) AS provider_id, user_
 
 export type RecipientFields = Pick<Recipient, 'phone' | 'fcmTokens' | 'smsOptOut' | 'fcmOptOut'>
 
-export function findRecipient(db: D1Database, providerId: string, userId: string): Promise<Recipient | null> {
+export function findRecipient(
+  db: D1Database,
+  providerId: string,
+  userId: string,
+): Promise<Recipient | null> {
   return readOne(db, selectRecipient(db, providerId, userId))
 }
 
 /** findRecipient as a read for readBatch. */
-export function selectRecipient(db: D1Database, providerId: string, userId: string): BatchRead<Recipient | null> {
+export function selectRecipient(
+  db: D1Database,
+  providerId: string,
+  userId: string,
+): BatchRead<Recipient | null> {
   return {
     statements: [
       db
@@ -69,7 +77,14 @@ export async function insertRecipient(
       `INSERT INTO recipients (provider_id, user_id, phone, fcm_tokens, sms_opt_out, fcm_opt_out)
        VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING`,
     )
-    .bind(providerId, userId, fields.phone, JSON.stringify(fields.fcmTokens), +fields.smsOptOut, +fields.fcmOptOut)
+    .bind(
+      providerId,
+      userId,
+      fields.phone,
+      JSON.stringify(fields.fcmTokens),
+      +fields.smsOptOut,
+      +fields.fcmOptOut,
+    )
     .run()
   return result.meta.changes > 0
 }
@@ -87,12 +102,23 @@ export async function updateRecipient(
          updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2`,
     )
-    .bind(providerId, userId, fields.phone, JSON.stringify(fields.fcmTokens), +fields.smsOptOut, +fields.fcmOptOut)
+    .bind(
+      providerId,
+      userId,
+      fields.phone,
+      JSON.stringify(fields.fcmTokens),
+      +fields.smsOptOut,
+      +fields.fcmOptOut,
+    )
     .run()
   return result.meta.changes > 0
 }
 
-export async function deleteRecipient(db: D1Database, providerId: string, userId: string): Promise<boolean> {
+export async function deleteRecipient(
+  db: D1Database,
+  providerId: string,
+  userId: string,
+): Promise<boolean> {
   const result = await db
     .prepare('DELETE FROM recipients WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2')
     .bind(providerId, userId)
@@ -117,7 +143,11 @@ export async function listRecipients(
 }
 
 /** FCM said UNREGISTERED: the app is gone from that device, so the token is dropped. */
-export async function removeFcmToken(db: D1Database, providerId: string, token: string): Promise<void> {
+export async function removeFcmToken(
+  db: D1Database,
+  providerId: string,
+  token: string,
+): Promise<void> {
   await db
     .prepare(
       `UPDATE recipients SET fcm_tokens = (
@@ -132,7 +162,11 @@ export async function removeFcmToken(db: D1Database, providerId: string, token: 
 }
 
 /** The SMS provider says this number opted out (replied STOP): stop sending SMS to it. */
-export async function markSmsOptOut(db: D1Database, providerId: string, phone: string): Promise<void> {
+export async function markSmsOptOut(
+  db: D1Database,
+  providerId: string,
+  phone: string,
+): Promise<void> {
   await db
     .prepare(
       `UPDATE recipients SET sms_opt_out = 1, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')

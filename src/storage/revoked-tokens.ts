@@ -43,13 +43,18 @@ export async function listUntombstoned(
 export async function markTombstoned(db: D1Database, jtis: readonly string[]): Promise<void> {
   if (jtis.length === 0) return
   await db
-    .prepare('UPDATE revoked_tokens SET tombstoned = 1 WHERE jti IN (SELECT value FROM json_each(?1))')
+    .prepare(
+      'UPDATE revoked_tokens SET tombstoned = 1 WHERE jti IN (SELECT value FROM json_each(?1))',
+    )
     .bind(JSON.stringify(jtis))
     .run()
 }
 
 /** Which of these jti are revoked, in one query. */
-export async function findRevokedJtis(db: D1Database, jtis: readonly string[]): Promise<Set<string>> {
+export async function findRevokedJtis(
+  db: D1Database,
+  jtis: readonly string[],
+): Promise<Set<string>> {
   if (jtis.length === 0) return new Set()
   const { results } = await db
     .prepare('SELECT jti FROM revoked_tokens WHERE jti IN (SELECT value FROM json_each(?1))')

@@ -54,7 +54,10 @@ export function selectServiceById(db: D1Database, id: number): BatchRead<Service
   }
 }
 
-export async function listServices(db: D1Database, { after, limit }: { after?: number; limit: number }) {
+export async function listServices(
+  db: D1Database,
+  { after, limit }: { after?: number; limit: number },
+) {
   const { results } = await db
     .prepare(`${SELECT_SERVICE} WHERE id > ?1 ORDER BY id LIMIT ?2`)
     .bind(after ?? 0, limit)
@@ -122,9 +125,14 @@ export async function updateService(
 }
 
 /** Deletes a service no provider subscribes to: 'deleted', 'not_found' or 'in_use'. */
-export async function deleteService(db: D1Database, id: number): Promise<'deleted' | 'not_found' | 'in_use'> {
+export async function deleteService(
+  db: D1Database,
+  id: number,
+): Promise<'deleted' | 'not_found' | 'in_use'> {
   const result = await db
-    .prepare('DELETE FROM services WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE service_id = ?1)')
+    .prepare(
+      'DELETE FROM services WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE service_id = ?1)',
+    )
     .bind(id)
     .run()
   if (result.meta.changes > 0) return 'deleted'

@@ -34,7 +34,10 @@ const COLUMNS = `CAST(provider_id AS TEXT) AS provider_id, service_id, service_t
 const SELECT_SUBSCRIPTION = `SELECT ${COLUMNS} FROM subscriptions`
 
 /** The subscription a service_token belongs to, if any, as a read for readBatch. */
-export function selectSubscriptionByToken(db: D1Database, serviceToken: string): BatchRead<Subscription | null> {
+export function selectSubscriptionByToken(
+  db: D1Database,
+  serviceToken: string,
+): BatchRead<Subscription | null> {
   return {
     statements: [db.prepare(`${SELECT_SUBSCRIPTION} WHERE service_token = ?1`).bind(serviceToken)],
     read: ([result]) => firstRow(result, toSubscription),
@@ -106,7 +109,11 @@ export async function rotateSubscriptionToken(
 }
 
 /** Revokes the subscription: its service_token stops working. False if there is none. */
-export async function revokeSubscription(db: D1Database, providerId: string, serviceId: number): Promise<boolean> {
+export async function revokeSubscription(
+  db: D1Database,
+  providerId: string,
+  serviceId: number,
+): Promise<boolean> {
   const result = await db
     .prepare(
       `UPDATE subscriptions SET status = 'revoked'

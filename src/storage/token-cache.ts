@@ -23,7 +23,12 @@ export function tokenCacheKey(hash: string): string {
 }
 
 /** Caches until the token expires; skipped when less than KV's minimum TTL is left. */
-export async function writeCachedToken(kv: KVNamespace, hash: string, entry: CachedToken, now: Date): Promise<void> {
+export async function writeCachedToken(
+  kv: KVNamespace,
+  hash: string,
+  entry: CachedToken,
+  now: Date,
+): Promise<void> {
   const ttl = entry.claims.exp - epochSeconds(now)
   if (ttl < MIN_TTL_SECONDS) return
   await kv.put(tokenCacheKey(hash), JSON.stringify(entry), { expirationTtl: ttl })

@@ -14,7 +14,12 @@ export async function tombstoneKey(jti: string): Promise<string> {
 }
 
 /** Writes the tombstone until `exp` (epoch seconds) and a minute more, at least KV's minimum 60 s. */
-export async function writeTombstone(kv: KVNamespace, jti: string, exp: number, now: Date): Promise<void> {
+export async function writeTombstone(
+  kv: KVNamespace,
+  jti: string,
+  exp: number,
+  now: Date,
+): Promise<void> {
   const ttl = Math.max(60, exp - epochSeconds(now) + 60)
   await kv.put(await tombstoneKey(jti), '1', { expirationTtl: ttl })
   forgetEdgeState()

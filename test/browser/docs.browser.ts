@@ -72,7 +72,9 @@ describe('GET /docs in Chromium', () => {
     expect(await page.locator('.opblock').count()).toBe(operations.length)
     // Swagger UI's element ids are operations-<tag>-<operationId>.
     for (const { tags, operationId } of operations) {
-      expect(await page.locator(`#operations-${tags[0]}-${operationId}`).count(), operationId).toBe(1)
+      expect(await page.locator(`#operations-${tags[0]}-${operationId}`).count(), operationId).toBe(
+        1,
+      )
     }
     await page.screenshot({ path: join(ARTIFACTS, 'docs.png') })
     // The static assets (public/_headers) are hardened like the Worker's own answers.
@@ -100,24 +102,35 @@ describe('GET /docs in Chromium', () => {
     }
     const fields = operation.locator('.opblock-section-request-body tr[data-property-name]')
     await fields.first().waitFor()
-    const names = await fields.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-property-name')!))
+    const names = await fields.evaluateAll((rows) =>
+      rows.map((row) => row.getAttribute('data-property-name')!),
+    )
     for (const name of names) {
-      await operation.locator(`tr[data-property-name="${name}"] input[type=text]`).fill(values[name] ?? '')
+      await operation
+        .locator(`tr[data-property-name="${name}"] input[type=text]`)
+        .fill(values[name] ?? '')
     }
     // Swagger UI ticks "Send empty value" on the fields emptied above; leave those out instead.
     for (const name of names.filter((n) => !values[n])) {
-      await operation.locator(`tr[data-property-name="${name}"] input[type=checkbox]`).setChecked(false)
+      await operation
+        .locator(`tr[data-property-name="${name}"] input[type=checkbox]`)
+        .setChecked(false)
     }
     await operation.getByRole('button', { name: 'Execute' }).click()
 
     // "Server response": one row, the status and the body as the page shows them.
     const answer = operation.locator('.live-responses-table tbody tr.response')
     expect(await answer.locator('.response-col_status').textContent()).toBe('200')
-    expect(await operation.locator('.request-url pre').textContent()).toBe(`${portero.base}/oauth/token`)
+    expect(await operation.locator('.request-url pre').textContent()).toBe(
+      `${portero.base}/oauth/token`,
+    )
     // What the page sent, as its curl line shows it.
     const form = new URLSearchParams(values).toString()
     expect(await operation.locator('.curl-command').textContent()).toContain(`-d '${form}'`)
-    const shown = await answer.locator('.response-col_description pre.microlight').first().textContent()
+    const shown = await answer
+      .locator('.response-col_description pre.microlight')
+      .first()
+      .textContent()
     const body = JSON.parse(shown!) as { access_token: string; token_type: string }
     expect(body.access_token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/)
     expect(body.token_type).toBe('Bearer')
@@ -129,7 +142,12 @@ describe('GET /docs in Chromium', () => {
     await page.screenshot({
       path: join(ARTIFACTS, 'docs-token.png'),
       fullPage: true,
-      clip: { x: from.x, y: from.y + scrollY, width: from.width, height: to.y + to.height - from.y },
+      clip: {
+        x: from.x,
+        y: from.y + scrollY,
+        width: from.width,
+        height: to.y + to.height - from.y,
+      },
     })
     expect(foreign).toEqual([])
     expect(errors).toEqual([])

@@ -14,7 +14,16 @@ import {
 } from '../../src/domain/pictures.ts'
 import { digestClientSecret, importPepper } from '../../src/domain/secrets.ts'
 import { AppError } from '../../src/errors.ts'
-import { gif, GIF, jpeg, pngDeclaring, randomPng, toBase64, webp, WEBP } from '../helpers/pictures.ts'
+import {
+  gif,
+  GIF,
+  jpeg,
+  pngDeclaring,
+  randomPng,
+  toBase64,
+  webp,
+  WEBP,
+} from '../helpers/pictures.ts'
 
 const PATH = 'parameters.advertisement.picture'
 
@@ -83,14 +92,18 @@ describe('decodePicture', () => {
   })
 
   it('accepts 1 MiB and refuses 1 MiB + 1 byte with 413 payload_too_large', () => {
-    expect(decodePicture(toBase64(pngOfSize(MAX_PICTURE_BYTES)), PATH).bytes.length).toBe(MAX_PICTURE_BYTES)
+    expect(decodePicture(toBase64(pngOfSize(MAX_PICTURE_BYTES)), PATH).bytes.length).toBe(
+      MAX_PICTURE_BYTES,
+    )
     const error = refusal(toBase64(pngOfSize(MAX_PICTURE_BYTES + 1)))
     expect(error).toMatchObject({ status: 413, code: 'payload_too_large' })
   })
 
   it('refuses HTML, SVG and polyglots that do not start as an image', () => {
     const html = new TextEncoder().encode('<html><script>alert(1)</script></html>')
-    const svg = new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>')
+    const svg = new TextEncoder().encode(
+      '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+    )
     // A GIF after HTML: browsers sniffing for HTML would run it; Portero sees no GIF at the start.
     const polyglot = Uint8Array.from([...new TextEncoder().encode('<html><!--'), ...GIF])
     for (const bytes of [html, svg, polyglot]) {
@@ -116,25 +129,50 @@ describe('readPictureSize', () => {
   const SOI = [0xff, 0xd8]
   const EOI = [0xff, 0xd9]
   /** A baseline frame header (SOF0) of one component. */
-  const sof = (width: number, height: number, marker = 0xc0) =>
-    [0xff, marker, 0x00, 0x0b, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x01, 0x01, 0x11, 0x00]
+  const sof = (width: number, height: number, marker = 0xc0) => [
+    0xff,
+    marker,
+    0x00,
+    0x0b,
+    0x08,
+    height >> 8,
+    height & 0xff,
+    width >> 8,
+    width & 0xff,
+    0x01,
+    0x01,
+    0x11,
+    0x00,
+  ]
   const bytes = (...parts: number[][]) => Uint8Array.from(parts.flat())
 
   it('reads a PNG’s IHDR', () => {
     expect(readPictureSize(randomPng(3, 5), 'png')).toEqual({ width: 3, height: 5 })
-    expect(readPictureSize(pngDeclaring(50_000, 50_000), 'png')).toEqual({ width: 50_000, height: 50_000 })
+    expect(readPictureSize(pngDeclaring(50_000, 50_000), 'png')).toEqual({
+      width: 50_000,
+      height: 50_000,
+    })
     expect(readPictureSize(pngDeclaring(0, 5), 'png')).toBeNull()
   })
 
   it('reads a JPEG’s frame header, walking the segments before it', () => {
     expect(readPictureSize(jpeg(640, 480), 'jpg')).toEqual({ width: 640, height: 480 })
     // Progressive (SOF2) is a frame header too.
-    expect(readPictureSize(bytes(SOI, sof(800, 600, 0xc2), EOI), 'jpg')).toEqual({ width: 800, height: 600 })
+    expect(readPictureSize(bytes(SOI, sof(800, 600, 0xc2), EOI), 'jpg')).toEqual({
+      width: 800,
+      height: 600,
+    })
     // A Huffman table (C4, in the SOFn range) is skipped by its length, not read as a frame.
     const dht = [0xff, 0xc4, 0x00, 0x03, 0x00]
-    expect(readPictureSize(bytes(SOI, dht, sof(10, 20), EOI), 'jpg')).toEqual({ width: 10, height: 20 })
+    expect(readPictureSize(bytes(SOI, dht, sof(10, 20), EOI), 'jpg')).toEqual({
+      width: 10,
+      height: 20,
+    })
     // Fill bytes (FF) before a marker.
-    expect(readPictureSize(bytes(SOI, [0xff, 0xff], sof(7, 9), EOI), 'jpg')).toEqual({ width: 7, height: 9 })
+    expect(readPictureSize(bytes(SOI, [0xff, 0xff], sof(7, 9), EOI), 'jpg')).toEqual({
+      width: 7,
+      height: 9,
+    })
   })
 
   it('finds no size in a JPEG without a frame header before its scan', () => {
@@ -150,13 +188,19 @@ describe('readPictureSize', () => {
     expect(readPictureSize(GIF, 'gif')).toEqual({ width: 1, height: 1 })
     expect(readPictureSize(gif([10, 20], [0, 0, 10, 20]), 'gif')).toEqual({ width: 10, height: 20 })
     expect(readPictureSize(gif([1, 1], [0, 0, 5000, 2]), 'gif')).toEqual({ width: 5000, height: 2 })
-    expect(readPictureSize(gif([1, 1], [65_535, 0, 1, 1]), 'gif')).toEqual({ width: 65_536, height: 1 })
+    expect(readPictureSize(gif([1, 1], [65_535, 0, 1, 1]), 'gif')).toEqual({
+      width: 65_536,
+      height: 1,
+    })
   })
 
   it('reads a WebP’s VP8L, VP8X and VP8 headers', () => {
     expect(readPictureSize(WEBP, 'webp')).toEqual({ width: 1, height: 1 })
     // VP8L: width − 1 and height − 1 in 14 bits each after the 0x2F signature.
-    expect(readPictureSize(webp('VP8L', [0x2f, 0x02, 0x00, 0x01, 0x00, 0x00]), 'webp')).toEqual({ width: 3, height: 5 })
+    expect(readPictureSize(webp('VP8L', [0x2f, 0x02, 0x00, 0x01, 0x00, 0x00]), 'webp')).toEqual({
+      width: 3,
+      height: 5,
+    })
     expect(readPictureSize(webp('VP8L', [0x2f, 0xff, 0xff, 0xff, 0x0f, 0x00]), 'webp')).toEqual({
       width: 16_384,
       height: 16_384,
@@ -186,7 +230,11 @@ describe('decodePicture: pixel limits', () => {
     ['a PNG of 4096 × 3907 (over 16 megapixels)', () => pngDeclaring(4096, 3907), '4096 × 3907'],
     ['a JPEG 5000 pixels wide', () => jpeg(5000, 10), '5000 × 10'],
     ['a GIF whose frame outgrows its 1 × 1 screen', () => gif([1, 1], [0, 0, 5000, 1]), '5000 × 1'],
-    ['a WebP canvas of 5000 × 3000', () => webp('VP8X', [0, 0, 0, 0, 0x87, 0x13, 0, 0xb7, 0x0b, 0]), '5000 × 3000'],
+    [
+      'a WebP canvas of 5000 × 3000',
+      () => webp('VP8X', [0, 0, 0, 0, 0x87, 0x13, 0, 0xb7, 0x0b, 0]),
+      '5000 × 3000',
+    ],
   ])('refuses %s with 400 naming the field', (_, image, size) => {
     const error = refusal(toBase64(image()))
     expect(error).toMatchObject({ status: 400, code: 'invalid_request' })
@@ -277,7 +325,10 @@ describe('derivePictureIdKey', () => {
     const sha256 = 'ab'.repeat(32)
     const id = await pictureId(await derivePictureIdKey(env.SECRET_PEPPER), sha256)
     // The very bytes the id is an HMAC of, digested as a client secret would be.
-    const asSecret = await digestClientSecret(await importPepper(env.SECRET_PEPPER), `portero picture v1\n${sha256}`)
+    const asSecret = await digestClientSecret(
+      await importPepper(env.SECRET_PEPPER),
+      `portero picture v1\n${sha256}`,
+    )
     expect(id).toMatch(/^[0-9a-f]{64}$/)
     expect(id).not.toBe(asSecret)
     // Still a function of the pepper: another deployment's ids differ.

@@ -13,7 +13,10 @@ describe('renderQrCode', () => {
     { name: 'a URL', content: 'https://clinica.example/turnos/8f3c2a?ref=sms&canal=1' },
     { name: 'accents, symbols and an emoji', content: 'Entrada Nº 42 — ¡válida! 🎟️ Fila ñ' },
     { name: 'spaces and line breaks', content: '  Cupón\n10 % de descuento\n  ' },
-    { name: `${MAX_QR_CONTENT_CHARS} four-byte characters (the largest content)`, content: '🎫'.repeat(MAX_QR_CONTENT_CHARS) },
+    {
+      name: `${MAX_QR_CONTENT_CHARS} four-byte characters (the largest content)`,
+      content: '🎫'.repeat(MAX_QR_CONTENT_CHARS),
+    },
   ]
   for (const { name, content } of contents) {
     it(`encodes ${name} so that a reader decodes it exactly`, () => {

@@ -19,7 +19,10 @@ describe('client secrets', () => {
   })
 
   it('stores a keyed digest that depends on the pepper', async () => {
-    const [a, b] = await Promise.all([importPepper(generatePepper()), importPepper(generatePepper())])
+    const [a, b] = await Promise.all([
+      importPepper(generatePepper()),
+      importPepper(generatePepper()),
+    ])
     const secret = generateClientSecret()
     const digest = await digestClientSecret(a, secret)
     expect(digest).toMatch(/^[0-9a-f]{64}$/)
@@ -47,7 +50,10 @@ describe('client secrets', () => {
 
   it('matches either digest during a rotation grace period', async () => {
     const pepper = await importPepper(generatePepper())
-    const [old, current] = await Promise.all([digestClientSecret(pepper, 'old'), digestClientSecret(pepper, 'new')])
+    const [old, current] = await Promise.all([
+      digestClientSecret(pepper, 'old'),
+      digestClientSecret(pepper, 'new'),
+    ])
     expect(await secretMatches(pepper, 'old', [current, old])).toBe(true)
     expect(await secretMatches(pepper, 'new', [current, old])).toBe(true)
     expect(await secretMatches(pepper, 'other', [current, old])).toBe(false)
@@ -62,16 +68,28 @@ describe('client secrets', () => {
 
   it('refuses document 003’s example secret, in any case, unless the deployment is local', () => {
     const example = 'DA39A3EE5E6B4B0D3255BFEF95601890AFD80709'
-    expect(checkImportedSecret(example, { local: false })).toMatch(/example printed in the source documents/)
+    expect(checkImportedSecret(example, { local: false })).toMatch(
+      /example printed in the source documents/,
+    )
     expect(checkImportedSecret(example.toLowerCase(), { local: false })).toMatch(/example/)
     expect(checkImportedSecret(example, { local: true })).toBeNull()
   })
 
   it('counts only localhost, 127.0.0.1 and [::1] as local issuers', () => {
-    for (const issuer of ['http://localhost:8787', 'http://127.0.0.1:8787', 'http://[::1]:8787', 'https://localhost']) {
+    for (const issuer of [
+      'http://localhost:8787',
+      'http://127.0.0.1:8787',
+      'http://[::1]:8787',
+      'https://localhost',
+    ]) {
       expect(isLocalIssuer(issuer)).toBe(true)
     }
-    for (const issuer of ['https://portero.test', 'https://localhost.example.com', 'https://127.0.0.1.nip.io', 'not a url']) {
+    for (const issuer of [
+      'https://portero.test',
+      'https://localhost.example.com',
+      'https://127.0.0.1.nip.io',
+      'not a url',
+    ]) {
       expect(isLocalIssuer(issuer)).toBe(false)
     }
   })

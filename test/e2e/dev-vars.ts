@@ -35,7 +35,12 @@ export async function rotateSigningKeys(): Promise<string> {
   // between. npm puts the project's own Node (24, which runs .ts) on PATH.
   const args = ['run', '-s', 'keys:generate', '--', '--rotate', '-']
   const input = JSON.stringify(currentSigningKeys())
-  const keys = execFileSync('npm', args, { cwd: ROOT, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] }).trim()
+  const keys = execFileSync('npm', args, {
+    cwd: ROOT,
+    input,
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'ignore'],
+  }).trim()
   // .dev.vars holds the set single-quoted on one line, as scripts/dev-vars.ts writes it.
   writeFileSync(
     DEV_VARS_FILE,

@@ -14,11 +14,15 @@ const FILES = [DEV_VARS, STAND_IN_DEV_VARS].map((file) => join(ROOT, file))
 const modeOf = (file: string) => statSync(file).mode & 0o777
 
 describe('npm start and its files of secrets', () => {
-  it('makes an existing .dev.vars of mode 0644 private (0600) again', { timeout: 90_000 }, async () => {
-    // As a copy, a restore from backup or an editor may leave them: complete, so nothing is rewritten.
-    await restartServer(() => {
-      for (const file of FILES) chmodSync(file, 0o644)
-    })
-    expect(FILES.map(modeOf)).toEqual([0o600, 0o600])
-  })
+  it(
+    'makes an existing .dev.vars of mode 0644 private (0600) again',
+    { timeout: 90_000 },
+    async () => {
+      // As a copy, a restore from backup or an editor may leave them: complete, so nothing is rewritten.
+      await restartServer(() => {
+        for (const file of FILES) chmodSync(file, 0o644)
+      })
+      expect(FILES.map(modeOf)).toEqual([0o600, 0o600])
+    },
+  )
 })

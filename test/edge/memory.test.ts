@@ -3,7 +3,12 @@
 // remembered longer than the window, from a read older than a change, or beyond its bounds.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { forgetEdgeState, MEMORY_MAX_ENTRIES, readEdgeState, rememberedEntries } from '../../src/storage/edge-state.ts'
+import {
+  forgetEdgeState,
+  MEMORY_MAX_ENTRIES,
+  readEdgeState,
+  rememberedEntries,
+} from '../../src/storage/edge-state.ts'
 import { adminToken } from '../helpers/admin.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, ORIGIN } from '../helpers/http.ts'
@@ -19,7 +24,8 @@ async function send(request: Request) {
   return { status: response.status, trips }
 }
 
-const me = (token: string) => new Request(`${ORIGIN}/auth/me`, { method: 'POST', headers: { 'x-access-token': token } })
+const me = (token: string) =>
+  new Request(`${ORIGIN}/auth/me`, { method: 'POST', headers: { 'x-access-token': token } })
 
 describe('the isolate’s memory of edge reads', () => {
   it('answers a repeated check within the window without reading KV or D1', async () => {
@@ -40,7 +46,10 @@ describe('the isolate’s memory of edge reads', () => {
     const revoke = await send(
       new Request(`${ORIGIN}/oauth/revoke`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(client.clientId, client.clientSecret) },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basicAuth(client.clientId, client.clientSecret),
+        },
         body: new URLSearchParams({ token }).toString(),
       }),
     )
@@ -57,7 +66,10 @@ describe('the isolate’s memory of edge reads', () => {
     const disable = await send(
       new Request(`${ORIGIN}/admin/clients/${client.clientId}`, {
         method: 'PATCH',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${await adminToken()}` },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${await adminToken()}`,
+        },
         body: JSON.stringify({ status: 'disabled' }),
       }),
     )
@@ -80,11 +92,15 @@ describe('the isolate’s memory of edge reads', () => {
     // The real KV, with its answer held until the change below is made.
     const slow = new Proxy(env.CACHE, {
       get(target, prop) {
-        if (prop === 'get') return async (...args: unknown[]) => {
-          const answer = await (target.get as (...a: unknown[]) => Promise<unknown>).apply(target, args)
-          await held
-          return answer
-        }
+        if (prop === 'get')
+          return async (...args: unknown[]) => {
+            const answer = await (target.get as (...a: unknown[]) => Promise<unknown>).apply(
+              target,
+              args,
+            )
+            await held
+            return answer
+          }
         const value = Reflect.get(target, prop) as unknown
         return typeof value === 'function' ? value.bind(target) : value
       },

@@ -2,7 +2,12 @@
 // trips each response waits for, counted by proxies around the real bindings. Work deferred past
 // the response (cache fills, audit events, enqueueing) is not counted: it runs after app.fetch
 // resolves, and each test then waits for it (waitOnExecutionContext) so the next one starts warm.
-import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from 'cloudflare:test'
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  waitOnExecutionContext,
+} from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { app } from '../../src/app.ts'
@@ -26,7 +31,11 @@ async function probeWarm(make: () => Request) {
   return probe(make())
 }
 
-function expectWithin(trips: RoundTrips, budget: Required<Omit<Budget, 'd1Statements'>>, calls: string[]) {
+function expectWithin(
+  trips: RoundTrips,
+  budget: Required<Omit<Budget, 'd1Statements'>>,
+  calls: string[],
+) {
   const detail = `calls: ${calls.join(', ')}`
   expect(trips.kv, detail).toBeLessThanOrEqual(budget.kv)
   expect(trips.d1, detail).toBeLessThanOrEqual(budget.d1)
@@ -95,7 +104,10 @@ describe('token issue: one KV round trip, no D1, no queue', () => {
 
   it('an unknown client id or a wrong secret writes nothing to D1 before the response', async () => {
     const client = await createClient()
-    for (const who of [{ ...client, clientId: `nobody-${crypto.randomUUID()}` }, { ...client, clientSecret: 'wrong' }]) {
+    for (const who of [
+      { ...client, clientId: `nobody-${crypto.randomUUID()}` },
+      { ...client, clientSecret: 'wrong' },
+    ]) {
       const { response, trips, calls } = await probe(tokenRequest(who))
       expect(response.status).toBe(401)
       // At most the one read of a client not at the edge; no statement that writes.
@@ -120,7 +132,10 @@ describe('token checks: one KV round trip, no D1', () => {
     const make = () =>
       new Request(`${ORIGIN}/mcg/v1/tokeninfo`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${caller}` },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Bearer ${caller}`,
+        },
         body: new URLSearchParams({ token: subject }).toString(),
       })
     const { response, trips, calls } = await probeWarm(make)
@@ -141,12 +156,16 @@ describe('token checks: one KV round trip, no D1', () => {
       ['/admin/audit', admin],
     ]
     for (const [path, token] of routes) {
-      const make = () => new Request(ORIGIN + path, { headers: { authorization: `Bearer ${token}` } })
+      const make = () =>
+        new Request(ORIGIN + path, { headers: { authorization: `Bearer ${token}` } })
       const { response, calls } = await probeWarm(make)
       expect(response.status, path).toBeLessThan(500)
       // The check is the first call; what the route itself reads comes after it.
       expect(calls[0], `${path}: ${calls.join(', ')}`).toBe('kv.get')
-      expect(calls.slice(1).filter((c) => c.startsWith('kv.get')), `${path}: ${calls.join(', ')}`).toEqual([])
+      expect(
+        calls.slice(1).filter((c) => c.startsWith('kv.get')),
+        `${path}: ${calls.join(', ')}`,
+      ).toEqual([])
     }
   })
 
@@ -185,42 +204,46 @@ describe('POST /Services: at most two D1 round trips and no queue send after its
 })
 
 describe('D1 per token issued', () => {
-  it('costs at most 10 statements per 1,000 tokens, the audit trail included', { timeout: 120_000 }, async () => {
-    const client = await createClient()
-    const ip = freshIp()
-    // The client's first login reads it from D1 and fills the edge; the thousand after it do not.
-    await probe(tokenRequest(client, ip))
-    const counter = countRoundTrips(env)
-    for (let i = 0; i < 1000; i++) {
-      const ctx = createExecutionContext()
-      const response = await app.fetch(tokenRequest(client, ip), counter.env, ctx)
-      expect(response.status).toBe(200)
-      await waitOnExecutionContext(ctx)
-    }
-    expect(counter.snapshot().d1Statements).toBe(0)
-    const events = counter.sent('AUDIT_QUEUE')
-    expect(events).toHaveLength(1000)
+  it(
+    'costs at most 10 statements per 1,000 tokens, the audit trail included',
+    { timeout: 120_000 },
+    async () => {
+      const client = await createClient()
+      const ip = freshIp()
+      // The client's first login reads it from D1 and fills the edge; the thousand after it do not.
+      await probe(tokenRequest(client, ip))
+      const counter = countRoundTrips(env)
+      for (let i = 0; i < 1000; i++) {
+        const ctx = createExecutionContext()
+        const response = await app.fetch(tokenRequest(client, ip), counter.env, ctx)
+        expect(response.status).toBe(200)
+        await waitOnExecutionContext(ctx)
+      }
+      expect(counter.snapshot().d1Statements).toBe(0)
+      const events = counter.sent('AUDIT_QUEUE')
+      expect(events).toHaveLength(1000)
 
-    // The audit queue delivers them in batches of up to 100 (wrangler.toml); each is one insert.
-    for (let start = 0; start < events.length; start += 100) {
-      const messages = events.slice(start, start + 100).map((body, i) => ({
-        id: `audit-${start + i}`,
-        timestamp: new Date(),
-        attempts: 1,
-        body,
-      }))
-      const batch = createMessageBatch(AUDIT_QUEUE_NAME, messages)
-      const ctx = createExecutionContext()
-      await worker.queue(batch, counter.env)
-      expect((await getQueueResult(batch, ctx)).ackAll).toBe(true)
-    }
-    expect(counter.snapshot().d1Statements).toBeLessThanOrEqual(10)
-    const { issued } = (await env.DB.prepare(
-      `SELECT COALESCE(SUM(count), 0) AS issued FROM audit_events WHERE action = 'token.issued' AND target = ?1`,
-    )
-      .bind(client.clientId)
-      .first<{ issued: number }>())!
-    // The real queue may have delivered some of them too: at least every token is recorded.
-    expect(issued).toBeGreaterThanOrEqual(1000)
-  })
+      // The audit queue delivers them in batches of up to 100 (wrangler.toml); each is one insert.
+      for (let start = 0; start < events.length; start += 100) {
+        const messages = events.slice(start, start + 100).map((body, i) => ({
+          id: `audit-${start + i}`,
+          timestamp: new Date(),
+          attempts: 1,
+          body,
+        }))
+        const batch = createMessageBatch(AUDIT_QUEUE_NAME, messages)
+        const ctx = createExecutionContext()
+        await worker.queue(batch, counter.env)
+        expect((await getQueueResult(batch, ctx)).ackAll).toBe(true)
+      }
+      expect(counter.snapshot().d1Statements).toBeLessThanOrEqual(10)
+      const { issued } = (await env.DB.prepare(
+        `SELECT COALESCE(SUM(count), 0) AS issued FROM audit_events WHERE action = 'token.issued' AND target = ?1`,
+      )
+        .bind(client.clientId)
+        .first<{ issued: number }>())!
+      // The real queue may have delivered some of them too: at least every token is recorded.
+      expect(issued).toBeGreaterThanOrEqual(1000)
+    },
+  )
 })

@@ -48,7 +48,11 @@ describe('a cache fill racing a change', () => {
     await checkAccessToken(await tokenDeps(fills.defer), token)
     expect(fills.count()).toBeGreaterThan(0)
 
-    const revoke = await postForm('/oauth/revoke', { token }, { authorization: basicAuth(owner.clientId, owner.clientSecret) })
+    const revoke = await postForm(
+      '/oauth/revoke',
+      { token },
+      { authorization: basicAuth(owner.clientId, owner.clientSecret) },
+    )
     expect(revoke.status).toBe(200)
     await fills.release()
 
@@ -62,15 +66,24 @@ describe('a cache fill racing a change', () => {
     const fills = heldBack()
     await checkAccessToken(await tokenDeps(fills.defer), token)
 
-    const disable = await adminCall(await adminToken(), 'PATCH', `/admin/clients/${owner.clientId}`, { status: 'disabled' })
+    const disable = await adminCall(
+      await adminToken(),
+      'PATCH',
+      `/admin/clients/${owner.clientId}`,
+      { status: 'disabled' },
+    )
     expect(disable.status).toBe(204)
     await fills.release()
 
     await expectInactive(token)
-    const login = await postForm('/oauth/token', { grant_type: 'client_credentials' }, {
-      authorization: basicAuth(owner.clientId, owner.clientSecret),
-      'cf-connecting-ip': freshIp(),
-    })
+    const login = await postForm(
+      '/oauth/token',
+      { grant_type: 'client_credentials' },
+      {
+        authorization: basicAuth(owner.clientId, owner.clientSecret),
+        'cf-connecting-ip': freshIp(),
+      },
+    )
     await expectProblem(login, 401, 'invalid_client', 'application/json')
   })
 
@@ -94,27 +107,50 @@ describe('a cache fill racing a change', () => {
     )
     expect(fills.count()).toBe(1)
 
-    const rotation = await adminCall(await adminToken(), 'POST', `/admin/clients/${owner.clientId}/secret`, {})
+    const rotation = await adminCall(
+      await adminToken(),
+      'POST',
+      `/admin/clients/${owner.clientId}/secret`,
+      {},
+    )
     expect(rotation.status).toBe(200)
     const { client_secret: fresh } = (await rotation.json()) as { client_secret: string }
     await fills.release()
 
-    const headers = (secret: string) => ({ authorization: basicAuth(owner.clientId, secret), 'cf-connecting-ip': freshIp() })
-    const old = await postForm('/oauth/token', { grant_type: 'client_credentials' }, headers(owner.clientSecret))
+    const headers = (secret: string) => ({
+      authorization: basicAuth(owner.clientId, secret),
+      'cf-connecting-ip': freshIp(),
+    })
+    const old = await postForm(
+      '/oauth/token',
+      { grant_type: 'client_credentials' },
+      headers(owner.clientSecret),
+    )
     await expectProblem(old, 401, 'invalid_client', 'application/json')
-    const current = await postForm('/oauth/token', { grant_type: 'client_credentials' }, headers(fresh))
+    const current = await postForm(
+      '/oauth/token',
+      { grant_type: 'client_credentials' },
+      headers(fresh),
+    )
     expect(current.status).toBe(200)
   })
 })
 
 describe('changes are seen at once by the location that made them', () => {
   it('narrowing a client’s scopes ends the tokens it holds; new tokens carry the narrower scope', async () => {
-    const owner = await createClient({ allowedScopes: ['services:send', 'recipients:manage', 'tokens:introspect'] })
+    const owner = await createClient({
+      allowedScopes: ['services:send', 'recipients:manage', 'tokens:introspect'],
+    })
     const token = await tokenFor(owner)
     await expectActive(token)
-    const narrow = await adminCall(await adminToken(), 'PATCH', `/admin/clients/${owner.clientId}`, {
-      allowed_scopes: ['services:send', 'tokens:introspect'],
-    })
+    const narrow = await adminCall(
+      await adminToken(),
+      'PATCH',
+      `/admin/clients/${owner.clientId}`,
+      {
+        allowed_scopes: ['services:send', 'tokens:introspect'],
+      },
+    )
     expect(narrow.status).toBe(204)
     await expectInactive(token)
     const fresh = await tokenFor(owner)
@@ -133,7 +169,9 @@ describe('changes are seen at once by the location that made them', () => {
     })
     expect(widen.status).toBe(204)
     await expectActive(token)
-    const narrow = await adminCall(admin, 'PATCH', `/admin/clients/${owner.clientId}`, { audiences: ['https://a.example'] })
+    const narrow = await adminCall(admin, 'PATCH', `/admin/clients/${owner.clientId}`, {
+      audiences: ['https://a.example'],
+    })
     expect(narrow.status).toBe(204)
     await expectInactive(token)
   })
@@ -146,17 +184,26 @@ describe('revocations made before tombstones existed', () => {
     await expectActive(token)
     // The check filled the client's record at the edge after its response.
     const keys = (await clientRecordKeys(owner.clientId))!
-    expect(await eventually(() => env.CACHE.get(keys.filled), (v) => v !== null)).not.toBeNull()
+    expect(
+      await eventually(
+        () => env.CACHE.get(keys.filled),
+        (v) => v !== null,
+      ),
+    ).not.toBeNull()
     // A revocation as an earlier version made it: a D1 row, no tombstone.
     const { jti, exp } = decodeJwt(token)
-    await env.DB.prepare('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)')
+    await env.DB.prepare(
+      'INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)',
+    )
       .bind(jti, owner.clientId, exp)
       .run()
     await expectActive(token) // the edge does not ask D1 while the client's record is there
 
     await worker.scheduled(createScheduledController({ scheduledTime: new Date() }), env)
     await expectInactive(token)
-    const row = await env.DB.prepare('SELECT tombstoned FROM revoked_tokens WHERE jti = ?1').bind(jti).first<{ tombstoned: number }>()
+    const row = await env.DB.prepare('SELECT tombstoned FROM revoked_tokens WHERE jti = ?1')
+      .bind(jti)
+      .first<{ tombstoned: number }>()
     expect(row?.tombstoned).toBe(1)
   })
 })

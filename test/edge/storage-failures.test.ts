@@ -43,24 +43,34 @@ const tokenRequest = (clientId: string, secret: string) =>
 describe('storage failures on the hot paths', () => {
   it('POST /auth/me answers 503 when KV fails', async () => {
     const token = await tokenFor(await createClient())
-    const request = new Request(`${ORIGIN}/auth/me`, { method: 'POST', headers: { 'x-access-token': token } })
+    const request = new Request(`${ORIGIN}/auth/me`, {
+      method: 'POST',
+      headers: { 'x-access-token': token },
+    })
     await expectUnavailable(await probe(request, failing('CACHE')))
   })
 
   it('POST /oauth/token answers 503 when KV fails', async () => {
     const client = await createClient()
-    await expectUnavailable(await probe(tokenRequest(client.clientId, client.clientSecret), failing('CACHE')))
+    await expectUnavailable(
+      await probe(tokenRequest(client.clientId, client.clientSecret), failing('CACHE')),
+    )
   })
 
   it('POST /oauth/token answers 503 when D1 fails for a client not at the edge', async () => {
     const client = await createClient()
-    await expectUnavailable(await probe(tokenRequest(client.clientId, client.clientSecret), failing('DB')))
+    await expectUnavailable(
+      await probe(tokenRequest(client.clientId, client.clientSecret), failing('DB')),
+    )
   })
 
   it('POST /mcg/v1/tokeninfo answers 503, not {"active":false}, when D1 fails for a cold subject', async () => {
     const caller = await tokenFor(await createClient())
     // Warm: the caller's own check needs no D1.
-    const warm = await probe(new Request(`${ORIGIN}/auth/me`, { method: 'POST', headers: { 'x-access-token': caller } }), env)
+    const warm = await probe(
+      new Request(`${ORIGIN}/auth/me`, { method: 'POST', headers: { 'x-access-token': caller } }),
+      env,
+    )
     expect(warm.response.status).toBe(200)
     const owner = await createClient()
     const subject = await tokenFor(owner)
@@ -69,7 +79,10 @@ describe('storage failures on the hot paths', () => {
     await Promise.all([env.CACHE.delete(keys.published), env.CACHE.delete(keys.filled)])
     const request = new Request(`${ORIGIN}/mcg/v1/tokeninfo`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${caller}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Bearer ${caller}`,
+      },
       body: new URLSearchParams({ token: subject }).toString(),
     })
     await expectUnavailable(await probe(request, failing('DB')))

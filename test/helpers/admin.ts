@@ -10,7 +10,12 @@ export async function adminToken(): Promise<string> {
 }
 
 /** A request to the management API with `token`; `body` is sent as JSON. */
-export function adminCall(token: string, method: string, path: string, body?: unknown): Promise<Response> {
+export function adminCall(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Response> {
   return call(path, {
     method,
     headers: {
@@ -40,7 +45,10 @@ export async function json<T>(response: Response, status = 200): Promise<T> {
  * Follows links.next from `first` to the end with `token`, keeping every page and its body as sent;
  * fails on a loop.
  */
-export async function walkPages<T>(token: string, first: string): Promise<{ pages: Page<T>[]; bodies: string[] }> {
+export async function walkPages<T>(
+  token: string,
+  first: string,
+): Promise<{ pages: Page<T>[]; bodies: string[] }> {
   const pages: Page<T>[] = []
   const bodies: string[] = []
   let next: string | null = first

@@ -18,11 +18,15 @@ export function countingDb(db: D1Database = env.DB, { failing = false } = {}) {
       if (property === 'prepare') {
         return (sql: string) => {
           statements.push(sql)
-          return target.prepare(failing ? 'INSERT INTO audit_outage_no_such_table VALUES (?1)' : sql)
+          return target.prepare(
+            failing ? 'INSERT INTO audit_outage_no_such_table VALUES (?1)' : sql,
+          )
         }
       }
       const value: unknown = Reflect.get(target, property)
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value
     },
   })
   return { db: counted, statements }

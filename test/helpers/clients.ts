@@ -15,7 +15,8 @@ export async function createProvider(): Promise<string> {
 export async function createClient(
   overrides: Partial<Omit<NewClient, 'secretDigest'>> & { secret?: string } = {},
 ): Promise<TestClient> {
-  const providerId = overrides.providerId === undefined ? await createProvider() : overrides.providerId
+  const providerId =
+    overrides.providerId === undefined ? await createProvider() : overrides.providerId
   const clientId = overrides.id ?? `client-${crypto.randomUUID()}`
   const clientSecret = overrides.secret ?? generateClientSecret()
   const pepper = await importPepper(env.SECRET_PEPPER)

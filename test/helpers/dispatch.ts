@@ -11,10 +11,20 @@ import { createClient, type TestClient } from './clients.ts'
 import { call, postJson } from './http.ts'
 import { eventually, tokenFor } from './tokens.ts'
 
-export type Sender = TestClient & { token: string; serviceId: number; serviceToken: string; userId: string }
+export type Sender = TestClient & {
+  token: string
+  serviceId: number
+  serviceToken: string
+  userId: string
+}
 
 export async function createSender(
-  options: { providerId?: string; phone?: string | null; fcmTokens?: string[]; requiredParameters?: ServiceParameter[] } = {},
+  options: {
+    providerId?: string
+    phone?: string | null
+    fcmTokens?: string[]
+    requiredParameters?: ServiceParameter[]
+  } = {},
 ): Promise<Sender> {
   const client = await createClient({
     providerId: options.providerId,
@@ -45,8 +55,16 @@ export function example001(sender: Sender, numericProviderId = true) {
     service_id: sender.serviceId,
     parameters: {
       destination: sender.userId,
-      notification: { titulo: 'Clínica Dr. Nano. Turno', mensaje: 'Oftalmologo Lunes 29-10 a las 9:15Hs.', canal: 'SMS' },
-      advertisement: { titulo: 'Autos usados CHECHO', mensaje: 'Lleve su auto usado con Financiameiento ...', canal: 'FCM' },
+      notification: {
+        titulo: 'Clínica Dr. Nano. Turno',
+        mensaje: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
+        canal: 'SMS',
+      },
+      advertisement: {
+        titulo: 'Autos usados CHECHO',
+        mensaje: 'Lleve su auto usado con Financiameiento ...',
+        canal: 'FCM',
+      },
     },
   }
 }
@@ -135,18 +153,16 @@ export async function writeOutbox(
   parts: Partial<NewDelivery>[],
   createdAt = new Date(),
 ): Promise<string[]> {
-  const deliveries = parts.map(
-    (p): NewDelivery => ({
-      id: crypto.randomUUID(),
-      part: 'notification',
-      channel: 'sms',
-      address: '+5491155550000',
-      title: 'Turno',
-      body: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
-      link: null,
-      ...p,
-    }),
-  )
+  const deliveries = parts.map((p): NewDelivery => ({
+    id: crypto.randomUUID(),
+    part: 'notification',
+    channel: 'sms',
+    address: '+5491155550000',
+    title: 'Turno',
+    body: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
+    link: null,
+    ...p,
+  }))
   const message = {
     id: crypto.randomUUID(),
     providerId: sender.providerId,
@@ -168,7 +184,11 @@ export function freshPhone(): string {
 
 /** A sender with its own phone number and FCM token. */
 export function freshSender(options: Parameters<typeof createSender>[0] = {}): Promise<Sender> {
-  return createSender({ phone: freshPhone(), fcmTokens: [`device-${crypto.randomUUID()}`], ...options })
+  return createSender({
+    phone: freshPhone(),
+    fcmTokens: [`device-${crypto.randomUUID()}`],
+    ...options,
+  })
 }
 
 /** How many outbox rows (messages and deliveries) a provider has: 0 after a refused request. */

@@ -15,7 +15,11 @@ export function postJson(path: string, body: unknown, headers: Record<string, st
   })
 }
 
-export function postForm(path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+export function postForm(
+  path: string,
+  fields: Record<string, string>,
+  headers: Record<string, string> = {},
+) {
   return call(path, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },

@@ -35,7 +35,10 @@ export function claims(overrides: JWTPayload = {}): JWTPayload {
 /** Signs `payload` with `key` (the Worker's own by default) and the given header. */
 export async function signToken(
   payload: JWTPayload,
-  { key = workerSigningKey(), header = {} }: { key?: TestKey; header?: Record<string, unknown> } = {},
+  {
+    key = workerSigningKey(),
+    header = {},
+  }: { key?: TestKey; header?: Record<string, unknown> } = {},
 ): Promise<string> {
   const privateKey = await importJWK(key, key.alg)
   return new SignJWT(payload)

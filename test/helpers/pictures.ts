@@ -31,9 +31,26 @@ export const WEBP = fromBase64('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==
  * reads its frame header, not its scan data.
  */
 export function jpeg(width = 1, height = 1): Uint8Array {
-  const app0 = [0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]
+  const app0 = [
+    0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01,
+    0x00, 0x00,
+  ]
   const dqt = [0xff, 0xdb, 0x00, 0x43, 0x00, ...Array.from({ length: 64 }, () => 1)]
-  const sof0 = [0xff, 0xc0, 0x00, 0x0b, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x01, 0x01, 0x11, 0x00]
+  const sof0 = [
+    0xff,
+    0xc0,
+    0x00,
+    0x0b,
+    0x08,
+    height >> 8,
+    height & 0xff,
+    width >> 8,
+    width & 0xff,
+    0x01,
+    0x01,
+    0x11,
+    0x00,
+  ]
   return Uint8Array.from([0xff, 0xd8, ...app0, ...dqt, ...sof0, 0xff, 0xd9])
 }
 
@@ -54,11 +71,33 @@ export function gif(screen: [number, number], frame: [number, number, number, nu
   const u16 = (n: number) => [n & 0xff, n >> 8]
   return Uint8Array.from([
     ...new TextEncoder().encode('GIF89a'),
-    ...u16(screen[0]), ...u16(screen[1]), 0x80, 0x00, 0x00,
-    0, 0, 0, 0xff, 0xff, 0xff,
-    0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00,
-    0x2c, ...frame.flatMap(u16), 0x00,
-    0x02, 0x02, 0x44, 0x01, 0x00,
+    ...u16(screen[0]),
+    ...u16(screen[1]),
+    0x80,
+    0x00,
+    0x00,
+    0,
+    0,
+    0,
+    0xff,
+    0xff,
+    0xff,
+    0x21,
+    0xf9,
+    0x04,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x2c,
+    ...frame.flatMap(u16),
+    0x00,
+    0x02,
+    0x02,
+    0x44,
+    0x01,
+    0x00,
     0x3b,
   ])
 }
@@ -88,7 +127,9 @@ export function readQrCode(png: Uint8Array): string | null {
     for (let x = 0; x < width; x++) {
       const grey =
         depth === 1
-          ? (image.data[y * rowBytes + (x >> 3)]! >> (7 - (x & 7))) & 1 ? 255 : 0
+          ? (image.data[y * rowBytes + (x >> 3)]! >> (7 - (x & 7))) & 1
+            ? 255
+            : 0
           : (image.data[(y * width + x) * channels]! * 255) / (2 ** depth - 1)
       rgba.set([grey, grey, grey, 255], (y * width + x) * 4)
     }

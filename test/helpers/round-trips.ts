@@ -73,7 +73,8 @@ export function countRoundTrips<E extends object>(
       first: (column?: string) => track('d1', 'd1.first', () => stmt.first(column as string), 1),
       all: () => track('d1', 'd1.all', () => stmt.all(), 1),
       run: () => track('d1', 'd1.run', () => stmt.run(), 1),
-      raw: (options?: { columnNames?: boolean }) => track('d1', 'd1.raw', () => stmt.raw(options as never), 1),
+      raw: (options?: { columnNames?: boolean }) =>
+        track('d1', 'd1.raw', () => stmt.raw(options as never), 1),
     }
     real.set(counted, stmt)
     return counted as unknown as D1PreparedStatement
@@ -85,11 +86,15 @@ export function countRoundTrips<E extends object>(
         if (prop === 'prepare') return (sql: string) => statement(target.prepare(sql))
         if (prop === 'batch') {
           return (statements: D1PreparedStatement[]) =>
-            track('d1', `d1.batch(${statements.length})`, () =>
-              target.batch(statements.map((s) => real.get(s) ?? s)),
-            statements.length)
+            track(
+              'd1',
+              `d1.batch(${statements.length})`,
+              () => target.batch(statements.map((s) => real.get(s) ?? s)),
+              statements.length,
+            )
         }
-        if (prop === 'exec') return (sql: string) => track('d1', 'd1.exec', () => target.exec(sql), 1)
+        if (prop === 'exec')
+          return (sql: string) => track('d1', 'd1.exec', () => target.exec(sql), 1)
         const value = Reflect.get(target, prop) as unknown
         return typeof value === 'function' ? value.bind(target) : value
       },
@@ -127,7 +132,9 @@ export function countRoundTrips<E extends object>(
           return (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
             const list = [...messages]
             sent.push(...list.map((m) => m.body))
-            return track('queue', `queue.sendBatch(${list.length})`, () => target.sendBatch(list, options))
+            return track('queue', `queue.sendBatch(${list.length})`, () =>
+              target.sendBatch(list, options),
+            )
           }
         }
         const value = Reflect.get(target, prop) as unknown
@@ -139,9 +146,11 @@ export function countRoundTrips<E extends object>(
   const wrapped: Record<string, unknown> = { ...(env as Record<string, unknown>) }
   for (const [name, binding] of Object.entries(env)) {
     if (typeof binding !== 'object' || binding === null) continue
-    const has = (...methods: string[]) => methods.every((m) => typeof (binding as Record<string, unknown>)[m] === 'function')
+    const has = (...methods: string[]) =>
+      methods.every((m) => typeof (binding as Record<string, unknown>)[m] === 'function')
     if (has('prepare', 'batch')) wrapped[name] = d1(binding as D1Database)
-    else if (has('get', 'put', 'list', 'getWithMetadata')) wrapped[name] = kv(binding as KVNamespace)
+    else if (has('get', 'put', 'list', 'getWithMetadata'))
+      wrapped[name] = kv(binding as KVNamespace)
     else if (has('send', 'sendBatch')) wrapped[name] = queue(name, binding as Queue)
   }
 

@@ -15,7 +15,8 @@ export function useStandIn(): StandIn {
     twilioAccountSid: env.SMS_ACCOUNT_SID,
     twilioAuthToken: env.SMS_AUTH_TOKEN,
     fcmProjectId: env.FCM_PROJECT_ID,
-    serviceAccountEmail: (JSON.parse(env.FCM_SERVICE_ACCOUNT) as { client_email: string }).client_email,
+    serviceAccountEmail: (JSON.parse(env.FCM_SERVICE_ACCOUNT) as { client_email: string })
+      .client_email,
     serviceAccountPublicKey: JSON.parse(env.TEST_SERVICE_ACCOUNT_PUBLIC_JWK),
     tokenUrl: env.GOOGLE_TOKEN_URL,
   })

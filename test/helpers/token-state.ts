@@ -14,8 +14,14 @@ let auditor: Promise<string> | undefined
 
 /** What RFC 7662 introspection says about `token` to a caller allowed to see any token. */
 export async function introspect(token: string): Promise<Record<string, unknown>> {
-  auditor ??= createClient({ providerId: null, allowedScopes: ['tokens:introspect:any'] }).then((c) => tokenFor(c))
-  const response = await postForm('/mcg/v1/tokeninfo', { token }, { authorization: `Bearer ${await auditor}` })
+  auditor ??= createClient({ providerId: null, allowedScopes: ['tokens:introspect:any'] }).then(
+    (c) => tokenFor(c),
+  )
+  const response = await postForm(
+    '/mcg/v1/tokeninfo',
+    { token },
+    { authorization: `Bearer ${await auditor}` },
+  )
   return json<Record<string, unknown>>(response)
 }
 

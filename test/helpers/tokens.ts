@@ -3,7 +3,10 @@ import { expect } from 'vitest'
 import type { TestClient } from './clients.ts'
 import { basicAuth, postForm } from './http.ts'
 
-export async function tokenFor(client: TestClient, params: Record<string, string> = {}): Promise<string> {
+export async function tokenFor(
+  client: TestClient,
+  params: Record<string, string> = {},
+): Promise<string> {
   const response = await postForm(
     '/oauth/token',
     { grant_type: 'client_credentials', ...params },

@@ -281,7 +281,8 @@ describe('createSmsNotifier permanent failures', () => {
     expect(result).toEqual({
       ok: false,
       retryable: false,
-      reason: "SMS provider does not know Portero's account (HTTP 404, Twilio error 20404: The requested resource was not found)",
+      reason:
+        "SMS provider does not know Portero's account (HTTP 404, Twilio error 20404: The requested resource was not found)",
       operatorFault: true,
     })
   })

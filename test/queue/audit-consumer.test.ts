@@ -22,7 +22,9 @@ type Row = {
 }
 
 async function rowsOf(target: string): Promise<Row[]> {
-  const { results } = await env.DB.prepare('SELECT * FROM audit_events WHERE target = ?1 ORDER BY id')
+  const { results } = await env.DB.prepare(
+    'SELECT * FROM audit_events WHERE target = ?1 ORDER BY id',
+  )
     .bind(target)
     .all<Row>()
   return results
@@ -44,7 +46,12 @@ function issued(target: string, occurredAt: string, jti = crypto.randomUUID()): 
   }
 }
 
-function failedLogin(target: string, ip: string, occurredAt: string, reason = 'wrong_secret'): OccurredAuditEvent {
+function failedLogin(
+  target: string,
+  ip: string,
+  occurredAt: string,
+  reason = 'wrong_secret',
+): OccurredAuditEvent {
   return {
     action: 'login.failed',
     outcome: 'failure',
@@ -61,7 +68,9 @@ describe('audit consumer', () => {
   it('inserts a batch of 100 events with one D1 statement, at the times they happened, and acks it', async () => {
     const target = `client-${crypto.randomUUID()}`
     // An hour ago, a millisecond apart: the rows must not take the insert time instead.
-    const events = Array.from({ length: 100 }, (_, i) => issued(target, new Date(Date.now() - 3600_000 + i).toISOString()))
+    const events = Array.from({ length: 100 }, (_, i) =>
+      issued(target, new Date(Date.now() - 3600_000 + i).toISOString()),
+    )
     const counted = countingDb()
     const result = await consumeAudit(events, { ...env, DB: counted.db })
     expect(counted.statements).toHaveLength(1)
@@ -181,7 +190,11 @@ describe('audit consumer', () => {
       { ...issued(target, ago(1)), occurredAt: 'yesterday' },
       'not even an object',
     ])
-    expect(result.explicitAcks.sort()).toEqual(['audit-message-1', 'audit-message-2', 'audit-message-3'])
+    expect(result.explicitAcks.sort()).toEqual([
+      'audit-message-1',
+      'audit-message-2',
+      'audit-message-3',
+    ])
     expect(result.ackAll).toBe(true)
     expect(await rowsOf(target)).toHaveLength(1)
     expect(errors.mock.calls.map(([line]) => JSON.parse(String(line)).message)).toEqual([
@@ -202,7 +215,10 @@ describe('audit consumer', () => {
         target,
         requestId: requestId + 'r'.repeat(5000),
         ip: '1'.repeat(5000),
-        detail: { reason: 'y'.repeat(15_000), list: Array.from({ length: 500 }, (_, i) => `item ${i}`) },
+        detail: {
+          reason: 'y'.repeat(15_000),
+          list: Array.from({ length: 500 }, (_, i) => `item ${i}`),
+        },
         occurredAt: ago(1),
       } satisfies OccurredAuditEvent,
     ])
@@ -230,12 +246,16 @@ describe('audit consumer at scale', () => {
     const counted = countingDb()
     const start = Date.now() - 600_000
     for (let b = 0; b < 10; b++) {
-      const events = Array.from({ length: 100 }, (_, i) => issued(target, new Date(start + b * 100 + i).toISOString()))
+      const events = Array.from({ length: 100 }, (_, i) =>
+        issued(target, new Date(start + b * 100 + i).toISOString()),
+      )
       const result = await consumeAudit(events, { ...env, DB: counted.db })
       expect(result.ackAll).toBe(true)
     }
     expect(counted.statements.length).toBeLessThanOrEqual(10)
-    const { count } = (await env.DB.prepare('SELECT COUNT(*) AS count FROM audit_events WHERE target = ?1')
+    const { count } = (await env.DB.prepare(
+      'SELECT COUNT(*) AS count FROM audit_events WHERE target = ?1',
+    )
       .bind(target)
       .first<{ count: number }>())!
     expect(count).toBe(1000)

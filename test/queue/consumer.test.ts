@@ -16,7 +16,12 @@ const outbox = writeOutbox
 
 async function consume(
   deliveryIds: string[],
-  { queue = 'portero-dispatch', attempts = 1, bodies, vars = {} }: { queue?: string; attempts?: number; bodies?: unknown[]; vars?: Partial<Env> } = {},
+  {
+    queue = 'portero-dispatch',
+    attempts = 1,
+    bodies,
+    vars = {},
+  }: { queue?: string; attempts?: number; bodies?: unknown[]; vars?: Partial<Env> } = {},
 ) {
   const batch = createMessageBatch(
     queue,
@@ -52,7 +57,9 @@ describe('dispatch consumer', () => {
     expect(delivery.providerMessageId).toMatch(/^SM[0-9a-f]{32}$/)
     const [sms] = smsTo(standIn, to)
     expect(sms!.body).toMatchObject({ To: to, From: env.SMS_FROM })
-    expect((sms!.body as { Body: string }).Body).toBe('Turno\nOftalmologo Lunes 29-10 a las 9:15Hs.\nhttps://clinica.example/turnos')
+    expect((sms!.body as { Body: string }).Body).toBe(
+      'Turno\nOftalmologo Lunes 29-10 a las 9:15Hs.\nhttps://clinica.example/turnos',
+    )
   })
 
   it('does not send twice what is already sent', async () => {
@@ -133,7 +140,9 @@ describe('dispatch consumer', () => {
     const [id] = await outbox(sender, [{ channel: 'fcm', address: gone }])
     await consume([id!])
     expect((await row(id!)).status).toBe('failed')
-    expect((await findRecipient(env.DB, sender.providerId, sender.userId))!.fcmTokens).toEqual([kept])
+    expect((await findRecipient(env.DB, sender.providerId, sender.userId))!.fcmTokens).toEqual([
+      kept,
+    ])
   })
 
   it('settles each message of a batch on its own', async () => {
@@ -149,7 +158,11 @@ describe('dispatch consumer', () => {
     const { result } = await consume(ids)
     expect(result.explicitAcks.sort()).toEqual(['queue-message-0', 'queue-message-1'])
     expect(result.retryMessages).toEqual([{ msgId: 'queue-message-2' }])
-    expect((await Promise.all(ids.map(row))).map((d) => d.status)).toEqual(['sent', 'failed', 'queued'])
+    expect((await Promise.all(ids.map(row))).map((d) => d.status)).toEqual([
+      'sent',
+      'failed',
+      'queued',
+    ])
     expect(smsTo(standIn, good)).toHaveLength(1)
   })
 
@@ -178,7 +191,9 @@ describe('failures of the operator’s own channel settings', () => {
   /** The console.error lines the Worker logged during `run`, parsed. */
   async function errorsLoggedBy(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
     const lines: string[] = []
-    const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)))
+    const spy = vi
+      .spyOn(console, 'error')
+      .mockImplementation((line: unknown) => void lines.push(String(line)))
     try {
       await run()
     } finally {
@@ -190,9 +205,13 @@ describe('failures of the operator’s own channel settings', () => {
   /** `last_error` of the delivery as its provider reads it: GET /Services/messages/{id}. */
   async function lastErrorShown(sender: Sender, deliveryId: string): Promise<unknown> {
     const { messageId } = await row(deliveryId)
-    const response = await call(`/Services/messages/${messageId}`, { headers: { authorization: `Bearer ${sender.token}` } })
+    const response = await call(`/Services/messages/${messageId}`, {
+      headers: { authorization: `Bearer ${sender.token}` },
+    })
     expect(response.status).toBe(200)
-    const { deliveries } = (await response.json()) as { deliveries: { id: string; last_error: unknown }[] }
+    const { deliveries } = (await response.json()) as {
+      deliveries: { id: string; last_error: unknown }[]
+    }
     return deliveries.find((d) => d.id === deliveryId)!.last_error
   }
 
@@ -211,29 +230,42 @@ describe('failures of the operator’s own channel settings', () => {
     expect(refused.map((r) => [r.status, r.injected])).toEqual([[401, false]])
 
     expect(await row(id!)).toMatchObject({ status: 'failed', lastError: OPERATOR_FAULT_TEXT })
-    expect(await lastErrorShown(sender, id!)).toBe('delivery channel unavailable; the operator has been notified')
+    expect(await lastErrorShown(sender, id!)).toBe(
+      'delivery channel unavailable; the operator has been notified',
+    )
     const line = logged.find((l) => l.deliveryId === id)
     expect(line).toMatchObject({ level: 'error', channel: 'sms', retryable: false })
-    expect(line!.reason).toMatch(/rejected Portero's credentials \(HTTP 401, Twilio error 20003: Authenticate\)/)
+    expect(line!.reason).toMatch(
+      /rejected Portero's credentials \(HTTP 401, Twilio error 20003: Authenticate\)/,
+    )
     expect(JSON.stringify(line)).not.toContain('a-rotated-auth-token')
   })
 
   it('shows the provider a neutral text when Google’s token endpoint refuses the service account', async () => {
     const standIn = useStandIn()
     const sender = await createSender()
-    const [id] = await outbox(sender, [{ channel: 'fcm', address: `device-${crypto.randomUUID()}` }])
+    const [id] = await outbox(sender, [
+      { channel: 'fcm', address: `device-${crypto.randomUUID()}` },
+    ])
     // A service account the token endpoint does not know (and none cached for it): invalid_grant.
     const account = JSON.parse(env.FCM_SERVICE_ACCOUNT) as Record<string, string>
-    const stranger = { ...account, client_email: `stranger-${crypto.randomUUID()}@portero-test.iam.gserviceaccount.com` }
+    const stranger = {
+      ...account,
+      client_email: `stranger-${crypto.randomUUID()}@portero-test.iam.gserviceaccount.com`,
+    }
     const refusalsBefore = standIn.state.tokens.filter((r) => r.status === 400).length
-    const logged = await errorsLoggedBy(() => consume([id!], { vars: { FCM_SERVICE_ACCOUNT: JSON.stringify(stranger) } }))
+    const logged = await errorsLoggedBy(() =>
+      consume([id!], { vars: { FCM_SERVICE_ACCOUNT: JSON.stringify(stranger) } }),
+    )
     expect(standIn.state.tokens.filter((r) => r.status === 400).length).toBe(refusalsBefore + 1)
 
     expect(await row(id!)).toMatchObject({ status: 'failed', lastError: OPERATOR_FAULT_TEXT })
     expect(await lastErrorShown(sender, id!)).toBe(OPERATOR_FAULT_TEXT)
     const line = logged.find((l) => l.deliveryId === id)
     expect(line).toMatchObject({ level: 'error', channel: 'fcm' })
-    expect(line!.reason).toMatch(/^Google token endpoint refused the service account \(HTTP 400 invalid_grant/)
+    expect(line!.reason).toMatch(
+      /^Google token endpoint refused the service account \(HTTP 400 invalid_grant/,
+    )
   })
 
   it('still shows the provider what was wrong with its own message', async () => {

@@ -25,12 +25,20 @@ describe('POST /auth/login, Bridge dialect (document 003)', () => {
     expect(body.ack).toBe(0)
     expect(body.expires_in).toBe(3600)
     expect(decodeProtectedHeader(body.token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' })
-    expect(decodeJwt(body.token)).toMatchObject({ iss: env.ISSUER, sub: BRIDGE_ID, client_id: BRIDGE_ID })
+    expect(decodeJwt(body.token)).toMatchObject({
+      iss: env.ISSUER,
+      sub: BRIDGE_ID,
+      client_id: BRIDGE_ID,
+    })
   })
 
   it('answers 401 with ack 899 for a wrong secret', async () => {
     const { clientId } = await createClient()
-    const response = await postJson('/auth/login', { clientId, clientSecret: 'x'.repeat(43) }, { 'cf-connecting-ip': freshIp() })
+    const response = await postJson(
+      '/auth/login',
+      { clientId, clientSecret: 'x'.repeat(43) },
+      { 'cf-connecting-ip': freshIp() },
+    )
     const body = await expectProblem(response, 401, 'invalid_client')
     expect(body.ack).toBe(899)
   })
@@ -38,15 +46,27 @@ describe('POST /auth/login, Bridge dialect (document 003)', () => {
   it('answers an unknown client exactly as a wrong secret', async () => {
     const { clientId } = await createClient()
     const ip = freshIp()
-    const wrong = await postJson('/auth/login', { clientId, clientSecret: 'nope' }, { 'cf-connecting-ip': ip })
-    const unknown = await postJson('/auth/login', { clientId: `unknown-${crypto.randomUUID()}`, clientSecret: 'nope' }, { 'cf-connecting-ip': ip })
+    const wrong = await postJson(
+      '/auth/login',
+      { clientId, clientSecret: 'nope' },
+      { 'cf-connecting-ip': ip },
+    )
+    const unknown = await postJson(
+      '/auth/login',
+      { clientId: `unknown-${crypto.randomUUID()}`, clientSecret: 'nope' },
+      { 'cf-connecting-ip': ip },
+    )
     expect(unknown.status).toBe(wrong.status)
     expect(await unknown.json()).toEqual(await wrong.json())
   })
 
   it('refuses a disabled client with the same 401', async () => {
     const { clientId, clientSecret } = await createClient({ status: 'disabled' })
-    const response = await postJson('/auth/login', { clientId, clientSecret }, { 'cf-connecting-ip': freshIp() })
+    const response = await postJson(
+      '/auth/login',
+      { clientId, clientSecret },
+      { 'cf-connecting-ip': freshIp() },
+    )
     const body = await expectProblem(response, 401, 'invalid_client')
     expect(body.ack).toBe(899)
   })
@@ -55,20 +75,28 @@ describe('POST /auth/login, Bridge dialect (document 003)', () => {
     const response = await postJson('/auth/login', { clientId: 'someone' })
     const body = await expectProblem(response, 400, 'invalid_request')
     expect(body.ack).toBe(899)
-    expect(body.errors).toEqual([{ path: 'clientSecret', message: 'clientSecret is required and must be a string' }])
+    expect(body.errors).toEqual([
+      { path: 'clientSecret', message: 'clientSecret is required and must be a string' },
+    ])
   })
 
   it('answers 400 for credentials that are not strings', async () => {
     const response = await postJson('/auth/login', { clientId: 42, clientSecret: ['a'] })
     const body = await expectProblem(response, 400, 'invalid_request')
-    expect((body.errors as { path: string }[]).map((e) => e.path)).toEqual(['clientId', 'clientSecret'])
+    expect((body.errors as { path: string }[]).map((e) => e.path)).toEqual([
+      'clientId',
+      'clientSecret',
+    ])
   })
 })
 
 describe('POST /auth/login, Yativo dialect (document 002)', () => {
   it('answers {status, status_code, message, data} for account_id and app_secret', async () => {
     const { clientId, clientSecret } = await createClient({ tokenLifetime: 600 })
-    const response = await postJson('/auth/login', { account_id: clientId, app_secret: clientSecret })
+    const response = await postJson('/auth/login', {
+      account_id: clientId,
+      app_secret: clientSecret,
+    })
     expect(response.status).toBe(200)
     const body = (await response.json()) as { data: { access_token: string } }
     expect(body).toEqual({
@@ -83,33 +111,56 @@ describe('POST /auth/login, Yativo dialect (document 002)', () => {
 
   it('keeps the Yativo envelope on errors, with an honest status', async () => {
     const { clientId } = await createClient()
-    const response = await postJson('/auth/login', { account_id: clientId, app_secret: 'wrong' }, { 'cf-connecting-ip': freshIp() })
+    const response = await postJson(
+      '/auth/login',
+      { account_id: clientId, app_secret: 'wrong' },
+      { 'cf-connecting-ip': freshIp() },
+    )
     const body = await expectProblem(response, 401, 'invalid_client')
     expect(body).toMatchObject({ status_code: 401, message: body.detail, data: null })
     expect(body.ack).toBeUndefined()
   })
 
   it('names the missing field', async () => {
-    const body = await expectProblem(await postJson('/auth/login', { account_id: 'a' }), 400, 'invalid_request')
-    expect(body.errors).toEqual([{ path: 'app_secret', message: 'app_secret is required and must be a string' }])
+    const body = await expectProblem(
+      await postJson('/auth/login', { account_id: 'a' }),
+      400,
+      'invalid_request',
+    )
+    expect(body.errors).toEqual([
+      { path: 'app_secret', message: 'app_secret is required and must be a string' },
+    ])
     expect(body.status_code).toBe(400)
   })
 })
 
 describe('POST /auth/login, malformed requests', () => {
   it('answers 400 for a body with neither dialect', async () => {
-    const body = await expectProblem(await postJson('/auth/login', { username: 'a', password: 'b' }), 400, 'invalid_request')
+    const body = await expectProblem(
+      await postJson('/auth/login', { username: 'a', password: 'b' }),
+      400,
+      'invalid_request',
+    )
     expect(body.detail).toContain('/oauth/token')
   })
 
-  it.each([['an array', '[]'], ['a string', '"clientId"'], ['null', 'null']])('answers 400 for %s', async (_, json) => {
+  it.each([
+    ['an array', '[]'],
+    ['a string', '"clientId"'],
+    ['null', 'null'],
+  ])('answers 400 for %s', async (_, json) => {
     await expectProblem(await postJson('/auth/login', json), 400, 'invalid_request')
   })
 
   it('answers 400 invalid_request for a body holding both the Bridge and the Yativo pair', async () => {
     const client = await createClient()
     const other = await createClient()
-    const both = { clientId: client.clientId, clientSecret: client.clientSecret, account_id: other.clientId, app_secret: other.clientSecret }
+    const both = {
+      clientId: client.clientId,
+      clientSecret: client.clientSecret,
+      account_id: other.clientId,
+      app_secret: other.clientSecret,
+    }
     const response = await postJson('/auth/login', both, { 'cf-connecting-ip': freshIp() })
     const body = await expectProblem(response, 400, 'invalid_request')
     expect(body.detail).toMatch(/ambiguous/i)
@@ -119,49 +170,69 @@ describe('POST /auth/login, malformed requests', () => {
 
   it('answers 400 for a body mixing fields of the two dialects', async () => {
     const client = await createClient()
-    const response = await postJson('/auth/login', { clientId: client.clientId, app_secret: client.clientSecret })
+    const response = await postJson('/auth/login', {
+      clientId: client.clientId,
+      app_secret: client.clientSecret,
+    })
     const body = await expectProblem(response, 400, 'invalid_request')
     expect(body.detail).toMatch(/ambiguous/i)
   })
 
   it('answers 413 for a body over 16 KiB, before reading it', async () => {
-    const response = await postJson('/auth/login', { clientId: 'a', clientSecret: 'b'.repeat(17 * 1024) })
+    const response = await postJson('/auth/login', {
+      clientId: 'a',
+      clientSecret: 'b'.repeat(17 * 1024),
+    })
     await expectProblem(response, 413, 'payload_too_large')
   })
 
   it('answers 400 for a secret longer than any real one', async () => {
-    const body = await expectProblem(await postJson('/auth/login', { clientId: 'a', clientSecret: 'b'.repeat(300) }), 400, 'invalid_request')
-    expect(body.errors).toEqual([{ path: 'clientSecret', message: 'clientSecret must be at most 256 characters' }])
+    const body = await expectProblem(
+      await postJson('/auth/login', { clientId: 'a', clientSecret: 'b'.repeat(300) }),
+      400,
+      'invalid_request',
+    )
+    expect(body.errors).toEqual([
+      { path: 'clientSecret', message: 'clientSecret must be at most 256 characters' },
+    ])
   })
 })
 
 describe('POST /auth/login, audit trail', () => {
-  it('records issued tokens and failed logins without secrets or tokens', { timeout: 30_000 }, async () => {
-    const { clientId, clientSecret } = await createClient()
-    const ok = await postJson('/auth/login', { clientId, clientSecret })
-    const { token } = (await ok.json()) as { token: string }
-    await postJson('/auth/login', { clientId, clientSecret: 'wrong-secret' }, { 'cf-connecting-ip': freshIp() })
+  it(
+    'records issued tokens and failed logins without secrets or tokens',
+    { timeout: 30_000 },
+    async () => {
+      const { clientId, clientSecret } = await createClient()
+      const ok = await postJson('/auth/login', { clientId, clientSecret })
+      const { token } = (await ok.json()) as { token: string }
+      await postJson(
+        '/auth/login',
+        { clientId, clientSecret: 'wrong-secret' },
+        { 'cf-connecting-ip': freshIp() },
+      )
 
-    // Audit events reach D1 through the audit queue, after the response; wait until both are there.
-    const rows = await eventuallyAudited(
-      async () =>
-        (
-          await env.DB.prepare(
-            'SELECT action, outcome, detail, request_id FROM audit_events WHERE target = ?1 ORDER BY occurred_at',
-          )
-            .bind(clientId)
-            .all<{ action: string; outcome: string; detail: string }>()
-        ).results,
-      (found) => found.length >= 2,
-    )
-    expect(rows.map((r) => [r.action, r.outcome])).toEqual([
-      ['token.issued', 'success'],
-      ['login.failed', 'failure'],
-    ])
-    expect(JSON.parse(rows[1]!.detail)).toMatchObject({ reason: 'wrong_secret' })
-    const dump = JSON.stringify(rows)
-    expect(dump).not.toContain(clientSecret)
-    expect(dump).not.toContain('wrong-secret')
-    expect(dump).not.toContain(token)
-  })
+      // Audit events reach D1 through the audit queue, after the response; wait until both are there.
+      const rows = await eventuallyAudited(
+        async () =>
+          (
+            await env.DB.prepare(
+              'SELECT action, outcome, detail, request_id FROM audit_events WHERE target = ?1 ORDER BY occurred_at',
+            )
+              .bind(clientId)
+              .all<{ action: string; outcome: string; detail: string }>()
+          ).results,
+        (found) => found.length >= 2,
+      )
+      expect(rows.map((r) => [r.action, r.outcome])).toEqual([
+        ['token.issued', 'success'],
+        ['login.failed', 'failure'],
+      ])
+      expect(JSON.parse(rows[1]!.detail)).toMatchObject({ reason: 'wrong_secret' })
+      const dump = JSON.stringify(rows)
+      expect(dump).not.toContain(clientSecret)
+      expect(dump).not.toContain('wrong-secret')
+      expect(dump).not.toContain(token)
+    },
+  )
 })

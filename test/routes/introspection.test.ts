@@ -4,13 +4,25 @@ import { describe, expect, it } from 'vitest'
 import { sha256Hex } from '../../src/encoding.ts'
 import { adminCall, adminToken } from '../helpers/admin.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
-import { basicAuth, call, expectProblem, freshIp, inOneLimiterMinute, postForm } from '../helpers/http.ts'
+import {
+  basicAuth,
+  call,
+  expectProblem,
+  freshIp,
+  inOneLimiterMinute,
+  postForm,
+} from '../helpers/http.ts'
 import { claims, signToken } from '../helpers/keys.ts'
 import { eventually, tokenFor } from '../helpers/tokens.ts'
 
 const PATHS = ['/mcg/v1/tokeninfo', '/oauth/introspect']
 
-function introspect(caller: string, token: string, path = PATHS[0]!, extra: Record<string, string> = {}) {
+function introspect(
+  caller: string,
+  token: string,
+  path = PATHS[0]!,
+  extra: Record<string, string> = {},
+) {
   return postForm(path!, { token, ...extra }, { authorization: caller })
 }
 
@@ -60,7 +72,9 @@ describe.each(PATHS)('POST %s visibility (decisions.md D7)', (path) => {
   it('shows a caller with the introspect-any scope any token', async () => {
     const auditor = await createClient({ allowedScopes: ['tokens:introspect:any'] })
     const token = await tokenFor(await createClient())
-    expect(await answer(await introspect(await bearer(auditor), token, path))).toMatchObject({ active: true })
+    expect(await answer(await introspect(await bearer(auditor), token, path))).toMatchObject({
+      active: true,
+    })
   })
 
   it('answers a stranger exactly as for an unknown token', async () => {
@@ -72,24 +86,29 @@ describe.each(PATHS)('POST %s visibility (decisions.md D7)', (path) => {
     expect(await unknown.text()).toBe('{"active":false}')
     expect(foreign.headers.get('content-type')).toBe(unknown.headers.get('content-type'))
   })
-
 })
 
 describe('POST /mcg/v1/tokeninfo callers and requests', () => {
   it('accepts client credentials (client_secret_basic) as the caller', async () => {
     const owner = await createClient()
     const token = await tokenFor(owner)
-    const body = await answer(await introspect(basicAuth(owner.clientId, owner.clientSecret), token))
+    const body = await answer(
+      await introspect(basicAuth(owner.clientId, owner.clientSecret), token),
+    )
     expect(body.active).toBe(true)
   })
 
   it('refuses wrong client credentials with 401 invalid_client', async () => {
     const owner = await createClient()
     const token = await tokenFor(owner)
-    const response = await postForm('/mcg/v1/tokeninfo', { token }, {
-      authorization: basicAuth(owner.clientId, 'wrong'),
-      'cf-connecting-ip': freshIp(),
-    })
+    const response = await postForm(
+      '/mcg/v1/tokeninfo',
+      { token },
+      {
+        authorization: basicAuth(owner.clientId, 'wrong'),
+        'cf-connecting-ip': freshIp(),
+      },
+    )
     await expectProblem(response, 401, 'invalid_client', 'application/json')
   })
 
@@ -98,7 +117,10 @@ describe('POST /mcg/v1/tokeninfo callers and requests', () => {
     const token = await tokenFor(owner)
     const response = await call('/mcg/v1/tokeninfo', {
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-type': 'application/x-www-form-urlencoded',
+      },
       body: `token=${token}&token_type_hint=mac`,
     })
     expect(await answer(response)).toMatchObject({ active: true, ti: expect.any(String) })
@@ -106,9 +128,13 @@ describe('POST /mcg/v1/tokeninfo callers and requests', () => {
 
   it('answers 400 invalid_request naming token when it is missing', async () => {
     const owner = await createClient()
-    const response = await postForm('/mcg/v1/tokeninfo', { token_type_hint: 'access_token' }, {
-      authorization: await bearer(owner),
-    })
+    const response = await postForm(
+      '/mcg/v1/tokeninfo',
+      { token_type_hint: 'access_token' },
+      {
+        authorization: await bearer(owner),
+      },
+    )
     const body = await expectProblem(response, 400, 'invalid_request', 'application/json')
     expect(body.errors).toEqual([{ path: 'token', message: 'token is required' }])
   })
@@ -129,7 +155,9 @@ describe('inactive tokens', () => {
   const now = () => Math.floor(Date.now() / 1000)
 
   it('is inactive once expired, even by a second', async () => {
-    await expectInactive(await signToken(claims({ iat: now() - 120, nbf: now() - 120, exp: now() - 1 })))
+    await expectInactive(
+      await signToken(claims({ iat: now() - 120, nbf: now() - 120, exp: now() - 1 })),
+    )
   })
 
   it('is inactive before nbf', async () => {
@@ -154,7 +182,11 @@ describe('inactive tokens', () => {
     const token = await tokenFor(owner)
     expect(await answer(await introspect(`Bearer ${token}`, token))).toMatchObject({ active: true })
 
-    const revoke = await postForm('/oauth/revoke', { token }, { authorization: basicAuth(owner.clientId, owner.clientSecret) })
+    const revoke = await postForm(
+      '/oauth/revoke',
+      { token },
+      { authorization: basicAuth(owner.clientId, owner.clientSecret) },
+    )
     expect(revoke.status).toBe(200)
 
     await expectInactive(token)
@@ -167,7 +199,12 @@ describe('inactive tokens', () => {
     const owner = await createClient()
     const token = await tokenFor(owner)
     await expectActiveAndCached(token)
-    const disable = await adminCall(await adminToken(), 'PATCH', `/admin/clients/${owner.clientId}`, { status: 'disabled' })
+    const disable = await adminCall(
+      await adminToken(),
+      'PATCH',
+      `/admin/clients/${owner.clientId}`,
+      { status: 'disabled' },
+    )
     expect(disable.status).toBe(204)
     await expectInactive(token)
   })
@@ -176,7 +213,11 @@ describe('inactive tokens', () => {
     const owner = await createClient()
     const token = await tokenFor(owner)
     await expectActiveAndCached(token)
-    const removal = await adminCall(await adminToken(), 'DELETE', `/admin/clients/${owner.clientId}`)
+    const removal = await adminCall(
+      await adminToken(),
+      'DELETE',
+      `/admin/clients/${owner.clientId}`,
+    )
     expect(removal.status).toBe(204)
     await expectInactive(token)
   })
@@ -186,7 +227,12 @@ describe('inactive tokens', () => {
     const old = await tokenFor(owner)
     await expectActiveAndCached(old)
     await new Promise((resolve) => setTimeout(resolve, 1000)) // iat has one-second resolution
-    const rotation = await adminCall(await adminToken(), 'POST', `/admin/clients/${owner.clientId}/secret`, { revoke_tokens: true })
+    const rotation = await adminCall(
+      await adminToken(),
+      'POST',
+      `/admin/clients/${owner.clientId}/secret`,
+      { revoke_tokens: true },
+    )
     expect(rotation.status).toBe(200)
     owner.clientSecret = ((await rotation.json()) as { client_secret: string }).client_secret
     await expectInactive(old)
@@ -201,7 +247,12 @@ async function cacheEntry(token: string): Promise<string | null> {
 
 async function expectActiveAndCached(token: string) {
   expect(await answer(await introspect(`Bearer ${token}`, token))).toMatchObject({ active: true })
-  expect(await eventually(() => cacheEntry(token), (v) => v !== null)).not.toBeNull()
+  expect(
+    await eventually(
+      () => cacheEntry(token),
+      (v) => v !== null,
+    ),
+  ).not.toBeNull()
 }
 
 describe('the KV cache (decisions.md D8)', () => {
@@ -211,7 +262,9 @@ describe('the KV cache (decisions.md D8)', () => {
     expect(await cacheEntry(token)).toBeNull()
     await expectActiveAndCached(token)
     const { keys } = await env.CACHE.list()
-    expect(keys.some((k) => k.name.includes(token) || k.name.includes(token.split('.')[2]!))).toBe(false)
+    expect(keys.some((k) => k.name.includes(token) || k.name.includes(token.split('.')[2]!))).toBe(
+      false,
+    )
     const values = await Promise.all(keys.map((k) => env.CACHE.get(k.name)))
     expect(values.some((v) => v?.includes(token))).toBe(false)
   })
@@ -222,14 +275,18 @@ describe('the KV cache (decisions.md D8)', () => {
     await expectActiveAndCached(token)
     // Revoke behind the cache's back, in D1 only: a hit that asked D1 would see it.
     const { jti } = decodeJwt(token)
-    await env.DB.prepare('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)')
+    await env.DB.prepare(
+      'INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)',
+    )
       .bind(jti, owner.clientId, Math.floor(Date.now() / 1000) + 3600)
       .run()
     expect(await answer(await introspect(`Bearer ${token}`, token))).toMatchObject({ active: true })
     // And once the client's record is gone from the edge, the cold path reads D1 and sees it.
     const hash = await sha256Hex(owner.clientId)
     await Promise.all([env.CACHE.delete(`client:${hash}`), env.CACHE.delete(`client-fill:${hash}`)])
-    expect(await (await introspect(basicAuth(owner.clientId, owner.clientSecret), token)).text()).toBe('{"active":false}')
+    expect(
+      await (await introspect(basicAuth(owner.clientId, owner.clientSecret), token)).text(),
+    ).toBe('{"active":false}')
   })
 
   it('does not cache a token with less than KV’s 60 s minimum left, and still expires it', async () => {
@@ -260,7 +317,8 @@ describe.each(PATHS)('POST %s probing', (path) => {
       const prober = await createClient()
       const [proberAuth, otherAuth] = [await bearer(prober), await bearer(await createClient())]
       const ip = freshIp()
-      for (let i = 0; i < PAIR_LIMIT; i++) expect(await (await probe(proberAuth, ip)).text()).toBe('{"active":false}')
+      for (let i = 0; i < PAIR_LIMIT; i++)
+        expect(await (await probe(proberAuth, ip)).text()).toBe('{"active":false}')
       const refused = await probe(proberAuth, ip)
       await expectProblem(refused, 429, 'rate_limited', 'application/json')
       expect(refused.headers.get('retry-after')).toBe('60')
@@ -270,7 +328,9 @@ describe.each(PATHS)('POST %s probing', (path) => {
       expect(await (await probe(otherAuth, ip)).text()).toBe('{"active":false}')
       expect(await (await probe(proberAuth, freshIp())).text()).toBe('{"active":false}')
       // ...and so is a real token, even from the throttled pair.
-      expect(await answer(await probe(proberAuth, ip, await tokenFor(prober)))).toMatchObject({ active: true })
+      expect(await answer(await probe(proberAuth, ip, await tokenFor(prober)))).toMatchObject({
+        active: true,
+      })
     }),
   )
 
@@ -293,12 +353,22 @@ describe.each(PATHS)('POST %s probing', (path) => {
       const caller = await bearer(await createClient({ allowedScopes: ['tokens:introspect:any'] }))
       const owner = await createClient()
       const revoked = await tokenFor(owner)
-      expect((await postForm('/oauth/revoke', { token: revoked }, { authorization: basicAuth(owner.clientId, owner.clientSecret) })).status).toBe(200)
+      expect(
+        (
+          await postForm(
+            '/oauth/revoke',
+            { token: revoked },
+            { authorization: basicAuth(owner.clientId, owner.clientSecret) },
+          )
+        ).status,
+      ).toBe(200)
       const now = Math.floor(Date.now() / 1000)
       const expired = await signToken(claims({ iat: now - 120, nbf: now - 120, exp: now - 60 }))
       const ip = freshIp()
       for (let i = 0; i < PAIR_LIMIT + 2; i++) {
-        expect(await (await probe(caller, ip, i % 2 ? revoked : expired)).text()).toBe('{"active":false}')
+        expect(await (await probe(caller, ip, i % 2 ? revoked : expired)).text()).toBe(
+          '{"active":false}',
+        )
       }
     }),
   )

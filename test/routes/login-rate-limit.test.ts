@@ -5,7 +5,14 @@ import { describe, expect, it, vi } from 'vitest'
 import { KV_PREFIX } from '../../src/storage/login-locks.ts'
 import { adminCall, adminToken } from '../helpers/admin.ts'
 import { createClient } from '../helpers/clients.ts'
-import { expectProblem, freshIp, freshIpv6Prefix, inOneLimiterMinute, postForm, postJson } from '../helpers/http.ts'
+import {
+  expectProblem,
+  freshIp,
+  freshIpv6Prefix,
+  inOneLimiterMinute,
+  postForm,
+  postJson,
+} from '../helpers/http.ts'
 import { eventually } from '../helpers/tokens.ts'
 
 // wrangler.toml: 10 failures per (client, address) and 20 per address a minute, then a 60 s lock;
@@ -26,10 +33,18 @@ async function failFrom(ip: string, count: number) {
   }
 }
 
-type AuditRow = { action: string; outcome: string; actor: string | null; target: string | null; detail: string }
+type AuditRow = {
+  action: string
+  outcome: string
+  actor: string | null
+  target: string | null
+  detail: string
+}
 
 function auditEvents(action: string, target: string): Promise<AuditRow[]> {
-  return env.DB.prepare('SELECT action, outcome, actor, target, detail FROM audit_events WHERE action = ?1 AND target = ?2')
+  return env.DB.prepare(
+    'SELECT action, outcome, actor, target, detail FROM audit_events WHERE action = ?1 AND target = ?2',
+  )
     .bind(action, target)
     .all<AuditRow>()
     .then((r) => r.results)
@@ -64,7 +79,11 @@ describe('failed login throttling', () => {
       expect(locked.headers.get('retry-after')).toBe('60')
       expect(body.ack).toBe(899)
 
-      await expectProblem(await login(victim.clientId, victim.clientSecret, attackerIp), 429, 'rate_limited')
+      await expectProblem(
+        await login(victim.clientId, victim.clientSecret, attackerIp),
+        429,
+        'rate_limited',
+      )
       // The client itself, from anywhere else, and other clients from that address are unaffected.
       expect((await login(victim.clientId, victim.clientSecret, freshIp())).status).toBe(200)
       expect((await login(other.clientId, other.clientSecret, attackerIp)).status).toBe(200)
@@ -77,10 +96,18 @@ describe('failed login throttling', () => {
     inOneLimiterMinute(async () => {
       const ip = freshIp()
       await failFrom(ip, ADDRESS_LIMIT)
-      await expectProblem(await login(`unknown-${crypto.randomUUID()}`, 'guess', ip), 429, 'rate_limited')
+      await expectProblem(
+        await login(`unknown-${crypto.randomUUID()}`, 'guess', ip),
+        429,
+        'rate_limited',
+      )
 
       const client = await createClient()
-      await expectProblem(await login(client.clientId, client.clientSecret, ip), 429, 'rate_limited')
+      await expectProblem(
+        await login(client.clientId, client.clientSecret, ip),
+        429,
+        'rate_limited',
+      )
       expect((await login(client.clientId, client.clientSecret, freshIp())).status).toBe(200)
     }),
   )
@@ -93,8 +120,16 @@ describe('failed login throttling', () => {
       const client = await createClient()
       await failFrom(`${prefix}::1`, ADDRESS_LIMIT / 2)
       await failFrom(`${prefix}:0:0:0:2`.toUpperCase(), ADDRESS_LIMIT / 2)
-      await expectProblem(await login(`unknown-${crypto.randomUUID()}`, 'guess', `${prefix}:ffff::3`), 429, 'rate_limited')
-      await expectProblem(await login(client.clientId, client.clientSecret, `${prefix}::4`), 429, 'rate_limited')
+      await expectProblem(
+        await login(`unknown-${crypto.randomUUID()}`, 'guess', `${prefix}:ffff::3`),
+        429,
+        'rate_limited',
+      )
+      await expectProblem(
+        await login(client.clientId, client.clientSecret, `${prefix}::4`),
+        429,
+        'rate_limited',
+      )
 
       const neighbour = `${freshIpv6Prefix()}::1`
       expect((await login(client.clientId, client.clientSecret, neighbour)).status).toBe(200)
@@ -107,9 +142,17 @@ describe('failed login throttling', () => {
     inOneLimiterMinute(async () => {
       const ip = freshIp()
       await failFrom(`::ffff:${ip}`, ADDRESS_LIMIT)
-      await expectProblem(await login(`unknown-${crypto.randomUUID()}`, 'guess', ip), 429, 'rate_limited')
+      await expectProblem(
+        await login(`unknown-${crypto.randomUUID()}`, 'guess', ip),
+        429,
+        'rate_limited',
+      )
       const client = await createClient()
-      await expectProblem(await login(client.clientId, client.clientSecret, ip), 429, 'rate_limited')
+      await expectProblem(
+        await login(client.clientId, client.clientSecret, ip),
+        429,
+        'rate_limited',
+      )
     }),
   )
 
@@ -126,7 +169,12 @@ describe('failed login throttling', () => {
           { 'cf-connecting-ip': ip },
         )
       for (let i = 0; i < PAIR_LIMIT; i++) expect((await attempt(`guess-${i}`)).status).toBe(401)
-      const body = await expectProblem(await attempt('guess'), 429, 'rate_limited', 'application/json')
+      const body = await expectProblem(
+        await attempt('guess'),
+        429,
+        'rate_limited',
+        'application/json',
+      )
       expect(body.error).toBe('rate_limited')
     }),
   )
@@ -149,12 +197,14 @@ describe('failed login throttling', () => {
     inOneLimiterMinute(async () => {
       const clientId = `\u0000\u001b[31m${'x'.repeat(150)}\n:${crypto.randomUUID()}`
       const ip = freshIp()
-      for (let i = 0; i < PAIR_LIMIT; i++) expect((await login(clientId, 'guess', ip)).status).toBe(401)
+      for (let i = 0; i < PAIR_LIMIT; i++)
+        expect((await login(clientId, 'guess', ip)).status).toBe(401)
       await expectProblem(await login(clientId, 'guess', ip), 429, 'rate_limited')
 
       const { keys } = await env.CACHE.list({ prefix: KV_PREFIX })
       expect(keys.length).toBeGreaterThan(0)
-      for (const { name } of keys) expect(name).toMatch(/^login-lock:(ip:[0-9a-f]{64}|pair:[0-9a-f]{64}:[0-9a-f]{64})$/)
+      for (const { name } of keys)
+        expect(name).toMatch(/^login-lock:(ip:[0-9a-f]{64}|pair:[0-9a-f]{64}:[0-9a-f]{64})$/)
     }),
   )
 })
@@ -183,7 +233,13 @@ describe('failures of one client id from many addresses', () => {
         (rows) => rows.length > 0,
       )
       expect(events).toEqual([
-        { action: 'login.spike', outcome: 'failure', actor: null, target: victim.clientId, detail: '{"via":"auth/login:bridge"}' },
+        {
+          action: 'login.spike',
+          outcome: 'failure',
+          actor: null,
+          target: victim.clientId,
+          detail: '{"via":"auth/login:bridge"}',
+        },
       ])
     }),
   )
@@ -199,25 +255,42 @@ describe('DELETE /admin/clients/{id}/login-locks', () => {
       const [first, second] = [freshIp(), freshIp()]
       for (const ip of [first, second]) {
         for (let i = 0; i <= PAIR_LIMIT; i++) await login(client.clientId, 'guess', ip)
-        await expectProblem(await login(client.clientId, client.clientSecret, ip), 429, 'rate_limited')
+        await expectProblem(
+          await login(client.clientId, client.clientSecret, ip),
+          429,
+          'rate_limited',
+        )
       }
 
-      const response = await adminCall(admin, 'DELETE', `/admin/clients/${encodeURIComponent(client.clientId)}/login-locks`)
+      const response = await adminCall(
+        admin,
+        'DELETE',
+        `/admin/clients/${encodeURIComponent(client.clientId)}/login-locks`,
+      )
       expect(response.status).toBe(204)
-      for (const ip of [first, second]) expect((await login(client.clientId, client.clientSecret, ip)).status).toBe(200)
+      for (const ip of [first, second])
+        expect((await login(client.clientId, client.clientSecret, ip)).status).toBe(200)
 
       const events = await eventually(
         () => auditEvents('client.unlock', client.clientId),
         (rows) => rows.length > 0,
       )
       expect(events).toEqual([
-        expect.objectContaining({ outcome: 'success', actor: expect.any(String), detail: '{"status":204,"locks_removed":2}' }),
+        expect.objectContaining({
+          outcome: 'success',
+          actor: expect.any(String),
+          detail: '{"status":204,"locks_removed":2}',
+        }),
       ])
     }),
   )
 
   it('answers 404 for an unknown client', async () => {
-    const response = await adminCall(await adminToken(), 'DELETE', `/admin/clients/missing-${crypto.randomUUID()}/login-locks`)
+    const response = await adminCall(
+      await adminToken(),
+      'DELETE',
+      `/admin/clients/missing-${crypto.randomUUID()}/login-locks`,
+    )
     await expectProblem(response, 404, 'not_found')
   })
 })
@@ -231,11 +304,23 @@ describe('DELETE /admin/login-locks', () => {
       const client = await createClient()
       const prefix = freshIpv6Prefix()
       await failFrom(`${prefix}::1`, ADDRESS_LIMIT)
-      await expectProblem(await login(`unknown-${crypto.randomUUID()}`, 'guess', `${prefix}::1`), 429, 'rate_limited')
-      await expectProblem(await login(client.clientId, client.clientSecret, `${prefix}::1`), 429, 'rate_limited')
+      await expectProblem(
+        await login(`unknown-${crypto.randomUUID()}`, 'guess', `${prefix}::1`),
+        429,
+        'rate_limited',
+      )
+      await expectProblem(
+        await login(client.clientId, client.clientSecret, `${prefix}::1`),
+        429,
+        'rate_limited',
+      )
 
       const named = `${prefix}::abcd`
-      const response = await adminCall(admin, 'DELETE', `/admin/login-locks?ip=${encodeURIComponent(named)}`)
+      const response = await adminCall(
+        admin,
+        'DELETE',
+        `/admin/login-locks?ip=${encodeURIComponent(named)}`,
+      )
       expect(response.status).toBe(204)
       expect((await login(client.clientId, client.clientSecret, `${prefix}::1`)).status).toBe(200)
 
@@ -243,14 +328,20 @@ describe('DELETE /admin/login-locks', () => {
         () => auditEvents('address.unlock', named),
         (rows) => rows.length > 0,
       )
-      expect(events).toEqual([expect.objectContaining({ outcome: 'success', actor: expect.any(String) })])
+      expect(events).toEqual([
+        expect.objectContaining({ outcome: 'success', actor: expect.any(String) }),
+      ])
     }),
   )
 
   it('answers 400 naming ip when it is missing or not an address', async () => {
     const admin = await adminToken()
     for (const query of ['', '?ip=', '?ip=not-an-address', '?ip=10.0.0.256']) {
-      const body = await expectProblem(await adminCall(admin, 'DELETE', `/admin/login-locks${query}`), 400, 'invalid_request')
+      const body = await expectProblem(
+        await adminCall(admin, 'DELETE', `/admin/login-locks${query}`),
+        400,
+        'invalid_request',
+      )
       expect(body.errors).toEqual([{ path: 'ip', message: 'ip must be an IPv4 or IPv6 address' }])
     }
   })

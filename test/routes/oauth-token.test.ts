@@ -102,7 +102,11 @@ describe('POST /oauth/token, successful client_credentials grant', () => {
     expect(body.expires_in).toBe(600)
     expect(body.scope).toBe(ALL_SCOPES)
     const claims = decodeJwt(body.access_token)
-    expect(claims).toMatchObject({ sub: client.clientId, client_id: client.clientId, iss: env.ISSUER })
+    expect(claims).toMatchObject({
+      sub: client.clientId,
+      client_id: client.clientId,
+      iss: env.ISSUER,
+    })
     expect(claims.exp! - claims.iat!).toBe(600)
   })
 
@@ -125,7 +129,10 @@ describe('POST /oauth/token, successful client_credentials grant', () => {
     const client = await createClient()
     const response = await call(TOKEN, {
       method: 'POST',
-      headers: { ...basic(client), 'content-type': 'Application/X-WWW-Form-URLEncoded; charset=UTF-8' },
+      headers: {
+        ...basic(client),
+        'content-type': 'Application/X-WWW-Form-URLEncoded; charset=UTF-8',
+      },
       body: 'grant_type=client_credentials',
     })
     await expectToken(response)
@@ -139,7 +146,9 @@ describe('POST /oauth/token, successful client_credentials grant', () => {
 
   it('accepts client_secret_basic with the same client_id repeated in the body', async () => {
     const client = await createClient()
-    await expectToken(await postForm(TOKEN, { ...GRANT, client_id: client.clientId }, basic(client)))
+    await expectToken(
+      await postForm(TOKEN, { ...GRANT, client_id: client.clientId }, basic(client)),
+    )
   })
 })
 
@@ -168,7 +177,9 @@ describe('POST /oauth/token, credentials that need form-urlencoding (RFC 6749 §
   it('accepts the same credentials through client_secret_post', async () => {
     const { id, secret } = special()
     await createClient({ id, secret })
-    const body = await expectToken(await postForm(TOKEN, { ...GRANT, client_id: id, client_secret: secret }))
+    const body = await expectToken(
+      await postForm(TOKEN, { ...GRANT, client_id: id, client_secret: secret }),
+    )
     expect(decodeJwt(body.access_token).sub).toBe(id)
   })
 
@@ -253,7 +264,11 @@ describe('POST /oauth/token, scope (RFC 6749 §3.3)', () => {
   it('answers 400 invalid_request for scope sent twice (§3.1)', async () => {
     const client = await createClient()
     const response = await postPairs(
-      [['grant_type', 'client_credentials'], ['scope', 'services:send'], ['scope', 'tokens:introspect']],
+      [
+        ['grant_type', 'client_credentials'],
+        ['scope', 'services:send'],
+        ['scope', 'tokens:introspect'],
+      ],
       basic(client),
     )
     const body = await expectOAuthError(response, 400, 'invalid_request')
@@ -272,9 +287,14 @@ describe('POST /oauth/token, audience and resource (RFC 8707)', () => {
 
   it("leaves Portero's API out of aud when the token's scopes do not reach it", async () => {
     const client = await withAudiences()
-    const narrowed = await expectToken(await postForm(TOKEN, { ...GRANT, scope: 'tokens:introspect' }, basic(client)))
+    const narrowed = await expectToken(
+      await postForm(TOKEN, { ...GRANT, scope: 'tokens:introspect' }, basic(client)),
+    )
     expect(decodeJwt(narrowed.access_token).aud).toEqual([API_A, API_B])
-    const introspector = await createClient({ allowedScopes: ['tokens:introspect'], audiences: [API_A] })
+    const introspector = await createClient({
+      allowedScopes: ['tokens:introspect'],
+      audiences: [API_A],
+    })
     const body = await expectToken(await postForm(TOKEN, GRANT, basic(introspector)))
     expect(decodeJwt(body.access_token).aud).toBe(API_A)
     await expectOAuthError(
@@ -286,26 +306,36 @@ describe('POST /oauth/token, audience and resource (RFC 8707)', () => {
 
   it("addresses the token to Portero's API alone when that resource is asked for", async () => {
     const client = await withAudiences()
-    const body = await expectToken(await postForm(TOKEN, { ...GRANT, resource: env.ISSUER }, basic(client)))
+    const body = await expectToken(
+      await postForm(TOKEN, { ...GRANT, resource: env.ISSUER }, basic(client)),
+    )
     expect(decodeJwt(body.access_token).aud).toBe(env.ISSUER)
   })
 
   it('narrows aud to the requested audience', async () => {
     const client = await withAudiences()
-    const body = await expectToken(await postForm(TOKEN, { ...GRANT, audience: API_B }, basic(client)))
+    const body = await expectToken(
+      await postForm(TOKEN, { ...GRANT, audience: API_B }, basic(client)),
+    )
     expect(decodeJwt(body.access_token).aud).toBe(API_B)
   })
 
   it('narrows aud to one resource', async () => {
     const client = await withAudiences()
-    const body = await expectToken(await postForm(TOKEN, { ...GRANT, resource: API_A }, basic(client)))
+    const body = await expectToken(
+      await postForm(TOKEN, { ...GRANT, resource: API_A }, basic(client)),
+    )
     expect(decodeJwt(body.access_token).aud).toBe(API_A)
   })
 
   it('puts every repeated resource in aud', async () => {
     const client = await withAudiences()
     const response = await postPairs(
-      [['grant_type', 'client_credentials'], ['resource', API_B], ['resource', API_A]],
+      [
+        ['grant_type', 'client_credentials'],
+        ['resource', API_B],
+        ['resource', API_A],
+      ],
       basic(client),
     )
     const body = await expectToken(response)
@@ -323,7 +353,11 @@ describe('POST /oauth/token, audience and resource (RFC 8707)', () => {
   it('answers 400 invalid_target for a resource not allowed', async () => {
     const client = await withAudiences()
     const response = await postPairs(
-      [['grant_type', 'client_credentials'], ['resource', API_A], ['resource', 'https://evil.test']],
+      [
+        ['grant_type', 'client_credentials'],
+        ['resource', API_A],
+        ['resource', 'https://evil.test'],
+      ],
       basic(client),
     )
     const body = await expectOAuthError(response, 400, 'invalid_target')
@@ -359,13 +393,21 @@ describe('POST /oauth/token, audience and resource (RFC 8707)', () => {
 describe('POST /oauth/token, grant_type', () => {
   it('answers 400 invalid_request when grant_type is missing', async () => {
     const client = await createClient()
-    const body = await expectOAuthError(await postForm(TOKEN, {}, basic(client)), 400, 'invalid_request')
+    const body = await expectOAuthError(
+      await postForm(TOKEN, {}, basic(client)),
+      400,
+      'invalid_request',
+    )
     expect(body.errors).toEqual([{ path: 'grant_type', message: 'required' }])
   })
 
   it('answers 400 invalid_request when grant_type is empty (§3.1: same as omitted)', async () => {
     const client = await createClient()
-    await expectOAuthError(await postForm(TOKEN, { grant_type: '' }, basic(client)), 400, 'invalid_request')
+    await expectOAuthError(
+      await postForm(TOKEN, { grant_type: '' }, basic(client)),
+      400,
+      'invalid_request',
+    )
   })
 
   it.each(['password', 'authorization_code', 'refresh_token', 'Client_Credentials'])(
@@ -385,7 +427,10 @@ describe('POST /oauth/token, grant_type', () => {
     const client = await createClient()
     for (const second of ['client_credentials', 'password']) {
       const response = await postPairs(
-        [['grant_type', 'client_credentials'], ['grant_type', second]],
+        [
+          ['grant_type', 'client_credentials'],
+          ['grant_type', second],
+        ],
         basic(client),
       )
       const body = await expectOAuthError(response, 400, 'invalid_request')
@@ -490,7 +535,11 @@ describe('POST /oauth/token, client authentication', () => {
   it('answers 400 invalid_request for Basic and another client_id in the body', async () => {
     const client = await createClient()
     const other = await createClient()
-    const response = await postForm(TOKEN, { ...GRANT, client_id: other.clientId }, basic(client, freshIp()))
+    const response = await postForm(
+      TOKEN,
+      { ...GRANT, client_id: other.clientId },
+      basic(client, freshIp()),
+    )
     await expectOAuthError(response, 400, 'invalid_request')
   })
 
@@ -513,13 +562,19 @@ describe('POST /oauth/token, client authentication', () => {
 describe('POST /oauth/token, malformed requests', () => {
   it('answers 413 payload_too_large for a body over 16 KiB', async () => {
     const client = await createClient()
-    const response = await postForm(TOKEN, { ...GRANT, padding: 'x'.repeat(17 * 1024) }, basic(client))
+    const response = await postForm(
+      TOKEN,
+      { ...GRANT, padding: 'x'.repeat(17 * 1024) },
+      basic(client),
+    )
     await expectOAuthError(response, 413, 'payload_too_large')
   })
 
   it('answers 413 for a streamed body over 16 KiB without Content-Length', async () => {
     const client = await createClient()
-    const chunk = new TextEncoder().encode(`grant_type=client_credentials&padding=${'x'.repeat(4096)}`)
+    const chunk = new TextEncoder().encode(
+      `grant_type=client_credentials&padding=${'x'.repeat(4096)}`,
+    )
     let sent = 0
     const stream = new ReadableStream<Uint8Array>({
       pull(controller) {
@@ -551,9 +606,18 @@ describe('POST /oauth/token, nothing sensitive in any answer (decisions.md D2)',
       ['wrong secret', () => postForm(TOKEN, GRANT, { ...basic(wrongSecret), ...fresh() })],
       ['both methods', () => postForm(TOKEN, { ...GRANT, ...posted }, basic(client, freshIp()))],
       ['bad scope', () => postForm(TOKEN, { ...GRANT, scope: 'admin' }, basic(client))],
-      ['malformed scope', () => postForm(TOKEN, { ...GRANT, scope: `"${clientSecret}` }, basic(client))],
-      ['bad target', () => postForm(TOKEN, { ...GRANT, resource: 'https://evil.test' }, basic(client))],
-      ['bad grant', () => postForm(TOKEN, { grant_type: 'password', password: clientSecret }, basic(client))],
+      [
+        'malformed scope',
+        () => postForm(TOKEN, { ...GRANT, scope: `"${clientSecret}` }, basic(client)),
+      ],
+      [
+        'bad target',
+        () => postForm(TOKEN, { ...GRANT, resource: 'https://evil.test' }, basic(client)),
+      ],
+      [
+        'bad grant',
+        () => postForm(TOKEN, { grant_type: 'password', password: clientSecret }, basic(client)),
+      ],
       ['json', () => postJson(TOKEN, { ...GRANT, ...posted })],
       ['sql-looking id', () => postForm(TOKEN, { ...GRANT, ...posted, client_id: sqlId }, fresh())],
       ['huge', () => postForm(TOKEN, { ...GRANT, ...posted, padding: 'x'.repeat(17 * 1024) })],

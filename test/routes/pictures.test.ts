@@ -24,14 +24,24 @@ const QUEUE = { timeout: 20_000 }
 const PICTURE_URL = /^https:\/\/portero\.test\/pictures\/[0-9a-f]{64}\.(png|jpg|gif|webp)$/
 
 /** An FCM advertisement carrying `picture`, plus optional other parameters. */
-function advertisement(sender: Sender, picture: unknown, channel = 'FCM', extra: Record<string, unknown> = {}) {
+function advertisement(
+  sender: Sender,
+  picture: unknown,
+  channel = 'FCM',
+  extra: Record<string, unknown> = {},
+) {
   return {
     provider_id: Number(sender.providerId),
     service_token: sender.serviceToken,
     service_id: sender.serviceId,
     parameters: {
       destination: sender.userId,
-      advertisement: { Tittle: 'Autos usados CHECHO', Message: 'Lleve su auto usado', Cannel: channel, Picture: picture },
+      advertisement: {
+        Tittle: 'Autos usados CHECHO',
+        Message: 'Lleve su auto usado',
+        Cannel: channel,
+        Picture: picture,
+      },
       ...extra,
     },
   }
@@ -73,7 +83,10 @@ describe('POST /Services with a picture', () => {
       useStandIn()
       const sender = await freshSender()
       const input = bytes()
-      const { url } = await sendAndSettle(sender, advertisement(sender, `data:${type};base64,${toBase64(input)}`))
+      const { url } = await sendAndSettle(
+        sender,
+        advertisement(sender, `data:${type};base64,${toBase64(input)}`),
+      )
       expect(url.endsWith(`.${ext}`)).toBe(true)
 
       const served = await call(pathOf(url))
@@ -92,7 +105,10 @@ describe('POST /Services with a picture', () => {
     const png = toBase64(randomPng())
     const before = await pictureKeys()
     const first = await sendAndSettle(sender, advertisement(sender, png))
-    const second = await sendAndSettle(sender, advertisement(sender, `data:image/png;base64,${png}`))
+    const second = await sendAndSettle(
+      sender,
+      advertisement(sender, `data:image/png;base64,${png}`),
+    )
     expect(second.id).not.toBe(first.id)
     expect(second.url).toBe(first.url)
     const added = (await pictureKeys()).filter((k) => !before.includes(k))
@@ -110,17 +126,21 @@ describe('POST /Services with a picture', () => {
     await expectProblem(await call(`/pictures/${sha256}.png`), 404, 'not_found')
   })
 
-  it('publishes under an id that is not what the secret-digest key makes of the same input', QUEUE, async () => {
-    useStandIn()
-    const sender = await freshSender()
-    const png = randomPng()
-    const { url } = await sendAndSettle(sender, advertisement(sender, toBase64(png)))
-    const sha256 = toHex(await crypto.subtle.digest('SHA-256', png))
-    // A client secret equal to the id's HMAC input would be stored as this digest.
-    const pepper = await importPepper(env.SECRET_PEPPER)
-    const digest = await digestClientSecret(pepper, `portero picture v1\n${sha256}`)
-    expect(url).not.toContain(digest)
-  })
+  it(
+    'publishes under an id that is not what the secret-digest key makes of the same input',
+    QUEUE,
+    async () => {
+      useStandIn()
+      const sender = await freshSender()
+      const png = randomPng()
+      const { url } = await sendAndSettle(sender, advertisement(sender, toBase64(png)))
+      const sha256 = toHex(await crypto.subtle.digest('SHA-256', png))
+      // A client secret equal to the id's HMAC input would be stored as this digest.
+      const pepper = await importPepper(env.SECRET_PEPPER)
+      const digest = await digestClientSecret(pepper, `portero picture v1\n${sha256}`)
+      expect(url).not.toContain(digest)
+    },
+  )
 
   // Each way a picture is refused is checked on decodePicture (test/domain/pictures.test.ts); here
   // one of each status shows that a refused picture stores, queues and sends nothing.
@@ -153,7 +173,10 @@ describe('POST /Services with a picture', () => {
       const sent = standIn.state.fcm.length
       const response = await dispatch(sender, advertisement(sender, refusal.picture()))
       const problem = await expectProblem(response, refusal.status, refusal.code)
-      expect(problem.errors).toContainEqual({ path: 'parameters.advertisement.picture', message: expect.any(String) })
+      expect(problem.errors).toContainEqual({
+        path: 'parameters.advertisement.picture',
+        message: expect.any(String),
+      })
       expect(await outboxRows(sender.providerId)).toBe(0)
       expect(await pictureKeys()).toEqual(keys)
       expect(standIn.state.fcm.length).toBe(sent)
@@ -162,55 +185,77 @@ describe('POST /Services with a picture', () => {
 })
 
 describe('delivering a picture', () => {
-  it('sends the picture URL to FCM as the notification image and to Twilio as MediaUrl', QUEUE, async () => {
-    const standIn = useStandIn()
-    const sender = await freshSender()
-    const phone = freshPhone()
-    const picture = toBase64(randomPng())
-    const body = advertisement(sender, picture, 'FCM', {
-      destination: sender.userId,
-      notification: { title: 'Turno', message: 'Oftalmólogo 9:15', channel: 'SMS', picture, link: 'https://clinica.example/t' },
-    })
-    await env.DB.prepare('UPDATE recipients SET phone = ?3 WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2')
-      .bind(sender.providerId, sender.userId, phone)
-      .run()
-    const response = await dispatch(sender, body)
-    expect(response.status).toBe(201)
-    const { id } = (await response.json()) as { id: string }
-    expect((await settle(sender, id)).status).toBe('sent')
-    const urls = await pictureUrls(sender, id)
-    expect(urls).toHaveLength(2)
-    expect(urls[0]).toMatch(PICTURE_URL)
-    expect(urls[1]).toBe(urls[0])
-    const url = urls[0]!
+  it(
+    'sends the picture URL to FCM as the notification image and to Twilio as MediaUrl',
+    QUEUE,
+    async () => {
+      const standIn = useStandIn()
+      const sender = await freshSender()
+      const phone = freshPhone()
+      const picture = toBase64(randomPng())
+      const body = advertisement(sender, picture, 'FCM', {
+        destination: sender.userId,
+        notification: {
+          title: 'Turno',
+          message: 'Oftalmólogo 9:15',
+          channel: 'SMS',
+          picture,
+          link: 'https://clinica.example/t',
+        },
+      })
+      await env.DB.prepare(
+        'UPDATE recipients SET phone = ?3 WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2',
+      )
+        .bind(sender.providerId, sender.userId, phone)
+        .run()
+      const response = await dispatch(sender, body)
+      expect(response.status).toBe(201)
+      const { id } = (await response.json()) as { id: string }
+      expect((await settle(sender, id)).status).toBe('sent')
+      const urls = await pictureUrls(sender, id)
+      expect(urls).toHaveLength(2)
+      expect(urls[0]).toMatch(PICTURE_URL)
+      expect(urls[1]).toBe(urls[0])
+      const url = urls[0]!
 
-    const sms = standIn.state.sms.filter((r) => (r.body as { To?: string }).To === phone)
-    expect(sms).toHaveLength(1)
-    expect(sms[0]!.body).toMatchObject({ MediaUrl: url, Body: 'Turno\nOftalmólogo 9:15\nhttps://clinica.example/t' })
-    expect(sms[0]!.status).toBe(201)
-    expect((sms[0]!.response as { num_media: string }).num_media).toBe('1')
+      const sms = standIn.state.sms.filter((r) => (r.body as { To?: string }).To === phone)
+      expect(sms).toHaveLength(1)
+      expect(sms[0]!.body).toMatchObject({
+        MediaUrl: url,
+        Body: 'Turno\nOftalmólogo 9:15\nhttps://clinica.example/t',
+      })
+      expect(sms[0]!.status).toBe(201)
+      expect((sms[0]!.response as { num_media: string }).num_media).toBe('1')
 
-    const pushes = standIn.state.fcm.filter((r) => JSON.stringify(r.body).includes(sender.userId) || JSON.stringify(r.body).includes(url))
-    expect(pushes).toHaveLength(1)
-    expect(pushes[0]!.status).toBe(200)
-    expect(pushes[0]!.body).toMatchObject({
-      message: {
-        notification: { image: url },
-        android: { notification: { image: url } },
-        apns: { payload: { aps: { 'mutable-content': 1 } }, fcm_options: { image: url } },
-        webpush: { notification: { image: url } },
-      },
-    })
-  })
+      const pushes = standIn.state.fcm.filter(
+        (r) =>
+          JSON.stringify(r.body).includes(sender.userId) || JSON.stringify(r.body).includes(url),
+      )
+      expect(pushes).toHaveLength(1)
+      expect(pushes[0]!.status).toBe(200)
+      expect(pushes[0]!.body).toMatchObject({
+        message: {
+          notification: { image: url },
+          android: { notification: { image: url } },
+          apns: { payload: { aps: { 'mutable-content': 1 } }, fcm_options: { image: url } },
+          webpush: { notification: { image: url } },
+        },
+      })
+    },
+  )
 })
 
 describe('GET /pictures/{id}.{ext}', () => {
-  it('answers 404 for an unknown id, a known id with another extension, and a malformed name', QUEUE, async () => {
-    useStandIn()
-    const sender = await freshSender()
-    const { url } = await sendAndSettle(sender, advertisement(sender, toBase64(randomPng())))
-    await expectProblem(await call(pathOf(url).replace(/\.png$/, '.gif')), 404, 'not_found')
-    await expectProblem(await call(`/pictures/${'0'.repeat(64)}.png`), 404, 'not_found')
-    await expectProblem(await call('/pictures/..%2F..%2Fetc'), 404, 'not_found')
-  })
+  it(
+    'answers 404 for an unknown id, a known id with another extension, and a malformed name',
+    QUEUE,
+    async () => {
+      useStandIn()
+      const sender = await freshSender()
+      const { url } = await sendAndSettle(sender, advertisement(sender, toBase64(randomPng())))
+      await expectProblem(await call(pathOf(url).replace(/\.png$/, '.gif')), 404, 'not_found')
+      await expectProblem(await call(`/pictures/${'0'.repeat(64)}.png`), 404, 'not_found')
+      await expectProblem(await call('/pictures/..%2F..%2Fetc'), 404, 'not_found')
+    },
+  )
 })

@@ -233,7 +233,6 @@ describe('POST /recipients', () => {
       'invalid_request',
     )
   })
-
 })
 
 describe('GET /recipients/{user_id}', () => {
@@ -409,7 +408,6 @@ describe.each(['POST', 'PUT', 'PATCH'])('%s recipient fields', (method) => {
     const body = await expectProblem(await write({ opt_out: true }), 400, 'invalid_request')
     expect(JSON.stringify(body.errors)).toContain('opt_out')
   })
-
 })
 
 describe.each(['POST', 'PUT', 'PATCH'])('%s recipient fcm_tokens', (method) => {

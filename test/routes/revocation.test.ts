@@ -10,12 +10,20 @@ import { claims, signToken } from '../helpers/keys.ts'
 import { tokenFor } from '../helpers/tokens.ts'
 
 function revoke(client: { clientId: string; clientSecret: string }, token: string) {
-  return postForm('/oauth/revoke', { token }, { authorization: basicAuth(client.clientId, client.clientSecret) })
+  return postForm(
+    '/oauth/revoke',
+    { token },
+    { authorization: basicAuth(client.clientId, client.clientSecret) },
+  )
 }
 
 async function isActive(token: string): Promise<boolean> {
   const auditor = await createClient({ allowedScopes: ['tokens:introspect:any'] })
-  const response = await postForm('/oauth/introspect', { token }, { authorization: `Bearer ${await tokenFor(auditor)}` })
+  const response = await postForm(
+    '/oauth/introspect',
+    { token },
+    { authorization: `Bearer ${await tokenFor(auditor)}` },
+  )
   return ((await response.json()) as { active: boolean }).active
 }
 
@@ -28,7 +36,9 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     expect(response.status).toBe(200)
     expect(await response.text()).toBe('')
     expect(await isActive(token)).toBe(false)
-    const row = await env.DB.prepare('SELECT client_id, expires_at FROM revoked_tokens WHERE jti = ?1')
+    const row = await env.DB.prepare(
+      'SELECT client_id, expires_at FROM revoked_tokens WHERE jti = ?1',
+    )
       .bind(decodeJwt(token).jti)
       .first<{ client_id: string; expires_at: number }>()
     expect(row?.client_id).toBe(owner.clientId)
@@ -43,9 +53,13 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
 
   it('answers 200 for something that is not a token, and stores nothing', async () => {
     const owner = await createClient()
-    const before = await env.DB.prepare('SELECT COUNT(*) AS n FROM revoked_tokens').first<{ n: number }>()
+    const before = await env.DB.prepare('SELECT COUNT(*) AS n FROM revoked_tokens').first<{
+      n: number
+    }>()
     expect((await revoke(owner, 'not-a-token')).status).toBe(200)
-    const after = await env.DB.prepare('SELECT COUNT(*) AS n FROM revoked_tokens').first<{ n: number }>()
+    const after = await env.DB.prepare('SELECT COUNT(*) AS n FROM revoked_tokens').first<{
+      n: number
+    }>()
     expect(after?.n).toBe(before?.n)
   })
 
@@ -81,7 +95,11 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
   it('accepts client_secret_post', async () => {
     const owner = await createClient()
     const token = await tokenFor(owner)
-    const response = await postForm('/oauth/revoke', { token, client_id: owner.clientId, client_secret: owner.clientSecret })
+    const response = await postForm('/oauth/revoke', {
+      token,
+      client_id: owner.clientId,
+      client_secret: owner.clientSecret,
+    })
     expect(response.status).toBe(200)
     expect(await isActive(token)).toBe(false)
   })
@@ -98,10 +116,14 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
   it('answers 401 for a wrong secret', async () => {
     const owner = await createClient()
     const token = await tokenFor(owner)
-    const response = await postForm('/oauth/revoke', { token }, {
-      authorization: basicAuth(owner.clientId, 'wrong'),
-      'cf-connecting-ip': freshIp(),
-    })
+    const response = await postForm(
+      '/oauth/revoke',
+      { token },
+      {
+        authorization: basicAuth(owner.clientId, 'wrong'),
+        'cf-connecting-ip': freshIp(),
+      },
+    )
     await expectProblem(response, 401, 'invalid_client', 'application/json')
     expect(await isActive(token)).toBe(true)
   })
@@ -109,7 +131,11 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
   it('answers 400 without token', async () => {
     const owner = await createClient()
     await expectProblem(
-      await postForm('/oauth/revoke', {}, { authorization: basicAuth(owner.clientId, owner.clientSecret) }),
+      await postForm(
+        '/oauth/revoke',
+        {},
+        { authorization: basicAuth(owner.clientId, owner.clientSecret) },
+      ),
       400,
       'invalid_request',
       'application/json',
@@ -123,7 +149,9 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
     const rows = await eventuallyAudited(
       async () =>
         (
-          await env.DB.prepare("SELECT detail FROM audit_events WHERE action = 'token.revoked' AND actor = ?1")
+          await env.DB.prepare(
+            "SELECT detail FROM audit_events WHERE action = 'token.revoked' AND actor = ?1",
+          )
             .bind(owner.clientId)
             .all<{ detail: string }>()
         ).results,
@@ -139,8 +167,16 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
 describe('POST /oauth/revoke throttling', () => {
   const PAIR_LIMIT = 10
   const SLOW = { timeout: 40_000 }
-  const revokeFrom = (client: { clientId: string; clientSecret: string }, ip: string, token: string) =>
-    postForm('/oauth/revoke', { token }, { authorization: basicAuth(client.clientId, client.clientSecret), 'cf-connecting-ip': ip })
+  const revokeFrom = (
+    client: { clientId: string; clientSecret: string },
+    ip: string,
+    token: string,
+  ) =>
+    postForm(
+      '/oauth/revoke',
+      { token },
+      { authorization: basicAuth(client.clientId, client.clientSecret), 'cf-connecting-ip': ip },
+    )
 
   it(
     'answers 429 once a client revokes nothing too often from one address',
@@ -150,7 +186,9 @@ describe('POST /oauth/revoke throttling', () => {
       const foreign = await tokenFor(await createClient())
       const ip = freshIp()
       for (let i = 0; i < PAIR_LIMIT; i++) {
-        expect((await revokeFrom(client, ip, i % 2 ? foreign : `not-a-token-${i}`)).status).toBe(200)
+        expect((await revokeFrom(client, ip, i % 2 ? foreign : `not-a-token-${i}`)).status).toBe(
+          200,
+        )
       }
       const refused = await revokeFrom(client, ip, 'not-a-token')
       await expectProblem(refused, 429, 'rate_limited', 'application/json')
@@ -172,10 +210,18 @@ describe('POST /oauth/revoke throttling', () => {
       const ip = freshIp()
       const now = Math.floor(Date.now() / 1000)
       const expired = await signToken(
-        claims({ sub: client.clientId, client_id: client.clientId, iat: now - 120, nbf: now - 120, exp: now - 60 }),
+        claims({
+          sub: client.clientId,
+          client_id: client.clientId,
+          iat: now - 120,
+          nbf: now - 120,
+          exp: now - 60,
+        }),
       )
       for (let i = 0; i < PAIR_LIMIT + 2; i++) {
-        expect((await revokeFrom(client, ip, i % 2 ? expired : await tokenFor(client))).status).toBe(200)
+        expect(
+          (await revokeFrom(client, ip, i % 2 ? expired : await tokenFor(client))).status,
+        ).toBe(200)
       }
     }),
   )
@@ -186,11 +232,20 @@ describe('scheduled clean-up', () => {
     const now = Math.floor(Date.now() / 1000)
     const [expired, live] = [crypto.randomUUID(), crypto.randomUUID()]
     await env.DB.batch([
-      env.DB.prepare('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)').bind(expired, 'c', now - 10),
-      env.DB.prepare('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)').bind(live, 'c', now + 600),
+      env.DB.prepare(
+        'INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)',
+      ).bind(expired, 'c', now - 10),
+      env.DB.prepare(
+        'INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)',
+      ).bind(live, 'c', now + 600),
     ])
-    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: '7 * * * *' }), env)
-    const { results } = await env.DB.prepare('SELECT jti FROM revoked_tokens WHERE jti IN (?1, ?2)').bind(expired, live).all<{ jti: string }>()
+    await worker.scheduled(
+      createScheduledController({ scheduledTime: new Date(), cron: '7 * * * *' }),
+      env,
+    )
+    const { results } = await env.DB.prepare('SELECT jti FROM revoked_tokens WHERE jti IN (?1, ?2)')
+      .bind(expired, live)
+      .all<{ jti: string }>()
     expect(results.map((r) => r.jti)).toEqual([live])
   })
 })

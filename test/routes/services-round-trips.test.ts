@@ -1,6 +1,10 @@
 // What POST /Services waits on (README "What happens next"): at most two D1 round trips, the picture
 // writes in one KV round, and never the queue. Counted by proxies around the real bindings.
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test'
+import {
+  createExecutionContext,
+  createScheduledController,
+  waitOnExecutionContext,
+} from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import { app } from '../../src/app.ts'
@@ -50,7 +54,11 @@ function probeEnv({ failSend = false, beforeReads }: ProbeOptions) {
 async function warmToken(sender: Sender): Promise<void> {
   const ctx = createExecutionContext()
   const headers = { authorization: `Bearer ${sender.token}` }
-  await app.fetch(new Request(`${ORIGIN}/Services/messages/${crypto.randomUUID()}`, { headers }), env, ctx)
+  await app.fetch(
+    new Request(`${ORIGIN}/Services/messages/${crypto.randomUUID()}`, { headers }),
+    env,
+    ctx,
+  )
   await waitOnExecutionContext(ctx)
 }
 
@@ -70,7 +78,11 @@ async function dispatchProbed(
   const ctx = createExecutionContext()
   const request = new Request(`${ORIGIN}/Services`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${sender.token}`, 'content-type': 'application/json', ...headers },
+    headers: {
+      authorization: `Bearer ${sender.token}`,
+      'content-type': 'application/json',
+      ...headers,
+    },
     body: JSON.stringify(body),
   })
   // Should the handler await a send, the held send is let go after a while so the test fails
@@ -101,23 +113,31 @@ async function untilSent(id: string) {
 }
 
 describe('POST /Services round trips', () => {
-  it('answers a first send after two D1 round trips and enqueues after the response', QUEUE, async () => {
-    useStandIn()
-    const sender = await createSender()
-    await warmToken(sender)
-    const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
-    const { response, d1, pictures, sendsAwaited, sent } = await dispatchProbed(sender, example001(sender), key)
-    expect(response.status).toBe(201)
-    const message = (await response.json()) as Accepted
-    expect(d1.map((c) => c.method)).toEqual(['batch', 'batch'])
-    expect(pictures).toEqual([])
-    expect(sendsAwaited).toEqual([])
-    // The probe lets the send go once the response is out: it carries every delivery of the message.
-    const ids = message.deliveries.map((d) => d.id)
-    expect(sent).toEqual(expect.arrayContaining(ids.map((deliveryId) => ({ deliveryId }))))
-    expect(sent).toHaveLength(ids.length)
-    for (const id of ids) expect((await untilSent(id))?.status).toBe('sent')
-  })
+  it(
+    'answers a first send after two D1 round trips and enqueues after the response',
+    QUEUE,
+    async () => {
+      useStandIn()
+      const sender = await createSender()
+      await warmToken(sender)
+      const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
+      const { response, d1, pictures, sendsAwaited, sent } = await dispatchProbed(
+        sender,
+        example001(sender),
+        key,
+      )
+      expect(response.status).toBe(201)
+      const message = (await response.json()) as Accepted
+      expect(d1.map((c) => c.method)).toEqual(['batch', 'batch'])
+      expect(pictures).toEqual([])
+      expect(sendsAwaited).toEqual([])
+      // The probe lets the send go once the response is out: it carries every delivery of the message.
+      const ids = message.deliveries.map((d) => d.id)
+      expect(sent).toEqual(expect.arrayContaining(ids.map((deliveryId) => ({ deliveryId }))))
+      expect(sent).toHaveLength(ids.length)
+      for (const id of ids) expect((await untilSent(id))?.status).toBe('sent')
+    },
+  )
 
   it('answers a replay after one D1 round trip and sends nothing', QUEUE, async () => {
     useStandIn()
@@ -158,64 +178,84 @@ describe('POST /Services round trips', () => {
     const second = await dispatchProbed(sender, body)
     expect(second.response.status).toBe(201)
     expect(second.pictures.map((c) => c.method)).toEqual(['getWithMetadata'])
-    const accepted = [(await response.json()) as Accepted, (await second.response.json()) as Accepted]
-    for (const { id } of accepted.flatMap((m) => m.deliveries)) expect((await untilSent(id))?.status).toBe('sent')
+    const accepted = [
+      (await response.json()) as Accepted,
+      (await second.response.json()) as Accepted,
+    ]
+    for (const { id } of accepted.flatMap((m) => m.deliveries))
+      expect((await untilSent(id))?.status).toBe('sent')
   })
 
-  it('answers the loser of a race for one Idempotency-Key with the winner’s message', QUEUE, async () => {
-    useStandIn()
-    const sender = await createSender()
-    await warmToken(sender)
-    // Both requests read before either writes: each sees the key unused, the unique index decides.
-    let arrived = 0
-    let meet!: () => void
-    const together = new Promise<void>((resolve) => (meet = resolve))
-    const beforeReads = async () => {
-      if (++arrived === 2) meet()
-      await together
-    }
-    const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
-    const results = await Promise.all(
-      [0, 1].map(() => dispatchProbed(sender, example001(sender), key, { beforeReads })),
-    )
-    expect(results.map((r) => r.response.status).sort()).toEqual([200, 201])
-    const winner = results.find((r) => r.response.status === 201)!
-    const loser = results.find((r) => r.response.status === 200)!
-    const accepted = (await winner.response.json()) as Accepted
-    expect(await loser.response.json()).toEqual(accepted)
-    expect(loser.response.headers.get('idempotent-replayed')).toBe('true')
-    // The loser's extra round trip reads the winner's message: not the success path's budget.
-    expect(winner.d1.map((c) => c.method)).toEqual(['batch', 'batch'])
-    expect(loser.d1.map((c) => c.method)).toEqual(['batch', 'batch', 'batch'])
-    expect(loser.sent).toEqual([])
-    expect(winner.sent).toHaveLength(accepted.deliveries.length)
-    for (const { id } of accepted.deliveries) expect((await untilSent(id))?.status).toBe('sent')
-  })
+  it(
+    'answers the loser of a race for one Idempotency-Key with the winner’s message',
+    QUEUE,
+    async () => {
+      useStandIn()
+      const sender = await createSender()
+      await warmToken(sender)
+      // Both requests read before either writes: each sees the key unused, the unique index decides.
+      let arrived = 0
+      let meet!: () => void
+      const together = new Promise<void>((resolve) => (meet = resolve))
+      const beforeReads = async () => {
+        if (++arrived === 2) meet()
+        await together
+      }
+      const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
+      const results = await Promise.all(
+        [0, 1].map(() => dispatchProbed(sender, example001(sender), key, { beforeReads })),
+      )
+      expect(results.map((r) => r.response.status).sort()).toEqual([200, 201])
+      const winner = results.find((r) => r.response.status === 201)!
+      const loser = results.find((r) => r.response.status === 200)!
+      const accepted = (await winner.response.json()) as Accepted
+      expect(await loser.response.json()).toEqual(accepted)
+      expect(loser.response.headers.get('idempotent-replayed')).toBe('true')
+      // The loser's extra round trip reads the winner's message: not the success path's budget.
+      expect(winner.d1.map((c) => c.method)).toEqual(['batch', 'batch'])
+      expect(loser.d1.map((c) => c.method)).toEqual(['batch', 'batch', 'batch'])
+      expect(loser.sent).toEqual([])
+      expect(winner.sent).toHaveLength(accepted.deliveries.length)
+      for (const { id } of accepted.deliveries) expect((await untilSent(id))?.status).toBe('sent')
+    },
+  )
 
-  it('leaves the message queued in D1 when the enqueue fails, and the sweeper sends it', QUEUE, async () => {
-    useStandIn()
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
-    const sender = await createSender()
-    await warmToken(sender)
-    const { response } = await dispatchProbed(sender, example001(sender), {}, { failSend: true })
-    expect(response.status).toBe(201)
-    const text = await response.text()
-    const message = JSON.parse(text) as Accepted
-    for (const { id } of message.deliveries) {
-      expect(await findDeliveryById(env.DB, id)).toMatchObject({ status: 'queued', attempts: 0 })
-    }
-    // Built from what was inserted, the answer is the stored message as its status view shows it.
-    const view = await call(`/Services/messages/${message.id}`, { headers: { authorization: `Bearer ${sender.token}` } })
-    expect(await view.text()).toBe(text)
-    const warnings = warn.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
-    const enqueueFailed = { level: 'warn', message: expect.stringMatching(/enqueue failed/), messageId: message.id }
-    expect(warnings).toContainEqual(expect.objectContaining(enqueueFailed))
+  it(
+    'leaves the message queued in D1 when the enqueue fails, and the sweeper sends it',
+    QUEUE,
+    async () => {
+      useStandIn()
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+      const sender = await createSender()
+      await warmToken(sender)
+      const { response } = await dispatchProbed(sender, example001(sender), {}, { failSend: true })
+      expect(response.status).toBe(201)
+      const text = await response.text()
+      const message = JSON.parse(text) as Accepted
+      for (const { id } of message.deliveries) {
+        expect(await findDeliveryById(env.DB, id)).toMatchObject({ status: 'queued', attempts: 0 })
+      }
+      // Built from what was inserted, the answer is the stored message as its status view shows it.
+      const view = await call(`/Services/messages/${message.id}`, {
+        headers: { authorization: `Bearer ${sender.token}` },
+      })
+      expect(await view.text()).toBe(text)
+      const warnings = warn.mock.calls.map(
+        ([line]) => JSON.parse(String(line)) as Record<string, unknown>,
+      )
+      const enqueueFailed = {
+        level: 'warn',
+        message: expect.stringMatching(/enqueue failed/),
+        messageId: message.id,
+      }
+      expect(warnings).toContainEqual(expect.objectContaining(enqueueFailed))
 
-    // The next sweep after the grace period finds the deliveries overdue and enqueues them.
-    const scheduledTime = new Date(Date.now() + 2 * GRACE_SECONDS * 1000)
-    await worker.scheduled(createScheduledController({ scheduledTime, cron: '*/5 * * * *' }), env)
-    for (const { id } of message.deliveries) {
-      expect(await untilSent(id)).toMatchObject({ status: 'sent', attempts: 1 })
-    }
-  })
+      // The next sweep after the grace period finds the deliveries overdue and enqueues them.
+      const scheduledTime = new Date(Date.now() + 2 * GRACE_SECONDS * 1000)
+      await worker.scheduled(createScheduledController({ scheduledTime, cron: '*/5 * * * *' }), env)
+      for (const { id } of message.deliveries) {
+        expect(await untilSent(id)).toMatchObject({ status: 'sent', attempts: 1 })
+      }
+    },
+  )
 })

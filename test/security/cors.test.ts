@@ -4,7 +4,11 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import { app } from '../../src/app.ts'
-import { ALLOWED_HEADERS, parseAllowedOrigins, PREFLIGHT_MAX_AGE_SECONDS } from '../../src/http/cors.ts'
+import {
+  ALLOWED_HEADERS,
+  parseAllowedOrigins,
+  PREFLIGHT_MAX_AGE_SECONDS,
+} from '../../src/http/cors.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, call, expectProblem } from '../helpers/http.ts'
 import { tokenFor } from '../helpers/tokens.ts'
@@ -23,19 +27,33 @@ const CORS_HEADERS = [
 ]
 
 /** The app under a deployment whose CORS_ALLOWED_ORIGINS is `origins`. */
-async function requestWith(origins: string, path: string, init: RequestInit = {}): Promise<Response> {
+async function requestWith(
+  origins: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
   const ctx = createExecutionContext()
-  const response = await app.request(`https://portero.test${path}`, init, { ...env, CORS_ALLOWED_ORIGINS: origins }, ctx)
+  const response = await app.request(
+    `https://portero.test${path}`,
+    init,
+    { ...env, CORS_ALLOWED_ORIGINS: origins },
+    ctx,
+  )
   await waitOnExecutionContext(ctx)
   return response
 }
 
-const configured = (path: string, init: RequestInit = {}) => requestWith(`${APP}, ${OTHER}`, path, init)
+const configured = (path: string, init: RequestInit = {}) =>
+  requestWith(`${APP}, ${OTHER}`, path, init)
 
 function preflight(origin: string, method = 'POST', headers = 'authorization, content-type') {
   return {
     method: 'OPTIONS',
-    headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': headers },
+    headers: {
+      origin,
+      'access-control-request-method': method,
+      'access-control-request-headers': headers,
+    },
   }
 }
 
@@ -44,27 +62,40 @@ function expectNoCors(response: Response, label = '') {
 }
 
 /** Every endpoint that takes credentials or tokens, and a harmless one. */
-const SENSITIVE = ['/oauth/token', '/oauth/introspect', '/mcg/v1/tokeninfo', '/oauth/revoke', '/auth/login', '/auth/me']
+const SENSITIVE = [
+  '/oauth/token',
+  '/oauth/introspect',
+  '/mcg/v1/tokeninfo',
+  '/oauth/revoke',
+  '/auth/login',
+  '/auth/me',
+]
 
 describe('CORS by default (CORS_ALLOWED_ORIGINS empty)', () => {
   it('is configured empty in wrangler.toml', () => {
     expect(env.CORS_ALLOWED_ORIGINS).toBe('')
   })
 
-  it.each([...SENSITIVE, '/healthz', '/.well-known/jwks.json'])('sends no CORS header from %s, even to a preflight', async (path) => {
-    const answer = await call(path, preflight(APP))
-    expect(answer.status).toBe(204) // the notFound handler's OPTIONS answer, with Allow only
-    expectNoCors(answer, path)
-    expect(answer.headers.get('vary')).toBeNull()
-    const response = await call(path, { method: 'POST', headers: { origin: APP } })
-    expectNoCors(response, path)
-    await response.body?.cancel()
-  })
+  it.each([...SENSITIVE, '/healthz', '/.well-known/jwks.json'])(
+    'sends no CORS header from %s, even to a preflight',
+    async (path) => {
+      const answer = await call(path, preflight(APP))
+      expect(answer.status).toBe(204) // the notFound handler's OPTIONS answer, with Allow only
+      expectNoCors(answer, path)
+      expect(answer.headers.get('vary')).toBeNull()
+      const response = await call(path, { method: 'POST', headers: { origin: APP } })
+      expectNoCors(response, path)
+      await response.body?.cancel()
+    },
+  )
 })
 
 describe('CORS with allowed origins', () => {
   it('answers an allowed origin’s preflight with 204 before routing, echoing the origin', async () => {
-    const response = await configured('/Services', preflight(APP, 'POST', 'authorization, content-type, idempotency-key'))
+    const response = await configured(
+      '/Services',
+      preflight(APP, 'POST', 'authorization, content-type, idempotency-key'),
+    )
     expect(response.status).toBe(204)
     expect(response.headers.get('access-control-allow-origin')).toBe(APP)
     expect(response.headers.get('access-control-allow-methods')).toMatch(/\bPOST\b/)
@@ -90,12 +121,15 @@ describe('CORS with allowed origins', () => {
     METHODS_BY_PATH.set(path, methods)
   }
 
-  it.each([...METHODS_BY_PATH])('allows a preflight to %s only the methods served there', async (path, methods) => {
-    const response = await configured(path, preflight(APP, 'DELETE'))
-    expect(response.status).toBe(204)
-    const allowed = (response.headers.get('access-control-allow-methods') ?? '').split(', ')
-    expect(allowed.sort()).toEqual([...methods].sort())
-  })
+  it.each([...METHODS_BY_PATH])(
+    'allows a preflight to %s only the methods served there',
+    async (path, methods) => {
+      const response = await configured(path, preflight(APP, 'DELETE'))
+      expect(response.status).toBe(204)
+      const allowed = (response.headers.get('access-control-allow-methods') ?? '').split(', ')
+      expect(allowed.sort()).toEqual([...methods].sort())
+    },
+  )
 
   it('gives a POST-only route such as /auth/login no other method', async () => {
     const response = await configured('/auth/login', preflight(APP, 'POST'))
@@ -118,22 +152,27 @@ describe('CORS with allowed origins', () => {
     }
   })
 
-  it.each([EVIL, `${APP}.evil.example`, 'null', APP.replace('https', 'http'), `${APP}:8443`, APP.toUpperCase()])(
-    'gives the origin %s no CORS header, preflight or not',
-    async (origin) => {
-      const answer = await configured('/Services', preflight(origin))
-      expectNoCors(answer, origin)
-      expect(answer.headers.get('vary')).toMatch(/\bOrigin\b/) // a cache must not reuse it for APP
-      const response = await configured('/healthz', { headers: { origin } })
-      expect(response.status).toBe(200)
-      expectNoCors(response, origin)
-    },
-  )
+  it.each([
+    EVIL,
+    `${APP}.evil.example`,
+    'null',
+    APP.replace('https', 'http'),
+    `${APP}:8443`,
+    APP.toUpperCase(),
+  ])('gives the origin %s no CORS header, preflight or not', async (origin) => {
+    const answer = await configured('/Services', preflight(origin))
+    expectNoCors(answer, origin)
+    expect(answer.headers.get('vary')).toMatch(/\bOrigin\b/) // a cache must not reuse it for APP
+    const response = await configured('/healthz', { headers: { origin } })
+    expect(response.status).toBe(200)
+    expectNoCors(response, origin)
+  })
 
   it.each(SENSITIVE)('enables %s only for the configured origins', async (path) => {
     const allowed = await configured(path, preflight(APP))
     expect(allowed.headers.get('access-control-allow-origin')).toBe(APP)
-    for (const origin of [EVIL, 'null']) expectNoCors(await configured(path, preflight(origin)), `${path} ${origin}`)
+    for (const origin of [EVIL, 'null'])
+      expectNoCors(await configured(path, preflight(origin)), `${path} ${origin}`)
     const stranger = await configured(path, { method: 'POST', headers: { origin: EVIL } })
     expectNoCors(stranger, path)
     await stranger.body?.cancel()
@@ -151,12 +190,19 @@ describe('CORS with allowed origins', () => {
   it('serves a real cross-origin call from an allowed origin', async () => {
     const client = await createClient()
     const token = await tokenFor(client)
-    const response = await configured('/auth/me', { method: 'POST', headers: { origin: APP, 'x-access-token': token } })
+    const response = await configured('/auth/me', {
+      method: 'POST',
+      headers: { origin: APP, 'x-access-token': token },
+    })
     expect(response.status).toBe(200)
     expect(response.headers.get('access-control-allow-origin')).toBe(APP)
     const login = await configured('/oauth/token', {
       method: 'POST',
-      headers: { origin: APP, authorization: basicAuth(client.clientId, client.clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        origin: APP,
+        authorization: basicAuth(client.clientId, client.clientSecret),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials',
     })
     expect(login.status).toBe(200)
@@ -172,16 +218,24 @@ describe('CORS with allowed origins', () => {
 
 describe('CORS_ALLOWED_ORIGINS parsing', () => {
   it('reads origins separated by commas or spaces, ignoring a trailing slash', () => {
-    expect([...parseAllowedOrigins(` ${APP}/ ,${OTHER}  http://localhost:3000`)]).toEqual([APP, OTHER, 'http://localhost:3000'])
+    expect([...parseAllowedOrigins(` ${APP}/ ,${OTHER}  http://localhost:3000`)]).toEqual([
+      APP,
+      OTHER,
+      'http://localhost:3000',
+    ])
     expect(parseAllowedOrigins('').size).toBe(0)
   })
 
-  it.each(['*', 'null', 'console.example.com', 'https://app.example.com/path', 'ftp://files.example.com', 'https://user:pw@app.example.com'])(
-    'refuses %s loudly',
-    (entry) => {
-      expect(() => parseAllowedOrigins(entry)).toThrow('The server is misconfigured.')
-    },
-  )
+  it.each([
+    '*',
+    'null',
+    'console.example.com',
+    'https://app.example.com/path',
+    'ftp://files.example.com',
+    'https://user:pw@app.example.com',
+  ])('refuses %s loudly', (entry) => {
+    expect(() => parseAllowedOrigins(entry)).toThrow('The server is misconfigured.')
+  })
 
   it('answers 500 internal_error, never a wider policy, when misconfigured with *', async () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {})
@@ -189,6 +243,8 @@ describe('CORS_ALLOWED_ORIGINS parsing', () => {
     await expectProblem(response, 500, 'internal_error')
     expectNoCors(response)
     // The operator learns why from the log; the caller only that the server is misconfigured.
-    expect(errors.mock.calls.map(String).join('\n')).toContain('CORS_ALLOWED_ORIGINS: \\"*\\" is not an origin')
+    expect(errors.mock.calls.map(String).join('\n')).toContain(
+      'CORS_ALLOWED_ORIGINS: \\"*\\" is not an origin',
+    )
   })
 })

@@ -25,12 +25,23 @@ function notUtf8(fields: Record<string, string>): Uint8Array {
 
 describe('JSON bodies that are not UTF-8', () => {
   it('finds the JSON endpoints', () => {
-    expect(JSON_ROUTES).toEqual(expect.arrayContaining(['POST /auth/login', 'POST /Services', 'POST /recipients', 'POST /admin/clients']))
+    expect(JSON_ROUTES).toEqual(
+      expect.arrayContaining([
+        'POST /auth/login',
+        'POST /Services',
+        'POST /recipients',
+        'POST /admin/clients',
+      ]),
+    )
   })
 
   it.each(JSON_ROUTES)('%s answers 400 invalid_request', async (route) => {
     const [method, path] = route.split(' ') as [string, string]
-    const token = await tokenFor(await createClient({ allowedScopes: ['admin', 'services:send', 'recipients:manage', 'tokens:introspect'] }))
+    const token = await tokenFor(
+      await createClient({
+        allowedScopes: ['admin', 'services:send', 'recipients:manage', 'tokens:introspect'],
+      }),
+    )
     const response = await call(path!, {
       method,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

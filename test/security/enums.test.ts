@@ -8,12 +8,36 @@ import { call, expectProblem } from '../helpers/http.ts'
 // test/domain/dispatch-request.test.ts.
 describe('enumerated values', () => {
   const SPACED = 'with a trailing space'
-  const admin = (method: string, path: string, body?: unknown) => async () => adminCall(await adminToken(), method, path, body)
+  const admin = (method: string, path: string, body?: unknown) => async () =>
+    adminCall(await adminToken(), method, path, body)
   const cases: [string, () => Promise<Response>, string][] = [
-    ['an admin service’s allowed_channels', admin('POST', '/admin/services', { name: `s-${crypto.randomUUID()}`, allowed_channels: ['sms '] }), 'allowed_channels.0'],
-    ['an admin service’s required_parameters', admin('POST', '/admin/services', { name: `s-${crypto.randomUUID()}`, allowed_channels: ['sms'], required_parameters: ['destination '] }), 'required_parameters.0'],
-    ['a client’s status', admin('PATCH', `/admin/clients/c-${crypto.randomUUID()}`, { status: 'disabled ' }), 'status'],
-    ['a client’s allowed_scopes', admin('POST', '/admin/clients', { provider_id: null, name: 'n', allowed_scopes: ['admin '] }), 'allowed_scopes.0'],
+    [
+      'an admin service’s allowed_channels',
+      admin('POST', '/admin/services', {
+        name: `s-${crypto.randomUUID()}`,
+        allowed_channels: ['sms '],
+      }),
+      'allowed_channels.0',
+    ],
+    [
+      'an admin service’s required_parameters',
+      admin('POST', '/admin/services', {
+        name: `s-${crypto.randomUUID()}`,
+        allowed_channels: ['sms'],
+        required_parameters: ['destination '],
+      }),
+      'required_parameters.0',
+    ],
+    [
+      'a client’s status',
+      admin('PATCH', `/admin/clients/c-${crypto.randomUUID()}`, { status: 'disabled ' }),
+      'status',
+    ],
+    [
+      'a client’s allowed_scopes',
+      admin('POST', '/admin/clients', { provider_id: null, name: 'n', allowed_scopes: ['admin '] }),
+      'allowed_scopes.0',
+    ],
     ['a provider’s status', admin('PATCH', '/admin/providers/1', { status: 'active ' }), 'status'],
     ['the audit outcome filter', admin('GET', '/admin/audit?outcome=success%20'), 'outcome'],
     ['the cascade flag', admin('DELETE', '/admin/providers/1?cascade=true%20'), 'cascade'],
@@ -26,7 +50,10 @@ describe('enumerated values', () => {
 
   it('reads admin channel names in any case, as /Services does', async () => {
     const token = await adminToken()
-    const response = await adminCall(token, 'POST', '/admin/services', { name: `s-${crypto.randomUUID()}`, allowed_channels: ['SMS', 'Fcm'] })
+    const response = await adminCall(token, 'POST', '/admin/services', {
+      name: `s-${crypto.randomUUID()}`,
+      allowed_channels: ['SMS', 'Fcm'],
+    })
     expect(response.status).toBe(201)
     const service = (await response.json()) as { allowed_channels: string[] }
     expect(service.allowed_channels).toEqual(['sms', 'fcm'])
@@ -34,8 +61,14 @@ describe('enumerated values', () => {
 
   it('does not match other enums in another case', async () => {
     const token = await adminToken()
-    const response = await adminCall(token, 'PATCH', `/admin/clients/c-${crypto.randomUUID()}`, { status: 'Disabled' })
+    const response = await adminCall(token, 'PATCH', `/admin/clients/c-${crypto.randomUUID()}`, {
+      status: 'Disabled',
+    })
     await expectProblem(response, 400, 'invalid_request')
-    await expectProblem(await call('/admin/audit?outcome=SUCCESS', { headers: { authorization: `Bearer ${token}` } }), 400, 'invalid_request')
+    await expectProblem(
+      await call('/admin/audit?outcome=SUCCESS', { headers: { authorization: `Bearer ${token}` } }),
+      400,
+      'invalid_request',
+    )
   })
 })

@@ -16,7 +16,8 @@ const QUEUE_TIMEOUT = { timeout: 20_000 }
 /** Headers adding up to about `bytes`, in 4 KB pieces (no single header is unusually long). */
 function padding(bytes: number): Record<string, string> {
   const headers: Record<string, string> = {}
-  for (let i = 0; bytes > 0; i++, bytes -= 4096) headers[`x-padding-${i}`] = 'p'.repeat(Math.min(4096, bytes))
+  for (let i = 0; bytes > 0; i++, bytes -= 4096)
+    headers[`x-padding-${i}`] = 'p'.repeat(Math.min(4096, bytes))
   return headers
 }
 
@@ -34,12 +35,27 @@ describe('request header size', () => {
   it('answers 431 before authentication or routing', async () => {
     const client = await createClient()
     const token = await tokenFor(client)
-    await expectProblem(await call('/auth/me', { method: 'POST', headers: { 'x-access-token': token, ...padding(20_000) } }), 431, 'headers_too_large')
-    await expectProblem(await call('/no/such/path', { headers: padding(20_000) }), 431, 'headers_too_large')
+    await expectProblem(
+      await call('/auth/me', {
+        method: 'POST',
+        headers: { 'x-access-token': token, ...padding(20_000) },
+      }),
+      431,
+      'headers_too_large',
+    )
+    await expectProblem(
+      await call('/no/such/path', { headers: padding(20_000) }),
+      431,
+      'headers_too_large',
+    )
   })
 
   it('answers 431 in the OAuth envelope on /oauth/*', async () => {
-    const response = await postForm('/oauth/token', { grant_type: 'client_credentials' }, padding(20_000))
+    const response = await postForm(
+      '/oauth/token',
+      { grant_type: 'client_credentials' },
+      padding(20_000),
+    )
     const body = await expectProblem(response, 431, 'headers_too_large', 'application/json')
     expect(body.error).toBe('headers_too_large')
   })
@@ -58,7 +74,9 @@ describe('credential header length', () => {
     const body = await expectProblem(response, 401, 'invalid_token')
     expect(body.ack).toBe(898)
     expect(body.detail).toMatch(/longer than 8192/)
-    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="portero", error="invalid_token"/)
+    expect(response.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="portero", error="invalid_token"/,
+    )
   })
 
   it('answers 401 invalid_token for a Bearer header over 8 KiB anywhere, even on an unknown path', async () => {
@@ -70,14 +88,21 @@ describe('credential header length', () => {
   })
 
   it('answers 401 invalid_client for a Basic header over 8 KiB', async () => {
-    const response = await postForm('/oauth/token', { grant_type: 'client_credentials' }, { authorization: `Basic ${long}` })
+    const response = await postForm(
+      '/oauth/token',
+      { grant_type: 'client_credentials' },
+      { authorization: `Basic ${long}` },
+    )
     const body = await expectProblem(response, 401, 'invalid_client', 'application/json')
     expect(body.error).toBe('invalid_client')
     expect(response.headers.get('www-authenticate')).toBe('Basic realm="portero"')
   })
 
   it('leaves an 8 KiB header to the token check', async () => {
-    const response = await call('/auth/me', { method: 'POST', headers: { 'x-access-token': 'a'.repeat(MAX_CREDENTIAL_HEADER_LENGTH) } })
+    const response = await call('/auth/me', {
+      method: 'POST',
+      headers: { 'x-access-token': 'a'.repeat(MAX_CREDENTIAL_HEADER_LENGTH) },
+    })
     const body = await expectProblem(response, 401, 'invalid_token')
     expect(body.detail).not.toMatch(/header is longer/)
   })
@@ -93,7 +118,11 @@ describe('JSON depth', () => {
   })
 
   it(`answers 400 invalid_request for a body nested deeper than ${MAX_JSON_DEPTH} at /auth/login`, async () => {
-    const body = await expectProblem(await postJson('/auth/login', nested(MAX_JSON_DEPTH + 1)), 400, 'invalid_request')
+    const body = await expectProblem(
+      await postJson('/auth/login', nested(MAX_JSON_DEPTH + 1)),
+      400,
+      'invalid_request',
+    )
     expect(body.detail).toMatch(/nested deeper than 32/)
   })
 
@@ -101,18 +130,28 @@ describe('JSON depth', () => {
     const sender = await createSender()
     const deep = JSON.parse(nested(MAX_JSON_DEPTH)) as unknown
     const request = { ...example001(sender), extra: deep }
-    const response = await postJson('/Services', request, { authorization: `Bearer ${sender.token}` })
+    const response = await postJson('/Services', request, {
+      authorization: `Bearer ${sender.token}`,
+    })
     const body = await expectProblem(response, 400, 'invalid_request')
     expect(body.detail).toMatch(/nested deeper than 32/)
   })
 
   it('answers 400, not 500, for nesting a thousand deep', async () => {
-    const body = await expectProblem(await postJson('/auth/login', nested(1000)), 400, 'invalid_request')
+    const body = await expectProblem(
+      await postJson('/auth/login', nested(1000)),
+      400,
+      'invalid_request',
+    )
     expect(body.detail).toMatch(/nested deeper/)
   })
 
   it('lets exactly 32 levels through to validation', async () => {
-    const body = await expectProblem(await postJson('/auth/login', nested(MAX_JSON_DEPTH)), 400, 'invalid_request')
+    const body = await expectProblem(
+      await postJson('/auth/login', nested(MAX_JSON_DEPTH)),
+      400,
+      'invalid_request',
+    )
     expect(body.detail).not.toMatch(/nested deeper/)
   })
 })
@@ -126,7 +165,9 @@ describe('body size per route', () => {
   const larger = [...BODY_LIMITS].filter(([, limit]) => limit > MAX_BODY_BYTES)
 
   it('gives the credential endpoints a smaller limit', () => {
-    expect(smaller.map(([path]) => path)).toEqual(expect.arrayContaining(['/auth/login', '/oauth/token']))
+    expect(smaller.map(([path]) => path)).toEqual(
+      expect.arrayContaining(['/auth/login', '/oauth/token']),
+    )
   })
 
   it.each(smaller)('refuses a body over %s’s own limit of %i bytes', async (path, limit) => {
@@ -134,9 +175,22 @@ describe('body size per route', () => {
     const filler = 'x'.repeat(limit)
     const response =
       path === '/auth/login'
-        ? await postJson(path, { clientId: client.clientId, clientSecret: client.clientSecret, filler })
-        : await postForm(path, { grant_type: 'client_credentials', filler }, { authorization: basicAuth(client.clientId, client.clientSecret) })
-    const body = await expectProblem(response, 413, 'payload_too_large', path.startsWith('/oauth/') ? 'application/json' : undefined)
+        ? await postJson(path, {
+            clientId: client.clientId,
+            clientSecret: client.clientSecret,
+            filler,
+          })
+        : await postForm(
+            path,
+            { grant_type: 'client_credentials', filler },
+            { authorization: basicAuth(client.clientId, client.clientSecret) },
+          )
+    const body = await expectProblem(
+      response,
+      413,
+      'payload_too_large',
+      path.startsWith('/oauth/') ? 'application/json' : undefined,
+    )
     expect(body.detail).toContain(`${limit} bytes`)
   })
 
@@ -153,7 +207,9 @@ describe('body size per route', () => {
   it('reads a body of 8 KiB on a route without its own limit', async () => {
     const sender = await createSender()
     const request = { user_id: `u-${crypto.randomUUID()}`, padding: 'x'.repeat(8 * 1024) }
-    const response = await postJson('/recipients', request, { authorization: `Bearer ${sender.token}` })
+    const response = await postJson('/recipients', request, {
+      authorization: `Bearer ${sender.token}`,
+    })
     // Refused for the unknown field by validation, which means the body was read.
     const body = await expectProblem(response, 400, 'invalid_request')
     expect(JSON.stringify(body.errors)).toMatch(/padding/)
@@ -168,13 +224,20 @@ describe('body size per route', () => {
         else controller.close()
       },
     })
-    const response = await call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream })
+    const response = await call('/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: stream,
+    })
     await expectProblem(response, 413, 'payload_too_large')
   })
 })
 
 /** A body of `total` bytes of JSON whitespace in 1 KiB chunks, sent without Content-Length. */
-function countedStream(total: number): { stream: ReadableStream<Uint8Array>; pulled: () => number } {
+function countedStream(total: number): {
+  stream: ReadableStream<Uint8Array>
+  pulled: () => number
+} {
   const chunk = new TextEncoder().encode(' '.repeat(1024))
   let pulled = 0
   const stream = new ReadableStream<Uint8Array>({
@@ -197,7 +260,11 @@ describe('body size at /Services: the large limit only once the token is checked
 
   it('answers an anonymous streamed 100 KiB body 401, reading at most the 16 KiB default', async () => {
     const { stream, pulled } = countedStream(HUNDRED_KIB)
-    const response = await call('/Services', { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream })
+    const response = await call('/Services', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: stream,
+    })
     await expectProblem(response, 401, 'token_missing')
     expect(pulled()).toBeLessThanOrEqual(MAX_BODY_BYTES + 64 * 1024) // what the runtime's pipe may buffer ahead
     expect(pulled()).toBeLessThan(HUNDRED_KIB)
@@ -211,30 +278,39 @@ describe('body size at /Services: the large limit only once the token is checked
     expect(pulled()).toBeLessThan(HUNDRED_KIB)
   })
 
-  it('accepts a 100 KiB body from an authenticated sender, with Content-Length or streamed', QUEUE_TIMEOUT, async () => {
-    useStandIn()
-    const sender = await createSender()
-    const json = JSON.stringify(example001(sender))
-    const padded = json + ' '.repeat(HUNDRED_KIB - json.length)
-    const sized = await postJson('/Services', padded, { authorization: `Bearer ${sender.token}` })
-    expect(sized.status).toBe(201)
-    await sized.body?.cancel()
-    const bytes = new TextEncoder().encode(padded)
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let i = 0; i < bytes.length; i += 1024) controller.enqueue(bytes.slice(i, i + 1024))
-        controller.close()
-      },
-    })
-    const headers = { 'content-type': 'application/json', authorization: `Bearer ${sender.token}` }
-    const streamed = await call('/Services', { method: 'POST', headers, body: stream })
-    expect(streamed.status).toBe(201)
-    await streamed.body?.cancel()
-  })
+  it(
+    'accepts a 100 KiB body from an authenticated sender, with Content-Length or streamed',
+    QUEUE_TIMEOUT,
+    async () => {
+      useStandIn()
+      const sender = await createSender()
+      const json = JSON.stringify(example001(sender))
+      const padded = json + ' '.repeat(HUNDRED_KIB - json.length)
+      const sized = await postJson('/Services', padded, { authorization: `Bearer ${sender.token}` })
+      expect(sized.status).toBe(201)
+      await sized.body?.cancel()
+      const bytes = new TextEncoder().encode(padded)
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += 1024) controller.enqueue(bytes.slice(i, i + 1024))
+          controller.close()
+        },
+      })
+      const headers = {
+        'content-type': 'application/json',
+        authorization: `Bearer ${sender.token}`,
+      }
+      const streamed = await call('/Services', { method: 'POST', headers, body: stream })
+      expect(streamed.status).toBe(201)
+      await streamed.body?.cancel()
+    },
+  )
 
   it(`refuses an authenticated body over ${DISPATCH_BODY_BYTES} bytes with 413`, async () => {
     const sender = await createSender()
-    const response = await postJson('/Services', ' '.repeat(DISPATCH_BODY_BYTES) + '{}', { authorization: `Bearer ${sender.token}` })
+    const response = await postJson('/Services', ' '.repeat(DISPATCH_BODY_BYTES) + '{}', {
+      authorization: `Bearer ${sender.token}`,
+    })
     const body = await expectProblem(response, 413, 'payload_too_large')
     expect(body.detail).toContain(`${DISPATCH_BODY_BYTES} bytes`)
   })
@@ -243,6 +319,10 @@ describe('body size at /Services: the large limit only once the token is checked
     const sender = await createSender()
     const { stream } = countedStream(DISPATCH_BODY_BYTES + 1024)
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${sender.token}` }
-    await expectProblem(await call('/Services', { method: 'POST', headers, body: stream }), 413, 'payload_too_large')
+    await expectProblem(
+      await call('/Services', { method: 'POST', headers, body: stream }),
+      413,
+      'payload_too_large',
+    )
   })
 })

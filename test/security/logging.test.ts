@@ -12,18 +12,35 @@ import { basicAuth, call, postForm, postJson } from '../helpers/http.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 
-const JWT = 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJjbGllbnQteCJ9.MEUCIQDxyz_-abc'
+const JWT =
+  'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJjbGllbnQteCJ9.MEUCIQDxyz_-abc'
 
 describe('redactText', () => {
   it.each([
     ['a JWT', `token ${JWT} seen`, JWT],
     ['a JWT inside a form body', `token=${JWT}&token_type_hint=access_token`, JWT],
-    ['a JWE (five segments)', 'eyJhbGciOiJSU0EtT0FFUCJ9.aaaa.bbbb.cccc.dddd', 'eyJhbGciOiJSU0EtT0FFUCJ9.aaaa.bbbb.cccc.dddd'],
-    ['three long base64url segments', `${'A'.repeat(20)}.${'b'.repeat(20)}.${'c'.repeat(20)}`, 'A'.repeat(20)],
+    [
+      'a JWE (five segments)',
+      'eyJhbGciOiJSU0EtT0FFUCJ9.aaaa.bbbb.cccc.dddd',
+      'eyJhbGciOiJSU0EtT0FFUCJ9.aaaa.bbbb.cccc.dddd',
+    ],
+    [
+      'three long base64url segments',
+      `${'A'.repeat(20)}.${'b'.repeat(20)}.${'c'.repeat(20)}`,
+      'A'.repeat(20),
+    ],
     ['a Bearer credential', 'Authorization: Bearer abc123.def-456', 'abc123.def-456'],
-    ['a Basic credential', 'authorization=Basic ZGVtby1jbGllbnQ6c2VjcmV0', 'ZGVtby1jbGllbnQ6c2VjcmV0'],
+    [
+      'a Basic credential',
+      'authorization=Basic ZGVtby1jbGllbnQ6c2VjcmV0',
+      'ZGVtby1jbGllbnQ6c2VjcmV0',
+    ],
     ['a client_secret in a form', 'client_id=demo&client_secret=s3cr3t-value&x=1', 's3cr3t-value'],
-    ['a clientSecret in JSON', '{"clientId":"demo","clientSecret":"DA39A3EE5E6B4B0D3255"}', 'DA39A3EE5E6B4B0D3255'],
+    [
+      'a clientSecret in JSON',
+      '{"clientId":"demo","clientSecret":"DA39A3EE5E6B4B0D3255"}',
+      'DA39A3EE5E6B4B0D3255',
+    ],
     ['an app_secret in escaped JSON', '{\\"app_secret\\":\\"hunter2hunter2\\"}', 'hunter2hunter2'],
     ['a password', "password: 'correct horse'", 'correct'],
     ['an E.164 number', 'sending to +5491155550000 now', '+5491155550000'],
@@ -117,102 +134,221 @@ describe('log()', () => {
     expect(captured.map((c) => c.level)).toEqual(['log', 'warn', 'error'])
     const [info, warn, error] = parse(captured)
     expect(info).toMatchObject({ level: 'info', message: 'hello', requestId: 'r1' })
-    expect(warn).toMatchObject({ level: 'warn', message: `careful with ${REDACTED}`, clientSecret: REDACTED })
+    expect(warn).toMatchObject({
+      level: 'warn',
+      message: `careful with ${REDACTED}`,
+      clientSecret: REDACTED,
+    })
     expect(error).toMatchObject({ level: 'error', cause: `Bearer ${REDACTED}` })
   })
 })
 
 describe('the access log and error log of a whole flow', () => {
-  it('names every request once, and never shows a secret, token, Authorization value or phone', { timeout: 30_000 }, async () => {
-    const captured = captureConsole()
-    const standIn = useStandIn()
-    const phone = '+5491155557321'
-    const directPhone = '+5491155559876'
-    const sender = await createSender({ phone })
-    const { clientId, clientSecret } = sender
-    const basic = basicAuth(clientId, clientSecret)
-    const responses: Response[] = []
-    const send = async (response: Promise<Response>) => {
-      const r = await response
-      responses.push(r)
-      return r
-    }
+  it(
+    'names every request once, and never shows a secret, token, Authorization value or phone',
+    { timeout: 30_000 },
+    async () => {
+      const captured = captureConsole()
+      const standIn = useStandIn()
+      const phone = '+5491155557321'
+      const directPhone = '+5491155559876'
+      const sender = await createSender({ phone })
+      const { clientId, clientSecret } = sender
+      const basic = basicAuth(clientId, clientSecret)
+      const responses: Response[] = []
+      const send = async (response: Promise<Response>) => {
+        const r = await response
+        responses.push(r)
+        return r
+      }
 
-    const login = await send(postJson('/auth/login', { clientId, clientSecret }))
-    const { token } = (await login.json()) as { token: string }
-    const yativo = await send(postJson('/auth/login', { account_id: clientId, app_secret: clientSecret }))
-    const yativoToken = ((await yativo.json()) as { data: { access_token: string } }).data.access_token
-    const oauth = await send(postForm('/oauth/token', { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }))
-    const oauthToken = ((await oauth.json()) as { access_token: string }).access_token
-    expect((await send(call('/auth/me', { method: 'POST', headers: { 'x-access-token': token } }))).status).toBe(200)
-    expect((await send(call('/auth/me', { method: 'POST', headers: { authorization: `Bearer ${token}` } }))).status).toBe(200)
-    const introspected = await send(postForm('/mcg/v1/tokeninfo', { token: yativoToken }, { authorization: `Bearer ${token}` }))
-    expect(await introspected.json()).toMatchObject({ active: true })
-    expect((await send(postForm('/oauth/introspect', { token }, { authorization: basic }))).status).toBe(200)
+      const login = await send(postJson('/auth/login', { clientId, clientSecret }))
+      const { token } = (await login.json()) as { token: string }
+      const yativo = await send(
+        postJson('/auth/login', { account_id: clientId, app_secret: clientSecret }),
+      )
+      const yativoToken = ((await yativo.json()) as { data: { access_token: string } }).data
+        .access_token
+      const oauth = await send(
+        postForm('/oauth/token', {
+          grant_type: 'client_credentials',
+          client_id: clientId,
+          client_secret: clientSecret,
+        }),
+      )
+      const oauthToken = ((await oauth.json()) as { access_token: string }).access_token
+      expect(
+        (await send(call('/auth/me', { method: 'POST', headers: { 'x-access-token': token } })))
+          .status,
+      ).toBe(200)
+      expect(
+        (
+          await send(
+            call('/auth/me', { method: 'POST', headers: { authorization: `Bearer ${token}` } }),
+          )
+        ).status,
+      ).toBe(200)
+      const introspected = await send(
+        postForm('/mcg/v1/tokeninfo', { token: yativoToken }, { authorization: `Bearer ${token}` }),
+      )
+      expect(await introspected.json()).toMatchObject({ active: true })
+      expect(
+        (await send(postForm('/oauth/introspect', { token }, { authorization: basic }))).status,
+      ).toBe(200)
 
-    // A recipient whose user id is a phone number, so the number is in the path.
-    const created = await send(postJson('/recipients', { user_id: directPhone, phone: directPhone }, { authorization: `Bearer ${token}` }))
-    expect(created.status).toBe(201)
-    expect((await send(call(`/recipients/${directPhone}`, { headers: { authorization: `Bearer ${token}` } }))).status).toBe(200)
-    const dispatch = await send(
-      postJson(
-        '/Services',
-        {
-          provider_id: sender.providerId,
-          service_token: sender.serviceToken,
-          service_id: sender.serviceId,
-          parameters: { destination: phone, notification: { title: 'Turno', message: `Llame al ${phone}`, channel: 'SMS' } },
-        },
-        { authorization: `Bearer ${oauthToken}`, 'idempotency-key': `k-${crypto.randomUUID()}` },
-      ),
-    )
-    expect(dispatch.status).toBe(201)
-    const { id } = (await dispatch.json()) as { id: string }
-    const read = async () => (await (await call(`/Services/messages/${id}`, { headers: { authorization: `Bearer ${oauthToken}` } })).json()) as { status: string }
-    expect((await eventually(read, (m) => m.status === 'sent')).status).toBe('sent')
-    expect(smsTo(standIn, phone)).toEqual([`Turno\nLlame al ${phone}`])
-
-    // Errors, each carrying a secret somewhere a careless log would copy it from.
-    expect((await send(postJson('/auth/login', { clientId, clientSecret: `${clientSecret}x` }))).status).toBe(401)
-    expect((await send(postForm('/oauth/token', { grant_type: 'client_credentials' }, { authorization: basicAuth(clientId, 'wrong-secret-value-0123456789') }))).status).toBe(401)
-    expect((await send(call('/auth/me', { method: 'POST', headers: { 'x-access-token': `${token}x` } }))).status).toBe(401)
-    expect((await send(call(`/recipients?client_secret=${clientSecret}&access_token=${token}`, { headers: { authorization: `Bearer ${token}` } }))).status).toBe(200)
-    expect((await send(postJson('/Services', { parameters: { destination: phone } }, { authorization: `Bearer ${token}` }))).status).toBe(400)
-    expect((await send(postJson('/auth/login', `{"clientId":"${clientId}","clientSecret":"${clientSecret}"`))).status).toBe(400)
-    expect((await send(postForm('/oauth/revoke', { token: oauthToken }, { authorization: basic }))).status).toBe(200)
-    expect((await send(call('/nowhere', { headers: { authorization: `Bearer ${token}` } }))).status).toBe(404)
-
-    const entries = parse(captured)
-    const text = captured.map((c) => c.line).join('\n')
-    const secrets = [clientSecret, token, yativoToken, oauthToken, basic, basic.slice(6), sender.token, sender.serviceToken]
-    for (const secret of secrets) expect(text).not.toContain(secret)
-    for (const t of [token, yativoToken, oauthToken]) expect(text).not.toContain(t.split('.')[2]) // not even a signature
-    for (const number of [phone, directPhone]) {
-      expect(text).not.toContain(number)
-      expect(text).not.toContain(number.slice(1)) // nor its digits
-    }
-    expect(text).not.toMatch(/authorization|x-access-token|client_secret=|access_token=/i)
-
-    // One access line per request, with its id, and the client once it authenticated.
-    const access = entries.filter((e) => e.message === 'request')
-    for (const response of responses) {
-      const id = response.headers.get('x-request-id')
-      const lines = access.filter((e) => e.requestId === id)
-      expect(lines, `${response.status} ${id}`).toHaveLength(1)
-      const line = lines[0]!
-      expect(line.status).toBe(response.status)
-      expect(typeof line.durationMs).toBe('number')
-      expect(Object.keys(line).sort()).toEqual(
-        ['clientId', 'durationMs', 'level', 'message', 'method', 'path', 'requestId', 'status', 'time'].filter(
-          (key) => key !== 'clientId' || 'clientId' in line,
+      // A recipient whose user id is a phone number, so the number is in the path.
+      const created = await send(
+        postJson(
+          '/recipients',
+          { user_id: directPhone, phone: directPhone },
+          { authorization: `Bearer ${token}` },
         ),
       )
-    }
-    const services = access.find((e) => e.path === '/Services' && e.status === 201)!
-    expect(services).toMatchObject({ method: 'POST', clientId, level: 'info' })
-    expect(access.find((e) => String(e.path).startsWith('/recipients') && e.status === 200 && e.method === 'GET')!.path).not.toContain('?')
-    expect(access.some((e) => e.path === '/recipients/[phone]')).toBe(true)
-  })
+      expect(created.status).toBe(201)
+      expect(
+        (
+          await send(
+            call(`/recipients/${directPhone}`, { headers: { authorization: `Bearer ${token}` } }),
+          )
+        ).status,
+      ).toBe(200)
+      const dispatch = await send(
+        postJson(
+          '/Services',
+          {
+            provider_id: sender.providerId,
+            service_token: sender.serviceToken,
+            service_id: sender.serviceId,
+            parameters: {
+              destination: phone,
+              notification: { title: 'Turno', message: `Llame al ${phone}`, channel: 'SMS' },
+            },
+          },
+          { authorization: `Bearer ${oauthToken}`, 'idempotency-key': `k-${crypto.randomUUID()}` },
+        ),
+      )
+      expect(dispatch.status).toBe(201)
+      const { id } = (await dispatch.json()) as { id: string }
+      const read = async () =>
+        (await (
+          await call(`/Services/messages/${id}`, {
+            headers: { authorization: `Bearer ${oauthToken}` },
+          })
+        ).json()) as { status: string }
+      expect((await eventually(read, (m) => m.status === 'sent')).status).toBe('sent')
+      expect(smsTo(standIn, phone)).toEqual([`Turno\nLlame al ${phone}`])
+
+      // Errors, each carrying a secret somewhere a careless log would copy it from.
+      expect(
+        (await send(postJson('/auth/login', { clientId, clientSecret: `${clientSecret}x` })))
+          .status,
+      ).toBe(401)
+      expect(
+        (
+          await send(
+            postForm(
+              '/oauth/token',
+              { grant_type: 'client_credentials' },
+              { authorization: basicAuth(clientId, 'wrong-secret-value-0123456789') },
+            ),
+          )
+        ).status,
+      ).toBe(401)
+      expect(
+        (
+          await send(
+            call('/auth/me', { method: 'POST', headers: { 'x-access-token': `${token}x` } }),
+          )
+        ).status,
+      ).toBe(401)
+      expect(
+        (
+          await send(
+            call(`/recipients?client_secret=${clientSecret}&access_token=${token}`, {
+              headers: { authorization: `Bearer ${token}` },
+            }),
+          )
+        ).status,
+      ).toBe(200)
+      expect(
+        (
+          await send(
+            postJson(
+              '/Services',
+              { parameters: { destination: phone } },
+              { authorization: `Bearer ${token}` },
+            ),
+          )
+        ).status,
+      ).toBe(400)
+      expect(
+        (
+          await send(
+            postJson('/auth/login', `{"clientId":"${clientId}","clientSecret":"${clientSecret}"`),
+          )
+        ).status,
+      ).toBe(400)
+      expect(
+        (await send(postForm('/oauth/revoke', { token: oauthToken }, { authorization: basic })))
+          .status,
+      ).toBe(200)
+      expect(
+        (await send(call('/nowhere', { headers: { authorization: `Bearer ${token}` } }))).status,
+      ).toBe(404)
+
+      const entries = parse(captured)
+      const text = captured.map((c) => c.line).join('\n')
+      const secrets = [
+        clientSecret,
+        token,
+        yativoToken,
+        oauthToken,
+        basic,
+        basic.slice(6),
+        sender.token,
+        sender.serviceToken,
+      ]
+      for (const secret of secrets) expect(text).not.toContain(secret)
+      for (const t of [token, yativoToken, oauthToken]) expect(text).not.toContain(t.split('.')[2]) // not even a signature
+      for (const number of [phone, directPhone]) {
+        expect(text).not.toContain(number)
+        expect(text).not.toContain(number.slice(1)) // nor its digits
+      }
+      expect(text).not.toMatch(/authorization|x-access-token|client_secret=|access_token=/i)
+
+      // One access line per request, with its id, and the client once it authenticated.
+      const access = entries.filter((e) => e.message === 'request')
+      for (const response of responses) {
+        const id = response.headers.get('x-request-id')
+        const lines = access.filter((e) => e.requestId === id)
+        expect(lines, `${response.status} ${id}`).toHaveLength(1)
+        const line = lines[0]!
+        expect(line.status).toBe(response.status)
+        expect(typeof line.durationMs).toBe('number')
+        expect(Object.keys(line).sort()).toEqual(
+          [
+            'clientId',
+            'durationMs',
+            'level',
+            'message',
+            'method',
+            'path',
+            'requestId',
+            'status',
+            'time',
+          ].filter((key) => key !== 'clientId' || 'clientId' in line),
+        )
+      }
+      const services = access.find((e) => e.path === '/Services' && e.status === 201)!
+      expect(services).toMatchObject({ method: 'POST', clientId, level: 'info' })
+      expect(
+        access.find(
+          (e) => String(e.path).startsWith('/recipients') && e.status === 200 && e.method === 'GET',
+        )!.path,
+      ).not.toContain('?')
+      expect(access.some((e) => e.path === '/recipients/[phone]')).toBe(true)
+    },
+  )
 })
 
 describe('the log of a failed request', () => {
@@ -220,7 +356,9 @@ describe('the log of a failed request', () => {
   const failing = new Hono<AppEnv>()
   failing.use(requestId(), accessLog())
   failing.get('/boom', () => {
-    throw new Error(`upstream said: Authorization: Bearer ${JWT} client_secret=s3cr3t for +5491155550000`)
+    throw new Error(
+      `upstream said: Authorization: Bearer ${JWT} client_secret=s3cr3t for +5491155550000`,
+    )
   })
   failing.get('/odd', () => {
     throw 'not an Error'
@@ -234,11 +372,17 @@ describe('the log of a failed request', () => {
     expect(await response.text()).not.toContain('upstream')
     const entries = parse(captured)
     const text = captured.map((c) => c.line).join('\n')
-    for (const secret of [JWT, 's3cr3t', '5491155550000', 'token=abc']) expect(text).not.toContain(secret)
+    for (const secret of [JWT, 's3cr3t', '5491155550000', 'token=abc'])
+      expect(text).not.toContain(secret)
     const failure = entries.find((e) => e.message === 'request failed')!
     expect(failure.error).toMatch(/upstream said/)
     const access = entries.find((e) => e.message === 'request')!
-    expect(access).toMatchObject({ level: 'error', status: 500, path: '/boom', requestId: failure.requestId })
+    expect(access).toMatchObject({
+      level: 'error',
+      status: 500,
+      path: '/boom',
+      requestId: failure.requestId,
+    })
     expect(response.headers.get('x-request-id')).toBe(failure.requestId)
   })
 

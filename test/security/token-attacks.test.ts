@@ -46,22 +46,49 @@ beforeAll(async () => {
   // A wrong service token: the genuine token gets 403 for it, so nothing is ever sent.
   const dispatch = { ...example001(sender), service_token: crypto.randomUUID() }
   const me = (header: string) => (token: string) =>
-    call('/auth/me', { method: 'POST', headers: { [header]: header === 'authorization' ? `Bearer ${token}` : token } })
+    call('/auth/me', {
+      method: 'POST',
+      headers: { [header]: header === 'authorization' ? `Bearer ${token}` : token },
+    })
   targets = [
     { name: 'POST /auth/me (x-access-token)', dialect: 'bridge', send: me('x-access-token') },
     { name: 'POST /auth/me (Bearer)', dialect: 'bridge', send: me('authorization') },
-    { name: 'POST /mcg/v1/tokeninfo as the caller', dialect: 'oauth', send: (t) => postForm('/mcg/v1/tokeninfo', form, bearer(t)) },
-    { name: 'POST /oauth/introspect as the caller', dialect: 'oauth', send: (t) => postForm('/oauth/introspect', form, bearer(t)) },
+    {
+      name: 'POST /mcg/v1/tokeninfo as the caller',
+      dialect: 'oauth',
+      send: (t) => postForm('/mcg/v1/tokeninfo', form, bearer(t)),
+    },
+    {
+      name: 'POST /oauth/introspect as the caller',
+      dialect: 'oauth',
+      send: (t) => postForm('/oauth/introspect', form, bearer(t)),
+    },
     { name: 'POST /Services', dialect: 'problem', send: send('POST', '/Services', dispatch) },
-    { name: 'GET /Services/messages/{id}', dialect: 'problem', send: get(`/Services/messages/${crypto.randomUUID()}`) },
+    {
+      name: 'GET /Services/messages/{id}',
+      dialect: 'problem',
+      send: get(`/Services/messages/${crypto.randomUUID()}`),
+    },
     { name: 'GET /recipients', dialect: 'problem', send: get('/recipients') },
     { name: 'GET /recipients/{id}', dialect: 'problem', send: get(`/recipients/${sender.userId}`) },
-    { name: 'PATCH /recipients/{id}', dialect: 'problem', send: send('PATCH', `/recipients/${sender.userId}`, { sms_opt_out: false }) },
+    {
+      name: 'PATCH /recipients/{id}',
+      dialect: 'problem',
+      send: send('PATCH', `/recipients/${sender.userId}`, { sms_opt_out: false }),
+    },
     { name: 'GET /subscriptions', dialect: 'problem', send: get('/subscriptions') },
     { name: 'GET /admin/providers', dialect: 'problem', send: get('/admin/providers') },
-    { name: 'POST /admin/providers', dialect: 'problem', send: send('POST', '/admin/providers', { name: 'Forged Inc.' }) },
+    {
+      name: 'POST /admin/providers',
+      dialect: 'problem',
+      send: send('POST', '/admin/providers', { name: 'Forged Inc.' }),
+    },
     { name: 'GET /admin/clients', dialect: 'problem', send: get('/admin/clients') },
-    { name: 'DELETE /admin/clients/{id}', dialect: 'problem', send: send('DELETE', `/admin/clients/${victim.clientId}`, {}) },
+    {
+      name: 'DELETE /admin/clients/{id}',
+      dialect: 'problem',
+      send: send('DELETE', `/admin/clients/${victim.clientId}`, {}),
+    },
     { name: 'GET /admin/services', dialect: 'problem', send: get('/admin/services') },
     { name: 'GET /admin/audit', dialect: 'problem', send: get('/admin/audit') },
   ]
@@ -74,7 +101,9 @@ async function expectRefused(response: Response, target: Target, attack: Attack)
   const body = (await response.json()) as Record<string, unknown>
   expect(body.code, label).toMatch(/^(invalid_token|token_expired)$/)
   expect(typeof body.detail, label).toBe('string')
-  expect(response.headers.get('www-authenticate'), label).toMatch(/^Bearer realm="portero", error="invalid_token"/)
+  expect(response.headers.get('www-authenticate'), label).toMatch(
+    /^Bearer realm="portero", error="invalid_token"/,
+  )
   if (target.dialect === 'bridge') expect([897, 898], label).toContain(body.ack)
   if (target.dialect === 'oauth') expect(body.error, label).toBe(body.code)
   // Nothing of the token's claims comes back: a refusal says why, not what it read.
@@ -96,58 +125,82 @@ describe('hostile tokens at every endpoint that takes one', () => {
     expect(new Set(attacks.map((a) => a.name)).size).toBe(attacks.length)
   })
 
-  it('refuses every attack at every endpoint with 401, without fetching a key from anywhere', { timeout: 60_000 }, async () => {
-    const fetchSpy = vi.spyOn(globalThis, 'fetch').mockRejectedValue(new Error('no outbound fetch expected'))
-    for (const target of targets) {
-      for (const attack of attacks) await expectRefused(await target.send(attack.token), target, attack)
-    }
-    expect(fetchSpy).not.toHaveBeenCalled()
-  })
-
-  it('answers {"active":false} about every attack token, even to a caller who may see any token', { timeout: 30_000 }, async () => {
-    const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
-    for (const path of ['/mcg/v1/tokeninfo', '/oauth/introspect']) {
-      const control = await postForm(path, { token: genuine }, { authorization })
-      expect(await control.json()).toMatchObject({ active: true, client_id: victim.clientId })
-      for (const attack of attacks) {
-        // From a fresh address each: tokens that are not ours count against the caller there.
-        const response = await postForm(path, { token: attack.token }, { authorization, 'cf-connecting-ip': freshIp() })
-        if (attack.oversized) {
-          // A 100 KB token makes a form body over the 16 KiB limit: refused before it is read.
-          expect(response.status, attack.name).toBe(413)
-          await response.body?.cancel()
-          continue
-        }
-        expect(response.status, `${path} about ${attack.name}`).toBe(200)
-        expect(await response.text(), `${path} about ${attack.name}`).toBe('{"active":false}')
+  it(
+    'refuses every attack at every endpoint with 401, without fetching a key from anywhere',
+    { timeout: 60_000 },
+    async () => {
+      const fetchSpy = vi
+        .spyOn(globalThis, 'fetch')
+        .mockRejectedValue(new Error('no outbound fetch expected'))
+      for (const target of targets) {
+        for (const attack of attacks)
+          await expectRefused(await target.send(attack.token), target, attack)
       }
-    }
-  })
+      expect(fetchSpy).not.toHaveBeenCalled()
+    },
+  )
+
+  it(
+    'answers {"active":false} about every attack token, even to a caller who may see any token',
+    { timeout: 30_000 },
+    async () => {
+      const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
+      for (const path of ['/mcg/v1/tokeninfo', '/oauth/introspect']) {
+        const control = await postForm(path, { token: genuine }, { authorization })
+        expect(await control.json()).toMatchObject({ active: true, client_id: victim.clientId })
+        for (const attack of attacks) {
+          // From a fresh address each: tokens that are not ours count against the caller there.
+          const response = await postForm(
+            path,
+            { token: attack.token },
+            { authorization, 'cf-connecting-ip': freshIp() },
+          )
+          if (attack.oversized) {
+            // A 100 KB token makes a form body over the 16 KiB limit: refused before it is read.
+            expect(response.status, attack.name).toBe(413)
+            await response.body?.cancel()
+            continue
+          }
+          expect(response.status, `${path} about ${attack.name}`).toBe(200)
+          expect(await response.text(), `${path} about ${attack.name}`).toBe('{"active":false}')
+        }
+      }
+    },
+  )
 
   it('accepts a raw-signed token without crit, so the crit attack is refused for its header', async () => {
     const key = workerSigningKey()
     const token = await signRaw({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }, decodeJwt(genuine))
-    expect((await call('/auth/me', { method: 'POST', headers: { 'x-access-token': token } })).status).toBe(200)
+    expect(
+      (await call('/auth/me', { method: 'POST', headers: { 'x-access-token': token } })).status,
+    ).toBe(200)
   })
 })
 
 describe('the token of a deleted client', () => {
-  it('is refused everywhere and inactive to introspection, though it was cached as active', { timeout: 30_000 }, async () => {
-    const doomed = await createClient({
-      providerId: victim.providerId,
-      allowedScopes: ['services:send', 'recipients:manage', 'tokens:introspect', 'admin'],
-    })
-    const token = await tokenFor(doomed)
-    const before = await call('/auth/me', { method: 'POST', headers: { 'x-access-token': token } })
-    expect(before.status).toBe(200) // checked, so its active state is now cached in KV
-    await before.body?.cancel()
-    await deleteTestClient(doomed)
-    const attack = { name: 'a deleted client', token }
-    for (const target of targets) await expectRefused(await target.send(token), target, attack)
-    const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
-    const answer = await postForm('/mcg/v1/tokeninfo', { token }, { authorization })
-    expect(await answer.text()).toBe('{"active":false}')
-  })
+  it(
+    'is refused everywhere and inactive to introspection, though it was cached as active',
+    { timeout: 30_000 },
+    async () => {
+      const doomed = await createClient({
+        providerId: victim.providerId,
+        allowedScopes: ['services:send', 'recipients:manage', 'tokens:introspect', 'admin'],
+      })
+      const token = await tokenFor(doomed)
+      const before = await call('/auth/me', {
+        method: 'POST',
+        headers: { 'x-access-token': token },
+      })
+      expect(before.status).toBe(200) // checked, so its active state is now cached in KV
+      await before.body?.cancel()
+      await deleteTestClient(doomed)
+      const attack = { name: 'a deleted client', token }
+      for (const target of targets) await expectRefused(await target.send(token), target, attack)
+      const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
+      const answer = await postForm('/mcg/v1/tokeninfo', { token }, { authorization })
+      expect(await answer.text()).toBe('{"active":false}')
+    },
+  )
 })
 
 /** The genuine token's claims changed by `change`, signed with the Worker's own key. */
@@ -162,80 +215,105 @@ async function expectRefusedEverywhere(attack: Attack) {
   for (const target of targets) await expectRefused(await target.send(attack.token), target, attack)
   const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
   // From a fresh address: tokens that are not ours count against the caller there.
-  const answer = await postForm('/mcg/v1/tokeninfo', { token: attack.token }, { authorization, 'cf-connecting-ip': freshIp() })
+  const answer = await postForm(
+    '/mcg/v1/tokeninfo',
+    { token: attack.token },
+    { authorization, 'cf-connecting-ip': freshIp() },
+  )
   expect(await answer.text(), attack.name).toBe('{"active":false}')
 }
 
 describe('the claims every access token carries (RFC 9068 §2.2)', () => {
   const REQUIRED = ['iss', 'sub', 'aud', 'client_id', 'scope', 'jti', 'iat', 'exp', 'provider_id']
 
-  it('refuses a token without any one of them, everywhere, with 401 and never 500', { timeout: 30_000 }, async () => {
-    for (const claim of REQUIRED) {
-      await expectRefusedEverywhere({ name: `no ${claim}`, token: await resigned((c) => delete c[claim]) })
-    }
-  })
+  it(
+    'refuses a token without any one of them, everywhere, with 401 and never 500',
+    { timeout: 30_000 },
+    async () => {
+      for (const claim of REQUIRED) {
+        await expectRefusedEverywhere({
+          name: `no ${claim}`,
+          token: await resigned((c) => delete c[claim]),
+        })
+      }
+    },
+  )
 
-  it('refuses a claim of the wrong type, everywhere, with 401 and never 500', { timeout: 60_000 }, async () => {
-    const now = Math.floor(Date.now() / 1000)
-    const wrong: [string, unknown][] = [
-      ['scope', ['services:send']],
-      ['scope', 42],
-      ['scope', null],
-      ['aud', 42],
-      ['aud', []],
-      ['aud', [42]],
-      ['aud', [env.ISSUER, null]],
-      ['aud', { 0: env.ISSUER }],
-      ['aud', ''],
-      ['aud', null],
-      ['client_id', 42],
-      ['client_id', null],
-      ['sub', [victim.clientId]],
-      ['jti', 42],
-      ['jti', ''],
-      ['iat', String(now)],
-      ['iat', null],
-      ['exp', String(now + 600)],
-      ['nbf', String(now)],
-      ['provider_id', Number(victim.providerId)],
-      ['provider_id', [victim.providerId]],
-    ]
-    for (const [claim, value] of wrong) {
-      const name = `${claim}: ${JSON.stringify(value)}`
-      // sub follows client_id, so that a wrong client_id is refused for its type, not a mismatch.
-      const token = await resigned((c) => {
-        c[claim] = value
-        if (claim === 'client_id') c.sub = value
-      })
-      await expectRefusedEverywhere({ name, token })
-    }
-  })
+  it(
+    'refuses a claim of the wrong type, everywhere, with 401 and never 500',
+    { timeout: 60_000 },
+    async () => {
+      const now = Math.floor(Date.now() / 1000)
+      const wrong: [string, unknown][] = [
+        ['scope', ['services:send']],
+        ['scope', 42],
+        ['scope', null],
+        ['aud', 42],
+        ['aud', []],
+        ['aud', [42]],
+        ['aud', [env.ISSUER, null]],
+        ['aud', { 0: env.ISSUER }],
+        ['aud', ''],
+        ['aud', null],
+        ['client_id', 42],
+        ['client_id', null],
+        ['sub', [victim.clientId]],
+        ['jti', 42],
+        ['jti', ''],
+        ['iat', String(now)],
+        ['iat', null],
+        ['exp', String(now + 600)],
+        ['nbf', String(now)],
+        ['provider_id', Number(victim.providerId)],
+        ['provider_id', [victim.providerId]],
+      ]
+      for (const [claim, value] of wrong) {
+        const name = `${claim}: ${JSON.stringify(value)}`
+        // sub follows client_id, so that a wrong client_id is refused for its type, not a mismatch.
+        const token = await resigned((c) => {
+          c[claim] = value
+          if (claim === 'client_id') c.sub = value
+        })
+        await expectRefusedEverywhere({ name, token })
+      }
+    },
+  )
 })
 
 describe('claims a leaked or misused key could abuse', () => {
   const now = () => Math.floor(Date.now() / 1000)
 
   it('refuses an iat an hour ahead although nbf and exp are fine', async () => {
-    const token = await resigned((c) => Object.assign(c, { iat: now() + 3600, nbf: now(), exp: now() + 3600 + 600 }))
+    const token = await resigned((c) =>
+      Object.assign(c, { iat: now() + 3600, nbf: now(), exp: now() + 3600 + 600 }),
+    )
     await expectRefusedEverywhere({ name: 'iat an hour ahead', token })
   })
 
   it('refuses an iat just past the 30 s clock tolerance, and accepts one within it', async () => {
-    const ahead = await resigned((c) => Object.assign(c, { iat: now() + 45, nbf: now(), exp: now() + 600 }))
+    const ahead = await resigned((c) =>
+      Object.assign(c, { iat: now() + 45, nbf: now(), exp: now() + 600 }),
+    )
     await expectRefusedEverywhere({ name: 'iat 45 s ahead', token: ahead })
-    const skewed = await resigned((c) => Object.assign(c, { iat: now() + 20, nbf: now(), exp: now() + 600 }))
+    const skewed = await resigned((c) =>
+      Object.assign(c, { iat: now() + 20, nbf: now(), exp: now() + 600 }),
+    )
     const me = await call('/auth/me', { method: 'POST', headers: { 'x-access-token': skewed } })
     expect(me.status).toBe(200)
     await me.body?.cancel()
   })
 
   it('refuses an exp ten years ahead', async () => {
-    const token = await resigned((c) => Object.assign(c, { iat: now(), nbf: now(), exp: now() + 10 * 365 * 86400 }))
+    const token = await resigned((c) =>
+      Object.assign(c, { iat: now(), nbf: now(), exp: now() + 10 * 365 * 86400 }),
+    )
     await expectRefusedEverywhere({ name: 'exp ten years ahead', token })
   })
 
   it('refuses a lifetime one second longer than the longest a client can have (86400 s)', async () => {
-    const token = await resigned((c) => Object.assign(c, { iat: now(), nbf: now(), exp: now() + 86401 }))
+    const token = await resigned((c) =>
+      Object.assign(c, { iat: now(), nbf: now(), exp: now() + 86401 }),
+    )
     await expectRefusedEverywhere({ name: 'exp - iat = 86401', token })
   })
 
@@ -251,7 +329,7 @@ describe('claims a leaked or misused key could abuse', () => {
 
   it("refuses a sub that is not the token's client_id, either way round", async () => {
     const asOther = await resigned((c) => (c.sub = auditor.clientId))
-    await expectRefusedEverywhere({ name: "sub naming another client", token: asOther })
+    await expectRefusedEverywhere({ name: 'sub naming another client', token: asOther })
     // The other client's id as client_id and the victim's as sub: the standing lookup finds a client.
     const forOther = await resigned((c) => (c.client_id = auditor.clientId))
     await expectRefusedEverywhere({ name: 'client_id naming another client', token: forOther })
@@ -261,7 +339,10 @@ describe('claims a leaked or misused key could abuse', () => {
   // so that it keeps holding.
   it('refuses a sub and client_id naming no client', async () => {
     const ghost = `ghost-${crypto.randomUUID()}`
-    await expectRefusedEverywhere({ name: 'a client that never existed', token: await resigned((c) => Object.assign(c, { sub: ghost, client_id: ghost })) })
+    await expectRefusedEverywhere({
+      name: 'a client that never existed',
+      token: await resigned((c) => Object.assign(c, { sub: ghost, client_id: ghost })),
+    })
   })
 })
 
@@ -275,7 +356,9 @@ describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
     expect(response.status, label).toBe(401)
     const body = (await response.json()) as Record<string, unknown>
     expect(body.code, label).toBe('invalid_token')
-    expect(body.detail, label).toBe(`The access token was not issued for this API: its "aud" does not name ${env.ISSUER}.`)
+    expect(body.detail, label).toBe(
+      `The access token was not issued for this API: its "aud" does not name ${env.ISSUER}.`,
+    )
     expect(response.headers.get('www-authenticate'), label).toMatch(
       /^Bearer realm="portero", error="invalid_token", error_description="The access token was not issued for this API/,
     )
@@ -292,30 +375,40 @@ describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
     expect(new Set(paths)).toEqual(new Set(['Services', 'recipients', 'subscriptions', 'admin']))
   })
 
-  it('refuses at every API route an aud that does not name Portero exactly; /auth/me and introspection accept it', { timeout: 60_000 }, async () => {
-    const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
-    const near: (string | string[])[] = [
-      PARTNER,
-      [PARTNER, 'https://other.example'],
-      `${env.ISSUER}/`, // a trailing slash
-      env.ISSUER.replace('portero', 'Portero'), // another case
-      env.ISSUER.toUpperCase(),
-      `${env.ISSUER}.evil`, // a longer host
-      env.ISSUER.slice(0, -1), // a prefix
-      `${env.ISSUER}/api`,
-      ` ${env.ISSUER}`,
-      [`${env.ISSUER}/`, PARTNER],
-    ]
-    for (const aud of near) {
-      const label = `aud ${JSON.stringify(aud)}`
-      const token = await resigned((c) => (c.aud = aud))
-      for (const target of apiTargets()) await expectNotForThisApi(await target.send(token), `${target.name} with ${label}`)
-      // They check whether the token is valid, for whichever audience: it is.
-      for (const target of otherTargets()) await expectAccepted(await target.send(token), `${target.name} with ${label}`)
-      const answer = await postForm('/mcg/v1/tokeninfo', { token }, { authorization, 'cf-connecting-ip': freshIp() })
-      expect(await answer.json(), label).toMatchObject({ active: true, aud })
-    }
-  })
+  it(
+    'refuses at every API route an aud that does not name Portero exactly; /auth/me and introspection accept it',
+    { timeout: 60_000 },
+    async () => {
+      const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
+      const near: (string | string[])[] = [
+        PARTNER,
+        [PARTNER, 'https://other.example'],
+        `${env.ISSUER}/`, // a trailing slash
+        env.ISSUER.replace('portero', 'Portero'), // another case
+        env.ISSUER.toUpperCase(),
+        `${env.ISSUER}.evil`, // a longer host
+        env.ISSUER.slice(0, -1), // a prefix
+        `${env.ISSUER}/api`,
+        ` ${env.ISSUER}`,
+        [`${env.ISSUER}/`, PARTNER],
+      ]
+      for (const aud of near) {
+        const label = `aud ${JSON.stringify(aud)}`
+        const token = await resigned((c) => (c.aud = aud))
+        for (const target of apiTargets())
+          await expectNotForThisApi(await target.send(token), `${target.name} with ${label}`)
+        // They check whether the token is valid, for whichever audience: it is.
+        for (const target of otherTargets())
+          await expectAccepted(await target.send(token), `${target.name} with ${label}`)
+        const answer = await postForm(
+          '/mcg/v1/tokeninfo',
+          { token },
+          { authorization, 'cf-connecting-ip': freshIp() },
+        )
+        expect(await answer.json(), label).toMatchObject({ active: true, aud })
+      }
+    },
+  )
 
   it('accepts at every API route an aud array that names Portero among others', async () => {
     const token = await resigned((c) => (c.aud = [PARTNER, env.ISSUER]))
@@ -336,9 +429,15 @@ describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
 
     const partnerOnly = await tokenFor(client, { audience: PARTNER })
     expect(decodeJwt(partnerOnly).aud).toBe(PARTNER)
-    for (const target of apiTargets()) await expectNotForThisApi(await target.send(partnerOnly), target.name)
+    for (const target of apiTargets())
+      await expectNotForThisApi(await target.send(partnerOnly), target.name)
     const me = await call('/auth/me', { method: 'POST', headers: bearer(partnerOnly) })
-    expect(await me.json()).toMatchObject({ ack: 0, active: true, aud: PARTNER, client_id: client.clientId })
+    expect(await me.json()).toMatchObject({
+      ack: 0,
+      active: true,
+      aud: PARTNER,
+      client_id: client.clientId,
+    })
   })
 })
 
@@ -354,22 +453,36 @@ describe('API_RESOURCE set apart from ISSUER', () => {
     return response
   }
 
-  it("issues tokens for the resource and refuses the issuer's at the API, not at /auth/me", { timeout: 30_000 }, async () => {
-    const client = await createClient({ providerId: victim.providerId, allowedScopes: ['recipients:manage'] })
-    const form = new URLSearchParams({ grant_type: 'client_credentials' })
-    const issued = await requestApart('/oauth/token', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(client.clientId, client.clientSecret) },
-      body: form.toString(),
-    })
-    const { access_token: token } = (await issued.json()) as { access_token: string }
-    expect(decodeJwt(token).aud).toBe(RESOURCE)
-    expect((await requestApart('/recipients', { headers: bearer(token) })).status).toBe(200)
-    // The same token at a Worker whose resource is its issuer, and the issuer's token here.
-    expect((await call('/recipients', { headers: bearer(token) })).status).toBe(401)
-    const refused = await requestApart('/recipients', { headers: bearer(genuine) })
-    expect(refused.status).toBe(401)
-    expect(((await refused.json()) as { detail: string }).detail).toContain(`does not name ${RESOURCE}.`)
-    expect((await requestApart('/auth/me', { method: 'POST', headers: bearer(genuine) })).status).toBe(200)
-  })
+  it(
+    "issues tokens for the resource and refuses the issuer's at the API, not at /auth/me",
+    { timeout: 30_000 },
+    async () => {
+      const client = await createClient({
+        providerId: victim.providerId,
+        allowedScopes: ['recipients:manage'],
+      })
+      const form = new URLSearchParams({ grant_type: 'client_credentials' })
+      const issued = await requestApart('/oauth/token', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basicAuth(client.clientId, client.clientSecret),
+        },
+        body: form.toString(),
+      })
+      const { access_token: token } = (await issued.json()) as { access_token: string }
+      expect(decodeJwt(token).aud).toBe(RESOURCE)
+      expect((await requestApart('/recipients', { headers: bearer(token) })).status).toBe(200)
+      // The same token at a Worker whose resource is its issuer, and the issuer's token here.
+      expect((await call('/recipients', { headers: bearer(token) })).status).toBe(401)
+      const refused = await requestApart('/recipients', { headers: bearer(genuine) })
+      expect(refused.status).toBe(401)
+      expect(((await refused.json()) as { detail: string }).detail).toContain(
+        `does not name ${RESOURCE}.`,
+      )
+      expect(
+        (await requestApart('/auth/me', { method: 'POST', headers: bearer(genuine) })).status,
+      ).toBe(200)
+    },
+  )
 })

@@ -26,20 +26,35 @@ function expectSecurityHeaders(response: Response, label: string) {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
     expect(response.headers.get(name), `${label}: ${name}`).toBe(value)
   }
-  for (const name of ['server', 'x-powered-by']) expect(response.headers.get(name), `${label}: ${name}`).toBeNull()
+  for (const name of ['server', 'x-powered-by'])
+    expect(response.headers.get(name), `${label}: ${name}`).toBeNull()
 }
 
 /** The public, credential-free reads a plain-HTTP GET or HEAD is redirected for. */
-const PUBLIC_READS = ['/docs', '/openapi.json', '/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/pictures/x.png', '/healthz']
+const PUBLIC_READS = [
+  '/docs',
+  '/openapi.json',
+  '/.well-known/jwks.json',
+  '/.well-known/oauth-authorization-server',
+  '/pictures/x.png',
+  '/healthz',
+]
 
 /** The rule, stated apart from the code under test. */
 function isPublicRead(path: string): boolean {
-  return ['/healthz', '/openapi.json', '/docs'].includes(path) || /^\/(docs|\.well-known|pictures)\//.test(path)
+  return (
+    ['/healthz', '/openapi.json', '/docs'].includes(path) ||
+    /^\/(docs|\.well-known|pictures)\//.test(path)
+  )
 }
 
 /** Every GET route of the app that is not one of those: each may carry a token. */
 const PRIVATE_READS = [
-  ...new Set(app.routes.filter((r) => r.method === 'GET' && !isPublicRead(r.path)).map((r) => r.path.replace(/:\w+/g, 'x'))),
+  ...new Set(
+    app.routes
+      .filter((r) => r.method === 'GET' && !isPublicRead(r.path))
+      .map((r) => r.path.replace(/:\w+/g, 'x')),
+  ),
 ]
 
 /** The credential headers a plain-HTTP request is always refused for, whatever its route. */
@@ -51,7 +66,10 @@ const CREDENTIALS: Record<string, string> = {
 
 describe('plain HTTP outside localhost', () => {
   it.each(['GET', 'HEAD'])('redirects %s with 308 to the same URL over https', async (method) => {
-    const response = await fetchUrl('http://portero.test/.well-known/jwks.json?x=1', { method, redirect: 'manual' })
+    const response = await fetchUrl('http://portero.test/.well-known/jwks.json?x=1', {
+      method,
+      redirect: 'manual',
+    })
     expect(response.status).toBe(308)
     expect(response.headers.get('location')).toBe('https://portero.test/.well-known/jwks.json?x=1')
     expect(response.headers.get('strict-transport-security')).toBeNull() // RFC 6797 §7.2
@@ -65,33 +83,52 @@ describe('plain HTTP outside localhost', () => {
   })
 
   it('lists the app’s private GET routes (the table below is not empty)', () => {
-    expect(PRIVATE_READS).toEqual(expect.arrayContaining(['/recipients', '/subscriptions', '/Services/messages/x', '/admin/clients']))
+    expect(PRIVATE_READS).toEqual(
+      expect.arrayContaining([
+        '/recipients',
+        '/subscriptions',
+        '/Services/messages/x',
+        '/admin/clients',
+      ]),
+    )
   })
 
-  it.each(PRIVATE_READS)('refuses a GET of %s with 400 https_required rather than redirect it', async (path) => {
-    for (const method of ['GET', 'HEAD']) {
-      const response = await fetchUrl(`http://portero.test${path}`, { method, redirect: 'manual' })
-      expect(response.status, method).toBe(400)
-      expect(response.headers.get('location'), method).toBeNull()
-      if (method === 'GET') {
-        const body = await expectProblem(response, 400, 'https_required')
-        expect(body.detail).toContain(`https://portero.test${path}`)
+  it.each(PRIVATE_READS)(
+    'refuses a GET of %s with 400 https_required rather than redirect it',
+    async (path) => {
+      for (const method of ['GET', 'HEAD']) {
+        const response = await fetchUrl(`http://portero.test${path}`, {
+          method,
+          redirect: 'manual',
+        })
+        expect(response.status, method).toBe(400)
+        expect(response.headers.get('location'), method).toBeNull()
+        if (method === 'GET') {
+          const body = await expectProblem(response, 400, 'https_required')
+          expect(body.detail).toContain(`https://portero.test${path}`)
+        }
       }
-    }
-  })
+    },
+  )
 
   it('refuses an unknown path too, before routing', async () => {
     const response = await fetchUrl('http://portero.test/nowhere', { redirect: 'manual' })
     await expectProblem(response, 400, 'https_required')
   })
 
-  it.each(Object.keys(CREDENTIALS))('refuses a public read sent with %s, and says to rotate it', async (name) => {
-    for (const path of PUBLIC_READS) {
-      const response = await fetchUrl(`http://portero.test${path}`, { headers: { [name]: CREDENTIALS[name]! }, redirect: 'manual' })
-      const body = await expectProblem(response, 400, 'https_required')
-      expect(body.detail, path).toMatch(/rotate/)
-    }
-  })
+  it.each(Object.keys(CREDENTIALS))(
+    'refuses a public read sent with %s, and says to rotate it',
+    async (name) => {
+      for (const path of PUBLIC_READS) {
+        const response = await fetchUrl(`http://portero.test${path}`, {
+          headers: { [name]: CREDENTIALS[name]! },
+          redirect: 'manual',
+        })
+        const body = await expectProblem(response, 400, 'https_required')
+        expect(body.detail, path).toMatch(/rotate/)
+      }
+    },
+  )
 
   it('refuses a login over http with 400 https_required, without reading the credentials', async () => {
     const client = await createClient()
@@ -107,14 +144,21 @@ describe('plain HTTP outside localhost', () => {
   })
 
   it.each(['PUT', 'PATCH', 'DELETE', 'OPTIONS'])('refuses %s over http', async (method) => {
-    await expectProblem(await fetchUrl('http://portero.test/recipients/x', { method }), 400, 'https_required')
+    await expectProblem(
+      await fetchUrl('http://portero.test/recipients/x', { method }),
+      400,
+      'https_required',
+    )
   })
 
   it('answers in the OAuth envelope on /oauth/token', async () => {
     const client = await createClient()
     const response = await fetchUrl('http://portero.test/oauth/token', {
       method: 'POST',
-      headers: { authorization: basicAuth(client.clientId, client.clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: basicAuth(client.clientId, client.clientSecret),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials',
     })
     const body = await expectProblem(response, 400, 'https_required', 'application/json')
@@ -122,21 +166,26 @@ describe('plain HTTP outside localhost', () => {
   })
 
   it('does not trust a client-sent X-Forwarded-Proto', async () => {
-    const response = await fetchUrl('http://portero.test/healthz', { headers: { 'x-forwarded-proto': 'https' }, redirect: 'manual' })
+    const response = await fetchUrl('http://portero.test/healthz', {
+      headers: { 'x-forwarded-proto': 'https' },
+      redirect: 'manual',
+    })
     expect(response.status).toBe(308)
   })
 })
 
 describe('plain HTTP on localhost (development)', () => {
-  it.each(['http://localhost:8787', 'http://127.0.0.1:8787', 'http://[::1]:8787', 'http://localhost'])(
-    'serves %s as is, without HSTS',
-    async (origin) => {
-      const response = await fetchUrl(`${origin}/healthz`)
-      expect(response.status).toBe(200)
-      expect(response.headers.get('strict-transport-security')).toBeNull()
-      expectSecurityHeaders(response, origin)
-    },
-  )
+  it.each([
+    'http://localhost:8787',
+    'http://127.0.0.1:8787',
+    'http://[::1]:8787',
+    'http://localhost',
+  ])('serves %s as is, without HSTS', async (origin) => {
+    const response = await fetchUrl(`${origin}/healthz`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('strict-transport-security')).toBeNull()
+    expectSecurityHeaders(response, origin)
+  })
 
   it('serves a login on localhost', async () => {
     const client = await createClient()
@@ -149,7 +198,9 @@ describe('plain HTTP on localhost (development)', () => {
   })
 
   it('does not exempt a host that only starts with localhost', async () => {
-    const response = await fetchUrl('http://localhost.attacker.example/healthz', { redirect: 'manual' })
+    const response = await fetchUrl('http://localhost.attacker.example/healthz', {
+      redirect: 'manual',
+    })
     expect(response.status).toBe(308)
   })
 })
@@ -209,31 +260,55 @@ describe('cache policy', () => {
   }
 
   /** Every GET route of the app without a path parameter, and the other GET routes with unknown ids. */
-  const READS = [...new Set(app.routes.filter((r) => r.method === 'GET').map((r) => r.path.replace(/:\w+/g, `x-${crypto.randomUUID()}`)))]
+  const READS = [
+    ...new Set(
+      app.routes
+        .filter((r) => r.method === 'GET')
+        .map((r) => r.path.replace(/:\w+/g, `x-${crypto.randomUUID()}`)),
+    ),
+  ]
 
   async function operatorWithProvider(): Promise<string> {
     // Every scope at once, so each route answers for real rather than 403.
-    return tokenFor(await createClient({ allowedScopes: ['admin', 'services:send', 'recipients:manage', 'tokens:introspect'] }))
+    return tokenFor(
+      await createClient({
+        allowedScopes: ['admin', 'services:send', 'recipients:manage', 'tokens:introspect'],
+      }),
+    )
   }
 
   it('lists the routes it checks', () => {
-    expect(READS).toEqual(expect.arrayContaining(['/admin/clients', '/admin/audit', '/subscriptions', '/recipients', ...Object.keys(CACHEABLE)]))
+    expect(READS).toEqual(
+      expect.arrayContaining([
+        '/admin/clients',
+        '/admin/audit',
+        '/subscriptions',
+        '/recipients',
+        ...Object.keys(CACHEABLE),
+      ]),
+    )
   })
 
-  it.each(Object.entries(CACHEABLE))('lets %s be cached publicly, for at most %i s', async (path, longest) => {
-    const response = await call(path)
-    expect(response.status).toBe(200)
-    await response.body?.cancel()
-    const policy = response.headers.get('cache-control') ?? ''
-    expect(policy).toMatch(/^public, max-age=\d+/)
-    expect(Number(/max-age=(\d+)/.exec(policy)![1])).toBeLessThanOrEqual(longest)
-  })
+  it.each(Object.entries(CACHEABLE))(
+    'lets %s be cached publicly, for at most %i s',
+    async (path, longest) => {
+      const response = await call(path)
+      expect(response.status).toBe(200)
+      await response.body?.cancel()
+      const policy = response.headers.get('cache-control') ?? ''
+      expect(policy).toMatch(/^public, max-age=\d+/)
+      expect(Number(/max-age=(\d+)/.exec(policy)![1])).toBeLessThanOrEqual(longest)
+    },
+  )
 
   it('answers every other GET route with Cache-Control: no-store, with or without a token', async () => {
     const token = await operatorWithProvider()
     const answered = new Set<number>()
     for (const path of READS.filter((p) => !(p in CACHEABLE))) {
-      for (const headers of [{}, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
+      for (const headers of [{}, { authorization: `Bearer ${token}` }] as Record<
+        string,
+        string
+      >[]) {
         const response = await call(path, { headers })
         answered.add(response.status)
         expect(response.headers.get('cache-control'), `${path} ${response.status}`).toBe('no-store')
@@ -259,9 +334,28 @@ describe('cache policy', () => {
   it('answers every token issue with no-store and Pragma: no-cache (RFC 6749 §5.1)', async () => {
     const client = await createClient()
     const answers: [string, Response][] = [
-      ['oauth/token', await postForm('/oauth/token', { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) })],
-      ['auth/login bridge', await postJson('/auth/login', { clientId: client.clientId, clientSecret: client.clientSecret })],
-      ['auth/login yativo', await postJson('/auth/login', { account_id: client.clientId, app_secret: client.clientSecret })],
+      [
+        'oauth/token',
+        await postForm(
+          '/oauth/token',
+          { grant_type: 'client_credentials' },
+          { authorization: basicAuth(client.clientId, client.clientSecret) },
+        ),
+      ],
+      [
+        'auth/login bridge',
+        await postJson('/auth/login', {
+          clientId: client.clientId,
+          clientSecret: client.clientSecret,
+        }),
+      ],
+      [
+        'auth/login yativo',
+        await postJson('/auth/login', {
+          account_id: client.clientId,
+          app_secret: client.clientSecret,
+        }),
+      ],
     ]
     for (const [label, response] of answers) {
       expect(response.status, label).toBe(200)
@@ -273,6 +367,8 @@ describe('cache policy', () => {
 
   it('keeps a route’s own policy', async () => {
     const response = await call('/.well-known/jwks.json')
-    expect(response.headers.get('cache-control')).toBe('public, max-age=300, stale-while-revalidate=60')
+    expect(response.headers.get('cache-control')).toBe(
+      'public, max-age=300, stale-while-revalidate=60',
+    )
   })
 })

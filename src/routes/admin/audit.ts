@@ -48,7 +48,7 @@ const list = createRoute({
     '`admin.refused`) are written in batches and appear a few seconds after the request. ' +
     'Failures alike in all but time and request id within one batch share one item: `count` ' +
     "says how many, `occurred_at` and `request_id` are the first one's, `last_occurred_at` the " +
-    'last one\'s. `since` and `until` compare with `occurred_at`. Events older than the ' +
+    "last one's. `since` and `until` compare with `occurred_at`. Events older than the " +
     "deployment's retention (`AUDIT_RETENTION_DAYS`, 30 days by default) are deleted.",
   request: { query: AuditQuery },
   responses: { 200: json('A page.', AuditPage), ...problems(400, 401, 403) },

@@ -4,7 +4,14 @@ import { createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../../http/app-env.ts'
-import { changeClient, createClient, MAX_GRACE_SECONDS, removeClient, requireClient, rotateClientSecret } from '../../domain/clients.ts'
+import {
+  changeClient,
+  createClient,
+  MAX_GRACE_SECONDS,
+  removeClient,
+  requireClient,
+  rotateClientSecret,
+} from '../../domain/clients.ts'
 import { ProviderIdText } from '../../domain/providers.ts'
 import { ALL_SCOPES } from '../../domain/scopes.ts'
 import { unlockClient } from '../../domain/throttle.ts'
@@ -35,9 +42,16 @@ export const clients = new OpenApiApp()
 const Fields = {
   name: z.string({ error: 'name is required' }).trim().min(1, 'name must not be empty').max(200),
   allowed_scopes: z
-    .array(z.enum(ALL_SCOPES as [string, ...string[]], { error: `scopes are: ${ALL_SCOPES.join(', ')}` }))
+    .array(
+      z.enum(ALL_SCOPES as [string, ...string[]], {
+        error: `scopes are: ${ALL_SCOPES.join(', ')}`,
+      }),
+    )
     .transform((s) => [...new Set(s)]),
-  audiences: z.array(z.string().min(1).max(500)).max(20).transform((a) => [...new Set(a)]),
+  audiences: z
+    .array(z.string().min(1).max(500))
+    .max(20)
+    .transform((a) => [...new Set(a)]),
   token_lifetime: z.number({ error: 'token_lifetime must be seconds' }).int().min(60).max(86400),
 }
 
@@ -45,7 +59,14 @@ const Fields = {
  * Ids that would pass for Portero itself or for nobody in logs, the audit log and token claims
  * (README "Management API"). Compared without regard to case, like every client id.
  */
-export const RESERVED_CLIENT_IDS: readonly string[] = ['admin', 'anonymous', 'operator', 'portero', 'root', 'system']
+export const RESERVED_CLIENT_IDS: readonly string[] = [
+  'admin',
+  'anonymous',
+  'operator',
+  'portero',
+  'root',
+  'system',
+]
 
 export const NewClient = z.strictObject({
   id: z
@@ -53,7 +74,10 @@ export const NewClient = z.strictObject({
     .min(1)
     .max(128)
     .regex(/^[A-Za-z0-9._~-]+$/, 'id may use letters, digits and . _ ~ -')
-    .refine((id) => !RESERVED_CLIENT_IDS.includes(id.toLowerCase()), `id is reserved (${RESERVED_CLIENT_IDS.join(', ')})`)
+    .refine(
+      (id) => !RESERVED_CLIENT_IDS.includes(id.toLowerCase()),
+      `id is reserved (${RESERVED_CLIENT_IDS.join(', ')})`,
+    )
     .optional()
     .meta({
       description: `Letters, digits and . _ ~ -, unique regardless of case (409 otherwise); not one of ${RESERVED_CLIENT_IDS.join(', ')} in any case (400). Generated when omitted.`,
@@ -66,7 +90,7 @@ export const NewClient = z.strictObject({
   /** Import an existing secret (migration); otherwise one is generated. */
   client_secret: z.string().max(MAX_SECRET_LENGTH).optional().meta({
     description:
-      'An existing secret to import when migrating a client (32 to 256 characters); otherwise one is generated. A secret printed as an example in the source documents (document 003\'s) is refused unless ISSUER is localhost.',
+      "An existing secret to import when migrating a client (32 to 256 characters); otherwise one is generated. A secret printed as an example in the source documents (document 003's) is refused unless ISSUER is localhost.",
   }),
 })
 
@@ -164,7 +188,11 @@ const list = createRoute({
 
 clients.openapi(list, async (c) => {
   const { limit, cursor, provider_id } = c.req.valid('query')
-  const rows = await listClients(c.env.DB, { providerId: provider_id, after: cursor, limit: limit + 1 })
+  const rows = await listClients(c.env.DB, {
+    providerId: provider_id,
+    after: cursor,
+    limit: limit + 1,
+  })
   return c.json(toPage(rows, limit, (r) => r.id, view, new URL(c.req.url)))
 })
 
@@ -233,7 +261,10 @@ clients.openapi(rotate, async (c) => {
   return c.json({
     client_id: id,
     client_secret: secret,
-    previous_secret_valid_until: previousSecretValidUntil === null ? null : new Date(previousSecretValidUntil * 1000).toISOString(),
+    previous_secret_valid_until:
+      previousSecretValidUntil === null
+        ? null
+        : new Date(previousSecretValidUntil * 1000).toISOString(),
     tokens_revoked: revoke_tokens,
   })
 })

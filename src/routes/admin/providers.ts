@@ -35,7 +35,11 @@ import { revokeSubscription, rotateSubscriptionToken } from '../../storage/subsc
 
 export const providers = new OpenApiApp()
 
-const Name = z.string({ error: 'name is required' }).trim().min(1, 'name must not be empty').max(200)
+const Name = z
+  .string({ error: 'name is required' })
+  .trim()
+  .min(1, 'name must not be empty')
+  .max(200)
 export const NewProvider = z.strictObject({ id: ProviderIdText.optional(), name: Name })
 export const ProviderChanges = z
   .strictObject({ name: Name.optional(), status: z.enum(['active', 'disabled']).optional() })
@@ -43,7 +47,13 @@ export const ProviderChanges = z
 const Cascade = z.object({ cascade: z.enum(['true', 'false']).optional() })
 
 export function providerView(p: Provider) {
-  return { id: p.id, name: p.name, status: p.status, created_at: p.createdAt, updated_at: p.updatedAt }
+  return {
+    id: p.id,
+    name: p.name,
+    status: p.status,
+    created_at: p.createdAt,
+    updated_at: p.updatedAt,
+  }
 }
 
 const idParam = { params: pathParameters('id') }
@@ -137,7 +147,9 @@ providers.openapi(remove, async (c) => {
 
 // Subscriptions: enabling a service for a provider issues the service_token /Services checks.
 
-export const NewSubscription = z.strictObject({ service_id: z.number({ error: 'service_id must be an integer' }).int().positive() })
+export const NewSubscription = z.strictObject({
+  service_id: z.number({ error: 'service_id must be an integer' }).int().positive(),
+})
 const ServiceIdParam = z.coerce.number().int().positive()
 
 const subscribe = createRoute({

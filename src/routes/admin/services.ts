@@ -44,7 +44,12 @@ const Fields = {
 }
 
 export const NewService = z.strictObject({
-  id: z.number().int().positive().max(2 ** 31 - 1).optional(),
+  id: z
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 31 - 1)
+    .optional(),
   name: Fields.name,
   kind: Fields.kind.default('notification'),
   required_parameters: Fields.required_parameters.default(['destination']),

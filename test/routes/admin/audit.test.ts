@@ -5,7 +5,11 @@
 // local runtime delivers by itself within a second or so: every read polls. How events reach the
 // log (no D1 write on the request path, refused calls counted) and the retention purge are tested
 // with the queue's batch handed to the consumer by the test itself.
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test'
+import {
+  createExecutionContext,
+  createScheduledController,
+  waitOnExecutionContext,
+} from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { decodeJwt } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -14,9 +18,23 @@ import { loadAuditRetentionDays } from '../../../src/config.ts'
 import worker from '../../../src/index.ts'
 import { insertAuditEvent } from '../../../src/storage/audit-events.ts'
 import { adminCall, json, walkPages, type Page } from '../../helpers/admin.ts'
-import { consumeAudit, countingDb, eventuallyAudited, keptQueue, writes } from '../../helpers/audit.ts'
+import {
+  consumeAudit,
+  countingDb,
+  eventuallyAudited,
+  keptQueue,
+  writes,
+} from '../../helpers/audit.ts'
 import { createClient, createProvider, type TestClient } from '../../helpers/clients.ts'
-import { basicAuth, call, expectProblem, freshIp, ORIGIN, postForm, postJson } from '../../helpers/http.ts'
+import {
+  basicAuth,
+  call,
+  expectProblem,
+  freshIp,
+  ORIGIN,
+  postForm,
+  postJson,
+} from '../../helpers/http.ts'
 import { tokenFor } from '../../helpers/tokens.ts'
 
 type AuditView = {
@@ -431,7 +449,10 @@ describe('GET /admin/audit: filters and paging', { timeout: 60_000 }, () => {
     // actions, so ids only break ties.
     for (let i = 1; i < paged.length; i++) {
       const [newer, older] = [paged[i - 1]!, paged[i]!]
-      expect(older.occurred_at < newer.occurred_at || (older.occurred_at === newer.occurred_at && older.id < newer.id)).toBe(true)
+      expect(
+        older.occurred_at < newer.occurred_at ||
+          (older.occurred_at === newer.occurred_at && older.id < newer.id),
+      ).toBe(true)
     }
   })
 
@@ -521,7 +542,6 @@ describe('GET /admin/audit: never a secret, a token or credentials', { timeout: 
   })
 })
 
-
 /**
  * A request to the app whose D1 binding writes down every statement and whose audit queue keeps
  * what it is sent; returns once the work it deferred past the response is done.
@@ -530,7 +550,12 @@ async function requestKept(path: string, init: RequestInit) {
   const counted = countingDb()
   const kept = keptQueue()
   const ctx = createExecutionContext()
-  const response = await app.request(ORIGIN + path, init, { ...env, DB: counted.db, AUDIT_QUEUE: kept.queue }, ctx)
+  const response = await app.request(
+    ORIGIN + path,
+    init,
+    { ...env, DB: counted.db, AUDIT_QUEUE: kept.queue },
+    ctx,
+  )
   const atResponse = [...counted.statements]
   await waitOnExecutionContext(ctx)
   return { response, atResponse, statements: counted.statements, sent: kept.sent }
@@ -598,7 +623,9 @@ describe('GET /admin/audit: how per-request events reach it', { timeout: 30_000 
     expect(JSON.stringify(sent)).not.toContain('aaaaaaaaaa')
 
     await consumeAudit(sent)
-    const refused = (await events('action=admin.refused&target=POST%20/admin/*')).filter((e) => e.ip === ip)
+    const refused = (await events('action=admin.refused&target=POST%20/admin/*')).filter(
+      (e) => e.ip === ip,
+    )
     expect(refused).toEqual([
       expect.objectContaining({
         outcome: 'failure',
@@ -629,7 +656,9 @@ describe('GET /admin/audit: how per-request events reach it', { timeout: 30_000 
     const calls = [await patch(), await patch(`Bearer ${provider}`), await patch()]
     expect(calls.map((c) => c.response.status)).toEqual([401, 403, 401])
     await consumeAudit(calls.flatMap((c) => c.sent))
-    const refused = (await events('action=admin.refused&target=PATCH%20/admin/clients/:id')).filter((e) => e.ip === ip)
+    const refused = (await events('action=admin.refused&target=PATCH%20/admin/clients/:id')).filter(
+      (e) => e.ip === ip,
+    )
     expect(refused.map((e) => [e.detail.status, e.count]).sort()).toEqual([
       [401, 2],
       [403, 1],
@@ -675,7 +704,9 @@ describe('audit retention', () => {
   it.each(['', '0', '-5', '30.5', 'thirty', '3651', '1e3'])(
     'refuses AUDIT_RETENTION_DAYS=%j loudly and deletes nothing',
     async (value) => {
-      expect(() => loadAuditRetentionDays({ ...env, AUDIT_RETENTION_DAYS: value })).toThrow(/^AUDIT_RETENTION_DAYS /)
+      expect(() => loadAuditRetentionDays({ ...env, AUDIT_RETENTION_DAYS: value })).toThrow(
+        /^AUDIT_RETENTION_DAYS /,
+      )
       const target = `retention-${crypto.randomUUID()}`
       await seed(target, [400])
       await expect(runCleanUp(value)).rejects.toThrow(/AUDIT_RETENTION_DAYS/)

@@ -322,7 +322,11 @@ describe('POST /admin/clients', () => {
   it('answers 409 for an id that differs from a taken one only in case, and keeps the first', async () => {
     const first = await createOverHttp({ id: `Case-${crypto.randomUUID()}` })
     for (const id of [first.client_id.toLowerCase(), first.client_id.toUpperCase()]) {
-      const response = await adminCall(admin, 'POST', '/admin/clients', { id, provider_id: await createProvider(), name: `n-${crypto.randomUUID()}` })
+      const response = await adminCall(admin, 'POST', '/admin/clients', {
+        id,
+        provider_id: await createProvider(),
+        name: `n-${crypto.randomUUID()}`,
+      })
       const body = await expectProblem(response, 409, 'conflict')
       expect(body.detail).toMatch(/case/)
       await expectProblem(await get(id), 404, 'not_found')
@@ -333,7 +337,11 @@ describe('POST /admin/clients', () => {
   it.each(['admin', 'Admin', 'PORTERO', 'root', 'system', 'operator', 'anonymous'])(
     'answers 400 for the reserved id %s, and creates nothing',
     async (id) => {
-      const response = await adminCall(admin, 'POST', '/admin/clients', { id, provider_id: await createProvider(), name: `n-${crypto.randomUUID()}` })
+      const response = await adminCall(admin, 'POST', '/admin/clients', {
+        id,
+        provider_id: await createProvider(),
+        name: `n-${crypto.randomUUID()}`,
+      })
       const body = await expectProblem(response, 400, 'invalid_request')
       expect(body.errors).toEqual([{ path: 'id', message: expect.stringMatching(/reserved/) }])
       await expectProblem(await get(id), 404, 'not_found')

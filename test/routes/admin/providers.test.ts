@@ -212,7 +212,6 @@ describe('POST /admin/providers', () => {
       await expectProblem(await adminCall(admin, 'GET', `/admin/providers/${id}`), 404, 'not_found')
     }
   })
-
 })
 
 describe('GET /admin/providers/{id}', () => {
@@ -376,7 +375,9 @@ describe('PATCH /admin/providers/{id}', () => {
     const client = await createClient()
     const before = await tokenFor(client)
     for (const status of ['disabled', 'active']) {
-      const response = await adminCall(admin, 'PATCH', `/admin/providers/${client.providerId}`, { status })
+      const response = await adminCall(admin, 'PATCH', `/admin/providers/${client.providerId}`, {
+        status,
+      })
       expect(response.status).toBe(204)
     }
     const after = await tokenFor(client)
@@ -739,7 +740,6 @@ describe('GET /subscriptions (the provider’s own)', () => {
     })
     await expectProblem(noProvider, 403, 'forbidden')
   })
-
 })
 
 // 401, 403 and 405 on every route: test/routes/contract.test.ts. Here, that a refused change

@@ -174,7 +174,6 @@ describe('POST /admin/services', () => {
       expect(stored!.n).toBe(0)
     },
   )
-
 })
 
 describe('GET /admin/services/{id}', () => {
