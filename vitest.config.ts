@@ -62,6 +62,9 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: await readD1Migrations('migrations'),
           },
           queueConsumers: promptQueueConsumers(),
+          // A request no test's stand-in took (a queued send delivered after its test ended)
+          // never leaves the machine: it gets the answer of an unreachable API, a transient failure.
+          outboundService: () => new Response('no network in tests', { status: 503 }),
         },
       }),
     ],
