@@ -27,7 +27,8 @@ export const MAX_BODY_BYTES = 16 * 1024
 /**
  * Limits applied before the caller is known. The credential endpoints read their body before they
  * can authenticate anyone, and a login is a few hundred bytes. No route gets more than the default
- * here: a larger limit is applied by its route once the token is checked (AUTHENTICATED_BODY_LIMITS).
+ * here: a larger limit is applied by its route once the token is checked
+ * (AUTHENTICATED_BODY_LIMITS).
  */
 export const BODY_LIMITS: ReadonlyMap<string, number> = new Map([
   ['/auth/login', 4 * 1024],

@@ -10,7 +10,10 @@ import { memoize } from './utils/memo.ts'
 
 export type Config = {
   issuer: string
-  /** Portero's own API as a resource server: the `aud` its routes require (API_RESOURCE or ISSUER). */
+  /**
+   * Portero's own API as a resource server: the `aud` its routes require (API_RESOURCE or
+   * ISSUER).
+   */
   resource: string
   keys: SigningKeySet
   /** Digests client secrets: SECRET_PEPPER itself as the HMAC key (see importPepper). */

@@ -115,7 +115,12 @@ const Part = z.preprocess(
         .string({ error: 'picture must be a base64 string or a data: URL' })
         .optional()
         .meta({
-          description: `A PNG, JPEG, GIF or WebP image of at most ${MAX_PICTURE_BYTES} bytes and at most ${MAX_PICTURE_SIDE} pixels a side and ${MAX_PICTURE_PIXELS / 1e6} megapixels (as its header declares), in base64 (plain or as a \`data:image/…;base64,\` URL). Checked by content; published at an unguessable URL and sent as the FCM notification image or the MMS media.`,
+          description:
+            `A PNG, JPEG, GIF or WebP image of at most ${MAX_PICTURE_BYTES} bytes and at most ` +
+            `${MAX_PICTURE_SIDE} pixels a side and ${MAX_PICTURE_PIXELS / 1e6} megapixels ` +
+            '(as its header declares), in base64 (plain or as a `data:image/…;base64,` URL). ' +
+            'Checked by content; published at an unguessable URL and sent as the FCM ' +
+            'notification image or the MMS media.',
           contentEncoding: 'base64',
         }),
     },
@@ -137,10 +142,13 @@ const QrCode = z.preprocess(
         .meta({
           description: 'What the code encodes, exactly: a ticket number, a coupon code, a URL…',
         }),
-      label: text('label', MAX_QR_LABEL_CHARS).optional().meta({
-        description:
-          'Shown to the recipient on a line of its own after the message of the part carrying the code.',
-      }),
+      label: text('label', MAX_QR_LABEL_CHARS)
+        .optional()
+        .meta({
+          description:
+            'Shown to the recipient on a line of its own after the message of the part ' +
+            'carrying the code.',
+        }),
       expires_at: z.iso
         .datetime({
           offset: true,
@@ -149,7 +157,8 @@ const QrCode = z.preprocess(
         .optional()
         .meta({
           description:
-            'When the ticket or coupon ends: the image is kept at least until then, at most 30 days. Must be in the future.',
+            'When the ticket or coupon ends: the image is kept at least until then, ' +
+            'at most 30 days. Must be in the future.',
         }),
     },
     {
@@ -251,7 +260,8 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
     throw invalidFields(toFieldErrors(result.error))
   }
   const { provider_id, service_token, service_id, parameters } = result.data
-  // decisions.md D15: document 001 leaves micropayments undefined ("No sé a qué se refiere esto").
+  // decisions.md D15: document 001 leaves micropayments undefined
+  // ("No sé a qué se refiere esto").
   if (parameters.microPayment !== undefined) {
     const detail = 'microPayment is not supported: document 001 does not define it.'
     throw new AppError('not_supported', detail, {
@@ -291,7 +301,8 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
     // accepted and then failed for good (UTF-16 units: never fewer than Twilio counts).
     const text = smsText({ title: value.title, body: message, link: value.link })
     if (channel === 'sms' && value.link && text.length > MAX_SMS_TEXT_CHARS) {
-      const why = `with the title and message, longer than one SMS (${MAX_SMS_TEXT_CHARS} characters)`
+      const why =
+        'with the title and message, longer than one SMS ' + `(${MAX_SMS_TEXT_CHARS} characters)`
       throw fieldError(`parameters.${name}.link`, why)
     }
     const picture = qr

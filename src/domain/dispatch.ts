@@ -1,6 +1,7 @@
-// Accepting a /Services request (decisions.md D9–D13): check the caller, service and subscription,
-// resolve the destination, write the message to the D1 outbox, then enqueue its deliveries after
-// the response. The response waits on two D1 round trips: one batch of reads, one batch of writes.
+// Accepting a /Services request (decisions.md D9–D13): check the caller, service and
+// subscription, resolve the destination, write the message to the D1 outbox, then enqueue its
+// deliveries after the response. The response waits on two D1 round trips: one batch of reads,
+// one batch of writes.
 // Then reading a message back: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
 import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
@@ -151,8 +152,9 @@ export async function acceptDispatch(
     })
     return replay(winner!, requestHash)
   }
-  // README "Nothing is lost": the rows are in D1, so the caller need not wait for the queue. Should
-  // the send fail, the sweeper (src/queue/sweeper.ts) enqueues the deliveries once they are overdue.
+  // README "Nothing is lost": the rows are in D1, so the caller need not wait for the queue.
+  // Should the send fail, the sweeper (src/queue/sweeper.ts) enqueues the deliveries once they are
+  // overdue.
   const jobs = deliveries.map((d) => ({ body: { deliveryId: d.id }, contentType: 'json' as const }))
   deps.defer(async () => {
     try {

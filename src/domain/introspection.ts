@@ -18,7 +18,9 @@ export type IntrospectionResponse =
 
 const INACTIVE = { active: false } as const
 
-/** RFC 7662 §4: the caller sees a token issued to it, naming it in `aud`, or any with the scope. */
+/**
+ * RFC 7662 §4: the caller sees a token issued to it, naming it in `aud`, or any with the scope.
+ */
 export function canSee(caller: Caller, claims: AccessTokenClaims): boolean {
   if (claims.client_id === caller.clientId) return true
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud]

@@ -1,5 +1,5 @@
-// Client-credentials login, shared by every dialect: brute-force throttling, secret check, scope and
-// audience selection, token issuance and the audit trail.
+// Client-credentials login, shared by every dialect: brute-force throttling, secret check, scope
+// and audience selection, token issuance and the audit trail.
 import { AppError, orUnavailable } from '../errors.ts'
 import type { AuditEvent } from '../storage/audit-events.ts'
 import {

@@ -8,7 +8,9 @@ import { epochSeconds } from '../utils/time.ts'
 
 /** FCM's limit for a notification image (and far below KV's 25 MiB per value). */
 export const MAX_PICTURE_BYTES = 1024 * 1024
-/** How long a stored picture stays served; storing it again refreshes it when it has < half left. */
+/**
+ * How long a stored picture stays served; storing it again refreshes it when it has < half left.
+ */
 export const PICTURE_TTL_SECONDS = 30 * 24 * 60 * 60
 
 export const PICTURE_TYPES = {
@@ -103,7 +105,8 @@ export function decodePicture(value: unknown, path: string, maxBytes = MAX_PICTU
     height > MAX_PICTURE_SIDE ||
     width * height > MAX_PICTURE_PIXELS
   ) {
-    const limit = `at most ${MAX_PICTURE_SIDE} pixels a side and ${MAX_PICTURE_PIXELS / 1e6} megapixels`
+    const limit =
+      `at most ${MAX_PICTURE_SIDE} pixels a side and ` + `${MAX_PICTURE_PIXELS / 1e6} megapixels`
     throw invalid(path, `is ${width} × ${height} pixels: ${limit}`)
   }
   return { bytes, type: PICTURE_TYPES[ext], ext }
@@ -124,9 +127,9 @@ function endsWith(bytes: Uint8Array, suffix: number[]): boolean {
 
 /**
  * The format of a complete image, from its leading bytes and its end: a PNG starts with its
- * signature and IHDR and ends with IEND, a JPEG is SOI … EOI, a GIF ends with its trailer, a WebP's
- * RIFF size is its length. Anything else (HTML, SVG, a polyglot that does not start as an image, a
- * truncated file) is null.
+ * signature and IHDR and ends with IEND, a JPEG is SOI … EOI, a GIF ends with its trailer, a
+ * WebP's RIFF size is its length. Anything else (HTML, SVG, a polyglot that does not start as an
+ * image, a truncated file) is null.
  */
 export function sniffPicture(bytes: Uint8Array): PictureExtension | null {
   if (
@@ -250,7 +253,10 @@ function readGifSize(bytes: Uint8Array, view: DataView): PictureSize | null {
   return null
 }
 
-/** WebP (RFC 9649): the first chunk after the RIFF header, the image's (VP8, VP8L) or canvas's (VP8X). */
+/**
+ * WebP (RFC 9649): the first chunk after the RIFF header, the image's (VP8, VP8L) or canvas's
+ * (VP8X).
+ */
 function readWebpSize(bytes: Uint8Array, view: DataView): PictureSize | null {
   const chunk = String.fromCharCode(...bytes.subarray(12, 16))
   const data = 20
@@ -326,7 +332,9 @@ export function pictureUrl(issuer: string, id: string, ext: PictureExtension): s
   return `${issuer}/pictures/${id}.${ext}`
 }
 
-/** A picture a request carries, and for a QR code the end of its ticket (seconds since the epoch). */
+/**
+ * A picture a request carries, and for a QR code the end of its ticket (seconds since the epoch).
+ */
 export type PictureToPublish = { picture: Picture; keepUntil?: number }
 
 /** A write publishPicture or storePictures makes: the content, and for how long to keep it. */
@@ -375,7 +383,9 @@ export async function planPictures(
   }
 }
 
-/** Makes the writes planPictures asked for, all at once: one KV round trip however many there are. */
+/**
+ * Makes the writes planPictures asked for, all at once: one KV round trip however many there are.
+ */
 export async function storePictures(
   deps: Pick<PictureDeps, 'cache' | 'now'>,
   writes: PictureWrite[],

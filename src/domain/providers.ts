@@ -20,8 +20,8 @@ import { isPositiveInt64 } from '../utils/int64.ts'
 /** Provider ids are int64 (document 001), carried as decimal strings so none is ever rounded. */
 export const ProviderIdText = z
   .union([z.string(), z.number()])
-  // decisions.md D11: JSON.parse has already rounded a number past 2^53 − 1; refuse it, never store
-  // another id.
+  // decisions.md D11: JSON.parse has already rounded a number past 2^53 − 1; refuse it, never
+  // store another id.
   .refine(
     (v) => typeof v === 'string' || Number.isSafeInteger(v),
     'a JSON number id must be at most 2^53 − 1; send larger ids as strings',

@@ -1,6 +1,7 @@
-// Whether an access token Portero issued is active (README "Edge first"): its signature and claims, then its
-// tombstone and its client's edge record, all read from KV in one bulk read. D1 is read only when
-// a client's record is not at the edge yet, and that record is written back after the response.
+// Whether an access token Portero issued is active (README "Edge first"): its signature and
+// claims, then its tombstone and its client's edge record, all read from KV in one bulk read. D1 is
+// read only when a client's record is not at the edge yet, and that record is written back after
+// the response.
 import { AppError, orUnavailable } from '../errors.ts'
 import type { SigningKeySet } from './signing-keys.ts'
 import type { AccessTokenClaims } from '../token-claims.ts'

@@ -90,7 +90,8 @@ export async function verifyAccessToken(
         issuer,
         typ: ACCESS_TOKEN_TYPE,
         algorithms: [...SIGNING_ALGORITHMS],
-        // RFC 9068 §2.2, plus provider_id: every claim Portero issues (iss is required by `issuer`).
+        // RFC 9068 §2.2, plus provider_id: every claim Portero issues (iss is required by
+        // `issuer`).
         requiredClaims: ['sub', 'aud', 'client_id', 'scope', 'jti', 'iat', 'exp', 'provider_id'],
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         // Refuses an `iat` further ahead than the tolerance, and one older than any token can live.
@@ -175,7 +176,9 @@ export class ForeignTokenError extends AppError {
   }
 }
 
-/** Throws 401 `token_expired` once `now` has reached `exp`. Cached claims are checked with it too. */
+/**
+ * Throws 401 `token_expired` once `now` has reached `exp`. Cached claims are checked with it too.
+ */
 export function assertNotExpired(claims: Pick<AccessTokenClaims, 'exp'>, now: Date): void {
   if (claims.exp <= epochSeconds(now)) throw expired()
 }

@@ -1,4 +1,5 @@
-// Client credentials on OAuth endpoints: client_secret_basic or client_secret_post (RFC 6749 §2.3.1).
+// Client credentials on OAuth endpoints: client_secret_basic or client_secret_post
+// (RFC 6749 §2.3.1).
 import type { Context } from 'hono'
 import { z } from 'zod'
 import { AppError } from '../errors.ts'
@@ -66,7 +67,8 @@ export function readClientCredentials(
     basic ?? (posted ? { clientId: form.client_id ?? '', clientSecret: form.client_secret! } : null)
   if (!credentials) {
     throw invalidClient(
-      'Authenticate with HTTP Basic (client_secret_basic) or client_id and client_secret in the body.',
+      'Authenticate with HTTP Basic (client_secret_basic) or client_id and client_secret ' +
+        'in the body.',
     )
   }
   const { clientId, clientSecret } = credentials

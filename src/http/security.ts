@@ -25,10 +25,10 @@ const CREDENTIAL_HEADERS = ['authorization', 'x-access-token', 'cookie']
 
 /**
  * Document 000 §4 (SECURITY.md "Transport"): outside localhost a plain-HTTP GET or HEAD of a
- * public read (docs, discovery, pictures, health) is redirected (308 keeps the method). Anything else is refused with
- * 400 `https_required`, never redirected: a redirect would hide from the client that its token or
- * body just crossed the network in the clear, and invite it to send them again. A request holding
- * a credential header is refused whatever its route.
+ * public read (docs, discovery, pictures, health) is redirected (308 keeps the method). Anything
+ * else is refused with 400 `https_required`, never redirected: a redirect would hide from the
+ * client that its token or body just crossed the network in the clear, and invite it to send them
+ * again. A request holding a credential header is refused whatever its route.
  * The scheme is the request URL's, which Cloudflare sets from the client's connection; a
  * client-supplied X-Forwarded-Proto is never trusted.
  */
@@ -50,7 +50,8 @@ export function requireHttps(): MiddlewareHandler<AppEnv> {
         : ' Credentials sent over plain HTTP may have been read on the way: rotate them.'
     throw new AppError(
       'https_required',
-      `Portero answers over HTTPS only: send this request to https://${url.host}${url.pathname}.${leaked}`,
+      'Portero answers over HTTPS only: send this request to ' +
+        `https://${url.host}${url.pathname}.${leaked}`,
     )
   }
 }

@@ -1,4 +1,5 @@
-// Request body gates and zod validation that fail as AppError, so every 4xx has the one error shape.
+// Request body gates and zod validation that fail as AppError, so every 4xx has the one error
+// shape.
 import { zValidator } from '@hono/zod-validator'
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
 import type { AppEnv } from './app-env.ts'
@@ -68,7 +69,9 @@ export function jsonDepth(text: string): number {
   return deepest
 }
 
-/** RFC 8259 §8.1: JSON exchanged between systems is UTF-8; fatal, so no byte is replaced by U+FFFD. */
+/**
+ * RFC 8259 §8.1: JSON exchanged between systems is UTF-8; fatal, so no byte is replaced by U+FFFD.
+ */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 
 /**

@@ -18,7 +18,8 @@ export const DOCS_PAGE = `<!doctype html>
 </head>
 <body>
 <div id="swagger-ui"></div>
-<noscript>The API reference needs JavaScript. The description itself is at <a href="/openapi.json">/openapi.json</a>.</noscript>
+<noscript>The API reference needs JavaScript. The description itself is at
+<a href="/openapi.json">/openapi.json</a>.</noscript>
 </body>
 </html>
 `

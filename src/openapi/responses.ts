@@ -102,10 +102,15 @@ const Delivery = z.object({
   to: z.string().meta({ description: 'Masked phone number or registration token.' }),
   status: z.enum(['queued', 'sending', 'sent', 'failed', 'dead']),
   attempts: z.int(),
-  last_error: z.string().nullable().meta({
-    description:
-      "Why the last attempt failed. A failure of the operator's own channel settings (credentials refused, a wrong account or project) reads 'delivery channel unavailable; the operator has been notified'.",
-  }),
+  last_error: z
+    .string()
+    .nullable()
+    .meta({
+      description:
+        "Why the last attempt failed. A failure of the operator's own channel settings " +
+        '(credentials refused, a wrong account or project) reads ' +
+        "'delivery channel unavailable; the operator has been notified'.",
+    }),
   provider_message_id: z.string().nullable(),
   picture_url: z.string().nullable().meta({
     description:
@@ -213,10 +218,15 @@ export const AuditEvent = z
       .int()
       .min(1)
       .meta({ description: 'How many alike failures this item stands for (1 for every success).' }),
-    action: z.string().max(100).meta({
-      description:
-        '`token.issued`, `token.revoked`, `login.failed`, `admin.refused`, an admin action such as `client.create`, or the method and route pattern (`POST /admin/clients/:id/secret`) of one refused before it named its action.',
-    }),
+    action: z
+      .string()
+      .max(100)
+      .meta({
+        description:
+          '`token.issued`, `token.revoked`, `login.failed`, `admin.refused`, an admin action ' +
+          'such as `client.create`, or the method and route pattern ' +
+          '(`POST /admin/clients/:id/secret`) of one refused before it named its action.',
+      }),
     outcome: z.enum(['success', 'failure']),
     actor: z.string().max(200).nullable(),
     target: z
@@ -228,7 +238,8 @@ export const AuditEvent = z
     ip: z.string().max(64).nullable(),
     detail: z.record(z.string(), z.unknown()).meta({
       description:
-        'Context (HTTP status, reason…); each string at most 200 characters, the whole at most 2000.',
+        'Context (HTTP status, reason…); each string at most 200 characters, ' +
+        'the whole at most 2000.',
     }),
   })
   .meta({ id: 'AuditEvent' })

@@ -180,7 +180,8 @@ async function toFcmMessage({
     android: { notification: { tag: id, ...image } },
     apns: {
       headers: { 'apns-collapse-id': await apnsCollapseId(id) },
-      // iOS shows an image only through a notification service extension, which mutable-content wakes.
+      // iOS shows an image only through a notification service extension, which
+      // mutable-content wakes.
       ...(pictureUrl
         ? { payload: { aps: { 'mutable-content': 1 } }, fcm_options: { image: pictureUrl } }
         : {}),

@@ -16,7 +16,9 @@ import { backoff } from './backoff.ts'
 import { DispatchJob } from './job.ts'
 import { epochSeconds } from '../utils/time.ts'
 
-/** Longer than any send may take (adapters time out after 10 s): a dead consumer's claim expires. */
+/**
+ * Longer than any send may take (adapters time out after 10 s): a dead consumer's claim expires.
+ */
 export const LEASE_SECONDS = 60
 
 /**

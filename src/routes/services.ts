@@ -30,7 +30,9 @@ export const services = new OpenApiApp()
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7E]+$/
 
-/** Pictures: 1 MiB decoded is about 1.4 MB of base64 JSON. Applied only once the token is checked. */
+/**
+ * Pictures: 1 MiB decoded is about 1.4 MB of base64 JSON. Applied only once the token is checked.
+ */
 export const DISPATCH_BODY_BYTES = 1536 * 1024
 
 // Document 001's spellings of the field names are added to the document by
@@ -83,7 +85,8 @@ services.openapi(dispatch, async (c) => {
   const request = parseServicesRequest(await c.req.json(), new Date())
   const key = c.req.header('idempotency-key') ?? null
   if (key !== null && (key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !IDEMPOTENCY_KEY.test(key))) {
-    const detail = `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters.`
+    const detail =
+      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} ` + 'visible ASCII characters.'
     throw fieldError('Idempotency-Key', 'invalid header value', detail)
   }
   const deps = await dispatchDeps(c)
@@ -116,7 +119,8 @@ services.openapi(status, async (c) => {
 
 /** Phone numbers and registration tokens are shown masked: the status needs no personal data. */
 function mask(address: string): string {
-  return `${address.slice(0, 3)}${'•'.repeat(Math.max(0, address.length - 7))}${address.slice(-4)}`
+  const hidden = '•'.repeat(Math.max(0, address.length - 7))
+  return `${address.slice(0, 3)}${hidden}${address.slice(-4)}`
 }
 
 function maskAddress(delivery: Delivery): string {

@@ -170,9 +170,11 @@ export async function listAuditEvents(
 ): Promise<StoredAuditEvent[]> {
   const { results } = await db
     .prepare(
-      `SELECT id, occurred_at, last_at, count, action, outcome, actor, target, request_id, ip, detail
+      `SELECT id, occurred_at, last_at, count, action, outcome, actor, target, request_id, ip,
+         detail
        FROM audit_events
-       WHERE (?1 IS NULL OR (occurred_at, id) < (SELECT occurred_at, id FROM audit_events WHERE id = ?1))
+       WHERE (?1 IS NULL
+           OR (occurred_at, id) < (SELECT occurred_at, id FROM audit_events WHERE id = ?1))
          AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR actor = ?3)
          AND (?4 IS NULL OR target = ?4) AND (?5 IS NULL OR outcome = ?5)
          AND (?6 IS NULL OR occurred_at >= ?6) AND (?7 IS NULL OR occurred_at <= ?7)

@@ -35,7 +35,9 @@ function clientPrefix(clientHash: string): string {
   return `${KV_PREFIX}pair:${clientHash}:`
 }
 
-/** Seconds until the last of these lock values (as read from KV, JSON) runs out; 0 if none is set. */
+/**
+ * Seconds until the last of these lock values (as read from KV, JSON) runs out; 0 if none is set.
+ */
 export function secondsLocked(values: Iterable<unknown>, now: Date): number {
   const nowSeconds = epochSeconds(now)
   let longest = 0

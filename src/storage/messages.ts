@@ -71,8 +71,8 @@ function toDelivery(row: DeliveryRow): Delivery {
 }
 
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
-  address, title, body, link, picture_url, status, attempts, provider_message_id, last_error, created_at,
-  updated_at, sent_at`
+  address, title, body, link, picture_url, status, attempts, provider_message_id, last_error,
+  created_at, updated_at, sent_at`
 
 // A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
 // (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).
@@ -140,8 +140,8 @@ export async function insertMessage(
   const statements = [
     db
       .prepare(
-        `INSERT INTO messages (id, provider_id, service_id, idempotency_key, request_hash, destination,
-           created_at)
+        `INSERT INTO messages (id, provider_id, service_id, idempotency_key, request_hash,
+           destination, created_at)
          VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING`,
       )
       .bind(
@@ -324,7 +324,8 @@ export async function findOverdueDeliveries(
   const { results } = await db
     .prepare(
       `SELECT id FROM deliveries
-       WHERE (status = 'queued' AND next_attempt_at < ?1) OR (status = 'sending' AND lease_until < ?1)
+       WHERE (status = 'queued' AND next_attempt_at < ?1)
+          OR (status = 'sending' AND lease_until < ?1)
        ORDER BY next_attempt_at LIMIT ?2`,
     )
     .bind(cutoff, limit)
@@ -332,7 +333,9 @@ export async function findOverdueDeliveries(
   return results.map((r) => r.id)
 }
 
-/** Marks overdue deliveries queued again, due at `nextAttemptAt`, once they are back in the queue. */
+/**
+ * Marks overdue deliveries queued again, due at `nextAttemptAt`, once they are back in the queue.
+ */
 export async function requeueDeliveries(
   db: D1Database,
   ids: string[],

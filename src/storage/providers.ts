@@ -30,7 +30,8 @@ function toProvider(row: ProviderRow): Provider {
 
 // The id is read as text: provider ids are int64 and must survive JavaScript numbers
 // (decisions.md D11).
-const SELECT_PROVIDER = `SELECT CAST(id AS TEXT) AS id, name, status, created_at, updated_at FROM providers`
+const SELECT_PROVIDER = `SELECT CAST(id AS TEXT) AS id, name, status, created_at, updated_at
+  FROM providers`
 
 export type NewProvider = { id?: string; name: string }
 
@@ -93,7 +94,8 @@ export async function updateProvider(
 
 /**
  * Deletes a provider and, in the same transaction, everything that belongs to it: deliveries,
- * messages, recipients, subscriptions and clients. The caller has made its clients' tokens inactive.
+ * messages, recipients, subscriptions and clients. The caller has made its clients' tokens
+ * inactive.
  */
 export async function deleteProviderCascade(db: D1Database, id: string): Promise<boolean> {
   const statements = [

@@ -36,8 +36,8 @@ function toRecipient(row: RecipientRow): Recipient {
   }
 }
 
-const SELECT_RECIPIENT = `SELECT CAST(provider_id AS TEXT) AS provider_id, user_id, phone, fcm_tokens,
-  sms_opt_out, fcm_opt_out, created_at, updated_at FROM recipients`
+const SELECT_RECIPIENT = `SELECT CAST(provider_id AS TEXT) AS provider_id, user_id, phone,
+  fcm_tokens, sms_opt_out, fcm_opt_out, created_at, updated_at FROM recipients`
 
 export type RecipientFields = Pick<Recipient, 'phone' | 'fcmTokens' | 'smsOptOut' | 'fcmOptOut'>
 

@@ -39,8 +39,8 @@ function toService(row: ServiceRow): Service {
   }
 }
 
-const SELECT_SERVICE = `SELECT id, name, kind, required_parameters, allowed_channels, enabled, created_at,
-  updated_at FROM services`
+const SELECT_SERVICE = `SELECT id, name, kind, required_parameters, allowed_channels, enabled,
+  created_at, updated_at FROM services`
 
 export function findServiceById(db: D1Database, id: number): Promise<Service | null> {
   return readOne(db, selectServiceById(db, id))
@@ -131,7 +131,8 @@ export async function deleteService(
 ): Promise<'deleted' | 'not_found' | 'in_use'> {
   const result = await db
     .prepare(
-      'DELETE FROM services WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE service_id = ?1)',
+      'DELETE FROM services WHERE id = ?1 ' +
+        'AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE service_id = ?1)',
     )
     .bind(id)
     .run()

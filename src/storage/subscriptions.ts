@@ -30,7 +30,8 @@ function toSubscription(row: SubscriptionRow): Subscription {
   }
 }
 
-const COLUMNS = `CAST(provider_id AS TEXT) AS provider_id, service_id, service_token, status, created_at`
+const COLUMNS =
+  'CAST(provider_id AS TEXT) AS provider_id, service_id, service_token, status, created_at'
 const SELECT_SUBSCRIPTION = `SELECT ${COLUMNS} FROM subscriptions`
 
 /** The subscription a service_token belongs to, if any, as a read for readBatch. */

@@ -13,7 +13,9 @@ export async function tombstoneKey(jti: string): Promise<string> {
   return KV_PREFIX + (await sha256Hex(jti))
 }
 
-/** Writes the tombstone until `exp` (epoch seconds) and a minute more, at least KV's minimum 60 s. */
+/**
+ * Writes the tombstone until `exp` (epoch seconds) and a minute more, at least KV's minimum 60 s.
+ */
 export async function writeTombstone(
   kv: KVNamespace,
   jti: string,

@@ -80,7 +80,9 @@ export const NewClient = z.strictObject({
     )
     .optional()
     .meta({
-      description: `Letters, digits and . _ ~ -, unique regardless of case (409 otherwise); not one of ${RESERVED_CLIENT_IDS.join(', ')} in any case (400). Generated when omitted.`,
+      description:
+        'Letters, digits and . _ ~ -, unique regardless of case (409 otherwise); not one of ' +
+        `${RESERVED_CLIENT_IDS.join(', ')} in any case (400). Generated when omitted.`,
     }),
   provider_id: ProviderIdText.nullable(),
   name: Fields.name,
@@ -88,10 +90,16 @@ export const NewClient = z.strictObject({
   audiences: Fields.audiences.default([]),
   token_lifetime: Fields.token_lifetime.default(3600),
   /** Import an existing secret (migration); otherwise one is generated. */
-  client_secret: z.string().max(MAX_SECRET_LENGTH).optional().meta({
-    description:
-      "An existing secret to import when migrating a client (32 to 256 characters); otherwise one is generated. A secret printed as an example in the source documents (document 003's) is refused unless ISSUER is localhost.",
-  }),
+  client_secret: z
+    .string()
+    .max(MAX_SECRET_LENGTH)
+    .optional()
+    .meta({
+      description:
+        'An existing secret to import when migrating a client (32 to 256 characters); ' +
+        'otherwise one is generated. A secret printed as an example in the source documents ' +
+        "(document 003's) is refused unless ISSUER is localhost.",
+    }),
 })
 
 export const ClientChanges = z
