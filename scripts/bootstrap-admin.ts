@@ -49,7 +49,8 @@ if (!pepperText) {
 }
 
 const [existing] = d1(
-  `SELECT COUNT(*) AS n FROM clients WHERE provider_id IS NULL AND ' ' || allowed_scopes || ' ' LIKE '% ${SCOPES.admin} %'`,
+  'SELECT COUNT(*) AS n FROM clients WHERE provider_id IS NULL ' +
+    `AND ' ' || allowed_scopes || ' ' LIKE '% ${SCOPES.admin} %'`,
 ) as { n: number }[]
 if (existing!.n > 0) {
   console.error('An admin client exists already. Create further clients with POST /admin/clients.')

@@ -51,7 +51,8 @@ export function keepPrivate(path: string): void {
 
 /**
  * Makes sure both .dev.vars files hold everything a local run needs, generating what is missing
- * (signing keys, pepper, the FCM service-account key pair). Returns Portero's vars and what it made.
+ * (signing keys, pepper, the FCM service-account key pair). Returns Portero's vars and what it
+ * made.
  */
 export async function ensureDevVars() {
   const vars = readDevVars(DEV_VARS)
@@ -78,7 +79,11 @@ export async function ensureDevVars() {
     const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
     const pem = (await exportPKCS8(privateKey)).replaceAll('\n', '\\n')
     // The JSON string holds "\n" escapes, as a Google service-account key file does.
-    vars.FCM_SERVICE_ACCOUNT = `{"type":"service_account","client_email":"${DEV_ACCOUNTS.serviceAccountEmail}","private_key":"${pem}","token_uri":"${DEV_ACCOUNTS.tokenUrl}"}`
+    vars.FCM_SERVICE_ACCOUNT =
+      '{"type":"service_account",' +
+      `"client_email":"${DEV_ACCOUNTS.serviceAccountEmail}",` +
+      `"private_key":"${pem}",` +
+      `"token_uri":"${DEV_ACCOUNTS.tokenUrl}"}`
     standIn.SERVICE_ACCOUNT_PUBLIC_JWK = JSON.stringify(await exportJWK(publicKey))
     created.push('FCM_SERVICE_ACCOUNT')
   }

@@ -1,6 +1,7 @@
 // Copies Swagger UI's files from node_modules/swagger-ui-dist into public/docs/swagger-ui/, which
 // the Worker serves as static assets (wrangler.toml [assets]), so GET /docs loads nothing from any
-// other origin. Runs before `npm start`, `npm test` and `npm run deploy`; the copies are gitignored.
+// other origin. Runs before `npm start`, `npm test` and `npm run deploy`; the copies are
+// gitignored.
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'

@@ -29,7 +29,8 @@ if (values.pepper) {
     '\nStore it once, before the first client is created (changing it invalidates every secret):',
   )
   console.error(
-    'pipe it into `wrangler secret put SECRET_PEPPER` and keep it in your secrets vault, not in a file.',
+    'pipe it into `wrangler secret put SECRET_PEPPER` and keep it in your secrets vault, ' +
+      'not in a file.',
   )
   process.exit(0)
 }

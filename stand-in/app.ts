@@ -11,7 +11,10 @@ export type StandInOptions = {
   serviceAccountEmail: string
   /** RSA public JWK of the service account (a JsonWebKey or jose's exportJWK output). */
   serviceAccountPublicKey: JWK
-  /** The exact URL the assertion's `aud` must equal (Google's is https://oauth2.googleapis.com/token). */
+  /**
+   * The exact URL the assertion's `aud` must equal (Google's is
+   * https://oauth2.googleapis.com/token).
+   */
   tokenUrl: string
 }
 
@@ -68,7 +71,8 @@ const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging'
 const ACCESS_TOKEN_SECONDS = 3599
 const FCM_ERROR = 'type.googleapis.com/google.firebase.fcm.v1.FcmError'
 const SHORT_LIVED =
-  'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.'
+  'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. ' +
+  'Check your iat and exp values in the JWT claim.'
 
 // Twilio's magic test numbers (https://www.twilio.com/docs/iam/test-credentials): valid E.164,
 // refused with a permanent error.
@@ -205,7 +209,8 @@ export function createStandIn(options: StandInOptions): StandIn {
     return Response.json(result.body, { status: result.status, headers: result.headers })
   }
 
-  // Twilio Messages API: https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource
+  // Twilio Messages API:
+  // https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource
   function sendSms(request: Request, sid: string, form: URLSearchParams | undefined): Answer {
     const credentials = readBasicAuth(request.headers.get('authorization'))
     if (
@@ -278,7 +283,8 @@ export function createStandIn(options: StandInOptions): StandIn {
     }
   }
 
-  // Google OAuth 2.0 for service accounts: https://developers.google.com/identity/protocols/oauth2/service-account#httprest
+  // Google OAuth 2.0 for service accounts:
+  // https://developers.google.com/identity/protocols/oauth2/service-account#httprest
   async function issueAccessToken(form: URLSearchParams): Promise<Answer> {
     const grantType = form.get('grant_type') ?? ''
     if (grantType !== JWT_BEARER) {
@@ -345,10 +351,12 @@ export function createStandIn(options: StandInOptions): StandIn {
     const token = /^Bearer (\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1]
     const expiresAt = token === undefined ? undefined : state.accessTokens.get(token)
     if (expiresAt === undefined || expiresAt <= Date.now()) {
+      const expected =
+        'Expected OAuth 2 access token, login cookie or other valid authentication credential.'
       const message =
         token === undefined
-          ? 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.'
-          : 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.'
+          ? `Request is missing required authentication credential. ${expected}`
+          : `Request had invalid authentication credentials. ${expected}`
       return fcmError(401, message, undefined, {
         'www-authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"',
       })
@@ -356,7 +364,8 @@ export function createStandIn(options: StandInOptions): StandIn {
     if (project !== options.fcmProjectId) {
       return fcmError(
         403,
-        `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${project}' (or it may not exist).`,
+        "Permission 'cloudmessaging.messages.create' denied on resource " +
+          `'//cloudresourcemanager.googleapis.com/projects/${project}' (or it may not exist).`,
       )
     }
     // Google's front end parses any other body type as form fields, so the JSON is refused.
@@ -401,7 +410,9 @@ function findViolation(payload: unknown): FieldViolation | undefined {
     return { field: 'message', description: 'Recipient of the message is not set.' }
   }
   if (targets.length > 1) {
-    const description = `Invalid value at 'message' (oneof), oneof field 'target' is already set. Cannot set '${targets[1]}'`
+    const description =
+      "Invalid value at 'message' (oneof), oneof field 'target' is already set. " +
+      `Cannot set '${targets[1]}'`
     return { field: 'message', description }
   }
   const checks: [path: string[], kind: 'string' | 'object' | 'string map'][] = [
@@ -462,7 +473,8 @@ function injectedAnswer({ target, status, retryAfter, body }: InjectedFailure): 
   return { ...googleError(error, text), status, headers }
 }
 
-// Twilio REST errors: https://www.twilio.com/docs/usage/twilios-response#response-formats-exceptions
+// Twilio REST errors:
+// https://www.twilio.com/docs/usage/twilios-response#response-formats-exceptions
 function twilioError(
   status: number,
   code: number,
@@ -481,7 +493,8 @@ function googleError(error: string, description: string): Answer {
   return { status: 400, body: { error, error_description: description } }
 }
 
-// google.rpc.Status with FCM's FcmError detail: https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode
+// google.rpc.Status with FCM's FcmError detail:
+// https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode
 function fcmError(
   status: number,
   message: string,
@@ -607,7 +620,8 @@ function renderPage(state: StandInState): string {
     `<h2>${title} (${rows.length})</h2>` +
     (rows.length === 0
       ? '<p>None yet.</p>'
-      : `<table><tr><th>Received</th><th>Answer</th>${heads.map((h) => `<th>${h}</th>`).join('')}</tr>${rows.join('')}</table>`)
+      : '<table><tr><th>Received</th><th>Answer</th>' +
+        `${heads.map((h) => `<th>${h}</th>`).join('')}</tr>${rows.join('')}</table>`)
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -617,13 +631,17 @@ function renderPage(state: StandInState): string {
 <style>
 body { font: 14px system-ui, sans-serif; margin: 2em; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; white-space: pre-wrap; }
+th, td {
+  border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top;
+  white-space: pre-wrap;
+}
 tr.failed td { color: #a00; }
 </style>
 </head>
 <body>
 <h1>Portero stand-in</h1>
-<p>${state.accessTokens.size} access token(s) issued, ${state.failures.length} failure rule(s) queued. Refreshes every 2 s.</p>
+<p>${state.accessTokens.size} access token(s) issued,
+${state.failures.length} failure rule(s) queued. Refreshes every 2 s.</p>
 ${table('SMS', ['To', 'From', 'Body', 'Media'], sms)}
 ${table('Push', ['Target', 'Title', 'Body', 'Link'], pushes)}
 </body>

@@ -49,7 +49,8 @@ function readOptions(env: StandInEnv): StandInOptions {
   const jwk = PublicRsaJwk.safeParse(json)
   if (!jwk.success) {
     throw new Error(
-      `Stand-in configuration: SERVICE_ACCOUNT_PUBLIC_JWK is not an RSA JWK\n${z.prettifyError(jwk.error)}`,
+      'Stand-in configuration: SERVICE_ACCOUNT_PUBLIC_JWK is not an RSA JWK\n' +
+        z.prettifyError(jwk.error),
     )
   }
   return {

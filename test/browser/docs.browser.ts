@@ -94,7 +94,8 @@ describe('GET /docs in Chromium', () => {
     await operation.locator('.opblock-summary').click()
     await operation.getByRole('button', { name: 'Try it out' }).click()
 
-    // The form-urlencoded body, one input per field (client_secret_post); empty fields are not sent.
+    // The form-urlencoded body, one input per field (client_secret_post); empty fields are not
+    // sent.
     const values: Record<string, string> = {
       grant_type: 'client_credentials',
       client_id: demo.id,

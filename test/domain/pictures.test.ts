@@ -220,7 +220,8 @@ describe('readPictureSize', () => {
 
 describe('decodePicture: pixel limits', () => {
   it('accepts up to 4096 pixels a side and 16 megapixels', () => {
-    expect(decodePicture(toBase64(pngDeclaring(4096, 3906)), PATH).type).toBe('image/png') // 15,998,976
+    // 15,998,976 pixels
+    expect(decodePicture(toBase64(pngDeclaring(4096, 3906)), PATH).type).toBe('image/png')
     expect(decodePicture(toBase64(pngDeclaring(1, 4096)), PATH).type).toBe('image/png')
   })
 

@@ -18,7 +18,8 @@ describe('npm start and its files of secrets', () => {
     'makes an existing .dev.vars of mode 0644 private (0600) again',
     { timeout: 90_000 },
     async () => {
-      // As a copy, a restore from backup or an editor may leave them: complete, so nothing is rewritten.
+      // As a copy, a restore from backup or an editor may leave them: complete, so nothing is
+      // rewritten.
       await restartServer(() => {
         for (const file of FILES) chmodSync(file, 0o644)
       })

@@ -238,7 +238,8 @@ describe('D1 per token issued', () => {
       }
       expect(counter.snapshot().d1Statements).toBeLessThanOrEqual(10)
       const { issued } = (await env.DB.prepare(
-        `SELECT COALESCE(SUM(count), 0) AS issued FROM audit_events WHERE action = 'token.issued' AND target = ?1`,
+        `SELECT COALESCE(SUM(count), 0) AS issued FROM audit_events
+         WHERE action = 'token.issued' AND target = ?1`,
       )
         .bind(client.clientId)
         .first<{ issued: number }>())!

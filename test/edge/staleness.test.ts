@@ -1,5 +1,6 @@
-// Edge state never makes an ended token or an old client setting live again: a check or login that
-// read D1 just before a change and fills KV just after it loses to the change (README "Edge first").
+// Edge state never makes an ended token or an old client setting live again: a check or login
+// that read D1 just before a change and fills KV just after it loses to the change (README "Edge
+// first").
 // Each test holds the fills of one request back, makes the change, then lets the fills land.
 import { createScheduledController } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'

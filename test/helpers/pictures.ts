@@ -54,7 +54,10 @@ export function jpeg(width = 1, height = 1): Uint8Array {
   return Uint8Array.from([0xff, 0xd8, ...app0, ...dqt, ...sof0, 0xff, 0xd9])
 }
 
-/** A real 1×1 PNG whose IHDR is rewritten to declare `width` × `height` (its CRC no longer matches). */
+/**
+ * A real 1×1 PNG whose IHDR is rewritten to declare `width` × `height` (its CRC no longer
+ * matches).
+ */
 export function pngDeclaring(width: number, height: number): Uint8Array {
   const png = randomPng(1, 1)
   const view = new DataView(png.buffer, png.byteOffset)
@@ -102,7 +105,9 @@ export function gif(screen: [number, number], frame: [number, number, number, nu
   ])
 }
 
-/** A WebP file of one chunk: `RIFF`, its size, `WEBP`, then `fourcc`, the data's size and `data`. */
+/**
+ * A WebP file of one chunk: `RIFF`, its size, `WEBP`, then `fourcc`, the data's size and `data`.
+ */
 export function webp(fourcc: string, data: number[]): Uint8Array {
   const padded = data.length % 2 ? [...data, 0] : data
   const bytes = new Uint8Array(20 + padded.length)

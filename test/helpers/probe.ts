@@ -1,5 +1,6 @@
-// One request through the app with its D1, KV and queue bindings counted (test/helpers/round-trips.ts):
-// the counts are taken when the response is out, then the work deferred past it is waited for.
+// One request through the app with its D1, KV and queue bindings counted
+// (test/helpers/round-trips.ts): the counts are taken when the response is out, then the work
+// deferred past it is waited for.
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { app } from '../../src/app.ts'

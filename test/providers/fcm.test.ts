@@ -226,7 +226,9 @@ describe('createFcmNotifier permanent failures', () => {
       ok: false,
       retryable: false,
       permanent: 'unregistered',
-      reason: `FCM: the registration token is no longer registered (HTTP ${status} UNREGISTERED: Requested entity was not found.)`,
+      reason:
+        'FCM: the registration token is no longer registered ' +
+        `(HTTP ${status} UNREGISTERED: Requested entity was not found.)`,
     })
   })
 
@@ -246,7 +248,8 @@ describe('createFcmNotifier permanent failures', () => {
       retryable: false,
       permanent: 'invalid_destination',
       reason:
-        'FCM refused the registration token (HTTP 400 INVALID_ARGUMENT: The registration token is not a valid FCM registration token)',
+        'FCM refused the registration token (HTTP 400 INVALID_ARGUMENT: ' +
+        'The registration token is not a valid FCM registration token)',
     })
   })
 
@@ -323,7 +326,8 @@ describe('createFcmNotifier transient failures', () => {
       ok: false,
       retryable: true,
       reason:
-        "FCM rejected Portero's access token (HTTP 401 UNAUTHENTICATED: Request had invalid authentication credentials.)",
+        "FCM rejected Portero's access token (HTTP 401 UNAUTHENTICATED: " +
+        'Request had invalid authentication credentials.)',
       operatorFault: true,
     })
     expect(tokens.invalidate).toHaveBeenCalledTimes(1)

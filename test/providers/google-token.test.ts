@@ -313,7 +313,8 @@ describe('createGoogleTokenSource failures', () => {
 
     expect(error.retryable).toBe(false)
     expect(error.message).toBe(
-      'Google token endpoint refused the service account (HTTP 400 invalid_grant: Invalid JWT Signature.)',
+      'Google token endpoint refused the service account ' +
+        '(HTTP 400 invalid_grant: Invalid JWT Signature.)',
     )
   })
 

@@ -251,7 +251,8 @@ describe('createSmsNotifier permanent failures', () => {
       ok: false,
       retryable: false,
       reason:
-        'SMS provider refused the message (HTTP 400, Twilio error 21602: Message body is required.)',
+        'SMS provider refused the message ' +
+        '(HTTP 400, Twilio error 21602: Message body is required.)',
     })
   })
 
@@ -262,7 +263,9 @@ describe('createSmsNotifier permanent failures', () => {
       expect(await notifier(twilio.fetch).send(MESSAGE)).toEqual({
         ok: false,
         retryable: false,
-        reason: `SMS provider rejected Portero's credentials (HTTP ${status}, Twilio error 20003: Authenticate)`,
+        reason:
+          "SMS provider rejected Portero's credentials " +
+          `(HTTP ${status}, Twilio error 20003: Authenticate)`,
         operatorFault: true,
       })
     },
@@ -282,7 +285,8 @@ describe('createSmsNotifier permanent failures', () => {
       ok: false,
       retryable: false,
       reason:
-        "SMS provider does not know Portero's account (HTTP 404, Twilio error 20404: The requested resource was not found)",
+        "SMS provider does not know Portero's account " +
+        '(HTTP 404, Twilio error 20404: The requested resource was not found)',
       operatorFault: true,
     })
   })

@@ -16,7 +16,9 @@ describe('POST /auth/login, Bridge dialect (document 003)', () => {
     const response = await call('/auth/login', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: '{\n   \n  "clientId":"bridge-api-client",\n   \n  "clientSecret":"DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"\n}',
+      body:
+        '{\n   \n  "clientId":"bridge-api-client",\n   \n  ' +
+        '"clientSecret":"DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"\n}',
     })
     expect(response.status).toBe(200)
     expect(response.headers.get('cache-control')).toBe('no-store')
@@ -212,12 +214,14 @@ describe('POST /auth/login, audit trail', () => {
         { 'cf-connecting-ip': freshIp() },
       )
 
-      // Audit events reach D1 through the audit queue, after the response; wait until both are there.
+      // Audit events reach D1 through the audit queue, after the response; wait until both are
+      // there.
       const rows = await eventuallyAudited(
         async () =>
           (
             await env.DB.prepare(
-              'SELECT action, outcome, detail, request_id FROM audit_events WHERE target = ?1 ORDER BY occurred_at',
+              'SELECT action, outcome, detail, request_id FROM audit_events ' +
+                'WHERE target = ?1 ORDER BY occurred_at',
             )
               .bind(clientId)
               .all<{ action: string; outcome: string; detail: string }>()

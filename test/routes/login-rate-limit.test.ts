@@ -43,7 +43,8 @@ type AuditRow = {
 
 function auditEvents(action: string, target: string): Promise<AuditRow[]> {
   return env.DB.prepare(
-    'SELECT action, outcome, actor, target, detail FROM audit_events WHERE action = ?1 AND target = ?2',
+    'SELECT action, outcome, actor, target, detail FROM audit_events ' +
+      'WHERE action = ?1 AND target = ?2',
   )
     .bind(action, target)
     .all<AuditRow>()
@@ -52,7 +53,8 @@ function auditEvents(action: string, target: string): Promise<AuditRow[]> {
 
 describe('failed login throttling', () => {
   it(
-    'lets the right secret through from a fresh address after many addresses failed for the client id',
+    'lets the right secret through from a fresh address after many addresses failed ' +
+      'for the client id',
     SLOW,
     inOneLimiterMinute(async () => {
       const victim = await createClient()
@@ -65,7 +67,8 @@ describe('failed login throttling', () => {
   )
 
   it(
-    'locks the failing address for that client, even with its right secret, with 429 and Retry-After',
+    'locks the failing address for that client, even with its right secret, ' +
+      'with 429 and Retry-After',
     SLOW,
     inOneLimiterMinute(async () => {
       const victim = await createClient()

@@ -162,8 +162,9 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
   })
 })
 
-// SECURITY.md "Lockouts": RFC 7009 answers 200 whether or not anything was revoked, so a revocation
-// of nothing counts as a failed attempt of the client from its address (wrangler.toml: 10 a minute).
+// SECURITY.md "Lockouts": RFC 7009 answers 200 whether or not anything was revoked, so a
+// revocation of nothing counts as a failed attempt of the client from its address (wrangler.toml:
+// 10 a minute).
 describe('POST /oauth/revoke throttling', () => {
   const PAIR_LIMIT = 10
   const SLOW = { timeout: 40_000 }
@@ -194,7 +195,8 @@ describe('POST /oauth/revoke throttling', () => {
       await expectProblem(refused, 429, 'rate_limited', 'application/json')
       expect(refused.headers.get('retry-after')).toBe('60')
 
-      // From another address the client still revokes its own tokens; the other's token is untouched.
+      // From another address the client still revokes its own tokens; the other's token is
+      // untouched.
       const own = await tokenFor(client)
       expect((await revokeFrom(client, freshIp(), own)).status).toBe(200)
       expect(await isActive(own)).toBe(false)

@@ -1,5 +1,5 @@
-// What POST /Services waits on (README "What happens next"): at most two D1 round trips, the picture
-// writes in one KV round, and never the queue. Counted by proxies around the real bindings.
+// What POST /Services waits on (README "What happens next"): at most two D1 round trips, the
+// picture writes in one KV round, and never the queue. Counted by proxies around the real bindings.
 import {
   createExecutionContext,
   createScheduledController,
@@ -131,7 +131,8 @@ describe('POST /Services round trips', () => {
       expect(d1.map((c) => c.method)).toEqual(['batch', 'batch'])
       expect(pictures).toEqual([])
       expect(sendsAwaited).toEqual([])
-      // The probe lets the send go once the response is out: it carries every delivery of the message.
+      // The probe lets the send go once the response is out: it carries every delivery of the
+      // message.
       const ids = message.deliveries.map((d) => d.id)
       expect(sent).toEqual(expect.arrayContaining(ids.map((deliveryId) => ({ deliveryId }))))
       expect(sent).toHaveLength(ids.length)
@@ -193,7 +194,8 @@ describe('POST /Services round trips', () => {
       useStandIn()
       const sender = await createSender()
       await warmToken(sender)
-      // Both requests read before either writes: each sees the key unused, the unique index decides.
+      // Both requests read before either writes: each sees the key unused, the unique index
+      // decides.
       let arrived = 0
       let meet!: () => void
       const together = new Promise<void>((resolve) => (meet = resolve))

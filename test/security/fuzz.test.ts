@@ -515,7 +515,8 @@ describe('the storage watch the fuzzing relies on', () => {
 
 describe('fuzzing the Worker without a valid token', () => {
   it(
-    `answers ${ANONYMOUS_RUNS} generated requests below 500, errors in one shape, and writes nothing`,
+    `answers ${ANONYMOUS_RUNS} generated requests below 500, errors in one shape, ` +
+      'and writes nothing',
     { timeout: 120_000 },
     async () => {
       const storage = await watchStorage([LOGIN_LOCK_PREFIX])

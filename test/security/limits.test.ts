@@ -266,7 +266,8 @@ describe('body size at /Services: the large limit only once the token is checked
       body: stream,
     })
     await expectProblem(response, 401, 'token_missing')
-    expect(pulled()).toBeLessThanOrEqual(MAX_BODY_BYTES + 64 * 1024) // what the runtime's pipe may buffer ahead
+    // 64 KiB: what the runtime's pipe may buffer ahead
+    expect(pulled()).toBeLessThanOrEqual(MAX_BODY_BYTES + 64 * 1024)
     expect(pulled()).toBeLessThan(HUNDRED_KIB)
   })
 

@@ -309,7 +309,8 @@ describe('the access log and error log of a whole flow', () => {
         sender.serviceToken,
       ]
       for (const secret of secrets) expect(text).not.toContain(secret)
-      for (const t of [token, yativoToken, oauthToken]) expect(text).not.toContain(t.split('.')[2]) // not even a signature
+      // not even a signature
+      for (const t of [token, yativoToken, oauthToken]) expect(text).not.toContain(t.split('.')[2])
       for (const number of [phone, directPhone]) {
         expect(text).not.toContain(number)
         expect(text).not.toContain(number.slice(1)) // nor its digits

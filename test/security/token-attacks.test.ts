@@ -330,7 +330,8 @@ describe('claims a leaked or misused key could abuse', () => {
   it("refuses a sub that is not the token's client_id, either way round", async () => {
     const asOther = await resigned((c) => (c.sub = auditor.clientId))
     await expectRefusedEverywhere({ name: 'sub naming another client', token: asOther })
-    // The other client's id as client_id and the victim's as sub: the standing lookup finds a client.
+    // The other client's id as client_id and the victim's as sub: the standing lookup finds a
+    // client.
     const forOther = await resigned((c) => (c.client_id = auditor.clientId))
     await expectRefusedEverywhere({ name: 'client_id naming another client', token: forOther })
   })
@@ -376,7 +377,8 @@ describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
   })
 
   it(
-    'refuses at every API route an aud that does not name Portero exactly; /auth/me and introspection accept it',
+    'refuses at every API route an aud that does not name Portero exactly; ' +
+      '/auth/me and introspection accept it',
     { timeout: 60_000 },
     async () => {
       const authorization = basicAuth(auditor.clientId, auditor.clientSecret)

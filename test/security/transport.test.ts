@@ -224,7 +224,8 @@ describe('the CSP hook for pages', () => {
     return c.html('<p>hi</p>')
   })
   page.get('/api', (c) => c.json({ ok: true }))
-  page.get('/fetched', () => Response.redirect('https://portero.test/elsewhere', 302)) // immutable headers
+  // immutable headers
+  page.get('/fetched', () => Response.redirect('https://portero.test/elsewhere', 302))
   page.get('/leaky', (c) => c.text('x', 200, { server: 'hono/4 workerd', 'x-powered-by': 'Hono' }))
 
   it('keeps a route-set CSP and CORP', async () => {
@@ -259,7 +260,9 @@ describe('cache policy', () => {
     '/docs': 3600,
   }
 
-  /** Every GET route of the app without a path parameter, and the other GET routes with unknown ids. */
+  /**
+   * Every GET route of the app without a path parameter, and the other GET routes with unknown ids.
+   */
   const READS = [
     ...new Set(
       app.routes
