@@ -43,7 +43,9 @@ const DURATION_SECONDS = 8
  * does not cover: without this the ceiling every ratio is taken against came out 30–50 % low.
  */
 const PRIME_SECONDS = 10
-/** Enough fresh tokens for the cold-cache scenario's warm-up and run at a few thousand per second. */
+/**
+ * Enough fresh tokens for the cold-cache scenario's warm-up and run at a few thousand per second.
+ */
 const COLD_TOKENS = 40_000
 const CONSUMER_MESSAGES = 2_000
 const CONSUMER_TIMEOUT_MS = 90_000
@@ -240,7 +242,8 @@ try {
   let consumer: ConsumerFigure | undefined
   if (wanted('consumer')) {
     step(
-      `Consumer: ${CONSUMER_MESSAGES} messages through /Services, the queue and the stand-in's SMS API`,
+      `Consumer: ${CONSUMER_MESSAGES} messages through /Services, the queue ` +
+        "and the stand-in's SMS API",
     )
     await portero.setConsumer(true)
     consumer = await measureConsumer(await portero.mf.getD1Database('DB'), servicesSpec)
@@ -307,7 +310,8 @@ async function mintTokensLike(issued: string, count: number): Promise<string[]> 
 /** Probes the scenario once, then loads it with the settings every scenario shares. */
 async function runScenario(scenario: Scenario, note = ''): Promise<ScenarioRow> {
   step(
-    `${scenario.name}${note ? ` (${note})` : ''}: ${WARMUP_SECONDS} s warm-up, ${DURATION_SECONDS} s measured`,
+    `${scenario.name}${note ? ` (${note})` : ''}: ` +
+      `${WARMUP_SECONDS} s warm-up, ${DURATION_SECONDS} s measured`,
   )
   const probe = await probeOnce(scenario)
   const result = await runLoadProcess({
@@ -348,7 +352,8 @@ async function probeOnce(scenario: Scenario): Promise<ScenarioRow['probe']> {
 async function peerScenarios(): Promise<Scenario[]> {
   const headers = { ...FORM, authorization: PEER_BASIC }
   const grant = (resource: string) =>
-    `grant_type=client_credentials&resource=${encodeURIComponent(resource)}&scope=${encodeURIComponent(PEER_SCOPE)}`
+    `grant_type=client_credentials&resource=${encodeURIComponent(resource)}` +
+    `&scope=${encodeURIComponent(PEER_SCOPE)}`
   const issued = await fetch(`${PEER_BASE}/token`, {
     method: 'POST',
     headers,

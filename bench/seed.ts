@@ -1,5 +1,6 @@
 // Seeds what the scenarios need through the public API. Only the first admin client is written to
-// D1 directly, as `npm run admin:bootstrap` does; everything else goes through /admin/* and /recipients.
+// D1 directly, as `npm run admin:bootstrap` does; everything else goes through /admin/* and
+// /recipients.
 import { digestClientSecret, generateClientSecret, importPepper } from '../src/domain/secrets.ts'
 import { SCOPES } from '../src/domain/scopes.ts'
 import { insertClient } from '../src/storage/clients.ts'

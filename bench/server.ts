@@ -106,8 +106,9 @@ export async function startPortero(
     ratelimits: Object.fromEntries(
       config.ratelimits.map((r) => [r.name, { namespace_id: r.namespace_id, simple: r.simple }]),
     ),
-    // Without the consumer, /Services is measured alone (on 2 cores a draining backlog would take its
-    // CPU) and its messages go to a queue nobody reads, so they never reach the consumer's figure.
+    // Without the consumer, /Services is measured alone (on 2 cores a draining backlog would take
+    // its CPU) and its messages go to a queue nobody reads, so they never reach the consumer's
+    // figure.
     queueProducers: Object.fromEntries(
       (config.queues.producers ?? []).map((p) => [
         p.binding,
