@@ -3,7 +3,7 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin'
 import { exportJWK, exportPKCS8, generateKeyPair } from 'jose'
 import { defineConfig } from 'vitest/config'
-import { unstable_readConfig } from 'wrangler'
+import { unstable_readConfig, type Unstable_Config } from 'wrangler'
 import { generatePepper } from './src/domain/secrets.ts'
 import { generateSigningKey } from './src/domain/signing-keys.ts'
 
@@ -13,7 +13,7 @@ import { generateSigningKey } from './src/domain/signing-keys.ts'
  * a send or for the audit log waits for the consumer only.
  */
 function promptQueueConsumers() {
-  const { queues } = unstable_readConfig({ config: './wrangler.toml' })
+  const { queues }: Unstable_Config = unstable_readConfig({ config: './wrangler.toml' })
   const batchTimeout: Record<string, number> = { 'portero-audit': 0.1 }
   return Object.fromEntries(
     (queues.consumers ?? []).map((consumer) => [
@@ -76,11 +76,11 @@ export default defineConfig(async () => {
       isolate: false,
       restoreMocks: true,
       // One access-log line per request would bury the report; 5xx lines (level error) still show.
-      onConsoleLog: (line) => !line.startsWith('{"level":"info","message":"request",'),
+      onConsoleLog: (line: string) => !line.startsWith('{"level":"info","message":"request",'),
       // `npm run test:coverage`: Istanbul instruments src/ as Vite transforms it, so the counts are
       // taken inside workerd and handed back by the Workers pool.
       coverage: {
-        provider: 'istanbul',
+        provider: 'istanbul' as const,
         include: ['src/**'],
         reporter: ['text-summary', 'json-summary'],
         reportsDirectory: 'coverage',
