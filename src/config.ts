@@ -1,5 +1,5 @@
 // loadConfig(env): vars and secrets parsed once per isolate with zod.
-import { z } from 'zod'
+import * as z from 'zod'
 import { misconfigured } from './errors.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { derivePictureIdKey } from './domain/pictures.ts'

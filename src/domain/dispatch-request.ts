@@ -1,7 +1,7 @@
 // Parsing document 001's /Services body: the field spellings of its examples and tables are
 // accepted case-insensitively (decisions.md D11), limits are counted in Unicode characters, and
 // provider_id is an int64 that is never rounded.
-import { z } from 'zod'
+import * as z from 'zod'
 import { AppError, fieldError, invalidFields, toFieldErrors } from '../errors.ts'
 import { MAX_SMS_TEXT_CHARS, smsText, type Channel } from '../channel.ts'
 import {

@@ -1,6 +1,6 @@
 // Managing service providers (document 001's provider_id): their ids, and what disabling,
 // enabling or deleting one does to the tokens of its clients, as clients.ts does for one client.
-import { z } from 'zod'
+import * as z from 'zod'
 import { AppError, conflict, notFound } from '../errors.ts'
 import { listClientIdsOfProvider } from '../storage/clients.ts'
 import {

@@ -1,7 +1,7 @@
 // Client credentials on OAuth endpoints: client_secret_basic or client_secret_post
 // (RFC 6749 §2.3.1).
 import type { Context } from 'hono'
-import { z } from 'zod'
+import * as z from 'zod'
 import { AppError } from '../errors.ts'
 
 export type ClientCredentials = { clientId: string; clientSecret: string }

@@ -1,7 +1,7 @@
 // Dialects (decisions.md D3): the envelope a route answers in, and for /auth/login the body's field
 // names say which source document a client follows.
 import type { MiddlewareHandler } from 'hono'
-import { z } from 'zod'
+import * as z from 'zod'
 import type { AppEnv } from './app-env.ts'
 import { fieldError, type Dialect } from '../errors.ts'
 import { MAX_SECRET_LENGTH } from '../domain/secrets.ts'

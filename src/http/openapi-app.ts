@@ -3,7 +3,7 @@
 // from those declarations (src/openapi/document.ts).
 import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
-import type { z } from 'zod'
+import type * as z from 'zod'
 import type { AppEnv } from './app-env.ts'
 import { requireJson, throwInvalid, validate, validateForm } from './validate.ts'
 

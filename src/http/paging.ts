@@ -1,7 +1,7 @@
 // One paging shape for every list (document 001's "Entity Pager"): keyset pagination with an
 // opaque cursor, a bounded page size, a stable order, and a link to the next page.
 import { base64url } from 'jose'
-import { z } from 'zod'
+import * as z from 'zod'
 import { fieldError, type AppError } from '../errors.ts'
 
 export const DEFAULT_PAGE_SIZE = 50

@@ -3,7 +3,7 @@
 import { zValidator } from '@hono/zod-validator'
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
 import type { AppEnv } from './app-env.ts'
-import type { z } from 'zod'
+import type * as z from 'zod'
 import { AppError, invalidFields, toFieldErrors, type Issues } from '../errors.ts'
 
 /** Parses `value` with `schema` or throws AppError 400 `invalid_request` with field errors. */

@@ -1,7 +1,7 @@
 // What the routes' declarations (createRoute) share: the security schemes and requirements, the
 // problem answers with their descriptions, and the common shapes of success answers.
 import type { RouteConfig } from '@hono/zod-openapi'
-import { z } from 'zod'
+import * as z from 'zod'
 import { Problem } from './responses.ts'
 
 type Answer = Exclude<RouteConfig['responses'][string], { $ref: string }>

@@ -1,6 +1,6 @@
 // Zod schemas of the answers, for the OpenAPI description only: requests are described by the
 // very schemas that validate them, answers by these.
-import { z } from 'zod'
+import * as z from 'zod'
 import { ERRORS } from '../errors.ts'
 
 export const Problem = z

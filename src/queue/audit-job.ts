@@ -1,5 +1,5 @@
 // The body of an audit queue message: one per-request event, with the time it happened.
-import { z } from 'zod'
+import * as z from 'zod'
 import type { OccurredAuditEvent } from '../storage/audit-events.ts'
 
 export const AuditJob = z.object({

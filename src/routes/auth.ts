@@ -1,6 +1,6 @@
 // POST /auth/login (Bridge and Yativo dialects) and POST /auth/me (Bridge's token check).
 import { createRoute } from '@hono/zod-openapi'
-import { z } from 'zod'
+import * as z from 'zod'
 import { BRIDGE_ACK } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { checkAccessToken } from '../domain/token-state.ts'

@@ -2,7 +2,7 @@
 // routes; GET /docs: the interactive reference for it (Swagger UI, served from this Worker's
 // static assets).
 import { createRoute } from '@hono/zod-openapi'
-import { z } from 'zod'
+import * as z from 'zod'
 import { loadConfig } from '../config.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'
 import { DOCS_CSP, DOCS_PAGE } from '../openapi/docs-page.ts'

@@ -1,6 +1,6 @@
 // POST /oauth/token: RFC 6749 §4.4 client credentials grant.
 import { createRoute } from '@hono/zod-openapi'
-import { z } from 'zod'
+import * as z from 'zod'
 import { AppError, fieldError } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { clientIp, readClientCredentials } from '../http/client-auth.ts'

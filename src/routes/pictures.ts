@@ -1,7 +1,7 @@
 // GET /pictures/{id}.{ext}: the pictures of /Services parts, public at unguessable URLs
 // (decisions.md D19).
 import { createRoute } from '@hono/zod-openapi'
-import { z } from 'zod'
+import * as z from 'zod'
 import { PICTURE_TYPES, type PictureExtension } from '../domain/pictures.ts'
 import { notFound } from '../errors.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'

@@ -1,7 +1,7 @@
 // /recipients: a provider's directory of end users (decisions.md D13), managed with its own token.
 import { createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import { z } from 'zod'
+import * as z from 'zod'
 import type { AppEnv } from '../http/app-env.ts'
 import { AppError, conflict } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'

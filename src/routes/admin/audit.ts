@@ -1,6 +1,6 @@
 // /admin/audit: the audit log, newest first by when events happened, filtered and paged.
 import { createRoute } from '@hono/zod-openapi'
-import { z } from 'zod'
+import * as z from 'zod'
 import { OpenApiApp } from '../../http/openapi-app.ts'
 import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
 import { json, MANAGEMENT, problems } from '../../openapi/operations.ts'

@@ -2,7 +2,7 @@
 // in the answer that created it; no other answer (nor the audit log) ever holds it.
 import { createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import { z } from 'zod'
+import * as z from 'zod'
 import type { AppEnv } from '../../http/app-env.ts'
 import {
   changeClient,

@@ -1,7 +1,7 @@
 // /admin/login-locks: lifting the lock of an address that failed too many attempts (SECURITY.md
 // "Lockouts"). A client's locks are lifted at /admin/clients/{id}/login-locks.
 import { createRoute } from '@hono/zod-openapi'
-import { z } from 'zod'
+import * as z from 'zod'
 import { unlockAddress } from '../../domain/throttle.ts'
 import { auditAs } from '../../http/audit.ts'
 import { OpenApiApp } from '../../http/openapi-app.ts'

@@ -1,6 +1,6 @@
 // /admin/providers: onboarding service providers, and their subscriptions to services.
 import { createRoute } from '@hono/zod-openapi'
-import { z } from 'zod'
+import * as z from 'zod'
 import { notFound } from '../../errors.ts'
 import {
   changeProvider,

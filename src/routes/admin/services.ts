@@ -1,6 +1,6 @@
 // /admin/services: the service definitions /Services uses (document 001's service_id).
 import { createRoute } from '@hono/zod-openapi'
-import { z } from 'zod'
+import * as z from 'zod'
 import { conflict, notFound } from '../../errors.ts'
 import { ChannelName } from '../../domain/dispatch-request.ts'
 import { auditAs } from '../../http/audit.ts'
