@@ -3,6 +3,8 @@
 // piped into `wrangler secret put`: no secret needs to touch the disk (README "Deploy").
 //
 //   node scripts/generate-keys.ts [--alg ES256|EdDSA] [--rotate current.json|-] [--out keys.json]
+//   node scripts/generate-keys.ts --rotate - --publish    (the new key first: published, not signing)
+//   node scripts/generate-keys.ts --promote -              (the first key moves to the end and signs)
 //   node scripts/generate-keys.ts --pepper
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -20,6 +22,8 @@ const { values } = parseArgs({
     rotate: { type: 'string' },
     out: { type: 'string' },
     pepper: { type: 'boolean', default: false },
+    publish: { type: 'boolean', default: false },
+    promote: { type: 'string' },
   },
 })
 
@@ -42,12 +46,18 @@ if (!SIGNING_ALGORITHMS.includes(alg)) {
 }
 
 // `--rotate -` reads the current set from stdin, so it can come from a vault through a pipe.
+const source = values.promote ?? values.rotate
 const currentText =
-  values.rotate === undefined
-    ? undefined
-    : readFileSync(values.rotate === '-' ? 0 : values.rotate, 'utf8')
+  source === undefined ? undefined : readFileSync(source === '-' ? 0 : source, 'utf8')
 const current = currentText ? (JSON.parse(currentText) as { keys: object[] }) : { keys: [] }
-const keySet = { keys: [...current.keys, await generateSigningKey(alg)] }
+// The last key signs. --publish puts the new key first, so resource servers can fetch it before
+// any token names it; --promote later moves that first key to the end, where it signs.
+const [first, ...rest] = current.keys
+const keySet = values.promote
+  ? { keys: first === undefined ? [] : [...rest, first] }
+  : values.publish
+    ? { keys: [await generateSigningKey(alg), ...current.keys] }
+    : { keys: [...current.keys, await generateSigningKey(alg)] }
 const json = JSON.stringify(keySet)
 await parseSigningKeySet(json) // refuse to print a set the Worker would refuse
 
@@ -63,6 +73,6 @@ const store = values.out
 console.error(`
 Store it as the SIGNING_KEYS secret (${store}),
 and keep the set in your secrets vault, not in a file: rotation needs it. The last key in the set
-signs; every key verifies. To rotate: pipe the current set into this script with --rotate -,
-store the result, and after the longest token lifetime (and JWKS cache, 5 min) has passed remove
-the old key from the front of the set and store the set again.`)
+signs; every key verifies. To rotate (README "Rotating the signing key"): --rotate - --publish,
+store; after the key set's cache lifetime (6 min) --promote -, store; after the longest token
+lifetime and 6 min more, remove the old key from the front of the set and store the set again.`)
