@@ -92,7 +92,12 @@ describe('POST /Services with a picture', () => {
       const served = await call(pathOf(url))
       expect(served.status).toBe(200)
       expect(served.headers.get('content-type')).toBe(type)
-      expect(served.headers.get('cache-control')).toMatch(/^public, max-age=\d+, immutable$/)
+      // Cacheable publicly for as long as it is stored: 30 days from the send.
+      const policy = served.headers.get('cache-control') ?? ''
+      expect(policy).toMatch(/^public, max-age=\d+, immutable$/)
+      const maxAge = Number(/max-age=(\d+)/.exec(policy)![1])
+      expect(maxAge).toBeLessThanOrEqual(30 * 24 * 60 * 60)
+      expect(maxAge).toBeGreaterThan(30 * 24 * 60 * 60 - 300)
       expect(served.headers.get('x-content-type-options')).toBe('nosniff')
       expect(served.headers.get('content-disposition')).toMatch(/^inline/)
       expect(new Uint8Array(await served.arrayBuffer())).toEqual(input)
