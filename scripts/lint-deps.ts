@@ -1,4 +1,5 @@
-// Checks the imports in src/ against the rules in .dependency-cruiser.cjs.
+// Checks the imports in src/ against the rules in .dependency-cruiser.cjs, and that src/ imports
+// zod only as a namespace.
 //   node scripts/lint-deps.ts [output-type]   (err by default; text, dot, mermaid, json, …)
 // dependency-cruiser reads TypeScript through the compiler API of TypeScript 2 to 6, which the
 // native TypeScript 7 this project uses does not have (yet): run on src/ directly it would find no
@@ -35,6 +36,23 @@ function toJavaScript(source: string): string {
 const sources = readdirSync('src', { recursive: true, encoding: 'utf8' }).filter((f) =>
   f.endsWith('.ts'),
 )
+// wrangler.toml's [alias] gives the bundle a 'zod' whose `z` holds only what @hono/zod-openapi
+// needs (src/utils/zod-for-openapi.ts, decisions.md D23): a module of src/ taking `z` or a
+// default import from 'zod' would build, and the Worker would fail when it starts.
+const zodImports = [
+  /\bimport\s+(?:type\s+)?\{[^}]*\bz\b[^}]*\}\s*from\s*['"]zod['"]/, // { z }
+  /\bimport\s+(?:type\s+)?\w+\s*(?:,\s*\{[^}]*\}\s*)?from\s*['"]zod['"]/, // a default import
+]
+const zodMisuse = sources.filter((f) => {
+  const source = readFileSync(join('src', f), 'utf8')
+  return zodImports.some((pattern) => pattern.test(source))
+})
+if (zodMisuse.length > 0) {
+  const files = zodMisuse.map((f) => `src/${f}`).join(', ')
+  process.stdout.write(`import * as z from 'zod', not { z } or a default import: ${files}\n`)
+  process.exit(1)
+}
+
 const copy = mkdtempSync(join(tmpdir(), 'lint-deps-'))
 try {
   for (const file of sources) {
