@@ -1,6 +1,7 @@
 // loadConfig(env): vars and secrets parsed once per isolate with zod.
 import * as z from 'zod'
 import { misconfigured } from './errors.ts'
+import { log } from './log.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { derivePictureIdKey } from './domain/pictures.ts'
 import { importPepper } from './domain/secrets.ts'
@@ -24,6 +25,18 @@ export type Config = {
   edgeMemoryMs: number
 }
 
+declare global {
+  // Secrets of one channel each: put only when that channel is on, so not in wrangler.toml's
+  // required list, and not declared by `wrangler types`.
+  interface Env {
+    SMS_AUTH_TOKEN?: string
+    FCM_SERVICE_ACCOUNT?: string
+  }
+}
+
+/** base64url of at least 32 bytes: SECRET_PEPPER's shape (README "Configuration"). */
+export const PEPPER_PATTERN = /^[A-Za-z0-9_-]{43,}$/
+
 const HttpUrl = z.url({ protocol: /^https?$/ })
 const ConfigSchema = z.object({
   ISSUER: HttpUrl.transform((url) => url.replace(/\/+$/, '')),
@@ -36,7 +49,7 @@ const ConfigSchema = z.object({
   SIGNING_KEYS: z.string({ error: 'is not set (a JWK set of private keys; see README)' }),
   SECRET_PEPPER: z
     .string({ error: 'is not set (base64url of at least 32 random bytes; see README)' })
-    .regex(/^[A-Za-z0-9_-]{43,}$/, 'must be base64url of at least 32 bytes'),
+    .regex(PEPPER_PATTERN, 'must be base64url of at least 32 bytes'),
   // SECURITY.md "How fast a change takes effect": at most a second. Empty: the default, 1000.
   EDGE_MEMORY_MS: z
     .string()
@@ -148,26 +161,79 @@ export function loadChannelConfig(env: Env): ChannelConfig {
   return channelConfigs(env)
 }
 
+/**
+ * The settings each channel needs, all of them or none: a channel with none is off, one with some
+ * and not all is half configured (channelProblems).
+ */
+const CHANNEL_SETTINGS = {
+  sms: ['SMS_ACCOUNT_SID', 'SMS_AUTH_TOKEN', 'SMS_FROM'],
+  fcm: ['FCM_PROJECT_ID', 'FCM_SERVICE_ACCOUNT'],
+} as const satisfies Record<keyof ChannelConfig, readonly (keyof Env)[]>
+
+type ChannelName = keyof typeof CHANNEL_SETTINGS
+const CHANNEL_NAMES = Object.keys(CHANNEL_SETTINGS) as ChannelName[]
+const CHANNEL_LABELS: Record<ChannelName, string> = { sms: 'SMS', fcm: 'FCM' }
+
+/** The settings `channel` needs that are empty: all of them when it is off. */
+function missingSettings(env: Env, channel: ChannelName): string[] {
+  return CHANNEL_SETTINGS[channel].filter((name) => !env[name])
+}
+
+/** "A, B and C". */
+function listed(names: readonly string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
+}
+
+function needs(channel: ChannelName): string {
+  return `${CHANNEL_LABELS[channel]} needs ${listed(CHANNEL_SETTINGS[channel])}`
+}
+
+/** A setting of a configuration that is wrong, and what is wrong with it. */
+export type SettingProblem = { path: string; message: string }
+
+// Keyed by which settings are set (a few property reads): cheap enough for every /healthz.
+const channelProblemsOf = memoize(
+  (env: Env) => CHANNEL_NAMES.map((channel) => missingSettings(env, channel).join(',')).join(';'),
+  (env: Env): readonly SettingProblem[] => {
+    const problems: SettingProblem[] = []
+    for (const channel of CHANNEL_NAMES) {
+      const missing = missingSettings(env, channel)
+      if (missing.length === 0 || missing.length === CHANNEL_SETTINGS[channel].length) continue
+      const message = `is not set: ${needs(channel)}, or none of them to turn it off`
+      for (const name of missing) problems.push({ path: name, message })
+      // Once per isolate and configuration: the memo computes this once.
+      log('error', 'channel half configured', { channel, missing })
+    }
+    return problems
+  },
+)
+
+/**
+ * The settings of a half-configured channel (some of its settings set, not all): each missing one
+ * with what the channel needs. Logged once per isolate; GET /healthz answers 503 with them.
+ */
+export function channelProblems(env: Env): readonly SettingProblem[] {
+  return channelProblemsOf(env)
+}
+
 function parseSms(env: Env): ChannelConfig['sms'] {
-  const settings = [env.SMS_ACCOUNT_SID, env.SMS_AUTH_TOKEN, env.SMS_FROM]
-  if (settings.every((v) => !v)) return null
-  if (settings.some((v) => !v))
-    throw new Error('SMS needs SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM')
+  const missing = missingSettings(env, 'sms')
+  if (missing.length === CHANNEL_SETTINGS.sms.length) return null
+  if (missing.length > 0) throw new Error(needs('sms'))
   const baseUrl = z.url().parse(env.SMS_API_BASE_URL).replace(/\/+$/, '')
   return {
     baseUrl,
     accountSid: env.SMS_ACCOUNT_SID,
-    authToken: env.SMS_AUTH_TOKEN,
+    authToken: env.SMS_AUTH_TOKEN!,
     from: env.SMS_FROM,
   }
 }
 
 function parseFcm(env: Env): ChannelConfig['fcm'] {
-  if (!env.FCM_PROJECT_ID && !env.FCM_SERVICE_ACCOUNT) return null
-  if (!env.FCM_PROJECT_ID || !env.FCM_SERVICE_ACCOUNT) {
-    throw new Error('FCM needs FCM_PROJECT_ID and FCM_SERVICE_ACCOUNT')
-  }
-  const serviceAccount = ServiceAccount.parse(JSON.parse(env.FCM_SERVICE_ACCOUNT))
+  const missing = missingSettings(env, 'fcm')
+  if (missing.length === CHANNEL_SETTINGS.fcm.length) return null
+  if (missing.length > 0) throw new Error(needs('fcm'))
+  const serviceAccount = ServiceAccount.parse(JSON.parse(env.FCM_SERVICE_ACCOUNT!))
   return {
     baseUrl: z.url().parse(env.FCM_API_BASE_URL).replace(/\/+$/, ''),
     projectId: env.FCM_PROJECT_ID,
