@@ -52,6 +52,16 @@ try {
   await proxy.dispose()
 }
 
+/**
+ * wrangler.toml's `[secrets] required` lists only what every deployment needs, and `wrangler dev`
+ * then takes no other secret from .dev.vars: the channels' secrets are handed over as local vars.
+ * They are the stand-in's development credentials unless .dev.vars was changed by hand.
+ */
+function channelSecretArgs(): string[] {
+  const names = ['SMS_AUTH_TOKEN', 'FCM_SERVICE_ACCOUNT']
+  return names.filter((name) => vars[name]).flatMap((name) => ['--var', `${name}:${vars[name]}`])
+}
+
 step(`Starting the SMS/FCM stand-in on ${STAND_IN} and Portero on ${BASE}`)
 const servers = [
   spawn(
@@ -69,9 +79,11 @@ const servers = [
       stdio: 'inherit',
     },
   ),
-  spawn(WRANGLER, ['dev', '--port', String(PORT), '--inspector-port', '9229'], {
-    stdio: 'inherit',
-  }),
+  spawn(
+    WRANGLER,
+    ['dev', '--port', String(PORT), '--inspector-port', '9229', ...channelSecretArgs()],
+    { stdio: 'inherit' },
+  ),
 ]
 const stopAll = (signal: NodeJS.Signals) => servers.forEach((s) => s.kill(signal))
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopAll(signal))
