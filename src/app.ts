@@ -4,6 +4,7 @@ import { cors } from './http/cors.ts'
 import { createAllowedMethods, createNotFound, onError } from './http/errors.ts'
 import { useDialect } from './http/dialect.ts'
 import { accessLog } from './http/access-log.ts'
+import { refuseMisconfigured } from './http/misconfiguration.ts'
 import { OpenApiApp } from './http/openapi-app.ts'
 import { requestId } from './http/request-id.ts'
 import { limitBody, limitHeaders, requireHttps, securityHeaders } from './http/security.ts'
@@ -56,6 +57,8 @@ app.use('/auth/me', useDialect('bridge'))
 app.use(requireHttps())
 // Before routing: the notFound handler would answer every preflight with a bare 204.
 app.use(cors(allowedMethods))
+// Every route, /healthz included, refuses to serve a public host misconfigured (decisions.md D24).
+app.use(refuseMisconfigured())
 app.use(limitHeaders())
 app.use(limitBody(MAX_BODY_BYTES, BODY_LIMITS, AUTHENTICATED_BODY_LIMITS))
 

@@ -138,6 +138,13 @@ export const ERRORS = {
     title: 'Service Unavailable',
     description: 'A storage service Portero depends on did not answer; retry shortly.',
   },
+  server_misconfigured: {
+    status: 503,
+    title: 'Service Unavailable',
+    description:
+      'This deployment is misconfigured and serves nothing until its operator fixes it; ' +
+      'GET /healthz names the settings at fault.',
+  },
   internal_error: {
     status: 500,
     title: 'Internal Server Error',

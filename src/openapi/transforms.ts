@@ -44,13 +44,35 @@ export function operationIds(document: Document): void {
  */
 export function headerLimitAnswer(document: Document): void {
   for (const [, , operation] of operations(document)) {
-    const errors = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400)
-    const mediaType = Object.keys(errors[0]?.[1].content ?? {})[0] ?? 'application/problem+json'
-    operation.responses['431'] = {
-      description: 'The request headers are larger than 16 KiB in all (`headers_too_large`).',
-      content: { [mediaType]: { schema: { $ref: `#/components/schemas/${Problem.meta()!.id}` } } },
-    }
+    operation.responses['431'] = problemAnswer(
+      operation,
+      'The request headers are larger than 16 KiB in all (`headers_too_large`).',
+    )
   }
+}
+
+/**
+ * 503 `server_misconfigured` on every operation: on a host other than localhost, a deployment
+ * whose ISSUER, SIGNING_KEYS or SECRET_PEPPER is unfit refuses every request before routing
+ * (refuseMisconfigured in src/http/misconfiguration.ts). An operation that declares its own 503
+ * (GET /healthz) keeps it.
+ */
+export function misconfiguredAnswer(document: Document): void {
+  for (const [, , operation] of operations(document)) {
+    operation.responses['503'] ??= problemAnswer(
+      operation,
+      '`server_misconfigured`: this deployment is misconfigured and serves nothing until it is ' +
+        'fixed; GET /healthz names the settings at fault.',
+    )
+  }
+}
+
+/** A problem answer in the media type of the operation's other errors (OAuth's: JSON). */
+function problemAnswer(operation: Operation, description: string): Response {
+  const errors = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400)
+  const mediaType = Object.keys(errors[0]?.[1].content ?? {})[0] ?? 'application/problem+json'
+  const schema = { $ref: `#/components/schemas/${Problem.meta()!.id}` }
+  return { description, content: { [mediaType]: { schema } } }
 }
 
 /**
@@ -102,4 +124,9 @@ function withAliases(object: Schema, aliases: Record<string, string>): void {
 }
 
 /** In the order they are applied. */
-export const TRANSFORMS = [operationIds, headerLimitAnswer, servicesFieldAliases]
+export const TRANSFORMS = [
+  operationIds,
+  headerLimitAnswer,
+  misconfiguredAnswer,
+  servicesFieldAliases,
+]

@@ -101,6 +101,12 @@ describe('GET /openapi.json', () => {
     }
   })
 
+  it('gives every operation the 503 of a misconfigured deployment (misconfiguredAnswer)', () => {
+    for (const { operation } of operations) {
+      expect(operation.responses, operation.operationId).toHaveProperty(['503'])
+    }
+  })
+
   describe('POST /Services', () => {
     const body = () => document.paths['/Services']!.post!.requestBody!.content['application/json']!
 
