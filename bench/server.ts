@@ -88,6 +88,10 @@ export async function startPortero(
     bindings: {
       ...config.vars,
       ...secrets,
+      // An https:// issuer, as deployed: wrangler.toml's local one would make every request to a
+      // host other than localhost (the CPU probes use https://portero.bench) a 503
+      // server_misconfigured (decisions.md D24).
+      ISSUER: 'https://portero.bench',
       SMS_API_BASE_URL: `${STAND_IN}/twilio`,
       SMS_ACCOUNT_SID: TWILIO.accountSid,
       SMS_AUTH_TOKEN: TWILIO.authToken,
