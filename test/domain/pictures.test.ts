@@ -15,6 +15,7 @@ import {
 import { digestClientSecret, importPepper } from '../../src/domain/secrets.ts'
 import { AppError } from '../../src/errors.ts'
 import {
+  jpegFrameHeader,
   gif,
   GIF,
   jpeg,
@@ -128,22 +129,7 @@ describe('decodePicture', () => {
 describe('readPictureSize', () => {
   const SOI = [0xff, 0xd8]
   const EOI = [0xff, 0xd9]
-  /** A baseline frame header (SOF0) of one component. */
-  const sof = (width: number, height: number, marker = 0xc0) => [
-    0xff,
-    marker,
-    0x00,
-    0x0b,
-    0x08,
-    height >> 8,
-    height & 0xff,
-    width >> 8,
-    width & 0xff,
-    0x01,
-    0x01,
-    0x11,
-    0x00,
-  ]
+  const sof = jpegFrameHeader
   const bytes = (...parts: number[][]) => Uint8Array.from(parts.flat())
 
   it('reads a PNG’s IHDR', () => {

@@ -25,6 +25,13 @@ export const GIF = fromBase64('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAA
 /** A 1×1 lossless WebP. */
 export const WEBP = fromBase64('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==')
 
+/** A JPEG frame header (SOF0 by default, SOF2 is 0xc2) of `width` × `height`, one component. */
+export function jpegFrameHeader(width: number, height: number, marker = 0xc0): number[] {
+  const u16 = (n: number) => [n >> 8, n & 0xff]
+  // Length 11, precision 8, the size, one component (id 1, sampling 1×1, quantisation table 0).
+  return [0xff, marker, 0x00, 0x0b, 0x08, ...u16(height), ...u16(width), 0x01, 0x01, 0x11, 0x00]
+}
+
 /**
  * A JFIF-headed JPEG stream: SOI, APP0, a quantisation table, a baseline frame header (SOF0) of
  * `width` × `height` with one component, EOI. Portero checks a JPEG's start and end markers and
@@ -36,22 +43,15 @@ export function jpeg(width = 1, height = 1): Uint8Array {
     0x00, 0x00,
   ]
   const dqt = [0xff, 0xdb, 0x00, 0x43, 0x00, ...Array.from({ length: 64 }, () => 1)]
-  const sof0 = [
+  return Uint8Array.from([
     0xff,
-    0xc0,
-    0x00,
-    0x0b,
-    0x08,
-    height >> 8,
-    height & 0xff,
-    width >> 8,
-    width & 0xff,
-    0x01,
-    0x01,
-    0x11,
-    0x00,
-  ]
-  return Uint8Array.from([0xff, 0xd8, ...app0, ...dqt, ...sof0, 0xff, 0xd9])
+    0xd8,
+    ...app0,
+    ...dqt,
+    ...jpegFrameHeader(width, height),
+    0xff,
+    0xd9,
+  ])
 }
 
 /**
