@@ -26,6 +26,11 @@ function login(clientId: string, clientSecret: string, ip: string) {
   return postJson('/auth/login', { clientId, clientSecret }, { 'cf-connecting-ip': ip })
 }
 
+/** A 429 `rate_limited` problem: the login was refused by a lock. */
+function expectLocked(response: Response) {
+  return expectProblem(response, 429, 'rate_limited')
+}
+
 /** `count` failed logins from `ip`, each for a client id nobody has: only the address counts up. */
 async function failFrom(ip: string, count: number) {
   for (let i = 0; i < count; i++) {
@@ -82,11 +87,7 @@ describe('failed login throttling', () => {
       expect(locked.headers.get('retry-after')).toBe('60')
       expect(body.ack).toBe(899)
 
-      await expectProblem(
-        await login(victim.clientId, victim.clientSecret, attackerIp),
-        429,
-        'rate_limited',
-      )
+      await expectLocked(await login(victim.clientId, victim.clientSecret, attackerIp))
       // The client itself, from anywhere else, and other clients from that address are unaffected.
       expect((await login(victim.clientId, victim.clientSecret, freshIp())).status).toBe(200)
       expect((await login(other.clientId, other.clientSecret, attackerIp)).status).toBe(200)
@@ -99,18 +100,10 @@ describe('failed login throttling', () => {
     inOneLimiterMinute(async () => {
       const ip = freshIp()
       await failFrom(ip, ADDRESS_LIMIT)
-      await expectProblem(
-        await login(`unknown-${crypto.randomUUID()}`, 'guess', ip),
-        429,
-        'rate_limited',
-      )
+      await expectLocked(await login(`unknown-${crypto.randomUUID()}`, 'guess', ip))
 
       const client = await createClient()
-      await expectProblem(
-        await login(client.clientId, client.clientSecret, ip),
-        429,
-        'rate_limited',
-      )
+      await expectLocked(await login(client.clientId, client.clientSecret, ip))
       expect((await login(client.clientId, client.clientSecret, freshIp())).status).toBe(200)
     }),
   )
@@ -123,16 +116,10 @@ describe('failed login throttling', () => {
       const client = await createClient()
       await failFrom(`${prefix}::1`, ADDRESS_LIMIT / 2)
       await failFrom(`${prefix}:0:0:0:2`.toUpperCase(), ADDRESS_LIMIT / 2)
-      await expectProblem(
+      await expectLocked(
         await login(`unknown-${crypto.randomUUID()}`, 'guess', `${prefix}:ffff::3`),
-        429,
-        'rate_limited',
       )
-      await expectProblem(
-        await login(client.clientId, client.clientSecret, `${prefix}::4`),
-        429,
-        'rate_limited',
-      )
+      await expectLocked(await login(client.clientId, client.clientSecret, `${prefix}::4`))
 
       const neighbour = `${freshIpv6Prefix()}::1`
       expect((await login(client.clientId, client.clientSecret, neighbour)).status).toBe(200)
@@ -145,17 +132,9 @@ describe('failed login throttling', () => {
     inOneLimiterMinute(async () => {
       const ip = freshIp()
       await failFrom(`::ffff:${ip}`, ADDRESS_LIMIT)
-      await expectProblem(
-        await login(`unknown-${crypto.randomUUID()}`, 'guess', ip),
-        429,
-        'rate_limited',
-      )
+      await expectLocked(await login(`unknown-${crypto.randomUUID()}`, 'guess', ip))
       const client = await createClient()
-      await expectProblem(
-        await login(client.clientId, client.clientSecret, ip),
-        429,
-        'rate_limited',
-      )
+      await expectLocked(await login(client.clientId, client.clientSecret, ip))
     }),
   )
 
@@ -202,7 +181,7 @@ describe('failed login throttling', () => {
       const ip = freshIp()
       for (let i = 0; i < PAIR_LIMIT; i++)
         expect((await login(clientId, 'guess', ip)).status).toBe(401)
-      await expectProblem(await login(clientId, 'guess', ip), 429, 'rate_limited')
+      await expectLocked(await login(clientId, 'guess', ip))
 
       const { keys } = await env.CACHE.list({ prefix: KV_PREFIX })
       expect(keys.length).toBeGreaterThan(0)
@@ -258,11 +237,7 @@ describe('DELETE /admin/clients/{id}/login-locks', () => {
       const [first, second] = [freshIp(), freshIp()]
       for (const ip of [first, second]) {
         for (let i = 0; i <= PAIR_LIMIT; i++) await login(client.clientId, 'guess', ip)
-        await expectProblem(
-          await login(client.clientId, client.clientSecret, ip),
-          429,
-          'rate_limited',
-        )
+        await expectLocked(await login(client.clientId, client.clientSecret, ip))
       }
 
       const response = await adminCall(
@@ -307,16 +282,8 @@ describe('DELETE /admin/login-locks', () => {
       const client = await createClient()
       const prefix = freshIpv6Prefix()
       await failFrom(`${prefix}::1`, ADDRESS_LIMIT)
-      await expectProblem(
-        await login(`unknown-${crypto.randomUUID()}`, 'guess', `${prefix}::1`),
-        429,
-        'rate_limited',
-      )
-      await expectProblem(
-        await login(client.clientId, client.clientSecret, `${prefix}::1`),
-        429,
-        'rate_limited',
-      )
+      await expectLocked(await login(`unknown-${crypto.randomUUID()}`, 'guess', `${prefix}::1`))
+      await expectLocked(await login(client.clientId, client.clientSecret, `${prefix}::1`))
 
       const named = `${prefix}::abcd`
       const response = await adminCall(
