@@ -13,8 +13,8 @@ import { generateSigningKey } from './src/domain/signing-keys.ts'
  * a send or for the audit log waits for the consumer only.
  */
 function promptQueueConsumers() {
-  const { queues }: Unstable_Config = unstable_readConfig({ config: './wrangler.toml' })
-  const batchTimeout: Record<string, number> = { 'portero-audit': 0.1 }
+  const { queues, vars }: Unstable_Config = unstable_readConfig({ config: './wrangler.toml' })
+  const batchTimeout: Record<string, number> = { [String(vars.AUDIT_QUEUE_NAME)]: 0.1 }
   return Object.fromEntries(
     (queues.consumers ?? []).map((consumer) => [
       consumer.queue,

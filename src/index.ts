@@ -6,9 +6,7 @@ import { backfillTombstones } from './domain/revocation.ts'
 import { log } from './log.ts'
 import { createNotifiers } from './providers/channels.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
-import { AUDIT_QUEUE_NAME } from './queue/audit-job.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
-import { DEAD_LETTER_QUEUE_NAME } from './queue/job.ts'
 import { sweepOverdueDeliveries } from './queue/sweeper.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
@@ -18,11 +16,26 @@ const DAY_MS = 24 * 60 * 60 * 1000
 export default {
   fetch: app.fetch,
 
+  // Queues are told apart by the names configured for this environment (wrangler.toml's
+  // *_QUEUE_NAME vars), never by names written here: staging and production share an account.
   async queue(batch, env) {
-    if (batch.queue === AUDIT_QUEUE_NAME) return consumeAuditBatch(batch, { db: env.DB })
-    if (batch.queue === DEAD_LETTER_QUEUE_NAME) return consumeDeadLetters(batch, { db: env.DB })
-    const notifiers = createNotifiers(loadChannelConfig(env), env.CACHE)
-    return consumeDispatchBatch(batch, { db: env.DB, notifiers, now: () => new Date() })
+    switch (batch.queue) {
+      case env.DISPATCH_QUEUE_NAME: {
+        const notifiers = createNotifiers(loadChannelConfig(env), env.CACHE)
+        return consumeDispatchBatch(batch, { db: env.DB, notifiers, now: () => new Date() })
+      }
+      case env.DEAD_LETTER_QUEUE_NAME:
+        return consumeDeadLetters(batch, { db: env.DB })
+      case env.AUDIT_QUEUE_NAME:
+        return consumeAuditBatch(batch, { db: env.DB })
+      default:
+        // Thrown, so the batch is retried (and kept) until the configuration names this queue.
+        log('error', 'a batch from a queue no *_QUEUE_NAME var names', {
+          queue: batch.queue,
+          messages: batch.messages.length,
+        })
+        throw new Error(`no consumer is configured for queue "${batch.queue}"`)
+    }
   },
 
   // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue

@@ -12,5 +12,3 @@ export const AuditJob = z.object({
   detail: z.record(z.string(), z.unknown()).optional(),
   occurredAt: z.iso.datetime(),
 }) satisfies z.ZodType<OccurredAuditEvent>
-
-export const AUDIT_QUEUE_NAME = 'portero-audit'

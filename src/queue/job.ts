@@ -4,5 +4,3 @@ import * as z from 'zod'
 
 export const DispatchJob = z.object({ deliveryId: z.uuid() })
 export type DispatchJob = z.infer<typeof DispatchJob>
-
-export const DEAD_LETTER_QUEUE_NAME = 'portero-dispatch-dlq'

@@ -12,7 +12,6 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { app } from '../../src/app.ts'
 import worker from '../../src/index.ts'
-import { AUDIT_QUEUE_NAME } from '../../src/queue/audit-job.ts'
 import { adminToken } from '../helpers/admin.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { createSender, example001 } from '../helpers/dispatch.ts'
@@ -231,7 +230,7 @@ describe('D1 per token issued', () => {
           attempts: 1,
           body,
         }))
-        const batch = createMessageBatch(AUDIT_QUEUE_NAME, messages)
+        const batch = createMessageBatch(env.AUDIT_QUEUE_NAME, messages)
         const ctx = createExecutionContext()
         await worker.queue(batch, counter.env)
         expect((await getQueueResult(batch, ctx)).ackAll).toBe(true)

@@ -4,7 +4,6 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from 'clou
 import { env } from 'cloudflare:workers'
 import { vi } from 'vitest'
 import worker from '../../src/index.ts'
-import { AUDIT_QUEUE_NAME } from '../../src/queue/audit-job.ts'
 import { eventually } from './tokens.ts'
 
 /**
@@ -59,7 +58,7 @@ export function keptQueue() {
  */
 export async function consumeAudit(bodies: unknown[], environment: Env = env, attempts = 1) {
   const batch = createMessageBatch(
-    AUDIT_QUEUE_NAME,
+    environment.AUDIT_QUEUE_NAME,
     bodies.map((body, i) => ({ id: `audit-message-${i}`, timestamp: new Date(), attempts, body })),
   )
   const retryAll = vi.spyOn(batch, 'retryAll')

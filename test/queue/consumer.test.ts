@@ -17,7 +17,7 @@ const outbox = writeOutbox
 async function consume(
   deliveryIds: string[],
   {
-    queue = 'portero-dispatch',
+    queue = env.DISPATCH_QUEUE_NAME,
     attempts = 1,
     bodies,
     vars = {},
@@ -284,7 +284,7 @@ describe('dead-letter consumer', () => {
     const [id] = await outbox(sender, [{}])
     standIn.state.failures.push({ target: 'sms', status: 503, remaining: 1 })
     await consume([id!])
-    const { result } = await consume([id!], { queue: 'portero-dispatch-dlq', attempts: 9 })
+    const { result } = await consume([id!], { queue: env.DEAD_LETTER_QUEUE_NAME, attempts: 9 })
     expect(result.explicitAcks).toEqual(['queue-message-0'])
     const delivery = await row(id!)
     expect(delivery.status).toBe('dead')
@@ -296,7 +296,44 @@ describe('dead-letter consumer', () => {
     const sender = await createSender()
     const [id] = await outbox(sender, [{}])
     await consume([id!])
-    await consume([id!], { queue: 'portero-dispatch-dlq' })
+    await consume([id!], { queue: env.DEAD_LETTER_QUEUE_NAME })
     expect((await row(id!)).status).toBe('sent')
+  })
+})
+
+describe('queue routing', () => {
+  it('takes the queue names from the configuration, as a staging deployment names them', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to }])
+    const staging = {
+      DISPATCH_QUEUE_NAME: 'portero-staging-dispatch',
+      DEAD_LETTER_QUEUE_NAME: 'portero-staging-dispatch-dlq',
+      AUDIT_QUEUE_NAME: 'portero-staging-audit',
+    }
+    // The local default's name means nothing to a staging Worker: nothing is consumed, or sent.
+    await expect(consume([id!], { vars: staging })).rejects.toThrow(
+      'no consumer is configured for queue "portero-dispatch"',
+    )
+    expect((await row(id!)).status).toBe('queued')
+    expect(smsTo(standIn, to)).toHaveLength(0)
+
+    const { result } = await consume([id!], { queue: 'portero-staging-dispatch', vars: staging })
+    expect(result.explicitAcks).toEqual(['queue-message-0'])
+    expect((await row(id!)).status).toBe('sent')
+    expect(smsTo(standIn, to)).toHaveLength(1)
+  })
+
+  it('throws a batch from a queue no variable names, so the queue keeps it, and logs why', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const sender = await createSender()
+    const [id] = await outbox(sender, [{}])
+    await expect(consume([id!], { queue: 'portero-unknown' })).rejects.toThrow(/portero-unknown/)
+    expect((await row(id!)).status).toBe('queued')
+    const logged = errors.mock.calls.map(([line]) => JSON.parse(String(line)) as unknown)
+    expect(logged).toContainEqual(
+      expect.objectContaining({ level: 'error', queue: 'portero-unknown', messages: 1 }),
+    )
   })
 })
