@@ -70,6 +70,8 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ['test/**/*.test.ts'],
+      // The scripts' tests run in Node (vitest.scripts.config.ts).
+      exclude: ['test/scripts/**'],
       setupFiles: ['./test/setup/apply-migrations.ts'],
       // One workerd (and its D1, KV and module graph) for all files a worker runs, instead of one
       // started for each file: files share storage, so every test makes fresh ids of its own.

@@ -8,7 +8,11 @@ import { AppError } from '../errors.ts'
 import { isLocalHost } from './security.ts'
 import { memoize } from '../utils/memo.ts'
 
-function issuerProblem(issuer: string | undefined): string | null {
+/**
+ * What is wrong with ISSUER for a deployment, or null: it must be the https:// origin the Worker
+ * answers on. `npm run deploy:check` applies the same rule before anything is deployed.
+ */
+export function issuerProblem(issuer: string | undefined): string | null {
   let url: URL
   try {
     url = new URL(issuer ?? '')
