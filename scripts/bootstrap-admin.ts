@@ -1,9 +1,11 @@
-// `npm run admin:bootstrap [-- --remote]`: creates the first operator client (scope admin) in the
-// local D1, or with --remote in the deployed one, and prints its secret once. Refuses when an admin
-// client exists already: from then on clients are managed through /admin/clients.
+// `npm run admin:bootstrap [-- --env staging|production]`: creates the first operator client (scope
+// admin) in the local D1, or with --env in that environment's deployed D1 (wrangler.toml
+// [env.staging], [env.production]), and prints its secret once. Refuses when an admin client exists
+// already: from then on clients are managed through /admin/clients.
 //
 // The secret's digest is computed here, so this needs the deployment's pepper: from .dev.vars
-// locally, from the SECRET_PEPPER environment variable with --remote.
+// locally, from the SECRET_PEPPER environment variable with --env. The printed curl names the
+// environment's ISSUER (--url overrides it).
 import { spawnSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { digestClientSecret, generateClientSecret, importPepper } from '../src/domain/secrets.ts'
@@ -12,6 +14,8 @@ import { readDevVars } from './dev-vars.ts'
 
 const { values } = parseArgs({
   options: {
+    env: { type: 'string' },
+    // Kept for the older spelling `--remote --env X`: an environment's database is always remote.
     remote: { type: 'boolean', default: false },
     name: { type: 'string', default: 'Operator' },
     url: { type: 'string' },
@@ -20,12 +24,20 @@ const { values } = parseArgs({
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false'
 process.env.WRANGLER_SEND_METRICS ??= 'false'
-const where = values.remote ? '--remote' : '--local'
+
+// The local default of wrangler.toml has no deployed database (its ids are placeholders): the
+// deployed ones belong to the environments.
+if (values.remote && values.env === undefined) {
+  console.error('Name the deployment: --env staging or --env production (wrangler.toml [env.…]).')
+  process.exit(2)
+}
+const remote = values.env !== undefined
+const where = remote ? ['--remote', '--env', values.env!] : ['--local']
 
 function d1(sql: string): unknown[] {
   const run = spawnSync(
     'node_modules/.bin/wrangler',
-    ['d1', 'execute', 'DB', where, '--json', '--command', sql],
+    ['d1', 'execute', 'DB', ...where, '--json', '--command', sql],
     {
       encoding: 'utf8',
       env: { ...process.env, CI: 'true' },
@@ -38,11 +50,14 @@ function d1(sql: string): unknown[] {
   return (JSON.parse(run.stdout) as { results: unknown[] }[])[0]!.results
 }
 
-const pepperText = values.remote ? process.env.SECRET_PEPPER : readDevVars().SECRET_PEPPER
+const base = values.url ?? (remote ? await issuerOf(values.env!) : 'http://localhost:8787')
+
+const pepperText = remote ? process.env.SECRET_PEPPER : readDevVars().SECRET_PEPPER
 if (!pepperText) {
   console.error(
-    values.remote
-      ? 'Set SECRET_PEPPER to the pepper stored as the Worker secret (README "Deploy", step 4).'
+    remote
+      ? `Set SECRET_PEPPER to the pepper stored as the ${values.env} Worker's secret ` +
+          '(README "Deploy to Cloudflare", the secrets step), e.g. from your vault.'
       : 'No SECRET_PEPPER in .dev.vars: run `npm start` once first.',
   )
   process.exit(2)
@@ -66,7 +81,6 @@ d1(
    VALUES ('${id}', NULL, '${name}', '${digest}', '${SCOPES.admin} ${SCOPES.introspectAny}', '[]')`,
 )
 
-const base = values.url ?? (values.remote ? 'https://YOUR-PORTERO-ORIGIN' : 'http://localhost:8787')
 console.log(`Created the admin client. Its secret is shown only now; keep it in a password manager.
 
   client_id      ${id}
@@ -74,3 +88,16 @@ console.log(`Created the admin client. Its secret is shown only now; keep it in 
 
   curl -s -u '${id}:${secret}' -d grant_type=client_credentials ${base}/oauth/token
 `)
+
+/** The environment's ISSUER as wrangler.toml declares it, read with Wrangler's own reader. */
+async function issuerOf(env: string): Promise<string> {
+  const { unstable_readConfig } = await import('wrangler')
+  try {
+    const issuer = unstable_readConfig({ env }).vars.ISSUER
+    if (typeof issuer === 'string' && issuer !== '') return issuer
+    console.error(`[env.${env}.vars] has no ISSUER: pass --url https://your-origin.`)
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error))
+  }
+  process.exit(2)
+}
