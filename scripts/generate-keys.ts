@@ -33,8 +33,8 @@ if (values.pepper) {
     '\nStore it once, before the first client is created (changing it invalidates every secret):',
   )
   console.error(
-    'pipe it into `wrangler secret put SECRET_PEPPER` and keep it in your secrets vault, ' +
-      'not in a file.',
+    'pipe it into `wrangler secret put SECRET_PEPPER --env <environment>` and keep it in your ' +
+      'secrets vault, not in a file.',
   )
   process.exit(0)
 }
@@ -68,8 +68,8 @@ if (values.out) {
   console.log(json)
 }
 const store = values.out
-  ? `wrangler secret put SIGNING_KEYS < ${values.out}   # then delete ${values.out}`
-  : 'pipe this output into: wrangler secret put SIGNING_KEYS'
+  ? `wrangler secret put SIGNING_KEYS --env <environment> < ${values.out}   # then delete it`
+  : 'pipe this output into: wrangler secret put SIGNING_KEYS --env <environment>'
 console.error(`
 Store it as the SIGNING_KEYS secret (${store}),
 and keep the set in your secrets vault, not in a file: rotation needs it. The last key in the set
