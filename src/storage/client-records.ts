@@ -71,9 +71,24 @@ export async function publishClientRecord(
 ): Promise<void> {
   const keys = await clientRecordKeys(id)
   if (!keys) return
-  await kv.put(keys.published, JSON.stringify(record), { expirationTtl: RECORD_TTL_SECONDS })
+  const value = JSON.stringify(record)
+  // KV takes one write a second per key and answers 429 to more: two admin changes to one client
+  // within a second must not leave the first one's record at the edge for a day.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await kv.put(keys.published, value, { expirationTtl: RECORD_TTL_SECONDS })
+      break
+    } catch (error) {
+      if (attempt >= PUBLISH_ATTEMPTS || !/\b429\b/.test(String(error))) throw error
+      await new Promise((resolve) => setTimeout(resolve, SAME_KEY_WRITE_INTERVAL_MS))
+    }
+  }
   forgetEdgeState()
 }
+
+/** KV's limit on writes to one key (Workers KV limits: 1 per second). */
+const SAME_KEY_WRITE_INTERVAL_MS = 1000
+const PUBLISH_ATTEMPTS = 3
 
 /** After a check that found no record: what D1 said, until the next fill. */
 export async function fillClientRecord(

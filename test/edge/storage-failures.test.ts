@@ -88,3 +88,39 @@ describe('storage failures on the hot paths', () => {
     await expectUnavailable(await probe(request, failing('DB')))
   })
 })
+
+describe('KV refusing a second write to one key within a second', () => {
+  it('an admin change still reaches the edge: its record is written once KV takes it', async () => {
+    const operator = await createClient({ providerId: null, allowedScopes: ['admin'] })
+    const admin = await tokenFor(operator)
+    const client = await createClient()
+    const published = (await clientRecordKeys(client.clientId))!.published
+    // The real KV, answering the first write of the client's record as KV does a second write to
+    // a key within a second.
+    let refused = 0
+    const throttled = new Proxy(env.CACHE, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as (...args: unknown[]) => unknown
+        if (prop !== 'put') return typeof value === 'function' ? value.bind(target) : value
+        return (key: string, ...rest: unknown[]) => {
+          if (key === published && refused++ === 0) {
+            throw new Error('KV PUT failed: 429 Too Many Requests')
+          }
+          return value.call(target, key, ...rest)
+        }
+      },
+    })
+    const disable = new Request(`${ORIGIN}/admin/clients/${client.clientId}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'disabled' }),
+    })
+    const { response } = await probe(disable, { ...env, CACHE: throttled })
+    expect(response.status).toBe(204)
+    expect(refused).toBe(2) // refused once, then written
+    const record = await env.CACHE.get<{ client: { status: string } }>(published, 'json')
+    expect(record?.client.status).toBe('disabled')
+    const login = await probe(tokenRequest(client.clientId, client.clientSecret))
+    expect(login.response.status).toBe(401)
+  })
+})
