@@ -5,6 +5,7 @@ import { log } from './log.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { derivePictureIdKey } from './domain/pictures.ts'
 import { importPepper } from './domain/secrets.ts'
+import { deriveWebhookSecretKey } from './storage/webhook-secrets.ts'
 import type { ChannelConfig } from './providers/channels.ts'
 import { MEMORY_MAX_MS } from './storage/edge-state.ts'
 import { memoize } from './utils/memo.ts'
@@ -21,6 +22,8 @@ export type Config = {
   pepper: CryptoKey
   /** Keys picture ids: derived from SECRET_PEPPER with HKDF, never the secrets' key. */
   pictureIdKey: CryptoKey
+  /** Seals webhook secrets in D1: AES-GCM, derived from SECRET_PEPPER with HKDF. */
+  webhookSecretKey: CryptoKey
   /** How long an isolate may answer from its memory of recent edge reads (0: never). */
   edgeMemoryMs: number
 }
@@ -87,10 +90,11 @@ async function parseConfig(env: Env): Promise<Config> {
       throw new Error(problems.join('; '))
     }
     const { ISSUER, API_RESOURCE, EDGE_MEMORY_MS, SIGNING_KEYS, SECRET_PEPPER } = parsed.data
-    const [keys, pepper, pictureIdKey] = await Promise.all([
+    const [keys, pepper, pictureIdKey, webhookSecretKey] = await Promise.all([
       parseSigningKeySet(SIGNING_KEYS),
       importPepper(SECRET_PEPPER),
       derivePictureIdKey(SECRET_PEPPER),
+      deriveWebhookSecretKey(SECRET_PEPPER),
     ])
     const edgeMemoryMs = EDGE_MEMORY_MS ?? MEMORY_MAX_MS
     return {
@@ -99,6 +103,7 @@ async function parseConfig(env: Env): Promise<Config> {
       keys,
       pepper,
       pictureIdKey,
+      webhookSecretKey,
       edgeMemoryMs,
     }
   } catch (cause) {

@@ -48,6 +48,8 @@ const SECRET_PAIR = new RegExp(
   `\\b((?:${SECRET_NAMES})\\\\?["']?\\s*[:=]\\s*\\\\?["']?)[^\\s"'&,;}\\\\]+`,
   'gi',
 )
+/** Standard Webhooks signing secrets (`whsec_` + base64), wherever they appear. */
+const WEBHOOK_SECRET = /\bwhsec_[A-Za-z0-9+/=_-]*/g
 /** E.164 numbers (+ and up to 15 digits), also percent-encoded as in a form body. */
 const PHONE = /(?:\+|%2B)[1-9]\d{6,14}(?!\d)/gi
 
@@ -59,6 +61,7 @@ export function redactText(text: string): string {
     )
     .replace(JWT, REDACTED)
     .replace(SECRET_PAIR, `$1${REDACTED}`)
+    .replace(WEBHOOK_SECRET, `whsec_${REDACTED}`)
     .replace(PHONE, '[phone]')
 }
 

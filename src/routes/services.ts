@@ -25,6 +25,7 @@ import {
 import { Message as MessageView } from '../openapi/responses.ts'
 import type { Delivery, Message } from '../storage/messages.ts'
 import { E164 } from '../utils/e164.ts'
+import { mask, maskAddress } from '../utils/mask.ts'
 
 export const services = new OpenApiApp()
 
@@ -117,16 +118,6 @@ services.openapi(status, async (c) => {
   return c.json(toMessageView(message, deliveries))
 })
 
-/** Phone numbers and registration tokens are shown masked: the status needs no personal data. */
-function mask(address: string): string {
-  const hidden = '•'.repeat(Math.max(0, address.length - 7))
-  return `${address.slice(0, 3)}${hidden}${address.slice(-4)}`
-}
-
-function maskAddress(delivery: Delivery): string {
-  return delivery.channel === 'sms' ? mask(delivery.address) : `${delivery.address.slice(0, 6)}…`
-}
-
 function toMessageView(message: Message, deliveries: Delivery[]) {
   return {
     id: message.id,
@@ -139,7 +130,7 @@ function toMessageView(message: Message, deliveries: Delivery[]) {
       id: d.id,
       part: d.part,
       channel: d.channel,
-      to: maskAddress(d),
+      to: maskAddress(d.channel, d.address),
       status: d.status,
       attempts: d.attempts,
       last_error: d.lastError,

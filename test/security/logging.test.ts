@@ -44,6 +44,11 @@ describe('redactText', () => {
     ['an app_secret in escaped JSON', '{\\"app_secret\\":\\"hunter2hunter2\\"}', 'hunter2hunter2'],
     ['a password', "password: 'correct horse'", 'correct'],
     ['an E.164 number', 'sending to +5491155550000 now', '+5491155550000'],
+    [
+      'a webhook signing secret',
+      'secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw+/0= rotated',
+      'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    ],
     ['a percent-encoded E.164 number', 'To=%2B5491155550000&From=x', '5491155550000'],
   ])('masks %s', (_, text, secret) => {
     const masked = redactText(text)
