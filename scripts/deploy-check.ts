@@ -177,6 +177,25 @@ export function checkEnvironment(
     fail(`queues.consumers[${deadLetters.queue}].max_retries`, 'is not set')
   }
   if (!consumer(audit)) fail('queues.consumers', `has no consumer of "${audit}"`)
+  // Webhook events (decisions.md D25): a queue and a dead-letter queue, named as the vars say.
+  const webhook = producer('WEBHOOK_QUEUE')
+  if (!webhook) fail('queues.producers', 'has no WEBHOOK_QUEUE binding')
+  queueVar('WEBHOOK_QUEUE_NAME', webhook, 'queue bound as WEBHOOK_QUEUE')
+  const webhookConsumer = consumer(webhook)
+  if (!webhookConsumer) fail('queues.consumers', `has no consumer of "${webhook}"`)
+  else {
+    queueVar(
+      'WEBHOOK_DEAD_LETTER_QUEUE_NAME',
+      webhookConsumer.dead_letter_queue,
+      'webhook dead-letter queue',
+    )
+    if (webhookConsumer.max_retries === undefined) {
+      fail(`queues.consumers[${webhook}].max_retries`, 'is not set: say how often to retry')
+    }
+  }
+  const webhookDeadLetters = consumer(vars.WEBHOOK_DEAD_LETTER_QUEUE_NAME)
+  if (!webhookDeadLetters)
+    fail('queues.consumers', 'has no consumer of the webhook dead-letter queue')
   const shared = [...queueNames(target)].filter((q) => others.some((o) => queueNames(o).has(q)))
   for (const queue of shared) {
     fail('queues', `"${queue}" is another environment's queue: name one for ${envName}`)
@@ -216,7 +235,7 @@ export function checkEnvironment(
 
   const summary =
     `[env.${envName}] ${target.name}: D1 ${d1?.database_name}, KV, ` +
-    `${target.ratelimits.length} rate limiters, queues ${[dispatch, audit].join(' and ')}, ` +
+    `${target.ratelimits.length} rate limiters, queues ${[dispatch, audit, webhook].join(', ')}, ` +
     `secrets ${secrets.join(' and ')}, ISSUER ${issuer}, routes ${routes.map(routeHost).join(', ')}`
   return { problems, placeholders: accepted, summary }
 }

@@ -1,13 +1,15 @@
-// The Worker's entry point: HTTP requests, the dispatch and audit queues, and the five-minute
-// clean-up.
+// The Worker's entry point: HTTP requests, the dispatch, audit and webhook queues, and the
+// five-minute clean-up.
 import { app } from './app.ts'
-import { loadAuditRetentionDays, loadChannelConfig } from './config.ts'
+import { loadAuditRetentionDays, loadChannelConfig, loadConfig } from './config.ts'
 import { backfillTombstones } from './domain/revocation.ts'
 import { log } from './log.ts'
 import { createNotifiers } from './providers/channels.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
 import { sweepOverdueDeliveries } from './queue/sweeper.ts'
+import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-consumer.ts'
+import { purgeOldWebhookEvents, sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
 
@@ -28,6 +30,17 @@ export default {
         return consumeDeadLetters(batch, { db: env.DB })
       case env.AUDIT_QUEUE_NAME:
         return consumeAuditBatch(batch, { db: env.DB })
+      case env.WEBHOOK_QUEUE_NAME: {
+        const { webhookSecretKey } = await loadConfig(env)
+        return consumeWebhookBatch(batch, {
+          db: env.DB,
+          queue: env.WEBHOOK_QUEUE,
+          secretKey: webhookSecretKey,
+          now: () => new Date(),
+        })
+      }
+      case env.WEBHOOK_DEAD_LETTER_QUEUE_NAME:
+        return consumeWebhookDeadLetters(batch, { db: env.DB })
       default:
         // Thrown, so the batch is retried (and kept) until the configuration names this queue.
         log('error', 'a batch from a queue no *_QUEUE_NAME var names', {
@@ -39,26 +52,32 @@ export default {
   },
 
   // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue
-  // deliveries go back to the queue, audit events leave after AUDIT_RETENTION_DAYS, and every
-  // revocation's tombstone is confirmed.
+  // deliveries and stranded webhook events go back to the queue, audit events leave after
+  // AUDIT_RETENTION_DAYS and webhook events after 30 days, and every revocation's tombstone is
+  // confirmed.
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
     // Settled one by one: a failing part (a D1 error, a malformed AUDIT_RETENTION_DAYS) neither
     // stops nor hides the others, and the run still fails loudly.
-    const [purged, requeued, auditPurged, tombstoned] = await Promise.allSettled([
+    const settled = await Promise.allSettled([
       deleteExpiredRevocations(env.DB, now),
       sweepOverdueDeliveries(env.DB, env.DISPATCH_QUEUE, now),
       purgeOldAuditEvents(env, now),
       backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
+      sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
+      purgeOldWebhookEvents(env.DB, now),
     ])
+    const [purged, requeued, auditPurged, tombstoned, webhooksRequeued, webhooksPurged] = settled
     const value = (r: PromiseSettledResult<number>) =>
       r.status === 'fulfilled' ? r.value : String(r.reason)
-    const failed = [purged, requeued, auditPurged, tombstoned].find((r) => r.status === 'rejected')
+    const failed = settled.find((r) => r.status === 'rejected')
     log(failed ? 'error' : 'info', 'scheduled clean-up', {
       purged: value(purged),
       requeued: value(requeued),
       auditPurged: value(auditPurged),
       tombstoned: value(tombstoned),
+      webhooksRequeued: value(webhooksRequeued),
+      webhooksPurged: value(webhooksPurged),
     })
     if (failed) throw failed.reason
   },

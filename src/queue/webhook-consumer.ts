@@ -1,0 +1,239 @@
+// The webhook queue consumer (decisions.md D25): an event is fanned out to the provider's endpoints
+// subscribed to its type, one queue message each; each of those is one signed POST, recorded as an
+// attempt and retried with backoff until it succeeds or is dead for that endpoint.
+import { log } from '../log.ts'
+import { sendWebhook } from '../providers/webhook-sender.ts'
+import { insertAuditEvent } from '../storage/audit-events.ts'
+import { decryptWebhookSecret } from '../storage/webhook-secrets.ts'
+import {
+  claimWebhookDelivery,
+  fanOutWebhookEvent,
+  findWebhookEndpointById,
+  findWebhookEvent,
+  markWebhookDeliveryDead,
+  markWebhookEventFannedOut,
+  recordWebhookAttempt,
+  type DisableRule,
+  type WebhookEndpoint,
+  type WebhookEvent,
+} from '../storage/webhooks.ts'
+import { epochSeconds } from '../utils/time.ts'
+import { backoff } from './backoff.ts'
+import { WebhookDeliveryJob, WebhookFanOutJob, WebhookJob } from './webhook-job.ts'
+
+/**
+ * Attempts per event and endpoint, the first included. With backoff() (10 s doubling to 15 min,
+ * or the endpoint's Retry-After) they span about an hour and a half; then the event is dead for
+ * that endpoint. wrangler.toml's max_retries for the queue is above this: its dead-letter queue
+ * only sees messages whose consumer itself kept failing.
+ */
+export const WEBHOOK_MAX_ATTEMPTS = 12
+/** Longer than a request may take (10 s): a consumer that died holding a delivery lets it go. */
+export const WEBHOOK_LEASE_SECONDS = 30
+/**
+ * An endpoint is disabled when it has not answered 2xx for 5 days and has failed at least 10
+ * attempts in that time: a short outage with many events does not disable it, nor does a single
+ * old failure.
+ */
+export const WEBHOOK_DISABLE_RULE: DisableRule = {
+  minFailures: 10,
+  minSeconds: 5 * 24 * 60 * 60,
+  reason: 'every attempt failed for 5 days',
+}
+
+export type WebhookConsumerDeps = {
+  db: D1Database
+  /** The webhook queue, to which an event's per-endpoint deliveries go. */
+  queue: Queue
+  /** Decrypts the endpoints' secrets (config webhookSecretKey). */
+  secretKey: CryptoKey
+  now: () => Date
+  fetch?: typeof globalThis.fetch
+}
+
+export async function consumeWebhookBatch(
+  batch: MessageBatch<unknown>,
+  deps: WebhookConsumerDeps,
+): Promise<void> {
+  await Promise.all(batch.messages.map((message) => consumeOne(message, deps)))
+}
+
+async function consumeOne(message: Message<unknown>, deps: WebhookConsumerDeps): Promise<void> {
+  const job = WebhookJob.safeParse(message.body)
+  if (!job.success) {
+    log('error', 'dropping a malformed webhook job', { queueMessageId: message.id })
+    message.ack()
+    return
+  }
+  try {
+    const delivery = WebhookDeliveryJob.safeParse(job.data)
+    if (delivery.success) {
+      await deliver(delivery.data.eventId, delivery.data.endpointId, message, deps)
+    } else {
+      await fanOut(job.data.eventId, deps)
+      message.ack()
+    }
+  } catch (cause) {
+    // A bug or a D1 outage: try again later rather than lose the event.
+    log('error', 'webhook job failed', { ...job.data, cause: String(cause) })
+    message.retry({ delaySeconds: backoff(message.attempts) })
+  }
+}
+
+/** One queue message per endpoint still to be sent the event; then the event is fanned out. */
+async function fanOut(eventId: string, deps: WebhookConsumerDeps): Promise<void> {
+  const event = await findWebhookEvent(deps.db, eventId)
+  // No row: no endpoint wanted the type when it happened (the outbox row was not written).
+  if (!event) return
+  const now = epochSeconds(deps.now())
+  const endpointIds = await fanOutWebhookEvent(deps.db, event, now)
+  if (endpointIds.length > 0) {
+    await deps.queue.sendBatch(
+      endpointIds.map((endpointId) => ({
+        body: { eventId, endpointId } satisfies WebhookDeliveryJob,
+        contentType: 'json' as const,
+      })),
+    )
+  }
+  await markWebhookEventFannedOut(deps.db, eventId, now)
+}
+
+async function deliver(
+  eventId: string,
+  endpointId: string,
+  message: Message<unknown>,
+  deps: WebhookConsumerDeps,
+): Promise<void> {
+  const started = deps.now()
+  const attempt = await claimWebhookDelivery(
+    deps.db,
+    eventId,
+    endpointId,
+    epochSeconds(started),
+    WEBHOOK_LEASE_SECONDS,
+  )
+  // Succeeded (never sent twice), dead, deleted, or held by another consumer: nothing to do.
+  if (attempt === null) {
+    message.ack()
+    return
+  }
+  const [event, endpoint] = await Promise.all([
+    findWebhookEvent(deps.db, eventId),
+    findWebhookEndpointById(deps.db, endpointId),
+  ])
+  if (!event || !endpoint || !endpoint.enabled) {
+    // Disabled since the fan-out: its pending events are dropped, not kept for a re-enable.
+    await markWebhookDeliveryDead(deps.db, eventId, endpointId)
+    message.ack()
+    return
+  }
+  const result = await sendWebhook(
+    {
+      url: endpoint.url,
+      id: event.id,
+      body: event.payload,
+      secrets: await secretsOf(endpoint, deps),
+    },
+    started,
+    deps.fetch,
+  )
+  const attemptedAt = started
+  if (result.ok) {
+    await record(deps, event, endpoint, {
+      attempt,
+      attemptedAt,
+      httpStatus: result.status,
+      error: null,
+      durationMs: result.durationMs,
+      outcome: 'succeeded',
+      nextAttemptAt: null,
+    })
+    message.ack()
+    return
+  }
+  const dead = attempt >= WEBHOOK_MAX_ATTEMPTS
+  const delay = backoff(attempt, result.retryAfterSeconds)
+  await record(deps, event, endpoint, {
+    attempt,
+    attemptedAt,
+    httpStatus: result.status,
+    error: dead ? `${result.error}; gave up after ${attempt} attempts` : result.error,
+    durationMs: result.durationMs,
+    outcome: dead ? 'dead' : 'retrying',
+    nextAttemptAt: dead ? null : epochSeconds(started) + delay,
+  })
+  if (dead) message.ack()
+  else message.retry({ delaySeconds: delay })
+}
+
+/** The secrets that sign: the current one, and the previous one during a rotation's overlap. */
+async function secretsOf(endpoint: WebhookEndpoint, deps: WebhookConsumerDeps): Promise<string[]> {
+  const now = epochSeconds(deps.now())
+  const sealed = [endpoint.sealedSecret]
+  if (endpoint.sealedPreviousSecret && (endpoint.previousSecretUntil ?? 0) > now) {
+    sealed.push(endpoint.sealedPreviousSecret)
+  }
+  return Promise.all(sealed.map((s) => decryptWebhookSecret(deps.secretKey, s, endpoint.id)))
+}
+
+async function record(
+  deps: WebhookConsumerDeps,
+  event: WebhookEvent,
+  endpoint: WebhookEndpoint,
+  attempt: Omit<Parameters<typeof recordWebhookAttempt>[1], 'eventId' | 'endpointId'>,
+): Promise<void> {
+  const disabled = await recordWebhookAttempt(
+    deps.db,
+    { ...attempt, eventId: event.id, endpointId: endpoint.id },
+    WEBHOOK_DISABLE_RULE,
+  )
+  if (!disabled) return
+  log('warn', 'webhook endpoint disabled', {
+    endpointId: endpoint.id,
+    providerId: endpoint.providerId,
+    reason: WEBHOOK_DISABLE_RULE.reason,
+  })
+  await insertAuditEvent(deps.db, {
+    action: 'webhook.disabled',
+    outcome: 'success',
+    actor: null,
+    target: endpoint.id,
+    requestId: null,
+    ip: null,
+    detail: { provider_id: endpoint.providerId, reason: WEBHOOK_DISABLE_RULE.reason },
+    occurredAt: deps.now().toISOString(),
+  })
+}
+
+/**
+ * The dead-letter consumer: a delivery whose consumer kept failing (not the endpoint: those end
+ * in the consumer) is marked dead. A fan-out is left to the sweeper, which enqueues it again.
+ */
+export async function consumeWebhookDeadLetters(
+  batch: MessageBatch<unknown>,
+  deps: Pick<WebhookConsumerDeps, 'db'>,
+): Promise<void> {
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      try {
+        const delivery = WebhookDeliveryJob.safeParse(message.body)
+        if (delivery.success) {
+          const { eventId, endpointId } = delivery.data
+          await markWebhookDeliveryDead(deps.db, eventId, endpointId)
+          log('error', 'webhook delivery dead-lettered', { eventId, endpointId })
+        } else if (WebhookFanOutJob.safeParse(message.body).success) {
+          log('error', 'webhook fan-out dead-lettered; the sweeper will retry it', {
+            queueMessageId: message.id,
+          })
+        }
+        message.ack()
+      } catch (cause) {
+        log('error', 'webhook dead-letter job failed', {
+          queueMessageId: message.id,
+          cause: String(cause),
+        })
+        message.retry()
+      }
+    }),
+  )
+}
