@@ -3,6 +3,7 @@
 import { Hono } from 'hono'
 import { decodeJwt, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose'
 import { z } from 'zod'
+import { addWebhookReceivers, type WebhookReceivers } from './webhooks.ts'
 
 export type StandInOptions = {
   twilioAccountSid: string
@@ -53,7 +54,12 @@ export type StandInState = {
   accessTokens: Map<string, number>
 }
 
-export type StandIn = { fetch(request: Request): Promise<Response>; state: StandInState }
+export type StandIn = {
+  fetch(request: Request): Promise<Response>
+  state: StandInState
+  /** Providers' webhook receivers by name (stand-in/webhooks.ts). */
+  webhooks: WebhookReceivers
+}
 
 type Answer = {
   status: number
@@ -175,6 +181,9 @@ export function createStandIn(options: StandInOptions): StandIn {
     state.sms.length = state.fcm.length = state.tokens.length = 0
     return c.body(null, 204)
   })
+
+  const webhooks: WebhookReceivers = new Map()
+  addWebhookReceivers(app, webhooks)
 
   app.get('/', (c) => c.html(renderPage(state)))
 
@@ -396,7 +405,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     }
   }
 
-  return { fetch: async (request) => app.fetch(request), state }
+  return { fetch: async (request) => app.fetch(request), state, webhooks }
 }
 
 type FieldViolation = { field: string; description: string }
