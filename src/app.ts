@@ -20,6 +20,7 @@ import { recipients } from './routes/recipients.ts'
 import { revocation } from './routes/revocation.ts'
 import { DISPATCH_BODY_BYTES, services } from './routes/services.ts'
 import { subscriptions } from './routes/subscriptions.ts'
+import { webhooks } from './routes/webhooks.ts'
 import { wellKnown } from './routes/well-known.ts'
 
 /** Bodies larger than this are refused before any parsing, unless BODY_LIMITS says otherwise. */
@@ -72,6 +73,7 @@ app.route('/Services', services)
 app.route('/pictures', pictures)
 app.route('/recipients', recipients)
 app.route('/subscriptions', subscriptions)
+app.route('/webhooks', webhooks)
 app.route('/admin', admin)
 app.route(
   '/',

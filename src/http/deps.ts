@@ -10,6 +10,7 @@ import type { LoginDeps } from '../domain/login.ts'
 import type { RevocationDeps } from '../domain/revocation.ts'
 import type { Limiters, ThrottleDeps } from '../domain/throttle.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'
+import type { WebhookDeps } from '../domain/webhooks.ts'
 import {
   boundAuditEvent,
   type AuditEvent,
@@ -105,5 +106,15 @@ export async function dispatchDeps(c: Context<AppEnv>): Promise<DispatchDeps> {
     pictures: { cache: c.env.CACHE, idKey: pictureIdKey, issuer },
     warn: (text, fields) => log('warn', text, { requestId, ...fields }),
     defer: c.get('defer'),
+  }
+}
+
+export async function webhookDeps(c: Context<AppEnv>): Promise<WebhookDeps> {
+  const { issuer, resource, webhookSecretKey } = await loadConfig(c.env)
+  return {
+    db: c.env.DB,
+    secretKey: webhookSecretKey,
+    ownOrigins: [...new Set([issuer, resource])],
+    now: new Date(),
   }
 }

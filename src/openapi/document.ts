@@ -29,6 +29,13 @@ const TAGS = [
   { name: 'Discovery', description: 'Keys and metadata.' },
   { name: 'Dispatch', description: "Document 001's /Services." },
   { name: 'Recipients', description: "A provider's directory of end users." },
+  {
+    name: 'Webhooks',
+    description:
+      "Signed delivery events pushed to a provider's endpoints (Standard Webhooks): " +
+      '`message.sent`, `message.delivered`, `message.undelivered`, `message.failed`, ' +
+      '`message.dead`.',
+  },
   { name: 'Management', description: 'Operators: providers, clients, services, audit.' },
   { name: 'Service', description: 'Operations.' },
 ]

@@ -245,7 +245,7 @@ export const AuditEvent = z
   .meta({ id: 'AuditEvent' })
 
 /** Document 001's "Entity Pager": the one shape of every list. */
-function page<T extends z.ZodType>(item: T, id: string) {
+export function page<T extends z.ZodType>(item: T, id: string) {
   return z
     .object({
       items: z.array(item),

@@ -35,7 +35,7 @@ const ACCESS: [RegExp, Access][] = [
   ],
   [/^\/auth\/me$/, { kind: 'token', scopes: [], challenge: BEARER }],
   [
-    /^\/(Services|subscriptions)(\/|$)/,
+    /^\/(Services|subscriptions|webhooks)(\/|$)/,
     { kind: 'token', scopes: ['services:send'], challenge: BEARER },
   ],
   [/^\/recipients(\/|$)/, { kind: 'token', scopes: ['recipients:manage'], challenge: BEARER }],

@@ -1,0 +1,48 @@
+// Zod schemas of the webhook routes' answers, for the OpenAPI description only.
+import * as z from 'zod'
+import { page } from './responses.ts'
+
+export const WebhookEndpoint = z
+  .object({
+    id: z.string().meta({ example: 'ep_5f0c3a1e9b7d4c2a8e6f1b3d5c7a9e0f' }),
+    url: z.string(),
+    event_types: z.array(z.string()),
+    enabled: z.boolean(),
+    disabled_reason: z
+      .string()
+      .nullable()
+      .meta({ description: 'Why it was disabled: by the provider, or after failing for 5 days.' }),
+    disabled_at: z.string().nullable(),
+    consecutive_failures: z.int().meta({ description: 'Failed attempts since the last success.' }),
+    previous_secret_valid_until: z.string().nullable().meta({
+      description: 'During a rotation overlap: until when the previous secret still signs.',
+    }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'WebhookEndpoint' })
+
+export const WebhookEndpointWithSecret = WebhookEndpoint.extend({
+  secret: z.string().meta({
+    description: 'The signing secret (`whsec_` + base64): shown in this answer only.',
+    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  }),
+}).meta({ id: 'WebhookEndpointWithSecret' })
+
+export const WebhookAttempt = z
+  .object({
+    id: z.int(),
+    event_id: z.string().meta({ description: 'The `webhook-id` header the endpoint received.' }),
+    event_type: z.string().nullable(),
+    attempt: z.int().meta({ description: '1 for the first attempt at this event.' }),
+    attempted_at: z.string(),
+    http_status: z.int().nullable().meta({ description: 'Null when no answer came.' }),
+    error: z.string().nullable(),
+    duration_ms: z.int(),
+    outcome: z.enum(['succeeded', 'retrying', 'dead']),
+    next_attempt_at: z.string().nullable(),
+  })
+  .meta({ id: 'WebhookAttempt' })
+
+export const WebhookEndpointPage = page(WebhookEndpoint, 'WebhookEndpointPage')
+export const WebhookAttemptPage = page(WebhookAttempt, 'WebhookAttemptPage')

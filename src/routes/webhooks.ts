@@ -1,0 +1,302 @@
+// /webhooks: a provider's endpoints for signed delivery events (Standard Webhooks), their secrets
+// and their recent attempts (decisions.md D25).
+import { createRoute } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import * as z from 'zod'
+import { AppError, notFound } from '../errors.ts'
+import { SCOPES } from '../domain/scopes.ts'
+import { WEBHOOK_EVENT_TYPES } from '../domain/webhook-events.ts'
+import {
+  changeWebhookEndpoint,
+  DEFAULT_SECRET_OVERLAP_SECONDS,
+  MAX_SECRET_OVERLAP_SECONDS,
+  MAX_WEBHOOK_ENDPOINTS,
+  MAX_WEBHOOK_URL_LENGTH,
+  registerWebhookEndpoint,
+  rotateWebhookSecret,
+} from '../domain/webhooks.ts'
+import type { AppEnv } from '../http/app-env.ts'
+import { requireScope } from '../http/auth.ts'
+import { webhookDeps } from '../http/deps.ts'
+import { OpenApiApp } from '../http/openapi-app.ts'
+import { badCursor, PageQuery, toPage } from '../http/paging.ts'
+import {
+  json,
+  jsonBody,
+  newResource,
+  NO_CONTENT,
+  pathParameters,
+  problems,
+  SECURITY,
+} from '../openapi/operations.ts'
+import {
+  WebhookAttemptPage,
+  WebhookEndpoint as EndpointView,
+  WebhookEndpointPage,
+  WebhookEndpointWithSecret,
+} from '../openapi/webhook-responses.ts'
+import {
+  deleteWebhookEndpoint,
+  findWebhookEndpoint,
+  listWebhookAttempts,
+  listWebhookEndpoints,
+  type WebhookAttempt,
+  type WebhookEndpoint,
+} from '../storage/webhooks.ts'
+
+export const webhooks = new OpenApiApp()
+
+const ENDPOINT_ID = /^ep_[0-9a-f]{32}$/
+
+const Url = z
+  .string({ error: 'url is required' })
+  .min(1, 'url must not be empty')
+  .max(MAX_WEBHOOK_URL_LENGTH, `url must be at most ${MAX_WEBHOOK_URL_LENGTH} characters`)
+const EVENT_TYPES_ARE = `event_types lists ${WEBHOOK_EVENT_TYPES.join(', ')}`
+const EventTypes = z
+  .array(z.enum(WEBHOOK_EVENT_TYPES, { error: EVENT_TYPES_ARE }), { error: EVENT_TYPES_ARE })
+  .min(1, 'subscribe to at least one event type')
+  .transform((types) => [...new Set(types)])
+
+export const NewWebhookEndpoint = z.strictObject({ url: Url, event_types: EventTypes })
+
+export const WebhookEndpointChanges = z
+  .strictObject({
+    url: Url.optional(),
+    event_types: EventTypes.optional(),
+    enabled: z
+      .boolean({ error: 'enabled must be true or false' })
+      .optional()
+      .meta({ description: 'true re-enables a disabled endpoint and forgets its failures.' }),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'send at least one field to change')
+
+export const SecretRotation = z.strictObject({
+  overlap_seconds: z
+    .number({ error: 'overlap_seconds must be a number of seconds' })
+    .int()
+    .min(0)
+    .max(MAX_SECRET_OVERLAP_SECONDS, `overlap_seconds must be at most 7 days`)
+    .default(DEFAULT_SECRET_OVERLAP_SECONDS)
+    .meta({ description: 'How long the current secret keeps signing too (default 24 h).' }),
+})
+
+function view(e: WebhookEndpoint) {
+  return {
+    id: e.id,
+    url: e.url,
+    event_types: e.eventTypes,
+    enabled: e.enabled,
+    disabled_reason: e.disabledReason,
+    disabled_at: e.disabledAt,
+    consecutive_failures: e.consecutiveFailures,
+    previous_secret_valid_until:
+      e.sealedPreviousSecret && e.previousSecretUntil !== null
+        ? new Date(e.previousSecretUntil * 1000).toISOString()
+        : null,
+    created_at: e.createdAt,
+    updated_at: e.updatedAt,
+  }
+}
+
+function attemptView(a: WebhookAttempt) {
+  return {
+    id: a.id,
+    event_id: a.eventId,
+    event_type: a.eventType,
+    attempt: a.attempt,
+    attempted_at: a.attemptedAt,
+    http_status: a.httpStatus,
+    error: a.error,
+    duration_ms: a.durationMs,
+    outcome: a.outcome,
+    next_attempt_at: a.nextAttemptAt,
+  }
+}
+
+function providerOf(c: Context<AppEnv>): string {
+  const { providerId } = c.get('auth')
+  if (!providerId) throw new AppError('forbidden', 'This token does not belong to a provider.')
+  return providerId
+}
+
+/** The path's endpoint id; a malformed one is answered as an unknown one. */
+function endpointId(c: Context<AppEnv>): string {
+  const id = c.req.param('id') ?? ''
+  if (!ENDPOINT_ID.test(id)) throw notFound(`No webhook endpoint ${id}.`)
+  return id
+}
+
+async function ownEndpoint(c: Context<AppEnv>): Promise<WebhookEndpoint> {
+  const id = endpointId(c)
+  const endpoint = await findWebhookEndpoint(c.env.DB, providerOf(c), id)
+  if (!endpoint) throw notFound(`No webhook endpoint ${id}.`)
+  return endpoint
+}
+
+webhooks.use('*', requireScope(SCOPES.send))
+
+const tags = ['Webhooks']
+const idParam = { params: pathParameters('id') }
+const location = (id: string) => `/webhooks/${id}`
+
+const create = createRoute({
+  method: 'post',
+  path: '/',
+  tags,
+  summary: 'Register a webhook endpoint',
+  description:
+    'The endpoint receives the event types it lists, each as a signed POST (Standard ' +
+    'Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`). The URL must be https, ' +
+    "without credentials, and not Portero's own host (localhost only when Portero runs on " +
+    `localhost); a provider has at most ${MAX_WEBHOOK_ENDPOINTS}. The signing secret is in ` +
+    'this answer only.',
+  security: SECURITY.bearer,
+  request: {
+    body: jsonBody(NewWebhookEndpoint, {
+      url: 'https://clinic.example.com/hooks/portero',
+      event_types: ['message.delivered', 'message.undelivered', 'message.failed', 'message.dead'],
+    }),
+  },
+  responses: {
+    201: newResource('Registered; `secret` is shown this once.', WebhookEndpointWithSecret),
+    ...problems(400, 401, 403, 409, 415),
+  },
+})
+
+webhooks.openapi(create, async (c) => {
+  const body = c.req.valid('json')
+  const { endpoint, secret } = await registerWebhookEndpoint(await webhookDeps(c), providerOf(c), {
+    url: body.url,
+    eventTypes: body.event_types,
+  })
+  c.header('location', location(endpoint.id))
+  c.header('cache-control', 'no-store')
+  return c.json({ ...view(endpoint), secret }, 201)
+})
+
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  tags,
+  summary: "The provider's webhook endpoints",
+  security: SECURITY.bearer,
+  request: { query: PageQuery },
+  responses: { 200: json('A page.', WebhookEndpointPage), ...problems(400, 401, 403) },
+})
+
+webhooks.openapi(list, async (c) => {
+  const { limit, cursor } = c.req.valid('query')
+  if (cursor !== undefined && !ENDPOINT_ID.test(cursor)) throw badCursor()
+  const rows = await listWebhookEndpoints(c.env.DB, providerOf(c), {
+    after: cursor,
+    limit: limit + 1,
+  })
+  return c.json(toPage(rows, limit, (e) => e.id, view, new URL(c.req.url)))
+})
+
+const read = createRoute({
+  method: 'get',
+  path: '/{id}',
+  tags,
+  summary: 'Read a webhook endpoint',
+  security: SECURITY.bearer,
+  request: idParam,
+  responses: {
+    200: json('The endpoint (never its secret).', EndpointView),
+    ...problems(401, 403, 404),
+  },
+})
+
+webhooks.openapi(read, async (c) => c.json(view(await ownEndpoint(c))))
+
+const change = createRoute({
+  method: 'patch',
+  path: '/{id}',
+  tags,
+  summary: 'Change a webhook endpoint, or re-enable a disabled one',
+  security: SECURITY.bearer,
+  request: { ...idParam, body: jsonBody(WebhookEndpointChanges, { enabled: true }) },
+  responses: { 200: json('The endpoint.', EndpointView), ...problems(400, 401, 403, 404, 415) },
+})
+
+webhooks.openapi(change, async (c) => {
+  const body = c.req.valid('json')
+  const endpoint = await changeWebhookEndpoint(await webhookDeps(c), providerOf(c), endpointId(c), {
+    url: body.url,
+    eventTypes: body.event_types,
+    enabled: body.enabled,
+  })
+  return c.json(view(endpoint))
+})
+
+const remove = createRoute({
+  method: 'delete',
+  path: '/{id}',
+  tags,
+  summary: 'Delete a webhook endpoint, its pending events and its attempts',
+  security: SECURITY.bearer,
+  request: idParam,
+  responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },
+})
+
+webhooks.openapi(remove, async (c) => {
+  const id = endpointId(c)
+  if (!(await deleteWebhookEndpoint(c.env.DB, providerOf(c), id))) {
+    throw notFound(`No webhook endpoint ${id}.`)
+  }
+  return c.body(null, 204)
+})
+
+const rotate = createRoute({
+  method: 'post',
+  path: '/{id}/secret/rotate',
+  tags,
+  summary: 'Rotate the signing secret, with an overlap',
+  description:
+    'A new secret, shown in this answer only. During `overlap_seconds` (default 24 h, at most ' +
+    '7 days) each request carries two signatures, by the new and the old secret; then only the ' +
+    'new one. A rotation during an overlap ends the older secret at once.',
+  security: SECURITY.bearer,
+  request: { ...idParam, body: jsonBody(SecretRotation, { overlap_seconds: 86400 }) },
+  responses: {
+    200: json('The new secret, shown this once.', WebhookEndpointWithSecret),
+    ...problems(400, 401, 403, 404, 415),
+  },
+})
+
+webhooks.openapi(rotate, async (c) => {
+  const { overlap_seconds } = c.req.valid('json')
+  const { endpoint, secret } = await rotateWebhookSecret(
+    await webhookDeps(c),
+    providerOf(c),
+    endpointId(c),
+    overlap_seconds,
+  )
+  c.header('cache-control', 'no-store')
+  return c.json({ ...view(endpoint), secret })
+})
+
+const attempts = createRoute({
+  method: 'get',
+  path: '/{id}/attempts',
+  tags,
+  summary: "The endpoint's recent delivery attempts, newest first",
+  description:
+    'Each POST of an event to this endpoint: the status it answered or the network error, how ' +
+    'long it took, and when the next attempt is due. Kept 30 days.',
+  security: SECURITY.bearer,
+  request: { ...idParam, query: PageQuery },
+  responses: { 200: json('A page.', WebhookAttemptPage), ...problems(400, 401, 403, 404) },
+})
+
+webhooks.openapi(attempts, async (c) => {
+  const { limit, cursor } = c.req.valid('query')
+  if (cursor !== undefined && !/^[1-9]\d{0,15}$/.test(cursor)) throw badCursor()
+  const endpoint = await ownEndpoint(c)
+  const rows = await listWebhookAttempts(c.env.DB, endpoint.id, {
+    before: cursor === undefined ? undefined : Number(cursor),
+    limit: limit + 1,
+  })
+  return c.json(toPage(rows, limit, (a) => String(a.id), attemptView, new URL(c.req.url)))
+})
