@@ -1,5 +1,5 @@
 -- Webhooks to providers (Standard Webhooks): the endpoints a provider registers, the events
--- outbox, each event's state per endpoint, and every attempt to deliver one (decisions.md D25).
+-- outbox, each event's state per endpoint, and every attempt to deliver one (decisions.md D26).
 
 -- A provider's receiving endpoint. event_types is a JSON array ("message.delivered", …). The
 -- signing secrets are stored encrypted (AES-GCM under a key derived from SECRET_PEPPER): `secret`

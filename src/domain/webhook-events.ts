@@ -1,4 +1,4 @@
-// Webhook events (decisions.md D25): what a provider is told when a delivery of its message
+// Webhook events (decisions.md D26): what a provider is told when a delivery of its message
 // changes state, written to the outbox in the same D1 batch as the change, then enqueued.
 import { log, redactText } from '../log.ts'
 import type { Channel } from '../channel.ts'
@@ -100,7 +100,7 @@ export function webhookPayload(event: WebhookEventInput) {
   }
 }
 
-/** `msg_` and 32 hex digits (128 random bits), as Standard Webhooks ids look. */
+/** `msg_` and the 32 hex digits of a random UUID, as Standard Webhooks ids look. */
 function newEventId(): string {
   return `msg_${crypto.randomUUID().replaceAll('-', '')}`
 }

@@ -1,4 +1,4 @@
-// Providers' webhook endpoints (decisions.md D25): where they may point, how many, and their
+// Providers' webhook endpoints (decisions.md D26): where they may point, how many, and their
 // secrets, shown once and rotated with an overlap.
 import { conflict, fieldError, notFound } from '../errors.ts'
 import { encryptWebhookSecret, generateWebhookSecret } from '../storage/webhook-secrets.ts'

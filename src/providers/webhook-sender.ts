@@ -1,5 +1,5 @@
 // Sends one webhook request as the Standard Webhooks specification describes it: the event's body,
-// signed with every current secret of the endpoint (decisions.md D25).
+// signed with every current secret of the endpoint (decisions.md D26).
 import { fetchWithTimeout, parseRetryAfter, truncate } from './http.ts'
 
 /** Standard Webhooks: `whsec_` then base64 of the key. */

@@ -1,4 +1,4 @@
-// The webhook queue consumer (decisions.md D25): an event is fanned out to the provider's endpoints
+// The webhook queue consumer (decisions.md D26): an event is fanned out to the provider's endpoints
 // subscribed to its type, one queue message each; each of those is one signed POST, recorded as an
 // attempt and retried with backoff until it succeeds or is dead for that endpoint.
 import { log } from '../log.ts'

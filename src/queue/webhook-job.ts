@@ -1,5 +1,5 @@
 // The bodies of webhook queue messages: an event to fan out to its endpoints, or the delivery of
-// an event to one endpoint. D1 holds the event and the delivery's state (decisions.md D25).
+// an event to one endpoint. D1 holds the event and the delivery's state (decisions.md D26).
 import * as z from 'zod'
 
 export const WebhookFanOutJob = z.strictObject({ eventId: z.string().min(1).max(100) })

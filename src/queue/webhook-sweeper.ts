@@ -1,4 +1,4 @@
-// The webhook outbox sweeper (decisions.md D25): events written with the change that caused them
+// The webhook outbox sweeper (decisions.md D26): events written with the change that caused them
 // but never handed to the queue (the Worker stopped between the batch and the enqueue), and
 // deliveries whose queue message was lost or whose consumer died, are enqueued again. The
 // consumer's claims make a second copy harmless.

@@ -1,5 +1,5 @@
 // /webhooks: a provider's endpoints for signed delivery events (Standard Webhooks), their secrets
-// and their recent attempts (decisions.md D25).
+// and their recent attempts (decisions.md D26).
 import { createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import * as z from 'zod'

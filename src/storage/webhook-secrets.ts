@@ -1,5 +1,5 @@
 // Webhook signing secrets (Standard Webhooks) as D1 keeps them: sealed with AES-GCM under a key
-// derived from SECRET_PEPPER, never in clear (decisions.md D25).
+// derived from SECRET_PEPPER, never in clear (decisions.md D26).
 import { base64url } from 'jose'
 
 /** Standard Webhooks: `whsec_` then base64 of the key; 32 random bytes (the spec asks ≥ 24). */

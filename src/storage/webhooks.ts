@@ -1,4 +1,4 @@
-// The webhook tables (decisions.md D25): providers' endpoints, the events outbox, each event's
+// The webhook tables (decisions.md D26): providers' endpoints, the events outbox, each event's
 // state per endpoint, and the attempts to deliver it.
 
 export type WebhookEventType =
