@@ -27,7 +27,7 @@ export default {
         return consumeDispatchBatch(batch, { db: env.DB, notifiers, now: () => new Date() })
       }
       case env.DEAD_LETTER_QUEUE_NAME:
-        return consumeDeadLetters(batch, { db: env.DB })
+        return consumeDeadLetters(batch, { db: env.DB, now: () => new Date() })
       case env.AUDIT_QUEUE_NAME:
         return consumeAuditBatch(batch, { db: env.DB })
       case env.WEBHOOK_QUEUE_NAME: {

@@ -7,10 +7,10 @@ import { sha256Hex } from '../encoding.ts'
 import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
 import type { Channel } from '../channel.ts'
 import { readBatch } from '../storage/batch.ts'
+import { selectDeliveryEvents, type DeliveryEvent } from '../storage/delivery-lifecycle.ts'
 import {
-  findMessageById,
   insertMessage,
-  listDeliveries,
+  selectMessageById,
   selectMessageByIdempotencyKey,
   type Delivery,
   type Message,
@@ -216,34 +216,59 @@ function checkParameters(service: Service, request: ServicesRequest): void {
   }
 }
 
-export type MessageStatus = 'queued' | 'sending' | 'sent' | 'partially_sent' | 'failed' | 'dead'
+export type MessageStatus =
+  | 'queued'
+  | 'sending'
+  | 'sent'
+  | 'delivered'
+  | 'partially_delivered'
+  | 'partially_sent'
+  | 'undelivered'
+  | 'failed'
+  | 'dead'
 
-/** One status for the whole message, from its deliveries' statuses. */
+/**
+ * One status for the whole message, from its deliveries' (decisions.md D25). While any delivery is
+ * queued or sending: `queued` (none tried yet) or `sending`. Then, with none failed: `delivered`
+ * when every delivery was delivered, else `sent` (some await their receipt, or are pushes, whose
+ * send answer is their final state). With some failed (undelivered, failed or dead) and some not:
+ * `partially_delivered` if at least one was delivered, else `partially_sent`. With all failed:
+ * `dead` if any ran out of attempts, else `undelivered` if any reached the carrier, else `failed`.
+ */
 export function messageStatus(deliveries: Pick<Delivery, 'status' | 'attempts'>[]): MessageStatus {
   const count = (s: Delivery['status']) => deliveries.filter((d) => d.status === s).length
   const pending = count('queued') + count('sending')
   if (pending > 0) {
     return deliveries.every((d) => d.status === 'queued' && d.attempts === 0) ? 'queued' : 'sending'
   }
-  if (count('sent') === deliveries.length) return 'sent'
-  if (count('sent') > 0) return 'partially_sent'
-  return count('dead') > 0 ? 'dead' : 'failed'
+  const delivered = count('delivered')
+  const succeeded = delivered + count('sent')
+  if (succeeded === deliveries.length) return delivered === deliveries.length ? 'delivered' : 'sent'
+  if (succeeded > 0) return delivered > 0 ? 'partially_delivered' : 'partially_sent'
+  if (count('dead') > 0) return 'dead'
+  return count('undelivered') > 0 ? 'undelivered' : 'failed'
 }
 
+export type MessageRecord = { message: Message; deliveries: Delivery[]; events: DeliveryEvent[] }
+
 /**
- * A message the sender's provider sent, with its deliveries. Another provider's message is
- * answered as if it did not exist (document 001: 404 may mask 403).
+ * A message the sender's provider sent, with its deliveries and their timeline, in one round
+ * trip. Another provider's message is answered as if it did not exist (document 001: 404 may
+ * mask 403).
  */
 export async function readMessage(
   db: D1Database,
   sender: Sender,
   id: string,
-): Promise<{ message: Message; deliveries: Delivery[] }> {
-  const message = await findMessageById(db, id)
-  if (!message || message.providerId !== sender.providerId) {
+): Promise<MessageRecord> {
+  const { stored, events } = await readBatch(db, {
+    stored: selectMessageById(db, id),
+    events: selectDeliveryEvents(db, id),
+  })
+  if (!stored || stored.message.providerId !== sender.providerId) {
     throw notFound(`No message ${id} for this provider.`)
   }
-  return { message, deliveries: await listDeliveries(db, id) }
+  return { ...stored, events }
 }
 
 /** decisions.md D13: a recipient of the directory, or for SMS an E.164 number given directly. */

@@ -1,6 +1,7 @@
 // Zod schemas of the answers, for the OpenAPI description only: requests are described by the
 // very schemas that validate them, answers by these.
 import * as z from 'zod'
+import { DELIVERY_STATUSES } from '../channel.ts'
 import { ERRORS } from '../errors.ts'
 
 export const Problem = z
@@ -95,12 +96,28 @@ export const Metadata = z
   .meta({ id: 'AuthorizationServerMetadata' })
 export const Health = z.object({ status: z.literal('ok') })
 
+const STATUS_DESCRIPTION =
+  '`queued` (waiting for an attempt), `sending` (an attempt in flight), `sent` (the channel ' +
+  "accepted it: a push's final state), `delivered` (the SMS API's receipt says the handset got " +
+  'it), `undelivered` (the carrier could not deliver it), `failed` (refused for good, at send ' +
+  'time or by a receipt), `dead` (out of attempts).'
+
+const Timestamp = z.string().nullable()
+
+const DeliveryEvent = z.object({
+  status: z.enum(DELIVERY_STATUSES),
+  at: z.string(),
+  attempt: z.int().meta({ description: 'The attempt count when the status changed.' }),
+  error_code: z.string().nullable().meta({ description: "The channel's error code, if any." }),
+  detail: z.string().nullable().meta({ description: 'Why it failed or will be retried.' }),
+})
+
 const Delivery = z.object({
   id: z.string(),
   part: z.enum(['notification', 'advertisement']),
   channel: z.enum(['sms', 'fcm']),
   to: z.string().meta({ description: 'Masked phone number or registration token.' }),
-  status: z.enum(['queued', 'sending', 'sent', 'failed', 'dead']),
+  status: z.enum(DELIVERY_STATUSES).meta({ description: STATUS_DESCRIPTION }),
   attempts: z.int(),
   last_error: z
     .string()
@@ -111,6 +128,10 @@ const Delivery = z.object({
         '(credentials refused, a wrong account or project) reads ' +
         "'delivery channel unavailable; the operator has been notified'.",
     }),
+  error_code: z.string().nullable().meta({
+    description:
+      "The channel's own code of the last failure (the SMS API's ErrorCode, e.g. 30003).",
+  }),
   provider_message_id: z.string().nullable(),
   picture_url: z.string().nullable().meta({
     description:
@@ -118,12 +139,47 @@ const Delivery = z.object({
   }),
   updated_at: z.string(),
   sent_at: z.string().nullable(),
+  reached: z
+    .object({
+      queued: Timestamp,
+      sending: Timestamp,
+      sent: Timestamp,
+      delivered: Timestamp,
+      undelivered: Timestamp,
+      failed: Timestamp,
+      dead: Timestamp,
+    })
+    .meta({
+      description: 'When the delivery first reached each step; null for a step it has not.',
+    }),
+  events: z.array(DeliveryEvent).optional().meta({
+    description: 'The timeline: every status change, oldest first (GET only).',
+  }),
 })
 
 export const Message = z
   .object({
     id: z.string(),
-    status: z.enum(['queued', 'sending', 'sent', 'partially_sent', 'failed', 'dead']),
+    status: z
+      .enum([
+        'queued',
+        'sending',
+        'sent',
+        'delivered',
+        'partially_delivered',
+        'partially_sent',
+        'undelivered',
+        'failed',
+        'dead',
+      ])
+      .meta({
+        description:
+          '`queued` or `sending` while any delivery is. Then with none failed: `delivered` when ' +
+          'every delivery was delivered, else `sent` (receipts awaited, or pushes). With some ' +
+          'failed (undelivered, failed or dead): `partially_delivered` if at least one other was ' +
+          'delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, ' +
+          'else `undelivered` if any reached the carrier, else `failed`.',
+      }),
     provider_id: z.string(),
     service_id: z.int(),
     destination: z.string(),

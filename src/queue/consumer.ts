@@ -3,14 +3,8 @@
 import { log } from '../log.ts'
 import type { Notifiers } from '../providers/channels.ts'
 import type { PermanentFailure } from '../providers/notifier.ts'
-import {
-  claimDelivery,
-  findDeliveryById,
-  markDeliveryFinal,
-  markDeliveryForRetry,
-  markDeliverySent,
-  type Delivery,
-} from '../storage/messages.ts'
+import { changeDeliveryStatus } from '../storage/delivery-lifecycle.ts'
+import { claimDelivery, findDeliveryById, type Delivery } from '../storage/messages.ts'
 import { markSmsOptOut, removeFcmToken } from '../storage/recipients.ts'
 import { backoff } from './backoff.ts'
 import { DispatchJob } from './job.ts'
@@ -75,7 +69,13 @@ async function send(
       deliveryId: delivery.id,
       channel: delivery.channel,
     })
-    await markDeliveryFinal(deps.db, delivery.id, 'failed', OPERATOR_FAULT_TEXT)
+    const at = deps.now()
+    await changeDeliveryStatus(deps.db, {
+      kind: 'failed',
+      deliveryId: delivery.id,
+      at,
+      error: OPERATOR_FAULT_TEXT,
+    })
     message.ack()
     return
   }
@@ -89,7 +89,13 @@ async function send(
     ...(delivery.pictureUrl ? { pictureUrl: delivery.pictureUrl } : {}),
   })
   if (result.ok) {
-    await markDeliverySent(deps.db, delivery.id, result.providerMessageId)
+    const { providerMessageId } = result
+    await changeDeliveryStatus(deps.db, {
+      kind: 'sent',
+      deliveryId: delivery.id,
+      at: deps.now(),
+      providerMessageId,
+    })
     message.ack()
     return
   }
@@ -106,12 +112,24 @@ async function send(
   }
   if (result.retryable) {
     const delay = backoff(message.attempts, result.retryAfterSeconds)
-    const due = epochSeconds(deps.now()) + delay
-    await markDeliveryForRetry(deps.db, delivery.id, lastError, due)
+    const at = deps.now()
+    await changeDeliveryStatus(deps.db, {
+      kind: 'retry',
+      deliveryId: delivery.id,
+      at,
+      error: lastError,
+      nextAttemptAt: epochSeconds(at) + delay,
+    })
     message.retry({ delaySeconds: delay })
     return
   }
-  await markDeliveryFinal(deps.db, delivery.id, 'failed', lastError)
+  await changeDeliveryStatus(deps.db, {
+    kind: 'failed',
+    deliveryId: delivery.id,
+    at: deps.now(),
+    error: lastError,
+    errorCode: result.errorCode ?? null,
+  })
   if (result.permanent) await actOnPermanentFailure(deps.db, delivery, result.permanent)
   message.ack()
 }
@@ -132,7 +150,7 @@ async function actOnPermanentFailure(
 /** The dead-letter consumer: deliveries that ran out of queue attempts are marked dead. */
 export async function consumeDeadLetters(
   batch: MessageBatch<unknown>,
-  deps: Pick<ConsumerDeps, 'db'>,
+  deps: Pick<ConsumerDeps, 'db' | 'now'>,
 ) {
   await Promise.all(
     batch.messages.map(async (message) => {
@@ -141,12 +159,12 @@ export async function consumeDeadLetters(
         if (job.success) {
           const delivery = await findDeliveryById(deps.db, job.data.deliveryId)
           const last = delivery?.lastError ? `; last error: ${delivery.lastError}` : ''
-          await markDeliveryFinal(
-            deps.db,
-            job.data.deliveryId,
-            'dead',
-            `gave up after ${delivery?.attempts ?? '?'} attempts${last}`,
-          )
+          await changeDeliveryStatus(deps.db, {
+            kind: 'dead',
+            deliveryId: job.data.deliveryId,
+            at: deps.now(),
+            error: `gave up after ${delivery?.attempts ?? '?'} attempts${last}`,
+          })
         }
         message.ack()
       } catch (cause) {

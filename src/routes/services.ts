@@ -23,6 +23,7 @@ import {
   SECURITY,
 } from '../openapi/operations.ts'
 import { Message as MessageView } from '../openapi/responses.ts'
+import type { DeliveryEvent } from '../storage/delivery-lifecycle.ts'
 import type { Delivery, Message } from '../storage/messages.ts'
 import { E164 } from '../utils/e164.ts'
 import { mask, maskAddress } from '../utils/mask.ts'
@@ -103,6 +104,12 @@ const status = createRoute({
   path: '/messages/{id}',
   tags: ['Dispatch'],
   summary: 'Delivery status of a message',
+  description:
+    'Each delivery goes `queued → sending → sent → delivered | undelivered | failed | dead`; ' +
+    '`reached` holds when it first reached each step and `events` its timeline. `sent` is the ' +
+    "channel's API accepting the send. An SMS then becomes `delivered` or `undelivered` when the " +
+    "SMS API's delivery receipt arrives; a push stays `sent`, FCM's answer being its final " +
+    "state. The message's `status` sums its deliveries up (see the `Message` schema).",
   security: SECURITY.bearer,
   middleware: [requireScope(SCOPES.send)],
   request: { params: pathParameters('id') },
@@ -113,12 +120,20 @@ const status = createRoute({
 })
 
 services.openapi(status, async (c) => {
-  const { message, deliveries } = await readMessage(c.env.DB, c.get('auth'), c.req.param('id'))
+  const { message, deliveries, events } = await readMessage(
+    c.env.DB,
+    c.get('auth'),
+    c.req.param('id'),
+  )
   c.header('cache-control', 'no-store')
-  return c.json(toMessageView(message, deliveries))
+  return c.json(toMessageView(message, deliveries, events))
 })
 
-function toMessageView(message: Message, deliveries: Delivery[]) {
+/**
+ * The message as GET /Services/messages/{id} shows it. POST /Services answers without the
+ * timeline (`events` left out): its deliveries have only just been queued.
+ */
+function toMessageView(message: Message, deliveries: Delivery[], events?: DeliveryEvent[]) {
   return {
     id: message.id,
     status: messageStatus(deliveries),
@@ -134,10 +149,25 @@ function toMessageView(message: Message, deliveries: Delivery[]) {
       status: d.status,
       attempts: d.attempts,
       last_error: d.lastError,
+      error_code: d.errorCode,
       provider_message_id: d.providerMessageId,
       picture_url: d.pictureUrl,
       updated_at: d.updatedAt,
       sent_at: d.sentAt,
+      reached: d.reached,
+      ...(events
+        ? {
+            events: events
+              .filter((e) => e.deliveryId === d.id)
+              .map((e) => ({
+                status: e.status,
+                at: e.occurredAt,
+                attempt: e.attempt,
+                error_code: e.errorCode,
+                detail: e.detail,
+              })),
+          }
+        : {}),
     })),
   }
 }

@@ -2,9 +2,10 @@
 // accepted /Services request; each of its deliveries is one send on one channel to one address.
 import type { Channel } from '../channel.ts'
 import { firstRow, type BatchRead } from './batch.ts'
+import { queuedEvents, statusChange, type DeliveryStatus } from './delivery-lifecycle.ts'
 import { epochSeconds } from '../utils/time.ts'
 
-export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'dead'
+export type { DeliveryStatus } from './delivery-lifecycle.ts'
 export type Part = 'notification' | 'advertisement'
 
 export type Delivery = {
@@ -23,8 +24,12 @@ export type Delivery = {
   attempts: number
   providerMessageId: string | null
   lastError: string | null
+  /** The channel's own code of the last failure (the SMS API's ErrorCode). */
+  errorCode: string | null
   createdAt: string
   updatedAt: string
+  /** When the delivery first reached each step of its lifecycle (decisions.md D25). */
+  reached: Record<DeliveryStatus, string | null>
   sentAt: string | null
 }
 
@@ -43,9 +48,16 @@ type DeliveryRow = {
   attempts: number
   provider_message_id: string | null
   last_error: string | null
+  error_code: string | null
   created_at: string
   updated_at: string
+  queued_at: string | null
+  sending_at: string | null
   sent_at: string | null
+  delivered_at: string | null
+  undelivered_at: string | null
+  failed_at: string | null
+  dead_at: string | null
 }
 
 function toDelivery(row: DeliveryRow): Delivery {
@@ -64,15 +76,26 @@ function toDelivery(row: DeliveryRow): Delivery {
     attempts: row.attempts,
     providerMessageId: row.provider_message_id,
     lastError: row.last_error,
+    errorCode: row.error_code,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    reached: {
+      queued: row.queued_at ?? row.created_at,
+      sending: row.sending_at,
+      sent: row.sent_at,
+      delivered: row.delivered_at,
+      undelivered: row.undelivered_at,
+      failed: row.failed_at,
+      dead: row.dead_at,
+    },
     sentAt: row.sent_at,
   }
 }
 
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
   address, title, body, link, picture_url, status, attempts, provider_message_id, last_error,
-  created_at, updated_at, sent_at`
+  error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at, undelivered_at,
+  failed_at, dead_at`
 
 // A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
 // (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).
@@ -81,8 +104,6 @@ const DELIVERY_ORDER = 'ORDER BY part, channel, id'
 const compare = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0)
 const byDeliveryOrder = (a: Delivery, b: Delivery) =>
   compare(a.part, b.part) || compare(a.channel, b.channel) || compare(a.id, b.id)
-
-const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
 
 export type Message = {
   id: string
@@ -157,8 +178,8 @@ export async function insertMessage(
       db
         .prepare(
           `INSERT INTO deliveries (id, message_id, provider_id, part, channel, address, title, body,
-             link, next_attempt_at, picture_url)
-           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
+             link, next_attempt_at, picture_url, created_at, queued_at)
+           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12
            WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?2)
            RETURNING ${DELIVERY_COLUMNS}`,
         )
@@ -174,12 +195,18 @@ export async function insertMessage(
           d.link,
           due,
           d.pictureUrl ?? null,
+          message.createdAt,
         ),
     ),
+    // decisions.md D25: each delivery's timeline starts here, in the same batch.
+    queuedEvents(db, message.id, message.createdAt),
   ]
   const [inserted, ...rows] = await db.batch<DeliveryRow>(statements)
   if (inserted!.meta.changes === 0) return null
-  return rows.flatMap((result) => result.results.map(toDelivery)).sort(byDeliveryOrder)
+  return rows
+    .slice(0, deliveries.length)
+    .flatMap((result) => result.results.map(toDelivery))
+    .sort(byDeliveryOrder)
 }
 
 export async function findMessageById(db: D1Database, id: string): Promise<Message | null> {
@@ -221,6 +248,26 @@ export function selectMessageByIdempotencyKey(
   }
 }
 
+/** A message and its deliveries by the message id, as a read for readBatch. */
+export function selectMessageById(db: D1Database, id: string): BatchRead<StoredMessage | null> {
+  return {
+    statements: [
+      db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?1`).bind(id),
+      db
+        .prepare(
+          `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE message_id = ?1 ${DELIVERY_ORDER}`,
+        )
+        .bind(id),
+    ],
+    read: ([messages, deliveries]) => {
+      const message = firstRow(messages, toMessage)
+      return (
+        message && { message, deliveries: (deliveries!.results as DeliveryRow[]).map(toDelivery) }
+      )
+    },
+  }
+}
+
 export async function listDeliveries(db: D1Database, messageId: string): Promise<Delivery[]> {
   const { results } = await db
     .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE message_id = ?1 ${DELIVERY_ORDER}`)
@@ -238,9 +285,10 @@ export async function findDeliveryById(db: D1Database, id: string): Promise<Deli
 }
 
 /**
- * Claims a delivery for sending with a lease, counting the attempt. Only a queued delivery, or one
- * whose previous lease ran out (its consumer died mid-send), can be claimed: two deliveries of
- * the same queue message cannot both send. Null when there is nothing to claim.
+ * Claims a delivery for sending with a lease, counting the attempt (the lifecycle's `claim`). Only
+ * a queued delivery, or one whose previous lease ran out (its consumer died mid-send), can be
+ * claimed: two deliveries of the same queue message cannot both send. Null when there is nothing
+ * to claim.
  */
 export async function claimDelivery(
   db: D1Database,
@@ -249,65 +297,25 @@ export async function claimDelivery(
   leaseSeconds: number,
 ): Promise<Delivery | null> {
   const nowSeconds = epochSeconds(now)
+  const change = statusChange(
+    db,
+    { kind: 'claim', deliveryId: id, at: now, leaseUntil: nowSeconds + leaseSeconds, nowSeconds },
+    { returning: DELIVERY_COLUMNS },
+  )
+  const [claimed] = await db.batch<DeliveryRow>(change.statements)
+  return firstRow(claimed, toDelivery)
+}
+
+/** The SMS delivery the SMS API knows as `sid` (its MessageSid), for a status callback. */
+export async function findSmsDeliveryBySid(db: D1Database, sid: string): Promise<Delivery | null> {
   const row = await db
     .prepare(
-      `UPDATE deliveries SET status = 'sending', lease_until = ?2, attempts = attempts + 1,
-         updated_at = ${NOW}
-       WHERE id = ?1 AND (status = 'queued' OR (status = 'sending' AND lease_until < ?3))
-       RETURNING ${DELIVERY_COLUMNS}`,
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries
+       WHERE provider_message_id = ?1 AND channel = 'sms'`,
     )
-    .bind(id, nowSeconds + leaseSeconds, nowSeconds)
+    .bind(sid)
     .first<DeliveryRow>()
   return row ? toDelivery(row) : null
-}
-
-export async function markDeliverySent(
-  db: D1Database,
-  id: string,
-  providerMessageId: string,
-): Promise<void> {
-  await db
-    .prepare(
-      `UPDATE deliveries SET status = 'sent', provider_message_id = ?2, lease_until = NULL,
-         last_error = NULL, sent_at = ${NOW}, updated_at = ${NOW}
-       WHERE id = ?1 AND status = 'sending'`,
-    )
-    .bind(id, providerMessageId)
-    .run()
-}
-
-/** Back to queued after a transient failure; the queue redelivers it at `nextAttemptAt`. */
-export async function markDeliveryForRetry(
-  db: D1Database,
-  id: string,
-  error: string,
-  nextAttemptAt: number,
-): Promise<void> {
-  await db
-    .prepare(
-      `UPDATE deliveries SET status = 'queued', lease_until = NULL, last_error = ?2,
-         next_attempt_at = ?3, updated_at = ${NOW}
-       WHERE id = ?1 AND status = 'sending'`,
-    )
-    .bind(id, error, nextAttemptAt)
-    .run()
-}
-
-/** A final outcome other than sent: `failed` (permanent error) or `dead` (out of attempts). */
-export async function markDeliveryFinal(
-  db: D1Database,
-  id: string,
-  status: 'failed' | 'dead',
-  error: string,
-): Promise<boolean> {
-  const result = await db
-    .prepare(
-      `UPDATE deliveries SET status = ?2, lease_until = NULL, last_error = ?3, updated_at = ${NOW}
-       WHERE id = ?1 AND status IN ('queued', 'sending')`,
-    )
-    .bind(id, status, error)
-    .run()
-  return result.meta.changes > 0
 }
 
 /**
@@ -334,7 +342,9 @@ export async function findOverdueDeliveries(
 }
 
 /**
- * Marks overdue deliveries queued again, due at `nextAttemptAt`, once they are back in the queue.
+ * Marks overdue deliveries queued again, due at `nextAttemptAt`, once they are back in the queue:
+ * one whose consumer died holding the lease goes back to queued (the lifecycle's `requeue`); one
+ * still queued is only given its new due time.
  */
 export async function requeueDeliveries(
   db: D1Database,
@@ -345,14 +355,15 @@ export async function requeueDeliveries(
   if (ids.length === 0) return
   const nowSeconds = epochSeconds(now)
   await db.batch(
-    ids.map((id) =>
+    ids.flatMap((id) => [
+      ...statusChange(db, { kind: 'requeue', deliveryId: id, at: now, nextAttemptAt, nowSeconds })
+        .statements,
       db
         .prepare(
-          `UPDATE deliveries SET status = 'queued', lease_until = NULL, next_attempt_at = ?2,
-             updated_at = ${NOW}
-           WHERE id = ?1 AND (status = 'queued' OR (status = 'sending' AND lease_until < ?3))`,
+          `UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?3
+           WHERE id = ?1 AND status = 'queued'`,
         )
-        .bind(id, nextAttemptAt, nowSeconds),
-    ),
+        .bind(id, nextAttemptAt, now.toISOString()),
+    ]),
   )
 }

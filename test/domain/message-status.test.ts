@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { messageStatus } from '../../src/domain/dispatch.ts'
 
-type Status = 'queued' | 'sending' | 'sent' | 'failed' | 'dead'
+type Status = 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'dead'
 
 const delivery = (status: Status, attempts = status === 'queued' ? 0 : 1) => ({ status, attempts })
 
@@ -17,6 +17,24 @@ describe('messageStatus', () => {
     ['sending', 'one delivery is being sent', [delivery('queued'), delivery('sending')]],
     ['sending', 'one delivery waits for a retry', [delivery('queued', 2), delivery('sent')]],
     ['sent', 'every delivery was sent', [delivery('sent'), delivery('sent')]],
+    ['sent', 'one was delivered, a push was sent', [delivery('delivered'), delivery('sent')]],
+    ['delivered', 'every delivery was delivered', [delivery('delivered'), delivery('delivered')]],
+    [
+      'partially_delivered',
+      'one was delivered, the other undelivered',
+      [delivery('delivered'), delivery('undelivered')],
+    ],
+    [
+      'partially_sent',
+      'one was sent, the other undelivered',
+      [delivery('sent'), delivery('undelivered')],
+    ],
+    ['undelivered', 'none arrived and one was undelivered', [delivery('undelivered')]],
+    [
+      'undelivered',
+      'one was undelivered and the other failed',
+      [delivery('undelivered'), delivery('failed')],
+    ],
     ['partially_sent', 'some were sent, the others failed', [delivery('sent'), delivery('failed')]],
     ['partially_sent', 'some were sent, the others are dead', [delivery('sent'), delivery('dead')]],
     ['dead', 'none was sent and one ran out of attempts', [delivery('failed'), delivery('dead')]],

@@ -237,11 +237,17 @@ describe('POST /Services round trips', () => {
       for (const { id } of message.deliveries) {
         expect(await findDeliveryById(env.DB, id)).toMatchObject({ status: 'queued', attempts: 0 })
       }
-      // Built from what was inserted, the answer is the stored message as its status view shows it.
+      // Built from what was inserted, the answer is the stored message as its status view shows it
+      // (which adds each delivery's timeline).
       const view = await call(`/Services/messages/${message.id}`, {
         headers: { authorization: `Bearer ${sender.token}` },
       })
-      expect(await view.text()).toBe(text)
+      const shown = (await view.json()) as Accepted & { deliveries: { events?: unknown }[] }
+      for (const delivery of shown.deliveries) {
+        expect(delivery.events).toEqual([expect.objectContaining({ status: 'queued' })])
+        delete delivery.events
+      }
+      expect(JSON.stringify(shown)).toBe(text)
       const warnings = warn.mock.calls.map(
         ([line]) => JSON.parse(String(line)) as Record<string, unknown>,
       )

@@ -1,0 +1,240 @@
+// Every status change of a delivery, and its timeline (decisions.md D25): the one place where a
+// delivery's status is written. Each change is a guarded UPDATE (it applies only from the statuses
+// the transition may leave) followed, in the same db.batch, by its delivery_events row, written
+// only if the UPDATE took effect. Whatever must happen with every status change is added to
+// statusChange() here, and nowhere else.
+
+import type { DeliveryStatus } from '../channel.ts'
+
+export type { DeliveryStatus } from '../channel.ts'
+
+/** Statuses no transition leaves: a late or replayed change never overwrites them. */
+export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set([
+  'delivered',
+  'undelivered',
+  'failed',
+  'dead',
+])
+
+/**
+ * The transitions, by what causes them:
+ * - `claim` (consumer): queued, or sending whose lease ran out → sending, counting an attempt;
+ * - `retry` (consumer, transient failure): sending → queued, due again at `nextAttemptAt`;
+ * - `requeue` (sweeper): sending whose lease ran out → queued;
+ * - `sent` (consumer): sending → sent, with the channel's message id;
+ * - `failed`: queued or sending (consumer, a permanent error) or sent (the SMS API's `failed`
+ *   receipt) → failed;
+ * - `dead` (dead-letter consumer): queued or sending → dead;
+ * - `delivered`, `undelivered` (the SMS API's receipts): sent → delivered | undelivered.
+ * No transition leaves a final status, and none goes back to sent: a receipt that arrives late,
+ * twice or out of order changes nothing.
+ */
+export type Transition =
+  | { kind: 'claim'; leaseUntil: number; nowSeconds: number }
+  | { kind: 'retry'; error: string; nextAttemptAt: number }
+  | { kind: 'requeue'; nextAttemptAt: number; nowSeconds: number }
+  | { kind: 'sent'; providerMessageId: string }
+  | { kind: 'failed'; error: string; errorCode?: string | null }
+  | { kind: 'dead'; error: string }
+  | { kind: 'delivered' }
+  | { kind: 'undelivered'; error: string; errorCode?: string | null }
+
+export type StatusChange = Transition & { deliveryId: string; at: Date }
+
+type TransitionKind = Transition['kind']
+
+/** The status each transition leads to. */
+export const STATUS_AFTER: Record<TransitionKind, DeliveryStatus> = {
+  claim: 'sending',
+  retry: 'queued',
+  requeue: 'queued',
+  sent: 'sent',
+  failed: 'failed',
+  dead: 'dead',
+  delivered: 'delivered',
+  undelivered: 'undelivered',
+}
+
+// Where each transition may start (SQL over the row; ?4 is nowSeconds where it is used).
+const LEASE_RAN_OUT = `(status = 'sending' AND lease_until < ?4)`
+const FROM: Record<TransitionKind, string> = {
+  claim: `(status = 'queued' OR ${LEASE_RAN_OUT})`,
+  retry: `status = 'sending'`,
+  requeue: LEASE_RAN_OUT,
+  sent: `status = 'sending'`,
+  failed: `status IN ('queued', 'sending', 'sent')`,
+  dead: `status IN ('queued', 'sending')`,
+  delivered: `status = 'sent'`,
+  undelivered: `status = 'sent'`,
+}
+
+// The step's own timestamp column: the first time the delivery reached it.
+const REACHED: Partial<Record<DeliveryStatus, string>> = {
+  sending: 'sending_at = COALESCE(sending_at, ?3)',
+  sent: 'sent_at = ?3',
+  delivered: 'delivered_at = ?3',
+  undelivered: 'undelivered_at = ?3',
+  failed: 'failed_at = ?3',
+  dead: 'dead_at = ?3',
+}
+
+/** The columns a transition sets besides the status and its timestamp (params from ?5 on). */
+function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
+  switch (t.kind) {
+    case 'claim':
+      return { sql: ['lease_until = ?5', 'attempts = attempts + 1'], params: [t.leaseUntil] }
+    case 'retry':
+    case 'requeue':
+      return {
+        sql: [
+          'lease_until = NULL',
+          'next_attempt_at = ?5',
+          ...(t.kind === 'retry' ? ['last_error = ?6'] : []),
+        ],
+        params: t.kind === 'retry' ? [t.nextAttemptAt, t.error] : [t.nextAttemptAt],
+      }
+    case 'sent':
+      return {
+        sql: [
+          'provider_message_id = ?5',
+          'lease_until = NULL',
+          'last_error = NULL',
+          'error_code = NULL',
+        ],
+        params: [t.providerMessageId],
+      }
+    case 'failed':
+    case 'undelivered':
+    case 'dead': {
+      const code = t.kind === 'dead' ? null : (t.errorCode ?? null)
+      return {
+        sql: ['lease_until = NULL', 'last_error = ?5', 'error_code = ?6'],
+        params: [t.error, code],
+      }
+    }
+    case 'delivered':
+      return { sql: ['last_error = NULL', 'error_code = NULL'], params: [] }
+  }
+}
+
+/** What the timeline row says beside the status: the error and its code, when there is one. */
+function eventDetail(t: Transition): { errorCode: string | null; detail: string | null } {
+  switch (t.kind) {
+    case 'retry':
+    case 'dead':
+      return { errorCode: null, detail: t.error }
+    case 'failed':
+    case 'undelivered':
+      return { errorCode: t.errorCode ?? null, detail: t.error }
+    default:
+      return { errorCode: null, detail: null }
+  }
+}
+
+/**
+ * The statements of one status change, to run in one db.batch (with any others of the caller):
+ * the guarded UPDATE (with `returning` columns, if given) and the timeline row, written only if
+ * the UPDATE applied. `eventId` names that row.
+ */
+export function statusChange(
+  db: D1Database,
+  change: StatusChange,
+  { returning }: { returning?: string } = {},
+): { eventId: string; statements: D1PreparedStatement[] } {
+  const eventId = crypto.randomUUID()
+  const status = STATUS_AFTER[change.kind]
+  const at = change.at.toISOString()
+  const { sql, params } = columnsOf(change)
+  const reached = REACHED[status]
+  const nowSeconds = 'nowSeconds' in change ? change.nowSeconds : null
+  const update = db
+    .prepare(
+      `UPDATE deliveries SET status = ?2, updated_at = ?3, last_event_id = ?1,
+         ${[...(reached ? [reached] : []), ...sql].join(', ')}
+       WHERE id = ?${params.length + 5} AND ${FROM[change.kind]}
+       ${returning ? `RETURNING ${returning}` : ''}`,
+    )
+    .bind(eventId, status, at, nowSeconds, ...params, change.deliveryId)
+  const { errorCode, detail } = eventDetail(change)
+  const event = db
+    .prepare(
+      `INSERT INTO delivery_events (id, delivery_id, message_id, provider_id, status, occurred_at,
+         attempt, error_code, detail)
+       SELECT ?1, id, message_id, provider_id, status, ?2, attempts, ?3, ?4
+       FROM deliveries WHERE id = ?5 AND last_event_id = ?1`,
+    )
+    .bind(eventId, at, errorCode, detail, change.deliveryId)
+  return { eventId, statements: [update, event] }
+}
+
+/**
+ * Makes one status change (and runs `also` in the same batch, after it). True when it applied;
+ * false when the delivery is not where the transition may start (a replay, a late receipt, a
+ * delivery another consumer holds) or does not exist.
+ */
+export async function changeDeliveryStatus(
+  db: D1Database,
+  change: StatusChange,
+  also: D1PreparedStatement[] = [],
+): Promise<boolean> {
+  const [updated] = await db.batch([...statusChange(db, change).statements, ...also])
+  return updated!.meta.changes > 0
+}
+
+/**
+ * The `queued` timeline rows of a message's new deliveries, for the batch that inserts them:
+ * a delivery enters the lifecycle at `queued` when POST /Services writes it.
+ */
+export function queuedEvents(db: D1Database, messageId: string, at: string): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO delivery_events (id, delivery_id, message_id, provider_id, status, occurred_at)
+       SELECT lower(hex(randomblob(16))), id, message_id, provider_id, 'queued', ?2
+       FROM deliveries WHERE message_id = ?1`,
+    )
+    .bind(messageId, at)
+}
+
+export type DeliveryEvent = {
+  deliveryId: string
+  status: DeliveryStatus
+  occurredAt: string
+  attempt: number
+  errorCode: string | null
+  detail: string | null
+}
+
+type DeliveryEventRow = {
+  delivery_id: string
+  status: DeliveryStatus
+  occurred_at: string
+  attempt: number
+  error_code: string | null
+  detail: string | null
+}
+
+function toDeliveryEvent(row: DeliveryEventRow): DeliveryEvent {
+  return {
+    deliveryId: row.delivery_id,
+    status: row.status,
+    occurredAt: row.occurred_at,
+    attempt: row.attempt,
+    errorCode: row.error_code,
+    detail: row.detail,
+  }
+}
+
+/** A message's timeline, oldest first, as a read for readBatch. */
+export function selectDeliveryEvents(db: D1Database, messageId: string) {
+  return {
+    statements: [
+      db
+        .prepare(
+          `SELECT delivery_id, status, occurred_at, attempt, error_code, detail
+           FROM delivery_events WHERE message_id = ?1 ORDER BY occurred_at, rowid`,
+        )
+        .bind(messageId),
+    ],
+    read: ([result]: D1Result[]) => (result!.results as DeliveryEventRow[]).map(toDeliveryEvent),
+  }
+}
