@@ -17,7 +17,31 @@ export type StandInOptions = {
    * https://oauth2.googleapis.com/token).
    */
   tokenUrl: string
+  /**
+   * Sends the status callbacks of a message that named a StatusCallback URL. Default: the global
+   * fetch. Tests pass one that hands the request to the Worker under test.
+   */
+  fetch?: (request: Request) => Promise<Response>
+  /** How long after the send answer the `sent` callback goes, and again the final one. */
+  callbackDelayMs?: number
+  /**
+   * Keep callbacks until sendCallbacks() is called, instead of sending them after the answer:
+   * tests decide when receipts arrive.
+   */
+  holdCallbacks?: boolean
 }
+
+/** A status callback the stand-in sent or holds: where to, the form, and what came back. */
+export type StatusCallback = {
+  url: string
+  form: Record<string, string>
+  signature: string
+  /** null while held or in flight; the HTTP status, or the network error, once sent. */
+  answer: number | string | null
+}
+
+/** Lets work outlive the answer (a Worker's ctx.waitUntil). */
+export type Deferrer = { waitUntil(promise: Promise<unknown>): void }
 
 export type Target = 'sms' | 'fcm' | 'token'
 
@@ -52,13 +76,19 @@ export type StandInState = {
   failures: InjectedFailure[]
   /** Access token → expiry (epoch ms), one entry per token ever issued: `size` is the count. */
   accessTokens: Map<string, number>
+  /** Status callbacks, oldest first: sent, in flight, or held (holdCallbacks). */
+  callbacks: StatusCallback[]
+  /** Numbers made undeliverable with POST /_control/undeliverable → the ErrorCode they get. */
+  undeliverable: Map<string, number>
 }
 
 export type StandIn = {
-  fetch(request: Request): Promise<Response>
+  fetch(request: Request, ctx?: Deferrer): Promise<Response>
   state: StandInState
   /** Providers' webhook receivers by name (stand-in/webhooks.ts). */
   webhooks: WebhookReceivers
+  /** Sends the held status callbacks (those `which` picks), in order, once all are answered. */
+  sendCallbacks(which?: (callback: StatusCallback) => boolean): Promise<StatusCallback[]>
 }
 
 type Answer = {
@@ -93,6 +123,13 @@ const TWILIO_TEST_NUMBERS: Record<string, [code: number, message: string]> = {
   '+15005550009': [21614, "'To' number is not a valid mobile number"],
 }
 
+// Numbers of the stand-in's own (not Twilio's): accepted, then reported undelivered by the status
+// callback with this ErrorCode, as a handset that is off or a number no longer in service would be.
+const UNDELIVERABLE_NUMBERS: Record<string, number> = {
+  '+15005550010': 30003, // unreachable destination handset
+  '+15005550011': 30005, // unknown destination handset
+}
+
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -125,6 +162,16 @@ const FailureInput = z.object({
   body: z.unknown().optional(),
 })
 
+const UndeliverableInput = z.object({
+  to: z.string().regex(E164, 'an E.164 number'),
+  // Delivery errors (30001–30010) and 21610, the recipient having replied STOP.
+  errorCode: z
+    .number()
+    .int()
+    .refine((code) => code === 21610 || (code >= 30001 && code <= 30010), '30001–30010 or 21610')
+    .default(30003),
+})
+
 export function createStandIn(options: StandInOptions): StandIn {
   const state: StandInState = {
     sms: [],
@@ -132,15 +179,30 @@ export function createStandIn(options: StandInOptions): StandIn {
     tokens: [],
     failures: [],
     accessTokens: new Map(),
+    callbacks: [],
+    undeliverable: new Map(),
   }
+  const held: { callback: StatusCallback; delayMs: number }[] = []
   let publicKey: ReturnType<typeof importJWK> | undefined
   const app = new Hono()
 
   app.post('/twilio/2010-04-01/Accounts/:sid/Messages.json', async (c) => {
     const form = await readForm(c.req.raw)
-    return answer('sms', c.req.raw, form ? formToObject(form) : await c.req.text(), () =>
-      sendSms(c.req.raw, c.req.param('sid'), form),
+    const response = await answer(
+      'sms',
+      c.req.raw,
+      form ? formToObject(form) : await c.req.text(),
+      () => sendSms(c.req.raw, c.req.param('sid'), form),
     )
+    const callbackUrl = form?.get('StatusCallback')
+    if (response.status === 201 && callbackUrl) {
+      const message = (await response.clone().json()) as Record<string, string>
+      const work = reportStatus(callbackUrl, message)
+      const ctx = (c.env as { ctx?: Deferrer } | undefined)?.ctx
+      if (ctx) ctx.waitUntil(work)
+      else void work
+    }
+    return response
   })
 
   app.post('/google/token', async (c) => {
@@ -174,11 +236,31 @@ export function createStandIn(options: StandInOptions): StandIn {
     return c.body(null, 204)
   })
 
+  app.post('/_control/undeliverable', async (c) => {
+    const parsed = UndeliverableInput.safeParse(parseJson(await c.req.text()))
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({
+        path: i.path.join('.'),
+        message: i.message,
+      }))
+      return c.json({ error: 'invalid_number', issues }, 400)
+    }
+    state.undeliverable.set(parsed.data.to, parsed.data.errorCode)
+    return c.json({ undeliverable: Object.fromEntries(state.undeliverable) }, 201)
+  })
+  app.get('/_control/undeliverable', (c) =>
+    c.json({ undeliverable: Object.fromEntries(state.undeliverable) }),
+  )
+  app.delete('/_control/undeliverable', (c) => {
+    state.undeliverable.clear()
+    return c.body(null, 204)
+  })
+
   app.get('/_control/received', (c) =>
-    c.json({ sms: state.sms, fcm: state.fcm, tokens: state.tokens }),
+    c.json({ sms: state.sms, fcm: state.fcm, tokens: state.tokens, callbacks: state.callbacks }),
   )
   app.delete('/_control/received', (c) => {
-    state.sms.length = state.fcm.length = state.tokens.length = 0
+    state.sms.length = state.fcm.length = state.tokens.length = state.callbacks.length = 0
     return c.body(null, 204)
   })
 
@@ -186,6 +268,76 @@ export function createStandIn(options: StandInOptions): StandIn {
   addWebhookReceivers(app, webhooks)
 
   app.get('/', (c) => c.html(renderPage(state)))
+
+  /**
+   * The callbacks Twilio makes for an accepted message: `sent`, then `delivered`, or `undelivered`
+   * with an ErrorCode for an undeliverable number. Each is signed as Twilio signs them.
+   */
+  async function reportStatus(url: string, message: Record<string, string>): Promise<void> {
+    const errorCode = state.undeliverable.get(message.to!) ?? UNDELIVERABLE_NUMBERS[message.to!]
+    const base = {
+      AccountSid: options.twilioAccountSid,
+      ApiVersion: '2010-04-01',
+      From: message.from!,
+      MessageSid: message.sid!,
+      SmsSid: message.sid!,
+      SmsStatus: '',
+      MessageStatus: '',
+      To: message.to!,
+    }
+    const reports: Record<string, string>[] = [
+      { ...base, MessageStatus: 'sent', SmsStatus: 'sent' },
+      errorCode === undefined
+        ? { ...base, MessageStatus: 'delivered', SmsStatus: 'delivered' }
+        : {
+            ...base,
+            MessageStatus: 'undelivered',
+            SmsStatus: 'undelivered',
+            ErrorCode: String(errorCode),
+          },
+    ]
+    const delayMs = options.callbackDelayMs ?? 500
+    for (const form of reports) {
+      const callback: StatusCallback = {
+        url,
+        form,
+        signature: await twilioSignature(options.twilioAuthToken, url, form),
+        answer: null,
+      }
+      state.callbacks.push(callback)
+      if (options.holdCallbacks) held.push({ callback, delayMs })
+      else await deliver(callback, delayMs)
+    }
+  }
+
+  async function deliver(callback: StatusCallback, delayMs: number): Promise<void> {
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
+    const request = new Request(callback.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': callback.signature,
+        'user-agent': 'TwilioProxy/1.1',
+      },
+      body: new URLSearchParams(callback.form).toString(),
+    })
+    try {
+      const response = await (options.fetch ?? globalThis.fetch)(request)
+      await response.body?.cancel()
+      callback.answer = response.status
+    } catch (error) {
+      callback.answer = String(error)
+    }
+  }
+
+  async function sendCallbacks(
+    which: (callback: StatusCallback) => boolean = () => true,
+  ): Promise<StatusCallback[]> {
+    const sent = held.filter(({ callback }) => which(callback))
+    for (const entry of sent) held.splice(held.indexOf(entry), 1)
+    for (const { callback } of sent) await deliver(callback, 0)
+    return sent.map(({ callback }) => callback)
+  }
 
   /** Answers with a queued failure if one matches, else with `handle`, and records the exchange. */
   async function answer(
@@ -405,7 +557,40 @@ export function createStandIn(options: StandInOptions): StandIn {
     }
   }
 
-  return { fetch: async (request) => app.fetch(request), state, webhooks }
+  return {
+    fetch: async (request, ctx) => app.fetch(request, ctx ? { ctx } : undefined),
+    state,
+    webhooks,
+    sendCallbacks,
+  }
+}
+
+/**
+ * Twilio's request signature, written here from its documentation ("Webhooks security") rather
+ * than taken from Portero: base64 of HMAC-SHA1 keyed with the auth token, over the URL followed
+ * by each form field's name and value, sorted by name.
+ */
+export async function twilioSignature(
+  authToken: string,
+  url: string,
+  form: Record<string, string>,
+): Promise<string> {
+  const data =
+    url +
+    Object.keys(form)
+      .sort()
+      .map((name) => name + form[name])
+      .join('')
+  const encoder = new TextEncoder()
+  const key = await crypto.subtle.importKey(
+    'raw',
+    encoder.encode(authToken),
+    { name: 'HMAC', hash: 'SHA-1' },
+    false,
+    ['sign'],
+  )
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(data)))
+  return btoa(String.fromCharCode(...mac))
 }
 
 type FieldViolation = { field: string; description: string }
@@ -604,6 +789,24 @@ function escapeHtml(value: unknown): string {
   return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
 }
 
+function callbackTable(callbacks: StatusCallback[]): string {
+  const rows = [...callbacks]
+    .reverse()
+    .map(
+      (c) =>
+        `<tr><td>${escapeHtml(c.form.MessageSid)}</td><td>${escapeHtml(c.form.To)}</td>` +
+        `<td>${escapeHtml(c.form.MessageStatus)}</td><td>${escapeHtml(c.form.ErrorCode ?? '')}</td>` +
+        `<td>${escapeHtml(c.answer ?? 'pending')}</td></tr>`,
+    )
+  return (
+    `<h2>Status callbacks (${rows.length})</h2>` +
+    (rows.length === 0
+      ? '<p>None yet.</p>'
+      : '<table><tr><th>MessageSid</th><th>To</th><th>Status</th><th>ErrorCode</th>' +
+        `<th>Answer</th></tr>${rows.join('')}</table>`)
+  )
+}
+
 function renderPage(state: StandInState): string {
   const row = (entry: ReceivedRequest, cells: unknown[]) =>
     `<tr class="${entry.status < 300 ? 'ok' : 'failed'}"><td>${escapeHtml(entry.at)}</td>` +
@@ -653,6 +856,7 @@ tr.failed td { color: #a00; }
 ${state.failures.length} failure rule(s) queued. Refreshes every 2 s.</p>
 ${table('SMS', ['To', 'From', 'Body', 'Media'], sms)}
 ${table('Push', ['Target', 'Title', 'Body', 'Link'], pushes)}
+${callbackTable(state.callbacks)}
 </body>
 </html>
 `

@@ -31,9 +31,10 @@ const PublicRsaJwk = z.object({ kty: z.literal('RSA'), n: z.string().min(1), e: 
 let standIn: StandIn | undefined
 
 export default {
-  fetch(request, env) {
+  fetch(request, env, ctx) {
     standIn ??= createStandIn(readOptions(env))
-    return standIn.fetch(request)
+    // The status callbacks go out after the answer, as Twilio's do.
+    return standIn.fetch(request, ctx)
   },
 } satisfies ExportedHandler<StandInEnv>
 

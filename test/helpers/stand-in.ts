@@ -1,7 +1,8 @@
 // The outside world for tests: the local stand-in (stand-in/app.ts), reached by the Worker's own
 // outbound fetch through a spy. One stand-in per test file, like one Twilio and one Google; any
-// other outbound URL fails the test.
-import { env } from 'cloudflare:workers'
+// other outbound URL fails the test. The stand-in holds the SMS status callbacks until a test
+// calls `standIn.sendCallbacks()`, which hands them to the Worker's own fetch handler.
+import { env, exports } from 'cloudflare:workers'
 import { vi } from 'vitest'
 import { createStandIn, type StandIn } from '../../stand-in/app.ts'
 
@@ -19,6 +20,8 @@ export function useStandIn(): StandIn {
       .client_email,
     serviceAccountPublicKey: JSON.parse(env.TEST_SERVICE_ACCOUNT_PUBLIC_JWK),
     tokenUrl: env.GOOGLE_TOKEN_URL,
+    holdCallbacks: true,
+    fetch: (request) => exports.default.fetch(request),
   })
   const target = standIn
   vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
