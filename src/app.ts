@@ -11,6 +11,7 @@ import { limitBody, limitHeaders, requireHttps, securityHeaders } from './http/s
 import { buildOpenApiDocument } from './openapi/document.ts'
 import { admin } from './routes/admin/index.ts'
 import { auth } from './routes/auth.ts'
+import { callbacks } from './routes/callbacks.ts'
 import { createDocs } from './routes/docs.ts'
 import { health } from './routes/health.ts'
 import { introspection } from './routes/introspection.ts'
@@ -35,6 +36,9 @@ export const MAX_BODY_BYTES = 16 * 1024
 export const BODY_LIMITS: ReadonlyMap<string, number> = new Map([
   ['/auth/login', 4 * 1024],
   ['/oauth/token', 4 * 1024],
+  // The SMS API's status callback: a few hundred bytes of form, from anyone until its signature
+  // is checked.
+  ['/callbacks/sms/status', 4 * 1024],
 ])
 
 /** Routes whose larger limit applies only after their bearer token is checked (SECURITY.md). */
@@ -70,6 +74,7 @@ app.route('/.well-known', wellKnown)
 app.route('/', introspection)
 app.route('/', revocation)
 app.route('/Services', services)
+app.route('/callbacks', callbacks)
 app.route('/pictures', pictures)
 app.route('/recipients', recipients)
 app.route('/subscriptions', subscriptions)

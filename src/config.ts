@@ -135,11 +135,15 @@ const ServiceAccount = z.object({
   token_uri: z.url().optional(),
 })
 
+/** Where the SMS API posts status callbacks, under ISSUER (src/routes/callbacks.ts). */
+export const SMS_STATUS_CALLBACK_PATH = '/callbacks/sms/status'
+
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
 
 const channelConfigs = memoize(
   (env: Env) =>
     [
+      env.ISSUER,
       env.SMS_API_BASE_URL,
       env.SMS_ACCOUNT_SID,
       env.SMS_AUTH_TOKEN,
@@ -226,11 +230,13 @@ function parseSms(env: Env): ChannelConfig['sms'] {
   if (missing.length === CHANNEL_SETTINGS.sms.length) return null
   if (missing.length > 0) throw new Error(needs('sms'))
   const baseUrl = z.url().parse(env.SMS_API_BASE_URL).replace(/\/+$/, '')
+  const issuer = ConfigSchema.shape.ISSUER.parse(env.ISSUER)
   return {
     baseUrl,
     accountSid: env.SMS_ACCOUNT_SID,
     authToken: env.SMS_AUTH_TOKEN!,
     from: env.SMS_FROM,
+    statusCallbackUrl: `${issuer}${SMS_STATUS_CALLBACK_PATH}`,
   }
 }
 

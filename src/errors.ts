@@ -81,6 +81,11 @@ export const ERRORS = {
     title: 'Forbidden',
     description: 'The caller may not do this with this resource.',
   },
+  invalid_signature: {
+    status: 403,
+    title: 'Forbidden',
+    description: 'The request is not signed, or not signed by whom this endpoint expects.',
+  },
   conflict: {
     status: 409,
     title: 'Conflict',

@@ -5,7 +5,7 @@ import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import type * as z from 'zod'
 import type { AppEnv } from './app-env.ts'
-import { requireJson, throwInvalid, validate, validateForm } from './validate.ts'
+import { requireForm, requireJson, throwInvalid, validate, validateForm } from './validate.ts'
 
 /** Body schemas that only document the body: their handler reads and checks it itself. */
 const readByHandler = new WeakSet<z.ZodType>()
@@ -13,8 +13,9 @@ const readByHandler = new WeakSet<z.ZodType>()
 /**
  * Documents `schema` as a route's body without checking it before the handler, which reads the
  * body itself: the login's field names pick its dialect first (src/http/dialect.ts), and
- * /Services checks more than its schema says (src/domain/dispatch-request.ts). The content type
- * is still checked.
+ * /Services checks more than its schema says (src/domain/dispatch-request.ts), and a signed
+ * callback checks its signature before its fields (src/http/sms-callback.ts). The content type is
+ * still checked.
  */
 export function documentedOnly<S extends z.ZodType>(schema: S): S {
   readByHandler.add(schema)
@@ -37,7 +38,9 @@ function bodyChecks(body: NonNullable<RouteConfig['request']>['body']): Middlewa
   if (type === 'application/json') {
     return readByHandler.has(schema) ? [requireJson()] : [requireJson(), validate('json', schema)]
   }
-  if (type === 'application/x-www-form-urlencoded') return [validateForm(schema)]
+  if (type === 'application/x-www-form-urlencoded') {
+    return readByHandler.has(schema) ? [requireForm()] : [validateForm(schema)]
+  }
   throw new Error(`No body check for ${type}.`)
 }
 

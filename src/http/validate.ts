@@ -112,6 +112,20 @@ export function requireJson(): MiddlewareHandler {
 }
 
 /**
+ * Requires an application/x-www-form-urlencoded body and nothing more: for a handler that reads
+ * the body itself (a signed callback, whose signature covers the raw fields).
+ */
+export function requireForm(): MiddlewareHandler {
+  return async function requireForm(c, next) {
+    const type = c.req.header('content-type')
+    if (mediaType(type) !== 'application/x-www-form-urlencoded') {
+      throw unsupported('application/x-www-form-urlencoded', type)
+    }
+    await next()
+  }
+}
+
+/**
  * Requires an application/x-www-form-urlencoded body and validates its fields with `schema`, for
  * `c.req.valid('form')`. A field sent more than once arrives as an array of its values, as with
  * Hono's form validator, so schemas can refuse repeats (RFC 6749 §3.1). The body is parsed by

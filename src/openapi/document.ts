@@ -28,6 +28,10 @@ const TAGS = [
   { name: 'Tokens', description: 'Login, OAuth 2.0 token, introspection and revocation.' },
   { name: 'Discovery', description: 'Keys and metadata.' },
   { name: 'Dispatch', description: "Document 001's /Services." },
+  {
+    name: 'Callbacks',
+    description: 'Requests the delivery channels make to Portero, signed by them: no token.',
+  },
   { name: 'Recipients', description: "A provider's directory of end users." },
   {
     name: 'Webhooks',

@@ -7,7 +7,14 @@ import { createSmsNotifier } from './sms.ts'
 
 /** The settings of each channel, from loadChannelConfig (config.ts); null when it is off. */
 export type ChannelConfig = {
-  sms: { baseUrl: string; accountSid: string; authToken: string; from: string } | null
+  sms: {
+    baseUrl: string
+    accountSid: string
+    authToken: string
+    from: string
+    /** `${ISSUER}/callbacks/sms/status`: where the SMS API reports each message's status. */
+    statusCallbackUrl: string
+  } | null
   fcm: {
     baseUrl: string
     projectId: string

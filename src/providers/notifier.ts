@@ -33,6 +33,8 @@ export type SendResult =
       /** No credentials, no tokens; shown to the provider unless `operatorFault`. */
       reason: string
       permanent?: PermanentFailure
+      /** The channel's own error code, when it gave one (the SMS API's `code`, e.g. 21610). */
+      errorCode?: string
       /**
        * The operator's own account or settings failed (credentials refused, a wrong account or
        * project), not this message: the provider is shown a neutral text, the reason is logged.

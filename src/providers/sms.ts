@@ -14,12 +14,17 @@ export type SmsNotifierConfig = {
   from: string
   fetch?: typeof globalThis.fetch
   timeoutMs?: number
+  /**
+   * Where the SMS API posts the message's status changes (StatusCallback): Portero's
+   * /callbacks/sms/status under ISSUER (decisions.md D25).
+   */
+  statusCallbackUrl: string
   /** Only used to turn a Retry-After HTTP date into seconds. */
   now?: () => Date
 }
 
 // Twilio error codes that blame the recipient rather than the request.
-const PERMANENT_BY_CODE: Record<number, PermanentFailure> = {
+export const PERMANENT_BY_CODE: Record<number, PermanentFailure> = {
   21211: 'invalid_destination', // invalid 'To' phone number
   21408: 'invalid_destination', // sending to that region is not enabled
   21612: 'invalid_destination', // no route to that number
@@ -32,6 +37,7 @@ export function createSmsNotifier({
   accountSid,
   authToken,
   from,
+  statusCallbackUrl,
   fetch = globalThis.fetch,
   timeoutMs = 10_000,
   now = () => new Date(),
@@ -63,6 +69,7 @@ export function createSmsNotifier({
             To: message.to,
             From: from,
             Body: smsText(message),
+            StatusCallback: statusCallbackUrl,
             // Twilio sends an MMS when MediaUrl is set (decisions.md D19); it fetches the URL
             // itself.
             ...(message.pictureUrl ? { MediaUrl: message.pictureUrl } : {}),
@@ -126,6 +133,7 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
     retryable: false,
     reason: `SMS provider refused the message (${detail})`,
     ...(permanent ? { permanent } : {}),
+    ...(twilioCode === undefined ? {} : { errorCode: String(twilioCode) }),
   }
 }
 

@@ -7,6 +7,7 @@ const BASE_URL = 'https://sms.portero.test'
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef'
 const AUTH_TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f'
 const FROM = '+15005550006'
+const STATUS_CALLBACK = 'https://portero.test/callbacks/sms/status'
 const MESSAGES_URL = `${BASE_URL}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`
 const NOW = new Date('2026-03-01T12:00:00Z')
 
@@ -73,6 +74,7 @@ function notifier(
     accountSid: ACCOUNT_SID,
     authToken: AUTH_TOKEN,
     from: FROM,
+    statusCallbackUrl: STATUS_CALLBACK,
     fetch,
     now: () => NOW,
     ...overrides,
@@ -89,6 +91,7 @@ describe('createSmsNotifier', () => {
       ['To', '+34600111222'],
       ['From', FROM],
       ['Body', `Cita confirmada\nSu cita es el lunes a las 10:00.\n${link}`],
+      ['StatusCallback', STATUS_CALLBACK],
       ['MediaUrl', pictureUrl],
     ])
   })
@@ -105,7 +108,7 @@ describe('createSmsNotifier', () => {
     expect(twilio.requests).toHaveLength(1)
   })
 
-  it('posts exactly To, From and Body as a form, with Basic auth', async () => {
+  it('posts exactly To, From, Body and StatusCallback as a form, with Basic auth', async () => {
     const twilio = fakeTwilio()
     await notifier(twilio.fetch).send(MESSAGE)
 
@@ -120,6 +123,7 @@ describe('createSmsNotifier', () => {
       ['To', '+34600111222'],
       ['From', FROM],
       ['Body', 'Cita confirmada\nSu cita es el lunes a las 10:00.'],
+      ['StatusCallback', STATUS_CALLBACK],
     ])
   })
 
@@ -139,6 +143,7 @@ describe('createSmsNotifier', () => {
       accountSid: ACCOUNT_SID,
       authToken: AUTH_TOKEN,
       from: FROM,
+      statusCallbackUrl: STATUS_CALLBACK,
       fetch: twilio.fetch,
     })
     expect(await sms.send(MESSAGE)).toMatchObject({ ok: true })
@@ -241,15 +246,17 @@ describe('createSmsNotifier permanent failures', () => {
       ok: false,
       retryable: false,
       permanent,
+      errorCode: String(code),
       reason: `SMS provider refused the message (HTTP 400, Twilio error ${code}: ${message})`,
     })
   })
 
-  it('refuses other 4xx without retry or a permanent mark', async () => {
+  it('refuses other 4xx without retry or a permanent mark, keeping the error code', async () => {
     const twilio = fakeTwilio(() => twilioError(400, 21602, 'Message body is required.'))
     expect(await notifier(twilio.fetch).send(MESSAGE)).toEqual({
       ok: false,
       retryable: false,
+      errorCode: '21602',
       reason:
         'SMS provider refused the message ' +
         '(HTTP 400, Twilio error 21602: Message body is required.)',

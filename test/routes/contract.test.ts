@@ -15,6 +15,8 @@ type Access =
   | { kind: 'public' }
   /** A client's id and secret, in the body or as Basic credentials: no token. */
   | { kind: 'credentials' }
+  /** A delivery channel's API, proving itself by a signature over the request: no token. */
+  | { kind: 'signed' }
   /** A valid token carrying one of `scopes` (any valid token when empty). */
   | { kind: 'token'; scopes: string[]; challenge: string }
 
@@ -24,6 +26,7 @@ const BEARER = 'Bearer realm="portero"'
 const ACCESS: [RegExp, Access][] = [
   [/^\/(healthz|openapi\.json|docs|\.well-known\/.+|pictures\/.+)$/, { kind: 'public' }],
   [/^\/(auth\/login|oauth\/token|oauth\/revoke)$/, { kind: 'credentials' }],
+  [/^\/callbacks\/sms\/status$/, { kind: 'signed' }],
   // Introspection callers may also authenticate as a client (RFC 7662 §2.1): both are offered.
   [
     /^\/(mcg\/v1\/tokeninfo|oauth\/introspect)$/,

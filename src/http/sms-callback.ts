@@ -1,0 +1,66 @@
+// Requests the SMS API makes to Portero (its status callbacks): refused unless signed with the
+// account's auth token (X-Twilio-Signature over the URL as received and the form fields) and sent
+// for this deployment's account. Only then are the fields read.
+import type { Context } from 'hono'
+import * as z from 'zod'
+import { loadChannelConfig } from '../config.ts'
+import { AppError } from '../errors.ts'
+import { log } from '../log.ts'
+import { SMS_SIGNATURE_HEADER, verifySmsSignature } from '../providers/sms-signature.ts'
+import { readSmsStatus, type SmsStatusReport } from '../providers/sms-status.ts'
+import type { AppEnv } from './app-env.ts'
+import { parseWith } from './validate.ts'
+
+const Field = z.string().max(200)
+
+/** The fields of a status callback Portero reads (the API sends more; they are signed too). */
+export const SmsStatusForm = z
+  .looseObject({
+    MessageSid: Field.regex(
+      /^[A-Z]{2}[0-9a-f]{32}$/,
+      'a message sid: two letters, 32 hex digits',
+    ).meta({ description: "The SMS API's id of the message (sid), as its send answered." }),
+    MessageStatus: Field.meta({
+      description:
+        'queued, sending, sent, delivered, undelivered or failed (accepted, scheduled, read… are ' +
+        'taken as on the way and change nothing).',
+    }),
+    AccountSid: Field.meta({ description: "Must be this deployment's SMS_ACCOUNT_SID." }),
+    ErrorCode: Field.optional().meta({
+      description: "The API's error code of an undelivered or failed message (e.g. 30003).",
+    }),
+  })
+  .meta({ id: 'SmsStatusCallback' })
+
+/**
+ * Reads a status callback the SMS API signed, or throws: 501 `channel_not_configured` without
+ * SMS settings, 403 `invalid_signature` for a missing or wrong signature, 403 `forbidden` for
+ * another account, 400 `invalid_request` for missing fields. The body is read as sent: the
+ * signature covers every field, those Portero does not read included.
+ */
+export async function readSignedSmsStatus(c: Context<AppEnv>): Promise<SmsStatusReport> {
+  const sms = loadChannelConfig(c.env).sms
+  if (!sms) {
+    throw new AppError(
+      'channel_not_configured',
+      'SMS delivery is not configured on this deployment: it expects no SMS status callbacks.',
+    )
+  }
+  const params = new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()))
+  const signature = c.req.header(SMS_SIGNATURE_HEADER)
+  if (!(await verifySmsSignature(sms.authToken, c.req.url, params, signature))) {
+    log('warn', 'SMS callback refused: bad signature', {
+      requestId: c.get('requestId'),
+      signed: signature !== undefined,
+    })
+    const detail = signature
+      ? `The ${SMS_SIGNATURE_HEADER} header is not the SMS API's signature of this request.`
+      : `The ${SMS_SIGNATURE_HEADER} header is missing: only the SMS API may call this endpoint.`
+    throw new AppError('invalid_signature', detail)
+  }
+  const fields = parseWith(SmsStatusForm, Object.fromEntries(params))
+  if (fields.AccountSid !== sms.accountSid) {
+    throw new AppError('forbidden', "AccountSid is not this deployment's SMS account.")
+  }
+  return readSmsStatus(fields)
+}

@@ -1,0 +1,56 @@
+// The SMS API's status callbacks (Twilio's StatusCallback requests): what a MessageStatus and an
+// ErrorCode mean for a delivery. The request's signature is checked by sms-signature.ts first.
+import { PERMANENT_BY_CODE } from './sms.ts'
+
+/** The fields of a status callback Portero reads; the API sends more (To, From, ApiVersion…). */
+export type SmsStatusFields = {
+  MessageSid: string
+  MessageStatus: string
+  AccountSid: string
+  ErrorCode?: string | undefined
+}
+
+/**
+ * A status callback as the delivery lifecycle reads it: a final outcome, or `progress` for the
+ * statuses on the way (accepted, queued, sending, sent), which change nothing.
+ */
+export type SmsStatusReport = {
+  messageSid: string
+  outcome: 'delivered' | 'undelivered' | 'failed' | 'progress'
+  /** MessageStatus as the API sent it. */
+  apiStatus: string
+  errorCode: string | null
+  /** What went wrong, for the delivery's last_error; null when delivered or on the way. */
+  reason: string | null
+  /** ErrorCode 21610: the recipient replied STOP. */
+  optedOut: boolean
+}
+
+// Twilio's delivery error codes (https://www.twilio.com/docs/api/errors), the common ones.
+const ERROR_TEXT: Record<string, string> = {
+  '21610': 'the recipient replied STOP (unsubscribed)',
+  '30003': 'the handset is unreachable (switched off or out of coverage)',
+  '30004': 'the message was blocked by the recipient or the carrier',
+  '30005': 'the number is unknown or no longer in service',
+  '30006': 'a landline or an unreachable carrier',
+  '30007': 'filtered by the carrier as spam',
+  '30008': 'an unknown error at the carrier',
+}
+
+const FINAL = new Set(['delivered', 'undelivered', 'failed'])
+
+export function readSmsStatus(fields: SmsStatusFields): SmsStatusReport {
+  const apiStatus = fields.MessageStatus.toLowerCase()
+  const errorCode = fields.ErrorCode?.trim() || null
+  const outcome = FINAL.has(apiStatus)
+    ? (apiStatus as 'delivered' | 'undelivered' | 'failed')
+    : 'progress'
+  let reason: string | null = null
+  if (outcome === 'undelivered' || outcome === 'failed') {
+    const code = errorCode ? `, error ${errorCode}` : ''
+    const text = errorCode ? ERROR_TEXT[errorCode] : undefined
+    reason = `SMS provider reported the message ${outcome}${code}${text ? `: ${text}` : ''}`
+  }
+  const optedOut = errorCode !== null && PERMANENT_BY_CODE[Number(errorCode)] === 'opted_out'
+  return { messageSid: fields.MessageSid, outcome, apiStatus, errorCode, reason, optedOut }
+}

@@ -1,0 +1,61 @@
+// POST /callbacks/sms/status: the SMS API's delivery receipts (its StatusCallback requests, sent
+// because every SMS names this URL), signed by the API rather than authenticated by a token.
+import { createRoute } from '@hono/zod-openapi'
+import * as z from 'zod'
+import { recordSmsReceipt } from '../domain/delivery-receipts.ts'
+import { DELIVERY_STATUSES } from '../channel.ts'
+import { documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
+import { readSignedSmsStatus, SmsStatusForm } from '../http/sms-callback.ts'
+import { json, problem, problems, SECURITY } from '../openapi/operations.ts'
+
+export const callbacks = new OpenApiApp()
+
+const ReceiptAnswer = z
+  .object({
+    outcome: z.enum(['applied', 'unchanged']).meta({
+      description:
+        '`applied`: the delivery moved to the reported status. `unchanged`: a status on the way ' +
+        '(queued, sending, sent), a replay, or a report older than what the delivery already ' +
+        'reached: nothing changed.',
+    }),
+    status: z.enum(DELIVERY_STATUSES).meta({ description: "The delivery's status now." }),
+  })
+  .meta({ id: 'SmsReceiptAnswer' })
+
+const smsStatus = createRoute({
+  method: 'post',
+  path: '/sms/status',
+  tags: ['Callbacks'],
+  summary: "The SMS API's delivery receipts (status callbacks)",
+  description:
+    'Every SMS is sent with this URL as its `StatusCallback`. Accepted only with a valid ' +
+    '`X-Twilio-Signature` (base64 HMAC-SHA1, keyed with the SMS auth token, over this URL as ' +
+    'received followed by every form field name and value, sorted by name) and `AccountSid` ' +
+    "equal to this deployment's: otherwise 403 and nothing changes. `delivered` moves the " +
+    'delivery to delivered, `undelivered` and `failed` to undelivered or failed with `ErrorCode` ' +
+    '(21610, a STOP reply, also marks the recipient opted out of SMS). A final status is never ' +
+    'overwritten: a replayed, late or out-of-order receipt answers 200 `unchanged`.',
+  security: SECURITY.none,
+  request: {
+    body: {
+      required: true,
+      content: { 'application/x-www-form-urlencoded': { schema: documentedOnly(SmsStatusForm) } },
+    },
+  },
+  responses: {
+    200: json('The receipt was read; `outcome` says whether it changed anything.', ReceiptAnswer),
+    400: problem('`invalid_request`: a signed request without MessageSid or MessageStatus.'),
+    403: problem(
+      '`invalid_signature`: no or a wrong `X-Twilio-Signature`; `forbidden`: another account.',
+    ),
+    404: problem('`not_found`: no SMS delivery has this MessageSid.'),
+    ...problems(413, 415),
+    501: problem('`channel_not_configured`: this deployment sends no SMS.'),
+  },
+})
+
+callbacks.openapi(smsStatus, async (c) => {
+  const report = await readSignedSmsStatus(c)
+  const result = await recordSmsReceipt({ db: c.env.DB, now: new Date() }, report)
+  return c.json(result, 200)
+})

@@ -1,0 +1,296 @@
+// POST /callbacks/sms/status: the SMS API's delivery receipts, end to end (POST /Services, the
+// queue, the stand-in, its signed callbacks into the Worker), and every way a callback is refused
+// or ignored without changing anything.
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { twilioSignature, type StandIn } from '../../stand-in/app.ts'
+import {
+  dispatch,
+  freshPhone,
+  freshSender,
+  readMessage,
+  settle,
+  smsRequest,
+  type MessageView,
+  type Sender,
+} from '../helpers/dispatch.ts'
+import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
+import { useStandIn } from '../helpers/stand-in.ts'
+
+const CALLBACK_URL = `${ORIGIN}/callbacks/sms/status`
+
+type Timeline = { status: string; at: string; attempt: number; error_code: string | null }
+type DeliveryWithTimeline = MessageView['deliveries'][number] & {
+  error_code: string | null
+  reached: Record<string, string | null>
+  events: Timeline[]
+}
+
+/** An SMS sent through the queue to a fresh number, its status callbacks held by the stand-in. */
+async function sentSms(standIn: StandIn, sender?: Sender) {
+  const phone = freshPhone()
+  sender ??= await freshSender({ phone })
+  const response = await dispatch(sender, smsRequest(sender))
+  expect(response.status).toBe(201)
+  const { id } = (await response.json()) as MessageView
+  const settled = await settle(sender, id)
+  expect(settled.status).toBe('sent')
+  const to = (await recipientPhone(sender))!
+  const held = standIn.state.callbacks.filter((c) => c.form.To === to)
+  expect(held.map((c) => c.form.MessageStatus)).toEqual(['sent', expect.any(String)])
+  expect(held.every((c) => c.url === CALLBACK_URL)).toBe(true)
+  return { sender, id, to, sid: held[0]!.form.MessageSid!, held }
+}
+
+async function recipientPhone(sender: Sender) {
+  const row = await env.DB.prepare(
+    'SELECT phone FROM recipients WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2',
+  )
+    .bind(sender.providerId, sender.userId)
+    .first<{ phone: string }>()
+  return row?.phone
+}
+
+async function view(sender: Sender, id: string) {
+  const message = (await (await readMessage(sender, id)).json()) as MessageView
+  return { message, delivery: message.deliveries[0] as DeliveryWithTimeline }
+}
+
+/** What D1 holds for the delivery with this MessageSid: its row and its timeline. */
+async function stored(sid: string) {
+  const delivery = await env.DB.prepare(
+    `SELECT id, status, last_error, error_code, delivered_at, undelivered_at
+     FROM deliveries WHERE provider_message_id = ?1`,
+  )
+    .bind(sid)
+    .first<Record<string, string | null>>()
+  const { results } = await env.DB.prepare(
+    'SELECT status FROM delivery_events WHERE delivery_id = ?1 ORDER BY occurred_at, rowid',
+  )
+    .bind(delivery!.id)
+    .all<{ status: string }>()
+  return { delivery, timeline: results.map((r) => r.status) }
+}
+
+function receipt(sid: string, to: string, status: string, extra: Record<string, string> = {}) {
+  return {
+    AccountSid: env.SMS_ACCOUNT_SID,
+    ApiVersion: '2010-04-01',
+    From: env.SMS_FROM,
+    MessageSid: sid,
+    MessageStatus: status,
+    SmsSid: sid,
+    SmsStatus: status,
+    To: to,
+    ...extra,
+  }
+}
+
+async function postCallback(
+  form: Record<string, string>,
+  signature: string | null | 'sign' = 'sign',
+  authToken = env.SMS_AUTH_TOKEN,
+) {
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+  }
+  if (signature === 'sign')
+    headers['x-twilio-signature'] = await twilioSignature(authToken, CALLBACK_URL, form)
+  else if (signature !== null) headers['x-twilio-signature'] = signature
+  return call('/callbacks/sms/status', {
+    method: 'POST',
+    headers,
+    body: new URLSearchParams(form).toString(),
+  })
+}
+
+describe('delivery receipts end to end', () => {
+  it(
+    'moves an SMS to delivered, with its timestamps and timeline',
+    { timeout: 30_000 },
+    async () => {
+      const standIn = useStandIn()
+      const { sender, id, to, sid } = await sentSms(standIn)
+
+      const sent = await standIn.sendCallbacks((c) => c.form.To === to)
+      expect(sent.map((c) => [c.form.MessageStatus, c.answer])).toEqual([
+        ['sent', 200],
+        ['delivered', 200],
+      ])
+
+      const { message, delivery } = await view(sender, id)
+      expect(message.status).toBe('delivered')
+      expect(delivery.status).toBe('delivered')
+      expect(delivery.events.map((e) => e.status)).toEqual([
+        'queued',
+        'sending',
+        'sent',
+        'delivered',
+      ])
+      expect(delivery.events.map((e) => e.attempt)).toEqual([0, 1, 1, 1])
+      const { queued, sending, sent: sentAt, delivered } = delivery.reached
+      expect([queued, sending, sentAt, delivered].every((t) => typeof t === 'string')).toBe(true)
+      expect([queued!, sending!, sentAt!, delivered!]).toEqual(
+        [queued!, sending!, sentAt!, delivered!].sort(),
+      )
+      expect(delivery.reached).toMatchObject({ undelivered: null, failed: null, dead: null })
+      expect((await stored(sid)).delivery).toMatchObject({ status: 'delivered', error_code: null })
+    },
+  )
+
+  it(
+    'moves an SMS to undelivered with the error code of a number the stand-in was told to fail',
+    {
+      timeout: 30_000,
+    },
+    async () => {
+      const standIn = useStandIn()
+      const phone = freshPhone()
+      const control = await standIn.fetch(
+        new Request('https://stand-in.test/_control/undeliverable', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ to: phone, errorCode: 30005 }),
+        }),
+      )
+      expect(control.status).toBe(201)
+      const { sender, id, to, sid } = await sentSms(standIn, await freshSender({ phone }))
+
+      const sent = await standIn.sendCallbacks((c) => c.form.To === to)
+      expect(sent.map((c) => [c.form.MessageStatus, c.form.ErrorCode, c.answer])).toEqual([
+        ['sent', undefined, 200],
+        ['undelivered', '30005', 200],
+      ])
+      const { message, delivery } = await view(sender, id)
+      expect(message.status).toBe('undelivered')
+      expect(delivery).toMatchObject({ status: 'undelivered', error_code: '30005' })
+      expect(delivery.last_error).toMatch(/undelivered, error 30005/)
+      expect(delivery.events.at(-1)).toMatchObject({ status: 'undelivered', error_code: '30005' })
+      expect((await stored(sid)).timeline).toEqual(['queued', 'sending', 'sent', 'undelivered'])
+    },
+  )
+
+  it('sends the reserved undeliverable number a 30003 receipt', { timeout: 30_000 }, async () => {
+    const standIn = useStandIn()
+    const sender = await freshSender({ phone: '+15005550010' })
+    const { id } = (await (await dispatch(sender, smsRequest(sender))).json()) as MessageView
+    await settle(sender, id)
+    const { delivery } = await view(sender, id)
+    await standIn.sendCallbacks((c) => c.form.MessageSid === delivery.provider_message_id)
+    const after = await view(sender, id)
+    expect(after.delivery).toMatchObject({ status: 'undelivered', error_code: '30003' })
+  })
+})
+
+describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () => {
+  it(
+    'refuses an unsigned, a forged and a wrong-account callback',
+    { timeout: 30_000 },
+    async () => {
+      const standIn = useStandIn()
+      const { sid, to } = await sentSms(standIn)
+      const before = await stored(sid)
+      const delivered = receipt(sid, to, 'delivered')
+
+      await expectProblem(await postCallback(delivered, null), 403, 'invalid_signature')
+      await expectProblem(
+        await postCallback(delivered, 'bm90IGEgc2lnbmF0dXJl'),
+        403,
+        'invalid_signature',
+      )
+      // Signed with another key, or over other fields than those sent.
+      await expectProblem(
+        await postCallback(delivered, 'sign', 'another-token'),
+        403,
+        'invalid_signature',
+      )
+      const signedForSent = await twilioSignature(
+        env.SMS_AUTH_TOKEN,
+        CALLBACK_URL,
+        receipt(sid, to, 'sent'),
+      )
+      await expectProblem(await postCallback(delivered, signedForSent), 403, 'invalid_signature')
+      // Signed with this token, but for another account.
+      const otherAccount = { ...delivered, AccountSid: 'ACother000000000000000000000000000' }
+      await expectProblem(await postCallback(otherAccount), 403, 'forbidden')
+
+      expect(await stored(sid)).toEqual(before)
+      expect(before.delivery!.status).toBe('sent')
+    },
+  )
+
+  it('answers 404 to a signed callback for an unknown MessageSid', async () => {
+    const sid = `SM${'0'.repeat(32)}`
+    await expectProblem(
+      await postCallback(receipt(sid, freshPhone(), 'delivered')),
+      404,
+      'not_found',
+    )
+  })
+
+  it('answers 400 to a signed callback without MessageStatus', async () => {
+    const form: Record<string, string> = receipt(`SM${'1'.repeat(32)}`, freshPhone(), 'x')
+    delete form.MessageStatus
+    await expectProblem(await postCallback(form), 400, 'invalid_request')
+  })
+
+  it(
+    'ignores a replayed callback and one older than the status reached',
+    {
+      timeout: 30_000,
+    },
+    async () => {
+      const standIn = useStandIn()
+      const { sender, id, sid, to } = await sentSms(standIn)
+      const delivered = receipt(sid, to, 'delivered')
+
+      const first = await postCallback(delivered)
+      expect(first.status).toBe(200)
+      expect(await first.json()).toEqual({ outcome: 'applied', status: 'delivered' })
+      const after = await stored(sid)
+
+      for (const late of [
+        delivered, // the same callback again
+        receipt(sid, to, 'sent'),
+        receipt(sid, to, 'undelivered', { ErrorCode: '30003' }),
+        receipt(sid, to, 'failed', { ErrorCode: '30008' }),
+      ]) {
+        const response = await postCallback(late)
+        expect(response.status).toBe(200)
+        expect(await response.json()).toEqual({ outcome: 'unchanged', status: 'delivered' })
+      }
+      expect(await stored(sid)).toEqual(after)
+      expect(after.timeline).toEqual(['queued', 'sending', 'sent', 'delivered'])
+      expect((await view(sender, id)).message.status).toBe('delivered')
+    },
+  )
+
+  it(
+    'takes a sent, queued or sending callback as a step on the way',
+    { timeout: 30_000 },
+    async () => {
+      const standIn = useStandIn()
+      const { sid, to } = await sentSms(standIn)
+      const before = await stored(sid)
+      for (const status of ['queued', 'sending', 'sent', 'accepted']) {
+        const response = await postCallback(receipt(sid, to, status))
+        expect(await response.json()).toEqual({ outcome: 'unchanged', status: 'sent' })
+      }
+      expect(await stored(sid)).toEqual(before)
+    },
+  )
+
+  it('marks the recipient opted out of SMS on error 21610', { timeout: 30_000 }, async () => {
+    const standIn = useStandIn()
+    const { sender, sid, to } = await sentSms(standIn)
+    const response = await postCallback(receipt(sid, to, 'failed', { ErrorCode: '21610' }))
+    expect(await response.json()).toEqual({ outcome: 'applied', status: 'failed' })
+    const row = await env.DB.prepare(
+      'SELECT sms_opt_out FROM recipients WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2',
+    )
+      .bind(sender.providerId, sender.userId)
+      .first<{ sms_opt_out: number }>()
+    expect(row!.sms_opt_out).toBe(1)
+    expect((await stored(sid)).delivery).toMatchObject({ status: 'failed', error_code: '21610' })
+  })
+})
