@@ -187,6 +187,10 @@ Try it:
   # then read its status at the Location it answered with:
   curl -s ${BASE}/Services/messages/MESSAGE_ID -H "Authorization: Bearer $TOKEN"
   # and see what the SMS and FCM stand-in received: ${STAND_IN}/ (or ${STAND_IN}/_control/received)
+  # A second later the stand-in's signed status callback moves the SMS to delivered. To see one
+  # end undelivered, send to +15005550010 (or make any number undeliverable first):
+  curl -s -X POST ${STAND_IN}/_control/undeliverable -H 'Content-Type: application/json' -d '{"to": "+5491155550000", "errorCode": 30003}'
+  curl -s -X DELETE ${STAND_IN}/_control/undeliverable
 
   # The recipients directory
   curl -s ${BASE}/recipients -H "Authorization: Bearer $TOKEN"
