@@ -1,4 +1,4 @@
--- Delivery lifecycle (decisions.md D25): queued → sending → sent → delivered | undelivered | failed
+-- Delivery lifecycle (decisions.md D27): queued → sending → sent → delivered | undelivered | failed
 -- | dead. `sent` is the channel's API accepting the send; `delivered` and `undelivered` come from
 -- the SMS API's status callbacks. Each step a delivery reached has its own timestamp, and every
 -- status change writes a row of delivery_events (the timeline) in the same batch.

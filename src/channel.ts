@@ -3,7 +3,7 @@
 
 export type Channel = 'sms' | 'fcm'
 
-/** A delivery's lifecycle (decisions.md D25), in order: the last four are final. */
+/** A delivery's lifecycle (decisions.md D27), in order: the last four are final. */
 export const DELIVERY_STATUSES = [
   'queued',
   'sending',

@@ -1,4 +1,4 @@
-// Delivery receipts (decisions.md D25): a channel's report of what became of a sent delivery,
+// Delivery receipts (decisions.md D27): a channel's report of what became of a sent delivery,
 // applied through the delivery lifecycle. The caller has already proved where the report came
 // from (the SMS API's signature, src/http/sms-callback.ts).
 import { notFound } from '../errors.ts'

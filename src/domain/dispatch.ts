@@ -228,7 +228,7 @@ export type MessageStatus =
   | 'dead'
 
 /**
- * One status for the whole message, from its deliveries' (decisions.md D25). While any delivery is
+ * One status for the whole message, from its deliveries' (decisions.md D27). While any delivery is
  * queued or sending: `queued` (none tried yet) or `sending`. Then, with none failed: `delivered`
  * when every delivery was delivered, else `sent` (some await their receipt, or are pushes, whose
  * send answer is their final state). With some failed (undelivered, failed or dead) and some not:

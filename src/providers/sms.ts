@@ -16,7 +16,7 @@ export type SmsNotifierConfig = {
   timeoutMs?: number
   /**
    * Where the SMS API posts the message's status changes (StatusCallback): Portero's
-   * /callbacks/sms/status under ISSUER (decisions.md D25).
+   * /callbacks/sms/status under ISSUER (decisions.md D27).
    */
   statusCallbackUrl: string
   /** Only used to turn a Retry-After HTTP date into seconds. */

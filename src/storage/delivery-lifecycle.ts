@@ -1,4 +1,4 @@
-// Every status change of a delivery, and its timeline (decisions.md D25): the one place where a
+// Every status change of a delivery, and its timeline (decisions.md D27): the one place where a
 // delivery's status is written. Each change is a guarded UPDATE (it applies only from the statuses
 // the transition may leave) followed, in the same db.batch, by its delivery_events row, written
 // only if the UPDATE took effect. Whatever must happen with every status change is added to

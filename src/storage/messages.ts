@@ -28,7 +28,7 @@ export type Delivery = {
   errorCode: string | null
   createdAt: string
   updatedAt: string
-  /** When the delivery first reached each step of its lifecycle (decisions.md D25). */
+  /** When the delivery first reached each step of its lifecycle (decisions.md D27). */
   reached: Record<DeliveryStatus, string | null>
   sentAt: string | null
 }
@@ -198,7 +198,7 @@ export async function insertMessage(
           message.createdAt,
         ),
     ),
-    // decisions.md D25: each delivery's timeline starts here, in the same batch.
+    // decisions.md D27: each delivery's timeline starts here, in the same batch.
     queuedEvents(db, message.id, message.createdAt),
   ]
   const [inserted, ...rows] = await db.batch<DeliveryRow>(statements)
