@@ -93,12 +93,13 @@ export async function updateProvider(
 }
 
 /**
- * Deletes a provider and, in the same transaction, everything that belongs to it: deliveries,
- * messages, recipients, subscriptions and clients. The caller has made its clients' tokens
+ * Deletes a provider and, in the same transaction, everything that belongs to it: the deliveries'
+ * timeline, deliveries, messages, recipients, subscriptions and clients. The caller has made its clients' tokens
  * inactive.
  */
 export async function deleteProviderCascade(db: D1Database, id: string): Promise<boolean> {
   const statements = [
+    'DELETE FROM delivery_events WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM deliveries WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM messages WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM recipients WHERE provider_id = CAST(?1 AS INTEGER)',

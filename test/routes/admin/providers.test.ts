@@ -6,7 +6,14 @@ import { env } from 'cloudflare:workers'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createClient, createProvider, type TestClient } from '../../helpers/clients.ts'
 import { adminCall, json, walkPages, type Page } from '../../helpers/admin.ts'
-import { createSender, dispatch, settle, smsRequest, type Sender } from '../../helpers/dispatch.ts'
+import {
+  createSender,
+  dispatch,
+  settle,
+  smsRequest,
+  writeOutbox,
+  type Sender,
+} from '../../helpers/dispatch.ts'
 import { basicAuth, call, expectProblem, postForm } from '../../helpers/http.ts'
 import { useStandIn } from '../../helpers/stand-in.ts'
 import { expectActive, expectInactive } from '../../helpers/token-state.ts'
@@ -425,6 +432,8 @@ describe('DELETE /admin/providers/{id}', () => {
   it('with ?cascade=true deletes its clients, recipients and subscriptions and ends its tokens', async () => {
     const sender = await createSender()
     await expectActive(sender.token)
+    await writeOutbox(sender, [{}])
+    expect(await countRows('delivery_events', sender.providerId)).toBe(1)
     const response = await adminCall(
       admin,
       'DELETE',
@@ -437,7 +446,8 @@ describe('DELETE /admin/providers/{id}', () => {
       404,
       'not_found',
     )
-    for (const table of ['clients', 'recipients', 'subscriptions', 'messages']) {
+    const tables = ['clients', 'recipients', 'subscriptions', 'messages', 'deliveries']
+    for (const table of [...tables, 'delivery_events']) {
       expect(await countRows(table, sender.providerId)).toBe(0)
     }
     await expectInactive(sender.token)
