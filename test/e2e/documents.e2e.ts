@@ -227,10 +227,12 @@ describe('document 001 (MCG)', () => {
         },
         (m) => m.status !== 'queued' && m.status !== 'sending',
       )
+      // The push stays sent (FCM's answer is its final state); the SMS may already be delivered,
+      // the stand-in's receipt coming about a second after the send.
       expect(done.status).toBe('sent')
       expect(done.deliveries.map((d) => [d.part, d.channel, d.status]).sort()).toEqual([
         ['advertisement', 'fcm', 'sent'],
-        ['notification', 'sms', 'sent'],
+        ['notification', 'sms', expect.stringMatching(/^(sent|delivered)$/)],
       ])
 
       // The stand-in's log, matched to this message by the ids the providers answered with.
