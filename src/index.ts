@@ -24,10 +24,15 @@ export default {
     switch (batch.queue) {
       case env.DISPATCH_QUEUE_NAME: {
         const notifiers = createNotifiers(loadChannelConfig(env), env.CACHE)
-        return consumeDispatchBatch(batch, { db: env.DB, notifiers, now: () => new Date() })
+        const deps = { db: env.DB, webhooks: env.WEBHOOK_QUEUE, notifiers, now: () => new Date() }
+        return consumeDispatchBatch(batch, deps)
       }
       case env.DEAD_LETTER_QUEUE_NAME:
-        return consumeDeadLetters(batch, { db: env.DB, now: () => new Date() })
+        return consumeDeadLetters(batch, {
+          db: env.DB,
+          webhooks: env.WEBHOOK_QUEUE,
+          now: () => new Date(),
+        })
       case env.AUDIT_QUEUE_NAME:
         return consumeAuditBatch(batch, { db: env.DB })
       case env.WEBHOOK_QUEUE_NAME: {

@@ -2,7 +2,11 @@
 // applied through the delivery lifecycle. The caller has already proved where the report came
 // from (the SMS API's signature, src/http/sms-callback.ts).
 import { notFound } from '../errors.ts'
-import { changeDeliveryStatus, type DeliveryStatus } from '../storage/delivery-lifecycle.ts'
+import {
+  changeDeliveryStatus,
+  type DeliveryStatus,
+  type LifecycleDeps,
+} from '../storage/delivery-lifecycle.ts'
 import { findSmsDeliveryBySid } from '../storage/messages.ts'
 import { markSmsOptOut } from '../storage/recipients.ts'
 
@@ -17,7 +21,7 @@ export type SmsReceipt = {
   optedOut: boolean
 }
 
-export type ReceiptDeps = { db: D1Database; now: Date }
+export type ReceiptDeps = LifecycleDeps & { now: Date }
 
 /**
  * `applied`: the delivery moved to the receipt's status. `unchanged`: the receipt was a step on
@@ -40,7 +44,7 @@ export async function recordSmsReceipt(
   if (receipt.outcome === 'progress') return unchanged
   const change = { deliveryId: delivery.id, at: deps.now }
   const applied = await changeDeliveryStatus(
-    deps.db,
+    deps,
     receipt.outcome === 'delivered'
       ? { ...change, kind: 'delivered' }
       : {

@@ -3,7 +3,7 @@
 import { log } from '../log.ts'
 import type { Notifiers } from '../providers/channels.ts'
 import type { PermanentFailure } from '../providers/notifier.ts'
-import { changeDeliveryStatus } from '../storage/delivery-lifecycle.ts'
+import { changeDeliveryStatus, type LifecycleDeps } from '../storage/delivery-lifecycle.ts'
 import { claimDelivery, findDeliveryById, type Delivery } from '../storage/messages.ts'
 import { markSmsOptOut, removeFcmToken } from '../storage/recipients.ts'
 import { backoff } from './backoff.ts'
@@ -21,8 +21,7 @@ export const LEASE_SECONDS = 60
  */
 export const OPERATOR_FAULT_TEXT = 'delivery channel unavailable; the operator has been notified'
 
-export type ConsumerDeps = {
-  db: D1Database
+export type ConsumerDeps = LifecycleDeps & {
   notifiers: Notifiers
   now: () => Date
 }
@@ -70,7 +69,7 @@ async function send(
       channel: delivery.channel,
     })
     const at = deps.now()
-    await changeDeliveryStatus(deps.db, {
+    await changeDeliveryStatus(deps, {
       kind: 'failed',
       deliveryId: delivery.id,
       at,
@@ -90,7 +89,7 @@ async function send(
   })
   if (result.ok) {
     const { providerMessageId } = result
-    await changeDeliveryStatus(deps.db, {
+    await changeDeliveryStatus(deps, {
       kind: 'sent',
       deliveryId: delivery.id,
       at: deps.now(),
@@ -113,7 +112,7 @@ async function send(
   if (result.retryable) {
     const delay = backoff(message.attempts, result.retryAfterSeconds)
     const at = deps.now()
-    await changeDeliveryStatus(deps.db, {
+    await changeDeliveryStatus(deps, {
       kind: 'retry',
       deliveryId: delivery.id,
       at,
@@ -123,7 +122,7 @@ async function send(
     message.retry({ delaySeconds: delay })
     return
   }
-  await changeDeliveryStatus(deps.db, {
+  await changeDeliveryStatus(deps, {
     kind: 'failed',
     deliveryId: delivery.id,
     at: deps.now(),
@@ -150,7 +149,7 @@ async function actOnPermanentFailure(
 /** The dead-letter consumer: deliveries that ran out of queue attempts are marked dead. */
 export async function consumeDeadLetters(
   batch: MessageBatch<unknown>,
-  deps: Pick<ConsumerDeps, 'db' | 'now'>,
+  deps: Pick<ConsumerDeps, 'db' | 'webhooks' | 'now'>,
 ) {
   await Promise.all(
     batch.messages.map(async (message) => {
@@ -159,7 +158,7 @@ export async function consumeDeadLetters(
         if (job.success) {
           const delivery = await findDeliveryById(deps.db, job.data.deliveryId)
           const last = delivery?.lastError ? `; last error: ${delivery.lastError}` : ''
-          await changeDeliveryStatus(deps.db, {
+          await changeDeliveryStatus(deps, {
             kind: 'dead',
             deliveryId: job.data.deliveryId,
             at: deps.now(),

@@ -56,6 +56,9 @@ const smsStatus = createRoute({
 
 callbacks.openapi(smsStatus, async (c) => {
   const report = await readSignedSmsStatus(c)
-  const result = await recordSmsReceipt({ db: c.env.DB, now: new Date() }, report)
+  const result = await recordSmsReceipt(
+    { db: c.env.DB, webhooks: c.env.WEBHOOK_QUEUE, now: new Date() },
+    report,
+  )
   return c.json(result, 200)
 })

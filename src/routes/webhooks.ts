@@ -5,7 +5,7 @@ import type { Context } from 'hono'
 import * as z from 'zod'
 import { AppError, notFound } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
-import { WEBHOOK_EVENT_TYPES } from '../domain/webhook-events.ts'
+import { WEBHOOK_EVENT_TYPES } from '../storage/webhooks.ts'
 import {
   changeWebhookEndpoint,
   DEFAULT_SECRET_OVERLAP_SECONDS,

@@ -1,10 +1,13 @@
 // Every status change of a delivery, and its timeline (decisions.md D27): the one place where a
 // delivery's status is written. Each change is a guarded UPDATE (it applies only from the statuses
 // the transition may leave) followed, in the same db.batch, by its delivery_events row, written
-// only if the UPDATE took effect. Whatever must happen with every status change is added to
-// statusChange() here, and nowhere else.
+// only if the UPDATE took effect, and by the webhook event it causes, if the provider wants it
+// (decisions.md D26). Whatever must happen with every status change is added to statusChange()
+// here, and nowhere else.
 
 import type { DeliveryStatus } from '../channel.ts'
+import { log, redactText } from '../log.ts'
+import { deliveryEventStatement, newWebhookEventId, type WebhookEventType } from './webhooks.ts'
 
 export type { DeliveryStatus } from '../channel.ts'
 
@@ -78,6 +81,15 @@ const REACHED: Partial<Record<DeliveryStatus, string>> = {
   dead: 'dead_at = ?3',
 }
 
+/** The transitions a provider is told of by webhook, and the event type of each. */
+const WEBHOOK_EVENT: Partial<Record<TransitionKind, WebhookEventType>> = {
+  sent: 'message.sent',
+  delivered: 'message.delivered',
+  undelivered: 'message.undelivered',
+  failed: 'message.failed',
+  dead: 'message.dead',
+}
+
 /** The columns a transition sets besides the status and its timestamp (params from ?5 on). */
 function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
   switch (t.kind) {
@@ -131,16 +143,26 @@ function eventDetail(t: Transition): { errorCode: string | null; detail: string 
   }
 }
 
+export type StatusChangeStatements = {
+  /** The timeline row's id. */
+  eventId: string
+  /** The webhook event's id (`webhook-id`), when the transition is one providers are told of. */
+  webhookEventId: string | null
+  statements: D1PreparedStatement[]
+}
+
 /**
  * The statements of one status change, to run in one db.batch (with any others of the caller):
- * the guarded UPDATE (with `returning` columns, if given) and the timeline row, written only if
- * the UPDATE applied. `eventId` names that row.
+ * the guarded UPDATE (with `returning` columns, if given), the timeline row, written only if the
+ * UPDATE applied, and the webhook event's outbox row, written only if the timeline row was and the
+ * provider has an endpoint for its type. `eventId` names the timeline row; once the batch has
+ * committed, publishWebhookEvents hands `webhookEventId` to the webhook queue.
  */
 export function statusChange(
   db: D1Database,
   change: StatusChange,
   { returning }: { returning?: string } = {},
-): { eventId: string; statements: D1PreparedStatement[] } {
+): StatusChangeStatements {
   const eventId = crypto.randomUUID()
   const status = STATUS_AFTER[change.kind]
   const at = change.at.toISOString()
@@ -164,21 +186,65 @@ export function statusChange(
        FROM deliveries WHERE id = ?5 AND last_event_id = ?1`,
     )
     .bind(eventId, at, errorCode, detail, change.deliveryId)
-  return { eventId, statements: [update, event] }
+  const type = WEBHOOK_EVENT[change.kind]
+  if (!type) return { eventId, webhookEventId: null, statements: [update, event] }
+  const webhookEventId = newWebhookEventId()
+  const webhook = deliveryEventStatement(db, {
+    id: webhookEventId,
+    changeId: eventId,
+    deliveryId: change.deliveryId,
+    type,
+    occurredAt: change.at,
+    errorCode,
+    reason: detail === null ? null : redactText(detail).slice(0, 500),
+  })
+  return { eventId, webhookEventId, statements: [update, event, webhook] }
 }
 
 /**
- * Makes one status change (and runs `also` in the same batch, after it). True when it applied;
- * false when the delivery is not where the transition may start (a replay, a late receipt, a
- * delivery another consumer holds) or does not exist.
+ * Hands committed webhook events to the webhook queue (the body is src/queue/webhook-job.ts's
+ * WebhookFanOutJob). Never throws: an event not enqueued now is enqueued by the five-minute
+ * sweeper (src/queue/webhook-sweeper.ts). False when that will be so.
+ */
+export async function publishWebhookEvents(queue: Queue, eventIds: string[]): Promise<boolean> {
+  if (eventIds.length === 0) return true
+  try {
+    await queue.sendBatch(eventIds.map((eventId) => ({ body: { eventId }, contentType: 'json' })))
+    return true
+  } catch (cause) {
+    log('warn', 'webhook enqueue failed; the sweeper will enqueue these events', {
+      eventIds,
+      cause: String(cause),
+    })
+    return false
+  }
+}
+
+export type LifecycleDeps = {
+  db: D1Database
+  /** WEBHOOK_QUEUE: where the events of applied changes go once committed. */
+  webhooks: Queue
+}
+
+/**
+ * Makes one status change (and runs `also` in the same batch, after it), then enqueues the
+ * webhook event it caused, if any. True when it applied; false when the delivery is not where the
+ * transition may start (a replay, a late receipt, a delivery another consumer holds) or does not
+ * exist.
  */
 export async function changeDeliveryStatus(
-  db: D1Database,
+  { db, webhooks }: LifecycleDeps,
   change: StatusChange,
   also: D1PreparedStatement[] = [],
 ): Promise<boolean> {
-  const [updated] = await db.batch([...statusChange(db, change).statements, ...also])
-  return updated!.meta.changes > 0
+  const { statements, webhookEventId } = statusChange(db, change)
+  const results = await db.batch([...statements, ...also])
+  const applied = results[0]!.meta.changes > 0
+  // The outbox row is the third statement: written only when an endpoint wants the event.
+  if (webhookEventId && (results[2]?.meta.changes ?? 0) > 0) {
+    await publishWebhookEvents(webhooks, [webhookEventId])
+  }
+  return applied
 }
 
 /**

@@ -1,5 +1,6 @@
 // The webhook tables (decisions.md D26): providers' endpoints, the events outbox, each event's
 // state per endpoint, and the attempts to deliver it.
+import { epochSeconds } from '../utils/time.ts'
 
 export type WebhookEventType =
   'message.sent' | 'message.delivered' | 'message.undelivered' | 'message.failed' | 'message.dead'
@@ -257,25 +258,74 @@ type EventRow = {
 
 const EVENT_COLUMNS = 'id, CAST(provider_id AS TEXT) AS provider_id, type, payload, created_at'
 
+/** Every event type a provider may subscribe to, each naming the delivery status it reports. */
+export const WEBHOOK_EVENT_TYPES = [
+  'message.sent',
+  'message.delivered',
+  'message.undelivered',
+  'message.failed',
+  'message.dead',
+] as const satisfies readonly WebhookEventType[]
+
+/** `msg_` and the 32 hex digits of a random UUID, as Standard Webhooks ids look. */
+export function newWebhookEventId(): string {
+  return `msg_${crypto.randomUUID().replaceAll('-', '')}`
+}
+
+/** What a delivery's status change tells its provider, besides what the delivery row holds. */
+export type DeliveryEventFacts = {
+  /** The `webhook-id` of the event: newWebhookEventId(). */
+  id: string
+  /** The timeline row of the change (delivery_events.id): the event exists only if it does. */
+  changeId: string
+  deliveryId: string
+  type: WebhookEventType
+  occurredAt: Date
+  /** The channel's error code (the SMS API's 30003), for the unhappy types. */
+  errorCode: string | null
+  /** Why, in words, already masked (log.ts redactText). */
+  reason: string | null
+}
+
 /**
- * The outbox row of an event, for the caller's own db.batch. Written only when an enabled endpoint
- * of the provider subscribes to the type: a provider without webhooks costs no row.
+ * The outbox row of the event a delivery's status change causes, for the change's own db.batch.
+ * Written only if the change applied (its timeline row exists) and an enabled endpoint of the
+ * provider subscribes to the type. The payload, Standard Webhooks' `type`, `timestamp` and `data`,
+ * is taken from the delivery and its message: ids, service, part, channel and status, with
+ * `error_code` and `reason` when there are any (json_patch drops a null member). No address and
+ * no content: the provider has them under `message_id`.
  */
-export function insertWebhookEventStatement(
-  db: D1Database,
-  event: WebhookEvent,
-): D1PreparedStatement {
+export function deliveryEventStatement(db: D1Database, facts: DeliveryEventFacts) {
   return db
     .prepare(
       `INSERT INTO webhook_events (id, provider_id, type, payload, created_at)
-       SELECT ?1, CAST(?2 AS INTEGER), ?3, ?4, ?5
-       WHERE EXISTS (
-         SELECT 1 FROM webhook_endpoints
-         WHERE provider_id = CAST(?2 AS INTEGER) AND status = 'enabled'
-           AND EXISTS (SELECT 1 FROM json_each(event_types) WHERE value = ?3))
-       ON CONFLICT (id) DO NOTHING`,
+       SELECT ?1, d.provider_id, ?3, json_object(
+           'type', ?3,
+           'timestamp', ?4,
+           'data', json_patch(
+             json_object('message_id', d.message_id, 'delivery_id', d.id,
+               'service_id', m.service_id, 'part', d.part, 'channel', d.channel,
+               'status', substr(?3, 9)),
+             json_object('error_code', ?6, 'reason', ?7))),
+         ?5
+       FROM deliveries d JOIN messages m ON m.id = d.message_id
+       WHERE d.id = ?8
+         AND EXISTS (SELECT 1 FROM delivery_events WHERE id = ?2)
+         AND EXISTS (
+           SELECT 1 FROM webhook_endpoints e
+           WHERE e.provider_id = d.provider_id AND e.status = 'enabled'
+             AND EXISTS (SELECT 1 FROM json_each(e.event_types) WHERE value = ?3))`,
     )
-    .bind(event.id, event.providerId, event.type, event.payload, event.createdAt)
+    .bind(
+      facts.id,
+      facts.changeId,
+      facts.type,
+      facts.occurredAt.toISOString(),
+      epochSeconds(facts.occurredAt),
+      facts.errorCode,
+      facts.reason,
+      facts.deliveryId,
+    )
 }
 
 export async function findWebhookEvent(db: D1Database, id: string): Promise<WebhookEvent | null> {

@@ -5,7 +5,13 @@ import { env } from 'cloudflare:workers'
 import { expect } from 'vitest'
 import type { StandIn } from '../../stand-in/app.ts'
 import { receiverOf, type Receiver } from '../../stand-in/webhooks.ts'
-import { webhookEventStatements, type WebhookEventType } from '../../src/domain/webhook-events.ts'
+import {
+  statusChange,
+  type DeliveryStatus,
+  type Transition,
+} from '../../src/storage/delivery-lifecycle.ts'
+import { insertMessage } from '../../src/storage/messages.ts'
+import type { WebhookEventType } from '../../src/storage/webhooks.ts'
 import { createClient } from './clients.ts'
 import { postJson } from './http.ts'
 import { tokenFor } from './tokens.ts'
@@ -43,26 +49,60 @@ export function receiverAt(standIn: StandIn, url: string): Receiver {
   return receiverOf(standIn.webhooks, url.slice(url.lastIndexOf('/') + 1))
 }
 
-/** An event of `providerId`, written to the outbox as the lifecycle writes one; its id. */
+/** For each event type: the status a delivery must be in, and the change that causes the event. */
+const CAUSES: Record<WebhookEventType, [DeliveryStatus, Transition]> = {
+  'message.sent': ['sending', { kind: 'sent', providerMessageId: `SM${crypto.randomUUID()}` }],
+  'message.delivered': ['sent', { kind: 'delivered' }],
+  'message.undelivered': [
+    'sent',
+    { kind: 'undelivered', error: 'Unreachable handset', errorCode: '30003' },
+  ],
+  'message.failed': [
+    'sending',
+    { kind: 'failed', error: 'Unreachable handset', errorCode: '30003' },
+  ],
+  'message.dead': ['queued', { kind: 'dead', error: 'gave up after 9 attempts' }],
+}
+
+/**
+ * An event of `providerId`, caused as in production: a delivery of a fresh message (service 1) is
+ * put where the change starts, then changed through the delivery lifecycle, which writes the
+ * event to the outbox when an endpoint of the provider wants it. The event's id (no row has it
+ * when no enabled endpoint wants the type).
+ */
 export async function emitEvent(
   providerId: string,
   type: WebhookEventType = 'message.delivered',
   occurredAt = new Date(),
 ): Promise<string> {
-  const { eventId, statements } = webhookEventStatements(env.DB, {
-    type,
+  const deliveryId = crypto.randomUUID()
+  const message = {
+    id: crypto.randomUUID(),
     providerId,
-    occurredAt,
-    messageId: crypto.randomUUID(),
-    deliveryId: crypto.randomUUID(),
     serviceId: 1,
-    part: 'notification',
-    channel: 'sms',
+    idempotencyKey: null,
+    requestHash: 'test',
+    destination: 'user-1',
+    createdAt: occurredAt.toISOString(),
+  }
+  const delivery = {
+    id: deliveryId,
+    part: 'notification' as const,
+    channel: 'sms' as const,
     address: '+5491155550000',
-    ...(type === 'message.delivered' ? {} : { errorCode: 30003, reason: 'Unreachable handset' }),
-  })
-  await env.DB.batch(statements)
-  return eventId
+    title: 'Turno',
+    body: 'Lunes 9:15',
+    link: null,
+  }
+  await insertMessage(env.DB, message, [delivery])
+  const [from, transition] = CAUSES[type]
+  await env.DB.prepare('UPDATE deliveries SET status = ?1 WHERE id = ?2')
+    .bind(from, deliveryId)
+    .run()
+  const change = statusChange(env.DB, { ...transition, deliveryId, at: occurredAt })
+  const [updated] = await env.DB.batch(change.statements)
+  expect(updated?.meta.changes).toBe(1)
+  return change.webhookEventId!
 }
 
 const decodeBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0))

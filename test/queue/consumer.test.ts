@@ -8,6 +8,8 @@ import { findRecipient } from '../../src/storage/recipients.ts'
 import { createSender, writeOutbox, type Sender } from '../helpers/dispatch.ts'
 import { call } from '../helpers/http.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
+import { eventually } from '../helpers/tokens.ts'
+import { receiverAt, registerEndpoint } from '../helpers/webhooks.ts'
 
 // Deliveries are written to D1 as POST /Services writes them, but not enqueued (writeOutbox): each
 // test hands them to the consumer itself, as the queue would, and reads the outcome.
@@ -289,6 +291,25 @@ describe('dead-letter consumer', () => {
     const delivery = await row(id!)
     expect(delivery.status).toBe('dead')
     expect(delivery.lastError).toMatch(/gave up after 1 attempts; last error: .*503/)
+  })
+
+  it('tells the provider by webhook that the delivery is dead', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const endpoint = await registerEndpoint(sender, ['message.dead'])
+    const receiver = receiverAt(standIn, endpoint.url)
+    receiver.secrets = [endpoint.secret]
+    const [id] = await outbox(sender, [{}])
+    await consume([id!], { queue: env.DEAD_LETTER_QUEUE_NAME, attempts: 9 })
+    const [got] = await eventually(
+      async () => receiver.received,
+      (r) => r.length > 0,
+    )
+    expect(got).toMatchObject({ verified: true })
+    expect(got!.body).toMatchObject({
+      type: 'message.dead',
+      data: { delivery_id: id, status: 'dead', reason: expect.stringMatching(/gave up after/) },
+    })
   })
 
   it('leaves a delivery that was sent in the meantime alone', async () => {

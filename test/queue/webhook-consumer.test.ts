@@ -3,7 +3,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import worker from '../../src/index.ts'
 import { loadConfig } from '../../src/config.ts'
-import { publishWebhookEvents } from '../../src/domain/webhook-events.ts'
+import { publishWebhookEvents } from '../../src/storage/delivery-lifecycle.ts'
 import {
   consumeWebhookBatch,
   consumeWebhookDeadLetters,
@@ -158,7 +158,6 @@ describe('a delivery', () => {
         part: 'notification',
         channel: 'sms',
         status: 'undelivered',
-        to: '+54•••••••0000',
         error_code: '30003',
         reason: 'Unreachable handset',
       },

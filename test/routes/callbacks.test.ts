@@ -16,6 +16,8 @@ import {
 } from '../helpers/dispatch.ts'
 import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
+import { eventually } from '../helpers/tokens.ts'
+import { receiverAt, registerEndpoint, verifiesWith } from '../helpers/webhooks.ts'
 
 const CALLBACK_URL = `${ORIGIN}/callbacks/sms/status`
 
@@ -292,5 +294,98 @@ describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () =
       .first<{ sms_opt_out: number }>()
     expect(row!.sms_opt_out).toBe(1)
     expect((await stored(sid)).delivery).toMatchObject({ status: 'failed', error_code: '21610' })
+  })
+})
+
+describe('the provider told by webhook', () => {
+  /** The provider's endpoint for these types, at a receiver of the stand-in that knows its secret. */
+  async function endpointOf(standIn: StandIn, sender: Sender) {
+    const endpoint = await registerEndpoint(sender, [
+      'message.sent',
+      'message.delivered',
+      'message.undelivered',
+    ])
+    const receiver = receiverAt(standIn, endpoint.url)
+    receiver.secrets = [endpoint.secret]
+    return { endpoint, receiver }
+  }
+
+  it('hears of the SMS sent and then delivered, signed', { timeout: 30_000 }, async () => {
+    const standIn = useStandIn()
+    const sender = await freshSender({ phone: freshPhone() })
+    const { endpoint, receiver } = await endpointOf(standIn, sender)
+    const { id, to } = await sentSms(standIn, sender)
+    await standIn.sendCallbacks((c) => c.form.To === to)
+
+    const received = await eventually(
+      async () => receiver.received,
+      (r) => r.length >= 2,
+    )
+    const bodies = received.map((r) => r.body as { type: string; data: Record<string, unknown> })
+    expect(bodies.map((b) => b.type).sort()).toEqual(['message.delivered', 'message.sent'])
+    for (const [i, got] of received.entries()) {
+      expect(got).toMatchObject({ verified: true, status: 200 })
+      const headers = {
+        id: got.id!,
+        timestamp: got.timestamp!,
+        signature: got.signatures.join(' '),
+      }
+      expect(await verifiesWith(endpoint.secret, headers, JSON.stringify(got.body))).toBe(true)
+      expect(bodies[i]!.data).toMatchObject({
+        message_id: id,
+        service_id: sender.serviceId,
+        part: 'notification',
+        channel: 'sms',
+        status: bodies[i]!.type.slice('message.'.length),
+      })
+    }
+    expect(JSON.stringify(bodies)).not.toContain(to)
+  })
+
+  it('hears of an undelivered SMS with its error code', { timeout: 30_000 }, async () => {
+    const standIn = useStandIn()
+    const phone = freshPhone()
+    const control = await standIn.fetch(
+      new Request('https://stand-in.test/_control/undeliverable', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ to: phone, errorCode: 30003 }),
+      }),
+    )
+    expect(control.status).toBe(201)
+    const sender = await freshSender({ phone })
+    const { receiver } = await endpointOf(standIn, sender)
+    const { id, to } = await sentSms(standIn, sender)
+    await standIn.sendCallbacks((c) => c.form.To === to)
+    const received = await eventually(
+      async () =>
+        receiver.received.filter((r) => (r.body as { type: string }).type !== 'message.sent'),
+      (r) => r.length >= 1,
+    )
+    expect(received[0]!.body).toMatchObject({
+      type: 'message.undelivered',
+      data: { message_id: id, status: 'undelivered', error_code: '30003' },
+    })
+  })
+
+  it('hears nothing of a replayed receipt', { timeout: 30_000 }, async () => {
+    const standIn = useStandIn()
+    const sender = await freshSender({ phone: freshPhone() })
+    const { receiver } = await endpointOf(standIn, sender)
+    const { to, sid } = await sentSms(standIn, sender)
+    await standIn.sendCallbacks((c) => c.form.To === to)
+    await eventually(
+      async () => receiver.received,
+      (r) => r.length >= 2,
+    )
+    const replay = await postCallback(receipt(sid, to, 'delivered'))
+    expect(await replay.json()).toMatchObject({ outcome: 'unchanged' })
+    const events = await env.DB.prepare(
+      `SELECT COUNT(*) AS n FROM webhook_events
+       WHERE provider_id = CAST(?1 AS INTEGER) AND type = 'message.delivered'`,
+    )
+      .bind(sender.providerId)
+      .first<{ n: number }>()
+    expect(events?.n).toBe(1)
   })
 })
