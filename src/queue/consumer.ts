@@ -158,12 +158,20 @@ export async function consumeDeadLetters(
         if (job.success) {
           const delivery = await findDeliveryById(deps.db, job.data.deliveryId)
           const last = delivery?.lastError ? `; last error: ${delivery.lastError}` : ''
-          await changeDeliveryStatus(deps, {
+          const dead = await changeDeliveryStatus(deps, {
             kind: 'dead',
             deliveryId: job.data.deliveryId,
             at: deps.now(),
             error: `gave up after ${delivery?.attempts ?? '?'} attempts${last}`,
           })
+          // One line per given-up delivery, for the operator's alert (README "Going live").
+          if (dead) {
+            log('warn', 'delivery dead', {
+              deliveryId: job.data.deliveryId,
+              channel: delivery?.channel,
+              attempts: delivery?.attempts,
+            })
+          }
         }
         message.ack()
       } catch (cause) {

@@ -281,6 +281,7 @@ describe('failures of the operator’s own channel settings', () => {
 
 describe('dead-letter consumer', () => {
   it('marks a delivery that ran out of attempts as dead, keeping its last error', async () => {
+    const warnings = vi.spyOn(console, 'warn').mockImplementation(() => {})
     const standIn = useStandIn()
     const sender = await createSender()
     const [id] = await outbox(sender, [{}])
@@ -291,6 +292,10 @@ describe('dead-letter consumer', () => {
     const delivery = await row(id!)
     expect(delivery.status).toBe('dead')
     expect(delivery.lastError).toMatch(/gave up after 1 attempts; last error: .*503/)
+    const logged = warnings.mock.calls.map(([line]) => JSON.parse(String(line)) as unknown)
+    expect(logged).toContainEqual(
+      expect.objectContaining({ message: 'delivery dead', deliveryId: id, channel: 'sms' }),
+    )
   })
 
   it('tells the provider by webhook that the delivery is dead', async () => {
