@@ -1,9 +1,11 @@
 // The delivery lifecycle on the running system: an SMS goes out through the stand-in, whose signed
 // status callbacks reach Portero on its own, and the message ends delivered, or undelivered for a
-// number the stand-in was told to fail.
+// number the stand-in was told to fail. The demo provider's webhook endpoint (the stand-in's
+// receiver) hears of both, and the test checks each signature itself, with Node's crypto.
 /// <reference types="node" />
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readCredentials, seededClient, type DevCredentials } from './server.ts'
 
 type Delivery = {
@@ -29,7 +31,56 @@ beforeAll(async () => {
     body: 'grant_type=client_credentials',
   })
   token = ((await response.json()) as { access_token: string }).access_token
+  const registered = await api('/webhooks', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      url: `${portero.standIn}/webhooks/receiver/${RECEIVER}`,
+      event_types: ['message.delivered', 'message.undelivered'],
+    }),
+  })
+  expect(registered.status).toBe(201)
+  endpoint = (await registered.json()) as { id: string; secret: string }
+  // The receiver verifies too, as a provider's would: it is told the secret.
+  const told = await fetch(`${portero.standIn}/_control/webhooks/${RECEIVER}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ secrets: [endpoint.secret] }),
+  })
+  expect(told.status).toBe(200)
 })
+
+// The local database outlives the run: the endpoint goes with it (a provider may have 10).
+afterAll(async () => {
+  if (endpoint) await api(`/webhooks/${endpoint.id}`, { method: 'DELETE' })
+})
+
+const RECEIVER = `e2e-${Date.now()}`
+let endpoint: { id: string; secret: string } | undefined
+const sentIds: Record<'delivered' | 'undelivered', string> = { delivered: '', undelivered: '' }
+
+type Received = {
+  id: string
+  timestamp: string
+  signatures: string[]
+  verified: boolean
+  body: { type: string; data: { message_id: string; status: string; error_code?: string } }
+}
+
+/**
+ * Standard Webhooks, from the specification: HMAC-SHA256 keyed with the base64 after `whsec_`,
+ * over `${webhook-id}.${webhook-timestamp}.${body}`; one `v1,` signature matching is enough.
+ */
+function verifies(secret: string, got: Received): boolean {
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64')
+  const mac = createHmac('sha256', key)
+    .update(`${got.id}.${got.timestamp}.${JSON.stringify(got.body)}`)
+    .digest()
+  return got.signatures.some((signature) => {
+    const given = Buffer.from(signature.replace(/^v1,/, ''), 'base64')
+    return given.length === mac.length && timingSafeEqual(given, mac)
+  })
+}
 
 const api = (path: string, init: RequestInit = {}) =>
   fetch(`${portero.base}${path}`, {
@@ -70,6 +121,7 @@ async function until(id: string, final: string[]): Promise<MessageView> {
 describe('the delivery lifecycle with npm start', () => {
   it('ends delivered for an SMS to the demo recipient', async () => {
     const message = await until(await sendSms(portero.userId), ['delivered', 'undelivered'])
+    sentIds.delivered = message.id
     expect(message.status).toBe('delivered')
     const [delivery] = message.deliveries
     expect(delivery!.events.map((e) => e.status)).toEqual([
@@ -98,7 +150,29 @@ describe('the delivery lifecycle with npm start', () => {
     expect(marked.status).toBe(201)
 
     const message = await until(await sendSms(userId), ['delivered', 'undelivered'])
+    sentIds.undelivered = message.id
     expect(message.status).toBe('undelivered')
     expect(message.deliveries[0]).toMatchObject({ status: 'undelivered', error_code: '30003' })
+  })
+
+  it('tells the provider of both by signed webhook', async () => {
+    let received: Received[] = []
+    for (let i = 0; i < 60 && received.length < 2; i++) {
+      const answer = await fetch(`${portero.standIn}/_control/webhooks/${RECEIVER}`)
+      received = ((await answer.json()) as { received: Received[] }).received
+      if (received.length < 2) await sleep(250)
+    }
+    const byMessage = new Map(received.map((r) => [r.body.data.message_id, r]))
+    const delivered = byMessage.get(sentIds.delivered)
+    const undelivered = byMessage.get(sentIds.undelivered)
+    expect(delivered?.body).toMatchObject({ type: 'message.delivered' })
+    expect(undelivered?.body).toMatchObject({
+      type: 'message.undelivered',
+      data: { status: 'undelivered', error_code: '30003' },
+    })
+    for (const got of [delivered!, undelivered!]) {
+      expect(verifies(endpoint!.secret, got)).toBe(true)
+      expect(got.verified).toBe(true) // and the receiver agrees
+    }
   })
 })
