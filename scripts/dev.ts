@@ -191,6 +191,11 @@ Try it:
   # end undelivered, send to +15005550010 (or make any number undeliverable first):
   curl -s -X POST ${STAND_IN}/_control/undeliverable -H 'Content-Type: application/json' -d '{"to": "+5491155550000", "errorCode": 30003}'
   curl -s -X DELETE ${STAND_IN}/_control/undeliverable
+  # Be told by signed webhook instead of asking: register the stand-in's receiver, tell it the
+  # secret the answer shows once (in place of SECRET), send again, and read what it received:
+  curl -s ${BASE}/webhooks -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"url": "${STAND_IN}/webhooks/receiver/demo", "event_types": ["message.sent", "message.delivered", "message.undelivered"]}'
+  curl -s -X PUT ${STAND_IN}/_control/webhooks/demo -H 'Content-Type: application/json' -d '{"secrets": ["SECRET"]}'
+  curl -s ${STAND_IN}/_control/webhooks/demo
 
   # The recipients directory
   curl -s ${BASE}/recipients -H "Authorization: Bearer $TOKEN"
