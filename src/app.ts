@@ -11,7 +11,7 @@ import { limitBody, limitHeaders, requireHttps, securityHeaders } from './http/s
 import { buildOpenApiDocument } from './openapi/document.ts'
 import { admin } from './routes/admin/index.ts'
 import { auth } from './routes/auth.ts'
-import { callbacks } from './routes/callbacks.ts'
+import { callbacks, SMS_INBOUND_BODY_BYTES } from './routes/callbacks.ts'
 import { createDocs } from './routes/docs.ts'
 import { health } from './routes/health.ts'
 import { introspection } from './routes/introspection.ts'
@@ -36,9 +36,10 @@ export const MAX_BODY_BYTES = 16 * 1024
 export const BODY_LIMITS: ReadonlyMap<string, number> = new Map([
   ['/auth/login', 4 * 1024],
   ['/oauth/token', 4 * 1024],
-  // The SMS API's status callback: a few hundred bytes of form, from anyone until its signature
-  // is checked.
+  // The SMS API's webhooks: a few hundred bytes of form (an inbound message's text up to a few
+  // KiB), from anyone until their signature is checked.
   ['/callbacks/sms/status', 4 * 1024],
+  ['/callbacks/sms/inbound', SMS_INBOUND_BODY_BYTES],
 ])
 
 /** Routes whose larger limit applies only after their bearer token is checked (SECURITY.md). */

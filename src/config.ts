@@ -4,6 +4,7 @@ import { misconfigured } from './errors.ts'
 import { log } from './log.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { derivePictureIdKey } from './domain/pictures.ts'
+import { MAX_SEND_QUOTA, type SendQuotas } from './domain/quotas.ts'
 import { importPepper } from './domain/secrets.ts'
 import { deriveWebhookSecretKey } from './storage/webhook-secrets.ts'
 import type { ChannelConfig } from './providers/channels.ts'
@@ -251,4 +252,47 @@ function parseFcm(env: Env): ChannelConfig['fcm'] {
     serviceAccount,
     tokenUrl: env.GOOGLE_TOKEN_URL || serviceAccount.token_uri || GOOGLE_TOKEN_URL,
   }
+}
+
+const Quota = z
+  .string({ error: 'is not set (a whole number of messages, such as 60)' })
+  .regex(/^\d{1,8}$/, 'must be a whole number of messages, such as 60')
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= MAX_SEND_QUOTA, `must be between 1 and ${MAX_SEND_QUOTA}`)
+
+const SendQuotaSchema = z.object({
+  SEND_QUOTA_PER_MINUTE: Quota,
+  SEND_QUOTA_PER_DAY: Quota,
+  SEND_QUOTA_PER_DESTINATION_HOUR: Quota,
+})
+
+// The deployment's default send quotas (README "Send quotas"); a provider may have its own.
+const sendQuotas = memoize(
+  (env: Env) =>
+    [env.SEND_QUOTA_PER_MINUTE, env.SEND_QUOTA_PER_DAY, env.SEND_QUOTA_PER_DESTINATION_HOUR].join(
+      '\n',
+    ),
+  (env: Env): SendQuotas => {
+    const parsed = SendQuotaSchema.safeParse(env)
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`)
+      throw misconfigured(new Error(problems.join('; ')))
+    }
+    const { SEND_QUOTA_PER_MINUTE, SEND_QUOTA_PER_DAY, SEND_QUOTA_PER_DESTINATION_HOUR } =
+      parsed.data
+    return {
+      perMinute: SEND_QUOTA_PER_MINUTE,
+      perDay: SEND_QUOTA_PER_DAY,
+      perDestinationHour: SEND_QUOTA_PER_DESTINATION_HOUR,
+    }
+  },
+)
+
+/**
+ * SEND_QUOTA_PER_MINUTE, SEND_QUOTA_PER_DAY and SEND_QUOTA_PER_DESTINATION_HOUR: messages a
+ * provider may send, unless an operator set its own. Throws 500 (logged, naming the variable)
+ * when one is missing or not a whole number from 1 to 10,000,000.
+ */
+export function loadSendQuotas(env: Env): SendQuotas {
+  return sendQuotas(env)
 }

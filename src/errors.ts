@@ -111,6 +111,20 @@ export const ERRORS = {
     title: 'Bad Request',
     description: 'The recipient cannot be reached on the requested channel.',
   },
+  direct_number_not_allowed: {
+    status: 400,
+    title: 'Bad Request',
+    description:
+      'This service sends to recipients of the directory only, or not to numbers of this ' +
+      'country calling code.',
+  },
+  recipient_suppressed: {
+    status: 400,
+    title: 'Bad Request',
+    description:
+      'The destination is on the suppression list (it opted out, replied STOP or was ' +
+      'suppressed by an operator): no SMS may go to it.',
+  },
   not_supported: {
     status: 400,
     title: 'Bad Request',
@@ -137,6 +151,13 @@ export const ERRORS = {
     status: 429,
     title: 'Too Many Requests',
     description: 'Too many failed attempts; wait before trying again.',
+  },
+  quota_exceeded: {
+    status: 429,
+    title: 'Too Many Requests',
+    description:
+      'The provider has sent as many messages as its quota allows in this window ' +
+      '(`Retry-After`).',
   },
   temporarily_unavailable: {
     status: 503,

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../src/config.ts'
+import { loadConfig, loadSendQuotas } from '../src/config.ts'
 
 const withResource = (API_RESOURCE: string): Env => ({ ...env, API_RESOURCE })
 
@@ -29,4 +29,34 @@ describe('loadConfig, API_RESOURCE', () => {
       code: 'internal_error',
     })
   })
+})
+
+describe('loadSendQuotas', () => {
+  it("reads wrangler.toml's defaults", () => {
+    expect(loadSendQuotas(env)).toEqual({
+      perMinute: Number(env.SEND_QUOTA_PER_MINUTE),
+      perDay: Number(env.SEND_QUOTA_PER_DAY),
+      perDestinationHour: Number(env.SEND_QUOTA_PER_DESTINATION_HOUR),
+    })
+  })
+
+  for (const [name, value] of [
+    ['SEND_QUOTA_PER_MINUTE', ''],
+    ['SEND_QUOTA_PER_DAY', '0'],
+    ['SEND_QUOTA_PER_DESTINATION_HOUR', '1.5'],
+    ['SEND_QUOTA_PER_MINUTE', '99999999'],
+    ['SEND_QUOTA_PER_DAY', undefined],
+  ] as const) {
+    it(`fails loudly, naming ${name}, when it is ${JSON.stringify(value)}`, () => {
+      const broken = { ...env, [name]: value } as Env
+      let thrown: unknown
+      try {
+        loadSendQuotas(broken)
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown).toMatchObject({ code: 'internal_error' })
+      expect(String((thrown as Error).cause)).toContain(name)
+    })
+  }
 })

@@ -1,7 +1,8 @@
 // Accepting a /Services request (decisions.md D9–D13): check the caller, service and
-// subscription, resolve the destination, write the message to the D1 outbox, then enqueue its
-// deliveries after the response. The response waits on two D1 round trips: one batch of reads,
-// one batch of writes.
+// subscription, resolve the destination, refuse a suppressed number or a provider over its send
+// quota, write the message to the D1 outbox, then enqueue its deliveries after the response. The
+// response waits on two D1 round trips: one batch of reads, one batch of writes (the quota
+// counters are read in the first and counted in the second, decisions.md D28).
 // Then reading a message back: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
 import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
@@ -18,11 +19,15 @@ import {
   type Part,
   type StoredMessage,
 } from '../storage/messages.ts'
+import { selectProviderQuotas } from '../storage/providers.ts'
 import { selectRecipient, type Recipient } from '../storage/recipients.ts'
+import { countSend, destinationKey, selectSendCounts } from '../storage/send-counters.ts'
 import { selectServiceById, type Service } from '../storage/services.ts'
 import { selectSubscriptionByToken } from '../storage/subscriptions.ts'
+import { selectSuppression, type Suppression } from '../storage/suppressions.ts'
 import type { PartRequest, ServicesRequest } from './dispatch-request.ts'
 import { pictureDigest, planPictures, storePictures, type PictureDeps } from './pictures.ts'
+import { checkQuotas, effectiveQuotas, type SendQuotas } from './quotas.ts'
 import { E164 } from '../utils/e164.ts'
 
 export type DispatchDeps = {
@@ -30,6 +35,8 @@ export type DispatchDeps = {
   queue: Queue
   /** The channels this deployment is configured to deliver on. */
   channels: ReadonlySet<Channel>
+  /** The deployment's default send quotas; a provider may have its own. */
+  quotas: SendQuotas
   now: Date
   /** Where pictures are published (decisions.md D19). */
   pictures: Omit<PictureDeps, 'now'>
@@ -50,7 +57,8 @@ const PARTS = ['notification', 'advertisement'] as const
 /**
  * Accepts a dispatch, or with the same Idempotency-Key and body returns the one accepted before
  * (`replayed`). Throws 403 `forbidden`, 400 (`unknown_service`, `invalid_request`,
- * `unsupported_channel`, `unknown_destination`, `destination_unreachable`), 409 `conflict` or
+ * `unsupported_channel`, `unknown_destination`, `destination_unreachable`,
+ * `direct_number_not_allowed`, `recipient_suppressed`), 409 `conflict`, 429 `quota_exceeded` or
  * 501 `channel_not_configured`.
  */
 export async function acceptDispatch(
@@ -72,6 +80,8 @@ export async function acceptDispatch(
       : [],
   )
   const pictureDeps = { ...deps.pictures, now: deps.now }
+  const { providerId, destination: to } = request
+  const bySms = requested.some(({ content }) => content.channel === 'sms')
   // Everything the checks below need, read at once: the D1 reads need nothing but the request,
   // and the pictures' KV reads overlap them.
   const [stored, pictures, requestHash] = await Promise.all([
@@ -79,11 +89,12 @@ export async function acceptDispatch(
       service: selectServiceById(deps.db, request.serviceId),
       subscription: selectSubscriptionByToken(deps.db, request.serviceToken),
       earlier: idempotencyKey
-        ? selectMessageByIdempotencyKey(deps.db, request.providerId, idempotencyKey)
+        ? selectMessageByIdempotencyKey(deps.db, providerId, idempotencyKey)
         : null,
-      recipient: request.destination
-        ? selectRecipient(deps.db, request.providerId, request.destination)
-        : null,
+      recipient: to ? selectRecipient(deps.db, providerId, to) : null,
+      suppression: to && bySms ? selectSuppression(deps.db, providerId, to) : null,
+      quotas: selectProviderQuotas(deps.db, providerId),
+      sent: to ? selectSendCounts(deps.db, providerId, to, deps.now) : null,
     }),
     planPictures(pictureDeps, withPicture),
     hashRequest(request),
@@ -129,7 +140,7 @@ export async function acceptDispatch(
   }
   const pictureUrls = new Map(withPicture.map(({ part }, i) => [part, pictures.urls[i]!]))
   const parts = requested.flatMap(({ part, content }) => {
-    const addresses = addressesFor(stored.recipient, destination, content.channel, part)
+    const addresses = addressesFor(service, stored.recipient, destination, content.channel, part)
     return addresses.map((address): NewDelivery => ({
       id: crypto.randomUUID(),
       part,
@@ -142,9 +153,18 @@ export async function acceptDispatch(
     }))
   })
 
+  if (stored.suppression && parts.some((p) => p.channel === 'sms')) {
+    throw suppressed(stored.suppression)
+  }
+  // Last: a request refused for any other reason is not what the quota is telling about.
+  checkQuotas(effectiveQuotas(deps.quotas, stored.quotas), stored.sent!, deps.now)
+
   // Only a request that will be accepted stores its pictures, before the rows that point to them.
   await storePictures(pictureDeps, pictures.writes)
-  const deliveries = await insertMessage(deps.db, message, parts)
+  const subject = destinationKey(destination, stored.recipient?.phone ?? null)
+  const deliveries = await insertMessage(deps.db, message, parts, [
+    countSend(deps.db, providerId, subject, deps.now, message.id),
+  ])
   if (!deliveries) {
     // Another request with this Idempotency-Key won the race (the unique index decided).
     const { winner } = await readBatch(deps.db, {
@@ -271,8 +291,27 @@ export async function readMessage(
   return { ...stored, events }
 }
 
-/** decisions.md D13: a recipient of the directory, or for SMS an E.164 number given directly. */
+const SUPPRESSED_BECAUSE: Record<Suppression['source'], string> = {
+  directory: "opted out of SMS in this provider's directory",
+  stop_reply: 'replied STOP',
+  sms_api_error: 'unsubscribed, as the SMS API reported',
+  admin: 'suppressed by an operator',
+}
+
+function suppressed(suppression: Suppression): AppError {
+  const why = SUPPRESSED_BECAUSE[suppression.source]
+  const detail = `The destination's phone number is on the suppression list (${why}); no SMS may go to it.`
+  return new AppError('recipient_suppressed', detail, {
+    errors: [{ path: 'parameters.destination', message: `suppressed: ${why}` }],
+  })
+}
+
+/**
+ * decisions.md D13: a recipient of the directory, or for SMS an E.164 number given directly where
+ * the service allows it (decisions.md D28).
+ */
 function addressesFor(
+  service: Service,
   recipient: Recipient | null,
   destination: string,
   channel: Channel,
@@ -280,7 +319,10 @@ function addressesFor(
 ): string[] {
   const path = 'parameters.destination'
   if (!recipient) {
-    if (channel === 'sms' && E164.test(destination)) return [destination]
+    if (channel === 'sms' && E164.test(destination)) {
+      checkDirectNumber(service, destination)
+      return [destination]
+    }
     const detail = `No recipient "${destination}" in this provider's directory.`
     throw new AppError('unknown_destination', detail, {
       errors: [
@@ -305,4 +347,26 @@ function addressesFor(
   if (recipient.fcmOptOut) throw unreachable('opted out of push notifications')
   if (recipient.fcmTokens.length === 0) throw unreachable('has no FCM registration token')
   return recipient.fcmTokens
+}
+
+/** 400 `direct_number_not_allowed` unless the service sends to this number outside the directory. */
+function checkDirectNumber(service: Service, number: string): void {
+  const path = 'parameters.destination'
+  if (!service.directNumbers) {
+    const detail =
+      `Service ${service.id} sends to recipients of the directory only: ` +
+      'give a user_id, or ask the operator to enable direct numbers for it.'
+    throw new AppError('direct_number_not_allowed', detail, {
+      errors: [{ path, message: 'a phone number outside the directory is not allowed' }],
+    })
+  }
+  const codes = service.directNumberCountryCodes
+  // ITU-T E.164 country calling codes form a prefix code: no code is the start of another.
+  if (codes && !codes.some((code) => number.startsWith(`+${code}`))) {
+    const allowed = codes.map((code) => `+${code}`).join(', ')
+    const detail = `Service ${service.id} sends to numbers outside the directory only in ${allowed}.`
+    throw new AppError('direct_number_not_allowed', detail, {
+      errors: [{ path, message: `country calling code not allowed (allowed: ${allowed})` }],
+    })
+  }
 }

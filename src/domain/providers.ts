@@ -7,9 +7,11 @@ import {
   deleteProviderCascade,
   findProviderById,
   insertProvider,
+  setProviderQuotas,
   updateProvider,
   type NewProvider,
   type Provider,
+  type QuotaOverrides,
 } from '../storage/providers.ts'
 import { findServiceById } from '../storage/services.ts'
 import { insertSubscription, type Subscription } from '../storage/subscriptions.ts'
@@ -42,18 +44,24 @@ export async function createProvider(db: D1Database, input: NewProvider): Promis
   return (await findProviderById(db, id))!
 }
 
-export type ProviderChanges = Partial<Pick<Provider, 'name' | 'status'>>
+export type ProviderChanges = Partial<Pick<Provider, 'name' | 'status'>> & {
+  /** The quotas to set (null: back to the default); those left out stay as they are. */
+  quotas?: Partial<QuotaOverrides>
+}
 
 /**
- * Renames, disables or enables a provider. Disabling it ends the tokens its clients hold; enabling
- * it lets their new tokens through.
+ * Renames, disables or enables a provider, or sets its send quotas. Disabling it ends the tokens
+ * its clients hold (and its queued deliveries are withheld by the consumer); enabling it lets
+ * their new tokens through.
  */
 export async function changeProvider(
   deps: ClientRecordDeps,
   provider: Provider,
   changes: ProviderChanges,
 ): Promise<void> {
-  await updateProvider(deps.db, provider.id, changes)
+  const { quotas, ...fields } = changes
+  if (quotas) await setProviderQuotas(deps.db, provider.id, { ...provider.quotas, ...quotas })
+  if (fields.name || fields.status) await updateProvider(deps.db, provider.id, fields)
   if (!changes.status || changes.status === provider.status) return
   const clientIds = await listClientIdsOfProvider(deps.db, provider.id)
   if (changes.status === 'disabled') {

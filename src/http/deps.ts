@@ -1,7 +1,7 @@
 // Builds the dependencies domain functions take from a request's env, config and context: every
 // route gets them here, so each binding and setting is wired in one place.
 import type { Context } from 'hono'
-import { loadChannelConfig, loadConfig } from '../config.ts'
+import { loadChannelConfig, loadConfig, loadSendQuotas } from '../config.ts'
 import type { AppEnv } from './app-env.ts'
 import type { ClientRecordDeps } from '../domain/client-records.ts'
 import type { ClientDeps } from '../domain/clients.ts'
@@ -101,6 +101,7 @@ export async function dispatchDeps(c: Context<AppEnv>): Promise<DispatchDeps> {
     db: c.env.DB,
     queue: c.env.DISPATCH_QUEUE,
     channels: configuredChannels(loadChannelConfig(c.env)),
+    quotas: loadSendQuotas(c.env),
     now: new Date(),
     // Pictures are public under the issuer's origin.
     pictures: { cache: c.env.CACHE, idKey: pictureIdKey, issuer },

@@ -1,6 +1,6 @@
-// Requests the SMS API makes to Portero (its status callbacks): refused unless signed with the
-// account's auth token (X-Twilio-Signature over the URL as received and the form fields) and sent
-// for this deployment's account. Only then are the fields read.
+// Requests the SMS API makes to Portero (its status callbacks and inbound-message webhooks):
+// refused unless signed with the account's auth token (X-Twilio-Signature over the URL as received
+// and the form fields) and sent for this deployment's account. Only then are the fields read.
 import type { Context } from 'hono'
 import * as z from 'zod'
 import { loadChannelConfig } from '../config.ts'
@@ -33,17 +33,22 @@ export const SmsStatusForm = z
   .meta({ id: 'SmsStatusCallback' })
 
 /**
- * Reads a status callback the SMS API signed, or throws: 501 `channel_not_configured` without
- * SMS settings, 403 `invalid_signature` for a missing or wrong signature, 403 `forbidden` for
- * another account, 400 `invalid_request` for missing fields. The body is read as sent: the
- * signature covers every field, those Portero does not read included.
+ * The fields of a request the SMS API signed, read with `schema`, or throws: 501
+ * `channel_not_configured` without SMS settings, 403 `invalid_signature` for a missing or wrong
+ * signature, 400 `invalid_request` for missing fields, 403 `forbidden` for another account. The
+ * body is read as sent: the signature covers every field, those Portero does not read included.
+ * `expected` names what a deployment without SMS does not expect.
  */
-export async function readSignedSmsStatus(c: Context<AppEnv>): Promise<SmsStatusReport> {
+async function readSignedSmsForm<S extends z.ZodType<{ AccountSid: string }>>(
+  c: Context<AppEnv>,
+  schema: S,
+  expected: string,
+): Promise<z.output<S>> {
   const sms = loadChannelConfig(c.env).sms
   if (!sms) {
     throw new AppError(
       'channel_not_configured',
-      'SMS delivery is not configured on this deployment: it expects no SMS status callbacks.',
+      `SMS delivery is not configured on this deployment: it expects no ${expected}.`,
     )
   }
   const params = new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()))
@@ -58,9 +63,40 @@ export async function readSignedSmsStatus(c: Context<AppEnv>): Promise<SmsStatus
       : `The ${SMS_SIGNATURE_HEADER} header is missing: only the SMS API may call this endpoint.`
     throw new AppError('invalid_signature', detail)
   }
-  const fields = parseWith(SmsStatusForm, Object.fromEntries(params))
+  const fields = parseWith(schema, Object.fromEntries(params))
   if (fields.AccountSid !== sms.accountSid) {
     throw new AppError('forbidden', "AccountSid is not this deployment's SMS account.")
   }
-  return readSmsStatus(fields)
+  return fields
+}
+
+/** Reads a status callback the SMS API signed, or throws as readSignedSmsForm does. */
+export async function readSignedSmsStatus(c: Context<AppEnv>): Promise<SmsStatusReport> {
+  return readSmsStatus(await readSignedSmsForm(c, SmsStatusForm, 'SMS status callbacks'))
+}
+
+/** The fields of an inbound-message webhook Portero reads (the API sends more; all signed). */
+export const SmsInboundForm = z
+  .looseObject({
+    AccountSid: Field.meta({ description: "Must be this deployment's SMS_ACCOUNT_SID." }),
+    From: Field.optional().meta({ description: 'The number that sent the message (E.164).' }),
+    To: Field.optional().meta({ description: 'The sender number it was sent to.' }),
+    Body: z
+      .string()
+      .max(2000)
+      .optional()
+      .meta({
+        description:
+          'STOP, STOPALL, UNSUBSCRIBE, CANCEL, END or QUIT suppress From; START, UNSTOP or YES ' +
+          'lift that (any case). Anything else changes nothing.',
+      }),
+  })
+  .meta({ id: 'SmsInboundMessage' })
+
+/** An inbound message the SMS API signed: who sent it and its text. Throws as readSignedSmsForm. */
+export async function readSignedSmsInbound(
+  c: Context<AppEnv>,
+): Promise<{ from: string; body: string }> {
+  const fields = await readSignedSmsForm(c, SmsInboundForm, 'inbound SMS')
+  return { from: fields.From ?? '', body: fields.Body ?? '' }
 }

@@ -37,6 +37,14 @@ export const SECURITY_SCHEMES = {
       'client_secret_post: client_id and client_secret in the form body (not the query; OpenAPI ' +
       'has no way to say "form field").',
   },
+  smsSignature: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Twilio-Signature',
+    description:
+      "The SMS API's request signature: base64 of HMAC-SHA1 keyed with SMS_AUTH_TOKEN over the " +
+      'full URL and the form parameters sorted by name (Twilio, "Webhooks security").',
+  },
 } as const
 
 type Scheme = keyof typeof SECURITY_SCHEMES
@@ -52,6 +60,8 @@ export const SECURITY = {
   client: anyOf('basic', 'clientSecretPost'),
   /** Introspection: a token with `tokens:introspect`, or the client's own credentials. */
   introspection: anyOf('bearer', 'basic', 'clientSecretPost'),
+  /** The SMS API's webhooks. */
+  smsSignature: anyOf('smsSignature'),
 }
 
 const PROBLEMS = {

@@ -200,11 +200,29 @@ export const Recipient = z
   })
   .meta({ id: 'Recipient' })
 
+const Quotas = z.object({
+  per_minute: z.int(),
+  per_day: z.int(),
+  per_destination_hour: z.int(),
+})
+
 export const Provider = z
   .object({
     id: z.string(),
     name: z.string(),
     status: z.enum(['active', 'disabled']),
+    quotas: Quotas.meta({
+      description:
+        'The send quotas in force: accepted /Services messages a minute, a UTC day and to one ' +
+        'destination an hour (README "Send quotas").',
+    }),
+    quota_overrides: z
+      .object({
+        per_minute: z.int().nullable(),
+        per_day: z.int().nullable(),
+        per_destination_hour: z.int().nullable(),
+      })
+      .meta({ description: "The provider's own quotas; null: the deployment's default." }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -246,10 +264,33 @@ export const Service = z
     required_parameters: z.array(z.string()),
     allowed_channels: z.array(z.string()),
     enabled: z.boolean(),
+    direct_numbers: z.boolean().meta({
+      description:
+        'Whether /Services may send SMS to an E.164 number outside the recipients directory.',
+    }),
+    direct_number_country_codes: z
+      .array(z.string())
+      .nullable()
+      .meta({ description: 'The country calling codes such numbers may have; null: any.' }),
     created_at: z.string(),
     updated_at: z.string(),
   })
   .meta({ id: 'Service' })
+
+export const Suppression = z
+  .object({
+    phone: z.string(),
+    source: z.enum(['directory', 'stop_reply', 'sms_api_error', 'admin']).meta({
+      description:
+        "`directory`: the recipient's SMS opt-out flag; `stop_reply`: a STOP sent to the " +
+        "sender number; `sms_api_error`: the SMS API's error 21610; `admin`: an operator's.",
+    }),
+    all_providers: z.boolean().meta({
+      description: 'Binds every provider: a STOP to the shared sender number does.',
+    }),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Suppression' })
 
 export const Subscription = z
   .object({
@@ -318,3 +359,4 @@ export const ProviderPage = page(Provider, 'ProviderPage')
 export const ClientPage = page(Client, 'ClientPage')
 export const ServicePage = page(Service, 'ServicePage')
 export const AuditPage = page(AuditEvent, 'AuditPage')
+export const SuppressionPage = page(Suppression, 'SuppressionPage')

@@ -1,14 +1,25 @@
-// POST /callbacks/sms/status: the SMS API's delivery receipts (its StatusCallback requests, sent
-// because every SMS names this URL), signed by the API rather than authenticated by a token.
+// The SMS API's requests to Portero, signed by the API rather than authenticated by a token:
+// POST /callbacks/sms/status, its delivery receipts (StatusCallback requests, sent because every
+// SMS names this URL), and POST /callbacks/sms/inbound, its inbound-message webhook (a STOP reply
+// to the sender number suppresses it, START lifts that: README "Suppression list").
 import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { recordSmsReceipt } from '../domain/delivery-receipts.ts'
+import { receiveInboundSms } from '../domain/suppressions.ts'
 import { DELIVERY_STATUSES } from '../channel.ts'
 import { documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
-import { readSignedSmsStatus, SmsStatusForm } from '../http/sms-callback.ts'
+import {
+  readSignedSmsInbound,
+  readSignedSmsStatus,
+  SmsInboundForm,
+  SmsStatusForm,
+} from '../http/sms-callback.ts'
 import { json, problem, problems, SECURITY } from '../openapi/operations.ts'
 
 export const callbacks = new OpenApiApp()
+
+/** Inbound webhooks are a few hundred bytes; the SMS API sends no more than a few KiB. */
+export const SMS_INBOUND_BODY_BYTES = 8 * 1024
 
 const ReceiptAnswer = z
   .object({
@@ -35,7 +46,7 @@ const smsStatus = createRoute({
     'delivery to delivered, `undelivered` and `failed` to undelivered or failed with `ErrorCode` ' +
     '(21610, a STOP reply, also marks the recipient opted out of SMS). A final status is never ' +
     'overwritten: a replayed, late or out-of-order receipt answers 200 `unchanged`.',
-  security: SECURITY.none,
+  security: SECURITY.smsSignature,
   request: {
     body: {
       required: true,
@@ -61,4 +72,56 @@ callbacks.openapi(smsStatus, async (c) => {
     report,
   )
   return c.json(result, 200)
+})
+
+/** Empty TwiML: the SMS API sends no reply of ours (its own opt-out answer still goes out). */
+const EMPTY_TWIML = '<Response/>'
+
+const smsInbound = createRoute({
+  method: 'post',
+  path: '/sms/inbound',
+  tags: ['Callbacks'],
+  summary: "The SMS API's inbound-message webhook (STOP / START)",
+  description:
+    'Configure `{ISSUER}/callbacks/sms/inbound` as the sender number\'s "A message comes in" ' +
+    'webhook (HTTP POST). Accepted only with a valid `X-Twilio-Signature` (as for ' +
+    "`/callbacks/sms/status`) and `AccountSid` equal to this deployment's: otherwise 403 and " +
+    'nothing changes.',
+  security: SECURITY.smsSignature,
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/x-www-form-urlencoded': {
+          schema: documentedOnly(SmsInboundForm),
+          example: {
+            AccountSid: 'AC00000000000000000000000000000000',
+            From: '+5491155550000',
+            To: '+15005550006',
+            Body: 'STOP',
+            MessageSid: 'SM00000000000000000000000000000000',
+          },
+        },
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: 'Done (or nothing to do): empty TwiML.',
+      content: { 'text/xml': { schema: z.string(), example: EMPTY_TWIML } },
+    },
+    400: problem('`invalid_request`: a signed request without AccountSid.'),
+    403: problem(
+      '`invalid_signature`: no or a wrong `X-Twilio-Signature`; `forbidden`: another account.',
+    ),
+    ...problems(413, 415),
+    501: problem('`channel_not_configured`: this deployment sends no SMS.'),
+  },
+})
+
+callbacks.openapi(smsInbound, async (c) => {
+  await receiveInboundSms(c.env.DB, await readSignedSmsInbound(c))
+  c.header('content-type', 'text/xml; charset=utf-8')
+  c.header('cache-control', 'no-store')
+  return c.body(EMPTY_TWIML, 200)
 })

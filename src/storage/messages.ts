@@ -150,12 +150,14 @@ export type NewDelivery = Pick<
  * Writes a message and its deliveries in one transaction and returns the deliveries as stored (in
  * the order listDeliveries gives), without reading them back: each insert returns its row. Returns
  * null, writing nothing, when the provider already used this Idempotency-Key (the unique index
- * decides, so two racing requests cannot both be accepted).
+ * decides, so two racing requests cannot both be accepted). `also` goes in the same batch, after
+ * the message: statements that check the message was inserted before writing anything.
  */
 export async function insertMessage(
   db: D1Database,
   message: Message,
   deliveries: NewDelivery[],
+  also: D1PreparedStatement[] = [],
 ): Promise<Delivery[] | null> {
   const due = Math.floor(Date.parse(message.createdAt) / 1000)
   const statements = [
@@ -200,13 +202,12 @@ export async function insertMessage(
     ),
     // decisions.md D27: each delivery's timeline starts here, in the same batch.
     queuedEvents(db, message.id, message.createdAt),
+    ...also,
   ]
-  const [inserted, ...rows] = await db.batch<DeliveryRow>(statements)
+  const [inserted, ...results] = await db.batch<DeliveryRow>(statements)
   if (inserted!.meta.changes === 0) return null
-  return rows
-    .slice(0, deliveries.length)
-    .flatMap((result) => result.results.map(toDelivery))
-    .sort(byDeliveryOrder)
+  const rows = results.slice(0, deliveries.length)
+  return rows.flatMap((result) => result.results.map(toDelivery)).sort(byDeliveryOrder)
 }
 
 export async function findMessageById(db: D1Database, id: string): Promise<Message | null> {

@@ -1,16 +1,32 @@
-// The providers table: the service providers of the ecosystem (document 001's provider_id).
+// The providers table: the service providers of the ecosystem (document 001's provider_id), with
+// their send quotas.
+import { firstRow, type BatchRead } from './batch.ts'
 
 export type ProviderStatus = 'active' | 'disabled'
+
+/** A provider's own send quotas (README "Send quotas"); null: the deployment's default. */
+export type QuotaOverrides = {
+  perMinute: number | null
+  perDay: number | null
+  perDestinationHour: number | null
+}
 
 export type Provider = {
   id: string
   name: string
   status: ProviderStatus
+  quotas: QuotaOverrides
   createdAt: string
   updatedAt: string
 }
 
-type ProviderRow = {
+type QuotaRow = {
+  quota_per_minute: number | null
+  quota_per_day: number | null
+  quota_per_destination_hour: number | null
+}
+
+type ProviderRow = QuotaRow & {
   id: string
   name: string
   status: ProviderStatus
@@ -18,20 +34,31 @@ type ProviderRow = {
   updated_at: string
 }
 
+function toQuotas(row: QuotaRow): QuotaOverrides {
+  return {
+    perMinute: row.quota_per_minute,
+    perDay: row.quota_per_day,
+    perDestinationHour: row.quota_per_destination_hour,
+  }
+}
+
 function toProvider(row: ProviderRow): Provider {
   return {
     id: row.id,
     name: row.name,
     status: row.status,
+    quotas: toQuotas(row),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
 }
 
+const QUOTA_COLUMNS = 'quota_per_minute, quota_per_day, quota_per_destination_hour'
+
 // The id is read as text: provider ids are int64 and must survive JavaScript numbers
 // (decisions.md D11).
-const SELECT_PROVIDER = `SELECT CAST(id AS TEXT) AS id, name, status, created_at, updated_at
-  FROM providers`
+const SELECT_PROVIDER = `SELECT CAST(id AS TEXT) AS id, name, status, ${QUOTA_COLUMNS},
+  created_at, updated_at FROM providers`
 
 export type NewProvider = { id?: string; name: string }
 
@@ -92,6 +119,34 @@ export async function updateProvider(
   return result.meta.changes > 0
 }
 
+/** A provider's quota overrides, for readBatch (all null when there is no such provider). */
+export function selectProviderQuotas(db: D1Database, id: string): BatchRead<QuotaOverrides> {
+  const none = { perMinute: null, perDay: null, perDestinationHour: null }
+  return {
+    statements: [
+      db.prepare(`SELECT ${QUOTA_COLUMNS} FROM providers WHERE id = CAST(?1 AS INTEGER)`).bind(id),
+    ],
+    read: ([result]) => firstRow(result, toQuotas) ?? none,
+  }
+}
+
+/** Replaces a provider's quota overrides; false if there is no such provider. */
+export async function setProviderQuotas(
+  db: D1Database,
+  id: string,
+  quotas: QuotaOverrides,
+): Promise<boolean> {
+  const result = await db
+    .prepare(
+      `UPDATE providers SET quota_per_minute = ?2, quota_per_day = ?3,
+         quota_per_destination_hour = ?4, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+       WHERE id = CAST(?1 AS INTEGER)`,
+    )
+    .bind(id, quotas.perMinute, quotas.perDay, quotas.perDestinationHour)
+    .run()
+  return result.meta.changes > 0
+}
+
 /**
  * Deletes a provider and, in the same transaction, everything that belongs to it: the deliveries'
  * timeline, deliveries, messages, recipients, subscriptions and clients. The caller has made its clients' tokens
@@ -103,6 +158,8 @@ export async function deleteProviderCascade(db: D1Database, id: string): Promise
     'DELETE FROM deliveries WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM messages WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM recipients WHERE provider_id = CAST(?1 AS INTEGER)',
+    'DELETE FROM suppressions WHERE provider_id = CAST(?1 AS INTEGER)',
+    'DELETE FROM send_counters WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM subscriptions WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM clients WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM providers WHERE id = CAST(?1 AS INTEGER)',

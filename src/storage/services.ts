@@ -11,6 +11,10 @@ export type Service = {
   requiredParameters: ServiceParameter[]
   allowedChannels: Channel[]
   enabled: boolean
+  /** Whether an E.164 number outside the recipients directory may be a destination. */
+  directNumbers: boolean
+  /** The country calling codes such a number may have ("54", "598"); null: any. */
+  directNumberCountryCodes: string[] | null
   createdAt: string
   updatedAt: string
 }
@@ -22,6 +26,8 @@ type ServiceRow = {
   required_parameters: string
   allowed_channels: string
   enabled: number
+  direct_numbers: number
+  direct_number_country_codes: string | null
   created_at: string
   updated_at: string
 }
@@ -34,13 +40,18 @@ function toService(row: ServiceRow): Service {
     requiredParameters: JSON.parse(row.required_parameters) as ServiceParameter[],
     allowedChannels: JSON.parse(row.allowed_channels) as Channel[],
     enabled: row.enabled === 1,
+    directNumbers: row.direct_numbers === 1,
+    directNumberCountryCodes:
+      row.direct_number_country_codes === null
+        ? null
+        : (JSON.parse(row.direct_number_country_codes) as string[]),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
 }
 
 const SELECT_SERVICE = `SELECT id, name, kind, required_parameters, allowed_channels, enabled,
-  created_at, updated_at FROM services`
+  direct_numbers, direct_number_country_codes, created_at, updated_at FROM services`
 
 export function findServiceById(db: D1Database, id: number): Promise<Service | null> {
   return readOne(db, selectServiceById(db, id))
@@ -65,17 +76,21 @@ export async function listServices(
   return results.map(toService)
 }
 
-export type NewService = Omit<Service, 'id' | 'enabled' | 'createdAt' | 'updatedAt'> & {
-  id?: number
-  enabled?: boolean
-}
+export type NewService = Omit<
+  Service,
+  'id' | 'enabled' | 'directNumbers' | 'directNumberCountryCodes' | 'createdAt' | 'updatedAt'
+> &
+  Partial<Pick<Service, 'id' | 'enabled' | 'directNumbers' | 'directNumberCountryCodes'>>
+
+const codesJson = (codes: string[] | null | undefined) => (codes ? JSON.stringify(codes) : null)
 
 /** Inserts a service and returns its id; null when its id or name is taken. */
 export async function insertService(db: D1Database, service: NewService): Promise<number | null> {
   const row = await db
     .prepare(
-      `INSERT INTO services (id, name, kind, required_parameters, allowed_channels, enabled)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING id`,
+      `INSERT INTO services (id, name, kind, required_parameters, allowed_channels, enabled,
+         direct_numbers, direct_number_country_codes)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING RETURNING id`,
     )
     .bind(
       service.id ?? null,
@@ -84,6 +99,8 @@ export async function insertService(db: D1Database, service: NewService): Promis
       JSON.stringify(service.requiredParameters),
       JSON.stringify(service.allowedChannels),
       service.enabled === false ? 0 : 1,
+      service.directNumbers ? 1 : 0,
+      codesJson(service.directNumberCountryCodes),
     )
     .first<{ id: number }>()
   return row?.id ?? null
@@ -91,7 +108,6 @@ export async function insertService(db: D1Database, service: NewService): Promis
 
 export type ServiceChanges = Partial<Omit<Service, 'id' | 'createdAt' | 'updatedAt'>>
 
-/** Applies the changes; false if there is no such service. Throws on a name conflict. */
 /**
  * Applies the given changes: 'updated', 'not_found', or 'conflict' when another service has the
  * new name (nothing is changed then).
@@ -107,6 +123,8 @@ export async function updateService(
       `UPDATE services SET name = COALESCE(?2, name), kind = COALESCE(?3, kind),
          required_parameters = COALESCE(?4, required_parameters),
          allowed_channels = COALESCE(?5, allowed_channels), enabled = COALESCE(?6, enabled),
+         direct_numbers = COALESCE(?7, direct_numbers),
+         direct_number_country_codes = CASE WHEN ?8 THEN ?9 ELSE direct_number_country_codes END,
          updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE id = ?1
          AND NOT EXISTS (SELECT 1 FROM services AS other WHERE other.name = ?2 AND other.id <> ?1)`,
@@ -118,6 +136,10 @@ export async function updateService(
       changes.requiredParameters ? JSON.stringify(changes.requiredParameters) : null,
       changes.allowedChannels ? JSON.stringify(changes.allowedChannels) : null,
       changes.enabled === undefined ? null : +changes.enabled,
+      changes.directNumbers === undefined ? null : +changes.directNumbers,
+      // null is a value here (any country code), so whether it changes is a flag of its own.
+      changes.directNumberCountryCodes === undefined ? 0 : 1,
+      codesJson(changes.directNumberCountryCodes),
     )
     .run()
   if (result.meta.changes > 0) return 'updated'

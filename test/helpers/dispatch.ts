@@ -24,6 +24,8 @@ export async function createSender(
     phone?: string | null
     fcmTokens?: string[]
     requiredParameters?: ServiceParameter[]
+    /** Let the service send to E.164 numbers outside the directory (off by default). */
+    directNumbers?: boolean
   } = {},
 ): Promise<Sender> {
   const client = await createClient({
@@ -35,6 +37,7 @@ export async function createSender(
     kind: 'notification',
     requiredParameters: options.requiredParameters ?? ['destination'],
     allowedChannels: ['sms', 'fcm'],
+    directNumbers: options.directNumbers ?? false,
   }))!
   const { serviceToken } = (await insertSubscription(env.DB, client.providerId, serviceId))!
   const userId = `user-${crypto.randomUUID()}`

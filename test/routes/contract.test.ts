@@ -15,8 +15,8 @@ type Access =
   | { kind: 'public' }
   /** A client's id and secret, in the body or as Basic credentials: no token. */
   | { kind: 'credentials' }
-  /** A delivery channel's API, proving itself by a signature over the request: no token. */
-  | { kind: 'signed' }
+  /** The SMS API's request signature (X-Twilio-Signature), checked by the route: no token. */
+  | { kind: 'sms_signature' }
   /** A valid token carrying one of `scopes` (any valid token when empty). */
   | { kind: 'token'; scopes: string[]; challenge: string }
 
@@ -26,7 +26,7 @@ const BEARER = 'Bearer realm="portero"'
 const ACCESS: [RegExp, Access][] = [
   [/^\/(healthz|openapi\.json|docs|\.well-known\/.+|pictures\/.+)$/, { kind: 'public' }],
   [/^\/(auth\/login|oauth\/token|oauth\/revoke)$/, { kind: 'credentials' }],
-  [/^\/callbacks\/sms\/status$/, { kind: 'signed' }],
+  [/^\/callbacks\/sms\/(status|inbound)$/, { kind: 'sms_signature' }],
   // Introspection callers may also authenticate as a client (RFC 7662 §2.1): both are offered.
   [
     /^\/(mcg\/v1\/tokeninfo|oauth\/introspect)$/,

@@ -206,7 +206,7 @@ describe('POST /Services: accepted requests', () => {
 
   it('accepts an E.164 number outside the directory as an SMS destination', QUEUE, async () => {
     const standIn = useStandIn()
-    const sender = await freshSender()
+    const sender = await freshSender({ directNumbers: true })
     const phone = freshPhone()
     const body = withParameters(smsRequest(sender), { destination: phone })
     const response = await dispatch(sender, body)
@@ -610,7 +610,7 @@ describe('GET /Services/messages/{id}', () => {
 
   it('masks a phone number given directly as the destination', QUEUE, async () => {
     useStandIn()
-    const sender = await freshSender()
+    const sender = await freshSender({ directNumbers: true })
     const phone = freshPhone()
     const body = withParameters(smsRequest(sender), { destination: phone })
     const created = await accepted(await dispatch(sender, body), 201)

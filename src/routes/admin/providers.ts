@@ -2,6 +2,7 @@
 import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { notFound } from '../../errors.ts'
+import { loadSendQuotas } from '../../config.ts'
 import {
   changeProvider,
   createProvider,
@@ -10,6 +11,8 @@ import {
   requireProvider,
   subscribeProvider,
 } from '../../domain/providers.ts'
+import { effectiveQuotas, MAX_SEND_QUOTA, type SendQuotas } from '../../domain/quotas.ts'
+import { liftSuppression, suppressNumber } from '../../domain/suppressions.ts'
 import { auditAs } from '../../http/audit.ts'
 import { clientRecordDeps } from '../../http/deps.ts'
 import { OpenApiApp } from '../../http/openapi-app.ts'
@@ -29,8 +32,12 @@ import {
   ProviderPage,
   Subscription as SubscriptionView,
   SubscriptionPage,
+  Suppression as SuppressionView,
+  SuppressionPage,
 } from '../../openapi/responses.ts'
 import { listProviders, type Provider } from '../../storage/providers.ts'
+import { listSuppressions, type Suppression } from '../../storage/suppressions.ts'
+import { E164 } from '../../utils/e164.ts'
 import { revokeSubscription, rotateSubscriptionToken } from '../../storage/subscriptions.ts'
 
 export const providers = new OpenApiApp()
@@ -41,16 +48,49 @@ const Name = z
   .min(1, 'name must not be empty')
   .max(200)
 export const NewProvider = z.strictObject({ id: ProviderIdText.optional(), name: Name })
+const Quota = z
+  .number({ error: 'a quota is a whole number of messages, or null for the default' })
+  .int('a quota is a whole number of messages')
+  .min(1, 'a quota is at least 1 (disable the provider to stop its sending)')
+  .max(MAX_SEND_QUOTA, `a quota is at most ${MAX_SEND_QUOTA}`)
+  .nullable()
+  .optional()
+const QuotaChanges = z
+  .strictObject({ per_minute: Quota, per_day: Quota, per_destination_hour: Quota })
+  .refine(
+    (v) => Object.keys(v).length > 0,
+    'send at least one of per_minute, per_day, ' + 'per_destination_hour',
+  )
+  .meta({
+    description:
+      'Accepted /Services messages a minute, a UTC day and to one destination an hour; null: ' +
+      "back to the deployment's default (SEND_QUOTA_*). Those left out stay as they are.",
+  })
 export const ProviderChanges = z
-  .strictObject({ name: Name.optional(), status: z.enum(['active', 'disabled']).optional() })
-  .refine((v) => Object.keys(v).length > 0, 'send at least one of name, status')
+  .strictObject({
+    name: Name.optional(),
+    status: z.enum(['active', 'disabled']).optional(),
+    quotas: QuotaChanges.optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'send at least one of name, status, quotas')
 const Cascade = z.object({ cascade: z.enum(['true', 'false']).optional() })
 
-export function providerView(p: Provider) {
+export function providerView(p: Provider, defaults: SendQuotas) {
+  const quotas = effectiveQuotas(defaults, p.quotas)
   return {
     id: p.id,
     name: p.name,
     status: p.status,
+    quotas: {
+      per_minute: quotas.perMinute,
+      per_day: quotas.perDay,
+      per_destination_hour: quotas.perDestinationHour,
+    },
+    quota_overrides: {
+      per_minute: p.quotas.perMinute,
+      per_day: p.quotas.perDay,
+      per_destination_hour: p.quotas.perDestinationHour,
+    },
     created_at: p.createdAt,
     updated_at: p.updatedAt,
   }
@@ -78,7 +118,7 @@ providers.openapi(create, async (c) => {
   const provider = await createProvider(c.env.DB, body)
   auditAs(c, 'provider.create', provider.id)
   c.header('location', `/admin/providers/${provider.id}`)
-  return c.json(providerView(provider), 201)
+  return c.json(providerView(provider, loadSendQuotas(c.env)), 201)
 })
 
 const list = createRoute({
@@ -95,7 +135,8 @@ providers.openapi(list, async (c) => {
   // Any other cursor would be cast to 0 by SQLite and silently restart the walk.
   if (cursor !== undefined && !/^-?\d{1,19}$/.test(cursor)) throw badCursor()
   const rows = await listProviders(c.env.DB, { after: cursor, limit: limit + 1 })
-  return c.json(toPage(rows, limit, (p) => p.id, providerView, new URL(c.req.url)))
+  const view = (p: Provider) => providerView(p, loadSendQuotas(c.env))
+  return c.json(toPage(rows, limit, (p) => p.id, view, new URL(c.req.url)))
 })
 
 const read = createRoute({
@@ -108,23 +149,43 @@ const read = createRoute({
 })
 
 providers.openapi(read, async (c) =>
-  c.json(providerView(await requireProvider(c.env.DB, c.req.param('id')))),
+  c.json(providerView(await requireProvider(c.env.DB, c.req.param('id')), loadSendQuotas(c.env))),
 )
 
 const change = createRoute({
   ...MANAGEMENT,
   method: 'patch',
   path: '/{id}',
-  summary: 'Rename, disable or enable a provider',
-  request: { ...idParam, body: jsonBody(ProviderChanges, { status: 'disabled' }) },
+  summary: 'Rename, disable or enable a provider, or set its send quotas',
+  description:
+    'Disabling a provider ends its tokens, and its deliveries still queued are marked `failed` ' +
+    'instead of being sent. `quotas` sets its own send quotas (README "Send quotas").',
+  request: {
+    ...idParam,
+    body: jsonBody(ProviderChanges, { quotas: { per_minute: 120, per_day: null } }),
+  },
   responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 415) },
 })
 
 providers.openapi(change, async (c) => {
   const provider = await requireProvider(c.env.DB, c.req.param('id'))
-  const changes = c.req.valid('json')
-  auditAs(c, 'provider.update', provider.id, { changed: Object.keys(changes) })
-  await changeProvider(clientRecordDeps(c), provider, changes)
+  const { quotas, ...changes } = c.req.valid('json')
+  const changed = [...Object.keys(changes), ...(quotas ? ['quotas'] : [])]
+  auditAs(c, 'provider.update', provider.id, { changed, ...(quotas ? { quotas } : {}) })
+  await changeProvider(clientRecordDeps(c), provider, {
+    ...changes,
+    ...(quotas
+      ? {
+          quotas: {
+            ...(quotas.per_minute !== undefined ? { perMinute: quotas.per_minute } : {}),
+            ...(quotas.per_day !== undefined ? { perDay: quotas.per_day } : {}),
+            ...(quotas.per_destination_hour !== undefined
+              ? { perDestinationHour: quotas.per_destination_hour }
+              : {}),
+          },
+        }
+      : {}),
+  })
   return c.body(null, 204)
 })
 
@@ -234,5 +295,114 @@ providers.openapi(unsubscribe, async (c) => {
   if (!(await revokeSubscription(c.env.DB, provider.id, serviceId))) {
     throw notFound(`Provider ${provider.id} has no subscription to service ${serviceId}.`)
   }
+  return c.body(null, 204)
+})
+
+// The suppression list (README "Suppression list"): numbers none of this provider's SMS may go to.
+
+const Phone = z
+  .string({ error: 'phone is required' })
+  .regex(E164, 'phone must be an E.164 number such as +5491155550000')
+export const NewSuppression = z.strictObject({ phone: Phone })
+
+/** The audit log names the number as the status view shows one: its country code and last four. */
+const masked = (phone: string) =>
+  `${phone.slice(0, 3)}${'•'.repeat(phone.length - 7)}${phone.slice(-4)}`
+
+function suppressionView(s: Suppression) {
+  return {
+    phone: s.phone,
+    source: s.source,
+    all_providers: s.providerId === null,
+    created_at: s.createdAt,
+  }
+}
+
+const phoneParams = {
+  params: z.object({
+    id: z.string().meta({ description: 'The provider id.' }),
+    phone: z.string().meta({ description: 'The E.164 number (URL-encoded: %2B for +).' }),
+  }),
+}
+
+const listSuppressionsOf = createRoute({
+  ...MANAGEMENT,
+  method: 'get',
+  path: '/{id}/suppressions',
+  summary: 'List the numbers suppressed for a provider',
+  description:
+    "Its own (an operator's), those of every provider (STOP replies to the shared sender " +
+    "number, the SMS API's error 21610), and its recipients who opted out of SMS in the " +
+    'directory: /Services refuses each with 400 `recipient_suppressed`.',
+  request: { ...idParam, query: PageQuery },
+  responses: { 200: json('A page.', SuppressionPage), ...problems(400, 401, 403, 404) },
+})
+
+/** A page's key: phone, source and scope, which order the list. */
+const suppressionKey = (s: Suppression) => JSON.stringify([s.phone, s.source, s.providerId ?? '0'])
+
+function suppressionCursor(cursor: string | undefined): [string, string, string] | undefined {
+  if (cursor === undefined) return undefined
+  try {
+    const key: unknown = JSON.parse(cursor)
+    if (Array.isArray(key) && key.length === 3 && key.every((k) => typeof k === 'string')) {
+      return key as [string, string, string]
+    }
+  } catch {
+    // Answered below.
+  }
+  throw badCursor()
+}
+
+providers.openapi(listSuppressionsOf, async (c) => {
+  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const { limit, cursor } = c.req.valid('query')
+  const rows = await listSuppressions(c.env.DB, provider.id, {
+    after: suppressionCursor(cursor),
+    limit: limit + 1,
+  })
+  c.header('cache-control', 'no-store')
+  return c.json(toPage(rows, limit, suppressionKey, suppressionView, new URL(c.req.url)))
+})
+
+const suppress = createRoute({
+  ...MANAGEMENT,
+  method: 'post',
+  path: '/{id}/suppressions',
+  summary: 'Suppress a number for a provider',
+  request: { ...idParam, body: jsonBody(NewSuppression, { phone: '+5491155550000' }) },
+  responses: {
+    201: newResource('Suppressed.', SuppressionView),
+    ...problems(400, 401, 403, 404, 409, 415),
+  },
+})
+
+providers.openapi(suppress, async (c) => {
+  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const { phone } = c.req.valid('json')
+  auditAs(c, 'suppression.create', provider.id, { phone: masked(phone) })
+  const suppression = await suppressNumber(c.env.DB, provider.id, phone)
+  c.header('location', `/admin/providers/${provider.id}/suppressions/${encodeURIComponent(phone)}`)
+  return c.json(suppressionView(suppression), 201)
+})
+
+const unsuppress = createRoute({
+  ...MANAGEMENT,
+  method: 'delete',
+  path: '/{id}/suppressions/{phone}',
+  summary: "Lift an operator's suppression of a number",
+  description:
+    "Only an operator's own: a STOP is lifted by the recipient replying START, and a " +
+    "recipient's opt-out through /recipients (409 `conflict` says which).",
+  request: phoneParams,
+  responses: { 204: NO_CONTENT, ...problems(401, 403, 404, 409) },
+})
+
+providers.openapi(unsuppress, async (c) => {
+  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const phone = c.req.param('phone')
+  if (!E164.test(phone)) throw notFound(`The number is not suppressed for provider ${provider.id}.`)
+  auditAs(c, 'suppression.delete', provider.id, { phone: masked(phone) })
+  await liftSuppression(c.env.DB, provider.id, phone)
   return c.body(null, 204)
 })

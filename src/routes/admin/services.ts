@@ -41,6 +41,24 @@ const Fields = {
     .min(1, 'allow at least one channel')
     .transform((c) => [...new Set(c)]),
   enabled: z.boolean({ error: 'enabled must be true or false' }),
+  direct_numbers: z.boolean({ error: 'direct_numbers must be true or false' }).meta({
+    description:
+      'Whether /Services may send SMS to an E.164 number outside the recipients directory ' +
+      '(default false: recipients of the directory only).',
+  }),
+  direct_number_country_codes: z
+    .array(
+      z.string().regex(/^[1-9]\d{0,2}$/, 'a country calling code is 1 to 3 digits, such as "54"'),
+      { error: 'direct_number_country_codes lists country calling codes such as "54"' },
+    )
+    .min(1, 'list at least one country calling code, or send null for any')
+    .max(50)
+    .transform((codes) => [...new Set(codes)])
+    .nullable()
+    .meta({
+      description:
+        'The country calling codes (ITU-T E.164, without "+") direct numbers may have; null: any.',
+    }),
 }
 
 export const NewService = z.strictObject({
@@ -55,6 +73,8 @@ export const NewService = z.strictObject({
   required_parameters: Fields.required_parameters.default(['destination']),
   allowed_channels: Fields.allowed_channels,
   enabled: Fields.enabled.default(true),
+  direct_numbers: Fields.direct_numbers.default(false),
+  direct_number_country_codes: Fields.direct_number_country_codes.default(null),
 })
 
 export const ServiceChanges = z
@@ -64,6 +84,8 @@ export const ServiceChanges = z
     required_parameters: Fields.required_parameters.optional(),
     allowed_channels: Fields.allowed_channels.optional(),
     enabled: Fields.enabled.optional(),
+    direct_numbers: Fields.direct_numbers.optional(),
+    direct_number_country_codes: Fields.direct_number_country_codes.optional(),
   })
   .refine((v) => Object.keys(v).length > 0, 'send at least one field to change')
 
@@ -75,6 +97,8 @@ function view(s: Service) {
     required_parameters: s.requiredParameters,
     allowed_channels: s.allowedChannels,
     enabled: s.enabled,
+    direct_numbers: s.directNumbers,
+    direct_number_country_codes: s.directNumberCountryCodes,
     created_at: s.createdAt,
     updated_at: s.updatedAt,
   }
@@ -113,6 +137,8 @@ services.openapi(create, async (c) => {
     requiredParameters: body.required_parameters,
     allowedChannels: body.allowed_channels,
     enabled: body.enabled,
+    directNumbers: body.direct_numbers,
+    directNumberCountryCodes: body.direct_number_country_codes,
   })
   if (id === null) {
     throw conflict(`A service with id ${body.id} or name "${body.name}" already exists.`)
@@ -162,7 +188,13 @@ const change = createRoute({
   method: 'patch',
   path: '/{id}',
   summary: 'Change a service',
-  request: { ...idParam, body: jsonBody(ServiceChanges, { enabled: false }) },
+  description:
+    'Disabling a service makes /Services refuse it, and its deliveries still queued are marked ' +
+    '`failed` instead of being sent.',
+  request: {
+    ...idParam,
+    body: jsonBody(ServiceChanges, { direct_numbers: true, direct_number_country_codes: ['54'] }),
+  },
   responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 409, 415) },
 })
 
@@ -176,6 +208,8 @@ services.openapi(change, async (c) => {
     requiredParameters: body.required_parameters,
     allowedChannels: body.allowed_channels,
     enabled: body.enabled,
+    directNumbers: body.direct_numbers,
+    directNumberCountryCodes: body.direct_number_country_codes,
   })
   if (outcome === 'not_found') throw notFound(`No service ${id}.`)
   // Only a new name can conflict.

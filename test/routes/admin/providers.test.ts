@@ -123,6 +123,12 @@ describe('POST /admin/providers', () => {
       id: expect.stringMatching(/^[1-9]\d*$/),
       name,
       status: 'active',
+      quotas: {
+        per_minute: Number(env.SEND_QUOTA_PER_MINUTE),
+        per_day: Number(env.SEND_QUOTA_PER_DAY),
+        per_destination_hour: Number(env.SEND_QUOTA_PER_DESTINATION_HOUR),
+      },
+      quota_overrides: { per_minute: null, per_day: null, per_destination_hour: null },
       created_at: expect.stringMatching(ISO_TIME),
       updated_at: expect.stringMatching(ISO_TIME),
     })

@@ -85,6 +85,8 @@ describe('POST /admin/services', () => {
       required_parameters: ['destination'],
       allowed_channels: ['sms'],
       enabled: true,
+      direct_numbers: false,
+      direct_number_country_codes: null,
       created_at: expect.stringMatching(ISO_TIME),
       updated_at: expect.stringMatching(ISO_TIME),
     })

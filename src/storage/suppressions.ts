@@ -1,0 +1,131 @@
+// The suppressions table: phone numbers no SMS may go to, per provider or for every provider
+// (README "Suppression list", decisions.md D28). A recipient's own SMS opt-out flag in the
+// directory counts as a suppression too: it is read from the recipients table, never copied here.
+import { firstRow, type BatchRead } from './batch.ts'
+
+/** Where a suppression came from; `directory` is a recipient's SMS opt-out flag. */
+export type SuppressionSource = 'directory' | 'stop_reply' | 'sms_api_error' | 'admin'
+
+/** The provider_id of a suppression that binds every provider (the shared sender number's). */
+export const ALL_PROVIDERS = '0'
+
+export type Suppression = {
+  /** Null: every provider. */
+  providerId: string | null
+  phone: string
+  source: SuppressionSource
+  createdAt: string
+}
+
+type SuppressionRow = {
+  provider_id: string
+  phone: string
+  source: SuppressionSource
+  created_at: string
+}
+
+function toSuppression(row: SuppressionRow): Suppression {
+  return {
+    providerId: row.provider_id === ALL_PROVIDERS ? null : row.provider_id,
+    phone: row.phone,
+    source: row.source,
+    createdAt: row.created_at,
+  }
+}
+
+// Every suppression that applies to provider ?1: its own rows, those of every provider, and the
+// phones of its recipients who opted out of SMS.
+const APPLYING = `
+  SELECT CAST(provider_id AS TEXT) AS provider_id, phone, source, created_at FROM suppressions
+  WHERE provider_id IN (CAST(?1 AS INTEGER), 0)
+  UNION ALL
+  SELECT CAST(provider_id AS TEXT), phone, 'directory', updated_at FROM recipients
+  WHERE provider_id = CAST(?1 AS INTEGER) AND sms_opt_out = 1 AND phone IS NOT NULL`
+
+/**
+ * The first suppression of the number a destination stands for (the recipient's phone for a user
+ * id of the directory, else the destination itself), for readBatch: /Services refuses it.
+ */
+export function selectSuppression(
+  db: D1Database,
+  providerId: string,
+  destination: string,
+): BatchRead<Suppression | null> {
+  return {
+    statements: [
+      db
+        .prepare(
+          `WITH target (phone) AS (SELECT COALESCE((SELECT phone FROM recipients
+             WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2), ?2))
+           SELECT * FROM (${APPLYING}) WHERE phone = (SELECT phone FROM target) LIMIT 1`,
+        )
+        .bind(providerId, destination),
+    ],
+    read: ([result]) => firstRow(result, toSuppression),
+  }
+}
+
+/** The suppressions that apply to a provider's sends to `phone`. */
+export async function findSuppressions(
+  db: D1Database,
+  providerId: string,
+  phone: string,
+): Promise<Suppression[]> {
+  const { results } = await db
+    .prepare(`SELECT * FROM (${APPLYING}) WHERE phone = ?2 ORDER BY source, provider_id`)
+    .bind(providerId, phone)
+    .all<SuppressionRow>()
+  return results.map(toSuppression)
+}
+
+/** A page of the suppressions that apply to a provider, by phone, source and scope. */
+export async function listSuppressions(
+  db: D1Database,
+  providerId: string,
+  { after, limit }: { after?: [string, string, string]; limit: number },
+): Promise<Suppression[]> {
+  const [phone, source, scope] = after ?? ['', '', '']
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM (${APPLYING})
+       WHERE (phone, source, provider_id) > (?2, ?3, ?4)
+       ORDER BY phone, source, provider_id LIMIT ?5`,
+    )
+    .bind(providerId, phone, source, scope, limit)
+    .all<SuppressionRow>()
+  return results.map(toSuppression)
+}
+
+/** Suppresses a number; false when it already was, for this provider (or all) and source. */
+export async function insertSuppression(
+  db: D1Database,
+  providerId: string,
+  phone: string,
+  source: Exclude<SuppressionSource, 'directory'>,
+): Promise<boolean> {
+  const result = await db
+    .prepare(
+      `INSERT INTO suppressions (provider_id, phone, source) VALUES (CAST(?1 AS INTEGER), ?2, ?3)
+       ON CONFLICT DO NOTHING`,
+    )
+    .bind(providerId, phone, source)
+    .run()
+  return result.meta.changes > 0
+}
+
+/** Lifts the suppressions of `phone` from these sources for this provider (or all); how many. */
+export async function deleteSuppressions(
+  db: D1Database,
+  providerId: string,
+  phone: string,
+  sources: Exclude<SuppressionSource, 'directory'>[],
+): Promise<number> {
+  const result = await db
+    .prepare(
+      `DELETE FROM suppressions WHERE provider_id = CAST(?1 AS INTEGER) AND phone = ?2
+         AND source IN (SELECT value FROM json_each(?3))`,
+    )
+    .bind(providerId, phone, JSON.stringify(sources))
+    .run()
+  return result.meta.changes
+}
