@@ -6,6 +6,7 @@ import type { PermanentFailure } from '../providers/notifier.ts'
 import { changeDeliveryStatus, type LifecycleDeps } from '../storage/delivery-lifecycle.ts'
 import { claimDelivery, findDeliveryById, type Delivery } from '../storage/messages.ts'
 import { markSmsOptOut, removeFcmToken } from '../storage/recipients.ts'
+import { ALL_PROVIDERS, insertSuppression } from '../storage/suppressions.ts'
 import { backoff } from './backoff.ts'
 import { DispatchJob } from './job.ts'
 import { epochSeconds } from '../utils/time.ts'
@@ -43,9 +44,16 @@ async function consumeOne(message: Message<unknown>, deps: ConsumerDeps): Promis
   }
   const { deliveryId } = job.data
   try {
-    const delivery = await claimDelivery(deps.db, deliveryId, deps.now(), LEASE_SECONDS)
+    const delivery = await claimDelivery(deps, deliveryId, deps.now(), LEASE_SECONDS)
     // Already sent, failed or dead, or another consumer holds a live lease on it: nothing to do.
     if (!delivery) {
+      message.ack()
+      return
+    }
+    // Withheld in the claim's batch (the lifecycle's `withhold`): its provider, service or
+    // subscription was turned off, or its number suppressed, after it was accepted.
+    if (delivery.status === 'failed') {
+      log('info', 'delivery withheld', { deliveryId, reason: delivery.lastError })
       message.ack()
       return
     }
@@ -142,7 +150,11 @@ async function actOnPermanentFailure(
   if (failure === 'unregistered' && delivery.channel === 'fcm') {
     await removeFcmToken(db, delivery.providerId, delivery.address)
   } else if (failure === 'opted_out' && delivery.channel === 'sms') {
-    await markSmsOptOut(db, delivery.providerId, delivery.address)
+    // The SMS API refuses the number from the shared sender, so for every provider.
+    await Promise.all([
+      markSmsOptOut(db, delivery.providerId, delivery.address),
+      insertSuppression(db, ALL_PROVIDERS, delivery.address, 'sms_api_error'),
+    ])
   }
 }
 

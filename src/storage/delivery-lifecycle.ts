@@ -22,6 +22,10 @@ export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set([
 /**
  * The transitions, by what causes them:
  * - `claim` (consumer): queued, or sending whose lease ran out → sending, counting an attempt;
+ * - `withhold` (consumer, in the claim's batch, before it): from where `claim` starts → failed, not
+ *   counting an attempt, when `reasonSql` (an SQL expression over the `deliveries` row, without
+ *   parameters) names why the delivery may no longer be sent, which becomes its error; the claim
+ *   after it then finds nothing to claim;
  * - `retry` (consumer, transient failure): sending → queued, due again at `nextAttemptAt`;
  * - `requeue` (sweeper): sending whose lease ran out → queued;
  * - `sent` (consumer): sending → sent, with the channel's message id;
@@ -34,6 +38,7 @@ export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set([
  */
 export type Transition =
   | { kind: 'claim'; leaseUntil: number; nowSeconds: number }
+  | { kind: 'withhold'; reasonSql: string; nowSeconds: number }
   | { kind: 'retry'; error: string; nextAttemptAt: number }
   | { kind: 'requeue'; nextAttemptAt: number; nowSeconds: number }
   | { kind: 'sent'; providerMessageId: string }
@@ -49,6 +54,7 @@ type TransitionKind = Transition['kind']
 /** The status each transition leads to. */
 export const STATUS_AFTER: Record<TransitionKind, DeliveryStatus> = {
   claim: 'sending',
+  withhold: 'failed',
   retry: 'queued',
   requeue: 'queued',
   sent: 'sent',
@@ -60,7 +66,7 @@ export const STATUS_AFTER: Record<TransitionKind, DeliveryStatus> = {
 
 // Where each transition may start (SQL over the row; ?4 is nowSeconds where it is used).
 const LEASE_RAN_OUT = `(status = 'sending' AND lease_until < ?4)`
-const FROM: Record<TransitionKind, string> = {
+const FROM: Record<Exclude<TransitionKind, 'withhold'>, string> = {
   claim: `(status = 'queued' OR ${LEASE_RAN_OUT})`,
   retry: `status = 'sending'`,
   requeue: LEASE_RAN_OUT,
@@ -69,6 +75,11 @@ const FROM: Record<TransitionKind, string> = {
   dead: `status IN ('queued', 'sending')`,
   delivered: `status = 'sent'`,
   undelivered: `status = 'sent'`,
+}
+
+/** Where a transition may start: `withhold` starts where `claim` does, if there is a reason. */
+function startsFrom(t: Transition): string {
+  return t.kind === 'withhold' ? `${FROM.claim} AND (${t.reasonSql}) IS NOT NULL` : FROM[t.kind]
 }
 
 // The step's own timestamp column: the first time the delivery reached it.
@@ -83,6 +94,7 @@ const REACHED: Partial<Record<DeliveryStatus, string>> = {
 
 /** The transitions a provider is told of by webhook, and the event type of each. */
 const WEBHOOK_EVENT: Partial<Record<TransitionKind, WebhookEventType>> = {
+  withhold: 'message.failed',
   sent: 'message.sent',
   delivered: 'message.delivered',
   undelivered: 'message.undelivered',
@@ -115,6 +127,11 @@ function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
         ],
         params: [t.providerMessageId],
       }
+    case 'withhold':
+      return {
+        sql: ['lease_until = NULL', `last_error = (${t.reasonSql})`, 'error_code = NULL'],
+        params: [],
+      }
     case 'failed':
     case 'undelivered':
     case 'dead': {
@@ -129,7 +146,10 @@ function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
   }
 }
 
-/** What the timeline row says beside the status: the error and its code, when there is one. */
+/**
+ * What the timeline row says beside the status: the error and its code, when there is one (for
+ * `withhold`, the error its UPDATE wrote, read back by the row's insert).
+ */
 function eventDetail(t: Transition): { errorCode: string | null; detail: string | null } {
   switch (t.kind) {
     case 'retry':
@@ -173,7 +193,7 @@ export function statusChange(
     .prepare(
       `UPDATE deliveries SET status = ?2, updated_at = ?3, last_event_id = ?1,
          ${[...(reached ? [reached] : []), ...sql].join(', ')}
-       WHERE id = ?${params.length + 5} AND ${FROM[change.kind]}
+       WHERE id = ?${params.length + 5} AND ${startsFrom(change)}
        ${returning ? `RETURNING ${returning}` : ''}`,
     )
     .bind(eventId, status, at, nowSeconds, ...params, change.deliveryId)
@@ -182,7 +202,8 @@ export function statusChange(
     .prepare(
       `INSERT INTO delivery_events (id, delivery_id, message_id, provider_id, status, occurred_at,
          attempt, error_code, detail)
-       SELECT ?1, id, message_id, provider_id, status, ?2, attempts, ?3, ?4
+       SELECT ?1, id, message_id, provider_id, status, ?2, attempts, ?3,
+         ${change.kind === 'withhold' ? 'COALESCE(?4, last_error)' : '?4'}
        FROM deliveries WHERE id = ?5 AND last_event_id = ?1`,
     )
     .bind(eventId, at, errorCode, detail, change.deliveryId)
@@ -197,6 +218,8 @@ export function statusChange(
     occurredAt: change.at,
     errorCode,
     reason: detail === null ? null : redactText(detail).slice(0, 500),
+    // A withheld delivery's reason is one of the fixed texts its UPDATE wrote (no caller input).
+    ...(change.kind === 'withhold' ? { reasonFromRow: true } : {}),
   })
   return { eventId, webhookEventId, statements: [update, event, webhook] }
 }
@@ -220,6 +243,20 @@ export async function publishWebhookEvents(queue: Queue, eventIds: string[]): Pr
   }
 }
 
+/**
+ * The webhook events the committed batch wrote for `change` (`results` from the change's first
+ * statement on), to hand to publishWebhookEvents: none when the change did not apply or no
+ * endpoint of the provider wants its type.
+ */
+export function writtenWebhookEvents(
+  change: StatusChangeStatements,
+  results: D1Result[],
+): string[] {
+  // The outbox row is the change's last statement, when it has one.
+  const outbox = results[change.statements.length - 1]
+  return change.webhookEventId && (outbox?.meta.changes ?? 0) > 0 ? [change.webhookEventId] : []
+}
+
 export type LifecycleDeps = {
   db: D1Database
   /** WEBHOOK_QUEUE: where the events of applied changes go once committed. */
@@ -237,14 +274,10 @@ export async function changeDeliveryStatus(
   change: StatusChange,
   also: D1PreparedStatement[] = [],
 ): Promise<boolean> {
-  const { statements, webhookEventId } = statusChange(db, change)
-  const results = await db.batch([...statements, ...also])
-  const applied = results[0]!.meta.changes > 0
-  // The outbox row is the third statement: written only when an endpoint wants the event.
-  if (webhookEventId && (results[2]?.meta.changes ?? 0) > 0) {
-    await publishWebhookEvents(webhooks, [webhookEventId])
-  }
-  return applied
+  const changed = statusChange(db, change)
+  const results = await db.batch([...changed.statements, ...also])
+  await publishWebhookEvents(webhooks, writtenWebhookEvents(changed, results))
+  return results[0]!.meta.changes > 0
 }
 
 /**

@@ -2,7 +2,14 @@
 // accepted /Services request; each of its deliveries is one send on one channel to one address.
 import type { Channel } from '../channel.ts'
 import { firstRow, type BatchRead } from './batch.ts'
-import { queuedEvents, statusChange, type DeliveryStatus } from './delivery-lifecycle.ts'
+import {
+  publishWebhookEvents,
+  queuedEvents,
+  statusChange,
+  writtenWebhookEvents,
+  type DeliveryStatus,
+  type LifecycleDeps,
+} from './delivery-lifecycle.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 export type { DeliveryStatus } from './delivery-lifecycle.ts'
@@ -285,26 +292,63 @@ export async function findDeliveryById(db: D1Database, id: string): Promise<Deli
   return row ? toDelivery(row) : null
 }
 
+// Why a delivery accepted earlier must not be sent now (decisions.md D28), as SQL over the
+// `deliveries` row the lifecycle's UPDATE is at: its provider was disabled, its service disabled
+// or its subscription revoked since, or its number was suppressed. NULL when it may go. A row that
+// is gone (a deleted provider) reads as disabled.
+const WITHHELD_REASON = `SELECT CASE
+    WHEN p.status IS NOT 'active' THEN 'not sent: the provider was disabled'
+    WHEN s.enabled IS NOT 1 THEN 'not sent: the service was disabled'
+    WHEN sub.status IS NOT 'active' THEN 'not sent: the subscription was revoked'
+    WHEN deliveries.channel = 'sms' AND (
+      EXISTS (SELECT 1 FROM suppressions
+        WHERE phone = deliveries.address AND provider_id IN (deliveries.provider_id, 0))
+      OR EXISTS (SELECT 1 FROM recipients AS r
+        WHERE r.provider_id = deliveries.provider_id AND r.phone = deliveries.address
+          AND r.sms_opt_out = 1))
+      THEN 'not sent: the number is on the suppression list'
+  END
+  FROM messages AS m
+  LEFT JOIN providers AS p ON p.id = m.provider_id
+  LEFT JOIN services AS s ON s.id = m.service_id
+  LEFT JOIN subscriptions AS sub
+    ON sub.provider_id = m.provider_id AND sub.service_id = m.service_id
+  WHERE m.id = deliveries.message_id`
+
 /**
  * Claims a delivery for sending with a lease, counting the attempt (the lifecycle's `claim`). Only
  * a queued delivery, or one whose previous lease ran out (its consumer died mid-send), can be
  * claimed: two deliveries of the same queue message cannot both send. Null when there is nothing
- * to claim.
+ * to claim. In the same batch, just before, a delivery that may no longer be sent
+ * (WITHHELD_REASON) is marked `failed` with the reason instead (the lifecycle's `withhold`), and
+ * returned so; its webhook event, if any, is enqueued once the batch has committed.
  */
 export async function claimDelivery(
-  db: D1Database,
+  { db, webhooks }: LifecycleDeps,
   id: string,
   now: Date,
   leaseSeconds: number,
 ): Promise<Delivery | null> {
   const nowSeconds = epochSeconds(now)
-  const change = statusChange(
+  const change = { deliveryId: id, at: now, nowSeconds }
+  const returning = { returning: DELIVERY_COLUMNS }
+  const withhold = statusChange(
     db,
-    { kind: 'claim', deliveryId: id, at: now, leaseUntil: nowSeconds + leaseSeconds, nowSeconds },
-    { returning: DELIVERY_COLUMNS },
+    { ...change, kind: 'withhold', reasonSql: WITHHELD_REASON },
+    returning,
   )
-  const [claimed] = await db.batch<DeliveryRow>(change.statements)
-  return firstRow(claimed, toDelivery)
+  const claim = statusChange(
+    db,
+    { ...change, kind: 'claim', leaseUntil: nowSeconds + leaseSeconds },
+    returning,
+  )
+  const results = await db.batch<DeliveryRow>([...withhold.statements, ...claim.statements])
+  const withheld = firstRow(results[0], toDelivery)
+  if (withheld) {
+    await publishWebhookEvents(webhooks, writtenWebhookEvents(withhold, results))
+    return withheld
+  }
+  return firstRow(results[withhold.statements.length], toDelivery)
 }
 
 /** The SMS delivery the SMS API knows as `sid` (its MessageSid), for a status callback. */

@@ -285,6 +285,8 @@ export type DeliveryEventFacts = {
   errorCode: string | null
   /** Why, in words, already masked (log.ts redactText). */
   reason: string | null
+  /** When `reason` is null: the delivery row's `last_error` as the change left it instead. */
+  reasonFromRow?: boolean
 }
 
 /**
@@ -306,7 +308,8 @@ export function deliveryEventStatement(db: D1Database, facts: DeliveryEventFacts
              json_object('message_id', d.message_id, 'delivery_id', d.id,
                'service_id', m.service_id, 'part', d.part, 'channel', d.channel,
                'status', substr(?3, 9)),
-             json_object('error_code', ?6, 'reason', ?7))),
+             json_object('error_code', ?6,
+               'reason', ${facts.reasonFromRow ? 'COALESCE(?7, d.last_error)' : '?7'}))),
          ?5
        FROM deliveries d JOIN messages m ON m.id = d.message_id
        WHERE d.id = ?8

@@ -5,6 +5,7 @@ import worker from '../../src/index.ts'
 import { LEASE_SECONDS, OPERATOR_FAULT_TEXT } from '../../src/queue/consumer.ts'
 import { claimDelivery, findDeliveryById } from '../../src/storage/messages.ts'
 import { findRecipient } from '../../src/storage/recipients.ts'
+import { findSuppressions, insertSuppression } from '../../src/storage/suppressions.ts'
 import { createSender, writeOutbox, type Sender } from '../helpers/dispatch.ts'
 import { call } from '../helpers/http.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
@@ -42,6 +43,7 @@ async function consume(
 }
 
 const row = async (id: string) => (await findDeliveryById(env.DB, id))!
+const lifecycle = { db: env.DB, webhooks: env.WEBHOOK_QUEUE }
 const smsTo = (standIn: ReturnType<typeof useStandIn>, to: string) =>
   standIn.state.sms.filter((r) => (r.body as { To?: string }).To === to && r.status === 201)
 
@@ -80,7 +82,7 @@ describe('dispatch consumer', () => {
     const sender = await createSender()
     const to = `+54911${Math.floor(Math.random() * 1e8)}`
     const [id] = await outbox(sender, [{ address: to }])
-    expect(await claimDelivery(env.DB, id!, new Date(), LEASE_SECONDS)).not.toBeNull()
+    expect(await claimDelivery(lifecycle, id!, new Date(), LEASE_SECONDS)).not.toBeNull()
     const { result } = await consume([id!])
     expect(result.explicitAcks).toEqual(['queue-message-0'])
     expect(smsTo(standIn, to)).toHaveLength(0)
@@ -132,6 +134,11 @@ describe('dispatch consumer', () => {
     await consume([id!])
     expect((await row(id!)).status).toBe('failed')
     expect((await findRecipient(env.DB, sender.providerId, sender.userId))!.smsOptOut).toBe(true)
+    // Refused from the shared sender number, so suppressed for every provider.
+    const other = await createSender()
+    expect(await findSuppressions(env.DB, other.providerId, '+15005550004')).toContainEqual(
+      expect.objectContaining({ providerId: null, source: 'sms_api_error' }),
+    )
   })
 
   it('removes an unregistered FCM token from the recipient', async () => {
@@ -361,5 +368,114 @@ describe('queue routing', () => {
     expect(logged).toContainEqual(
       expect.objectContaining({ level: 'error', queue: 'portero-unknown', messages: 1 }),
     )
+  })
+})
+
+describe('dispatch consumer: what changed since acceptance', () => {
+  const timeline = async (deliveryId: string) =>
+    (
+      await env.DB.prepare(
+        `SELECT status, detail FROM delivery_events WHERE delivery_id = ?1
+         ORDER BY occurred_at, rowid`,
+      )
+        .bind(deliveryId)
+        .all<{ status: string; detail: string | null }>()
+    ).results
+
+  const withheld: [string, (sender: Sender, phone: string) => Promise<unknown>, RegExp][] = [
+    [
+      'its provider was disabled',
+      (s) =>
+        env.DB.prepare(`UPDATE providers SET status = 'disabled' WHERE id = CAST(?1 AS INTEGER)`)
+          .bind(s.providerId)
+          .run(),
+      /provider was disabled/,
+    ],
+    [
+      'its service was disabled',
+      (s) =>
+        env.DB.prepare('UPDATE services SET enabled = 0 WHERE id = ?1').bind(s.serviceId).run(),
+      /service was disabled/,
+    ],
+    [
+      'its subscription was revoked',
+      (s) =>
+        env.DB.prepare(
+          `UPDATE subscriptions SET status = 'revoked'
+           WHERE provider_id = CAST(?1 AS INTEGER) AND service_id = ?2`,
+        )
+          .bind(s.providerId, s.serviceId)
+          .run(),
+      /subscription was revoked/,
+    ],
+    [
+      'its number was suppressed',
+      (s, phone) => insertSuppression(env.DB, s.providerId, phone, 'admin'),
+      /suppression list/,
+    ],
+  ]
+
+  for (const [name, change, reason] of withheld) {
+    it(`marks a queued delivery failed, unsent, when ${name}`, async () => {
+      const standIn = useStandIn()
+      const sender = await createSender()
+      const to = `+54911${Math.floor(Math.random() * 1e8)}`
+      const [sms, push] = await outbox(sender, [
+        { address: to },
+        { channel: 'fcm', address: `device-${crypto.randomUUID()}` },
+      ])
+      await change(sender, to)
+      const { result } = await consume([sms!, push!])
+      expect(result.explicitAcks.sort()).toEqual(['queue-message-0', 'queue-message-1'])
+      expect(result.retryMessages).toEqual([])
+      const delivery = await row(sms!)
+      expect(delivery).toMatchObject({ status: 'failed', attempts: 0 })
+      expect(delivery.lastError).toMatch(reason)
+      // Through the lifecycle: the step's timestamp and a timeline row with the reason.
+      expect(delivery.reached.failed).toEqual(expect.any(String))
+      expect(await timeline(sms!)).toEqual([
+        { status: 'queued', detail: null },
+        { status: 'failed', detail: delivery.lastError },
+      ])
+      expect(smsTo(standIn, to)).toEqual([])
+      // A suppressed number holds back SMS only; every other change holds back the push too.
+      expect((await row(push!)).status).toBe(name.includes('suppressed') ? 'sent' : 'failed')
+    })
+  }
+
+  it('tells the provider by webhook that a withheld delivery failed, and why', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const endpoint = await registerEndpoint(sender, ['message.failed'])
+    const receiver = receiverAt(standIn, endpoint.url)
+    receiver.secrets = [endpoint.secret]
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to }])
+    await insertSuppression(env.DB, sender.providerId, to, 'admin')
+    await consume([id!])
+    const [got] = await eventually(
+      async () => receiver.received,
+      (r) => r.length > 0,
+    )
+    expect(got).toMatchObject({ verified: true })
+    expect(got!.body).toMatchObject({
+      type: 'message.failed',
+      data: { delivery_id: id, status: 'failed', reason: expect.stringMatching(/suppression/) },
+    })
+  })
+
+  it('withholds a delivery whose lease ran out, once its provider is disabled', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to }])
+    const past = new Date(Date.now() - 2 * LEASE_SECONDS * 1000)
+    expect(await claimDelivery(lifecycle, id!, past, LEASE_SECONDS)).toMatchObject({
+      status: 'sending',
+    })
+    await withheld[0]![1](sender, to)
+    await consume([id!])
+    expect(await row(id!)).toMatchObject({ status: 'failed', attempts: 1 })
+    expect(smsTo(standIn, to)).toEqual([])
   })
 })
