@@ -8,7 +8,7 @@ import {
   type LifecycleDeps,
 } from '../storage/delivery-lifecycle.ts'
 import { findSmsDeliveryBySid } from '../storage/messages.ts'
-import { markSmsOptOut } from '../storage/recipients.ts'
+import { recordSmsApiOptOut } from '../storage/suppressions.ts'
 
 /** A receipt as the SMS adapter reads it from a status callback (src/providers/sms-status.ts). */
 export type SmsReceipt = {
@@ -55,7 +55,8 @@ export async function recordSmsReceipt(
         },
   )
   if (!applied) return unchanged
-  // As the consumer does for the same error at send time: the next SMS is not attempted.
-  if (receipt.optedOut) await markSmsOptOut(deps.db, delivery.providerId, delivery.address)
+  // As the consumer does for the same error at send time: no SMS goes to the number again, from
+  // any provider, until its START (README "Suppression list").
+  if (receipt.optedOut) await recordSmsApiOptOut(deps.db, delivery.providerId, delivery.address)
   return { outcome: 'applied', status: receipt.outcome }
 }

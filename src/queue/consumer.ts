@@ -5,8 +5,8 @@ import type { Notifiers } from '../providers/channels.ts'
 import type { PermanentFailure } from '../providers/notifier.ts'
 import { changeDeliveryStatus, type LifecycleDeps } from '../storage/delivery-lifecycle.ts'
 import { claimDelivery, findDeliveryById, type Delivery } from '../storage/messages.ts'
-import { markSmsOptOut, removeFcmToken } from '../storage/recipients.ts'
-import { ALL_PROVIDERS, insertSuppression } from '../storage/suppressions.ts'
+import { removeFcmToken } from '../storage/recipients.ts'
+import { recordSmsApiOptOut } from '../storage/suppressions.ts'
 import { backoff } from './backoff.ts'
 import { DispatchJob } from './job.ts'
 import { epochSeconds } from '../utils/time.ts'
@@ -150,11 +150,7 @@ async function actOnPermanentFailure(
   if (failure === 'unregistered' && delivery.channel === 'fcm') {
     await removeFcmToken(db, delivery.providerId, delivery.address)
   } else if (failure === 'opted_out' && delivery.channel === 'sms') {
-    // The SMS API refuses the number from the shared sender, so for every provider.
-    await Promise.all([
-      markSmsOptOut(db, delivery.providerId, delivery.address),
-      insertSuppression(db, ALL_PROVIDERS, delivery.address, 'sms_api_error'),
-    ])
+    await recordSmsApiOptOut(db, delivery.providerId, delivery.address)
   }
 }
 

@@ -44,8 +44,9 @@ const smsStatus = createRoute({
     'received followed by every form field name and value, sorted by name) and `AccountSid` ' +
     "equal to this deployment's: otherwise 403 and nothing changes. `delivered` moves the " +
     'delivery to delivered, `undelivered` and `failed` to undelivered or failed with `ErrorCode` ' +
-    '(21610, a STOP reply, also marks the recipient opted out of SMS). A final status is never ' +
-    'overwritten: a replayed, late or out-of-order receipt answers 200 `unchanged`.',
+    '(21610, a STOP reply, also marks the recipient opted out of SMS and suppresses the number ' +
+    'for every provider). A final status is never overwritten: a replayed, late or ' +
+    'out-of-order receipt answers 200 `unchanged`.',
   security: SECURITY.smsSignature,
   request: {
     body: {

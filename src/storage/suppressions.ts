@@ -2,6 +2,7 @@
 // (README "Suppression list", decisions.md D28). A recipient's own SMS opt-out flag in the
 // directory counts as a suppression too: it is read from the recipients table, never copied here.
 import { firstRow, type BatchRead } from './batch.ts'
+import { markSmsOptOut } from './recipients.ts'
 
 /** Where a suppression came from; `directory` is a recipient's SMS opt-out flag. */
 export type SuppressionSource = 'directory' | 'stop_reply' | 'sms_api_error' | 'admin'
@@ -111,6 +112,22 @@ export async function insertSuppression(
     .bind(providerId, phone, source)
     .run()
   return result.meta.changes > 0
+}
+
+/**
+ * The SMS API reports that `phone` unsubscribed (its error 21610, a STOP to the shared sender
+ * number), at send time or in a delivery receipt: the provider's recipient with that phone is
+ * marked opted out of SMS, and the number is suppressed for every provider until its START.
+ */
+export async function recordSmsApiOptOut(
+  db: D1Database,
+  providerId: string,
+  phone: string,
+): Promise<void> {
+  await Promise.all([
+    markSmsOptOut(db, providerId, phone),
+    insertSuppression(db, ALL_PROVIDERS, phone, 'sms_api_error'),
+  ])
 }
 
 /** Lifts the suppressions of `phone` from these sources for this provider (or all); how many. */

@@ -4,6 +4,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { twilioSignature, type StandIn } from '../../stand-in/app.ts'
+import { findSuppressions } from '../../src/storage/suppressions.ts'
 import {
   dispatch,
   freshPhone,
@@ -282,19 +283,28 @@ describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () =
     },
   )
 
-  it('marks the recipient opted out of SMS on error 21610', { timeout: 30_000 }, async () => {
-    const standIn = useStandIn()
-    const { sender, sid, to } = await sentSms(standIn)
-    const response = await postCallback(receipt(sid, to, 'failed', { ErrorCode: '21610' }))
-    expect(await response.json()).toEqual({ outcome: 'applied', status: 'failed' })
-    const row = await env.DB.prepare(
-      'SELECT sms_opt_out FROM recipients WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2',
-    )
-      .bind(sender.providerId, sender.userId)
-      .first<{ sms_opt_out: number }>()
-    expect(row!.sms_opt_out).toBe(1)
-    expect((await stored(sid)).delivery).toMatchObject({ status: 'failed', error_code: '21610' })
-  })
+  it(
+    'marks the recipient opted out and suppresses the number on error 21610',
+    { timeout: 30_000 },
+    async () => {
+      const standIn = useStandIn()
+      const { sender, sid, to } = await sentSms(standIn)
+      const response = await postCallback(receipt(sid, to, 'failed', { ErrorCode: '21610' }))
+      expect(await response.json()).toEqual({ outcome: 'applied', status: 'failed' })
+      const row = await env.DB.prepare(
+        'SELECT sms_opt_out FROM recipients WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2',
+      )
+        .bind(sender.providerId, sender.userId)
+        .first<{ sms_opt_out: number }>()
+      expect(row!.sms_opt_out).toBe(1)
+      expect((await stored(sid)).delivery).toMatchObject({ status: 'failed', error_code: '21610' })
+      // A STOP to the shared sender number: suppressed for every provider, as at send time.
+      const other = await freshSender()
+      expect(await findSuppressions(env.DB, other.providerId, to)).toContainEqual(
+        expect.objectContaining({ providerId: null, source: 'sms_api_error' }),
+      )
+    },
+  )
 })
 
 describe('the provider told by webhook', () => {
