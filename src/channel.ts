@@ -15,6 +15,23 @@ export const DELIVERY_STATUSES = [
 ] as const
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
 
+/**
+ * What a channel reports about a sent delivery (the SMS API's status callback, read by
+ * providers/sms-status.ts): a final outcome, or `progress` for the statuses on the way (accepted,
+ * queued, sending, sent), which change nothing.
+ */
+export type DeliveryReceipt = {
+  messageSid: string
+  outcome: 'delivered' | 'undelivered' | 'failed' | 'progress'
+  /** The API's own status word (MessageStatus), for the answer. */
+  apiStatus: string
+  errorCode: string | null
+  /** What went wrong, for the delivery's last_error; null when delivered or on the way. */
+  reason: string | null
+  /** ErrorCode 21610: the recipient replied STOP. */
+  optedOut: boolean
+}
+
 /** Twilio refuses a longer body (error 21617). */
 export const MAX_SMS_TEXT_CHARS = 1600
 

@@ -1,6 +1,7 @@
 // Delivery receipts (decisions.md D27): a channel's report of what became of a sent delivery,
 // applied through the delivery lifecycle. The caller has already proved where the report came
 // from (the SMS API's signature, src/http/sms-callback.ts).
+import type { DeliveryReceipt } from '../channel.ts'
 import { notFound } from '../errors.ts'
 import {
   changeDeliveryStatus,
@@ -9,17 +10,6 @@ import {
 } from '../storage/delivery-lifecycle.ts'
 import { findSmsDeliveryBySid } from '../storage/messages.ts'
 import { recordSmsApiOptOut } from '../storage/suppressions.ts'
-
-/** A receipt as the SMS adapter reads it from a status callback (src/providers/sms-status.ts). */
-export type SmsReceipt = {
-  messageSid: string
-  outcome: 'delivered' | 'undelivered' | 'failed' | 'progress'
-  /** The API's own status word, for the answer. */
-  apiStatus: string
-  errorCode: string | null
-  reason: string | null
-  optedOut: boolean
-}
 
 export type ReceiptDeps = LifecycleDeps & { now: Date }
 
@@ -36,7 +26,7 @@ export type ReceiptResult = { outcome: 'applied' | 'unchanged'; status: Delivery
  */
 export async function recordSmsReceipt(
   deps: ReceiptDeps,
-  receipt: SmsReceipt,
+  receipt: DeliveryReceipt,
 ): Promise<ReceiptResult> {
   const delivery = await findSmsDeliveryBySid(deps.db, receipt.messageSid)
   if (!delivery) throw notFound(`No SMS delivery has the message sid ${receipt.messageSid}.`)

@@ -7,7 +7,8 @@ import { loadChannelConfig } from '../config.ts'
 import { AppError } from '../errors.ts'
 import { log } from '../log.ts'
 import { SMS_SIGNATURE_HEADER, verifySmsSignature } from '../providers/sms-signature.ts'
-import { readSmsStatus, type SmsStatusReport } from '../providers/sms-status.ts'
+import type { DeliveryReceipt } from '../channel.ts'
+import { readSmsStatus } from '../providers/sms-status.ts'
 import type { AppEnv } from './app-env.ts'
 import { parseWith } from './validate.ts'
 
@@ -71,7 +72,7 @@ async function readSignedSmsForm<S extends z.ZodType<{ AccountSid: string }>>(
 }
 
 /** Reads a status callback the SMS API signed, or throws as readSignedSmsForm does. */
-export async function readSignedSmsStatus(c: Context<AppEnv>): Promise<SmsStatusReport> {
+export async function readSignedSmsStatus(c: Context<AppEnv>): Promise<DeliveryReceipt> {
   return readSmsStatus(await readSignedSmsForm(c, SmsStatusForm, 'SMS status callbacks'))
 }
 

@@ -1,5 +1,6 @@
 // The SMS API's status callbacks (Twilio's StatusCallback requests): what a MessageStatus and an
 // ErrorCode mean for a delivery. The request's signature is checked by sms-signature.ts first.
+import type { DeliveryReceipt } from '../channel.ts'
 import { PERMANENT_BY_CODE } from './sms.ts'
 
 /** The fields of a status callback Portero reads; the API sends more (To, From, ApiVersion…). */
@@ -8,22 +9,6 @@ export type SmsStatusFields = {
   MessageStatus: string
   AccountSid: string
   ErrorCode?: string | undefined
-}
-
-/**
- * A status callback as the delivery lifecycle reads it: a final outcome, or `progress` for the
- * statuses on the way (accepted, queued, sending, sent), which change nothing.
- */
-export type SmsStatusReport = {
-  messageSid: string
-  outcome: 'delivered' | 'undelivered' | 'failed' | 'progress'
-  /** MessageStatus as the API sent it. */
-  apiStatus: string
-  errorCode: string | null
-  /** What went wrong, for the delivery's last_error; null when delivered or on the way. */
-  reason: string | null
-  /** ErrorCode 21610: the recipient replied STOP. */
-  optedOut: boolean
 }
 
 // Twilio's delivery error codes (https://www.twilio.com/docs/api/errors), the common ones.
@@ -39,7 +24,7 @@ const ERROR_TEXT: Record<string, string> = {
 
 const FINAL = new Set(['delivered', 'undelivered', 'failed'])
 
-export function readSmsStatus(fields: SmsStatusFields): SmsStatusReport {
+export function readSmsStatus(fields: SmsStatusFields): DeliveryReceipt {
   const apiStatus = fields.MessageStatus.toLowerCase()
   const errorCode = fields.ErrorCode?.trim() || null
   const outcome = FINAL.has(apiStatus)

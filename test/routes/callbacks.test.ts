@@ -45,6 +45,18 @@ async function sentSms(standIn: StandIn, sender?: Sender) {
   return { sender, id, to, sid: held[0]!.form.MessageSid!, held }
 }
 
+/** Tells the stand-in to report every SMS to `phone` undelivered with `errorCode`. */
+async function markUndeliverable(standIn: StandIn, phone: string, errorCode: number) {
+  const control = await standIn.fetch(
+    new Request('https://stand-in.test/_control/undeliverable', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: phone, errorCode }),
+    }),
+  )
+  expect(control.status).toBe(201)
+}
+
 async function recipientPhone(sender: Sender) {
   const row = await env.DB.prepare(
     'SELECT phone FROM recipients WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2',
@@ -149,14 +161,7 @@ describe('delivery receipts end to end', () => {
     async () => {
       const standIn = useStandIn()
       const phone = freshPhone()
-      const control = await standIn.fetch(
-        new Request('https://stand-in.test/_control/undeliverable', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ to: phone, errorCode: 30005 }),
-        }),
-      )
-      expect(control.status).toBe(201)
+      await markUndeliverable(standIn, phone, 30005)
       const { sender, id, to, sid } = await sentSms(standIn, await freshSender({ phone }))
 
       const sent = await standIn.sendCallbacks((c) => c.form.To === to)
@@ -355,14 +360,7 @@ describe('the provider told by webhook', () => {
   it('hears of an undelivered SMS with its error code', { timeout: 30_000 }, async () => {
     const standIn = useStandIn()
     const phone = freshPhone()
-    const control = await standIn.fetch(
-      new Request('https://stand-in.test/_control/undeliverable', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ to: phone, errorCode: 30003 }),
-      }),
-    )
-    expect(control.status).toBe(201)
+    await markUndeliverable(standIn, phone, 30003)
     const sender = await freshSender({ phone })
     const { receiver } = await endpointOf(standIn, sender)
     const { id, to } = await sentSms(standIn, sender)
