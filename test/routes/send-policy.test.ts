@@ -72,7 +72,8 @@ async function expectRefusedCleanly(
   return problem
 }
 
-describe('POST /Services: send quotas', () => {
+// A test may first wait for the next window (roomInWindow): up to 10 s, 30 s for the day.
+describe('POST /Services: send quotas', { timeout: 45_000 }, () => {
   it('answers 429 quota_exceeded past the minute quota, with Retry-After, storing nothing', async () => {
     const standIn = useStandIn()
     const sender = await freshSender()
