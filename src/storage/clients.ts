@@ -1,4 +1,5 @@
-// The clients table: OAuth clients of the providers, with their secret digests.
+// The clients table: OAuth clients of the providers, with their secret digests and public keys.
+import { KEYS_COLUMN, parseKeysColumn, type ClientKey } from './client-keys.ts'
 
 export type ClientStatus = 'active' | 'disabled'
 
@@ -7,6 +8,7 @@ export type Client = {
   /** Decimal string: provider ids are int64 (decisions.md D11); null for operator-level clients. */
   providerId: string | null
   name: string
+  /** Empty when the client has no secret and authenticates with its keys only. */
   secretDigest: string
   /** The secret before the last rotation, accepted until `previousSecretExpiresAt`. */
   previousSecretDigest: string | null
@@ -19,6 +21,11 @@ export type Client = {
   tokensValidAfter: number
   /** The provider's status: a disabled provider's clients cannot log in. */
   providerStatus: 'active' | 'disabled' | null
+  /**
+   * Public keys for private_key_jwt (migration 0013). Absent from edge records published before
+   * keys existed: read as none.
+   */
+  keys?: ClientKey[]
   createdAt: string
   updatedAt: string
 }
@@ -36,6 +43,7 @@ type ClientRow = {
   status: ClientStatus
   tokens_valid_after: number
   provider_status: 'active' | 'disabled' | null
+  key_set: string | null
   created_at: string
   updated_at: string
 }
@@ -54,6 +62,7 @@ function toClient(row: ClientRow): Client {
     status: row.status,
     tokensValidAfter: row.tokens_valid_after,
     providerStatus: row.provider_status,
+    keys: parseKeysColumn(row.key_set),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
@@ -63,7 +72,7 @@ function toClient(row: ClientRow): Client {
 const SELECT_CLIENT = `SELECT c.id, CAST(c.provider_id AS TEXT) AS provider_id, c.name,
   c.secret_digest, c.previous_secret_digest, c.previous_secret_expires_at, c.allowed_scopes,
   c.audiences, c.token_lifetime, c.status, c.tokens_valid_after, p.status AS provider_status,
-  c.created_at, c.updated_at
+  ${KEYS_COLUMN} AS key_set, c.created_at, c.updated_at
   FROM clients c LEFT JOIN providers p ON p.id = c.provider_id`
 
 const NOW = `strftime('%Y-%m-%dT%H:%M:%SZ', 'now')`
