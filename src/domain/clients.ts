@@ -12,6 +12,8 @@ import {
   type Client,
   type ClientChanges,
 } from '../storage/clients.ts'
+import { insertClientKeys } from '../storage/client-keys.ts'
+import { checkPublicKeys, MAX_CLIENT_KEYS } from './client-keys.ts'
 import { endClientTokens, publishClientRecords } from './client-records.ts'
 import { waitOutRevocationSecond } from './revocation.ts'
 import { SCOPES } from './scopes.ts'
@@ -45,6 +47,10 @@ export type NewClientInput = {
   tokenLifetime?: number
   /** An existing secret, for clients migrated from another system (decisions.md D6). */
   importedSecret?: string
+  /** Public keys for private_key_jwt (a JWK set's `keys`). */
+  jwks?: unknown[]
+  /** False: no secret at all, the client authenticates with its keys only. True by default. */
+  withSecret?: boolean
 }
 
 function checkScopes(providerId: string | null, scopes: string[]): void {
@@ -56,11 +62,14 @@ function checkScopes(providerId: string | null, scopes: string[]): void {
   }
 }
 
-/** Creates a client and returns it with its secret, which is never shown again. */
+/**
+ * Creates a client and returns it with its secret, which is never shown again (null when it has
+ * none: keys only).
+ */
 export async function createClient(
   deps: ClientDeps,
   input: NewClientInput,
-): Promise<{ client: Client; secret: string }> {
+): Promise<{ client: Client; secret: string | null }> {
   if (input.providerId !== null && !(await findProviderById(deps.db, input.providerId))) {
     throw fieldError('provider_id', 'no such provider', `There is no provider ${input.providerId}.`)
   }
@@ -73,7 +82,19 @@ export async function createClient(
       throw fieldError('client_secret', weakness, `The imported secret ${weakness}.`)
     }
   }
-  const secret = input.importedSecret ?? generateClientSecret()
+  const withSecret = input.withSecret ?? true
+  if (!withSecret && input.importedSecret !== undefined) {
+    throw fieldError('client_secret', 'a client without a secret imports none')
+  }
+  if (!withSecret && !input.jwks?.length) {
+    const detail = 'A client without a secret needs keys: send jwks.'
+    throw fieldError('jwks', 'required when with_secret is false', detail)
+  }
+  if ((input.jwks?.length ?? 0) > MAX_CLIENT_KEYS) {
+    throw fieldError('jwks.keys', `a client holds at most ${MAX_CLIENT_KEYS} keys`)
+  }
+  const keys = await checkPublicKeys(input.jwks ?? [], [], deps.now, 'jwks.keys')
+  const secret = withSecret ? (input.importedSecret ?? generateClientSecret()) : null
   const id = input.id ?? `client-${crypto.randomUUID()}`
   // The id may have belonged to a deleted client, whose unexpired tokens name it in client_id: no
   // token issued before this client existed is its.
@@ -83,7 +104,8 @@ export async function createClient(
     id,
     providerId: input.providerId,
     name: input.name,
-    secretDigest: await digestClientSecret(deps.pepper, secret),
+    // No secret: an empty digest, which no secret's digest equals (migration 0013).
+    secretDigest: secret === null ? '' : await digestClientSecret(deps.pepper, secret),
     allowedScopes: input.allowedScopes,
     audiences: input.audiences,
     tokenLifetime: input.tokenLifetime,
@@ -96,6 +118,7 @@ export async function createClient(
         'already exists.',
     )
   }
+  await insertClientKeys(deps.db, id, keys)
   await publishClientRecords(deps, [id])
   await waitOutRevocationSecond(deps.now, tokensValidAfter)
   return { client: (await findClientById(deps.db, id))!, secret }

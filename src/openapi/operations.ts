@@ -37,6 +37,16 @@ export const SECURITY_SCHEMES = {
       'client_secret_post: client_id and client_secret in the form body (not the query; OpenAPI ' +
       'has no way to say "form field").',
   },
+  privateKeyJwt: {
+    type: 'apiKey',
+    in: 'query',
+    name: 'client_assertion',
+    description:
+      'private_key_jwt (RFC 7523 §2.2): client_assertion_type ' +
+      '`urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and client_assertion, a JWT ' +
+      "signed with one of the client's registered keys, in the form body (not the query). " +
+      'README "private_key_jwt" lists what it must contain.',
+  },
   smsSignature: {
     type: 'apiKey',
     in: 'header',
@@ -56,10 +66,10 @@ export const SECURITY = {
   bearer: anyOf('bearer'),
   /** /auth/me: document 003's header, or the standard one. */
   accessToken: anyOf('accessToken', 'bearer'),
-  /** OAuth client authentication (RFC 6749 §2.3.1). */
-  client: anyOf('basic', 'clientSecretPost'),
+  /** OAuth client authentication (RFC 6749 §2.3.1, RFC 7523 §2.2). */
+  client: anyOf('basic', 'clientSecretPost', 'privateKeyJwt'),
   /** Introspection: a token with `tokens:introspect`, or the client's own credentials. */
-  introspection: anyOf('bearer', 'basic', 'clientSecretPost'),
+  introspection: anyOf('bearer', 'basic', 'clientSecretPost', 'privateKeyJwt'),
   /** The SMS API's webhooks. */
   smsSignature: anyOf('smsSignature'),
 }
@@ -132,6 +142,7 @@ const PATH_PARAMETERS = {
   userId: "The provider's id for the recipient (URL-encoded).",
   serviceId: 'The service id.',
   file: "The picture's file name: `{id}.{ext}`.",
+  kid: "The key's `kid` (URL-encoded).",
 }
 
 /**

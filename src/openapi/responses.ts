@@ -244,8 +244,29 @@ export const Client = z
   .meta({ id: 'Client' })
 
 export const ClientWithSecret = Client.extend({
-  client_secret: z.string().meta({ description: 'Shown in this answer only.' }),
+  client_secret: z
+    .string()
+    .nullable()
+    .meta({ description: 'Shown in this answer only; null for a client created without one.' }),
 }).meta({ id: 'ClientWithSecret' })
+
+export const ClientKeys = z
+  .object({
+    client_id: z.string(),
+    keys: z.array(
+      z.object({
+        kid: z.string(),
+        alg: z.enum(['ES256', 'EdDSA', 'Ed25519', 'RS256']),
+        jwk: z.record(z.string(), z.unknown()).meta({ description: 'The public JWK as stored.' }),
+        created_at: z.string(),
+        expires_at: z
+          .string()
+          .nullable()
+          .meta({ description: 'Set by a rotation: assertions signed with it are refused after.' }),
+      }),
+    ),
+  })
+  .meta({ id: 'ClientKeys' })
 
 export const RotatedSecret = z
   .object({

@@ -100,6 +100,20 @@ export const NewClient = z.strictObject({
         'otherwise one is generated. A secret printed as an example in the source documents ' +
         "(document 003's) is refused unless ISSUER is localhost.",
     }),
+  jwks: z
+    .strictObject({
+      keys: z.array(z.record(z.string(), z.unknown(), { error: 'must be a JWK (a JSON object)' })),
+    })
+    .optional()
+    .meta({
+      description:
+        'Public keys for private_key_jwt, as a JWK set (the rules of POST ' +
+        '/admin/clients/{id}/keys).',
+    }),
+  with_secret: z.boolean().default(true).meta({
+    description:
+      'false: the client gets no secret and authenticates with its keys only (`jwks` required).',
+  }),
 })
 
 export const ClientChanges = z
@@ -167,7 +181,11 @@ const create = createRoute({
 
 clients.openapi(create, async (c) => {
   const body = c.req.valid('json')
-  const imported = { imported_secret: body.client_secret !== undefined }
+  const imported = {
+    imported_secret: body.client_secret !== undefined,
+    ...(body.jwks ? { keys: body.jwks.keys.length } : {}),
+    ...(body.with_secret ? {} : { with_secret: false }),
+  }
   // Named before the attempt, so that a refused creation (409, 400) is audited as one too.
   auditAs(c, 'client.create', body.id, imported)
   const { client, secret } = await createClient(await clientDeps(c), {
@@ -178,6 +196,8 @@ clients.openapi(create, async (c) => {
     audiences: body.audiences,
     tokenLifetime: body.token_lifetime,
     importedSecret: body.client_secret,
+    jwks: body.jwks?.keys,
+    withSecret: body.with_secret,
   })
   auditAs(c, 'client.create', client.id, imported)
   noStore(c)

@@ -5,6 +5,7 @@ import { auditAdminActions, auditRefusedAdminCalls } from '../../http/audit.ts'
 import { requireScope } from '../../http/auth.ts'
 import { OpenApiApp } from '../../http/openapi-app.ts'
 import { audit } from './audit.ts'
+import { clientKeys } from './client-keys.ts'
 import { clients } from './clients.ts'
 import { loginLocks } from './login-locks.ts'
 import { providers } from './providers.ts'
@@ -16,6 +17,7 @@ export const admin = new OpenApiApp()
 admin.use('*', auditRefusedAdminCalls(), requireScope(SCOPES.admin), auditAdminActions())
 admin.route('/providers', providers)
 admin.route('/clients', clients)
+admin.route('/clients', clientKeys)
 admin.route('/services', services)
 admin.route('/audit', audit)
 admin.route('/login-locks', loginLocks)
