@@ -1,5 +1,6 @@
-// Client-credentials login, shared by every dialect: brute-force throttling, secret check, scope
-// and audience selection, token issuance and the audit trail.
+// Client-credentials login, shared by every dialect: brute-force throttling, secret or assertion
+// check, scope and audience selection, token issuance and the audit trail.
+import { decodeJwt } from 'jose'
 import { AppError, orUnavailable } from '../errors.ts'
 import type { AuditEvent } from '../storage/audit-events.ts'
 import {
@@ -11,6 +12,15 @@ import {
 import { findClientById, type Client } from '../storage/clients.ts'
 import { readEdgeState } from '../storage/edge-state.ts'
 import { lockKeys, secondsLocked, type LockSubject } from '../storage/login-locks.ts'
+import {
+  claimInIsolate,
+  rememberEverywhere,
+  rememberInLocation,
+  seenHere,
+  usedJtiKey,
+} from '../storage/used-jtis.ts'
+import { ASSERTION_CLOCK_SKEW_SECONDS, verifyClientAssertion } from './client-assertions.ts'
+import { liveKeys } from './client-keys.ts'
 import { API_SCOPES } from './scopes.ts'
 import { secretMatches } from './secrets.ts'
 import type { SigningKeySet } from './signing-keys.ts'
@@ -51,51 +61,116 @@ export type LoginInput = Credentials & {
 
 export type Credentials = {
   clientId: string
-  clientSecret: string
   ip: string | null
   /** Which endpoint and dialect asked, for the audit trail. */
   via: string
-}
+} & (
+  | { clientSecret: string; clientAssertion?: undefined }
+  /** private_key_jwt (RFC 7523 §2.2): `clientId` is the one the assertion or the form names. */
+  | { clientAssertion: string; clientSecret?: undefined }
+)
 
 const BAD_CREDENTIALS =
   'Client authentication failed: unknown client, wrong secret or disabled client.'
 
 /**
- * Authenticates a client by id and secret, with brute-force locks on the address and the (client,
- * address) pair: never on the client id alone, which anyone could lock (SECURITY.md "Lockouts").
- * Throws AppError 401 `invalid_client` (one answer for every reason, decisions.md D6) or 429
- * `rate_limited`.
+ * Authenticates a client by id and secret, or by a private_key_jwt assertion, with brute-force
+ * locks on the address and the (client, address) pair: never on the client id alone, which anyone
+ * could lock (SECURITY.md "Lockouts"). Throws AppError 401 `invalid_client` (one answer for every
+ * reason, decisions.md D6) or 429 `rate_limited`.
  */
 export async function authenticateClient(deps: LoginDeps, input: Credentials): Promise<Client> {
   const subjects = lockSubjects(input.clientId, input.ip)
-
-  const { client, lockedFor } = await findClientAndLocks(deps, input.clientId, subjects)
+  const assertion = input.clientAssertion
+  const jtiKey = assertion === undefined ? null : await claimedJtiKey(input.clientId, assertion)
+  const at = Date.now()
+  // The location's memory of used assertions is asked while KV is read: no added wait.
+  const [{ client, lockedFor, edge }, seenInLocation] = await Promise.all([
+    findClientAndLocks(deps, input.clientId, subjects, jtiKey ? [jtiKey] : []),
+    jtiKey ? seenHere(deps.config.issuer, jtiKey, at) : false,
+  ])
   if (lockedFor > 0) {
     deps.audit(failure(input, 'locked'))
     throw tooManyAttempts(lockedFor)
   }
 
-  // Always hash and compare, even for an unknown client: the same work either way
-  // (decisions.md D6).
-  const matches = await secretMatches(
-    deps.config.pepper,
-    input.clientSecret,
-    client ? validDigests(client, deps.now) : [],
-  )
-  const disabled = client && (client.status !== 'active' || client.providerStatus === 'disabled')
-  if (!client || !matches || disabled) {
-    const reason = !client
-      ? 'unknown_client'
-      : !matches
-        ? 'wrong_secret'
-        : client.status !== 'active'
-          ? 'client_disabled'
-          : 'provider_disabled'
+  let reason: string | null
+  if (assertion === undefined) {
+    // Always hash and compare a secret, even for an unknown client: the same work either way
+    // (decisions.md D6).
+    const digests = client ? validDigests(client, deps.now) : []
+    const matches = await secretMatches(deps.config.pepper, input.clientSecret, digests)
+    reason = !client ? 'unknown_client' : !matches ? 'wrong_secret' : refusedStatus(client)
+  } else if (!client) {
+    reason = 'unknown_client'
+  } else {
+    const check = await verifyClientAssertion(liveKeys(client.keys, deps.now), assertion, {
+      clientId: input.clientId,
+      audiences: assertionAudiences(deps.config.issuer),
+      now: deps.now,
+    })
+    reason = !check.ok ? check.reason : refusedStatus(client)
+    if (!reason && check.ok) {
+      const used = { key: jtiKey, exp: check.exp, edge, seenInLocation, at }
+      if (!(await claimAssertion(deps, used))) reason = 'assertion_replayed'
+    }
+  }
+  if (reason) {
     deps.audit(failure(input, reason))
     await countFailure(deps, input, subjects)
     throw new AppError('invalid_client', BAD_CREDENTIALS)
   }
-  return client
+  return client!
+}
+
+/**
+ * The audiences an assertion may name: the token endpoint or the issuer (RFC 7523 §3 item 3,
+ * OpenID Connect Core §9), at every endpoint that takes client credentials.
+ */
+export function assertionAudiences(issuer: string): string[] {
+  return [issuer, `${issuer}/oauth/token`]
+}
+
+/** The replay key of the jti the assertion claims (unverified: only to read it with the rest). */
+async function claimedJtiKey(clientId: string, assertion: string): Promise<string | null> {
+  try {
+    const { jti } = decodeJwt(assertion)
+    return typeof jti === 'string' && jti !== '' ? await usedJtiKey(clientId, jti) : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Uses a verified assertion's jti up (RFC 7523 §3 item 7): false when it was used before, as this
+ * isolate, its location (Cache API) or KV remembers. The use is remembered in the location before
+ * the answer and in KV after it, for the assertion's remaining life plus the clock skew.
+ */
+async function claimAssertion(
+  deps: LoginDeps,
+  used: {
+    key: string | null
+    exp: number
+    edge: ReadonlyMap<string, unknown>
+    seenInLocation: boolean
+    at: number
+  },
+): Promise<boolean> {
+  const { key, exp, edge, seenInLocation, at } = used
+  if (!key || seenInLocation || edge.get(key) != null) return false
+  const until = (exp + ASSERTION_CLOCK_SKEW_SECONDS) * 1000
+  if (!claimInIsolate(key, until, at)) return false
+  const ttl = (until - at) / 1000
+  await rememberInLocation(deps.config.issuer, key, ttl)
+  deps.defer(() => rememberEverywhere(deps.cache, key, ttl))
+  return true
+}
+
+/** Why an authenticated client may not log in (disabled, or its provider is), or null. */
+function refusedStatus(client: Client): string | null {
+  if (client.status !== 'active') return 'client_disabled'
+  if (client.providerStatus === 'disabled') return 'provider_disabled'
+  return null
 }
 
 /**
@@ -107,16 +182,20 @@ async function findClientAndLocks(
   deps: LoginDeps,
   clientId: string,
   subjects: LockSubject[],
-): Promise<{ client: Client | null; lockedFor: number }> {
+  alsoRead: readonly string[],
+): Promise<{ client: Client | null; lockedFor: number; edge: ReadonlyMap<string, unknown> }> {
   const [locks, recordKeys] = await Promise.all([lockKeys(subjects), clientRecordKeys(clientId)])
-  const keys = recordKeys ? [recordKeys.published, recordKeys.filled, ...locks] : locks
+  const keys = [...(recordKeys ? [recordKeys.published, recordKeys.filled] : []), ...locks]
+  keys.push(...alsoRead)
   const edge = await orUnavailable(readEdgeState(deps.cache, keys, deps.config.edgeMemoryMs))
   const lockedFor = secondsLocked(
     locks.map((key) => edge.get(key)),
     deps.now,
   )
   const record = recordKeys ? pickClientRecord(edge, recordKeys) : null
-  if (record || !recordKeys || lockedFor > 0) return { client: record?.client ?? null, lockedFor }
+  if (record || !recordKeys || lockedFor > 0) {
+    return { client: record?.client ?? null, lockedFor, edge }
+  }
 
   const client = await orUnavailable(findClientById(deps.db, clientId))
   // Only a client that exists is filled: unknown ids from strangers must not fill KV.
@@ -124,7 +203,7 @@ async function findClientAndLocks(
     const fill: ClientRecord = { client, tokensValidAfter: client.tokensValidAfter }
     deps.defer(() => fillClientRecord(deps.cache, clientId, fill))
   }
-  return { client, lockedFor }
+  return { client, lockedFor, edge }
 }
 
 /**
@@ -157,12 +236,15 @@ export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<I
   return issued
 }
 
-/** The current secret's digest, and the previous one while its grace period lasts. */
+/**
+ * The current secret's digest, and the previous one while its grace period lasts. None for a
+ * client with keys only (an empty digest): then the secret is compared with a decoy.
+ */
 function validDigests(client: Client, now: Date): string[] {
   const graceLeft = (client.previousSecretExpiresAt ?? 0) > epochSeconds(now)
-  return client.previousSecretDigest && graceLeft
-    ? [client.secretDigest, client.previousSecretDigest]
-    : [client.secretDigest]
+  const digests = [client.secretDigest]
+  if (client.previousSecretDigest && graceLeft) digests.push(client.previousSecretDigest)
+  return digests.filter(Boolean)
 }
 
 function failure(input: Credentials, reason: string): Omit<AuditEvent, 'requestId' | 'ip'> {

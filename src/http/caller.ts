@@ -7,7 +7,7 @@ import type { Caller } from '../domain/introspection.ts'
 import { authenticateClient } from '../domain/login.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { checkAccessTokens, type TokenCheck } from '../domain/token-state.ts'
-import { clientIp, readClientCredentials } from './client-auth.ts'
+import { clientIp, readClientCredentials, type CredentialFields } from './client-auth.ts'
 import { loginDeps, tokenStateDeps } from './deps.ts'
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i
@@ -19,13 +19,19 @@ const BEARER = /^Bearer[ ]+(\S+)\s*$/i
  */
 export async function authenticateIntrospectionCaller(
   c: Context<AppEnv>,
-  form: { token: string; client_id?: string; client_secret?: string },
+  form: { token: string } & CredentialFields,
   via: string,
 ): Promise<{ caller: Caller; subject: TokenCheck }> {
   const authorization = c.req.header('authorization')
   let caller: Caller
   let subject: TokenCheck
   const bearer = authorization ? BEARER.exec(authorization)?.[1] : undefined
+  const asserted = form.client_assertion !== undefined || form.client_assertion_type !== undefined
+  if (bearer && asserted) {
+    // RFC 6749 §2.3: one authentication method per request.
+    const detail = 'Authenticate with a bearer token or a client assertion, not both.'
+    throw new AppError('invalid_request', detail)
+  }
   if (bearer) {
     const [own, asked] = await checkAccessTokens(await tokenStateDeps(c), [bearer, form.token])
     if (!own!.ok) throw own!.error
@@ -35,7 +41,7 @@ export async function authenticateIntrospectionCaller(
       ip: clientIp(c),
     }
     subject = asked!
-  } else if (authorization || form.client_secret !== undefined) {
+  } else if (authorization || form.client_secret !== undefined || asserted) {
     const credentials = readClientCredentials(c, form)
     const client = await authenticateClient(await loginDeps(c), {
       ...credentials,

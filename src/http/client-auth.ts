@@ -1,10 +1,31 @@
 // Client credentials on OAuth endpoints: client_secret_basic or client_secret_post
-// (RFC 6749 §2.3.1).
+// (RFC 6749 §2.3.1), or private_key_jwt (RFC 7523 §2.2).
 import type { Context } from 'hono'
 import * as z from 'zod'
 import { AppError } from '../errors.ts'
+import { CLIENT_ASSERTION_TYPE, claimedClient } from '../domain/client-assertions.ts'
 
-export type ClientCredentials = { clientId: string; clientSecret: string }
+export type ClientCredentials =
+  { clientId: string; clientSecret: string } | { clientId: string; clientAssertion: string }
+
+/** The form fields of client authentication, on every endpoint that takes it. */
+export type CredentialFields = {
+  client_id?: string
+  client_secret?: string
+  client_assertion_type?: string
+  client_assertion?: string
+}
+
+const described = (description: string) => z.string().optional().meta({ description })
+
+/** private_key_jwt's form fields (RFC 7523 §2.2), for the forms' schemas. */
+export const AssertionFields = {
+  client_assertion_type: described(`private_key_jwt: \`${CLIENT_ASSERTION_TYPE}\`.`),
+  client_assertion: described(
+    "private_key_jwt: a JWT signed with one of the client's registered keys (README " +
+      '"private_key_jwt"). Not with client_secret nor HTTP Basic.',
+  ),
+}
 
 const MAX_CREDENTIAL_LENGTH = 256
 
@@ -18,6 +39,7 @@ export const TokenForm = z.object({
   token_type_hint: z.string().optional(),
   client_id: z.string().optional(),
   client_secret: z.string().optional(),
+  ...AssertionFields,
 })
 
 function invalidClient(detail: string): AppError {
@@ -49,20 +71,28 @@ function decodeBasic(header: string): ClientCredentials {
 
 /**
  * The client's credentials from the Authorization header or the form body.
- * Throws 401 `invalid_client` when none or malformed, 400 when both methods are used.
+ * Throws 401 `invalid_client` when none or malformed, 400 when more than one method is used.
+ * An assertion is only taken here: every check of it is the login's, with one answer for all.
  */
-export function readClientCredentials(
-  c: Context,
-  form: { client_id?: string; client_secret?: string },
-): ClientCredentials {
+export function readClientCredentials(c: Context, form: CredentialFields): ClientCredentials {
   const authorization = c.req.header('authorization')
   const basic = authorization && /^basic /i.test(authorization) ? decodeBasic(authorization) : null
   const posted = form.client_secret !== undefined
-  if (basic && (posted || (form.client_id !== undefined && form.client_id !== basic.clientId))) {
+  const asserted = form.client_assertion !== undefined || form.client_assertion_type !== undefined
+  if (
+    (basic &&
+      (posted ||
+        asserted ||
+        (form.client_id !== undefined && form.client_id !== basic.clientId))) ||
+    (posted && asserted)
+  ) {
     // RFC 6749 §2.3: a client must not use more than one authentication method per request.
-    const detail = 'Authenticate with the Authorization header or the body, not both.'
+    const detail = asserted
+      ? 'Authenticate with client_assertion, client_secret or HTTP Basic: only one of them.'
+      : 'Authenticate with the Authorization header or the body, not both.'
     throw new AppError('invalid_request', detail)
   }
+  if (asserted) return readAssertion(form)
   const credentials =
     basic ?? (posted ? { clientId: form.client_id ?? '', clientSecret: form.client_secret! } : null)
   if (!credentials) {
@@ -71,7 +101,7 @@ export function readClientCredentials(
         'in the body.',
     )
   }
-  const { clientId, clientSecret } = credentials
+  const { clientId, clientSecret } = credentials as { clientId: string; clientSecret: string }
   if (
     !clientId ||
     !clientSecret ||
@@ -81,6 +111,22 @@ export function readClientCredentials(
     throw invalidClient('The client id or secret is empty or too long.')
   }
   return credentials
+}
+
+function readAssertion(form: CredentialFields): ClientCredentials {
+  if (form.client_assertion_type !== CLIENT_ASSERTION_TYPE || !form.client_assertion) {
+    const detail =
+      `private_key_jwt takes client_assertion_type=${CLIENT_ASSERTION_TYPE} and a ` +
+      'client_assertion.'
+    throw new AppError('invalid_request', detail, {
+      errors: [{ path: 'client_assertion_type', message: `must be ${CLIENT_ASSERTION_TYPE}` }],
+    })
+  }
+  const assertion = form.client_assertion
+  // A client_id sent beside the assertion must be the one it names (RFC 7521 §4.2): the login
+  // verifies the assertion for this id, so a mismatch fails there with the same 401 as any other.
+  const clientId = form.client_id ?? claimedClient(assertion) ?? ''
+  return { clientId, clientAssertion: assertion }
 }
 
 /** The caller's address as Cloudflare reports it; null when not behind Cloudflare. */

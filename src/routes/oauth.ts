@@ -3,7 +3,7 @@ import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { AppError, fieldError } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
-import { clientIp, readClientCredentials } from '../http/client-auth.ts'
+import { AssertionFields, clientIp, readClientCredentials } from '../http/client-auth.ts'
 import { loginDeps } from '../http/deps.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'
 import { formBody, json, oauthProblems, SECURITY } from '../openapi/operations.ts'
@@ -27,6 +27,10 @@ export const TokenRequest = z.object({
   resource: z.union([z.string(), z.array(z.string())]).optional(),
   client_id: single('client_id'),
   client_secret: single('client_secret'),
+  client_assertion_type: single('client_assertion_type').meta(
+    AssertionFields.client_assertion_type.meta() ?? {},
+  ),
+  client_assertion: single('client_assertion').meta(AssertionFields.client_assertion.meta() ?? {}),
 })
 
 // The form is read by validateForm (src/http/openapi-app.ts), in one pass: the hot path.
@@ -60,13 +64,12 @@ oauth.openapi(token, async (c) => {
       errors: [{ path: 'scope', message: 'not space-separated scope tokens' }],
     })
   }
-  const { clientId, clientSecret } = readClientCredentials(c, form)
+  const credentials = readClientCredentials(c, form)
   const resources = [form.resource ?? []].flat().filter(Boolean)
   const audiences = [...(form.audience ? form.audience.split(' ') : []), ...resources]
 
   const issued = await loginClient(await loginDeps(c), {
-    clientId,
-    clientSecret,
+    ...credentials,
     ip: clientIp(c),
     scopes: form.scope?.split(' '),
     audiences: audiences.length > 0 ? audiences : undefined,

@@ -1,6 +1,7 @@
 // Public discovery: the JWK set (RFC 7517) and authorization server metadata (RFC 8414).
 import { createRoute } from '@hono/zod-openapi'
 import { loadConfig } from '../config.ts'
+import { ASSERTION_ALGORITHMS } from '../domain/client-keys.ts'
 import { ALL_SCOPES } from '../domain/scopes.ts'
 import { SIGNING_ALGORITHMS } from '../domain/signing-keys.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'
@@ -9,7 +10,7 @@ import { Jwks, Metadata } from '../openapi/responses.ts'
 
 export const wellKnown = new OpenApiApp()
 
-const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt']
 
 // Resource servers may cache keys for 5 minutes; publish a new key before it signs (README).
 const KEYS_CACHE = 'public, max-age=300, stale-while-revalidate=60'
@@ -50,8 +51,13 @@ wellKnown.openapi(metadata, async (c) => {
     revocation_endpoint: `${issuer}/oauth/revoke`,
     grant_types_supported: ['client_credentials'],
     token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
     introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
     revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
+    // RFC 9701 §8: introspection answers as a JWT when asked, signed with the token keys.
+    introspection_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
     response_types_supported: [],
     scopes_supported: ALL_SCOPES,
     access_token_signing_alg_values_supported: [...SIGNING_ALGORITHMS],

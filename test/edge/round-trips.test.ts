@@ -13,6 +13,12 @@ import { describe, expect, it } from 'vitest'
 import { app } from '../../src/app.ts'
 import worker from '../../src/index.ts'
 import { adminToken } from '../helpers/admin.ts'
+import {
+  assertion,
+  assertionFields,
+  createKeyClient,
+  generateClientKey,
+} from '../helpers/client-keys.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { createSender, example001 } from '../helpers/dispatch.ts'
 import { basicAuth, freshIp, ORIGIN } from '../helpers/http.ts'
@@ -72,6 +78,28 @@ describe('token issue: one KV round trip, no D1, no queue', () => {
     const client = await createClient()
     const ip = freshIp()
     const { response, trips, calls } = await probeWarm(() => tokenRequest(client, ip))
+    expect(response.status).toBe(200)
+    expectWithin(trips, { kv: 1, d1: 0, queue: 0 }, calls)
+  })
+
+  it('POST /oauth/token with private_key_jwt: the used jti is read with the client record', async () => {
+    const key = await generateClientKey()
+    const client = await createKeyClient([key])
+    const ip = freshIp()
+    const assertions = [
+      await assertion(client.clientId, key),
+      await assertion(client.clientId, key),
+    ]
+    const request = () =>
+      new Request(`${ORIGIN}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': ip },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          ...assertionFields(assertions.shift()!),
+        }).toString(),
+      })
+    const { response, trips, calls } = await probeWarm(request)
     expect(response.status).toBe(200)
     expectWithin(trips, { kv: 1, d1: 0, queue: 0 }, calls)
   })

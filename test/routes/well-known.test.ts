@@ -26,10 +26,19 @@ describe('GET /.well-known/oauth-authorization-server', () => {
       token_endpoint: `${env.ISSUER}/oauth/token`,
       jwks_uri: `${env.ISSUER}/.well-known/jwks.json`,
       grant_types_supported: ['client_credentials'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       introspection_endpoint: `${env.ISSUER}/oauth/introspect`,
       revocation_endpoint: `${env.ISSUER}/oauth/revoke`,
     })
+    // Client authentication (RFC 8414 §2): secrets, and private_key_jwt with its algorithms.
+    const methods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt']
+    const algorithms = ['ES256', 'EdDSA', 'Ed25519', 'RS256']
+    for (const endpoint of ['token', 'introspection', 'revocation']) {
+      expect(metadata[`${endpoint}_endpoint_auth_methods_supported`]).toEqual(methods)
+      expect(metadata[`${endpoint}_endpoint_auth_signing_alg_values_supported`]).toEqual(algorithms)
+      expect(algorithms).not.toContain('none')
+    }
+    // RFC 9701 §8: introspection answers signed as JWTs, with the token keys' algorithms.
+    expect(metadata.introspection_signing_alg_values_supported).toEqual(['ES256', 'EdDSA'])
     for (const [name, value] of Object.entries(metadata)) {
       if (!name.endsWith('_endpoint') && name !== 'jwks_uri') continue
       const path = new URL(value as string).pathname
