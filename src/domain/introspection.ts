@@ -1,10 +1,17 @@
 // RFC 7662 introspection, per caller (decisions.md D7): the canonical token state, then what this
 // caller may see of it. A token the caller may not see looks exactly like an unknown one.
+import { SignJWT } from 'jose'
 import { SCOPES } from './scopes.ts'
+import type { SigningKeySet } from './signing-keys.ts'
 import { countFailedAttempt, lockSubjects, type ThrottleDeps } from './throttle.ts'
 import type { TokenCheck } from './token-state.ts'
 import type { AccessTokenClaims } from '../token-claims.ts'
 import { ForeignTokenError } from './tokens.ts'
+import { epochSeconds } from '../utils/time.ts'
+
+/** RFC 9701 §4: the media type a caller asks for, and §5: the JWT's `typ` (without "application/"). */
+export const INTROSPECTION_JWT_MEDIA_TYPE = 'application/token-introspection+jwt'
+export const INTROSPECTION_JWT_TYPE = 'token-introspection+jwt'
 
 /**
  * Who is asking: a client, with the scopes its token carries or its client record allows, and the
@@ -51,4 +58,32 @@ export async function introspectionAnswer(
   if (!canSee(caller, claims)) return INACTIVE
   // Document 001 spells the token id `ti`; RFC 7662 uses `jti`. Both are sent.
   return { active: true, ...claims, username, token_type: 'Bearer', ti: claims.jti }
+}
+
+/**
+ * RFC 9701 §5: the answer as a JWT signed with Portero's current token key, for the caller who
+ * asked: `iss` Portero, `aud` the caller's client id, `iat`, and the answer in
+ * `token_introspection`. A resource server verifies it with /.well-known/jwks.json.
+ */
+export async function signIntrospectionAnswer(
+  keys: SigningKeySet,
+  {
+    issuer,
+    caller,
+    answer,
+    now,
+  }: {
+    issuer: string
+    caller: Caller
+    answer: IntrospectionResponse
+    now: Date
+  },
+): Promise<string> {
+  const { kid, alg, key } = keys.signing
+  return new SignJWT({ token_introspection: answer })
+    .setProtectedHeader({ alg, kid, typ: INTROSPECTION_JWT_TYPE })
+    .setIssuer(issuer)
+    .setAudience(caller.clientId)
+    .setIssuedAt(epochSeconds(now))
+    .sign(key)
 }
