@@ -120,6 +120,7 @@ export default {
         audiences: [],
         tokenLifetime: input.lifetimeSeconds,
         status: 'active',
+        dpopBoundAccessTokens: false,
         tokensValidAfter: 0,
         providerStatus: 'active',
         createdAt: now.toISOString(),

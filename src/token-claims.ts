@@ -12,4 +12,11 @@ export type AccessTokenClaims = {
   nbf: number
   exp: number
   provider_id: string | null
+  /**
+   * The key the token is bound to (RFC 7800): a DPoP key's RFC 7638 thumbprint (RFC 9449 §6) or a
+   * client certificate's SHA-256 (RFC 8705 §3.1), both base64url. Absent: a bearer token.
+   */
+  cnf?: Confirmation
 }
+
+export type Confirmation = { jkt?: string; 'x5t#S256'?: string }

@@ -45,6 +45,7 @@ export type NewClientInput = {
   allowedScopes: string[]
   audiences: string[]
   tokenLifetime?: number
+  dpopBoundAccessTokens?: boolean
   /** An existing secret, for clients migrated from another system (decisions.md D6). */
   importedSecret?: string
   /** Public keys for private_key_jwt (a JWK set's `keys`). */
@@ -109,6 +110,7 @@ export async function createClient(
     allowedScopes: input.allowedScopes,
     audiences: input.audiences,
     tokenLifetime: input.tokenLifetime,
+    dpopBoundAccessTokens: input.dpopBoundAccessTokens,
     tokensValidAfter,
   })
   if (!inserted) {
@@ -125,8 +127,8 @@ export async function createClient(
 }
 
 /**
- * Changes a client. Disabling it or narrowing its scopes or audiences ends the tokens it holds
- * (they carry the old rights); enabling it lets its new tokens through.
+ * Changes a client. Disabling it, narrowing its scopes or audiences, or requiring DPoP ends the
+ * tokens it holds (they carry the old rights); enabling it lets its new tokens through.
  */
 export async function changeClient(
   deps: ClientDeps,
@@ -139,8 +141,11 @@ export async function changeClient(
     throw conflict(`Another client of this provider is named "${changes.name}".`)
   }
   const disabled = changes.status === 'disabled' && client.status !== 'disabled'
+  // Its tokens may be bearer tokens: from now on it holds DPoP-bound ones only.
+  const bound = changes.dpopBoundAccessTokens === true && client.dpopBoundAccessTokens !== true
   if (
     disabled ||
+    bound ||
     narrows(client.allowedScopes, changes.allowedScopes) ||
     narrows(client.audiences, changes.audiences)
   ) {

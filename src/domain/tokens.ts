@@ -10,7 +10,7 @@ import {
   type JWTHeaderParameters,
 } from 'jose'
 import { AppError } from '../errors.ts'
-import type { AccessTokenClaims } from '../token-claims.ts'
+import type { AccessTokenClaims, Confirmation } from '../token-claims.ts'
 import { SIGNING_ALGORITHMS, type SigningKeySet } from './signing-keys.ts'
 import { epochSeconds } from '../utils/time.ts'
 
@@ -38,6 +38,8 @@ export type IssueTokenInput = {
   scopes: readonly string[]
   audiences: readonly string[]
   lifetimeSeconds: number
+  /** The key the token is bound to (DPoP or a client certificate); none for a bearer token. */
+  confirmation?: Confirmation
 }
 
 /** A verified token's claims and the `kid` of the key that signed it. */
@@ -63,6 +65,7 @@ export async function issueAccessToken(
     exp: iat + input.lifetimeSeconds,
     provider_id: input.providerId,
   }
+  if (input.confirmation) claims.cnf = input.confirmation
   const { kid, alg, key } = keys.signing
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg, kid, typ: ACCESS_TOKEN_TYPE })
@@ -206,6 +209,9 @@ function assertClaims(claims: Record<string, unknown>): asserts claims is Access
   if (claims.provider_id !== null && typeof claims.provider_id !== 'string') {
     throw invalid('"provider_id" claim is not a string or null')
   }
+  if (claims.cnf !== undefined && !isConfirmation(claims.cnf)) {
+    throw invalid('"cnf" claim is not a confirmation with a "jkt" or "x5t#S256" string')
+  }
   // RFC 9068 §2.2: for a client credentials token, sub is the client itself.
   if (claims.sub !== claims.client_id) throw invalid('"sub" claim is not its "client_id"')
   if ((claims.exp as number) - (claims.iat as number) > MAX_TOKEN_LIFETIME_SECONDS) {
@@ -213,6 +219,14 @@ function assertClaims(claims: Record<string, unknown>): asserts claims is Access
       `lifetime ("exp" - "iat") is over the ${MAX_TOKEN_LIFETIME_SECONDS} s any token has here`,
     )
   }
+}
+
+/** RFC 7800 §3.1: an object; Portero binds with `jkt` (RFC 9449) or `x5t#S256` (RFC 8705). */
+function isConfirmation(value: unknown): value is Confirmation {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return false
+  const { jkt, 'x5t#S256': x5t } = value as Record<string, unknown>
+  const ok = (member: unknown) => member === undefined || isNonEmptyString(member)
+  return ok(jkt) && ok(x5t) && (jkt !== undefined || x5t !== undefined)
 }
 
 function isNonEmptyString(value: unknown): value is string {

@@ -33,7 +33,12 @@ export const Problem = z
 export const TokenResponse = z
   .object({
     access_token: z.string(),
-    token_type: z.literal('Bearer'),
+    token_type: z.enum(['Bearer', 'DPoP']).meta({
+      description:
+        "`DPoP` for a token bound to the key of the request's DPoP proof (RFC 9449 §5), sent as " +
+        '`Authorization: DPoP` with a proof; `Bearer` otherwise, a certificate-bound token too ' +
+        '(RFC 8705 §3).',
+    }),
     expires_in: z.int(),
     scope: z.string(),
   })
@@ -67,6 +72,17 @@ export const AccessTokenClaims = z.object({
   nbf: z.int(),
   exp: z.int(),
   provider_id: z.string().nullable().meta({ description: 'int64 as a decimal string' }),
+  cnf: z
+    .object({
+      jkt: z.string().optional().meta({
+        description: "The DPoP key's RFC 7638 SHA-256 thumbprint, base64url (RFC 9449 §6.1).",
+      }),
+      'x5t#S256': z.string().optional().meta({
+        description: "The client certificate's SHA-256, base64url (RFC 8705 §3.1).",
+      }),
+    })
+    .optional()
+    .meta({ description: 'The key a bound token is confirmed by (RFC 7800); absent: bearer.' }),
 })
 
 export const MeResponse = AccessTokenClaims.extend({
@@ -82,7 +98,9 @@ export const IntrospectionResponse = z
     AccessTokenClaims.extend({
       active: z.literal(true),
       username: z.string(),
-      token_type: z.literal('Bearer'),
+      token_type: z.enum(['Bearer', 'DPoP']).meta({
+        description: '`DPoP` when `cnf.jkt` binds the token to a DPoP key (RFC 9449 §6.2).',
+      }),
       ti: z.string().meta({ description: "Document 001's name for jti." }),
     }),
   ])
@@ -236,6 +254,7 @@ export const Client = z
     allowed_scopes: z.array(z.string()),
     audiences: z.array(z.string()),
     token_lifetime: z.int(),
+    dpop_bound_access_tokens: z.boolean(),
     status: z.enum(['active', 'disabled']),
     previous_secret_valid_until: z.string().nullable(),
     created_at: z.string(),

@@ -17,6 +17,11 @@ export type Client = {
   audiences: string[]
   tokenLifetime: number
   status: ClientStatus
+  /**
+   * RFC 9449 §5.2: the client gets DPoP-bound tokens only, with a server nonce (migration 0014).
+   * An edge record published before that migration lacks it: read as false.
+   */
+  dpopBoundAccessTokens: boolean
   /** Tokens issued before this (epoch seconds) are inactive (decisions.md D8). */
   tokensValidAfter: number
   /** The provider's status: a disabled provider's clients cannot log in. */
@@ -41,6 +46,7 @@ type ClientRow = {
   audiences: string
   token_lifetime: number
   status: ClientStatus
+  dpop_bound_access_tokens: number
   tokens_valid_after: number
   provider_status: 'active' | 'disabled' | null
   key_set: string | null
@@ -60,6 +66,7 @@ function toClient(row: ClientRow): Client {
     audiences: JSON.parse(row.audiences) as string[],
     tokenLifetime: row.token_lifetime,
     status: row.status,
+    dpopBoundAccessTokens: row.dpop_bound_access_tokens === 1,
     tokensValidAfter: row.tokens_valid_after,
     providerStatus: row.provider_status,
     keys: parseKeysColumn(row.key_set),
@@ -71,8 +78,8 @@ function toClient(row: ClientRow): Client {
 // provider_id is read as text so that int64 ids survive the trip through JavaScript numbers.
 const SELECT_CLIENT = `SELECT c.id, CAST(c.provider_id AS TEXT) AS provider_id, c.name,
   c.secret_digest, c.previous_secret_digest, c.previous_secret_expires_at, c.allowed_scopes,
-  c.audiences, c.token_lifetime, c.status, c.tokens_valid_after, p.status AS provider_status,
-  ${KEYS_COLUMN} AS key_set, c.created_at, c.updated_at
+  c.audiences, c.token_lifetime, c.status, c.dpop_bound_access_tokens, c.tokens_valid_after,
+  p.status AS provider_status, ${KEYS_COLUMN} AS key_set, c.created_at, c.updated_at
   FROM clients c LEFT JOIN providers p ON p.id = c.provider_id`
 
 const NOW = `strftime('%Y-%m-%dT%H:%M:%SZ', 'now')`
@@ -129,6 +136,7 @@ export type NewClient = {
   status?: ClientStatus
   /** Tokens naming this id issued before this (epoch seconds) are inactive; 0 by default. */
   tokensValidAfter?: number
+  dpopBoundAccessTokens?: boolean
 }
 
 /** Inserts a client; false when its id, or its name within the provider, is taken. */
@@ -136,8 +144,8 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<b
   const result = await db
     .prepare(
       `INSERT INTO clients (id, provider_id, name, secret_digest, allowed_scopes, audiences,
-         token_lifetime, status, tokens_valid_after)
-       VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING`,
+         token_lifetime, status, tokens_valid_after, dpop_bound_access_tokens)
+       VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING`,
     )
     .bind(
       client.id,
@@ -149,13 +157,17 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<b
       client.tokenLifetime ?? 3600,
       client.status ?? 'active',
       client.tokensValidAfter ?? 0,
+      client.dpopBoundAccessTokens ? 1 : 0,
     )
     .run()
   return result.meta.changes > 0
 }
 
 export type ClientChanges = Partial<
-  Pick<Client, 'name' | 'allowedScopes' | 'audiences' | 'tokenLifetime' | 'status'>
+  Pick<
+    Client,
+    'name' | 'allowedScopes' | 'audiences' | 'tokenLifetime' | 'status' | 'dpopBoundAccessTokens'
+  >
 >
 
 /**
@@ -177,6 +189,7 @@ export async function updateClient(
          audiences = COALESCE(?4, audiences),
          token_lifetime = COALESCE(?5, token_lifetime),
          status = COALESCE(?6, status),
+         dpop_bound_access_tokens = COALESCE(?7, dpop_bound_access_tokens),
          updated_at = ${NOW}
        WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM clients AS other
          WHERE other.provider_id = clients.provider_id AND other.name = ?2 AND other.id <> ?1)`,
@@ -188,6 +201,7 @@ export async function updateClient(
       changes.audiences ? JSON.stringify(changes.audiences) : null,
       changes.tokenLifetime ?? null,
       changes.status ?? null,
+      changes.dpopBoundAccessTokens === undefined ? null : Number(changes.dpopBoundAccessTokens),
     )
     .run()
   if (result.meta.changes > 0) return 'updated'

@@ -29,6 +29,7 @@ export async function createClient(
     audiences: overrides.audiences ?? [],
     tokenLifetime: overrides.tokenLifetime,
     status: overrides.status,
+    dpopBoundAccessTokens: overrides.dpopBoundAccessTokens,
   })
   return { clientId, clientSecret, providerId: providerId ?? '' }
 }

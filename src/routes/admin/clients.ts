@@ -53,6 +53,15 @@ const Fields = {
     .max(20)
     .transform((a) => [...new Set(a)]),
   token_lifetime: z.number({ error: 'token_lifetime must be seconds' }).int().min(60).max(86400),
+  dpop_bound_access_tokens: z
+    .boolean({ error: 'dpop_bound_access_tokens must be a boolean' })
+    .meta({
+      description:
+        'RFC 9449 §5.2: the client gets DPoP-bound tokens only, from /oauth/token with a ' +
+        'DPoP proof carrying a server nonce (README "DPoP"); a request without one is ' +
+        'refused. Turning it on ' +
+        'ends the tokens the client holds now.',
+    }),
 }
 
 /**
@@ -89,6 +98,7 @@ export const NewClient = z.strictObject({
   allowed_scopes: Fields.allowed_scopes.default([]),
   audiences: Fields.audiences.default([]),
   token_lifetime: Fields.token_lifetime.default(3600),
+  dpop_bound_access_tokens: Fields.dpop_bound_access_tokens.default(false),
   /** Import an existing secret (migration); otherwise one is generated. */
   client_secret: z
     .string()
@@ -122,6 +132,7 @@ export const ClientChanges = z
     allowed_scopes: Fields.allowed_scopes.optional(),
     audiences: Fields.audiences.optional(),
     token_lifetime: Fields.token_lifetime.optional(),
+    dpop_bound_access_tokens: Fields.dpop_bound_access_tokens.optional(),
     status: z.enum(['active', 'disabled']).optional(),
   })
   .refine((v) => Object.keys(v).length > 0, 'send at least one field to change')
@@ -141,6 +152,7 @@ function view(client: Client) {
     allowed_scopes: client.allowedScopes,
     audiences: client.audiences,
     token_lifetime: client.tokenLifetime,
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens === true,
     status: client.status,
     previous_secret_valid_until: graceEnd(client),
     created_at: client.createdAt,
@@ -195,6 +207,7 @@ clients.openapi(create, async (c) => {
     allowedScopes: body.allowed_scopes,
     audiences: body.audiences,
     tokenLifetime: body.token_lifetime,
+    dpopBoundAccessTokens: body.dpop_bound_access_tokens,
     importedSecret: body.client_secret,
     jwks: body.jwks?.keys,
     withSecret: body.with_secret,
@@ -243,7 +256,8 @@ const change = createRoute({
   description:
     'Disabling the client, or taking away any of its scopes or audiences, ends every token it ' +
     'holds now (they carry the old rights); its next login gets a token with the new settings. ' +
-    'Widening, renaming or a new lifetime leaves its tokens alone. Other Cloudflare locations ' +
+    'Requiring DPoP (`dpop_bound_access_tokens`) ends them too. Widening, renaming or a new ' +
+    'lifetime leaves its tokens alone. Other Cloudflare locations ' +
     'see the change within about 60 s (KV).',
   request: { ...idParam, body: jsonBody(ClientChanges, { status: 'disabled' }) },
   responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 409, 415) },
@@ -257,6 +271,7 @@ clients.openapi(change, async (c) => {
     allowedScopes: body.allowed_scopes,
     audiences: body.audiences,
     tokenLifetime: body.token_lifetime,
+    dpopBoundAccessTokens: body.dpop_bound_access_tokens,
     status: body.status,
   })
   return c.body(null, 204)
