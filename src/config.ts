@@ -3,6 +3,7 @@ import * as z from 'zod'
 import { misconfigured } from './errors.ts'
 import { log } from './log.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
+import { deriveNonceKey } from './domain/dpop.ts'
 import { derivePictureIdKey } from './domain/pictures.ts'
 import { MAX_SEND_QUOTA, type SendQuotas } from './domain/quotas.ts'
 import { importPepper } from './domain/secrets.ts'
@@ -25,6 +26,8 @@ export type Config = {
   pictureIdKey: CryptoKey
   /** Seals webhook secrets in D1: AES-GCM, derived from SECRET_PEPPER with HKDF. */
   webhookSecretKey: CryptoKey
+  /** Signs DPoP server nonces: HMAC, derived from SECRET_PEPPER with HKDF (domain/dpop.ts). */
+  dpopNonceKey: CryptoKey
   /** How long an isolate may answer from its memory of recent edge reads (0: never). */
   edgeMemoryMs: number
 }
@@ -91,11 +94,12 @@ async function parseConfig(env: Env): Promise<Config> {
       throw new Error(problems.join('; '))
     }
     const { ISSUER, API_RESOURCE, EDGE_MEMORY_MS, SIGNING_KEYS, SECRET_PEPPER } = parsed.data
-    const [keys, pepper, pictureIdKey, webhookSecretKey] = await Promise.all([
+    const [keys, pepper, pictureIdKey, webhookSecretKey, dpopNonceKey] = await Promise.all([
       parseSigningKeySet(SIGNING_KEYS),
       importPepper(SECRET_PEPPER),
       derivePictureIdKey(SECRET_PEPPER),
       deriveWebhookSecretKey(SECRET_PEPPER),
+      deriveNonceKey(SECRET_PEPPER),
     ])
     const edgeMemoryMs = EDGE_MEMORY_MS ?? MEMORY_MAX_MS
     return {
@@ -105,6 +109,7 @@ async function parseConfig(env: Env): Promise<Config> {
       pepper,
       pictureIdKey,
       webhookSecretKey,
+      dpopNonceKey,
       edgeMemoryMs,
     }
   } catch (cause) {

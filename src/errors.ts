@@ -56,6 +56,20 @@ export const ERRORS = {
     title: 'Bad Request',
     description: 'The grant type is not supported.',
   },
+  invalid_dpop_proof: {
+    status: 400,
+    title: 'Bad Request',
+    description:
+      'The DPoP proof is missing, malformed, replayed, or not for this request or key ' +
+      '(RFC 9449; 401 at a protected resource).',
+  },
+  use_dpop_nonce: {
+    status: 400,
+    title: 'Bad Request',
+    description:
+      'The DPoP proof must carry the server nonce sent in the DPoP-Nonce header (RFC 9449 §8; ' +
+      '401 at a protected resource).',
+  },
   token_missing: {
     status: 401,
     title: 'Unauthorized',
@@ -295,6 +309,8 @@ const ACK_BY_CODE: Partial<Record<ErrorCode, number>> = {
   invalid_client: BRIDGE_ACK.badCredentials,
   rate_limited: BRIDGE_ACK.badCredentials,
   invalid_token: BRIDGE_ACK.malformedToken,
+  invalid_dpop_proof: BRIDGE_ACK.malformedToken,
+  use_dpop_nonce: BRIDGE_ACK.malformedToken,
   token_expired: BRIDGE_ACK.expiredToken,
   token_missing: BRIDGE_ACK.missingToken,
 }
@@ -356,6 +372,39 @@ function challenge(err: AppError): Record<string, string> {
       return {}
   }
 }
+
+/**
+ * A DPoP error at a protected resource (RFC 9449 §7.1): `invalid_dpop_proof` and `use_dpop_nonce`
+ * answer 400 at the token endpoint but 401 there, and every 401 or 403 of a request made with the
+ * DPoP scheme challenges with that scheme. The code stays the one the failure names.
+ */
+export class ResourceDpopError extends AppError {
+  readonly #status: number
+
+  constructor(err: AppError) {
+    const status = err.status === 403 ? 403 : 401
+    const description = `error_description="${err.message.replaceAll('"', "'")}"`
+    const error = err.code === 'token_missing' ? '' : `error="${err.code}", `
+    const headers = {
+      ...err.options.headers,
+      'www-authenticate': `DPoP ${REALM}, ${error}${description}, algs="${DPOP_ALGS}"`,
+    }
+    super(err.code, err.message, { ...err.options, headers, cause: err.options.cause ?? err })
+    this.#status = status
+  }
+
+  override get status(): number {
+    return this.#status
+  }
+
+  override get title(): string {
+    return this.#status === 403 ? 'Forbidden' : 'Unauthorized'
+  }
+}
+
+/** The proof algorithms Portero accepts (RFC 9449 §5.1 `dpop_signing_alg_values_supported`). */
+export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'Ed25519', 'RS256'] as const
+const DPOP_ALGS = DPOP_ALGORITHMS.join(' ')
 
 export function internalError(cause: unknown): AppError {
   return new AppError('internal_error', ERRORS.internal_error.description, { cause })

@@ -21,7 +21,12 @@ export type Caller = { clientId: string; scopes: readonly string[]; ip: string |
 
 export type IntrospectionResponse =
   | { active: false }
-  | ({ active: true; username: string; token_type: 'Bearer'; ti: string } & AccessTokenClaims)
+  | ({
+      active: true
+      username: string
+      token_type: 'Bearer' | 'DPoP'
+      ti: string
+    } & AccessTokenClaims)
 
 const INACTIVE = { active: false } as const
 
@@ -56,8 +61,11 @@ export async function introspectionAnswer(
   }
   const { claims, username } = subject.token
   if (!canSee(caller, claims)) return INACTIVE
-  // Document 001 spells the token id `ti`; RFC 7662 uses `jti`. Both are sent.
-  return { active: true, ...claims, username, token_type: 'Bearer', ti: claims.jti }
+  // Document 001 spells the token id `ti`; RFC 7662 uses `jti`. Both are sent. RFC 9449 §6.2: a
+  // DPoP-bound token is of type DPoP, and its `cnf` (among the claims) lets a resource server
+  // check proofs itself.
+  const token_type = claims.cnf?.jkt ? 'DPoP' : 'Bearer'
+  return { active: true, ...claims, username, token_type, ti: claims.jti }
 }
 
 /**

@@ -26,6 +26,7 @@ import { secretMatches } from './secrets.ts'
 import type { SigningKeySet } from './signing-keys.ts'
 import { detectSpike, lockSubjects, recordFailure, type Limiters } from './throttle.ts'
 import { issueAccessToken, type IssuedToken } from './tokens.ts'
+import type { Confirmation } from '../token-claims.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 /** The settings login reads: config.ts's Config has them all. */
@@ -57,6 +58,11 @@ export type LoginInput = Credentials & {
   scopes?: string[]
   /** Requested audiences; absent means the client's configured audiences. */
   audiences?: string[]
+  /**
+   * The key to bind the token to, once the client is known (token-binding.ts confirmationFor);
+   * absent: a bearer token, refused to a client that requires DPoP.
+   */
+  bind?: (client: Client) => Promise<Confirmation | undefined>
 }
 
 export type Credentials = {
@@ -214,6 +220,11 @@ export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<I
   const client = await authenticateClient(deps, input)
   const scopes = selectScopes(client, input.scopes)
   const audiences = selectAudiences(client, scopes, input.audiences, deps.config.resource)
+  const confirmation = input.bind ? await input.bind(client) : undefined
+  if (client.dpopBoundAccessTokens === true && !confirmation?.jkt) {
+    const detail = 'This client gets DPoP-bound tokens only: ask /oauth/token with a DPoP proof.'
+    throw new AppError('invalid_dpop_proof', detail)
+  }
   const issued = await issueAccessToken(
     deps.config.keys,
     {
@@ -223,6 +234,7 @@ export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<I
       scopes,
       audiences,
       lifetimeSeconds: client.tokenLifetime,
+      confirmation,
     },
     deps.now,
   )

@@ -36,7 +36,12 @@ export type TokenStateDeps = {
   defer: (task: () => Promise<unknown>) => void
 }
 
-export type ActiveToken = { claims: AccessTokenClaims; username: string }
+export type ActiveToken = {
+  claims: AccessTokenClaims
+  username: string
+  /** Its client requires DPoP (RFC 9449 §5.2): its proofs must carry a server nonce. */
+  dpopRequired: boolean
+}
 
 export type TokenCheck = { ok: true; token: ActiveToken } | { ok: false; error: AppError }
 
@@ -86,7 +91,11 @@ export async function checkAccessTokens(
     const revoked = v.tombstone || (cold?.revoked.has(claims.jti) ?? false)
     const reason = inactiveReason(record, claims, revoked)
     if (reason) return { ok: false, error: new AppError('invalid_token', INACTIVE_DETAIL[reason]) }
-    return { ok: true, token: { claims, username: record.client!.name } }
+    const { name, dpopBoundAccessTokens } = record.client!
+    return {
+      ok: true,
+      token: { claims, username: name, dpopRequired: dpopBoundAccessTokens === true },
+    }
   })
 }
 

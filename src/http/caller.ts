@@ -1,5 +1,5 @@
-// Who is calling an introspection endpoint: a bearer token (document 001) or client credentials
-// (RFC 7662 §2.1), and whether it holds an introspection scope.
+// Who is calling an introspection endpoint: a bearer or DPoP token (document 001) or client
+// credentials (RFC 7662 §2.1), and whether it holds an introspection scope.
 import type { Context } from 'hono'
 import type { AppEnv } from './app-env.ts'
 import { AppError } from '../errors.ts'
@@ -9,8 +9,10 @@ import { SCOPES } from '../domain/scopes.ts'
 import { checkAccessTokens, type TokenCheck } from '../domain/token-state.ts'
 import { clientIp, readClientCredentials, type CredentialFields } from './client-auth.ts'
 import { loginDeps, tokenStateDeps } from './deps.ts'
+import type { PresentedToken } from './bearer.ts'
+import { assertPossession, challengeFor } from './possession.ts'
 
-const BEARER = /^Bearer[ ]+(\S+)\s*$/i
+const TOKEN = /^(Bearer|DPoP)[ ]+(\S+)\s*$/i
 
 /**
  * Authenticates the caller, requires an introspection scope, and checks the token asked about. A
@@ -25,16 +27,29 @@ export async function authenticateIntrospectionCaller(
   const authorization = c.req.header('authorization')
   let caller: Caller
   let subject: TokenCheck
-  const bearer = authorization ? BEARER.exec(authorization)?.[1] : undefined
+  const match = authorization ? TOKEN.exec(authorization) : null
   const asserted = form.client_assertion !== undefined || form.client_assertion_type !== undefined
-  if (bearer && asserted) {
+  if (match && asserted) {
     // RFC 6749 §2.3: one authentication method per request.
-    const detail = 'Authenticate with a bearer token or a client assertion, not both.'
+    const detail = 'Authenticate with an access token or a client assertion, not both.'
     throw new AppError('invalid_request', detail)
   }
-  if (bearer) {
-    const [own, asked] = await checkAccessTokens(await tokenStateDeps(c), [bearer, form.token])
-    if (!own!.ok) throw own!.error
+  if (match) {
+    const presented: PresentedToken = {
+      token: match[2]!,
+      scheme: match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer',
+    }
+    const [own, asked] = await checkAccessTokens(await tokenStateDeps(c), [
+      presented.token,
+      form.token,
+    ])
+    try {
+      if (!own!.ok) throw own!.error
+      // A bound caller token proves its key here as on every route (README "DPoP").
+      await assertPossession(c, presented, own!.token)
+    } catch (err) {
+      throw challengeFor(presented, err)
+    }
     caller = {
       clientId: own!.token.claims.client_id,
       scopes: own!.token.claims.scope.split(' '),

@@ -12,10 +12,10 @@ import { memoize } from '../utils/memo.ts'
  * What Portero's clients send: a token (either header), JSON or a form, and an Idempotency-Key
  * (decisions.md D9).
  */
-export const ALLOWED_HEADERS = 'authorization, content-type, x-access-token, idempotency-key'
+export const ALLOWED_HEADERS = 'authorization, content-type, x-access-token, idempotency-key, dpop'
 /** Response headers a browser client needs to read besides the CORS-safelisted ones. */
 export const EXPOSED_HEADERS =
-  'location, x-request-id, retry-after, www-authenticate, allow, idempotent-replayed'
+  'location, x-request-id, retry-after, www-authenticate, allow, idempotent-replayed, dpop-nonce'
 /** Chromium caps a preflight cache at 2 hours; 10 minutes lets a narrowed list take effect soon. */
 export const PREFLIGHT_MAX_AGE_SECONDS = 600
 

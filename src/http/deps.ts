@@ -6,6 +6,7 @@ import type { AppEnv } from './app-env.ts'
 import type { ClientRecordDeps } from '../domain/client-records.ts'
 import type { ClientDeps } from '../domain/clients.ts'
 import type { DispatchDeps } from '../domain/dispatch.ts'
+import type { ProofDeps } from '../domain/dpop.ts'
 import type { LoginDeps } from '../domain/login.ts'
 import type { RevocationDeps } from '../domain/revocation.ts'
 import type { Limiters, ThrottleDeps } from '../domain/throttle.ts'
@@ -16,6 +17,7 @@ import {
   type AuditEvent,
   type OccurredAuditEvent,
 } from '../storage/audit-events.ts'
+import { createProofReplayStore } from '../storage/dpop-proofs.ts'
 import { clientIp } from './client-auth.ts'
 import { log } from '../log.ts'
 import { configuredChannels } from '../providers/channels.ts'
@@ -77,6 +79,17 @@ export async function tokenStateDeps(c: Context<AppEnv>): Promise<TokenStateDeps
     now: new Date(),
     memoryMs: edgeMemoryMs,
     defer: c.get('defer'),
+  }
+}
+
+/** DPoP proofs: nonces under the key from SECRET_PEPPER, jtis in this location's Cache API. */
+export async function proofDeps(c: Context<AppEnv>): Promise<ProofDeps> {
+  const { issuer, dpopNonceKey } = await loadConfig(c.env)
+  const cache = typeof caches === 'undefined' ? null : caches.default
+  return {
+    now: new Date(),
+    nonceKey: dpopNonceKey,
+    replay: createProofReplayStore(cache, new URL(issuer).origin),
   }
 }
 

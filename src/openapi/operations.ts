@@ -18,6 +18,18 @@ export const SECURITY_SCHEMES = {
       'issuer) exactly, or the answer is 401 `invalid_token`; introspection accepts a token for ' +
       'any audience.',
   },
+  dpop: {
+    type: 'http',
+    scheme: 'dpop',
+    description:
+      'A DPoP-bound Portero access token (RFC 9449 §7): `Authorization: DPoP <token>` with a ' +
+      '`DPoP` header holding a proof signed by the key the token is bound to (`cnf.jkt`): ' +
+      '`typ` `dpop+jwt`, `alg` ES256, EdDSA (Ed25519) or RS256, the public `jwk`, `htm` the ' +
+      'method, `htu` the URL without query, `iat` within 60 s, a new `jti`, `ath` the ' +
+      "token's SHA-256, and the `DPoP-Nonce` when the client requires DPoP. Failures answer 401 " +
+      'with `WWW-Authenticate: DPoP error="invalid_dpop_proof"`, `"use_dpop_nonce"` (with a ' +
+      '`DPoP-Nonce`) or `"invalid_token"`. A DPoP-bound token sent as Bearer is refused.',
+  },
   accessToken: {
     type: 'apiKey',
     in: 'header',
@@ -63,13 +75,13 @@ const anyOf = (...schemes: Scheme[]) => schemes.map((scheme) => ({ [scheme]: [] 
 /** Who may call an operation: any one of the listed schemes. */
 export const SECURITY = {
   none: [],
-  bearer: anyOf('bearer'),
-  /** /auth/me: document 003's header, or the standard one. */
-  accessToken: anyOf('accessToken', 'bearer'),
+  bearer: anyOf('bearer', 'dpop'),
+  /** /auth/me: document 003's header, or the standard ones. */
+  accessToken: anyOf('accessToken', 'bearer', 'dpop'),
   /** OAuth client authentication (RFC 6749 §2.3.1, RFC 7523 §2.2). */
   client: anyOf('basic', 'clientSecretPost', 'privateKeyJwt'),
   /** Introspection: a token with `tokens:introspect`, or the client's own credentials. */
-  introspection: anyOf('bearer', 'basic', 'clientSecretPost', 'privateKeyJwt'),
+  introspection: anyOf('bearer', 'dpop', 'basic', 'clientSecretPost', 'privateKeyJwt'),
   /** The SMS API's webhooks. */
   smsSignature: anyOf('smsSignature'),
 }

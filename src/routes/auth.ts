@@ -4,11 +4,13 @@ import * as z from 'zod'
 import { BRIDGE_ACK } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { checkAccessToken } from '../domain/token-state.ts'
-import { readAccessToken } from '../http/bearer.ts'
+import { readPresentedToken, type PresentedToken } from '../http/bearer.ts'
 import { clientIp } from '../http/client-auth.ts'
-import { loginDeps, tokenStateDeps } from '../http/deps.ts'
+import { loginDeps, proofDeps, tokenStateDeps } from '../http/deps.ts'
 import { BridgeLogin, detectLoginDialect, YativoLogin } from '../http/dialect.ts'
 import { documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
+import { assertPossession, challengeFor, clientCertificate } from '../http/possession.ts'
+import { confirmationFor } from '../domain/token-binding.ts'
 import { parseWith } from '../http/validate.ts'
 import { EXAMPLES } from '../openapi/examples.ts'
 import { json, problems, SECURITY } from '../openapi/operations.ts'
@@ -59,11 +61,15 @@ auth.openapi(login, async (c) => {
           parseWith(YativoLogin, body),
         )
 
+  // A client certificate binds the token here too; DPoP is for /oauth/token only.
+  const certificate = await clientCertificate(c)
+  const deps = await proofDeps(c)
   const issued = await loginClient(await loginDeps(c), {
     clientId,
     clientSecret,
     ip: clientIp(c),
     via: `auth/login:${dialect}`,
+    bind: (client) => confirmationFor(deps, client, { proof: null, certificate }),
   })
 
   // RFC 6749 §5.1, as /oauth/token: a token answer is kept by no cache, HTTP/1.0 ones included.
@@ -88,16 +94,25 @@ const me = createRoute({
   tags: ['Tokens'],
   summary: 'Is this token valid? (document 003)',
   description:
-    'The token in `x-access-token` (document 003) or `Authorization: Bearer`. Errors carry ' +
+    'The token in `x-access-token` (document 003), `Authorization: Bearer`, or for a ' +
+    'DPoP-bound token `Authorization: DPoP` with a `DPoP` proof (README "DPoP"). Errors carry ' +
     'Bridge `ack` codes: 896 missing, 898 malformed or invalid, 897 expired.',
   security: SECURITY.accessToken,
   responses: { 200: json('Valid: its claims.', MeResponse), ...problems(400, 401) },
 })
 
 auth.openapi(me, async (c) => {
-  const token = readAccessToken(c)
-  // The same check as introspection: revoked tokens and disabled clients' tokens fail here too.
-  const { claims } = await checkAccessToken(await tokenStateDeps(c), token)
+  let presented: PresentedToken | null = null
+  let claims
+  try {
+    presented = readPresentedToken(c)
+    // The same check as introspection: revoked tokens and disabled clients' tokens fail here too.
+    const active = await checkAccessToken(await tokenStateDeps(c), presented.token)
+    await assertPossession(c, presented, active)
+    claims = active.claims
+  } catch (err) {
+    throw challengeFor(presented, err)
+  }
   c.header('cache-control', 'no-store')
   return c.json({ ack: BRIDGE_ACK.ok, active: true, ...claims })
 })

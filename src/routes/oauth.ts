@@ -4,7 +4,10 @@ import * as z from 'zod'
 import { AppError, fieldError } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { AssertionFields, clientIp, readClientCredentials } from '../http/client-auth.ts'
-import { loginDeps } from '../http/deps.ts'
+import { confirmationFor } from '../domain/token-binding.ts'
+import { currentNonce } from '../domain/dpop.ts'
+import { loginDeps, proofDeps } from '../http/deps.ts'
+import { bindingMaterial } from '../http/possession.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'
 import { formBody, json, oauthProblems, SECURITY } from '../openapi/operations.ts'
 import { TokenResponse } from '../openapi/responses.ts'
@@ -39,8 +42,20 @@ const token = createRoute({
   path: '/token',
   tags: ['Tokens'],
   summary: 'OAuth 2.0 client credentials grant (RFC 6749 §4.4)',
+  description:
+    'With a `DPoP` proof (RFC 9449: `htm` POST, `htu` this URL) the token is bound to its key: ' +
+    '`token_type` `DPoP`, `cnf.jkt` in the token, and a `DPoP-Nonce` header for the next proof. ' +
+    'A client with `dpop_bound_access_tokens` must send one carrying a server nonce: without ' +
+    'one, 400 `invalid_dpop_proof`; without the nonce, 400 `use_dpop_nonce` and the nonce in ' +
+    '`DPoP-Nonce`. Over a client certificate Cloudflare verified (mTLS) the token is bound to ' +
+    'it (RFC 8705 §3: `cnf["x5t#S256"]`). README "DPoP", "Certificate-bound tokens".',
   security: SECURITY.client,
   request: {
+    headers: z.object({
+      dpop: z.string().optional().meta({
+        description: 'A DPoP proof (RFC 9449 §4): binds the token to its key.',
+      }),
+    }),
     body: formBody(TokenRequest, { grant_type: 'client_credentials', scope: 'services:send' }),
   },
   responses: {
@@ -65,6 +80,9 @@ oauth.openapi(token, async (c) => {
     })
   }
   const credentials = readClientCredentials(c, form)
+  // A malformed proof is refused before the client is authenticated (RFC 9449 §5).
+  const material = await bindingMaterial(c)
+  const dpop = await proofDeps(c)
   const resources = [form.resource ?? []].flat().filter(Boolean)
   const audiences = [...(form.audience ? form.audience.split(' ') : []), ...resources]
 
@@ -74,14 +92,18 @@ oauth.openapi(token, async (c) => {
     scopes: form.scope?.split(' '),
     audiences: audiences.length > 0 ? audiences : undefined,
     via: 'oauth/token',
+    bind: (client) => confirmationFor(dpop, client, material),
   })
 
   // RFC 6749 §5.1: token responses must not be cached.
   c.header('cache-control', 'no-store')
   c.header('pragma', 'no-cache')
+  // RFC 9449 §8.2: a fresh nonce with every answer to a proof, so the next one can carry it.
+  if (material.proof) c.header('dpop-nonce', await currentNonce(dpop))
   return c.json({
     access_token: issued.token,
-    token_type: 'Bearer',
+    // RFC 9449 §5: DPoP for a DPoP-bound token; a certificate-bound one stays Bearer (RFC 8705).
+    token_type: issued.claims.cnf?.jkt ? ('DPoP' as const) : ('Bearer' as const),
     expires_in: issued.expiresIn,
     scope: issued.claims.scope,
   })

@@ -2,6 +2,7 @@
 import { createRoute } from '@hono/zod-openapi'
 import { loadConfig } from '../config.ts'
 import { ASSERTION_ALGORITHMS } from '../domain/client-keys.ts'
+import { DPOP_ALGORITHMS } from '../errors.ts'
 import { ALL_SCOPES } from '../domain/scopes.ts'
 import { SIGNING_ALGORITHMS } from '../domain/signing-keys.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'
@@ -61,5 +62,8 @@ wellKnown.openapi(metadata, async (c) => {
     response_types_supported: [],
     scopes_supported: ALL_SCOPES,
     access_token_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
+    // RFC 9449 §5.1 and RFC 8705 §3.3 (README "DPoP", "Certificate-bound tokens").
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
+    tls_client_certificate_bound_access_tokens: true,
   })
 })
