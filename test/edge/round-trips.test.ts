@@ -9,6 +9,7 @@ import {
   waitOnExecutionContext,
 } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
+import { base64url, exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { app } from '../../src/app.ts'
 import worker from '../../src/index.ts'
@@ -142,6 +143,53 @@ describe('token issue: one KV round trip, no D1, no queue', () => {
       expect(calls.filter((c) => c.startsWith('d1.') && c !== 'd1.first')).toEqual([])
       expect(trips.queue).toBe(0)
     }
+  })
+})
+
+/** A DPoP proof signer for one fresh key (RFC 9449 §4.2), each proof with a new jti. */
+async function dpopSigner() {
+  const { privateKey, publicKey } = await generateKeyPair('ES256')
+  const jwk = await exportJWK(publicKey)
+  return async (htu: string, token?: string) => {
+    const digest = (text: string) => crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
+    const ath = token ? base64url.encode(new Uint8Array(await digest(token))) : undefined
+    return new SignJWT({ htm: 'POST', htu, jti: crypto.randomUUID(), ath })
+      .setIssuedAt()
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+      .sign(privateKey)
+  }
+}
+
+describe('DPoP: no binding round trip more (the jti goes to the Cache API)', () => {
+  it('POST /oauth/token with a proof, then POST /auth/me with the DPoP-bound token', async () => {
+    const client = await createClient()
+    const sign = await dpopSigner()
+    const withProof = (request: Request, proof: string) => {
+      request.headers.set('dpop', proof)
+      return request
+    }
+    const tokenUrl = `${ORIGIN}/oauth/token`
+    const issueProofs = [await sign(tokenUrl), await sign(tokenUrl)]
+    const issued = await probeWarm(() => withProof(tokenRequest(client), issueProofs.shift()!))
+    expect(issued.response.status).toBe(200)
+    expectWithin(issued.trips, { kv: 1, d1: 0, queue: 0 }, issued.calls)
+
+    const response = await worker.fetch(
+      withProof(tokenRequest(client), await sign(tokenUrl)) as never,
+      env,
+      createExecutionContext(),
+    )
+    const { access_token: token } = (await response.json()) as { access_token: string }
+    const meUrl = `${ORIGIN}/auth/me`
+    const meProofs = [await sign(meUrl, token), await sign(meUrl, token)]
+    const me = await probeWarm(() =>
+      withProof(
+        new Request(meUrl, { method: 'POST', headers: { authorization: `DPoP ${token}` } }),
+        meProofs.shift()!,
+      ),
+    )
+    expect(me.response.status).toBe(200)
+    expectWithin(me.trips, { kv: 1, d1: 0, queue: 0 }, me.calls)
   })
 })
 
