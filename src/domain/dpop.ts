@@ -9,7 +9,7 @@ import {
   type JWK,
 } from 'jose'
 import { AppError, DPOP_ALGORITHMS } from '../errors.ts'
-import { sha256Hex } from '../encoding.ts'
+import { usedJtiKey } from '../storage/used-jtis.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 /** RFC 9449 §4.2: the proof's media type. */
@@ -30,7 +30,7 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
 const MIN_RSA_BITS = 2048
 
 /**
- * Where used jtis are remembered (storage/dpop-proofs.ts). `claim` is true the first time a key is
+ * Where used jtis are remembered (storage/used-jtis.ts). `claim` is true the first time a key is
  * claimed within `ttlSeconds`, false for a replay.
  */
 export type ReplayStore = { claim(key: string, ttlSeconds: number): Promise<boolean> }
@@ -176,7 +176,7 @@ export async function accessTokenHash(token: string): Promise<string> {
  * and the jti, hashed: another key's proof with the same jti is another proof.
  */
 export async function claimProof(deps: ProofDeps, proof: Proof): Promise<void> {
-  const key = await sha256Hex(`${proof.jkt} ${proof.jti}`)
+  const key = await usedJtiKey(`dpop ${proof.jkt}`, proof.jti)
   const ttl = Math.max(1, proof.iat + PROOF_IAT_WINDOW_SECONDS - epochSeconds(deps.now) + 1)
   if (!(await deps.replay.claim(key, ttl))) {
     throw invalidProof('This DPoP proof was used already: send a new proof with every request.')

@@ -17,8 +17,8 @@ import {
   type AuditEvent,
   type OccurredAuditEvent,
 } from '../storage/audit-events.ts'
-import { createProofReplayStore } from '../storage/dpop-proofs.ts'
 import { clientIp } from './client-auth.ts'
+import { claimInLocation } from '../storage/used-jtis.ts'
 import { log } from '../log.ts'
 import { configuredChannels } from '../providers/channels.ts'
 
@@ -85,11 +85,10 @@ export async function tokenStateDeps(c: Context<AppEnv>): Promise<TokenStateDeps
 /** DPoP proofs: nonces under the key from SECRET_PEPPER, jtis in this location's Cache API. */
 export async function proofDeps(c: Context<AppEnv>): Promise<ProofDeps> {
   const { issuer, dpopNonceKey } = await loadConfig(c.env)
-  const cache = typeof caches === 'undefined' ? null : caches.default
   return {
     now: new Date(),
     nonceKey: dpopNonceKey,
-    replay: createProofReplayStore(cache, new URL(issuer).origin),
+    replay: { claim: (key, ttlSeconds) => claimInLocation(issuer, key, ttlSeconds) },
   }
 }
 

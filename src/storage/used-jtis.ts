@@ -1,5 +1,6 @@
-// Used assertion ids ("jti", RFC 7523 §3 item 7): an assertion is accepted once. Three places
-// remember a use, each with the assertion's remaining lifetime (README "private_key_jwt"):
+// Used JWT ids ("jti"): a client assertion (RFC 7523 §3 item 7) or a DPoP proof (RFC 9449 §11.1)
+// is accepted once. Three places remember a use, each for as long as the JWT could be accepted
+// (README "private_key_jwt", "DPoP"):
 //
 //   the isolate's memory  at once, for every later request this isolate serves;
 //   the Cache API         at once for every isolate of the Cloudflare location (caches.default is
@@ -8,7 +9,9 @@
 //                         locations see it within KV's propagation time (60 s or so).
 //
 // An assertion lives at most a few minutes, which bounds what a replay elsewhere could do before
-// KV has propagated.
+// KV has propagated. A DPoP proof, which lives two minutes at most and comes with every request,
+// is remembered in the first two only: KV would reach further only after about the proof's whole
+// life, for a write per request (SECURITY.md "DPoP").
 import { sha256Hex } from '../encoding.ts'
 
 export const KV_PREFIX = 'jti:'
@@ -83,6 +86,23 @@ export async function rememberEverywhere(
 ): Promise<void> {
   const expirationTtl = Math.max(MIN_KV_TTL_SECONDS, Math.ceil(ttlSeconds))
   await kv.put(key, '1', { expirationTtl })
+}
+
+/**
+ * Claims a use for this isolate and the location (memory, then the Cache API): false when either
+ * had it already. Checking and remembering are two steps, so two requests with one JWT arriving
+ * at the same moment at two isolates may both pass.
+ */
+export async function claimInLocation(
+  origin: string,
+  key: string,
+  ttlSeconds: number,
+  now = Date.now(),
+): Promise<boolean> {
+  if (await seenHere(origin, key, now)) return false
+  if (!claimInIsolate(key, now + ttlSeconds * 1000, now)) return false
+  await rememberInLocation(origin, key, ttlSeconds)
+  return true
 }
 
 /** Forgets what this isolate remembers (tests of the location and KV layers). */
