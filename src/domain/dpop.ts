@@ -1,5 +1,6 @@
 // DPoP proofs (RFC 9449): checking a proof's form, signature and claims against the request it
 // came with, claiming its jti once, and stateless server nonces (README "DPoP", decisions.md D30).
+import { deriveFromPepper } from '../utils/pepper-keys.ts'
 import {
   base64url,
   calculateJwkThumbprint,
@@ -190,17 +191,11 @@ const NONCE_KEY_INFO = 'portero dpop nonce key v1'
  * label of its own, as the picture id key is: nonces need no storage, and every isolate in every
  * location makes and accepts the same ones.
  */
-export async function deriveNonceKey(pepper: string): Promise<CryptoKey> {
-  const bytes = base64url.decode(pepper)
-  const secret = await crypto.subtle.importKey('raw', bytes, 'HKDF', false, ['deriveKey'])
-  const info = new TextEncoder().encode(NONCE_KEY_INFO)
-  return crypto.subtle.deriveKey(
-    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info },
-    secret,
-    { name: 'HMAC', hash: 'SHA-256', length: 256 },
-    false,
-    ['sign', 'verify'],
-  )
+export function deriveNonceKey(pepper: string): Promise<CryptoKey> {
+  return deriveFromPepper(pepper, NONCE_KEY_INFO, { name: 'HMAC', hash: 'SHA-256', length: 256 }, [
+    'sign',
+    'verify',
+  ])
 }
 
 function nonceInput(window: number): Uint8Array {

@@ -1,6 +1,6 @@
 // Pictures of /Services parts (decisions.md D19): base64 checked by content (PNG, JPEG, GIF or WebP
 // only), bounded in size, stored once per distinct content and published at an unguessable URL.
-import { base64url } from 'jose'
+import { deriveFromPepper } from '../utils/pepper-keys.ts'
 import { toHex } from '../encoding.ts'
 import { AppError, fieldError } from '../errors.ts'
 import { findPictureMeta, putPicture } from '../storage/pictures.ts'
@@ -309,15 +309,11 @@ const PICTURE_ID_KEY_INFO = 'portero picture id key v1'
  * existed stay served under their old URLs until they expire; the same content sent again is
  * stored once more under its new id.
  */
-export async function derivePictureIdKey(pepper: string): Promise<CryptoKey> {
-  const bytes = base64url.decode(pepper)
-  const secret = await crypto.subtle.importKey('raw', bytes, 'HKDF', false, ['deriveKey'])
-  const info = new TextEncoder().encode(PICTURE_ID_KEY_INFO)
-  return crypto.subtle.deriveKey(
-    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(), info },
-    secret,
+export function derivePictureIdKey(pepper: string): Promise<CryptoKey> {
+  return deriveFromPepper(
+    pepper,
+    PICTURE_ID_KEY_INFO,
     { name: 'HMAC', hash: 'SHA-256', length: 256 },
-    false,
     ['sign'],
   )
 }

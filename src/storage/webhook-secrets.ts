@@ -1,5 +1,6 @@
 // Webhook signing secrets (Standard Webhooks) as D1 keeps them: sealed with AES-GCM under a key
 // derived from SECRET_PEPPER, never in clear (decisions.md D26).
+import { deriveFromPepper } from '../utils/pepper-keys.ts'
 import { base64url } from 'jose'
 
 /** Standard Webhooks: `whsec_` then base64 of the key; 32 random bytes (the spec asks ≥ 24). */
@@ -19,22 +20,11 @@ export function generateWebhookSecret(): string {
  * HKDF-SHA-256 (RFC 5869) under a label of its own, as the picture id key is: a read of the
  * database alone does not give the secrets.
  */
-export async function deriveWebhookSecretKey(pepper: string): Promise<CryptoKey> {
-  const secret = await crypto.subtle.importKey('raw', base64url.decode(pepper), 'HKDF', false, [
-    'deriveKey',
+export function deriveWebhookSecretKey(pepper: string): Promise<CryptoKey> {
+  return deriveFromPepper(pepper, SECRET_KEY_INFO, { name: 'AES-GCM', length: 256 }, [
+    'encrypt',
+    'decrypt',
   ])
-  return crypto.subtle.deriveKey(
-    {
-      name: 'HKDF',
-      hash: 'SHA-256',
-      salt: new Uint8Array(),
-      info: new TextEncoder().encode(SECRET_KEY_INFO),
-    },
-    secret,
-    { name: 'AES-GCM', length: 256 },
-    false,
-    ['encrypt', 'decrypt'],
-  )
 }
 
 /**
