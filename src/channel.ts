@@ -1,4 +1,4 @@
-// The delivery channels and a delivery's statuses, which requests, stored messages and notifiers
+// The delivery channels and a delivery's and a message's statuses, which requests, stored messages and notifiers
 // all name, and how an SMS carries a message: rules the request's checks and the SMS notifier must agree on.
 
 export type Channel = 'sms' | 'fcm'
@@ -14,6 +14,20 @@ export const DELIVERY_STATUSES = [
   'dead',
 ] as const
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
+
+/** One status for a whole message, summed up from its deliveries' (domain/dispatch.ts). */
+export const MESSAGE_STATUSES = [
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'partially_delivered',
+  'partially_sent',
+  'undelivered',
+  'failed',
+  'dead',
+] as const
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number]
 
 /**
  * What a channel reports about a sent delivery (the SMS API's status callback, read by

@@ -6,7 +6,7 @@
 // Then reading a message back: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
 import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
-import type { Channel } from '../channel.ts'
+import type { Channel, MessageStatus } from '../channel.ts'
 import { readBatch } from '../storage/batch.ts'
 import { selectDeliveryEvents, type DeliveryEvent } from '../storage/delivery-lifecycle.ts'
 import {
@@ -236,17 +236,6 @@ function checkParameters(service: Service, request: ServicesRequest): void {
   }
 }
 
-export type MessageStatus =
-  | 'queued'
-  | 'sending'
-  | 'sent'
-  | 'delivered'
-  | 'partially_delivered'
-  | 'partially_sent'
-  | 'undelivered'
-  | 'failed'
-  | 'dead'
-
 /**
  * One status for the whole message, from its deliveries' (decisions.md D27). While any delivery is
  * queued or sending: `queued` (none tried yet) or `sending`. Then, with none failed: `delivered`
@@ -281,14 +270,19 @@ export async function readMessage(
   sender: Sender,
   id: string,
 ): Promise<MessageRecord> {
+  const record = await findMessageRecord(db, id)
+  if (!record || record.message.providerId !== sender.providerId) {
+    throw notFound(`No message ${id} for this provider.`)
+  }
+  return record
+}
+
+async function findMessageRecord(db: D1Database, id: string): Promise<MessageRecord | null> {
   const { stored, events } = await readBatch(db, {
     stored: selectMessageById(db, id),
     events: selectDeliveryEvents(db, id),
   })
-  if (!stored || stored.message.providerId !== sender.providerId) {
-    throw notFound(`No message ${id} for this provider.`)
-  }
-  return { ...stored, events }
+  return stored && { ...stored, events }
 }
 
 const SUPPRESSED_BECAUSE: Record<Suppression['source'], string> = {

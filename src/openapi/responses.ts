@@ -1,7 +1,7 @@
 // Zod schemas of the answers, for the OpenAPI description only: requests are described by the
 // very schemas that validate them, answers by these.
 import * as z from 'zod'
-import { DELIVERY_STATUSES } from '../channel.ts'
+import { DELIVERY_STATUSES, MESSAGE_STATUSES } from '../channel.ts'
 import { ERRORS } from '../errors.ts'
 
 export const Problem = z
@@ -178,26 +178,14 @@ const Delivery = z.object({
 export const Message = z
   .object({
     id: z.string(),
-    status: z
-      .enum([
-        'queued',
-        'sending',
-        'sent',
-        'delivered',
-        'partially_delivered',
-        'partially_sent',
-        'undelivered',
-        'failed',
-        'dead',
-      ])
-      .meta({
-        description:
-          '`queued` or `sending` while any delivery is. Then with none failed: `delivered` when ' +
-          'every delivery was delivered, else `sent` (receipts awaited, or pushes). With some ' +
-          'failed (undelivered, failed or dead): `partially_delivered` if at least one other was ' +
-          'delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, ' +
-          'else `undelivered` if any reached the carrier, else `failed`.',
-      }),
+    status: z.enum(MESSAGE_STATUSES).meta({
+      description:
+        '`queued` or `sending` while any delivery is. Then with none failed: `delivered` when ' +
+        'every delivery was delivered, else `sent` (receipts awaited, or pushes). With some ' +
+        'failed (undelivered, failed or dead): `partially_delivered` if at least one other was ' +
+        'delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, ' +
+        'else `undelivered` if any reached the carrier, else `failed`.',
+    }),
     provider_id: z.string(),
     service_id: z.int(),
     destination: z.string(),

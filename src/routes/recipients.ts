@@ -7,7 +7,8 @@ import { AppError, conflict } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
 import { OpenApiApp } from '../http/openapi-app.ts'
-import { PageQuery, toPage } from '../http/paging.ts'
+import { PageQuery } from '../http/paging.ts'
+import { recipientPage, recipientView } from '../http/recipients.ts'
 import {
   newResource,
   json,
@@ -22,9 +23,7 @@ import {
   deleteRecipient,
   findRecipient,
   insertRecipient,
-  listRecipients,
   updateRecipient,
-  type Recipient,
   type RecipientFields,
 } from '../storage/recipients.ts'
 import { E164 } from '../utils/e164.ts'
@@ -77,18 +76,6 @@ function toFields(body: z.output<typeof RecipientBody>): RecipientFields {
   }
 }
 
-function view(r: Recipient) {
-  return {
-    user_id: r.userId,
-    phone: r.phone,
-    fcm_tokens: r.fcmTokens,
-    sms_opt_out: r.smsOptOut,
-    fcm_opt_out: r.fcmOptOut,
-    created_at: r.createdAt,
-    updated_at: r.updatedAt,
-  }
-}
-
 /** The provider whose directory this token manages; operator tokens have none. */
 function providerOf(c: Context<AppEnv>): string {
   const { providerId } = c.get('auth')
@@ -133,7 +120,7 @@ recipients.openapi(add, async (c) => {
   }
   const created = await findRecipient(c.env.DB, providerOf(c), body.user_id)
   c.header('location', location(body.user_id))
-  return c.json(view(created!), 201)
+  return c.json(recipientView(created!), 201)
 })
 
 const list = createRoute({
@@ -148,8 +135,7 @@ const list = createRoute({
 
 recipients.openapi(list, async (c) => {
   const { limit, cursor } = c.req.valid('query')
-  const rows = await listRecipients(c.env.DB, providerOf(c), { after: cursor, limit: limit + 1 })
-  return c.json(toPage(rows, limit, (r) => r.userId, view, new URL(c.req.url)))
+  return c.json(await recipientPage(c.env.DB, providerOf(c), limit, cursor, new URL(c.req.url)))
 })
 
 const read = createRoute({
@@ -166,7 +152,7 @@ recipients.openapi(read, async (c) => {
   const userId = c.req.param('userId')
   const recipient = await findRecipient(c.env.DB, providerOf(c), userId)
   if (!recipient) throw notFound(userId)
-  return c.json(view(recipient))
+  return c.json(recipientView(recipient))
 })
 
 // PUT replaces every field (absent ones take their defaults); PATCH changes only those sent.

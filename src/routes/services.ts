@@ -1,16 +1,12 @@
 // POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
 import { createRoute } from '@hono/zod-openapi'
 import { fieldError } from '../errors.ts'
-import {
-  acceptDispatch,
-  MAX_IDEMPOTENCY_KEY_LENGTH,
-  messageStatus,
-  readMessage,
-} from '../domain/dispatch.ts'
+import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH, readMessage } from '../domain/dispatch.ts'
 import { parseServicesRequest, ServicesRequestSchema } from '../domain/dispatch-request.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
 import { dispatchDeps } from '../http/deps.ts'
+import { messageView } from '../http/messages.ts'
 import { documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import { limitBodyTo } from '../http/security.ts'
 import { EXAMPLES } from '../openapi/examples.ts'
@@ -23,10 +19,6 @@ import {
   SECURITY,
 } from '../openapi/operations.ts'
 import { Message as MessageView } from '../openapi/responses.ts'
-import type { DeliveryEvent } from '../storage/delivery-lifecycle.ts'
-import type { Delivery, Message } from '../storage/messages.ts'
-import { E164 } from '../utils/e164.ts'
-import { mask, maskAddress } from '../utils/mask.ts'
 
 export const services = new OpenApiApp()
 
@@ -96,7 +88,7 @@ services.openapi(dispatch, async (c) => {
   c.header('location', `/Services/messages/${message.id}`)
   if (replayed) c.header('idempotent-replayed', 'true')
   // 001's table: 201 with a link to the new record; a replay is the same record again.
-  return c.json(toMessageView(message, deliveries), replayed ? 200 : 201)
+  return c.json(messageView(message, deliveries), replayed ? 200 : 201)
 })
 
 const status = createRoute({
@@ -126,48 +118,5 @@ services.openapi(status, async (c) => {
     c.req.param('id'),
   )
   c.header('cache-control', 'no-store')
-  return c.json(toMessageView(message, deliveries, events))
+  return c.json(messageView(message, deliveries, events))
 })
-
-/**
- * The message as GET /Services/messages/{id} shows it. POST /Services answers without the
- * timeline (`events` left out): its deliveries have only just been queued.
- */
-function toMessageView(message: Message, deliveries: Delivery[], events?: DeliveryEvent[]) {
-  return {
-    id: message.id,
-    status: messageStatus(deliveries),
-    provider_id: message.providerId,
-    service_id: message.serviceId,
-    destination: E164.test(message.destination) ? mask(message.destination) : message.destination,
-    created_at: message.createdAt,
-    deliveries: deliveries.map((d) => ({
-      id: d.id,
-      part: d.part,
-      channel: d.channel,
-      to: maskAddress(d.channel, d.address),
-      status: d.status,
-      attempts: d.attempts,
-      last_error: d.lastError,
-      error_code: d.errorCode,
-      provider_message_id: d.providerMessageId,
-      picture_url: d.pictureUrl,
-      updated_at: d.updatedAt,
-      sent_at: d.sentAt,
-      reached: d.reached,
-      ...(events
-        ? {
-            events: events
-              .filter((e) => e.deliveryId === d.id)
-              .map((e) => ({
-                status: e.status,
-                at: e.occurredAt,
-                attempt: e.attempt,
-                error_code: e.errorCode,
-                detail: e.detail,
-              })),
-          }
-        : {}),
-    })),
-  }
-}
