@@ -66,3 +66,19 @@ export function toPage<Row, Item>(
 export function badCursor(): AppError {
   return fieldError('cursor', FOREIGN_CURSOR, `${FOREIGN_CURSOR}.`)
 }
+
+// An instant in UTC (Z) or with its offset (+02:00): both name one moment, compared in UTC.
+const instant = (name: string, example: string) =>
+  z.iso.datetime({ offset: true, error: `${name} must be an ISO 8601 instant such as ${example}` })
+
+/** A list's time filter: `since` and `until`, inclusive. */
+export const TimeRange = z.object({
+  since: instant('since', '2026-11-22T00:00:00Z').optional(),
+  until: instant('until', '2026-11-22T23:59:59Z').optional(),
+})
+
+/**
+ * An instant of TimeRange as stored times are written (milliseconds and Z), so that the two
+ * compare as text.
+ */
+export const storedInstant = (t?: string) => (t ? new Date(t).toISOString() : undefined)

@@ -2,23 +2,19 @@
 import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { OpenApiApp } from '../../http/openapi-app.ts'
-import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
+import { badCursor, PageQuery, storedInstant, TimeRange, toPage } from '../../http/paging.ts'
 import { json, MANAGEMENT, problems } from '../../openapi/operations.ts'
 import { AuditPage } from '../../openapi/responses.ts'
 import { listAuditEvents, type StoredAuditEvent } from '../../storage/audit-events.ts'
 
 export const audit = new OpenApiApp()
 
-// An instant in UTC (Z) or with its offset (+02:00): both name one moment, compared in UTC below.
-const instant = (error: string) => z.iso.datetime({ offset: true, error })
-
 export const AuditQuery = PageQuery.extend({
   action: z.string().max(100).optional(),
   actor: z.string().max(200).optional(),
   target: z.string().max(200).optional(),
   outcome: z.enum(['success', 'failure']).optional(),
-  since: instant('since must be an ISO 8601 instant such as 2026-11-22T00:00:00Z').optional(),
-  until: instant('until must be an ISO 8601 instant such as 2026-11-22T23:59:59Z').optional(),
+  ...TimeRange.shape,
 })
 
 function view(e: StoredAuditEvent) {
@@ -62,11 +58,9 @@ audit.openapi(list, async (c) => {
     throw badCursor()
   }
   const before = cursor === undefined ? undefined : Number(cursor)
-  // Stored instants carry milliseconds and Z; normalise the filter bounds to compare as text.
-  const iso = (t?: string) => (t ? new Date(t).toISOString() : undefined)
   const rows = await listAuditEvents(
     c.env.DB,
-    { ...filter, since: iso(filter.since), until: iso(filter.until) },
+    { ...filter, since: storedInstant(filter.since), until: storedInstant(filter.until) },
     { before, limit: limit + 1 },
   )
   return c.json(toPage(rows, limit, (e) => String(e.id), view, new URL(c.req.url)))
