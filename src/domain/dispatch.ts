@@ -277,6 +277,13 @@ export async function readMessage(
   return record
 }
 
+/** A message of any provider, for an operator, as readMessage gives it to its sender. */
+export async function readAnyMessage(db: D1Database, id: string): Promise<MessageRecord> {
+  const record = await findMessageRecord(db, id)
+  if (!record) throw notFound(`No message ${id}.`)
+  return record
+}
+
 async function findMessageRecord(db: D1Database, id: string): Promise<MessageRecord | null> {
   const { stored, events } = await readBatch(db, {
     stored: selectMessageById(db, id),

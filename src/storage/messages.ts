@@ -276,6 +276,91 @@ export function selectMessageById(db: D1Database, id: string): BatchRead<StoredM
   }
 }
 
+/**
+ * A message's one status (domain/dispatch.ts messageStatus, decisions.md D27) as an aggregate over
+ * its deliveries' `status` and `attempts`, for filtering in SQL. The two must agree: a test runs
+ * both over every mix of delivery states.
+ */
+export const MESSAGE_STATUS_SQL = `CASE
+    WHEN total(status IN ('queued', 'sending')) > 0 THEN
+      CASE WHEN total(status = 'queued' AND attempts = 0) = count(*) THEN 'queued'
+        ELSE 'sending' END
+    WHEN total(status IN ('sent', 'delivered')) = count(*) THEN
+      CASE WHEN total(status = 'delivered') = count(*) THEN 'delivered' ELSE 'sent' END
+    WHEN total(status IN ('sent', 'delivered')) > 0 THEN
+      CASE WHEN total(status = 'delivered') > 0 THEN 'partially_delivered' ELSE 'partially_sent' END
+    WHEN total(status = 'dead') > 0 THEN 'dead'
+    WHEN total(status = 'undelivered') > 0 THEN 'undelivered'
+    ELSE 'failed'
+  END`
+
+export type MessageFilter = {
+  providerId?: string
+  /** Exactly as sent: a recipient's user id or an E.164 number. */
+  destination?: string
+  /** The message's one status (MESSAGE_STATUS_SQL). */
+  status?: string
+  /** ISO 8601 instants with milliseconds and Z, inclusive, compared with `created_at`. */
+  since?: string
+  until?: string
+}
+
+/** Where a page of messages ends: the last one's `created_at` and id. */
+export type MessageKey = [createdAt: string, id: string]
+
+/**
+ * A page of messages of any provider, newest first (by `created_at`, then id), after `before`,
+ * each with its deliveries: one round trip. Only the filters given become conditions, so that each
+ * can use its index (migrations/0015_message_search.sql).
+ */
+export async function listMessages(
+  db: D1Database,
+  filter: MessageFilter,
+  { before, limit }: { before?: MessageKey; limit: number },
+): Promise<StoredMessage[]> {
+  const values: unknown[] = []
+  /** The placeholder of `value`, bound in order. */
+  const bind = (value: unknown) => `?${values.push(value)}`
+  const conditions: string[] = []
+  if (filter.providerId !== undefined) {
+    conditions.push(`provider_id = CAST(${bind(filter.providerId)} AS INTEGER)`)
+  }
+  if (filter.destination !== undefined) conditions.push(`destination = ${bind(filter.destination)}`)
+  if (filter.since !== undefined) conditions.push(`created_at >= ${bind(filter.since)}`)
+  if (filter.until !== undefined) conditions.push(`created_at <= ${bind(filter.until)}`)
+  if (before !== undefined) {
+    conditions.push(`(created_at, id) < (${bind(before[0])}, ${bind(before[1])})`)
+  }
+  if (filter.status !== undefined) {
+    conditions.push(
+      `(SELECT ${MESSAGE_STATUS_SQL} FROM deliveries WHERE message_id = messages.id) = ` +
+        bind(filter.status),
+    )
+  }
+  const page = `SELECT ${MESSAGE_COLUMNS} FROM messages
+    ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
+    ORDER BY created_at DESC, id DESC LIMIT ${bind(limit)}`
+  const [messages, deliveries] = await db.batch([
+    db.prepare(page).bind(...values),
+    db
+      .prepare(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries
+         WHERE message_id IN (SELECT id FROM (${page})) ${DELIVERY_ORDER}`,
+      )
+      .bind(...values),
+  ])
+  const byMessage = new Map<string, Delivery[]>()
+  for (const delivery of (deliveries!.results as DeliveryRow[]).map(toDelivery)) {
+    const list = byMessage.get(delivery.messageId) ?? []
+    list.push(delivery)
+    byMessage.set(delivery.messageId, list)
+  }
+  return (messages!.results as MessageRow[]).map(toMessage).map((message) => ({
+    message,
+    deliveries: byMessage.get(message.id) ?? [],
+  }))
+}
+
 export async function listDeliveries(db: D1Database, messageId: string): Promise<Delivery[]> {
   const { results } = await db
     .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE message_id = ?1 ${DELIVERY_ORDER}`)

@@ -229,6 +229,7 @@ describe('token checks: one KV round trip, no D1', () => {
       ['/admin/clients', admin],
       ['/admin/providers', admin],
       ['/admin/audit', admin],
+      ['/admin/messages', admin],
     ]
     for (const [path, token] of routes) {
       const make = () =>

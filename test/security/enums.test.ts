@@ -40,6 +40,7 @@ describe('enumerated values', () => {
     ],
     ['a provider’s status', admin('PATCH', '/admin/providers/1', { status: 'active ' }), 'status'],
     ['the audit outcome filter', admin('GET', '/admin/audit?outcome=success%20'), 'outcome'],
+    ['the message status filter', admin('GET', '/admin/messages?status=sent%20'), 'status'],
     ['the cascade flag', admin('DELETE', '/admin/providers/1?cascade=true%20'), 'cascade'],
   ]
 

@@ -1,8 +1,16 @@
 // insertMessage answers with the deliveries it wrote in the order listDeliveries reads them (part,
-// channel, id), whatever order they were given in: POST /Services and the status view agree.
+// channel, id), whatever order they were given in: POST /Services and the status view agree. And
+// a message's one status summed up in SQL, to search by it, is the one messageStatus gives.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { insertMessage, listDeliveries, type NewDelivery } from '../../src/storage/messages.ts'
+import { DELIVERY_STATUSES } from '../../src/channel.ts'
+import { messageStatus } from '../../src/domain/dispatch.ts'
+import {
+  insertMessage,
+  listDeliveries,
+  MESSAGE_STATUS_SQL,
+  type NewDelivery,
+} from '../../src/storage/messages.ts'
 import { createSender } from '../helpers/dispatch.ts'
 
 describe('insertMessage', () => {
@@ -42,5 +50,34 @@ describe('insertMessage', () => {
     const listed = await listDeliveries(env.DB, id)
     expect(inserted!.map((d) => d.id)).toEqual(listed.map((d) => d.id))
     expect(listed.map((d) => d.id.slice(-1))).toEqual(['d', 'c', 'a', 'b'])
+  })
+})
+
+describe('MESSAGE_STATUS_SQL', () => {
+  // Every delivery state the sum depends on: each status, tried or not.
+  const STATES = DELIVERY_STATUSES.flatMap((status) =>
+    [0, 1].map((attempts) => ({ status, attempts })),
+  )
+  type State = (typeof STATES)[number]
+
+  /** Every multiset of `size` states (the order of a message's deliveries does not matter). */
+  function mixes(size: number, from = 0): State[][] {
+    if (size === 0) return [[]]
+    return STATES.slice(from).flatMap((state, i) =>
+      mixes(size - 1, from + i).map((rest) => [state, ...rest]),
+    )
+  }
+
+  it.each([1, 2, 3])('agrees with messageStatus on every mix of %i deliveries', async (size) => {
+    const groups = mixes(size)
+    const rows = groups.flatMap((deliveries, group) =>
+      deliveries.map((d) => `(${group}, '${d.status}', ${d.attempts})`),
+    )
+    const { results } = await env.DB.prepare(
+      `WITH deliveries (grp, status, attempts) AS (VALUES ${rows.join(', ')})
+       SELECT grp, ${MESSAGE_STATUS_SQL} AS status FROM deliveries GROUP BY grp ORDER BY grp`,
+    ).all<{ grp: number; status: string }>()
+    expect(results.map((r) => r.status)).toEqual(groups.map((g) => messageStatus(g)))
+    expect(new Set(results.map((r) => r.status)).size).toBeGreaterThan(size === 1 ? 5 : 7)
   })
 })

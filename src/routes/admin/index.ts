@@ -8,6 +8,7 @@ import { audit } from './audit.ts'
 import { clientKeys } from './client-keys.ts'
 import { clients } from './clients.ts'
 import { loginLocks } from './login-locks.ts'
+import { messages } from './messages.ts'
 import { providers } from './providers.ts'
 import { services } from './services.ts'
 
@@ -20,4 +21,5 @@ admin.route('/clients', clients)
 admin.route('/clients', clientKeys)
 admin.route('/services', services)
 admin.route('/audit', audit)
+admin.route('/messages', messages)
 admin.route('/login-locks', loginLocks)

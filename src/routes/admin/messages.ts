@@ -1,0 +1,100 @@
+// /admin/messages: every provider's messages, searched newest first, and one message with its
+// deliveries' timeline, as its provider's status view shows them (GET /Services/messages/{id}).
+import { createRoute } from '@hono/zod-openapi'
+import * as z from 'zod'
+import { MESSAGE_STATUSES } from '../../channel.ts'
+import { readAnyMessage } from '../../domain/dispatch.ts'
+import { ProviderIdText } from '../../domain/providers.ts'
+import { messageView } from '../../http/messages.ts'
+import { OpenApiApp } from '../../http/openapi-app.ts'
+import { badCursor, PageQuery, storedInstant, TimeRange, toPage } from '../../http/paging.ts'
+import { json, MANAGEMENT, pathParameters, problems } from '../../openapi/operations.ts'
+import { Message as MessageView, MessagePage } from '../../openapi/responses.ts'
+import { listMessages, type MessageKey, type StoredMessage } from '../../storage/messages.ts'
+
+export const messages = new OpenApiApp()
+
+export const MessageQuery = PageQuery.extend({
+  provider_id: ProviderIdText.optional(),
+  destination: z
+    .string()
+    .min(1, 'destination must not be empty')
+    .max(128, 'destination must be at most 128 characters')
+    .optional(),
+  status: z
+    .enum(MESSAGE_STATUSES, { error: `status must be one of ${MESSAGE_STATUSES.join(', ')}` })
+    .optional(),
+  ...TimeRange.shape,
+})
+
+/** A page's key: the last message's `created_at` and id, which order the list. */
+const messageKey = ({ message }: StoredMessage) => JSON.stringify([message.createdAt, message.id])
+
+function messageCursor(cursor: string | undefined): MessageKey | undefined {
+  if (cursor === undefined) return undefined
+  try {
+    const key: unknown = JSON.parse(cursor)
+    if (Array.isArray(key) && key.length === 2 && key.every((k) => typeof k === 'string')) {
+      return key as MessageKey
+    }
+  } catch {
+    // Answered below.
+  }
+  throw badCursor()
+}
+
+const list = createRoute({
+  ...MANAGEMENT,
+  method: 'get',
+  path: '/',
+  summary: "Search every provider's messages, newest first",
+  description:
+    'Newest first by `created_at`. `provider_id`; `destination` exactly as sent (a user id, or ' +
+    'an E.164 number such as `+5491155550000`, URL-encoded: `%2B` for `+`); `status`, the ' +
+    "message's one status (see the `Message` schema), summed up from its deliveries for each " +
+    'message the walk meets: narrow a search of a large outbox by provider or time too; `since` ' +
+    'and `until`, inclusive, compare with `created_at`. Each item is the message as its ' +
+    'provider sees it, destinations masked, without the timeline: `GET /admin/messages/{id}` ' +
+    "adds each delivery's `events`.",
+  request: { query: MessageQuery },
+  responses: { 200: json('A page.', MessagePage), ...problems(400, 401, 403) },
+})
+
+messages.openapi(list, async (c) => {
+  const { limit, cursor, provider_id, destination, status, since, until } = c.req.valid('query')
+  const rows = await listMessages(
+    c.env.DB,
+    {
+      providerId: provider_id,
+      destination,
+      status,
+      since: storedInstant(since),
+      until: storedInstant(until),
+    },
+    { before: messageCursor(cursor), limit: limit + 1 },
+  )
+  const view = ({ message, deliveries }: StoredMessage) => messageView(message, deliveries)
+  c.header('cache-control', 'no-store')
+  return c.json(toPage(rows, limit, messageKey, view, new URL(c.req.url)))
+})
+
+const read = createRoute({
+  ...MANAGEMENT,
+  method: 'get',
+  path: '/{id}',
+  summary: "Read any provider's message with its deliveries' timeline",
+  description:
+    "What `GET /Services/messages/{id}` shows the message's provider: each delivery with its " +
+    '`attempts`, `last_error`, `error_code`, `reached` and the `events` timeline.',
+  request: { params: pathParameters('id') },
+  responses: {
+    200: json('The message and its deliveries.', MessageView),
+    ...problems(401, 403, 404),
+  },
+})
+
+messages.openapi(read, async (c) => {
+  const { message, deliveries, events } = await readAnyMessage(c.env.DB, c.req.param('id'))
+  c.header('cache-control', 'no-store')
+  return c.json(messageView(message, deliveries, events))
+})
