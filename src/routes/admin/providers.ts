@@ -17,6 +17,7 @@ import { auditAs } from '../../http/audit.ts'
 import { clientRecordDeps } from '../../http/deps.ts'
 import { OpenApiApp } from '../../http/openapi-app.ts'
 import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
+import { recipientPage } from '../../http/recipients.ts'
 import { subscriptionPage, subscriptionView } from '../../http/subscriptions.ts'
 import {
   json,
@@ -30,6 +31,7 @@ import {
 import {
   Provider as ProviderView,
   ProviderPage,
+  RecipientPage,
   Subscription as SubscriptionView,
   SubscriptionPage,
   Suppression as SuppressionView,
@@ -247,6 +249,28 @@ providers.openapi(listSubscriptionsOf, async (c) => {
   const provider = await requireProvider(c.env.DB, c.req.param('id'))
   const { limit, cursor } = c.req.valid('query')
   const page = await subscriptionPage(c.env.DB, provider.id, limit, cursor, new URL(c.req.url))
+  return c.json(page)
+})
+
+// A provider's directory, read only: its recipients as its own GET /recipients lists them.
+
+const listRecipientsOf = createRoute({
+  ...MANAGEMENT,
+  method: 'get',
+  path: '/{id}/recipients',
+  summary: "List a provider's recipients (read only)",
+  description:
+    "The provider's directory as its own `GET /recipients` lists it, by `user_id`. Only the " +
+    'provider changes it, with its own token.',
+  request: { ...idParam, query: PageQuery },
+  responses: { 200: json('A page.', RecipientPage), ...problems(400, 401, 403, 404) },
+})
+
+providers.openapi(listRecipientsOf, async (c) => {
+  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const { limit, cursor } = c.req.valid('query')
+  const page = await recipientPage(c.env.DB, provider.id, limit, cursor, new URL(c.req.url))
+  c.header('cache-control', 'no-store')
   return c.json(page)
 })
 
