@@ -1,0 +1,722 @@
+// The operator console: sign-in, then one page per hash route (#/providers, #/messages/{id}, …).
+// Plain modules from this origin, no framework (docs/decisions.md): every page is built with the
+// DOM API from what the management API answers.
+import { api, clientId, signedIn, signIn, signOut, whenSignedOut, withQuery } from './api.js'
+import {
+  actionButton,
+  announce,
+  facts,
+  form,
+  h,
+  instant,
+  pagedTable,
+  secretPanel,
+  time,
+} from './ui.js'
+
+const main = document.getElementById('main')
+const nav = document.getElementById('nav')
+const who = document.getElementById('who')
+const signOutButton = document.getElementById('sign-out')
+
+const PROVIDER_SCOPES = ['services:send', 'recipients:manage', 'tokens:introspect']
+const OPERATOR_SCOPES = ['admin', 'tokens:introspect', 'tokens:introspect:any']
+const MESSAGE_STATUSES = [
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'partially_delivered',
+  'partially_sent',
+  'undelivered',
+  'failed',
+  'dead',
+]
+const FINAL = new Set(['delivered', 'undelivered', 'failed', 'dead', 'partially_delivered'])
+const PAGE_SIZE = 20
+
+/** Bumped on every render: a page's late answers and timers check it before they touch the DOM. */
+let renderId = 0
+
+const enc = encodeURIComponent
+const text = (value) => (value === null || value === undefined || value === '' ? '—' : value)
+const link = (href, label) => h('a', { href }, label)
+
+/** A page: its heading first, focused so keyboard and screen-reader users start there. */
+function page(title, ...content) {
+  document.title = `${title} · Portero console`
+  const heading = h('h1', { tabindex: '-1' }, title)
+  main.replaceChildren(heading, ...content)
+  heading.focus()
+  for (const a of nav.querySelectorAll('a')) {
+    const current = location.hash.startsWith(a.getAttribute('href'))
+    if (current) a.setAttribute('aria-current', 'page')
+    else a.removeAttribute('aria-current')
+  }
+}
+
+// ——— Sign-in ————————————————————————————————————————————————————————————————————————
+
+function signInPage(reason) {
+  nav.hidden = true
+  who.hidden = true
+  signOutButton.hidden = true
+  const why = reason ? h('p', { class: 'notice' }, reason) : null
+  page(
+    'Sign in',
+    why,
+    h(
+      'p',
+      {},
+      'Sign in with an operator client (one with the admin scope). The token stays in this ' +
+        "page's memory only: reloading the page or closing it signs you out.",
+    ),
+    form({
+      fields: [
+        { name: 'client_id', label: 'Client id', required: true, autocomplete: 'username' },
+        {
+          name: 'client_secret',
+          label: 'Client secret',
+          type: 'password',
+          required: true,
+          autocomplete: 'current-password',
+        },
+      ],
+      submitLabel: 'Sign in',
+      submit: async ({ client_id, client_secret }) => {
+        await signIn(client_id, client_secret)
+        announce(`Signed in as ${client_id}.`)
+        route()
+      },
+    }),
+  )
+}
+
+whenSignedOut((reason) => {
+  renderId++
+  announce(reason, 'error')
+  signInPage(reason)
+})
+
+signOutButton.addEventListener('click', () => signOut('Signed out.'))
+
+// ——— Providers ———————————————————————————————————————————————————————————————————————
+
+function providersPage() {
+  const list = pagedTable({
+    caption: 'Providers',
+    empty: 'No providers yet.',
+    path: (cursor) => api(withQuery('/admin/providers', { limit: PAGE_SIZE, cursor })),
+    columns: [
+      ['Id', (p) => p.id],
+      ['Name', (p) => p.name],
+      ['Status', (p) => statusBadge(p.status)],
+      ['Created', (p) => time(p.created_at)],
+      [
+        'Pages',
+        (p) =>
+          h(
+            'ul',
+            { class: 'inline' },
+            h('li', {}, link(`#/providers/${enc(p.id)}/clients`, 'Clients')),
+            h('li', {}, link(`#/providers/${enc(p.id)}/subscriptions`, 'Subscriptions')),
+            h('li', {}, link(`#/providers/${enc(p.id)}/recipients`, 'Recipients')),
+          ),
+      ],
+      [
+        'Actions',
+        (p) => {
+          const disable = p.status === 'active'
+          return actionButton(
+            `${disable ? 'Disable' : 'Enable'}`,
+            async () => {
+              await api(`/admin/providers/${enc(p.id)}`, {
+                method: 'PATCH',
+                body: { status: disable ? 'disabled' : 'active' },
+              })
+              announce(`Provider ${p.id} ${disable ? 'disabled' : 'enabled'}.`)
+              list.reload()
+            },
+            { 'aria-label': `${disable ? 'Disable' : 'Enable'} provider ${p.id}` },
+          )
+        },
+      ],
+    ],
+  })
+  page(
+    'Providers',
+    h('h2', {}, 'New provider'),
+    form({
+      fields: [
+        { name: 'id', label: 'Id', hint: 'Digits; generated when empty.' },
+        { name: 'name', label: 'Name', required: true },
+      ],
+      submitLabel: 'Create provider',
+      submit: async ({ id, name }, element) => {
+        const provider = await api('/admin/providers', {
+          method: 'POST',
+          body: { ...(id ? { id } : {}), name },
+        })
+        element.reset()
+        announce(`Provider ${provider.id} created.`)
+        list.reload()
+      },
+    }),
+    list,
+  )
+}
+
+function statusBadge(status) {
+  return h('span', { class: `badge ${status}` }, status)
+}
+
+// ——— Clients ————————————————————————————————————————————————————————————————————————
+
+function clientsPage(providerId) {
+  const once = h('div')
+  const scopes = providerId ? PROVIDER_SCOPES : [...OPERATOR_SCOPES, ...PROVIDER_SCOPES]
+  const list = pagedTable({
+    caption: providerId ? `Clients of provider ${providerId}` : 'All clients',
+    empty: 'No clients yet.',
+    path: (cursor) =>
+      api(withQuery('/admin/clients', { provider_id: providerId, limit: PAGE_SIZE, cursor })),
+    columns: [
+      ['Client id', (c) => c.client_id],
+      ['Name', (c) => c.name],
+      ['Provider', (c) => text(c.provider_id)],
+      ['Scopes', (c) => text(c.allowed_scopes.join(' '))],
+      ['Status', (c) => statusBadge(c.status)],
+      ['Old secret valid until', (c) => time(c.previous_secret_valid_until)],
+      ['Created', (c) => time(c.created_at)],
+      ['Actions', (c) => clientActions(c, list, once)],
+    ],
+  })
+  page(
+    providerId ? `Clients of provider ${providerId}` : 'Clients',
+    providerId ? h('p', {}, link('#/providers', '← Providers')) : null,
+    h('h2', {}, 'New client'),
+    form({
+      fields: [
+        {
+          name: 'id',
+          label: 'Client id',
+          hint: 'Letters, digits and . _ ~ -; generated when empty.',
+        },
+        { name: 'name', label: 'Name', required: true },
+        ...(providerId
+          ? []
+          : [{ name: 'provider_id', label: 'Provider id', hint: 'Empty: an operator client.' }]),
+        { name: 'allowed_scopes', label: 'Scopes', choices: scopes, value: [] },
+        {
+          name: 'token_lifetime',
+          label: 'Token lifetime (seconds)',
+          type: 'number',
+          min: 60,
+          max: 86400,
+          value: '3600',
+        },
+      ],
+      submitLabel: 'Create client',
+      submit: async (values, element) => {
+        const client = await api('/admin/clients', {
+          method: 'POST',
+          body: {
+            ...(values.id ? { id: values.id } : {}),
+            provider_id: providerId ?? (values.provider_id || null),
+            name: values.name,
+            allowed_scopes: values.allowed_scopes,
+            token_lifetime: Number(values.token_lifetime || 3600),
+          },
+        })
+        element.reset()
+        once.replaceChildren(
+          secretPanel({
+            title: `Secret of client ${client.client_id}`,
+            note: 'Shown this once: Portero keeps only a digest. Copy it now.',
+            value: client.client_secret,
+          }),
+        )
+        announce(`Client ${client.client_id} created. Its secret is shown once.`)
+        list.reload()
+      },
+    }),
+    once,
+    list,
+  )
+}
+
+function clientActions(c, list, once) {
+  const disable = c.status === 'active'
+  const details = h(
+    'details',
+    { class: 'row-tools' },
+    h('summary', {}, 'Rotate or change scopes'),
+    form({
+      className: 'compact',
+      fields: [
+        {
+          name: 'grace_period_seconds',
+          label: 'Old secret keeps working for (seconds)',
+          type: 'number',
+          min: 0,
+          max: 604800,
+          value: '3600',
+        },
+      ],
+      submitLabel: `Rotate secret of ${c.client_id}`,
+      submit: async ({ grace_period_seconds }) => {
+        const rotated = await api(`/admin/clients/${enc(c.client_id)}/secret`, {
+          method: 'POST',
+          body: { grace_period_seconds: Number(grace_period_seconds || 0) },
+        })
+        once.replaceChildren(
+          secretPanel({
+            title: `New secret of client ${c.client_id}`,
+            note:
+              'Shown this once. ' +
+              (rotated.previous_secret_valid_until
+                ? `The old secret works until ${new Date(rotated.previous_secret_valid_until).toLocaleString()}.`
+                : 'The old secret no longer works.'),
+            value: rotated.client_secret,
+          }),
+        )
+        announce(`Secret of ${c.client_id} rotated. The new one is shown once.`)
+        list.reload()
+        once.querySelector('h2')?.setAttribute('tabindex', '-1')
+        once.querySelector('h2')?.focus()
+      },
+    }),
+    form({
+      className: 'compact',
+      fields: [
+        {
+          name: 'allowed_scopes',
+          label: `Scopes of ${c.client_id}`,
+          choices: c.allowed_scopes,
+          value: c.allowed_scopes,
+          hint: 'Untick to narrow: its tokens end, the next ones carry the rest.',
+        },
+      ],
+      submitLabel: 'Save scopes',
+      submit: async ({ allowed_scopes }) => {
+        await api(`/admin/clients/${enc(c.client_id)}`, {
+          method: 'PATCH',
+          body: { allowed_scopes },
+        })
+        announce(`Scopes of ${c.client_id} saved.`)
+        list.reload()
+      },
+    }),
+  )
+  return h(
+    'div',
+    { class: 'cell-actions' },
+    actionButton(
+      disable ? 'Disable' : 'Enable',
+      async () => {
+        await api(`/admin/clients/${enc(c.client_id)}`, {
+          method: 'PATCH',
+          body: { status: disable ? 'disabled' : 'active' },
+        })
+        announce(`Client ${c.client_id} ${disable ? 'disabled' : 'enabled'}.`)
+        list.reload()
+      },
+      { 'aria-label': `${disable ? 'Disable' : 'Enable'} client ${c.client_id}` },
+    ),
+    details,
+  )
+}
+
+// ——— Services and subscriptions ————————————————————————————————————————————————————————
+
+function servicesPage() {
+  const list = pagedTable({
+    caption: 'Services',
+    empty: 'No services yet.',
+    path: (cursor) => api(withQuery('/admin/services', { limit: PAGE_SIZE, cursor })),
+    columns: [
+      ['Id', (s) => String(s.id)],
+      ['Name', (s) => s.name],
+      ['Kind', (s) => s.kind],
+      ['Channels', (s) => s.allowed_channels.join(', ')],
+      ['Required', (s) => s.required_parameters.join(', ')],
+      ['Enabled', (s) => (s.enabled ? 'yes' : 'no')],
+      ['Created', (s) => time(s.created_at)],
+    ],
+  })
+  page(
+    'Services',
+    h('h2', {}, 'New service'),
+    form({
+      fields: [
+        { name: 'id', label: 'Id', type: 'number', min: 1, hint: 'Generated when empty.' },
+        { name: 'name', label: 'Name', required: true },
+        { name: 'allowed_channels', label: 'Channels', choices: ['sms', 'fcm'], value: ['sms'] },
+        {
+          name: 'required_parameters',
+          label: 'Required parameters',
+          choices: ['destination', 'notification', 'advertisement', 'qr_code'],
+          value: ['destination'],
+        },
+      ],
+      submitLabel: 'Create service',
+      submit: async (values, element) => {
+        const service = await api('/admin/services', {
+          method: 'POST',
+          body: {
+            ...(values.id ? { id: Number(values.id) } : {}),
+            name: values.name,
+            allowed_channels: values.allowed_channels,
+            required_parameters: values.required_parameters,
+          },
+        })
+        element.reset()
+        announce(`Service ${service.id} created.`)
+        list.reload()
+      },
+    }),
+    list,
+  )
+}
+
+async function subscriptionsPage(providerId) {
+  const once = h('div')
+  const list = pagedTable({
+    caption: `Subscriptions of provider ${providerId}`,
+    empty: 'No subscriptions yet.',
+    path: (cursor) =>
+      api(
+        withQuery(`/admin/providers/${enc(providerId)}/subscriptions`, {
+          limit: PAGE_SIZE,
+          cursor,
+        }),
+      ),
+    // The list answers each service_token too: the console shows it only when it is issued.
+    columns: [
+      ['Service', (s) => String(s.service_id)],
+      ['Status', (s) => statusBadge(s.status)],
+      ['Created', (s) => time(s.created_at)],
+    ],
+  })
+  const mine = renderId
+  const services = await api(withQuery('/admin/services', { limit: 100 })).catch(() => null)
+  if (mine !== renderId) return
+  const serviceField = services?.items.length
+    ? {
+        name: 'service_id',
+        label: 'Service',
+        type: 'select',
+        required: true,
+        options: services.items.map((s) => [String(s.id), `${s.id} · ${s.name}`]),
+      }
+    : { name: 'service_id', label: 'Service id', type: 'number', min: 1, required: true }
+  page(
+    `Subscriptions of provider ${providerId}`,
+    h('p', {}, link('#/providers', '← Providers'), ' · ', link('#/services', 'Services')),
+    h('h2', {}, 'Subscribe to a service'),
+    form({
+      fields: [serviceField],
+      submitLabel: 'Subscribe',
+      submit: async ({ service_id }) => {
+        const subscription = await api(`/admin/providers/${enc(providerId)}/subscriptions`, {
+          method: 'POST',
+          body: { service_id: Number(service_id) },
+        })
+        once.replaceChildren(
+          secretPanel({
+            title: `service_token of provider ${providerId} for service ${subscription.service_id}`,
+            note: 'Shown here this once: the provider sends it with every /Services request.',
+            value: subscription.service_token,
+          }),
+        )
+        announce(
+          `Subscribed to service ${subscription.service_id}. Its service_token is shown once.`,
+        )
+        list.reload()
+      },
+    }),
+    once,
+    list,
+  )
+}
+
+// ——— Recipients ——————————————————————————————————————————————————————————————————————
+
+function recipientsPage(providerId) {
+  page(
+    `Recipients of provider ${providerId}`,
+    h('p', {}, link('#/providers', '← Providers')),
+    h('p', {}, 'Read only: a provider manages its own directory through /recipients.'),
+    pagedTable({
+      caption: `Recipients of provider ${providerId}`,
+      empty: 'No recipients.',
+      path: (cursor) =>
+        api(
+          withQuery(`/admin/providers/${enc(providerId)}/recipients`, {
+            limit: PAGE_SIZE,
+            cursor,
+          }),
+        ),
+      columns: [
+        ['User id', (r) => r.user_id],
+        ['Phone', (r) => text(r.phone)],
+        ['Push tokens', (r) => String(r.fcm_tokens?.length ?? r.fcm_token_count ?? 0)],
+        [
+          'Opted out',
+          (r) => text([r.sms_opt_out && 'SMS', r.fcm_opt_out && 'push'].filter(Boolean).join(', ')),
+        ],
+        ['Created', (r) => time(r.created_at)],
+      ],
+    }),
+  )
+}
+
+// ——— Messages ————————————————————————————————————————————————————————————————————————
+
+/** The last search, kept in memory (never in the URL: a destination is a person's). */
+let messageSearch = {}
+
+function messagesPage() {
+  const results = h('div')
+  const search = (filters) => {
+    messageSearch = filters
+    results.replaceChildren(
+      pagedTable({
+        caption: 'Messages, newest first',
+        empty: 'No message matches.',
+        path: (cursor) =>
+          api(withQuery('/admin/messages', { ...filters, limit: PAGE_SIZE, cursor })),
+        columns: [
+          ['Message', (m) => link(`#/messages/${enc(m.id)}`, m.id)],
+          ['Status', (m) => statusBadge(m.status)],
+          ['Provider', (m) => m.provider_id],
+          ['Service', (m) => String(m.service_id)],
+          ['Destination', (m) => m.destination],
+          ['Created', (m) => time(m.created_at)],
+        ],
+      }),
+    )
+  }
+  const local = (iso) => (iso ? toLocalInput(iso) : '')
+  page(
+    'Messages',
+    form({
+      fields: [
+        { name: 'provider_id', label: 'Provider id', value: messageSearch.provider_id },
+        {
+          name: 'destination',
+          label: 'Destination',
+          value: messageSearch.destination,
+          hint: 'A recipient user id or an E.164 number.',
+        },
+        {
+          name: 'status',
+          label: 'Status',
+          type: 'select',
+          value: messageSearch.status ?? '',
+          options: [['', 'Any'], ...MESSAGE_STATUSES.map((s) => [s, s])],
+        },
+        {
+          name: 'since',
+          label: 'Since',
+          type: 'datetime-local',
+          value: local(messageSearch.since),
+        },
+        {
+          name: 'until',
+          label: 'Until',
+          type: 'datetime-local',
+          value: local(messageSearch.until),
+        },
+      ],
+      submitLabel: 'Search',
+      submit: async (values) =>
+        search({ ...values, since: instant(values.since), until: instant(values.until) }),
+    }),
+    results,
+  )
+  search(messageSearch)
+}
+
+/** An ISO instant as a datetime-local value in the browser's time zone. */
+function toLocalInput(iso) {
+  const date = new Date(iso)
+  const pad = (n) => String(n).padStart(2, '0')
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}`
+  )
+}
+
+async function messagePage(id) {
+  const mine = renderId
+  const body = h('div', { class: 'message' }, h('p', { class: 'state' }, 'Loading…'))
+  page(`Message ${id}`, h('p', {}, link('#/messages', '← Messages')), body)
+  let shown = null
+  for (let round = 0; round < 120 && mine === renderId; round++) {
+    let message
+    try {
+      message = await api(`/admin/messages/${enc(id)}`)
+    } catch (err) {
+      if (mine !== renderId) return
+      body.replaceChildren(h('p', { class: 'state form-error' }, err.message))
+      return
+    }
+    if (mine !== renderId) return
+    if (message.status !== shown) {
+      body.replaceChildren(...messageView(message))
+      if (shown !== null) announce(`Message ${id} is now ${message.status}.`)
+      shown = message.status
+    }
+    if (FINAL.has(message.status)) return
+    // Receipts arrive within seconds: look again while the page is open.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
+}
+
+function messageView(m) {
+  return [
+    facts([
+      ['Status', statusBadge(m.status)],
+      ['Provider', m.provider_id],
+      ['Service', String(m.service_id)],
+      ['Destination', m.destination],
+      ['Created', time(m.created_at)],
+    ]),
+    ...m.deliveries.map((d, i) =>
+      h(
+        'section',
+        { class: 'card delivery', 'aria-labelledby': `delivery-${i}` },
+        h(
+          'h2',
+          { id: `delivery-${i}` },
+          `Delivery ${i + 1}: ${d.channel ?? ''} ${d.part ?? ''}`.trim(),
+        ),
+        facts([
+          ['Status', statusBadge(d.status)],
+          ['To', text(d.to)],
+          ['Attempts', String(d.attempts ?? 0)],
+          ['Last error', text(d.last_error)],
+          ['Error code', text(d.error_code)],
+          ['Carrier id', text(d.provider_message_id)],
+        ]),
+        h('h3', {}, 'Timeline'),
+        d.events?.length
+          ? h(
+              'ol',
+              { class: 'timeline' },
+              d.events.map((e) =>
+                h(
+                  'li',
+                  {},
+                  time(e.at),
+                  ' ',
+                  statusBadge(e.status),
+                  e.attempt ? ` attempt ${e.attempt}` : '',
+                  e.error_code ? ` · error ${e.error_code}` : '',
+                  e.detail ? ` · ${e.detail}` : '',
+                ),
+              ),
+            )
+          : h('p', { class: 'state' }, 'No events yet.'),
+      ),
+    ),
+  ]
+}
+
+// ——— Audit log ———————————————————————————————————————————————————————————————————————
+
+let auditSearch = {}
+
+function auditPage() {
+  const results = h('div')
+  const search = (filters) => {
+    auditSearch = filters
+    results.replaceChildren(
+      pagedTable({
+        caption: 'Audit events, newest first',
+        empty: 'No event matches.',
+        path: (cursor) => api(withQuery('/admin/audit', { ...filters, limit: PAGE_SIZE, cursor })),
+        columns: [
+          ['Time', (e) => time(e.occurred_at)],
+          ['Action', (e) => e.action],
+          ['Outcome', (e) => statusBadge(e.outcome)],
+          ['Actor', (e) => text(e.actor)],
+          ['Target', (e) => text(e.target)],
+          ['Count', (e) => String(e.count ?? 1)],
+          ['Request id', (e) => text(e.request_id)],
+          ['Detail', (e) => (e.detail ? h('code', {}, JSON.stringify(e.detail)) : '—')],
+        ],
+      }),
+    )
+  }
+  page(
+    'Audit log',
+    form({
+      fields: [
+        { name: 'actor', label: 'Actor', value: auditSearch.actor },
+        {
+          name: 'action',
+          label: 'Action',
+          value: auditSearch.action,
+          hint: 'e.g. provider.create, client.rotate_secret, token.issued',
+        },
+        { name: 'target', label: 'Target', value: auditSearch.target },
+        {
+          name: 'outcome',
+          label: 'Outcome',
+          type: 'select',
+          value: auditSearch.outcome ?? '',
+          options: [
+            ['', 'Any'],
+            ['success', 'success'],
+            ['failure', 'failure'],
+          ],
+        },
+        { name: 'since', label: 'Since', type: 'datetime-local' },
+        { name: 'until', label: 'Until', type: 'datetime-local' },
+      ],
+      submitLabel: 'Search',
+      submit: async (values) =>
+        search({ ...values, since: instant(values.since), until: instant(values.until) }),
+    }),
+    results,
+  )
+  search(auditSearch)
+}
+
+// ——— Routing ————————————————————————————————————————————————————————————————————————
+
+const ROUTES = [
+  [/^#\/providers\/([^/]+)\/clients$/, (id) => clientsPage(id)],
+  [/^#\/providers\/([^/]+)\/subscriptions$/, (id) => subscriptionsPage(id)],
+  [/^#\/providers\/([^/]+)\/recipients$/, (id) => recipientsPage(id)],
+  [/^#\/clients$/, () => clientsPage(null)],
+  [/^#\/services$/, () => servicesPage()],
+  [/^#\/messages\/([^/]+)$/, (id) => messagePage(id)],
+  [/^#\/messages$/, () => messagesPage()],
+  [/^#\/audit$/, () => auditPage()],
+  [/^#\/providers$/, () => providersPage()],
+]
+
+function route() {
+  renderId++
+  if (!signedIn()) return signInPage()
+  nav.hidden = false
+  who.hidden = false
+  who.textContent = `Signed in as ${clientId()}`
+  signOutButton.hidden = false
+  const hash = location.hash || '#/providers'
+  for (const [pattern, render] of ROUTES) {
+    const match = pattern.exec(hash)
+    if (!match) continue
+    Promise.resolve(render(...match.slice(1).map(decodeURIComponent))).catch((err) =>
+      announce(err.message, 'error'),
+    )
+    return
+  }
+  page('Not found', h('p', {}, 'No such page. '), link('#/providers', 'Providers'))
+}
+
+window.addEventListener('hashchange', route)
+route()
