@@ -2,52 +2,24 @@
 // page loads from this origin alone, lists every operation, and its own "Try it out" gets a token
 // from POST /oauth/token. Screenshots go to test-artifacts/ (gitignored).
 /// <reference types="node" />
-import { mkdirSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-
-const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-artifacts')
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-// The machine's network is closed: keep Chromium from calling home. Playwright itself adds
-// --headless and a fresh temporary --user-data-dir, deleted on close.
-const CHROMIUM_ARGS = [
-  '--no-sandbox', // CI runs as root
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
+import { ARTIFACTS, guardedPage, launchChromium } from './chromium.ts'
 
 const portero = inject('portero')
 let browser: Browser
 let page: Page
 /** Requests to any other origin, refused before they leave the browser. */
-const foreign: string[] = []
+let foreign: string[]
 /** Console errors and uncaught exceptions: a CSP violation shows up here. */
-const errors: string[] = []
+let errors: string[]
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true })
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-  // Fail on a missing element well inside the test's own timeout, naming the locator.
-  context.setDefaultTimeout(10_000)
-  const origin = new URL(portero.base).origin
-  await context.route('**/*', (route) => {
-    const url = route.request().url()
-    if (url.startsWith('data:') || new URL(url).origin === origin) return route.continue()
-    foreign.push(url)
-    return route.abort('blockedbyclient')
-  })
-  page = await context.newPage()
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text())
-  })
-  page.on('pageerror', (error) => errors.push(String(error)))
+  browser = await launchChromium()
+  ;({ page, foreign, errors } = await guardedPage(browser, portero.base, {
+    viewport: { width: 1280, height: 900 },
+  }))
 })
 
 afterAll(async () => {

@@ -1,0 +1,389 @@
+// The operator console (/console) in headless Chromium against `npm start`: an operator signs in
+// with the seeded admin-client, onboards a provider (a client whose secret is shown once, a
+// subscription whose service_token is shown once), follows the demo message to its end on its own
+// page and finds what was done in the audit log. A provider's client cannot sign in, an expired
+// token signs out, nothing is loaded from another origin, and axe-core finds no serious or critical
+// violation on any page. Screenshots of every page at 360 and 1440 px go to test-artifacts/.
+/// <reference types="node" />
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { readCredentials, seededClient } from '../e2e/server.ts'
+import { ARTIFACTS, guardedPage, launchChromium, type GuardedPage } from './chromium.ts'
+
+const portero = inject('portero')
+const CONSOLE = `${portero.base}/console/`
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+const stamp = Date.now()
+const PROVIDER_ID = `9${String(stamp).slice(-8)}`
+const CLIENT_ID = `console-${stamp}`
+const SERVICE_ID = Number(String(stamp).slice(-9))
+
+let browser: Browser
+let wide: GuardedPage
+let narrow: GuardedPage
+
+beforeAll(async () => {
+  browser = await launchChromium()
+  wide = await guardedPage(browser, portero.base, { viewport: { width: 1440, height: 900 } })
+  narrow = await guardedPage(browser, portero.base, { viewport: { width: 360, height: 780 } })
+})
+
+afterAll(async () => {
+  await browser?.close()
+})
+
+/** Chromium logs every 4xx answer to fetch; the console shows those itself. Anything else counts. */
+const unexpected = (errors: string[]) =>
+  errors.filter(
+    (e) => !/^Failed to load resource: the server responded with a status of 4\d\d/.test(e),
+  )
+
+function expectClean(p: GuardedPage) {
+  expect(p.foreign).toEqual([])
+  expect(unexpected(p.errors)).toEqual([])
+}
+
+async function tokenFor(id: string, secret: string, scope?: string): Promise<Response> {
+  return fetch(`${portero.base}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${btoa(`${id}:${secret}`)}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: `grant_type=client_credentials${scope ? `&scope=${scope}` : ''}`,
+  })
+}
+
+async function bearer(id: string, scope?: string): Promise<string> {
+  const { secret } = seededClient(id)
+  const answer = (await (await tokenFor(id, secret, scope)).json()) as { access_token: string }
+  return answer.access_token
+}
+
+/** axe-core, evaluated in the page by the DevTools protocol (the page's CSP allows no injection). */
+async function axeCheck(page: Page, name: string) {
+  if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.evaluate(AXE)
+  // A string, evaluated as is: the test's TypeScript knows no DOM.
+  const violations = await page.evaluate<string[]>(`(async () => {
+    const results = await window.axe.run(document, { resultTypes: ['violations'] })
+    return results.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', '))
+  })()`)
+  expect(violations, name).toEqual([])
+}
+
+/** The page's accessibility check and its screenshot at this width. */
+async function snapshot(p: GuardedPage, name: string) {
+  await p.page
+    .locator('[aria-busy]')
+    .first()
+    .waitFor({ state: 'detached' })
+    .catch(() => {})
+  await axeCheck(p.page, name)
+  const width = p.page.viewportSize()!.width
+  await p.page.screenshot({ path: join(ARTIFACTS, `console-${name}-${width}.png`), fullPage: true })
+  // Only a table may be wider than the screen, and it scrolls inside its own box.
+  const overflow = await p.page.evaluate<number>(
+    'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+  )
+  expect(overflow, `${name} at ${width} px scrolls sideways`).toBeLessThanOrEqual(0)
+}
+
+async function signIn(page: Page, id: string, secret: string) {
+  await page.goto(CONSOLE)
+  await field(page, 'Client id').fill(id)
+  await field(page, 'Client secret').fill(secret)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+}
+
+/** The control labelled `label`, marked "(optional)" or not. */
+const field = (page: Page, label: string) =>
+  page.getByLabel(new RegExp(`^${label}( \\(optional\\))?$`))
+
+/** The row naming `text`, following "Next page" until it shows (lists are ordered by id). */
+async function findRow(page: Page, text: string) {
+  const row = page.getByRole('row', { name: new RegExp(text) })
+  const next = page.getByRole('button', { name: 'Next page' })
+  await page.locator('table[aria-busy]').waitFor({ state: 'detached' })
+  while (!(await row.isVisible()) && (await next.isVisible())) {
+    await next.click()
+    await page.locator('table[aria-busy]').waitFor({ state: 'detached' })
+  }
+  await row.waitFor()
+  return row
+}
+
+async function go(page: Page, hash: string, heading: string) {
+  await page.evaluate(`location.hash = ${JSON.stringify(hash)}`)
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor()
+}
+
+describe('/console in Chromium', () => {
+  it('is served from this origin under its own strict CSP', async () => {
+    const { page } = wide
+    const response = await page.goto(`${portero.base}/console`)
+    expect(response?.status()).toBe(200)
+    expect(new URL(page.url()).pathname).toBe('/console/')
+    const csp = response?.headers()['content-security-policy'] ?? ''
+    expect(csp).toContain("default-src 'none'")
+    expect(csp).toContain("script-src 'self'")
+    expect(csp).toContain("connect-src 'self'")
+    expect(csp).not.toContain('unsafe')
+    expect(csp.split(',')).toHaveLength(1) // one policy, not /*'s appended to it
+    expect(response?.headers()['x-content-type-options']).toBe('nosniff')
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor()
+    await snapshot(wide, 'sign-in')
+    expectClean(wide)
+  })
+
+  it("refuses a provider's client: only an operator client signs in", async () => {
+    const { page } = wide
+    const demo = seededClient('demo-client')
+    await signIn(page, demo.id, demo.secret)
+    await expect
+      .poll(() => page.locator('.form-error').textContent())
+      .toContain('cannot sign in to the console')
+    expect(await page.getByRole('navigation').isVisible()).toBe(false)
+    await field(page, 'Client id').fill(demo.id)
+    await field(page, 'Client secret').fill('not-the-secret')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await expect.poll(() => page.locator('.form-error').textContent()).toContain('Wrong client')
+    expectClean(wide)
+  })
+
+  it('signs in, creates a provider and a client, and shows the secret once', async () => {
+    const { page } = wide
+    const admin = seededClient('admin-client')
+    await signIn(page, admin.id, admin.secret)
+    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    await expect.poll(() => page.locator('#who').textContent()).toContain('admin-client')
+
+    // A field error from the API, next to its field.
+    await page.getByRole('button', { name: 'Create provider' }).click()
+    const nameField = field(page, 'Name')
+    await expect.poll(() => nameField.getAttribute('aria-invalid')).toBe('true')
+    const nameError = page.locator('.field-error:not([hidden])')
+    expect(await nameError.textContent()).toContain('name')
+
+    await field(page, 'Id').fill(PROVIDER_ID)
+    await field(page, 'Name').fill(`Console test ${stamp}`)
+    await page.getByRole('button', { name: 'Create provider' }).click()
+    await expect.poll(() => page.locator('#status').textContent()).toContain(PROVIDER_ID)
+    await findRow(page, PROVIDER_ID)
+    // Disable and enable it again from its row.
+    await page.getByRole('button', { name: `Disable provider ${PROVIDER_ID}` }).click()
+    await findRow(page, PROVIDER_ID)
+    await page.getByRole('button', { name: `Enable provider ${PROVIDER_ID}` }).click()
+    await findRow(page, PROVIDER_ID)
+    await page.getByRole('button', { name: `Disable provider ${PROVIDER_ID}` }).waitFor()
+    await snapshot(wide, 'providers')
+
+    await go(page, `#/providers/${PROVIDER_ID}/clients`, `Clients of provider ${PROVIDER_ID}`)
+    await field(page, 'Client id').fill(CLIENT_ID)
+    await field(page, 'Name').fill('Console test backend')
+    await field(page, 'services:send').check()
+    await page.getByRole('button', { name: 'Create client' }).click()
+    const secret = (await page.locator('.once code.secret').textContent())!
+    expect(secret.length).toBeGreaterThanOrEqual(32)
+    expect((await tokenFor(CLIENT_ID, secret)).status).toBe(200)
+    // The copy button puts it on the clipboard.
+    await wide.context.grantPermissions(['clipboard-read', 'clipboard-write'], {
+      origin: portero.base,
+    })
+    await page.getByRole('button', { name: 'Copy' }).click()
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(secret)
+    await page.getByRole('row', { name: new RegExp(CLIENT_ID) }).waitFor()
+    await snapshot(wide, 'clients')
+
+    // The view again: the list, never the secret.
+    await go(page, '#/providers', 'Providers')
+    await go(page, `#/providers/${PROVIDER_ID}/clients`, `Clients of provider ${PROVIDER_ID}`)
+    await page.getByRole('row', { name: new RegExp(CLIENT_ID) }).waitFor()
+    expect(await page.getByText(secret).count()).toBe(0)
+    expect(await page.content()).not.toContain(secret)
+
+    // Rotation with overlap: the new secret once, the old one still valid for the grace period.
+    const row = page.getByRole('row', { name: new RegExp(CLIENT_ID) })
+    await row.getByText('Rotate or change scopes').click()
+    await row.getByRole('button', { name: `Rotate secret of ${CLIENT_ID}` }).click()
+    const rotated = (await page.locator('.once code.secret').textContent())!
+    expect(rotated).not.toBe(secret)
+    expect((await tokenFor(CLIENT_ID, rotated)).status).toBe(200)
+    expect((await tokenFor(CLIENT_ID, secret)).status).toBe(200)
+    await page.getByRole('button', { name: 'I have saved it: hide' }).click()
+    expect(await page.getByText(rotated).count()).toBe(0)
+    expectClean(wide)
+  })
+
+  it('creates a service and a subscription, and shows the service_token once', async () => {
+    const { page } = wide
+    await go(page, '#/services', 'Services')
+    await field(page, 'Id').fill(String(SERVICE_ID))
+    await field(page, 'Name').fill(`Console service ${stamp}`)
+    await page.getByRole('button', { name: 'Create service' }).click()
+    await findRow(page, `Console service ${stamp}`)
+    await snapshot(wide, 'services')
+
+    await go(page, `#/providers/${PROVIDER_ID}/subscriptions`, `Subscriptions of provider`)
+    await field(page, 'Service').selectOption(String(SERVICE_ID))
+    await page.getByRole('button', { name: 'Subscribe' }).click()
+    const token = (await page.locator('.once code.secret').textContent())!
+    expect(token.length).toBeGreaterThan(16)
+    await page.getByRole('row', { name: new RegExp(String(SERVICE_ID)) }).waitFor()
+    await snapshot(wide, 'subscriptions')
+    await go(page, '#/services', 'Services')
+    await go(page, `#/providers/${PROVIDER_ID}/subscriptions`, `Subscriptions of provider`)
+    await page.getByRole('row', { name: new RegExp(String(SERVICE_ID)) }).waitFor()
+    expect(await page.content()).not.toContain(token)
+    expectClean(wide)
+  })
+
+  it("lists the demo provider's recipients, read only", async () => {
+    const { page } = wide
+    await go(page, '#/providers/1001/recipients', 'Recipients of provider 1001')
+    await page.getByRole('row', { name: new RegExp(portero.userId) }).waitFor()
+    expect(await page.locator('main form').count()).toBe(0)
+    await snapshot(wide, 'recipients')
+    expectClean(wide)
+  })
+
+  it('follows the demo message to its end on its own page', async () => {
+    const { page } = wide
+    const token = await bearer('demo-client')
+    const sent = await fetch(`${portero.base}/Services`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        provider_id: 1001,
+        service_token: readCredentials().serviceToken,
+        service_id: portero.serviceId,
+        parameters: {
+          destination: portero.userId,
+          notification: { title: 'Turno', message: 'Oftalmólogo lunes 9:15', channel: 'SMS' },
+        },
+      }),
+    })
+    expect(sent.status).toBe(201)
+    const { id } = (await sent.json()) as { id: string }
+
+    await go(page, '#/messages', 'Messages')
+    await field(page, 'Provider id').fill('1001')
+    await field(page, 'Status').selectOption('')
+    await page.getByRole('button', { name: 'Search' }).click()
+    await page.getByRole('link', { name: id }).click()
+    await page.getByRole('heading', { level: 1, name: `Message ${id}` }).waitFor()
+    // The page looks again by itself until the receipt arrives.
+    const status = page.locator('.facts dd .badge').first()
+    await expect.poll(() => status.textContent(), { timeout: 20_000 }).toBe('delivered')
+    const timeline = page.locator('.timeline li .badge')
+    expect(await timeline.allTextContents()).toEqual(['queued', 'sending', 'sent', 'delivered'])
+    await snapshot(wide, 'message')
+    await go(page, '#/messages', 'Messages')
+    await page.getByRole('link', { name: id }).waitFor()
+    await snapshot(wide, 'messages')
+    expectClean(wide)
+  })
+
+  it('finds what the operator did in the audit log', async () => {
+    const { page } = wide
+    await go(page, '#/audit', 'Audit log')
+    await field(page, 'Actor').fill('admin-client')
+    await field(page, 'Target').fill(CLIENT_ID)
+    const rows = page.locator('tbody tr')
+    // Admin changes are written right after their response.
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Search' }).click()
+          await page.locator('table[aria-busy]').waitFor({ state: 'detached' })
+          const text = (await rows.allTextContents()).join('\n')
+          return ['client.create', 'client.rotate_secret'].filter((a) => text.includes(a))
+        },
+        { timeout: 15_000 },
+      )
+      .toEqual(['client.create', 'client.rotate_secret'])
+    await field(page, 'Target').fill(PROVIDER_ID)
+    await field(page, 'Action').fill('provider.create')
+    await page.getByRole('button', { name: 'Search' }).click()
+    await page.getByRole('row', { name: /provider\.create/ }).waitFor()
+    await snapshot(wide, 'audit')
+    expectClean(wide)
+  })
+
+  it('works at 360 px wide', async () => {
+    const { page } = narrow
+    await page.goto(CONSOLE)
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor()
+    await snapshot(narrow, 'sign-in')
+    const admin = seededClient('admin-client')
+    await signIn(page, admin.id, admin.secret)
+    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    await page.locator('tbody tr').first().waitFor()
+    await snapshot(narrow, 'providers')
+    const pages: [string, string, string][] = [
+      [`#/providers/${PROVIDER_ID}/clients`, 'Clients of provider', 'clients'],
+      ['#/services', 'Services', 'services'],
+      [`#/providers/${PROVIDER_ID}/subscriptions`, 'Subscriptions of provider', 'subscriptions'],
+      ['#/providers/1001/recipients', 'Recipients of provider', 'recipients'],
+      ['#/messages', 'Messages', 'messages'],
+      ['#/audit', 'Audit log', 'audit'],
+    ]
+    for (const [hash, heading, name] of pages) {
+      await go(page, hash, heading)
+      await page.locator('tbody tr').first().waitFor()
+      await snapshot(narrow, name)
+    }
+    await go(page, '#/messages', 'Messages')
+    await page.locator('tbody tr a').first().click()
+    await page.locator('.timeline').first().waitFor()
+    await snapshot(narrow, 'message')
+    // Keyboard: the first control after the heading is reachable with Tab, and shows its focus.
+    await page.keyboard.press('Tab')
+    const outline = await page.evaluate<string>(
+      'getComputedStyle(document.activeElement).outlineStyle',
+    )
+    expect(outline).not.toBe('none')
+    expectClean(narrow)
+  })
+
+  it('signs out when the token expires', async () => {
+    const { page, context } = narrow
+    // An operator client whose tokens live 60 s, the shortest lifetime a client may have.
+    const admin = await bearer('admin-client')
+    const created = await fetch(`${portero.base}/admin/clients`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id: `console-short-${stamp}`,
+        provider_id: null,
+        name: 'Console test: short-lived tokens',
+        allowed_scopes: ['admin'],
+        token_lifetime: 60,
+      }),
+    })
+    expect(created.status).toBe(201)
+    const short = (await created.json()) as { client_id: string; client_secret: string }
+    await context.clock.install()
+    await signIn(page, short.client_id, short.client_secret)
+    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    await context.clock.fastForward('01:01')
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor()
+    await expect.poll(() => page.locator('.notice').textContent()).toContain('expired')
+    expect(await page.getByRole('navigation').isVisible()).toBe(false)
+    // Nothing of the session is kept anywhere the browser would keep it.
+    const kept = await page.evaluate<Record<string, unknown>>(
+      '({ local: localStorage.length, session: sessionStorage.length, ' +
+        'cookie: document.cookie, url: location.href })',
+    )
+    expect(kept).toEqual({ local: 0, session: 0, cookie: '', url: expect.not.stringMatching(/ey/) })
+    await fetch(`${portero.base}/admin/clients/${short.client_id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin}` },
+    })
+    expectClean(narrow)
+  })
+})
