@@ -144,6 +144,9 @@ Portero is running on ${BASE}
 Seeded clients (provider ${DEMO_PROVIDER.id}, ${DEMO_PROVIDER.name}):
 ${seeded.map((c) => `  ${c.id.padEnd(18)} secret ${c.secret}   ${c.note}`).join('\n')}
 
+Operator console: ${BASE}/console/  (sign in as ${admin.id} with the secret above)
+API reference:    ${BASE}/docs
+
 Try it:
 
   # OAuth 2.0 client credentials (client_secret_basic), then keep the token
