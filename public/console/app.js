@@ -460,7 +460,7 @@ function recipientsPage(providerId) {
       columns: [
         ['User id', (r) => r.user_id],
         ['Phone', (r) => text(r.phone)],
-        ['Push tokens', (r) => String(r.fcm_tokens?.length ?? r.fcm_token_count ?? 0)],
+        ['Push tokens', (r) => String(r.fcm_tokens?.length ?? 0)],
         [
           'Opted out',
           (r) => text([r.sms_opt_out && 'SMS', r.fcm_opt_out && 'push'].filter(Boolean).join(', ')),

@@ -31,9 +31,14 @@ export function announce(message, kind = 'info') {
   const region = document.getElementById('status')
   region.className = `status ${kind}`
   region.textContent = ''
+  clearTimeout(announced)
   // A change of text is what a live region reads: clear first so that a repeat is read too.
   requestAnimationFrame(() => (region.textContent = message))
+  // Then out of the way: errors stay longer, and each form also shows its own beside its fields.
+  announced = setTimeout(() => (region.textContent = ''), kind === 'error' ? 15_000 : 6_000)
 }
+
+let announced = 0
 
 /** An instant in the browser's time zone, machine-readable in `datetime`. */
 export function time(iso) {
