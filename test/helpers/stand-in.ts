@@ -33,3 +33,16 @@ export function useStandIn(): StandIn {
   })
   return target
 }
+
+/** The stand-in's control request that makes every SMS to `to` end undelivered with `errorCode`. */
+export function undeliverableRequest(
+  to: string,
+  errorCode: number,
+  origin: string = STAND_IN_ORIGIN,
+): Request {
+  return new Request(`${origin}/_control/undeliverable`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ to, errorCode }),
+  })
+}

@@ -16,7 +16,7 @@ import {
   type Sender,
 } from '../helpers/dispatch.ts'
 import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
-import { useStandIn } from '../helpers/stand-in.ts'
+import { undeliverableRequest, useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 import { receiverAt, registerEndpoint, verifiesWith } from '../helpers/webhooks.ts'
 
@@ -47,13 +47,7 @@ async function sentSms(standIn: StandIn, sender?: Sender) {
 
 /** Tells the stand-in to report every SMS to `phone` undelivered with `errorCode`. */
 async function markUndeliverable(standIn: StandIn, phone: string, errorCode: number) {
-  const control = await standIn.fetch(
-    new Request('https://stand-in.test/_control/undeliverable', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ to: phone, errorCode }),
-    }),
-  )
+  const control = await standIn.fetch(undeliverableRequest(phone, errorCode))
   expect(control.status).toBe(201)
 }
 

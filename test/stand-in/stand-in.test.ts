@@ -1,3 +1,4 @@
+import { undeliverableRequest } from '../helpers/stand-in.ts'
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createStandIn, type StandIn } from '../../stand-in/app.ts'
@@ -734,13 +735,7 @@ describe('status callbacks', () => {
   it('reports a reserved or a control-made undeliverable number undelivered', async () => {
     const received: Request[] = []
     const target = await sendingStandIn(received)
-    const marked = await target.fetch(
-      new Request(`${BASE}/_control/undeliverable`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ to: '+14155550123', errorCode: 30006 }),
-      }),
-    )
+    const marked = await target.fetch(undeliverableRequest('+14155550123', 30006, BASE))
     expect(marked.status).toBe(201)
     await send(target, '+14155550123')
     await send(target, '+15005550011')
@@ -749,13 +744,7 @@ describe('status callbacks', () => {
       ['+14155550123', 'undelivered', '30006'],
       ['+15005550011', 'undelivered', '30005'],
     ])
-    const refused = await target.fetch(
-      new Request(`${BASE}/_control/undeliverable`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ to: '0034', errorCode: 1 }),
-      }),
-    )
+    const refused = await target.fetch(undeliverableRequest('0034', 1, BASE))
     expect(refused.status).toBe(400)
   })
 
