@@ -407,7 +407,11 @@ async function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
  * sent_at, both D1 timestamps, so polling and process start-up do not count.
  */
 async function measureConsumer(db: D1Database, spec: Scenario['spec']): Promise<ConsumerFigure> {
-  await db.batch([db.prepare('DELETE FROM deliveries'), db.prepare('DELETE FROM messages')])
+  await db.batch([
+    db.prepare('DELETE FROM delivery_events'),
+    db.prepare('DELETE FROM deliveries'),
+    db.prepare('DELETE FROM messages'),
+  ])
   const enqueue = runLoadProcess({
     ...spec,
     url: BASE + spec.path,
@@ -421,8 +425,8 @@ async function measureConsumer(db: D1Database, spec: Scenario['spec']): Promise<
   for (;;) {
     counts = (await db
       .prepare(
-        `SELECT COUNT(*) AS total, COALESCE(SUM(d.status = 'sent'), 0) AS sent,
-           COALESCE(SUM(d.status IN ('failed', 'dead')), 0) AS failed,
+        `SELECT COUNT(*) AS total, COALESCE(SUM(d.status IN ('sent', 'delivered')), 0) AS sent,
+           COALESCE(SUM(d.status IN ('failed', 'dead', 'undelivered')), 0) AS failed,
            (SELECT MIN(created_at) FROM messages) AS first, MAX(d.sent_at) AS last
          FROM deliveries d`,
       )

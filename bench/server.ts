@@ -3,6 +3,7 @@
 // Load goes to a socket workerd opens for the Portero Worker itself: Miniflare's own entry socket
 // routes every request through a Worker of its own first, which on this kind of machine cuts an
 // empty Worker from about 6,400 to about 2,000 requests/s and would hide Portero's own cost.
+import { MAX_SEND_QUOTA } from '../src/domain/quotas.ts'
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -38,9 +39,13 @@ export function buildWorkers(): void {
       stdio: ['ignore', 'ignore', 'inherit'],
     })
   // Absolute: wrangler resolves --outdir against the config file's folder.
-  wrangler('--outdir', resolve(BUILD, 'portero'))
+  // --env '': the local default environment, named (wrangler.toml has staging and production).
+  wrangler('--env', '', '--outdir', resolve(BUILD, 'portero'))
   wrangler('--config', 'stand-in/wrangler.toml', '--outdir', resolve(BUILD, 'stand-in'))
-  wrangler('bench/cpu-worker.ts', '--name', 'portero-bench-cpu', '--outdir', resolve(BUILD, 'cpu'))
+  wrangler(
+    'bench/cpu-worker.ts',
+    ...['--env', '', '--name', 'portero-bench-cpu', '--outdir', resolve(BUILD, 'cpu')],
+  )
 }
 
 /** Fresh development-style secrets, made with the project's own generators. */
@@ -92,6 +97,11 @@ export async function startPortero(
       // host other than localhost (the CPU probes use https://portero.bench) a 503
       // server_misconfigured (decisions.md D24).
       ISSUER: 'https://portero.bench',
+      // The load scenarios send thousands of messages a minute to one recipient: the quotas would
+      // answer most of them 429 (README "Send quotas"). Measured here is the path that sends.
+      SEND_QUOTA_PER_MINUTE: String(MAX_SEND_QUOTA),
+      SEND_QUOTA_PER_DAY: String(MAX_SEND_QUOTA),
+      SEND_QUOTA_PER_DESTINATION_HOUR: String(MAX_SEND_QUOTA),
       SMS_API_BASE_URL: `${STAND_IN}/twilio`,
       SMS_ACCOUNT_SID: TWILIO.accountSid,
       SMS_AUTH_TOKEN: TWILIO.authToken,
