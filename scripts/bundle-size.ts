@@ -68,7 +68,9 @@ if (import.meta.main) {
       process.exit(2)
     }
   }
-  const size = dryRunBundle(wranglerArgs)
+  // Without an environment, the local default, named: wrangler.toml has staging and production.
+  const named = wranglerArgs.some((a) => a === '--env' || a === '-e' || a.startsWith('--env='))
+  const size = dryRunBundle(named ? wranglerArgs : ['--env', '', ...wranglerArgs])
   const over = limit !== undefined && size.gzip > limit * KiB
   const verdict =
     limit === undefined ? '' : over ? ` (over the ${limit} KiB limit)` : ` (limit ${limit} KiB)`
