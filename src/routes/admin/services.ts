@@ -22,7 +22,9 @@ import {
   insertService,
   listServices,
   updateService,
+  type NewService as StoredService,
   type Service,
+  type ServiceChanges as StoredChanges,
 } from '../../storage/services.ts'
 
 export const services = new OpenApiApp()
@@ -77,6 +79,21 @@ export const NewService = z.strictObject({
   direct_number_country_codes: Fields.direct_number_country_codes.default(null),
 })
 
+/** The API's field names as storage has them, for a create and for a change alike. */
+function serviceFields(body: z.infer<typeof NewService>): Omit<StoredService, 'id'>
+function serviceFields(body: z.infer<typeof ServiceChanges>): StoredChanges
+function serviceFields(body: z.infer<typeof ServiceChanges>): StoredChanges {
+  return {
+    name: body.name,
+    kind: body.kind,
+    requiredParameters: body.required_parameters,
+    allowedChannels: body.allowed_channels,
+    enabled: body.enabled,
+    directNumbers: body.direct_numbers,
+    directNumberCountryCodes: body.direct_number_country_codes,
+  }
+}
+
 export const ServiceChanges = z
   .strictObject({
     name: Fields.name.optional(),
@@ -130,16 +147,7 @@ services.openapi(create, async (c) => {
   const body = c.req.valid('json')
   // Named before the insert, so a refused create (409) is audited against the id it asked for.
   auditAs(c, 'service.create', body.id === undefined ? undefined : String(body.id))
-  const id = await insertService(c.env.DB, {
-    id: body.id,
-    name: body.name,
-    kind: body.kind,
-    requiredParameters: body.required_parameters,
-    allowedChannels: body.allowed_channels,
-    enabled: body.enabled,
-    directNumbers: body.direct_numbers,
-    directNumberCountryCodes: body.direct_number_country_codes,
-  })
+  const id = await insertService(c.env.DB, { id: body.id, ...serviceFields(body) })
   if (id === null) {
     throw conflict(`A service with id ${body.id} or name "${body.name}" already exists.`)
   }
@@ -202,15 +210,7 @@ services.openapi(change, async (c) => {
   const id = serviceId(c.req.param('id'))
   const body = c.req.valid('json')
   auditAs(c, 'service.update', String(id), { changed: Object.keys(body) })
-  const outcome = await updateService(c.env.DB, id, {
-    name: body.name,
-    kind: body.kind,
-    requiredParameters: body.required_parameters,
-    allowedChannels: body.allowed_channels,
-    enabled: body.enabled,
-    directNumbers: body.direct_numbers,
-    directNumberCountryCodes: body.direct_number_country_codes,
-  })
+  const outcome = await updateService(c.env.DB, id, serviceFields(body))
   if (outcome === 'not_found') throw notFound(`No service ${id}.`)
   // Only a new name can conflict.
   if (outcome === 'conflict') throw conflict(`A service named "${body.name}" already exists.`)
