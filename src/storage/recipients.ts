@@ -77,16 +77,15 @@ export async function insertRecipient(
       `INSERT INTO recipients (provider_id, user_id, phone, fcm_tokens, sms_opt_out, fcm_opt_out)
        VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING`,
     )
-    .bind(
-      providerId,
-      userId,
-      fields.phone,
-      JSON.stringify(fields.fcmTokens),
-      +fields.smsOptOut,
-      +fields.fcmOptOut,
-    )
+    .bind(providerId, userId, ...fieldParams(fields))
     .run()
   return result.meta.changes > 0
+}
+
+/** A recipient's fields as the statements below bind them, from ?3 on. */
+function fieldParams(fields: RecipientFields) {
+  const { phone, fcmTokens, smsOptOut, fcmOptOut } = fields
+  return [phone, JSON.stringify(fcmTokens), +smsOptOut, +fcmOptOut] as const
 }
 
 /** Replaces a recipient's fields; false if there is no such recipient. */
@@ -102,14 +101,7 @@ export async function updateRecipient(
          updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2`,
     )
-    .bind(
-      providerId,
-      userId,
-      fields.phone,
-      JSON.stringify(fields.fcmTokens),
-      +fields.smsOptOut,
-      +fields.fcmOptOut,
-    )
+    .bind(providerId, userId, ...fieldParams(fields))
     .run()
   return result.meta.changes > 0
 }
