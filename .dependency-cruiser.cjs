@@ -8,7 +8,8 @@
 //              every route's dependencies are built
 //   config     src/config.ts: the Worker's vars and secrets, parsed once
 //   domain     src/domain/: the rules, plain TypeScript
-//   providers  src/providers/: the delivery channels' adapters, beside domain
+//   channels   src/channels/: the SMS and FCM vendors' adapters and the webhook sender, beside
+//              domain ("provider" means the tenant everywhere in Portero)
 //   queue      src/queue/: the queue consumers and the sweeper, beside domain
 //   storage    src/storage/: one module per table or KV use
 //   neutral    src/errors.ts, encoding.ts, log.ts, channel.ts, token-claims.ts, src/utils/:
@@ -16,13 +17,13 @@
 //
 // Allowed edges (the row may import the column; · = refused):
 //
-//              routes  http  config  domain  providers  queue  storage  neutral
+//              routes  http  config  domain  channels   queue  storage  neutral
 //   entry        ✓      ✓      ✓       ✓        ✓         ✓       ✓        ✓
 //   routes       ·      ✓      ✓       ✓        ·         ·       ✓        ✓
 //   http         ·      ✓      ✓       ✓        ✓         ·       ✓        ✓
 //   config       ·      ·      ·       ✓        ✓         ·       ✓        ✓
 //   domain       ·      ·      ·       ✓        ·         ·       ✓        ✓
-//   providers    ·      ·      ·       ·        ✓         ·       ✓        ✓
+//   channels     ·      ·      ·       ·        ✓         ·       ✓        ✓
 //   queue        ·      ·      ·       ·        ✓         ✓       ✓        ✓
 //   storage      ·      ·      ·       ·        ·         ·       ✓        ✓
 //   neutral      ·      ·      ·       ·        ·         ·       ·        ✓
@@ -40,7 +41,7 @@ const ROUTES = '^src/routes/'
 const HTTP = '^src/http/'
 const CONFIG = '^src/config[.]'
 const DOMAIN = '^src/domain/'
-const PROVIDERS = '^src/providers/'
+const CHANNELS = '^src/channels/'
 const QUEUE = '^src/queue/'
 const STORAGE = '^src/storage/'
 const NEUTRAL = '^src/((errors|encoding|log|channel|token-claims)[.]|utils/)'
@@ -79,8 +80,7 @@ module.exports = {
     },
     {
       name: 'hono-only-in-http-layer',
-      comment:
-        'Only entry, routes and http/ know Hono: domain, storage, providers and queue never.',
+      comment: 'Only entry, routes and http/ know Hono: domain, storage, channels and queue never.',
       severity: 'error',
       from: { path: '^src/', pathNot: any(ENTRY, ROUTES, HTTP, OPENAPI) },
       to: { path: '(^|/)node_modules/(hono|@hono/)|^(hono|@hono/)' },
@@ -102,32 +102,32 @@ module.exports = {
       'http-imports-down',
       'http/ is the glue between routes and the layers below; it never imports a route.',
       HTTP,
-      [HTTP, CONFIG, DOMAIN, PROVIDERS, STORAGE, NEUTRAL],
+      [HTTP, CONFIG, DOMAIN, CHANNELS, STORAGE, NEUTRAL],
     ),
     importsOnly(
       'config-imports-down',
-      'config.ts parses settings into what domain, providers and storage declare they need.',
+      'config.ts parses settings into what domain, channels and storage declare they need.',
       CONFIG,
-      [DOMAIN, PROVIDERS, STORAGE, NEUTRAL],
+      [DOMAIN, CHANNELS, STORAGE, NEUTRAL],
     ),
     importsOnly(
       'domain-imports-down',
-      'Domain gets storage and providers as arguments: it imports no adapter, queue, config or ' +
+      'Domain gets storage and channels as arguments: it imports no adapter, queue, config or ' +
         'HTTP module.',
       DOMAIN,
       [DOMAIN, STORAGE, NEUTRAL],
     ),
     importsOnly(
-      'providers-import-down',
+      'channels-import-down',
       'Providers sit beside domain: they use storage (a token cache) and neutral modules only.',
-      PROVIDERS,
-      [PROVIDERS, STORAGE, NEUTRAL],
+      CHANNELS,
+      [CHANNELS, STORAGE, NEUTRAL],
     ),
     importsOnly(
       'queue-imports-down',
-      'Queue consumers sit beside domain: they drive providers and storage.',
+      'Queue consumers sit beside domain: they drive channels and storage.',
       QUEUE,
-      [QUEUE, PROVIDERS, STORAGE, NEUTRAL],
+      [QUEUE, CHANNELS, STORAGE, NEUTRAL],
     ),
     importsOnly(
       'storage-no-domain',

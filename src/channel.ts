@@ -31,7 +31,7 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number]
 
 /**
  * What a channel reports about a sent delivery (the SMS API's status callback, read by
- * providers/sms-status.ts): a final outcome, or `progress` for the statuses on the way (accepted,
+ * channels/sms-status.ts): a final outcome, or `progress` for the statuses on the way (accepted,
  * queued, sending, sent), which change nothing.
  */
 export type DeliveryReceipt = {

@@ -8,7 +8,7 @@ import { derivePictureIdKey } from './domain/pictures.ts'
 import { MAX_SEND_QUOTA, type SendQuotas } from './domain/quotas.ts'
 import { importPepper } from './domain/secrets.ts'
 import { deriveWebhookSecretKey } from './storage/webhook-secrets.ts'
-import type { ChannelConfig } from './providers/channels.ts'
+import type { ChannelConfig } from './channels/channels.ts'
 import { MEMORY_MAX_MS } from './storage/edge-state.ts'
 import { memoize } from './utils/memo.ts'
 

@@ -20,7 +20,7 @@ import {
 import { clientIp } from './client-auth.ts'
 import { claimInLocation } from '../storage/used-jtis.ts'
 import { log } from '../log.ts'
-import { configuredChannels } from '../providers/channels.ts'
+import { configuredChannels } from '../channels/channels.ts'
 
 /**
  * An audit sink for per-request events (issued tokens, failed logins, revocations, refused admin

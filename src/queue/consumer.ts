@@ -1,8 +1,8 @@
 // The dispatch queue consumer (decisions.md D10): each queue message names one delivery; the D1 row
 // is the source of truth. Every message gets exactly one ack() or retry(), on its own.
 import { log } from '../log.ts'
-import type { Notifiers } from '../providers/channels.ts'
-import type { PermanentFailure } from '../providers/notifier.ts'
+import type { Notifiers } from '../channels/channels.ts'
+import type { PermanentFailure } from '../channels/notifier.ts'
 import { changeDeliveryStatus, type LifecycleDeps } from '../storage/delivery-lifecycle.ts'
 import { claimDelivery, findDeliveryById, type Delivery } from '../storage/messages.ts'
 import { removeFcmToken } from '../storage/recipients.ts'

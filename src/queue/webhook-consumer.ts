@@ -2,7 +2,7 @@
 // subscribed to its type, one queue message each; each of those is one signed POST, recorded as an
 // attempt and retried with backoff until it succeeds or is dead for that endpoint.
 import { log } from '../log.ts'
-import { sendWebhook } from '../providers/webhook-sender.ts'
+import { sendWebhook } from '../channels/webhook-sender.ts'
 import { insertAuditEvent } from '../storage/audit-events.ts'
 import { decryptWebhookSecret } from '../storage/webhook-secrets.ts'
 import {

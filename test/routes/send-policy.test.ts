@@ -4,7 +4,7 @@
 // suppression list: the directory, operators, and STOP / START sent to the sender number.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { smsSignature } from '../../src/providers/sms-signature.ts'
+import { smsSignature } from '../../src/channels/sms-signature.ts'
 import { adminCall, adminToken, json, type Page } from '../helpers/admin.ts'
 import {
   dispatch,

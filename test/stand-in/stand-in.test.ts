@@ -724,7 +724,7 @@ describe('status callbacks', () => {
     ])
     expect(forms[0]!.get('AccountSid')).toBe(ACCOUNT_SID)
     // Checked with Portero's own verifier: two implementations of the scheme agree.
-    const { verifySmsSignature } = await import('../../src/providers/sms-signature.ts')
+    const { verifySmsSignature } = await import('../../src/channels/sms-signature.ts')
     for (const [i, request] of received.entries()) {
       const signature = request.headers.get('x-twilio-signature')
       expect(await verifySmsSignature(AUTH_TOKEN, CALLBACK, forms[i]!, signature)).toBe(true)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import type { OutboundMessage, SendResult } from '../../src/providers/notifier.ts'
-import { parseRetryAfter } from '../../src/providers/http.ts'
-import { createSmsNotifier } from '../../src/providers/sms.ts'
+import type { OutboundMessage, SendResult } from '../../src/channels/notifier.ts'
+import { parseRetryAfter } from '../../src/channels/http.ts'
+import { createSmsNotifier } from '../../src/channels/sms.ts'
 
 const BASE_URL = 'https://sms.portero.test'
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef'

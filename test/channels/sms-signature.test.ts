@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { smsSignature, verifySmsSignature } from '../../src/providers/sms-signature.ts'
+import { smsSignature, verifySmsSignature } from '../../src/channels/sms-signature.ts'
 
 // The worked example of Twilio's "Webhooks security" page: its URL, parameters and auth token.
 const TOKEN = '12345'

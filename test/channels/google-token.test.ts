@@ -13,7 +13,7 @@ import {
   FCM_SCOPE,
   ProviderAuthError,
   type GoogleTokenSourceConfig,
-} from '../../src/providers/google-token.ts'
+} from '../../src/channels/google-token.ts'
 
 const TOKEN_URL = 'https://oauth2.portero.test/token'
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'

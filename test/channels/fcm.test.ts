@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest'
 import { sha256Hex } from '../../src/encoding.ts'
-import { createFcmNotifier, type FcmMessage } from '../../src/providers/fcm.ts'
-import { ProviderAuthError, type GoogleTokenSource } from '../../src/providers/google-token.ts'
-import type { OutboundMessage } from '../../src/providers/notifier.ts'
+import { createFcmNotifier, type FcmMessage } from '../../src/channels/fcm.ts'
+import { ProviderAuthError, type GoogleTokenSource } from '../../src/channels/google-token.ts'
+import type { OutboundMessage } from '../../src/channels/notifier.ts'
 
 const BASE_URL = 'https://fcm.portero.test'
 const PROJECT_ID = 'portero-test'
