@@ -11,22 +11,25 @@
 //   channels   src/channels/: the SMS and FCM vendors' adapters and the webhook sender, beside
 //              domain ("provider" means the tenant everywhere in Portero)
 //   queue      src/queue/: the queue consumers and the sweeper, beside domain
+//   shards     src/shards/: the Durable Object of a provider's send state, an adapter like storage
+//              whose rules are domain's
 //   storage    src/storage/: one module per table or KV use
 //   neutral    src/errors.ts, encoding.ts, log.ts, channel.ts, token-claims.ts, src/utils/:
 //              shared by every layer, importing only each other
 //
 // Allowed edges (the row may import the column; · = refused):
 //
-//              routes  http  config  domain  channels   queue  storage  neutral
-//   entry        ✓      ✓      ✓       ✓        ✓         ✓       ✓        ✓
-//   routes       ·      ✓      ✓       ✓        ·         ·       ✓        ✓
-//   http         ·      ✓      ✓       ✓        ✓         ·       ✓        ✓
-//   config       ·      ·      ·       ✓        ✓         ·       ✓        ✓
-//   domain       ·      ·      ·       ✓        ·         ·       ✓        ✓
-//   channels     ·      ·      ·       ·        ✓         ·       ✓        ✓
-//   queue        ·      ·      ·       ·        ✓         ✓       ✓        ✓
-//   storage      ·      ·      ·       ·        ·         ·       ✓        ✓
-//   neutral      ·      ·      ·       ·        ·         ·       ·        ✓
+//              routes  http  config  domain  channels  queue  shards  storage  neutral
+//   entry        ✓      ✓      ✓       ✓        ✓        ✓      ✓       ✓        ✓
+//   routes       ·      ✓      ✓       ✓        ·        ·      ·       ✓        ✓
+//   http         ·      ✓      ✓       ✓        ✓        ·      ✓       ✓        ✓
+//   config       ·      ·      ·       ✓        ✓        ·      ·       ✓        ✓
+//   domain       ·      ·      ·       ✓        ·        ·      ·       ✓        ✓
+//   channels     ·      ·      ·       ·        ✓        ·      ·       ✓        ✓
+//   queue        ·      ·      ·       ·        ✓        ✓      ·       ✓        ✓
+//   shards       ·      ·      ·       ✓        ·        ·      ✓       ✓        ✓
+//   storage      ·      ·      ·       ·        ·        ·      ·       ✓        ✓
+//   neutral      ·      ·      ·       ·        ·        ·      ·       ·        ✓
 //
 // Routes may go straight to storage for plain reads and writes that carry no rule. Only
 // src/routes/admin/index.ts imports routes of its own: it mounts the admin sub-apps, as app.ts
@@ -43,6 +46,7 @@ const CONFIG = '^src/config[.]'
 const DOMAIN = '^src/domain/'
 const CHANNELS = '^src/channels/'
 const QUEUE = '^src/queue/'
+const SHARDS = '^src/shards/'
 const STORAGE = '^src/storage/'
 const NEUTRAL = '^src/((errors|encoding|log|channel|token-claims)[.]|utils/)'
 const OPENAPI = '^src/openapi/'
@@ -102,7 +106,7 @@ module.exports = {
       'http-imports-down',
       'http/ is the glue between routes and the layers below; it never imports a route.',
       HTTP,
-      [HTTP, CONFIG, DOMAIN, CHANNELS, STORAGE, NEUTRAL],
+      [HTTP, CONFIG, DOMAIN, CHANNELS, SHARDS, STORAGE, NEUTRAL],
     ),
     importsOnly(
       'config-imports-down',
@@ -128,6 +132,13 @@ module.exports = {
       'Queue consumers sit beside domain: they drive channels and storage.',
       QUEUE,
       [QUEUE, CHANNELS, STORAGE, NEUTRAL],
+    ),
+    importsOnly(
+      'shards-import-down',
+      "A send shard keeps its state's SQL and applies domain's rules to it: no route, HTTP, " +
+        'config, queue or channel.',
+      SHARDS,
+      [SHARDS, DOMAIN, STORAGE, NEUTRAL],
     ),
     importsOnly(
       'storage-no-domain',

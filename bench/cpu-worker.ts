@@ -348,7 +348,7 @@ type Call = {
 function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
   const calls: Call[] = []
   let turn: Call[] = []
-  let seen: RoundTrips = { kv: 0, d1: 0, queue: 0, d1Statements: 0 }
+  let seen: RoundTrips = { kv: 0, d1: 0, queue: 0, d1Statements: 0, do: 0 }
   // Steps across kinds, which the counter does not see: a KV read and a D1 query in one
   // Promise.all cost the slower of the two, not both. Deferred calls do not hold a step open.
   let steps = 0

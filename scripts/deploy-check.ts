@@ -136,6 +136,21 @@ export function checkEnvironment(
     }
   }
 
+  // Durable Objects (decisions.md D32): every binding of the local default, with the class
+  // migrations that create its class (Wrangler inherits neither).
+  for (const { name, class_name: className } of local.durable_objects.bindings) {
+    const binding = target.durable_objects.bindings.find((b) => b.name === name)
+    const path = `durable_objects.bindings[${name}]`
+    if (!binding) fail(path, 'is missing: Durable Object bindings are not inherited, declare it')
+    else if (binding.class_name !== className) {
+      fail(`${path}.class_name`, `is "${binding.class_name}", not "${className}"`)
+    }
+    const created = target.migrations.some((m) =>
+      [...(m.new_sqlite_classes ?? []), ...(m.new_classes ?? [])].includes(className),
+    )
+    if (!created) fail('migrations', `create no class ${className}: declare its migration`)
+  }
+
   // Every var of the local default, declared again (Wrangler does not inherit vars).
   for (const name of Object.keys(local.vars)) {
     if (!(name in vars)) fail(`vars.${name}`, 'is missing: vars are not inherited, declare it')

@@ -12,9 +12,11 @@ import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-
 import { purgeOldWebhookEvents, sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
-import { deleteStaleSendCounters } from './storage/send-counters.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000
+
+// The Durable Object classes wrangler.toml binds (durable_objects, migrations).
+export { SendShard } from './shards/send-shard.ts'
 
 export default {
   fetch: app.fetch,
@@ -59,8 +61,8 @@ export default {
 
   // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue
   // deliveries and stranded webhook events go back to the queue, audit events leave after
-  // AUDIT_RETENTION_DAYS and webhook events after 30 days, every revocation's tombstone is
-  // confirmed, and send counters of windows long over are dropped.
+  // AUDIT_RETENTION_DAYS and webhook events after 30 days, and every revocation's tombstone is
+  // confirmed.
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
     // Settled one by one: a failing part (a D1 error, a malformed AUDIT_RETENTION_DAYS) neither
@@ -72,10 +74,8 @@ export default {
       backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
       sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
       purgeOldWebhookEvents(env.DB, now),
-      deleteStaleSendCounters(env.DB, now),
     ])
-    const [purged, requeued, auditPurged, tombstoned, webhooksRequeued, webhooksPurged, counters] =
-      settled
+    const [purged, requeued, auditPurged, tombstoned, webhooksRequeued, webhooksPurged] = settled
     const value = (r: PromiseSettledResult<number>) =>
       r.status === 'fulfilled' ? r.value : String(r.reason)
     const failed = settled.find((r) => r.status === 'rejected')
@@ -86,7 +86,6 @@ export default {
       tombstoned: value(tombstoned),
       webhooksRequeued: value(webhooksRequeued),
       webhooksPurged: value(webhooksPurged),
-      countersPurged: value(counters),
     })
     if (failed) throw failed.reason
   },

@@ -1,8 +1,8 @@
 // Accepting a /Services request (decisions.md D9–D13): check the caller, service and
-// subscription, resolve the destination, refuse a suppressed number or a provider over its send
-// quota, write the message to the D1 outbox, then enqueue its deliveries after the response. The
-// response waits on two D1 round trips: one batch of reads, one batch of writes (the quota
-// counters are read in the first and counted in the second, decisions.md D28).
+// subscription, resolve the destination, refuse a suppressed number, have the provider's send
+// shard admit the message (its quotas and Idempotency-Key, decisions.md D32), write the message to
+// the D1 outbox, then enqueue its deliveries after the response. The response waits on a batch of
+// D1 reads, the shard's call and a batch of D1 writes.
 // Then reading a message back: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
 import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
@@ -21,13 +21,13 @@ import {
 } from '../storage/messages.ts'
 import { selectProviderQuotas } from '../storage/providers.ts'
 import { selectRecipient, type Recipient } from '../storage/recipients.ts'
-import { countSend, destinationKey, selectSendCounts } from '../storage/send-counters.ts'
 import { selectServiceById, type Service } from '../storage/services.ts'
 import { selectSubscriptionByToken } from '../storage/subscriptions.ts'
 import { selectSuppression, type Suppression } from '../storage/suppressions.ts'
 import type { PartRequest, ServicesRequest } from './dispatch-request.ts'
 import { pictureDigest, planPictures, storePictures, type PictureDeps } from './pictures.ts'
-import { checkQuotas, effectiveQuotas, type SendQuotas } from './quotas.ts'
+import type { SendShardApi } from './admission.ts'
+import { destinationKey, effectiveQuotas, quotaExceeded, type SendQuotas } from './quotas.ts'
 import { E164 } from '../utils/e164.ts'
 
 export type DispatchDeps = {
@@ -37,6 +37,8 @@ export type DispatchDeps = {
   channels: ReadonlySet<Channel>
   /** The deployment's default send quotas; a provider may have its own. */
   quotas: SendQuotas
+  /** The send shard of a provider (src/shards/send-shard.ts). */
+  shardOf: (providerId: string) => SendShardApi
   now: Date
   /** Where pictures are published (decisions.md D19). */
   pictures: Omit<PictureDeps, 'now'>
@@ -94,7 +96,6 @@ export async function acceptDispatch(
       recipient: to ? selectRecipient(deps.db, providerId, to) : null,
       suppression: to && bySms ? selectSuppression(deps.db, providerId, to) : null,
       quotas: selectProviderQuotas(deps.db, providerId),
-      sent: to ? selectSendCounts(deps.db, providerId, to, deps.now) : null,
     }),
     planPictures(pictureDeps, withPicture),
     hashRequest(request),
@@ -157,14 +158,18 @@ export async function acceptDispatch(
     throw suppressed(stored.suppression)
   }
   // Last: a request refused for any other reason is not what the quota is telling about.
-  checkQuotas(effectiveQuotas(deps.quotas, stored.quotas), stored.sent!, deps.now)
+  const admission = await deps.shardOf(providerId).admit({
+    idempotencyKey,
+    requestHash,
+    destinationKey: destinationKey(destination, stored.recipient?.phone ?? null),
+    quotas: effectiveQuotas(deps.quotas, stored.quotas),
+  })
+  if (admission.outcome === 'over_quota') throw quotaExceeded(admission.refusal)
+  if (admission.outcome === 'conflict') throw conflictingKey()
 
   // Only a request that will be accepted stores its pictures, before the rows that point to them.
   await storePictures(pictureDeps, pictures.writes)
-  const subject = destinationKey(destination, stored.recipient?.phone ?? null)
-  const deliveries = await insertMessage(deps.db, message, parts, [
-    countSend(deps.db, providerId, subject, deps.now, message.id),
-  ])
+  const deliveries = await insertMessage(deps.db, message, parts)
   if (!deliveries) {
     // Another request with this Idempotency-Key won the race (the unique index decided).
     const { winner } = await readBatch(deps.db, {
@@ -205,10 +210,12 @@ async function hashable(request: ServicesRequest) {
 }
 
 function replay(earlier: StoredMessage, requestHash: string): Accepted {
-  if (earlier.message.requestHash !== requestHash) {
-    throw conflict('This Idempotency-Key was already used with a different request body.')
-  }
+  if (earlier.message.requestHash !== requestHash) throw conflictingKey()
   return { ...earlier, replayed: true }
+}
+
+function conflictingKey(): AppError {
+  return conflict('This Idempotency-Key was already used with a different request body.')
 }
 
 function checkParameters(service: Service, request: ServicesRequest): void {

@@ -159,7 +159,6 @@ export async function deleteProviderCascade(db: D1Database, id: string): Promise
     'DELETE FROM messages WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM recipients WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM suppressions WHERE provider_id = CAST(?1 AS INTEGER)',
-    'DELETE FROM send_counters WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM subscriptions WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM clients WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM providers WHERE id = CAST(?1 AS INTEGER)',

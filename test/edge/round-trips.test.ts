@@ -39,13 +39,15 @@ async function probeWarm(make: () => Request) {
 
 function expectWithin(
   trips: RoundTrips,
-  budget: Required<Omit<Budget, 'd1Statements'>>,
+  budget: Required<Omit<Budget, 'd1Statements' | 'do'>> & Pick<Budget, 'do'>,
   calls: string[],
 ) {
   const detail = `calls: ${calls.join(', ')}`
   expect(trips.kv, detail).toBeLessThanOrEqual(budget.kv)
   expect(trips.d1, detail).toBeLessThanOrEqual(budget.d1)
   expect(trips.queue, detail).toBeLessThanOrEqual(budget.queue)
+  // A route that names no Durable Object budget calls none.
+  expect(trips.do, detail).toBeLessThanOrEqual(budget.do ?? 0)
 }
 
 const GRANT = new URLSearchParams({ grant_type: 'client_credentials' }).toString()
@@ -266,7 +268,7 @@ describe('token checks: one KV round trip, no D1', () => {
   })
 })
 
-describe('POST /Services: at most two D1 round trips and no queue send after its token check', () => {
+describe('POST /Services: two D1 round trips, one send shard call, no queue send after its token check', () => {
   it('sends document 001’s example', async () => {
     const sender = await createSender()
     await probe(meRequest(sender.token)) // the token check warm, as it is for a busy provider
@@ -274,8 +276,10 @@ describe('POST /Services: at most two D1 round trips and no queue send after its
       jsonRequest('/Services', example001(sender), { authorization: `Bearer ${sender.token}` }),
     )
     expect(response.status).toBe(201)
-    // One KV round for the token check; pictures would add one more.
-    expectWithin(trips, { kv: 1, d1: 2, queue: 0 }, calls)
+    // One KV round for the token check; pictures would add one more. The shard admits the message
+    // between the D1 reads and writes.
+    expectWithin(trips, { kv: 1, d1: 2, queue: 0, do: 1 }, calls)
+    expect(calls.filter((c) => c.startsWith('do.'))).toEqual(['do.admit'])
   })
 })
 

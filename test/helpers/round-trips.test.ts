@@ -11,7 +11,7 @@ describe('countRoundTrips', () => {
     expect(counter.snapshot().kv).toBe(1)
     await CACHE.get('c')
     await DB.prepare('SELECT ?1 AS v').bind(1).first()
-    expect(counter.snapshot()).toEqual({ kv: 2, d1: 1, queue: 0, d1Statements: 1 })
+    expect(counter.snapshot()).toEqual({ kv: 2, d1: 1, queue: 0, d1Statements: 1, do: 0 })
   })
 
   it('counts a D1 batch as one round of as many statements, and records queue bodies', async () => {
@@ -20,8 +20,17 @@ describe('countRoundTrips', () => {
     const rows = await DB.batch([DB.prepare('SELECT 1 AS v'), DB.prepare('SELECT 2 AS v')])
     expect(rows.map((r) => r.results)).toEqual([[{ v: 1 }], [{ v: 2 }]])
     await DISPATCH_QUEUE.sendBatch([{ body: { deliveryId: 'x' } }])
-    expect(counter.snapshot()).toEqual({ kv: 0, d1: 1, queue: 1, d1Statements: 2 })
+    expect(counter.snapshot()).toEqual({ kv: 0, d1: 1, queue: 1, d1Statements: 2, do: 0 })
     expect(counter.sent('DISPATCH_QUEUE')).toEqual([{ deliveryId: 'x' }])
     expect(counter.calls()).toEqual(['d1.batch(2)', 'queue.sendBatch(1)'])
+  })
+
+  it('counts a call to a Durable Object as one round trip, named by its method', async () => {
+    const counter = countRoundTrips(env)
+    const shard = counter.env.SEND_SHARDS.getByName(`provider:${crypto.randomUUID()}`)
+    await Promise.all([shard.forget(), shard.forget()])
+    await shard.forget()
+    expect(counter.snapshot()).toEqual({ kv: 0, d1: 0, queue: 0, d1Statements: 0, do: 2 })
+    expect(counter.calls()).toEqual(['do.forget', 'do.forget', 'do.forget'])
   })
 })

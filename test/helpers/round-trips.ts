@@ -1,13 +1,22 @@
-// Counting proxies around the Worker's D1, KV and queue bindings: how many round trips a response
-// waits for, one after the other. Calls of one kind that overlap (one Promise.all) count once, as
-// do one KV bulk get and one db.batch; a D1 batch of n statements counts n statements.
+// Counting proxies around the Worker's D1, KV, queue and Durable Object bindings: how many round
+// trips a response waits for, one after the other. Calls of one kind that overlap (one Promise.all)
+// count once, as do one KV bulk get and one db.batch; a D1 batch of n statements counts n
+// statements; a call to a Durable Object (an RPC method of its stub) is one round trip.
 
-export type RoundTrips = { kv: number; d1: number; queue: number; d1Statements: number }
+export type RoundTrips = {
+  kv: number
+  d1: number
+  queue: number
+  d1Statements: number
+  /** Calls to Durable Objects. */
+  do: number
+}
 
-type Kind = 'kv' | 'd1' | 'queue'
+type Kind = 'kv' | 'd1' | 'queue' | 'do'
 
 /**
- * One counted call: its binding's kind, its name (`kv.get`, `d1.batch(3)`…), its KV key, and when
+ * One counted call: its binding's kind, its name (`kv.get`, `d1.batch(3)`, `do.admit`…), its KV key
+ * (or the Durable Object's name), and when
  * it started and ended, on a clock that ticks once at every start and end of a counted call.
  */
 export type Call = { kind: Kind; name: string; key?: string; start: number; end?: number }
@@ -38,8 +47,8 @@ export function countRoundTrips<E extends object>(
   env: E,
   { before }: CountOptions = {},
 ): Counter<E> {
-  let trips: RoundTrips = { kv: 0, d1: 0, queue: 0, d1Statements: 0 }
-  const inFlight: Record<Kind, number> = { kv: 0, d1: 0, queue: 0 }
+  let trips: RoundTrips = { kv: 0, d1: 0, queue: 0, d1Statements: 0, do: 0 }
+  const inFlight: Record<Kind, number> = { kv: 0, d1: 0, queue: 0, do: 0 }
   let log: Call[] = []
   let clock = 0
   const bodies = new Map<string, unknown[]>()
@@ -143,6 +152,32 @@ export function countRoundTrips<E extends object>(
     })
   }
 
+  function stub(name: string, target: DurableObjectStub): DurableObjectStub {
+    return new Proxy(target, {
+      get(object, prop) {
+        const value = Reflect.get(object, prop) as unknown
+        if (typeof prop !== 'string' || typeof value !== 'function') return value
+        // Called on the stub itself: an RPC method's own `apply` would be another RPC call.
+        const methods = object as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+        return (...args: unknown[]) =>
+          track('do', `do.${prop}`, () => methods[prop]!(...args), 0, name)
+      },
+    })
+  }
+
+  function durableObjects(namespace: DurableObjectNamespace): DurableObjectNamespace {
+    return new Proxy(namespace, {
+      get(target, prop) {
+        if (prop === 'getByName') {
+          return (name: string, options?: DurableObjectNamespaceGetDurableObjectOptions) =>
+            stub(name, target.getByName(name, options))
+        }
+        const value = Reflect.get(target, prop) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+  }
+
   const wrapped: Record<string, unknown> = { ...(env as Record<string, unknown>) }
   for (const [name, binding] of Object.entries(env)) {
     if (typeof binding !== 'object' || binding === null) continue
@@ -152,6 +187,8 @@ export function countRoundTrips<E extends object>(
     else if (has('get', 'put', 'list', 'getWithMetadata'))
       wrapped[name] = kv(binding as KVNamespace)
     else if (has('send', 'sendBatch')) wrapped[name] = queue(name, binding as Queue)
+    else if (has('getByName', 'idFromName'))
+      wrapped[name] = durableObjects(binding as DurableObjectNamespace)
   }
 
   return {
@@ -161,7 +198,7 @@ export function countRoundTrips<E extends object>(
     timeline: () => log.map((c) => ({ ...c })),
     sent: (binding) => [...(bodies.get(binding) ?? [])],
     reset() {
-      trips = { kv: 0, d1: 0, queue: 0, d1Statements: 0 }
+      trips = { kv: 0, d1: 0, queue: 0, d1Statements: 0, do: 0 }
       log = []
       for (const list of bodies.values()) list.length = 0
     },

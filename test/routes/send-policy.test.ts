@@ -3,7 +3,7 @@
 // that does not allow it, and a suppressed number however it is addressed; and what feeds the
 // suppression list: the directory, operators, and STOP / START sent to the sender number.
 import { env } from 'cloudflare:workers'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { smsSignature } from '../../src/channels/sms-signature.ts'
 import { adminCall, adminToken, json, type Page } from '../helpers/admin.ts'
 import {
@@ -16,6 +16,7 @@ import {
   type Sender,
 } from '../helpers/dispatch.ts'
 import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
+import { setShardCounter, shardCounters } from '../helpers/shards.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 
 const admin = await adminToken()
@@ -35,15 +36,7 @@ async function phoneOf(sender: Sender): Promise<string> {
   return row!.phone
 }
 
-/** How many messages the provider's counters hold, per span. */
-async function counters(providerId: string): Promise<Record<string, number>> {
-  const { results } = await env.DB.prepare(
-    'SELECT span, SUM(count) AS n FROM send_counters WHERE provider_id = CAST(?1 AS INTEGER) GROUP BY span',
-  )
-    .bind(providerId)
-    .all<{ span: string; n: number }>()
-  return Object.fromEntries(results.map((r) => [r.span, r.n]))
-}
+const counters = shardCounters
 
 /**
  * Waits, when the window of `spanSeconds` the clock is in has less than `needSeconds` left, for
@@ -98,6 +91,59 @@ describe('POST /Services: send quotas', { timeout: 45_000 }, () => {
     expect(smsTo(standIn, phone).filter((t) => t.includes(marker))).toEqual([])
   })
 
+  it('accepts exactly the quota of 200 parallel requests and refuses the rest cleanly', async () => {
+    const standIn = useStandIn()
+    const sender = await freshSender({ directNumbers: true })
+    expect((await setQuotas(sender.providerId, { per_minute: 5 })).status).toBe(204)
+    await roomInWindow(60, 20)
+    const marker = crypto.randomUUID()
+    // Each to a number of its own, so only the minute quota can hold them back.
+    const phones = Array.from({ length: 200 }, () => freshPhone())
+    const responses = await Promise.all(
+      phones.map((phone) => dispatch(sender, to(smsRequest(sender, marker), phone))),
+    )
+    const statuses = responses.map((r) => r.status)
+    expect(statuses.filter((s) => s === 201)).toHaveLength(5)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(195)
+    for (const refused of responses.filter((r) => r.status === 429)) {
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      expect(((await refused.json()) as { code: string }).code).toBe('quota_exceeded')
+    }
+    // Five messages of one delivery each.
+    expect(await outboxRows(sender.providerId)).toBe(10)
+    expect(await counters(sender.providerId)).toMatchObject({ minute: 5, day: 5 })
+    // The five accepted are sent; nothing of the refused ones is.
+    await vi.waitFor(() => expect(phones.flatMap((p) => smsTo(standIn, p)).length).toBe(5), {
+      timeout: 20_000,
+      interval: 100,
+    })
+  })
+
+  it('counts parallel requests with one Idempotency-Key once, and stores one message', async () => {
+    useStandIn()
+    const sender = await freshSender()
+    expect((await setQuotas(sender.providerId, { per_minute: 3 })).status).toBe(204)
+    await roomInWindow(60, 20)
+    const key = { 'idempotency-key': `k-${crypto.randomUUID()}` }
+    const body = smsRequest(sender)
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => dispatch(sender, body, key)),
+    )
+    const statuses = responses.map((r) => r.status)
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1)
+    expect(statuses.filter((s) => s === 200)).toHaveLength(19)
+    const ids = await Promise.all(
+      responses.map(async (r) => ((await r.json()) as { id: string }).id),
+    )
+    expect(new Set(ids).size).toBe(1)
+    expect(await outboxRows(sender.providerId)).toBe(2)
+    expect(await counters(sender.providerId)).toMatchObject({ minute: 1, day: 1 })
+    // Two of the three left.
+    expect((await dispatch(sender, smsRequest(sender))).status).toBe(201)
+    expect((await dispatch(sender, smsRequest(sender))).status).toBe(201)
+    await expectProblem(await dispatch(sender, smsRequest(sender)), 429, 'quota_exceeded')
+  })
+
   it('still answers a replay of an accepted request when over quota', async () => {
     useStandIn()
     const sender = await freshSender()
@@ -115,12 +161,11 @@ describe('POST /Services: send quotas', { timeout: 45_000 }, () => {
     await roomInWindow(86_400, 30)
     const now = Math.floor(Date.now() / 1000)
     const day = now - (now % 86_400)
-    await env.DB.prepare(
-      `INSERT INTO send_counters (provider_id, span, subject, starts_at, count)
-       VALUES (CAST(?1 AS INTEGER), 'day', '', ?2, ?3)`,
+    await setShardCounter(
+      sender.providerId,
+      { span: 'day', startsAt: day },
+      Number(env.SEND_QUOTA_PER_DAY),
     )
-      .bind(sender.providerId, day, Number(env.SEND_QUOTA_PER_DAY))
-      .run()
     let response!: Response
     const problem = await expectRefusedCleanly(
       sender,

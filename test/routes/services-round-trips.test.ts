@@ -1,5 +1,6 @@
-// What POST /Services waits on (README "What happens next"): at most two D1 round trips, the
-// picture writes in one KV round, and never the queue. Counted by proxies around the real bindings.
+// What POST /Services waits on (README "What happens next"): at most two D1 round trips and one
+// call to the provider's send shard, the picture writes in one KV round, and never the queue.
+// Counted by proxies around the real bindings.
 import {
   createExecutionContext,
   createScheduledController,
@@ -94,10 +95,18 @@ async function dispatchProbed(
   probe.release()
   await waitOnExecutionContext(ctx)
   const d1 = atResponse.filter((c) => c.kind === 'd1')
+  const shard = atResponse.filter((c) => c.kind === 'do')
   const pictures = atResponse.filter((c) => c.kind === 'kv' && c.key?.startsWith('picture:'))
   // A send is held until the response is out: one already done means the response waited for it.
   const sendsAwaited = atResponse.filter((c) => c.kind === 'queue' && c.end !== undefined)
-  return { response, d1, pictures, sendsAwaited, sent: probe.counter.sent('DISPATCH_QUEUE') }
+  return {
+    response,
+    d1,
+    shard,
+    pictures,
+    sendsAwaited,
+    sent: probe.counter.sent('DISPATCH_QUEUE'),
+  }
 }
 
 /** Waits until the consumer has sent the delivery (the real queue and the stand-in). */
@@ -114,14 +123,14 @@ async function untilSent(id: string) {
 
 describe('POST /Services round trips', () => {
   it(
-    'answers a first send after two D1 round trips and enqueues after the response',
+    'answers a first send after D1 reads, the shard’s admission and D1 writes, and enqueues after the response',
     QUEUE,
     async () => {
       useStandIn()
       const sender = await createSender()
       await warmToken(sender)
       const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
-      const { response, d1, pictures, sendsAwaited, sent } = await dispatchProbed(
+      const { response, d1, shard, pictures, sendsAwaited, sent } = await dispatchProbed(
         sender,
         example001(sender),
         key,
@@ -129,6 +138,10 @@ describe('POST /Services round trips', () => {
       expect(response.status).toBe(201)
       const message = (await response.json()) as Accepted
       expect(d1.map((c) => c.method)).toEqual(['batch', 'batch'])
+      // One call to the provider's shard, after the reads and before the writes.
+      expect(shard).toMatchObject([{ method: 'admit', key: `provider:${sender.providerId}` }])
+      expect(shard[0]!.start).toBeGreaterThan(d1[0]!.end!)
+      expect(shard[0]!.end).toBeLessThan(d1[1]!.start)
       expect(pictures).toEqual([])
       expect(sendsAwaited).toEqual([])
       // The probe lets the send go once the response is out: it carries every delivery of the
@@ -140,22 +153,27 @@ describe('POST /Services round trips', () => {
     },
   )
 
-  it('answers a replay after one D1 round trip and sends nothing', QUEUE, async () => {
-    useStandIn()
-    const sender = await createSender()
-    await warmToken(sender)
-    const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
-    const first = await dispatchProbed(sender, example001(sender), key)
-    expect(first.response.status).toBe(201)
-    const original = (await first.response.json()) as Accepted
+  it(
+    'answers a replay after one D1 round trip, asking no shard, and sends nothing',
+    QUEUE,
+    async () => {
+      useStandIn()
+      const sender = await createSender()
+      await warmToken(sender)
+      const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
+      const first = await dispatchProbed(sender, example001(sender), key)
+      expect(first.response.status).toBe(201)
+      const original = (await first.response.json()) as Accepted
 
-    const again = await dispatchProbed(sender, example001(sender), key)
-    expect(again.response.status).toBe(200)
-    expect(((await again.response.json()) as Accepted).id).toBe(original.id)
-    expect(again.d1.map((c) => c.method)).toEqual(['batch'])
-    expect(again.sent).toEqual([])
-    for (const { id } of original.deliveries) expect((await untilSent(id))?.status).toBe('sent')
-  })
+      const again = await dispatchProbed(sender, example001(sender), key)
+      expect(again.response.status).toBe(200)
+      expect(((await again.response.json()) as Accepted).id).toBe(original.id)
+      expect(again.d1.map((c) => c.method)).toEqual(['batch'])
+      expect(again.shard).toEqual([])
+      expect(again.sent).toEqual([])
+      for (const { id } of original.deliveries) expect((await untilSent(id))?.status).toBe('sent')
+    },
+  )
 
   it('writes a new picture in one KV round, its lookup beside the D1 reads', QUEUE, async () => {
     useStandIn()

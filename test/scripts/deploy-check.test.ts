@@ -218,6 +218,20 @@ describe('deploy:check refuses', () => {
       /another environment's Worker name/,
     ],
     [
+      'no send shard binding',
+      'env.production.durable_objects.bindings[SEND_SHARDS]',
+      /\[\[env\.production\.durable_objects\.bindings\]\]\nname = "SEND_SHARDS"\nclass_name = "SendShard"\n/,
+      '',
+      /Durable Object bindings are not inherited/,
+    ],
+    [
+      'no migration creating the send shard class',
+      'env.production.migrations',
+      /new_sqlite_classes = \["SendShard"\]/,
+      'new_sqlite_classes = []',
+      /create no class SendShard/,
+    ],
+    [
       'a dispatch consumer without max_concurrency',
       'env.production.queues.consumers[portero-production-dispatch].max_concurrency',
       /max_concurrency = 5\n/,

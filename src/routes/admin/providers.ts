@@ -14,7 +14,7 @@ import {
 import { effectiveQuotas, MAX_SEND_QUOTA, type SendQuotas } from '../../domain/quotas.ts'
 import { liftSuppression, suppressNumber } from '../../domain/suppressions.ts'
 import { auditAs } from '../../http/audit.ts'
-import { clientRecordDeps } from '../../http/deps.ts'
+import { clientRecordDeps, sendShardOf } from '../../http/deps.ts'
 import { OpenApiApp } from '../../http/openapi-app.ts'
 import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
 import { recipientPage } from '../../http/recipients.ts'
@@ -205,6 +205,8 @@ providers.openapi(remove, async (c) => {
   const cascade = c.req.valid('query').cascade === 'true'
   auditAs(c, 'provider.delete', provider.id, { cascade })
   await removeProvider(clientRecordDeps(c), provider, cascade)
+  // A provider created again under this id starts with fresh quotas and keys.
+  await sendShardOf(c, provider.id).forget()
   return c.body(null, 204)
 })
 

@@ -15,6 +15,7 @@ import {
   type Sender,
 } from '../../helpers/dispatch.ts'
 import { basicAuth, call, expectProblem, postForm } from '../../helpers/http.ts'
+import { shardCounters } from '../../helpers/shards.ts'
 import { useStandIn } from '../../helpers/stand-in.ts'
 import { expectActive, expectInactive } from '../../helpers/token-state.ts'
 import { eventually, tokenFor } from '../../helpers/tokens.ts'
@@ -440,6 +441,8 @@ describe('DELETE /admin/providers/{id}', () => {
     await expectActive(sender.token)
     await writeOutbox(sender, [{}])
     expect(await countRows('delivery_events', sender.providerId)).toBe(1)
+    expect((await dispatch(sender, smsRequest(sender))).status).toBe(201)
+    expect(await shardCounters(sender.providerId)).toMatchObject({ minute: 1, day: 1 })
     const response = await adminCall(
       admin,
       'DELETE',
@@ -456,6 +459,8 @@ describe('DELETE /admin/providers/{id}', () => {
     for (const table of [...tables, 'delivery_events']) {
       expect(await countRows(table, sender.providerId)).toBe(0)
     }
+    // A provider created again under this id starts with fresh quotas.
+    expect(await shardCounters(sender.providerId)).toEqual({})
     await expectInactive(sender.token)
     await expectProblem(await login(sender), 401, 'invalid_client', 'application/json')
     // The subscription went with the provider, so its service can be deleted now.

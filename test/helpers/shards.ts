@@ -1,0 +1,37 @@
+// A provider's send shard seen from a test: what it counted, and counts put in place.
+import { env } from 'cloudflare:workers'
+import { runInDurableObject } from 'cloudflare:test'
+import { sendShardFor } from '../../src/shards/send-shard.ts'
+
+const shardOf = (providerId: string) => sendShardFor(env.SEND_SHARDS, providerId)
+
+/** How many messages the provider's shard counted in its current windows, per span. */
+export function shardCounters(providerId: string): Promise<Record<string, number>> {
+  return runInDurableObject(shardOf(providerId), (_, state) => {
+    const rows = state.storage.sql
+      .exec<{ span: string; n: number }>(
+        'SELECT span, SUM(count) AS n FROM send_counters GROUP BY span',
+      )
+      .toArray()
+    return Object.fromEntries(rows.map((r) => [r.span, r.n]))
+  })
+}
+
+/** Sets a counter of the provider's shard, as if `count` messages had been accepted. */
+export function setShardCounter(
+  providerId: string,
+  counter: { span: 'minute' | 'day' | 'destination_hour'; subject?: string; startsAt: number },
+  count: number,
+): Promise<void> {
+  return runInDurableObject(shardOf(providerId), (_, state) => {
+    state.storage.sql.exec(
+      `INSERT INTO send_counters (span, subject, starts_at, count) VALUES (?, ?, ?, ?)
+       ON CONFLICT (span, subject) DO UPDATE SET starts_at = excluded.starts_at,
+         count = excluded.count`,
+      counter.span,
+      counter.subject ?? '',
+      counter.startsAt,
+      count,
+    )
+  })
+}
