@@ -123,16 +123,30 @@ const RetentionDays = z
   .transform(Number)
   .refine((days) => days >= 1 && days <= 3650, 'must be between 1 and 3650 days')
 
+function loadRetentionDays(
+  env: Env,
+  name: 'AUDIT_RETENTION_DAYS' | 'MESSAGE_RETENTION_DAYS',
+): number {
+  const parsed = RetentionDays.safeParse(env[name] ?? '')
+  if (!parsed.success) throw new Error(`${name} ${parsed.error.issues[0]?.message ?? 'is invalid'}`)
+  return parsed.data
+}
+
 /**
  * AUDIT_RETENTION_DAYS: how many days the audit log keeps an event. Throws, naming the variable,
  * when it is missing or not a whole number of days from 1 to 3650.
  */
 export function loadAuditRetentionDays(env: Env): number {
-  const parsed = RetentionDays.safeParse(env.AUDIT_RETENTION_DAYS ?? '')
-  if (!parsed.success) {
-    throw new Error(`AUDIT_RETENTION_DAYS ${parsed.error.issues[0]?.message ?? 'is invalid'}`)
-  }
-  return parsed.data
+  return loadRetentionDays(env, 'AUDIT_RETENTION_DAYS')
+}
+
+/**
+ * MESSAGE_RETENTION_DAYS: how many days a message is kept with its deliveries, their timeline and
+ * its webhook events (decisions.md D33). Throws, naming the variable, when it is missing or not a
+ * whole number of days from 1 to 3650.
+ */
+export function loadMessageRetentionDays(env: Env): number {
+  return loadRetentionDays(env, 'MESSAGE_RETENTION_DAYS')
 }
 
 const ServiceAccount = z.object({

@@ -1,15 +1,21 @@
 // The Worker's entry point: HTTP requests, the dispatch, audit and webhook queues, and the
 // five-minute clean-up.
 import { app } from './app.ts'
-import { loadAuditRetentionDays, loadChannelConfig, loadConfig } from './config.ts'
+import {
+  loadAuditRetentionDays,
+  loadChannelConfig,
+  loadConfig,
+  loadMessageRetentionDays,
+} from './config.ts'
 import { backfillTombstones } from './domain/revocation.ts'
 import { log } from './log.ts'
 import { createNotifiers } from './channels/channels.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
+import { purgeMessagesBefore } from './queue/message-retention.ts'
 import { sweepOverdueDeliveries } from './queue/sweeper.ts'
 import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-consumer.ts'
-import { purgeOldWebhookEvents, sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
+import { sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
 
@@ -61,11 +67,11 @@ export default {
 
   // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue
   // deliveries and stranded webhook events go back to the queue, audit events leave after
-  // AUDIT_RETENTION_DAYS and webhook events after 30 days, and every revocation's tombstone is
-  // confirmed.
+  // AUDIT_RETENTION_DAYS and messages (their deliveries, timelines and webhook events with them)
+  // after MESSAGE_RETENTION_DAYS, and every revocation's tombstone is confirmed.
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
-    // Settled one by one: a failing part (a D1 error, a malformed AUDIT_RETENTION_DAYS) neither
+    // Settled one by one: a failing part (a D1 error, a malformed *_RETENTION_DAYS) neither
     // stops nor hides the others, and the run still fails loudly.
     const settled = await Promise.allSettled([
       deleteExpiredRevocations(env.DB, now),
@@ -73,9 +79,9 @@ export default {
       purgeOldAuditEvents(env, now),
       backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
       sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
-      purgeOldWebhookEvents(env.DB, now),
+      purgeOldMessages(env, now),
     ])
-    const [purged, requeued, auditPurged, tombstoned, webhooksRequeued, webhooksPurged] = settled
+    const [purged, requeued, auditPurged, tombstoned, webhooksRequeued, messagesPurged] = settled
     const value = (r: PromiseSettledResult<number>) =>
       r.status === 'fulfilled' ? r.value : String(r.reason)
     const failed = settled.find((r) => r.status === 'rejected')
@@ -85,7 +91,7 @@ export default {
       auditPurged: value(auditPurged),
       tombstoned: value(tombstoned),
       webhooksRequeued: value(webhooksRequeued),
-      webhooksPurged: value(webhooksPurged),
+      messagesPurged: value(messagesPurged),
     })
     if (failed) throw failed.reason
   },
@@ -94,4 +100,9 @@ export default {
 async function purgeOldAuditEvents(env: Env, now: Date): Promise<number> {
   const cutoff = new Date(now.getTime() - loadAuditRetentionDays(env) * DAY_MS)
   return deleteAuditEventsBefore(env.DB, cutoff)
+}
+
+async function purgeOldMessages(env: Env, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - loadMessageRetentionDays(env) * DAY_MS)
+  return purgeMessagesBefore(env.DB, cutoff)
 }

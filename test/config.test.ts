@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { loadConfig, loadSendQuotas } from '../src/config.ts'
+import { loadConfig, loadMessageRetentionDays, loadSendQuotas } from '../src/config.ts'
 
 const withResource = (API_RESOURCE: string): Env => ({ ...env, API_RESOURCE })
 
@@ -59,4 +59,26 @@ describe('loadSendQuotas', () => {
       expect(String((thrown as Error).cause)).toContain(name)
     })
   }
+})
+
+describe('loadMessageRetentionDays', () => {
+  it("reads wrangler.toml's default of 30 days", () => {
+    expect(loadMessageRetentionDays(env)).toBe(30)
+  })
+
+  it.each([
+    ['1', 1],
+    ['3650', 3650],
+    ['007', 7],
+  ])('reads %j as %i days', (value, days) => {
+    expect(loadMessageRetentionDays({ ...env, MESSAGE_RETENTION_DAYS: value })).toBe(days)
+  })
+
+  it.each(['', '0', '-5', '30.5', 'thirty', '3651', '1e3', ' 30', undefined])(
+    'fails loudly, naming MESSAGE_RETENTION_DAYS, when it is %j',
+    (value) => {
+      const broken = { ...env, MESSAGE_RETENTION_DAYS: value } as Env
+      expect(() => loadMessageRetentionDays(broken)).toThrow(/^MESSAGE_RETENTION_DAYS (must|is)/)
+    },
+  )
 })

@@ -2,18 +2,12 @@
 // but never handed to the queue (the Worker stopped between the batch and the enqueue), and
 // deliveries whose queue message was lost or whose consumer died, are enqueued again. The
 // consumer's claims make a second copy harmless.
-import {
-  deleteWebhookEventsBefore,
-  takeOverdueWebhookDeliveries,
-  takeStrandedWebhookEvents,
-} from '../storage/webhooks.ts'
+import { takeOverdueWebhookDeliveries, takeStrandedWebhookEvents } from '../storage/webhooks.ts'
 import { epochSeconds } from '../utils/time.ts'
 import type { WebhookDeliveryJob, WebhookFanOutJob } from './webhook-job.ts'
 
 /** How late an event or a delivery must be before the sweeper steps in. */
 export const WEBHOOK_GRACE_SECONDS = 5 * 60
-/** Events, their deliveries and attempts are kept this long, then deleted. */
-export const WEBHOOK_RETENTION_SECONDS = 30 * 24 * 60 * 60
 const BATCH = 100 // Queues' sendBatch limit
 
 /** Returns how many events and deliveries were enqueued again. */
@@ -34,9 +28,4 @@ export async function sweepWebhookOutbox(db: D1Database, queue: Queue, now: Date
     )
   }
   return jobs.length
-}
-
-/** Deletes events older than the retention with their deliveries and attempts; how many. */
-export function purgeOldWebhookEvents(db: D1Database, now: Date): Promise<number> {
-  return deleteWebhookEventsBefore(db, epochSeconds(now) - WEBHOOK_RETENTION_SECONDS)
 }

@@ -337,3 +337,18 @@ export function selectDeliveryEvents(db: D1Database, messageId: string) {
     read: ([result]: D1Result[]) => (result!.results as DeliveryEventRow[]).map(toDeliveryEvent),
   }
 }
+
+/**
+ * The statement that deletes the timeline of some messages, for the batch that deletes them:
+ * `page` is a WITH clause naming them `page(id)` (src/storage/messages.ts, deleteMessagesBefore).
+ */
+export function deleteDeliveryEventsOfMessages(
+  db: D1Database,
+  page: { withSql: string; params: unknown[] },
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `${page.withSql} DELETE FROM delivery_events WHERE message_id IN (SELECT id FROM page)`,
+    )
+    .bind(...page.params)
+}

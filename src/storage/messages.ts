@@ -3,6 +3,7 @@
 import type { Channel } from '../channel.ts'
 import { firstRow, type BatchRead } from './batch.ts'
 import {
+  deleteDeliveryEventsOfMessages,
   publishWebhookEvents,
   queuedEvents,
   statusChange,
@@ -10,6 +11,7 @@ import {
   type DeliveryStatus,
   type LifecycleDeps,
 } from './delivery-lifecycle.ts'
+import { deleteWebhookEventsOfMessages } from './webhooks.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 export type { DeliveryStatus } from './delivery-lifecycle.ts'
@@ -496,4 +498,32 @@ export async function requeueDeliveries(
         .bind(id, nextAttemptAt, now.toISOString()),
     ]),
   )
+}
+
+/**
+ * Deletes the `limit` oldest messages created before `cutoff`, whatever their deliveries' state,
+ * with everything of theirs (deliveries, timelines, webhook events with their deliveries and
+ * attempts), in one transaction and one round trip; returns how many messages went. Each
+ * statement names the same page of messages, walking `messages_created` from the oldest: the
+ * messages are deleted last, so the page does not change under the statements before. Their
+ * Idempotency-Keys are free again afterwards (decisions.md D33).
+ */
+export async function deleteMessagesBefore(
+  db: D1Database,
+  cutoff: Date,
+  limit: number,
+): Promise<number> {
+  const page = {
+    withSql: `WITH page AS (
+      SELECT id FROM messages WHERE created_at < ?1 ORDER BY created_at, id LIMIT ?2)`,
+    params: [cutoff.toISOString(), limit],
+  }
+  const inPage = (sql: string) => db.prepare(`${page.withSql} ${sql}`).bind(...page.params)
+  const results = await db.batch([
+    ...deleteWebhookEventsOfMessages(db, page),
+    deleteDeliveryEventsOfMessages(db, page),
+    inPage(`DELETE FROM deliveries WHERE message_id IN (SELECT id FROM page)`),
+    inPage(`DELETE FROM messages WHERE id IN (SELECT id FROM page)`),
+  ])
+  return results.at(-1)!.meta.changes
 }

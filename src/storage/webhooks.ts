@@ -609,13 +609,20 @@ export async function takeOverdueWebhookDeliveries(
   return results.map((r) => ({ eventId: r.event_id, endpointId: r.endpoint_id }))
 }
 
-/** Deletes events created before `cutoff` (epoch s) with their deliveries and attempts. */
-export async function deleteWebhookEventsBefore(db: D1Database, cutoff: number): Promise<number> {
-  const old = `SELECT id FROM webhook_events WHERE created_at < ?1`
-  const results = await db.batch([
-    db.prepare(`DELETE FROM webhook_attempts WHERE event_id IN (${old})`).bind(cutoff),
-    db.prepare(`DELETE FROM webhook_deliveries WHERE event_id IN (${old})`).bind(cutoff),
-    db.prepare(`DELETE FROM webhook_events WHERE created_at < ?1`).bind(cutoff),
-  ])
-  return results[2]?.meta.changes ?? 0
+/**
+ * The statements that delete the webhook events of some messages with their deliveries and
+ * attempts, children first, for a batch that deletes the messages after them. `page` is a WITH
+ * clause naming those messages `page(id)` (src/storage/messages.ts, deleteMessagesBefore);
+ * `webhook_events_message` (migration 0016) finds their events.
+ */
+export function deleteWebhookEventsOfMessages(
+  db: D1Database,
+  page: { withSql: string; params: unknown[] },
+): D1PreparedStatement[] {
+  const events = `SELECT id FROM webhook_events WHERE message_id IN (SELECT id FROM page)`
+  return [
+    `DELETE FROM webhook_attempts WHERE event_id IN (${events})`,
+    `DELETE FROM webhook_deliveries WHERE event_id IN (${events})`,
+    `DELETE FROM webhook_events WHERE message_id IN (SELECT id FROM page)`,
+  ].map((sql) => db.prepare(`${page.withSql} ${sql}`).bind(...page.params))
 }

@@ -1,0 +1,139 @@
+// A typical message with its whole life written as production writes it: document 001's example
+// (an SMS notification and an FCM advertisement to one recipient), both deliveries claimed and
+// sent, the SMS delivered, with their timelines, and the webhook events an endpoint subscribed to
+// every type was sent (one delivery and one successful attempt each). For the retention tests and
+// the storage measurement.
+import { env } from 'cloudflare:workers'
+import { statusChange, type StatusChange } from '../../src/storage/delivery-lifecycle.ts'
+import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
+
+/** Rows a message has in each table it owns rows of. */
+export type MessageRows = {
+  messages: number
+  deliveries: number
+  delivery_events: number
+  webhook_events: number
+  webhook_deliveries: number
+  webhook_attempts: number
+}
+
+const hex = (bytes: number) =>
+  [...crypto.getRandomValues(new Uint8Array(bytes))]
+    .map((b) => b.toString(16).padStart(2, '0'))
+    .join('')
+
+/**
+ * Writes a message of `providerId` created at `createdAt` and its life, a few seconds long: the
+ * SMS ends `delivered` (or `sent`, without its receipt), the push `sent`. With `endpointId` (an enabled endpoint of the provider
+ * subscribed to the events) its webhook events are written and marked sent to it. Returns the
+ * message's id.
+ */
+export async function writeMessageLife(
+  providerId: string,
+  createdAt: Date,
+  options: {
+    idempotencyKey?: string | null
+    endpointId?: string
+    serviceId?: number
+    /** False: the SMS API's receipt never came, and the SMS stays `sent`. */
+    smsReceipt?: boolean
+  } = {},
+): Promise<string> {
+  const id = crypto.randomUUID()
+  const at = (seconds: number) => new Date(createdAt.getTime() + seconds * 1000)
+  const sms: NewDelivery = {
+    id: crypto.randomUUID(),
+    part: 'notification',
+    channel: 'sms',
+    address: '+5491155550000',
+    title: 'Clínica Dr. Nano. Turno',
+    body: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
+    link: null,
+  }
+  const push: NewDelivery = {
+    id: crypto.randomUUID(),
+    part: 'advertisement',
+    channel: 'fcm',
+    // An FCM registration token is about 160 characters.
+    address: `${hex(11)}:APA91b${hex(64)}`,
+    title: 'Autos usados CHECHO',
+    body: 'Lleve su auto usado con Financiameiento ...',
+    link: null,
+  }
+  await insertMessage(
+    env.DB,
+    {
+      id,
+      providerId,
+      serviceId: options.serviceId ?? 1,
+      idempotencyKey:
+        options.idempotencyKey === undefined ? crypto.randomUUID() : options.idempotencyKey,
+      requestHash: hex(32),
+      destination: `user-${crypto.randomUUID()}`,
+      createdAt: createdAt.toISOString(),
+    },
+    [sms, push],
+  )
+  const claim = (deliveryId: string): StatusChange => ({
+    kind: 'claim',
+    deliveryId,
+    at: at(1),
+    leaseUntil: Math.floor(at(61).getTime() / 1000),
+    nowSeconds: Math.floor(at(1).getTime() / 1000),
+  })
+  const changes: StatusChange[] = [
+    claim(sms.id),
+    claim(push.id),
+    { kind: 'sent', deliveryId: sms.id, at: at(2), providerMessageId: `SM${hex(16)}` },
+    {
+      kind: 'sent',
+      deliveryId: push.id,
+      at: at(2),
+      providerMessageId: `projects/portero/messages/0:${Date.now()}%${hex(8)}`,
+    },
+    ...(options.smsReceipt === false
+      ? []
+      : [{ kind: 'delivered', deliveryId: sms.id, at: at(30) } as const]),
+  ]
+  await env.DB.batch(changes.flatMap((change) => statusChange(env.DB, change).statements))
+  if (options.endpointId) {
+    // Each event fanned out to the endpoint and accepted at its first attempt, as the consumer
+    // records it.
+    const events = `FROM webhook_events WHERE message_id = ?1`
+    await env.DB.batch([
+      env.DB.prepare(
+        `UPDATE webhook_events SET enqueued_at = created_at, fanned_out_at = created_at
+         WHERE message_id = ?1`,
+      ).bind(id),
+      env.DB.prepare(
+        `INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts, next_attempt_at)
+         SELECT id, ?2, 'succeeded', 1, created_at ${events}`,
+      ).bind(id, options.endpointId),
+      env.DB.prepare(
+        `INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, attempted_at, http_status,
+           duration_ms, outcome)
+         SELECT id, ?2, 1, strftime('%Y-%m-%dT%H:%M:%fZ', created_at, 'unixepoch'), 200, 87,
+           'succeeded' ${events}`,
+      ).bind(id, options.endpointId),
+    ])
+  }
+  return id
+}
+
+/** How many rows `messageId` has in each table. */
+export async function rowsOf(messageId: string): Promise<MessageRows> {
+  const events = `SELECT id FROM webhook_events WHERE message_id = ?1`
+  const row = await env.DB.prepare(
+    `SELECT
+       (SELECT COUNT(*) FROM messages WHERE id = ?1) AS messages,
+       (SELECT COUNT(*) FROM deliveries WHERE message_id = ?1) AS deliveries,
+       (SELECT COUNT(*) FROM delivery_events WHERE message_id = ?1) AS delivery_events,
+       (SELECT COUNT(*) FROM webhook_events WHERE message_id = ?1) AS webhook_events,
+       (SELECT COUNT(*) FROM webhook_deliveries WHERE event_id IN (${events}))
+         AS webhook_deliveries,
+       (SELECT COUNT(*) FROM webhook_attempts WHERE event_id IN (${events})) AS webhook_attempts`,
+  )
+    .bind(messageId)
+    .first<MessageRows>()
+  return row!
+}
