@@ -133,6 +133,7 @@ type Answer = {
 const LOGS = { sms: 'sms', fcm: 'fcm', token: 'tokens' } as const
 const E164 = /^\+[1-9]\d{6,14}$/
 const MAX_SMS_BODY = 1600
+const MAX_APNS_COLLAPSE_ID = 64
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging'
 const ACCESS_TOKEN_SECONDS = 3599
@@ -751,6 +752,7 @@ function findViolation(payload: unknown): FieldViolation | undefined {
     [['android', 'collapse_key'], 'string'],
     [['android', 'notification'], 'object'],
     [['android', 'notification', 'image'], 'string'],
+    [['android', 'notification', 'tag'], 'string'],
     [['apns'], 'object'],
     [['apns', 'headers'], 'string map'],
     [['apns', 'payload'], 'object'],
@@ -776,6 +778,18 @@ function findViolation(payload: unknown): FieldViolation | undefined {
       return {
         field,
         description: `Invalid value at '${field}': expected ${kind}, got ${JSON.stringify(value)}`,
+      }
+    }
+  }
+  // APNs refuses a longer collapse id; FCM checks it before sending, whatever the device.
+  const headers = pick(message, 'apns', 'headers')
+  for (const [name, value] of Object.entries(isObject(headers) ? headers : {})) {
+    if (name.toLowerCase() === 'apns-collapse-id' && utf8Length(value) > MAX_APNS_COLLAPSE_ID) {
+      return {
+        field: 'message.apns.headers',
+        description:
+          'The length of [apns-collapse-id] header must not exceed ' +
+          `[${MAX_APNS_COLLAPSE_ID}] bytes.`,
       }
     }
   }
@@ -889,6 +903,10 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined
   }
+}
+
+function utf8Length(value: unknown): number {
+  return new TextEncoder().encode(String(value)).length
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

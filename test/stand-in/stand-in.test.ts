@@ -673,6 +673,21 @@ describe('POST /fcm/v1/projects/:project/messages:send', () => {
       'message.android.collapse_key',
     ],
     [
+      'an android notification tag that is not a string',
+      { message: { token: 'a', android: { notification: { tag: 7 } } } },
+      'message.android.notification.tag',
+    ],
+    [
+      'an apns-collapse-id over 64 bytes',
+      { message: { token: 'a', apns: { headers: { 'apns-collapse-id': 'x'.repeat(65) } } } },
+      'message.apns.headers',
+    ],
+    [
+      'an apns-collapse-id of 33 characters but 66 bytes',
+      { message: { token: 'a', apns: { headers: { 'Apns-Collapse-Id': 'é'.repeat(33) } } } },
+      'message.apns.headers',
+    ],
+    [
       'apns headers that are not strings',
       { message: { token: 'a', apns: { headers: { 'apns-priority': 10 } } } },
       'message.apns.headers',
@@ -695,6 +710,17 @@ describe('POST /fcm/v1/projects/:project/messages:send', () => {
         fieldViolations: [{ field, description: expect.any(String) }],
       })
     }
+  })
+
+  it('accepts an android notification tag and an apns-collapse-id of 64 bytes', async () => {
+    const push = {
+      message: {
+        token: 'device-token-1',
+        android: { notification: { tag: 'delivery-1' } },
+        apns: { headers: { 'apns-collapse-id': 'x'.repeat(64) } },
+      },
+    }
+    expect((await postPush(push)).status).toBe(200)
   })
 
   it('answers 400 INVALID_ARGUMENT for a JSON body sent as a form', async () => {
