@@ -80,6 +80,37 @@ export type StandInState = {
   callbacks: StatusCallback[]
   /** Numbers made undeliverable with POST /_control/undeliverable → the ErrorCode they get. */
   undeliverable: Map<string, number>
+  /**
+   * The SMS the Twilio API accepted, oldest first, as its message list shows them: the status
+   * callbacks move `status` on and set `date_sent` when they are sent.
+   */
+  messages: TwilioMessage[]
+}
+
+/** A Twilio Message resource, as the stand-in answers and lists it. */
+export type TwilioMessage = {
+  sid: string
+  account_sid: string
+  api_version: '2010-04-01'
+  to: string
+  from: string
+  body: string
+  status: string
+  direction: 'outbound-api'
+  num_segments: string
+  num_media: string
+  messaging_service_sid: null
+  price: null
+  price_unit: 'USD'
+  error_code: number | null
+  error_message: null
+  /** RFC 2822, as Twilio writes dates: `Sun, 01 Mar 2026 12:00:00 +0000`. */
+  date_created: string
+  date_updated: string
+  /** Null until the message leaves Twilio's queue (the `sent` status). */
+  date_sent: string | null
+  uri: string
+  subresource_uris: { media: string }
 }
 
 export type StandIn = {
@@ -102,6 +133,7 @@ type Answer = {
 const LOGS = { sms: 'sms', fcm: 'fcm', token: 'tokens' } as const
 const E164 = /^\+[1-9]\d{6,14}$/
 const MAX_SMS_BODY = 1600
+const MAX_APNS_COLLAPSE_ID = 64
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging'
 const ACCESS_TOKEN_SECONDS = 3599
@@ -181,6 +213,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     accessTokens: new Map(),
     callbacks: [],
     undeliverable: new Map(),
+    messages: [],
   }
   const held: { callback: StatusCallback; delayMs: number }[] = []
   let publicKey: ReturnType<typeof importJWK> | undefined
@@ -203,6 +236,13 @@ export function createStandIn(options: StandInOptions): StandIn {
       else void work
     }
     return response
+  })
+
+  app.get('/twilio/2010-04-01/Accounts/:sid/Messages.json', async (c) => {
+    const query = new URL(c.req.url).searchParams
+    return answer('sms', c.req.raw, formToObject(query), () =>
+      listSms(c.req.raw, c.req.param('sid'), query),
+    )
   })
 
   app.post('/google/token', async (c) => {
@@ -312,6 +352,15 @@ export function createStandIn(options: StandInOptions): StandIn {
 
   async function deliver(callback: StatusCallback, delayMs: number): Promise<void> {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
+    // Twilio changes the message, then reports the change: the list shows it from now on.
+    const message = state.messages.find((m) => m.sid === callback.form.MessageSid)
+    if (message) {
+      const now = twilioDate(new Date())
+      message.status = callback.form.MessageStatus!
+      message.date_updated = now
+      if (message.status === 'sent') message.date_sent = now
+      if (callback.form.ErrorCode) message.error_code = Number(callback.form.ErrorCode)
+    }
     const request = new Request(callback.url, {
       method: 'POST',
       headers: {
@@ -373,19 +422,8 @@ export function createStandIn(options: StandInOptions): StandIn {
   // Twilio Messages API:
   // https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource
   function sendSms(request: Request, sid: string, form: URLSearchParams | undefined): Answer {
-    const credentials = readBasicAuth(request.headers.get('authorization'))
-    if (
-      credentials?.[0] !== options.twilioAccountSid ||
-      credentials[1] !== options.twilioAuthToken
-    ) {
-      return twilioError(401, 20003, 'Authenticate', {
-        'www-authenticate': 'Basic realm="Twilio API"',
-      })
-    }
-    if (sid !== options.twilioAccountSid) {
-      const path = new URL(request.url).pathname.replace(/^\/twilio/, '')
-      return twilioError(404, 20404, `The requested resource ${path} was not found`)
-    }
+    const refused = checkTwilioAccount(request, sid)
+    if (refused) return refused
     // Twilio reads only form bodies: with any other type the parameters look absent.
     if (!form) {
       return twilioError(
@@ -415,33 +453,127 @@ export function createStandIn(options: StandInOptions): StandIn {
     if (testNumber) return twilioError(400, ...testNumber)
 
     const messageSid = `SM${randomHex(16)}`
-    const now = new Date().toUTCString().replace('GMT', '+0000')
+    const now = twilioDate(new Date())
     const uri = `/2010-04-01/Accounts/${sid}/Messages/${messageSid}`
+    const message: TwilioMessage = {
+      sid: messageSid,
+      account_sid: sid,
+      api_version: '2010-04-01',
+      to,
+      from,
+      body,
+      status: 'queued',
+      direction: 'outbound-api',
+      num_segments: String(countSegments(body)),
+      num_media: String(media.length),
+      messaging_service_sid: null,
+      price: null,
+      price_unit: 'USD',
+      error_code: null,
+      error_message: null,
+      date_created: now,
+      date_updated: now,
+      date_sent: null,
+      uri: `${uri}.json`,
+      subresource_uris: { media: `${uri}/Media.json` },
+    }
+    state.messages.push(structuredClone(message))
+    return { status: 201, body: message }
+  }
+
+  // Twilio's List Message resource:
+  // https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources
+  function listSms(request: Request, sid: string, query: URLSearchParams): Answer {
+    const refused = checkTwilioAccount(request, sid)
+    if (refused) return refused
+    const days: [filter: string, keep: (sent: string, day: string) => boolean][] = [
+      ['DateSent', (sent, day) => sent === day],
+      // `DateSent<=YYYY-MM-DD` and `DateSent>=YYYY-MM-DD` arrive as the names `DateSent<` and
+      // `DateSent>`: on or before, on or after that UTC day.
+      ['DateSent<', (sent, day) => sent <= day],
+      ['DateSent>', (sent, day) => sent >= day],
+    ]
+    for (const [filter] of days) {
+      const day = query.get(filter)
+      if (day !== null && !isIsoDay(day)) return twilioError(400, 20001, 'Invalid date value.')
+    }
+    const pageSize = query.has('PageSize') ? Number(query.get('PageSize')) : 50
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+      return twilioError(400, 20001, 'PageSize must be between 1 and 1000.')
+    }
+    const page = query.has('Page') ? Number(query.get('Page')) : 0
+    if (!Number.isInteger(page) || page < 0) return twilioError(400, 20001, 'Invalid Page.')
+
+    const to = query.get('To')
+    const from = query.get('From')
+    const matching = state.messages
+      .filter((m) => (to === null || m.to === to) && (from === null || m.from === from))
+      .filter((m) =>
+        days.every(([filter, keep]) => {
+          const day = query.get(filter)
+          if (day === null) return true
+          // Filtered by the date sent: a message still queued has none, so it is not listed.
+          return m.date_sent !== null && keep(isoDay(m.date_sent), day)
+        }),
+      )
+      // Newest first by the date sent, or created while it has none; the later one first on a tie.
+      .map((m, index) => ({ m, index, at: Date.parse(m.date_sent ?? m.date_created) }))
+      .sort((a, b) => b.at - a.at || b.index - a.index)
+      .map(({ m }) => m)
+
+    // The token names the last message of the page before, so new messages do not shift pages.
+    const token = query.get('PageToken')
+    let start = page * pageSize
+    if (token !== null) {
+      const after = matching.findIndex((m) => `PA${m.sid}` === token)
+      if (after < 0) return twilioError(400, 20001, 'Invalid PageToken.')
+      start = after + 1
+    }
+    // A copy: the received log keeps the answer as it was, while callbacks move the messages on.
+    const messages = structuredClone(matching.slice(start, start + pageSize))
+    const filters = new URLSearchParams(query)
+    for (const name of ['PageSize', 'Page', 'PageToken']) filters.delete(name)
+    const pageUri = (number: number, pageToken?: string) => {
+      const params = new URLSearchParams(filters)
+      params.set('PageSize', String(pageSize))
+      params.set('Page', String(number))
+      if (pageToken) params.set('PageToken', pageToken)
+      return `/2010-04-01/Accounts/${sid}/Messages.json?${params}`
+    }
+    const last = messages.at(-1)
     return {
-      status: 201,
+      status: 200,
       body: {
-        sid: messageSid,
-        account_sid: sid,
-        api_version: '2010-04-01',
-        to,
-        from,
-        body,
-        status: 'queued',
-        direction: 'outbound-api',
-        num_segments: String(countSegments(body)),
-        num_media: String(media.length),
-        messaging_service_sid: null,
-        price: null,
-        price_unit: 'USD',
-        error_code: null,
-        error_message: null,
-        date_created: now,
-        date_updated: now,
-        date_sent: null,
-        uri: `${uri}.json`,
-        subresource_uris: { media: `${uri}/Media.json` },
+        first_page_uri: pageUri(0),
+        end: start + Math.max(messages.length - 1, 0),
+        previous_page_uri: page > 0 ? pageUri(page - 1) : null,
+        messages,
+        uri: pageUri(page, token ?? undefined),
+        page_size: pageSize,
+        start,
+        next_page_uri:
+          last && start + pageSize < matching.length ? pageUri(page + 1, `PA${last.sid}`) : null,
+        page,
       },
     }
+  }
+
+  /** Twilio's checks of the caller and the account in the path, in its order: 401, then 404. */
+  function checkTwilioAccount(request: Request, sid: string): Answer | undefined {
+    const credentials = readBasicAuth(request.headers.get('authorization'))
+    if (
+      credentials?.[0] !== options.twilioAccountSid ||
+      credentials[1] !== options.twilioAuthToken
+    ) {
+      return twilioError(401, 20003, 'Authenticate', {
+        'www-authenticate': 'Basic realm="Twilio API"',
+      })
+    }
+    if (sid !== options.twilioAccountSid) {
+      const path = new URL(request.url).pathname.replace(/^\/twilio/, '')
+      return twilioError(404, 20404, `The requested resource ${path} was not found`)
+    }
+    return undefined
   }
 
   // Google OAuth 2.0 for service accounts:
@@ -620,6 +752,7 @@ function findViolation(payload: unknown): FieldViolation | undefined {
     [['android', 'collapse_key'], 'string'],
     [['android', 'notification'], 'object'],
     [['android', 'notification', 'image'], 'string'],
+    [['android', 'notification', 'tag'], 'string'],
     [['apns'], 'object'],
     [['apns', 'headers'], 'string map'],
     [['apns', 'payload'], 'object'],
@@ -645,6 +778,18 @@ function findViolation(payload: unknown): FieldViolation | undefined {
       return {
         field,
         description: `Invalid value at '${field}': expected ${kind}, got ${JSON.stringify(value)}`,
+      }
+    }
+  }
+  // APNs refuses a longer collapse id; FCM checks it before sending, whatever the device.
+  const headers = pick(message, 'apns', 'headers')
+  for (const [name, value] of Object.entries(isObject(headers) ? headers : {})) {
+    if (name.toLowerCase() === 'apns-collapse-id' && utf8Length(value) > MAX_APNS_COLLAPSE_ID) {
+      return {
+        field: 'message.apns.headers',
+        description:
+          'The length of [apns-collapse-id] header must not exceed ' +
+          `[${MAX_APNS_COLLAPSE_ID}] bytes.`,
       }
     }
   }
@@ -760,6 +905,10 @@ function parseJson(text: string): unknown {
   }
 }
 
+function utf8Length(value: unknown): number {
+  return new TextEncoder().encode(String(value)).length
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
@@ -776,6 +925,20 @@ function pick(value: unknown, ...path: string[]): unknown {
 function countSegments(body: string): number {
   const [single, part] = /^[\x20-\x7e\r\n]*$/.test(body) ? [160, 153] : [70, 67]
   return body.length <= single ? 1 : Math.ceil(body.length / part)
+}
+
+/** A date as Twilio writes it (RFC 2822): `Sun, 01 Mar 2026 12:00:00 +0000`. */
+function twilioDate(date: Date): string {
+  return date.toUTCString().replace('GMT', '+0000')
+}
+
+/** The UTC day (YYYY-MM-DD) of a Twilio date. */
+function isoDay(twilioDate: string): string {
+  return new Date(Date.parse(twilioDate)).toISOString().slice(0, 10)
+}
+
+function isIsoDay(value: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`))
 }
 
 function randomHex(bytes: number): string {
@@ -813,10 +976,13 @@ function renderPage(state: StandInState): string {
     `<td>${entry.status}${entry.injected ? ' (injected)' : ''}</td>` +
     cells.map((cell) => `<td>${escapeHtml(cell ?? '')}</td>`).join('') +
     '</tr>'
-  const sms = [...state.sms].reverse().map((e) => {
-    const body = isObject(e.body) ? e.body : {}
-    return row(e, [body.To, body.From, body.Body, body.MediaUrl])
-  })
+  const sms = [...state.sms]
+    .filter((e) => e.method === 'POST')
+    .reverse()
+    .map((e) => {
+      const body = isObject(e.body) ? e.body : {}
+      return row(e, [body.To, body.From, body.Body, body.MediaUrl])
+    })
   const pushes = [...state.fcm].reverse().map((e) => {
     const message = pick(e.body, 'message')
     const target = pick(message, 'token') ?? pick(message, 'topic') ?? pick(message, 'condition')

@@ -291,6 +291,180 @@ describe('POST /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
   })
 })
 
+describe('GET /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
+  const CALLBACK = 'https://portero.test/callbacks/sms/status'
+
+  /** A stand-in that holds its status callbacks: `sendCallbacks()` marks messages sent. */
+  async function holdingStandIn() {
+    return createStandIn({
+      twilioAccountSid: ACCOUNT_SID,
+      twilioAuthToken: AUTH_TOKEN,
+      fcmProjectId: PROJECT,
+      serviceAccountEmail: SERVICE_ACCOUNT,
+      serviceAccountPublicKey: await exportJWK(serviceAccount.publicKey),
+      tokenUrl: TOKEN_URL,
+      holdCallbacks: true,
+      fetch: async () => new Response(null, { status: 204 }),
+    })
+  }
+
+  async function send(target: StandIn, fields: Record<string, string>) {
+    const response = await target.fetch(
+      new Request(BASE + SMS_PATH, {
+        method: 'POST',
+        headers: {
+          authorization: twilioAuth(),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ ...SMS, StatusCallback: CALLBACK, ...fields }).toString(),
+      }),
+    )
+    expect(response.status).toBe(201)
+    return ((await response.json()) as { sid: string }).sid
+  }
+
+  type MessagePage = {
+    messages: { sid: string; to: string; body: string; status: string; date_sent: string | null }[]
+    page: number
+    page_size: number
+    next_page_uri: string | null
+    first_page_uri: string
+    uri: string
+  }
+
+  async function list(
+    target: StandIn,
+    query: Record<string, string> | string,
+    authorization = twilioAuth(),
+    path = SMS_PATH,
+  ) {
+    const search = typeof query === 'string' ? query : new URLSearchParams(query).toString()
+    return target.fetch(new Request(`${BASE}${path}?${search}`, { headers: { authorization } }))
+  }
+
+  async function listed(target: StandIn, query: Record<string, string> | string) {
+    const response = await list(target, query)
+    expect(response.status).toBe(200)
+    return (await response.json()) as MessagePage
+  }
+
+  it('lists the accepted messages newest first, by To and From, in Twilio’s page shape', async () => {
+    const target = await holdingStandIn()
+    const first = await send(target, { Body: 'first' })
+    const second = await send(target, { Body: 'second' })
+    await send(target, { To: '+14155550199' })
+    await send(target, { From: '+15005550007' })
+    const page = await listed(target, { To: SMS.To, From: SMS.From })
+    expect(page.messages.map((m) => [m.sid, m.body, m.status, m.date_sent])).toEqual([
+      [second, 'second', 'queued', null],
+      [first, 'first', 'queued', null],
+    ])
+    expect(page).toMatchObject({ page: 0, page_size: 50, next_page_uri: null })
+    expect(page.uri).toMatch(/^\/2010-04-01\/Accounts\/AC\w+\/Messages\.json\?/)
+    expect(target.state.sms.at(-1)).toMatchObject({
+      method: 'GET',
+      status: 200,
+      body: { To: SMS.To, From: SMS.From },
+    })
+  })
+
+  it('lists under a DateSent filter only messages sent that UTC day, once sent', async () => {
+    const target = await holdingStandIn()
+    const sid = await send(target, {})
+    const sids = async (query: string) => (await listed(target, query)).messages.map((m) => m.sid)
+    // Still in the queue: no date sent, so no DateSent filter lists it.
+    expect(await sids('DateSent%3E=2026-03-01')).toEqual([])
+    await target.sendCallbacks()
+    expect(target.state.messages[0]).toMatchObject({
+      sid,
+      status: 'delivered',
+      date_sent: 'Sun, 01 Mar 2026 12:00:00 +0000',
+    })
+    expect(await sids('DateSent%3E=2026-03-01')).toEqual([sid])
+    expect(await sids('DateSent%3E=2026-02-28')).toEqual([sid])
+    expect(await sids('DateSent%3E=2026-03-02')).toEqual([])
+    expect(await sids('DateSent%3C=2026-03-01')).toEqual([sid])
+    expect(await sids('DateSent%3C=2026-02-28')).toEqual([])
+    expect(await sids('DateSent=2026-03-01')).toEqual([sid])
+    expect(await sids('DateSent=2026-03-02')).toEqual([])
+  })
+
+  it('pages PageSize at a time through next_page_uri', async () => {
+    const target = await holdingStandIn()
+    const sent = []
+    for (let i = 0; i < 5; i++) sent.push(await send(target, { Body: `n${i}` }))
+    await target.sendCallbacks()
+    const seen: string[] = []
+    let next: string | null =
+      `${SMS_PATH.replace(/^\/twilio/, '')}?DateSent%3E=2026-03-01&PageSize=2`
+    while (next) {
+      const page = await listed(target, next.split('?')[1]!)
+      expect(page.page_size).toBe(2)
+      seen.push(...page.messages.map((m) => m.sid))
+      next = page.next_page_uri
+      if (next) expect(next).toMatch(/^\/2010-04-01\/Accounts\/\w+\/Messages\.json\?.*PageToken=PA/)
+    }
+    expect(seen).toEqual(sent.reverse())
+  })
+
+  it.each([
+    ['a wrong auth token', twilioAuth(ACCOUNT_SID, 'wrong')],
+    ['another account', twilioAuth('ACother', AUTH_TOKEN)],
+  ])('answers 401 code 20003 for %s', async (_, authorization) => {
+    const response = await list(standIn, {}, authorization)
+    await expectTwilioError(response, 401, 20003)
+  })
+
+  it('answers 404 code 20404 for another account in the path', async () => {
+    const path = '/twilio/2010-04-01/Accounts/ACother/Messages.json'
+    const body = await expectTwilioError(await list(standIn, {}, twilioAuth(), path), 404, 20404)
+    expect(body.message).toContain('/2010-04-01/Accounts/ACother/Messages.json')
+  })
+
+  it.each([
+    ['an inequality in the value', 'DateSent=%3E%3D2026-03-01'],
+    ['a date that is not YYYY-MM-DD', 'DateSent%3E=01%2F03%2F2026'],
+    ['a PageSize of 0', 'PageSize=0'],
+    ['a PageSize over 1000', 'PageSize=1001'],
+    ['an unknown PageToken', 'PageToken=PAnothing'],
+  ])('answers 400 code 20001 for %s', async (_, query) => {
+    await expectTwilioError(await list(standIn, query), 400, 20001)
+  })
+
+  it('answers a queued sms failure, as the API is down for lists too', async () => {
+    await queueFailure({ target: 'sms', status: 503, retryAfter: 4 })
+    const response = await list(standIn, {})
+    await expectTwilioError(response, 503, 20503)
+    expect(response.headers.get('retry-after')).toBe('4')
+    expect((await list(standIn, {})).status).toBe(200)
+  })
+
+  it('answers the SMS adapter’s findAccepted: found once sent, not while queued', async () => {
+    const target = await holdingStandIn()
+    const { createSmsNotifier } = await import('../../src/channels/sms.ts')
+    const sms = createSmsNotifier({
+      baseUrl: `${BASE}/twilio`,
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      from: SMS.From,
+      statusCallbackUrl: CALLBACK,
+      fetch: async (input, init) => target.fetch(new Request(input, init)),
+    })
+    const message = { id: 'd-1', channel: 'sms' as const, to: SMS.To, title: 'Hola', body: 'Cita' }
+    const sent = await sms.send(message)
+    expect(sent).toMatchObject({ ok: true })
+    // The process died here, before recording the sid.
+    expect(await sms.findAccepted(message, NOW)).toEqual({ found: false })
+    await target.sendCallbacks()
+    expect(await sms.findAccepted(message, NOW)).toEqual({
+      found: true,
+      providerMessageId: sent.ok ? sent.providerMessageId : '',
+      status: 'delivered',
+    })
+    expect(await sms.findAccepted({ ...message, body: 'Otra' }, NOW)).toEqual({ found: false })
+  })
+})
+
 describe('POST /google/token', () => {
   it('issues a ya29 Bearer token for 3599 s for a valid assertion', async () => {
     const response = await postToken({ grant_type: JWT_BEARER, assertion: await signAssertion() })
@@ -499,6 +673,21 @@ describe('POST /fcm/v1/projects/:project/messages:send', () => {
       'message.android.collapse_key',
     ],
     [
+      'an android notification tag that is not a string',
+      { message: { token: 'a', android: { notification: { tag: 7 } } } },
+      'message.android.notification.tag',
+    ],
+    [
+      'an apns-collapse-id over 64 bytes',
+      { message: { token: 'a', apns: { headers: { 'apns-collapse-id': 'x'.repeat(65) } } } },
+      'message.apns.headers',
+    ],
+    [
+      'an apns-collapse-id of 33 characters but 66 bytes',
+      { message: { token: 'a', apns: { headers: { 'Apns-Collapse-Id': 'é'.repeat(33) } } } },
+      'message.apns.headers',
+    ],
+    [
       'apns headers that are not strings',
       { message: { token: 'a', apns: { headers: { 'apns-priority': 10 } } } },
       'message.apns.headers',
@@ -521,6 +710,17 @@ describe('POST /fcm/v1/projects/:project/messages:send', () => {
         fieldViolations: [{ field, description: expect.any(String) }],
       })
     }
+  })
+
+  it('accepts an android notification tag and an apns-collapse-id of 64 bytes', async () => {
+    const push = {
+      message: {
+        token: 'device-token-1',
+        android: { notification: { tag: 'delivery-1' } },
+        apns: { headers: { 'apns-collapse-id': 'x'.repeat(64) } },
+      },
+    }
+    expect((await postPush(push)).status).toBe(200)
   })
 
   it('answers 400 INVALID_ARGUMENT for a JSON body sent as a form', async () => {
