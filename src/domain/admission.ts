@@ -1,10 +1,23 @@
 // Admitting a /Services message (decisions.md D32): its Idempotency-Key and the provider's send
 // quotas, decided together by the provider's send shard in one transaction, so that of N parallel
 // requests with R messages left exactly min(N, R) are accepted and a key's retries are counted once.
-import { findQuotaRefusal, type QuotaRefusal, type SendCounts, type SendQuotas } from './quotas.ts'
+import {
+  findQuotaRefusal,
+  SPAN_SECONDS,
+  type QuotaRefusal,
+  type SendCounts,
+  type SendQuotas,
+  type SendSpan,
+} from './quotas.ts'
+
+/** The most send shards one provider may have (README "A provider that sends a lot"). */
+export const MAX_SEND_SHARDS = 64
 
 /** What the Worker asks a provider's send shard when a request has passed every other check. */
 export type Admission = {
+  providerId: string
+  /** How many shards admit this provider's messages; this one is `shardIndexFor` of the key. */
+  shards: number
   idempotencyKey: string | null
   /** The request as its idempotency check sees it (domain/dispatch.ts hashRequest). */
   requestHash: string
@@ -24,6 +37,85 @@ export type AdmissionResult =
   /** The key was admitted before with another body. */
   | { outcome: 'conflict' }
   | { outcome: 'over_quota'; refusal: QuotaRefusal }
+
+/**
+ * Which of a provider's `shards` admits messages to a destination: always the same one, so that
+ * shard alone counts the destination's hourly quota, and a retry with an Idempotency-Key finds the
+ * key where it was admitted. FNV-1a, for an even spread of phone numbers and user ids.
+ */
+export function shardIndexFor(destinationKey: string, shards: number): number {
+  if (shards <= 1) return 0
+  let hash = 0x811c9dc5
+  for (let i = 0; i < destinationKey.length; i++) {
+    hash ^= destinationKey.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash % shards
+}
+
+/**
+ * The name a provider's send shard is addressed by: its first (`index` null), which alone admits
+ * a provider with one shard and grants blocks of the shared quotas to the others, or one of
+ * several (`index` from 0, shardIndexFor).
+ */
+export function sendShardName(providerId: string, index: number | null): string {
+  return index === null ? `provider:${providerId}` : `provider:${providerId}:${index}`
+}
+
+/** The provider-wide spans: with several shards, their quotas are shared in blocks. */
+export const SHARED_SPANS = ['minute', 'day'] as const satisfies readonly SendSpan[]
+export type SharedSpan = (typeof SHARED_SPANS)[number]
+
+/** Messages of a shared span's window a shard may still admit without asking for more. */
+export type Allowance = { startsAt: number; granted: number; used: number }
+
+/** A block of a shared span's quota, granted to one of a provider's shards for one window. */
+export type Grant = { span: SharedSpan; startsAt: number; count: number }
+
+/**
+ * How much of a shared quota to grant a shard that ran out: a share of what is left, so blocks
+ * shrink as the window fills, and the allowance other shards hold unused when it is full is a few
+ * messages at most.
+ */
+export function blockSize(limit: number, counted: number, shards: number): number {
+  const left = limit - counted
+  return left <= 0 ? 0 : Math.ceil(left / (2 * shards))
+}
+
+/**
+ * What the provider's first shard answers a shard asking for blocks of `spans`: a grant of each,
+ * or, when any of them is used up, the refusal (and nothing granted, so no block sits idle).
+ * `counted` is what it has granted (or admitted itself) in each span's current window.
+ */
+export function decideGrant(
+  quotas: SendQuotas,
+  spans: readonly SharedSpan[],
+  counted: Record<SharedSpan, number>,
+  shards: number,
+  seconds: number,
+): { grants: Grant[] } | { refusal: QuotaRefusal } {
+  const asked: SendCounts = { minute: 0, day: 0, destination_hour: 0 }
+  const limits: SendQuotas = { ...quotas, perDestinationHour: Number.MAX_SAFE_INTEGER }
+  for (const span of spans) asked[span] = counted[span]
+  const refusal = findQuotaRefusal(
+    {
+      perMinute: spans.includes('minute') ? limits.perMinute : Number.MAX_SAFE_INTEGER,
+      perDay: spans.includes('day') ? limits.perDay : Number.MAX_SAFE_INTEGER,
+      perDestinationHour: limits.perDestinationHour,
+    },
+    asked,
+    seconds,
+  )
+  if (refusal) return { refusal }
+  const limitOf: Record<SharedSpan, number> = { minute: quotas.perMinute, day: quotas.perDay }
+  return {
+    grants: spans.map((span) => ({
+      span,
+      startsAt: seconds - (seconds % SPAN_SECONDS[span]),
+      count: blockSize(limitOf[span], counted[span], shards),
+    })),
+  }
+}
 
 /** A provider's send shard as the Worker calls it (src/shards/send-shard.ts). */
 export interface SendShardApi {

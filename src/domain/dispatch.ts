@@ -19,14 +19,14 @@ import {
   type Part,
   type StoredMessage,
 } from '../storage/messages.ts'
-import { selectProviderQuotas } from '../storage/providers.ts'
+import { selectSendSettings } from '../storage/providers.ts'
 import { selectRecipient, type Recipient } from '../storage/recipients.ts'
 import { selectServiceById, type Service } from '../storage/services.ts'
 import { selectSubscriptionByToken } from '../storage/subscriptions.ts'
 import { selectSuppression, type Suppression } from '../storage/suppressions.ts'
 import type { PartRequest, ServicesRequest } from './dispatch-request.ts'
 import { pictureDigest, planPictures, storePictures, type PictureDeps } from './pictures.ts'
-import type { SendShardApi } from './admission.ts'
+import { shardIndexFor, type SendShardApi } from './admission.ts'
 import { destinationKey, effectiveQuotas, quotaExceeded, type SendQuotas } from './quotas.ts'
 import { E164 } from '../utils/e164.ts'
 
@@ -37,8 +37,8 @@ export type DispatchDeps = {
   channels: ReadonlySet<Channel>
   /** The deployment's default send quotas; a provider may have its own. */
   quotas: SendQuotas
-  /** The send shard of a provider (src/shards/send-shard.ts). */
-  shardOf: (providerId: string) => SendShardApi
+  /** One of a provider's send shards (src/shards/send-shard.ts; admission.ts shardIndexFor). */
+  shardOf: (providerId: string, shard: { index: number; of: number }) => SendShardApi
   now: Date
   /** Where pictures are published (decisions.md D19). */
   pictures: Omit<PictureDeps, 'now'>
@@ -95,7 +95,7 @@ export async function acceptDispatch(
         : null,
       recipient: to ? selectRecipient(deps.db, providerId, to) : null,
       suppression: to && bySms ? selectSuppression(deps.db, providerId, to) : null,
-      quotas: selectProviderQuotas(deps.db, providerId),
+      settings: selectSendSettings(deps.db, providerId),
     }),
     planPictures(pictureDeps, withPicture),
     hashRequest(request),
@@ -158,11 +158,16 @@ export async function acceptDispatch(
     throw suppressed(stored.suppression)
   }
   // Last: a request refused for any other reason is not what the quota is telling about.
-  const admission = await deps.shardOf(providerId).admit({
+  const subject = destinationKey(destination, stored.recipient?.phone ?? null)
+  const shards = stored.settings.sendShards
+  const shard = deps.shardOf(providerId, { index: shardIndexFor(subject, shards), of: shards })
+  const admission = await shard.admit({
+    providerId,
+    shards,
     idempotencyKey,
     requestHash,
-    destinationKey: destinationKey(destination, stored.recipient?.phone ?? null),
-    quotas: effectiveQuotas(deps.quotas, stored.quotas),
+    destinationKey: subject,
+    quotas: effectiveQuotas(deps.quotas, stored.settings.quotas),
   })
   if (admission.outcome === 'over_quota') throw quotaExceeded(admission.refusal)
   if (admission.outcome === 'conflict') throw conflictingKey()

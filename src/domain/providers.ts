@@ -8,6 +8,7 @@ import {
   findProviderById,
   insertProvider,
   setProviderQuotas,
+  setProviderSendShards,
   updateProvider,
   type NewProvider,
   type Provider,
@@ -44,13 +45,13 @@ export async function createProvider(db: D1Database, input: NewProvider): Promis
   return (await findProviderById(db, id))!
 }
 
-export type ProviderChanges = Partial<Pick<Provider, 'name' | 'status'>> & {
+export type ProviderChanges = Partial<Pick<Provider, 'name' | 'status' | 'sendShards'>> & {
   /** The quotas to set (null: back to the default); those left out stay as they are. */
   quotas?: Partial<QuotaOverrides>
 }
 
 /**
- * Renames, disables or enables a provider, or sets its send quotas. Disabling it ends the tokens
+ * Renames, disables or enables a provider, or sets its send quotas or shards. Disabling it ends the tokens
  * its clients hold (and its queued deliveries are withheld by the consumer); enabling it lets
  * their new tokens through.
  */
@@ -59,8 +60,9 @@ export async function changeProvider(
   provider: Provider,
   changes: ProviderChanges,
 ): Promise<void> {
-  const { quotas, ...fields } = changes
+  const { quotas, sendShards, ...fields } = changes
   if (quotas) await setProviderQuotas(deps.db, provider.id, { ...provider.quotas, ...quotas })
+  if (sendShards) await setProviderSendShards(deps.db, provider.id, sendShards)
   if (fields.name || fields.status) await updateProvider(deps.db, provider.id, fields)
   if (!changes.status || changes.status === provider.status) return
   const clientIds = await listClientIdsOfProvider(deps.db, provider.id)

@@ -5,7 +5,7 @@ import { loadChannelConfig, loadConfig, loadSendQuotas } from '../config.ts'
 import type { AppEnv } from './app-env.ts'
 import type { ClientRecordDeps } from '../domain/client-records.ts'
 import type { ClientDeps } from '../domain/clients.ts'
-import type { SendShardApi } from '../domain/admission.ts'
+import { sendShardName, type SendShardApi } from '../domain/admission.ts'
 import type { DispatchDeps } from '../domain/dispatch.ts'
 import type { ProofDeps } from '../domain/dpop.ts'
 import type { LoginDeps } from '../domain/login.ts'
@@ -22,7 +22,6 @@ import { clientIp } from './client-auth.ts'
 import { claimInLocation } from '../storage/used-jtis.ts'
 import { log } from '../log.ts'
 import { configuredChannels } from '../channels/channels.ts'
-import { sendShardFor } from '../shards/send-shard.ts'
 
 /**
  * An audit sink for per-request events (issued tokens, failed logins, revocations, refused admin
@@ -116,7 +115,7 @@ export async function dispatchDeps(c: Context<AppEnv>): Promise<DispatchDeps> {
     queue: c.env.DISPATCH_QUEUE,
     channels: configuredChannels(loadChannelConfig(c.env)),
     quotas: loadSendQuotas(c.env),
-    shardOf: (providerId) => sendShardOf(c, providerId),
+    shardOf: (providerId, { index, of }) => sendShardOf(c, providerId, of > 1 ? index : null),
     now: new Date(),
     // Pictures are public under the issuer's origin.
     pictures: { cache: c.env.CACHE, idKey: pictureIdKey, issuer },
@@ -125,9 +124,13 @@ export async function dispatchDeps(c: Context<AppEnv>): Promise<DispatchDeps> {
   }
 }
 
-/** A provider's send shard (src/shards/send-shard.ts). */
-export function sendShardOf(c: Context<AppEnv>, providerId: string): SendShardApi {
-  return sendShardFor(c.env.SEND_SHARDS, providerId)
+/** A provider's first send shard (`index` null) or one of several (src/shards/send-shard.ts). */
+export function sendShardOf(
+  c: Context<AppEnv>,
+  providerId: string,
+  index: number | null,
+): SendShardApi {
+  return c.env.SEND_SHARDS.getByName(sendShardName(providerId, index))
 }
 
 export async function webhookDeps(c: Context<AppEnv>): Promise<WebhookDeps> {

@@ -229,6 +229,10 @@ export const Provider = z
         per_destination_hour: z.int().nullable(),
       })
       .meta({ description: "The provider's own quotas; null: the deployment's default." }),
+    send_shards: z.int().meta({
+      description:
+        'How many send shards admit its messages (README "A provider that sends a lot").',
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })

@@ -23,6 +23,15 @@ const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);`,
+
+  `-- One of several shards of a provider: the blocks of the provider-wide minute and day quotas
+   -- its first shard granted it for the current window, and how many it has admitted of them.
+   CREATE TABLE allowances (
+     span TEXT PRIMARY KEY CHECK (span IN ('minute', 'day')),
+     starts_at INTEGER NOT NULL,
+     granted INTEGER NOT NULL,
+     used INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

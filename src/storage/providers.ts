@@ -16,6 +16,8 @@ export type Provider = {
   name: string
   status: ProviderStatus
   quotas: QuotaOverrides
+  /** How many send shards admit its messages (decisions.md D32). */
+  sendShards: number
   createdAt: string
   updatedAt: string
 }
@@ -30,6 +32,7 @@ type ProviderRow = QuotaRow & {
   id: string
   name: string
   status: ProviderStatus
+  send_shards: number
   created_at: string
   updated_at: string
 }
@@ -48,6 +51,7 @@ function toProvider(row: ProviderRow): Provider {
     name: row.name,
     status: row.status,
     quotas: toQuotas(row),
+    sendShards: row.send_shards,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
@@ -58,7 +62,7 @@ const QUOTA_COLUMNS = 'quota_per_minute, quota_per_day, quota_per_destination_ho
 // The id is read as text: provider ids are int64 and must survive JavaScript numbers
 // (decisions.md D11).
 const SELECT_PROVIDER = `SELECT CAST(id AS TEXT) AS id, name, status, ${QUOTA_COLUMNS},
-  created_at, updated_at FROM providers`
+  send_shards, created_at, updated_at FROM providers`
 
 export type NewProvider = { id?: string; name: string }
 
@@ -119,14 +123,31 @@ export async function updateProvider(
   return result.meta.changes > 0
 }
 
-/** A provider's quota overrides, for readBatch (all null when there is no such provider). */
-export function selectProviderQuotas(db: D1Database, id: string): BatchRead<QuotaOverrides> {
-  const none = { perMinute: null, perDay: null, perDestinationHour: null }
+/** What /Services needs of a provider to send: its quota overrides and its shard count. */
+export type SendSettings = { quotas: QuotaOverrides; sendShards: number }
+
+/**
+ * A provider's send settings, for readBatch (no overrides and one shard when there is no such
+ * provider).
+ */
+export function selectSendSettings(db: D1Database, id: string): BatchRead<SendSettings> {
+  const none = {
+    quotas: { perMinute: null, perDay: null, perDestinationHour: null },
+    sendShards: 1,
+  }
   return {
     statements: [
-      db.prepare(`SELECT ${QUOTA_COLUMNS} FROM providers WHERE id = CAST(?1 AS INTEGER)`).bind(id),
+      db
+        .prepare(
+          `SELECT ${QUOTA_COLUMNS}, send_shards FROM providers WHERE id = CAST(?1 AS INTEGER)`,
+        )
+        .bind(id),
     ],
-    read: ([result]) => firstRow(result, toQuotas) ?? none,
+    read: ([result]) =>
+      firstRow(result, (row: QuotaRow & { send_shards: number }) => ({
+        quotas: toQuotas(row),
+        sendShards: row.send_shards,
+      })) ?? none,
   }
 }
 
@@ -143,6 +164,23 @@ export async function setProviderQuotas(
        WHERE id = CAST(?1 AS INTEGER)`,
     )
     .bind(id, quotas.perMinute, quotas.perDay, quotas.perDestinationHour)
+    .run()
+  return result.meta.changes > 0
+}
+
+/** Sets how many send shards admit a provider's messages; false if there is no such provider. */
+export async function setProviderSendShards(
+  db: D1Database,
+  id: string,
+  sendShards: number,
+): Promise<boolean> {
+  const result = await db
+    .prepare(
+      `UPDATE providers SET send_shards = ?2,
+         updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+       WHERE id = CAST(?1 AS INTEGER)`,
+    )
+    .bind(id, sendShards)
     .run()
   return result.meta.changes > 0
 }

@@ -1,13 +1,18 @@
 // A provider's send shard seen from a test: what it counted, and counts put in place.
 import { env } from 'cloudflare:workers'
 import { runInDurableObject } from 'cloudflare:test'
-import { sendShardFor } from '../../src/shards/send-shard.ts'
+import { sendShardName } from '../../src/domain/admission.ts'
 
-const shardOf = (providerId: string) => sendShardFor(env.SEND_SHARDS, providerId)
+/** A provider's first send shard, or one of several. */
+export const shardOf = (providerId: string, index: number | null = null) =>
+  env.SEND_SHARDS.getByName(sendShardName(providerId, index))
 
 /** How many messages the provider's shard counted in its current windows, per span. */
-export function shardCounters(providerId: string): Promise<Record<string, number>> {
-  return runInDurableObject(shardOf(providerId), (_, state) => {
+export function shardCounters(
+  providerId: string,
+  index: number | null = null,
+): Promise<Record<string, number>> {
+  return runInDurableObject(shardOf(providerId, index), (_, state) => {
     const rows = state.storage.sql
       .exec<{ span: string; n: number }>(
         'SELECT span, SUM(count) AS n FROM send_counters GROUP BY span',

@@ -2,6 +2,7 @@
 // "Suppression list"): a provider over a quota (429 with Retry-After), a raw number for a service
 // that does not allow it, and a suppressed number however it is addressed; and what feeds the
 // suppression list: the directory, operators, and STOP / START sent to the sender number.
+import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import { smsSignature } from '../../src/channels/sms-signature.ts'
@@ -16,7 +17,7 @@ import {
   type Sender,
 } from '../helpers/dispatch.ts'
 import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
-import { setShardCounter, shardCounters } from '../helpers/shards.ts'
+import { setShardCounter, shardCounters, shardOf } from '../helpers/shards.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 
 const admin = await adminToken()
@@ -209,6 +210,104 @@ describe('POST /Services: send quotas', { timeout: 45_000 }, () => {
   })
 })
 
+// README "A provider that sends a lot": several shards, each admitting its share of destinations
+// with blocks of the minute and day quotas granted by the provider's first shard.
+describe('POST /Services: a provider with several send shards', { timeout: 45_000 }, () => {
+  const setShards = (providerId: string, sendShards: number) =>
+    adminCall(admin, 'PATCH', `/admin/providers/${providerId}`, { send_shards: sendShards })
+
+  /** What each of the provider's shards admitted in the current windows, and what was granted. */
+  async function shardTotals(providerId: string, shards: number) {
+    const each = await Promise.all(
+      Array.from({ length: shards }, (_, i) => shardCounters(providerId, i)),
+    )
+    return {
+      destinations: each.reduce((sum, c) => sum + (c.destination_hour ?? 0), 0),
+      granted: await shardCounters(providerId),
+      used: await Promise.all(
+        Array.from({ length: shards }, (_, i) =>
+          runInDurableObject(shardOf(providerId, i), (_, state) =>
+            state.storage.sql
+              .exec<{ span: string; used: number }>('SELECT span, used FROM allowances')
+              .toArray(),
+          ),
+        ),
+      ),
+    }
+  }
+
+  it('still accepts exactly the quota of 200 parallel requests', async () => {
+    useStandIn()
+    const sender = await freshSender({ directNumbers: true })
+    expect((await setQuotas(sender.providerId, { per_minute: 5 })).status).toBe(204)
+    expect((await setShards(sender.providerId, 4)).status).toBe(204)
+    await roomInWindow(60, 20)
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, () => dispatch(sender, to(smsRequest(sender), freshPhone()))),
+    )
+    const statuses = responses.map((r) => r.status)
+    expect(statuses.filter((s) => s === 201)).toHaveLength(5)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(195)
+    const totals = await shardTotals(sender.providerId, 4)
+    // The first shard granted the minute's five, one at a time as so few were left; the others
+    // admitted them.
+    expect(totals.granted).toMatchObject({ minute: 5 })
+    expect(totals.destinations).toBe(5)
+    const usedMinute = totals.used.flat().filter((a) => a.span === 'minute')
+    expect(usedMinute.reduce((sum, a) => sum + a.used, 0)).toBe(5)
+    // Nothing of the first shard's own: it only grants.
+    expect((await shardCounters(sender.providerId)).destination_hour).toBeUndefined()
+  })
+
+  it('never goes over a larger quota, granted in blocks', async () => {
+    useStandIn()
+    const sender = await freshSender({ directNumbers: true })
+    expect((await setQuotas(sender.providerId, { per_minute: 60 })).status).toBe(204)
+    expect((await setShards(sender.providerId, 4)).status).toBe(204)
+    await roomInWindow(60, 20)
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, () => dispatch(sender, to(smsRequest(sender), freshPhone()))),
+    )
+    const accepted = responses.filter((r) => r.status === 201).length
+    expect(accepted).toBeLessThanOrEqual(60)
+    // What the shards hold granted but unused when the window is full: a few messages at most.
+    expect(accepted).toBeGreaterThanOrEqual(60 - 4)
+    expect(responses.filter((r) => r.status === 429)).toHaveLength(200 - accepted)
+    const totals = await shardTotals(sender.providerId, 4)
+    expect(totals.granted.minute).toBeLessThanOrEqual(60)
+    expect(totals.destinations).toBe(accepted)
+  })
+
+  it('counts one destination in one shard, exactly', async () => {
+    useStandIn()
+    const sender = await freshSender()
+    expect((await setQuotas(sender.providerId, { per_destination_hour: 2 })).status).toBe(204)
+    expect((await setShards(sender.providerId, 4)).status).toBe(204)
+    await roomInWindow(3600, 20)
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => dispatch(sender, smsRequest(sender))),
+    )
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(2)
+    expect(responses.filter((r) => r.status === 429)).toHaveLength(18)
+  })
+
+  it('counts parallel requests with one Idempotency-Key once', async () => {
+    useStandIn()
+    const sender = await freshSender()
+    expect((await setShards(sender.providerId, 4)).status).toBe(204)
+    await roomInWindow(60, 20)
+    const key = { 'idempotency-key': `k-${crypto.randomUUID()}` }
+    const body = smsRequest(sender)
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => dispatch(sender, body, key)),
+    )
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(1)
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(19)
+    expect(await outboxRows(sender.providerId)).toBe(2)
+    expect((await shardTotals(sender.providerId, 4)).destinations).toBe(1)
+  })
+})
+
 describe('/admin/providers/{id}: quotas', () => {
   type ProviderView = {
     quotas: Record<string, number>
@@ -254,6 +353,32 @@ describe('/admin/providers/{id}: quotas', () => {
         quotas,
       })
       await expectProblem(response, 400, 'invalid_request')
+    })
+  }
+})
+
+describe('/admin/providers/{id}: send_shards', () => {
+  it('shows 1 by default and the count an operator sets', async () => {
+    const sender = await freshSender()
+    const path = `/admin/providers/${sender.providerId}`
+    type View = { send_shards: number }
+    expect((await json<View>(await adminCall(admin, 'GET', path))).send_shards).toBe(1)
+    expect((await adminCall(admin, 'PATCH', path, { send_shards: 8 })).status).toBe(204)
+    expect((await json<View>(await adminCall(admin, 'GET', path))).send_shards).toBe(8)
+  })
+
+  for (const sendShards of [0, 65, 2.5, '4', null]) {
+    it(`refuses send_shards ${JSON.stringify(sendShards)} with 400 invalid_request`, async () => {
+      const sender = await freshSender()
+      const path = `/admin/providers/${sender.providerId}`
+      const problem = await expectProblem(
+        await adminCall(admin, 'PATCH', path, { send_shards: sendShards }),
+        400,
+        'invalid_request',
+      )
+      expect(problem.errors).toEqual([expect.objectContaining({ path: 'send_shards' })])
+      type View = { send_shards: number }
+      expect((await json<View>(await adminCall(admin, 'GET', path))).send_shards).toBe(1)
     })
   }
 })

@@ -11,6 +11,7 @@ import {
   requireProvider,
   subscribeProvider,
 } from '../../domain/providers.ts'
+import { MAX_SEND_SHARDS } from '../../domain/admission.ts'
 import { effectiveQuotas, MAX_SEND_QUOTA, type SendQuotas } from '../../domain/quotas.ts'
 import { liftSuppression, suppressNumber } from '../../domain/suppressions.ts'
 import { auditAs } from '../../http/audit.ts'
@@ -68,13 +69,27 @@ const QuotaChanges = z
       'Accepted /Services messages a minute, a UTC day and to one destination an hour; null: ' +
       "back to the deployment's default (SEND_QUOTA_*). Those left out stay as they are.",
   })
+const SendShards = z
+  .number({ error: 'send_shards is a whole number of shards' })
+  .int('send_shards is a whole number of shards')
+  .min(1, 'send_shards is at least 1')
+  .max(MAX_SEND_SHARDS, `send_shards is at most ${MAX_SEND_SHARDS}`)
+  .meta({
+    description:
+      'How many send shards admit its /Services messages (README "A provider that sends a lot"): ' +
+      '1, the default, for up to about 1,000 messages a second.',
+  })
 export const ProviderChanges = z
   .strictObject({
     name: Name.optional(),
     status: z.enum(['active', 'disabled']).optional(),
     quotas: QuotaChanges.optional(),
+    send_shards: SendShards.optional(),
   })
-  .refine((v) => Object.keys(v).length > 0, 'send at least one of name, status, quotas')
+  .refine(
+    (v) => Object.keys(v).length > 0,
+    'send at least one of name, status, quotas, send_shards',
+  )
 const Cascade = z.object({ cascade: z.enum(['true', 'false']).optional() })
 
 export function providerView(p: Provider, defaults: SendQuotas) {
@@ -93,6 +108,7 @@ export function providerView(p: Provider, defaults: SendQuotas) {
       per_day: p.quotas.perDay,
       per_destination_hour: p.quotas.perDestinationHour,
     },
+    send_shards: p.sendShards,
     created_at: p.createdAt,
     updated_at: p.updatedAt,
   }
@@ -158,10 +174,11 @@ const change = createRoute({
   ...MANAGEMENT,
   method: 'patch',
   path: '/{id}',
-  summary: 'Rename, disable or enable a provider, or set its send quotas',
+  summary: 'Rename, disable or enable a provider, or set its send quotas or shards',
   description:
     'Disabling a provider ends its tokens, and its deliveries still queued are marked `failed` ' +
-    'instead of being sent. `quotas` sets its own send quotas (README "Send quotas").',
+    'instead of being sent. `quotas` sets its own send quotas (README "Send quotas"); ' +
+    '`send_shards` how many send shards admit its messages (README "A provider that sends a lot").',
   request: {
     ...idParam,
     body: jsonBody(ProviderChanges, { quotas: { per_minute: 120, per_day: null } }),
@@ -171,11 +188,20 @@ const change = createRoute({
 
 providers.openapi(change, async (c) => {
   const provider = await requireProvider(c.env.DB, c.req.param('id'))
-  const { quotas, ...changes } = c.req.valid('json')
-  const changed = [...Object.keys(changes), ...(quotas ? ['quotas'] : [])]
-  auditAs(c, 'provider.update', provider.id, { changed, ...(quotas ? { quotas } : {}) })
+  const { quotas, send_shards: sendShards, ...changes } = c.req.valid('json')
+  const changed = [
+    ...Object.keys(changes),
+    ...(quotas ? ['quotas'] : []),
+    ...(sendShards ? ['send_shards'] : []),
+  ]
+  auditAs(c, 'provider.update', provider.id, {
+    changed,
+    ...(quotas ? { quotas } : {}),
+    ...(sendShards ? { send_shards: sendShards } : {}),
+  })
   await changeProvider(clientRecordDeps(c), provider, {
     ...changes,
+    ...(sendShards ? { sendShards } : {}),
     ...(quotas
       ? {
           quotas: {
@@ -206,7 +232,11 @@ providers.openapi(remove, async (c) => {
   auditAs(c, 'provider.delete', provider.id, { cascade })
   await removeProvider(clientRecordDeps(c), provider, cascade)
   // A provider created again under this id starts with fresh quotas and keys.
-  await sendShardOf(c, provider.id).forget()
+  const several = Array.from(
+    { length: provider.sendShards > 1 ? provider.sendShards : 0 },
+    (_, i) => i,
+  )
+  await Promise.all([null, ...several].map((index) => sendShardOf(c, provider.id, index).forget()))
   return c.body(null, 204)
 })
 

@@ -130,6 +130,7 @@ describe('POST /admin/providers', () => {
         per_destination_hour: Number(env.SEND_QUOTA_PER_DESTINATION_HOUR),
       },
       quota_overrides: { per_minute: null, per_day: null, per_destination_hour: null },
+      send_shards: 1,
       created_at: expect.stringMatching(ISO_TIME),
       updated_at: expect.stringMatching(ISO_TIME),
     })
