@@ -9,7 +9,7 @@ import { assertAudience } from '../domain/tokens.ts'
 import { readPresentedToken, type PresentedToken } from '../http/bearer.ts'
 import { clientIp } from '../http/client-auth.ts'
 import { loginDeps, proofDeps, tokenStateDeps } from '../http/deps.ts'
-import { BridgeLogin, detectLoginDialect, YativoLogin } from '../http/dialect.ts'
+import { BridgeLogin, detectLoginDialect, loginEnvelope, YativoLogin } from '../http/dialect.ts'
 import { documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import { assertPossession, challengeFor, clientCertificate } from '../http/possession.ts'
 import { confirmationFor } from '../domain/token-binding.ts'
@@ -29,7 +29,8 @@ const login = createRoute({
     'The field names pick the answer: `{clientId, clientSecret}` (document 003) answers ' +
     '`{ack, token, expires_in}`, `{account_id, app_secret}` (document 002) answers `{status, ' +
     "status_code, message, data}`. Errors keep each dialect's members (`ack`; `status_code`, " +
-    '`message`). A body with fields of both dialects is ambiguous: 400 `invalid_request`.',
+    '`message`). A body with fields of both dialects is ambiguous: 400 `invalid_request`, with ' +
+    "both dialects' members (`ack` 899).",
   security: SECURITY.none,
   request: {
     body: {
@@ -54,6 +55,9 @@ const login = createRoute({
 
 auth.openapi(login, async (c) => {
   const body: unknown = await c.req.json()
+  // Set before anything can fail, so that even an ambiguous body's error carries the members its
+  // client reads (decisions.md D3).
+  c.set('dialect', loginEnvelope(body))
   const dialect = detectLoginDialect(body)
   c.set('dialect', dialect)
   const { clientId, clientSecret } =
