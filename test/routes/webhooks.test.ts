@@ -282,6 +282,27 @@ describe('PATCH and DELETE /webhooks/{id}', () => {
     expect(await on.json()).toMatchObject({ enabled: true, disabled_reason: null })
   })
 
+  it("answers 404 to another provider's PATCH and changes nothing", async () => {
+    const provider = await createWebhookProvider()
+    const other = await createWebhookProvider()
+    const endpoint = await registerEndpoint(provider)
+    for (const change of [
+      { url: `${RECEIVER}/stolen-${crypto.randomUUID()}` },
+      { enabled: false },
+      { event_types: ['message.failed'] },
+    ]) {
+      const response = await send(other, 'PATCH', `/webhooks/${endpoint.id}`, change)
+      expect(response.status, JSON.stringify(change)).toBe(404)
+      expect(((await response.json()) as { code: string }).code).toBe('not_found')
+    }
+    const read = await send(provider, 'GET', `/webhooks/${endpoint.id}`)
+    expect(await read.json()).toMatchObject({
+      url: endpoint.url,
+      enabled: true,
+      event_types: ['message.delivered', 'message.undelivered'],
+    })
+  })
+
   it('deletes the endpoint; another provider cannot', async () => {
     const provider = await createWebhookProvider()
     const other = await createWebhookProvider()
@@ -310,6 +331,23 @@ describe('POST /webhooks/{id}/secret/rotate', () => {
       overlap_seconds: 0,
     })
     expect(await none.json()).toMatchObject({ previous_secret_valid_until: null })
+  })
+
+  it("answers 404 to another provider's rotation and keeps the secret", async () => {
+    const provider = await createWebhookProvider()
+    const other = await createWebhookProvider()
+    const endpoint = await registerEndpoint(provider)
+    const sealed = () =>
+      env.DB.prepare('SELECT secret, previous_secret FROM webhook_endpoints WHERE id = ?1')
+        .bind(endpoint.id)
+        .first<{ secret: string; previous_secret: string | null }>()
+    const before = await sealed()
+    const response = await send(other, 'POST', `/webhooks/${endpoint.id}/secret/rotate`, {})
+    expect(response.status).toBe(404)
+    const body = (await response.json()) as Record<string, unknown>
+    expect(body.code).toBe('not_found')
+    expect(body).not.toHaveProperty('secret')
+    expect(await sealed()).toEqual(before)
   })
 
   it('refuses an overlap over 7 days', async () => {
