@@ -72,7 +72,7 @@ export default defineConfig(async () => {
       include: ['test/**/*.test.ts'],
       // The scripts' tests run in Node (vitest.scripts.config.ts).
       exclude: ['test/scripts/**'],
-      setupFiles: ['./test/setup/apply-migrations.ts'],
+      setupFiles: ['./test/setup/apply-migrations.ts', './test/setup/declared-answers.ts'],
       // One workerd (and its D1, KV and module graph) for all files a worker runs, instead of one
       // started for each file: files share storage, so every test makes fresh ids of its own.
       isolate: false,

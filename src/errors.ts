@@ -215,8 +215,11 @@ export type ProblemOptions = {
   cause?: unknown
 }
 
-/** The envelope a route answers in: each source document's clients read their own fields. */
-export type Dialect = 'problem' | 'bridge' | 'yativo' | 'oauth'
+/**
+ * The envelope a route answers in: each source document's clients read their own fields.
+ * `bridge+yativo` is a login whose fields belong to both (decisions.md D3): each client finds its own.
+ */
+export type Dialect = 'problem' | 'bridge' | 'yativo' | 'bridge+yativo' | 'oauth'
 
 export class AppError extends Error {
   readonly code: ErrorCode
@@ -331,15 +334,15 @@ export function toProblem(err: AppError, dialect: Dialect = 'problem'): Problem 
   }
   if (err.options.errors?.length) body.errors = err.options.errors
   let contentType = 'application/problem+json'
+  if (dialect === 'bridge' || dialect === 'bridge+yativo') {
+    body.ack = ACK_BY_CODE[err.code] ?? BRIDGE_ACK.unknown
+  }
+  if (dialect === 'yativo' || dialect === 'bridge+yativo') {
+    body.status_code = err.status
+    body.message = err.message
+    body.data = null
+  }
   switch (dialect) {
-    case 'bridge':
-      body.ack = ACK_BY_CODE[err.code] ?? BRIDGE_ACK.unknown
-      break
-    case 'yativo':
-      body.status_code = err.status
-      body.message = err.message
-      body.data = null
-      break
     case 'oauth':
       body.error = err.code
       body.error_description = err.message

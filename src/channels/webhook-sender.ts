@@ -1,5 +1,6 @@
 // Sends one webhook request as the Standard Webhooks specification describes it: the event's body,
 // signed with every current secret of the endpoint (decisions.md D26).
+import { addressRange } from '../utils/ip-address.ts'
 import { fetchWithTimeout, parseRetryAfter, truncate } from './http.ts'
 
 /** Standard Webhooks: `whsec_` then base64 of the key. */
@@ -36,6 +37,13 @@ export async function sendWebhook(
   now: Date,
   fetchFn: typeof globalThis.fetch = globalThis.fetch,
 ): Promise<WebhookSendResult> {
+  // Registration refuses these (domain/webhooks.ts); an endpoint stored before its range was
+  // refused is not delivered to either. Loopback is only ever registered in development.
+  const range = addressRange(URL.parse(request.url)?.hostname ?? '')
+  if (range !== null && range !== 'unicast' && range !== 'loopback') {
+    const error = `the endpoint's address is not public (${range}): not sent`
+    return { ok: false, status: null, error, durationMs: 0 }
+  }
   const timestamp = Math.floor(now.getTime() / 1000)
   const signature = await signWebhook(request.secrets, request.id, timestamp, request.body)
   const started = Date.now()

@@ -8,8 +8,12 @@ import { epochSeconds } from '../utils/time.ts'
 
 /** RFC 7523 §2.2: the client_assertion_type of a JWT assertion. */
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
-/** The furthest ahead an assertion's `exp` may be: it is short-lived, and its jti is kept so long. */
-export const MAX_ASSERTION_LIFETIME_SECONDS = 300
+/**
+ * The furthest ahead an assertion's `exp` may be, and the oldest its `iat`: Authlib's default
+ * lifetime (decisions.md D29). Its jti is kept for all of it, so a longer life is not a longer
+ * replay window: that is KV's propagation time, whatever `exp` says.
+ */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 3600
 /** Tolerated difference between the client's clock and Portero's, on `exp`, `nbf` and `iat`. */
 export const ASSERTION_CLOCK_SKEW_SECONDS = 30
 /** Longer than any assertion (an RS256 signature of 8192 bits and a few claims). */
@@ -46,9 +50,9 @@ export function claimedClient(assertion: string): string | null {
 /**
  * Verifies `assertion` for `clientId` with one of `keys` (those live now): by its `kid`, or each
  * key of the header's algorithm when it names none. Checks the algorithm (the key's, never `none`
- * nor HMAC), `iss` = `sub` = the client, `aud` naming one of `audiences`, `exp` present and at
- * most 5 minutes ahead, `nbf` and `iat` not ahead, `iat` not older than an assertion can live, and
- * a `jti`.
+ * nor HMAC), `iss` = `sub` = the client, `aud` one of `audiences` and nothing else, `exp` present
+ * and at most an hour ahead, `nbf` and `iat` not ahead, `iat` not older than an assertion can
+ * live, and a `jti`.
  */
 export async function verifyClientAssertion(
   keys: readonly ClientKey[],
@@ -85,7 +89,6 @@ export async function verifyClientAssertion(
         algorithms: [alg],
         issuer: clientId,
         subject: clientId,
-        audience: audiences,
         requiredClaims: ['iss', 'sub', 'aud', 'exp', 'jti'],
         clockTolerance: ASSERTION_CLOCK_SKEW_SECONDS,
         currentDate: now,
@@ -94,9 +97,20 @@ export async function verifyClientAssertion(
       if (error instanceof errors.JWSSignatureVerificationFailed) continue
       return { ok: false, reason: reasonOf(error) }
     }
+    if (!namesOnly(payload.aud, audiences)) return { ok: false, reason: 'assertion_aud_invalid' }
     return checkLifetime(payload, now)
   }
   return { ok: false, reason: 'assertion_signature_invalid' }
+}
+
+/**
+ * draft-ietf-oauth-rfc7523bis (audience injection): `aud` names Portero alone, as a string or
+ * an array of that one string. An array naming anyone else besides is refused: such an assertion
+ * was made for several servers, and any of them could replay it here.
+ */
+function namesOnly(aud: unknown, audiences: readonly string[]): boolean {
+  const sole = Array.isArray(aud) && aud.length === 1 ? aud[0] : aud
+  return typeof sole === 'string' && audiences.includes(sole)
 }
 
 function checkLifetime(payload: Record<string, unknown>, now: Date): AssertionCheck {

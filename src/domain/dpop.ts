@@ -10,6 +10,7 @@ import {
   type JWK,
 } from 'jose'
 import { AppError, DPOP_ALGORITHMS } from '../errors.ts'
+import { MAX_RSA_BITS, MIN_RSA_BITS } from './client-keys.ts'
 import { usedJtiKey } from '../storage/used-jtis.ts'
 import { epochSeconds } from '../utils/time.ts'
 
@@ -28,7 +29,6 @@ const MAX_PROOF_LENGTH = 8192
 const JTI = /^[\x21-\x7E]{1,256}$/
 /** RFC 7517 members of private or symmetric keys: a proof's `jwk` must have none. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
-const MIN_RSA_BITS = 2048
 
 /**
  * Where used jtis are remembered (storage/used-jtis.ts). `claim` is true the first time a key is
@@ -127,15 +127,20 @@ function checkPublicKey(value: unknown, alg: string): JWK {
     alg === 'ES256'
       ? jwk.kty === 'EC' && jwk.crv === 'P-256'
       : alg === 'RS256'
-        ? jwk.kty === 'RSA' && rsaBits(jwk) >= MIN_RSA_BITS
+        ? jwk.kty === 'RSA' && fitsRsaBounds(rsaBits(jwk))
         : jwk.kty === 'OKP' && jwk.crv === 'Ed25519'
   if (!fits) {
     throw invalidProof(
       `The DPoP proof's jwk is not a key for ${alg}` +
-        (alg === 'RS256' ? ` of at least ${MIN_RSA_BITS} bits.` : '.'),
+        (alg === 'RS256' ? ` of ${MIN_RSA_BITS} to ${MAX_RSA_BITS} bits.` : '.'),
     )
   }
   return jwk
+}
+
+/** As a client key's (decisions.md D29): a larger modulus costs verification time for nothing. */
+function fitsRsaBounds(bits: number): boolean {
+  return bits >= MIN_RSA_BITS && bits <= MAX_RSA_BITS
 }
 
 function rsaBits(jwk: JWK): number {

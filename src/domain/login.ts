@@ -130,8 +130,10 @@ export async function authenticateClient(deps: LoginDeps, input: Credentials): P
 }
 
 /**
- * The audiences an assertion may name: the token endpoint or the issuer (RFC 7523 §3 item 3,
- * OpenID Connect Core §9), at every endpoint that takes client credentials.
+ * The audiences an assertion may name, as its sole value (decisions.md D29): the issuer
+ * (draft-ietf-oauth-rfc7523bis), or the token endpoint, which RFC 7523 §3 item 3 and OpenID Connect
+ * Core §9 name and Authlib and requests-oauth2client send by default; at every endpoint that takes
+ * client credentials.
  */
 export function assertionAudiences(issuer: string): string[] {
   return [issuer, `${issuer}/oauth/token`]

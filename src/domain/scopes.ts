@@ -17,7 +17,13 @@ export const ALL_SCOPES: string[] = Object.values(SCOPES)
 
 /**
  * The scopes of Portero's own API, where Portero is the resource server (SECURITY.md, "Audience"):
- * /Services and /subscriptions (send), /recipients, /admin. A token carrying one of them names
- * Portero's resource in `aud`. Introspection is not among them: it checks any audience's tokens.
+ * /Services and /subscriptions (send), /recipients, /admin, and introspection with the caller's
+ * own token (decisions.md D17). A token carrying one of them names Portero's resource in `aud`.
  */
-export const API_SCOPES: readonly string[] = [SCOPES.send, SCOPES.recipients, SCOPES.admin]
+export const API_SCOPES: readonly string[] = [
+  SCOPES.send,
+  SCOPES.recipients,
+  SCOPES.admin,
+  SCOPES.introspect,
+  SCOPES.introspectAny,
+]

@@ -10,6 +10,7 @@ import {
   type WebhookEndpointChanges,
   type WebhookEventType,
 } from '../storage/webhooks.ts'
+import { addressRange } from '../utils/ip-address.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 /** Endpoints one provider may register. */
@@ -28,27 +29,15 @@ export type WebhookDeps = {
   now: Date
 }
 
-const LOOPBACK = /^(localhost|[^.]+\.localhost|127(\.\d{1,3}){3}|\[::1\])$/i
-/** RFC 1918, RFC 6598, link-local, unspecified and IPv6 unique-local / link-local literals. */
-const PRIVATE = new RegExp(
-  '^(' +
-    [
-      '0\\.0\\.0\\.0',
-      '10(\\.\\d{1,3}){3}',
-      '192\\.168(\\.\\d{1,3}){2}',
-      '172\\.(1[6-9]|2\\d|3[01])(\\.\\d{1,3}){2}',
-      '169\\.254(\\.\\d{1,3}){2}',
-      '100\\.(6[4-9]|[7-9]\\d|1[01]\\d|12[0-7])(\\.\\d{1,3}){2}',
-      '\\[(fc|fd|fe[89ab])[0-9a-f:.]*\\]',
-      '\\[::\\]',
-    ].join('|') +
-    ')$',
-  'i',
-)
+/** `localhost` and every name under it (RFC 6761 §6.3), or a loopback literal: development only. */
+function isLoopback(host: string): boolean {
+  return /(^|\.)localhost$/i.test(host) || addressRange(host) === 'loopback'
+}
 
 /**
  * What is wrong with `raw` as an endpoint URL, or null. https only; loopback hosts (over http
- * too) only when Portero itself runs on one (development); no private addresses, no credentials,
+ * too) only when Portero itself runs on one (development); no address of a special-use range
+ * (utils/ip-address.ts), no credentials,
  * no fragment, and never Portero's own host.
  */
 export function webhookUrlProblem(raw: string, ownOrigins: readonly string[]): string | null {
@@ -61,19 +50,24 @@ export function webhookUrlProblem(raw: string, ownOrigins: readonly string[]): s
   if (url.username || url.password) return 'must not carry credentials (user:password@)'
   if (raw.includes('#')) return 'must not have a fragment'
   const own = ownOrigins.map((origin) => new URL(origin))
-  const development = own.some((o) => LOOPBACK.test(o.hostname))
+  const development = own.some((o) => isLoopback(o.hostname))
   const host = url.hostname.replace(/\.$/, '').toLowerCase()
-  if (LOOPBACK.test(host)) {
+  if (isLoopback(host)) {
     if (!development) return 'must be a public https URL (localhost only in development)'
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be http(s)'
   } else {
     if (url.protocol !== 'https:') return 'must be https'
-    if (PRIVATE.test(host)) return 'must be a public host, not a private address'
+    // Any special-use range, in any spelling URL accepts: private, link-local, CGNAT, IPv4 inside
+    // IPv6 (mapped, compatible, NAT64, 6to4, Teredo), multicast, reserved (decisions.md D26).
+    const range = addressRange(host)
+    if (range !== null && range !== 'unicast') {
+      return `must be a public host, not a private or special-use address (${range})`
+    }
   }
   const itself = own.some((o) => {
     if (o.hostname.replace(/\.$/, '').toLowerCase() !== host) return false
     // In development Portero and the stand-in share localhost on different ports.
-    return !LOOPBACK.test(host) || o.port === url.port
+    return !isLoopback(host) || o.port === url.port
   })
   if (itself) return 'must not point at Portero itself'
   return null

@@ -2,11 +2,13 @@
 // credentials (RFC 7662 §2.1), and whether it holds an introspection scope.
 import type { Context } from 'hono'
 import type { AppEnv } from './app-env.ts'
+import { loadConfig } from '../config.ts'
 import { AppError } from '../errors.ts'
 import type { Caller } from '../domain/introspection.ts'
 import { authenticateClient } from '../domain/login.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { checkAccessTokens, type TokenCheck } from '../domain/token-state.ts'
+import { assertAudience } from '../domain/tokens.ts'
 import { clientIp, readClientCredentials, type CredentialFields } from './client-auth.ts'
 import { loginDeps, tokenStateDeps } from './deps.ts'
 import type { PresentedToken } from './bearer.ts'
@@ -45,6 +47,9 @@ export async function authenticateIntrospectionCaller(
     ])
     try {
       if (!own!.ok) throw own!.error
+      // decisions.md D17: the caller's own token must be one issued for Portero's API; the token
+      // asked about may be any audience's.
+      assertAudience(own!.token.claims, (await loadConfig(c.env)).resource)
       // A bound caller token proves its key here as on every route (README "DPoP").
       await assertPossession(c, presented, own!.token)
     } catch (err) {

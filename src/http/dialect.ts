@@ -26,24 +26,32 @@ export const YativoLogin = z.object({
 export type LoginDialect = 'bridge' | 'yativo'
 
 /**
+ * The envelope a login's errors are answered in, from its field names alone: a body with fields of
+ * both dialects gets the members of both, so that every client finds its own (Bridge its `ack`,
+ * document 003); one with neither gets plain problem details.
+ */
+export function loginEnvelope(body: unknown): Dialect {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'problem'
+  const bridge = 'clientId' in body || 'clientSecret' in body
+  const yativo = 'account_id' in body || 'app_secret' in body
+  return bridge && yativo ? 'bridge+yativo' : bridge ? 'bridge' : yativo ? 'yativo' : 'problem'
+}
+
+/**
  * The dialect a login body's field names pick. A body with fields of both is refused rather than
  * read as either: which pair the client meant cannot be known, and guessing could log it in with
  * credentials it did not mean to send, or answer in an envelope it does not read.
  */
 export function detectLoginDialect(body: unknown): LoginDialect {
-  if (body && typeof body === 'object' && !Array.isArray(body)) {
-    const bridge = 'clientId' in body || 'clientSecret' in body
-    const yativo = 'account_id' in body || 'app_secret' in body
-    if (bridge && yativo) {
-      throw fieldError(
-        '(body)',
-        'fields of both login dialects',
-        'The login is ambiguous: send either {"clientId", "clientSecret"} or ' +
-          '{"account_id", "app_secret"}, not fields of both.',
-      )
-    }
-    if (bridge) return 'bridge'
-    if (yativo) return 'yativo'
+  const envelope = loginEnvelope(body)
+  if (envelope === 'bridge' || envelope === 'yativo') return envelope
+  if (envelope === 'bridge+yativo') {
+    throw fieldError(
+      '(body)',
+      'fields of both login dialects',
+      'The login is ambiguous: send either {"clientId", "clientSecret"} or ' +
+        '{"account_id", "app_secret"}, not fields of both.',
+    )
   }
   throw fieldError(
     '(body)',

@@ -1,13 +1,15 @@
 // POST /auth/login (Bridge and Yativo dialects) and POST /auth/me (Bridge's token check).
 import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
+import { loadConfig } from '../config.ts'
 import { BRIDGE_ACK } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
 import { checkAccessToken } from '../domain/token-state.ts'
+import { assertAudience } from '../domain/tokens.ts'
 import { readPresentedToken, type PresentedToken } from '../http/bearer.ts'
 import { clientIp } from '../http/client-auth.ts'
 import { loginDeps, proofDeps, tokenStateDeps } from '../http/deps.ts'
-import { BridgeLogin, detectLoginDialect, YativoLogin } from '../http/dialect.ts'
+import { BridgeLogin, detectLoginDialect, loginEnvelope, YativoLogin } from '../http/dialect.ts'
 import { documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import { assertPossession, challengeFor, clientCertificate } from '../http/possession.ts'
 import { confirmationFor } from '../domain/token-binding.ts'
@@ -27,7 +29,8 @@ const login = createRoute({
     'The field names pick the answer: `{clientId, clientSecret}` (document 003) answers ' +
     '`{ack, token, expires_in}`, `{account_id, app_secret}` (document 002) answers `{status, ' +
     "status_code, message, data}`. Errors keep each dialect's members (`ack`; `status_code`, " +
-    '`message`). A body with fields of both dialects is ambiguous: 400 `invalid_request`.',
+    '`message`). A body with fields of both dialects is ambiguous: 400 `invalid_request`, with ' +
+    "both dialects' members (`ack` 899).",
   security: SECURITY.none,
   request: {
     body: {
@@ -52,6 +55,9 @@ const login = createRoute({
 
 auth.openapi(login, async (c) => {
   const body: unknown = await c.req.json()
+  // Set before anything can fail, so that even an ambiguous body's error carries the members its
+  // client reads (decisions.md D3).
+  c.set('dialect', loginEnvelope(body))
   const dialect = detectLoginDialect(body)
   c.set('dialect', dialect)
   const { clientId, clientSecret } =
@@ -95,8 +101,10 @@ const me = createRoute({
   summary: 'Is this token valid? (document 003)',
   description:
     'The token in `x-access-token` (document 003), `Authorization: Bearer`, or for a ' +
-    'DPoP-bound token `Authorization: DPoP` with a `DPoP` proof (README "DPoP"). Errors carry ' +
-    'Bridge `ack` codes: 896 missing, 898 malformed or invalid, 897 expired.',
+    'DPoP-bound token `Authorization: DPoP` with a `DPoP` proof (README "DPoP"). The token\'s ' +
+    "`aud` must name Portero's API exactly (RFC 9068 §4): a token for another resource server " +
+    'is 401 `invalid_token`. Errors carry Bridge `ack` codes: 896 missing, 898 malformed or ' +
+    'invalid, 897 expired.',
   security: SECURITY.accessToken,
   responses: { 200: json('Valid: its claims.', MeResponse), ...problems(400, 401) },
 })
@@ -108,6 +116,8 @@ auth.openapi(me, async (c) => {
     presented = readPresentedToken(c)
     // The same check as introspection: revoked tokens and disabled clients' tokens fail here too.
     const active = await checkAccessToken(await tokenStateDeps(c), presented.token)
+    // decisions.md D17: a token issued for another resource server is not Portero's to vouch for.
+    assertAudience(active.claims, (await loadConfig(c.env)).resource)
     await assertPossession(c, presented, active)
     claims = active.claims
   } catch (err) {

@@ -29,7 +29,9 @@ for (const path of ['/mcg/v1/tokeninfo', '/oauth/introspect'] as const) {
     tags: ['Tokens'],
     summary: SUMMARIES[path],
     description:
-      'The caller needs `tokens:introspect`. It sees the claims only of a token issued to it, ' +
+      'The caller needs `tokens:introspect`; a caller authenticating with its own token needs ' +
+      "one whose `aud` names Portero's API exactly (RFC 9068 §4). It sees the claims only of " +
+      'a token issued to it, ' +
       'naming it in `aud`, or with `tokens:introspect:any`; any other answer is exactly ' +
       '`{"active": false}`. A `token` that is not one Portero signed (malformed, bad signature) ' +
       'counts as a failed attempt of the caller from its address, as a wrong secret does: over ' +

@@ -68,6 +68,10 @@ const dispatch = createRoute({
       MessageView,
     ),
     ...problems(400, 401, 403, 409, 413, 415),
+    429: problem(
+      "`quota_exceeded`: one more message would go over one of the provider's send quotas (a " +
+        'minute, a UTC day, or one destination); `Retry-After` says when it would fit.',
+    ),
     501: problem(
       '`channel_not_configured`: this deployment has no credentials for that channel. A lasting ' +
         'state, not a transient one: do not retry.',

@@ -148,9 +148,11 @@ const create = createRoute({
   description:
     'The endpoint receives the event types it lists, each as a signed POST (Standard ' +
     'Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`). The URL must be https, ' +
-    "without credentials, and not Portero's own host (localhost only when Portero runs on " +
-    `localhost); a provider has at most ${MAX_WEBHOOK_ENDPOINTS}. The signing secret is in ` +
-    'this answer only.',
+    "without credentials, not Portero's own host (localhost only when Portero runs on " +
+    'localhost), and not an address of a special-use range (private, link-local, shared, ' +
+    'IPv4 inside IPv6…: the error names it). Redirects are not followed: a 3xx answer is a ' +
+    `failed delivery. A provider has at most ${MAX_WEBHOOK_ENDPOINTS} endpoints. The signing ` +
+    'secret is in this answer only.',
   security: SECURITY.bearer,
   request: {
     body: jsonBody(NewWebhookEndpoint, {

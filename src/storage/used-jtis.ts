@@ -8,8 +8,8 @@
 //   KV "jti:"             read in the login's one bulk read, written after the response: other
 //                         locations see it within KV's propagation time (60 s or so).
 //
-// An assertion lives at most a few minutes, which bounds what a replay elsewhere could do before
-// KV has propagated. A DPoP proof, which lives two minutes at most and comes with every request,
+// An assertion may live up to an hour and is remembered in all three for all of it: what a replay
+// elsewhere could do is bounded by KV's propagation (and a failed KV write), not by its life. A DPoP proof, which lives two minutes at most and comes with every request,
 // is remembered in the first two only: KV would reach further only after about the proof's whole
 // life, for a write per request (SECURITY.md "DPoP").
 import { sha256Hex } from '../encoding.ts'

@@ -3,8 +3,33 @@ import { exports } from 'cloudflare:workers'
 
 export const ORIGIN = 'https://portero.test'
 
-export function call(path: string, init?: RequestInit): Promise<Response> {
-  return exports.default.fetch(new Request(ORIGIN + path, init))
+/** One answer the Worker gave through `call`, for test/setup/declared-answers.ts. */
+export type Answer = { method: string; path: string; status: number; code: string | null }
+
+/** Every answer `call` got in the current test file; the setup file checks and empties it. */
+export const ANSWERS: Answer[] = []
+
+export async function call(path: string, init?: RequestInit): Promise<Response> {
+  const request = new Request(ORIGIN + path, init)
+  const response = await exports.default.fetch(request)
+  ANSWERS.push({
+    method: request.method,
+    path: new URL(request.url).pathname,
+    status: response.status,
+    code: response.headers.get('content-type')?.includes('json') ? await codeOf(response) : null,
+  })
+  return response
+}
+
+/** The problem `code` of an error answer, read from a copy so the test can still read the body. */
+async function codeOf(response: Response): Promise<string | null> {
+  if (response.status < 400) return null
+  try {
+    const body = (await response.clone().json()) as { code?: unknown }
+    return typeof body.code === 'string' ? body.code : null
+  } catch {
+    return null
+  }
 }
 
 export function postJson(path: string, body: unknown, headers: Record<string, string> = {}) {

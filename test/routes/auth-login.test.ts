@@ -167,7 +167,8 @@ describe('POST /auth/login, malformed requests', () => {
     const body = await expectProblem(response, 400, 'invalid_request')
     expect(body.detail).toMatch(/ambiguous/i)
     expect(body).not.toHaveProperty('token')
-    expect(body).not.toHaveProperty('data')
+    // Each dialect's client finds its own members (document 003's ack, document 002's envelope).
+    expect(body).toMatchObject({ ack: 899, status_code: 400, message: body.detail, data: null })
   })
 
   it('answers 400 for a body mixing fields of the two dialects', async () => {
@@ -178,6 +179,24 @@ describe('POST /auth/login, malformed requests', () => {
     })
     const body = await expectProblem(response, 400, 'invalid_request')
     expect(body.detail).toMatch(/ambiguous/i)
+    expect(body).toMatchObject({ ack: 899, status_code: 400 })
+  })
+
+  it.each([
+    [
+      'a Bridge pair beside a lone Yativo field',
+      { clientId: 'a', clientSecret: 'b', app_secret: 'c' },
+    ],
+    [
+      'a lone Bridge field beside a Yativo pair',
+      { clientSecret: 'b', account_id: 'a', app_secret: 'c' },
+    ],
+    ['a non-string clientId', { clientId: 42, clientSecret: 'b' }],
+    ['an empty clientSecret', { clientId: 'a', clientSecret: '' }],
+    ['no clientSecret', { clientId: 'a' }],
+  ])('carries a Bridge ack on the 400 for %s', async (_, login) => {
+    const body = await expectProblem(await postJson('/auth/login', login), 400, 'invalid_request')
+    expect(body.ack).toBe(899)
   })
 
   it('answers 413 for a body over 16 KiB, before reading it', async () => {

@@ -4,6 +4,7 @@ import { base64url, decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload }
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { app } from '../../src/app.ts'
 import { generateSigningKey } from '../../src/domain/signing-keys.ts'
+import { tokenCacheKey, tokenHash } from '../../src/storage/token-cache.ts'
 import { attackerKey, withPayload } from '../helpers/attacks.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, call, expectProblem, postJson } from '../helpers/http.ts'
@@ -222,10 +223,21 @@ describe('POST /auth/me, expiry and validity window', () => {
     await expectRefused(await postMe({ 'x-access-token': token }), 'token_expired', 897)
   })
 
-  it('answers token_expired for a login token once its lifetime is over', async () => {
+  it('answers token_expired for a login token once its lifetime is over, its claims cached in KV', async () => {
     const token = await loginToken()
     expect((await postMe({ 'x-access-token': token })).status).toBe(200)
+    // The check fills the cache after its response: wait until KV holds the claims, so the next
+    // check reads them instead of verifying the token again.
+    const key = tokenCacheKey(await tokenHash(token))
+    let cached: string | null = null
+    for (let tries = 0; tries < 500 && cached === null; tries++) {
+      cached = await env.CACHE.get(key)
+      if (cached === null) await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    expect(JSON.parse(cached!)).toMatchObject({ claims: { exp: decodeJwt(token).exp } })
     vi.setSystemTime(NOW.getTime() + 3600 * 1000)
+    // KV keeps the entry (its TTL runs on KV's own clock): only the entry's exp can refuse it.
+    expect(await env.CACHE.get(key)).not.toBeNull()
     await expectRefused(await postMe({ 'x-access-token': token }), 'token_expired', 897)
   })
 

@@ -28,6 +28,40 @@ async function dpopKey(alg = 'ES256'): Promise<DpopKey> {
   return { privateKey, jwk, jkt: await calculateJwkThumbprint(jwk), alg }
 }
 
+/** An RSA key of any size (jose's generateKeyPair refuses under 2048 bits). */
+async function rsaKey(bits: number): Promise<DpopKey> {
+  const algorithm = {
+    name: 'RSASSA-PKCS1-v1_5',
+    hash: 'SHA-256',
+    publicExponent: new Uint8Array([1, 0, 1]),
+  }
+  const { privateKey, publicKey } = (await crypto.subtle.generateKey(
+    { ...algorithm, modulusLength: bits },
+    true,
+    ['sign', 'verify'],
+  )) as CryptoKeyPair
+  const jwk = await exportJWK(publicKey)
+  return { privateKey, jwk, jkt: await calculateJwkThumbprint(jwk), alg: 'RS256' }
+}
+
+/** A proof signed with WebCrypto directly: jose refuses to sign with an RSA key under 2048 bits. */
+async function rsaProof(key: DpopKey): Promise<string> {
+  const header = { alg: 'RS256', typ: 'dpop+jwt', jwk: key.jwk }
+  const payload = {
+    htm: 'POST',
+    htu: TOKEN_URL,
+    jti: crypto.randomUUID(),
+    iat: Math.floor(Date.now() / 1000),
+  }
+  const input = [header, payload].map((part) => base64url.encode(JSON.stringify(part))).join('.')
+  const signature = await crypto.subtle.sign(
+    'RSASSA-PKCS1-v1_5',
+    key.privateKey,
+    new TextEncoder().encode(input),
+  )
+  return `${input}.${base64url.encode(new Uint8Array(signature))}`
+}
+
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
   return base64url.encode(new Uint8Array(digest))
@@ -161,6 +195,25 @@ describe('POST /oauth/token with a DPoP proof', () => {
       expect(body.error).toBe('invalid_dpop_proof')
     }
   })
+
+  it(
+    'refuses an RSA key in the proof outside 2048 to 8192 bits, as a client key',
+    { timeout: 120_000 },
+    async () => {
+      const client = await createClient()
+      for (const bits of [8192, 2048]) {
+        const response = await tokenRequest(client, { dpop: await rsaProof(await rsaKey(bits)) })
+        expect(response.status, `${bits} bits`).toBe(200)
+      }
+      for (const bits of [8320, 1024]) {
+        const response = await tokenRequest(client, { dpop: await rsaProof(await rsaKey(bits)) })
+        const body = await expectProblem(response, 400, 'invalid_dpop_proof', 'application/json')
+        expect(body.detail, `${bits} bits`).toBe(
+          "The DPoP proof's jwk is not a key for RS256 of 2048 to 8192 bits.",
+        )
+      }
+    },
+  )
 
   it('accepts htu with a query, fragment or other case of scheme and host', async () => {
     const client = await createClient()

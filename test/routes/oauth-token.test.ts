@@ -286,22 +286,29 @@ describe('POST /oauth/token, audience and resource (RFC 8707)', () => {
   })
 
   it("leaves Portero's API out of aud when the token's scopes do not reach it", async () => {
+    const partnerOnly = await createClient({ allowedScopes: [], audiences: [API_A] })
+    const body = await expectToken(await postForm(TOKEN, GRANT, basic(partnerOnly)))
+    expect(decodeJwt(body.access_token).aud).toBe(API_A)
+    await expectOAuthError(
+      await postForm(TOKEN, { ...GRANT, resource: env.ISSUER }, basic(partnerOnly)),
+      400,
+      'invalid_target',
+    )
+  })
+
+  it("names Portero's API beside the audiences of a token that may introspect", async () => {
+    // decisions.md D17: an introspection caller's own token must name Portero's API.
     const client = await withAudiences()
     const narrowed = await expectToken(
       await postForm(TOKEN, { ...GRANT, scope: 'tokens:introspect' }, basic(client)),
     )
-    expect(decodeJwt(narrowed.access_token).aud).toEqual([API_A, API_B])
+    expect(decodeJwt(narrowed.access_token).aud).toEqual([API_A, API_B, env.ISSUER])
     const introspector = await createClient({
       allowedScopes: ['tokens:introspect'],
       audiences: [API_A],
     })
     const body = await expectToken(await postForm(TOKEN, GRANT, basic(introspector)))
-    expect(decodeJwt(body.access_token).aud).toBe(API_A)
-    await expectOAuthError(
-      await postForm(TOKEN, { ...GRANT, resource: env.ISSUER }, basic(introspector)),
-      400,
-      'invalid_target',
-    )
+    expect(decodeJwt(body.access_token).aud).toEqual([API_A, env.ISSUER])
   })
 
   it("addresses the token to Portero's API alone when that resource is asked for", async () => {

@@ -66,9 +66,36 @@ describe('private_key_jwt at /oauth/token', () => {
     const jwt = await assertion(
       client.clientId,
       { ...key, alg: 'Ed25519' },
-      { aud: [`${ORIGIN}/oauth/token`, 'https://elsewhere.test'] },
+      { aud: [`${ORIGIN}/oauth/token`] },
     )
     expect((await tokenRequest(assertionFields(jwt))).status).toBe(200)
+  })
+
+  it("accepts Authlib's PrivateKeyJWT defaults: aud the token endpoint, exp an hour after iat", async () => {
+    const key = await generateClientKey('RS256')
+    const client = await createKeyClient([key])
+    const iat = Math.floor(Date.now() / 1000)
+    const jwt = await assertion(
+      client.clientId,
+      key,
+      { aud: `${ORIGIN}/oauth/token`, iat, exp: iat + 3600, nbf: undefined },
+      { typ: 'JWT' },
+    )
+    const fields = assertionFields(jwt)
+    expect((await tokenRequest(fields)).status).toBe(200)
+    // Its jti is remembered in KV for the assertion's whole life, not five minutes.
+    const { jti } = JSON.parse(new TextDecoder().decode(base64url.decode(jwt.split('.')[1]!)))
+    const kvKey = await usedJtiKey(client.clientId, jti as string)
+    const stored = await eventually(
+      () => env.CACHE.getWithMetadata(kvKey),
+      (value) => value.value !== null,
+    )
+    expect(stored.value).toBe('1')
+    const listed = await env.CACHE.list({ prefix: kvKey })
+    expect(listed.keys[0]!.expiration).toBeGreaterThanOrEqual(iat + 3600)
+    forgetUsedJtisInIsolate()
+    await caches.default.delete(`${ORIGIN}/_used-jti/${kvKey.slice('jti:'.length)}`)
+    await expectRefused(await tokenRequest(fields))
   })
 
   it('tries every key when the assertion names no kid; the secret keeps working', async () => {
@@ -125,13 +152,25 @@ describe('private_key_jwt at /oauth/token', () => {
     const now = () => Math.floor(Date.now() / 1000)
     const cases: [string, (id: string, key: TestKey, other: TestKey) => Promise<string>][] = [
       ['an expired assertion', (id, k) => assertion(id, k, { exp: now() - 60, iat: now() - 120 })],
-      ['exp more than 5 minutes ahead', (id, k) => assertion(id, k, { exp: now() + 600 })],
+      ['exp more than an hour ahead', (id, k) => assertion(id, k, { exp: now() + 3700 })],
+      ['iat more than an hour ago', (id, k) => assertion(id, k, { iat: now() - 3700 })],
       ['no exp', (id, k) => assertion(id, k, { exp: undefined })],
       ['no jti', (id, k) => assertion(id, k, { jti: undefined })],
       ['iat in the future', (id, k) => assertion(id, k, { iat: now() + 120 })],
       ['nbf in the future', (id, k) => assertion(id, k, { nbf: now() + 120 })],
       ['the wrong aud', (id, k) => assertion(id, k, { aud: 'https://elsewhere.test' })],
       ['aud another endpoint', (id, k) => assertion(id, k, { aud: `${ORIGIN}/oauth/revoke` })],
+      [
+        'aud naming Portero and another server (audience injection)',
+        (id, k) => assertion(id, k, { aud: [ORIGIN, 'https://elsewhere.test'] }),
+      ],
+      [
+        'aud naming the token endpoint and another server',
+        (id, k) => assertion(id, k, { aud: ['https://elsewhere.test', `${ORIGIN}/oauth/token`] }),
+      ],
+      ['aud naming Portero twice', (id, k) => assertion(id, k, { aud: [ORIGIN, ORIGIN] })],
+      ['aud an empty array', (id, k) => assertion(id, k, { aud: [] })],
+      ['aud a near spelling', (id, k) => assertion(id, k, { aud: `${ORIGIN}/` })],
       ['iss other than sub', (id, k) => assertion(id, k, { iss: 'someone-else' })],
       ['an unregistered key', (id, k, other) => assertion(id, { ...other, kid: k.kid })],
       ['an unknown kid', (id, _k, other) => assertion(id, other)],

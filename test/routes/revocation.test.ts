@@ -7,7 +7,9 @@ import { eventuallyAudited } from '../helpers/audit.ts'
 import { createClient } from '../helpers/clients.ts'
 import { basicAuth, expectProblem, freshIp, inOneLimiterMinute, postForm } from '../helpers/http.ts'
 import { claims, signToken } from '../helpers/keys.ts'
-import { tokenFor } from '../helpers/tokens.ts'
+import { eventually, tokenFor } from '../helpers/tokens.ts'
+import { clientRecordKeys } from '../../src/storage/client-records.ts'
+import { tombstoneKey } from '../../src/storage/token-tombstones.ts'
 
 function revoke(client: { clientId: string; clientSecret: string }, token: string) {
   return postForm(
@@ -165,6 +167,42 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
 // SECURITY.md "Lockouts": RFC 7009 answers 200 whether or not anything was revoked, so a
 // revocation of nothing counts as a failed attempt of the client from its address (wrangler.toml:
 // 10 a minute).
+// A revocation is written twice (decisions.md D8): a KV tombstone, which every check reads, and a
+// D1 row, which a check reads where the client's record is not at the edge. Each test leaves only
+// one of them, so each fails when that one is not written or not read.
+describe('POST /oauth/revoke, each record of a revocation on its own', () => {
+  it('refuses the token by its tombstone alone, with no D1 row', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    const jti = decodeJwt(token).jti!
+    expect(await isActive(token)).toBe(true)
+    expect((await revoke(owner, token)).status).toBe(200)
+    expect(await env.CACHE.get(await tombstoneKey(jti))).toBe('1')
+    await env.DB.prepare('DELETE FROM revoked_tokens WHERE jti = ?1').bind(jti).run()
+    expect(await isActive(token)).toBe(false)
+  })
+
+  it('refuses the token by its D1 row alone where neither tombstone nor client is at the edge', async () => {
+    const owner = await createClient()
+    const token = await tokenFor(owner)
+    const jti = decodeJwt(token).jti!
+    expect(await isActive(token)).toBe(true)
+    expect((await revoke(owner, token)).status).toBe(200)
+    // Another location: KV has neither the tombstone nor the client's record yet.
+    const { published, filled } = (await clientRecordKeys(owner.clientId))!
+    await Promise.all(
+      [tombstoneKey(jti), published, filled].map(async (k) => env.CACHE.delete(await k)),
+    )
+    expect(await isActive(token)).toBe(false)
+    // And the check writes the tombstone back from D1.
+    const restored = await eventually(
+      async () => env.CACHE.get(await tombstoneKey(jti)),
+      (value) => value !== null,
+    )
+    expect(restored).toBe('1')
+  })
+})
+
 describe('POST /oauth/revoke throttling', () => {
   const PAIR_LIMIT = 10
   const SLOW = { timeout: 40_000 }

@@ -345,6 +345,22 @@ const refusals: Refusal[] = [
     },
   },
   {
+    // Every id of the request names the other provider: only the token's provider_id tells.
+    name: 'another provider’s provider_id, service_id and service_token together',
+    status: 403,
+    code: 'forbidden',
+    send: async (s, b) => {
+      const other = await freshSender()
+      return post(s, {
+        ...b,
+        provider_id: Number(other.providerId),
+        service_id: other.serviceId,
+        service_token: other.serviceToken,
+        parameters: { ...b.parameters, destination: other.userId },
+      })
+    },
+  },
+  {
     name: 'a provider_id number past 2^53 − 1 (9007199254740993)',
     status: 400,
     code: 'invalid_request',

@@ -81,9 +81,10 @@ describe('POST /webhooks', () => {
     ['https://PORTERO.test./x', /must not point at Portero itself/],
     ['https://localhost:8788/x', /localhost only in development/],
     ['https://127.0.0.1/x', /localhost only in development/],
-    ['https://10.0.0.8/x', /private address/],
-    ['https://192.168.1.1/x', /private address/],
-    ['https://[fd00::1]/x', /private address/],
+    ['https://10.0.0.8/x', /private or special-use address \(private\)/],
+    ['https://[::ffff:10.0.0.8]/x', /special-use address \(ipv4Mapped\)/],
+    ['https://[::ffff:127.0.0.1]/x', /special-use address \(ipv4Mapped\)/],
+    ['https://a.b.localhost/x', /localhost only in development/],
     ['https://hooks.example.com/x#frag', /fragment/],
     ['not a url', /absolute https URL/],
     [`https://hooks.example.com/${'a'.repeat(2000)}`, /at most 2000/],
@@ -141,6 +142,66 @@ describe('POST /webhooks', () => {
 
 describe('webhookUrlProblem', () => {
   const development = ['http://localhost:8787']
+  const production = ['https://portero.test']
+
+  // Every special-use range, in the spellings URL accepts (it rewrites 0x7f.1 and 2130706433 to
+  // 127.0.0.1, and ::ffff:127.0.0.1 to ::ffff:7f00:1 before the filter sees them).
+  it.each([
+    ['0.0.0.0', 'unspecified'],
+    ['0.1.2.3', 'unspecified'],
+    ['10.0.0.8', 'private'],
+    ['172.16.0.1', 'private'],
+    ['172.31.255.254', 'private'],
+    ['192.168.1.1', 'private'],
+    ['100.64.0.1', 'carrierGradeNat'],
+    ['100.127.255.254', 'carrierGradeNat'],
+    ['169.254.169.254', 'linkLocal'],
+    ['198.18.0.1', 'reserved'],
+    ['198.19.255.254', 'reserved'],
+    ['192.0.2.1', 'reserved'],
+    ['240.0.0.1', 'reserved'],
+    ['224.0.0.1', 'multicast'],
+    ['239.255.255.250', 'multicast'],
+    ['255.255.255.255', 'broadcast'],
+    ['[::]', 'unspecified'],
+    ['[fd00::1]', 'uniqueLocal'],
+    ['[fc00::1]', 'uniqueLocal'],
+    ['[fe80::1]', 'linkLocal'],
+    ['[ff02::1]', 'multicast'],
+    ['[::ffff:10.0.0.8]', 'ipv4Mapped'],
+    ['[::ffff:127.0.0.1]', 'ipv4Mapped'],
+    ['[::ffff:169.254.169.254]', 'ipv4Mapped'],
+    ['[::ffff:8.8.8.8]', 'ipv4Mapped'],
+    ['[::10.0.0.8]', 'ipv4Compatible'],
+    ['[::127.0.0.1]', 'ipv4Compatible'],
+    ['[64:ff9b::a00:8]', 'rfc6052'],
+    ['[64:ff9b::127.0.0.1]', 'rfc6052'],
+    ['[2002:a00:8::1]', '6to4'],
+    ['[2002:7f00:1::]', '6to4'],
+    ['[2001::1]', 'teredo'],
+    ['[2001:db8::1]', 'reserved'],
+  ])('refuses %s (%s) in production', (host, range) => {
+    expect(webhookUrlProblem(`https://${host}/hook`, production)).toBe(
+      `must be a public host, not a private or special-use address (${range})`,
+    )
+  })
+
+  it.each(['0x7f.1', '2130706433', '127.1', '127.0.0.1', '[::1]', 'localhost', 'a.b.localhost'])(
+    'refuses the loopback host %s in production',
+    (host) => {
+      expect(webhookUrlProblem(`https://${host}/hook`, production)).toMatch(
+        /localhost only in development/,
+      )
+    },
+  )
+
+  it.each(['8.8.8.8', '172.32.0.1', '100.128.0.1', '198.20.0.1', '[2606:4700::1111]', 'a.example'])(
+    'accepts the public host %s',
+    (host) => {
+      expect(webhookUrlProblem(`https://${host}/hook`, production)).toBeNull()
+    },
+  )
+
   it('allows the stand-in on localhost, over http too, when Portero runs on localhost', () => {
     expect(webhookUrlProblem('http://localhost:8788/webhooks/receiver/a', development)).toBeNull()
     expect(webhookUrlProblem('http://127.0.0.1:9000/x', development)).toBeNull()
@@ -221,6 +282,27 @@ describe('PATCH and DELETE /webhooks/{id}', () => {
     expect(await on.json()).toMatchObject({ enabled: true, disabled_reason: null })
   })
 
+  it("answers 404 to another provider's PATCH and changes nothing", async () => {
+    const provider = await createWebhookProvider()
+    const other = await createWebhookProvider()
+    const endpoint = await registerEndpoint(provider)
+    for (const change of [
+      { url: `${RECEIVER}/stolen-${crypto.randomUUID()}` },
+      { enabled: false },
+      { event_types: ['message.failed'] },
+    ]) {
+      const response = await send(other, 'PATCH', `/webhooks/${endpoint.id}`, change)
+      expect(response.status, JSON.stringify(change)).toBe(404)
+      expect(((await response.json()) as { code: string }).code).toBe('not_found')
+    }
+    const read = await send(provider, 'GET', `/webhooks/${endpoint.id}`)
+    expect(await read.json()).toMatchObject({
+      url: endpoint.url,
+      enabled: true,
+      event_types: ['message.delivered', 'message.undelivered'],
+    })
+  })
+
   it('deletes the endpoint; another provider cannot', async () => {
     const provider = await createWebhookProvider()
     const other = await createWebhookProvider()
@@ -249,6 +331,23 @@ describe('POST /webhooks/{id}/secret/rotate', () => {
       overlap_seconds: 0,
     })
     expect(await none.json()).toMatchObject({ previous_secret_valid_until: null })
+  })
+
+  it("answers 404 to another provider's rotation and keeps the secret", async () => {
+    const provider = await createWebhookProvider()
+    const other = await createWebhookProvider()
+    const endpoint = await registerEndpoint(provider)
+    const sealed = () =>
+      env.DB.prepare('SELECT secret, previous_secret FROM webhook_endpoints WHERE id = ?1')
+        .bind(endpoint.id)
+        .first<{ secret: string; previous_secret: string | null }>()
+    const before = await sealed()
+    const response = await send(other, 'POST', `/webhooks/${endpoint.id}/secret/rotate`, {})
+    expect(response.status).toBe(404)
+    const body = (await response.json()) as Record<string, unknown>
+    expect(body.code).toBe('not_found')
+    expect(body).not.toHaveProperty('secret')
+    expect(await sealed()).toEqual(before)
   })
 
   it('refuses an overlap over 7 days', async () => {

@@ -35,7 +35,13 @@ describe('GET /.well-known/oauth-authorization-server', () => {
     for (const endpoint of ['token', 'introspection', 'revocation']) {
       expect(metadata[`${endpoint}_endpoint_auth_methods_supported`]).toEqual(methods)
       expect(metadata[`${endpoint}_endpoint_auth_signing_alg_values_supported`]).toEqual(algorithms)
-      expect(algorithms).not.toContain('none')
+    }
+    // RFC 8414 §2: "none" must not be listed for client authentication; nor is any HMAC, which
+    // would need a shared secret. Every algorithm list the metadata advertises, now or later.
+    const lists = Object.keys(metadata).filter((name) => name.endsWith('_alg_values_supported'))
+    expect(lists.length).toBeGreaterThanOrEqual(5)
+    for (const name of lists) {
+      for (const alg of metadata[name] as string[]) expect(alg, name).not.toMatch(/^(none|HS)/i)
     }
     // RFC 9701 §8: introspection answers signed as JWTs, with the token keys' algorithms.
     expect(metadata.introspection_signing_alg_values_supported).toEqual(['ES256', 'EdDSA'])

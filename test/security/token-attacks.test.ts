@@ -349,14 +349,14 @@ describe('claims a leaked or misused key could abuse', () => {
 
 describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
   const PARTNER = 'https://partner.example'
-  const API = /^[A-Z]+ \/(Services|recipients|subscriptions|admin)\b/
-  const apiTargets = () => targets.filter((t) => API.test(t.name))
-  const otherTargets = () => targets.filter((t) => !API.test(t.name))
+  // Every target authenticates its caller with the token it is given (decisions.md D17).
+  const apiTargets = () => targets
 
-  async function expectNotForThisApi(response: Response, label: string) {
+  async function expectNotForThisApi(response: Response, label: string, target?: Target) {
     expect(response.status, label).toBe(401)
     const body = (await response.json()) as Record<string, unknown>
     expect(body.code, label).toBe('invalid_token')
+    if (target?.dialect === 'bridge') expect(body.ack, label).toBe(898)
     expect(body.detail, label).toBe(
       `The access token was not issued for this API: its "aud" does not name ${env.ISSUER}.`,
     )
@@ -372,13 +372,19 @@ describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
   }
 
   it('covers every route of the API among the targets', () => {
-    const paths = apiTargets().map((t) => t.name.split(' ')[1]!.split('/')[1])
-    expect(new Set(paths)).toEqual(new Set(['Services', 'recipients', 'subscriptions', 'admin']))
+    const names = apiTargets().map((t) => t.name)
+    const routes = ['POST /auth/me', 'POST /mcg/v1/tokeninfo', 'POST /oauth/introspect']
+    routes.push('POST /Services', 'GET /recipients', 'GET /subscriptions', 'GET /admin/providers')
+    for (const route of routes)
+      expect(
+        names.some((n) => n.startsWith(route)),
+        route,
+      ).toBe(true)
   })
 
   it(
-    'refuses at every API route an aud that does not name Portero exactly; ' +
-      '/auth/me and introspection accept it',
+    'refuses at every route that takes a caller token an aud that does not name Portero exactly; ' +
+      'introspection still reports such a token as active',
     { timeout: 60_000 },
     async () => {
       const authorization = basicAuth(auditor.clientId, auditor.clientSecret)
@@ -398,10 +404,12 @@ describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
         const label = `aud ${JSON.stringify(aud)}`
         const token = await resigned((c) => (c.aud = aud))
         for (const target of apiTargets())
-          await expectNotForThisApi(await target.send(token), `${target.name} with ${label}`)
-        // They check whether the token is valid, for whichever audience: it is.
-        for (const target of otherTargets())
-          await expectAccepted(await target.send(token), `${target.name} with ${label}`)
+          await expectNotForThisApi(
+            await target.send(token),
+            `${target.name} with ${label}`,
+            target,
+          )
+        // As the token asked about, any audience's token is judged on its validity: it is valid.
         const answer = await postForm(
           '/mcg/v1/tokeninfo',
           { token },
@@ -432,14 +440,18 @@ describe("the audience of Portero's own API (RFC 9068 §4, RFC 8707)", () => {
     const partnerOnly = await tokenFor(client, { audience: PARTNER })
     expect(decodeJwt(partnerOnly).aud).toBe(PARTNER)
     for (const target of apiTargets())
-      await expectNotForThisApi(await target.send(partnerOnly), target.name)
-    const me = await call('/auth/me', { method: 'POST', headers: bearer(partnerOnly) })
-    expect(await me.json()).toMatchObject({
-      ack: 0,
-      active: true,
-      aud: PARTNER,
-      client_id: client.clientId,
+      await expectNotForThisApi(await target.send(partnerOnly), target.name, target)
+  })
+
+  it('names Portero beside the audiences of a client that only introspects', async () => {
+    const client = await createClient({
+      allowedScopes: ['tokens:introspect'],
+      audiences: [PARTNER],
     })
+    const token = await tokenFor(client)
+    expect(decodeJwt(token).aud).toEqual([PARTNER, env.ISSUER])
+    const answer = await postForm('/mcg/v1/tokeninfo', { token }, bearer(token))
+    expect(await answer.json()).toMatchObject({ active: true, client_id: client.clientId })
   })
 })
 
@@ -456,8 +468,8 @@ describe('API_RESOURCE set apart from ISSUER', () => {
   }
 
   it(
-    "issues tokens for the resource and refuses the issuer's at the API, not at /auth/me",
-    { timeout: 30_000 },
+    "issues tokens for the resource and refuses the issuer's at the API and at /auth/me",
+    { timeout: 60_000 },
     async () => {
       const client = await createClient({
         providerId: victim.providerId,
@@ -484,6 +496,9 @@ describe('API_RESOURCE set apart from ISSUER', () => {
       )
       expect(
         (await requestApart('/auth/me', { method: 'POST', headers: bearer(genuine) })).status,
+      ).toBe(401)
+      expect(
+        (await requestApart('/auth/me', { method: 'POST', headers: bearer(token) })).status,
       ).toBe(200)
     },
   )
