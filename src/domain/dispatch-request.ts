@@ -217,6 +217,8 @@ export type PartRequest = {
   channel: Channel
   link?: string
   picture?: Picture
+  /** Text to draw as a QR code, which becomes the picture (drawQrCodes). */
+  qrCode?: string
   /** Keep the picture at least until then (seconds since the epoch); it is a QR code's expiry. */
   pictureExpiresAt?: number
 }
@@ -254,6 +256,27 @@ function toChannel(value: string | number, path: string): Channel {
  * or 413 `payload_too_large` for a picture over 1 MiB. `now` decides whether a QR code's expiry
  * has passed.
  */
+/**
+ * The request with each part's QR code drawn as its picture (a PNG, decisions.md D19): drawing
+ * compresses, which the platform does asynchronously, so parsing only checks the code's content.
+ */
+export async function drawQrCodes(request: ServicesRequest): Promise<ServicesRequest> {
+  const draw = async (part: PartRequest | undefined) => {
+    if (!part?.qrCode) return part
+    const { qrCode, ...rest } = part
+    return { ...rest, picture: await renderQrCode(qrCode) }
+  }
+  const [notification, advertisement] = await Promise.all([
+    draw(request.notification),
+    draw(request.advertisement),
+  ])
+  return {
+    ...request,
+    ...(notification ? { notification } : {}),
+    ...(advertisement ? { advertisement } : {}),
+  }
+}
+
 export function parseServicesRequest(body: unknown, now: Date): ServicesRequest {
   const result = ServicesRequestSchema.safeParse(body)
   if (!result.success) {
@@ -305,9 +328,8 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
         'with the title and message, longer than one SMS ' + `(${MAX_SMS_TEXT_CHARS} characters)`
       throw fieldError(`parameters.${name}.link`, why)
     }
-    const picture = qr
-      ? renderQrCode(qr.content)
-      : value.picture === undefined
+    const picture =
+      value.picture === undefined || qr
         ? undefined
         : decodePicture(value.picture, `parameters.${name}.picture`)
     return {
@@ -316,6 +338,7 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
       channel,
       ...(value.link ? { link: value.link } : {}),
       ...(picture ? { picture } : {}),
+      ...(qr ? { qrCode: qr.content } : {}),
       ...(qr?.expiresAt ? { pictureExpiresAt: qr.expiresAt } : {}),
     }
   }

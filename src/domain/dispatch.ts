@@ -24,7 +24,7 @@ import { selectRecipient, type Recipient } from '../storage/recipients.ts'
 import { selectServiceById, type Service } from '../storage/services.ts'
 import { selectSubscriptionByToken } from '../storage/subscriptions.ts'
 import { selectSuppression, type Suppression } from '../storage/suppressions.ts'
-import type { PartRequest, ServicesRequest } from './dispatch-request.ts'
+import { drawQrCodes, type PartRequest, type ServicesRequest } from './dispatch-request.ts'
 import { pictureDigest, planPictures, storePictures, type PictureDeps } from './pictures.ts'
 import { shardIndexFor, type SendShardApi } from './admission.ts'
 import { destinationKey, effectiveQuotas, quotaExceeded, type SendQuotas } from './quotas.ts'
@@ -66,13 +66,14 @@ const PARTS = ['notification', 'advertisement'] as const
 export async function acceptDispatch(
   deps: DispatchDeps,
   sender: Sender,
-  request: ServicesRequest,
+  parsed: ServicesRequest,
   idempotencyKey: string | null,
 ): Promise<Accepted> {
-  if (sender.providerId !== request.providerId) {
+  if (sender.providerId !== parsed.providerId) {
     const detail = `This token may only send for provider ${sender.providerId ?? '(none)'}.`
     throw new AppError('forbidden', detail)
   }
+  const request = await drawQrCodes(parsed)
   const requested = PARTS.flatMap((part) =>
     request[part] ? [{ part, content: request[part] }] : [],
   )

@@ -1,8 +1,8 @@
 // QR codes for tickets and coupons (document 001's "QRcodes: tickets et coupons",
 // decisions.md D19): the content is drawn as a PNG in the Worker, then published and delivered like
 // any picture.
-import { encode } from 'fast-png'
 import qrcode from 'qrcode-generator'
+import { encodeGreyscalePng } from '../utils/png.ts'
 import type { Picture } from './pictures.ts'
 
 /** At most 4 UTF-8 bytes each: 2,048 bytes, within a version 40 code at error correction M. */
@@ -19,7 +19,7 @@ const TARGET_PIXELS = 640
  * text is encoded as its UTF-8 bytes in byte mode, which readers decode as UTF-8, so the code reads
  * back exactly as sent.
  */
-export function renderQrCode(content: string): Picture {
+export async function renderQrCode(content: string): Promise<Picture> {
   const qr = qrcode(0, 'M')
   // In byte mode the library takes one byte per character: hand it the UTF-8 bytes that way.
   let bytes = ''
@@ -45,6 +45,6 @@ export function renderQrCode(content: string): Picture {
       }
     }
   }
-  const png = encode({ width: size, height: size, data, channels: 1, depth: 1 })
+  const png = await encodeGreyscalePng({ width: size, height: size, depth: 1, data })
   return { bytes: png, type: 'image/png', ext: 'png' }
 }

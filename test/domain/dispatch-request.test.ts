@@ -167,7 +167,7 @@ describe('parseServicesRequest: accepted', () => {
     expect(parse({ ...smsRequest(), provider_id: providerId }).providerId).toBe(expected)
   })
 
-  it('draws a QR code as the picture of the notification, its label on a line of its own', () => {
+  it('takes a QR code for the picture of the notification, its label on a line of its own', () => {
     const request = parse(
       ticket({ content: 'T-42', label: 'Fila 3', expires_at: '2026-12-31T23:59:59Z' }),
     )
@@ -178,18 +178,18 @@ describe('parseServicesRequest: accepted', () => {
     })
     expect(request.notification).toMatchObject({
       message: `${TURNO}\nFila 3`,
-      picture: { type: 'image/png' },
+      qrCode: 'T-42',
       pictureExpiresAt: Date.parse('2026-12-31T23:59:59Z') / 1000,
     })
   })
 
-  it('draws a QR code on the advertisement when there is no notification', () => {
+  it('takes a QR code for the advertisement when there is no notification', () => {
     const advertisement = { title: 'Cupón', message: '10 %', channel: 'FCM' }
     const request = parse(
       withParameters({ notification: undefined, advertisement, qr_code: { content: 'C-1' } }),
     )
     expect(request.notification).toBeUndefined()
-    expect(request.advertisement).toMatchObject({ message: '10 %', picture: { type: 'image/png' } })
+    expect(request.advertisement).toMatchObject({ message: '10 %', qrCode: 'C-1' })
   })
 
   it('decodes a picture of a part', () => {
