@@ -14,7 +14,7 @@ import {
 } from '../storage/clients.ts'
 import { insertClientKeys } from '../storage/client-keys.ts'
 import { checkPublicKeys, MAX_CLIENT_KEYS } from './client-keys.ts'
-import { endClientTokens, publishClientRecords } from './client-records.ts'
+import { endClientTokens, publishClientRecords, renewClientCredentials } from './client-records.ts'
 import { waitOutRevocationSecond } from './revocation.ts'
 import { SCOPES } from './scopes.ts'
 import {
@@ -112,6 +112,8 @@ export async function createClient(
     tokenLifetime: input.tokenLifetime,
     dpopBoundAccessTokens: input.dpopBoundAccessTokens,
     tokensValidAfter,
+    // A generation no token of a deleted namesake is in (decisions.md D32).
+    credentialGenerations: [deps.now.getTime()],
   })
   if (!inserted) {
     // The database decides: ids are unique regardless of case (migration 0007), names per provider.
@@ -193,7 +195,7 @@ export async function rotateClientSecret(
     // The new secret is handed out only once its tokens can outlive the revocation.
     await waitOutRevocationSecond(deps.now, await endClientTokens(deps, [id]))
   } else {
-    await publishClientRecords(deps, [id])
+    await renewClientCredentials(deps, [id])
   }
   return { secret, previousSecretValidUntil: graceUntil }
 }
