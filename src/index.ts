@@ -2,6 +2,7 @@
 // five-minute clean-up.
 import { app } from './app.ts'
 import { loadAuditRetentionDays, loadChannelConfig, loadConfig } from './config.ts'
+import { republishLaggingRecords } from './domain/client-records.ts'
 import { backfillTombstones } from './domain/revocation.ts'
 import { log } from './log.ts'
 import { createNotifiers } from './channels/channels.ts'
@@ -60,7 +61,8 @@ export default {
   // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue
   // deliveries and stranded webhook events go back to the queue, audit events leave after
   // AUDIT_RETENTION_DAYS and webhook events after 30 days, every revocation's tombstone is
-  // confirmed, and send counters of windows long over are dropped.
+  // confirmed, every client's edge record D1 changed and KV may not hold is published again
+  // (decisions.md D33), and send counters of windows long over are dropped.
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
     // Settled one by one: a failing part (a D1 error, a malformed AUDIT_RETENTION_DAYS) neither
@@ -73,9 +75,18 @@ export default {
       sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
       purgeOldWebhookEvents(env.DB, now),
       deleteStaleSendCounters(env.DB, now),
+      republishLaggingRecords({ db: env.DB, cache: env.CACHE, now }),
     ])
-    const [purged, requeued, auditPurged, tombstoned, webhooksRequeued, webhooksPurged, counters] =
-      settled
+    const [
+      purged,
+      requeued,
+      auditPurged,
+      tombstoned,
+      webhooksRequeued,
+      webhooksPurged,
+      counters,
+      republished,
+    ] = settled
     const value = (r: PromiseSettledResult<number>) =>
       r.status === 'fulfilled' ? r.value : String(r.reason)
     const failed = settled.find((r) => r.status === 'rejected')
@@ -87,6 +98,7 @@ export default {
       webhooksRequeued: value(webhooksRequeued),
       webhooksPurged: value(webhooksPurged),
       countersPurged: value(counters),
+      recordsRepublished: value(republished),
     })
     if (failed) throw failed.reason
   },

@@ -13,6 +13,7 @@ import {
 } from '../storage/client-keys.ts'
 import { findClientById, type Client } from '../storage/clients.ts'
 import {
+  markClientRecordsChanging,
   publishClientRecords,
   renewClientCredentials,
   type ClientRecordDeps,
@@ -194,6 +195,7 @@ export async function addClientKeys(
     deps.now,
   )
   if (current.length + added.length > MAX_CLIENT_KEYS) tooMany(current.length + added.length)
+  await markClientRecordsChanging(deps, [id])
   await insertClientKeys(deps.db, id, added)
   return publishedKeys(deps, id)
 }
@@ -218,6 +220,7 @@ export async function rotateKeys(
   )
   if (kept.length + added.length > MAX_CLIENT_KEYS) tooMany(kept.length + added.length)
   const until = oldKeysValidFor > 0 ? epochSeconds(deps.now) + oldKeysValidFor : null
+  await markClientRecordsChanging(deps, [id])
   await rotateClientKeys(deps.db, id, added, until)
   const [renewed] = await renewClientCredentials(deps, [id])
   return liveKeys(renewed?.keys, deps.now)
@@ -230,6 +233,7 @@ export async function removeClientKey(
   kid: string,
 ): Promise<void> {
   await requireClient(deps.db, id)
+  await markClientRecordsChanging(deps, [id])
   if (!(await deleteClientKey(deps.db, id, kid))) {
     throw notFound(`Client "${id}" has no key "${kid}".`)
   }

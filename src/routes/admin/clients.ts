@@ -258,7 +258,8 @@ const change = createRoute({
     'holds now (they carry the old rights); its next login gets a token with the new settings. ' +
     'Requiring DPoP (`dpop_bound_access_tokens`) ends them too. Widening, renaming or a new ' +
     'lifetime leaves its tokens alone. Other Cloudflare locations ' +
-    'see the change within about 60 s (KV).',
+    'see the change within about 60 s (KV). A change stored but not yet published to the edge ' +
+    'answers 503 `temporarily_unavailable`; the scheduled job publishes it within five minutes.',
   request: { ...idParam, body: jsonBody(ClientChanges, { status: 'disabled' }) },
   responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 409, 415) },
 })
