@@ -208,6 +208,17 @@ export async function rotateClientSecret(
   return { secret, previousSecretValidUntil: graceUntil }
 }
 
+/**
+ * Ends every token the client holds now and changes nothing else: the way to end a leaked token of
+ * a client that has keys only, which a secret rotation would give a secret. Its next login gets a
+ * token that is live.
+ */
+export async function revokeClientTokens(deps: ClientDeps, id: string): Promise<void> {
+  await requireClient(deps.db, id)
+  await markClientRecordsChanging(deps, [id])
+  await waitOutRevocationSecond(deps.now, await endClientTokens(deps, [id]))
+}
+
 /** Deletes a client; its tokens are inactive from the next check on. */
 export async function removeClient(deps: ClientDeps, id: string): Promise<void> {
   await requireClient(deps.db, id)
