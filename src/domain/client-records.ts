@@ -36,17 +36,26 @@ export async function markClientRecordsChanging(
 /**
  * Rewrites the records of these clients from D1. An id without a row gets a "no such client"
  * record that keeps `tokensValidAfter`, so a client later created with that id starts after its
- * predecessor's tokens. Returns the clients that exist. Throws 503 `temporarily_unavailable` when
- * KV refuses a record: the change is stored, and the scheduled job publishes it.
+ * predecessor's tokens. Returns the clients that exist. Called after the change is written, which
+ * markClientRecordsChanging preceded: throws 503 `temporarily_unavailable` when KV refuses a record
+ * or D1 fails now, since the change is stored and the scheduled job publishes it.
  */
 export async function publishClientRecords(
   deps: ClientRecordDeps,
   ids: readonly string[],
   tokensValidAfterIfGone = 0,
 ): Promise<Client[]> {
-  // The version is bumped before D1 is read: a change landing after this read bumps it again.
-  const versions = await bumpRecordVersions(deps.db, ids, tokensValidAfterIfGone)
-  const clients = await findClientsByIds(deps.db, ids)
+  let versions: RecordVersion[]
+  let clients: Client[]
+  try {
+    // The version is bumped before D1 is read: a change landing after this read bumps it again.
+    versions = await bumpRecordVersions(deps.db, ids, tokensValidAfterIfGone)
+    clients = await findClientsByIds(deps.db, ids)
+  } catch (cause) {
+    // The change is written, and its record marked as lagging before it was
+    // (markClientRecordsChanging): the scheduled job publishes it.
+    throw new AppError('temporarily_unavailable', CHANGE_STORED, { cause })
+  }
   const failure = await writeRecords(deps, versions, clients)
   if (failure) {
     throw new AppError('temporarily_unavailable', CHANGE_STORED, { cause: failure.reason })
@@ -57,8 +66,7 @@ export async function publishClientRecords(
 /** The scheduled job's runs are five minutes apart (wrangler.toml [triggers]). */
 const CHANGE_STORED =
   'The change is stored, but Portero could not publish it to the edge now: it takes effect ' +
-  'everywhere within about six minutes (the next five-minute repair, then KV propagation). ' +
-  'Do not repeat the request.'
+  'everywhere within about six minutes (the next five-minute repair, then KV propagation).'
 
 /** At most this many records a run: the rest wait for the next one. */
 const REPUBLISH_BATCH = 200

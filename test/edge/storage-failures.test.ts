@@ -222,6 +222,36 @@ describe('an admin change KV refuses to publish (decisions.md D33)', () => {
     expect(record?.tokensValidAfter).toBeGreaterThan(0)
   })
 
+  it('a D1 failure after the change is written: 503, and the next run publishes it', async () => {
+    const admin = await adminToken()
+    const { client } = await publishedClient(admin)
+    const published = (await clientRecordKeys(client.clientId))!.published
+    // D1 takes the first batch (the mark before the change) and the change, then fails.
+    let batches = 0
+    const db = new Proxy(env.DB, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as (...args: unknown[]) => unknown
+        if (prop !== 'batch') return typeof value === 'function' ? value.bind(target) : value
+        return (...args: unknown[]) => {
+          if (++batches > 1) throw new Error('D1_ERROR: the database is unreachable')
+          return value.apply(target, args)
+        }
+      },
+    })
+    const name = `renamed ${crypto.randomUUID()}`
+    const { response, body } = await probe(
+      adminRequest(admin, 'PATCH', `/admin/clients/${client.clientId}`, { name }),
+      { ...env, DB: db },
+    )
+    expect(response.status).toBe(503)
+    expect(JSON.parse(body)).toMatchObject({ code: 'temporarily_unavailable' })
+    expect(body).not.toMatch(/D1_ERROR/)
+
+    await runScheduledJob()
+    const record = await env.CACHE.get<{ client: { name: string } }>(published, 'json')
+    expect(record?.client.name).toBe(name)
+  })
+
   it('a published record is not written again by the next run', async () => {
     const admin = await adminToken()
     const { client } = await publishedClient(admin)
