@@ -33,7 +33,8 @@ export type Client = {
   keys?: ClientKey[]
   /**
    * The newest generations of its credentials and rights, each the time it began in epoch
-   * milliseconds (migration 0016, decisions.md D32). Absent from edge records published before generations existed: read as [0].
+   * milliseconds (migration 0016, decisions.md D32). Absent from edge records published before
+   * generations existed: read as [0].
    */
   credentialGenerations?: number[]
   createdAt: string
