@@ -7,6 +7,7 @@ import { AppError } from '../errors.ts'
 import {
   bumpRecordVersions,
   findLaggingRecords,
+  findRecordVersions,
   markRecordsPublished,
   type RecordVersion,
 } from '../storage/client-record-versions.ts'
@@ -77,15 +78,33 @@ const REPUBLISH_BATCH = 200
  * as backfillTombstones is for revocations. Throws after publishing the others if KV refused one.
  */
 export async function republishLaggingRecords(deps: ClientRecordDeps): Promise<number> {
-  const versions = await findLaggingRecords(deps.db, REPUBLISH_BATCH)
-  if (versions.length === 0) return 0
+  const lagging = await findLaggingRecords(deps.db, REPUBLISH_BATCH)
+  if (lagging.length === 0) return 0
+  const failure = await publishFromD1(deps, lagging)
+  // An admin change made meanwhile published its own record, which this run's, read from D1
+  // before it, may have overwritten in KV (the last write wins): those are written again.
+  const read = new Map(lagging.map((v) => [v.clientId, v.version]))
+  const now = await findRecordVersions(deps.db, [...read.keys()])
+  const rewrite = await publishFromD1(
+    deps,
+    now.filter((v) => v.version > read.get(v.clientId)!),
+  )
+  const failed = failure ?? rewrite
+  if (failed) throw failed.reason
+  return lagging.length
+}
+
+/** Reads these clients from D1 (after their versions were read) and writes their records. */
+async function publishFromD1(
+  deps: ClientRecordDeps,
+  versions: readonly RecordVersion[],
+): Promise<PromiseRejectedResult | undefined> {
+  if (versions.length === 0) return undefined
   const clients = await findClientsByIds(
     deps.db,
     versions.map((v) => v.clientId),
   )
-  const failure = await writeRecords(deps, versions, clients)
-  if (failure) throw failure.reason
-  return versions.length
+  return writeRecords(deps, versions, clients)
 }
 
 /**

@@ -42,7 +42,7 @@ export async function bumpRecordVersions(
   return results.flatMap((result) => result.results.map(toRecordVersion))
 }
 
-/** Up to `limit` records whose latest version has not reached KV, oldest id first. */
+/** Up to `limit` records whose latest version has not reached KV, in id order. */
 export async function findLaggingRecords(db: D1Database, limit: number): Promise<RecordVersion[]> {
   const { results } = await db
     .prepare(
@@ -50,6 +50,22 @@ export async function findLaggingRecords(db: D1Database, limit: number): Promise
        WHERE published_version < version ORDER BY client_id LIMIT ?1`,
     )
     .bind(limit)
+    .all<VersionRow>()
+  return results.map(toRecordVersion)
+}
+
+/** The versions of these clients' records now. */
+export async function findRecordVersions(
+  db: D1Database,
+  ids: readonly string[],
+): Promise<RecordVersion[]> {
+  if (ids.length === 0) return []
+  const { results } = await db
+    .prepare(
+      `SELECT client_id, version, tokens_valid_after FROM client_record_versions
+       WHERE client_id IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(ids))
     .all<VersionRow>()
   return results.map(toRecordVersion)
 }

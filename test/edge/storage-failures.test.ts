@@ -252,6 +252,40 @@ describe('an admin change KV refuses to publish (decisions.md D33)', () => {
     expect(record?.client.name).toBe(name)
   })
 
+  it('an admin change racing the run is not overwritten by the run’s older record', async () => {
+    const admin = await adminToken()
+    const { client } = await publishedClient(admin)
+    const published = (await clientRecordKeys(client.clientId))!.published
+    const path = `/admin/clients/${client.clientId}`
+    const refused = await probe(
+      adminRequest(admin, 'PATCH', path, { status: 'disabled' }),
+      refusingWritesOf(published),
+    )
+    expect(refused.response.status).toBe(503)
+
+    // The run read "disabled" from D1; before its write lands, an operator enables the client
+    // again, and that change's record is written first.
+    let raced = false
+    const cache = new Proxy(env.CACHE, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as (...args: unknown[]) => unknown
+        if (prop !== 'put') return typeof value === 'function' ? value.bind(target) : value
+        return async (key: string, ...rest: unknown[]) => {
+          if (key === published && !raced) {
+            raced = true
+            expect((await adminCall(admin, 'PATCH', path, { status: 'active' })).status).toBe(204)
+          }
+          return value.call(target, key, ...rest)
+        }
+      },
+    })
+    const controller = createScheduledController({ scheduledTime: new Date(), cron: '*/5 * * * *' })
+    await worker.scheduled(controller, { ...env, CACHE: cache })
+    expect(raced).toBe(true)
+    const record = await env.CACHE.get<{ client: { status: string } }>(published, 'json')
+    expect(record?.client.status).toBe('active')
+  })
+
   it('a published record is not written again by the next run', async () => {
     const admin = await adminToken()
     const { client } = await publishedClient(admin)
