@@ -7,6 +7,7 @@ import {
   loadConfig,
   loadMessageRetentionDays,
 } from './config.ts'
+import { republishLaggingRecords } from './domain/client-records.ts'
 import { backfillTombstones } from './domain/revocation.ts'
 import { log } from './log.ts'
 import { createNotifiers } from './channels/channels.ts'
@@ -68,7 +69,8 @@ export default {
   // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue
   // deliveries and stranded webhook events go back to the queue, audit events leave after
   // AUDIT_RETENTION_DAYS and messages (their deliveries, timelines and webhook events with them)
-  // after MESSAGE_RETENTION_DAYS, and every revocation's tombstone is confirmed.
+  // after MESSAGE_RETENTION_DAYS, every revocation's tombstone is confirmed, and every client's
+  // edge record D1 changed and KV may not hold is published again (decisions.md D35).
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
     // Settled one by one: a failing part (a D1 error, a malformed *_RETENTION_DAYS) neither
@@ -80,8 +82,17 @@ export default {
       backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
       sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
       purgeOldMessages(env, now),
+      republishLaggingRecords({ db: env.DB, cache: env.CACHE, now }),
     ])
-    const [purged, requeued, auditPurged, tombstoned, webhooksRequeued, messagesPurged] = settled
+    const [
+      purged,
+      requeued,
+      auditPurged,
+      tombstoned,
+      webhooksRequeued,
+      messagesPurged,
+      republished,
+    ] = settled
     const value = (r: PromiseSettledResult<number>) =>
       r.status === 'fulfilled' ? r.value : String(r.reason)
     const failed = settled.find((r) => r.status === 'rejected')
@@ -92,6 +103,7 @@ export default {
       tombstoned: value(tombstoned),
       webhooksRequeued: value(webhooksRequeued),
       messagesPurged: value(messagesPurged),
+      recordsRepublished: value(republished),
     })
     if (failed) throw failed.reason
   },

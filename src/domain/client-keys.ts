@@ -12,7 +12,12 @@ import {
   type ClientKeyAlgorithm,
 } from '../storage/client-keys.ts'
 import { findClientById, type Client } from '../storage/clients.ts'
-import { publishClientRecords, type ClientRecordDeps } from './client-records.ts'
+import {
+  markClientRecordsChanging,
+  publishClientRecords,
+  renewClientCredentials,
+  type ClientRecordDeps,
+} from './client-records.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 /** A client holds at most this many keys, old ones in their overlap included. */
@@ -190,6 +195,7 @@ export async function addClientKeys(
     deps.now,
   )
   if (current.length + added.length > MAX_CLIENT_KEYS) tooMany(current.length + added.length)
+  await markClientRecordsChanging(deps, [id])
   await insertClientKeys(deps.db, id, added)
   return publishedKeys(deps, id)
 }
@@ -214,8 +220,10 @@ export async function rotateKeys(
   )
   if (kept.length + added.length > MAX_CLIENT_KEYS) tooMany(kept.length + added.length)
   const until = oldKeysValidFor > 0 ? epochSeconds(deps.now) + oldKeysValidFor : null
+  await markClientRecordsChanging(deps, [id])
   await rotateClientKeys(deps.db, id, added, until)
-  return publishedKeys(deps, id)
+  const [renewed] = await renewClientCredentials(deps, [id])
+  return liveKeys(renewed?.keys, deps.now)
 }
 
 /** Removes one key at once. Throws 404 for an unknown client or kid. */
@@ -225,10 +233,11 @@ export async function removeClientKey(
   kid: string,
 ): Promise<void> {
   await requireClient(deps.db, id)
+  await markClientRecordsChanging(deps, [id])
   if (!(await deleteClientKey(deps.db, id, kid))) {
     throw notFound(`Client "${id}" has no key "${kid}".`)
   }
-  await publishClientRecords(deps, [id])
+  await renewClientCredentials(deps, [id])
 }
 
 async function requireClient(db: D1Database, id: string): Promise<Client> {

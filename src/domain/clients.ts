@@ -14,7 +14,12 @@ import {
 } from '../storage/clients.ts'
 import { insertClientKeys } from '../storage/client-keys.ts'
 import { checkPublicKeys, MAX_CLIENT_KEYS } from './client-keys.ts'
-import { endClientTokens, publishClientRecords } from './client-records.ts'
+import {
+  endClientTokens,
+  markClientRecordsChanging,
+  publishClientRecords,
+  renewClientCredentials,
+} from './client-records.ts'
 import { waitOutRevocationSecond } from './revocation.ts'
 import { SCOPES } from './scopes.ts'
 import {
@@ -101,6 +106,7 @@ export async function createClient(
   // token issued before this client existed is its.
   const previous = await readClientRecord(deps.cache, id)
   const tokensValidAfter = Math.max(epochSeconds(deps.now), previous?.tokensValidAfter ?? 0)
+  await markClientRecordsChanging(deps, [id])
   const inserted = await insertClient(deps.db, {
     id,
     providerId: input.providerId,
@@ -112,6 +118,8 @@ export async function createClient(
     tokenLifetime: input.tokenLifetime,
     dpopBoundAccessTokens: input.dpopBoundAccessTokens,
     tokensValidAfter,
+    // A generation no token of a deleted namesake is in (decisions.md D34).
+    credentialGenerations: [deps.now.getTime()],
   })
   if (!inserted) {
     // The database decides: ids are unique regardless of case (migration 0007), names per provider.
@@ -137,6 +145,7 @@ export async function changeClient(
 ): Promise<Client> {
   const client = await requireClient(deps.db, id)
   if (changes.allowedScopes) checkScopes(client.providerId, changes.allowedScopes)
+  await markClientRecordsChanging(deps, [id])
   if ((await updateClient(deps.db, id, changes)) === 'conflict') {
     throw conflict(`Another client of this provider is named "${changes.name}".`)
   }
@@ -183,6 +192,7 @@ export async function rotateClientSecret(
   const secret = generateClientSecret()
   const { graceSeconds } = rotation
   const graceUntil = graceSeconds > 0 ? epochSeconds(deps.now) + graceSeconds : null
+  await markClientRecordsChanging(deps, [id])
   await updateClientSecretDigest(
     deps.db,
     id,
@@ -193,14 +203,26 @@ export async function rotateClientSecret(
     // The new secret is handed out only once its tokens can outlive the revocation.
     await waitOutRevocationSecond(deps.now, await endClientTokens(deps, [id]))
   } else {
-    await publishClientRecords(deps, [id])
+    await renewClientCredentials(deps, [id])
   }
   return { secret, previousSecretValidUntil: graceUntil }
+}
+
+/**
+ * Ends every token the client holds now and changes nothing else: the way to end a leaked token of
+ * a client that has keys only, which a secret rotation would give a secret. Its next login gets a
+ * token that is live.
+ */
+export async function revokeClientTokens(deps: ClientDeps, id: string): Promise<void> {
+  await requireClient(deps.db, id)
+  await markClientRecordsChanging(deps, [id])
+  await waitOutRevocationSecond(deps.now, await endClientTokens(deps, [id]))
 }
 
 /** Deletes a client; its tokens are inactive from the next check on. */
 export async function removeClient(deps: ClientDeps, id: string): Promise<void> {
   await requireClient(deps.db, id)
+  await markClientRecordsChanging(deps, [id])
   await deleteClient(deps.db, id)
   // The record now says "no such client", and keeps when its tokens ended for a later namesake.
   await endClientTokens(deps, [id])

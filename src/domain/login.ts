@@ -21,6 +21,7 @@ import {
 } from '../storage/used-jtis.ts'
 import { ASSERTION_CLOCK_SKEW_SECONDS, verifyClientAssertion } from './client-assertions.ts'
 import { liveKeys } from './client-keys.ts'
+import { currentGeneration } from './credential-generations.ts'
 import { API_SCOPES } from './scopes.ts'
 import { secretMatches } from './secrets.ts'
 import type { SigningKeySet } from './signing-keys.ts'
@@ -237,6 +238,7 @@ export async function loginClient(deps: LoginDeps, input: LoginInput): Promise<I
       audiences,
       lifetimeSeconds: client.tokenLifetime,
       confirmation,
+      generation: currentGeneration(client),
     },
     deps.now,
   )

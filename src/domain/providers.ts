@@ -16,7 +16,12 @@ import {
 } from '../storage/providers.ts'
 import { findServiceById } from '../storage/services.ts'
 import { insertSubscription, type Subscription } from '../storage/subscriptions.ts'
-import { endClientTokens, publishClientRecords, type ClientRecordDeps } from './client-records.ts'
+import {
+  endClientTokens,
+  markClientRecordsChanging,
+  publishClientRecords,
+  type ClientRecordDeps,
+} from './client-records.ts'
 import { waitOutRevocationSecond } from './revocation.ts'
 import { isPositiveInt64 } from '../utils/int64.ts'
 
@@ -61,11 +66,14 @@ export async function changeProvider(
   changes: ProviderChanges,
 ): Promise<void> {
   const { quotas, sendShards, ...fields } = changes
+  const statusChanges = changes.status !== undefined && changes.status !== provider.status
+  // Its clients' records carry the provider's status: they lag from before it is written.
+  const clientIds = statusChanges ? await listClientIdsOfProvider(deps.db, provider.id) : []
+  await markClientRecordsChanging(deps, clientIds)
   if (quotas) await setProviderQuotas(deps.db, provider.id, { ...provider.quotas, ...quotas })
   if (sendShards) await setProviderSendShards(deps.db, provider.id, sendShards)
   if (fields.name || fields.status) await updateProvider(deps.db, provider.id, fields)
-  if (!changes.status || changes.status === provider.status) return
-  const clientIds = await listClientIdsOfProvider(deps.db, provider.id)
+  if (!statusChanges) return
   if (changes.status === 'disabled') {
     await endClientTokens(deps, clientIds)
   } else {
@@ -91,6 +99,7 @@ export async function removeProvider(
         'delete them first or add ?cascade=true.',
     )
   }
+  await markClientRecordsChanging(deps, clientIds)
   await deleteProviderCascade(deps.db, provider.id)
   await endClientTokens(deps, clientIds)
 }

@@ -5,6 +5,7 @@
 import { AppError, orUnavailable } from '../errors.ts'
 import type { SigningKeySet } from './signing-keys.ts'
 import type { AccessTokenClaims } from '../token-claims.ts'
+import { mintedUnderEndedGeneration } from './credential-generations.ts'
 import { assertNotExpired, screenAccessToken, verifyAccessToken } from './tokens.ts'
 import {
   clientRecordKeys,
@@ -45,12 +46,21 @@ export type ActiveToken = {
 
 export type TokenCheck = { ok: true; token: ActiveToken } | { ok: false; error: AppError }
 
-type Inactive = 'revoked' | 'client_disabled' | 'client_deleted'
+type Inactive =
+  | 'revoked'
+  | 'client_disabled'
+  | 'client_deleted'
+  | 'ended_generation'
+  | 'scope_withdrawn'
+  | 'unbound'
 
 const INACTIVE_DETAIL: Record<Inactive, string> = {
   revoked: 'The access token has been revoked.',
   client_disabled: 'The client this access token was issued to is disabled.',
   client_deleted: 'The client this access token was issued to no longer exists.',
+  ended_generation: 'The access token was issued under credentials its client no longer has.',
+  scope_withdrawn: 'The access token carries a scope its client no longer holds.',
+  unbound: 'The client this access token was issued to gets DPoP-bound tokens only.',
 }
 
 /**
@@ -189,15 +199,26 @@ async function readColdState(deps: TokenStateDeps, clientIds: string[], verified
   return { records, revoked }
 }
 
+/**
+ * Why a token is inactive by its client's record as it is now, or null. Beyond `tokensValidAfter`,
+ * the token is held to what the record allows now (decisions.md D34): a token minted from a stale
+ * record at another location dies when this one's record catches up. Audiences are held to it by
+ * the generation (narrowing them begins one); whether `aud` names Portero is decisions.md D17's.
+ */
 function inactiveReason(
   record: ClientRecord,
   claims: AccessTokenClaims,
   revoked: boolean,
 ): Inactive | null {
-  if (!record.client) return 'client_deleted'
-  if (record.client.status !== 'active' || record.client.providerStatus === 'disabled')
-    return 'client_disabled'
+  const { client } = record
+  if (!client) return 'client_deleted'
+  if (client.status !== 'active' || client.providerStatus === 'disabled') return 'client_disabled'
   if (revoked || claims.iat < record.tokensValidAfter) return 'revoked'
+  if (mintedUnderEndedGeneration(client, claims)) return 'ended_generation'
+  const scopes = claims.scope.split(' ').filter(Boolean)
+  if (scopes.some((scope) => !client.allowedScopes.includes(scope))) return 'scope_withdrawn'
+  // RFC 9449 §5.2: such a client is never issued a bearer token.
+  if (client.dpopBoundAccessTokens === true && !claims.cnf?.jkt) return 'unbound'
   return null
 }
 

@@ -40,6 +40,8 @@ export type IssueTokenInput = {
   lifetimeSeconds: number
   /** The key the token is bound to (DPoP or a client certificate); none for a bearer token. */
   confirmation?: Confirmation
+  /** The generation of the client's credentials it is minted under (decisions.md D34). */
+  generation?: number
 }
 
 /** A verified token's claims and the `kid` of the key that signed it. */
@@ -65,6 +67,7 @@ export async function issueAccessToken(
     exp: iat + input.lifetimeSeconds,
     provider_id: input.providerId,
   }
+  if (input.generation !== undefined) claims.gen = input.generation
   if (input.confirmation) claims.cnf = input.confirmation
   const { kid, alg, key } = keys.signing
   const token = await new SignJWT(claims)
@@ -208,6 +211,9 @@ function assertClaims(claims: Record<string, unknown>): asserts claims is Access
   }
   if (claims.provider_id !== null && typeof claims.provider_id !== 'string') {
     throw invalid('"provider_id" claim is not a string or null')
+  }
+  if (claims.gen !== undefined && !(Number.isSafeInteger(claims.gen) && Number(claims.gen) >= 0)) {
+    throw invalid('"gen" claim is not a non-negative integer')
   }
   if (claims.cnf !== undefined && !isConfirmation(claims.cnf)) {
     throw invalid('"cnf" claim is not a confirmation with a "jkt" or "x5t#S256" string')

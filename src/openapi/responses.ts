@@ -72,6 +72,14 @@ export const AccessTokenClaims = z.object({
   nbf: z.int(),
   exp: z.int(),
   provider_id: z.string().nullable().meta({ description: 'int64 as a decimal string' }),
+  gen: z
+    .int()
+    .optional()
+    .meta({
+      description:
+        "The generation of its client's credentials it was minted under (epoch milliseconds); " +
+        'absent from tokens minted before generations existed (decisions.md D34).',
+    }),
   cnf: z
     .object({
       jkt: z.string().optional().meta({

@@ -31,6 +31,12 @@ export type Client = {
    * keys existed: read as none.
    */
   keys?: ClientKey[]
+  /**
+   * The newest generations of its credentials and rights, each the time it began in epoch
+   * milliseconds (migration 0016, decisions.md D34). Absent from edge records published before
+   * generations existed: read as [0].
+   */
+  credentialGenerations?: number[]
   createdAt: string
   updatedAt: string
 }
@@ -50,6 +56,7 @@ type ClientRow = {
   tokens_valid_after: number
   provider_status: 'active' | 'disabled' | null
   key_set: string | null
+  credential_generations: string
   created_at: string
   updated_at: string
 }
@@ -70,6 +77,7 @@ function toClient(row: ClientRow): Client {
     tokensValidAfter: row.tokens_valid_after,
     providerStatus: row.provider_status,
     keys: parseKeysColumn(row.key_set),
+    credentialGenerations: JSON.parse(row.credential_generations) as number[],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
@@ -79,7 +87,8 @@ function toClient(row: ClientRow): Client {
 const SELECT_CLIENT = `SELECT c.id, CAST(c.provider_id AS TEXT) AS provider_id, c.name,
   c.secret_digest, c.previous_secret_digest, c.previous_secret_expires_at, c.allowed_scopes,
   c.audiences, c.token_lifetime, c.status, c.dpop_bound_access_tokens, c.tokens_valid_after,
-  p.status AS provider_status, ${KEYS_COLUMN} AS key_set, c.created_at, c.updated_at
+  p.status AS provider_status, ${KEYS_COLUMN} AS key_set, c.credential_generations, c.created_at,
+  c.updated_at
   FROM clients c LEFT JOIN providers p ON p.id = c.provider_id`
 
 const NOW = `strftime('%Y-%m-%dT%H:%M:%SZ', 'now')`
@@ -137,6 +146,8 @@ export type NewClient = {
   /** Tokens naming this id issued before this (epoch seconds) are inactive; 0 by default. */
   tokensValidAfter?: number
   dpopBoundAccessTokens?: boolean
+  /** Its first generation (decisions.md D34); [0] by default. */
+  credentialGenerations?: readonly number[]
 }
 
 /** Inserts a client; false when its id, or its name within the provider, is taken. */
@@ -144,8 +155,10 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<b
   const result = await db
     .prepare(
       `INSERT INTO clients (id, provider_id, name, secret_digest, allowed_scopes, audiences,
-         token_lifetime, status, tokens_valid_after, dpop_bound_access_tokens)
-       VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING`,
+         token_lifetime, status, tokens_valid_after, dpop_bound_access_tokens,
+         credential_generations)
+       VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+       ON CONFLICT DO NOTHING`,
     )
     .bind(
       client.id,
@@ -158,6 +171,7 @@ export async function insertClient(db: D1Database, client: NewClient): Promise<b
       client.status ?? 'active',
       client.tokensValidAfter ?? 0,
       client.dpopBoundAccessTokens ? 1 : 0,
+      JSON.stringify(client.credentialGenerations ?? [0]),
     )
     .run()
   return result.meta.changes > 0
@@ -246,6 +260,34 @@ export async function setTokensValidAfter(
         .bind(id, tokensValidAfter),
     ),
   )
+}
+
+/** How many generations a client keeps: older ones' tokens are inactive (decisions.md D34). */
+export const MAX_CREDENTIAL_GENERATIONS = 16
+
+/**
+ * Begins a new generation of these clients' credentials at `nowMs` (epoch milliseconds), or just
+ * after their newest one if that is later, so that generations always grow.
+ */
+export async function beginCredentialGeneration(
+  db: D1Database,
+  ids: readonly string[],
+  nowMs: number,
+): Promise<void> {
+  if (ids.length === 0) return
+  await db
+    .prepare(
+      `UPDATE clients SET credential_generations = (
+         SELECT json_group_array(value) FROM (
+           SELECT value FROM (
+             SELECT MAX(?2, (SELECT MAX(value) FROM json_each(clients.credential_generations)) + 1)
+               AS value
+             UNION ALL SELECT value FROM json_each(clients.credential_generations))
+           ORDER BY value DESC LIMIT ?3))
+       WHERE id IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(ids), nowMs, MAX_CREDENTIAL_GENERATIONS)
+    .run()
 }
 
 export async function deleteClient(db: D1Database, id: string): Promise<boolean> {

@@ -1,7 +1,9 @@
 // Edge state never makes an ended token or an old client setting live again: a check or login
 // that read D1 just before a change and fills KV just after it loses to the change (README "Edge
-// first").
-// Each test holds the fills of one request back, makes the change, then lets the fills land.
+// first"), and a token minted from a stale record dies once the record catches up (decisions.md
+// D34).
+// Races hold the fills of one request back, make the change, then let the fills land; a stale
+// location is the old record put back under its key for one login.
 import { createScheduledController } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { decodeJwt } from 'jose'
@@ -12,7 +14,15 @@ import worker from '../../src/index.ts'
 import { checkAccessToken, type TokenStateDeps } from '../../src/domain/token-state.ts'
 import { limiters } from '../../src/http/deps.ts'
 import { clientRecordKeys } from '../../src/storage/client-records.ts'
+import { findClientById } from '../../src/storage/clients.ts'
+import { forgetEdgeState } from '../../src/storage/edge-state.ts'
 import { adminCall, adminToken } from '../helpers/admin.ts'
+import {
+  assertion,
+  assertionFields,
+  createKeyClient,
+  generateClientKey,
+} from '../helpers/client-keys.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { basicAuth, expectProblem, freshIp, postForm } from '../helpers/http.ts'
 import { expectActive, expectInactive } from '../helpers/token-state.ts'
@@ -175,6 +185,202 @@ describe('changes are seen at once by the location that made them', () => {
     })
     expect(narrow.status).toBe(204)
     await expectInactive(token)
+  })
+})
+
+/** The client's record as D1 has it now: what every location holds once a change has spread. */
+async function recordNow(client: TestClient): Promise<string> {
+  const row = (await findClientById(env.DB, client.clientId))!
+  return JSON.stringify({ client: row, tokensValidAfter: row.tokensValidAfter })
+}
+
+/**
+ * `work` (one login) at a location KV has not told of the latest change yet: `old` is put back
+ * under the client's published key for it, then the current record is restored, as KV's copy
+ * there catches up.
+ */
+async function atStaleLocation<T>(
+  client: TestClient,
+  old: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const key = (await clientRecordKeys(client.clientId))!.published
+  const current = await env.CACHE.get(key)
+  expect(current).not.toBeNull()
+  await env.CACHE.put(key, old)
+  forgetEdgeState()
+  try {
+    return await work()
+  } finally {
+    await env.CACHE.put(key, current!)
+    forgetEdgeState()
+  }
+}
+
+/**
+ * A change that keeps the tokens issued until then keeps those of its own second too (`iat` has
+ * whole seconds; decisions.md D34): a stale location's login is made in a later one.
+ */
+function nextSecond(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000)))
+}
+
+describe('a token minted from a stale record dies when the record catches up', () => {
+  it('after a secret rotation with revoke_tokens', async () => {
+    const owner = await createClient()
+    const before = await tokenFor(owner)
+    const old = await recordNow(owner)
+    const rotation = await adminCall(
+      await adminToken(),
+      'POST',
+      `/admin/clients/${owner.clientId}/secret`,
+      { revoke_tokens: true },
+    )
+    expect(rotation.status).toBe(200)
+    const { client_secret: fresh } = (await rotation.json()) as { client_secret: string }
+
+    const stale = await atStaleLocation(owner, old, () => tokenFor(owner))
+    await expectInactive(stale)
+    await expectInactive(before)
+    await expectActive(await tokenFor({ ...owner, clientSecret: fresh }))
+  })
+
+  it('after a secret rotation that keeps the tokens issued until then', async () => {
+    const owner = await createClient()
+    const before = await tokenFor(owner)
+    const old = await recordNow(owner)
+    const rotation = await adminCall(
+      await adminToken(),
+      'POST',
+      `/admin/clients/${owner.clientId}/secret`,
+      {},
+    )
+    expect(rotation.status).toBe(200)
+    const { client_secret: fresh } = (await rotation.json()) as { client_secret: string }
+    await nextSecond()
+
+    const stale = await atStaleLocation(owner, old, () => tokenFor(owner))
+    await expectInactive(stale)
+    // Minted before the rotation, or with the new secret: both live.
+    await expectActive(before)
+    await expectActive(await tokenFor({ ...owner, clientSecret: fresh }))
+  })
+
+  it('after its scopes are narrowed', async () => {
+    const owner = await createClient({
+      allowedScopes: ['services:send', 'recipients:manage', 'tokens:introspect'],
+    })
+    await tokenFor(owner)
+    const old = await recordNow(owner)
+    const narrow = await adminCall(
+      await adminToken(),
+      'PATCH',
+      `/admin/clients/${owner.clientId}`,
+      { allowed_scopes: ['services:send', 'tokens:introspect'] },
+    )
+    expect(narrow.status).toBe(204)
+
+    const stale = await atStaleLocation(owner, old, () =>
+      tokenFor(owner, { scope: 'recipients:manage tokens:introspect' }),
+    )
+    expect(decodeJwt(stale).scope).toBe('recipients:manage tokens:introspect')
+    await expectInactive(stale)
+    await expectActive(await tokenFor(owner))
+  })
+
+  it('after its audiences are narrowed', async () => {
+    const owner = await createClient({ audiences: ['https://a.example', 'https://b.example'] })
+    await tokenFor(owner)
+    const old = await recordNow(owner)
+    const narrow = await adminCall(
+      await adminToken(),
+      'PATCH',
+      `/admin/clients/${owner.clientId}`,
+      { audiences: ['https://a.example'] },
+    )
+    expect(narrow.status).toBe(204)
+
+    const stale = await atStaleLocation(owner, old, () =>
+      tokenFor(owner, { resource: 'https://b.example' }),
+    )
+    await expectInactive(stale)
+  })
+
+  it('after DPoP becomes required: a bearer token minted from the old record', async () => {
+    const owner = await createClient()
+    await tokenFor(owner)
+    const old = await recordNow(owner)
+    const bind = await adminCall(await adminToken(), 'PATCH', `/admin/clients/${owner.clientId}`, {
+      dpop_bound_access_tokens: true,
+    })
+    expect(bind.status).toBe(204)
+
+    const stale = await atStaleLocation(owner, old, () => tokenFor(owner))
+    expect(decodeJwt(stale).cnf).toBeUndefined()
+    await expectInactive(stale)
+  })
+
+  it('after the key it was asserted with is removed', async () => {
+    const [key, other] = await Promise.all([generateClientKey(), generateClientKey()])
+    const owner = await createKeyClient([key, other])
+    const old = await recordNow(owner)
+    const removal = await adminCall(
+      owner.admin,
+      'DELETE',
+      `/admin/clients/${owner.clientId}/keys/${key.kid}`,
+    )
+    expect(removal.status).toBe(204)
+    await nextSecond()
+
+    const login = async () => {
+      const fields = assertionFields(await assertion(owner.clientId, key), owner.clientId)
+      const response = await postForm('/oauth/token', {
+        grant_type: 'client_credentials',
+        ...fields,
+      })
+      expect(response.status).toBe(200)
+      return ((await response.json()) as { access_token: string }).access_token
+    }
+    const stale = await atStaleLocation(owner, old, login)
+    await expectInactive(stale)
+  })
+
+  it('after its client is deleted and created again with the same id', async () => {
+    const admin = await adminToken()
+    const provider = await createClient()
+    const id = `client-${crypto.randomUUID()}`
+    const body = {
+      id,
+      provider_id: provider.providerId,
+      name: id,
+      allowed_scopes: ['services:send'],
+    }
+    const created = await adminCall(admin, 'POST', '/admin/clients', body)
+    expect(created.status).toBe(201)
+    const first = { ...provider, clientId: id, clientSecret: '' }
+    first.clientSecret = ((await created.json()) as { client_secret: string }).client_secret
+    await tokenFor(first)
+    const old = await recordNow(first)
+    expect((await adminCall(admin, 'DELETE', `/admin/clients/${id}`)).status).toBe(204)
+    const again = await adminCall(admin, 'POST', '/admin/clients', body)
+    expect(again.status).toBe(201)
+
+    const stale = await atStaleLocation(first, old, () => tokenFor(first))
+    await expectInactive(stale)
+  })
+
+  it('after its client is disabled and enabled again', async () => {
+    const owner = await createClient()
+    await tokenFor(owner)
+    const old = await recordNow(owner)
+    const admin = await adminToken()
+    const path = `/admin/clients/${owner.clientId}`
+    expect((await adminCall(admin, 'PATCH', path, { status: 'disabled' })).status).toBe(204)
+    const stale = await atStaleLocation(owner, old, () => tokenFor(owner))
+    expect((await adminCall(admin, 'PATCH', path, { status: 'active' })).status).toBe(204)
+
+    await expectInactive(stale)
+    await expectActive(await tokenFor(owner))
   })
 })
 

@@ -56,6 +56,7 @@ describe.each(PATHS)('POST %s visibility (decisions.md D7)', (path) => {
       jti: expect.any(String),
       ti: body.jti,
       provider_id: owner.providerId,
+      gen: 0,
     })
   })
 

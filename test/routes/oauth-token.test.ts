@@ -75,7 +75,19 @@ describe('POST /oauth/token, successful client_credentials grant', () => {
     })
     const claims = decodeJwt(body.access_token)
     expect(Object.keys(claims).sort()).toEqual(
-      ['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'nbf', 'provider_id', 'scope', 'sub'].sort(),
+      [
+        'aud',
+        'client_id',
+        'exp',
+        'gen',
+        'iat',
+        'iss',
+        'jti',
+        'nbf',
+        'provider_id',
+        'scope',
+        'sub',
+      ].sort(),
     )
     expect(claims).toMatchObject({
       iss: env.ISSUER,
@@ -89,6 +101,9 @@ describe('POST /oauth/token, successful client_credentials grant', () => {
     expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/)
     expect(claims.nbf).toBe(claims.iat)
     expect(claims.exp! - claims.iat!).toBe(3600)
+    // decisions.md D34: the generation of its client's credentials, 0 for a client created before
+    // generations existed (as this one, straight in D1).
+    expect(claims.gen).toBe(0)
   })
 
   it('issues a token to client_secret_post with the client token lifetime', async () => {

@@ -10,6 +10,7 @@ import {
   MAX_GRACE_SECONDS,
   removeClient,
   requireClient,
+  revokeClientTokens,
   rotateClientSecret,
 } from '../../domain/clients.ts'
 import { ProviderIdText } from '../../domain/providers.ts'
@@ -258,7 +259,8 @@ const change = createRoute({
     'holds now (they carry the old rights); its next login gets a token with the new settings. ' +
     'Requiring DPoP (`dpop_bound_access_tokens`) ends them too. Widening, renaming or a new ' +
     'lifetime leaves its tokens alone. Other Cloudflare locations ' +
-    'see the change within about 60 s (KV).',
+    'see the change within about 60 s (KV). A change stored but not yet published to the edge ' +
+    'answers 503 `temporarily_unavailable`; the scheduled job publishes it within five minutes.',
   request: { ...idParam, body: jsonBody(ClientChanges, { status: 'disabled' }) },
   responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 409, 415) },
 })
@@ -310,6 +312,29 @@ clients.openapi(rotate, async (c) => {
         : new Date(previousSecretValidUntil * 1000).toISOString(),
     tokens_revoked: revoke_tokens,
   })
+})
+
+const revokeTokens = createRoute({
+  ...MANAGEMENT,
+  method: 'post',
+  path: '/{id}/revoke-tokens',
+  summary: 'End every token a client holds now',
+  description:
+    'Every token the client holds now becomes inactive, as with `revoke_tokens` on a secret ' +
+    'rotation, but nothing else changes: its secret, if it has one, and its keys keep working, ' +
+    'and its next login gets a token that is live. This is how a client with keys only ' +
+    '(private_key_jwt) ends a leaked token without being given a secret. Other Cloudflare ' +
+    'locations see it within about 60 s (KV), and a token minted there meanwhile ends when they ' +
+    'do (decisions.md D34).',
+  request: idParam,
+  responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },
+})
+
+clients.openapi(revokeTokens, async (c) => {
+  const id = c.req.param('id')
+  auditAs(c, 'client.revoke_tokens', id)
+  await revokeClientTokens(await clientDeps(c), id)
+  return c.body(null, 204)
 })
 
 const remove = createRoute({

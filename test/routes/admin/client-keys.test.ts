@@ -4,9 +4,11 @@ import { env } from 'cloudflare:workers'
 import { exportJWK, generateKeyPair, generateSecret } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { adminCall, adminToken, json } from '../../helpers/admin.ts'
-import { generateClientKey } from '../../helpers/client-keys.ts'
+import { eventuallyAudited } from '../../helpers/audit.ts'
+import { assertion, assertionFields, generateClientKey } from '../../helpers/client-keys.ts'
 import { createClient } from '../../helpers/clients.ts'
-import { expectProblem } from '../../helpers/http.ts'
+import { expectProblem, postForm } from '../../helpers/http.ts'
+import { expectActive, expectInactive } from '../../helpers/token-state.ts'
 import { eventually } from '../../helpers/tokens.ts'
 
 type KeyList = {
@@ -182,5 +184,54 @@ describe('/admin/clients/{id}/keys', () => {
     })
     const refused = await expectProblem(privateKey, 400, 'invalid_request')
     expect(refused.errors).toEqual([{ path: 'jwks.keys.0', message: expect.any(String) }])
+  })
+})
+
+describe('POST /admin/clients/{id}/revoke-tokens', () => {
+  it('ends the tokens of a client with keys only, gives it no secret, and keeps its keys', async () => {
+    const admin = await adminToken()
+    const key = await generateClientKey()
+    const created = await adminCall(admin, 'POST', '/admin/clients', {
+      provider_id: null,
+      name: `keys only ${crypto.randomUUID()}`,
+      allowed_scopes: ['tokens:introspect'],
+      jwks: { keys: [key.publicJwk] },
+      with_secret: false,
+    })
+    const { client_id: id } = await json<{ client_id: string }>(created, 201)
+    const login = async () => {
+      const form = assertionFields(await assertion(id, key), id)
+      const response = await postForm('/oauth/token', { grant_type: 'client_credentials', ...form })
+      return (await json<{ access_token: string }>(response)).access_token
+    }
+    const leaked = await login()
+    await expectActive(leaked)
+
+    const revoke = await adminCall(admin, 'POST', `/admin/clients/${id}/revoke-tokens`)
+    expect(revoke.status).toBe(204)
+    expect(await revoke.text()).toBe('')
+    await expectInactive(leaked)
+    // Its key still logs in, and the new token is live.
+    await expectActive(await login())
+    const listed = await json<KeyList>(await adminCall(admin, 'GET', `/admin/clients/${id}/keys`))
+    expect(listed.keys.map((k) => k.kid)).toEqual([key.kid])
+    const audited = await eventuallyAudited(
+      () =>
+        env.DB.prepare('SELECT outcome FROM audit_events WHERE action = ?1 AND target = ?2')
+          .bind('client.revoke_tokens', id)
+          .first<{ outcome: string }>(),
+      (row) => row !== null,
+    )
+    expect(audited?.outcome).toBe('success')
+  })
+
+  it('answers 404 for an unknown client', async () => {
+    const admin = await adminToken()
+    const response = await adminCall(
+      admin,
+      'POST',
+      `/admin/clients/nobody-${crypto.randomUUID()}/revoke-tokens`,
+    )
+    await expectProblem(response, 404, 'not_found')
   })
 })
