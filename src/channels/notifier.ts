@@ -4,7 +4,10 @@ import type { Channel } from '../channel.ts'
 
 /** One delivery: one channel, one address, one content. */
 export type OutboundMessage = {
-  /** The delivery id. Sent as the FCM collapse key / tag, so a retried push replaces the first. */
+  /**
+   * The delivery id. FCM sends it as the Android tag, APNs collapse id and web push Topic, so a
+   * repeated push replaces the first on the device.
+   */
   id: string
   channel: Channel
   /** E.164 phone number for SMS; an FCM registration token for FCM. */
@@ -42,7 +45,47 @@ export type SendResult =
       operatorFault?: true
     }
 
+/**
+ * What a channel says about an attempt whose outcome is unknown (the process died between the
+ * channel's answer and recording it): `found` with the channel's id for the message it accepted,
+ * `false` when it shows none, `'unknown'` when it could not be asked.
+ */
+export type FindResult =
+  | {
+      found: true
+      providerMessageId: string
+      /** The channel's own status word (the SMS API's `queued`, `sent`, `delivered`, `failed`…). */
+      status: string
+    }
+  | { found: false }
+  | {
+      found: 'unknown'
+      /** 429, 5xx, network errors and timeouts: asking again later may answer. */
+      retryable: boolean
+      retryAfterSeconds?: number
+      reason: string
+      /** The operator's credentials or account were refused, as in SendResult. */
+      operatorFault?: true
+    }
+
+export type FindOptions = {
+  /**
+   * Ids the channel gave to other deliveries, already recorded: never taken for this one, so two
+   * deliveries of the same text to the same address are not mistaken for each other.
+   */
+  ignore?: ReadonlySet<string>
+}
+
 export interface Notifier {
   readonly channel: Channel
   send(message: OutboundMessage): Promise<SendResult>
+  /**
+   * Whether the channel already accepted `message` in an attempt begun at `notBefore` (recorded
+   * before the attempt went out). Only channels whose API can tell implement it (SMS).
+   */
+  findAccepted?(
+    message: OutboundMessage,
+    notBefore: Date,
+    options?: FindOptions,
+  ): Promise<FindResult>
 }

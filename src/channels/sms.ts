@@ -3,7 +3,7 @@
 // own.
 import { smsText } from '../channel.ts'
 import { fetchWithTimeout, field, parseRetryAfter, readJson, truncate } from './http.ts'
-import type { Notifier, PermanentFailure, SendResult } from './notifier.ts'
+import type { FindResult, Notifier, PermanentFailure, SendResult } from './notifier.ts'
 
 export type SmsNotifierConfig = {
   /** `https://api.twilio.com` in production. */
@@ -32,6 +32,18 @@ export const PERMANENT_BY_CODE: Record<number, PermanentFailure> = {
   21610: 'opted_out', // the recipient replied STOP
 }
 
+/** An SMS notifier can also ask the message list whether an attempt was accepted. */
+export type SmsNotifier = Notifier & { findAccepted: NonNullable<Notifier['findAccepted']> }
+
+/**
+ * How far before `notBefore` a listed message still counts: Twilio's clock against ours, and its
+ * `date_created` in whole seconds. Wider would take more earlier messages of the same text.
+ */
+export const FIND_CLOCK_SKEW_MS = 30_000
+/** At most 3 pages of 50: more messages than that to one number since the attempt is `unknown`. */
+export const FIND_PAGE_SIZE = 50
+export const FIND_MAX_PAGES = 3
+
 export function createSmsNotifier({
   baseUrl,
   accountSid,
@@ -41,15 +53,92 @@ export function createSmsNotifier({
   fetch = globalThis.fetch,
   timeoutMs = 10_000,
   now = () => new Date(),
-}: SmsNotifierConfig): Notifier {
+}: SmsNotifierConfig): SmsNotifier {
   const account = encodeURIComponent(accountSid)
-  const url = `${baseUrl.replace(/\/+$/, '')}/2010-04-01/Accounts/${account}/Messages.json`
+  const base = baseUrl.replace(/\/+$/, '')
+  const path = `/2010-04-01/Accounts/${account}/Messages.json`
+  const url = `${base}${path}`
   const authorization = `Basic ${btoa(`${accountSid}:${authToken}`)}`
 
   // Belt and braces: no reason may carry the auth token, whatever a provider or fetch echoes back.
-  function redact(result: SendResult): SendResult {
-    if (result.ok || authToken === '') return result
+  function redact<T extends SendResult | FindResult>(result: T): T {
+    if (!('reason' in result) || authToken === '') return result
     return { ...result, reason: result.reason.replaceAll(authToken, '[redacted]') }
+  }
+
+  /**
+   * Twilio's List Message resource, newest first: messages from our sender to that number sent
+   * on or after the UTC day of `since` (DateSent filters by day only, so an attempt just after
+   * midnight asks from the day before), read page by page through `next_page_uri`.
+   */
+  async function findInList(
+    to: string,
+    text: string,
+    since: Date,
+    ignore: ReadonlySet<string>,
+  ): Promise<FindResult> {
+    const query = new URLSearchParams({
+      To: to,
+      From: from,
+      // On the wire `DateSent%3E=2026-03-01`, Twilio's `DateSent>=YYYY-MM-DD`.
+      'DateSent>': since.toISOString().slice(0, 10),
+      PageSize: String(FIND_PAGE_SIZE),
+    })
+    let next: string | undefined = `${url}?${query}`
+    let found: { sid: string; status: string } | undefined
+    for (let page = 0; next !== undefined && page < FIND_MAX_PAGES; page++) {
+      const outcome = await fetchWithTimeout(
+        fetch,
+        next,
+        { method: 'GET', headers: { authorization, accept: 'application/json' } },
+        timeoutMs,
+      )
+      if (!outcome.ok) {
+        return { found: 'unknown', retryable: true, reason: `SMS provider ${outcome.reason}` }
+      }
+      const listed = await toMessagePage(outcome.response, now())
+      if (!('messages' in listed)) return listed
+      let older = false
+      for (const message of listed.messages) {
+        if (message.dateSent !== undefined && message.dateSent < since.getTime()) {
+          // The list is sorted by date sent, newest first: the rest were all sent before.
+          older = true
+          break
+        }
+        if (
+          canonicalNumber(message.to) === to &&
+          message.body === text &&
+          // A date that does not parse cannot rule the message out.
+          !(message.dateCreated < since.getTime()) &&
+          !ignore.has(message.sid)
+        ) {
+          // The oldest match is the attempt's: a later one may be another delivery's.
+          found = { sid: message.sid, status: message.status }
+        }
+      }
+      next = undefined
+      if (older || listed.nextPageUri === null) break
+      // Credentials go only to our own account's list, whatever the answer names.
+      if (!listed.nextPageUri.startsWith(`${path}?`)) {
+        return {
+          found: 'unknown',
+          retryable: false,
+          reason: 'SMS provider answered with a next page outside the message list',
+        }
+      }
+      next = `${base}${listed.nextPageUri}`
+    }
+    if (found) return { found: true, providerMessageId: found.sid, status: found.status }
+    if (next !== undefined) {
+      return {
+        found: 'unknown',
+        retryable: false,
+        reason:
+          `SMS provider lists more than ${FIND_MAX_PAGES * FIND_PAGE_SIZE} messages ` +
+          'to that number since the attempt',
+      }
+    }
+    return { found: false }
   }
 
   return {
@@ -82,7 +171,104 @@ export function createSmsNotifier({
       }
       return redact(await toSendResult(outcome.response, now()))
     },
+    /**
+     * Matches the number in canonical form and the text exactly as `send` writes it, on a message
+     * created at or after `notBefore` less FIND_CLOCK_SKEW_MS. `found: false` is what the list
+     * shows, not proof: Twilio lists a message under its date sent, which it has only once the
+     * message left its queue.
+     */
+    async findAccepted(message, notBefore, { ignore = new Set<string>() } = {}) {
+      const since = new Date(notBefore.getTime() - FIND_CLOCK_SKEW_MS)
+      return redact(await findInList(canonicalNumber(message.to), smsText(message), since, ignore))
+    },
   }
+}
+
+/** A listed message, as far as findAccepted reads it; dates in epoch ms. */
+type ListedMessage = {
+  sid: string
+  to: string
+  body: string
+  status: string
+  /** NaN when missing or unreadable. */
+  dateCreated: number
+  /** Undefined until the message has left Twilio's queue. */
+  dateSent: number | undefined
+}
+
+type MessagePage = { messages: ListedMessage[]; nextPageUri: string | null }
+
+/** One page of the message list, or the `unknown` answer its failure means. */
+async function toMessagePage(
+  response: Response,
+  now: Date,
+): Promise<MessagePage | Extract<FindResult, { found: 'unknown' }>> {
+  const body = await readJson(response)
+  const { status } = response
+  if (!response.ok) {
+    const code = field(body, 'code')
+    const detail = describeTwilioError(
+      status,
+      typeof code === 'number' ? code : undefined,
+      field(body, 'message'),
+    )
+    if (status === 429 || status >= 500) {
+      const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), now)
+      return {
+        found: 'unknown',
+        retryable: true,
+        ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+        reason: `SMS provider is unavailable (${detail})`,
+      }
+    }
+    if (status === 401 || status === 403 || status === 404) {
+      return {
+        found: 'unknown',
+        retryable: false,
+        reason: `SMS provider refused to list Portero's messages (${detail})`,
+        operatorFault: true,
+      }
+    }
+    return {
+      found: 'unknown',
+      retryable: false,
+      reason: `SMS provider refused to list messages (${detail})`,
+    }
+  }
+  const messages = field(body, 'messages')
+  const nextPageUri = field(body, 'next_page_uri') ?? null
+  if (!Array.isArray(messages) || !(nextPageUri === null || typeof nextPageUri === 'string')) {
+    return {
+      found: 'unknown',
+      retryable: false,
+      reason: `SMS provider answered ${status} without a message list`,
+    }
+  }
+  const listed: ListedMessage[] = []
+  for (const message of messages) {
+    const sid = field(message, 'sid')
+    if (typeof sid !== 'string' || sid === '') continue
+    const text = (name: string) => {
+      const value = field(message, name)
+      return typeof value === 'string' ? value : ''
+    }
+    const sent = field(message, 'date_sent')
+    const dateSent = typeof sent === 'string' ? Date.parse(sent) : Number.NaN
+    listed.push({
+      sid,
+      to: text('to'),
+      body: text('body'),
+      status: text('status'),
+      dateCreated: Date.parse(text('date_created')),
+      dateSent: Number.isNaN(dateSent) ? undefined : dateSent,
+    })
+  }
+  return { messages: listed, nextPageUri: nextPageUri === '' ? null : nextPageUri }
+}
+
+/** E.164 as Twilio writes it: the spaces, dots, dashes and brackets people type left out. */
+function canonicalNumber(number: string): string {
+  return number.replace(/[\s().-]/g, '')
 }
 
 async function toSendResult(response: Response, now: Date): Promise<SendResult> {

@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { OutboundMessage, SendResult } from '../../src/channels/notifier.ts'
 import { parseRetryAfter } from '../../src/channels/http.ts'
-import { createSmsNotifier } from '../../src/channels/sms.ts'
+import {
+  createSmsNotifier,
+  FIND_CLOCK_SKEW_MS,
+  FIND_MAX_PAGES,
+  FIND_PAGE_SIZE,
+} from '../../src/channels/sms.ts'
 
 const BASE_URL = 'https://sms.portero.test'
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef'
@@ -337,5 +342,301 @@ describe('parseRetryAfter', () => {
 
   it('is undefined without the header', () => {
     expect(parseRetryAfter(null, NOW)).toBeUndefined()
+  })
+})
+
+describe('createSmsNotifier findAccepted', () => {
+  const TEXT = 'Cita confirmada\nSu cita es el lunes a las 10:00.'
+  const NOT_BEFORE = new Date('2026-03-01T11:59:50Z')
+
+  /** A message as Twilio lists it; `sent` false leaves date_sent null (still in Twilio's queue). */
+  function listed(
+    sid: string,
+    overrides: Partial<Record<'to' | 'body' | 'status' | 'created', string>> & {
+      sent?: string | false
+    } = {},
+  ) {
+    const created = new Date(overrides.created ?? '2026-03-01T11:59:55Z').toUTCString()
+    const sent = overrides.sent === false ? null : new Date(overrides.sent ?? created).toUTCString()
+    return {
+      sid,
+      account_sid: ACCOUNT_SID,
+      to: overrides.to ?? MESSAGE.to,
+      from: FROM,
+      body: overrides.body ?? TEXT,
+      status: overrides.status ?? 'delivered',
+      direction: 'outbound-api',
+      messaging_service_sid: null,
+      date_created: created.replace('GMT', '+0000'),
+      date_sent: sent?.replace('GMT', '+0000') ?? null,
+    }
+  }
+
+  type Listed = ReturnType<typeof listed>
+  type SeenList = { url: URL; method: string; authorization: string | null }
+
+  /**
+   * Twilio's List Message resource: checks the path, method and auth as Twilio does, filters by
+   * To and From, and pages `messages` (newest first) `pageSize` at a time through next_page_uri.
+   */
+  function fakeList(messages: Listed[], { pageSize = 50 }: { pageSize?: number } = {}) {
+    const requests: SeenList[] = []
+    async function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+      const request = new Request(input, init)
+      const url = new URL(request.url)
+      requests.push({
+        url,
+        method: request.method,
+        authorization: request.headers.get('authorization'),
+      })
+      if (`${url.origin}${url.pathname}` !== MESSAGES_URL || request.method !== 'GET') {
+        return twilioError(404, 20404, 'The requested resource was not found')
+      }
+      if (
+        request.headers.get('authorization') !== `Basic ${btoa(`${ACCOUNT_SID}:${AUTH_TOKEN}`)}`
+      ) {
+        return twilioError(401, 20003, 'Authenticate')
+      }
+      const matching = messages.filter(
+        (m) => m.to === url.searchParams.get('To') && m.from === url.searchParams.get('From'),
+      )
+      const start = Number(url.searchParams.get('Page') ?? '0') * pageSize
+      const page = matching.slice(start, start + pageSize)
+      const nextQuery = new URLSearchParams(url.searchParams)
+      nextQuery.set('Page', String(start / pageSize + 1))
+      nextQuery.set('PageToken', `PA${page.at(-1)?.sid ?? ''}`)
+      const more = start + pageSize < matching.length
+      return Response.json({
+        messages: page,
+        page: start / pageSize,
+        page_size: pageSize,
+        next_page_uri: more ? `${url.pathname}?${nextQuery}` : null,
+      })
+    }
+    return { fetch, requests }
+  }
+
+  it('lists messages from the sender to the number since the attempt’s day, with Basic auth', async () => {
+    const twilio = fakeList([])
+    await notifier(twilio.fetch).findAccepted(MESSAGE, NOT_BEFORE)
+
+    const [request] = twilio.requests
+    expect(request!.method).toBe('GET')
+    expect(request!.authorization).toBe(`Basic ${btoa(`${ACCOUNT_SID}:${AUTH_TOKEN}`)}`)
+    expect(`${request!.url.origin}${request!.url.pathname}`).toBe(MESSAGES_URL)
+    expect([...request!.url.searchParams]).toEqual([
+      ['To', MESSAGE.to],
+      ['From', FROM],
+      ['DateSent>', '2026-03-01'],
+      ['PageSize', '50'],
+    ])
+    expect(request!.url.search).toContain('DateSent%3E=2026-03-01')
+  })
+
+  it('asks from the day before for an attempt just after midnight UTC', async () => {
+    const twilio = fakeList([])
+    await notifier(twilio.fetch).findAccepted(MESSAGE, new Date('2026-03-02T00:00:10Z'))
+    expect(twilio.requests[0]!.url.searchParams.get('DateSent>')).toBe('2026-03-01')
+  })
+
+  it('finds the message with the same number and text, created since the attempt', async () => {
+    const twilio = fakeList([
+      listed('SMother', { body: 'Otra cita' }),
+      listed('SMmatch', { status: 'sent' }),
+    ])
+    expect(await notifier(twilio.fetch).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: true,
+      providerMessageId: 'SMmatch',
+      status: 'sent',
+    })
+  })
+
+  it('matches the text exactly as send writes it, link included', async () => {
+    const link = 'https://clinica.example/citas/42'
+    const twilio = fakeList([listed('SMwithout'), listed('SMwith', { body: `${TEXT}\n${link}` })])
+    const result = await notifier(twilio.fetch).findAccepted({ ...MESSAGE, link }, NOT_BEFORE)
+    expect(result).toMatchObject({ found: true, providerMessageId: 'SMwith' })
+  })
+
+  it('asks for and matches the number in canonical E.164', async () => {
+    const twilio = fakeList([listed('SMmatch')])
+    const typed = { ...MESSAGE, to: '+34 600-111 222' }
+    expect(await notifier(twilio.fetch).findAccepted(typed, NOT_BEFORE)).toMatchObject({
+      found: true,
+      providerMessageId: 'SMmatch',
+    })
+    expect(twilio.requests[0]!.url.searchParams.get('To')).toBe('+34600111222')
+  })
+
+  it('answers found false when only other texts or earlier messages are listed', async () => {
+    const twilio = fakeList([
+      listed('SMother', { body: `${TEXT} ` }),
+      listed('SMearlier', { created: '2026-03-01T11:59:00Z' }),
+    ])
+    expect(await notifier(twilio.fetch).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: false,
+    })
+  })
+
+  it('takes a message created within the clock skew before the attempt', async () => {
+    const created = new Date(NOT_BEFORE.getTime() - FIND_CLOCK_SKEW_MS).toISOString()
+    const twilio = fakeList([listed('SMskewed', { created })])
+    expect(await notifier(twilio.fetch).findAccepted(MESSAGE, NOT_BEFORE)).toMatchObject({
+      found: true,
+      providerMessageId: 'SMskewed',
+    })
+  })
+
+  it('takes the oldest match, and none whose sid the caller ignores', async () => {
+    const twilio = fakeList([
+      listed('SMnewer', { created: '2026-03-01T11:59:58Z' }),
+      listed('SMolder', { created: '2026-03-01T11:59:52Z' }),
+    ])
+    const sms = notifier(twilio.fetch)
+    expect(await sms.findAccepted(MESSAGE, NOT_BEFORE)).toMatchObject({
+      providerMessageId: 'SMolder',
+    })
+    expect(
+      await sms.findAccepted(MESSAGE, NOT_BEFORE, { ignore: new Set(['SMolder']) }),
+    ).toMatchObject({ providerMessageId: 'SMnewer' })
+    expect(
+      await sms.findAccepted(MESSAGE, NOT_BEFORE, { ignore: new Set(['SMolder', 'SMnewer']) }),
+    ).toEqual({ found: false })
+  })
+
+  it('finds a message still queued at the SMS API, without a date sent', async () => {
+    const twilio = fakeList([listed('SMqueued', { status: 'queued', sent: false })])
+    expect(await notifier(twilio.fetch).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: true,
+      providerMessageId: 'SMqueued',
+      status: 'queued',
+    })
+  })
+
+  it('follows next_page_uri on the same host and account', async () => {
+    const others = Array.from({ length: 4 }, (_, i) => listed(`SMother${i}`, { body: 'Otra' }))
+    const twilio = fakeList([...others, listed('SMmatch')], { pageSize: 2 })
+    expect(await notifier(twilio.fetch).findAccepted(MESSAGE, NOT_BEFORE)).toMatchObject({
+      found: true,
+      providerMessageId: 'SMmatch',
+    })
+    expect(twilio.requests.map((r) => r.url.searchParams.get('Page'))).toEqual([null, '1', '2'])
+    expect(new Set(twilio.requests.map((r) => r.authorization)).size).toBe(1)
+  })
+
+  it(`reads at most ${FIND_MAX_PAGES} pages, then answers unknown without retry`, async () => {
+    const others = Array.from({ length: FIND_MAX_PAGES * FIND_PAGE_SIZE + 1 }, (_, i) =>
+      listed(`SMother${i}`, { body: 'Otra' }),
+    )
+    const twilio = fakeList([...others, listed('SMmatch')])
+    expect(await notifier(twilio.fetch).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: 'unknown',
+      retryable: false,
+      reason: 'SMS provider lists more than 150 messages to that number since the attempt',
+    })
+    expect(twilio.requests).toHaveLength(FIND_MAX_PAGES)
+  })
+
+  it('stops paging at the first message sent before the attempt', async () => {
+    const twilio = fakeList(
+      [
+        listed('SMother', { body: 'Otra' }),
+        listed('SMmorning', { created: '2026-03-01T08:00:00Z' }),
+        listed('SMolder', { created: '2026-03-01T07:00:00Z' }),
+      ],
+      { pageSize: 1 },
+    )
+    expect(await notifier(twilio.fetch).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: false,
+    })
+    expect(twilio.requests).toHaveLength(2)
+  })
+
+  it('never sends the credentials to a next page elsewhere', async () => {
+    const fetch = vi.fn(async () =>
+      Response.json({
+        messages: [listed('SMother', { body: 'Otra' })],
+        next_page_uri: '//evil.example/2010-04-01/Accounts/x/Messages.json?Page=1',
+      }),
+    )
+    expect(await notifier(fetch).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: 'unknown',
+      retryable: false,
+      reason: 'SMS provider answered with a next page outside the message list',
+    })
+    expect(fetch).toHaveBeenCalledTimes(1)
+  })
+
+  it('answers unknown and retryable for a 429 with Retry-After', async () => {
+    const fetch = async () => twilioError(429, 20429, 'Too Many Requests', { 'retry-after': '9' })
+    expect(await notifier(fetch).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: 'unknown',
+      retryable: true,
+      retryAfterSeconds: 9,
+      reason: 'SMS provider is unavailable (HTTP 429, Twilio error 20429: Too Many Requests)',
+    })
+  })
+
+  it.each([500, 503])('answers unknown and retryable for a %i', async (status) => {
+    const fetch = async () => new Response('upstream trouble', { status })
+    expect(await notifier(fetch).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: 'unknown',
+      retryable: true,
+      reason: `SMS provider is unavailable (HTTP ${status})`,
+    })
+  })
+
+  it('answers unknown and retryable when the network fails or the API does not answer', async () => {
+    const lost = () => Promise.reject(new TypeError('Network connection lost.'))
+    expect(await notifier(lost).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: 'unknown',
+      retryable: true,
+      reason: 'SMS provider could not be reached (network error: Network connection lost.)',
+    })
+    const silent = () => new Promise<Response>(() => {})
+    expect(await notifier(silent, { timeoutMs: 20 }).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: 'unknown',
+      retryable: true,
+      reason: 'SMS provider did not answer within 20 ms',
+    })
+  })
+
+  it('answers unknown as the operator’s fault for refused credentials or account', async () => {
+    const wrongToken = fakeList([listed('SMmatch')])
+    expect(
+      await notifier(wrongToken.fetch, { authToken: 'wrong-token' }).findAccepted(
+        MESSAGE,
+        NOT_BEFORE,
+      ),
+    ).toEqual({
+      found: 'unknown',
+      retryable: false,
+      reason:
+        "SMS provider refused to list Portero's messages " +
+        '(HTTP 401, Twilio error 20003: Authenticate)',
+      operatorFault: true,
+    })
+    const otherAccount = fakeList([listed('SMmatch')])
+    const result = await notifier(otherAccount.fetch, { accountSid: 'AC-another' }).findAccepted(
+      MESSAGE,
+      NOT_BEFORE,
+    )
+    expect(result).toMatchObject({ found: 'unknown', retryable: false, operatorFault: true })
+  })
+
+  it('answers unknown without retry for a 200 that is not a message list', async () => {
+    const fetch = async () => new Response('<html>ok</html>', { status: 200 })
+    expect(await notifier(fetch).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
+      found: 'unknown',
+      retryable: false,
+      reason: 'SMS provider answered 200 without a message list',
+    })
+  })
+
+  it('never puts the auth token in a reason', async () => {
+    const fetch = async () => twilioError(500, 20500, `oops ${AUTH_TOKEN}`)
+    const result = await notifier(fetch).findAccepted(MESSAGE, NOT_BEFORE)
+    expect(result).toMatchObject({ found: 'unknown' })
+    expect(JSON.stringify(result)).not.toContain(AUTH_TOKEN)
   })
 })
