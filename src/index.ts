@@ -11,6 +11,7 @@ import { sweepOverdueDeliveries } from './queue/sweeper.ts'
 import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-consumer.ts'
 import { purgeOldWebhookEvents, sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
+import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from './storage/early-receipts.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
 import { deleteStaleSendCounters } from './storage/send-counters.ts'
 
@@ -60,7 +61,8 @@ export default {
   // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue
   // deliveries and stranded webhook events go back to the queue, audit events leave after
   // AUDIT_RETENTION_DAYS and webhook events after 30 days, every revocation's tombstone is
-  // confirmed, and send counters of windows long over are dropped.
+  // confirmed, send counters of windows long over are dropped, and receipts that waited for their
+  // message sid are applied once it is recorded, or dropped when it never was.
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
     // Settled one by one: a failing part (a D1 error, a malformed AUDIT_RETENTION_DAYS) neither
@@ -73,9 +75,18 @@ export default {
       sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
       purgeOldWebhookEvents(env.DB, now),
       deleteStaleSendCounters(env.DB, now),
+      settleEarlyReceipts(env, now),
     ])
-    const [purged, requeued, auditPurged, tombstoned, webhooksRequeued, webhooksPurged, counters] =
-      settled
+    const [
+      purged,
+      requeued,
+      auditPurged,
+      tombstoned,
+      webhooksRequeued,
+      webhooksPurged,
+      counters,
+      receipts,
+    ] = settled
     const value = (r: PromiseSettledResult<number>) =>
       r.status === 'fulfilled' ? r.value : String(r.reason)
     const failed = settled.find((r) => r.status === 'rejected')
@@ -87,10 +98,17 @@ export default {
       webhooksRequeued: value(webhooksRequeued),
       webhooksPurged: value(webhooksPurged),
       countersPurged: value(counters),
+      earlyReceipts: value(receipts),
     })
     if (failed) throw failed.reason
   },
 } satisfies ExportedHandler<Env>
+
+/** Early receipts applied now that their sid is recorded, then those expired: how many left. */
+async function settleEarlyReceipts(env: Env, now: Date): Promise<number> {
+  const applied = await applyWaitingReceipts({ db: env.DB, webhooks: env.WEBHOOK_QUEUE, now })
+  return applied + (await deleteExpiredEarlyReceipts(env.DB, now))
+}
 
 async function purgeOldAuditEvents(env: Env, now: Date): Promise<number> {
   const cutoff = new Date(now.getTime() - loadAuditRetentionDays(env) * DAY_MS)

@@ -4,6 +4,7 @@ import { log } from '../log.ts'
 import type { Notifiers } from '../channels/channels.ts'
 import type { PermanentFailure } from '../channels/notifier.ts'
 import { changeDeliveryStatus, type LifecycleDeps } from '../storage/delivery-lifecycle.ts'
+import { markDeliverySent } from '../storage/early-receipts.ts'
 import { claimDelivery, findDeliveryById, type Delivery } from '../storage/messages.ts'
 import { removeFcmToken } from '../storage/recipients.ts'
 import { recordSmsApiOptOut } from '../storage/suppressions.ts'
@@ -96,13 +97,8 @@ async function send(
     ...(delivery.pictureUrl ? { pictureUrl: delivery.pictureUrl } : {}),
   })
   if (result.ok) {
-    const { providerMessageId } = result
-    await changeDeliveryStatus(deps, {
-      kind: 'sent',
-      deliveryId: delivery.id,
-      at: deps.now(),
-      providerMessageId,
-    })
+    // A receipt that arrived before this answer was recorded is applied with it (decisions.md D27).
+    await markDeliverySent({ ...deps, now: deps.now() }, delivery, result.providerMessageId)
     message.ack()
     return
   }

@@ -436,16 +436,19 @@ export async function claimDelivery(
   return firstRow(results[withhold.statements.length], toDelivery)
 }
 
-/** The SMS delivery the SMS API knows as `sid` (its MessageSid), for a status callback. */
-export async function findSmsDeliveryBySid(db: D1Database, sid: string): Promise<Delivery | null> {
-  const row = await db
-    .prepare(
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries
-       WHERE provider_message_id = ?1 AND channel = 'sms'`,
-    )
-    .bind(sid)
-    .first<DeliveryRow>()
-  return row ? toDelivery(row) : null
+/** The SMS delivery the SMS API knows as `sid` (its MessageSid), as a read for a batch. */
+export function selectSmsDeliveryBySid(db: D1Database, sid: string): BatchRead<Delivery | null> {
+  return {
+    statements: [
+      db
+        .prepare(
+          `SELECT ${DELIVERY_COLUMNS} FROM deliveries
+           WHERE provider_message_id = ?1 AND channel = 'sms'`,
+        )
+        .bind(sid),
+    ],
+    read: ([result]) => firstRow(result, toDelivery),
+  }
 }
 
 /**
