@@ -43,7 +43,7 @@ export type StatusCallback = {
 /** Lets work outlive the answer (a Worker's ctx.waitUntil). */
 export type Deferrer = { waitUntil(promise: Promise<unknown>): void }
 
-export type Target = 'sms' | 'fcm' | 'token'
+export type Target = 'sms' | 'sms-list' | 'fcm' | 'token'
 
 export type ReceivedRequest = {
   at: string
@@ -71,6 +71,8 @@ export type InjectedFailure = {
 export type StandInState = {
   /** Every request each API route received, oldest first, rejected and injected ones included. */
   sms: ReceivedRequest[]
+  /** Requests for Twilio's message list (GET Messages.json). */
+  smsLists: ReceivedRequest[]
   fcm: ReceivedRequest[]
   tokens: ReceivedRequest[]
   failures: InjectedFailure[]
@@ -99,7 +101,7 @@ type Answer = {
   logged?: unknown
 }
 
-const LOGS = { sms: 'sms', fcm: 'fcm', token: 'tokens' } as const
+const LOGS = { sms: 'sms', 'sms-list': 'smsLists', fcm: 'fcm', token: 'tokens' } as const
 const E164 = /^\+[1-9]\d{6,14}$/
 const MAX_SMS_BODY = 1600
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
@@ -155,7 +157,7 @@ const RPC_STATUS: Record<number, string> = {
 }
 
 const FailureInput = z.object({
-  target: z.enum(['sms', 'fcm', 'token']),
+  target: z.enum(['sms', 'sms-list', 'fcm', 'token']),
   status: z.number().int().min(400).max(599),
   retryAfter: z.number().int().min(0).optional(),
   count: z.number().int().min(1).default(1),
@@ -175,6 +177,7 @@ const UndeliverableInput = z.object({
 export function createStandIn(options: StandInOptions): StandIn {
   const state: StandInState = {
     sms: [],
+    smsLists: [],
     fcm: [],
     tokens: [],
     failures: [],
@@ -204,6 +207,12 @@ export function createStandIn(options: StandInOptions): StandIn {
     }
     return response
   })
+
+  app.get('/twilio/2010-04-01/Accounts/:sid/Messages.json', (c) =>
+    answer('sms-list', c.req.raw, Object.fromEntries(new URL(c.req.url).searchParams), () =>
+      listSms(c.req.raw, c.req.param('sid')),
+    ),
+  )
 
   app.post('/google/token', async (c) => {
     const form = (await readForm(c.req.raw)) ?? new URLSearchParams()
@@ -257,10 +266,17 @@ export function createStandIn(options: StandInOptions): StandIn {
   })
 
   app.get('/_control/received', (c) =>
-    c.json({ sms: state.sms, fcm: state.fcm, tokens: state.tokens, callbacks: state.callbacks }),
+    c.json({
+      sms: state.sms,
+      smsLists: state.smsLists,
+      fcm: state.fcm,
+      tokens: state.tokens,
+      callbacks: state.callbacks,
+    }),
   )
   app.delete('/_control/received', (c) => {
-    state.sms.length = state.fcm.length = state.tokens.length = state.callbacks.length = 0
+    state.sms.length = state.smsLists.length = state.fcm.length = 0
+    state.tokens.length = state.callbacks.length = 0
     return c.body(null, 204)
   })
 
@@ -440,6 +456,67 @@ export function createStandIn(options: StandInOptions): StandIn {
         date_sent: null,
         uri: `${uri}.json`,
         subresource_uris: { media: `${uri}/Media.json` },
+      },
+    }
+  }
+
+  // Twilio's List Message resource, as far as Portero asks it (To, From, DateSent on or after a
+  // day, PageSize, next_page_uri):
+  // https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources
+  // The stand-in sends at once, so a message's date_sent is its date_created.
+  function listSms(request: Request, sid: string): Answer {
+    const credentials = readBasicAuth(request.headers.get('authorization'))
+    if (
+      credentials?.[0] !== options.twilioAccountSid ||
+      credentials[1] !== options.twilioAuthToken
+    ) {
+      return twilioError(401, 20003, 'Authenticate', {
+        'www-authenticate': 'Basic realm="Twilio API"',
+      })
+    }
+    const query = new URL(request.url).searchParams
+    const path = `/2010-04-01/Accounts/${sid}/Messages.json`
+    if (sid !== options.twilioAccountSid) {
+      return twilioError(404, 20404, `The requested resource ${path} was not found`)
+    }
+    const day = (date: string) => new Date(date).toISOString().slice(0, 10)
+    const sentOnOrAfter = query.get('DateSent>')
+    const pageSize = Math.min(1000, Math.max(1, Number(query.get('PageSize') ?? 50) || 50))
+    const page = Math.max(0, Number(query.get('Page') ?? 0) || 0)
+    const accepted = state.sms
+      .filter((r) => r.status === 201 && !r.injected)
+      .map((r) => r.response as Record<string, string>)
+      .filter(
+        (m) =>
+          (!query.has('To') || m.to === query.get('To')) &&
+          (!query.has('From') || m.from === query.get('From')) &&
+          (sentOnOrAfter === null || day(m.date_created!) >= sentOnOrAfter),
+      )
+      .reverse()
+    const messages = accepted.slice(page * pageSize, (page + 1) * pageSize).map((m) => {
+      const reports = state.callbacks.filter((c) => c.form.MessageSid === m.sid)
+      const status = reports.at(-1)?.form.MessageStatus ?? 'sent'
+      return { ...m, status, date_sent: m.date_created, date_updated: m.date_created }
+    })
+    const pageUri = (n: number) => {
+      const next = new URLSearchParams(query)
+      next.set('Page', String(n))
+      next.set('PageSize', String(pageSize))
+      return `${path}?${next}`
+    }
+    const more = (page + 1) * pageSize < accepted.length
+    return {
+      status: 200,
+      body: {
+        messages,
+        page,
+        page_size: pageSize,
+        first_page_uri: pageUri(0),
+        next_page_uri: more ? pageUri(page + 1) : null,
+        previous_page_uri: page > 0 ? pageUri(page - 1) : null,
+        uri: pageUri(page),
+        start: page * pageSize,
+        end: page * pageSize + messages.length - 1,
       },
     }
   }
@@ -655,7 +732,7 @@ function injectedAnswer({ target, status, retryAfter, body }: InjectedFailure): 
   const headers = retryAfter === undefined ? undefined : { 'retry-after': String(retryAfter) }
   const text = STATUS_TEXT[status] ?? 'Injected failure'
   if (body !== undefined) return { status, body, headers }
-  if (target === 'sms') {
+  if (target === 'sms' || target === 'sms-list') {
     return twilioError(status, status === 401 ? 20003 : 20000 + status, text, headers)
   }
   if (target === 'fcm') {

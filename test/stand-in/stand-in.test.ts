@@ -2,6 +2,7 @@ import { undeliverableRequest } from '../helpers/stand-in.ts'
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createStandIn, type StandIn } from '../../stand-in/app.ts'
+import { createSmsNotifier } from '../../src/channels/sms.ts'
 
 const BASE = 'http://stand-in.test'
 const ACCOUNT_SID = 'ACtest0000000000000000000000000000'
@@ -288,6 +289,89 @@ describe('POST /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
   ])('answers 400 for the Twilio test number %s (code %i)', async (To, code) => {
     await expectTwilioError(await postSms({ ...SMS, To }), 400, code)
     expect(standIn.state.sms[0]).toMatchObject({ status: 400, response: { code } })
+  })
+})
+
+describe('GET /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
+  /** The SMS adapter, pointed at the stand-in: it sends and asks the list as it does at Twilio. */
+  const notifier = () =>
+    createSmsNotifier({
+      baseUrl: `${BASE}/twilio`,
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      from: SMS.From,
+      statusCallbackUrl: '',
+      fetch: (input, init) => standIn.fetch(new Request(input, init)),
+    })
+  const message = (body: string, to = SMS.To) =>
+    ({ id: crypto.randomUUID(), channel: 'sms', to, title: 'Turno', body }) as const
+
+  it('lists accepted messages by To, From and day sent, newest first', async () => {
+    const first = await notifier().send(message('one'))
+    const second = await notifier().send(message('two'))
+    await notifier().send(message('elsewhere', '+14155550199'))
+    const response = await call(
+      `${SMS_PATH}?To=${encodeURIComponent(SMS.To)}&DateSent%3E=2026-03-01`,
+      {
+        headers: { authorization: twilioAuth() },
+      },
+    )
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as { messages: Record<string, string>[] }
+    expect(body.messages.map((m) => [m.sid, m.to, m.date_sent])).toEqual([
+      [second.ok && second.providerMessageId, SMS.To, 'Sun, 01 Mar 2026 12:00:00 +0000'],
+      [first.ok && first.providerMessageId, SMS.To, 'Sun, 01 Mar 2026 12:00:00 +0000'],
+    ])
+    const later = await call(
+      `${SMS_PATH}?To=${encodeURIComponent(SMS.To)}&DateSent%3E=2026-03-02`,
+      {
+        headers: { authorization: twilioAuth() },
+      },
+    )
+    expect(((await later.json()) as { messages: unknown[] }).messages).toEqual([])
+    expect(standIn.state.smsLists).toHaveLength(2)
+  })
+
+  it('answers the adapter: found with the sid, or not found for another text', async () => {
+    const sent = await notifier().send(message('Oftalmologo 9:15'))
+    expect(sent.ok).toBe(true)
+    expect(await notifier().findAccepted(message('Oftalmologo 9:15'), NOW)).toEqual({
+      found: true,
+      providerMessageId: sent.ok ? sent.providerMessageId : '',
+      status: 'sent',
+    })
+    expect(await notifier().findAccepted(message('Oftalmologo 9:30'), NOW)).toEqual({
+      found: false,
+    })
+  })
+
+  it('pages through next_page_uri', async () => {
+    const sent = await notifier().send(message('the oldest'))
+    for (let i = 0; i < 60; i++) await notifier().send(message(`later ${i}`))
+    const found = await notifier().findAccepted(message('the oldest'), NOW)
+    expect(found).toMatchObject({
+      found: true,
+      providerMessageId: sent.ok && sent.providerMessageId,
+    })
+    expect(standIn.state.smsLists.map((r) => (r.body as { Page?: string }).Page)).toEqual([
+      undefined,
+      '1',
+    ])
+  })
+
+  it('refuses other credentials, and fails on demand', async () => {
+    await expectTwilioError(
+      await call(SMS_PATH, { headers: { authorization: twilioAuth(ACCOUNT_SID, 'wrong') } }),
+      401,
+      20003,
+    )
+    standIn.state.failures.push({ target: 'sms-list', status: 503, remaining: 1 })
+    expect(await notifier().findAccepted(message('x'), NOW)).toMatchObject({
+      found: 'unknown',
+      retryable: true,
+    })
+    // A failure queued for the list is not spent on a send, nor the other way round.
+    expect((await notifier().send(message('y'))).ok).toBe(true)
   })
 })
 
@@ -637,7 +721,7 @@ describe('/_control/received and the page', () => {
     await postSms(SMS)
     await postPush(PUSH)
     const received = (await (await call('/_control/received')).json()) as Record<string, unknown[]>
-    expect(Object.keys(received)).toEqual(['sms', 'fcm', 'tokens', 'callbacks'])
+    expect(Object.keys(received)).toEqual(['sms', 'smsLists', 'fcm', 'tokens', 'callbacks'])
     expect(received.sms).toEqual([
       expect.objectContaining({ body: SMS, status: 201, at: NOW.toISOString() }),
     ])
@@ -648,6 +732,7 @@ describe('/_control/received and the page', () => {
     expect((await call('/_control/received', { method: 'DELETE' })).status).toBe(204)
     expect(await (await call('/_control/received')).json()).toEqual({
       sms: [],
+      smsLists: [],
       fcm: [],
       tokens: [],
       callbacks: [],
