@@ -38,6 +38,13 @@ export type Delivery = {
   /** When the delivery first reached each step of its lifecycle (decisions.md D27). */
   reached: Record<DeliveryStatus, string | null>
   sentAt: string | null
+  /** When its current (or last) attempt was claimed, in epoch seconds (decisions.md D10). */
+  attemptAt: number | null
+  /**
+   * When the earliest attempt began whose outcome is unknown (its lease ran out with nothing
+   * recorded), in epoch seconds; null when every attempt's outcome is known.
+   */
+  inDoubtSince: number | null
 }
 
 type DeliveryRow = {
@@ -65,6 +72,8 @@ type DeliveryRow = {
   undelivered_at: string | null
   failed_at: string | null
   dead_at: string | null
+  attempt_at: number | null
+  in_doubt_since: number | null
 }
 
 function toDelivery(row: DeliveryRow): Delivery {
@@ -96,13 +105,15 @@ function toDelivery(row: DeliveryRow): Delivery {
       dead: row.dead_at,
     },
     sentAt: row.sent_at,
+    attemptAt: row.attempt_at,
+    inDoubtSince: row.in_doubt_since,
   }
 }
 
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
   address, title, body, link, picture_url, status, attempts, provider_message_id, last_error,
   error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at, undelivered_at,
-  failed_at, dead_at`
+  failed_at, dead_at, attempt_at, in_doubt_since`
 
 // A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
 // (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).
@@ -434,6 +445,49 @@ export async function claimDelivery(
     return withheld
   }
   return firstRow(results[withhold.statements.length], toDelivery)
+}
+
+/**
+ * The SMS API's ids of the other SMS deliveries to `address` recorded sent at or after `since`:
+ * when asking the API whether an attempt in doubt was accepted, none of them is this delivery's.
+ * Only asked after an attempt was left in doubt, so no index serves it.
+ */
+export async function findOtherSmsSids(
+  db: D1Database,
+  deliveryId: string,
+  address: string,
+  since: Date,
+): Promise<Set<string>> {
+  const { results } = await db
+    .prepare(
+      `SELECT provider_message_id FROM deliveries
+       WHERE channel = 'sms' AND address = ?1 AND id != ?2 AND provider_message_id IS NOT NULL
+         AND sent_at >= ?3`,
+    )
+    .bind(address, deliveryId, since.toISOString())
+    .all<{ provider_message_id: string }>()
+  return new Set(results.map((r) => r.provider_message_id))
+}
+
+/**
+ * Extends the lease of the attempt the caller claimed (its `attempts` count), while that lease
+ * still holds: false when it ran out and the delivery may be another consumer's now.
+ */
+export async function renewLease(
+  db: D1Database,
+  delivery: Pick<Delivery, 'id' | 'attempts'>,
+  now: Date,
+  leaseSeconds: number,
+): Promise<boolean> {
+  const nowSeconds = epochSeconds(now)
+  const result = await db
+    .prepare(
+      `UPDATE deliveries SET lease_until = ?3
+       WHERE id = ?1 AND attempts = ?2 AND status = 'sending' AND lease_until >= ?4`,
+    )
+    .bind(delivery.id, delivery.attempts, nowSeconds + leaseSeconds, nowSeconds)
+    .run()
+  return result.meta.changes > 0
 }
 
 /** The SMS delivery the SMS API knows as `sid` (its MessageSid), as a read for a batch. */
