@@ -1,5 +1,5 @@
-// The Worker's entry point: HTTP requests, the dispatch, audit and webhook queues, and the
-// five-minute clean-up.
+// The Worker's entry point: HTTP requests, the dispatch, audit and webhook queues, the delivery
+// recovery every minute and the five-minute clean-up.
 import { app } from './app.ts'
 import { loadAuditRetentionDays, loadChannelConfig, loadConfig } from './config.ts'
 import { backfillTombstones } from './domain/revocation.ts'
@@ -7,7 +7,7 @@ import { log } from './log.ts'
 import { createNotifiers } from './channels/channels.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
-import { sweepOverdueDeliveries } from './queue/sweeper.ts'
+import { RECOVERY_CRON, sweepOverdueDeliveries } from './queue/sweeper.ts'
 import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-consumer.ts'
 import { purgeOldWebhookEvents, sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
@@ -58,51 +58,47 @@ export default {
     }
   },
 
-  // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue
-  // deliveries and stranded webhook events go back to the queue, audit events leave after
-  // AUDIT_RETENTION_DAYS and webhook events after 30 days, every revocation's tombstone is
-  // confirmed, send counters of windows long over are dropped, and receipts that waited for their
-  // message sid are applied once it is recorded, or dropped when it never was.
+  // wrangler.toml [triggers]. Every minute (RECOVERY_CRON, decisions.md D10): overdue deliveries
+  // (a consumer died holding the lease) go back to the queue, and receipts that waited for their
+  // message sid are applied once it is recorded, or dropped when it never was. Every five minutes
+  // (any other cron): revocation rows are useless once their token has expired, stranded webhook
+  // events go back to the queue, audit events leave after AUDIT_RETENTION_DAYS and webhook events
+  // after 30 days, every revocation's tombstone is confirmed, and send counters of windows long
+  // over are dropped.
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
-    // Settled one by one: a failing part (a D1 error, a malformed AUDIT_RETENTION_DAYS) neither
-    // stops nor hides the others, and the run still fails loudly.
-    const settled = await Promise.allSettled([
-      deleteExpiredRevocations(env.DB, now),
-      sweepOverdueDeliveries(env.DB, env.DISPATCH_QUEUE, now),
-      purgeOldAuditEvents(env, now),
-      backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
-      sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
-      purgeOldWebhookEvents(env.DB, now),
-      deleteStaleSendCounters(env.DB, now),
-      settleEarlyReceipts(env, now),
-    ])
-    const [
-      purged,
-      requeued,
-      auditPurged,
-      tombstoned,
-      webhooksRequeued,
-      webhooksPurged,
-      counters,
-      receipts,
-    ] = settled
-    const value = (r: PromiseSettledResult<number>) =>
-      r.status === 'fulfilled' ? r.value : String(r.reason)
-    const failed = settled.find((r) => r.status === 'rejected')
-    log(failed ? 'error' : 'info', 'scheduled clean-up', {
-      purged: value(purged),
-      requeued: value(requeued),
-      auditPurged: value(auditPurged),
-      tombstoned: value(tombstoned),
-      webhooksRequeued: value(webhooksRequeued),
-      webhooksPurged: value(webhooksPurged),
-      countersPurged: value(counters),
-      earlyReceipts: value(receipts),
+    if (controller.cron === RECOVERY_CRON) {
+      return settleAll('scheduled recovery', {
+        requeued: sweepOverdueDeliveries(env.DB, env.DISPATCH_QUEUE, now),
+        earlyReceipts: settleEarlyReceipts(env, now),
+      })
+    }
+    return settleAll('scheduled clean-up', {
+      purged: deleteExpiredRevocations(env.DB, now),
+      auditPurged: purgeOldAuditEvents(env, now),
+      tombstoned: backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
+      webhooksRequeued: sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
+      webhooksPurged: purgeOldWebhookEvents(env.DB, now),
+      countersPurged: deleteStaleSendCounters(env.DB, now),
     })
-    if (failed) throw failed.reason
   },
 } satisfies ExportedHandler<Env>
+
+/**
+ * Waits for every part and logs what each did. Settled one by one: a failing part (a D1 error, a
+ * malformed AUDIT_RETENTION_DAYS) neither stops nor hides the others, and the run still fails
+ * loudly.
+ */
+async function settleAll(message: string, parts: Record<string, Promise<number>>): Promise<void> {
+  const names = Object.keys(parts)
+  const settled = await Promise.allSettled(Object.values(parts))
+  const failed = settled.find((r) => r.status === 'rejected')
+  const counts = Object.fromEntries(
+    settled.map((r, i) => [names[i], r.status === 'fulfilled' ? r.value : String(r.reason)]),
+  )
+  log(failed ? 'error' : 'info', message, counts)
+  if (failed) throw failed.reason
+}
 
 /** Early receipts applied now that their sid is recorded, then those expired: how many left. */
 async function settleEarlyReceipts(env: Env, now: Date): Promise<number> {

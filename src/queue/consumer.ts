@@ -20,9 +20,11 @@ import { DispatchJob } from './job.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 /**
- * Longer than any send may take (adapters time out after 10 s): a dead consumer's claim expires.
+ * Longer than any send may take (adapters time out after 10 s; asking the SMS API about an attempt
+ * in doubt renews the lease before sending): a dead consumer's claim expires, and the sweeper's
+ * next run, within a minute, hands the delivery back to the queue (decisions.md D10).
  */
-export const LEASE_SECONDS = 60
+export const LEASE_SECONDS = 30
 
 /**
  * What a provider reads in `last_error` when the operator's own credentials or settings failed:
@@ -53,8 +55,17 @@ async function consumeOne(message: Message<unknown>, deps: ConsumerDeps): Promis
   const { deliveryId } = job.data
   try {
     const delivery = await claimDelivery(deps, deliveryId, deps.now(), LEASE_SECONDS)
-    // Already sent, failed or dead, or another consumer holds a live lease on it: nothing to do.
     if (!delivery) {
+      // Another consumer holds a live lease: this copy comes back once the lease has run out, in
+      // case that consumer died (Queues hand back the message of a consumer that died at once).
+      const leased = await findDeliveryById(deps.db, deliveryId)
+      const left =
+        leased?.status === 'sending' ? (leased.leaseUntil ?? 0) - epochSeconds(deps.now()) : -1
+      if (left >= 0) {
+        message.retry({ delaySeconds: left + 1 })
+        return
+      }
+      // Already sent, failed or dead (or gone): nothing to do.
       message.ack()
       return
     }

@@ -40,6 +40,8 @@ export type Delivery = {
   sentAt: string | null
   /** When its current (or last) attempt was claimed, in epoch seconds (decisions.md D10). */
   attemptAt: number | null
+  /** Until when the consumer sending it holds it, in epoch seconds; null when none does. */
+  leaseUntil: number | null
   /**
    * When the earliest attempt began whose outcome is unknown (its lease ran out with nothing
    * recorded), in epoch seconds; null when every attempt's outcome is known.
@@ -74,6 +76,7 @@ type DeliveryRow = {
   dead_at: string | null
   attempt_at: number | null
   in_doubt_since: number | null
+  lease_until: number | null
 }
 
 function toDelivery(row: DeliveryRow): Delivery {
@@ -106,6 +109,7 @@ function toDelivery(row: DeliveryRow): Delivery {
     },
     sentAt: row.sent_at,
     attemptAt: row.attempt_at,
+    leaseUntil: row.lease_until,
     inDoubtSince: row.in_doubt_since,
   }
 }
@@ -113,7 +117,7 @@ function toDelivery(row: DeliveryRow): Delivery {
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
   address, title, body, link, picture_url, status, attempts, provider_message_id, last_error,
   error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at, undelivered_at,
-  failed_at, dead_at, attempt_at, in_doubt_since`
+  failed_at, dead_at, attempt_at, in_doubt_since, lease_until`
 
 // A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
 // (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).
@@ -506,8 +510,9 @@ export function selectSmsDeliveryBySid(db: D1Database, sid: string): BatchRead<D
 }
 
 /**
- * Deliveries the queue should have handed over by now but has not: never enqueued (the Worker
- * failed between the D1 write and the enqueue), or their consumer died holding the lease.
+ * Deliveries the queue should have handed over by now but has not: queued and due more than
+ * `graceSeconds` ago (never enqueued: the Worker failed between the D1 write and the enqueue), or
+ * sending with a lease that ran out (their consumer died holding it).
  */
 export async function findOverdueDeliveries(
   db: D1Database,
@@ -515,15 +520,15 @@ export async function findOverdueDeliveries(
   graceSeconds: number,
   limit: number,
 ) {
-  const cutoff = epochSeconds(now) - graceSeconds
+  const nowSeconds = epochSeconds(now)
   const { results } = await db
     .prepare(
       `SELECT id FROM deliveries
        WHERE (status = 'queued' AND next_attempt_at < ?1)
-          OR (status = 'sending' AND lease_until < ?1)
+          OR (status = 'sending' AND lease_until < ?3)
        ORDER BY next_attempt_at LIMIT ?2`,
     )
-    .bind(cutoff, limit)
+    .bind(nowSeconds - graceSeconds, limit, nowSeconds)
     .all<{ id: string }>()
   return results.map((r) => r.id)
 }

@@ -7,7 +7,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import worker from '../../src/index.ts'
 import { LEASE_SECONDS, OPERATOR_FAULT_TEXT } from '../../src/queue/consumer.ts'
-import { GRACE_SECONDS } from '../../src/queue/sweeper.ts'
+import { RECOVERY_CRON } from '../../src/queue/sweeper.ts'
 import { claimDelivery, findDeliveryById } from '../../src/storage/messages.ts'
 import type { StandIn } from '../../stand-in/app.ts'
 import { createSender, freshPhone, writeOutbox } from '../helpers/dispatch.ts'
@@ -139,15 +139,16 @@ describe('the consumer killed between the SMS API’s answer and the record', ()
       // While the lease holds, the scheduled run leaves it alone.
       const run = () =>
         worker.scheduled(
-          createScheduledController({ scheduledTime: new Date(), cron: '* * * * *' }),
+          createScheduledController({ scheduledTime: new Date(), cron: RECOVERY_CRON }),
           env,
         )
       await run()
       await new Promise((resolve) => setTimeout(resolve, 300))
       expect((await row(id!)).status).toBe('sending')
 
-      // The lease runs out; the next run hands it to the queue again.
-      await age(id!, LEASE_SECONDS + GRACE_SECONDS + 1)
+      // The lease runs out; the next run (every minute) hands it to the queue again: the delivery
+      // is final within a lease and a minute of the kill.
+      await age(id!, LEASE_SECONDS + 1)
       await run()
       const final = await eventually(
         () => row(id!),
@@ -182,9 +183,13 @@ describe('the consumer killed between the SMS API’s answer and the record', ()
     const sender = await createSender({ phone })
     const [id] = await writeOutbox(sender, [{ address: phone }])
     await consume([id!], { DB: dyingAfterTheAnswer(standIn, phone) })
+    // The queue hands the message back at once (it was never acked): it waits out the lease.
+    const early = await consume([id!], {}, 2)
+    expect(early.result.retryMessages).toEqual([{ msgId: 'queue-message-0' }])
+    expect(early.delays[0]).toBeLessThanOrEqual(LEASE_SECONDS + 1)
     await age(id!, LEASE_SECONDS + 1)
-    // The queue delivers the message again (it was never acked): the claim takes over.
-    const { result } = await consume([id!], {}, 2)
+    // Back once the lease has run out: the claim takes over.
+    const { result } = await consume([id!], {}, 3)
     expect(result.explicitAcks).toEqual(['queue-message-0'])
     expect(await row(id!)).toMatchObject({ status: 'sent', attempts: 2, inDoubtSince: null })
     expect(sends(standIn, phone)).toHaveLength(1)

@@ -4,6 +4,7 @@ import { createScheduledController } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import worker from '../../src/index.ts'
+import { RECOVERY_CRON } from '../../src/queue/sweeper.ts'
 import { readSmsStatus } from '../../src/channels/sms-status.ts'
 import { recordSmsReceipt } from '../../src/domain/delivery-receipts.ts'
 import { changeDeliveryStatus } from '../../src/storage/delivery-lifecycle.ts'
@@ -41,7 +42,10 @@ const waiting = (sid: string) =>
   env.DB.prepare('SELECT message_sid FROM early_receipts WHERE message_sid = ?1').bind(sid).first()
 
 function runScheduled(at: Date) {
-  return worker.scheduled(createScheduledController({ scheduledTime: at, cron: '* * * * *' }), env)
+  return worker.scheduled(
+    createScheduledController({ scheduledTime: at, cron: RECOVERY_CRON }),
+    env,
+  )
 }
 
 describe('receipts waiting for their message sid', () => {
