@@ -7,6 +7,8 @@ import { epochSeconds } from '../utils/time.ts'
 
 /** wrangler.toml's cron trigger of the sweeper: every minute, so a crash costs about one. */
 export const RECOVERY_CRON = '* * * * *'
+/** wrangler.toml's cron trigger of the rest of the scheduled clean-up (src/index.ts). */
+export const CLEAN_UP_CRON = '*/5 * * * *'
 /**
  * How late past its due time a queued delivery must be before the sweeper steps in: the queue
  * itself delivers a delayed retry about on time. A sending one is overdue once its lease ran out.
