@@ -43,7 +43,7 @@ export type StatusCallback = {
 /** Lets work outlive the answer (a Worker's ctx.waitUntil). */
 export type Deferrer = { waitUntil(promise: Promise<unknown>): void }
 
-export type Target = 'sms' | 'sms-list' | 'fcm' | 'token'
+export type Target = 'sms' | 'fcm' | 'token'
 
 export type ReceivedRequest = {
   at: string
@@ -71,8 +71,6 @@ export type InjectedFailure = {
 export type StandInState = {
   /** Every request each API route received, oldest first, rejected and injected ones included. */
   sms: ReceivedRequest[]
-  /** Requests for Twilio's message list (GET Messages.json). */
-  smsLists: ReceivedRequest[]
   fcm: ReceivedRequest[]
   tokens: ReceivedRequest[]
   failures: InjectedFailure[]
@@ -82,6 +80,37 @@ export type StandInState = {
   callbacks: StatusCallback[]
   /** Numbers made undeliverable with POST /_control/undeliverable → the ErrorCode they get. */
   undeliverable: Map<string, number>
+  /**
+   * The SMS the Twilio API accepted, oldest first, as its message list shows them: the status
+   * callbacks move `status` on and set `date_sent` when they are sent.
+   */
+  messages: TwilioMessage[]
+}
+
+/** A Twilio Message resource, as the stand-in answers and lists it. */
+export type TwilioMessage = {
+  sid: string
+  account_sid: string
+  api_version: '2010-04-01'
+  to: string
+  from: string
+  body: string
+  status: string
+  direction: 'outbound-api'
+  num_segments: string
+  num_media: string
+  messaging_service_sid: null
+  price: null
+  price_unit: 'USD'
+  error_code: number | null
+  error_message: null
+  /** RFC 2822, as Twilio writes dates: `Sun, 01 Mar 2026 12:00:00 +0000`. */
+  date_created: string
+  date_updated: string
+  /** Null until the message leaves Twilio's queue (the `sent` status). */
+  date_sent: string | null
+  uri: string
+  subresource_uris: { media: string }
 }
 
 export type StandIn = {
@@ -101,9 +130,10 @@ type Answer = {
   logged?: unknown
 }
 
-const LOGS = { sms: 'sms', 'sms-list': 'smsLists', fcm: 'fcm', token: 'tokens' } as const
+const LOGS = { sms: 'sms', fcm: 'fcm', token: 'tokens' } as const
 const E164 = /^\+[1-9]\d{6,14}$/
 const MAX_SMS_BODY = 1600
+const MAX_APNS_COLLAPSE_ID = 64
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging'
 const ACCESS_TOKEN_SECONDS = 3599
@@ -157,7 +187,7 @@ const RPC_STATUS: Record<number, string> = {
 }
 
 const FailureInput = z.object({
-  target: z.enum(['sms', 'sms-list', 'fcm', 'token']),
+  target: z.enum(['sms', 'fcm', 'token']),
   status: z.number().int().min(400).max(599),
   retryAfter: z.number().int().min(0).optional(),
   count: z.number().int().min(1).default(1),
@@ -177,13 +207,13 @@ const UndeliverableInput = z.object({
 export function createStandIn(options: StandInOptions): StandIn {
   const state: StandInState = {
     sms: [],
-    smsLists: [],
     fcm: [],
     tokens: [],
     failures: [],
     accessTokens: new Map(),
     callbacks: [],
     undeliverable: new Map(),
+    messages: [],
   }
   const held: { callback: StatusCallback; delayMs: number }[] = []
   let publicKey: ReturnType<typeof importJWK> | undefined
@@ -208,11 +238,12 @@ export function createStandIn(options: StandInOptions): StandIn {
     return response
   })
 
-  app.get('/twilio/2010-04-01/Accounts/:sid/Messages.json', (c) =>
-    answer('sms-list', c.req.raw, Object.fromEntries(new URL(c.req.url).searchParams), () =>
-      listSms(c.req.raw, c.req.param('sid')),
-    ),
-  )
+  app.get('/twilio/2010-04-01/Accounts/:sid/Messages.json', async (c) => {
+    const query = new URL(c.req.url).searchParams
+    return answer('sms', c.req.raw, formToObject(query), () =>
+      listSms(c.req.raw, c.req.param('sid'), query),
+    )
+  })
 
   app.post('/google/token', async (c) => {
     const form = (await readForm(c.req.raw)) ?? new URLSearchParams()
@@ -266,17 +297,10 @@ export function createStandIn(options: StandInOptions): StandIn {
   })
 
   app.get('/_control/received', (c) =>
-    c.json({
-      sms: state.sms,
-      smsLists: state.smsLists,
-      fcm: state.fcm,
-      tokens: state.tokens,
-      callbacks: state.callbacks,
-    }),
+    c.json({ sms: state.sms, fcm: state.fcm, tokens: state.tokens, callbacks: state.callbacks }),
   )
   app.delete('/_control/received', (c) => {
-    state.sms.length = state.smsLists.length = state.fcm.length = 0
-    state.tokens.length = state.callbacks.length = 0
+    state.sms.length = state.fcm.length = state.tokens.length = state.callbacks.length = 0
     return c.body(null, 204)
   })
 
@@ -328,6 +352,15 @@ export function createStandIn(options: StandInOptions): StandIn {
 
   async function deliver(callback: StatusCallback, delayMs: number): Promise<void> {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
+    // Twilio changes the message, then reports the change: the list shows it from now on.
+    const message = state.messages.find((m) => m.sid === callback.form.MessageSid)
+    if (message) {
+      const now = twilioDate(new Date())
+      message.status = callback.form.MessageStatus!
+      message.date_updated = now
+      if (message.status === 'sent') message.date_sent = now
+      if (callback.form.ErrorCode) message.error_code = Number(callback.form.ErrorCode)
+    }
     const request = new Request(callback.url, {
       method: 'POST',
       headers: {
@@ -389,19 +422,8 @@ export function createStandIn(options: StandInOptions): StandIn {
   // Twilio Messages API:
   // https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource
   function sendSms(request: Request, sid: string, form: URLSearchParams | undefined): Answer {
-    const credentials = readBasicAuth(request.headers.get('authorization'))
-    if (
-      credentials?.[0] !== options.twilioAccountSid ||
-      credentials[1] !== options.twilioAuthToken
-    ) {
-      return twilioError(401, 20003, 'Authenticate', {
-        'www-authenticate': 'Basic realm="Twilio API"',
-      })
-    }
-    if (sid !== options.twilioAccountSid) {
-      const path = new URL(request.url).pathname.replace(/^\/twilio/, '')
-      return twilioError(404, 20404, `The requested resource ${path} was not found`)
-    }
+    const refused = checkTwilioAccount(request, sid)
+    if (refused) return refused
     // Twilio reads only form bodies: with any other type the parameters look absent.
     if (!form) {
       return twilioError(
@@ -431,40 +453,113 @@ export function createStandIn(options: StandInOptions): StandIn {
     if (testNumber) return twilioError(400, ...testNumber)
 
     const messageSid = `SM${randomHex(16)}`
-    const now = new Date().toUTCString().replace('GMT', '+0000')
+    const now = twilioDate(new Date())
     const uri = `/2010-04-01/Accounts/${sid}/Messages/${messageSid}`
+    const message: TwilioMessage = {
+      sid: messageSid,
+      account_sid: sid,
+      api_version: '2010-04-01',
+      to,
+      from,
+      body,
+      status: 'queued',
+      direction: 'outbound-api',
+      num_segments: String(countSegments(body)),
+      num_media: String(media.length),
+      messaging_service_sid: null,
+      price: null,
+      price_unit: 'USD',
+      error_code: null,
+      error_message: null,
+      date_created: now,
+      date_updated: now,
+      date_sent: null,
+      uri: `${uri}.json`,
+      subresource_uris: { media: `${uri}/Media.json` },
+    }
+    state.messages.push(structuredClone(message))
+    return { status: 201, body: message }
+  }
+
+  // Twilio's List Message resource:
+  // https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources
+  function listSms(request: Request, sid: string, query: URLSearchParams): Answer {
+    const refused = checkTwilioAccount(request, sid)
+    if (refused) return refused
+    const days: [filter: string, keep: (sent: string, day: string) => boolean][] = [
+      ['DateSent', (sent, day) => sent === day],
+      // `DateSent<=YYYY-MM-DD` and `DateSent>=YYYY-MM-DD` arrive as the names `DateSent<` and
+      // `DateSent>`: on or before, on or after that UTC day.
+      ['DateSent<', (sent, day) => sent <= day],
+      ['DateSent>', (sent, day) => sent >= day],
+    ]
+    for (const [filter] of days) {
+      const day = query.get(filter)
+      if (day !== null && !isIsoDay(day)) return twilioError(400, 20001, 'Invalid date value.')
+    }
+    const pageSize = query.has('PageSize') ? Number(query.get('PageSize')) : 50
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+      return twilioError(400, 20001, 'PageSize must be between 1 and 1000.')
+    }
+    const page = query.has('Page') ? Number(query.get('Page')) : 0
+    if (!Number.isInteger(page) || page < 0) return twilioError(400, 20001, 'Invalid Page.')
+
+    const to = query.get('To')
+    const from = query.get('From')
+    const matching = state.messages
+      .filter((m) => (to === null || m.to === to) && (from === null || m.from === from))
+      .filter((m) =>
+        days.every(([filter, keep]) => {
+          const day = query.get(filter)
+          if (day === null) return true
+          // Filtered by the date sent: a message still queued has none, so it is not listed.
+          return m.date_sent !== null && keep(isoDay(m.date_sent), day)
+        }),
+      )
+      // Newest first by the date sent, or created while it has none; the later one first on a tie.
+      .map((m, index) => ({ m, index, at: Date.parse(m.date_sent ?? m.date_created) }))
+      .sort((a, b) => b.at - a.at || b.index - a.index)
+      .map(({ m }) => m)
+
+    // The token names the last message of the page before, so new messages do not shift pages.
+    const token = query.get('PageToken')
+    let start = page * pageSize
+    if (token !== null) {
+      const after = matching.findIndex((m) => `PA${m.sid}` === token)
+      if (after < 0) return twilioError(400, 20001, 'Invalid PageToken.')
+      start = after + 1
+    }
+    // A copy: the received log keeps the answer as it was, while callbacks move the messages on.
+    const messages = structuredClone(matching.slice(start, start + pageSize))
+    const filters = new URLSearchParams(query)
+    for (const name of ['PageSize', 'Page', 'PageToken']) filters.delete(name)
+    const pageUri = (number: number, pageToken?: string) => {
+      const params = new URLSearchParams(filters)
+      params.set('PageSize', String(pageSize))
+      params.set('Page', String(number))
+      if (pageToken) params.set('PageToken', pageToken)
+      return `/2010-04-01/Accounts/${sid}/Messages.json?${params}`
+    }
+    const last = messages.at(-1)
     return {
-      status: 201,
+      status: 200,
       body: {
-        sid: messageSid,
-        account_sid: sid,
-        api_version: '2010-04-01',
-        to,
-        from,
-        body,
-        status: 'queued',
-        direction: 'outbound-api',
-        num_segments: String(countSegments(body)),
-        num_media: String(media.length),
-        messaging_service_sid: null,
-        price: null,
-        price_unit: 'USD',
-        error_code: null,
-        error_message: null,
-        date_created: now,
-        date_updated: now,
-        date_sent: null,
-        uri: `${uri}.json`,
-        subresource_uris: { media: `${uri}/Media.json` },
+        first_page_uri: pageUri(0),
+        end: start + Math.max(messages.length - 1, 0),
+        previous_page_uri: page > 0 ? pageUri(page - 1) : null,
+        messages,
+        uri: pageUri(page, token ?? undefined),
+        page_size: pageSize,
+        start,
+        next_page_uri:
+          last && start + pageSize < matching.length ? pageUri(page + 1, `PA${last.sid}`) : null,
+        page,
       },
     }
   }
 
-  // Twilio's List Message resource, as far as Portero asks it (To, From, DateSent on or after a
-  // day, PageSize, next_page_uri):
-  // https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources
-  // The stand-in sends at once, so a message's date_sent is its date_created.
-  function listSms(request: Request, sid: string): Answer {
+  /** Twilio's checks of the caller and the account in the path, in its order: 401, then 404. */
+  function checkTwilioAccount(request: Request, sid: string): Answer | undefined {
     const credentials = readBasicAuth(request.headers.get('authorization'))
     if (
       credentials?.[0] !== options.twilioAccountSid ||
@@ -474,51 +569,11 @@ export function createStandIn(options: StandInOptions): StandIn {
         'www-authenticate': 'Basic realm="Twilio API"',
       })
     }
-    const query = new URL(request.url).searchParams
-    const path = `/2010-04-01/Accounts/${sid}/Messages.json`
     if (sid !== options.twilioAccountSid) {
+      const path = new URL(request.url).pathname.replace(/^\/twilio/, '')
       return twilioError(404, 20404, `The requested resource ${path} was not found`)
     }
-    const day = (date: string) => new Date(date).toISOString().slice(0, 10)
-    const sentOnOrAfter = query.get('DateSent>')
-    const pageSize = Math.min(1000, Math.max(1, Number(query.get('PageSize') ?? 50) || 50))
-    const page = Math.max(0, Number(query.get('Page') ?? 0) || 0)
-    const accepted = state.sms
-      .filter((r) => r.status === 201 && !r.injected)
-      .map((r) => r.response as Record<string, string>)
-      .filter(
-        (m) =>
-          (!query.has('To') || m.to === query.get('To')) &&
-          (!query.has('From') || m.from === query.get('From')) &&
-          (sentOnOrAfter === null || day(m.date_created!) >= sentOnOrAfter),
-      )
-      .reverse()
-    const messages = accepted.slice(page * pageSize, (page + 1) * pageSize).map((m) => {
-      const reports = state.callbacks.filter((c) => c.form.MessageSid === m.sid)
-      const status = reports.at(-1)?.form.MessageStatus ?? 'sent'
-      return { ...m, status, date_sent: m.date_created, date_updated: m.date_created }
-    })
-    const pageUri = (n: number) => {
-      const next = new URLSearchParams(query)
-      next.set('Page', String(n))
-      next.set('PageSize', String(pageSize))
-      return `${path}?${next}`
-    }
-    const more = (page + 1) * pageSize < accepted.length
-    return {
-      status: 200,
-      body: {
-        messages,
-        page,
-        page_size: pageSize,
-        first_page_uri: pageUri(0),
-        next_page_uri: more ? pageUri(page + 1) : null,
-        previous_page_uri: page > 0 ? pageUri(page - 1) : null,
-        uri: pageUri(page),
-        start: page * pageSize,
-        end: page * pageSize + messages.length - 1,
-      },
-    }
+    return undefined
   }
 
   // Google OAuth 2.0 for service accounts:
@@ -697,6 +752,7 @@ function findViolation(payload: unknown): FieldViolation | undefined {
     [['android', 'collapse_key'], 'string'],
     [['android', 'notification'], 'object'],
     [['android', 'notification', 'image'], 'string'],
+    [['android', 'notification', 'tag'], 'string'],
     [['apns'], 'object'],
     [['apns', 'headers'], 'string map'],
     [['apns', 'payload'], 'object'],
@@ -725,6 +781,18 @@ function findViolation(payload: unknown): FieldViolation | undefined {
       }
     }
   }
+  // APNs refuses a longer collapse id; FCM checks it before sending, whatever the device.
+  const headers = pick(message, 'apns', 'headers')
+  for (const [name, value] of Object.entries(isObject(headers) ? headers : {})) {
+    if (name.toLowerCase() === 'apns-collapse-id' && utf8Length(value) > MAX_APNS_COLLAPSE_ID) {
+      return {
+        field: 'message.apns.headers',
+        description:
+          'The length of [apns-collapse-id] header must not exceed ' +
+          `[${MAX_APNS_COLLAPSE_ID}] bytes.`,
+      }
+    }
+  }
   return undefined
 }
 
@@ -732,7 +800,7 @@ function injectedAnswer({ target, status, retryAfter, body }: InjectedFailure): 
   const headers = retryAfter === undefined ? undefined : { 'retry-after': String(retryAfter) }
   const text = STATUS_TEXT[status] ?? 'Injected failure'
   if (body !== undefined) return { status, body, headers }
-  if (target === 'sms' || target === 'sms-list') {
+  if (target === 'sms') {
     return twilioError(status, status === 401 ? 20003 : 20000 + status, text, headers)
   }
   if (target === 'fcm') {
@@ -837,6 +905,10 @@ function parseJson(text: string): unknown {
   }
 }
 
+function utf8Length(value: unknown): number {
+  return new TextEncoder().encode(String(value)).length
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
@@ -853,6 +925,20 @@ function pick(value: unknown, ...path: string[]): unknown {
 function countSegments(body: string): number {
   const [single, part] = /^[\x20-\x7e\r\n]*$/.test(body) ? [160, 153] : [70, 67]
   return body.length <= single ? 1 : Math.ceil(body.length / part)
+}
+
+/** A date as Twilio writes it (RFC 2822): `Sun, 01 Mar 2026 12:00:00 +0000`. */
+function twilioDate(date: Date): string {
+  return date.toUTCString().replace('GMT', '+0000')
+}
+
+/** The UTC day (YYYY-MM-DD) of a Twilio date. */
+function isoDay(twilioDate: string): string {
+  return new Date(Date.parse(twilioDate)).toISOString().slice(0, 10)
+}
+
+function isIsoDay(value: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`))
 }
 
 function randomHex(bytes: number): string {
@@ -890,10 +976,13 @@ function renderPage(state: StandInState): string {
     `<td>${entry.status}${entry.injected ? ' (injected)' : ''}</td>` +
     cells.map((cell) => `<td>${escapeHtml(cell ?? '')}</td>`).join('') +
     '</tr>'
-  const sms = [...state.sms].reverse().map((e) => {
-    const body = isObject(e.body) ? e.body : {}
-    return row(e, [body.To, body.From, body.Body, body.MediaUrl])
-  })
+  const sms = [...state.sms]
+    .filter((e) => e.method === 'POST')
+    .reverse()
+    .map((e) => {
+      const body = isObject(e.body) ? e.body : {}
+      return row(e, [body.To, body.From, body.Body, body.MediaUrl])
+    })
   const pushes = [...state.fcm].reverse().map((e) => {
     const message = pick(e.body, 'message')
     const target = pick(message, 'token') ?? pick(message, 'topic') ?? pick(message, 'condition')

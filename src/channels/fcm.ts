@@ -1,6 +1,6 @@
 // Push delivery through the FCM HTTP v1 API (decisions.md D12) with a Google service-account access
-// token. The delivery id is the Android collapse key and tag, the APNs collapse id and the web push
-// Topic, so a push retried after an ambiguous outcome replaces the first one on the device.
+// token. The delivery id is the Android notification tag, the APNs collapse id and the web push
+// Topic, so a push repeated after an unknown outcome replaces the first one on the device.
 import { sha256Hex } from '../encoding.ts'
 import { ProviderAuthError, type GoogleTokenSource } from './google-token.ts'
 import type { Notifier, OutboundMessage, SendResult } from './notifier.ts'

@@ -200,6 +200,24 @@ describe('createFcmNotifier', () => {
     expect(body.message.android).toEqual({ notification: { tag: id } })
   })
 
+  it('sends a repeated push of one delivery with the same tag, collapse id and Topic', async () => {
+    const keys = async (message: OutboundMessage) => {
+      const { android, apns, webpush } = (await sentBody(message)).message
+      return [android.notification.tag, apns.headers['apns-collapse-id'], webpush.headers.Topic]
+    }
+    const first = await keys(MESSAGE)
+    expect(await keys({ ...MESSAGE, title: 'Oferta (otra vez)' })).toEqual(first)
+    const other = await keys({ ...MESSAGE, id: 'a8f1c0de-0000-4000-8000-000000000001' })
+    other.forEach((key, i) => expect(key).not.toBe(first[i]))
+  })
+
+  it('counts the APNs limit in bytes: 33 accented characters are hashed', async () => {
+    const id = 'é'.repeat(33)
+    const body = await sentBody({ ...MESSAGE, id })
+    expect(body.message.apns.headers).toEqual({ 'apns-collapse-id': await sha256Hex(id) })
+    expect(body.message.android.notification.tag).toBe(id)
+  })
+
   it('fails without retry when a 2xx carries no message name', async () => {
     const fcm = fakeFcm(() => new Response('{}', { status: 200 }))
     expect(await notifier(fcm.fetch).send(MESSAGE)).toEqual({

@@ -416,7 +416,7 @@ describe('createSmsNotifier findAccepted', () => {
     return { fetch, requests }
   }
 
-  it('lists messages from the sender to the number since the attempt’s day, with Basic auth', async () => {
+  it('lists the sender’s messages to the number since the attempt’s day, Basic auth', async () => {
     const twilio = fakeList([])
     await notifier(twilio.fetch).findAccepted(MESSAGE, NOT_BEFORE)
 
@@ -586,7 +586,7 @@ describe('createSmsNotifier findAccepted', () => {
     })
   })
 
-  it('answers unknown and retryable when the network fails or the API does not answer', async () => {
+  it('answers unknown and retryable when the network fails or times out', async () => {
     const lost = () => Promise.reject(new TypeError('Network connection lost.'))
     expect(await notifier(lost).findAccepted(MESSAGE, NOT_BEFORE)).toEqual({
       found: 'unknown',

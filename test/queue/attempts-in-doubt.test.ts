@@ -33,10 +33,20 @@ async function consume(deliveryIds: string[], vars: Partial<Env> = {}, attempts 
 
 const row = async (id: string) => (await findDeliveryById(env.DB, id))!
 const lifecycle = { db: env.DB, webhooks: env.WEBHOOK_QUEUE }
-const sends = (standIn: StandIn, to: string) =>
-  standIn.state.sms.filter((r) => (r.body as { To?: string }).To === to)
-const listings = (standIn: StandIn, to: string) =>
-  standIn.state.smsLists.filter((r) => (r.body as { To?: string }).To === to)
+/** The SMS API's requests about `to`: sends (POST) and list reads (GET). */
+const requests = (standIn: StandIn, to: string, method: 'POST' | 'GET') =>
+  standIn.state.sms.filter(
+    (r) => r.method === method && (r.body as { To?: string } | undefined)?.To === to,
+  )
+const sends = (standIn: StandIn, to: string) => requests(standIn, to, 'POST')
+const listings = (standIn: StandIn, to: string) => requests(standIn, to, 'GET')
+
+/**
+ * The SMS API's `sent` callbacks of messages to `to`: sent once the message left its queue, which
+ * is when its list shows it (the stand-in, as Twilio, lists a message by its date sent).
+ */
+const leaveQueue = (standIn: StandIn, to: string) =>
+  standIn.sendCallbacks((c) => c.form.To === to && c.form.MessageStatus === 'sent')
 
 const timeline = async (deliveryId: string) =>
   (
@@ -183,6 +193,7 @@ describe('the consumer killed between the SMS API’s answer and the record', ()
     const sender = await createSender({ phone })
     const [id] = await writeOutbox(sender, [{ address: phone }])
     await consume([id!], { DB: dyingAfterTheAnswer(standIn, phone) })
+    await leaveQueue(standIn, phone)
     // The queue hands the message back at once (it was never acked): it waits out the lease.
     const early = await consume([id!], {}, 2)
     expect(early.result.retryMessages).toEqual([{ msgId: 'queue-message-0' }])
@@ -210,6 +221,21 @@ describe('an attempt in doubt', () => {
     expect(await row(id!)).toMatchObject({ status: 'sent', attempts: 2, inDoubtSince: null })
   })
 
+  it('is sent again while the SMS API does not list it yet: what can still go twice', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {})
+    const standIn = useStandIn()
+    const phone = freshPhone()
+    const sender = await createSender({ phone })
+    const [id] = await writeOutbox(sender, [{ address: phone }])
+    await consume([id!], { DB: dyingAfterTheAnswer(standIn, phone) })
+    // Still in the SMS API's queue (no `sent` callback yet): no date sent, so not in its list.
+    await age(id!, LEASE_SECONDS + 1)
+    await consume([id!], {}, 2)
+    expect(listings(standIn, phone)).toHaveLength(1)
+    expect(sends(standIn, phone).map((r) => r.status)).toEqual([201, 201])
+    expect((await row(id!)).status).toBe('sent')
+  })
+
   it('is retried with backoff, still in doubt and unsent, while the SMS API cannot say', async () => {
     const standIn = useStandIn()
     const phone = freshPhone()
@@ -217,7 +243,8 @@ describe('an attempt in doubt', () => {
     const [id] = await writeOutbox(sender, [{ address: phone }])
     await strandedBeforeSending(id!)
     const since = (await row(id!)).attemptAt
-    standIn.state.failures.push({ target: 'sms-list', status: 503, retryAfter: 40, remaining: 1 })
+    // An outage of the SMS API: its list answers 503 (a send would too).
+    standIn.state.failures.push({ target: 'sms', status: 503, retryAfter: 40, remaining: 1 })
     const first = await consume([id!])
     expect(first.result.retryMessages).toEqual([{ msgId: 'queue-message-0' }])
     expect(first.delays[0]).toBeGreaterThanOrEqual(40)
@@ -261,6 +288,7 @@ describe('an attempt in doubt', () => {
     // Two deliveries of the same text to the same number: the first one sent and recorded.
     const [first, second] = await writeOutbox(sender, [{ address: phone }, { address: phone }])
     await consume([first!])
+    await leaveQueue(standIn, phone)
     const firstSid = (await row(first!)).providerMessageId
     await strandedBeforeSending(second!)
     await consume([second!])
@@ -312,7 +340,7 @@ describe('an attempt in doubt', () => {
     expect(pushes[0]!.body).toMatchObject({
       message: { android: { notification: { tag: id } } },
     })
-    expect(standIn.state.smsLists.filter((r) => JSON.stringify(r.body).includes(token))).toEqual([])
+    expect(standIn.state.sms.filter((r) => JSON.stringify(r.body).includes(token))).toEqual([])
   })
 })
 

@@ -2,7 +2,6 @@ import { undeliverableRequest } from '../helpers/stand-in.ts'
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createStandIn, type StandIn } from '../../stand-in/app.ts'
-import { createSmsNotifier } from '../../src/channels/sms.ts'
 
 const BASE = 'http://stand-in.test'
 const ACCOUNT_SID = 'ACtest0000000000000000000000000000'
@@ -293,85 +292,176 @@ describe('POST /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
 })
 
 describe('GET /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
-  /** The SMS adapter, pointed at the stand-in: it sends and asks the list as it does at Twilio. */
-  const notifier = () =>
-    createSmsNotifier({
+  const CALLBACK = 'https://portero.test/callbacks/sms/status'
+
+  /** A stand-in that holds its status callbacks: `sendCallbacks()` marks messages sent. */
+  async function holdingStandIn() {
+    return createStandIn({
+      twilioAccountSid: ACCOUNT_SID,
+      twilioAuthToken: AUTH_TOKEN,
+      fcmProjectId: PROJECT,
+      serviceAccountEmail: SERVICE_ACCOUNT,
+      serviceAccountPublicKey: await exportJWK(serviceAccount.publicKey),
+      tokenUrl: TOKEN_URL,
+      holdCallbacks: true,
+      fetch: async () => new Response(null, { status: 204 }),
+    })
+  }
+
+  async function send(target: StandIn, fields: Record<string, string>) {
+    const response = await target.fetch(
+      new Request(BASE + SMS_PATH, {
+        method: 'POST',
+        headers: {
+          authorization: twilioAuth(),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ ...SMS, StatusCallback: CALLBACK, ...fields }).toString(),
+      }),
+    )
+    expect(response.status).toBe(201)
+    return ((await response.json()) as { sid: string }).sid
+  }
+
+  type MessagePage = {
+    messages: { sid: string; to: string; body: string; status: string; date_sent: string | null }[]
+    page: number
+    page_size: number
+    next_page_uri: string | null
+    first_page_uri: string
+    uri: string
+  }
+
+  async function list(
+    target: StandIn,
+    query: Record<string, string> | string,
+    authorization = twilioAuth(),
+    path = SMS_PATH,
+  ) {
+    const search = typeof query === 'string' ? query : new URLSearchParams(query).toString()
+    return target.fetch(new Request(`${BASE}${path}?${search}`, { headers: { authorization } }))
+  }
+
+  async function listed(target: StandIn, query: Record<string, string> | string) {
+    const response = await list(target, query)
+    expect(response.status).toBe(200)
+    return (await response.json()) as MessagePage
+  }
+
+  it('lists the accepted messages newest first, by To and From, in Twilio’s page shape', async () => {
+    const target = await holdingStandIn()
+    const first = await send(target, { Body: 'first' })
+    const second = await send(target, { Body: 'second' })
+    await send(target, { To: '+14155550199' })
+    await send(target, { From: '+15005550007' })
+    const page = await listed(target, { To: SMS.To, From: SMS.From })
+    expect(page.messages.map((m) => [m.sid, m.body, m.status, m.date_sent])).toEqual([
+      [second, 'second', 'queued', null],
+      [first, 'first', 'queued', null],
+    ])
+    expect(page).toMatchObject({ page: 0, page_size: 50, next_page_uri: null })
+    expect(page.uri).toMatch(/^\/2010-04-01\/Accounts\/AC\w+\/Messages\.json\?/)
+    expect(target.state.sms.at(-1)).toMatchObject({
+      method: 'GET',
+      status: 200,
+      body: { To: SMS.To, From: SMS.From },
+    })
+  })
+
+  it('lists under a DateSent filter only messages sent that UTC day, once sent', async () => {
+    const target = await holdingStandIn()
+    const sid = await send(target, {})
+    const sids = async (query: string) => (await listed(target, query)).messages.map((m) => m.sid)
+    // Still in the queue: no date sent, so no DateSent filter lists it.
+    expect(await sids('DateSent%3E=2026-03-01')).toEqual([])
+    await target.sendCallbacks()
+    expect(target.state.messages[0]).toMatchObject({
+      sid,
+      status: 'delivered',
+      date_sent: 'Sun, 01 Mar 2026 12:00:00 +0000',
+    })
+    expect(await sids('DateSent%3E=2026-03-01')).toEqual([sid])
+    expect(await sids('DateSent%3E=2026-02-28')).toEqual([sid])
+    expect(await sids('DateSent%3E=2026-03-02')).toEqual([])
+    expect(await sids('DateSent%3C=2026-03-01')).toEqual([sid])
+    expect(await sids('DateSent%3C=2026-02-28')).toEqual([])
+    expect(await sids('DateSent=2026-03-01')).toEqual([sid])
+    expect(await sids('DateSent=2026-03-02')).toEqual([])
+  })
+
+  it('pages PageSize at a time through next_page_uri', async () => {
+    const target = await holdingStandIn()
+    const sent = []
+    for (let i = 0; i < 5; i++) sent.push(await send(target, { Body: `n${i}` }))
+    await target.sendCallbacks()
+    const seen: string[] = []
+    let next: string | null =
+      `${SMS_PATH.replace(/^\/twilio/, '')}?DateSent%3E=2026-03-01&PageSize=2`
+    while (next) {
+      const page = await listed(target, next.split('?')[1]!)
+      expect(page.page_size).toBe(2)
+      seen.push(...page.messages.map((m) => m.sid))
+      next = page.next_page_uri
+      if (next) expect(next).toMatch(/^\/2010-04-01\/Accounts\/\w+\/Messages\.json\?.*PageToken=PA/)
+    }
+    expect(seen).toEqual(sent.reverse())
+  })
+
+  it.each([
+    ['a wrong auth token', twilioAuth(ACCOUNT_SID, 'wrong')],
+    ['another account', twilioAuth('ACother', AUTH_TOKEN)],
+  ])('answers 401 code 20003 for %s', async (_, authorization) => {
+    const response = await list(standIn, {}, authorization)
+    await expectTwilioError(response, 401, 20003)
+  })
+
+  it('answers 404 code 20404 for another account in the path', async () => {
+    const path = '/twilio/2010-04-01/Accounts/ACother/Messages.json'
+    const body = await expectTwilioError(await list(standIn, {}, twilioAuth(), path), 404, 20404)
+    expect(body.message).toContain('/2010-04-01/Accounts/ACother/Messages.json')
+  })
+
+  it.each([
+    ['an inequality in the value', 'DateSent=%3E%3D2026-03-01'],
+    ['a date that is not YYYY-MM-DD', 'DateSent%3E=01%2F03%2F2026'],
+    ['a PageSize of 0', 'PageSize=0'],
+    ['a PageSize over 1000', 'PageSize=1001'],
+    ['an unknown PageToken', 'PageToken=PAnothing'],
+  ])('answers 400 code 20001 for %s', async (_, query) => {
+    await expectTwilioError(await list(standIn, query), 400, 20001)
+  })
+
+  it('answers a queued sms failure, as the API is down for lists too', async () => {
+    await queueFailure({ target: 'sms', status: 503, retryAfter: 4 })
+    const response = await list(standIn, {})
+    await expectTwilioError(response, 503, 20503)
+    expect(response.headers.get('retry-after')).toBe('4')
+    expect((await list(standIn, {})).status).toBe(200)
+  })
+
+  it('answers the SMS adapter’s findAccepted: found once sent, not while queued', async () => {
+    const target = await holdingStandIn()
+    const { createSmsNotifier } = await import('../../src/channels/sms.ts')
+    const sms = createSmsNotifier({
       baseUrl: `${BASE}/twilio`,
       accountSid: ACCOUNT_SID,
       authToken: AUTH_TOKEN,
       from: SMS.From,
-      statusCallbackUrl: '',
-      fetch: (input, init) => standIn.fetch(new Request(input, init)),
+      statusCallbackUrl: CALLBACK,
+      fetch: async (input, init) => target.fetch(new Request(input, init)),
     })
-  const message = (body: string, to = SMS.To) =>
-    ({ id: crypto.randomUUID(), channel: 'sms', to, title: 'Turno', body }) as const
-
-  it('lists accepted messages by To, From and day sent, newest first', async () => {
-    const first = await notifier().send(message('one'))
-    const second = await notifier().send(message('two'))
-    await notifier().send(message('elsewhere', '+14155550199'))
-    const response = await call(
-      `${SMS_PATH}?To=${encodeURIComponent(SMS.To)}&DateSent%3E=2026-03-01`,
-      {
-        headers: { authorization: twilioAuth() },
-      },
-    )
-    expect(response.status).toBe(200)
-    const body = (await response.json()) as { messages: Record<string, string>[] }
-    expect(body.messages.map((m) => [m.sid, m.to, m.date_sent])).toEqual([
-      [second.ok && second.providerMessageId, SMS.To, 'Sun, 01 Mar 2026 12:00:00 +0000'],
-      [first.ok && first.providerMessageId, SMS.To, 'Sun, 01 Mar 2026 12:00:00 +0000'],
-    ])
-    const later = await call(
-      `${SMS_PATH}?To=${encodeURIComponent(SMS.To)}&DateSent%3E=2026-03-02`,
-      {
-        headers: { authorization: twilioAuth() },
-      },
-    )
-    expect(((await later.json()) as { messages: unknown[] }).messages).toEqual([])
-    expect(standIn.state.smsLists).toHaveLength(2)
-  })
-
-  it('answers the adapter: found with the sid, or not found for another text', async () => {
-    const sent = await notifier().send(message('Oftalmologo 9:15'))
-    expect(sent.ok).toBe(true)
-    expect(await notifier().findAccepted(message('Oftalmologo 9:15'), NOW)).toEqual({
+    const message = { id: 'd-1', channel: 'sms' as const, to: SMS.To, title: 'Hola', body: 'Cita' }
+    const sent = await sms.send(message)
+    expect(sent).toMatchObject({ ok: true })
+    // The process died here, before recording the sid.
+    expect(await sms.findAccepted(message, NOW)).toEqual({ found: false })
+    await target.sendCallbacks()
+    expect(await sms.findAccepted(message, NOW)).toEqual({
       found: true,
       providerMessageId: sent.ok ? sent.providerMessageId : '',
-      status: 'sent',
+      status: 'delivered',
     })
-    expect(await notifier().findAccepted(message('Oftalmologo 9:30'), NOW)).toEqual({
-      found: false,
-    })
-  })
-
-  it('pages through next_page_uri', async () => {
-    const sent = await notifier().send(message('the oldest'))
-    for (let i = 0; i < 60; i++) await notifier().send(message(`later ${i}`))
-    const found = await notifier().findAccepted(message('the oldest'), NOW)
-    expect(found).toMatchObject({
-      found: true,
-      providerMessageId: sent.ok && sent.providerMessageId,
-    })
-    expect(standIn.state.smsLists.map((r) => (r.body as { Page?: string }).Page)).toEqual([
-      undefined,
-      '1',
-    ])
-  })
-
-  it('refuses other credentials, and fails on demand', async () => {
-    await expectTwilioError(
-      await call(SMS_PATH, { headers: { authorization: twilioAuth(ACCOUNT_SID, 'wrong') } }),
-      401,
-      20003,
-    )
-    standIn.state.failures.push({ target: 'sms-list', status: 503, remaining: 1 })
-    expect(await notifier().findAccepted(message('x'), NOW)).toMatchObject({
-      found: 'unknown',
-      retryable: true,
-    })
-    // A failure queued for the list is not spent on a send, nor the other way round.
-    expect((await notifier().send(message('y'))).ok).toBe(true)
+    expect(await sms.findAccepted({ ...message, body: 'Otra' }, NOW)).toEqual({ found: false })
   })
 })
 
@@ -583,6 +673,21 @@ describe('POST /fcm/v1/projects/:project/messages:send', () => {
       'message.android.collapse_key',
     ],
     [
+      'an android notification tag that is not a string',
+      { message: { token: 'a', android: { notification: { tag: 7 } } } },
+      'message.android.notification.tag',
+    ],
+    [
+      'an apns-collapse-id over 64 bytes',
+      { message: { token: 'a', apns: { headers: { 'apns-collapse-id': 'x'.repeat(65) } } } },
+      'message.apns.headers',
+    ],
+    [
+      'an apns-collapse-id of 33 characters but 66 bytes',
+      { message: { token: 'a', apns: { headers: { 'Apns-Collapse-Id': 'é'.repeat(33) } } } },
+      'message.apns.headers',
+    ],
+    [
       'apns headers that are not strings',
       { message: { token: 'a', apns: { headers: { 'apns-priority': 10 } } } },
       'message.apns.headers',
@@ -605,6 +710,17 @@ describe('POST /fcm/v1/projects/:project/messages:send', () => {
         fieldViolations: [{ field, description: expect.any(String) }],
       })
     }
+  })
+
+  it('accepts an android notification tag and an apns-collapse-id of 64 bytes', async () => {
+    const push = {
+      message: {
+        token: 'device-token-1',
+        android: { notification: { tag: 'delivery-1' } },
+        apns: { headers: { 'apns-collapse-id': 'x'.repeat(64) } },
+      },
+    }
+    expect((await postPush(push)).status).toBe(200)
   })
 
   it('answers 400 INVALID_ARGUMENT for a JSON body sent as a form', async () => {
@@ -721,7 +837,7 @@ describe('/_control/received and the page', () => {
     await postSms(SMS)
     await postPush(PUSH)
     const received = (await (await call('/_control/received')).json()) as Record<string, unknown[]>
-    expect(Object.keys(received)).toEqual(['sms', 'smsLists', 'fcm', 'tokens', 'callbacks'])
+    expect(Object.keys(received)).toEqual(['sms', 'fcm', 'tokens', 'callbacks'])
     expect(received.sms).toEqual([
       expect.objectContaining({ body: SMS, status: 201, at: NOW.toISOString() }),
     ])
@@ -732,7 +848,6 @@ describe('/_control/received and the page', () => {
     expect((await call('/_control/received', { method: 'DELETE' })).status).toBe(204)
     expect(await (await call('/_control/received')).json()).toEqual({
       sms: [],
-      smsLists: [],
       fcm: [],
       tokens: [],
       callbacks: [],
