@@ -21,8 +21,9 @@ export type LocalCronOptions = {
 
 /**
  * Whether `cron` fires at `at` (its minute, UTC). The minute may be `*`, a step (every N minutes),
- * a number or a list of them; the other four fields must be `*`, as in all of Portero's triggers. Throws otherwise,
- * so a new trigger this cannot follow fails `npm start` loudly instead of never running.
+ * a number or a list of them; the other four fields must be `*`, as in all of Portero's triggers.
+ * Throws otherwise, so a new trigger this cannot follow fails `npm start` loudly instead of never
+ * running.
  */
 export function cronFires(cron: string, at: Date): boolean {
   const [minute, ...rest] = cron.trim().split(/\s+/)

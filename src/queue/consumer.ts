@@ -199,7 +199,9 @@ async function settleAttemptInDoubt(
     message.ack()
     return false
   }
-  let error = `not sent again yet: the channel could not say whether an earlier attempt was accepted (${found.reason})`
+  let error =
+    'not sent again yet: the channel could not say whether an earlier attempt was accepted ' +
+    `(${found.reason})`
   if (found.operatorFault) {
     log('error', "an attempt in doubt could not be checked: the operator's channel settings", {
       deliveryId: delivery.id,
