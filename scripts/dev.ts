@@ -3,8 +3,10 @@
 // ready-to-paste curl commands.
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { getPlatformProxy } from 'wrangler'
+import { getPlatformProxy, unstable_readConfig } from 'wrangler'
+import { LEASE_SECONDS } from '../src/queue/consumer.ts'
 import { DEV_CREDENTIALS, ensureDevVars, keepPrivate, STAND_IN_PORT } from './dev-vars.ts'
+import { startLocalCron } from './local-cron.ts'
 import {
   DEMO_PROVIDER,
   DEMO_SERVICE_ID,
@@ -79,13 +81,26 @@ const servers = [
       stdio: 'inherit',
     },
   ),
+  // --test-scheduled: the scheduled handler answers GET /__scheduled, which the local cron calls.
   spawn(
     WRANGLER,
-    ['dev', '--port', String(PORT), '--inspector-port', '9229', ...channelSecretArgs()],
+    [
+      'dev',
+      '--port',
+      String(PORT),
+      '--inspector-port',
+      '9229',
+      '--test-scheduled',
+      ...channelSecretArgs(),
+    ],
     { stdio: 'inherit' },
   ),
 ]
-const stopAll = (signal: NodeJS.Signals) => servers.forEach((s) => s.kill(signal))
+let stopCron = () => {}
+const stopAll = (signal: NodeJS.Signals) => {
+  stopCron()
+  servers.forEach((s) => s.kill(signal))
+}
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopAll(signal))
 // Either one stopping stops the other: half a system is no use.
 for (const server of servers) {
@@ -96,6 +111,11 @@ for (const server of servers) {
 }
 
 await Promise.all([waitFor(`${STAND_IN}/_control/received`), waitFor(`${BASE}/healthz`)])
+// wrangler dev fires no cron trigger: the delivery recovery and the clean-up run on wrangler.toml's
+// schedule all the same (README "Quick start").
+const crons =
+  unstable_readConfig({ config: 'wrangler.toml' }, { hideWarnings: true }).triggers.crons ?? []
+stopCron = startLocalCron({ base: BASE, crons, leaseSeconds: LEASE_SECONDS })
 // For tools and end-to-end tests that drive this local system: what the banner says, as JSON.
 writeFileSync(
   DEV_CREDENTIALS,
@@ -144,6 +164,7 @@ Portero is running on ${BASE}
 Seeded clients (provider ${DEMO_PROVIDER.id}, ${DEMO_PROVIDER.name}):
 ${seeded.map((c) => `  ${c.id.padEnd(18)} secret ${c.secret}   ${c.note}`).join('\n')}
 
+Cron triggers:    ${crons.join(', ')}, run here as deployed (${BASE}/__scheduled)
 Operator console: ${BASE}/console/  (sign in as ${admin.id} with the secret above)
 API reference:    ${BASE}/docs
 

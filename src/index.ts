@@ -1,5 +1,5 @@
-// The Worker's entry point: HTTP requests, the dispatch, audit and webhook queues, and the
-// five-minute clean-up.
+// The Worker's entry point: HTTP requests, the dispatch, audit and webhook queues, the delivery
+// recovery every minute and the five-minute clean-up.
 import { app } from './app.ts'
 import {
   loadAuditRetentionDays,
@@ -14,10 +14,11 @@ import { createNotifiers } from './channels/channels.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
 import { purgeMessagesBefore } from './queue/message-retention.ts'
-import { sweepOverdueDeliveries } from './queue/sweeper.ts'
+import { RECOVERY_CRON, sweepOverdueDeliveries } from './queue/sweeper.ts'
 import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-consumer.ts'
 import { sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
+import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from './storage/early-receipts.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -66,48 +67,53 @@ export default {
     }
   },
 
-  // wrangler.toml [triggers]: revocation rows are useless once their token has expired, overdue
-  // deliveries and stranded webhook events go back to the queue, audit events leave after
-  // AUDIT_RETENTION_DAYS and messages (their deliveries, timelines and webhook events with them)
-  // after MESSAGE_RETENTION_DAYS, every revocation's tombstone is confirmed, and every client's
-  // edge record D1 changed and KV may not hold is published again (decisions.md D35).
+  // wrangler.toml [triggers]. Every minute (RECOVERY_CRON, decisions.md D10): overdue deliveries
+  // (a consumer died holding the lease) go back to the queue, and receipts that waited for their
+  // message sid are applied once it is recorded, or dropped when it never was. Every five minutes
+  // (any other cron): revocation rows are useless once their token has expired, stranded webhook
+  // events go back to the queue, audit events leave after AUDIT_RETENTION_DAYS and messages (their
+  // deliveries, timelines and webhook events with them) after MESSAGE_RETENTION_DAYS, every
+  // revocation's tombstone is confirmed, and every client's edge record D1 changed and KV may not
+  // hold is published again (decisions.md D35).
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
-    // Settled one by one: a failing part (a D1 error, a malformed *_RETENTION_DAYS) neither
-    // stops nor hides the others, and the run still fails loudly.
-    const settled = await Promise.allSettled([
-      deleteExpiredRevocations(env.DB, now),
-      sweepOverdueDeliveries(env.DB, env.DISPATCH_QUEUE, now),
-      purgeOldAuditEvents(env, now),
-      backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
-      sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
-      purgeOldMessages(env, now),
-      republishLaggingRecords({ db: env.DB, cache: env.CACHE, now }),
-    ])
-    const [
-      purged,
-      requeued,
-      auditPurged,
-      tombstoned,
-      webhooksRequeued,
-      messagesPurged,
-      republished,
-    ] = settled
-    const value = (r: PromiseSettledResult<number>) =>
-      r.status === 'fulfilled' ? r.value : String(r.reason)
-    const failed = settled.find((r) => r.status === 'rejected')
-    log(failed ? 'error' : 'info', 'scheduled clean-up', {
-      purged: value(purged),
-      requeued: value(requeued),
-      auditPurged: value(auditPurged),
-      tombstoned: value(tombstoned),
-      webhooksRequeued: value(webhooksRequeued),
-      messagesPurged: value(messagesPurged),
-      recordsRepublished: value(republished),
+    if (controller.cron === RECOVERY_CRON) {
+      return settleAll('scheduled recovery', {
+        requeued: sweepOverdueDeliveries(env.DB, env.DISPATCH_QUEUE, now),
+        earlyReceipts: settleEarlyReceipts(env, now),
+      })
+    }
+    return settleAll('scheduled clean-up', {
+      purged: deleteExpiredRevocations(env.DB, now),
+      auditPurged: purgeOldAuditEvents(env, now),
+      tombstoned: backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
+      webhooksRequeued: sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
+      messagesPurged: purgeOldMessages(env, now),
+      recordsRepublished: republishLaggingRecords({ db: env.DB, cache: env.CACHE, now }),
     })
-    if (failed) throw failed.reason
   },
 } satisfies ExportedHandler<Env>
+
+/**
+ * Waits for every part and logs what each did. Settled one by one: a failing part (a D1 error, a
+ * malformed *_RETENTION_DAYS) neither stops nor hides the others, and the run still fails loudly.
+ */
+async function settleAll(message: string, parts: Record<string, Promise<number>>): Promise<void> {
+  const names = Object.keys(parts)
+  const settled = await Promise.allSettled(Object.values(parts))
+  const failed = settled.find((r) => r.status === 'rejected')
+  const counts = Object.fromEntries(
+    settled.map((r, i) => [names[i], r.status === 'fulfilled' ? r.value : String(r.reason)]),
+  )
+  log(failed ? 'error' : 'info', message, counts)
+  if (failed) throw failed.reason
+}
+
+/** Early receipts applied now that their sid is recorded, then those expired: how many left. */
+async function settleEarlyReceipts(env: Env, now: Date): Promise<number> {
+  const applied = await applyWaitingReceipts({ db: env.DB, webhooks: env.WEBHOOK_QUEUE, now })
+  return applied + (await deleteExpiredEarlyReceipts(env.DB, now))
+}
 
 async function purgeOldAuditEvents(env: Env, now: Date): Promise<number> {
   const cutoff = new Date(now.getTime() - loadAuditRetentionDays(env) * DAY_MS)

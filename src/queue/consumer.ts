@@ -2,9 +2,17 @@
 // is the source of truth. Every message gets exactly one ack() or retry(), on its own.
 import { log } from '../log.ts'
 import type { Notifiers } from '../channels/channels.ts'
-import type { PermanentFailure } from '../channels/notifier.ts'
+import type { Notifier, OutboundMessage, PermanentFailure } from '../channels/notifier.ts'
+import { FIND_CLOCK_SKEW_MS } from '../channels/sms.ts'
 import { changeDeliveryStatus, type LifecycleDeps } from '../storage/delivery-lifecycle.ts'
-import { claimDelivery, findDeliveryById, type Delivery } from '../storage/messages.ts'
+import { markDeliverySent } from '../storage/early-receipts.ts'
+import {
+  claimDelivery,
+  findDeliveryById,
+  findOtherSmsSids,
+  renewLease,
+  type Delivery,
+} from '../storage/messages.ts'
 import { removeFcmToken } from '../storage/recipients.ts'
 import { recordSmsApiOptOut } from '../storage/suppressions.ts'
 import { backoff } from './backoff.ts'
@@ -12,9 +20,11 @@ import { DispatchJob } from './job.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 /**
- * Longer than any send may take (adapters time out after 10 s): a dead consumer's claim expires.
+ * Longer than any send may take (adapters time out after 10 s; asking the SMS API about an attempt
+ * in doubt renews the lease before sending): a dead consumer's claim expires, and the sweeper's
+ * next run, within a minute, hands the delivery back to the queue (decisions.md D10).
  */
-export const LEASE_SECONDS = 60
+export const LEASE_SECONDS = 30
 
 /**
  * What a provider reads in `last_error` when the operator's own credentials or settings failed:
@@ -45,8 +55,17 @@ async function consumeOne(message: Message<unknown>, deps: ConsumerDeps): Promis
   const { deliveryId } = job.data
   try {
     const delivery = await claimDelivery(deps, deliveryId, deps.now(), LEASE_SECONDS)
-    // Already sent, failed or dead, or another consumer holds a live lease on it: nothing to do.
     if (!delivery) {
+      // Another consumer holds a live lease: this copy comes back once the lease has run out, in
+      // case that consumer died (Queues hand back the message of a consumer that died at once).
+      const leased = await findDeliveryById(deps.db, deliveryId)
+      const left =
+        leased?.status === 'sending' ? (leased.leaseUntil ?? 0) - epochSeconds(deps.now()) : -1
+      if (left >= 0) {
+        message.retry({ delaySeconds: left + 1 })
+        return
+      }
+      // Already sent, failed or dead (or gone): nothing to do.
       message.ack()
       return
     }
@@ -86,7 +105,7 @@ async function send(
     message.ack()
     return
   }
-  const result = await notifier.send({
+  const outbound: OutboundMessage = {
     id: delivery.id,
     channel: delivery.channel,
     to: delivery.address,
@@ -94,15 +113,18 @@ async function send(
     body: delivery.body,
     ...(delivery.link ? { link: delivery.link } : {}),
     ...(delivery.pictureUrl ? { pictureUrl: delivery.pictureUrl } : {}),
-  })
+  }
+  // decisions.md D10: an earlier attempt may have reached the channel with nothing recorded. A
+  // channel that can tell (SMS) is asked first; a push is sent again and replaces the first on
+  // the device (the delivery id is its tag and collapse id).
+  if (delivery.inDoubtSince !== null && notifier.findAccepted) {
+    const ask = { findAccepted: notifier.findAccepted.bind(notifier) }
+    if (!(await settleAttemptInDoubt(delivery, outbound, ask, message, deps))) return
+  }
+  const result = await notifier.send(outbound)
   if (result.ok) {
-    const { providerMessageId } = result
-    await changeDeliveryStatus(deps, {
-      kind: 'sent',
-      deliveryId: delivery.id,
-      at: deps.now(),
-      providerMessageId,
-    })
+    // A receipt that arrived before this answer was recorded is applied with it (decisions.md D27).
+    await markDeliverySent({ ...deps, now: deps.now() }, delivery, result.providerMessageId)
     message.ack()
     return
   }
@@ -126,6 +148,9 @@ async function send(
       at,
       error: lastError,
       nextAttemptAt: epochSeconds(at) + delay,
+      // A timeout, a lost connection or a 5xx does not say the channel refused it: where the
+      // channel can tell, the next attempt asks first.
+      inDoubt: notifier.findAccepted !== undefined,
     })
     message.retry({ delaySeconds: delay })
     return
@@ -139,6 +164,64 @@ async function send(
   })
   if (result.permanent) await actOnPermanentFailure(deps.db, delivery, result.permanent)
   message.ack()
+}
+
+/**
+ * Asks the channel whether an attempt in doubt was accepted, before anything is sent again. Found:
+ * recorded sent with the channel's id (a receipt waiting for it is applied), nothing sent. Not
+ * found: true, the caller sends, once the lease is renewed (the question took part of it).
+ * Unknown: retried later with backoff, still in doubt, nothing sent.
+ */
+async function settleAttemptInDoubt(
+  delivery: Delivery,
+  outbound: OutboundMessage,
+  channel: Required<Pick<Notifier, 'findAccepted'>>,
+  message: Message<unknown>,
+  deps: ConsumerDeps,
+): Promise<boolean> {
+  const notBefore = new Date(delivery.inDoubtSince! * 1000)
+  const since = new Date(notBefore.getTime() - FIND_CLOCK_SKEW_MS)
+  const ignore = await findOtherSmsSids(deps.db, delivery.id, delivery.address, since)
+  const found = await channel.findAccepted(outbound, notBefore, { ignore })
+  if (found.found === true) {
+    log('info', 'an attempt in doubt had been accepted: recorded, not sent again', {
+      deliveryId: delivery.id,
+      providerMessageId: found.providerMessageId,
+    })
+    await markDeliverySent({ ...deps, now: deps.now() }, delivery, found.providerMessageId)
+    message.ack()
+    return false
+  }
+  if (found.found === false) {
+    if (await renewLease(deps.db, delivery, deps.now(), LEASE_SECONDS)) return true
+    // Another consumer took the delivery over meanwhile: it asks, and sends, in our place.
+    log('warn', 'lease ran out while asking the channel; not sending', { deliveryId: delivery.id })
+    message.ack()
+    return false
+  }
+  let error =
+    'not sent again yet: the channel could not say whether an earlier attempt was accepted ' +
+    `(${found.reason})`
+  if (found.operatorFault) {
+    log('error', "an attempt in doubt could not be checked: the operator's channel settings", {
+      deliveryId: delivery.id,
+      channel: delivery.channel,
+      reason: found.reason,
+    })
+    error = OPERATOR_FAULT_TEXT
+  }
+  const delay = backoff(message.attempts, found.retryAfterSeconds)
+  const at = deps.now()
+  await changeDeliveryStatus(deps, {
+    kind: 'retry',
+    deliveryId: delivery.id,
+    at,
+    error,
+    nextAttemptAt: epochSeconds(at) + delay,
+    inDoubt: true,
+  })
+  message.retry({ delaySeconds: delay })
+  return false
 }
 
 /** The recipients directory learns from permanent failures, so the next send is not attempted. */

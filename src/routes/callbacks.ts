@@ -23,13 +23,17 @@ export const SMS_INBOUND_BODY_BYTES = 8 * 1024
 
 const ReceiptAnswer = z
   .object({
-    outcome: z.enum(['applied', 'unchanged']).meta({
+    outcome: z.enum(['applied', 'unchanged', 'pending']).meta({
       description:
         '`applied`: the delivery moved to the reported status. `unchanged`: a status on the way ' +
         '(queued, sending, sent), a replay, or a report older than what the delivery already ' +
-        'reached: nothing changed.',
+        'reached: nothing changed. `pending` (202): no delivery has this MessageSid yet; a final ' +
+        'status is kept for 24 hours and applied when the send is recorded.',
     }),
-    status: z.enum(DELIVERY_STATUSES).meta({ description: "The delivery's status now." }),
+    status: z
+      .enum(DELIVERY_STATUSES)
+      .nullable()
+      .meta({ description: "The delivery's status now; null while `pending`." }),
   })
   .meta({ id: 'SmsReceiptAnswer' })
 
@@ -46,7 +50,9 @@ const smsStatus = createRoute({
     'delivery to delivered, `undelivered` and `failed` to undelivered or failed with `ErrorCode` ' +
     '(21610, a STOP reply, also marks the recipient opted out of SMS and suppresses the number ' +
     'for every provider). A final status is never overwritten: a replayed, late or ' +
-    'out-of-order receipt answers 200 `unchanged`.',
+    'out-of-order receipt answers 200 `unchanged`. A receipt for a MessageSid no delivery has ' +
+    "yet (it overtook the send's answer) answers 202 `pending`: its final status is kept for " +
+    '24 hours and applied when the send is recorded.',
   security: SECURITY.smsSignature,
   request: {
     body: {
@@ -56,11 +62,18 @@ const smsStatus = createRoute({
   },
   responses: {
     200: json('The receipt was read; `outcome` says whether it changed anything.', ReceiptAnswer),
+    202: json(
+      '`pending`: no SMS delivery has this MessageSid yet; a final status waits for it.',
+      ReceiptAnswer,
+    ),
     400: problem('`invalid_request`: a signed request without MessageSid or MessageStatus.'),
     403: problem(
       '`invalid_signature`: no or a wrong `X-Twilio-Signature`; `forbidden`: another account.',
     ),
-    404: problem('`not_found`: no SMS delivery has this MessageSid.'),
+    404: problem(
+      '`not_found`: no SMS delivery has this MessageSid, and too many receipts wait for theirs ' +
+        'to keep this one.',
+    ),
     ...problems(413, 415),
     501: problem('`channel_not_configured`: this deployment sends no SMS.'),
   },
@@ -72,6 +85,7 @@ callbacks.openapi(smsStatus, async (c) => {
     { db: c.env.DB, webhooks: c.env.WEBHOOK_QUEUE, now: new Date() },
     report,
   )
+  if (result.outcome === 'pending') return c.json(result, 202)
   return c.json(result, 200)
 })
 

@@ -21,14 +21,20 @@ export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set([
 
 /**
  * The transitions, by what causes them:
- * - `claim` (consumer): queued, or sending whose lease ran out → sending, counting an attempt;
+ * - `claim` (consumer): queued, or sending whose lease ran out → sending, counting an attempt and
+ *   recording when it began (`attempt_at`), before anything goes out. Taking over a lease that ran
+ *   out marks the attempt that held it in doubt (`in_doubt_since`: it may have reached the
+ *   channel with no outcome recorded), as `requeue` does;
  * - `withhold` (consumer, in the claim's batch, before it): from where `claim` starts → failed, not
  *   counting an attempt, when `reasonSql` (an SQL expression over the `deliveries` row, without
  *   parameters) names why the delivery may no longer be sent, which becomes its error; the claim
  *   after it then finds nothing to claim;
- * - `retry` (consumer, transient failure): sending → queued, due again at `nextAttemptAt`;
- * - `requeue` (sweeper): sending whose lease ran out → queued;
- * - `sent` (consumer): sending → sent, with the channel's message id;
+ * - `retry` (consumer, transient failure): sending → queued, due again at `nextAttemptAt`; with
+ *   `inDoubt` (no answer says the channel did not accept it, or the channel could not tell whether
+ *   an earlier attempt was accepted) the attempt stays or becomes in doubt, else nothing is;
+ * - `requeue` (sweeper): sending whose lease ran out → queued, that attempt in doubt;
+ * - `sent` (consumer): sending → sent, with the channel's message id (its own, or the one the
+ *   channel reports for an attempt in doubt);
  * - `failed`: queued or sending (consumer, a permanent error) or sent (the SMS API's `failed`
  *   receipt) → failed;
  * - `dead` (dead-letter consumer): queued or sending → dead;
@@ -39,7 +45,7 @@ export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set([
 export type Transition =
   | { kind: 'claim'; leaseUntil: number; nowSeconds: number }
   | { kind: 'withhold'; reasonSql: string; nowSeconds: number }
-  | { kind: 'retry'; error: string; nextAttemptAt: number }
+  | { kind: 'retry'; error: string; nextAttemptAt: number; inDoubt?: boolean }
   | { kind: 'requeue'; nextAttemptAt: number; nowSeconds: number }
   | { kind: 'sent'; providerMessageId: string }
   | { kind: 'failed'; error: string; errorCode?: string | null }
@@ -102,20 +108,41 @@ const WEBHOOK_EVENT: Partial<Record<TransitionKind, WebhookEventType>> = {
   dead: 'message.dead',
 }
 
+/**
+ * When the earliest attempt not yet settled began, once the attempt holding the lease is in doubt
+ * too: an earlier one in doubt stays the earliest. A row from before attempt_at was recorded
+ * counts from its lease's start (LEASE_SECONDS was never more than 60).
+ */
+const IN_DOUBT = 'COALESCE(in_doubt_since, attempt_at, lease_until - 60)'
+
 /** The columns a transition sets besides the status and its timestamp (params from ?5 on). */
 function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
   switch (t.kind) {
     case 'claim':
-      return { sql: ['lease_until = ?5', 'attempts = attempts + 1'], params: [t.leaseUntil] }
+      return {
+        sql: [
+          'lease_until = ?5',
+          'attempts = attempts + 1',
+          // SET reads the row as it was: a lease that ran out leaves its attempt in doubt.
+          `in_doubt_since = CASE WHEN status = 'sending' THEN ${IN_DOUBT} ELSE in_doubt_since END`,
+          'attempt_at = ?4',
+        ],
+        params: [t.leaseUntil],
+      }
     case 'retry':
-    case 'requeue':
       return {
         sql: [
           'lease_until = NULL',
           'next_attempt_at = ?5',
-          ...(t.kind === 'retry' ? ['last_error = ?6'] : []),
+          'last_error = ?6',
+          `in_doubt_since = ${t.inDoubt ? IN_DOUBT : 'NULL'}`,
         ],
-        params: t.kind === 'retry' ? [t.nextAttemptAt, t.error] : [t.nextAttemptAt],
+        params: [t.nextAttemptAt, t.error],
+      }
+    case 'requeue':
+      return {
+        sql: ['lease_until = NULL', 'next_attempt_at = ?5', `in_doubt_since = ${IN_DOUBT}`],
+        params: [t.nextAttemptAt],
       }
     case 'sent':
       return {
@@ -124,6 +151,7 @@ function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
           'lease_until = NULL',
           'last_error = NULL',
           'error_code = NULL',
+          'in_doubt_since = NULL',
         ],
         params: [t.providerMessageId],
       }
@@ -137,7 +165,12 @@ function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
     case 'dead': {
       const code = t.kind === 'dead' ? null : (t.errorCode ?? null)
       return {
-        sql: ['lease_until = NULL', 'last_error = ?5', 'error_code = ?6'],
+        sql: [
+          'lease_until = NULL',
+          'last_error = ?5',
+          'error_code = ?6',
+          ...(t.kind === 'failed' ? ['in_doubt_since = NULL'] : []),
+        ],
         params: [t.error, code],
       }
     }

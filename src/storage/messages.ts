@@ -40,6 +40,15 @@ export type Delivery = {
   /** When the delivery first reached each step of its lifecycle (decisions.md D27). */
   reached: Record<DeliveryStatus, string | null>
   sentAt: string | null
+  /** When its current (or last) attempt was claimed, in epoch seconds (decisions.md D10). */
+  attemptAt: number | null
+  /** Until when the consumer sending it holds it, in epoch seconds; null when none does. */
+  leaseUntil: number | null
+  /**
+   * When the earliest attempt began whose outcome is unknown (its lease ran out with nothing
+   * recorded), in epoch seconds; null when every attempt's outcome is known.
+   */
+  inDoubtSince: number | null
 }
 
 type DeliveryRow = {
@@ -67,6 +76,9 @@ type DeliveryRow = {
   undelivered_at: string | null
   failed_at: string | null
   dead_at: string | null
+  attempt_at: number | null
+  in_doubt_since: number | null
+  lease_until: number | null
 }
 
 function toDelivery(row: DeliveryRow): Delivery {
@@ -98,13 +110,16 @@ function toDelivery(row: DeliveryRow): Delivery {
       dead: row.dead_at,
     },
     sentAt: row.sent_at,
+    attemptAt: row.attempt_at,
+    leaseUntil: row.lease_until,
+    inDoubtSince: row.in_doubt_since,
   }
 }
 
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
   address, title, body, link, picture_url, status, attempts, provider_message_id, last_error,
   error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at, undelivered_at,
-  failed_at, dead_at`
+  failed_at, dead_at, attempt_at, in_doubt_since, lease_until`
 
 // A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
 // (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).
@@ -438,21 +453,68 @@ export async function claimDelivery(
   return firstRow(results[withhold.statements.length], toDelivery)
 }
 
-/** The SMS delivery the SMS API knows as `sid` (its MessageSid), for a status callback. */
-export async function findSmsDeliveryBySid(db: D1Database, sid: string): Promise<Delivery | null> {
-  const row = await db
+/**
+ * The SMS API's ids of the other SMS deliveries to `address` recorded sent at or after `since`:
+ * when asking the API whether an attempt in doubt was accepted, none of them is this delivery's.
+ * Only asked after an attempt was left in doubt, so no index serves it.
+ */
+export async function findOtherSmsSids(
+  db: D1Database,
+  deliveryId: string,
+  address: string,
+  since: Date,
+): Promise<Set<string>> {
+  const { results } = await db
     .prepare(
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries
-       WHERE provider_message_id = ?1 AND channel = 'sms'`,
+      `SELECT provider_message_id FROM deliveries
+       WHERE channel = 'sms' AND address = ?1 AND id != ?2 AND provider_message_id IS NOT NULL
+         AND sent_at >= ?3`,
     )
-    .bind(sid)
-    .first<DeliveryRow>()
-  return row ? toDelivery(row) : null
+    .bind(address, deliveryId, since.toISOString())
+    .all<{ provider_message_id: string }>()
+  return new Set(results.map((r) => r.provider_message_id))
 }
 
 /**
- * Deliveries the queue should have handed over by now but has not: never enqueued (the Worker
- * failed between the D1 write and the enqueue), or their consumer died holding the lease.
+ * Extends the lease of the attempt the caller claimed (its `attempts` count), while that lease
+ * still holds: false when it ran out and the delivery may be another consumer's now.
+ */
+export async function renewLease(
+  db: D1Database,
+  delivery: Pick<Delivery, 'id' | 'attempts'>,
+  now: Date,
+  leaseSeconds: number,
+): Promise<boolean> {
+  const nowSeconds = epochSeconds(now)
+  const result = await db
+    .prepare(
+      `UPDATE deliveries SET lease_until = ?3
+       WHERE id = ?1 AND attempts = ?2 AND status = 'sending' AND lease_until >= ?4`,
+    )
+    .bind(delivery.id, delivery.attempts, nowSeconds + leaseSeconds, nowSeconds)
+    .run()
+  return result.meta.changes > 0
+}
+
+/** The SMS delivery the SMS API knows as `sid` (its MessageSid), as a read for a batch. */
+export function selectSmsDeliveryBySid(db: D1Database, sid: string): BatchRead<Delivery | null> {
+  return {
+    statements: [
+      db
+        .prepare(
+          `SELECT ${DELIVERY_COLUMNS} FROM deliveries
+           WHERE provider_message_id = ?1 AND channel = 'sms'`,
+        )
+        .bind(sid),
+    ],
+    read: ([result]) => firstRow(result, toDelivery),
+  }
+}
+
+/**
+ * Deliveries the queue should have handed over by now but has not: queued and due more than
+ * `graceSeconds` ago (never enqueued: the Worker failed between the D1 write and the enqueue), or
+ * sending with a lease that ran out (their consumer died holding it).
  */
 export async function findOverdueDeliveries(
   db: D1Database,
@@ -460,15 +522,15 @@ export async function findOverdueDeliveries(
   graceSeconds: number,
   limit: number,
 ) {
-  const cutoff = epochSeconds(now) - graceSeconds
+  const nowSeconds = epochSeconds(now)
   const { results } = await db
     .prepare(
       `SELECT id FROM deliveries
        WHERE (status = 'queued' AND next_attempt_at < ?1)
-          OR (status = 'sending' AND lease_until < ?1)
+          OR (status = 'sending' AND lease_until < ?3)
        ORDER BY next_attempt_at LIMIT ?2`,
     )
-    .bind(cutoff, limit)
+    .bind(nowSeconds - graceSeconds, limit, nowSeconds)
     .all<{ id: string }>()
   return results.map((r) => r.id)
 }

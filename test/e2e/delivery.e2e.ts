@@ -4,9 +4,10 @@
 // receiver) hears of both, and the test checks each signature itself, with Node's crypto.
 /// <reference types="node" />
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readCredentials, seededClient, type DevCredentials } from './server.ts'
+import { readCredentials, seededClient, SERVER_LOG, type DevCredentials } from './server.ts'
 
 type Delivery = {
   status: string
@@ -182,4 +183,29 @@ describe('the delivery lifecycle with npm start', () => {
       expect(got.verified).toBe(true) // and the receiver agrees
     }
   })
+})
+
+describe('the scheduled handler with npm start', () => {
+  /** The runs of the scheduled handler the Worker logged since `since`, by what they were. */
+  function runsSince(since: number): string[] {
+    return readFileSync(SERVER_LOG, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{') && line.includes('"message":"scheduled'))
+      .map((line) => JSON.parse(line) as { message: string; time: string })
+      .filter((entry) => Date.parse(entry.time) >= since)
+      .map((entry) => entry.message)
+  }
+
+  it(
+    'runs the delivery recovery by itself, though wrangler dev fires no cron trigger',
+    { timeout: 75_000 },
+    async () => {
+      const since = Date.now()
+      // Every minute on the minute (and a lease after the start): at most a minute away.
+      for (let i = 0; i < 70 && !runsSince(since).includes('scheduled recovery'); i++) {
+        await sleep(1000)
+      }
+      expect(runsSince(since)).toContain('scheduled recovery')
+    },
+  )
 })

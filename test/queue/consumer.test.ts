@@ -77,16 +77,19 @@ describe('dispatch consumer', () => {
     expect(smsTo(standIn, to)).toHaveLength(1)
   })
 
-  it('does not send while another consumer holds the lease', async () => {
+  it('does not send while another consumer holds the lease, and comes back when it ends', async () => {
     const standIn = useStandIn()
     const sender = await createSender()
     const to = `+54911${Math.floor(Math.random() * 1e8)}`
     const [id] = await outbox(sender, [{ address: to }])
     expect(await claimDelivery(lifecycle, id!, new Date(), LEASE_SECONDS)).not.toBeNull()
-    const { result } = await consume([id!])
-    expect(result.explicitAcks).toEqual(['queue-message-0'])
+    const { result, delays } = await consume([id!])
+    expect(result.explicitAcks).toEqual([])
+    expect(result.retryMessages).toEqual([{ msgId: 'queue-message-0' }])
+    expect(delays[0]).toBeGreaterThanOrEqual(LEASE_SECONDS - 1)
+    expect(delays[0]).toBeLessThanOrEqual(LEASE_SECONDS + 1)
     expect(smsTo(standIn, to)).toHaveLength(0)
-    expect((await row(id!)).status).toBe('sending')
+    expect(await row(id!)).toMatchObject({ status: 'sending', attempts: 1 })
   })
 
   it('retries a transient failure with backoff, then sends', async () => {

@@ -2,8 +2,11 @@
 // queue, the stand-in, its signed callbacks into the Worker), and every way a callback is refused
 // or ignored without changing anything.
 import { env } from 'cloudflare:workers'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { twilioSignature, type StandIn } from '../../stand-in/app.ts'
+import { readSmsStatus } from '../../src/channels/sms-status.ts'
+import { recordSmsReceipt } from '../../src/domain/delivery-receipts.ts'
+import { EARLY_RECEIPT_SECONDS, MAX_EARLY_RECEIPTS } from '../../src/storage/early-receipts.ts'
 import { findSuppressions } from '../../src/storage/suppressions.ts'
 import {
   dispatch,
@@ -221,15 +224,6 @@ describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () =
     },
   )
 
-  it('answers 404 to a signed callback for an unknown MessageSid', async () => {
-    const sid = `SM${'0'.repeat(32)}`
-    await expectProblem(
-      await postCallback(receipt(sid, freshPhone(), 'delivered')),
-      404,
-      'not_found',
-    )
-  })
-
   it('answers 400 to a signed callback without MessageStatus', async () => {
     const form: Record<string, string> = receipt(`SM${'1'.repeat(32)}`, freshPhone(), 'x')
     delete form.MessageStatus
@@ -304,6 +298,146 @@ describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () =
       )
     },
   )
+})
+
+/** A MessageSid no delivery has: two letters and 32 fresh hex digits. */
+const freshSid = () => `SM${crypto.randomUUID().replaceAll('-', '')}`
+
+async function earlyReceipt(sid: string) {
+  return env.DB.prepare(
+    `SELECT status, api_status, error_code, reason, opted_out, received_at, expires_at
+     FROM early_receipts WHERE message_sid = ?1`,
+  )
+    .bind(sid)
+    .first<Record<string, string | number | null>>()
+}
+
+describe('a receipt that overtakes the send', () => {
+  it(
+    'ends the delivery delivered when the receipt came before the sid was recorded',
+    { timeout: 30_000 },
+    async () => {
+      const standIn = useStandIn()
+      const phone = freshPhone()
+      const sender = await freshSender({ phone })
+      // The SMS API's receipts reach Portero before its answer to the send reaches the consumer.
+      const forward = vi.mocked(globalThis.fetch).getMockImplementation()!
+      const overtaking: { status: string; answer: unknown; body: unknown }[] = []
+      vi.mocked(globalThis.fetch).mockImplementation(async (input, init) => {
+        const request = new Request(input, init)
+        const response = await forward(request)
+        if (request.method === 'POST' && response.status === 201 && request.url.endsWith('.json')) {
+          const held = (c: { form: Record<string, string> }) => c.form.To === phone
+          await eventually(
+            async () => standIn.state.callbacks.filter(held),
+            (c) => c.length === 2,
+          )
+          for (const callback of await standIn.sendCallbacks(held)) {
+            overtaking.push({
+              status: callback.form.MessageStatus!,
+              answer: callback.answer,
+              body: await earlyReceipt(callback.form.MessageSid!),
+            })
+          }
+        }
+        return response
+      })
+
+      const response = await dispatch(sender, smsRequest(sender))
+      expect(response.status).toBe(201)
+      const { id } = (await response.json()) as MessageView
+      const settled = await eventually(
+        async () => (await view(sender, id)).delivery,
+        (d) => d.status !== 'queued' && d.status !== 'sending' && d.status !== 'sent',
+        { timeoutMs: 15_000 },
+      )
+      // Both answered 202 while no delivery had the sid; the final one waited in D1.
+      expect(overtaking.map(({ status, answer }) => [status, answer])).toEqual([
+        ['sent', 202],
+        ['delivered', 202],
+      ])
+      expect(overtaking[1]!.body).toMatchObject({ status: 'delivered', api_status: 'delivered' })
+      expect(settled.status).toBe('delivered')
+      expect(settled.events.map((e) => e.status)).toEqual([
+        'queued',
+        'sending',
+        'sent',
+        'delivered',
+      ])
+      expect(
+        standIn.state.sms.filter((r) => (r.body as { To?: string }).To === phone),
+      ).toHaveLength(1)
+      // Applied, so no longer waiting.
+      expect(await earlyReceipt(settled.provider_message_id!)).toBeNull()
+    },
+  )
+
+  it('keeps a final receipt for an unknown MessageSid, answering 202 pending', async () => {
+    const sid = freshSid()
+    const before = Date.now()
+    const response = await postCallback(
+      receipt(sid, freshPhone(), 'undelivered', { ErrorCode: '30003' }),
+    )
+    expect(response.status).toBe(202)
+    expect(await response.json()).toEqual({ outcome: 'pending', status: null })
+    const kept = await earlyReceipt(sid)
+    expect(kept).toMatchObject({
+      status: 'undelivered',
+      api_status: 'undelivered',
+      error_code: '30003',
+      reason: expect.stringMatching(/undelivered, error 30003: the handset is unreachable/),
+      opted_out: 0,
+    })
+    const expiresAt = Number(kept!.expires_at)
+    expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) + EARLY_RECEIPT_SECONDS)
+    expect(expiresAt).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + EARLY_RECEIPT_SECONDS)
+
+    // A replay, or a later final status for the same sid, keeps the first.
+    const again = await postCallback(receipt(sid, freshPhone(), 'delivered'))
+    expect(again.status).toBe(202)
+    expect(await earlyReceipt(sid)).toEqual(kept)
+  })
+
+  it('keeps nothing of a status on the way for an unknown MessageSid', async () => {
+    const sid = freshSid()
+    const response = await postCallback(receipt(sid, freshPhone(), 'sent'))
+    expect(response.status).toBe(202)
+    expect(await response.json()).toEqual({ outcome: 'pending', status: null })
+    expect(await earlyReceipt(sid)).toBeNull()
+  })
+
+  it('keeps no receipt of an unsigned or forged callback', async () => {
+    const sid = freshSid()
+    const form = receipt(sid, freshPhone(), 'delivered')
+    await expectProblem(await postCallback(form, null), 403, 'invalid_signature')
+    await expectProblem(await postCallback(form, 'sign', 'another-token'), 403, 'invalid_signature')
+    expect(await earlyReceipt(sid)).toBeNull()
+  })
+
+  it('refuses to keep a receipt once too many wait, and logs it', async () => {
+    const warnings = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const sid = freshSid()
+    // The bound as the route applies it, set to what waits now (other files' receipts included),
+    // so the table is full without filling it for every other test.
+    const { n } = (await env.DB.prepare('SELECT count(*) AS n FROM early_receipts').first<{
+      n: number
+    }>())!
+    const deps = { db: env.DB, webhooks: env.WEBHOOK_QUEUE, now: new Date(), maxWaiting: n }
+    const form = { MessageSid: sid, MessageStatus: 'delivered', AccountSid: env.SMS_ACCOUNT_SID }
+    await expect(recordSmsReceipt(deps, readSmsStatus(form))).rejects.toMatchObject({
+      code: 'not_found',
+    })
+    expect(await earlyReceipt(sid)).toBeNull()
+    const logged = warnings.mock.calls.map(([line]) => JSON.parse(String(line)) as unknown)
+    expect(logged).toContainEqual(expect.objectContaining({ level: 'warn', messageSid: sid }))
+    // One more place, and it is kept.
+    expect(await recordSmsReceipt({ ...deps, maxWaiting: n + 1 }, readSmsStatus(form))).toEqual({
+      outcome: 'pending',
+      status: null,
+    })
+    expect(await earlyReceipt(sid)).toMatchObject({ status: 'delivered' })
+    expect(MAX_EARLY_RECEIPTS).toBe(10_000)
+  })
 })
 
 describe('the provider told by webhook', () => {

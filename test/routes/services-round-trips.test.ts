@@ -10,7 +10,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import { app } from '../../src/app.ts'
 import worker from '../../src/index.ts'
-import { GRACE_SECONDS } from '../../src/queue/sweeper.ts'
+import { GRACE_SECONDS, RECOVERY_CRON } from '../../src/queue/sweeper.ts'
 import { findDeliveryById } from '../../src/storage/messages.ts'
 import { createSender, example001, type Sender } from '../helpers/dispatch.ts'
 import { call, ORIGIN } from '../helpers/http.ts'
@@ -278,7 +278,7 @@ describe('POST /Services round trips', () => {
 
       // The next sweep after the grace period finds the deliveries overdue and enqueues them.
       const scheduledTime = new Date(Date.now() + 2 * GRACE_SECONDS * 1000)
-      await worker.scheduled(createScheduledController({ scheduledTime, cron: '*/5 * * * *' }), env)
+      await worker.scheduled(createScheduledController({ scheduledTime, cron: RECOVERY_CRON }), env)
       for (const { id } of message.deliveries) {
         expect(await untilSent(id)).toMatchObject({ status: 'sent', attempts: 1 })
       }

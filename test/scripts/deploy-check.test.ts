@@ -240,6 +240,23 @@ describe('deploy:check refuses', () => {
     ],
   ]
 
+  it.each([
+    ['["*/5 * * * *"]', '* * * * *', /the delivery recovery would never run/],
+    ['["* * * * *"]', '*/5 * * * *', /the clean-up would never run/],
+  ])('an environment whose own cron triggers are %s', (crons, lacking, message) => {
+    const toml = edit(
+      filled,
+      'production',
+      '[env.production]\n',
+      `[env.production]\ntriggers = { crons = ${crons} }\n`,
+    )
+    const problems = problemsOf(toml, 'production')
+    expect(problems).toEqual([
+      { path: 'env.production.triggers.crons', message: expect.stringMatching(message) },
+    ])
+    expect(problems[0]!.message).toContain(`"${lacking}"`)
+  })
+
   it.each(refusals)('%s', (_, path, from, to, message) => {
     const problems = problemsOf(edit(filled, 'production', from, to))
     expect(problems).toContainEqual({ path, message: expect.stringMatching(message) })
