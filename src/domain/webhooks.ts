@@ -1,11 +1,12 @@
 // Providers' webhook endpoints (decisions.md D26): where they may point, how many, and their
-// secrets, shown once and rotated with an overlap.
+// secrets, shown once and rotated with an overlap; and how their events are delivered (D35).
 import { conflict, fieldError, notFound } from '../errors.ts'
 import { encryptWebhookSecret, generateWebhookSecret } from '../storage/webhook-secrets.ts'
 import {
   insertWebhookEndpoint,
   rotateWebhookEndpointSecret,
   updateWebhookEndpoint,
+  type DisableRule,
   type WebhookEndpoint,
   type WebhookEndpointChanges,
   type WebhookEventType,
@@ -143,4 +144,57 @@ export async function rotateWebhookSecret(
   const endpoint = await rotateWebhookEndpointSecret(deps.db, providerId, id, sealed, until)
   if (!endpoint) throw notFound(`No webhook endpoint ${id}.`)
   return { endpoint, secret }
+}
+
+// --- Delivering events (decisions.md D35) ----------------------------------------------------
+// The webhook queue consumer carries these out; entry (src/index.ts) hands them to it.
+
+/**
+ * How long an endpoint has to answer. A request still open then is abandoned and is a failed
+ * attempt, so no request holds a slot of the shared consumer longer.
+ */
+export const WEBHOOK_TIMEOUT_MS = 5_000
+/**
+ * A 2xx that took longer than this is delivered (never sent again) but counts against the
+ * endpoint like a failure: a receiver that is always slow is disabled like one that always fails.
+ */
+export const WEBHOOK_SLOW_MS = 2_000
+/**
+ * An endpoint is disabled when it has not answered 2xx within WEBHOOK_SLOW_MS for 5 days and has
+ * failed (or answered slowly) at least 10 attempts in that time: a short outage with many events
+ * does not disable it, nor does a single old failure.
+ */
+export const WEBHOOK_DISABLE_RULE: DisableRule = {
+  minFailures: 10,
+  minSeconds: 5 * 24 * 60 * 60,
+  reason: 'every attempt failed or answered slowly for 5 days',
+}
+
+/** An endpoint's answer as the sender measured it. */
+export type WebhookAnswer = { ok: boolean; status: number | null; durationMs: number }
+
+/**
+ * Whether an attempt counts against its endpoint (toward disabling, and as struggling): every
+ * failure, and a 2xx slower than WEBHOOK_SLOW_MS. With the note a slow 2xx is recorded with, for
+ * the provider to read in the attempt's `error`.
+ */
+export function judgeWebhookAnswer(answer: WebhookAnswer): {
+  countsAsFailure: boolean
+  slowNote: string | null
+} {
+  if (!answer.ok) return { countsAsFailure: true, slowNote: null }
+  if (answer.durationMs <= WEBHOOK_SLOW_MS) return { countsAsFailure: false, slowNote: null }
+  return {
+    countsAsFailure: true,
+    slowNote:
+      `answered ${answer.status} after ${answer.durationMs} ms, over ${WEBHOOK_SLOW_MS} ms: ` +
+      'delivered, but counted as a failure toward disabling',
+  }
+}
+
+/** The rules the webhook queue consumer applies, as src/index.ts passes them. */
+export const WEBHOOK_DELIVERY_RULES = {
+  timeoutMs: WEBHOOK_TIMEOUT_MS,
+  disableRule: WEBHOOK_DISABLE_RULE,
+  judge: judgeWebhookAnswer,
 }

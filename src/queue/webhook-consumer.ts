@@ -1,6 +1,8 @@
 // The webhook queue consumer (decisions.md D26): an event is fanned out to the provider's endpoints
 // subscribed to its type, one queue message each; each of those is one signed POST, recorded as an
-// attempt and retried with backoff until it succeeds or is dead for that endpoint.
+// attempt and retried with backoff until it succeeds or is dead for that endpoint. How long a
+// request may take and what counts against an endpoint are domain's rules (decisions.md D35),
+// handed in as `rules`.
 import { log } from '../log.ts'
 import { sendWebhook } from '../channels/webhook-sender.ts'
 import { insertAuditEvent } from '../storage/audit-events.ts'
@@ -28,17 +30,22 @@ import { WebhookDeliveryJob, WebhookFanOutJob, WebhookJob } from './webhook-job.
  * only sees messages whose consumer itself kept failing.
  */
 export const WEBHOOK_MAX_ATTEMPTS = 12
-/** Longer than a request may take (10 s): a consumer that died holding a delivery lets it go. */
+/** Longer than a request may take (decisions.md D35: 5 s): a consumer that died lets it go. */
 export const WEBHOOK_LEASE_SECONDS = 30
+
 /**
- * An endpoint is disabled when it has not answered 2xx for 5 days and has failed at least 10
- * attempts in that time: a short outage with many events does not disable it, nor does a single
- * old failure.
+ * The delivery rules this consumer carries out: src/domain/webhooks.ts's WEBHOOK_DELIVERY_RULES,
+ * handed in by src/index.ts (decisions.md D35).
  */
-export const WEBHOOK_DISABLE_RULE: DisableRule = {
-  minFailures: 10,
-  minSeconds: 5 * 24 * 60 * 60,
-  reason: 'every attempt failed for 5 days',
+export type WebhookDeliveryRules = {
+  /** How long an endpoint has to answer. */
+  timeoutMs: number
+  disableRule: DisableRule
+  /** Whether an answer counts against its endpoint, and the note a slow 2xx is recorded with. */
+  judge(answer: { ok: boolean; status: number | null; durationMs: number }): {
+    countsAsFailure: boolean
+    slowNote: string | null
+  }
 }
 
 export type WebhookConsumerDeps = {
@@ -48,43 +55,57 @@ export type WebhookConsumerDeps = {
   /** Decrypts the endpoints' secrets (config webhookSecretKey). */
   secretKey: CryptoKey
   now: () => Date
+  rules: WebhookDeliveryRules
   fetch?: typeof globalThis.fetch
 }
 
+/** Every job of the batch runs at once, so a slow endpoint holds up none of the others. */
 export async function consumeWebhookBatch(
   batch: MessageBatch<unknown>,
   deps: WebhookConsumerDeps,
 ): Promise<void> {
-  await Promise.all(batch.messages.map((message) => consumeOne(message, deps)))
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      const job = WebhookJob.safeParse(message.body)
+      if (!job.success) {
+        log('error', 'dropping a malformed webhook job', { queueMessageId: message.id })
+        message.ack()
+        return
+      }
+      const delivery = WebhookDeliveryJob.safeParse(job.data)
+      const { eventId } = job.data
+      await settle(message, job.data, () =>
+        delivery.success ? deliver(delivery.data, deps) : fanOut(eventId, deps),
+      )
+    }),
+  )
 }
 
-async function consumeOne(message: Message<unknown>, deps: WebhookConsumerDeps): Promise<void> {
-  const job = WebhookJob.safeParse(message.body)
-  if (!job.success) {
-    log('error', 'dropping a malformed webhook job', { queueMessageId: message.id })
-    message.ack()
-    return
-  }
+/**
+ * Runs one job and settles its message: acked when the job is done, retried after the seconds it
+ * returns; a throw (a bug, D1 down) retries it with backoff.
+ */
+async function settle(
+  message: Message<unknown>,
+  job: WebhookJob,
+  run: () => Promise<number | null>,
+): Promise<void> {
   try {
-    const delivery = WebhookDeliveryJob.safeParse(job.data)
-    if (delivery.success) {
-      await deliver(delivery.data.eventId, delivery.data.endpointId, message, deps)
-    } else {
-      await fanOut(job.data.eventId, deps)
-      message.ack()
-    }
+    const retryAfter = await run()
+    if (retryAfter === null) message.ack()
+    else message.retry({ delaySeconds: retryAfter })
   } catch (cause) {
     // A bug or a D1 outage: try again later rather than lose the event.
-    log('error', 'webhook job failed', { ...job.data, cause: String(cause) })
+    log('error', 'webhook job failed', { ...job, cause: String(cause) })
     message.retry({ delaySeconds: backoff(message.attempts) })
   }
 }
 
 /** One queue message per endpoint still to be sent the event; then the event is fanned out. */
-async function fanOut(eventId: string, deps: WebhookConsumerDeps): Promise<void> {
+async function fanOut(eventId: string, deps: WebhookConsumerDeps): Promise<null> {
   const event = await findWebhookEvent(deps.db, eventId)
   // No row: no endpoint wanted the type when it happened (the outbox row was not written).
-  if (!event) return
+  if (!event) return null
   const now = epochSeconds(deps.now())
   const endpointIds = await fanOutWebhookEvent(deps.db, event, now)
   if (endpointIds.length > 0) {
@@ -96,14 +117,14 @@ async function fanOut(eventId: string, deps: WebhookConsumerDeps): Promise<void>
     )
   }
   await markWebhookEventFannedOut(deps.db, eventId, now)
+  return null
 }
 
+/** One attempt; the seconds until the next one, or null when the delivery is over. */
 async function deliver(
-  eventId: string,
-  endpointId: string,
-  message: Message<unknown>,
+  { eventId, endpointId }: WebhookDeliveryJob,
   deps: WebhookConsumerDeps,
-): Promise<void> {
+): Promise<number | null> {
   const started = deps.now()
   const attempt = await claimWebhookDelivery(
     deps.db,
@@ -113,10 +134,7 @@ async function deliver(
     WEBHOOK_LEASE_SECONDS,
   )
   // Succeeded (never sent twice), dead, deleted, or held by another consumer: nothing to do.
-  if (attempt === null) {
-    message.ack()
-    return
-  }
+  if (attempt === null) return null
   const [event, endpoint] = await Promise.all([
     findWebhookEvent(deps.db, eventId),
     findWebhookEndpointById(deps.db, endpointId),
@@ -124,8 +142,7 @@ async function deliver(
   if (!event || !endpoint || !endpoint.enabled) {
     // Disabled since the fan-out: its pending events are dropped, not kept for a re-enable.
     await markWebhookDeliveryDead(deps.db, eventId, endpointId)
-    message.ack()
-    return
+    return null
   }
   const result = await sendWebhook(
     {
@@ -133,27 +150,28 @@ async function deliver(
       id: event.id,
       body: event.payload,
       secrets: await secretsOf(endpoint, deps),
+      timeoutMs: deps.rules.timeoutMs,
     },
     started,
     deps.fetch,
   )
+  const { countsAsFailure, slowNote } = deps.rules.judge(result)
   const attemptedAt = started
   if (result.ok) {
-    await record(deps, event, endpoint, {
+    await record(deps, event, endpoint, countsAsFailure, {
       attempt,
       attemptedAt,
       httpStatus: result.status,
-      error: null,
+      error: slowNote,
       durationMs: result.durationMs,
       outcome: 'succeeded',
       nextAttemptAt: null,
     })
-    message.ack()
-    return
+    return null
   }
   const dead = attempt >= WEBHOOK_MAX_ATTEMPTS
   const delay = backoff(attempt, result.retryAfterSeconds)
-  await record(deps, event, endpoint, {
+  await record(deps, event, endpoint, countsAsFailure, {
     attempt,
     attemptedAt,
     httpStatus: result.status,
@@ -162,8 +180,7 @@ async function deliver(
     outcome: dead ? 'dead' : 'retrying',
     nextAttemptAt: dead ? null : epochSeconds(started) + delay,
   })
-  if (dead) message.ack()
-  else message.retry({ delaySeconds: delay })
+  return dead ? null : delay
 }
 
 /** The secrets that sign: the current one, and the previous one during a rotation's overlap. */
@@ -180,18 +197,20 @@ async function record(
   deps: WebhookConsumerDeps,
   event: WebhookEvent,
   endpoint: WebhookEndpoint,
+  countsAsFailure: boolean,
   attempt: Omit<Parameters<typeof recordWebhookAttempt>[1], 'eventId' | 'endpointId'>,
 ): Promise<void> {
+  const rule = deps.rules.disableRule
   const disabled = await recordWebhookAttempt(
     deps.db,
     { ...attempt, eventId: event.id, endpointId: endpoint.id },
-    WEBHOOK_DISABLE_RULE,
+    { countsAsFailure, rule },
   )
   if (!disabled) return
   log('warn', 'webhook endpoint disabled', {
     endpointId: endpoint.id,
     providerId: endpoint.providerId,
-    reason: WEBHOOK_DISABLE_RULE.reason,
+    reason: rule.reason,
   })
   await insertAuditEvent(deps.db, {
     action: 'webhook.disabled',
@@ -200,7 +219,7 @@ async function record(
     target: endpoint.id,
     requestId: null,
     ip: null,
-    detail: { provider_id: endpoint.providerId, reason: WEBHOOK_DISABLE_RULE.reason },
+    detail: { provider_id: endpoint.providerId, reason: rule.reason },
     occurredAt: deps.now().toISOString(),
   })
 }

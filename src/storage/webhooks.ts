@@ -427,16 +427,16 @@ export type DisableRule = { minFailures: number; minSeconds: number; reason: str
 
 /**
  * Records an attempt in one batch: the attempt's row, the delivery's new state, the endpoint's
- * run of failures (reset by a success), and the endpoint's disablement when the run has reached
- * both of `rule`'s bounds. True when this attempt disabled the endpoint.
+ * run of failures (extended when the attempt `countsAsFailure`, which a slow success does too,
+ * reset otherwise), and the endpoint's disablement when the run has reached both of `rule`'s
+ * bounds. True when this attempt disabled the endpoint.
  */
 export async function recordWebhookAttempt(
   db: D1Database,
   attempt: NewWebhookAttempt,
-  rule: DisableRule,
+  { countsAsFailure, rule }: { countsAsFailure: boolean; rule: DisableRule },
 ): Promise<boolean> {
   const now = Math.floor(attempt.attemptedAt.getTime() / 1000)
-  const succeeded = attempt.outcome === 'succeeded'
   const status = attempt.outcome === 'retrying' ? 'pending' : attempt.outcome
   const results = await db.batch([
     db
@@ -465,7 +465,7 @@ export async function recordWebhookAttempt(
          WHERE event_id = ?1 AND endpoint_id = ?2`,
       )
       .bind(attempt.eventId, attempt.endpointId, status, attempt.nextAttemptAt),
-    succeeded
+    !countsAsFailure
       ? db
           .prepare(
             `UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL
