@@ -1,8 +1,8 @@
 // The webhook queue consumer (decisions.md D26): an event is fanned out to the provider's endpoints
 // subscribed to its type, one queue message each; each of those is one signed POST, recorded as an
-// attempt and retried with backoff until it succeeds or is dead for that endpoint. How long a
-// request may take and what counts against an endpoint are domain's rules (decisions.md D35),
-// handed in as `rules`.
+// attempt and retried with backoff until it succeeds or is dead for that endpoint. Which requests a
+// batch sends, how long they may take and what counts against an endpoint are domain's rules
+// (decisions.md D35), handed in as `rules`.
 import { log } from '../log.ts'
 import { sendWebhook } from '../channels/webhook-sender.ts'
 import { insertAuditEvent } from '../storage/audit-events.ts'
@@ -10,7 +10,7 @@ import { decryptWebhookSecret } from '../storage/webhook-secrets.ts'
 import {
   claimWebhookDelivery,
   fanOutWebhookEvent,
-  findWebhookEndpointById,
+  findWebhookEndpointsByIds,
   findWebhookEvent,
   markWebhookDeliveryDead,
   markWebhookEventFannedOut,
@@ -41,6 +41,14 @@ export type WebhookDeliveryRules = {
   /** How long an endpoint has to answer. */
   timeoutMs: number
   disableRule: DisableRule
+  /** For each delivery of a batch, in order: send it now, or put it back for a while. */
+  admit(
+    deliveries: ReadonlyArray<{
+      providerId: string | null
+      endpointId: string
+      struggling: boolean
+    }>,
+  ): Array<{ send: true } | { send: false; delaySeconds: number }>
   /** Whether an answer counts against its endpoint, and the note a slow 2xx is recorded with. */
   judge(answer: { ok: boolean; status: number | null; durationMs: number }): {
     countsAsFailure: boolean
@@ -59,26 +67,34 @@ export type WebhookConsumerDeps = {
   fetch?: typeof globalThis.fetch
 }
 
-/** Every job of the batch runs at once, so a slow endpoint holds up none of the others. */
+type Delivery = { message: Message<unknown>; job: WebhookDeliveryJob }
+
+/**
+ * Every job of the batch runs at once: fan-outs, and the deliveries the rules admit, so a slow
+ * endpoint holds up none of the others' requests (decisions.md D35). The endpoints of the
+ * deliveries are read first, in one query, for the rules to see whose they are.
+ */
 export async function consumeWebhookBatch(
   batch: MessageBatch<unknown>,
   deps: WebhookConsumerDeps,
 ): Promise<void> {
-  await Promise.all(
-    batch.messages.map(async (message) => {
-      const job = WebhookJob.safeParse(message.body)
-      if (!job.success) {
-        log('error', 'dropping a malformed webhook job', { queueMessageId: message.id })
-        message.ack()
-        return
-      }
-      const delivery = WebhookDeliveryJob.safeParse(job.data)
+  const deliveries: Delivery[] = []
+  const fanOuts: Array<Promise<void>> = []
+  for (const message of batch.messages) {
+    const job = WebhookJob.safeParse(message.body)
+    if (!job.success) {
+      log('error', 'dropping a malformed webhook job', { queueMessageId: message.id })
+      message.ack()
+      continue
+    }
+    const delivery = WebhookDeliveryJob.safeParse(job.data)
+    if (delivery.success) deliveries.push({ message, job: delivery.data })
+    else {
       const { eventId } = job.data
-      await settle(message, job.data, () =>
-        delivery.success ? deliver(delivery.data, deps) : fanOut(eventId, deps),
-      )
-    }),
-  )
+      fanOuts.push(settle(message, job.data, () => fanOut(eventId, deps)))
+    }
+  }
+  await Promise.all([...fanOuts, deliverAdmitted(deliveries, deps)])
 }
 
 /**
@@ -98,6 +114,71 @@ async function settle(
     // A bug or a D1 outage: try again later rather than lose the event.
     log('error', 'webhook job failed', { ...job, cause: String(cause) })
     message.retry({ delaySeconds: backoff(message.attempts) })
+  }
+}
+
+async function deliverAdmitted(deliveries: Delivery[], deps: WebhookConsumerDeps): Promise<void> {
+  if (deliveries.length === 0) return
+  let endpoints: Map<string, WebhookEndpoint>
+  try {
+    endpoints = await findWebhookEndpointsByIds(
+      deps.db,
+      deliveries.map(({ job }) => job.endpointId),
+    )
+  } catch (cause) {
+    log('error', 'webhook endpoints could not be read', { cause: String(cause) })
+    for (const { message } of deliveries) message.retry({ delaySeconds: backoff(message.attempts) })
+    return
+  }
+  const admissions = deps.rules.admit(
+    deliveries.map(({ job }) => {
+      const endpoint = endpoints.get(job.endpointId)
+      return {
+        providerId: endpoint?.providerId ?? null,
+        endpointId: job.endpointId,
+        struggling: (endpoint?.consecutiveFailures ?? 0) > 0,
+      }
+    }),
+  )
+  const later: Array<Delivery & { delaySeconds: number }> = []
+  const sending: Array<Promise<void>> = []
+  deliveries.forEach((delivery, i) => {
+    const admission = admissions[i] ?? { send: true }
+    if (!admission.send) later.push({ ...delivery, delaySeconds: admission.delaySeconds })
+    else {
+      const endpoint = endpoints.get(delivery.job.endpointId) ?? null
+      const run = () => deliver(delivery.job, endpoint, deps)
+      sending.push(settle(delivery.message, delivery.job, run))
+    }
+  })
+  await Promise.all([...sending, putBack(later, deps)])
+}
+
+/**
+ * Deliveries over a batch's limits go back to the queue as new messages, to come back after
+ * their delay: not an attempt (nothing is claimed), and not one of the queue's retries, which
+ * max_retries counts and would end in the dead-letter queue for a delivery that only waited.
+ */
+async function putBack(
+  later: Array<Delivery & { delaySeconds: number }>,
+  deps: WebhookConsumerDeps,
+): Promise<void> {
+  if (later.length === 0) return
+  try {
+    await deps.queue.sendBatch(
+      later.map(({ job, delaySeconds }) => ({
+        body: job,
+        contentType: 'json' as const,
+        delaySeconds,
+      })),
+    )
+    for (const { message } of later) message.ack()
+  } catch (cause) {
+    log('warn', 'webhook deliveries could not be put back; retried instead', {
+      count: later.length,
+      cause: String(cause),
+    })
+    for (const { message, delaySeconds } of later) message.retry({ delaySeconds })
   }
 }
 
@@ -123,22 +204,22 @@ async function fanOut(eventId: string, deps: WebhookConsumerDeps): Promise<null>
 /** One attempt; the seconds until the next one, or null when the delivery is over. */
 async function deliver(
   { eventId, endpointId }: WebhookDeliveryJob,
+  endpoint: WebhookEndpoint | null,
   deps: WebhookConsumerDeps,
 ): Promise<number | null> {
   const started = deps.now()
-  const attempt = await claimWebhookDelivery(
-    deps.db,
-    eventId,
-    endpointId,
-    epochSeconds(started),
-    WEBHOOK_LEASE_SECONDS,
-  )
+  const [attempt, event] = await Promise.all([
+    claimWebhookDelivery(
+      deps.db,
+      eventId,
+      endpointId,
+      epochSeconds(started),
+      WEBHOOK_LEASE_SECONDS,
+    ),
+    findWebhookEvent(deps.db, eventId),
+  ])
   // Succeeded (never sent twice), dead, deleted, or held by another consumer: nothing to do.
   if (attempt === null) return null
-  const [event, endpoint] = await Promise.all([
-    findWebhookEvent(deps.db, eventId),
-    findWebhookEndpointById(deps.db, endpointId),
-  ])
   if (!event || !endpoint || !endpoint.enabled) {
     // Disabled since the fan-out: its pending events are dropped, not kept for a re-enable.
     await markWebhookDeliveryDead(deps.db, eventId, endpointId)

@@ -114,12 +114,17 @@ export async function findWebhookEndpoint(
   return row ? toEndpoint(row) : null
 }
 
-export async function findWebhookEndpointById(
+/** The endpoints among `ids` that exist, whoever their provider, in one query. */
+export async function findWebhookEndpointsByIds(
   db: D1Database,
-  id: string,
-): Promise<WebhookEndpoint | null> {
-  const row = await db.prepare(`${SELECT_ENDPOINT} WHERE id = ?1`).bind(id).first<EndpointRow>()
-  return row ? toEndpoint(row) : null
+  ids: readonly string[],
+): Promise<Map<string, WebhookEndpoint>> {
+  if (ids.length === 0) return new Map()
+  const { results } = await db
+    .prepare(`${SELECT_ENDPOINT} WHERE id IN (SELECT value FROM json_each(?1))`)
+    .bind(JSON.stringify([...new Set(ids)]))
+    .all<EndpointRow>()
+  return new Map(results.map((row) => [row.id, toEndpoint(row)]))
 }
 
 /** A page of the provider's endpoints in id order, after `after`. */

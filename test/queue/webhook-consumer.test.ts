@@ -4,7 +4,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import worker from '../../src/index.ts'
 import { loadConfig } from '../../src/config.ts'
 import { publishWebhookEvents } from '../../src/storage/delivery-lifecycle.ts'
-import { WEBHOOK_DELIVERY_RULES, WEBHOOK_SLOW_MS } from '../../src/domain/webhooks.ts'
+import {
+  WEBHOOK_DELIVERY_RULES,
+  WEBHOOK_PROVIDER_LIMIT,
+  WEBHOOK_SLOW_MS,
+} from '../../src/domain/webhooks.ts'
 import {
   consumeWebhookBatch,
   consumeWebhookDeadLetters,
@@ -528,6 +532,83 @@ describe('one provider cannot starve the others', () => {
     expect(await deliveryOf(fastJob!.eventId, fast.endpoint.id)).toMatchObject({
       status: 'succeeded',
     })
+  })
+
+  it(`sends at most ${WEBHOOK_PROVIDER_LIMIT} of a provider's deliveries a batch; the rest wait unclaimed`, async () => {
+    const busy = await setUp()
+    const other = await setUp()
+    const busyJobs = await jobsFor(busy.provider.providerId, WEBHOOK_PROVIDER_LIMIT + 2)
+    const [otherJob] = await jobsFor(other.provider.providerId, 1)
+    const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) =>
+      busy.fetch(input, init),
+    ) as unknown as typeof globalThis.fetch
+    // The other provider's delivery comes last, behind the busy provider's.
+    const { result, sent, sentDelays } = await consume([...busyJobs, otherJob], { fetch })
+    expect(fetch).toHaveBeenCalledTimes(WEBHOOK_PROVIDER_LIMIT + 1)
+    expect(busy.receiver.received).toHaveLength(WEBHOOK_PROVIDER_LIMIT)
+    expect(other.receiver.received).toHaveLength(1)
+    // Every message is settled once; the two over the limit went back as new messages.
+    expect(result.retryMessages).toEqual([])
+    expect(result.explicitAcks).toHaveLength(busyJobs.length + 1)
+    const putBack = busyJobs.slice(WEBHOOK_PROVIDER_LIMIT)
+    expect(sent).toEqual(putBack)
+    expect(sentDelays).toEqual([5, 5])
+    for (const job of putBack) {
+      expect(await deliveryOf(job.eventId, job.endpointId)).toEqual({
+        status: 'pending',
+        attempts: 0,
+      })
+    }
+    // Back from the queue, they are sent as any delivery is.
+    await consume(sent, { fetch })
+    expect(busy.receiver.received).toHaveLength(busyJobs.length)
+  })
+
+  it('sends one request a batch to an endpoint whose last attempt failed', async () => {
+    const { provider, endpoint, receiver, fetch } = await setUp()
+    const jobs = await jobsFor(provider.providerId, 3)
+    await env.DB.prepare(
+      'UPDATE webhook_endpoints SET consecutive_failures = 1, failing_since = ?2 WHERE id = ?1',
+    )
+      .bind(endpoint.id, Math.floor(Date.now() / 1000))
+      .run()
+    const { result, sent, sentDelays } = await consume(jobs, { fetch })
+    expect(receiver.received.map((r) => r.id)).toEqual([jobs[0]!.eventId])
+    expect(result.explicitAcks).toHaveLength(3)
+    expect(sent).toEqual(jobs.slice(1))
+    expect(sentDelays).toEqual([5, 5])
+    // Its 2xx ended the run: the next batch sends them together again.
+    await consume(sent, { fetch })
+    expect(receiver.received).toHaveLength(3)
+  })
+
+  it('retries the deliveries it could not put back, after their delay', async () => {
+    const { provider, receiver, fetch } = await setUp()
+    const jobs = await jobsFor(provider.providerId, WEBHOOK_PROVIDER_LIMIT + 1)
+    const batch = createMessageBatch(
+      env.WEBHOOK_QUEUE_NAME,
+      jobs.map((body, i) => ({ id: `full-${i}`, timestamp: new Date(), attempts: 1, body })),
+    )
+    const retry = vi.spyOn(batch.messages.at(-1)!, 'retry')
+    const queue = {
+      sendBatch: async () => {
+        throw new Error('queue unavailable')
+      },
+    } as unknown as Queue
+    const { webhookSecretKey } = await loadConfig(env)
+    const ctx = createExecutionContext()
+    await consumeWebhookBatch(batch, {
+      db: env.DB,
+      queue,
+      secretKey: webhookSecretKey,
+      now: () => new Date(),
+      fetch,
+      rules: WEBHOOK_DELIVERY_RULES,
+    })
+    const result = await getQueueResult(batch, ctx)
+    expect(result.retryMessages).toEqual([{ msgId: `full-${WEBHOOK_PROVIDER_LIMIT}` }])
+    expect(retry.mock.calls[0]?.[0]?.delaySeconds).toBe(5)
+    expect(receiver.received).toHaveLength(WEBHOOK_PROVIDER_LIMIT)
   })
 })
 
