@@ -513,11 +513,12 @@ describe('one provider cannot starve the others', () => {
     const fast = await setUp()
     const [silentJob] = await jobsFor(silent.provider.providerId, 1)
     const [fastJob] = await jobsFor(fast.provider.providerId, 1)
-    // Never answers, and ignores the abort signal: only the consumer's own deadline ends it.
-    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) =>
+    // The silent endpoint never answers and ignores the abort signal: only the consumer's own
+    // deadline ends it. The other answers at once, before any timer can fire.
+    const fetch = ((input: RequestInfo | URL) =>
       String(input) === silent.endpoint.url
         ? new Promise<Response>(() => {})
-        : fast.fetch(input, init)) as typeof globalThis.fetch
+        : Promise.resolve(new Response('ok'))) as typeof globalThis.fetch
     const { result } = await consume([silentJob, fastJob], { fetch, rules: { timeoutMs: 20 } })
     expect(result.retryMessages).toEqual([{ msgId: 'webhook-0' }])
     expect(result.explicitAcks).toEqual(['webhook-1'])
