@@ -649,6 +649,21 @@ describe('a slow answer', () => {
     })
     await consume([job], { fetch })
     expect(receiver.received).toHaveLength(1)
+    // What the provider reads: the attempt succeeded, and says it was counted.
+    const auth = { authorization: `Bearer ${provider.token}` }
+    const listed = await call(`/webhooks/${endpoint.id}/attempts`, { headers: auth })
+    expect(await listed.json()).toMatchObject({
+      items: [
+        {
+          event_id: job!.eventId,
+          outcome: 'succeeded',
+          duration_ms: WEBHOOK_SLOW_MS + 1,
+          error: expect.stringContaining('counted as a failure toward disabling'),
+        },
+      ],
+    })
+    const read = await call(`/webhooks/${endpoint.id}`, { headers: auth })
+    expect(await read.json()).toMatchObject({ enabled: true, consecutive_failures: 1 })
 
     // Within the bound, a 2xx ends the run of failures.
     const [next] = await jobsFor(provider.providerId, 1)
