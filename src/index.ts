@@ -9,6 +9,7 @@ import {
 } from './config.ts'
 import { republishLaggingRecords } from './domain/client-records.ts'
 import { backfillTombstones } from './domain/revocation.ts'
+import { WEBHOOK_DELIVERY_RULES } from './domain/webhooks.ts'
 import { log } from './log.ts'
 import { createNotifiers } from './channels/channels.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
@@ -53,6 +54,7 @@ export default {
           queue: env.WEBHOOK_QUEUE,
           secretKey: webhookSecretKey,
           now: () => new Date(),
+          rules: WEBHOOK_DELIVERY_RULES,
         })
       }
       case env.WEBHOOK_DEAD_LETTER_QUEUE_NAME:

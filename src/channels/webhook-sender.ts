@@ -5,8 +5,6 @@ import { fetchWithTimeout, parseRetryAfter, truncate } from './http.ts'
 
 /** Standard Webhooks: `whsec_` then base64 of the key. */
 const SECRET_PREFIX = 'whsec_'
-/** How long an endpoint has to answer. */
-export const WEBHOOK_TIMEOUT_MS = 10_000
 
 export type WebhookRequest = {
   url: string
@@ -15,6 +13,8 @@ export type WebhookRequest = {
   body: string
   /** `whsec_…` secrets; each gives one signature (two during a rotation's overlap). */
   secrets: readonly string[]
+  /** How long the endpoint has to answer (decisions.md D36): then the request is abandoned. */
+  timeoutMs: number
 }
 
 export type WebhookSendResult =
@@ -62,7 +62,7 @@ export async function sendWebhook(
       },
       body: request.body,
     },
-    WEBHOOK_TIMEOUT_MS,
+    request.timeoutMs,
   )
   const durationMs = Date.now() - started
   if (!outcome.ok) return { ok: false, status: null, error: outcome.reason, durationMs }

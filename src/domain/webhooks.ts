@@ -1,11 +1,12 @@
 // Providers' webhook endpoints (decisions.md D26): where they may point, how many, and their
-// secrets, shown once and rotated with an overlap.
+// secrets, shown once and rotated with an overlap; and how their events are delivered (D36).
 import { conflict, fieldError, notFound } from '../errors.ts'
 import { encryptWebhookSecret, generateWebhookSecret } from '../storage/webhook-secrets.ts'
 import {
   insertWebhookEndpoint,
   rotateWebhookEndpointSecret,
   updateWebhookEndpoint,
+  type DisableRule,
   type WebhookEndpoint,
   type WebhookEndpointChanges,
   type WebhookEventType,
@@ -137,4 +138,108 @@ export async function rotateWebhookSecret(
   const endpoint = await rotateWebhookEndpointSecret(deps.db, providerId, id, sealed, until)
   if (!endpoint) throw notFound(`No webhook endpoint ${id}.`)
   return { endpoint, secret }
+}
+
+// --- Delivering events (decisions.md D36) ----------------------------------------------------
+// The webhook queue consumer carries these out; entry (src/index.ts) hands them to it.
+
+/**
+ * How long an endpoint has to answer. A request still open then is abandoned and is a failed
+ * attempt, so no request holds a slot of the shared consumer longer.
+ */
+export const WEBHOOK_TIMEOUT_MS = 5_000
+/**
+ * A 2xx that took longer than this is delivered (never sent again) but counts against the
+ * endpoint like a failure: a receiver that is always slow is disabled like one that always fails.
+ */
+export const WEBHOOK_SLOW_MS = 2_000
+/** Requests one batch sends at once to endpoints of one provider. */
+export const WEBHOOK_PROVIDER_LIMIT = 3
+/** Requests one batch sends at once to one endpoint whose last attempt failed or was slow. */
+export const WEBHOOK_STRUGGLING_ENDPOINT_LIMIT = 1
+/** How long a delivery over a limit waits for each turn ahead of it: the time a turn may take. */
+export const WEBHOOK_DEFER_SECONDS = WEBHOOK_TIMEOUT_MS / 1000
+
+/**
+ * An endpoint is disabled when it has not answered 2xx within WEBHOOK_SLOW_MS for 5 days and has
+ * failed (or answered slowly) at least 10 attempts in that time: a short outage with many events
+ * does not disable it, nor does a single old failure.
+ */
+export const WEBHOOK_DISABLE_RULE: DisableRule = {
+  minFailures: 10,
+  minSeconds: 5 * 24 * 60 * 60,
+  reason: 'every attempt failed or answered slowly for 5 days',
+}
+
+/** What the consumer knows of a delivery before it sends anything. */
+export type PendingWebhookDelivery = {
+  /** Null when the endpoint no longer exists: nothing will be sent, so no limit applies. */
+  providerId: string | null
+  endpointId: string
+  /** The endpoint's last attempt failed or was slow (its run of failures is open). */
+  struggling: boolean
+}
+
+/** Sent in this batch, or put back in the queue for `delaySeconds`, not counted as an attempt. */
+export type WebhookAdmission = { send: true } | { send: false; delaySeconds: number }
+
+/**
+ * Which of a batch's deliveries are sent now, in batch order: at most WEBHOOK_PROVIDER_LIMIT of
+ * one provider, and one to an endpoint that is struggling. The others wait a turn
+ * (WEBHOOK_DEFER_SECONDS) for every WEBHOOK_PROVIDER_LIMIT of their provider's deliveries put
+ * back before them, so a provider's backlog comes back paced rather than all at once. One
+ * provider thus holds at most WEBHOOK_PROVIDER_LIMIT requests of a batch, for at most
+ * WEBHOOK_TIMEOUT_MS, and the rest of the batch is sent beside them.
+ */
+export function admitWebhookDeliveries(
+  deliveries: readonly PendingWebhookDelivery[],
+): WebhookAdmission[] {
+  const sentByProvider = new Map<string, number>()
+  const sentByEndpoint = new Map<string, number>()
+  const deferredByProvider = new Map<string, number>()
+  return deliveries.map(({ providerId, endpointId, struggling }) => {
+    if (providerId === null) return { send: true }
+    const provider = sentByProvider.get(providerId) ?? 0
+    const endpoint = sentByEndpoint.get(endpointId) ?? 0
+    const endpointLimit = struggling ? WEBHOOK_STRUGGLING_ENDPOINT_LIMIT : WEBHOOK_PROVIDER_LIMIT
+    if (provider < WEBHOOK_PROVIDER_LIMIT && endpoint < endpointLimit) {
+      sentByProvider.set(providerId, provider + 1)
+      sentByEndpoint.set(endpointId, endpoint + 1)
+      return { send: true }
+    }
+    const deferred = (deferredByProvider.get(providerId) ?? 0) + 1
+    deferredByProvider.set(providerId, deferred)
+    const turns = Math.ceil(deferred / WEBHOOK_PROVIDER_LIMIT)
+    return { send: false, delaySeconds: turns * WEBHOOK_DEFER_SECONDS }
+  })
+}
+
+/** An endpoint's answer as the sender measured it. */
+export type WebhookAnswer = { ok: boolean; status: number | null; durationMs: number }
+
+/**
+ * Whether an attempt counts against its endpoint (toward disabling, and as struggling): every
+ * failure, and a 2xx slower than WEBHOOK_SLOW_MS. With the note a slow 2xx is recorded with, for
+ * the provider to read in the attempt's `error`.
+ */
+export function judgeWebhookAnswer(answer: WebhookAnswer): {
+  countsAsFailure: boolean
+  slowNote: string | null
+} {
+  if (!answer.ok) return { countsAsFailure: true, slowNote: null }
+  if (answer.durationMs <= WEBHOOK_SLOW_MS) return { countsAsFailure: false, slowNote: null }
+  return {
+    countsAsFailure: true,
+    slowNote:
+      `answered ${answer.status} after ${answer.durationMs} ms, over ${WEBHOOK_SLOW_MS} ms: ` +
+      'delivered, but counted as a failure toward disabling',
+  }
+}
+
+/** The rules the webhook queue consumer applies, as src/index.ts passes them. */
+export const WEBHOOK_DELIVERY_RULES = {
+  timeoutMs: WEBHOOK_TIMEOUT_MS,
+  disableRule: WEBHOOK_DISABLE_RULE,
+  admit: admitWebhookDeliveries,
+  judge: judgeWebhookAnswer,
 }

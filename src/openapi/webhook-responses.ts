@@ -8,12 +8,14 @@ export const WebhookEndpoint = z
     url: z.string(),
     event_types: z.array(z.string()),
     enabled: z.boolean(),
-    disabled_reason: z
-      .string()
-      .nullable()
-      .meta({ description: 'Why it was disabled: by the provider, or after failing for 5 days.' }),
+    disabled_reason: z.string().nullable().meta({
+      description:
+        'Why it was disabled: by the provider, or after failing or answering slowly for 5 days.',
+    }),
     disabled_at: z.string().nullable(),
-    consecutive_failures: z.int().meta({ description: 'Failed attempts since the last success.' }),
+    consecutive_failures: z.int().meta({
+      description: 'Failed attempts, and 2xx answers slower than 2 s, since the last 2xx in time.',
+    }),
     previous_secret_valid_until: z.string().nullable().meta({
       description: 'During a rotation overlap: until when the previous secret still signs.',
     }),
@@ -37,7 +39,14 @@ export const WebhookAttempt = z
     attempt: z.int().meta({ description: '1 for the first attempt at this event.' }),
     attempted_at: z.string(),
     http_status: z.int().nullable().meta({ description: 'Null when no answer came.' }),
-    error: z.string().nullable(),
+    error: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          'Why the attempt failed; on a succeeded attempt, that its 2xx came after 2 s and counted ' +
+          'as a failure toward disabling.',
+      }),
     duration_ms: z.int(),
     outcome: z.enum(['succeeded', 'retrying', 'dead']),
     next_attempt_at: z.string().nullable(),

@@ -1,6 +1,8 @@
 // The webhook queue consumer (decisions.md D26): an event is fanned out to the provider's endpoints
 // subscribed to its type, one queue message each; each of those is one signed POST, recorded as an
-// attempt and retried with backoff until it succeeds or is dead for that endpoint.
+// attempt and retried with backoff until it succeeds or is dead for that endpoint. Which requests a
+// batch sends, how long they may take and what counts against an endpoint are domain's rules
+// (decisions.md D36), handed in as `rules`.
 import { log } from '../log.ts'
 import { sendWebhook } from '../channels/webhook-sender.ts'
 import { insertAuditEvent } from '../storage/audit-events.ts'
@@ -8,7 +10,7 @@ import { decryptWebhookSecret } from '../storage/webhook-secrets.ts'
 import {
   claimWebhookDelivery,
   fanOutWebhookEvent,
-  findWebhookEndpointById,
+  findWebhookEndpointsByIds,
   findWebhookEvent,
   markWebhookDeliveryDead,
   markWebhookEventFannedOut,
@@ -28,17 +30,30 @@ import { WebhookDeliveryJob, WebhookFanOutJob, WebhookJob } from './webhook-job.
  * only sees messages whose consumer itself kept failing.
  */
 export const WEBHOOK_MAX_ATTEMPTS = 12
-/** Longer than a request may take (10 s): a consumer that died holding a delivery lets it go. */
+/** Longer than a request may take (decisions.md D36: 5 s): a consumer that died lets it go. */
 export const WEBHOOK_LEASE_SECONDS = 30
+
 /**
- * An endpoint is disabled when it has not answered 2xx for 5 days and has failed at least 10
- * attempts in that time: a short outage with many events does not disable it, nor does a single
- * old failure.
+ * The delivery rules this consumer carries out: src/domain/webhooks.ts's WEBHOOK_DELIVERY_RULES,
+ * handed in by src/index.ts (decisions.md D36).
  */
-export const WEBHOOK_DISABLE_RULE: DisableRule = {
-  minFailures: 10,
-  minSeconds: 5 * 24 * 60 * 60,
-  reason: 'every attempt failed for 5 days',
+export type WebhookDeliveryRules = {
+  /** How long an endpoint has to answer. */
+  timeoutMs: number
+  disableRule: DisableRule
+  /** For each delivery of a batch, in order: send it now, or put it back for a while. */
+  admit(
+    deliveries: ReadonlyArray<{
+      providerId: string | null
+      endpointId: string
+      struggling: boolean
+    }>,
+  ): Array<{ send: true } | { send: false; delaySeconds: number }>
+  /** Whether an answer counts against its endpoint, and the note a slow 2xx is recorded with. */
+  judge(answer: { ok: boolean; status: number | null; durationMs: number }): {
+    countsAsFailure: boolean
+    slowNote: string | null
+  }
 }
 
 export type WebhookConsumerDeps = {
@@ -48,43 +63,130 @@ export type WebhookConsumerDeps = {
   /** Decrypts the endpoints' secrets (config webhookSecretKey). */
   secretKey: CryptoKey
   now: () => Date
+  rules: WebhookDeliveryRules
   fetch?: typeof globalThis.fetch
 }
 
+type Delivery = { message: Message<unknown>; job: WebhookDeliveryJob }
+
+/**
+ * Every job of the batch runs at once: fan-outs, and the deliveries the rules admit, so a slow
+ * endpoint holds up none of the others' requests (decisions.md D36). The endpoints of the
+ * deliveries are read first, in one query, for the rules to see whose they are.
+ */
 export async function consumeWebhookBatch(
   batch: MessageBatch<unknown>,
   deps: WebhookConsumerDeps,
 ): Promise<void> {
-  await Promise.all(batch.messages.map((message) => consumeOne(message, deps)))
+  const deliveries: Delivery[] = []
+  const fanOuts: Array<Promise<void>> = []
+  for (const message of batch.messages) {
+    const job = WebhookJob.safeParse(message.body)
+    if (!job.success) {
+      log('error', 'dropping a malformed webhook job', { queueMessageId: message.id })
+      message.ack()
+      continue
+    }
+    const delivery = WebhookDeliveryJob.safeParse(job.data)
+    if (delivery.success) deliveries.push({ message, job: delivery.data })
+    else {
+      const { eventId } = job.data
+      fanOuts.push(settle(message, job.data, () => fanOut(eventId, deps)))
+    }
+  }
+  await Promise.all([...fanOuts, deliverAdmitted(deliveries, deps)])
 }
 
-async function consumeOne(message: Message<unknown>, deps: WebhookConsumerDeps): Promise<void> {
-  const job = WebhookJob.safeParse(message.body)
-  if (!job.success) {
-    log('error', 'dropping a malformed webhook job', { queueMessageId: message.id })
-    message.ack()
-    return
-  }
+/**
+ * Runs one job and settles its message: acked when the job is done, retried after the seconds it
+ * returns; a throw (a bug, D1 down) retries it with backoff.
+ */
+async function settle(
+  message: Message<unknown>,
+  job: WebhookJob,
+  run: () => Promise<number | null>,
+): Promise<void> {
   try {
-    const delivery = WebhookDeliveryJob.safeParse(job.data)
-    if (delivery.success) {
-      await deliver(delivery.data.eventId, delivery.data.endpointId, message, deps)
-    } else {
-      await fanOut(job.data.eventId, deps)
-      message.ack()
-    }
+    const retryAfter = await run()
+    if (retryAfter === null) message.ack()
+    else message.retry({ delaySeconds: retryAfter })
   } catch (cause) {
     // A bug or a D1 outage: try again later rather than lose the event.
-    log('error', 'webhook job failed', { ...job.data, cause: String(cause) })
+    log('error', 'webhook job failed', { ...job, cause: String(cause) })
     message.retry({ delaySeconds: backoff(message.attempts) })
   }
 }
 
+async function deliverAdmitted(deliveries: Delivery[], deps: WebhookConsumerDeps): Promise<void> {
+  if (deliveries.length === 0) return
+  let endpoints: Map<string, WebhookEndpoint>
+  try {
+    endpoints = await findWebhookEndpointsByIds(
+      deps.db,
+      deliveries.map(({ job }) => job.endpointId),
+    )
+  } catch (cause) {
+    log('error', 'webhook endpoints could not be read', { cause: String(cause) })
+    for (const { message } of deliveries) message.retry({ delaySeconds: backoff(message.attempts) })
+    return
+  }
+  const admissions = deps.rules.admit(
+    deliveries.map(({ job }) => {
+      const endpoint = endpoints.get(job.endpointId)
+      return {
+        providerId: endpoint?.providerId ?? null,
+        endpointId: job.endpointId,
+        struggling: (endpoint?.consecutiveFailures ?? 0) > 0,
+      }
+    }),
+  )
+  const later: Array<Delivery & { delaySeconds: number }> = []
+  const sending: Array<Promise<void>> = []
+  deliveries.forEach((delivery, i) => {
+    const admission = admissions[i] ?? { send: true }
+    if (!admission.send) later.push({ ...delivery, delaySeconds: admission.delaySeconds })
+    else {
+      const endpoint = endpoints.get(delivery.job.endpointId) ?? null
+      const run = () => deliver(delivery.job, endpoint, deps)
+      sending.push(settle(delivery.message, delivery.job, run))
+    }
+  })
+  await Promise.all([...sending, putBack(later, deps)])
+}
+
+/**
+ * Deliveries over a batch's limits go back to the queue as new messages, to come back after
+ * their delay: not an attempt (nothing is claimed), and not one of the queue's retries, which
+ * max_retries counts and would end in the dead-letter queue for a delivery that only waited.
+ */
+async function putBack(
+  later: Array<Delivery & { delaySeconds: number }>,
+  deps: WebhookConsumerDeps,
+): Promise<void> {
+  if (later.length === 0) return
+  try {
+    await deps.queue.sendBatch(
+      later.map(({ job, delaySeconds }) => ({
+        body: job,
+        contentType: 'json' as const,
+        delaySeconds,
+      })),
+    )
+    for (const { message } of later) message.ack()
+  } catch (cause) {
+    log('warn', 'webhook deliveries could not be put back; retried instead', {
+      count: later.length,
+      cause: String(cause),
+    })
+    for (const { message, delaySeconds } of later) message.retry({ delaySeconds })
+  }
+}
+
 /** One queue message per endpoint still to be sent the event; then the event is fanned out. */
-async function fanOut(eventId: string, deps: WebhookConsumerDeps): Promise<void> {
+async function fanOut(eventId: string, deps: WebhookConsumerDeps): Promise<null> {
   const event = await findWebhookEvent(deps.db, eventId)
   // No row: no endpoint wanted the type when it happened (the outbox row was not written).
-  if (!event) return
+  if (!event) return null
   const now = epochSeconds(deps.now())
   const endpointIds = await fanOutWebhookEvent(deps.db, event, now)
   if (endpointIds.length > 0) {
@@ -96,36 +198,32 @@ async function fanOut(eventId: string, deps: WebhookConsumerDeps): Promise<void>
     )
   }
   await markWebhookEventFannedOut(deps.db, eventId, now)
+  return null
 }
 
+/** One attempt; the seconds until the next one, or null when the delivery is over. */
 async function deliver(
-  eventId: string,
-  endpointId: string,
-  message: Message<unknown>,
+  { eventId, endpointId }: WebhookDeliveryJob,
+  endpoint: WebhookEndpoint | null,
   deps: WebhookConsumerDeps,
-): Promise<void> {
+): Promise<number | null> {
   const started = deps.now()
-  const attempt = await claimWebhookDelivery(
-    deps.db,
-    eventId,
-    endpointId,
-    epochSeconds(started),
-    WEBHOOK_LEASE_SECONDS,
-  )
-  // Succeeded (never sent twice), dead, deleted, or held by another consumer: nothing to do.
-  if (attempt === null) {
-    message.ack()
-    return
-  }
-  const [event, endpoint] = await Promise.all([
+  const [attempt, event] = await Promise.all([
+    claimWebhookDelivery(
+      deps.db,
+      eventId,
+      endpointId,
+      epochSeconds(started),
+      WEBHOOK_LEASE_SECONDS,
+    ),
     findWebhookEvent(deps.db, eventId),
-    findWebhookEndpointById(deps.db, endpointId),
   ])
+  // Succeeded (never sent twice), dead, deleted, or held by another consumer: nothing to do.
+  if (attempt === null) return null
   if (!event || !endpoint || !endpoint.enabled) {
     // Disabled since the fan-out: its pending events are dropped, not kept for a re-enable.
     await markWebhookDeliveryDead(deps.db, eventId, endpointId)
-    message.ack()
-    return
+    return null
   }
   const result = await sendWebhook(
     {
@@ -133,27 +231,28 @@ async function deliver(
       id: event.id,
       body: event.payload,
       secrets: await secretsOf(endpoint, deps),
+      timeoutMs: deps.rules.timeoutMs,
     },
     started,
     deps.fetch,
   )
+  const { countsAsFailure, slowNote } = deps.rules.judge(result)
   const attemptedAt = started
   if (result.ok) {
-    await record(deps, event, endpoint, {
+    await record(deps, event, endpoint, countsAsFailure, {
       attempt,
       attemptedAt,
       httpStatus: result.status,
-      error: null,
+      error: slowNote,
       durationMs: result.durationMs,
       outcome: 'succeeded',
       nextAttemptAt: null,
     })
-    message.ack()
-    return
+    return null
   }
   const dead = attempt >= WEBHOOK_MAX_ATTEMPTS
   const delay = backoff(attempt, result.retryAfterSeconds)
-  await record(deps, event, endpoint, {
+  await record(deps, event, endpoint, countsAsFailure, {
     attempt,
     attemptedAt,
     httpStatus: result.status,
@@ -162,8 +261,7 @@ async function deliver(
     outcome: dead ? 'dead' : 'retrying',
     nextAttemptAt: dead ? null : epochSeconds(started) + delay,
   })
-  if (dead) message.ack()
-  else message.retry({ delaySeconds: delay })
+  return dead ? null : delay
 }
 
 /** The secrets that sign: the current one, and the previous one during a rotation's overlap. */
@@ -180,18 +278,20 @@ async function record(
   deps: WebhookConsumerDeps,
   event: WebhookEvent,
   endpoint: WebhookEndpoint,
+  countsAsFailure: boolean,
   attempt: Omit<Parameters<typeof recordWebhookAttempt>[1], 'eventId' | 'endpointId'>,
 ): Promise<void> {
+  const rule = deps.rules.disableRule
   const disabled = await recordWebhookAttempt(
     deps.db,
     { ...attempt, eventId: event.id, endpointId: endpoint.id },
-    WEBHOOK_DISABLE_RULE,
+    { countsAsFailure, rule },
   )
   if (!disabled) return
   log('warn', 'webhook endpoint disabled', {
     endpointId: endpoint.id,
     providerId: endpoint.providerId,
-    reason: WEBHOOK_DISABLE_RULE.reason,
+    reason: rule.reason,
   })
   await insertAuditEvent(deps.db, {
     action: 'webhook.disabled',
@@ -200,7 +300,7 @@ async function record(
     target: endpoint.id,
     requestId: null,
     ip: null,
-    detail: { provider_id: endpoint.providerId, reason: WEBHOOK_DISABLE_RULE.reason },
+    detail: { provider_id: endpoint.providerId, reason: rule.reason },
     occurredAt: deps.now().toISOString(),
   })
 }

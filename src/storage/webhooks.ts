@@ -114,12 +114,17 @@ export async function findWebhookEndpoint(
   return row ? toEndpoint(row) : null
 }
 
-export async function findWebhookEndpointById(
+/** The endpoints among `ids` that exist, whoever their provider, in one query. */
+export async function findWebhookEndpointsByIds(
   db: D1Database,
-  id: string,
-): Promise<WebhookEndpoint | null> {
-  const row = await db.prepare(`${SELECT_ENDPOINT} WHERE id = ?1`).bind(id).first<EndpointRow>()
-  return row ? toEndpoint(row) : null
+  ids: readonly string[],
+): Promise<Map<string, WebhookEndpoint>> {
+  if (ids.length === 0) return new Map()
+  const { results } = await db
+    .prepare(`${SELECT_ENDPOINT} WHERE id IN (SELECT value FROM json_each(?1))`)
+    .bind(JSON.stringify([...new Set(ids)]))
+    .all<EndpointRow>()
+  return new Map(results.map((row) => [row.id, toEndpoint(row)]))
 }
 
 /** A page of the provider's endpoints in id order, after `after`. */
@@ -427,16 +432,16 @@ export type DisableRule = { minFailures: number; minSeconds: number; reason: str
 
 /**
  * Records an attempt in one batch: the attempt's row, the delivery's new state, the endpoint's
- * run of failures (reset by a success), and the endpoint's disablement when the run has reached
- * both of `rule`'s bounds. True when this attempt disabled the endpoint.
+ * run of failures (extended when the attempt `countsAsFailure`, which a slow success does too,
+ * reset otherwise), and the endpoint's disablement when the run has reached both of `rule`'s
+ * bounds. True when this attempt disabled the endpoint.
  */
 export async function recordWebhookAttempt(
   db: D1Database,
   attempt: NewWebhookAttempt,
-  rule: DisableRule,
+  { countsAsFailure, rule }: { countsAsFailure: boolean; rule: DisableRule },
 ): Promise<boolean> {
   const now = Math.floor(attempt.attemptedAt.getTime() / 1000)
-  const succeeded = attempt.outcome === 'succeeded'
   const status = attempt.outcome === 'retrying' ? 'pending' : attempt.outcome
   const results = await db.batch([
     db
@@ -465,7 +470,7 @@ export async function recordWebhookAttempt(
          WHERE event_id = ?1 AND endpoint_id = ?2`,
       )
       .bind(attempt.eventId, attempt.endpointId, status, attempt.nextAttemptAt),
-    succeeded
+    !countsAsFailure
       ? db
           .prepare(
             `UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL

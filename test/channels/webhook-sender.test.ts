@@ -9,6 +9,7 @@ const request = (url: string): WebhookRequest => ({
   id: 'msg_1',
   body: '{}',
   secrets: [SECRET],
+  timeoutMs: 5000,
 })
 const NOW = new Date('2026-01-01T00:00:00Z')
 

@@ -1,13 +1,19 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import { describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import worker from '../../src/index.ts'
 import { loadConfig } from '../../src/config.ts'
 import { publishWebhookEvents } from '../../src/storage/delivery-lifecycle.ts'
 import {
+  WEBHOOK_DELIVERY_RULES,
+  WEBHOOK_PROVIDER_LIMIT,
+  WEBHOOK_SLOW_MS,
+} from '../../src/domain/webhooks.ts'
+import {
   consumeWebhookBatch,
   consumeWebhookDeadLetters,
   WEBHOOK_MAX_ATTEMPTS,
+  type WebhookDeliveryRules,
 } from '../../src/queue/webhook-consumer.ts'
 import { sweepWebhookOutbox } from '../../src/queue/webhook-sweeper.ts'
 import type { StandIn } from '../../stand-in/app.ts'
@@ -22,38 +28,66 @@ import {
   verifiesWith,
 } from '../helpers/webhooks.ts'
 
-/** A queue that only remembers what it was sent. */
+/** A queue that only remembers what it was sent, and after how long it would deliver it. */
 function fakeQueue() {
   const sent: unknown[] = []
+  const sentDelays: Array<number | undefined> = []
   const queue = {
     sendBatch: async (messages: Iterable<MessageSendRequest>) => {
-      for (const m of messages) sent.push(m.body)
+      for (const m of messages) {
+        sent.push(m.body)
+        sentDelays.push(m.delaySeconds)
+      }
     },
   } as unknown as Queue
-  return { queue, sent }
+  return { queue, sent, sentDelays }
+}
+
+type ConsumeOptions = {
+  fetch?: typeof globalThis.fetch
+  now?: () => Date
+  queueName?: string
+  rules?: Partial<WebhookDeliveryRules>
+  /** Called once the batch is made, before it is consumed (to watch its messages). */
+  watch?: (messages: readonly Message<unknown>[]) => void
 }
 
 async function consume(
   bodies: unknown[],
-  { fetch, now = () => new Date(), queueName = env.WEBHOOK_QUEUE_NAME } = {} as {
-    fetch?: typeof globalThis.fetch
-    now?: () => Date
-    queueName?: string
-  },
+  {
+    fetch,
+    now = () => new Date(),
+    queueName = env.WEBHOOK_QUEUE_NAME,
+    rules,
+    watch,
+  } = {} as ConsumeOptions,
 ) {
   const batch = createMessageBatch(
     queueName,
     bodies.map((body, i) => ({ id: `webhook-${i}`, timestamp: new Date(), attempts: 1, body })),
   )
   const retries = batch.messages.map((m) => vi.spyOn(m, 'retry'))
+  watch?.(batch.messages)
   const ctx = createExecutionContext()
-  const { queue, sent } = fakeQueue()
+  const { queue, sent, sentDelays } = fakeQueue()
   const { webhookSecretKey } = await loadConfig(env)
-  const deps = { db: env.DB, queue, secretKey: webhookSecretKey, now, fetch }
+  const deps = {
+    db: env.DB,
+    queue,
+    secretKey: webhookSecretKey,
+    now,
+    fetch,
+    rules: { ...WEBHOOK_DELIVERY_RULES, ...rules },
+  }
   if (queueName === env.WEBHOOK_QUEUE_NAME) await consumeWebhookBatch(batch, deps)
   else await consumeWebhookDeadLetters(batch, deps)
   const result = await getQueueResult(batch, ctx)
-  return { result, sent, delays: retries.map((s) => s.mock.calls[0]?.[0]?.delaySeconds) }
+  return {
+    result,
+    sent,
+    sentDelays,
+    delays: retries.map((s) => s.mock.calls[0]?.[0]?.delaySeconds),
+  }
 }
 
 /** Fan-out then delivery, as the queue would run them: the per-endpoint jobs it created. */
@@ -299,7 +333,12 @@ describe('a delivery', () => {
     } as unknown as D1Database
     const { webhookSecretKey } = await loadConfig(env)
     const ctx = createExecutionContext()
-    const deps = { queue: fakeQueue().queue, secretKey: webhookSecretKey, now: () => new Date() }
+    const deps = {
+      queue: fakeQueue().queue,
+      secretKey: webhookSecretKey,
+      now: () => new Date(),
+      rules: WEBHOOK_DELIVERY_RULES,
+    }
     await consumeWebhookBatch(batch, { ...deps, db: broken })
     expect((await getQueueResult(batch, ctx)).retryMessages).toEqual([{ msgId: 'broken' }])
     expect(retry.mock.calls[0]?.[0]?.delaySeconds).toBeGreaterThanOrEqual(20)
@@ -361,7 +400,7 @@ describe('an endpoint that keeps failing', () => {
     const read = await call(`/webhooks/${endpoint.id}`, { headers: auth })
     expect(await read.json()).toMatchObject({
       enabled: false,
-      disabled_reason: 'every attempt failed for 5 days',
+      disabled_reason: 'every attempt failed or answered slowly for 5 days',
       disabled_at: expect.any(String),
       consecutive_failures: 10,
     })
@@ -402,6 +441,263 @@ describe('an endpoint that keeps failing', () => {
       .bind(endpoint.id)
       .first<{ status: string }>()
     expect(row?.status).toBe('enabled')
+  })
+})
+
+/** A promise and the function that settles it, for answers the test releases when it wants. */
+function deferred<T>() {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+type EndpointRow = { status: string; consecutive_failures: number; failing_since: number | null }
+const endpointRow = (id: string) =>
+  env.DB.prepare(
+    'SELECT status, consecutive_failures, failing_since FROM webhook_endpoints WHERE id = ?1',
+  )
+    .bind(id)
+    .first<EndpointRow>()
+
+/** `count` events of one provider for one endpoint: their delivery jobs, fanned out. */
+async function jobsFor(providerId: string, count: number) {
+  const jobs: Array<{ eventId: string; endpointId: string }> = []
+  for (let i = 0; i < count; i++) jobs.push(...(await fanOut(await emitEvent(providerId))))
+  return jobs
+}
+
+describe('one provider cannot starve the others', () => {
+  it("sends another provider's delivery while a slow endpoint still keeps its answer", async () => {
+    const slow = await setUp()
+    const fast = await setUp()
+    const [slowJob] = await jobsFor(slow.provider.providerId, 1)
+    const [fastJob] = await jobsFor(fast.provider.providerId, 1)
+    const answer = deferred<Response>()
+    const order: string[] = []
+    const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input) === slow.endpoint.url) return answer.promise
+      return fast.fetch(input, init)
+    }) as unknown as typeof globalThis.fetch
+    const fastAcked = deferred<void>()
+    const running = consume([slowJob, fastJob], {
+      fetch,
+      watch: ([, fastMessage]) => {
+        const ack = fastMessage!.ack.bind(fastMessage)
+        vi.spyOn(fastMessage!, 'ack').mockImplementation(() => {
+          order.push('fast delivery acked')
+          ack()
+          fastAcked.resolve()
+        })
+      },
+    })
+    // The fast provider's delivery ends, recorded, while the slow endpoint has not answered.
+    await fastAcked.promise
+    expect(await deliveryOf(fastJob!.eventId, fast.endpoint.id)).toEqual({
+      status: 'succeeded',
+      attempts: 1,
+    })
+    expect(fast.receiver.received).toHaveLength(1)
+    order.push('slow endpoint answers')
+    answer.resolve(new Response('ok'))
+    const { result } = await running
+    expect(order).toEqual(['fast delivery acked', 'slow endpoint answers'])
+    expect(fetch).toHaveBeenCalledTimes(2)
+    expect(result.explicitAcks).toEqual(['webhook-0', 'webhook-1'])
+    expect(await deliveryOf(slowJob!.eventId, slow.endpoint.id)).toMatchObject({
+      status: 'succeeded',
+    })
+  })
+
+  it('abandons a request at the timeout: a failed attempt, retried, the rest delivered', async () => {
+    const silent = await setUp()
+    const fast = await setUp()
+    const [silentJob] = await jobsFor(silent.provider.providerId, 1)
+    const [fastJob] = await jobsFor(fast.provider.providerId, 1)
+    // The silent endpoint never answers and ignores the abort signal: only the consumer's own
+    // deadline ends it. The other answers at once, before any timer can fire.
+    const fetch = ((input: RequestInfo | URL) =>
+      String(input) === silent.endpoint.url
+        ? new Promise<Response>(() => {})
+        : Promise.resolve(new Response('ok'))) as typeof globalThis.fetch
+    const { result } = await consume([silentJob, fastJob], { fetch, rules: { timeoutMs: 20 } })
+    expect(result.retryMessages).toEqual([{ msgId: 'webhook-0' }])
+    expect(result.explicitAcks).toEqual(['webhook-1'])
+    expect(await attemptsOf(silentJob!.eventId)).toEqual([
+      expect.objectContaining({
+        http_status: null,
+        outcome: 'retrying',
+        error: 'did not answer within 20 ms',
+      }),
+    ])
+    expect(await endpointRow(silent.endpoint.id)).toMatchObject({ consecutive_failures: 1 })
+    expect(await deliveryOf(fastJob!.eventId, fast.endpoint.id)).toMatchObject({
+      status: 'succeeded',
+    })
+  })
+
+  it(`sends at most ${WEBHOOK_PROVIDER_LIMIT} of a provider's deliveries a batch; the rest wait unclaimed`, async () => {
+    const busy = await setUp()
+    const other = await setUp()
+    const busyJobs = await jobsFor(busy.provider.providerId, WEBHOOK_PROVIDER_LIMIT + 2)
+    const [otherJob] = await jobsFor(other.provider.providerId, 1)
+    const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) =>
+      busy.fetch(input, init),
+    ) as unknown as typeof globalThis.fetch
+    // The other provider's delivery comes last, behind the busy provider's.
+    const { result, sent, sentDelays } = await consume([...busyJobs, otherJob], { fetch })
+    expect(fetch).toHaveBeenCalledTimes(WEBHOOK_PROVIDER_LIMIT + 1)
+    expect(busy.receiver.received).toHaveLength(WEBHOOK_PROVIDER_LIMIT)
+    expect(other.receiver.received).toHaveLength(1)
+    // Every message is settled once; the two over the limit went back as new messages.
+    expect(result.retryMessages).toEqual([])
+    expect(result.explicitAcks).toHaveLength(busyJobs.length + 1)
+    const putBack = busyJobs.slice(WEBHOOK_PROVIDER_LIMIT)
+    expect(sent).toEqual(putBack)
+    expect(sentDelays).toEqual([5, 5])
+    for (const job of putBack) {
+      expect(await deliveryOf(job.eventId, job.endpointId)).toEqual({
+        status: 'pending',
+        attempts: 0,
+      })
+    }
+    // Back from the queue, they are sent as any delivery is.
+    await consume(sent, { fetch })
+    expect(busy.receiver.received).toHaveLength(busyJobs.length)
+  })
+
+  it('sends one request a batch to an endpoint whose last attempt failed', async () => {
+    const { provider, endpoint, receiver, fetch } = await setUp()
+    const jobs = await jobsFor(provider.providerId, 3)
+    await env.DB.prepare(
+      'UPDATE webhook_endpoints SET consecutive_failures = 1, failing_since = ?2 WHERE id = ?1',
+    )
+      .bind(endpoint.id, Math.floor(Date.now() / 1000))
+      .run()
+    const { result, sent, sentDelays } = await consume(jobs, { fetch })
+    expect(receiver.received.map((r) => r.id)).toEqual([jobs[0]!.eventId])
+    expect(result.explicitAcks).toHaveLength(3)
+    expect(sent).toEqual(jobs.slice(1))
+    expect(sentDelays).toEqual([5, 5])
+    // Its 2xx ended the run: the next batch sends them together again.
+    await consume(sent, { fetch })
+    expect(receiver.received).toHaveLength(3)
+  })
+
+  it('retries the deliveries it could not put back, after their delay', async () => {
+    const { provider, receiver, fetch } = await setUp()
+    const jobs = await jobsFor(provider.providerId, WEBHOOK_PROVIDER_LIMIT + 1)
+    const batch = createMessageBatch(
+      env.WEBHOOK_QUEUE_NAME,
+      jobs.map((body, i) => ({ id: `full-${i}`, timestamp: new Date(), attempts: 1, body })),
+    )
+    const retry = vi.spyOn(batch.messages.at(-1)!, 'retry')
+    const queue = {
+      sendBatch: async () => {
+        throw new Error('queue unavailable')
+      },
+    } as unknown as Queue
+    const { webhookSecretKey } = await loadConfig(env)
+    const ctx = createExecutionContext()
+    await consumeWebhookBatch(batch, {
+      db: env.DB,
+      queue,
+      secretKey: webhookSecretKey,
+      now: () => new Date(),
+      fetch,
+      rules: WEBHOOK_DELIVERY_RULES,
+    })
+    const result = await getQueueResult(batch, ctx)
+    expect(result.retryMessages).toEqual([{ msgId: `full-${WEBHOOK_PROVIDER_LIMIT}` }])
+    expect(retry.mock.calls[0]?.[0]?.delaySeconds).toBe(5)
+    expect(receiver.received).toHaveLength(WEBHOOK_PROVIDER_LIMIT)
+  })
+})
+
+describe('a slow answer', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  /** A fetch that answers through the stand-in after `ms` of the (fake) clock. */
+  const answeringAfter = (ms: number, fetch: typeof globalThis.fetch) =>
+    (async (input: RequestInfo | URL, init?: RequestInit) => {
+      vi.setSystemTime(Date.now() + ms)
+      return fetch(input, init)
+    }) as typeof globalThis.fetch
+
+  it(`over ${WEBHOOK_SLOW_MS} ms is delivered, never sent again, and counts as a failure`, async () => {
+    const { provider, endpoint, receiver, fetch } = await setUp()
+    const [job] = await jobsFor(provider.providerId, 1)
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const slow = await consume([job], { fetch: answeringAfter(WEBHOOK_SLOW_MS + 1, fetch) })
+    expect(slow.result.explicitAcks).toEqual(['webhook-0'])
+    expect(await deliveryOf(job!.eventId, endpoint.id)).toEqual({
+      status: 'succeeded',
+      attempts: 1,
+    })
+    expect(await attemptsOf(job!.eventId)).toEqual([
+      expect.objectContaining({
+        http_status: 200,
+        outcome: 'succeeded',
+        error: `answered 200 after ${WEBHOOK_SLOW_MS + 1} ms, over ${WEBHOOK_SLOW_MS} ms: delivered, but counted as a failure toward disabling`,
+      }),
+    ])
+    expect(await endpointRow(endpoint.id)).toMatchObject({
+      status: 'enabled',
+      consecutive_failures: 1,
+      failing_since: expect.any(Number),
+    })
+    await consume([job], { fetch })
+    expect(receiver.received).toHaveLength(1)
+    // What the provider reads: the attempt succeeded, and says it was counted.
+    const auth = { authorization: `Bearer ${provider.token}` }
+    const listed = await call(`/webhooks/${endpoint.id}/attempts`, { headers: auth })
+    expect(await listed.json()).toMatchObject({
+      items: [
+        {
+          event_id: job!.eventId,
+          outcome: 'succeeded',
+          duration_ms: WEBHOOK_SLOW_MS + 1,
+          error: expect.stringContaining('counted as a failure toward disabling'),
+        },
+      ],
+    })
+    const read = await call(`/webhooks/${endpoint.id}`, { headers: auth })
+    expect(await read.json()).toMatchObject({ enabled: true, consecutive_failures: 1 })
+
+    // Within the bound, a 2xx ends the run of failures.
+    const [next] = await jobsFor(provider.providerId, 1)
+    await consume([next], { fetch: answeringAfter(WEBHOOK_SLOW_MS, fetch) })
+    expect(await endpointRow(endpoint.id)).toMatchObject({
+      consecutive_failures: 0,
+      failing_since: null,
+    })
+  })
+
+  it('disables an endpoint that has answered nothing in time for 5 days', async () => {
+    const { provider, endpoint, fetch } = await setUp()
+    const sixDaysAgo = Math.floor(Date.now() / 1000) - 6 * 24 * 60 * 60
+    await env.DB.prepare(
+      'UPDATE webhook_endpoints SET consecutive_failures = 9, failing_since = ?2 WHERE id = ?1',
+    )
+      .bind(endpoint.id, sixDaysAgo)
+      .run()
+    const [job] = await jobsFor(provider.providerId, 1)
+    vi.useFakeTimers({ toFake: ['Date'] })
+    await consume([job], { fetch: answeringAfter(WEBHOOK_SLOW_MS + 1000, fetch) })
+    expect(await deliveryOf(job!.eventId, endpoint.id)).toMatchObject({ status: 'succeeded' })
+    expect(await endpointRow(endpoint.id)).toMatchObject({
+      status: 'disabled',
+      consecutive_failures: 10,
+    })
+    const audit = await env.DB.prepare(
+      `SELECT detail FROM audit_events WHERE action = 'webhook.disabled' AND target = ?1`,
+    )
+      .bind(endpoint.id)
+      .first<{ detail: string }>()
+    expect(JSON.parse(audit!.detail)).toMatchObject({
+      reason: 'every attempt failed or answered slowly for 5 days',
+    })
   })
 })
 
