@@ -218,6 +218,11 @@ export default {
   },
 } satisfies ExportedHandler<Env>
 
+// Wrangler bundles a Worker only if it exports every Durable Object class its configuration binds.
+// Unused here: bench/server.ts binds this Worker's SEND_SHARDS to the Portero Worker's class, so
+// both reach the same shards.
+export { SendShard } from '../src/index.ts'
+
 /**
  * One request per hot route through the whole app on Portero's local bindings (the storage the
  * HTTP scenarios used), after one unmeasured request that warms whatever it caches: the rounds
