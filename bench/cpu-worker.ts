@@ -18,7 +18,9 @@ import {
   type TokenStateDeps,
 } from '../src/domain/token-state.ts'
 import { issueAccessToken, verifyAccessToken, type IssueTokenInput } from '../src/domain/tokens.ts'
+import { MAX_SEND_QUOTA } from '../src/domain/quotas.ts'
 import { sha256Hex } from '../src/encoding.ts'
+import { sendShardFor } from '../src/shards/send-shard.ts'
 import { publishClientRecord, type ClientRecord } from '../src/storage/client-records.ts'
 import { forgetEdgeState } from '../src/storage/edge-state.ts'
 import { tokenHash, writeCachedToken } from '../src/storage/token-cache.ts'
@@ -213,6 +215,21 @@ export default {
     await measure('local D1 binding: INSERT of one row (wall time)', () =>
       env.DB.prepare('INSERT INTO bench (value) VALUES (?)').bind('row').run(),
     )
+    // A shard of its own, with quotas no run reaches: each call counts one message and commits.
+    const shard = sendShardFor(env.SEND_SHARDS, 'bench-cpu')
+    const unlimited = {
+      perMinute: MAX_SEND_QUOTA,
+      perDay: MAX_SEND_QUOTA,
+      perDestinationHour: MAX_SEND_QUOTA,
+    }
+    await measure('local Durable Object binding: send shard admit (wall time)', () =>
+      shard.admit({
+        idempotencyKey: null,
+        requestHash: 'bench',
+        destinationKey: 'bench',
+        quotas: unlimited,
+      }),
+    )
     const roundTrips = await probeRoutes(env, ctx, probe)
     return Response.json({ figures, roundTrips } satisfies CpuReport)
   },
@@ -332,7 +349,7 @@ async function probeRoutes(
   return results
 }
 
-type Kind = 'kv' | 'd1' | 'queue'
+type Kind = 'kv' | 'd1' | 'queue' | 'do'
 type Call = {
   name: string
   kind: Kind
@@ -365,7 +382,7 @@ function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
   // Under the counting proxies, so each call reaches this hook right after it was counted.
   const onCall = (settled: Promise<unknown>) => {
     const now = counter.snapshot()
-    const opened = (['kv', 'd1', 'queue'] as const).find((k) => now[k] > seen[k])
+    const opened = (['kv', 'd1', 'queue', 'do'] as const).find((k) => now[k] > seen[k])
     const name = counter.calls()[calls.length] ?? '?'
     if (inFlight === 0) steps += 1
     inFlight += 1
@@ -388,10 +405,11 @@ function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
     turn.push(call)
   }
   const observed = { ...env }
-  for (const name of ['DB', 'CACHE', 'DISPATCH_QUEUE', 'AUDIT_QUEUE'] as const) {
+  for (const name of ['DB', 'CACHE', 'DISPATCH_QUEUE', 'AUDIT_QUEUE', 'WEBHOOK_QUEUE'] as const) {
     const binding = (env as unknown as Record<string, object | undefined>)[name]
     if (binding) (observed as unknown as Record<string, object>)[name] = observe(binding, onCall)
   }
+  observed.SEND_SHARDS = observeShards(env.SEND_SHARDS, onCall)
   const counter = countRoundTrips(observed)
   const works: Promise<unknown>[] = []
   let responded = 0
@@ -462,6 +480,39 @@ function observe<T extends object>(
   })
   real.set(proxy, target)
   return proxy
+}
+
+/**
+ * A Durable Object namespace whose stubs (from getByName or get) report every call, with its
+ * promise. A stub answers any property with an RPC method, so its methods are called on the stub
+ * itself: `method.apply(stub, …)` would be an RPC call of `apply`.
+ */
+function observeShards<T extends DurableObjectNamespace>(
+  namespace: T,
+  onCall: (settled: Promise<unknown>) => void,
+): T {
+  return new Proxy(namespace, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop) as unknown
+      if (typeof value !== 'function') return value
+      if (prop !== 'getByName' && prop !== 'get') return value.bind(target)
+      return (...args: unknown[]) => {
+        const stub = (value as (...a: unknown[]) => object).apply(target, args)
+        return new Proxy(stub, {
+          get(object, method) {
+            const member = Reflect.get(object, method) as unknown
+            if (typeof method !== 'string' || typeof member !== 'function') return member
+            const methods = object as unknown as Record<string, (...a: unknown[]) => unknown>
+            return (...params: unknown[]) => {
+              const settled = Promise.resolve(methods[method]!(...params))
+              onCall(settled)
+              return settled
+            }
+          },
+        })
+      }
+    },
+  })
 }
 
 /**

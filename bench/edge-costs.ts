@@ -30,9 +30,21 @@ export const EDGE_COSTS = {
   } satisfies Record<Placement, Span>,
   /** Queue send or sendBatch: a median of about 60 ms. */
   queueSend: { low: 60, high: 60 },
+  /**
+   * One call to a Durable Object: a round trip to where the object lives. A provider's send shard
+   * is created near the Worker that first calls it and never moves; a provider's traffic usually
+   * comes from one region, so the shard is in its callers' region whichever placement the Worker
+   * has relative to the D1 primary: a round trip within a region. `oceanAway` is a caller an ocean
+   * from its shard (a provider whose first request came from elsewhere, or traffic from two
+   * continents), which the edge table shows as what it would add.
+   */
+  durableObjectCall: {
+    nearby: { low: 2, high: 10 },
+    oceanAway: { low: 80, high: 110 },
+  },
 } as const
 
-export type Kind = 'kv' | 'd1' | 'queue'
+export type Kind = 'kv' | 'd1' | 'queue' | 'do'
 
 /**
  * The latency one request's waited-for steps imply in a placement: each step (calls that overlap,
@@ -44,13 +56,16 @@ export function edgeLatency(
   cpuMs: number,
   placement: Placement,
   kvRead: Span = EDGE_COSTS.kvHotRead,
+  durableObjectCall: Span = EDGE_COSTS.durableObjectCall.nearby,
 ): Span & { parts: { what: string; span: Span }[] } {
   const cost = (kind: Kind): Span =>
     kind === 'd1'
       ? EDGE_COSTS.d1RoundTrip[placement]
       : kind === 'queue'
         ? EDGE_COSTS.queueSend
-        : kvRead
+        : kind === 'do'
+          ? durableObjectCall
+          : kvRead
   const byKind = new Map<Kind, { steps: number; span: Span }>()
   for (const step of steps) {
     const slowest = step.reduce((a, b) => (cost(b).high > cost(a).high ? b : a))
@@ -66,6 +81,10 @@ export function edgeLatency(
     d1: 'D1 round trip',
     queue: 'queue send',
     kv: kvRead === EDGE_COSTS.kvHotRead ? 'hot KV read' : 'cold KV read',
+    do:
+      durableObjectCall === EDGE_COSTS.durableObjectCall.nearby
+        ? 'Durable Object call'
+        : 'Durable Object call an ocean away',
   }
   const parts = [
     ...[...byKind].map(([kind, { steps: n, span }]) => ({

@@ -84,7 +84,15 @@ export function describeMachine({
  */
 const PATHS: Record<
   string,
-  { cpu: string[]; kv: number; d1Reads: number; d1Writes: number; also?: string }
+  {
+    cpu: string[]
+    kv: number
+    d1Reads: number
+    d1Writes: number
+    /** Calls to a provider's send shard. */
+    shard?: number
+    also?: string
+  }
 > = {
   // Under a steady load the isolate's memory of reads (EDGE_MEMORY_MS) answers almost every request:
   // the KV bulk read (client record and locks; a token's entries) is paid about once a second.
@@ -121,6 +129,7 @@ const PATHS: Record<
     kv: 1, // the bearer token's entries
     d1Reads: 1, // service, subscription, earlier message of the Idempotency-Key, recipient: one batch
     d1Writes: 1, // message and deliveries in one batch
+    shard: 1, // the provider's send shard admits the message (quotas, Idempotency-Key)
     also: 'JSON validation of the body, and a queue send (after the response)',
   },
 }
@@ -197,7 +206,8 @@ function renderProfile(
     figure('checkAccessToken, warm cache')
   const d1Read = figure('local D1 binding: SELECT by primary key (wall time)')
   const d1Write = figure('local D1 binding: INSERT of one row (wall time)')
-  if ([kvRead, d1Read, d1Write].some(Number.isNaN)) return []
+  const shardCall = figure('local Durable Object binding: send shard admit (wall time)')
+  if ([kvRead, d1Read, d1Write, shardCall].some(Number.isNaN)) return []
   const us = (n: number) => `${Math.round(n)}`
   const plural = (n: number, what: string) => (n ? `${n} ${what}${n === 1 ? '' : 's'}` : '')
   let reachable = false
@@ -210,11 +220,14 @@ function renderProfile(
     const ratioMissed = target !== undefined && ratio < target
     if (!path || (!ratioMissed && !(peer && !peer.met))) return []
     const own = path.cpu.reduce((sum, row) => sum + (figure(row) || 0), 0)
-    const bindings = path.kv * kvRead + path.d1Reads * d1Read + path.d1Writes * d1Write
+    const shards = path.shard ?? 0
+    const bindings =
+      path.kv * kvRead + path.d1Reads * d1Read + path.d1Writes * d1Write + shards * shardCall
     const ops = [
       plural(path.kv, 'KV read'),
       plural(path.d1Reads, 'D1 read'),
       plural(path.d1Writes, 'D1 write'),
+      plural(shards, 'send shard call'),
       path.also ?? '',
     ]
     // A path the isolate's memory of reads answers (no binding call on most requests) is all Worker.
@@ -251,7 +264,8 @@ function renderProfile(
     "The profile of each route that missed its ratio to /healthz or to oidc-provider: the Worker's",
     'own CPU per request (sums of rows of the CPU table above) against the local binding operations',
     'on its path, priced by the "wall time" rows of this run:',
-    `a KV read ${us(kvRead)} µs, a D1 read ${us(d1Read)} µs, a D1 write ${us(d1Write)} µs.`,
+    `a KV read ${us(kvRead)} µs, a D1 read ${us(d1Read)} µs, a D1 write ${us(d1Write)} µs, a send shard`,
+    `call (a local Durable Object that commits one count to its SQLite storage) ${us(shardCall)} µs.`,
     'Locally workerd emulates those bindings on the same two cores as the Worker; on Cloudflare they',
     "run outside the isolate, and oidc-provider keeps its tokens in its own process's memory (its",
     'development adapter), which costs it no round trip.',
@@ -517,11 +531,15 @@ const EDGE_CPU: Record<string, string[]> = {
   'GET /.well-known/jwks.json': ['app: GET /.well-known/jwks.json'],
 }
 
-/** Edge targets: the most milliseconds in every placement with warm edge state, or D1 rounds. */
-const EDGE_TARGETS: Record<string, { ms?: number; d1?: number }> = {
+/**
+ * Edge targets: the most milliseconds in every placement with warm edge state, D1 rounds, or
+ * Durable Object calls before the response.
+ */
+const EDGE_TARGETS: Record<string, { ms?: number; d1?: number; do?: number }> = {
   'POST /oauth/token': { ms: 10 },
   'POST /auth/me': { ms: 10 },
-  'POST /Services': { d1: 2 },
+  // Its token check's KV read and one call to the provider's send shard; no D1.
+  'POST /Services': { ms: 30, d1: 0, do: 1 },
 }
 
 function renderEdge(
@@ -548,6 +566,21 @@ function renderEdge(
     const coldAdds = {
       low: Math.min(...cold.map((c) => c.low)),
       high: Math.max(...cold.map((c) => c.high)),
+    }
+    // What a shard an ocean from its caller would add, over all placements.
+    const far = PLACEMENTS.map((placement, i) => {
+      const { low, high } = edgeLatency(
+        kinds,
+        cpuMs,
+        placement,
+        EDGE_COSTS.kvHotRead,
+        EDGE_COSTS.durableObjectCall.oceanAway,
+      )
+      return { low: low - latencies[i]!.low, high: high - latencies[i]!.high }
+    })
+    const farAdds = {
+      low: Math.min(...far.map((c) => c.low)),
+      high: Math.max(...far.map((c) => c.high)),
     }
     const target = EDGE_TARGETS[name]
     const verdicts: string[] = []
@@ -579,9 +612,17 @@ function renderEdge(
         )
       }
     }
+    if (target?.do !== undefined) {
+      const met = ok && waited.do <= target.do
+      verdicts.push(`≤ ${count(target.do, 'Durable Object call')}: ${verdict(met)}`)
+      const counted = `${name}: ${count(waited.do, 'Durable Object call')} before the response, target ≤ ${target.do}`
+      if (met) metTargets.push(counted)
+      else missed.push(counted)
+    }
     if (target?.d1 !== undefined) {
       const met = ok && waited.d1 <= target.d1
-      verdicts.push(`≤ ${target.d1} D1 round trips: ${verdict(met)}`)
+      const most = target.d1 === 0 ? 'no D1 round trip' : `≤ ${count(target.d1, 'D1 round trip')}`
+      verdicts.push(`${most}: ${verdict(met)}`)
       if (!met) {
         missed.push(
           `${name}: ${waited.d1} D1 round trips before the response, target ≤ ${target.d1}`,
@@ -598,12 +639,13 @@ function renderEdge(
     }
     return [
       name,
-      `${waited.kv} KV, ${waited.d1} D1 (${waited.d1Statements} statement${waited.d1Statements === 1 ? '' : 's'}), ${waited.queue} queue`,
+      `${waited.kv} KV, ${waited.d1} D1 (${waited.d1Statements} statement${waited.d1Statements === 1 ? '' : 's'}), ${waited.queue} queue, ${waited.do} DO`,
       steps.map((step) => step.join(' + ')).join(' → ') || 'none',
       deferred.join(', ') || '—',
       cpuMs.toFixed(2),
       ...latencies.map((l) => span(l)),
       `+${span(coldAdds)}`,
+      farAdds.high > 0 ? `+${span(farAdds)}` : '—',
       verdicts.join('; ') || '—',
     ]
   })
@@ -620,10 +662,13 @@ function renderEdge(
     'with the calls that overlap in one step joined by +. Each placement of the Worker prices every',
     'step at its slowest call, with the unit costs in bench/edge-costs.ts (sources in',
     `bench/README.md): a hot KV read ${span(EDGE_COSTS.kvHotRead)} ms (every KV call is priced as one), a D1 round trip`,
-    `${d1}, a queue send ${span(EDGE_COSTS.queueSend)} ms; plus the Worker's CPU from the CPU table.`,
-    'Milliseconds, from the low to the high end of the unit costs; "KV cold instead" is what reading',
-    `KV cold (${span(EDGE_COSTS.kvColdRead)} ms) instead of hot would add. A target in milliseconds is met when the high end`,
-    'meets it in every placement.',
+    `${d1}, a queue send ${span(EDGE_COSTS.queueSend)} ms, a Durable Object call (DO: the provider's send shard)`,
+    `${span(EDGE_COSTS.durableObjectCall.nearby)} ms in every placement, since a shard lives in the region its provider's requests come`,
+    "from (it is created near its first caller and stays there); plus the Worker's CPU from the CPU",
+    'table. Milliseconds, from the low to the high end of the unit costs; "KV cold instead" is what',
+    `reading KV cold (${span(EDGE_COSTS.kvColdRead)} ms) instead of hot would add, "shard an ocean away instead" what a caller an`,
+    `ocean from its shard (${span(EDGE_COSTS.durableObjectCall.oceanAway)} ms a call) would add. A target in milliseconds is met when the high`,
+    'end meets it in every placement.',
     '',
     table(
       [
@@ -634,6 +679,7 @@ function renderEdge(
         'Worker CPU (ms)',
         ...PLACEMENTS,
         'KV cold instead',
+        'shard an ocean away instead',
         'target',
       ],
       rows,
@@ -644,6 +690,16 @@ function renderEdge(
       : []),
   ]
   return { lines, missed, met: metTargets }
+}
+
+/** `1 call`, `2 calls`, `0.5 calls`. */
+function count(x: number, what: string): string {
+  return `${fixed(x)} ${what}${x === 1 ? '' : 's'}`
+}
+
+/** Two decimals, fewer when they are zeros. */
+function fixed(x: number): string {
+  return Number.isFinite(x) ? String(Number(x.toFixed(2))) : '—'
 }
 
 function span({ low, high }: Span): string {
