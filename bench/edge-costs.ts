@@ -1,6 +1,7 @@
-// What one binding round trip costs on Cloudflare, for the edge latency table of `npm run bench`:
-// the only place these figures live. They are published figures and typical network round trips
-// to model with, not measurements; bench/README.md cites the source of each one.
+// What one binding round trip costs on Cloudflare, for the edge latency table of `npm run bench`,
+// and the published capacity of each binding, for its capacity table: the only place these
+// figures live. They are published figures and typical network round trips to model with, not
+// measurements; bench/README.md cites the source of each one.
 
 /** Milliseconds, from the low to the high end of what the sources give. */
 export type Span = { low: number; high: number }
@@ -45,6 +46,27 @@ export const EDGE_COSTS = {
 } as const
 
 export type Kind = 'kv' | 'd1' | 'queue' | 'do'
+
+/**
+ * What one binding can take, as Cloudflare publishes it, for the capacity table: the messages a
+ * second a deployment can send are these divided by the calls each message makes.
+ */
+export const EDGE_LIMITS = {
+  /** One Durable Object runs one request at a time: a soft limit of about 1,000 requests/s. */
+  durableObjectRequestsPerSecond: 1000,
+  /** One D1 database runs one query at a time: at 1 ms a query, about 1,000 queries/s. */
+  d1QueriesPerSecond: 1000,
+  /** Messages a second one queue takes (`send` refuses more). */
+  queueMessagesPerSecond: 5000,
+  /** Consumer invocations of one queue running at once. */
+  queueConcurrentConsumers: 250,
+  /**
+   * How long one batch of the dispatch consumer takes: its SMS go out in parallel, so about one SMS
+   * API answer (a few hundred ms) plus the consumer's own round trips. An assumption, not a
+   * published figure: the slow end is the one the capacity table uses.
+   */
+  consumerBatchSeconds: { low: 0.25, high: 1 },
+} as const
 
 /**
  * The latency one request's waited-for steps imply in a placement: each step (calls that overlap,

@@ -1,10 +1,18 @@
 // The benchmark report: the machine it ran on, then every figure with its ratio to /healthz and to
-// oidc-provider and whether its target is met, and the latency the counted binding round trips
-// imply at the edge, as Markdown (bench/RESULTS.md and the terminal).
+// oidc-provider and whether its target is met, the latency the counted binding round trips imply at
+// the edge, and the messages a second the published binding limits allow for the calls a message
+// makes, as Markdown (bench/RESULTS.md and the terminal).
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import type { CpuFigure, RouteTrips } from './cpu-worker.ts'
-import { EDGE_COSTS, edgeLatency, PLACEMENTS, type Kind, type Span } from './edge-costs.ts'
+import type { CpuFigure, MessageLife, RouteTrips } from './cpu-worker.ts'
+import {
+  EDGE_COSTS,
+  EDGE_LIMITS,
+  edgeLatency,
+  PLACEMENTS,
+  type Kind,
+  type Span,
+} from './edge-costs.ts'
 import type { LoadResult } from './load.ts'
 
 export type ScenarioRow = {
@@ -302,6 +310,8 @@ export function renderReport({
   consumer,
   cpu,
   roundTrips,
+  life,
+  dispatchConsumer,
   workerErrors,
 }: {
   machine: Machine
@@ -311,6 +321,9 @@ export function renderReport({
   consumer?: ConsumerFigure
   cpu: CpuFigure[]
   roundTrips: RouteTrips[]
+  life?: MessageLife
+  /** wrangler.toml's settings of the dispatch queue's consumer. */
+  dispatchConsumer: { maxBatchSize: number; maxConcurrency?: number }
   workerErrors: string[]
 }): string {
   const healthz = rows[0]!.result.rps
@@ -383,6 +396,9 @@ export function renderReport({
   const edge = renderEdge(roundTrips, cpu)
   missed.push(...edge.missed)
   metTargets.push(...edge.met)
+  const capacity = life ? renderCapacity(life, dispatchConsumer) : undefined
+  missed.push(...(capacity?.missed ?? []))
+  metTargets.push(...(capacity?.met ?? []))
 
   const cpuRows = cpu.map(({ name, microseconds, operations }) => {
     const target = CPU_TARGETS[name]
@@ -455,6 +471,7 @@ export function renderReport({
       : []),
     ...renderProfile(rows, healthz, cpu, peers),
     ...edge.lines,
+    ...(capacity?.lines ?? []),
     ...(rows.some(({ result }) => result.p99 > TAIL_RATIO * result.p50) ? TAIL_NOTE : []),
     '## Changes made for these figures',
     '',
@@ -692,12 +709,210 @@ function renderEdge(
   return { lines, missed, met: metTargets }
 }
 
+/** Targets of the capacity table: messages a second, and D1 statements per delivered SMS. */
+const CAPACITY_TARGETS = { oneProvider: 2000, tenProviders: 10_000, d1StatementsPerSms: 0.05 }
+const PROVIDERS = 10
+
+/**
+ * A message's life counted by bench/cpu-worker.ts, per delivered SMS, and what the published limits
+ * of each binding (bench/edge-costs.ts) then allow in messages a second: each limit divided by the
+ * calls a delivered SMS makes on it. The lowest is the ceiling, and names the limit that binds.
+ */
+function renderCapacity(
+  life: MessageLife,
+  consumer: { maxBatchSize: number; maxConcurrency?: number },
+): { lines: string[]; missed: string[]; met: string[] } {
+  const missed: string[] = []
+  const met: string[] = []
+  const sum = (pick: (p: MessageLife['phases'][number]) => number) =>
+    life.phases.reduce((total, p) => total + pick(p), 0)
+  const queueNames = [...new Set(life.phases.flatMap((p) => Object.keys(p.queueMessages)))]
+  const delivered = life.delivered
+  const per = (n: number) => (delivered > 0 ? n / delivered : NaN)
+  const perSms = {
+    d1Calls: per(sum((p) => p.d1Calls)),
+    d1Statements: per(sum((p) => p.d1Statements)),
+    doCalls: per(sum((p) => p.doCalls)),
+    queue: Object.fromEntries(
+      queueNames.map((q) => [q, per(sum((p) => p.queueMessages[q] ?? 0))]),
+    ) as Record<string, number>,
+  }
+  const queueCell = (messages: Record<string, number>) =>
+    queueNames
+      .filter((q) => (messages[q] ?? 0) > 0)
+      .map((q) => `${q} ${fixed(messages[q]!)}`)
+      .join(', ') || '0'
+  const lifeRows = [
+    ...life.phases.map((p) => [
+      p.name,
+      String(p.runs),
+      String(p.d1Calls),
+      String(p.d1Statements),
+      String(p.doCalls),
+      queueCell(p.queueMessages),
+    ]),
+    [
+      '**per delivered SMS**',
+      '—',
+      fixed(perSms.d1Calls),
+      fixed(perSms.d1Statements),
+      fixed(perSms.doCalls),
+      queueCell(perSms.queue),
+    ],
+  ]
+  if (life.problem) missed.push(`The message-life probe did not run to delivered: ${life.problem}`)
+
+  // Each row: a published limit over the calls a delivered SMS makes on it.
+  type Row = {
+    limit: string
+    published: string
+    calls: string
+    formula: string
+    one: Span
+    ten: Span
+  }
+  const flat = (n: number): Span => ({ low: n, high: n })
+  const L = EDGE_LIMITS
+  const dispatch = perSms.queue.DISPATCH_QUEUE ?? NaN
+  const batch = consumer.maxBatchSize
+  const T = L.consumerBatchSeconds
+  const consumers = (concurrency: number): Span => ({
+    low: (concurrency * batch) / T.high / dispatch,
+    high: (concurrency * batch) / T.low / dispatch,
+  })
+  const rows: Row[] = [
+    {
+      limit: "the provider's send shard (a Durable Object; one per provider)",
+      published: `${n(L.durableObjectRequestsPerSecond)} requests/s per object`,
+      calls: count(perSms.doCalls, 'call'),
+      formula: `one provider: ${n(L.durableObjectRequestsPerSecond)} / ${fixed(perSms.doCalls)}; ${PROVIDERS} providers: ${PROVIDERS} × that`,
+      one: flat(L.durableObjectRequestsPerSecond / perSms.doCalls),
+      ten: flat((PROVIDERS * L.durableObjectRequestsPerSecond) / perSms.doCalls),
+    },
+    {
+      limit: 'the D1 database (one per deployment)',
+      published: `${n(L.d1QueriesPerSecond)} queries/s`,
+      calls: count(perSms.d1Statements, 'statement'),
+      formula: `${n(L.d1QueriesPerSecond)} / ${fixed(perSms.d1Statements)}, whatever the providers`,
+      one: flat(L.d1QueriesPerSecond / perSms.d1Statements),
+      ten: flat(L.d1QueriesPerSecond / perSms.d1Statements),
+    },
+    ...queueNames
+      .filter((q) => (perSms.queue[q] ?? 0) > 0)
+      .map((q) => ({
+        limit: `the queue of ${q} (one per deployment)`,
+        published: `${n(L.queueMessagesPerSecond)} messages/s`,
+        calls: count(perSms.queue[q]!, 'message'),
+        formula: `${n(L.queueMessagesPerSecond)} / ${fixed(perSms.queue[q]!)}`,
+        one: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
+        ten: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
+      })),
+    {
+      limit: "the dispatch queue's consumers",
+      published: `${n(L.queueConcurrentConsumers)} consumers at once`,
+      calls: `${count(dispatch, 'queue message')}, ${batch} a batch (wrangler.toml)`,
+      formula: `${n(L.queueConcurrentConsumers)} × ${batch} / (${seconds(T)} s a batch) / ${fixed(dispatch)}`,
+      one: consumers(L.queueConcurrentConsumers),
+      ten: consumers(L.queueConcurrentConsumers),
+    },
+  ]
+  const rate = (x: Span) =>
+    Number.isFinite(x.low) ? (x.low === x.high ? n(x.low) : `${n(x.low)}–${n(x.high)}`) : 'no limit'
+  // A limit a delivered SMS makes no call on never binds; NaN (nothing delivered) binds at once.
+  const bound = (x: Span) => (Number.isNaN(x.low) ? -Infinity : x.low)
+  const binding = (pick: (r: Row) => Span) =>
+    rows.reduce((a, b) => (bound(pick(b)) < bound(pick(a)) ? b : a))
+  const ceilings = [
+    { who: 'one provider', pick: (r: Row) => r.one, target: CAPACITY_TARGETS.oneProvider },
+    {
+      who: `${PROVIDERS} providers`,
+      pick: (r: Row) => r.ten,
+      target: CAPACITY_TARGETS.tenProviders,
+    },
+  ].map(({ who, pick, target }) => {
+    const row = binding(pick)
+    const ceiling = bound(pick(row))
+    const ok = !life.problem && ceiling >= target
+    const text = `${who}: at most ${rate(flat(Math.max(0, ceiling)))} messages/s, bound by ${row.limit}; target ≥ ${n(target)}`
+    if (ok) met.push(`Capacity, ${text}`)
+    else missed.push(`Capacity, ${text}`)
+    return [who, rate(flat(Math.max(0, ceiling))), row.limit, `≥ ${n(target)}: ${verdict(ok)}`]
+  })
+  const d1Ok = !life.problem && perSms.d1Statements <= CAPACITY_TARGETS.d1StatementsPerSms
+  const d1Text = `D1 statements per delivered SMS: ${fixed(perSms.d1Statements)}, target ≤ ${CAPACITY_TARGETS.d1StatementsPerSms}`
+  if (d1Ok) met.push(d1Text)
+  else missed.push(d1Text)
+  const configured = consumer.maxConcurrency
+
+  const lines = [
+    "## A message's life and the capacity it allows",
+    '',
+    "Every binding call of a message's life, counted by bench/cpu-worker.ts with the counting proxies",
+    `of test/helpers/round-trips.ts through Portero's own code on its local bindings: ${life.messages} one-SMS`,
+    '`POST /Services` requests of the seeded provider (what they defer included), the dispatch',
+    "queue's handler over their deliveries in batches of wrangler.toml's size, and the SMS API's two",
+    'status callbacks of each SMS (`sent`, then `delivered`); the probe plays the dispatch queue and',
+    `the SMS API. ${life.sent} SMS sent, ${delivered} delivered${life.problem ? ` (${life.problem})` : ''}. A D1 call is one round`,
+    'trip, a batch of n statements n queries; a Durable Object call is one request to the object.',
+    "Only the Worker's calls are counted, not those a Durable Object makes with its own bindings.",
+    '',
+    table(
+      ['part', 'runs', 'D1 calls', 'D1 statements', 'Durable Object calls', 'queue messages'],
+      lifeRows,
+    ),
+    '',
+    `- ${d1Text}: ${verdict(d1Ok)}.`,
+    '',
+    'Each limit Cloudflare publishes (bench/edge-costs.ts; sources in bench/README.md) divided by the',
+    'calls a delivered SMS makes on it is the most messages a second that binding lets through; the',
+    'lowest is the ceiling and names the limit that binds first. One shard serves one provider, so',
+    `${PROVIDERS} providers (equal traffic) have ${PROVIDERS} times its capacity; the D1 database and the queues are`,
+    'shared by the whole deployment. A D1 query that writes takes several ms, not 1: the D1 row is an',
+    `upper bound. The consumers row assumes a batch takes ${seconds(T)} s (its SMS go out in parallel: one`,
+    'SMS API answer plus its round trips), not a published figure; the slow end is used.',
+    '',
+    table(
+      [
+        'limit',
+        'published',
+        'calls per delivered SMS',
+        'formula (messages/s)',
+        'one provider (messages/s)',
+        `${PROVIDERS} providers (messages/s)`,
+      ],
+      rows.map((r) => [r.limit, r.published, r.calls, r.formula, rate(r.one), rate(r.ten)]),
+    ),
+    '',
+    table(['deployment', 'ceiling (messages/s)', 'binds first', 'target'], ceilings),
+    '',
+    ...(configured !== undefined
+      ? [
+          `wrangler.toml sets the dispatch consumer's max_concurrency to ${configured} (the SMS API account's`,
+          `concurrency, README "Deploy"): as configured its consumers pass ${rate(consumers(configured))} messages/s, a`,
+          'setting an operator raises with the SMS account, not a limit of the platform.',
+          '',
+        ]
+      : []),
+  ]
+  return { lines, missed, met }
+}
+
 /** `1 call`, `2 calls`, `0.5 calls`. */
 function count(x: number, what: string): string {
   return `${fixed(x)} ${what}${x === 1 ? '' : 's'}`
 }
 
-/** Two decimals, fewer when they are zeros. */
+/** Seconds, as many decimals as they have. */
+function seconds({ low, high }: Span): string {
+  return low === high ? String(low) : `${low}–${high}`
+}
+
+/** A count with thousands separators and no decimals. */
+function n(x: number): string {
+  return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : String(x)
+}
+
+/** A per-SMS figure: two decimals, fewer when they are zeros. */
 function fixed(x: number): string {
   return Number.isFinite(x) ? String(Number(x.toFixed(2))) : '—'
 }

@@ -30,6 +30,16 @@ const TWILIO = {
 }
 const FCM = { projectId: 'portero-bench', email: 'bench@portero-bench.iam.gserviceaccount.com' }
 
+/** The dispatch queue's consumer as wrangler.toml sets it up. */
+export function dispatchConsumer(): { maxBatchSize: number; maxConcurrency: number | undefined } {
+  const config = unstable_readConfig({ config: 'wrangler.toml' })
+  const [dispatch] = config.queues.consumers ?? []
+  return {
+    maxBatchSize: dispatch?.max_batch_size ?? 10,
+    maxConcurrency: dispatch?.max_concurrency ?? undefined,
+  }
+}
+
 export type Secrets = { SIGNING_KEYS: string; SECRET_PEPPER: string }
 
 /** Bundles each Worker as `wrangler deploy --dry-run --outdir` would. */
