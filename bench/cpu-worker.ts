@@ -1,8 +1,11 @@
 // Bench-only Worker (npm run bench): the CPU cost of Portero's hot paths inside workerd, in
 // microseconds per operation, from the real domain functions and the real app; and the binding
-// round trips one request of each hot route waits for, counted on Portero's own local bindings.
+// round trips one request of each hot route waits for, counted on Portero's own local bindings;
+// and every binding call a message's whole life makes, from /Services to its delivery receipt.
 import { countRoundTrips, type RoundTrips } from '../test/helpers/round-trips.ts'
 import { app } from '../src/app.ts'
+import worker from '../src/index.ts'
+import { smsSignature } from '../src/channels/sms-signature.ts'
 import { introspectionAnswer } from '../src/domain/introspection.ts'
 import {
   digestClientSecret,
@@ -18,7 +21,9 @@ import {
   type TokenStateDeps,
 } from '../src/domain/token-state.ts'
 import { issueAccessToken, verifyAccessToken, type IssueTokenInput } from '../src/domain/tokens.ts'
+import { MAX_SEND_QUOTA } from '../src/domain/quotas.ts'
 import { sha256Hex } from '../src/encoding.ts'
+import { sendShardName } from '../src/domain/admission.ts'
 import { publishClientRecord, type ClientRecord } from '../src/storage/client-records.ts'
 import { forgetEdgeState } from '../src/storage/edge-state.ts'
 import { tokenHash, writeCachedToken } from '../src/storage/token-cache.ts'
@@ -32,6 +37,8 @@ export type ProbeInput = {
   token: string
   caller: string
   servicesBody: string
+  /** wrangler.toml's max_batch_size of the dispatch queue's consumer. */
+  dispatchBatchSize: number
 }
 
 export type RouteTrips = {
@@ -50,7 +57,35 @@ export type RouteTrips = {
   deferred: string[]
 }
 
-export type CpuReport = { figures: CpuFigure[]; roundTrips: RouteTrips[] }
+/** The binding calls of one part of a message's life, summed over the messages of the probe. */
+export type LifePhase = {
+  name: string
+  /** Requests, queue batches or receipts this part ran. */
+  runs: number
+  d1Calls: number
+  d1Statements: number
+  /** Calls to Durable Objects (RPC methods of a stub), each one request to the object. */
+  doCalls: number
+  /** Messages sent to each queue binding. */
+  queueMessages: Record<string, number>
+}
+
+/**
+ * A message's life, counted: /Services, the dispatch consumer and the SMS API's status callbacks,
+ * for `messages` one-SMS messages of the seeded provider.
+ */
+export type MessageLife = {
+  messages: number
+  /** SMS the SMS API accepted. */
+  sent: number
+  /** Deliveries a receipt moved to `delivered`. */
+  delivered: number
+  phases: LifePhase[]
+  /** What went wrong, if the life did not run to `delivered`. */
+  problem?: string
+}
+
+export type CpuReport = { figures: CpuFigure[]; roundTrips: RouteTrips[]; life?: MessageLife }
 
 /** Each timed batch runs about this long: performance.now() has 1 ms resolution in workerd. */
 const BATCH_MS = 150
@@ -213,10 +248,180 @@ export default {
     await measure('local D1 binding: INSERT of one row (wall time)', () =>
       env.DB.prepare('INSERT INTO bench (value) VALUES (?)').bind('row').run(),
     )
+    // A shard of its own, with quotas no run reaches: each call counts one message and commits.
+    const shard = env.SEND_SHARDS.getByName(sendShardName('bench-cpu', null))
+    const unlimited = {
+      perMinute: MAX_SEND_QUOTA,
+      perDay: MAX_SEND_QUOTA,
+      perDestinationHour: MAX_SEND_QUOTA,
+    }
+    await measure('local Durable Object binding: send shard admit (wall time)', () =>
+      shard.admit({
+        providerId: 'bench-cpu',
+        shards: 1,
+        idempotencyKey: null,
+        requestHash: 'bench',
+        destinationKey: 'bench',
+        quotas: unlimited,
+      }),
+    )
     const roundTrips = await probeRoutes(env, ctx, probe)
-    return Response.json({ figures, roundTrips } satisfies CpuReport)
+    const life = await probeMessageLife(env, probe)
+    return Response.json({ figures, roundTrips, life } satisfies CpuReport)
   },
 } satisfies ExportedHandler<Env>
+
+// Wrangler bundles a Worker only if it exports every Durable Object class its configuration binds.
+// Unused here: bench/server.ts binds this Worker's SEND_SHARDS to the Portero Worker's class, so
+// both reach the same shards.
+export { SendShard } from '../src/index.ts'
+
+/** Messages the life probe sends. */
+const LIFE_MESSAGES = 20
+
+/**
+ * Every binding call of a message's life, through Portero's own code on its local bindings, with
+ * the counting proxies of test/helpers/round-trips.ts: LIFE_MESSAGES one-SMS `/Services` requests
+ * (what they defer included), the dispatch queue's handler (src/index.ts) over their deliveries in
+ * batches of wrangler.toml's size, and the SMS API's two status callbacks of each SMS (`sent`, then
+ * `delivered`) through the app. The probe plays the dispatch queue (its messages never reach the
+ * bench's consumer) and the SMS API, which accepts every SMS and reports it delivered. Only the
+ * Worker's own calls are counted: what a Durable Object does with its own bindings (an alarm that
+ * enqueues or writes D1) runs in the object and is not seen here.
+ */
+async function probeMessageLife(env: Env, input: ProbeInput): Promise<MessageLife> {
+  const life: MessageLife = { messages: 0, sent: 0, delivered: 0, phases: [] }
+  const dispatched: unknown[] = []
+  const queue = {
+    async send(body: unknown) {
+      dispatched.push(body)
+    },
+    async sendBatch(messages: Iterable<MessageSendRequest>) {
+      for (const m of messages) dispatched.push(m.body)
+    },
+  }
+  const counter = countRoundTrips({ ...env, DISPATCH_QUEUE: queue as unknown as Queue })
+  const works: Promise<unknown>[] = []
+  const ctx = {
+    waitUntil: (work: Promise<unknown>) => works.push(work),
+    passThroughOnException() {},
+  } as unknown as ExecutionContext
+  const settle = async () => {
+    while (works.length) await Promise.allSettled(works.splice(0))
+  }
+  const queues = ['DISPATCH_QUEUE', 'WEBHOOK_QUEUE', 'AUDIT_QUEUE'] as const
+  const phase = async (name: string, run: () => Promise<number>) => {
+    counter.reset()
+    const runs = await run()
+    await settle()
+    const calls = counter.timeline()
+    life.phases.push({
+      name,
+      runs,
+      d1Calls: calls.filter((c) => c.kind === 'd1').length,
+      d1Statements: counter.snapshot().d1Statements,
+      doCalls: calls.filter((c) => c.kind === 'do').length,
+      queueMessages: Object.fromEntries(queues.map((q) => [q, counter.sent(q).length])),
+    })
+  }
+
+  const smsApi = new URL(env.SMS_API_BASE_URL)
+  const accepted: { sid: string; form: URLSearchParams }[] = []
+  // The SMS adapter takes the global fetch when the queue handler creates it.
+  const realFetch = globalThis.fetch
+  globalThis.fetch = (async (resource: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(resource, init)
+    if (new URL(request.url).host !== smsApi.host) return realFetch(request)
+    const form = new URLSearchParams(await request.text())
+    const sid = `SM${crypto.randomUUID().replaceAll('-', '')}`
+    accepted.push({ sid, form })
+    life.sent += 1
+    const to = form.get('To')
+    return Response.json({ sid, to, from: form.get('From'), status: 'queued' }, { status: 201 })
+  }) as typeof fetch
+  try {
+    await phase('POST /Services', async () => {
+      for (let i = 0; i < LIFE_MESSAGES; i++) {
+        const headers = {
+          'content-type': 'application/json',
+          'cf-connecting-ip': '203.0.113.7',
+          authorization: `Bearer ${input.token}`,
+          'idempotency-key': crypto.randomUUID(),
+        }
+        const request = new Request('https://portero.bench/Services', {
+          method: 'POST',
+          headers,
+          body: input.servicesBody,
+        })
+        const response = await app.fetch(request, counter.env, ctx)
+        if (response.status !== 201) {
+          life.problem = `/Services answered ${response.status}: ${await response.text()}`
+          return i
+        }
+        await response.text()
+        life.messages += 1
+      }
+      return LIFE_MESSAGES
+    })
+    const jobs = [...dispatched]
+    await phase('dispatch consumer', async () => {
+      let batches = 0
+      const size = input.dispatchBatchSize
+      for (let i = 0; i < jobs.length; i += size, batches++) {
+        const messages = jobs.slice(i, i + size).map((body, n) => ({
+          id: `life-${i + n}`,
+          timestamp: new Date(),
+          body,
+          attempts: 1,
+          ack() {},
+          retry() {},
+        }))
+        const batch = { queue: env.DISPATCH_QUEUE_NAME, messages, ackAll() {}, retryAll() {} }
+        await worker.queue(batch as unknown as MessageBatch, counter.env)
+      }
+      return batches
+    })
+    // What the SMS API reports of each SMS, signed as it signs them: `sent`, then `delivered`.
+    await phase('SMS status callbacks', async () => {
+      let receipts = 0
+      for (const { sid, form } of accepted) {
+        const url = form.get('StatusCallback')
+        if (!url) continue
+        for (const status of ['sent', 'delivered']) {
+          const fields = {
+            AccountSid: env.SMS_ACCOUNT_SID,
+            ApiVersion: '2010-04-01',
+            From: form.get('From') ?? '',
+            MessageSid: sid,
+            MessageStatus: status,
+            SmsSid: sid,
+            SmsStatus: status,
+            To: form.get('To') ?? '',
+          }
+          const params = new URLSearchParams(fields)
+          const request = new Request(url, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              'x-twilio-signature': await smsSignature(env.SMS_AUTH_TOKEN ?? '', url, params),
+            },
+            body: params.toString(),
+          })
+          const response = await app.fetch(request, counter.env, ctx)
+          const answer = (await response.json()) as { outcome?: string; status?: string }
+          if (answer.outcome === 'applied' && answer.status === 'delivered') life.delivered += 1
+          receipts += 1
+        }
+      }
+      return receipts
+    })
+  } finally {
+    globalThis.fetch = realFetch
+  }
+  if (!life.problem && life.delivered < life.messages)
+    life.problem = `${life.sent} SMS sent and ${life.delivered} delivered of ${life.messages} messages`
+  return life
+}
 
 /**
  * One request per hot route through the whole app on Portero's local bindings (the storage the
@@ -327,7 +532,7 @@ async function probeRoutes(
   return results
 }
 
-type Kind = 'kv' | 'd1' | 'queue'
+type Kind = 'kv' | 'd1' | 'queue' | 'do'
 type Call = {
   name: string
   kind: Kind
@@ -360,7 +565,7 @@ function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
   // Under the counting proxies, so each call reaches this hook right after it was counted.
   const onCall = (settled: Promise<unknown>) => {
     const now = counter.snapshot()
-    const opened = (['kv', 'd1', 'queue'] as const).find((k) => now[k] > seen[k])
+    const opened = (['kv', 'd1', 'queue', 'do'] as const).find((k) => now[k] > seen[k])
     const name = counter.calls()[calls.length] ?? '?'
     if (inFlight === 0) steps += 1
     inFlight += 1
@@ -383,10 +588,11 @@ function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
     turn.push(call)
   }
   const observed = { ...env }
-  for (const name of ['DB', 'CACHE', 'DISPATCH_QUEUE', 'AUDIT_QUEUE'] as const) {
+  for (const name of ['DB', 'CACHE', 'DISPATCH_QUEUE', 'AUDIT_QUEUE', 'WEBHOOK_QUEUE'] as const) {
     const binding = (env as unknown as Record<string, object | undefined>)[name]
     if (binding) (observed as unknown as Record<string, object>)[name] = observe(binding, onCall)
   }
+  observed.SEND_SHARDS = observeShards(env.SEND_SHARDS, onCall)
   const counter = countRoundTrips(observed)
   const works: Promise<unknown>[] = []
   let responded = 0
@@ -457,6 +663,39 @@ function observe<T extends object>(
   })
   real.set(proxy, target)
   return proxy
+}
+
+/**
+ * A Durable Object namespace whose stubs (from getByName or get) report every call, with its
+ * promise. A stub answers any property with an RPC method, so its methods are called on the stub
+ * itself: `method.apply(stub, …)` would be an RPC call of `apply`.
+ */
+function observeShards<T extends DurableObjectNamespace>(
+  namespace: T,
+  onCall: (settled: Promise<unknown>) => void,
+): T {
+  return new Proxy(namespace, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop) as unknown
+      if (typeof value !== 'function') return value
+      if (prop !== 'getByName' && prop !== 'get') return value.bind(target)
+      return (...args: unknown[]) => {
+        const stub = (value as (...a: unknown[]) => object).apply(target, args)
+        return new Proxy(stub, {
+          get(object, method) {
+            const member = Reflect.get(object, method) as unknown
+            if (typeof method !== 'string' || typeof member !== 'function') return member
+            const methods = object as unknown as Record<string, (...a: unknown[]) => unknown>
+            return (...params: unknown[]) => {
+              const settled = Promise.resolve(methods[method]!(...params))
+              onCall(settled)
+              return settled
+            }
+          },
+        })
+      }
+    },
+  })
 }
 
 /**

@@ -1,6 +1,7 @@
-// What one binding round trip costs on Cloudflare, for the edge latency table of `npm run bench`:
-// the only place these figures live. They are published figures and typical network round trips
-// to model with, not measurements; bench/README.md cites the source of each one.
+// What one binding round trip costs on Cloudflare, for the edge latency table of `npm run bench`,
+// and the published capacity of each binding, for its capacity table: the only place these
+// figures live. They are published figures and typical network round trips to model with, not
+// measurements; bench/README.md cites the source of each one.
 
 /** Milliseconds, from the low to the high end of what the sources give. */
 export type Span = { low: number; high: number }
@@ -30,9 +31,42 @@ export const EDGE_COSTS = {
   } satisfies Record<Placement, Span>,
   /** Queue send or sendBatch: a median of about 60 ms. */
   queueSend: { low: 60, high: 60 },
+  /**
+   * One call to a Durable Object: a round trip to where the object lives. A provider's send shard
+   * is created near the Worker that first calls it and never moves; a provider's traffic usually
+   * comes from one region, so the shard is in its callers' region whichever placement the Worker
+   * has relative to the D1 primary: a round trip within a region. `oceanAway` is a caller an ocean
+   * from its shard (a provider whose first request came from elsewhere, or traffic from two
+   * continents), which the edge table shows as what it would add.
+   */
+  durableObjectCall: {
+    nearby: { low: 2, high: 10 },
+    oceanAway: { low: 80, high: 110 },
+  },
 } as const
 
-export type Kind = 'kv' | 'd1' | 'queue'
+export type Kind = 'kv' | 'd1' | 'queue' | 'do'
+
+/**
+ * What one binding can take, as Cloudflare publishes it, for the capacity table: the messages a
+ * second a deployment can send are these divided by the calls each message makes.
+ */
+export const EDGE_LIMITS = {
+  /** One Durable Object runs one request at a time: a soft limit of about 1,000 requests/s. */
+  durableObjectRequestsPerSecond: 1000,
+  /** One D1 database runs one query at a time: at 1 ms a query, about 1,000 queries/s. */
+  d1QueriesPerSecond: 1000,
+  /** Messages a second one queue takes (`send` refuses more). */
+  queueMessagesPerSecond: 5000,
+  /** Consumer invocations of one queue running at once. */
+  queueConcurrentConsumers: 250,
+  /**
+   * How long one batch of the dispatch consumer takes: its SMS go out in parallel, so about one SMS
+   * API answer (a few hundred ms) plus the consumer's own round trips. An assumption, not a
+   * published figure: the slow end is the one the capacity table uses.
+   */
+  consumerBatchSeconds: { low: 0.25, high: 1 },
+} as const
 
 /**
  * The latency one request's waited-for steps imply in a placement: each step (calls that overlap,
@@ -44,13 +78,16 @@ export function edgeLatency(
   cpuMs: number,
   placement: Placement,
   kvRead: Span = EDGE_COSTS.kvHotRead,
+  durableObjectCall: Span = EDGE_COSTS.durableObjectCall.nearby,
 ): Span & { parts: { what: string; span: Span }[] } {
   const cost = (kind: Kind): Span =>
     kind === 'd1'
       ? EDGE_COSTS.d1RoundTrip[placement]
       : kind === 'queue'
         ? EDGE_COSTS.queueSend
-        : kvRead
+        : kind === 'do'
+          ? durableObjectCall
+          : kvRead
   const byKind = new Map<Kind, { steps: number; span: Span }>()
   for (const step of steps) {
     const slowest = step.reduce((a, b) => (cost(b).high > cost(a).high ? b : a))
@@ -66,6 +103,10 @@ export function edgeLatency(
     d1: 'D1 round trip',
     queue: 'queue send',
     kv: kvRead === EDGE_COSTS.kvHotRead ? 'hot KV read' : 'cold KV read',
+    do:
+      durableObjectCall === EDGE_COSTS.durableObjectCall.nearby
+        ? 'Durable Object call'
+        : 'Durable Object call an ocean away',
   }
   const parts = [
     ...[...byKind].map(([kind, { steps: n, span }]) => ({

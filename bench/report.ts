@@ -1,10 +1,18 @@
 // The benchmark report: the machine it ran on, then every figure with its ratio to /healthz and to
-// oidc-provider and whether its target is met, and the latency the counted binding round trips
-// imply at the edge, as Markdown (bench/RESULTS.md and the terminal).
+// oidc-provider and whether its target is met, the latency the counted binding round trips imply at
+// the edge, and the messages a second the published binding limits allow for the calls a message
+// makes, as Markdown (bench/RESULTS.md and the terminal).
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import type { CpuFigure, RouteTrips } from './cpu-worker.ts'
-import { EDGE_COSTS, edgeLatency, PLACEMENTS, type Kind, type Span } from './edge-costs.ts'
+import type { CpuFigure, MessageLife, RouteTrips } from './cpu-worker.ts'
+import {
+  EDGE_COSTS,
+  EDGE_LIMITS,
+  edgeLatency,
+  PLACEMENTS,
+  type Kind,
+  type Span,
+} from './edge-costs.ts'
 import type { LoadResult } from './load.ts'
 
 export type ScenarioRow = {
@@ -84,7 +92,15 @@ export function describeMachine({
  */
 const PATHS: Record<
   string,
-  { cpu: string[]; kv: number; d1Reads: number; d1Writes: number; also?: string }
+  {
+    cpu: string[]
+    kv: number
+    d1Reads: number
+    d1Writes: number
+    /** Calls to a provider's send shard. */
+    shard?: number
+    also?: string
+  }
 > = {
   // Under a steady load the isolate's memory of reads (EDGE_MEMORY_MS) answers almost every request:
   // the KV bulk read (client record and locks; a token's entries) is paid about once a second.
@@ -121,6 +137,7 @@ const PATHS: Record<
     kv: 1, // the bearer token's entries
     d1Reads: 1, // service, subscription, earlier message of the Idempotency-Key, recipient: one batch
     d1Writes: 1, // message and deliveries in one batch
+    shard: 1, // the provider's send shard admits the message (quotas, Idempotency-Key)
     also: 'JSON validation of the body, and a queue send (after the response)',
   },
 }
@@ -197,7 +214,8 @@ function renderProfile(
     figure('checkAccessToken, warm cache')
   const d1Read = figure('local D1 binding: SELECT by primary key (wall time)')
   const d1Write = figure('local D1 binding: INSERT of one row (wall time)')
-  if ([kvRead, d1Read, d1Write].some(Number.isNaN)) return []
+  const shardCall = figure('local Durable Object binding: send shard admit (wall time)')
+  if ([kvRead, d1Read, d1Write, shardCall].some(Number.isNaN)) return []
   const us = (n: number) => `${Math.round(n)}`
   const plural = (n: number, what: string) => (n ? `${n} ${what}${n === 1 ? '' : 's'}` : '')
   let reachable = false
@@ -210,11 +228,14 @@ function renderProfile(
     const ratioMissed = target !== undefined && ratio < target
     if (!path || (!ratioMissed && !(peer && !peer.met))) return []
     const own = path.cpu.reduce((sum, row) => sum + (figure(row) || 0), 0)
-    const bindings = path.kv * kvRead + path.d1Reads * d1Read + path.d1Writes * d1Write
+    const shards = path.shard ?? 0
+    const bindings =
+      path.kv * kvRead + path.d1Reads * d1Read + path.d1Writes * d1Write + shards * shardCall
     const ops = [
       plural(path.kv, 'KV read'),
       plural(path.d1Reads, 'D1 read'),
       plural(path.d1Writes, 'D1 write'),
+      plural(shards, 'send shard call'),
       path.also ?? '',
     ]
     // A path the isolate's memory of reads answers (no binding call on most requests) is all Worker.
@@ -251,7 +272,8 @@ function renderProfile(
     "The profile of each route that missed its ratio to /healthz or to oidc-provider: the Worker's",
     'own CPU per request (sums of rows of the CPU table above) against the local binding operations',
     'on its path, priced by the "wall time" rows of this run:',
-    `a KV read ${us(kvRead)} µs, a D1 read ${us(d1Read)} µs, a D1 write ${us(d1Write)} µs.`,
+    `a KV read ${us(kvRead)} µs, a D1 read ${us(d1Read)} µs, a D1 write ${us(d1Write)} µs, a send shard`,
+    `call (a local Durable Object that commits one count to its SQLite storage) ${us(shardCall)} µs.`,
     'Locally workerd emulates those bindings on the same two cores as the Worker; on Cloudflare they',
     "run outside the isolate, and oidc-provider keeps its tokens in its own process's memory (its",
     'development adapter), which costs it no round trip.',
@@ -288,6 +310,8 @@ export function renderReport({
   consumer,
   cpu,
   roundTrips,
+  life,
+  dispatchConsumer,
   workerErrors,
 }: {
   machine: Machine
@@ -297,6 +321,9 @@ export function renderReport({
   consumer?: ConsumerFigure
   cpu: CpuFigure[]
   roundTrips: RouteTrips[]
+  life?: MessageLife
+  /** wrangler.toml's settings of the dispatch queue's consumer. */
+  dispatchConsumer: { maxBatchSize: number; maxConcurrency?: number }
   workerErrors: string[]
 }): string {
   const healthz = rows[0]!.result.rps
@@ -369,6 +396,9 @@ export function renderReport({
   const edge = renderEdge(roundTrips, cpu)
   missed.push(...edge.missed)
   metTargets.push(...edge.met)
+  const capacity = life ? renderCapacity(life, dispatchConsumer) : undefined
+  missed.push(...(capacity?.missed ?? []))
+  metTargets.push(...(capacity?.met ?? []))
 
   const cpuRows = cpu.map(({ name, microseconds, operations }) => {
     const target = CPU_TARGETS[name]
@@ -441,6 +471,7 @@ export function renderReport({
       : []),
     ...renderProfile(rows, healthz, cpu, peers),
     ...edge.lines,
+    ...(capacity?.lines ?? []),
     ...(rows.some(({ result }) => result.p99 > TAIL_RATIO * result.p50) ? TAIL_NOTE : []),
     '## Changes made for these figures',
     '',
@@ -517,11 +548,15 @@ const EDGE_CPU: Record<string, string[]> = {
   'GET /.well-known/jwks.json': ['app: GET /.well-known/jwks.json'],
 }
 
-/** Edge targets: the most milliseconds in every placement with warm edge state, or D1 rounds. */
-const EDGE_TARGETS: Record<string, { ms?: number; d1?: number }> = {
+/**
+ * Edge targets: the most milliseconds in every placement with warm edge state, D1 rounds, or
+ * Durable Object calls before the response.
+ */
+const EDGE_TARGETS: Record<string, { ms?: number; d1?: number; do?: number }> = {
   'POST /oauth/token': { ms: 10 },
   'POST /auth/me': { ms: 10 },
-  'POST /Services': { d1: 2 },
+  // Its token check's KV read and one call to the provider's send shard; no D1.
+  'POST /Services': { ms: 30, d1: 0, do: 1 },
 }
 
 function renderEdge(
@@ -548,6 +583,21 @@ function renderEdge(
     const coldAdds = {
       low: Math.min(...cold.map((c) => c.low)),
       high: Math.max(...cold.map((c) => c.high)),
+    }
+    // What a shard an ocean from its caller would add, over all placements.
+    const far = PLACEMENTS.map((placement, i) => {
+      const { low, high } = edgeLatency(
+        kinds,
+        cpuMs,
+        placement,
+        EDGE_COSTS.kvHotRead,
+        EDGE_COSTS.durableObjectCall.oceanAway,
+      )
+      return { low: low - latencies[i]!.low, high: high - latencies[i]!.high }
+    })
+    const farAdds = {
+      low: Math.min(...far.map((c) => c.low)),
+      high: Math.max(...far.map((c) => c.high)),
     }
     const target = EDGE_TARGETS[name]
     const verdicts: string[] = []
@@ -579,9 +629,17 @@ function renderEdge(
         )
       }
     }
+    if (target?.do !== undefined) {
+      const met = ok && waited.do <= target.do
+      verdicts.push(`≤ ${count(target.do, 'Durable Object call')}: ${verdict(met)}`)
+      const counted = `${name}: ${count(waited.do, 'Durable Object call')} before the response, target ≤ ${target.do}`
+      if (met) metTargets.push(counted)
+      else missed.push(counted)
+    }
     if (target?.d1 !== undefined) {
       const met = ok && waited.d1 <= target.d1
-      verdicts.push(`≤ ${target.d1} D1 round trips: ${verdict(met)}`)
+      const most = target.d1 === 0 ? 'no D1 round trip' : `≤ ${count(target.d1, 'D1 round trip')}`
+      verdicts.push(`${most}: ${verdict(met)}`)
       if (!met) {
         missed.push(
           `${name}: ${waited.d1} D1 round trips before the response, target ≤ ${target.d1}`,
@@ -598,12 +656,13 @@ function renderEdge(
     }
     return [
       name,
-      `${waited.kv} KV, ${waited.d1} D1 (${waited.d1Statements} statement${waited.d1Statements === 1 ? '' : 's'}), ${waited.queue} queue`,
+      `${waited.kv} KV, ${waited.d1} D1 (${waited.d1Statements} statement${waited.d1Statements === 1 ? '' : 's'}), ${waited.queue} queue, ${waited.do} DO`,
       steps.map((step) => step.join(' + ')).join(' → ') || 'none',
       deferred.join(', ') || '—',
       cpuMs.toFixed(2),
       ...latencies.map((l) => span(l)),
       `+${span(coldAdds)}`,
+      farAdds.high > 0 ? `+${span(farAdds)}` : '—',
       verdicts.join('; ') || '—',
     ]
   })
@@ -620,10 +679,13 @@ function renderEdge(
     'with the calls that overlap in one step joined by +. Each placement of the Worker prices every',
     'step at its slowest call, with the unit costs in bench/edge-costs.ts (sources in',
     `bench/README.md): a hot KV read ${span(EDGE_COSTS.kvHotRead)} ms (every KV call is priced as one), a D1 round trip`,
-    `${d1}, a queue send ${span(EDGE_COSTS.queueSend)} ms; plus the Worker's CPU from the CPU table.`,
-    'Milliseconds, from the low to the high end of the unit costs; "KV cold instead" is what reading',
-    `KV cold (${span(EDGE_COSTS.kvColdRead)} ms) instead of hot would add. A target in milliseconds is met when the high end`,
-    'meets it in every placement.',
+    `${d1}, a queue send ${span(EDGE_COSTS.queueSend)} ms, a Durable Object call (DO: the provider's send shard)`,
+    `${span(EDGE_COSTS.durableObjectCall.nearby)} ms in every placement, since a shard lives in the region its provider's requests come`,
+    "from (it is created near its first caller and stays there); plus the Worker's CPU from the CPU",
+    'table. Milliseconds, from the low to the high end of the unit costs; "KV cold instead" is what',
+    `reading KV cold (${span(EDGE_COSTS.kvColdRead)} ms) instead of hot would add, "shard an ocean away instead" what a caller an`,
+    `ocean from its shard (${span(EDGE_COSTS.durableObjectCall.oceanAway)} ms a call) would add. A target in milliseconds is met when the high`,
+    'end meets it in every placement.',
     '',
     table(
       [
@@ -634,6 +696,7 @@ function renderEdge(
         'Worker CPU (ms)',
         ...PLACEMENTS,
         'KV cold instead',
+        'shard an ocean away instead',
         'target',
       ],
       rows,
@@ -644,6 +707,214 @@ function renderEdge(
       : []),
   ]
   return { lines, missed, met: metTargets }
+}
+
+/** Targets of the capacity table: messages a second, and D1 statements per delivered SMS. */
+const CAPACITY_TARGETS = { oneProvider: 2000, tenProviders: 10_000, d1StatementsPerSms: 0.05 }
+const PROVIDERS = 10
+
+/**
+ * A message's life counted by bench/cpu-worker.ts, per delivered SMS, and what the published limits
+ * of each binding (bench/edge-costs.ts) then allow in messages a second: each limit divided by the
+ * calls a delivered SMS makes on it. The lowest is the ceiling, and names the limit that binds.
+ */
+function renderCapacity(
+  life: MessageLife,
+  consumer: { maxBatchSize: number; maxConcurrency?: number },
+): { lines: string[]; missed: string[]; met: string[] } {
+  const missed: string[] = []
+  const met: string[] = []
+  const sum = (pick: (p: MessageLife['phases'][number]) => number) =>
+    life.phases.reduce((total, p) => total + pick(p), 0)
+  const queueNames = [...new Set(life.phases.flatMap((p) => Object.keys(p.queueMessages)))]
+  const delivered = life.delivered
+  const per = (n: number) => (delivered > 0 ? n / delivered : NaN)
+  const perSms = {
+    d1Calls: per(sum((p) => p.d1Calls)),
+    d1Statements: per(sum((p) => p.d1Statements)),
+    doCalls: per(sum((p) => p.doCalls)),
+    queue: Object.fromEntries(
+      queueNames.map((q) => [q, per(sum((p) => p.queueMessages[q] ?? 0))]),
+    ) as Record<string, number>,
+  }
+  const queueCell = (messages: Record<string, number>) =>
+    queueNames
+      .filter((q) => (messages[q] ?? 0) > 0)
+      .map((q) => `${q} ${fixed(messages[q]!)}`)
+      .join(', ') || '0'
+  const lifeRows = [
+    ...life.phases.map((p) => [
+      p.name,
+      String(p.runs),
+      String(p.d1Calls),
+      String(p.d1Statements),
+      String(p.doCalls),
+      queueCell(p.queueMessages),
+    ]),
+    [
+      '**per delivered SMS**',
+      '—',
+      fixed(perSms.d1Calls),
+      fixed(perSms.d1Statements),
+      fixed(perSms.doCalls),
+      queueCell(perSms.queue),
+    ],
+  ]
+  if (life.problem) missed.push(`The message-life probe did not run to delivered: ${life.problem}`)
+
+  // Each row: a published limit over the calls a delivered SMS makes on it.
+  type Row = {
+    limit: string
+    published: string
+    calls: string
+    formula: string
+    one: Span
+    ten: Span
+  }
+  const flat = (n: number): Span => ({ low: n, high: n })
+  const L = EDGE_LIMITS
+  const dispatch = perSms.queue.DISPATCH_QUEUE ?? NaN
+  const batch = consumer.maxBatchSize
+  const T = L.consumerBatchSeconds
+  const consumers = (concurrency: number): Span => ({
+    low: (concurrency * batch) / T.high / dispatch,
+    high: (concurrency * batch) / T.low / dispatch,
+  })
+  const rows: Row[] = [
+    {
+      limit: "the provider's send shard (a Durable Object; one per provider)",
+      published: `${n(L.durableObjectRequestsPerSecond)} requests/s per object`,
+      calls: count(perSms.doCalls, 'call'),
+      formula: `one provider: ${n(L.durableObjectRequestsPerSecond)} / ${fixed(perSms.doCalls)}; ${PROVIDERS} providers: ${PROVIDERS} × that`,
+      one: flat(L.durableObjectRequestsPerSecond / perSms.doCalls),
+      ten: flat((PROVIDERS * L.durableObjectRequestsPerSecond) / perSms.doCalls),
+    },
+    {
+      limit: 'the D1 database (one per deployment)',
+      published: `${n(L.d1QueriesPerSecond)} queries/s`,
+      calls: count(perSms.d1Statements, 'statement'),
+      formula: `${n(L.d1QueriesPerSecond)} / ${fixed(perSms.d1Statements)}, whatever the providers`,
+      one: flat(L.d1QueriesPerSecond / perSms.d1Statements),
+      ten: flat(L.d1QueriesPerSecond / perSms.d1Statements),
+    },
+    ...queueNames
+      .filter((q) => (perSms.queue[q] ?? 0) > 0)
+      .map((q) => ({
+        limit: `the queue of ${q} (one per deployment)`,
+        published: `${n(L.queueMessagesPerSecond)} messages/s`,
+        calls: count(perSms.queue[q]!, 'message'),
+        formula: `${n(L.queueMessagesPerSecond)} / ${fixed(perSms.queue[q]!)}`,
+        one: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
+        ten: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
+      })),
+    {
+      limit: "the dispatch queue's consumers",
+      published: `${n(L.queueConcurrentConsumers)} consumers at once`,
+      calls: `${count(dispatch, 'queue message')}, ${batch} a batch (wrangler.toml)`,
+      formula: `${n(L.queueConcurrentConsumers)} × ${batch} / (${seconds(T)} s a batch) / ${fixed(dispatch)}`,
+      one: consumers(L.queueConcurrentConsumers),
+      ten: consumers(L.queueConcurrentConsumers),
+    },
+  ]
+  const rate = (x: Span) =>
+    Number.isFinite(x.low) ? (x.low === x.high ? n(x.low) : `${n(x.low)}–${n(x.high)}`) : 'no limit'
+  // A limit a delivered SMS makes no call on never binds; NaN (nothing delivered) binds at once.
+  const bound = (x: Span) => (Number.isNaN(x.low) ? -Infinity : x.low)
+  const binding = (pick: (r: Row) => Span) =>
+    rows.reduce((a, b) => (bound(pick(b)) < bound(pick(a)) ? b : a))
+  const ceilings = [
+    { who: 'one provider', pick: (r: Row) => r.one, target: CAPACITY_TARGETS.oneProvider },
+    {
+      who: `${PROVIDERS} providers`,
+      pick: (r: Row) => r.ten,
+      target: CAPACITY_TARGETS.tenProviders,
+    },
+  ].map(({ who, pick, target }) => {
+    const row = binding(pick)
+    const ceiling = bound(pick(row))
+    const ok = !life.problem && ceiling >= target
+    const text = `${who}: at most ${rate(flat(Math.max(0, ceiling)))} messages/s, bound by ${row.limit}; target ≥ ${n(target)}`
+    if (ok) met.push(`Capacity, ${text}`)
+    else missed.push(`Capacity, ${text}`)
+    return [who, rate(flat(Math.max(0, ceiling))), row.limit, `≥ ${n(target)}: ${verdict(ok)}`]
+  })
+  const d1Ok = !life.problem && perSms.d1Statements <= CAPACITY_TARGETS.d1StatementsPerSms
+  const d1Text = `D1 statements per delivered SMS: ${fixed(perSms.d1Statements)}, target ≤ ${CAPACITY_TARGETS.d1StatementsPerSms}`
+  if (d1Ok) met.push(d1Text)
+  else missed.push(d1Text)
+  const configured = consumer.maxConcurrency
+
+  const lines = [
+    "## A message's life and the capacity it allows",
+    '',
+    "Every binding call of a message's life, counted by bench/cpu-worker.ts with the counting proxies",
+    `of test/helpers/round-trips.ts through Portero's own code on its local bindings: ${life.messages} one-SMS`,
+    '`POST /Services` requests of the seeded provider (what they defer included), the dispatch',
+    "queue's handler over their deliveries in batches of wrangler.toml's size, and the SMS API's two",
+    'status callbacks of each SMS (`sent`, then `delivered`); the probe plays the dispatch queue and',
+    `the SMS API. ${life.sent} SMS sent, ${delivered} delivered${life.problem ? ` (${life.problem})` : ''}. A D1 call is one round`,
+    'trip, a batch of n statements n queries; a Durable Object call is one request to the object.',
+    "Only the Worker's calls are counted, not those a Durable Object makes with its own bindings.",
+    '',
+    table(
+      ['part', 'runs', 'D1 calls', 'D1 statements', 'Durable Object calls', 'queue messages'],
+      lifeRows,
+    ),
+    '',
+    `- ${d1Text}: ${verdict(d1Ok)}.`,
+    '',
+    'Each limit Cloudflare publishes (bench/edge-costs.ts; sources in bench/README.md) divided by the',
+    'calls a delivered SMS makes on it is the most messages a second that binding lets through; the',
+    'lowest is the ceiling and names the limit that binds first. One shard serves one provider, so',
+    `${PROVIDERS} providers (equal traffic) have ${PROVIDERS} times its capacity; the D1 database and the queues are`,
+    'shared by the whole deployment. A D1 query that writes takes several ms, not 1: the D1 row is an',
+    `upper bound. The consumers row assumes a batch takes ${seconds(T)} s (its SMS go out in parallel: one`,
+    'SMS API answer plus its round trips), not a published figure; the slow end is used.',
+    '',
+    table(
+      [
+        'limit',
+        'published',
+        'calls per delivered SMS',
+        'formula (messages/s)',
+        'one provider (messages/s)',
+        `${PROVIDERS} providers (messages/s)`,
+      ],
+      rows.map((r) => [r.limit, r.published, r.calls, r.formula, rate(r.one), rate(r.ten)]),
+    ),
+    '',
+    table(['deployment', 'ceiling (messages/s)', 'binds first', 'target'], ceilings),
+    '',
+    ...(configured !== undefined
+      ? [
+          `wrangler.toml sets the dispatch consumer's max_concurrency to ${configured} (the SMS API account's`,
+          `concurrency, README "Deploy"): as configured its consumers pass ${rate(consumers(configured))} messages/s, a`,
+          'setting an operator raises with the SMS account, not a limit of the platform.',
+          '',
+        ]
+      : []),
+  ]
+  return { lines, missed, met }
+}
+
+/** `1 call`, `2 calls`, `0.5 calls`. */
+function count(x: number, what: string): string {
+  return `${fixed(x)} ${what}${x === 1 ? '' : 's'}`
+}
+
+/** Seconds, as many decimals as they have. */
+function seconds({ low, high }: Span): string {
+  return low === high ? String(low) : `${low}–${high}`
+}
+
+/** A count with thousands separators and no decimals. */
+function n(x: number): string {
+  return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : String(x)
+}
+
+/** A per-SMS figure: two decimals, fewer when they are zeros. */
+function fixed(x: number): string {
+  return Number.isFinite(x) ? String(Number(x.toFixed(2))) : '—'
 }
 
 function span({ low, high }: Span): string {

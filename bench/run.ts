@@ -28,7 +28,14 @@ import {
   type PeerRow,
   type ScenarioRow,
 } from './report.ts'
-import { BASE, BUILD, buildWorkers, generateSecrets, startPortero } from './server.ts'
+import {
+  BASE,
+  BUILD,
+  buildWorkers,
+  dispatchConsumer,
+  generateSecrets,
+  startPortero,
+} from './server.ts'
 import { issueToken, seed } from './seed.ts'
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false'
@@ -259,6 +266,7 @@ try {
       token,
       caller,
       servicesBody,
+      dispatchBatchSize: dispatchConsumer().maxBatchSize,
     }
     const response = await cpuWorker.fetch('http://bench/', {
       method: 'POST',
@@ -281,6 +289,8 @@ try {
     consumer,
     cpu: cpu.figures,
     roundTrips: cpu.roundTrips,
+    life: cpu.life,
+    dispatchConsumer: dispatchConsumer(),
     workerErrors: portero.errors,
   })
   if (only === undefined) writeFileSync('bench/RESULTS.md', report)

@@ -1,5 +1,6 @@
 // Runs the bundled Portero Worker, the SMS/FCM stand-in and the CPU bench Worker on workerd through
-// Miniflare's API (no `wrangler dev` proxy), with wrangler.toml's bindings and fresh local storage.
+// Miniflare's API (no `wrangler dev` proxy), with wrangler.toml's bindings (the send shards'
+// Durable Objects among them) and fresh local storage.
 // Load goes to a socket workerd opens for the Portero Worker itself: Miniflare's own entry socket
 // routes every request through a Worker of its own first, which on this kind of machine cuts an
 // empty Worker from about 6,400 to about 2,000 requests/s and would hide Portero's own cost.
@@ -28,6 +29,16 @@ const TWILIO = {
   from: '+15005550006',
 }
 const FCM = { projectId: 'portero-bench', email: 'bench@portero-bench.iam.gserviceaccount.com' }
+
+/** The dispatch queue's consumer as wrangler.toml sets it up. */
+export function dispatchConsumer(): { maxBatchSize: number; maxConcurrency: number | undefined } {
+  const config = unstable_readConfig({ config: 'wrangler.toml' })
+  const [dispatch] = config.queues.consumers ?? []
+  return {
+    maxBatchSize: dispatch?.max_batch_size ?? 10,
+    maxConcurrency: dispatch?.max_concurrency ?? undefined,
+  }
+}
 
 export type Secrets = { SIGNING_KEYS: string; SECRET_PEPPER: string }
 
@@ -78,6 +89,7 @@ export async function startPortero(
   const serviceAccountJwk = JSON.stringify(await exportJWK(serviceAccount.publicKey))
   const persist = `${BUILD}/state`
   const [dispatch, deadLetters] = config.queues.consumers ?? []
+  const sqliteClasses = new Set(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []))
   const consumer = (q: NonNullable<typeof dispatch>) => ({
     maxBatchSize: q.max_batch_size,
     maxBatchTimeout: q.max_batch_timeout,
@@ -119,6 +131,19 @@ export async function startPortero(
     d1Databases: Object.fromEntries(config.d1_databases.map((d1) => [d1.binding, d1.database_id!])),
     ratelimits: Object.fromEntries(
       config.ratelimits.map((r) => [r.name, { namespace_id: r.namespace_id, simple: r.simple }]),
+    ),
+    // The classes Portero's bundle exports, with the SQLite storage their migrations declare, kept
+    // under the state folder like D1. Named by the Portero Worker, so the CPU bench Worker reaches
+    // the very objects the HTTP scenarios used.
+    durableObjects: Object.fromEntries(
+      config.durable_objects.bindings.map((d) => [
+        d.name,
+        {
+          className: d.class_name,
+          scriptName: 'portero',
+          useSQLite: sqliteClasses.has(d.class_name),
+        },
+      ]),
     ),
     // Without the consumer, /Services is measured alone (on 2 cores a draining backlog would take
     // its CPU) and its messages go to a queue nobody reads, so they never reach the consumer's
