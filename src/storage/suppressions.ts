@@ -1,7 +1,10 @@
 // The suppressions table: phone numbers no SMS may go to, per provider or for every provider
 // (README "Suppression list", decisions.md D28). A recipient's own SMS opt-out flag in the
 // directory counts as a suppression too: it is read from the recipients table, never copied here.
+// Every number is written and compared in its canonical form (src/utils/e164.ts), however it was
+// given, so one phone is one suppression.
 import { firstRow, type BatchRead } from './batch.ts'
+import { canonicalPhone } from '../utils/e164.ts'
 import { markSmsOptOut } from './recipients.ts'
 
 /** Where a suppression came from; `directory` is a recipient's SMS opt-out flag. */
@@ -45,7 +48,8 @@ const APPLYING = `
 
 /**
  * The first suppression of the number a destination stands for (the recipient's phone for a user
- * id of the directory, else the destination itself), for readBatch: /Services refuses it.
+ * id of the directory, else the destination itself, canonical), for readBatch: /Services refuses
+ * it.
  */
 export function selectSuppression(
   db: D1Database,
@@ -57,10 +61,10 @@ export function selectSuppression(
       db
         .prepare(
           `WITH target (phone) AS (SELECT COALESCE((SELECT phone FROM recipients
-             WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2), ?2))
+             WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2), ?3))
            SELECT * FROM (${APPLYING}) WHERE phone = (SELECT phone FROM target) LIMIT 1`,
         )
-        .bind(providerId, destination),
+        .bind(providerId, destination, canonicalPhone(destination)),
     ],
     read: ([result]) => firstRow(result, toSuppression),
   }
@@ -74,7 +78,7 @@ export async function findSuppressions(
 ): Promise<Suppression[]> {
   const { results } = await db
     .prepare(`SELECT * FROM (${APPLYING}) WHERE phone = ?2 ORDER BY source, provider_id`)
-    .bind(providerId, phone)
+    .bind(providerId, canonicalPhone(phone))
     .all<SuppressionRow>()
   return results.map(toSuppression)
 }
@@ -109,7 +113,7 @@ export async function insertSuppression(
       `INSERT INTO suppressions (provider_id, phone, source) VALUES (CAST(?1 AS INTEGER), ?2, ?3)
        ON CONFLICT DO NOTHING`,
     )
-    .bind(providerId, phone, source)
+    .bind(providerId, canonicalPhone(phone), source)
     .run()
   return result.meta.changes > 0
 }
@@ -142,7 +146,7 @@ export async function deleteSuppressions(
       `DELETE FROM suppressions WHERE provider_id = CAST(?1 AS INTEGER) AND phone = ?2
          AND source IN (SELECT value FROM json_each(?3))`,
     )
-    .bind(providerId, phone, JSON.stringify(sources))
+    .bind(providerId, canonicalPhone(phone), JSON.stringify(sources))
     .run()
   return result.meta.changes
 }

@@ -16,7 +16,7 @@ import {
   type Sender,
 } from '../helpers/dispatch.ts'
 import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
-import { setShardCounter, shardCounters } from '../helpers/shards.ts'
+import { setShardCounter, shardCounters, shardDestinations } from '../helpers/shards.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 
 const admin = await adminToken()
@@ -193,8 +193,39 @@ describe('POST /Services: send quotas', { timeout: 45_000 }, () => {
       'quota_exceeded',
     )
     expect(problem.detail).toMatch(/an hour to one destination/)
+    // And in the other spellings of it: without the mobile 9, with the trunk 0 and the local 15.
+    const local = phone.slice('+54911'.length)
+    for (const spelling of [`+5411${local}`, `+5401115${local}`]) {
+      await expectProblem(
+        await dispatch(sender, to(smsRequest(sender), spelling)),
+        429,
+        'quota_exceeded',
+      )
+    }
     // Another destination is not held back.
     expect((await dispatch(sender, to(smsRequest(sender), freshPhone()))).status).toBe(201)
+  })
+
+  it('counts a number written with its trunk prefix as the number, and sends it there', async () => {
+    const standIn = useStandIn()
+    const sender = await freshSender({ directNumbers: true })
+    expect((await setQuotas(sender.providerId, { per_destination_hour: 1 })).status).toBe(204)
+    await roomInWindow(3600)
+    const marker = crypto.randomUUID()
+    const sent = await dispatch(sender, to(smsRequest(sender, marker), '+4407700900123'))
+    expect(sent.status).toBe(201)
+    expect(await shardDestinations(sender.providerId)).toEqual(['+447700900123'])
+    await expectRefusedCleanly(
+      sender,
+      () => dispatch(sender, to(smsRequest(sender), '+447700900123')),
+      429,
+      'quota_exceeded',
+    )
+    await vi.waitFor(
+      () =>
+        expect(smsTo(standIn, '+447700900123').filter((t) => t.includes(marker))).toHaveLength(1),
+      { timeout: 10_000, interval: 100 },
+    )
   })
 
   it("holds each provider to its own quota: another provider's override is not its", async () => {
@@ -430,6 +461,66 @@ describe('POST /Services: suppressed numbers are refused however they are addres
     expect((await inbound({ From: phone, Body: 'Start' })).status).toBe(200)
     expect((await dispatch(first, smsRequest(first))).status).toBe(201)
     expect((await dispatch(second, to(smsRequest(second), phone))).status).toBe(201)
+  })
+})
+
+describe('Suppressions: one phone, one number however it is written', () => {
+  it('refuses +4407700900123 once +447700900123 is suppressed, and the other way round', async () => {
+    useStandIn()
+    const sender = await freshSender({ directNumbers: true })
+    const path = `/admin/providers/${sender.providerId}/suppressions`
+    const created = await adminCall(admin, 'POST', path, { phone: '+447700900123' })
+    expect(await json(created, 201)).toMatchObject({ phone: '+447700900123' })
+    for (const destination of ['+447700900123', '+4407700900123']) {
+      await expectRefusedCleanly(
+        sender,
+        () => dispatch(sender, to(smsRequest(sender), destination)),
+        400,
+        'recipient_suppressed',
+      )
+    }
+    // The other spelling is the same suppression: a conflict, lifted under either spelling.
+    await expectProblem(
+      await adminCall(admin, 'POST', path, { phone: '+4407700900123' }),
+      409,
+      'conflict',
+    )
+    const lift = `${path}/${encodeURIComponent('+4407700900123')}`
+    expect((await adminCall(admin, 'DELETE', lift)).status).toBe(204)
+    expect((await dispatch(sender, to(smsRequest(sender), '+447700900123'))).status).toBe(201)
+
+    const written = await adminCall(admin, 'POST', path, { phone: '+4407700900123' })
+    expect(await json(written, 201)).toMatchObject({ phone: '+447700900123' })
+    expect(written.headers.get('location')).toBe(`${path}/${encodeURIComponent('+447700900123')}`)
+    expect(await suppressionsOf(sender.providerId, '+447700900123')).toHaveLength(1)
+    expect(await suppressionsOf(sender.providerId, '+4407700900123')).toEqual([])
+    await expectRefusedCleanly(
+      sender,
+      () => dispatch(sender, to(smsRequest(sender), '+447700900123')),
+      400,
+      'recipient_suppressed',
+    )
+  })
+
+  it("applies a STOP and a START from another spelling of a recipient's phone", async () => {
+    useStandIn()
+    const sender = await freshSender({ directNumbers: true })
+    const phone = await phoneOf(sender) // +54 9 11 and eight digits
+    const local = phone.slice('+54911'.length)
+    expect((await inbound({ From: `+541115${local}`, Body: 'STOP' })).status).toBe(200)
+    for (const destination of [sender.userId, phone, `+5411${local}`]) {
+      await expectRefusedCleanly(
+        sender,
+        () => dispatch(sender, to(smsRequest(sender), destination)),
+        400,
+        'recipient_suppressed',
+      )
+    }
+    expect(await suppressionsOf(sender.providerId, phone)).toEqual([
+      expect.objectContaining({ phone, source: 'stop_reply' }),
+    ])
+    expect((await inbound({ From: `+54011${local}`, Body: 'START' })).status).toBe(200)
+    expect((await dispatch(sender, smsRequest(sender))).status).toBe(201)
   })
 })
 
