@@ -573,6 +573,80 @@ describe('POST /callbacks/sms/inbound', () => {
     })
   }
 
+  it('applies each MessageSid once: a replayed START does not lift a later STOP', async () => {
+    useStandIn()
+    const sender = await freshSender()
+    const phone = await phoneOf(sender)
+    const sid = () => `SM${crypto.randomUUID().replaceAll('-', '')}`
+    const [firstStop, start, laterStop, laterStart] = [sid(), sid(), sid(), sid()]
+    const send = (MessageSid: string, Body: string) => inbound({ From: phone, Body, MessageSid })
+    const refused = async () =>
+      (await dispatch(sender, smsRequest(sender))).status === 400 &&
+      (await suppressionsOf(sender.providerId, phone)).length === 1
+
+    expect((await send(firstStop, 'STOP')).status).toBe(200)
+    expect((await send(start, 'START')).status).toBe(200)
+    expect(await refused()).toBe(false)
+    expect((await send(laterStop, 'STOP')).status).toBe(200)
+    // The START captured earlier, sent again exactly as signed: answered, and nothing lifted.
+    const replay = await send(start, 'START')
+    expect(replay.status).toBe(200)
+    expect(await replay.text()).toBe('<Response/>')
+    expect(await refused()).toBe(true)
+
+    // And a replayed STOP does not undo a later START.
+    expect((await send(laterStart, 'START')).status).toBe(200)
+    expect((await send(laterStop, 'STOP')).status).toBe(200)
+    expect((await send(firstStop, 'STOP')).status).toBe(200)
+    expect(await refused()).toBe(false)
+
+    const { results } = await env.DB.prepare(
+      `SELECT message_sid, keyword FROM inbound_messages
+       WHERE message_sid IN (?1, ?2, ?3, ?4) ORDER BY keyword, message_sid`,
+    )
+      .bind(firstStop, start, laterStop, laterStart)
+      .all<{ message_sid: string; keyword: string }>()
+    expect(results).toHaveLength(4)
+  })
+
+  it('applies five copies of a START sent at once once, recording its sid', async () => {
+    const sender = await freshSender()
+    const phone = await phoneOf(sender)
+    const MessageSid = `SM${crypto.randomUUID().replaceAll('-', '')}`
+    expect((await inbound({ From: phone, Body: 'STOP' })).status).toBe(200)
+    const copies = await Promise.all(
+      Array.from({ length: 5 }, () => inbound({ From: phone, Body: 'START', MessageSid })),
+    )
+    expect(copies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200])
+    expect(await suppressionsOf(sender.providerId, phone)).toEqual([])
+    const row = await env.DB.prepare('SELECT keyword FROM inbound_messages WHERE message_sid = ?1')
+      .bind(MessageSid)
+      .first<{ keyword: string }>()
+    expect(row).toEqual({ keyword: 'start' })
+  })
+
+  it('answers 400 invalid_request to a signed request without MessageSid, changing nothing', async () => {
+    const sender = await freshSender()
+    const phone = await phoneOf(sender)
+    const url = `${ORIGIN}/callbacks/sms/inbound`
+    const params = new URLSearchParams({
+      AccountSid: env.SMS_ACCOUNT_SID,
+      To: env.SMS_FROM,
+      From: phone,
+      Body: 'STOP',
+    })
+    const response = await call('/callbacks/sms/inbound', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': await smsSignature(env.SMS_AUTH_TOKEN, url, params),
+      },
+      body: params.toString(),
+    })
+    await expectProblem(response, 400, 'invalid_request')
+    expect(await suppressionsOf(sender.providerId, phone)).toEqual([])
+  })
+
   it('answers 403 forbidden to a request signed for another account, suppressing nothing', async () => {
     const sender = await freshSender()
     const phone = await phoneOf(sender)
