@@ -28,7 +28,9 @@ export type InboundOutcome = 'suppressed' | 'lifted' | 'replayed' | 'ignored'
  * signature, src/http/sms-callback.ts): STOP and the other opt-out words suppress the sender's
  * number for every provider, START and the other opt-in words lift that. Each MessageSid is
  * applied once (decisions.md D28): a signed request replayed later, after the recipient has sent
- * the opposite word, must not undo it. `requestId` names the request that applied it.
+ * the opposite word, must not undo it. `requestId` names the request that applied it: a fresh id
+ * made for each request (src/http/request-id.ts), never read from it, so a copy cannot pass for
+ * the request that applied the original.
  */
 export async function receiveInboundSms(
   db: D1Database,
