@@ -28,7 +28,7 @@ import { drawQrCodes, type PartRequest, type ServicesRequest } from './dispatch-
 import { pictureDigest, planPictures, storePictures, type PictureDeps } from './pictures.ts'
 import { shardIndexFor, type SendShardApi } from './admission.ts'
 import { destinationKey, effectiveQuotas, quotaExceeded, type SendQuotas } from './quotas.ts'
-import { E164 } from '../utils/e164.ts'
+import { canonicalPhone, E164 } from '../utils/e164.ts'
 
 export type DispatchDeps = {
   db: D1Database
@@ -334,8 +334,10 @@ function addressesFor(
   const path = 'parameters.destination'
   if (!recipient) {
     if (channel === 'sms' && E164.test(destination)) {
-      checkDirectNumber(service, destination)
-      return [destination]
+      // decisions.md D37: sent, suppressed and counted as one phone however it is written.
+      const phone = canonicalPhone(destination)
+      checkDirectNumber(service, phone)
+      return [phone]
     }
     const detail = `No recipient "${destination}" in this provider's directory.`
     throw new AppError('unknown_destination', detail, {

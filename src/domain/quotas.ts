@@ -4,6 +4,7 @@
 // cannot slip past a quota; the rules of the windows and the refusal are here.
 import { AppError } from '../errors.ts'
 import type { QuotaOverrides } from '../storage/providers.ts'
+import { canonicalPhone } from '../utils/e164.ts'
 
 /** Send quotas: accepted /Services messages a minute, a UTC day, and to one destination an hour. */
 export type SendQuotas = { perMinute: number; perDay: number; perDestinationHour: number }
@@ -31,11 +32,12 @@ export function windowStarts(seconds: number): Record<SendSpan, number> {
 
 /**
  * The subject a per-destination counter is kept for: the recipient's phone when the directory has
- * one for this user id, else the destination as sent (a number or a user id), so a phone is
- * counted once whether it is addressed by number or by user id.
+ * one for this user id, else the destination as sent (a user id, or a number in its canonical
+ * form), so a phone is counted once however it is written and whether it is addressed by number
+ * or by user id.
  */
 export function destinationKey(destination: string, directoryPhone: string | null): string {
-  return directoryPhone ?? destination
+  return canonicalPhone(directoryPhone ?? destination)
 }
 
 /** A provider's quotas: its own where an operator set them, else the deployment's defaults. */

@@ -4,44 +4,49 @@
 // is addressed, and the consumer withholds deliveries to one suppressed after acceptance.
 import { conflict, notFound } from '../errors.ts'
 import {
-  ALL_PROVIDERS,
+  applyInboundKeyword,
   deleteSuppressions,
   findSuppressions,
   insertSuppression,
+  type InboundKeyword,
   type Suppression,
 } from '../storage/suppressions.ts'
 import { E164 } from '../utils/e164.ts'
 
 // The SMS API's standard opt-out and opt-in keywords (Twilio, "Advanced Opt-Out"): the whole
 // message, in any case, with surrounding spaces ignored.
-const STOP_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'])
-const START_WORDS = new Set(['START', 'UNSTOP', 'YES'])
+const KEYWORDS = new Map<string, InboundKeyword>([
+  ...['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'].map((w) => [w, 'stop'] as const),
+  ...['START', 'UNSTOP', 'YES'].map((w) => [w, 'start'] as const),
+])
 
-/** The sources a recipient's own START lifts: both record a STOP to the sender number. */
-const LIFTED_BY_START = ['stop_reply', 'sms_api_error'] as const
-
-export type InboundOutcome = 'suppressed' | 'lifted' | 'ignored'
+/** `replayed`: a message with this MessageSid was applied before, so this one changes nothing. */
+export type InboundOutcome = 'suppressed' | 'lifted' | 'replayed' | 'ignored'
 
 /**
  * An inbound message the SMS API forwarded (its webhook; the caller has checked the API's
  * signature, src/http/sms-callback.ts): STOP and the other opt-out words suppress the sender's
- * number for every provider, START and the other opt-in words lift that.
+ * number for every provider, START and the other opt-in words lift that. Each MessageSid is
+ * applied once (decisions.md D28): a signed request replayed later, after the recipient has sent
+ * the opposite word, must not undo it. `requestId` names the request that applied it: a fresh id
+ * made for each request (src/http/request-id.ts), never read from it, so a copy cannot pass for
+ * the request that applied the original.
  */
 export async function receiveInboundSms(
   db: D1Database,
-  message: { from: string; body: string },
+  message: { from: string; body: string; messageSid: string },
+  requestId: string,
 ): Promise<InboundOutcome> {
-  const word = message.body.trim().toUpperCase()
-  if (!E164.test(message.from)) return 'ignored'
-  if (STOP_WORDS.has(word)) {
-    await insertSuppression(db, ALL_PROVIDERS, message.from, 'stop_reply')
-    return 'suppressed'
-  }
-  if (START_WORDS.has(word)) {
-    await deleteSuppressions(db, ALL_PROVIDERS, message.from, [...LIFTED_BY_START])
-    return 'lifted'
-  }
-  return 'ignored'
+  const keyword = KEYWORDS.get(message.body.trim().toUpperCase())
+  if (!keyword || !E164.test(message.from)) return 'ignored'
+  const applied = await applyInboundKeyword(db, {
+    sid: message.messageSid,
+    phone: message.from,
+    keyword,
+    requestId,
+  })
+  if (!applied) return 'replayed'
+  return keyword === 'stop' ? 'suppressed' : 'lifted'
 }
 
 /** An operator suppresses a number for one provider; 409 `conflict` when it already did. */

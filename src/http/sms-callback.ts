@@ -14,13 +14,17 @@ import { parseWith } from './validate.ts'
 
 const Field = z.string().max(200)
 
+const MessageSid = Field.regex(
+  /^[A-Z]{2}[0-9a-f]{32}$/,
+  'a message sid: two letters, 32 hex digits',
+)
+
 /** The fields of a status callback Portero reads (the API sends more; they are signed too). */
 export const SmsStatusForm = z
   .looseObject({
-    MessageSid: Field.regex(
-      /^[A-Z]{2}[0-9a-f]{32}$/,
-      'a message sid: two letters, 32 hex digits',
-    ).meta({ description: "The SMS API's id of the message (sid), as its send answered." }),
+    MessageSid: MessageSid.meta({
+      description: "The SMS API's id of the message (sid), as its send answered.",
+    }),
     MessageStatus: Field.meta({
       description:
         'queued, sending, sent, delivered, undelivered or failed (accepted, scheduled, read… are ' +
@@ -80,6 +84,11 @@ export async function readSignedSmsStatus(c: Context<AppEnv>): Promise<DeliveryR
 export const SmsInboundForm = z
   .looseObject({
     AccountSid: Field.meta({ description: "Must be this deployment's SMS_ACCOUNT_SID." }),
+    MessageSid: MessageSid.meta({
+      description:
+        "The SMS API's id of the inbound message: a STOP or START with a sid applied before " +
+        'changes nothing (a replay).',
+    }),
     From: Field.optional().meta({ description: 'The number that sent the message (E.164).' }),
     To: Field.optional().meta({ description: 'The sender number it was sent to.' }),
     Body: z
@@ -94,10 +103,13 @@ export const SmsInboundForm = z
   })
   .meta({ id: 'SmsInboundMessage' })
 
-/** An inbound message the SMS API signed: who sent it and its text. Throws as readSignedSmsForm. */
+/**
+ * An inbound message the SMS API signed: its sid, who sent it and its text. Throws as
+ * readSignedSmsForm.
+ */
 export async function readSignedSmsInbound(
   c: Context<AppEnv>,
-): Promise<{ from: string; body: string }> {
+): Promise<{ messageSid: string; from: string; body: string }> {
   const fields = await readSignedSmsForm(c, SmsInboundForm, 'inbound SMS')
-  return { from: fields.From ?? '', body: fields.Body ?? '' }
+  return { messageSid: fields.MessageSid, from: fields.From ?? '', body: fields.Body ?? '' }
 }

@@ -101,7 +101,8 @@ const smsInbound = createRoute({
     'Configure `{ISSUER}/callbacks/sms/inbound` as the sender number\'s "A message comes in" ' +
     'webhook (HTTP POST). Accepted only with a valid `X-Twilio-Signature` (as for ' +
     "`/callbacks/sms/status`) and `AccountSid` equal to this deployment's: otherwise 403 and " +
-    'nothing changes.',
+    'nothing changes. Each `MessageSid` is applied once: the signature has no timestamp, so a ' +
+    'replayed STOP or START (answered as any other) changes nothing.',
   security: SECURITY.smsSignature,
   request: {
     body: {
@@ -125,7 +126,7 @@ const smsInbound = createRoute({
       description: 'Done (or nothing to do): empty TwiML.',
       content: { 'text/xml': { schema: z.string(), example: EMPTY_TWIML } },
     },
-    400: problem('`invalid_request`: a signed request without AccountSid.'),
+    400: problem('`invalid_request`: a signed request without AccountSid or MessageSid.'),
     403: problem(
       '`invalid_signature`: no or a wrong `X-Twilio-Signature`; `forbidden`: another account.',
     ),
@@ -135,7 +136,7 @@ const smsInbound = createRoute({
 })
 
 callbacks.openapi(smsInbound, async (c) => {
-  await receiveInboundSms(c.env.DB, await readSignedSmsInbound(c))
+  await receiveInboundSms(c.env.DB, await readSignedSmsInbound(c), c.get('requestId'))
   c.header('content-type', 'text/xml; charset=utf-8')
   c.header('cache-control', 'no-store')
   return c.body(EMPTY_TWIML, 200)

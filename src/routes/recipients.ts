@@ -45,6 +45,11 @@ const Phone = z
   .string({ error: 'phone must be a string or null' })
   .regex(E164, 'phone must be an E.164 number such as +5491155550000')
   .nullable()
+  .meta({
+    description:
+      'E.164, stored in its canonical form (README "Phone numbers"): +4407700900123 is kept ' +
+      'as +447700900123.',
+  })
 const FcmTokens = z
   .array(z.string().min(1).max(4096), { error: 'fcm_tokens must be an array of strings' })
   .max(MAX_FCM_TOKENS, `at most ${MAX_FCM_TOKENS} FCM tokens`)

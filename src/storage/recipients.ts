@@ -1,4 +1,6 @@
 // The recipients table: a provider's end users, their phone and FCM tokens, per-channel opt-outs.
+// A phone is stored in its canonical form (src/utils/e164.ts), whatever spelling was given.
+import { canonicalPhone } from '../utils/e164.ts'
 import { firstRow, readOne, type BatchRead } from './batch.ts'
 
 export type Recipient = {
@@ -85,7 +87,8 @@ export async function insertRecipient(
 /** A recipient's fields as the statements below bind them, from ?3 on. */
 function fieldParams(fields: RecipientFields) {
   const { phone, fcmTokens, smsOptOut, fcmOptOut } = fields
-  return [phone, JSON.stringify(fcmTokens), +smsOptOut, +fcmOptOut] as const
+  const stored = phone === null ? null : canonicalPhone(phone)
+  return [stored, JSON.stringify(fcmTokens), +smsOptOut, +fcmOptOut] as const
 }
 
 /** Replaces a recipient's fields; false if there is no such recipient. */
@@ -164,6 +167,6 @@ export async function markSmsOptOut(
       `UPDATE recipients SET sms_opt_out = 1, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE provider_id = CAST(?1 AS INTEGER) AND phone = ?2`,
     )
-    .bind(providerId, phone)
+    .bind(providerId, canonicalPhone(phone))
     .run()
 }

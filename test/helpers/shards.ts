@@ -22,6 +22,18 @@ export function shardCounters(
   })
 }
 
+/** The destinations the provider's shard counts per hour: each counter's subject. */
+export function shardDestinations(providerId: string): Promise<string[]> {
+  return runInDurableObject(shardOf(providerId), (_, state) =>
+    state.storage.sql
+      .exec<{ subject: string }>(
+        "SELECT subject FROM send_counters WHERE span = 'destination_hour' ORDER BY subject",
+      )
+      .toArray()
+      .map((r) => r.subject),
+  )
+}
+
 /** Sets a counter of the provider's shard, as if `count` messages had been accepted. */
 export function setShardCounter(
   providerId: string,

@@ -357,6 +357,30 @@ describe('DELETE /recipients/{user_id}', () => {
 })
 
 // Every write route validates the same fields the same way.
+describe('recipient phones', () => {
+  it('stores each spelling of one phone in its canonical form, on POST, PUT and PATCH', async () => {
+    const manager = await createManager()
+    const created = await create(manager, { phone: '+4407700900123' })
+    expect(created.phone).toBe('+447700900123')
+    expect((await read(manager, created.user_id)).phone).toBe('+447700900123')
+
+    const replaced = await send('PUT', path(created.user_id), manager, { phone: '+541155550000' })
+    expect(replaced.status).toBe(204)
+    expect((await read(manager, created.user_id)).phone).toBe('+5491155550000')
+
+    const patched = await send('PATCH', path(created.user_id), manager, {
+      phone: '+5215512345678',
+    })
+    expect(patched.status).toBe(204)
+    expect((await read(manager, created.user_id)).phone).toBe('+525512345678')
+  })
+
+  it("keeps Italy's 0, which is part of the number", async () => {
+    const manager = await createManager()
+    expect((await create(manager, { phone: '+390612345678' })).phone).toBe('+390612345678')
+  })
+})
+
 describe.each(['POST', 'PUT', 'PATCH'])('%s recipient fields', (method) => {
   async function write(body: Record<string, unknown> | string): Promise<Response> {
     const manager = await createManager()

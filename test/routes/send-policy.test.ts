@@ -17,7 +17,7 @@ import {
   type Sender,
 } from '../helpers/dispatch.ts'
 import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
-import { setShardCounter, shardCounters, shardOf } from '../helpers/shards.ts'
+import { setShardCounter, shardCounters, shardDestinations, shardOf } from '../helpers/shards.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 
 const admin = await adminToken()
@@ -194,8 +194,39 @@ describe('POST /Services: send quotas', { timeout: 45_000 }, () => {
       'quota_exceeded',
     )
     expect(problem.detail).toMatch(/an hour to one destination/)
+    // And in the other spellings of it: without the mobile 9, with the trunk 0 and the local 15.
+    const local = phone.slice('+54911'.length)
+    for (const spelling of [`+5411${local}`, `+5401115${local}`]) {
+      await expectProblem(
+        await dispatch(sender, to(smsRequest(sender), spelling)),
+        429,
+        'quota_exceeded',
+      )
+    }
     // Another destination is not held back.
     expect((await dispatch(sender, to(smsRequest(sender), freshPhone()))).status).toBe(201)
+  })
+
+  it('counts a number written with its trunk prefix as the number, and sends it there', async () => {
+    const standIn = useStandIn()
+    const sender = await freshSender({ directNumbers: true })
+    expect((await setQuotas(sender.providerId, { per_destination_hour: 1 })).status).toBe(204)
+    await roomInWindow(3600)
+    const marker = crypto.randomUUID()
+    const sent = await dispatch(sender, to(smsRequest(sender, marker), '+4407700900123'))
+    expect(sent.status).toBe(201)
+    expect(await shardDestinations(sender.providerId)).toEqual(['+447700900123'])
+    await expectRefusedCleanly(
+      sender,
+      () => dispatch(sender, to(smsRequest(sender), '+447700900123')),
+      429,
+      'quota_exceeded',
+    )
+    await vi.waitFor(
+      () =>
+        expect(smsTo(standIn, '+447700900123').filter((t) => t.includes(marker))).toHaveLength(1),
+      { timeout: 10_000, interval: 100 },
+    )
   })
 
   it("holds each provider to its own quota: another provider's override is not its", async () => {
@@ -558,6 +589,66 @@ describe('POST /Services: suppressed numbers are refused however they are addres
   })
 })
 
+describe('Suppressions: one phone, one number however it is written', () => {
+  it('refuses +4407700900123 once +447700900123 is suppressed, and the other way round', async () => {
+    useStandIn()
+    const sender = await freshSender({ directNumbers: true })
+    const path = `/admin/providers/${sender.providerId}/suppressions`
+    const created = await adminCall(admin, 'POST', path, { phone: '+447700900123' })
+    expect(await json(created, 201)).toMatchObject({ phone: '+447700900123' })
+    for (const destination of ['+447700900123', '+4407700900123']) {
+      await expectRefusedCleanly(
+        sender,
+        () => dispatch(sender, to(smsRequest(sender), destination)),
+        400,
+        'recipient_suppressed',
+      )
+    }
+    // The other spelling is the same suppression: a conflict, lifted under either spelling.
+    await expectProblem(
+      await adminCall(admin, 'POST', path, { phone: '+4407700900123' }),
+      409,
+      'conflict',
+    )
+    const lift = `${path}/${encodeURIComponent('+4407700900123')}`
+    expect((await adminCall(admin, 'DELETE', lift)).status).toBe(204)
+    expect((await dispatch(sender, to(smsRequest(sender), '+447700900123'))).status).toBe(201)
+
+    const written = await adminCall(admin, 'POST', path, { phone: '+4407700900123' })
+    expect(await json(written, 201)).toMatchObject({ phone: '+447700900123' })
+    expect(written.headers.get('location')).toBe(`${path}/${encodeURIComponent('+447700900123')}`)
+    expect(await suppressionsOf(sender.providerId, '+447700900123')).toHaveLength(1)
+    expect(await suppressionsOf(sender.providerId, '+4407700900123')).toEqual([])
+    await expectRefusedCleanly(
+      sender,
+      () => dispatch(sender, to(smsRequest(sender), '+447700900123')),
+      400,
+      'recipient_suppressed',
+    )
+  })
+
+  it("applies a STOP and a START from another spelling of a recipient's phone", async () => {
+    useStandIn()
+    const sender = await freshSender({ directNumbers: true })
+    const phone = await phoneOf(sender) // +54 9 11 and eight digits
+    const local = phone.slice('+54911'.length)
+    expect((await inbound({ From: `+541115${local}`, Body: 'STOP' })).status).toBe(200)
+    for (const destination of [sender.userId, phone, `+5411${local}`]) {
+      await expectRefusedCleanly(
+        sender,
+        () => dispatch(sender, to(smsRequest(sender), destination)),
+        400,
+        'recipient_suppressed',
+      )
+    }
+    expect(await suppressionsOf(sender.providerId, phone)).toEqual([
+      expect.objectContaining({ phone, source: 'stop_reply' }),
+    ])
+    expect((await inbound({ From: `+54011${local}`, Body: 'START' })).status).toBe(200)
+    expect((await dispatch(sender, smsRequest(sender))).status).toBe(201)
+  })
+})
+
 describe('POST /callbacks/sms/inbound', () => {
   const forged: [string, (phone: string) => Promise<Response>][] = [
     ['unsigned', (phone) => inbound({ From: phone, Body: 'STOP' }, null)],
@@ -606,6 +697,80 @@ describe('POST /callbacks/sms/inbound', () => {
       expect(await suppressionsOf(sender.providerId, phone)).toEqual([])
     })
   }
+
+  it('applies each MessageSid once: a replayed START does not lift a later STOP', async () => {
+    useStandIn()
+    const sender = await freshSender()
+    const phone = await phoneOf(sender)
+    const sid = () => `SM${crypto.randomUUID().replaceAll('-', '')}`
+    const [firstStop, start, laterStop, laterStart] = [sid(), sid(), sid(), sid()]
+    const send = (MessageSid: string, Body: string) => inbound({ From: phone, Body, MessageSid })
+    const refused = async () =>
+      (await dispatch(sender, smsRequest(sender))).status === 400 &&
+      (await suppressionsOf(sender.providerId, phone)).length === 1
+
+    expect((await send(firstStop, 'STOP')).status).toBe(200)
+    expect((await send(start, 'START')).status).toBe(200)
+    expect(await refused()).toBe(false)
+    expect((await send(laterStop, 'STOP')).status).toBe(200)
+    // The START captured earlier, sent again exactly as signed: answered, and nothing lifted.
+    const replay = await send(start, 'START')
+    expect(replay.status).toBe(200)
+    expect(await replay.text()).toBe('<Response/>')
+    expect(await refused()).toBe(true)
+
+    // And a replayed STOP does not undo a later START.
+    expect((await send(laterStart, 'START')).status).toBe(200)
+    expect((await send(laterStop, 'STOP')).status).toBe(200)
+    expect((await send(firstStop, 'STOP')).status).toBe(200)
+    expect(await refused()).toBe(false)
+
+    const { results } = await env.DB.prepare(
+      `SELECT message_sid, keyword FROM inbound_messages
+       WHERE message_sid IN (?1, ?2, ?3, ?4) ORDER BY keyword, message_sid`,
+    )
+      .bind(firstStop, start, laterStop, laterStart)
+      .all<{ message_sid: string; keyword: string }>()
+    expect(results).toHaveLength(4)
+  })
+
+  it('applies five copies of a START sent at once once, recording its sid', async () => {
+    const sender = await freshSender()
+    const phone = await phoneOf(sender)
+    const MessageSid = `SM${crypto.randomUUID().replaceAll('-', '')}`
+    expect((await inbound({ From: phone, Body: 'STOP' })).status).toBe(200)
+    const copies = await Promise.all(
+      Array.from({ length: 5 }, () => inbound({ From: phone, Body: 'START', MessageSid })),
+    )
+    expect(copies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200])
+    expect(await suppressionsOf(sender.providerId, phone)).toEqual([])
+    const row = await env.DB.prepare('SELECT keyword FROM inbound_messages WHERE message_sid = ?1')
+      .bind(MessageSid)
+      .first<{ keyword: string }>()
+    expect(row).toEqual({ keyword: 'start' })
+  })
+
+  it('answers 400 invalid_request to a signed request without MessageSid, changing nothing', async () => {
+    const sender = await freshSender()
+    const phone = await phoneOf(sender)
+    const url = `${ORIGIN}/callbacks/sms/inbound`
+    const params = new URLSearchParams({
+      AccountSid: env.SMS_ACCOUNT_SID,
+      To: env.SMS_FROM,
+      From: phone,
+      Body: 'STOP',
+    })
+    const response = await call('/callbacks/sms/inbound', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': await smsSignature(env.SMS_AUTH_TOKEN, url, params),
+      },
+      body: params.toString(),
+    })
+    await expectProblem(response, 400, 'invalid_request')
+    expect(await suppressionsOf(sender.providerId, phone)).toEqual([])
+  })
 
   it('answers 403 forbidden to a request signed for another account, suppressing nothing', async () => {
     const sender = await freshSender()

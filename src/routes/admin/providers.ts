@@ -377,7 +377,9 @@ function suppressionView(s: Suppression) {
 const phoneParams = {
   params: z.object({
     id: z.string().meta({ description: 'The provider id.' }),
-    phone: z.string().meta({ description: 'The E.164 number (URL-encoded: %2B for +).' }),
+    phone: z.string().meta({
+      description: 'The E.164 number, in any spelling of it (URL-encoded: %2B for +).',
+    }),
   }),
 }
 
@@ -426,6 +428,9 @@ const suppress = createRoute({
   method: 'post',
   path: '/{id}/suppressions',
   summary: 'Suppress a number for a provider',
+  description:
+    'The number is kept in its canonical form (README "Phone numbers"): `+4407700900123` is ' +
+    'suppressed, listed and lifted as `+447700900123`, and /Services refuses both spellings.',
   request: { ...idParam, body: jsonBody(NewSuppression, { phone: '+5491155550000' }) },
   responses: {
     201: newResource('Suppressed.', SuppressionView),
@@ -438,7 +443,8 @@ providers.openapi(suppress, async (c) => {
   const { phone } = c.req.valid('json')
   auditAs(c, 'suppression.create', provider.id, { phone: masked(phone) })
   const suppression = await suppressNumber(c.env.DB, provider.id, phone)
-  c.header('location', `/admin/providers/${provider.id}/suppressions/${encodeURIComponent(phone)}`)
+  const path = `/admin/providers/${provider.id}/suppressions/${encodeURIComponent(suppression.phone)}`
+  c.header('location', path)
   return c.json(suppressionView(suppression), 201)
 })
 
