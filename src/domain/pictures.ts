@@ -41,8 +41,6 @@ export type Picture = { bytes: Uint8Array; type: PictureType; ext: PictureExtens
 export type PictureSize = { width: number; height: number }
 
 const DATA_URL = /^data:([^;,]*)((?:;[^;,]*)*),/i
-// RFC 4648 §4 with padding: a length that is not a multiple of 4 is a truncated string.
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const DECLARED: Record<string, PictureExtension> = {
   'image/png': 'png',
   'image/jpeg': 'jpg',
@@ -87,8 +85,14 @@ export function decodePicture(value: unknown, path: string, maxBytes = MAX_PICTU
       errors: [{ path, message: `larger than ${maxBytes} bytes` }],
     })
   }
-  if (!BASE64.test(text)) throw invalid(path, 'is not valid base64 (or is truncated)')
-  const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0))
+  // RFC 4648 §4 with padding, validated as it decodes: 'strict' refuses a length that is not a
+  // multiple of 4 (a truncated string) and non-zero bits after the last byte.
+  let bytes: Uint8Array
+  try {
+    bytes = Uint8Array.fromBase64(text, { lastChunkHandling: 'strict' })
+  } catch {
+    throw invalid(path, 'is not valid base64 (or is truncated)')
+  }
   const ext = sniffPicture(bytes)
   if (!ext) throw invalid(path, 'is not a complete PNG, JPEG, GIF or WebP image')
   if (declared && declared !== ext) {

@@ -90,6 +90,10 @@ describe('decodePicture', () => {
     // Cut at a multiple of 4: valid base64, but the PNG has lost its IEND.
     expect(refusal(text.slice(0, (text.length >> 2) * 4 - 8))).toMatchObject({ status: 400 })
     expect(refusal('not base64!')).toMatchObject({ status: 400 })
+    // Bits after the last byte: not what an encoder writes (RFC 4648 §3.5).
+    expect(refusal('YR==').options.errors).toEqual([
+      { path: PATH, message: 'is not valid base64 (or is truncated)' },
+    ])
   })
 
   it('accepts 1 MiB and refuses 1 MiB + 1 byte with 413 payload_too_large', () => {
