@@ -8,11 +8,10 @@ import { refuseMisconfigured } from './http/misconfiguration.ts'
 import { OpenApiApp } from './http/openapi-app.ts'
 import { requestId } from './http/request-id.ts'
 import { limitBody, limitHeaders, requireHttps, securityHeaders } from './http/security.ts'
-import { buildOpenApiDocument } from './openapi/document.ts'
 import { admin } from './routes/admin/index.ts'
 import { auth } from './routes/auth.ts'
 import { callbacks, SMS_INBOUND_BODY_BYTES } from './routes/callbacks.ts'
-import { createDocs } from './routes/docs.ts'
+import { docs } from './routes/docs.ts'
 import { health } from './routes/health.ts'
 import { introspection } from './routes/introspection.ts'
 import { oauth } from './routes/oauth.ts'
@@ -81,10 +80,7 @@ app.route('/recipients', recipients)
 app.route('/subscriptions', subscriptions)
 app.route('/webhooks', webhooks)
 app.route('/admin', admin)
-app.route(
-  '/',
-  createDocs((serverUrl) => buildOpenApiDocument(app, serverUrl)),
-)
+app.route('/', docs)
 
 app.onError(onError)
 app.notFound(createNotFound(allowedMethods))

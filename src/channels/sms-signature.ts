@@ -34,12 +34,12 @@ export async function smsSignature(
   params: FormParams,
 ): Promise<string> {
   const mac = await hmacSha1(authToken, signedText(url, params))
-  return btoa(String.fromCharCode(...mac))
+  return mac.toBase64()
 }
 
 function decodeBase64(text: string): Uint8Array | null {
   try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0))
+    return Uint8Array.fromBase64(text)
   } catch {
     return null
   }

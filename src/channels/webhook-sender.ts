@@ -100,7 +100,7 @@ export async function signWebhook(
   const content = new TextEncoder().encode(`${id}.${timestamp}.${body}`)
   const signatures = await Promise.all(
     secrets.map(async (secret) => {
-      const raw = Uint8Array.from(atob(secret.slice(SECRET_PREFIX.length)), (c) => c.charCodeAt(0))
+      const raw = Uint8Array.fromBase64(secret.slice(SECRET_PREFIX.length))
       const key = await crypto.subtle.importKey(
         'raw',
         raw,
@@ -109,7 +109,7 @@ export async function signWebhook(
         ['sign'],
       )
       const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, content))
-      return `v1,${btoa(String.fromCharCode(...mac))}`
+      return `v1,${mac.toBase64()}`
     }),
   )
   return signatures.join(' ')

@@ -3,7 +3,12 @@
 import { deriveFromPepper } from '../utils/pepper-keys.ts'
 import { toHex } from '../encoding.ts'
 import { AppError, fieldError } from '../errors.ts'
-import { findPictureMeta, putPicture } from '../storage/pictures.ts'
+import {
+  findPictureMeta,
+  isWriteTooSoon,
+  putPicture,
+  type PictureMeta,
+} from '../storage/pictures.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 /** FCM's limit for a notification image (and far below KV's 25 MiB per value). */
@@ -41,8 +46,6 @@ export type Picture = { bytes: Uint8Array; type: PictureType; ext: PictureExtens
 export type PictureSize = { width: number; height: number }
 
 const DATA_URL = /^data:([^;,]*)((?:;[^;,]*)*),/i
-// RFC 4648 §4 with padding: a length that is not a multiple of 4 is a truncated string.
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const DECLARED: Record<string, PictureExtension> = {
   'image/png': 'png',
   'image/jpeg': 'jpg',
@@ -87,8 +90,14 @@ export function decodePicture(value: unknown, path: string, maxBytes = MAX_PICTU
       errors: [{ path, message: `larger than ${maxBytes} bytes` }],
     })
   }
-  if (!BASE64.test(text)) throw invalid(path, 'is not valid base64 (or is truncated)')
-  const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0))
+  // RFC 4648 §4 with padding, validated as it decodes: 'strict' refuses a length that is not a
+  // multiple of 4 (a truncated string) and non-zero bits after the last byte.
+  let bytes: Uint8Array
+  try {
+    bytes = Uint8Array.fromBase64(text, { lastChunkHandling: 'strict' })
+  } catch {
+    throw invalid(path, 'is not valid base64 (or is truncated)')
+  }
   const ext = sniffPicture(bytes)
   if (!ext) throw invalid(path, 'is not a complete PNG, JPEG, GIF or WebP image')
   if (declared && declared !== ext) {
@@ -333,8 +342,25 @@ export function pictureUrl(issuer: string, id: string, ext: PictureExtension): s
  */
 export type PictureToPublish = { picture: Picture; keepUntil?: number }
 
-/** A write publishPicture or storePictures makes: the content, and for how long to keep it. */
-export type PictureWrite = { id: string; picture: Picture; ttlSeconds: number }
+/**
+ * A write publishPicture or storePictures makes: the content, for how long to keep it, and the
+ * end of the QR code's ticket it must outlive, if it is one.
+ */
+export type PictureWrite = { id: string; picture: Picture; ttlSeconds: number; keepUntil?: number }
+
+/**
+ * Whether a stored copy serves as it is: at least half of the life asked for left, and not ending
+ * before `keepUntil`. Otherwise writing the content again extends it.
+ */
+function storedLongEnough(
+  stored: PictureMeta | null,
+  nowSeconds: number,
+  { ttlSeconds, keepUntil }: Pick<PictureWrite, 'ttlSeconds' | 'keepUntil'>,
+): boolean {
+  if (stored === null) return false
+  const endsTooSoon = keepUntil !== undefined && stored.expiresAt < nowSeconds + ttlSeconds
+  return stored.expiresAt - nowSeconds >= ttlSeconds / 2 && !endsTooSoon
+}
 
 /**
  * Where each picture will be published (`urls`, in the order given) and what must be written for
@@ -366,11 +392,8 @@ export async function planPictures(
   const writes = await Promise.all(
     [...byId.values()].map(async ({ id, picture, ttlSeconds, keepUntil }) => {
       const stored = await findPictureMeta(deps.cache, id)
-      const endsTooSoon =
-        stored !== null && keepUntil !== undefined && stored.expiresAt < nowSeconds + ttlSeconds
-      const fresh =
-        stored !== null && stored.expiresAt - nowSeconds >= ttlSeconds / 2 && !endsTooSoon
-      return fresh ? [] : [{ id, picture, ttlSeconds }]
+      const write = { id, picture, ttlSeconds, ...(keepUntil === undefined ? {} : { keepUntil }) }
+      return storedLongEnough(stored, nowSeconds, write) ? [] : [write]
     }),
   )
   return {
@@ -379,8 +402,14 @@ export async function planPictures(
   }
 }
 
+/** KV takes one write a second to a key. */
+const WRITE_INTERVAL_MS = 1000
+
 /**
  * Makes the writes planPictures asked for, all at once: one KV round trip however many there are.
+ * A write KV refuses because the key was just written (one write a second per key) succeeds when
+ * the copy now stored serves: the key names the content, so requests carrying the same picture at
+ * once all store the same bytes, and only the first write of the second lands.
  */
 export async function storePictures(
   deps: Pick<PictureDeps, 'cache' | 'now'>,
@@ -388,15 +417,26 @@ export async function storePictures(
 ): Promise<void> {
   const nowSeconds = epochSeconds(deps.now)
   await Promise.all(
-    writes.map(({ id, picture, ttlSeconds }) =>
-      putPicture(
-        deps.cache,
-        id,
-        picture.bytes,
-        { type: picture.type, expiresAt: nowSeconds + ttlSeconds },
-        ttlSeconds,
-      ),
-    ),
+    writes.map(async (write) => {
+      const { id, picture, ttlSeconds } = write
+      const meta = { type: picture.type, expiresAt: nowSeconds + ttlSeconds }
+      const put = () => putPicture(deps.cache, id, picture.bytes, meta, ttlSeconds)
+      const storedAlready = async () => {
+        const stored = await findPictureMeta(deps.cache, id)
+        return stored?.type === picture.type && storedLongEnough(stored, nowSeconds, write)
+      }
+      try {
+        await put()
+      } catch (error) {
+        if (!isWriteTooSoon(error)) throw error
+        // KV shows a write at once in the location that made it, where this read runs. The write
+        // that won may still be under way: a second later, when KV takes the next write to the
+        // key, look again, then write.
+        if (await storedAlready()) return
+        await new Promise((resolve) => setTimeout(resolve, WRITE_INTERVAL_MS))
+        if (!(await storedAlready())) await put()
+      }
+    }),
   )
 }
 

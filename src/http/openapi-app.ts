@@ -1,11 +1,13 @@
 // The Hono app every route module builds on: each operation is declared once with createRoute
-// (@hono/zod-openapi) and served with app.openapi(route, handler); GET /openapi.json is generated
-// from those declarations (src/openapi/document.ts).
-import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi'
-import type { MiddlewareHandler } from 'hono'
+// (@hono/zod-openapi) and served with app.openapi(route, handler), which keeps the declaration
+// for the OpenAPI document. The document is built at build time (src/openapi/document.ts,
+// scripts/docs-assets.ts), so the Worker carries no document generator (decisions.md D23).
+import type { createRoute as declareRoute, OpenAPIHono, RouteConfig } from '@hono/zod-openapi'
+import { Hono, type MiddlewareHandler } from 'hono'
+import { mergePath } from 'hono/utils/url'
 import type * as z from 'zod'
 import type { AppEnv } from './app-env.ts'
-import { requireForm, requireJson, throwInvalid, validate, validateForm } from './validate.ts'
+import { requireForm, requireJson, validate, validateForm } from './validate.ts'
 
 /** Body schemas that only document the body: their handler reads and checks it itself. */
 const readByHandler = new WeakSet<z.ZodType>()
@@ -49,31 +51,57 @@ function isZod(schema: unknown): schema is z.ZodType {
 }
 
 /**
- * OpenAPIHono whose routes check requests as Portero always has. @hono/zod-openapi validates the
- * query string with the shared hook (throwInvalid: 400 `invalid_request` with field `errors`);
- * bodies go through bodyChecks instead of its own gate, whose 415 has another body and refuses
- * media types requireJson accepts (`application/vnd.a.v2+json`), and whose form parser goes
- * through FormData. Path parameters and headers are documented only: a handler refuses a
- * malformed id with the 404 of an unknown one.
+ * @hono/zod-openapi's createRoute: the declaration as given, with the path Hono routes it under.
+ * Imported from the package, it would bring the package into the bundle, and with it the part of
+ * the document generator it loads to extend zod.
  */
-export class OpenApiApp extends OpenAPIHono<AppEnv> {
+export const createRoute: typeof declareRoute = (config) =>
+  Object.defineProperty({ ...config }, 'getRoutingPath', {
+    value: () => config.path.replaceAll(/\/{(.+?)}/g, '/:$1'),
+    enumerable: false,
+  }) as ReturnType<typeof declareRoute<(typeof config)['path'], typeof config>>
+
+/** An operation as declared, for the document: its path in OpenAPI's form, `{id}`. */
+export type DeclaredOperation = Omit<RouteConfig, 'middleware' | 'hide'>
+
+/**
+ * A Hono app with @hono/zod-openapi's `openapi(route, handler)`, whose routes check requests as
+ * Portero always has: the query with the shared hook (throwInvalid: 400 `invalid_request` with
+ * field `errors`), bodies with bodyChecks (requireJson's 415 and media types, validateForm's one
+ * pass of URLSearchParams). Path parameters and headers are documented only: a handler refuses a
+ * malformed id with the 404 of an unknown one. `operations` lists what each route declares, a
+ * sub-app's under the path it is mounted at; OpenAPIHono itself, with its generators, is used only
+ * where the document is built.
+ */
+export class OpenApiApp extends Hono<AppEnv> {
+  readonly operations: DeclaredOperation[] = []
+
+  openapi = ((route: RouteConfig, handler: never) => {
+    const { middleware, hide, ...operation } = route
+    if (!hide) this.operations.push(operation)
+    const query = operation.request?.query
+    this.on(
+      [route.method],
+      [route.path.replaceAll(/\/{(.+?)}/g, '/:$1')],
+      ...[middleware ?? []].flat(),
+      ...(query ? [validate('query', query)] : []),
+      ...bodyChecks(operation.request?.body),
+      handler,
+    )
+    return this
+  }) as unknown as OpenAPIHono<AppEnv>['openapi']
+
   constructor() {
-    super({ defaultHook: throwInvalid })
-    const register = this.openapi
-    this.openapi = ((route: RouteConfig, handler: never, hook: never) => {
-      const { middleware, hide, request, ...operation } = route
-      if (!hide)
-        this.openAPIRegistry.registerPath({ ...operation, ...(request ? { request } : {}) })
-      return register(
-        {
-          ...operation,
-          ...(request?.query ? { request: { query: request.query } } : {}),
-          middleware: [...[middleware ?? []].flat(), ...bodyChecks(request?.body)],
-          hide: true,
-        },
-        handler,
-        hook,
-      )
-    }) as typeof register
+    super()
+    const mount = this.route.bind(this)
+    this.route = ((path: string, app: Hono<AppEnv>) => {
+      mount(path, app)
+      if (app instanceof OpenApiApp) {
+        const prefix = path.replaceAll(/:([^/]+)/g, '{$1}')
+        for (const operation of app.operations)
+          this.operations.push({ ...operation, path: mergePath(prefix, operation.path) })
+      }
+      return this
+    }) as typeof mount
   }
 }

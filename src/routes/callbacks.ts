@@ -2,12 +2,11 @@
 // POST /callbacks/sms/status, its delivery receipts (StatusCallback requests, sent because every
 // SMS names this URL), and POST /callbacks/sms/inbound, its inbound-message webhook (a STOP reply
 // to the sender number suppresses it, START lifts that: README "Suppression list").
-import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { recordSmsReceipt } from '../domain/delivery-receipts.ts'
 import { receiveInboundSms } from '../domain/suppressions.ts'
 import { DELIVERY_STATUSES } from '../channel.ts'
-import { documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import {
   readSignedSmsInbound,
   readSignedSmsStatus,

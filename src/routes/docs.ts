@@ -1,17 +1,17 @@
-// GET /openapi.json: the OpenAPI 3.1 description of this deployment, generated from the app's
-// routes; GET /docs: the interactive reference for it (Swagger UI, served from this Worker's
-// static assets).
-import { createRoute } from '@hono/zod-openapi'
+// GET /openapi.json: the OpenAPI 3.1 description of Portero, built from the app's routes at build
+// time (scripts/docs-assets.ts) and read from the static assets; GET /docs: the interactive
+// reference for it (Swagger UI, served from this Worker's static assets).
 import * as z from 'zod'
-import { loadConfig } from '../config.ts'
-import { OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import { DOCS_CSP, DOCS_PAGE } from '../openapi/docs-page.ts'
 import { json, SECURITY } from '../openapi/operations.ts'
-import { memoize } from '../utils/memo.ts'
+
+/** Where scripts/docs-assets.ts writes the document, under the assets directory. */
+export const OPENAPI_PATH = '/openapi.json'
 
 const description = createRoute({
   method: 'get',
-  path: '/openapi.json',
+  path: OPENAPI_PATH,
   tags: ['Service'],
   summary: 'This description',
   security: SECURITY.none,
@@ -30,26 +30,22 @@ const reference = createRoute({
   },
 })
 
-/**
- * The two routes, given how to describe the app for a server URL: the document is built on the
- * first request (every route is registered by then) and again only if the issuer changes.
- */
-export function createDocs(describe: (serverUrl: string) => object): OpenApiApp {
-  const docs = new OpenApiApp()
-  const documentFor = memoize(String, (issuer: string) => JSON.stringify(describe(issuer)))
+export const docs = new OpenApiApp()
 
-  docs.openapi(description, async (c) => {
-    const { issuer } = await loadConfig(c.env)
-    c.header('cache-control', 'public, max-age=300')
-    return c.body(documentFor(issuer), 200, { 'content-type': 'application/json' })
-  })
+// The file built from the routes (scripts/docs-assets.ts), read from the assets binding with the
+// headers of public/_headers. The Worker runs first for this path (wrangler.toml [assets]
+// run_worker_first), so the answer has everything the middleware gives every public read.
+docs.openapi(description, async (c) => {
+  const asset = await c.env.ASSETS.fetch(new URL(OPENAPI_PATH, c.req.url))
+  if (!asset.ok) throw new Error(`${OPENAPI_PATH} is not among the assets: npm run docs:assets`)
+  // Through the context, which carries the headers the middleware set before the handler ran.
+  for (const [name, value] of asset.headers) c.header(name, value)
+  return c.body(await asset.arrayBuffer(), 200)
+})
 
-  docs.openapi(reference, (c) => {
-    // The page's own policy, looser than the API's: a route-set CSP wins over the global default.
-    c.header('content-security-policy', DOCS_CSP)
-    c.header('cache-control', 'public, max-age=300')
-    return c.html(DOCS_PAGE)
-  })
-
-  return docs
-}
+docs.openapi(reference, (c) => {
+  // The page's own policy, looser than the API's: a route-set CSP wins over the global default.
+  c.header('content-security-policy', DOCS_CSP)
+  c.header('cache-control', 'public, max-age=300')
+  return c.html(DOCS_PAGE)
+})

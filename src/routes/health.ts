@@ -1,9 +1,8 @@
 // GET /healthz: the process answers and its configuration is sound. Touches no binding (it is the
 // benchmark ceiling): the checks are of settings, memoized per isolate.
-import { createRoute } from '@hono/zod-openapi'
 import { channelProblems } from '../config.ts'
 import { misconfiguredServer } from '../http/misconfiguration.ts'
-import { OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import { json, problem, SECURITY } from '../openapi/operations.ts'
 import { Health } from '../openapi/responses.ts'
 

@@ -1,5 +1,4 @@
 // POST /mcg/v1/tokeninfo (document 001) and POST /oauth/introspect (RFC 7662): one handler.
-import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { loadConfig } from '../config.ts'
 import {
@@ -10,7 +9,7 @@ import {
 import { authenticateIntrospectionCaller } from '../http/caller.ts'
 import { TokenForm } from '../http/client-auth.ts'
 import { throttleDeps } from '../http/deps.ts'
-import { OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import { EXAMPLES } from '../openapi/examples.ts'
 import { formBody, oauthProblems, SECURITY } from '../openapi/operations.ts'
 import { IntrospectionResponse } from '../openapi/responses.ts'

@@ -1,5 +1,4 @@
 // POST /oauth/token: RFC 6749 §4.4 client credentials grant.
-import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { AppError, fieldError } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
@@ -8,7 +7,7 @@ import { confirmationFor } from '../domain/token-binding.ts'
 import { currentNonce } from '../domain/dpop.ts'
 import { loginDeps, proofDeps } from '../http/deps.ts'
 import { bindingMaterial } from '../http/possession.ts'
-import { OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import { formBody, json, oauthProblems, SECURITY } from '../openapi/operations.ts'
 import { TokenResponse } from '../openapi/responses.ts'
 

@@ -1,10 +1,9 @@
 // GET /pictures/{id}.{ext}: the pictures of /Services parts, public at unguessable URLs
 // (decisions.md D19).
-import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { PICTURE_TYPES, type PictureExtension } from '../domain/pictures.ts'
 import { notFound } from '../errors.ts'
-import { OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import { pathParameters, problems, SECURITY } from '../openapi/operations.ts'
 import { findPicture } from '../storage/pictures.ts'
 import { epochSeconds } from '../utils/time.ts'

@@ -1,12 +1,11 @@
 // /recipients: a provider's directory of end users (decisions.md D13), managed with its own token.
-import { createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import * as z from 'zod'
 import type { AppEnv } from '../http/app-env.ts'
 import { AppError, conflict } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
-import { OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import { PageQuery } from '../http/paging.ts'
 import { recipientPage, recipientView } from '../http/recipients.ts'
 import {

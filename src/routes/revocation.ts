@@ -1,11 +1,10 @@
 // POST /oauth/revoke: RFC 7009 token revocation by the client that owns the token.
-import { createRoute } from '@hono/zod-openapi'
 import { authenticateClient } from '../domain/login.ts'
 import { revokeToken } from '../domain/revocation.ts'
 import { countFailedAttempt, lockSubjects } from '../domain/throttle.ts'
 import { clientIp, readClientCredentials, TokenForm } from '../http/client-auth.ts'
 import { auditSink, loginDeps, revocationDeps, throttleDeps } from '../http/deps.ts'
-import { OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import { formBody, oauthProblems, SECURITY } from '../openapi/operations.ts'
 
 export const revocation = new OpenApiApp()

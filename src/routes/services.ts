@@ -1,5 +1,4 @@
 // POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
-import { createRoute } from '@hono/zod-openapi'
 import { fieldError } from '../errors.ts'
 import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH, readMessage } from '../domain/dispatch.ts'
 import { parseServicesRequest, ServicesRequestSchema } from '../domain/dispatch-request.ts'
@@ -7,7 +6,7 @@ import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
 import { dispatchDeps } from '../http/deps.ts'
 import { messageView } from '../http/messages.ts'
-import { documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import { limitBodyTo } from '../http/security.ts'
 import { EXAMPLES } from '../openapi/examples.ts'
 import {

@@ -1,9 +1,8 @@
 // GET /subscriptions: a provider lists its own subscriptions and their service tokens.
-import { createRoute } from '@hono/zod-openapi'
 import { AppError } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
-import { OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import { PageQuery } from '../http/paging.ts'
 import { subscriptionPage } from '../http/subscriptions.ts'
 import { json, problems, SECURITY } from '../openapi/operations.ts'

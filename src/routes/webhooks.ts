@@ -1,6 +1,5 @@
 // /webhooks: a provider's endpoints for signed delivery events (Standard Webhooks), their secrets
 // and their recent attempts (decisions.md D26).
-import { createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import * as z from 'zod'
 import { AppError, notFound } from '../errors.ts'
@@ -18,7 +17,7 @@ import {
 import type { AppEnv } from '../http/app-env.ts'
 import { requireScope } from '../http/auth.ts'
 import { webhookDeps } from '../http/deps.ts'
-import { OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import { badCursor, PageQuery, toPage } from '../http/paging.ts'
 import {
   json,

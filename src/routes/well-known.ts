@@ -1,11 +1,10 @@
 // Public discovery: the JWK set (RFC 7517) and authorization server metadata (RFC 8414).
-import { createRoute } from '@hono/zod-openapi'
 import { loadConfig } from '../config.ts'
 import { ASSERTION_ALGORITHMS } from '../domain/client-keys.ts'
 import { DPOP_ALGORITHMS } from '../errors.ts'
 import { ALL_SCOPES } from '../domain/scopes.ts'
 import { SIGNING_ALGORITHMS } from '../domain/signing-keys.ts'
-import { OpenApiApp } from '../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import { json, SECURITY } from '../openapi/operations.ts'
 import { Jwks, Metadata } from '../openapi/responses.ts'
 

@@ -27,6 +27,14 @@ export async function putPicture(
 }
 
 /**
+ * Whether `error` is KV refusing a write because the key was written less than a second ago (KV
+ * allows one write a second to a key; the binding throws with the API's 429 "Too Many Requests").
+ */
+export function isWriteTooSoon(error: unknown): boolean {
+  return error instanceof Error && /\b429\b|too many requests/i.test(error.message)
+}
+
+/**
  * A picture's metadata, or null. KV has no HEAD: the value is opened as a stream and cancelled
  * unread. KV is eventually consistent across locations, so a picture stored elsewhere moments ago
  * may look absent here; it is then stored again with the same bytes, which is harmless.

@@ -12,7 +12,7 @@ const STORED_VERSION = 'v1'
 
 /** A new secret, as the provider is shown it once: `whsec_` + base64 of 32 random bytes. */
 export function generateWebhookSecret(): string {
-  return WEBHOOK_SECRET_PREFIX + toBase64(crypto.getRandomValues(new Uint8Array(SECRET_BYTES)))
+  return WEBHOOK_SECRET_PREFIX + crypto.getRandomValues(new Uint8Array(SECRET_BYTES)).toBase64()
 }
 
 /**
@@ -63,8 +63,4 @@ export async function decryptWebhookSecret(
     base64url.decode(sealed),
   )
   return new TextDecoder().decode(plain)
-}
-
-function toBase64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes))
 }

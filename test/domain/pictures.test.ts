@@ -25,6 +25,7 @@ import {
   webp,
   WEBP,
 } from '../helpers/pictures.ts'
+import { countRoundTrips } from '../helpers/round-trips.ts'
 
 const PATH = 'parameters.advertisement.picture'
 
@@ -90,6 +91,10 @@ describe('decodePicture', () => {
     // Cut at a multiple of 4: valid base64, but the PNG has lost its IEND.
     expect(refusal(text.slice(0, (text.length >> 2) * 4 - 8))).toMatchObject({ status: 400 })
     expect(refusal('not base64!')).toMatchObject({ status: 400 })
+    // Bits after the last byte: not what an encoder writes (RFC 4648 §3.5).
+    expect(refusal('YR==').options.errors).toEqual([
+      { path: PATH, message: 'is not valid base64 (or is truncated)' },
+    ])
   })
 
   it('accepts 1 MiB and refuses 1 MiB + 1 byte with 413 payload_too_large', () => {
@@ -304,6 +309,29 @@ describe('publishPicture', () => {
     await storePictures(deps, writes)
     expect(puts()).toBe(1)
     expect((await planPictures(deps, parts)).writes).toEqual([])
+  })
+
+  it('fails when KV refuses the writes as too soon and no stored copy serves', async () => {
+    const idKey = await derivePictureIdKey(env.SECRET_PEPPER)
+    // The real binding, every picture write refused as KV refuses a second write within a second.
+    const counter = countRoundTrips(env, {
+      before(call) {
+        if (call.name === 'kv.put') throw new Error('KV PUT failed: 429 Too Many Requests')
+      },
+    })
+    const deps = { cache: counter.env.CACHE, idKey, issuer: 'https://p.test', now: new Date() }
+    const { writes } = await planPictures(deps, [
+      { picture: decodePicture(toBase64(randomPng()), PATH) },
+    ])
+    await expect(storePictures(deps, writes)).rejects.toThrow(/429/)
+    // Refused, looked up, looked up again a second later, written once more.
+    expect(counter.calls().filter((c) => c.startsWith('kv.'))).toEqual([
+      'kv.getWithMetadata',
+      'kv.put',
+      'kv.getWithMetadata',
+      'kv.getWithMetadata',
+      'kv.put',
+    ])
   })
 })
 

@@ -1,10 +1,10 @@
 // OpenApiApp (src/http/openapi-app.ts): routes declared with createRoute check requests as every
 // Portero route always has, and are described by the generated document.
-import { createRoute } from '@hono/zod-openapi'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { onError } from '../../src/http/errors.ts'
-import { documentedOnly, OpenApiApp } from '../../src/http/openapi-app.ts'
+import { createRoute, documentedOnly, OpenApiApp } from '../../src/http/openapi-app.ts'
+import { generateOpenApiDocument } from '../../src/openapi/document.ts'
 import { formBody, jsonBody } from '../../src/openapi/operations.ts'
 import { expectProblem } from '../helpers/http.ts'
 
@@ -112,7 +112,7 @@ describe('OpenApiApp', () => {
   })
 
   it('describes its routes, bodies included, and not hidden ones', () => {
-    const document = app.getOpenAPI31Document({
+    const document = generateOpenApiDocument(app, {
       openapi: '3.1.1',
       info: { title: 't', version: '1' },
     })

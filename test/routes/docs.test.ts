@@ -27,3 +27,15 @@ describe('GET /docs', () => {
     }
   })
 })
+
+describe('GET /openapi.json', () => {
+  it('is a static asset: Cloudflare serves it before the Worker, with its cache policy', async () => {
+    // Missing after a fresh clone until scripts/docs-assets.ts runs (npm test runs it first).
+    const asset = await env.ASSETS.fetch(new Request('https://portero.test/openapi.json'))
+    expect(asset.status).toBe(200)
+    expect(asset.headers.get('content-type')).toMatch(/^application\/json\b/)
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=300')
+    expect(asset.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(((await asset.json()) as { openapi: string }).openapi).toMatch(/^3\.1\./)
+  })
+})

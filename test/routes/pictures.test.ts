@@ -1,7 +1,9 @@
 // Pictures through POST /Services and GET /pictures/{id}.{ext} (decisions.md D19): accepted by
 // content, refused with nothing stored or queued, stored once, served as sent with safe headers.
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import { app } from '../../src/app.ts'
 import { MAX_PICTURE_BYTES } from '../../src/domain/pictures.ts'
 import { digestClientSecret, importPepper } from '../../src/domain/secrets.ts'
 import { toHex } from '../../src/encoding.ts'
@@ -16,8 +18,9 @@ import {
   type MessageView,
   type Sender,
 } from '../helpers/dispatch.ts'
-import { call, expectProblem } from '../helpers/http.ts'
+import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
 import { GIF, jpeg, pictureKeys, randomPng, toBase64, WEBP } from '../helpers/pictures.ts'
+import { countRoundTrips } from '../helpers/round-trips.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 
 const QUEUE = { timeout: 20_000 }
@@ -120,6 +123,55 @@ describe('POST /Services with a picture', () => {
     expect(added).toHaveLength(1)
     expect(first.url).toContain(added[0]!.slice('picture:'.length))
   })
+
+  it(
+    'accepts 20 requests at once carrying the same picture, though KV takes one write a second',
+    QUEUE,
+    async () => {
+      useStandIn()
+      const sender = await freshSender()
+      const png = toBase64(randomPng())
+      // KV's limit, at the binding: a second write to a key within a second is refused with 429.
+      const written = new Map<string, number>()
+      let refused = 0
+      const counter = countRoundTrips(env, {
+        before(call) {
+          if (call.name !== 'kv.put' || !call.key?.startsWith('picture:')) return
+          const last = written.get(call.key)
+          if (last !== undefined && Date.now() - last < 1000) {
+            refused++
+            throw new Error('KV PUT failed: 429 Too Many Requests')
+          }
+          written.set(call.key, Date.now())
+        },
+      })
+      const ctx = createExecutionContext()
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          app.fetch(
+            new Request(`${ORIGIN}/Services`, {
+              method: 'POST',
+              headers: {
+                authorization: `Bearer ${sender.token}`,
+                'content-type': 'application/json',
+              },
+              body: JSON.stringify(advertisement(sender, png)),
+            }),
+            counter.env,
+            ctx,
+          ),
+        ),
+      )
+      await waitOnExecutionContext(ctx)
+      expect(responses.map((r) => r.status)).toEqual(Array(20).fill(201))
+      // The race happened: some requests wrote the picture, and KV refused all but the first.
+      expect(refused).toBeGreaterThan(0)
+      expect(written.size).toBe(1)
+      const served = await call(`/pictures/${[...written.keys()][0]!.slice('picture:'.length)}.png`)
+      expect(served.status).toBe(200)
+      expect(toBase64(new Uint8Array(await served.arrayBuffer()))).toBe(png)
+    },
+  )
 
   it('does not publish a picture under its plain SHA-256', QUEUE, async () => {
     useStandIn()

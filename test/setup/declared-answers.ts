@@ -2,9 +2,10 @@
 // /openapi.json (decisions.md D2): the statuses a handler can reach are the ones the tests drive
 // it into, so a status added to a route, or to the domain function it calls, without its line in
 // the route's `responses` fails the file that reaches it.
-import { exports } from 'cloudflare:workers'
 import { afterAll, expect } from 'vitest'
-import { ANSWERS, ORIGIN, type Answer } from '../helpers/http.ts'
+import { app } from '../../src/app.ts'
+import { buildOpenApiDocument } from '../../src/openapi/document.ts'
+import { ANSWERS, type Answer } from '../helpers/http.ts'
 
 type Operation = { responses: Record<string, unknown> }
 type Document = { paths: Record<string, Record<string, Operation>> }
@@ -13,10 +14,9 @@ let operations: Promise<{ pattern: RegExp; params: number; method: string; op: O
 
 /** The operations of /openapi.json, each with a pattern of its path (`{id}`: one segment). */
 function loadOperations() {
-  operations ??= exports.default
-    .fetch(new Request(`${ORIGIN}/openapi.json`))
-    .then((r) => r.json() as Promise<Document>)
-    .then((document) =>
+  // Built from the app's routes, as scripts/docs-assets.ts builds the file the route serves.
+  operations ??= Promise.resolve(buildOpenApiDocument(app) as unknown as Document).then(
+    (document) =>
       Object.entries(document.paths).flatMap(([path, methods]) =>
         Object.entries(methods).map(([method, op]) => ({
           pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
@@ -25,7 +25,7 @@ function loadOperations() {
           op,
         })),
       ),
-    )
+  )
   return operations
 }
 

@@ -1,7 +1,6 @@
 // /admin/audit: the audit log, newest first by when events happened, filtered and paged.
-import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
-import { OpenApiApp } from '../../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
 import { badCursor, PageQuery, storedInstant, TimeRange, toPage } from '../../http/paging.ts'
 import { json, MANAGEMENT, problems } from '../../openapi/operations.ts'
 import { AuditPage } from '../../openapi/responses.ts'

@@ -1,7 +1,6 @@
 // /admin/clients/{id}/keys: a client's public keys for private_key_jwt (README "private_key_jwt"):
 // register, list, remove, and rotate (PUT) with an overlap. Each change republishes the client's edge
 // record, which carries the keys to /oauth/token.
-import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import {
   addClientKeys,
@@ -13,7 +12,7 @@ import {
 } from '../../domain/client-keys.ts'
 import { auditAs } from '../../http/audit.ts'
 import { clientRecordDeps } from '../../http/deps.ts'
-import { OpenApiApp } from '../../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
 import {
   json,
   jsonBody,

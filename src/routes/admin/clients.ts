@@ -1,6 +1,5 @@
 // /admin/clients: issuing, inspecting, rotating and retiring OAuth clients. A secret is shown once,
 // in the answer that created it; no other answer (nor the audit log) ever holds it.
-import { createRoute } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import * as z from 'zod'
 import type { AppEnv } from '../../http/app-env.ts'
@@ -19,7 +18,7 @@ import { unlockClient } from '../../domain/throttle.ts'
 import { MAX_SECRET_LENGTH } from '../../domain/secrets.ts'
 import { auditAs } from '../../http/audit.ts'
 import { clientDeps, clientRecordDeps } from '../../http/deps.ts'
-import { OpenApiApp } from '../../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
 import {
   json,

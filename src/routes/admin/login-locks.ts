@@ -1,10 +1,9 @@
 // /admin/login-locks: lifting the lock of an address that failed too many attempts (SECURITY.md
 // "Lockouts"). A client's locks are lifted at /admin/clients/{id}/login-locks.
-import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { unlockAddress } from '../../domain/throttle.ts'
 import { auditAs } from '../../http/audit.ts'
-import { OpenApiApp } from '../../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
 import { MANAGEMENT, NO_CONTENT, problems } from '../../openapi/operations.ts'
 
 export const loginLocks = new OpenApiApp()

@@ -1,12 +1,11 @@
 // /admin/messages: every provider's messages, searched newest first, and one message with its
 // deliveries' timeline, as its provider's status view shows them (GET /Services/messages/{id}).
-import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { MESSAGE_STATUSES } from '../../channel.ts'
 import { readAnyMessage } from '../../domain/dispatch.ts'
 import { ProviderIdText } from '../../domain/providers.ts'
 import { messageView } from '../../http/messages.ts'
-import { OpenApiApp } from '../../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
 import { badCursor, PageQuery, storedInstant, TimeRange, toPage } from '../../http/paging.ts'
 import { json, MANAGEMENT, pathParameters, problems } from '../../openapi/operations.ts'
 import { Message as MessageView, MessagePage } from '../../openapi/responses.ts'

@@ -1,5 +1,4 @@
 // /admin/providers: onboarding service providers, and their subscriptions to services.
-import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { notFound } from '../../errors.ts'
 import { loadSendQuotas } from '../../config.ts'
@@ -16,7 +15,7 @@ import { effectiveQuotas, MAX_SEND_QUOTA, type SendQuotas } from '../../domain/q
 import { liftSuppression, suppressNumber } from '../../domain/suppressions.ts'
 import { auditAs } from '../../http/audit.ts'
 import { clientRecordDeps, sendShardOf } from '../../http/deps.ts'
-import { OpenApiApp } from '../../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
 import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
 import { recipientPage } from '../../http/recipients.ts'
 import { subscriptionPage, subscriptionView } from '../../http/subscriptions.ts'

@@ -1,10 +1,9 @@
 // /admin/services: the service definitions /Services uses (document 001's service_id).
-import { createRoute } from '@hono/zod-openapi'
 import * as z from 'zod'
 import { conflict, notFound } from '../../errors.ts'
 import { ChannelName } from '../../domain/dispatch-request.ts'
 import { auditAs } from '../../http/audit.ts'
-import { OpenApiApp } from '../../http/openapi-app.ts'
+import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
 import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
 import {
   json,
