@@ -155,6 +155,16 @@ const TWILIO_TEST_NUMBERS: Record<string, [code: number, message: string]> = {
   '+15005550009': [21614, "'To' number is not a valid mobile number"],
 }
 
+// Twilio's magic test senders: a 'From' that is not a valid sender, or not one this account may
+// send from, as a misconfigured account's number would be.
+const TWILIO_TEST_SENDERS: Record<string, [code: number, message: string]> = {
+  '+15005550001': [21212, "The 'From' number +15005550001 is not a valid phone number."],
+  '+15005550007': [
+    21606,
+    "The 'From' phone number provided is not a valid message-capable Twilio phone number.",
+  ],
+}
+
 // Numbers of the stand-in's own (not Twilio's): accepted, then reported undelivered by the status
 // callback with this ErrorCode, as a handset that is off or a number no longer in service would be.
 const UNDELIVERABLE_NUMBERS: Record<string, number> = {
@@ -449,6 +459,8 @@ export function createStandIn(options: StandInOptions): StandIn {
         'The concatenated message body exceeds the 1600 character limit.',
       )
     }
+    const testSender = TWILIO_TEST_SENDERS[from]
+    if (testSender) return twilioError(400, ...testSender)
     const testNumber = TWILIO_TEST_NUMBERS[to]
     if (testNumber) return twilioError(400, ...testNumber)
 

@@ -26,11 +26,22 @@ export type SmsNotifierConfig = {
 // Twilio error codes that blame the recipient rather than the request.
 export const PERMANENT_BY_CODE: Record<number, PermanentFailure> = {
   21211: 'invalid_destination', // invalid 'To' phone number
-  21408: 'invalid_destination', // sending to that region is not enabled
   21612: 'invalid_destination', // no route to that number
   21614: 'invalid_destination', // 'To' is not a mobile number
   21610: 'opted_out', // the recipient replied STOP
 }
+
+/**
+ * Twilio error codes that blame the operator's own account setup, not the message or its recipient
+ * (decisions.md D12): the provider sees a neutral text, the operator a log line naming the code.
+ */
+export const OPERATOR_FAULT_CODES: ReadonlySet<number> = new Set([
+  21212, // the sender ('From') is not a valid number, short code or alphanumeric id
+  21408, // the account's Geo Permissions do not allow the 'To' number's region
+  21606, // the sender is not one of the account's numbers, or cannot send SMS
+  21659, // the sender is not a Twilio number, or not this account's
+  21660, // the sender does not belong to this account (mismatch between From and the account)
+])
 
 /** An SMS notifier can also ask the message list whether an attempt was accepted. */
 export type SmsNotifier = Notifier & { findAccepted: NonNullable<Notifier['findAccepted']> }
@@ -310,6 +321,16 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
       ok: false,
       retryable: false,
       reason: `SMS provider does not know Portero's account (${detail})`,
+      operatorFault: true,
+    }
+  }
+  if (twilioCode !== undefined && OPERATOR_FAULT_CODES.has(twilioCode)) {
+    // Retrying cannot help until the operator changes the account's settings; no error code is
+    // recorded either, so nothing of the setup reaches the provider.
+    return {
+      ok: false,
+      retryable: false,
+      reason: `SMS provider refused Portero's sender or region settings (${detail})`,
       operatorFault: true,
     }
   }

@@ -280,6 +280,33 @@ describe('failures of the operator’s own channel settings', () => {
     )
   })
 
+  it.each([
+    ['a sender the account may not use', { SMS_FROM: '+15005550007' }, '+54911', 21606],
+    ['an invalid sender', { SMS_FROM: '+15005550001' }, '+54911', 21212],
+    ['a region the account has not enabled', {}, '+15005550003', 21408],
+  ] as const)(
+    'shows the provider a neutral text for %s, and logs the SMS API’s code',
+    async (_name, vars, prefix, code) => {
+      const standIn = useStandIn()
+      const sender = await createSender()
+      const to = prefix === '+54911' ? `+54911${Math.floor(Math.random() * 1e8)}` : prefix
+      const [id] = await outbox(sender, [{ address: to }])
+      const before = standIn.state.sms.length
+      const logged = await errorsLoggedBy(() => consume([id!], { vars }))
+      expect(standIn.state.sms.slice(before).map((r) => r.status)).toEqual([400])
+
+      expect(await row(id!)).toMatchObject({
+        status: 'failed',
+        lastError: OPERATOR_FAULT_TEXT,
+        errorCode: null,
+      })
+      expect(await lastErrorShown(sender, id!)).toBe(OPERATOR_FAULT_TEXT)
+      const line = logged.find((l) => l.deliveryId === id)
+      expect(line).toMatchObject({ level: 'error', channel: 'sms', retryable: false })
+      expect(line!.reason).toContain(`Twilio error ${code}`)
+    },
+  )
+
   it('still shows the provider what was wrong with its own message', async () => {
     useStandIn()
     const sender = await createSender()

@@ -289,6 +289,13 @@ describe('POST /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
     await expectTwilioError(await postSms({ ...SMS, To }), 400, code)
     expect(standIn.state.sms[0]).toMatchObject({ status: 400, response: { code } })
   })
+
+  it.each([
+    ['+15005550001', 21212],
+    ['+15005550007', 21606],
+  ])('answers 400 for the Twilio test sender %s (code %i)', async (From, code) => {
+    await expectTwilioError(await postSms({ ...SMS, From }), 400, code)
+  })
 })
 
 describe('GET /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
@@ -353,7 +360,7 @@ describe('GET /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
     const first = await send(target, { Body: 'first' })
     const second = await send(target, { Body: 'second' })
     await send(target, { To: '+14155550199' })
-    await send(target, { From: '+15005550007' })
+    await send(target, { From: '+15005550008' })
     const page = await listed(target, { To: SMS.To, From: SMS.From })
     expect(page.messages.map((m) => [m.sid, m.body, m.status, m.date_sent])).toEqual([
       [second, 'second', 'queued', null],
