@@ -29,6 +29,11 @@ export type StandInOptions = {
    * tests decide when receipts arrive.
    */
   holdCallbacks?: boolean
+  /**
+   * The sender's Advanced Opt-Out keywords, beyond Twilio's defaults: when set, an inbound message
+   * that is one of them carries `OptOutType` (STOP, START or HELP), as Twilio's webhook does.
+   */
+  advancedOptOut?: { stop?: string[]; start?: string[]; help?: string[] }
 }
 
 /** A status callback the stand-in sent or holds: where to, the form, and what came back. */
@@ -78,6 +83,8 @@ export type StandInState = {
   accessTokens: Map<string, number>
   /** Status callbacks, oldest first: sent, in flight, or held (holdCallbacks). */
   callbacks: StatusCallback[]
+  /** Inbound-message webhooks sent by receiveSms, oldest first, with the answer each got. */
+  inbound: StatusCallback[]
   /** Numbers made undeliverable with POST /_control/undeliverable → the ErrorCode they get. */
   undeliverable: Map<string, number>
   /**
@@ -120,6 +127,14 @@ export type StandIn = {
   webhooks: WebhookReceivers
   /** Sends the held status callbacks (those `which` picks), in order, once all are answered. */
   sendCallbacks(which?: (callback: StatusCallback) => boolean): Promise<StatusCallback[]>
+  /**
+   * A person texts `body` from `from` to the sender `to`: Twilio's inbound-message webhook to `url`,
+   * signed, with OptOutType under Advanced Opt-Out. Sent at once; resolves with what was sent.
+   */
+  receiveSms(
+    url: string,
+    message: { from: string; to: string; body: string },
+  ): Promise<StatusCallback>
 }
 
 type Answer = {
@@ -163,6 +178,13 @@ const TWILIO_TEST_SENDERS: Record<string, [code: number, message: string]> = {
     21606,
     "The 'From' phone number provided is not a valid message-capable Twilio phone number.",
   ],
+}
+
+// Twilio's default Advanced Opt-Out keywords, matched against the whole message in any case.
+const DEFAULT_OPT_OUT_KEYWORDS = {
+  STOP: ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT'],
+  START: ['START', 'UNSTOP', 'YES'],
+  HELP: ['HELP', 'INFO'],
 }
 
 // Numbers of the stand-in's own (not Twilio's): accepted, then reported undelivered by the status
@@ -222,6 +244,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     failures: [],
     accessTokens: new Map(),
     callbacks: [],
+    inbound: [],
     undeliverable: new Map(),
     messages: [],
   }
@@ -387,6 +410,46 @@ export function createStandIn(options: StandInOptions): StandIn {
     } catch (error) {
       callback.answer = String(error)
     }
+  }
+
+  // Twilio's inbound-message webhook:
+  // https://www.twilio.com/docs/messaging/guides/webhook-request
+  async function receiveSms(
+    url: string,
+    message: { from: string; to: string; body: string },
+  ): Promise<StatusCallback> {
+    const sid = `SM${randomHex(16)}`
+    const form: Record<string, string> = {
+      AccountSid: options.twilioAccountSid,
+      ApiVersion: '2010-04-01',
+      Body: message.body,
+      From: message.from,
+      MessageSid: sid,
+      NumMedia: '0',
+      NumSegments: '1',
+      SmsMessageSid: sid,
+      SmsSid: sid,
+      SmsStatus: 'received',
+      To: message.to,
+    }
+    const keywords = options.advancedOptOut
+    if (keywords) {
+      const word = message.body.trim().toUpperCase()
+      for (const kind of ['STOP', 'START', 'HELP'] as const) {
+        const own = keywords[kind.toLowerCase() as 'stop' | 'start' | 'help'] ?? []
+        const all = [...DEFAULT_OPT_OUT_KEYWORDS[kind], ...own.map((k) => k.toUpperCase())]
+        if (all.includes(word)) form.OptOutType = kind
+      }
+    }
+    const callback: StatusCallback = {
+      url,
+      form,
+      signature: await twilioSignature(options.twilioAuthToken, url, form),
+      answer: null,
+    }
+    state.inbound.push(callback)
+    await deliver(callback, 0)
+    return callback
   }
 
   async function sendCallbacks(
@@ -706,6 +769,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     state,
     webhooks,
     sendCallbacks,
+    receiveSms,
   }
 }
 

@@ -12,9 +12,18 @@ import {
 } from '../storage/suppressions.ts'
 import { E164 } from '../utils/e164.ts'
 
-// The SMS API's standard opt-out and opt-in keywords (Twilio, "Advanced Opt-Out"): the whole
-// message, in any case, with surrounding spaces ignored.
-const STOP_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'])
+// The SMS API's standard opt-out and opt-in keywords (Twilio, "Advanced Opt-Out"; REVOKE and
+// OPTOUT since April 2025): the whole message, in any case, with surrounding spaces ignored.
+const STOP_WORDS = new Set([
+  'STOP',
+  'STOPALL',
+  'UNSUBSCRIBE',
+  'CANCEL',
+  'END',
+  'QUIT',
+  'REVOKE',
+  'OPTOUT',
+])
 const START_WORDS = new Set(['START', 'UNSTOP', 'YES'])
 
 /** The sources a recipient's own START lifts: both record a STOP to the sender number. */
@@ -25,19 +34,22 @@ export type InboundOutcome = 'suppressed' | 'lifted' | 'ignored'
 /**
  * An inbound message the SMS API forwarded (its webhook; the caller has checked the API's
  * signature, src/http/sms-callback.ts): STOP and the other opt-out words suppress the sender's
- * number for every provider, START and the other opt-in words lift that.
+ * number for every provider, START and the other opt-in words lift that. With Advanced Opt-Out
+ * the API names the keyword's kind itself (`optOutType` STOP, START or HELP, the operator's own
+ * keywords in any language included), and that decides instead of the word list.
  */
 export async function receiveInboundSms(
   db: D1Database,
-  message: { from: string; body: string },
+  message: { from: string; body: string; optOutType?: string | undefined },
 ): Promise<InboundOutcome> {
+  const kind = message.optOutType?.trim().toUpperCase() || undefined
   const word = message.body.trim().toUpperCase()
   if (!E164.test(message.from)) return 'ignored'
-  if (STOP_WORDS.has(word)) {
+  if (kind === 'STOP' || (kind === undefined && STOP_WORDS.has(word))) {
     await insertSuppression(db, ALL_PROVIDERS, message.from, 'stop_reply')
     return 'suppressed'
   }
-  if (START_WORDS.has(word)) {
+  if (kind === 'START' || (kind === undefined && START_WORDS.has(word))) {
     await deleteSuppressions(db, ALL_PROVIDERS, message.from, [...LIFTED_BY_START])
     return 'lifted'
   }

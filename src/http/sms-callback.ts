@@ -88,16 +88,20 @@ export const SmsInboundForm = z
       .optional()
       .meta({
         description:
-          'STOP, STOPALL, UNSUBSCRIBE, CANCEL, END or QUIT suppress From; START, UNSTOP or YES ' +
-          'lift that (any case). Anything else changes nothing.',
+          'STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE or OPTOUT suppress From; ' +
+          'START, UNSTOP or YES lift that (any case). Anything else changes nothing.',
       }),
+    OptOutType: Field.optional().meta({
+      description:
+        'Sent by the API when the sender uses Advanced Opt-Out and Body is one of its keywords: STOP suppresses From, START lifts that, HELP changes nothing, whatever Body says.',
+    }),
   })
   .meta({ id: 'SmsInboundMessage' })
 
 /** An inbound message the SMS API signed: who sent it and its text. Throws as readSignedSmsForm. */
 export async function readSignedSmsInbound(
   c: Context<AppEnv>,
-): Promise<{ from: string; body: string }> {
+): Promise<{ from: string; body: string; optOutType: string | undefined }> {
   const fields = await readSignedSmsForm(c, SmsInboundForm, 'inbound SMS')
-  return { from: fields.From ?? '', body: fields.Body ?? '' }
+  return { from: fields.From ?? '', body: fields.Body ?? '', optOutType: fields.OptOutType }
 }
