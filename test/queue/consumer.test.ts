@@ -118,6 +118,20 @@ describe('dispatch consumer', () => {
     expect(delays[0]).toBeGreaterThanOrEqual(120)
   })
 
+  it('waits at least a minute when FCM says the project quota is spent, naming no time', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const [id] = await outbox(sender, [
+      { channel: 'fcm', address: `device-${crypto.randomUUID()}` },
+    ])
+    // The stand-in answers an injected 429 for FCM as FCM does: RESOURCE_EXHAUSTED, QUOTA_EXCEEDED.
+    standIn.state.failures.push({ target: 'fcm', status: 429, remaining: 1 })
+    const { result, delays } = await consume([id!])
+    expect(result.retryMessages).toEqual([{ msgId: 'queue-message-0' }])
+    expect(delays[0]).toBeGreaterThanOrEqual(60)
+    expect((await row(id!)).lastError).toMatch(/QUOTA_EXCEEDED/)
+  })
+
   it('records a permanent failure and does not retry it', async () => {
     useStandIn()
     const sender = await createSender()
