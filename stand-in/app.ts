@@ -8,6 +8,10 @@ import { addWebhookReceivers, type WebhookReceivers } from './webhooks.ts'
 export type StandInOptions = {
   twilioAccountSid: string
   twilioAuthToken: string
+  /** An API key of the account (SK…): its SID and secret authenticate as the auth token does. */
+  twilioApiKey?: { sid: string; secret: string }
+  /** The account's Messaging Service (MG…); its sender pool is the one number +15005550006. */
+  twilioMessagingServiceSid?: string
   fcmProjectId: string
   serviceAccountEmail: string
   /** RSA public JWK of the service account (a JsonWebKey or jose's exportJWK output). */
@@ -106,7 +110,7 @@ export type TwilioMessage = {
   direction: 'outbound-api'
   num_segments: string
   num_media: string
-  messaging_service_sid: null
+  messaging_service_sid: string | null
   price: null
   price_unit: 'USD'
   error_code: number | null
@@ -179,6 +183,9 @@ const TWILIO_TEST_SENDERS: Record<string, [code: number, message: string]> = {
     "The 'From' phone number provided is not a valid message-capable Twilio phone number.",
   ],
 }
+
+/** The one number of the stand-in Messaging Service's sender pool. */
+const MESSAGING_SERVICE_SENDER = '+15005550006'
 
 // Twilio's default Advanced Opt-Out keywords, matched against the whole message in any case.
 const DEFAULT_OPT_OUT_KEYWORDS = {
@@ -506,11 +513,23 @@ export function createStandIn(options: StandInOptions): StandIn {
       )
     }
     const to = form.get('To')
-    const from = form.get('From')
+    const service = form.get('MessagingServiceSid')
     const body = form.get('Body') ?? ''
     const media = form.getAll('MediaUrl')
     if (!to) return twilioError(400, 21604, "A 'To' phone number is required.")
-    if (!from) return twilioError(400, 21603, "A 'From' phone number is required.")
+    if (service && !form.get('From')) {
+      if (!/^MG[0-9a-f]{32}$/.test(service)) {
+        return twilioError(400, 21705, 'The Messaging Service Sid is invalid.')
+      }
+      if (service !== options.twilioMessagingServiceSid) {
+        return twilioError(400, 21701, `The Messaging Service ${service} does not exist.`)
+      }
+    }
+    // A Messaging Service picks the sender from its pool.
+    const from = form.get('From') || (service ? MESSAGING_SERVICE_SENDER : null)
+    if (!from) {
+      return twilioError(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required.")
+    }
     if (!body && media.length === 0) return twilioError(400, 21602, 'Message body is required.')
     if (!E164.test(to)) {
       return twilioError(400, 21211, "The 'To' number is not a valid phone number")
@@ -541,7 +560,7 @@ export function createStandIn(options: StandInOptions): StandIn {
       direction: 'outbound-api',
       num_segments: String(countSegments(body)),
       num_media: String(media.length),
-      messaging_service_sid: null,
+      messaging_service_sid: form.get('From') ? null : service,
       price: null,
       price_unit: 'USD',
       error_code: null,
@@ -635,11 +654,14 @@ export function createStandIn(options: StandInOptions): StandIn {
 
   /** Twilio's checks of the caller and the account in the path, in its order: 401, then 404. */
   function checkTwilioAccount(request: Request, sid: string): Answer | undefined {
+    // The account SID and auth token, or an API key's SID and secret (Twilio, "API keys").
     const credentials = readBasicAuth(request.headers.get('authorization'))
-    if (
-      credentials?.[0] !== options.twilioAccountSid ||
-      credentials[1] !== options.twilioAuthToken
-    ) {
+    const key = options.twilioApiKey
+    const accepted =
+      (credentials?.[0] === options.twilioAccountSid &&
+        credentials[1] === options.twilioAuthToken) ||
+      (key !== undefined && credentials?.[0] === key.sid && credentials[1] === key.secret)
+    if (!accepted) {
       return twilioError(401, 20003, 'Authenticate', {
         'www-authenticate': 'Basic realm="Twilio API"',
       })

@@ -9,9 +9,14 @@ export type SmsNotifierConfig = {
   /** `https://api.twilio.com` in production. */
   baseUrl: string
   accountSid: string
+  /** Authenticates the REST calls (HTTP Basic, account SID : auth token) unless `apiKey` is set. */
   authToken: string
+  /** A Twilio API key (SK…): the REST calls authenticate as key SID : key secret instead. */
+  apiKey?: { sid: string; secret: string } | undefined
   /** The sender: an E.164 number, a short code or an alphanumeric sender id. */
-  from: string
+  from?: string | undefined
+  /** Instead of `from`: a Messaging Service (MG…) that picks the sender from its pool. */
+  messagingServiceSid?: string | undefined
   fetch?: typeof globalThis.fetch
   timeoutMs?: number
   /**
@@ -41,6 +46,8 @@ export const OPERATOR_FAULT_CODES: ReadonlySet<number> = new Set([
   21606, // the sender is not one of the account's numbers, or cannot send SMS
   21659, // the sender is not a Twilio number, or not this account's
   21660, // the sender does not belong to this account (mismatch between From and the account)
+  21701, // the Messaging Service does not exist, or is not this account's
+  21705, // the Messaging Service sid is not one (MG…)
 ])
 
 /** An SMS notifier can also ask the message list whether an attempt was accepted. */
@@ -59,7 +66,9 @@ export function createSmsNotifier({
   baseUrl,
   accountSid,
   authToken,
+  apiKey,
   from,
+  messagingServiceSid,
   statusCallbackUrl,
   fetch = globalThis.fetch,
   timeoutMs = 10_000,
@@ -69,12 +78,22 @@ export function createSmsNotifier({
   const base = baseUrl.replace(/\/+$/, '')
   const path = `/2010-04-01/Accounts/${account}/Messages.json`
   const url = `${base}${path}`
-  const authorization = `Basic ${btoa(`${accountSid}:${authToken}`)}`
+  // Twilio takes an API key's SID and secret where it takes the account SID and auth token; the
+  // URL keeps the account SID either way.
+  const [user, password] = apiKey ? [apiKey.sid, apiKey.secret] : [accountSid, authToken]
+  const authorization = `Basic ${btoa(`${user}:${password}`)}`
+  // Exactly one of them names the sender (config.ts checks it): a service picks its own number.
+  const sender: Record<string, string> = messagingServiceSid
+    ? { MessagingServiceSid: messagingServiceSid }
+    : { From: from ?? '' }
+  const secrets = [authToken, apiKey?.secret ?? ''].filter((secret) => secret !== '')
 
-  // Belt and braces: no reason may carry the auth token, whatever a provider or fetch echoes back.
+  // Belt and braces: no reason may carry a secret, whatever a provider or fetch echoes back.
   function redact<T extends SendResult | FindResult>(result: T): T {
-    if (!('reason' in result) || authToken === '') return result
-    return { ...result, reason: result.reason.replaceAll(authToken, '[redacted]') }
+    if (!('reason' in result)) return result
+    let reason = result.reason
+    for (const secret of secrets) reason = reason.replaceAll(secret, '[redacted]')
+    return reason === result.reason ? result : { ...result, reason }
   }
 
   /**
@@ -88,9 +107,10 @@ export function createSmsNotifier({
     since: Date,
     ignore: ReadonlySet<string>,
   ): Promise<FindResult> {
+    // A Messaging Service's messages may come from any number of its pool: matched by its sid.
     const query = new URLSearchParams({
       To: to,
-      From: from,
+      ...(messagingServiceSid ? {} : { From: from ?? '' }),
       // On the wire `DateSent%3E=2026-03-01`, Twilio's `DateSent>=YYYY-MM-DD`.
       'DateSent>': since.toISOString().slice(0, 10),
       PageSize: String(FIND_PAGE_SIZE),
@@ -121,6 +141,8 @@ export function createSmsNotifier({
           message.body === text &&
           // A date that does not parse cannot rule the message out.
           !(message.dateCreated < since.getTime()) &&
+          (messagingServiceSid === undefined ||
+            message.messagingServiceSid === messagingServiceSid) &&
           !ignore.has(message.sid)
         ) {
           // The oldest match is the attempt's: a later one may be another delivery's.
@@ -167,7 +189,7 @@ export function createSmsNotifier({
           },
           body: new URLSearchParams({
             To: message.to,
-            From: from,
+            ...sender,
             Body: smsText(message),
             StatusCallback: statusCallbackUrl,
             // Twilio sends an MMS when MediaUrl is set (decisions.md D19); it fetches the URL
@@ -201,6 +223,8 @@ type ListedMessage = {
   to: string
   body: string
   status: string
+  /** The Messaging Service that sent it, if one did. */
+  messagingServiceSid: string | undefined
   /** NaN when missing or unreadable. */
   dateCreated: number
   /** Undefined until the message has left Twilio's queue. */
@@ -270,6 +294,7 @@ async function toMessagePage(
       to: text('to'),
       body: text('body'),
       status: text('status'),
+      messagingServiceSid: text('messaging_service_sid') || undefined,
       dateCreated: Date.parse(text('date_created')),
       dateSent: Number.isNaN(dateSent) ? undefined : dateSent,
     })

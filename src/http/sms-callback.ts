@@ -1,6 +1,7 @@
 // Requests the SMS API makes to Portero (its status callbacks and inbound-message webhooks):
-// refused unless signed with the account's auth token (X-Twilio-Signature over the URL as received
-// and the form fields) and sent for this deployment's account. Only then are the fields read.
+// refused unless signed with the account's auth token, or its secondary one during a rotation
+// (X-Twilio-Signature over the URL as received and the form fields), and sent for this
+// deployment's account. Only then are the fields read.
 import type { Context } from 'hono'
 import * as z from 'zod'
 import { loadChannelConfig } from '../config.ts'
@@ -54,7 +55,13 @@ async function readSignedSmsForm<S extends z.ZodType<{ AccountSid: string }>>(
   }
   const params = new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()))
   const signature = c.req.header(SMS_SIGNATURE_HEADER)
-  if (!(await verifySmsSignature(sms.authToken, c.req.url, params, signature))) {
+  // Twilio signs with whichever token is primary in its console: accepting both during a rotation
+  // lets the operator promote the secondary there and swap the secrets here in either order.
+  const verify = (token: string) => verifySmsSignature(token, c.req.url, params, signature)
+  const verified =
+    (await verify(sms.authToken)) ||
+    (sms.secondaryAuthToken !== undefined && (await verify(sms.secondaryAuthToken)))
+  if (!verified) {
     log('warn', 'SMS callback refused: bad signature', {
       requestId: c.get('requestId'),
       signed: signature !== undefined,

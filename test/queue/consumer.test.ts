@@ -8,7 +8,7 @@ import { findRecipient } from '../../src/storage/recipients.ts'
 import { findSuppressions, insertSuppression } from '../../src/storage/suppressions.ts'
 import { createSender, writeOutbox, type Sender } from '../helpers/dispatch.ts'
 import { call } from '../helpers/http.ts'
-import { useStandIn } from '../helpers/stand-in.ts'
+import { TWILIO_API_KEY, TWILIO_MESSAGING_SERVICE_SID, useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 import { receiverAt, registerEndpoint } from '../helpers/webhooks.ts'
 
@@ -64,6 +64,40 @@ describe('dispatch consumer', () => {
     expect((sms!.body as { Body: string }).Body).toBe(
       'Turno\nOftalmologo Lunes 29-10 a las 9:15Hs.\nhttps://clinica.example/turnos',
     )
+  })
+
+  it('sends through a Messaging Service, authenticated with an API key', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to }])
+    const vars = {
+      SMS_FROM: '',
+      SMS_MESSAGING_SERVICE_SID: TWILIO_MESSAGING_SERVICE_SID,
+      SMS_API_KEY_SID: TWILIO_API_KEY.sid,
+      SMS_API_KEY_SECRET: TWILIO_API_KEY.secret,
+      // Still set (it signs the callbacks), but the stand-in would refuse it for the REST call.
+      SMS_AUTH_TOKEN: 'a-token-only-for-signatures',
+    }
+    const { result } = await consume([id!], { vars })
+    expect(result.explicitAcks).toEqual(['queue-message-0'])
+    const [sms] = smsTo(standIn, to)
+    expect(sms!.body).toMatchObject({ MessagingServiceSid: TWILIO_MESSAGING_SERVICE_SID })
+    expect(sms!.body).not.toHaveProperty('From')
+    const sent = sms!.response as { sid: string; messaging_service_sid: string }
+    expect(sent.messaging_service_sid).toBe(TWILIO_MESSAGING_SERVICE_SID)
+    expect(await row(id!)).toMatchObject({ status: 'sent', providerMessageId: sent.sid })
+  })
+
+  it('shows the provider a neutral text for a Messaging Service the account lacks', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to }])
+    const vars = { SMS_FROM: '', SMS_MESSAGING_SERVICE_SID: `MG${'c3'.repeat(16)}` }
+    await consume([id!], { vars })
+    expect(standIn.state.sms.at(-1)).toMatchObject({ status: 400, response: { code: 21701 } })
+    expect(await row(id!)).toMatchObject({ status: 'failed', lastError: OPERATOR_FAULT_TEXT })
   })
 
   it('does not send twice what is already sent', async () => {
