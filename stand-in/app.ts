@@ -129,8 +129,15 @@ export type StandIn = {
   state: StandInState
   /** Providers' webhook receivers by name (stand-in/webhooks.ts). */
   webhooks: WebhookReceivers
-  /** Sends the held status callbacks (those `which` picks), in order, once all are answered. */
-  sendCallbacks(which?: (callback: StatusCallback) => boolean): Promise<StatusCallback[]>
+  /**
+   * Sends the held status callbacks (those `which` picks), in order, once all are answered. With
+   * `lost`, the messages move on as Twilio moves them, but the callbacks never arrive (the
+   * receiver was down: Twilio does not retry them).
+   */
+  sendCallbacks(
+    which?: (callback: StatusCallback) => boolean,
+    options?: { lost?: boolean },
+  ): Promise<StatusCallback[]>
   /**
    * A person texts `body` from `from` to the sender `to`: Twilio's inbound-message webhook to `url`,
    * signed, with OptOutType under Advanced Opt-Out. Sent at once; resolves with what was sent.
@@ -285,6 +292,13 @@ export function createStandIn(options: StandInOptions): StandIn {
     )
   })
 
+  app.get('/twilio/2010-04-01/Accounts/:sid/Messages/:file', async (c) => {
+    const query = new URL(c.req.url).searchParams
+    return answer('sms', c.req.raw, formToObject(query), () =>
+      fetchSms(c.req.raw, c.req.param('sid'), c.req.param('file')),
+    )
+  })
+
   app.post('/google/token', async (c) => {
     const form = (await readForm(c.req.raw)) ?? new URLSearchParams()
     return answer('token', c.req.raw, recordedTokenRequest(form), () => issueAccessToken(form))
@@ -390,7 +404,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     }
   }
 
-  async function deliver(callback: StatusCallback, delayMs: number): Promise<void> {
+  async function deliver(callback: StatusCallback, delayMs: number, lost = false): Promise<void> {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
     // Twilio changes the message, then reports the change: the list shows it from now on.
     const message = state.messages.find((m) => m.sid === callback.form.MessageSid)
@@ -400,6 +414,10 @@ export function createStandIn(options: StandInOptions): StandIn {
       message.date_updated = now
       if (message.status === 'sent') message.date_sent = now
       if (callback.form.ErrorCode) message.error_code = Number(callback.form.ErrorCode)
+    }
+    if (lost) {
+      callback.answer = 'lost: the receiver was down'
+      return
     }
     const request = new Request(callback.url, {
       method: 'POST',
@@ -461,10 +479,11 @@ export function createStandIn(options: StandInOptions): StandIn {
 
   async function sendCallbacks(
     which: (callback: StatusCallback) => boolean = () => true,
+    { lost = false }: { lost?: boolean } = {},
   ): Promise<StatusCallback[]> {
     const sent = held.filter(({ callback }) => which(callback))
     for (const entry of sent) held.splice(held.indexOf(entry), 1)
-    for (const { callback } of sent) await deliver(callback, 0)
+    for (const { callback } of sent) await deliver(callback, 0, lost)
     return sent.map(({ callback }) => callback)
   }
 
@@ -650,6 +669,20 @@ export function createStandIn(options: StandInOptions): StandIn {
         page,
       },
     }
+  }
+
+  // Twilio's Fetch Message resource:
+  // https://www.twilio.com/docs/messaging/api/message-resource#fetch-a-message-resource
+  function fetchSms(request: Request, sid: string, file: string): Answer {
+    const refused = checkTwilioAccount(request, sid)
+    if (refused) return refused
+    const message = state.messages.find((m) => `${m.sid}.json` === file)
+    if (!message) {
+      const path = new URL(request.url).pathname.replace(/^\/twilio/, '')
+      return twilioError(404, 20404, `The requested resource ${path} was not found`)
+    }
+    // A copy: the received log keeps the answer as it was, while callbacks move the message on.
+    return { status: 200, body: structuredClone(message) }
   }
 
   /** Twilio's checks of the caller and the account in the path, in its order: 401, then 404. */

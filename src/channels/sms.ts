@@ -3,7 +3,13 @@
 // own.
 import { smsText } from '../channel.ts'
 import { fetchWithTimeout, field, parseRetryAfter, readJson, truncate } from './http.ts'
-import type { FindResult, Notifier, PermanentFailure, SendResult } from './notifier.ts'
+import type {
+  FindResult,
+  Notifier,
+  PermanentFailure,
+  SendResult,
+  StatusResult,
+} from './notifier.ts'
 
 export type SmsNotifierConfig = {
   /** `https://api.twilio.com` in production. */
@@ -50,8 +56,14 @@ export const OPERATOR_FAULT_CODES: ReadonlySet<number> = new Set([
   21705, // the Messaging Service sid is not one (MG…)
 ])
 
-/** An SMS notifier can also ask the message list whether an attempt was accepted. */
-export type SmsNotifier = Notifier & { findAccepted: NonNullable<Notifier['findAccepted']> }
+/**
+ * An SMS notifier can also ask the message list whether an attempt was accepted, and read one
+ * message's status by its sid (Twilio's Fetch Message resource).
+ */
+export type SmsNotifier = Notifier & {
+  findAccepted: NonNullable<Notifier['findAccepted']>
+  fetchStatus(messageSid: string): Promise<StatusResult>
+}
 
 /**
  * How far before `notBefore` a listed message still counts: Twilio's clock against ours, and its
@@ -213,6 +225,41 @@ export function createSmsNotifier({
     async findAccepted(message, notBefore, { ignore = new Set<string>() } = {}) {
       const since = new Date(notBefore.getTime() - FIND_CLOCK_SKEW_MS)
       return redact(await findInList(canonicalNumber(message.to), smsText(message), since, ignore))
+    },
+    /** `GET …/Messages/{sid}.json`: the message's status now; `found: false` on Twilio's 404. */
+    async fetchStatus(messageSid) {
+      const outcome = await fetchWithTimeout(
+        fetch,
+        `${base}/2010-04-01/Accounts/${account}/Messages/${encodeURIComponent(messageSid)}.json`,
+        { method: 'GET', headers: { authorization, accept: 'application/json' } },
+        timeoutMs,
+      )
+      if (!outcome.ok) {
+        return { found: 'unknown', retryable: true, reason: `SMS provider ${outcome.reason}` }
+      }
+      const { response } = outcome
+      // Twilio's 20404: it has no such message in the account (deleted, or never this account's).
+      if (response.status === 404) {
+        await response.body?.cancel()
+        return { found: false }
+      }
+      if (!response.ok) {
+        // Refusals read as the list's do: 429 and 5xx retryable, 401 and 403 the operator's.
+        const refused = await toMessagePage(response, now())
+        if (!('messages' in refused)) return redact(refused)
+      }
+      const body = await readJson(response)
+      const status = field(body, 'status')
+      const code = field(body, 'error_code')
+      if (typeof status !== 'string' || status === '') {
+        return {
+          found: 'unknown',
+          retryable: false,
+          reason: `SMS provider answered ${response.status} without a message status`,
+        }
+      }
+      const errorCode = typeof code === 'number' || typeof code === 'string' ? String(code) : null
+      return { found: true, status, errorCode }
     },
   }
 }

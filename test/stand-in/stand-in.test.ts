@@ -527,6 +527,25 @@ describe('GET /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
     expect(await sms.findAccepted({ ...message, body: 'Otra' }, NOW)).toEqual({ found: false })
   })
 
+  it('serves one message by its sid as Twilio’s Fetch Message does, auth checked', async () => {
+    const target = await holdingStandIn()
+    const sid = await send(target, {})
+    const path = `/twilio/2010-04-01/Accounts/${ACCOUNT_SID}/Messages/${sid}.json`
+    const get = (p: string, authorization = twilioAuth()) =>
+      target.fetch(new Request(BASE + p, { headers: { authorization } }))
+    const queued = await get(path)
+    expect(queued.status).toBe(200)
+    expect(await queued.json()).toMatchObject({ sid, status: 'queued', error_code: null })
+    await target.sendCallbacks(undefined, { lost: true })
+    expect(await (await get(path)).json()).toMatchObject({ sid, status: 'delivered' })
+    expect(target.state.callbacks.map((c) => c.answer)).toEqual([
+      'lost: the receiver was down',
+      'lost: the receiver was down',
+    ])
+    await expectTwilioError(await get(path, twilioAuth(ACCOUNT_SID, 'wrong')), 401, 20003)
+    await expectTwilioError(await get(path.replace(sid, `SM${'0'.repeat(32)}`)), 404, 20404)
+  })
+
   it('answers findAccepted for a Messaging Service through an API key, by To alone', async () => {
     const service = `MG${'ab'.repeat(16)}`
     const apiKey = { sid: `SK${'cd'.repeat(16)}`, secret: 'key-secret' }
