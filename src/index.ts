@@ -22,9 +22,12 @@ import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-
 import { sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
 import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from './storage/early-receipts.ts'
+import { FCM_TOKEN_MAX_AGE_DAYS, pruneStaleFcmTokens } from './storage/recipients.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000
+/** Recipients whose stale FCM tokens one run prunes, the longest unrefreshed first. */
+const FCM_PRUNE_BATCH = 500
 
 // The Durable Object classes wrangler.toml binds (durable_objects, migrations).
 export { SendShard } from './shards/send-shard.ts'
@@ -78,8 +81,9 @@ export default {
   // events go back to the queue, audit events leave after AUDIT_RETENTION_DAYS and messages (their
   // deliveries, timelines and webhook events with them) after MESSAGE_RETENTION_DAYS, every
   // revocation's tombstone is confirmed, every client's edge record D1 changed and KV may not
-  // hold is published again (decisions.md D35), and SMS deliveries whose receipts were lost are
-  // read from the SMS API (decisions.md D27).
+  // hold is published again (decisions.md D35), SMS deliveries whose receipts were lost are read
+  // from the SMS API (decisions.md D27), and FCM tokens not registered for 270 days are dropped
+  // (decisions.md D12).
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
     if (controller.cron === RECOVERY_CRON) {
@@ -96,6 +100,11 @@ export default {
       messagesPurged: purgeOldMessages(env, now),
       recordsRepublished: republishLaggingRecords({ db: env.DB, cache: env.CACHE, now }),
       smsReconciled: reconcileSms(env, now),
+      fcmTokensPruned: pruneStaleFcmTokens(
+        env.DB,
+        new Date(now.getTime() - FCM_TOKEN_MAX_AGE_DAYS * DAY_MS),
+        FCM_PRUNE_BATCH,
+      ),
     })
   },
 } satisfies ExportedHandler<Env>

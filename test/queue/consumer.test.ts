@@ -200,9 +200,9 @@ describe('dispatch consumer', () => {
     const [id] = await outbox(sender, [{ channel: 'fcm', address: gone }])
     await consume([id!])
     expect((await row(id!)).status).toBe('failed')
-    expect((await findRecipient(env.DB, sender.providerId, sender.userId))!.fcmTokens).toEqual([
-      kept,
-    ])
+    const recipient = (await findRecipient(env.DB, sender.providerId, sender.userId))!
+    expect(recipient.fcmTokens).toEqual([kept])
+    expect(Object.keys(recipient.fcmTokenRegisteredAt)).toEqual([kept])
   })
 
   it('settles each message of a batch on its own', async () => {
