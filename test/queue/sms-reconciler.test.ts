@@ -7,7 +7,7 @@ import {
   createScheduledController,
 } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import worker from '../../src/index.ts'
 import { RECHECK_SECONDS, STALE_SENT_MINUTES } from '../../src/queue/sms-reconciler.ts'
 import { findDeliveryById } from '../../src/storage/messages.ts'
@@ -41,9 +41,9 @@ async function sentMinutesAgo(id: string, minutes: number) {
     .run()
 }
 
-async function runCleanUp(now = new Date()) {
+async function runCleanUp(now = new Date(), vars: Partial<Env> = {}) {
   const controller = createScheduledController({ scheduledTime: now, cron: '*/5 * * * *' })
-  await worker.scheduled(controller, env)
+  await worker.scheduled(controller, { ...env, ...vars })
 }
 
 describe('SMS deliveries whose receipts were lost', () => {
@@ -103,5 +103,30 @@ describe('SMS deliveries whose receipts were lost', () => {
 
     await runCleanUp(now)
     expect(readsOf(onItsWay.sid)).toHaveLength(1)
+  })
+
+  it('stops and logs for the operator when the SMS API refuses the credentials', async () => {
+    const standIn = useStandIn()
+    const { id, sid } = await sentSms()
+    await standIn.sendCallbacks((c) => c.form.MessageSid === sid, { lost: true })
+    await sentMinutesAgo(id, STALE_SENT_MINUTES + 1)
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {})
+
+    await runCleanUp(new Date(), { SMS_AUTH_TOKEN: 'a-rotated-auth-token' })
+    const read = standIn.state.sms.filter(
+      (r) => r.method === 'GET' && r.path.endsWith(`/${sid}.json`),
+    )
+    expect(read.map((r) => r.status)).toEqual([401])
+    expect(await row(id)).toMatchObject({ status: 'sent' })
+    const lines = errors.mock.calls.map(
+      ([line]) => JSON.parse(String(line)) as Record<string, unknown>,
+    )
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: "SMS status check refused: the operator's channel settings",
+        deliveryId: id,
+      }),
+    )
   })
 })
