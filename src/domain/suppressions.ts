@@ -13,7 +13,8 @@ import {
 import { E164 } from '../utils/e164.ts'
 
 // The SMS API's standard opt-out and opt-in keywords (Twilio, "Advanced Opt-Out"; REVOKE and
-// OPTOUT since April 2025): the whole message, in any case, with surrounding spaces ignored.
+// OPTOUT under the FCC's rule in force since April 2025, in Twilio's defaults since May 2025): the
+// whole message, in any case, with surrounding spaces ignored.
 const STOP_WORDS = new Set([
   'STOP',
   'STOPALL',
