@@ -60,7 +60,12 @@ try {
  * They are the stand-in's development credentials unless .dev.vars was changed by hand.
  */
 function channelSecretArgs(): string[] {
-  const names = ['SMS_AUTH_TOKEN', 'FCM_SERVICE_ACCOUNT']
+  const names = [
+    'SMS_AUTH_TOKEN',
+    'SMS_AUTH_TOKEN_SECONDARY',
+    'SMS_API_KEY_SECRET',
+    'FCM_SERVICE_ACCOUNT',
+  ]
   return names.filter((name) => vars[name]).flatMap((name) => ['--var', `${name}:${vars[name]}`])
 }
 

@@ -37,6 +37,10 @@ declare global {
   // required list, and not declared by `wrangler types`.
   interface Env {
     SMS_AUTH_TOKEN?: string
+    /** The auth token Twilio's console calls secondary, during a rotation: it signs too. */
+    SMS_AUTH_TOKEN_SECONDARY?: string
+    /** The secret of SMS_API_KEY_SID: with it the REST calls use the key, not the auth token. */
+    SMS_API_KEY_SECRET?: string
     FCM_SERVICE_ACCOUNT?: string
   }
 }
@@ -167,7 +171,11 @@ const channelConfigs = memoize(
       env.SMS_API_BASE_URL,
       env.SMS_ACCOUNT_SID,
       env.SMS_AUTH_TOKEN,
+      env.SMS_AUTH_TOKEN_SECONDARY,
       env.SMS_FROM,
+      env.SMS_MESSAGING_SERVICE_SID,
+      env.SMS_API_KEY_SID,
+      env.SMS_API_KEY_SECRET,
       env.FCM_API_BASE_URL,
       env.FCM_PROJECT_ID,
       env.FCM_SERVICE_ACCOUNT,
@@ -191,11 +199,25 @@ export function loadChannelConfig(env: Env): ChannelConfig {
 }
 
 /**
- * The settings each channel needs, all of them or none: a channel with none is off, one with some
- * and not all is half configured (channelProblems).
+ * The settings each channel reads: with none of them set the channel is off, and with some set it
+ * must have what REQUIRED_SETTINGS and channelSettingProblems ask for (else half configured).
  */
 const CHANNEL_SETTINGS = {
-  sms: ['SMS_ACCOUNT_SID', 'SMS_AUTH_TOKEN', 'SMS_FROM'],
+  sms: [
+    'SMS_ACCOUNT_SID',
+    'SMS_AUTH_TOKEN',
+    'SMS_FROM',
+    'SMS_MESSAGING_SERVICE_SID',
+    'SMS_API_KEY_SID',
+    'SMS_API_KEY_SECRET',
+    'SMS_AUTH_TOKEN_SECONDARY',
+  ],
+  fcm: ['FCM_PROJECT_ID', 'FCM_SERVICE_ACCOUNT'],
+} as const satisfies Record<keyof ChannelConfig, readonly (keyof Env)[]>
+
+/** What an SMS or FCM channel that is on cannot go without. */
+const REQUIRED_SETTINGS = {
+  sms: ['SMS_ACCOUNT_SID', 'SMS_AUTH_TOKEN'],
   fcm: ['FCM_PROJECT_ID', 'FCM_SERVICE_ACCOUNT'],
 } as const satisfies Record<keyof ChannelConfig, readonly (keyof Env)[]>
 
@@ -203,67 +225,101 @@ type ChannelName = keyof typeof CHANNEL_SETTINGS
 const CHANNEL_NAMES = Object.keys(CHANNEL_SETTINGS) as ChannelName[]
 const CHANNEL_LABELS: Record<ChannelName, string> = { sms: 'SMS', fcm: 'FCM' }
 
-/** The settings `channel` needs that are empty: all of them when it is off. */
-function missingSettings(env: Env, channel: ChannelName): string[] {
-  return CHANNEL_SETTINGS[channel].filter((name) => !env[name])
-}
-
 /** "A, B and C". */
 function listed(names: readonly string[]): string {
   return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
 }
 
 function needs(channel: ChannelName): string {
-  return `${CHANNEL_LABELS[channel]} needs ${listed(CHANNEL_SETTINGS[channel])}`
+  const required: string[] = [...REQUIRED_SETTINGS[channel]]
+  // Twilio: a message names its sender (From) or the Messaging Service that picks one.
+  if (channel === 'sms') required.push('SMS_FROM or SMS_MESSAGING_SERVICE_SID')
+  return `${CHANNEL_LABELS[channel]} needs ${listed(required)}`
 }
 
 /** A setting of a configuration that is wrong, and what is wrong with it. */
 export type SettingProblem = { path: string; message: string }
 
+/** What is wrong with `channel`'s settings: nothing when it is off or sound. */
+function channelSettingProblems(env: Env, channel: ChannelName): SettingProblem[] {
+  const set = (name: keyof Env) => Boolean(env[name])
+  if (!CHANNEL_SETTINGS[channel].some(set)) return []
+  const message = `is not set: ${needs(channel)}, or none of them to turn it off`
+  const problems: SettingProblem[] = REQUIRED_SETTINGS[channel]
+    .filter((name) => !set(name))
+    .map((path) => ({ path, message }))
+  if (channel === 'sms') {
+    if (!set('SMS_FROM') && !set('SMS_MESSAGING_SERVICE_SID')) {
+      problems.push({ path: 'SMS_FROM', message })
+    }
+    if (set('SMS_FROM') && set('SMS_MESSAGING_SERVICE_SID')) {
+      problems.push({
+        path: 'SMS_MESSAGING_SERVICE_SID',
+        message: 'is set beside SMS_FROM: set exactly one of them (the sender, or its service)',
+      })
+    }
+    if (set('SMS_API_KEY_SID') !== set('SMS_API_KEY_SECRET')) {
+      problems.push({
+        path: set('SMS_API_KEY_SID') ? 'SMS_API_KEY_SECRET' : 'SMS_API_KEY_SID',
+        message: 'is not set: an API key needs SMS_API_KEY_SID and SMS_API_KEY_SECRET, or neither',
+      })
+    }
+  }
+  return problems
+}
+
 // Keyed by which settings are set (a few property reads): cheap enough for every /healthz.
 const channelProblemsOf = memoize(
-  (env: Env) => CHANNEL_NAMES.map((channel) => missingSettings(env, channel).join(',')).join(';'),
+  (env: Env) =>
+    CHANNEL_NAMES.flatMap((channel) =>
+      CHANNEL_SETTINGS[channel].map((name) => (env[name] ? 1 : 0)),
+    ).join(''),
   (env: Env): readonly SettingProblem[] => {
     const problems: SettingProblem[] = []
     for (const channel of CHANNEL_NAMES) {
-      const missing = missingSettings(env, channel)
-      if (missing.length === 0 || missing.length === CHANNEL_SETTINGS[channel].length) continue
-      const message = `is not set: ${needs(channel)}, or none of them to turn it off`
-      for (const name of missing) problems.push({ path: name, message })
+      const own = channelSettingProblems(env, channel)
+      if (own.length === 0) continue
+      problems.push(...own)
       // Once per isolate and configuration: the memo computes this once.
-      log('error', 'channel half configured', { channel, missing })
+      log('error', 'channel half configured', { channel, missing: own.map((p) => p.path) })
     }
     return problems
   },
 )
 
 /**
- * The settings of a half-configured channel (some of its settings set, not all): each missing one
- * with what the channel needs. Logged once per isolate; GET /healthz answers 503 with them.
+ * The settings of a half-configured channel (some of its settings set, not all it needs, or two
+ * that exclude each other): each with what is wrong. Logged once per isolate; GET /healthz answers
+ * 503 with them.
  */
 export function channelProblems(env: Env): readonly SettingProblem[] {
   return channelProblemsOf(env)
 }
 
 function parseSms(env: Env): ChannelConfig['sms'] {
-  const missing = missingSettings(env, 'sms')
-  if (missing.length === CHANNEL_SETTINGS.sms.length) return null
-  if (missing.length > 0) throw new Error(needs('sms'))
+  const problems = channelSettingProblems(env, 'sms')
+  if (problems.length > 0) throw new Error(problems.map((p) => `${p.path} ${p.message}`).join('; '))
+  if (!CHANNEL_SETTINGS.sms.some((name) => env[name])) return null
   const baseUrl = z.url().parse(env.SMS_API_BASE_URL).replace(/\/+$/, '')
   const issuer = ConfigSchema.shape.ISSUER.parse(env.ISSUER)
   return {
     baseUrl,
     accountSid: env.SMS_ACCOUNT_SID,
     authToken: env.SMS_AUTH_TOKEN!,
-    from: env.SMS_FROM,
+    ...(env.SMS_AUTH_TOKEN_SECONDARY ? { secondaryAuthToken: env.SMS_AUTH_TOKEN_SECONDARY } : {}),
+    ...(env.SMS_MESSAGING_SERVICE_SID
+      ? { messagingServiceSid: env.SMS_MESSAGING_SERVICE_SID }
+      : { from: env.SMS_FROM }),
+    ...(env.SMS_API_KEY_SID
+      ? { apiKey: { sid: env.SMS_API_KEY_SID, secret: env.SMS_API_KEY_SECRET! } }
+      : {}),
     statusCallbackUrl: `${issuer}${SMS_STATUS_CALLBACK_PATH}`,
   }
 }
 
 function parseFcm(env: Env): ChannelConfig['fcm'] {
-  const missing = missingSettings(env, 'fcm')
-  if (missing.length === CHANNEL_SETTINGS.fcm.length) return null
-  if (missing.length > 0) throw new Error(needs('fcm'))
+  if (!CHANNEL_SETTINGS.fcm.some((name) => env[name])) return null
+  if (channelSettingProblems(env, 'fcm').length > 0) throw new Error(needs('fcm'))
   const serviceAccount = ServiceAccount.parse(JSON.parse(env.FCM_SERVICE_ACCOUNT!))
   return {
     baseUrl: z.url().parse(env.FCM_API_BASE_URL).replace(/\/+$/, ''),

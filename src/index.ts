@@ -12,17 +12,22 @@ import { backfillTombstones } from './domain/revocation.ts'
 import { WEBHOOK_DELIVERY_RULES } from './domain/webhooks.ts'
 import { log } from './log.ts'
 import { createNotifiers } from './channels/channels.ts'
+import { createSmsNotifier } from './channels/sms.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
 import { purgeMessagesBefore } from './queue/message-retention.ts'
+import { reconcileStaleSms } from './queue/sms-reconciler.ts'
 import { RECOVERY_CRON, sweepOverdueDeliveries } from './queue/sweeper.ts'
 import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-consumer.ts'
 import { sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
 import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from './storage/early-receipts.ts'
+import { FCM_TOKEN_MAX_AGE_DAYS, pruneStaleFcmTokens } from './storage/recipients.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000
+/** Recipients whose stale FCM tokens one run prunes, the longest unrefreshed first. */
+const FCM_PRUNE_BATCH = 500
 
 // The Durable Object classes wrangler.toml binds (durable_objects, migrations).
 export { SendShard } from './shards/send-shard.ts'
@@ -75,8 +80,10 @@ export default {
   // (any other cron): revocation rows are useless once their token has expired, stranded webhook
   // events go back to the queue, audit events leave after AUDIT_RETENTION_DAYS and messages (their
   // deliveries, timelines and webhook events with them) after MESSAGE_RETENTION_DAYS, every
-  // revocation's tombstone is confirmed, and every client's edge record D1 changed and KV may not
-  // hold is published again (decisions.md D35).
+  // revocation's tombstone is confirmed, every client's edge record D1 changed and KV may not
+  // hold is published again (decisions.md D35), SMS deliveries whose receipts were lost are read
+  // from the SMS API (decisions.md D27), and FCM tokens not registered for 270 days are dropped
+  // (decisions.md D12).
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
     if (controller.cron === RECOVERY_CRON) {
@@ -92,6 +99,12 @@ export default {
       webhooksRequeued: sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
       messagesPurged: purgeOldMessages(env, now),
       recordsRepublished: republishLaggingRecords({ db: env.DB, cache: env.CACHE, now }),
+      smsReconciled: reconcileSms(env, now),
+      fcmTokensPruned: pruneStaleFcmTokens(
+        env.DB,
+        new Date(now.getTime() - FCM_TOKEN_MAX_AGE_DAYS * DAY_MS),
+        FCM_PRUNE_BATCH,
+      ),
     })
   },
 } satisfies ExportedHandler<Env>
@@ -115,6 +128,13 @@ async function settleAll(message: string, parts: Record<string, Promise<number>>
 async function settleEarlyReceipts(env: Env, now: Date): Promise<number> {
   const applied = await applyWaitingReceipts({ db: env.DB, webhooks: env.WEBHOOK_QUEUE, now })
   return applied + (await deleteExpiredEarlyReceipts(env.DB, now))
+}
+
+/** SMS deliveries whose receipts were lost, moved to the status the SMS API reports. */
+async function reconcileSms(env: Env, now: Date): Promise<number> {
+  const config = loadChannelConfig(env).sms
+  const sms = config ? createSmsNotifier(config) : undefined
+  return reconcileStaleSms({ db: env.DB, webhooks: env.WEBHOOK_QUEUE, sms, now })
 }
 
 async function purgeOldAuditEvents(env: Env, now: Date): Promise<number> {

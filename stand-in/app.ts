@@ -8,6 +8,10 @@ import { addWebhookReceivers, type WebhookReceivers } from './webhooks.ts'
 export type StandInOptions = {
   twilioAccountSid: string
   twilioAuthToken: string
+  /** An API key of the account (SK…): its SID and secret authenticate as the auth token does. */
+  twilioApiKey?: { sid: string; secret: string }
+  /** The account's Messaging Service (MG…); its sender pool is the one number +15005550006. */
+  twilioMessagingServiceSid?: string
   fcmProjectId: string
   serviceAccountEmail: string
   /** RSA public JWK of the service account (a JsonWebKey or jose's exportJWK output). */
@@ -29,6 +33,11 @@ export type StandInOptions = {
    * tests decide when receipts arrive.
    */
   holdCallbacks?: boolean
+  /**
+   * The sender's Advanced Opt-Out keywords, beyond Twilio's defaults: when set, an inbound message
+   * that is one of them carries `OptOutType` (STOP, START or HELP), as Twilio's webhook does.
+   */
+  advancedOptOut?: { stop?: string[]; start?: string[]; help?: string[] }
 }
 
 /** A status callback the stand-in sent or holds: where to, the form, and what came back. */
@@ -78,6 +87,8 @@ export type StandInState = {
   accessTokens: Map<string, number>
   /** Status callbacks, oldest first: sent, in flight, or held (holdCallbacks). */
   callbacks: StatusCallback[]
+  /** Inbound-message webhooks sent by receiveSms, oldest first, with the answer each got. */
+  inbound: StatusCallback[]
   /** Numbers made undeliverable with POST /_control/undeliverable → the ErrorCode they get. */
   undeliverable: Map<string, number>
   /**
@@ -99,7 +110,7 @@ export type TwilioMessage = {
   direction: 'outbound-api'
   num_segments: string
   num_media: string
-  messaging_service_sid: null
+  messaging_service_sid: string | null
   price: null
   price_unit: 'USD'
   error_code: number | null
@@ -118,8 +129,23 @@ export type StandIn = {
   state: StandInState
   /** Providers' webhook receivers by name (stand-in/webhooks.ts). */
   webhooks: WebhookReceivers
-  /** Sends the held status callbacks (those `which` picks), in order, once all are answered. */
-  sendCallbacks(which?: (callback: StatusCallback) => boolean): Promise<StatusCallback[]>
+  /**
+   * Sends the held status callbacks (those `which` picks), in order, once all are answered. With
+   * `lost`, the messages move on as Twilio moves them, but the callbacks never arrive (the
+   * receiver was down: Twilio does not retry them).
+   */
+  sendCallbacks(
+    which?: (callback: StatusCallback) => boolean,
+    options?: { lost?: boolean },
+  ): Promise<StatusCallback[]>
+  /**
+   * A person texts `body` from `from` to the sender `to`: Twilio's inbound-message webhook to `url`,
+   * signed, with OptOutType under Advanced Opt-Out. Sent at once; resolves with what was sent.
+   */
+  receiveSms(
+    url: string,
+    message: { from: string; to: string; body: string },
+  ): Promise<StatusCallback>
 }
 
 type Answer = {
@@ -153,6 +179,26 @@ const TWILIO_TEST_NUMBERS: Record<string, [code: number, message: string]> = {
   ],
   '+15005550004': [21610, 'Attempt to send to unsubscribed recipient'],
   '+15005550009': [21614, "'To' number is not a valid mobile number"],
+}
+
+// Twilio's magic test senders: a 'From' that is not a valid sender, or not one this account may
+// send from, as a misconfigured account's number would be.
+const TWILIO_TEST_SENDERS: Record<string, [code: number, message: string]> = {
+  '+15005550001': [21212, "The 'From' number +15005550001 is not a valid phone number."],
+  '+15005550007': [
+    21606,
+    "The 'From' phone number provided is not a valid message-capable Twilio phone number.",
+  ],
+}
+
+/** The one number of the stand-in Messaging Service's sender pool. */
+const MESSAGING_SERVICE_SENDER = '+15005550006'
+
+// Twilio's default Advanced Opt-Out keywords, matched against the whole message in any case.
+const DEFAULT_OPT_OUT_KEYWORDS = {
+  STOP: ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT'],
+  START: ['START', 'UNSTOP', 'YES'],
+  HELP: ['HELP', 'INFO'],
 }
 
 // Numbers of the stand-in's own (not Twilio's): accepted, then reported undelivered by the status
@@ -212,6 +258,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     failures: [],
     accessTokens: new Map(),
     callbacks: [],
+    inbound: [],
     undeliverable: new Map(),
     messages: [],
   }
@@ -242,6 +289,13 @@ export function createStandIn(options: StandInOptions): StandIn {
     const query = new URL(c.req.url).searchParams
     return answer('sms', c.req.raw, formToObject(query), () =>
       listSms(c.req.raw, c.req.param('sid'), query),
+    )
+  })
+
+  app.get('/twilio/2010-04-01/Accounts/:sid/Messages/:file', async (c) => {
+    const query = new URL(c.req.url).searchParams
+    return answer('sms', c.req.raw, formToObject(query), () =>
+      fetchSms(c.req.raw, c.req.param('sid'), c.req.param('file')),
     )
   })
 
@@ -350,7 +404,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     }
   }
 
-  async function deliver(callback: StatusCallback, delayMs: number): Promise<void> {
+  async function deliver(callback: StatusCallback, delayMs: number, lost = false): Promise<void> {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
     // Twilio changes the message, then reports the change: the list shows it from now on.
     const message = state.messages.find((m) => m.sid === callback.form.MessageSid)
@@ -360,6 +414,10 @@ export function createStandIn(options: StandInOptions): StandIn {
       message.date_updated = now
       if (message.status === 'sent') message.date_sent = now
       if (callback.form.ErrorCode) message.error_code = Number(callback.form.ErrorCode)
+    }
+    if (lost) {
+      callback.answer = 'lost: the receiver was down'
+      return
     }
     const request = new Request(callback.url, {
       method: 'POST',
@@ -379,12 +437,53 @@ export function createStandIn(options: StandInOptions): StandIn {
     }
   }
 
+  // Twilio's inbound-message webhook:
+  // https://www.twilio.com/docs/messaging/guides/webhook-request
+  async function receiveSms(
+    url: string,
+    message: { from: string; to: string; body: string },
+  ): Promise<StatusCallback> {
+    const sid = `SM${randomHex(16)}`
+    const form: Record<string, string> = {
+      AccountSid: options.twilioAccountSid,
+      ApiVersion: '2010-04-01',
+      Body: message.body,
+      From: message.from,
+      MessageSid: sid,
+      NumMedia: '0',
+      NumSegments: '1',
+      SmsMessageSid: sid,
+      SmsSid: sid,
+      SmsStatus: 'received',
+      To: message.to,
+    }
+    const keywords = options.advancedOptOut
+    if (keywords) {
+      const word = message.body.trim().toUpperCase()
+      for (const kind of ['STOP', 'START', 'HELP'] as const) {
+        const own = keywords[kind.toLowerCase() as 'stop' | 'start' | 'help'] ?? []
+        const all = [...DEFAULT_OPT_OUT_KEYWORDS[kind], ...own.map((k) => k.toUpperCase())]
+        if (all.includes(word)) form.OptOutType = kind
+      }
+    }
+    const callback: StatusCallback = {
+      url,
+      form,
+      signature: await twilioSignature(options.twilioAuthToken, url, form),
+      answer: null,
+    }
+    state.inbound.push(callback)
+    await deliver(callback, 0)
+    return callback
+  }
+
   async function sendCallbacks(
     which: (callback: StatusCallback) => boolean = () => true,
+    { lost = false }: { lost?: boolean } = {},
   ): Promise<StatusCallback[]> {
     const sent = held.filter(({ callback }) => which(callback))
     for (const entry of sent) held.splice(held.indexOf(entry), 1)
-    for (const { callback } of sent) await deliver(callback, 0)
+    for (const { callback } of sent) await deliver(callback, 0, lost)
     return sent.map(({ callback }) => callback)
   }
 
@@ -433,11 +532,23 @@ export function createStandIn(options: StandInOptions): StandIn {
       )
     }
     const to = form.get('To')
-    const from = form.get('From')
+    const service = form.get('MessagingServiceSid')
     const body = form.get('Body') ?? ''
     const media = form.getAll('MediaUrl')
     if (!to) return twilioError(400, 21604, "A 'To' phone number is required.")
-    if (!from) return twilioError(400, 21603, "A 'From' phone number is required.")
+    if (service && !form.get('From')) {
+      if (!/^MG[0-9a-f]{32}$/.test(service)) {
+        return twilioError(400, 21705, 'The Messaging Service Sid is invalid.')
+      }
+      if (service !== options.twilioMessagingServiceSid) {
+        return twilioError(400, 21701, `The Messaging Service ${service} does not exist.`)
+      }
+    }
+    // A Messaging Service picks the sender from its pool.
+    const from = form.get('From') || (service ? MESSAGING_SERVICE_SENDER : null)
+    if (!from) {
+      return twilioError(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required.")
+    }
     if (!body && media.length === 0) return twilioError(400, 21602, 'Message body is required.')
     if (!E164.test(to)) {
       return twilioError(400, 21211, "The 'To' number is not a valid phone number")
@@ -449,6 +560,8 @@ export function createStandIn(options: StandInOptions): StandIn {
         'The concatenated message body exceeds the 1600 character limit.',
       )
     }
+    const testSender = TWILIO_TEST_SENDERS[from]
+    if (testSender) return twilioError(400, ...testSender)
     const testNumber = TWILIO_TEST_NUMBERS[to]
     if (testNumber) return twilioError(400, ...testNumber)
 
@@ -466,7 +579,7 @@ export function createStandIn(options: StandInOptions): StandIn {
       direction: 'outbound-api',
       num_segments: String(countSegments(body)),
       num_media: String(media.length),
-      messaging_service_sid: null,
+      messaging_service_sid: form.get('From') ? null : service,
       price: null,
       price_unit: 'USD',
       error_code: null,
@@ -558,13 +671,30 @@ export function createStandIn(options: StandInOptions): StandIn {
     }
   }
 
+  // Twilio's Fetch Message resource:
+  // https://www.twilio.com/docs/messaging/api/message-resource#fetch-a-message-resource
+  function fetchSms(request: Request, sid: string, file: string): Answer {
+    const refused = checkTwilioAccount(request, sid)
+    if (refused) return refused
+    const message = state.messages.find((m) => `${m.sid}.json` === file)
+    if (!message) {
+      const path = new URL(request.url).pathname.replace(/^\/twilio/, '')
+      return twilioError(404, 20404, `The requested resource ${path} was not found`)
+    }
+    // A copy: the received log keeps the answer as it was, while callbacks move the message on.
+    return { status: 200, body: structuredClone(message) }
+  }
+
   /** Twilio's checks of the caller and the account in the path, in its order: 401, then 404. */
   function checkTwilioAccount(request: Request, sid: string): Answer | undefined {
+    // The account SID and auth token, or an API key's SID and secret (Twilio, "API keys").
     const credentials = readBasicAuth(request.headers.get('authorization'))
-    if (
-      credentials?.[0] !== options.twilioAccountSid ||
-      credentials[1] !== options.twilioAuthToken
-    ) {
+    const key = options.twilioApiKey
+    const accepted =
+      (credentials?.[0] === options.twilioAccountSid &&
+        credentials[1] === options.twilioAuthToken) ||
+      (key !== undefined && credentials?.[0] === key.sid && credentials[1] === key.secret)
+    if (!accepted) {
       return twilioError(401, 20003, 'Authenticate', {
         'www-authenticate': 'Basic realm="Twilio API"',
       })
@@ -694,6 +824,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     state,
     webhooks,
     sendCallbacks,
+    receiveSms,
   }
 }
 

@@ -7,14 +7,19 @@ import { createSmsNotifier } from './sms.ts'
 
 /** The settings of each channel, from loadChannelConfig (config.ts); null when it is off. */
 export type ChannelConfig = {
-  sms: {
-    baseUrl: string
-    accountSid: string
-    authToken: string
-    from: string
-    /** `${ISSUER}/callbacks/sms/status`: where the SMS API reports each message's status. */
-    statusCallbackUrl: string
-  } | null
+  sms:
+    | ({
+        baseUrl: string
+        accountSid: string
+        /** Signs the API's callbacks; authenticates the REST calls unless there is an API key. */
+        authToken: string
+        /** Accepted for callback signatures too, while the auth token is rotated. */
+        secondaryAuthToken?: string
+        /** `${ISSUER}/callbacks/sms/status`: where the SMS API reports each message's status. */
+        statusCallbackUrl: string
+        apiKey?: { sid: string; secret: string }
+      } & ({ from: string } | { messagingServiceSid: string }))
+    | null
   fcm: {
     baseUrl: string
     projectId: string

@@ -35,6 +35,12 @@ export type FcmMessage = {
   }
 }
 
+/**
+ * FCM's project quota refills "in the following minute" (Firebase, "Throttling and quotas"): a
+ * 429 QUOTA_EXCEEDED without Retry-After waits this long, not our 5–10 s first backoff step.
+ */
+export const QUOTA_EXCEEDED_WAIT_SECONDS = 60
+
 /** google.rpc.Status with FCM's details, as far as it is read here. */
 type GoogleError = { status?: string; message?: string; errorCode?: string; fields: string[] }
 
@@ -72,7 +78,10 @@ export function createFcmNotifier({
       }
     }
     if (status === 429 || status >= 500) {
-      const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), now())
+      let retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'), now())
+      if (status === 429 && error.errorCode === 'QUOTA_EXCEEDED') {
+        retryAfterSeconds ??= QUOTA_EXCEEDED_WAIT_SECONDS
+      }
       return {
         ok: false,
         retryable: true,

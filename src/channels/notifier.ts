@@ -68,6 +68,18 @@ export type FindResult =
       operatorFault?: true
     }
 
+/** What the channel's API says of one message it accepted, read by its id. */
+export type StatusResult =
+  | {
+      found: true
+      /** The channel's own status word (the SMS API's `queued`, `sent`, `delivered`, `failed`…). */
+      status: string
+      /** The channel's error code of an undelivered or failed message. */
+      errorCode: string | null
+    }
+  | { found: false }
+  | Extract<FindResult, { found: 'unknown' }>
+
 export type FindOptions = {
   /**
    * Ids the channel gave to other deliveries, already recorded: never taken for this one, so two

@@ -3,15 +3,26 @@
 // own.
 import { smsText } from '../channel.ts'
 import { fetchWithTimeout, field, parseRetryAfter, readJson, truncate } from './http.ts'
-import type { FindResult, Notifier, PermanentFailure, SendResult } from './notifier.ts'
+import type {
+  FindResult,
+  Notifier,
+  PermanentFailure,
+  SendResult,
+  StatusResult,
+} from './notifier.ts'
 
 export type SmsNotifierConfig = {
   /** `https://api.twilio.com` in production. */
   baseUrl: string
   accountSid: string
+  /** Authenticates the REST calls (HTTP Basic, account SID : auth token) unless `apiKey` is set. */
   authToken: string
+  /** A Twilio API key (SK…): the REST calls authenticate as key SID : key secret instead. */
+  apiKey?: { sid: string; secret: string } | undefined
   /** The sender: an E.164 number, a short code or an alphanumeric sender id. */
-  from: string
+  from?: string | undefined
+  /** Instead of `from`: a Messaging Service (MG…) that picks the sender from its pool. */
+  messagingServiceSid?: string | undefined
   fetch?: typeof globalThis.fetch
   timeoutMs?: number
   /**
@@ -26,14 +37,33 @@ export type SmsNotifierConfig = {
 // Twilio error codes that blame the recipient rather than the request.
 export const PERMANENT_BY_CODE: Record<number, PermanentFailure> = {
   21211: 'invalid_destination', // invalid 'To' phone number
-  21408: 'invalid_destination', // sending to that region is not enabled
   21612: 'invalid_destination', // no route to that number
   21614: 'invalid_destination', // 'To' is not a mobile number
   21610: 'opted_out', // the recipient replied STOP
 }
 
-/** An SMS notifier can also ask the message list whether an attempt was accepted. */
-export type SmsNotifier = Notifier & { findAccepted: NonNullable<Notifier['findAccepted']> }
+/**
+ * Twilio error codes that blame the operator's own account setup, not the message or its recipient
+ * (decisions.md D12): the provider sees a neutral text, the operator a log line naming the code.
+ */
+export const OPERATOR_FAULT_CODES: ReadonlySet<number> = new Set([
+  21212, // the sender ('From') is not a valid number, short code or alphanumeric id
+  21408, // the account's Geo Permissions do not allow the 'To' number's region
+  21606, // the sender is not one of the account's numbers, or cannot send SMS
+  21659, // the sender is not a Twilio number, or not this account's
+  21660, // the sender does not belong to this account (mismatch between From and the account)
+  21701, // the Messaging Service does not exist, or is not this account's
+  21705, // the Messaging Service sid is not one (MG…)
+])
+
+/**
+ * An SMS notifier can also ask the message list whether an attempt was accepted, and read one
+ * message's status by its sid (Twilio's Fetch Message resource).
+ */
+export type SmsNotifier = Notifier & {
+  findAccepted: NonNullable<Notifier['findAccepted']>
+  fetchStatus(messageSid: string): Promise<StatusResult>
+}
 
 /**
  * How far before `notBefore` a listed message still counts: Twilio's clock against ours, and its
@@ -48,7 +78,9 @@ export function createSmsNotifier({
   baseUrl,
   accountSid,
   authToken,
+  apiKey,
   from,
+  messagingServiceSid,
   statusCallbackUrl,
   fetch = globalThis.fetch,
   timeoutMs = 10_000,
@@ -58,12 +90,22 @@ export function createSmsNotifier({
   const base = baseUrl.replace(/\/+$/, '')
   const path = `/2010-04-01/Accounts/${account}/Messages.json`
   const url = `${base}${path}`
-  const authorization = `Basic ${btoa(`${accountSid}:${authToken}`)}`
+  // Twilio takes an API key's SID and secret where it takes the account SID and auth token; the
+  // URL keeps the account SID either way.
+  const [user, password] = apiKey ? [apiKey.sid, apiKey.secret] : [accountSid, authToken]
+  const authorization = `Basic ${btoa(`${user}:${password}`)}`
+  // Exactly one of them names the sender (config.ts checks it): a service picks its own number.
+  const sender: Record<string, string> = messagingServiceSid
+    ? { MessagingServiceSid: messagingServiceSid }
+    : { From: from ?? '' }
+  const secrets = [authToken, apiKey?.secret ?? ''].filter((secret) => secret !== '')
 
-  // Belt and braces: no reason may carry the auth token, whatever a provider or fetch echoes back.
+  // Belt and braces: no reason may carry a secret, whatever a provider or fetch echoes back.
   function redact<T extends SendResult | FindResult>(result: T): T {
-    if (!('reason' in result) || authToken === '') return result
-    return { ...result, reason: result.reason.replaceAll(authToken, '[redacted]') }
+    if (!('reason' in result)) return result
+    let reason = result.reason
+    for (const secret of secrets) reason = reason.replaceAll(secret, '[redacted]')
+    return reason === result.reason ? result : { ...result, reason }
   }
 
   /**
@@ -77,9 +119,10 @@ export function createSmsNotifier({
     since: Date,
     ignore: ReadonlySet<string>,
   ): Promise<FindResult> {
+    // A Messaging Service's messages may come from any number of its pool: matched by its sid.
     const query = new URLSearchParams({
       To: to,
-      From: from,
+      ...(messagingServiceSid ? {} : { From: from ?? '' }),
       // On the wire `DateSent%3E=2026-03-01`, Twilio's `DateSent>=YYYY-MM-DD`.
       'DateSent>': since.toISOString().slice(0, 10),
       PageSize: String(FIND_PAGE_SIZE),
@@ -110,6 +153,8 @@ export function createSmsNotifier({
           message.body === text &&
           // A date that does not parse cannot rule the message out.
           !(message.dateCreated < since.getTime()) &&
+          (messagingServiceSid === undefined ||
+            message.messagingServiceSid === messagingServiceSid) &&
           !ignore.has(message.sid)
         ) {
           // The oldest match is the attempt's: a later one may be another delivery's.
@@ -156,7 +201,7 @@ export function createSmsNotifier({
           },
           body: new URLSearchParams({
             To: message.to,
-            From: from,
+            ...sender,
             Body: smsText(message),
             StatusCallback: statusCallbackUrl,
             // Twilio sends an MMS when MediaUrl is set (decisions.md D19); it fetches the URL
@@ -181,6 +226,41 @@ export function createSmsNotifier({
       const since = new Date(notBefore.getTime() - FIND_CLOCK_SKEW_MS)
       return redact(await findInList(canonicalNumber(message.to), smsText(message), since, ignore))
     },
+    /** `GET …/Messages/{sid}.json`: the message's status now; `found: false` on Twilio's 404. */
+    async fetchStatus(messageSid) {
+      const outcome = await fetchWithTimeout(
+        fetch,
+        `${base}/2010-04-01/Accounts/${account}/Messages/${encodeURIComponent(messageSid)}.json`,
+        { method: 'GET', headers: { authorization, accept: 'application/json' } },
+        timeoutMs,
+      )
+      if (!outcome.ok) {
+        return { found: 'unknown', retryable: true, reason: `SMS provider ${outcome.reason}` }
+      }
+      const { response } = outcome
+      // Twilio's 20404: it has no such message in the account (deleted, or never this account's).
+      if (response.status === 404) {
+        await response.body?.cancel()
+        return { found: false }
+      }
+      if (!response.ok) {
+        // Refusals read as the list's do: 429 and 5xx retryable, 401 and 403 the operator's.
+        const refused = await toMessagePage(response, now())
+        if (!('messages' in refused)) return redact(refused)
+      }
+      const body = await readJson(response)
+      const status = field(body, 'status')
+      const code = field(body, 'error_code')
+      if (typeof status !== 'string' || status === '') {
+        return {
+          found: 'unknown',
+          retryable: false,
+          reason: `SMS provider answered ${response.status} without a message status`,
+        }
+      }
+      const errorCode = typeof code === 'number' || typeof code === 'string' ? String(code) : null
+      return { found: true, status, errorCode }
+    },
   }
 }
 
@@ -190,6 +270,8 @@ type ListedMessage = {
   to: string
   body: string
   status: string
+  /** The Messaging Service that sent it, if one did. */
+  messagingServiceSid: string | undefined
   /** NaN when missing or unreadable. */
   dateCreated: number
   /** Undefined until the message has left Twilio's queue. */
@@ -259,6 +341,7 @@ async function toMessagePage(
       to: text('to'),
       body: text('body'),
       status: text('status'),
+      messagingServiceSid: text('messaging_service_sid') || undefined,
       dateCreated: Date.parse(text('date_created')),
       dateSent: Number.isNaN(dateSent) ? undefined : dateSent,
     })
@@ -310,6 +393,16 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
       ok: false,
       retryable: false,
       reason: `SMS provider does not know Portero's account (${detail})`,
+      operatorFault: true,
+    }
+  }
+  if (twilioCode !== undefined && OPERATOR_FAULT_CODES.has(twilioCode)) {
+    // Retrying cannot help until the operator changes the account's settings; no error code is
+    // recorded either, so nothing of the setup reaches the provider.
+    return {
+      ok: false,
+      retryable: false,
+      reason: `SMS provider refused Portero's sender or region settings (${detail})`,
       operatorFault: true,
     }
   }

@@ -13,10 +13,13 @@ import {
 } from '../storage/suppressions.ts'
 import { E164 } from '../utils/e164.ts'
 
-// The SMS API's standard opt-out and opt-in keywords (Twilio, "Advanced Opt-Out"): the whole
-// message, in any case, with surrounding spaces ignored.
+// The SMS API's standard opt-out and opt-in keywords (Twilio, "Advanced Opt-Out"; REVOKE and
+// OPTOUT under the FCC's rule in force since April 2025, in Twilio's defaults since May 2025): the
+// whole message, in any case, with surrounding spaces ignored.
 const KEYWORDS = new Map<string, InboundKeyword>([
-  ...['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'].map((w) => [w, 'stop'] as const),
+  ...['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT'].map(
+    (w) => [w, 'stop'] as const,
+  ),
   ...['START', 'UNSTOP', 'YES'].map((w) => [w, 'start'] as const),
 ])
 
@@ -26,18 +29,28 @@ export type InboundOutcome = 'suppressed' | 'lifted' | 'replayed' | 'ignored'
 /**
  * An inbound message the SMS API forwarded (its webhook; the caller has checked the API's
  * signature, src/http/sms-callback.ts): STOP and the other opt-out words suppress the sender's
- * number for every provider, START and the other opt-in words lift that. Each MessageSid is
- * applied once (decisions.md D28): a signed request replayed later, after the recipient has sent
- * the opposite word, must not undo it. `requestId` names the request that applied it: a fresh id
- * made for each request (src/http/request-id.ts), never read from it, so a copy cannot pass for
- * the request that applied the original.
+ * number for every provider, START and the other opt-in words lift that. With Advanced Opt-Out
+ * the API names the keyword's kind itself (`optOutType` STOP, START or HELP, the operator's own
+ * keywords in any language included), and that decides instead of the word list. Each MessageSid
+ * is applied once (decisions.md D28): a signed request replayed later, after the recipient has
+ * sent the opposite word, must not undo it. `requestId` names the request that applied it: a
+ * fresh id made for each request (src/http/request-id.ts), never read from it, so a copy cannot
+ * pass for the request that applied the original.
  */
 export async function receiveInboundSms(
   db: D1Database,
-  message: { from: string; body: string; messageSid: string },
+  message: { from: string; body: string; messageSid: string; optOutType?: string | undefined },
   requestId: string,
 ): Promise<InboundOutcome> {
-  const keyword = KEYWORDS.get(message.body.trim().toUpperCase())
+  const kind = message.optOutType?.trim().toUpperCase() || undefined
+  const keyword =
+    kind === undefined
+      ? KEYWORDS.get(message.body.trim().toUpperCase())
+      : kind === 'STOP'
+        ? 'stop'
+        : kind === 'START'
+          ? 'start'
+          : undefined
   if (!keyword || !E164.test(message.from)) return 'ignored'
   const applied = await applyInboundKeyword(db, {
     sid: message.messageSid,

@@ -20,6 +20,7 @@ export function recipientView(r: Recipient) {
     user_id: r.userId,
     phone: r.phone,
     fcm_tokens: r.fcmTokens,
+    fcm_token_registered_at: r.fcmTokenRegisteredAt,
     sms_opt_out: r.smsOptOut,
     fcm_opt_out: r.fcmOptOut,
     created_at: r.createdAt,

@@ -1,6 +1,7 @@
 // Requests the SMS API makes to Portero (its status callbacks and inbound-message webhooks):
-// refused unless signed with the account's auth token (X-Twilio-Signature over the URL as received
-// and the form fields) and sent for this deployment's account. Only then are the fields read.
+// refused unless signed with the account's auth token, or its secondary one during a rotation
+// (X-Twilio-Signature over the URL as received and the form fields), and sent for this
+// deployment's account. Only then are the fields read.
 import type { Context } from 'hono'
 import * as z from 'zod'
 import { loadChannelConfig } from '../config.ts'
@@ -58,7 +59,13 @@ async function readSignedSmsForm<S extends z.ZodType<{ AccountSid: string }>>(
   }
   const params = new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()))
   const signature = c.req.header(SMS_SIGNATURE_HEADER)
-  if (!(await verifySmsSignature(sms.authToken, c.req.url, params, signature))) {
+  // Twilio signs with whichever token is primary in its console: accepting both during a rotation
+  // lets the operator promote the secondary there and swap the secrets here in either order.
+  const verify = (token: string) => verifySmsSignature(token, c.req.url, params, signature)
+  const verified =
+    (await verify(sms.authToken)) ||
+    (sms.secondaryAuthToken !== undefined && (await verify(sms.secondaryAuthToken)))
+  if (!verified) {
     log('warn', 'SMS callback refused: bad signature', {
       requestId: c.get('requestId'),
       signed: signature !== undefined,
@@ -97,9 +104,13 @@ export const SmsInboundForm = z
       .optional()
       .meta({
         description:
-          'STOP, STOPALL, UNSUBSCRIBE, CANCEL, END or QUIT suppress From; START, UNSTOP or YES ' +
-          'lift that (any case). Anything else changes nothing.',
+          'STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE or OPTOUT suppress From; ' +
+          'START, UNSTOP or YES lift that (any case). Anything else changes nothing.',
       }),
+    OptOutType: Field.optional().meta({
+      description:
+        'Sent by the API when the sender uses Advanced Opt-Out and Body is one of its keywords: STOP suppresses From, START lifts that, HELP changes nothing, whatever Body says.',
+    }),
   })
   .meta({ id: 'SmsInboundMessage' })
 
@@ -109,7 +120,12 @@ export const SmsInboundForm = z
  */
 export async function readSignedSmsInbound(
   c: Context<AppEnv>,
-): Promise<{ messageSid: string; from: string; body: string }> {
+): Promise<{ messageSid: string; from: string; body: string; optOutType: string | undefined }> {
   const fields = await readSignedSmsForm(c, SmsInboundForm, 'inbound SMS')
-  return { messageSid: fields.MessageSid, from: fields.From ?? '', body: fields.Body ?? '' }
+  return {
+    messageSid: fields.MessageSid,
+    from: fields.From ?? '',
+    body: fields.Body ?? '',
+    optOutType: fields.OptOutType,
+  }
 }

@@ -64,8 +64,9 @@ export const SECURITY_SCHEMES = {
     in: 'header',
     name: 'X-Twilio-Signature',
     description:
-      "The SMS API's request signature: base64 of HMAC-SHA1 keyed with SMS_AUTH_TOKEN over the " +
-      'full URL and the form parameters sorted by name (Twilio, "Webhooks security").',
+      "The SMS API's request signature: base64 of HMAC-SHA1 keyed with SMS_AUTH_TOKEN (or, " +
+      'during a rotation, SMS_AUTH_TOKEN_SECONDARY) over the full URL and the form parameters ' +
+      'sorted by name (Twilio, "Webhooks security").',
   },
 } as const
 

@@ -207,6 +207,11 @@ export const Recipient = z
     user_id: z.string(),
     phone: z.string().nullable(),
     fcm_tokens: z.array(z.string()),
+    fcm_token_registered_at: z.record(z.string(), z.string()).meta({
+      description:
+        'When each FCM token was last registered: sent in a POST, PUT or PATCH with fcm_tokens. ' +
+        'Tokens not registered again within 270 days are removed, as FCM no longer accepts them.',
+    }),
     sms_opt_out: z.boolean(),
     fcm_opt_out: z.boolean(),
     created_at: z.string(),

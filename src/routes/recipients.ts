@@ -197,6 +197,8 @@ recipients.openapi(change, async (c) => {
     fcmTokens: patch.fcm_tokens ?? current.fcmTokens,
     smsOptOut: patch.sms_opt_out ?? current.smsOptOut,
     fcmOptOut: patch.fcm_opt_out ?? current.fcmOptOut,
+    // Tokens sent again are registered again (now); left out, they keep their times.
+    ...(patch.fcm_tokens ? {} : { fcmTokenRegisteredAt: current.fcmTokenRegisteredAt }),
   }
   // Deleted between the read and the write: nothing was patched.
   if (!(await updateRecipient(c.env.DB, providerOf(c), userId, fields))) throw notFound(userId)

@@ -8,6 +8,8 @@ export type Recipient = {
   userId: string
   phone: string | null
   fcmTokens: string[]
+  /** When each FCM token was last registered: ISO 8601 in whole seconds, by token. */
+  fcmTokenRegisteredAt: Record<string, string>
   smsOptOut: boolean
   fcmOptOut: boolean
   createdAt: string
@@ -19,6 +21,7 @@ type RecipientRow = {
   user_id: string
   phone: string | null
   fcm_tokens: string
+  fcm_token_registered_at: string
   sms_opt_out: number
   fcm_opt_out: number
   created_at: string
@@ -31,6 +34,7 @@ function toRecipient(row: RecipientRow): Recipient {
     userId: row.user_id,
     phone: row.phone,
     fcmTokens: JSON.parse(row.fcm_tokens) as string[],
+    fcmTokenRegisteredAt: JSON.parse(row.fcm_token_registered_at) as Record<string, string>,
     smsOptOut: row.sms_opt_out === 1,
     fcmOptOut: row.fcm_opt_out === 1,
     createdAt: row.created_at,
@@ -39,9 +43,24 @@ function toRecipient(row: RecipientRow): Recipient {
 }
 
 const SELECT_RECIPIENT = `SELECT CAST(provider_id AS TEXT) AS provider_id, user_id, phone,
-  fcm_tokens, sms_opt_out, fcm_opt_out, created_at, updated_at FROM recipients`
+  fcm_tokens, fcm_token_registered_at, sms_opt_out, fcm_opt_out, created_at, updated_at
+  FROM recipients`
 
-export type RecipientFields = Pick<Recipient, 'phone' | 'fcmTokens' | 'smsOptOut' | 'fcmOptOut'>
+/**
+ * A recipient's fields as written. `fcmTokenRegisteredAt` keeps the registration times of tokens
+ * sent before; without it (or for a token it lacks) a token counts as registered at the write.
+ */
+export type RecipientFields = Pick<Recipient, 'phone' | 'fcmTokens' | 'smsOptOut' | 'fcmOptOut'> & {
+  fcmTokenRegisteredAt?: Record<string, string>
+}
+
+/** Firebase's guide: FCM refuses a token its app has not refreshed in 270 days. */
+export const FCM_TOKEN_MAX_AGE_DAYS = 270
+
+/** Times as D1's strftime writes them (whole seconds), so they compare as text. */
+export function toStoredTime(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
 
 export function findRecipient(
   db: D1Database,
@@ -76,8 +95,9 @@ export async function insertRecipient(
 ): Promise<boolean> {
   const result = await db
     .prepare(
-      `INSERT INTO recipients (provider_id, user_id, phone, fcm_tokens, sms_opt_out, fcm_opt_out)
-       VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING`,
+      `INSERT INTO recipients (provider_id, user_id, phone, fcm_tokens, sms_opt_out, fcm_opt_out,
+         fcm_token_registered_at, fcm_token_oldest_at)
+       VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING`,
     )
     .bind(providerId, userId, ...fieldParams(fields))
     .run()
@@ -87,8 +107,19 @@ export async function insertRecipient(
 /** A recipient's fields as the statements below bind them, from ?3 on. */
 function fieldParams(fields: RecipientFields) {
   const { phone, fcmTokens, smsOptOut, fcmOptOut } = fields
-  const stored = phone === null ? null : canonicalPhone(phone)
-  return [stored, JSON.stringify(fcmTokens), +smsOptOut, +fcmOptOut] as const
+  const now = toStoredTime(new Date())
+  const registered = Object.fromEntries(
+    fcmTokens.map((token) => [token, fields.fcmTokenRegisteredAt?.[token] ?? now]),
+  )
+  const oldest = Object.values(registered).sort()[0] ?? null
+  return [
+    phone === null ? null : canonicalPhone(phone),
+    JSON.stringify(fcmTokens),
+    +smsOptOut,
+    +fcmOptOut,
+    JSON.stringify(registered),
+    oldest,
+  ] as const
 }
 
 /** Replaces a recipient's fields; false if there is no such recipient. */
@@ -101,6 +132,7 @@ export async function updateRecipient(
   const result = await db
     .prepare(
       `UPDATE recipients SET phone = ?3, fcm_tokens = ?4, sms_opt_out = ?5, fcm_opt_out = ?6,
+         fcm_token_registered_at = ?7, fcm_token_oldest_at = ?8,
          updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2`,
     )
@@ -137,6 +169,10 @@ export async function listRecipients(
   return results.map(toRecipient)
 }
 
+// The registration times of the tokens a recipient keeps: those at or after ?3, less token ?2.
+const KEPT_REGISTRATIONS = `FROM json_each(recipients.fcm_token_registered_at)
+  WHERE key != ?2 AND value >= ?3`
+
 /** FCM said UNREGISTERED: the app is gone from that device, so the token is dropped. */
 export async function removeFcmToken(
   db: D1Database,
@@ -148,12 +184,44 @@ export async function removeFcmToken(
       `UPDATE recipients SET fcm_tokens = (
            SELECT COALESCE(json_group_array(value), '[]') FROM json_each(recipients.fcm_tokens)
            WHERE value != ?2),
+         fcm_token_registered_at = (
+           SELECT COALESCE(json_group_object(key, value), '{}') ${KEPT_REGISTRATIONS}),
+         fcm_token_oldest_at = (SELECT MIN(value) ${KEPT_REGISTRATIONS}),
          updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE provider_id = CAST(?1 AS INTEGER)
          AND EXISTS (SELECT 1 FROM json_each(recipients.fcm_tokens) WHERE value = ?2)`,
     )
-    .bind(providerId, token)
+    .bind(providerId, token, '')
     .run()
+}
+
+/**
+ * Drops the FCM tokens registered before `cutoff` (Firebase's token-management guide: a token
+ * not refreshed in FCM_TOKEN_MAX_AGE_DAYS is expired), from at most `limit` recipients, those
+ * with the oldest first. Returns how many recipients lost a token.
+ */
+export async function pruneStaleFcmTokens(
+  db: D1Database,
+  cutoff: Date,
+  limit: number,
+): Promise<number> {
+  const result = await db
+    .prepare(
+      `UPDATE recipients SET fcm_tokens = (
+           SELECT COALESCE(json_group_array(t.value), '[]') FROM json_each(recipients.fcm_tokens) t
+           WHERE EXISTS (SELECT 1 ${KEPT_REGISTRATIONS} AND key = t.value)),
+         fcm_token_registered_at = (
+           SELECT COALESCE(json_group_object(key, value), '{}') ${KEPT_REGISTRATIONS}),
+         fcm_token_oldest_at = (SELECT MIN(value) ${KEPT_REGISTRATIONS}),
+         updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+       WHERE rowid IN (
+         SELECT rowid FROM recipients WHERE fcm_token_oldest_at < ?3
+         ORDER BY fcm_token_oldest_at LIMIT ?1)`,
+    )
+    // No token is '' (the API refuses one), so ?2 drops none by name.
+    .bind(limit, '', toStoredTime(cutoff))
+    .run()
+  return result.meta.changes
 }
 
 /** The SMS provider says this number opted out (replied STOP): stop sending SMS to it. */

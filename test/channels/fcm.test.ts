@@ -381,6 +381,24 @@ describe('createFcmNotifier transient failures', () => {
     })
   })
 
+  it('waits a minute for a 429 QUOTA_EXCEEDED without Retry-After', async () => {
+    const fcm = fakeFcm(() =>
+      fcmError(429, 'RESOURCE_EXHAUSTED', 'Quota exceeded.', { errorCode: 'QUOTA_EXCEEDED' }),
+    )
+    expect(await notifier(fcm.fetch).send(MESSAGE)).toMatchObject({
+      ok: false,
+      retryable: true,
+      retryAfterSeconds: 60,
+    })
+  })
+
+  it('leaves a 429 without QUOTA_EXCEEDED and without Retry-After to the backoff', async () => {
+    const fcm = fakeFcm(() => fcmError(429, 'RESOURCE_EXHAUSTED', 'Overloaded.'))
+    const result = await notifier(fcm.fetch).send(MESSAGE)
+    expect(result).toMatchObject({ ok: false, retryable: true })
+    expect(result).not.toHaveProperty('retryAfterSeconds')
+  })
+
   it.each([
     [500, 'INTERNAL', 'Internal error encountered.'],
     [503, 'UNAVAILABLE', 'The service is currently unavailable.'],

@@ -243,7 +243,6 @@ describe('createSmsNotifier permanent failures', () => {
     [21211, "The 'To' number +34600111222 is not a valid phone number.", 'invalid_destination'],
     [21614, "'To' number is not a valid mobile number", 'invalid_destination'],
     [21612, "The 'To' phone number is not currently reachable via SMS", 'invalid_destination'],
-    [21408, 'Permission to send an SMS has not been enabled for the region', 'invalid_destination'],
     [21610, 'Attempt to send to unsubscribed recipient', 'opted_out'],
   ] as const)('maps Twilio error %i to %s', async (code, message, permanent) => {
     const twilio = fakeTwilio(() => twilioError(400, code, message))
@@ -255,6 +254,27 @@ describe('createSmsNotifier permanent failures', () => {
       reason: `SMS provider refused the message (HTTP 400, Twilio error ${code}: ${message})`,
     })
   })
+
+  it.each([
+    [21212, "The 'From' number is not a valid phone number."],
+    [21408, 'Permission to send an SMS has not been enabled for the region'],
+    [21606, "The 'From' phone number provided is not a valid message-capable Twilio number"],
+    [21659, "'From' is not a Twilio phone number or Short Code country mismatch"],
+    [21660, "Mismatch between the 'From' number and the account"],
+  ] as const)(
+    'reports Twilio error %i as the operator’s setup, not the recipient',
+    async (code, text) => {
+      const twilio = fakeTwilio(() => twilioError(400, code, text))
+      expect(await notifier(twilio.fetch).send(MESSAGE)).toEqual({
+        ok: false,
+        retryable: false,
+        reason:
+          "SMS provider refused Portero's sender or region settings " +
+          `(HTTP 400, Twilio error ${code}: ${text})`,
+        operatorFault: true,
+      })
+    },
+  )
 
   it('refuses other 4xx without retry or a permanent mark, keeping the error code', async () => {
     const twilio = fakeTwilio(() => twilioError(400, 21602, 'Message body is required.'))

@@ -8,6 +8,10 @@ import { createStandIn, type StandIn } from '../../stand-in/app.ts'
 
 export const STAND_IN_ORIGIN = 'https://stand-in.test'
 
+/** The stand-in account's API key and Messaging Service, for tests that configure them. */
+export const TWILIO_API_KEY = { sid: `SK${'a1'.repeat(16)}`, secret: 'test-api-key-secret' }
+export const TWILIO_MESSAGING_SERVICE_SID = `MG${'b2'.repeat(16)}`
+
 let standIn: StandIn | undefined
 
 /** Routes outbound fetch to the stand-in for the current test (restoreMocks undoes it after). */
@@ -15,6 +19,8 @@ export function useStandIn(): StandIn {
   standIn ??= createStandIn({
     twilioAccountSid: env.SMS_ACCOUNT_SID,
     twilioAuthToken: env.SMS_AUTH_TOKEN,
+    twilioApiKey: TWILIO_API_KEY,
+    twilioMessagingServiceSid: TWILIO_MESSAGING_SERVICE_SID,
     fcmProjectId: env.FCM_PROJECT_ID,
     serviceAccountEmail: (JSON.parse(env.FCM_SERVICE_ACCOUNT) as { client_email: string })
       .client_email,

@@ -8,7 +8,7 @@ import { findRecipient } from '../../src/storage/recipients.ts'
 import { findSuppressions, insertSuppression } from '../../src/storage/suppressions.ts'
 import { createSender, writeOutbox, type Sender } from '../helpers/dispatch.ts'
 import { call } from '../helpers/http.ts'
-import { useStandIn } from '../helpers/stand-in.ts'
+import { TWILIO_API_KEY, TWILIO_MESSAGING_SERVICE_SID, useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 import { receiverAt, registerEndpoint } from '../helpers/webhooks.ts'
 
@@ -66,6 +66,40 @@ describe('dispatch consumer', () => {
     )
   })
 
+  it('sends through a Messaging Service, authenticated with an API key', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to }])
+    const vars = {
+      SMS_FROM: '',
+      SMS_MESSAGING_SERVICE_SID: TWILIO_MESSAGING_SERVICE_SID,
+      SMS_API_KEY_SID: TWILIO_API_KEY.sid,
+      SMS_API_KEY_SECRET: TWILIO_API_KEY.secret,
+      // Still set (it signs the callbacks), but the stand-in would refuse it for the REST call.
+      SMS_AUTH_TOKEN: 'a-token-only-for-signatures',
+    }
+    const { result } = await consume([id!], { vars })
+    expect(result.explicitAcks).toEqual(['queue-message-0'])
+    const [sms] = smsTo(standIn, to)
+    expect(sms!.body).toMatchObject({ MessagingServiceSid: TWILIO_MESSAGING_SERVICE_SID })
+    expect(sms!.body).not.toHaveProperty('From')
+    const sent = sms!.response as { sid: string; messaging_service_sid: string }
+    expect(sent.messaging_service_sid).toBe(TWILIO_MESSAGING_SERVICE_SID)
+    expect(await row(id!)).toMatchObject({ status: 'sent', providerMessageId: sent.sid })
+  })
+
+  it('shows the provider a neutral text for a Messaging Service the account lacks', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const [id] = await outbox(sender, [{ address: to }])
+    const vars = { SMS_FROM: '', SMS_MESSAGING_SERVICE_SID: `MG${'c3'.repeat(16)}` }
+    await consume([id!], { vars })
+    expect(standIn.state.sms.at(-1)).toMatchObject({ status: 400, response: { code: 21701 } })
+    expect(await row(id!)).toMatchObject({ status: 'failed', lastError: OPERATOR_FAULT_TEXT })
+  })
+
   it('does not send twice what is already sent', async () => {
     const standIn = useStandIn()
     const sender = await createSender()
@@ -118,6 +152,20 @@ describe('dispatch consumer', () => {
     expect(delays[0]).toBeGreaterThanOrEqual(120)
   })
 
+  it('waits at least a minute when FCM says the project quota is spent, naming no time', async () => {
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const [id] = await outbox(sender, [
+      { channel: 'fcm', address: `device-${crypto.randomUUID()}` },
+    ])
+    // The stand-in answers an injected 429 for FCM as FCM does: RESOURCE_EXHAUSTED, QUOTA_EXCEEDED.
+    standIn.state.failures.push({ target: 'fcm', status: 429, remaining: 1 })
+    const { result, delays } = await consume([id!])
+    expect(result.retryMessages).toEqual([{ msgId: 'queue-message-0' }])
+    expect(delays[0]).toBeGreaterThanOrEqual(60)
+    expect((await row(id!)).lastError).toMatch(/QUOTA_EXCEEDED/)
+  })
+
   it('records a permanent failure and does not retry it', async () => {
     useStandIn()
     const sender = await createSender()
@@ -152,9 +200,9 @@ describe('dispatch consumer', () => {
     const [id] = await outbox(sender, [{ channel: 'fcm', address: gone }])
     await consume([id!])
     expect((await row(id!)).status).toBe('failed')
-    expect((await findRecipient(env.DB, sender.providerId, sender.userId))!.fcmTokens).toEqual([
-      kept,
-    ])
+    const recipient = (await findRecipient(env.DB, sender.providerId, sender.userId))!
+    expect(recipient.fcmTokens).toEqual([kept])
+    expect(Object.keys(recipient.fcmTokenRegisteredAt)).toEqual([kept])
   })
 
   it('settles each message of a batch on its own', async () => {
@@ -279,6 +327,33 @@ describe('failures of the operator’s own channel settings', () => {
       /^Google token endpoint refused the service account \(HTTP 400 invalid_grant/,
     )
   })
+
+  it.each([
+    ['a sender the account may not use', { SMS_FROM: '+15005550007' }, '+54911', 21606],
+    ['an invalid sender', { SMS_FROM: '+15005550001' }, '+54911', 21212],
+    ['a region the account has not enabled', {}, '+15005550003', 21408],
+  ] as const)(
+    'shows the provider a neutral text for %s, and logs the SMS API’s code',
+    async (_name, vars, prefix, code) => {
+      const standIn = useStandIn()
+      const sender = await createSender()
+      const to = prefix === '+54911' ? `+54911${Math.floor(Math.random() * 1e8)}` : prefix
+      const [id] = await outbox(sender, [{ address: to }])
+      const before = standIn.state.sms.length
+      const logged = await errorsLoggedBy(() => consume([id!], { vars }))
+      expect(standIn.state.sms.slice(before).map((r) => r.status)).toEqual([400])
+
+      expect(await row(id!)).toMatchObject({
+        status: 'failed',
+        lastError: OPERATOR_FAULT_TEXT,
+        errorCode: null,
+      })
+      expect(await lastErrorShown(sender, id!)).toBe(OPERATOR_FAULT_TEXT)
+      const line = logged.find((l) => l.deliveryId === id)
+      expect(line).toMatchObject({ level: 'error', channel: 'sms', retryable: false })
+      expect(line!.reason).toContain(`Twilio error ${code}`)
+    },
+  )
 
   it('still shows the provider what was wrong with its own message', async () => {
     useStandIn()

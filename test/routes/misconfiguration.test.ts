@@ -100,6 +100,18 @@ describe('a half-configured channel', () => {
       /SMS needs/,
     ],
     ['FCM without its project', { FCM_PROJECT_ID: '' }, ['FCM_PROJECT_ID'], /FCM needs/],
+    [
+      'SMS with both a sender and a Messaging Service',
+      { SMS_MESSAGING_SERVICE_SID: `MG${'0'.repeat(32)}` },
+      ['SMS_MESSAGING_SERVICE_SID'],
+      /exactly one of them/,
+    ],
+    [
+      'SMS with an API key and no secret',
+      { SMS_API_KEY_SID: `SK${'0'.repeat(32)}` },
+      ['SMS_API_KEY_SECRET'],
+      /API key needs SMS_API_KEY_SID and SMS_API_KEY_SECRET/,
+    ],
   ] as const)(
     'makes /healthz answer 503 naming the missing settings: %s',
     async (_, settings, paths, message) => {
@@ -113,6 +125,17 @@ describe('a half-configured channel', () => {
       }
     },
   )
+
+  it('is sound with a Messaging Service instead of a sender, and an API key', async () => {
+    const settings = {
+      SMS_FROM: '',
+      SMS_MESSAGING_SERVICE_SID: `MG${'0'.repeat(32)}`,
+      SMS_API_KEY_SID: `SK${'0'.repeat(32)}`,
+      SMS_API_KEY_SECRET: 'an-api-key-secret',
+      SMS_AUTH_TOKEN_SECONDARY: 'a-secondary-auth-token',
+    }
+    expect((await fetchWith(settings, `${ORIGIN}/healthz`)).status).toBe(200)
+  })
 
   it('stops no other route', async () => {
     const response = await fetchWith({ SMS_AUTH_TOKEN: '' }, `${ORIGIN}/.well-known/jwks.json`)

@@ -117,6 +117,10 @@ describe('POST /recipients', () => {
       user_id: userId,
       phone: '+5491155550000',
       fcm_tokens: ['device-a', 'device-b'],
+      fcm_token_registered_at: {
+        'device-a': expect.stringMatching(TIMESTAMP),
+        'device-b': expect.stringMatching(TIMESTAMP),
+      },
       sms_opt_out: true,
       fcm_opt_out: false,
       created_at: expect.stringMatching(TIMESTAMP),
@@ -565,6 +569,7 @@ describe('GET /recipients', () => {
       user_id: seen[0],
       phone: null,
       fcm_tokens: [],
+      fcm_token_registered_at: {},
       sms_opt_out: false,
       fcm_opt_out: false,
       created_at: expect.stringMatching(TIMESTAMP),

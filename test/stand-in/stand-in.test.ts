@@ -1,7 +1,7 @@
 import { undeliverableRequest } from '../helpers/stand-in.ts'
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createStandIn, type StandIn } from '../../stand-in/app.ts'
+import { createStandIn, type StandIn, type StandInOptions } from '../../stand-in/app.ts'
 
 const BASE = 'http://stand-in.test'
 const ACCOUNT_SID = 'ACtest0000000000000000000000000000'
@@ -289,14 +289,77 @@ describe('POST /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
     await expectTwilioError(await postSms({ ...SMS, To }), 400, code)
     expect(standIn.state.sms[0]).toMatchObject({ status: 400, response: { code } })
   })
+
+  describe('with a Messaging Service and an API key', () => {
+    const SERVICE = `MG${'ab'.repeat(16)}`
+    const KEY = { sid: `SK${'cd'.repeat(16)}`, secret: 'key-secret' }
+    const account = () =>
+      createStandIn({
+        twilioAccountSid: ACCOUNT_SID,
+        twilioAuthToken: AUTH_TOKEN,
+        twilioApiKey: KEY,
+        twilioMessagingServiceSid: SERVICE,
+        fcmProjectId: PROJECT,
+        serviceAccountEmail: SERVICE_ACCOUNT,
+        serviceAccountPublicKey: { kty: 'RSA' },
+        tokenUrl: TOKEN_URL,
+      })
+    const post = (target: StandIn, fields: Record<string, string>, auth = twilioAuth()) =>
+      target.fetch(
+        new Request(BASE + SMS_PATH, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams(fields).toString(),
+        }),
+      )
+    const { From: _from, ...withoutFrom } = SMS
+
+    it('sends from the service’s pool, authenticated by the API key', async () => {
+      const response = await post(
+        account(),
+        { ...withoutFrom, MessagingServiceSid: SERVICE },
+        twilioAuth(KEY.sid, KEY.secret),
+      )
+      expect(response.status).toBe(201)
+      expect(await response.json()).toMatchObject({
+        from: '+15005550006',
+        messaging_service_sid: SERVICE,
+      })
+    })
+
+    it('answers 401 code 20003 to an API key with the wrong secret', async () => {
+      const response = await post(account(), SMS, twilioAuth(KEY.sid, AUTH_TOKEN))
+      await expectTwilioError(response, 401, 20003)
+    })
+
+    it.each([
+      [`MG${'ef'.repeat(16)}`, 21701],
+      ['MG-not-a-sid', 21705],
+    ])('answers 400 to the Messaging Service %s (code %i)', async (service, code) => {
+      const response = await post(account(), { ...withoutFrom, MessagingServiceSid: service })
+      await expectTwilioError(response, 400, code)
+    })
+
+    it('answers 400 code 21603 without a From or a Messaging Service', async () => {
+      await expectTwilioError(await post(account(), withoutFrom), 400, 21603)
+    })
+  })
+
+  it.each([
+    ['+15005550001', 21212],
+    ['+15005550007', 21606],
+  ])('answers 400 for the Twilio test sender %s (code %i)', async (From, code) => {
+    await expectTwilioError(await postSms({ ...SMS, From }), 400, code)
+  })
 })
 
 describe('GET /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
   const CALLBACK = 'https://portero.test/callbacks/sms/status'
 
   /** A stand-in that holds its status callbacks: `sendCallbacks()` marks messages sent. */
-  async function holdingStandIn() {
+  async function holdingStandIn(account: Partial<StandInOptions> = {}) {
     return createStandIn({
+      ...account,
       twilioAccountSid: ACCOUNT_SID,
       twilioAuthToken: AUTH_TOKEN,
       fcmProjectId: PROJECT,
@@ -353,7 +416,7 @@ describe('GET /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
     const first = await send(target, { Body: 'first' })
     const second = await send(target, { Body: 'second' })
     await send(target, { To: '+14155550199' })
-    await send(target, { From: '+15005550007' })
+    await send(target, { From: '+15005550008' })
     const page = await listed(target, { To: SMS.To, From: SMS.From })
     expect(page.messages.map((m) => [m.sid, m.body, m.status, m.date_sent])).toEqual([
       [second, 'second', 'queued', null],
@@ -462,6 +525,57 @@ describe('GET /twilio/2010-04-01/Accounts/:sid/Messages.json', () => {
       status: 'delivered',
     })
     expect(await sms.findAccepted({ ...message, body: 'Otra' }, NOW)).toEqual({ found: false })
+  })
+
+  it('serves one message by its sid as Twilio’s Fetch Message does, auth checked', async () => {
+    const target = await holdingStandIn()
+    const sid = await send(target, {})
+    const path = `/twilio/2010-04-01/Accounts/${ACCOUNT_SID}/Messages/${sid}.json`
+    const get = (p: string, authorization = twilioAuth()) =>
+      target.fetch(new Request(BASE + p, { headers: { authorization } }))
+    const queued = await get(path)
+    expect(queued.status).toBe(200)
+    expect(await queued.json()).toMatchObject({ sid, status: 'queued', error_code: null })
+    await target.sendCallbacks(undefined, { lost: true })
+    expect(await (await get(path)).json()).toMatchObject({ sid, status: 'delivered' })
+    expect(target.state.callbacks.map((c) => c.answer)).toEqual([
+      'lost: the receiver was down',
+      'lost: the receiver was down',
+    ])
+    await expectTwilioError(await get(path, twilioAuth(ACCOUNT_SID, 'wrong')), 401, 20003)
+    await expectTwilioError(await get(path.replace(sid, `SM${'0'.repeat(32)}`)), 404, 20404)
+  })
+
+  it('answers findAccepted for a Messaging Service through an API key, by To alone', async () => {
+    const service = `MG${'ab'.repeat(16)}`
+    const apiKey = { sid: `SK${'cd'.repeat(16)}`, secret: 'key-secret' }
+    const target = await holdingStandIn({
+      twilioMessagingServiceSid: service,
+      twilioApiKey: apiKey,
+    })
+    const { createSmsNotifier } = await import('../../src/channels/sms.ts')
+    const sms = createSmsNotifier({
+      baseUrl: `${BASE}/twilio`,
+      accountSid: ACCOUNT_SID,
+      authToken: 'not-accepted-for-rest-calls',
+      apiKey,
+      messagingServiceSid: service,
+      statusCallbackUrl: CALLBACK,
+      fetch: async (input, init) => target.fetch(new Request(input, init)),
+    })
+    const message = { id: 'd-2', channel: 'sms' as const, to: SMS.To, title: 'Hola', body: 'Cita' }
+    // Earlier, the same text to the same number from the pool's number, not through the service.
+    await send(target, { Body: 'Hola\nCita' })
+    const sent = await sms.send(message)
+    expect(sent).toMatchObject({ ok: true })
+    await target.sendCallbacks()
+    expect(await sms.findAccepted(message, NOW)).toEqual({
+      found: true,
+      providerMessageId: sent.ok ? sent.providerMessageId : '',
+      status: 'delivered',
+    })
+    const [request] = target.state.sms.filter((r) => r.method === 'GET')
+    expect(request!.body).not.toHaveProperty('From')
   })
 })
 
