@@ -1,6 +1,6 @@
 // Admitting a /Services message (decisions.md D32): its Idempotency-Key and the provider's send
 // quotas, decided together by the provider's send shard in one transaction, so that of N parallel
-// requests with R messages left exactly min(N, R) are accepted and a key's retries are counted once.
+// requests with R messages left exactly min(N, R) are accepted and a key's retries count once.
 import {
   findQuotaRefusal,
   SPAN_SECONDS,
@@ -27,7 +27,7 @@ export type Admission = {
 }
 
 export type AdmissionResult =
-  /** Counted: store the message under the admission's id. */
+  /** Counted: store the message. */
   | { outcome: 'admitted' }
   /**
    * The key was admitted before with this body, and counted then: store the message unless D1's
@@ -94,16 +94,12 @@ export function decideGrant(
   shards: number,
   seconds: number,
 ): { grants: Grant[] } | { refusal: QuotaRefusal } {
-  const asked: SendCounts = { minute: 0, day: 0, destination_hour: 0 }
-  const limits: SendQuotas = { ...quotas, perDestinationHour: Number.MAX_SAFE_INTEGER }
-  for (const span of spans) asked[span] = counted[span]
+  // Only the spans asked for can refuse: the others count as empty here.
+  const counts: SendCounts = { minute: 0, day: 0, destination_hour: 0 }
+  for (const span of spans) counts[span] = counted[span]
   const refusal = findQuotaRefusal(
-    {
-      perMinute: spans.includes('minute') ? limits.perMinute : Number.MAX_SAFE_INTEGER,
-      perDay: spans.includes('day') ? limits.perDay : Number.MAX_SAFE_INTEGER,
-      perDestinationHour: limits.perDestinationHour,
-    },
-    asked,
+    { ...quotas, perDestinationHour: Number.MAX_SAFE_INTEGER },
+    counts,
     seconds,
   )
   if (refusal) return { refusal }

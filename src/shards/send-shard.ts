@@ -1,8 +1,8 @@
 // A provider's send shard (decisions.md D32): a Durable Object with SQLite storage, addressed by
-// the provider's id (domain/admission.ts sendShardName). It runs one call at a time, so what it decides inside one
-// synchronous transaction no parallel request of the provider can slip past. A provider that
-// sends a lot has several, each admitting the messages to its share of destinations and drawing
-// blocks of the minute and day quotas from the provider's first shard.
+// the provider's id (domain/admission.ts sendShardName). It runs one call at a time, so what it
+// decides inside one synchronous transaction no parallel request of the provider can slip past. A
+// provider that sends a lot has several, each admitting the messages to its share of destinations
+// and drawing blocks of the minute and day quotas from the provider's first shard.
 import { DurableObject } from 'cloudflare:workers'
 import {
   sendShardName,
