@@ -888,7 +888,7 @@ function renderCapacity(
     ...(configured !== undefined
       ? [
           `wrangler.toml sets the dispatch consumer's max_concurrency to ${configured} (the SMS API account's`,
-          `concurrency, README "Deploy"): as configured its consumers pass ${rate(consumers(configured))} messages/s, a`,
+          `concurrency, docs/deployment.md): as configured its consumers pass ${rate(consumers(configured))} messages/s, a`,
           'setting an operator raises with the SMS account, not a limit of the platform.',
           '',
         ]

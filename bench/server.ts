@@ -110,7 +110,7 @@ export async function startPortero(
       // server_misconfigured (decisions.md D24).
       ISSUER: 'https://portero.bench',
       // The load scenarios send thousands of messages a minute to one recipient: the quotas would
-      // answer most of them 429 (README "Send quotas"). Measured here is the path that sends.
+      // answer most of them 429 (docs/sending.md "Send quotas"). Measured here is the path that sends.
       SEND_QUOTA_PER_MINUTE: String(MAX_SEND_QUOTA),
       SEND_QUOTA_PER_DAY: String(MAX_SEND_QUOTA),
       SEND_QUOTA_PER_DESTINATION_HOUR: String(MAX_SEND_QUOTA),

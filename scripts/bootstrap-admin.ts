@@ -57,7 +57,7 @@ if (!pepperText) {
   console.error(
     remote
       ? `Set SECRET_PEPPER to the pepper stored as the ${values.env} Worker's secret ` +
-          '(README "Deploy to Cloudflare", the secrets step), e.g. from your vault.'
+          '(docs/deployment.md, the secrets step), e.g. from your vault.'
       : 'No SECRET_PEPPER in .dev.vars: run `npm start` once first.',
   )
   process.exit(2)

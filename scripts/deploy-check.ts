@@ -27,7 +27,7 @@ export interface CheckResult {
   summary: string
 }
 
-/** What every deployment must be told: the secrets of `[secrets] required` (README). */
+/** What every deployment must be told: the secrets of `[secrets] required` (docs/deployment.md). */
 export const REQUIRED_SECRETS = ['SIGNING_KEYS', 'SECRET_PEPPER'] as const
 
 const ZERO_ID = /^0+(-0+)*$/
@@ -184,7 +184,7 @@ export function checkEnvironment(
       fail(`queues.consumers[${dispatch}].max_retries`, 'is not set: say how often to retry')
     }
     if (dispatchConsumer.max_concurrency == null) {
-      fail(`queues.consumers[${dispatch}].max_concurrency`, 'is not set (README "Deploy")')
+      fail(`queues.consumers[${dispatch}].max_concurrency`, 'is not set (docs/deployment.md)')
     }
   }
   const deadLetters = consumer(vars.DEAD_LETTER_QUEUE_NAME)

@@ -117,7 +117,7 @@ for (const server of servers) {
 
 await Promise.all([waitFor(`${STAND_IN}/_control/received`), waitFor(`${BASE}/healthz`)])
 // wrangler dev fires no cron trigger: the delivery recovery and the clean-up run on wrangler.toml's
-// schedule all the same (README "Quick start").
+// schedule all the same (docs/development.md "Running locally").
 const crons =
   unstable_readConfig({ config: 'wrangler.toml' }, { hideWarnings: true }).triggers.crons ?? []
 stopCron = startLocalCron({ base: BASE, crons, leaseSeconds: LEASE_SECONDS })

@@ -1,6 +1,6 @@
 // Production secrets: prints a new signing key set (or one more key for an existing set, for
 // rotation) or a new pepper, with how to store it as a Worker secret. Printed to stdout, to be
-// piped into `wrangler secret put`: no secret needs to touch the disk (README "Deploy").
+// piped into `wrangler secret put`: no secret needs to touch the disk (docs/deployment.md).
 //
 //   node scripts/generate-keys.ts [--alg ES256|EdDSA] [--rotate current.json|-] [--out keys.json]
 //   node scripts/generate-keys.ts --rotate - --publish    (the new key first: published, not signing)
@@ -73,6 +73,6 @@ const store = values.out
 console.error(`
 Store it as the SIGNING_KEYS secret (${store}),
 and keep the set in your secrets vault, not in a file: rotation needs it. The last key in the set
-signs; every key verifies. To rotate (README "Rotating the signing key"): --rotate - --publish,
+signs; every key verifies. To rotate (docs/operations.md "Rotating the signing key"): --rotate - --publish,
 store; after the key set's cache lifetime (6 min) --promote -, store; after the longest token
 lifetime and 6 min more, remove the old key from the front of the set and store the set again.`)

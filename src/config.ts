@@ -45,7 +45,7 @@ declare global {
   }
 }
 
-/** base64url of at least 32 bytes: SECRET_PEPPER's shape (README "Configuration"). */
+/** base64url of at least 32 bytes: SECRET_PEPPER's shape (docs/configuration.md). */
 export const PEPPER_PATTERN = /^[A-Za-z0-9_-]{43,}$/
 
 const HttpUrl = z.url({ protocol: /^https?$/ })
@@ -57,9 +57,13 @@ const ConfigSchema = z.object({
     .or(HttpUrl.refine((url) => !url.includes('#'), 'must not have a fragment (RFC 8707 §2)'))
     .transform((url) => url.replace(/\/+$/, ''))
     .optional(),
-  SIGNING_KEYS: z.string({ error: 'is not set (a JWK set of private keys; see README)' }),
+  SIGNING_KEYS: z.string({
+    error: 'is not set (a JWK set of private keys; see docs/configuration.md)',
+  }),
   SECRET_PEPPER: z
-    .string({ error: 'is not set (base64url of at least 32 random bytes; see README)' })
+    .string({
+      error: 'is not set (base64url of at least 32 random bytes; see docs/configuration.md)',
+    })
     .regex(PEPPER_PATTERN, 'must be base64url of at least 32 bytes'),
   // SECURITY.md "How fast a change takes effect": at most a second. Empty: the default, 1000.
   EDGE_MEMORY_MS: z
@@ -341,7 +345,7 @@ const SendQuotaSchema = z.object({
   SEND_QUOTA_PER_DESTINATION_HOUR: Quota,
 })
 
-// The deployment's default send quotas (README "Send quotas"); a provider may have its own.
+// The deployment's default send quotas (docs/sending.md "Send quotas"); a provider may have its own.
 const sendQuotas = memoize(
   (env: Env) =>
     [env.SEND_QUOTA_PER_MINUTE, env.SEND_QUOTA_PER_DAY, env.SEND_QUOTA_PER_DESTINATION_HOUR].join(

@@ -10,7 +10,7 @@ import {
   type SendSpan,
 } from './quotas.ts'
 
-/** The most send shards one provider may have (README "A provider that sends a lot"). */
+/** The most send shards one provider may have (docs/sending.md "A provider that sends a lot"). */
 export const MAX_SEND_SHARDS = 64
 
 /** What the Worker asks a provider's send shard when a request has passed every other check. */

@@ -183,7 +183,7 @@ export async function acceptDispatch(
     })
     return replay(winner!, requestHash)
   }
-  // README "Nothing is lost": the rows are in D1, so the caller need not wait for the queue.
+  // docs/sending.md "Nothing is lost": the rows are in D1, so the caller need not wait for the queue.
   // Should the send fail, the sweeper (src/queue/sweeper.ts) enqueues the deliveries once they are
   // overdue.
   const jobs = deliveries.map((d) => ({ body: { deliveryId: d.id }, contentType: 'json' as const }))

@@ -1,5 +1,5 @@
 // DPoP proofs (RFC 9449): checking a proof's form, signature and claims against the request it
-// came with, claiming its jti once, and stateless server nonces (README "DPoP", decisions.md D30).
+// came with, claiming its jti once, and stateless server nonces (docs/tokens.md "DPoP", decisions.md D30).
 import { deriveFromPepper } from '../utils/pepper-keys.ts'
 import {
   base64url,

@@ -1,4 +1,4 @@
-// Send quotas (README "Send quotas", decisions.md D28, D32): how many messages a provider may have
+// Send quotas (docs/sending.md "Send quotas", decisions.md D28, D32): how many messages a provider may have
 // accepted a minute, a UTC day, and to one destination an hour, in fixed windows. The provider's
 // send shard counts them inside one transaction with the message's admission, so parallel requests
 // cannot slip past a quota; the rules of the windows and the refusal are here.

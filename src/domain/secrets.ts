@@ -39,7 +39,7 @@ export async function digestClientSecret(pepper: CryptoKey, secret: string): Pro
  */
 const DOCUMENT_EXAMPLE_SECRETS = new Set(['DA39A3EE5E6B4B0D3255BFEF95601890AFD80709', 'APP_SECRET'])
 
-// The hosts README's local setup runs on, as for the HTTPS exemption (SECURITY.md "Transport").
+// The hosts the local setup runs on (docs/development.md), as for the HTTPS exemption (SECURITY.md "Transport").
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 /** True when the issuer (config ISSUER) is a local development origin. */

@@ -1,4 +1,4 @@
-// The suppression list (README "Suppression list", decisions.md D28): numbers no SMS may go to. A
+// The suppression list (docs/sending.md "Suppression list", decisions.md D28): numbers no SMS may go to. A
 // STOP reply to the shared sender number suppresses the number for every provider and START lifts
 // it; operators suppress numbers per provider; /Services refuses a suppressed number however it
 // is addressed, and the consumer withholds deliveries to one suppressed after acceptance.

@@ -1,4 +1,4 @@
-// Sender-constrained tokens (README "DPoP", "Certificate-bound tokens"; decisions.md D30): the key
+// Sender-constrained tokens (docs/tokens.md "DPoP", "Certificate-bound tokens"; decisions.md D30): the key
 // a token is bound to when it is issued (its `cnf` claim, RFC 7800), and the proof of possession
 // of that key every use of the token must bring.
 import { AppError } from '../errors.ts'

@@ -1,4 +1,4 @@
-// Whether an access token Portero issued is active (README "Edge first"): its signature and
+// Whether an access token Portero issued is active (docs/api.md "Edge first"): its signature and
 // claims, then its tombstone and its client's edge record, all read from KV in one bulk read. D1 is
 // read only when a client's record is not at the edge yet, and that record is written back after
 // the response.

@@ -1,5 +1,5 @@
 // Bearer authentication for the provider-facing API: a valid Portero token with the needed scope,
-// and for a bound token the proof of its key (README "DPoP", "Certificate-bound tokens").
+// and for a bound token the proof of its key (docs/tokens.md "DPoP", "Certificate-bound tokens").
 import type { MiddlewareHandler } from 'hono'
 import { loadConfig } from '../config.ts'
 import type { AppEnv } from './app-env.ts'

@@ -50,7 +50,7 @@ export async function authenticateIntrospectionCaller(
       // decisions.md D17: the caller's own token must be one issued for Portero's API; the token
       // asked about may be any audience's.
       assertAudience(own!.token.claims, (await loadConfig(c.env)).resource)
-      // A bound caller token proves its key here as on every route (README "DPoP").
+      // A bound caller token proves its key here as on every route (docs/tokens.md "DPoP").
       await assertPossession(c, presented, own!.token)
     } catch (err) {
       throw challengeFor(presented, err)

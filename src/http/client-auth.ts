@@ -22,7 +22,7 @@ const described = (description: string) => z.string().optional().meta({ descript
 export const AssertionFields = {
   client_assertion_type: described(`private_key_jwt: \`${CLIENT_ASSERTION_TYPE}\`.`),
   client_assertion: described(
-    "private_key_jwt: a JWT signed with one of the client's registered keys (README " +
+    "private_key_jwt: a JWT signed with one of the client's registered keys (docs/tokens.md " +
       '"private_key_jwt"). Not with client_secret nor HTTP Basic.',
   ),
 }

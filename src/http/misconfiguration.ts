@@ -30,14 +30,14 @@ export function issuerProblem(issuer: string | undefined): string | null {
 }
 
 function signingKeysProblem(keys: string | undefined): string | null {
-  if (!keys) return 'is not set (a JWK set of private keys; see README)'
+  if (!keys) return 'is not set (a JWK set of private keys; see docs/configuration.md)'
   try {
     const set = (JSON.parse(keys) as { keys?: unknown } | null)?.keys
     if (Array.isArray(set) && set.length > 0) return null
   } catch {
     // Reported below: a set that cannot be read signs nothing.
   }
-  return 'holds no key: it must be {"keys": [...]} with at least one private key (README)'
+  return 'holds no key: it must be {"keys": [...]} with at least one private key (docs/configuration.md)'
 }
 
 // Keyed by the three settings, as loadConfig is: a check per request is one lookup.

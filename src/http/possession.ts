@@ -1,4 +1,4 @@
-// Proof of possession on Portero's routes (README "DPoP", "Certificate-bound tokens"): what a
+// Proof of possession on Portero's routes (docs/tokens.md "DPoP", "Certificate-bound tokens"): what a
 // request brings to bind a token or to use a bound one: its DPoP proof and the client certificate
 // Cloudflare verified on its connection.
 import type { Context } from 'hono'

@@ -57,7 +57,7 @@ export const SECURITY_SCHEMES = {
       'private_key_jwt (RFC 7523 §2.2): client_assertion_type ' +
       '`urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and client_assertion, a JWT ' +
       "signed with one of the client's registered keys, in the form body (not the query). " +
-      'README "private_key_jwt" lists what it must contain.',
+      'docs/tokens.md "private_key_jwt" lists what it must contain.',
   },
   smsSignature: {
     type: 'apiKey',

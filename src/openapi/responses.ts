@@ -233,7 +233,7 @@ export const Provider = z
     quotas: Quotas.meta({
       description:
         'The send quotas in force: accepted /Services messages a minute, a UTC day and to one ' +
-        'destination an hour (README "Send quotas").',
+        'destination an hour (docs/sending.md "Send quotas").',
     }),
     quota_overrides: z
       .object({
@@ -244,7 +244,7 @@ export const Provider = z
       .meta({ description: "The provider's own quotas; null: the deployment's default." }),
     send_shards: z.int().meta({
       description:
-        'How many send shards admit its messages (README "A provider that sends a lot").',
+        'How many send shards admit its messages (docs/sending.md "A provider that sends a lot").',
     }),
     created_at: z.string(),
     updated_at: z.string(),

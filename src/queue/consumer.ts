@@ -255,7 +255,7 @@ export async function consumeDeadLetters(
             at: deps.now(),
             error: `gave up after ${delivery?.attempts ?? '?'} attempts${last}`,
           })
-          // One line per given-up delivery, for the operator's alert (README "Going live").
+          // One line per given-up delivery, for the operator's alert (docs/deployment.md "Going live").
           if (dead) {
             log('warn', 'delivery dead', {
               deliveryId: job.data.deliveryId,

@@ -100,7 +100,7 @@ const me = createRoute({
   summary: 'Is this token valid? (document 003)',
   description:
     'The token in `x-access-token` (document 003), `Authorization: Bearer`, or for a ' +
-    'DPoP-bound token `Authorization: DPoP` with a `DPoP` proof (README "DPoP"). The token\'s ' +
+    'DPoP-bound token `Authorization: DPoP` with a `DPoP` proof (docs/tokens.md "DPoP"). The token\'s ' +
     "`aud` must name Portero's API exactly (RFC 9068 §4): a token for another resource server " +
     'is 401 `invalid_token`. Errors carry Bridge `ack` codes: 896 missing, 898 malformed or ' +
     'invalid, 897 expired.',

@@ -1,7 +1,7 @@
 // The SMS API's requests to Portero, signed by the API rather than authenticated by a token:
 // POST /callbacks/sms/status, its delivery receipts (StatusCallback requests, sent because every
 // SMS names this URL), and POST /callbacks/sms/inbound, its inbound-message webhook (a STOP reply
-// to the sender number suppresses it, START lifts that: README "Suppression list").
+// to the sender number suppresses it, START lifts that: docs/sending.md "Suppression list").
 import * as z from 'zod'
 import { recordSmsReceipt } from '../domain/delivery-receipts.ts'
 import { receiveInboundSms } from '../domain/suppressions.ts'

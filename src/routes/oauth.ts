@@ -47,7 +47,7 @@ const token = createRoute({
     'A client with `dpop_bound_access_tokens` must send one carrying a server nonce: without ' +
     'one, 400 `invalid_dpop_proof`; without the nonce, 400 `use_dpop_nonce` and the nonce in ' +
     '`DPoP-Nonce`. Over a client certificate Cloudflare verified (mTLS) the token is bound to ' +
-    'it (RFC 8705 §3: `cnf["x5t#S256"]`). README "DPoP", "Certificate-bound tokens".',
+    'it (RFC 8705 §3: `cnf["x5t#S256"]`). docs/tokens.md "DPoP", "Certificate-bound tokens".',
   security: SECURITY.client,
   request: {
     headers: z.object({

@@ -46,7 +46,7 @@ const Phone = z
   .nullable()
   .meta({
     description:
-      'E.164, stored in its canonical form (README "Phone numbers"): +4407700900123 is kept ' +
+      'E.164, stored in its canonical form (docs/sending.md "Phone numbers"): +4407700900123 is kept ' +
       'as +447700900123.',
   })
 const FcmTokens = z

@@ -12,7 +12,8 @@ export const wellKnown = new OpenApiApp()
 
 const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt']
 
-// Resource servers may cache keys for 5 minutes; publish a new key before it signs (README).
+// Resource servers may cache keys for 5 minutes; publish a new key before it signs (docs/operations.md
+// "Rotating the signing key").
 const KEYS_CACHE = 'public, max-age=300, stale-while-revalidate=60'
 
 const jwks = createRoute({
@@ -61,7 +62,7 @@ wellKnown.openapi(metadata, async (c) => {
     response_types_supported: [],
     scopes_supported: ALL_SCOPES,
     access_token_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
-    // RFC 9449 §5.1 and RFC 8705 §3.3 (README "DPoP", "Certificate-bound tokens").
+    // RFC 9449 §5.1 and RFC 8705 §3.3 (docs/tokens.md "DPoP", "Certificate-bound tokens").
     dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
     tls_client_certificate_bound_access_tokens: true,
   })

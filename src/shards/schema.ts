@@ -2,7 +2,7 @@
 // entry runs once, in one transaction with the version it brings. Like migrations/, an entry that
 // has shipped is never edited; a change is a new entry.
 const MIGRATIONS: readonly string[] = [
-  `-- Accepted /Services messages counted per fixed window (README "Send quotas"): one row per span
+  `-- Accepted /Services messages counted per fixed window (docs/sending.md "Send quotas"): one row per span
    -- (and per destination for the hourly span), restarted when a later window begins.
    -- span: 'minute' | 'day' | 'destination_hour'; subject: the destination's phone number or user
    -- id for 'destination_hour', '' otherwise; starts_at: the window's start in epoch seconds.

@@ -16,7 +16,7 @@ import { epochSeconds } from '../utils/time.ts'
 
 /**
  * How long a receipt waits for its sid: longer than a stranded delivery takes to be recovered,
- * its unknown outcomes retried with backoff included (README "Delivery receipts").
+ * its unknown outcomes retried with backoff included (docs/sending.md "Delivery receipts").
  */
 export const EARLY_RECEIPT_SECONDS = 24 * 60 * 60
 /**
@@ -127,7 +127,7 @@ export async function applyReceipt(
         },
     also,
   )
-  // No SMS goes to the number again, from any provider, until its START (README "Suppression
+  // No SMS goes to the number again, from any provider, until its START (docs/sending.md "Suppression
   // list").
   if (applied && receipt.optedOut) {
     await recordSmsApiOptOut(deps.db, delivery.providerId, delivery.address)

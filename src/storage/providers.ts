@@ -4,7 +4,7 @@ import { firstRow, type BatchRead } from './batch.ts'
 
 export type ProviderStatus = 'active' | 'disabled'
 
-/** A provider's own send quotas (README "Send quotas"); null: the deployment's default. */
+/** A provider's own send quotas (docs/sending.md "Send quotas"); null: the deployment's default. */
 export type QuotaOverrides = {
   perMinute: number | null
   perDay: number | null

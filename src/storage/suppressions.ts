@@ -1,5 +1,5 @@
 // The suppressions table: phone numbers no SMS may go to, per provider or for every provider
-// (README "Suppression list", decisions.md D28), and the inbound STOP and START messages applied
+// (docs/sending.md "Suppression list", decisions.md D28), and the inbound STOP and START messages applied
 // to it (inbound_messages: each MessageSid once). A recipient's own SMS opt-out flag in the
 // directory counts as a suppression too: it is read from the recipients table, never copied here.
 // Every number is written and compared in its canonical form (src/utils/e164.ts), however it was

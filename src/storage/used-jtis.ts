@@ -1,6 +1,6 @@
 // Used JWT ids ("jti"): a client assertion (RFC 7523 §3 item 7) or a DPoP proof (RFC 9449 §11.1)
 // is accepted once. Three places remember a use, each for as long as the JWT could be accepted
-// (README "private_key_jwt", "DPoP"):
+// (docs/tokens.md "private_key_jwt", "DPoP"):
 //
 //   the isolate's memory  at once, for every later request this isolate serves;
 //   the Cache API         at once for every isolate of the Cloudflare location (caches.default is

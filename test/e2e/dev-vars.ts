@@ -1,4 +1,4 @@
-// Signing-key rotation in the local .dev.vars, the way README "Rotating the signing key" does it
+// Signing-key rotation in the local .dev.vars, the way docs/operations.md "Rotating the signing key" does it
 // (scripts/generate-keys.ts --rotate); the developer's own file is kept aside until the run ends.
 /// <reference types="node" />
 import { execFileSync } from 'node:child_process'
@@ -31,7 +31,7 @@ export async function rotateSigningKeys(): Promise<string> {
   mkdirSync(E2E_DIR, { recursive: true })
   const text = readFileSync(DEV_VARS_FILE, 'utf8')
   if (!existsSync(BACKUP)) writeFileSync(BACKUP, text, { mode: 0o600 })
-  // README's rotation command: the current set in on stdin, the new one out on stdout, no file in
+  // The rotation command of docs/operations.md: the current set in on stdin, the new one out on stdout, no file in
   // between. npm puts the project's own Node (24, which runs .ts) on PATH.
   const args = ['run', '-s', 'keys:generate', '--', '--rotate', '-']
   const input = JSON.stringify(currentSigningKeys())

@@ -62,7 +62,7 @@ describe('jose createRemoteJWKSet + jwtVerify', () => {
       const oldKid = decodeProtectedHeader(old).kid
       await verify(old) // the set is now cached
 
-      // README "Rotating the signing key": keys:generate --rotate appends a key to the set.
+      // docs/operations.md "Rotating the signing key": keys:generate --rotate appends a key to the set.
       let newKid = ''
       await restartServer(async () => {
         newKid = await rotateSigningKeys()

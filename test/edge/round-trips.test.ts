@@ -1,4 +1,4 @@
-// The round-trip budget of every hot path (README "Edge first"): how many KV, D1 and queue round
+// The round-trip budget of every hot path (docs/api.md "Edge first"): how many KV, D1 and queue round
 // trips each response waits for, counted by proxies around the real bindings. Work deferred past
 // the response (cache fills, audit events, enqueueing) is not counted: it runs after app.fetch
 // resolves, and each test then waits for it (waitOnExecutionContext) so the next one starts warm.

@@ -1,5 +1,5 @@
 // Edge state never makes an ended token or an old client setting live again: a check or login
-// that read D1 just before a change and fills KV just after it loses to the change (README "Edge
+// that read D1 just before a change and fills KV just after it loses to the change (docs/api.md "Edge
 // first"), and a token minted from a stale record dies once the record catches up (decisions.md
 // D34).
 // Races hold the fills of one request back, make the change, then let the fills land; a stale

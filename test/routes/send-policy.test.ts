@@ -1,4 +1,4 @@
-// What POST /Services refuses before it stores anything (README "Send quotas", "Direct numbers",
+// What POST /Services refuses before it stores anything (docs/sending.md "Send quotas", "Direct numbers",
 // "Suppression list"): a provider over a quota (429 with Retry-After), a raw number for a service
 // that does not allow it, and a suppressed number however it is addressed; and what feeds the
 // suppression list: the directory, operators, and STOP / START sent to the sender number.
@@ -241,7 +241,7 @@ describe('POST /Services: send quotas', { timeout: 45_000 }, () => {
   })
 })
 
-// README "A provider that sends a lot": several shards, each admitting its share of destinations
+// docs/sending.md "A provider that sends a lot": several shards, each admitting its share of destinations
 // with blocks of the minute and day quotas granted by the provider's first shard.
 describe('POST /Services: a provider with several send shards', { timeout: 45_000 }, () => {
   const setShards = (providerId: string, sendShards: number) =>

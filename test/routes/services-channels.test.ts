@@ -7,7 +7,7 @@ import worker from '../../src/index.ts'
 import { example001, freshSender, outboxRows } from '../helpers/dispatch.ts'
 import { ORIGIN } from '../helpers/http.ts'
 
-/** This Worker with SMS turned off the way README says: every SMS setting empty. */
+/** This Worker with SMS turned off the way docs/configuration.md says: every SMS setting empty. */
 const WITHOUT_SMS: Env = { ...env, SMS_ACCOUNT_SID: '', SMS_AUTH_TOKEN: '', SMS_FROM: '' }
 
 async function postWithoutSms(path: string, body: unknown, token: string): Promise<Response> {

@@ -1,4 +1,4 @@
-// What POST /Services waits on (README "What happens next"): at most two D1 round trips and one
+// What POST /Services waits on (docs/sending.md "What happens next"): at most two D1 round trips and one
 // call to the provider's send shard, the picture writes in one KV round, and never the queue.
 // Counted by proxies around the real bindings.
 import {

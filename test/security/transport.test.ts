@@ -254,7 +254,7 @@ describe('the CSP hook for pages', () => {
 describe('cache policy', () => {
   /** The public reads that are meant to be cached, and the longest each may be. */
   const CACHEABLE: Record<string, number> = {
-    '/.well-known/jwks.json': 300, // short, so a rotated key is seen soon (README)
+    '/.well-known/jwks.json': 300, // short, so a rotated key is seen soon (docs/operations.md)
     '/.well-known/oauth-authorization-server': 3600,
     '/openapi.json': 3600,
     '/docs': 3600,
@@ -368,7 +368,7 @@ describe('cache policy', () => {
     }
   })
 
-  // The policies as sent. The key set's lifetime (300 + 60 s) is the wait in README "Rotating the
+  // The policies as sent. The key set's lifetime (300 + 60 s) is the wait in docs/operations.md "Rotating the
   // signing key"; a picture's is its own (test/routes/pictures.test.ts).
   it.each([
     ['/.well-known/jwks.json', 'public, max-age=300, stale-while-revalidate=60'],

@@ -1,4 +1,4 @@
-// The storage a message takes (README "Message retention"): the database's size, as D1 reports
+// The storage a message takes (docs/sending.md "Message retention"): the database's size, as D1 reports
 // it after a statement (meta.size_after), grows by this much for each typical message written with
 // its whole life. A first round of messages fills the pages other tests freed, so the measured
 // round only grows the file.

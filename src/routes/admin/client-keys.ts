@@ -1,4 +1,4 @@
-// /admin/clients/{id}/keys: a client's public keys for private_key_jwt (README "private_key_jwt"):
+// /admin/clients/{id}/keys: a client's public keys for private_key_jwt (docs/tokens.md "private_key_jwt"):
 // register, list, remove, and rotate (PUT) with an overlap. Each change republishes the client's edge
 // record, which carries the keys to /oauth/token.
 import * as z from 'zod'
@@ -103,7 +103,7 @@ const add = createRoute({
   summary: 'Register public keys for private_key_jwt',
   description:
     'Adds keys to those the client holds. The client may then authenticate with an assertion ' +
-    'signed by any of them (README "private_key_jwt"); its secret, if it has one, keeps working.',
+    'signed by any of them (docs/tokens.md "private_key_jwt"); its secret, if it has one, keeps working.',
   request: { ...idParam, body: jsonBody(KeySet, { keys: [EXAMPLE_KEY] }) },
   responses: {
     200: json('Every key the client holds now.', ClientKeys),

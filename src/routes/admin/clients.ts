@@ -58,7 +58,7 @@ const Fields = {
     .meta({
       description:
         'RFC 9449 §5.2: the client gets DPoP-bound tokens only, from /oauth/token with a ' +
-        'DPoP proof carrying a server nonce (README "DPoP"); a request without one is ' +
+        'DPoP proof carrying a server nonce (docs/tokens.md "DPoP"); a request without one is ' +
         'refused. Turning it on ' +
         'ends the tokens the client holds now.',
     }),
@@ -66,7 +66,7 @@ const Fields = {
 
 /**
  * Ids that would pass for Portero itself or for nobody in logs, the audit log and token claims
- * (README "Management API"). Compared without regard to case, like every client id.
+ * (docs/management.md "Management API"). Compared without regard to case, like every client id.
  */
 export const RESERVED_CLIENT_IDS: readonly string[] = [
   'admin',

@@ -75,7 +75,7 @@ const SendShards = z
   .max(MAX_SEND_SHARDS, `send_shards is at most ${MAX_SEND_SHARDS}`)
   .meta({
     description:
-      'How many send shards admit its /Services messages (README "A provider that sends a lot"): ' +
+      'How many send shards admit its /Services messages (docs/sending.md "A provider that sends a lot"): ' +
       '1, the default, for up to about 1,000 messages a second.',
   })
 export const ProviderChanges = z
@@ -176,8 +176,8 @@ const change = createRoute({
   summary: 'Rename, disable or enable a provider, or set its send quotas or shards',
   description:
     'Disabling a provider ends its tokens, and its deliveries still queued are marked `failed` ' +
-    'instead of being sent. `quotas` sets its own send quotas (README "Send quotas"); ' +
-    '`send_shards` how many send shards admit its messages (README "A provider that sends a lot").',
+    'instead of being sent. `quotas` sets its own send quotas (docs/sending.md "Send quotas"); ' +
+    '`send_shards` how many send shards admit its messages (docs/sending.md "A provider that sends a lot").',
   request: {
     ...idParam,
     body: jsonBody(ProviderChanges, { quotas: { per_minute: 120, per_day: null } }),
@@ -353,7 +353,7 @@ providers.openapi(unsubscribe, async (c) => {
   return c.body(null, 204)
 })
 
-// The suppression list (README "Suppression list"): numbers none of this provider's SMS may go to.
+// The suppression list (docs/sending.md "Suppression list"): numbers none of this provider's SMS may go to.
 
 const Phone = z
   .string({ error: 'phone is required' })
@@ -428,7 +428,7 @@ const suppress = createRoute({
   path: '/{id}/suppressions',
   summary: 'Suppress a number for a provider',
   description:
-    'The number is kept in its canonical form (README "Phone numbers"): `+4407700900123` is ' +
+    'The number is kept in its canonical form (docs/sending.md "Phone numbers"): `+4407700900123` is ' +
     'suppressed, listed and lifted as `+447700900123`, and /Services refuses both spellings.',
   request: { ...idParam, body: jsonBody(NewSuppression, { phone: '+5491155550000' }) },
   responses: {
