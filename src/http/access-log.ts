@@ -2,6 +2,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { matchedRoutes } from 'hono/route'
 import { redactText, write } from '../log.ts'
+import { writeRequestPoint } from '../storage/metrics.ts'
 import type { AppEnv } from './app-env.ts'
 
 /** Paths are the caller's input: long enough to tell routes and ids apart, no longer. */
@@ -13,7 +14,7 @@ const MAX_COLO = 8
  * One line per request, written when it ends: method, path (never the query string), the route
  * pattern it matched, status, the problem code of an error, duration, request id, the Cloudflare
  * location, and the authenticated client and its provider when there is one. Never headers or
- * bodies.
+ * bodies. The same request is one data point of the METRICS dataset (storage/metrics.ts).
  */
 export function accessLog(): MiddlewareHandler<AppEnv> {
   return async function accessLog(c, next) {
@@ -24,8 +25,11 @@ export function accessLog(): MiddlewareHandler<AppEnv> {
       status = c.res.status
     } finally {
       const auth = c.get('auth')
-      const code = c.get('problemCode')
+      const code = c.get('problemCode') ?? null
       const colo = requestColo(c)
+      const route = routePattern(c)
+      const durationMs = Date.now() - started
+      const method = redactText(c.req.method.slice(0, 16))
       const level = status >= 500 ? 'error' : 'info'
       // Written once per request, so only the caller's input is masked: the path may hold a phone
       // number or a token. The request id is ours, the route pattern is the router's, the code is
@@ -36,16 +40,20 @@ export function accessLog(): MiddlewareHandler<AppEnv> {
         message: 'request',
         time: new Date().toISOString(),
         requestId: c.get('requestId'),
-        method: redactText(c.req.method.slice(0, 16)),
+        method,
         path: redactText(c.req.path.slice(0, MAX_LOGGED_PATH)),
-        route: routePattern(c),
+        route,
         status,
         ...(code ? { code } : {}),
-        durationMs: Date.now() - started,
+        durationMs,
         ...(colo ? { colo } : {}),
         ...(auth?.clientId ? { clientId: auth.clientId } : {}),
         ...(auth?.providerId ? { providerId: auth.providerId } : {}),
       })
+      // Not awaited: writeDataPoint returns at once. c.env is absent only where an app is run
+      // without the Worker's bindings (a unit test's app.request).
+      const metrics = c.env?.METRICS
+      if (metrics) writeRequestPoint(metrics, { route, method, status, code, colo, durationMs })
     }
   }
 }
