@@ -152,6 +152,24 @@ export function checkEnvironment(
     if (!created) fail('migrations', `create no class ${className}: declare its migration`)
   }
 
+  // Analytics Engine (docs/metrics.md): the METRICS binding, not inherited, on a dataset of this
+  // environment's own, or its points would be counted as another's.
+  const metrics = target.analytics_engine_datasets.find((a) => a.binding === 'METRICS')
+  const datasetOf = (c: Config) =>
+    c.analytics_engine_datasets.find((a) => a.binding === 'METRICS')?.dataset ?? c.name
+  if (!metrics) {
+    const example = `binding = "METRICS", dataset = "portero_${envName}"`
+    fail(
+      'analytics_engine_datasets',
+      `has no binding METRICS: declare [[env.…analytics_engine_datasets]] ${example}`,
+    )
+  } else if ([local, ...others].some((o) => datasetOf(o) === datasetOf(target))) {
+    fail(
+      'analytics_engine_datasets[METRICS].dataset',
+      `"${datasetOf(target)}" is another environment's dataset: name one for ${envName}`,
+    )
+  }
+
   // Every var of the local default, declared again (Wrangler does not inherit vars).
   for (const name of Object.keys(local.vars)) {
     if (!(name in vars)) fail(`vars.${name}`, 'is missing: vars are not inherited, declare it')
@@ -261,6 +279,7 @@ export function checkEnvironment(
   const summary =
     `[env.${envName}] ${target.name}: D1 ${d1?.database_name}, KV, ` +
     `${target.ratelimits.length} rate limiters, queues ${[dispatch, audit, webhook].join(', ')}, ` +
+    `metrics ${metrics?.dataset}, ` +
     `secrets ${secrets.join(' and ')}, ISSUER ${issuer}, routes ${routes.map(routeHost).join(', ')}`
   return { problems, placeholders: accepted, summary }
 }

@@ -41,13 +41,20 @@ export default {
     switch (batch.queue) {
       case env.DISPATCH_QUEUE_NAME: {
         const notifiers = createNotifiers(loadChannelConfig(env), env.CACHE)
-        const deps = { db: env.DB, webhooks: env.WEBHOOK_QUEUE, notifiers, now: () => new Date() }
+        const deps = {
+          db: env.DB,
+          webhooks: env.WEBHOOK_QUEUE,
+          metrics: env.METRICS,
+          notifiers,
+          now: () => new Date(),
+        }
         return consumeDispatchBatch(batch, deps)
       }
       case env.DEAD_LETTER_QUEUE_NAME:
         return consumeDeadLetters(batch, {
           db: env.DB,
           webhooks: env.WEBHOOK_QUEUE,
+          metrics: env.METRICS,
           now: () => new Date(),
         })
       case env.AUDIT_QUEUE_NAME:
@@ -88,7 +95,7 @@ export default {
     const now = new Date(controller.scheduledTime)
     if (controller.cron === RECOVERY_CRON) {
       return settleAll('scheduled recovery', {
-        requeued: sweepOverdueDeliveries(env.DB, env.DISPATCH_QUEUE, now),
+        requeued: sweepOverdueDeliveries(env.DB, env.DISPATCH_QUEUE, now, env.METRICS),
         earlyReceipts: settleEarlyReceipts(env, now),
       })
     }
@@ -126,7 +133,12 @@ async function settleAll(message: string, parts: Record<string, Promise<number>>
 
 /** Early receipts applied now that their sid is recorded, then those expired: how many left. */
 async function settleEarlyReceipts(env: Env, now: Date): Promise<number> {
-  const applied = await applyWaitingReceipts({ db: env.DB, webhooks: env.WEBHOOK_QUEUE, now })
+  const applied = await applyWaitingReceipts({
+    db: env.DB,
+    webhooks: env.WEBHOOK_QUEUE,
+    metrics: env.METRICS,
+    now,
+  })
   return applied + (await deleteExpiredEarlyReceipts(env.DB, now))
 }
 
@@ -134,7 +146,13 @@ async function settleEarlyReceipts(env: Env, now: Date): Promise<number> {
 async function reconcileSms(env: Env, now: Date): Promise<number> {
   const config = loadChannelConfig(env).sms
   const sms = config ? createSmsNotifier(config) : undefined
-  return reconcileStaleSms({ db: env.DB, webhooks: env.WEBHOOK_QUEUE, sms, now })
+  return reconcileStaleSms({
+    db: env.DB,
+    webhooks: env.WEBHOOK_QUEUE,
+    metrics: env.METRICS,
+    sms,
+    now,
+  })
 }
 
 async function purgeOldAuditEvents(env: Env, now: Date): Promise<number> {

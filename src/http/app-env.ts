@@ -1,6 +1,6 @@
 // AppEnv: the Hono generics every route and middleware is typed with. The Worker's bindings, and
 // what middleware puts on the context for the rest of the request.
-import type { Dialect } from '../errors.ts'
+import type { Dialect, ErrorCode } from '../errors.ts'
 
 export type AppEnv = {
   Bindings: Env
@@ -10,6 +10,8 @@ export type AppEnv = {
     auth: AuthContext
     adminAction: AdminAction
     defer: Defer
+    /** The problem `code` of an error answer (errors.ts problemResponse), for the access log. */
+    problemCode: ErrorCode
   }
 }
 

@@ -12,6 +12,7 @@ export function problemResponse(c: Context<AppEnv>, err: AppError): Response {
   const response = new Response(JSON.stringify(body), { status, headers })
   const requestId = c.get('requestId')
   if (requestId) response.headers.set('x-request-id', requestId)
+  c.set('problemCode', err.code)
   return response
 }
 

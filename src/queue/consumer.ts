@@ -240,7 +240,7 @@ async function actOnPermanentFailure(
 /** The dead-letter consumer: deliveries that ran out of queue attempts are marked dead. */
 export async function consumeDeadLetters(
   batch: MessageBatch<unknown>,
-  deps: Pick<ConsumerDeps, 'db' | 'webhooks' | 'now'>,
+  deps: Pick<ConsumerDeps, 'db' | 'webhooks' | 'metrics' | 'now'>,
 ) {
   await Promise.all(
     batch.messages.map(async (message) => {

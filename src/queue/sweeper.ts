@@ -21,12 +21,13 @@ export async function sweepOverdueDeliveries(
   db: D1Database,
   queue: Queue,
   now: Date,
+  metrics?: AnalyticsEngineDataset,
 ): Promise<number> {
   const ids = await findOverdueDeliveries(db, now, GRACE_SECONDS, BATCH)
   if (ids.length === 0) return 0
   await queue.sendBatch(
     ids.map((deliveryId) => ({ body: { deliveryId } satisfies DispatchJob, contentType: 'json' })),
   )
-  await requeueDeliveries(db, ids, now, epochSeconds(now))
+  await requeueDeliveries(db, ids, now, epochSeconds(now), metrics)
   return ids.length
 }

@@ -81,7 +81,7 @@ const smsStatus = createRoute({
 callbacks.openapi(smsStatus, async (c) => {
   const report = await readSignedSmsStatus(c)
   const result = await recordSmsReceipt(
-    { db: c.env.DB, webhooks: c.env.WEBHOOK_QUEUE, now: new Date() },
+    { db: c.env.DB, webhooks: c.env.WEBHOOK_QUEUE, metrics: c.env.METRICS, now: new Date() },
     report,
   )
   if (result.outcome === 'pending') return c.json(result, 202)

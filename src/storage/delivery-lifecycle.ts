@@ -3,10 +3,12 @@
 // the transition may leave) followed, in the same db.batch, by its delivery_events row, written
 // only if the UPDATE took effect, and by the webhook event it causes, if the provider wants it
 // (decisions.md D26). Whatever must happen with every status change is added to statusChange()
-// here, and nowhere else.
+// here, and nowhere else; once its batch has committed, the change is one data point of the
+// METRICS dataset (writeStatusChangePoint).
 
 import type { DeliveryStatus } from '../channel.ts'
 import { log, redactText } from '../log.ts'
+import { writeDeliveryPoint } from './metrics.ts'
 import { deliveryEventStatement, newWebhookEventId, type WebhookEventType } from './webhooks.ts'
 
 export type { DeliveryStatus } from '../channel.ts'
@@ -199,6 +201,8 @@ function eventDetail(t: Transition): { errorCode: string | null; detail: string 
 export type StatusChangeStatements = {
   /** The timeline row's id. */
   eventId: string
+  /** What the change's data point says beside what its UPDATE returns (writeStatusChangePoint). */
+  point: { status: DeliveryStatus; errorCode: string | null; at: Date }
   /** The webhook event's id (`webhook-id`), when the transition is one providers are told of. */
   webhookEventId: string | null
   statements: D1PreparedStatement[]
@@ -227,10 +231,11 @@ export function statusChange(
       `UPDATE deliveries SET status = ?2, updated_at = ?3, last_event_id = ?1,
          ${[...(reached ? [reached] : []), ...sql].join(', ')}
        WHERE id = ?${params.length + 5} AND ${startsFrom(change)}
-       ${returning ? `RETURNING ${returning}` : ''}`,
+       RETURNING ${[returning, POINT_COLUMNS].filter(Boolean).join(', ')}`,
     )
     .bind(eventId, status, at, nowSeconds, ...params, change.deliveryId)
   const { errorCode, detail } = eventDetail(change)
+  const point = { status, errorCode, at: change.at }
   const event = db
     .prepare(
       `INSERT INTO delivery_events (id, delivery_id, message_id, provider_id, status, occurred_at,
@@ -241,7 +246,7 @@ export function statusChange(
     )
     .bind(eventId, at, errorCode, detail, change.deliveryId)
   const type = WEBHOOK_EVENT[change.kind]
-  if (!type) return { eventId, webhookEventId: null, statements: [update, event] }
+  if (!type) return { eventId, point, webhookEventId: null, statements: [update, event] }
   const webhookEventId = newWebhookEventId()
   const webhook = deliveryEventStatement(db, {
     id: webhookEventId,
@@ -254,7 +259,46 @@ export function statusChange(
     // A withheld delivery's reason is one of the fixed texts its UPDATE wrote (no caller input).
     ...(change.kind === 'withhold' ? { reasonFromRow: true } : {}),
   })
-  return { eventId, webhookEventId, statements: [update, event, webhook] }
+  return { eventId, point, webhookEventId, statements: [update, event, webhook] }
+}
+
+/**
+ * What every UPDATE of a status change returns for its data point, under names of their own so
+ * they never shadow a caller's `returning` columns. created_at is when POST /Services accepted the
+ * message: the delivery row is written in the same batch.
+ */
+const POINT_COLUMNS =
+  'provider_id AS point_provider_id, channel AS point_channel, created_at AS point_accepted_at'
+
+type PointRow = {
+  point_provider_id: number | string
+  point_channel: string
+  point_accepted_at: string
+}
+
+/**
+ * Writes the data point of a committed status change (`results` from the change's first statement
+ * on), without waiting: none when the change did not apply, or where no METRICS binding is given
+ * (a caller that changes statuses outside the Worker's handlers, as tests do).
+ */
+export function writeStatusChangePoint(
+  metrics: AnalyticsEngineDataset | undefined,
+  change: StatusChangeStatements,
+  results: D1Result[],
+): void {
+  const row = results[0]?.results?.[0] as PointRow | undefined
+  if (!metrics || !row) return
+  const acceptedAt = Date.parse(row.point_accepted_at)
+  const { status, errorCode, at } = change.point
+  writeDeliveryPoint(metrics, {
+    providerId: String(row.point_provider_id),
+    channel: row.point_channel,
+    status,
+    errorCode,
+    secondsSinceAcceptance: Number.isNaN(acceptedAt)
+      ? 0
+      : Math.max(0, (at.getTime() - acceptedAt) / 1000),
+  })
 }
 
 /**
@@ -294,6 +338,8 @@ export type LifecycleDeps = {
   db: D1Database
   /** WEBHOOK_QUEUE: where the events of applied changes go once committed. */
   webhooks: Queue
+  /** METRICS: where each applied change is counted (writeStatusChangePoint). */
+  metrics?: AnalyticsEngineDataset
 }
 
 /**
@@ -303,12 +349,13 @@ export type LifecycleDeps = {
  * exist.
  */
 export async function changeDeliveryStatus(
-  { db, webhooks }: LifecycleDeps,
+  { db, webhooks, metrics }: LifecycleDeps,
   change: StatusChange,
   also: D1PreparedStatement[] = [],
 ): Promise<boolean> {
   const changed = statusChange(db, change)
   const results = await db.batch([...changed.statements, ...also])
+  writeStatusChangePoint(metrics, changed, results)
   await publishWebhookEvents(webhooks, writtenWebhookEvents(changed, results))
   return results[0]!.meta.changes > 0
 }

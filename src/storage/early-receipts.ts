@@ -7,6 +7,7 @@ import {
   changeDeliveryStatus,
   publishWebhookEvents,
   statusChange,
+  writeStatusChangePoint,
   writtenWebhookEvents,
   type LifecycleDeps,
 } from './delivery-lifecycle.ts'
@@ -160,6 +161,7 @@ export async function markDeliverySent(
     ...sent.statements,
     selectEarlyReceipt(deps.db, providerMessageId),
   ])
+  writeStatusChangePoint(deps.metrics, sent, results)
   await publishWebhookEvents(deps.webhooks, writtenWebhookEvents(sent, results))
   const applied = results[0]!.meta.changes > 0
   const waiting = readEarlyReceipt(results[sent.statements.length])

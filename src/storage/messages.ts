@@ -7,6 +7,7 @@ import {
   publishWebhookEvents,
   queuedEvents,
   statusChange,
+  writeStatusChangePoint,
   writtenWebhookEvents,
   type DeliveryStatus,
   type LifecycleDeps,
@@ -426,7 +427,7 @@ const WITHHELD_REASON = `SELECT CASE
  * returned so; its webhook event, if any, is enqueued once the batch has committed.
  */
 export async function claimDelivery(
-  { db, webhooks }: LifecycleDeps,
+  { db, webhooks, metrics }: LifecycleDeps,
   id: string,
   now: Date,
   leaseSeconds: number,
@@ -446,6 +447,8 @@ export async function claimDelivery(
   )
   const results = await db.batch<DeliveryRow>([...withhold.statements, ...claim.statements])
   const withheld = firstRow(results[0], toDelivery)
+  writeStatusChangePoint(metrics, withhold, results)
+  writeStatusChangePoint(metrics, claim, results.slice(withhold.statements.length))
   if (withheld) {
     await publishWebhookEvents(webhooks, writtenWebhookEvents(withhold, results))
     return withheld
@@ -545,21 +548,29 @@ export async function requeueDeliveries(
   ids: string[],
   now: Date,
   nextAttemptAt: number,
+  metrics?: AnalyticsEngineDataset,
 ): Promise<void> {
   if (ids.length === 0) return
   const nowSeconds = epochSeconds(now)
-  await db.batch(
-    ids.flatMap((id) => [
-      ...statusChange(db, { kind: 'requeue', deliveryId: id, at: now, nextAttemptAt, nowSeconds })
-        .statements,
+  const changes = ids.map((id) =>
+    statusChange(db, { kind: 'requeue', deliveryId: id, at: now, nextAttemptAt, nowSeconds }),
+  )
+  const results = await db.batch(
+    changes.flatMap((change, i) => [
+      ...change.statements,
       db
         .prepare(
           `UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?3
            WHERE id = ?1 AND status = 'queued'`,
         )
-        .bind(id, nextAttemptAt, now.toISOString()),
+        .bind(ids[i], nextAttemptAt, now.toISOString()),
     ]),
   )
+  let offset = 0
+  for (const change of changes) {
+    writeStatusChangePoint(metrics, change, results.slice(offset))
+    offset += change.statements.length + 1
+  }
 }
 
 /**

@@ -232,6 +232,20 @@ describe('deploy:check refuses', () => {
       /create no class SendShard/,
     ],
     [
+      'no Analytics Engine binding',
+      'env.production.analytics_engine_datasets',
+      /\[\[env\.production\.analytics_engine_datasets\]\]\nbinding = "METRICS"\ndataset = "[^"]+"\n/,
+      '',
+      /has no binding METRICS/,
+    ],
+    [
+      'an Analytics Engine dataset of another environment',
+      'env.production.analytics_engine_datasets[METRICS].dataset',
+      /dataset = "portero_production"/,
+      'dataset = "portero_staging"',
+      /"portero_staging" is another environment's dataset/,
+    ],
+    [
       'a dispatch consumer without max_concurrency',
       'env.production.queues.consumers[portero-production-dispatch].max_concurrency',
       /max_concurrency = 5\n/,

@@ -331,19 +331,25 @@ describe('the access log and error log of a whole flow', () => {
         const line = lines[0]!
         expect(line.status).toBe(response.status)
         expect(typeof line.durationMs).toBe('number')
+        const optional = ['clientId', 'providerId', 'code', 'colo']
         expect(Object.keys(line).sort()).toEqual(
           [
             'clientId',
+            'code',
+            'colo',
             'durationMs',
             'level',
             'message',
             'method',
             'path',
+            'providerId',
             'requestId',
+            'route',
             'status',
             'time',
-          ].filter((key) => key !== 'clientId' || 'clientId' in line),
+          ].filter((key) => !optional.includes(key) || key in line),
         )
+        expect('code' in line).toBe(response.status >= 400)
       }
       const services = access.find((e) => e.path === '/Services' && e.status === 201)!
       expect(services).toMatchObject({ method: 'POST', clientId, level: 'info' })
@@ -353,8 +359,55 @@ describe('the access log and error log of a whole flow', () => {
         )!.path,
       ).not.toContain('?')
       expect(access.some((e) => e.path === '/recipients/[phone]')).toBe(true)
+      const recipient = access.find((e) => e.path === '/recipients/[phone]')!
+      expect(recipient.route).toMatch(/^\/recipients\/:[a-z_]+$/i)
+      expect(services).toMatchObject({ route: '/Services', providerId: sender.providerId })
     },
   )
+})
+
+describe('the access line', () => {
+  let captured: Captured[]
+  beforeEach(() => {
+    captured = captureConsole()
+  })
+  afterEach(() => vi.restoreAllMocks())
+
+  const lineOf = (response: Response) => {
+    const id = response.headers.get('x-request-id')
+    const lines = parse(captured).filter((e) => e.message === 'request' && e.requestId === id)
+    expect(lines).toHaveLength(1)
+    return lines[0]!
+  }
+  const fromColo = (colo: string): RequestInit => ({ cf: { colo } }) as RequestInit
+
+  it('names the route pattern and the location of a success, without a code', async () => {
+    const response = await call('/healthz', fromColo('GRU'))
+    expect(response.status).toBe(200)
+    const line = lineOf(response)
+    expect(line).toMatchObject({ route: '/healthz', status: 200, colo: 'GRU', level: 'info' })
+    expect(line).not.toHaveProperty('code')
+  })
+
+  it('names the problem code of an error, and the pattern rather than the id it was for', async () => {
+    const id = crypto.randomUUID()
+    const response = await call(`/Services/messages/${id}`, fromColo('EZE'))
+    expect(response.status).toBe(401)
+    const { code } = (await response.json()) as { code: string }
+    const line = lineOf(response)
+    expect(line).toMatchObject({ route: '/Services/messages/:id', status: 401, code, colo: 'EZE' })
+    expect(JSON.stringify(line.route)).not.toContain(id)
+    expect(line.path).toBe(`/Services/messages/${id}`)
+  })
+
+  it('has no route for a path no route serves, and never the path in its place', async () => {
+    const path = `/nowhere/${crypto.randomUUID()}`
+    const response = await call(path)
+    expect(response.status).toBe(404)
+    const line = lineOf(response)
+    expect(line).toMatchObject({ route: null, status: 404, code: 'not_found' })
+    expect(line).not.toHaveProperty('colo')
+  })
 })
 
 describe('the log of a failed request', () => {
@@ -386,6 +439,8 @@ describe('the log of a failed request', () => {
     expect(access).toMatchObject({
       level: 'error',
       status: 500,
+      code: 'internal_error',
+      route: '/boom',
       path: '/boom',
       requestId: failure.requestId,
     })
