@@ -121,6 +121,7 @@ function providersPage() {
             h('li', {}, link(`#/providers/${enc(p.id)}/clients`, 'Clients')),
             h('li', {}, link(`#/providers/${enc(p.id)}/subscriptions`, 'Subscriptions')),
             h('li', {}, link(`#/providers/${enc(p.id)}/recipients`, 'Recipients')),
+            h('li', {}, link(`#/providers/${enc(p.id)}/suppressions`, 'Suppressions')),
           ),
       ],
       [
@@ -471,6 +472,87 @@ function recipientsPage(providerId) {
   )
 }
 
+// ——— Suppressions ————————————————————————————————————————————————————————————————————
+
+const SUPPRESSION_SOURCES = {
+  admin: 'an operator',
+  directory: 'opted out in the directory',
+  stop_reply: 'replied STOP',
+  sms_api_error: 'the SMS API refused it (21610)',
+}
+
+function suppressionsPage(providerId) {
+  const list = pagedTable({
+    caption: `Numbers suppressed for provider ${providerId}`,
+    empty: 'No number is suppressed.',
+    path: (cursor) =>
+      api(
+        withQuery(`/admin/providers/${enc(providerId)}/suppressions`, {
+          limit: PAGE_SIZE,
+          cursor,
+        }),
+      ),
+    columns: [
+      ['Phone', (s) => s.phone],
+      ['Source', (s) => SUPPRESSION_SOURCES[s.source] ?? s.source],
+      ['Scope', (s) => (s.all_providers ? 'every provider' : 'this provider')],
+      ['Since', (s) => time(s.created_at)],
+      [
+        'Actions',
+        // Only an operator's own can be lifted here: a STOP ends with START, an opt-out in the
+        // provider's own directory.
+        (s) =>
+          s.source === 'admin'
+            ? actionButton(
+                'Lift',
+                async () => {
+                  await api(`/admin/providers/${enc(providerId)}/suppressions/${enc(s.phone)}`, {
+                    method: 'DELETE',
+                  })
+                  announce(`${s.phone} may receive SMS from provider ${providerId} again.`)
+                  list.reload()
+                },
+                { 'aria-label': `Lift the suppression of ${s.phone}` },
+              )
+            : '—',
+      ],
+    ],
+  })
+  page(
+    `Suppressions of provider ${providerId}`,
+    h('p', {}, link('#/providers', '← Providers')),
+    h(
+      'p',
+      {},
+      '/Services refuses to send an SMS to any number listed here. Numbers are kept in their ' +
+        'canonical E.164 form.',
+    ),
+    h('h2', {}, 'Suppress a number'),
+    form({
+      fields: [
+        {
+          name: 'phone',
+          label: 'Phone',
+          type: 'tel',
+          required: true,
+          hint: 'E.164, such as +5491155550000.',
+        },
+      ],
+      submitLabel: 'Suppress number',
+      submit: async ({ phone }, element) => {
+        const suppression = await api(`/admin/providers/${enc(providerId)}/suppressions`, {
+          method: 'POST',
+          body: { phone },
+        })
+        element.reset()
+        announce(`${suppression.phone} suppressed for provider ${providerId}.`)
+        list.reload()
+      },
+    }),
+    list,
+  )
+}
+
 // ——— Messages ————————————————————————————————————————————————————————————————————————
 
 /** The last search, kept in memory (never in the URL: a destination is a person's). */
@@ -691,6 +773,7 @@ const ROUTES = [
   [/^#\/providers\/([^/]+)\/clients$/, (id) => clientsPage(id)],
   [/^#\/providers\/([^/]+)\/subscriptions$/, (id) => subscriptionsPage(id)],
   [/^#\/providers\/([^/]+)\/recipients$/, (id) => recipientsPage(id)],
+  [/^#\/providers\/([^/]+)\/suppressions$/, (id) => suppressionsPage(id)],
   [/^#\/clients$/, () => clientsPage(null)],
   [/^#\/services$/, () => servicesPage()],
   [/^#\/messages\/([^/]+)$/, (id) => messagePage(id)],

@@ -251,6 +251,37 @@ describe('/console in Chromium', () => {
     expectClean(wide)
   })
 
+  it("suppresses numbers for a provider and lifts an operator's suppression", async () => {
+    const { page } = wide
+    const kept = `+54911${String(stamp).slice(-8)}`
+    const lifted = `+54911${String(stamp + 1).slice(-8)}`
+    await go(page, `#/providers/${PROVIDER_ID}/suppressions`, 'Suppressions of provider')
+    // Not a number: the API's field error beside the field.
+    await field(page, 'Phone').fill('not-a-number')
+    await page.getByRole('button', { name: 'Suppress number' }).click()
+    await expect.poll(() => field(page, 'Phone').getAttribute('aria-invalid')).toBe('true')
+    for (const phone of [kept, lifted]) {
+      await field(page, 'Phone').fill(phone)
+      await page.getByRole('button', { name: 'Suppress number' }).click()
+      await findRow(page, phone.replace('+', '\\+'))
+    }
+    await page.getByRole('button', { name: `Lift the suppression of ${lifted}` }).click()
+    await expect.poll(() => page.getByRole('row', { name: lifted.slice(1) }).count()).toBe(0)
+    await page.getByRole('row', { name: kept.slice(1) }).waitFor()
+    await snapshot(wide, 'suppressions')
+    // /Services would refuse it: the API lists it still.
+    const admin = await bearer('admin-client')
+    const listed = await fetch(`${portero.base}/admin/providers/${PROVIDER_ID}/suppressions`, {
+      headers: { authorization: `Bearer ${admin}` },
+    })
+    const phones = ((await listed.json()) as { items: { phone: string }[] }).items.map(
+      (s) => s.phone,
+    )
+    expect(phones).toContain(kept)
+    expect(phones).not.toContain(lifted)
+    expectClean(wide)
+  })
+
   it('follows the demo message to its end on its own page', async () => {
     const { page } = wide
     const token = await bearer('demo-client')
@@ -329,6 +360,7 @@ describe('/console in Chromium', () => {
       ['#/services', 'Services', 'services'],
       [`#/providers/${PROVIDER_ID}/subscriptions`, 'Subscriptions of provider', 'subscriptions'],
       ['#/providers/1001/recipients', 'Recipients of provider', 'recipients'],
+      [`#/providers/${PROVIDER_ID}/suppressions`, 'Suppressions of provider', 'suppressions'],
       ['#/messages', 'Messages', 'messages'],
       ['#/audit', 'Audit log', 'audit'],
     ]
