@@ -1,7 +1,16 @@
 // The operator console: sign-in, then one page per hash route (#/providers, #/messages/{id}, …).
 // Plain modules from this origin, no framework (docs/decisions.md): every page is built with the
 // DOM API from what the management API answers.
-import { api, clientId, signedIn, signIn, signOut, whenSignedOut, withQuery } from './api.js'
+import {
+  api,
+  ApiError,
+  clientId,
+  signedIn,
+  signIn,
+  signOut,
+  whenSignedOut,
+  withQuery,
+} from './api.js'
 import {
   actionButton,
   announce,
@@ -312,6 +321,11 @@ function clientActions(c, list, once) {
   return h(
     'div',
     { class: 'cell-actions' },
+    h(
+      'a',
+      { href: `#/clients/${enc(c.client_id)}/keys`, 'aria-label': `Keys of ${c.client_id}` },
+      'Keys',
+    ),
     actionButton(
       disable ? 'Disable' : 'Enable',
       async () => {
@@ -325,6 +339,106 @@ function clientActions(c, list, once) {
       { 'aria-label': `${disable ? 'Disable' : 'Enable'} client ${c.client_id}` },
     ),
     details,
+  )
+}
+
+// ——— A client's keys ————————————————————————————————————————————————————————————————
+
+/** A JWK, a list of them or a JWK set, as pasted: the `keys` the API takes. */
+function parseKeys(pasted) {
+  let value
+  try {
+    value = JSON.parse(pasted)
+  } catch {
+    throw new ApiError(400, {
+      detail: 'The keys are not JSON.',
+      errors: [{ path: 'keys', message: 'Paste a public JWK, a list of them or a JWK set.' }],
+    })
+  }
+  if (Array.isArray(value)) return value
+  if (Array.isArray(value?.keys)) return value.keys
+  return [value]
+}
+
+const KEYS_HINT =
+  'Public JWKs as JSON: one key, a list, or a JWK set ({"keys": [...]}). EC P-256, Ed25519 or ' +
+  'RSA, each with its own kid. Never a private key.'
+
+function clientKeysPage(id) {
+  const base = `/admin/clients/${enc(id)}/keys`
+  const list = pagedTable({
+    caption: `Public keys of client ${id}`,
+    empty: 'No keys: the client authenticates with its secret only.',
+    path: async () => ({ items: (await api(base)).keys }),
+    columns: [
+      ['Key id', (k) => k.kid],
+      ['Algorithm', (k) => k.alg],
+      ['Type', (k) => text([k.jwk.kty, k.jwk.crv].filter(Boolean).join(' '))],
+      ['Registered', (k) => time(k.created_at)],
+      ['Refused after', (k) => time(k.expires_at)],
+      [
+        'Actions',
+        (k) =>
+          actionButton(
+            'Remove',
+            async () => {
+              await api(`${base}/${enc(k.kid)}`, { method: 'DELETE' })
+              announce(`Key ${k.kid} of ${id} removed: assertions it signs are refused.`)
+              list.reload()
+            },
+            { 'aria-label': `Remove key ${k.kid}` },
+          ),
+      ],
+    ],
+  })
+  page(
+    `Keys of client ${id}`,
+    h('p', {}, link('#/clients', '← Clients')),
+    h(
+      'p',
+      {},
+      'The client may authenticate with an assertion signed by any key listed here ' +
+        '(private_key_jwt); its secret, if it has one, keeps working.',
+    ),
+    list,
+    h('h2', {}, 'Register keys'),
+    form({
+      fields: [
+        { name: 'keys', label: 'Keys to add', type: 'textarea', required: true, hint: KEYS_HINT },
+      ],
+      submitLabel: 'Register keys',
+      submit: async ({ keys }, element) => {
+        const added = parseKeys(keys)
+        await api(base, { method: 'POST', body: { keys: added } })
+        element.reset()
+        announce(`${added.length === 1 ? 'One key' : `${added.length} keys`} registered for ${id}.`)
+        list.reload()
+      },
+    }),
+    h('h2', {}, 'Rotate keys'),
+    form({
+      fields: [
+        { name: 'keys', label: 'New keys', type: 'textarea', required: true, hint: KEYS_HINT },
+        {
+          name: 'old_keys_valid_for',
+          label: 'Keys held now keep working for (seconds)',
+          type: 'number',
+          min: 0,
+          value: '86400',
+          hint: '0 removes them at once.',
+        },
+      ],
+      submitLabel: 'Rotate keys',
+      submit: async ({ keys, old_keys_valid_for }, element) => {
+        await api(base, {
+          method: 'PUT',
+          body: { keys: parseKeys(keys), old_keys_valid_for: Number(old_keys_valid_for || 0) },
+        })
+        element.reset()
+        announce(`Keys of ${id} rotated.`)
+        list.reload()
+      },
+    }),
   )
 }
 
@@ -774,6 +888,7 @@ const ROUTES = [
   [/^#\/providers\/([^/]+)\/subscriptions$/, (id) => subscriptionsPage(id)],
   [/^#\/providers\/([^/]+)\/recipients$/, (id) => recipientsPage(id)],
   [/^#\/providers\/([^/]+)\/suppressions$/, (id) => suppressionsPage(id)],
+  [/^#\/clients\/([^/]+)\/keys$/, (id) => clientKeysPage(id)],
   [/^#\/clients$/, () => clientsPage(null)],
   [/^#\/services$/, () => servicesPage()],
   [/^#\/messages\/([^/]+)$/, (id) => messagePage(id)],

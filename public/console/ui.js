@@ -52,9 +52,10 @@ let ids = 0
 const uid = (prefix) => `${prefix}-${++ids}`
 
 /**
- * A form of labelled fields. Each field: {name, label, type?, required?, value?, hint?, options?
- * (for select), choices? (checkboxes, a list), min?, max?}. `submit(values)` runs the request;
- * an ApiError's field errors are shown beside the fields they name, the rest above the button.
+ * A form of labelled fields. Each field: {name, label, type? (an input's, select or textarea),
+ * required?, value?, hint?, rows? (textarea), options? (select), choices? (checkboxes, a list),
+ * min?, max?}. `submit(values)` runs the request; an ApiError's field errors are shown beside the
+ * fields they name, the rest above the button.
  */
 export function form({ fields, submitLabel, submit, className = 'card' }) {
   const errorOf = new Map()
@@ -110,15 +111,17 @@ export function form({ fields, submitLabel, submit, className = 'card' }) {
               h('option', { value, selected: value === field.value }, text),
             ),
           )
-        : h('input', {
-            ...common,
-            type: field.type ?? 'text',
-            value: field.value,
-            min: field.min,
-            max: field.max,
-            autocomplete: field.autocomplete ?? 'off',
-            spellcheck: 'false',
-          })
+        : field.type === 'textarea'
+          ? h('textarea', { ...common, rows: field.rows ?? 6, spellcheck: 'false' }, field.value)
+          : h('input', {
+              ...common,
+              type: field.type ?? 'text',
+              value: field.value,
+              min: field.min,
+              max: field.max,
+              autocomplete: field.autocomplete ?? 'off',
+              spellcheck: 'false',
+            })
     controls.set(field.name, { element: control })
     element.append(
       h(

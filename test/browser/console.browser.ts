@@ -5,6 +5,7 @@
 // token signs out, nothing is loaded from another origin, and axe-core finds no serious or critical
 // violation on any page. Screenshots of every page at 360 and 1440 px go to test-artifacts/.
 /// <reference types="node" />
+import { generateKeyPairSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -219,6 +220,48 @@ describe('/console in Chromium', () => {
     expectClean(wide)
   })
 
+  it("registers, rotates and removes a client's public keys", async () => {
+    const { page } = wide
+    const jwk = (kid: string) => ({
+      ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
+      kid,
+    })
+    await go(page, `#/providers/${PROVIDER_ID}/clients`, `Clients of provider ${PROVIDER_ID}`)
+    await page.getByRole('link', { name: `Keys of ${CLIENT_ID}` }).click()
+    await page.getByRole('heading', { level: 1, name: `Keys of client ${CLIENT_ID}` }).waitFor()
+    await page.getByText('No keys').waitFor()
+
+    await field(page, 'Keys to add').fill('{ not json')
+    await page.getByRole('button', { name: 'Register keys' }).click()
+    await expect.poll(() => field(page, 'Keys to add').getAttribute('aria-invalid')).toBe('true')
+    await field(page, 'Keys to add').fill(JSON.stringify({ keys: [jwk('k1'), jwk('k2')] }))
+    await page.getByRole('button', { name: 'Register keys' }).click()
+    await page.getByRole('row', { name: /k2/ }).waitFor()
+    await page.getByRole('button', { name: 'Remove key k2' }).click()
+    await expect.poll(() => page.getByRole('row', { name: /k2/ }).count()).toBe(0)
+
+    await field(page, 'New keys').fill(JSON.stringify(jwk('k3')))
+    await page.getByLabel(/^Keys held now keep working for/).fill('3600')
+    await page.getByRole('button', { name: 'Rotate keys' }).click()
+    await page.getByRole('row', { name: /k3/ }).waitFor()
+    // k1 keeps working for the overlap: the list says until when.
+    await expect
+      .poll(() => page.getByRole('row', { name: /k1/ }).locator('time').count())
+      .toBeGreaterThan(1)
+    await snapshot(wide, 'client-keys')
+    const admin = await bearer('admin-client')
+    const held = (await (
+      await fetch(`${portero.base}/admin/clients/${CLIENT_ID}/keys`, {
+        headers: { authorization: `Bearer ${admin}` },
+      })
+    ).json()) as { keys: { kid: string; expires_at: string | null }[] }
+    expect(held.keys.map((k) => [k.kid, k.expires_at === null])).toEqual([
+      ['k1', false],
+      ['k3', true],
+    ])
+    expectClean(wide)
+  })
+
   it('creates a service and a subscription, and shows the service_token once', async () => {
     const { page } = wide
     await go(page, '#/services', 'Services')
@@ -357,6 +400,7 @@ describe('/console in Chromium', () => {
     await snapshot(narrow, 'providers')
     const pages: [string, string, string][] = [
       [`#/providers/${PROVIDER_ID}/clients`, 'Clients of provider', 'clients'],
+      [`#/clients/${CLIENT_ID}/keys`, 'Keys of client', 'client-keys'],
       ['#/services', 'Services', 'services'],
       [`#/providers/${PROVIDER_ID}/subscriptions`, 'Subscriptions of provider', 'subscriptions'],
       ['#/providers/1001/recipients', 'Recipients of provider', 'recipients'],
