@@ -457,6 +457,7 @@ function servicesPage() {
       ['Required', (s) => s.required_parameters.join(', ')],
       ['Enabled', (s) => (s.enabled ? 'yes' : 'no')],
       ['Created', (s) => time(s.created_at)],
+      ['Actions', (s) => serviceEditor(s, list)],
     ],
   })
   page(
@@ -494,6 +495,79 @@ function servicesPage() {
   )
 }
 
+const yesNo = [
+  ['true', 'yes'],
+  ['false', 'no'],
+]
+
+/** A service's row tool: every field PATCH /admin/services/{id} changes, filled in with today's. */
+function serviceEditor(s, list) {
+  return h(
+    'details',
+    { class: 'row-tools' },
+    h('summary', { 'aria-label': `Edit service ${s.id}` }, 'Edit'),
+    form({
+      className: 'compact',
+      fields: [
+        { name: 'name', label: `Name of service ${s.id}`, required: true, value: s.name },
+        { name: 'kind', label: 'Kind', required: true, value: s.kind },
+        {
+          name: 'allowed_channels',
+          label: 'Channels',
+          choices: ['sms', 'fcm'],
+          value: s.allowed_channels,
+        },
+        {
+          name: 'required_parameters',
+          label: 'Required parameters',
+          choices: ['destination', 'notification', 'advertisement', 'qr_code'],
+          value: s.required_parameters,
+        },
+        {
+          name: 'enabled',
+          label: 'Enabled',
+          type: 'select',
+          options: yesNo,
+          value: String(s.enabled),
+          hint: 'A disabled service is refused, and its queued deliveries fail.',
+        },
+        {
+          name: 'direct_numbers',
+          label: 'Direct numbers',
+          type: 'select',
+          options: yesNo,
+          value: String(s.direct_numbers),
+          hint: 'SMS to an E.164 number outside the recipients directory.',
+        },
+        {
+          name: 'direct_number_country_codes',
+          label: 'Country codes of direct numbers',
+          value: (s.direct_number_country_codes ?? []).join(', '),
+          hint: 'Such as 54, 52; empty: any.',
+        },
+      ],
+      submitLabel: `Save service ${s.id}`,
+      submit: async (values) => {
+        const codes = values.direct_number_country_codes.split(/[\s,]+/).filter(Boolean)
+        await api(`/admin/services/${enc(s.id)}`, {
+          method: 'PATCH',
+          body: {
+            name: values.name,
+            kind: values.kind,
+            allowed_channels: values.allowed_channels,
+            required_parameters: values.required_parameters,
+            enabled: values.enabled === 'true',
+            direct_numbers: values.direct_numbers === 'true',
+            direct_number_country_codes: codes.length ? codes : null,
+          },
+        })
+        announce(`Service ${s.id} saved.`)
+        list.reload()
+      },
+    }),
+  )
+}
+
 async function subscriptionsPage(providerId) {
   const once = h('div')
   const list = pagedTable({
@@ -511,6 +585,32 @@ async function subscriptionsPage(providerId) {
       ['Service', (s) => String(s.service_id)],
       ['Status', (s) => statusBadge(s.status)],
       ['Created', (s) => time(s.created_at)],
+      [
+        'Actions',
+        (s) =>
+          s.status === 'active'
+            ? actionButton(
+                'Rotate service_token',
+                async () => {
+                  const rotated = await api(
+                    `/admin/providers/${enc(providerId)}/subscriptions/${enc(s.service_id)}/token`,
+                    { method: 'POST' },
+                  )
+                  once.replaceChildren(
+                    secretPanel({
+                      title: `New service_token of provider ${providerId} for service ${s.service_id}`,
+                      note: 'Shown here this once. The old one is refused from now on.',
+                      value: rotated.service_token,
+                    }),
+                  )
+                  announce(`service_token for service ${s.service_id} rotated. Shown once.`)
+                  once.querySelector('h2')?.setAttribute('tabindex', '-1')
+                  once.querySelector('h2')?.focus()
+                },
+                { 'aria-label': `Rotate service_token for service ${s.service_id}` },
+              )
+            : '—',
+      ],
     ],
   })
   const mine = renderId

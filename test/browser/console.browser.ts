@@ -285,6 +285,62 @@ describe('/console in Chromium', () => {
     expectClean(wide)
   })
 
+  it("rotates a subscription's service_token, shown once, and edits the service", async () => {
+    const { page } = wide
+    const admin = await bearer('admin-client')
+    const read = async (path: string) =>
+      (await fetch(`${portero.base}${path}`, {
+        headers: { authorization: `Bearer ${admin}` },
+      }).then((r) => r.json())) as Record<string, unknown>
+    const tokenOf = async () =>
+      (
+        (await read(`/admin/providers/${PROVIDER_ID}/subscriptions`)).items as {
+          service_id: number
+          service_token: string
+        }[]
+      ).find((s) => s.service_id === SERVICE_ID)!.service_token
+    const before = await tokenOf()
+
+    await go(page, '#/services', 'Services')
+    await go(page, `#/providers/${PROVIDER_ID}/subscriptions`, `Subscriptions of provider`)
+    await page
+      .getByRole('button', { name: `Rotate service_token for service ${SERVICE_ID}` })
+      .click()
+    const rotated = (await page.locator('.once code.secret').textContent())!
+    expect(rotated).not.toBe(before)
+    expect(await tokenOf()).toBe(rotated)
+    await go(page, '#/services', 'Services')
+    await go(page, `#/providers/${PROVIDER_ID}/subscriptions`, `Subscriptions of provider`)
+    await page.getByRole('row', { name: new RegExp(String(SERVICE_ID)) }).waitFor()
+    expect(await page.content()).not.toContain(rotated)
+
+    await go(page, '#/services', 'Services')
+    const row = await findRow(page, `Console service ${stamp}`)
+    await row.getByText('Edit').click()
+    // An empty name: the API's field error, beside the field.
+    await row.getByLabel(`Name of service ${SERVICE_ID}`).fill('')
+    await row.getByRole('button', { name: `Save service ${SERVICE_ID}` }).click()
+    await expect
+      .poll(() => row.getByLabel(`Name of service ${SERVICE_ID}`).getAttribute('aria-invalid'))
+      .toBe('true')
+    await row.getByLabel(`Name of service ${SERVICE_ID}`).fill(`Console service ${stamp} v2`)
+    await row.getByLabel('fcm', { exact: true }).check()
+    await row.getByLabel(/^Direct numbers/).selectOption('true')
+    await row.getByLabel('Country codes of direct numbers').fill('54, 52')
+    await row.getByRole('button', { name: `Save service ${SERVICE_ID}` }).click()
+    await findRow(page, `Console service ${stamp} v2`)
+    await snapshot(wide, 'services')
+    const service = await read(`/admin/services/${SERVICE_ID}`)
+    expect(service).toMatchObject({
+      name: `Console service ${stamp} v2`,
+      allowed_channels: ['sms', 'fcm'],
+      direct_numbers: true,
+      direct_number_country_codes: ['54', '52'],
+      enabled: true,
+    })
+    expectClean(wide)
+  })
+
   it("lists the demo provider's recipients, read only", async () => {
     const { page } = wide
     await go(page, '#/providers/1001/recipients', 'Recipients of provider 1001')
