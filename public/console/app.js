@@ -981,6 +981,65 @@ function auditPage() {
   search(auditSearch)
 }
 
+// ——— Login locks ————————————————————————————————————————————————————————————————————
+
+function loginLocksPage() {
+  page(
+    'Login locks',
+    h(
+      'p',
+      {},
+      'Failed logins lock a client from the address that made them (10 a minute), and an ' +
+        'address for every client (20 a minute), for 60 s: the answer is 429. Portero keeps no ' +
+        'list of them; the audit log has every failure. Lift a lock here when a caller cannot ' +
+        'wait.',
+    ),
+    h(
+      'p',
+      {},
+      h(
+        'a',
+        { href: '#/audit', onclick: () => (auditSearch = { action: 'login.failed' }) },
+        'Failed logins in the audit log',
+      ),
+    ),
+    h('h2', {}, "Lift a client's locks"),
+    form({
+      fields: [
+        {
+          name: 'client_id',
+          label: 'Client id',
+          required: true,
+          hint: 'From every address at once.',
+        },
+      ],
+      submitLabel: 'Lift client locks',
+      submit: async ({ client_id }, element) => {
+        await api(`/admin/clients/${enc(client_id)}/login-locks`, { method: 'DELETE' })
+        element.reset()
+        announce(`Login locks of ${client_id} lifted.`)
+      },
+    }),
+    h('h2', {}, "Lift an address's lock"),
+    form({
+      fields: [
+        {
+          name: 'ip',
+          label: 'Address',
+          required: true,
+          hint: 'IPv4 or IPv6 (an IPv6 address lifts its /64).',
+        },
+      ],
+      submitLabel: 'Lift address lock',
+      submit: async ({ ip }, element) => {
+        await api(withQuery('/admin/login-locks', { ip }), { method: 'DELETE' })
+        element.reset()
+        announce(`Login lock of ${ip} lifted.`)
+      },
+    }),
+  )
+}
+
 // ——— Routing ————————————————————————————————————————————————————————————————————————
 
 const ROUTES = [
@@ -994,6 +1053,7 @@ const ROUTES = [
   [/^#\/messages\/([^/]+)$/, (id) => messagePage(id)],
   [/^#\/messages$/, () => messagesPage()],
   [/^#\/audit$/, () => auditPage()],
+  [/^#\/login-locks$/, () => loginLocksPage()],
   [/^#\/providers$/, () => providersPage()],
 ]
 
