@@ -1,7 +1,16 @@
 // The operator console: sign-in, then one page per hash route (#/providers, #/messages/{id}, …).
 // Plain modules from this origin, no framework (docs/decisions.md): every page is built with the
 // DOM API from what the management API answers.
-import { api, clientId, signedIn, signIn, signOut, whenSignedOut, withQuery } from './api.js'
+import {
+  api,
+  ApiError,
+  clientId,
+  signedIn,
+  signIn,
+  signOut,
+  whenSignedOut,
+  withQuery,
+} from './api.js'
 import {
   actionButton,
   announce,
@@ -121,6 +130,7 @@ function providersPage() {
             h('li', {}, link(`#/providers/${enc(p.id)}/clients`, 'Clients')),
             h('li', {}, link(`#/providers/${enc(p.id)}/subscriptions`, 'Subscriptions')),
             h('li', {}, link(`#/providers/${enc(p.id)}/recipients`, 'Recipients')),
+            h('li', {}, link(`#/providers/${enc(p.id)}/suppressions`, 'Suppressions')),
           ),
       ],
       [
@@ -311,6 +321,11 @@ function clientActions(c, list, once) {
   return h(
     'div',
     { class: 'cell-actions' },
+    h(
+      'a',
+      { href: `#/clients/${enc(c.client_id)}/keys`, 'aria-label': `Keys of ${c.client_id}` },
+      'Keys',
+    ),
     actionButton(
       disable ? 'Disable' : 'Enable',
       async () => {
@@ -324,6 +339,106 @@ function clientActions(c, list, once) {
       { 'aria-label': `${disable ? 'Disable' : 'Enable'} client ${c.client_id}` },
     ),
     details,
+  )
+}
+
+// ——— A client's keys ————————————————————————————————————————————————————————————————
+
+/** A JWK, a list of them or a JWK set, as pasted: the `keys` the API takes. */
+function parseKeys(pasted) {
+  let value
+  try {
+    value = JSON.parse(pasted)
+  } catch {
+    throw new ApiError(400, {
+      detail: 'The keys are not JSON.',
+      errors: [{ path: 'keys', message: 'Paste a public JWK, a list of them or a JWK set.' }],
+    })
+  }
+  if (Array.isArray(value)) return value
+  if (Array.isArray(value?.keys)) return value.keys
+  return [value]
+}
+
+const KEYS_HINT =
+  'Public JWKs as JSON: one key, a list, or a JWK set ({"keys": [...]}). EC P-256, Ed25519 or ' +
+  'RSA, each with its own kid. Never a private key.'
+
+function clientKeysPage(id) {
+  const base = `/admin/clients/${enc(id)}/keys`
+  const list = pagedTable({
+    caption: `Public keys of client ${id}`,
+    empty: 'No keys: the client authenticates with its secret only.',
+    path: async () => ({ items: (await api(base)).keys }),
+    columns: [
+      ['Key id', (k) => k.kid],
+      ['Algorithm', (k) => k.alg],
+      ['Type', (k) => text([k.jwk.kty, k.jwk.crv].filter(Boolean).join(' '))],
+      ['Registered', (k) => time(k.created_at)],
+      ['Refused after', (k) => time(k.expires_at)],
+      [
+        'Actions',
+        (k) =>
+          actionButton(
+            'Remove',
+            async () => {
+              await api(`${base}/${enc(k.kid)}`, { method: 'DELETE' })
+              announce(`Key ${k.kid} of ${id} removed: assertions it signs are refused.`)
+              list.reload()
+            },
+            { 'aria-label': `Remove key ${k.kid}` },
+          ),
+      ],
+    ],
+  })
+  page(
+    `Keys of client ${id}`,
+    h('p', {}, link('#/clients', '← Clients')),
+    h(
+      'p',
+      {},
+      'The client may authenticate with an assertion signed by any key listed here ' +
+        '(private_key_jwt); its secret, if it has one, keeps working.',
+    ),
+    list,
+    h('h2', {}, 'Register keys'),
+    form({
+      fields: [
+        { name: 'keys', label: 'Keys to add', type: 'textarea', required: true, hint: KEYS_HINT },
+      ],
+      submitLabel: 'Register keys',
+      submit: async ({ keys }, element) => {
+        const added = parseKeys(keys)
+        await api(base, { method: 'POST', body: { keys: added } })
+        element.reset()
+        announce(`${added.length === 1 ? 'One key' : `${added.length} keys`} registered for ${id}.`)
+        list.reload()
+      },
+    }),
+    h('h2', {}, 'Rotate keys'),
+    form({
+      fields: [
+        { name: 'keys', label: 'New keys', type: 'textarea', required: true, hint: KEYS_HINT },
+        {
+          name: 'old_keys_valid_for',
+          label: 'Keys held now keep working for (seconds)',
+          type: 'number',
+          min: 0,
+          value: '86400',
+          hint: '0 removes them at once.',
+        },
+      ],
+      submitLabel: 'Rotate keys',
+      submit: async ({ keys, old_keys_valid_for }, element) => {
+        await api(base, {
+          method: 'PUT',
+          body: { keys: parseKeys(keys), old_keys_valid_for: Number(old_keys_valid_for || 0) },
+        })
+        element.reset()
+        announce(`Keys of ${id} rotated.`)
+        list.reload()
+      },
+    }),
   )
 }
 
@@ -342,6 +457,7 @@ function servicesPage() {
       ['Required', (s) => s.required_parameters.join(', ')],
       ['Enabled', (s) => (s.enabled ? 'yes' : 'no')],
       ['Created', (s) => time(s.created_at)],
+      ['Actions', (s) => serviceEditor(s, list)],
     ],
   })
   page(
@@ -379,6 +495,79 @@ function servicesPage() {
   )
 }
 
+const yesNo = [
+  ['true', 'yes'],
+  ['false', 'no'],
+]
+
+/** A service's row tool: every field PATCH /admin/services/{id} changes, filled in with today's. */
+function serviceEditor(s, list) {
+  return h(
+    'details',
+    { class: 'row-tools' },
+    h('summary', { 'aria-label': `Edit service ${s.id}` }, 'Edit'),
+    form({
+      className: 'compact',
+      fields: [
+        { name: 'name', label: `Name of service ${s.id}`, required: true, value: s.name },
+        { name: 'kind', label: 'Kind', required: true, value: s.kind },
+        {
+          name: 'allowed_channels',
+          label: 'Channels',
+          choices: ['sms', 'fcm'],
+          value: s.allowed_channels,
+        },
+        {
+          name: 'required_parameters',
+          label: 'Required parameters',
+          choices: ['destination', 'notification', 'advertisement', 'qr_code'],
+          value: s.required_parameters,
+        },
+        {
+          name: 'enabled',
+          label: 'Enabled',
+          type: 'select',
+          options: yesNo,
+          value: String(s.enabled),
+          hint: 'A disabled service is refused, and its queued deliveries fail.',
+        },
+        {
+          name: 'direct_numbers',
+          label: 'Direct numbers',
+          type: 'select',
+          options: yesNo,
+          value: String(s.direct_numbers),
+          hint: 'SMS to an E.164 number outside the recipients directory.',
+        },
+        {
+          name: 'direct_number_country_codes',
+          label: 'Country codes of direct numbers',
+          value: (s.direct_number_country_codes ?? []).join(', '),
+          hint: 'Such as 54, 52; empty: any.',
+        },
+      ],
+      submitLabel: `Save service ${s.id}`,
+      submit: async (values) => {
+        const codes = values.direct_number_country_codes.split(/[\s,]+/).filter(Boolean)
+        await api(`/admin/services/${enc(s.id)}`, {
+          method: 'PATCH',
+          body: {
+            name: values.name,
+            kind: values.kind,
+            allowed_channels: values.allowed_channels,
+            required_parameters: values.required_parameters,
+            enabled: values.enabled === 'true',
+            direct_numbers: values.direct_numbers === 'true',
+            direct_number_country_codes: codes.length ? codes : null,
+          },
+        })
+        announce(`Service ${s.id} saved.`)
+        list.reload()
+      },
+    }),
+  )
+}
+
 async function subscriptionsPage(providerId) {
   const once = h('div')
   const list = pagedTable({
@@ -396,6 +585,32 @@ async function subscriptionsPage(providerId) {
       ['Service', (s) => String(s.service_id)],
       ['Status', (s) => statusBadge(s.status)],
       ['Created', (s) => time(s.created_at)],
+      [
+        'Actions',
+        (s) =>
+          s.status === 'active'
+            ? actionButton(
+                'Rotate service_token',
+                async () => {
+                  const rotated = await api(
+                    `/admin/providers/${enc(providerId)}/subscriptions/${enc(s.service_id)}/token`,
+                    { method: 'POST' },
+                  )
+                  once.replaceChildren(
+                    secretPanel({
+                      title: `New service_token of provider ${providerId} for service ${s.service_id}`,
+                      note: 'Shown here this once. The old one is refused from now on.',
+                      value: rotated.service_token,
+                    }),
+                  )
+                  announce(`service_token for service ${s.service_id} rotated. Shown once.`)
+                  once.querySelector('h2')?.setAttribute('tabindex', '-1')
+                  once.querySelector('h2')?.focus()
+                },
+                { 'aria-label': `Rotate service_token for service ${s.service_id}` },
+              )
+            : '—',
+      ],
     ],
   })
   const mine = renderId
@@ -468,6 +683,87 @@ function recipientsPage(providerId) {
         ['Created', (r) => time(r.created_at)],
       ],
     }),
+  )
+}
+
+// ——— Suppressions ————————————————————————————————————————————————————————————————————
+
+const SUPPRESSION_SOURCES = {
+  admin: 'an operator',
+  directory: 'opted out in the directory',
+  stop_reply: 'replied STOP',
+  sms_api_error: 'the SMS API refused it (21610)',
+}
+
+function suppressionsPage(providerId) {
+  const list = pagedTable({
+    caption: `Numbers suppressed for provider ${providerId}`,
+    empty: 'No number is suppressed.',
+    path: (cursor) =>
+      api(
+        withQuery(`/admin/providers/${enc(providerId)}/suppressions`, {
+          limit: PAGE_SIZE,
+          cursor,
+        }),
+      ),
+    columns: [
+      ['Phone', (s) => s.phone],
+      ['Source', (s) => SUPPRESSION_SOURCES[s.source] ?? s.source],
+      ['Scope', (s) => (s.all_providers ? 'every provider' : 'this provider')],
+      ['Since', (s) => time(s.created_at)],
+      [
+        'Actions',
+        // Only an operator's own can be lifted here: a STOP ends with START, an opt-out in the
+        // provider's own directory.
+        (s) =>
+          s.source === 'admin'
+            ? actionButton(
+                'Lift',
+                async () => {
+                  await api(`/admin/providers/${enc(providerId)}/suppressions/${enc(s.phone)}`, {
+                    method: 'DELETE',
+                  })
+                  announce(`${s.phone} may receive SMS from provider ${providerId} again.`)
+                  list.reload()
+                },
+                { 'aria-label': `Lift the suppression of ${s.phone}` },
+              )
+            : '—',
+      ],
+    ],
+  })
+  page(
+    `Suppressions of provider ${providerId}`,
+    h('p', {}, link('#/providers', '← Providers')),
+    h(
+      'p',
+      {},
+      '/Services refuses to send an SMS to any number listed here. Numbers are kept in their ' +
+        'canonical E.164 form.',
+    ),
+    h('h2', {}, 'Suppress a number'),
+    form({
+      fields: [
+        {
+          name: 'phone',
+          label: 'Phone',
+          type: 'tel',
+          required: true,
+          hint: 'E.164, such as +5491155550000.',
+        },
+      ],
+      submitLabel: 'Suppress number',
+      submit: async ({ phone }, element) => {
+        const suppression = await api(`/admin/providers/${enc(providerId)}/suppressions`, {
+          method: 'POST',
+          body: { phone },
+        })
+        element.reset()
+        announce(`${suppression.phone} suppressed for provider ${providerId}.`)
+        list.reload()
+      },
+    }),
+    list,
   )
 }
 
@@ -685,17 +981,79 @@ function auditPage() {
   search(auditSearch)
 }
 
+// ——— Login locks ————————————————————————————————————————————————————————————————————
+
+function loginLocksPage() {
+  page(
+    'Login locks',
+    h(
+      'p',
+      {},
+      'Failed logins lock a client from the address that made them (10 a minute), and an ' +
+        'address for every client (20 a minute), for 60 s: the answer is 429. Portero keeps no ' +
+        'list of them; the audit log has every failure. Lift a lock here when a caller cannot ' +
+        'wait.',
+    ),
+    h(
+      'p',
+      {},
+      h(
+        'a',
+        { href: '#/audit', onclick: () => (auditSearch = { action: 'login.failed' }) },
+        'Failed logins in the audit log',
+      ),
+    ),
+    h('h2', {}, "Lift a client's locks"),
+    form({
+      fields: [
+        {
+          name: 'client_id',
+          label: 'Client id',
+          required: true,
+          hint: 'From every address at once.',
+        },
+      ],
+      submitLabel: 'Lift client locks',
+      submit: async ({ client_id }, element) => {
+        await api(`/admin/clients/${enc(client_id)}/login-locks`, { method: 'DELETE' })
+        element.reset()
+        announce(`Login locks of ${client_id} lifted.`)
+      },
+    }),
+    h('h2', {}, "Lift an address's lock"),
+    form({
+      fields: [
+        {
+          name: 'ip',
+          label: 'Address',
+          required: true,
+          hint: 'IPv4 or IPv6 (an IPv6 address lifts its /64).',
+        },
+      ],
+      submitLabel: 'Lift address lock',
+      submit: async ({ ip }, element) => {
+        await api(withQuery('/admin/login-locks', { ip }), { method: 'DELETE' })
+        element.reset()
+        announce(`Login lock of ${ip} lifted.`)
+      },
+    }),
+  )
+}
+
 // ——— Routing ————————————————————————————————————————————————————————————————————————
 
 const ROUTES = [
   [/^#\/providers\/([^/]+)\/clients$/, (id) => clientsPage(id)],
   [/^#\/providers\/([^/]+)\/subscriptions$/, (id) => subscriptionsPage(id)],
   [/^#\/providers\/([^/]+)\/recipients$/, (id) => recipientsPage(id)],
+  [/^#\/providers\/([^/]+)\/suppressions$/, (id) => suppressionsPage(id)],
+  [/^#\/clients\/([^/]+)\/keys$/, (id) => clientKeysPage(id)],
   [/^#\/clients$/, () => clientsPage(null)],
   [/^#\/services$/, () => servicesPage()],
   [/^#\/messages\/([^/]+)$/, (id) => messagePage(id)],
   [/^#\/messages$/, () => messagesPage()],
   [/^#\/audit$/, () => auditPage()],
+  [/^#\/login-locks$/, () => loginLocksPage()],
   [/^#\/providers$/, () => providersPage()],
 ]
 

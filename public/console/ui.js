@@ -52,9 +52,10 @@ let ids = 0
 const uid = (prefix) => `${prefix}-${++ids}`
 
 /**
- * A form of labelled fields. Each field: {name, label, type?, required?, value?, hint?, options?
- * (for select), choices? (checkboxes, a list), min?, max?}. `submit(values)` runs the request;
- * an ApiError's field errors are shown beside the fields they name, the rest above the button.
+ * A form of labelled fields. Each field: {name, label, type? (an input's, select or textarea),
+ * required?, value?, hint?, rows? (textarea), options? (select), choices? (checkboxes, a list),
+ * min?, max?}. `submit(values)` runs the request; an ApiError's field errors are shown beside the
+ * fields they name, the rest above the button.
  */
 export function form({ fields, submitLabel, submit, className = 'card' }) {
   const errorOf = new Map()
@@ -110,15 +111,17 @@ export function form({ fields, submitLabel, submit, className = 'card' }) {
               h('option', { value, selected: value === field.value }, text),
             ),
           )
-        : h('input', {
-            ...common,
-            type: field.type ?? 'text',
-            value: field.value,
-            min: field.min,
-            max: field.max,
-            autocomplete: field.autocomplete ?? 'off',
-            spellcheck: 'false',
-          })
+        : field.type === 'textarea'
+          ? h('textarea', { ...common, rows: field.rows ?? 6, spellcheck: 'false' }, field.value)
+          : h('input', {
+              ...common,
+              type: field.type ?? 'text',
+              value: field.value,
+              min: field.min,
+              max: field.max,
+              autocomplete: field.autocomplete ?? 'off',
+              spellcheck: 'false',
+            })
     controls.set(field.name, { element: control })
     element.append(
       h(
@@ -243,7 +246,9 @@ export function secretPanel({ title, note, value }) {
 
 /**
  * A table of a list the API pages with cursors. `path(cursor)` names a page; `columns` are
- * [header, item => cell]. Shows loading, empty and error states, and Next/First page buttons.
+ * [header, item => cell]. Shows loading, empty and error states, and First, Previous and Next page
+ * buttons: the API's cursors only go forward, so the cursors of the pages already seen are kept
+ * here, in a stack, to go back.
  */
 export function pagedTable({ caption, path, columns, empty }) {
   const captionId = uid('caption')
@@ -265,7 +270,13 @@ export function pagedTable({ caption, path, columns, empty }) {
   )
   const state = h('p', { class: 'state', 'aria-live': 'polite' })
   const first = h('button', { type: 'button', class: 'secondary', hidden: true }, 'First page')
+  const previous = h(
+    'button',
+    { type: 'button', class: 'secondary', hidden: true },
+    'Previous page',
+  )
   const next = h('button', { type: 'button', hidden: true }, 'Next page')
+  const position = h('span', { class: 'hint', hidden: true })
   const wrapper = h(
     'section',
     { class: 'list' },
@@ -275,14 +286,18 @@ export function pagedTable({ caption, path, columns, empty }) {
       table,
     ),
     state,
-    h('div', { class: 'actions pager' }, first, next),
+    h('div', { class: 'actions pager' }, first, previous, next, position),
   )
   let nextCursor = null
+  /** The cursors of the pages before the one shown, oldest first (undefined: the first page). */
+  let earlier = []
+  let current
 
   async function load(cursor) {
     state.textContent = 'Loading…'
     state.className = 'state'
     next.hidden = true
+    previous.hidden = true
     table.setAttribute('aria-busy', 'true')
     try {
       const page = await path(cursor)
@@ -299,21 +314,35 @@ export function pagedTable({ caption, path, columns, empty }) {
       )
       state.textContent = page.items.length === 0 ? empty : ''
       nextCursor = page.next_cursor ?? null
+      current = cursor
       next.hidden = !nextCursor
-      first.hidden = !cursor
+      previous.hidden = earlier.length === 0
+      first.hidden = earlier.length < 2
+      position.hidden = earlier.length === 0 && !nextCursor
+      position.textContent = `Page ${earlier.length + 1}`
     } catch (err) {
       body.replaceChildren()
       state.textContent = err.message
       state.className = 'state form-error'
+      // Back to the page shown before this one, whose cursor is the stack's last.
+      previous.hidden = earlier.length === 0
       if (err instanceof ApiError) announce(err.message, 'error')
     } finally {
       table.removeAttribute('aria-busy')
     }
   }
 
-  next.addEventListener('click', () => load(nextCursor))
-  first.addEventListener('click', () => load(undefined))
-  wrapper.reload = () => load(undefined)
+  next.addEventListener('click', () => {
+    earlier.push(current)
+    load(nextCursor)
+  })
+  previous.addEventListener('click', () => load(earlier.pop()))
+  const restart = () => {
+    earlier = []
+    load(undefined)
+  }
+  first.addEventListener('click', restart)
+  wrapper.reload = restart
   load(undefined)
   return wrapper
 }

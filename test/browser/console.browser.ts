@@ -5,17 +5,23 @@
 // token signs out, nothing is loaded from another origin, and axe-core finds no serious or critical
 // violation on any page. Screenshots of every page at 360 and 1440 px go to test-artifacts/.
 /// <reference types="node" />
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { generateKeyPairSync } from 'node:crypto'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readCredentials, seededClient } from '../e2e/server.ts'
-import { ARTIFACTS, guardedPage, launchChromium, type GuardedPage } from './chromium.ts'
-
-const portero = inject('portero')
-const CONSOLE = `${portero.base}/console/`
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+import { guardedPage, launchChromium, type GuardedPage } from './chromium.ts'
+import {
+  bearer,
+  CONSOLE,
+  expectClean,
+  field,
+  findRow,
+  go,
+  portero,
+  signIn,
+  snapshot,
+  tokenFor,
+} from './console.ts'
 const stamp = Date.now()
 const PROVIDER_ID = `9${String(stamp).slice(-8)}`
 const CLIENT_ID = `console-${stamp}`
@@ -34,93 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
 })
-
-/** Chromium logs every 4xx answer to fetch; the console shows those itself. Anything else counts. */
-const unexpected = (errors: string[]) =>
-  errors.filter(
-    (e) => !/^Failed to load resource: the server responded with a status of 4\d\d/.test(e),
-  )
-
-function expectClean(p: GuardedPage) {
-  expect(p.foreign).toEqual([])
-  expect(unexpected(p.errors)).toEqual([])
-}
-
-async function tokenFor(id: string, secret: string, scope?: string): Promise<Response> {
-  return fetch(`${portero.base}/oauth/token`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${btoa(`${id}:${secret}`)}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: `grant_type=client_credentials${scope ? `&scope=${scope}` : ''}`,
-  })
-}
-
-async function bearer(id: string, scope?: string): Promise<string> {
-  const { secret } = seededClient(id)
-  const answer = (await (await tokenFor(id, secret, scope)).json()) as { access_token: string }
-  return answer.access_token
-}
-
-/** axe-core, evaluated in the page by the DevTools protocol (the page's CSP allows no injection). */
-async function axeCheck(page: Page, name: string) {
-  if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.evaluate(AXE)
-  // A string, evaluated as is: the test's TypeScript knows no DOM.
-  const violations = await page.evaluate<string[]>(`(async () => {
-    const results = await window.axe.run(document, { resultTypes: ['violations'] })
-    return results.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', '))
-  })()`)
-  expect(violations, name).toEqual([])
-}
-
-/** The page's accessibility check and its screenshot at this width. */
-async function snapshot(p: GuardedPage, name: string) {
-  await p.page
-    .locator('[aria-busy]')
-    .first()
-    .waitFor({ state: 'detached' })
-    .catch(() => {})
-  await axeCheck(p.page, name)
-  const width = p.page.viewportSize()!.width
-  await p.page.screenshot({ path: join(ARTIFACTS, `console-${name}-${width}.png`), fullPage: true })
-  // Only a table may be wider than the screen, and it scrolls inside its own box.
-  const overflow = await p.page.evaluate<number>(
-    'document.documentElement.scrollWidth - document.documentElement.clientWidth',
-  )
-  expect(overflow, `${name} at ${width} px scrolls sideways`).toBeLessThanOrEqual(0)
-}
-
-async function signIn(page: Page, id: string, secret: string) {
-  await page.goto(CONSOLE)
-  await field(page, 'Client id').fill(id)
-  await field(page, 'Client secret').fill(secret)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-}
-
-/** The control labelled `label`, marked "(optional)" or not. */
-const field = (page: Page, label: string) =>
-  page.getByLabel(new RegExp(`^${label}( \\(optional\\))?$`))
-
-/** The row naming `text`, following "Next page" until it shows (lists are ordered by id). */
-async function findRow(page: Page, text: string) {
-  const row = page.getByRole('row', { name: new RegExp(text) })
-  const next = page.getByRole('button', { name: 'Next page' })
-  await page.locator('table[aria-busy]').waitFor({ state: 'detached' })
-  while (!(await row.isVisible()) && (await next.isVisible())) {
-    await next.click()
-    await page.locator('table[aria-busy]').waitFor({ state: 'detached' })
-  }
-  await row.waitFor()
-  return row
-}
-
-async function go(page: Page, hash: string, heading: string) {
-  await page.evaluate(`location.hash = ${JSON.stringify(hash)}`)
-  await page.getByRole('heading', { level: 1, name: heading }).waitFor()
-}
 
 describe('/console in Chromium', () => {
   it('is served from this origin under its own strict CSP', async () => {
@@ -219,6 +138,48 @@ describe('/console in Chromium', () => {
     expectClean(wide)
   })
 
+  it("registers, rotates and removes a client's public keys", async () => {
+    const { page } = wide
+    const jwk = (kid: string) => ({
+      ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
+      kid,
+    })
+    await go(page, `#/providers/${PROVIDER_ID}/clients`, `Clients of provider ${PROVIDER_ID}`)
+    await page.getByRole('link', { name: `Keys of ${CLIENT_ID}` }).click()
+    await page.getByRole('heading', { level: 1, name: `Keys of client ${CLIENT_ID}` }).waitFor()
+    await page.getByText('No keys').waitFor()
+
+    await field(page, 'Keys to add').fill('{ not json')
+    await page.getByRole('button', { name: 'Register keys' }).click()
+    await expect.poll(() => field(page, 'Keys to add').getAttribute('aria-invalid')).toBe('true')
+    await field(page, 'Keys to add').fill(JSON.stringify({ keys: [jwk('k1'), jwk('k2')] }))
+    await page.getByRole('button', { name: 'Register keys' }).click()
+    await page.getByRole('row', { name: /k2/ }).waitFor()
+    await page.getByRole('button', { name: 'Remove key k2' }).click()
+    await expect.poll(() => page.getByRole('row', { name: /k2/ }).count()).toBe(0)
+
+    await field(page, 'New keys').fill(JSON.stringify(jwk('k3')))
+    await page.getByLabel(/^Keys held now keep working for/).fill('3600')
+    await page.getByRole('button', { name: 'Rotate keys' }).click()
+    await page.getByRole('row', { name: /k3/ }).waitFor()
+    // k1 keeps working for the overlap: the list says until when.
+    await expect
+      .poll(() => page.getByRole('row', { name: /k1/ }).locator('time').count())
+      .toBeGreaterThan(1)
+    await snapshot(wide, 'client-keys')
+    const admin = await bearer('admin-client')
+    const held = (await (
+      await fetch(`${portero.base}/admin/clients/${CLIENT_ID}/keys`, {
+        headers: { authorization: `Bearer ${admin}` },
+      })
+    ).json()) as { keys: { kid: string; expires_at: string | null }[] }
+    expect(held.keys.map((k) => [k.kid, k.expires_at === null])).toEqual([
+      ['k1', false],
+      ['k3', true],
+    ])
+    expectClean(wide)
+  })
+
   it('creates a service and a subscription, and shows the service_token once', async () => {
     const { page } = wide
     await go(page, '#/services', 'Services')
@@ -242,12 +203,99 @@ describe('/console in Chromium', () => {
     expectClean(wide)
   })
 
+  it("rotates a subscription's service_token, shown once, and edits the service", async () => {
+    const { page } = wide
+    const admin = await bearer('admin-client')
+    const read = async (path: string) =>
+      (await fetch(`${portero.base}${path}`, {
+        headers: { authorization: `Bearer ${admin}` },
+      }).then((r) => r.json())) as Record<string, unknown>
+    const tokenOf = async () =>
+      (
+        (await read(`/admin/providers/${PROVIDER_ID}/subscriptions`)).items as {
+          service_id: number
+          service_token: string
+        }[]
+      ).find((s) => s.service_id === SERVICE_ID)!.service_token
+    const before = await tokenOf()
+
+    await go(page, '#/services', 'Services')
+    await go(page, `#/providers/${PROVIDER_ID}/subscriptions`, `Subscriptions of provider`)
+    await page
+      .getByRole('button', { name: `Rotate service_token for service ${SERVICE_ID}` })
+      .click()
+    const rotated = (await page.locator('.once code.secret').textContent())!
+    expect(rotated).not.toBe(before)
+    expect(await tokenOf()).toBe(rotated)
+    await go(page, '#/services', 'Services')
+    await go(page, `#/providers/${PROVIDER_ID}/subscriptions`, `Subscriptions of provider`)
+    await page.getByRole('row', { name: new RegExp(String(SERVICE_ID)) }).waitFor()
+    expect(await page.content()).not.toContain(rotated)
+
+    await go(page, '#/services', 'Services')
+    const row = await findRow(page, `Console service ${stamp}`)
+    await row.getByText('Edit').click()
+    // An empty name: the API's field error, beside the field.
+    await row.getByLabel(`Name of service ${SERVICE_ID}`).fill('')
+    await row.getByRole('button', { name: `Save service ${SERVICE_ID}` }).click()
+    await expect
+      .poll(() => row.getByLabel(`Name of service ${SERVICE_ID}`).getAttribute('aria-invalid'))
+      .toBe('true')
+    await row.getByLabel(`Name of service ${SERVICE_ID}`).fill(`Console service ${stamp} v2`)
+    await row.getByLabel('fcm', { exact: true }).check()
+    await row.getByLabel(/^Direct numbers/).selectOption('true')
+    await row.getByLabel('Country codes of direct numbers').fill('54, 52')
+    await row.getByRole('button', { name: `Save service ${SERVICE_ID}` }).click()
+    await findRow(page, `Console service ${stamp} v2`)
+    await snapshot(wide, 'services')
+    const service = await read(`/admin/services/${SERVICE_ID}`)
+    expect(service).toMatchObject({
+      name: `Console service ${stamp} v2`,
+      allowed_channels: ['sms', 'fcm'],
+      direct_numbers: true,
+      direct_number_country_codes: ['54', '52'],
+      enabled: true,
+    })
+    expectClean(wide)
+  })
+
   it("lists the demo provider's recipients, read only", async () => {
     const { page } = wide
     await go(page, '#/providers/1001/recipients', 'Recipients of provider 1001')
     await page.getByRole('row', { name: new RegExp(portero.userId) }).waitFor()
     expect(await page.locator('main form').count()).toBe(0)
     await snapshot(wide, 'recipients')
+    expectClean(wide)
+  })
+
+  it("suppresses numbers for a provider and lifts an operator's suppression", async () => {
+    const { page } = wide
+    const kept = `+54911${String(stamp).slice(-8)}`
+    const lifted = `+54911${String(stamp + 1).slice(-8)}`
+    await go(page, `#/providers/${PROVIDER_ID}/suppressions`, 'Suppressions of provider')
+    // Not a number: the API's field error beside the field.
+    await field(page, 'Phone').fill('not-a-number')
+    await page.getByRole('button', { name: 'Suppress number' }).click()
+    await expect.poll(() => field(page, 'Phone').getAttribute('aria-invalid')).toBe('true')
+    for (const phone of [kept, lifted]) {
+      await field(page, 'Phone').fill(phone)
+      await page.getByRole('button', { name: 'Suppress number' }).click()
+      await findRow(page, phone.replace('+', '\\+'))
+    }
+    await page.getByRole('button', { name: `Lift the suppression of ${lifted}` }).click()
+    await expect.poll(() => page.getByRole('row', { name: lifted.slice(1) }).count()).toBe(0)
+    await page.getByRole('row', { name: kept.slice(1) }).waitFor()
+    await snapshot(wide, 'suppressions')
+    // /Services would refuse it: the API lists it still.
+    const admin = await bearer('admin-client')
+    const listed = await fetch(`${portero.base}/admin/providers/${PROVIDER_ID}/suppressions`, {
+      headers: { authorization: `Bearer ${admin}` },
+    })
+    const phones = ((await listed.json()) as { items: { phone: string }[] }).items.map(
+      (s) => s.phone,
+    )
+    expect(phones).toContain(kept)
+    expect(phones).not.toContain(lifted)
     expectClean(wide)
   })
 
@@ -326,9 +374,11 @@ describe('/console in Chromium', () => {
     await snapshot(narrow, 'providers')
     const pages: [string, string, string][] = [
       [`#/providers/${PROVIDER_ID}/clients`, 'Clients of provider', 'clients'],
+      [`#/clients/${CLIENT_ID}/keys`, 'Keys of client', 'client-keys'],
       ['#/services', 'Services', 'services'],
       [`#/providers/${PROVIDER_ID}/subscriptions`, 'Subscriptions of provider', 'subscriptions'],
       ['#/providers/1001/recipients', 'Recipients of provider', 'recipients'],
+      [`#/providers/${PROVIDER_ID}/suppressions`, 'Suppressions of provider', 'suppressions'],
       ['#/messages', 'Messages', 'messages'],
       ['#/audit', 'Audit log', 'audit'],
     ]
