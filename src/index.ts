@@ -107,7 +107,7 @@ export default {
       messagesPurged: purgeOldMessages(env, now),
       recordsRepublished: republishLaggingRecords({ db: env.DB, cache: env.CACHE, now }),
       smsReconciled: reconcileSms(env, now),
-      fcmTokensPruned: pruneStaleFcmTokens(
+      staleDevicesPruned: pruneStaleFcmTokens(
         env.DB,
         new Date(now.getTime() - FCM_TOKEN_MAX_AGE_DAYS * DAY_MS),
         FCM_PRUNE_BATCH,

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { createScheduledController } from 'cloudflare:test'
 import { decodeJwt } from 'jose'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import worker from '../../src/index.ts'
 import { eventuallyAudited } from '../helpers/audit.ts'
 import { createClient } from '../helpers/clients.ts'
@@ -287,5 +287,22 @@ describe('scheduled clean-up', () => {
       .bind(expired, live)
       .all<{ jti: string }>()
     expect(results.map((r) => r.jti)).toEqual([live])
+  })
+
+  it('logs how much each part did, every count readable (none taken for a secret)', async () => {
+    const lines: string[] = []
+    vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line))
+    vi.spyOn(console, 'error').mockImplementation((line: string) => void lines.push(line))
+    await worker.scheduled(
+      createScheduledController({ scheduledTime: new Date(), cron: '7 * * * *' }),
+      env,
+    )
+    const line = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'scheduled clean-up')
+    expect(line).toBeDefined()
+    const counts = Object.entries(line).filter(
+      ([key]) => !['level', 'message', 'time'].includes(key),
+    )
+    expect(counts.length).toBeGreaterThan(5)
+    for (const [key, value] of counts) expect(value, key).not.toBe('[redacted]')
   })
 })
