@@ -131,6 +131,7 @@ function providersPage() {
             h('li', {}, link(`#/providers/${enc(p.id)}/subscriptions`, 'Subscriptions')),
             h('li', {}, link(`#/providers/${enc(p.id)}/recipients`, 'Recipients')),
             h('li', {}, link(`#/providers/${enc(p.id)}/suppressions`, 'Suppressions')),
+            h('li', {}, link(`#/providers/${enc(p.id)}/webhooks`, 'Webhooks')),
           ),
       ],
       [
@@ -767,6 +768,96 @@ function suppressionsPage(providerId) {
   )
 }
 
+// ——— Webhooks ————————————————————————————————————————————————————————————————————————
+
+function webhooksPage(providerId) {
+  page(
+    `Webhook endpoints of provider ${providerId}`,
+    h('p', {}, link('#/providers', '← Providers')),
+    h(
+      'p',
+      {},
+      'Read only: a provider registers, changes and re-enables its own endpoints through ' +
+        '/webhooks. Secrets are never shown.',
+    ),
+    pagedTable({
+      caption: `Webhook endpoints of provider ${providerId}`,
+      empty: 'No webhook endpoints.',
+      path: (cursor) =>
+        api(
+          withQuery(`/admin/providers/${enc(providerId)}/webhooks`, { limit: PAGE_SIZE, cursor }),
+        ),
+      columns: [
+        ['URL', (e) => e.url],
+        ['Events', (e) => e.event_types.join(', ')],
+        ['Status', (e) => statusBadge(e.enabled ? 'enabled' : 'disabled')],
+        [
+          'Disabled',
+          (e) => (e.enabled ? '—' : [text(e.disabled_reason), ' ', time(e.disabled_at)]),
+        ],
+        ['Consecutive failures', (e) => String(e.consecutive_failures)],
+        [
+          'Attempts',
+          (e) =>
+            h(
+              'a',
+              {
+                href: `#/providers/${enc(providerId)}/webhooks/${enc(e.id)}`,
+                'aria-label': `Attempts and dead events of ${e.url}`,
+              },
+              'Attempts',
+            ),
+        ],
+      ],
+    }),
+  )
+}
+
+function attemptsTable(providerId, endpointId, { caption, empty, outcome }) {
+  return pagedTable({
+    caption,
+    empty,
+    path: (cursor) =>
+      api(
+        withQuery(`/admin/providers/${enc(providerId)}/webhooks/${enc(endpointId)}/attempts`, {
+          limit: PAGE_SIZE,
+          cursor,
+          outcome,
+        }),
+      ),
+    columns: [
+      ['Attempted', (a) => time(a.attempted_at)],
+      ['Event', (a) => text(a.event_type)],
+      ['Event id', (a) => a.event_id],
+      ['Attempt', (a) => String(a.attempt)],
+      ['HTTP status', (a) => text(a.http_status)],
+      ['Error', (a) => text(a.error)],
+      ['Duration', (a) => `${a.duration_ms} ms`],
+      ['Outcome', (a) => statusBadge(a.outcome)],
+      ['Next attempt', (a) => time(a.next_attempt_at)],
+    ],
+  })
+}
+
+function webhookEndpointPage(providerId, endpointId) {
+  page(
+    `Webhook endpoint ${endpointId}`,
+    h('p', {}, link(`#/providers/${enc(providerId)}/webhooks`, '← Webhook endpoints')),
+    h('h2', {}, 'Recent attempts'),
+    attemptsTable(providerId, endpointId, {
+      caption: 'Recent attempts, newest first',
+      empty: 'No attempts yet.',
+    }),
+    h('h2', {}, 'Dead events'),
+    h('p', {}, 'Events given up on after their last attempt: this endpoint will not receive them.'),
+    attemptsTable(providerId, endpointId, {
+      caption: 'Dead events, newest first',
+      empty: 'No dead events.',
+      outcome: 'dead',
+    }),
+  )
+}
+
 // ——— Messages ————————————————————————————————————————————————————————————————————————
 
 /** The last search, kept in memory (never in the URL: a destination is a person's). */
@@ -1047,6 +1138,8 @@ const ROUTES = [
   [/^#\/providers\/([^/]+)\/subscriptions$/, (id) => subscriptionsPage(id)],
   [/^#\/providers\/([^/]+)\/recipients$/, (id) => recipientsPage(id)],
   [/^#\/providers\/([^/]+)\/suppressions$/, (id) => suppressionsPage(id)],
+  [/^#\/providers\/([^/]+)\/webhooks$/, (id) => webhooksPage(id)],
+  [/^#\/providers\/([^/]+)\/webhooks\/([^/]+)$/, (id, ep) => webhookEndpointPage(id, ep)],
   [/^#\/clients\/([^/]+)\/keys$/, (id) => clientKeysPage(id)],
   [/^#\/clients$/, () => clientsPage(null)],
   [/^#\/services$/, () => servicesPage()],

@@ -156,6 +156,7 @@ const PATH_PARAMETERS = {
   serviceId: 'The service id.',
   file: "The picture's file name: `{id}.{ext}`.",
   kid: "The key's `kid` (URL-encoded).",
+  endpointId: "The webhook endpoint's id (`ep_…`).",
 }
 
 /**

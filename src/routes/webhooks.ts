@@ -18,7 +18,13 @@ import type { AppEnv } from '../http/app-env.ts'
 import { requireScope } from '../http/auth.ts'
 import { webhookDeps } from '../http/deps.ts'
 import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
-import { badCursor, PageQuery, toPage } from '../http/paging.ts'
+import { PageQuery } from '../http/paging.ts'
+import {
+  ENDPOINT_ID,
+  webhookAttemptPage,
+  webhookEndpointPage,
+  webhookEndpointView as view,
+} from '../http/webhooks.ts'
 import {
   json,
   jsonBody,
@@ -37,15 +43,10 @@ import {
 import {
   deleteWebhookEndpoint,
   findWebhookEndpoint,
-  listWebhookAttempts,
-  listWebhookEndpoints,
-  type WebhookAttempt,
   type WebhookEndpoint,
 } from '../storage/webhooks.ts'
 
 export const webhooks = new OpenApiApp()
-
-const ENDPOINT_ID = /^ep_[0-9a-f]{32}$/
 
 const Url = z
   .string({ error: 'url is required' })
@@ -79,39 +80,6 @@ export const SecretRotation = z.strictObject({
     .default(DEFAULT_SECRET_OVERLAP_SECONDS)
     .meta({ description: 'How long the current secret keeps signing too (default 24 h).' }),
 })
-
-function view(e: WebhookEndpoint) {
-  return {
-    id: e.id,
-    url: e.url,
-    event_types: e.eventTypes,
-    enabled: e.enabled,
-    disabled_reason: e.disabledReason,
-    disabled_at: e.disabledAt,
-    consecutive_failures: e.consecutiveFailures,
-    previous_secret_valid_until:
-      e.sealedPreviousSecret && e.previousSecretUntil !== null
-        ? new Date(e.previousSecretUntil * 1000).toISOString()
-        : null,
-    created_at: e.createdAt,
-    updated_at: e.updatedAt,
-  }
-}
-
-function attemptView(a: WebhookAttempt) {
-  return {
-    id: a.id,
-    event_id: a.eventId,
-    event_type: a.eventType,
-    attempt: a.attempt,
-    attempted_at: a.attemptedAt,
-    http_status: a.httpStatus,
-    error: a.error,
-    duration_ms: a.durationMs,
-    outcome: a.outcome,
-    next_attempt_at: a.nextAttemptAt,
-  }
-}
 
 function providerOf(c: Context<AppEnv>): string {
   const { providerId } = c.get('auth')
@@ -188,12 +156,9 @@ const list = createRoute({
 
 webhooks.openapi(list, async (c) => {
   const { limit, cursor } = c.req.valid('query')
-  if (cursor !== undefined && !ENDPOINT_ID.test(cursor)) throw badCursor()
-  const rows = await listWebhookEndpoints(c.env.DB, providerOf(c), {
-    after: cursor,
-    limit: limit + 1,
-  })
-  return c.json(toPage(rows, limit, (e) => e.id, view, new URL(c.req.url)))
+  return c.json(
+    await webhookEndpointPage(c.env.DB, providerOf(c), limit, cursor, new URL(c.req.url)),
+  )
 })
 
 const read = createRoute({
@@ -293,11 +258,6 @@ const attempts = createRoute({
 
 webhooks.openapi(attempts, async (c) => {
   const { limit, cursor } = c.req.valid('query')
-  if (cursor !== undefined && !/^[1-9]\d{0,15}$/.test(cursor)) throw badCursor()
   const endpoint = await ownEndpoint(c)
-  const rows = await listWebhookAttempts(c.env.DB, endpoint.id, {
-    before: cursor === undefined ? undefined : Number(cursor),
-    limit: limit + 1,
-  })
-  return c.json(toPage(rows, limit, (a) => String(a.id), attemptView, new URL(c.req.url)))
+  return c.json(await webhookAttemptPage(c.env.DB, endpoint.id, limit, cursor, new URL(c.req.url)))
 })

@@ -534,20 +534,24 @@ type AttemptRow = {
   next_attempt_at: string | null
 }
 
-/** A page of the endpoint's attempts, newest first, before attempt id `before`. */
+/**
+ * A page of the endpoint's attempts, newest first, before attempt id `before`; with `outcome`,
+ * only those that ended so (`dead`: the last attempt at each event dead for this endpoint).
+ */
 export async function listWebhookAttempts(
   db: D1Database,
   endpointId: string,
-  { before, limit }: { before?: number; limit: number },
+  { before, limit, outcome }: { before?: number; limit: number; outcome?: WebhookAttemptOutcome },
 ): Promise<WebhookAttempt[]> {
   const { results } = await db
     .prepare(
       `SELECT a.id, a.event_id, a.endpoint_id, e.type AS event_type, a.attempt, a.attempted_at,
          a.http_status, a.error, a.duration_ms, a.outcome, a.next_attempt_at
        FROM webhook_attempts a LEFT JOIN webhook_events e ON e.id = a.event_id
-       WHERE a.endpoint_id = ?1 AND a.id < ?2 ORDER BY a.id DESC LIMIT ?3`,
+       WHERE a.endpoint_id = ?1 AND a.id < ?2 AND (?4 IS NULL OR a.outcome = ?4)
+       ORDER BY a.id DESC LIMIT ?3`,
     )
-    .bind(endpointId, before ?? Number.MAX_SAFE_INTEGER, limit)
+    .bind(endpointId, before ?? Number.MAX_SAFE_INTEGER, limit, outcome ?? null)
     .all<AttemptRow>()
   return results.map((r) => ({
     id: r.id,

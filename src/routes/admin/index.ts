@@ -9,6 +9,7 @@ import { clientKeys } from './client-keys.ts'
 import { clients } from './clients.ts'
 import { loginLocks } from './login-locks.ts'
 import { messages } from './messages.ts'
+import { providerWebhooks } from './provider-webhooks.ts'
 import { providers } from './providers.ts'
 import { services } from './services.ts'
 
@@ -17,6 +18,7 @@ export const admin = new OpenApiApp()
 // Authentication first: only a call that passed it is recorded as an operator's action.
 admin.use('*', auditRefusedAdminCalls(), requireScope(SCOPES.admin), auditAdminActions())
 admin.route('/providers', providers)
+admin.route('/providers', providerWebhooks)
 admin.route('/clients', clients)
 admin.route('/clients', clientKeys)
 admin.route('/services', services)
