@@ -140,19 +140,10 @@ async function send(
     lastError = OPERATOR_FAULT_TEXT
   }
   if (result.retryable) {
-    const delay = backoff(message.attempts, result.retryAfterSeconds)
-    const at = deps.now()
-    await changeDeliveryStatus(deps, {
-      kind: 'retry',
-      deliveryId: delivery.id,
-      at,
-      error: lastError,
-      nextAttemptAt: epochSeconds(at) + delay,
-      // A timeout, a lost connection or a 5xx does not say the channel refused it: where the
-      // channel can tell, the next attempt asks first.
-      inDoubt: notifier.findAccepted !== undefined,
-    })
-    message.retry({ delaySeconds: delay })
+    // A timeout, a lost connection or a 5xx does not say the channel refused it: where the
+    // channel can tell, the next attempt asks first.
+    const inDoubt = notifier.findAccepted !== undefined
+    await retryLater(deps, message, delivery.id, lastError, result.retryAfterSeconds, inDoubt)
     return
   }
   await changeDeliveryStatus(deps, {
@@ -210,18 +201,30 @@ async function settleAttemptInDoubt(
     })
     error = OPERATOR_FAULT_TEXT
   }
-  const delay = backoff(message.attempts, found.retryAfterSeconds)
+  await retryLater(deps, message, delivery.id, error, found.retryAfterSeconds, true)
+  return false
+}
+
+/** Queued again with backoff (honouring the channel's Retry-After), and the message retried. */
+async function retryLater(
+  deps: ConsumerDeps,
+  message: Message<unknown>,
+  deliveryId: string,
+  error: string,
+  retryAfterSeconds: number | undefined,
+  inDoubt: boolean,
+): Promise<void> {
+  const delay = backoff(message.attempts, retryAfterSeconds)
   const at = deps.now()
   await changeDeliveryStatus(deps, {
     kind: 'retry',
-    deliveryId: delivery.id,
+    deliveryId,
     at,
     error,
     nextAttemptAt: epochSeconds(at) + delay,
-    inDoubt: true,
+    inDoubt,
   })
   message.retry({ delaySeconds: delay })
-  return false
 }
 
 /** The recipients directory learns from permanent failures, so the next send is not attempted. */
