@@ -1,7 +1,8 @@
 // The audit trail of /admin: each change an operator makes is one row; calls refused before the
 // caller was authenticated are counted through the audit queue.
 import type { Context, MiddlewareHandler } from 'hono'
-import { matchedRoutes, routePath } from 'hono/route'
+import { routePath } from 'hono/route'
+import { routePattern } from './access-log.ts'
 import type { AppEnv } from './app-env.ts'
 import { insertAuditEvent } from '../storage/audit-events.ts'
 import { clientIp } from './client-auth.ts'
@@ -29,7 +30,7 @@ export function auditAdminActions(): MiddlewareHandler<AppEnv> {
     const named = c.get('adminAction')
     const status = c.res.status
     const event = {
-      action: named?.action ?? `${c.req.method} ${routePattern(c)}`,
+      action: named?.action ?? `${c.req.method} ${auditedRoute(c)}`,
       outcome: status < 400 ? 'success' : 'failure',
       actor: c.get('auth')?.clientId ?? null,
       target: named?.target ?? null,
@@ -57,17 +58,16 @@ export function auditRefusedAdminCalls(): MiddlewareHandler<AppEnv> {
       action: 'admin.refused',
       outcome: 'failure',
       actor: null,
-      target: `${c.req.method} ${routePattern(c)}`,
+      target: `${c.req.method} ${auditedRoute(c)}`,
       detail: { status: c.res.status },
     })
   }
 }
 
 /**
- * The pattern of the route the request was for (`/admin/clients/:id`), from the router: the most
- * specific route serving this method, else the middleware's own (`/admin/*`). Never caller input.
+ * The pattern of the route the request was for (`/admin/clients/:id`): the access log's, else the
+ * middleware's own (`/admin/*`) for a path no route serves. Never caller input.
  */
-function routePattern(c: Context<AppEnv>): string {
-  const routes = matchedRoutes(c)
-  return routes.findLast((route) => route.method !== 'ALL')?.path ?? routePath(c)
+function auditedRoute(c: Context<AppEnv>): string {
+  return routePattern(c) ?? routePath(c)
 }
