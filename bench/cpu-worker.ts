@@ -25,6 +25,9 @@ import { decodePicture } from '../src/domain/pictures.ts'
 import { MAX_SEND_QUOTA } from '../src/domain/quotas.ts'
 import { sha256Hex } from '../src/encoding.ts'
 import { sendShardName } from '../src/domain/admission.ts'
+import { newMessageId } from '../src/domain/message-ids.ts'
+import { insertMessage } from '../src/storage/messages.ts'
+import { shardDatabaseIn, statementsOf } from '../src/storage/shard-database.ts'
 import { publishClientRecord, type ClientRecord } from '../src/storage/client-records.ts'
 import { forgetEdgeState } from '../src/storage/edge-state.ts'
 import { tokenHash, writeCachedToken } from '../src/storage/token-cache.ts'
@@ -251,23 +254,47 @@ export default {
     await measure('local D1 binding: INSERT of one row (wall time)', () =>
       env.DB.prepare('INSERT INTO bench (value) VALUES (?)').bind('row').run(),
     )
-    // A shard of its own, with quotas no run reaches: each call counts one message and commits.
-    const shard = env.SEND_SHARDS.getByName(sendShardName('bench-cpu', null))
+    // A shard of its own, with quotas no run reaches: each call counts one message and stores it
+    // (one message, one delivery, its timeline and outbox marks) in one transaction.
+    const shard = env.SEND_SHARDS.getByName(sendShardName('1', null))
+    const shardDb = shardDatabaseIn(env.SEND_SHARDS, sendShardName('1', null))
     const unlimited = {
       perMinute: MAX_SEND_QUOTA,
       perDay: MAX_SEND_QUOTA,
       perDestinationHour: MAX_SEND_QUOTA,
     }
-    await measure('local Durable Object binding: send shard admit (wall time)', () =>
-      shard.admit({
-        providerId: 'bench-cpu',
-        shards: 1,
+    await measure('local Durable Object binding: send shard accept (wall time)', () => {
+      const message = {
+        id: newMessageId('1', null),
+        providerId: '1',
+        serviceId: 1,
         idempotencyKey: null,
         requestHash: 'bench',
-        destinationKey: 'bench',
-        quotas: unlimited,
-      }),
-    )
+        destination: 'bench',
+        createdAt: new Date().toISOString(),
+      }
+      const delivery = {
+        id: crypto.randomUUID(),
+        part: 'notification' as const,
+        channel: 'sms' as const,
+        address: '+5491155550000',
+        title: 'Turno',
+        body: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
+        link: null,
+      }
+      const insert = insertMessage(shardDb, message, [delivery])
+      return shard.accept(
+        {
+          providerId: '1',
+          shards: 1,
+          idempotencyKey: null,
+          requestHash: 'bench',
+          destinationKey: 'bench',
+          quotas: unlimited,
+        },
+        { lookup: [], insert: statementsOf(insert.statements) },
+      )
+    })
     const roundTrips = await probeRoutes(env, ctx, probe)
     const life = await probeMessageLife(env, probe)
     return Response.json({ figures, roundTrips, life } satisfies CpuReport)

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util'
 import { experimental_readRawConfig, unstable_readConfig, type Unstable_Config } from 'wrangler'
 import { issuerProblem } from '../src/http/misconfiguration.ts'
-import { CLEAN_UP_CRON, RECOVERY_CRON } from '../src/queue/sweeper.ts'
+import { CLEAN_UP_CRON } from '../src/queue/schedule.ts'
 import { dryRunBundle, formatBundleSize } from './bundle-size.ts'
 
 /** The gzipped bundle's limit in KiB (decisions.md D23). */
@@ -230,14 +230,11 @@ export function checkEnvironment(
   const webhookDeadLetters = consumer(vars.WEBHOOK_DEAD_LETTER_QUEUE_NAME)
   if (!webhookDeadLetters)
     fail('queues.consumers', 'has no consumer of the webhook dead-letter queue')
-  // The cron triggers (inherited unless an environment declares its own): the delivery recovery
-  // every minute and the clean-up (decisions.md D10), or neither ever runs.
+  // The cron trigger (inherited unless an environment declares its own): the clean-up, or it
+  // never runs. Deliveries need none: the send shards' alarms tend them (decisions.md D32).
   const crons = target.triggers?.crons ?? []
-  for (const [cron, what] of [
-    [RECOVERY_CRON, 'the delivery recovery'],
-    [CLEAN_UP_CRON, 'the clean-up'],
-  ] as const) {
-    if (!crons.includes(cron)) fail('triggers.crons', `lacks "${cron}": ${what} would never run`)
+  if (!crons.includes(CLEAN_UP_CRON)) {
+    fail('triggers.crons', `lacks "${CLEAN_UP_CRON}": the clean-up would never run`)
   }
   const shared = [...queueNames(target)].filter((q) => others.some((o) => queueNames(o).has(q)))
   for (const queue of shared) {

@@ -4,7 +4,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { getPlatformProxy, unstable_readConfig } from 'wrangler'
-import { LEASE_SECONDS } from '../src/queue/consumer.ts'
 import { DEV_CREDENTIALS, ensureDevVars, keepPrivate, STAND_IN_PORT } from './dev-vars.ts'
 import { startLocalCron } from './local-cron.ts'
 import {
@@ -116,11 +115,11 @@ for (const server of servers) {
 }
 
 await Promise.all([waitFor(`${STAND_IN}/_control/received`), waitFor(`${BASE}/healthz`)])
-// wrangler dev fires no cron trigger: the delivery recovery and the clean-up run on wrangler.toml's
-// schedule all the same (docs/development.md "Running locally").
+// wrangler dev fires no cron trigger: the clean-up runs on wrangler.toml's schedule all the same
+// (docs/development.md "Running locally"). The send shards' alarms run in wrangler dev as deployed.
 const crons =
   unstable_readConfig({ config: 'wrangler.toml' }, { hideWarnings: true }).triggers.crons ?? []
-stopCron = startLocalCron({ base: BASE, crons, leaseSeconds: LEASE_SECONDS })
+stopCron = startLocalCron({ base: BASE, crons })
 // For tools and end-to-end tests that drive this local system: what the banner says, as JSON.
 writeFileSync(
   DEV_CREDENTIALS,

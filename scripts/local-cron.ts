@@ -1,19 +1,13 @@
 // `npm start`'s cron triggers: `wrangler dev` fires none, so the Worker's scheduled handler (the
-// delivery recovery every minute, the clean-up every five) would never run locally. Started with
-// `--test-scheduled`, wrangler dev runs it on `GET /__scheduled?cron=…`; this calls that on
-// wrangler.toml's schedule, as Cloudflare would.
+// clean-up every five minutes) would never run locally. Started with `--test-scheduled`, wrangler
+// dev runs it on `GET /__scheduled?cron=…`; this calls that on wrangler.toml's schedule, as
+// Cloudflare would. (Deliveries need no cron: the send shards' alarms run in wrangler dev too.)
 
 export type LocalCronOptions = {
   /** Where `wrangler dev --test-scheduled` listens, e.g. http://localhost:8787. */
   base: string
   /** wrangler.toml's `[triggers] crons`. */
   crons: readonly string[]
-  /**
-   * The dispatch consumer's lease (src/queue/consumer.ts LEASE_SECONDS): one more run when every
-   * lease taken before the start has run out, so what a stopped process stranded is taken up
-   * within a lease of the restart rather than at the next minute.
-   */
-  leaseSeconds: number
   fetch?: typeof globalThis.fetch
   now?: () => Date
   log?: (message: string) => void
@@ -41,14 +35,12 @@ export function cronFires(cron: string, at: Date): boolean {
 }
 
 /**
- * Runs the scheduled handler for every cron at once (what ran while nothing did), again once the
- * leases taken before the start have run out, then at the start of each minute for the crons due
- * then. Returns a function that stops it.
+ * Runs the scheduled handler for every cron at once (what ran while nothing did), then at the
+ * start of each minute for the crons due then. Returns a function that stops it.
  */
 export function startLocalCron({
   base,
   crons,
-  leaseSeconds,
   fetch = globalThis.fetch,
   now = () => new Date(),
   log = (message) => console.log(message),
@@ -86,8 +78,6 @@ export function startLocalCron({
   }
 
   void run(crons)
-  const everyMinute = crons.filter((cron) => cron.trim().split(/\s+/)[0] === '*')
-  after((leaseSeconds + 1) * 1000, () => void run(everyMinute))
   nextMinute()
   return () => {
     stopped = true

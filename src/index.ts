@@ -1,5 +1,5 @@
-// The Worker's entry point: HTTP requests, the dispatch, audit and webhook queues, the delivery
-// recovery every minute and the five-minute clean-up.
+// The Worker's entry point: HTTP requests, the dispatch, audit and webhook queues, the five-minute
+// clean-up, and the send shards' Durable Object class with its alarm.
 import { app } from './app.ts'
 import {
   loadAuditRetentionDays,
@@ -16,21 +16,43 @@ import { createSmsNotifier } from './channels/sms.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
 import { purgeMessagesBefore } from './queue/message-retention.ts'
-import { reconcileStaleSms } from './queue/sms-reconciler.ts'
-import { RECOVERY_CRON, sweepOverdueDeliveries } from './queue/sweeper.ts'
+import { tendSendShard } from './queue/shard-alarm.ts'
 import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-consumer.ts'
 import { sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
+import { SendShard as SendShardState } from './shards/send-shard.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
-import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from './storage/early-receipts.ts'
 import { FCM_TOKEN_MAX_AGE_DAYS, pruneStaleFcmTokens } from './storage/recipients.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
+import { shardDatabaseIn } from './storage/shard-database.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Recipients whose stale FCM tokens one run prunes, the longest unrefreshed first. */
 const FCM_PRUNE_BATCH = 500
 
-// The Durable Object classes wrangler.toml binds (durable_objects, migrations).
-export { SendShard } from './shards/send-shard.ts'
+/**
+ * The Durable Object class wrangler.toml binds (durable_objects, migrations): a provider's send
+ * shard (src/shards/send-shard.ts), whose alarm does src/queue/shard-alarm.ts's work.
+ */
+export class SendShard extends SendShardState {
+  protected override async tend(now: Date): Promise<number | null> {
+    const { env } = this
+    const sms = loadChannelConfig(env).sms
+    return tendSendShard({
+      shard: this.database,
+      name: this.name,
+      db: env.DB,
+      dispatch: env.DISPATCH_QUEUE,
+      webhooks: env.WEBHOOK_QUEUE,
+      metrics: env.METRICS,
+      sms: sms ? createSmsNotifier(sms) : undefined,
+      retentionDays: () => loadMessageRetentionDays(env),
+      now,
+    })
+  }
+}
+
+/** A send shard's database by its name. */
+const shardsOf = (env: Env) => (name: string) => shardDatabaseIn(env.SEND_SHARDS, name)
 
 export default {
   fetch: app.fetch,
@@ -43,7 +65,7 @@ export default {
         const notifiers = createNotifiers(loadChannelConfig(env), env.CACHE)
         const deps = {
           db: env.DB,
-          webhooks: env.WEBHOOK_QUEUE,
+          shards: shardsOf(env),
           metrics: env.METRICS,
           notifiers,
           now: () => new Date(),
@@ -52,8 +74,7 @@ export default {
       }
       case env.DEAD_LETTER_QUEUE_NAME:
         return consumeDeadLetters(batch, {
-          db: env.DB,
-          webhooks: env.WEBHOOK_QUEUE,
+          shards: shardsOf(env),
           metrics: env.METRICS,
           now: () => new Date(),
         })
@@ -81,24 +102,15 @@ export default {
     }
   },
 
-  // wrangler.toml [triggers]. Every minute (RECOVERY_CRON, decisions.md D10): overdue deliveries
-  // (a consumer died holding the lease) go back to the queue, and receipts that waited for their
-  // message sid are applied once it is recorded, or dropped when it never was. Every five minutes
-  // (any other cron): revocation rows are useless once their token has expired, stranded webhook
-  // events go back to the queue, audit events leave after AUDIT_RETENTION_DAYS and messages (their
-  // deliveries, timelines and webhook events with them) after MESSAGE_RETENTION_DAYS, every
+  // wrangler.toml [triggers], every five minutes (src/queue/schedule.ts): revocation rows are
+  // useless once their token has expired, stranded webhook events go back to the queue, audit
+  // events leave after AUDIT_RETENTION_DAYS and the admin index rows and webhook events of
+  // messages after MESSAGE_RETENTION_DAYS (the messages leave their shards by alarm), every
   // revocation's tombstone is confirmed, every client's edge record D1 changed and KV may not
-  // hold is published again (decisions.md D35), SMS deliveries whose receipts were lost are read
-  // from the SMS API (decisions.md D27), and FCM tokens not registered for 270 days are dropped
-  // (decisions.md D12).
+  // hold is published again (decisions.md D35), and FCM tokens not registered for 270 days are
+  // dropped (decisions.md D12).
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
-    if (controller.cron === RECOVERY_CRON) {
-      return settleAll('scheduled recovery', {
-        requeued: sweepOverdueDeliveries(env.DB, env.DISPATCH_QUEUE, now, env.METRICS),
-        earlyReceipts: settleEarlyReceipts(env, now),
-      })
-    }
     return settleAll('scheduled clean-up', {
       purged: deleteExpiredRevocations(env.DB, now),
       auditPurged: purgeOldAuditEvents(env, now),
@@ -106,7 +118,6 @@ export default {
       webhooksRequeued: sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
       messagesPurged: purgeOldMessages(env, now),
       recordsRepublished: republishLaggingRecords({ db: env.DB, cache: env.CACHE, now }),
-      smsReconciled: reconcileSms(env, now),
       staleDevicesPruned: pruneStaleFcmTokens(
         env.DB,
         new Date(now.getTime() - FCM_TOKEN_MAX_AGE_DAYS * DAY_MS),
@@ -129,30 +140,6 @@ async function settleAll(message: string, parts: Record<string, Promise<number>>
   )
   log(failed ? 'error' : 'info', message, counts)
   if (failed) throw failed.reason
-}
-
-/** Early receipts applied now that their sid is recorded, then those expired: how many left. */
-async function settleEarlyReceipts(env: Env, now: Date): Promise<number> {
-  const applied = await applyWaitingReceipts({
-    db: env.DB,
-    webhooks: env.WEBHOOK_QUEUE,
-    metrics: env.METRICS,
-    now,
-  })
-  return applied + (await deleteExpiredEarlyReceipts(env.DB, now))
-}
-
-/** SMS deliveries whose receipts were lost, moved to the status the SMS API reports. */
-async function reconcileSms(env: Env, now: Date): Promise<number> {
-  const config = loadChannelConfig(env).sms
-  const sms = config ? createSmsNotifier(config) : undefined
-  return reconcileStaleSms({
-    db: env.DB,
-    webhooks: env.WEBHOOK_QUEUE,
-    metrics: env.METRICS,
-    sms,
-    now,
-  })
 }
 
 async function purgeOldAuditEvents(env: Env, now: Date): Promise<number> {

@@ -17,6 +17,11 @@ export type OutboundMessage = {
   link?: string
   /** Public URL of a picture (decisions.md D19): FCM's notification image, or an MMS MediaUrl. */
   pictureUrl?: string
+  /**
+   * The send shard the delivery lives in (decisions.md D32): the SMS API's status callbacks name
+   * it, so each receipt goes straight to it.
+   */
+  shard?: string
 }
 
 /** Why a permanent failure happened, when the recipient directory should act on it. */

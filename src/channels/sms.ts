@@ -203,7 +203,7 @@ export function createSmsNotifier({
             To: message.to,
             ...sender,
             Body: smsText(message),
-            StatusCallback: statusCallbackUrl,
+            StatusCallback: statusCallbackFor(statusCallbackUrl, message.shard),
             // Twilio sends an MMS when MediaUrl is set (decisions.md D19); it fetches the URL
             // itself.
             ...(message.pictureUrl ? { MediaUrl: message.pictureUrl } : {}),
@@ -421,4 +421,9 @@ function describeTwilioError(status: number, code: number | undefined, message: 
   if (code !== undefined) detail += `, Twilio error ${code}`
   if (typeof message === 'string' && message !== '') detail += `: ${truncate(message)}`
   return detail
+}
+
+/** The status-callback URL of one SMS: the receipts route, naming the send shard of its delivery. */
+export function statusCallbackFor(url: string, shard: string | undefined): string {
+  return shard === undefined ? url : `${url}?shard=${encodeURIComponent(shard)}`
 }

@@ -1,6 +1,7 @@
 // Admitting a /Services message (decisions.md D32): its Idempotency-Key and the provider's send
 // quotas, decided together by the provider's send shard in one transaction, so that of N parallel
 // requests with R messages left exactly min(N, R) are accepted and a key's retries count once.
+import type { SqlOutcome, SqlStatement } from '../storage/shard-database.ts'
 import {
   findQuotaRefusal,
   SPAN_SECONDS,
@@ -59,6 +60,7 @@ export function shardIndexFor(destinationKey: string, shards: number): number {
  * several (`index` from 0, shardIndexFor).
  */
 export function sendShardName(providerId: string, index: number | null): string {
+  // What storage/shard-database.ts SEND_SHARD_NAME accepts.
   return index === null ? `provider:${providerId}` : `provider:${providerId}:${index}`
 }
 
@@ -113,10 +115,32 @@ export function decideGrant(
   }
 }
 
+/**
+ * A message to store if admitted, as statements for the shard's database (src/storage/
+ * shard-database.ts): `lookup` finds the message an Idempotency-Key was used for (empty without
+ * a key), `insert` writes the new one.
+ */
+export type Acceptance = { lookup: SqlStatement[]; insert: SqlStatement[] }
+
+export type AcceptanceResult =
+  /** Admitted and stored: `insert`'s outcomes. */
+  | { outcome: 'stored'; outcomes: SqlOutcome[] }
+  /** The key's message is stored already, admitted before: `lookup`'s outcomes. */
+  | { outcome: 'found'; outcomes: SqlOutcome[] }
+  | { outcome: 'conflict' }
+  | { outcome: 'over_quota'; refusal: QuotaRefusal }
+
 /** A provider's send shard as the Worker calls it (src/shards/send-shard.ts). */
 export interface SendShardApi {
-  admit(admission: Admission): Promise<AdmissionResult>
-  /** Drops what the shard keeps of a provider that was deleted. */
+  /**
+   * Admits a /Services message and stores it, in one transaction: a key's message found by
+   * `lookup` is answered as it is, counting nothing; otherwise the quotas and the key decide,
+   * and only an admitted message is inserted.
+   */
+  accept(admission: Admission, acceptance: Acceptance): Promise<AcceptanceResult>
+  /** Runs statements on the shard's database in one transaction (src/storage/shard-database.ts). */
+  run(statements: SqlStatement[]): Promise<SqlOutcome[]>
+  /** Drops everything the shard keeps of a provider that was deleted. */
   forget(): Promise<void>
 }
 

@@ -4,17 +4,18 @@
 import type { DeliveryReceipt } from '../channel.ts'
 import { notFound } from '../errors.ts'
 import { log } from '../log.ts'
-import type { DeliveryStatus, LifecycleDeps } from '../storage/delivery-lifecycle.ts'
+import type { DeliveryStatus } from '../storage/delivery-lifecycle.ts'
 import {
   applyReceipt,
   keepEarlyReceipt,
   readEarlyReceipt,
   selectEarlyReceipt,
+  type ReceiptDeps as ApplyDeps,
 } from '../storage/early-receipts.ts'
 import { selectSmsDeliveryBySid } from '../storage/messages.ts'
 
-export type ReceiptDeps = LifecycleDeps & {
-  now: Date
+/** `shard`: the send shard the status-callback URL names, where the SMS's delivery lives. */
+export type ReceiptDeps = ApplyDeps & {
   /** How many receipts may wait for their sid at once (MAX_EARLY_RECEIPTS unless a test says). */
   maxWaiting?: number
 }
@@ -41,18 +42,23 @@ export async function recordSmsReceipt(
   deps: ReceiptDeps,
   receipt: DeliveryReceipt,
 ): Promise<ReceiptResult> {
-  const { db } = deps
-  const find = selectSmsDeliveryBySid(db, receipt.messageSid)
+  const { shard } = deps
+  const find = selectSmsDeliveryBySid(shard, receipt.messageSid)
   const keep =
     receipt.outcome === 'progress'
       ? []
       : [
-          keepEarlyReceipt(db, { ...receipt, outcome: receipt.outcome }, deps.now, deps.maxWaiting),
-          selectEarlyReceipt(db, receipt.messageSid),
+          keepEarlyReceipt(
+            shard,
+            { ...receipt, outcome: receipt.outcome },
+            deps.now,
+            deps.maxWaiting,
+          ),
+          selectEarlyReceipt(shard, receipt.messageSid),
         ]
   // The delivery is looked up after the keep, in the same transaction: either finds what the other
   // misses.
-  const results = await db.batch([...keep, ...find.statements])
+  const results = await shard.batch([...keep, ...find.statements])
   const delivery = find.read(results.slice(keep.length))
   if (!delivery) {
     if (receipt.outcome === 'progress' || readEarlyReceipt(results[1])) {

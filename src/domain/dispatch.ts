@@ -1,9 +1,9 @@
 // Accepting a /Services request (decisions.md D9–D13): check the caller, service and
-// subscription, resolve the destination, refuse a suppressed number, have the provider's send
-// shard admit the message (its quotas and Idempotency-Key, decisions.md D32), write the message to
-// the D1 outbox, then enqueue its deliveries after the response. The response waits on a batch of
-// D1 reads, the shard's call and a batch of D1 writes.
-// Then reading a message back: its deliveries, and one status for the whole message.
+// subscription, resolve the destination, refuse a suppressed number, then have the provider's send
+// shard admit the message (its quotas and Idempotency-Key) and store it, in one call and one
+// transaction (decisions.md D32), and enqueue its deliveries after the response. The response
+// waits on a batch of D1 reads and the shard's call.
+// Then reading a message back from its shard: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
 import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
 import type { Channel, MessageStatus } from '../channel.ts'
@@ -19,6 +19,12 @@ import {
   type Part,
   type StoredMessage,
 } from '../storage/messages.ts'
+import { statementsOf, toResults } from '../storage/shard-database.ts'
+import {
+  listIndexedMessages,
+  type MessageFilter,
+  type MessageKey,
+} from '../storage/message-index.ts'
 import { selectSendSettings } from '../storage/providers.ts'
 import { selectRecipient, type Recipient } from '../storage/recipients.ts'
 import { selectServiceById, type Service } from '../storage/services.ts'
@@ -26,7 +32,8 @@ import { selectSubscriptionByToken } from '../storage/subscriptions.ts'
 import { selectSuppression, type Suppression } from '../storage/suppressions.ts'
 import { drawQrCodes, type PartRequest, type ServicesRequest } from './dispatch-request.ts'
 import { pictureDigest, planPictures, storePictures, type PictureDeps } from './pictures.ts'
-import { shardIndexFor, type SendShardApi } from './admission.ts'
+import { sendShardName, shardIndexFor, type SendShardApi } from './admission.ts'
+import { messageHome, newMessageId } from './message-ids.ts'
 import { destinationKey, effectiveQuotas, quotaExceeded, type SendQuotas } from './quotas.ts'
 import { canonicalPhone, E164 } from '../utils/e164.ts'
 
@@ -37,8 +44,10 @@ export type DispatchDeps = {
   channels: ReadonlySet<Channel>
   /** The deployment's default send quotas; a provider may have its own. */
   quotas: SendQuotas
-  /** One of a provider's send shards (src/shards/send-shard.ts; admission.ts shardIndexFor). */
-  shardOf: (providerId: string, shard: { index: number; of: number }) => SendShardApi
+  /** A send shard by its name (admission.ts sendShardName; src/shards/send-shard.ts). */
+  shardOf: (name: string) => SendShardApi
+  /** The database of a send shard by its name (src/storage/shard-database.ts). */
+  shardDatabase: (name: string) => D1Database
   now: Date
   /** Where pictures are published (decisions.md D19). */
   pictures: Omit<PictureDeps, 'now'>
@@ -91,9 +100,6 @@ export async function acceptDispatch(
     readBatch(deps.db, {
       service: selectServiceById(deps.db, request.serviceId),
       subscription: selectSubscriptionByToken(deps.db, request.serviceToken),
-      earlier: idempotencyKey
-        ? selectMessageByIdempotencyKey(deps.db, providerId, idempotencyKey)
-        : null,
       recipient: to ? selectRecipient(deps.db, providerId, to) : null,
       suppression: to && bySms ? selectSuppression(deps.db, providerId, to) : null,
       settings: selectSendSettings(deps.db, providerId),
@@ -128,11 +134,13 @@ export async function acceptDispatch(
       throw new AppError('channel_not_configured', detail)
     }
   }
-  if (stored.earlier) return replay(stored.earlier, requestHash)
-
   const destination = request.destination!
+  const subject = destinationKey(destination, stored.recipient?.phone ?? null)
+  const shards = stored.settings.sendShards
+  const index = shards > 1 ? shardIndexFor(subject, shards) : null
+  const shardName = sendShardName(providerId, index)
   const message: Message = {
-    id: crypto.randomUUID(),
+    id: newMessageId(providerId, index),
     providerId: request.providerId,
     serviceId: request.serviceId,
     idempotencyKey,
@@ -158,40 +166,47 @@ export async function acceptDispatch(
   if (stored.suppression && parts.some((p) => p.channel === 'sms')) {
     throw suppressed(stored.suppression)
   }
-  // Last: a request refused for any other reason is not what the quota is telling about.
-  const subject = destinationKey(destination, stored.recipient?.phone ?? null)
-  const shards = stored.settings.sendShards
-  const shard = deps.shardOf(providerId, { index: shardIndexFor(subject, shards), of: shards })
-  const admission = await shard.admit({
-    providerId,
-    shards,
-    idempotencyKey,
-    requestHash,
-    destinationKey: subject,
-    quotas: effectiveQuotas(deps.quotas, stored.settings.quotas),
-  })
-  if (admission.outcome === 'over_quota') throw quotaExceeded(admission.refusal)
-  if (admission.outcome === 'conflict') throw conflictingKey()
-
-  // Only a request that will be accepted stores its pictures, before the rows that point to them.
+  // A request that may be accepted stores its pictures before the rows that point to them. Should
+  // the shard refuse it (quotas, a reused key), they stay unused until they expire.
   await storePictures(pictureDeps, pictures.writes)
-  const deliveries = await insertMessage(deps.db, message, parts)
-  if (!deliveries) {
-    // Another request with this Idempotency-Key won the race (the unique index decided).
-    const { winner } = await readBatch(deps.db, {
-      winner: selectMessageByIdempotencyKey(deps.db, request.providerId, idempotencyKey!),
-    })
-    return replay(winner!, requestHash)
-  }
-  // docs/sending.md "Nothing is lost": the rows are in D1, so the caller need not wait for the queue.
-  // Should the send fail, the sweeper (src/queue/sweeper.ts) enqueues the deliveries once they are
-  // overdue.
-  const jobs = deliveries.map((d) => ({ body: { deliveryId: d.id }, contentType: 'json' as const }))
+  const shardDb = deps.shardDatabase(shardName)
+  const insert = insertMessage(shardDb, message, parts)
+  const lookup = idempotencyKey
+    ? selectMessageByIdempotencyKey(shardDb, providerId, idempotencyKey)
+    : null
+  // Last: a request refused for any other reason is not what the quota is telling about.
+  const result = await deps.shardOf(shardName).accept(
+    {
+      providerId,
+      shards,
+      idempotencyKey,
+      requestHash,
+      destinationKey: subject,
+      quotas: effectiveQuotas(deps.quotas, stored.settings.quotas),
+    },
+    {
+      lookup: lookup ? statementsOf(lookup.statements) : [],
+      insert: statementsOf(insert.statements),
+    },
+  )
+  if (result.outcome === 'over_quota') throw quotaExceeded(result.refusal)
+  if (result.outcome === 'conflict') throw conflictingKey()
+  if (result.outcome === 'found')
+    return replay(lookup!.read(toResults(result.outcomes))!, requestHash)
+  const deliveries = insert.read(toResults(result.outcomes))!
+  // docs/sending.md "Nothing is lost": the rows are in the shard, so the caller need not wait for
+  // the queue. Should the send fail, the shard's alarm (src/queue/shard-alarm.ts) enqueues the
+  // deliveries once they are overdue.
+  const jobs = deliveries.map((d) => ({
+    // src/queue/job.ts's DispatchJob.
+    body: { deliveryId: d.id, shard: shardName },
+    contentType: 'json' as const,
+  }))
   deps.defer(async () => {
     try {
       await deps.queue.sendBatch(jobs)
     } catch (cause) {
-      deps.warn('enqueue failed; the sweeper will enqueue these deliveries', {
+      deps.warn("enqueue failed; the send shard's alarm will enqueue these deliveries", {
         messageId: message.id,
         cause: String(cause),
       })
@@ -273,34 +288,68 @@ export function messageStatus(deliveries: Pick<Delivery, 'status' | 'attempts'>[
 
 export type MessageRecord = { message: Message; deliveries: Delivery[]; events: DeliveryEvent[] }
 
+/** Finds a send shard's database by its name. */
+export type ShardDatabases = (name: string) => D1Database
+
 /**
- * A message the sender's provider sent, with its deliveries and their timeline, in one round
- * trip. Another provider's message is answered as if it did not exist (document 001: 404 may
+ * A page of the admin search: the index's page (one D1 statement), then each message as its
+ * shard holds it now, one call to each shard the page names. A message the index names but its
+ * shard no longer holds (purged meanwhile) is left out.
+ */
+export async function searchMessages(
+  { db, shards }: { db: D1Database; shards: ShardDatabases },
+  filter: MessageFilter,
+  page: { before?: MessageKey; limit: number },
+): Promise<StoredMessage[]> {
+  const indexed = await listIndexedMessages(db, filter, page)
+  const byShard = Map.groupBy(indexed, (m) => m.shard)
+  const found = new Map<string, StoredMessage>()
+  await Promise.all(
+    [...byShard].map(async ([name, messages]) => {
+      const shard = shards(name)
+      const reads = Object.fromEntries(messages.map((m) => [m.id, selectMessageById(shard, m.id)]))
+      for (const [id, stored] of Object.entries(await readBatch(shard, reads))) {
+        if (stored) found.set(id, stored)
+      }
+    }),
+  )
+  return indexed.flatMap((m) => found.get(m.id) ?? [])
+}
+
+/**
+ * A message the sender's provider sent, with its deliveries and their timeline, in one call to its
+ * shard. Another provider's message is answered as if it did not exist (document 001: 404 may
  * mask 403).
  */
 export async function readMessage(
-  db: D1Database,
+  shards: ShardDatabases,
   sender: Sender,
   id: string,
 ): Promise<MessageRecord> {
-  const record = await findMessageRecord(db, id)
+  const home = messageHome(id)
+  const record =
+    home && home.providerId === sender.providerId
+      ? await findMessageRecord(shards(home.shard), id)
+      : null
   if (!record || record.message.providerId !== sender.providerId) {
-    throw notFound(`No message ${id} for this provider.`)
+    // Not the id: it names the provider that owns it (message-ids.ts).
+    throw notFound('There is no such message for this provider.')
   }
   return record
 }
 
 /** A message of any provider, for an operator, as readMessage gives it to its sender. */
-export async function readAnyMessage(db: D1Database, id: string): Promise<MessageRecord> {
-  const record = await findMessageRecord(db, id)
+export async function readAnyMessage(shards: ShardDatabases, id: string): Promise<MessageRecord> {
+  const home = messageHome(id)
+  const record = home ? await findMessageRecord(shards(home.shard), id) : null
   if (!record) throw notFound(`No message ${id}.`)
   return record
 }
 
-async function findMessageRecord(db: D1Database, id: string): Promise<MessageRecord | null> {
-  const { stored, events } = await readBatch(db, {
-    stored: selectMessageById(db, id),
-    events: selectDeliveryEvents(db, id),
+async function findMessageRecord(shard: D1Database, id: string): Promise<MessageRecord | null> {
+  const { stored, events } = await readBatch(shard, {
+    stored: selectMessageById(shard, id),
+    events: selectDeliveryEvents(shard, id),
   })
   return stored && { ...stored, events }
 }

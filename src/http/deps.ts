@@ -6,6 +6,7 @@ import type { AppEnv } from './app-env.ts'
 import type { ClientRecordDeps } from '../domain/client-records.ts'
 import type { ClientDeps } from '../domain/clients.ts'
 import { sendShardName, type SendShardApi } from '../domain/admission.ts'
+import { shardDatabaseIn } from '../storage/shard-database.ts'
 import type { DispatchDeps } from '../domain/dispatch.ts'
 import type { ProofDeps } from '../domain/dpop.ts'
 import type { LoginDeps } from '../domain/login.ts'
@@ -115,13 +116,19 @@ export async function dispatchDeps(c: Context<AppEnv>): Promise<DispatchDeps> {
     queue: c.env.DISPATCH_QUEUE,
     channels: configuredChannels(loadChannelConfig(c.env)),
     quotas: loadSendQuotas(c.env),
-    shardOf: (providerId, { index, of }) => sendShardOf(c, providerId, of > 1 ? index : null),
+    shardOf: (name) => c.env.SEND_SHARDS.getByName(name),
+    shardDatabase: (name) => shardDatabaseOf(c.env, name),
     now: new Date(),
     // Pictures are public under the issuer's origin.
     pictures: { cache: c.env.CACHE, idKey: pictureIdKey, issuer },
     warn: (text, fields) => log('warn', text, { requestId, ...fields }),
     defer: c.get('defer'),
   }
+}
+
+/** The database of the send shard `name`, where its messages live (decisions.md D32). */
+export function shardDatabaseOf(env: Env, name: string): D1Database {
+  return shardDatabaseIn(env.SEND_SHARDS, name)
 }
 
 /** A provider's first send shard (`index` null) or one of several (src/shards/send-shard.ts). */

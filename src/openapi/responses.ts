@@ -185,7 +185,12 @@ const Delivery = z.object({
 
 export const Message = z
   .object({
-    id: z.string(),
+    id: z.string().meta({
+      description:
+        "Opaque to clients. It names the send shard that holds the message, its provider's " +
+        '(`p<provider_id>_…`), so a status read goes straight there.',
+      example: 'p1001_6b1f0e1c3d4a4f0e9a7b2c5d8e9f0a1b',
+    }),
     status: z.enum(MESSAGE_STATUSES).meta({
       description:
         '`queued` or `sending` while any delivery is. Then with none failed: `delivered` when ' +

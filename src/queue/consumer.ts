@@ -1,5 +1,7 @@
-// The dispatch queue consumer (decisions.md D10): each queue message names one delivery; the D1 row
-// is the source of truth. Every message gets exactly one ack() or retry(), on its own.
+// The dispatch queue consumer (decisions.md D10): each queue message names one delivery and the
+// send shard that holds it (decisions.md D32), whose row is the source of truth. Every message gets
+// exactly one ack() or retry(), on its own. A batch first reads what the send policy needs from
+// each shard and asks D1 once whether any delivery must be withheld.
 import { log } from '../log.ts'
 import type { Notifiers } from '../channels/channels.ts'
 import type { Notifier, OutboundMessage, PermanentFailure } from '../channels/notifier.ts'
@@ -9,10 +11,12 @@ import { markDeliverySent } from '../storage/early-receipts.ts'
 import {
   claimDelivery,
   findDeliveryById,
+  findDispatchFacts,
   findOtherSmsSids,
   renewLease,
   type Delivery,
 } from '../storage/messages.ts'
+import { findWithheldReasons, type DispatchFacts } from '../storage/send-policy.ts'
 import { removeFcmToken } from '../storage/recipients.ts'
 import { recordSmsApiOptOut } from '../storage/suppressions.ts'
 import { backoff } from './backoff.ts'
@@ -32,33 +36,85 @@ export const LEASE_SECONDS = 30
  */
 export const OPERATOR_FAULT_TEXT = 'delivery channel unavailable; the operator has been notified'
 
-export type ConsumerDeps = LifecycleDeps & {
+export type ConsumerDeps = {
+  /** D1: the send policy's inputs, and what permanent failures teach the recipients directory. */
+  db: D1Database
+  /** A send shard's database by its name (src/storage/shard-database.ts). */
+  shards: (name: string) => D1Database
+  metrics?: AnalyticsEngineDataset
   notifiers: Notifiers
   now: () => Date
 }
+
+/** One delivery's work: its shard's lifecycle, and D1. */
+type DeliveryDeps = ConsumerDeps & LifecycleDeps
 
 export async function consumeDispatchBatch(
   batch: MessageBatch<unknown>,
   deps: ConsumerDeps,
 ): Promise<void> {
-  // One message's failure never holds up or re-sends another: each settles itself.
-  await Promise.all(batch.messages.map((message) => consumeOne(message, deps)))
-}
-
-async function consumeOne(message: Message<unknown>, deps: ConsumerDeps): Promise<void> {
-  const job = DispatchJob.safeParse(message.body)
-  if (!job.success) {
-    log('error', 'dropping a malformed dispatch job', { queueMessageId: message.id })
-    message.ack()
+  const jobs: Array<{ message: Message<unknown>; job: DispatchJob }> = []
+  for (const message of batch.messages) {
+    const job = DispatchJob.safeParse(message.body)
+    if (job.success) {
+      jobs.push({ message, job: job.data })
+    } else {
+      log('error', 'dropping a malformed dispatch job', { queueMessageId: message.id })
+      message.ack()
+    }
+  }
+  if (jobs.length === 0) return
+  let withheld: Map<string, string>
+  try {
+    withheld = await findWithheldReasonsOf(
+      jobs.map(({ job }) => job),
+      deps,
+    )
+  } catch (cause) {
+    // A D1 or shard outage: nothing was claimed; the whole batch is tried again later.
+    log('error', 'dispatch batch could not read its send policy', { cause: String(cause) })
+    for (const { message } of jobs) message.retry({ delaySeconds: backoff(message.attempts) })
     return
   }
-  const { deliveryId } = job.data
+  // One message's failure never holds up or re-sends another: each settles itself.
+  await Promise.all(
+    jobs.map(({ message, job }) =>
+      consumeOne(message, job, { ...deps, shard: deps.shards(job.shard) }, withheld),
+    ),
+  )
+}
+
+/** The send policy's answer for the batch: one read of each shard named, one D1 statement. */
+async function findWithheldReasonsOf(
+  jobs: DispatchJob[],
+  deps: ConsumerDeps,
+): Promise<Map<string, string>> {
+  const byShard = Map.groupBy(jobs, (job) => job.shard)
+  const facts: DispatchFacts[][] = await Promise.all(
+    [...byShard].map(([shard, of]) =>
+      findDispatchFacts(
+        deps.shards(shard),
+        of.map((job) => job.deliveryId),
+      ),
+    ),
+  )
+  return findWithheldReasons(deps.db, facts.flat())
+}
+
+async function consumeOne(
+  message: Message<unknown>,
+  job: DispatchJob,
+  deps: DeliveryDeps,
+  withheld: Map<string, string>,
+): Promise<void> {
+  const { deliveryId } = job
   try {
-    const delivery = await claimDelivery(deps, deliveryId, deps.now(), LEASE_SECONDS)
+    const reason = withheld.get(deliveryId) ?? null
+    const delivery = await claimDelivery(deps, deliveryId, deps.now(), LEASE_SECONDS, reason)
     if (!delivery) {
       // Another consumer holds a live lease: this copy comes back once the lease has run out, in
       // case that consumer died (Queues hand back the message of a consumer that died at once).
-      const leased = await findDeliveryById(deps.db, deliveryId)
+      const leased = await findDeliveryById(deps.shard, deliveryId)
       const left =
         leased?.status === 'sending' ? (leased.leaseUntil ?? 0) - epochSeconds(deps.now()) : -1
       if (left >= 0) {
@@ -69,14 +125,14 @@ async function consumeOne(message: Message<unknown>, deps: ConsumerDeps): Promis
       message.ack()
       return
     }
-    // Withheld in the claim's batch (the lifecycle's `withhold`): its provider, service or
+    // Withheld instead of claimed (the lifecycle's `withhold`): its provider, service or
     // subscription was turned off, or its number suppressed, after it was accepted.
     if (delivery.status === 'failed') {
       log('info', 'delivery withheld', { deliveryId, reason: delivery.lastError })
       message.ack()
       return
     }
-    await send(delivery, message, deps)
+    await send(delivery, message, deps, job.shard)
   } catch (cause) {
     // A bug or a D1 outage: try again later rather than lose the delivery.
     log('error', 'dispatch job failed', { deliveryId, cause: String(cause) })
@@ -87,7 +143,8 @@ async function consumeOne(message: Message<unknown>, deps: ConsumerDeps): Promis
 async function send(
   delivery: Delivery,
   message: Message<unknown>,
-  deps: ConsumerDeps,
+  deps: DeliveryDeps,
+  shard: string,
 ): Promise<void> {
   const notifier = deps.notifiers[delivery.channel]
   if (!notifier) {
@@ -113,6 +170,7 @@ async function send(
     body: delivery.body,
     ...(delivery.link ? { link: delivery.link } : {}),
     ...(delivery.pictureUrl ? { pictureUrl: delivery.pictureUrl } : {}),
+    shard,
   }
   // decisions.md D10: an earlier attempt may have reached the channel with nothing recorded. A
   // channel that can tell (SMS) is asked first; a push is sent again and replaces the first on
@@ -168,11 +226,13 @@ async function settleAttemptInDoubt(
   outbound: OutboundMessage,
   channel: Required<Pick<Notifier, 'findAccepted'>>,
   message: Message<unknown>,
-  deps: ConsumerDeps,
+  deps: DeliveryDeps,
 ): Promise<boolean> {
   const notBefore = new Date(delivery.inDoubtSince! * 1000)
   const since = new Date(notBefore.getTime() - FIND_CLOCK_SKEW_MS)
-  const ignore = await findOtherSmsSids(deps.db, delivery.id, delivery.address, since)
+  // The same provider's other SMS: another provider's never went out under this delivery's text
+  // by this delivery's attempt, and a destination's SMS all live in one shard.
+  const ignore = await findOtherSmsSids(deps.shard, delivery.id, delivery.address, since)
   const found = await channel.findAccepted(outbound, notBefore, { ignore })
   if (found.found === true) {
     log('info', 'an attempt in doubt had been accepted: recorded, not sent again', {
@@ -184,7 +244,7 @@ async function settleAttemptInDoubt(
     return false
   }
   if (found.found === false) {
-    if (await renewLease(deps.db, delivery, deps.now(), LEASE_SECONDS)) return true
+    if (await renewLease(deps.shard, delivery, deps.now(), LEASE_SECONDS)) return true
     // Another consumer took the delivery over meanwhile: it asks, and sends, in our place.
     log('warn', 'lease ran out while asking the channel; not sending', { deliveryId: delivery.id })
     message.ack()
@@ -207,7 +267,7 @@ async function settleAttemptInDoubt(
 
 /** Queued again with backoff (honouring the channel's Retry-After), and the message retried. */
 async function retryLater(
-  deps: ConsumerDeps,
+  deps: DeliveryDeps,
   message: Message<unknown>,
   deliveryId: string,
   error: string,
@@ -243,21 +303,25 @@ async function actOnPermanentFailure(
 /** The dead-letter consumer: deliveries that ran out of queue attempts are marked dead. */
 export async function consumeDeadLetters(
   batch: MessageBatch<unknown>,
-  deps: Pick<ConsumerDeps, 'db' | 'webhooks' | 'metrics' | 'now'>,
+  deps: Pick<ConsumerDeps, 'shards' | 'metrics' | 'now'>,
 ) {
   await Promise.all(
     batch.messages.map(async (message) => {
       const job = DispatchJob.safeParse(message.body)
       try {
         if (job.success) {
-          const delivery = await findDeliveryById(deps.db, job.data.deliveryId)
+          const shard = deps.shards(job.data.shard)
+          const delivery = await findDeliveryById(shard, job.data.deliveryId)
           const last = delivery?.lastError ? `; last error: ${delivery.lastError}` : ''
-          const dead = await changeDeliveryStatus(deps, {
-            kind: 'dead',
-            deliveryId: job.data.deliveryId,
-            at: deps.now(),
-            error: `gave up after ${delivery?.attempts ?? '?'} attempts${last}`,
-          })
+          const dead = await changeDeliveryStatus(
+            { shard, metrics: deps.metrics },
+            {
+              kind: 'dead',
+              deliveryId: job.data.deliveryId,
+              at: deps.now(),
+              error: `gave up after ${delivery?.attempts ?? '?'} attempts${last}`,
+            },
+          )
           // One line per given-up delivery, for the operator's alert (docs/deployment.md "Going live").
           if (dead) {
             log('warn', 'delivery dead', {

@@ -1,12 +1,11 @@
 // Deliveries whose SMS receipts never arrived (decisions.md D27): the SMS API posts each status
 // callback once, so a Worker that was down when they were due left its deliveries `sent` with
-// nothing to move them. The scheduled clean-up reads each such message from the API and applies
-// the status it reports through the delivery lifecycle, as a receipt would have.
+// nothing to move them. Each send shard's alarm reads each such message of its own from the API
+// and applies the status it reports through the delivery lifecycle, as a receipt would have.
 import type { SmsNotifier } from '../channels/sms.ts'
 import { readSmsStatus } from '../channels/sms-status.ts'
 import { log } from '../log.ts'
-import type { LifecycleDeps } from '../storage/delivery-lifecycle.ts'
-import { applyReceipt } from '../storage/early-receipts.ts'
+import { applyReceipt, type ReceiptDeps } from '../storage/early-receipts.ts'
 import { findStaleSentSms, postponeStatusChecks, type StaleSms } from '../storage/stale-sms.ts'
 import { epochSeconds } from '../utils/time.ts'
 
@@ -19,21 +18,21 @@ export const RECHECK_SECONDS = 60 * 60
  * `sent` at Twilio too, and so it stays here.
  */
 export const RECONCILE_MAX_AGE_HOURS = 72
-/** At most this many API reads a run (every five minutes), a few at a time. */
+/** At most this many API reads a run of a shard's alarm, a few at a time. */
 export const RECONCILE_BATCH = 50
 const CONCURRENCY = 5
 
-export type ReconcileDeps = LifecycleDeps & {
+/** `shard`: the send shard whose deliveries are checked; `db`: D1, for a reported STOP. */
+export type ReconcileDeps = ReceiptDeps & {
   /** The SMS channel, or undefined when it is off (nothing is then asked). */
   sms: Pick<SmsNotifier, 'fetchStatus'> | undefined
-  now: Date
 }
 
 /** Returns how many deliveries moved to the status the SMS API reported. */
 export async function reconcileStaleSms(deps: ReconcileDeps): Promise<number> {
-  const { db, sms, now } = deps
+  const { shard, sms, now } = deps
   if (!sms) return 0
-  const stale = await findStaleSentSms(db, {
+  const stale = await findStaleSentSms(shard, {
     now,
     sentBefore: new Date(now.getTime() - STALE_SENT_MINUTES * 60_000),
     sentAfter: new Date(now.getTime() - RECONCILE_MAX_AGE_HOURS * 3_600_000),
@@ -49,7 +48,7 @@ export async function reconcileStaleSms(deps: ReconcileDeps): Promise<number> {
       else if (outcome === 'stop') stop = true
     }
   }
-  await postponeStatusChecks(db, later, epochSeconds(now) + RECHECK_SECONDS)
+  await postponeStatusChecks(shard, later, epochSeconds(now) + RECHECK_SECONDS)
   return moved
 
   async function check(delivery: StaleSms): Promise<'moved' | 'later' | 'stop'> {
@@ -85,6 +84,6 @@ export async function reconcileStaleSms(deps: ReconcileDeps): Promise<number> {
       later.push(delivery.id)
       return 'later'
     }
-    return (await applyReceipt({ ...deps, now }, delivery, receipt)) ? 'moved' : 'later'
+    return (await applyReceipt(deps, delivery, receipt)) ? 'moved' : 'later'
   }
 }

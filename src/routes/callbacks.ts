@@ -4,6 +4,9 @@
 // to the sender number suppresses it, START lifts that: docs/sending.md "Suppression list").
 import * as z from 'zod'
 import { recordSmsReceipt } from '../domain/delivery-receipts.ts'
+import { SEND_SHARD_NAME } from '../storage/shard-database.ts'
+import { fieldError } from '../errors.ts'
+import { shardDatabaseOf } from '../http/deps.ts'
 import { receiveInboundSms } from '../domain/suppressions.ts'
 import { DELIVERY_STATUSES } from '../channel.ts'
 import { createRoute, documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
@@ -42,7 +45,8 @@ const smsStatus = createRoute({
   tags: ['Callbacks'],
   summary: "The SMS API's delivery receipts (status callbacks)",
   description:
-    'Every SMS is sent with this URL as its `StatusCallback`. Accepted only with a valid ' +
+    'Every SMS is sent with this URL as its `StatusCallback`, its `shard` naming the send shard ' +
+    'that holds the delivery. Accepted only with a valid ' +
     '`X-Twilio-Signature` (base64 HMAC-SHA1, keyed with the SMS auth token, over this URL as ' +
     'received followed by every form field name and value, sorted by name) and `AccountSid` ' +
     "equal to this deployment's: otherwise 403 and nothing changes. `delivered` moves the " +
@@ -54,6 +58,17 @@ const smsStatus = createRoute({
     '24 hours and applied when the send is recorded.',
   security: SECURITY.smsSignature,
   request: {
+    // Optional for the check before the handler, so the signature is checked first.
+    query: z.object({
+      shard: z
+        .string()
+        .optional()
+        .meta({
+          description:
+            'Required: the send shard of the delivery (`provider:<id>` or `provider:<id>:<k>`), ' +
+            'as Portero wrote it into the URL; covered by the signature, and read after it.',
+        }),
+    }),
     body: {
       required: true,
       content: { 'application/x-www-form-urlencoded': { schema: documentedOnly(SmsStatusForm) } },
@@ -65,7 +80,10 @@ const smsStatus = createRoute({
       '`pending`: no SMS delivery has this MessageSid yet; a final status waits for it.',
       ReceiptAnswer,
     ),
-    400: problem('`invalid_request`: a signed request without MessageSid or MessageStatus.'),
+    400: problem(
+      '`invalid_request`: a signed request without MessageSid or MessageStatus, or a URL whose ' +
+        '`shard` is missing or malformed.',
+    ),
     403: problem(
       '`invalid_signature`: no or a wrong `X-Twilio-Signature`; `forbidden`: another account.',
     ),
@@ -80,8 +98,13 @@ const smsStatus = createRoute({
 
 callbacks.openapi(smsStatus, async (c) => {
   const report = await readSignedSmsStatus(c)
+  // Read after the signature: only a URL Portero gave the SMS API gets this far.
+  const shard = c.req.query('shard')
+  if (shard === undefined || !SEND_SHARD_NAME.test(shard)) {
+    throw fieldError('shard', 'a send shard name', 'The status-callback URL names no send shard.')
+  }
   const result = await recordSmsReceipt(
-    { db: c.env.DB, webhooks: c.env.WEBHOOK_QUEUE, metrics: c.env.METRICS, now: new Date() },
+    { shard: shardDatabaseOf(c.env, shard), db: c.env.DB, metrics: c.env.METRICS, now: new Date() },
     report,
   )
   if (result.outcome === 'pending') return c.json(result, 202)

@@ -4,7 +4,7 @@ import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH, readMessage } from '../doma
 import { parseServicesRequest, ServicesRequestSchema } from '../domain/dispatch-request.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
-import { dispatchDeps } from '../http/deps.ts'
+import { dispatchDeps, shardDatabaseOf } from '../http/deps.ts'
 import { messageView } from '../http/messages.ts'
 import { createRoute, documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import { limitBodyTo } from '../http/security.ts'
@@ -116,7 +116,7 @@ const status = createRoute({
 
 services.openapi(status, async (c) => {
   const { message, deliveries, events } = await readMessage(
-    c.env.DB,
+    (name) => shardDatabaseOf(c.env, name),
     c.get('auth'),
     c.req.param('id'),
   )

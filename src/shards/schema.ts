@@ -32,6 +32,107 @@ const MIGRATIONS: readonly string[] = [
      granted INTEGER NOT NULL,
      used INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  `-- Messages and their deliveries (decisions.md D10, D27, D32): the dispatch outbox of the
+   -- provider's messages this shard admitted, as D1 held them before (migrations/0004_…, 0010_…,
+   -- 0015_…, 0017_…, 0020_…).
+   CREATE TABLE messages (
+     id TEXT PRIMARY KEY,
+     provider_id INTEGER NOT NULL,
+     service_id INTEGER NOT NULL,
+     idempotency_key TEXT,
+     request_hash TEXT NOT NULL,
+     destination TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE UNIQUE INDEX messages_idempotency ON messages (provider_id, idempotency_key)
+     WHERE idempotency_key IS NOT NULL;
+   CREATE INDEX messages_created ON messages (created_at, id);
+
+   CREATE TABLE deliveries (
+     id TEXT PRIMARY KEY,
+     message_id TEXT NOT NULL REFERENCES messages (id),
+     provider_id INTEGER NOT NULL,
+     part TEXT NOT NULL CHECK (part IN ('notification', 'advertisement')),
+     channel TEXT NOT NULL CHECK (channel IN ('sms', 'fcm')),
+     address TEXT NOT NULL,
+     title TEXT NOT NULL,
+     body TEXT NOT NULL,
+     link TEXT,
+     picture_url TEXT,
+     status TEXT NOT NULL DEFAULT 'queued'
+       CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'dead')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     -- While sending: until when the consumer that claimed it holds it (epoch s).
+     lease_until INTEGER,
+     -- Queued: when it is due (epoch s). Sent by SMS: when to ask the SMS API about it next.
+     next_attempt_at INTEGER NOT NULL,
+     provider_message_id TEXT,
+     last_error TEXT,
+     error_code TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+     -- When the delivery first reached each step.
+     queued_at TEXT,
+     sending_at TEXT,
+     sent_at TEXT,
+     delivered_at TEXT,
+     undelivered_at TEXT,
+     failed_at TEXT,
+     dead_at TEXT,
+     -- The delivery_events row of the last status change (src/storage/delivery-lifecycle.ts).
+     last_event_id TEXT,
+     -- When the current attempt began, and the earliest attempt whose outcome is unknown.
+     attempt_at INTEGER,
+     in_doubt_since INTEGER
+   );
+   CREATE INDEX deliveries_message ON deliveries (message_id);
+   CREATE INDEX deliveries_pending ON deliveries (status, next_attempt_at);
+   CREATE INDEX deliveries_provider_message ON deliveries (provider_message_id)
+     WHERE provider_message_id IS NOT NULL;
+
+   CREATE TABLE delivery_events (
+     id TEXT PRIMARY KEY,
+     delivery_id TEXT NOT NULL REFERENCES deliveries (id),
+     message_id TEXT NOT NULL,
+     provider_id INTEGER NOT NULL,
+     status TEXT NOT NULL
+       CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'dead')),
+     occurred_at TEXT NOT NULL,
+     attempt INTEGER NOT NULL DEFAULT 0,
+     error_code TEXT,
+     detail TEXT
+   );
+   CREATE INDEX delivery_events_message ON delivery_events (message_id, occurred_at);
+
+   -- SMS receipts that arrived before their MessageSid was recorded (decisions.md D27).
+   CREATE TABLE early_receipts (
+     message_sid TEXT PRIMARY KEY,
+     status TEXT NOT NULL CHECK (status IN ('delivered', 'undelivered', 'failed')),
+     api_status TEXT NOT NULL,
+     error_code TEXT,
+     reason TEXT,
+     opted_out INTEGER NOT NULL DEFAULT 0 CHECK (opted_out IN (0, 1)),
+     received_at TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX early_receipts_expires ON early_receipts (expires_at);
+
+   -- Webhook events of status changes, waiting for the alarm to hand them to D1's webhook_events
+   -- (for the endpoints subscribed to them) and to the webhook queue.
+   CREATE TABLE webhook_outbox (
+     id TEXT PRIMARY KEY,
+     provider_id INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+
+   -- Messages whose row of D1's message_index the alarm is to write (new) or bring up to date. A
+   -- change marks its message again under a new seq, so the alarm forgets only the marks it wrote.
+   CREATE TABLE index_outbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     message_id TEXT NOT NULL UNIQUE
+   );`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

@@ -1,48 +1,99 @@
 // A provider's send shard (decisions.md D32): a Durable Object with SQLite storage, addressed by
-// the provider's id (domain/admission.ts sendShardName). It runs one call at a time, so what it
-// decides inside one synchronous transaction no parallel request of the provider can slip past. A
-// provider that sends a lot has several, each admitting the messages to its share of destinations
-// and drawing blocks of the minute and day quotas from the provider's first shard.
+// the provider's id (domain/admission.ts sendShardName). It holds the provider's messages, their
+// deliveries, timelines and early receipts, the quota counters and Idempotency-Keys, and the
+// outboxes of webhook events and admin index rows. It runs one call at a time, so what it decides
+// inside one synchronous transaction no parallel request of the provider can slip past. A provider
+// that sends a lot has several, each admitting the messages to its share of destinations and
+// drawing blocks of the minute and day quotas from the provider's first shard.
+//
+// The lifecycle's SQL stays in src/storage/ and reaches the shard as statements (run), or runs
+// here against the shard's own database (`database`) when its alarm tends it: what the alarm does
+// is src/queue/shard-alarm.ts, given to the class by src/index.ts.
 import { DurableObject } from 'cloudflare:workers'
 import {
   sendShardName,
+  type Acceptance,
+  type AcceptanceResult,
   type Admission,
-  type AdmissionResult,
   type Grant,
   type SendShardApi,
   type SharedSpan,
 } from '../domain/admission.ts'
 import type { QuotaRefusal, SendQuotas } from '../domain/quotas.ts'
+import {
+  runStatements,
+  shardDatabase,
+  type SqlOutcome,
+  type SqlStatement,
+} from '../storage/shard-database.ts'
 import { epochSeconds } from '../utils/time.ts'
 import { addAllowances, admitMessage, forgetAdmissions, grantAllowances } from './admissions.ts'
 import { migrateSendShard } from './schema.ts'
 
 type GrantAnswer = { grants: Grant[] } | { refusal: QuotaRefusal }
 
+/** How soon the alarm runs after a call left something in an outbox: the calls of a burst share it. */
+const OUTBOX_DELAY_MS = 200
+
 export class SendShard extends DurableObject<Env> implements SendShardApi {
+  /** The shard's own database, for the storage modules (src/storage/shard-database.ts). */
+  protected readonly database: D1Database
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     migrateSendShard(ctx.storage)
+    const { storage } = ctx
+    this.database = shardDatabase(async (statements) =>
+      storage.transactionSync(() => runStatements(storage.sql, statements)),
+    )
   }
 
-  /** Counts a /Services message against the provider's quotas and claims its Idempotency-Key. */
-  async admit(admission: Admission): Promise<AdmissionResult> {
+  /** The name the Worker addresses this shard by (`provider:<id>[:<k>]`). */
+  protected get name(): string {
+    return this.ctx.id.name ?? ''
+  }
+
+  async accept(admission: Admission, acceptance: Acceptance): Promise<AcceptanceResult> {
     const { storage } = this.ctx
     const attempt = () =>
-      storage.transactionSync(() => admitMessage(storage.sql, admission, epochSeconds(new Date())))
+      storage.transactionSync(
+        (): AcceptanceResult | { outcome: 'needs_allowance'; spans: SharedSpan[] } => {
+          if (acceptance.lookup.length > 0) {
+            const outcomes = runStatements(storage.sql, acceptance.lookup)
+            if (outcomes[0]!.rows.length > 0) return { outcome: 'found', outcomes }
+          }
+          const admitted = admitMessage(storage.sql, admission, epochSeconds(new Date()))
+          switch (admitted.outcome) {
+            case 'admitted':
+            case 'seen':
+              return { outcome: 'stored', outcomes: runStatements(storage.sql, acceptance.insert) }
+            default:
+              return admitted
+          }
+        },
+      )
     // Ends: every grant takes from what is left of a window, until a refusal says nothing is.
     for (;;) {
       const result = attempt()
+      if (result.outcome === 'stored') await this.#wake()
       if (result.outcome !== 'needs_allowance') return result
       const answer = await this.#askForBlocks(admission, result.spans)
       if ('refusal' in answer) {
         // Blocks another call asked for may have come in while this one waited.
         const again = attempt()
+        if (again.outcome === 'stored') await this.#wake()
         return again.outcome === 'needs_allowance'
           ? { outcome: 'over_quota', refusal: answer.refusal }
           : again
       }
     }
+  }
+
+  async run(statements: SqlStatement[]): Promise<SqlOutcome[]> {
+    const { storage } = this.ctx
+    const outcomes = storage.transactionSync(() => runStatements(storage.sql, statements))
+    if (outcomes.some((o) => o.changes > 0)) await this.#wake()
+    return outcomes
   }
 
   /**
@@ -84,9 +135,44 @@ export class SendShard extends DurableObject<Env> implements SendShardApi {
     return storage.transactionSync(() => grantAllowances(storage.sql, request, seconds))
   }
 
-  /** Forgets the provider's counters, allowances and keys (the provider was deleted). */
+  /** Forgets everything: the provider was deleted (D1's index rows go with it). */
   async forget(): Promise<void> {
     const { storage } = this.ctx
-    storage.transactionSync(() => forgetAdmissions(storage.sql))
+    storage.transactionSync(() => {
+      forgetAdmissions(storage.sql)
+      for (const table of [
+        'webhook_outbox',
+        'index_outbox',
+        'early_receipts',
+        'delivery_events',
+        'deliveries',
+        'messages',
+      ]) {
+        storage.sql.exec(`DELETE FROM ${table}`)
+      }
+    })
+    await storage.deleteAlarm()
+  }
+
+  override async alarm(): Promise<void> {
+    const next = await this.tend(new Date())
+    if (next !== null) await this.ctx.storage.setAlarm(next)
+  }
+
+  /**
+   * What the alarm does (src/queue/shard-alarm.ts, given by src/index.ts): hands the outboxes on,
+   * takes up what is overdue, purges what is past its retention. Returns when to run again, or
+   * null when nothing will need it until a call brings more.
+   */
+  protected async tend(_now: Date): Promise<number | null> {
+    return null
+  }
+
+  /** Makes sure the alarm runs soon: a call changed something it is to hand on or watch. */
+  async #wake(): Promise<void> {
+    const { storage } = this.ctx
+    const soon = Date.now() + OUTBOX_DELAY_MS
+    const current = await storage.getAlarm()
+    if (current === null || current > soon) await storage.setAlarm(soon)
   }
 }

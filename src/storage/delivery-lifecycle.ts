@@ -1,10 +1,13 @@
 // Every status change of a delivery, and its timeline (decisions.md D27): the one place where a
 // delivery's status is written. Each change is a guarded UPDATE (it applies only from the statuses
 // the transition may leave) followed, in the same db.batch, by its delivery_events row, written
-// only if the UPDATE took effect, and by the webhook event it causes, if the provider wants it
-// (decisions.md D26). Whatever must happen with every status change is added to statusChange()
-// here, and nowhere else; once its batch has committed, the change is one data point of the
-// METRICS dataset (writeStatusChangePoint).
+// only if the UPDATE took effect, by the webhook event it causes (decisions.md D26) and by a mark
+// that its message's row of the admin index is to be brought up to date. Those two wait in the
+// send shard's outboxes, which its alarm hands on (decisions.md D32). Whatever must happen with
+// every status change is added to statusChange() here, and nowhere else; once its batch has
+// committed, the change is one data point of the METRICS dataset (writeStatusChangePoint).
+//
+// `db` is the provider's send shard (src/storage/shard-database.ts), where deliveries live.
 
 import type { DeliveryStatus } from '../channel.ts'
 import { log, redactText } from '../log.ts'
@@ -27,10 +30,8 @@ export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set([
  *   recording when it began (`attempt_at`), before anything goes out. Taking over a lease that ran
  *   out marks the attempt that held it in doubt (`in_doubt_since`: it may have reached the
  *   channel with no outcome recorded), as `requeue` does;
- * - `withhold` (consumer, in the claim's batch, before it): from where `claim` starts → failed, not
- *   counting an attempt, when `reasonSql` (an SQL expression over the `deliveries` row, without
- *   parameters) names why the delivery may no longer be sent, which becomes its error; the claim
- *   after it then finds nothing to claim;
+ * - `withhold` (consumer, instead of the claim): from where `claim` starts → failed, not counting an
+ *   attempt, with `reason` (why the delivery may no longer be sent) as its error;
  * - `retry` (consumer, transient failure): sending → queued, due again at `nextAttemptAt`; with
  *   `inDoubt` (no answer says the channel did not accept it, or the channel could not tell whether
  *   an earlier attempt was accepted) the attempt stays or becomes in doubt, else nothing is;
@@ -46,7 +47,7 @@ export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set([
  */
 export type Transition =
   | { kind: 'claim'; leaseUntil: number; nowSeconds: number }
-  | { kind: 'withhold'; reasonSql: string; nowSeconds: number }
+  | { kind: 'withhold'; reason: string; nowSeconds: number }
   | { kind: 'retry'; error: string; nextAttemptAt: number; inDoubt?: boolean }
   | { kind: 'requeue'; nextAttemptAt: number; nowSeconds: number }
   | { kind: 'sent'; providerMessageId: string }
@@ -74,8 +75,9 @@ export const STATUS_AFTER: Record<TransitionKind, DeliveryStatus> = {
 
 // Where each transition may start (SQL over the row; ?4 is nowSeconds where it is used).
 const LEASE_RAN_OUT = `(status = 'sending' AND lease_until < ?4)`
-const FROM: Record<Exclude<TransitionKind, 'withhold'>, string> = {
+const FROM: Record<TransitionKind, string> = {
   claim: `(status = 'queued' OR ${LEASE_RAN_OUT})`,
+  withhold: `(status = 'queued' OR ${LEASE_RAN_OUT})`,
   retry: `status = 'sending'`,
   requeue: LEASE_RAN_OUT,
   sent: `status = 'sending'`,
@@ -83,11 +85,6 @@ const FROM: Record<Exclude<TransitionKind, 'withhold'>, string> = {
   dead: `status IN ('queued', 'sending')`,
   delivered: `status = 'sent'`,
   undelivered: `status = 'sent'`,
-}
-
-/** Where a transition may start: `withhold` starts where `claim` does, if there is a reason. */
-function startsFrom(t: Transition): string {
-  return t.kind === 'withhold' ? `${FROM.claim} AND (${t.reasonSql}) IS NOT NULL` : FROM[t.kind]
 }
 
 // The step's own timestamp column: the first time the delivery reached it.
@@ -159,8 +156,8 @@ function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
       }
     case 'withhold':
       return {
-        sql: ['lease_until = NULL', `last_error = (${t.reasonSql})`, 'error_code = NULL'],
-        params: [],
+        sql: ['lease_until = NULL', 'last_error = ?5', 'error_code = NULL'],
+        params: [t.reason],
       }
     case 'failed':
     case 'undelivered':
@@ -190,6 +187,8 @@ function eventDetail(t: Transition): { errorCode: string | null; detail: string 
     case 'retry':
     case 'dead':
       return { errorCode: null, detail: t.error }
+    case 'withhold':
+      return { errorCode: null, detail: t.reason }
     case 'failed':
     case 'undelivered':
       return { errorCode: t.errorCode ?? null, detail: t.error }
@@ -211,9 +210,8 @@ export type StatusChangeStatements = {
 /**
  * The statements of one status change, to run in one db.batch (with any others of the caller):
  * the guarded UPDATE (with `returning` columns, if given), the timeline row, written only if the
- * UPDATE applied, and the webhook event's outbox row, written only if the timeline row was and the
- * provider has an endpoint for its type. `eventId` names the timeline row; once the batch has
- * committed, publishWebhookEvents hands `webhookEventId` to the webhook queue.
+ * UPDATE applied, then, only if the timeline row was, the mark for the admin index and the webhook
+ * event's outbox row (for the transitions providers are told of). `eventId` names the timeline row.
  */
 export function statusChange(
   db: D1Database,
@@ -230,7 +228,7 @@ export function statusChange(
     .prepare(
       `UPDATE deliveries SET status = ?2, updated_at = ?3, last_event_id = ?1,
          ${[...(reached ? [reached] : []), ...sql].join(', ')}
-       WHERE id = ?${params.length + 5} AND ${startsFrom(change)}
+       WHERE id = ?${params.length + 5} AND ${FROM[change.kind]}
        RETURNING ${[returning, POINT_COLUMNS].filter(Boolean).join(', ')}`,
     )
     .bind(eventId, status, at, nowSeconds, ...params, change.deliveryId)
@@ -240,13 +238,18 @@ export function statusChange(
     .prepare(
       `INSERT INTO delivery_events (id, delivery_id, message_id, provider_id, status, occurred_at,
          attempt, error_code, detail)
-       SELECT ?1, id, message_id, provider_id, status, ?2, attempts, ?3,
-         ${change.kind === 'withhold' ? 'COALESCE(?4, last_error)' : '?4'}
+       SELECT ?1, id, message_id, provider_id, status, ?2, attempts, ?3, ?4
        FROM deliveries WHERE id = ?5 AND last_event_id = ?1`,
     )
     .bind(eventId, at, errorCode, detail, change.deliveryId)
+  const indexed = db
+    .prepare(
+      `INSERT OR REPLACE INTO index_outbox (message_id)
+       SELECT message_id FROM delivery_events WHERE id = ?1`,
+    )
+    .bind(eventId)
   const type = WEBHOOK_EVENT[change.kind]
-  if (!type) return { eventId, point, webhookEventId: null, statements: [update, event] }
+  if (!type) return { eventId, point, webhookEventId: null, statements: [update, event, indexed] }
   const webhookEventId = newWebhookEventId()
   const webhook = deliveryEventStatement(db, {
     id: webhookEventId,
@@ -256,10 +259,8 @@ export function statusChange(
     occurredAt: change.at,
     errorCode,
     reason: detail === null ? null : redactText(detail).slice(0, 500),
-    // A withheld delivery's reason is one of the fixed texts its UPDATE wrote (no caller input).
-    ...(change.kind === 'withhold' ? { reasonFromRow: true } : {}),
   })
-  return { eventId, point, webhookEventId, statements: [update, event, webhook] }
+  return { eventId, point, webhookEventId, statements: [update, event, indexed, webhook] }
 }
 
 /**
@@ -302,7 +303,7 @@ export function writeStatusChangePoint(
 }
 
 /**
- * Hands committed webhook events to the webhook queue (the body is src/queue/webhook-job.ts's
+ * Hands webhook events D1 holds to the webhook queue (the body is src/queue/webhook-job.ts's
  * WebhookFanOutJob). Never throws: an event not enqueued now is enqueued by the five-minute
  * sweeper (src/queue/webhook-sweeper.ts). False when that will be so.
  */
@@ -320,58 +321,50 @@ export async function publishWebhookEvents(queue: Queue, eventIds: string[]): Pr
   }
 }
 
-/**
- * The webhook events the committed batch wrote for `change` (`results` from the change's first
- * statement on), to hand to publishWebhookEvents: none when the change did not apply or no
- * endpoint of the provider wants its type.
- */
-export function writtenWebhookEvents(
-  change: StatusChangeStatements,
-  results: D1Result[],
-): string[] {
-  // The outbox row is the change's last statement, when it has one.
-  const outbox = results[change.statements.length - 1]
-  return change.webhookEventId && (outbox?.meta.changes ?? 0) > 0 ? [change.webhookEventId] : []
-}
-
 export type LifecycleDeps = {
-  db: D1Database
-  /** WEBHOOK_QUEUE: where the events of applied changes go once committed. */
-  webhooks: Queue
+  /** The delivery's send shard (src/storage/shard-database.ts). */
+  shard: D1Database
   /** METRICS: where each applied change is counted (writeStatusChangePoint). */
   metrics?: AnalyticsEngineDataset
 }
 
 /**
- * Makes one status change (and runs `also` in the same batch, after it), then enqueues the
- * webhook event it caused, if any. True when it applied; false when the delivery is not where the
- * transition may start (a replay, a late receipt, a delivery another consumer holds) or does not
- * exist.
+ * Makes one status change (and runs `also` in the same batch, after it). True when it applied;
+ * false when the delivery is not where the transition may start (a replay, a late receipt, a
+ * delivery another consumer holds) or does not exist. The webhook event it caused, if any, waits
+ * in the shard's outbox.
  */
 export async function changeDeliveryStatus(
-  { db, webhooks, metrics }: LifecycleDeps,
+  { shard, metrics }: LifecycleDeps,
   change: StatusChange,
   also: D1PreparedStatement[] = [],
 ): Promise<boolean> {
-  const changed = statusChange(db, change)
-  const results = await db.batch([...changed.statements, ...also])
+  const changed = statusChange(shard, change)
+  const results = await shard.batch([...changed.statements, ...also])
   writeStatusChangePoint(metrics, changed, results)
-  await publishWebhookEvents(webhooks, writtenWebhookEvents(changed, results))
   return results[0]!.meta.changes > 0
 }
 
 /**
- * The `queued` timeline rows of a message's new deliveries, for the batch that inserts them:
- * a delivery enters the lifecycle at `queued` when POST /Services writes it.
+ * The `queued` timeline rows of a message's new deliveries, and the mark for its admin index row,
+ * for the batch that inserts them: a delivery enters the lifecycle at `queued` when POST /Services
+ * writes it.
  */
-export function queuedEvents(db: D1Database, messageId: string, at: string): D1PreparedStatement {
-  return db
-    .prepare(
-      `INSERT INTO delivery_events (id, delivery_id, message_id, provider_id, status, occurred_at)
-       SELECT lower(hex(randomblob(16))), id, message_id, provider_id, 'queued', ?2
-       FROM deliveries WHERE message_id = ?1`,
-    )
-    .bind(messageId, at)
+export function queuedEvents(db: D1Database, messageId: string, at: string): D1PreparedStatement[] {
+  return [
+    db
+      .prepare(
+        `INSERT INTO delivery_events (id, delivery_id, message_id, provider_id, status, occurred_at)
+         SELECT lower(hex(randomblob(16))), id, message_id, provider_id, 'queued', ?2
+         FROM deliveries WHERE message_id = ?1`,
+      )
+      .bind(messageId, at),
+    db
+      .prepare(
+        `INSERT OR REPLACE INTO index_outbox (message_id) SELECT id FROM messages WHERE id = ?1`,
+      )
+      .bind(messageId),
+  ]
 }
 
 export type DeliveryEvent = {

@@ -5,10 +5,8 @@ import type { DeliveryReceipt } from '../channel.ts'
 import { firstRow } from './batch.ts'
 import {
   changeDeliveryStatus,
-  publishWebhookEvents,
   statusChange,
   writeStatusChangePoint,
-  writtenWebhookEvents,
   type LifecycleDeps,
 } from './delivery-lifecycle.ts'
 import type { Delivery } from './messages.ts'
@@ -100,19 +98,22 @@ export function readEarlyReceipt(result: D1Result | undefined): DeliveryReceipt 
 /** What applying a receipt needs to know of its delivery. */
 export type ReceiptTarget = Pick<Delivery, 'id' | 'providerId' | 'address'>
 
+/** The delivery's send shard, and D1, where a STOP reported by a receipt suppresses the number. */
+export type ReceiptDeps = LifecycleDeps & { db: D1Database; now: Date }
+
 /**
  * Applies a receipt to its delivery through the lifecycle (a final status is never left, so a
  * replay changes nothing), with `also` in the same batch, and as the consumer does for error
  * 21610 at send time, suppresses the number. True when the delivery moved.
  */
 export async function applyReceipt(
-  deps: LifecycleDeps & { now: Date },
+  deps: ReceiptDeps,
   delivery: ReceiptTarget,
   receipt: DeliveryReceipt,
   also: D1PreparedStatement[] = [],
 ): Promise<boolean> {
   if (receipt.outcome === 'progress') {
-    if (also.length > 0) await deps.db.batch(also)
+    if (also.length > 0) await deps.shard.batch(also)
     return false
   }
   const change = { deliveryId: delivery.id, at: deps.now }
@@ -147,26 +148,25 @@ export function deleteEarlyReceipt(db: D1Database, sid: string): D1PreparedState
  * applies it. True when the delivery moved to sent.
  */
 export async function markDeliverySent(
-  deps: LifecycleDeps & { now: Date },
+  deps: ReceiptDeps,
   delivery: ReceiptTarget,
   providerMessageId: string,
 ): Promise<boolean> {
-  const sent = statusChange(deps.db, {
+  const sent = statusChange(deps.shard, {
     kind: 'sent',
     deliveryId: delivery.id,
     at: deps.now,
     providerMessageId,
   })
-  const results = await deps.db.batch([
+  const results = await deps.shard.batch([
     ...sent.statements,
-    selectEarlyReceipt(deps.db, providerMessageId),
+    selectEarlyReceipt(deps.shard, providerMessageId),
   ])
   writeStatusChangePoint(deps.metrics, sent, results)
-  await publishWebhookEvents(deps.webhooks, writtenWebhookEvents(sent, results))
   const applied = results[0]!.meta.changes > 0
   const waiting = readEarlyReceipt(results[sent.statements.length])
   if (applied && waiting) {
-    await applyReceipt(deps, delivery, waiting, [deleteEarlyReceipt(deps.db, providerMessageId)])
+    await applyReceipt(deps, delivery, waiting, [deleteEarlyReceipt(deps.shard, providerMessageId)])
   }
   return applied
 }
@@ -175,11 +175,8 @@ export async function markDeliverySent(
  * Applies the receipts whose sid a delivery has by now (one stranded between markDeliverySent's
  * two batches), at most `limit`, and deletes them. Returns how many were applied or dropped.
  */
-export async function applyWaitingReceipts(
-  deps: LifecycleDeps & { now: Date },
-  limit = 100,
-): Promise<number> {
-  const { results } = await deps.db
+export async function applyWaitingReceipts(deps: ReceiptDeps, limit = 100): Promise<number> {
+  const { results } = await deps.shard
     .prepare(
       `SELECT ${RECEIPT_COLUMNS.split(', ')
         .map((c) => `e.${c}`)
@@ -193,7 +190,9 @@ export async function applyWaitingReceipts(
     .all<EarlyReceiptRow & { delivery_id: string; provider_id: string; address: string }>()
   for (const row of results) {
     const target = { id: row.delivery_id, providerId: row.provider_id, address: row.address }
-    await applyReceipt(deps, target, toReceipt(row), [deleteEarlyReceipt(deps.db, row.message_sid)])
+    await applyReceipt(deps, target, toReceipt(row), [
+      deleteEarlyReceipt(deps.shard, row.message_sid),
+    ])
   }
   return results.length
 }

@@ -1,18 +1,18 @@
 // The messages and deliveries tables: the dispatch outbox (decisions.md D10). A message is one
 // accepted /Services request; each of its deliveries is one send on one channel to one address.
+// They live in the provider's send shard (decisions.md D32): `db` here is the shard's database
+// (src/storage/shard-database.ts), never D1.
 import type { Channel } from '../channel.ts'
 import { firstRow, type BatchRead } from './batch.ts'
 import {
   deleteDeliveryEventsOfMessages,
-  publishWebhookEvents,
   queuedEvents,
   statusChange,
   writeStatusChangePoint,
-  writtenWebhookEvents,
   type DeliveryStatus,
   type LifecycleDeps,
 } from './delivery-lifecycle.ts'
-import { deleteWebhookEventsOfMessages } from './webhooks.ts'
+import type { DispatchFacts } from './send-policy.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 export type { DeliveryStatus } from './delivery-lifecycle.ts'
@@ -172,18 +172,16 @@ export type NewDelivery = Pick<
   Partial<Pick<Delivery, 'pictureUrl'>>
 
 /**
- * Writes a message and its deliveries in one transaction and returns the deliveries as stored (in
- * the order listDeliveries gives), without reading them back: each insert returns its row. Returns
- * null, writing nothing, when the provider already used this Idempotency-Key (the unique index
- * decides, so two racing requests cannot both be accepted). `also` goes in the same batch, after
- * the message: statements that check the message was inserted before writing anything.
+ * The statements that write a message and its deliveries in one transaction, and how to read the
+ * deliveries as stored (in the order listDeliveries gives) from their results, without reading
+ * them back: each insert returns its row. Nothing is written when the provider already used this
+ * Idempotency-Key (the unique index decides), and the read is then null.
  */
-export async function insertMessage(
+export function insertMessage(
   db: D1Database,
   message: Message,
   deliveries: NewDelivery[],
-  also: D1PreparedStatement[] = [],
-): Promise<Delivery[] | null> {
+): BatchRead<Delivery[] | null> {
   const due = Math.floor(Date.parse(message.createdAt) / 1000)
   const statements = [
     db
@@ -205,8 +203,8 @@ export async function insertMessage(
       db
         .prepare(
           `INSERT INTO deliveries (id, message_id, provider_id, part, channel, address, title, body,
-             link, next_attempt_at, picture_url, created_at, queued_at)
-           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12
+             link, next_attempt_at, picture_url, created_at, updated_at, queued_at)
+           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12
            WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?2)
            RETURNING ${DELIVERY_COLUMNS}`,
         )
@@ -226,13 +224,18 @@ export async function insertMessage(
         ),
     ),
     // decisions.md D27: each delivery's timeline starts here, in the same batch.
-    queuedEvents(db, message.id, message.createdAt),
-    ...also,
+    ...queuedEvents(db, message.id, message.createdAt),
   ]
-  const [inserted, ...results] = await db.batch<DeliveryRow>(statements)
-  if (inserted!.meta.changes === 0) return null
-  const rows = results.slice(0, deliveries.length)
-  return rows.flatMap((result) => result.results.map(toDelivery)).sort(byDeliveryOrder)
+  return {
+    statements,
+    read: ([inserted, ...results]) => {
+      if (inserted!.meta.changes === 0) return null
+      const rows = results.slice(0, deliveries.length)
+      return rows
+        .flatMap((result) => (result.results as DeliveryRow[]).map(toDelivery))
+        .sort(byDeliveryOrder)
+    },
+  }
 }
 
 export async function findMessageById(db: D1Database, id: string): Promise<Message | null> {
@@ -312,73 +315,6 @@ export const MESSAGE_STATUS_SQL = `CASE
     ELSE 'failed'
   END`
 
-export type MessageFilter = {
-  providerId?: string
-  /** Exactly as sent: a recipient's user id or an E.164 number. */
-  destination?: string
-  /** The message's one status (MESSAGE_STATUS_SQL). */
-  status?: string
-  /** ISO 8601 instants with milliseconds and Z, inclusive, compared with `created_at`. */
-  since?: string
-  until?: string
-}
-
-/** Where a page of messages ends: the last one's `created_at` and id. */
-export type MessageKey = [createdAt: string, id: string]
-
-/**
- * A page of messages of any provider, newest first (by `created_at`, then id), after `before`,
- * each with its deliveries: one round trip. Only the filters given become conditions, so that each
- * can use its index (migrations/0015_message_search.sql).
- */
-export async function listMessages(
-  db: D1Database,
-  filter: MessageFilter,
-  { before, limit }: { before?: MessageKey; limit: number },
-): Promise<StoredMessage[]> {
-  const values: unknown[] = []
-  /** The placeholder of `value`, bound in order. */
-  const bind = (value: unknown) => `?${values.push(value)}`
-  const conditions: string[] = []
-  if (filter.providerId !== undefined) {
-    conditions.push(`provider_id = CAST(${bind(filter.providerId)} AS INTEGER)`)
-  }
-  if (filter.destination !== undefined) conditions.push(`destination = ${bind(filter.destination)}`)
-  if (filter.since !== undefined) conditions.push(`created_at >= ${bind(filter.since)}`)
-  if (filter.until !== undefined) conditions.push(`created_at <= ${bind(filter.until)}`)
-  if (before !== undefined) {
-    conditions.push(`(created_at, id) < (${bind(before[0])}, ${bind(before[1])})`)
-  }
-  if (filter.status !== undefined) {
-    conditions.push(
-      `(SELECT ${MESSAGE_STATUS_SQL} FROM deliveries WHERE message_id = messages.id) = ` +
-        bind(filter.status),
-    )
-  }
-  const page = `SELECT ${MESSAGE_COLUMNS} FROM messages
-    ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
-    ORDER BY created_at DESC, id DESC LIMIT ${bind(limit)}`
-  const [messages, deliveries] = await db.batch([
-    db.prepare(page).bind(...values),
-    db
-      .prepare(
-        `SELECT ${DELIVERY_COLUMNS} FROM deliveries
-         WHERE message_id IN (SELECT id FROM (${page})) ${DELIVERY_ORDER}`,
-      )
-      .bind(...values),
-  ])
-  const byMessage = new Map<string, Delivery[]>()
-  for (const delivery of (deliveries!.results as DeliveryRow[]).map(toDelivery)) {
-    const list = byMessage.get(delivery.messageId) ?? []
-    list.push(delivery)
-    byMessage.set(delivery.messageId, list)
-  }
-  return (messages!.results as MessageRow[]).map(toMessage).map((message) => ({
-    message,
-    deliveries: byMessage.get(message.id) ?? [],
-  }))
-}
-
 export async function listDeliveries(db: D1Database, messageId: string): Promise<Delivery[]> {
   const { results } = await db
     .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE message_id = ?1 ${DELIVERY_ORDER}`)
@@ -395,65 +331,62 @@ export async function findDeliveryById(db: D1Database, id: string): Promise<Deli
   return row ? toDelivery(row) : null
 }
 
-// Why a delivery accepted earlier must not be sent now (decisions.md D28), as SQL over the
-// `deliveries` row the lifecycle's UPDATE is at: its provider was disabled, its service disabled
-// or its subscription revoked since, or its number was suppressed. NULL when it may go. A row that
-// is gone (a deleted provider) reads as disabled.
-const WITHHELD_REASON = `SELECT CASE
-    WHEN p.status IS NOT 'active' THEN 'not sent: the provider was disabled'
-    WHEN s.enabled IS NOT 1 THEN 'not sent: the service was disabled'
-    WHEN sub.status IS NOT 'active' THEN 'not sent: the subscription was revoked'
-    WHEN deliveries.channel = 'sms' AND (
-      EXISTS (SELECT 1 FROM suppressions
-        WHERE phone = deliveries.address AND provider_id IN (deliveries.provider_id, 0))
-      OR EXISTS (SELECT 1 FROM recipients AS r
-        WHERE r.provider_id = deliveries.provider_id AND r.phone = deliveries.address
-          AND r.sms_opt_out = 1))
-      THEN 'not sent: the number is on the suppression list'
-  END
-  FROM messages AS m
-  LEFT JOIN providers AS p ON p.id = m.provider_id
-  LEFT JOIN services AS s ON s.id = m.service_id
-  LEFT JOIN subscriptions AS sub
-    ON sub.provider_id = m.provider_id AND sub.service_id = m.service_id
-  WHERE m.id = deliveries.message_id`
+/**
+ * What the send policy (src/storage/send-policy.ts) needs of these deliveries, with their
+ * message's service: one statement, for the consumer's batch.
+ */
+export async function findDispatchFacts(db: D1Database, ids: string[]): Promise<DispatchFacts[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT d.id, CAST(d.provider_id AS TEXT) AS provider_id, m.service_id, d.channel, d.address
+       FROM deliveries AS d JOIN messages AS m ON m.id = d.message_id
+       WHERE d.id IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(ids))
+    .all<{
+      id: string
+      provider_id: string
+      service_id: number
+      channel: string
+      address: string
+    }>()
+  return results.map((r) => ({
+    id: r.id,
+    providerId: r.provider_id,
+    serviceId: r.service_id,
+    channel: r.channel,
+    address: r.address,
+  }))
+}
 
 /**
  * Claims a delivery for sending with a lease, counting the attempt (the lifecycle's `claim`). Only
  * a queued delivery, or one whose previous lease ran out (its consumer died mid-send), can be
  * claimed: two deliveries of the same queue message cannot both send. Null when there is nothing
- * to claim. In the same batch, just before, a delivery that may no longer be sent
- * (WITHHELD_REASON) is marked `failed` with the reason instead (the lifecycle's `withhold`), and
- * returned so; its webhook event, if any, is enqueued once the batch has committed.
+ * to claim. With `withheld` (why a delivery accepted earlier may no longer be sent: src/storage/
+ * send-policy.ts), it is marked `failed` with that reason instead (the lifecycle's `withhold`),
+ * and returned so.
  */
 export async function claimDelivery(
-  { db, webhooks, metrics }: LifecycleDeps,
+  { shard, metrics }: LifecycleDeps,
   id: string,
   now: Date,
   leaseSeconds: number,
+  withheld: string | null = null,
 ): Promise<Delivery | null> {
   const nowSeconds = epochSeconds(now)
   const change = { deliveryId: id, at: now, nowSeconds }
   const returning = { returning: DELIVERY_COLUMNS }
-  const withhold = statusChange(
-    db,
-    { ...change, kind: 'withhold', reasonSql: WITHHELD_REASON },
-    returning,
-  )
   const claim = statusChange(
-    db,
-    { ...change, kind: 'claim', leaseUntil: nowSeconds + leaseSeconds },
+    shard,
+    withheld === null
+      ? { ...change, kind: 'claim', leaseUntil: nowSeconds + leaseSeconds }
+      : { ...change, kind: 'withhold', reason: withheld },
     returning,
   )
-  const results = await db.batch<DeliveryRow>([...withhold.statements, ...claim.statements])
-  const withheld = firstRow(results[0], toDelivery)
-  writeStatusChangePoint(metrics, withhold, results)
-  writeStatusChangePoint(metrics, claim, results.slice(withhold.statements.length))
-  if (withheld) {
-    await publishWebhookEvents(webhooks, writtenWebhookEvents(withhold, results))
-    return withheld
-  }
-  return firstRow(results[withhold.statements.length], toDelivery)
+  const results = await shard.batch<DeliveryRow>(claim.statements)
+  writeStatusChangePoint(metrics, claim, results)
+  return firstRow(results[0], toDelivery)
 }
 
 /**
@@ -575,8 +508,8 @@ export async function requeueDeliveries(
 
 /**
  * Deletes the `limit` oldest messages created before `cutoff`, whatever their deliveries' state,
- * with everything of theirs (deliveries, timelines, webhook events with their deliveries and
- * attempts), in one transaction and one round trip; returns how many messages went. Each
+ * with everything of theirs (deliveries, timelines), in one transaction and one round trip;
+ * returns how many messages went. D1's webhook events and index rows go by the same cutoff. Each
  * statement names the same page of messages, walking `messages_created` from the oldest: the
  * messages are deleted last, so the page does not change under the statements before. Their
  * Idempotency-Keys are free again afterwards (decisions.md D33).
@@ -593,7 +526,7 @@ export async function deleteMessagesBefore(
   }
   const inPage = (sql: string) => db.prepare(`${page.withSql} ${sql}`).bind(...page.params)
   const results = await db.batch([
-    ...deleteWebhookEventsOfMessages(db, page),
+    inPage(`DELETE FROM index_outbox WHERE message_id IN (SELECT id FROM page)`),
     deleteDeliveryEventsOfMessages(db, page),
     inPage(`DELETE FROM deliveries WHERE message_id IN (SELECT id FROM page)`),
     inPage(`DELETE FROM messages WHERE id IN (SELECT id FROM page)`),

@@ -186,15 +186,13 @@ export async function setProviderSendShards(
 }
 
 /**
- * Deletes a provider and, in the same transaction, everything that belongs to it: the deliveries'
- * timeline, deliveries, messages, recipients, subscriptions and clients. The caller has made its clients' tokens
- * inactive.
+ * Deletes a provider and, in the same transaction, everything of it D1 holds: its messages' index
+ * rows, recipients, suppressions, subscriptions and clients. The caller has made its clients'
+ * tokens inactive, and has its send shards forget their messages (decisions.md D32).
  */
 export async function deleteProviderCascade(db: D1Database, id: string): Promise<boolean> {
   const statements = [
-    'DELETE FROM delivery_events WHERE provider_id = CAST(?1 AS INTEGER)',
-    'DELETE FROM deliveries WHERE provider_id = CAST(?1 AS INTEGER)',
-    'DELETE FROM messages WHERE provider_id = CAST(?1 AS INTEGER)',
+    'DELETE FROM message_index WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM recipients WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM suppressions WHERE provider_id = CAST(?1 AS INTEGER)',
     'DELETE FROM subscriptions WHERE provider_id = CAST(?1 AS INTEGER)',

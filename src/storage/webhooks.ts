@@ -290,22 +290,21 @@ export type DeliveryEventFacts = {
   errorCode: string | null
   /** Why, in words, already masked (log.ts redactText). */
   reason: string | null
-  /** When `reason` is null: the delivery row's `last_error` as the change left it instead. */
-  reasonFromRow?: boolean
 }
 
 /**
- * The outbox row of the event a delivery's status change causes, for the change's own db.batch.
- * Written only if the change applied (its timeline row exists) and an enabled endpoint of the
- * provider subscribes to the type. The payload, Standard Webhooks' `type`, `timestamp` and `data`,
- * is taken from the delivery and its message: ids, service, part, channel and status, with
- * `error_code` and `reason` when there are any (json_patch drops a null member). No address and
- * no content: the provider has them under `message_id`.
+ * The send shard's outbox row of the event a delivery's status change causes, for the change's
+ * own db.batch (`db` is the shard): written only if the change applied (its timeline row exists).
+ * The payload, Standard Webhooks' `type`, `timestamp` and `data`, is taken from the delivery and
+ * its message: ids, service, part, channel and status, with `error_code` and `reason` when there
+ * are any (json_patch drops a null member). No address and no content: the provider has them
+ * under `message_id`. Whether any endpoint wants it is decided when the outbox is handed on
+ * (insertWebhookEvents), where the endpoints are.
  */
 export function deliveryEventStatement(db: D1Database, facts: DeliveryEventFacts) {
   return db
     .prepare(
-      `INSERT INTO webhook_events (id, provider_id, type, payload, created_at)
+      `INSERT INTO webhook_outbox (id, provider_id, type, payload, created_at)
        SELECT ?1, d.provider_id, ?3, json_object(
            'type', ?3,
            'timestamp', ?4,
@@ -313,16 +312,10 @@ export function deliveryEventStatement(db: D1Database, facts: DeliveryEventFacts
              json_object('message_id', d.message_id, 'delivery_id', d.id,
                'service_id', m.service_id, 'part', d.part, 'channel', d.channel,
                'status', substr(?3, 9)),
-             json_object('error_code', ?6,
-               'reason', ${facts.reasonFromRow ? 'COALESCE(?7, d.last_error)' : '?7'}))),
+             json_object('error_code', ?6, 'reason', ?7))),
          ?5
        FROM deliveries d JOIN messages m ON m.id = d.message_id
-       WHERE d.id = ?8
-         AND EXISTS (SELECT 1 FROM delivery_events WHERE id = ?2)
-         AND EXISTS (
-           SELECT 1 FROM webhook_endpoints e
-           WHERE e.provider_id = d.provider_id AND e.status = 'enabled'
-             AND EXISTS (SELECT 1 FROM json_each(e.event_types) WHERE value = ?3))`,
+       WHERE d.id = ?8 AND EXISTS (SELECT 1 FROM delivery_events WHERE id = ?2)`,
     )
     .bind(
       facts.id,
@@ -336,19 +329,69 @@ export function deliveryEventStatement(db: D1Database, facts: DeliveryEventFacts
     )
 }
 
+/** The oldest `limit` events waiting in a send shard's outbox (`db` is the shard). */
+export async function readWebhookOutbox(db: D1Database, limit: number): Promise<WebhookEvent[]> {
+  const { results } = await db
+    .prepare(`SELECT ${EVENT_COLUMNS} FROM webhook_outbox ORDER BY created_at, id LIMIT ?1`)
+    .bind(limit)
+    .all<EventRow>()
+  return results.map(toWebhookEvent)
+}
+
+/** Forgets outbox events once D1 holds them (`db` is the shard). */
+export async function deleteFromWebhookOutbox(db: D1Database, ids: string[]): Promise<void> {
+  if (ids.length === 0) return
+  await db
+    .prepare(`DELETE FROM webhook_outbox WHERE id IN (SELECT value FROM json_each(?1))`)
+    .bind(JSON.stringify(ids))
+    .run()
+}
+
+/**
+ * Writes to D1, in one statement, the events some enabled endpoint of their provider subscribes
+ * to, and returns their ids (to enqueue); the others are dropped, as no one wants them. An event
+ * written before (a retried hand-over) is not written again, nor returned.
+ */
+export async function insertWebhookEvents(
+  db: D1Database,
+  events: WebhookEvent[],
+): Promise<string[]> {
+  if (events.length === 0) return []
+  const { results } = await db
+    .prepare(
+      `INSERT INTO webhook_events (id, provider_id, type, payload, created_at)
+       SELECT e.value ->> '$.id', CAST(e.value ->> '$.providerId' AS INTEGER),
+         e.value ->> '$.type', e.value ->> '$.payload', e.value ->> '$.createdAt'
+       FROM json_each(?1) AS e
+       WHERE EXISTS (
+         SELECT 1 FROM webhook_endpoints w
+         WHERE w.provider_id = CAST(e.value ->> '$.providerId' AS INTEGER)
+           AND w.status = 'enabled'
+           AND EXISTS (SELECT 1 FROM json_each(w.event_types) WHERE value = e.value ->> '$.type'))
+       ON CONFLICT DO NOTHING
+       RETURNING id`,
+    )
+    .bind(JSON.stringify(events))
+    .all<{ id: string }>()
+  return results.map((r) => r.id)
+}
+
+function toWebhookEvent(row: EventRow): WebhookEvent {
+  return {
+    id: row.id,
+    providerId: String(row.provider_id),
+    type: row.type,
+    payload: row.payload,
+    createdAt: row.created_at,
+  }
+}
+
 export async function findWebhookEvent(db: D1Database, id: string): Promise<WebhookEvent | null> {
   const row = await db
     .prepare(`SELECT ${EVENT_COLUMNS} FROM webhook_events WHERE id = ?1`)
     .bind(id)
     .first<EventRow>()
-  if (!row) return null
-  return {
-    id: row.id,
-    providerId: row.provider_id,
-    type: row.type,
-    payload: row.payload,
-    createdAt: row.created_at,
-  }
+  return row ? toWebhookEvent(row) : null
 }
 
 /**
@@ -619,19 +662,23 @@ export async function takeOverdueWebhookDeliveries(
 }
 
 /**
- * The statements that delete the webhook events of some messages with their deliveries and
- * attempts, children first, for a batch that deletes the messages after them. `page` is a WITH
- * clause naming those messages `page(id)` (src/storage/messages.ts, deleteMessagesBefore);
- * `webhook_events_message` (migration 0016) finds their events.
+ * Deletes up to `limit` of the oldest webhook events created before `cutoff` (epoch s) with their
+ * deliveries and attempts, children first, in one transaction; returns how many events went.
+ * Messages leave their send shards by the same cutoff (decisions.md D33).
  */
-export function deleteWebhookEventsOfMessages(
+export async function deleteWebhookEventsBefore(
   db: D1Database,
-  page: { withSql: string; params: unknown[] },
-): D1PreparedStatement[] {
-  const events = `SELECT id FROM webhook_events WHERE message_id IN (SELECT id FROM page)`
-  return [
-    `DELETE FROM webhook_attempts WHERE event_id IN (${events})`,
-    `DELETE FROM webhook_deliveries WHERE event_id IN (${events})`,
-    `DELETE FROM webhook_events WHERE message_id IN (SELECT id FROM page)`,
-  ].map((sql) => db.prepare(`${page.withSql} ${sql}`).bind(...page.params))
+  cutoff: number,
+  limit: number,
+): Promise<number> {
+  const page = `WITH page AS (
+    SELECT id FROM webhook_events WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)`
+  const results = await db.batch(
+    [
+      `DELETE FROM webhook_attempts WHERE event_id IN (SELECT id FROM page)`,
+      `DELETE FROM webhook_deliveries WHERE event_id IN (SELECT id FROM page)`,
+      `DELETE FROM webhook_events WHERE id IN (SELECT id FROM page)`,
+    ].map((sql) => db.prepare(`${page} ${sql}`).bind(cutoff, limit)),
+  )
+  return results.at(-1)!.meta.changes
 }

@@ -2,7 +2,11 @@
 // and POST /Services as it sends: the request, the message's status until it settles, and what
 // the stand-in received.
 import { env } from 'cloudflare:workers'
+import { sendShardName } from '../../src/domain/admission.ts'
+import { newMessageId } from '../../src/domain/message-ids.ts'
+import { readOne } from '../../src/storage/batch.ts'
 import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
+import { shardDatabaseIn } from '../../src/storage/shard-database.ts'
 import { insertRecipient } from '../../src/storage/recipients.ts'
 import { insertService, type ServiceParameter } from '../../src/storage/services.ts'
 import { insertSubscription } from '../../src/storage/subscriptions.ts'
@@ -147,9 +151,29 @@ export function pushesTo(standIn: StandIn, token: string): unknown[] {
     .map((r) => r.body)
 }
 
+/** The send shard of each delivery writeOutbox wrote. */
+const shardOfDeliveries = new Map<string, string>()
+
+/** The send shard that holds a delivery writeOutbox wrote (its dispatch job names it). */
+export function shardOfDelivery(deliveryId: string): string {
+  const shard = shardOfDeliveries.get(deliveryId)
+  if (!shard) throw new Error(`no delivery ${deliveryId} was written by writeOutbox`)
+  return shard
+}
+
+/** The database of the send shard that holds a delivery writeOutbox wrote. */
+export const deliveryDb = (deliveryId: string): D1Database =>
+  shardDatabaseIn(env.SEND_SHARDS, shardOfDelivery(deliveryId))
+
+/** The dispatch job of a delivery writeOutbox wrote, as POST /Services enqueues it. */
+export const dispatchJob = (deliveryId: string) => ({
+  deliveryId,
+  shard: shardOfDelivery(deliveryId),
+})
+
 /**
- * Writes deliveries to the outbox as POST /Services does, without enqueueing them: the test hands
- * them to the consumer (or the sweeper) itself. Returns their ids.
+ * Writes deliveries to the outbox of the sender's send shard as POST /Services does, without
+ * enqueueing them: the test hands them to the consumer (or the sweeper) itself. Returns their ids.
  */
 export async function writeOutbox(
   sender: Sender,
@@ -167,7 +191,7 @@ export async function writeOutbox(
     ...p,
   }))
   const message = {
-    id: crypto.randomUUID(),
+    id: newMessageId(sender.providerId, null),
     providerId: sender.providerId,
     serviceId: sender.serviceId,
     idempotencyKey: null,
@@ -175,7 +199,10 @@ export async function writeOutbox(
     destination: sender.userId,
     createdAt: createdAt.toISOString(),
   }
-  await insertMessage(env.DB, message, deliveries)
+  const shard = sendShardName(sender.providerId, null)
+  const db = shardDatabaseIn(env.SEND_SHARDS, shard)
+  await readOne(db, insertMessage(db, message, deliveries))
+  for (const d of deliveries) shardOfDeliveries.set(d.id, shard)
   return deliveries.map((d) => d.id)
 }
 
@@ -194,13 +221,18 @@ export function freshSender(options: Parameters<typeof createSender>[0] = {}): P
   })
 }
 
-/** How many outbox rows (messages and deliveries) a provider has: 0 after a refused request. */
-export async function outboxRows(providerId: string): Promise<number> {
-  const row = await env.DB.prepare(
-    `SELECT (SELECT COUNT(*) FROM messages WHERE provider_id = CAST(?1 AS INTEGER))
-       + (SELECT COUNT(*) FROM deliveries WHERE provider_id = CAST(?1 AS INTEGER)) AS n`,
+/**
+ * How many outbox rows (messages and deliveries) a provider's send shards hold (its first, or
+ * each of its `shards`): 0 after a refused request.
+ */
+export async function outboxRows(providerId: string, shards = 1): Promise<number> {
+  const indexes = shards > 1 ? Array.from({ length: shards }, (_, i) => i) : [null]
+  const counts = await Promise.all(
+    indexes.map((index) =>
+      shardDatabaseIn(env.SEND_SHARDS, sendShardName(providerId, index))
+        .prepare('SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM deliveries) AS n')
+        .first<{ n: number }>(),
+    ),
   )
-    .bind(providerId)
-    .first<{ n: number }>()
-  return row!.n
+  return counts.reduce((sum, row) => sum + row!.n, 0)
 }

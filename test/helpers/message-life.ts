@@ -4,14 +4,18 @@
 // every type was sent (one delivery and one successful attempt each). For the retention tests and
 // the storage measurement.
 import { env } from 'cloudflare:workers'
+import { newMessageId } from '../../src/domain/message-ids.ts'
+import { readOne } from '../../src/storage/batch.ts'
 import { statusChange, type StatusChange } from '../../src/storage/delivery-lifecycle.ts'
 import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
+import { handOverOutboxes, shardDb, shardDbOfMessage } from './shards.ts'
 
 /** Rows a message has in each table it owns rows of. */
 export type MessageRows = {
   messages: number
   deliveries: number
   delivery_events: number
+  message_index: number
   webhook_events: number
   webhook_deliveries: number
   webhook_attempts: number
@@ -39,7 +43,8 @@ export async function writeMessageLife(
     smsReceipt?: boolean
   } = {},
 ): Promise<string> {
-  const id = crypto.randomUUID()
+  const id = newMessageId(providerId, null)
+  const shard = shardDb(providerId)
   const at = (seconds: number) => new Date(createdAt.getTime() + seconds * 1000)
   const sms: NewDelivery = {
     id: crypto.randomUUID(),
@@ -60,8 +65,8 @@ export async function writeMessageLife(
     body: 'Lleve su auto usado con Financiameiento ...',
     link: null,
   }
-  await insertMessage(
-    env.DB,
+  const insert = insertMessage(
+    shard,
     {
       id,
       providerId,
@@ -74,6 +79,7 @@ export async function writeMessageLife(
     },
     [sms, push],
   )
+  await readOne(shard, insert)
   const claim = (deliveryId: string): StatusChange => ({
     kind: 'claim',
     deliveryId,
@@ -95,7 +101,9 @@ export async function writeMessageLife(
       ? []
       : [{ kind: 'delivered', deliveryId: sms.id, at: at(30) } as const]),
   ]
-  await env.DB.batch(changes.flatMap((change) => statusChange(env.DB, change).statements))
+  await shard.batch(changes.flatMap((change) => statusChange(shard, change).statements))
+  // As the shard's alarm would: its webhook events to D1 (those an endpoint wants), its index rows.
+  await handOverOutboxes(providerId)
   if (options.endpointId) {
     // Each event fanned out to the endpoint and accepted at its first attempt, as the consumer
     // records it.
@@ -120,20 +128,30 @@ export async function writeMessageLife(
   return id
 }
 
-/** How many rows `messageId` has in each table. */
+/**
+ * How many rows `messageId` has in each table: its send shard's, and D1's (its index row and its
+ * webhook events with their deliveries and attempts).
+ */
 export async function rowsOf(messageId: string): Promise<MessageRows> {
+  const inShard = await shardDbOfMessage(messageId)
+    .prepare(
+      `SELECT
+         (SELECT COUNT(*) FROM messages WHERE id = ?1) AS messages,
+         (SELECT COUNT(*) FROM deliveries WHERE message_id = ?1) AS deliveries,
+         (SELECT COUNT(*) FROM delivery_events WHERE message_id = ?1) AS delivery_events`,
+    )
+    .bind(messageId)
+    .first<Pick<MessageRows, 'messages' | 'deliveries' | 'delivery_events'>>()
   const events = `SELECT id FROM webhook_events WHERE message_id = ?1`
-  const row = await env.DB.prepare(
+  const inD1 = await env.DB.prepare(
     `SELECT
-       (SELECT COUNT(*) FROM messages WHERE id = ?1) AS messages,
-       (SELECT COUNT(*) FROM deliveries WHERE message_id = ?1) AS deliveries,
-       (SELECT COUNT(*) FROM delivery_events WHERE message_id = ?1) AS delivery_events,
+       (SELECT COUNT(*) FROM message_index WHERE id = ?1) AS message_index,
        (SELECT COUNT(*) FROM webhook_events WHERE message_id = ?1) AS webhook_events,
        (SELECT COUNT(*) FROM webhook_deliveries WHERE event_id IN (${events}))
          AS webhook_deliveries,
        (SELECT COUNT(*) FROM webhook_attempts WHERE event_id IN (${events})) AS webhook_attempts`,
   )
     .bind(messageId)
-    .first<MessageRows>()
-  return row!
+    .first<Omit<MessageRows, 'messages' | 'deliveries' | 'delivery_events'>>()
+  return { ...inShard!, ...inD1! }
 }

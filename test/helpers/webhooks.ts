@@ -10,9 +10,12 @@ import {
   type DeliveryStatus,
   type Transition,
 } from '../../src/storage/delivery-lifecycle.ts'
+import { newMessageId } from '../../src/domain/message-ids.ts'
+import { readOne } from '../../src/storage/batch.ts'
 import { insertMessage } from '../../src/storage/messages.ts'
 import type { WebhookEventType } from '../../src/storage/webhooks.ts'
 import { createClient } from './clients.ts'
+import { runShardAlarm, shardDb } from './shards.ts'
 import { postJson } from './http.ts'
 import { tokenFor } from './tokens.ts'
 
@@ -67,8 +70,8 @@ const CAUSES: Record<WebhookEventType, [DeliveryStatus, Transition]> = {
 /**
  * An event of `providerId`, caused as in production: a delivery of a fresh message (service 1) is
  * put where the change starts, then changed through the delivery lifecycle, which writes the
- * event to the outbox when an endpoint of the provider wants it. The event's id (no row has it
- * when no enabled endpoint wants the type).
+ * event to the shard's outbox, and the shard's alarm hands it to D1 when an endpoint of the
+ * provider wants it. The event's id (no D1 row has it when no enabled endpoint wants the type).
  */
 export async function emitEvent(
   providerId: string,
@@ -76,8 +79,9 @@ export async function emitEvent(
   occurredAt = new Date(),
 ): Promise<string> {
   const deliveryId = crypto.randomUUID()
+  const shard = shardDb(providerId)
   const message = {
-    id: crypto.randomUUID(),
+    id: newMessageId(providerId, null),
     providerId,
     serviceId: 1,
     idempotencyKey: null,
@@ -94,14 +98,17 @@ export async function emitEvent(
     body: 'Lunes 9:15',
     link: null,
   }
-  await insertMessage(env.DB, message, [delivery])
+  await readOne(shard, insertMessage(shard, message, [delivery]))
   const [from, transition] = CAUSES[type]
-  await env.DB.prepare('UPDATE deliveries SET status = ?1 WHERE id = ?2')
+  await shard
+    .prepare('UPDATE deliveries SET status = ?1 WHERE id = ?2')
     .bind(from, deliveryId)
     .run()
-  const change = statusChange(env.DB, { ...transition, deliveryId, at: occurredAt })
-  const [updated] = await env.DB.batch(change.statements)
+  const change = statusChange(shard, { ...transition, deliveryId, at: occurredAt })
+  const [updated] = await shard.batch(change.statements)
   expect(updated?.meta.changes).toBe(1)
+  // The shard's alarm hands the event to D1 (if an endpoint wants it) and the webhook queue.
+  await runShardAlarm(providerId)
   return change.webhookEventId!
 }
 

@@ -2,15 +2,20 @@
 // after the attempt was recorded and possibly accepted by the channel. The next attempt asks the
 // SMS API before sending again; a push is sent again, to replace the first on the device.
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test'
-import { createScheduledController } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import worker from '../../src/index.ts'
 import { LEASE_SECONDS, OPERATOR_FAULT_TEXT } from '../../src/queue/consumer.ts'
-import { RECOVERY_CRON } from '../../src/queue/sweeper.ts'
 import { claimDelivery, findDeliveryById } from '../../src/storage/messages.ts'
 import type { StandIn } from '../../stand-in/app.ts'
-import { createSender, freshPhone, writeOutbox } from '../helpers/dispatch.ts'
+import {
+  createSender,
+  deliveryDb,
+  dispatchJob,
+  freshPhone,
+  writeOutbox,
+} from '../helpers/dispatch.ts'
+import { runShardAlarm } from '../helpers/shards.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 
@@ -21,7 +26,7 @@ async function consume(deliveryIds: string[], vars: Partial<Env> = {}, attempts 
       id: `queue-message-${i}`,
       timestamp: new Date(),
       attempts,
-      body: { deliveryId },
+      body: dispatchJob(deliveryId),
     })),
   )
   const retries = batch.messages.map((m) => vi.spyOn(m, 'retry'))
@@ -31,8 +36,8 @@ async function consume(deliveryIds: string[], vars: Partial<Env> = {}, attempts 
   return { result, delays: retries.map((spy) => spy.mock.calls[0]?.[0]?.delaySeconds) }
 }
 
-const row = async (id: string) => (await findDeliveryById(env.DB, id))!
-const lifecycle = { db: env.DB, webhooks: env.WEBHOOK_QUEUE }
+const row = async (id: string) => (await findDeliveryById(deliveryDb(id), id))!
+const lifecycle = (id: string) => ({ shard: deliveryDb(id) })
 /** The SMS API's requests about `to`: sends (POST) and list reads (GET). */
 const requests = (standIn: StandIn, to: string, method: 'POST' | 'GET') =>
   standIn.state.sms.filter(
@@ -50,19 +55,21 @@ const leaveQueue = (standIn: StandIn, to: string) =>
 
 const timeline = async (deliveryId: string) =>
   (
-    await env.DB.prepare(
-      'SELECT status FROM delivery_events WHERE delivery_id = ?1 ORDER BY occurred_at, rowid',
-    )
+    await deliveryDb(deliveryId)
+      .prepare(
+        'SELECT status FROM delivery_events WHERE delivery_id = ?1 ORDER BY occurred_at, rowid',
+      )
       .bind(deliveryId)
       .all<{ status: string }>()
   ).results.map((r) => r.status)
 
 /** Moves a delivery's current attempt `seconds` into the past: its lease runs out as in time. */
 async function age(deliveryId: string, seconds: number) {
-  await env.DB.prepare(
-    `UPDATE deliveries SET lease_until = lease_until - ?2, attempt_at = attempt_at - ?2
-     WHERE id = ?1`,
-  )
+  await deliveryDb(deliveryId)
+    .prepare(
+      `UPDATE deliveries SET lease_until = lease_until - ?2, attempt_at = attempt_at - ?2
+       WHERE id = ?1`,
+    )
     .bind(deliveryId, seconds)
     .run()
 }
@@ -70,59 +77,31 @@ async function age(deliveryId: string, seconds: number) {
 /** A delivery claimed by a consumer that then died before sending anything: its lease ran out. */
 async function strandedBeforeSending(deliveryId: string) {
   const past = new Date(Date.now() - (LEASE_SECONDS + 1) * 1000)
-  expect(await claimDelivery(lifecycle, deliveryId, past, LEASE_SECONDS)).not.toBeNull()
+  expect(await claimDelivery(lifecycle(deliveryId), deliveryId, past, LEASE_SECONDS)).not.toBeNull()
 }
 
 /**
- * D1 as a consumer sees it when its process dies the moment the SMS API has answered: every call
- * after that answer fails, so nothing of it is recorded.
+ * The send shards as a consumer reaches them when its process dies the moment the SMS API has
+ * answered: every call after that answer fails, so nothing of it is recorded.
  */
-function dyingAfterTheAnswer(standIn: StandIn, to: string): D1Database {
+function dyingAfterTheAnswer(standIn: StandIn, to: string): Env['SEND_SHARDS'] {
   const dead = () => sends(standIn, to).some((r) => r.status === 201)
-  const fail = () => Promise.reject(new Error('the consumer was killed'))
-  return new Proxy(env.DB, {
-    get(target, name) {
-      const value = Reflect.get(target, name, target) as unknown
-      if (typeof value !== 'function') return value
-      if (name === 'batch' || name === 'exec') {
-        return (...args: unknown[]) =>
-          dead() ? fail() : (value as (...a: unknown[]) => unknown).apply(target, args)
+  const shards = env.SEND_SHARDS
+  const dying = {
+    getByName(name: string) {
+      const stub = shards.getByName(name)
+      return {
+        run: (statements: Parameters<typeof stub.run>[0]) =>
+          dead() ? Promise.reject(new Error('the consumer was killed')) : stub.run(statements),
       }
-      if (name === 'prepare') {
-        return (sql: string) => {
-          const statement = target.prepare(sql)
-          // A statement run on its own (first(), run(), all()) dies as well.
-          return new Proxy(statement, {
-            get(s, n) {
-              const v = Reflect.get(s, n, s) as unknown
-              if (typeof v !== 'function') return v
-              if (n === 'bind') return (...args: unknown[]) => dyingStatement(s.bind(...args))
-              return v.bind(s)
-            },
-          })
-        }
-      }
-      return (value as (...a: unknown[]) => unknown).bind(target)
     },
-  })
-  function dyingStatement(statement: D1PreparedStatement): D1PreparedStatement {
-    return new Proxy(statement, {
-      get(s, n) {
-        const v = Reflect.get(s, n, s) as unknown
-        if (typeof v !== 'function') return v
-        if (n === 'first' || n === 'run' || n === 'all' || n === 'raw') {
-          return (...args: unknown[]) =>
-            dead() ? fail() : (v as (...a: unknown[]) => unknown).apply(s, args)
-        }
-        return v.bind(s)
-      },
-    })
   }
+  return dying as unknown as Env['SEND_SHARDS']
 }
 
 describe('the consumer killed between the SMS API’s answer and the record', () => {
   it(
-    'does not send the SMS again, and the first scheduled run after the lease ends it delivered',
+    "does not send the SMS again, and the shard's first alarm after the lease ends it delivered",
     { timeout: 30_000 },
     async () => {
       vi.spyOn(console, 'error').mockImplementation(() => {})
@@ -131,7 +110,7 @@ describe('the consumer killed between the SMS API’s answer and the record', ()
       const sender = await createSender({ phone })
       const [id] = await writeOutbox(sender, [{ address: phone }])
 
-      await consume([id!], { DB: dyingAfterTheAnswer(standIn, phone) })
+      await consume([id!], { SEND_SHARDS: dyingAfterTheAnswer(standIn, phone) })
       // The SMS went out, and nothing of its answer was recorded: the attempt only.
       expect(sends(standIn, phone).map((r) => r.status)).toEqual([201])
       const stranded = await row(id!)
@@ -146,18 +125,15 @@ describe('the consumer killed between the SMS API’s answer and the record', ()
         ['delivered', 202],
       ])
 
-      // While the lease holds, the scheduled run leaves it alone.
-      const run = () =>
-        worker.scheduled(
-          createScheduledController({ scheduledTime: new Date(), cron: RECOVERY_CRON }),
-          env,
-        )
+      // While the lease holds, the shard's alarm leaves it alone.
+      const run = () => runShardAlarm(sender.providerId)
       await run()
       await new Promise((resolve) => setTimeout(resolve, 300))
       expect((await row(id!)).status).toBe('sending')
 
-      // The lease runs out; the next run (every minute) hands it to the queue again: the delivery
-      // is final within a lease and a minute of the kill.
+      // The lease runs out; the alarm's next run (every GRACE_SECONDS while a delivery is on its
+      // way) hands it to the queue again: the delivery is final within a lease and half a minute
+      // of the kill.
       await age(id!, LEASE_SECONDS + 1)
       await run()
       const final = await eventually(
@@ -179,7 +155,8 @@ describe('the consumer killed between the SMS API’s answer and the record', ()
         'delivered',
       ])
       expect(
-        await env.DB.prepare('SELECT 1 FROM early_receipts WHERE message_sid = ?1')
+        await deliveryDb(id!)
+          .prepare('SELECT 1 FROM early_receipts WHERE message_sid = ?1')
           .bind(final.providerMessageId)
           .first(),
       ).toBeNull()
@@ -192,7 +169,7 @@ describe('the consumer killed between the SMS API’s answer and the record', ()
     const phone = freshPhone()
     const sender = await createSender({ phone })
     const [id] = await writeOutbox(sender, [{ address: phone }])
-    await consume([id!], { DB: dyingAfterTheAnswer(standIn, phone) })
+    await consume([id!], { SEND_SHARDS: dyingAfterTheAnswer(standIn, phone) })
     await leaveQueue(standIn, phone)
     // The queue hands the message back at once (it was never acked): it waits out the lease.
     const early = await consume([id!], {}, 2)
@@ -227,7 +204,7 @@ describe('an attempt in doubt', () => {
     const phone = freshPhone()
     const sender = await createSender({ phone })
     const [id] = await writeOutbox(sender, [{ address: phone }])
-    await consume([id!], { DB: dyingAfterTheAnswer(standIn, phone) })
+    await consume([id!], { SEND_SHARDS: dyingAfterTheAnswer(standIn, phone) })
     // Still in the SMS API's queue (no `sent` callback yet): no date sent, so not in its list.
     await age(id!, LEASE_SECONDS + 1)
     await consume([id!], {}, 2)
@@ -313,7 +290,7 @@ describe('an attempt in doubt', () => {
       const request = new Request(input, init)
       if (request.method === 'GET') {
         await age(id!, LEASE_SECONDS + 1)
-        await claimDelivery(lifecycle, id!, new Date(), LEASE_SECONDS)
+        await claimDelivery(lifecycle(id!), id!, new Date(), LEASE_SECONDS)
       }
       return forward(request)
     })

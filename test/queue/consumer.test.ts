@@ -6,14 +6,21 @@ import { LEASE_SECONDS, OPERATOR_FAULT_TEXT } from '../../src/queue/consumer.ts'
 import { claimDelivery, findDeliveryById } from '../../src/storage/messages.ts'
 import { findRecipient } from '../../src/storage/recipients.ts'
 import { findSuppressions, insertSuppression } from '../../src/storage/suppressions.ts'
-import { createSender, writeOutbox, type Sender } from '../helpers/dispatch.ts'
+import {
+  createSender,
+  deliveryDb,
+  dispatchJob,
+  writeOutbox,
+  type Sender,
+} from '../helpers/dispatch.ts'
 import { call } from '../helpers/http.ts'
 import { TWILIO_API_KEY, TWILIO_MESSAGING_SERVICE_SID, useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 import { receiverAt, registerEndpoint } from '../helpers/webhooks.ts'
 
-// Deliveries are written to D1 as POST /Services writes them, but not enqueued (writeOutbox): each
-// test hands them to the consumer itself, as the queue would, and reads the outcome.
+// Deliveries are written to their send shard as POST /Services writes them, but not enqueued
+// (writeOutbox): each test hands them to the consumer itself, as the queue would, and reads the
+// outcome.
 
 const outbox = writeOutbox
 
@@ -28,7 +35,7 @@ async function consume(
 ) {
   const batch = createMessageBatch(
     queue,
-    (bodies ?? deliveryIds.map((deliveryId) => ({ deliveryId }))).map((body, i) => ({
+    (bodies ?? deliveryIds.map(dispatchJob)).map((body, i) => ({
       id: `queue-message-${i}`,
       timestamp: new Date(),
       attempts,
@@ -42,8 +49,8 @@ async function consume(
   return { result, delays: retries.map((spy) => spy.mock.calls[0]?.[0]?.delaySeconds) }
 }
 
-const row = async (id: string) => (await findDeliveryById(env.DB, id))!
-const lifecycle = { db: env.DB, webhooks: env.WEBHOOK_QUEUE }
+const row = async (id: string) => (await findDeliveryById(deliveryDb(id), id))!
+const lifecycle = (id: string) => ({ shard: deliveryDb(id) })
 const smsTo = (standIn: ReturnType<typeof useStandIn>, to: string) =>
   standIn.state.sms.filter((r) => (r.body as { To?: string }).To === to && r.status === 201)
 
@@ -116,7 +123,7 @@ describe('dispatch consumer', () => {
     const sender = await createSender()
     const to = `+54911${Math.floor(Math.random() * 1e8)}`
     const [id] = await outbox(sender, [{ address: to }])
-    expect(await claimDelivery(lifecycle, id!, new Date(), LEASE_SECONDS)).not.toBeNull()
+    expect(await claimDelivery(lifecycle(id!), id!, new Date(), LEASE_SECONDS)).not.toBeNull()
     const { result, delays } = await consume([id!])
     expect(result.explicitAcks).toEqual([])
     expect(result.retryMessages).toEqual([{ msgId: 'queue-message-0' }])
@@ -452,10 +459,11 @@ describe('queue routing', () => {
 describe('dispatch consumer: what changed since acceptance', () => {
   const timeline = async (deliveryId: string) =>
     (
-      await env.DB.prepare(
-        `SELECT status, detail FROM delivery_events WHERE delivery_id = ?1
-         ORDER BY occurred_at, rowid`,
-      )
+      await deliveryDb(deliveryId)
+        .prepare(
+          `SELECT status, detail FROM delivery_events WHERE delivery_id = ?1
+           ORDER BY occurred_at, rowid`,
+        )
         .bind(deliveryId)
         .all<{ status: string; detail: string | null }>()
     ).results
@@ -548,7 +556,7 @@ describe('dispatch consumer: what changed since acceptance', () => {
     const to = `+54911${Math.floor(Math.random() * 1e8)}`
     const [id] = await outbox(sender, [{ address: to }])
     const past = new Date(Date.now() - 2 * LEASE_SECONDS * 1000)
-    expect(await claimDelivery(lifecycle, id!, past, LEASE_SECONDS)).toMatchObject({
+    expect(await claimDelivery(lifecycle(id!), id!, past, LEASE_SECONDS)).toMatchObject({
       status: 'sending',
     })
     await withheld[0]![1](sender, to)

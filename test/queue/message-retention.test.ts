@@ -1,5 +1,6 @@
-// Message retention (decisions.md D33): the five-minute run deletes messages older than
-// MESSAGE_RETENTION_DAYS with everything of theirs, in bounded pages. Messages here are dated
+// Message retention (decisions.md D33): each send shard's alarm deletes its messages older than
+// MESSAGE_RETENTION_DAYS with their deliveries and timelines, and the five-minute run deletes
+// their index rows and webhook events in D1, both in bounded pages. Messages here are dated
 // relative to the run, or in 1971, before any other test's, where a run's page must be this
 // file's own.
 import { createScheduledController } from 'cloudflare:test'
@@ -14,6 +15,7 @@ import {
 import { WEBHOOK_EVENT_TYPES } from '../../src/storage/webhooks.ts'
 import { dispatch, freshSender, readMessage, settle, smsRequest } from '../helpers/dispatch.ts'
 import { rowsOf, writeMessageLife, type MessageRows } from '../helpers/message-life.ts'
+import { runShardAlarm, shardDbOfMessage } from '../helpers/shards.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { createWebhookProvider, registerEndpoint } from '../helpers/webhooks.ts'
 
@@ -22,6 +24,7 @@ const NONE: MessageRows = {
   messages: 0,
   deliveries: 0,
   delivery_events: 0,
+  message_index: 0,
   webhook_events: 0,
   webhook_deliveries: 0,
   webhook_attempts: 0,
@@ -71,6 +74,8 @@ describe('the scheduled run with MESSAGE_RETENTION_DAYS = 30', () => {
     for (const [name, id] of Object.entries(ids)) before[name] = await rowsOf(id)
     expect(env.MESSAGE_RETENTION_DAYS).toBe('30')
     await runCleanUp()
+    // Each shard purges its own messages when its alarm runs.
+    await Promise.all([runShardAlarm(a.providerId), runShardAlarm(b.providerId)])
   })
 
   it('wrote what a message owns in every table before the run', () => {
@@ -78,6 +83,7 @@ describe('the scheduled run with MESSAGE_RETENTION_DAYS = 30', () => {
       messages: 1,
       deliveries: 2,
       delivery_events: 7,
+      message_index: 1,
       webhook_events: 3,
       webhook_deliveries: 3,
       webhook_attempts: 3,
@@ -99,7 +105,8 @@ describe('the scheduled run with MESSAGE_RETENTION_DAYS = 30', () => {
 
   it("keeps another provider's message that used the same Idempotency-Key", async () => {
     expect(await rowsOf(ids.otherProvider)).toEqual(before.otherProvider)
-    const kept = await env.DB.prepare('SELECT id FROM messages WHERE idempotency_key = ?1')
+    const kept = await shardDbOfMessage(ids.otherProvider)
+      .prepare('SELECT id FROM messages WHERE idempotency_key = ?1')
       .bind(key)
       .all<{ id: string }>()
     expect(kept.results.map((r) => r.id)).toEqual([ids.otherProvider])
@@ -119,11 +126,12 @@ describe('a purged message', () => {
       expect(first.status).toBe(201)
       const { id } = (await first.json()) as { id: string }
       await settle(sender, id)
-      await env.DB.prepare('UPDATE messages SET created_at = ?2 WHERE id = ?1')
+      await shardDbOfMessage(id)
+        .prepare('UPDATE messages SET created_at = ?2 WHERE id = ?1')
         .bind(id, new Date(Date.now() - 31 * DAY).toISOString())
         .run()
 
-      await runCleanUp()
+      await runShardAlarm(sender.providerId)
       expect((await readMessage(sender, id)).status).toBe(404)
       const again = await dispatch(sender, body, headers)
       expect(again.status).toBe(201)
@@ -136,7 +144,7 @@ describe('a purged message', () => {
 })
 
 describe('purgeMessagesBefore', () => {
-  it('deletes at most pageSize × maxPages messages a run, oldest first, and warns', async () => {
+  it('deletes at most pageSize × maxPages index rows a run, oldest first, and warns', async () => {
     const { providerId, endpointId } = await webhookProvider()
     const written: string[] = []
     for (let i = 0; i < 7; i++) {
@@ -146,15 +154,19 @@ describe('purgeMessagesBefore', () => {
     const cutoff = new Date(Date.UTC(1972, 0, 1))
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
 
-    expect(await purgeMessagesBefore(env.DB, cutoff, { pageSize: 2, maxPages: 3 })).toBe(6)
-    const left = await Promise.all(written.map(async (id) => (await rowsOf(id)).messages))
+    // 7 index rows and 21 webhook events: 3 pages of 2 of each.
+    expect(await purgeMessagesBefore(env.DB, cutoff, { pageSize: 2, maxPages: 3 })).toBe(12)
+    const left = await Promise.all(written.map(async (id) => (await rowsOf(id)).message_index))
     expect(left).toEqual([0, 0, 0, 0, 0, 0, 1])
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('message purge stopped at its bound'))
 
-    // The next run takes the rest and, not stopped by the bound, says nothing.
+    // The next run takes the last index row and 6 more events; one with room for 5 pages takes
+    // the 9 events left and, not stopped by the bound, says nothing.
+    expect(await purgeMessagesBefore(env.DB, cutoff, { pageSize: 2, maxPages: 3 })).toBe(7)
     warn.mockClear()
-    expect(await purgeMessagesBefore(env.DB, cutoff, { pageSize: 2, maxPages: 3 })).toBe(1)
-    expect(await rowsOf(written[6]!)).toEqual(NONE)
+    expect(await purgeMessagesBefore(env.DB, cutoff, { pageSize: 2, maxPages: 5 })).toBe(9)
+    const gone = await rowsOf(written[6]!)
+    expect(gone).toMatchObject({ message_index: 0, webhook_events: 0, webhook_attempts: 0 })
     expect(warn).not.toHaveBeenCalled()
   })
 
@@ -172,7 +184,7 @@ describe('a malformed MESSAGE_RETENTION_DAYS', () => {
       await expect(runCleanUp({ MESSAGE_RETENTION_DAYS: value })).rejects.toThrow(
         /^MESSAGE_RETENTION_DAYS /,
       )
-      expect((await rowsOf(id)).messages).toBe(1)
+      expect((await rowsOf(id)).message_index).toBe(1)
     },
   )
 })

@@ -1,20 +1,24 @@
-// Receipts that never arrived (decisions.md D27): the five-minute run reads SMS deliveries still
-// `sent` long after sending from the SMS API, as the stand-in serves them (Twilio's Fetch Message
-// resource, its auth checked), and applies the status it reports through the delivery lifecycle.
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-} from 'cloudflare:test'
+// Receipts that never arrived (decisions.md D27): each send shard's alarm reads its SMS deliveries
+// still `sent` long after sending from the SMS API, as the stand-in serves them (Twilio's Fetch
+// Message resource, its auth checked), and applies the status it reports through the delivery
+// lifecycle.
+import { createMessageBatch } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
+import { createSmsNotifier } from '../../src/channels/sms.ts'
+import { loadChannelConfig } from '../../src/config.ts'
 import worker from '../../src/index.ts'
-import { RECHECK_SECONDS, STALE_SENT_MINUTES } from '../../src/queue/sms-reconciler.ts'
+import {
+  reconcileStaleSms,
+  RECHECK_SECONDS,
+  STALE_SENT_MINUTES,
+} from '../../src/queue/sms-reconciler.ts'
 import { findDeliveryById } from '../../src/storage/messages.ts'
-import { createSender, writeOutbox } from '../helpers/dispatch.ts'
+import { createSender, deliveryDb, dispatchJob, writeOutbox } from '../helpers/dispatch.ts'
+import { runShardAlarm } from '../helpers/shards.ts'
 import { undeliverableRequest, useStandIn } from '../helpers/stand-in.ts'
 
-const row = async (id: string) => (await findDeliveryById(env.DB, id))!
+const row = async (id: string) => (await findDeliveryById(deliveryDb(id), id))!
 const freshPhone = () => `+54911${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`
 
 /** An SMS delivery sent through the stand-in, its receipts held: its id and message sid. */
@@ -22,28 +26,27 @@ async function sentSms(to = freshPhone()) {
   const sender = await createSender()
   const [id] = await writeOutbox(sender, [{ address: to }])
   const batch = createMessageBatch(env.DISPATCH_QUEUE_NAME, [
-    { id: `m-${id}`, timestamp: new Date(), attempts: 1, body: { deliveryId: id } },
+    { id: `m-${id}`, timestamp: new Date(), attempts: 1, body: dispatchJob(id!) },
   ])
   await worker.queue(batch, env)
   const sent = await row(id!)
   expect(sent.status).toBe('sent')
-  return { id: id!, sid: sent.providerMessageId! }
+  return { id: id!, sid: sent.providerMessageId!, providerId: sender.providerId }
 }
 
-/**
- * Dates the delivery's send `minutes` ago and makes it first in line: other files' deliveries
- * share the database, and this run must reach this file's own.
- */
+/** Dates the delivery's send `minutes` ago and makes it first in line. */
 async function sentMinutesAgo(id: string, minutes: number) {
   const sentAt = new Date(Date.now() - minutes * 60_000).toISOString()
-  await env.DB.prepare('UPDATE deliveries SET sent_at = ?2, next_attempt_at = 0 WHERE id = ?1')
+  await deliveryDb(id)
+    .prepare('UPDATE deliveries SET sent_at = ?2, next_attempt_at = 0 WHERE id = ?1')
     .bind(id, sentAt)
     .run()
 }
 
-async function runCleanUp(now = new Date(), vars: Partial<Env> = {}) {
-  const controller = createScheduledController({ scheduledTime: now, cron: '*/5 * * * *' })
-  await worker.scheduled(controller, { ...env, ...vars })
+/** The reconciliation of the shard holding `id`, at `now`, with the channel settings of `vars`. */
+async function reconcile(id: string, now = new Date(), vars: Partial<Env> = {}) {
+  const sms = createSmsNotifier(loadChannelConfig({ ...env, ...vars }).sms!)
+  return reconcileStaleSms({ shard: deliveryDb(id), db: env.DB, sms, now })
 }
 
 describe('SMS deliveries whose receipts were lost', () => {
@@ -62,7 +65,9 @@ describe('SMS deliveries whose receipts were lost', () => {
       await sentMinutesAgo(id, STALE_SENT_MINUTES + 1)
     }
 
-    await runCleanUp()
+    // Each shard's alarm asks about its own.
+    await runShardAlarm(delivered.providerId)
+    await runShardAlarm(undelivered.providerId)
     const reads = standIn.state.sms.filter(
       (r) =>
         r.method === 'GET' &&
@@ -71,9 +76,8 @@ describe('SMS deliveries whose receipts were lost', () => {
     expect(reads.map((r) => r.status)).toEqual([200, 200])
     expect(await row(delivered.id)).toMatchObject({ status: 'delivered' })
     expect(await row(undelivered.id)).toMatchObject({ status: 'undelivered', errorCode: '30005' })
-    const timeline = await env.DB.prepare(
-      'SELECT status FROM delivery_events WHERE delivery_id = ?1 ORDER BY occurred_at',
-    )
+    const timeline = await deliveryDb(delivered.id)
+      .prepare('SELECT status FROM delivery_events WHERE delivery_id = ?1 ORDER BY occurred_at')
       .bind(delivered.id)
       .all<{ status: string }>()
     // Through the lifecycle: the change left its row in the timeline.
@@ -87,21 +91,21 @@ describe('SMS deliveries whose receipts were lost', () => {
     await sentMinutesAgo(onItsWay.id, STALE_SENT_MINUTES + 5)
     const now = new Date()
 
-    await runCleanUp(now)
+    await reconcile(recent.id, now)
+    await reconcile(onItsWay.id, now)
     const readsOf = (sid: string) =>
       standIn.state.sms.filter((r) => r.method === 'GET' && r.path.endsWith(`/${sid}.json`))
     expect(readsOf(recent.sid)).toEqual([])
     // Still queued at the API (its receipts not sent yet): unchanged, asked again later.
     expect(readsOf(onItsWay.sid).map((r) => r.status)).toEqual([200])
     expect(await row(onItsWay.id)).toMatchObject({ status: 'sent' })
-    const { next } = (await env.DB.prepare(
-      'SELECT next_attempt_at AS next FROM deliveries WHERE id = ?1',
-    )
+    const { next } = (await deliveryDb(onItsWay.id)
+      .prepare('SELECT next_attempt_at AS next FROM deliveries WHERE id = ?1')
       .bind(onItsWay.id)
       .first<{ next: number }>())!
     expect(next).toBe(Math.floor(now.getTime() / 1000) + RECHECK_SECONDS)
 
-    await runCleanUp(now)
+    await reconcile(onItsWay.id, now)
     expect(readsOf(onItsWay.sid)).toHaveLength(1)
   })
 
@@ -112,7 +116,7 @@ describe('SMS deliveries whose receipts were lost', () => {
     await sentMinutesAgo(id, STALE_SENT_MINUTES + 1)
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {})
 
-    await runCleanUp(new Date(), { SMS_AUTH_TOKEN: 'a-rotated-auth-token' })
+    await reconcile(id, new Date(), { SMS_AUTH_TOKEN: 'a-rotated-auth-token' })
     const read = standIn.state.sms.filter(
       (r) => r.method === 'GET' && r.path.endsWith(`/${sid}.json`),
     )

@@ -7,6 +7,7 @@ import { twilioSignature, type StandIn } from '../../stand-in/app.ts'
 import { readSmsStatus } from '../../src/channels/sms-status.ts'
 import { recordSmsReceipt } from '../../src/domain/delivery-receipts.ts'
 import { EARLY_RECEIPT_SECONDS, MAX_EARLY_RECEIPTS } from '../../src/storage/early-receipts.ts'
+import { shardDatabaseIn } from '../../src/storage/shard-database.ts'
 import { findSuppressions } from '../../src/storage/suppressions.ts'
 import {
   dispatch,
@@ -24,6 +25,14 @@ import { eventually } from '../helpers/tokens.ts'
 import { receiverAt, registerEndpoint, verifiesWith } from '../helpers/webhooks.ts'
 
 const CALLBACK_URL = `${ORIGIN}/callbacks/sms/status`
+
+/** The send shard each test's SMS lives in, by MessageSid (sentSms); others use EARLY_SHARD. */
+const shardOfSid = new Map<string, string>()
+/** Where receipts for a MessageSid no test sent are posted: any provider's shard. */
+const EARLY_SHARD = 'provider:1'
+const shardOf = (sid: string) => shardOfSid.get(sid) ?? EARLY_SHARD
+const callbackUrl = (shard: string) => `${CALLBACK_URL}?shard=${encodeURIComponent(shard)}`
+const shardDbOfSid = (sid: string) => shardDatabaseIn(env.SEND_SHARDS, shardOf(sid))
 
 type Timeline = { status: string; at: string; attempt: number; error_code: string | null }
 type DeliveryWithTimeline = MessageView['deliveries'][number] & {
@@ -44,8 +53,12 @@ async function sentSms(standIn: StandIn, sender?: Sender) {
   const to = (await recipientPhone(sender))!
   const held = standIn.state.callbacks.filter((c) => c.form.To === to)
   expect(held.map((c) => c.form.MessageStatus)).toEqual(['sent', expect.any(String)])
-  expect(held.every((c) => c.url === CALLBACK_URL)).toBe(true)
-  return { sender, id, to, sid: held[0]!.form.MessageSid!, held }
+  // The status-callback URL names the shard that holds the delivery.
+  const shard = `provider:${sender.providerId}`
+  expect(held.every((c) => c.url === callbackUrl(shard))).toBe(true)
+  const sid = held[0]!.form.MessageSid!
+  shardOfSid.set(sid, shard)
+  return { sender, id, to, sid, held }
 }
 
 /** Tells the stand-in to report every SMS to `phone` undelivered with `errorCode`. */
@@ -68,17 +81,20 @@ async function view(sender: Sender, id: string) {
   return { message, delivery: message.deliveries[0] as DeliveryWithTimeline }
 }
 
-/** What D1 holds for the delivery with this MessageSid: its row and its timeline. */
+/** What the send shard holds for the delivery with this MessageSid: its row and its timeline. */
 async function stored(sid: string) {
-  const delivery = await env.DB.prepare(
-    `SELECT id, status, last_error, error_code, delivered_at, undelivered_at
-     FROM deliveries WHERE provider_message_id = ?1`,
-  )
+  const db = shardDbOfSid(sid)
+  const delivery = await db
+    .prepare(
+      `SELECT id, status, last_error, error_code, delivered_at, undelivered_at
+       FROM deliveries WHERE provider_message_id = ?1`,
+    )
     .bind(sid)
     .first<Record<string, string | null>>()
-  const { results } = await env.DB.prepare(
-    'SELECT status FROM delivery_events WHERE delivery_id = ?1 ORDER BY occurred_at, rowid',
-  )
+  const { results } = await db
+    .prepare(
+      'SELECT status FROM delivery_events WHERE delivery_id = ?1 ORDER BY occurred_at, rowid',
+    )
     .bind(delivery!.id)
     .all<{ status: string }>()
   return { delivery, timeline: results.map((r) => r.status) }
@@ -98,18 +114,21 @@ function receipt(sid: string, to: string, status: string, extra: Record<string, 
   }
 }
 
+/** A status callback to the shard of its MessageSid's SMS, as the SMS API posts it. */
 async function postCallback(
   form: Record<string, string>,
   signature: string | null | 'sign' = 'sign',
   authToken = env.SMS_AUTH_TOKEN,
+  shard: string | null = shardOf(form.MessageSid ?? ''),
 ) {
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
   }
+  const url = shard === null ? CALLBACK_URL : callbackUrl(shard)
   if (signature === 'sign')
-    headers['x-twilio-signature'] = await twilioSignature(authToken, CALLBACK_URL, form)
+    headers['x-twilio-signature'] = await twilioSignature(authToken, url, form)
   else if (signature !== null) headers['x-twilio-signature'] = signature
-  return call('/callbacks/sms/status', {
+  return call(url.slice(ORIGIN.length), {
     method: 'POST',
     headers,
     body: new URLSearchParams(form).toString(),
@@ -211,10 +230,17 @@ describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () =
       )
       const signedForSent = await twilioSignature(
         env.SMS_AUTH_TOKEN,
-        CALLBACK_URL,
+        callbackUrl(shardOf(sid)),
         receipt(sid, to, 'sent'),
       )
       await expectProblem(await postCallback(delivered, signedForSent), 403, 'invalid_signature')
+      // Signed for another shard's URL: the shard named is part of what is signed.
+      const signedForOther = await twilioSignature(
+        env.SMS_AUTH_TOKEN,
+        callbackUrl('provider:1'),
+        delivered,
+      )
+      await expectProblem(await postCallback(delivered, signedForOther), 403, 'invalid_signature')
       // Signed with this token, but for another account.
       const otherAccount = { ...delivered, AccountSid: 'ACother000000000000000000000000000' }
       await expectProblem(await postCallback(otherAccount), 403, 'forbidden')
@@ -223,6 +249,20 @@ describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () =
       expect(before.delivery!.status).toBe('sent')
     },
   )
+
+  it('answers 400 to a signed callback whose URL names no send shard, or a malformed one', async () => {
+    const form = receipt(`SM${'2'.repeat(32)}`, freshPhone(), 'delivered')
+    const noShard = await postCallback(form, 'sign', env.SMS_AUTH_TOKEN, null)
+    const problem = await expectProblem(noShard, 400, 'invalid_request')
+    expect(problem.errors).toEqual([{ path: 'shard', message: 'a send shard name' }])
+    for (const shard of ['provider:', 'provider:0', 'provider:1:64', 'shard:1', 'provider:1;x']) {
+      await expectProblem(
+        await postCallback(form, 'sign', env.SMS_AUTH_TOKEN, shard),
+        400,
+        'invalid_request',
+      )
+    }
+  })
 
   it('answers 400 to a signed callback without MessageStatus', async () => {
     const form: Record<string, string> = receipt(`SM${'1'.repeat(32)}`, freshPhone(), 'x')
@@ -304,10 +344,11 @@ describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () =
 const freshSid = () => `SM${crypto.randomUUID().replaceAll('-', '')}`
 
 async function earlyReceipt(sid: string) {
-  return env.DB.prepare(
-    `SELECT status, api_status, error_code, reason, opted_out, received_at, expires_at
-     FROM early_receipts WHERE message_sid = ?1`,
-  )
+  return shardDbOfSid(sid)
+    .prepare(
+      `SELECT status, api_status, error_code, reason, opted_out, received_at, expires_at
+       FROM early_receipts WHERE message_sid = ?1`,
+    )
     .bind(sid)
     .first<Record<string, string | number | null>>()
 }
@@ -333,6 +374,7 @@ describe('a receipt that overtakes the send', () => {
             (c) => c.length === 2,
           )
           for (const callback of await standIn.sendCallbacks(held)) {
+            shardOfSid.set(callback.form.MessageSid!, `provider:${sender.providerId}`)
             overtaking.push({
               status: callback.form.MessageStatus!,
               answer: callback.answer,
@@ -351,7 +393,7 @@ describe('a receipt that overtakes the send', () => {
         (d) => d.status !== 'queued' && d.status !== 'sending' && d.status !== 'sent',
         { timeoutMs: 15_000 },
       )
-      // Both answered 202 while no delivery had the sid; the final one waited in D1.
+      // Both answered 202 while no delivery had the sid; the final one waited in the shard.
       expect(overtaking.map(({ status, answer }) => [status, answer])).toEqual([
         ['sent', 202],
         ['delivered', 202],
@@ -419,10 +461,11 @@ describe('a receipt that overtakes the send', () => {
     const sid = freshSid()
     // The bound as the route applies it, set to what waits now (other files' receipts included),
     // so the table is full without filling it for every other test.
-    const { n } = (await env.DB.prepare('SELECT count(*) AS n FROM early_receipts').first<{
+    const shard = shardDbOfSid(sid)
+    const { n } = (await shard.prepare('SELECT count(*) AS n FROM early_receipts').first<{
       n: number
     }>())!
-    const deps = { db: env.DB, webhooks: env.WEBHOOK_QUEUE, now: new Date(), maxWaiting: n }
+    const deps = { shard, db: env.DB, now: new Date(), maxWaiting: n }
     const form = { MessageSid: sid, MessageStatus: 'delivered', AccountSid: env.SMS_ACCOUNT_SID }
     await expect(recordSmsReceipt(deps, readSmsStatus(form))).rejects.toMatchObject({
       code: 'not_found',

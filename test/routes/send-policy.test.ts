@@ -334,7 +334,7 @@ describe('POST /Services: a provider with several send shards', { timeout: 45_00
     )
     expect(responses.filter((r) => r.status === 201)).toHaveLength(1)
     expect(responses.filter((r) => r.status === 200)).toHaveLength(19)
-    expect(await outboxRows(sender.providerId)).toBe(2)
+    expect(await outboxRows(sender.providerId, 4)).toBe(2)
     expect((await shardTotals(sender.providerId, 4)).destinations).toBe(1)
   })
 })

@@ -1,17 +1,14 @@
-// What POST /Services waits on (docs/sending.md "What happens next"): at most two D1 round trips and one
-// call to the provider's send shard, the picture writes in one KV round, and never the queue.
-// Counted by proxies around the real bindings.
-import {
-  createExecutionContext,
-  createScheduledController,
-  waitOnExecutionContext,
-} from 'cloudflare:test'
+// What POST /Services waits on (docs/sending.md "What happens next"): one D1 round trip (its reads)
+// and one call to the provider's send shard, which admits and stores the message; the picture
+// writes in one KV round before it, and never the queue. Counted by proxies around the real
+// bindings.
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import { app } from '../../src/app.ts'
-import worker from '../../src/index.ts'
-import { GRACE_SECONDS, RECOVERY_CRON } from '../../src/queue/sweeper.ts'
+import { GRACE_SECONDS } from '../../src/queue/sweeper.ts'
 import { findDeliveryById } from '../../src/storage/messages.ts'
+import { runShardAlarm, shardDb } from '../helpers/shards.ts'
 import { createSender, example001, type Sender } from '../helpers/dispatch.ts'
 import { call, ORIGIN } from '../helpers/http.ts'
 import { randomPng, toBase64 } from '../helpers/pictures.ts'
@@ -109,12 +106,13 @@ async function dispatchProbed(
   }
 }
 
-/** Waits until the consumer has sent the delivery (the real queue and the stand-in). */
-async function untilSent(id: string) {
-  let delivery = await findDeliveryById(env.DB, id)
+/** Waits until the consumer has sent the sender's delivery (the real queue and the stand-in). */
+async function untilSent(sender: Sender, id: string) {
+  const shard = shardDb(sender.providerId)
+  let delivery = await findDeliveryById(shard, id)
   for (let round = 0; round < 15 && delivery?.status !== 'sent'; round++) {
     delivery = await eventually(
-      () => findDeliveryById(env.DB, id),
+      () => findDeliveryById(shard, id),
       (d) => d?.status === 'sent',
     )
   }
@@ -123,7 +121,7 @@ async function untilSent(id: string) {
 
 describe('POST /Services round trips', () => {
   it(
-    'answers a first send after D1 reads, the shard’s admission and D1 writes, and enqueues after the response',
+    'answers a first send after D1 reads and one call to the shard, and enqueues after the response',
     QUEUE,
     async () => {
       useStandIn()
@@ -137,24 +135,26 @@ describe('POST /Services round trips', () => {
       )
       expect(response.status).toBe(201)
       const message = (await response.json()) as Accepted
-      expect(d1.map((c) => c.method)).toEqual(['batch', 'batch'])
-      // One call to the provider's shard, after the reads and before the writes.
-      expect(shard).toMatchObject([{ method: 'admit', key: `provider:${sender.providerId}` }])
+      // The reads; nothing is written to D1.
+      expect(d1.map((c) => c.method)).toEqual(['batch'])
+      // One call to the provider's shard, after the reads: it admits and stores the message.
+      const name = `provider:${sender.providerId}`
+      expect(shard).toMatchObject([{ method: 'accept', key: name }])
       expect(shard[0]!.start).toBeGreaterThan(d1[0]!.end!)
-      expect(shard[0]!.end).toBeLessThan(d1[1]!.start)
       expect(pictures).toEqual([])
       expect(sendsAwaited).toEqual([])
       // The probe lets the send go once the response is out: it carries every delivery of the
-      // message.
+      // message, with the shard that holds it.
       const ids = message.deliveries.map((d) => d.id)
-      expect(sent).toEqual(expect.arrayContaining(ids.map((deliveryId) => ({ deliveryId }))))
+      const jobs = ids.map((deliveryId) => ({ deliveryId, shard: name }))
+      expect(sent).toEqual(expect.arrayContaining(jobs))
       expect(sent).toHaveLength(ids.length)
-      for (const id of ids) expect((await untilSent(id))?.status).toBe('sent')
+      for (const id of ids) expect((await untilSent(sender, id))?.status).toBe('sent')
     },
   )
 
   it(
-    'answers a replay after one D1 round trip, asking no shard, and sends nothing',
+    'answers a replay after the same round trips, from the shard, and sends nothing',
     QUEUE,
     async () => {
       useStandIn()
@@ -169,9 +169,11 @@ describe('POST /Services round trips', () => {
       expect(again.response.status).toBe(200)
       expect(((await again.response.json()) as Accepted).id).toBe(original.id)
       expect(again.d1.map((c) => c.method)).toEqual(['batch'])
-      expect(again.shard).toEqual([])
+      expect(again.shard).toMatchObject([{ method: 'accept' }])
       expect(again.sent).toEqual([])
-      for (const { id } of original.deliveries) expect((await untilSent(id))?.status).toBe('sent')
+      for (const { id } of original.deliveries) {
+        expect((await untilSent(sender, id))?.status).toBe('sent')
+      }
     },
   )
 
@@ -182,16 +184,17 @@ describe('POST /Services round trips', () => {
     const base = example001(sender)
     const advertisement = { ...base.parameters.advertisement, Picture: toBase64(randomPng()) }
     const body = { ...base, parameters: { ...base.parameters, advertisement } }
-    const { response, d1, pictures } = await dispatchProbed(sender, body)
+    const { response, d1, shard, pictures } = await dispatchProbed(sender, body)
     expect(response.status).toBe(201)
-    expect(d1.map((c) => c.method)).toEqual(['batch', 'batch'])
+    expect(d1.map((c) => c.method)).toEqual(['batch'])
     const [lookup, write, ...more] = pictures
     expect(more).toEqual([])
     expect(lookup).toMatchObject({ method: 'getWithMetadata' })
     expect(lookup!.start).toBeLessThan(d1[0]!.end!)
+    // Stored before the rows that point to it.
     expect(write).toMatchObject({ method: 'put', key: lookup!.key })
     expect(write!.start).toBeGreaterThan(d1[0]!.end!)
-    expect(write!.end).toBeLessThan(d1[1]!.start)
+    expect(write!.end).toBeLessThan(shard[0]!.start)
 
     // The same picture again is stored already: looked up, not written.
     const second = await dispatchProbed(sender, body)
@@ -202,7 +205,7 @@ describe('POST /Services round trips', () => {
       (await second.response.json()) as Accepted,
     ]
     for (const { id } of accepted.flatMap((m) => m.deliveries))
-      expect((await untilSent(id))?.status).toBe('sent')
+      expect((await untilSent(sender, id))?.status).toBe('sent')
   })
 
   it(
@@ -212,7 +215,7 @@ describe('POST /Services round trips', () => {
       useStandIn()
       const sender = await createSender()
       await warmToken(sender)
-      // Both requests read before either writes: each sees the key unused, the unique index
+      // Both requests read before either reaches the shard: the shard, one call at a time,
       // decides.
       let arrived = 0
       let meet!: () => void
@@ -231,17 +234,21 @@ describe('POST /Services round trips', () => {
       const accepted = (await winner.response.json()) as Accepted
       expect(await loser.response.json()).toEqual(accepted)
       expect(loser.response.headers.get('idempotent-replayed')).toBe('true')
-      // The loser's extra round trip reads the winner's message: not the success path's budget.
-      expect(winner.d1.map((c) => c.method)).toEqual(['batch', 'batch'])
-      expect(loser.d1.map((c) => c.method)).toEqual(['batch', 'batch', 'batch'])
+      // The loser's one shard call finds the winner's message: no round trip more.
+      for (const result of [winner, loser]) {
+        expect(result.d1.map((c) => c.method)).toEqual(['batch'])
+        expect(result.shard).toMatchObject([{ method: 'accept' }])
+      }
       expect(loser.sent).toEqual([])
       expect(winner.sent).toHaveLength(accepted.deliveries.length)
-      for (const { id } of accepted.deliveries) expect((await untilSent(id))?.status).toBe('sent')
+      for (const { id } of accepted.deliveries) {
+        expect((await untilSent(sender, id))?.status).toBe('sent')
+      }
     },
   )
 
   it(
-    'leaves the message queued in D1 when the enqueue fails, and the sweeper sends it',
+    "leaves the message queued in its shard when the enqueue fails, and the shard's alarm sends it",
     QUEUE,
     async () => {
       useStandIn()
@@ -252,8 +259,9 @@ describe('POST /Services round trips', () => {
       expect(response.status).toBe(201)
       const text = await response.text()
       const message = JSON.parse(text) as Accepted
+      const shard = shardDb(sender.providerId)
       for (const { id } of message.deliveries) {
-        expect(await findDeliveryById(env.DB, id)).toMatchObject({ status: 'queued', attempts: 0 })
+        expect(await findDeliveryById(shard, id)).toMatchObject({ status: 'queued', attempts: 0 })
       }
       // Built from what was inserted, the answer is the stored message as its status view shows it
       // (which adds each delivery's timeline).
@@ -276,11 +284,17 @@ describe('POST /Services round trips', () => {
       }
       expect(warnings).toContainEqual(expect.objectContaining(enqueueFailed))
 
-      // The next sweep after the grace period finds the deliveries overdue and enqueues them.
-      const scheduledTime = new Date(Date.now() + 2 * GRACE_SECONDS * 1000)
-      await worker.scheduled(createScheduledController({ scheduledTime, cron: RECOVERY_CRON }), env)
+      // The alarm's sweep after the grace period finds the deliveries overdue and enqueues them:
+      // the grace is taken back from their due time rather than waited for.
+      await shard
+        .prepare(
+          'UPDATE deliveries SET next_attempt_at = next_attempt_at - ?2 WHERE message_id = ?1',
+        )
+        .bind(message.id, 2 * GRACE_SECONDS)
+        .run()
+      expect(await runShardAlarm(sender.providerId)).toBe(true)
       for (const { id } of message.deliveries) {
-        expect(await untilSent(id)).toMatchObject({ status: 'sent', attempts: 1 })
+        expect(await untilSent(sender, id)).toMatchObject({ status: 'sent', attempts: 1 })
       }
     },
   )

@@ -20,6 +20,7 @@ import {
   type Sender,
 } from '../helpers/dispatch.ts'
 import { basicAuth, call, expectProblem, postForm, postJson } from '../helpers/http.ts'
+import { shardDb } from '../helpers/shards.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 
 type Body = {
@@ -86,17 +87,18 @@ async function sent(sender: Sender, response: Response): Promise<MessageView> {
   return untilSent(sender, (await accepted(response)).id)
 }
 
+/** What the provider's send shard holds, and every provider's messages D1's index lists. */
 async function countRows(providerId: string) {
-  const row = await env.DB.prepare(
-    `SELECT
-       (SELECT COUNT(*) FROM messages WHERE provider_id = CAST(?1 AS INTEGER)) AS messages,
-       (SELECT COUNT(*) FROM deliveries WHERE provider_id = CAST(?1 AS INTEGER)) AS deliveries,
-       (SELECT COUNT(*) FROM messages) AS all_messages,
-       (SELECT COUNT(*) FROM deliveries) AS all_deliveries`,
-  )
-    .bind(providerId)
-    .first<{ messages: number; deliveries: number; all_messages: number; all_deliveries: number }>()
-  return row!
+  const inShard = await shardDb(providerId)
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM messages) AS messages,
+         (SELECT COUNT(*) FROM deliveries) AS deliveries`,
+    )
+    .first<{ messages: number; deliveries: number }>()
+  const indexed = await env.DB.prepare('SELECT COUNT(*) AS n FROM message_index').first<{
+    n: number
+  }>()
+  return { ...inShard!, all_indexed: indexed!.n }
 }
 
 describe('POST /Services: accepted requests', () => {
@@ -110,7 +112,8 @@ describe('POST /Services: accepted requests', () => {
     expect(response.headers.get('content-type')).toMatch(/^application\/json/)
     expect(response.headers.get('idempotent-replayed')).toBeNull()
     expect(message).toEqual({
-      id: expect.stringMatching(UUID),
+      // It names the provider's send shard (src/domain/message-ids.ts).
+      id: expect.stringMatching(new RegExp(`^p${sender.providerId}_[0-9a-f]{32}$`)),
       status: 'queued',
       provider_id: sender.providerId,
       service_id: sender.serviceId,
@@ -240,9 +243,8 @@ describe('POST /Services: accepted requests', () => {
     const message = await sent(sender, response)
     expect(message.provider_id).toBe(INT64_MAX)
     expect(smsTo(standIn, phone!)).toHaveLength(1)
-    const stored = await env.DB.prepare(
-      'SELECT CAST(provider_id AS TEXT) AS provider_id FROM messages WHERE id = ?1',
-    )
+    const stored = await shardDb(INT64_MAX)
+      .prepare('SELECT CAST(provider_id AS TEXT) AS provider_id FROM messages WHERE id = ?1')
       .bind(message.id)
       .first<{ provider_id: string }>()
     expect(stored?.provider_id).toBe(INT64_MAX)

@@ -255,8 +255,8 @@ describe('deploy:check refuses', () => {
   ]
 
   it.each([
-    ['["*/5 * * * *"]', '* * * * *', /the delivery recovery would never run/],
     ['["* * * * *"]', '*/5 * * * *', /the clean-up would never run/],
+    ['[]', '*/5 * * * *', /the clean-up would never run/],
   ])('an environment whose own cron triggers are %s', (crons, lacking, message) => {
     const toml = edit(
       filled,

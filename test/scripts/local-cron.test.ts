@@ -2,9 +2,11 @@
 // handler is called on wrangler.toml's schedule through wrangler dev's /__scheduled.
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { unstable_readConfig } from 'wrangler'
-import { LEASE_SECONDS } from '../../src/queue/consumer.ts'
-import { CLEAN_UP_CRON, RECOVERY_CRON } from '../../src/queue/sweeper.ts'
+import { CLEAN_UP_CRON } from '../../src/queue/schedule.ts'
 import { cronFires, startLocalCron } from '../../scripts/local-cron.ts'
+
+/** A trigger every minute, beside wrangler.toml's own, to follow the schedule minute by minute. */
+const EVERY_MINUTE = '* * * * *'
 
 afterEach(() => {
   vi.useRealTimers()
@@ -28,10 +30,10 @@ describe('cronFires', () => {
     expect(() => cronFires('* * * *', at('03:00:00'))).toThrow()
   })
 
-  it('follows every trigger of wrangler.toml, the recovery and the clean-up among them', () => {
+  it('follows every trigger of wrangler.toml, the clean-up among them', () => {
     const crons = unstable_readConfig({ config: 'wrangler.toml' }, { hideWarnings: true }).triggers
       .crons!
-    expect(crons).toEqual(expect.arrayContaining([RECOVERY_CRON, CLEAN_UP_CRON]))
+    expect(crons).toEqual(expect.arrayContaining([CLEAN_UP_CRON]))
     for (const cron of crons) expect(() => cronFires(cron, new Date())).not.toThrow()
   })
 })
@@ -49,36 +51,33 @@ describe('startLocalCron', () => {
     const log = vi.fn()
     const stop = startLocalCron({
       base: 'http://localhost:8787',
-      crons: [RECOVERY_CRON, CLEAN_UP_CRON],
-      leaseSeconds: LEASE_SECONDS,
+      crons: [EVERY_MINUTE, CLEAN_UP_CRON],
       fetch: fetch as typeof globalThis.fetch,
       log,
     })
     return { calls, fetch, log, stop }
   }
 
-  it('runs every trigger at start, the recovery once the leases ran out, then on schedule', async () => {
+  it('runs every trigger at start, then on schedule', async () => {
     const { calls, fetch, stop } = started('12:03:20')
     await vi.advanceTimersByTimeAsync(0)
     expect(calls).toEqual([
-      ['12:03:20', RECOVERY_CRON],
+      ['12:03:20', EVERY_MINUTE],
       ['12:03:20', CLEAN_UP_CRON],
     ])
     expect(String(fetch.mock.calls[0]![0])).toBe(
-      'http://localhost:8787/__scheduled?cron=' + encodeURIComponent(RECOVERY_CRON),
+      'http://localhost:8787/__scheduled?cron=' + encodeURIComponent(EVERY_MINUTE),
     )
     calls.length = 0
     await vi.advanceTimersByTimeAsync(6 * 60_000)
     expect(calls).toEqual([
-      // A lease and a second after the start: what the stopped process held is free again.
-      [`12:03:${20 + LEASE_SECONDS + 1}`, RECOVERY_CRON],
-      ['12:04:00', RECOVERY_CRON],
-      ['12:05:00', RECOVERY_CRON],
+      ['12:04:00', EVERY_MINUTE],
+      ['12:05:00', EVERY_MINUTE],
       ['12:05:00', CLEAN_UP_CRON],
-      ['12:06:00', RECOVERY_CRON],
-      ['12:07:00', RECOVERY_CRON],
-      ['12:08:00', RECOVERY_CRON],
-      ['12:09:00', RECOVERY_CRON],
+      ['12:06:00', EVERY_MINUTE],
+      ['12:07:00', EVERY_MINUTE],
+      ['12:08:00', EVERY_MINUTE],
+      ['12:09:00', EVERY_MINUTE],
     ])
     stop()
     calls.length = 0
@@ -94,11 +93,11 @@ describe('startLocalCron', () => {
     await vi.advanceTimersByTimeAsync(0)
     await vi.waitFor(() => expect(log).toHaveBeenCalledTimes(2))
     expect(log.mock.calls.map(([line]) => line)).toEqual([
-      `cron "${RECOVERY_CRON}" could not run: Error: connection refused`,
+      `cron "${EVERY_MINUTE}" could not run: Error: connection refused`,
       `cron "${CLEAN_UP_CRON}" answered 500`,
     ])
     await vi.advanceTimersByTimeAsync(60_000)
-    expect(calls).toContainEqual(['12:01:00', RECOVERY_CRON])
+    expect(calls).toContainEqual(['12:01:00', EVERY_MINUTE])
     stop()
   })
 })

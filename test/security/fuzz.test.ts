@@ -14,8 +14,16 @@ import {
 import { KV_PREFIX as TOKEN_CACHE_PREFIX } from '../../src/storage/token-cache.ts'
 import { KV_PREFIX as TOMBSTONE_PREFIX } from '../../src/storage/token-tombstones.ts'
 import { createClient } from '../helpers/clients.ts'
-import { createSender, example001, type Sender } from '../helpers/dispatch.ts'
+import {
+  createSender,
+  dispatch,
+  example001,
+  freshSender,
+  smsRequest,
+  type Sender,
+} from '../helpers/dispatch.ts'
 import { basicAuth, postForm } from '../helpers/http.ts'
+import { useStandIn } from '../helpers/stand-in.ts'
 import { tokenFor } from '../helpers/tokens.ts'
 
 // Every table a request could write, compared row by row. Not audit_events: a refused login or
@@ -27,8 +35,7 @@ const TABLES = [
   'services',
   'subscriptions',
   'recipients',
-  'messages',
-  'deliveries',
+  'message_index',
 ]
 
 async function d1Rows(): Promise<string> {
@@ -64,11 +71,32 @@ async function watchStorage(ignoredKv: string[]) {
     if (WRITE.test(sql) && !/\baudit_events\b/.test(sql)) d1Writes.push(sql)
     return prepare(sql)
   })
+  // The send shards: a message accepted, or any writing statement run on a shard's database.
+  const shardWrites: string[] = []
+  const getByName = env.SEND_SHARDS.getByName.bind(env.SEND_SHARDS)
+  vi.spyOn(env.SEND_SHARDS, 'getByName').mockImplementation(((name: string) => {
+    const stub = getByName(name)
+    return {
+      accept: (...args: Parameters<typeof stub.accept>) => {
+        shardWrites.push(`accept ${name}`)
+        return stub.accept(...args)
+      },
+      run: (statements: Parameters<typeof stub.run>[0]) => {
+        for (const { sql } of statements) if (WRITE.test(sql)) shardWrites.push(`${name}: ${sql}`)
+        return stub.run(statements)
+      },
+      forget: () => {
+        shardWrites.push(`forget ${name}`)
+        return stub.forget()
+      },
+    }
+  }) as never)
   let rows = await d1Rows()
   return {
     /** Throws when anything was written since the last call (or since `accept`). */
     async expectUnchanged(label: string) {
       expect(kvWrites, `${label} wrote to KV`).toEqual([])
+      expect(shardWrites, `${label} wrote to a send shard`).toEqual([])
       if (d1Writes.length === 0) return
       // A write statement ran: tell whether it changed anything (an UPDATE may match no row).
       d1Writes.length = 0
@@ -78,6 +106,7 @@ async function watchStorage(ignoredKv: string[]) {
     async accept() {
       kvWrites.length = 0
       d1Writes.length = 0
+      shardWrites.length = 0
       rows = await d1Rows()
     },
     /** The full comparison, whatever the spies saw: for the end of a run. */
@@ -510,6 +539,19 @@ describe('the storage watch the fuzzing relies on', () => {
     ])
     await revokeFreshToken()
     await expect(storage.expectUnchanged('a revocation')).rejects.toThrow(/wrote to KV/)
+  })
+
+  it('sees a message the Worker stores in a send shard', async () => {
+    useStandIn()
+    const sender = await freshSender()
+    const storage = await watchStorage([
+      LOGIN_LOCK_PREFIX,
+      TOKEN_CACHE_PREFIX,
+      CLIENT_RECORD_PREFIX,
+      CLIENT_FILL_PREFIX,
+    ])
+    expect((await dispatch(sender, smsRequest(sender))).status).toBe(201)
+    await expect(storage.expectUnchanged('a message')).rejects.toThrow(/wrote to a send shard/)
   })
 })
 

@@ -11,18 +11,22 @@ import {
   MESSAGE_STATUS_SQL,
   type NewDelivery,
 } from '../../src/storage/messages.ts'
+import { newMessageId } from '../../src/domain/message-ids.ts'
+import { readOne } from '../../src/storage/batch.ts'
 import { createSender } from '../helpers/dispatch.ts'
+import { shardDb } from '../helpers/shards.ts'
 
 describe('insertMessage', () => {
   it('returns the deliveries in the order listDeliveries gives, not the order given', async () => {
     const sender = await createSender()
-    const id = crypto.randomUUID()
+    const id = newMessageId(sender.providerId, null)
+    const base = crypto.randomUUID()
     const delivery = (
       part: NewDelivery['part'],
       channel: NewDelivery['channel'],
       suffix: string,
     ) => ({
-      id: `${id.slice(0, 30)}-${suffix}`,
+      id: `${base.slice(0, 30)}-${suffix}`,
       part,
       channel,
       address: channel === 'sms' ? '+5491155550000' : `device-${suffix}`,
@@ -46,8 +50,9 @@ describe('insertMessage', () => {
       destination: sender.userId,
       createdAt: new Date().toISOString(),
     }
-    const inserted = await insertMessage(env.DB, message, given)
-    const listed = await listDeliveries(env.DB, id)
+    const shard = shardDb(sender.providerId)
+    const inserted = await readOne(shard, insertMessage(shard, message, given))
+    const listed = await listDeliveries(shard, id)
     expect(inserted!.map((d) => d.id)).toEqual(listed.map((d) => d.id))
     expect(listed.map((d) => d.id.slice(-1))).toEqual(['d', 'c', 'a', 'b'])
   })

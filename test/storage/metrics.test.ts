@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { app } from '../../src/app.ts'
 import { changeDeliveryStatus } from '../../src/storage/delivery-lifecycle.ts'
 import { claimDelivery } from '../../src/storage/messages.ts'
-import { createSender, freshPhone, writeOutbox } from '../helpers/dispatch.ts'
+import { createSender, deliveryDb, freshPhone, writeOutbox } from '../helpers/dispatch.ts'
 import { ORIGIN } from '../helpers/http.ts'
 
 afterEach(() => vi.restoreAllMocks())
@@ -103,7 +103,7 @@ describe('the data point of a delivery status change', () => {
   it('names provider, channel, status and error code, with the seconds since acceptance', async () => {
     const { sender, id, accepted } = await outboxDelivery(10)
     const { metrics, points } = captureMetrics()
-    const deps = { db: env.DB, webhooks: env.WEBHOOK_QUEUE, metrics }
+    const deps = { shard: deliveryDb(id), metrics }
     const claimedAt = new Date(accepted.getTime() + 10_000)
     expect(await claimDelivery(deps, id, claimedAt, 30)).not.toBeNull()
     const failedAt = new Date(accepted.getTime() + 12_500)
@@ -132,7 +132,7 @@ describe('the data point of a delivery status change', () => {
   it('is not written for a change that did not apply', async () => {
     const { id } = await outboxDelivery(1)
     const { metrics, points } = captureMetrics()
-    const deps = { db: env.DB, webhooks: env.WEBHOOK_QUEUE, metrics }
+    const deps = { shard: deliveryDb(id), metrics }
     // A receipt for a delivery never sent: the lifecycle refuses it.
     expect(
       await changeDeliveryStatus(deps, { kind: 'delivered', deliveryId: id, at: new Date() }),
@@ -146,7 +146,7 @@ describe('the data point of a delivery status change', () => {
     const { metrics, points } = captureMetrics(() => {
       throw new Error('Analytics Engine is down')
     })
-    const deps = { db: env.DB, webhooks: env.WEBHOOK_QUEUE, metrics }
+    const deps = { shard: deliveryDb(id), metrics }
     expect(await claimDelivery(deps, id, new Date(), 30)).toMatchObject({ id, status: 'sending' })
     expect(points).toHaveLength(1)
   })

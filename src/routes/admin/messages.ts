@@ -2,14 +2,16 @@
 // deliveries' timeline, as its provider's status view shows them (GET /Services/messages/{id}).
 import * as z from 'zod'
 import { MESSAGE_STATUSES } from '../../channel.ts'
-import { readAnyMessage } from '../../domain/dispatch.ts'
+import { readAnyMessage, searchMessages } from '../../domain/dispatch.ts'
 import { ProviderIdText } from '../../domain/providers.ts'
+import { shardDatabaseOf } from '../../http/deps.ts'
 import { messageView } from '../../http/messages.ts'
 import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
 import { badCursor, PageQuery, storedInstant, TimeRange, toPage } from '../../http/paging.ts'
 import { json, MANAGEMENT, pathParameters, problems } from '../../openapi/operations.ts'
 import { Message as MessageView, MessagePage } from '../../openapi/responses.ts'
-import { listMessages, type MessageKey, type StoredMessage } from '../../storage/messages.ts'
+import type { MessageKey } from '../../storage/message-index.ts'
+import type { StoredMessage } from '../../storage/messages.ts'
 
 export const messages = new OpenApiApp()
 
@@ -50,19 +52,19 @@ const list = createRoute({
   description:
     'Newest first by `created_at`. `provider_id`; `destination` exactly as sent (a user id, or ' +
     'an E.164 number such as `+5491155550000`, URL-encoded: `%2B` for `+`); `status`, the ' +
-    "message's one status (see the `Message` schema), summed up from its deliveries for each " +
-    'message the walk meets: narrow a search of a large outbox by provider or time too; `since` ' +
-    'and `until`, inclusive, compare with `created_at`. Each item is the message as its ' +
-    'provider sees it, destinations masked, without the timeline: `GET /admin/messages/{id}` ' +
-    "adds each delivery's `events`.",
+    "message's one status (see the `Message` schema) as the index last heard it from the " +
+    "message's send shard, a second or so behind; `since` and `until`, inclusive, compare with " +
+    '`created_at`. A message is searchable a second or so after it was accepted. Each item is ' +
+    'the message as its provider sees it now, destinations masked, without the timeline: ' +
+    "`GET /admin/messages/{id}` adds each delivery's `events`.",
   request: { query: MessageQuery },
   responses: { 200: json('A page.', MessagePage), ...problems(400, 401, 403) },
 })
 
 messages.openapi(list, async (c) => {
   const { limit, cursor, provider_id, destination, status, since, until } = c.req.valid('query')
-  const rows = await listMessages(
-    c.env.DB,
+  const rows = await searchMessages(
+    { db: c.env.DB, shards: (name) => shardDatabaseOf(c.env, name) },
     {
       providerId: provider_id,
       destination,
@@ -93,7 +95,10 @@ const read = createRoute({
 })
 
 messages.openapi(read, async (c) => {
-  const { message, deliveries, events } = await readAnyMessage(c.env.DB, c.req.param('id'))
+  const { message, deliveries, events } = await readAnyMessage(
+    (name) => shardDatabaseOf(c.env, name),
+    c.req.param('id'),
+  )
   c.header('cache-control', 'no-store')
   return c.json(messageView(message, deliveries, events))
 })

@@ -1,0 +1,197 @@
+// What a send shard's alarm does (decisions.md D32), in the shard, on the shard's own database:
+// - hands its outboxes on: webhook events to D1 (those an endpoint wants) and the webhook queue,
+//   and its new and changed messages to D1's admin index, each a page a statement;
+// - takes up what a crash stranded: deliveries never enqueued, or whose consumer died holding
+//   the lease (src/queue/sweeper.ts), and receipts that waited for their message sid;
+// - asks the SMS API about SMS whose receipts were lost (src/queue/sms-reconciler.ts);
+// - purges messages past MESSAGE_RETENTION_DAYS (decisions.md D33).
+// Then it says when it must run again: soon while an outbox holds more, every GRACE_SECONDS while
+// a delivery is on its way, every few minutes while an SMS awaits its receipt, hourly while
+// messages wait for their purge, and never once the shard is empty.
+import type { SmsNotifier } from '../channels/sms.ts'
+import { log } from '../log.ts'
+import { publishWebhookEvents } from '../storage/delivery-lifecycle.ts'
+import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from '../storage/early-receipts.ts'
+import { upsertIndexRows, type IndexedMessage } from '../storage/message-index.ts'
+import { deleteMessagesBefore, MESSAGE_STATUS_SQL } from '../storage/messages.ts'
+import {
+  deleteFromWebhookOutbox,
+  insertWebhookEvents,
+  readWebhookOutbox,
+} from '../storage/webhooks.ts'
+import { reconcileStaleSms, RECONCILE_MAX_AGE_HOURS } from './sms-reconciler.ts'
+import { GRACE_SECONDS, sweepOverdueDeliveries } from './sweeper.ts'
+
+/** Rows of an outbox handed on by one statement: 100 messages' index rows, 100 webhook events. */
+export const OUTBOX_PAGE = 100
+/** Pages of each outbox one run hands on before it lets the shard's calls in again. */
+const OUTBOX_PAGES = 10
+/** Messages deleted a run: the rest wait for the next. */
+const PURGE_PAGE = 100
+const PURGE_PAGES = 10
+
+const SECOND_MS = 1000
+const DAY_MS = 24 * 60 * 60 * SECOND_MS
+/** While an SMS awaits its receipt: how often the lost ones are looked for. */
+const RECONCILE_EVERY_MS = 5 * 60 * SECOND_MS
+/** While messages are kept: how often the purge looks for old ones. */
+const PURGE_EVERY_MS = 60 * 60 * SECOND_MS
+/** After a part failed (D1 or the queue unavailable): when to try again. */
+const RETRY_MS = 30 * SECOND_MS
+
+export type ShardAlarmDeps = {
+  /** The shard's own database. */
+  shard: D1Database
+  /** The shard's name (domain/admission.ts sendShardName), which dispatch jobs carry. */
+  name: string
+  db: D1Database
+  dispatch: Queue
+  webhooks: Queue
+  metrics?: AnalyticsEngineDataset
+  /** The SMS channel, or undefined when it is off (no SMS is then asked about). */
+  sms: Pick<SmsNotifier, 'fetchStatus'> | undefined
+  /** MESSAGE_RETENTION_DAYS, read when the purge runs (a malformed value fails the purge alone). */
+  retentionDays: () => number
+  now: Date
+}
+
+/** What handing the outboxes on needs. */
+export type HandOverDeps = Pick<ShardAlarmDeps, 'shard' | 'name' | 'db' | 'webhooks' | 'now'>
+
+/** Runs the alarm's work; returns when to run again (epoch ms), or null. Never throws. */
+export async function tendSendShard(deps: ShardAlarmDeps): Promise<number | null> {
+  const { now } = deps
+  const parts = {
+    webhookEvents: () => handOverWebhookEvents(deps),
+    indexRows: () => handOverIndexRows(deps),
+    requeued: () => sweepOverdueDeliveries(deps, deps.dispatch, now, deps.metrics),
+    earlyReceipts: async () =>
+      (await applyWaitingReceipts(deps)) + (await deleteExpiredEarlyReceipts(deps.shard, now)),
+    smsReconciled: () => reconcileStaleSms(deps),
+    purged: () => purge(deps),
+  }
+  const counts: Record<string, number | string> = {}
+  let failed = false
+  for (const [name, part] of Object.entries(parts)) {
+    try {
+      counts[name] = await part()
+    } catch (cause) {
+      failed = true
+      counts[name] = String(cause)
+    }
+  }
+  if (failed) log('error', 'send shard alarm', { shard: deps.name, ...counts })
+  const next = await nextRun(deps, counts)
+  return failed ? Math.min(next ?? Infinity, now.getTime() + RETRY_MS) : next
+}
+
+/**
+ * Webhook events an endpoint wants go to D1 and the webhook queue; the rest are dropped. Returns
+ * how many were handed on.
+ */
+export async function handOverWebhookEvents({
+  shard,
+  db,
+  webhooks,
+}: HandOverDeps): Promise<number> {
+  let handed = 0
+  for (let page = 0; page < OUTBOX_PAGES; page++) {
+    const events = await readWebhookOutbox(shard, OUTBOX_PAGE)
+    if (events.length === 0) break
+    const wanted = await insertWebhookEvents(db, events)
+    // Once D1 holds them, an event not enqueued now is the webhook sweeper's.
+    await publishWebhookEvents(webhooks, wanted)
+    await deleteFromWebhookOutbox(
+      shard,
+      events.map((e) => e.id),
+    )
+    handed += wanted.length
+    if (events.length < OUTBOX_PAGE) break
+  }
+  return handed
+}
+
+/** New and changed messages' rows of the admin index, a page a statement; how many. */
+export async function handOverIndexRows({ shard, db, name, now }: HandOverDeps): Promise<number> {
+  let written = 0
+  for (let page = 0; page < OUTBOX_PAGES; page++) {
+    const { results } = await shard
+      .prepare(
+        `SELECT o.seq, m.id, CAST(m.provider_id AS TEXT) AS provider_id, m.destination,
+           m.created_at, (SELECT ${MESSAGE_STATUS_SQL} FROM deliveries WHERE message_id = m.id)
+             AS status
+         FROM index_outbox AS o LEFT JOIN messages AS m ON m.id = o.message_id
+         ORDER BY o.seq LIMIT ?1`,
+      )
+      .bind(OUTBOX_PAGE)
+      .all<{
+        seq: number
+        id: string | null
+        provider_id: string
+        destination: string
+        created_at: string
+        status: string
+      }>()
+    if (results.length === 0) break
+    const rows: IndexedMessage[] = results.flatMap((r) =>
+      r.id === null
+        ? [] // purged or deleted since it was marked
+        : [
+            {
+              id: r.id,
+              providerId: r.provider_id,
+              shard: name,
+              destination: r.destination,
+              status: r.status,
+              createdAt: r.created_at,
+            },
+          ],
+    )
+    await upsertIndexRows(db, rows, now)
+    // Only the marks read: a change since marked its message again, under a later seq.
+    await shard
+      .prepare(`DELETE FROM index_outbox WHERE seq IN (SELECT value FROM json_each(?1))`)
+      .bind(JSON.stringify(results.map((r) => r.seq)))
+      .run()
+    written += rows.length
+    if (results.length < OUTBOX_PAGE) break
+  }
+  return written
+}
+
+async function purge({ shard, retentionDays, now }: ShardAlarmDeps): Promise<number> {
+  const cutoff = new Date(now.getTime() - retentionDays() * DAY_MS)
+  let purged = 0
+  for (let page = 0; page < PURGE_PAGES; page++) {
+    const deleted = await deleteMessagesBefore(shard, cutoff, PURGE_PAGE)
+    purged += deleted
+    if (deleted < PURGE_PAGE) break
+  }
+  return purged
+}
+
+/** When the shard needs its alarm again, from what it holds now. */
+async function nextRun(
+  { shard, now }: ShardAlarmDeps,
+  counts: Record<string, number | string>,
+): Promise<number | null> {
+  const at = now.getTime()
+  const row = await shard
+    .prepare(
+      `SELECT
+         EXISTS (SELECT 1 FROM webhook_outbox) OR EXISTS (SELECT 1 FROM index_outbox) AS outbox,
+         EXISTS (SELECT 1 FROM deliveries WHERE status IN ('queued', 'sending')) AS moving,
+         EXISTS (SELECT 1 FROM deliveries
+           WHERE status = 'sent' AND channel = 'sms' AND sent_at >= ?1) AS awaiting,
+         EXISTS (SELECT 1 FROM early_receipts) AS receipts,
+         EXISTS (SELECT 1 FROM messages) AS kept`,
+    )
+    .bind(new Date(at - RECONCILE_MAX_AGE_HOURS * 60 * 60 * SECOND_MS).toISOString())
+    .first<Record<'outbox' | 'moving' | 'awaiting' | 'receipts' | 'kept', number>>()
+  if (!row) return null
+  const purgeLeft = counts.purged === PURGE_PAGE * PURGE_PAGES
+  if (row.outbox || purgeLeft) return at
+  if (row.moving) return at + GRACE_SECONDS * SECOND_MS
+  if (row.awaiting || row.receipts) return at + RECONCILE_EVERY_MS
+  return row.kept ? at + PURGE_EVERY_MS : null
+}

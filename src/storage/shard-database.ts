@@ -1,0 +1,140 @@
+// A provider's send shard as a database (decisions.md D32): the lifecycle's storage modules
+// (messages.ts, delivery-lifecycle.ts, early-receipts.ts, stale-sms.ts) are written against D1's
+// statement API, and run unchanged against the SQLite database of a send shard through this
+// adapter. Statements are prepared where the caller runs and executed by the shard, a batch in one
+// transaction and one call, as D1 runs a db.batch: the SQL stays in the storage module that owns
+// the table, whichever database holds it.
+//
+// Only what the storage modules use is provided: prepare, bind, first, all, run and batch, with
+// `results` and `meta.changes`. Anything else of D1Database throws.
+
+/** A value SQLite binds: D1's conversions (booleans as 0 and 1, undefined as NULL) are applied. */
+export type SqlValue = string | number | null | ArrayBuffer
+
+/** One prepared statement, as it travels to the shard. */
+export type SqlStatement = { sql: string; params: SqlValue[] }
+
+/** What running one statement gave: its rows, and how many rows it changed. */
+export type SqlOutcome = { rows: Record<string, SqlStorageValue>[]; changes: number }
+
+/** Runs statements in order, in one transaction: the shard's `run`, or a local SqlStorage. */
+export type SqlRunner = (statements: SqlStatement[]) => Promise<SqlOutcome[]>
+
+/**
+ * Runs statements on a Durable Object's SQLite storage, synchronously: the caller wraps them in
+ * transactionSync when they must commit together. Parameters are positional (`?1`, `?2`, or `?`
+ * in order), as D1 takes them.
+ */
+export function runStatements(sql: SqlStorage, statements: SqlStatement[]): SqlOutcome[] {
+  return statements.map(({ sql: query, params }) => {
+    const before = totalChanges(sql)
+    const rows = sql.exec(query, ...params).toArray()
+    return { rows, changes: totalChanges(sql) - before }
+  })
+}
+
+function totalChanges(sql: SqlStorage): number {
+  return sql.exec<{ n: number }>('SELECT total_changes() AS n').one().n
+}
+
+/** A D1Database whose statements `runner` executes: a send shard's, or one's own storage. */
+export function shardDatabase(runner: SqlRunner): D1Database {
+  const db = {
+    prepare: (query: string) => new ShardStatement(runner, query, []),
+    async batch(statements: ShardStatement[]) {
+      const outcomes = await runner(statements.map((s) => s.statement))
+      return outcomes.map(toResult)
+    },
+    exec: unsupported('exec'),
+    dump: unsupported('dump'),
+    withSession: unsupported('withSession'),
+  }
+  return db as unknown as D1Database
+}
+
+/** The statements of a D1 batch built on a shardDatabase, to send in a call of one's own. */
+export function statementsOf(statements: D1PreparedStatement[]): SqlStatement[] {
+  return statements.map((s) => {
+    if (!(s instanceof ShardStatement)) throw new TypeError('not a send shard statement')
+    return s.statement
+  })
+}
+
+/** Outcomes of statementsOf's statements, as the D1 results their readers expect. */
+export function toResults(outcomes: SqlOutcome[]): D1Result[] {
+  return outcomes.map(toResult)
+}
+
+class ShardStatement {
+  readonly #runner: SqlRunner
+  readonly statement: SqlStatement
+
+  constructor(runner: SqlRunner, sql: string, params: SqlValue[]) {
+    this.#runner = runner
+    this.statement = { sql, params }
+  }
+
+  bind(...values: unknown[]): ShardStatement {
+    return new ShardStatement(this.#runner, this.statement.sql, values.map(toSqlValue))
+  }
+
+  async first<T>(column?: string): Promise<T | null> {
+    const [outcome] = await this.#runner([this.statement])
+    const row = outcome!.rows[0]
+    if (row === undefined) return null
+    return (column === undefined ? row : row[column]) as T
+  }
+
+  async all<T>(): Promise<D1Result<T>> {
+    const [outcome] = await this.#runner([this.statement])
+    return toResult(outcome!) as D1Result<T>
+  }
+
+  async run<T>(): Promise<D1Result<T>> {
+    return this.all<T>()
+  }
+}
+
+function toResult(outcome: SqlOutcome): D1Result {
+  return {
+    results: outcome.rows,
+    success: true,
+    meta: {
+      changes: outcome.changes,
+      changed_db: outcome.changes > 0,
+      duration: 0,
+      last_row_id: 0,
+      rows_read: outcome.rows.length,
+      rows_written: outcome.changes,
+      size_after: 0,
+    },
+  } as D1Result
+}
+
+function toSqlValue(value: unknown): SqlValue {
+  if (value === undefined || value === null) return null
+  if (typeof value === 'boolean') return value ? 1 : 0
+  if (typeof value === 'string' || typeof value === 'number' || value instanceof ArrayBuffer) {
+    return value
+  }
+  throw new TypeError(`cannot bind a ${typeof value} to a send shard statement`)
+}
+
+function unsupported(name: string) {
+  return () => {
+    throw new Error(`D1Database.${name} is not available on a send shard`)
+  }
+}
+
+/** A send shard's name as domain/admission.ts sendShardName writes it, and nothing else. */
+export const SEND_SHARD_NAME = /^provider:[1-9][0-9]{0,18}(?::(?:[0-9]|[1-5][0-9]|6[0-3]))?$/
+
+/** The SEND_SHARDS binding, as far as a shard's database needs it. */
+export type ShardNamespace = {
+  getByName(name: string): { run(statements: SqlStatement[]): Promise<SqlOutcome[]> }
+}
+
+/** The database of the send shard `name` (domain/admission.ts sendShardName): one call a batch. */
+export function shardDatabaseIn(shards: ShardNamespace, name: string): D1Database {
+  return shardDatabase((statements) => shards.getByName(name).run(statements))
+}

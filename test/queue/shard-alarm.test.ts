@@ -1,0 +1,200 @@
+// A send shard's alarm (src/queue/shard-alarm.ts): its outboxes handed to D1 many rows a
+// statement, the admin index kept up with its messages, webhook events no endpoint wants dropped,
+// and an alarm set only while the shard has something to watch.
+import { runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { sendShardName } from '../../src/domain/admission.ts'
+import { newMessageId } from '../../src/domain/message-ids.ts'
+import {
+  handOverIndexRows,
+  handOverWebhookEvents,
+  OUTBOX_PAGE,
+} from '../../src/queue/shard-alarm.ts'
+import { statusChange } from '../../src/storage/delivery-lifecycle.ts'
+import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
+import { runStatements, shardDatabaseIn, statementsOf } from '../../src/storage/shard-database.ts'
+import { adminCall, adminToken, json, type Page } from '../helpers/admin.ts'
+import { dispatch, freshSender, settle, smsRequest, type Sender } from '../helpers/dispatch.ts'
+import { countRoundTrips } from '../helpers/round-trips.ts'
+import { runShardAlarm, shardDb, shardOf } from '../helpers/shards.ts'
+import { useStandIn } from '../helpers/stand-in.ts'
+import { createWebhookProvider, registerEndpoint } from '../helpers/webhooks.ts'
+
+type Indexed = { id: string; status: string }
+
+async function searchOf(sender: Sender): Promise<Indexed[]> {
+  const admin = await adminToken()
+  const page = await json<Page<Indexed>>(
+    await adminCall(admin, 'GET', `/admin/messages?provider_id=${sender.providerId}`),
+  )
+  return page.items.map(({ id, status }) => ({ id, status }))
+}
+
+/**
+ * `count` one-SMS messages written straight into the provider's shard's SQLite in one transaction,
+ * as its `accept` writes them but without waking its alarm: the test hands the outboxes on itself.
+ */
+async function writeMessages(providerId: string, count: number): Promise<void> {
+  const shard = shardDb(providerId)
+  const statements = Array.from({ length: count }, (_, i) => {
+    const delivery: NewDelivery = {
+      id: crypto.randomUUID(),
+      part: 'notification',
+      channel: 'sms',
+      address: '+5491155550000',
+      title: 'Turno',
+      body: `mensaje ${i}`,
+      link: null,
+    }
+    const message = {
+      id: newMessageId(providerId, null),
+      providerId,
+      serviceId: 1,
+      idempotencyKey: null,
+      requestHash: 'test',
+      destination: 'user-1',
+      createdAt: new Date().toISOString(),
+    }
+    return insertMessage(shard, message, [delivery]).statements
+  })
+  await runInDurableObject(shardOf(providerId), (_, state) => {
+    state.storage.transactionSync(() =>
+      runStatements(state.storage.sql, statementsOf(statements.flat())),
+    )
+  })
+}
+
+/** The hand-over of a provider's shard, its D1 counted. */
+async function countedHandOver(providerId: string) {
+  const counter = countRoundTrips(env)
+  const name = sendShardName(providerId, null)
+  const deps = {
+    shard: shardDatabaseIn(env.SEND_SHARDS, name),
+    name,
+    db: counter.env.DB,
+    webhooks: counter.env.WEBHOOK_QUEUE,
+    now: new Date(),
+  }
+  const rows = await handOverIndexRows(deps)
+  const events = await handOverWebhookEvents(deps)
+  return { rows, events, d1Statements: counter.snapshot().d1Statements, counter }
+}
+
+describe("a send shard's alarm", () => {
+  it(
+    'lists a message sent through /Services in the admin search, its status following its deliveries',
+    { timeout: 30_000 },
+    async () => {
+      useStandIn()
+      const sender = await freshSender()
+      const response = await dispatch(sender, smsRequest(sender))
+      expect(response.status).toBe(201)
+      const { id } = (await response.json()) as { id: string }
+      await runShardAlarm(sender.providerId)
+      expect(await searchOf(sender)).toContainEqual({ id, status: expect.any(String) })
+      await settle(sender, id)
+      await runShardAlarm(sender.providerId)
+      expect(await searchOf(sender)).toEqual([{ id, status: 'sent' }])
+      // Searched by the status the index holds now.
+      const admin = await adminToken()
+      const sent = await json<Page<Indexed>>(
+        await adminCall(
+          admin,
+          'GET',
+          `/admin/messages?provider_id=${sender.providerId}&status=sent`,
+        ),
+      )
+      expect(sent.items.map((m) => m.id)).toEqual([id])
+    },
+  )
+
+  it(`writes ${OUTBOX_PAGE} messages' index rows to D1 in one statement`, async () => {
+    const { providerId } = await createWebhookProvider()
+    await writeMessages(providerId, OUTBOX_PAGE)
+    const { rows, events, d1Statements } = await countedHandOver(providerId)
+    expect({ rows, events, d1Statements }).toEqual({
+      rows: OUTBOX_PAGE,
+      events: 0,
+      d1Statements: 1,
+    })
+    const indexed = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM message_index WHERE provider_id = CAST(?1 AS INTEGER)',
+    )
+      .bind(providerId)
+      .first<{ n: number }>()
+    expect(indexed!.n).toBe(OUTBOX_PAGE)
+  })
+
+  it(`writes ${OUTBOX_PAGE} webhook events to D1 in one statement, and enqueues them`, async () => {
+    const provider = await createWebhookProvider()
+    await registerEndpoint(provider, ['message.sent'])
+    await writeMessages(provider.providerId, OUTBOX_PAGE)
+    const shard = shardDb(provider.providerId)
+    const { results } = await shard.prepare('SELECT id FROM deliveries').all<{ id: string }>()
+    const at = new Date()
+    const nowSeconds = Math.floor(at.getTime() / 1000)
+    const changes = results.flatMap(({ id: deliveryId }) =>
+      [
+        { kind: 'claim', leaseUntil: nowSeconds + 30, nowSeconds } as const,
+        {
+          kind: 'sent',
+          providerMessageId: `SM${crypto.randomUUID().replaceAll('-', '')}`,
+        } as const,
+      ].map((change) => statusChange(shard, { ...change, deliveryId, at }).statements),
+    )
+    await runInDurableObject(shardOf(provider.providerId), (_, state) => {
+      state.storage.transactionSync(() =>
+        runStatements(state.storage.sql, statementsOf(changes.flat())),
+      )
+    })
+    const { rows, events, d1Statements, counter } = await countedHandOver(provider.providerId)
+    expect({ rows, events }).toEqual({ rows: OUTBOX_PAGE, events: OUTBOX_PAGE })
+    // One statement each: the index rows, the events.
+    expect(d1Statements).toBe(2)
+    expect(counter.sent('WEBHOOK_QUEUE')).toHaveLength(OUTBOX_PAGE)
+  })
+
+  it('drops the webhook events no endpoint of the provider wants, writing none to D1', async () => {
+    const { providerId } = await createWebhookProvider() // no endpoint registered
+    await writeMessages(providerId, 1)
+    const shard = shardDb(providerId)
+    const { results } = await shard.prepare('SELECT id FROM deliveries').all<{ id: string }>()
+    const deliveryId = results[0]!.id
+    const at = new Date()
+    for (const change of [
+      { kind: 'claim', leaseUntil: 4102444800, nowSeconds: Math.floor(at.getTime() / 1000) },
+      { kind: 'sent', providerMessageId: `SM${'5'.repeat(32)}` },
+    ] as const) {
+      await shard.batch(statusChange(shard, { ...change, deliveryId, at }).statements)
+    }
+    await runShardAlarm(providerId)
+    const left = await shard
+      .prepare('SELECT COUNT(*) AS n FROM webhook_outbox')
+      .first<{ n: number }>()
+    expect(left!.n).toBe(0)
+    const inD1 = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM webhook_events WHERE provider_id = CAST(?1 AS INTEGER)',
+    )
+      .bind(providerId)
+      .first<{ n: number }>()
+    expect(inD1!.n).toBe(0)
+  })
+
+  it('is set while the shard holds messages, and not once it holds none', async () => {
+    useStandIn()
+    const sender = await freshSender()
+    const alarmAt = () =>
+      runInDurableObject(shardOf(sender.providerId), (_, state) => state.storage.getAlarm())
+    expect((await dispatch(sender, smsRequest(sender))).status).toBe(201)
+    expect(await alarmAt()).not.toBeNull()
+    await shardOf(sender.providerId).forget()
+    expect(await alarmAt()).toBeNull()
+    // An alarm of an empty shard sets none again.
+    await runInDurableObject(shardOf(sender.providerId), (_, state) =>
+      state.storage.setAlarm(Date.now()),
+    )
+    await runShardAlarm(sender.providerId)
+    expect(await alarmAt()).toBeNull()
+  })
+})
