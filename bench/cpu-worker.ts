@@ -4,7 +4,8 @@
 // and every binding call a message's whole life makes, from /Services to its delivery receipt.
 import { countRoundTrips, type RoundTrips } from '../test/helpers/round-trips.ts'
 import { app } from '../src/app.ts'
-import worker from '../src/index.ts'
+import worker, { SendShard as PorteroSendShard } from '../src/index.ts'
+import { tendSendShard } from '../src/queue/shard-alarm.ts'
 import { smsSignature } from '../src/channels/sms-signature.ts'
 import { introspectionAnswer } from '../src/domain/introspection.ts'
 import {
@@ -270,6 +271,7 @@ export default {
         serviceId: 1,
         idempotencyKey: null,
         requestHash: 'bench',
+        sandbox: false,
         destination: 'bench',
         createdAt: new Date().toISOString(),
       }
@@ -289,6 +291,7 @@ export default {
           shards: 1,
           idempotencyKey: null,
           requestHash: 'bench',
+          sandbox: false,
           destinationKey: 'bench',
           quotas: unlimited,
         },
@@ -301,10 +304,31 @@ export default {
   },
 } satisfies ExportedHandler<Env>
 
-// Wrangler bundles a Worker only if it exports every Durable Object class its configuration binds.
-// Unused here: bench/server.ts binds this Worker's SEND_SHARDS to the Portero Worker's class, so
-// both reach the same shards.
-export { SendShard } from '../src/index.ts'
+/**
+ * Portero's send shard with its D1 counted: bench/server.ts binds this Worker's SEND_SHARDS to this
+ * class, so the message-life probe's shards are these, and what their alarms write to D1 (the
+ * admin index, webhook events) is counted as the Worker's own calls are.
+ */
+export class SendShard extends PorteroSendShard {
+  #d1Statements = 0
+
+  protected override async tend(now: Date): Promise<number | null> {
+    const counter = countRoundTrips({ DB: this.env.DB })
+    const next = await tendSendShard({ ...this.alarmDeps(now), db: counter.env.DB })
+    this.#d1Statements += counter.snapshot().d1Statements
+    return next
+  }
+
+  /** D1 statements this shard's alarms made since it started, and whether its outboxes are empty. */
+  async alarmWork(): Promise<{ d1Statements: number; outboxesEmpty: boolean }> {
+    const [row] = this.ctx.storage.sql
+      .exec<{ left: number }>(
+        'SELECT (SELECT COUNT(*) FROM index_outbox) + (SELECT COUNT(*) FROM webhook_outbox) AS left',
+      )
+      .toArray()
+    return { d1Statements: this.#d1Statements, outboxesEmpty: row!.left === 0 }
+  }
+}
 
 /** Messages the life probe sends. */
 const LIFE_MESSAGES = 20
@@ -315,9 +339,8 @@ const LIFE_MESSAGES = 20
  * (what they defer included), the dispatch queue's handler (src/index.ts) over their deliveries in
  * batches of wrangler.toml's size, and the SMS API's two status callbacks of each SMS (`sent`, then
  * `delivered`) through the app. The probe plays the dispatch queue (its messages never reach the
- * bench's consumer) and the SMS API, which accepts every SMS and reports it delivered. Only the
- * Worker's own calls are counted: what a Durable Object does with its own bindings (an alarm that
- * enqueues or writes D1) runs in the object and is not seen here.
+ * bench's consumer) and the SMS API, which accepts every SMS and reports it delivered. What the
+ * send shard's alarms write to D1 is counted in the shard (SendShard below) and added as a part.
  */
 async function probeMessageLife(env: Env, input: ProbeInput): Promise<MessageLife> {
   const life: MessageLife = { messages: 0, sent: 0, delivered: 0, phases: [] }
@@ -369,6 +392,14 @@ async function probeMessageLife(env: Env, input: ProbeInput): Promise<MessageLif
     const to = form.get('To')
     return Response.json({ sid, to, from: form.get('From'), status: 'queued' }, { status: 201 })
   }) as typeof fetch
+  // The seeded provider's send shard, whose alarms' D1 statements are counted by its class.
+  const providerId = String(
+    (JSON.parse(input.servicesBody) as { provider_id: unknown }).provider_id,
+  )
+  const shard = env.SEND_SHARDS.getByName(sendShardName(providerId, null)) as unknown as {
+    alarmWork(): Promise<{ d1Statements: number; outboxesEmpty: boolean }>
+  }
+  const alarmsBefore = (await shard.alarmWork()).d1Statements
   try {
     await phase('POST /Services', async () => {
       for (let i = 0; i < LIFE_MESSAGES; i++) {
@@ -444,6 +475,24 @@ async function probeMessageLife(env: Env, input: ProbeInput): Promise<MessageLif
         }
       }
       return receipts
+    })
+    // The shard's alarm hands the index marks and webhook events of all of the above to D1, many
+    // a statement, a moment after each change: counted in the shard (SendShard below), once its
+    // outboxes are empty.
+    let work = await shard.alarmWork()
+    for (let i = 0; i < 100 && !work.outboxesEmpty; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      work = await shard.alarmWork()
+    }
+    if (!work.outboxesEmpty) life.problem = "the send shard's outboxes were not handed on in 5 s"
+    const statements = work.d1Statements - alarmsBefore
+    life.phases.push({
+      name: "the send shard's alarms (outboxes to D1)",
+      runs: 0,
+      d1Calls: statements,
+      d1Statements: statements,
+      doCalls: 0,
+      queueMessages: {},
     })
   } finally {
     globalThis.fetch = realFetch

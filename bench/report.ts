@@ -861,7 +861,7 @@ function renderCapacity(
     'status callbacks of each SMS (`sent`, then `delivered`); the probe plays the dispatch queue and',
     `the SMS API. ${life.sent} SMS sent, ${delivered} delivered${life.problem ? ` (${life.problem})` : ''}. A D1 call is one round`,
     'trip, a batch of n statements n queries; a Durable Object call is one request to the object.',
-    "Only the Worker's calls are counted, not those a Durable Object makes with its own bindings.",
+    "What the send shard's alarms write to D1 is counted in the shard and shown as a part of its own.",
     '',
     table(
       ['part', 'runs', 'D1 calls', 'D1 statements', 'Durable Object calls', 'queue messages'],

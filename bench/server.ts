@@ -99,7 +99,7 @@ export async function startPortero(
 
   // Portero's bindings, which the CPU bench Worker shares (same ids, so the same local storage) to
   // count the round trips of the app's routes on the data the HTTP scenarios used.
-  const porteroBindings = (withConsumer: boolean) => ({
+  const porteroBindings = (withConsumer: boolean, owner = 'portero') => ({
     compatibilityDate: config.compatibility_date,
     compatibilityFlags: config.compatibility_flags,
     bindings: {
@@ -133,14 +133,15 @@ export async function startPortero(
       config.ratelimits.map((r) => [r.name, { namespace_id: r.namespace_id, simple: r.simple }]),
     ),
     // The classes Portero's bundle exports, with the SQLite storage their migrations declare, kept
-    // under the state folder like D1. Named by the Portero Worker, so the CPU bench Worker reaches
-    // the very objects the HTTP scenarios used.
+    // under the state folder like D1. The CPU bench Worker binds its own subclass of the send
+    // shard (bench/cpu-worker.ts), whose alarms count their D1 statements for the message-life
+    // probe.
     durableObjects: Object.fromEntries(
       config.durable_objects.bindings.map((d) => [
         d.name,
         {
           className: d.class_name,
-          scriptName: 'portero',
+          scriptName: owner,
           useSQLite: sqliteClasses.has(d.class_name),
         },
       ]),
@@ -188,7 +189,7 @@ export async function startPortero(
       name: 'bench-cpu',
       modules: true,
       scriptPath: `${BUILD}/cpu/cpu-worker.js`,
-      ...porteroBindings(withConsumer),
+      ...porteroBindings(withConsumer, 'bench-cpu'),
     },
   ]
 

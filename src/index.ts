@@ -16,7 +16,7 @@ import { createSmsNotifier } from './channels/sms.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
 import { purgeMessagesBefore } from './queue/message-retention.ts'
-import { tendSendShard } from './queue/shard-alarm.ts'
+import { tendSendShard, type ShardAlarmDeps } from './queue/shard-alarm.ts'
 import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-consumer.ts'
 import { sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { SendShard as SendShardState } from './shards/send-shard.ts'
@@ -34,10 +34,15 @@ const FCM_PRUNE_BATCH = 500
  * shard (src/shards/send-shard.ts), whose alarm does src/queue/shard-alarm.ts's work.
  */
 export class SendShard extends SendShardState {
-  protected override async tend(now: Date): Promise<number | null> {
+  protected override tend(now: Date): Promise<number | null> {
+    return tendSendShard(this.alarmDeps(now))
+  }
+
+  /** What the alarm works with: the shard's own database, and the Worker's bindings. */
+  protected alarmDeps(now: Date): ShardAlarmDeps {
     const { env } = this
     const sms = loadChannelConfig(env).sms
-    return tendSendShard({
+    return {
       shard: this.database,
       name: this.name,
       db: env.DB,
@@ -47,7 +52,7 @@ export class SendShard extends SendShardState {
       sms: sms ? createSmsNotifier(sms) : undefined,
       retentionDays: () => loadMessageRetentionDays(env),
       now,
-    })
+    }
   }
 }
 

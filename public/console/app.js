@@ -119,7 +119,12 @@ function providersPage() {
     columns: [
       ['Id', (p) => p.id],
       ['Name', (p) => p.name],
-      ['Status', (p) => statusBadge(p.status)],
+      [
+        'Status',
+        // A sandbox provider's clients send nothing for real (docs/sending.md "Sandbox").
+        (p) =>
+          p.sandbox ? [statusBadge(p.status), ' ', statusBadge('sandbox')] : statusBadge(p.status),
+      ],
       ['Created', (p) => time(p.created_at)],
       [
         'Pages',

@@ -25,6 +25,11 @@ export type Admission = {
   /** The per-destination counter's subject (quotas.ts destinationKey). */
   destinationKey: string
   quotas: SendQuotas
+  /**
+   * A sandbox message (docs/sending.md "Sandbox"): counted apart from real messages, against the
+   * same quotas, by the shard that admits it alone.
+   */
+  sandbox?: boolean
 }
 
 export type AdmissionResult =

@@ -125,8 +125,10 @@ export async function acceptDispatch(
   }
   if (!service.enabled) throw new AppError('forbidden', `Service ${service.id} is disabled.`)
   checkParameters(service, request)
+  // A sandbox provider's messages go to no channel, configured or not.
+  const { sandbox } = stored.settings
   for (const { content } of requested) {
-    if (!deps.channels.has(content.channel)) {
+    if (!sandbox && !deps.channels.has(content.channel)) {
       // RFC 9110 §15.6.2: the server lacks what the request needs, lastingly; 503 (§15.6.4) would
       // promise that a retry could succeed.
       const channel = content.channel.toUpperCase()
@@ -147,6 +149,7 @@ export async function acceptDispatch(
     requestHash,
     destination,
     createdAt: deps.now.toISOString(),
+    sandbox,
   }
   const pictureUrls = new Map(withPicture.map(({ part }, i) => [part, pictures.urls[i]!]))
   const parts = requested.flatMap(({ part, content }) => {
@@ -183,6 +186,7 @@ export async function acceptDispatch(
       requestHash,
       destinationKey: subject,
       quotas: effectiveQuotas(deps.quotas, stored.settings.quotas),
+      sandbox,
     },
     {
       lookup: lookup ? statementsOf(lookup.statements) : [],

@@ -50,13 +50,16 @@ export async function createProvider(db: D1Database, input: NewProvider): Promis
   return (await findProviderById(db, id))!
 }
 
-export type ProviderChanges = Partial<Pick<Provider, 'name' | 'status' | 'sendShards'>> & {
+export type ProviderChanges = Partial<
+  Pick<Provider, 'name' | 'status' | 'sendShards' | 'sandbox'>
+> & {
   /** The quotas to set (null: back to the default); those left out stay as they are. */
   quotas?: Partial<QuotaOverrides>
 }
 
 /**
- * Renames, disables or enables a provider, or sets its send quotas or shards. Disabling it ends the tokens
+ * Renames, disables or enables a provider, sets its send quotas or shards, or puts it in or out of
+ * the sandbox (docs/sending.md "Sandbox": its messages accepted from then on). Disabling it ends the tokens
  * its clients hold (and its queued deliveries are withheld by the consumer); enabling it lets
  * their new tokens through.
  */
@@ -72,7 +75,9 @@ export async function changeProvider(
   await markClientRecordsChanging(deps, clientIds)
   if (quotas) await setProviderQuotas(deps.db, provider.id, { ...provider.quotas, ...quotas })
   if (sendShards) await setProviderSendShards(deps.db, provider.id, sendShards)
-  if (fields.name || fields.status) await updateProvider(deps.db, provider.id, fields)
+  if (fields.name || fields.status || fields.sandbox !== undefined) {
+    await updateProvider(deps.db, provider.id, fields)
+  }
   if (!statusChanges) return
   if (changes.status === 'disabled') {
     await endClientTokens(deps, clientIds)

@@ -18,6 +18,7 @@ export function messageView(message: Message, deliveries: Delivery[], events?: D
     service_id: message.serviceId,
     destination: E164.test(message.destination) ? mask(message.destination) : message.destination,
     created_at: message.createdAt,
+    sandbox: message.sandbox,
     deliveries: deliveries.map((d) => ({
       id: d.id,
       part: d.part,

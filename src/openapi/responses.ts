@@ -203,6 +203,11 @@ export const Message = z
     service_id: z.int(),
     destination: z.string(),
     created_at: z.string(),
+    sandbox: z.boolean().meta({
+      description:
+        "Sent to no channel: its provider is in the sandbox, and its deliveries' statuses are " +
+        'simulated from their destinations (docs/sending.md "Sandbox").',
+    }),
     deliveries: z.array(Delivery),
   })
   .meta({ id: 'Message' })
@@ -250,6 +255,10 @@ export const Provider = z
     send_shards: z.int().meta({
       description:
         'How many send shards admit its messages (docs/sending.md "A provider that sends a lot").',
+    }),
+    sandbox: z.boolean().meta({
+      description:
+        'Its messages are sent to no channel, their statuses simulated (docs/sending.md "Sandbox").',
     }),
     created_at: z.string(),
     updated_at: z.string(),

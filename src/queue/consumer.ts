@@ -18,6 +18,8 @@ import {
 } from '../storage/messages.ts'
 import { findWithheldReasons, type DispatchFacts } from '../storage/send-policy.ts'
 import { removeFcmToken } from '../storage/recipients.ts'
+import { scheduleSandboxReceipt } from '../storage/sandbox-receipts.ts'
+import { SANDBOX_NOTIFIERS, sandboxReceiptFor } from '../channels/sandbox.ts'
 import { recordSmsApiOptOut } from '../storage/suppressions.ts'
 import { backoff } from './backoff.ts'
 import { DispatchJob } from './job.ts'
@@ -146,7 +148,10 @@ async function send(
   deps: DeliveryDeps,
   shard: string,
 ): Promise<void> {
-  const notifier = deps.notifiers[delivery.channel]
+  // A sandbox message goes to no channel: the sandbox answers for it (docs/sending.md "Sandbox").
+  const notifier = delivery.sandbox
+    ? SANDBOX_NOTIFIERS[delivery.channel]
+    : deps.notifiers[delivery.channel]
   if (!notifier) {
     log('error', 'delivery failed: the channel is not configured', {
       deliveryId: delivery.id,
@@ -181,6 +186,12 @@ async function send(
   }
   const result = await notifier.send(outbound)
   if (result.ok) {
+    if (delivery.sandbox && delivery.channel === 'sms') {
+      // The receipt the SMS API would send, kept before the send is recorded: the alarm applies it.
+      const { afterSeconds, ...receipt } = sandboxReceiptFor(delivery.address)
+      const dueAt = epochSeconds(deps.now()) + afterSeconds
+      await scheduleSandboxReceipt(deps.shard, result.providerMessageId, receipt, dueAt)
+    }
     // A receipt that arrived before this answer was recorded is applied with it (decisions.md D27).
     await markDeliverySent({ ...deps, now: deps.now() }, delivery, result.providerMessageId)
     message.ack()

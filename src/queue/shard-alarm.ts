@@ -3,7 +3,8 @@
 //   and its new and changed messages to D1's admin index, each a page a statement;
 // - takes up what a crash stranded: deliveries never enqueued, or whose consumer died holding
 //   the lease (src/queue/sweeper.ts), and receipts that waited for their message sid;
-// - asks the SMS API about SMS whose receipts were lost (src/queue/sms-reconciler.ts);
+// - asks the SMS API about SMS whose receipts were lost (src/queue/sms-reconciler.ts), and applies
+//   the receipts the sandbox gave its SMS once due (src/storage/sandbox-receipts.ts);
 // - purges messages past MESSAGE_RETENTION_DAYS (decisions.md D33).
 // Then it says when it must run again: soon while an outbox holds more, every GRACE_SECONDS while
 // a delivery is on its way, every few minutes while an SMS awaits its receipt, hourly while
@@ -13,6 +14,7 @@ import { log } from '../log.ts'
 import { publishWebhookEvents } from '../storage/delivery-lifecycle.ts'
 import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from '../storage/early-receipts.ts'
 import { upsertIndexRows, type IndexedMessage } from '../storage/message-index.ts'
+import { applyDueSandboxReceipts } from '../storage/sandbox-receipts.ts'
 import { deleteMessagesBefore, MESSAGE_STATUS_SQL } from '../storage/messages.ts'
 import {
   deleteFromWebhookOutbox,
@@ -67,6 +69,7 @@ export async function tendSendShard(deps: ShardAlarmDeps): Promise<number | null
     requeued: () => sweepOverdueDeliveries(deps, deps.dispatch, now, deps.metrics),
     earlyReceipts: async () =>
       (await applyWaitingReceipts(deps)) + (await deleteExpiredEarlyReceipts(deps.shard, now)),
+    sandboxReceipts: () => applyDueSandboxReceipts(deps),
     smsReconciled: () => reconcileStaleSms(deps),
     purged: () => purge(deps),
   }
@@ -184,13 +187,30 @@ async function nextRun(
          EXISTS (SELECT 1 FROM deliveries
            WHERE status = 'sent' AND channel = 'sms' AND sent_at >= ?1) AS awaiting,
          EXISTS (SELECT 1 FROM early_receipts) AS receipts,
-         EXISTS (SELECT 1 FROM messages) AS kept`,
+         EXISTS (SELECT 1 FROM messages) AS kept,
+         (SELECT MIN(due_at) FROM sandbox_receipts) AS sandbox_due`,
     )
     .bind(new Date(at - RECONCILE_MAX_AGE_HOURS * 60 * 60 * SECOND_MS).toISOString())
-    .first<Record<'outbox' | 'moving' | 'awaiting' | 'receipts' | 'kept', number>>()
+    .first<
+      Record<'outbox' | 'moving' | 'awaiting' | 'receipts' | 'kept', number> & {
+        sandbox_due: number | null
+      }
+    >()
   if (!row) return null
   const purgeLeft = counts.purged === PURGE_PAGE * PURGE_PAGES
   if (row.outbox || purgeLeft) return at
+  // A sandbox receipt is applied when due, however soon.
+  const sandboxAt = row.sandbox_due === null ? null : Math.max(at, row.sandbox_due * SECOND_MS)
+  const watch = nextWatch(row, at)
+  if (sandboxAt === null || watch === null) return sandboxAt ?? watch
+  return Math.min(sandboxAt, watch)
+}
+
+/** When the shard's deliveries, receipts and messages need watching again. */
+function nextWatch(
+  row: Record<'moving' | 'awaiting' | 'receipts' | 'kept', number>,
+  at: number,
+): number | null {
   if (row.moving) return at + GRACE_SECONDS * SECOND_MS
   if (row.awaiting || row.receipts) return at + RECONCILE_EVERY_MS
   return row.kept ? at + PURGE_EVERY_MS : null

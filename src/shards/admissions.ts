@@ -44,8 +44,13 @@ export function admitMessage(
   const key = admission.idempotencyKey
   const earlier = key === null ? null : findAdmittedKey(sql, key)
   const starts = windowStarts(seconds)
-  const counts = readCounts(sql, admission.destinationKey, starts)
-  const alone = admission.shards <= 1
+  // Sandbox messages have counters of their own (subjects apart from real ones'), kept by the
+  // shard that admits them: they never take from a real quota.
+  const { sandbox = false } = admission
+  const subjectOf = (subject: string) => (sandbox ? `sandbox:${subject}` : subject)
+  const destination = subjectOf(admission.destinationKey)
+  const counts = readCounts(sql, destination, starts, subjectOf(''))
+  const alone = admission.shards <= 1 || sandbox
   const quotas: SendQuotas = alone
     ? admission.quotas
     : {
@@ -61,8 +66,8 @@ export function admitMessage(
   )
   if (result.outcome !== 'admitted') return result
   if (alone) {
-    count(sql, 'minute', '', starts.minute, 1)
-    count(sql, 'day', '', starts.day, 1)
+    count(sql, 'minute', subjectOf(''), starts.minute, 1)
+    count(sql, 'day', subjectOf(''), starts.day, 1)
   } else {
     const allowances = readAllowances(sql)
     const lacking = SHARED_SPANS.filter((span) => available(allowances[span], starts[span]) <= 0)
@@ -71,7 +76,7 @@ export function admitMessage(
       sql.exec('UPDATE allowances SET used = used + 1 WHERE span = ?', span)
     }
   }
-  count(sql, 'destination_hour', admission.destinationKey, starts.destination_hour, 1)
+  count(sql, 'destination_hour', destination, starts.destination_hour, 1)
   if (key !== null) {
     sql.exec(
       'INSERT INTO idempotency_keys (key, request_hash, created_at) VALUES (?, ?, ?)',
@@ -166,18 +171,22 @@ function findAdmittedKey(sql: SqlStorage, key: string): AdmittedKey | null {
   return row ? { requestHash: row.request_hash } : null
 }
 
+/** The current windows' counts: the provider's (subject `provider`, '' unless sandbox) and one destination's. */
 function readCounts(
   sql: SqlStorage,
   destinationKey: string,
   starts: Record<SendSpan, number>,
+  provider = '',
 ): SendCounts {
   const counts: SendCounts = { minute: 0, day: 0, destination_hour: 0 }
   const rows = sql.exec<{ span: SendSpan; count: number }>(
     `SELECT span, count FROM send_counters
-     WHERE (span = 'minute' AND subject = '' AND starts_at = ?)
-        OR (span = 'day' AND subject = '' AND starts_at = ?)
+     WHERE (span = 'minute' AND subject = ? AND starts_at = ?)
+        OR (span = 'day' AND subject = ? AND starts_at = ?)
         OR (span = 'destination_hour' AND subject = ? AND starts_at = ?)`,
+    provider,
     starts.minute,
+    provider,
     starts.day,
     destinationKey,
     starts.destination_hour,

@@ -133,6 +133,20 @@ const MIGRATIONS: readonly string[] = [
      seq INTEGER PRIMARY KEY AUTOINCREMENT,
      message_id TEXT NOT NULL UNIQUE
    );`,
+  `-- Sandbox messages (docs/sending.md "Sandbox"): sent to no channel, their statuses simulated.
+   ALTER TABLE messages ADD COLUMN sandbox INTEGER NOT NULL DEFAULT 0 CHECK (sandbox IN (0, 1));
+   ALTER TABLE deliveries ADD COLUMN sandbox INTEGER NOT NULL DEFAULT 0 CHECK (sandbox IN (0, 1));
+
+   -- The receipt the sandbox gives each SMS it accepted, applied by the alarm once due.
+   CREATE TABLE sandbox_receipts (
+     message_sid TEXT PRIMARY KEY,
+     status TEXT NOT NULL CHECK (status IN ('delivered', 'undelivered', 'failed')),
+     api_status TEXT NOT NULL,
+     error_code TEXT,
+     reason TEXT,
+     due_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX sandbox_receipts_due ON sandbox_receipts (due_at);`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

@@ -50,6 +50,8 @@ export type Delivery = {
    * recorded), in epoch seconds; null when every attempt's outcome is known.
    */
   inDoubtSince: number | null
+  /** A sandbox message's delivery: sent to no channel (docs/sending.md "Sandbox"). */
+  sandbox: boolean
 }
 
 type DeliveryRow = {
@@ -80,6 +82,7 @@ type DeliveryRow = {
   attempt_at: number | null
   in_doubt_since: number | null
   lease_until: number | null
+  sandbox: number
 }
 
 function toDelivery(row: DeliveryRow): Delivery {
@@ -114,13 +117,14 @@ function toDelivery(row: DeliveryRow): Delivery {
     attemptAt: row.attempt_at,
     leaseUntil: row.lease_until,
     inDoubtSince: row.in_doubt_since,
+    sandbox: row.sandbox === 1,
   }
 }
 
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
   address, title, body, link, picture_url, status, attempts, provider_message_id, last_error,
   error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at, undelivered_at,
-  failed_at, dead_at, attempt_at, in_doubt_since, lease_until`
+  failed_at, dead_at, attempt_at, in_doubt_since, lease_until, sandbox`
 
 // A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
 // (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).
@@ -138,6 +142,8 @@ export type Message = {
   requestHash: string
   destination: string
   createdAt: string
+  /** Sent to no channel, its statuses simulated (docs/sending.md "Sandbox"). */
+  sandbox: boolean
 }
 
 type MessageRow = {
@@ -148,6 +154,7 @@ type MessageRow = {
   request_hash: string
   destination: string
   created_at: string
+  sandbox: number
 }
 
 function toMessage(row: MessageRow): Message {
@@ -159,11 +166,12 @@ function toMessage(row: MessageRow): Message {
     requestHash: row.request_hash,
     destination: row.destination,
     createdAt: row.created_at,
+    sandbox: row.sandbox === 1,
   }
 }
 
 const MESSAGE_COLUMNS = `id, CAST(provider_id AS TEXT) AS provider_id, service_id, idempotency_key,
-  request_hash, destination, created_at`
+  request_hash, destination, created_at, sandbox`
 
 export type NewDelivery = Pick<
   Delivery,
@@ -187,8 +195,8 @@ export function insertMessage(
     db
       .prepare(
         `INSERT INTO messages (id, provider_id, service_id, idempotency_key, request_hash,
-           destination, created_at)
-         VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING`,
+           destination, created_at, sandbox)
+         VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING`,
       )
       .bind(
         message.id,
@@ -198,13 +206,14 @@ export function insertMessage(
         message.requestHash,
         message.destination,
         message.createdAt,
+        message.sandbox,
       ),
     ...deliveries.map((d) =>
       db
         .prepare(
           `INSERT INTO deliveries (id, message_id, provider_id, part, channel, address, title, body,
-             link, next_attempt_at, picture_url, created_at, updated_at, queued_at)
-           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12
+             link, next_attempt_at, picture_url, created_at, updated_at, queued_at, sandbox)
+           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, ?13
            WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?2)
            RETURNING ${DELIVERY_COLUMNS}`,
         )
@@ -221,6 +230,7 @@ export function insertMessage(
           due,
           d.pictureUrl ?? null,
           message.createdAt,
+          message.sandbox,
         ),
     ),
     // decisions.md D27: each delivery's timeline starts here, in the same batch.

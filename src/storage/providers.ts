@@ -18,6 +18,8 @@ export type Provider = {
   quotas: QuotaOverrides
   /** How many send shards admit its messages (decisions.md D32). */
   sendShards: number
+  /** Its messages go to no channel, their statuses simulated (docs/sending.md "Sandbox"). */
+  sandbox: boolean
   createdAt: string
   updatedAt: string
 }
@@ -33,6 +35,7 @@ type ProviderRow = QuotaRow & {
   name: string
   status: ProviderStatus
   send_shards: number
+  sandbox: number
   created_at: string
   updated_at: string
 }
@@ -52,6 +55,7 @@ function toProvider(row: ProviderRow): Provider {
     status: row.status,
     quotas: toQuotas(row),
     sendShards: row.send_shards,
+    sandbox: row.sandbox === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
@@ -62,9 +66,9 @@ const QUOTA_COLUMNS = 'quota_per_minute, quota_per_day, quota_per_destination_ho
 // The id is read as text: provider ids are int64 and must survive JavaScript numbers
 // (decisions.md D11).
 const SELECT_PROVIDER = `SELECT CAST(id AS TEXT) AS id, name, status, ${QUOTA_COLUMNS},
-  send_shards, created_at, updated_at FROM providers`
+  send_shards, sandbox, created_at, updated_at FROM providers`
 
-export type NewProvider = { id?: string; name: string }
+export type NewProvider = { id?: string; name: string; sandbox?: boolean }
 
 /**
  * Inserts a provider and returns its id (`id` is a decimal int64 string; without one the next
@@ -76,10 +80,10 @@ export async function insertProvider(
 ): Promise<string | null> {
   const row = await db
     .prepare(
-      `INSERT INTO providers (id, name) VALUES (CAST(?1 AS INTEGER), ?2) ON CONFLICT DO NOTHING
-       RETURNING CAST(id AS TEXT) AS id`,
+      `INSERT INTO providers (id, name, sandbox) VALUES (CAST(?1 AS INTEGER), ?2, ?3)
+       ON CONFLICT DO NOTHING RETURNING CAST(id AS TEXT) AS id`,
     )
-    .bind(provider.id ?? null, provider.name)
+    .bind(provider.id ?? null, provider.name, provider.sandbox ? 1 : 0)
     .first<{ id: string }>()
   return row?.id ?? null
 }
@@ -110,21 +114,22 @@ export async function listProviders(
 export async function updateProvider(
   db: D1Database,
   id: string,
-  changes: Partial<Pick<Provider, 'name' | 'status'>>,
+  changes: Partial<Pick<Provider, 'name' | 'status' | 'sandbox'>>,
 ): Promise<boolean> {
+  const sandbox = changes.sandbox === undefined ? null : changes.sandbox ? 1 : 0
   const result = await db
     .prepare(
       `UPDATE providers SET name = COALESCE(?2, name), status = COALESCE(?3, status),
-         updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+         sandbox = COALESCE(?4, sandbox), updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE id = CAST(?1 AS INTEGER)`,
     )
-    .bind(id, changes.name ?? null, changes.status ?? null)
+    .bind(id, changes.name ?? null, changes.status ?? null, sandbox)
     .run()
   return result.meta.changes > 0
 }
 
-/** What /Services needs of a provider to send: its quota overrides and its shard count. */
-export type SendSettings = { quotas: QuotaOverrides; sendShards: number }
+/** What /Services needs of a provider to send: its quota overrides, shard count and sandbox. */
+export type SendSettings = { quotas: QuotaOverrides; sendShards: number; sandbox: boolean }
 
 /**
  * A provider's send settings, for readBatch (no overrides and one shard when there is no such
@@ -134,19 +139,22 @@ export function selectSendSettings(db: D1Database, id: string): BatchRead<SendSe
   const none = {
     quotas: { perMinute: null, perDay: null, perDestinationHour: null },
     sendShards: 1,
+    sandbox: false,
   }
   return {
     statements: [
       db
         .prepare(
-          `SELECT ${QUOTA_COLUMNS}, send_shards FROM providers WHERE id = CAST(?1 AS INTEGER)`,
+          `SELECT ${QUOTA_COLUMNS}, send_shards, sandbox FROM providers
+           WHERE id = CAST(?1 AS INTEGER)`,
         )
         .bind(id),
     ],
     read: ([result]) =>
-      firstRow(result, (row: QuotaRow & { send_shards: number }) => ({
+      firstRow(result, (row: QuotaRow & { send_shards: number; sandbox: number }) => ({
         quotas: toQuotas(row),
         sendShards: row.send_shards,
+        sandbox: row.sandbox === 1,
       })) ?? none,
   }
 }

@@ -21,7 +21,14 @@ import {
   generateClientKey,
 } from '../helpers/client-keys.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
-import { createSender, example001 } from '../helpers/dispatch.ts'
+import {
+  createSender,
+  dispatchJob,
+  example001,
+  freshPhone,
+  writeOutbox,
+} from '../helpers/dispatch.ts'
+import { useStandIn } from '../helpers/stand-in.ts'
 import { basicAuth, freshIp, ORIGIN } from '../helpers/http.ts'
 import { probe } from '../helpers/probe.ts'
 import { countRoundTrips, type RoundTrips } from '../helpers/round-trips.ts'
@@ -280,6 +287,52 @@ describe('POST /Services: one D1 round trip, one send shard call, no queue send 
     // shard admits the message and stores it in one call: nothing is written to D1.
     expectWithin(trips, { kv: 1, d1: 1, queue: 0, do: 1 }, calls)
     expect(calls.filter((c) => c.startsWith('do.'))).toEqual(['do.accept'])
+  })
+})
+
+describe('GET /Services/messages/{id}: one call to the shard its id names, no D1', () => {
+  it('reads the message, its deliveries and their timeline', async () => {
+    const sender = await createSender()
+    const accepted = await probe(
+      jsonRequest('/Services', example001(sender), { authorization: `Bearer ${sender.token}` }),
+    )
+    const { id } = JSON.parse(accepted.body) as { id: string }
+    const read = () =>
+      new Request(`${ORIGIN}/Services/messages/${id}`, {
+        headers: { authorization: `Bearer ${sender.token}` },
+      })
+    const { response, trips, calls } = await probeWarm(read)
+    expect(response.status).toBe(200)
+    expectWithin(trips, { kv: 1, d1: 0, queue: 0, do: 1 }, calls)
+    expect(calls.filter((c) => c.startsWith('do.'))).toEqual(['do.run'])
+  })
+})
+
+describe('the dispatch consumer: one D1 statement a queue batch, its sends through the shards', () => {
+  it('claims, sends and records ten deliveries with one D1 statement', async () => {
+    useStandIn()
+    const sender = await createSender()
+    const ids = await writeOutbox(
+      sender,
+      Array.from({ length: 10 }, () => ({ address: freshPhone() })),
+    )
+    const counter = countRoundTrips(env)
+    const batch = createMessageBatch(
+      env.DISPATCH_QUEUE_NAME,
+      ids.map((id, i) => ({
+        id: `m-${i}`,
+        timestamp: new Date(),
+        attempts: 1,
+        body: dispatchJob(id),
+      })),
+    )
+    const ctx = createExecutionContext()
+    await worker.queue(batch, counter.env)
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(10)
+    // The send policy of the whole batch; nothing else of the batch touches D1.
+    expect(counter.snapshot().d1Statements).toBe(1)
+    // One read of the shard for the batch, then a claim and a record for each delivery.
+    expect(counter.timeline().filter((c) => c.kind === 'do')).toHaveLength(1 + 2 * 10)
   })
 })
 

@@ -196,6 +196,7 @@ export async function writeOutbox(
     serviceId: sender.serviceId,
     idempotencyKey: null,
     requestHash: 'test',
+    sandbox: false,
     destination: sender.userId,
     createdAt: createdAt.toISOString(),
   }

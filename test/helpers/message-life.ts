@@ -74,6 +74,7 @@ export async function writeMessageLife(
       idempotencyKey:
         options.idempotencyKey === undefined ? crypto.randomUUID() : options.idempotencyKey,
       requestHash: hex(32),
+      sandbox: false,
       destination: `user-${crypto.randomUUID()}`,
       createdAt: createdAt.toISOString(),
     },

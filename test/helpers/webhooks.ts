@@ -86,6 +86,7 @@ export async function emitEvent(
     serviceId: 1,
     idempotencyKey: null,
     requestHash: 'test',
+    sandbox: false,
     destination: 'user-1',
     createdAt: occurredAt.toISOString(),
   }

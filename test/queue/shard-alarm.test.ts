@@ -53,6 +53,7 @@ async function writeMessages(providerId: string, count: number): Promise<void> {
       serviceId: 1,
       idempotencyKey: null,
       requestHash: 'test',
+      sandbox: false,
       destination: 'user-1',
       createdAt: new Date().toISOString(),
     }

@@ -4,6 +4,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import worker from '../../src/index.ts'
+import { adminCall, adminToken } from '../helpers/admin.ts'
 import { example001, freshSender, outboxRows } from '../helpers/dispatch.ts'
 import { ORIGIN } from '../helpers/http.ts'
 
@@ -23,6 +24,16 @@ async function postWithoutSms(path: string, body: unknown, token: string): Promi
 }
 
 describe('POST /Services to a channel this deployment is not configured for', () => {
+  it('accepts it from a sandbox provider, whose messages go to no channel', async () => {
+    const sender = await freshSender()
+    const admin = await adminToken()
+    const path = `/admin/providers/${sender.providerId}`
+    expect((await adminCall(admin, 'PATCH', path, { sandbox: true })).status).toBe(204)
+    const response = await postWithoutSms('/Services', example001(sender), sender.token)
+    expect(response.status).toBe(201)
+    expect(((await response.json()) as { sandbox: boolean }).sandbox).toBe(true)
+  })
+
   it('answers 501 channel_not_configured without Retry-After, storing nothing', async () => {
     const sender = await freshSender()
     const body = example001(sender)

@@ -47,6 +47,7 @@ describe('insertMessage', () => {
       serviceId: sender.serviceId,
       idempotencyKey: null,
       requestHash: 'test',
+      sandbox: false,
       destination: sender.userId,
       createdAt: new Date().toISOString(),
     }

@@ -49,7 +49,18 @@ const Name = z
   .trim()
   .min(1, 'name must not be empty')
   .max(200)
-export const NewProvider = z.strictObject({ id: ProviderIdText.optional(), name: Name })
+const Sandbox = z.boolean({ error: 'sandbox is true or false' }).meta({
+  description:
+    "A sandbox provider's messages go through every acceptance rule but are sent to no channel: " +
+    'their statuses are simulated from their destinations (docs/sending.md "Sandbox"), with the ' +
+    'same receipts and webhooks, and counted apart from real messages. Applies to messages ' +
+    'accepted from then on.',
+})
+export const NewProvider = z.strictObject({
+  id: ProviderIdText.optional(),
+  name: Name,
+  sandbox: Sandbox.optional(),
+})
 const Quota = z
   .number({ error: 'a quota is a whole number of messages, or null for the default' })
   .int('a quota is a whole number of messages')
@@ -84,10 +95,11 @@ export const ProviderChanges = z
     status: z.enum(['active', 'disabled']).optional(),
     quotas: QuotaChanges.optional(),
     send_shards: SendShards.optional(),
+    sandbox: Sandbox.optional(),
   })
   .refine(
     (v) => Object.keys(v).length > 0,
-    'send at least one of name, status, quotas, send_shards',
+    'send at least one of name, status, quotas, send_shards, sandbox',
   )
 const Cascade = z.object({ cascade: z.enum(['true', 'false']).optional() })
 
@@ -108,6 +120,7 @@ export function providerView(p: Provider, defaults: SendQuotas) {
       per_destination_hour: p.quotas.perDestinationHour,
     },
     send_shards: p.sendShards,
+    sandbox: p.sandbox,
     created_at: p.createdAt,
     updated_at: p.updatedAt,
   }
@@ -173,11 +186,12 @@ const change = createRoute({
   ...MANAGEMENT,
   method: 'patch',
   path: '/{id}',
-  summary: 'Rename, disable or enable a provider, or set its send quotas or shards',
+  summary: 'Rename, disable or enable a provider, or set its send quotas, shards or sandbox',
   description:
     'Disabling a provider ends its tokens, and its deliveries still queued are marked `failed` ' +
     'instead of being sent. `quotas` sets its own send quotas (docs/sending.md "Send quotas"); ' +
-    '`send_shards` how many send shards admit its messages (docs/sending.md "A provider that sends a lot").',
+    '`send_shards` how many send shards admit its messages (docs/sending.md "A provider that sends a lot"); ' +
+    '`sandbox` whether its messages are simulated rather than sent (docs/sending.md "Sandbox").',
   request: {
     ...idParam,
     body: jsonBody(ProviderChanges, { quotas: { per_minute: 120, per_day: null } }),

@@ -54,6 +54,7 @@ async function writeMessage(
     serviceId: sender.serviceId,
     idempotencyKey: null,
     requestHash: 'test',
+    sandbox: false,
     destination,
     createdAt,
   }

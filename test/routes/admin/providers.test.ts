@@ -133,6 +133,7 @@ describe('POST /admin/providers', () => {
       },
       quota_overrides: { per_minute: null, per_day: null, per_destination_hour: null },
       send_shards: 1,
+      sandbox: false,
       created_at: expect.stringMatching(ISO_TIME),
       updated_at: expect.stringMatching(ISO_TIME),
     })
