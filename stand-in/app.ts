@@ -3,6 +3,7 @@
 import { Hono } from 'hono'
 import { decodeJwt, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose'
 import { z } from 'zod'
+import { addPlatformIssuers, type PlatformIssuers } from './issuers.ts'
 import { addWebhookReceivers, type WebhookReceivers } from './webhooks.ts'
 
 export type StandInOptions = {
@@ -129,6 +130,8 @@ export type StandIn = {
   state: StandInState
   /** Providers' webhook receivers by name (stand-in/webhooks.ts). */
   webhooks: WebhookReceivers
+  /** Workload identity issuers by name (stand-in/issuers.ts). */
+  issuers: PlatformIssuers
   /**
    * Sends the held status callbacks (those `which` picks), in order, once all are answered. With
    * `lost`, the messages move on as Twilio moves them, but the callbacks never arrive (the
@@ -360,6 +363,8 @@ export function createStandIn(options: StandInOptions): StandIn {
 
   const webhooks: WebhookReceivers = new Map()
   addWebhookReceivers(app, webhooks)
+  const issuers: PlatformIssuers = new Map()
+  addPlatformIssuers(app, issuers)
 
   app.get('/', (c) => c.html(renderPage(state)))
 
@@ -823,6 +828,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     fetch: async (request, ctx) => app.fetch(request, ctx ? { ctx } : undefined),
     state,
     webhooks,
+    issuers,
     sendCallbacks,
     receiveSms,
   }
