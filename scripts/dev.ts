@@ -5,7 +5,13 @@ import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { getPlatformProxy, unstable_readConfig } from 'wrangler'
 import { LEASE_SECONDS } from '../src/queue/consumer.ts'
-import { DEV_CREDENTIALS, ensureDevVars, keepPrivate, STAND_IN_PORT } from './dev-vars.ts'
+import {
+  DEV_CREDENTIALS,
+  devWorkloadIdentity,
+  ensureDevVars,
+  keepPrivate,
+  STAND_IN_PORT,
+} from './dev-vars.ts'
 import { startLocalCron } from './local-cron.ts'
 import {
   DEMO_PROVIDER,
@@ -60,13 +66,17 @@ try {
  * They are the stand-in's development credentials unless .dev.vars was changed by hand.
  */
 function channelSecretArgs(): string[] {
-  const names = [
-    'SMS_AUTH_TOKEN',
-    'SMS_AUTH_TOKEN_SECONDARY',
-    'SMS_API_KEY_SECRET',
-    'FCM_SERVICE_ACCOUNT',
-  ]
-  return names.filter((name) => vars[name]).flatMap((name) => ['--var', `${name}:${vars[name]}`])
+  const names = ['SMS_AUTH_TOKEN', 'SMS_AUTH_TOKEN_SECONDARY', 'SMS_API_KEY_SECRET']
+  const args = names
+    .filter((name) => vars[name])
+    .flatMap((name) => ['--var', `${name}:${vars[name]}`])
+  // FCM without a key by default (decisions.md D39); PORTERO_FCM_CREDENTIAL=key uses the
+  // stand-in's service-account key instead. Exactly one of the two is handed over.
+  const fcm =
+    process.env.PORTERO_FCM_CREDENTIAL === 'key'
+      ? `FCM_SERVICE_ACCOUNT:${vars.FCM_SERVICE_ACCOUNT}`
+      : `FCM_WORKLOAD_IDENTITY:${devWorkloadIdentity()}`
+  return [...args, '--var', fcm]
 }
 
 step(`Starting the SMS/FCM stand-in on ${STAND_IN} and Portero on ${BASE}`)
