@@ -72,7 +72,7 @@ export async function createFederatedClient(
     id: clientId,
     provider_id: await createProvider(),
     name: clientId,
-    allowed_scopes: ['services:send'],
+    allowed_scopes: ['services:send', 'tokens:introspect'],
     with_secret: false,
     trusted_issuers: issuers,
   })

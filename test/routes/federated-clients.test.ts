@@ -71,6 +71,29 @@ describe('a federated client gets a token from its workload', () => {
     })
   }
 
+  it('authenticates at introspection too, as any client assertion does', async () => {
+    const standIn = useStandIn()
+    const { issuer, clientId } = await actionsClient()
+    const login = await federatedLogin(
+      'jwt-bearer grant',
+      clientId,
+      await platformToken(standIn, issuer.name, { sub: MAIN }),
+    )
+    const { access_token } = (await login.json()) as { access_token: string }
+    const response = await postForm(
+      '/oauth/introspect',
+      {
+        token: access_token,
+        client_id: clientId,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: await platformToken(standIn, issuer.name, { sub: MAIN }),
+      },
+      { 'cf-connecting-ip': freshIp() },
+    )
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({ active: true, client_id: clientId })
+  })
+
   it('with a Kubernetes-shaped token (aud an array) and an exact subject', async () => {
     const standIn = useStandIn()
     const issuer = freshIssuer()
