@@ -125,7 +125,8 @@ function publicKeysOf(value: unknown): JWK[] | null {
   const out: JWK[] = []
   for (const key of keys) {
     if (typeof key !== 'object' || key === null || typeof key.kty !== 'string') return null
-    if (key.kty === 'oct') continue
+    // Symmetric keys, and keys meant for encryption, verify nothing here.
+    if (key.kty === 'oct' || (key.use !== undefined && key.use !== 'sig')) continue
     const kept: Record<string, unknown> = {}
     for (const member of PUBLIC_MEMBERS)
       if (typeof key[member] === 'string') kept[member] = key[member]
@@ -212,9 +213,12 @@ export async function verifyPlatformToken(
   const candidates = keys.filter((key) => kid === undefined || key.kid === kid)
   if (candidates.length === 0) return { ok: false, reason: 'platform_token_key_unknown' }
   for (const candidate of candidates) {
+    // A key of another type than the header's algorithm (tried when the token names no kid).
+    const key = await importKey(candidate, alg).catch(() => null)
+    if (!key) continue
     let payload: Record<string, unknown>
     try {
-      ;({ payload } = await jwtVerify(token, await importKey(candidate, alg), {
+      ;({ payload } = await jwtVerify(token, key, {
         algorithms: [alg],
         issuer: trust.issuer,
         requiredClaims: ['iss', 'sub', 'aud', 'exp'],
@@ -223,7 +227,6 @@ export async function verifyPlatformToken(
       }))
     } catch (error) {
       if (error instanceof errors.JWSSignatureVerificationFailed) continue
-      if (error instanceof errors.JOSENotSupported || error instanceof TypeError) continue
       if (error instanceof errors.JWTExpired) return { ok: false, reason: 'platform_token_expired' }
       if (error instanceof errors.JWTClaimValidationFailed) {
         return { ok: false, reason: `platform_token_${error.claim}_invalid` }
