@@ -3,18 +3,18 @@
 // assertion (RFC 7523 §2.2) or as the JWT bearer grant (RFC 7523 §2.1). This module says which
 // issuers a client may trust, whether a token is one of the client's, and where the issuer's keys
 // come from; the login (login.ts) adds the client's status, single use and the brute-force limits.
-import { decodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK } from 'jose'
+import { decodeProtectedHeader, type JWK } from 'jose'
 import { storeIssuerKeys, type IssuerKeys } from '../storage/issuer-keys.ts'
 import type { TrustedIssuer } from '../storage/trusted-issuers.ts'
 import { fetchJsonSafely } from '../utils/safe-fetch.ts'
 import { epochSeconds } from '../utils/time.ts'
-import type { AssertionCheck } from './client-assertions.ts'
 import {
-  ASSERTION_CLOCK_SKEW_SECONDS,
-  MAX_ASSERTION_LENGTH,
-  MAX_ASSERTION_LIFETIME_SECONDS,
+  checkLifetime,
+  namesOnly,
+  unverifiedClaims,
+  verifyAssertionJwt,
+  type AssertionCheck,
 } from './client-assertions.ts'
-import { ASSERTION_ALGORITHMS } from './client-keys.ts'
 import { isLocalIssuer } from './secrets.ts'
 
 /** RFC 7523 §2.1: the grant type whose `assertion` is the token. */
@@ -30,26 +30,12 @@ export const ISSUER_FETCH_TIMEOUT_MS = 3000
 /** Keys are fetched again for an unknown kid at most this often per issuer. */
 export const ISSUER_REFRESH_INTERVAL_SECONDS = 60
 
-const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/
-const JTI = /^[\x21-\x7E]{1,256}$/
-const TYPES = new Set(['jwt', 'client-authentication+jwt'])
 const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'crv', 'x', 'y', 'n', 'e'] as const
 
 /** The `iss` a token names, unverified: only to read its issuer's keys with the rest. */
 export function claimedIssuer(token: string): string | null {
-  if (token.length > MAX_ASSERTION_LENGTH || !COMPACT_JWS.test(token)) return null
-  try {
-    const { iss } = decodeJwt(token)
-    return typeof iss === 'string' && iss !== '' && iss.length <= 512 ? iss : null
-  } catch {
-    return null
-  }
-}
-
-/** True when `token`'s `iss` is not `clientId`: another platform's token, not private_key_jwt. */
-export function isPlatformToken(token: string, clientId: string): boolean {
-  const iss = claimedIssuer(token)
-  return iss !== null && iss !== clientId
+  const iss = unverifiedClaims(token)?.iss
+  return typeof iss === 'string' && iss !== '' && iss.length <= 512 ? iss : null
 }
 
 /**
@@ -180,11 +166,11 @@ export function forgetIssuerFetches(): void {
 }
 
 /**
- * Verifies a platform's `token` against one trust of the client: the algorithm (never `none` nor
- * HMAC), the signature with `keys` (by kid, or each key when the token names none), `iss` the
- * trusted issuer, `aud` the required audience as its sole value, `exp` present and at most an
- * hour ahead, `iat` not older than that, the subject and the required claims. Its single use is
- * the login's: by its `jti`, or the whole token when it has none.
+ * Verifies a platform's `token` against one trust of the client: what every client JWT passes
+ * (verifyAssertionJwt: the algorithm, the signature with `keys` by kid, or each key when the token
+ * names none, `iss` the trusted issuer), `aud` the required audience as its sole value, `exp` at
+ * most an hour ahead, `iat` not older than that, the subject and the required claims. Its single
+ * use is the login's: by its `jti`, or the whole token when it has none.
  */
 export async function verifyPlatformToken(
   trust: TrustedIssuer,
@@ -192,83 +178,23 @@ export async function verifyPlatformToken(
   token: string,
   { audience, now }: { audience: string; now: Date },
 ): Promise<AssertionCheck> {
-  if (token.length > MAX_ASSERTION_LENGTH || !COMPACT_JWS.test(token)) {
-    return { ok: false, reason: 'platform_token_malformed' }
-  }
-  let alg: string
-  let kid: string | undefined
-  try {
-    const header = decodeProtectedHeader(token)
-    if (!ASSERTION_ALGORITHMS.includes(header.alg as never)) {
-      return { ok: false, reason: 'platform_token_alg_refused' }
-    }
-    if (header.typ !== undefined && !TYPES.has(String(header.typ).toLowerCase())) {
-      return { ok: false, reason: 'platform_token_typ_refused' }
-    }
-    alg = header.alg!
-    kid = header.kid
-  } catch {
-    return { ok: false, reason: 'platform_token_malformed' }
-  }
-  const candidates = keys.filter((key) => kid === undefined || key.kid === kid)
-  if (candidates.length === 0) return { ok: false, reason: 'platform_token_key_unknown' }
-  for (const candidate of candidates) {
-    // A key of another type than the header's algorithm (tried when the token names no kid).
-    const key = await importKey(candidate, alg).catch(() => null)
-    if (!key) continue
-    let payload: Record<string, unknown>
-    try {
-      ;({ payload } = await jwtVerify(token, key, {
-        algorithms: [alg],
-        issuer: trust.issuer,
-        requiredClaims: ['iss', 'sub', 'aud', 'exp'],
-        clockTolerance: ASSERTION_CLOCK_SKEW_SECONDS,
-        currentDate: now,
-      }))
-    } catch (error) {
-      if (error instanceof errors.JWSSignatureVerificationFailed) continue
-      if (error instanceof errors.JWTExpired) return { ok: false, reason: 'platform_token_expired' }
-      if (error instanceof errors.JWTClaimValidationFailed) {
-        return { ok: false, reason: `platform_token_${error.claim}_invalid` }
-      }
-      return { ok: false, reason: 'platform_token_malformed' }
-    }
-    return checkClaims(trust, payload, audience, now)
-  }
-  return { ok: false, reason: 'platform_token_signature_invalid' }
-}
-
-function checkClaims(
-  trust: TrustedIssuer,
-  payload: Record<string, unknown>,
-  audience: string,
-  now: Date,
-): AssertionCheck {
-  const aud = Array.isArray(payload.aud) && payload.aud.length === 1 ? payload.aud[0] : payload.aud
-  if (aud !== audience) return { ok: false, reason: 'platform_token_aud_invalid' }
+  const verified = await verifyAssertionJwt(
+    token,
+    (_, kid) => keys.filter((key) => kid === undefined || key.kid === kid),
+    { issuer: trust.issuer, requiredClaims: [], now },
+  )
+  if (!verified.ok) return verified
+  const { payload } = verified
+  if (!namesOnly(payload.aud, [audience])) return { ok: false, reason: 'assertion_aud_invalid' }
   const sub = payload.sub
   const subjectOk =
     typeof sub === 'string' &&
     (trust.subjectIsPattern ? subjectMatches(trust.subject, sub) : sub === trust.subject)
-  if (!subjectOk) return { ok: false, reason: 'platform_token_sub_invalid' }
+  if (!subjectOk) return { ok: false, reason: 'assertion_sub_invalid' }
   for (const [name, value] of Object.entries(trust.claims)) {
-    if (payload[name] !== value) return { ok: false, reason: 'platform_token_claim_invalid' }
+    if (payload[name] !== value) return { ok: false, reason: 'assertion_claim_invalid' }
   }
-  const at = epochSeconds(now)
-  const { exp, iat, jti } = payload as { exp: number; iat?: unknown; jti?: unknown }
-  if (exp > at + MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_SKEW_SECONDS) {
-    return { ok: false, reason: 'platform_token_exp_too_far' }
-  }
-  if (iat !== undefined) {
-    const oldest = at - MAX_ASSERTION_LIFETIME_SECONDS - ASSERTION_CLOCK_SKEW_SECONDS
-    if (typeof iat !== 'number' || iat > at + ASSERTION_CLOCK_SKEW_SECONDS || iat < oldest) {
-      return { ok: false, reason: 'platform_token_iat_invalid' }
-    }
-  }
-  if (jti !== undefined && (typeof jti !== 'string' || !JTI.test(jti))) {
-    return { ok: false, reason: 'platform_token_jti_invalid' }
-  }
-  return { ok: true, jti: typeof jti === 'string' ? jti : '', exp }
+  return checkLifetime(payload, now, { jtiRequired: false })
 }
 
 /**
@@ -282,12 +208,8 @@ export function usedTokenScope(iss: string): string {
 
 /** The id a platform token is used up by: its `jti`, or the token itself. */
 export function usedTokenId(token: string): string {
-  try {
-    const { jti } = decodeJwt(token)
-    return typeof jti === 'string' && jti !== '' ? jti : token
-  } catch {
-    return token
-  }
+  const jti = unverifiedClaims(token)?.jti
+  return typeof jti === 'string' && jti !== '' ? jti : token
 }
 
 export type PlatformTokenDeps = IssuerKeysDeps & {
@@ -315,7 +237,7 @@ export async function checkPlatformToken(
   try {
     kid = decodeProtectedHeader(token).kid
   } catch {
-    return { ok: false, reason: 'platform_token_malformed' }
+    return { ok: false, reason: 'assertion_malformed' }
   }
   let discovered: Promise<{ keys: JWK[] } | { reason: string }> | undefined
   const store = (keys: IssuerKeys) =>
@@ -332,18 +254,4 @@ export async function checkPlatformToken(
     failure = check
   }
   return failure
-}
-
-/** Imported keys, by algorithm and JWK: importing costs more than verifying. Bounded. */
-const imported = new Map<string, CryptoKey>()
-
-async function importKey(jwk: JWK, alg: string): Promise<CryptoKey> {
-  const id = `${alg} ${JSON.stringify(jwk)}`
-  let key = imported.get(id)
-  if (!key) {
-    key = (await importJWK(jwk, alg)) as CryptoKey
-    if (imported.size >= 256) imported.clear()
-    imported.set(id, key)
-  }
-  return key
 }

@@ -168,18 +168,18 @@ describe('a federated client is refused, with the same 401, for', () => {
   }[] = [
     {
       name: 'another subject (another branch)',
-      reason: 'platform_token_sub_invalid',
+      reason: 'assertion_sub_invalid',
       token: (s, i) =>
         platformToken(s, i.name, { sub: 'repo:example-org/deployer:ref:refs/heads/feature' }),
     },
     {
       name: 'another audience',
-      reason: 'platform_token_aud_invalid',
+      reason: 'assertion_aud_invalid',
       token: (s, i) => platformToken(s, i.name, { sub: MAIN, aud: 'https://other.example' }),
     },
     {
       name: 'several audiences, Portero among them',
-      reason: 'platform_token_aud_invalid',
+      reason: 'assertion_aud_invalid',
       token: (s, i) =>
         platformToken(s, i.name, {
           sub: MAIN,
@@ -193,13 +193,13 @@ describe('a federated client is refused, with the same 401, for', () => {
     },
     {
       name: 'a required claim with another value',
-      reason: 'platform_token_claim_invalid',
+      reason: 'assertion_claim_invalid',
       token: (s, i) =>
         platformToken(s, i.name, { sub: MAIN, claims: { repository_owner: 'attacker-org' } }),
     },
     {
       name: 'an expired token',
-      reason: 'platform_token_expired',
+      reason: 'assertion_expired',
       token: (s, i) =>
         platformToken(s, i.name, {
           sub: MAIN,
@@ -208,22 +208,22 @@ describe('a federated client is refused, with the same 401, for', () => {
     },
     {
       name: 'a token living more than an hour',
-      reason: 'platform_token_exp_too_far',
+      reason: 'assertion_exp_too_far',
       token: (s, i) => platformToken(s, i.name, { sub: MAIN, claims: { exp: now() + 7200 } }),
     },
     {
       name: 'a key the issuer does not publish, after the one refresh',
-      reason: 'platform_token_key_unknown',
+      reason: 'assertion_key_unknown',
       token: (s, i) => platformToken(s, i.name, { sub: MAIN, unpublished: true }),
     },
     {
       name: 'a token of another kind (typ at+jwt)',
-      reason: 'platform_token_typ_refused',
+      reason: 'assertion_typ_refused',
       token: (s, i) => platformToken(s, i.name, { sub: MAIN, header: { typ: 'at+jwt' } }),
     },
     {
       name: 'an HMAC-signed token',
-      reason: 'platform_token_alg_refused',
+      reason: 'assertion_alg_refused',
       token: async (_, i) =>
         new SignJWT({ iss: i.url, sub: MAIN, aud: env.ISSUER, jti: crypto.randomUUID() })
           .setProtectedHeader({ alg: 'HS256' })
@@ -233,7 +233,7 @@ describe('a federated client is refused, with the same 401, for', () => {
     },
     {
       name: 'an unsigned token (alg none)',
-      reason: 'platform_token_alg_refused',
+      reason: 'assertion_alg_refused',
       token: async (_, i) => {
         const part = (value: unknown) => base64url.encode(JSON.stringify(value))
         const claims = { iss: i.url, sub: MAIN, aud: env.ISSUER, exp: now() + 300 }
