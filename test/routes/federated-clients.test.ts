@@ -71,6 +71,27 @@ describe('a federated client gets a token from its workload', () => {
     })
   }
 
+  it('tells apart clients that trust one issuer with different subjects', async () => {
+    const standIn = useStandIn()
+    const issuer = freshIssuer()
+    const staging = `${MAIN.replace(':ref:refs/heads/main', '')}:environment:staging`
+    const [main, stage] = await Promise.all([
+      createFederatedClient([{ issuer: issuer.url, subject: MAIN }]),
+      createFederatedClient([{ issuer: issuer.url, subject: staging }]),
+    ])
+    const token = (sub: string) => platformToken(standIn, issuer.name, { sub })
+    expect(
+      (await federatedLogin('jwt-bearer grant', main.clientId, await token(MAIN))).status,
+    ).toBe(200)
+    expect(
+      (await federatedLogin('jwt-bearer grant', stage.clientId, await token(staging))).status,
+    ).toBe(200)
+    await expectRefused(await federatedLogin('jwt-bearer grant', stage.clientId, await token(MAIN)))
+    await expectRefused(
+      await federatedLogin('jwt-bearer grant', main.clientId, await token(staging)),
+    )
+  })
+
   it('authenticates at introspection too, as any client assertion does', async () => {
     const standIn = useStandIn()
     const { issuer, clientId } = await actionsClient()
