@@ -131,7 +131,7 @@ const LAST_FETCH_MAX_ENTRIES = 256
 /**
  * The keys that may verify a token of `issuer` with `kid`: those cached at the edge, fetched again
  * when none are or the kid is unknown to them, at most once a minute. `store` is called with keys
- * fetched now (for the caller to write after the response). Null when none can be had: a key
+ * fetched now (for the caller to write after the response). A reason when none can be had: a key
  * fetch that fails refuses, it never accepts.
  */
 export async function keysForToken(
