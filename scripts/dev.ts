@@ -260,6 +260,14 @@ Onboard a provider end to end with the management API (the admin client is local
   # and what happened, in the audit log
   curl -s '${BASE}/admin/audit?limit=10' -H "Authorization: Bearer $ADMIN"
 
+A client with no secret and no key: a CI job's own token (the stand-in plays the CI platform's
+issuer, ${STAND_IN}/issuers/ci) is its credential, once (docs/tokens.md "Federated clients"):
+
+  curl -s -X POST ${BASE}/admin/clients -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+    -d '{"id": "deployer", "provider_id": "${DEMO_PROVIDER.id}", "name": "Deploy pipeline", "allowed_scopes": ["services:send"], "with_secret": false, "trusted_issuers": [{"issuer": "${STAND_IN}/issuers/ci", "subject": "repo:example-org/deployer:ref:refs/heads/main"}]}'
+  OIDC=$(curl -s -X POST ${STAND_IN}/_control/issuers/ci/tokens -H 'Content-Type: application/json' -d '{"shape": "actions", "sub": "repo:example-org/deployer:ref:refs/heads/main", "aud": "${BASE}"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')
+  curl -s ${BASE}/oauth/token -d client_id=deployer -d grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer -d "assertion=$OIDC"
+
   # Public keys and server metadata
   curl -s ${BASE}/.well-known/jwks.json
   curl -s ${BASE}/.well-known/oauth-authorization-server
