@@ -6,6 +6,7 @@
 import { decodeProtectedHeader, type JWK } from 'jose'
 import { storeIssuerKeys, type IssuerKeys } from '../storage/issuer-keys.ts'
 import type { TrustedIssuer } from '../storage/trusted-issuers.ts'
+import { log } from '../log.ts'
 import { fetchJsonSafely } from '../utils/safe-fetch.ts'
 import { epochSeconds } from '../utils/time.ts'
 import {
@@ -240,8 +241,14 @@ export async function checkPlatformToken(
     return { ok: false, reason: 'assertion_malformed' }
   }
   let discovered: Promise<{ keys: JWK[] } | { reason: string }> | undefined
+  // KV takes one write a second per key: isolates fetching together may be refused. The keys are
+  // then fetched again later, which is all a lost write costs.
   const store = (keys: IssuerKeys) =>
-    deps.defer(() => storeIssuerKeys(deps.cache, cached.key, keys))
+    deps.defer(() =>
+      storeIssuerKeys(deps.cache, cached.key, keys).catch((cause: unknown) =>
+        log('warn', 'issuer keys not kept', { issuer, cause: String(cause) }),
+      ),
+    )
   let failure: AssertionCheck = { ok: false, reason: 'issuer_not_trusted' }
   for (const trust of mine) {
     const found = trust.jwks
