@@ -20,6 +20,25 @@ const DEV_ACCOUNTS = {
   fcmProjectId: 'portero-dev',
   serviceAccountEmail: 'portero-dev@portero-dev.iam.gserviceaccount.com',
   tokenUrl: `${STAND_IN}/google/token`,
+  workloadAudience:
+    '//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/portero-dev/providers/portero-dev',
+}
+
+/**
+ * FCM_WORKLOAD_IDENTITY for `npm start` (decisions.md D39): Google's external account configuration
+ * pointed at the stand-in's STS and IAM Credentials, which trust Portero's local issuer
+ * (stand-in/wrangler.toml). The audience and account must match the stand-in's.
+ */
+export function devWorkloadIdentity(): string {
+  return JSON.stringify({
+    type: 'external_account',
+    audience: DEV_ACCOUNTS.workloadAudience,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    token_url: `${STAND_IN}/google/sts/v1/token`,
+    service_account_impersonation_url:
+      `${STAND_IN}/google/iamcredentials/v1/projects/-/serviceAccounts/` +
+      `${DEV_ACCOUNTS.serviceAccountEmail}:generateAccessToken`,
+  })
 }
 
 export function readDevVars(path = DEV_VARS): Record<string, string> {

@@ -4,7 +4,13 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { getPlatformProxy, unstable_readConfig } from 'wrangler'
-import { DEV_CREDENTIALS, ensureDevVars, keepPrivate, STAND_IN_PORT } from './dev-vars.ts'
+import {
+  DEV_CREDENTIALS,
+  devWorkloadIdentity,
+  ensureDevVars,
+  keepPrivate,
+  STAND_IN_PORT,
+} from './dev-vars.ts'
 import { startLocalCron } from './local-cron.ts'
 import {
   DEMO_PROVIDER,
@@ -59,13 +65,17 @@ try {
  * They are the stand-in's development credentials unless .dev.vars was changed by hand.
  */
 function channelSecretArgs(): string[] {
-  const names = [
-    'SMS_AUTH_TOKEN',
-    'SMS_AUTH_TOKEN_SECONDARY',
-    'SMS_API_KEY_SECRET',
-    'FCM_SERVICE_ACCOUNT',
-  ]
-  return names.filter((name) => vars[name]).flatMap((name) => ['--var', `${name}:${vars[name]}`])
+  const names = ['SMS_AUTH_TOKEN', 'SMS_AUTH_TOKEN_SECONDARY', 'SMS_API_KEY_SECRET']
+  const args = names
+    .filter((name) => vars[name])
+    .flatMap((name) => ['--var', `${name}:${vars[name]}`])
+  // FCM without a key by default (decisions.md D39); PORTERO_FCM_CREDENTIAL=key uses the
+  // stand-in's service-account key instead. Exactly one of the two is handed over.
+  const fcm =
+    process.env.PORTERO_FCM_CREDENTIAL === 'key'
+      ? `FCM_SERVICE_ACCOUNT:${vars.FCM_SERVICE_ACCOUNT}`
+      : `FCM_WORKLOAD_IDENTITY:${devWorkloadIdentity()}`
+  return [...args, '--var', fcm]
 }
 
 step(`Starting the SMS/FCM stand-in on ${STAND_IN} and Portero on ${BASE}`)
@@ -248,6 +258,14 @@ Onboard a provider end to end with the management API (the admin client is local
     -d '{"provider_id": 2002, "service_token": "SERVICE_TOKEN", "service_id": 2, "parameters": {"destination": "cliente-7", "advertisement": {"title": "Autos usados CHECHO", "message": "Lleve su auto usado con financiamiento", "channel": "SMS"}}}'
   # and what happened, in the audit log
   curl -s '${BASE}/admin/audit?limit=10' -H "Authorization: Bearer $ADMIN"
+
+A client with no secret and no key: a CI job's own token (the stand-in plays the CI platform's
+issuer, ${STAND_IN}/issuers/ci) is its credential, once (docs/tokens.md "Federated clients"):
+
+  curl -s -X POST ${BASE}/admin/clients -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+    -d '{"id": "deployer", "provider_id": "${DEMO_PROVIDER.id}", "name": "Deploy pipeline", "allowed_scopes": ["services:send"], "with_secret": false, "trusted_issuers": [{"issuer": "${STAND_IN}/issuers/ci", "subject": "repo:example-org/deployer:ref:refs/heads/main"}]}'
+  OIDC=$(curl -s -X POST ${STAND_IN}/_control/issuers/ci/tokens -H 'Content-Type: application/json' -d '{"shape": "actions", "sub": "repo:example-org/deployer:ref:refs/heads/main", "aud": "${BASE}"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')
+  curl -s ${BASE}/oauth/token -d client_id=deployer -d grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer -d "assertion=$OIDC"
 
   # Public keys and server metadata
   curl -s ${BASE}/.well-known/jwks.json

@@ -9,6 +9,7 @@ import { MAX_SEND_QUOTA, type SendQuotas } from './domain/quotas.ts'
 import { importPepper } from './domain/secrets.ts'
 import { deriveWebhookSecretKey } from './storage/webhook-secrets.ts'
 import type { ChannelConfig } from './channels/channels.ts'
+import { DEFAULT_STS_URL } from './channels/workload-identity.ts'
 import { MEMORY_MAX_MS } from './storage/edge-state.ts'
 import { memoize } from './utils/memo.ts'
 
@@ -183,6 +184,7 @@ const channelConfigs = memoize(
       env.FCM_API_BASE_URL,
       env.FCM_PROJECT_ID,
       env.FCM_SERVICE_ACCOUNT,
+      env.FCM_WORKLOAD_IDENTITY,
       env.GOOGLE_TOKEN_URL,
     ].join('\n'),
   (env: Env): ChannelConfig => {
@@ -216,13 +218,13 @@ const CHANNEL_SETTINGS = {
     'SMS_API_KEY_SECRET',
     'SMS_AUTH_TOKEN_SECONDARY',
   ],
-  fcm: ['FCM_PROJECT_ID', 'FCM_SERVICE_ACCOUNT'],
+  fcm: ['FCM_PROJECT_ID', 'FCM_SERVICE_ACCOUNT', 'FCM_WORKLOAD_IDENTITY'],
 } as const satisfies Record<keyof ChannelConfig, readonly (keyof Env)[]>
 
 /** What an SMS or FCM channel that is on cannot go without. */
 const REQUIRED_SETTINGS = {
   sms: ['SMS_ACCOUNT_SID', 'SMS_AUTH_TOKEN'],
-  fcm: ['FCM_PROJECT_ID', 'FCM_SERVICE_ACCOUNT'],
+  fcm: ['FCM_PROJECT_ID'],
 } as const satisfies Record<keyof ChannelConfig, readonly (keyof Env)[]>
 
 type ChannelName = keyof typeof CHANNEL_SETTINGS
@@ -238,6 +240,8 @@ function needs(channel: ChannelName): string {
   const required: string[] = [...REQUIRED_SETTINGS[channel]]
   // Twilio: a message names its sender (From) or the Messaging Service that picks one.
   if (channel === 'sms') required.push('SMS_FROM or SMS_MESSAGING_SERVICE_SID')
+  // Google: a service-account key, or workload identity federation (decisions.md D39).
+  if (channel === 'fcm') required.push('FCM_WORKLOAD_IDENTITY or FCM_SERVICE_ACCOUNT')
   return `${CHANNEL_LABELS[channel]} needs ${listed(required)}`
 }
 
@@ -266,6 +270,19 @@ function channelSettingProblems(env: Env, channel: ChannelName): SettingProblem[
       problems.push({
         path: set('SMS_API_KEY_SID') ? 'SMS_API_KEY_SECRET' : 'SMS_API_KEY_SID',
         message: 'is not set: an API key needs SMS_API_KEY_SID and SMS_API_KEY_SECRET, or neither',
+      })
+    }
+  }
+  if (channel === 'fcm') {
+    if (!set('FCM_SERVICE_ACCOUNT') && !set('FCM_WORKLOAD_IDENTITY')) {
+      problems.push({ path: 'FCM_WORKLOAD_IDENTITY', message })
+    }
+    if (set('FCM_SERVICE_ACCOUNT') && set('FCM_WORKLOAD_IDENTITY')) {
+      problems.push({
+        path: 'FCM_SERVICE_ACCOUNT',
+        message:
+          'is set beside FCM_WORKLOAD_IDENTITY: set exactly one of them (a key, or none with ' +
+          'workload identity federation)',
       })
     }
   }
@@ -323,15 +340,57 @@ function parseSms(env: Env): ChannelConfig['sms'] {
 
 function parseFcm(env: Env): ChannelConfig['fcm'] {
   if (!CHANNEL_SETTINGS.fcm.some((name) => env[name])) return null
-  if (channelSettingProblems(env, 'fcm').length > 0) throw new Error(needs('fcm'))
-  const serviceAccount = ServiceAccount.parse(JSON.parse(env.FCM_SERVICE_ACCOUNT!))
-  return {
+  const problems = channelSettingProblems(env, 'fcm')
+  if (problems.length > 0) throw new Error(problems.map((p) => `${p.path} ${p.message}`).join('; '))
+  const common = {
     baseUrl: z.url().parse(env.FCM_API_BASE_URL).replace(/\/+$/, ''),
     projectId: env.FCM_PROJECT_ID,
+  }
+  if (env.FCM_WORKLOAD_IDENTITY) {
+    const parsed = WorkloadIdentityConfig.safeParse(JSON.parse(env.FCM_WORKLOAD_IDENTITY))
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`)
+      throw new Error(`FCM_WORKLOAD_IDENTITY ${issues.join('; ')}`)
+    }
+    const { audience, service_account_impersonation_url, token_url } = parsed.data
+    return {
+      ...common,
+      workloadIdentity: {
+        audience,
+        serviceAccountImpersonationUrl: service_account_impersonation_url,
+        tokenUrl: token_url ?? DEFAULT_STS_URL,
+      },
+    }
+  }
+  const serviceAccount = ServiceAccount.parse(JSON.parse(env.FCM_SERVICE_ACCOUNT!))
+  return {
+    ...common,
     serviceAccount,
     tokenUrl: env.GOOGLE_TOKEN_URL || serviceAccount.token_uri || GOOGLE_TOKEN_URL,
   }
 }
+
+/**
+ * FCM_WORKLOAD_IDENTITY: Google's external account configuration (what `gcloud iam
+ * workload-identity-pools create-cred-config` writes), of which these fields are read; Portero
+ * signs its own subject token, so `credential_source` is not needed (decisions.md D39).
+ */
+const WorkloadIdentityConfig = z.object({
+  audience: z
+    .string()
+    .regex(
+      /^\/\/iam\.googleapis\.com\/projects\/\d+\/locations\/global\/workloadIdentityPools\/[^/]+\/providers\/[^/]+$/,
+      'must be //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER',
+    ),
+  service_account_impersonation_url: z
+    .url()
+    .regex(
+      /\/serviceAccounts\/[^/]+:generateAccessToken$/,
+      'must end with /serviceAccounts/EMAIL:generateAccessToken',
+    ),
+  token_url: z.url().optional(),
+  subject_token_type: z.literal('urn:ietf:params:oauth:token-type:jwt').optional(),
+})
 
 const Quota = z
   .string({ error: 'is not set (a whole number of messages, such as 60)' })

@@ -67,7 +67,12 @@ export default {
   async queue(batch, env) {
     switch (batch.queue) {
       case env.DISPATCH_QUEUE_NAME: {
-        const notifiers = createNotifiers(loadChannelConfig(env), env.CACHE)
+        // FCM through workload identity federation signs with Portero's own key.
+        const signer = async () => {
+          const { issuer, keys } = await loadConfig(env)
+          return { issuer, signing: keys.signing }
+        }
+        const notifiers = createNotifiers(loadChannelConfig(env), env.CACHE, signer)
         const deps = {
           db: env.DB,
           shards: shardsOf(env),

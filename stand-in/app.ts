@@ -3,6 +3,8 @@
 import { Hono } from 'hono'
 import { decodeJwt, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose'
 import { z } from 'zod'
+import { addPlatformIssuers, type PlatformIssuers } from './issuers.ts'
+import { createWorkloadIdentity, type WorkloadIdentityOptions } from './workload-identity.ts'
 import { addWebhookReceivers, type WebhookReceivers } from './webhooks.ts'
 
 export type StandInOptions = {
@@ -21,6 +23,11 @@ export type StandInOptions = {
    * https://oauth2.googleapis.com/token).
    */
   tokenUrl: string
+  /**
+   * Google's STS and IAM Credentials for a workload identity pool whose OIDC provider trusts this
+   * issuer (stand-in/workload-identity.ts); absent: those routes answer 404.
+   */
+  workloadIdentity?: WorkloadIdentityOptions
   /**
    * Sends the status callbacks of a message that named a StatusCallback URL. Default: the global
    * fetch. Tests pass one that hands the request to the Worker under test.
@@ -129,6 +136,8 @@ export type StandIn = {
   state: StandInState
   /** Providers' webhook receivers by name (stand-in/webhooks.ts). */
   webhooks: WebhookReceivers
+  /** Workload identity issuers by name (stand-in/issuers.ts). */
+  issuers: PlatformIssuers
   /**
    * Sends the held status callbacks (those `which` picks), in order, once all are answered. With
    * `lost`, the messages move on as Twilio moves them, but the callbacks never arrive (the
@@ -304,6 +313,34 @@ export function createStandIn(options: StandInOptions): StandIn {
     return answer('token', c.req.raw, recordedTokenRequest(form), () => issueAccessToken(form))
   })
 
+  const workload = options.workloadIdentity
+    ? createWorkloadIdentity(
+        options.workloadIdentity,
+        options.fetch ?? ((request) => fetch(request)),
+        state.accessTokens,
+      )
+    : undefined
+
+  app.post('/google/sts/v1/token', async (c) => {
+    if (!workload) return c.notFound()
+    // STS takes a form or JSON.
+    const form = isJson(c.req.raw)
+      ? new URLSearchParams((parseJson(await c.req.text()) ?? {}) as Record<string, string>)
+      : await readForm(c.req.raw)
+    const recorded = form ? recordedTokenRequest(form, 'subject_token') : '(not a form)'
+    return answer('token', c.req.raw, recorded, () => workload.exchange(form))
+  })
+
+  app.post('/google/iamcredentials/v1/projects/-/serviceAccounts/:target', async (c) => {
+    const email = /^(.+):generateAccessToken$/.exec(c.req.param('target'))?.[1]
+    if (!workload || !email) return c.notFound()
+    const text = await c.req.text()
+    const body = parseJson(text)
+    return answer('token', c.req.raw, body ?? text, () =>
+      workload.impersonate(c.req.raw, email, body),
+    )
+  })
+
   app.post('/fcm/v1/projects/:project/:action{messages:send}', async (c) => {
     const text = await c.req.text()
     return answer('fcm', c.req.raw, parseJson(text) ?? text, () =>
@@ -360,6 +397,8 @@ export function createStandIn(options: StandInOptions): StandIn {
 
   const webhooks: WebhookReceivers = new Map()
   addWebhookReceivers(app, webhooks)
+  const issuers: PlatformIssuers = new Map()
+  addPlatformIssuers(app, issuers)
 
   app.get('/', (c) => c.html(renderPage(state)))
 
@@ -823,6 +862,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     fetch: async (request, ctx) => app.fetch(request, ctx ? { ctx } : undefined),
     state,
     webhooks,
+    issuers,
     sendCallbacks,
     receiveSms,
   }
@@ -1006,13 +1046,13 @@ function formToObject(form: URLSearchParams): Record<string, string | string[]> 
 }
 
 /** The token request as recorded: the assertion's claims instead of the signed credential. */
-function recordedTokenRequest(form: URLSearchParams): Record<string, unknown> {
-  const { assertion, ...rest } = formToObject(form)
+function recordedTokenRequest(form: URLSearchParams, field = 'assertion'): Record<string, unknown> {
+  const { [field]: assertion, ...rest } = formToObject(form)
   if (typeof assertion !== 'string') return rest
   try {
-    return { ...rest, assertion: decodeJwt(assertion) }
+    return { ...rest, [field]: decodeJwt(assertion) }
   } catch {
-    return { ...rest, assertion: '(not a JWT)' }
+    return { ...rest, [field]: '(not a JWT)' }
   }
 }
 

@@ -10,6 +10,8 @@ type StandInEnv = {
   SERVICE_ACCOUNT_EMAIL: string
   SERVICE_ACCOUNT_PUBLIC_JWK: string
   TOKEN_URL: string
+  WORKLOAD_AUDIENCE?: string
+  PORTERO_ISSUER?: string
 }
 
 const Vars = z.object({
@@ -21,6 +23,8 @@ const Vars = z.object({
     .string()
     .min(1, 'put it in stand-in/.dev.vars (npm start writes it)'),
   TOKEN_URL: z.url(),
+  WORKLOAD_AUDIENCE: z.string().optional(),
+  PORTERO_ISSUER: z.url().optional(),
 })
 
 // Only the public members: a private `d` left in would make jose import a signing key.
@@ -61,5 +65,15 @@ function readOptions(env: StandInEnv): StandInOptions {
     serviceAccountEmail: vars.data.SERVICE_ACCOUNT_EMAIL,
     serviceAccountPublicKey: jwk.data,
     tokenUrl: vars.data.TOKEN_URL,
+    ...(vars.data.WORKLOAD_AUDIENCE && vars.data.PORTERO_ISSUER
+      ? {
+          workloadIdentity: {
+            audience: vars.data.WORKLOAD_AUDIENCE,
+            issuer: vars.data.PORTERO_ISSUER,
+            jwksUrl: `${vars.data.PORTERO_ISSUER}/.well-known/jwks.json`,
+            serviceAccountEmail: vars.data.SERVICE_ACCOUNT_EMAIL,
+          },
+        }
+      : {}),
   }
 }

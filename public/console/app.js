@@ -332,6 +332,14 @@ function clientActions(c, list, once) {
       { href: `#/clients/${enc(c.client_id)}/keys`, 'aria-label': `Keys of ${c.client_id}` },
       'Keys',
     ),
+    h(
+      'a',
+      {
+        href: `#/clients/${enc(c.client_id)}/issuers`,
+        'aria-label': `Trusted issuers of ${c.client_id}`,
+      },
+      'Issuers',
+    ),
     actionButton(
       disable ? 'Disable' : 'Enable',
       async () => {
@@ -442,6 +450,136 @@ function clientKeysPage(id) {
         })
         element.reset()
         announce(`Keys of ${id} rotated.`)
+        list.reload()
+      },
+    }),
+  )
+}
+
+// ——— A client's trusted issuers ————————————————————————————————————————————————————————
+
+/** A trusted issuer as listed, in the shape PUT takes it back. */
+function issuerBody(t) {
+  return {
+    issuer: t.issuer,
+    ...(t.jwks ? { jwks: t.jwks } : {}),
+    ...(t.subject_pattern === null
+      ? { subject: t.subject }
+      : { subject_pattern: t.subject_pattern }),
+    ...(t.audience === null ? {} : { audience: t.audience }),
+    claims: t.claims,
+  }
+}
+
+/** Optional pasted JSON (an object), or undefined when the field is empty. */
+function parseOptionalJson(pasted, path, what) {
+  if (!pasted.trim()) return undefined
+  try {
+    return JSON.parse(pasted)
+  } catch {
+    throw new ApiError(400, {
+      detail: `The ${what} are not JSON.`,
+      errors: [{ path, message: `Paste ${what} as a JSON object.` }],
+    })
+  }
+}
+
+function clientIssuersPage(id) {
+  const base = `/admin/clients/${enc(id)}/issuers`
+  const held = async () => (await api(base)).issuers
+  const replace = (issuers) => api(base, { method: 'PUT', body: { issuers } })
+  const list = pagedTable({
+    caption: `Issuers trusted by client ${id}`,
+    empty: 'No trusted issuer: no platform token authenticates this client.',
+    path: async () => ({ items: await held() }),
+    columns: [
+      ['Issuer', (t) => t.issuer],
+      [
+        'Subject',
+        (t) => (t.subject_pattern === null ? t.subject : `${t.subject_pattern} (pattern)`),
+      ],
+      ['Audience', (t) => t.audience ?? "Portero's issuer"],
+      ['Required claims', (t) => text(JSON.stringify(t.claims))],
+      ['Keys', (t) => (t.jwks ? `${t.jwks.keys.length} fixed` : 'discovery')],
+      [
+        'Actions',
+        (t) =>
+          actionButton(
+            'Remove',
+            async () => {
+              const same = (o) =>
+                o.issuer === t.issuer &&
+                o.subject === t.subject &&
+                o.subject_pattern === t.subject_pattern
+              const issuers = (await held()).filter((o) => !same(o)).map(issuerBody)
+              await replace(issuers)
+              announce(`${t.issuer} no longer trusted for ${id}.`)
+              list.reload()
+            },
+            { 'aria-label': `Remove trust in ${t.issuer} for ${t.subject ?? t.subject_pattern}` },
+          ),
+      ],
+    ],
+  })
+  page(
+    `Trusted issuers of client ${id}`,
+    h('p', {}, link('#/clients', '← Clients')),
+    h(
+      'p',
+      {},
+      'The client may authenticate with a token one of these issuers gave its workload (a CI ' +
+        'job, a Kubernetes service account), with no secret or key of its own.',
+    ),
+    list,
+    h('h2', {}, 'Trust an issuer'),
+    form({
+      fields: [
+        {
+          name: 'issuer',
+          label: 'Issuer',
+          type: 'url',
+          required: true,
+          hint: 'The exact iss, https://.',
+        },
+        { name: 'subject', label: 'Subject', required: true, hint: 'The exact sub, or a pattern.' },
+        {
+          name: 'match',
+          label: 'Subject is',
+          type: 'select',
+          value: 'exact',
+          options: [
+            ['exact', 'exact'],
+            ['pattern', 'a pattern: * is one or more characters other than :'],
+          ],
+        },
+        { name: 'audience', label: 'Audience', hint: "Empty: Portero's issuer." },
+        {
+          name: 'claims',
+          label: 'Required claims',
+          type: 'textarea',
+          hint: 'Optional JSON object of exact string values, e.g. {"repository_owner": "org"}.',
+        },
+        {
+          name: 'jwks',
+          label: 'Fixed keys',
+          type: 'textarea',
+          hint: 'Optional JWK set; empty: the keys are found by OpenID discovery.',
+        },
+      ],
+      submitLabel: 'Trust issuer',
+      submit: async ({ issuer, subject, match, audience, claims, jwks }, element) => {
+        const entry = {
+          issuer,
+          [match === 'pattern' ? 'subject_pattern' : 'subject']: subject,
+          ...(audience ? { audience } : {}),
+        }
+        const required = parseOptionalJson(claims, 'claims', 'required claims')
+        const keys = parseOptionalJson(jwks, 'jwks', 'keys')
+        if (required !== undefined) entry.claims = required
+        if (keys !== undefined) entry.jwks = Array.isArray(keys) ? { keys } : keys
+        await replace([...(await held()).map(issuerBody), entry])
+        element.reset()
+        announce(`${issuer} trusted for ${id}.`)
         list.reload()
       },
     }),
@@ -1146,6 +1284,7 @@ const ROUTES = [
   [/^#\/providers\/([^/]+)\/webhooks$/, (id) => webhooksPage(id)],
   [/^#\/providers\/([^/]+)\/webhooks\/([^/]+)$/, (id, ep) => webhookEndpointPage(id, ep)],
   [/^#\/clients\/([^/]+)\/keys$/, (id) => clientKeysPage(id)],
+  [/^#\/clients\/([^/]+)\/issuers$/, (id) => clientIssuersPage(id)],
   [/^#\/clients$/, () => clientsPage(null)],
   [/^#\/services$/, () => servicesPage()],
   [/^#\/messages\/([^/]+)$/, (id) => messagePage(id)],

@@ -4,6 +4,11 @@ import { createGoogleTokenSource } from './google-token.ts'
 import type { Channel } from '../channel.ts'
 import type { Notifier } from './notifier.ts'
 import { createSmsNotifier } from './sms.ts'
+import {
+  createWorkloadIdentityTokenSource,
+  type WorkloadIdentity,
+  type WorkloadSigner,
+} from './workload-identity.ts'
 
 /** The settings of each channel, from loadChannelConfig (config.ts); null when it is off. */
 export type ChannelConfig = {
@@ -20,12 +25,16 @@ export type ChannelConfig = {
         apiKey?: { sid: string; secret: string }
       } & ({ from: string } | { messagingServiceSid: string }))
     | null
-  fcm: {
-    baseUrl: string
-    projectId: string
-    serviceAccount: { client_email: string; private_key: string; token_uri?: string }
-    tokenUrl: string
-  } | null
+  fcm:
+    | ({ baseUrl: string; projectId: string } & (
+        | {
+            serviceAccount: { client_email: string; private_key: string; token_uri?: string }
+            tokenUrl: string
+          }
+        /** Workload identity federation: no key at all (decisions.md D39). */
+        | { workloadIdentity: WorkloadIdentity }
+      ))
+    | null
 }
 
 export type Notifiers = Partial<Record<Channel, Notifier>>
@@ -35,12 +44,27 @@ export function configuredChannels(config: ChannelConfig): Set<Channel> {
   return new Set((['sms', 'fcm'] as const).filter((channel) => config[channel] !== null))
 }
 
-export function createNotifiers(config: ChannelConfig, cache: KVNamespace): Notifiers {
+/**
+ * The notifiers of the configured channels. `signer` gives Portero's own signing key, which FCM's
+ * workload identity federation signs with; it is loaded only when a token is needed.
+ */
+export function createNotifiers(
+  config: ChannelConfig,
+  cache: KVNamespace,
+  signer: () => Promise<WorkloadSigner>,
+): Notifiers {
   const notifiers: Notifiers = {}
   if (config.sms) notifiers.sms = createSmsNotifier(config.sms)
   if (config.fcm) {
-    const { baseUrl, projectId, serviceAccount, tokenUrl } = config.fcm
-    const tokens = createGoogleTokenSource({ serviceAccount, tokenUrl, cache })
+    const { baseUrl, projectId } = config.fcm
+    const tokens =
+      'workloadIdentity' in config.fcm
+        ? createWorkloadIdentityTokenSource({ ...config.fcm.workloadIdentity, signer, cache })
+        : createGoogleTokenSource({
+            serviceAccount: config.fcm.serviceAccount,
+            tokenUrl: config.fcm.tokenUrl,
+            cache,
+          })
     notifiers.fcm = createFcmNotifier({ baseUrl, projectId, tokens })
   }
   return notifiers

@@ -76,11 +76,70 @@ export function createGoogleTokenSource({
 }: GoogleTokenSourceConfig): GoogleTokenSource {
   const { client_email: clientEmail, private_key: privateKey } = serviceAccount
   const audience = tokenUrl ?? serviceAccount.token_uri ?? DEFAULT_TOKEN_URL
+
+  async function requestToken(): Promise<ProviderToken> {
+    const issuedAt = epochSeconds(now())
+    let signingKey: CryptoKey
+    try {
+      signingKey = await importPrivateKey(privateKey)
+    } catch (cause) {
+      throw new ProviderAuthError('The FCM service account private_key is not a PKCS#8 RSA key', {
+        retryable: false,
+        cause,
+      })
+    }
+    const assertion = await new SignJWT({ scope: FCM_SCOPE })
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+      .setIssuer(clientEmail)
+      .setAudience(audience)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + ASSERTION_LIFETIME_SECONDS)
+      .sign(signingKey)
+    const body = await postForGoogle(
+      { fetch, timeoutMs, now: now() },
+      'Google token endpoint',
+      audience,
+      {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
+      },
+      'refused the service account',
+    )
+    const accessToken = field(body, 'access_token')
+    const expiresIn = field(body, 'expires_in')
+    if (typeof accessToken !== 'string' || accessToken === '' || !isPositive(expiresIn)) {
+      throw new ProviderAuthError('Google token endpoint answered without a usable token', {
+        retryable: false,
+      })
+    }
+    // Counted from before the request, so the token is never believed to live longer than it does.
+    return { accessToken, expiresAt: issuedAt + Math.floor(expiresIn) }
+  }
+
+  return createCachedTokenSource({ cacheId: clientEmail, cache, now, requestToken })
+}
+
+/**
+ * A token source that keeps what `requestToken` gets in memory and in KV (under `cacheId`), until
+ * REFRESH_MARGIN_SECONDS before it expires; concurrent callers share one KV read and at most one
+ * request. Shared by the service-account and the workload identity flows.
+ */
+export function createCachedTokenSource({
+  cacheId,
+  cache,
+  now,
+  requestToken,
+}: {
+  cacheId: string
+  cache: KVNamespace
+  now: () => Date
+  requestToken: () => Promise<ProviderToken>
+}): GoogleTokenSource {
   let cacheKey: Promise<string> | undefined
   let memo: ProviderToken | undefined
   let pending: Promise<string> | undefined
 
-  const key = () => (cacheKey ??= providerTokenKey(clientEmail))
+  const key = () => (cacheKey ??= providerTokenKey(cacheId))
   const isFresh = (token: ProviderToken) =>
     token.expiresAt - REFRESH_MARGIN_SECONDS > epochSeconds(now())
 
@@ -111,58 +170,9 @@ export function createGoogleTokenSource({
     }
   }
 
-  async function requestToken(): Promise<ProviderToken> {
-    const issuedAt = epochSeconds(now())
-    let signingKey: CryptoKey
-    try {
-      signingKey = await importPrivateKey(privateKey)
-    } catch (cause) {
-      throw new ProviderAuthError('The FCM service account private_key is not a PKCS#8 RSA key', {
-        retryable: false,
-        cause,
-      })
-    }
-    const assertion = await new SignJWT({ scope: FCM_SCOPE })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
-      .setIssuer(clientEmail)
-      .setAudience(audience)
-      .setIssuedAt(issuedAt)
-      .setExpirationTime(issuedAt + ASSERTION_LIFETIME_SECONDS)
-      .sign(signingKey)
-    const outcome = await fetchWithTimeout(
-      fetch,
-      audience,
-      {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }).toString(),
-      },
-      timeoutMs,
-    )
-    if (!outcome.ok) {
-      throw new ProviderAuthError(`Google token endpoint ${outcome.reason}`, { retryable: true })
-    }
-    const { response } = outcome
-    const body = await readJson(response)
-    if (!response.ok) throw refusal(response, body, now())
-    const accessToken = field(body, 'access_token')
-    const expiresIn = field(body, 'expires_in')
-    if (typeof accessToken !== 'string' || accessToken === '' || !isPositive(expiresIn)) {
-      throw new ProviderAuthError('Google token endpoint answered without a usable token', {
-        retryable: false,
-      })
-    }
-    // Counted from before the request, so the token is never believed to live longer than it does.
-    return { accessToken, expiresAt: issuedAt + Math.floor(expiresIn) }
-  }
-
   return {
     getAccessToken() {
       if (memo && isFresh(memo)) return Promise.resolve(memo.accessToken)
-      // Concurrent callers share one KV read and at most one token request.
       pending ??= load().finally(() => {
         pending = undefined
       })
@@ -179,25 +189,60 @@ export function createGoogleTokenSource({
   }
 }
 
-function isPositive(value: unknown): value is number {
+/**
+ * POSTs to one of Google's token APIs (`name` in messages) and answers the parsed body of a 2xx.
+ * Throws ProviderAuthError: retryable for a network error, 429 or 5xx (with Retry-After), not for
+ * another refusal, which is described with `refused` ("refused the service account").
+ */
+export async function postForGoogle(
+  http: { fetch: typeof globalThis.fetch; timeoutMs: number; now: Date },
+  name: string,
+  url: string,
+  init: { headers: Record<string, string>; body: string },
+  refused: string,
+): Promise<unknown> {
+  const outcome = await fetchWithTimeout(
+    http.fetch,
+    url,
+    { method: 'POST', headers: { accept: 'application/json', ...init.headers }, body: init.body },
+    http.timeoutMs,
+  )
+  if (!outcome.ok) throw new ProviderAuthError(`${name} ${outcome.reason}`, { retryable: true })
+  const { response } = outcome
+  const body = await readJson(response)
+  if (!response.ok) throw refusal(name, refused, response, body, http.now)
+  return body
+}
+
+export function isPositive(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0
 }
 
-/** RFC 6749 §5.2 error body: `error` and `error_description` are safe to repeat. */
-function refusal(response: Response, body: unknown, now: Date): ProviderAuthError {
+/**
+ * RFC 6749 §5.2 error body (`error`, `error_description`), or google.rpc.Status's `error.status`
+ * and `error.message`: safe to repeat.
+ */
+function refusal(
+  name: string,
+  refused: string,
+  response: Response,
+  body: unknown,
+  now: Date,
+): ProviderAuthError {
   const { status } = response
-  const error = field(body, 'error')
-  const description = field(body, 'error_description')
+  const rpc = field(body, 'error')
+  const error = typeof rpc === 'object' ? field(rpc, 'status') : rpc
+  const description = field(body, 'error_description') ?? field(rpc, 'message')
   let detail = `HTTP ${status}`
   if (typeof error === 'string' && error !== '') detail += ` ${truncate(error, 60)}`
   if (typeof description === 'string' && description !== '') detail += `: ${truncate(description)}`
   if (status === 429 || status >= 500) {
-    return new ProviderAuthError(`Google token endpoint is unavailable (${detail})`, {
+    return new ProviderAuthError(`${name} is unavailable (${detail})`, {
       retryable: true,
       retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after'), now),
     })
   }
-  return new ProviderAuthError(`Google token endpoint refused the service account (${detail})`, {
+  return new ProviderAuthError(`${name} ${refused} (${detail})`, {
     retryable: false,
   })
 }

@@ -1,7 +1,15 @@
 // private_key_jwt (RFC 7523 §2.2 and §3, OpenID Connect Core §9): a client authenticates with a JWT
 // it signed with one of its registered keys. This module says whether an assertion is good; the
 // login (login.ts) adds the client's status, the jti's single use and the brute-force limits.
-import { decodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify } from 'jose'
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  importJWK,
+  jwtVerify,
+  type JWK,
+  type JWTPayload,
+} from 'jose'
 import type { ClientKey, ClientKeyAlgorithm } from '../storage/client-keys.ts'
 import { algorithmsOf, ASSERTION_ALGORITHMS } from './client-keys.ts'
 import { epochSeconds } from '../utils/time.ts'
@@ -34,17 +42,25 @@ export type AssertionCheck =
   | { ok: false; reason: string }
 
 /**
+ * The claims of an assertion, unverified: only to find whose keys verify it. Null when it is not a
+ * compact JWS of at most MAX_ASSERTION_LENGTH whose payload parses.
+ */
+export function unverifiedClaims(assertion: string): JWTPayload | null {
+  if (assertion.length > MAX_ASSERTION_LENGTH || !COMPACT_JWS.test(assertion)) return null
+  try {
+    return decodeJwt(assertion)
+  } catch {
+    return null
+  }
+}
+
+/**
  * The client an assertion says it comes from (`sub`, when `iss` is the same), unverified: only to
  * find the client whose keys verify it. Null when it does not parse or names none.
  */
 export function claimedClient(assertion: string): string | null {
-  if (assertion.length > MAX_ASSERTION_LENGTH || !COMPACT_JWS.test(assertion)) return null
-  try {
-    const { iss, sub } = decodeJwt(assertion)
-    return typeof sub === 'string' && sub !== '' && iss === sub ? sub : null
-  } catch {
-    return null
-  }
+  const { iss, sub } = unverifiedClaims(assertion) ?? {}
+  return typeof sub === 'string' && sub !== '' && iss === sub ? sub : null
 }
 
 /**
@@ -59,6 +75,37 @@ export async function verifyClientAssertion(
   assertion: string,
   { clientId, audiences, now }: { clientId: string; audiences: string[]; now: Date },
 ): Promise<AssertionCheck> {
+  const verified = await verifyAssertionJwt(
+    assertion,
+    (alg, kid) =>
+      keys
+        .filter((key) => algorithmsOf(key).includes(alg) && (kid === undefined || key.kid === kid))
+        .map((key) => key.jwk),
+    { issuer: clientId, subject: clientId, requiredClaims: ['jti'], now },
+  )
+  if (!verified.ok) return verified
+  if (!namesOnly(verified.payload.aud, audiences)) {
+    return { ok: false, reason: 'assertion_aud_invalid' }
+  }
+  return checkLifetime(verified.payload, now)
+}
+
+export type VerifiedJwt =
+  { ok: true; payload: Record<string, unknown> } | { ok: false; reason: string }
+
+/**
+ * What every JWT a client authenticates with must pass, a private_key_jwt assertion or a trusted
+ * issuer's token (decisions.md D29, D38): a compact JWS of at most MAX_ASSERTION_LENGTH, an
+ * accepted algorithm (never `none` nor HMAC), an assertion's `typ`, a signature by one of the keys
+ * `candidatesOf` gives for the header's algorithm and kid (a key that does not fit is passed over),
+ * `iss` (and `sub` when given) as expected, `iss`, `sub`, `aud`, `exp` and `requiredClaims`
+ * present, and `exp`, `nbf` and `iat` within the clock skew. Reasons are for the audit log only.
+ */
+export async function verifyAssertionJwt(
+  assertion: string,
+  candidatesOf: (alg: ClientKeyAlgorithm, kid: string | undefined) => readonly JWK[],
+  claims: { issuer: string; subject?: string; requiredClaims: string[]; now: Date },
+): Promise<VerifiedJwt> {
   if (assertion.length > MAX_ASSERTION_LENGTH || !COMPACT_JWS.test(assertion)) {
     return { ok: false, reason: 'assertion_malformed' }
   }
@@ -77,28 +124,27 @@ export async function verifyClientAssertion(
   } catch {
     return { ok: false, reason: 'assertion_malformed' }
   }
-  const candidates = keys.filter(
-    (key) => algorithmsOf(key).includes(alg) && (kid === undefined || key.kid === kid),
-  )
+  const candidates = candidatesOf(alg, kid)
   if (candidates.length === 0) return { ok: false, reason: 'assertion_key_unknown' }
 
   for (const candidate of candidates) {
-    let payload: Record<string, unknown>
+    // A key of another type than the algorithm's (tried when the header names no kid).
+    const key = await importKey(candidate, alg).catch(() => null)
+    if (!key) continue
     try {
-      ;({ payload } = await jwtVerify(assertion, await importKey(candidate, alg), {
+      const { payload } = await jwtVerify(assertion, key, {
         algorithms: [alg],
-        issuer: clientId,
-        subject: clientId,
-        requiredClaims: ['iss', 'sub', 'aud', 'exp', 'jti'],
+        issuer: claims.issuer,
+        ...(claims.subject === undefined ? {} : { subject: claims.subject }),
+        requiredClaims: ['iss', 'sub', 'aud', 'exp', ...claims.requiredClaims],
         clockTolerance: ASSERTION_CLOCK_SKEW_SECONDS,
-        currentDate: now,
-      }))
+        currentDate: claims.now,
+      })
+      return { ok: true, payload }
     } catch (error) {
       if (error instanceof errors.JWSSignatureVerificationFailed) continue
       return { ok: false, reason: reasonOf(error) }
     }
-    if (!namesOnly(payload.aud, audiences)) return { ok: false, reason: 'assertion_aud_invalid' }
-    return checkLifetime(payload, now)
   }
   return { ok: false, reason: 'assertion_signature_invalid' }
 }
@@ -108,14 +154,22 @@ export async function verifyClientAssertion(
  * an array of that one string. An array naming anyone else besides is refused: such an assertion
  * was made for several servers, and any of them could replay it here.
  */
-function namesOnly(aud: unknown, audiences: readonly string[]): boolean {
+export function namesOnly(aud: unknown, audiences: readonly string[]): boolean {
   const sole = Array.isArray(aud) && aud.length === 1 ? aud[0] : aud
   return typeof sole === 'string' && audiences.includes(sole)
 }
 
-function checkLifetime(payload: Record<string, unknown>, now: Date): AssertionCheck {
+/**
+ * `exp` at most an hour ahead, `iat` (when present) not ahead nor older than an hour, and a
+ * well-formed `jti`: required, or only checked when present (a platform's token may have none).
+ */
+export function checkLifetime(
+  payload: Record<string, unknown>,
+  now: Date,
+  { jtiRequired = true } = {},
+): AssertionCheck {
   const at = epochSeconds(now)
-  const { exp, iat, jti } = payload as { exp: number; iat?: unknown; jti: unknown }
+  const { exp, iat, jti } = payload as { exp: number; iat?: unknown; jti?: unknown }
   if (exp > at + MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_SKEW_SECONDS) {
     return { ok: false, reason: 'assertion_exp_too_far' }
   }
@@ -125,9 +179,10 @@ function checkLifetime(payload: Record<string, unknown>, now: Date): AssertionCh
       return { ok: false, reason: 'assertion_iat_invalid' }
     }
   }
-  if (typeof jti !== 'string' || !JTI.test(jti))
+  if ((jtiRequired || jti !== undefined) && (typeof jti !== 'string' || !JTI.test(jti))) {
     return { ok: false, reason: 'assertion_jti_invalid' }
-  return { ok: true, jti, exp }
+  }
+  return { ok: true, jti: typeof jti === 'string' ? jti : '', exp }
 }
 
 function reasonOf(error: unknown): string {
@@ -140,11 +195,11 @@ function reasonOf(error: unknown): string {
 const imported = new Map<string, CryptoKey>()
 const IMPORTED_MAX_ENTRIES = 512
 
-async function importKey(key: ClientKey, alg: ClientKeyAlgorithm): Promise<CryptoKey> {
-  const id = `${alg} ${JSON.stringify(key.jwk)}`
+async function importKey(jwk: JWK, alg: ClientKeyAlgorithm): Promise<CryptoKey> {
+  const id = `${alg} ${JSON.stringify(jwk)}`
   let cryptoKey = imported.get(id)
   if (!cryptoKey) {
-    cryptoKey = (await importJWK(key.jwk, alg)) as CryptoKey
+    cryptoKey = (await importJWK(jwk, alg)) as CryptoKey
     if (imported.size >= IMPORTED_MAX_ENTRIES) imported.clear()
     imported.set(id, cryptoKey)
   }

@@ -13,7 +13,9 @@ import {
   type ClientChanges,
 } from '../storage/clients.ts'
 import { insertClientKeys } from '../storage/client-keys.ts'
+import { replaceTrustedIssuers } from '../storage/trusted-issuers.ts'
 import { checkPublicKeys, MAX_CLIENT_KEYS } from './client-keys.ts'
+import { checkTrustedIssuers, type TrustedIssuerInput } from './trusted-issuers.ts'
 import {
   endClientTokens,
   markClientRecordsChanging,
@@ -55,7 +57,12 @@ export type NewClientInput = {
   importedSecret?: string
   /** Public keys for private_key_jwt (a JWK set's `keys`). */
   jwks?: unknown[]
-  /** False: no secret at all, the client authenticates with its keys only. True by default. */
+  /** Platforms whose tokens authenticate the client (decisions.md D38). */
+  trustedIssuers?: TrustedIssuerInput[]
+  /**
+   * False: no secret at all, the client authenticates with its keys or trusted issuers only. True
+   * by default.
+   */
   withSecret?: boolean
 }
 
@@ -92,14 +99,15 @@ export async function createClient(
   if (!withSecret && input.importedSecret !== undefined) {
     throw fieldError('client_secret', 'a client without a secret imports none')
   }
-  if (!withSecret && !input.jwks?.length) {
-    const detail = 'A client without a secret needs keys: send jwks.'
+  if (!withSecret && !input.jwks?.length && !input.trustedIssuers?.length) {
+    const detail = 'A client without a secret needs keys or trusted issuers: send jwks.'
     throw fieldError('jwks', 'required when with_secret is false', detail)
   }
   if ((input.jwks?.length ?? 0) > MAX_CLIENT_KEYS) {
     throw fieldError('jwks.keys', `a client holds at most ${MAX_CLIENT_KEYS} keys`)
   }
   const keys = await checkPublicKeys(input.jwks ?? [], [], deps.now, 'jwks.keys')
+  const trusted = await checkTrustedIssuers(input.trustedIssuers ?? [], deps, 'trusted_issuers')
   const secret = withSecret ? (input.importedSecret ?? generateClientSecret()) : null
   const id = input.id ?? `client-${crypto.randomUUID()}`
   // The id may have belonged to a deleted client, whose unexpired tokens name it in client_id: no
@@ -129,6 +137,7 @@ export async function createClient(
     )
   }
   await insertClientKeys(deps.db, id, keys)
+  if (trusted.length > 0) await replaceTrustedIssuers(deps.db, id, trusted)
   await publishClientRecords(deps, [id])
   await waitOutRevocationSecond(deps.now, tokensValidAfter)
   return { client: (await findClientById(deps.db, id))!, secret }

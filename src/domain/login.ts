@@ -19,7 +19,9 @@ import {
   seenHere,
   usedJtiKey,
 } from '../storage/used-jtis.ts'
+import { issuerKeysKey, type IssuerKeys } from '../storage/issuer-keys.ts'
 import { ASSERTION_CLOCK_SKEW_SECONDS, verifyClientAssertion } from './client-assertions.ts'
+import { checkPlatformToken, claimedIssuer, usedTokenId, usedTokenScope } from './federation.ts'
 import { liveKeys } from './client-keys.ts'
 import { currentGeneration } from './credential-generations.ts'
 import { API_SCOPES } from './scopes.ts'
@@ -73,7 +75,11 @@ export type Credentials = {
   via: string
 } & (
   | { clientSecret: string; clientAssertion?: undefined }
-  /** private_key_jwt (RFC 7523 §2.2): `clientId` is the one the assertion or the form names. */
+  /**
+   * private_key_jwt (RFC 7523 §2.2): `clientId` is the one the assertion or the form names. Or a
+   * platform's token (decisions.md D38), whose `iss` is not the client: as a client assertion or
+   * the JWT bearer grant's assertion (RFC 7523 §2.1), with `clientId` from the form.
+   */
   | { clientAssertion: string; clientSecret?: undefined }
 )
 
@@ -89,11 +95,22 @@ const BAD_CREDENTIALS =
 export async function authenticateClient(deps: LoginDeps, input: Credentials): Promise<Client> {
   const subjects = lockSubjects(input.clientId, input.ip)
   const assertion = input.clientAssertion
-  const jtiKey = assertion === undefined ? null : await claimedJtiKey(input.clientId, assertion)
+  // A platform's token names its own issuer; a private_key_jwt assertion names the client.
+  const platformIssuer = assertion === undefined ? null : claimedIssuer(assertion)
+  const federated = platformIssuer !== null && platformIssuer !== input.clientId
+  const [jtiKey, keysKey] = await Promise.all([
+    assertion === undefined
+      ? null
+      : federated
+        ? usedJtiKey(usedTokenScope(platformIssuer), usedTokenId(assertion))
+        : claimedJtiKey(input.clientId, assertion),
+    federated ? issuerKeysKey(platformIssuer) : null,
+  ])
+  const alsoRead = [jtiKey, keysKey].filter((key): key is string => key !== null)
   const at = Date.now()
   // The location's memory of used assertions is asked while KV is read: no added wait.
   const [{ client, lockedFor, edge }, seenInLocation] = await Promise.all([
-    findClientAndLocks(deps, input.clientId, subjects, jtiKey ? [jtiKey] : []),
+    findClientAndLocks(deps, input.clientId, subjects, alsoRead),
     jtiKey ? seenHere(deps.config.issuer, jtiKey, at) : false,
   ])
   if (lockedFor > 0) {
@@ -111,11 +128,18 @@ export async function authenticateClient(deps: LoginDeps, input: Credentials): P
   } else if (!client) {
     reason = 'unknown_client'
   } else {
-    const check = await verifyClientAssertion(liveKeys(client.keys, deps.now), assertion, {
-      clientId: input.clientId,
-      audiences: assertionAudiences(deps.config.issuer),
-      now: deps.now,
-    })
+    const check = federated
+      ? await checkPlatformToken(
+          { issuer: deps.config.issuer, now: deps.now, cache: deps.cache, defer: deps.defer },
+          client.trustedIssuers ?? [],
+          assertion,
+          { key: keysKey!, value: (edge.get(keysKey!) as IssuerKeys | null) ?? null },
+        )
+      : await verifyClientAssertion(liveKeys(client.keys, deps.now), assertion, {
+          clientId: input.clientId,
+          audiences: assertionAudiences(deps.config.issuer),
+          now: deps.now,
+        })
     reason = !check.ok ? check.reason : refusedStatus(client)
     if (!reason && check.ok) {
       const used = { key: jtiKey, exp: check.exp, edge, seenInLocation, at }

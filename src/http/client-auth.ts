@@ -1,8 +1,9 @@
 // Client credentials on OAuth endpoints: client_secret_basic or client_secret_post
-// (RFC 6749 §2.3.1), or private_key_jwt (RFC 7523 §2.2).
+// (RFC 6749 §2.3.1), private_key_jwt or a trusted issuer's token (RFC 7523 §2.2, decisions.md
+// D38), and the JWT bearer grant's assertion (RFC 7523 §2.1).
 import type { Context } from 'hono'
 import * as z from 'zod'
-import { AppError } from '../errors.ts'
+import { AppError, fieldError } from '../errors.ts'
 import { CLIENT_ASSERTION_TYPE, claimedClient } from '../domain/client-assertions.ts'
 
 export type ClientCredentials =
@@ -23,7 +24,8 @@ export const AssertionFields = {
   client_assertion_type: described(`private_key_jwt: \`${CLIENT_ASSERTION_TYPE}\`.`),
   client_assertion: described(
     "private_key_jwt: a JWT signed with one of the client's registered keys (docs/tokens.md " +
-      '"private_key_jwt"). Not with client_secret nor HTTP Basic.',
+      '"private_key_jwt"), or a token one of its trusted issuers gave its workload, with ' +
+      'client_id ("Federated clients"). Not with client_secret nor HTTP Basic.',
   ),
 }
 
@@ -111,6 +113,30 @@ export function readClientCredentials(c: Context, form: CredentialFields): Clien
     throw invalidClient('The client id or secret is empty or too long.')
   }
   return credentials
+}
+
+/**
+ * The JWT bearer grant (RFC 7523 §2.1): the `assertion` authenticates the client named by
+ * `client_id` (or, self-signed, by its own `sub`), so no other client authentication may come with
+ * it. Throws 400 `invalid_request` when one does or the assertion is missing.
+ */
+export function readBearerGrant(
+  c: Context,
+  form: CredentialFields & { assertion?: string },
+): ClientCredentials {
+  const authorization = c.req.header('authorization')
+  if (
+    (authorization && /^basic /i.test(authorization)) ||
+    form.client_secret !== undefined ||
+    form.client_assertion !== undefined ||
+    form.client_assertion_type !== undefined
+  ) {
+    const detail = 'The assertion authenticates the client: send client_id and nothing else.'
+    throw new AppError('invalid_request', detail)
+  }
+  if (!form.assertion) throw fieldError('assertion', 'required', 'assertion is required.')
+  const clientId = form.client_id ?? claimedClient(form.assertion) ?? ''
+  return { clientId, clientAssertion: form.assertion }
 }
 
 function readAssertion(form: CredentialFields): ClientCredentials {

@@ -306,6 +306,33 @@ export const ClientKeys = z
   })
   .meta({ id: 'ClientKeys' })
 
+export const TrustedIssuerView = z
+  .object({
+    issuer: z.string().meta({ description: 'The exact `iss` of its tokens.' }),
+    jwks: z
+      .object({ keys: z.array(z.record(z.string(), z.unknown())) })
+      .nullable()
+      .meta({ description: 'Its fixed keys; null: found through OpenID discovery.' }),
+    subject: z.string().nullable().meta({ description: 'The exact `sub` required.' }),
+    subject_pattern: z
+      .string()
+      .nullable()
+      .meta({ description: 'A pattern of `sub`: `*` is one or more characters other than `:`.' }),
+    audience: z
+      .string()
+      .nullable()
+      .meta({ description: "The `aud` required; null: Portero's issuer." }),
+    claims: z
+      .record(z.string(), z.string())
+      .meta({ description: 'Further claims required, each with exactly this value.' }),
+    created_at: z.string(),
+  })
+  .meta({ id: 'TrustedIssuer' })
+
+export const ClientTrustedIssuers = z
+  .object({ client_id: z.string(), issuers: z.array(TrustedIssuerView) })
+  .meta({ id: 'ClientTrustedIssuers' })
+
 export const RotatedSecret = z
   .object({
     client_id: z.string(),

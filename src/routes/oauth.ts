@@ -1,8 +1,15 @@
-// POST /oauth/token: RFC 6749 §4.4 client credentials grant.
+// POST /oauth/token: RFC 6749 §4.4 client credentials grant, and RFC 7523 §2.1 JWT bearer grant
+// with a platform's token (decisions.md D38).
 import * as z from 'zod'
 import { AppError, fieldError } from '../errors.ts'
 import { loginClient } from '../domain/login.ts'
-import { AssertionFields, clientIp, readClientCredentials } from '../http/client-auth.ts'
+import {
+  AssertionFields,
+  clientIp,
+  readBearerGrant,
+  readClientCredentials,
+} from '../http/client-auth.ts'
+import { JWT_BEARER_GRANT } from '../domain/federation.ts'
 import { confirmationFor } from '../domain/token-binding.ts'
 import { currentNonce } from '../domain/dpop.ts'
 import { loginDeps, proofDeps } from '../http/deps.ts'
@@ -33,6 +40,12 @@ export const TokenRequest = z.object({
     AssertionFields.client_assertion_type.meta() ?? {},
   ),
   client_assertion: single('client_assertion').meta(AssertionFields.client_assertion.meta() ?? {}),
+  assertion: single('assertion').meta({
+    description:
+      `With grant_type \`${JWT_BEARER_GRANT}\` (RFC 7523 §2.1): a token a trusted issuer gave ` +
+      "the client's workload, sent with client_id and no other client authentication " +
+      '(docs/tokens.md "Federated clients").',
+  }),
 })
 
 // The form is read by validateForm (src/http/openapi-app.ts), in one pass: the hot path.
@@ -40,8 +53,12 @@ const token = createRoute({
   method: 'post',
   path: '/token',
   tags: ['Tokens'],
-  summary: 'OAuth 2.0 client credentials grant (RFC 6749 §4.4)',
+  summary: 'OAuth 2.0 client credentials grant (RFC 6749 §4.4) and JWT bearer grant (RFC 7523)',
   description:
+    '`client_credentials` with any client authentication, or the JWT bearer grant ' +
+    `(\`${JWT_BEARER_GRANT}\`) with a trusted issuer's token as \`assertion\` and \`client_id\`; ` +
+    "a trusted issuer's token is also taken as `client_assertion` (docs/tokens.md " +
+    '"Federated clients"). Every failed authentication is the same 401 `invalid_client`. ' +
     'With a `DPoP` proof (RFC 9449: `htm` POST, `htu` this URL) the token is bound to its key: ' +
     '`token_type` `DPoP`, `cnf.jkt` in the token, and a `DPoP-Nonce` header for the next proof. ' +
     'A client with `dpop_bound_access_tokens` must send one carrying a server nonce: without ' +
@@ -68,8 +85,12 @@ oauth.openapi(token, async (c) => {
   if (!form.grant_type) {
     throw fieldError('grant_type', 'required', 'grant_type is required.')
   }
-  if (form.grant_type !== 'client_credentials') {
-    throw new AppError('unsupported_grant_type', 'Only grant_type=client_credentials is supported.')
+  const bearerGrant = form.grant_type === JWT_BEARER_GRANT
+  if (form.grant_type !== 'client_credentials' && !bearerGrant) {
+    throw new AppError(
+      'unsupported_grant_type',
+      `grant_type must be client_credentials or ${JWT_BEARER_GRANT}.`,
+    )
   }
   // RFC 6749 §5.2: a malformed scope is invalid_scope, not invalid_request.
   if (form.scope !== undefined && !form.scope.split(' ').every((t) => scopeToken.test(t))) {
@@ -78,7 +99,7 @@ oauth.openapi(token, async (c) => {
       errors: [{ path: 'scope', message: 'not space-separated scope tokens' }],
     })
   }
-  const credentials = readClientCredentials(c, form)
+  const credentials = bearerGrant ? readBearerGrant(c, form) : readClientCredentials(c, form)
   // A malformed proof is refused before the client is authenticated (RFC 9449 §5).
   const material = await bindingMaterial(c)
   const dpop = await proofDeps(c)
@@ -90,7 +111,7 @@ oauth.openapi(token, async (c) => {
     ip: clientIp(c),
     scopes: form.scope?.split(' '),
     audiences: audiences.length > 0 ? audiences : undefined,
-    via: 'oauth/token',
+    via: bearerGrant ? 'oauth/token jwt-bearer' : 'oauth/token',
     bind: (client) => confirmationFor(dpop, client, material),
   })
 

@@ -1,6 +1,7 @@
 // Public discovery: the JWK set (RFC 7517) and authorization server metadata (RFC 8414).
 import { loadConfig } from '../config.ts'
 import { ASSERTION_ALGORITHMS } from '../domain/client-keys.ts'
+import { JWT_BEARER_GRANT } from '../domain/federation.ts'
 import { DPOP_ALGORITHMS } from '../errors.ts'
 import { ALL_SCOPES } from '../domain/scopes.ts'
 import { SIGNING_ALGORITHMS } from '../domain/signing-keys.ts'
@@ -50,7 +51,8 @@ wellKnown.openapi(metadata, async (c) => {
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     introspection_endpoint: `${issuer}/oauth/introspect`,
     revocation_endpoint: `${issuer}/oauth/revoke`,
-    grant_types_supported: ['client_credentials'],
+    // RFC 7523 §2.1 with a trusted issuer's token (decisions.md D38).
+    grant_types_supported: ['client_credentials', JWT_BEARER_GRANT],
     token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
     introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,

@@ -1,5 +1,10 @@
 // The clients table: OAuth clients of the providers, with their secret digests and public keys.
 import { KEYS_COLUMN, parseKeysColumn, type ClientKey } from './client-keys.ts'
+import {
+  parseTrustedIssuersColumn,
+  TRUSTED_ISSUERS_COLUMN,
+  type TrustedIssuer,
+} from './trusted-issuers.ts'
 
 export type ClientStatus = 'active' | 'disabled'
 
@@ -32,6 +37,11 @@ export type Client = {
    */
   keys?: ClientKey[]
   /**
+   * Platforms whose tokens authenticate the client (migration 0025, decisions.md D38). Absent from
+   * edge records published before: read as none.
+   */
+  trustedIssuers?: TrustedIssuer[]
+  /**
    * The newest generations of its credentials and rights, each the time it began in epoch
    * milliseconds (migration 0016, decisions.md D34). Absent from edge records published before
    * generations existed: read as [0].
@@ -56,6 +66,7 @@ type ClientRow = {
   tokens_valid_after: number
   provider_status: 'active' | 'disabled' | null
   key_set: string | null
+  trusted_issuers: string | null
   credential_generations: string
   created_at: string
   updated_at: string
@@ -77,6 +88,7 @@ function toClient(row: ClientRow): Client {
     tokensValidAfter: row.tokens_valid_after,
     providerStatus: row.provider_status,
     keys: parseKeysColumn(row.key_set),
+    trustedIssuers: parseTrustedIssuersColumn(row.trusted_issuers),
     credentialGenerations: JSON.parse(row.credential_generations) as number[],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -87,8 +99,8 @@ function toClient(row: ClientRow): Client {
 const SELECT_CLIENT = `SELECT c.id, CAST(c.provider_id AS TEXT) AS provider_id, c.name,
   c.secret_digest, c.previous_secret_digest, c.previous_secret_expires_at, c.allowed_scopes,
   c.audiences, c.token_lifetime, c.status, c.dpop_bound_access_tokens, c.tokens_valid_after,
-  p.status AS provider_status, ${KEYS_COLUMN} AS key_set, c.credential_generations, c.created_at,
-  c.updated_at
+  p.status AS provider_status, ${KEYS_COLUMN} AS key_set,
+  ${TRUSTED_ISSUERS_COLUMN} AS trusted_issuers, c.credential_generations, c.created_at, c.updated_at
   FROM clients c LEFT JOIN providers p ON p.id = c.provider_id`
 
 const NOW = `strftime('%Y-%m-%dT%H:%M:%SZ', 'now')`

@@ -180,6 +180,48 @@ describe('/console in Chromium', () => {
     expectClean(wide)
   })
 
+  it("trusts and stops trusting a CI platform's issuer for a client", async () => {
+    const { page } = wide
+    const issuer = `${portero.standIn}/issuers/console-${crypto.randomUUID()}`
+    await go(page, `#/providers/${PROVIDER_ID}/clients`, `Clients of provider ${PROVIDER_ID}`)
+    await page.getByRole('link', { name: `Trusted issuers of ${CLIENT_ID}` }).click()
+    await page
+      .getByRole('heading', { level: 1, name: `Trusted issuers of client ${CLIENT_ID}` })
+      .waitFor()
+    await page.getByText('No trusted issuer').waitFor()
+
+    await field(page, 'Issuer').fill(issuer)
+    await field(page, 'Subject').fill('repo:example-org/deployer:ref:refs/heads/*')
+    await page.getByLabel('Subject is').selectOption('pattern')
+    await field(page, 'Required claims').fill('{ not json')
+    await page.getByRole('button', { name: 'Trust issuer' }).click()
+    await expect
+      .poll(() => field(page, 'Required claims').getAttribute('aria-invalid'))
+      .toBe('true')
+    await field(page, 'Required claims').fill('{"repository_owner": "example-org"}')
+    await page.getByRole('button', { name: 'Trust issuer' }).click()
+    await page.getByRole('row', { name: /refs\/heads\/\* \(pattern\)/ }).waitFor()
+    await snapshot(wide, 'client-issuers')
+    const admin = await bearer('admin-client')
+    const read = async () =>
+      (await (
+        await fetch(`${portero.base}/admin/clients/${CLIENT_ID}/issuers`, {
+          headers: { authorization: `Bearer ${admin}` },
+        })
+      ).json()) as { issuers: { issuer: string; subject_pattern: string; claims: object }[] }
+    expect((await read()).issuers).toMatchObject([
+      {
+        issuer,
+        subject_pattern: 'repo:example-org/deployer:ref:refs/heads/*',
+        claims: { repository_owner: 'example-org' },
+      },
+    ])
+    await page.getByRole('button', { name: `Remove trust in ${issuer} for` }).click()
+    await page.getByText('No trusted issuer').waitFor()
+    expect((await read()).issuers).toEqual([])
+    expectClean(wide)
+  })
+
   it('creates a service and a subscription, and shows the service_token once', async () => {
     const { page } = wide
     await go(page, '#/services', 'Services')

@@ -258,6 +258,12 @@ describe('document 001 (MCG)', () => {
           },
         },
       })
+      // FCM without a key (decisions.md D39): npm start hands Portero FCM_WORKLOAD_IDENTITY and no
+      // FCM_SERVICE_ACCOUNT, so its access token came through the stand-in's STS.
+      expect(
+        received.tokens.some((r) => r.path === '/google/sts/v1/token' && r.status === 200),
+      ).toBe(true)
+      expect(received.tokens.filter((r) => r.path === '/google/token')).toEqual([])
     },
   )
 })
@@ -275,6 +281,7 @@ type MessageView = {
 type Received = {
   sms: { status: number; body: unknown; response: { sid?: string } }[]
   fcm: { status: number; body: unknown; response: { name?: string } }[]
+  tokens: { path: string; status: number }[]
 }
 
 async function poll<T>(

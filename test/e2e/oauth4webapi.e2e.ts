@@ -46,7 +46,7 @@ describe('oauth4webapi discovery', () => {
       introspection_endpoint: `${issuer.origin}/oauth/introspect`,
       revocation_endpoint: `${issuer.origin}/oauth/revoke`,
       jwks_uri: `${issuer.origin}/.well-known/jwks.json`,
-      grant_types_supported: ['client_credentials'],
+      grant_types_supported: ['client_credentials', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
     })
     expect(as.token_endpoint_auth_methods_supported).toEqual(
       expect.arrayContaining(['client_secret_basic', 'client_secret_post']),

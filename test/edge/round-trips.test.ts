@@ -32,6 +32,14 @@ import { useStandIn } from '../helpers/stand-in.ts'
 import { basicAuth, freshIp, ORIGIN } from '../helpers/http.ts'
 import { probe } from '../helpers/probe.ts'
 import { countRoundTrips, type RoundTrips } from '../helpers/round-trips.ts'
+import {
+  createFederatedClient,
+  federatedFields,
+  freshIssuer,
+  platformToken,
+  type Way,
+} from '../helpers/federation.ts'
+import { useStandIn } from '../helpers/stand-in.ts'
 import { claims, signToken } from '../helpers/keys.ts'
 import { tokenFor } from '../helpers/tokens.ts'
 
@@ -112,6 +120,34 @@ describe('token issue: one KV round trip, no D1, no queue', () => {
     const { response, trips, calls } = await probeWarm(request)
     expect(response.status).toBe(200)
     expectWithin(trips, { kv: 1, d1: 0, queue: 0 }, calls)
+  })
+
+  it("POST /oauth/token with a trusted issuer's token: its keys are read with the client record", async () => {
+    const standIn = useStandIn()
+    const issuer = freshIssuer()
+    const sub = 'repo:example-org/deployer:ref:refs/heads/main'
+    const { clientId } = await createFederatedClient([{ issuer: issuer.url, subject: sub }])
+    const ip = freshIp()
+    const tokens = await Promise.all(
+      [1, 2, 3].map(() => platformToken(standIn, issuer.name, { sub })),
+    )
+    const request = (way: Way) => () =>
+      new Request(`${ORIGIN}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': ip },
+        body: new URLSearchParams(federatedFields(way, clientId, tokens.shift()!)).toString(),
+      })
+    // The first request warms the client record and the issuer's keys (fetched once, then in KV).
+    const assertion = await probeWarm(request('client_assertion'))
+    expect(assertion.response.status).toBe(200)
+    expectWithin(assertion.trips, { kv: 1, d1: 0, queue: 0 }, assertion.calls)
+    const grant = await probe(request('jwt-bearer grant')())
+    expect(grant.response.status).toBe(200)
+    expectWithin(grant.trips, { kv: 1, d1: 0, queue: 0 }, grant.calls)
+    expect(standIn.issuers.get(issuer.name)).toMatchObject({
+      discoveryRequests: 1,
+      jwksRequests: 1,
+    })
   })
 
   it('POST /auth/login, Bridge dialect', async () => {

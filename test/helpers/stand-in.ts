@@ -12,6 +12,15 @@ export const STAND_IN_ORIGIN = 'https://stand-in.test'
 export const TWILIO_API_KEY = { sid: `SK${'a1'.repeat(16)}`, secret: 'test-api-key-secret' }
 export const TWILIO_MESSAGING_SERVICE_SID = `MG${'b2'.repeat(16)}`
 
+/** The workload identity pool the stand-in's STS serves, trusting Portero's issuer (D39). */
+export const WORKLOAD_IDENTITY = {
+  audience:
+    '//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/portero/providers/portero',
+  serviceAccountEmail: 'fcm-sender@portero-test.iam.gserviceaccount.com',
+  tokenUrl: `${STAND_IN_ORIGIN}/google/sts/v1/token`,
+  serviceAccountImpersonationUrl: `${STAND_IN_ORIGIN}/google/iamcredentials/v1/projects/-/serviceAccounts/fcm-sender@portero-test.iam.gserviceaccount.com:generateAccessToken`,
+}
+
 let standIn: StandIn | undefined
 
 /** Routes outbound fetch to the stand-in for the current test (restoreMocks undoes it after). */
@@ -26,6 +35,12 @@ export function useStandIn(): StandIn {
       .client_email,
     serviceAccountPublicKey: JSON.parse(env.TEST_SERVICE_ACCOUNT_PUBLIC_JWK),
     tokenUrl: env.GOOGLE_TOKEN_URL,
+    workloadIdentity: {
+      audience: WORKLOAD_IDENTITY.audience,
+      issuer: env.ISSUER,
+      jwksUrl: `${env.ISSUER}/.well-known/jwks.json`,
+      serviceAccountEmail: WORKLOAD_IDENTITY.serviceAccountEmail,
+    },
     holdCallbacks: true,
     fetch: (request) => exports.default.fetch(request),
   })

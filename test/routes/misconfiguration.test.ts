@@ -101,6 +101,18 @@ describe('a half-configured channel', () => {
     ],
     ['FCM without its project', { FCM_PROJECT_ID: '' }, ['FCM_PROJECT_ID'], /FCM needs/],
     [
+      'FCM without a credential',
+      { FCM_SERVICE_ACCOUNT: '' },
+      ['FCM_WORKLOAD_IDENTITY'],
+      /FCM_WORKLOAD_IDENTITY or FCM_SERVICE_ACCOUNT/,
+    ],
+    [
+      'FCM with a key and workload identity federation',
+      { FCM_WORKLOAD_IDENTITY: '{}' },
+      ['FCM_SERVICE_ACCOUNT'],
+      /exactly one of them/,
+    ],
+    [
       'SMS with both a sender and a Messaging Service',
       { SMS_MESSAGING_SERVICE_SID: `MG${'0'.repeat(32)}` },
       ['SMS_MESSAGING_SERVICE_SID'],
@@ -155,7 +167,7 @@ describe('a half-configured channel', () => {
     expect(JSON.parse(String(reports[0]![0]))).toMatchObject({
       level: 'error',
       channel: 'fcm',
-      missing: ['FCM_SERVICE_ACCOUNT'],
+      missing: ['FCM_WORKLOAD_IDENTITY'],
     })
   })
 })

@@ -25,7 +25,7 @@ describe('GET /.well-known/oauth-authorization-server', () => {
       issuer: env.ISSUER,
       token_endpoint: `${env.ISSUER}/oauth/token`,
       jwks_uri: `${env.ISSUER}/.well-known/jwks.json`,
-      grant_types_supported: ['client_credentials'],
+      grant_types_supported: ['client_credentials', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
       introspection_endpoint: `${env.ISSUER}/oauth/introspect`,
       revocation_endpoint: `${env.ISSUER}/oauth/revoke`,
     })

@@ -20,6 +20,7 @@ import { auditAs } from '../../http/audit.ts'
 import { clientDeps, clientRecordDeps } from '../../http/deps.ts'
 import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
 import { PageQuery, toPage } from '../../http/paging.ts'
+import { toTrustedIssuerInput, TrustedIssuerList } from '../../http/trusted-issuers.ts'
 import {
   json,
   jsonBody,
@@ -120,10 +121,19 @@ export const NewClient = z.strictObject({
         'Public keys for private_key_jwt, as a JWK set (the rules of POST ' +
         '/admin/clients/{id}/keys).',
     }),
-  with_secret: z.boolean().default(true).meta({
+  trusted_issuers: TrustedIssuerList.optional().meta({
     description:
-      'false: the client gets no secret and authenticates with its keys only (`jwks` required).',
+      'Platforms whose tokens authenticate the client (the rules of PUT ' +
+      '/admin/clients/{id}/issuers; docs/tokens.md "Federated clients").',
   }),
+  with_secret: z
+    .boolean()
+    .default(true)
+    .meta({
+      description:
+        'false: the client gets no secret and authenticates with its keys or its trusted ' +
+        'issuers only (`jwks` or `trusted_issuers` required).',
+    }),
 })
 
 export const ClientChanges = z
@@ -197,6 +207,7 @@ clients.openapi(create, async (c) => {
     imported_secret: body.client_secret !== undefined,
     ...(body.jwks ? { keys: body.jwks.keys.length } : {}),
     ...(body.with_secret ? {} : { with_secret: false }),
+    ...(body.trusted_issuers ? { issuers: body.trusted_issuers.map((t) => t.issuer) } : {}),
   }
   // Named before the attempt, so that a refused creation (409, 400) is audited as one too.
   auditAs(c, 'client.create', body.id, imported)
@@ -210,6 +221,7 @@ clients.openapi(create, async (c) => {
     dpopBoundAccessTokens: body.dpop_bound_access_tokens,
     importedSecret: body.client_secret,
     jwks: body.jwks?.keys,
+    trustedIssuers: body.trusted_issuers?.map(toTrustedIssuerInput),
     withSecret: body.with_secret,
   })
   auditAs(c, 'client.create', client.id, imported)

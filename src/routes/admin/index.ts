@@ -5,6 +5,7 @@ import { auditAdminActions, auditRefusedAdminCalls } from '../../http/audit.ts'
 import { requireScope } from '../../http/auth.ts'
 import { OpenApiApp } from '../../http/openapi-app.ts'
 import { audit } from './audit.ts'
+import { clientIssuers } from './client-issuers.ts'
 import { clientKeys } from './client-keys.ts'
 import { clients } from './clients.ts'
 import { loginLocks } from './login-locks.ts'
@@ -21,6 +22,7 @@ admin.route('/providers', providers)
 admin.route('/providers', providerWebhooks)
 admin.route('/clients', clients)
 admin.route('/clients', clientKeys)
+admin.route('/clients', clientIssuers)
 admin.route('/services', services)
 admin.route('/audit', audit)
 admin.route('/messages', messages)
