@@ -28,7 +28,6 @@ import {
   freshPhone,
   writeOutbox,
 } from '../helpers/dispatch.ts'
-import { useStandIn } from '../helpers/stand-in.ts'
 import { basicAuth, freshIp, ORIGIN } from '../helpers/http.ts'
 import { probe } from '../helpers/probe.ts'
 import { countRoundTrips, type RoundTrips } from '../helpers/round-trips.ts'
