@@ -7,9 +7,27 @@ import {
   type WebhookAttemptOutcome,
   type WebhookEndpoint,
 } from '../storage/webhooks.ts'
-import { badCursor, toPage } from './paging.ts'
+import * as z from 'zod'
+import { pageQuery, toPage } from './paging.ts'
 
 export const ENDPOINT_ID = /^ep_[0-9a-f]{32}$/
+
+/** A webhook endpoint's id in a path: a malformed one is answered as an unknown one. */
+export const WebhookEndpointId = z
+  .string()
+  .regex(ENDPOINT_ID, { error: (issue) => `No webhook endpoint ${String(issue.input)}.` })
+  .meta({ description: "The webhook endpoint's id (`ep_…`)." })
+
+/** The pages of endpoints, in id order: the cursor is the last id. */
+export const WebhookEndpointPageQuery = pageQuery(z.string().regex(ENDPOINT_ID))
+
+/** The pages of attempts, newest first: the cursor is the last attempt's row id. */
+export const WebhookAttemptPageQuery = pageQuery(
+  z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/)
+    .transform(Number),
+)
 
 export function webhookEndpointView(e: WebhookEndpoint) {
   return {
@@ -52,7 +70,6 @@ export async function webhookEndpointPage(
   cursor: string | undefined,
   url: URL,
 ) {
-  if (cursor !== undefined && !ENDPOINT_ID.test(cursor)) throw badCursor()
   const rows = await listWebhookEndpoints(db, providerId, { after: cursor, limit: limit + 1 })
   return toPage(rows, limit, (e) => e.id, webhookEndpointView, url)
 }
@@ -62,13 +79,12 @@ export async function webhookAttemptPage(
   db: D1Database,
   endpointId: string,
   limit: number,
-  cursor: string | undefined,
+  cursor: number | undefined,
   url: URL,
   outcome?: WebhookAttemptOutcome,
 ) {
-  if (cursor !== undefined && !/^[1-9]\d{0,15}$/.test(cursor)) throw badCursor()
   const rows = await listWebhookAttempts(db, endpointId, {
-    before: cursor === undefined ? undefined : Number(cursor),
+    before: cursor,
     limit: limit + 1,
     outcome,
   })

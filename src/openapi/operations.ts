@@ -156,12 +156,12 @@ const PATH_PARAMETERS = {
   serviceId: 'The service id.',
   file: "The picture's file name: `{id}.{ext}`.",
   kid: "The key's `kid` (URL-encoded).",
-  endpointId: "The webhook endpoint's id (`ep_…`).",
 }
 
 /**
- * The path's parameters, for the document: each handler reads and checks its own, answering a
- * malformed id with the 404 of an unknown one.
+ * The path's parameters, as strings: a route whose ids have a form declares its own schema
+ * instead, which validateParams (src/http/validate.ts) checks, answering a malformed id with the
+ * 404 of an unknown one.
  */
 export function pathParameters<K extends keyof typeof PATH_PARAMETERS>(...names: K[]) {
   const shape = Object.fromEntries(

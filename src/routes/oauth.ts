@@ -39,6 +39,7 @@ export const TokenRequest = z.object({
 const token = createRoute({
   method: 'post',
   path: '/token',
+  operationId: 'issueToken',
   tags: ['Tokens'],
   summary: 'OAuth 2.0 client credentials grant (RFC 6749 §4.4)',
   description:

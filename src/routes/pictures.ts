@@ -15,6 +15,7 @@ const FILE = /^([0-9a-f]{64})\.(png|jpg|gif|webp)$/
 const picture = createRoute({
   method: 'get',
   path: '/{file}',
+  operationId: 'getPicture',
   tags: ['Dispatch'],
   summary: 'A picture sent with a message',
   description:

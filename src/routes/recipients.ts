@@ -101,6 +101,7 @@ const userIdParam = { params: pathParameters('userId') }
 const add = createRoute({
   method: 'post',
   path: '/',
+  operationId: 'createRecipient',
   tags,
   summary: 'Add a recipient',
   security: SECURITY.bearer,
@@ -130,6 +131,7 @@ recipients.openapi(add, async (c) => {
 const list = createRoute({
   method: 'get',
   path: '/',
+  operationId: 'listRecipients',
   tags,
   summary: 'List recipients',
   security: SECURITY.bearer,
@@ -145,6 +147,7 @@ recipients.openapi(list, async (c) => {
 const read = createRoute({
   method: 'get',
   path: '/{userId}',
+  operationId: 'getRecipient',
   tags,
   summary: 'Read a recipient',
   security: SECURITY.bearer,
@@ -163,6 +166,7 @@ recipients.openapi(read, async (c) => {
 const replace = createRoute({
   method: 'put',
   path: '/{userId}',
+  operationId: 'replaceRecipient',
   tags,
   summary: 'Replace a recipient',
   security: SECURITY.bearer,
@@ -180,6 +184,7 @@ recipients.openapi(replace, async (c) => {
 const change = createRoute({
   method: 'patch',
   path: '/{userId}',
+  operationId: 'updateRecipient',
   tags,
   summary: 'Change a recipient',
   security: SECURITY.bearer,
@@ -208,6 +213,7 @@ recipients.openapi(change, async (c) => {
 const remove = createRoute({
   method: 'delete',
   path: '/{userId}',
+  operationId: 'deleteRecipient',
   tags,
   summary: 'Delete a recipient',
   security: SECURITY.bearer,

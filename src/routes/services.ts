@@ -33,6 +33,7 @@ export const DISPATCH_BODY_BYTES = 1536 * 1024
 const dispatch = createRoute({
   method: 'post',
   path: '/',
+  operationId: 'sendService',
   tags: ['Dispatch'],
   summary: 'Send a notification or advertisement (document 001)',
   description:
@@ -97,6 +98,7 @@ services.openapi(dispatch, async (c) => {
 const status = createRoute({
   method: 'get',
   path: '/messages/{id}',
+  operationId: 'getMessage',
   tags: ['Dispatch'],
   summary: 'Delivery status of a message',
   description:

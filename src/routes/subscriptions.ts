@@ -13,6 +13,7 @@ export const subscriptions = new OpenApiApp()
 const list = createRoute({
   method: 'get',
   path: '/',
+  operationId: 'listSubscriptions',
   tags: ['Dispatch'],
   summary: "The provider's subscriptions and service tokens",
   security: SECURITY.bearer,

@@ -18,9 +18,10 @@ import type { AppEnv } from '../http/app-env.ts'
 import { requireScope } from '../http/auth.ts'
 import { webhookDeps } from '../http/deps.ts'
 import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
-import { PageQuery } from '../http/paging.ts'
 import {
-  ENDPOINT_ID,
+  WebhookAttemptPageQuery,
+  WebhookEndpointId,
+  WebhookEndpointPageQuery,
   webhookAttemptPage,
   webhookEndpointPage,
   webhookEndpointView as view,
@@ -30,7 +31,6 @@ import {
   jsonBody,
   newResource,
   NO_CONTENT,
-  pathParameters,
   problems,
   SECURITY,
 } from '../openapi/operations.ts'
@@ -87,15 +87,7 @@ function providerOf(c: Context<AppEnv>): string {
   return providerId
 }
 
-/** The path's endpoint id; a malformed one is answered as an unknown one. */
-function endpointId(c: Context<AppEnv>): string {
-  const id = c.req.param('id') ?? ''
-  if (!ENDPOINT_ID.test(id)) throw notFound(`No webhook endpoint ${id}.`)
-  return id
-}
-
-async function ownEndpoint(c: Context<AppEnv>): Promise<WebhookEndpoint> {
-  const id = endpointId(c)
+async function ownEndpoint(c: Context<AppEnv>, id: string): Promise<WebhookEndpoint> {
   const endpoint = await findWebhookEndpoint(c.env.DB, providerOf(c), id)
   if (!endpoint) throw notFound(`No webhook endpoint ${id}.`)
   return endpoint
@@ -104,12 +96,13 @@ async function ownEndpoint(c: Context<AppEnv>): Promise<WebhookEndpoint> {
 webhooks.use('*', requireScope(SCOPES.send))
 
 const tags = ['Webhooks']
-const idParam = { params: pathParameters('id') }
+const idParam = { params: z.object({ id: WebhookEndpointId }) }
 const location = (id: string) => `/webhooks/${id}`
 
 const create = createRoute({
   method: 'post',
   path: '/',
+  operationId: 'createWebhookEndpoint',
   tags,
   summary: 'Register a webhook endpoint',
   description:
@@ -147,10 +140,11 @@ webhooks.openapi(create, async (c) => {
 const list = createRoute({
   method: 'get',
   path: '/',
+  operationId: 'listWebhookEndpoints',
   tags,
   summary: "The provider's webhook endpoints",
   security: SECURITY.bearer,
-  request: { query: PageQuery },
+  request: { query: WebhookEndpointPageQuery },
   responses: { 200: json('A page.', WebhookEndpointPage), ...problems(400, 401, 403) },
 })
 
@@ -164,6 +158,7 @@ webhooks.openapi(list, async (c) => {
 const read = createRoute({
   method: 'get',
   path: '/{id}',
+  operationId: 'getWebhookEndpoint',
   tags,
   summary: 'Read a webhook endpoint',
   security: SECURITY.bearer,
@@ -174,11 +169,12 @@ const read = createRoute({
   },
 })
 
-webhooks.openapi(read, async (c) => c.json(view(await ownEndpoint(c))))
+webhooks.openapi(read, async (c) => c.json(view(await ownEndpoint(c, c.req.valid('param').id))))
 
 const change = createRoute({
   method: 'patch',
   path: '/{id}',
+  operationId: 'updateWebhookEndpoint',
   tags,
   summary: 'Change a webhook endpoint, or re-enable a disabled one',
   security: SECURITY.bearer,
@@ -188,7 +184,8 @@ const change = createRoute({
 
 webhooks.openapi(change, async (c) => {
   const body = c.req.valid('json')
-  const endpoint = await changeWebhookEndpoint(await webhookDeps(c), providerOf(c), endpointId(c), {
+  const { id } = c.req.valid('param')
+  const endpoint = await changeWebhookEndpoint(await webhookDeps(c), providerOf(c), id, {
     url: body.url,
     eventTypes: body.event_types,
     enabled: body.enabled,
@@ -199,6 +196,7 @@ webhooks.openapi(change, async (c) => {
 const remove = createRoute({
   method: 'delete',
   path: '/{id}',
+  operationId: 'deleteWebhookEndpoint',
   tags,
   summary: 'Delete a webhook endpoint, its pending events and its attempts',
   security: SECURITY.bearer,
@@ -207,7 +205,7 @@ const remove = createRoute({
 })
 
 webhooks.openapi(remove, async (c) => {
-  const id = endpointId(c)
+  const { id } = c.req.valid('param')
   if (!(await deleteWebhookEndpoint(c.env.DB, providerOf(c), id))) {
     throw notFound(`No webhook endpoint ${id}.`)
   }
@@ -217,6 +215,7 @@ webhooks.openapi(remove, async (c) => {
 const rotate = createRoute({
   method: 'post',
   path: '/{id}/secret/rotate',
+  operationId: 'rotateWebhookSecret',
   tags,
   summary: 'Rotate the signing secret, with an overlap',
   description:
@@ -236,7 +235,7 @@ webhooks.openapi(rotate, async (c) => {
   const { endpoint, secret } = await rotateWebhookSecret(
     await webhookDeps(c),
     providerOf(c),
-    endpointId(c),
+    c.req.valid('param').id,
     overlap_seconds,
   )
   c.header('cache-control', 'no-store')
@@ -246,18 +245,19 @@ webhooks.openapi(rotate, async (c) => {
 const attempts = createRoute({
   method: 'get',
   path: '/{id}/attempts',
+  operationId: 'listWebhookAttempts',
   tags,
   summary: "The endpoint's recent delivery attempts, newest first",
   description:
     'Each POST of an event to this endpoint: the status it answered or the network error, how ' +
     'long it took, and when the next attempt is due. Kept 30 days.',
   security: SECURITY.bearer,
-  request: { ...idParam, query: PageQuery },
+  request: { ...idParam, query: WebhookAttemptPageQuery },
   responses: { 200: json('A page.', WebhookAttemptPage), ...problems(400, 401, 403, 404) },
 })
 
 webhooks.openapi(attempts, async (c) => {
   const { limit, cursor } = c.req.valid('query')
-  const endpoint = await ownEndpoint(c)
+  const endpoint = await ownEndpoint(c, c.req.valid('param').id)
   return c.json(await webhookAttemptPage(c.env.DB, endpoint.id, limit, cursor, new URL(c.req.url)))
 })

@@ -62,7 +62,7 @@ describe('GET /docs in Chromium', () => {
   it('gets a token from POST /oauth/token through its own "Try it out"', async () => {
     const demo = portero.clients.find((c) => c.id === 'demo-client')
     if (!demo) throw new Error('npm start seeded no demo-client')
-    const operation = page.locator('#operations-Tokens-postOauthToken')
+    const operation = page.locator('#operations-Tokens-issueToken')
     await operation.locator('.opblock-summary').click()
     await operation.getByRole('button', { name: 'Try it out' }).click()
 

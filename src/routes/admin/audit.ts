@@ -36,6 +36,7 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/',
+  operationId: 'listAuditEvents',
   summary: 'The audit log, newest first',
   description:
     'Every issued token, revocation, failed login and admin change, newest first by ' +

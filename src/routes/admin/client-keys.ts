@@ -86,6 +86,7 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}/keys',
+  operationId: 'listClientKeys',
   summary: "List a client's public keys",
   request: idParam,
   responses: { 200: json('The keys.', ClientKeys), ...problems(401, 403, 404) },
@@ -100,6 +101,7 @@ const add = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/keys',
+  operationId: 'addClientKeys',
   summary: 'Register public keys for private_key_jwt',
   description:
     'Adds keys to those the client holds. The client may then authenticate with an assertion ' +
@@ -122,6 +124,7 @@ const rotate = createRoute({
   ...MANAGEMENT,
   method: 'put',
   path: '/{id}/keys',
+  operationId: 'replaceClientKeys',
   summary: "Rotate a client's keys, with an overlap",
   description:
     'The client gets these keys; the keys it held until now keep working for ' +
@@ -148,6 +151,7 @@ const remove = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}/keys/{kid}',
+  operationId: 'deleteClientKey',
   summary: 'Remove one public key at once',
   request: keyParams,
   responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },

@@ -176,6 +176,7 @@ const create = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/',
+  operationId: 'createClient',
   summary: 'Create a client (its secret is in this answer only)',
   request: {
     body: jsonBody(NewClient, {
@@ -222,6 +223,7 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/',
+  operationId: 'listClients',
   summary: 'List clients',
   request: { query: ClientListQuery },
   responses: { 200: json('A page.', ClientPage), ...problems(400, 401, 403) },
@@ -241,6 +243,7 @@ const read = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}',
+  operationId: 'getClient',
   summary: 'Read a client (never its secret)',
   request: idParam,
   responses: { 200: json('The client.', ClientView), ...problems(401, 403, 404) },
@@ -252,6 +255,7 @@ const change = createRoute({
   ...MANAGEMENT,
   method: 'patch',
   path: '/{id}',
+  operationId: 'updateClient',
   summary: 'Change a client',
   description:
     'Disabling the client, or taking away any of its scopes or audiences, ends every token it ' +
@@ -282,6 +286,7 @@ const rotate = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/secret',
+  operationId: 'rotateClientSecret',
   summary: "Rotate a client's secret",
   request: {
     ...idParam,
@@ -317,6 +322,7 @@ const revokeTokens = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/revoke-tokens',
+  operationId: 'revokeClientTokens',
   summary: 'End every token a client holds now',
   description:
     'Every token the client holds now becomes inactive, as with `revoke_tokens` on a secret ' +
@@ -340,6 +346,7 @@ const remove = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}',
+  operationId: 'deleteClient',
   summary: 'Delete a client (its tokens become inactive)',
   request: idParam,
   responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },
@@ -356,6 +363,7 @@ const unlock = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}/login-locks',
+  operationId: 'unlockClientLogins',
   summary: "Lift a client's login locks, from every address",
   description:
     'Failed attempts lock a client only from the address that made them, for 60 s ' +

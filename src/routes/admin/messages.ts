@@ -46,6 +46,7 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/',
+  operationId: 'searchMessages',
   summary: "Search every provider's messages, newest first",
   description:
     'Newest first by `created_at`. `provider_id`; `destination` exactly as sent (a user id, or ' +
@@ -81,6 +82,7 @@ const read = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}',
+  operationId: 'getAnyMessage',
   summary: "Read any provider's message with its deliveries' timeline",
   description:
     "What `GET /Services/messages/{id}` shows the message's provider: each delivery with its " +

@@ -120,6 +120,7 @@ const create = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/',
+  operationId: 'createProvider',
   summary: 'Create a provider',
   request: { body: jsonBody(NewProvider, { id: '2002', name: 'Autos usados CHECHO' }) },
   responses: {
@@ -142,6 +143,7 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/',
+  operationId: 'listProviders',
   summary: 'List providers',
   request: { query: PageQuery },
   responses: { 200: json('A page.', ProviderPage), ...problems(400, 401, 403) },
@@ -160,6 +162,7 @@ const read = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}',
+  operationId: 'getProvider',
   summary: 'Read a provider',
   request: idParam,
   responses: { 200: json('The provider.', ProviderView), ...problems(401, 403, 404) },
@@ -173,6 +176,7 @@ const change = createRoute({
   ...MANAGEMENT,
   method: 'patch',
   path: '/{id}',
+  operationId: 'updateProvider',
   summary: 'Rename, disable or enable a provider, or set its send quotas or shards',
   description:
     'Disabling a provider ends its tokens, and its deliveries still queued are marked `failed` ' +
@@ -220,6 +224,7 @@ const remove = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}',
+  operationId: 'deleteProvider',
   summary: 'Delete a provider (409 while it has clients, unless ?cascade=true)',
   request: { ...idParam, query: Cascade },
   responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 409) },
@@ -250,6 +255,7 @@ const subscribe = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/subscriptions',
+  operationId: 'createSubscription',
   summary: 'Subscribe a provider to a service (issues its service_token)',
   request: { ...idParam, body: jsonBody(NewSubscription, { service_id: 1 }) },
   responses: {
@@ -271,6 +277,7 @@ const listSubscriptionsOf = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}/subscriptions',
+  operationId: 'listProviderSubscriptions',
   summary: "List a provider's subscriptions",
   request: { ...idParam, query: PageQuery },
   responses: { 200: json('A page.', SubscriptionPage), ...problems(400, 401, 403, 404) },
@@ -289,6 +296,7 @@ const listRecipientsOf = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}/recipients',
+  operationId: 'listProviderRecipients',
   summary: "List a provider's recipients (read only)",
   description:
     "The provider's directory as its own `GET /recipients` lists it, by `user_id`. Only the " +
@@ -315,6 +323,7 @@ const rotate = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/subscriptions/{serviceId}/token',
+  operationId: 'rotateServiceToken',
   summary: "Rotate a subscription's service_token",
   request: subscriptionParams,
   responses: {
@@ -338,6 +347,7 @@ const unsubscribe = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}/subscriptions/{serviceId}',
+  operationId: 'deleteSubscription',
   summary: 'Revoke a subscription',
   request: subscriptionParams,
   responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },
@@ -386,6 +396,7 @@ const listSuppressionsOf = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}/suppressions',
+  operationId: 'listSuppressions',
   summary: 'List the numbers suppressed for a provider',
   description:
     "Its own (an operator's), those of every provider (STOP replies to the shared sender " +
@@ -426,6 +437,7 @@ const suppress = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/suppressions',
+  operationId: 'createSuppression',
   summary: 'Suppress a number for a provider',
   description:
     'The number is kept in its canonical form (docs/sending.md "Phone numbers"): `+4407700900123` is ' +
@@ -451,6 +463,7 @@ const unsuppress = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}/suppressions/{phone}',
+  operationId: 'deleteSuppression',
   summary: "Lift an operator's suppression of a number",
   description:
     "Only an operator's own: a STOP is lifted by the recipient replying START, and a " +

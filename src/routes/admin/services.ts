@@ -132,6 +132,7 @@ const create = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/',
+  operationId: 'createService',
   summary: 'Define a service',
   request: {
     body: jsonBody(NewService, { id: 2, name: 'Publicidad', allowed_channels: ['sms', 'fcm'] }),
@@ -159,6 +160,7 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/',
+  operationId: 'listServices',
   summary: 'List services',
   request: { query: PageQuery },
   responses: { 200: json('A page.', ServicePage), ...problems(400, 401, 403) },
@@ -179,6 +181,7 @@ const read = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}',
+  operationId: 'getService',
   summary: 'Read a service',
   request: idParam,
   responses: { 200: json('The service.', ServiceView), ...problems(401, 403, 404) },
@@ -194,6 +197,7 @@ const change = createRoute({
   ...MANAGEMENT,
   method: 'patch',
   path: '/{id}',
+  operationId: 'updateService',
   summary: 'Change a service',
   description:
     'Disabling a service makes /Services refuse it, and its deliveries still queued are marked ' +
@@ -220,6 +224,7 @@ const remove = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}',
+  operationId: 'deleteService',
   summary: 'Delete a service (409 while subscribed)',
   request: idParam,
   responses: { 204: NO_CONTENT, ...problems(401, 403, 404, 409) },
