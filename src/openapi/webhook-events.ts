@@ -8,6 +8,7 @@ import {
   WEBHOOK_RETRY_SCHEDULE_SECONDS,
   WEBHOOK_TIMEOUT_MS,
 } from '../domain/webhooks.ts'
+import { SECURITY } from './operations.ts'
 
 const WHAT_EACH_TYPE_SAYS: Record<(typeof WEBHOOK_EVENT_TYPES)[number], string> = {
   'message.sent': 'A delivery was handed to its channel (the SMS API, FCM).',
@@ -98,6 +99,7 @@ export const WEBHOOKS: RouteConfig[] = WEBHOOK_EVENT_TYPES.map((type) => ({
   path: type,
   operationId: `on${pascal(type)}`,
   tags: ['Webhooks'],
+  security: SECURITY.webhookSignature,
   summary: WHAT_EACH_TYPE_SAYS[type],
   description:
     'POSTed to every enabled endpoint of the provider subscribed to `' +
