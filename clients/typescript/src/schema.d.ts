@@ -4206,7 +4206,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
             };
             cookie?: never;
@@ -4276,7 +4276,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
             };
             cookie?: never;
@@ -4360,7 +4360,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
             };
             cookie?: never;
@@ -4472,7 +4472,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
             };
             cookie?: never;
@@ -4549,7 +4549,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
             };
             cookie?: never;
@@ -4660,7 +4660,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
             };
             cookie?: never;
@@ -4737,7 +4737,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
                 /** @description The service id. */
                 serviceId: string;
@@ -4807,7 +4807,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
                 /** @description The service id. */
                 serviceId: string;
@@ -4879,7 +4879,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
             };
             cookie?: never;
@@ -4956,7 +4956,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
             };
             cookie?: never;
@@ -5063,7 +5063,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The provider id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
                 /** @description The E.164 number, in any spelling of it (URL-encoded: %2B for +). */
                 phone: string;
@@ -5144,7 +5144,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
             };
             cookie?: never;
@@ -5227,7 +5227,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The provider's id (document 001's int64, in decimal). */
                 id: string;
                 /** @description The webhook endpoint's id (`ep_…`). */
                 endpointId: string;
@@ -6530,7 +6530,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The service id. */
                 id: string;
             };
             cookie?: never;
@@ -6598,7 +6598,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The service id. */
                 id: string;
             };
             cookie?: never;
@@ -6673,7 +6673,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource id. */
+                /** @description The service id. */
                 id: string;
             };
             cookie?: never;

@@ -93,7 +93,7 @@ const list = createRoute({
 })
 
 clientKeys.openapi(list, async (c) => {
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   return c.json(view(id, await listClientKeys(clientRecordDeps(c), id)))
 })
 
@@ -115,7 +115,7 @@ const add = createRoute({
 
 clientKeys.openapi(add, async (c) => {
   const { keys } = c.req.valid('json')
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   auditAs(c, 'client.keys.add', id, { kids: kidsOf(keys) })
   return c.json(view(id, await addClientKeys(clientRecordDeps(c), id, keys)))
 })
@@ -142,7 +142,7 @@ const rotate = createRoute({
 
 clientKeys.openapi(rotate, async (c) => {
   const { keys, old_keys_valid_for } = c.req.valid('json')
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   auditAs(c, 'client.keys.rotate', id, { kids: kidsOf(keys), old_keys_valid_for })
   return c.json(view(id, await rotateKeys(clientRecordDeps(c), id, keys, old_keys_valid_for)))
 })
@@ -158,8 +158,8 @@ const remove = createRoute({
 })
 
 clientKeys.openapi(remove, async (c) => {
-  const id = c.req.param('id')
-  const kid = c.req.param('kid')
+  const id = c.req.valid('param').id
+  const kid = c.req.valid('param').kid
   auditAs(c, 'client.keys.remove', id, { kid })
   await removeClientKey(clientRecordDeps(c), id, kid)
   return c.body(null, 204)

@@ -249,7 +249,9 @@ const read = createRoute({
   responses: { 200: json('The client.', ClientView), ...problems(401, 403, 404) },
 })
 
-clients.openapi(read, async (c) => c.json(view(await requireClient(c.env.DB, c.req.param('id')))))
+clients.openapi(read, async (c) =>
+  c.json(view(await requireClient(c.env.DB, c.req.valid('param').id))),
+)
 
 const change = createRoute({
   ...MANAGEMENT,
@@ -270,8 +272,8 @@ const change = createRoute({
 
 clients.openapi(change, async (c) => {
   const body = c.req.valid('json')
-  auditAs(c, 'client.update', c.req.param('id'), { changed: Object.keys(body) })
-  await changeClient(await clientDeps(c), c.req.param('id'), {
+  auditAs(c, 'client.update', c.req.valid('param').id, { changed: Object.keys(body) })
+  await changeClient(await clientDeps(c), c.req.valid('param').id, {
     name: body.name,
     allowedScopes: body.allowed_scopes,
     audiences: body.audiences,
@@ -300,7 +302,7 @@ const rotate = createRoute({
 
 clients.openapi(rotate, async (c) => {
   const { grace_period_seconds, revoke_tokens } = c.req.valid('json')
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   auditAs(c, 'client.rotate_secret', id, { grace_period_seconds, revoke_tokens })
   const { secret, previousSecretValidUntil } = await rotateClientSecret(await clientDeps(c), id, {
     graceSeconds: grace_period_seconds,
@@ -336,7 +338,7 @@ const revokeTokens = createRoute({
 })
 
 clients.openapi(revokeTokens, async (c) => {
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   auditAs(c, 'client.revoke_tokens', id)
   await revokeClientTokens(await clientDeps(c), id)
   return c.body(null, 204)
@@ -353,8 +355,8 @@ const remove = createRoute({
 })
 
 clients.openapi(remove, async (c) => {
-  auditAs(c, 'client.delete', c.req.param('id'))
-  await removeClient(await clientDeps(c), c.req.param('id'))
+  auditAs(c, 'client.delete', c.req.valid('param').id)
+  await removeClient(await clientDeps(c), c.req.valid('param').id)
   return c.body(null, 204)
 })
 
@@ -373,7 +375,7 @@ const unlock = createRoute({
 })
 
 clients.openapi(unlock, async (c) => {
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   auditAs(c, 'client.unlock', id)
   const removed = await unlockClient(clientRecordDeps(c), id)
   auditAs(c, 'client.unlock', id, { locks_removed: removed })

@@ -5,6 +5,7 @@ import * as z from 'zod'
 import { notFound } from '../../errors.ts'
 import { requireProvider } from '../../domain/providers.ts'
 import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
+import { ProviderIdPath } from '../../http/path-params.ts'
 import {
   WebhookAttemptPageQuery,
   WebhookEndpointId,
@@ -12,7 +13,7 @@ import {
   webhookAttemptPage,
   webhookEndpointPage,
 } from '../../http/webhooks.ts'
-import { json, MANAGEMENT, pathParameters, problems } from '../../openapi/operations.ts'
+import { json, MANAGEMENT, problems } from '../../openapi/operations.ts'
 import { WebhookAttemptPage, WebhookEndpointPage } from '../../openapi/webhook-responses.ts'
 import { findWebhookEndpoint } from '../../storage/webhooks.ts'
 
@@ -47,7 +48,7 @@ const listEndpoints = createRoute({
   description:
     "The provider's endpoints as its own `GET /webhooks` lists them, never with a secret. Only " +
     'the provider registers, changes or re-enables them, with its own token.',
-  request: { params: pathParameters('id'), query: WebhookEndpointPageQuery },
+  request: { params: z.object({ id: ProviderIdPath }), query: WebhookEndpointPageQuery },
   responses: { 200: json('A page.', WebhookEndpointPage), ...problems(400, 401, 403, 404) },
 })
 
@@ -68,7 +69,7 @@ const listAttempts = createRoute({
     "As the provider's own `GET /webhooks/{id}/attempts` lists them. `?outcome=dead` lists the " +
     'events dead for this endpoint (their last attempt), newest first.',
   request: {
-    params: pathParameters('id').extend({ endpointId: WebhookEndpointId }),
+    params: z.object({ id: ProviderIdPath, endpointId: WebhookEndpointId }),
     query: AttemptQuery,
   },
   responses: { 200: json('A page.', WebhookAttemptPage), ...problems(400, 401, 403, 404) },

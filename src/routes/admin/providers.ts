@@ -16,16 +16,26 @@ import { liftSuppression, suppressNumber } from '../../domain/suppressions.ts'
 import { auditAs } from '../../http/audit.ts'
 import { clientRecordDeps, sendShardOf } from '../../http/deps.ts'
 import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
-import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
-import { recipientPage } from '../../http/recipients.ts'
-import { subscriptionPage, subscriptionView } from '../../http/subscriptions.ts'
+import { toPage } from '../../http/paging.ts'
+import {
+  PhonePath,
+  ProviderIdPath,
+  ProviderPageQuery,
+  serviceIdPath,
+  SuppressionPageQuery,
+} from '../../http/path-params.ts'
+import { RecipientPageQuery, recipientPage } from '../../http/recipients.ts'
+import {
+  SubscriptionPageQuery,
+  subscriptionPage,
+  subscriptionView,
+} from '../../http/subscriptions.ts'
 import {
   json,
   jsonBody,
   MANAGEMENT,
   newResource,
   NO_CONTENT,
-  pathParameters,
   problems,
 } from '../../openapi/operations.ts'
 import {
@@ -113,8 +123,13 @@ export function providerView(p: Provider, defaults: SendQuotas) {
   }
 }
 
-const idParam = { params: pathParameters('id') }
-const subscriptionParams = { params: pathParameters('id', 'serviceId') }
+const idParam = { params: z.object({ id: ProviderIdPath }) }
+const subscriptionParams = {
+  params: z.object({
+    id: ProviderIdPath,
+    serviceId: serviceIdPath((raw) => `No subscription to service ${raw}.`),
+  }),
+}
 
 const create = createRoute({
   ...MANAGEMENT,
@@ -145,14 +160,12 @@ const list = createRoute({
   path: '/',
   operationId: 'listProviders',
   summary: 'List providers',
-  request: { query: PageQuery },
+  request: { query: ProviderPageQuery },
   responses: { 200: json('A page.', ProviderPage), ...problems(400, 401, 403) },
 })
 
 providers.openapi(list, async (c) => {
   const { limit, cursor } = c.req.valid('query')
-  // Any other cursor would be cast to 0 by SQLite and silently restart the walk.
-  if (cursor !== undefined && !/^-?\d{1,19}$/.test(cursor)) throw badCursor()
   const rows = await listProviders(c.env.DB, { after: cursor, limit: limit + 1 })
   const view = (p: Provider) => providerView(p, loadSendQuotas(c.env))
   return c.json(toPage(rows, limit, (p) => p.id, view, new URL(c.req.url)))
@@ -169,7 +182,9 @@ const read = createRoute({
 })
 
 providers.openapi(read, async (c) =>
-  c.json(providerView(await requireProvider(c.env.DB, c.req.param('id')), loadSendQuotas(c.env))),
+  c.json(
+    providerView(await requireProvider(c.env.DB, c.req.valid('param').id), loadSendQuotas(c.env)),
+  ),
 )
 
 const change = createRoute({
@@ -190,7 +205,7 @@ const change = createRoute({
 })
 
 providers.openapi(change, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { quotas, send_shards: sendShards, ...changes } = c.req.valid('json')
   const changed = [
     ...Object.keys(changes),
@@ -231,7 +246,7 @@ const remove = createRoute({
 })
 
 providers.openapi(remove, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const cascade = c.req.valid('query').cascade === 'true'
   auditAs(c, 'provider.delete', provider.id, { cascade })
   await removeProvider(clientRecordDeps(c), provider, cascade)
@@ -249,7 +264,6 @@ providers.openapi(remove, async (c) => {
 export const NewSubscription = z.strictObject({
   service_id: z.number({ error: 'service_id must be an integer' }).int().positive(),
 })
-const ServiceIdParam = z.coerce.number().int().positive()
 
 const subscribe = createRoute({
   ...MANAGEMENT,
@@ -265,7 +279,7 @@ const subscribe = createRoute({
 })
 
 providers.openapi(subscribe, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { service_id } = c.req.valid('json')
   auditAs(c, 'subscription.create', provider.id, { service_id })
   const subscription = await subscribeProvider(c.env.DB, provider, service_id)
@@ -279,12 +293,12 @@ const listSubscriptionsOf = createRoute({
   path: '/{id}/subscriptions',
   operationId: 'listProviderSubscriptions',
   summary: "List a provider's subscriptions",
-  request: { ...idParam, query: PageQuery },
+  request: { ...idParam, query: SubscriptionPageQuery },
   responses: { 200: json('A page.', SubscriptionPage), ...problems(400, 401, 403, 404) },
 })
 
 providers.openapi(listSubscriptionsOf, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { limit, cursor } = c.req.valid('query')
   const page = await subscriptionPage(c.env.DB, provider.id, limit, cursor, new URL(c.req.url))
   return c.json(page)
@@ -301,23 +315,17 @@ const listRecipientsOf = createRoute({
   description:
     "The provider's directory as its own `GET /recipients` lists it, by `user_id`. Only the " +
     'provider changes it, with its own token.',
-  request: { ...idParam, query: PageQuery },
+  request: { ...idParam, query: RecipientPageQuery },
   responses: { 200: json('A page.', RecipientPage), ...problems(400, 401, 403, 404) },
 })
 
 providers.openapi(listRecipientsOf, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { limit, cursor } = c.req.valid('query')
   const page = await recipientPage(c.env.DB, provider.id, limit, cursor, new URL(c.req.url))
   c.header('cache-control', 'no-store')
   return c.json(page)
 })
-
-function serviceIdOf(raw: string): number {
-  const parsed = ServiceIdParam.safeParse(raw)
-  if (!parsed.success) throw notFound(`No subscription to service ${raw}.`)
-  return parsed.data
-}
 
 const rotate = createRoute({
   ...MANAGEMENT,
@@ -333,8 +341,8 @@ const rotate = createRoute({
 })
 
 providers.openapi(rotate, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
-  const serviceId = serviceIdOf(c.req.param('serviceId'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
+  const serviceId = Number(c.req.valid('param').serviceId)
   auditAs(c, 'subscription.rotate', provider.id, { service_id: serviceId })
   const subscription = await rotateSubscriptionToken(c.env.DB, provider.id, serviceId)
   if (!subscription) {
@@ -354,8 +362,8 @@ const unsubscribe = createRoute({
 })
 
 providers.openapi(unsubscribe, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
-  const serviceId = serviceIdOf(c.req.param('serviceId'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
+  const serviceId = Number(c.req.valid('param').serviceId)
   auditAs(c, 'subscription.revoke', provider.id, { service_id: serviceId })
   if (!(await revokeSubscription(c.env.DB, provider.id, serviceId))) {
     throw notFound(`Provider ${provider.id} has no subscription to service ${serviceId}.`)
@@ -385,8 +393,8 @@ function suppressionView(s: Suppression) {
 
 const phoneParams = {
   params: z.object({
-    id: z.string().meta({ description: 'The provider id.' }),
-    phone: z.string().meta({
+    id: ProviderIdPath,
+    phone: PhonePath('The number is not suppressed for this provider.').meta({
       description: 'The E.164 number, in any spelling of it (URL-encoded: %2B for +).',
     }),
   }),
@@ -402,31 +410,18 @@ const listSuppressionsOf = createRoute({
     "Its own (an operator's), those of every provider (STOP replies to the shared sender " +
     "number, the SMS API's error 21610), and its recipients who opted out of SMS in the " +
     'directory: /Services refuses each with 400 `recipient_suppressed`.',
-  request: { ...idParam, query: PageQuery },
+  request: { ...idParam, query: SuppressionPageQuery },
   responses: { 200: json('A page.', SuppressionPage), ...problems(400, 401, 403, 404) },
 })
 
 /** A page's key: phone, source and scope, which order the list. */
 const suppressionKey = (s: Suppression) => JSON.stringify([s.phone, s.source, s.providerId ?? '0'])
 
-function suppressionCursor(cursor: string | undefined): [string, string, string] | undefined {
-  if (cursor === undefined) return undefined
-  try {
-    const key: unknown = JSON.parse(cursor)
-    if (Array.isArray(key) && key.length === 3 && key.every((k) => typeof k === 'string')) {
-      return key as [string, string, string]
-    }
-  } catch {
-    // Answered below.
-  }
-  throw badCursor()
-}
-
 providers.openapi(listSuppressionsOf, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { limit, cursor } = c.req.valid('query')
   const rows = await listSuppressions(c.env.DB, provider.id, {
-    after: suppressionCursor(cursor),
+    after: cursor,
     limit: limit + 1,
   })
   c.header('cache-control', 'no-store')
@@ -450,7 +445,7 @@ const suppress = createRoute({
 })
 
 providers.openapi(suppress, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { phone } = c.req.valid('json')
   auditAs(c, 'suppression.create', provider.id, { phone: masked(phone) })
   const suppression = await suppressNumber(c.env.DB, provider.id, phone)
@@ -473,9 +468,8 @@ const unsuppress = createRoute({
 })
 
 providers.openapi(unsuppress, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
-  const phone = c.req.param('phone')
-  if (!E164.test(phone)) throw notFound(`The number is not suppressed for provider ${provider.id}.`)
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
+  const { phone } = c.req.valid('param')
   auditAs(c, 'suppression.delete', provider.id, { phone: masked(phone) })
   await liftSuppression(c.env.DB, provider.id, phone)
   return c.body(null, 204)
