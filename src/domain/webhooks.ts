@@ -1,9 +1,13 @@
 // Providers' webhook endpoints (decisions.md D26): where they may point, how many, and their
 // secrets, shown once and rotated with an overlap; and how their events are delivered (D36).
 import { conflict, fieldError, notFound } from '../errors.ts'
+import { log } from '../log.ts'
 import { encryptWebhookSecret, generateWebhookSecret } from '../storage/webhook-secrets.ts'
 import {
+  findWebhookEndpoint,
+  hasWebhookDelivery,
   insertWebhookEndpoint,
+  requeueWebhookDeliveries,
   rotateWebhookEndpointSecret,
   updateWebhookEndpoint,
   type DisableRule,
@@ -139,6 +143,69 @@ export async function rotateWebhookSecret(
   const endpoint = await rotateWebhookEndpointSecret(deps.db, providerId, id, sealed, until)
   if (!endpoint) throw notFound(`No webhook endpoint ${id}.`)
   return { endpoint, secret }
+}
+
+// --- Sending events again (decisions.md D40) -----------------------------------------------
+
+/** Dead events one request may ask to be sent again; more: ask again. */
+export const MAX_REDELIVERIES = 500
+
+export type RedeliveryDeps = {
+  db: D1Database
+  /** The webhook queue, which sends each delivery (one message each, as a fan-out does). */
+  queue: Queue
+  now: Date
+}
+
+/**
+ * Sends events to the provider's endpoint again, from a first attempt and a new retry schedule:
+ * one event, whether it succeeded or died (the receiver lost it, or was fixed), or every event
+ * dead for the endpoint since a time, at most MAX_REDELIVERIES a call (`more` when there may be
+ * others). The endpoint must be enabled. The same `webhook-id`: a receiver that has it already
+ * can tell. If the queue refuses the messages, the sweeper sends them within minutes.
+ */
+export async function redeliverWebhookEvents(
+  deps: RedeliveryDeps,
+  providerId: string,
+  endpointId: string,
+  selection: { eventId: string } | { since: Date },
+): Promise<{ eventIds: string[]; more: boolean }> {
+  const endpoint = await findWebhookEndpoint(deps.db, providerId, endpointId)
+  if (!endpoint) throw notFound(`No webhook endpoint ${endpointId}.`)
+  if (!endpoint.enabled) {
+    throw conflict(
+      `Webhook endpoint ${endpointId} is disabled: re-enable it (PATCH {"enabled": true}) first.`,
+    )
+  }
+  const now = epochSeconds(deps.now)
+  const eventIds = await requeueWebhookDeliveries(
+    deps.db,
+    endpointId,
+    'eventId' in selection
+      ? { eventId: selection.eventId }
+      : { since: epochSeconds(selection.since), limit: MAX_REDELIVERIES },
+    now,
+  )
+  if ('eventId' in selection && eventIds.length === 0) {
+    if (await hasWebhookDelivery(deps.db, endpointId, selection.eventId)) {
+      throw conflict(`Event ${selection.eventId} is still being delivered to ${endpointId}.`)
+    }
+    throw notFound(`No event ${selection.eventId} for webhook endpoint ${endpointId}.`)
+  }
+  for (let i = 0; i < eventIds.length; i += 100) {
+    const chunk = eventIds.slice(i, i + 100).map((eventId) => ({
+      body: { eventId, endpointId },
+      contentType: 'json' as const,
+    }))
+    try {
+      await deps.queue.sendBatch(chunk)
+    } catch (cause) {
+      // Pending and due: the sweeper enqueues them (src/queue/webhook-sweeper.ts).
+      log('warn', 'redeliveries left to the sweeper', { endpointId, cause: String(cause) })
+      break
+    }
+  }
+  return { eventIds, more: eventIds.length === MAX_REDELIVERIES }
 }
 
 // --- Delivering events (decisions.md D36) ----------------------------------------------------

@@ -3,12 +3,14 @@
 import {
   listWebhookAttempts,
   listWebhookEndpoints,
+  listWebhookEventDeliveries,
+  type WebhookEventDelivery,
   type WebhookAttempt,
   type WebhookAttemptOutcome,
   type WebhookEndpoint,
 } from '../storage/webhooks.ts'
 import * as z from 'zod'
-import { pageQuery, toPage } from './paging.ts'
+import { pageQuery, TimeRange, toPage } from './paging.ts'
 
 export const ENDPOINT_ID = /^ep_[0-9a-f]{32}$/
 
@@ -17,6 +19,31 @@ export const WebhookEndpointId = z
   .string()
   .regex(ENDPOINT_ID, { error: (issue) => `No webhook endpoint ${String(issue.input)}.` })
   .meta({ description: "The webhook endpoint's id (`ep_…`)." })
+
+const EVENT_ID = /^msg_[0-9a-f]{32}$/
+
+/** An event's id in a path (`webhook-id`): a malformed one is answered as an unknown one. */
+export const WebhookEventId = z
+  .string()
+  .regex(EVENT_ID, { error: (issue) => `No event ${String(issue.input)}.` })
+  .meta({ description: "The event's id, its `webhook-id` (`msg_…`)." })
+
+/** The pages of an endpoint's events, newest first: the cursor is the last one's time and id. */
+export const WebhookEventPageQuery = pageQuery(
+  z
+    .string()
+    .regex(/^\d{1,12}\.msg_[0-9a-f]{32}$/)
+    .transform((key): [number, string] => {
+      const [time, id] = key.split('.')
+      return [Number(time), id!]
+    }),
+).extend({
+  status: z
+    .enum(['pending', 'succeeded', 'dead'], { error: 'status is pending, succeeded or dead' })
+    .optional()
+    .meta({ description: 'Only the events whose delivery to this endpoint is so.' }),
+  since: TimeRange.shape.since.meta({ description: 'Only the events since then.' }),
+})
 
 /** The pages of endpoints, in id order: the cursor is the last id. */
 export const WebhookEndpointPageQuery = pageQuery(z.string().regex(ENDPOINT_ID))
@@ -89,4 +116,33 @@ export async function webhookAttemptPage(
     outcome,
   })
   return toPage(rows, limit, (a) => String(a.id), webhookAttemptView, url)
+}
+
+export function webhookEventView(e: WebhookEventDelivery) {
+  return {
+    event_id: e.eventId,
+    type: e.type,
+    created_at: new Date(e.createdAt * 1000).toISOString(),
+    status: e.status,
+    attempts: e.attempts,
+    next_attempt_at:
+      e.nextAttemptAt === null ? null : new Date(e.nextAttemptAt * 1000).toISOString(),
+  }
+}
+
+/** One endpoint's events, newest first, paged; `status` and `since` narrow them. */
+export async function webhookEventPage(
+  db: D1Database,
+  endpointId: string,
+  query: z.output<typeof WebhookEventPageQuery>,
+  url: URL,
+) {
+  const rows = await listWebhookEventDeliveries(db, endpointId, {
+    after: query.cursor,
+    limit: query.limit + 1,
+    status: query.status,
+    since: query.since === undefined ? undefined : Math.floor(Date.parse(query.since) / 1000),
+  })
+  const key = (e: WebhookEventDelivery) => `${e.createdAt}.${e.eventId}`
+  return toPage(rows, query.limit, key, webhookEventView, url)
 }

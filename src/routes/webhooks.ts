@@ -11,18 +11,23 @@ import {
   MAX_SECRET_OVERLAP_SECONDS,
   MAX_WEBHOOK_ENDPOINTS,
   MAX_WEBHOOK_URL_LENGTH,
+  MAX_REDELIVERIES,
+  redeliverWebhookEvents,
   registerWebhookEndpoint,
   rotateWebhookSecret,
 } from '../domain/webhooks.ts'
 import type { AppEnv } from '../http/app-env.ts'
 import { requireScope } from '../http/auth.ts'
-import { webhookDeps } from '../http/deps.ts'
+import { redeliveryDeps, webhookDeps } from '../http/deps.ts'
 import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import {
   WebhookAttemptPageQuery,
   WebhookEndpointId,
   WebhookEndpointPageQuery,
+  WebhookEventId,
+  WebhookEventPageQuery,
   webhookAttemptPage,
+  webhookEventPage,
   webhookEndpointPage,
   webhookEndpointView as view,
 } from '../http/webhooks.ts'
@@ -39,6 +44,8 @@ import {
   WebhookEndpoint as EndpointView,
   WebhookEndpointPage,
   WebhookEndpointWithSecret,
+  WebhookEventDeliveryPage,
+  WebhookRedelivery,
 } from '../openapi/webhook-responses.ts'
 import {
   deleteWebhookEndpoint,
@@ -260,4 +267,84 @@ webhooks.openapi(attempts, async (c) => {
   const { limit, cursor } = c.req.valid('query')
   const endpoint = await ownEndpoint(c, c.req.valid('param').id)
   return c.json(await webhookAttemptPage(c.env.DB, endpoint.id, limit, cursor, new URL(c.req.url)))
+})
+
+const events = createRoute({
+  method: 'get',
+  path: '/{id}/events',
+  operationId: 'listWebhookEvents',
+  tags,
+  summary: "The endpoint's recent events, newest first, and where each delivery stands",
+  description:
+    'Every event sent or to be sent to this endpoint, kept as long as its message: its ' +
+    '`webhook-id`, type and time, and whether its delivery is `pending`, `succeeded` or ' +
+    '`dead`. `status=dead` lists those to ask for again.',
+  security: SECURITY.bearer,
+  request: { ...idParam, query: WebhookEventPageQuery },
+  responses: { 200: json('A page.', WebhookEventDeliveryPage), ...problems(400, 401, 403, 404) },
+})
+
+webhooks.openapi(events, async (c) => {
+  const endpoint = await ownEndpoint(c, c.req.valid('param').id)
+  c.header('cache-control', 'no-store')
+  return c.json(
+    await webhookEventPage(c.env.DB, endpoint.id, c.req.valid('query'), new URL(c.req.url)),
+  )
+})
+
+const redeliverOne = createRoute({
+  method: 'post',
+  path: '/{id}/events/{eventId}/redeliver',
+  operationId: 'redeliverWebhookEvent',
+  tags,
+  summary: 'Send one event to the endpoint again',
+  description:
+    'The event, succeeded or dead, is sent again with the same `webhook-id` and a new retry ' +
+    'schedule. 409 while it is still pending, or when the endpoint is disabled.',
+  security: SECURITY.bearer,
+  request: { params: z.object({ id: WebhookEndpointId, eventId: WebhookEventId }) },
+  responses: {
+    202: json('Queued: it is sent within seconds.', WebhookRedelivery),
+    ...problems(401, 403, 404, 409),
+  },
+})
+
+webhooks.openapi(redeliverOne, async (c) => {
+  const { id, eventId } = c.req.valid('param')
+  const done = await redeliverWebhookEvents(redeliveryDeps(c), providerOf(c), id, { eventId })
+  return c.json({ redelivered: done.eventIds, more: done.more }, 202)
+})
+
+export const Recovery = z.strictObject({
+  since: z.iso
+    .datetime({
+      offset: true,
+      error: 'since must be an ISO 8601 instant such as 2026-11-22T00:00:00Z',
+    })
+    .meta({ description: 'Send again every event dead for this endpoint since then.' }),
+})
+
+const redeliverSince = createRoute({
+  method: 'post',
+  path: '/{id}/redeliver',
+  operationId: 'redeliverWebhookEvents',
+  tags,
+  summary: 'Send every event dead for the endpoint since a time again',
+  description:
+    `The events dead for this endpoint since \`since\`, oldest first, at most ${MAX_REDELIVERIES} ` +
+    'a request (`more`: ask again), each with its `webhook-id` and a new retry schedule. For ' +
+    'an endpoint back after an outage: re-enable it first if it was disabled.',
+  security: SECURITY.bearer,
+  request: { ...idParam, body: jsonBody(Recovery, { since: '2026-11-22T00:00:00Z' }) },
+  responses: {
+    202: json('Queued: they are sent within seconds.', WebhookRedelivery),
+    ...problems(400, 401, 403, 404, 409, 415),
+  },
+})
+
+webhooks.openapi(redeliverSince, async (c) => {
+  const { id } = c.req.valid('param')
+  const since = new Date(c.req.valid('json').since)
+  const done = await redeliverWebhookEvents(redeliveryDeps(c), providerOf(c), id, { since })
+  return c.json({ redelivered: done.eventIds, more: done.more }, 202)
 })
