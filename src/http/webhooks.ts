@@ -45,6 +45,16 @@ export const WebhookEventPageQuery = pageQuery(
   since: TimeRange.shape.since.meta({ description: 'Only the events since then.' }),
 })
 
+/** A request to send again every event dead for an endpoint since a time. */
+export const WebhookRecovery = z.strictObject({
+  since: z.iso
+    .datetime({
+      offset: true,
+      error: 'since must be an ISO 8601 instant such as 2026-11-22T00:00:00Z',
+    })
+    .meta({ description: 'Send again every event dead for this endpoint since then.' }),
+})
+
 /** The pages of endpoints, in id order: the cursor is the last id. */
 export const WebhookEndpointPageQuery = pageQuery(z.string().regex(ENDPOINT_ID))
 

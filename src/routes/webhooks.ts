@@ -26,6 +26,7 @@ import {
   WebhookEndpointPageQuery,
   WebhookEventId,
   WebhookEventPageQuery,
+  WebhookRecovery,
   webhookAttemptPage,
   webhookEventPage,
   webhookEndpointPage,
@@ -315,15 +316,6 @@ webhooks.openapi(redeliverOne, async (c) => {
   return c.json({ redelivered: done.eventIds, more: done.more }, 202)
 })
 
-export const Recovery = z.strictObject({
-  since: z.iso
-    .datetime({
-      offset: true,
-      error: 'since must be an ISO 8601 instant such as 2026-11-22T00:00:00Z',
-    })
-    .meta({ description: 'Send again every event dead for this endpoint since then.' }),
-})
-
 const redeliverSince = createRoute({
   method: 'post',
   path: '/{id}/redeliver',
@@ -335,7 +327,7 @@ const redeliverSince = createRoute({
     'a request (`more`: ask again), each with its `webhook-id` and a new retry schedule. For ' +
     'an endpoint back after an outage: re-enable it first if it was disabled.',
   security: SECURITY.bearer,
-  request: { ...idParam, body: jsonBody(Recovery, { since: '2026-11-22T00:00:00Z' }) },
+  request: { ...idParam, body: jsonBody(WebhookRecovery, { since: '2026-11-22T00:00:00Z' }) },
   responses: {
     202: json('Queued: they are sent within seconds.', WebhookRedelivery),
     ...problems(400, 401, 403, 404, 409, 415),

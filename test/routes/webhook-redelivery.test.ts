@@ -7,6 +7,8 @@ import { Webhook } from 'standardwebhooks'
 import { describe, expect, it } from 'vitest'
 import { publishWebhookEvents } from '../../src/storage/delivery-lifecycle.ts'
 import { markWebhookDeliveryDead } from '../../src/storage/webhooks.ts'
+import { adminCall, adminToken } from '../helpers/admin.ts'
+import { eventuallyAudited } from '../helpers/audit.ts'
 import { call, expectProblem, postJson } from '../helpers/http.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
@@ -189,5 +191,57 @@ describe('POST /webhooks/{id}/redeliver', () => {
       const answer = await postJson(`/webhooks/${endpoint.id}/redeliver`, body, auth(provider))
       await expectProblem(answer, 400, 'invalid_request')
     }
+  })
+})
+
+describe('the same for an operator, /admin/providers/{id}/webhooks/{endpointId}', () => {
+  it("lists a provider's events and sends one again on its behalf, audited", async () => {
+    const admin = await adminToken()
+    const { provider, endpoint, receiver } = await setUp()
+    const eventId = await deadEvent(provider, endpoint.id, receiver)
+    const base = `/admin/providers/${provider.providerId}/webhooks/${endpoint.id}`
+    const listed = await adminCall(admin, 'GET', `${base}/events?status=dead`)
+    expect(listed.status).toBe(200)
+    expect(((await listed.json()) as EventPage).items.map((e) => e.event_id)).toEqual([eventId])
+    const answer = await adminCall(admin, 'POST', `${base}/events/${eventId}/redeliver`)
+    expect(answer.status).toBe(202)
+    await eventually(
+      async () => receiver.received.some((r) => r.id === eventId && r.status === 200),
+      (done) => done,
+    )
+    const audited = await eventuallyAudited(
+      async () =>
+        (
+          await env.DB.prepare(
+            `SELECT detail FROM audit_events WHERE action = 'webhook.redeliver' AND target = ?1`,
+          )
+            .bind(endpoint.id)
+            .all<{ detail: string }>()
+        ).results,
+      (rows) => rows.length > 0,
+    )
+    expect(JSON.parse(audited[0]!.detail)).toMatchObject({ event_id: eventId })
+  })
+
+  it("answers 404 for another provider's endpoint and 400 for a malformed since", async () => {
+    const admin = await adminToken()
+    const { endpoint } = await setUp()
+    const other = await createWebhookProvider()
+    const foreign = `/admin/providers/${other.providerId}/webhooks/${endpoint.id}`
+    await expectProblem(await adminCall(admin, 'GET', `${foreign}/events`), 404, 'not_found')
+    await expectProblem(
+      await adminCall(admin, 'POST', `${foreign}/redeliver`, { since: '2026-11-22T00:00:00Z' }),
+      404,
+      'not_found',
+    )
+    const own = `/admin/providers/${(await setUp()).provider.providerId}/webhooks/ep_x/events`
+    await expectProblem(await adminCall(admin, 'GET', own), 404, 'not_found')
+    const mine = endpoint.id
+    const path = `/admin/providers/${other.providerId}/webhooks/${mine}/redeliver`
+    await expectProblem(
+      await adminCall(admin, 'POST', path, { since: 'soon' }),
+      400,
+      'invalid_request',
+    )
   })
 })
