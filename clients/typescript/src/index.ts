@@ -65,6 +65,13 @@ export function createPorteroClient(options: PorteroClientOptions): PorteroClien
   }
 
   async function fetchWithToken(request: Request): Promise<Response> {
+    // A send retried (Retry-After, a renewed token) must not send twice: the same key makes the
+    // server answer the first message again (Idempotency-Key, docs/sending.md).
+    if (request.method === 'POST' && new URL(request.url).pathname.endsWith('/Services')) {
+      if (!request.headers.has('idempotency-key')) {
+        request.headers.set('idempotency-key', crypto.randomUUID())
+      }
+    }
     let renewed = false
     let nonceRetried = false
     for (let retries = 0; ;) {

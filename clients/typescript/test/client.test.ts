@@ -111,6 +111,27 @@ describe('Retry-After', () => {
     }
   })
 
+  it('sends a retried POST /Services with one Idempotency-Key, its own unless given', async () => {
+    vi.useFakeTimers()
+    try {
+      const server = fakeServer([
+        () => new Response(null, { status: 503, headers: { 'retry-after': '1' } }),
+      ])
+      const client = createPorteroClient({ baseUrl: BASE, auth, fetch: server.fetch })
+      const pending = client.POST('/Services', { body: {} as never })
+      await vi.advanceTimersByTimeAsync(1100)
+      await pending
+      const keys = server.apiRequests().map((r) => r.headers.get('idempotency-key'))
+      expect(keys).toHaveLength(2)
+      expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/)
+      expect(keys[1]).toBe(keys[0])
+      await client.POST('/Services', { body: {} as never, headers: { 'Idempotency-Key': 'mine' } })
+      expect(server.apiRequests().at(-1)!.headers.get('idempotency-key')).toBe('mine')
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('gives the answer back when the wait is longer than it accepts', async () => {
     const server = fakeServer([
       () => new Response(null, { status: 429, headers: { 'retry-after': '3600' } }),
