@@ -17,6 +17,8 @@ export type ReceivedWebhook = {
   verified: boolean
   /** The parsed JSON body (raw text if it did not parse). */
   body: unknown
+  /** The body exactly as received: what a signature covers. */
+  raw: string
   status: number
 }
 
@@ -64,6 +66,7 @@ export function addWebhookReceivers(app: Hono, receivers: WebhookReceivers): voi
         matched,
         verified: matched.length > 0,
         body,
+        raw: text,
         status,
       })
       return c.json({ received: status < 300 }, status as 200)

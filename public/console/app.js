@@ -920,8 +920,8 @@ function webhooksPage(providerId) {
     h(
       'p',
       {},
-      'Read only: a provider registers, changes and re-enables its own endpoints through ' +
-        '/webhooks. Secrets are never shown.',
+      'A provider registers, changes and re-enables its own endpoints through /webhooks; here ' +
+        'its events can be sent again on its behalf. Secrets are never shown.',
     ),
     pagedTable({
       caption: `Webhook endpoints of provider ${providerId}`,
@@ -946,9 +946,9 @@ function webhooksPage(providerId) {
               'a',
               {
                 href: `#/providers/${enc(providerId)}/webhooks/${enc(e.id)}`,
-                'aria-label': `Attempts and dead events of ${e.url}`,
+                'aria-label': `Events and attempts of ${e.url}`,
               },
-              'Attempts',
+              'Events and attempts',
             ),
         ],
       ],
@@ -983,9 +983,69 @@ function attemptsTable(providerId, endpointId, { caption, empty, outcome }) {
 }
 
 function webhookEndpointPage(providerId, endpointId) {
+  const base = `/admin/providers/${enc(providerId)}/webhooks/${enc(endpointId)}`
+  const events = pagedTable({
+    caption: 'Recent events, newest first',
+    empty: 'No events yet.',
+    path: (cursor) => api(withQuery(`${base}/events`, { limit: PAGE_SIZE, cursor })),
+    columns: [
+      ['Time', (e) => time(e.created_at)],
+      ['Event', (e) => e.type],
+      ['Event id', (e) => e.event_id],
+      ['Delivery', (e) => statusBadge(e.status)],
+      ['Attempts', (e) => String(e.attempts)],
+      [
+        'Actions',
+        // A pending event is on its way already; a succeeded or dead one can be sent again.
+        (e) =>
+          e.status === 'pending'
+            ? '—'
+            : actionButton(
+                'Send again',
+                async () => {
+                  await api(`${base}/events/${enc(e.event_id)}/redeliver`, { method: 'POST' })
+                  announce(`Event ${e.event_id} will be sent again.`)
+                  events.reload()
+                },
+                { 'aria-label': `Send again the event ${e.event_id}` },
+              ),
+      ],
+    ],
+  })
   page(
     `Webhook endpoint ${endpointId}`,
     h('p', {}, link(`#/providers/${enc(providerId)}/webhooks`, '← Webhook endpoints')),
+    h('h2', {}, 'Recent events'),
+    h(
+      'p',
+      {},
+      'Sending an event again gives it a first attempt and a new retry schedule, with the same ' +
+        'webhook-id. The endpoint must be enabled.',
+    ),
+    form({
+      fields: [
+        {
+          name: 'since',
+          label: 'Dead since',
+          type: 'datetime-local',
+          required: true,
+          hint: 'Every event dead for this endpoint since then is sent again (500 at most a time).',
+        },
+      ],
+      submitLabel: 'Send dead events again',
+      submit: async ({ since }) => {
+        const done = await api(`${base}/redeliver`, {
+          method: 'POST',
+          body: { since: instant(since) },
+        })
+        announce(
+          `${done.redelivered.length} dead events will be sent again` +
+            (done.more ? ': more remain, send again.' : '.'),
+        )
+        events.reload()
+      },
+    }),
+    events,
     h('h2', {}, 'Recent attempts'),
     attemptsTable(providerId, endpointId, {
       caption: 'Recent attempts, newest first',

@@ -4,7 +4,8 @@
 // is a random UUID's 32 hex digits.
 import { sendShardName } from './admission.ts'
 
-const MESSAGE_ID = /^p([1-9][0-9]{0,18})(?:s([0-9]{1,2}))?_([0-9a-f]{32})$/
+/** What newMessageId gives, and nothing else. */
+export const MESSAGE_ID = /^p([1-9][0-9]{0,18})(?:s([0-9]|[1-5][0-9]|6[0-3]))?_([0-9a-f]{32})$/
 
 /** A new message id in the shard `index` (null: the first) of a provider. */
 export function newMessageId(providerId: string, index: number | null): string {

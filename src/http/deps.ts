@@ -13,7 +13,7 @@ import type { LoginDeps } from '../domain/login.ts'
 import type { RevocationDeps } from '../domain/revocation.ts'
 import type { Limiters, ThrottleDeps } from '../domain/throttle.ts'
 import type { TokenStateDeps } from '../domain/token-state.ts'
-import type { WebhookDeps } from '../domain/webhooks.ts'
+import type { WebhookDeps, RedeliveryDeps } from '../domain/webhooks.ts'
 import {
   boundAuditEvent,
   type AuditEvent,
@@ -138,6 +138,11 @@ export function sendShardOf(
   index: number | null,
 ): SendShardApi {
   return c.env.SEND_SHARDS.getByName(sendShardName(providerId, index))
+}
+
+/** What sending webhook events again needs (domain/webhooks.ts redeliverWebhookEvents). */
+export function redeliveryDeps(c: Context<AppEnv>): RedeliveryDeps {
+  return { db: c.env.DB, queue: c.env.WEBHOOK_QUEUE, now: new Date() }
 }
 
 export async function webhookDeps(c: Context<AppEnv>): Promise<WebhookDeps> {

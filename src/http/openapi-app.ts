@@ -7,7 +7,7 @@ import { Hono, type MiddlewareHandler } from 'hono'
 import { mergePath } from 'hono/utils/url'
 import type * as z from 'zod'
 import type { AppEnv } from './app-env.ts'
-import { requireForm, requireJson, validate, validateForm } from './validate.ts'
+import { requireForm, requireJson, validate, validateForm, validateParams } from './validate.ts'
 
 /** Body schemas that only document the body: their handler reads and checks it itself. */
 const readByHandler = new WeakSet<z.ZodType>()
@@ -68,8 +68,8 @@ export type DeclaredOperation = Omit<RouteConfig, 'middleware' | 'hide'>
  * A Hono app with @hono/zod-openapi's `openapi(route, handler)`, whose routes check requests as
  * Portero always has: the query with the shared hook (throwInvalid: 400 `invalid_request` with
  * field `errors`), bodies with bodyChecks (requireJson's 415 and media types, validateForm's one
- * pass of URLSearchParams). Path parameters and headers are documented only: a handler refuses a
- * malformed id with the 404 of an unknown one. `operations` lists what each route declares, a
+ * pass of URLSearchParams), path parameters with validateParams (a parameter that does not fit
+ * its schema answers the 404 of an unknown resource). Headers are documented only. `operations` lists what each route declares, a
  * sub-app's under the path it is mounted at; OpenAPIHono itself, with its generators, is used only
  * where the document is built.
  */
@@ -80,12 +80,16 @@ export class OpenApiApp extends Hono<AppEnv> {
     const { middleware, hide, ...operation } = route
     if (!hide) this.operations.push(operation)
     const query = operation.request?.query
+    const params = operation.request?.params
     this.on(
       [route.method],
       [route.path.replaceAll(/\/{(.+?)}/g, '/:$1')],
       ...[middleware ?? []].flat(),
       ...(query ? [validate('query', query)] : []),
       ...bodyChecks(operation.request?.body),
+      // After the body's checks, as the handlers' own 404 came before: a request with both a
+      // malformed body and a malformed id answers for its body.
+      ...(params ? [validateParams(params)] : []),
       handler,
     )
     return this

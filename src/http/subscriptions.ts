@@ -1,19 +1,26 @@
 // One provider's subscriptions as the API answers them: the admin's listing of a provider's and the
 // provider's own (GET /subscriptions) are the same pages.
+import * as z from 'zod'
 import { listSubscriptions, type Subscription } from '../storage/subscriptions.ts'
-import { badCursor, toPage } from './paging.ts'
+import { pageQuery, toPage } from './paging.ts'
+
+/** Pages of a provider's subscriptions: the cursor is the last service id. */
+export const SubscriptionPageQuery = pageQuery(
+  z
+    .string()
+    .regex(/^\d{1,10}$/)
+    .transform(Number),
+)
 
 /** One provider's subscriptions, paged: shared by the admin and the provider's own listing. */
 export async function subscriptionPage(
   db: D1Database,
   providerId: string,
   limit: number,
-  cursor: string | undefined,
+  cursor: number | undefined,
   url: URL,
 ) {
-  if (cursor !== undefined && !/^\d{1,10}$/.test(cursor)) throw badCursor()
-  const after = cursor ? Number(cursor) : undefined
-  const rows = await listSubscriptions(db, providerId, { after, limit: limit + 1 })
+  const rows = await listSubscriptions(db, providerId, { after: cursor, limit: limit + 1 })
   return toPage(rows, limit, (s) => String(s.serviceId), subscriptionView, url)
 }
 

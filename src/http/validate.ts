@@ -4,7 +4,7 @@ import { zValidator } from '@hono/zod-validator'
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
 import type { AppEnv } from './app-env.ts'
 import type * as z from 'zod'
-import { AppError, invalidFields, toFieldErrors, type Issues } from '../errors.ts'
+import { AppError, invalidFields, notFound, toFieldErrors, type Issues } from '../errors.ts'
 
 /** Parses `value` with `schema` or throws AppError 400 `invalid_request` with field errors. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
@@ -19,6 +19,19 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.out
  */
 export function throwInvalid(result: { success: true } | { success: false; error: Issues }): void {
   if (!result.success) throw invalidFields(toFieldErrors(result.error))
+}
+
+/**
+ * The one hook of path parameters: a path whose parameter does not fit its declared schema names
+ * no resource, so it answers the 404 of an unknown one, with the schema's message as detail.
+ */
+export function throwNotFound(result: { success: true } | { success: false; error: Issues }): void {
+  if (!result.success) throw notFound(result.error.issues[0]?.message ?? 'No such resource.')
+}
+
+/** Checks the path's parameters with `schema` (throwNotFound), for `c.req.valid('param')`. */
+export function validateParams<S extends z.ZodType>(schema: S) {
+  return zValidator('param', schema, throwNotFound)
 }
 
 /** zValidator with the hook that turns a zod failure into the one error shape. */

@@ -3,13 +3,68 @@
 import {
   listWebhookAttempts,
   listWebhookEndpoints,
+  listWebhookEventDeliveries,
+  type WebhookEventDelivery,
   type WebhookAttempt,
   type WebhookAttemptOutcome,
   type WebhookEndpoint,
 } from '../storage/webhooks.ts'
-import { badCursor, toPage } from './paging.ts'
+import * as z from 'zod'
+import { pageQuery, TimeRange, toPage } from './paging.ts'
 
 export const ENDPOINT_ID = /^ep_[0-9a-f]{32}$/
+
+/** A webhook endpoint's id in a path: a malformed one is answered as an unknown one. */
+export const WebhookEndpointId = z
+  .string()
+  .regex(ENDPOINT_ID, { error: (issue) => `No webhook endpoint ${String(issue.input)}.` })
+  .meta({ description: "The webhook endpoint's id (`ep_…`)." })
+
+const EVENT_ID = /^msg_[0-9a-f]{32}$/
+
+/** An event's id in a path (`webhook-id`): a malformed one is answered as an unknown one. */
+export const WebhookEventId = z
+  .string()
+  .regex(EVENT_ID, { error: (issue) => `No event ${String(issue.input)}.` })
+  .meta({ description: "The event's id, its `webhook-id` (`msg_…`)." })
+
+/** The pages of an endpoint's events, newest first: the cursor is the last one's time and id. */
+export const WebhookEventPageQuery = pageQuery(
+  z
+    .string()
+    .regex(/^\d{1,12}\.msg_[0-9a-f]{32}$/)
+    .transform((key): [number, string] => {
+      const [time, id] = key.split('.')
+      return [Number(time), id!]
+    }),
+).extend({
+  status: z
+    .enum(['pending', 'succeeded', 'dead'], { error: 'status is pending, succeeded or dead' })
+    .optional()
+    .meta({ description: 'Only the events whose delivery to this endpoint is so.' }),
+  since: TimeRange.shape.since.meta({ description: 'Only the events since then.' }),
+})
+
+/** A request to send again every event dead for an endpoint since a time. */
+export const WebhookRecovery = z.strictObject({
+  since: z.iso
+    .datetime({
+      offset: true,
+      error: 'since must be an ISO 8601 instant such as 2026-11-22T00:00:00Z',
+    })
+    .meta({ description: 'Send again every event dead for this endpoint since then.' }),
+})
+
+/** The pages of endpoints, in id order: the cursor is the last id. */
+export const WebhookEndpointPageQuery = pageQuery(z.string().regex(ENDPOINT_ID))
+
+/** The pages of attempts, newest first: the cursor is the last attempt's row id. */
+export const WebhookAttemptPageQuery = pageQuery(
+  z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/)
+    .transform(Number),
+)
 
 export function webhookEndpointView(e: WebhookEndpoint) {
   return {
@@ -52,7 +107,6 @@ export async function webhookEndpointPage(
   cursor: string | undefined,
   url: URL,
 ) {
-  if (cursor !== undefined && !ENDPOINT_ID.test(cursor)) throw badCursor()
   const rows = await listWebhookEndpoints(db, providerId, { after: cursor, limit: limit + 1 })
   return toPage(rows, limit, (e) => e.id, webhookEndpointView, url)
 }
@@ -62,15 +116,43 @@ export async function webhookAttemptPage(
   db: D1Database,
   endpointId: string,
   limit: number,
-  cursor: string | undefined,
+  cursor: number | undefined,
   url: URL,
   outcome?: WebhookAttemptOutcome,
 ) {
-  if (cursor !== undefined && !/^[1-9]\d{0,15}$/.test(cursor)) throw badCursor()
   const rows = await listWebhookAttempts(db, endpointId, {
-    before: cursor === undefined ? undefined : Number(cursor),
+    before: cursor,
     limit: limit + 1,
     outcome,
   })
   return toPage(rows, limit, (a) => String(a.id), webhookAttemptView, url)
+}
+
+export function webhookEventView(e: WebhookEventDelivery) {
+  return {
+    event_id: e.eventId,
+    type: e.type,
+    created_at: new Date(e.createdAt * 1000).toISOString(),
+    status: e.status,
+    attempts: e.attempts,
+    next_attempt_at:
+      e.nextAttemptAt === null ? null : new Date(e.nextAttemptAt * 1000).toISOString(),
+  }
+}
+
+/** One endpoint's events, newest first, paged; `status` and `since` narrow them. */
+export async function webhookEventPage(
+  db: D1Database,
+  endpointId: string,
+  query: z.output<typeof WebhookEventPageQuery>,
+  url: URL,
+) {
+  const rows = await listWebhookEventDeliveries(db, endpointId, {
+    after: query.cursor,
+    limit: query.limit + 1,
+    status: query.status,
+    since: query.since === undefined ? undefined : Math.floor(Date.parse(query.since) / 1000),
+  })
+  const key = (e: WebhookEventDelivery) => `${e.createdAt}.${e.eventId}`
+  return toPage(rows, query.limit, key, webhookEventView, url)
 }

@@ -7,10 +7,17 @@ import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi'
 import { ERRORS } from '../errors.ts'
 import { SECURITY_SCHEMES } from './operations.ts'
 import { TRANSFORMS, type Document } from './transforms.ts'
+import { WEBHOOKS } from './webhook-events.ts'
+
+/**
+ * The API's version, semantic versioning (semver.org): what a client can notice is recorded in
+ * CHANGELOG.md under it, and docs/versioning.md says what each part of it promises.
+ */
+export const API_VERSION = '2.0.0'
 
 const INFO = {
   title: 'Portero',
-  version: '1.0.0',
+  version: API_VERSION,
   description:
     'Edge token service and notification gateway. Errors are RFC 9457 problem details with a ' +
     'stable `code`: ' +
@@ -59,6 +66,7 @@ export type DescribedApp = { readonly operations: readonly RouteConfig[] }
 export function generateOpenApiDocument(app: DescribedApp, config: DocumentConfig) {
   const generator = new OpenAPIHono()
   for (const operation of app.operations) generator.openAPIRegistry.registerPath(operation)
+  for (const webhook of WEBHOOKS) generator.openAPIRegistry.registerWebhook(webhook)
   return generator.getOpenAPI31Document(config)
 }
 

@@ -59,6 +59,15 @@ export const SECURITY_SCHEMES = {
       "signed with one of the client's registered keys, in the form body (not the query). " +
       'docs/tokens.md "private_key_jwt" lists what it must contain.',
   },
+  webhookSignature: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'webhook-signature',
+    description:
+      "Portero's signature on the webhooks it sends (Standard Webhooks): the receiver checks " +
+      "`webhook-signature` against its endpoint's `whsec_` secret, `webhook-id`, " +
+      '`webhook-timestamp` and the raw body (docs/webhooks.md).',
+  },
   smsSignature: {
     type: 'apiKey',
     in: 'header',
@@ -85,6 +94,8 @@ export const SECURITY = {
   introspection: anyOf('bearer', 'dpop', 'basic', 'clientSecretPost', 'privateKeyJwt'),
   /** The SMS API's webhooks. */
   smsSignature: anyOf('smsSignature'),
+  /** Portero's webhooks to providers. */
+  webhookSignature: anyOf('webhookSignature'),
 }
 
 const PROBLEMS = {
@@ -156,12 +167,12 @@ const PATH_PARAMETERS = {
   serviceId: 'The service id.',
   file: "The picture's file name: `{id}.{ext}`.",
   kid: "The key's `kid` (URL-encoded).",
-  endpointId: "The webhook endpoint's id (`ep_…`).",
 }
 
 /**
- * The path's parameters, for the document: each handler reads and checks its own, answering a
- * malformed id with the 404 of an unknown one.
+ * The path's parameters, as strings: a route whose ids have a form declares its own schema
+ * instead, which validateParams (src/http/validate.ts) checks, answering a malformed id with the
+ * 404 of an unknown one.
  */
 export function pathParameters<K extends keyof typeof PATH_PARAMETERS>(...names: K[]) {
   const shape = Object.fromEntries(

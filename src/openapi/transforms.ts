@@ -25,15 +25,17 @@ function operations(document: Document): [path: string, method: string, Operatio
 }
 
 /**
- * operationId: the method and the path, camel-cased (`postAdminClientsIdSecret`). A route module
- * does not know the prefix it is mounted under, and Swagger UI names its elements after these ids.
+ * operationId: a readable method name (`issueToken`, `sendService`, `listProviders`), stable
+ * across versions (docs/versioning.md): generated clients and Swagger UI name their methods and
+ * elements after it. An operation without one, or two operations with one, fail the build.
  */
 export function operationIds(document: Document): void {
+  const seen = new Set<string>()
   for (const [path, method, operation] of operations(document)) {
-    const words = path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) =>
-      (c ?? '').toUpperCase(),
-    )
-    operation.operationId ??= `${method}${words}`
+    const id = operation.operationId
+    if (!id) throw new Error(`${method.toUpperCase()} ${path} declares no operationId.`)
+    if (seen.has(id)) throw new Error(`operationId ${id} is declared twice.`)
+    seen.add(id)
   }
 }
 

@@ -55,3 +55,29 @@ export const WebhookAttempt = z
 
 export const WebhookEndpointPage = page(WebhookEndpoint, 'WebhookEndpointPage')
 export const WebhookAttemptPage = page(WebhookAttempt, 'WebhookAttemptPage')
+
+export const WebhookEventDelivery = z
+  .object({
+    event_id: z.string().meta({ description: 'Its `webhook-id`.' }),
+    type: z.string(),
+    created_at: z.string().meta({ description: 'When the status change it reports happened.' }),
+    status: z.enum(['pending', 'succeeded', 'dead']).meta({
+      description:
+        '`pending`: being sent or retried; `succeeded`: the endpoint answered 2xx; `dead`: ' +
+        'every attempt failed, or the endpoint was disabled.',
+    }),
+    attempts: z.int(),
+    next_attempt_at: z.string().nullable(),
+  })
+  .meta({ id: 'WebhookEventDelivery' })
+
+export const WebhookEventDeliveryPage = page(WebhookEventDelivery, 'WebhookEventDeliveryPage')
+
+export const WebhookRedelivery = z
+  .object({
+    redelivered: z.array(z.string()).meta({ description: 'The events to be sent again.' }),
+    more: z.boolean().meta({
+      description: 'The limit of one request was reached: ask again for the rest.',
+    }),
+  })
+  .meta({ id: 'WebhookRedelivery' })

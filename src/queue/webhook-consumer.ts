@@ -24,14 +24,10 @@ import { backoff } from './backoff.ts'
 import { WebhookDeliveryJob, WebhookFanOutJob, WebhookJob } from './webhook-job.ts'
 
 /**
- * Attempts per event and endpoint, the first included. With backoff() (10 s doubling to 15 min,
- * or the endpoint's Retry-After) they span about an hour and a half; then the event is dead for
- * that endpoint. wrangler.toml's max_retries for the queue is above this: its dead-letter queue
- * only sees messages whose consumer itself kept failing.
+ * Longer than a request may take (decisions.md D40: 15 s) with its reads and writes: a consumer
+ * that died lets the delivery go after this.
  */
-export const WEBHOOK_MAX_ATTEMPTS = 12
-/** Longer than a request may take (decisions.md D36: 5 s): a consumer that died lets it go. */
-export const WEBHOOK_LEASE_SECONDS = 30
+export const WEBHOOK_LEASE_SECONDS = 60
 
 /**
  * The delivery rules this consumer carries out: src/domain/webhooks.ts's WEBHOOK_DELIVERY_RULES,
@@ -40,6 +36,11 @@ export const WEBHOOK_LEASE_SECONDS = 30
 export type WebhookDeliveryRules = {
   /** How long an endpoint has to answer. */
   timeoutMs: number
+  /**
+   * Seconds until the attempt after failed attempt number `attempt`, never sooner than
+   * `retryAfterSeconds`; null when that was the last: the event is dead for the endpoint.
+   */
+  nextAttemptDelay(attempt: number, retryAfterSeconds?: number): number | null
   disableRule: DisableRule
   /** For each delivery of a batch, in order: send it now, or put it back for a while. */
   admit(
@@ -53,6 +54,8 @@ export type WebhookDeliveryRules = {
   judge(answer: { ok: boolean; status: number | null; durationMs: number }): {
     countsAsFailure: boolean
     slowNote: string | null
+    /** Disable the endpoint at once, for this reason (410 Gone). */
+    disableNow: string | null
   }
 }
 
@@ -236,10 +239,10 @@ async function deliver(
     started,
     deps.fetch,
   )
-  const { countsAsFailure, slowNote } = deps.rules.judge(result)
+  const { countsAsFailure, slowNote, disableNow } = deps.rules.judge(result)
   const attemptedAt = started
   if (result.ok) {
-    await record(deps, event, endpoint, countsAsFailure, {
+    await record(deps, event, endpoint, countsAsFailure, null, {
       attempt,
       attemptedAt,
       httpStatus: result.status,
@@ -250,18 +253,23 @@ async function deliver(
     })
     return null
   }
-  const dead = attempt >= WEBHOOK_MAX_ATTEMPTS
-  const delay = backoff(attempt, result.retryAfterSeconds)
-  await record(deps, event, endpoint, countsAsFailure, {
+  const delay = disableNow ? null : deps.rules.nextAttemptDelay(attempt, result.retryAfterSeconds)
+  const dead = delay === null
+  const error = disableNow
+    ? `${result.error}: the endpoint is disabled`
+    : dead
+      ? `${result.error}; gave up after ${attempt} attempts`
+      : result.error
+  await record(deps, event, endpoint, countsAsFailure, disableNow, {
     attempt,
     attemptedAt,
     httpStatus: result.status,
-    error: dead ? `${result.error}; gave up after ${attempt} attempts` : result.error,
+    error,
     durationMs: result.durationMs,
     outcome: dead ? 'dead' : 'retrying',
     nextAttemptAt: dead ? null : epochSeconds(started) + delay,
   })
-  return dead ? null : delay
+  return delay
 }
 
 /** The secrets that sign: the current one, and the previous one during a rotation's overlap. */
@@ -274,14 +282,21 @@ async function secretsOf(endpoint: WebhookEndpoint, deps: WebhookConsumerDeps): 
   return Promise.all(sealed.map((s) => decryptWebhookSecret(deps.secretKey, s, endpoint.id)))
 }
 
+/**
+ * Records the attempt; disables the endpoint when the rule says so, or at once for `disableNow`'s
+ * reason, and audits that.
+ */
 async function record(
   deps: WebhookConsumerDeps,
   event: WebhookEvent,
   endpoint: WebhookEndpoint,
   countsAsFailure: boolean,
+  disableNow: string | null,
   attempt: Omit<Parameters<typeof recordWebhookAttempt>[1], 'eventId' | 'endpointId'>,
 ): Promise<void> {
-  const rule = deps.rules.disableRule
+  const rule = disableNow
+    ? { minFailures: 0, minSeconds: 0, reason: disableNow }
+    : deps.rules.disableRule
   const disabled = await recordWebhookAttempt(
     deps.db,
     { ...attempt, eventId: event.id, endpointId: endpoint.id },

@@ -22,6 +22,7 @@ export const auth = new OpenApiApp()
 const login = createRoute({
   method: 'post',
   path: '/login',
+  operationId: 'logIn',
   tags: ['Tokens'],
   summary: 'Log in with client credentials (Bridge or Yativo dialect)',
   description:
@@ -96,6 +97,7 @@ auth.openapi(login, async (c) => {
 const me = createRoute({
   method: 'post',
   path: '/me',
+  operationId: 'checkToken',
   tags: ['Tokens'],
   summary: 'Is this token valid? (document 003)',
   description:

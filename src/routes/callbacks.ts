@@ -42,6 +42,7 @@ const ReceiptAnswer = z
 const smsStatus = createRoute({
   method: 'post',
   path: '/sms/status',
+  operationId: 'receiveSmsStatus',
   tags: ['Callbacks'],
   summary: "The SMS API's delivery receipts (status callbacks)",
   description:
@@ -117,6 +118,7 @@ const EMPTY_TWIML = '<Response/>'
 const smsInbound = createRoute({
   method: 'post',
   path: '/sms/inbound',
+  operationId: 'receiveSmsInbound',
   tags: ['Callbacks'],
   summary: "The SMS API's inbound-message webhook (STOP / START)",
   description:

@@ -12,6 +12,7 @@ export const OPENAPI_PATH = '/openapi.json'
 const description = createRoute({
   method: 'get',
   path: OPENAPI_PATH,
+  operationId: 'getOpenApiDocument',
   tags: ['Service'],
   summary: 'This description',
   security: SECURITY.none,
@@ -21,6 +22,7 @@ const description = createRoute({
 const reference = createRoute({
   method: 'get',
   path: '/docs',
+  operationId: 'getApiReference',
   tags: ['Service'],
   summary: 'Interactive API reference',
   description: 'Swagger UI on `/openapi.json`; its scripts and styles come from this origin only.',

@@ -11,6 +11,7 @@ export const health = new OpenApiApp()
 const liveness = createRoute({
   method: 'get',
   path: '/',
+  operationId: 'getHealth',
   tags: ['Service'],
   summary: 'Liveness and configuration',
   description:

@@ -20,11 +20,16 @@ const SUMMARIES = {
   '/mcg/v1/tokeninfo': 'Token introspection (document 001)',
   '/oauth/introspect': 'Token introspection (RFC 7662)',
 }
+const OPERATION_IDS = {
+  '/mcg/v1/tokeninfo': 'getTokenInfo',
+  '/oauth/introspect': 'introspectToken',
+}
 
 for (const path of ['/mcg/v1/tokeninfo', '/oauth/introspect'] as const) {
   const route = createRoute({
     method: 'post',
     path,
+    operationId: OPERATION_IDS[path],
     tags: ['Tokens'],
     summary: SUMMARIES[path],
     description:

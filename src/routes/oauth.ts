@@ -52,6 +52,7 @@ export const TokenRequest = z.object({
 const token = createRoute({
   method: 'post',
   path: '/token',
+  operationId: 'issueToken',
   tags: ['Tokens'],
   summary: 'OAuth 2.0 client credentials grant (RFC 6749 §4.4) and JWT bearer grant (RFC 7523)',
   description:

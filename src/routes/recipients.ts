@@ -6,14 +6,19 @@ import { AppError, conflict } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
 import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
-import { PageQuery } from '../http/paging.ts'
-import { recipientPage, recipientView } from '../http/recipients.ts'
+import {
+  noRecipient,
+  RecipientPageQuery,
+  recipientPage,
+  recipientView,
+  UserId,
+  UserIdPath,
+} from '../http/recipients.ts'
 import {
   newResource,
   json,
   jsonBody,
   NO_CONTENT,
-  pathParameters,
   problems,
   SECURITY,
 } from '../openapi/operations.ts'
@@ -30,15 +35,6 @@ import { E164 } from '../utils/e164.ts'
 export const recipients = new OpenApiApp()
 
 export const MAX_FCM_TOKENS = 10
-
-const UserId = z
-  .string({ error: 'user_id is required' })
-  .min(1, 'user_id must not be empty')
-  .max(128, 'user_id must be at most 128 characters')
-  .regex(/^[^\s/?#]+$/, 'user_id must not contain spaces, /, ? or #')
-  // RFC 3986 §5.2.4: URL parsers remove "." and ".." segments (WHATWG URL even decodes %2E), so
-  // /recipients/.. can never reach such a recipient.
-  .refine((id) => id !== '.' && id !== '..', 'user_id must not be . or ..')
 
 const Phone = z
   .string({ error: 'phone must be a string or null' })
@@ -88,7 +84,7 @@ function providerOf(c: Context<AppEnv>): string {
 }
 
 function notFound(userId: string): AppError {
-  return new AppError('not_found', `No recipient "${userId}" in this provider's directory.`)
+  return new AppError('not_found', noRecipient(userId))
 }
 
 const location = (userId: string) => `/recipients/${encodeURIComponent(userId)}`
@@ -96,11 +92,12 @@ const location = (userId: string) => `/recipients/${encodeURIComponent(userId)}`
 recipients.use('*', requireScope(SCOPES.recipients))
 
 const tags = ['Recipients']
-const userIdParam = { params: pathParameters('userId') }
+const userIdParam = { params: z.object({ userId: UserIdPath }) }
 
 const add = createRoute({
   method: 'post',
   path: '/',
+  operationId: 'createRecipient',
   tags,
   summary: 'Add a recipient',
   security: SECURITY.bearer,
@@ -130,10 +127,11 @@ recipients.openapi(add, async (c) => {
 const list = createRoute({
   method: 'get',
   path: '/',
+  operationId: 'listRecipients',
   tags,
   summary: 'List recipients',
   security: SECURITY.bearer,
-  request: { query: PageQuery },
+  request: { query: RecipientPageQuery },
   responses: { 200: json('A page.', RecipientPage), ...problems(400, 401, 403) },
 })
 
@@ -145,6 +143,7 @@ recipients.openapi(list, async (c) => {
 const read = createRoute({
   method: 'get',
   path: '/{userId}',
+  operationId: 'getRecipient',
   tags,
   summary: 'Read a recipient',
   security: SECURITY.bearer,
@@ -153,7 +152,7 @@ const read = createRoute({
 })
 
 recipients.openapi(read, async (c) => {
-  const userId = c.req.param('userId')
+  const { userId } = c.req.valid('param')
   const recipient = await findRecipient(c.env.DB, providerOf(c), userId)
   if (!recipient) throw notFound(userId)
   return c.json(recipientView(recipient))
@@ -163,6 +162,7 @@ recipients.openapi(read, async (c) => {
 const replace = createRoute({
   method: 'put',
   path: '/{userId}',
+  operationId: 'replaceRecipient',
   tags,
   summary: 'Replace a recipient',
   security: SECURITY.bearer,
@@ -171,7 +171,7 @@ const replace = createRoute({
 })
 
 recipients.openapi(replace, async (c) => {
-  const userId = c.req.param('userId')
+  const { userId } = c.req.valid('param')
   if (!(await updateRecipient(c.env.DB, providerOf(c), userId, toFields(c.req.valid('json')))))
     throw notFound(userId)
   return c.body(null, 204)
@@ -180,6 +180,7 @@ recipients.openapi(replace, async (c) => {
 const change = createRoute({
   method: 'patch',
   path: '/{userId}',
+  operationId: 'updateRecipient',
   tags,
   summary: 'Change a recipient',
   security: SECURITY.bearer,
@@ -188,7 +189,7 @@ const change = createRoute({
 })
 
 recipients.openapi(change, async (c) => {
-  const userId = c.req.param('userId')
+  const { userId } = c.req.valid('param')
   const current = await findRecipient(c.env.DB, providerOf(c), userId)
   if (!current) throw notFound(userId)
   const patch = c.req.valid('json')
@@ -208,6 +209,7 @@ recipients.openapi(change, async (c) => {
 const remove = createRoute({
   method: 'delete',
   path: '/{userId}',
+  operationId: 'deleteRecipient',
   tags,
   summary: 'Delete a recipient',
   security: SECURITY.bearer,
@@ -216,7 +218,7 @@ const remove = createRoute({
 })
 
 recipients.openapi(remove, async (c) => {
-  const userId = c.req.param('userId')
+  const { userId } = c.req.valid('param')
   if (!(await deleteRecipient(c.env.DB, providerOf(c), userId))) throw notFound(userId)
   return c.body(null, 204)
 })

@@ -12,6 +12,7 @@ export const revocation = new OpenApiApp()
 const revoke = createRoute({
   method: 'post',
   path: '/oauth/revoke',
+  operationId: 'revokeToken',
   tags: ['Tokens'],
   summary: 'Revoke a token (RFC 7009)',
   description:

@@ -1,4 +1,5 @@
 // POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
+import * as z from 'zod'
 import { fieldError } from '../errors.ts'
 import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH, readMessage } from '../domain/dispatch.ts'
 import { parseServicesRequest, ServicesRequestSchema } from '../domain/dispatch-request.ts'
@@ -7,6 +8,7 @@ import { requireScope } from '../http/auth.ts'
 import { dispatchDeps, shardDatabaseOf } from '../http/deps.ts'
 import { messageView } from '../http/messages.ts'
 import { createRoute, documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
+import { MessageIdPath } from '../http/path-params.ts'
 import { limitBodyTo } from '../http/security.ts'
 import { EXAMPLES } from '../openapi/examples.ts'
 import {
@@ -33,6 +35,7 @@ export const DISPATCH_BODY_BYTES = 1536 * 1024
 const dispatch = createRoute({
   method: 'post',
   path: '/',
+  operationId: 'sendService',
   tags: ['Dispatch'],
   summary: 'Send a notification or advertisement (document 001)',
   description:
@@ -97,6 +100,7 @@ services.openapi(dispatch, async (c) => {
 const status = createRoute({
   method: 'get',
   path: '/messages/{id}',
+  operationId: 'getMessage',
   tags: ['Dispatch'],
   summary: 'Delivery status of a message',
   description:
@@ -107,7 +111,7 @@ const status = createRoute({
     "state. The message's `status` sums its deliveries up (see the `Message` schema).",
   security: SECURITY.bearer,
   middleware: [requireScope(SCOPES.send)],
-  request: { params: pathParameters('id') },
+  request: { params: z.object({ id: MessageIdPath }) },
   responses: {
     200: json('The message and its deliveries.', MessageView),
     ...problems(401, 403, 404),
@@ -118,7 +122,7 @@ services.openapi(status, async (c) => {
   const { message, deliveries, events } = await readMessage(
     (name) => shardDatabaseOf(c.env, name),
     c.get('auth'),
-    c.req.param('id'),
+    c.req.valid('param').id,
   )
   c.header('cache-control', 'no-store')
   return c.json(messageView(message, deliveries, events))

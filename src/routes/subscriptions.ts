@@ -3,8 +3,7 @@ import { AppError } from '../errors.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
 import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
-import { PageQuery } from '../http/paging.ts'
-import { subscriptionPage } from '../http/subscriptions.ts'
+import { SubscriptionPageQuery, subscriptionPage } from '../http/subscriptions.ts'
 import { json, problems, SECURITY } from '../openapi/operations.ts'
 import { SubscriptionPage } from '../openapi/responses.ts'
 
@@ -13,11 +12,12 @@ export const subscriptions = new OpenApiApp()
 const list = createRoute({
   method: 'get',
   path: '/',
+  operationId: 'listSubscriptions',
   tags: ['Dispatch'],
   summary: "The provider's subscriptions and service tokens",
   security: SECURITY.bearer,
   middleware: [requireScope(SCOPES.send)],
-  request: { query: PageQuery },
+  request: { query: SubscriptionPageQuery },
   responses: {
     200: json('A page.', SubscriptionPage),
     ...problems(400, 401, 403),

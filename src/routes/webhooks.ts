@@ -11,17 +11,24 @@ import {
   MAX_SECRET_OVERLAP_SECONDS,
   MAX_WEBHOOK_ENDPOINTS,
   MAX_WEBHOOK_URL_LENGTH,
+  MAX_REDELIVERIES,
+  redeliverWebhookEvents,
   registerWebhookEndpoint,
   rotateWebhookSecret,
 } from '../domain/webhooks.ts'
 import type { AppEnv } from '../http/app-env.ts'
 import { requireScope } from '../http/auth.ts'
-import { webhookDeps } from '../http/deps.ts'
+import { redeliveryDeps, webhookDeps } from '../http/deps.ts'
 import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
-import { PageQuery } from '../http/paging.ts'
 import {
-  ENDPOINT_ID,
+  WebhookAttemptPageQuery,
+  WebhookEndpointId,
+  WebhookEndpointPageQuery,
+  WebhookEventId,
+  WebhookEventPageQuery,
+  WebhookRecovery,
   webhookAttemptPage,
+  webhookEventPage,
   webhookEndpointPage,
   webhookEndpointView as view,
 } from '../http/webhooks.ts'
@@ -30,7 +37,6 @@ import {
   jsonBody,
   newResource,
   NO_CONTENT,
-  pathParameters,
   problems,
   SECURITY,
 } from '../openapi/operations.ts'
@@ -39,6 +45,8 @@ import {
   WebhookEndpoint as EndpointView,
   WebhookEndpointPage,
   WebhookEndpointWithSecret,
+  WebhookEventDeliveryPage,
+  WebhookRedelivery,
 } from '../openapi/webhook-responses.ts'
 import {
   deleteWebhookEndpoint,
@@ -87,15 +95,7 @@ function providerOf(c: Context<AppEnv>): string {
   return providerId
 }
 
-/** The path's endpoint id; a malformed one is answered as an unknown one. */
-function endpointId(c: Context<AppEnv>): string {
-  const id = c.req.param('id') ?? ''
-  if (!ENDPOINT_ID.test(id)) throw notFound(`No webhook endpoint ${id}.`)
-  return id
-}
-
-async function ownEndpoint(c: Context<AppEnv>): Promise<WebhookEndpoint> {
-  const id = endpointId(c)
+async function ownEndpoint(c: Context<AppEnv>, id: string): Promise<WebhookEndpoint> {
   const endpoint = await findWebhookEndpoint(c.env.DB, providerOf(c), id)
   if (!endpoint) throw notFound(`No webhook endpoint ${id}.`)
   return endpoint
@@ -104,12 +104,13 @@ async function ownEndpoint(c: Context<AppEnv>): Promise<WebhookEndpoint> {
 webhooks.use('*', requireScope(SCOPES.send))
 
 const tags = ['Webhooks']
-const idParam = { params: pathParameters('id') }
+const idParam = { params: z.object({ id: WebhookEndpointId }) }
 const location = (id: string) => `/webhooks/${id}`
 
 const create = createRoute({
   method: 'post',
   path: '/',
+  operationId: 'createWebhookEndpoint',
   tags,
   summary: 'Register a webhook endpoint',
   description:
@@ -147,10 +148,11 @@ webhooks.openapi(create, async (c) => {
 const list = createRoute({
   method: 'get',
   path: '/',
+  operationId: 'listWebhookEndpoints',
   tags,
   summary: "The provider's webhook endpoints",
   security: SECURITY.bearer,
-  request: { query: PageQuery },
+  request: { query: WebhookEndpointPageQuery },
   responses: { 200: json('A page.', WebhookEndpointPage), ...problems(400, 401, 403) },
 })
 
@@ -164,6 +166,7 @@ webhooks.openapi(list, async (c) => {
 const read = createRoute({
   method: 'get',
   path: '/{id}',
+  operationId: 'getWebhookEndpoint',
   tags,
   summary: 'Read a webhook endpoint',
   security: SECURITY.bearer,
@@ -174,11 +177,12 @@ const read = createRoute({
   },
 })
 
-webhooks.openapi(read, async (c) => c.json(view(await ownEndpoint(c))))
+webhooks.openapi(read, async (c) => c.json(view(await ownEndpoint(c, c.req.valid('param').id))))
 
 const change = createRoute({
   method: 'patch',
   path: '/{id}',
+  operationId: 'updateWebhookEndpoint',
   tags,
   summary: 'Change a webhook endpoint, or re-enable a disabled one',
   security: SECURITY.bearer,
@@ -188,7 +192,8 @@ const change = createRoute({
 
 webhooks.openapi(change, async (c) => {
   const body = c.req.valid('json')
-  const endpoint = await changeWebhookEndpoint(await webhookDeps(c), providerOf(c), endpointId(c), {
+  const { id } = c.req.valid('param')
+  const endpoint = await changeWebhookEndpoint(await webhookDeps(c), providerOf(c), id, {
     url: body.url,
     eventTypes: body.event_types,
     enabled: body.enabled,
@@ -199,6 +204,7 @@ webhooks.openapi(change, async (c) => {
 const remove = createRoute({
   method: 'delete',
   path: '/{id}',
+  operationId: 'deleteWebhookEndpoint',
   tags,
   summary: 'Delete a webhook endpoint, its pending events and its attempts',
   security: SECURITY.bearer,
@@ -207,7 +213,7 @@ const remove = createRoute({
 })
 
 webhooks.openapi(remove, async (c) => {
-  const id = endpointId(c)
+  const { id } = c.req.valid('param')
   if (!(await deleteWebhookEndpoint(c.env.DB, providerOf(c), id))) {
     throw notFound(`No webhook endpoint ${id}.`)
   }
@@ -217,6 +223,7 @@ webhooks.openapi(remove, async (c) => {
 const rotate = createRoute({
   method: 'post',
   path: '/{id}/secret/rotate',
+  operationId: 'rotateWebhookSecret',
   tags,
   summary: 'Rotate the signing secret, with an overlap',
   description:
@@ -236,7 +243,7 @@ webhooks.openapi(rotate, async (c) => {
   const { endpoint, secret } = await rotateWebhookSecret(
     await webhookDeps(c),
     providerOf(c),
-    endpointId(c),
+    c.req.valid('param').id,
     overlap_seconds,
   )
   c.header('cache-control', 'no-store')
@@ -246,18 +253,90 @@ webhooks.openapi(rotate, async (c) => {
 const attempts = createRoute({
   method: 'get',
   path: '/{id}/attempts',
+  operationId: 'listWebhookAttempts',
   tags,
   summary: "The endpoint's recent delivery attempts, newest first",
   description:
     'Each POST of an event to this endpoint: the status it answered or the network error, how ' +
     'long it took, and when the next attempt is due. Kept 30 days.',
   security: SECURITY.bearer,
-  request: { ...idParam, query: PageQuery },
+  request: { ...idParam, query: WebhookAttemptPageQuery },
   responses: { 200: json('A page.', WebhookAttemptPage), ...problems(400, 401, 403, 404) },
 })
 
 webhooks.openapi(attempts, async (c) => {
   const { limit, cursor } = c.req.valid('query')
-  const endpoint = await ownEndpoint(c)
+  const endpoint = await ownEndpoint(c, c.req.valid('param').id)
   return c.json(await webhookAttemptPage(c.env.DB, endpoint.id, limit, cursor, new URL(c.req.url)))
+})
+
+const events = createRoute({
+  method: 'get',
+  path: '/{id}/events',
+  operationId: 'listWebhookEvents',
+  tags,
+  summary: "The endpoint's recent events, newest first, and where each delivery stands",
+  description:
+    'Every event sent or to be sent to this endpoint, kept as long as its message: its ' +
+    '`webhook-id`, type and time, and whether its delivery is `pending`, `succeeded` or ' +
+    '`dead`. `status=dead` lists those to ask for again.',
+  security: SECURITY.bearer,
+  request: { ...idParam, query: WebhookEventPageQuery },
+  responses: { 200: json('A page.', WebhookEventDeliveryPage), ...problems(400, 401, 403, 404) },
+})
+
+webhooks.openapi(events, async (c) => {
+  const endpoint = await ownEndpoint(c, c.req.valid('param').id)
+  c.header('cache-control', 'no-store')
+  return c.json(
+    await webhookEventPage(c.env.DB, endpoint.id, c.req.valid('query'), new URL(c.req.url)),
+  )
+})
+
+const redeliverOne = createRoute({
+  method: 'post',
+  path: '/{id}/events/{eventId}/redeliver',
+  operationId: 'redeliverWebhookEvent',
+  tags,
+  summary: 'Send one event to the endpoint again',
+  description:
+    'The event, succeeded or dead, is sent again with the same `webhook-id` and a new retry ' +
+    'schedule. 409 while it is still pending, or when the endpoint is disabled.',
+  security: SECURITY.bearer,
+  request: { params: z.object({ id: WebhookEndpointId, eventId: WebhookEventId }) },
+  responses: {
+    202: json('Queued: it is sent within seconds.', WebhookRedelivery),
+    ...problems(401, 403, 404, 409),
+  },
+})
+
+webhooks.openapi(redeliverOne, async (c) => {
+  const { id, eventId } = c.req.valid('param')
+  const done = await redeliverWebhookEvents(redeliveryDeps(c), providerOf(c), id, { eventId })
+  return c.json({ redelivered: done.eventIds, more: done.more }, 202)
+})
+
+const redeliverSince = createRoute({
+  method: 'post',
+  path: '/{id}/redeliver',
+  operationId: 'redeliverWebhookEvents',
+  tags,
+  summary: 'Send every event dead for the endpoint since a time again',
+  description:
+    `The events dead for this endpoint since \`since\`, oldest first, at most ${MAX_REDELIVERIES} ` +
+    'a request (`more`: ask again), each with its `webhook-id` and a new retry schedule. For ' +
+    'an endpoint back after an outage: re-enable it first if it was disabled.',
+  security: SECURITY.bearer,
+  request: { ...idParam, body: jsonBody(WebhookRecovery, { since: '2026-11-22T00:00:00Z' }) },
+  responses: {
+    202: json('Queued: they are sent within seconds.', WebhookRedelivery),
+    ...problems(400, 401, 403, 404, 409, 415),
+  },
+})
+
+webhooks.openapi(redeliverSince, async (c) => {
+  const { id } = c.req.valid('param')
+  const since = new Date(c.req.valid('json').since)
+  const done = await redeliverWebhookEvents(redeliveryDeps(c), providerOf(c), id, { since })
+  return c.json({ redelivered: done.eventIds, more: done.more }, 202)
 })

@@ -20,6 +20,7 @@ const KEYS_CACHE = 'public, max-age=300, stale-while-revalidate=60'
 const jwks = createRoute({
   method: 'get',
   path: '/jwks.json',
+  operationId: 'getJwks',
   tags: ['Discovery'],
   summary: 'Public signing keys (RFC 7517)',
   security: SECURITY.none,
@@ -35,6 +36,7 @@ wellKnown.openapi(jwks, async (c) => {
 const metadata = createRoute({
   method: 'get',
   path: '/oauth-authorization-server',
+  operationId: 'getServerMetadata',
   tags: ['Discovery'],
   summary: 'Authorization server metadata (RFC 8414)',
   security: SECURITY.none,

@@ -611,6 +611,112 @@ export async function listWebhookAttempts(
   }))
 }
 
+// --- Recent events and redelivery (decisions.md D40) -----------------------------------------
+
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'dead'
+
+/** One event as one endpoint has it: what it was, and where its delivery stands. */
+export type WebhookEventDelivery = {
+  eventId: string
+  type: WebhookEventType
+  /** Epoch seconds of the status change the event reports. */
+  createdAt: number
+  status: WebhookDeliveryStatus
+  attempts: number
+  /** Epoch seconds; while pending. */
+  nextAttemptAt: number | null
+}
+
+type EventDeliveryRow = {
+  event_id: string
+  type: WebhookEventType
+  created_at: number
+  status: WebhookDeliveryStatus
+  attempts: number
+  next_attempt_at: number
+}
+
+/**
+ * A page of the endpoint's events, newest first, after the key `after` ([created_at, event id]),
+ * at or after `since` (epoch s), and with `status` when given.
+ */
+export async function listWebhookEventDeliveries(
+  db: D1Database,
+  endpointId: string,
+  {
+    after,
+    limit,
+    status,
+    since,
+  }: { after?: [number, string]; limit: number; status?: WebhookDeliveryStatus; since?: number },
+): Promise<WebhookEventDelivery[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT d.event_id, e.type, e.created_at, d.status, d.attempts, d.next_attempt_at
+       FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+       WHERE d.endpoint_id = ?1 AND (?2 IS NULL OR d.status = ?2) AND e.created_at >= ?3
+         AND (?4 IS NULL OR e.created_at < ?4 OR (e.created_at = ?4 AND e.id < ?5))
+       ORDER BY e.created_at DESC, e.id DESC LIMIT ?6`,
+    )
+    .bind(endpointId, status ?? null, since ?? 0, after?.[0] ?? null, after?.[1] ?? '', limit)
+    .all<EventDeliveryRow>()
+  return results.map((r) => ({
+    eventId: r.event_id,
+    type: r.type,
+    createdAt: r.created_at,
+    status: r.status,
+    attempts: r.attempts,
+    nextAttemptAt: r.status === 'pending' ? r.next_attempt_at : null,
+  }))
+}
+
+/**
+ * Makes deliveries to the endpoint pending again, from their first attempt, due `now`: the one of
+ * `eventId` if it is over (succeeded or dead), or, with `since` (epoch s), up to `limit` of those
+ * dead for events at or after it, oldest first. Returns the event ids made pending; a delivery
+ * pending already is left as it is.
+ */
+export async function requeueWebhookDeliveries(
+  db: D1Database,
+  endpointId: string,
+  selection: { eventId: string } | { since: number; limit: number },
+  now: number,
+): Promise<string[]> {
+  const which =
+    'eventId' in selection
+      ? { sql: `event_id = ?3 AND status <> 'pending'`, params: [selection.eventId] }
+      : {
+          sql: `status = 'dead' AND event_id IN (SELECT e.id FROM webhook_events e
+              JOIN webhook_deliveries d ON d.event_id = e.id
+              WHERE d.endpoint_id = ?1 AND d.status = 'dead' AND e.created_at >= ?3
+              ORDER BY e.created_at, e.id LIMIT ?4)`,
+          params: [selection.since, selection.limit],
+        }
+  const { results } = await db
+    .prepare(
+      `UPDATE webhook_deliveries SET status = 'pending', attempts = 0, lease_until = NULL,
+         next_attempt_at = ?2
+       WHERE endpoint_id = ?1 AND ${which.sql}
+       RETURNING event_id`,
+    )
+    .bind(endpointId, now, ...which.params)
+    .all<{ event_id: string }>()
+  return results.map((r) => r.event_id)
+}
+
+/** Whether the endpoint has a delivery of the event, in any state. */
+export async function hasWebhookDelivery(
+  db: D1Database,
+  endpointId: string,
+  eventId: string,
+): Promise<boolean> {
+  const row = await db
+    .prepare('SELECT 1 AS found FROM webhook_deliveries WHERE endpoint_id = ?1 AND event_id = ?2')
+    .bind(endpointId, eventId)
+    .first<{ found: number }>()
+  return row !== null
+}
+
 // --- The sweeper ----------------------------------------------------------------------------
 
 /**

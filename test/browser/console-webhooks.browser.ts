@@ -1,6 +1,7 @@
 // The console's webhook pages in headless Chromium against `npm start`: an endpoint the demo
 // provider registers through POST /webhooks shows on its provider's page, and a message sent to
-// it leaves attempts the endpoint's page lists; no secret is ever on the page. Same checks as
+// it leaves events and attempts the endpoint's page lists, where an event can be sent again; no
+// secret is ever on the page. Same checks as
 // every console page (test/browser/console.ts).
 /// <reference types="node" />
 import type { Browser } from 'playwright-core'
@@ -98,7 +99,7 @@ describe('/console webhooks in Chromium', () => {
     expect(await row.locator('.badge').textContent()).toBe('enabled')
     await snapshot(wide, 'webhooks')
 
-    await row.getByRole('link', { name: `Attempts and dead events of ${endpoint.url}` }).click()
+    await row.getByRole('link', { name: `Events and attempts of ${endpoint.url}` }).click()
     await page.getByRole('heading', { level: 1, name: `Webhook endpoint ${endpoint.id}` }).waitFor()
     const attempts = page.getByRole('table', { name: 'Recent attempts, newest first' })
     await attempts
@@ -109,6 +110,23 @@ describe('/console webhooks in Chromium', () => {
       .poll(() => page.getByText('No dead events.').isVisible(), { timeout: 5_000 })
       .toBe(true)
     await snapshot(wide, 'webhook-endpoint')
+
+    // An event sent again on the provider's behalf reaches the receiver a second time.
+    const events = page.getByRole('table', { name: 'Recent events, newest first' })
+    const first = events.getByRole('row', { name: /succeeded/ }).first()
+    const eventId = (await first.textContent())!.match(/msg_[0-9a-f]{32}/)![0]
+    await first.getByRole('button', { name: `Send again the event ${eventId}` }).click()
+    await page.getByText(`Event ${eventId} will be sent again.`).waitFor()
+    await expect
+      .poll(
+        async () => {
+          const answer = await fetch(`${portero.standIn}/_control/webhooks/${RECEIVER}`)
+          const { received } = (await answer.json()) as { received: { id: string }[] }
+          return received.filter((r) => r.id === eventId).length
+        },
+        { timeout: 20_000, interval: 250 },
+      )
+      .toBe(2)
     expect(await page.content()).not.toContain(endpoint.secret.slice(6))
     expectClean(wide)
   }, 60_000)

@@ -36,12 +36,17 @@ describe('GET /docs in Chromium', () => {
     expect(response?.status()).toBe(200)
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'")
 
+    type Operations = Record<string, Record<string, { operationId: string; tags: string[] }>>
     const document = (await (await fetch(`${portero.base}/openapi.json`)).json()) as {
-      paths: Record<string, Record<string, { operationId: string; tags: string[] }>>
+      paths: Operations
+      webhooks: Operations
     }
     const operations = Object.values(document.paths).flatMap((item) => Object.values(item))
+    const webhooks = Object.values(document.webhooks).flatMap((item) => Object.values(item))
     await page.locator('.opblock').first().waitFor()
-    expect(await page.locator('.opblock').count()).toBe(operations.length)
+    // Every operation, and every event Portero sends (the description's webhooks).
+    expect(await page.locator('.opblock').count()).toBe(operations.length + webhooks.length)
+    expect(webhooks.length).toBeGreaterThan(0)
     // Swagger UI's element ids are operations-<tag>-<operationId>.
     for (const { tags, operationId } of operations) {
       expect(await page.locator(`#operations-${tags[0]}-${operationId}`).count(), operationId).toBe(
@@ -62,7 +67,7 @@ describe('GET /docs in Chromium', () => {
   it('gets a token from POST /oauth/token through its own "Try it out"', async () => {
     const demo = portero.clients.find((c) => c.id === 'demo-client')
     if (!demo) throw new Error('npm start seeded no demo-client')
-    const operation = page.locator('#operations-Tokens-postOauthToken')
+    const operation = page.locator('#operations-Tokens-issueToken')
     await operation.locator('.opblock-summary').click()
     await operation.getByRole('button', { name: 'Try it out' }).click()
 

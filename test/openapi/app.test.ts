@@ -44,12 +44,12 @@ app.openapi(
     method: 'get',
     path: '/things/{id}',
     request: {
-      params: z.object({ id: z.string().regex(/^\d+$/) }),
+      params: z.object({ id: z.string().regex(/^\d+$/, 'No thing with that id.') }),
       query: z.object({ limit: z.coerce.number().int().max(10).optional() }),
     },
     responses: ok,
   }),
-  (c) => c.json({ id: c.req.param('id'), limit: c.req.valid('query').limit ?? null }),
+  (c) => c.json({ id: c.req.valid('param').id, limit: c.req.valid('query').limit ?? null }),
 )
 app.openapi(createRoute({ method: 'get', path: '/hidden', hide: true, responses: ok }), (c) =>
   c.text('hidden'),
@@ -101,8 +101,10 @@ describe('OpenApiApp', () => {
     expect(response.headers.get('accept-post')).toBe(form)
   })
 
-  it('validates the query, and leaves path parameters to the handler', async () => {
-    expect(await (await app.request('/things/x?limit=3')).json()).toEqual({ id: 'x', limit: 3 })
+  it('validates the query, and path parameters with the one hook: 404 for a malformed one', async () => {
+    expect(await (await app.request('/things/7?limit=3')).json()).toEqual({ id: '7', limit: 3 })
+    const missing = await expectProblem(await app.request('/things/x?limit=3'), 404, 'not_found')
+    expect(missing.detail).toBe('No thing with that id.')
     const body = await expectProblem(
       await app.request('/things/1?limit=11'),
       400,

@@ -69,14 +69,34 @@ describe('GET /openapi.json', () => {
     expect(described.sort()).toEqual([...routed].sort())
   })
 
-  it('names every operation after its method and path, under a declared tag', () => {
+  it('names every operation with a readable, unique method name, under a declared tag', () => {
     const tags = document.tags.map((t) => t.name)
+    const ids = operations.map(({ operation }) => operation.operationId)
+    expect(new Set(ids).size).toBe(ids.length)
     for (const { path, method, operation } of operations) {
-      const words = path.split(/[^A-Za-z0-9]+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1))
-      expect(operation.operationId).toBe(method + words.join(''))
+      // A verb, then what it acts on: what a generated client calls the method.
+      expect(operation.operationId, `${method} ${path}`).toMatch(/^[a-z]+(?:[A-Z][a-z0-9]*)+$/)
       expect(tags, operation.operationId).toContain(operation.tags[0])
       expect(operation.summary, operation.operationId).toBeTruthy()
     }
+  })
+
+  it('keeps the operation ids clients are generated with (docs/versioning.md)', () => {
+    const ids = Object.fromEntries(
+      operations.map(({ path, method, operation }) => [`${method} ${path}`, operation.operationId]),
+    )
+    expect(ids).toMatchObject({
+      'post /oauth/token': 'issueToken',
+      'post /auth/login': 'logIn',
+      'post /mcg/v1/tokeninfo': 'getTokenInfo',
+      'post /oauth/introspect': 'introspectToken',
+      'post /oauth/revoke': 'revokeToken',
+      'post /Services': 'sendService',
+      'get /Services/messages/{id}': 'getMessage',
+      'post /webhooks': 'createWebhookEndpoint',
+      'get /admin/providers': 'listProviders',
+      'post /admin/clients': 'createClient',
+    })
   })
 
   it('resolves every reference and security scheme it uses', () => {

@@ -6,13 +6,15 @@ import { loadConfig } from '../../src/config.ts'
 import { publishWebhookEvents } from '../../src/storage/delivery-lifecycle.ts'
 import {
   WEBHOOK_DELIVERY_RULES,
+  WEBHOOK_GONE_REASON,
+  WEBHOOK_MAX_ATTEMPTS,
   WEBHOOK_PROVIDER_LIMIT,
   WEBHOOK_SLOW_MS,
+  WEBHOOK_TIMEOUT_MS,
 } from '../../src/domain/webhooks.ts'
 import {
   consumeWebhookBatch,
   consumeWebhookDeadLetters,
-  WEBHOOK_MAX_ATTEMPTS,
   type WebhookDeliveryRules,
 } from '../../src/queue/webhook-consumer.ts'
 import { sweepWebhookOutbox } from '../../src/queue/webhook-sweeper.ts'
@@ -304,6 +306,38 @@ describe('a delivery', () => {
     expect(receiver.received).toHaveLength(1)
   })
 
+  it('disables the endpoint at once on 410 Gone: no retry, audited, the rest dropped', async () => {
+    const { provider, endpoint, fetch: viaReceiver } = await setUp()
+    const [first, second] = [
+      await emitEvent(provider.providerId),
+      await emitEvent(provider.providerId),
+    ]
+    const jobs = [...(await fanOut(first!)), ...(await fanOut(second!))]
+    const gone = vi.fn(async () => new Response(null, { status: 410 }))
+    const { result } = await consume(jobs.slice(0, 1), { fetch: gone as typeof fetch })
+    expect(result.retryMessages).toEqual([])
+    expect(result.explicitAcks).toEqual(['webhook-0'])
+    expect(await attemptsOf(first!)).toEqual([
+      expect.objectContaining({ attempt: 1, http_status: 410, outcome: 'dead' }),
+    ])
+    const read = await call(`/webhooks/${endpoint.id}`, {
+      headers: { authorization: `Bearer ${provider.token}` },
+    })
+    expect(await read.json()).toMatchObject({
+      enabled: false,
+      disabled_reason: WEBHOOK_GONE_REASON,
+    })
+    const audit = await env.DB.prepare(
+      `SELECT action FROM audit_events WHERE target = ?1 AND action = 'webhook.disabled'`,
+    )
+      .bind(endpoint.id)
+      .all()
+    expect(audit.results).toHaveLength(1)
+    // The other pending event is dropped, never sent.
+    await consume(jobs.slice(1), { fetch: viaReceiver })
+    expect(await deliveryOf(second!, endpoint.id)).toMatchObject({ status: 'dead' })
+  })
+
   it('is dropped, unsent, for an endpoint disabled or deleted since the fan-out', async () => {
     const { provider, endpoint, receiver, fetch } = await setUp()
     const eventId = await emitEvent(provider.providerId)
@@ -577,7 +611,9 @@ describe('one provider cannot starve the others', () => {
     expect(receiver.received.map((r) => r.id)).toEqual([jobs[0]!.eventId])
     expect(result.explicitAcks).toHaveLength(3)
     expect(sent).toEqual(jobs.slice(1))
-    expect(sentDelays).toEqual([5, 5])
+    // One request at a time, each of which may take the whole timeout.
+    const turn = WEBHOOK_TIMEOUT_MS / 1000
+    expect(sentDelays).toEqual([turn, 2 * turn])
     // Its 2xx ended the run: the next batch sends them together again.
     await consume(sent, { fetch })
     expect(receiver.received).toHaveLength(3)

@@ -9,6 +9,9 @@ const documents = [
   'README.md',
   'SECURITY.md',
   'CONTRIBUTING.md',
+  'CHANGELOG.md',
+  'clients/typescript/README.md',
+  ...['python', 'curl', 'go', 'bruno'].map((example) => `examples/${example}/README.md`),
   ...readdirSync(join(root, 'docs'))
     .filter((name) => name.endsWith('.md'))
     .map((name) => `docs/${name}`),

@@ -1,14 +1,15 @@
 // /admin/audit: the audit log, newest first by when events happened, filtered and paged.
 import * as z from 'zod'
 import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
-import { badCursor, PageQuery, storedInstant, TimeRange, toPage } from '../../http/paging.ts'
+import { storedInstant, TimeRange, toPage } from '../../http/paging.ts'
+import { AuditPageQuery } from '../../http/path-params.ts'
 import { json, MANAGEMENT, problems } from '../../openapi/operations.ts'
 import { AuditPage } from '../../openapi/responses.ts'
 import { listAuditEvents, type StoredAuditEvent } from '../../storage/audit-events.ts'
 
 export const audit = new OpenApiApp()
 
-export const AuditQuery = PageQuery.extend({
+export const AuditQuery = AuditPageQuery.extend({
   action: z.string().max(100).optional(),
   actor: z.string().max(200).optional(),
   target: z.string().max(200).optional(),
@@ -36,6 +37,7 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/',
+  operationId: 'listAuditEvents',
   summary: 'The audit log, newest first',
   description:
     'Every issued token, revocation, failed login and admin change, newest first by ' +
@@ -50,13 +52,9 @@ const list = createRoute({
 })
 
 audit.openapi(list, async (c) => {
-  const { limit, cursor, ...filter } = c.req.valid('query')
-  // A cursor is the id the previous page ended at. Any other value is refused: read as "no cursor",
-  // it would send a client following links back to the first page, over and over.
-  if (cursor !== undefined && !/^\d{1,15}$/.test(cursor)) {
-    throw badCursor()
-  }
-  const before = cursor === undefined ? undefined : Number(cursor)
+  // A cursor is the id the previous page ended at (AuditPageQuery). Any other value is refused:
+  // read as "no cursor", it would send a client following links back to the first page.
+  const { limit, cursor: before, ...filter } = c.req.valid('query')
   const rows = await listAuditEvents(
     c.env.DB,
     { ...filter, since: storedInstant(filter.since), until: storedInstant(filter.until) },

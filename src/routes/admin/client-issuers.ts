@@ -31,6 +31,7 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}/issuers',
+  operationId: 'listClientIssuers',
   summary: "List a client's trusted issuers",
   request: idParam,
   responses: {
@@ -49,6 +50,7 @@ const replace = createRoute({
   ...MANAGEMENT,
   method: 'put',
   path: '/{id}/issuers',
+  operationId: 'replaceClientIssuers',
   summary: "Replace a client's trusted issuers",
   description:
     'The client may then authenticate at /oauth/token with a token one of these issuers gave ' +

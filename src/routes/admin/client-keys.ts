@@ -86,13 +86,14 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}/keys',
+  operationId: 'listClientKeys',
   summary: "List a client's public keys",
   request: idParam,
   responses: { 200: json('The keys.', ClientKeys), ...problems(401, 403, 404) },
 })
 
 clientKeys.openapi(list, async (c) => {
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   return c.json(view(id, await listClientKeys(clientRecordDeps(c), id)))
 })
 
@@ -100,6 +101,7 @@ const add = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/keys',
+  operationId: 'addClientKeys',
   summary: 'Register public keys for private_key_jwt',
   description:
     'Adds keys to those the client holds. The client may then authenticate with an assertion ' +
@@ -113,7 +115,7 @@ const add = createRoute({
 
 clientKeys.openapi(add, async (c) => {
   const { keys } = c.req.valid('json')
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   auditAs(c, 'client.keys.add', id, { kids: kidsOf(keys) })
   return c.json(view(id, await addClientKeys(clientRecordDeps(c), id, keys)))
 })
@@ -122,6 +124,7 @@ const rotate = createRoute({
   ...MANAGEMENT,
   method: 'put',
   path: '/{id}/keys',
+  operationId: 'replaceClientKeys',
   summary: "Rotate a client's keys, with an overlap",
   description:
     'The client gets these keys; the keys it held until now keep working for ' +
@@ -139,7 +142,7 @@ const rotate = createRoute({
 
 clientKeys.openapi(rotate, async (c) => {
   const { keys, old_keys_valid_for } = c.req.valid('json')
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   auditAs(c, 'client.keys.rotate', id, { kids: kidsOf(keys), old_keys_valid_for })
   return c.json(view(id, await rotateKeys(clientRecordDeps(c), id, keys, old_keys_valid_for)))
 })
@@ -148,14 +151,15 @@ const remove = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}/keys/{kid}',
+  operationId: 'deleteClientKey',
   summary: 'Remove one public key at once',
   request: keyParams,
   responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },
 })
 
 clientKeys.openapi(remove, async (c) => {
-  const id = c.req.param('id')
-  const kid = c.req.param('kid')
+  const id = c.req.valid('param').id
+  const kid = c.req.valid('param').kid
   auditAs(c, 'client.keys.remove', id, { kid })
   await removeClientKey(clientRecordDeps(c), id, kid)
   return c.body(null, 204)

@@ -186,6 +186,7 @@ const create = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/',
+  operationId: 'createClient',
   summary: 'Create a client (its secret is in this answer only)',
   request: {
     body: jsonBody(NewClient, {
@@ -234,6 +235,7 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/',
+  operationId: 'listClients',
   summary: 'List clients',
   request: { query: ClientListQuery },
   responses: { 200: json('A page.', ClientPage), ...problems(400, 401, 403) },
@@ -253,17 +255,21 @@ const read = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}',
+  operationId: 'getClient',
   summary: 'Read a client (never its secret)',
   request: idParam,
   responses: { 200: json('The client.', ClientView), ...problems(401, 403, 404) },
 })
 
-clients.openapi(read, async (c) => c.json(view(await requireClient(c.env.DB, c.req.param('id')))))
+clients.openapi(read, async (c) =>
+  c.json(view(await requireClient(c.env.DB, c.req.valid('param').id))),
+)
 
 const change = createRoute({
   ...MANAGEMENT,
   method: 'patch',
   path: '/{id}',
+  operationId: 'updateClient',
   summary: 'Change a client',
   description:
     'Disabling the client, or taking away any of its scopes or audiences, ends every token it ' +
@@ -278,8 +284,8 @@ const change = createRoute({
 
 clients.openapi(change, async (c) => {
   const body = c.req.valid('json')
-  auditAs(c, 'client.update', c.req.param('id'), { changed: Object.keys(body) })
-  await changeClient(await clientDeps(c), c.req.param('id'), {
+  auditAs(c, 'client.update', c.req.valid('param').id, { changed: Object.keys(body) })
+  await changeClient(await clientDeps(c), c.req.valid('param').id, {
     name: body.name,
     allowedScopes: body.allowed_scopes,
     audiences: body.audiences,
@@ -294,6 +300,7 @@ const rotate = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/secret',
+  operationId: 'rotateClientSecret',
   summary: "Rotate a client's secret",
   request: {
     ...idParam,
@@ -307,7 +314,7 @@ const rotate = createRoute({
 
 clients.openapi(rotate, async (c) => {
   const { grace_period_seconds, revoke_tokens } = c.req.valid('json')
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   auditAs(c, 'client.rotate_secret', id, { grace_period_seconds, revoke_tokens })
   const { secret, previousSecretValidUntil } = await rotateClientSecret(await clientDeps(c), id, {
     graceSeconds: grace_period_seconds,
@@ -329,6 +336,7 @@ const revokeTokens = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/revoke-tokens',
+  operationId: 'revokeClientTokens',
   summary: 'End every token a client holds now',
   description:
     'Every token the client holds now becomes inactive, as with `revoke_tokens` on a secret ' +
@@ -342,7 +350,7 @@ const revokeTokens = createRoute({
 })
 
 clients.openapi(revokeTokens, async (c) => {
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   auditAs(c, 'client.revoke_tokens', id)
   await revokeClientTokens(await clientDeps(c), id)
   return c.body(null, 204)
@@ -352,14 +360,15 @@ const remove = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}',
+  operationId: 'deleteClient',
   summary: 'Delete a client (its tokens become inactive)',
   request: idParam,
   responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },
 })
 
 clients.openapi(remove, async (c) => {
-  auditAs(c, 'client.delete', c.req.param('id'))
-  await removeClient(await clientDeps(c), c.req.param('id'))
+  auditAs(c, 'client.delete', c.req.valid('param').id)
+  await removeClient(await clientDeps(c), c.req.valid('param').id)
   return c.body(null, 204)
 })
 
@@ -368,6 +377,7 @@ const unlock = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}/login-locks',
+  operationId: 'unlockClientLogins',
   summary: "Lift a client's login locks, from every address",
   description:
     'Failed attempts lock a client only from the address that made them, for 60 s ' +
@@ -377,7 +387,7 @@ const unlock = createRoute({
 })
 
 clients.openapi(unlock, async (c) => {
-  const id = c.req.param('id')
+  const id = c.req.valid('param').id
   auditAs(c, 'client.unlock', id)
   const removed = await unlockClient(clientRecordDeps(c), id)
   auditAs(c, 'client.unlock', id, { locks_removed: removed })

@@ -19,6 +19,7 @@ const unlock = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/',
+  operationId: 'unlockAddressLogins',
   summary: "Lift an address's login lock",
   description:
     'Lifts the 60 s lock of an address (IPv6: of its /64) that failed too many attempts across ' +

@@ -7,15 +7,15 @@ import { ProviderIdText } from '../../domain/providers.ts'
 import { shardDatabaseOf } from '../../http/deps.ts'
 import { messageView } from '../../http/messages.ts'
 import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
-import { badCursor, PageQuery, storedInstant, TimeRange, toPage } from '../../http/paging.ts'
-import { json, MANAGEMENT, pathParameters, problems } from '../../openapi/operations.ts'
+import { MessageIdPath, MessagePageQuery } from '../../http/path-params.ts'
+import { storedInstant, TimeRange, toPage } from '../../http/paging.ts'
+import { json, MANAGEMENT, problems } from '../../openapi/operations.ts'
 import { Message as MessageView, MessagePage } from '../../openapi/responses.ts'
-import type { MessageKey } from '../../storage/message-index.ts'
 import type { StoredMessage } from '../../storage/messages.ts'
 
 export const messages = new OpenApiApp()
 
-export const MessageQuery = PageQuery.extend({
+export const MessageQuery = MessagePageQuery.extend({
   provider_id: ProviderIdText.optional(),
   destination: z
     .string()
@@ -31,23 +31,11 @@ export const MessageQuery = PageQuery.extend({
 /** A page's key: the last message's `created_at` and id, which order the list. */
 const messageKey = ({ message }: StoredMessage) => JSON.stringify([message.createdAt, message.id])
 
-function messageCursor(cursor: string | undefined): MessageKey | undefined {
-  if (cursor === undefined) return undefined
-  try {
-    const key: unknown = JSON.parse(cursor)
-    if (Array.isArray(key) && key.length === 2 && key.every((k) => typeof k === 'string')) {
-      return key as MessageKey
-    }
-  } catch {
-    // Answered below.
-  }
-  throw badCursor()
-}
-
 const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/',
+  operationId: 'searchMessages',
   summary: "Search every provider's messages, newest first",
   description:
     'Newest first by `created_at`. `provider_id`; `destination` exactly as sent (a user id, or ' +
@@ -72,7 +60,7 @@ messages.openapi(list, async (c) => {
       since: storedInstant(since),
       until: storedInstant(until),
     },
-    { before: messageCursor(cursor), limit: limit + 1 },
+    { before: cursor, limit: limit + 1 },
   )
   const view = ({ message, deliveries }: StoredMessage) => messageView(message, deliveries)
   c.header('cache-control', 'no-store')
@@ -83,11 +71,12 @@ const read = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}',
+  operationId: 'getAnyMessage',
   summary: "Read any provider's message with its deliveries' timeline",
   description:
     "What `GET /Services/messages/{id}` shows the message's provider: each delivery with its " +
     '`attempts`, `last_error`, `error_code`, `reached` and the `events` timeline.',
-  request: { params: pathParameters('id') },
+  request: { params: z.object({ id: MessageIdPath }) },
   responses: {
     200: json('The message and its deliveries.', MessageView),
     ...problems(401, 403, 404),
@@ -97,7 +86,7 @@ const read = createRoute({
 messages.openapi(read, async (c) => {
   const { message, deliveries, events } = await readAnyMessage(
     (name) => shardDatabaseOf(c.env, name),
-    c.req.param('id'),
+    c.req.valid('param').id,
   )
   c.header('cache-control', 'no-store')
   return c.json(messageView(message, deliveries, events))

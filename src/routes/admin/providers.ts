@@ -16,16 +16,26 @@ import { liftSuppression, suppressNumber } from '../../domain/suppressions.ts'
 import { auditAs } from '../../http/audit.ts'
 import { clientRecordDeps, sendShardOf } from '../../http/deps.ts'
 import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
-import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
-import { recipientPage } from '../../http/recipients.ts'
-import { subscriptionPage, subscriptionView } from '../../http/subscriptions.ts'
+import { toPage } from '../../http/paging.ts'
+import {
+  PhonePath,
+  ProviderIdPath,
+  ProviderPageQuery,
+  serviceIdPath,
+  SuppressionPageQuery,
+} from '../../http/path-params.ts'
+import { RecipientPageQuery, recipientPage } from '../../http/recipients.ts'
+import {
+  SubscriptionPageQuery,
+  subscriptionPage,
+  subscriptionView,
+} from '../../http/subscriptions.ts'
 import {
   json,
   jsonBody,
   MANAGEMENT,
   newResource,
   NO_CONTENT,
-  pathParameters,
   problems,
 } from '../../openapi/operations.ts'
 import {
@@ -126,13 +136,19 @@ export function providerView(p: Provider, defaults: SendQuotas) {
   }
 }
 
-const idParam = { params: pathParameters('id') }
-const subscriptionParams = { params: pathParameters('id', 'serviceId') }
+const idParam = { params: z.object({ id: ProviderIdPath }) }
+const subscriptionParams = {
+  params: z.object({
+    id: ProviderIdPath,
+    serviceId: serviceIdPath((raw) => `No subscription to service ${raw}.`),
+  }),
+}
 
 const create = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/',
+  operationId: 'createProvider',
   summary: 'Create a provider',
   request: { body: jsonBody(NewProvider, { id: '2002', name: 'Autos usados CHECHO' }) },
   responses: {
@@ -155,15 +171,14 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/',
+  operationId: 'listProviders',
   summary: 'List providers',
-  request: { query: PageQuery },
+  request: { query: ProviderPageQuery },
   responses: { 200: json('A page.', ProviderPage), ...problems(400, 401, 403) },
 })
 
 providers.openapi(list, async (c) => {
   const { limit, cursor } = c.req.valid('query')
-  // Any other cursor would be cast to 0 by SQLite and silently restart the walk.
-  if (cursor !== undefined && !/^-?\d{1,19}$/.test(cursor)) throw badCursor()
   const rows = await listProviders(c.env.DB, { after: cursor, limit: limit + 1 })
   const view = (p: Provider) => providerView(p, loadSendQuotas(c.env))
   return c.json(toPage(rows, limit, (p) => p.id, view, new URL(c.req.url)))
@@ -173,19 +188,23 @@ const read = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}',
+  operationId: 'getProvider',
   summary: 'Read a provider',
   request: idParam,
   responses: { 200: json('The provider.', ProviderView), ...problems(401, 403, 404) },
 })
 
 providers.openapi(read, async (c) =>
-  c.json(providerView(await requireProvider(c.env.DB, c.req.param('id')), loadSendQuotas(c.env))),
+  c.json(
+    providerView(await requireProvider(c.env.DB, c.req.valid('param').id), loadSendQuotas(c.env)),
+  ),
 )
 
 const change = createRoute({
   ...MANAGEMENT,
   method: 'patch',
   path: '/{id}',
+  operationId: 'updateProvider',
   summary: 'Rename, disable or enable a provider, or set its send quotas, shards or sandbox',
   description:
     'Disabling a provider ends its tokens, and its deliveries still queued are marked `failed` ' +
@@ -200,7 +219,7 @@ const change = createRoute({
 })
 
 providers.openapi(change, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { quotas, send_shards: sendShards, ...changes } = c.req.valid('json')
   const changed = [
     ...Object.keys(changes),
@@ -234,13 +253,14 @@ const remove = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}',
+  operationId: 'deleteProvider',
   summary: 'Delete a provider (409 while it has clients, unless ?cascade=true)',
   request: { ...idParam, query: Cascade },
   responses: { 204: NO_CONTENT, ...problems(400, 401, 403, 404, 409) },
 })
 
 providers.openapi(remove, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const cascade = c.req.valid('query').cascade === 'true'
   auditAs(c, 'provider.delete', provider.id, { cascade })
   await removeProvider(clientRecordDeps(c), provider, cascade)
@@ -258,12 +278,12 @@ providers.openapi(remove, async (c) => {
 export const NewSubscription = z.strictObject({
   service_id: z.number({ error: 'service_id must be an integer' }).int().positive(),
 })
-const ServiceIdParam = z.coerce.number().int().positive()
 
 const subscribe = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/subscriptions',
+  operationId: 'createSubscription',
   summary: 'Subscribe a provider to a service (issues its service_token)',
   request: { ...idParam, body: jsonBody(NewSubscription, { service_id: 1 }) },
   responses: {
@@ -273,7 +293,7 @@ const subscribe = createRoute({
 })
 
 providers.openapi(subscribe, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { service_id } = c.req.valid('json')
   auditAs(c, 'subscription.create', provider.id, { service_id })
   const subscription = await subscribeProvider(c.env.DB, provider, service_id)
@@ -285,13 +305,14 @@ const listSubscriptionsOf = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}/subscriptions',
+  operationId: 'listProviderSubscriptions',
   summary: "List a provider's subscriptions",
-  request: { ...idParam, query: PageQuery },
+  request: { ...idParam, query: SubscriptionPageQuery },
   responses: { 200: json('A page.', SubscriptionPage), ...problems(400, 401, 403, 404) },
 })
 
 providers.openapi(listSubscriptionsOf, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { limit, cursor } = c.req.valid('query')
   const page = await subscriptionPage(c.env.DB, provider.id, limit, cursor, new URL(c.req.url))
   return c.json(page)
@@ -303,32 +324,28 @@ const listRecipientsOf = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}/recipients',
+  operationId: 'listProviderRecipients',
   summary: "List a provider's recipients (read only)",
   description:
     "The provider's directory as its own `GET /recipients` lists it, by `user_id`. Only the " +
     'provider changes it, with its own token.',
-  request: { ...idParam, query: PageQuery },
+  request: { ...idParam, query: RecipientPageQuery },
   responses: { 200: json('A page.', RecipientPage), ...problems(400, 401, 403, 404) },
 })
 
 providers.openapi(listRecipientsOf, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { limit, cursor } = c.req.valid('query')
   const page = await recipientPage(c.env.DB, provider.id, limit, cursor, new URL(c.req.url))
   c.header('cache-control', 'no-store')
   return c.json(page)
 })
 
-function serviceIdOf(raw: string): number {
-  const parsed = ServiceIdParam.safeParse(raw)
-  if (!parsed.success) throw notFound(`No subscription to service ${raw}.`)
-  return parsed.data
-}
-
 const rotate = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/subscriptions/{serviceId}/token',
+  operationId: 'rotateServiceToken',
   summary: "Rotate a subscription's service_token",
   request: subscriptionParams,
   responses: {
@@ -338,8 +355,8 @@ const rotate = createRoute({
 })
 
 providers.openapi(rotate, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
-  const serviceId = serviceIdOf(c.req.param('serviceId'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
+  const serviceId = Number(c.req.valid('param').serviceId)
   auditAs(c, 'subscription.rotate', provider.id, { service_id: serviceId })
   const subscription = await rotateSubscriptionToken(c.env.DB, provider.id, serviceId)
   if (!subscription) {
@@ -352,14 +369,15 @@ const unsubscribe = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}/subscriptions/{serviceId}',
+  operationId: 'deleteSubscription',
   summary: 'Revoke a subscription',
   request: subscriptionParams,
   responses: { 204: NO_CONTENT, ...problems(401, 403, 404) },
 })
 
 providers.openapi(unsubscribe, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
-  const serviceId = serviceIdOf(c.req.param('serviceId'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
+  const serviceId = Number(c.req.valid('param').serviceId)
   auditAs(c, 'subscription.revoke', provider.id, { service_id: serviceId })
   if (!(await revokeSubscription(c.env.DB, provider.id, serviceId))) {
     throw notFound(`Provider ${provider.id} has no subscription to service ${serviceId}.`)
@@ -389,8 +407,8 @@ function suppressionView(s: Suppression) {
 
 const phoneParams = {
   params: z.object({
-    id: z.string().meta({ description: 'The provider id.' }),
-    phone: z.string().meta({
+    id: ProviderIdPath,
+    phone: PhonePath('The number is not suppressed for this provider.').meta({
       description: 'The E.164 number, in any spelling of it (URL-encoded: %2B for +).',
     }),
   }),
@@ -400,36 +418,24 @@ const listSuppressionsOf = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}/suppressions',
+  operationId: 'listSuppressions',
   summary: 'List the numbers suppressed for a provider',
   description:
     "Its own (an operator's), those of every provider (STOP replies to the shared sender " +
     "number, the SMS API's error 21610), and its recipients who opted out of SMS in the " +
     'directory: /Services refuses each with 400 `recipient_suppressed`.',
-  request: { ...idParam, query: PageQuery },
+  request: { ...idParam, query: SuppressionPageQuery },
   responses: { 200: json('A page.', SuppressionPage), ...problems(400, 401, 403, 404) },
 })
 
 /** A page's key: phone, source and scope, which order the list. */
 const suppressionKey = (s: Suppression) => JSON.stringify([s.phone, s.source, s.providerId ?? '0'])
 
-function suppressionCursor(cursor: string | undefined): [string, string, string] | undefined {
-  if (cursor === undefined) return undefined
-  try {
-    const key: unknown = JSON.parse(cursor)
-    if (Array.isArray(key) && key.length === 3 && key.every((k) => typeof k === 'string')) {
-      return key as [string, string, string]
-    }
-  } catch {
-    // Answered below.
-  }
-  throw badCursor()
-}
-
 providers.openapi(listSuppressionsOf, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { limit, cursor } = c.req.valid('query')
   const rows = await listSuppressions(c.env.DB, provider.id, {
-    after: suppressionCursor(cursor),
+    after: cursor,
     limit: limit + 1,
   })
   c.header('cache-control', 'no-store')
@@ -440,6 +446,7 @@ const suppress = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/{id}/suppressions',
+  operationId: 'createSuppression',
   summary: 'Suppress a number for a provider',
   description:
     'The number is kept in its canonical form (docs/sending.md "Phone numbers"): `+4407700900123` is ' +
@@ -452,7 +459,7 @@ const suppress = createRoute({
 })
 
 providers.openapi(suppress, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
   const { phone } = c.req.valid('json')
   auditAs(c, 'suppression.create', provider.id, { phone: masked(phone) })
   const suppression = await suppressNumber(c.env.DB, provider.id, phone)
@@ -465,6 +472,7 @@ const unsuppress = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}/suppressions/{phone}',
+  operationId: 'deleteSuppression',
   summary: "Lift an operator's suppression of a number",
   description:
     "Only an operator's own: a STOP is lifted by the recipient replying START, and a " +
@@ -474,9 +482,8 @@ const unsuppress = createRoute({
 })
 
 providers.openapi(unsuppress, async (c) => {
-  const provider = await requireProvider(c.env.DB, c.req.param('id'))
-  const phone = c.req.param('phone')
-  if (!E164.test(phone)) throw notFound(`The number is not suppressed for provider ${provider.id}.`)
+  const provider = await requireProvider(c.env.DB, c.req.valid('param').id)
+  const { phone } = c.req.valid('param')
   auditAs(c, 'suppression.delete', provider.id, { phone: masked(phone) })
   await liftSuppression(c.env.DB, provider.id, phone)
   return c.body(null, 204)

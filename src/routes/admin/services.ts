@@ -4,14 +4,14 @@ import { conflict, notFound } from '../../errors.ts'
 import { ChannelName } from '../../domain/dispatch-request.ts'
 import { auditAs } from '../../http/audit.ts'
 import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
-import { badCursor, PageQuery, toPage } from '../../http/paging.ts'
+import { toPage } from '../../http/paging.ts'
+import { ServicePageQuery, serviceIdPath } from '../../http/path-params.ts'
 import {
   json,
   jsonBody,
   MANAGEMENT,
   newResource,
   NO_CONTENT,
-  pathParameters,
   problems,
 } from '../../openapi/operations.ts'
 import { Service as ServiceView, ServicePage } from '../../openapi/responses.ts'
@@ -120,18 +120,13 @@ function view(s: Service) {
   }
 }
 
-function serviceId(raw: string): number {
-  const id = Number(raw)
-  if (!/^[1-9]\d{0,9}$/.test(raw) || !Number.isSafeInteger(id)) throw notFound(`No service ${raw}.`)
-  return id
-}
-
-const idParam = { params: pathParameters('id') }
+const idParam = { params: z.object({ id: serviceIdPath((raw) => `No service ${raw}.`) }) }
 
 const create = createRoute({
   ...MANAGEMENT,
   method: 'post',
   path: '/',
+  operationId: 'createService',
   summary: 'Define a service',
   request: {
     body: jsonBody(NewService, { id: 2, name: 'Publicidad', allowed_channels: ['sms', 'fcm'] }),
@@ -159,19 +154,16 @@ const list = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/',
+  operationId: 'listServices',
   summary: 'List services',
-  request: { query: PageQuery },
+  request: { query: ServicePageQuery },
   responses: { 200: json('A page.', ServicePage), ...problems(400, 401, 403) },
 })
 
 services.openapi(list, async (c) => {
-  const { limit, cursor } = c.req.valid('query')
   // A cursor that is not a service id is the caller's mistake (400), not a missing resource.
-  if (cursor !== undefined && !/^[1-9]\d{0,9}$/.test(cursor)) {
-    throw badCursor()
-  }
-  const after = cursor === undefined ? undefined : Number(cursor)
-  const rows = await listServices(c.env.DB, { after, limit: limit + 1 })
+  const { limit, cursor } = c.req.valid('query')
+  const rows = await listServices(c.env.DB, { after: cursor, limit: limit + 1 })
   return c.json(toPage(rows, limit, (s) => String(s.id), view, new URL(c.req.url)))
 })
 
@@ -179,14 +171,15 @@ const read = createRoute({
   ...MANAGEMENT,
   method: 'get',
   path: '/{id}',
+  operationId: 'getService',
   summary: 'Read a service',
   request: idParam,
   responses: { 200: json('The service.', ServiceView), ...problems(401, 403, 404) },
 })
 
 services.openapi(read, async (c) => {
-  const service = await findServiceById(c.env.DB, serviceId(c.req.param('id')))
-  if (!service) throw notFound(`No service ${c.req.param('id')}.`)
+  const service = await findServiceById(c.env.DB, Number(c.req.valid('param').id))
+  if (!service) throw notFound(`No service ${c.req.valid('param').id}.`)
   return c.json(view(service))
 })
 
@@ -194,6 +187,7 @@ const change = createRoute({
   ...MANAGEMENT,
   method: 'patch',
   path: '/{id}',
+  operationId: 'updateService',
   summary: 'Change a service',
   description:
     'Disabling a service makes /Services refuse it, and its deliveries still queued are marked ' +
@@ -206,7 +200,7 @@ const change = createRoute({
 })
 
 services.openapi(change, async (c) => {
-  const id = serviceId(c.req.param('id'))
+  const id = Number(c.req.valid('param').id)
   const body = c.req.valid('json')
   auditAs(c, 'service.update', String(id), { changed: Object.keys(body) })
   const outcome = await updateService(c.env.DB, id, serviceFields(body))
@@ -220,13 +214,14 @@ const remove = createRoute({
   ...MANAGEMENT,
   method: 'delete',
   path: '/{id}',
+  operationId: 'deleteService',
   summary: 'Delete a service (409 while subscribed)',
   request: idParam,
   responses: { 204: NO_CONTENT, ...problems(401, 403, 404, 409) },
 })
 
 services.openapi(remove, async (c) => {
-  const id = serviceId(c.req.param('id'))
+  const id = Number(c.req.valid('param').id)
   auditAs(c, 'service.delete', String(id))
   const outcome = await deleteService(c.env.DB, id)
   if (outcome === 'not_found') throw notFound(`No service ${id}.`)
