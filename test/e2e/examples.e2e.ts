@@ -26,7 +26,7 @@ async function runExample(command: string, args: string[]): Promise<string> {
 const FLOW = [
   /^token: eyJ/m,
   /^webhook endpoint: ep_[0-9a-f]{32}$/m,
-  /^message: [0-9a-f-]+ queued$/m,
+  /^message: p\d+_[0-9a-f]{32} queued$/m,
   /^status: delivered$/m,
   /^webhook: message\.delivered msg_[0-9a-f]{32} signature verified$/m,
 ]
