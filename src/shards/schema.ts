@@ -133,6 +133,19 @@ const MIGRATIONS: readonly string[] = [
      seq INTEGER PRIMARY KEY AUTOINCREMENT,
      message_id TEXT NOT NULL UNIQUE
    );`,
+  `-- The overview's hourly counts of this shard's messages (decisions.md D42), written in the
+   -- transaction of each acceptance and status change; the alarm hands the rows marked pending to
+   -- D1's overview_hours (migrations/0030_overview_hours.sql, which names the metrics).
+   -- hour: the hour's start in epoch seconds.
+   CREATE TABLE overview_hours (
+     hour INTEGER NOT NULL,
+     metric TEXT NOT NULL,
+     key TEXT NOT NULL DEFAULT '',
+     count INTEGER NOT NULL,
+     pending INTEGER NOT NULL DEFAULT 1 CHECK (pending IN (0, 1)),
+     PRIMARY KEY (hour, metric, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX overview_hours_pending ON overview_hours (hour) WHERE pending = 1;`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */
