@@ -78,8 +78,10 @@ describe('/console in Chromium', () => {
     const { page } = wide
     const admin = seededClient('admin-client')
     await signIn(page, admin.id, admin.secret)
-    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    // The console opens on the overview.
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
     await expect.poll(() => page.locator('#who').textContent()).toContain('admin-client')
+    await go(page, '#/providers', 'Providers')
 
     // A field error from the API, next to its field.
     await page.getByRole('button', { name: 'Create provider' }).click()
@@ -369,7 +371,8 @@ describe('/console in Chromium', () => {
     await snapshot(narrow, 'sign-in')
     const admin = seededClient('admin-client')
     await signIn(page, admin.id, admin.secret)
-    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
+    await go(page, '#/providers', 'Providers')
     await page.locator('tbody tr').first().waitFor()
     await snapshot(narrow, 'providers')
     const pages: [string, string, string][] = [
@@ -419,7 +422,7 @@ describe('/console in Chromium', () => {
     const short = (await created.json()) as { client_id: string; client_secret: string }
     await context.clock.install()
     await signIn(page, short.client_id, short.client_secret)
-    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
     await context.clock.fastForward('01:01')
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor()
     await expect.poll(() => page.locator('.notice').textContent()).toContain('expired')
