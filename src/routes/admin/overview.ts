@@ -22,12 +22,9 @@ const read = createRoute({
   path: '/',
   summary: 'Counts per hour: messages, deliveries, latency, error codes, tokens, failed logins',
   description:
-    'Every hour of the `range` (`hour`, `day` or `week`, and the hour in progress), of one ' +
-    'provider (`provider_id`) or all: messages accepted, deliveries reaching each status, the ' +
-    "acceptance-to-delivered latency's median and 95th percentile, the commonest error codes of " +
-    'the channels, tokens issued and failed logins. Counted as they happen: deliveries reach ' +
-    'these counts a second or so after their change, tokens and failed logins a few seconds ' +
-    'after the request. Hours are kept 8 days.',
+    'Each hour of the `range` (and the hour in progress), of one provider or all: messages ' +
+    'accepted, deliveries by status, latency to delivered (p50, p95), top error codes, tokens ' +
+    'issued, failed logins; counted as they happen (a second or so after), kept 8 days.',
   request: { query: OverviewQuery },
   responses: { 200: json('The series.', Overview), ...problems(400, 401, 403) },
 })
