@@ -323,8 +323,19 @@ describe('/console in Chromium', () => {
     await go(page, '#/messages', 'Messages')
     await field(page, 'Provider id').fill('1001')
     await field(page, 'Status').selectOption('')
-    await page.getByRole('button', { name: 'Search' }).click()
-    await page.getByRole('link', { name: id }).click()
+    // The index hears of a message from its send shard's alarm, a moment after it was accepted.
+    const found = page.getByRole('link', { name: id })
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Search' }).click()
+          await page.locator('table[aria-busy]').waitFor({ state: 'detached' })
+          return found.isVisible()
+        },
+        { timeout: 15_000, interval: 300 },
+      )
+      .toBe(true)
+    await found.click()
     await page.getByRole('heading', { level: 1, name: `Message ${id}` }).waitFor()
     // The page looks again by itself until the receipt arrives.
     const status = page.locator('.facts dd .badge').first()
