@@ -1,20 +1,28 @@
 // GET /admin/overview: the hourly counts a provider's send shard keeps with each acceptance and
 // status change, handed to D1 by its alarm, and the tokens and failed logins the audit consumer
 // adds; read from those hourly rows alone, so its D1 work does not grow with the messages.
-import { runInDurableObject } from 'cloudflare:test'
+import { createScheduledController, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import { sendShardName } from '../../../src/domain/admission.ts'
 import { newMessageId } from '../../../src/domain/message-ids.ts'
+import worker from '../../../src/index.ts'
+import { handOverOverviewHours, OUTBOX_PAGE } from '../../../src/queue/shard-alarm.ts'
 import { percentile } from '../../../src/domain/overview.ts'
 import { changeDeliveryStatus } from '../../../src/storage/delivery-lifecycle.ts'
 import { insertMessage, type NewDelivery } from '../../../src/storage/messages.ts'
-import { LATENCY_BOUNDS } from '../../../src/storage/overview-hours.ts'
-import { runStatements, statementsOf } from '../../../src/storage/shard-database.ts'
+import { LATENCY_BOUNDS, OVERVIEW_KEPT_DAYS } from '../../../src/storage/overview-hours.ts'
+import {
+  runStatements,
+  shardDatabaseIn,
+  statementsOf,
+} from '../../../src/storage/shard-database.ts'
 import { adminCall, adminToken, json } from '../../helpers/admin.ts'
 import { consumeAudit } from '../../helpers/audit.ts'
 import { createClient, createProvider } from '../../helpers/clients.ts'
 import { expectProblem, ORIGIN } from '../../helpers/http.ts'
 import { probe } from '../../helpers/probe.ts'
+import { countRoundTrips } from '../../helpers/round-trips.ts'
 import { handOverOutboxes, shardDb, shardOf } from '../../helpers/shards.ts'
 
 type Counts = Record<string, number | null>
@@ -195,6 +203,56 @@ describe('GET /admin/overview', () => {
       expect(JSON.parse(body).totals.accepted).toBe(count === 10 ? 10 : 210)
     }
     expect(statements).toEqual([1, 1])
+  })
+
+  it(`hands a shard's changed hours to D1 ${OUTBOX_PAGE} rows a statement`, async () => {
+    const providerId = await createProvider()
+    const hours = 2 * OUTBOX_PAGE + 50
+    const now = Math.floor(Date.now() / 3_600_000) * 3600
+    await runInDurableObject(shardOf(providerId), (_, state) => {
+      for (let i = 0; i < hours; i++) {
+        state.storage.sql.exec(
+          "INSERT INTO overview_hours (hour, metric, key, count) VALUES (?, 'accepted', '', 1)",
+          now - i * 3600,
+        )
+      }
+    })
+    const counter = countRoundTrips(env)
+    const name = sendShardName(providerId, null)
+    const deps = { shard: shardDatabaseIn(env.SEND_SHARDS, name), name, db: counter.env.DB }
+    expect(
+      await handOverOverviewHours({ ...deps, webhooks: env.WEBHOOK_QUEUE, now: new Date() }),
+    ).toBe(hours)
+    expect(counter.snapshot().d1Statements).toBe(3)
+    // The week's hours, and the hour in progress.
+    expect((await overviewOf(`range=week&provider_id=${providerId}`)).totals.accepted).toBe(169)
+  })
+
+  it(`forgets hours older than ${OVERVIEW_KEPT_DAYS} days in the scheduled clean-up`, async () => {
+    const providerId = await createProvider()
+    const hour = (daysAgo: number) => Math.floor(Date.now() / 3_600_000) * 3600 - daysAgo * 86_400
+    for (const daysAgo of [OVERVIEW_KEPT_DAYS + 1, 1]) {
+      await env.DB.prepare(
+        `INSERT INTO overview_hours (hour, provider_id, source, metric, key, count)
+         VALUES (?1, CAST(?2 AS INTEGER), 'test', 'accepted', '', 1)`,
+      )
+        .bind(hour(daysAgo), providerId)
+        .run()
+    }
+    const controller = createScheduledController({ scheduledTime: Date.now(), cron: '*/5 * * * *' })
+    await worker.scheduled(controller, env)
+    const { results } = await env.DB.prepare(
+      'SELECT hour FROM overview_hours WHERE provider_id = CAST(?1 AS INTEGER)',
+    )
+      .bind(providerId)
+      .all<{ hour: number }>()
+    expect(results.map((r) => r.hour)).toEqual([hour(1)])
+  })
+
+  it('shows the last day when no range is given', async () => {
+    const overview = await overviewOf('')
+    expect(overview).toMatchObject({ range: 'day', provider_id: null })
+    expect(overview.hours).toHaveLength(25)
   })
 
   it.each([
