@@ -120,7 +120,7 @@ const RANGES = [
 let overviewQuery = { range: 'day' }
 
 function overviewPage() {
-  const results = h('div', { 'aria-live': 'polite', 'aria-busy': 'true' })
+  const results = h('div', { 'aria-busy': 'true' })
   const show = async (query) => {
     overviewQuery = query
     const mine = renderId
