@@ -8,10 +8,9 @@ import { sendShardName } from '../../../src/domain/admission.ts'
 import { newMessageId } from '../../../src/domain/message-ids.ts'
 import worker from '../../../src/index.ts'
 import { handOverOverviewHours, OUTBOX_PAGE } from '../../../src/queue/shard-alarm.ts'
-import { percentile } from '../../../src/domain/overview.ts'
 import { changeDeliveryStatus } from '../../../src/storage/delivery-lifecycle.ts'
 import { insertMessage, type NewDelivery } from '../../../src/storage/messages.ts'
-import { LATENCY_BOUNDS, OVERVIEW_KEPT_DAYS } from '../../../src/storage/overview-hours.ts'
+import { OVERVIEW_KEPT_DAYS } from '../../../src/storage/overview-hours.ts'
 import {
   runStatements,
   shardDatabaseIn,
@@ -269,18 +268,5 @@ describe('GET /admin/overview', () => {
       400,
       'invalid_request',
     )
-  })
-})
-
-describe('overview percentiles', () => {
-  it('are the bound of the bucket that holds the rank, null with nothing delivered', () => {
-    const buckets = Array.from({ length: LATENCY_BOUNDS.length + 1 }, () => 0)
-    expect(percentile(buckets, 0.5)).toBeNull()
-    buckets[0] = 50 // up to 1 s
-    buckets[4] = 45 // (5, 10] s
-    buckets[LATENCY_BOUNDS.length] = 5 // over the last bound
-    expect(percentile(buckets, 0.5)).toBe(1)
-    expect(percentile(buckets, 0.95)).toBe(10)
-    expect(percentile(buckets, 0.99)).toBe(LATENCY_BOUNDS.at(-1))
   })
 })
