@@ -21,6 +21,7 @@ import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-
 import { sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { SendShard as SendShardState } from './shards/send-shard.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
+import { deleteOverviewHoursBefore, OVERVIEW_KEPT_DAYS } from './storage/overview-hours.ts'
 import { FCM_TOKEN_MAX_AGE_DAYS, pruneStaleFcmTokens } from './storage/recipients.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
 import { shardDatabaseIn } from './storage/shard-database.ts'
@@ -115,7 +116,8 @@ export default {
   // wrangler.toml [triggers], every five minutes (src/queue/schedule.ts): revocation rows are
   // useless once their token has expired, stranded webhook events go back to the queue, audit
   // events leave after AUDIT_RETENTION_DAYS and the admin index rows and webhook events of
-  // messages after MESSAGE_RETENTION_DAYS (the messages leave their shards by alarm), every
+  // messages after MESSAGE_RETENTION_DAYS (the messages leave their shards by alarm), the
+  // overview's hours after OVERVIEW_KEPT_DAYS (decisions.md D42), every
   // revocation's tombstone is confirmed, every client's edge record D1 changed and KV may not
   // hold is published again (decisions.md D35), and FCM tokens not registered for 270 days are
   // dropped (decisions.md D12).
@@ -127,6 +129,10 @@ export default {
       tombstoned: backfillTombstones({ db: env.DB, cache: env.CACHE, now }),
       webhooksRequeued: sweepWebhookOutbox(env.DB, env.WEBHOOK_QUEUE, now),
       messagesPurged: purgeOldMessages(env, now),
+      overviewPurged: deleteOverviewHoursBefore(
+        env.DB,
+        new Date(now.getTime() - OVERVIEW_KEPT_DAYS * DAY_MS),
+      ),
       recordsRepublished: republishLaggingRecords({ db: env.DB, cache: env.CACHE, now }),
       staleDevicesPruned: pruneStaleFcmTokens(
         env.DB,

@@ -22,6 +22,7 @@ import {
   secretPanel,
   time,
 } from './ui.js'
+import { lineChart } from './charts.js'
 
 const main = document.getElementById('main')
 const nav = document.getElementById('nav')
@@ -108,6 +109,145 @@ whenSignedOut((reason) => {
 })
 
 signOutButton.addEventListener('click', () => signOut('Signed out.'))
+
+// ——— Overview ————————————————————————————————————————————————————————————————————————
+
+const RANGES = [
+  ['hour', 'Last hour'],
+  ['day', 'Last day'],
+  ['week', 'Last week'],
+]
+let overviewQuery = { range: 'day' }
+
+function overviewPage() {
+  const results = h('div', { 'aria-busy': 'true' })
+  const show = async (query) => {
+    overviewQuery = query
+    const mine = renderId
+    results.setAttribute('aria-busy', 'true')
+    try {
+      const o = await api(withQuery('/admin/overview', query))
+      if (mine !== renderId) return
+      results.replaceChildren(...overviewView(o))
+    } finally {
+      results.removeAttribute('aria-busy')
+    }
+  }
+  page(
+    'Overview',
+    h(
+      'p',
+      {},
+      'What Portero counted, per hour: messages and their deliveries a second or so after each ' +
+        'change, tokens and failed logins a few seconds after the request.',
+    ),
+    form({
+      className: 'card compact',
+      fields: [
+        {
+          name: 'range',
+          label: 'Range',
+          type: 'select',
+          required: true,
+          value: overviewQuery.range,
+          options: RANGES,
+        },
+        {
+          name: 'provider_id',
+          label: 'Provider id',
+          value: overviewQuery.provider_id,
+          hint: 'Empty for every provider.',
+        },
+      ],
+      submitLabel: 'Show',
+      submit: (values) => show(values),
+    }),
+    results,
+  )
+  show(overviewQuery).catch((err) => announce(err.message, 'error'))
+}
+
+function overviewView(o) {
+  const t = o.totals
+  const seconds = (v) => (v === null ? '—' : `≤ ${v} s`)
+  const range = RANGES.find(([r]) => r === o.range)?.[1] ?? o.range
+  const who = o.provider_id ? `provider ${o.provider_id}` : 'every provider'
+  return [
+    h('h2', {}, `${range}, ${who}`),
+    facts([
+      ['Accepted', String(t.accepted)],
+      ['Sent', String(t.sent)],
+      ['Delivered', String(t.delivered)],
+      ['Undelivered', String(t.undelivered)],
+      ['Failed', String(t.failed)],
+      ['Dead', String(t.dead)],
+      ['Latency p50', seconds(t.latency_p50_seconds)],
+      ['Latency p95', seconds(t.latency_p95_seconds)],
+      ['Tokens issued', String(t.tokens_issued)],
+      ['Failed logins', String(t.failed_logins)],
+    ]),
+    h(
+      'div',
+      { class: 'charts' },
+      lineChart({
+        title: 'Messages',
+        hours: o.hours,
+        series: [
+          ['accepted', 'Accepted'],
+          ['delivered', 'Delivered'],
+          ['undelivered', 'Undelivered'],
+          ['failed', 'Failed'],
+          ['dead', 'Dead'],
+        ],
+      }),
+      lineChart({
+        title: 'Acceptance to delivered',
+        hours: o.hours,
+        unit: ' s',
+        series: [
+          ['latency_p50_seconds', 'p50 (s)'],
+          ['latency_p95_seconds', 'p95 (s)'],
+        ],
+      }),
+      lineChart({
+        title: 'Tokens and failed logins',
+        hours: o.hours,
+        series: [
+          ['tokens_issued', 'Tokens issued'],
+          ['failed_logins', 'Failed logins'],
+        ],
+      }),
+    ),
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', {}, 'Top error codes'),
+      o.error_codes.length === 0
+        ? h('p', {}, 'None in this range.')
+        : h(
+            'div',
+            { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Top error codes' },
+            h(
+              'table',
+              {},
+              h('caption', {}, "The channels' commonest error codes"),
+              h(
+                'thead',
+                {},
+                h('tr', {}, h('th', { scope: 'col' }, 'Code'), h('th', { scope: 'col' }, 'Count')),
+              ),
+              h(
+                'tbody',
+                {},
+                o.error_codes.map((e) =>
+                  h('tr', {}, h('th', { scope: 'row' }, e.code), h('td', {}, String(e.count))),
+                ),
+              ),
+            ),
+          ),
+    ),
+  ]
+}
 
 // ——— Providers ———————————————————————————————————————————————————————————————————————
 
@@ -1352,6 +1492,7 @@ const ROUTES = [
   [/^#\/audit$/, () => auditPage()],
   [/^#\/login-locks$/, () => loginLocksPage()],
   [/^#\/providers$/, () => providersPage()],
+  [/^#\/overview$/, () => overviewPage()],
 ]
 
 function route() {
@@ -1361,7 +1502,7 @@ function route() {
   who.hidden = false
   who.textContent = `Signed in as ${clientId()}`
   signOutButton.hidden = false
-  const hash = location.hash || '#/providers'
+  const hash = location.hash || '#/overview'
   for (const [pattern, render] of ROUTES) {
     const match = pattern.exec(hash)
     if (!match) continue
@@ -1370,7 +1511,7 @@ function route() {
     )
     return
   }
-  page('Not found', h('p', {}, 'No such page. '), link('#/providers', 'Providers'))
+  page('Not found', h('p', {}, 'No such page. '), link('#/overview', 'Overview'))
 }
 
 window.addEventListener('hashchange', route)

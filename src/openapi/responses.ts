@@ -447,3 +447,41 @@ export const ServicePage = page(Service, 'ServicePage')
 export const AuditPage = page(AuditEvent, 'AuditPage')
 export const SuppressionPage = page(Suppression, 'SuppressionPage')
 export const MessagePage = page(Message, 'MessagePage')
+
+// The counts of GET /admin/overview: docs/management.md "The overview" says what each is.
+const OverviewCounts = {
+  ...Object.fromEntries(
+    [
+      'accepted',
+      'sent',
+      'delivered',
+      'undelivered',
+      'failed',
+      'dead',
+      'tokens_issued',
+      'failed_logins',
+    ].map((name) => [name, z.int()]),
+  ),
+  latency_p50_seconds: z.number().nullable(),
+  latency_p95_seconds: z.number().nullable(),
+}
+
+export const Overview = z
+  .object({
+    range: z.enum(['hour', 'day', 'week']),
+    provider_id: z.string().nullable(),
+    since: z.string(),
+    until: z.string(),
+    hours: z.array(z.object({ hour: z.string(), ...OverviewCounts })),
+    totals: z.object(OverviewCounts),
+    error_codes: z.array(z.object({ code: z.string(), count: z.int() })),
+    latency_bounds_seconds: z.array(z.number()),
+  })
+  .meta({
+    id: 'Overview',
+    description:
+      'Counts per hour of the range, oldest first, the hour in progress last; `totals` for the ' +
+      'whole range; the latencies (acceptance to delivered) are the upper bound of the bucket ' +
+      '(`latency_bounds_seconds`) that holds the percentile, null when nothing was delivered; ' +
+      "`error_codes`, the channels' commonest 10.",
+  })

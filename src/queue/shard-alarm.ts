@@ -1,11 +1,13 @@
 // What a send shard's alarm does (decisions.md D32), in the shard, on the shard's own database:
 // - hands its outboxes on: webhook events to D1 (those an endpoint wants) and the webhook queue,
-//   and its new and changed messages to D1's admin index, each a page a statement;
+//   its new and changed messages to D1's admin index, and its changed hours of the overview
+//   (decisions.md D42) to D1's, each a page a statement;
 // - takes up what a crash stranded: deliveries never enqueued, or whose consumer died holding
 //   the lease (src/queue/sweeper.ts), and receipts that waited for their message sid;
 // - asks the SMS API about SMS whose receipts were lost (src/queue/sms-reconciler.ts), and applies
 //   the receipts the sandbox gave its SMS once due (src/storage/sandbox-receipts.ts);
-// - purges messages past MESSAGE_RETENTION_DAYS (decisions.md D33).
+// - purges messages past MESSAGE_RETENTION_DAYS (decisions.md D33), and hours the overview no
+//   longer shows.
 // Then it says when it must run again: soon while an outbox holds more, every GRACE_SECONDS while
 // a delivery is on its way, every few minutes while an SMS awaits its receipt, hourly while
 // messages wait for their purge, and never once the shard is empty.
@@ -16,6 +18,13 @@ import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from '../storage/ear
 import { upsertIndexRows, type IndexedMessage } from '../storage/message-index.ts'
 import { applyDueSandboxReceipts } from '../storage/sandbox-receipts.ts'
 import { deleteMessagesBefore, MESSAGE_STATUS_SQL } from '../storage/messages.ts'
+import {
+  deleteOverviewHoursBefore,
+  markHoursHanded,
+  OVERVIEW_KEPT_DAYS,
+  readPendingHours,
+  writeShardHours,
+} from '../storage/overview-hours.ts'
 import {
   deleteFromWebhookOutbox,
   insertWebhookEvents,
@@ -66,6 +75,7 @@ export async function tendSendShard(deps: ShardAlarmDeps): Promise<number | null
   const parts = {
     webhookEvents: () => handOverWebhookEvents(deps),
     indexRows: () => handOverIndexRows(deps),
+    overviewHours: () => handOverOverviewHours(deps),
     requeued: () => sweepOverdueDeliveries(deps, deps.dispatch, now, deps.metrics),
     earlyReceipts: async () =>
       (await applyWaitingReceipts(deps)) + (await deleteExpiredEarlyReceipts(deps.shard, now)),
@@ -162,7 +172,26 @@ export async function handOverIndexRows({ shard, db, name, now }: HandOverDeps):
   return written
 }
 
+/** The shard's overview hours counted since they were last handed to D1, a page a statement. */
+export async function handOverOverviewHours({ shard, db, name }: HandOverDeps): Promise<number> {
+  // The provider is in the shard's name (domain/admission.ts sendShardName): provider:<id>[:<k>].
+  const providerId = name.split(':')[1] ?? ''
+  let written = 0
+  for (let page = 0; page < OUTBOX_PAGES; page++) {
+    const rows = await readPendingHours(shard, OUTBOX_PAGE)
+    if (rows.length === 0) break
+    await writeShardHours(db, { providerId, shard: name }, rows)
+    await markHoursHanded(shard, rows)
+    written += rows.length
+    if (rows.length < OUTBOX_PAGE) break
+  }
+  return written
+}
+
 async function purge({ shard, retentionDays, now }: ShardAlarmDeps): Promise<number> {
+  await deleteOverviewHoursBefore(shard, new Date(now.getTime() - OVERVIEW_KEPT_DAYS * DAY_MS), {
+    handedOnly: true,
+  })
   const cutoff = new Date(now.getTime() - retentionDays() * DAY_MS)
   let purged = 0
   for (let page = 0; page < PURGE_PAGES; page++) {
@@ -182,7 +211,8 @@ async function nextRun(
   const row = await shard
     .prepare(
       `SELECT
-         EXISTS (SELECT 1 FROM webhook_outbox) OR EXISTS (SELECT 1 FROM index_outbox) AS outbox,
+         EXISTS (SELECT 1 FROM webhook_outbox) OR EXISTS (SELECT 1 FROM index_outbox)
+           OR EXISTS (SELECT 1 FROM overview_hours WHERE pending = 1) AS outbox,
          EXISTS (SELECT 1 FROM deliveries WHERE status IN ('queued', 'sending')) AS moving,
          EXISTS (SELECT 1 FROM deliveries
            WHERE status = 'sent' AND channel = 'sms' AND sent_at >= ?1) AS awaiting,

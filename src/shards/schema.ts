@@ -147,6 +147,20 @@ const MIGRATIONS: readonly string[] = [
      due_at INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX sandbox_receipts_due ON sandbox_receipts (due_at);`,
+
+  `-- The overview's hourly counts of this shard's messages (decisions.md D42), written in the
+   -- transaction of each acceptance and status change; the alarm hands the rows marked pending to
+   -- D1's overview_hours (migrations/0030_overview_hours.sql, which names the metrics).
+   -- hour: the hour's start in epoch seconds.
+   CREATE TABLE overview_hours (
+     hour INTEGER NOT NULL,
+     metric TEXT NOT NULL,
+     key TEXT NOT NULL DEFAULT '',
+     count INTEGER NOT NULL,
+     pending INTEGER NOT NULL DEFAULT 1 CHECK (pending IN (0, 1)),
+     PRIMARY KEY (hour, metric, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX overview_hours_pending ON overview_hours (hour) WHERE pending = 1;`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

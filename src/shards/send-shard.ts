@@ -143,6 +143,7 @@ export class SendShard extends DurableObject<Env> implements SendShardApi {
       for (const table of [
         'webhook_outbox',
         'index_outbox',
+        'overview_hours',
         'early_receipts',
         'delivery_events',
         'deliveries',

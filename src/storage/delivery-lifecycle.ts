@@ -1,9 +1,10 @@
 // Every status change of a delivery, and its timeline (decisions.md D27): the one place where a
 // delivery's status is written. Each change is a guarded UPDATE (it applies only from the statuses
 // the transition may leave) followed, in the same db.batch, by its delivery_events row, written
-// only if the UPDATE took effect, by the webhook event it causes (decisions.md D26) and by a mark
-// that its message's row of the admin index is to be brought up to date. Those two wait in the
-// send shard's outboxes, which its alarm hands on (decisions.md D32). Whatever must happen with
+// only if the UPDATE took effect, by the webhook event it causes (decisions.md D26), by a mark
+// that its message's row of the admin index is to be brought up to date, and by the overview's
+// count of the status reached (decisions.md D42). Those wait in the send shard, whose alarm hands
+// them on (decisions.md D32). Whatever must happen with
 // every status change is added to statusChange() here, and nowhere else; once its batch has
 // committed, the change is one data point of the METRICS dataset (writeStatusChangePoint).
 //
@@ -12,6 +13,7 @@
 import type { DeliveryStatus } from '../channel.ts'
 import { log, redactText } from '../log.ts'
 import { writeDeliveryPoint } from './metrics.ts'
+import { countAcceptance, countStatusChange } from './overview-hours.ts'
 import { deliveryEventStatement, newWebhookEventId, type WebhookEventType } from './webhooks.ts'
 
 export type { DeliveryStatus } from '../channel.ts'
@@ -210,8 +212,9 @@ export type StatusChangeStatements = {
 /**
  * The statements of one status change, to run in one db.batch (with any others of the caller):
  * the guarded UPDATE (with `returning` columns, if given), the timeline row, written only if the
- * UPDATE applied, then, only if the timeline row was, the mark for the admin index and the webhook
- * event's outbox row (for the transitions providers are told of). `eventId` names the timeline row.
+ * UPDATE applied, then, only if the timeline row was, the mark for the admin index, the overview's
+ * count (for the statuses it counts) and the webhook event's outbox row (for the transitions
+ * providers are told of). `eventId` names the timeline row.
  */
 export function statusChange(
   db: D1Database,
@@ -248,8 +251,10 @@ export function statusChange(
        SELECT message_id FROM delivery_events WHERE id = ?1`,
     )
     .bind(eventId)
+  const counted = countStatusChange(db, eventId, point)
+  const applied = [update, event, indexed, ...(counted ? [counted] : [])]
   const type = WEBHOOK_EVENT[change.kind]
-  if (!type) return { eventId, point, webhookEventId: null, statements: [update, event, indexed] }
+  if (!type) return { eventId, point, webhookEventId: null, statements: applied }
   const webhookEventId = newWebhookEventId()
   const webhook = deliveryEventStatement(db, {
     id: webhookEventId,
@@ -260,7 +265,7 @@ export function statusChange(
     errorCode,
     reason: detail === null ? null : redactText(detail).slice(0, 500),
   })
-  return { eventId, point, webhookEventId, statements: [update, event, indexed, webhook] }
+  return { eventId, point, webhookEventId, statements: [...applied, webhook] }
 }
 
 /**
@@ -346,9 +351,9 @@ export async function changeDeliveryStatus(
 }
 
 /**
- * The `queued` timeline rows of a message's new deliveries, and the mark for its admin index row,
- * for the batch that inserts them: a delivery enters the lifecycle at `queued` when POST /Services
- * writes it.
+ * The `queued` timeline rows of a message's new deliveries, the mark for its admin index row and
+ * the overview's count of an accepted message, for the batch that inserts them: a delivery enters
+ * the lifecycle at `queued` when POST /Services writes it.
  */
 export function queuedEvents(db: D1Database, messageId: string, at: string): D1PreparedStatement[] {
   return [
@@ -364,6 +369,7 @@ export function queuedEvents(db: D1Database, messageId: string, at: string): D1P
         `INSERT OR REPLACE INTO index_outbox (message_id) SELECT id FROM messages WHERE id = ?1`,
       )
       .bind(messageId),
+    countAcceptance(db, messageId, at),
   ]
 }
 

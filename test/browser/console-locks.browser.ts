@@ -20,7 +20,7 @@ beforeAll(async () => {
   const admin = seededClient('admin-client')
   for (const { page } of [wide, narrow]) {
     await signIn(page, admin.id, admin.secret)
-    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
   }
 })
 

@@ -35,7 +35,7 @@ beforeAll(async () => {
   const { id, secret } = seededClient('admin-client')
   for (const { page } of [wide, narrow]) {
     await signIn(page, id, secret)
-    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
   }
 })
 

@@ -78,8 +78,10 @@ describe('/console in Chromium', () => {
     const { page } = wide
     const admin = seededClient('admin-client')
     await signIn(page, admin.id, admin.secret)
-    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    // The console opens on the overview.
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
     await expect.poll(() => page.locator('#who').textContent()).toContain('admin-client')
+    await go(page, '#/providers', 'Providers')
 
     // A field error from the API, next to its field.
     await page.getByRole('button', { name: 'Create provider' }).click()
@@ -363,8 +365,19 @@ describe('/console in Chromium', () => {
     await go(page, '#/messages', 'Messages')
     await field(page, 'Provider id').fill('1001')
     await field(page, 'Status').selectOption('')
-    await page.getByRole('button', { name: 'Search' }).click()
-    await page.getByRole('link', { name: id }).click()
+    // The index hears of a message from its send shard's alarm, a moment after it was accepted.
+    const found = page.getByRole('link', { name: id })
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Search' }).click()
+          await page.locator('table[aria-busy]').waitFor({ state: 'detached' })
+          return found.isVisible()
+        },
+        { timeout: 15_000, interval: 300 },
+      )
+      .toBe(true)
+    await found.click()
     await page.getByRole('heading', { level: 1, name: `Message ${id}` }).waitFor()
     // The page looks again by itself until the receipt arrives.
     const status = page.locator('.facts dd .badge').first()
@@ -411,7 +424,8 @@ describe('/console in Chromium', () => {
     await snapshot(narrow, 'sign-in')
     const admin = seededClient('admin-client')
     await signIn(page, admin.id, admin.secret)
-    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
+    await go(page, '#/providers', 'Providers')
     await page.locator('tbody tr').first().waitFor()
     await snapshot(narrow, 'providers')
     const pages: [string, string, string][] = [
@@ -461,7 +475,7 @@ describe('/console in Chromium', () => {
     const short = (await created.json()) as { client_id: string; client_secret: string }
     await context.clock.install()
     await signIn(page, short.client_id, short.client_secret)
-    await page.getByRole('heading', { level: 1, name: 'Providers' }).waitFor()
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
     await context.clock.fastForward('01:01')
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor()
     await expect.poll(() => page.locator('.notice').textContent()).toContain('expired')

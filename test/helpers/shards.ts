@@ -4,7 +4,11 @@ import { env } from 'cloudflare:workers'
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { sendShardName } from '../../src/domain/admission.ts'
 import { messageHome } from '../../src/domain/message-ids.ts'
-import { handOverIndexRows, handOverWebhookEvents } from '../../src/queue/shard-alarm.ts'
+import {
+  handOverIndexRows,
+  handOverOverviewHours,
+  handOverWebhookEvents,
+} from '../../src/queue/shard-alarm.ts'
 import { shardDatabaseIn } from '../../src/storage/shard-database.ts'
 
 /** A provider's first send shard, or one of several. */
@@ -81,7 +85,8 @@ export function runShardAlarm(providerId: string, index: number | null = null): 
 
 /**
  * Hands a shard's outboxes on as its alarm does (webhook events to D1 and the webhook queue, index
- * rows to D1), without the alarm's other work (the purge, the sweep).
+ * rows and the overview's changed hours to D1), without the alarm's other work (the purge, the
+ * sweep).
  */
 export async function handOverOutboxes(providerId: string, index: number | null = null) {
   const name = sendShardName(providerId, index)
@@ -92,5 +97,9 @@ export async function handOverOutboxes(providerId: string, index: number | null 
     webhooks: env.WEBHOOK_QUEUE,
     now: new Date(),
   }
-  return { events: await handOverWebhookEvents(deps), rows: await handOverIndexRows(deps) }
+  return {
+    events: await handOverWebhookEvents(deps),
+    rows: await handOverIndexRows(deps),
+    hours: await handOverOverviewHours(deps),
+  }
 }

@@ -1013,6 +1013,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Counts per hour: messages, deliveries, latency, error codes, tokens, failed logins
+         * @description Each hour of the `range` (and the hour in progress), of one provider or all: messages accepted, deliveries by status, latency to delivered (p50, p95), top error codes, tokens issued, failed logins; counted as they happen (a second or so after), kept 8 days.
+         */
+        get: operations["getOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1783,6 +1803,44 @@ export interface components {
             links: {
                 next: string | null;
             };
+        };
+        /** @description Counts per hour of the range, oldest first, the hour in progress last; `totals` for the whole range; the latencies (acceptance to delivered) are the upper bound of the bucket (`latency_bounds_seconds`) that holds the percentile, null when nothing was delivered; `error_codes`, the channels' commonest 10. */
+        Overview: {
+            /** @enum {string} */
+            range: "hour" | "day" | "week";
+            provider_id: string | null;
+            since: string;
+            until: string;
+            hours: {
+                hour: string;
+                accepted: number;
+                sent: number;
+                delivered: number;
+                undelivered: number;
+                failed: number;
+                dead: number;
+                tokens_issued: number;
+                failed_logins: number;
+                latency_p50_seconds: number | null;
+                latency_p95_seconds: number | null;
+            }[];
+            totals: {
+                accepted: number;
+                sent: number;
+                delivered: number;
+                undelivered: number;
+                failed: number;
+                dead: number;
+                tokens_issued: number;
+                failed_logins: number;
+                latency_p50_seconds: number | null;
+                latency_p95_seconds: number | null;
+            };
+            error_codes: {
+                code: string;
+                count: number;
+            }[];
+            latency_bounds_seconds: number[];
         };
     };
     responses: never;
@@ -7996,6 +8054,74 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input: `code` says what, `errors` lists the fields. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token or credentials (`WWW-Authenticate` says how to authenticate): `token_missing`, `token_expired`, `invalid_token` (malformed, a claim missing or malformed, revoked, or, on Portero's own API, not issued for it), `invalid_client`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authenticated, but not allowed (`insufficient_scope` or `forbidden`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 16 KiB in all (`headers_too_large`). */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `server_misconfigured`: this deployment is misconfigured and serves nothing until it is fixed; GET /healthz names the settings at fault. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOverview: {
+        parameters: {
+            query?: {
+                range?: "hour" | "day" | "week";
+                provider_id?: string | number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The series. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
             };
             /** @description Invalid input: `code` says what, `errors` lists the fields. */
             400: {

@@ -10,6 +10,7 @@ import { clientKeys } from './client-keys.ts'
 import { clients } from './clients.ts'
 import { loginLocks } from './login-locks.ts'
 import { messages } from './messages.ts'
+import { overview } from './overview.ts'
 import { providerWebhooks } from './provider-webhooks.ts'
 import { providers } from './providers.ts'
 import { services } from './services.ts'
@@ -27,3 +28,4 @@ admin.route('/services', services)
 admin.route('/audit', audit)
 admin.route('/messages', messages)
 admin.route('/login-locks', loginLocks)
+admin.route('/overview', overview)
