@@ -330,6 +330,24 @@ function statusBadge(status) {
 
 function clientsPage(providerId) {
   const once = h('div')
+  // A sandbox provider's clients send nothing for real (docs/sending.md "Sandbox"): say so.
+  const sandboxNote = h('div')
+  if (providerId) {
+    api(`/admin/providers/${enc(providerId)}`)
+      .then((provider) => {
+        if (!provider.sandbox) return
+        sandboxNote.replaceChildren(
+          h(
+            'p',
+            { class: 'note' },
+            statusBadge('sandbox'),
+            ' These clients are in the sandbox: their messages go to no channel, their statuses ',
+            'simulated from their destinations.',
+          ),
+        )
+      })
+      .catch(() => {}) // The page's own list reports what is wrong.
+  }
   const scopes = providerId ? PROVIDER_SCOPES : [...OPERATOR_SCOPES, ...PROVIDER_SCOPES]
   const list = pagedTable({
     caption: providerId ? `Clients of provider ${providerId}` : 'All clients',
@@ -350,6 +368,7 @@ function clientsPage(providerId) {
   page(
     providerId ? `Clients of provider ${providerId}` : 'Clients',
     providerId ? h('p', {}, link('#/providers', '← Providers')) : null,
+    sandboxNote,
     h('h2', {}, 'New client'),
     form({
       fields: [

@@ -140,6 +140,28 @@ describe('/console in Chromium', () => {
     expectClean(wide)
   })
 
+  it('shows a sandbox provider, and that its clients are in the sandbox', async () => {
+    const { page } = wide
+    const admin = seededClient('admin-client')
+    const { access_token: token } = (await (await tokenFor(admin.id, admin.secret)).json()) as {
+      access_token: string
+    }
+    const id = `8${String(stamp).slice(-8)}`
+    const created = await fetch(`${portero.base}/admin/providers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id, name: `Sandbox test ${stamp}`, sandbox: true }),
+    })
+    expect(created.status).toBe(201)
+    await go(page, '#/providers', 'Providers')
+    const row = await findRow(page, id)
+    expect(await row.textContent()).toContain('sandbox')
+    await go(page, `#/providers/${id}/clients`, `Clients of provider ${id}`)
+    await page.getByText('These clients are in the sandbox').waitFor()
+    await snapshot(wide, 'sandbox-clients')
+    expectClean(wide)
+  })
+
   it("registers, rotates and removes a client's public keys", async () => {
     const { page } = wide
     const jwk = (kid: string) => ({
