@@ -719,6 +719,8 @@ function renderEdge(
 /** Targets of the capacity table: messages a second, and D1 statements per delivered SMS. */
 const CAPACITY_TARGETS = { oneProvider: 2000, tenProviders: 10_000, d1StatementsPerSms: 0.05 }
 const PROVIDERS = 10
+/** The most send shards a provider may have (src/domain/admission.ts MAX_SEND_SHARDS). */
+const MOST_SHARDS = 64
 
 /**
  * A message's life counted by bench/cpu-worker.ts, per delivered SMS, and what the published limits
@@ -777,6 +779,8 @@ function renderCapacity(
     formula: string
     one: Span
     ten: Span
+    /** One provider spread over MOST_SHARDS send shards. */
+    sharded: Span
   }
   const flat = (n: number): Span => ({ low: n, high: n })
   const L = EDGE_LIMITS
@@ -792,9 +796,10 @@ function renderCapacity(
       limit: "the provider's send shard (a Durable Object; one per provider)",
       published: `${n(L.durableObjectRequestsPerSecond)} requests/s per object`,
       calls: count(perSms.doCalls, 'call'),
-      formula: `one provider: ${n(L.durableObjectRequestsPerSecond)} / ${fixed(perSms.doCalls)}; ${PROVIDERS} providers: ${PROVIDERS} × that`,
+      formula: `one provider: ${n(L.durableObjectRequestsPerSecond)} / ${fixed(perSms.doCalls)}; ${PROVIDERS} providers, or one with ${MOST_SHARDS} shards: ${PROVIDERS} or ${MOST_SHARDS} × that`,
       one: flat(L.durableObjectRequestsPerSecond / perSms.doCalls),
       ten: flat((PROVIDERS * L.durableObjectRequestsPerSecond) / perSms.doCalls),
+      sharded: flat((MOST_SHARDS * L.durableObjectRequestsPerSecond) / perSms.doCalls),
     },
     {
       limit: 'the D1 database (one per deployment)',
@@ -803,6 +808,7 @@ function renderCapacity(
       formula: `${n(L.d1QueriesPerSecond)} / ${fixed(perSms.d1Statements)}, whatever the providers`,
       one: flat(L.d1QueriesPerSecond / perSms.d1Statements),
       ten: flat(L.d1QueriesPerSecond / perSms.d1Statements),
+      sharded: flat(L.d1QueriesPerSecond / perSms.d1Statements),
     },
     ...queueNames
       .filter((q) => (perSms.queue[q] ?? 0) > 0)
@@ -813,6 +819,7 @@ function renderCapacity(
         formula: `${n(L.queueMessagesPerSecond)} / ${fixed(perSms.queue[q]!)}`,
         one: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
         ten: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
+        sharded: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
       })),
     {
       limit: "the dispatch queue's consumers",
@@ -821,6 +828,7 @@ function renderCapacity(
       formula: `${n(L.queueConcurrentConsumers)} × ${batch} / (${seconds(T)} s a batch) / ${fixed(dispatch)}`,
       one: consumers(L.queueConcurrentConsumers),
       ten: consumers(L.queueConcurrentConsumers),
+      sharded: consumers(L.queueConcurrentConsumers),
     },
   ]
   const rate = (x: Span) =>
@@ -831,6 +839,11 @@ function renderCapacity(
     rows.reduce((a, b) => (bound(pick(b)) < bound(pick(a)) ? b : a))
   const ceilings = [
     { who: 'one provider', pick: (r: Row) => r.one, target: CAPACITY_TARGETS.oneProvider },
+    {
+      who: `one provider with ${MOST_SHARDS} send shards`,
+      pick: (r: Row) => r.sharded,
+      target: CAPACITY_TARGETS.oneProvider,
+    },
     {
       who: `${PROVIDERS} providers`,
       pick: (r: Row) => r.ten,
@@ -873,7 +886,8 @@ function renderCapacity(
     'Each limit Cloudflare publishes (bench/edge-costs.ts; sources in bench/README.md) divided by the',
     'calls a delivered SMS makes on it is the most messages a second that binding lets through; the',
     'lowest is the ceiling and names the limit that binds first. One shard serves one provider, so',
-    `${PROVIDERS} providers (equal traffic) have ${PROVIDERS} times its capacity; the D1 database and the queues are`,
+    `${PROVIDERS} providers (equal traffic) have ${PROVIDERS} times its capacity, and a provider given ${MOST_SHARDS} send shards`,
+    `(docs/sending.md "A provider that sends a lot") ${MOST_SHARDS} times; the D1 database and the queues are`,
     'shared by the whole deployment. A D1 query that writes takes several ms, not 1: the D1 row is an',
     `upper bound. The consumers row assumes a batch takes ${seconds(T)} s (its SMS go out in parallel: one`,
     'SMS API answer plus its round trips), not a published figure; the slow end is used.',
