@@ -3,10 +3,8 @@
 // SMS names this URL), and POST /callbacks/sms/inbound, its inbound-message webhook (a STOP reply
 // to the sender number suppresses it, START lifts that: docs/sending.md "Suppression list").
 import * as z from 'zod'
-import { recordSmsReceipt } from '../domain/delivery-receipts.ts'
 import { SEND_SHARD_NAME } from '../storage/shard-database.ts'
-import { fieldError } from '../errors.ts'
-import { shardDatabaseOf } from '../http/deps.ts'
+import { fieldError, notFound } from '../errors.ts'
 import { receiveInboundSms } from '../domain/suppressions.ts'
 import { DELIVERY_STATUSES } from '../channel.ts'
 import { createRoute, documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
@@ -104,10 +102,14 @@ callbacks.openapi(smsStatus, async (c) => {
   if (shard === undefined || !SEND_SHARD_NAME.test(shard)) {
     throw fieldError('shard', 'a send shard name', 'The status-callback URL names no send shard.')
   }
-  const result = await recordSmsReceipt(
-    { shard: shardDatabaseOf(c.env, shard), db: c.env.DB, metrics: c.env.METRICS, now: new Date() },
-    report,
-  )
+  // The shard that holds the delivery applies it, in one call (domain/delivery-receipts.ts).
+  const result = await c.env.SEND_SHARDS.getByName(shard).receipt(report)
+  if (result.outcome === 'refused') {
+    throw notFound(
+      `No SMS delivery has the message sid ${report.messageSid}, and no more receipts can ` +
+        'wait for one now.',
+    )
+  }
   if (result.outcome === 'pending') return c.json(result, 202)
   return c.json(result, 200)
 })

@@ -20,6 +20,9 @@ import {
   type SharedSpan,
 } from '../domain/admission.ts'
 import type { QuotaRefusal, SendQuotas } from '../domain/quotas.ts'
+import { recordSmsReceipt, type ReceiptResult } from '../domain/delivery-receipts.ts'
+import type { DeliveryReceipt } from '../channel.ts'
+import { AppError } from '../errors.ts'
 import {
   runStatements,
   shardDatabase,
@@ -94,6 +97,24 @@ export class SendShard extends DurableObject<Env> implements SendShardApi {
     const outcomes = storage.transactionSync(() => runStatements(storage.sql, statements))
     if (outcomes.some((o) => o.changes > 0)) await this.#wake()
     return outcomes
+  }
+
+  /**
+   * Applies one of the SMS API's delivery receipts to the delivery it names, or keeps it for
+   * later (domain/delivery-receipts.ts), here: one call to the shard instead of one for each of
+   * the receipt's statements. `refused`: it could not be kept (too many wait already).
+   */
+  async receipt(report: DeliveryReceipt): Promise<ReceiptResult | { outcome: 'refused' }> {
+    const { env } = this
+    const deps = { shard: this.database, db: env.DB, metrics: env.METRICS, now: new Date() }
+    try {
+      const result = await recordSmsReceipt(deps, report)
+      if (result.outcome !== 'unchanged') await this.#wake()
+      return result
+    } catch (cause) {
+      if (cause instanceof AppError && cause.code === 'not_found') return { outcome: 'refused' }
+      throw cause
+    }
   }
 
   /**

@@ -21,8 +21,12 @@ import {
   generateClientKey,
 } from '../helpers/client-keys.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
+import { twilioSignature } from '../../stand-in/app.ts'
+import { changeDeliveryStatus } from '../../src/storage/delivery-lifecycle.ts'
+import { claimDelivery } from '../../src/storage/messages.ts'
 import {
   createSender,
+  deliveryDb,
   dispatchJob,
   example001,
   freshPhone,
@@ -340,6 +344,41 @@ describe('GET /Services/messages/{id}: one call to the shard its id names, no D1
     expect(response.status).toBe(200)
     expectWithin(trips, { kv: 1, d1: 0, queue: 0, do: 1 }, calls)
     expect(calls.filter((c) => c.startsWith('do.'))).toEqual(['do.run'])
+  })
+})
+
+describe('POST /callbacks/sms/status: one call to the shard the URL names, no D1', () => {
+  it('applies a delivery receipt', async () => {
+    const sender = await createSender()
+    const [id] = await writeOutbox(sender, [{ address: freshPhone() }])
+    const shard = { shard: deliveryDb(id!) }
+    const sid = `SM${crypto.randomUUID().replaceAll('-', '')}`
+    await claimDelivery(shard, id!, new Date(), 30)
+    await changeDeliveryStatus(shard, {
+      kind: 'sent',
+      deliveryId: id!,
+      at: new Date(),
+      providerMessageId: sid,
+    })
+    const url = `${ORIGIN}/callbacks/sms/status?shard=${encodeURIComponent(dispatchJob(id!).shard)}`
+    const form = {
+      AccountSid: env.SMS_ACCOUNT_SID,
+      MessageSid: sid,
+      MessageStatus: 'delivered',
+    }
+    const request = new Request(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': await twilioSignature(env.SMS_AUTH_TOKEN, url, form),
+      },
+      body: new URLSearchParams(form).toString(),
+    })
+    const { response, body, trips, calls } = await probe(request)
+    expect(response.status, body).toBe(200)
+    expect(JSON.parse(body)).toEqual({ outcome: 'applied', status: 'delivered' })
+    expectWithin(trips, { kv: 0, d1: 0, queue: 0, do: 1 }, calls)
+    expect(calls.filter((c) => c.startsWith('do.'))).toEqual(['do.receipt'])
   })
 })
 
