@@ -9,7 +9,7 @@ import { FIND_CLOCK_SKEW_MS } from '../channels/sms.ts'
 import { changeDeliveryStatus, type LifecycleDeps } from '../storage/delivery-lifecycle.ts'
 import { markDeliverySent } from '../storage/early-receipts.ts'
 import {
-  claimDelivery,
+  claimDeliveries,
   findDeliveryById,
   findDispatchFacts,
   findOtherSmsSids,
@@ -78,11 +78,33 @@ export async function consumeDispatchBatch(
     for (const { message } of jobs) message.retry({ delaySeconds: backoff(message.attempts) })
     return
   }
-  // One message's failure never holds up or re-sends another: each settles itself.
+  // Each shard's deliveries claimed in one call; then one message's failure never holds up or
+  // re-sends another: each settles itself.
+  const byShard = Map.groupBy(jobs, ({ job }) => job.shard)
   await Promise.all(
-    jobs.map(({ message, job }) =>
-      consumeOne(message, job, { ...deps, shard: deps.shards(job.shard) }, withheld),
-    ),
+    [...byShard].map(async ([name, ofShard]) => {
+      const shardDeps = { ...deps, shard: deps.shards(name) }
+      let claimed: Array<Delivery | null>
+      try {
+        const claims = ofShard.map(({ job }) => ({
+          id: job.deliveryId,
+          withheld: withheld.get(job.deliveryId) ?? null,
+        }))
+        claimed = await claimDeliveries(shardDeps, claims, deps.now(), LEASE_SECONDS)
+      } catch (cause) {
+        // The shard unavailable: nothing was claimed; these are tried again later.
+        log('error', 'dispatch batch could not claim its deliveries', {
+          shard: name,
+          cause: String(cause),
+        })
+        for (const { message } of ofShard)
+          message.retry({ delaySeconds: backoff(message.attempts) })
+        return
+      }
+      await Promise.all(
+        ofShard.map(({ message, job }, i) => consumeOne(message, job, shardDeps, claimed[i]!)),
+      )
+    }),
   )
 }
 
@@ -103,16 +125,15 @@ async function findWithheldReasonsOf(
   return findWithheldReasons(deps.db, facts.flat())
 }
 
+/** One queue message, its delivery claimed (or withheld) already: null when there was nothing to claim. */
 async function consumeOne(
   message: Message<unknown>,
   job: DispatchJob,
   deps: DeliveryDeps,
-  withheld: Map<string, string>,
+  delivery: Delivery | null,
 ): Promise<void> {
   const { deliveryId } = job
   try {
-    const reason = withheld.get(deliveryId) ?? null
-    const delivery = await claimDelivery(deps, deliveryId, deps.now(), LEASE_SECONDS, reason)
     if (!delivery) {
       // Another consumer holds a live lease: this copy comes back once the lease has run out, in
       // case that consumer died (Queues hand back the message of a consumer that died at once).

@@ -378,25 +378,45 @@ export async function findDispatchFacts(db: D1Database, ids: string[]): Promise<
  * and returned so.
  */
 export async function claimDelivery(
-  { shard, metrics }: LifecycleDeps,
+  deps: LifecycleDeps,
   id: string,
   now: Date,
   leaseSeconds: number,
   withheld: string | null = null,
 ): Promise<Delivery | null> {
+  const [claimed] = await claimDeliveries(deps, [{ id, withheld }], now, leaseSeconds)
+  return claimed ?? null
+}
+
+/**
+ * claimDelivery for several deliveries of one shard at once: one batch, one call to the shard.
+ * The answers are in the order of `claims`; a delivery named twice is claimed by the first.
+ */
+export async function claimDeliveries(
+  { shard, metrics }: LifecycleDeps,
+  claims: Array<{ id: string; withheld: string | null }>,
+  now: Date,
+  leaseSeconds: number,
+): Promise<Array<Delivery | null>> {
   const nowSeconds = epochSeconds(now)
-  const change = { deliveryId: id, at: now, nowSeconds }
   const returning = { returning: DELIVERY_COLUMNS }
-  const claim = statusChange(
-    shard,
-    withheld === null
-      ? { ...change, kind: 'claim', leaseUntil: nowSeconds + leaseSeconds }
-      : { ...change, kind: 'withhold', reason: withheld },
-    returning,
-  )
-  const results = await shard.batch<DeliveryRow>(claim.statements)
-  writeStatusChangePoint(metrics, claim, results)
-  return firstRow(results[0], toDelivery)
+  const changes = claims.map(({ id, withheld }) => {
+    const change = { deliveryId: id, at: now, nowSeconds }
+    return statusChange(
+      shard,
+      withheld === null
+        ? { ...change, kind: 'claim', leaseUntil: nowSeconds + leaseSeconds }
+        : { ...change, kind: 'withhold', reason: withheld },
+      returning,
+    )
+  })
+  const results = await shard.batch<DeliveryRow>(changes.flatMap((c) => c.statements))
+  let at = 0
+  return changes.map((change) => {
+    const own = results.slice(at, (at += change.statements.length))
+    writeStatusChangePoint(metrics, change, own)
+    return firstRow(own[0], toDelivery)
+  })
 }
 
 /**

@@ -252,6 +252,49 @@ describe('dispatch consumer', () => {
     const { result } = await consume([], { bodies: [{ nope: true }] })
     expect(result.explicitAcks).toEqual(['queue-message-0'])
   })
+
+  it('retries the whole batch, sending nothing, when D1 cannot say what to withhold', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const ids = await outbox(sender, [{ address: to }, { address: to }])
+    const down = {
+      prepare: () => {
+        throw new Error('D1 is down')
+      },
+    } as unknown as D1Database
+    const { result, delays } = await consume(ids, { vars: { DB: down } })
+    expect(result.explicitAcks).toEqual([])
+    expect(result.retryMessages).toHaveLength(2)
+    expect(delays.every((d) => d !== undefined && d >= 5)).toBe(true)
+    expect(smsTo(standIn, to)).toHaveLength(0)
+    for (const id of ids) expect(await row(id)).toMatchObject({ status: 'queued', attempts: 0 })
+    expect(errors).toHaveBeenCalledWith(expect.stringContaining('could not read its send policy'))
+  })
+
+  it('retries the batch, sending nothing, when the shard cannot claim its deliveries', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const standIn = useStandIn()
+    const sender = await createSender()
+    const to = `+54911${Math.floor(Math.random() * 1e8)}`
+    const ids = await outbox(sender, [{ address: to }])
+    // The batch's read goes through; the claim, its next call to the shard, fails.
+    let calls = 0
+    const flaky = {
+      getByName: (name: string) => ({
+        run: (statements: never) =>
+          ++calls > 1
+            ? Promise.reject(new Error('shard unavailable'))
+            : env.SEND_SHARDS.getByName(name).run(statements),
+      }),
+    } as unknown as Env['SEND_SHARDS']
+    const { result } = await consume(ids, { vars: { SEND_SHARDS: flaky } })
+    expect(result.retryMessages).toHaveLength(1)
+    expect(smsTo(standIn, to)).toHaveLength(0)
+    expect(await row(ids[0]!)).toMatchObject({ status: 'queued', attempts: 0 })
+    expect(errors).toHaveBeenCalledWith(expect.stringContaining('could not claim its deliveries'))
+  })
 })
 
 describe('failures of the operator’s own channel settings', () => {
