@@ -978,7 +978,7 @@ function renderConsumer({
         'messages (sent / failed / unfinished)',
         `${messages} (${sent} / ${failed} / ${unfinished})`,
       ],
-      ['first acceptance to last sent_at', `${seconds.toFixed(2)} s`],
+      ['first SMS to last at the stand-in', `${seconds.toFixed(2)} s`],
       [
         '/Services while the consumer ran (req/s, p50, p99)',
         `${enqueue.rps.toFixed(0)}, ${enqueue.p50.toFixed(2)} ms, ${enqueue.p99.toFixed(2)} ms`,

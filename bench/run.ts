@@ -253,7 +253,11 @@ try {
         "and the stand-in's SMS API",
     )
     await portero.setConsumer(true)
-    consumer = await measureConsumer(await portero.mf.getD1Database('DB'), servicesSpec)
+    const standIn = await portero.mf.getWorker('stand-in')
+    consumer = await measureConsumer(
+      { fetch: (url) => standIn.fetch(url) as unknown as Promise<Response> },
+      servicesSpec,
+    )
   }
 
   let cpu: CpuReport = { figures: [], roundTrips: [] }
@@ -412,13 +416,16 @@ async function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
 }
 
 /**
- * Enqueues CONSUMER_MESSAGES messages (one SMS each) through /Services and waits until every
- * delivery is final, as D1's admin index shows it (each send shard's alarm writes a message's row
- * a moment after its status changes, decisions.md D32). The rate runs from the first message's
- * acceptance to the last row's update, both timestamps of the Worker, so polling and process
- * start-up do not count; the index's lag (its alarm's 200 ms) makes it a little slow, never fast.
+ * Enqueues CONSUMER_MESSAGES messages (one SMS each) through /Services and waits until the
+ * stand-in's SMS API has accepted each (a delivery `sent`). Counted at the stand-in, which records
+ * when each SMS reached it, rather than read from Portero's storage while it is under load: the
+ * rate runs from the first SMS to reach the stand-in to the last, so polling and process start-up
+ * do not count.
  */
-async function measureConsumer(db: D1Database, spec: Scenario['spec']): Promise<ConsumerFigure> {
+async function measureConsumer(
+  standIn: { fetch(url: string): Promise<Response> },
+  spec: Scenario['spec'],
+): Promise<ConsumerFigure> {
   const since = new Date().toISOString()
   const enqueue = runLoadProcess({
     ...spec,
@@ -428,30 +435,27 @@ async function measureConsumer(db: D1Database, spec: Scenario['spec']): Promise<
     amount: CONSUMER_MESSAGES,
   })
   const deadline = Date.now() + CONSUMER_TIMEOUT_MS
-  type Counts = { total: number; sent: number; failed: number; first: string; last: string | null }
-  let counts: Counts
+  type Sms = { at: string; method: string; status: number }
+  let sent: Sms[] = []
+  let refused: Sms[] = []
   for (;;) {
-    counts = (await db
-      .prepare(
-        `SELECT COUNT(*) AS total, COALESCE(SUM(status IN ('sent', 'delivered')), 0) AS sent,
-           COALESCE(SUM(status IN ('failed', 'dead', 'undelivered')), 0) AS failed,
-           MIN(created_at) AS first, MAX(updated_at) AS last
-         FROM message_index WHERE created_at >= ?1`,
-      )
-      .bind(since)
-      .first<Counts>())!
-    const done = counts.total >= CONSUMER_MESSAGES && counts.sent + counts.failed >= counts.total
-    if (done || Date.now() > deadline) break
-    await new Promise((resolve) => setTimeout(resolve, 250))
+    const answer = await standIn.fetch('http://stand-in/_control/received')
+    const { sms } = (await answer.json()) as { sms: Sms[] }
+    const ours = sms.filter((r) => r.method === 'POST' && r.at >= since)
+    sent = ours.filter((r) => r.status === 201)
+    refused = ours.filter((r) => r.status !== 201)
+    if (sent.length + refused.length >= CONSUMER_MESSAGES || Date.now() > deadline) break
+    await new Promise((resolve) => setTimeout(resolve, 500))
   }
-  const seconds = counts.last ? (Date.parse(counts.last) - Date.parse(counts.first)) / 1000 : NaN
+  const times = sent.map((r) => Date.parse(r.at)).sort((a, b) => a - b)
+  const seconds = times.length > 1 ? (times.at(-1)! - times[0]!) / 1000 : NaN
   return {
-    messages: counts.total,
-    sent: counts.sent,
-    failed: counts.failed,
-    unfinished: counts.total - counts.sent - counts.failed,
+    messages: CONSUMER_MESSAGES,
+    sent: sent.length,
+    failed: refused.length,
+    unfinished: CONSUMER_MESSAGES - sent.length - refused.length,
     seconds,
-    perSecond: counts.sent / seconds,
+    perSecond: sent.length / seconds,
     enqueue: await enqueue,
   }
 }
