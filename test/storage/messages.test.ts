@@ -61,9 +61,14 @@ describe('insertMessage', () => {
 
 describe('MESSAGE_STATUS_SQL', () => {
   // Every delivery state the sum depends on: each status, tried or not.
-  const STATES = DELIVERY_STATUSES.flatMap((status) =>
-    [0, 1].map((attempts) => ({ status, attempts })),
-  )
+  const STATES = [
+    ...DELIVERY_STATUSES.flatMap((status) =>
+      [0, 1].map((attempts) => ({ status, attempts, scheduledFor: null, errorCode: null })),
+    ),
+    // decisions.md D44: scheduled (not yet handed to the queue), and cancelled.
+    { status: 'queued' as const, attempts: 0, scheduledFor: 1, errorCode: null },
+    { status: 'failed' as const, attempts: 0, scheduledFor: 1, errorCode: 'cancelled' },
+  ]
   type State = (typeof STATES)[number]
 
   /** Every multiset of `size` states (the order of a message's deliveries does not matter). */
@@ -77,10 +82,15 @@ describe('MESSAGE_STATUS_SQL', () => {
   it.each([1, 2, 3])('agrees with messageStatus on every mix of %i deliveries', async (size) => {
     const groups = mixes(size)
     const rows = groups.flatMap((deliveries, group) =>
-      deliveries.map((d) => `(${group}, '${d.status}', ${d.attempts})`),
+      deliveries.map(
+        (d) =>
+          `(${group}, '${d.status}', ${d.attempts}, ${d.scheduledFor}, ` +
+          `${d.errorCode === null ? 'NULL' : `'${d.errorCode}'`})`,
+      ),
     )
     const { results } = await env.DB.prepare(
-      `WITH deliveries (grp, status, attempts) AS (VALUES ${rows.join(', ')})
+      `WITH deliveries (grp, status, attempts, scheduled_for, error_code) AS (
+         VALUES ${rows.join(', ')})
        SELECT grp, ${MESSAGE_STATUS_SQL} AS status FROM deliveries GROUP BY grp ORDER BY grp`,
     ).all<{ grp: number; status: string }>()
     expect(results.map((r) => r.status)).toEqual(groups.map((g) => messageStatus(g)))
