@@ -12,7 +12,7 @@ import {
   type Picture,
 } from './pictures.ts'
 import { MAX_QR_CONTENT_CHARS, MAX_QR_LABEL_CHARS, renderQrCode } from './qr-codes.ts'
-import { isTimeZone, MAX_SCHEDULE_DAYS, type QuietHours } from './schedule.ts'
+import { isTimeZone, MAX_SCHEDULE_DAYS, type QuietHoursRule } from './schedule.ts'
 import { isPositiveInt64 } from '../utils/int64.ts'
 import { epochSeconds } from '../utils/time.ts'
 
@@ -220,20 +220,42 @@ export const QuietHoursSchema = z
     {
       start: timeOfDay('start').meta({ example: '22:00' }),
       end: timeOfDay('end').meta({ example: '08:00' }),
-      time_zone: TimeZone.meta({ example: 'Europe/Madrid' }),
+      time_zone: TimeZone.optional().meta({
+        description: 'Where to read the wall clock when the recipient has no `time_zone`.',
+        example: 'Europe/Madrid',
+      }),
     },
     {
       error: (issue) =>
         unknownKeys('field').error(issue) ??
-        'quiet_hours must be an object with start, end and time_zone',
+        'quiet_hours must be an object with start, end and optionally time_zone',
     },
   )
   .meta({
     description:
-      'Each day from `start` to `end` (HH:MM on the wall clock of `time_zone`; past midnight ' +
-      'when `end` is earlier), nothing is sent: a message due then waits until the end. Equal ' +
-      'times mean no quiet hours.',
+      "Each day from `start` to `end` (HH:MM on the wall clock of the recipient's `time_zone`, " +
+      'else of this `time_zone`, else UTC; past midnight when `end` is earlier), nothing is ' +
+      'sent: a message due then waits until the end. Equal times mean no quiet hours.',
   })
+
+/** A recipient's quiet hours: read in the recipient's own `time_zone`. */
+export const RecipientQuietHoursSchema = QuietHoursSchema.omit({ time_zone: true }).meta({
+  description:
+    'Each day from `start` to `end` (HH:MM on the wall clock of `time_zone`, else UTC; past ' +
+    'midnight when `end` is earlier), nothing is sent to this recipient unless the request has ' +
+    'quiet hours of its own. Equal times mean none.',
+})
+
+/** A rule as the parser gives it. */
+export function toQuietHoursRule(
+  rule: Partial<z.output<typeof QuietHoursSchema>> & { start: string; end: string },
+): QuietHoursRule {
+  return {
+    start: rule.start,
+    end: rule.end,
+    ...(rule.time_zone === undefined ? {} : { timeZone: rule.time_zone }),
+  }
+}
 
 export const ServicesRequestSchema = z.strictObject(
   {
@@ -283,7 +305,7 @@ export type ServicesRequest = {
   /** When to send (decisions.md D44). */
   sendAt?: Date
   /** The request's own quiet hours (decisions.md D44). */
-  quietHours?: QuietHours
+  quietHours?: QuietHoursRule
 }
 
 function toChannel(value: string | number, path: string): Channel {
@@ -405,15 +427,7 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
     advertisement: part('advertisement'),
     ...(qrCode ? { qr_code: qrCode } : {}),
     ...(sendAt ? { sendAt } : {}),
-    ...(quiet_hours
-      ? {
-          quietHours: {
-            start: quiet_hours.start,
-            end: quiet_hours.end,
-            timeZone: quiet_hours.time_zone,
-          },
-        }
-      : {}),
+    ...(quiet_hours ? { quietHours: toQuietHoursRule(quiet_hours) } : {}),
   }
 }
 
@@ -430,5 +444,15 @@ function toQrCode(
     content: value.content,
     ...(value.label === undefined ? {} : { label: value.label }),
     ...(expiresAt === undefined ? {} : { expiresAt }),
+  }
+}
+
+/** A rule as the API shows it. */
+export function quietHoursView(rule: QuietHoursRule | null) {
+  if (!rule) return null
+  return {
+    start: rule.start,
+    end: rule.end,
+    ...(rule.timeZone === undefined ? {} : { time_zone: rule.timeZone }),
   }
 }

@@ -39,7 +39,7 @@ import { pictureDigest, planPictures, storePictures, type PictureDeps } from './
 import { sendShardName, shardIndexFor, type SendShardApi } from './admission.ts'
 import { messageHome, newMessageId } from './message-ids.ts'
 import { destinationKey, effectiveQuotas, quotaExceeded, type SendQuotas } from './quotas.ts'
-import { dueTime } from './schedule.ts'
+import { dueTime, quietHoursFor } from './schedule.ts'
 import { epochSeconds } from '../utils/time.ts'
 import { canonicalPhone, E164 } from '../utils/e164.ts'
 
@@ -179,7 +179,8 @@ export async function acceptDispatch(
   // the shard refuse it (quotas, a reused key), they stay unused until they expire.
   await storePictures(pictureDeps, pictures.writes)
   // decisions.md D44: a message due later is stored scheduled, and the shard's alarm enqueues it.
-  const due = dueTime(deps.now, request.sendAt, request.quietHours)
+  const quietHours = quietHoursFor(request.quietHours, stored.recipient, service.quietHours)
+  const due = dueTime(deps.now, request.sendAt, quietHours)
   const scheduledFor = due && epochSeconds(due)
   const shardDb = deps.shardDatabase(shardName)
   const insert = insertMessage(shardDb, message, parts, scheduledFor)

@@ -7,6 +7,24 @@ export const MAX_SCHEDULE_DAYS = 30
 /** A daily span, in a time zone, when nothing is sent: `end` may be the next day (22:00–08:00). */
 export type QuietHours = { start: string; end: string; timeZone: string }
 
+/** Quiet hours as a request, recipient or service gives them: the zone may come from elsewhere. */
+export type QuietHoursRule = { start: string; end: string; timeZone?: string }
+
+/**
+ * The quiet hours a message keeps (decisions.md D44): the request's own, else the recipient's, else
+ * its service's default; read in the recipient's time zone, else the rule's, else UTC.
+ */
+export function quietHoursFor(
+  request: QuietHoursRule | undefined,
+  recipient: { timeZone: string | null; quietHours: QuietHoursRule | null } | null,
+  service: QuietHoursRule | null,
+): QuietHours | undefined {
+  const rule = request ?? recipient?.quietHours ?? service
+  if (!rule) return undefined
+  const timeZone = recipient?.timeZone ?? rule.timeZone ?? 'UTC'
+  return { start: rule.start, end: rule.end, timeZone }
+}
+
 const MINUTES_A_DAY = 24 * 60
 const MINUTE_MS = 60 * 1000
 

@@ -130,6 +130,10 @@ const STATUS_DESCRIPTION =
 
 const Timestamp = z.string().nullable()
 
+const QuietHours = z
+  .object({ start: z.string(), end: z.string(), time_zone: z.string().optional() })
+  .meta({ id: 'QuietHours' })
+
 const DeliveryEvent = z.object({
   status: z.enum(DELIVERY_STATUSES),
   at: z.string(),
@@ -243,6 +247,13 @@ export const Recipient = z
     }),
     sms_opt_out: z.boolean(),
     fcm_opt_out: z.boolean(),
+    time_zone: z.string().nullable().meta({
+      description: "The recipient's IANA time zone, where quiet hours are read; null: unknown.",
+      example: 'America/Argentina/Buenos_Aires',
+    }),
+    quiet_hours: QuietHours.nullable().meta({
+      description: "The recipient's own quiet hours; null: none.",
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -377,6 +388,9 @@ export const Service = z
       .array(z.string())
       .nullable()
       .meta({ description: 'The country calling codes such numbers may have; null: any.' }),
+    quiet_hours: QuietHours.nullable().meta({
+      description: "The default quiet hours of the service's messages; null: none.",
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })

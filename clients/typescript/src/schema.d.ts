@@ -1525,6 +1525,17 @@ export interface components {
             };
             sms_opt_out: boolean;
             fcm_opt_out: boolean;
+            /**
+             * @description The recipient's IANA time zone, where quiet hours are read; null: unknown.
+             * @example America/Argentina/Buenos_Aires
+             */
+            time_zone: string | null;
+            /** @description The recipient's own quiet hours; null: none. */
+            quiet_hours: {
+                start: string;
+                end: string;
+                time_zone?: string;
+            } | null;
             created_at: string;
             updated_at: string;
         };
@@ -1796,6 +1807,12 @@ export interface components {
             direct_numbers: boolean;
             /** @description The country calling codes such numbers may have; null: any. */
             direct_number_country_codes: string[] | null;
+            /** @description The default quiet hours of the service's messages; null: none. */
+            quiet_hours: {
+                start: string;
+                end: string;
+                time_zone?: string;
+            } | null;
             created_at: string;
             updated_at: string;
         };
@@ -2733,14 +2750,17 @@ export interface operations {
                      * @description When to send, at most 30 days ahead; a time past is now. Until then the message is `scheduled` and may be cancelled.
                      */
                     send_at?: string;
-                    /** @description Each day from `start` to `end` (HH:MM on the wall clock of `time_zone`; past midnight when `end` is earlier), nothing is sent: a message due then waits until the end. Equal times mean no quiet hours. */
+                    /** @description Each day from `start` to `end` (HH:MM on the wall clock of the recipient's `time_zone`, else of this `time_zone`, else UTC; past midnight when `end` is earlier), nothing is sent: a message due then waits until the end. Equal times mean no quiet hours. */
                     quiet_hours?: {
                         /** @example 22:00 */
                         start: string;
                         /** @example 08:00 */
                         end: string;
-                        /** @example Europe/Madrid */
-                        time_zone: string;
+                        /**
+                         * @description Where to read the wall clock when the recipient has no `time_zone`.
+                         * @example Europe/Madrid
+                         */
+                        time_zone?: string;
                     };
                 };
             };
@@ -3354,6 +3374,21 @@ export interface operations {
                     sms_opt_out?: boolean;
                     /** @default false */
                     fcm_opt_out?: boolean;
+                    /**
+                     * @description An IANA time zone (`Europe/Madrid`): quiet hours are read on its wall clock (docs/sending.md "Scheduled sends and quiet hours"); null: unknown.
+                     * @default null
+                     */
+                    time_zone?: string | null;
+                    /**
+                     * @description Each day from `start` to `end` (HH:MM on the wall clock of `time_zone`, else UTC; past midnight when `end` is earlier), nothing is sent to this recipient unless the request has quiet hours of its own. Equal times mean none.
+                     * @default null
+                     */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                    } | null;
                     user_id: string;
                 };
             };
@@ -3535,6 +3570,21 @@ export interface operations {
                     sms_opt_out?: boolean;
                     /** @default false */
                     fcm_opt_out?: boolean;
+                    /**
+                     * @description An IANA time zone (`Europe/Madrid`): quiet hours are read on its wall clock (docs/sending.md "Scheduled sends and quiet hours"); null: unknown.
+                     * @default null
+                     */
+                    time_zone?: string | null;
+                    /**
+                     * @description Each day from `start` to `end` (HH:MM on the wall clock of `time_zone`, else UTC; past midnight when `end` is earlier), nothing is sent to this recipient unless the request has quiet hours of its own. Equal times mean none.
+                     * @default null
+                     */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                    } | null;
                 };
             };
         };
@@ -3700,6 +3750,15 @@ export interface operations {
                     fcm_tokens?: string[];
                     sms_opt_out?: boolean;
                     fcm_opt_out?: boolean;
+                    /** @description An IANA time zone (`Europe/Madrid`): quiet hours are read on its wall clock (docs/sending.md "Scheduled sends and quiet hours"); null: unknown. */
+                    time_zone?: string | null;
+                    /** @description Each day from `start` to `end` (HH:MM on the wall clock of `time_zone`, else UTC; past midnight when `end` is earlier), nothing is sent to this recipient unless the request has quiet hours of its own. Equal times mean none. */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                    } | null;
                 };
             };
         };
@@ -7615,6 +7674,21 @@ export interface operations {
                      * @default null
                      */
                     direct_number_country_codes?: string[] | null;
+                    /**
+                     * @description The default quiet hours of the service's messages (docs/sending.md "Scheduled sends and quiet hours"), for a recipient and a request with none of their own; null: none.
+                     * @default null
+                     */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                        /**
+                         * @description Where to read the wall clock when the recipient has no `time_zone`.
+                         * @example Europe/Madrid
+                         */
+                        time_zone?: string;
+                    } | null;
                 };
             };
         };
@@ -7867,6 +7941,18 @@ export interface operations {
                     direct_numbers?: boolean;
                     /** @description The country calling codes (ITU-T E.164, without "+") direct numbers may have; null: any. */
                     direct_number_country_codes?: string[] | null;
+                    /** @description The default quiet hours of the service's messages (docs/sending.md "Scheduled sends and quiet hours"), for a recipient and a request with none of their own; null: none. */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                        /**
+                         * @description Where to read the wall clock when the recipient has no `time_zone`.
+                         * @example Europe/Madrid
+                         */
+                        time_zone?: string;
+                    } | null;
                 };
             };
         };
