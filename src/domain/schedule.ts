@@ -1,5 +1,6 @@
 // Scheduled sends and quiet hours (decisions.md D44, docs/sending.md "Scheduled sends and quiet
 // hours"): when a message accepted now is due. Pure: the caller gives the clock.
+import type { QuietHoursRule } from '../storage/recipients.ts'
 
 /** How far ahead `send_at` may be. */
 export const MAX_SCHEDULE_DAYS = 30
@@ -7,8 +8,7 @@ export const MAX_SCHEDULE_DAYS = 30
 /** A daily span, in a time zone, when nothing is sent: `end` may be the next day (22:00–08:00). */
 export type QuietHours = { start: string; end: string; timeZone: string }
 
-/** Quiet hours as a request, recipient or service gives them: the zone may come from elsewhere. */
-export type QuietHoursRule = { start: string; end: string; timeZone?: string }
+export type { QuietHoursRule } from '../storage/recipients.ts'
 
 /**
  * The quiet hours a message keeps (decisions.md D44): the request's own, else the recipient's, else

@@ -1,8 +1,13 @@
 // The recipients table: a provider's end users, their phone and FCM tokens, per-channel opt-outs.
 // A phone is stored in its canonical form (src/utils/e164.ts), whatever spelling was given.
-import type { QuietHoursRule } from '../domain/schedule.ts'
 import { canonicalPhone } from '../utils/e164.ts'
 import { firstRow, readOne, type BatchRead } from './batch.ts'
+
+/**
+ * Quiet hours as a request, recipient or service gives them (decisions.md D44): HH:MM on a wall
+ * clock, the zone given here or taken from elsewhere (domain/schedule.ts quietHoursFor).
+ */
+export type QuietHoursRule = { start: string; end: string; timeZone?: string }
 
 export type Recipient = {
   providerId: string

@@ -1,6 +1,6 @@
 // The services table: what each document-001 service_id requires and which channels it may use.
 import type { Channel } from '../channel.ts'
-import type { QuietHoursRule } from '../domain/schedule.ts'
+import type { QuietHoursRule } from './recipients.ts'
 import { firstRow, readOne, type BatchRead } from './batch.ts'
 
 export type ServiceParameter = 'destination' | 'notification' | 'advertisement' | 'qr_code'
