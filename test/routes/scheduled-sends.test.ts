@@ -1,6 +1,7 @@
 // Scheduled sends and quiet hours (docs/sending.md "Scheduled sends and quiet hours", decisions.md
 // D44): POST /Services with send_at or quiet_hours stores a scheduled message that the shard's
 // alarm enqueues once due; DELETE /Services/messages/{id} cancels it until then.
+import { runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { adminCall, adminToken } from '../helpers/admin.ts'
 import {
@@ -16,7 +17,13 @@ import {
   type Sender,
 } from '../helpers/dispatch.ts'
 import { call, expectProblem } from '../helpers/http.ts'
-import { handOverOutboxes, runShardAlarm, shardCounters, shardDb } from '../helpers/shards.ts'
+import {
+  handOverOutboxes,
+  runShardAlarm,
+  shardCounters,
+  shardDb,
+  shardOf,
+} from '../helpers/shards.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { eventually } from '../helpers/tokens.ts'
 import { registerEndpoint } from '../helpers/webhooks.ts'
@@ -103,6 +110,20 @@ describe('POST /Services with send_at', () => {
     expect(done.scheduled_for).toBeNull()
     const { events } = done.deliveries[0] as Delivery & { events: { status: string }[] }
     expect(events.map((e) => e.status)).toEqual(['queued', 'sending', 'sent', 'delivered'])
+  })
+
+  it("sets the shard's alarm for the first scheduled delivery's due time", SLOW, async () => {
+    const sender = await freshSender()
+    const send_at = new Date(Date.now() + 20 * 60_000).toISOString()
+    const accepted = (await (
+      await dispatch(sender, { ...smsRequest(sender), send_at })
+    ).json()) as Viewed
+    await runShardAlarm(sender.providerId)
+    const alarm = await runInDurableObject(shardOf(sender.providerId), (_, state) =>
+      state.storage.getAlarm(),
+    )
+    expect(alarm).toBe(Date.parse(accepted.scheduled_for!))
+    await cancel(sender, accepted.id)
   })
 
   it('sends at once with a send_at already past', SLOW, async () => {
