@@ -40,7 +40,6 @@ import { sendShardName, shardIndexFor, type SendShardApi } from './admission.ts'
 import { messageHome, newMessageId } from './message-ids.ts'
 import { destinationKey, effectiveQuotas, quotaExceeded, type SendQuotas } from './quotas.ts'
 import { dueTime, quietHoursFor } from './schedule.ts'
-import { epochSeconds } from '../utils/time.ts'
 import { canonicalPhone, E164 } from '../utils/e164.ts'
 
 export type DispatchDeps = {
@@ -181,7 +180,8 @@ export async function acceptDispatch(
   // decisions.md D44: a message due later is stored scheduled, and the shard's alarm enqueues it.
   const quietHours = quietHoursFor(request.quietHours, stored.recipient, service.quietHours)
   const due = dueTime(deps.now, request.sendAt, quietHours)
-  const scheduledFor = due && epochSeconds(due)
+  // Whole seconds, rounded up: never sent before the time asked.
+  const scheduledFor = due && Math.ceil(due.getTime() / 1000)
   const shardDb = deps.shardDatabase(shardName)
   const insert = insertMessage(shardDb, message, parts, scheduledFor)
   const lookup = idempotencyKey

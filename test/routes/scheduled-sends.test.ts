@@ -88,7 +88,8 @@ describe('POST /Services with send_at', () => {
     })
     expect(response.status).toBe(201)
     const accepted = (await response.json()) as Viewed
-    const due = new Date(Math.floor(sendAt.getTime() / 1000) * 1000).toISOString()
+    // Whole seconds, never before the time asked.
+    const due = new Date(Math.ceil(sendAt.getTime() / 1000) * 1000).toISOString()
     expect(accepted).toMatchObject({ status: 'scheduled', scheduled_for: due })
     expect(accepted.deliveries[0]).toMatchObject({ status: 'queued', scheduled_for: due })
     // Quotas count a message when it is accepted.
