@@ -17,6 +17,7 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
 
 /** One status for a whole message, summed up from its deliveries' (domain/dispatch.ts). */
 export const MESSAGE_STATUSES = [
+  'scheduled',
   'queued',
   'sending',
   'sent',
@@ -26,6 +27,7 @@ export const MESSAGE_STATUSES = [
   'undelivered',
   'failed',
   'dead',
+  'cancelled',
 ] as const
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number]
 

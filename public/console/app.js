@@ -32,6 +32,7 @@ const signOutButton = document.getElementById('sign-out')
 const PROVIDER_SCOPES = ['services:send', 'recipients:manage', 'tokens:introspect']
 const OPERATOR_SCOPES = ['admin', 'tokens:introspect', 'tokens:introspect:any']
 const MESSAGE_STATUSES = [
+  'scheduled',
   'queued',
   'sending',
   'sent',
@@ -41,8 +42,16 @@ const MESSAGE_STATUSES = [
   'undelivered',
   'failed',
   'dead',
+  'cancelled',
 ]
-const FINAL = new Set(['delivered', 'undelivered', 'failed', 'dead', 'partially_delivered'])
+const FINAL = new Set([
+  'delivered',
+  'undelivered',
+  'failed',
+  'dead',
+  'partially_delivered',
+  'cancelled',
+])
 const PAGE_SIZE = 20
 
 /** Bumped on every render: a page's late answers and timers check it before they touch the DOM. */
@@ -1331,6 +1340,8 @@ function messageView(m) {
       ['Service', String(m.service_id)],
       ['Destination', m.destination],
       ['Created', time(m.created_at)],
+      // docs/sending.md "Scheduled sends and quiet hours": when a scheduled message is due.
+      ...(m.scheduled_for ? [['Scheduled for', time(m.scheduled_for)]] : []),
     ]),
     ...m.deliveries.map((d, i) =>
       h(

@@ -12,6 +12,7 @@ import {
   type Picture,
 } from './pictures.ts'
 import { MAX_QR_CONTENT_CHARS, MAX_QR_LABEL_CHARS, renderQrCode } from './qr-codes.ts'
+import { isTimeZone, MAX_SCHEDULE_DAYS, type QuietHoursRule } from './schedule.ts'
 import { isPositiveInt64 } from '../utils/int64.ts'
 import { epochSeconds } from '../utils/time.ts'
 
@@ -201,12 +202,79 @@ const ProviderId = z.union([z.number(), z.string()]).transform((value, ctx) => {
   return z.NEVER
 })
 
+const TIME_OF_DAY = /^([01]\d|2[0-3]):[0-5]\d$/
+const timeOfDay = (name: string) =>
+  z
+    .string({ error: `${name} must be a time of day such as 22:00` })
+    .regex(TIME_OF_DAY, `${name} must be a time of day from 00:00 to 23:59 (HH:MM)`)
+
+/** An IANA time zone name (Intl decides which it knows). */
+export const TimeZone = z
+  .string({ error: 'time_zone must be an IANA time zone such as Europe/Madrid' })
+  .max(64, 'time_zone must be at most 64 characters')
+  .refine(isTimeZone, 'time_zone must be an IANA time zone such as Europe/Madrid')
+
+/** Quiet hours as the API takes them (decisions.md D44). */
+export const QuietHoursSchema = z
+  .strictObject(
+    {
+      start: timeOfDay('start').meta({ example: '22:00' }),
+      end: timeOfDay('end').meta({ example: '08:00' }),
+      time_zone: TimeZone.optional().meta({
+        description: 'Where to read the wall clock when the recipient has no `time_zone`.',
+        example: 'Europe/Madrid',
+      }),
+    },
+    {
+      error: (issue) =>
+        unknownKeys('field').error(issue) ??
+        'quiet_hours must be an object with start, end and optionally time_zone',
+    },
+  )
+  .meta({
+    description:
+      "Each day from `start` to `end` (HH:MM on the wall clock of the recipient's `time_zone`, " +
+      'else of this `time_zone`, else UTC; past midnight when `end` is earlier), nothing is ' +
+      'sent: a message due then waits until the end. Equal times mean no quiet hours.',
+  })
+
+/** A recipient's quiet hours: read in the recipient's own `time_zone`. */
+export const RecipientQuietHoursSchema = QuietHoursSchema.omit({ time_zone: true }).meta({
+  description:
+    'Each day from `start` to `end` (HH:MM on the wall clock of `time_zone`, else UTC; past ' +
+    'midnight when `end` is earlier), nothing is sent to this recipient unless the request has ' +
+    'quiet hours of its own. Equal times mean none.',
+})
+
+/** A rule as the parser gives it. */
+export function toQuietHoursRule(
+  rule: Partial<z.output<typeof QuietHoursSchema>> & { start: string; end: string },
+): QuietHoursRule {
+  return {
+    start: rule.start,
+    end: rule.end,
+    ...(rule.time_zone === undefined ? {} : { timeZone: rule.time_zone }),
+  }
+}
+
 export const ServicesRequestSchema = z.strictObject(
   {
     provider_id: ProviderId,
     service_token: z.uuid({ error: 'service_token must be a UUID' }),
     service_id: z.number({ error: 'service_id must be an integer' }).int().positive(),
     parameters: Parameters,
+    send_at: z.iso
+      .datetime({
+        offset: true,
+        error: 'send_at must be an RFC 3339 instant such as 2026-12-24T18:00:00+01:00',
+      })
+      .optional()
+      .meta({
+        description:
+          `When to send, at most ${MAX_SCHEDULE_DAYS} days ahead; a time past is now. Until ` +
+          'then the message is `scheduled` and may be cancelled.',
+      }),
+    quiet_hours: QuietHoursSchema.optional(),
   },
   unknownKeys('field'),
 )
@@ -234,6 +302,10 @@ export type ServicesRequest = {
   advertisement?: PartRequest
   /** Also carried, as its image, by the notification (or else the advertisement). */
   qr_code?: QrCodeRequest
+  /** When to send (decisions.md D44). */
+  sendAt?: Date
+  /** The request's own quiet hours (decisions.md D44). */
+  quietHours?: QuietHoursRule
 }
 
 function toChannel(value: string | number, path: string): Channel {
@@ -282,7 +354,11 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
   if (!result.success) {
     throw invalidFields(toFieldErrors(result.error))
   }
-  const { provider_id, service_token, service_id, parameters } = result.data
+  const { provider_id, service_token, service_id, parameters, send_at, quiet_hours } = result.data
+  const sendAt = send_at === undefined ? undefined : new Date(send_at)
+  if (sendAt && sendAt.getTime() > now.getTime() + MAX_SCHEDULE_DAYS * 24 * 60 * 60 * 1000) {
+    throw fieldError('send_at', `send_at must be at most ${MAX_SCHEDULE_DAYS} days ahead`)
+  }
   // decisions.md D15: document 001 leaves micropayments undefined
   // ("No sé a qué se refiere esto").
   if (parameters.microPayment !== undefined) {
@@ -350,6 +426,8 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
     notification: part('notification'),
     advertisement: part('advertisement'),
     ...(qrCode ? { qr_code: qrCode } : {}),
+    ...(sendAt ? { sendAt } : {}),
+    ...(quiet_hours ? { quietHours: toQuietHoursRule(quiet_hours) } : {}),
   }
 }
 
@@ -366,5 +444,15 @@ function toQrCode(
     content: value.content,
     ...(value.label === undefined ? {} : { label: value.label }),
     ...(expiresAt === undefined ? {} : { expiresAt }),
+  }
+}
+
+/** A rule as the API shows it. */
+export function quietHoursView(rule: QuietHoursRule | null) {
+  if (!rule) return null
+  return {
+    start: rule.start,
+    end: rule.end,
+    ...(rule.timeZone === undefined ? {} : { time_zone: rule.timeZone }),
   }
 }

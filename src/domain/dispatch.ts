@@ -8,7 +8,11 @@ import { sha256Hex } from '../encoding.ts'
 import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
 import type { Channel, MessageStatus } from '../channel.ts'
 import { readBatch } from '../storage/batch.ts'
-import { selectDeliveryEvents, type DeliveryEvent } from '../storage/delivery-lifecycle.ts'
+import {
+  CANCELLED,
+  selectDeliveryEvents,
+  type DeliveryEvent,
+} from '../storage/delivery-lifecycle.ts'
 import {
   insertMessage,
   selectMessageById,
@@ -35,6 +39,7 @@ import { pictureDigest, planPictures, storePictures, type PictureDeps } from './
 import { sendShardName, shardIndexFor, type SendShardApi } from './admission.ts'
 import { messageHome, newMessageId } from './message-ids.ts'
 import { destinationKey, effectiveQuotas, quotaExceeded, type SendQuotas } from './quotas.ts'
+import { dueTime, quietHoursFor } from './schedule.ts'
 import { canonicalPhone, E164 } from '../utils/e164.ts'
 
 export type DispatchDeps = {
@@ -172,8 +177,13 @@ export async function acceptDispatch(
   // A request that may be accepted stores its pictures before the rows that point to them. Should
   // the shard refuse it (quotas, a reused key), they stay unused until they expire.
   await storePictures(pictureDeps, pictures.writes)
+  // decisions.md D44: a message due later is stored scheduled, and the shard's alarm enqueues it.
+  const quietHours = quietHoursFor(request.quietHours, stored.recipient, service.quietHours)
+  const due = dueTime(deps.now, request.sendAt, quietHours)
+  // Whole seconds, rounded up: never sent before the time asked.
+  const scheduledFor = due && Math.ceil(due.getTime() / 1000)
   const shardDb = deps.shardDatabase(shardName)
-  const insert = insertMessage(shardDb, message, parts)
+  const insert = insertMessage(shardDb, message, parts, scheduledFor)
   const lookup = idempotencyKey
     ? selectMessageByIdempotencyKey(shardDb, providerId, idempotencyKey)
     : null
@@ -198,6 +208,7 @@ export async function acceptDispatch(
   if (result.outcome === 'found')
     return replay(lookup!.read(toResults(result.outcomes))!, requestHash)
   const deliveries = insert.read(toResults(result.outcomes))!
+  if (scheduledFor !== null) return { message, deliveries, replayed: false }
   // docs/sending.md "Nothing is lost": the rows are in the shard, so the caller need not wait for
   // the queue. Should the send fail, the shard's alarm (src/queue/shard-alarm.ts) enqueues the
   // deliveries once they are overdue.
@@ -269,18 +280,26 @@ function checkParameters(service: Service, request: ServicesRequest): void {
 }
 
 /**
- * One status for the whole message, from its deliveries' (decisions.md D27). While any delivery is
- * queued or sending: `queued` (none tried yet) or `sending`. Then, with none failed: `delivered`
- * when every delivery was delivered, else `sent` (some await their receipt, or are pushes, whose
- * send answer is their final state). With some failed (undelivered, failed or dead) and some not:
- * `partially_delivered` if at least one was delivered, else `partially_sent`. With all failed:
- * `dead` if any ran out of attempts, else `undelivered` if any reached the carrier, else `failed`.
+ * One status for the whole message, from its deliveries' (decisions.md D27, D44). `scheduled` while
+ * every delivery waits for its due time, not yet handed to the queue; `cancelled` when every one
+ * was cancelled. Otherwise, while any delivery is queued or sending: `queued` (none tried yet) or
+ * `sending`. Then, with none failed: `delivered` when every delivery was delivered, else `sent`
+ * (some await their receipt, or are pushes, whose send answer is their final state). With some
+ * failed (undelivered, failed or dead) and some not: `partially_delivered` if at least one was
+ * delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, else
+ * `undelivered` if any reached the carrier, else `failed`.
  */
-export function messageStatus(deliveries: Pick<Delivery, 'status' | 'attempts'>[]): MessageStatus {
+export function messageStatus(
+  deliveries: Pick<Delivery, 'status' | 'attempts' | 'scheduledFor' | 'errorCode'>[],
+): MessageStatus {
   const count = (s: Delivery['status']) => deliveries.filter((d) => d.status === s).length
+  const all = (test: (d: (typeof deliveries)[number]) => boolean) =>
+    deliveries.length > 0 && deliveries.every(test)
+  if (all((d) => d.status === 'queued' && d.scheduledFor !== null)) return 'scheduled'
+  if (all((d) => d.status === 'failed' && d.errorCode === CANCELLED)) return 'cancelled'
   const pending = count('queued') + count('sending')
   if (pending > 0) {
-    return deliveries.every((d) => d.status === 'queued' && d.attempts === 0) ? 'queued' : 'sending'
+    return all((d) => d.status === 'queued' && d.attempts === 0) ? 'queued' : 'sending'
   }
   const delivered = count('delivered')
   const succeeded = delivered + count('sent')

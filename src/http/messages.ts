@@ -11,13 +11,16 @@ import { mask, maskAddress } from '../utils/mask.ts'
  * POST /Services answers before anything happened, and a list leaves it to the message's own page.
  */
 export function messageView(message: Message, deliveries: Delivery[], events?: DeliveryEvent[]) {
+  const status = messageStatus(deliveries)
+  const due = Math.max(...deliveries.map((d) => d.scheduledFor ?? 0))
   return {
     id: message.id,
-    status: messageStatus(deliveries),
+    status,
     provider_id: message.providerId,
     service_id: message.serviceId,
     destination: E164.test(message.destination) ? mask(message.destination) : message.destination,
     created_at: message.createdAt,
+    scheduled_for: status === 'scheduled' ? isoOf(due) : null,
     sandbox: message.sandbox,
     deliveries: deliveries.map((d) => ({
       id: d.id,
@@ -32,6 +35,8 @@ export function messageView(message: Message, deliveries: Delivery[], events?: D
       picture_url: d.pictureUrl,
       updated_at: d.updatedAt,
       sent_at: d.sentAt,
+      scheduled_for:
+        d.status === 'queued' && d.scheduledFor !== null ? isoOf(d.scheduledFor) : null,
       reached: d.reached,
       ...(events
         ? {
@@ -49,3 +54,5 @@ export function messageView(message: Message, deliveries: Delivery[], events?: D
     })),
   }
 }
+
+const isoOf = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString()

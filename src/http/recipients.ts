@@ -1,6 +1,7 @@
 // A provider's directory as the API shows it: the provider's own listing (GET /recipients) and an
 // operator's (GET /admin/providers/{id}/recipients) are the same pages.
 import * as z from 'zod'
+import { quietHoursView } from '../domain/dispatch-request.ts'
 import { listRecipients, type Recipient } from '../storage/recipients.ts'
 import { pageQuery, toPage } from './paging.ts'
 
@@ -49,6 +50,8 @@ export function recipientView(r: Recipient) {
     fcm_token_registered_at: r.fcmTokenRegisteredAt,
     sms_opt_out: r.smsOptOut,
     fcm_opt_out: r.fcmOptOut,
+    time_zone: r.timeZone,
+    quiet_hours: quietHoursView(r.quietHours),
     created_at: r.createdAt,
     updated_at: r.updatedAt,
   }

@@ -126,9 +126,13 @@ const STATUS_DESCRIPTION =
   '`queued` (waiting for an attempt), `sending` (an attempt in flight), `sent` (the channel ' +
   "accepted it: a push's final state), `delivered` (the SMS API's receipt says the handset got " +
   'it), `undelivered` (the carrier could not deliver it), `failed` (refused for good, at send ' +
-  'time or by a receipt), `dead` (out of attempts).'
+  'time or by a receipt, or cancelled: error_code `cancelled`), `dead` (out of attempts).'
 
 const Timestamp = z.string().nullable()
+
+const QuietHours = z
+  .object({ start: z.string(), end: z.string(), time_zone: z.string().optional() })
+  .meta({ id: 'QuietHours' })
 
 const DeliveryEvent = z.object({
   status: z.enum(DELIVERY_STATUSES),
@@ -165,6 +169,14 @@ const Delivery = z.object({
   }),
   updated_at: z.string(),
   sent_at: z.string().nullable(),
+  scheduled_for: z
+    .string()
+    .nullable()
+    .meta({
+      description:
+        'While it waits for its time (`send_at`, or the end of quiet hours) and may still be ' +
+        'cancelled: when it is due. Null once handed to the queue.',
+    }),
   reached: z
     .object({
       queued: Timestamp,
@@ -193,7 +205,9 @@ export const Message = z
     }),
     status: z.enum(MESSAGE_STATUSES).meta({
       description:
-        '`queued` or `sending` while any delivery is. Then with none failed: `delivered` when ' +
+        '`scheduled` while every delivery waits for its time (`scheduled_for`, and may be ' +
+        'cancelled); `cancelled` once every one was. Else `queued` or `sending` while any ' +
+        'delivery is. Then with none failed: `delivered` when ' +
         'every delivery was delivered, else `sent` (receipts awaited, or pushes). With some ' +
         'failed (undelivered, failed or dead): `partially_delivered` if at least one other was ' +
         'delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, ' +
@@ -203,6 +217,15 @@ export const Message = z
     service_id: z.int(),
     destination: z.string(),
     created_at: z.string(),
+    scheduled_for: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          'When a `scheduled` message is due (the latest of its deliveries); null otherwise. ' +
+          'Quotas counted it when it was accepted, not when it is sent.',
+        example: '2026-12-24T17:00:00.000Z',
+      }),
     sandbox: z.boolean().meta({
       description:
         "Sent to no channel: its provider is in the sandbox, and its deliveries' statuses are " +
@@ -224,6 +247,13 @@ export const Recipient = z
     }),
     sms_opt_out: z.boolean(),
     fcm_opt_out: z.boolean(),
+    time_zone: z.string().nullable().meta({
+      description: "The recipient's IANA time zone, where quiet hours are read; null: unknown.",
+      example: 'America/Argentina/Buenos_Aires',
+    }),
+    quiet_hours: QuietHours.nullable().meta({
+      description: "The recipient's own quiet hours; null: none.",
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -358,6 +388,9 @@ export const Service = z
       .array(z.string())
       .nullable()
       .meta({ description: 'The country calling codes such numbers may have; null: any.' }),
+    quiet_hours: QuietHours.nullable().meta({
+      description: "The default quiet hours of the service's messages; null: none.",
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })

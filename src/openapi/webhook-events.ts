@@ -19,6 +19,9 @@ const WHAT_EACH_TYPE_SAYS: Record<(typeof WEBHOOK_EVENT_TYPES)[number], string> 
     'The channel refused the delivery for good, or it was withheld before sending (its ' +
     'provider, service or subscription turned off, or its number suppressed): `reason`.',
   'message.dead': 'Every attempt to send the delivery failed: it is given up (`reason`).',
+  'message.cancelled':
+    'A scheduled delivery was cancelled (DELETE /Services/messages/{id}) before it was handed ' +
+    'to the queue: it is never sent. Its status is `failed` with the error code `cancelled`.',
 }
 
 export const WebhookEventData = z
@@ -28,8 +31,10 @@ export const WebhookEventData = z
     service_id: z.int(),
     part: z.enum(['notification', 'advertisement']),
     channel: z.enum(['sms', 'fcm']),
-    status: z.enum(['sent', 'delivered', 'undelivered', 'failed', 'dead']).meta({
-      description: "The delivery's status: the event type without `message.`.",
+    status: z.enum(['sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled']).meta({
+      description:
+        "The event type without `message.`: the delivery's status, except that a cancelled " +
+        'delivery is `failed` with the error code `cancelled`.',
     }),
     error_code: z.string().optional().meta({
       description: "The channel's error code (the SMS API's `30003`), when it gave one.",

@@ -8,8 +8,8 @@
 //   the receipts the sandbox gave its SMS once due (src/storage/sandbox-receipts.ts);
 // - purges messages past MESSAGE_RETENTION_DAYS (decisions.md D33), and hours the overview no
 //   longer shows.
-// Then it says when it must run again: soon while an outbox holds more, every GRACE_SECONDS while
-// a delivery is on its way, every few minutes while an SMS awaits its receipt, hourly while
+// Then it says when it must run again: soon while an outbox holds more, when the first scheduled
+// delivery is due (decisions.md D44), every GRACE_SECONDS while a delivery is on its way, every few minutes while an SMS awaits its receipt, hourly while
 // messages wait for their purge, and never once the shard is empty.
 import type { SmsNotifier } from '../channels/sms.ts'
 import { log } from '../log.ts'
@@ -213,27 +213,29 @@ async function nextRun(
       `SELECT
          EXISTS (SELECT 1 FROM webhook_outbox) OR EXISTS (SELECT 1 FROM index_outbox)
            OR EXISTS (SELECT 1 FROM overview_hours WHERE pending = 1) AS outbox,
-         EXISTS (SELECT 1 FROM deliveries WHERE status IN ('queued', 'sending')) AS moving,
+         EXISTS (SELECT 1 FROM deliveries
+           WHERE status IN ('queued', 'sending') AND scheduled_for IS NULL) AS moving,
          EXISTS (SELECT 1 FROM deliveries
            WHERE status = 'sent' AND channel = 'sms' AND sent_at >= ?1) AS awaiting,
          EXISTS (SELECT 1 FROM early_receipts) AS receipts,
          EXISTS (SELECT 1 FROM messages) AS kept,
-         (SELECT MIN(due_at) FROM sandbox_receipts) AS sandbox_due`,
+         (SELECT MIN(due_at) FROM sandbox_receipts) AS sandbox_due,
+         (SELECT MIN(next_attempt_at) FROM deliveries
+           WHERE status = 'queued' AND scheduled_for IS NOT NULL) AS scheduled_due`,
     )
     .bind(new Date(at - RECONCILE_MAX_AGE_HOURS * 60 * 60 * SECOND_MS).toISOString())
     .first<
-      Record<'outbox' | 'moving' | 'awaiting' | 'receipts' | 'kept', number> & {
-        sandbox_due: number | null
-      }
+      Record<'outbox' | 'moving' | 'awaiting' | 'receipts' | 'kept', number> &
+        Record<'sandbox_due' | 'scheduled_due', number | null>
     >()
   if (!row) return null
   const purgeLeft = counts.purged === PURGE_PAGE * PURGE_PAGES
   if (row.outbox || purgeLeft) return at
-  // A sandbox receipt is applied when due, however soon.
-  const sandboxAt = row.sandbox_due === null ? null : Math.max(at, row.sandbox_due * SECOND_MS)
-  const watch = nextWatch(row, at)
-  if (sandboxAt === null || watch === null) return sandboxAt ?? watch
-  return Math.min(sandboxAt, watch)
+  // A sandbox receipt is applied, and a scheduled delivery enqueued, when due, however soon.
+  const times = [row.sandbox_due, row.scheduled_due]
+    .flatMap((due) => (due === null ? [] : [Math.max(at, due * SECOND_MS)]))
+    .concat(nextWatch(row, at) ?? [])
+  return times.length === 0 ? null : Math.min(...times)
 }
 
 /** When the shard's deliveries, receipts and messages need watching again. */

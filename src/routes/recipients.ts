@@ -3,6 +3,11 @@ import type { Context } from 'hono'
 import * as z from 'zod'
 import type { AppEnv } from '../http/app-env.ts'
 import { AppError, conflict } from '../errors.ts'
+import {
+  RecipientQuietHoursSchema,
+  TimeZone,
+  toQuietHoursRule,
+} from '../domain/dispatch-request.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
 import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
@@ -50,12 +55,20 @@ const FcmTokens = z
   .max(MAX_FCM_TOKENS, `at most ${MAX_FCM_TOKENS} FCM tokens`)
   .transform((tokens) => [...new Set(tokens)])
 const OptOut = (name: string) => z.boolean({ error: `${name} must be true or false` })
+const RecipientZone = TimeZone.nullable().meta({
+  description:
+    'An IANA time zone (`Europe/Madrid`): quiet hours are read on its wall clock ' +
+    '(docs/sending.md "Scheduled sends and quiet hours"); null: unknown.',
+})
+const QuietHours = RecipientQuietHoursSchema.nullable()
 
 export const RecipientBody = z.strictObject({
   phone: Phone.default(null),
   fcm_tokens: FcmTokens.default([]),
   sms_opt_out: OptOut('sms_opt_out').default(false),
   fcm_opt_out: OptOut('fcm_opt_out').default(false),
+  time_zone: RecipientZone.default(null),
+  quiet_hours: QuietHours.default(null),
 })
 
 export const RecipientPatch = z.strictObject({
@@ -63,6 +76,8 @@ export const RecipientPatch = z.strictObject({
   fcm_tokens: FcmTokens.optional(),
   sms_opt_out: OptOut('sms_opt_out').optional(),
   fcm_opt_out: OptOut('fcm_opt_out').optional(),
+  time_zone: RecipientZone.optional(),
+  quiet_hours: QuietHours.optional(),
 })
 
 export const NewRecipient = RecipientBody.extend({ user_id: UserId })
@@ -73,6 +88,8 @@ function toFields(body: z.output<typeof RecipientBody>): RecipientFields {
     fcmTokens: body.fcm_tokens,
     smsOptOut: body.sms_opt_out,
     fcmOptOut: body.fcm_opt_out,
+    timeZone: body.time_zone,
+    quietHours: body.quiet_hours && toQuietHoursRule(body.quiet_hours),
   }
 }
 
@@ -198,6 +215,11 @@ recipients.openapi(change, async (c) => {
     fcmTokens: patch.fcm_tokens ?? current.fcmTokens,
     smsOptOut: patch.sms_opt_out ?? current.smsOptOut,
     fcmOptOut: patch.fcm_opt_out ?? current.fcmOptOut,
+    timeZone: patch.time_zone === undefined ? current.timeZone : patch.time_zone,
+    quietHours:
+      patch.quiet_hours === undefined
+        ? current.quietHours
+        : patch.quiet_hours && toQuietHoursRule(patch.quiet_hours),
     // Tokens sent again are registered again (now); left out, they keep their times.
     ...(patch.fcm_tokens ? {} : { fcmTokenRegisteredAt: current.fcmTokenRegisteredAt }),
   }

@@ -1,6 +1,8 @@
-// POST /Services (document 001's dispatch endpoint) and GET /Services/messages/{id} (its status).
+// POST /Services (document 001's dispatch endpoint), GET /Services/messages/{id} (its status) and
+// DELETE /Services/messages/{id} (cancelling a scheduled one).
 import * as z from 'zod'
 import { fieldError } from '../errors.ts'
+import { cancelMessage } from '../domain/cancellation.ts'
 import { acceptDispatch, MAX_IDEMPOTENCY_KEY_LENGTH, readMessage } from '../domain/dispatch.ts'
 import { parseServicesRequest, ServicesRequestSchema } from '../domain/dispatch-request.ts'
 import { SCOPES } from '../domain/scopes.ts'
@@ -48,7 +50,9 @@ const dispatch = createRoute({
     'coupon) is drawn as a PNG and becomes the image of the notification, or else of the ' +
     'advertisement, which must not carry a picture of its own; its `label` is added to that ' +
     "part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to " +
-    'make retries safe.',
+    'make retries safe. With `send_at` (at most 30 days ahead) or `quiet_hours` covering the ' +
+    'time it is due, the message is `scheduled`: stored, enqueued when due, and cancellable ' +
+    'until then. Quotas count a message when it is accepted, whenever it is sent.',
   security: SECURITY.bearer,
   middleware: [requireScope(SCOPES.send), limitBodyTo(DISPATCH_BODY_BYTES)],
   request: {
@@ -66,7 +70,8 @@ const dispatch = createRoute({
   responses: {
     200: json('A replay of an earlier request with the same Idempotency-Key.', MessageView),
     201: newResource(
-      'Accepted: written to the outbox; its deliveries are enqueued right after this response.',
+      'Accepted: written to the outbox; its deliveries are enqueued right after this response, ' +
+        'or when due if it is `scheduled`.',
       MessageView,
     ),
     ...problems(400, 401, 403, 409, 413, 415),
@@ -108,7 +113,8 @@ const status = createRoute({
     '`reached` holds when it first reached each step and `events` its timeline. `sent` is the ' +
     "channel's API accepting the send. An SMS then becomes `delivered` or `undelivered` when the " +
     "SMS API's delivery receipt arrives; a push stays `sent`, FCM's answer being its final " +
-    "state. The message's `status` sums its deliveries up (see the `Message` schema).",
+    "state. The message's `status` sums its deliveries up (see the `Message` schema); a " +
+    'scheduled message reads `scheduled`, with `scheduled_for`, until it is handed to the queue.',
   security: SECURITY.bearer,
   middleware: [requireScope(SCOPES.send)],
   request: { params: z.object({ id: MessageIdPath }) },
@@ -123,6 +129,42 @@ services.openapi(status, async (c) => {
     (name) => shardDatabaseOf(c.env, name),
     c.get('auth'),
     c.req.valid('param').id,
+  )
+  c.header('cache-control', 'no-store')
+  return c.json(messageView(message, deliveries, events))
+})
+
+const cancel = createRoute({
+  method: 'delete',
+  path: '/messages/{id}',
+  operationId: 'cancelMessage',
+  tags: ['Dispatch'],
+  summary: 'Cancel a scheduled message',
+  description:
+    'A `scheduled` message (sent with `send_at`, or waiting for the end of quiet hours) can be ' +
+    'cancelled until it is handed to the queue: its deliveries become `failed` with the error ' +
+    'code `cancelled`, the message `cancelled`, nothing is sent, and each delivery raises a ' +
+    '`message.cancelled` webhook event. Cancelling a cancelled message again answers it as it ' +
+    'is. The quotas keep counting it.',
+  security: SECURITY.bearer,
+  middleware: [requireScope(SCOPES.send)],
+  request: { params: z.object({ id: MessageIdPath }) },
+  responses: {
+    200: json('The message, cancelled.', MessageView),
+    ...problems(401, 403, 404),
+    409: problem(
+      '`conflict`: the message is no longer scheduled (already handed to the queue, sent, or ' +
+        'never scheduled): it cannot be cancelled.',
+    ),
+  },
+})
+
+services.openapi(cancel, async (c) => {
+  const { message, deliveries, events } = await cancelMessage(
+    (name) => shardDatabaseOf(c.env, name),
+    c.get('auth'),
+    c.req.valid('param').id,
+    new Date(),
   )
   c.header('cache-control', 'no-store')
   return c.json(messageView(message, deliveries, events))

@@ -161,6 +161,15 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (hour, metric, key)
    ) WITHOUT ROWID;
    CREATE INDEX overview_hours_pending ON overview_hours (hour) WHERE pending = 1;`,
+
+  `-- Scheduled sends (decisions.md D44, docs/sending.md "Scheduled sends and quiet hours"): a
+   -- queued delivery POST /Services did not enqueue, because it is due later (send_at, or the end
+   -- of the recipient's quiet hours). next_attempt_at is then its due time (epoch s) and
+   -- scheduled_for the same; the alarm enqueues it once due and clears scheduled_for. A scheduled
+   -- delivery that is cancelled keeps it, to show when it would have gone.
+   ALTER TABLE deliveries ADD COLUMN scheduled_for INTEGER;
+   CREATE INDEX deliveries_scheduled ON deliveries (next_attempt_at)
+     WHERE status = 'queued' AND scheduled_for IS NOT NULL;`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

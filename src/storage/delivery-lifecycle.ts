@@ -43,6 +43,8 @@ export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set([
  * - `failed`: queued or sending (consumer, a permanent error) or sent (the SMS API's `failed`
  *   receipt) → failed;
  * - `dead` (dead-letter consumer): queued or sending → dead;
+ * - `cancel` (DELETE /Services/messages/{id}): queued and still scheduled (not yet handed to the
+ *   queue) → failed, with the error code `cancelled` (decisions.md D44);
  * - `delivered`, `undelivered` (the SMS API's receipts): sent → delivered | undelivered.
  * No transition leaves a final status, and none goes back to sent: a receipt that arrives late,
  * twice or out of order changes nothing.
@@ -55,6 +57,7 @@ export type Transition =
   | { kind: 'sent'; providerMessageId: string }
   | { kind: 'failed'; error: string; errorCode?: string | null }
   | { kind: 'dead'; error: string }
+  | { kind: 'cancel' }
   | { kind: 'delivered' }
   | { kind: 'undelivered'; error: string; errorCode?: string | null }
 
@@ -71,20 +74,27 @@ export const STATUS_AFTER: Record<TransitionKind, DeliveryStatus> = {
   sent: 'sent',
   failed: 'failed',
   dead: 'dead',
+  cancel: 'failed',
   delivered: 'delivered',
   undelivered: 'undelivered',
 }
 
+/** The error code of a cancelled delivery (decisions.md D44). */
+export const CANCELLED = 'cancelled'
+
 // Where each transition may start (SQL over the row; ?4 is nowSeconds where it is used).
 const LEASE_RAN_OUT = `(status = 'sending' AND lease_until < ?4)`
+// A scheduled delivery is claimed only once due, whatever job names it (decisions.md D44).
+const DUE = `(scheduled_for IS NULL OR next_attempt_at <= ?4)`
 const FROM: Record<TransitionKind, string> = {
-  claim: `(status = 'queued' OR ${LEASE_RAN_OUT})`,
-  withhold: `(status = 'queued' OR ${LEASE_RAN_OUT})`,
+  claim: `((status = 'queued' AND ${DUE}) OR ${LEASE_RAN_OUT})`,
+  withhold: `((status = 'queued' AND ${DUE}) OR ${LEASE_RAN_OUT})`,
   retry: `status = 'sending'`,
   requeue: LEASE_RAN_OUT,
   sent: `status = 'sending'`,
   failed: `status IN ('queued', 'sending', 'sent')`,
   dead: `status IN ('queued', 'sending')`,
+  cancel: `status = 'queued' AND scheduled_for IS NOT NULL`,
   delivered: `status = 'sent'`,
   undelivered: `status = 'sent'`,
 }
@@ -107,6 +117,7 @@ const WEBHOOK_EVENT: Partial<Record<TransitionKind, WebhookEventType>> = {
   undelivered: 'message.undelivered',
   failed: 'message.failed',
   dead: 'message.dead',
+  cancel: 'message.cancelled',
 }
 
 /**
@@ -175,6 +186,8 @@ function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
         params: [t.error, code],
       }
     }
+    case 'cancel':
+      return { sql: ['last_error = ?5', 'error_code = ?5'], params: [CANCELLED] }
     case 'delivered':
       return { sql: ['last_error = NULL', 'error_code = NULL'], params: [] }
   }
@@ -194,6 +207,8 @@ function eventDetail(t: Transition): { errorCode: string | null; detail: string 
     case 'failed':
     case 'undelivered':
       return { errorCode: t.errorCode ?? null, detail: t.error }
+    case 'cancel':
+      return { errorCode: CANCELLED, detail: 'cancelled before it was sent' }
     default:
       return { errorCode: null, detail: null }
   }

@@ -52,6 +52,11 @@ export type Delivery = {
   inDoubtSince: number | null
   /** A sandbox message's delivery: sent to no channel (docs/sending.md "Sandbox"). */
   sandbox: boolean
+  /**
+   * When a scheduled delivery is due, in epoch seconds, until the alarm hands it to the queue
+   * (decisions.md D44); null for one sent at once or already handed over.
+   */
+  scheduledFor: number | null
 }
 
 type DeliveryRow = {
@@ -83,6 +88,7 @@ type DeliveryRow = {
   in_doubt_since: number | null
   lease_until: number | null
   sandbox: number
+  scheduled_for: number | null
 }
 
 function toDelivery(row: DeliveryRow): Delivery {
@@ -118,13 +124,14 @@ function toDelivery(row: DeliveryRow): Delivery {
     leaseUntil: row.lease_until,
     inDoubtSince: row.in_doubt_since,
     sandbox: row.sandbox === 1,
+    scheduledFor: row.scheduled_for,
   }
 }
 
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
   address, title, body, link, picture_url, status, attempts, provider_message_id, last_error,
   error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at, undelivered_at,
-  failed_at, dead_at, attempt_at, in_doubt_since, lease_until, sandbox`
+  failed_at, dead_at, attempt_at, in_doubt_since, lease_until, sandbox, scheduled_for`
 
 // A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
 // (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).
@@ -183,14 +190,17 @@ export type NewDelivery = Pick<
  * The statements that write a message and its deliveries in one transaction, and how to read the
  * deliveries as stored (in the order listDeliveries gives) from their results, without reading
  * them back: each insert returns its row. Nothing is written when the provider already used this
- * Idempotency-Key (the unique index decides), and the read is then null.
+ * Idempotency-Key (the unique index decides), and the read is then null. With `scheduledFor`
+ * (epoch seconds), the deliveries are scheduled: due then, and enqueued by the shard's alarm
+ * (decisions.md D44).
  */
 export function insertMessage(
   db: D1Database,
   message: Message,
   deliveries: NewDelivery[],
+  scheduledFor: number | null = null,
 ): BatchRead<Delivery[] | null> {
-  const due = Math.floor(Date.parse(message.createdAt) / 1000)
+  const due = scheduledFor ?? Math.floor(Date.parse(message.createdAt) / 1000)
   const statements = [
     db
       .prepare(
@@ -212,8 +222,10 @@ export function insertMessage(
       db
         .prepare(
           `INSERT INTO deliveries (id, message_id, provider_id, part, channel, address, title, body,
-             link, next_attempt_at, picture_url, created_at, updated_at, queued_at, sandbox)
-           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, ?13
+             link, next_attempt_at, picture_url, created_at, updated_at, queued_at, sandbox,
+             scheduled_for)
+           SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, ?13,
+             ?14
            WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?2)
            RETURNING ${DELIVERY_COLUMNS}`,
         )
@@ -231,6 +243,7 @@ export function insertMessage(
           d.pictureUrl ?? null,
           message.createdAt,
           message.sandbox,
+          scheduledFor,
         ),
     ),
     // decisions.md D27: each delivery's timeline starts here, in the same batch.
@@ -308,11 +321,15 @@ export function selectMessageById(db: D1Database, id: string): BatchRead<StoredM
 }
 
 /**
- * A message's one status (domain/dispatch.ts messageStatus, decisions.md D27) as an aggregate over
- * its deliveries' `status` and `attempts`, for filtering in SQL. The two must agree: a test runs
- * both over every mix of delivery states.
+ * A message's one status (domain/dispatch.ts messageStatus, decisions.md D27, D44) as an aggregate
+ * over its deliveries' `status`, `attempts`, `scheduled_for` and `error_code`, for filtering in
+ * SQL. The two must agree: a test runs both over every mix of delivery states.
  */
 export const MESSAGE_STATUS_SQL = `CASE
+    WHEN count(*) > 0 AND total(status = 'queued' AND scheduled_for IS NOT NULL) = count(*)
+      THEN 'scheduled'
+    WHEN count(*) > 0 AND total(status = 'failed' AND error_code = 'cancelled') = count(*)
+      THEN 'cancelled'
     WHEN total(status IN ('queued', 'sending')) > 0 THEN
       CASE WHEN total(status = 'queued' AND attempts = 0) = count(*) THEN 'queued'
         ELSE 'sending' END
@@ -478,9 +495,10 @@ export function selectSmsDeliveryBySid(db: D1Database, sid: string): BatchRead<D
 }
 
 /**
- * Deliveries the queue should have handed over by now but has not: queued and due more than
- * `graceSeconds` ago (never enqueued: the Worker failed between the D1 write and the enqueue), or
- * sending with a lease that ran out (their consumer died holding it).
+ * Deliveries the queue should have handed over by now but has not: scheduled and due (decisions.md
+ * D44: never enqueued before), queued and due more than `graceSeconds` ago (never enqueued: the
+ * Worker failed between the D1 write and the enqueue), or sending with a lease that ran out (their
+ * consumer died holding it).
  */
 export async function findOverdueDeliveries(
   db: D1Database,
@@ -492,7 +510,8 @@ export async function findOverdueDeliveries(
   const { results } = await db
     .prepare(
       `SELECT id FROM deliveries
-       WHERE (status = 'queued' AND next_attempt_at < ?1)
+       WHERE (status = 'queued' AND scheduled_for IS NULL AND next_attempt_at < ?1)
+          OR (status = 'queued' AND scheduled_for IS NOT NULL AND next_attempt_at <= ?3)
           OR (status = 'sending' AND lease_until < ?3)
        ORDER BY next_attempt_at LIMIT ?2`,
     )
@@ -504,7 +523,7 @@ export async function findOverdueDeliveries(
 /**
  * Marks overdue deliveries queued again, due at `nextAttemptAt`, once they are back in the queue:
  * one whose consumer died holding the lease goes back to queued (the lifecycle's `requeue`); one
- * still queued is only given its new due time.
+ * still queued is only given its new due time, and is no longer scheduled (nor can be cancelled).
  */
 export async function requeueDeliveries(
   db: D1Database,
@@ -523,7 +542,7 @@ export async function requeueDeliveries(
       ...change.statements,
       db
         .prepare(
-          `UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?3
+          `UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?3, scheduled_for = NULL
            WHERE id = ?1 AND status = 'queued'`,
         )
         .bind(ids[i], nextAttemptAt, now.toISOString()),

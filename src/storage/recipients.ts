@@ -3,6 +3,12 @@
 import { canonicalPhone } from '../utils/e164.ts'
 import { firstRow, readOne, type BatchRead } from './batch.ts'
 
+/**
+ * Quiet hours as a request, recipient or service gives them (decisions.md D44): HH:MM on a wall
+ * clock, the zone given here or taken from elsewhere (domain/schedule.ts quietHoursFor).
+ */
+export type QuietHoursRule = { start: string; end: string; timeZone?: string }
+
 export type Recipient = {
   providerId: string
   userId: string
@@ -12,6 +18,10 @@ export type Recipient = {
   fcmTokenRegisteredAt: Record<string, string>
   smsOptOut: boolean
   fcmOptOut: boolean
+  /** An IANA time zone: where the recipient's quiet hours are read (decisions.md D44). */
+  timeZone: string | null
+  /** The recipient's own quiet hours, in their time zone. */
+  quietHours: QuietHoursRule | null
   createdAt: string
   updatedAt: string
 }
@@ -24,6 +34,8 @@ type RecipientRow = {
   fcm_token_registered_at: string
   sms_opt_out: number
   fcm_opt_out: number
+  time_zone: string | null
+  quiet_hours: string | null
   created_at: string
   updated_at: string
 }
@@ -37,22 +49,26 @@ function toRecipient(row: RecipientRow): Recipient {
     fcmTokenRegisteredAt: JSON.parse(row.fcm_token_registered_at) as Record<string, string>,
     smsOptOut: row.sms_opt_out === 1,
     fcmOptOut: row.fcm_opt_out === 1,
+    timeZone: row.time_zone,
+    quietHours: row.quiet_hours === null ? null : (JSON.parse(row.quiet_hours) as QuietHoursRule),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
 }
 
 const SELECT_RECIPIENT = `SELECT CAST(provider_id AS TEXT) AS provider_id, user_id, phone,
-  fcm_tokens, fcm_token_registered_at, sms_opt_out, fcm_opt_out, created_at, updated_at
+  fcm_tokens, fcm_token_registered_at, sms_opt_out, fcm_opt_out, time_zone, quiet_hours,
+  created_at, updated_at
   FROM recipients`
 
 /**
  * A recipient's fields as written. `fcmTokenRegisteredAt` keeps the registration times of tokens
  * sent before; without it (or for a token it lacks) a token counts as registered at the write.
  */
-export type RecipientFields = Pick<Recipient, 'phone' | 'fcmTokens' | 'smsOptOut' | 'fcmOptOut'> & {
-  fcmTokenRegisteredAt?: Record<string, string>
-}
+export type RecipientFields = Pick<Recipient, 'phone' | 'fcmTokens' | 'smsOptOut' | 'fcmOptOut'> &
+  Partial<Pick<Recipient, 'timeZone' | 'quietHours'>> & {
+    fcmTokenRegisteredAt?: Record<string, string>
+  }
 
 /** Firebase's guide: FCM refuses a token its app has not refreshed in 270 days. */
 export const FCM_TOKEN_MAX_AGE_DAYS = 270
@@ -96,8 +112,8 @@ export async function insertRecipient(
   const result = await db
     .prepare(
       `INSERT INTO recipients (provider_id, user_id, phone, fcm_tokens, sms_opt_out, fcm_opt_out,
-         fcm_token_registered_at, fcm_token_oldest_at)
-       VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING`,
+         fcm_token_registered_at, fcm_token_oldest_at, time_zone, quiet_hours)
+       VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING`,
     )
     .bind(providerId, userId, ...fieldParams(fields))
     .run()
@@ -119,6 +135,8 @@ function fieldParams(fields: RecipientFields) {
     +fcmOptOut,
     JSON.stringify(registered),
     oldest,
+    fields.timeZone ?? null,
+    fields.quietHours ? JSON.stringify(fields.quietHours) : null,
   ] as const
 }
 
@@ -132,7 +150,7 @@ export async function updateRecipient(
   const result = await db
     .prepare(
       `UPDATE recipients SET phone = ?3, fcm_tokens = ?4, sms_opt_out = ?5, fcm_opt_out = ?6,
-         fcm_token_registered_at = ?7, fcm_token_oldest_at = ?8,
+         fcm_token_registered_at = ?7, fcm_token_oldest_at = ?8, time_zone = ?9, quiet_hours = ?10,
          updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2`,
     )

@@ -1,5 +1,6 @@
 // The services table: what each document-001 service_id requires and which channels it may use.
 import type { Channel } from '../channel.ts'
+import type { QuietHoursRule } from './recipients.ts'
 import { firstRow, readOne, type BatchRead } from './batch.ts'
 
 export type ServiceParameter = 'destination' | 'notification' | 'advertisement' | 'qr_code'
@@ -15,6 +16,8 @@ export type Service = {
   directNumbers: boolean
   /** The country calling codes such a number may have ("54", "598"); null: any. */
   directNumberCountryCodes: string[] | null
+  /** The quiet hours of its messages when neither the request nor the recipient has its own. */
+  quietHours: QuietHoursRule | null
   createdAt: string
   updatedAt: string
 }
@@ -28,6 +31,7 @@ type ServiceRow = {
   enabled: number
   direct_numbers: number
   direct_number_country_codes: string | null
+  quiet_hours: string | null
   created_at: string
   updated_at: string
 }
@@ -45,13 +49,14 @@ function toService(row: ServiceRow): Service {
       row.direct_number_country_codes === null
         ? null
         : (JSON.parse(row.direct_number_country_codes) as string[]),
+    quietHours: row.quiet_hours === null ? null : (JSON.parse(row.quiet_hours) as QuietHoursRule),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
 }
 
 const SELECT_SERVICE = `SELECT id, name, kind, required_parameters, allowed_channels, enabled,
-  direct_numbers, direct_number_country_codes, created_at, updated_at FROM services`
+  direct_numbers, direct_number_country_codes, quiet_hours, created_at, updated_at FROM services`
 
 export function findServiceById(db: D1Database, id: number): Promise<Service | null> {
   return readOne(db, selectServiceById(db, id))
@@ -78,19 +83,28 @@ export async function listServices(
 
 export type NewService = Omit<
   Service,
-  'id' | 'enabled' | 'directNumbers' | 'directNumberCountryCodes' | 'createdAt' | 'updatedAt'
+  | 'id'
+  | 'enabled'
+  | 'directNumbers'
+  | 'directNumberCountryCodes'
+  | 'quietHours'
+  | 'createdAt'
+  | 'updatedAt'
 > &
-  Partial<Pick<Service, 'id' | 'enabled' | 'directNumbers' | 'directNumberCountryCodes'>>
+  Partial<
+    Pick<Service, 'id' | 'enabled' | 'directNumbers' | 'directNumberCountryCodes' | 'quietHours'>
+  >
 
 const codesJson = (codes: string[] | null | undefined) => (codes ? JSON.stringify(codes) : null)
+const ruleJson = (rule: QuietHoursRule | null | undefined) => (rule ? JSON.stringify(rule) : null)
 
 /** Inserts a service and returns its id; null when its id or name is taken. */
 export async function insertService(db: D1Database, service: NewService): Promise<number | null> {
   const row = await db
     .prepare(
       `INSERT INTO services (id, name, kind, required_parameters, allowed_channels, enabled,
-         direct_numbers, direct_number_country_codes)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING RETURNING id`,
+         direct_numbers, direct_number_country_codes, quiet_hours)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING RETURNING id`,
     )
     .bind(
       service.id ?? null,
@@ -101,6 +115,7 @@ export async function insertService(db: D1Database, service: NewService): Promis
       service.enabled === false ? 0 : 1,
       service.directNumbers ? 1 : 0,
       codesJson(service.directNumberCountryCodes),
+      ruleJson(service.quietHours),
     )
     .first<{ id: number }>()
   return row?.id ?? null
@@ -125,6 +140,7 @@ export async function updateService(
          allowed_channels = COALESCE(?5, allowed_channels), enabled = COALESCE(?6, enabled),
          direct_numbers = COALESCE(?7, direct_numbers),
          direct_number_country_codes = CASE WHEN ?8 THEN ?9 ELSE direct_number_country_codes END,
+         quiet_hours = CASE WHEN ?10 THEN ?11 ELSE quiet_hours END,
          updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE id = ?1
          AND NOT EXISTS (SELECT 1 FROM services AS other WHERE other.name = ?2 AND other.id <> ?1)`,
@@ -140,6 +156,8 @@ export async function updateService(
       // null is a value here (any country code), so whether it changes is a flag of its own.
       changes.directNumberCountryCodes === undefined ? 0 : 1,
       codesJson(changes.directNumberCountryCodes),
+      changes.quietHours === undefined ? 0 : 1,
+      ruleJson(changes.quietHours),
     )
     .run()
   if (result.meta.changes > 0) return 'updated'

@@ -3,7 +3,12 @@
 import { epochSeconds } from '../utils/time.ts'
 
 export type WebhookEventType =
-  'message.sent' | 'message.delivered' | 'message.undelivered' | 'message.failed' | 'message.dead'
+  | 'message.sent'
+  | 'message.delivered'
+  | 'message.undelivered'
+  | 'message.failed'
+  | 'message.dead'
+  | 'message.cancelled'
 
 export type WebhookEndpoint = {
   id: string
@@ -270,6 +275,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'message.undelivered',
   'message.failed',
   'message.dead',
+  'message.cancelled',
 ] as const satisfies readonly WebhookEventType[]
 
 /** `msg_` and the 32 hex digits of a random UUID, as Standard Webhooks ids look. */

@@ -5,10 +5,21 @@ import { messageStatus } from '../../src/domain/dispatch.ts'
 
 type Status = 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'dead'
 
-const delivery = (status: Status, attempts = status === 'queued' ? 0 : 1) => ({ status, attempts })
+const delivery = (status: Status, attempts = status === 'queued' ? 0 : 1) => ({
+  status,
+  attempts,
+  scheduledFor: null as number | null,
+  errorCode: null as string | null,
+})
+const scheduled = { ...delivery('queued'), scheduledFor: 1_800_000_000 }
+const cancelled = { ...delivery('failed', 0), scheduledFor: 1_800_000_000, errorCode: 'cancelled' }
 
 describe('messageStatus', () => {
   it.each([
+    ['scheduled', 'every delivery waits for its due time', [scheduled, scheduled]],
+    ['queued', 'one delivery was handed to the queue', [scheduled, delivery('queued')]],
+    ['cancelled', 'every delivery was cancelled', [cancelled, cancelled]],
+    ['failed', 'one was cancelled, the other failed', [cancelled, delivery('failed')]],
     [
       'queued',
       'every delivery waits for its first attempt',

@@ -65,6 +65,8 @@ const CAUSES: Record<WebhookEventType, [DeliveryStatus, Transition]> = {
     { kind: 'failed', error: 'Unreachable handset', errorCode: '30003' },
   ],
   'message.dead': ['queued', { kind: 'dead', error: 'gave up after 9 attempts' }],
+  // Scheduled, too (below).
+  'message.cancelled': ['queued', { kind: 'cancel' }],
 }
 
 /**
@@ -102,8 +104,8 @@ export async function emitEvent(
   await readOne(shard, insertMessage(shard, message, [delivery]))
   const [from, transition] = CAUSES[type]
   await shard
-    .prepare('UPDATE deliveries SET status = ?1 WHERE id = ?2')
-    .bind(from, deliveryId)
+    .prepare('UPDATE deliveries SET status = ?1, scheduled_for = ?3 WHERE id = ?2')
+    .bind(from, deliveryId, type === 'message.cancelled' ? 1 : null)
     .run()
   const change = statusChange(shard, { ...transition, deliveryId, at: occurredAt })
   const [updated] = await shard.batch(change.statements)

@@ -123,6 +123,8 @@ describe('POST /recipients', () => {
       },
       sms_opt_out: true,
       fcm_opt_out: false,
+      time_zone: null,
+      quiet_hours: null,
       created_at: expect.stringMatching(TIMESTAMP),
       updated_at: expect.stringMatching(TIMESTAMP),
     })
@@ -137,6 +139,8 @@ describe('POST /recipients', () => {
       fcm_tokens: [],
       sms_opt_out: false,
       fcm_opt_out: false,
+      time_zone: null,
+      quiet_hours: null,
     })
   })
 
@@ -572,6 +576,8 @@ describe('GET /recipients', () => {
       fcm_token_registered_at: {},
       sms_opt_out: false,
       fcm_opt_out: false,
+      time_zone: null,
+      quiet_hours: null,
       created_at: expect.stringMatching(TIMESTAMP),
       updated_at: expect.stringMatching(TIMESTAMP),
     })

@@ -119,6 +119,7 @@ describe('POST /Services: accepted requests', () => {
       service_id: sender.serviceId,
       destination: sender.userId,
       created_at: expect.stringMatching(ISO_TIME),
+      scheduled_for: null,
       sandbox: false,
       deliveries: expect.any(Array),
     })

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest'
 import { DELIVERY_STATUSES } from '../../src/channel.ts'
 import { messageStatus } from '../../src/domain/dispatch.ts'
 import {
+  claimDelivery,
+  findOverdueDeliveries,
   insertMessage,
   listDeliveries,
   MESSAGE_STATUS_SQL,
@@ -61,9 +63,14 @@ describe('insertMessage', () => {
 
 describe('MESSAGE_STATUS_SQL', () => {
   // Every delivery state the sum depends on: each status, tried or not.
-  const STATES = DELIVERY_STATUSES.flatMap((status) =>
-    [0, 1].map((attempts) => ({ status, attempts })),
-  )
+  const STATES = [
+    ...DELIVERY_STATUSES.flatMap((status) =>
+      [0, 1].map((attempts) => ({ status, attempts, scheduledFor: null, errorCode: null })),
+    ),
+    // decisions.md D44: scheduled (not yet handed to the queue), and cancelled.
+    { status: 'queued' as const, attempts: 0, scheduledFor: 1, errorCode: null },
+    { status: 'failed' as const, attempts: 0, scheduledFor: 1, errorCode: 'cancelled' },
+  ]
   type State = (typeof STATES)[number]
 
   /** Every multiset of `size` states (the order of a message's deliveries does not matter). */
@@ -77,13 +84,60 @@ describe('MESSAGE_STATUS_SQL', () => {
   it.each([1, 2, 3])('agrees with messageStatus on every mix of %i deliveries', async (size) => {
     const groups = mixes(size)
     const rows = groups.flatMap((deliveries, group) =>
-      deliveries.map((d) => `(${group}, '${d.status}', ${d.attempts})`),
+      deliveries.map(
+        (d) =>
+          `(${group}, '${d.status}', ${d.attempts}, ${d.scheduledFor}, ` +
+          `${d.errorCode === null ? 'NULL' : `'${d.errorCode}'`})`,
+      ),
     )
     const { results } = await env.DB.prepare(
-      `WITH deliveries (grp, status, attempts) AS (VALUES ${rows.join(', ')})
+      `WITH deliveries (grp, status, attempts, scheduled_for, error_code) AS (
+         VALUES ${rows.join(', ')})
        SELECT grp, ${MESSAGE_STATUS_SQL} AS status FROM deliveries GROUP BY grp ORDER BY grp`,
     ).all<{ grp: number; status: string }>()
     expect(results.map((r) => r.status)).toEqual(groups.map((g) => messageStatus(g)))
     expect(new Set(results.map((r) => r.status)).size).toBeGreaterThan(size === 1 ? 5 : 7)
+  })
+})
+
+describe('a scheduled delivery (decisions.md D44)', () => {
+  it('is neither overdue nor claimed before its time, and is both once due', async () => {
+    const sender = await createSender()
+    const now = new Date()
+    const due = Math.floor(now.getTime() / 1000) + 3600
+    const message = {
+      id: newMessageId(sender.providerId, null),
+      providerId: sender.providerId,
+      serviceId: sender.serviceId,
+      idempotencyKey: null,
+      requestHash: 'test',
+      sandbox: false,
+      destination: sender.userId,
+      createdAt: now.toISOString(),
+    }
+    const delivery = {
+      id: crypto.randomUUID(),
+      part: 'notification' as const,
+      channel: 'sms' as const,
+      address: '+5491155550000',
+      title: 'Turno',
+      body: 'Oftalmologo',
+      link: null,
+    }
+    const shard = shardDb(sender.providerId)
+    const [stored] = (await readOne(shard, insertMessage(shard, message, [delivery], due)))!
+    expect(stored).toMatchObject({ status: 'queued', scheduledFor: due })
+
+    // However late past the sweeper's grace, a job that named it early changes nothing.
+    const early = new Date((due - 1) * 1000)
+    expect(await findOverdueDeliveries(shard, early, 0, 100)).not.toContain(delivery.id)
+    expect(await claimDelivery({ shard }, delivery.id, early, 30)).toBeNull()
+
+    const onTime = new Date(due * 1000)
+    expect(await findOverdueDeliveries(shard, onTime, 30, 100)).toContain(delivery.id)
+    expect(await claimDelivery({ shard }, delivery.id, onTime, 30)).toMatchObject({
+      status: 'sending',
+      attempts: 1,
+    })
   })
 })

@@ -193,7 +193,7 @@ export interface paths {
         put?: never;
         /**
          * Send a notification or advertisement (document 001)
-         * @description Needs `services:send` and the token's own provider. Field names are matched case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM in any case, or the codes 1 and 2, with no surrounding spaces. A part's `picture` (PNG, JPEG, GIF or WebP, at most 1 MiB, 4096 pixels a side and 16 megapixels) is published at an unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or coupon) is drawn as a PNG and becomes the image of the notification, or else of the advertisement, which must not carry a picture of its own; its `label` is added to that part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to make retries safe.
+         * @description Needs `services:send` and the token's own provider. Field names are matched case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM in any case, or the codes 1 and 2, with no surrounding spaces. A part's `picture` (PNG, JPEG, GIF or WebP, at most 1 MiB, 4096 pixels a side and 16 megapixels) is published at an unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or coupon) is drawn as a PNG and becomes the image of the notification, or else of the advertisement, which must not carry a picture of its own; its `label` is added to that part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to make retries safe. With `send_at` (at most 30 days ahead) or `quiet_hours` covering the time it is due, the message is `scheduled`: stored, enqueued when due, and cancellable until then. Quotas count a message when it is accepted, whenever it is sent.
          */
         post: operations["sendService"];
         delete?: never;
@@ -211,12 +211,16 @@ export interface paths {
         };
         /**
          * Delivery status of a message
-         * @description Each delivery goes `queued → sending → sent → delivered | undelivered | failed | dead`; `reached` holds when it first reached each step and `events` its timeline. `sent` is the channel's API accepting the send. An SMS then becomes `delivered` or `undelivered` when the SMS API's delivery receipt arrives; a push stays `sent`, FCM's answer being its final state. The message's `status` sums its deliveries up (see the `Message` schema).
+         * @description Each delivery goes `queued → sending → sent → delivered | undelivered | failed | dead`; `reached` holds when it first reached each step and `events` its timeline. `sent` is the channel's API accepting the send. An SMS then becomes `delivered` or `undelivered` when the SMS API's delivery receipt arrives; a push stays `sent`, FCM's answer being its final state. The message's `status` sums its deliveries up (see the `Message` schema); a scheduled message reads `scheduled`, with `scheduled_for`, until it is handed to the queue.
          */
         get: operations["getMessage"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Cancel a scheduled message
+         * @description A `scheduled` message (sent with `send_at`, or waiting for the end of quiet hours) can be cancelled until it is handed to the queue: its deliveries become `failed` with the error code `cancelled`, the message `cancelled`, nothing is sent, and each delivery raises a `message.cancelled` webhook event. Cancelling a cancelled message again answers it as it is. The quotas keep counting it.
+         */
+        delete: operations["cancelMessage"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1172,6 +1176,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "message.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A scheduled delivery was cancelled (DELETE /Services/messages/{id}) before it was handed to the queue: it is never sent. Its status is `failed` with the error code `cancelled`.
+         * @description POSTed to every enabled endpoint of the provider subscribed to `message.cancelled`, signed as the Standard Webhooks specification says: verify the raw body with any of its libraries before trusting it. Portero has no fixed outgoing addresses: verify the signature; do not allowlist addresses.
+         */
+        post: operations["onMessageCancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -1196,10 +1220,10 @@ export interface components {
             /** @enum {string} */
             channel: "sms" | "fcm";
             /**
-             * @description The delivery's status: the event type without `message.`.
+             * @description The event type without `message.`: the delivery's status, except that a cancelled delivery is `failed` with the error code `cancelled`.
              * @enum {string}
              */
-            status: "sent" | "delivered" | "undelivered" | "failed" | "dead";
+            status: "sent" | "delivered" | "undelivered" | "failed" | "dead" | "cancelled";
             /** @description The channel's error code (the SMS API's `30003`), when it gave one. */
             error_code?: string;
             /** @description Why, in words, with numbers and tokens masked, when there is a reason. */
@@ -1238,6 +1262,16 @@ export interface components {
         MessageDeadEvent: {
             /** @enum {string} */
             type: "message.dead";
+            /**
+             * @description When the status changed (ISO 8601, UTC), not when this attempt was made.
+             * @example 2026-11-22T09:15:02.117Z
+             */
+            timestamp: string;
+            data: components["schemas"]["WebhookEventData"];
+        };
+        MessageCancelledEvent: {
+            /** @enum {string} */
+            type: "message.cancelled";
             /**
              * @description When the status changed (ISO 8601, UTC), not when this attempt was made.
              * @example 2026-11-22T09:15:02.117Z
@@ -1377,14 +1411,19 @@ export interface components {
              */
             id: string;
             /**
-             * @description `queued` or `sending` while any delivery is. Then with none failed: `delivered` when every delivery was delivered, else `sent` (receipts awaited, or pushes). With some failed (undelivered, failed or dead): `partially_delivered` if at least one other was delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, else `undelivered` if any reached the carrier, else `failed`.
+             * @description `scheduled` while every delivery waits for its time (`scheduled_for`, and may be cancelled); `cancelled` once every one was. Else `queued` or `sending` while any delivery is. Then with none failed: `delivered` when every delivery was delivered, else `sent` (receipts awaited, or pushes). With some failed (undelivered, failed or dead): `partially_delivered` if at least one other was delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, else `undelivered` if any reached the carrier, else `failed`.
              * @enum {string}
              */
-            status: "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "partially_sent" | "undelivered" | "failed" | "dead";
+            status: "scheduled" | "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "partially_sent" | "undelivered" | "failed" | "dead" | "cancelled";
             provider_id: string;
             service_id: number;
             destination: string;
             created_at: string;
+            /**
+             * @description When a `scheduled` message is due (the latest of its deliveries); null otherwise. Quotas counted it when it was accepted, not when it is sent.
+             * @example 2026-12-24T17:00:00.000Z
+             */
+            scheduled_for: string | null;
             /** @description Sent to no channel: its provider is in the sandbox, and its deliveries' statuses are simulated from their destinations (docs/sending.md "Sandbox"). */
             sandbox: boolean;
             deliveries: {
@@ -1396,7 +1435,7 @@ export interface components {
                 /** @description Masked phone number or registration token. */
                 to: string;
                 /**
-                 * @description `queued` (waiting for an attempt), `sending` (an attempt in flight), `sent` (the channel accepted it: a push's final state), `delivered` (the SMS API's receipt says the handset got it), `undelivered` (the carrier could not deliver it), `failed` (refused for good, at send time or by a receipt), `dead` (out of attempts).
+                 * @description `queued` (waiting for an attempt), `sending` (an attempt in flight), `sent` (the channel accepted it: a push's final state), `delivered` (the SMS API's receipt says the handset got it), `undelivered` (the carrier could not deliver it), `failed` (refused for good, at send time or by a receipt, or cancelled: error_code `cancelled`), `dead` (out of attempts).
                  * @enum {string}
                  */
                 status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "failed" | "dead";
@@ -1410,6 +1449,8 @@ export interface components {
                 picture_url: string | null;
                 updated_at: string;
                 sent_at: string | null;
+                /** @description While it waits for its time (`send_at`, or the end of quiet hours) and may still be cancelled: when it is due. Null once handed to the queue. */
+                scheduled_for: string | null;
                 /** @description When the delivery first reached each step; null for a step it has not. */
                 reached: {
                     queued: string | null;
@@ -1484,6 +1525,17 @@ export interface components {
             };
             sms_opt_out: boolean;
             fcm_opt_out: boolean;
+            /**
+             * @description The recipient's IANA time zone, where quiet hours are read; null: unknown.
+             * @example America/Argentina/Buenos_Aires
+             */
+            time_zone: string | null;
+            /** @description The recipient's own quiet hours; null: none. */
+            quiet_hours: {
+                start: string;
+                end: string;
+                time_zone?: string;
+            } | null;
             created_at: string;
             updated_at: string;
         };
@@ -1755,6 +1807,12 @@ export interface components {
             direct_numbers: boolean;
             /** @description The country calling codes such numbers may have; null: any. */
             direct_number_country_codes: string[] | null;
+            /** @description The default quiet hours of the service's messages; null: none. */
+            quiet_hours: {
+                start: string;
+                end: string;
+                time_zone?: string;
+            } | null;
             created_at: string;
             updated_at: string;
         };
@@ -2687,6 +2745,23 @@ export interface operations {
                         /** @description Document 001's spelling of `microPayment`. */
                         micropayment?: unknown;
                     };
+                    /**
+                     * Format: date-time
+                     * @description When to send, at most 30 days ahead; a time past is now. Until then the message is `scheduled` and may be cancelled.
+                     */
+                    send_at?: string;
+                    /** @description Each day from `start` to `end` (HH:MM on the wall clock of the recipient's `time_zone`, else of this `time_zone`, else UTC; past midnight when `end` is earlier), nothing is sent: a message due then waits until the end. Equal times mean no quiet hours. */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                        /**
+                         * @description Where to read the wall clock when the recipient has no `time_zone`.
+                         * @example Europe/Madrid
+                         */
+                        time_zone?: string;
+                    };
                 };
             };
         };
@@ -2700,7 +2775,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Accepted: written to the outbox; its deliveries are enqueued right after this response. */
+            /** @description Accepted: written to the outbox; its deliveries are enqueued right after this response, or when due if it is `scheduled`. */
             201: {
                 headers: {
                     Location?: string;
@@ -2843,6 +2918,83 @@ export interface operations {
             };
             /** @description No such resource. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 16 KiB in all (`headers_too_large`). */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `server_misconfigured`: this deployment is misconfigured and serves nothing until it is fixed; GET /healthz names the settings at fault. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The message id, as POST /Services answered it (`p<provider_id>_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message, cancelled. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description No valid token or credentials (`WWW-Authenticate` says how to authenticate): `token_missing`, `token_expired`, `invalid_token` (malformed, a claim missing or malformed, revoked, or, on Portero's own API, not issued for it), `invalid_client`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authenticated, but not allowed (`insufficient_scope` or `forbidden`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: the message is no longer scheduled (already handed to the queue, sent, or never scheduled): it cannot be cancelled. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3222,6 +3374,21 @@ export interface operations {
                     sms_opt_out?: boolean;
                     /** @default false */
                     fcm_opt_out?: boolean;
+                    /**
+                     * @description An IANA time zone (`Europe/Madrid`): quiet hours are read on its wall clock (docs/sending.md "Scheduled sends and quiet hours"); null: unknown.
+                     * @default null
+                     */
+                    time_zone?: string | null;
+                    /**
+                     * @description Each day from `start` to `end` (HH:MM on the wall clock of `time_zone`, else UTC; past midnight when `end` is earlier), nothing is sent to this recipient unless the request has quiet hours of its own. Equal times mean none.
+                     * @default null
+                     */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                    } | null;
                     user_id: string;
                 };
             };
@@ -3403,6 +3570,21 @@ export interface operations {
                     sms_opt_out?: boolean;
                     /** @default false */
                     fcm_opt_out?: boolean;
+                    /**
+                     * @description An IANA time zone (`Europe/Madrid`): quiet hours are read on its wall clock (docs/sending.md "Scheduled sends and quiet hours"); null: unknown.
+                     * @default null
+                     */
+                    time_zone?: string | null;
+                    /**
+                     * @description Each day from `start` to `end` (HH:MM on the wall clock of `time_zone`, else UTC; past midnight when `end` is earlier), nothing is sent to this recipient unless the request has quiet hours of its own. Equal times mean none.
+                     * @default null
+                     */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                    } | null;
                 };
             };
         };
@@ -3568,6 +3750,15 @@ export interface operations {
                     fcm_tokens?: string[];
                     sms_opt_out?: boolean;
                     fcm_opt_out?: boolean;
+                    /** @description An IANA time zone (`Europe/Madrid`): quiet hours are read on its wall clock (docs/sending.md "Scheduled sends and quiet hours"); null: unknown. */
+                    time_zone?: string | null;
+                    /** @description Each day from `start` to `end` (HH:MM on the wall clock of `time_zone`, else UTC; past midnight when `end` is earlier), nothing is sent to this recipient unless the request has quiet hours of its own. Equal times mean none. */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                    } | null;
                 };
             };
         };
@@ -3804,7 +3995,7 @@ export interface operations {
                  */
                 "application/json": {
                     url: string;
-                    event_types: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead")[];
+                    event_types: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead" | "message.cancelled")[];
                 };
             };
         };
@@ -4037,7 +4228,7 @@ export interface operations {
                  */
                 "application/json": {
                     url?: string;
-                    event_types?: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead")[];
+                    event_types?: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead" | "message.cancelled")[];
                     /** @description true re-enables a disabled endpoint and forgets its failures. */
                     enabled?: boolean;
                 };
@@ -7483,6 +7674,21 @@ export interface operations {
                      * @default null
                      */
                     direct_number_country_codes?: string[] | null;
+                    /**
+                     * @description The default quiet hours of the service's messages (docs/sending.md "Scheduled sends and quiet hours"), for a recipient and a request with none of their own; null: none.
+                     * @default null
+                     */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                        /**
+                         * @description Where to read the wall clock when the recipient has no `time_zone`.
+                         * @example Europe/Madrid
+                         */
+                        time_zone?: string;
+                    } | null;
                 };
             };
         };
@@ -7735,6 +7941,18 @@ export interface operations {
                     direct_numbers?: boolean;
                     /** @description The country calling codes (ITU-T E.164, without "+") direct numbers may have; null: any. */
                     direct_number_country_codes?: string[] | null;
+                    /** @description The default quiet hours of the service's messages (docs/sending.md "Scheduled sends and quiet hours"), for a recipient and a request with none of their own; null: none. */
+                    quiet_hours?: {
+                        /** @example 22:00 */
+                        start: string;
+                        /** @example 08:00 */
+                        end: string;
+                        /**
+                         * @description Where to read the wall clock when the recipient has no `time_zone`.
+                         * @example Europe/Madrid
+                         */
+                        time_zone?: string;
+                    } | null;
                 };
             };
         };
@@ -7903,7 +8121,7 @@ export interface operations {
                 cursor?: string;
                 provider_id?: string | number;
                 destination?: string;
-                status?: "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "partially_sent" | "undelivered" | "failed" | "dead";
+                status?: "scheduled" | "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "partially_sent" | "undelivered" | "failed" | "dead" | "cancelled";
                 since?: string;
                 until?: string;
             };
@@ -8437,6 +8655,49 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["MessageDeadEvent"];
+            };
+        };
+        responses: {
+            /** @description Gone: the endpoint is disabled at once and sent nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: never sent to this endpoint again. Answer once the signature verifies and the event is stored, and do the work after; an answer after 2 s counts against the endpoint. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within 15 s, is a failed attempt, retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 10 h, 10 h (or the answer's `Retry-After`, if later); then the event is dead for the endpoint. Redirects are not followed. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onMessageCancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id (`msg_…`), the same on every attempt and redelivery: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt: refuse one more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of the secret after `whsec_`; two, space-separated, during a rotation's overlap. Accept the request when any one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageCancelledEvent"];
             };
         };
         responses: {

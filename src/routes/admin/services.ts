@@ -1,7 +1,12 @@
 // /admin/services: the service definitions /Services uses (document 001's service_id).
 import * as z from 'zod'
 import { conflict, notFound } from '../../errors.ts'
-import { ChannelName } from '../../domain/dispatch-request.ts'
+import {
+  ChannelName,
+  QuietHoursSchema,
+  quietHoursView,
+  toQuietHoursRule,
+} from '../../domain/dispatch-request.ts'
 import { auditAs } from '../../http/audit.ts'
 import { createRoute, OpenApiApp } from '../../http/openapi-app.ts'
 import { toPage } from '../../http/paging.ts'
@@ -60,6 +65,11 @@ const Fields = {
       description:
         'The country calling codes (ITU-T E.164, without "+") direct numbers may have; null: any.',
     }),
+  quiet_hours: QuietHoursSchema.nullable().meta({
+    description:
+      'The default quiet hours of the service\'s messages (docs/sending.md "Scheduled sends and ' +
+      'quiet hours"), for a recipient and a request with none of their own; null: none.',
+  }),
 }
 
 export const NewService = z.strictObject({
@@ -76,6 +86,7 @@ export const NewService = z.strictObject({
   enabled: Fields.enabled.default(true),
   direct_numbers: Fields.direct_numbers.default(false),
   direct_number_country_codes: Fields.direct_number_country_codes.default(null),
+  quiet_hours: Fields.quiet_hours.default(null),
 })
 
 /** The API's field names as storage has them, for a create and for a change alike. */
@@ -90,6 +101,7 @@ function serviceFields(body: z.infer<typeof ServiceChanges>): StoredChanges {
     enabled: body.enabled,
     directNumbers: body.direct_numbers,
     directNumberCountryCodes: body.direct_number_country_codes,
+    quietHours: body.quiet_hours && toQuietHoursRule(body.quiet_hours),
   }
 }
 
@@ -102,6 +114,7 @@ export const ServiceChanges = z
     enabled: Fields.enabled.optional(),
     direct_numbers: Fields.direct_numbers.optional(),
     direct_number_country_codes: Fields.direct_number_country_codes.optional(),
+    quiet_hours: Fields.quiet_hours.optional(),
   })
   .refine((v) => Object.keys(v).length > 0, 'send at least one field to change')
 
@@ -115,6 +128,7 @@ function view(s: Service) {
     enabled: s.enabled,
     direct_numbers: s.directNumbers,
     direct_number_country_codes: s.directNumberCountryCodes,
+    quiet_hours: quietHoursView(s.quietHours),
     created_at: s.createdAt,
     updated_at: s.updatedAt,
   }

@@ -87,6 +87,7 @@ describe('POST /admin/services', () => {
       enabled: true,
       direct_numbers: false,
       direct_number_country_codes: null,
+      quiet_hours: null,
       created_at: expect.stringMatching(ISO_TIME),
       updated_at: expect.stringMatching(ISO_TIME),
     })
@@ -104,6 +105,7 @@ describe('POST /admin/services', () => {
       required_parameters: ['destination', 'advertisement', 'advertisement'],
       allowed_channels: ['fcm', 'sms', 'fcm'],
       enabled: false,
+      quiet_hours: { start: '22:00', end: '08:00', time_zone: 'Europe/Madrid' },
     })
     expect(body).toMatchObject({
       id,
@@ -112,6 +114,7 @@ describe('POST /admin/services', () => {
       required_parameters: ['destination', 'advertisement'],
       allowed_channels: ['fcm', 'sms'],
       enabled: false,
+      quiet_hours: { start: '22:00', end: '08:00', time_zone: 'Europe/Madrid' },
     })
   })
 
