@@ -979,6 +979,15 @@ function renderConsumer({
         `${messages} (${sent} / ${failed} / ${unfinished})`,
       ],
       ['first SMS to last at the stand-in', `${seconds.toFixed(2)} s`],
+      ...(sent + failed > messages
+        ? [
+            [
+              'SMS beyond the messages sent',
+              `${sent + failed - messages}: deliveries of the /Services scenario above (whose queue ` +
+                "has no consumer), taken up by the send shard's alarm once overdue",
+            ],
+          ]
+        : []),
       [
         '/Services while the consumer ran (req/s, p50, p99)',
         `${enqueue.rps.toFixed(0)}, ${enqueue.p50.toFixed(2)} ms, ${enqueue.p99.toFixed(2)} ms`,

@@ -453,7 +453,7 @@ async function measureConsumer(
     messages: CONSUMER_MESSAGES,
     sent: sent.length,
     failed: refused.length,
-    unfinished: CONSUMER_MESSAGES - sent.length - refused.length,
+    unfinished: Math.max(0, CONSUMER_MESSAGES - sent.length - refused.length),
     seconds,
     perSecond: sent.length / seconds,
     enqueue: await enqueue,
