@@ -148,6 +148,14 @@ const PATHS: Record<
  * A record, not re-measured by this run.
  */
 const CHANGES = [
+  "Messages live in their provider's send shard (decisions.md D32): `/Services` waits for one D1 " +
+    'read batch and one call to the shard, which admits and stores the message, instead of a D1 ' +
+    "read batch, the shard's admission and a D1 write batch; the consumer claims a shard's " +
+    'deliveries in one call and a receipt is one call to its shard. Full runs on 2026-12-07, ' +
+    'before → after: `POST /Services` 213 → 301–330 req/s, its edge latency one ocean away ' +
+    '163–235 → 83–125 ms, D1 statements per delivered SMS 26 → 5.25, the consumer 114 → 187–196 ' +
+    'messages/s, the modelled ceiling of a deployment 38 → 190 messages/s (D1 binds first, on ' +
+    "`/Services`' reads).",
   "A `/Services` picture is decoded by the platform's `Uint8Array.fromBase64` (strict) instead of a " +
     'regular expression and `atob` copied byte by byte: a 1 MiB picture about 65 ms → under 1 ms of CPU ' +
     '(2026-12-07, timed inside workerd; the CPU table\'s "decodePicture, 1 MiB base64 PNG" row).',
