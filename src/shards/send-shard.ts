@@ -166,6 +166,7 @@ export class SendShard extends DurableObject<Env> implements SendShardApi {
         'index_outbox',
         'overview_hours',
         'early_receipts',
+        'sandbox_receipts',
         'delivery_events',
         'deliveries',
         'messages',

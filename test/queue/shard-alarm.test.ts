@@ -191,6 +191,14 @@ describe("a send shard's alarm", () => {
     expect(await alarmAt()).not.toBeNull()
     await shardOf(sender.providerId).forget()
     expect(await alarmAt()).toBeNull()
+    // Nothing of the provider is left in the shard.
+    const left = await shardDb(sender.providerId)
+      .prepare(
+        `SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM deliveries)
+           + (SELECT COUNT(*) FROM index_outbox) + (SELECT COUNT(*) FROM sandbox_receipts) AS n`,
+      )
+      .first<{ n: number }>()
+    expect(left!.n).toBe(0)
     // An alarm of an empty shard sets none again.
     await runInDurableObject(shardOf(sender.providerId), (_, state) =>
       state.storage.setAlarm(Date.now()),
