@@ -261,14 +261,6 @@ export function insertMessage(
   }
 }
 
-export async function findMessageById(db: D1Database, id: string): Promise<Message | null> {
-  const row = await db
-    .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?1`)
-    .bind(id)
-    .first<MessageRow>()
-  return row ? toMessage(row) : null
-}
-
 export type StoredMessage = { message: Message; deliveries: Delivery[] }
 
 /**
