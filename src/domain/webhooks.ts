@@ -16,7 +16,7 @@ import {
   type WebhookEventType,
 } from '../storage/webhooks.ts'
 export { WEBHOOK_EVENT_TYPES } from '../storage/webhooks.ts'
-import { addressRange } from '../utils/ip-address.ts'
+import { hostOf, isLoopbackHost, outsideUrlProblem } from '../utils/outside-url.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 /** Endpoints one provider may register. */
@@ -35,16 +35,10 @@ export type WebhookDeps = {
   now: Date
 }
 
-/** `localhost` and every name under it (RFC 6761 §6.3), or a loopback literal: development only. */
-function isLoopback(host: string): boolean {
-  return /(^|\.)localhost$/i.test(host) || addressRange(host) === 'loopback'
-}
-
 /**
- * What is wrong with `raw` as an endpoint URL, or null. https only; loopback hosts (over http
- * too) only when Portero itself runs on one (development); no address of a special-use range
- * (utils/ip-address.ts), no credentials,
- * no fragment, and never Portero's own host.
+ * What is wrong with `raw` as an endpoint URL, or null: what Portero may reach at all
+ * (utils/outside-url.ts: https only, loopback hosts only in development, no special-use address,
+ * no credentials), no fragment, and never Portero's own host.
  */
 export function webhookUrlProblem(raw: string, ownOrigins: readonly string[]): string | null {
   let url: URL
@@ -53,27 +47,25 @@ export function webhookUrlProblem(raw: string, ownOrigins: readonly string[]): s
   } catch {
     return 'must be an absolute https URL'
   }
-  if (url.username || url.password) return 'must not carry credentials (user:password@)'
-  if (raw.includes('#')) return 'must not have a fragment'
   const own = ownOrigins.map((origin) => new URL(origin))
-  const development = own.some((o) => isLoopback(o.hostname))
-  const host = url.hostname.replace(/\.$/, '').toLowerCase()
-  if (isLoopback(host)) {
-    if (!development) return 'must be a public https URL (localhost only in development)'
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be http(s)'
-  } else {
-    if (url.protocol !== 'https:') return 'must be https'
-    // Any special-use range, in any spelling URL accepts: private, link-local, CGNAT, IPv4 inside
-    // IPv6 (mapped, compatible, NAT64, 6to4, Teredo), multicast, reserved (decisions.md D26).
-    const range = addressRange(host)
-    if (range !== null && range !== 'unicast') {
-      return `must be a public host, not a private or special-use address (${range})`
-    }
+  // Loopback hosts only when Portero itself runs on one: in development.
+  const development = own.some((o) => isLoopbackHost(o.hostname))
+  const refused = outsideUrlProblem(url, development)
+  if (refused?.problem === 'credentials') return 'must not carry credentials (user:password@)'
+  if (raw.includes('#')) return 'must not have a fragment'
+  switch (refused?.problem) {
+    case 'loopback':
+      return 'must be a public https URL (localhost only in development)'
+    case 'scheme':
+      return isLoopbackHost(hostOf(url)) ? 'must be http(s)' : 'must be https'
+    case 'special_use':
+      return `must be a public host, not a private or special-use address (${refused.range})`
   }
+  const host = hostOf(url)
   const itself = own.some((o) => {
-    if (o.hostname.replace(/\.$/, '').toLowerCase() !== host) return false
+    if (hostOf(o) !== host) return false
     // In development Portero and the stand-in share localhost on different ports.
-    return !isLoopback(host) || o.port === url.port
+    return !isLoopbackHost(host) || o.port === url.port
   })
   if (itself) return 'must not point at Portero itself'
   return null

@@ -1,7 +1,7 @@
 // Fetching a JSON document from a URL a stranger or an operator named (a trusted issuer's
 // discovery document and keys, decisions.md D38) without letting it reach inside: https only, no
 // IP literal of a special-use range, no redirect, a deadline and a size limit.
-import { isSpecialUseAddress } from './ip-address.ts'
+import { outsideUrlProblem, type OutsideUrlProblem } from './outside-url.ts'
 
 export type SafeFetchOptions = {
   /** Allows http://localhost (and 127.0.0.1, [::1]): only while Portero itself runs there. */
@@ -13,12 +13,14 @@ export type SafeFetchOptions = {
 
 export type SafeFetchResult = { ok: true; json: unknown } | { ok: false; reason: string }
 
-const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+const WORDS: Record<OutsideUrlProblem['problem'], string> = {
+  credentials: 'has credentials',
+  loopback: 'names this machine',
+  scheme: 'is not https',
+  special_use: 'is a special-use address',
+}
 
-/**
- * Why `url` may not be fetched, or null. Names (other than localhost) are let through: a Worker's
- * fetch resolves them with public DNS and reaches the public Internet only.
- */
+/** Why `url` may not be fetched (utils/outside-url.ts), in words, or null. */
 export function refusedUrl(url: string, allowLocalhost: boolean): string | null {
   let parsed: URL
   try {
@@ -26,13 +28,8 @@ export function refusedUrl(url: string, allowLocalhost: boolean): string | null 
   } catch {
     return 'not a URL'
   }
-  if (parsed.username || parsed.password) return 'has credentials'
-  const host = parsed.hostname.toLowerCase()
-  const local = LOCAL_HOSTS.has(host) || host.endsWith('.localhost')
-  if (local) return allowLocalhost ? null : 'names this machine'
-  if (parsed.protocol !== 'https:') return 'is not https'
-  if (isSpecialUseAddress(host)) return 'is a special-use address'
-  return null
+  const problem = outsideUrlProblem(parsed, allowLocalhost)
+  return problem && WORDS[problem.problem]
 }
 
 /** GETs `url` as JSON within the limits; every failure is a reason, never a throw. */
