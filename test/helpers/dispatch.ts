@@ -3,7 +3,6 @@
 // the stand-in received.
 import { env } from 'cloudflare:workers'
 import { sendShardName } from '../../src/domain/admission.ts'
-import { newMessageId } from '../../src/domain/message-ids.ts'
 import { readOne } from '../../src/storage/batch.ts'
 import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
 import { shardDatabaseIn } from '../../src/storage/shard-database.ts'
@@ -14,6 +13,7 @@ import type { StandIn } from '../../stand-in/app.ts'
 import { createClient, type TestClient } from './clients.ts'
 import { call, postJson } from './http.ts'
 import { eventually, tokenFor } from './tokens.ts'
+import { testMessage } from './messages.ts'
 
 export type Sender = TestClient & {
   token: string
@@ -190,16 +190,11 @@ export async function writeOutbox(
     link: null,
     ...p,
   }))
-  const message = {
-    id: newMessageId(sender.providerId, null),
-    providerId: sender.providerId,
+  const message = testMessage(sender.providerId, {
     serviceId: sender.serviceId,
-    idempotencyKey: null,
-    requestHash: 'test',
-    sandbox: false,
     destination: sender.userId,
     createdAt: createdAt.toISOString(),
-  }
+  })
   const shard = sendShardName(sender.providerId, null)
   const db = shardDatabaseIn(env.SEND_SHARDS, shard)
   await readOne(db, insertMessage(db, message, deliveries))

@@ -10,7 +10,6 @@ import {
   type DeliveryStatus,
   type Transition,
 } from '../../src/storage/delivery-lifecycle.ts'
-import { newMessageId } from '../../src/domain/message-ids.ts'
 import { readOne } from '../../src/storage/batch.ts'
 import { insertMessage } from '../../src/storage/messages.ts'
 import type { WebhookEventType } from '../../src/storage/webhooks.ts'
@@ -18,6 +17,7 @@ import { createClient } from './clients.ts'
 import { runShardAlarm, shardDb } from './shards.ts'
 import { postJson } from './http.ts'
 import { tokenFor } from './tokens.ts'
+import { testMessage } from './messages.ts'
 
 export const RECEIVER = 'https://stand-in.test/webhooks/receiver'
 
@@ -82,16 +82,7 @@ export async function emitEvent(
 ): Promise<string> {
   const deliveryId = crypto.randomUUID()
   const shard = shardDb(providerId)
-  const message = {
-    id: newMessageId(providerId, null),
-    providerId,
-    serviceId: 1,
-    idempotencyKey: null,
-    requestHash: 'test',
-    sandbox: false,
-    destination: 'user-1',
-    createdAt: occurredAt.toISOString(),
-  }
+  const message = testMessage(providerId, { createdAt: occurredAt.toISOString() })
   const delivery = {
     id: deliveryId,
     part: 'notification' as const,

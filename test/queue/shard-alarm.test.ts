@@ -5,7 +5,6 @@ import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { sendShardName } from '../../src/domain/admission.ts'
-import { newMessageId } from '../../src/domain/message-ids.ts'
 import {
   handOverIndexRows,
   handOverWebhookEvents,
@@ -17,6 +16,7 @@ import { runStatements, shardDatabaseIn, statementsOf } from '../../src/storage/
 import { adminCall, adminToken, json, type Page } from '../helpers/admin.ts'
 import { dispatch, freshSender, settle, smsRequest, type Sender } from '../helpers/dispatch.ts'
 import { countRoundTrips } from '../helpers/round-trips.ts'
+import { testMessage } from '../helpers/messages.ts'
 import { runShardAlarm, shardDb, shardOf } from '../helpers/shards.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 import { createWebhookProvider, registerEndpoint } from '../helpers/webhooks.ts'
@@ -47,16 +47,7 @@ async function writeMessages(providerId: string, count: number): Promise<void> {
       body: `mensaje ${i}`,
       link: null,
     }
-    const message = {
-      id: newMessageId(providerId, null),
-      providerId,
-      serviceId: 1,
-      idempotencyKey: null,
-      requestHash: 'test',
-      sandbox: false,
-      destination: 'user-1',
-      createdAt: new Date().toISOString(),
-    }
+    const message = testMessage(providerId)
     return insertMessage(shard, message, [delivery]).statements
   })
   await runInDurableObject(shardOf(providerId), (_, state) => {

@@ -17,6 +17,7 @@ import { newMessageId } from '../../src/domain/message-ids.ts'
 import { readOne } from '../../src/storage/batch.ts'
 import { createSender } from '../helpers/dispatch.ts'
 import { shardDb } from '../helpers/shards.ts'
+import { testMessage } from '../helpers/messages.ts'
 
 describe('insertMessage', () => {
   it('returns the deliveries in the order listDeliveries gives, not the order given', async () => {
@@ -43,16 +44,11 @@ describe('insertMessage', () => {
       delivery('notification', 'sms', 'a'),
       delivery('notification', 'fcm', 'c'),
     ]
-    const message = {
+    const message = testMessage(sender.providerId, {
       id,
-      providerId: sender.providerId,
       serviceId: sender.serviceId,
-      idempotencyKey: null,
-      requestHash: 'test',
-      sandbox: false,
       destination: sender.userId,
-      createdAt: new Date().toISOString(),
-    }
+    })
     const shard = shardDb(sender.providerId)
     const inserted = await readOne(shard, insertMessage(shard, message, given))
     const listed = await listDeliveries(shard, id)
@@ -105,16 +101,11 @@ describe('a scheduled delivery (decisions.md D44)', () => {
     const sender = await createSender()
     const now = new Date()
     const due = Math.floor(now.getTime() / 1000) + 3600
-    const message = {
-      id: newMessageId(sender.providerId, null),
-      providerId: sender.providerId,
+    const message = testMessage(sender.providerId, {
       serviceId: sender.serviceId,
-      idempotencyKey: null,
-      requestHash: 'test',
-      sandbox: false,
       destination: sender.userId,
       createdAt: now.toISOString(),
-    }
+    })
     const delivery = {
       id: crypto.randomUUID(),
       part: 'notification' as const,

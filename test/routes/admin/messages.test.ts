@@ -19,6 +19,7 @@ import {
 import { call, expectProblem } from '../../helpers/http.ts'
 import { handOverOutboxes, shardDb } from '../../helpers/shards.ts'
 import { tokenFor } from '../../helpers/tokens.ts'
+import { testMessage } from '../../helpers/messages.ts'
 
 type Reached = Record<DeliveryStatus, string | null>
 type AdminDelivery = MessageView['deliveries'][number] & { reached: Reached; events?: unknown[] }
@@ -48,16 +49,12 @@ async function writeMessage(
     body: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
     link: null,
   }))
-  const message = {
+  const message = testMessage(sender.providerId, {
     id,
-    providerId: sender.providerId,
     serviceId: sender.serviceId,
-    idempotencyKey: null,
-    requestHash: 'test',
-    sandbox: false,
     destination,
     createdAt,
-  }
+  })
   // In its provider's shard, in one transaction: the shard's alarm indexes it as it is.
   const shard = shardDb(sender.providerId)
   const insert = insertMessage(shard, message, deliveries)

@@ -5,7 +5,6 @@ import { createScheduledController, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { sendShardName } from '../../../src/domain/admission.ts'
-import { newMessageId } from '../../../src/domain/message-ids.ts'
 import worker from '../../../src/index.ts'
 import { handOverOverviewHours, OUTBOX_PAGE } from '../../../src/queue/shard-alarm.ts'
 import { changeDeliveryStatus } from '../../../src/storage/delivery-lifecycle.ts'
@@ -23,6 +22,7 @@ import { expectProblem, ORIGIN } from '../../helpers/http.ts'
 import { probe } from '../../helpers/probe.ts'
 import { countRoundTrips } from '../../helpers/round-trips.ts'
 import { handOverOutboxes, shardDb, shardOf } from '../../helpers/shards.ts'
+import { testMessage } from '../../helpers/messages.ts'
 
 type Counts = Record<string, number | null>
 type Overview = {
@@ -49,16 +49,7 @@ async function acceptMessages(providerId: string, count: number, secondsAgo = 0)
       link: null,
     }
     deliveries.push(delivery.id)
-    const message = {
-      id: newMessageId(providerId, null),
-      providerId,
-      serviceId: 1,
-      idempotencyKey: null,
-      requestHash: 'test',
-      sandbox: false,
-      destination: 'user-1',
-      createdAt,
-    }
+    const message = testMessage(providerId, { createdAt })
     return insertMessage(shard, message, [delivery]).statements
   })
   await runInDurableObject(shardOf(providerId), (_, state) => {
