@@ -2,10 +2,13 @@
 // status or its timeline goes straight to that shard, with no lookup first: `p<provider>_<hex>`
 // for a provider's first shard, `p<provider>s<k>_<hex>` for the k-th of several, where `<hex>`
 // is a random UUID's 32 hex digits.
+import { PROVIDER_ID_SOURCE, SHARD_INDEX_SOURCE } from '../storage/shard-database.ts'
 import { sendShardName } from './admission.ts'
 
 /** What newMessageId gives, and nothing else. */
-export const MESSAGE_ID = /^p([1-9][0-9]{0,18})(?:s([0-9]|[1-5][0-9]|6[0-3]))?_([0-9a-f]{32})$/
+export const MESSAGE_ID = new RegExp(
+  `^p(${PROVIDER_ID_SOURCE})(?:s(${SHARD_INDEX_SOURCE}))?_([0-9a-f]{32})$`,
+)
 
 /** A new message id in the shard `index` (null: the first) of a provider. */
 export function newMessageId(providerId: string, index: number | null): string {

@@ -13,7 +13,6 @@
 // messages wait for their purge, and never once the shard is empty.
 import type { SmsNotifier } from '../channels/sms.ts'
 import { log } from '../log.ts'
-import { publishWebhookEvents } from '../storage/delivery-lifecycle.ts'
 import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from '../storage/early-receipts.ts'
 import { upsertIndexRows, type IndexedMessage } from '../storage/message-index.ts'
 import { applyDueSandboxReceipts } from '../storage/sandbox-receipts.ts'
@@ -28,6 +27,7 @@ import {
 import {
   deleteFromWebhookOutbox,
   insertWebhookEvents,
+  publishWebhookEvents,
   readWebhookOutbox,
 } from '../storage/webhooks.ts'
 import { reconcileStaleSms, RECONCILE_MAX_AGE_HOURS } from './sms-reconciler.ts'

@@ -11,7 +11,7 @@
 // `db` is the provider's send shard (src/storage/shard-database.ts), where deliveries live.
 
 import type { DeliveryStatus } from '../channel.ts'
-import { log, redactText } from '../log.ts'
+import { redactText } from '../log.ts'
 import { writeDeliveryPoint } from './metrics.ts'
 import { countAcceptance, countStatusChange } from './overview-hours.ts'
 import { deliveryEventStatement, newWebhookEventId, type WebhookEventType } from './webhooks.ts'
@@ -320,25 +320,6 @@ export function writeStatusChangePoint(
       ? 0
       : Math.max(0, (at.getTime() - acceptedAt) / 1000),
   })
-}
-
-/**
- * Hands webhook events D1 holds to the webhook queue (the body is src/queue/webhook-job.ts's
- * WebhookFanOutJob). Never throws: an event not enqueued now is enqueued by the five-minute
- * sweeper (src/queue/webhook-sweeper.ts). False when that will be so.
- */
-export async function publishWebhookEvents(queue: Queue, eventIds: string[]): Promise<boolean> {
-  if (eventIds.length === 0) return true
-  try {
-    await queue.sendBatch(eventIds.map((eventId) => ({ body: { eventId }, contentType: 'json' })))
-    return true
-  } catch (cause) {
-    log('warn', 'webhook enqueue failed; the sweeper will enqueue these events', {
-      eventIds,
-      cause: String(cause),
-    })
-    return false
-  }
 }
 
 export type LifecycleDeps = {

@@ -126,8 +126,14 @@ function unsupported(name: string) {
   }
 }
 
+/** A provider id (an int64 above 0, in decimal), and one of its shards' index (0 to 63). */
+export const PROVIDER_ID_SOURCE = '[1-9][0-9]{0,18}'
+export const SHARD_INDEX_SOURCE = '[0-9]|[1-5][0-9]|6[0-3]'
+
 /** A send shard's name as domain/admission.ts sendShardName writes it, and nothing else. */
-export const SEND_SHARD_NAME = /^provider:[1-9][0-9]{0,18}(?::(?:[0-9]|[1-5][0-9]|6[0-3]))?$/
+export const SEND_SHARD_NAME = new RegExp(
+  `^provider:${PROVIDER_ID_SOURCE}(?::(?:${SHARD_INDEX_SOURCE}))?$`,
+)
 
 /** The SEND_SHARDS binding, as far as a shard's database needs it. */
 export type ShardNamespace = {

@@ -1,5 +1,6 @@
 // The webhook tables (decisions.md D26): providers' endpoints, the events outbox, each event's
 // state per endpoint, and the attempts to deliver it.
+import { log } from '../log.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 export type WebhookEventType =
@@ -380,6 +381,25 @@ export async function insertWebhookEvents(
     .bind(JSON.stringify(events))
     .all<{ id: string }>()
   return results.map((r) => r.id)
+}
+
+/**
+ * Hands webhook events D1 holds to the webhook queue (the body is src/queue/webhook-job.ts's
+ * WebhookFanOutJob). Never throws: an event not enqueued now is enqueued by the five-minute
+ * sweeper (src/queue/webhook-sweeper.ts). False when that will be so.
+ */
+export async function publishWebhookEvents(queue: Queue, eventIds: string[]): Promise<boolean> {
+  if (eventIds.length === 0) return true
+  try {
+    await queue.sendBatch(eventIds.map((eventId) => ({ body: { eventId }, contentType: 'json' })))
+    return true
+  } catch (cause) {
+    log('warn', 'webhook enqueue failed; the sweeper will enqueue these events', {
+      eventIds,
+      cause: String(cause),
+    })
+    return false
+  }
 }
 
 function toWebhookEvent(row: EventRow): WebhookEvent {

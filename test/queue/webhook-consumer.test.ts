@@ -3,7 +3,7 @@ import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import worker from '../../src/index.ts'
 import { loadConfig } from '../../src/config.ts'
-import { publishWebhookEvents } from '../../src/storage/delivery-lifecycle.ts'
+import { publishWebhookEvents } from '../../src/storage/webhooks.ts'
 import {
   WEBHOOK_DELIVERY_RULES,
   WEBHOOK_GONE_REASON,
