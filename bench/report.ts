@@ -36,6 +36,11 @@ export type ConsumerFigure = {
   unfinished: number
   seconds: number
   perSecond: number
+  /** Deliveries whose `delivered` status callback Portero answered 200. */
+  delivered: number
+  /** From the first /Services request to the last `delivered` callback answered. */
+  deliveredSeconds: number
+  deliveredPerSecond: number
   enqueue: LoadResult
 }
 
@@ -976,11 +981,18 @@ function renderConsumer({
   failed,
   unfinished,
   seconds,
+  delivered,
+  deliveredSeconds,
+  deliveredPerSecond,
   enqueue,
 }: ConsumerFigure): string {
   return table(
     ['figure', 'value'],
     [
+      [
+        'messages/s end to end: /Services to `delivered` (the receipt applied)',
+        `${deliveredPerSecond.toFixed(0)} (${delivered} delivered in ${deliveredSeconds.toFixed(2)} s)`,
+      ],
       ['messages/s from the queue to the stand-in SMS API', perSecond.toFixed(0)],
       [
         'messages (sent / failed / unfinished)',

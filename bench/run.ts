@@ -417,16 +417,20 @@ async function runLoadProcess(spec: LoadSpec): Promise<LoadResult> {
 
 /**
  * Enqueues CONSUMER_MESSAGES messages (one SMS each) through /Services and waits until the
- * stand-in's SMS API has accepted each (a delivery `sent`). Counted at the stand-in, which records
- * when each SMS reached it, rather than read from Portero's storage while it is under load: the
- * rate runs from the first SMS to reach the stand-in to the last, so polling and process start-up
- * do not count.
+ * stand-in's SMS API has accepted each (a delivery `sent`) and its `delivered` status callback was
+ * answered 200 by Portero (the delivery `delivered`). Counted at the stand-in, which records when
+ * each SMS reached it and when each callback was answered, rather than read from Portero's storage
+ * while it is under load. The consumer's rate runs from the first SMS to reach the stand-in to the
+ * last, so polling and process start-up do not count; the end-to-end rate runs from the first
+ * /Services request to the last `delivered` answered, the stand-in's own delay before each
+ * callback (its default, 500 ms before `sent` and again before `delivered`) included.
  */
 async function measureConsumer(
   standIn: { fetch(url: string): Promise<Response> },
   spec: Scenario['spec'],
 ): Promise<ConsumerFigure> {
-  const since = new Date().toISOString()
+  const started = Date.now()
+  const since = new Date(started).toISOString()
   const enqueue = runLoadProcess({
     ...spec,
     url: BASE + spec.path,
@@ -435,20 +439,34 @@ async function measureConsumer(
     amount: CONSUMER_MESSAGES,
   })
   const deadline = Date.now() + CONSUMER_TIMEOUT_MS
-  type Sms = { at: string; method: string; status: number }
+  type Sms = { at: string; method: string; status: number; response: { sid?: string } }
+  type Callback = {
+    form: Record<string, string>
+    answer: number | string | null
+    answeredAt: string | null
+  }
   let sent: Sms[] = []
   let refused: Sms[] = []
+  let delivered: Callback[] = []
   for (;;) {
     const answer = await standIn.fetch('http://stand-in/_control/received')
-    const { sms } = (await answer.json()) as { sms: Sms[] }
+    const { sms, callbacks } = (await answer.json()) as { sms: Sms[]; callbacks: Callback[] }
     const ours = sms.filter((r) => r.method === 'POST' && r.at >= since)
     sent = ours.filter((r) => r.status === 201)
     refused = ours.filter((r) => r.status !== 201)
-    if (sent.length + refused.length >= CONSUMER_MESSAGES || Date.now() > deadline) break
+    const sids = new Set(sent.map((r) => r.response.sid))
+    delivered = callbacks.filter(
+      (c) =>
+        c.form.MessageStatus === 'delivered' && c.answer === 200 && sids.has(c.form.MessageSid),
+    )
+    const settled = sent.length + refused.length >= CONSUMER_MESSAGES
+    if ((settled && delivered.length >= sent.length) || Date.now() > deadline) break
     await new Promise((resolve) => setTimeout(resolve, 500))
   }
   const times = sent.map((r) => Date.parse(r.at)).sort((a, b) => a - b)
   const seconds = times.length > 1 ? (times.at(-1)! - times[0]!) / 1000 : NaN
+  const lastDelivered = Math.max(...delivered.map((c) => Date.parse(c.answeredAt!)))
+  const deliveredSeconds = delivered.length > 0 ? (lastDelivered - started) / 1000 : NaN
   return {
     messages: CONSUMER_MESSAGES,
     sent: sent.length,
@@ -456,6 +474,9 @@ async function measureConsumer(
     unfinished: Math.max(0, CONSUMER_MESSAGES - sent.length - refused.length),
     seconds,
     perSecond: sent.length / seconds,
+    delivered: delivered.length,
+    deliveredSeconds,
+    deliveredPerSecond: delivered.length / deliveredSeconds,
     enqueue: await enqueue,
   }
 }

@@ -176,6 +176,9 @@ export async function startPortero(
       modules: true,
       scriptPath: `${BUILD}/stand-in/worker.js`,
       compatibilityDate: config.compatibility_date,
+      // Its status callbacks go to https://portero.bench/callbacks/sms/status (the issuer's host,
+      // which no resolver knows): handed to Portero's Worker instead, as the deployed API reaches it.
+      outboundService: 'portero',
       bindings: {
         TWILIO_ACCOUNT_SID: TWILIO.accountSid,
         TWILIO_AUTH_TOKEN: TWILIO.authToken,

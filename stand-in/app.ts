@@ -54,6 +54,8 @@ export type StatusCallback = {
   signature: string
   /** null while held or in flight; the HTTP status, or the network error, once sent. */
   answer: number | string | null
+  /** When the answer came (ISO 8601), null until then. */
+  answeredAt: string | null
 }
 
 /** Lets work outlive the answer (a Worker's ctx.waitUntil). */
@@ -436,6 +438,7 @@ export function createStandIn(options: StandInOptions): StandIn {
         form,
         signature: await twilioSignature(options.twilioAuthToken, url, form),
         answer: null,
+        answeredAt: null,
       }
       state.callbacks.push(callback)
       if (options.holdCallbacks) held.push({ callback, delayMs })
@@ -474,6 +477,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     } catch (error) {
       callback.answer = String(error)
     }
+    callback.answeredAt = new Date().toISOString()
   }
 
   // Twilio's inbound-message webhook:
@@ -510,6 +514,7 @@ export function createStandIn(options: StandInOptions): StandIn {
       form,
       signature: await twilioSignature(options.twilioAuthToken, url, form),
       answer: null,
+      answeredAt: null,
     }
     state.inbound.push(callback)
     await deliver(callback, 0)
