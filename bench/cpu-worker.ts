@@ -5,7 +5,6 @@
 import { countRoundTrips, type RoundTrips } from '../test/helpers/round-trips.ts'
 import { app } from '../src/app.ts'
 import worker, { SendShard as PorteroSendShard } from '../src/index.ts'
-import { tendSendShard } from '../src/queue/shard-alarm.ts'
 import { smsSignature } from '../src/channels/sms-signature.ts'
 import { introspectionAnswer } from '../src/domain/introspection.ts'
 import {
@@ -27,8 +26,7 @@ import { MAX_SEND_QUOTA } from '../src/domain/quotas.ts'
 import { sha256Hex } from '../src/encoding.ts'
 import { sendShardName } from '../src/domain/admission.ts'
 import { newMessageId } from '../src/domain/message-ids.ts'
-import { insertMessage } from '../src/storage/messages.ts'
-import { shardDatabaseIn, statementsOf } from '../src/storage/shard-database.ts'
+import { parseServicesRequest } from '../src/domain/dispatch-request.ts'
 import { publishClientRecord, type ClientRecord } from '../src/storage/client-records.ts'
 import { forgetEdgeState } from '../src/storage/edge-state.ts'
 import { tokenHash, writeCachedToken } from '../src/storage/token-cache.ts'
@@ -255,48 +253,29 @@ export default {
     await measure('local D1 binding: INSERT of one row (wall time)', () =>
       env.DB.prepare('INSERT INTO bench (value) VALUES (?)').bind('row').run(),
     )
-    // A shard of its own, with quotas no run reaches: each call counts one message and stores it
-    // (one message, one delivery, its timeline and outbox marks) in one transaction.
-    const shard = env.SEND_SHARDS.getByName(sendShardName('1', null))
-    const shardDb = shardDatabaseIn(env.SEND_SHARDS, sendShardName('1', null))
+    // The seeded provider's shard, with quotas no run reaches: each call checks document 001's
+    // request against the shard's copy of the send facts (decisions.md D48), counts one message and
+    // stores it (one message, one delivery, its timeline and outbox marks) in one transaction.
+    const services = parseServicesRequest(JSON.parse(probe.servicesBody), new Date())
+    const shard = env.SEND_SHARDS.getByName(sendShardName(services.providerId, null))
     const unlimited = {
       perMinute: MAX_SEND_QUOTA,
       perDay: MAX_SEND_QUOTA,
       perDestinationHour: MAX_SEND_QUOTA,
     }
-    await measure('local Durable Object binding: send shard accept (wall time)', () => {
-      const message = {
-        id: newMessageId('1', null),
-        providerId: '1',
-        serviceId: 1,
-        idempotencyKey: null,
+    await measure('local Durable Object binding: send shard accept (wall time)', async () => {
+      const result = await shard.accept({
+        request: services,
+        pictureUrls: {},
         requestHash: 'bench',
-        sandbox: false,
-        destination: 'bench',
+        idempotencyKey: null,
+        messageId: newMessageId(services.providerId, null),
         createdAt: new Date().toISOString(),
-      }
-      const delivery = {
-        id: crypto.randomUUID(),
-        part: 'notification' as const,
-        channel: 'sms' as const,
-        address: '+5491155550000',
-        title: 'Turno',
-        body: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
-        link: null,
-      }
-      const insert = insertMessage(shardDb, message, [delivery])
-      return shard.accept(
-        {
-          providerId: '1',
-          shards: 1,
-          idempotencyKey: null,
-          requestHash: 'bench',
-          sandbox: false,
-          destinationKey: 'bench',
-          quotas: unlimited,
-        },
-        { lookup: [], insert: statementsOf(insert.statements) },
-      )
+        shards: 1,
+        channels: ['sms', 'fcm'],
+        defaultQuotas: unlimited,
+      })
+      if (result.outcome !== 'stored') throw new Error(`accept answered ${JSON.stringify(result)}`)
     })
     const roundTrips = await probeRoutes(env, ctx, probe)
     const life = await probeMessageLife(env, probe)
@@ -306,27 +285,27 @@ export default {
 
 /**
  * Portero's send shard with its D1 counted: bench/server.ts binds this Worker's SEND_SHARDS to this
- * class, so the message-life probe's shards are these, and what their alarms write to D1 (the
- * admin index, webhook events) is counted as the Worker's own calls are.
+ * class, so the message-life probe's shards are these, and every D1 statement a shard makes of its
+ * own (its alarms handing the admin index, webhook events and overview counts to D1; bringing its
+ * copy of the send facts up to date) is counted as the Worker's own calls are.
  */
 export class SendShard extends PorteroSendShard {
-  #d1Statements = 0
+  readonly #counter: ReturnType<typeof countRoundTrips>
 
-  protected override async tend(now: Date): Promise<number | null> {
-    const counter = countRoundTrips({ DB: this.env.DB })
-    const next = await tendSendShard({ ...this.alarmDeps(now), db: counter.env.DB })
-    this.#d1Statements += counter.snapshot().d1Statements
-    return next
+  constructor(ctx: DurableObjectState, env: Env) {
+    const counter = countRoundTrips({ DB: env.DB })
+    super(ctx, { ...env, DB: counter.env.DB })
+    this.#counter = counter
   }
 
-  /** D1 statements this shard's alarms made since it started, and whether its outboxes are empty. */
+  /** D1 statements this shard made since it started, and whether its outboxes are empty. */
   async alarmWork(): Promise<{ d1Statements: number; outboxesEmpty: boolean }> {
     const [row] = this.ctx.storage.sql
       .exec<{ left: number }>(
         'SELECT (SELECT COUNT(*) FROM index_outbox) + (SELECT COUNT(*) FROM webhook_outbox) AS left',
       )
       .toArray()
-    return { d1Statements: this.#d1Statements, outboxesEmpty: row!.left === 0 }
+    return { d1Statements: this.#counter.snapshot().d1Statements, outboxesEmpty: row!.left === 0 }
   }
 }
 
@@ -487,7 +466,7 @@ async function probeMessageLife(env: Env, input: ProbeInput): Promise<MessageLif
     if (!work.outboxesEmpty) life.problem = "the send shard's outboxes were not handed on in 5 s"
     const statements = work.d1Statements - alarmsBefore
     life.phases.push({
-      name: "the send shard's alarms (outboxes to D1)",
+      name: "the send shard's own D1 (its alarms' outboxes, its copy of the send facts)",
       runs: 0,
       d1Calls: statements,
       d1Statements: statements,

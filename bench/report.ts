@@ -887,7 +887,7 @@ function renderCapacity(
     'status callbacks of each SMS (`sent`, then `delivered`); the probe plays the dispatch queue and',
     `the SMS API. ${life.sent} SMS sent, ${delivered} delivered${life.problem ? ` (${life.problem})` : ''}. A D1 call is one round`,
     'trip, a batch of n statements n queries; a Durable Object call is one request to the object.',
-    "What the send shard's alarms write to D1 is counted in the shard and shown as a part of its own.",
+    'What the send shard reads and writes of D1 itself (its alarms handing the outboxes on, its copy of the send facts brought up to date) is counted in the shard and shown as a part of its own.',
     '',
     table(
       ['part', 'runs', 'D1 calls', 'D1 statements', 'Durable Object calls', 'queue messages'],

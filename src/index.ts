@@ -24,7 +24,9 @@ import { deleteAuditEventsBefore } from './storage/audit-events.ts'
 import { deleteOverviewHoursBefore, OVERVIEW_KEPT_DAYS } from './storage/overview-hours.ts'
 import { FCM_TOKEN_MAX_AGE_DAYS, pruneStaleFcmTokens } from './storage/recipients.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
-import { shardDatabaseIn } from './storage/shard-database.ts'
+import { freshShardDatabaseIn, shardDatabaseIn } from './storage/shard-database.ts'
+import { purgeFactChanges } from './storage/send-facts.ts'
+import { FACT_CHANGES_KEPT_SECONDS } from './shards/send-facts.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Recipients whose stale FCM tokens one run prunes, the longest unrefreshed first. */
@@ -77,6 +79,7 @@ export default {
         const deps = {
           db: env.DB,
           shards: shardsOf(env),
+          freshShards: (name: string) => freshShardDatabaseIn(env.SEND_SHARDS, name),
           metrics: env.METRICS,
           notifiers,
           now: () => new Date(),
@@ -119,7 +122,8 @@ export default {
   // messages after MESSAGE_RETENTION_DAYS (the messages leave their shards by alarm), the
   // overview's hours after OVERVIEW_KEPT_DAYS (decisions.md D42), every
   // revocation's tombstone is confirmed, every client's edge record D1 changed and KV may not
-  // hold is published again (decisions.md D35), and FCM tokens not registered for 270 days are
+  // hold is published again (decisions.md D35), the log of changes the send shards follow is kept a
+  // day (decisions.md D48), and FCM tokens not registered for 270 days are
   // dropped (decisions.md D12).
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime)
@@ -134,6 +138,10 @@ export default {
         new Date(now.getTime() - OVERVIEW_KEPT_DAYS * DAY_MS),
       ),
       recordsRepublished: republishLaggingRecords({ db: env.DB, cache: env.CACHE, now }),
+      factChangesPurged: purgeFactChanges(
+        env.DB,
+        new Date(now.getTime() - FACT_CHANGES_KEPT_SECONDS * 1000),
+      ),
       staleDevicesPruned: pruneStaleFcmTokens(
         env.DB,
         new Date(now.getTime() - FCM_TOKEN_MAX_AGE_DAYS * DAY_MS),

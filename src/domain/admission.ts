@@ -1,7 +1,7 @@
 // Admitting a /Services message (decisions.md D32): its Idempotency-Key and the provider's send
 // quotas, decided together by the provider's send shard in one transaction, so that of N parallel
 // requests with R messages left exactly min(N, R) are accepted and a key's retries count once.
-import type { SqlOutcome, SqlStatement } from '../storage/shard-database.ts'
+import { canonicalPhone, E164 } from '../utils/e164.ts'
 import {
   findQuotaRefusal,
   SPAN_SECONDS,
@@ -45,18 +45,35 @@ export type AdmissionResult =
   | { outcome: 'over_quota'; refusal: QuotaRefusal }
 
 /**
- * Which of a provider's `shards` admits messages to a destination: always the same one, so that
- * shard alone counts the destination's hourly quota, and a retry with an Idempotency-Key finds the
- * key where it was admitted. FNV-1a, for an even spread of phone numbers and user ids.
+ * Which of a provider's `shards` admits messages to a destination (its destinationRoute): always
+ * the same one, so that a retry with an Idempotency-Key finds the key where it was admitted and
+ * that shard alone counts the destination's hourly quota (decisions.md D48 says what a phone
+ * reached by two routes, a user id and the number itself, counts). FNV-1a, for an even spread of
+ * phone numbers and user ids.
  */
-export function shardIndexFor(destinationKey: string, shards: number): number {
+export function shardIndexFor(route: string, shards: number): number {
   if (shards <= 1) return 0
   let hash = 0x811c9dc5
-  for (let i = 0; i < destinationKey.length; i++) {
-    hash ^= destinationKey.charCodeAt(i)
+  for (let i = 0; i < route.length; i++) {
+    hash ^= route.charCodeAt(i)
     hash = Math.imul(hash, 0x01000193) >>> 0
   }
   return hash % shards
+}
+
+/**
+ * What routes a destination to one of its provider's shards (decisions.md D48): the destination
+ * as given, a phone number in its canonical form. The recipients directory is copied to the shards
+ * by the same rule, so the shard a user id is routed to holds that recipient.
+ */
+export function destinationRoute(destination: string): string {
+  return E164.test(destination) ? canonicalPhone(destination) : destination
+}
+
+/** A shard's provider and index from its name (sendShardName's inverse). */
+export function shardOfName(name: string): { providerId: string; index: number | null } {
+  const [, providerId = '', index] = name.split(':')
+  return { providerId, index: index === undefined ? null : Number(index) }
 }
 
 /**
@@ -118,35 +135,6 @@ export function decideGrant(
       count: blockSize(limitOf[span], counted[span], shards),
     })),
   }
-}
-
-/**
- * A message to store if admitted, as statements for the shard's database (src/storage/
- * shard-database.ts): `lookup` finds the message an Idempotency-Key was used for (empty without
- * a key), `insert` writes the new one.
- */
-export type Acceptance = { lookup: SqlStatement[]; insert: SqlStatement[] }
-
-export type AcceptanceResult =
-  /** Admitted and stored: `insert`'s outcomes. */
-  | { outcome: 'stored'; outcomes: SqlOutcome[] }
-  /** The key's message is stored already, admitted before: `lookup`'s outcomes. */
-  | { outcome: 'found'; outcomes: SqlOutcome[] }
-  | { outcome: 'conflict' }
-  | { outcome: 'over_quota'; refusal: QuotaRefusal }
-
-/** A provider's send shard as the Worker calls it (src/shards/send-shard.ts). */
-export interface SendShardApi {
-  /**
-   * Admits a /Services message and stores it, in one transaction: a key's message found by
-   * `lookup` is answered as it is, counting nothing; otherwise the quotas and the key decide,
-   * and only an admitted message is inserted.
-   */
-  accept(admission: Admission, acceptance: Acceptance): Promise<AcceptanceResult>
-  /** Runs statements on the shard's database in one transaction (src/storage/shard-database.ts). */
-  run(statements: SqlStatement[]): Promise<SqlOutcome[]>
-  /** Drops everything the shard keeps of a provider that was deleted. */
-  forget(): Promise<void>
 }
 
 /** An Idempotency-Key the shard admitted, as it kept it. */

@@ -1,11 +1,12 @@
-// Accepting a /Services request (decisions.md D9–D13): check the caller, service and
-// subscription, resolve the destination, refuse a suppressed number, then have the provider's send
-// shard admit the message (its quotas and Idempotency-Key) and store it, in one call and one
-// transaction (decisions.md D32), and enqueue its deliveries after the response. The response
-// waits on a batch of D1 reads and the shard's call.
+// Accepting a /Services request (decisions.md D9–D13, D32, D48): the Worker checks the caller and
+// the request's shape, draws its QR codes and publishes its pictures, then makes one call to the
+// provider's send shard, which checks the request against its copy of the send facts
+// (domain/acceptance.ts), counts the quotas and stores the message in one transaction. The
+// deliveries are enqueued after the response. The response waits on the token check and that call:
+// no D1.
 // Then reading a message back from its shard: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
-import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
+import { AppError, conflict, notFound } from '../errors.ts'
 import type { Channel, MessageStatus } from '../channel.ts'
 import { readBatch } from '../storage/batch.ts'
 import {
@@ -14,36 +15,25 @@ import {
   type DeliveryEvent,
 } from '../storage/delivery-lifecycle.ts'
 import {
-  insertMessage,
   selectMessageById,
-  selectMessageByIdempotencyKey,
   type Delivery,
   type Message,
-  type NewDelivery,
   type Part,
   type StoredMessage,
 } from '../storage/messages.ts'
-import { statementsOf, toResults } from '../storage/shard-database.ts'
 import {
   listIndexedMessages,
   type MessageFilter,
   type MessageKey,
 } from '../storage/message-index.ts'
-import { selectSendSettings } from '../storage/providers.ts'
-import { selectRecipient, type Recipient } from '../storage/recipients.ts'
-import { selectServiceById, type Service } from '../storage/services.ts'
-import { selectSubscriptionByToken } from '../storage/subscriptions.ts'
-import { selectSuppression, type Suppression } from '../storage/suppressions.ts'
 import { drawQrCodes, type PartRequest, type ServicesRequest } from './dispatch-request.ts'
 import { pictureDigest, planPictures, storePictures, type PictureDeps } from './pictures.ts'
-import { sendShardName, shardIndexFor, type SendShardApi } from './admission.ts'
+import { destinationRoute, sendShardName, shardIndexFor } from './admission.ts'
+import { fromRefusal, type SendShardApi } from './acceptance.ts'
 import { messageHome, newMessageId } from './message-ids.ts'
-import { destinationKey, effectiveQuotas, quotaExceeded, type SendQuotas } from './quotas.ts'
-import { dueTime, quietHoursFor } from './schedule.ts'
-import { canonicalPhone, E164 } from '../utils/e164.ts'
+import { quotaExceeded, type SendQuotas } from './quotas.ts'
 
 export type DispatchDeps = {
-  db: D1Database
   queue: Queue
   /** The channels this deployment is configured to deliver on. */
   channels: ReadonlySet<Channel>
@@ -51,8 +41,6 @@ export type DispatchDeps = {
   quotas: SendQuotas
   /** A send shard by its name (admission.ts sendShardName; src/shards/send-shard.ts). */
   shardOf: (name: string) => SendShardApi
-  /** The database of a send shard by its name (src/storage/shard-database.ts). */
-  shardDatabase: (name: string) => D1Database
   now: Date
   /** Where pictures are published (decisions.md D19). */
   pictures: Omit<PictureDeps, 'now'>
@@ -62,8 +50,8 @@ export type DispatchDeps = {
   defer: (task: () => Promise<unknown>) => void
 }
 
-/** The caller, from its access token. */
-export type Sender = { clientId: string; providerId: string | null }
+/** The caller, from its access token; `sendShards`: its provider's, as its edge record says. */
+export type Sender = { clientId: string; providerId: string | null; sendShards?: number }
 
 export type Accepted = { message: Message; deliveries: Delivery[]; replayed: boolean }
 
@@ -72,10 +60,8 @@ const PARTS = ['notification', 'advertisement'] as const
 
 /**
  * Accepts a dispatch, or with the same Idempotency-Key and body returns the one accepted before
- * (`replayed`). Throws 403 `forbidden`, 400 (`unknown_service`, `invalid_request`,
- * `unsupported_channel`, `unknown_destination`, `destination_unreachable`,
- * `direct_number_not_allowed`, `recipient_suppressed`), 409 `conflict`, 429 `quota_exceeded` or
- * 501 `channel_not_configured`.
+ * (`replayed`). Throws 403 `forbidden`, 409 `conflict`, 429 `quota_exceeded`, or what the send
+ * shard's checks refuse (domain/acceptance.ts planAcceptance).
  */
 export async function acceptDispatch(
   deps: DispatchDeps,
@@ -88,127 +74,65 @@ export async function acceptDispatch(
     throw new AppError('forbidden', detail)
   }
   const request = await drawQrCodes(parsed)
-  const requested = PARTS.flatMap((part) =>
-    request[part] ? [{ part, content: request[part] }] : [],
-  )
-  const withPicture = requested.flatMap(({ part, content }) =>
-    content.picture
+  const withPicture = PARTS.flatMap((part) => {
+    const content = request[part]
+    return content?.picture
       ? [{ part, picture: content.picture, keepUntil: content.pictureExpiresAt }]
-      : [],
-  )
+      : []
+  })
   const pictureDeps = { ...deps.pictures, now: deps.now }
-  const { providerId, destination: to } = request
-  const bySms = requested.some(({ content }) => content.channel === 'sms')
-  // Everything the checks below need, read at once: the D1 reads need nothing but the request,
-  // and the pictures' KV reads overlap them.
-  const [stored, pictures, requestHash] = await Promise.all([
-    readBatch(deps.db, {
-      service: selectServiceById(deps.db, request.serviceId),
-      subscription: selectSubscriptionByToken(deps.db, request.serviceToken),
-      recipient: to ? selectRecipient(deps.db, providerId, to) : null,
-      suppression: to && bySms ? selectSuppression(deps.db, providerId, to) : null,
-      settings: selectSendSettings(deps.db, providerId),
-    }),
+  const [pictures, requestHash] = await Promise.all([
     planPictures(pictureDeps, withPicture),
     hashRequest(request),
   ])
-  const { service, subscription } = stored
-  if (!service) {
-    throw new AppError('unknown_service', `There is no service ${request.serviceId}.`, {
-      errors: [{ path: 'service_id', message: 'no such service' }],
-    })
-  }
-  // decisions.md D9: the token of this provider's subscription to this service, and only that.
-  if (
-    !subscription ||
-    subscription.status !== 'active' ||
-    subscription.providerId !== request.providerId ||
-    subscription.serviceId !== request.serviceId
-  ) {
-    const detail = 'service_token is not an active subscription of this provider to this service.'
-    throw new AppError('forbidden', detail)
-  }
-  if (!service.enabled) throw new AppError('forbidden', `Service ${service.id} is disabled.`)
-  checkParameters(service, request)
-  // A sandbox provider's messages go to no channel, configured or not.
-  const { sandbox } = stored.settings
-  for (const { content } of requested) {
-    if (!sandbox && !deps.channels.has(content.channel)) {
-      // RFC 9110 §15.6.2: the server lacks what the request needs, lastingly; 503 (§15.6.4) would
-      // promise that a retry could succeed.
-      const channel = content.channel.toUpperCase()
-      const detail = `${channel} delivery is not configured on this deployment.`
-      throw new AppError('channel_not_configured', detail)
-    }
-  }
-  const destination = request.destination!
-  const subject = destinationKey(destination, stored.recipient?.phone ?? null)
-  const shards = stored.settings.sendShards
-  const index = shards > 1 ? shardIndexFor(subject, shards) : null
-  const shardName = sendShardName(providerId, index)
-  const message: Message = {
-    id: newMessageId(providerId, index),
-    providerId: request.providerId,
-    serviceId: request.serviceId,
-    idempotencyKey,
-    requestHash,
-    destination,
-    createdAt: deps.now.toISOString(),
-    sandbox,
-  }
-  const pictureUrls = new Map(withPicture.map(({ part }, i) => [part, pictures.urls[i]!]))
-  const parts = requested.flatMap(({ part, content }) => {
-    const addresses = addressesFor(service, stored.recipient, destination, content.channel, part)
-    return addresses.map((address): NewDelivery => ({
-      id: crypto.randomUUID(),
-      part,
-      channel: content.channel,
-      address,
-      title: content.title,
-      body: content.message,
-      link: content.link ?? null,
-      pictureUrl: pictureUrls.get(part) ?? null,
-    }))
-  })
-
-  if (stored.suppression && parts.some((p) => p.channel === 'sms')) {
-    throw suppressed(stored.suppression)
-  }
-  // A request that may be accepted stores its pictures before the rows that point to them. Should
-  // the shard refuse it (quotas, a reused key), they stay unused until they expire.
+  // Stored before the shard's checks, which need their URLs: should the shard refuse the request,
+  // they stay unused, at unguessable URLs, until they expire.
   await storePictures(pictureDeps, pictures.writes)
-  // decisions.md D44: a message due later is stored scheduled, and the shard's alarm enqueues it.
-  const quietHours = quietHoursFor(request.quietHours, stored.recipient, service.quietHours)
-  const due = dueTime(deps.now, request.sendAt, quietHours)
-  // Whole seconds, rounded up: never sent before the time asked.
-  const scheduledFor = due && Math.ceil(due.getTime() / 1000)
-  const shardDb = deps.shardDatabase(shardName)
-  const insert = insertMessage(shardDb, message, parts, scheduledFor)
-  const lookup = idempotencyKey
-    ? selectMessageByIdempotencyKey(shardDb, providerId, idempotencyKey)
-    : null
-  // Last: a request refused for any other reason is not what the quota is telling about.
-  const result = await deps.shardOf(shardName).accept(
-    {
-      providerId,
-      shards,
-      idempotencyKey,
-      requestHash,
-      destinationKey: subject,
-      quotas: effectiveQuotas(deps.quotas, stored.settings.quotas),
-      sandbox,
-    },
-    {
-      lookup: lookup ? statementsOf(lookup.statements) : [],
-      insert: statementsOf(insert.statements),
-    },
-  )
-  if (result.outcome === 'over_quota') throw quotaExceeded(result.refusal)
-  if (result.outcome === 'conflict') throw conflictingKey()
-  if (result.outcome === 'found')
-    return replay(lookup!.read(toResults(result.outcomes))!, requestHash)
-  const deliveries = insert.read(toResults(result.outcomes))!
-  if (scheduledFor !== null) return { message, deliveries, replayed: false }
+  const { providerId } = request
+  // decisions.md D48: the shard the destination is routed to (a provider's only shard, or one of
+  // several by the destination as given), which holds what the checks need.
+  const shards = sender.sendShards ?? 1
+  const index =
+    shards > 1 && request.destination
+      ? shardIndexFor(destinationRoute(request.destination), shards)
+      : null
+  const input = {
+    request: withoutPictures(request),
+    pictureUrls: Object.fromEntries(withPicture.map(({ part }, i) => [part, pictures.urls[i]!])),
+    requestHash,
+    idempotencyKey,
+    createdAt: deps.now.toISOString(),
+    channels: [...deps.channels],
+    defaultQuotas: deps.quotas,
+  }
+  let shardName = sendShardName(providerId, index)
+  let result = await deps
+    .shardOf(shardName)
+    .accept({ ...input, messageId: newMessageId(providerId, index), shards })
+  if (result.outcome === 'misrouted') {
+    // The provider's number of shards changed since the caller's edge record was published: its
+    // first shard holds every recipient, and admits alone what it is asked for.
+    shardName = sendShardName(providerId, null)
+    result = await deps
+      .shardOf(shardName)
+      .accept({ ...input, messageId: newMessageId(providerId, null), shards: 1 })
+  }
+  switch (result.outcome) {
+    case 'misrouted':
+      throw new Error('the first send shard answered misrouted')
+    case 'refused':
+      throw fromRefusal(result.refusal)
+    case 'over_quota':
+      throw quotaExceeded(result.refusal)
+    case 'conflict':
+      throw conflictingKey()
+    case 'found':
+      return replay(result.stored, requestHash)
+  }
+  const { message, deliveries } = result
+  if (deliveries.some((d) => d.scheduledFor !== null)) {
+    return { message, deliveries, replayed: false }
+  }
   // docs/sending.md "Nothing is lost": the rows are in the shard, so the caller need not wait for
   // the queue. Should the send fail, the shard's alarm (src/queue/shard-alarm.ts) enqueues the
   // deliveries once they are overdue.
@@ -228,6 +152,22 @@ export async function acceptDispatch(
     }
   })
   return { message, deliveries, replayed: false }
+}
+
+/** The request as the shard needs it: the pictures are published, their URLs go instead. */
+function withoutPictures(request: ServicesRequest): ServicesRequest {
+  const strip = (part: PartRequest | undefined) => {
+    if (!part?.picture) return part
+    const { picture: _published, ...rest } = part
+    return rest
+  }
+  const notification = strip(request.notification)
+  const advertisement = strip(request.advertisement)
+  return {
+    ...request,
+    ...(notification ? { notification } : {}),
+    ...(advertisement ? { advertisement } : {}),
+  }
 }
 
 async function hashRequest(request: ServicesRequest): Promise<string> {
@@ -252,31 +192,6 @@ function replay(earlier: StoredMessage, requestHash: string): Accepted {
 
 function conflictingKey(): AppError {
   return conflict('This Idempotency-Key was already used with a different request body.')
-}
-
-function checkParameters(service: Service, request: ServicesRequest): void {
-  const missing = service.requiredParameters.filter((p) => request[p] === undefined)
-  if (!request.destination && !missing.includes('destination')) missing.push('destination')
-  if (!request.notification && !request.advertisement) missing.push('notification')
-  if (missing.length > 0) {
-    const message = 'required by this service'
-    const errors = missing.map((p) => ({ path: `parameters.${p}`, message }))
-    throw invalidFields(errors, `Service ${service.id} needs: ${missing.join(', ')}.`)
-  }
-  for (const part of ['notification', 'advertisement'] as const) {
-    const channel = request[part]?.channel
-    if (channel && !service.allowedChannels.includes(channel)) {
-      const detail = `Service ${service.id} does not deliver by ${channel.toUpperCase()}.`
-      throw new AppError('unsupported_channel', detail, {
-        errors: [
-          {
-            path: `parameters.${part}.channel`,
-            message: `allowed: ${service.allowedChannels.join(', ')}`,
-          },
-        ],
-      })
-    }
-  }
 }
 
 /**
@@ -375,86 +290,4 @@ async function findMessageRecord(shard: D1Database, id: string): Promise<Message
     events: selectDeliveryEvents(shard, id),
   })
   return stored && { ...stored, events }
-}
-
-const SUPPRESSED_BECAUSE: Record<Suppression['source'], string> = {
-  directory: "opted out of SMS in this provider's directory",
-  stop_reply: 'replied STOP',
-  sms_api_error: 'unsubscribed, as the SMS API reported',
-  admin: 'suppressed by an operator',
-}
-
-function suppressed(suppression: Suppression): AppError {
-  const why = SUPPRESSED_BECAUSE[suppression.source]
-  const detail = `The destination's phone number is on the suppression list (${why}); no SMS may go to it.`
-  return new AppError('recipient_suppressed', detail, {
-    errors: [{ path: 'parameters.destination', message: `suppressed: ${why}` }],
-  })
-}
-
-/**
- * decisions.md D13: a recipient of the directory, or for SMS an E.164 number given directly where
- * the service allows it (decisions.md D28).
- */
-function addressesFor(
-  service: Service,
-  recipient: Recipient | null,
-  destination: string,
-  channel: Channel,
-  part: Part,
-): string[] {
-  const path = 'parameters.destination'
-  if (!recipient) {
-    if (channel === 'sms' && E164.test(destination)) {
-      // decisions.md D37: sent, suppressed and counted as one phone however it is written.
-      const phone = canonicalPhone(destination)
-      checkDirectNumber(service, phone)
-      return [phone]
-    }
-    const detail = `No recipient "${destination}" in this provider's directory.`
-    throw new AppError('unknown_destination', detail, {
-      errors: [
-        {
-          path,
-          message: channel === 'sms' ? 'not a recipient nor an E.164 number' : 'not a recipient',
-        },
-      ],
-    })
-  }
-  const unreachable = (why: string) =>
-    new AppError(
-      'destination_unreachable',
-      `Recipient "${destination}" ${why}; the ${part} cannot be sent.`,
-      { errors: [{ path: `parameters.${part}.channel`, message: why }] },
-    )
-  if (channel === 'sms') {
-    if (recipient.smsOptOut) throw unreachable('opted out of SMS')
-    if (!recipient.phone) throw unreachable('has no phone number')
-    return [recipient.phone]
-  }
-  if (recipient.fcmOptOut) throw unreachable('opted out of push notifications')
-  if (recipient.fcmTokens.length === 0) throw unreachable('has no FCM registration token')
-  return recipient.fcmTokens
-}
-
-/** 400 `direct_number_not_allowed` unless the service sends to this number outside the directory. */
-function checkDirectNumber(service: Service, number: string): void {
-  const path = 'parameters.destination'
-  if (!service.directNumbers) {
-    const detail =
-      `Service ${service.id} sends to recipients of the directory only: ` +
-      'give a user_id, or ask the operator to enable direct numbers for it.'
-    throw new AppError('direct_number_not_allowed', detail, {
-      errors: [{ path, message: 'a phone number outside the directory is not allowed' }],
-    })
-  }
-  const codes = service.directNumberCountryCodes
-  // ITU-T E.164 country calling codes form a prefix code: no code is the start of another.
-  if (codes && !codes.some((code) => number.startsWith(`+${code}`))) {
-    const allowed = codes.map((code) => `+${code}`).join(', ')
-    const detail = `Service ${service.id} sends to numbers outside the directory only in ${allowed}.`
-    throw new AppError('direct_number_not_allowed', detail, {
-      errors: [{ path, message: `country calling code not allowed (allowed: ${allowed})` }],
-    })
-  }
 }

@@ -70,19 +70,24 @@ export async function changeProvider(
 ): Promise<void> {
   const { quotas, sendShards, ...fields } = changes
   const statusChanges = changes.status !== undefined && changes.status !== provider.status
-  // Its clients' records carry the provider's status: they lag from before it is written.
-  const clientIds = statusChanges ? await listClientIdsOfProvider(deps.db, provider.id) : []
+  const shardsChange = sendShards !== undefined && sendShards !== provider.sendShards
+  // Its clients' records carry the provider's status and its number of send shards, which
+  // /Services routes by (decisions.md D48): they lag from before it is written.
+  const clientIds =
+    statusChanges || shardsChange ? await listClientIdsOfProvider(deps.db, provider.id) : []
   await markClientRecordsChanging(deps, clientIds)
   if (quotas) await setProviderQuotas(deps.db, provider.id, { ...provider.quotas, ...quotas })
   if (sendShards) await setProviderSendShards(deps.db, provider.id, sendShards)
   if (fields.name || fields.status || fields.sandbox !== undefined) {
     await updateProvider(deps.db, provider.id, fields)
   }
-  if (!statusChanges) return
-  if (changes.status === 'disabled') {
+  if (clientIds.length === 0) return
+  if (changes.status === 'disabled' && statusChanges) {
     await endClientTokens(deps, clientIds)
-  } else {
-    const clients = await publishClientRecords(deps, clientIds)
+    return
+  }
+  const clients = await publishClientRecords(deps, clientIds)
+  if (statusChanges) {
     const latest = Math.max(0, ...clients.map((client) => client.tokensValidAfter))
     await waitOutRevocationSecond(deps.now, latest)
   }

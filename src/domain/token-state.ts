@@ -42,6 +42,8 @@ export type ActiveToken = {
   username: string
   /** Its client requires DPoP (RFC 9449 §5.2): its proofs must carry a server nonce. */
   dpopRequired: boolean
+  /** Its provider's number of send shards (decisions.md D48); 1 without a provider. */
+  sendShards: number
 }
 
 export type TokenCheck = { ok: true; token: ActiveToken } | { ok: false; error: AppError }
@@ -101,10 +103,15 @@ export async function checkAccessTokens(
     const revoked = v.tombstone || (cold?.revoked.has(claims.jti) ?? false)
     const reason = inactiveReason(record, claims, revoked)
     if (reason) return { ok: false, error: new AppError('invalid_token', INACTIVE_DETAIL[reason]) }
-    const { name, dpopBoundAccessTokens } = record.client!
+    const { name, dpopBoundAccessTokens, providerSendShards } = record.client!
     return {
       ok: true,
-      token: { claims, username: name, dpopRequired: dpopBoundAccessTokens === true },
+      token: {
+        claims,
+        username: name,
+        dpopRequired: dpopBoundAccessTokens === true,
+        sendShards: providerSendShards ?? 1,
+      },
     }
   })
 }

@@ -21,6 +21,8 @@ export type AuthContext = {
   /** Decimal int64 string; null for operator-level clients. */
   providerId: string | null
   scopes: string[]
+  /** How many send shards its provider has, as its client's edge record says (decisions.md D48). */
+  sendShards: number
 }
 
 /** The action an admin handler names for the audit log (audit.ts auditAs). */

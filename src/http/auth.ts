@@ -28,7 +28,12 @@ export function requireScope(scope: string): MiddlewareHandler<AppEnv> {
       if (!scopes.includes(scope)) {
         throw new AppError('insufficient_scope', `This operation needs the ${scope} scope.`)
       }
-      c.set('auth', { clientId: claims.client_id, providerId: claims.provider_id, scopes })
+      c.set('auth', {
+        clientId: claims.client_id,
+        providerId: claims.provider_id,
+        scopes,
+        sendShards: active.sendShards,
+      })
     } catch (err) {
       throw challengeFor(presented, err)
     }

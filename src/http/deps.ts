@@ -5,7 +5,8 @@ import { loadChannelConfig, loadConfig, loadSendQuotas } from '../config.ts'
 import type { AppEnv } from './app-env.ts'
 import type { ClientRecordDeps } from '../domain/client-records.ts'
 import type { ClientDeps } from '../domain/clients.ts'
-import { sendShardName, type SendShardApi } from '../domain/admission.ts'
+import { sendShardName } from '../domain/admission.ts'
+import type { SendShardApi } from '../domain/acceptance.ts'
 import { shardDatabaseIn } from '../storage/shard-database.ts'
 import type { DispatchDeps } from '../domain/dispatch.ts'
 import type { ProofDeps } from '../domain/dpop.ts'
@@ -112,12 +113,10 @@ export async function dispatchDeps(c: Context<AppEnv>): Promise<DispatchDeps> {
   const requestId = c.get('requestId')
   const { issuer, pictureIdKey } = await loadConfig(c.env)
   return {
-    db: c.env.DB,
     queue: c.env.DISPATCH_QUEUE,
     channels: configuredChannels(loadChannelConfig(c.env)),
     quotas: loadSendQuotas(c.env),
     shardOf: (name) => c.env.SEND_SHARDS.getByName(name),
-    shardDatabase: (name) => shardDatabaseOf(c.env, name),
     now: new Date(),
     // Pictures are public under the issuer's origin.
     pictures: { cache: c.env.CACHE, idKey: pictureIdKey, issuer },

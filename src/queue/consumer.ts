@@ -1,7 +1,7 @@
 // The dispatch queue consumer (decisions.md D10): each queue message names one delivery and the
 // send shard that holds it (decisions.md D32), whose row is the source of truth. Every message gets
-// exactly one ack() or retry(), on its own. A batch first reads what the send policy needs from
-// each shard and asks D1 once whether any delivery must be withheld.
+// exactly one ack() or retry(), on its own. A batch first asks each shard it names whether any of
+// its deliveries must be withheld, from the shard's copy of the send facts (decisions.md D48).
 import { log } from '../log.ts'
 import type { Notifiers } from '../channels/channels.ts'
 import type { Notifier, OutboundMessage, PermanentFailure } from '../channels/notifier.ts'
@@ -11,12 +11,11 @@ import { markDeliverySent } from '../storage/early-receipts.ts'
 import {
   claimDeliveries,
   findDeliveryById,
-  findDispatchFacts,
   findOtherSmsSids,
   renewLease,
   type Delivery,
 } from '../storage/messages.ts'
-import { findWithheldReasons, type DispatchFacts } from '../storage/send-policy.ts'
+import { findWithheldReasons } from '../storage/send-policy.ts'
 import { removeFcmToken } from '../storage/recipients.ts'
 import { scheduleSandboxReceipt } from '../storage/sandbox-receipts.ts'
 import { SANDBOX_NOTIFIERS, sandboxReceiptFor } from '../channels/sandbox.ts'
@@ -39,10 +38,12 @@ export const LEASE_SECONDS = 30
 export const OPERATOR_FAULT_TEXT = 'delivery channel unavailable; the operator has been notified'
 
 export type ConsumerDeps = {
-  /** D1: the send policy's inputs, and what permanent failures teach the recipients directory. */
+  /** D1: what permanent failures teach the recipients directory and the suppression list. */
   db: D1Database
   /** A send shard's database by its name (src/storage/shard-database.ts). */
   shards: (name: string) => D1Database
+  /** The same, its copy of the send facts brought up to date first when too old to check with. */
+  freshShards: (name: string) => D1Database
   metrics?: AnalyticsEngineDataset
   notifiers: Notifiers
   now: () => Date
@@ -73,7 +74,7 @@ export async function consumeDispatchBatch(
       deps,
     )
   } catch (cause) {
-    // A D1 or shard outage: nothing was claimed; the whole batch is tried again later.
+    // A shard outage: nothing was claimed; the whole batch is tried again later.
     log('error', 'dispatch batch could not read its send policy', { cause: String(cause) })
     for (const { message } of jobs) message.retry({ delaySeconds: backoff(message.attempts) })
     return
@@ -108,21 +109,21 @@ export async function consumeDispatchBatch(
   )
 }
 
-/** The send policy's answer for the batch: one read of each shard named, one D1 statement. */
+/** The send policy's answer for the batch: one call to each shard named. */
 async function findWithheldReasonsOf(
   jobs: DispatchJob[],
   deps: ConsumerDeps,
 ): Promise<Map<string, string>> {
   const byShard = Map.groupBy(jobs, (job) => job.shard)
-  const facts: DispatchFacts[][] = await Promise.all(
+  const answers = await Promise.all(
     [...byShard].map(([shard, of]) =>
-      findDispatchFacts(
-        deps.shards(shard),
+      findWithheldReasons(
+        deps.freshShards(shard),
         of.map((job) => job.deliveryId),
       ),
     ),
   )
-  return findWithheldReasons(deps.db, facts.flat())
+  return new Map(answers.flatMap((answer) => [...answer]))
 }
 
 /** One queue message, its delivery claimed (or withheld) already: null when there was nothing to claim. */

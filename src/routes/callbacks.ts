@@ -2,6 +2,8 @@
 // POST /callbacks/sms/status, its delivery receipts (StatusCallback requests, sent because every
 // SMS names this URL), and POST /callbacks/sms/inbound, its inbound-message webhook (a STOP reply
 // to the sender number suppresses it, START lifts that: docs/sending.md "Suppression list").
+import { refreshChangedShards } from '../domain/send-facts.ts'
+import { readFactCursor } from '../storage/send-facts.ts'
 import * as z from 'zod'
 import { SEND_SHARD_NAME } from '../storage/shard-database.ts'
 import { fieldError, notFound } from '../errors.ts'
@@ -162,7 +164,15 @@ const smsInbound = createRoute({
 })
 
 callbacks.openapi(smsInbound, async (c) => {
-  await receiveInboundSms(c.env.DB, await readSignedSmsInbound(c), c.get('requestId'))
+  const inbound = await readSignedSmsInbound(c)
+  // A STOP or START changes the suppression list: the send shards' copies of it are brought up
+  // to date before the answer (decisions.md D48).
+  const cursor = await readFactCursor(c.env.DB)
+  await receiveInboundSms(c.env.DB, inbound, c.get('requestId'))
+  await refreshChangedShards(
+    { db: c.env.DB, shardOf: (name) => c.env.SEND_SHARDS.getByName(name) },
+    cursor,
+  )
   c.header('content-type', 'text/xml; charset=utf-8')
   c.header('cache-control', 'no-store')
   return c.body(EMPTY_TWIML, 200)

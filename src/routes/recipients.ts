@@ -10,6 +10,7 @@ import {
 } from '../domain/dispatch-request.ts'
 import { SCOPES } from '../domain/scopes.ts'
 import { requireScope } from '../http/auth.ts'
+import { refreshSendFacts } from '../http/send-facts.ts'
 import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import {
   noRecipient,
@@ -106,7 +107,8 @@ function notFound(userId: string): AppError {
 
 const location = (userId: string) => `/recipients/${encodeURIComponent(userId)}`
 
-recipients.use('*', requireScope(SCOPES.recipients))
+// A write reaches the send shards' copies before the answer (decisions.md D48).
+recipients.use('*', requireScope(SCOPES.recipients), refreshSendFacts())
 
 const tags = ['Recipients']
 const userIdParam = { params: z.object({ userId: UserIdPath }) }

@@ -170,6 +170,50 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE deliveries ADD COLUMN scheduled_for INTEGER;
    CREATE INDEX deliveries_scheduled ON deliveries (next_attempt_at)
      WHERE status = 'queued' AND scheduled_for IS NOT NULL;`,
+
+  `-- The send facts (decisions.md D48): copies of the D1 rows /Services and the dispatch consumer
+   -- check a message against, under D1's own table and column names, so that the storage modules'
+   -- reads run here unchanged. Only this shard's provider's rows (and every service, and the
+   -- suppressions of every provider); of a provider's several shards, each copies the recipients
+   -- its destinations are routed to and those who opted out of SMS, and the first copies them all.
+   -- facts_state: the last D1 fact_changes row applied (cursor), when the copy was last brought up
+   -- to date (synced_at, epoch s), and the provider's number of shards it was copied for.
+   CREATE TABLE providers (
+     id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,
+     created_at TEXT NOT NULL, updated_at TEXT NOT NULL, quota_per_minute INTEGER,
+     quota_per_day INTEGER, quota_per_destination_hour INTEGER, send_shards INTEGER NOT NULL,
+     sandbox INTEGER NOT NULL
+   );
+   CREATE TABLE services (
+     id INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
+     required_parameters TEXT NOT NULL, allowed_channels TEXT NOT NULL, enabled INTEGER NOT NULL,
+     created_at TEXT NOT NULL, updated_at TEXT NOT NULL, direct_numbers INTEGER NOT NULL,
+     direct_number_country_codes TEXT, quiet_hours TEXT
+   );
+   CREATE TABLE subscriptions (
+     provider_id INTEGER NOT NULL, service_id INTEGER NOT NULL,
+     service_token TEXT NOT NULL UNIQUE, status TEXT NOT NULL, created_at TEXT NOT NULL,
+     PRIMARY KEY (provider_id, service_id)
+   );
+   CREATE TABLE recipients (
+     provider_id INTEGER NOT NULL, user_id TEXT NOT NULL, phone TEXT, fcm_tokens TEXT NOT NULL,
+     sms_opt_out INTEGER NOT NULL, fcm_opt_out INTEGER NOT NULL, created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL, fcm_token_registered_at TEXT NOT NULL, fcm_token_oldest_at TEXT,
+     time_zone TEXT, quiet_hours TEXT,
+     PRIMARY KEY (provider_id, user_id)
+   );
+   CREATE INDEX recipients_sms_opt_out ON recipients (provider_id, phone) WHERE sms_opt_out = 1;
+   CREATE TABLE suppressions (
+     provider_id INTEGER NOT NULL, phone TEXT NOT NULL, source TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (phone, provider_id, source)
+   ) WITHOUT ROWID;
+   CREATE TABLE facts_state (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     cursor INTEGER NOT NULL,
+     synced_at INTEGER NOT NULL,
+     shards INTEGER NOT NULL
+   );`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

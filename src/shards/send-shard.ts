@@ -1,7 +1,8 @@
 // A provider's send shard (decisions.md D32): a Durable Object with SQLite storage, addressed by
 // the provider's id (domain/admission.ts sendShardName). It holds the provider's messages, their
 // deliveries, timelines and early receipts, the quota counters and Idempotency-Keys, and the
-// outboxes of webhook events and admin index rows. It runs one call at a time, so what it decides
+// outboxes of webhook events and admin index rows, and a copy of the send facts the checks read
+// (decisions.md D48: src/shards/send-facts.ts). It runs one call at a time, so what it decides
 // inside one synchronous transaction no parallel request of the provider can slip past. A provider
 // that sends a lot has several, each admitting the messages to its share of destinations and
 // drawing blocks of the minute and day quotas from the provider's first shard.
@@ -12,28 +13,51 @@
 import { DurableObject } from 'cloudflare:workers'
 import {
   sendShardName,
-  type Acceptance,
-  type AcceptanceResult,
+  shardOfName,
   type Admission,
   type Grant,
-  type SendShardApi,
   type SharedSpan,
 } from '../domain/admission.ts'
+import {
+  planAcceptance,
+  sendFactReads,
+  toRefusal,
+  type AcceptanceInput,
+  type AcceptancePlan,
+  type AcceptanceResult,
+  type SendShardApi,
+} from '../domain/acceptance.ts'
 import type { QuotaRefusal, SendQuotas } from '../domain/quotas.ts'
 import { recordSmsReceipt, type ReceiptResult } from '../domain/delivery-receipts.ts'
 import type { DeliveryReceipt } from '../channel.ts'
 import { AppError } from '../errors.ts'
+import { insertMessage, selectMessageByIdempotencyKey } from '../storage/messages.ts'
 import {
+  readNow,
   runStatements,
   shardDatabase,
+  statementsOf,
+  toResults,
   type SqlOutcome,
   type SqlStatement,
 } from '../storage/shard-database.ts'
 import { epochSeconds } from '../utils/time.ts'
+import { log } from '../log.ts'
 import { addAllowances, admitMessage, forgetAdmissions, grantAllowances } from './admissions.ts'
 import { migrateSendShard } from './schema.ts'
+import {
+  factsAge,
+  FACTS_MAX_AGE_SECONDS,
+  FACTS_REFRESH_SECONDS,
+  forgetSendFacts,
+  readFactsState,
+  syncSendFacts,
+} from './send-facts.ts'
 
 type GrantAnswer = { grants: Grant[] } | { refusal: QuotaRefusal }
+
+/** How old a copy of the send facts may serve while D1 cannot be read (decisions.md D48). */
+const FACTS_OUTAGE_SECONDS = 600
 
 /** How soon the alarm runs after a call left something in an outbox: the calls of a burst share it. */
 const OUTBOX_DELAY_MS = 200
@@ -56,31 +80,52 @@ export class SendShard extends DurableObject<Env> implements SendShardApi {
     return this.ctx.id.name ?? ''
   }
 
-  async accept(admission: Admission, acceptance: Acceptance): Promise<AcceptanceResult> {
+  async accept(input: AcceptanceInput): Promise<AcceptanceResult> {
+    await this.#factsNoOlderThan(FACTS_MAX_AGE_SECONDS)
     const { storage } = this.ctx
+    const db = this.database
+    const { request, idempotencyKey } = input
+    type Attempt = AcceptanceResult | { outcome: 'needs_allowance'; spans: SharedSpan[] }
+    let plan: AcceptancePlan | null = null
     const attempt = () =>
-      storage.transactionSync(
-        (): AcceptanceResult | { outcome: 'needs_allowance'; spans: SharedSpan[] } => {
-          if (acceptance.lookup.length > 0) {
-            const outcomes = runStatements(storage.sql, acceptance.lookup)
-            if (outcomes[0]!.rows.length > 0) return { outcome: 'found', outcomes }
+      storage.transactionSync((): Attempt => {
+        try {
+          plan = planAcceptance(readNow(storage.sql, sendFactReads(db, input)), input)
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error
+          // Routed by a number of shards this copy was not made for (a client's edge record not
+          // yet republished): the recipient may be another shard's. The first shard has them all.
+          const misrouted =
+            error.code === 'unknown_destination' &&
+            shardOfName(this.name).index !== null &&
+            readFactsState(storage.sql)?.shards !== input.shards
+          if (misrouted) return { outcome: 'misrouted' }
+          return { outcome: 'refused', refusal: toRefusal(error) }
+        }
+        if (idempotencyKey !== null) {
+          const lookup = selectMessageByIdempotencyKey(db, request.providerId, idempotencyKey)
+          const stored = readNow(storage.sql, { stored: lookup }).stored
+          if (stored) return { outcome: 'found', stored }
+        }
+        const admitted = admitMessage(storage.sql, plan.admission, epochSeconds(new Date()))
+        switch (admitted.outcome) {
+          case 'admitted':
+          case 'seen': {
+            const { message, parts, scheduledFor } = plan
+            const insert = insertMessage(db, message, parts, scheduledFor)
+            const outcomes = runStatements(storage.sql, statementsOf(insert.statements))
+            return { outcome: 'stored', message, deliveries: insert.read(toResults(outcomes))! }
           }
-          const admitted = admitMessage(storage.sql, admission, epochSeconds(new Date()))
-          switch (admitted.outcome) {
-            case 'admitted':
-            case 'seen':
-              return { outcome: 'stored', outcomes: runStatements(storage.sql, acceptance.insert) }
-            default:
-              return admitted
-          }
-        },
-      )
+          default:
+            return admitted
+        }
+      })
     // Ends: every grant takes from what is left of a window, until a refusal says nothing is.
     for (;;) {
       const result = attempt()
       if (result.outcome === 'stored') await this.#wake()
       if (result.outcome !== 'needs_allowance') return result
-      const answer = await this.#askForBlocks(admission, result.spans)
+      const answer = await this.#askForBlocks(plan!.admission, result.spans)
       if ('refusal' in answer) {
         // Blocks another call asked for may have come in while this one waited.
         const again = attempt()
@@ -91,6 +136,51 @@ export class SendShard extends DurableObject<Env> implements SendShardApi {
       }
     }
   }
+
+  async runFresh(statements: SqlStatement[]): Promise<SqlOutcome[]> {
+    await this.#factsNoOlderThan(FACTS_MAX_AGE_SECONDS)
+    return this.run(statements)
+  }
+
+  async syncFacts(): Promise<void> {
+    // A shard with no copy yet makes one when it first needs it.
+    if (factsAge(this.ctx.storage.sql, epochSeconds(new Date())) === Infinity) return
+    // A sync already on its way may have read D1 before the change this call is about: the one
+    // that counts starts after it.
+    await this.#syncing?.catch(() => {})
+    await this.#sync()
+  }
+
+  /** Brings the copy of the send facts up to date when it is older than `seconds`. */
+  async #factsNoOlderThan(seconds: number): Promise<void> {
+    const age = factsAge(this.ctx.storage.sql, epochSeconds(new Date()))
+    if (age <= seconds) return
+    try {
+      await this.#sync()
+    } catch (cause) {
+      // D1 unreachable: a copy a few minutes old serves rather than refusing every message.
+      if (age > FACTS_OUTAGE_SECONDS) throw cause
+      log('warn', 'send facts could not be brought up to date; using the copy', {
+        shard: this.name,
+        ageSeconds: age,
+        cause: String(cause),
+      })
+    }
+  }
+
+  /** One sync at a time: calls that find the copy old while one runs wait for it. */
+  #sync(): Promise<void> {
+    this.#syncing ??= (async () => {
+      try {
+        await syncSendFacts(this.env.DB, this.ctx.storage, this.name, epochSeconds(new Date()))
+      } finally {
+        this.#syncing = null
+      }
+    })()
+    return this.#syncing
+  }
+
+  #syncing: Promise<void> | null = null
 
   async run(statements: SqlStatement[]): Promise<SqlOutcome[]> {
     const { storage } = this.ctx
@@ -161,6 +251,7 @@ export class SendShard extends DurableObject<Env> implements SendShardApi {
     const { storage } = this.ctx
     storage.transactionSync(() => {
       forgetAdmissions(storage.sql)
+      forgetSendFacts(storage.sql)
       for (const table of [
         'webhook_outbox',
         'index_outbox',
@@ -178,6 +269,10 @@ export class SendShard extends DurableObject<Env> implements SendShardApi {
   }
 
   override async alarm(): Promise<void> {
+    // A busy shard's alarm runs often: it keeps the copy young enough that no check waits on D1.
+    await this.#factsNoOlderThan(FACTS_REFRESH_SECONDS).catch((cause: unknown) =>
+      log('warn', 'send facts could not be refreshed', { shard: this.name, cause: String(cause) }),
+    )
     const next = await this.tend(new Date())
     if (next !== null) await this.ctx.storage.setAlarm(next)
   }

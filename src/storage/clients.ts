@@ -32,6 +32,11 @@ export type Client = {
   /** The provider's status: a disabled provider's clients cannot log in. */
   providerStatus: 'active' | 'disabled' | null
   /**
+   * The provider's number of send shards, which /Services routes by (decisions.md D48). Absent from
+   * edge records published before: read as 1.
+   */
+  providerSendShards?: number
+  /**
    * Public keys for private_key_jwt (migration 0013). Absent from edge records published before
    * keys existed: read as none.
    */
@@ -65,6 +70,7 @@ type ClientRow = {
   dpop_bound_access_tokens: number
   tokens_valid_after: number
   provider_status: 'active' | 'disabled' | null
+  provider_send_shards: number | null
   key_set: string | null
   trusted_issuers: string | null
   credential_generations: string
@@ -87,6 +93,7 @@ function toClient(row: ClientRow): Client {
     dpopBoundAccessTokens: row.dpop_bound_access_tokens === 1,
     tokensValidAfter: row.tokens_valid_after,
     providerStatus: row.provider_status,
+    providerSendShards: row.provider_send_shards ?? 1,
     keys: parseKeysColumn(row.key_set),
     trustedIssuers: parseTrustedIssuersColumn(row.trusted_issuers),
     credentialGenerations: JSON.parse(row.credential_generations) as number[],
@@ -99,7 +106,7 @@ function toClient(row: ClientRow): Client {
 const SELECT_CLIENT = `SELECT c.id, CAST(c.provider_id AS TEXT) AS provider_id, c.name,
   c.secret_digest, c.previous_secret_digest, c.previous_secret_expires_at, c.allowed_scopes,
   c.audiences, c.token_lifetime, c.status, c.dpop_bound_access_tokens, c.tokens_valid_after,
-  p.status AS provider_status, ${KEYS_COLUMN} AS key_set,
+  p.status AS provider_status, p.send_shards AS provider_send_shards, ${KEYS_COLUMN} AS key_set,
   ${TRUSTED_ISSUERS_COLUMN} AS trusted_issuers, c.credential_generations, c.created_at, c.updated_at
   FROM clients c LEFT JOIN providers p ON p.id = c.provider_id`
 

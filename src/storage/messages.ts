@@ -12,7 +12,6 @@ import {
   type DeliveryStatus,
   type LifecycleDeps,
 } from './delivery-lifecycle.ts'
-import type { DispatchFacts } from './send-policy.ts'
 import { epochSeconds } from '../utils/time.ts'
 
 export type { DeliveryStatus } from './delivery-lifecycle.ts'
@@ -348,34 +347,6 @@ export async function findDeliveryById(db: D1Database, id: string): Promise<Deli
     .bind(id)
     .first<DeliveryRow>()
   return row ? toDelivery(row) : null
-}
-
-/**
- * What the send policy (src/storage/send-policy.ts) needs of these deliveries, with their
- * message's service: one statement, for the consumer's batch.
- */
-export async function findDispatchFacts(db: D1Database, ids: string[]): Promise<DispatchFacts[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT d.id, CAST(d.provider_id AS TEXT) AS provider_id, m.service_id, d.channel, d.address
-       FROM deliveries AS d JOIN messages AS m ON m.id = d.message_id
-       WHERE d.id IN (SELECT value FROM json_each(?1))`,
-    )
-    .bind(JSON.stringify(ids))
-    .all<{
-      id: string
-      provider_id: string
-      service_id: number
-      channel: string
-      address: string
-    }>()
-  return results.map((r) => ({
-    id: r.id,
-    providerId: r.provider_id,
-    serviceId: r.service_id,
-    channel: r.channel,
-    address: r.address,
-  }))
 }
 
 /**

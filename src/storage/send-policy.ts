@@ -1,33 +1,24 @@
 // Why a delivery accepted earlier must not be sent now (decisions.md D28): its provider was
 // disabled, its service disabled or its subscription revoked since, or its number was suppressed.
-// Those live in D1; the deliveries in their send shards (decisions.md D32), so the consumer asks
-// here for a whole queue batch in one statement before it claims.
-
-/** What the rules need to know of a delivery (src/storage/messages.ts findDispatchFacts). */
-export type DispatchFacts = {
-  id: string
-  providerId: string
-  serviceId: number
-  channel: string
-  address: string
-}
+// Read in the delivery's send shard (decisions.md D32), from its rows and the shard's copy of the
+// send facts (decisions.md D48), which is brought up to date first when older than a check may
+// see: one statement for a queue batch's deliveries of that shard, before the consumer claims.
 
 /**
  * The reason each of these deliveries may not be sent, by delivery id; a delivery that may go is
  * absent. A row that is gone (a deleted provider) reads as disabled.
  */
 export async function findWithheldReasons(
-  db: D1Database,
-  deliveries: DispatchFacts[],
+  shard: D1Database,
+  deliveryIds: string[],
 ): Promise<Map<string, string>> {
-  if (deliveries.length === 0) return new Map()
-  const { results } = await db
+  if (deliveryIds.length === 0) return new Map()
+  const { results } = await shard
     .prepare(
       `WITH d AS (
-         SELECT value ->> '$.id' AS id, CAST(value ->> '$.providerId' AS INTEGER) AS provider_id,
-           value ->> '$.serviceId' AS service_id, value ->> '$.channel' AS channel,
-           value ->> '$.address' AS address
-         FROM json_each(?1))
+         SELECT d.id, d.provider_id, m.service_id, d.channel, d.address
+         FROM deliveries AS d JOIN messages AS m ON m.id = d.message_id
+         WHERE d.id IN (SELECT value FROM json_each(?1)))
        SELECT d.id, CASE
            WHEN p.status IS NOT 'active' THEN 'not sent: the provider was disabled'
            WHEN s.enabled IS NOT 1 THEN 'not sent: the service was disabled'
@@ -45,7 +36,7 @@ export async function findWithheldReasons(
        LEFT JOIN subscriptions AS sub
          ON sub.provider_id = d.provider_id AND sub.service_id = d.service_id`,
     )
-    .bind(JSON.stringify(deliveries))
+    .bind(JSON.stringify(deliveryIds))
     .all<{ id: string; reason: string | null }>()
   return new Map(results.flatMap((r) => (r.reason === null ? [] : [[r.id, r.reason]])))
 }

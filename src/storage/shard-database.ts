@@ -7,6 +7,7 @@
 //
 // Only what the storage modules use is provided: prepare, bind, first, all, run and batch, with
 // `results` and `meta.changes`. Anything else of D1Database throws.
+import type { BatchRead } from './batch.ts'
 
 /** A value SQLite binds: D1's conversions (booleans as 0 and 1, undefined as NULL) are applied. */
 export type SqlValue = string | number | null | ArrayBuffer
@@ -35,6 +36,28 @@ export function runStatements(sql: SqlStorage, statements: SqlStatement[]): SqlO
 
 function totalChanges(sql: SqlStorage): number {
   return sql.exec<{ n: number }>('SELECT total_changes() AS n').one().n
+}
+
+/**
+ * readBatch (src/storage/batch.ts) run synchronously on the shard's own storage, inside the
+ * caller's transaction: the reads' statements are prepared on `db` (a shardDatabase) and run here.
+ */
+export function readNow<R extends Record<string, BatchRead<unknown> | null>>(
+  sql: SqlStorage,
+  reads: R,
+): { [K in keyof R]: R[K] extends BatchRead<infer T> ? T : null } {
+  const entries = Object.entries(reads)
+  const statements = entries.flatMap(([, read]) => read?.statements ?? [])
+  const results = toResults(runStatements(sql, statementsOf(statements)))
+  let at = 0
+  const values = entries.map(([name, read]) => {
+    if (!read) return [name, null]
+    const own = results.slice(at, (at += read.statements.length))
+    return [name, read.read(own)]
+  })
+  return Object.fromEntries(values) as {
+    [K in keyof R]: R[K] extends BatchRead<infer T> ? T : null
+  }
 }
 
 /** A D1Database whose statements `runner` executes: a send shard's, or one's own storage. */
@@ -137,10 +160,21 @@ export const SEND_SHARD_NAME = new RegExp(
 
 /** The SEND_SHARDS binding, as far as a shard's database needs it. */
 export type ShardNamespace = {
-  getByName(name: string): { run(statements: SqlStatement[]): Promise<SqlOutcome[]> }
+  getByName(name: string): {
+    run(statements: SqlStatement[]): Promise<SqlOutcome[]>
+    runFresh(statements: SqlStatement[]): Promise<SqlOutcome[]>
+  }
 }
 
 /** The database of the send shard `name` (domain/admission.ts sendShardName): one call a batch. */
 export function shardDatabaseIn(shards: ShardNamespace, name: string): D1Database {
   return shardDatabase((statements) => shards.getByName(name).run(statements))
+}
+
+/**
+ * The same, for reads of the shard's copy of the send facts (decisions.md D48): the shard first
+ * brings a copy older than the most a check may see up to date.
+ */
+export function freshShardDatabaseIn(shards: ShardNamespace, name: string): D1Database {
+  return shardDatabase((statements) => shards.getByName(name).runFresh(statements))
 }

@@ -314,7 +314,7 @@ describe('token checks: one KV round trip, no D1', () => {
   })
 })
 
-describe('POST /Services: one D1 round trip, one send shard call, no queue send after its token check', () => {
+describe('POST /Services: one send shard call, no D1, no queue send after its token check', () => {
   it('sends document 001’s example', async () => {
     const sender = await createSender()
     await probe(meRequest(sender.token)) // the token check warm, as it is for a busy provider
@@ -322,9 +322,10 @@ describe('POST /Services: one D1 round trip, one send shard call, no queue send 
       jsonRequest('/Services', example001(sender), { authorization: `Bearer ${sender.token}` }),
     )
     expect(response.status).toBe(201)
-    // One KV round for the token check; pictures would add one more. After the D1 reads, the
-    // shard admits the message and stores it in one call: nothing is written to D1.
-    expectWithin(trips, { kv: 1, d1: 1, queue: 0, do: 1 }, calls)
+    // One KV round for the token check; pictures would add one more. The shard checks the request
+    // against its copy of the send facts, admits the message and stores it in one call: D1 is
+    // neither read nor written (decisions.md D48).
+    expectWithin(trips, { kv: 1, d1: 0, queue: 0, do: 1 }, calls)
     expect(calls.filter((c) => c.startsWith('do.'))).toEqual(['do.accept'])
   })
 })
@@ -382,8 +383,8 @@ describe('POST /callbacks/sms/status: one call to the shard the URL names, no D1
   })
 })
 
-describe('the dispatch consumer: one D1 statement a queue batch, its sends through the shards', () => {
-  it('claims, sends and records ten deliveries with one D1 statement', async () => {
+describe('the dispatch consumer: no D1, its sends through the shards', () => {
+  it('claims, sends and records ten deliveries without D1', async () => {
     useStandIn()
     const sender = await createSender()
     const ids = await writeOutbox(
@@ -403,9 +404,10 @@ describe('the dispatch consumer: one D1 statement a queue batch, its sends throu
     const ctx = createExecutionContext()
     await worker.queue(batch, counter.env)
     expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(10)
-    // The send policy of the whole batch; nothing else of the batch touches D1.
-    expect(counter.snapshot().d1Statements).toBe(1)
-    // For the batch, one read of the shard and one claim of its deliveries; then a record of each.
+    // The send policy is read from the shard's copy of the send facts: the batch touches no D1.
+    expect(counter.snapshot().d1Statements).toBe(0)
+    // For the batch, one read of the shard's policy and one claim of its deliveries; then a record
+    // of each.
     expect(counter.timeline().filter((c) => c.kind === 'do')).toHaveLength(1 + 1 + 10)
   })
 })

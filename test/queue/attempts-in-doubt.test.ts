@@ -93,6 +93,8 @@ function dyingAfterTheAnswer(standIn: StandIn, to: string): Env['SEND_SHARDS'] {
       return {
         run: (statements: Parameters<typeof stub.run>[0]) =>
           dead() ? Promise.reject(new Error('the consumer was killed')) : stub.run(statements),
+        runFresh: (statements: Parameters<typeof stub.run>[0]) =>
+          dead() ? Promise.reject(new Error('the consumer was killed')) : stub.runFresh(statements),
       }
     },
   }

@@ -253,18 +253,20 @@ describe('dispatch consumer', () => {
     expect(result.explicitAcks).toEqual(['queue-message-0'])
   })
 
-  it('retries the whole batch, sending nothing, when D1 cannot say what to withhold', async () => {
+  it('retries the whole batch, sending nothing, when its shard cannot say what to withhold', async () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {})
     const standIn = useStandIn()
     const sender = await createSender()
     const to = `+54911${Math.floor(Math.random() * 1e8)}`
     const ids = await outbox(sender, [{ address: to }, { address: to }])
+    // The shard cannot read its send facts (its copy too old, and D1 down, say).
     const down = {
-      prepare: () => {
-        throw new Error('D1 is down')
-      },
-    } as unknown as D1Database
-    const { result, delays } = await consume(ids, { vars: { DB: down } })
+      getByName: (name: string) => ({
+        runFresh: () => Promise.reject(new Error('send facts unavailable')),
+        run: (statements: never) => env.SEND_SHARDS.getByName(name).run(statements),
+      }),
+    } as unknown as Env['SEND_SHARDS']
+    const { result, delays } = await consume(ids, { vars: { SEND_SHARDS: down } })
     expect(result.explicitAcks).toEqual([])
     expect(result.retryMessages).toHaveLength(2)
     expect(delays.every((d) => d !== undefined && d >= 5)).toBe(true)
@@ -279,12 +281,13 @@ describe('dispatch consumer', () => {
     const sender = await createSender()
     const to = `+54911${Math.floor(Math.random() * 1e8)}`
     const ids = await outbox(sender, [{ address: to }])
-    // The batch's read goes through; the claim, its next call to the shard, fails.
+    // The batch's read of the send policy goes through; the claim, its next call, fails.
     let calls = 0
     const flaky = {
       getByName: (name: string) => ({
+        runFresh: (statements: never) => env.SEND_SHARDS.getByName(name).runFresh(statements),
         run: (statements: never) =>
-          ++calls > 1
+          ++calls > 0
             ? Promise.reject(new Error('shard unavailable'))
             : env.SEND_SHARDS.getByName(name).run(statements),
       }),

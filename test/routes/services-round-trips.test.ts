@@ -1,7 +1,7 @@
-// What POST /Services waits on (docs/sending.md "What happens next"): one D1 round trip (its reads)
-// and one call to the provider's send shard, which admits and stores the message; the picture
-// writes in one KV round before it, and never the queue. Counted by proxies around the real
-// bindings.
+// What POST /Services waits on (docs/sending.md "What happens next"): one call to the provider's
+// send shard, which checks the request against its copy of the send facts, admits and stores the
+// message; no D1; the picture writes in one KV round before it, and never the queue. Counted by
+// proxies around the real bindings.
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
@@ -21,8 +21,8 @@ const QUEUE = { timeout: 20_000 }
 type ProbeOptions = {
   /** Every queue send fails. */
   failSend?: boolean
-  /** Awaited before the request's first D1 batch (its reads) goes out. */
-  beforeReads?: () => Promise<void>
+  /** Awaited before the request's call to its send shard goes out. */
+  beforeShard?: () => Promise<void>
 }
 
 /** A call's method: `batch` for `d1.batch(3)`, `getWithMetadata` for `kv.getWithMetadata`. */
@@ -32,7 +32,7 @@ const methodOf = (call: Call) => call.name.replace(/^\w+\.|\(\d+\)$/g, '')
  * The test env with D1, KV and the dispatch queue counted (test/helpers/round-trips.ts). Queue
  * sends are held until `release()`, so a response that waited on one could only come after it.
  */
-function probeEnv({ failSend = false, beforeReads }: ProbeOptions) {
+function probeEnv({ failSend = false, beforeShard }: ProbeOptions) {
   let release!: () => void
   const held = new Promise<void>((resolve) => (release = resolve))
   const counter = countRoundTrips(env, {
@@ -41,8 +41,7 @@ function probeEnv({ failSend = false, beforeReads }: ProbeOptions) {
         await held
         if (failSend) throw new Error('queue unavailable')
       }
-      const reads = counter.timeline().filter((c) => c.kind === 'd1' && c !== call)
-      if (call.kind === 'd1' && reads.every((c) => c.end === undefined)) await beforeReads?.()
+      if (call.kind === 'do') await beforeShard?.()
     },
   })
   return { counter, release }
@@ -121,7 +120,7 @@ async function untilSent(sender: Sender, id: string) {
 
 describe('POST /Services round trips', () => {
   it(
-    'answers a first send after D1 reads and one call to the shard, and enqueues after the response',
+    'answers a first send after one call to the shard, no D1, and enqueues after the response',
     QUEUE,
     async () => {
       useStandIn()
@@ -135,12 +134,11 @@ describe('POST /Services round trips', () => {
       )
       expect(response.status).toBe(201)
       const message = (await response.json()) as Accepted
-      // The reads; nothing is written to D1.
-      expect(d1.map((c) => c.method)).toEqual(['batch'])
-      // One call to the provider's shard, after the reads: it admits and stores the message.
+      // Nothing read from D1, nothing written: one call to the provider's shard checks the
+      // request against the shard's copy of the send facts, admits and stores the message.
+      expect(d1).toEqual([])
       const name = `provider:${sender.providerId}`
       expect(shard).toMatchObject([{ method: 'accept', key: name }])
-      expect(shard[0]!.start).toBeGreaterThan(d1[0]!.end!)
       expect(pictures).toEqual([])
       expect(sendsAwaited).toEqual([])
       // The probe lets the send go once the response is out: it carries every delivery of the
@@ -168,7 +166,7 @@ describe('POST /Services round trips', () => {
       const again = await dispatchProbed(sender, example001(sender), key)
       expect(again.response.status).toBe(200)
       expect(((await again.response.json()) as Accepted).id).toBe(original.id)
-      expect(again.d1.map((c) => c.method)).toEqual(['batch'])
+      expect(again.d1).toEqual([])
       expect(again.shard).toMatchObject([{ method: 'accept' }])
       expect(again.sent).toEqual([])
       for (const { id } of original.deliveries) {
@@ -177,7 +175,7 @@ describe('POST /Services round trips', () => {
     },
   )
 
-  it('writes a new picture in one KV round, its lookup beside the D1 reads', QUEUE, async () => {
+  it('writes a new picture in one KV round, before the call to the shard', QUEUE, async () => {
     useStandIn()
     const sender = await createSender()
     await warmToken(sender)
@@ -186,14 +184,13 @@ describe('POST /Services round trips', () => {
     const body = { ...base, parameters: { ...base.parameters, advertisement } }
     const { response, d1, shard, pictures } = await dispatchProbed(sender, body)
     expect(response.status).toBe(201)
-    expect(d1.map((c) => c.method)).toEqual(['batch'])
+    expect(d1).toEqual([])
     const [lookup, write, ...more] = pictures
     expect(more).toEqual([])
     expect(lookup).toMatchObject({ method: 'getWithMetadata' })
-    expect(lookup!.start).toBeLessThan(d1[0]!.end!)
     // Stored before the rows that point to it.
     expect(write).toMatchObject({ method: 'put', key: lookup!.key })
-    expect(write!.start).toBeGreaterThan(d1[0]!.end!)
+    expect(write!.start).toBeGreaterThan(lookup!.end!)
     expect(write!.end).toBeLessThan(shard[0]!.start)
 
     // The same picture again is stored already: looked up, not written.
@@ -215,18 +212,18 @@ describe('POST /Services round trips', () => {
       useStandIn()
       const sender = await createSender()
       await warmToken(sender)
-      // Both requests read before either reaches the shard: the shard, one call at a time,
+      // Both requests are ready before either reaches the shard: the shard, one call at a time,
       // decides.
       let arrived = 0
       let meet!: () => void
       const together = new Promise<void>((resolve) => (meet = resolve))
-      const beforeReads = async () => {
+      const beforeShard = async () => {
         if (++arrived === 2) meet()
         await together
       }
       const key = { 'idempotency-key': `order-${crypto.randomUUID()}` }
       const results = await Promise.all(
-        [0, 1].map(() => dispatchProbed(sender, example001(sender), key, { beforeReads })),
+        [0, 1].map(() => dispatchProbed(sender, example001(sender), key, { beforeShard })),
       )
       expect(results.map((r) => r.response.status).sort()).toEqual([200, 201])
       const winner = results.find((r) => r.response.status === 201)!
@@ -236,7 +233,7 @@ describe('POST /Services round trips', () => {
       expect(loser.response.headers.get('idempotent-replayed')).toBe('true')
       // The loser's one shard call finds the winner's message: no round trip more.
       for (const result of [winner, loser]) {
-        expect(result.d1.map((c) => c.method)).toEqual(['batch'])
+        expect(result.d1).toEqual([])
         expect(result.shard).toMatchObject([{ method: 'accept' }])
       }
       expect(loser.sent).toEqual([])

@@ -77,14 +77,22 @@ async function watchStorage(ignoredKv: string[]) {
   vi.spyOn(env.SEND_SHARDS, 'getByName').mockImplementation(((name: string) => {
     const stub = getByName(name)
     return {
-      accept: (...args: Parameters<typeof stub.accept>) => {
-        shardWrites.push(`accept ${name}`)
-        return stub.accept(...args)
+      // The shard checks the request: a message stored is its only write.
+      accept: async (...args: Parameters<typeof stub.accept>) => {
+        const result = await stub.accept(...args)
+        if (result.outcome === 'stored') shardWrites.push(`accept ${name}`)
+        return result
       },
       run: (statements: Parameters<typeof stub.run>[0]) => {
         for (const { sql } of statements) if (WRITE.test(sql)) shardWrites.push(`${name}: ${sql}`)
         return stub.run(statements)
       },
+      runFresh: (statements: Parameters<typeof stub.runFresh>[0]) => {
+        for (const { sql } of statements) if (WRITE.test(sql)) shardWrites.push(`${name}: ${sql}`)
+        return stub.runFresh(statements)
+      },
+      // Brings the shard's copy of D1's rows up to date: what D1 holds, not a write of its own.
+      syncFacts: () => stub.syncFacts(),
       forget: () => {
         shardWrites.push(`forget ${name}`)
         return stub.forget()

@@ -3,6 +3,7 @@
 import { SCOPES } from '../../domain/scopes.ts'
 import { auditAdminActions, auditRefusedAdminCalls } from '../../http/audit.ts'
 import { requireScope } from '../../http/auth.ts'
+import { refreshSendFacts } from '../../http/send-facts.ts'
 import { OpenApiApp } from '../../http/openapi-app.ts'
 import { audit } from './audit.ts'
 import { clientIssuers } from './client-issuers.ts'
@@ -18,7 +19,15 @@ import { services } from './services.ts'
 export const admin = new OpenApiApp()
 
 // Authentication first: only a call that passed it is recorded as an operator's action.
-admin.use('*', auditRefusedAdminCalls(), requireScope(SCOPES.admin), auditAdminActions())
+// Writes to what /Services checks a message against reach the send shards' copies before the
+// answer (decisions.md D48).
+admin.use(
+  '*',
+  auditRefusedAdminCalls(),
+  requireScope(SCOPES.admin),
+  auditAdminActions(),
+  refreshSendFacts(),
+)
 admin.route('/providers', providers)
 admin.route('/providers', providerWebhooks)
 admin.route('/clients', clients)
