@@ -6,7 +6,7 @@
 // Then reading a message back from its shard: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
 import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
-import type { Channel, MessageStatus } from '../channel.ts'
+import { WHATSAPP_SESSION_HOURS, type Channel, type MessageStatus } from '../channel.ts'
 import { readBatch } from '../storage/batch.ts'
 import {
   CANCELLED,
@@ -74,7 +74,8 @@ const PARTS = ['notification', 'advertisement'] as const
  * Accepts a dispatch, or with the same Idempotency-Key and body returns the one accepted before
  * (`replayed`). Throws 403 `forbidden`, 400 (`unknown_service`, `invalid_request`,
  * `unsupported_channel`, `unknown_destination`, `destination_unreachable`,
- * `direct_number_not_allowed`, `recipient_suppressed`), 409 `conflict`, 429 `quota_exceeded` or
+ * `direct_number_not_allowed`, `recipient_suppressed`, `whatsapp_opt_in_required`,
+ * `template_required`), 409 `conflict`, 429 `quota_exceeded` or
  * 501 `channel_not_configured`.
  */
 export async function acceptDispatch(
@@ -157,8 +158,14 @@ export async function acceptDispatch(
     sandbox,
   }
   const pictureUrls = new Map(withPicture.map(({ part }, i) => [part, pictures.urls[i]!]))
+  // decisions.md D44: a message due later is stored scheduled, and the shard's alarm enqueues it.
+  const quietHours = quietHoursFor(request.quietHours, stored.recipient, service.quietHours)
+  const due = dueTime(deps.now, request.sendAt, quietHours)
   const parts = requested.flatMap(({ part, content }) => {
     const addresses = addressesFor(service, stored.recipient, destination, content.channel, part)
+    if (content.channel === 'whatsapp') {
+      checkWhatsAppSession(stored.recipient!, content, part, due ?? deps.now)
+    }
     return addresses.map((address): NewDelivery => ({
       id: crypto.randomUUID(),
       part,
@@ -168,6 +175,7 @@ export async function acceptDispatch(
       body: content.message,
       link: content.link ?? null,
       pictureUrl: pictureUrls.get(part) ?? null,
+      template: content.template ?? null,
     }))
   })
 
@@ -177,9 +185,6 @@ export async function acceptDispatch(
   // A request that may be accepted stores its pictures before the rows that point to them. Should
   // the shard refuse it (quotas, a reused key), they stay unused until they expire.
   await storePictures(pictureDeps, pictures.writes)
-  // decisions.md D44: a message due later is stored scheduled, and the shard's alarm enqueues it.
-  const quietHours = quietHoursFor(request.quietHours, stored.recipient, service.quietHours)
-  const due = dueTime(deps.now, request.sendAt, quietHours)
   // Whole seconds, rounded up: never sent before the time asked.
   const scheduledFor = due && Math.ceil(due.getTime() / 1000)
   const shardDb = deps.shardDatabase(shardName)
@@ -405,10 +410,12 @@ function addressesFor(
 ): string[] {
   const path = 'parameters.destination'
   if (!recipient) {
-    if (channel === 'sms' && E164.test(destination)) {
+    if (channel !== 'fcm' && E164.test(destination)) {
       // decisions.md D37: sent, suppressed and counted as one phone however it is written.
       const phone = canonicalPhone(destination)
       checkDirectNumber(service, phone)
+      // decisions.md D47: only the directory records a WhatsApp opt-in.
+      if (channel === 'whatsapp') throw optInRequired(destination, 'outside the directory')
       return [phone]
     }
     const detail = `No recipient "${destination}" in this provider's directory.`
@@ -416,7 +423,8 @@ function addressesFor(
       errors: [
         {
           path,
-          message: channel === 'sms' ? 'not a recipient nor an E.164 number' : 'not a recipient',
+          message:
+            channel === 'fcm' ? 'not a recipient' : 'not a recipient nor an E.164 number',
         },
       ],
     })
@@ -432,9 +440,48 @@ function addressesFor(
     if (!recipient.phone) throw unreachable('has no phone number')
     return [recipient.phone]
   }
+  if (channel === 'whatsapp') {
+    if (!recipient.whatsappOptIn) throw optInRequired(destination, 'without a WhatsApp opt-in')
+    if (!recipient.phone) throw unreachable('has no phone number')
+    return [recipient.phone]
+  }
   if (recipient.fcmOptOut) throw unreachable('opted out of push notifications')
   if (recipient.fcmTokens.length === 0) throw unreachable('has no FCM registration token')
   return recipient.fcmTokens
+}
+
+function optInRequired(destination: string, why: string): AppError {
+  const detail =
+    `"${destination}" is ${why}: WhatsApp messages go only to recipients who opted in ` +
+    '(whatsapp_opt_in in /recipients).'
+  return new AppError('whatsapp_opt_in_required', detail, {
+    errors: [{ path: 'parameters.destination', message: 'no WhatsApp opt-in' }],
+  })
+}
+
+/**
+ * decisions.md D47: WhatsApp takes a free-form message only within 24 hours of the recipient's last
+ * message to the sender, as Portero last heard of it; else a template. Judged at the time the
+ * message is due (a scheduled one may be due after the window closes).
+ */
+function checkWhatsAppSession(
+  recipient: Recipient,
+  content: PartRequest,
+  part: Part,
+  due: Date,
+): void {
+  if (content.template) return
+  const inbound = recipient.whatsappInboundAt
+  const closes = inbound && Date.parse(inbound) + WHATSAPP_SESSION_HOURS * 60 * 60 * 1000
+  if (closes && due.getTime() < closes) return
+  const when = inbound ? `since ${inbound}` : 'ever'
+  const detail =
+    `Recipient "${recipient.userId}" has not written to the WhatsApp sender in the last ` +
+    `${WHATSAPP_SESSION_HOURS} hours before the ${part} is due (not ${when}): outside the ` +
+    'session window only an approved template may go; send content_sid.'
+  throw new AppError('template_required', detail, {
+    errors: [{ path: `parameters.${part}.content_sid`, message: 'required outside the window' }],
+  })
 }
 
 /** 400 `direct_number_not_allowed` unless the service sends to this number outside the directory. */

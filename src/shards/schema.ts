@@ -1,7 +1,7 @@
 // The send shard's SQLite schema (decisions.md D32), applied in order when a shard starts: each
 // entry runs once, in one transaction with the version it brings. Like migrations/, an entry that
 // has shipped is never edited; a change is a new entry.
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `-- Accepted /Services messages counted per fixed window (docs/sending.md "Send quotas"): one row per span
    -- (and per destination for the hourly span), restarted when a later window begins.
    -- span: 'minute' | 'day' | 'destination_hour'; subject: the destination's phone number or user
@@ -168,6 +168,66 @@ const MIGRATIONS: readonly string[] = [
    -- scheduled_for the same; the alarm enqueues it once due and clears scheduled_for. A scheduled
    -- delivery that is cancelled keeps it, to show when it would have gone.
    ALTER TABLE deliveries ADD COLUMN scheduled_for INTEGER;
+   CREATE INDEX deliveries_scheduled ON deliveries (next_attempt_at)
+     WHERE status = 'queued' AND scheduled_for IS NOT NULL;`,
+  `-- WhatsApp (decisions.md D47): a third channel, and the template a WhatsApp delivery may carry
+   -- (content_sid, content_variables: Twilio's ContentSid and ContentVariables as JSON). SQLite
+   -- cannot change a CHECK constraint, so deliveries is rebuilt with every column, index and row it
+   -- had, in this entry's one transaction; delivery_events' references hold again once it is renamed.
+   PRAGMA defer_foreign_keys = ON;
+   CREATE TABLE deliveries_new (
+     id TEXT PRIMARY KEY,
+     message_id TEXT NOT NULL REFERENCES messages (id),
+     provider_id INTEGER NOT NULL,
+     part TEXT NOT NULL CHECK (part IN ('notification', 'advertisement')),
+     channel TEXT NOT NULL CHECK (channel IN ('sms', 'fcm', 'whatsapp')),
+     address TEXT NOT NULL,
+     title TEXT NOT NULL,
+     body TEXT NOT NULL,
+     link TEXT,
+     picture_url TEXT,
+     status TEXT NOT NULL DEFAULT 'queued'
+       CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'dead')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     lease_until INTEGER,
+     next_attempt_at INTEGER NOT NULL,
+     provider_message_id TEXT,
+     last_error TEXT,
+     error_code TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+     queued_at TEXT,
+     sending_at TEXT,
+     sent_at TEXT,
+     delivered_at TEXT,
+     undelivered_at TEXT,
+     failed_at TEXT,
+     dead_at TEXT,
+     last_event_id TEXT,
+     attempt_at INTEGER,
+     in_doubt_since INTEGER,
+     sandbox INTEGER NOT NULL DEFAULT 0 CHECK (sandbox IN (0, 1)),
+     scheduled_for INTEGER,
+     content_sid TEXT,
+     content_variables TEXT
+   );
+   INSERT INTO deliveries_new (id, message_id, provider_id, part, channel, address, title, body,
+     link, picture_url, status, attempts, lease_until, next_attempt_at, provider_message_id,
+     last_error, error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at,
+     undelivered_at, failed_at, dead_at, last_event_id, attempt_at, in_doubt_since, sandbox,
+     scheduled_for)
+   SELECT id, message_id, provider_id, part, channel, address, title, body,
+     link, picture_url, status, attempts, lease_until, next_attempt_at, provider_message_id,
+     last_error, error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at,
+     undelivered_at, failed_at, dead_at, last_event_id, attempt_at, in_doubt_since, sandbox,
+     scheduled_for
+   FROM deliveries;
+   DROP TABLE deliveries;
+   ALTER TABLE deliveries_new RENAME TO deliveries;
+   CREATE INDEX deliveries_message ON deliveries (message_id);
+   CREATE INDEX deliveries_pending ON deliveries (status, next_attempt_at);
+   CREATE INDEX deliveries_provider_message ON deliveries (provider_message_id)
+     WHERE provider_message_id IS NOT NULL;
    CREATE INDEX deliveries_scheduled ON deliveries (next_attempt_at)
      WHERE status = 'queued' AND scheduled_for IS NOT NULL;`,
 ]
