@@ -173,8 +173,9 @@ export const MIGRATIONS: readonly string[] = [
   `-- WhatsApp (decisions.md D47): a third channel, and the template a WhatsApp delivery may carry
    -- (content_sid, content_variables: Twilio's ContentSid and ContentVariables as JSON). SQLite
    -- cannot change a CHECK constraint, so deliveries is rebuilt with every column, index and row it
-   -- had, in this entry's one transaction; delivery_events' references hold again once it is renamed.
-   PRAGMA defer_foreign_keys = ON;
+   -- had, in this entry's one transaction. delivery_events is rebuilt beside it, referring to the
+   -- new table, so that no row ever refers to a dropped one (foreign keys are enforced, and a
+   -- deferred violation is not undone by a rename): renaming deliveries_new renames the reference.
    CREATE TABLE deliveries_new (
      id TEXT PRIMARY KEY,
      message_id TEXT NOT NULL REFERENCES messages (id),
@@ -222,8 +223,27 @@ export const MIGRATIONS: readonly string[] = [
      undelivered_at, failed_at, dead_at, last_event_id, attempt_at, in_doubt_since, sandbox,
      scheduled_for
    FROM deliveries;
+   CREATE TABLE delivery_events_new (
+     id TEXT PRIMARY KEY,
+     delivery_id TEXT NOT NULL REFERENCES deliveries_new (id),
+     message_id TEXT NOT NULL,
+     provider_id INTEGER NOT NULL,
+     status TEXT NOT NULL
+       CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'dead')),
+     occurred_at TEXT NOT NULL,
+     attempt INTEGER NOT NULL DEFAULT 0,
+     error_code TEXT,
+     detail TEXT
+   );
+   INSERT INTO delivery_events_new (id, delivery_id, message_id, provider_id, status, occurred_at,
+     attempt, error_code, detail)
+   SELECT id, delivery_id, message_id, provider_id, status, occurred_at, attempt, error_code, detail
+   FROM delivery_events;
+   DROP TABLE delivery_events;
    DROP TABLE deliveries;
    ALTER TABLE deliveries_new RENAME TO deliveries;
+   ALTER TABLE delivery_events_new RENAME TO delivery_events;
+   CREATE INDEX delivery_events_message ON delivery_events (message_id, occurred_at);
    CREATE INDEX deliveries_message ON deliveries (message_id);
    CREATE INDEX deliveries_pending ON deliveries (status, next_attempt_at);
    CREATE INDEX deliveries_provider_message ON deliveries (provider_message_id)
