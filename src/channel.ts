@@ -5,8 +5,12 @@
 export const CHANNELS = ['sms', 'fcm', 'whatsapp'] as const
 export type Channel = (typeof CHANNELS)[number]
 
-/** The channels the SMS API (Twilio's Messages API) carries: their receipts share one route. */
-export const TWILIO_CHANNELS: ReadonlySet<Channel> = new Set(['sms', 'whatsapp'])
+/** How answers and messages name each channel. */
+export const CHANNEL_LABELS: Record<Channel, string> = {
+  sms: 'SMS',
+  fcm: 'FCM',
+  whatsapp: 'WhatsApp',
+}
 
 /**
  * A WhatsApp template (decisions.md D47): the Content API's id (HX + 32 hex digits) and the values

@@ -284,12 +284,13 @@ function channelSettingProblems(env: Env, channel: ChannelName): SettingProblem[
   }
   if (channel === 'whatsapp') {
     // decisions.md D47: the SMS channel's Twilio account carries WhatsApp too.
-    if (!set('SMS_ACCOUNT_SID') || !set('SMS_AUTH_TOKEN')) {
+    // A half-configured SMS channel is named by its own settings.
+    if (!CHANNEL_SETTINGS.sms.some(set)) {
       problems.push({
         path: 'TWILIO_WHATSAPP_FROM',
         message:
-          "is set, but WhatsApp goes through the SMS channel's account: set SMS_ACCOUNT_SID and " +
-          'SMS_AUTH_TOKEN too, or unset it',
+          "is set, but WhatsApp goes through the SMS channel's account, which is off: configure " +
+          'SMS too, or unset it',
       })
     }
     if (!E164.test(whatsAppNumber(env.TWILIO_WHATSAPP_FROM))) {

@@ -205,12 +205,7 @@ export function createSmsNotifier({
               ? { ContentVariables: JSON.stringify(message.template.variables) }
               : {}),
           }
-        : {
-            Body: smsText(message),
-            // Twilio sends an MMS (or WhatsApp media) when MediaUrl is set (decisions.md D19); it
-            // fetches the URL itself.
-            ...(message.pictureUrl ? { MediaUrl: message.pictureUrl } : {}),
-          }
+        : { Body: smsText(message) }
       const outcome = await fetchWithTimeout(
         fetch,
         url,
@@ -226,6 +221,9 @@ export function createSmsNotifier({
             ...sender,
             ...content,
             StatusCallback: statusCallbackFor(statusCallbackUrl, message.shard),
+            // Twilio sends an MMS (or WhatsApp media) when MediaUrl is set (decisions.md D19); it
+            // fetches the URL itself. A template brings its own.
+            ...(message.pictureUrl && !message.template ? { MediaUrl: message.pictureUrl } : {}),
           }).toString(),
         },
         timeoutMs,

@@ -153,8 +153,8 @@ const Part = z.preprocess(
         .optional()
         .meta({
           description:
-            'WhatsApp only: the approved template to send instead of the text (Twilio\'s ' +
-            '`ContentSid`). Required outside the recipient\'s 24-hour session window.',
+            "WhatsApp only: the approved template to send instead of the text (Twilio's " +
+            "`ContentSid`). Required outside the recipient's 24-hour session window.",
           example: 'HX0123456789abcdef0123456789abcdef',
         }),
       content_variables: z

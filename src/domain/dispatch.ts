@@ -6,7 +6,12 @@
 // Then reading a message back from its shard: its deliveries, and one status for the whole message.
 import { sha256Hex } from '../encoding.ts'
 import { AppError, conflict, invalidFields, notFound } from '../errors.ts'
-import { WHATSAPP_SESSION_HOURS, type Channel, type MessageStatus } from '../channel.ts'
+import {
+  CHANNEL_LABELS,
+  WHATSAPP_SESSION_HOURS,
+  type Channel,
+  type MessageStatus,
+} from '../channel.ts'
 import { readBatch } from '../storage/batch.ts'
 import {
   CANCELLED,
@@ -137,8 +142,7 @@ export async function acceptDispatch(
     if (!sandbox && !deps.channels.has(content.channel)) {
       // RFC 9110 §15.6.2: the server lacks what the request needs, lastingly; 503 (§15.6.4) would
       // promise that a retry could succeed.
-      const channel = content.channel.toUpperCase()
-      const detail = `${channel} delivery is not configured on this deployment.`
+      const detail = `${CHANNEL_LABELS[content.channel]} delivery is not configured on this deployment.`
       throw new AppError('channel_not_configured', detail)
     }
   }
@@ -271,7 +275,7 @@ function checkParameters(service: Service, request: ServicesRequest): void {
   for (const part of ['notification', 'advertisement'] as const) {
     const channel = request[part]?.channel
     if (channel && !service.allowedChannels.includes(channel)) {
-      const detail = `Service ${service.id} does not deliver by ${channel.toUpperCase()}.`
+      const detail = `Service ${service.id} does not deliver by ${CHANNEL_LABELS[channel]}.`
       throw new AppError('unsupported_channel', detail, {
         errors: [
           {
@@ -423,8 +427,7 @@ function addressesFor(
       errors: [
         {
           path,
-          message:
-            channel === 'fcm' ? 'not a recipient' : 'not a recipient nor an E.164 number',
+          message: channel === 'fcm' ? 'not a recipient' : 'not a recipient nor an E.164 number',
         },
       ],
     })
@@ -474,10 +477,10 @@ function checkWhatsAppSession(
   const inbound = recipient.whatsappInboundAt
   const closes = inbound && Date.parse(inbound) + WHATSAPP_SESSION_HOURS * 60 * 60 * 1000
   if (closes && due.getTime() < closes) return
-  const when = inbound ? `since ${inbound}` : 'ever'
+  const last = inbound ? `last at ${inbound}` : 'never'
   const detail =
-    `Recipient "${recipient.userId}" has not written to the WhatsApp sender in the last ` +
-    `${WHATSAPP_SESSION_HOURS} hours before the ${part} is due (not ${when}): outside the ` +
+    `Recipient "${recipient.userId}" has not written to the WhatsApp sender within ` +
+    `${WHATSAPP_SESSION_HOURS} hours of when the ${part} is due (${last}): outside that ` +
     'session window only an approved template may go; send content_sid.'
   throw new AppError('template_required', detail, {
     errors: [{ path: `parameters.${part}.content_sid`, message: 'required outside the window' }],

@@ -263,11 +263,14 @@ export const Recipient = z
     whatsapp_opt_in_at: z.string().nullable().meta({
       description: 'When the opt-in was recorded (kept while it holds); null without one.',
     }),
-    whatsapp_last_inbound_at: z.string().nullable().meta({
-      description:
-        "When the recipient last wrote to the deployment's WhatsApp sender: free-form WhatsApp " +
-        'messages may go for 24 hours after it, templates at any time.',
-    }),
+    whatsapp_last_inbound_at: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          "When the recipient last wrote to the deployment's WhatsApp sender: free-form WhatsApp " +
+          'messages may go for 24 hours after it, templates at any time.',
+      }),
     created_at: z.string(),
     updated_at: z.string(),
   })

@@ -126,7 +126,7 @@ const smsInbound = createRoute({
   description:
     'Configure `{ISSUER}/callbacks/sms/inbound` as the sender number\'s "A message comes in" ' +
     "webhook (HTTP POST), and as the WhatsApp sender's: a message `From` `whatsapp:+E164` opens " +
-    "the 24-hour session window of every recipient with that phone (an opt-out word withdraws " +
+    'the 24-hour session window of every recipient with that phone (an opt-out word withdraws ' +
     'their WhatsApp opt-in) and touches no SMS suppression. Accepted only ' +
     'with a valid `X-Twilio-Signature` (as for ' +
     "`/callbacks/sms/status`) and `AccountSid` equal to this deployment's: otherwise 403 and " +

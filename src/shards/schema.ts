@@ -170,13 +170,14 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE deliveries ADD COLUMN scheduled_for INTEGER;
    CREATE INDEX deliveries_scheduled ON deliveries (next_attempt_at)
      WHERE status = 'queued' AND scheduled_for IS NOT NULL;`,
-  `-- WhatsApp (decisions.md D47): a third channel, and the template a WhatsApp delivery may carry
-   -- (content_sid, content_variables: Twilio's ContentSid and ContentVariables as JSON). SQLite
-   -- cannot change a CHECK constraint, so deliveries is rebuilt with every column, index and row it
-   -- had, in this entry's one transaction. delivery_events is rebuilt beside it, referring to the
-   -- new table, so that no row ever refers to a dropped one (foreign keys are enforced, and a
-   -- deferred violation is not undone by a rename): renaming deliveries_new renames the reference.
-   CREATE TABLE deliveries_new (
+
+  // WhatsApp (decisions.md D47): a third channel, and the template a WhatsApp delivery may carry
+  // (content_sid, content_variables: Twilio's ContentSid and ContentVariables as JSON). SQLite
+  // cannot change a CHECK constraint, so deliveries is rebuilt with every column, index and row it
+  // had, in this entry's one transaction. delivery_events is rebuilt beside it, referring to the
+  // new table, so that no row ever refers to a dropped one (foreign keys are enforced, and a
+  // deferred violation is not undone by a rename): renaming deliveries_new renames the reference.
+  `CREATE TABLE deliveries_new (
      id TEXT PRIMARY KEY,
      message_id TEXT NOT NULL REFERENCES messages (id),
      provider_id INTEGER NOT NULL,

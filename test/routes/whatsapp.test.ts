@@ -273,7 +273,7 @@ describe('POST /Services by WhatsApp', () => {
     )
     await waitOnExecutionContext(ctx)
     const problem = await expectProblem(response, 501, 'channel_not_configured')
-    expect(problem.detail).toContain('WHATSAPP')
+    expect(problem.detail).toBe('WhatsApp delivery is not configured on this deployment.')
     expect(await outboxRows(sender.providerId)).toBe(0)
   })
 
