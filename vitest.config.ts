@@ -49,6 +49,7 @@ export default defineConfig(async () => {
             SMS_ACCOUNT_SID: 'ACtest0000000000000000000000000000',
             SMS_AUTH_TOKEN: 'test-auth-token',
             SMS_FROM: '+15005550006',
+            TWILIO_WHATSAPP_FROM: '+14155238886',
             FCM_API_BASE_URL: 'https://stand-in.test/fcm',
             FCM_PROJECT_ID: 'portero-test',
             GOOGLE_TOKEN_URL: 'https://stand-in.test/google/token',

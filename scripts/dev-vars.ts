@@ -17,6 +17,8 @@ const DEV_ACCOUNTS = {
   twilioAccountSid: 'ACdev00000000000000000000000000000',
   twilioAuthToken: 'dev-auth-token',
   smsFrom: '+15005550006',
+  /** Twilio's WhatsApp sandbox sender. */
+  whatsappFrom: '+14155238886',
   fcmProjectId: 'portero-dev',
   serviceAccountEmail: 'portero-dev@portero-dev.iam.gserviceaccount.com',
   tokenUrl: `${STAND_IN}/google/token`,
@@ -89,6 +91,7 @@ export async function ensureDevVars() {
   await fill('SMS_ACCOUNT_SID', () => DEV_ACCOUNTS.twilioAccountSid)
   await fill('SMS_AUTH_TOKEN', () => DEV_ACCOUNTS.twilioAuthToken)
   await fill('SMS_FROM', () => DEV_ACCOUNTS.smsFrom)
+  await fill('TWILIO_WHATSAPP_FROM', () => DEV_ACCOUNTS.whatsappFrom)
   await fill('FCM_API_BASE_URL', () => `${STAND_IN}/fcm`)
   await fill('FCM_PROJECT_ID', () => DEV_ACCOUNTS.fcmProjectId)
   await fill('GOOGLE_TOKEN_URL', () => DEV_ACCOUNTS.tokenUrl)
@@ -112,6 +115,7 @@ export async function ensureDevVars() {
       ...standIn,
       TWILIO_ACCOUNT_SID: vars.SMS_ACCOUNT_SID!,
       TWILIO_AUTH_TOKEN: vars.SMS_AUTH_TOKEN!,
+      TWILIO_WHATSAPP_FROM: vars.TWILIO_WHATSAPP_FROM!,
       FCM_PROJECT_ID: vars.FCM_PROJECT_ID!,
       SERVICE_ACCOUNT_EMAIL: DEV_ACCOUNTS.serviceAccountEmail,
       TOKEN_URL: vars.GOOGLE_TOKEN_URL!,

@@ -111,7 +111,7 @@ export async function seedDispatch(db: D1Database): Promise<{ serviceToken: stri
       name: 'Turnos y publicidad',
       kind: 'notification',
       requiredParameters: ['destination'],
-      allowedChannels: ['sms', 'fcm'],
+      allowedChannels: ['sms', 'fcm', 'whatsapp'],
     })
   }
   const subscription =

@@ -1,7 +1,25 @@
 // The delivery channels and a delivery's and a message's statuses, which requests, stored messages and notifiers
 // all name, and how an SMS carries a message: rules the request's checks and the SMS notifier must agree on.
 
-export type Channel = 'sms' | 'fcm'
+/** The delivery channels, in the order of their numeric codes (1, 2, 3: dispatch-request.ts). */
+export const CHANNELS = ['sms', 'fcm', 'whatsapp'] as const
+export type Channel = (typeof CHANNELS)[number]
+
+/** How answers and messages name each channel. */
+export const CHANNEL_LABELS: Record<Channel, string> = {
+  sms: 'SMS',
+  fcm: 'FCM',
+  whatsapp: 'WhatsApp',
+}
+
+/**
+ * A WhatsApp template (decisions.md D47): the Content API's id (HX + 32 hex digits) and the values
+ * of its placeholders, sent instead of the text outside the 24-hour session window.
+ */
+export type WhatsAppTemplate = { contentSid: string; variables: Record<string, string> | null }
+
+/** WhatsApp's customer service window: free-form messages only this long after the last inbound. */
+export const WHATSAPP_SESSION_HOURS = 24
 
 /** A delivery's lifecycle (decisions.md D27), in order: the last four are final. */
 export const DELIVERY_STATUSES = [

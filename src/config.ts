@@ -11,6 +11,7 @@ import { deriveWebhookSecretKey } from './storage/webhook-secrets.ts'
 import type { ChannelConfig } from './channels/channels.ts'
 import { DEFAULT_STS_URL } from './channels/workload-identity.ts'
 import { MEMORY_MAX_MS } from './storage/edge-state.ts'
+import { E164 } from './utils/e164.ts'
 import { memoize } from './utils/memo.ts'
 
 export type Config = {
@@ -181,6 +182,7 @@ const channelConfigs = memoize(
       env.SMS_MESSAGING_SERVICE_SID,
       env.SMS_API_KEY_SID,
       env.SMS_API_KEY_SECRET,
+      env.TWILIO_WHATSAPP_FROM,
       env.FCM_API_BASE_URL,
       env.FCM_PROJECT_ID,
       env.FCM_SERVICE_ACCOUNT,
@@ -189,7 +191,8 @@ const channelConfigs = memoize(
     ].join('\n'),
   (env: Env): ChannelConfig => {
     try {
-      return { sms: parseSms(env), fcm: parseFcm(env) }
+      const sms = parseSms(env)
+      return { sms, fcm: parseFcm(env), whatsapp: parseWhatsApp(env, sms) }
     } catch (cause) {
       throw misconfigured(cause)
     }
@@ -219,17 +222,23 @@ const CHANNEL_SETTINGS = {
     'SMS_AUTH_TOKEN_SECONDARY',
   ],
   fcm: ['FCM_PROJECT_ID', 'FCM_SERVICE_ACCOUNT', 'FCM_WORKLOAD_IDENTITY'],
+  whatsapp: ['TWILIO_WHATSAPP_FROM'],
 } as const satisfies Record<keyof ChannelConfig, readonly (keyof Env)[]>
 
 /** What an SMS or FCM channel that is on cannot go without. */
 const REQUIRED_SETTINGS = {
   sms: ['SMS_ACCOUNT_SID', 'SMS_AUTH_TOKEN'],
   fcm: ['FCM_PROJECT_ID'],
+  whatsapp: ['TWILIO_WHATSAPP_FROM'],
 } as const satisfies Record<keyof ChannelConfig, readonly (keyof Env)[]>
 
 type ChannelName = keyof typeof CHANNEL_SETTINGS
 const CHANNEL_NAMES = Object.keys(CHANNEL_SETTINGS) as ChannelName[]
-const CHANNEL_LABELS: Record<ChannelName, string> = { sms: 'SMS', fcm: 'FCM' }
+const CHANNEL_LABELS: Record<ChannelName, string> = {
+  sms: 'SMS',
+  fcm: 'FCM',
+  whatsapp: 'WhatsApp',
+}
 
 /** "A, B and C". */
 function listed(names: readonly string[]): string {
@@ -270,6 +279,24 @@ function channelSettingProblems(env: Env, channel: ChannelName): SettingProblem[
       problems.push({
         path: set('SMS_API_KEY_SID') ? 'SMS_API_KEY_SECRET' : 'SMS_API_KEY_SID',
         message: 'is not set: an API key needs SMS_API_KEY_SID and SMS_API_KEY_SECRET, or neither',
+      })
+    }
+  }
+  if (channel === 'whatsapp') {
+    // decisions.md D47: the SMS channel's Twilio account carries WhatsApp too.
+    // A half-configured SMS channel is named by its own settings.
+    if (!CHANNEL_SETTINGS.sms.some(set)) {
+      problems.push({
+        path: 'TWILIO_WHATSAPP_FROM',
+        message:
+          "is set, but WhatsApp goes through the SMS channel's account, which is off: configure " +
+          'SMS too, or unset it',
+      })
+    }
+    if (!E164.test(whatsAppNumber(env.TWILIO_WHATSAPP_FROM))) {
+      problems.push({
+        path: 'TWILIO_WHATSAPP_FROM',
+        message: 'must be an E.164 number such as +14155238886 (whatsapp: in front is allowed)',
       })
     }
   }
@@ -335,6 +362,29 @@ function parseSms(env: Env): ChannelConfig['sms'] {
       ? { apiKey: { sid: env.SMS_API_KEY_SID, secret: env.SMS_API_KEY_SECRET! } }
       : {}),
     statusCallbackUrl: `${issuer}${SMS_STATUS_CALLBACK_PATH}`,
+  }
+}
+
+/** TWILIO_WHATSAPP_FROM as a number: Twilio's console shows it with `whatsapp:` in front. */
+function whatsAppNumber(from: string): string {
+  return from.replace(/^whatsapp:/i, '')
+}
+
+function parseWhatsApp(env: Env, sms: ChannelConfig['sms']): ChannelConfig['whatsapp'] {
+  if (!env.TWILIO_WHATSAPP_FROM) return null
+  const problems = channelSettingProblems(env, 'whatsapp')
+  if (problems.length > 0 || !sms) {
+    throw new Error(problems.map((p) => `${p.path} ${p.message}`).join('; '))
+  }
+  const { baseUrl, accountSid, authToken, secondaryAuthToken, statusCallbackUrl, apiKey } = sms
+  return {
+    baseUrl,
+    accountSid,
+    authToken,
+    ...(secondaryAuthToken ? { secondaryAuthToken } : {}),
+    ...(apiKey ? { apiKey } : {}),
+    statusCallbackUrl,
+    from: whatsAppNumber(env.TWILIO_WHATSAPP_FROM),
   }
 }
 

@@ -139,6 +139,20 @@ export const ERRORS = {
       'The destination is on the suppression list (it opted out, replied STOP or was ' +
       'suppressed by an operator): no SMS may go to it.',
   },
+  whatsapp_opt_in_required: {
+    status: 400,
+    title: 'Bad Request',
+    description:
+      'The recipient has not opted in to WhatsApp messages (whatsapp_opt_in in the directory); ' +
+      'a number outside the directory has no recorded opt-in.',
+  },
+  template_required: {
+    status: 400,
+    title: 'Bad Request',
+    description:
+      "Outside the recipient's 24-hour WhatsApp session window a message must be a template " +
+      '(content_sid).',
+  },
   not_supported: {
     status: 400,
     title: 'Bad Request',

@@ -14,6 +14,8 @@ export type StandInOptions = {
   twilioApiKey?: { sid: string; secret: string }
   /** The account's Messaging Service (MG…); its sender pool is the one number +15005550006. */
   twilioMessagingServiceSid?: string
+  /** The account's WhatsApp sender (E.164): the only `whatsapp:` From it accepts. */
+  twilioWhatsAppFrom?: string
   fcmProjectId: string
   serviceAccountEmail: string
   /** RSA public JWK of the service account (a JsonWebKey or jose's exportJWK output). */
@@ -201,6 +203,13 @@ const TWILIO_TEST_SENDERS: Record<string, [code: number, message: string]> = {
     "The 'From' phone number provided is not a valid message-capable Twilio phone number.",
   ],
 }
+
+// Numbers of the stand-in's own for WhatsApp: a free-form message (Body, no ContentSid) to this
+// one is accepted, then reported failed with 63016, as for a person who has not written to the
+// sender in the last 24 hours; a template goes through.
+const WHATSAPP_OUTSIDE_WINDOW = '+15005550030'
+// Twilio's Content API ids, and its error codes for WhatsApp requests.
+const CONTENT_SID = /^HX[0-9a-f]{32}$/
 
 /** The one number of the stand-in Messaging Service's sender pool. */
 const MESSAGING_SERVICE_SENDER = '+15005550006'
@@ -409,7 +418,11 @@ export function createStandIn(options: StandInOptions): StandIn {
    * with an ErrorCode for an undeliverable number. Each is signed as Twilio signs them.
    */
   async function reportStatus(url: string, message: Record<string, string>): Promise<void> {
-    const errorCode = state.undeliverable.get(message.to!) ?? UNDELIVERABLE_NUMBERS[message.to!]
+    const number = message.to!.replace(/^whatsapp:/, '')
+    const whatsapp = message.to!.startsWith('whatsapp:')
+    const outsideWindow =
+      whatsapp && number === WHATSAPP_OUTSIDE_WINDOW && !message.body!.startsWith('[template ')
+    const errorCode = state.undeliverable.get(number) ?? UNDELIVERABLE_NUMBERS[number]
     const base = {
       AccountSid: options.twilioAccountSid,
       ApiVersion: '2010-04-01',
@@ -420,17 +433,20 @@ export function createStandIn(options: StandInOptions): StandIn {
       MessageStatus: '',
       To: message.to!,
     }
-    const reports: Record<string, string>[] = [
-      { ...base, MessageStatus: 'sent', SmsStatus: 'sent' },
-      errorCode === undefined
-        ? { ...base, MessageStatus: 'delivered', SmsStatus: 'delivered' }
-        : {
-            ...base,
-            MessageStatus: 'undelivered',
-            SmsStatus: 'undelivered',
-            ErrorCode: String(errorCode),
-          },
-    ]
+    const reports: Record<string, string>[] = outsideWindow
+      ? // WhatsApp refuses it once Twilio hands it over: failed, 63016.
+        [{ ...base, MessageStatus: 'failed', SmsStatus: 'failed', ErrorCode: '63016' }]
+      : [
+          { ...base, MessageStatus: 'sent', SmsStatus: 'sent' },
+          errorCode === undefined
+            ? { ...base, MessageStatus: 'delivered', SmsStatus: 'delivered' }
+            : {
+                ...base,
+                MessageStatus: 'undelivered',
+                SmsStatus: 'undelivered',
+                ErrorCode: String(errorCode),
+              },
+        ]
     const delayMs = options.callbackDelayMs ?? 500
     for (const form of reports) {
       const callback: StatusCallback = {
@@ -576,6 +592,9 @@ export function createStandIn(options: StandInOptions): StandIn {
       )
     }
     const to = form.get('To')
+    if (to?.startsWith('whatsapp:') || form.get('From')?.startsWith('whatsapp:')) {
+      return sendWhatsApp(sid, form)
+    }
     const service = form.get('MessagingServiceSid')
     const body = form.get('Body') ?? ''
     const media = form.getAll('MediaUrl')
@@ -624,6 +643,86 @@ export function createStandIn(options: StandInOptions): StandIn {
       num_segments: String(countSegments(body)),
       num_media: String(media.length),
       messaging_service_sid: form.get('From') ? null : service,
+      price: null,
+      price_unit: 'USD',
+      error_code: null,
+      error_message: null,
+      date_created: now,
+      date_updated: now,
+      date_sent: null,
+      uri: `${uri}.json`,
+      subresource_uris: { media: `${uri}/Media.json` },
+    }
+    state.messages.push(structuredClone(message))
+    return { status: 201, body: message }
+  }
+
+  // WhatsApp through the Messages API: https://www.twilio.com/docs/whatsapp/api, templates through
+  // the Content API (https://www.twilio.com/docs/content/send-templates-created-with-the-content-editor).
+  function sendWhatsApp(sid: string, form: URLSearchParams): Answer {
+    const to = form.get('To') ?? ''
+    const from = form.get('From') ?? ''
+    const body = form.get('Body') ?? ''
+    const contentSid = form.get('ContentSid')
+    const variables = form.get('ContentVariables')
+    const media = form.getAll('MediaUrl')
+    if (!to.startsWith('whatsapp:') || !from.startsWith('whatsapp:')) {
+      return twilioError(
+        400,
+        21910,
+        'Invalid From and To pair. From and To should be of the same channel',
+      )
+    }
+    if (!E164.test(to.slice('whatsapp:'.length))) {
+      return twilioError(400, 21211, `Invalid 'To' Phone Number: ${to}`)
+    }
+    if (!options.twilioWhatsAppFrom || from !== `whatsapp:${options.twilioWhatsAppFrom}`) {
+      return twilioError(
+        400,
+        63007,
+        'Twilio could not find a Channel with the specified From address',
+      )
+    }
+    if (contentSid === null && !body && media.length === 0) {
+      return twilioError(400, 21619, 'A text message body or media urls must be specified.')
+    }
+    if (contentSid !== null && !CONTENT_SID.test(contentSid)) {
+      return twilioError(400, 21655, 'The ContentSid is Invalid.')
+    }
+    if (variables !== null) {
+      const parsed = parseJson(variables)
+      const object =
+        contentSid !== null &&
+        typeof parsed === 'object' &&
+        parsed !== null &&
+        !Array.isArray(parsed) &&
+        Object.values(parsed).every((v) => typeof v === 'string')
+      if (!object) return twilioError(400, 21656, 'The ContentVariables Parameter is invalid.')
+    }
+    if (body.length > MAX_SMS_BODY) {
+      return twilioError(
+        400,
+        21617,
+        'The concatenated message body exceeds the 1600 character limit.',
+      )
+    }
+    const prefix = media.length > 0 ? 'MM' : 'SM'
+    const messageSid = `${prefix}${randomHex(16)}`
+    const now = twilioDate(new Date())
+    const uri = `/2010-04-01/Accounts/${sid}/Messages/${messageSid}`
+    const message: TwilioMessage = {
+      sid: messageSid,
+      account_sid: sid,
+      api_version: '2010-04-01',
+      to,
+      from,
+      // Twilio writes a template's text itself; the stand-in names the template instead.
+      body: contentSid === null ? body : `[template ${contentSid}]`,
+      status: 'queued',
+      direction: 'outbound-api',
+      num_segments: '1',
+      num_media: String(media.length),
+      messaging_service_sid: null,
       price: null,
       price_unit: 'USD',
       error_code: null,

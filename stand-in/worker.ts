@@ -12,6 +12,7 @@ type StandInEnv = {
   TOKEN_URL: string
   WORKLOAD_AUDIENCE?: string
   PORTERO_ISSUER?: string
+  TWILIO_WHATSAPP_FROM?: string
 }
 
 const Vars = z.object({
@@ -25,6 +26,7 @@ const Vars = z.object({
   TOKEN_URL: z.url(),
   WORKLOAD_AUDIENCE: z.string().optional(),
   PORTERO_ISSUER: z.url().optional(),
+  TWILIO_WHATSAPP_FROM: z.string().optional(),
 })
 
 // Only the public members: a private `d` left in would make jose import a signing key.
@@ -61,6 +63,9 @@ function readOptions(env: StandInEnv): StandInOptions {
   return {
     twilioAccountSid: vars.data.TWILIO_ACCOUNT_SID,
     twilioAuthToken: vars.data.TWILIO_AUTH_TOKEN,
+    ...(vars.data.TWILIO_WHATSAPP_FROM
+      ? { twilioWhatsAppFrom: vars.data.TWILIO_WHATSAPP_FROM }
+      : {}),
     fcmProjectId: vars.data.FCM_PROJECT_ID,
     serviceAccountEmail: vars.data.SERVICE_ACCOUNT_EMAIL,
     serviceAccountPublicKey: jwk.data,

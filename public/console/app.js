@@ -779,7 +779,12 @@ function servicesPage() {
       fields: [
         { name: 'id', label: 'Id', type: 'number', min: 1, hint: 'Generated when empty.' },
         { name: 'name', label: 'Name', required: true },
-        { name: 'allowed_channels', label: 'Channels', choices: ['sms', 'fcm'], value: ['sms'] },
+        {
+          name: 'allowed_channels',
+          label: 'Channels',
+          choices: ['sms', 'fcm', 'whatsapp'],
+          value: ['sms'],
+        },
         {
           name: 'required_parameters',
           label: 'Required parameters',
@@ -826,7 +831,7 @@ function serviceEditor(s, list) {
         {
           name: 'allowed_channels',
           label: 'Channels',
-          choices: ['sms', 'fcm'],
+          choices: ['sms', 'fcm', 'whatsapp'],
           value: s.allowed_channels,
         },
         {
@@ -992,6 +997,7 @@ function recipientsPage(providerId) {
           'Opted out',
           (r) => text([r.sms_opt_out && 'SMS', r.fcm_opt_out && 'push'].filter(Boolean).join(', ')),
         ],
+        ['WhatsApp opt-in', (r) => (r.whatsapp_opt_in ? time(r.whatsapp_opt_in_at) : '—')],
         ['Created', (r) => time(r.created_at)],
       ],
     }),

@@ -1,7 +1,7 @@
 // The notifiers of the channels this deployment is configured for.
 import { createFcmNotifier } from './fcm.ts'
 import { createGoogleTokenSource } from './google-token.ts'
-import type { Channel } from '../channel.ts'
+import { CHANNELS, type Channel } from '../channel.ts'
 import type { Notifier } from './notifier.ts'
 import { createSmsNotifier } from './sms.ts'
 import {
@@ -10,21 +10,24 @@ import {
   type WorkloadSigner,
 } from './workload-identity.ts'
 
+/** The SMS API account (Twilio's), which SMS and WhatsApp share. */
+export type SmsAccount = {
+  baseUrl: string
+  accountSid: string
+  /** Signs the API's callbacks; authenticates the REST calls unless there is an API key. */
+  authToken: string
+  /** Accepted for callback signatures too, while the auth token is rotated. */
+  secondaryAuthToken?: string
+  /** `${ISSUER}/callbacks/sms/status`: where the SMS API reports each message's status. */
+  statusCallbackUrl: string
+  apiKey?: { sid: string; secret: string }
+}
+
 /** The settings of each channel, from loadChannelConfig (config.ts); null when it is off. */
 export type ChannelConfig = {
-  sms:
-    | ({
-        baseUrl: string
-        accountSid: string
-        /** Signs the API's callbacks; authenticates the REST calls unless there is an API key. */
-        authToken: string
-        /** Accepted for callback signatures too, while the auth token is rotated. */
-        secondaryAuthToken?: string
-        /** `${ISSUER}/callbacks/sms/status`: where the SMS API reports each message's status. */
-        statusCallbackUrl: string
-        apiKey?: { sid: string; secret: string }
-      } & ({ from: string } | { messagingServiceSid: string }))
-    | null
+  sms: (SmsAccount & ({ from: string } | { messagingServiceSid: string })) | null
+  /** The SMS account's WhatsApp sender (E.164, without `whatsapp:`), decisions.md D47. */
+  whatsapp: (SmsAccount & { from: string }) | null
   fcm:
     | ({ baseUrl: string; projectId: string } & (
         | {
@@ -41,7 +44,7 @@ export type Notifiers = Partial<Record<Channel, Notifier>>
 
 /** The channels this deployment can deliver on. */
 export function configuredChannels(config: ChannelConfig): Set<Channel> {
-  return new Set((['sms', 'fcm'] as const).filter((channel) => config[channel] !== null))
+  return new Set(CHANNELS.filter((channel) => config[channel] !== null))
 }
 
 /**
@@ -55,6 +58,9 @@ export function createNotifiers(
 ): Notifiers {
   const notifiers: Notifiers = {}
   if (config.sms) notifiers.sms = createSmsNotifier(config.sms)
+  if (config.whatsapp) {
+    notifiers.whatsapp = createSmsNotifier({ ...config.whatsapp, channel: 'whatsapp' })
+  }
   if (config.fcm) {
     const { baseUrl, projectId } = config.fcm
     const tokens =

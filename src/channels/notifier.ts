@@ -1,6 +1,6 @@
 // The one interface every delivery channel implements. A provider's answer is data, not an
 // exception: only a bug throws.
-import type { Channel } from '../channel.ts'
+import type { Channel, WhatsAppTemplate } from '../channel.ts'
 
 /** One delivery: one channel, one address, one content. */
 export type OutboundMessage = {
@@ -10,13 +10,15 @@ export type OutboundMessage = {
    */
   id: string
   channel: Channel
-  /** E.164 phone number for SMS; an FCM registration token for FCM. */
+  /** E.164 phone number for SMS and WhatsApp; an FCM registration token for FCM. */
   to: string
   title: string
   body: string
   link?: string
   /** Public URL of a picture (decisions.md D19): FCM's notification image, or an MMS MediaUrl. */
   pictureUrl?: string
+  /** WhatsApp: the approved template sent instead of the text (decisions.md D47). */
+  template?: WhatsAppTemplate
   /**
    * The send shard the delivery lives in (decisions.md D32): the SMS API's status callbacks name
    * it, so each receipt goes straight to it.

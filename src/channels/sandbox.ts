@@ -44,7 +44,8 @@ export const MAGIC_FCM = {
 /** The sandbox's answer to a send, as the real channel would answer it. */
 function sandboxSend(message: OutboundMessage): SendResult {
   const id = crypto.randomUUID().replaceAll('-', '')
-  if (message.channel === 'sms') {
+  // WhatsApp goes through the same API as SMS, to the same numbers: the same magic destinations.
+  if (message.channel !== 'fcm') {
     if (message.to === MAGIC_SMS.failed) {
       const reason = "sandbox: the 'To' number is not a valid phone number (21211)"
       return {
@@ -106,4 +107,5 @@ export function sandboxReceiptFor(to: string): SandboxReceipt {
 export const SANDBOX_NOTIFIERS: Record<Channel, Notifier> = {
   sms: { channel: 'sms', send: async (message) => sandboxSend(message) },
   fcm: { channel: 'fcm', send: async (message) => sandboxSend(message) },
+  whatsapp: { channel: 'whatsapp', send: async (message) => sandboxSend(message) },
 }

@@ -20,6 +20,8 @@ const ERROR_TEXT: Record<string, string> = {
   '30006': 'a landline or an unreachable carrier',
   '30007': 'filtered by the carrier as spam',
   '30008': 'an unknown error at the carrier',
+  '63016': "outside WhatsApp's 24-hour session window: only a template may be sent",
+  '63024': 'not a WhatsApp user, or the number is invalid',
 }
 
 const FINAL = new Set(['delivered', 'undelivered', 'failed'])
@@ -27,9 +29,9 @@ const FINAL = new Set(['delivered', 'undelivered', 'failed'])
 export function readSmsStatus(fields: SmsStatusFields): DeliveryReceipt {
   const apiStatus = fields.MessageStatus.toLowerCase()
   const errorCode = fields.ErrorCode?.trim() || null
-  const outcome = FINAL.has(apiStatus)
-    ? (apiStatus as 'delivered' | 'undelivered' | 'failed')
-    : 'progress'
+  // WhatsApp's `read` comes after (or instead of) `delivered`: the message reached the person.
+  const final = apiStatus === 'read' ? 'delivered' : apiStatus
+  const outcome = FINAL.has(final) ? (final as 'delivered' | 'undelivered' | 'failed') : 'progress'
   let reason: string | null = null
   if (outcome === 'undelivered' || outcome === 'failed') {
     const code = errorCode ? `, error ${errorCode}` : ''

@@ -1,7 +1,8 @@
-// SMS delivery through an HTTP API shaped like Twilio's Messages API (decisions.md D12). The base
-// URL comes from config, so tests and the local stand-in redirect it without a code path of their
-// own.
-import { smsText } from '../channel.ts'
+// SMS delivery through an HTTP API shaped like Twilio's Messages API (decisions.md D12), and
+// WhatsApp through the same API and account (decisions.md D47: `whatsapp:` addresses, templates).
+// The base URL comes from config, so tests and the local stand-in redirect it without a code path
+// of their own.
+import { smsText, type Channel } from '../channel.ts'
 import { fetchWithTimeout, field, parseRetryAfter, readJson, truncate } from './http.ts'
 import type {
   FindResult,
@@ -12,6 +13,8 @@ import type {
 } from './notifier.ts'
 
 export type SmsNotifierConfig = {
+  /** `whatsapp`: the same API, every address written `whatsapp:+E164` (decisions.md D47). */
+  channel?: Extract<Channel, 'sms' | 'whatsapp'>
   /** `https://api.twilio.com` in production. */
   baseUrl: string
   accountSid: string
@@ -19,7 +22,7 @@ export type SmsNotifierConfig = {
   authToken: string
   /** A Twilio API key (SK…): the REST calls authenticate as key SID : key secret instead. */
   apiKey?: { sid: string; secret: string } | undefined
-  /** The sender: an E.164 number, a short code or an alphanumeric sender id. */
+  /** The sender: an E.164 number, a short code or an alphanumeric sender id (WhatsApp: E.164). */
   from?: string | undefined
   /** Instead of `from`: a Messaging Service (MG…) that picks the sender from its pool. */
   messagingServiceSid?: string | undefined
@@ -75,6 +78,7 @@ export const FIND_PAGE_SIZE = 50
 export const FIND_MAX_PAGES = 3
 
 export function createSmsNotifier({
+  channel = 'sms',
   baseUrl,
   accountSid,
   authToken,
@@ -95,9 +99,12 @@ export function createSmsNotifier({
   const [user, password] = apiKey ? [apiKey.sid, apiKey.secret] : [accountSid, authToken]
   const authorization = `Basic ${btoa(`${user}:${password}`)}`
   // Exactly one of them names the sender (config.ts checks it): a service picks its own number.
+  // WhatsApp: Twilio tells the channel by the `whatsapp:` prefix of both addresses.
+  const address = (number: string) => (channel === 'whatsapp' ? `whatsapp:${number}` : number)
+  const vendor = channel === 'whatsapp' ? 'WhatsApp provider' : 'SMS provider'
   const sender: Record<string, string> = messagingServiceSid
     ? { MessagingServiceSid: messagingServiceSid }
-    : { From: from ?? '' }
+    : { From: address(from ?? '') }
   const secrets = [authToken, apiKey?.secret ?? ''].filter((secret) => secret !== '')
 
   // Belt and braces: no reason may carry a secret, whatever a provider or fetch echoes back.
@@ -115,14 +122,15 @@ export function createSmsNotifier({
    */
   async function findInList(
     to: string,
-    text: string,
+    /** null: a template, whose text Twilio writes; any message to `to` since then matches. */
+    text: string | null,
     since: Date,
     ignore: ReadonlySet<string>,
   ): Promise<FindResult> {
     // A Messaging Service's messages may come from any number of its pool: matched by its sid.
     const query = new URLSearchParams({
       To: to,
-      ...(messagingServiceSid ? {} : { From: from ?? '' }),
+      ...(messagingServiceSid ? {} : { From: address(from ?? '') }),
       // On the wire `DateSent%3E=2026-03-01`, Twilio's `DateSent>=YYYY-MM-DD`.
       'DateSent>': since.toISOString().slice(0, 10),
       PageSize: String(FIND_PAGE_SIZE),
@@ -150,7 +158,7 @@ export function createSmsNotifier({
         }
         if (
           canonicalNumber(message.to) === to &&
-          message.body === text &&
+          (text === null || message.body === text) &&
           // A date that does not parse cannot rule the message out.
           !(message.dateCreated < since.getTime()) &&
           (messagingServiceSid === undefined ||
@@ -187,8 +195,17 @@ export function createSmsNotifier({
   }
 
   return {
-    channel: 'sms',
+    channel,
     async send(message) {
+      // WhatsApp outside the session window: an approved template, its text Twilio's to write.
+      const content: Record<string, string> = message.template
+        ? {
+            ContentSid: message.template.contentSid,
+            ...(message.template.variables
+              ? { ContentVariables: JSON.stringify(message.template.variables) }
+              : {}),
+          }
+        : { Body: smsText(message) }
       const outcome = await fetchWithTimeout(
         fetch,
         url,
@@ -200,21 +217,21 @@ export function createSmsNotifier({
             accept: 'application/json',
           },
           body: new URLSearchParams({
-            To: message.to,
+            To: address(message.to),
             ...sender,
-            Body: smsText(message),
+            ...content,
             StatusCallback: statusCallbackFor(statusCallbackUrl, message.shard),
-            // Twilio sends an MMS when MediaUrl is set (decisions.md D19); it fetches the URL
-            // itself.
-            ...(message.pictureUrl ? { MediaUrl: message.pictureUrl } : {}),
+            // Twilio sends an MMS (or WhatsApp media) when MediaUrl is set (decisions.md D19); it
+            // fetches the URL itself. A template brings its own.
+            ...(message.pictureUrl && !message.template ? { MediaUrl: message.pictureUrl } : {}),
           }).toString(),
         },
         timeoutMs,
       )
       if (!outcome.ok) {
-        return redact({ ok: false, retryable: true, reason: `SMS provider ${outcome.reason}` })
+        return redact({ ok: false, retryable: true, reason: `${vendor} ${outcome.reason}` })
       }
-      return redact(await toSendResult(outcome.response, now()))
+      return redact(await toSendResult(outcome.response, now(), vendor))
     },
     /**
      * Matches the number in canonical form and the text exactly as `send` writes it, on a message
@@ -224,7 +241,8 @@ export function createSmsNotifier({
      */
     async findAccepted(message, notBefore, { ignore = new Set<string>() } = {}) {
       const since = new Date(notBefore.getTime() - FIND_CLOCK_SKEW_MS)
-      return redact(await findInList(canonicalNumber(message.to), smsText(message), since, ignore))
+      const text = message.template ? null : smsText(message)
+      return redact(await findInList(address(canonicalNumber(message.to)), text, since, ignore))
     },
     /** `GET …/Messages/{sid}.json`: the message's status now; `found: false` on Twilio's 404. */
     async fetchStatus(messageSid) {
@@ -354,7 +372,7 @@ function canonicalNumber(number: string): string {
   return number.replace(/[\s().-]/g, '')
 }
 
-async function toSendResult(response: Response, now: Date): Promise<SendResult> {
+async function toSendResult(response: Response, now: Date, vendor: string): Promise<SendResult> {
   const body = await readJson(response)
   const { status } = response
   if (response.ok) {
@@ -363,7 +381,7 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
     return {
       ok: false,
       retryable: false,
-      reason: `SMS provider answered ${status} without a message sid`,
+      reason: `${vendor} answered ${status} without a message sid`,
     }
   }
   const code = field(body, 'code')
@@ -375,7 +393,7 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
       ok: false,
       retryable: true,
       ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-      reason: `SMS provider is unavailable (${detail})`,
+      reason: `${vendor} is unavailable (${detail})`,
     }
   }
   if (status === 401 || status === 403) {
@@ -383,7 +401,7 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
     return {
       ok: false,
       retryable: false,
-      reason: `SMS provider rejected Portero's credentials (${detail})`,
+      reason: `${vendor} rejected Portero's credentials (${detail})`,
       operatorFault: true,
     }
   }
@@ -392,7 +410,7 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
     return {
       ok: false,
       retryable: false,
-      reason: `SMS provider does not know Portero's account (${detail})`,
+      reason: `${vendor} does not know Portero's account (${detail})`,
       operatorFault: true,
     }
   }
@@ -402,7 +420,7 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
     return {
       ok: false,
       retryable: false,
-      reason: `SMS provider refused Portero's sender or region settings (${detail})`,
+      reason: `${vendor} refused Portero's sender or region settings (${detail})`,
       operatorFault: true,
     }
   }
@@ -410,7 +428,7 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
   return {
     ok: false,
     retryable: false,
-    reason: `SMS provider refused the message (${detail})`,
+    reason: `${vendor} refused the message (${detail})`,
     ...(permanent ? { permanent } : {}),
     ...(twilioCode === undefined ? {} : { errorCode: String(twilioCode) }),
   }

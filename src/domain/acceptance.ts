@@ -5,7 +5,7 @@
 // Worker sends what only it can do (the parsed request, the pictures' URLs, the message's id) and
 // the shard answers in one call (src/shards/send-shard.ts accept).
 import { AppError, invalidFields, type ErrorCode, type FieldError } from '../errors.ts'
-import type { Channel } from '../channel.ts'
+import { CHANNEL_LABELS, WHATSAPP_SESSION_HOURS, type Channel } from '../channel.ts'
 import type { BatchRead } from '../storage/batch.ts'
 import type { Delivery, Message, NewDelivery, Part, StoredMessage } from '../storage/messages.ts'
 import { selectSendSettings, type SendSettings } from '../storage/providers.ts'
@@ -14,7 +14,7 @@ import { selectServiceById, type Service } from '../storage/services.ts'
 import type { SqlOutcome, SqlStatement } from '../storage/shard-database.ts'
 import { selectSubscriptionByToken, type Subscription } from '../storage/subscriptions.ts'
 import { selectSuppression, type Suppression } from '../storage/suppressions.ts'
-import type { ServicesRequest } from './dispatch-request.ts'
+import type { PartRequest, ServicesRequest } from './dispatch-request.ts'
 import type { Admission } from './admission.ts'
 import { destinationKey, effectiveQuotas, type QuotaRefusal, type SendQuotas } from './quotas.ts'
 import { dueTime, quietHoursFor } from './schedule.ts'
@@ -78,7 +78,7 @@ export type AcceptancePlan = {
  * `unknown_service`, 403 `forbidden` (subscription, disabled service), 400 `invalid_request` (the
  * service's parameters), `unsupported_channel`, 501 `channel_not_configured`, 400
  * `unknown_destination`, `destination_unreachable`, `direct_number_not_allowed`,
- * `recipient_suppressed`. Throws AppError.
+ * `recipient_suppressed`, `whatsapp_opt_in_required`, `template_required`. Throws AppError.
  */
 export function planAcceptance(facts: SendFacts, input: AcceptanceInput): AcceptancePlan {
   const { request } = input
@@ -110,14 +110,20 @@ export function planAcceptance(facts: SendFacts, input: AcceptanceInput): Accept
     if (!sandbox && !input.channels.includes(content.channel)) {
       // RFC 9110 §15.6.2: the server lacks what the request needs, lastingly; 503 (§15.6.4) would
       // promise that a retry could succeed.
-      const channel = content.channel.toUpperCase()
-      const detail = `${channel} delivery is not configured on this deployment.`
+      const detail = `${CHANNEL_LABELS[content.channel]} delivery is not configured on this deployment.`
       throw new AppError('channel_not_configured', detail)
     }
   }
   const destination = request.destination!
+  const now = new Date(input.createdAt)
+  // decisions.md D44: a message due later is stored scheduled, and the shard's alarm enqueues it.
+  const quietHours = quietHoursFor(request.quietHours, facts.recipient, service.quietHours)
+  const due = dueTime(now, request.sendAt, quietHours)
   const parts = requested.flatMap(({ part, content }) => {
     const addresses = addressesFor(service, facts.recipient, destination, content.channel, part)
+    if (content.channel === 'whatsapp') {
+      checkWhatsAppSession(facts.recipient!, content, part, due ?? now)
+    }
     return addresses.map((address): NewDelivery => ({
       id: crypto.randomUUID(),
       part,
@@ -127,14 +133,12 @@ export function planAcceptance(facts: SendFacts, input: AcceptanceInput): Accept
       body: content.message,
       link: content.link ?? null,
       pictureUrl: input.pictureUrls[part] ?? null,
+      template: content.template ?? null,
     }))
   })
   if (facts.suppression && parts.some((p) => p.channel === 'sms')) {
     throw suppressed(facts.suppression)
   }
-  const now = new Date(input.createdAt)
-  const quietHours = quietHoursFor(request.quietHours, facts.recipient, service.quietHours)
-  const due = dueTime(now, request.sendAt, quietHours)
   const message: Message = {
     id: input.messageId,
     providerId: request.providerId,
@@ -215,7 +219,7 @@ function checkParameters(service: Service, request: ServicesRequest): void {
   for (const part of ['notification', 'advertisement'] as const) {
     const channel = request[part]?.channel
     if (channel && !service.allowedChannels.includes(channel)) {
-      const detail = `Service ${service.id} does not deliver by ${channel.toUpperCase()}.`
+      const detail = `Service ${service.id} does not deliver by ${CHANNEL_LABELS[channel]}.`
       throw new AppError('unsupported_channel', detail, {
         errors: [
           {
@@ -256,10 +260,12 @@ function addressesFor(
 ): string[] {
   const path = 'parameters.destination'
   if (!recipient) {
-    if (channel === 'sms' && E164.test(destination)) {
+    if (channel !== 'fcm' && E164.test(destination)) {
       // decisions.md D37: sent, suppressed and counted as one phone however it is written.
       const phone = canonicalPhone(destination)
       checkDirectNumber(service, phone)
+      // decisions.md D47: only the directory records a WhatsApp opt-in.
+      if (channel === 'whatsapp') throw optInRequired(destination, 'outside the directory')
       return [phone]
     }
     const detail = `No recipient "${destination}" in this provider's directory.`
@@ -267,7 +273,7 @@ function addressesFor(
       errors: [
         {
           path,
-          message: channel === 'sms' ? 'not a recipient nor an E.164 number' : 'not a recipient',
+          message: channel === 'fcm' ? 'not a recipient' : 'not a recipient nor an E.164 number',
         },
       ],
     })
@@ -283,9 +289,48 @@ function addressesFor(
     if (!recipient.phone) throw unreachable('has no phone number')
     return [recipient.phone]
   }
+  if (channel === 'whatsapp') {
+    if (!recipient.whatsappOptIn) throw optInRequired(destination, 'without a WhatsApp opt-in')
+    if (!recipient.phone) throw unreachable('has no phone number')
+    return [recipient.phone]
+  }
   if (recipient.fcmOptOut) throw unreachable('opted out of push notifications')
   if (recipient.fcmTokens.length === 0) throw unreachable('has no FCM registration token')
   return recipient.fcmTokens
+}
+
+function optInRequired(destination: string, why: string): AppError {
+  const detail =
+    `"${destination}" is ${why}: WhatsApp messages go only to recipients who opted in ` +
+    '(whatsapp_opt_in in /recipients).'
+  return new AppError('whatsapp_opt_in_required', detail, {
+    errors: [{ path: 'parameters.destination', message: 'no WhatsApp opt-in' }],
+  })
+}
+
+/**
+ * decisions.md D47: WhatsApp takes a free-form message only within 24 hours of the recipient's last
+ * message to the sender, as Portero last heard of it; else a template. Judged at the time the
+ * message is due (a scheduled one may be due after the window closes).
+ */
+function checkWhatsAppSession(
+  recipient: Recipient,
+  content: PartRequest,
+  part: Part,
+  due: Date,
+): void {
+  if (content.template) return
+  const inbound = recipient.whatsappInboundAt
+  const closes = inbound && Date.parse(inbound) + WHATSAPP_SESSION_HOURS * 60 * 60 * 1000
+  if (closes && due.getTime() < closes) return
+  const last = inbound ? `last at ${inbound}` : 'never'
+  const detail =
+    `Recipient "${recipient.userId}" has not written to the WhatsApp sender within ` +
+    `${WHATSAPP_SESSION_HOURS} hours of when the ${part} is due (${last}): outside that ` +
+    'session window only an approved template may go; send content_sid.'
+  throw new AppError('template_required', detail, {
+    errors: [{ path: `parameters.${part}.content_sid`, message: 'required outside the window' }],
+  })
 }
 
 /** 400 `direct_number_not_allowed` unless the service sends to this number outside the directory. */

@@ -3,7 +3,13 @@
 // provider_id is an int64 that is never rounded.
 import * as z from 'zod'
 import { AppError, fieldError, invalidFields, toFieldErrors } from '../errors.ts'
-import { MAX_SMS_TEXT_CHARS, smsText, type Channel } from '../channel.ts'
+import {
+  CHANNELS,
+  MAX_SMS_TEXT_CHARS,
+  smsText,
+  type Channel,
+  type WhatsAppTemplate,
+} from '../channel.ts'
 import {
   decodePicture,
   MAX_PICTURE_BYTES,
@@ -23,8 +29,10 @@ export const MAX_MESSAGE_CHARS = 166
 export const CHANNEL_CODES: Record<string, Channel> = {
   sms: 'sms',
   fcm: 'fcm',
+  whatsapp: 'whatsapp',
   '1': 'sms',
   '2': 'fcm',
+  '3': 'whatsapp',
 }
 
 /**
@@ -33,11 +41,14 @@ export const CHANNEL_CODES: Record<string, Channel> = {
  */
 export const ChannelName = z.preprocess(
   (value) => (typeof value === 'string' ? value.toLowerCase() : value),
-  z.enum(['sms', 'fcm'], { error: 'a channel is sms or fcm (any case, no spaces)' }),
+  z.enum(CHANNELS, { error: 'a channel is sms, fcm or whatsapp (any case, no spaces)' }),
 )
 
 // Every spelling document 001 uses, lower-cased, mapped to the canonical name.
-export const PART_FIELDS: Record<string, 'title' | 'message' | 'channel' | 'link' | 'picture'> = {
+export const PART_FIELDS: Record<
+  string,
+  'title' | 'message' | 'channel' | 'link' | 'picture' | 'content_sid' | 'content_variables'
+> = {
   title: 'title',
   titulo: 'title',
   título: 'title',
@@ -52,7 +63,17 @@ export const PART_FIELDS: Record<string, 'title' | 'message' | 'channel' | 'link
   enlace: 'link',
   lien: 'link',
   picture: 'picture',
+  content_sid: 'content_sid',
+  contentsid: 'content_sid',
+  content_variables: 'content_variables',
+  contentvariables: 'content_variables',
 }
+
+/** Twilio's Content API ids: HX and 32 hex digits. */
+export const CONTENT_SID = /^HX[0-9a-f]{32}$/
+/** Twilio accepts up to 100 placeholders; a value is text. */
+const MAX_CONTENT_VARIABLES = 100
+const MAX_CONTENT_VARIABLE_CHARS = 1024
 
 export const PARAMETER_FIELDS: Record<string, string> = {
   destination: 'destination',
@@ -107,7 +128,9 @@ const Part = z.preprocess(
     {
       title: text('title', MAX_TITLE_CHARS),
       message: text('message', MAX_MESSAGE_CHARS),
-      channel: z.union([z.string(), z.number()], { error: 'channel is required (SMS or FCM)' }),
+      channel: z.union([z.string(), z.number()], {
+        error: 'channel is required (SMS, FCM or WhatsApp)',
+      }),
       link: z
         .url({ protocol: /^https?$/, error: 'link must be an http(s) URL' })
         .max(2048)
@@ -123,6 +146,34 @@ const Part = z.preprocess(
             'Checked by content; published at an unguessable URL and sent as the FCM ' +
             'notification image or the MMS media.',
           contentEncoding: 'base64',
+        }),
+      content_sid: z
+        .string({ error: 'content_sid must be a string' })
+        .regex(CONTENT_SID, 'content_sid must be a Content API id: HX and 32 lower-case hex digits')
+        .optional()
+        .meta({
+          description:
+            "WhatsApp only: the approved template to send instead of the text (Twilio's " +
+            "`ContentSid`). Required outside the recipient's 24-hour session window.",
+          example: 'HX0123456789abcdef0123456789abcdef',
+        }),
+      content_variables: z
+        .record(
+          z.string().regex(/^\w{1,64}$/, 'a placeholder name is 1 to 64 letters, digits or _'),
+          z
+            .string({ error: 'each content variable must be a string' })
+            .max(MAX_CONTENT_VARIABLE_CHARS),
+          { error: 'content_variables must be an object of string values' },
+        )
+        .refine(
+          (vars) => Object.keys(vars).length <= MAX_CONTENT_VARIABLES,
+          `at most ${MAX_CONTENT_VARIABLES} content variables`,
+        )
+        .optional()
+        .meta({
+          description:
+            "WhatsApp only, with content_sid: the template's placeholder values (Twilio's " +
+            '`ContentVariables`), such as `{"1": "12/1", "2": "3pm"}`.',
         }),
     },
     unknownKeys('field'),
@@ -289,6 +340,8 @@ export type PartRequest = {
   qrCode?: string
   /** Keep the picture at least until then (seconds since the epoch); it is a QR code's expiry. */
   pictureExpiresAt?: number
+  /** WhatsApp: the template sent instead of the text (decisions.md D47). */
+  template?: WhatsAppTemplate
 }
 
 export type QrCodeRequest = { content: string; label?: string; expiresAt?: number }
@@ -318,7 +371,8 @@ function toChannel(value: string | number, path: string): Channel {
   if (channel) return channel
   throw new AppError(
     'unsupported_channel',
-    `Channel ${JSON.stringify(value)} is not supported: use SMS (code 1) or FCM (code 2).`,
+    `Channel ${JSON.stringify(value)} is not supported: use SMS (code 1), FCM (code 2) or ` +
+      'WhatsApp (code 3).',
     { errors: [{ path, message: 'unsupported channel' }] },
   )
 }
@@ -404,6 +458,7 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
         'with the title and message, longer than one SMS ' + `(${MAX_SMS_TEXT_CHARS} characters)`
       throw fieldError(`parameters.${name}.link`, why)
     }
+    const template = toTemplate(value, channel, `parameters.${name}`)
     const picture =
       value.picture === undefined || qr
         ? undefined
@@ -416,6 +471,7 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
       ...(picture ? { picture } : {}),
       ...(qr ? { qrCode: qr.content } : {}),
       ...(qr?.expiresAt ? { pictureExpiresAt: qr.expiresAt } : {}),
+      ...(template ? { template } : {}),
     }
   }
   return {
@@ -429,6 +485,24 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
     ...(sendAt ? { sendAt } : {}),
     ...(quiet_hours ? { quietHours: toQuietHoursRule(quiet_hours) } : {}),
   }
+}
+
+/** A part's WhatsApp template: only on WhatsApp, and variables only with a template. */
+function toTemplate(
+  value: { content_sid?: string; content_variables?: Record<string, string> },
+  channel: Channel,
+  path: string,
+): WhatsAppTemplate | undefined {
+  const { content_sid: contentSid, content_variables: variables } = value
+  if (contentSid === undefined && variables === undefined) return undefined
+  if (channel !== 'whatsapp') {
+    const field = contentSid === undefined ? 'content_variables' : 'content_sid'
+    throw fieldError(`${path}.${field}`, 'templates are sent by WhatsApp only')
+  }
+  if (contentSid === undefined) {
+    throw fieldError(`${path}.content_sid`, 'content_variables are sent with a content_sid')
+  }
+  return { contentSid, variables: variables ?? null }
 }
 
 function toQrCode(

@@ -11,6 +11,7 @@ import {
   type InboundKeyword,
   type Suppression,
 } from '../storage/suppressions.ts'
+import { recordWhatsAppInbound } from '../storage/recipients.ts'
 import { E164 } from '../utils/e164.ts'
 
 // The SMS API's standard opt-out and opt-in keywords (Twilio, "Advanced Opt-Out"; REVOKE and
@@ -22,6 +23,25 @@ const KEYWORDS = new Map<string, InboundKeyword>([
   ),
   ...['START', 'UNSTOP', 'YES'].map((w) => [w, 'start'] as const),
 ])
+
+/**
+ * A WhatsApp message a person wrote to the deployment's WhatsApp sender (the same webhook, `From`
+ * written `whatsapp:+E164`; decisions.md D47): it opens WhatsApp's 24-hour session window for
+ * every recipient with that phone, and an opt-out word withdraws their WhatsApp opt-in. SMS
+ * suppressions are not touched: WhatsApp's consent is its own. A replay opens the window again,
+ * which at worst lets a free-form message be tried and refused by WhatsApp (error 63016).
+ */
+export async function receiveInboundWhatsApp(
+  db: D1Database,
+  message: { from: string; body: string },
+  now: Date,
+): Promise<'recorded' | 'ignored'> {
+  const phone = message.from.replace(/^whatsapp:/, '')
+  if (!E164.test(phone)) return 'ignored'
+  const optOut = KEYWORDS.get(message.body.trim().toUpperCase()) === 'stop'
+  await recordWhatsAppInbound(db, phone, now, optOut)
+  return 'recorded'
+}
 
 /** `replayed`: a message with this MessageSid was applied before, so this one changes nothing. */
 export type InboundOutcome = 'suppressed' | 'lifted' | 'replayed' | 'ignored'

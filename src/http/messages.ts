@@ -33,6 +33,7 @@ export function messageView(message: Message, deliveries: Delivery[], events?: D
       error_code: d.errorCode,
       provider_message_id: d.providerMessageId,
       picture_url: d.pictureUrl,
+      content_sid: d.template?.contentSid ?? null,
       updated_at: d.updatedAt,
       sent_at: d.sentAt,
       scheduled_for:

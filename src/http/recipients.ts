@@ -52,6 +52,9 @@ export function recipientView(r: Recipient) {
     fcm_opt_out: r.fcmOptOut,
     time_zone: r.timeZone,
     quiet_hours: quietHoursView(r.quietHours),
+    whatsapp_opt_in: r.whatsappOptIn,
+    whatsapp_opt_in_at: r.whatsappOptInAt,
+    whatsapp_last_inbound_at: r.whatsappInboundAt,
     created_at: r.createdAt,
     updated_at: r.updatedAt,
   }

@@ -96,7 +96,9 @@ export const SmsInboundForm = z
         "The SMS API's id of the inbound message: a STOP or START with a sid applied before " +
         'changes nothing (a replay).',
     }),
-    From: Field.optional().meta({ description: 'The number that sent the message (E.164).' }),
+    From: Field.optional().meta({
+      description: 'The number that sent the message (E.164; WhatsApp: `whatsapp:+E164`).',
+    }),
     To: Field.optional().meta({ description: 'The sender number it was sent to.' }),
     Body: z
       .string()

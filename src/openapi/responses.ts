@@ -1,7 +1,7 @@
 // Zod schemas of the answers, for the OpenAPI description only: requests are described by the
 // very schemas that validate them, answers by these.
 import * as z from 'zod'
-import { DELIVERY_STATUSES, MESSAGE_STATUSES } from '../channel.ts'
+import { CHANNELS, DELIVERY_STATUSES, MESSAGE_STATUSES } from '../channel.ts'
 import { ERRORS } from '../errors.ts'
 
 export const Problem = z
@@ -145,7 +145,7 @@ const DeliveryEvent = z.object({
 const Delivery = z.object({
   id: z.string(),
   part: z.enum(['notification', 'advertisement']),
-  channel: z.enum(['sms', 'fcm']),
+  channel: z.enum(CHANNELS),
   to: z.string().meta({ description: 'Masked phone number or registration token.' }),
   status: z.enum(DELIVERY_STATUSES).meta({ description: STATUS_DESCRIPTION }),
   attempts: z.int(),
@@ -166,6 +166,9 @@ const Delivery = z.object({
   picture_url: z.string().nullable().meta({
     description:
       'The public URL of the picture this delivery carries (FCM image, MMS media or link), if any.',
+  }),
+  content_sid: z.string().nullable().meta({
+    description: 'WhatsApp: the template (ContentSid) sent instead of the text; null otherwise.',
   }),
   updated_at: z.string(),
   sent_at: z.string().nullable(),
@@ -254,6 +257,20 @@ export const Recipient = z
     quiet_hours: QuietHours.nullable().meta({
       description: "The recipient's own quiet hours; null: none.",
     }),
+    whatsapp_opt_in: z.boolean().meta({
+      description: 'Whether the recipient opted in to WhatsApp messages; none go without it.',
+    }),
+    whatsapp_opt_in_at: z.string().nullable().meta({
+      description: 'When the opt-in was recorded (kept while it holds); null without one.',
+    }),
+    whatsapp_last_inbound_at: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          "When the recipient last wrote to the deployment's WhatsApp sender: free-form WhatsApp " +
+          'messages may go for 24 hours after it, templates at any time.',
+      }),
     created_at: z.string(),
     updated_at: z.string(),
   })

@@ -3,6 +3,7 @@
 // each answer of the receiver means (decisions.md D26, D40).
 import type { RouteConfig } from '@hono/zod-openapi'
 import * as z from 'zod'
+import { CHANNELS } from '../channel.ts'
 import {
   WEBHOOK_EVENT_TYPES,
   WEBHOOK_RETRY_SCHEDULE_SECONDS,
@@ -30,7 +31,7 @@ export const WebhookEventData = z
     delivery_id: z.string(),
     service_id: z.int(),
     part: z.enum(['notification', 'advertisement']),
-    channel: z.enum(['sms', 'fcm']),
+    channel: z.enum(CHANNELS),
     status: z.enum(['sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled']).meta({
       description:
         "The event type without `message.`: the delivery's status, except that a cancelled " +

@@ -197,6 +197,7 @@ async function send(
     body: delivery.body,
     ...(delivery.link ? { link: delivery.link } : {}),
     ...(delivery.pictureUrl ? { pictureUrl: delivery.pictureUrl } : {}),
+    ...(delivery.template ? { template: delivery.template } : {}),
     shard,
   }
   // decisions.md D10: an earlier attempt may have reached the channel with nothing recorded. A
@@ -208,7 +209,7 @@ async function send(
   }
   const result = await notifier.send(outbound)
   if (result.ok) {
-    if (delivery.sandbox && delivery.channel === 'sms') {
+    if (delivery.sandbox && delivery.channel !== 'fcm') {
       // The receipt the SMS API would send, kept before the send is recorded: the alarm applies it.
       const { afterSeconds, ...receipt } = sandboxReceiptFor(delivery.address)
       const dueAt = epochSeconds(deps.now()) + afterSeconds
@@ -265,7 +266,13 @@ async function settleAttemptInDoubt(
   const since = new Date(notBefore.getTime() - FIND_CLOCK_SKEW_MS)
   // The same provider's other SMS: another provider's never went out under this delivery's text
   // by this delivery's attempt, and a destination's SMS all live in one shard.
-  const ignore = await findOtherSmsSids(deps.shard, delivery.id, delivery.address, since)
+  const ignore = await findOtherSmsSids(
+    deps.shard,
+    delivery.id,
+    delivery.address,
+    since,
+    delivery.channel,
+  )
   const found = await channel.findAccepted(outbound, notBefore, { ignore })
   if (found.found === true) {
     log('info', 'an attempt in doubt had been accepted: recorded, not sent again', {

@@ -216,7 +216,7 @@ async function nextRun(
          EXISTS (SELECT 1 FROM deliveries
            WHERE status IN ('queued', 'sending') AND scheduled_for IS NULL) AS moving,
          EXISTS (SELECT 1 FROM deliveries
-           WHERE status = 'sent' AND channel = 'sms' AND sent_at >= ?1) AS awaiting,
+           WHERE status = 'sent' AND channel IN ('sms', 'whatsapp') AND sent_at >= ?1) AS awaiting,
          EXISTS (SELECT 1 FROM early_receipts) AS receipts,
          EXISTS (SELECT 1 FROM messages) AS kept,
          (SELECT MIN(due_at) FROM sandbox_receipts) AS sandbox_due,

@@ -7,7 +7,7 @@ import { readFactCursor } from '../storage/send-facts.ts'
 import * as z from 'zod'
 import { SEND_SHARD_NAME } from '../storage/shard-database.ts'
 import { fieldError, notFound } from '../errors.ts'
-import { receiveInboundSms } from '../domain/suppressions.ts'
+import { receiveInboundSms, receiveInboundWhatsApp } from '../domain/suppressions.ts'
 import { DELIVERY_STATUSES } from '../channel.ts'
 import { createRoute, documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import {
@@ -124,10 +124,13 @@ const smsInbound = createRoute({
   path: '/sms/inbound',
   operationId: 'receiveSmsInbound',
   tags: ['Callbacks'],
-  summary: "The SMS API's inbound-message webhook (STOP / START)",
+  summary: "The SMS API's inbound-message webhook (STOP / START, WhatsApp's session window)",
   description:
     'Configure `{ISSUER}/callbacks/sms/inbound` as the sender number\'s "A message comes in" ' +
-    'webhook (HTTP POST). Accepted only with a valid `X-Twilio-Signature` (as for ' +
+    "webhook (HTTP POST), and as the WhatsApp sender's: a message `From` `whatsapp:+E164` opens " +
+    'the 24-hour session window of every recipient with that phone (an opt-out word withdraws ' +
+    'their WhatsApp opt-in) and touches no SMS suppression. Accepted only ' +
+    'with a valid `X-Twilio-Signature` (as for ' +
     "`/callbacks/sms/status`) and `AccountSid` equal to this deployment's: otherwise 403 and " +
     'nothing changes. Each `MessageSid` is applied once: the signature has no timestamp, so a ' +
     'replayed STOP or START (answered as any other) changes nothing.',
@@ -165,10 +168,16 @@ const smsInbound = createRoute({
 
 callbacks.openapi(smsInbound, async (c) => {
   const inbound = await readSignedSmsInbound(c)
-  // A STOP or START changes the suppression list: the send shards' copies of it are brought up
-  // to date before the answer (decisions.md D48).
+  // A STOP or START changes the suppression list, a WhatsApp message its sender's session window:
+  // the send shards' copies are brought up to date before the answer (decisions.md D48).
   const cursor = await readFactCursor(c.env.DB)
-  await receiveInboundSms(c.env.DB, inbound, c.get('requestId'))
+  // decisions.md D47: the WhatsApp sender's webhook may be this one too; Twilio tells WhatsApp
+  // by the `whatsapp:` prefix.
+  if (inbound.from.startsWith('whatsapp:')) {
+    await receiveInboundWhatsApp(c.env.DB, inbound, new Date())
+  } else {
+    await receiveInboundSms(c.env.DB, inbound, c.get('requestId'))
+  }
   await refreshChangedShards(
     { db: c.env.DB, shardOf: (name) => c.env.SEND_SHARDS.getByName(name) },
     cursor,

@@ -62,6 +62,11 @@ const RecipientZone = TimeZone.nullable().meta({
     '(docs/sending.md "Scheduled sends and quiet hours"); null: unknown.',
 })
 const QuietHours = RecipientQuietHoursSchema.nullable()
+const WhatsAppOptIn = z.boolean({ error: 'whatsapp_opt_in must be true or false' }).meta({
+  description:
+    'The recipient agreed to receive WhatsApp messages (WhatsApp requires it): recorded with ' +
+    'its time, kept while true; false withdraws it. No WhatsApp message goes without it.',
+})
 
 export const RecipientBody = z.strictObject({
   phone: Phone.default(null),
@@ -70,6 +75,7 @@ export const RecipientBody = z.strictObject({
   fcm_opt_out: OptOut('fcm_opt_out').default(false),
   time_zone: RecipientZone.default(null),
   quiet_hours: QuietHours.default(null),
+  whatsapp_opt_in: WhatsAppOptIn.default(false),
 })
 
 export const RecipientPatch = z.strictObject({
@@ -79,6 +85,7 @@ export const RecipientPatch = z.strictObject({
   fcm_opt_out: OptOut('fcm_opt_out').optional(),
   time_zone: RecipientZone.optional(),
   quiet_hours: QuietHours.optional(),
+  whatsapp_opt_in: WhatsAppOptIn.optional(),
 })
 
 export const NewRecipient = RecipientBody.extend({ user_id: UserId })
@@ -91,6 +98,7 @@ function toFields(body: z.output<typeof RecipientBody>): RecipientFields {
     fcmOptOut: body.fcm_opt_out,
     timeZone: body.time_zone,
     quietHours: body.quiet_hours && toQuietHoursRule(body.quiet_hours),
+    whatsappOptIn: body.whatsapp_opt_in,
   }
 }
 
@@ -222,6 +230,7 @@ recipients.openapi(change, async (c) => {
       patch.quiet_hours === undefined
         ? current.quietHours
         : patch.quiet_hours && toQuietHoursRule(patch.quiet_hours),
+    whatsappOptIn: patch.whatsapp_opt_in ?? current.whatsappOptIn,
     // Tokens sent again are registered again (now); left out, they keep their times.
     ...(patch.fcm_tokens ? {} : { fcmTokenRegisteredAt: current.fcmTokenRegisteredAt }),
   }

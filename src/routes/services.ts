@@ -43,8 +43,10 @@ const dispatch = createRoute({
   description:
     "Needs `services:send` and the token's own provider. Field names are matched " +
     "case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` " +
-    'for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM in ' +
-    "any case, or the codes 1 and 2, with no surrounding spaces. A part's `picture` (PNG, JPEG, " +
+    'for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS, FCM or ' +
+    'WhatsApp in any case, or the codes 1, 2 and 3, with no surrounding spaces; WhatsApp needs ' +
+    "the recipient's opt-in, and outside its 24-hour session window a template (`content_sid`). " +
+    "A part's `picture` (PNG, JPEG, " +
     'GIF or WebP, at most 1 MiB, 4096 pixels a side and 16 megapixels) is published at an ' +
     'unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or ' +
     'coupon) is drawn as a PNG and becomes the image of the notification, or else of the ' +

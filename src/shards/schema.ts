@@ -1,7 +1,7 @@
 // The send shard's SQLite schema (decisions.md D32), applied in order when a shard starts: each
 // entry runs once, in one transaction with the version it brings. Like migrations/, an entry that
 // has shipped is never edited; a change is a new entry.
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `-- Accepted /Services messages counted per fixed window (docs/sending.md "Send quotas"): one row per span
    -- (and per destination for the hourly span), restarted when a later window begins.
    -- span: 'minute' | 'day' | 'destination_hour'; subject: the destination's phone number or user
@@ -214,6 +214,94 @@ const MIGRATIONS: readonly string[] = [
      synced_at INTEGER NOT NULL,
      shards INTEGER NOT NULL
    );`,
+  // WhatsApp (decisions.md D47): a third channel, and the template a WhatsApp delivery may carry
+  // (content_sid, content_variables: Twilio's ContentSid and ContentVariables as JSON). SQLite
+  // cannot change a CHECK constraint, so deliveries is rebuilt with every column, index and row it
+  // had, in this entry's one transaction. delivery_events is rebuilt beside it, referring to the
+  // new table, so that no row ever refers to a dropped one (foreign keys are enforced, and a
+  // deferred violation is not undone by a rename): renaming deliveries_new renames the reference.
+  `CREATE TABLE deliveries_new (
+     id TEXT PRIMARY KEY,
+     message_id TEXT NOT NULL REFERENCES messages (id),
+     provider_id INTEGER NOT NULL,
+     part TEXT NOT NULL CHECK (part IN ('notification', 'advertisement')),
+     channel TEXT NOT NULL CHECK (channel IN ('sms', 'fcm', 'whatsapp')),
+     address TEXT NOT NULL,
+     title TEXT NOT NULL,
+     body TEXT NOT NULL,
+     link TEXT,
+     picture_url TEXT,
+     status TEXT NOT NULL DEFAULT 'queued'
+       CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'dead')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     lease_until INTEGER,
+     next_attempt_at INTEGER NOT NULL,
+     provider_message_id TEXT,
+     last_error TEXT,
+     error_code TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+     queued_at TEXT,
+     sending_at TEXT,
+     sent_at TEXT,
+     delivered_at TEXT,
+     undelivered_at TEXT,
+     failed_at TEXT,
+     dead_at TEXT,
+     last_event_id TEXT,
+     attempt_at INTEGER,
+     in_doubt_since INTEGER,
+     sandbox INTEGER NOT NULL DEFAULT 0 CHECK (sandbox IN (0, 1)),
+     scheduled_for INTEGER,
+     content_sid TEXT,
+     content_variables TEXT
+   );
+   INSERT INTO deliveries_new (id, message_id, provider_id, part, channel, address, title, body,
+     link, picture_url, status, attempts, lease_until, next_attempt_at, provider_message_id,
+     last_error, error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at,
+     undelivered_at, failed_at, dead_at, last_event_id, attempt_at, in_doubt_since, sandbox,
+     scheduled_for)
+   SELECT id, message_id, provider_id, part, channel, address, title, body,
+     link, picture_url, status, attempts, lease_until, next_attempt_at, provider_message_id,
+     last_error, error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at,
+     undelivered_at, failed_at, dead_at, last_event_id, attempt_at, in_doubt_since, sandbox,
+     scheduled_for
+   FROM deliveries;
+   CREATE TABLE delivery_events_new (
+     id TEXT PRIMARY KEY,
+     delivery_id TEXT NOT NULL REFERENCES deliveries_new (id),
+     message_id TEXT NOT NULL,
+     provider_id INTEGER NOT NULL,
+     status TEXT NOT NULL
+       CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'dead')),
+     occurred_at TEXT NOT NULL,
+     attempt INTEGER NOT NULL DEFAULT 0,
+     error_code TEXT,
+     detail TEXT
+   );
+   INSERT INTO delivery_events_new (id, delivery_id, message_id, provider_id, status, occurred_at,
+     attempt, error_code, detail)
+   SELECT id, delivery_id, message_id, provider_id, status, occurred_at, attempt, error_code, detail
+   FROM delivery_events;
+   DROP TABLE delivery_events;
+   DROP TABLE deliveries;
+   ALTER TABLE deliveries_new RENAME TO deliveries;
+   ALTER TABLE delivery_events_new RENAME TO delivery_events;
+   CREATE INDEX delivery_events_message ON delivery_events (message_id, occurred_at);
+   CREATE INDEX deliveries_message ON deliveries (message_id);
+   CREATE INDEX deliveries_pending ON deliveries (status, next_attempt_at);
+   CREATE INDEX deliveries_provider_message ON deliveries (provider_message_id)
+     WHERE provider_message_id IS NOT NULL;
+   CREATE INDEX deliveries_scheduled ON deliveries (next_attempt_at)
+     WHERE status = 'queued' AND scheduled_for IS NOT NULL;`,
+
+  `-- The send facts' copy of the recipients directory (decisions.md D48) gains the WhatsApp
+   -- columns D1's recipients have (migrations/0035_whatsapp_recipients.sql, decisions.md D47).
+   ALTER TABLE recipients ADD COLUMN whatsapp_opt_in INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE recipients ADD COLUMN whatsapp_opt_in_at TEXT;
+   ALTER TABLE recipients ADD COLUMN whatsapp_inbound_at TEXT;
+   -- A copy made before lacks their values: the next check copies everything again.
+   DELETE FROM facts_state;`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

@@ -67,7 +67,8 @@ export function keepEarlyReceipt(
          received_at, expires_at)
        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
        WHERE NOT EXISTS (
-           SELECT 1 FROM deliveries WHERE provider_message_id = ?1 AND channel = 'sms')
+           SELECT 1 FROM deliveries
+           WHERE provider_message_id = ?1 AND channel IN ('sms', 'whatsapp'))
          AND (SELECT count(*) FROM early_receipts) < ?9
        ON CONFLICT (message_sid) DO NOTHING`,
     )
@@ -183,7 +184,8 @@ export async function applyWaitingReceipts(deps: ReceiptDeps, limit = 100): Prom
         .join(', ')},
          d.id AS delivery_id, CAST(d.provider_id AS TEXT) AS provider_id, d.address
        FROM early_receipts AS e
-       JOIN deliveries AS d ON d.provider_message_id = e.message_sid AND d.channel = 'sms'
+       JOIN deliveries AS d
+         ON d.provider_message_id = e.message_sid AND d.channel IN ('sms', 'whatsapp')
        LIMIT ?1`,
     )
     .bind(limit)

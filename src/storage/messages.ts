@@ -2,7 +2,7 @@
 // accepted /Services request; each of its deliveries is one send on one channel to one address.
 // They live in the provider's send shard (decisions.md D32): `db` here is the shard's database
 // (src/storage/shard-database.ts), never D1.
-import type { Channel } from '../channel.ts'
+import type { Channel, WhatsAppTemplate } from '../channel.ts'
 import { firstRow, type BatchRead } from './batch.ts'
 import {
   deleteDeliveryEventsOfMessages,
@@ -29,6 +29,8 @@ export type Delivery = {
   link: string | null
   /** The public URL of the part's picture or QR code (decisions.md D19). */
   pictureUrl: string | null
+  /** WhatsApp: the template sent instead of the text (decisions.md D47). */
+  template: WhatsAppTemplate | null
   status: DeliveryStatus
   attempts: number
   providerMessageId: string | null
@@ -69,6 +71,8 @@ type DeliveryRow = {
   body: string
   link: string | null
   picture_url: string | null
+  content_sid: string | null
+  content_variables: string | null
   status: DeliveryStatus
   attempts: number
   provider_message_id: string | null
@@ -102,6 +106,16 @@ function toDelivery(row: DeliveryRow): Delivery {
     body: row.body,
     link: row.link,
     pictureUrl: row.picture_url,
+    template:
+      row.content_sid === null
+        ? null
+        : {
+            contentSid: row.content_sid,
+            variables:
+              row.content_variables === null
+                ? null
+                : (JSON.parse(row.content_variables) as Record<string, string>),
+          },
     status: row.status,
     attempts: row.attempts,
     providerMessageId: row.provider_message_id,
@@ -128,7 +142,7 @@ function toDelivery(row: DeliveryRow): Delivery {
 }
 
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
-  address, title, body, link, picture_url, status, attempts, provider_message_id, last_error,
+  address, title, body, link, picture_url, content_sid, content_variables, status, attempts, provider_message_id, last_error,
   error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at, undelivered_at,
   failed_at, dead_at, attempt_at, in_doubt_since, lease_until, sandbox, scheduled_for`
 
@@ -183,7 +197,7 @@ export type NewDelivery = Pick<
   Delivery,
   'id' | 'part' | 'channel' | 'address' | 'title' | 'body' | 'link'
 > &
-  Partial<Pick<Delivery, 'pictureUrl'>>
+  Partial<Pick<Delivery, 'pictureUrl' | 'template'>>
 
 /**
  * The statements that write a message and its deliveries in one transaction, and how to read the
@@ -222,9 +236,9 @@ export function insertMessage(
         .prepare(
           `INSERT INTO deliveries (id, message_id, provider_id, part, channel, address, title, body,
              link, next_attempt_at, picture_url, created_at, updated_at, queued_at, sandbox,
-             scheduled_for)
+             scheduled_for, content_sid, content_variables)
            SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, ?13,
-             ?14
+             ?14, ?15, ?16
            WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?2)
            RETURNING ${DELIVERY_COLUMNS}`,
         )
@@ -243,6 +257,8 @@ export function insertMessage(
           message.createdAt,
           message.sandbox,
           scheduledFor,
+          d.template?.contentSid ?? null,
+          d.template?.variables ? JSON.stringify(d.template.variables) : null,
         ),
     ),
     // decisions.md D27: each delivery's timeline starts here, in the same batch.
@@ -409,14 +425,15 @@ export async function findOtherSmsSids(
   deliveryId: string,
   address: string,
   since: Date,
+  channel: Channel = 'sms',
 ): Promise<Set<string>> {
   const { results } = await db
     .prepare(
       `SELECT provider_message_id FROM deliveries
-       WHERE channel = 'sms' AND address = ?1 AND id != ?2 AND provider_message_id IS NOT NULL
+       WHERE channel = ?4 AND address = ?1 AND id != ?2 AND provider_message_id IS NOT NULL
          AND sent_at >= ?3`,
     )
-    .bind(address, deliveryId, since.toISOString())
+    .bind(address, deliveryId, since.toISOString(), channel)
     .all<{ provider_message_id: string }>()
   return new Set(results.map((r) => r.provider_message_id))
 }
@@ -442,14 +459,17 @@ export async function renewLease(
   return result.meta.changes > 0
 }
 
-/** The SMS delivery the SMS API knows as `sid` (its MessageSid), as a read for a batch. */
+/**
+ * The SMS or WhatsApp delivery the SMS API knows as `sid` (its MessageSid), as a read for a batch:
+ * both go through the same API and report to the same receipts route (decisions.md D47).
+ */
 export function selectSmsDeliveryBySid(db: D1Database, sid: string): BatchRead<Delivery | null> {
   return {
     statements: [
       db
         .prepare(
           `SELECT ${DELIVERY_COLUMNS} FROM deliveries
-           WHERE provider_message_id = ?1 AND channel = 'sms'`,
+           WHERE provider_message_id = ?1 AND channel IN ('sms', 'whatsapp')`,
         )
         .bind(sid),
     ],

@@ -25,7 +25,7 @@ import { log } from '../log.ts'
  *   index1  provider id: Analytics Engine samples by it
  *   blob1   'delivery'
  *   blob2   provider id
- *   blob3   channel ('sms' | 'fcm')
+ *   blob3   channel ('sms' | 'fcm' | 'whatsapp')
  *   blob4   status reached (queued, sending, sent, delivered, undelivered, failed, dead)
  *   blob5   the channel's error code ('' when none)
  *   double1 seconds since the message was accepted (POST /Services)

@@ -22,6 +22,12 @@ export type Recipient = {
   timeZone: string | null
   /** The recipient's own quiet hours, in their time zone. */
   quietHours: QuietHoursRule | null
+  /** WhatsApp may be sent only with the recipient's opt-in (decisions.md D47). */
+  whatsappOptIn: boolean
+  /** When the opt-in was recorded (ISO 8601, whole seconds); null without one. */
+  whatsappOptInAt: string | null
+  /** When the recipient last wrote to the WhatsApp sender: the session window's start. */
+  whatsappInboundAt: string | null
   createdAt: string
   updatedAt: string
 }
@@ -36,6 +42,9 @@ type RecipientRow = {
   fcm_opt_out: number
   time_zone: string | null
   quiet_hours: string | null
+  whatsapp_opt_in: number
+  whatsapp_opt_in_at: string | null
+  whatsapp_inbound_at: string | null
   created_at: string
   updated_at: string
 }
@@ -51,6 +60,9 @@ function toRecipient(row: RecipientRow): Recipient {
     fcmOptOut: row.fcm_opt_out === 1,
     timeZone: row.time_zone,
     quietHours: row.quiet_hours === null ? null : (JSON.parse(row.quiet_hours) as QuietHoursRule),
+    whatsappOptIn: row.whatsapp_opt_in === 1,
+    whatsappOptInAt: row.whatsapp_opt_in_at,
+    whatsappInboundAt: row.whatsapp_inbound_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
@@ -58,7 +70,7 @@ function toRecipient(row: RecipientRow): Recipient {
 
 const SELECT_RECIPIENT = `SELECT CAST(provider_id AS TEXT) AS provider_id, user_id, phone,
   fcm_tokens, fcm_token_registered_at, sms_opt_out, fcm_opt_out, time_zone, quiet_hours,
-  created_at, updated_at
+  whatsapp_opt_in, whatsapp_opt_in_at, whatsapp_inbound_at, created_at, updated_at
   FROM recipients`
 
 /**
@@ -66,7 +78,7 @@ const SELECT_RECIPIENT = `SELECT CAST(provider_id AS TEXT) AS provider_id, user_
  * sent before; without it (or for a token it lacks) a token counts as registered at the write.
  */
 export type RecipientFields = Pick<Recipient, 'phone' | 'fcmTokens' | 'smsOptOut' | 'fcmOptOut'> &
-  Partial<Pick<Recipient, 'timeZone' | 'quietHours'>> & {
+  Partial<Pick<Recipient, 'timeZone' | 'quietHours' | 'whatsappOptIn'>> & {
     fcmTokenRegisteredAt?: Record<string, string>
   }
 
@@ -112,8 +124,11 @@ export async function insertRecipient(
   const result = await db
     .prepare(
       `INSERT INTO recipients (provider_id, user_id, phone, fcm_tokens, sms_opt_out, fcm_opt_out,
-         fcm_token_registered_at, fcm_token_oldest_at, time_zone, quiet_hours)
-       VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING`,
+         fcm_token_registered_at, fcm_token_oldest_at, time_zone, quiet_hours, whatsapp_opt_in,
+         whatsapp_opt_in_at)
+       VALUES (CAST(?1 AS INTEGER), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+         CASE WHEN ?11 = 1 THEN strftime('%Y-%m-%dT%H:%M:%SZ', 'now') END)
+       ON CONFLICT DO NOTHING`,
     )
     .bind(providerId, userId, ...fieldParams(fields))
     .run()
@@ -137,6 +152,7 @@ function fieldParams(fields: RecipientFields) {
     oldest,
     fields.timeZone ?? null,
     fields.quietHours ? JSON.stringify(fields.quietHours) : null,
+    +(fields.whatsappOptIn ?? false),
   ] as const
 }
 
@@ -151,6 +167,10 @@ export async function updateRecipient(
     .prepare(
       `UPDATE recipients SET phone = ?3, fcm_tokens = ?4, sms_opt_out = ?5, fcm_opt_out = ?6,
          fcm_token_registered_at = ?7, fcm_token_oldest_at = ?8, time_zone = ?9, quiet_hours = ?10,
+         whatsapp_opt_in = ?11,
+         -- The time of the opt-in given, kept while it holds; gone with it.
+         whatsapp_opt_in_at = CASE WHEN ?11 = 1
+           THEN COALESCE(whatsapp_opt_in_at, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) END,
          updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2`,
     )
@@ -254,5 +274,29 @@ export async function markSmsOptOut(
        WHERE provider_id = CAST(?1 AS INTEGER) AND phone = ?2`,
     )
     .bind(providerId, canonicalPhone(phone))
+    .run()
+}
+
+/**
+ * The phone wrote to the WhatsApp sender at `at` (the inbound webhook): WhatsApp's session window
+ * of every recipient with that phone opens, whichever provider's (the sender is the deployment's,
+ * as for a STOP, decisions.md D28), and never moves back. With `optOut` (the person wrote STOP),
+ * their WhatsApp opt-in is withdrawn too, in the same statement.
+ */
+export async function recordWhatsAppInbound(
+  db: D1Database,
+  phone: string,
+  at: Date,
+  optOut: boolean,
+): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE recipients SET
+         whatsapp_inbound_at = MAX(COALESCE(whatsapp_inbound_at, ''), ?2),
+         whatsapp_opt_in = CASE WHEN ?3 = 1 THEN 0 ELSE whatsapp_opt_in END,
+         whatsapp_opt_in_at = CASE WHEN ?3 = 1 THEN NULL ELSE whatsapp_opt_in_at END
+       WHERE phone = ?1`,
+    )
+    .bind(canonicalPhone(phone), toStoredTime(at), +optOut)
     .run()
 }

@@ -50,7 +50,8 @@ export async function applyDueSandboxReceipts(deps: ReceiptDeps, limit = 100): P
       `SELECT r.message_sid, r.status, r.api_status, r.error_code, r.reason,
          d.id AS delivery_id, CAST(d.provider_id AS TEXT) AS provider_id, d.address
        FROM sandbox_receipts AS r
-       LEFT JOIN deliveries AS d ON d.provider_message_id = r.message_sid AND d.channel = 'sms'
+       LEFT JOIN deliveries AS d
+         ON d.provider_message_id = r.message_sid AND d.channel IN ('sms', 'whatsapp')
        WHERE r.due_at <= ?1 ORDER BY r.due_at LIMIT ?2`,
     )
     .bind(epochSeconds(deps.now), limit)

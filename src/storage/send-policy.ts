@@ -29,6 +29,9 @@ export async function findWithheldReasons(
              OR EXISTS (SELECT 1 FROM recipients AS r
                WHERE r.provider_id = d.provider_id AND r.phone = d.address AND r.sms_opt_out = 1))
              THEN 'not sent: the number is on the suppression list'
+           WHEN d.channel = 'whatsapp' AND NOT EXISTS (SELECT 1 FROM recipients AS r
+               WHERE r.provider_id = d.provider_id AND r.phone = d.address AND r.whatsapp_opt_in = 1)
+             THEN 'not sent: the recipient withdrew their WhatsApp opt-in'
          END AS reason
        FROM d
        LEFT JOIN providers AS p ON p.id = d.provider_id

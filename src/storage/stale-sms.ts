@@ -35,7 +35,8 @@ export async function findStaleSentSms(
   const { results } = await db
     .prepare(
       `SELECT id, provider_id, address, provider_message_id FROM deliveries
-       WHERE status = 'sent' AND next_attempt_at <= ?1 AND channel = 'sms' AND sandbox = 0
+       WHERE status = 'sent' AND next_attempt_at <= ?1 AND channel IN ('sms', 'whatsapp')
+         AND sandbox = 0
          AND provider_message_id IS NOT NULL AND sent_at <= ?2 AND sent_at >= ?3
        ORDER BY next_attempt_at LIMIT ?4`,
     )

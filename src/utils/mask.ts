@@ -8,7 +8,7 @@ export function mask(address: string): string {
   return `${address.slice(0, 3)}${hidden}${address.slice(-4)}`
 }
 
-/** A delivery's address: an SMS number masked, an FCM registration token cut to its start. */
+/** A delivery's address: a phone (SMS, WhatsApp) masked, an FCM registration token cut short. */
 export function maskAddress(channel: Channel, address: string): string {
-  return channel === 'sms' ? mask(address) : `${address.slice(0, 6)}…`
+  return channel === 'fcm' ? `${address.slice(0, 6)}…` : mask(address)
 }

@@ -72,7 +72,12 @@ function fakeTwilio(
 
 function notifier(
   fetch: typeof globalThis.fetch,
-  overrides: { accountSid?: string; authToken?: string; timeoutMs?: number } = {},
+  overrides: {
+    accountSid?: string
+    authToken?: string
+    timeoutMs?: number
+    channel?: 'sms' | 'whatsapp'
+  } = {},
 ) {
   return createSmsNotifier({
     baseUrl: BASE_URL,
@@ -98,6 +103,21 @@ describe('createSmsNotifier', () => {
       ['Body', `Cita confirmada\nSu cita es el lunes a las 10:00.\n${link}`],
       ['StatusCallback', STATUS_CALLBACK],
       ['MediaUrl', pictureUrl],
+    ])
+  })
+
+  it('sends WhatsApp with whatsapp: addresses, and a template instead of the text', async () => {
+    const twilio = fakeTwilio()
+    const whatsapp = notifier(twilio.fetch, { channel: 'whatsapp' })
+    expect(whatsapp.channel).toBe('whatsapp')
+    const template = { contentSid: `HX${'0a'.repeat(16)}`, variables: { '1': 'lunes' } }
+    await whatsapp.send({ ...MESSAGE, channel: 'whatsapp', template })
+    expect([...twilio.requests[0]!.form]).toEqual([
+      ['To', 'whatsapp:+34600111222'],
+      ['From', `whatsapp:${FROM}`],
+      ['ContentSid', template.contentSid],
+      ['ContentVariables', '{"1":"lunes"}'],
+      ['StatusCallback', STATUS_CALLBACK],
     ])
   })
 

@@ -277,8 +277,8 @@ const REFUSALS: Refusal[] = [
     'parameters.notification.channel',
   ],
   [
-    'channel code 3',
-    withNotification({ channel: 3 }),
+    'channel code 4',
+    withNotification({ channel: 4 }),
     400,
     'unsupported_channel',
     'parameters.notification.channel',

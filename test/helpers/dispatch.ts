@@ -10,6 +10,7 @@ import { insertRecipient } from '../../src/storage/recipients.ts'
 import { insertService, type ServiceParameter } from '../../src/storage/services.ts'
 import { insertSubscription } from '../../src/storage/subscriptions.ts'
 import type { StandIn } from '../../stand-in/app.ts'
+import type { Channel } from '../../src/channel.ts'
 import { createClient, type TestClient } from './clients.ts'
 import { call, postJson } from './http.ts'
 import { eventually, tokenFor } from './tokens.ts'
@@ -30,6 +31,8 @@ export async function createSender(
     requiredParameters?: ServiceParameter[]
     /** Let the service send to E.164 numbers outside the directory (off by default). */
     directNumbers?: boolean
+    /** The service's channels (SMS and FCM by default). */
+    allowedChannels?: Channel[]
   } = {},
 ): Promise<Sender> {
   const client = await createClient({
@@ -40,7 +43,7 @@ export async function createSender(
     name: `service ${crypto.randomUUID()}`,
     kind: 'notification',
     requiredParameters: options.requiredParameters ?? ['destination'],
-    allowedChannels: ['sms', 'fcm'],
+    allowedChannels: options.allowedChannels ?? ['sms', 'fcm'],
     directNumbers: options.directNumbers ?? false,
   }))!
   const { serviceToken } = (await insertSubscription(env.DB, client.providerId, serviceId))!
@@ -101,7 +104,7 @@ export function dispatch(
 export type DeliveryView = {
   id: string
   part: 'notification' | 'advertisement'
-  channel: 'sms' | 'fcm'
+  channel: Channel
   to: string
   status: string
   attempts: number

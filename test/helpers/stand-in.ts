@@ -30,6 +30,7 @@ export function useStandIn(): StandIn {
     twilioAuthToken: env.SMS_AUTH_TOKEN,
     twilioApiKey: TWILIO_API_KEY,
     twilioMessagingServiceSid: TWILIO_MESSAGING_SERVICE_SID,
+    twilioWhatsAppFrom: env.TWILIO_WHATSAPP_FROM,
     fcmProjectId: env.FCM_PROJECT_ID,
     serviceAccountEmail: (JSON.parse(env.FCM_SERVICE_ACCOUNT) as { client_email: string })
       .client_email,

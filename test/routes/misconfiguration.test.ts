@@ -119,6 +119,18 @@ describe('a half-configured channel', () => {
       /exactly one of them/,
     ],
     [
+      'WhatsApp without the SMS account',
+      { SMS_ACCOUNT_SID: '', SMS_AUTH_TOKEN: '', SMS_FROM: '' },
+      ['TWILIO_WHATSAPP_FROM'],
+      /goes through the SMS channel's account/,
+    ],
+    [
+      'WhatsApp with a sender that is not a number',
+      { TWILIO_WHATSAPP_FROM: 'whatsapp:clinic' },
+      ['TWILIO_WHATSAPP_FROM'],
+      /must be an E\.164 number/,
+    ],
+    [
       'SMS with an API key and no secret',
       { SMS_API_KEY_SID: `SK${'0'.repeat(32)}` },
       ['SMS_API_KEY_SECRET'],

@@ -125,6 +125,9 @@ describe('POST /recipients', () => {
       fcm_opt_out: false,
       time_zone: null,
       quiet_hours: null,
+      whatsapp_opt_in: false,
+      whatsapp_opt_in_at: null,
+      whatsapp_last_inbound_at: null,
       created_at: expect.stringMatching(TIMESTAMP),
       updated_at: expect.stringMatching(TIMESTAMP),
     })
@@ -578,6 +581,9 @@ describe('GET /recipients', () => {
       fcm_opt_out: false,
       time_zone: null,
       quiet_hours: null,
+      whatsapp_opt_in: false,
+      whatsapp_opt_in_at: null,
+      whatsapp_last_inbound_at: null,
       created_at: expect.stringMatching(TIMESTAMP),
       updated_at: expect.stringMatching(TIMESTAMP),
     })

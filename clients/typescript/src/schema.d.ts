@@ -193,7 +193,7 @@ export interface paths {
         put?: never;
         /**
          * Send a notification or advertisement (document 001)
-         * @description Needs `services:send` and the token's own provider. Field names are matched case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS or FCM in any case, or the codes 1 and 2, with no surrounding spaces. A part's `picture` (PNG, JPEG, GIF or WebP, at most 1 MiB, 4096 pixels a side and 16 megapixels) is published at an unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or coupon) is drawn as a PNG and becomes the image of the notification, or else of the advertisement, which must not carry a picture of its own; its `label` is added to that part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to make retries safe. With `send_at` (at most 30 days ahead) or `quiet_hours` covering the time it is due, the message is `scheduled`: stored, enqueued when due, and cancellable until then. Quotas count a message when it is accepted, whenever it is sent.
+         * @description Needs `services:send` and the token's own provider. Field names are matched case-insensitively and document 001's spellings are accepted (`titulo`, `Tittle`, `Titre` for title; `mensaje` for message; `canal`, `Cannel` for channel). `channel`: SMS, FCM or WhatsApp in any case, or the codes 1, 2 and 3, with no surrounding spaces; WhatsApp needs the recipient's opt-in, and outside its 24-hour session window a template (`content_sid`). A part's `picture` (PNG, JPEG, GIF or WebP, at most 1 MiB, 4096 pixels a side and 16 megapixels) is published at an unguessable URL and sent as the FCM image or the MMS media. A `qr_code` (a ticket or coupon) is drawn as a PNG and becomes the image of the notification, or else of the advertisement, which must not carry a picture of its own; its `label` is added to that part's message on a line of its own, within the 166 characters. Send `Idempotency-Key` to make retries safe. With `send_at` (at most 30 days ahead) or `quiet_hours` covering the time it is due, the message is `scheduled`: stored, enqueued when due, and cancellable until then. Quotas count a message when it is accepted, whenever it is sent.
          */
         post: operations["sendService"];
         delete?: never;
@@ -256,8 +256,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * The SMS API's inbound-message webhook (STOP / START)
-         * @description Configure `{ISSUER}/callbacks/sms/inbound` as the sender number's "A message comes in" webhook (HTTP POST). Accepted only with a valid `X-Twilio-Signature` (as for `/callbacks/sms/status`) and `AccountSid` equal to this deployment's: otherwise 403 and nothing changes. Each `MessageSid` is applied once: the signature has no timestamp, so a replayed STOP or START (answered as any other) changes nothing.
+         * The SMS API's inbound-message webhook (STOP / START, WhatsApp's session window)
+         * @description Configure `{ISSUER}/callbacks/sms/inbound` as the sender number's "A message comes in" webhook (HTTP POST), and as the WhatsApp sender's: a message `From` `whatsapp:+E164` opens the 24-hour session window of every recipient with that phone (an opt-out word withdraws their WhatsApp opt-in) and touches no SMS suppression. Accepted only with a valid `X-Twilio-Signature` (as for `/callbacks/sms/status`) and `AccountSid` equal to this deployment's: otherwise 403 and nothing changes. Each `MessageSid` is applied once: the signature has no timestamp, so a replayed STOP or START (answered as any other) changes nothing.
          */
         post: operations["receiveSmsInbound"];
         delete?: never;
@@ -1218,7 +1218,7 @@ export interface components {
             /** @enum {string} */
             part: "notification" | "advertisement";
             /** @enum {string} */
-            channel: "sms" | "fcm";
+            channel: "sms" | "fcm" | "whatsapp";
             /**
              * @description The event type without `message.`: the delivery's status, except that a cancelled delivery is `failed` with the error code `cancelled`.
              * @enum {string}
@@ -1288,7 +1288,7 @@ export interface components {
             /** @description What went wrong, for people. */
             detail: string;
             /** @enum {string} */
-            code: "invalid_request" | "invalid_json" | "unsupported_media_type" | "payload_too_large" | "headers_too_large" | "https_required" | "invalid_client" | "invalid_scope" | "invalid_target" | "unsupported_grant_type" | "invalid_dpop_proof" | "use_dpop_nonce" | "token_missing" | "invalid_token" | "token_expired" | "insufficient_scope" | "forbidden" | "invalid_signature" | "conflict" | "unknown_service" | "unsupported_channel" | "unknown_destination" | "destination_unreachable" | "direct_number_not_allowed" | "recipient_suppressed" | "not_supported" | "channel_not_configured" | "not_found" | "method_not_allowed" | "rate_limited" | "quota_exceeded" | "temporarily_unavailable" | "server_misconfigured" | "internal_error";
+            code: "invalid_request" | "invalid_json" | "unsupported_media_type" | "payload_too_large" | "headers_too_large" | "https_required" | "invalid_client" | "invalid_scope" | "invalid_target" | "unsupported_grant_type" | "invalid_dpop_proof" | "use_dpop_nonce" | "token_missing" | "invalid_token" | "token_expired" | "insufficient_scope" | "forbidden" | "invalid_signature" | "conflict" | "unknown_service" | "unsupported_channel" | "unknown_destination" | "destination_unreachable" | "direct_number_not_allowed" | "recipient_suppressed" | "whatsapp_opt_in_required" | "template_required" | "not_supported" | "channel_not_configured" | "not_found" | "method_not_allowed" | "rate_limited" | "quota_exceeded" | "temporarily_unavailable" | "server_misconfigured" | "internal_error";
             errors?: {
                 path: string;
                 message: string;
@@ -1431,7 +1431,7 @@ export interface components {
                 /** @enum {string} */
                 part: "notification" | "advertisement";
                 /** @enum {string} */
-                channel: "sms" | "fcm";
+                channel: "sms" | "fcm" | "whatsapp";
                 /** @description Masked phone number or registration token. */
                 to: string;
                 /**
@@ -1447,6 +1447,8 @@ export interface components {
                 provider_message_id: string | null;
                 /** @description The public URL of the picture this delivery carries (FCM image, MMS media or link), if any. */
                 picture_url: string | null;
+                /** @description WhatsApp: the template (ContentSid) sent instead of the text; null otherwise. */
+                content_sid: string | null;
                 updated_at: string;
                 sent_at: string | null;
                 /** @description While it waits for its time (`send_at`, or the end of quiet hours) and may still be cancelled: when it is due. Null once handed to the queue. */
@@ -1504,7 +1506,7 @@ export interface components {
             AccountSid: string;
             /** @description The SMS API's id of the inbound message: a STOP or START with a sid applied before changes nothing (a replay). */
             MessageSid: string;
-            /** @description The number that sent the message (E.164). */
+            /** @description The number that sent the message (E.164; WhatsApp: `whatsapp:+E164`). */
             From?: string;
             /** @description The sender number it was sent to. */
             To?: string;
@@ -1536,6 +1538,12 @@ export interface components {
                 end: string;
                 time_zone?: string;
             } | null;
+            /** @description Whether the recipient opted in to WhatsApp messages; none go without it. */
+            whatsapp_opt_in: boolean;
+            /** @description When the opt-in was recorded (kept while it holds); null without one. */
+            whatsapp_opt_in_at: string | null;
+            /** @description When the recipient last wrote to the deployment's WhatsApp sender: free-form WhatsApp messages may go for 24 hours after it, templates at any time. */
+            whatsapp_last_inbound_at: string | null;
             created_at: string;
             updated_at: string;
         };
@@ -2626,6 +2634,15 @@ export interface operations {
                             link?: string;
                             /** @description A PNG, JPEG, GIF or WebP image of at most 1048576 bytes and at most 4096 pixels a side and 16 megapixels (as its header declares), in base64 (plain or as a `data:image/…;base64,` URL). Checked by content; published at an unguessable URL and sent as the FCM notification image or the MMS media. */
                             picture?: string;
+                            /**
+                             * @description WhatsApp only: the approved template to send instead of the text (Twilio's `ContentSid`). Required outside the recipient's 24-hour session window.
+                             * @example HX0123456789abcdef0123456789abcdef
+                             */
+                            content_sid?: string;
+                            /** @description WhatsApp only, with content_sid: the template's placeholder values (Twilio's `ContentVariables`), such as `{"1": "12/1", "2": "3pm"}`. */
+                            content_variables?: {
+                                [key: string]: string;
+                            };
                             /** @description Document 001's spelling of `title`. */
                             titulo?: string;
                             /** @description Document 001's spelling of `title`. */
@@ -2650,6 +2667,15 @@ export interface operations {
                              * @description Document 001's spelling of `link`.
                              */
                             lien?: string;
+                            /**
+                             * @description Document 001's spelling of `content_sid`.
+                             * @example HX0123456789abcdef0123456789abcdef
+                             */
+                            contentsid?: string;
+                            /** @description Document 001's spelling of `content_variables`. */
+                            contentvariables?: {
+                                [key: string]: string;
+                            };
                         } & ((unknown | unknown | unknown | unknown | unknown) & (unknown | unknown) & (unknown | unknown | unknown));
                         advertisement?: {
                             title?: string;
@@ -2659,6 +2685,15 @@ export interface operations {
                             link?: string;
                             /** @description A PNG, JPEG, GIF or WebP image of at most 1048576 bytes and at most 4096 pixels a side and 16 megapixels (as its header declares), in base64 (plain or as a `data:image/…;base64,` URL). Checked by content; published at an unguessable URL and sent as the FCM notification image or the MMS media. */
                             picture?: string;
+                            /**
+                             * @description WhatsApp only: the approved template to send instead of the text (Twilio's `ContentSid`). Required outside the recipient's 24-hour session window.
+                             * @example HX0123456789abcdef0123456789abcdef
+                             */
+                            content_sid?: string;
+                            /** @description WhatsApp only, with content_sid: the template's placeholder values (Twilio's `ContentVariables`), such as `{"1": "12/1", "2": "3pm"}`. */
+                            content_variables?: {
+                                [key: string]: string;
+                            };
                             /** @description Document 001's spelling of `title`. */
                             titulo?: string;
                             /** @description Document 001's spelling of `title`. */
@@ -2683,6 +2718,15 @@ export interface operations {
                              * @description Document 001's spelling of `link`.
                              */
                             lien?: string;
+                            /**
+                             * @description Document 001's spelling of `content_sid`.
+                             * @example HX0123456789abcdef0123456789abcdef
+                             */
+                            contentsid?: string;
+                            /** @description Document 001's spelling of `content_variables`. */
+                            contentvariables?: {
+                                [key: string]: string;
+                            };
                         } & ((unknown | unknown | unknown | unknown | unknown) & (unknown | unknown) & (unknown | unknown | unknown));
                         qr_code?: {
                             /** @description What the code encodes, exactly: a ticket number, a coupon code, a URL… */
@@ -2705,6 +2749,15 @@ export interface operations {
                             link?: string;
                             /** @description A PNG, JPEG, GIF or WebP image of at most 1048576 bytes and at most 4096 pixels a side and 16 megapixels (as its header declares), in base64 (plain or as a `data:image/…;base64,` URL). Checked by content; published at an unguessable URL and sent as the FCM notification image or the MMS media. */
                             picture?: string;
+                            /**
+                             * @description WhatsApp only: the approved template to send instead of the text (Twilio's `ContentSid`). Required outside the recipient's 24-hour session window.
+                             * @example HX0123456789abcdef0123456789abcdef
+                             */
+                            content_sid?: string;
+                            /** @description WhatsApp only, with content_sid: the template's placeholder values (Twilio's `ContentVariables`), such as `{"1": "12/1", "2": "3pm"}`. */
+                            content_variables?: {
+                                [key: string]: string;
+                            };
                             /** @description Document 001's spelling of `title`. */
                             titulo?: string;
                             /** @description Document 001's spelling of `title`. */
@@ -2729,6 +2782,15 @@ export interface operations {
                              * @description Document 001's spelling of `link`.
                              */
                             lien?: string;
+                            /**
+                             * @description Document 001's spelling of `content_sid`.
+                             * @example HX0123456789abcdef0123456789abcdef
+                             */
+                            contentsid?: string;
+                            /** @description Document 001's spelling of `content_variables`. */
+                            contentvariables?: {
+                                [key: string]: string;
+                            };
                         };
                         /** @description Document 001's spelling of `qr_code`. */
                         qrcode?: {
@@ -3389,6 +3451,11 @@ export interface operations {
                         /** @example 08:00 */
                         end: string;
                     } | null;
+                    /**
+                     * @description The recipient agreed to receive WhatsApp messages (WhatsApp requires it): recorded with its time, kept while true; false withdraws it. No WhatsApp message goes without it.
+                     * @default false
+                     */
+                    whatsapp_opt_in?: boolean;
                     user_id: string;
                 };
             };
@@ -3585,6 +3652,11 @@ export interface operations {
                         /** @example 08:00 */
                         end: string;
                     } | null;
+                    /**
+                     * @description The recipient agreed to receive WhatsApp messages (WhatsApp requires it): recorded with its time, kept while true; false withdraws it. No WhatsApp message goes without it.
+                     * @default false
+                     */
+                    whatsapp_opt_in?: boolean;
                 };
             };
         };
@@ -3759,6 +3831,8 @@ export interface operations {
                         /** @example 08:00 */
                         end: string;
                     } | null;
+                    /** @description The recipient agreed to receive WhatsApp messages (WhatsApp requires it): recorded with its time, kept while true; false withdraws it. No WhatsApp message goes without it. */
+                    whatsapp_opt_in?: boolean;
                 };
             };
         };
@@ -7661,7 +7735,7 @@ export interface operations {
                      *     ]
                      */
                     required_parameters?: ("destination" | "notification" | "advertisement" | "qr_code")[];
-                    allowed_channels: ("sms" | "fcm")[];
+                    allowed_channels: ("sms" | "fcm" | "whatsapp")[];
                     /** @default true */
                     enabled?: boolean;
                     /**
@@ -7935,7 +8009,7 @@ export interface operations {
                     name?: string;
                     kind?: string;
                     required_parameters?: ("destination" | "notification" | "advertisement" | "qr_code")[];
-                    allowed_channels?: ("sms" | "fcm")[];
+                    allowed_channels?: ("sms" | "fcm" | "whatsapp")[];
                     enabled?: boolean;
                     /** @description Whether /Services may send SMS to an E.164 number outside the recipients directory (default false: recipients of the directory only). */
                     direct_numbers?: boolean;

@@ -43,7 +43,7 @@ const Fields = {
     .max(4)
     .transform((p) => [...new Set(p)]),
   allowed_channels: z
-    .array(ChannelName, { error: 'allowed_channels lists sms or fcm' })
+    .array(ChannelName, { error: 'allowed_channels lists sms, fcm or whatsapp' })
     .min(1, 'allow at least one channel')
     .transform((c) => [...new Set(c)]),
   enabled: z.boolean({ error: 'enabled must be true or false' }),
