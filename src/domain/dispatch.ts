@@ -34,7 +34,12 @@ import { selectRecipient, type Recipient } from '../storage/recipients.ts'
 import { selectServiceById, type Service } from '../storage/services.ts'
 import { selectSubscriptionByToken } from '../storage/subscriptions.ts'
 import { selectSuppression, type Suppression } from '../storage/suppressions.ts'
-import { drawQrCodes, type PartRequest, type ServicesRequest } from './dispatch-request.ts'
+import {
+  drawQrCodes,
+  type FallbackRule,
+  type PartRequest,
+  type ServicesRequest,
+} from './dispatch-request.ts'
 import { pictureDigest, planPictures, storePictures, type PictureDeps } from './pictures.ts'
 import { sendShardName, shardIndexFor, type SendShardApi } from './admission.ts'
 import { messageHome, newMessageId } from './message-ids.ts'
@@ -98,7 +103,9 @@ export async function acceptDispatch(
   )
   const pictureDeps = { ...deps.pictures, now: deps.now }
   const { providerId, destination: to } = request
-  const bySms = requested.some(({ content }) => content.channel === 'sms')
+  const byPush = requested.some(({ content }) => content.channel === 'fcm')
+  // A fallback may send SMS too; the service's applies unless the request has its own (D46).
+  const bySms = requested.some(({ content }) => content.channel === 'sms') || byPush
   // Everything the checks below need, read at once: the D1 reads need nothing but the request,
   // and the pictures' KV reads overlap them.
   const [stored, pictures, requestHash] = await Promise.all([
@@ -132,12 +139,13 @@ export async function acceptDispatch(
   checkParameters(service, request)
   // A sandbox provider's messages go to no channel, configured or not.
   const { sandbox } = stored.settings
-  for (const { content } of requested) {
-    if (!sandbox && !deps.channels.has(content.channel)) {
+  const fallback = byPush ? (request.fallback ?? service.fallback) : null
+  const channels = requested.map(({ content }) => content.channel)
+  for (const channel of fallback ? [...channels, fallback.channel] : channels) {
+    if (!sandbox && !deps.channels.has(channel)) {
       // RFC 9110 §15.6.2: the server lacks what the request needs, lastingly; 503 (§15.6.4) would
       // promise that a retry could succeed.
-      const channel = content.channel.toUpperCase()
-      const detail = `${channel} delivery is not configured on this deployment.`
+      const detail = `${channel.toUpperCase()} delivery is not configured on this deployment.`
       throw new AppError('channel_not_configured', detail)
     }
   }
@@ -157,17 +165,26 @@ export async function acceptDispatch(
     sandbox,
   }
   const pictureUrls = new Map(withPicture.map(({ part }, i) => [part, pictures.urls[i]!]))
-  const parts = requested.flatMap(({ part, content }) => {
-    const addresses = addressesFor(service, stored.recipient, destination, content.channel, part)
-    return addresses.map((address): NewDelivery => ({
-      id: crypto.randomUUID(),
+  const parts = requested.flatMap(({ part, content }): NewDelivery[] => {
+    const base = {
       part,
-      channel: content.channel,
-      address,
       title: content.title,
       body: content.message,
       link: content.link ?? null,
       pictureUrl: pictureUrls.get(part) ?? null,
+    }
+    const plan = planFallback(fallback, stored.recipient, content.channel)
+    // No token to push to: the part goes by SMS from the start (docs/sending.md).
+    if (plan?.now) return [{ ...base, id: crypto.randomUUID(), channel: 'sms', address: plan.now }]
+    const addresses = addressesFor(service, stored.recipient, destination, content.channel, part)
+    return addresses.map((address): NewDelivery => ({
+      ...base,
+      id: crypto.randomUUID(),
+      channel: content.channel,
+      address,
+      ...(plan?.later
+        ? { fallbackAddress: plan.later, fallbackAfter: fallback!.afterSeconds }
+        : {}),
     }))
   })
 
@@ -263,6 +280,17 @@ function checkParameters(service: Service, request: ServicesRequest): void {
     const errors = missing.map((p) => ({ path: `parameters.${p}`, message }))
     throw invalidFields(errors, `Service ${service.id} needs: ${missing.join(', ')}.`)
   }
+  if (request.fallback && !service.allowedChannels.includes(request.fallback.channel)) {
+    const detail = `Service ${service.id} does not deliver by SMS, so no part may fall back to it.`
+    throw new AppError('unsupported_channel', detail, {
+      errors: [
+        {
+          path: 'parameters.fallback.channel',
+          message: `allowed: ${service.allowedChannels.join(', ')}`,
+        },
+      ],
+    })
+  }
   for (const part of ['notification', 'advertisement'] as const) {
     const channel = request[part]?.channel
     if (channel && !service.allowedChannels.includes(channel)) {
@@ -284,7 +312,7 @@ function checkParameters(service: Service, request: ServicesRequest): void {
  * every delivery waits for its due time, not yet handed to the queue; `cancelled` when every one
  * was cancelled. Otherwise, while any delivery is queued or sending: `queued` (none tried yet) or
  * `sending`. Then, with none failed: `delivered` when every delivery was delivered, else `sent`
- * (some await their receipt, or are pushes, whose send answer is their final state). With some
+ * (some await their receipt, or their app's acknowledgement, decisions.md D46). With some
  * failed (undelivered, failed or dead) and some not: `partially_delivered` if at least one was
  * delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, else
  * `undelivered` if any reached the carrier, else `failed`.
@@ -435,6 +463,21 @@ function addressesFor(
   if (recipient.fcmOptOut) throw unreachable('opted out of push notifications')
   if (recipient.fcmTokens.length === 0) throw unreachable('has no FCM registration token')
   return recipient.fcmTokens
+}
+
+/**
+ * Where a push part's SMS fallback goes (decisions.md D46): the recipient's phone, unless it opted
+ * out of SMS or has none. `now` when the push cannot go at all (no token, or opted out of push),
+ * `later` when it may fall back; null when there is no fallback.
+ */
+function planFallback(
+  fallback: FallbackRule | null,
+  recipient: Recipient | null,
+  channel: Channel,
+): { now?: string; later?: string } | null {
+  if (!fallback || channel !== 'fcm' || !recipient?.phone || recipient.smsOptOut) return null
+  const noPush = recipient.fcmOptOut || recipient.fcmTokens.length === 0
+  return noPush ? { now: recipient.phone } : { later: recipient.phone }
 }
 
 /** 400 `direct_number_not_allowed` unless the service sends to this number outside the directory. */

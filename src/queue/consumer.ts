@@ -18,6 +18,7 @@ import {
 } from '../storage/messages.ts'
 import { findWithheldReasons, type DispatchFacts } from '../storage/send-policy.ts'
 import { removeFcmToken } from '../storage/recipients.ts'
+import { fallBackStatements } from '../storage/fallbacks.ts'
 import { scheduleSandboxReceipt } from '../storage/sandbox-receipts.ts'
 import { SANDBOX_NOTIFIERS, sandboxReceiptFor } from '../channels/sandbox.ts'
 import { recordSmsApiOptOut } from '../storage/suppressions.ts'
@@ -46,6 +47,10 @@ export type ConsumerDeps = {
   metrics?: AnalyticsEngineDataset
   notifiers: Notifiers
   now: () => Date
+  /** The dispatch queue: a push's fallback SMS is enqueued on it (decisions.md D46). */
+  dispatch: Queue
+  /** A push's acknowledgement URL (domain/push-acks.ts), carried in its data payload. */
+  ackUrl: (push: { shard: string; deliveryId: string }) => Promise<string>
 }
 
 /** One delivery's work: its shard's lifecycle, and D1. */
@@ -197,6 +202,9 @@ async function send(
     ...(delivery.link ? { link: delivery.link } : {}),
     ...(delivery.pictureUrl ? { pictureUrl: delivery.pictureUrl } : {}),
     shard,
+    ...(delivery.channel === 'fcm'
+      ? { ackUrl: await deps.ackUrl({ shard, deliveryId: delivery.id }) }
+      : {}),
   }
   // decisions.md D10: an earlier attempt may have reached the channel with nothing recorded. A
   // channel that can tell (SMS) is asked first; a push is sent again and replaces the first on
@@ -236,15 +244,38 @@ async function send(
     await retryLater(deps, message, delivery.id, lastError, result.retryAfterSeconds, inDoubt)
     return
   }
-  await changeDeliveryStatus(deps, {
-    kind: 'failed',
-    deliveryId: delivery.id,
-    at: deps.now(),
-    error: lastError,
-    errorCode: result.errorCode ?? null,
-  })
+  // A push refused for good falls back to SMS in the same batch, when it may (decisions.md D46).
+  const at = deps.now()
+  const fallback =
+    result.permanent && delivery.channel === 'fcm' && delivery.fallbackAddress
+      ? fallBackStatements(deps.shard, delivery.id, 'failed', at)
+      : null
+  const failed = await changeDeliveryStatus(
+    deps,
+    {
+      kind: 'failed',
+      deliveryId: delivery.id,
+      at,
+      error: lastError,
+      errorCode: result.errorCode ?? null,
+    },
+    fallback?.statements,
+  )
   if (result.permanent) await actOnPermanentFailure(deps.db, delivery, result.permanent)
+  if (fallback && failed) await enqueueFallback(deps, shard, fallback.smsId)
   message.ack()
+}
+
+/** Hands a fallback SMS to the queue; should that fail, the shard's sweep takes it up. */
+async function enqueueFallback(deps: DeliveryDeps, shard: string, deliveryId: string) {
+  try {
+    await deps.dispatch.send({ deliveryId, shard } satisfies DispatchJob, { contentType: 'json' })
+  } catch (cause) {
+    log('warn', "fallback enqueue failed; the send shard's sweep will enqueue it", {
+      deliveryId,
+      cause: String(cause),
+    })
+  }
 }
 
 /**

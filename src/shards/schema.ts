@@ -170,6 +170,21 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE deliveries ADD COLUMN scheduled_for INTEGER;
    CREATE INDEX deliveries_scheduled ON deliveries (next_attempt_at)
      WHERE status = 'queued' AND scheduled_for IS NOT NULL;`,
+  `-- Fallback between channels (decisions.md D46, docs/sending.md "Fallback between channels"): a
+   -- push that may fall back to SMS keeps the phone to send to (fallback_address) and, when it
+   -- must be acknowledged, how many seconds after sending (fallback_after); fallback_due is then
+   -- set when it is sent. fallback_delivery_id names the SMS delivery it fell back to, written
+   -- once (the guard of the statement that creates it), and that delivery names its push in
+   -- fallback_of, unique: a push falls back at most once.
+   ALTER TABLE deliveries ADD COLUMN fallback_address TEXT;
+   ALTER TABLE deliveries ADD COLUMN fallback_after INTEGER;
+   ALTER TABLE deliveries ADD COLUMN fallback_due INTEGER;
+   ALTER TABLE deliveries ADD COLUMN fallback_delivery_id TEXT;
+   ALTER TABLE deliveries ADD COLUMN fallback_of TEXT;
+   CREATE UNIQUE INDEX deliveries_fallback_of ON deliveries (fallback_of)
+     WHERE fallback_of IS NOT NULL;
+   CREATE INDEX deliveries_fallback_due ON deliveries (fallback_due)
+     WHERE status = 'sent' AND fallback_due IS NOT NULL AND fallback_delivery_id IS NULL;`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

@@ -1,0 +1,103 @@
+// The app's acknowledgement of a push (decisions.md D46): each push carries, in its FCM data
+// payload (`portero_ack`), a URL of its own, `{ISSUER}/acks/{token}`. The token names the
+// delivery's send shard and id and when it expires, with an HMAC-SHA-256 over them under a key
+// derived from SECRET_PEPPER: nothing is stored to make or check one, and no other delivery can be
+// named with it. POST to it marks the push `delivered` through the lifecycle, once.
+import { base64url } from 'jose'
+import { AppError, notFound } from '../errors.ts'
+import { changeDeliveryStatus } from '../storage/delivery-lifecycle.ts'
+import { findDeliveryById } from '../storage/messages.ts'
+import { deriveFromPepper } from '../utils/pepper-keys.ts'
+import { epochSeconds } from '../utils/time.ts'
+
+/** FCM keeps a push for a device that is offline at most four weeks: so long may an app ack it. */
+export const ACK_TTL_SECONDS = 28 * 24 * 60 * 60
+
+/** The path of the acknowledgement URLs, before the token. */
+export const ACK_PATH = '/acks'
+
+const ACK_KEY_INFO = 'portero push ack key v1'
+
+/** The HMAC key of acknowledgement tokens, derived from SECRET_PEPPER under a label of its own. */
+export function deriveAckKey(pepper: string): Promise<CryptoKey> {
+  return deriveFromPepper(pepper, ACK_KEY_INFO, { name: 'HMAC', hash: 'SHA-256', length: 256 }, [
+    'sign',
+    'verify',
+  ])
+}
+
+type AckClaims = { shard: string; deliveryId: string; expiresAt: number }
+
+const encoder = new TextEncoder()
+const signed = (payload: string) => encoder.encode(`portero push ack v1\n${payload}`)
+
+/** `<base64url of "shard delivery-id expiry">.<base64url of its HMAC>`. */
+export async function signAckToken(key: CryptoKey, claims: AckClaims): Promise<string> {
+  const payload = base64url.encode(`${claims.shard} ${claims.deliveryId} ${claims.expiresAt}`)
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, signed(payload)))
+  return `${payload}.${base64url.encode(mac)}`
+}
+
+/** The acknowledgement URL of a push delivery, valid ACK_TTL_SECONDS from `now`. */
+export async function ackUrl(
+  { key, issuer }: { key: CryptoKey; issuer: string },
+  push: { shard: string; deliveryId: string },
+  now: Date,
+): Promise<string> {
+  const token = await signAckToken(key, { ...push, expiresAt: epochSeconds(now) + ACK_TTL_SECONDS })
+  return `${issuer}${ACK_PATH}/${token}`
+}
+
+const refused = (detail: string) => new AppError('invalid_signature', detail)
+
+/** The claims of a token this deployment signed and that has not expired; else 403. */
+export async function verifyAckToken(key: CryptoKey, token: string, now: Date): Promise<AckClaims> {
+  const [payload, mac, ...rest] = token.split('.')
+  let claims: string[] = []
+  let valid = false
+  try {
+    if (payload && mac && rest.length === 0) {
+      valid = await crypto.subtle.verify('HMAC', key, base64url.decode(mac), signed(payload))
+      claims = new TextDecoder().decode(base64url.decode(payload)).split(' ')
+    }
+  } catch {
+    valid = false
+  }
+  const [shard, deliveryId, expiry] = claims
+  if (!valid || claims.length !== 3 || !/^\d+$/.test(expiry ?? '')) {
+    throw refused('This acknowledgement link was not made by Portero.')
+  }
+  const expiresAt = Number(expiry)
+  if (expiresAt <= epochSeconds(now)) {
+    throw refused(
+      `This acknowledgement link expired at ${new Date(expiresAt * 1000).toISOString()}.`,
+    )
+  }
+  return { shard: shard!, deliveryId: deliveryId!, expiresAt }
+}
+
+export type AckDeps = {
+  key: CryptoKey
+  /** A send shard's database by its name. */
+  shards: (name: string) => D1Database
+  metrics?: AnalyticsEngineDataset
+  now: Date
+}
+
+/**
+ * Marks the push of a valid token `delivered` (the lifecycle's `acknowledged`). Idempotent: a
+ * push already delivered, or one that failed, is left as it is, and the answer is the same. A
+ * fallback SMS already created is not cancelled. 403 `invalid_signature` for a forged or expired
+ * token, 404 when the delivery is no longer kept (MESSAGE_RETENTION_DAYS).
+ */
+export async function acknowledgePush(deps: AckDeps, token: string): Promise<void> {
+  const { shard, deliveryId } = await verifyAckToken(deps.key, token, deps.now)
+  const db = deps.shards(shard)
+  const applied = await changeDeliveryStatus(
+    { shard: db, metrics: deps.metrics },
+    { kind: 'acknowledged', deliveryId, at: deps.now },
+  )
+  if (!applied && !(await findDeliveryById(db, deliveryId))) {
+    throw notFound('This push is no longer kept.')
+  }
+}
