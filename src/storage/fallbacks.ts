@@ -5,6 +5,10 @@
 // as to any SMS (a suppressed number is withheld, decisions.md D28).
 import { deliveryEventStatement, newWebhookEventId } from './webhooks.ts'
 
+/** The other pushes of the same part (`p`): one per device of the recipient. */
+const SIBLINGS = `SELECT 1 FROM deliveries AS o
+  WHERE o.message_id = p.message_id AND o.part = p.part AND o.channel = 'fcm' AND o.id <> p.id`
+
 /** Why a push falls back. */
 export type FallbackCause = 'failed' | 'unacknowledged'
 
@@ -17,10 +21,13 @@ const BECAUSE: Record<FallbackCause, string> = {
  * The statements that create a push's fallback SMS delivery, for one batch (after the change that
  * failed the push, when it failed): the SMS row, its `queued` timeline row, the push's `fell_back`
  * timeline row (its own status, error code `fell_back`), the index mark and the
- * `message.fell_back` webhook event. They apply once per push: the first statement writes
- * `fallback_delivery_id` only while it is empty, and everything after is guarded on it (and the
- * unique `fallback_of`), so a second run, whoever makes it, creates nothing. `smsId` is the new
- * delivery's id and `webhookEventId` its event's, if they were created.
+ * `message.fell_back` webhook event. A part falls back once, whichever of its pushes (one per
+ * device) causes it, and only when none of them reached a device: on failure, once every push of
+ * the part failed; unacknowledged, unless one of them was acknowledged. The first statement writes
+ * `fallback_delivery_id` on every push of the part, only while it is empty, and everything after
+ * is guarded on it (and the unique `fallback_of`), so a second run, whoever makes it, creates
+ * nothing; the last stops the alarm asking again about a push that may not fall back. `smsId` is
+ * the new delivery's id and `webhookEventId` its event's, if they were created.
  */
 export function fallBackStatements(
   db: D1Database,
@@ -38,10 +45,15 @@ export function fallBackStatements(
     db
       .prepare(
         `UPDATE deliveries SET fallback_delivery_id = ?2, updated_at = ?3
-         WHERE id = ?1 AND channel = 'fcm' AND fallback_address IS NOT NULL
-           AND fallback_delivery_id IS NULL
-           AND ((status = 'failed' AND ?5 = 'failed')
-             OR (status = 'sent' AND fallback_due <= ?4 AND ?5 = 'unacknowledged'))`,
+         WHERE channel = 'fcm' AND fallback_delivery_id IS NULL AND (message_id, part) = (
+           SELECT message_id, part FROM deliveries AS p
+           WHERE id = ?1 AND fallback_address IS NOT NULL AND fallback_delivery_id IS NULL
+             AND CASE ?5
+               WHEN 'failed' THEN status = 'failed' AND NOT EXISTS (${SIBLINGS}
+                 AND o.status NOT IN ('failed', 'dead'))
+               ELSE status = 'sent' AND fallback_due <= ?4 AND NOT EXISTS (${SIBLINGS}
+                 AND o.status = 'delivered')
+             END)`,
       )
       .bind(pushId, smsId, iso, nowSeconds, cause),
     db
@@ -75,6 +87,12 @@ export function fallBackStatements(
          SELECT message_id FROM deliveries WHERE id = ?1`,
       )
       .bind(smsId),
+    db
+      .prepare(
+        `UPDATE deliveries SET fallback_due = NULL
+         WHERE id = ?1 AND fallback_delivery_id IS NULL AND fallback_due <= ?2`,
+      )
+      .bind(pushId, nowSeconds),
     deliveryEventStatement(db, {
       id: webhookEventId,
       changeId: eventId,

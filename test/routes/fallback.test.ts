@@ -138,6 +138,36 @@ describe('a push that fails for good falls back to SMS', () => {
     ])
   })
 
+  it('falls back once a part, when every device’s push failed, and only then', SLOW, async () => {
+    const standIn = useStandIn()
+    const phone = freshPhone()
+    const gone = () => `unregistered-${crypto.randomUUID()}`
+    const sender = await freshSender({ phone, fcmTokens: [gone(), gone()] })
+    const accepted = await accept(sender, pushRequest(sender, { channel: 'sms' }))
+    expect(accepted.deliveries).toHaveLength(2)
+    await settle(sender, accepted.id)
+    const done = await deliverSms(standIn, sender, accepted.id, phone)
+    const sms = done.deliveries.filter((d) => d.channel === 'sms')
+    expect(sms).toHaveLength(1)
+    // Both pushes name the one SMS, and the message is summed up by it.
+    expect(
+      done.deliveries.filter((d) => d.channel === 'fcm').map((d) => d.fallback_delivery_id),
+    ).toEqual([sms[0]!.id, sms[0]!.id])
+    expect(done.status).toBe('delivered')
+    expect(smsTo(standIn, phone)).toHaveLength(1)
+
+    // One device still registered: the part reached it, so no SMS.
+    const other = freshPhone()
+    const reached = await freshSender({
+      phone: other,
+      fcmTokens: [gone(), `device-${crypto.randomUUID()}`],
+    })
+    const second = await accept(reached, pushRequest(reached, { channel: 'sms' }))
+    const settled = await settle(reached, second.id)
+    expect(settled.deliveries.map((d) => d.channel)).toEqual(['fcm', 'fcm'])
+    expect(smsTo(standIn, other)).toEqual([])
+  })
+
   it('sends the part by SMS from the start when the recipient has no token', SLOW, async () => {
     const standIn = useStandIn()
     const phone = freshPhone()
