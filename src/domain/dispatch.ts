@@ -104,8 +104,8 @@ export async function acceptDispatch(
   const pictureDeps = { ...deps.pictures, now: deps.now }
   const { providerId, destination: to } = request
   const byPush = requested.some(({ content }) => content.channel === 'fcm')
-  // A fallback may send SMS too; the service's applies unless the request has its own (D46).
-  const bySms = requested.some(({ content }) => content.channel === 'sms') || byPush
+  // A request's fallback may send SMS too (decisions.md D46).
+  const bySms = requested.some(({ content }) => content.channel === 'sms') || !!request.fallback
   // Everything the checks below need, read at once: the D1 reads need nothing but the request,
   // and the pictures' KV reads overlap them.
   const [stored, pictures, requestHash] = await Promise.all([
@@ -139,9 +139,14 @@ export async function acceptDispatch(
   checkParameters(service, request)
   // A sandbox provider's messages go to no channel, configured or not.
   const { sandbox } = stored.settings
-  const fallback = byPush ? (request.fallback ?? service.fallback) : null
+  // The service's fallback applies unless the request has its own, where it can (D46).
+  const byDefault =
+    service.fallback?.channel === 'sms' &&
+    service.allowedChannels.includes('sms') &&
+    (sandbox || deps.channels.has('sms'))
+  const fallback = byPush ? (request.fallback ?? (byDefault ? service.fallback : null)) : null
   const channels = requested.map(({ content }) => content.channel)
-  for (const channel of fallback ? [...channels, fallback.channel] : channels) {
+  for (const channel of request.fallback ? [...channels, request.fallback.channel] : channels) {
     if (!sandbox && !deps.channels.has(channel)) {
       // RFC 9110 §15.6.2: the server lacks what the request needs, lastingly; 503 (§15.6.4) would
       // promise that a retry could succeed.

@@ -391,6 +391,19 @@ describe('POST /Services with fallback', () => {
       const body = await expectProblem(response, 400, 'invalid_request')
       expect((body.errors as { path: string }[]).map((e) => e.path)).toContain(path)
     }
+    // A service that sends no SMS lets no push fall back to it.
+    const admin = await adminToken()
+    const path = `/admin/services/${sender.serviceId}`
+    expect((await adminCall(admin, 'PATCH', path, { allowed_channels: ['fcm'] })).status).toBe(204)
+    const refused = await dispatch(sender, pushRequest(sender, { channel: 'SMS' }))
+    const problem = await expectProblem(refused, 400, 'unsupported_channel')
+    expect(problem.errors).toEqual([
+      { path: 'parameters.fallback.channel', message: 'allowed: fcm' },
+    ])
+    expect(
+      (await adminCall(admin, 'PATCH', path, { allowed_channels: ['sms', 'fcm'] })).status,
+    ).toBe(204)
+
     // An SMS part has nothing to fall back from.
     const sms = pushRequest(sender, { channel: 'sms' })
     sms.parameters.notification.channel = 'SMS'
