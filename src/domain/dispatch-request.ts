@@ -188,10 +188,10 @@ export const FallbackSchema = z
     z.strictObject(
       {
         channel: z
-          .union([z.string(), z.number()], { error: 'fallback.channel is required (SMS)' })
+          .union([z.string(), z.number()], { error: 'channel is required (SMS)' })
           .meta({ description: 'SMS (or 1).' }),
         after_seconds: z
-          .int({ error: 'after_seconds must be a whole number of seconds' })
+          .int({ error: 'after_seconds must be an integer' })
           .min(
             FALLBACK_AFTER_SECONDS.min,
             `after_seconds must be at least ${FALLBACK_AFTER_SECONDS.min}`,
@@ -204,9 +204,7 @@ export const FallbackSchema = z
           .meta({ description: 'Also when not acknowledged this long after sending.' }),
       },
       {
-        error: (issue) =>
-          unknownKeys('field').error(issue) ??
-          'fallback must be an object with channel, and optionally after_seconds',
+        error: (issue) => unknownKeys('field').error(issue) ?? 'fallback must be an object',
       },
     ),
   )

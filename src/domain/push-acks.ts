@@ -4,9 +4,8 @@
 // derived from SECRET_PEPPER: nothing is stored to make or check one, and no other delivery can be
 // named with it. POST to it marks the push `delivered` through the lifecycle, once.
 import { base64url } from 'jose'
-import { AppError, notFound } from '../errors.ts'
+import { AppError } from '../errors.ts'
 import { changeDeliveryStatus } from '../storage/delivery-lifecycle.ts'
-import { findDeliveryById } from '../storage/messages.ts'
 import { deriveFromPepper } from '../utils/pepper-keys.ts'
 import { epochSeconds } from '../utils/time.ts'
 
@@ -86,18 +85,14 @@ export type AckDeps = {
 
 /**
  * Marks the push of a valid token `delivered` (the lifecycle's `acknowledged`). Idempotent: a
- * push already delivered, or one that failed, is left as it is, and the answer is the same. A
- * fallback SMS already created is not cancelled. 403 `invalid_signature` for a forged or expired
- * token, 404 when the delivery is no longer kept (MESSAGE_RETENTION_DAYS).
+ * push already delivered, one that failed, or one no longer kept (MESSAGE_RETENTION_DAYS) is left
+ * as it is, and the answer is the same. A fallback SMS already created is not cancelled. 403
+ * `invalid_signature` for a forged or expired token.
  */
 export async function acknowledgePush(deps: AckDeps, token: string): Promise<void> {
   const { shard, deliveryId } = await verifyAckToken(deps.key, token, deps.now)
-  const db = deps.shards(shard)
-  const applied = await changeDeliveryStatus(
-    { shard: db, metrics: deps.metrics },
+  await changeDeliveryStatus(
+    { shard: deps.shards(shard), metrics: deps.metrics },
     { kind: 'acknowledged', deliveryId, at: deps.now },
   )
-  if (!applied && !(await findDeliveryById(db, deliveryId))) {
-    throw notFound('This push is no longer kept.')
-  }
 }

@@ -27,7 +27,6 @@ const acknowledge = createRoute({
   responses: {
     204: NO_CONTENT,
     403: problem('`invalid_signature`: forged or expired; nothing changes.'),
-    404: problem('`not_found`: the message is no longer kept.'),
   },
 })
 
