@@ -285,18 +285,7 @@ function checkParameters(service: Service, request: ServicesRequest): void {
     const errors = missing.map((p) => ({ path: `parameters.${p}`, message }))
     throw invalidFields(errors, `Service ${service.id} needs: ${missing.join(', ')}.`)
   }
-  if (request.fallback && !service.allowedChannels.includes(request.fallback.channel)) {
-    const detail = `Service ${service.id} does not deliver by SMS, so no part may fall back to it.`
-    throw new AppError('unsupported_channel', detail, {
-      errors: [
-        {
-          path: 'parameters.fallback.channel',
-          message: `allowed: ${service.allowedChannels.join(', ')}`,
-        },
-      ],
-    })
-  }
-  for (const part of ['notification', 'advertisement'] as const) {
+  for (const part of ['notification', 'advertisement', 'fallback'] as const) {
     const channel = request[part]?.channel
     if (channel && !service.allowedChannels.includes(channel)) {
       const detail = `Service ${service.id} does not deliver by ${channel.toUpperCase()}.`

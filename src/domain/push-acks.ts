@@ -25,54 +25,39 @@ export function deriveAckKey(pepper: string): Promise<CryptoKey> {
   ])
 }
 
-type AckClaims = { shard: string; deliveryId: string; expiresAt: number }
+const signed = (claims: string) => new TextEncoder().encode(`push ack ${claims}`)
 
-const encoder = new TextEncoder()
-const signed = (payload: string) => encoder.encode(`portero push ack v1\n${payload}`)
-
-/** `<base64url of "shard delivery-id expiry">.<base64url of its HMAC>`. */
-export async function signAckToken(key: CryptoKey, claims: AckClaims): Promise<string> {
-  const payload = base64url.encode(`${claims.shard} ${claims.deliveryId} ${claims.expiresAt}`)
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, signed(payload)))
-  return `${payload}.${base64url.encode(mac)}`
-}
-
-/** The acknowledgement URL of a push delivery, valid ACK_TTL_SECONDS from `now`. */
+/**
+ * The acknowledgement URL of a push delivery, valid ACK_TTL_SECONDS from `now`: its token is
+ * `<expiry>.<shard>.<delivery id>.<base64url of their HMAC>`.
+ */
 export async function ackUrl(
   { key, issuer }: { key: CryptoKey; issuer: string },
-  push: { shard: string; deliveryId: string },
+  { shard, deliveryId }: { shard: string; deliveryId: string },
   now: Date,
 ): Promise<string> {
-  const token = await signAckToken(key, { ...push, expiresAt: epochSeconds(now) + ACK_TTL_SECONDS })
-  return `${issuer}${ACK_PATH}/${token}`
+  const claims = `${epochSeconds(now) + ACK_TTL_SECONDS}.${shard}.${deliveryId}`
+  const mac = await crypto.subtle.sign('HMAC', key, signed(claims))
+  return `${issuer}${ACK_PATH}/${claims}.${base64url.encode(new Uint8Array(mac))}`
 }
 
-const refused = (detail: string) => new AppError('invalid_signature', detail)
-
-/** The claims of a token this deployment signed and that has not expired; else 403. */
-export async function verifyAckToken(key: CryptoKey, token: string, now: Date): Promise<AckClaims> {
-  const [payload, mac, ...rest] = token.split('.')
-  let claims: string[] = []
+/** The shard and delivery of a token this deployment signed, not expired; else 403. */
+export async function verifyAckToken(key: CryptoKey, token: string, now: Date) {
+  const [expiry = '', shard = '', deliveryId = '', signature = ''] = token.split('.')
+  const claims = `${expiry}.${shard}.${deliveryId}`
   let valid = false
   try {
-    if (payload && mac && rest.length === 0) {
-      valid = await crypto.subtle.verify('HMAC', key, base64url.decode(mac), signed(payload))
-      claims = new TextDecoder().decode(base64url.decode(payload)).split(' ')
-    }
+    valid = await crypto.subtle.verify('HMAC', key, base64url.decode(signature), signed(claims))
   } catch {
-    valid = false
+    // Not base64url.
   }
-  const [shard, deliveryId, expiry] = claims
-  if (!valid || claims.length !== 3 || !/^\d+$/.test(expiry ?? '')) {
-    throw refused('This acknowledgement link was not made by Portero.')
+  if (!valid || `${claims}.${signature}` !== token) {
+    throw new AppError('invalid_signature', 'This acknowledgement link was not made by Portero.')
   }
-  const expiresAt = Number(expiry)
-  if (expiresAt <= epochSeconds(now)) {
-    throw refused(
-      `This acknowledgement link expired at ${new Date(expiresAt * 1000).toISOString()}.`,
-    )
+  if (Number(expiry) <= epochSeconds(now)) {
+    throw new AppError('invalid_signature', 'This acknowledgement link has expired.')
   }
-  return { shard: shard!, deliveryId: deliveryId!, expiresAt }
+  return { shard, deliveryId }
 }
 
 export type AckDeps = {

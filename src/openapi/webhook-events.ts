@@ -23,9 +23,7 @@ const WHAT_EACH_TYPE_SAYS: Record<(typeof WEBHOOK_EVENT_TYPES)[number], string> 
   'message.cancelled':
     'A scheduled delivery was cancelled (DELETE /Services/messages/{id}) before it was handed ' +
     'to the queue: it is never sent. Its status is `failed` with the error code `cancelled`.',
-  'message.fell_back':
-    'A push failed for good, or was not acknowledged in time: an SMS ' +
-    '(`fallback_delivery_id`) goes in its place.',
+  'message.fell_back': 'A push failed, or was not acknowledged in time: an SMS goes in its place.',
 }
 
 export const WebhookEventData = z

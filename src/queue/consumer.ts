@@ -262,20 +262,13 @@ async function send(
     fallback?.statements,
   )
   if (result.permanent) await actOnPermanentFailure(deps.db, delivery, result.permanent)
-  if (fallback && failed) await enqueueFallback(deps, shard, fallback.smsId)
-  message.ack()
-}
-
-/** Hands a fallback SMS to the queue; should that fail, the shard's sweep takes it up. */
-async function enqueueFallback(deps: DeliveryDeps, shard: string, deliveryId: string) {
-  try {
-    await deps.dispatch.send({ deliveryId, shard } satisfies DispatchJob, { contentType: 'json' })
-  } catch (cause) {
-    log('warn', "fallback enqueue failed; the send shard's sweep will enqueue it", {
-      deliveryId,
-      cause: String(cause),
-    })
+  // Should the enqueue fail, this job is retried (and finds nothing to claim), and the shard's
+  // sweep enqueues the SMS.
+  if (fallback && failed) {
+    const job: DispatchJob = { deliveryId: fallback.smsId, shard }
+    await deps.dispatch.send(job, { contentType: 'json' })
   }
+  message.ack()
 }
 
 /**

@@ -17,7 +17,7 @@ import { log } from '../log.ts'
 import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from '../storage/early-receipts.ts'
 import { upsertIndexRows, type IndexedMessage } from '../storage/message-index.ts'
 import { applyDueSandboxReceipts } from '../storage/sandbox-receipts.ts'
-import { fallBack, findUnacknowledgedPushes } from '../storage/fallbacks.ts'
+import { fallBackUnacknowledged } from '../storage/fallbacks.ts'
 import { deleteMessagesBefore, MESSAGE_STATUS_SQL } from '../storage/messages.ts'
 import {
   deleteOverviewHoursBefore,
@@ -79,7 +79,7 @@ export async function tendSendShard(deps: ShardAlarmDeps): Promise<number | null
     webhookEvents: () => handOverWebhookEvents(deps),
     indexRows: () => handOverIndexRows(deps),
     overviewHours: () => handOverOverviewHours(deps),
-    fellBack: () => fallBackUnacknowledged(deps),
+    fellBack: () => enqueueFallbacks(deps),
     requeued: () => sweepOverdueDeliveries(deps, deps.dispatch, now, deps.metrics),
     earlyReceipts: async () =>
       (await applyWaitingReceipts(deps)) + (await deleteExpiredEarlyReceipts(deps.shard, now)),
@@ -198,9 +198,8 @@ export async function handOverOverviewHours({ shard, db, name }: HandOverDeps): 
  * delivery once, enqueued at once. Should the enqueue fail, the sweep takes them up as it does
  * any delivery the queue never received. Returns how many fell back.
  */
-async function fallBackUnacknowledged({ shard, name, dispatch, now }: ShardAlarmDeps) {
-  const due = await findUnacknowledgedPushes(shard, now, OUTBOX_PAGE)
-  const created = await fallBack(shard, due, 'unacknowledged', now)
+async function enqueueFallbacks({ shard, name, dispatch, now }: ShardAlarmDeps) {
+  const created = await fallBackUnacknowledged(shard, now, OUTBOX_PAGE)
   if (created.length > 0) {
     await dispatch.sendBatch(
       created.map((deliveryId) => ({

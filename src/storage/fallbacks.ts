@@ -106,8 +106,11 @@ export function fallBackStatements(
   return { smsId, webhookEventId, statements }
 }
 
-/** Pushes sent but not acknowledged by their fallback's due time, not yet fallen back. */
-export async function findUnacknowledgedPushes(
+/**
+ * Falls back the pushes sent but not acknowledged by their due time (at most `limit`, oldest due
+ * first), in one batch; returns the ids of the SMS deliveries created, for the caller to enqueue.
+ */
+export async function fallBackUnacknowledged(
   db: D1Database,
   now: Date,
   limit: number,
@@ -115,28 +118,14 @@ export async function findUnacknowledgedPushes(
   const { results } = await db
     .prepare(
       `SELECT id FROM deliveries
-       WHERE status = 'sent' AND fallback_due IS NOT NULL AND fallback_delivery_id IS NULL
-         AND fallback_due <= ?1
+       WHERE status = 'sent' AND fallback_due <= ?1 AND fallback_delivery_id IS NULL
        ORDER BY fallback_due LIMIT ?2`,
     )
     .bind(Math.floor(now.getTime() / 1000), limit)
     .all<{ id: string }>()
-  return results.map((r) => r.id)
-}
-
-/**
- * Creates the fallback SMS of each push given (one batch); returns the ids of those created, for
- * the caller to enqueue.
- */
-export async function fallBack(
-  db: D1Database,
-  pushIds: string[],
-  cause: FallbackCause,
-  at: Date,
-): Promise<string[]> {
-  if (pushIds.length === 0) return []
-  const each = pushIds.map((id) => fallBackStatements(db, id, cause, at))
-  const results = await db.batch(each.flatMap((f) => f.statements))
+  if (results.length === 0) return []
+  const each = results.map(({ id }) => fallBackStatements(db, id, 'unacknowledged', now))
+  const done = await db.batch(each.flatMap((f) => f.statements))
   const size = each[0]!.statements.length
-  return each.flatMap((f, i) => (results[i * size + 1]!.meta.changes > 0 ? [f.smsId] : []))
+  return each.flatMap((f, i) => (done[i * size + 1]!.meta.changes > 0 ? [f.smsId] : []))
 }

@@ -3,8 +3,8 @@
 // in time is sent by SMS instead, once; the app acknowledges a push at the URL it carries.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { deriveAckKey, signAckToken } from '../../src/domain/push-acks.ts'
-import { fallBack } from '../../src/storage/fallbacks.ts'
+import { ACK_TTL_SECONDS, ackUrl, deriveAckKey } from '../../src/domain/push-acks.ts'
+import { fallBackUnacknowledged } from '../../src/storage/fallbacks.ts'
 import { adminCall, adminToken } from '../helpers/admin.ts'
 import {
   dispatch,
@@ -259,23 +259,24 @@ describe('POST /acks/{token}', () => {
     const accepted = await accept(sender, pushRequest(sender))
     await settle(sender, accepted.id)
     const path = ackPathOf(standIn, device)
-    const [payload, mac] = path.slice('/acks/'.length).split('.')
-    const flipped = mac!.startsWith('A') ? `B${mac!.slice(1)}` : `A${mac!.slice(1)}`
+    const token = path.slice('/acks/'.length)
+    const signature = token.slice(token.lastIndexOf('.') + 1)
+    const flipped = `${token.slice(0, -signature.length)}${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`
     const deliveryId = accepted.deliveries[0]!.id
-    const shard = `provider:${sender.providerId}`
+    const push = { shard: `provider:${sender.providerId}`, deliveryId }
     const key = await deriveAckKey(env.SECRET_PEPPER)
-    const expired = await signAckToken(key, {
-      shard,
-      deliveryId,
-      expiresAt: Math.floor(Date.now() / 1000) - 1,
-    })
+    const tokenOf = (url: string) => url.slice(`${ORIGIN}/acks/`.length)
+    const longAgo = new Date(Date.now() - (ACK_TTL_SECONDS + 1) * 1000)
+    const expired = tokenOf(await ackUrl({ key, issuer: ORIGIN }, push, longAgo))
     const otherKey = await deriveAckKey(
       btoa('another pepper, 32 bytes or more!').replaceAll('=', ''),
     )
-    const foreign = await signAckToken(otherKey, { shard, deliveryId, expiresAt: 2 ** 31 })
+    const foreign = tokenOf(await ackUrl({ key: otherKey, issuer: ORIGIN }, push, new Date()))
+    // Another delivery under this push's signature.
+    const moved = token.replace(deliveryId, crypto.randomUUID())
 
-    for (const token of [`${payload}.${flipped}`, 'not-a-token', `${payload}.`, foreign]) {
-      const body = await expectProblem(await ack(`/acks/${token}`), 403, 'invalid_signature')
+    for (const forged of [flipped, 'not-a-token', `${token}.x`, foreign, moved]) {
+      const body = await expectProblem(await ack(`/acks/${forged}`), 403, 'invalid_signature')
       expect(body.detail).toMatch(/not made by Portero/)
     }
     const late = await expectProblem(await ack(`/acks/${expired}`), 403, 'invalid_signature')
@@ -316,7 +317,7 @@ describe('a push not acknowledged in time falls back to SMS', () => {
       .run()
     await Promise.all([runShardAlarm(sender.providerId), runShardAlarm(sender.providerId)])
     await runShardAlarm(sender.providerId)
-    expect(await fallBack(db, [pushId], 'unacknowledged', new Date())).toEqual([])
+    expect(await fallBackUnacknowledged(db, new Date(), 100)).toEqual([])
     await eventually(
       () => read(sender, accepted.id),
       (m) => m.status === 'sent' && m.deliveries.length === 2,

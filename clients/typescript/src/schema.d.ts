@@ -1226,7 +1226,7 @@ export interface webhooks {
         get?: never;
         put?: never;
         /**
-         * A push failed for good, or was not acknowledged in time: an SMS (`fallback_delivery_id`) goes in its place.
+         * A push failed, or was not acknowledged in time: an SMS goes in its place.
          * @description POSTed to every enabled endpoint of the provider subscribed to `message.fell_back`, signed as the Standard Webhooks specification says: verify the raw body with any of its libraries before trusting it. Portero has no fixed outgoing addresses: verify the signature; do not allowlist addresses.
          */
         post: operations["onMessageFellBack"];
@@ -3316,15 +3316,6 @@ export interface operations {
             };
             /** @description `invalid_signature`: forged or expired; nothing changes. */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `not_found`: the message is no longer kept. */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
