@@ -263,7 +263,8 @@ async function send(
   )
   if (result.permanent) await actOnPermanentFailure(deps.db, delivery, result.permanent)
   // Should the enqueue fail, this job is retried (and finds nothing to claim), and the shard's
-  // sweep enqueues the SMS.
+  // sweep enqueues the SMS. A job for an SMS not created (another push of the part has not
+  // failed yet) finds nothing either.
   if (fallback && failed) {
     const job: DispatchJob = { deliveryId: fallback.smsId, shard }
     await deps.dispatch.send(job, { contentType: 'json' })

@@ -10,8 +10,9 @@
 // - purges messages past MESSAGE_RETENTION_DAYS (decisions.md D33), and hours the overview no
 //   longer shows.
 // Then it says when it must run again: soon while an outbox holds more, when the first scheduled
-// delivery is due (decisions.md D44) or the first push's acknowledgement (D46), every GRACE_SECONDS while a delivery is on its way, every few minutes while an SMS awaits its receipt, hourly while
-// messages wait for their purge, and never once the shard is empty.
+// delivery is due (decisions.md D44) or the first push's acknowledgement (D46), every
+// GRACE_SECONDS while a delivery is on its way, every few minutes while an SMS awaits its
+// receipt, hourly while messages wait for their purge, and never once the shard is empty.
 import type { SmsNotifier } from '../channels/sms.ts'
 import { log } from '../log.ts'
 import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from '../storage/early-receipts.ts'
