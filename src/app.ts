@@ -8,6 +8,7 @@ import { refuseMisconfigured } from './http/misconfiguration.ts'
 import { OpenApiApp } from './http/openapi-app.ts'
 import { requestId } from './http/request-id.ts'
 import { limitBody, limitHeaders, requireHttps, securityHeaders } from './http/security.ts'
+import { acks } from './routes/acks.ts'
 import { admin } from './routes/admin/index.ts'
 import { auth } from './routes/auth.ts'
 import { callbacks, SMS_INBOUND_BODY_BYTES } from './routes/callbacks.ts'
@@ -75,6 +76,7 @@ app.route('/', introspection)
 app.route('/', revocation)
 app.route('/Services', services)
 app.route('/callbacks', callbacks)
+app.route('/acks', acks)
 app.route('/pictures', pictures)
 app.route('/recipients', recipients)
 app.route('/subscriptions', subscriptions)

@@ -4,6 +4,7 @@ import { misconfigured } from './errors.ts'
 import { log } from './log.ts'
 import { parseSigningKeySet, type SigningKeySet } from './domain/signing-keys.ts'
 import { deriveNonceKey } from './domain/dpop.ts'
+import { deriveAckKey } from './domain/push-acks.ts'
 import { derivePictureIdKey } from './domain/pictures.ts'
 import { MAX_SEND_QUOTA, type SendQuotas } from './domain/quotas.ts'
 import { importPepper } from './domain/secrets.ts'
@@ -30,6 +31,8 @@ export type Config = {
   webhookSecretKey: CryptoKey
   /** Signs DPoP server nonces: HMAC, derived from SECRET_PEPPER with HKDF (domain/dpop.ts). */
   dpopNonceKey: CryptoKey
+  /** Signs push acknowledgement URLs: HMAC, derived from SECRET_PEPPER with HKDF (D46). */
+  ackKey: CryptoKey
   /** How long an isolate may answer from its memory of recent edge reads (0: never). */
   edgeMemoryMs: number
 }
@@ -104,12 +107,13 @@ async function parseConfig(env: Env): Promise<Config> {
       throw new Error(problems.join('; '))
     }
     const { ISSUER, API_RESOURCE, EDGE_MEMORY_MS, SIGNING_KEYS, SECRET_PEPPER } = parsed.data
-    const [keys, pepper, pictureIdKey, webhookSecretKey, dpopNonceKey] = await Promise.all([
+    const [keys, pepper, pictureIdKey, webhookSecretKey, dpopNonceKey, ackKey] = await Promise.all([
       parseSigningKeySet(SIGNING_KEYS),
       importPepper(SECRET_PEPPER),
       derivePictureIdKey(SECRET_PEPPER),
       deriveWebhookSecretKey(SECRET_PEPPER),
       deriveNonceKey(SECRET_PEPPER),
+      deriveAckKey(SECRET_PEPPER),
     ])
     const edgeMemoryMs = EDGE_MEMORY_MS ?? MEMORY_MAX_MS
     return {
@@ -120,6 +124,7 @@ async function parseConfig(env: Env): Promise<Config> {
       pictureIdKey,
       webhookSecretKey,
       dpopNonceKey,
+      ackKey,
       edgeMemoryMs,
     }
   } catch (cause) {

@@ -8,6 +8,7 @@ import {
   loadMessageRetentionDays,
 } from './config.ts'
 import { republishLaggingRecords } from './domain/client-records.ts'
+import { ackUrl } from './domain/push-acks.ts'
 import { backfillTombstones } from './domain/revocation.ts'
 import { WEBHOOK_DELIVERY_RULES } from './domain/webhooks.ts'
 import { log } from './log.ts'
@@ -83,6 +84,11 @@ export default {
           metrics: env.METRICS,
           notifiers,
           now: () => new Date(),
+          dispatch: env.DISPATCH_QUEUE,
+          ackUrl: async (push: { shard: string; deliveryId: string }) => {
+            const { issuer, ackKey } = await loadConfig(env)
+            return ackUrl({ key: ackKey, issuer }, push, new Date())
+          },
         }
         return consumeDispatchBatch(batch, deps)
       }

@@ -21,7 +21,7 @@ export type FcmNotifierConfig = {
 export type FcmMessage = {
   token: string
   notification: { title: string; body: string; image?: string }
-  data: { message_id: string; link?: string }
+  data: { message_id: string; link?: string; portero_ack?: string }
   android: { notification: { tag: string; image?: string } }
   apns: {
     headers: { 'apns-collapse-id': string }
@@ -176,14 +176,16 @@ async function toFcmMessage({
   body,
   link,
   pictureUrl,
+  ackUrl,
 }: OutboundMessage): Promise<FcmMessage> {
   const image = pictureUrl ? { image: pictureUrl } : {}
   return {
     token: to,
     // FCM v1: notification.image for every platform, repeated where each platform reads it.
     notification: { title, body, ...image },
-    // The link travels in data only: apps open it themselves (no click_action to configure).
-    data: { message_id: id, ...(link ? { link } : {}) },
+    // The link travels in data only: apps open it themselves (no click_action to configure). The
+    // app POSTs to portero_ack once it has the push (decisions.md D46).
+    data: { message_id: id, ...(link ? { link } : {}), ...(ackUrl ? { portero_ack: ackUrl } : {}) },
     // The tag (and APNs collapse id, web push Topic) makes a retried push replace the first on the
     // device. No android.collapse_key: FCM keeps only four per device while it is offline.
     android: { notification: { tag: id, ...image } },

@@ -24,6 +24,8 @@ export type OutboundMessage = {
    * it, so each receipt goes straight to it.
    */
   shard?: string
+  /** A push's acknowledgement URL (decisions.md D46), sent in its data payload as `portero_ack`. */
+  ackUrl?: string
 }
 
 /** Why a permanent failure happened, when the recipient directory should act on it. */

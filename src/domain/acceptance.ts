@@ -14,7 +14,7 @@ import { selectServiceById, type Service } from '../storage/services.ts'
 import type { SqlOutcome, SqlStatement } from '../storage/shard-database.ts'
 import { selectSubscriptionByToken, type Subscription } from '../storage/subscriptions.ts'
 import { selectSuppression, type Suppression } from '../storage/suppressions.ts'
-import type { PartRequest, ServicesRequest } from './dispatch-request.ts'
+import type { FallbackRule, PartRequest, ServicesRequest } from './dispatch-request.ts'
 import type { Admission } from './admission.ts'
 import { destinationKey, effectiveQuotas, type QuotaRefusal, type SendQuotas } from './quotas.ts'
 import { dueTime, quietHoursFor } from './schedule.ts'
@@ -54,7 +54,8 @@ export type SendFacts = {
 export function sendFactReads(db: D1Database, input: AcceptanceInput) {
   const { request } = input
   const to = request.destination
-  const bySms = PARTS.some((part) => request[part]?.channel === 'sms')
+  // A request's fallback may send SMS too (decisions.md D46).
+  const bySms = PARTS.some((part) => request[part]?.channel === 'sms') || !!request.fallback
   return {
     service: selectServiceById(db, request.serviceId),
     subscription: selectSubscriptionByToken(db, request.serviceToken),
@@ -106,11 +107,19 @@ export function planAcceptance(facts: SendFacts, input: AcceptanceInput): Accept
   })
   // A sandbox provider's messages go to no channel, configured or not.
   const { sandbox } = settings
-  for (const { content } of requested) {
-    if (!sandbox && !input.channels.includes(content.channel)) {
+  const byPush = requested.some(({ content }) => content.channel === 'fcm')
+  // The service's fallback applies unless the request has its own, where it can (D46).
+  const byDefault =
+    service.fallback?.channel === 'sms' &&
+    service.allowedChannels.includes('sms') &&
+    (sandbox || input.channels.includes('sms'))
+  const fallback = byPush ? (request.fallback ?? (byDefault ? service.fallback : null)) : null
+  const channels = requested.map(({ content }) => content.channel)
+  for (const channel of request.fallback ? [...channels, request.fallback.channel] : channels) {
+    if (!sandbox && !input.channels.includes(channel)) {
       // RFC 9110 §15.6.2: the server lacks what the request needs, lastingly; 503 (§15.6.4) would
       // promise that a retry could succeed.
-      const detail = `${CHANNEL_LABELS[content.channel]} delivery is not configured on this deployment.`
+      const detail = `${CHANNEL_LABELS[channel]} delivery is not configured on this deployment.`
       throw new AppError('channel_not_configured', detail)
     }
   }
@@ -119,21 +128,30 @@ export function planAcceptance(facts: SendFacts, input: AcceptanceInput): Accept
   // decisions.md D44: a message due later is stored scheduled, and the shard's alarm enqueues it.
   const quietHours = quietHoursFor(request.quietHours, facts.recipient, service.quietHours)
   const due = dueTime(now, request.sendAt, quietHours)
-  const parts = requested.flatMap(({ part, content }) => {
+  const parts = requested.flatMap(({ part, content }): NewDelivery[] => {
+    const base = {
+      part,
+      title: content.title,
+      body: content.message,
+      link: content.link ?? null,
+      pictureUrl: input.pictureUrls[part] ?? null,
+    }
+    const plan = planFallback(fallback, facts.recipient, content.channel)
+    // No token to push to: the part goes by SMS from the start (docs/sending.md).
+    if (plan?.now) return [{ ...base, id: crypto.randomUUID(), channel: 'sms', address: plan.now }]
     const addresses = addressesFor(service, facts.recipient, destination, content.channel, part)
     if (content.channel === 'whatsapp') {
       checkWhatsAppSession(facts.recipient!, content, part, due ?? now)
     }
     return addresses.map((address): NewDelivery => ({
+      ...base,
       id: crypto.randomUUID(),
-      part,
       channel: content.channel,
       address,
-      title: content.title,
-      body: content.message,
-      link: content.link ?? null,
-      pictureUrl: input.pictureUrls[part] ?? null,
       template: content.template ?? null,
+      ...(plan?.later
+        ? { fallbackAddress: plan.later, fallbackAfter: fallback!.afterSeconds }
+        : {}),
     }))
   })
   if (facts.suppression && parts.some((p) => p.channel === 'sms')) {
@@ -216,7 +234,7 @@ function checkParameters(service: Service, request: ServicesRequest): void {
     const errors = missing.map((p) => ({ path: `parameters.${p}`, message }))
     throw invalidFields(errors, `Service ${service.id} needs: ${missing.join(', ')}.`)
   }
-  for (const part of ['notification', 'advertisement'] as const) {
+  for (const part of ['notification', 'advertisement', 'fallback'] as const) {
     const channel = request[part]?.channel
     if (channel && !service.allowedChannels.includes(channel)) {
       const detail = `Service ${service.id} does not deliver by ${CHANNEL_LABELS[channel]}.`
@@ -331,6 +349,21 @@ function checkWhatsAppSession(
   throw new AppError('template_required', detail, {
     errors: [{ path: `parameters.${part}.content_sid`, message: 'required outside the window' }],
   })
+}
+
+/**
+ * Where a push part's SMS fallback goes (decisions.md D46): the recipient's phone, unless it opted
+ * out of SMS or has none. `now` when the push cannot go at all (no token, or opted out of push),
+ * `later` when it may fall back; null when there is no fallback.
+ */
+function planFallback(
+  fallback: FallbackRule | null,
+  recipient: Recipient | null,
+  channel: Channel,
+): { now?: string; later?: string } | null {
+  if (!fallback || channel !== 'fcm' || !recipient?.phone || recipient.smsOptOut) return null
+  const noPush = recipient.fcmOptOut || recipient.fcmTokens.length === 0
+  return noPush ? { now: recipient.phone } : { later: recipient.phone }
 }
 
 /** 400 `direct_number_not_allowed` unless the service sends to this number outside the directory. */

@@ -83,7 +83,19 @@ export const PARAMETER_FIELDS: Record<string, string> = {
   qr_code: 'qr_code',
   qrcode: 'qr_code',
   micropayment: 'microPayment',
+  fallback: 'fallback',
 }
+
+/** fallback's fields (decisions.md D46), spelt as a part's channel is. */
+const FALLBACK_FIELDS: Record<string, string> = {
+  channel: 'channel',
+  canal: 'channel',
+  cannel: 'channel',
+  after_seconds: 'after_seconds',
+}
+
+/** How long a push may wait for its acknowledgement before it falls back (seconds). */
+export const FALLBACK_AFTER_SECONDS = { min: 10, max: 86_400 } as const
 
 /**
  * qr_code's fields (decisions.md D19; document 001 names QR codes but defines no fields for them).
@@ -221,6 +233,38 @@ const QrCode = z.preprocess(
   ),
 )
 
+export const FallbackSchema = z
+  .preprocess(
+    canonicalKeys(FALLBACK_FIELDS),
+    z.strictObject(
+      {
+        channel: z
+          .union([z.string(), z.number()], { error: 'channel is required (SMS)' })
+          .meta({ description: 'SMS (or 1).' }),
+        after_seconds: z
+          .int({ error: 'after_seconds must be an integer' })
+          .min(
+            FALLBACK_AFTER_SECONDS.min,
+            `after_seconds must be at least ${FALLBACK_AFTER_SECONDS.min}`,
+          )
+          .max(
+            FALLBACK_AFTER_SECONDS.max,
+            `after_seconds must be at most ${FALLBACK_AFTER_SECONDS.max}`,
+          )
+          .optional()
+          .meta({ description: 'Also when not acknowledged this long after sending.' }),
+      },
+      {
+        error: (issue) => unknownKeys('field').error(issue) ?? 'fallback must be an object',
+      },
+    ),
+  )
+  .meta({
+    description:
+      'Push, then SMS: a push that fails for good, or has no token, goes by SMS ' +
+      '(docs/sending.md "Fallback between channels").',
+  })
+
 const Parameters = z.preprocess(
   canonicalKeys(PARAMETER_FIELDS),
   z.strictObject(
@@ -230,6 +274,7 @@ const Parameters = z.preprocess(
       advertisement: Part.optional(),
       qr_code: QrCode.optional(),
       microPayment: z.unknown().optional(),
+      fallback: FallbackSchema.optional(),
     },
     unknownKeys('parameter'),
   ),
@@ -359,6 +404,31 @@ export type ServicesRequest = {
   sendAt?: Date
   /** The request's own quiet hours (decisions.md D44). */
   quietHours?: QuietHoursRule
+  /** Push, then SMS (decisions.md D46). */
+  fallback?: FallbackRule
+}
+
+/** Push, then SMS: when the push fails, or (with afterSeconds) is not acknowledged in time. */
+export type FallbackRule = { channel: 'sms'; afterSeconds: number | null }
+
+/** A fallback as the API takes it (request or service), checked: SMS only. */
+export function toFallbackRule(
+  value: { channel: string | number; after_seconds?: number | undefined },
+  path: string,
+): FallbackRule {
+  if (toChannel(value.channel, `${path}.channel`) !== 'sms') {
+    throw fieldError(`${path}.channel`, 'a push falls back to SMS only')
+  }
+  return { channel: 'sms', afterSeconds: value.after_seconds ?? null }
+}
+
+/** A fallback as the API shows it. */
+export function fallbackView(rule: FallbackRule | null) {
+  if (!rule) return null
+  return {
+    channel: rule.channel,
+    ...(rule.afterSeconds === null ? {} : { after_seconds: rule.afterSeconds }),
+  }
 }
 
 function toChannel(value: string | number, path: string): Channel {
@@ -421,6 +491,7 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
       errors: [{ path: 'parameters.microPayment', message: 'not supported' }],
     })
   }
+  const fallback = parameters.fallback && toFallbackRule(parameters.fallback, 'parameters.fallback')
   const qrCode = parameters.qr_code && toQrCode(parameters.qr_code, now)
   // The QR code is the image of the notification, the ticket or coupon itself; failing that, of
   // the advertisement.
@@ -453,7 +524,8 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
     // By SMS the link is part of the text: a link too long for one SMS is refused now rather than
     // accepted and then failed for good (UTF-16 units: never fewer than Twilio counts).
     const text = smsText({ title: value.title, body: message, link: value.link })
-    if (channel === 'sms' && value.link && text.length > MAX_SMS_TEXT_CHARS) {
+    const bySms = channel === 'sms' || (channel === 'fcm' && fallback)
+    if (bySms && value.link && text.length > MAX_SMS_TEXT_CHARS) {
       const why =
         'with the title and message, longer than one SMS ' + `(${MAX_SMS_TEXT_CHARS} characters)`
       throw fieldError(`parameters.${name}.link`, why)
@@ -474,16 +546,22 @@ export function parseServicesRequest(body: unknown, now: Date): ServicesRequest 
       ...(template ? { template } : {}),
     }
   }
+  const notification = part('notification')
+  const advertisement = part('advertisement')
+  if (fallback && notification?.channel !== 'fcm' && advertisement?.channel !== 'fcm') {
+    throw fieldError('parameters.fallback', 'a fallback needs a part sent by FCM')
+  }
   return {
     providerId: provider_id,
     serviceToken: service_token.toLowerCase(),
     serviceId: service_id,
     destination: parameters.destination,
-    notification: part('notification'),
-    advertisement: part('advertisement'),
+    notification,
+    advertisement,
     ...(qrCode ? { qr_code: qrCode } : {}),
     ...(sendAt ? { sendAt } : {}),
     ...(quiet_hours ? { quietHours: toQuietHoursRule(quiet_hours) } : {}),
+    ...(fallback ? { fallback } : {}),
   }
 }
 

@@ -199,7 +199,7 @@ function conflictingKey(): AppError {
  * every delivery waits for its due time, not yet handed to the queue; `cancelled` when every one
  * was cancelled. Otherwise, while any delivery is queued or sending: `queued` (none tried yet) or
  * `sending`. Then, with none failed: `delivered` when every delivery was delivered, else `sent`
- * (some await their receipt, or are pushes, whose send answer is their final state). With some
+ * (some await their receipt, or their app's acknowledgement, decisions.md D46). With some
  * failed (undelivered, failed or dead) and some not: `partially_delivered` if at least one was
  * delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, else
  * `undelivered` if any reached the carrier, else `failed`.

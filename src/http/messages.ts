@@ -11,7 +11,8 @@ import { mask, maskAddress } from '../utils/mask.ts'
  * POST /Services answers before anything happened, and a list leaves it to the message's own page.
  */
 export function messageView(message: Message, deliveries: Delivery[], events?: DeliveryEvent[]) {
-  const status = messageStatus(deliveries)
+  // A push that fell back to SMS is summed up by its SMS (decisions.md D46).
+  const status = messageStatus(deliveries.filter((d) => d.fallbackDeliveryId === null))
   const due = Math.max(...deliveries.map((d) => d.scheduledFor ?? 0))
   return {
     id: message.id,
@@ -38,6 +39,8 @@ export function messageView(message: Message, deliveries: Delivery[], events?: D
       sent_at: d.sentAt,
       scheduled_for:
         d.status === 'queued' && d.scheduledFor !== null ? isoOf(d.scheduledFor) : null,
+      fallback_delivery_id: d.fallbackDeliveryId,
+      fallback_of: d.fallbackOf,
       reached: d.reached,
       ...(events
         ? {

@@ -124,8 +124,8 @@ export const Health = z.object({ status: z.literal('ok') })
 
 const STATUS_DESCRIPTION =
   '`queued` (waiting for an attempt), `sending` (an attempt in flight), `sent` (the channel ' +
-  "accepted it: a push's final state), `delivered` (the SMS API's receipt says the handset got " +
-  'it), `undelivered` (the carrier could not deliver it), `failed` (refused for good, at send ' +
+  "accepted it; a push stays so until the app acknowledges it), `delivered` (the SMS API's " +
+  'receipt says the handset got it, or the app acknowledged the push), `undelivered` (the carrier could not deliver it), `failed` (refused for good, at send ' +
   'time or by a receipt, or cancelled: error_code `cancelled`), `dead` (out of attempts).'
 
 const Timestamp = z.string().nullable()
@@ -180,6 +180,11 @@ const Delivery = z.object({
         'While it waits for its time (`send_at`, or the end of quiet hours) and may still be ' +
         'cancelled: when it is due. Null once handed to the queue.',
     }),
+  fallback_delivery_id: z
+    .string()
+    .nullable()
+    .meta({ description: 'The SMS sent in place of this push.' }),
+  fallback_of: z.string().nullable().meta({ description: 'The push this SMS replaces.' }),
   reached: z
     .object({
       queued: Timestamp,
@@ -211,7 +216,8 @@ export const Message = z
         '`scheduled` while every delivery waits for its time (`scheduled_for`, and may be ' +
         'cancelled); `cancelled` once every one was. Else `queued` or `sending` while any ' +
         'delivery is. Then with none failed: `delivered` when ' +
-        'every delivery was delivered, else `sent` (receipts awaited, or pushes). With some ' +
+        'every delivery was delivered, else `sent` (receipts or acks awaited; a push that fell ' +
+        'back counts as its SMS). With some ' +
         'failed (undelivered, failed or dead): `partially_delivered` if at least one other was ' +
         'delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, ' +
         'else `undelivered` if any reached the carrier, else `failed`.',
@@ -408,6 +414,10 @@ export const Service = z
     quiet_hours: QuietHours.nullable().meta({
       description: "The default quiet hours of the service's messages; null: none.",
     }),
+    fallback: z
+      .object({ channel: z.literal('sms'), after_seconds: z.int().optional() })
+      .nullable()
+      .meta({ id: 'Fallback' }),
     created_at: z.string(),
     updated_at: z.string(),
   })

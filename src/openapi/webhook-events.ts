@@ -13,7 +13,8 @@ import { SECURITY } from './operations.ts'
 
 const WHAT_EACH_TYPE_SAYS: Record<(typeof WEBHOOK_EVENT_TYPES)[number], string> = {
   'message.sent': 'A delivery was handed to its channel (the SMS API, FCM).',
-  'message.delivered': "The SMS API's receipt says the SMS reached the phone.",
+  'message.delivered':
+    "The SMS API's receipt says the SMS reached the phone, or the app acknowledged the push.",
   'message.undelivered':
     "The SMS API's receipt says the SMS did not reach the phone (`error_code`, `reason`).",
   'message.failed':
@@ -23,6 +24,7 @@ const WHAT_EACH_TYPE_SAYS: Record<(typeof WEBHOOK_EVENT_TYPES)[number], string> 
   'message.cancelled':
     'A scheduled delivery was cancelled (DELETE /Services/messages/{id}) before it was handed ' +
     'to the queue: it is never sent. Its status is `failed` with the error code `cancelled`.',
+  'message.fell_back': 'A push failed, or was not acknowledged in time: an SMS goes in its place.',
 }
 
 export const WebhookEventData = z
@@ -32,17 +34,21 @@ export const WebhookEventData = z
     service_id: z.int(),
     part: z.enum(['notification', 'advertisement']),
     channel: z.enum(CHANNELS),
-    status: z.enum(['sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled']).meta({
-      description:
-        "The event type without `message.`: the delivery's status, except that a cancelled " +
-        'delivery is `failed` with the error code `cancelled`.',
-    }),
+    status: z
+      .enum(['sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled', 'fell_back'])
+      .meta({
+        description:
+          "The event type without `message.`: the delivery's status, except that a cancelled " +
+          'delivery is `failed` with the error code `cancelled`.',
+      }),
     error_code: z.string().optional().meta({
       description: "The channel's error code (the SMS API's `30003`), when it gave one.",
     }),
     reason: z.string().optional().meta({
       description: 'Why, in words, with numbers and tokens masked, when there is a reason.',
     }),
+    fallback_delivery_id: z.string().optional(),
+    fallback_of: z.string().optional(),
   })
   .meta({
     id: 'WebhookEventData',

@@ -17,6 +17,7 @@ import {
 } from '../storage/messages.ts'
 import { findWithheldReasons } from '../storage/send-policy.ts'
 import { removeFcmToken } from '../storage/recipients.ts'
+import { fallBackStatements } from '../storage/fallbacks.ts'
 import { scheduleSandboxReceipt } from '../storage/sandbox-receipts.ts'
 import { SANDBOX_NOTIFIERS, sandboxReceiptFor } from '../channels/sandbox.ts'
 import { recordSmsApiOptOut } from '../storage/suppressions.ts'
@@ -47,6 +48,10 @@ export type ConsumerDeps = {
   metrics?: AnalyticsEngineDataset
   notifiers: Notifiers
   now: () => Date
+  /** The dispatch queue: a push's fallback SMS is enqueued on it (decisions.md D46). */
+  dispatch: Queue
+  /** A push's acknowledgement URL (domain/push-acks.ts), carried in its data payload. */
+  ackUrl: (push: { shard: string; deliveryId: string }) => Promise<string>
 }
 
 /** One delivery's work: its shard's lifecycle, and D1. */
@@ -199,6 +204,9 @@ async function send(
     ...(delivery.pictureUrl ? { pictureUrl: delivery.pictureUrl } : {}),
     ...(delivery.template ? { template: delivery.template } : {}),
     shard,
+    ...(delivery.channel === 'fcm'
+      ? { ackUrl: await deps.ackUrl({ shard, deliveryId: delivery.id }) }
+      : {}),
   }
   // decisions.md D10: an earlier attempt may have reached the channel with nothing recorded. A
   // channel that can tell (SMS) is asked first; a push is sent again and replaces the first on
@@ -238,14 +246,31 @@ async function send(
     await retryLater(deps, message, delivery.id, lastError, result.retryAfterSeconds, inDoubt)
     return
   }
-  await changeDeliveryStatus(deps, {
-    kind: 'failed',
-    deliveryId: delivery.id,
-    at: deps.now(),
-    error: lastError,
-    errorCode: result.errorCode ?? null,
-  })
+  // A push refused for good falls back to SMS in the same batch, when it may (decisions.md D46).
+  const at = deps.now()
+  const fallback =
+    result.permanent && delivery.channel === 'fcm' && delivery.fallbackAddress
+      ? fallBackStatements(deps.shard, delivery.id, 'failed', at)
+      : null
+  const failed = await changeDeliveryStatus(
+    deps,
+    {
+      kind: 'failed',
+      deliveryId: delivery.id,
+      at,
+      error: lastError,
+      errorCode: result.errorCode ?? null,
+    },
+    fallback?.statements,
+  )
   if (result.permanent) await actOnPermanentFailure(deps.db, delivery, result.permanent)
+  // Should the enqueue fail, this job is retried (and finds nothing to claim), and the shard's
+  // sweep enqueues the SMS. A job for an SMS not created (another push of the part has not
+  // failed yet) finds nothing either.
+  if (fallback && failed) {
+    const job: DispatchJob = { deliveryId: fallback.smsId, shard }
+    await deps.dispatch.send(job, { contentType: 'json' })
+  }
   message.ack()
 }
 

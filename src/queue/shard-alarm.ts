@@ -4,18 +4,21 @@
 //   (decisions.md D42) to D1's, each a page a statement;
 // - takes up what a crash stranded: deliveries never enqueued, or whose consumer died holding
 //   the lease (src/queue/sweeper.ts), and receipts that waited for their message sid;
+// - gives pushes not acknowledged in time their fallback SMS, and enqueues it (decisions.md D46);
 // - asks the SMS API about SMS whose receipts were lost (src/queue/sms-reconciler.ts), and applies
 //   the receipts the sandbox gave its SMS once due (src/storage/sandbox-receipts.ts);
 // - purges messages past MESSAGE_RETENTION_DAYS (decisions.md D33), and hours the overview no
 //   longer shows.
 // Then it says when it must run again: soon while an outbox holds more, when the first scheduled
-// delivery is due (decisions.md D44), every GRACE_SECONDS while a delivery is on its way, every few minutes while an SMS awaits its receipt, hourly while
-// messages wait for their purge, and never once the shard is empty.
+// delivery is due (decisions.md D44) or the first push's acknowledgement (D46), every
+// GRACE_SECONDS while a delivery is on its way, every few minutes while an SMS awaits its
+// receipt, hourly while messages wait for their purge, and never once the shard is empty.
 import type { SmsNotifier } from '../channels/sms.ts'
 import { log } from '../log.ts'
 import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from '../storage/early-receipts.ts'
 import { upsertIndexRows, type IndexedMessage } from '../storage/message-index.ts'
 import { applyDueSandboxReceipts } from '../storage/sandbox-receipts.ts'
+import { fallBackUnacknowledged } from '../storage/fallbacks.ts'
 import { deleteMessagesBefore, MESSAGE_STATUS_SQL } from '../storage/messages.ts'
 import {
   deleteOverviewHoursBefore,
@@ -32,6 +35,7 @@ import {
 } from '../storage/webhooks.ts'
 import { reconcileStaleSms, RECONCILE_MAX_AGE_HOURS } from './sms-reconciler.ts'
 import { GRACE_SECONDS, sweepOverdueDeliveries } from './sweeper.ts'
+import type { DispatchJob } from './job.ts'
 
 /** Rows of an outbox handed on by one statement: 100 messages' index rows, 100 webhook events. */
 export const OUTBOX_PAGE = 100
@@ -76,6 +80,7 @@ export async function tendSendShard(deps: ShardAlarmDeps): Promise<number | null
     webhookEvents: () => handOverWebhookEvents(deps),
     indexRows: () => handOverIndexRows(deps),
     overviewHours: () => handOverOverviewHours(deps),
+    fellBack: () => enqueueFallbacks(deps),
     requeued: () => sweepOverdueDeliveries(deps, deps.dispatch, now, deps.metrics),
     earlyReceipts: async () =>
       (await applyWaitingReceipts(deps)) + (await deleteExpiredEarlyReceipts(deps.shard, now)),
@@ -131,7 +136,8 @@ export async function handOverIndexRows({ shard, db, name, now }: HandOverDeps):
     const { results } = await shard
       .prepare(
         `SELECT o.seq, m.id, CAST(m.provider_id AS TEXT) AS provider_id, m.destination,
-           m.created_at, (SELECT ${MESSAGE_STATUS_SQL} FROM deliveries WHERE message_id = m.id)
+           m.created_at, (SELECT ${MESSAGE_STATUS_SQL} FROM deliveries
+             WHERE message_id = m.id AND fallback_delivery_id IS NULL)
              AS status
          FROM index_outbox AS o LEFT JOIN messages AS m ON m.id = o.message_id
          ORDER BY o.seq LIMIT ?1`,
@@ -188,6 +194,24 @@ export async function handOverOverviewHours({ shard, db, name }: HandOverDeps): 
   return written
 }
 
+/**
+ * Pushes not acknowledged by their due time fall back to SMS (decisions.md D46): each gets its SMS
+ * delivery once, enqueued at once. Should the enqueue fail, the sweep takes them up as it does
+ * any delivery the queue never received. Returns how many fell back.
+ */
+async function enqueueFallbacks({ shard, name, dispatch, now }: ShardAlarmDeps) {
+  const created = await fallBackUnacknowledged(shard, now, OUTBOX_PAGE)
+  if (created.length > 0) {
+    await dispatch.sendBatch(
+      created.map((deliveryId) => ({
+        body: { deliveryId, shard: name } satisfies DispatchJob,
+        contentType: 'json' as const,
+      })),
+    )
+  }
+  return created.length
+}
+
 async function purge({ shard, retentionDays, now }: ShardAlarmDeps): Promise<number> {
   await deleteOverviewHoursBefore(shard, new Date(now.getTime() - OVERVIEW_KEPT_DAYS * DAY_MS), {
     handedOnly: true,
@@ -221,18 +245,22 @@ async function nextRun(
          EXISTS (SELECT 1 FROM messages) AS kept,
          (SELECT MIN(due_at) FROM sandbox_receipts) AS sandbox_due,
          (SELECT MIN(next_attempt_at) FROM deliveries
-           WHERE status = 'queued' AND scheduled_for IS NOT NULL) AS scheduled_due`,
+           WHERE status = 'queued' AND scheduled_for IS NOT NULL) AS scheduled_due,
+         (SELECT MIN(fallback_due) FROM deliveries
+           WHERE status = 'sent' AND fallback_due IS NOT NULL AND fallback_delivery_id IS NULL)
+           AS fallback_due`,
     )
     .bind(new Date(at - RECONCILE_MAX_AGE_HOURS * 60 * 60 * SECOND_MS).toISOString())
     .first<
       Record<'outbox' | 'moving' | 'awaiting' | 'receipts' | 'kept', number> &
-        Record<'sandbox_due' | 'scheduled_due', number | null>
+        Record<'sandbox_due' | 'scheduled_due' | 'fallback_due', number | null>
     >()
   if (!row) return null
   const purgeLeft = counts.purged === PURGE_PAGE * PURGE_PAGES
   if (row.outbox || purgeLeft) return at
-  // A sandbox receipt is applied, and a scheduled delivery enqueued, when due, however soon.
-  const times = [row.sandbox_due, row.scheduled_due]
+  // A sandbox receipt is applied, a scheduled delivery enqueued and an unacknowledged push
+  // fallen back when due, however soon.
+  const times = [row.sandbox_due, row.scheduled_due, row.fallback_due]
     .flatMap((due) => (due === null ? [] : [Math.max(at, due * SECOND_MS)]))
     .concat(nextWatch(row, at) ?? [])
   return times.length === 0 ? null : Math.min(...times)

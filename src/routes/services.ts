@@ -114,8 +114,8 @@ const status = createRoute({
     'Each delivery goes `queued → sending → sent → delivered | undelivered | failed | dead`; ' +
     '`reached` holds when it first reached each step and `events` its timeline. `sent` is the ' +
     "channel's API accepting the send. An SMS then becomes `delivered` or `undelivered` when the " +
-    "SMS API's delivery receipt arrives; a push stays `sent`, FCM's answer being its final " +
-    "state. The message's `status` sums its deliveries up (see the `Message` schema); a " +
+    "SMS API's delivery receipt arrives; a push when the app acknowledges it (POST " +
+    "/acks/{token}). The message's `status` sums its deliveries up (see the `Message` schema); a " +
     'scheduled message reads `scheduled`, with `scheduled_for`, until it is handed to the queue.',
   security: SECURITY.bearer,
   middleware: [requireScope(SCOPES.send)],

@@ -295,11 +295,29 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX deliveries_scheduled ON deliveries (next_attempt_at)
      WHERE status = 'queued' AND scheduled_for IS NOT NULL;`,
 
-  `-- The send facts' copy of the recipients directory (decisions.md D48) gains the WhatsApp
-   -- columns D1's recipients have (migrations/0035_whatsapp_recipients.sql, decisions.md D47).
+  `-- Fallback between channels (decisions.md D46, docs/sending.md "Fallback between channels"): a
+   -- push that may fall back to SMS keeps the phone to send to (fallback_address) and, when it
+   -- must be acknowledged, how many seconds after sending (fallback_after); fallback_due is then
+   -- set when it is sent. fallback_delivery_id names the SMS delivery it fell back to, written
+   -- once (the guard of the statement that creates it), and that delivery names its push in
+   -- fallback_of, unique: a push falls back at most once.
+   ALTER TABLE deliveries ADD COLUMN fallback_address TEXT;
+   ALTER TABLE deliveries ADD COLUMN fallback_after INTEGER;
+   ALTER TABLE deliveries ADD COLUMN fallback_due INTEGER;
+   ALTER TABLE deliveries ADD COLUMN fallback_delivery_id TEXT;
+   ALTER TABLE deliveries ADD COLUMN fallback_of TEXT;
+   CREATE UNIQUE INDEX deliveries_fallback_of ON deliveries (fallback_of)
+     WHERE fallback_of IS NOT NULL;
+   CREATE INDEX deliveries_fallback_due ON deliveries (fallback_due)
+     WHERE status = 'sent' AND fallback_due IS NOT NULL AND fallback_delivery_id IS NULL;`,
+
+  `-- The send facts' copies (decisions.md D48) gain the columns D1's tables have gained: the
+   -- recipients' WhatsApp opt-in and session window (migrations/0035_whatsapp_recipients.sql,
+   -- decisions.md D47), the services' fallback (migrations/0034_service_fallback.sql, D46).
    ALTER TABLE recipients ADD COLUMN whatsapp_opt_in INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE recipients ADD COLUMN whatsapp_opt_in_at TEXT;
    ALTER TABLE recipients ADD COLUMN whatsapp_inbound_at TEXT;
+   ALTER TABLE services ADD COLUMN fallback TEXT;
    -- A copy made before lacks their values: the next check copies everything again.
    DELETE FROM facts_state;`,
 ]

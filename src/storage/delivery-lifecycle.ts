@@ -45,7 +45,9 @@ export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set([
  * - `dead` (dead-letter consumer): queued or sending → dead;
  * - `cancel` (DELETE /Services/messages/{id}): queued and still scheduled (not yet handed to the
  *   queue) → failed, with the error code `cancelled` (decisions.md D44);
- * - `delivered`, `undelivered` (the SMS API's receipts): sent → delivered | undelivered.
+ * - `delivered`, `undelivered` (the SMS API's receipts): sent → delivered | undelivered;
+ * - `acknowledged` (the app's acknowledgement of a push, POST /acks/{token}, decisions.md D46): a
+ *   push sending or sent → delivered (the app may acknowledge before FCM's answer is recorded).
  * No transition leaves a final status, and none goes back to sent: a receipt that arrives late,
  * twice or out of order changes nothing.
  */
@@ -60,6 +62,7 @@ export type Transition =
   | { kind: 'cancel' }
   | { kind: 'delivered' }
   | { kind: 'undelivered'; error: string; errorCode?: string | null }
+  | { kind: 'acknowledged' }
 
 export type StatusChange = Transition & { deliveryId: string; at: Date }
 
@@ -77,6 +80,7 @@ export const STATUS_AFTER: Record<TransitionKind, DeliveryStatus> = {
   cancel: 'failed',
   delivered: 'delivered',
   undelivered: 'undelivered',
+  acknowledged: 'delivered',
 }
 
 /** The error code of a cancelled delivery (decisions.md D44). */
@@ -97,6 +101,7 @@ const FROM: Record<TransitionKind, string> = {
   cancel: `status = 'queued' AND scheduled_for IS NOT NULL`,
   delivered: `status = 'sent'`,
   undelivered: `status = 'sent'`,
+  acknowledged: `channel = 'fcm' AND status IN ('sending', 'sent')`,
 }
 
 // The step's own timestamp column: the first time the delivery reached it.
@@ -115,6 +120,7 @@ const WEBHOOK_EVENT: Partial<Record<TransitionKind, WebhookEventType>> = {
   sent: 'message.sent',
   delivered: 'message.delivered',
   undelivered: 'message.undelivered',
+  acknowledged: 'message.delivered',
   failed: 'message.failed',
   dead: 'message.dead',
   cancel: 'message.cancelled',
@@ -164,6 +170,9 @@ function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
           'last_error = NULL',
           'error_code = NULL',
           'in_doubt_since = NULL',
+          // A push to be acknowledged falls back once this passes (decisions.md D46).
+          `fallback_due = CASE WHEN fallback_after IS NULL OR fallback_address IS NULL THEN NULL
+             ELSE CAST(strftime('%s', ?3) AS INTEGER) + fallback_after END`,
         ],
         params: [t.providerMessageId],
       }
@@ -190,6 +199,8 @@ function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
       return { sql: ['last_error = ?5', 'error_code = ?5'], params: [CANCELLED] }
     case 'delivered':
       return { sql: ['last_error = NULL', 'error_code = NULL'], params: [] }
+    case 'acknowledged':
+      return { sql: ['lease_until = NULL', 'last_error = NULL', 'error_code = NULL'], params: [] }
   }
 }
 

@@ -58,6 +58,16 @@ export type Delivery = {
    * (decisions.md D44); null for one sent at once or already handed over.
    */
   scheduledFor: number | null
+  /**
+   * A push that may fall back to SMS (decisions.md D46): the phone to send to, and how many
+   * seconds after sending it must be acknowledged (null: it falls back only when it fails).
+   */
+  fallbackAddress: string | null
+  fallbackAfter: number | null
+  /** The SMS delivery this push fell back to, once it did. */
+  fallbackDeliveryId: string | null
+  /** The push delivery this SMS was sent in place of. */
+  fallbackOf: string | null
 }
 
 type DeliveryRow = {
@@ -92,6 +102,10 @@ type DeliveryRow = {
   lease_until: number | null
   sandbox: number
   scheduled_for: number | null
+  fallback_address: string | null
+  fallback_after: number | null
+  fallback_delivery_id: string | null
+  fallback_of: string | null
 }
 
 function toDelivery(row: DeliveryRow): Delivery {
@@ -138,13 +152,18 @@ function toDelivery(row: DeliveryRow): Delivery {
     inDoubtSince: row.in_doubt_since,
     sandbox: row.sandbox === 1,
     scheduledFor: row.scheduled_for,
+    fallbackAddress: row.fallback_address,
+    fallbackAfter: row.fallback_after,
+    fallbackDeliveryId: row.fallback_delivery_id,
+    fallbackOf: row.fallback_of,
   }
 }
 
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
   address, title, body, link, picture_url, content_sid, content_variables, status, attempts, provider_message_id, last_error,
   error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at, undelivered_at,
-  failed_at, dead_at, attempt_at, in_doubt_since, lease_until, sandbox, scheduled_for`
+  failed_at, dead_at, attempt_at, in_doubt_since, lease_until, sandbox, scheduled_for,
+  fallback_address, fallback_after, fallback_delivery_id, fallback_of`
 
 // A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
 // (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).
@@ -197,7 +216,7 @@ export type NewDelivery = Pick<
   Delivery,
   'id' | 'part' | 'channel' | 'address' | 'title' | 'body' | 'link'
 > &
-  Partial<Pick<Delivery, 'pictureUrl' | 'template'>>
+  Partial<Pick<Delivery, 'pictureUrl' | 'template' | 'fallbackAddress' | 'fallbackAfter'>>
 
 /**
  * The statements that write a message and its deliveries in one transaction, and how to read the
@@ -236,9 +255,9 @@ export function insertMessage(
         .prepare(
           `INSERT INTO deliveries (id, message_id, provider_id, part, channel, address, title, body,
              link, next_attempt_at, picture_url, created_at, updated_at, queued_at, sandbox,
-             scheduled_for, content_sid, content_variables)
+             scheduled_for, content_sid, content_variables, fallback_address, fallback_after)
            SELECT ?1, ?2, CAST(?3 AS INTEGER), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, ?13,
-             ?14, ?15, ?16
+             ?14, ?15, ?16, ?17, ?18
            WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?2)
            RETURNING ${DELIVERY_COLUMNS}`,
         )
@@ -259,6 +278,8 @@ export function insertMessage(
           scheduledFor,
           d.template?.contentSid ?? null,
           d.template?.variables ? JSON.stringify(d.template.variables) : null,
+          d.fallbackAddress ?? null,
+          d.fallbackAfter ?? null,
         ),
     ),
     // decisions.md D27: each delivery's timeline starts here, in the same batch.
@@ -330,7 +351,7 @@ export function selectMessageById(db: D1Database, id: string): BatchRead<StoredM
 /**
  * A message's one status (domain/dispatch.ts messageStatus, decisions.md D27, D44) as an aggregate
  * over its deliveries' `status`, `attempts`, `scheduled_for` and `error_code`, for filtering in
- * SQL. The two must agree: a test runs both over every mix of delivery states.
+ * SQL. Both are given the deliveries that did not fall back (decisions.md D46). The two must agree: a test runs both over every mix of delivery states.
  */
 export const MESSAGE_STATUS_SQL = `CASE
     WHEN count(*) > 0 AND total(status = 'queued' AND scheduled_for IS NOT NULL) = count(*)

@@ -5,6 +5,9 @@ import { firstRow, readOne, type BatchRead } from './batch.ts'
 
 export type ServiceParameter = 'destination' | 'notification' | 'advertisement' | 'qr_code'
 
+/** Push, then SMS: when the push fails, or is not acknowledged within afterSeconds. */
+export type ServiceFallback = { channel: 'sms'; afterSeconds: number | null }
+
 export type Service = {
   id: number
   name: string
@@ -18,6 +21,8 @@ export type Service = {
   directNumberCountryCodes: string[] | null
   /** The quiet hours of its messages when neither the request nor the recipient has its own. */
   quietHours: QuietHoursRule | null
+  /** Its messages' pushes fall back to SMS unless the request says otherwise (decisions.md D46). */
+  fallback: ServiceFallback | null
   createdAt: string
   updatedAt: string
 }
@@ -32,6 +37,7 @@ type ServiceRow = {
   direct_numbers: number
   direct_number_country_codes: string | null
   quiet_hours: string | null
+  fallback: string | null
   created_at: string
   updated_at: string
 }
@@ -50,13 +56,15 @@ function toService(row: ServiceRow): Service {
         ? null
         : (JSON.parse(row.direct_number_country_codes) as string[]),
     quietHours: row.quiet_hours === null ? null : (JSON.parse(row.quiet_hours) as QuietHoursRule),
+    fallback: row.fallback === null ? null : (JSON.parse(row.fallback) as ServiceFallback),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
 }
 
 const SELECT_SERVICE = `SELECT id, name, kind, required_parameters, allowed_channels, enabled,
-  direct_numbers, direct_number_country_codes, quiet_hours, created_at, updated_at FROM services`
+  direct_numbers, direct_number_country_codes, quiet_hours, fallback, created_at, updated_at
+  FROM services`
 
 export function findServiceById(db: D1Database, id: number): Promise<Service | null> {
   return readOne(db, selectServiceById(db, id))
@@ -88,23 +96,28 @@ export type NewService = Omit<
   | 'directNumbers'
   | 'directNumberCountryCodes'
   | 'quietHours'
+  | 'fallback'
   | 'createdAt'
   | 'updatedAt'
 > &
   Partial<
-    Pick<Service, 'id' | 'enabled' | 'directNumbers' | 'directNumberCountryCodes' | 'quietHours'>
+    Pick<
+      Service,
+      'id' | 'enabled' | 'directNumbers' | 'directNumberCountryCodes' | 'quietHours' | 'fallback'
+    >
   >
 
 const codesJson = (codes: string[] | null | undefined) => (codes ? JSON.stringify(codes) : null)
-const ruleJson = (rule: QuietHoursRule | null | undefined) => (rule ? JSON.stringify(rule) : null)
+const ruleJson = (rule: QuietHoursRule | ServiceFallback | null | undefined) =>
+  rule ? JSON.stringify(rule) : null
 
 /** Inserts a service and returns its id; null when its id or name is taken. */
 export async function insertService(db: D1Database, service: NewService): Promise<number | null> {
   const row = await db
     .prepare(
       `INSERT INTO services (id, name, kind, required_parameters, allowed_channels, enabled,
-         direct_numbers, direct_number_country_codes, quiet_hours)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING RETURNING id`,
+         direct_numbers, direct_number_country_codes, quiet_hours, fallback)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING RETURNING id`,
     )
     .bind(
       service.id ?? null,
@@ -116,6 +129,7 @@ export async function insertService(db: D1Database, service: NewService): Promis
       service.directNumbers ? 1 : 0,
       codesJson(service.directNumberCountryCodes),
       ruleJson(service.quietHours),
+      ruleJson(service.fallback),
     )
     .first<{ id: number }>()
   return row?.id ?? null
@@ -141,6 +155,7 @@ export async function updateService(
          direct_numbers = COALESCE(?7, direct_numbers),
          direct_number_country_codes = CASE WHEN ?8 THEN ?9 ELSE direct_number_country_codes END,
          quiet_hours = CASE WHEN ?10 THEN ?11 ELSE quiet_hours END,
+         fallback = CASE WHEN ?12 THEN ?13 ELSE fallback END,
          updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
        WHERE id = ?1
          AND NOT EXISTS (SELECT 1 FROM services AS other WHERE other.name = ?2 AND other.id <> ?1)`,
@@ -158,6 +173,8 @@ export async function updateService(
       codesJson(changes.directNumberCountryCodes),
       changes.quietHours === undefined ? 0 : 1,
       ruleJson(changes.quietHours),
+      changes.fallback === undefined ? 0 : 1,
+      ruleJson(changes.fallback),
     )
     .run()
   if (result.meta.changes > 0) return 'updated'

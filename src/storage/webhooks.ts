@@ -10,6 +10,7 @@ export type WebhookEventType =
   | 'message.failed'
   | 'message.dead'
   | 'message.cancelled'
+  | 'message.fell_back'
 
 export type WebhookEndpoint = {
   id: string
@@ -277,6 +278,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'message.failed',
   'message.dead',
   'message.cancelled',
+  'message.fell_back',
 ] as const satisfies readonly WebhookEventType[]
 
 /** `msg_` and the 32 hex digits of a random UUID, as Standard Webhooks ids look. */
@@ -304,7 +306,8 @@ export type DeliveryEventFacts = {
  * own db.batch (`db` is the shard): written only if the change applied (its timeline row exists).
  * The payload, Standard Webhooks' `type`, `timestamp` and `data`, is taken from the delivery and
  * its message: ids, service, part, channel and status, with `error_code` and `reason` when there
- * are any (json_patch drops a null member). No address and no content: the provider has them
+ * are any (json_patch drops a null member), and the delivery a push fell back to or the push an SMS
+ * fell back from, if any (decisions.md D46). No address and no content: the provider has them
  * under `message_id`. Whether any endpoint wants it is decided when the outbox is handed on
  * (insertWebhookEvents), where the endpoints are.
  */
@@ -319,7 +322,8 @@ export function deliveryEventStatement(db: D1Database, facts: DeliveryEventFacts
              json_object('message_id', d.message_id, 'delivery_id', d.id,
                'service_id', m.service_id, 'part', d.part, 'channel', d.channel,
                'status', substr(?3, 9)),
-             json_object('error_code', ?6, 'reason', ?7))),
+             json_object('error_code', ?6, 'reason', ?7,
+               'fallback_delivery_id', d.fallback_delivery_id, 'fallback_of', d.fallback_of))),
          ?5
        FROM deliveries d JOIN messages m ON m.id = d.message_id
        WHERE d.id = ?8 AND EXISTS (SELECT 1 FROM delivery_events WHERE id = ?2)`,

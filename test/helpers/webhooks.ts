@@ -1,6 +1,7 @@
 // Webhooks as a provider meets them: endpoints registered through the API, events emitted through
 // the emit API the delivery lifecycle calls, and a Standard Webhooks verifier written here from the
 // specification alone (it shares no code with src/ or the stand-in).
+import { fallBackStatements } from '../../src/storage/fallbacks.ts'
 import { env } from 'cloudflare:workers'
 import { expect } from 'vitest'
 import type { StandIn } from '../../stand-in/app.ts'
@@ -53,7 +54,10 @@ export function receiverAt(standIn: StandIn, url: string): Receiver {
 }
 
 /** For each event type: the status a delivery must be in, and the change that causes the event. */
-const CAUSES: Record<WebhookEventType, [DeliveryStatus, Transition]> = {
+const CAUSES: Record<
+  Exclude<WebhookEventType, 'message.fell_back'>,
+  [DeliveryStatus, Transition]
+> = {
   'message.sent': ['sending', { kind: 'sent', providerMessageId: `SM${crypto.randomUUID()}` }],
   'message.delivered': ['sent', { kind: 'delivered' }],
   'message.undelivered': [
@@ -91,6 +95,25 @@ export async function emitEvent(
     title: 'Turno',
     body: 'Lunes 9:15',
     link: null,
+  }
+  if (type === 'message.fell_back') {
+    // A push that failed for good falls back to SMS (decisions.md D46).
+    const push = {
+      ...delivery,
+      channel: 'fcm' as const,
+      address: 'device',
+      fallbackAddress: '+5491155550000',
+    }
+    await readOne(shard, insertMessage(shard, message, [push]))
+    await shard
+      .prepare("UPDATE deliveries SET status = 'failed' WHERE id = ?1")
+      .bind(deliveryId)
+      .run()
+    const fallback = fallBackStatements(shard, deliveryId, 'failed', occurredAt)
+    const [updated] = await shard.batch(fallback.statements)
+    expect(updated?.meta.changes).toBe(1)
+    await runShardAlarm(providerId)
+    return fallback.webhookEventId
   }
   await readOne(shard, insertMessage(shard, message, [delivery]))
   const [from, transition] = CAUSES[type]

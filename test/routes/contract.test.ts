@@ -25,6 +25,8 @@ const BEARER = 'Bearer realm="portero"'
 /** Who may call what, stated apart from the routes; a route matching no line fails the suite. */
 const ACCESS: [RegExp, Access][] = [
   [/^\/(healthz|openapi\.json|docs|\.well-known\/.+|pictures\/.+)$/, { kind: 'public' }],
+  // A push's acknowledgement: its token, signed by Portero, is its only credential (D46).
+  [/^\/acks\/[^/]+$/, { kind: 'public' }],
   [/^\/(auth\/login|oauth\/token|oauth\/revoke)$/, { kind: 'credentials' }],
   [/^\/callbacks\/sms\/(status|inbound)$/, { kind: 'sms_signature' }],
   // Introspection callers may also authenticate as a client (RFC 7662 §2.1): both are offered.
@@ -284,19 +286,22 @@ describe.each(WRONG_METHODS)('$path', ({ path, allowed, refused }) => {
 })
 
 describe('every other kind of answer', () => {
-  it.each(ROUTES.filter((r) => r.access?.kind === 'public').map((r) => [r.sample] as const))(
-    'GET %s carries the security headers',
-    async (path) => {
-      const response = await send('GET', path)
-      // The sample picture id names no picture.
-      expect(response.status).toBe(path.startsWith('/pictures/') ? 404 : 200)
-      await response.body?.cancel()
-    },
-  )
+  it.each(
+    ROUTES.filter((r) => r.access?.kind === 'public' && r.method === 'GET').map(
+      (r) => [r.sample] as const,
+    ),
+  )('GET %s carries the security headers', async (path) => {
+    const response = await send('GET', path)
+    // The sample picture id names no picture.
+    expect(response.status).toBe(path.startsWith('/pictures/') ? 404 : 200)
+    await response.body?.cancel()
+  })
 
   it('HEAD, OPTIONS, an unknown path and a body too large carry them too', async () => {
     expect((await send('HEAD', '/healthz')).status).toBe(200)
     expect((await send('OPTIONS', '/oauth/token')).status).toBe(204)
+    // A push's acknowledgement with a token Portero did not sign.
+    await expectRefused(await send('POST', '/acks/1'), '/acks/1', 403, 'invalid_signature')
     await expectRefused(await send('GET', '/nowhere'), '/nowhere', 404, 'not_found')
     const large = { contentType: JSON_TYPE, body: JSON.stringify({ clientId: 'x'.repeat(20_000) }) }
     await expectRefused(

@@ -211,7 +211,7 @@ export interface paths {
         };
         /**
          * Delivery status of a message
-         * @description Each delivery goes `queued → sending → sent → delivered | undelivered | failed | dead`; `reached` holds when it first reached each step and `events` its timeline. `sent` is the channel's API accepting the send. An SMS then becomes `delivered` or `undelivered` when the SMS API's delivery receipt arrives; a push stays `sent`, FCM's answer being its final state. The message's `status` sums its deliveries up (see the `Message` schema); a scheduled message reads `scheduled`, with `scheduled_for`, until it is handed to the queue.
+         * @description Each delivery goes `queued → sending → sent → delivered | undelivered | failed | dead`; `reached` holds when it first reached each step and `events` its timeline. `sent` is the channel's API accepting the send. An SMS then becomes `delivered` or `undelivered` when the SMS API's delivery receipt arrives; a push when the app acknowledges it (POST /acks/{token}). The message's `status` sums its deliveries up (see the `Message` schema); a scheduled message reads `scheduled`, with `scheduled_for`, until it is handed to the queue.
          */
         get: operations["getMessage"];
         put?: never;
@@ -260,6 +260,26 @@ export interface paths {
          * @description Configure `{ISSUER}/callbacks/sms/inbound` as the sender number's "A message comes in" webhook (HTTP POST), and as the WhatsApp sender's: a message `From` `whatsapp:+E164` opens the 24-hour session window of every recipient with that phone (an opt-out word withdraws their WhatsApp opt-in) and touches no SMS suppression. Accepted only with a valid `X-Twilio-Signature` (as for `/callbacks/sms/status`) and `AccountSid` equal to this deployment's: otherwise 403 and nothing changes. Each `MessageSid` is applied once: the signature has no timestamp, so a replayed STOP or START (answered as any other) changes nothing.
          */
         post: operations["receiveSmsInbound"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/acks/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The app's acknowledgement of a push
+         * @description Every push carries this URL in its FCM data as `portero_ack`; the app POSTs to it, no body, once it has the push, which then reads `delivered`. Idempotent. A fallback SMS already made is not cancelled. Valid 28 days.
+         */
+        post: operations["acknowledgePush"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1106,7 +1126,7 @@ export interface webhooks {
         get?: never;
         put?: never;
         /**
-         * The SMS API's receipt says the SMS reached the phone.
+         * The SMS API's receipt says the SMS reached the phone, or the app acknowledged the push.
          * @description POSTed to every enabled endpoint of the provider subscribed to `message.delivered`, signed as the Standard Webhooks specification says: verify the raw body with any of its libraries before trusting it. Portero has no fixed outgoing addresses: verify the signature; do not allowlist addresses.
          */
         post: operations["onMessageDelivered"];
@@ -1196,6 +1216,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "message.fell_back": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A push failed, or was not acknowledged in time: an SMS goes in its place.
+         * @description POSTed to every enabled endpoint of the provider subscribed to `message.fell_back`, signed as the Standard Webhooks specification says: verify the raw body with any of its libraries before trusting it. Portero has no fixed outgoing addresses: verify the signature; do not allowlist addresses.
+         */
+        post: operations["onMessageFellBack"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -1223,11 +1263,13 @@ export interface components {
              * @description The event type without `message.`: the delivery's status, except that a cancelled delivery is `failed` with the error code `cancelled`.
              * @enum {string}
              */
-            status: "sent" | "delivered" | "undelivered" | "failed" | "dead" | "cancelled";
+            status: "sent" | "delivered" | "undelivered" | "failed" | "dead" | "cancelled" | "fell_back";
             /** @description The channel's error code (the SMS API's `30003`), when it gave one. */
             error_code?: string;
             /** @description Why, in words, with numbers and tokens masked, when there is a reason. */
             reason?: string;
+            fallback_delivery_id?: string;
+            fallback_of?: string;
         };
         MessageDeliveredEvent: {
             /** @enum {string} */
@@ -1272,6 +1314,16 @@ export interface components {
         MessageCancelledEvent: {
             /** @enum {string} */
             type: "message.cancelled";
+            /**
+             * @description When the status changed (ISO 8601, UTC), not when this attempt was made.
+             * @example 2026-11-22T09:15:02.117Z
+             */
+            timestamp: string;
+            data: components["schemas"]["WebhookEventData"];
+        };
+        MessageFellBackEvent: {
+            /** @enum {string} */
+            type: "message.fell_back";
             /**
              * @description When the status changed (ISO 8601, UTC), not when this attempt was made.
              * @example 2026-11-22T09:15:02.117Z
@@ -1411,7 +1463,7 @@ export interface components {
              */
             id: string;
             /**
-             * @description `scheduled` while every delivery waits for its time (`scheduled_for`, and may be cancelled); `cancelled` once every one was. Else `queued` or `sending` while any delivery is. Then with none failed: `delivered` when every delivery was delivered, else `sent` (receipts awaited, or pushes). With some failed (undelivered, failed or dead): `partially_delivered` if at least one other was delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, else `undelivered` if any reached the carrier, else `failed`.
+             * @description `scheduled` while every delivery waits for its time (`scheduled_for`, and may be cancelled); `cancelled` once every one was. Else `queued` or `sending` while any delivery is. Then with none failed: `delivered` when every delivery was delivered, else `sent` (receipts or acks awaited; a push that fell back counts as its SMS). With some failed (undelivered, failed or dead): `partially_delivered` if at least one other was delivered, else `partially_sent`. With all failed: `dead` if any ran out of attempts, else `undelivered` if any reached the carrier, else `failed`.
              * @enum {string}
              */
             status: "scheduled" | "queued" | "sending" | "sent" | "delivered" | "partially_delivered" | "partially_sent" | "undelivered" | "failed" | "dead" | "cancelled";
@@ -1435,7 +1487,7 @@ export interface components {
                 /** @description Masked phone number or registration token. */
                 to: string;
                 /**
-                 * @description `queued` (waiting for an attempt), `sending` (an attempt in flight), `sent` (the channel accepted it: a push's final state), `delivered` (the SMS API's receipt says the handset got it), `undelivered` (the carrier could not deliver it), `failed` (refused for good, at send time or by a receipt, or cancelled: error_code `cancelled`), `dead` (out of attempts).
+                 * @description `queued` (waiting for an attempt), `sending` (an attempt in flight), `sent` (the channel accepted it; a push stays so until the app acknowledges it), `delivered` (the SMS API's receipt says the handset got it, or the app acknowledged the push), `undelivered` (the carrier could not deliver it), `failed` (refused for good, at send time or by a receipt, or cancelled: error_code `cancelled`), `dead` (out of attempts).
                  * @enum {string}
                  */
                 status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "failed" | "dead";
@@ -1453,6 +1505,10 @@ export interface components {
                 sent_at: string | null;
                 /** @description While it waits for its time (`send_at`, or the end of quiet hours) and may still be cancelled: when it is due. Null once handed to the queue. */
                 scheduled_for: string | null;
+                /** @description The SMS sent in place of this push. */
+                fallback_delivery_id: string | null;
+                /** @description The push this SMS replaces. */
+                fallback_of: string | null;
                 /** @description When the delivery first reached each step; null for a step it has not. */
                 reached: {
                     queued: string | null;
@@ -1821,9 +1877,15 @@ export interface components {
                 end: string;
                 time_zone?: string;
             } | null;
+            fallback: components["schemas"]["Fallback"];
             created_at: string;
             updated_at: string;
         };
+        Fallback: {
+            /** @enum {string} */
+            channel: "sms";
+            after_seconds?: number;
+        } | null;
         ServicePage: {
             items: components["schemas"]["Service"][];
             page_size: number;
@@ -2740,6 +2802,13 @@ export interface operations {
                             expires_at?: string;
                         };
                         microPayment?: unknown;
+                        /** @description Push, then SMS: a push that fails for good, or has no token, goes by SMS (docs/sending.md "Fallback between channels"). */
+                        fallback?: {
+                            /** @description SMS (or 1). */
+                            channel: string | number;
+                            /** @description Also when not acknowledged this long after sending. */
+                            after_seconds?: number;
+                        };
                         /** @description Document 001's spelling of `advertisement`. */
                         publicidad?: {
                             title: string;
@@ -3271,6 +3340,53 @@ export interface operations {
             };
             /** @description `channel_not_configured`: this deployment sends no SMS. */
             501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `server_misconfigured`: this deployment is misconfigured and serves nothing until it is fixed; GET /healthz names the settings at fault. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    acknowledgePush: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_signature`: forged or expired; nothing changes. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 16 KiB in all (`headers_too_large`). */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4069,7 +4185,7 @@ export interface operations {
                  */
                 "application/json": {
                     url: string;
-                    event_types: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead" | "message.cancelled")[];
+                    event_types: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead" | "message.cancelled" | "message.fell_back")[];
                 };
             };
         };
@@ -4302,7 +4418,7 @@ export interface operations {
                  */
                 "application/json": {
                     url?: string;
-                    event_types?: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead" | "message.cancelled")[];
+                    event_types?: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead" | "message.cancelled" | "message.fell_back")[];
                     /** @description true re-enables a disabled endpoint and forgets its failures. */
                     enabled?: boolean;
                 };
@@ -7763,6 +7879,16 @@ export interface operations {
                          */
                         time_zone?: string;
                     } | null;
+                    /**
+                     * @description Its pushes' default; null: none.
+                     * @default null
+                     */
+                    fallback?: {
+                        /** @description SMS (or 1). */
+                        channel: string | number;
+                        /** @description Also when not acknowledged this long after sending. */
+                        after_seconds?: number;
+                    } | null;
                 };
             };
         };
@@ -8026,6 +8152,13 @@ export interface operations {
                          * @example Europe/Madrid
                          */
                         time_zone?: string;
+                    } | null;
+                    /** @description Its pushes' default; null: none. */
+                    fallback?: {
+                        /** @description SMS (or 1). */
+                        channel: string | number;
+                        /** @description Also when not acknowledged this long after sending. */
+                        after_seconds?: number;
                     } | null;
                 };
             };
@@ -8772,6 +8905,49 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["MessageCancelledEvent"];
+            };
+        };
+        responses: {
+            /** @description Gone: the endpoint is disabled at once and sent nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: never sent to this endpoint again. Answer once the signature verifies and the event is stored, and do the work after; an answer after 2 s counts against the endpoint. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within 15 s, is a failed attempt, retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 10 h, 10 h (or the answer's `Retry-After`, if later); then the event is dead for the endpoint. Redirects are not followed. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onMessageFellBack: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id (`msg_…`), the same on every attempt and redelivery: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt: refuse one more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of the secret after `whsec_`; two, space-separated, during a rotation's overlap. Accept the request when any one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageFellBackEvent"];
             };
         };
         responses: {

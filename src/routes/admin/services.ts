@@ -3,6 +3,9 @@ import * as z from 'zod'
 import { conflict, notFound } from '../../errors.ts'
 import {
   ChannelName,
+  FallbackSchema,
+  fallbackView,
+  toFallbackRule,
   QuietHoursSchema,
   quietHoursView,
   toQuietHoursRule,
@@ -70,6 +73,7 @@ const Fields = {
       'The default quiet hours of the service\'s messages (docs/sending.md "Scheduled sends and ' +
       'quiet hours"), for a recipient and a request with none of their own; null: none.',
   }),
+  fallback: FallbackSchema.nullable().meta({ description: "Its pushes' default; null: none." }),
 }
 
 export const NewService = z.strictObject({
@@ -87,6 +91,7 @@ export const NewService = z.strictObject({
   direct_numbers: Fields.direct_numbers.default(false),
   direct_number_country_codes: Fields.direct_number_country_codes.default(null),
   quiet_hours: Fields.quiet_hours.default(null),
+  fallback: Fields.fallback.default(null),
 })
 
 /** The API's field names as storage has them, for a create and for a change alike. */
@@ -102,6 +107,7 @@ function serviceFields(body: z.infer<typeof ServiceChanges>): StoredChanges {
     directNumbers: body.direct_numbers,
     directNumberCountryCodes: body.direct_number_country_codes,
     quietHours: body.quiet_hours && toQuietHoursRule(body.quiet_hours),
+    fallback: body.fallback && toFallbackRule(body.fallback, 'fallback'),
   }
 }
 
@@ -115,6 +121,7 @@ export const ServiceChanges = z
     direct_numbers: Fields.direct_numbers.optional(),
     direct_number_country_codes: Fields.direct_number_country_codes.optional(),
     quiet_hours: Fields.quiet_hours.optional(),
+    fallback: Fields.fallback.optional(),
   })
   .refine((v) => Object.keys(v).length > 0, 'send at least one field to change')
 
@@ -129,6 +136,7 @@ function view(s: Service) {
     direct_numbers: s.directNumbers,
     direct_number_country_codes: s.directNumberCountryCodes,
     quiet_hours: quietHoursView(s.quietHours),
+    fallback: fallbackView(s.fallback),
     created_at: s.createdAt,
     updated_at: s.updatedAt,
   }

@@ -88,6 +88,7 @@ describe('POST /admin/services', () => {
       direct_numbers: false,
       direct_number_country_codes: null,
       quiet_hours: null,
+      fallback: null,
       created_at: expect.stringMatching(ISO_TIME),
       updated_at: expect.stringMatching(ISO_TIME),
     })
