@@ -17,12 +17,13 @@ describe('migrateSendShard', () => {
             "AND name NOT LIKE '_cf_%'",
         )
         .toArray()
+      const rebuild = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE deliveries_new'))
       state.storage.transactionSync(() => {
         sql.exec('PRAGMA defer_foreign_keys = ON')
         for (const { name } of tables) sql.exec(`DROP TABLE "${name}"`)
-        for (const migration of MIGRATIONS.slice(0, -1)) sql.exec(migration)
+        for (const migration of MIGRATIONS.slice(0, rebuild)) sql.exec(migration)
         sql.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)')
-        sql.exec('INSERT INTO schema_version (version) VALUES (?)', MIGRATIONS.length - 1)
+        sql.exec('INSERT INTO schema_version (version) VALUES (?)', rebuild)
         sql.exec(
           `INSERT INTO messages (id, provider_id, service_id, request_hash, destination, created_at)
            VALUES ('m1', 1, 1, 'h', 'u1', '2026-12-01T00:00:00Z')`,
@@ -73,7 +74,10 @@ describe('migrateSendShard', () => {
         )
         .toArray()
         .map((r) => r.name)
+      // Those it had, and those later entries add (decisions.md D46's fallback).
       expect(indexes).toEqual([
+        'deliveries_fallback_due',
+        'deliveries_fallback_of',
         'deliveries_message',
         'deliveries_pending',
         'deliveries_provider_message',
