@@ -17,6 +17,9 @@ const DEV_ACCOUNTS = {
   twilioAccountSid: 'ACdev00000000000000000000000000000',
   twilioAuthToken: 'dev-auth-token',
   smsFrom: '+15005550006',
+  vonageApiKey: 'devkey01',
+  vonageApiSecret: 'dev-vonage-secret',
+  vonageFrom: '15005550006',
   fcmProjectId: 'portero-dev',
   serviceAccountEmail: 'portero-dev@portero-dev.iam.gserviceaccount.com',
   tokenUrl: `${STAND_IN}/google/token`,
@@ -89,6 +92,11 @@ export async function ensureDevVars() {
   await fill('SMS_ACCOUNT_SID', () => DEV_ACCOUNTS.twilioAccountSid)
   await fill('SMS_AUTH_TOKEN', () => DEV_ACCOUNTS.twilioAuthToken)
   await fill('SMS_FROM', () => DEV_ACCOUNTS.smsFrom)
+  // The secondary SMS route (decisions.md D45), Vonage's SMS API at the stand-in.
+  await fill('VONAGE_API_BASE_URL', () => `${STAND_IN}/vonage`)
+  await fill('VONAGE_API_KEY', () => DEV_ACCOUNTS.vonageApiKey)
+  await fill('VONAGE_API_SECRET', () => DEV_ACCOUNTS.vonageApiSecret)
+  await fill('VONAGE_FROM', () => DEV_ACCOUNTS.vonageFrom)
   await fill('FCM_API_BASE_URL', () => `${STAND_IN}/fcm`)
   await fill('FCM_PROJECT_ID', () => DEV_ACCOUNTS.fcmProjectId)
   await fill('GOOGLE_TOKEN_URL', () => DEV_ACCOUNTS.tokenUrl)
@@ -112,6 +120,8 @@ export async function ensureDevVars() {
       ...standIn,
       TWILIO_ACCOUNT_SID: vars.SMS_ACCOUNT_SID!,
       TWILIO_AUTH_TOKEN: vars.SMS_AUTH_TOKEN!,
+      VONAGE_API_KEY: vars.VONAGE_API_KEY!,
+      VONAGE_API_SECRET: vars.VONAGE_API_SECRET!,
       FCM_PROJECT_ID: vars.FCM_PROJECT_ID!,
       SERVICE_ACCOUNT_EMAIL: DEV_ACCOUNTS.serviceAccountEmail,
       TOKEN_URL: vars.GOOGLE_TOKEN_URL!,

@@ -1,4 +1,4 @@
-// A local stand-in for Twilio, Google OAuth and FCM HTTP v1: checks requests the way the real APIs
+// A local stand-in for Twilio, Vonage's SMS API, Google OAuth and FCM HTTP v1: checks requests the way the real APIs
 // do, fails on demand and shows what it received. Served by worker.ts; tests call its fetch.
 import { Hono } from 'hono'
 import { decodeJwt, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose'
@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { addPlatformIssuers, type PlatformIssuers } from './issuers.ts'
 import { createWorkloadIdentity, type WorkloadIdentityOptions } from './workload-identity.ts'
 import { addWebhookReceivers, type WebhookReceivers } from './webhooks.ts'
+import { addVonage, type VonageStandIn } from './vonage.ts'
 
 export type StandInOptions = {
   twilioAccountSid: string
@@ -45,6 +46,8 @@ export type StandInOptions = {
    * that is one of them carries `OptOutType` (STOP, START or HELP), as Twilio's webhook does.
    */
   advancedOptOut?: { stop?: string[]; start?: string[]; help?: string[] }
+  /** Vonage's SMS API for the secondary SMS route (stand-in/vonage.ts), with its account's key. */
+  vonage?: { apiKey: string; apiSecret: string }
 }
 
 /** A status callback the stand-in sent or holds: where to, the form, and what came back. */
@@ -138,6 +141,8 @@ export type StandIn = {
   webhooks: WebhookReceivers
   /** Workload identity issuers by name (stand-in/issuers.ts). */
   issuers: PlatformIssuers
+  /** Vonage's SMS API, when `vonage` is configured. */
+  vonage: VonageStandIn | undefined
   /**
    * Sends the held status callbacks (those `which` picks), in order, once all are answered. With
    * `lost`, the messages move on as Twilio moves them, but the callbacks never arrive (the
@@ -399,6 +404,14 @@ export function createStandIn(options: StandInOptions): StandIn {
   addWebhookReceivers(app, webhooks)
   const issuers: PlatformIssuers = new Map()
   addPlatformIssuers(app, issuers)
+  const vonage =
+    options.vonage &&
+    addVonage(app, {
+      ...options.vonage,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.holdCallbacks ? { holdReceipts: true } : {}),
+      ...(options.callbackDelayMs === undefined ? {} : { receiptDelayMs: options.callbackDelayMs }),
+    })
 
   app.get('/', (c) => c.html(renderPage(state)))
 
@@ -863,6 +876,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     state,
     webhooks,
     issuers,
+    vonage,
     sendCallbacks,
     receiveSms,
   }

@@ -12,6 +12,8 @@ type StandInEnv = {
   TOKEN_URL: string
   WORKLOAD_AUDIENCE?: string
   PORTERO_ISSUER?: string
+  VONAGE_API_KEY?: string
+  VONAGE_API_SECRET?: string
 }
 
 const Vars = z.object({
@@ -25,6 +27,8 @@ const Vars = z.object({
   TOKEN_URL: z.url(),
   WORKLOAD_AUDIENCE: z.string().optional(),
   PORTERO_ISSUER: z.url().optional(),
+  VONAGE_API_KEY: z.string().optional(),
+  VONAGE_API_SECRET: z.string().optional(),
 })
 
 // Only the public members: a private `d` left in would make jose import a signing key.
@@ -65,6 +69,10 @@ function readOptions(env: StandInEnv): StandInOptions {
     serviceAccountEmail: vars.data.SERVICE_ACCOUNT_EMAIL,
     serviceAccountPublicKey: jwk.data,
     tokenUrl: vars.data.TOKEN_URL,
+    // Vonage's SMS API for the secondary SMS route, when its account is configured.
+    ...(vars.data.VONAGE_API_KEY && vars.data.VONAGE_API_SECRET
+      ? { vonage: { apiKey: vars.data.VONAGE_API_KEY, apiSecret: vars.data.VONAGE_API_SECRET } }
+      : {}),
     ...(vars.data.WORKLOAD_AUDIENCE && vars.data.PORTERO_ISSUER
       ? {
           workloadIdentity: {

@@ -10,6 +10,7 @@ import { log } from '../log.ts'
 import { SMS_SIGNATURE_HEADER, verifySmsSignature } from '../channels/sms-signature.ts'
 import type { DeliveryReceipt } from '../channel.ts'
 import { readSmsStatus } from '../channels/sms-status.ts'
+import { readVonageReceipt, verifyVonageCallbackToken } from '../channels/sms-vonage.ts'
 import type { AppEnv } from './app-env.ts'
 import { parseWith } from './validate.ts'
 
@@ -127,5 +128,70 @@ export async function readSignedSmsInbound(
     from: fields.From ?? '',
     body: fields.Body ?? '',
     optOutType: fields.OptOutType,
+  }
+}
+
+/** The fields of the secondary route's (Vonage's) delivery receipt Portero reads. */
+export const VonageReceiptFields = z
+  .looseObject({
+    messageId: Field.min(1).meta({
+      description: "Vonage's id of the message (`message-id`), as its send answered.",
+    }),
+    status: Field.meta({
+      description:
+        'delivered, expired, failed, rejected (final), or accepted, buffered, unknown (on the ' +
+        'way: change nothing).',
+    }),
+    'err-code': Field.optional().meta({ description: "Vonage's error code; 0 for none." }),
+    msisdn: Field.optional(),
+    to: Field.optional(),
+    'network-code': Field.optional(),
+    price: Field.optional(),
+    'message-timestamp': Field.optional(),
+    'client-ref': Field.optional().meta({ description: "Portero's delivery id." }),
+  })
+  .meta({ id: 'SmsRouteReceipt' })
+
+/**
+ * A delivery receipt of the secondary SMS route and the send shard it names, or throws: 501
+ * `channel_not_configured` without that route, 403 `invalid_signature` when `token` is not
+ * Portero's for the URL's `shard`, 400 `invalid_request` for missing fields. The fields come from
+ * the query (GET, Vonage's default) or a JSON body (POST-JSON).
+ */
+export async function readVonageDeliveryReceipt(
+  c: Context<AppEnv>,
+): Promise<{ shard: string; receipt: DeliveryReceipt }> {
+  const route = loadChannelConfig(c.env).smsSecondary
+  if (!route) {
+    throw new AppError(
+      'channel_not_configured',
+      'This deployment has no secondary SMS route: it expects no receipts from one.',
+    )
+  }
+  const query = new URL(c.req.url).searchParams
+  const shard = query.get('shard') ?? ''
+  if (!(await verifyVonageCallbackToken(route.apiSecret, shard, query.get('token') ?? undefined))) {
+    log('warn', 'secondary SMS route receipt refused: bad token', {
+      requestId: c.get('requestId'),
+    })
+    throw new AppError(
+      'invalid_signature',
+      "The token is not Portero's for this receipt URL: only the SMS route may call it.",
+    )
+  }
+  let fields: Record<string, unknown> = Object.fromEntries(query)
+  if (c.req.method === 'POST') {
+    // requireJson has checked the media type and that the body is JSON.
+    const body: unknown = await c.req.json()
+    fields = { ...fields, ...(typeof body === 'object' && body !== null ? body : {}) }
+  }
+  const read = parseWith(VonageReceiptFields, fields)
+  return {
+    shard,
+    receipt: readVonageReceipt({
+      messageId: read.messageId,
+      status: read.status,
+      errCode: read['err-code'],
+    }),
   }
 }

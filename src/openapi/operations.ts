@@ -77,6 +77,15 @@ export const SECURITY_SCHEMES = {
       'during a rotation, SMS_AUTH_TOKEN_SECONDARY) over the full URL and the form parameters ' +
       'sorted by name (Twilio, "Webhooks security").',
   },
+  smsRouteToken: {
+    type: 'apiKey',
+    in: 'query',
+    name: 'token',
+    description:
+      "The secondary SMS route's receipt token, which Portero writes into each SMS's `callback` " +
+      'URL: base64url of HMAC-SHA256 keyed with VONAGE_API_SECRET over `portero dlr v1 ` and ' +
+      'the `shard` of the same URL.',
+  },
 } as const
 
 type Scheme = keyof typeof SECURITY_SCHEMES
@@ -94,6 +103,8 @@ export const SECURITY = {
   introspection: anyOf('bearer', 'dpop', 'basic', 'clientSecretPost', 'privateKeyJwt'),
   /** The SMS API's webhooks. */
   smsSignature: anyOf('smsSignature'),
+  /** The secondary SMS route's delivery receipts (decisions.md D45). */
+  smsRouteToken: anyOf('smsRouteToken'),
   /** Portero's webhooks to providers. */
   webhookSignature: anyOf('webhookSignature'),
 }

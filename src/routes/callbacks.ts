@@ -11,8 +11,10 @@ import { createRoute, documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import {
   readSignedSmsInbound,
   readSignedSmsStatus,
+  readVonageDeliveryReceipt,
   SmsInboundForm,
   SmsStatusForm,
+  VonageReceiptFields,
 } from '../http/sms-callback.ts'
 import { json, problem, problems, SECURITY } from '../openapi/operations.ts'
 
@@ -113,6 +115,83 @@ callbacks.openapi(smsStatus, async (c) => {
   if (result.outcome === 'pending') return c.json(result, 202)
   return c.json(result, 200)
 })
+
+const ROUTE_RECEIPT_DESCRIPTION =
+  "The secondary SMS route's (Vonage's) delivery receipts (decisions.md D45): every SMS sent by " +
+  'that route names this URL as its `callback`, with `shard` (the send shard of the delivery) ' +
+  'and `token` (see the security scheme). Accepted only with the right `token`: otherwise 403 ' +
+  'and nothing changes. `delivered` moves the delivery to delivered; `expired` and `failed` to ' +
+  'undelivered, `rejected` to failed, with `err-code` as `vonage-<code>`; `accepted`, ' +
+  '`buffered` and `unknown` change nothing. Replays and late receipts answer 200 `unchanged`; ' +
+  'one that overtook the send answers 202 `pending`, as for `/callbacks/sms/status`.'
+
+const routeReceiptResponses = {
+  200: json('The receipt was read; `outcome` says whether it changed anything.', ReceiptAnswer),
+  202: json('`pending`: no SMS delivery has this message id yet.', ReceiptAnswer),
+  400: problem('`invalid_request`: no `messageId` or `status`, or a malformed `shard`.'),
+  403: problem("`invalid_signature`: no `token`, or not Portero's for this `shard`."),
+  404: problem('`not_found`: no delivery has this message id, and no more receipts can wait.'),
+  ...problems(413, 415),
+  501: problem('`channel_not_configured`: this deployment has no secondary SMS route.'),
+}
+
+const RouteReceiptQuery = z.object({
+  shard: z
+    .string()
+    .optional()
+    .meta({ description: 'Required: the send shard, as Portero wrote it.' }),
+  token: z.string().optional().meta({ description: 'Required: see the security scheme.' }),
+})
+
+const smsRouteReceiptGet = createRoute({
+  method: 'get',
+  path: '/sms/vonage',
+  operationId: 'receiveSmsRouteReceipt',
+  tags: ['Callbacks'],
+  summary: "The secondary SMS route's delivery receipts (GET)",
+  description: `${ROUTE_RECEIPT_DESCRIPTION} The receipt's fields are query parameters.`,
+  security: SECURITY.smsRouteToken,
+  request: { query: documentedOnly(RouteReceiptQuery.extend(VonageReceiptFields.shape)) },
+  responses: routeReceiptResponses,
+})
+
+const smsRouteReceiptPost = createRoute({
+  method: 'post',
+  path: '/sms/vonage',
+  operationId: 'postSmsRouteReceipt',
+  tags: ['Callbacks'],
+  summary: "The secondary SMS route's delivery receipts (POST)",
+  description: `${ROUTE_RECEIPT_DESCRIPTION} The receipt's fields are a JSON body (Vonage's POST-JSON).`,
+  security: SECURITY.smsRouteToken,
+  request: {
+    query: RouteReceiptQuery,
+    body: {
+      required: true,
+      content: {
+        'application/json': { schema: documentedOnly(VonageReceiptFields) },
+      },
+    },
+  },
+  responses: routeReceiptResponses,
+})
+
+for (const definition of [smsRouteReceiptGet, smsRouteReceiptPost]) {
+  callbacks.openapi(definition, async (c) => {
+    const { shard, receipt } = await readVonageDeliveryReceipt(c)
+    // Read after the token: only a URL Portero gave the route gets this far.
+    if (!SEND_SHARD_NAME.test(shard)) {
+      throw fieldError('shard', 'a send shard name', 'The receipt URL names no send shard.')
+    }
+    const result = await c.env.SEND_SHARDS.getByName(shard).receipt(receipt)
+    if (result.outcome === 'refused') {
+      throw notFound(
+        `No SMS delivery has the message id ${receipt.messageSid}, and no more receipts can ` +
+          'wait for one now.',
+      )
+    }
+    return c.json(result, result.outcome === 'pending' ? 202 : 200)
+  })
+}
 
 /** Empty TwiML: the SMS API sends no reply of ours (its own opt-out answer still goes out). */
 const EMPTY_TWIML = '<Response/>'

@@ -170,6 +170,11 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE deliveries ADD COLUMN scheduled_for INTEGER;
    CREATE INDEX deliveries_scheduled ON deliveries (next_attempt_at)
      WHERE status = 'queued' AND scheduled_for IS NOT NULL;`,
+
+  `-- The SMS route of a delivery's attempts (decisions.md D45): NULL for the primary (every
+   -- delivery before a second route existed), 'secondary' once it failed over, written before the
+   -- attempt on that route goes out.
+   ALTER TABLE deliveries ADD COLUMN route TEXT CHECK (route IN ('primary', 'secondary'));`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

@@ -2,7 +2,7 @@
 // accepted /Services request; each of its deliveries is one send on one channel to one address.
 // They live in the provider's send shard (decisions.md D32): `db` here is the shard's database
 // (src/storage/shard-database.ts), never D1.
-import type { Channel } from '../channel.ts'
+import type { Channel, SmsRoute } from '../channel.ts'
 import { firstRow, type BatchRead } from './batch.ts'
 import {
   deleteDeliveryEventsOfMessages,
@@ -57,6 +57,11 @@ export type Delivery = {
    * (decisions.md D44); null for one sent at once or already handed over.
    */
   scheduledFor: number | null
+  /**
+   * The SMS route its attempts go by (decisions.md D45): `primary` until it failed over; null
+   * for a push.
+   */
+  route: SmsRoute | null
 }
 
 type DeliveryRow = {
@@ -89,6 +94,7 @@ type DeliveryRow = {
   lease_until: number | null
   sandbox: number
   scheduled_for: number | null
+  route: SmsRoute | null
 }
 
 function toDelivery(row: DeliveryRow): Delivery {
@@ -125,13 +131,14 @@ function toDelivery(row: DeliveryRow): Delivery {
     inDoubtSince: row.in_doubt_since,
     sandbox: row.sandbox === 1,
     scheduledFor: row.scheduled_for,
+    route: row.channel === 'sms' ? (row.route ?? 'primary') : null,
   }
 }
 
 const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_id, part, channel,
   address, title, body, link, picture_url, status, attempts, provider_message_id, last_error,
   error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at, undelivered_at,
-  failed_at, dead_at, attempt_at, in_doubt_since, lease_until, sandbox, scheduled_for`
+  failed_at, dead_at, attempt_at, in_doubt_since, lease_until, sandbox, scheduled_for, route`
 
 // A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
 // (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).

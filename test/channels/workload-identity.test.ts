@@ -40,6 +40,7 @@ function notifier(
 ) {
   const config = {
     sms: null,
+    smsSecondary: null,
     fcm: {
       baseUrl: `${STAND_IN_ORIGIN}/fcm`,
       projectId: env.FCM_PROJECT_ID,

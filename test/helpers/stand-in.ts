@@ -21,6 +21,17 @@ export const WORKLOAD_IDENTITY = {
   serviceAccountImpersonationUrl: `${STAND_IN_ORIGIN}/google/iamcredentials/v1/projects/-/serviceAccounts/fcm-sender@portero-test.iam.gserviceaccount.com:generateAccessToken`,
 }
 
+/**
+ * The secondary SMS route's settings (decisions.md D45), pointed at the stand-in's Vonage: tests
+ * pass them as vars to turn the route on.
+ */
+export const VONAGE_VARS = {
+  VONAGE_API_BASE_URL: `${STAND_IN_ORIGIN}/vonage`,
+  VONAGE_API_KEY: 'testkey1',
+  VONAGE_API_SECRET: 'test-vonage-secret',
+  VONAGE_FROM: '15005550006',
+}
+
 let standIn: StandIn | undefined
 
 /** Routes outbound fetch to the stand-in for the current test (restoreMocks undoes it after). */
@@ -41,6 +52,7 @@ export function useStandIn(): StandIn {
       jwksUrl: `${env.ISSUER}/.well-known/jwks.json`,
       serviceAccountEmail: WORKLOAD_IDENTITY.serviceAccountEmail,
     },
+    vonage: { apiKey: VONAGE_VARS.VONAGE_API_KEY, apiSecret: VONAGE_VARS.VONAGE_API_SECRET },
     holdCallbacks: true,
     fetch: (request) => exports.default.fetch(request),
   })
