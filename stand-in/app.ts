@@ -46,8 +46,11 @@ export type StandInOptions = {
    * that is one of them carries `OptOutType` (STOP, START or HELP), as Twilio's webhook does.
    */
   advancedOptOut?: { stop?: string[]; start?: string[]; help?: string[] }
-  /** Vonage's SMS API for the secondary SMS route (stand-in/vonage.ts), with its account's key. */
-  vonage?: { apiKey: string; apiSecret: string }
+  /**
+   * Vonage's SMS API for the secondary SMS route (stand-in/vonage.ts), with its account's key;
+   * `fetch` sends its receipts, instead of `fetch` above.
+   */
+  vonage?: { apiKey: string; apiSecret: string; fetch?: (request: Request) => Promise<Response> }
 }
 
 /** A status callback the stand-in sent or holds: where to, the form, and what came back. */
@@ -407,8 +410,8 @@ export function createStandIn(options: StandInOptions): StandIn {
   const vonage =
     options.vonage &&
     addVonage(app, {
-      ...options.vonage,
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...options.vonage,
       ...(options.holdCallbacks ? { holdReceipts: true } : {}),
       ...(options.callbackDelayMs === undefined ? {} : { receiptDelayMs: options.callbackDelayMs }),
     })

@@ -38,6 +38,7 @@ export function messageView(message: Message, deliveries: Delivery[], events?: D
       scheduled_for:
         d.status === 'queued' && d.scheduledFor !== null ? isoOf(d.scheduledFor) : null,
       reached: d.reached,
+      route: d.route,
       ...(events
         ? {
             events: events

@@ -1,7 +1,7 @@
 // Zod schemas of the answers, for the OpenAPI description only: requests are described by the
 // very schemas that validate them, answers by these.
 import * as z from 'zod'
-import { DELIVERY_STATUSES, MESSAGE_STATUSES } from '../channel.ts'
+import { DELIVERY_STATUSES, MESSAGE_STATUSES, SMS_ROUTES } from '../channel.ts'
 import { ERRORS } from '../errors.ts'
 
 export const Problem = z
@@ -189,6 +189,15 @@ const Delivery = z.object({
     })
     .meta({
       description: 'When the delivery first reached each step; null for a step it has not.',
+    }),
+  route: z
+    .enum(SMS_ROUTES)
+    .nullable()
+    .meta({
+      description:
+        'An SMS: the route its attempts go by, `primary` (the SMS API) or `secondary` (the ' +
+        'second vendor it fails over to, decisions.md D45; a `sending` step of the timeline ' +
+        'says when and why). Null for a push.',
     }),
   events: z.array(DeliveryEvent).optional().meta({
     description: 'The timeline: every status change, oldest first (GET only).',

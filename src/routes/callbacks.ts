@@ -151,7 +151,8 @@ const smsRouteReceiptGet = createRoute({
   summary: "The secondary SMS route's delivery receipts (GET)",
   description: `${ROUTE_RECEIPT_DESCRIPTION} The receipt's fields are query parameters.`,
   security: SECURITY.smsRouteToken,
-  request: { query: documentedOnly(RouteReceiptQuery.extend(VonageReceiptFields.shape)) },
+  // Optional for the check before the handler, so the token is checked first.
+  request: { query: RouteReceiptQuery.extend(VonageReceiptFields.partial().shape) },
   responses: routeReceiptResponses,
 })
 

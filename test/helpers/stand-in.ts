@@ -2,8 +2,10 @@
 // outbound fetch through a spy. One stand-in per test file, like one Twilio and one Google; any
 // other outbound URL fails the test. The stand-in holds the SMS status callbacks until a test
 // calls `standIn.sendCallbacks()`, which hands them to the Worker's own fetch handler.
+import { createExecutionContext } from 'cloudflare:test'
 import { env, exports } from 'cloudflare:workers'
 import { vi } from 'vitest'
+import worker from '../../src/index.ts'
 import { createStandIn, type StandIn } from '../../stand-in/app.ts'
 
 export const STAND_IN_ORIGIN = 'https://stand-in.test'
@@ -52,7 +54,13 @@ export function useStandIn(): StandIn {
       jwksUrl: `${env.ISSUER}/.well-known/jwks.json`,
       serviceAccountEmail: WORKLOAD_IDENTITY.serviceAccountEmail,
     },
-    vonage: { apiKey: VONAGE_VARS.VONAGE_API_KEY, apiSecret: VONAGE_VARS.VONAGE_API_SECRET },
+    vonage: {
+      apiKey: VONAGE_VARS.VONAGE_API_KEY,
+      apiSecret: VONAGE_VARS.VONAGE_API_SECRET,
+      // Receipts reach a Worker that has the route configured, as the deployment that sent them.
+      fetch: async (request) =>
+        worker.fetch!(request, { ...env, ...VONAGE_VARS }, createExecutionContext()),
+    },
     holdCallbacks: true,
     fetch: (request) => exports.default.fetch(request),
   })
