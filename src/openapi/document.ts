@@ -13,7 +13,7 @@ import { WEBHOOKS } from './webhook-events.ts'
  * The API's version, semantic versioning (semver.org): what a client can notice is recorded in
  * CHANGELOG.md under it, and docs/versioning.md says what each part of it promises.
  */
-export const API_VERSION = '2.1.0'
+export const API_VERSION = '2.2.0'
 
 const INFO = {
   title: 'Portero',

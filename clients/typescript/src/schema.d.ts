@@ -246,6 +246,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/callbacks/sms/vonage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The secondary SMS route's delivery receipts (GET)
+         * @description The secondary SMS route's (Vonage's) delivery receipts (decisions.md D45): every SMS sent by that route names this URL as its `callback`, with `shard` (the send shard of the delivery) and `token` (see the security scheme). Accepted only with the right `token`: otherwise 403 and nothing changes. `delivered` moves the delivery to delivered; `expired` and `failed` to undelivered, `rejected` to failed, with `err-code` as `vonage-<code>`; `accepted`, `buffered` and `unknown` change nothing. Replays and late receipts answer 200 `unchanged`; one that overtook the send answers 202 `pending`, as for `/callbacks/sms/status`. The receipt's fields are query parameters.
+         */
+        get: operations["receiveSmsRouteReceipt"];
+        put?: never;
+        /**
+         * The secondary SMS route's delivery receipts (POST)
+         * @description The secondary SMS route's (Vonage's) delivery receipts (decisions.md D45): every SMS sent by that route names this URL as its `callback`, with `shard` (the send shard of the delivery) and `token` (see the security scheme). Accepted only with the right `token`: otherwise 403 and nothing changes. `delivered` moves the delivery to delivered; `expired` and `failed` to undelivered, `rejected` to failed, with `err-code` as `vonage-<code>`; `accepted`, `buffered` and `unknown` change nothing. Replays and late receipts answer 200 `unchanged`; one that overtook the send answers 202 `pending`, as for `/callbacks/sms/status`. The receipt's fields are a JSON body (Vonage's POST-JSON).
+         */
+        post: operations["postSmsRouteReceipt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/callbacks/sms/inbound": {
         parameters: {
             query?: never;
@@ -1461,6 +1485,11 @@ export interface components {
                     failed: string | null;
                     dead: string | null;
                 };
+                /**
+                 * @description An SMS: the route its attempts go by, `primary` (the SMS API) or `secondary` (the second vendor it fails over to, decisions.md D45; a `sending` step of the timeline says when and why). Null for a push.
+                 * @enum {string|null}
+                 */
+                route: "primary" | "secondary" | null;
                 /** @description The timeline: every status change, oldest first (GET only). */
                 events?: {
                     /** @enum {string} */
@@ -1496,6 +1525,23 @@ export interface components {
             AccountSid: string;
             /** @description The API's error code of an undelivered or failed message (e.g. 30003). */
             ErrorCode?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        SmsRouteReceipt: {
+            /** @description Vonage's id of the message (`message-id`), as its send answered. */
+            messageId: string;
+            /** @description delivered, expired, failed, rejected (final), or accepted, buffered, unknown (on the way: change nothing). */
+            status: string;
+            /** @description Vonage's error code; 0 for none. */
+            "err-code"?: string;
+            msisdn?: string;
+            to?: string;
+            "network-code"?: string;
+            price?: string;
+            "message-timestamp"?: string;
+            /** @description Portero's delivery id. */
+            "client-ref"?: string;
         } & {
             [key: string]: unknown;
         };
@@ -3111,6 +3157,235 @@ export interface operations {
                 };
             };
             /** @description `channel_not_configured`: this deployment sends no SMS. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `server_misconfigured`: this deployment is misconfigured and serves nothing until it is fixed; GET /healthz names the settings at fault. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveSmsRouteReceipt: {
+        parameters: {
+            query?: {
+                /** @description Required: the send shard, as Portero wrote it. */
+                shard?: string;
+                /** @description Required: see the security scheme. */
+                token?: string;
+                /** @description Vonage's id of the message (`message-id`), as its send answered. */
+                messageId?: string;
+                /** @description delivered, expired, failed, rejected (final), or accepted, buffered, unknown (on the way: change nothing). */
+                status?: string;
+                /** @description Vonage's error code; 0 for none. */
+                "err-code"?: string;
+                msisdn?: string;
+                to?: string;
+                "network-code"?: string;
+                price?: string;
+                "message-timestamp"?: string;
+                /** @description Portero's delivery id. */
+                "client-ref"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The receipt was read; `outcome` says whether it changed anything. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReceiptAnswer"];
+                };
+            };
+            /** @description `pending`: no SMS delivery has this message id yet. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReceiptAnswer"];
+                };
+            };
+            /** @description `invalid_request`: no `messageId` or `status`, or a malformed `shard`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_signature`: no `token`, or not Portero's for this `shard`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no delivery has this message id, and no more receipts can wait. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services (once the token is checked; nothing is read before), 16 KiB elsewhere. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a content type this endpoint does not accept. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 16 KiB in all (`headers_too_large`). */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `channel_not_configured`: this deployment has no secondary SMS route. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `server_misconfigured`: this deployment is misconfigured and serves nothing until it is fixed; GET /healthz names the settings at fault. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postSmsRouteReceipt: {
+        parameters: {
+            query?: {
+                /** @description Required: the send shard, as Portero wrote it. */
+                shard?: string;
+                /** @description Required: see the security scheme. */
+                token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsRouteReceipt"];
+            };
+        };
+        responses: {
+            /** @description The receipt was read; `outcome` says whether it changed anything. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReceiptAnswer"];
+                };
+            };
+            /** @description `pending`: no SMS delivery has this message id yet. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReceiptAnswer"];
+                };
+            };
+            /** @description `invalid_request`: no `messageId` or `status`, or a malformed `shard`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_signature`: no `token`, or not Portero's for this `shard`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no delivery has this message id, and no more receipts can wait. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services (once the token is checked; nothing is read before), 16 KiB elsewhere. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a content type this endpoint does not accept. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 16 KiB in all (`headers_too_large`). */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `channel_not_configured`: this deployment has no secondary SMS route. */
             501: {
                 headers: {
                     [name: string]: unknown;
