@@ -134,21 +134,12 @@ export async function readSignedSmsInbound(
 /** The fields of the secondary route's (Vonage's) delivery receipt Portero reads. */
 export const VonageReceiptFields = z
   .looseObject({
-    messageId: Field.min(1).meta({
-      description: "Vonage's id of the message (`message-id`), as its send answered.",
-    }),
+    messageId: Field.min(1),
     status: Field.meta({
       description:
-        'delivered, expired, failed, rejected (final), or accepted, buffered, unknown (on the ' +
-        'way: change nothing).',
+        'delivered, expired, failed, rejected; accepted, buffered, unknown change nothing.',
     }),
-    'err-code': Field.optional().meta({ description: "Vonage's error code; 0 for none." }),
-    msisdn: Field.optional(),
-    to: Field.optional(),
-    'network-code': Field.optional(),
-    price: Field.optional(),
-    'message-timestamp': Field.optional(),
-    'client-ref': Field.optional().meta({ description: "Portero's delivery id." }),
+    'err-code': Field.optional(),
   })
   .meta({ id: 'SmsRouteReceipt' })
 

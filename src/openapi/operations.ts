@@ -81,10 +81,7 @@ export const SECURITY_SCHEMES = {
     type: 'apiKey',
     in: 'query',
     name: 'token',
-    description:
-      "The secondary SMS route's receipt token, which Portero writes into each SMS's `callback` " +
-      'URL: base64url of HMAC-SHA256 keyed with VONAGE_API_SECRET over `portero dlr v1 ` and ' +
-      'the `shard` of the same URL.',
+    description: 'HMAC-SHA256 of the `shard`, keyed with VONAGE_API_SECRET (decisions.md D45).',
   },
 } as const
 

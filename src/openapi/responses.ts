@@ -190,15 +190,9 @@ const Delivery = z.object({
     .meta({
       description: 'When the delivery first reached each step; null for a step it has not.',
     }),
-  route: z
-    .enum(SMS_ROUTES)
-    .nullable()
-    .meta({
-      description:
-        'An SMS: the route its attempts go by, `primary` (the SMS API) or `secondary` (the ' +
-        'second vendor it fails over to, decisions.md D45; a `sending` step of the timeline ' +
-        'says when and why). Null for a push.',
-    }),
+  route: z.enum(SMS_ROUTES).nullable().meta({
+    description: 'The SMS route it goes by (decisions.md D45); null for a push.',
+  }),
   events: z.array(DeliveryEvent).optional().meta({
     description: 'The timeline: every status change, oldest first (GET only).',
   }),

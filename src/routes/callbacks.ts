@@ -117,39 +117,29 @@ callbacks.openapi(smsStatus, async (c) => {
 })
 
 const ROUTE_RECEIPT_DESCRIPTION =
-  "The secondary SMS route's (Vonage's) delivery receipts (decisions.md D45): every SMS sent by " +
-  'that route names this URL as its `callback`, with `shard` (the send shard of the delivery) ' +
-  'and `token` (see the security scheme). Accepted only with the right `token`: otherwise 403 ' +
-  'and nothing changes. `delivered` moves the delivery to delivered; `expired` and `failed` to ' +
-  'undelivered, `rejected` to failed, with `err-code` as `vonage-<code>`; `accepted`, ' +
-  '`buffered` and `unknown` change nothing. Replays and late receipts answer 200 `unchanged`; ' +
-  'one that overtook the send answers 202 `pending`, as for `/callbacks/sms/status`.'
+  "The second SMS route's (Vonage's) delivery receipts, at the `callback` URL Portero gave it " +
+  '(docs/sending.md "A second SMS route"). Read as `/callbacks/sms/status`; `err-code` as ' +
+  '`vonage-<code>`.'
 
 const routeReceiptResponses = {
-  200: json('The receipt was read; `outcome` says whether it changed anything.', ReceiptAnswer),
-  202: json('`pending`: no SMS delivery has this message id yet.', ReceiptAnswer),
-  400: problem('`invalid_request`: no `messageId` or `status`, or a malformed `shard`.'),
-  403: problem("`invalid_signature`: no `token`, or not Portero's for this `shard`."),
-  404: problem('`not_found`: no delivery has this message id, and no more receipts can wait.'),
+  200: json('Read; `outcome` says whether it changed anything.', ReceiptAnswer),
+  202: json('`pending`: no delivery has this message id yet.', ReceiptAnswer),
+  400: problem('`invalid_request`: no `messageId` or `status`, or no `shard`.'),
+  403: problem('`invalid_signature`: not the `token` of this `shard`.'),
+  404: problem('`not_found`: no delivery has it, and no more receipts can wait.'),
   ...problems(413, 415),
-  501: problem('`channel_not_configured`: this deployment has no secondary SMS route.'),
+  501: problem('`channel_not_configured`: no second SMS route.'),
 }
 
-const RouteReceiptQuery = z.object({
-  shard: z
-    .string()
-    .optional()
-    .meta({ description: 'Required: the send shard, as Portero wrote it.' }),
-  token: z.string().optional().meta({ description: 'Required: see the security scheme.' }),
-})
+const RouteReceiptQuery = z.object({ shard: z.string().optional(), token: z.string().optional() })
 
 const smsRouteReceiptGet = createRoute({
   method: 'get',
   path: '/sms/vonage',
   operationId: 'receiveSmsRouteReceipt',
   tags: ['Callbacks'],
-  summary: "The secondary SMS route's delivery receipts (GET)",
-  description: `${ROUTE_RECEIPT_DESCRIPTION} The receipt's fields are query parameters.`,
+  summary: "The second SMS route's delivery receipts (GET)",
+  description: ROUTE_RECEIPT_DESCRIPTION,
   security: SECURITY.smsRouteToken,
   // Optional for the check before the handler, so the token is checked first.
   request: { query: RouteReceiptQuery.extend(VonageReceiptFields.partial().shape) },
@@ -161,8 +151,8 @@ const smsRouteReceiptPost = createRoute({
   path: '/sms/vonage',
   operationId: 'postSmsRouteReceipt',
   tags: ['Callbacks'],
-  summary: "The secondary SMS route's delivery receipts (POST)",
-  description: `${ROUTE_RECEIPT_DESCRIPTION} The receipt's fields are a JSON body (Vonage's POST-JSON).`,
+  summary: "The second SMS route's delivery receipts (POST-JSON)",
+  description: ROUTE_RECEIPT_DESCRIPTION,
   security: SECURITY.smsRouteToken,
   request: {
     query: RouteReceiptQuery,

@@ -254,14 +254,14 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The secondary SMS route's delivery receipts (GET)
-         * @description The secondary SMS route's (Vonage's) delivery receipts (decisions.md D45): every SMS sent by that route names this URL as its `callback`, with `shard` (the send shard of the delivery) and `token` (see the security scheme). Accepted only with the right `token`: otherwise 403 and nothing changes. `delivered` moves the delivery to delivered; `expired` and `failed` to undelivered, `rejected` to failed, with `err-code` as `vonage-<code>`; `accepted`, `buffered` and `unknown` change nothing. Replays and late receipts answer 200 `unchanged`; one that overtook the send answers 202 `pending`, as for `/callbacks/sms/status`. The receipt's fields are query parameters.
+         * The second SMS route's delivery receipts (GET)
+         * @description The second SMS route's (Vonage's) delivery receipts, at the `callback` URL Portero gave it (docs/sending.md "A second SMS route"). Read as `/callbacks/sms/status`; `err-code` as `vonage-<code>`.
          */
         get: operations["receiveSmsRouteReceipt"];
         put?: never;
         /**
-         * The secondary SMS route's delivery receipts (POST)
-         * @description The secondary SMS route's (Vonage's) delivery receipts (decisions.md D45): every SMS sent by that route names this URL as its `callback`, with `shard` (the send shard of the delivery) and `token` (see the security scheme). Accepted only with the right `token`: otherwise 403 and nothing changes. `delivered` moves the delivery to delivered; `expired` and `failed` to undelivered, `rejected` to failed, with `err-code` as `vonage-<code>`; `accepted`, `buffered` and `unknown` change nothing. Replays and late receipts answer 200 `unchanged`; one that overtook the send answers 202 `pending`, as for `/callbacks/sms/status`. The receipt's fields are a JSON body (Vonage's POST-JSON).
+         * The second SMS route's delivery receipts (POST-JSON)
+         * @description The second SMS route's (Vonage's) delivery receipts, at the `callback` URL Portero gave it (docs/sending.md "A second SMS route"). Read as `/callbacks/sms/status`; `err-code` as `vonage-<code>`.
          */
         post: operations["postSmsRouteReceipt"];
         delete?: never;
@@ -1486,7 +1486,7 @@ export interface components {
                     dead: string | null;
                 };
                 /**
-                 * @description An SMS: the route its attempts go by, `primary` (the SMS API) or `secondary` (the second vendor it fails over to, decisions.md D45; a `sending` step of the timeline says when and why). Null for a push.
+                 * @description The SMS route it goes by (decisions.md D45); null for a push.
                  * @enum {string|null}
                  */
                 route: "primary" | "secondary" | null;
@@ -1529,19 +1529,10 @@ export interface components {
             [key: string]: unknown;
         };
         SmsRouteReceipt: {
-            /** @description Vonage's id of the message (`message-id`), as its send answered. */
             messageId: string;
-            /** @description delivered, expired, failed, rejected (final), or accepted, buffered, unknown (on the way: change nothing). */
+            /** @description delivered, expired, failed, rejected; accepted, buffered, unknown change nothing. */
             status: string;
-            /** @description Vonage's error code; 0 for none. */
             "err-code"?: string;
-            msisdn?: string;
-            to?: string;
-            "network-code"?: string;
-            price?: string;
-            "message-timestamp"?: string;
-            /** @description Portero's delivery id. */
-            "client-ref"?: string;
         } & {
             [key: string]: unknown;
         };
@@ -3179,23 +3170,12 @@ export interface operations {
     receiveSmsRouteReceipt: {
         parameters: {
             query?: {
-                /** @description Required: the send shard, as Portero wrote it. */
                 shard?: string;
-                /** @description Required: see the security scheme. */
                 token?: string;
-                /** @description Vonage's id of the message (`message-id`), as its send answered. */
                 messageId?: string;
-                /** @description delivered, expired, failed, rejected (final), or accepted, buffered, unknown (on the way: change nothing). */
+                /** @description delivered, expired, failed, rejected; accepted, buffered, unknown change nothing. */
                 status?: string;
-                /** @description Vonage's error code; 0 for none. */
                 "err-code"?: string;
-                msisdn?: string;
-                to?: string;
-                "network-code"?: string;
-                price?: string;
-                "message-timestamp"?: string;
-                /** @description Portero's delivery id. */
-                "client-ref"?: string;
             };
             header?: never;
             path?: never;
@@ -3203,7 +3183,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The receipt was read; `outcome` says whether it changed anything. */
+            /** @description Read; `outcome` says whether it changed anything. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3212,7 +3192,7 @@ export interface operations {
                     "application/json": components["schemas"]["SmsReceiptAnswer"];
                 };
             };
-            /** @description `pending`: no SMS delivery has this message id yet. */
+            /** @description `pending`: no delivery has this message id yet. */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -3221,7 +3201,7 @@ export interface operations {
                     "application/json": components["schemas"]["SmsReceiptAnswer"];
                 };
             };
-            /** @description `invalid_request`: no `messageId` or `status`, or a malformed `shard`. */
+            /** @description `invalid_request`: no `messageId` or `status`, or no `shard`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3230,7 +3210,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_signature`: no `token`, or not Portero's for this `shard`. */
+            /** @description `invalid_signature`: not the `token` of this `shard`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3239,7 +3219,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `not_found`: no delivery has this message id, and no more receipts can wait. */
+            /** @description `not_found`: no delivery has it, and no more receipts can wait. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3275,7 +3255,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `channel_not_configured`: this deployment has no secondary SMS route. */
+            /** @description `channel_not_configured`: no second SMS route. */
             501: {
                 headers: {
                     [name: string]: unknown;
@@ -3298,9 +3278,7 @@ export interface operations {
     postSmsRouteReceipt: {
         parameters: {
             query?: {
-                /** @description Required: the send shard, as Portero wrote it. */
                 shard?: string;
-                /** @description Required: see the security scheme. */
                 token?: string;
             };
             header?: never;
@@ -3313,7 +3291,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The receipt was read; `outcome` says whether it changed anything. */
+            /** @description Read; `outcome` says whether it changed anything. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3322,7 +3300,7 @@ export interface operations {
                     "application/json": components["schemas"]["SmsReceiptAnswer"];
                 };
             };
-            /** @description `pending`: no SMS delivery has this message id yet. */
+            /** @description `pending`: no delivery has this message id yet. */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -3331,7 +3309,7 @@ export interface operations {
                     "application/json": components["schemas"]["SmsReceiptAnswer"];
                 };
             };
-            /** @description `invalid_request`: no `messageId` or `status`, or a malformed `shard`. */
+            /** @description `invalid_request`: no `messageId` or `status`, or no `shard`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3340,7 +3318,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_signature`: no `token`, or not Portero's for this `shard`. */
+            /** @description `invalid_signature`: not the `token` of this `shard`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3349,7 +3327,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `not_found`: no delivery has this message id, and no more receipts can wait. */
+            /** @description `not_found`: no delivery has it, and no more receipts can wait. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3385,7 +3363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `channel_not_configured`: this deployment has no secondary SMS route. */
+            /** @description `channel_not_configured`: no second SMS route. */
             501: {
                 headers: {
                     [name: string]: unknown;
