@@ -49,6 +49,11 @@ export default defineConfig(async () => {
             SMS_ACCOUNT_SID: 'ACtest0000000000000000000000000000',
             SMS_AUTH_TOKEN: 'test-auth-token',
             SMS_FROM: '+15005550006',
+            // No second SMS route, whatever .dev.vars holds: a test turns it on with VONAGE_VARS
+            // (test/helpers/stand-in.ts).
+            VONAGE_API_BASE_URL: 'https://stand-in.test/vonage',
+            VONAGE_API_KEY: '',
+            VONAGE_FROM: '',
             FCM_API_BASE_URL: 'https://stand-in.test/fcm',
             FCM_PROJECT_ID: 'portero-test',
             GOOGLE_TOKEN_URL: 'https://stand-in.test/google/token',
