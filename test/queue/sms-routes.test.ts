@@ -11,6 +11,7 @@ import { createSmsNotifier } from '../../src/channels/sms.ts'
 import type { Notifiers } from '../../src/channels/channels.ts'
 import worker from '../../src/index.ts'
 import { consumeDispatchBatch } from '../../src/queue/consumer.ts'
+import { rememberRouteHealth, ROUTE_MEMORY_MS } from '../../src/queue/sms-routes.ts'
 import { findDeliveryById } from '../../src/storage/messages.ts'
 import { shardDatabaseIn } from '../../src/storage/shard-database.ts'
 import type { StandIn } from '../../stand-in/app.ts'
@@ -263,5 +264,27 @@ describe('GET /callbacks/sms/vonage', () => {
     const response = await call('/callbacks/sms/vonage?shard=provider%3A1&token=x')
     expect(await response.json()).toMatchObject({ code: 'channel_not_configured' })
     expect(response.status).toBe(501)
+  })
+})
+
+describe("an isolate's memory of the breaker", () => {
+  it('answers from memory for 5 s, and asks again after a failure is reported', async () => {
+    const asked: number[] = []
+    let answer: 'primary' | 'probe' | 'secondary' = 'primary'
+    const api = {
+      decide: async (now: number) => (asked.push(now), answer),
+      report: async () => null,
+    }
+    const health = rememberRouteHealth(api)
+    expect(await health.decide(T)).toBe('primary')
+    answer = 'secondary'
+    expect(await health.decide(T + ROUTE_MEMORY_MS - 1)).toBe('primary')
+    expect(await health.decide(T + ROUTE_MEMORY_MS)).toBe('secondary')
+    await health.report(['transient'], T + ROUTE_MEMORY_MS + 1)
+    answer = 'probe'
+    // The probe goes to this caller alone; the memory keeps the others on the secondary.
+    expect(await health.decide(T + ROUTE_MEMORY_MS + 2)).toBe('probe')
+    expect(await health.decide(T + ROUTE_MEMORY_MS + 3)).toBe('secondary')
+    expect(asked).toEqual([T, T + ROUTE_MEMORY_MS, T + ROUTE_MEMORY_MS + 2])
   })
 })
