@@ -98,11 +98,12 @@ async function toSendResult(response: Response, now: Date): Promise<SendResult> 
         reason: `Vonage SMS API is unavailable (${detail})`,
       }
     }
-    if (status === 401 || status === 403) {
+    if (status === 401 || status === 403 || status === 404) {
+      // Our account or VONAGE_API_BASE_URL, not this message.
       return {
         ok: false,
         retryable: false,
-        reason: `Vonage SMS API rejected Portero's credentials (${detail})`,
+        reason: `Vonage SMS API refused Portero's credentials or URL (${detail})`,
         operatorFault: true,
       }
     }

@@ -79,16 +79,18 @@ describe('the secondary SMS route (Vonage SMS API)', () => {
     expect(result).toMatchObject({ ok: false, ...expected })
   })
 
-  it('reads HTTP errors: 429 and 5xx retryable, 401 the operator’s, and never echoes the secret', async () => {
+  it('reads HTTP errors: 5xx retryable, 401 and 404 the operator’s, never echoing the secret', async () => {
     expect(await notifier(() => new Response(null, { status: 503 })).send()).toMatchObject({
       ok: false,
       retryable: true,
     })
-    expect(await notifier(() => new Response(null, { status: 401 })).send()).toMatchObject({
-      ok: false,
-      retryable: false,
-      operatorFault: true,
-    })
+    for (const status of [401, 404]) {
+      expect(await notifier(() => new Response(null, { status })).send()).toMatchObject({
+        ok: false,
+        retryable: false,
+        operatorFault: true,
+      })
+    }
     const echoed = await notifier(() => {
       throw new Error(`refused ${SECRET}`)
     }).send()
