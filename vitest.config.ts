@@ -50,6 +50,11 @@ export default defineConfig(async () => {
             SMS_AUTH_TOKEN: 'test-auth-token',
             SMS_FROM: '+15005550006',
             TWILIO_WHATSAPP_FROM: '+14155238886',
+            // No second SMS route, whatever .dev.vars holds: a test turns it on with VONAGE_VARS
+            // (test/helpers/stand-in.ts).
+            VONAGE_API_BASE_URL: 'https://stand-in.test/vonage',
+            VONAGE_API_KEY: '',
+            VONAGE_FROM: '',
             FCM_API_BASE_URL: 'https://stand-in.test/fcm',
             FCM_PROJECT_ID: 'portero-test',
             GOOGLE_TOKEN_URL: 'https://stand-in.test/google/token',

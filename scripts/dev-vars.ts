@@ -19,6 +19,9 @@ const DEV_ACCOUNTS = {
   smsFrom: '+15005550006',
   /** Twilio's WhatsApp sandbox sender. */
   whatsappFrom: '+14155238886',
+  vonageApiKey: 'devkey01',
+  vonageApiSecret: 'dev-vonage-secret',
+  vonageFrom: '15005550006',
   fcmProjectId: 'portero-dev',
   serviceAccountEmail: 'portero-dev@portero-dev.iam.gserviceaccount.com',
   tokenUrl: `${STAND_IN}/google/token`,
@@ -92,6 +95,11 @@ export async function ensureDevVars() {
   await fill('SMS_AUTH_TOKEN', () => DEV_ACCOUNTS.twilioAuthToken)
   await fill('SMS_FROM', () => DEV_ACCOUNTS.smsFrom)
   await fill('TWILIO_WHATSAPP_FROM', () => DEV_ACCOUNTS.whatsappFrom)
+  // The secondary SMS route (decisions.md D45), Vonage's SMS API at the stand-in.
+  await fill('VONAGE_API_BASE_URL', () => `${STAND_IN}/vonage`)
+  await fill('VONAGE_API_KEY', () => DEV_ACCOUNTS.vonageApiKey)
+  await fill('VONAGE_API_SECRET', () => DEV_ACCOUNTS.vonageApiSecret)
+  await fill('VONAGE_FROM', () => DEV_ACCOUNTS.vonageFrom)
   await fill('FCM_API_BASE_URL', () => `${STAND_IN}/fcm`)
   await fill('FCM_PROJECT_ID', () => DEV_ACCOUNTS.fcmProjectId)
   await fill('GOOGLE_TOKEN_URL', () => DEV_ACCOUNTS.tokenUrl)
@@ -116,6 +124,8 @@ export async function ensureDevVars() {
       TWILIO_ACCOUNT_SID: vars.SMS_ACCOUNT_SID!,
       TWILIO_AUTH_TOKEN: vars.SMS_AUTH_TOKEN!,
       TWILIO_WHATSAPP_FROM: vars.TWILIO_WHATSAPP_FROM!,
+      VONAGE_API_KEY: vars.VONAGE_API_KEY!,
+      VONAGE_API_SECRET: vars.VONAGE_API_SECRET!,
       FCM_PROJECT_ID: vars.FCM_PROJECT_ID!,
       SERVICE_ACCOUNT_EMAIL: DEV_ACCOUNTS.serviceAccountEmail,
       TOKEN_URL: vars.GOOGLE_TOKEN_URL!,

@@ -65,7 +65,12 @@ try {
  * They are the stand-in's development credentials unless .dev.vars was changed by hand.
  */
 function channelSecretArgs(): string[] {
-  const names = ['SMS_AUTH_TOKEN', 'SMS_AUTH_TOKEN_SECONDARY', 'SMS_API_KEY_SECRET']
+  const names = [
+    'SMS_AUTH_TOKEN',
+    'SMS_AUTH_TOKEN_SECONDARY',
+    'SMS_API_KEY_SECRET',
+    'VONAGE_API_SECRET',
+  ]
   const args = names
     .filter((name) => vars[name])
     .flatMap((name) => ['--var', `${name}:${vars[name]}`])

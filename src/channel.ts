@@ -74,3 +74,17 @@ export function smsText(text: { title: string; body: string; link?: string }): s
   const { title, body, link } = text
   return link ? `${title}\n${body}\n${link}` : `${title}\n${body}`
 }
+
+/**
+ * The SMS routes (decisions.md D45): the SMS API of SMS_* (Twilio's Messages API), and the
+ * optional second vendor's (Vonage's SMS API, VONAGE_*) that takes over when the first fails.
+ */
+export const SMS_ROUTES = ['primary', 'secondary'] as const
+export type SmsRoute = (typeof SMS_ROUTES)[number]
+
+/**
+ * What one send by the primary SMS route says of its health: it answered (`ok`, accepted or
+ * refused for the message's own sake), it failed for now (`transient`: 429, 5xx, no answer), or it
+ * refused Portero's own account or settings (`misconfigured`).
+ */
+export type RouteOutcome = 'ok' | 'transient' | 'misconfigured'

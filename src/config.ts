@@ -46,6 +46,8 @@ declare global {
     SMS_AUTH_TOKEN_SECONDARY?: string
     /** The secret of SMS_API_KEY_SID: with it the REST calls use the key, not the auth token. */
     SMS_API_KEY_SECRET?: string
+    /** The secondary SMS route's API secret (Vonage), decisions.md D45. */
+    VONAGE_API_SECRET?: string
     FCM_SERVICE_ACCOUNT?: string
   }
 }
@@ -172,6 +174,8 @@ const ServiceAccount = z.object({
 
 /** Where the SMS API posts status callbacks, under ISSUER (src/routes/callbacks.ts). */
 export const SMS_STATUS_CALLBACK_PATH = '/callbacks/sms/status'
+/** Where the secondary SMS route (Vonage) sends delivery receipts, under ISSUER. */
+export const VONAGE_RECEIPT_PATH = '/callbacks/sms/vonage'
 
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
 
@@ -188,6 +192,10 @@ const channelConfigs = memoize(
       env.SMS_API_KEY_SID,
       env.SMS_API_KEY_SECRET,
       env.TWILIO_WHATSAPP_FROM,
+      env.VONAGE_API_BASE_URL,
+      env.VONAGE_API_KEY,
+      env.VONAGE_API_SECRET,
+      env.VONAGE_FROM,
       env.FCM_API_BASE_URL,
       env.FCM_PROJECT_ID,
       env.FCM_SERVICE_ACCOUNT,
@@ -197,7 +205,12 @@ const channelConfigs = memoize(
   (env: Env): ChannelConfig => {
     try {
       const sms = parseSms(env)
-      return { sms, fcm: parseFcm(env), whatsapp: parseWhatsApp(env, sms) }
+      return {
+        sms,
+        smsSecondary: parseVonage(env),
+        fcm: parseFcm(env),
+        whatsapp: parseWhatsApp(env, sms),
+      }
     } catch (cause) {
       throw misconfigured(cause)
     }
@@ -226,6 +239,7 @@ const CHANNEL_SETTINGS = {
     'SMS_API_KEY_SECRET',
     'SMS_AUTH_TOKEN_SECONDARY',
   ],
+  smsSecondary: ['VONAGE_API_KEY', 'VONAGE_API_SECRET', 'VONAGE_FROM'],
   fcm: ['FCM_PROJECT_ID', 'FCM_SERVICE_ACCOUNT', 'FCM_WORKLOAD_IDENTITY'],
   whatsapp: ['TWILIO_WHATSAPP_FROM'],
 } as const satisfies Record<keyof ChannelConfig, readonly (keyof Env)[]>
@@ -233,6 +247,7 @@ const CHANNEL_SETTINGS = {
 /** What an SMS or FCM channel that is on cannot go without. */
 const REQUIRED_SETTINGS = {
   sms: ['SMS_ACCOUNT_SID', 'SMS_AUTH_TOKEN'],
+  smsSecondary: ['VONAGE_API_KEY', 'VONAGE_API_SECRET', 'VONAGE_FROM'],
   fcm: ['FCM_PROJECT_ID'],
   whatsapp: ['TWILIO_WHATSAPP_FROM'],
 } as const satisfies Record<keyof ChannelConfig, readonly (keyof Env)[]>
@@ -241,6 +256,7 @@ type ChannelName = keyof typeof CHANNEL_SETTINGS
 const CHANNEL_NAMES = Object.keys(CHANNEL_SETTINGS) as ChannelName[]
 const CHANNEL_LABELS: Record<ChannelName, string> = {
   sms: 'SMS',
+  smsSecondary: 'The secondary SMS route',
   fcm: 'FCM',
   whatsapp: 'WhatsApp',
 }
@@ -304,6 +320,13 @@ function channelSettingProblems(env: Env, channel: ChannelName): SettingProblem[
         message: 'must be an E.164 number such as +14155238886 (whatsapp: in front is allowed)',
       })
     }
+  }
+  // A second route only takes over from a first (decisions.md D45).
+  if (channel === 'smsSecondary' && !CHANNEL_SETTINGS.sms.some(set)) {
+    problems.push({
+      path: 'VONAGE_API_KEY',
+      message: 'is set without SMS: the secondary SMS route needs the primary one (SMS_*)',
+    })
   }
   if (channel === 'fcm') {
     if (!set('FCM_SERVICE_ACCOUNT') && !set('FCM_WORKLOAD_IDENTITY')) {
@@ -390,6 +413,20 @@ function parseWhatsApp(env: Env, sms: ChannelConfig['sms']): ChannelConfig['what
     ...(apiKey ? { apiKey } : {}),
     statusCallbackUrl,
     from: whatsAppNumber(env.TWILIO_WHATSAPP_FROM),
+  }
+}
+
+function parseVonage(env: Env): ChannelConfig['smsSecondary'] {
+  if (!CHANNEL_SETTINGS.smsSecondary.some((name) => env[name])) return null
+  const problems = channelSettingProblems(env, 'smsSecondary')
+  if (problems.length > 0) throw new Error(problems.map((p) => `${p.path} ${p.message}`).join('; '))
+  const issuer = ConfigSchema.shape.ISSUER.parse(env.ISSUER)
+  return {
+    baseUrl: z.url().parse(env.VONAGE_API_BASE_URL).replace(/\/+$/, ''),
+    apiKey: env.VONAGE_API_KEY,
+    apiSecret: env.VONAGE_API_SECRET!,
+    from: env.VONAGE_FROM,
+    callbackUrl: `${issuer}${VONAGE_RECEIPT_PATH}`,
   }
 }
 

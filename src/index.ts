@@ -12,15 +12,17 @@ import { ackUrl } from './domain/push-acks.ts'
 import { backfillTombstones } from './domain/revocation.ts'
 import { WEBHOOK_DELIVERY_RULES } from './domain/webhooks.ts'
 import { log } from './log.ts'
-import { createNotifiers } from './channels/channels.ts'
+import { createNotifiers, createSecondarySmsNotifier } from './channels/channels.ts'
 import { createSmsNotifier } from './channels/sms.ts'
 import { consumeAuditBatch } from './queue/audit-consumer.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
+import { rememberRouteHealth, type RouteMemory } from './queue/sms-routes.ts'
 import { purgeMessagesBefore } from './queue/message-retention.ts'
 import { tendSendShard, type ShardAlarmDeps } from './queue/shard-alarm.ts'
 import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-consumer.ts'
 import { sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { SendShard as SendShardState } from './shards/send-shard.ts'
+export { RouteHealth } from './shards/route-health.ts'
 import { deleteAuditEventsBefore } from './storage/audit-events.ts'
 import { deleteOverviewHoursBefore, OVERVIEW_KEPT_DAYS } from './storage/overview-hours.ts'
 import { FCM_TOKEN_MAX_AGE_DAYS, pruneStaleFcmTokens } from './storage/recipients.ts'
@@ -60,6 +62,9 @@ export class SendShard extends SendShardState {
   }
 }
 
+/** This isolate's memory of the SMS routes' breaker (src/queue/sms-routes.ts). */
+const routeMemory: { current: RouteMemory } = { current: null }
+
 /** A send shard's database by its name. */
 const shardsOf = (env: Env) => (name: string) => shardDatabaseIn(env.SEND_SHARDS, name)
 
@@ -76,13 +81,24 @@ export default {
           const { issuer, keys } = await loadConfig(env)
           return { issuer, signing: keys.signing }
         }
-        const notifiers = createNotifiers(loadChannelConfig(env), env.CACHE, signer)
+        const channels = loadChannelConfig(env)
+        const notifiers = createNotifiers(channels, env.CACHE, signer)
+        const secondary = createSecondarySmsNotifier(channels)
         const deps = {
           db: env.DB,
           shards: shardsOf(env),
           freshShards: (name: string) => freshShardDatabaseIn(env.SEND_SHARDS, name),
           metrics: env.METRICS,
           notifiers,
+          // One breaker for the deployment's primary SMS route (decisions.md D45).
+          ...(secondary
+            ? {
+                routes: {
+                  secondary,
+                  health: rememberRouteHealth(env.ROUTE_HEALTH.getByName('sms'), routeMemory),
+                },
+              }
+            : {}),
           now: () => new Date(),
           dispatch: env.DISPATCH_QUEUE,
           ackUrl: async (push: { shard: string; deliveryId: string }) => {

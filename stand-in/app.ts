@@ -1,4 +1,4 @@
-// A local stand-in for Twilio, Google OAuth and FCM HTTP v1: checks requests the way the real APIs
+// A local stand-in for Twilio, Vonage's SMS API, Google OAuth and FCM HTTP v1: checks requests the way the real APIs
 // do, fails on demand and shows what it received. Served by worker.ts; tests call its fetch.
 import { Hono } from 'hono'
 import { decodeJwt, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose'
@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { addPlatformIssuers, type PlatformIssuers } from './issuers.ts'
 import { createWorkloadIdentity, type WorkloadIdentityOptions } from './workload-identity.ts'
 import { addWebhookReceivers, type WebhookReceivers } from './webhooks.ts'
+import { addVonage, type VonageStandIn } from './vonage.ts'
 
 export type StandInOptions = {
   twilioAccountSid: string
@@ -47,6 +48,11 @@ export type StandInOptions = {
    * that is one of them carries `OptOutType` (STOP, START or HELP), as Twilio's webhook does.
    */
   advancedOptOut?: { stop?: string[]; start?: string[]; help?: string[] }
+  /**
+   * Vonage's SMS API for the secondary SMS route (stand-in/vonage.ts), with its account's key;
+   * `fetch` sends its receipts, instead of `fetch` above.
+   */
+  vonage?: { apiKey: string; apiSecret: string; fetch?: (request: Request) => Promise<Response> }
 }
 
 /** A status callback the stand-in sent or holds: where to, the form, and what came back. */
@@ -142,6 +148,8 @@ export type StandIn = {
   webhooks: WebhookReceivers
   /** Workload identity issuers by name (stand-in/issuers.ts). */
   issuers: PlatformIssuers
+  /** Vonage's SMS API, when `vonage` is configured. */
+  vonage: VonageStandIn | undefined
   /**
    * Sends the held status callbacks (those `which` picks), in order, once all are answered. With
    * `lost`, the messages move on as Twilio moves them, but the callbacks never arrive (the
@@ -410,6 +418,14 @@ export function createStandIn(options: StandInOptions): StandIn {
   addWebhookReceivers(app, webhooks)
   const issuers: PlatformIssuers = new Map()
   addPlatformIssuers(app, issuers)
+  const vonage =
+    options.vonage &&
+    addVonage(app, {
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...options.vonage,
+      ...(options.holdCallbacks ? { holdReceipts: true } : {}),
+      ...(options.callbackDelayMs === undefined ? {} : { receiptDelayMs: options.callbackDelayMs }),
+    })
 
   app.get('/', (c) => c.html(renderPage(state)))
 
@@ -967,6 +983,7 @@ export function createStandIn(options: StandInOptions): StandIn {
     state,
     webhooks,
     issuers,
+    vonage,
     sendCallbacks,
     receiveSms,
   }

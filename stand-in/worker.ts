@@ -13,6 +13,8 @@ type StandInEnv = {
   WORKLOAD_AUDIENCE?: string
   PORTERO_ISSUER?: string
   TWILIO_WHATSAPP_FROM?: string
+  VONAGE_API_KEY?: string
+  VONAGE_API_SECRET?: string
 }
 
 const Vars = z.object({
@@ -27,6 +29,8 @@ const Vars = z.object({
   WORKLOAD_AUDIENCE: z.string().optional(),
   PORTERO_ISSUER: z.url().optional(),
   TWILIO_WHATSAPP_FROM: z.string().optional(),
+  VONAGE_API_KEY: z.string().optional(),
+  VONAGE_API_SECRET: z.string().optional(),
 })
 
 // Only the public members: a private `d` left in would make jose import a signing key.
@@ -70,6 +74,10 @@ function readOptions(env: StandInEnv): StandInOptions {
     serviceAccountEmail: vars.data.SERVICE_ACCOUNT_EMAIL,
     serviceAccountPublicKey: jwk.data,
     tokenUrl: vars.data.TOKEN_URL,
+    // Vonage's SMS API for the secondary SMS route, when its account is configured.
+    ...(vars.data.VONAGE_API_KEY && vars.data.VONAGE_API_SECRET
+      ? { vonage: { apiKey: vars.data.VONAGE_API_KEY, apiSecret: vars.data.VONAGE_API_SECRET } }
+      : {}),
     ...(vars.data.WORKLOAD_AUDIENCE && vars.data.PORTERO_ISSUER
       ? {
           workloadIdentity: {

@@ -4,6 +4,7 @@ import { createGoogleTokenSource } from './google-token.ts'
 import { CHANNELS, type Channel } from '../channel.ts'
 import type { Notifier } from './notifier.ts'
 import { createSmsNotifier } from './sms.ts'
+import { createVonageNotifier, type VonageNotifierConfig } from './sms-vonage.ts'
 import {
   createWorkloadIdentityTokenSource,
   type WorkloadIdentity,
@@ -28,6 +29,8 @@ export type ChannelConfig = {
   sms: (SmsAccount & ({ from: string } | { messagingServiceSid: string })) | null
   /** The SMS account's WhatsApp sender (E.164, without `whatsapp:`), decisions.md D47. */
   whatsapp: (SmsAccount & { from: string }) | null
+  /** The secondary SMS route (Vonage's SMS API), decisions.md D45; null when there is none. */
+  smsSecondary: Omit<VonageNotifierConfig, 'fetch' | 'timeoutMs' | 'now'> | null
   fcm:
     | ({ baseUrl: string; projectId: string } & (
         | {
@@ -41,6 +44,11 @@ export type ChannelConfig = {
 }
 
 export type Notifiers = Partial<Record<Channel, Notifier>>
+
+/** The secondary SMS route's notifier, when the deployment has one (decisions.md D45). */
+export function createSecondarySmsNotifier(config: ChannelConfig): Notifier | undefined {
+  return config.smsSecondary && config.sms ? createVonageNotifier(config.smsSecondary) : undefined
+}
 
 /** The channels this deployment can deliver on. */
 export function configuredChannels(config: ChannelConfig): Set<Channel> {

@@ -42,6 +42,7 @@ export function messageView(message: Message, deliveries: Delivery[], events?: D
       fallback_delivery_id: d.fallbackDeliveryId,
       fallback_of: d.fallbackOf,
       reached: d.reached,
+      route: d.route,
       ...(events
         ? {
             events: events

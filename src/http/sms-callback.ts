@@ -10,6 +10,7 @@ import { log } from '../log.ts'
 import { SMS_SIGNATURE_HEADER, verifySmsSignature } from '../channels/sms-signature.ts'
 import type { DeliveryReceipt } from '../channel.ts'
 import { readSmsStatus } from '../channels/sms-status.ts'
+import { readVonageReceipt, verifyVonageCallbackToken } from '../channels/sms-vonage.ts'
 import type { AppEnv } from './app-env.ts'
 import { parseWith } from './validate.ts'
 
@@ -129,5 +130,61 @@ export async function readSignedSmsInbound(
     from: fields.From ?? '',
     body: fields.Body ?? '',
     optOutType: fields.OptOutType,
+  }
+}
+
+/** The fields of the secondary route's (Vonage's) delivery receipt Portero reads. */
+export const VonageReceiptFields = z
+  .looseObject({
+    messageId: Field.min(1),
+    status: Field.meta({
+      description:
+        'delivered, expired, failed, rejected; accepted, buffered, unknown change nothing.',
+    }),
+    'err-code': Field.optional(),
+  })
+  .meta({ id: 'SmsRouteReceipt' })
+
+/**
+ * A delivery receipt of the secondary SMS route and the send shard it names, or throws: 501
+ * `channel_not_configured` without that route, 403 `invalid_signature` when `token` is not
+ * Portero's for the URL's `shard`, 400 `invalid_request` for missing fields. The fields come from
+ * the query (GET, Vonage's default) or a JSON body (POST-JSON).
+ */
+export async function readVonageDeliveryReceipt(
+  c: Context<AppEnv>,
+): Promise<{ shard: string; receipt: DeliveryReceipt }> {
+  const route = loadChannelConfig(c.env).smsSecondary
+  if (!route) {
+    throw new AppError(
+      'channel_not_configured',
+      'This deployment has no secondary SMS route: it expects no receipts from one.',
+    )
+  }
+  const query = new URL(c.req.url).searchParams
+  const shard = query.get('shard') ?? ''
+  if (!(await verifyVonageCallbackToken(route.apiSecret, shard, query.get('token') ?? undefined))) {
+    log('warn', 'secondary SMS route receipt refused: bad token', {
+      requestId: c.get('requestId'),
+    })
+    throw new AppError(
+      'invalid_signature',
+      "The token is not Portero's for this receipt URL: only the SMS route may call it.",
+    )
+  }
+  let fields: Record<string, unknown> = Object.fromEntries(query)
+  if (c.req.method === 'POST') {
+    // requireJson has checked the media type and that the body is JSON.
+    const body: unknown = await c.req.json()
+    fields = { ...fields, ...(typeof body === 'object' && body !== null ? body : {}) }
+  }
+  const read = parseWith(VonageReceiptFields, fields)
+  return {
+    shard,
+    receipt: readVonageReceipt({
+      messageId: read.messageId,
+      status: read.status,
+      errCode: read['err-code'],
+    }),
   }
 }

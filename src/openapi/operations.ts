@@ -77,6 +77,12 @@ export const SECURITY_SCHEMES = {
       'during a rotation, SMS_AUTH_TOKEN_SECONDARY) over the full URL and the form parameters ' +
       'sorted by name (Twilio, "Webhooks security").',
   },
+  smsRouteToken: {
+    type: 'apiKey',
+    in: 'query',
+    name: 'token',
+    description: 'HMAC-SHA256 of the `shard`, keyed with VONAGE_API_SECRET (decisions.md D45).',
+  },
 } as const
 
 type Scheme = keyof typeof SECURITY_SCHEMES
@@ -94,6 +100,8 @@ export const SECURITY = {
   introspection: anyOf('bearer', 'dpop', 'basic', 'clientSecretPost', 'privateKeyJwt'),
   /** The SMS API's webhooks. */
   smsSignature: anyOf('smsSignature'),
+  /** The secondary SMS route's delivery receipts (decisions.md D45). */
+  smsRouteToken: anyOf('smsRouteToken'),
   /** Portero's webhooks to providers. */
   webhookSignature: anyOf('webhookSignature'),
 }

@@ -1,7 +1,7 @@
 // Zod schemas of the answers, for the OpenAPI description only: requests are described by the
 // very schemas that validate them, answers by these.
 import * as z from 'zod'
-import { CHANNELS, DELIVERY_STATUSES, MESSAGE_STATUSES } from '../channel.ts'
+import { CHANNELS, DELIVERY_STATUSES, MESSAGE_STATUSES, SMS_ROUTES } from '../channel.ts'
 import { ERRORS } from '../errors.ts'
 
 export const Problem = z
@@ -198,6 +198,9 @@ const Delivery = z.object({
     .meta({
       description: 'When the delivery first reached each step; null for a step it has not.',
     }),
+  route: z.enum(SMS_ROUTES).nullable().meta({
+    description: 'The SMS route it goes by (decisions.md D45); null for a push.',
+  }),
   events: z.array(DeliveryEvent).optional().meta({
     description: 'The timeline: every status change, oldest first (GET only).',
   }),

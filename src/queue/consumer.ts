@@ -4,7 +4,12 @@
 // its deliveries must be withheld, from the shard's copy of the send facts (decisions.md D48).
 import { log } from '../log.ts'
 import type { Notifiers } from '../channels/channels.ts'
-import type { Notifier, OutboundMessage, PermanentFailure } from '../channels/notifier.ts'
+import type {
+  Notifier,
+  OutboundMessage,
+  PermanentFailure,
+  SendResult,
+} from '../channels/notifier.ts'
 import { FIND_CLOCK_SKEW_MS } from '../channels/sms.ts'
 import { changeDeliveryStatus, type LifecycleDeps } from '../storage/delivery-lifecycle.ts'
 import { markDeliverySent } from '../storage/early-receipts.ts'
@@ -21,7 +26,9 @@ import { fallBackStatements } from '../storage/fallbacks.ts'
 import { scheduleSandboxReceipt } from '../storage/sandbox-receipts.ts'
 import { SANDBOX_NOTIFIERS, sandboxReceiptFor } from '../channels/sandbox.ts'
 import { recordSmsApiOptOut } from '../storage/suppressions.ts'
+import type { RouteOutcome, SmsRoute } from '../channel.ts'
 import { backoff } from './backoff.ts'
+import { batchRoutes, type BatchRoutes, type SmsRoutes } from './sms-routes.ts'
 import { DispatchJob } from './job.ts'
 import { epochSeconds } from '../utils/time.ts'
 
@@ -47,6 +54,8 @@ export type ConsumerDeps = {
   freshShards: (name: string) => D1Database
   metrics?: AnalyticsEngineDataset
   notifiers: Notifiers
+  /** The second SMS route and its circuit breaker (decisions.md D45), when there is one. */
+  routes?: SmsRoutes
   now: () => Date
   /** The dispatch queue: a push's fallback SMS is enqueued on it (decisions.md D46). */
   dispatch: Queue
@@ -54,8 +63,8 @@ export type ConsumerDeps = {
   ackUrl: (push: { shard: string; deliveryId: string }) => Promise<string>
 }
 
-/** One delivery's work: its shard's lifecycle, and D1. */
-type DeliveryDeps = ConsumerDeps & LifecycleDeps
+/** One delivery's work: its shard's lifecycle, D1, and the batch's use of the SMS routes. */
+type DeliveryDeps = ConsumerDeps & LifecycleDeps & { batchRoutes?: BatchRoutes }
 
 export async function consumeDispatchBatch(
   batch: MessageBatch<unknown>,
@@ -87,9 +96,10 @@ export async function consumeDispatchBatch(
   // Each shard's deliveries claimed in one call; then one message's failure never holds up or
   // re-sends another: each settles itself.
   const byShard = Map.groupBy(jobs, ({ job }) => job.shard)
+  const routes = deps.routes && batchRoutes(deps.routes.health, deps.now)
   await Promise.all(
     [...byShard].map(async ([name, ofShard]) => {
-      const shardDeps = { ...deps, shard: deps.shards(name) }
+      const shardDeps = { ...deps, shard: deps.shards(name), batchRoutes: routes }
       let claimed: Array<Delivery | null>
       try {
         const claims = ofShard.map(({ job }) => ({
@@ -112,6 +122,12 @@ export async function consumeDispatchBatch(
       )
     }),
   )
+  // The batch's outcomes of the primary SMS route, in one call (decisions.md D45).
+  try {
+    await routes?.report()
+  } catch (cause) {
+    log('warn', 'SMS route outcomes could not be reported', { cause: String(cause) })
+  }
 }
 
 /** The send policy's answer for the batch: one call to each shard named. */
@@ -176,9 +192,14 @@ async function send(
   shard: string,
 ): Promise<void> {
   // A sandbox message goes to no channel: the sandbox answers for it (docs/sending.md "Sandbox").
-  const notifier = delivery.sandbox
+  // An SMS goes by its route: the primary until it failed over (decisions.md D45).
+  const routes = !delivery.sandbox && delivery.channel === 'sms' ? deps.routes : undefined
+  let route: SmsRoute = delivery.route ?? 'primary'
+  let notifier = delivery.sandbox
     ? SANDBOX_NOTIFIERS[delivery.channel]
-    : deps.notifiers[delivery.channel]
+    : routes && route === 'secondary'
+      ? routes.secondary
+      : deps.notifiers[delivery.channel]
   if (!notifier) {
     log('error', 'delivery failed: the channel is not configured', {
       deliveryId: delivery.id,
@@ -215,7 +236,40 @@ async function send(
     const ask = { findAccepted: notifier.findAccepted.bind(notifier) }
     if (!(await settleAttemptInDoubt(delivery, outbound, ask, message, deps))) return
   }
-  const result = await notifier.send(outbound)
+  // Only once no earlier attempt is in doubt may a new one take another route.
+  const failOver = async (reason: string) => {
+    const moved = await changeDeliveryStatus(deps, {
+      kind: 'reroute',
+      deliveryId: delivery.id,
+      at: deps.now(),
+      route: 'secondary',
+      reason,
+    })
+    // Not sending any more (a sweeper took it back after its lease): whoever holds it sends.
+    if (!moved) message.ack()
+    route = 'secondary'
+    notifier = routes!.secondary
+    return moved
+  }
+  const batch = deps.batchRoutes
+  if (routes && batch && route === 'primary' && (await batch.pick()) === 'secondary') {
+    if (!(await failOver('the primary SMS route is failing (its circuit breaker is open)'))) return
+  }
+  let result = await notifier.send(outbound)
+  if (routes && batch && route === 'primary') {
+    batch.record(routeOutcome(result))
+    // An answer refusing Portero's own account or settings proves the SMS was not accepted: it
+    // goes by the secondary route now. Nothing else does: a 429 or 5xx counts towards the
+    // breaker, and a timeout may have been accepted (the next attempt asks, as ever).
+    if (!result.ok && result.operatorFault && !result.retryable) {
+      log('error', "the primary SMS route refused the operator's settings: failing over", {
+        deliveryId: delivery.id,
+        reason: result.reason,
+      })
+      if (!(await failOver("the primary SMS route refused Portero's account or settings"))) return
+      result = await notifier.send(outbound)
+    }
+  }
   if (result.ok) {
     if (delivery.sandbox && delivery.channel !== 'fcm') {
       // The receipt the SMS API would send, kept before the send is recorded: the alarm applies it.
@@ -328,6 +382,13 @@ async function settleAttemptInDoubt(
   }
   await retryLater(deps, message, delivery.id, error, found.retryAfterSeconds, true)
   return false
+}
+
+/** What a send by the primary SMS route says of its health (decisions.md D45). */
+function routeOutcome(result: SendResult): RouteOutcome {
+  if (result.ok) return 'ok'
+  if (result.operatorFault) return 'misconfigured'
+  return result.retryable ? 'transient' : 'ok'
 }
 
 /** Queued again with backoff (honouring the channel's Retry-After), and the message retried. */

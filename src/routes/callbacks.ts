@@ -13,8 +13,10 @@ import { createRoute, documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import {
   readSignedSmsInbound,
   readSignedSmsStatus,
+  readVonageDeliveryReceipt,
   SmsInboundForm,
   SmsStatusForm,
+  VonageReceiptFields,
 } from '../http/sms-callback.ts'
 import { json, problem, problems, SECURITY } from '../openapi/operations.ts'
 
@@ -115,6 +117,74 @@ callbacks.openapi(smsStatus, async (c) => {
   if (result.outcome === 'pending') return c.json(result, 202)
   return c.json(result, 200)
 })
+
+const ROUTE_RECEIPT_DESCRIPTION =
+  "The second SMS route's (Vonage's) delivery receipts, at the `callback` URL Portero gave it " +
+  '(docs/sending.md "A second SMS route"). Read as `/callbacks/sms/status`; `err-code` as ' +
+  '`vonage-<code>`.'
+
+const routeReceiptResponses = {
+  200: json('Read; `outcome` says whether it changed anything.', ReceiptAnswer),
+  202: json('`pending`: no delivery has this message id yet.', ReceiptAnswer),
+  400: problem('`invalid_request`: no `messageId` or `status`, or no `shard`.'),
+  403: problem('`invalid_signature`: not the `token` of this `shard`.'),
+  404: problem('`not_found`: no delivery has it, and no more receipts can wait.'),
+  ...problems(413, 415),
+  501: problem('`channel_not_configured`: no second SMS route.'),
+}
+
+const RouteReceiptQuery = z.object({ shard: z.string().optional(), token: z.string().optional() })
+
+const smsRouteReceiptGet = createRoute({
+  method: 'get',
+  path: '/sms/vonage',
+  operationId: 'receiveSmsRouteReceipt',
+  tags: ['Callbacks'],
+  summary: "The second SMS route's delivery receipts (GET)",
+  description: ROUTE_RECEIPT_DESCRIPTION,
+  security: SECURITY.smsRouteToken,
+  // Optional for the check before the handler, so the token is checked first.
+  request: { query: RouteReceiptQuery.extend(VonageReceiptFields.partial().shape) },
+  responses: routeReceiptResponses,
+})
+
+const smsRouteReceiptPost = createRoute({
+  method: 'post',
+  path: '/sms/vonage',
+  operationId: 'postSmsRouteReceipt',
+  tags: ['Callbacks'],
+  summary: "The second SMS route's delivery receipts (POST-JSON)",
+  description: ROUTE_RECEIPT_DESCRIPTION,
+  security: SECURITY.smsRouteToken,
+  request: {
+    query: RouteReceiptQuery,
+    body: {
+      required: true,
+      content: {
+        'application/json': { schema: documentedOnly(VonageReceiptFields) },
+      },
+    },
+  },
+  responses: routeReceiptResponses,
+})
+
+for (const definition of [smsRouteReceiptGet, smsRouteReceiptPost]) {
+  callbacks.openapi(definition, async (c) => {
+    const { shard, receipt } = await readVonageDeliveryReceipt(c)
+    // Read after the token: only a URL Portero gave the route gets this far.
+    if (!SEND_SHARD_NAME.test(shard)) {
+      throw fieldError('shard', 'a send shard name', 'The receipt URL names no send shard.')
+    }
+    const result = await c.env.SEND_SHARDS.getByName(shard).receipt(receipt)
+    if (result.outcome === 'refused') {
+      throw notFound(
+        `No SMS delivery has the message id ${receipt.messageSid}, and no more receipts can ` +
+          'wait for one now.',
+      )
+    }
+    return c.json(result, result.outcome === 'pending' ? 202 : 200)
+  })
+}
 
 /** Empty TwiML: the SMS API sends no reply of ours (its own opt-out answer still goes out). */
 const EMPTY_TWIML = '<Response/>'

@@ -320,6 +320,10 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE services ADD COLUMN fallback TEXT;
    -- A copy made before lacks their values: the next check copies everything again.
    DELETE FROM facts_state;`,
+  `-- The SMS route of a delivery's attempts (decisions.md D45): NULL for the primary (every
+   -- delivery before a second route existed), 'secondary' once it failed over, written before the
+   -- attempt on that route goes out.
+   ALTER TABLE deliveries ADD COLUMN route TEXT CHECK (route IN ('primary', 'secondary'));`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

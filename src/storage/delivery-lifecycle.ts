@@ -10,7 +10,7 @@
 //
 // `db` is the provider's send shard (src/storage/shard-database.ts), where deliveries live.
 
-import type { DeliveryStatus } from '../channel.ts'
+import type { DeliveryStatus, SmsRoute } from '../channel.ts'
 import { redactText } from '../log.ts'
 import { writeDeliveryPoint } from './metrics.ts'
 import { countAcceptance, countStatusChange } from './overview-hours.ts'
@@ -45,6 +45,9 @@ export const FINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set([
  * - `dead` (dead-letter consumer): queued or sending → dead;
  * - `cancel` (DELETE /Services/messages/{id}): queued and still scheduled (not yet handed to the
  *   queue) → failed, with the error code `cancelled` (decisions.md D44);
+ * - `reroute` (consumer): sending → sending on another SMS route (decisions.md D45), recorded
+ *   before the attempt goes out by that route, with why (the primary refused Portero's settings,
+ *   or its circuit breaker is open);
  * - `delivered`, `undelivered` (the SMS API's receipts): sent → delivered | undelivered;
  * - `acknowledged` (the app's acknowledgement of a push, POST /acks/{token}, decisions.md D46): a
  *   push sending or sent → delivered (the app may acknowledge before FCM's answer is recorded).
@@ -60,6 +63,7 @@ export type Transition =
   | { kind: 'failed'; error: string; errorCode?: string | null }
   | { kind: 'dead'; error: string }
   | { kind: 'cancel' }
+  | { kind: 'reroute'; route: SmsRoute; reason: string }
   | { kind: 'delivered' }
   | { kind: 'undelivered'; error: string; errorCode?: string | null }
   | { kind: 'acknowledged' }
@@ -78,6 +82,7 @@ export const STATUS_AFTER: Record<TransitionKind, DeliveryStatus> = {
   failed: 'failed',
   dead: 'dead',
   cancel: 'failed',
+  reroute: 'sending',
   delivered: 'delivered',
   undelivered: 'undelivered',
   acknowledged: 'delivered',
@@ -99,6 +104,7 @@ const FROM: Record<TransitionKind, string> = {
   failed: `status IN ('queued', 'sending', 'sent')`,
   dead: `status IN ('queued', 'sending')`,
   cancel: `status = 'queued' AND scheduled_for IS NOT NULL`,
+  reroute: `status = 'sending'`,
   delivered: `status = 'sent'`,
   undelivered: `status = 'sent'`,
   acknowledged: `channel = 'fcm' AND status IN ('sending', 'sent')`,
@@ -197,6 +203,8 @@ function columnsOf(t: Transition): { sql: string[]; params: unknown[] } {
     }
     case 'cancel':
       return { sql: ['last_error = ?5', 'error_code = ?5'], params: [CANCELLED] }
+    case 'reroute':
+      return { sql: ['route = ?5'], params: [t.route] }
     case 'delivered':
       return { sql: ['last_error = NULL', 'error_code = NULL'], params: [] }
     case 'acknowledged':
@@ -215,6 +223,8 @@ function eventDetail(t: Transition): { errorCode: string | null; detail: string 
       return { errorCode: null, detail: t.error }
     case 'withhold':
       return { errorCode: null, detail: t.reason }
+    case 'reroute':
+      return { errorCode: null, detail: `by the ${t.route} SMS route: ${t.reason}` }
     case 'failed':
     case 'undelivered':
       return { errorCode: t.errorCode ?? null, detail: t.error }

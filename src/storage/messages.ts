@@ -2,7 +2,7 @@
 // accepted /Services request; each of its deliveries is one send on one channel to one address.
 // They live in the provider's send shard (decisions.md D32): `db` here is the shard's database
 // (src/storage/shard-database.ts), never D1.
-import type { Channel, WhatsAppTemplate } from '../channel.ts'
+import type { Channel, SmsRoute, WhatsAppTemplate } from '../channel.ts'
 import { firstRow, type BatchRead } from './batch.ts'
 import {
   deleteDeliveryEventsOfMessages,
@@ -68,6 +68,11 @@ export type Delivery = {
   fallbackDeliveryId: string | null
   /** The push delivery this SMS was sent in place of. */
   fallbackOf: string | null
+  /**
+   * The SMS route its attempts go by (decisions.md D45): `primary` until it failed over; null
+   * for a push.
+   */
+  route: SmsRoute | null
 }
 
 type DeliveryRow = {
@@ -106,6 +111,7 @@ type DeliveryRow = {
   fallback_after: number | null
   fallback_delivery_id: string | null
   fallback_of: string | null
+  route: SmsRoute | null
 }
 
 function toDelivery(row: DeliveryRow): Delivery {
@@ -156,6 +162,7 @@ function toDelivery(row: DeliveryRow): Delivery {
     fallbackAfter: row.fallback_after,
     fallbackDeliveryId: row.fallback_delivery_id,
     fallbackOf: row.fallback_of,
+    route: row.channel === 'sms' ? (row.route ?? 'primary') : null,
   }
 }
 
@@ -163,7 +170,7 @@ const DELIVERY_COLUMNS = `id, message_id, CAST(provider_id AS TEXT) AS provider_
   address, title, body, link, picture_url, content_sid, content_variables, status, attempts, provider_message_id, last_error,
   error_code, created_at, updated_at, queued_at, sending_at, sent_at, delivered_at, undelivered_at,
   failed_at, dead_at, attempt_at, in_doubt_since, lease_until, sandbox, scheduled_for,
-  fallback_address, fallback_after, fallback_delivery_id, fallback_of`
+  fallback_address, fallback_after, fallback_delivery_id, fallback_of, route`
 
 // A message's deliveries are always listed in this order; byDeliveryOrder is the same order in JS
 // (the columns are ASCII, so SQLite's BINARY collation and JS string comparison agree).

@@ -1,7 +1,8 @@
 // SMS deliveries still `sent` long after sending: their receipts were lost (the Worker was down
 // when the SMS API posted them, and it posts each once), so the scheduled job reads their status
 // from the API (decisions.md D27). `next_attempt_at`, unused once a delivery is sent, holds when
-// to ask next, so a message the API keeps at `sent` does not take every run's turn.
+// to ask next, so a message the API keeps at `sent` does not take every run's turn. Only the
+// primary route's SMS: the secondary's API has no such read (decisions.md D45).
 import { epochSeconds } from '../utils/time.ts'
 
 /** A delivery to ask the SMS API about. */
@@ -36,7 +37,7 @@ export async function findStaleSentSms(
     .prepare(
       `SELECT id, provider_id, address, provider_message_id FROM deliveries
        WHERE status = 'sent' AND next_attempt_at <= ?1 AND channel IN ('sms', 'whatsapp')
-         AND sandbox = 0
+         AND sandbox = 0 AND route IS NOT 'secondary'
          AND provider_message_id IS NOT NULL AND sent_at <= ?2 AND sent_at >= ?3
        ORDER BY next_attempt_at LIMIT ?4`,
     )

@@ -41,6 +41,7 @@ function notifier(
   const config = {
     sms: null,
     whatsapp: null,
+    smsSecondary: null,
     fcm: {
       baseUrl: `${STAND_IN_ORIGIN}/fcm`,
       projectId: env.FCM_PROJECT_ID,

@@ -134,6 +134,15 @@ describe('the delivery lifecycle with npm start', () => {
     expect(delivery!.reached.delivered).toEqual(expect.any(String))
   })
 
+  // The failover itself is shown by test/queue/sms-routes.test.ts: made to fail here, the first
+  // route's breaker would stay open for a minute and reroute the other files' SMS.
+  it('runs with the second SMS route: its receipts are read, and refused without the token', async () => {
+    const query = 'shard=provider%3A1001&token=forged&messageId=0A00000000000000&status=delivered'
+    const response = await fetch(`${portero.base}/callbacks/sms/vonage?${query}`)
+    expect(response.status).toBe(403)
+    expect(await response.json()).toMatchObject({ code: 'invalid_signature' })
+  })
+
   it('ends undelivered for a number the stand-in was told to fail', async () => {
     const phone = `+5491166${String(Date.now()).slice(-6)}`
     const userId = `e2e-undeliverable-${Date.now()}`

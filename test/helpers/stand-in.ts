@@ -2,8 +2,10 @@
 // outbound fetch through a spy. One stand-in per test file, like one Twilio and one Google; any
 // other outbound URL fails the test. The stand-in holds the SMS status callbacks until a test
 // calls `standIn.sendCallbacks()`, which hands them to the Worker's own fetch handler.
+import { createExecutionContext } from 'cloudflare:test'
 import { env, exports } from 'cloudflare:workers'
 import { vi } from 'vitest'
+import worker from '../../src/index.ts'
 import { createStandIn, type StandIn } from '../../stand-in/app.ts'
 
 export const STAND_IN_ORIGIN = 'https://stand-in.test'
@@ -19,6 +21,17 @@ export const WORKLOAD_IDENTITY = {
   serviceAccountEmail: 'fcm-sender@portero-test.iam.gserviceaccount.com',
   tokenUrl: `${STAND_IN_ORIGIN}/google/sts/v1/token`,
   serviceAccountImpersonationUrl: `${STAND_IN_ORIGIN}/google/iamcredentials/v1/projects/-/serviceAccounts/fcm-sender@portero-test.iam.gserviceaccount.com:generateAccessToken`,
+}
+
+/**
+ * The secondary SMS route's settings (decisions.md D45), pointed at the stand-in's Vonage: tests
+ * pass them as vars to turn the route on.
+ */
+export const VONAGE_VARS = {
+  VONAGE_API_BASE_URL: `${STAND_IN_ORIGIN}/vonage`,
+  VONAGE_API_KEY: 'testkey1',
+  VONAGE_API_SECRET: 'test-vonage-secret',
+  VONAGE_FROM: '15005550006',
 }
 
 let standIn: StandIn | undefined
@@ -41,6 +54,13 @@ export function useStandIn(): StandIn {
       issuer: env.ISSUER,
       jwksUrl: `${env.ISSUER}/.well-known/jwks.json`,
       serviceAccountEmail: WORKLOAD_IDENTITY.serviceAccountEmail,
+    },
+    vonage: {
+      apiKey: VONAGE_VARS.VONAGE_API_KEY,
+      apiSecret: VONAGE_VARS.VONAGE_API_SECRET,
+      // Receipts reach a Worker that has the route configured, as the deployment that sent them.
+      fetch: async (request) =>
+        worker.fetch!(request, { ...env, ...VONAGE_VARS }, createExecutionContext()),
     },
     holdCallbacks: true,
     fetch: (request) => exports.default.fetch(request),

@@ -17,6 +17,8 @@ type Access =
   | { kind: 'credentials' }
   /** The SMS API's request signature (X-Twilio-Signature), checked by the route: no token. */
   | { kind: 'sms_signature' }
+  /** The token Portero wrote into the second SMS route's receipt URL, checked by the route. */
+  | { kind: 'sms_route_token' }
   /** A valid token carrying one of `scopes` (any valid token when empty). */
   | { kind: 'token'; scopes: string[]; challenge: string }
 
@@ -29,6 +31,7 @@ const ACCESS: [RegExp, Access][] = [
   [/^\/acks\/[^/]+$/, { kind: 'public' }],
   [/^\/(auth\/login|oauth\/token|oauth\/revoke)$/, { kind: 'credentials' }],
   [/^\/callbacks\/sms\/(status|inbound)$/, { kind: 'sms_signature' }],
+  [/^\/callbacks\/sms\/vonage$/, { kind: 'sms_route_token' }],
   // Introspection callers may also authenticate as a client (RFC 7662 §2.1): both are offered.
   [
     /^\/(mcg\/v1\/tokeninfo|oauth\/introspect)$/,

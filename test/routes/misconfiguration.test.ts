@@ -131,6 +131,21 @@ describe('a half-configured channel', () => {
       /must be an E\.164 number/,
     ],
     [
+      'the second SMS route without its secret',
+      { VONAGE_API_KEY: 'key1', VONAGE_FROM: '15005550006' },
+      ['VONAGE_API_SECRET'],
+      /The secondary SMS route needs VONAGE_API_KEY, VONAGE_API_SECRET and VONAGE_FROM/,
+    ],
+    [
+      'the second SMS route without the first',
+      {
+        ...{ SMS_ACCOUNT_SID: '', SMS_AUTH_TOKEN: '', SMS_FROM: '' },
+        ...{ VONAGE_API_KEY: 'key1', VONAGE_API_SECRET: 'secret1', VONAGE_FROM: '15005550006' },
+      },
+      ['VONAGE_API_KEY'],
+      /needs the primary one/,
+    ],
+    [
       'SMS with an API key and no secret',
       { SMS_API_KEY_SID: `SK${'0'.repeat(32)}` },
       ['SMS_API_KEY_SECRET'],
@@ -149,6 +164,11 @@ describe('a half-configured channel', () => {
       }
     },
   )
+
+  it('is sound with a second SMS route beside the first', async () => {
+    const settings = { VONAGE_API_KEY: 'key1', VONAGE_API_SECRET: 's1', VONAGE_FROM: 'Portero' }
+    expect((await fetchWith(settings, `${ORIGIN}/healthz`)).status).toBe(200)
+  })
 
   it('is sound with a Messaging Service instead of a sender, and an API key', async () => {
     const settings = {

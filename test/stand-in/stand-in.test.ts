@@ -1096,3 +1096,91 @@ describe('status callbacks', () => {
     )
   }
 })
+
+describe('POST /vonage/sms/json', () => {
+  const received: Request[] = []
+  const vonage = () =>
+    createStandIn({
+      twilioAccountSid: ACCOUNT_SID,
+      twilioAuthToken: AUTH_TOKEN,
+      fcmProjectId: PROJECT,
+      serviceAccountEmail: SERVICE_ACCOUNT,
+      serviceAccountPublicKey: { kty: 'RSA', n: 'AQAB', e: 'AQAB' },
+      tokenUrl: TOKEN_URL,
+      vonage: { apiKey: 'key1', apiSecret: 'secret1' },
+      holdCallbacks: true,
+      fetch: async (request) => {
+        received.push(request)
+        return new Response(null, { status: 200 })
+      },
+    })
+  const send = (target: StandIn, fields: Record<string, string>, json = false) =>
+    target.fetch(
+      new Request(`${BASE}/vonage/sms/json`, {
+        method: 'POST',
+        headers: {
+          'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
+        },
+        body: json ? JSON.stringify(fields) : new URLSearchParams(fields).toString(),
+      }),
+    )
+  const fields = {
+    api_key: 'key1',
+    api_secret: 'secret1',
+    from: 'Portero',
+    to: '34600111222',
+    text: 'Hola',
+    callback: 'https://portero.test/callbacks/sms/vonage?shard=provider%3A1&token=t',
+    'client-ref': 'delivery-1',
+  }
+
+  it('accepts a form or JSON as Vonage does, and holds the receipt for its callback URL', async () => {
+    const target = vonage()
+    for (const json of [false, true]) {
+      const response = await send(target, fields, json)
+      expect(response.status).toBe(200)
+      const body = (await response.json()) as { messages: Record<string, string>[] }
+      expect(body).toMatchObject({ 'message-count': '1' })
+      expect(body.messages[0]).toMatchObject({ to: '34600111222', status: '0' })
+    }
+    expect(target.vonage!.requests[0]!.body).not.toHaveProperty('api_secret')
+    const [receipt] = await target.vonage!.sendReceipts()
+    const url = new URL(receipt!.url)
+    expect(received[0]!.method).toBe('GET')
+    expect(url.searchParams.get('shard')).toBe('provider:1')
+    expect(Object.fromEntries(url.searchParams)).toMatchObject({
+      msisdn: '34600111222',
+      status: 'delivered',
+      'err-code': '0',
+      'client-ref': 'delivery-1',
+    })
+  })
+
+  it.each([
+    ['wrong credentials', { api_secret: 'nope' }, '4'],
+    ['no text', { text: '' }, '2'],
+    ['a number with +', { to: '+34600111222' }, '3'],
+  ])('answers 200 with a refusing status for %s', async (_, change, status) => {
+    const response = await send(vonage(), { ...fields, ...change })
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({ messages: [{ status }] })
+  })
+
+  it('fails on demand: an HTTP status, or a Vonage status in a 200', async () => {
+    const target = vonage()
+    const control = (failure: object) =>
+      target.fetch(
+        new Request(`${BASE}/_control/vonage/failures`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(failure),
+        }),
+      )
+    expect((await control({ httpStatus: 503 })).status).toBe(201)
+    expect((await control({ status: '1' })).status).toBe(201)
+    expect((await send(target, fields)).status).toBe(503)
+    expect(await (await send(target, fields)).json()).toMatchObject({ messages: [{ status: '1' }] })
+    expect(await (await send(target, fields)).json()).toMatchObject({ messages: [{ status: '0' }] })
+    expect(target.vonage!.receipts).toHaveLength(1)
+  })
+})

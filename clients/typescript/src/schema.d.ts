@@ -246,6 +246,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/callbacks/sms/vonage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The second SMS route's delivery receipts (GET)
+         * @description The second SMS route's (Vonage's) delivery receipts, at the `callback` URL Portero gave it (docs/sending.md "A second SMS route"). Read as `/callbacks/sms/status`; `err-code` as `vonage-<code>`.
+         */
+        get: operations["receiveSmsRouteReceipt"];
+        put?: never;
+        /**
+         * The second SMS route's delivery receipts (POST-JSON)
+         * @description The second SMS route's (Vonage's) delivery receipts, at the `callback` URL Portero gave it (docs/sending.md "A second SMS route"). Read as `/callbacks/sms/status`; `err-code` as `vonage-<code>`.
+         */
+        post: operations["postSmsRouteReceipt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/callbacks/sms/inbound": {
         parameters: {
             query?: never;
@@ -1519,6 +1543,11 @@ export interface components {
                     failed: string | null;
                     dead: string | null;
                 };
+                /**
+                 * @description The SMS route it goes by (decisions.md D45); null for a push.
+                 * @enum {string|null}
+                 */
+                route: "primary" | "secondary" | null;
                 /** @description The timeline: every status change, oldest first (GET only). */
                 events?: {
                     /** @enum {string} */
@@ -1554,6 +1583,14 @@ export interface components {
             AccountSid: string;
             /** @description The API's error code of an undelivered or failed message (e.g. 30003). */
             ErrorCode?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        SmsRouteReceipt: {
+            messageId: string;
+            /** @description delivered, expired, failed, rejected; accepted, buffered, unknown change nothing. */
+            status: string;
+            "err-code"?: string;
         } & {
             [key: string]: unknown;
         };
@@ -3242,6 +3279,222 @@ export interface operations {
                 };
             };
             /** @description `channel_not_configured`: this deployment sends no SMS. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `server_misconfigured`: this deployment is misconfigured and serves nothing until it is fixed; GET /healthz names the settings at fault. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveSmsRouteReceipt: {
+        parameters: {
+            query?: {
+                shard?: string;
+                token?: string;
+                messageId?: string;
+                /** @description delivered, expired, failed, rejected; accepted, buffered, unknown change nothing. */
+                status?: string;
+                "err-code"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Read; `outcome` says whether it changed anything. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReceiptAnswer"];
+                };
+            };
+            /** @description `pending`: no delivery has this message id yet. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReceiptAnswer"];
+                };
+            };
+            /** @description `invalid_request`: no `messageId` or `status`, or no `shard`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_signature`: not the `token` of this `shard`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no delivery has it, and no more receipts can wait. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services (once the token is checked; nothing is read before), 16 KiB elsewhere. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a content type this endpoint does not accept. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 16 KiB in all (`headers_too_large`). */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `channel_not_configured`: no second SMS route. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `server_misconfigured`: this deployment is misconfigured and serves nothing until it is fixed; GET /healthz names the settings at fault. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postSmsRouteReceipt: {
+        parameters: {
+            query?: {
+                shard?: string;
+                token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsRouteReceipt"];
+            };
+        };
+        responses: {
+            /** @description Read; `outcome` says whether it changed anything. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReceiptAnswer"];
+                };
+            };
+            /** @description `pending`: no delivery has this message id yet. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsReceiptAnswer"];
+                };
+            };
+            /** @description `invalid_request`: no `messageId` or `status`, or no `shard`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_signature`: not the `token` of this `shard`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no delivery has it, and no more receipts can wait. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than this route accepts: 4 KiB on /auth/login and /oauth/token, 1.5 MiB on /Services (once the token is checked; nothing is read before), 16 KiB elsewhere. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body has a content type this endpoint does not accept. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 16 KiB in all (`headers_too_large`). */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `channel_not_configured`: no second SMS route. */
             501: {
                 headers: {
                     [name: string]: unknown;
