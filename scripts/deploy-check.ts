@@ -11,7 +11,7 @@ import { CLEAN_UP_CRON } from '../src/queue/schedule.ts'
 import { dryRunBundle, formatBundleSize } from './bundle-size.ts'
 
 /** The gzipped bundle's limit in KiB (decisions.md D23). */
-export const MAX_BUNDLE_KIB = 176
+export const MAX_BUNDLE_KIB = 188
 
 export interface Problem {
   /** The setting at fault, as a path into wrangler.toml: `env.production.vars.ISSUER`. */

@@ -139,7 +139,7 @@ describe('a half-configured channel', () => {
     [
       'the second SMS route without the first',
       {
-        ...{ SMS_ACCOUNT_SID: '', SMS_AUTH_TOKEN: '', SMS_FROM: '' },
+        ...{ SMS_ACCOUNT_SID: '', SMS_AUTH_TOKEN: '', SMS_FROM: '', TWILIO_WHATSAPP_FROM: '' },
         ...{ VONAGE_API_KEY: 'key1', VONAGE_API_SECRET: 'secret1', VONAGE_FROM: '15005550006' },
       },
       ['VONAGE_API_KEY'],
