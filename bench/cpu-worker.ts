@@ -27,6 +27,8 @@ import { sha256Hex } from '../src/encoding.ts'
 import { sendShardName } from '../src/domain/admission.ts'
 import { newMessageId } from '../src/domain/message-ids.ts'
 import { parseServicesRequest } from '../src/domain/dispatch-request.ts'
+import { ackUrl } from '../src/domain/push-acks.ts'
+import { loadConfig } from '../src/config.ts'
 import { publishClientRecord, type ClientRecord } from '../src/storage/client-records.ts'
 import { forgetEdgeState } from '../src/storage/edge-state.ts'
 import { tokenHash, writeCachedToken } from '../src/storage/token-cache.ts'
@@ -495,6 +497,17 @@ async function probeRoutes(
   const form = { ...edge, 'content-type': 'application/x-www-form-urlencoded' }
   const json = { ...edge, 'content-type': 'application/json' }
   const basic = `Basic ${btoa(`${input.clientId}:${input.clientSecret}`)}`
+  // The same request, due in an hour (decisions.md D44): stored scheduled, enqueued by the alarm.
+  const sendAt = new Date(Date.now() + 3600_000).toISOString()
+  const scheduledBody = JSON.stringify({ ...JSON.parse(input.servicesBody), send_at: sendAt })
+  // A push's acknowledgement (decisions.md D46), as its app would send it: the URL the push carried.
+  const { issuer, ackKey } = await loadConfig(env)
+  const providerId = String(JSON.parse(input.servicesBody).provider_id)
+  const ack = await ackUrl(
+    { key: ackKey, issuer },
+    { shard: sendShardName(providerId, null), deliveryId: crypto.randomUUID() },
+    new Date(),
+  )
   const routes: {
     name: string
     path: string
@@ -548,6 +561,23 @@ async function probeRoutes(
       },
       expect: '"status":"queued"',
       unique: 'idempotency-key',
+    },
+    {
+      name: 'POST /Services, scheduled an hour ahead',
+      path: '/Services',
+      init: {
+        method: 'POST',
+        headers: { ...json, authorization: `Bearer ${input.token}` },
+        body: scheduledBody,
+      },
+      expect: '"status":"scheduled"',
+      unique: 'idempotency-key',
+    },
+    {
+      name: 'POST /acks/{token} (a push acknowledged)',
+      path: new URL(ack).pathname,
+      init: { method: 'POST', headers: edge },
+      expect: '',
     },
     {
       name: 'GET /.well-known/jwks.json',

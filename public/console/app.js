@@ -1365,6 +1365,11 @@ function messageView(m) {
           ['Last error', text(d.last_error)],
           ['Error code', text(d.error_code)],
           ['Carrier id', text(d.provider_message_id)],
+          // docs/sending.md "A second SMS route", "WhatsApp", "Fallback between channels".
+          ...(d.route ? [['SMS route', d.route]] : []),
+          ...(d.content_sid ? [['Template', d.content_sid]] : []),
+          ...(d.fallback_delivery_id ? [['Fell back to', d.fallback_delivery_id]] : []),
+          ...(d.fallback_of ? [['Sent in place of', d.fallback_of]] : []),
         ]),
         h('h3', {}, 'Timeline'),
         d.events?.length

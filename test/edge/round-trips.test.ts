@@ -12,6 +12,8 @@ import { env } from 'cloudflare:workers'
 import { base64url, exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { app } from '../../src/app.ts'
+import { loadConfig } from '../../src/config.ts'
+import { ackUrl } from '../../src/domain/push-acks.ts'
 import worker from '../../src/index.ts'
 import { adminToken } from '../helpers/admin.ts'
 import {
@@ -327,6 +329,40 @@ describe('POST /Services: one send shard call, no D1, no queue send after its to
     // neither read nor written (decisions.md D48).
     expectWithin(trips, { kv: 1, d1: 0, queue: 0, do: 1 }, calls)
     expect(calls.filter((c) => c.startsWith('do.'))).toEqual(['do.accept'])
+  })
+})
+
+describe('POST /Services of a scheduled message: the same one call to its shard', () => {
+  it('stores it scheduled in one call to its shard', async () => {
+    const sender = await createSender()
+    await probe(meRequest(sender.token))
+    const sendAt = new Date(Date.now() + 3600_000).toISOString()
+    const body = { ...example001(sender), send_at: sendAt }
+    const probed = await probe(
+      jsonRequest('/Services', body, { authorization: `Bearer ${sender.token}` }),
+    )
+    const { response, trips, calls } = probed
+    expect(response.status).toBe(201)
+    expect(JSON.parse(probed.body)).toMatchObject({ status: 'scheduled' })
+    // The shard's alarm enqueues it when due, not the request.
+    expectWithin(trips, { kv: 1, d1: 0, queue: 0, do: 1 }, calls)
+  })
+})
+
+describe('POST /acks/{token}: one call to the shard the token names', () => {
+  it('acknowledges a push with no KV, D1 or queue', async () => {
+    const sender = await createSender()
+    const { issuer, ackKey } = await loadConfig(env)
+    const url = await ackUrl(
+      { key: ackKey, issuer },
+      { shard: `provider:${sender.providerId}`, deliveryId: crypto.randomUUID() },
+      new Date(),
+    )
+    const { response, trips, calls } = await probe(
+      new Request(`${ORIGIN}${new URL(url).pathname}`, { method: 'POST' }),
+    )
+    expect(response.status).toBe(204)
+    expectWithin(trips, { kv: 0, d1: 0, queue: 0, do: 1 }, calls)
   })
 })
 
