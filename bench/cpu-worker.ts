@@ -285,6 +285,9 @@ export default {
   },
 } satisfies ExportedHandler<Env>
 
+// The second SMS route's breaker (decisions.md D45), which wrangler.toml binds too.
+export { RouteHealth } from '../src/shards/route-health.ts'
+
 /**
  * Portero's send shard with its D1 counted: bench/server.ts binds this Worker's SEND_SHARDS to this
  * class, so the message-life probe's shards are these, and every D1 statement a shard makes of its
@@ -311,8 +314,12 @@ export class SendShard extends PorteroSendShard {
   }
 }
 
-/** Messages the life probe sends. */
-const LIFE_MESSAGES = 20
+/**
+ * Messages the life probe sends: a hundred, as many as the shard's alarm hands to D1's index in
+ * one statement, so the probe shows what a busy shard writes to D1 per message, not the first
+ * statement of each kind a handful of messages would share.
+ */
+const LIFE_MESSAGES = 100
 
 /**
  * Every binding call of a message's life, through Portero's own code on its local bindings, with

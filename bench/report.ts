@@ -153,6 +153,17 @@ const PATHS: Record<
  * A record, not re-measured by this run.
  */
 const CHANGES = [
+  'Each send shard checks `/Services` against its copy of the send facts (decisions.md D48): ' +
+    "`/Services` waits for its token check and one call to the shard, no D1; the consumer's send " +
+    "policy is one statement on the shard's copy. The message-life probe sends 100 messages " +
+    "(20 before), as many as the alarm hands to D1's index in one statement, and counts every D1 " +
+    "statement a shard makes (the copies' upkeep too). Full runs on 2026-12-07, before → after: " +
+    '`POST /Services` 301–330 → 380–402 req/s, its edge latency one ocean away 83–125 → at most ' +
+    '15.1 ms in every placement, D1 statements per delivered SMS 5.25 → 0.07 (0.15 with 20 ' +
+    'messages), the modelled ceiling of one provider 190 → 238 messages/s and of one with 64 send ' +
+    'shards 190 → 2,500 (the Durable Object binds first, then the consumers); the first ' +
+    "`/Services`-to-`delivered` figure, 146–178 messages/s, once the stand-in's callbacks reached " +
+    'Portero.',
   "Messages live in their provider's send shard (decisions.md D32): `/Services` waits for one D1 " +
     'read batch and one call to the shard, which admits and stores the message, instead of a D1 ' +
     "read batch, the shard's admission and a D1 write batch; the consumer claims a shard's " +
