@@ -45,7 +45,8 @@ const TAGS = [
     description:
       "Signed delivery events pushed to a provider's endpoints (Standard Webhooks): " +
       '`message.sent`, `message.delivered`, `message.undelivered`, `message.failed`, ' +
-      '`message.dead`, `message.cancelled`, `message.fell_back`.',
+      '`message.dead`, `message.cancelled`, `message.fell_back`, `message.scheduled`, ' +
+      '`message.failed_over`.',
   },
   { name: 'Management', description: 'Operators: providers, clients, services, audit.' },
   { name: 'Service', description: 'Operations.' },

@@ -25,6 +25,12 @@ const WHAT_EACH_TYPE_SAYS: Record<(typeof WEBHOOK_EVENT_TYPES)[number], string> 
     'A scheduled delivery was cancelled (DELETE /Services/messages/{id}) before it was handed ' +
     'to the queue: it is never sent. Its status is `failed` with the error code `cancelled`.',
   'message.fell_back': 'A push failed, or was not acknowledged in time: an SMS goes in its place.',
+  'message.scheduled':
+    'The message was stored scheduled (`send_at`, or quiet hours): each delivery is handed to ' +
+    'the queue at `scheduled_for`.',
+  'message.failed_over':
+    'An SMS goes by the second SMS route: the first refused Portero, or its circuit breaker is ' +
+    'open (`reason`). The delivery is still `sending`.',
 }
 
 export const WebhookEventData = z
@@ -35,17 +41,31 @@ export const WebhookEventData = z
     part: z.enum(['notification', 'advertisement']),
     channel: z.enum(CHANNELS),
     status: z
-      .enum(['sent', 'delivered', 'undelivered', 'failed', 'dead', 'cancelled', 'fell_back'])
+      .enum([
+        'sent',
+        'delivered',
+        'undelivered',
+        'failed',
+        'dead',
+        'cancelled',
+        'fell_back',
+        'scheduled',
+        'failed_over',
+      ])
       .meta({
         description:
           "The event type without `message.`: the delivery's status, except that a cancelled " +
-          'delivery is `failed` with the error code `cancelled`.',
+          'delivery is `failed` with the error code `cancelled`, a scheduled or failed-over one ' +
+          '`queued` or `sending`, and a push that fell back keeps its own.',
       }),
     error_code: z.string().optional().meta({
       description: "The channel's error code (the SMS API's `30003`), when it gave one.",
     }),
     reason: z.string().optional().meta({
       description: 'Why, in words, with numbers and tokens masked, when there is a reason.',
+    }),
+    scheduled_for: z.iso.datetime().optional().meta({
+      description: '`message.scheduled`: when the delivery is due.',
     }),
     fallback_delivery_id: z.string().optional(),
     fallback_of: z.string().optional(),

@@ -130,6 +130,8 @@ const WEBHOOK_EVENT: Partial<Record<TransitionKind, WebhookEventType>> = {
   failed: 'message.failed',
   dead: 'message.dead',
   cancel: 'message.cancelled',
+  // decisions.md D45: the next attempt goes by the other SMS route.
+  reroute: 'message.failed_over',
 }
 
 /**

@@ -3,6 +3,7 @@
 // They live in the provider's send shard (decisions.md D32): `db` here is the shard's database
 // (src/storage/shard-database.ts), never D1.
 import type { Channel, SmsRoute, WhatsAppTemplate } from '../channel.ts'
+import { scheduledEventsStatement } from './webhooks.ts'
 import { firstRow, type BatchRead } from './batch.ts'
 import {
   deleteDeliveryEventsOfMessages,
@@ -291,6 +292,10 @@ export function insertMessage(
     ),
     // decisions.md D27: each delivery's timeline starts here, in the same batch.
     ...queuedEvents(db, message.id, message.createdAt),
+    // decisions.md D44: a message stored scheduled tells its provider when it is due.
+    ...(scheduledFor === null
+      ? []
+      : [scheduledEventsStatement(db, message.id, message.createdAt, scheduledFor)]),
   ]
   return {
     statements,

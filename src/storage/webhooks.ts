@@ -11,6 +11,8 @@ export type WebhookEventType =
   | 'message.dead'
   | 'message.cancelled'
   | 'message.fell_back'
+  | 'message.scheduled'
+  | 'message.failed_over'
 
 export type WebhookEndpoint = {
   id: string
@@ -279,6 +281,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'message.dead',
   'message.cancelled',
   'message.fell_back',
+  'message.scheduled',
+  'message.failed_over',
 ] as const satisfies readonly WebhookEventType[]
 
 /** `msg_` and the 32 hex digits of a random UUID, as Standard Webhooks ids look. */
@@ -337,6 +341,35 @@ export function deliveryEventStatement(db: D1Database, facts: DeliveryEventFacts
       facts.errorCode,
       facts.reason,
       facts.deliveryId,
+    )
+}
+
+/**
+ * The `message.scheduled` events of a message stored scheduled (decisions.md D44), one per
+ * delivery, for the batch that inserts it: when each is due, in `scheduled_for`.
+ */
+export function scheduledEventsStatement(
+  db: D1Database,
+  messageId: string,
+  at: string,
+  scheduledFor: number,
+) {
+  return db
+    .prepare(
+      `INSERT INTO webhook_outbox (id, provider_id, type, payload, created_at)
+       SELECT 'msg_' || lower(hex(randomblob(16))), d.provider_id, 'message.scheduled',
+         json_object('type', 'message.scheduled', 'timestamp', ?2,
+           'data', json_object('message_id', d.message_id, 'delivery_id', d.id,
+             'service_id', m.service_id, 'part', d.part, 'channel', d.channel,
+             'status', 'scheduled', 'scheduled_for', ?3)),
+         ?4
+       FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.message_id = ?1`,
+    )
+    .bind(
+      messageId,
+      at,
+      new Date(scheduledFor * 1000).toISOString(),
+      Math.floor(Date.parse(at) / 1000),
     )
 }
 

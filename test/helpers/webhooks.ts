@@ -55,7 +55,7 @@ export function receiverAt(standIn: StandIn, url: string): Receiver {
 
 /** For each event type: the status a delivery must be in, and the change that causes the event. */
 const CAUSES: Record<
-  Exclude<WebhookEventType, 'message.fell_back'>,
+  Exclude<WebhookEventType, 'message.fell_back' | 'message.scheduled'>,
   [DeliveryStatus, Transition]
 > = {
   'message.sent': ['sending', { kind: 'sent', providerMessageId: `SM${crypto.randomUUID()}` }],
@@ -71,6 +71,10 @@ const CAUSES: Record<
   'message.dead': ['queued', { kind: 'dead', error: 'gave up after 9 attempts' }],
   // Scheduled, too (below).
   'message.cancelled': ['queued', { kind: 'cancel' }],
+  'message.failed_over': [
+    'sending',
+    { kind: 'reroute', route: 'secondary', reason: 'the primary SMS route is unavailable' },
+  ],
 }
 
 /**
@@ -114,6 +118,17 @@ export async function emitEvent(
     expect(updated?.meta.changes).toBe(1)
     await runShardAlarm(providerId)
     return fallback.webhookEventId
+  }
+  if (type === 'message.scheduled') {
+    // A message stored due an hour later (decisions.md D44) tells its provider at once.
+    const due = Math.floor(occurredAt.getTime() / 1000) + 3600
+    await readOne(shard, insertMessage(shard, message, [delivery], due))
+    const event = await shard
+      .prepare("SELECT id FROM webhook_outbox WHERE payload ->> '$.data.delivery_id' = ?1")
+      .bind(deliveryId)
+      .first<{ id: string }>()
+    await runShardAlarm(providerId)
+    return event!.id
   }
   await readOne(shard, insertMessage(shard, message, [delivery]))
   const [from, transition] = CAUSES[type]

@@ -25,7 +25,9 @@ import {
   type MessageView,
 } from '../helpers/dispatch.ts'
 import { call } from '../helpers/http.ts'
+import { runShardAlarm } from '../helpers/shards.ts'
 import { useStandIn, VONAGE_VARS } from '../helpers/stand-in.ts'
+import { registerEndpoint } from '../helpers/webhooks.ts'
 
 // Now, as the stand-in's message list dates messages by the real clock.
 const T = Date.now()
@@ -94,6 +96,7 @@ describe('a second SMS route', () => {
     const to = freshPhone()
     const [id] = await writeOutbox(sender, [{ address: to }])
     standIn.state.failures.push({ target: 'sms', status: 401, remaining: 1 })
+    await registerEndpoint(sender, ['message.failed_over'])
     const breaker = freshBreaker()
     const result = await consume([id!], breaker, T)
     expect(result.explicitAcks).toEqual(['m-0'])
@@ -121,6 +124,21 @@ describe('a second SMS route', () => {
     const view = (await (await readMessage(sender, sent.messageId)).json()) as MessageView
     expect(view.deliveries[0]).toMatchObject({ status: 'delivered', route: 'secondary' })
     expect(await breaker.state()).toMatchObject({ state: 'open', openedAt: T })
+    // The provider is told that it failed over, and why.
+    await runShardAlarm(sender.providerId)
+    const { results } = await env.DB.prepare(
+      "SELECT payload FROM webhook_events WHERE provider_id = ?1 AND type = 'message.failed_over'",
+    )
+      .bind(sender.providerId)
+      .all<{ payload: string }>()
+    expect(results.map((r) => (JSON.parse(r.payload) as { data: unknown }).data)).toEqual([
+      expect.objectContaining({
+        delivery_id: id,
+        status: 'failed_over',
+        reason:
+          "by the secondary SMS route: the primary SMS route refused Portero's account or settings",
+      }),
+    ])
   })
 
   it('opens the breaker after 5 transient failures; the SMS then go by Vonage, once each', async () => {

@@ -2,6 +2,7 @@
 // D44): POST /Services with send_at or quiet_hours stores a scheduled message that the shard's
 // alarm enqueues once due; DELETE /Services/messages/{id} cancels it until then.
 import { runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { adminCall, adminToken } from '../helpers/admin.ts'
 import {
@@ -279,6 +280,32 @@ describe('quiet hours of the recipient and the service', () => {
 })
 
 describe('DELETE /Services/messages/{id}', () => {
+  it('tells the provider when a message is stored scheduled: message.scheduled', SLOW, async () => {
+    useStandIn()
+    const sender = await freshSender()
+    await registerEndpoint(sender, ['message.scheduled'])
+    const send_at = new Date(Date.now() + 3_600_000).toISOString()
+    const accepted = (await (
+      await dispatch(sender, { ...smsRequest(sender), send_at })
+    ).json()) as Viewed
+    await runShardAlarm(sender.providerId)
+    const { results } = await env.DB.prepare(
+      "SELECT payload FROM webhook_events WHERE provider_id = ?1 AND type = 'message.scheduled'",
+    )
+      .bind(sender.providerId)
+      .all<{ payload: string }>()
+    const [delivery] = accepted.deliveries
+    expect(results.map((r) => (JSON.parse(r.payload) as { data: unknown }).data)).toEqual([
+      expect.objectContaining({
+        message_id: accepted.id,
+        delivery_id: delivery!.id,
+        status: 'scheduled',
+        channel: 'sms',
+        scheduled_for: delivery!.scheduled_for,
+      }),
+    ])
+  })
+
   it('cancels a scheduled message: never sent, message.cancelled raised', SLOW, async () => {
     const standIn = useStandIn()
     const phone = freshPhone()

@@ -1260,6 +1260,46 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "message.scheduled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The message was stored scheduled (`send_at`, or quiet hours): each delivery is handed to the queue at `scheduled_for`.
+         * @description POSTed to every enabled endpoint of the provider subscribed to `message.scheduled`, signed as the Standard Webhooks specification says: verify the raw body with any of its libraries before trusting it. Portero has no fixed outgoing addresses: verify the signature; do not allowlist addresses.
+         */
+        post: operations["onMessageScheduled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "message.failed_over": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An SMS goes by the second SMS route: the first refused Portero, or its circuit breaker is open (`reason`). The delivery is still `sending`.
+         * @description POSTed to every enabled endpoint of the provider subscribed to `message.failed_over`, signed as the Standard Webhooks specification says: verify the raw body with any of its libraries before trusting it. Portero has no fixed outgoing addresses: verify the signature; do not allowlist addresses.
+         */
+        post: operations["onMessageFailedOver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -1284,14 +1324,19 @@ export interface components {
             /** @enum {string} */
             channel: "sms" | "fcm" | "whatsapp";
             /**
-             * @description The event type without `message.`: the delivery's status, except that a cancelled delivery is `failed` with the error code `cancelled`.
+             * @description The event type without `message.`: the delivery's status, except that a cancelled delivery is `failed` with the error code `cancelled`, a scheduled or failed-over one `queued` or `sending`, and a push that fell back keeps its own.
              * @enum {string}
              */
-            status: "sent" | "delivered" | "undelivered" | "failed" | "dead" | "cancelled" | "fell_back";
+            status: "sent" | "delivered" | "undelivered" | "failed" | "dead" | "cancelled" | "fell_back" | "scheduled" | "failed_over";
             /** @description The channel's error code (the SMS API's `30003`), when it gave one. */
             error_code?: string;
             /** @description Why, in words, with numbers and tokens masked, when there is a reason. */
             reason?: string;
+            /**
+             * Format: date-time
+             * @description `message.scheduled`: when the delivery is due.
+             */
+            scheduled_for?: string;
             fallback_delivery_id?: string;
             fallback_of?: string;
         };
@@ -1348,6 +1393,26 @@ export interface components {
         MessageFellBackEvent: {
             /** @enum {string} */
             type: "message.fell_back";
+            /**
+             * @description When the status changed (ISO 8601, UTC), not when this attempt was made.
+             * @example 2026-11-22T09:15:02.117Z
+             */
+            timestamp: string;
+            data: components["schemas"]["WebhookEventData"];
+        };
+        MessageScheduledEvent: {
+            /** @enum {string} */
+            type: "message.scheduled";
+            /**
+             * @description When the status changed (ISO 8601, UTC), not when this attempt was made.
+             * @example 2026-11-22T09:15:02.117Z
+             */
+            timestamp: string;
+            data: components["schemas"]["WebhookEventData"];
+        };
+        MessageFailedOverEvent: {
+            /** @enum {string} */
+            type: "message.failed_over";
             /**
              * @description When the status changed (ISO 8601, UTC), not when this attempt was made.
              * @example 2026-11-22T09:15:02.117Z
@@ -4438,7 +4503,7 @@ export interface operations {
                  */
                 "application/json": {
                     url: string;
-                    event_types: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead" | "message.cancelled" | "message.fell_back")[];
+                    event_types: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead" | "message.cancelled" | "message.fell_back" | "message.scheduled" | "message.failed_over")[];
                 };
             };
         };
@@ -4671,7 +4736,7 @@ export interface operations {
                  */
                 "application/json": {
                     url?: string;
-                    event_types?: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead" | "message.cancelled" | "message.fell_back")[];
+                    event_types?: ("message.sent" | "message.delivered" | "message.undelivered" | "message.failed" | "message.dead" | "message.cancelled" | "message.fell_back" | "message.scheduled" | "message.failed_over")[];
                     /** @description true re-enables a disabled endpoint and forgets its failures. */
                     enabled?: boolean;
                 };
@@ -9201,6 +9266,92 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["MessageFellBackEvent"];
+            };
+        };
+        responses: {
+            /** @description Gone: the endpoint is disabled at once and sent nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: never sent to this endpoint again. Answer once the signature verifies and the event is stored, and do the work after; an answer after 2 s counts against the endpoint. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within 15 s, is a failed attempt, retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 10 h, 10 h (or the answer's `Retry-After`, if later); then the event is dead for the endpoint. Redirects are not followed. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onMessageScheduled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id (`msg_…`), the same on every attempt and redelivery: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt: refuse one more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of the secret after `whsec_`; two, space-separated, during a rotation's overlap. Accept the request when any one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageScheduledEvent"];
+            };
+        };
+        responses: {
+            /** @description Gone: the endpoint is disabled at once and sent nothing more. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: never sent to this endpoint again. Answer once the signature verifies and the event is stored, and do the work after; an answer after 2 s counts against the endpoint. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within 15 s, is a failed attempt, retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 10 h, 10 h (or the answer's `Retry-After`, if later); then the event is dead for the endpoint. Redirects are not followed. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onMessageFailedOver: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id (`msg_…`), the same on every attempt and redelivery: deduplicate on it. */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt: refuse one more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of the secret after `whsec_`; two, space-separated, during a rotation's overlap. Accept the request when any one matches. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageFailedOverEvent"];
             };
         };
         responses: {
