@@ -448,6 +448,47 @@ describe('the dispatch consumer: no D1, its sends through the shards', () => {
   })
 })
 
+describe('a push that falls back to SMS: the same calls as a failed push, and one queue message', () => {
+  it('records the failure and creates the SMS in the one call that records it', async () => {
+    useStandIn()
+    const sender = await createSender({
+      phone: freshPhone(),
+      fcmTokens: [`unregistered-${crypto.randomUUID()}`],
+    })
+    const body = {
+      ...example001(sender),
+      parameters: {
+        destination: sender.userId,
+        notification: { title: 'Turno', message: 'Lunes 9:15', channel: 'FCM' },
+        fallback: { channel: 'SMS' },
+      },
+    }
+    const accepted = await probe(
+      jsonRequest('/Services', body, { authorization: `Bearer ${sender.token}` }),
+    )
+    expect(accepted.response.status).toBe(201)
+    const [push] = (JSON.parse(accepted.body) as { deliveries: { id: string }[] }).deliveries
+    const counter = countRoundTrips(env)
+    const batch = createMessageBatch(env.DISPATCH_QUEUE_NAME, [
+      {
+        id: 'm-0',
+        timestamp: new Date(),
+        attempts: 1,
+        body: { deliveryId: push!.id, shard: `provider:${sender.providerId}` },
+      },
+    ])
+    const ctx = createExecutionContext()
+    await worker.queue(batch, counter.env)
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(['m-0'])
+    // The shard's send policy, the claim, and the failure recorded with the SMS it falls back to.
+    expect(counter.timeline().filter((c) => c.kind === 'do')).toHaveLength(3)
+    // The SMS's queue message; it then lives as any SMS does.
+    expect(counter.sent('DISPATCH_QUEUE')).toHaveLength(1)
+    // The unregistered token leaves the directory (decisions.md D12): one D1 statement.
+    expect(counter.snapshot().d1Statements).toBe(1)
+  })
+})
+
 describe('D1 per token issued', () => {
   it(
     'costs at most 10 statements per 1,000 tokens, the audit trail included',
