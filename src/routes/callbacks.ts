@@ -2,6 +2,7 @@
 // POST /callbacks/sms/status, its delivery receipts (StatusCallback requests, sent because every
 // SMS names this URL), and POST /callbacks/sms/inbound, its inbound-message webhook (a STOP reply
 // to the sender number suppresses it, START lifts that: docs/sending.md "Suppression list").
+import type { DeliveryReceipt } from '../channel.ts'
 import { refreshChangedShards } from '../domain/send-facts.ts'
 import { readFactCursor } from '../storage/send-facts.ts'
 import * as z from 'zod'
@@ -30,14 +31,19 @@ const ReceiptAnswer = z
     outcome: z.enum(['applied', 'unchanged', 'pending']).meta({
       description:
         '`applied`: the delivery moved to the reported status. `unchanged`: a status on the way ' +
-        '(queued, sending, sent), a replay, or a report older than what the delivery already ' +
-        'reached: nothing changed. `pending` (202): no delivery has this MessageSid yet; a final ' +
-        'status is kept for 24 hours and applied when the send is recorded.',
+        '(queued, sending, sent, accepted: `status` null), a replay, or a report older than what ' +
+        'the delivery already reached: nothing changed. `pending` (202): no delivery has this ' +
+        'MessageSid yet; its final status is kept for 24 hours and applied when the send is ' +
+        'recorded.',
     }),
     status: z
       .enum(DELIVERY_STATUSES)
       .nullable()
-      .meta({ description: "The delivery's status now; null while `pending`." }),
+      .meta({
+        description:
+          "The delivery's status now; null while `pending`, and for a status on the way, which " +
+          'is answered without reading the delivery.',
+      }),
   })
   .meta({ id: 'SmsReceiptAnswer' })
 
@@ -56,7 +62,8 @@ const smsStatus = createRoute({
     'delivery to delivered, `undelivered` and `failed` to undelivered or failed with `ErrorCode` ' +
     '(21610, a STOP reply, also marks the recipient opted out of SMS and suppresses the number ' +
     'for every provider). A final status is never overwritten: a replayed, late or ' +
-    'out-of-order receipt answers 200 `unchanged`. A receipt for a MessageSid no delivery has ' +
+    'out-of-order receipt answers 200 `unchanged`, and so does a status on the way (queued, ' +
+    'sending, sent), without reading the delivery. A final receipt for a MessageSid no delivery has ' +
     "yet (it overtook the send's answer) answers 202 `pending`: its final status is kept for " +
     '24 hours and applied when the send is recorded.',
   security: SECURITY.smsSignature,
@@ -106,16 +113,8 @@ callbacks.openapi(smsStatus, async (c) => {
   if (shard === undefined || !SEND_SHARD_NAME.test(shard)) {
     throw fieldError('shard', 'a send shard name', 'The status-callback URL names no send shard.')
   }
-  // The shard that holds the delivery applies it, in one call (domain/delivery-receipts.ts).
-  const result = await c.env.SEND_SHARDS.getByName(shard).receipt(report)
-  if (result.outcome === 'refused') {
-    throw notFound(
-      `No SMS delivery has the message sid ${report.messageSid}, and no more receipts can ` +
-        'wait for one now.',
-    )
-  }
-  if (result.outcome === 'pending') return c.json(result, 202)
-  return c.json(result, 200)
+  const result = await applyReceipt(c.env, shard, report)
+  return c.json(result, result.outcome === 'pending' ? 202 : 200)
 })
 
 const ROUTE_RECEIPT_DESCRIPTION =
@@ -175,15 +174,26 @@ for (const definition of [smsRouteReceiptGet, smsRouteReceiptPost]) {
     if (!SEND_SHARD_NAME.test(shard)) {
       throw fieldError('shard', 'a send shard name', 'The receipt URL names no send shard.')
     }
-    const result = await c.env.SEND_SHARDS.getByName(shard).receipt(receipt)
-    if (result.outcome === 'refused') {
-      throw notFound(
-        `No SMS delivery has the message id ${receipt.messageSid}, and no more receipts can ` +
-          'wait for one now.',
-      )
-    }
+    const result = await applyReceipt(c.env, shard, receipt)
     return c.json(result, result.outcome === 'pending' ? 202 : 200)
   })
+}
+
+/**
+ * A receipt of either SMS route, applied by the shard that holds its delivery in one call
+ * (domain/delivery-receipts.ts). A status on the way (queued, sending, sent…) changes nothing
+ * wherever its delivery is, so it is answered without a call to the shard: one call less per SMS.
+ */
+async function applyReceipt(env: Env, shard: string, receipt: DeliveryReceipt) {
+  if (receipt.outcome === 'progress') return { outcome: 'unchanged' as const, status: null }
+  const result = await env.SEND_SHARDS.getByName(shard).receipt(receipt)
+  if (result.outcome === 'refused') {
+    throw notFound(
+      `No SMS delivery has the message id ${receipt.messageSid}, and no more receipts can ` +
+        'wait for one now.',
+    )
+  }
+  return result
 }
 
 /** Empty TwiML: the SMS API sends no reply of ours (its own opt-out answer still goes out). */

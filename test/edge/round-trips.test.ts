@@ -417,6 +417,27 @@ describe('POST /callbacks/sms/status: one call to the shard the URL names, no D1
     expectWithin(trips, { kv: 0, d1: 0, queue: 0, do: 1 }, calls)
     expect(calls.filter((c) => c.startsWith('do.'))).toEqual(['do.receipt'])
   })
+
+  it('answers a status on the way with no call at all', async () => {
+    const url = `${ORIGIN}/callbacks/sms/status?shard=${encodeURIComponent('provider:1')}`
+    const form = {
+      AccountSid: env.SMS_ACCOUNT_SID,
+      MessageSid: `SM${crypto.randomUUID().replaceAll('-', '')}`,
+      MessageStatus: 'sent',
+    }
+    const request = new Request(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': await twilioSignature(env.SMS_AUTH_TOKEN, url, form),
+      },
+      body: new URLSearchParams(form).toString(),
+    })
+    const { response, body, trips, calls } = await probe(request)
+    expect(response.status, body).toBe(200)
+    expect(JSON.parse(body)).toEqual({ outcome: 'unchanged', status: null })
+    expectWithin(trips, { kv: 0, d1: 0, queue: 0, do: 0 }, calls)
+  })
 })
 
 describe('the dispatch consumer: no D1, its sends through the shards', () => {

@@ -287,7 +287,6 @@ describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () =
 
       for (const late of [
         delivered, // the same callback again
-        receipt(sid, to, 'sent'),
         receipt(sid, to, 'undelivered', { ErrorCode: '30003' }),
         receipt(sid, to, 'failed', { ErrorCode: '30008' }),
       ]) {
@@ -295,6 +294,9 @@ describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () =
         expect(response.status).toBe(200)
         expect(await response.json()).toEqual({ outcome: 'unchanged', status: 'delivered' })
       }
+      // A late status on the way is answered without the delivery's shard.
+      const sent = await postCallback(receipt(sid, to, 'sent'))
+      expect(await sent.json()).toEqual({ outcome: 'unchanged', status: null })
       expect(await stored(sid)).toEqual(after)
       expect(after.timeline).toEqual(['queued', 'sending', 'sent', 'delivered'])
       expect((await view(sender, id)).message.status).toBe('delivered')
@@ -308,9 +310,11 @@ describe('POST /callbacks/sms/status refuses or ignores, changing nothing', () =
       const standIn = useStandIn()
       const { sid, to } = await sentSms(standIn)
       const before = await stored(sid)
+      // Answered without the delivery's shard: the status on the way is not read.
       for (const status of ['queued', 'sending', 'sent', 'accepted']) {
         const response = await postCallback(receipt(sid, to, status))
-        expect(await response.json()).toEqual({ outcome: 'unchanged', status: 'sent' })
+        expect(response.status).toBe(200)
+        expect(await response.json()).toEqual({ outcome: 'unchanged', status: null })
       }
       expect(await stored(sid)).toEqual(before)
     },
@@ -393,9 +397,10 @@ describe('a receipt that overtakes the send', () => {
         (d) => d.status !== 'queued' && d.status !== 'sending' && d.status !== 'sent',
         { timeoutMs: 15_000 },
       )
-      // Both answered 202 while no delivery had the sid; the final one waited in the shard.
+      // The final one answered 202 while no delivery had the sid, and waited in the shard; the
+      // status on the way changes nothing, and is answered so at once.
       expect(overtaking.map(({ status, answer }) => [status, answer])).toEqual([
-        ['sent', 202],
+        ['sent', 200],
         ['delivered', 202],
       ])
       expect(overtaking[1]!.body).toMatchObject({ status: 'delivered', api_status: 'delivered' })
@@ -443,8 +448,8 @@ describe('a receipt that overtakes the send', () => {
   it('keeps nothing of a status on the way for an unknown MessageSid', async () => {
     const sid = freshSid()
     const response = await postCallback(receipt(sid, freshPhone(), 'sent'))
-    expect(response.status).toBe(202)
-    expect(await response.json()).toEqual({ outcome: 'pending', status: null })
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ outcome: 'unchanged', status: null })
     expect(await earlyReceipt(sid)).toBeNull()
   })
 

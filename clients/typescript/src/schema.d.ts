@@ -237,7 +237,7 @@ export interface paths {
         put?: never;
         /**
          * The SMS API's delivery receipts (status callbacks)
-         * @description Every SMS is sent with this URL as its `StatusCallback`, its `shard` naming the send shard that holds the delivery. Accepted only with a valid `X-Twilio-Signature` (base64 HMAC-SHA1, keyed with the SMS auth token, over this URL as received followed by every form field name and value, sorted by name) and `AccountSid` equal to this deployment's: otherwise 403 and nothing changes. `delivered` moves the delivery to delivered, `undelivered` and `failed` to undelivered or failed with `ErrorCode` (21610, a STOP reply, also marks the recipient opted out of SMS and suppresses the number for every provider). A final status is never overwritten: a replayed, late or out-of-order receipt answers 200 `unchanged`. A receipt for a MessageSid no delivery has yet (it overtook the send's answer) answers 202 `pending`: its final status is kept for 24 hours and applied when the send is recorded.
+         * @description Every SMS is sent with this URL as its `StatusCallback`, its `shard` naming the send shard that holds the delivery. Accepted only with a valid `X-Twilio-Signature` (base64 HMAC-SHA1, keyed with the SMS auth token, over this URL as received followed by every form field name and value, sorted by name) and `AccountSid` equal to this deployment's: otherwise 403 and nothing changes. `delivered` moves the delivery to delivered, `undelivered` and `failed` to undelivered or failed with `ErrorCode` (21610, a STOP reply, also marks the recipient opted out of SMS and suppresses the number for every provider). A final status is never overwritten: a replayed, late or out-of-order receipt answers 200 `unchanged`, and so does a status on the way (queued, sending, sent), without reading the delivery. A final receipt for a MessageSid no delivery has yet (it overtook the send's answer) answers 202 `pending`: its final status is kept for 24 hours and applied when the send is recorded.
          */
         post: operations["receiveSmsStatus"];
         delete?: never;
@@ -1629,12 +1629,12 @@ export interface components {
         };
         SmsReceiptAnswer: {
             /**
-             * @description `applied`: the delivery moved to the reported status. `unchanged`: a status on the way (queued, sending, sent), a replay, or a report older than what the delivery already reached: nothing changed. `pending` (202): no delivery has this MessageSid yet; a final status is kept for 24 hours and applied when the send is recorded.
+             * @description `applied`: the delivery moved to the reported status. `unchanged`: a status on the way (queued, sending, sent, accepted: `status` null), a replay, or a report older than what the delivery already reached: nothing changed. `pending` (202): no delivery has this MessageSid yet; its final status is kept for 24 hours and applied when the send is recorded.
              * @enum {string}
              */
             outcome: "applied" | "unchanged" | "pending";
             /**
-             * @description The delivery's status now; null while `pending`.
+             * @description The delivery's status now; null while `pending`, and for a status on the way, which is answered without reading the delivery.
              * @enum {string|null}
              */
             status: "queued" | "sending" | "sent" | "delivered" | "undelivered" | "failed" | "dead" | null;
