@@ -644,21 +644,43 @@ export function createStandIn(options: StandInOptions): StandIn {
     const testNumber = TWILIO_TEST_NUMBERS[to]
     if (testNumber) return twilioError(400, ...testNumber)
 
-    const messageSid = `SM${randomHex(16)}`
+    return acceptMessage(sid, `SM${randomHex(16)}`, {
+      to,
+      from,
+      body,
+      numSegments: countSegments(body),
+      media: media.length,
+      messagingServiceSid: form.get('From') ? null : service,
+    })
+  }
+
+  /** A message Twilio accepted, as its Message resource shows it: kept for the list, answered 201. */
+  function acceptMessage(
+    sid: string,
+    messageSid: string,
+    fields: {
+      to: string
+      from: string
+      body: string
+      numSegments: number
+      media: number
+      messagingServiceSid: string | null
+    },
+  ): Answer {
     const now = twilioDate(new Date())
     const uri = `/2010-04-01/Accounts/${sid}/Messages/${messageSid}`
     const message: TwilioMessage = {
       sid: messageSid,
       account_sid: sid,
       api_version: '2010-04-01',
-      to,
-      from,
-      body,
+      to: fields.to,
+      from: fields.from,
+      body: fields.body,
       status: 'queued',
       direction: 'outbound-api',
-      num_segments: String(countSegments(body)),
-      num_media: String(media.length),
-      messaging_service_sid: form.get('From') ? null : service,
+      num_segments: String(fields.numSegments),
+      num_media: String(fields.media),
+      messaging_service_sid: fields.messagingServiceSid,
       price: null,
       price_unit: 'USD',
       error_code: null,
@@ -723,34 +745,15 @@ export function createStandIn(options: StandInOptions): StandIn {
       )
     }
     const prefix = media.length > 0 ? 'MM' : 'SM'
-    const messageSid = `${prefix}${randomHex(16)}`
-    const now = twilioDate(new Date())
-    const uri = `/2010-04-01/Accounts/${sid}/Messages/${messageSid}`
-    const message: TwilioMessage = {
-      sid: messageSid,
-      account_sid: sid,
-      api_version: '2010-04-01',
+    return acceptMessage(sid, `${prefix}${randomHex(16)}`, {
       to,
       from,
       // Twilio writes a template's text itself; the stand-in names the template instead.
       body: contentSid === null ? body : `[template ${contentSid}]`,
-      status: 'queued',
-      direction: 'outbound-api',
-      num_segments: '1',
-      num_media: String(media.length),
-      messaging_service_sid: null,
-      price: null,
-      price_unit: 'USD',
-      error_code: null,
-      error_message: null,
-      date_created: now,
-      date_updated: now,
-      date_sent: null,
-      uri: `${uri}.json`,
-      subresource_uris: { media: `${uri}/Media.json` },
-    }
-    state.messages.push(structuredClone(message))
-    return { status: 201, body: message }
+      numSegments: 1,
+      media: media.length,
+      messagingServiceSid: null,
+    })
   }
 
   // Twilio's List Message resource:
