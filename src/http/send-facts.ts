@@ -1,7 +1,6 @@
-// After a management-API request that may have changed the send facts (decisions.md D48), mounted
-// after its authentication: the shards of the providers it changed bring their copies up to date
-// before the response leaves (domain/send-facts.ts). The SMS API's inbound messages (STOP and
-// START) do the same in their route, once their signature is checked (src/routes/callbacks.ts).
+// Writes to the send facts (decisions.md D48) reach the send shards' copies before the response
+// leaves: the management API's, after its authentication, and the SMS API's inbound messages (STOP
+// and START, WhatsApp's session window) once their signature is checked (src/routes/callbacks.ts).
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from './app-env.ts'
 import { refreshChangedShards } from '../domain/send-facts.ts'
@@ -9,16 +8,27 @@ import { readFactCursor } from '../storage/send-facts.ts'
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
+/**
+ * Runs `write`, then has the shards of every provider it changed bring their copies up to date
+ * (domain/send-facts.ts), unless it answers that it changed nothing.
+ */
+export async function refreshingSendFacts(env: Env, write: () => Promise<boolean>): Promise<void> {
+  // Where D1's log of changes stands before the write: its own changes come after.
+  const cursor = await readFactCursor(env.DB)
+  if (!(await write())) return
+  await refreshChangedShards(
+    { db: env.DB, shardOf: (name) => env.SEND_SHARDS.getByName(name) },
+    cursor,
+  )
+}
+
+/** A management-API route's writes, refreshed when it succeeded. */
 export function refreshSendFacts(): MiddlewareHandler<AppEnv> {
   return async function refreshSendFacts(c, next) {
     if (READS.has(c.req.method)) return next()
-    // Where D1's log of changes stands before the request: its own changes come after.
-    const cursor = await readFactCursor(c.env.DB)
-    await next()
-    if (c.res.status >= 400) return
-    await refreshChangedShards(
-      { db: c.env.DB, shardOf: (name) => c.env.SEND_SHARDS.getByName(name) },
-      cursor,
-    )
+    await refreshingSendFacts(c.env, async () => {
+      await next()
+      return c.res.status < 400
+    })
   }
 }

@@ -2,14 +2,12 @@
 // POST /callbacks/sms/status, its delivery receipts (StatusCallback requests, sent because every
 // SMS names this URL), and POST /callbacks/sms/inbound, its inbound-message webhook (a STOP reply
 // to the sender number suppresses it, START lifts that: docs/sending.md "Suppression list").
-import type { DeliveryReceipt } from '../channel.ts'
-import { refreshChangedShards } from '../domain/send-facts.ts'
-import { readFactCursor } from '../storage/send-facts.ts'
+import { refreshingSendFacts } from '../http/send-facts.ts'
 import * as z from 'zod'
 import { SEND_SHARD_NAME } from '../storage/shard-database.ts'
 import { fieldError, notFound } from '../errors.ts'
 import { receiveInboundSms, receiveInboundWhatsApp } from '../domain/suppressions.ts'
-import { DELIVERY_STATUSES } from '../channel.ts'
+import { DELIVERY_STATUSES, type DeliveryReceipt } from '../channel.ts'
 import { createRoute, documentedOnly, OpenApiApp } from '../http/openapi-app.ts'
 import {
   readSignedSmsInbound,
@@ -250,18 +248,16 @@ callbacks.openapi(smsInbound, async (c) => {
   const inbound = await readSignedSmsInbound(c)
   // A STOP or START changes the suppression list, a WhatsApp message its sender's session window:
   // the send shards' copies are brought up to date before the answer (decisions.md D48).
-  const cursor = await readFactCursor(c.env.DB)
-  // decisions.md D47: the WhatsApp sender's webhook may be this one too; Twilio tells WhatsApp
-  // by the `whatsapp:` prefix.
-  if (inbound.from.startsWith('whatsapp:')) {
-    await receiveInboundWhatsApp(c.env.DB, inbound, new Date())
-  } else {
-    await receiveInboundSms(c.env.DB, inbound, c.get('requestId'))
-  }
-  await refreshChangedShards(
-    { db: c.env.DB, shardOf: (name) => c.env.SEND_SHARDS.getByName(name) },
-    cursor,
-  )
+  await refreshingSendFacts(c.env, async () => {
+    // decisions.md D47: the WhatsApp sender's webhook may be this one too; Twilio tells WhatsApp
+    // by the `whatsapp:` prefix.
+    if (inbound.from.startsWith('whatsapp:')) {
+      await receiveInboundWhatsApp(c.env.DB, inbound, new Date())
+    } else {
+      await receiveInboundSms(c.env.DB, inbound, c.get('requestId'))
+    }
+    return true
+  })
   c.header('content-type', 'text/xml; charset=utf-8')
   c.header('cache-control', 'no-store')
   return c.body(EMPTY_TWIML, 200)
