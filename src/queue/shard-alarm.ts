@@ -104,8 +104,9 @@ export async function tendSendShard(deps: ShardAlarmDeps): Promise<number | null
 }
 
 /**
- * Webhook events an endpoint wants go to D1 and the webhook queue; the rest are dropped. Returns
- * how many were handed on.
+ * Webhook events an endpoint wants go to D1 and the webhook queue; the rest are dropped, with no D1
+ * statement when the shard's copy of the endpoints says none wants them. Returns how many were
+ * handed on.
  */
 export async function handOverWebhookEvents({
   shard,
@@ -114,17 +115,18 @@ export async function handOverWebhookEvents({
 }: HandOverDeps): Promise<number> {
   let handed = 0
   for (let page = 0; page < OUTBOX_PAGES; page++) {
-    const events = await readWebhookOutbox(shard, OUTBOX_PAGE)
-    if (events.length === 0) break
-    const wanted = await insertWebhookEvents(db, events)
+    const read = await readWebhookOutbox(shard, OUTBOX_PAGE)
+    if (read.length === 0) break
+    const events = read.flatMap(({ event, wanted }) => (wanted ? [event] : []))
+    const inserted = await insertWebhookEvents(db, events)
     // Once D1 holds them, an event not enqueued now is the webhook sweeper's.
-    await publishWebhookEvents(webhooks, wanted)
+    await publishWebhookEvents(webhooks, inserted)
     await deleteFromWebhookOutbox(
       shard,
-      events.map((e) => e.id),
+      read.map(({ event }) => event.id),
     )
-    handed += wanted.length
-    if (events.length < OUTBOX_PAGE) break
+    handed += inserted.length
+    if (read.length < OUTBOX_PAGE) break
   }
   return handed
 }

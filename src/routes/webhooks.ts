@@ -18,6 +18,7 @@ import {
 } from '../domain/webhooks.ts'
 import type { AppEnv } from '../http/app-env.ts'
 import { requireScope } from '../http/auth.ts'
+import { refreshSendFacts } from '../http/send-facts.ts'
 import { redeliveryDeps, webhookDeps } from '../http/deps.ts'
 import { createRoute, OpenApiApp } from '../http/openapi-app.ts'
 import {
@@ -101,7 +102,9 @@ async function ownEndpoint(c: Context<AppEnv>, id: string): Promise<WebhookEndpo
   return endpoint
 }
 
-webhooks.use('*', requireScope(SCOPES.send))
+// An endpoint's event types and status reach the send shards' copies before the answer, so the
+// events of every change after it reach the endpoint (decisions.md D48).
+webhooks.use('*', requireScope(SCOPES.send), refreshSendFacts())
 
 const tags = ['Webhooks']
 const idParam = { params: z.object({ id: WebhookEndpointId }) }

@@ -324,6 +324,15 @@ export const MIGRATIONS: readonly string[] = [
    -- delivery before a second route existed), 'secondary' once it failed over, written before the
    -- attempt on that route goes out.
    ALTER TABLE deliveries ADD COLUMN route TEXT CHECK (route IN ('primary', 'secondary'));`,
+  `-- The send facts' copies (decisions.md D48) gain the provider's webhook endpoints: what each
+   -- wants and whether it is on, never its URL or secret (migrations/0037_webhook_endpoint_facts.sql).
+   -- The alarm hands D1 only the webhook events one of them wants.
+   CREATE TABLE webhook_endpoints (
+     id TEXT PRIMARY KEY, provider_id INTEGER NOT NULL, event_types TEXT NOT NULL,
+     status TEXT NOT NULL
+   );
+   -- A copy made before lacks them: the next check copies everything again.
+   DELETE FROM facts_state;`,
 ]
 
 /** Brings a shard's schema up to date; runs before the shard takes its first call. */

@@ -137,6 +137,7 @@ const KEY_WHERE: Record<FactTable, string> = {
   subscriptions: 'CAST(service_id AS TEXT) IN (SELECT value FROM json_each(?))',
   recipients: 'user_id IN (SELECT value FROM json_each(?))',
   suppressions: 'phone IN (SELECT value FROM json_each(?))',
+  webhook_endpoints: 'id IN (SELECT value FROM json_each(?))',
 }
 
 function forgetKeys(sql: SqlStorage, table: FactTable, keys: string[]): void {

@@ -1,8 +1,10 @@
 // The send facts as D1 holds them (decisions.md D48): the rows of providers, services,
 // subscriptions, recipients and suppressions that /Services and the dispatch consumer check a
-// message against, read for a send shard's copy, and the log of their changes
-// (migrations/0036_send_facts.sql) that the shard follows. Rows are read whole (`SELECT *`), so a
-// column a migration adds travels with them; int64 provider ids are read as text (decisions.md D11).
+// message against, and what the provider's webhook endpoints want, read for a send shard's copy,
+// and the log of their changes (migrations/0036_send_facts.sql, 0037) that the shard follows. Rows
+// are read whole (`SELECT *`), so a column a migration adds travels with them, except the webhook
+// endpoints' (their URLs and secrets stay in D1); int64 provider ids are read as text
+// (decisions.md D11).
 
 export const FACT_TABLES = [
   'providers',
@@ -10,6 +12,7 @@ export const FACT_TABLES = [
   'subscriptions',
   'recipients',
   'suppressions',
+  'webhook_endpoints',
 ] as const
 export type FactTable = (typeof FACT_TABLES)[number]
 
@@ -33,6 +36,8 @@ const OF_PROVIDER: Record<FactTable, string> = {
     WHERE provider_id = CAST(?1 AS INTEGER)`,
   suppressions: `SELECT *, CAST(provider_id AS TEXT) AS provider_id_text FROM suppressions
     WHERE provider_id IN (CAST(?1 AS INTEGER), 0)`,
+  webhook_endpoints: `SELECT id, CAST(provider_id AS TEXT) AS provider_id_text, event_types, status
+    FROM webhook_endpoints WHERE provider_id = CAST(?1 AS INTEGER)`,
 }
 
 // The column a change's key names, per table.
@@ -42,6 +47,7 @@ const KEY_COLUMN: Record<FactTable, string | null> = {
   subscriptions: 'CAST(service_id AS TEXT)',
   recipients: 'user_id',
   suppressions: 'phone',
+  webhook_endpoints: 'id',
 }
 
 /** A row with its int64 columns as the text D1 gave them, for the copy to store exactly. */

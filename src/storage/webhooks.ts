@@ -373,13 +373,25 @@ export function scheduledEventsStatement(
     )
 }
 
-/** The oldest `limit` events waiting in a send shard's outbox (`db` is the shard). */
-export async function readWebhookOutbox(db: D1Database, limit: number): Promise<WebhookEvent[]> {
+/**
+ * The oldest `limit` events waiting in a send shard's outbox (`db` is the shard), each with whether
+ * one of the provider's enabled endpoints wants its type, as the shard's copy of them says
+ * (decisions.md D48). A shard with no copy yet wants them all: D1 decides (insertWebhookEvents).
+ */
+export async function readWebhookOutbox(
+  db: D1Database,
+  limit: number,
+): Promise<{ event: WebhookEvent; wanted: boolean }[]> {
   const { results } = await db
-    .prepare(`SELECT ${EVENT_COLUMNS} FROM webhook_outbox ORDER BY created_at, id LIMIT ?1`)
+    .prepare(
+      `SELECT ${EVENT_COLUMNS}, NOT EXISTS (SELECT 1 FROM facts_state) OR EXISTS (
+           SELECT 1 FROM webhook_endpoints AS w, json_each(w.event_types) AS t
+           WHERE w.status = 'enabled' AND t.value = o.type) AS wanted
+       FROM webhook_outbox AS o ORDER BY created_at, id LIMIT ?1`,
+    )
     .bind(limit)
-    .all<EventRow>()
-  return results.map(toWebhookEvent)
+    .all<EventRow & { wanted: number }>()
+  return results.map((row) => ({ event: toWebhookEvent(row), wanted: row.wanted === 1 }))
 }
 
 /** Forgets outbox events once D1 holds them (`db` is the shard). */

@@ -1,6 +1,6 @@
 // A send shard's alarm (src/queue/shard-alarm.ts): its outboxes handed to D1 many rows a
-// statement, the admin index kept up with its messages, webhook events no endpoint wants dropped,
-// and an alarm set only while the shard has something to watch.
+// statement, the admin index kept up with its messages, webhook events no endpoint wants dropped
+// without a D1 statement, and an alarm set only while the shard has something to watch.
 import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
@@ -147,30 +147,53 @@ describe("a send shard's alarm", () => {
     expect(counter.sent('WEBHOOK_QUEUE')).toHaveLength(OUTBOX_PAGE)
   })
 
-  it('drops the webhook events no endpoint of the provider wants, writing none to D1', async () => {
-    const { providerId } = await createWebhookProvider() // no endpoint registered
-    await writeMessages(providerId, 1)
-    const shard = shardDb(providerId)
-    const { results } = await shard.prepare('SELECT id FROM deliveries').all<{ id: string }>()
-    const deliveryId = results[0]!.id
-    const at = new Date()
-    for (const change of [
-      { kind: 'claim', leaseUntil: 4102444800, nowSeconds: Math.floor(at.getTime() / 1000) },
-      { kind: 'sent', providerMessageId: `SM${'5'.repeat(32)}` },
-    ] as const) {
-      await shard.batch(statusChange(shard, { ...change, deliveryId, at }).statements)
+  it('hands D1 no webhook event while no endpoint wants one, and the next once one is registered', async () => {
+    const sender = await freshSender()
+    const { providerId } = sender
+    // The shard's copy of the send facts, as its first check makes it: no endpoint yet.
+    await shardOf(providerId).runFresh([])
+    const sendOne = async () => {
+      await writeMessages(providerId, 1)
+      const shard = shardDb(providerId)
+      const { id: deliveryId } = (await shard
+        .prepare("SELECT id FROM deliveries WHERE status = 'queued'")
+        .first<{ id: string }>())!
+      const at = new Date()
+      for (const change of [
+        { kind: 'claim', leaseUntil: 4102444800, nowSeconds: Math.floor(at.getTime() / 1000) },
+        { kind: 'sent', providerMessageId: `SM${crypto.randomUUID().replaceAll('-', '')}` },
+      ] as const) {
+        await shard.batch(statusChange(shard, { ...change, deliveryId, at }).statements)
+      }
     }
-    await runShardAlarm(providerId)
-    const left = await shard
+    const eventsInD1 = async () =>
+      (
+        await env.DB.prepare(
+          'SELECT type FROM webhook_events WHERE provider_id = CAST(?1 AS INTEGER)',
+        )
+          .bind(providerId)
+          .all<{ type: string }>()
+      ).results.map((e) => e.type)
+
+    await sendOne()
+    const unwanted = await countedHandOver(providerId)
+    // The index rows' statement only: the events went nowhere.
+    expect({ events: unwanted.events, d1Statements: unwanted.d1Statements }).toEqual({
+      events: 0,
+      d1Statements: 1,
+    })
+    const left = await shardDb(providerId)
       .prepare('SELECT COUNT(*) AS n FROM webhook_outbox')
       .first<{ n: number }>()
     expect(left!.n).toBe(0)
-    const inD1 = await env.DB.prepare(
-      'SELECT COUNT(*) AS n FROM webhook_events WHERE provider_id = CAST(?1 AS INTEGER)',
-    )
-      .bind(providerId)
-      .first<{ n: number }>()
-    expect(inD1!.n).toBe(0)
+    expect(await eventsInD1()).toEqual([])
+
+    // Registered through the API, the endpoint is in the shard's copy before the answer.
+    await registerEndpoint(sender, ['message.sent'])
+    await sendOne()
+    const wanted = await countedHandOver(providerId)
+    expect(wanted.events).toBe(1)
+    expect(await eventsInD1()).toEqual(['message.sent'])
   })
 
   it('is set while the shard holds messages, and not once it holds none', async () => {
