@@ -307,7 +307,8 @@ export class SendShard extends PorteroSendShard {
   async alarmWork(): Promise<{ d1Statements: number; outboxesEmpty: boolean }> {
     const [row] = this.ctx.storage.sql
       .exec<{ left: number }>(
-        'SELECT (SELECT COUNT(*) FROM index_outbox) + (SELECT COUNT(*) FROM webhook_outbox) AS left',
+        `SELECT (SELECT COUNT(*) FROM index_outbox) + (SELECT COUNT(*) FROM webhook_outbox)
+           + (SELECT COUNT(*) FROM overview_hours WHERE pending = 1) AS left`,
       )
       .toArray()
     return { d1Statements: this.#counter.snapshot().d1Statements, outboxesEmpty: row!.left === 0 }
@@ -465,14 +466,14 @@ async function probeMessageLife(env: Env, input: ProbeInput): Promise<MessageLif
       return receipts
     })
     // The shard's alarm hands the index marks and webhook events of all of the above to D1, many
-    // a statement, a moment after each change: counted in the shard (SendShard below), once its
-    // outboxes are empty.
+    // a statement, about once a second, and the overview's hours at most every 10 s: counted in
+    // the shard (SendShard below), once its outboxes are empty.
     let work = await shard.alarmWork()
-    for (let i = 0; i < 100 && !work.outboxesEmpty; i++) {
+    for (let i = 0; i < 300 && !work.outboxesEmpty; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50))
       work = await shard.alarmWork()
     }
-    if (!work.outboxesEmpty) life.problem = "the send shard's outboxes were not handed on in 5 s"
+    if (!work.outboxesEmpty) life.problem = "the send shard's outboxes were not handed on in 15 s"
     const statements = work.d1Statements - alarmsBefore
     life.phases.push({
       name: "the send shard's own D1 (its alarms' outboxes, its copy of the send facts)",

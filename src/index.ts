@@ -18,7 +18,7 @@ import { consumeAuditBatch } from './queue/audit-consumer.ts'
 import { consumeDeadLetters, consumeDispatchBatch } from './queue/consumer.ts'
 import { rememberRouteHealth, type RouteMemory } from './queue/sms-routes.ts'
 import { purgeMessagesBefore } from './queue/message-retention.ts'
-import { tendSendShard, type ShardAlarmDeps } from './queue/shard-alarm.ts'
+import { tendSendShard, type ShardAlarmDeps, type ShardAlarmMemory } from './queue/shard-alarm.ts'
 import { consumeWebhookBatch, consumeWebhookDeadLetters } from './queue/webhook-consumer.ts'
 import { sweepWebhookOutbox } from './queue/webhook-sweeper.ts'
 import { SendShard as SendShardState } from './shards/send-shard.ts'
@@ -40,6 +40,8 @@ const FCM_PRUNE_BATCH = 500
  * shard (src/shards/send-shard.ts), whose alarm does src/queue/shard-alarm.ts's work.
  */
 export class SendShard extends SendShardState {
+  readonly #alarmMemory: ShardAlarmMemory = { overviewHandedAt: 0 }
+
   protected override tend(now: Date): Promise<number | null> {
     return tendSendShard(this.alarmDeps(now))
   }
@@ -57,6 +59,7 @@ export class SendShard extends SendShardState {
       metrics: env.METRICS,
       sms: sms ? createSmsNotifier(sms) : undefined,
       retentionDays: () => loadMessageRetentionDays(env),
+      memory: this.#alarmMemory,
       now,
     }
   }

@@ -9,7 +9,8 @@
 //   the receipts the sandbox gave its SMS once due (src/storage/sandbox-receipts.ts);
 // - purges messages past MESSAGE_RETENTION_DAYS (decisions.md D33), and hours the overview no
 //   longer shows.
-// Then it says when it must run again: soon while an outbox holds more, when the first scheduled
+// Then it says when it must run again: within a second while an outbox holds more (at once while a
+// whole page waits), when the first scheduled
 // delivery is due (decisions.md D44) or the first push's acknowledgement (D46), every
 // GRACE_SECONDS while a delivery is on its way, every few minutes while an SMS awaits its
 // receipt, hourly while messages wait for their purge, and never once the shard is empty.
@@ -17,6 +18,7 @@ import type { SmsNotifier } from '../channels/sms.ts'
 import { log } from '../log.ts'
 import { applyWaitingReceipts, deleteExpiredEarlyReceipts } from '../storage/early-receipts.ts'
 import { upsertIndexRows, type IndexedMessage } from '../storage/message-index.ts'
+import { OUTBOX_EVERY_MS } from '../storage/shard-database.ts'
 import { applyDueSandboxReceipts } from '../storage/sandbox-receipts.ts'
 import { fallBackUnacknowledged } from '../storage/fallbacks.ts'
 import { deleteMessagesBefore, MESSAGE_STATUS_SQL } from '../storage/messages.ts'
@@ -41,6 +43,12 @@ import type { DispatchJob } from './job.ts'
 export const OUTBOX_PAGE = 100
 /** Pages of each outbox one run hands on before it lets the shard's calls in again. */
 const OUTBOX_PAGES = 10
+/**
+ * The overview's hours go to D1 at most this often: they change with every message, and the
+ * overview is read by people (decisions.md D42). A busy shard writes them once per 10 s, not once
+ * per run.
+ */
+export const OVERVIEW_EVERY_MS = 10_000
 /** Messages deleted a run: the rest wait for the next. */
 const PURGE_PAGE = 100
 const PURGE_PAGES = 10
@@ -67,8 +75,13 @@ export type ShardAlarmDeps = {
   sms: Pick<SmsNotifier, 'fetchStatus'> | undefined
   /** MESSAGE_RETENTION_DAYS, read when the purge runs (a malformed value fails the purge alone). */
   retentionDays: () => number
+  /** What the shard remembers between runs (lost with its instance: the next run hands on). */
+  memory: ShardAlarmMemory
   now: Date
 }
+
+/** When the alarm last handed the overview's hours to D1 (epoch ms; 0: not since it started). */
+export type ShardAlarmMemory = { overviewHandedAt: number }
 
 /** What handing the outboxes on needs. */
 export type HandOverDeps = Pick<ShardAlarmDeps, 'shard' | 'name' | 'db' | 'webhooks' | 'now'>
@@ -79,7 +92,7 @@ export async function tendSendShard(deps: ShardAlarmDeps): Promise<number | null
   const parts = {
     webhookEvents: () => handOverWebhookEvents(deps),
     indexRows: () => handOverIndexRows(deps),
-    overviewHours: () => handOverOverviewHours(deps),
+    overviewHours: () => handOverOverviewHoursWhenDue(deps),
     fellBack: () => enqueueFallbacks(deps),
     requeued: () => sweepOverdueDeliveries(deps, deps.dispatch, now, deps.metrics),
     earlyReceipts: async () =>
@@ -196,6 +209,15 @@ export async function handOverOverviewHours({ shard, db, name }: HandOverDeps): 
   return written
 }
 
+/** The overview's hours, when OVERVIEW_EVERY_MS has passed since they last went to D1. */
+async function handOverOverviewHoursWhenDue(deps: ShardAlarmDeps): Promise<number> {
+  const { memory, now } = deps
+  if (now.getTime() < memory.overviewHandedAt + OVERVIEW_EVERY_MS) return 0
+  const written = await handOverOverviewHours(deps)
+  if (written > 0) memory.overviewHandedAt = now.getTime()
+  return written
+}
+
 /**
  * Pushes not acknowledged by their due time fall back to SMS (decisions.md D46): each gets its SMS
  * delivery once, enqueued at once. Should the enqueue fail, the sweep takes them up as it does
@@ -230,15 +252,17 @@ async function purge({ shard, retentionDays, now }: ShardAlarmDeps): Promise<num
 
 /** When the shard needs its alarm again, from what it holds now. */
 async function nextRun(
-  { shard, now }: ShardAlarmDeps,
+  { shard, memory, now }: ShardAlarmDeps,
   counts: Record<string, number | string>,
 ): Promise<number | null> {
   const at = now.getTime()
   const row = await shard
     .prepare(
       `SELECT
-         EXISTS (SELECT 1 FROM webhook_outbox) OR EXISTS (SELECT 1 FROM index_outbox)
-           OR EXISTS (SELECT 1 FROM overview_hours WHERE pending = 1) AS outbox,
+         EXISTS (SELECT 1 FROM webhook_outbox) OR EXISTS (SELECT 1 FROM index_outbox) AS outbox,
+         (SELECT COUNT(*) FROM (SELECT 1 FROM webhook_outbox LIMIT ?2)) = ?2
+           OR (SELECT COUNT(*) FROM (SELECT 1 FROM index_outbox LIMIT ?2)) = ?2 AS page_waits,
+         EXISTS (SELECT 1 FROM overview_hours WHERE pending = 1) AS hours,
          EXISTS (SELECT 1 FROM deliveries
            WHERE status IN ('queued', 'sending') AND scheduled_for IS NULL) AS moving,
          EXISTS (SELECT 1 FROM deliveries
@@ -252,18 +276,23 @@ async function nextRun(
            WHERE status = 'sent' AND fallback_due IS NOT NULL AND fallback_delivery_id IS NULL)
            AS fallback_due`,
     )
-    .bind(new Date(at - RECONCILE_MAX_AGE_HOURS * 60 * 60 * SECOND_MS).toISOString())
+    .bind(new Date(at - RECONCILE_MAX_AGE_HOURS * 60 * 60 * SECOND_MS).toISOString(), OUTBOX_PAGE)
     .first<
-      Record<'outbox' | 'moving' | 'awaiting' | 'receipts' | 'kept', number> &
+      Record<
+        'outbox' | 'page_waits' | 'hours' | 'moving' | 'awaiting' | 'receipts' | 'kept',
+        number
+      > &
         Record<'sandbox_due' | 'scheduled_due' | 'fallback_due', number | null>
     >()
   if (!row) return null
   const purgeLeft = counts.purged === PURGE_PAGE * PURGE_PAGES
-  if (row.outbox || purgeLeft) return at
+  if (row.page_waits || purgeLeft) return at
   // A sandbox receipt is applied, a scheduled delivery enqueued and an unacknowledged push
-  // fallen back when due, however soon.
+  // fallen back when due, however soon; what the outboxes hold goes on within a second.
   const times = [row.sandbox_due, row.scheduled_due, row.fallback_due]
     .flatMap((due) => (due === null ? [] : [Math.max(at, due * SECOND_MS)]))
+    .concat(row.outbox ? [at + OUTBOX_EVERY_MS] : [])
+    .concat(row.hours ? [Math.max(at, memory.overviewHandedAt + OVERVIEW_EVERY_MS)] : [])
     .concat(nextWatch(row, at) ?? [])
   return times.length === 0 ? null : Math.min(...times)
 }

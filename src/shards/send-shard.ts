@@ -33,6 +33,7 @@ import type { DeliveryReceipt } from '../channel.ts'
 import { AppError } from '../errors.ts'
 import { insertMessage, selectMessageByIdempotencyKey } from '../storage/messages.ts'
 import {
+  OUTBOX_EVERY_MS,
   readNow,
   runStatements,
   shardDatabase,
@@ -286,11 +287,16 @@ export class SendShard extends DurableObject<Env> implements SendShardApi {
     return null
   }
 
-  /** Makes sure the alarm runs soon: a call changed something it is to hand on or watch. */
+  /**
+   * Makes sure the alarm runs soon: a call changed something it is to hand on or watch. An alarm
+   * already due within OUTBOX_EVERY_MS is left alone, so a busy shard's calls share one run a
+   * second rather than each bringing the next one forward.
+   */
   async #wake(): Promise<void> {
     const { storage } = this.ctx
-    const soon = Date.now() + OUTBOX_DELAY_MS
+    const now = Date.now()
     const current = await storage.getAlarm()
-    if (current === null || current > soon) await storage.setAlarm(soon)
+    if (current === null || current > now + OUTBOX_EVERY_MS)
+      await storage.setAlarm(now + OUTBOX_DELAY_MS)
   }
 }

@@ -149,6 +149,13 @@ function unsupported(name: string) {
   }
 }
 
+/**
+ * While a shard is busy its alarm runs about once a second, not after every call: each run hands
+ * its outboxes on, many rows a statement, with what the calls since the last one left
+ * (src/queue/shard-alarm.ts). The admin search lags a status by about that much.
+ */
+export const OUTBOX_EVERY_MS = 1000
+
 /** A provider id (an int64 above 0, in decimal), and one of its shards' index (0 to 63). */
 export const PROVIDER_ID_SOURCE = '[1-9][0-9]{0,18}'
 export const SHARD_INDEX_SOURCE = '[0-9]|[1-5][0-9]|6[0-3]'

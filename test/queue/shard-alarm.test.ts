@@ -1,6 +1,7 @@
 // A send shard's alarm (src/queue/shard-alarm.ts): its outboxes handed to D1 many rows a
-// statement, the admin index kept up with its messages, webhook events no endpoint wants dropped
-// without a D1 statement, and an alarm set only while the shard has something to watch.
+// statement, about once a second while busy, the overview's hours at most every 10 s, the admin
+// index kept up with its messages, webhook events no endpoint wants dropped without a D1
+// statement, and an alarm set only while the shard has something to watch.
 import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
@@ -9,10 +10,19 @@ import {
   handOverIndexRows,
   handOverWebhookEvents,
   OUTBOX_PAGE,
+  OVERVIEW_EVERY_MS,
+  tendSendShard,
+  type ShardAlarmDeps,
+  type ShardAlarmMemory,
 } from '../../src/queue/shard-alarm.ts'
 import { statusChange } from '../../src/storage/delivery-lifecycle.ts'
 import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
-import { runStatements, shardDatabaseIn, statementsOf } from '../../src/storage/shard-database.ts'
+import {
+  OUTBOX_EVERY_MS,
+  runStatements,
+  shardDatabaseIn,
+  statementsOf,
+} from '../../src/storage/shard-database.ts'
 import { adminCall, adminToken, json, type Page } from '../helpers/admin.ts'
 import { dispatch, freshSender, settle, smsRequest, type Sender } from '../helpers/dispatch.ts'
 import { countRoundTrips } from '../helpers/round-trips.ts'
@@ -22,6 +32,9 @@ import { useStandIn } from '../helpers/stand-in.ts'
 import { createWebhookProvider, registerEndpoint } from '../helpers/webhooks.ts'
 
 type Indexed = { id: string; status: string }
+
+/** The send shard class of src/index.ts, whose alarm's dependencies a test may take. */
+type Tended = { alarmDeps(now: Date): ShardAlarmDeps }
 
 async function searchOf(sender: Sender): Promise<Indexed[]> {
   const admin = await adminToken()
@@ -194,6 +207,68 @@ describe("a send shard's alarm", () => {
     const wanted = await countedHandOver(providerId)
     expect(wanted.events).toBe(1)
     expect(await eventsInD1()).toEqual(['message.sent'])
+  })
+
+  it('hands the overview hours to D1 at most every 10 s, and comes back for them', async () => {
+    const { providerId } = await createWebhookProvider()
+    const memory: ShardAlarmMemory = { overviewHandedAt: 0 }
+    const tendAt = (at: number) =>
+      runInDurableObject(shardOf(providerId), (shard) => {
+        const deps = (shard as unknown as Tended).alarmDeps(new Date(at))
+        return tendSendShard({ ...deps, memory })
+      })
+    const pendingHours = async () =>
+      (await shardDb(providerId)
+        .prepare('SELECT COUNT(*) AS n FROM overview_hours WHERE pending = 1')
+        .first<{ n: number }>())!.n
+    const start = Date.now()
+    await writeMessages(providerId, 1)
+    expect(await pendingHours()).toBeGreaterThan(0)
+    await tendAt(start)
+    expect(await pendingHours()).toBe(0)
+    expect(memory.overviewHandedAt).toBe(start)
+
+    await writeMessages(providerId, 1)
+    const next = await tendAt(start + 2000)
+    // Counted, not handed on yet: the run after next 10 s comes for them (the deliveries on their
+    // way would bring it back only after 30 s).
+    expect(await pendingHours()).toBeGreaterThan(0)
+    expect(next).toBe(start + OVERVIEW_EVERY_MS)
+    await tendAt(start + OVERVIEW_EVERY_MS)
+    expect(await pendingHours()).toBe(0)
+  })
+
+  it('comes back within a second, not at once, for what calls left during its run', async () => {
+    const { providerId } = await createWebhookProvider()
+    await writeMessages(providerId, 2)
+    const at = Date.now()
+    const next = await runInDurableObject(shardOf(providerId), (shard, state) => {
+      // A call marks a message again while the run writes the index to D1.
+      let marked = false
+      const db = new Proxy(env.DB, {
+        get(target, prop) {
+          if (prop === 'prepare')
+            return (sql: string) => {
+              if (!marked && sql.includes('message_index')) {
+                marked = true
+                state.storage.sql.exec(
+                  'INSERT OR REPLACE INTO index_outbox (message_id) SELECT id FROM messages LIMIT 1',
+                )
+              }
+              return target.prepare(sql)
+            }
+          const value = Reflect.get(target, prop) as unknown
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
+      const deps = (shard as unknown as Tended).alarmDeps(new Date(at))
+      return tendSendShard({ ...deps, db })
+    })
+    expect(next).toBe(at + OUTBOX_EVERY_MS)
+    const left = await shardDb(providerId)
+      .prepare('SELECT COUNT(*) AS n FROM index_outbox')
+      .first<{ n: number }>()
+    expect(left!.n).toBe(1)
   })
 
   it('is set while the shard holds messages, and not once it holds none', async () => {
