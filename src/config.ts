@@ -184,7 +184,7 @@ export function dispatchQueueOf(env: Partial<Env>): (shard: string) => Queue {
   return (shard) => queues[dispatchQueueIndex(shard, queues.length)]!
 }
 
-/** The names of the dispatch queues (DISPATCH_QUEUE_NAME and the set DISPATCH_QUEUE_NAME_2.._4). */
+/** The dispatch queues' names: DISPATCH_QUEUE_NAME and those of DISPATCH_QUEUE_NAME_2.._4 set. */
 export function dispatchQueueNames(env: Partial<Env>): string[] {
   return DISPATCH_QUEUES.flatMap(([, name]) => env[name] || [])
 }

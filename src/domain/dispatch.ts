@@ -142,9 +142,10 @@ export async function acceptDispatch(
     body: { deliveryId: d.id, shard: shardName },
     contentType: 'json' as const,
   }))
+  const queue = deps.queue(shardName)
   deps.defer(async () => {
     try {
-      await deps.queue(shardName).sendBatch(jobs)
+      await queue.sendBatch(jobs)
     } catch (cause) {
       deps.warn("enqueue failed; the send shard's alarm will enqueue these deliveries", {
         messageId: message.id,
