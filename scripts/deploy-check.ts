@@ -192,17 +192,42 @@ export function checkEnvironment(
   const audit = producer('AUDIT_QUEUE')
   if (!dispatch) fail('queues.producers', 'has no DISPATCH_QUEUE binding')
   if (!audit) fail('queues.producers', 'has no AUDIT_QUEUE binding')
-  queueVar('DISPATCH_QUEUE_NAME', dispatch, 'queue bound as DISPATCH_QUEUE')
   queueVar('AUDIT_QUEUE_NAME', audit, 'queue bound as AUDIT_QUEUE')
-  const dispatchConsumer = consumer(dispatch)
-  if (!dispatchConsumer) fail('queues.consumers', `has no consumer of "${dispatch}"`)
-  else {
-    queueVar('DEAD_LETTER_QUEUE_NAME', dispatchConsumer.dead_letter_queue, 'dead-letter queue')
-    if (dispatchConsumer.max_retries === undefined) {
-      fail(`queues.consumers[${dispatch}].max_retries`, 'is not set: say how often to retry')
+  // The dispatch queues (decisions.md D49): DISPATCH_QUEUE and those of DISPATCH_QUEUE_2.._4 it
+  // binds, each named by its var, consumed, and dead-lettering to the one dead-letter queue.
+  const dispatchQueues: string[] = []
+  for (const suffix of ['', '_2', '_3', '_4']) {
+    const binding = `DISPATCH_QUEUE${suffix}`
+    const name = `DISPATCH_QUEUE_NAME${suffix}`
+    const queue = producer(binding)
+    // Unbound: a queue removed (docs/operations.md), its var set while its jobs drain, or empty.
+    if (suffix && queue === undefined) continue
+    queueVar(name, queue, `queue bound as ${binding}`)
+    if (queue) dispatchQueues.push(queue)
+    const settings = consumer(queue)
+    if (!settings) fail('queues.consumers', `has no consumer of "${queue}"`)
+    else {
+      if (!suffix) {
+        queueVar('DEAD_LETTER_QUEUE_NAME', settings.dead_letter_queue, 'dead-letter queue')
+      } else if (settings.dead_letter_queue !== vars.DEAD_LETTER_QUEUE_NAME) {
+        fail(
+          `queues.consumers[${queue}].dead_letter_queue`,
+          `is "${settings.dead_letter_queue}", not DEAD_LETTER_QUEUE_NAME "${vars.DEAD_LETTER_QUEUE_NAME}"`,
+        )
+      }
+      if (settings.max_retries === undefined) {
+        fail(`queues.consumers[${queue}].max_retries`, 'is not set: say how often to retry')
+      }
+      if (settings.max_concurrency == null) {
+        fail(`queues.consumers[${queue}].max_concurrency`, 'is not set (docs/deployment.md)')
+      }
     }
-    if (dispatchConsumer.max_concurrency == null) {
-      fail(`queues.consumers[${dispatch}].max_concurrency`, 'is not set (docs/deployment.md)')
+  }
+  // A consumer dead-lettering there is a dispatch queue's: unnamed, its batches are thrown back.
+  const dispatchNames = ['', '_2', '_3', '_4'].map((suffix) => vars[`DISPATCH_QUEUE_NAME${suffix}`])
+  for (const { queue, dead_letter_queue } of target.queues.consumers ?? []) {
+    if (dead_letter_queue === vars.DEAD_LETTER_QUEUE_NAME && !dispatchNames.includes(queue)) {
+      fail(`queues.consumers[${queue}]`, 'is named by no DISPATCH_QUEUE_NAME* var: name it there')
     }
   }
   const deadLetters = consumer(vars.DEAD_LETTER_QUEUE_NAME)
@@ -275,7 +300,7 @@ export function checkEnvironment(
 
   const summary =
     `[env.${envName}] ${target.name}: D1 ${d1?.database_name}, KV, ` +
-    `${target.ratelimits.length} rate limiters, queues ${[dispatch, audit, webhook].join(', ')}, ` +
+    `${target.ratelimits.length} rate limiters, queues ${[...dispatchQueues, audit, webhook].join(', ')}, ` +
     `metrics ${metrics?.dataset}, ` +
     `secrets ${secrets.join(' and ')}, ISSUER ${issuer}, routes ${routes.map(routeHost).join(', ')}`
   return { problems, placeholders: accepted, summary }

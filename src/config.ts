@@ -7,6 +7,7 @@ import { deriveNonceKey } from './domain/dpop.ts'
 import { deriveAckKey } from './domain/push-acks.ts'
 import { derivePictureIdKey } from './domain/pictures.ts'
 import { MAX_SEND_QUOTA, type SendQuotas } from './domain/quotas.ts'
+import { dispatchQueueIndex } from './domain/admission.ts'
 import { importPepper } from './domain/secrets.ts'
 import { deriveWebhookSecretKey } from './storage/webhook-secrets.ts'
 import type { ChannelConfig } from './channels/channels.ts'
@@ -164,6 +165,28 @@ export function loadAuditRetentionDays(env: Env): number {
  */
 export function loadMessageRetentionDays(env: Env): number {
   return loadRetentionDays(env, 'MESSAGE_RETENTION_DAYS')
+}
+
+/** The dispatch queues' bindings and the vars naming them, in order (decisions.md D49). */
+const DISPATCH_QUEUES = [
+  ['DISPATCH_QUEUE', 'DISPATCH_QUEUE_NAME'],
+  ['DISPATCH_QUEUE_2', 'DISPATCH_QUEUE_NAME_2'],
+  ['DISPATCH_QUEUE_3', 'DISPATCH_QUEUE_NAME_3'],
+  ['DISPATCH_QUEUE_4', 'DISPATCH_QUEUE_NAME_4'],
+] as const
+
+/**
+ * The dispatch queue of a send shard, by its name: one of the dispatch queues this environment
+ * binds (those present, in order), always the same for one shard (decisions.md D49).
+ */
+export function dispatchQueueOf(env: Partial<Env>): (shard: string) => Queue {
+  const queues = DISPATCH_QUEUES.flatMap(([binding]) => env[binding] ?? [])
+  return (shard) => queues[dispatchQueueIndex(shard, queues.length)]!
+}
+
+/** The dispatch queues' names: DISPATCH_QUEUE_NAME and those of DISPATCH_QUEUE_NAME_2.._4 set. */
+export function dispatchQueueNames(env: Partial<Env>): string[] {
+  return DISPATCH_QUEUES.flatMap(([, name]) => env[name] || [])
 }
 
 const ServiceAccount = z.object({

@@ -2,6 +2,8 @@
 // clean-up, and the send shards' Durable Object class with its alarm.
 import { app } from './app.ts'
 import {
+  dispatchQueueNames,
+  dispatchQueueOf,
   loadAuditRetentionDays,
   loadChannelConfig,
   loadConfig,
@@ -54,7 +56,7 @@ export class SendShard extends SendShardState {
       shard: this.database,
       name: this.name,
       db: env.DB,
-      dispatch: env.DISPATCH_QUEUE,
+      dispatch: dispatchQueueOf(env)(this.name),
       webhooks: env.WEBHOOK_QUEUE,
       metrics: env.METRICS,
       sms: sms ? createSmsNotifier(sms) : undefined,
@@ -76,8 +78,10 @@ export default {
 
   // Queues are told apart by the names configured for this environment (wrangler.toml's
   // *_QUEUE_NAME vars), never by names written here: staging and production share an account.
+  // Every dispatch queue's batch is a dispatch batch (decisions.md D49).
   async queue(batch, env) {
-    switch (batch.queue) {
+    const dispatch = dispatchQueueNames(env).includes(batch.queue)
+    switch (dispatch ? env.DISPATCH_QUEUE_NAME : batch.queue) {
       case env.DISPATCH_QUEUE_NAME: {
         // FCM through workload identity federation signs with Portero's own key.
         const signer = async () => {
@@ -103,7 +107,7 @@ export default {
               }
             : {}),
           now: () => new Date(),
-          dispatch: env.DISPATCH_QUEUE,
+          dispatch: dispatchQueueOf(env),
           ackUrl: async (push: { shard: string; deliveryId: string }) => {
             const { issuer, ackKey } = await loadConfig(env)
             return ackUrl({ key: ackKey, issuer }, push, new Date())

@@ -52,13 +52,26 @@ export type AdmissionResult =
  * phone numbers and user ids.
  */
 export function shardIndexFor(route: string, shards: number): number {
-  if (shards <= 1) return 0
+  return shards <= 1 ? 0 : fnv1a(route) % shards
+}
+
+/**
+ * Which of `queues` dispatch queues carries the deliveries of the send shard `name` (its
+ * sendShardName): always the same one (decisions.md D49). FNV-1a modulo the count spreads a
+ * provider's shards, whose names differ in their last digits, evenly over the queues.
+ */
+export function dispatchQueueIndex(name: string, queues: number): number {
+  return fnv1a(name) % queues
+}
+
+/** FNV-1a, 32 bits, of a string's UTF-16 code units. */
+function fnv1a(text: string): number {
   let hash = 0x811c9dc5
-  for (let i = 0; i < route.length; i++) {
-    hash ^= route.charCodeAt(i)
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
     hash = Math.imul(hash, 0x01000193) >>> 0
   }
-  return hash % shards
+  return hash
 }
 
 /**

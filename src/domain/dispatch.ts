@@ -34,7 +34,8 @@ import { messageHome, newMessageId } from './message-ids.ts'
 import { quotaExceeded, type SendQuotas } from './quotas.ts'
 
 export type DispatchDeps = {
-  queue: Queue
+  /** The dispatch queue of a send shard, by its name (decisions.md D49). */
+  queue: (shard: string) => Queue
   /** The channels this deployment is configured to deliver on. */
   channels: ReadonlySet<Channel>
   /** The deployment's default send quotas; a provider may have its own. */
@@ -141,9 +142,10 @@ export async function acceptDispatch(
     body: { deliveryId: d.id, shard: shardName },
     contentType: 'json' as const,
   }))
+  const queue = deps.queue(shardName)
   deps.defer(async () => {
     try {
-      await deps.queue.sendBatch(jobs)
+      await queue.sendBatch(jobs)
     } catch (cause) {
       deps.warn("enqueue failed; the send shard's alarm will enqueue these deliveries", {
         messageId: message.id,

@@ -1,7 +1,7 @@
 // Builds the dependencies domain functions take from a request's env, config and context: every
 // route gets them here, so each binding and setting is wired in one place.
 import type { Context } from 'hono'
-import { loadChannelConfig, loadConfig, loadSendQuotas } from '../config.ts'
+import { dispatchQueueOf, loadChannelConfig, loadConfig, loadSendQuotas } from '../config.ts'
 import type { AppEnv } from './app-env.ts'
 import type { ClientRecordDeps } from '../domain/client-records.ts'
 import type { ClientDeps } from '../domain/clients.ts'
@@ -113,7 +113,7 @@ export async function dispatchDeps(c: Context<AppEnv>): Promise<DispatchDeps> {
   const requestId = c.get('requestId')
   const { issuer, pictureIdKey } = await loadConfig(c.env)
   return {
-    queue: c.env.DISPATCH_QUEUE,
+    queue: dispatchQueueOf(c.env),
     channels: configuredChannels(loadChannelConfig(c.env)),
     quotas: loadSendQuotas(c.env),
     shardOf: (name) => c.env.SEND_SHARDS.getByName(name),

@@ -57,8 +57,8 @@ export type ConsumerDeps = {
   /** The second SMS route and its circuit breaker (decisions.md D45), when there is one. */
   routes?: SmsRoutes
   now: () => Date
-  /** The dispatch queue: a push's fallback SMS is enqueued on it (decisions.md D46). */
-  dispatch: Queue
+  /** A shard's dispatch queue (D49): a push's fallback SMS goes on its shard's (D46). */
+  dispatch: (shard: string) => Queue
   /** A push's acknowledgement URL (domain/push-acks.ts), carried in its data payload. */
   ackUrl: (push: { shard: string; deliveryId: string }) => Promise<string>
 }
@@ -323,7 +323,7 @@ async function send(
   // failed yet) finds nothing either.
   if (fallback && failed) {
     const job: DispatchJob = { deliveryId: fallback.smsId, shard }
-    await deps.dispatch.send(job, { contentType: 'json' })
+    await deps.dispatch(shard).send(job, { contentType: 'json' })
   }
   message.ack()
 }

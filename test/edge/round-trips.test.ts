@@ -29,6 +29,8 @@ import { claimDelivery } from '../../src/storage/messages.ts'
 import {
   createSender,
   deliveryDb,
+  DISPATCH_BINDINGS,
+  dispatchBindingOf,
   dispatchJob,
   example001,
   freshPhone,
@@ -503,8 +505,11 @@ describe('a push that falls back to SMS: the same calls as a failed push, and on
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(['m-0'])
     // The shard's send policy, the claim, and the failure recorded with the SMS it falls back to.
     expect(counter.timeline().filter((c) => c.kind === 'do')).toHaveLength(3)
-    // The SMS's queue message; it then lives as any SMS does.
-    expect(counter.sent('DISPATCH_QUEUE')).toHaveLength(1)
+    // The SMS's queue message, on its shard's dispatch queue; it then lives as any SMS does.
+    const shard = `provider:${sender.providerId}`
+    for (const binding of DISPATCH_BINDINGS) {
+      expect(counter.sent(binding)).toHaveLength(binding === dispatchBindingOf(shard) ? 1 : 0)
+    }
     // The unregistered token leaves the directory (decisions.md D12): one D1 statement.
     expect(counter.snapshot().d1Statements).toBe(1)
   })

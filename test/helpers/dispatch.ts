@@ -2,7 +2,7 @@
 // and POST /Services as it sends: the request, the message's status until it settles, and what
 // the stand-in received.
 import { env } from 'cloudflare:workers'
-import { sendShardName } from '../../src/domain/admission.ts'
+import { dispatchQueueIndex, sendShardName } from '../../src/domain/admission.ts'
 import { readOne } from '../../src/storage/batch.ts'
 import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
 import { shardDatabaseIn } from '../../src/storage/shard-database.ts'
@@ -153,6 +153,18 @@ export function pushesTo(standIn: StandIn, token: string): unknown[] {
     .filter((r) => r.status === 200 && JSON.stringify(r.body).includes(token))
     .map((r) => r.body)
 }
+
+/** The dispatch queues' bindings, in wrangler.toml's order (decisions.md D49). */
+export const DISPATCH_BINDINGS = [
+  'DISPATCH_QUEUE',
+  'DISPATCH_QUEUE_2',
+  'DISPATCH_QUEUE_3',
+  'DISPATCH_QUEUE_4',
+] as const
+
+/** The binding of the dispatch queue that carries a send shard's deliveries. */
+export const dispatchBindingOf = (shard: string) =>
+  DISPATCH_BINDINGS[dispatchQueueIndex(shard, DISPATCH_BINDINGS.length)]!
 
 /** The send shard of each delivery writeOutbox wrote. */
 const shardOfDeliveries = new Map<string, string>()

@@ -57,7 +57,7 @@ async function consume(
     db: env.DB,
     shards: (name) => shardDatabaseIn(env.SEND_SHARDS, name),
     freshShards: (name) => freshShardDatabaseIn(env.SEND_SHARDS, name),
-    dispatch: env.DISPATCH_QUEUE,
+    dispatch: () => env.DISPATCH_QUEUE,
     // SMS only here: no push asks for its acknowledgement URL.
     ackUrl: () => Promise.reject(new Error('no push in these tests')),
     notifiers,

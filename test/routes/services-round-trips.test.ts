@@ -9,7 +9,7 @@ import { app } from '../../src/app.ts'
 import { GRACE_SECONDS } from '../../src/queue/sweeper.ts'
 import { findDeliveryById } from '../../src/storage/messages.ts'
 import { runShardAlarm, shardDb } from '../helpers/shards.ts'
-import { createSender, example001, type Sender } from '../helpers/dispatch.ts'
+import { createSender, DISPATCH_BINDINGS, example001, type Sender } from '../helpers/dispatch.ts'
 import { call, ORIGIN } from '../helpers/http.ts'
 import { randomPng, toBase64 } from '../helpers/pictures.ts'
 import { countRoundTrips, type Call } from '../helpers/round-trips.ts'
@@ -101,7 +101,7 @@ async function dispatchProbed(
     shard,
     pictures,
     sendsAwaited,
-    sent: probe.counter.sent('DISPATCH_QUEUE'),
+    sent: DISPATCH_BINDINGS.flatMap((binding) => probe.counter.sent(binding)),
   }
 }
 

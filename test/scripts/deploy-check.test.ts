@@ -80,6 +80,32 @@ describe('the committed wrangler.toml', () => {
     expect(problemsOf(filled, 'staging')).toEqual([])
     expect(problemsOf(filled, 'production')).toEqual([])
   })
+
+  it('passes with fewer dispatch queues: one draining, one removed (decisions.md D49)', () => {
+    const producer = (k: number) =>
+      `[[env.production.queues.producers]]\nbinding = "DISPATCH_QUEUE_${k}"\nqueue = "portero-production-dispatch-${k}"\n\n`
+    // DISPATCH_QUEUE_4 unbound while its consumer takes the jobs left; _3 gone altogether.
+    let fewer = edit(filled, 'production', producer(4), '')
+    fewer = edit(fewer, 'production', producer(3), '')
+    fewer = edit(
+      fewer,
+      'production',
+      /DISPATCH_QUEUE_NAME_3 = "[^"]+"/,
+      'DISPATCH_QUEUE_NAME_3 = ""',
+    )
+    fewer = edit(
+      fewer,
+      'production',
+      /\[\[env\.production\.queues\.consumers\]\]\nqueue = "portero-production-dispatch-3"\n(?:.+\n)+\n/,
+      '',
+    )
+    expect(checkEnvironment('production', { config: configWith(fewer) })).toMatchObject({
+      problems: [],
+      summary: expect.stringContaining(
+        'queues portero-production-dispatch, portero-production-dispatch-2, portero-production-audit',
+      ),
+    })
+  })
 })
 
 describe('deploy:check refuses', () => {
@@ -248,9 +274,37 @@ describe('deploy:check refuses', () => {
     [
       'a dispatch consumer without max_concurrency',
       'env.production.queues.consumers[portero-production-dispatch].max_concurrency',
-      /max_concurrency = 5\n/,
+      /max_concurrency = 1\n/,
       '',
       /is not set/,
+    ],
+    [
+      'a dispatch queue without a consumer',
+      'env.production.queues.consumers',
+      /queue = "portero-production-dispatch-3"\n(?=max_batch_size)/,
+      'queue = "portero-production-dispatch-5"\n',
+      /has no consumer of "portero-production-dispatch-3"/,
+    ],
+    [
+      "a dispatch queue's var that is not the bound queue",
+      'env.production.vars.DISPATCH_QUEUE_NAME_2',
+      /DISPATCH_QUEUE_NAME_2 = "[^"]+"/,
+      'DISPATCH_QUEUE_NAME_2 = "portero-production-dispatch-3"',
+      /is "portero-production-dispatch-3", not the queue bound as DISPATCH_QUEUE_2 "portero-production-dispatch-2"/,
+    ],
+    [
+      'a dispatch queue dead-lettering elsewhere',
+      'env.production.queues.consumers[portero-production-dispatch-4].dead_letter_queue',
+      /(queue = "portero-production-dispatch-4"\n(?:.*\n){3})dead_letter_queue = "[^"]+"/,
+      '$1dead_letter_queue = "portero-production-dispatch-4-dlq"',
+      /is "portero-production-dispatch-4-dlq", not DEAD_LETTER_QUEUE_NAME "portero-production-dispatch-dlq"/,
+    ],
+    [
+      'a dispatch consumer no var names',
+      'env.production.queues.consumers[portero-production-dispatch-4]',
+      /DISPATCH_QUEUE_NAME_4 = "[^"]+"/,
+      'DISPATCH_QUEUE_NAME_4 = ""',
+      /is named by no DISPATCH_QUEUE_NAME\* var/,
     ],
   ]
 
