@@ -168,7 +168,7 @@ export function loadMessageRetentionDays(env: Env): number {
 }
 
 /** The dispatch queues' bindings and the vars naming them, in order (decisions.md D49). */
-const DISPATCH_QUEUES = [
+export const DISPATCH_QUEUES = [
   ['DISPATCH_QUEUE', 'DISPATCH_QUEUE_NAME'],
   ['DISPATCH_QUEUE_2', 'DISPATCH_QUEUE_NAME_2'],
   ['DISPATCH_QUEUE_3', 'DISPATCH_QUEUE_NAME_3'],
@@ -176,12 +176,13 @@ const DISPATCH_QUEUES = [
 ] as const
 
 /**
- * The dispatch queue of a send shard, by its name: one of the dispatch queues this environment
- * binds (those present, in order), always the same for one shard (decisions.md D49).
+ * The dispatch queue of a delivery's job, by the delivery's id: one of the dispatch queues this
+ * environment binds (those present, in order), picked by domain/admission.ts dispatchQueueIndex
+ * (decisions.md D49). Jobs sent together go where their first one's id says.
  */
-export function dispatchQueueOf(env: Partial<Env>): (shard: string) => Queue {
+export function dispatchQueueOf(env: Partial<Env>): (deliveryId: string) => Queue {
   const queues = DISPATCH_QUEUES.flatMap(([binding]) => env[binding] ?? [])
-  return (shard) => queues[dispatchQueueIndex(shard, queues.length)]!
+  return (deliveryId) => queues[dispatchQueueIndex(deliveryId, queues.length)]!
 }
 
 /** The dispatch queues' names: DISPATCH_QUEUE_NAME and those of DISPATCH_QUEUE_NAME_2.._4 set. */

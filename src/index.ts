@@ -56,7 +56,7 @@ export class SendShard extends SendShardState {
       shard: this.database,
       name: this.name,
       db: env.DB,
-      dispatch: dispatchQueueOf(env)(this.name),
+      dispatch: dispatchQueueOf(env),
       webhooks: env.WEBHOOK_QUEUE,
       metrics: env.METRICS,
       sms: sms ? createSmsNotifier(sms) : undefined,

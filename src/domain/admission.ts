@@ -56,12 +56,12 @@ export function shardIndexFor(route: string, shards: number): number {
 }
 
 /**
- * Which of `queues` dispatch queues carries the deliveries of the send shard `name` (its
- * sendShardName): always the same one (decisions.md D49). FNV-1a modulo the count spreads a
- * provider's shards, whose names differ in their last digits, evenly over the queues.
+ * Which of `queues` dispatch queues carries the jobs of a delivery, by its id (decisions.md D49):
+ * FNV-1a modulo the count spreads every shard's deliveries, so even a provider with one shard has
+ * all the queues' consumers.
  */
-export function dispatchQueueIndex(name: string, queues: number): number {
-  return fnv1a(name) % queues
+export function dispatchQueueIndex(deliveryId: string, queues: number): number {
+  return fnv1a(deliveryId) % queues
 }
 
 /** FNV-1a, 32 bits, of a string's UTF-16 code units. */

@@ -34,8 +34,8 @@ import { messageHome, newMessageId } from './message-ids.ts'
 import { quotaExceeded, type SendQuotas } from './quotas.ts'
 
 export type DispatchDeps = {
-  /** The dispatch queue of a send shard, by its name (decisions.md D49). */
-  queue: (shard: string) => Queue
+  /** The dispatch queue of a delivery's job, by the delivery's id (decisions.md D49). */
+  queue: (deliveryId: string) => Queue
   /** The channels this deployment is configured to deliver on. */
   channels: ReadonlySet<Channel>
   /** The deployment's default send quotas; a provider may have its own. */
@@ -142,7 +142,7 @@ export async function acceptDispatch(
     body: { deliveryId: d.id, shard: shardName },
     contentType: 'json' as const,
   }))
-  const queue = deps.queue(shardName)
+  const queue = deps.queue(jobs[0]!.body.deliveryId)
   deps.defer(async () => {
     try {
       await queue.sendBatch(jobs)

@@ -58,7 +58,7 @@ export type ConsumerDeps = {
   routes?: SmsRoutes
   now: () => Date
   /** A shard's dispatch queue (D49): a push's fallback SMS goes on its shard's (D46). */
-  dispatch: (shard: string) => Queue
+  dispatch: (deliveryId: string) => Queue
   /** A push's acknowledgement URL (domain/push-acks.ts), carried in its data payload. */
   ackUrl: (push: { shard: string; deliveryId: string }) => Promise<string>
 }
@@ -323,7 +323,7 @@ async function send(
   // failed yet) finds nothing either.
   if (fallback && failed) {
     const job: DispatchJob = { deliveryId: fallback.smsId, shard }
-    await deps.dispatch(shard).send(job, { contentType: 'json' })
+    await deps.dispatch(job.deliveryId).send(job, { contentType: 'json' })
   }
   message.ack()
 }

@@ -68,7 +68,8 @@ export type ShardAlarmDeps = {
   /** The shard's name (domain/admission.ts sendShardName), which dispatch jobs carry. */
   name: string
   db: D1Database
-  dispatch: Queue
+  /** The dispatch queue of a delivery's job, by its id (decisions.md D49). */
+  dispatch: (deliveryId: string) => Queue
   webhooks: Queue
   metrics?: AnalyticsEngineDataset
   /** The SMS channel, or undefined when it is off (no SMS is then asked about). */
@@ -226,7 +227,7 @@ async function handOverOverviewHoursWhenDue(deps: ShardAlarmDeps): Promise<numbe
 async function enqueueFallbacks({ shard, name, dispatch, now }: ShardAlarmDeps) {
   const created = await fallBackUnacknowledged(shard, now, OUTBOX_PAGE)
   if (created.length > 0) {
-    await dispatch.sendBatch(
+    await dispatch(created[0]!).sendBatch(
       created.map((deliveryId) => ({
         body: { deliveryId, shard: name } satisfies DispatchJob,
         contentType: 'json' as const,

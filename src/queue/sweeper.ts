@@ -16,13 +16,13 @@ const BATCH = 100 // Queues' sendBatch limit
 /** Returns how many deliveries of the shard `name` (its database `shard`) were enqueued again. */
 export async function sweepOverdueDeliveries(
   { shard, name }: { shard: D1Database; name: string },
-  queue: Queue,
+  queueOf: (deliveryId: string) => Queue,
   now: Date,
   metrics?: AnalyticsEngineDataset,
 ): Promise<number> {
   const ids = await findOverdueDeliveries(shard, now, GRACE_SECONDS, BATCH)
   if (ids.length === 0) return 0
-  await queue.sendBatch(
+  await queueOf(ids[0]!).sendBatch(
     ids.map((deliveryId) => ({
       body: { deliveryId, shard: name } satisfies DispatchJob,
       contentType: 'json',

@@ -3,6 +3,7 @@
 // the stand-in received.
 import { env } from 'cloudflare:workers'
 import { dispatchQueueIndex, sendShardName } from '../../src/domain/admission.ts'
+import { DISPATCH_QUEUES } from '../../src/config.ts'
 import { readOne } from '../../src/storage/batch.ts'
 import { insertMessage, type NewDelivery } from '../../src/storage/messages.ts'
 import { shardDatabaseIn } from '../../src/storage/shard-database.ts'
@@ -155,16 +156,11 @@ export function pushesTo(standIn: StandIn, token: string): unknown[] {
 }
 
 /** The dispatch queues' bindings, in wrangler.toml's order (decisions.md D49). */
-export const DISPATCH_BINDINGS = [
-  'DISPATCH_QUEUE',
-  'DISPATCH_QUEUE_2',
-  'DISPATCH_QUEUE_3',
-  'DISPATCH_QUEUE_4',
-] as const
+export const DISPATCH_BINDINGS = DISPATCH_QUEUES.map(([binding]) => binding)
 
-/** The binding of the dispatch queue that carries a send shard's deliveries. */
-export const dispatchBindingOf = (shard: string) =>
-  DISPATCH_BINDINGS[dispatchQueueIndex(shard, DISPATCH_BINDINGS.length)]!
+/** The binding of the dispatch queue that carries a delivery's job (decisions.md D49). */
+export const dispatchBindingOf = (deliveryId: string) =>
+  DISPATCH_BINDINGS[dispatchQueueIndex(deliveryId, DISPATCH_BINDINGS.length)]!
 
 /** The send shard of each delivery writeOutbox wrote. */
 const shardOfDeliveries = new Map<string, string>()
