@@ -3,6 +3,7 @@
 // round trips one request of each hot route waits for, counted on Portero's own local bindings;
 // and every binding call a message's whole life makes, from /Services to its delivery receipt.
 import { countRoundTrips, type RoundTrips } from '../test/helpers/round-trips.ts'
+import { DISPATCH_QUEUES } from './edge-costs.ts'
 import { app } from '../src/app.ts'
 import worker, { SendShard as PorteroSendShard } from '../src/index.ts'
 import { smsSignature } from '../src/channels/sms-signature.ts'
@@ -28,7 +29,7 @@ import { sendShardName } from '../src/domain/admission.ts'
 import { newMessageId } from '../src/domain/message-ids.ts'
 import { parseServicesRequest } from '../src/domain/dispatch-request.ts'
 import { ackUrl } from '../src/domain/push-acks.ts'
-import { loadConfig } from '../src/config.ts'
+import { DISPATCH_QUEUES as DISPATCH_QUEUE_VARS, loadConfig } from '../src/config.ts'
 import { publishClientRecord, type ClientRecord } from '../src/storage/client-records.ts'
 import { forgetEdgeState } from '../src/storage/edge-state.ts'
 import { tokenHash, writeCachedToken } from '../src/storage/token-cache.ts'
@@ -322,6 +323,9 @@ export class SendShard extends PorteroSendShard {
  */
 const LIFE_MESSAGES = 100
 
+/** The dispatch queues' bindings (decisions.md D49), whose messages count under DISPATCH_QUEUES. */
+const DISPATCH_BINDINGS = DISPATCH_QUEUE_VARS.map(([binding]) => binding)
+
 /**
  * Every binding call of a message's life, through Portero's own code on its local bindings, with
  * the counting proxies of test/helpers/round-trips.ts: LIFE_MESSAGES one-SMS `/Services` requests
@@ -342,7 +346,14 @@ async function probeMessageLife(env: Env, input: ProbeInput): Promise<MessageLif
       for (const m of messages) dispatched.push(m.body)
     },
   }
-  const counter = countRoundTrips({ ...env, DISPATCH_QUEUE: queue as unknown as Queue })
+  // Every dispatch queue (decisions.md D49): the seeded provider's shard uses one of them.
+  const dispatchQueues = Object.fromEntries(
+    DISPATCH_BINDINGS.filter((name) => name in env).map((name) => [
+      name,
+      queue as unknown as Queue,
+    ]),
+  )
+  const counter = countRoundTrips({ ...env, ...dispatchQueues })
   const works: Promise<unknown>[] = []
   const ctx = {
     waitUntil: (work: Promise<unknown>) => works.push(work),
@@ -351,7 +362,7 @@ async function probeMessageLife(env: Env, input: ProbeInput): Promise<MessageLif
   const settle = async () => {
     while (works.length) await Promise.allSettled(works.splice(0))
   }
-  const queues = ['DISPATCH_QUEUE', 'WEBHOOK_QUEUE', 'AUDIT_QUEUE'] as const
+  const queues = ['WEBHOOK_QUEUE', 'AUDIT_QUEUE'] as const
   const phase = async (name: string, run: () => Promise<number>) => {
     counter.reset()
     const runs = await run()
@@ -363,7 +374,13 @@ async function probeMessageLife(env: Env, input: ProbeInput): Promise<MessageLif
       d1Calls: calls.filter((c) => c.kind === 'd1').length,
       d1Statements: counter.snapshot().d1Statements,
       doCalls: calls.filter((c) => c.kind === 'do').length,
-      queueMessages: Object.fromEntries(queues.map((q) => [q, counter.sent(q).length])),
+      queueMessages: {
+        [DISPATCH_QUEUES]: Object.keys(dispatchQueues).reduce(
+          (sum, name) => sum + counter.sent(name).length,
+          0,
+        ),
+        ...Object.fromEntries(queues.map((q) => [q, counter.sent(q).length])),
+      },
     })
   }
 
@@ -684,7 +701,7 @@ function countWaitedRoundTrips(env: Env, ctx: ExecutionContext) {
     turn.push(call)
   }
   const observed = { ...env }
-  for (const name of ['DB', 'CACHE', 'DISPATCH_QUEUE', 'AUDIT_QUEUE', 'WEBHOOK_QUEUE'] as const) {
+  for (const name of ['DB', 'CACHE', ...DISPATCH_BINDINGS, 'AUDIT_QUEUE', 'WEBHOOK_QUEUE']) {
     const binding = (env as unknown as Record<string, object | undefined>)[name]
     if (binding) (observed as unknown as Record<string, object>)[name] = observe(binding, onCall)
   }

@@ -121,3 +121,6 @@ export function edgeLatency(
     parts,
   }
 }
+
+/** What the message-life probe counts the dispatch queues' messages under: all of them together. */
+export const DISPATCH_QUEUES = 'dispatch queues'

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { CpuFigure, MessageLife, RouteTrips } from './cpu-worker.ts'
 import {
+  DISPATCH_QUEUES,
   EDGE_COSTS,
   EDGE_LIMITS,
   edgeLatency,
@@ -357,7 +358,7 @@ export function renderReport({
   roundTrips: RouteTrips[]
   life?: MessageLife
   /** wrangler.toml's settings of the dispatch queue's consumer. */
-  dispatchConsumer: { maxBatchSize: number; maxConcurrency?: number }
+  dispatchConsumer: { queues: number; maxBatchSize: number; maxConcurrency?: number }
   workerErrors: string[]
 }): string {
   const healthz = rows[0]!.result.rps
@@ -749,6 +750,12 @@ const CAPACITY_TARGETS = { oneProvider: 2000, tenProviders: 10_000, d1Statements
 const PROVIDERS = 10
 /** The most send shards a provider may have (src/domain/admission.ts MAX_SEND_SHARDS). */
 const MOST_SHARDS = 64
+/**
+ * The send shards each of PROVIDERS providers is given when together they send the target: a
+ * tenth of it each, 1,000 messages/s, more than one shard takes (docs/sending.md "A provider that
+ * sends a lot").
+ */
+const SHARDS_EACH = 4
 
 /**
  * A message's life counted by bench/cpu-worker.ts, per delivered SMS, and what the published limits
@@ -757,7 +764,7 @@ const MOST_SHARDS = 64
  */
 function renderCapacity(
   life: MessageLife,
-  consumer: { maxBatchSize: number; maxConcurrency?: number },
+  consumer: { queues: number; maxBatchSize: number; maxConcurrency?: number },
 ): { lines: string[]; missed: string[]; met: string[] } {
   const missed: string[] = []
   const met: string[] = []
@@ -809,37 +816,55 @@ function renderCapacity(
     ten: Span
     /** One provider spread over MOST_SHARDS send shards. */
     sharded: Span
+    /** PROVIDERS providers of SHARDS_EACH send shards each. */
+    tenSharded: Span
   }
   const flat = (n: number): Span => ({ low: n, high: n })
   const L = EDGE_LIMITS
-  const dispatch = perSms.queue.DISPATCH_QUEUE ?? NaN
+  const dispatch = perSms.queue[DISPATCH_QUEUES] ?? NaN
+  const Q = consumer.queues
   const batch = consumer.maxBatchSize
   const T = L.consumerBatchSeconds
+  // Every shard's deliveries spread over all the dispatch queues (by their ids).
   const consumers = (concurrency: number): Span => ({
-    low: (concurrency * batch) / T.high / dispatch,
-    high: (concurrency * batch) / T.low / dispatch,
+    low: (Q * concurrency * batch) / T.high / dispatch,
+    high: (Q * concurrency * batch) / T.low / dispatch,
   })
+  const shards = (count: number) =>
+    flat((count * L.durableObjectRequestsPerSecond) / perSms.doCalls)
   const rows: Row[] = [
     {
-      limit: "the provider's send shard (a Durable Object; one per provider)",
+      limit: 'the send shard (a Durable Object; one per provider, or as many as it is given)',
       published: `${n(L.durableObjectRequestsPerSecond)} requests/s per object`,
       calls: count(perSms.doCalls, 'call'),
-      formula: `one provider: ${n(L.durableObjectRequestsPerSecond)} / ${fixed(perSms.doCalls)}; ${PROVIDERS} providers, or one with ${MOST_SHARDS} shards: ${PROVIDERS} or ${MOST_SHARDS} × that`,
-      one: flat(L.durableObjectRequestsPerSecond / perSms.doCalls),
-      ten: flat((PROVIDERS * L.durableObjectRequestsPerSecond) / perSms.doCalls),
-      sharded: flat((MOST_SHARDS * L.durableObjectRequestsPerSecond) / perSms.doCalls),
+      formula: `shards × ${n(L.durableObjectRequestsPerSecond)} / ${fixed(perSms.doCalls)}`,
+      one: shards(1),
+      ten: shards(PROVIDERS),
+      sharded: shards(MOST_SHARDS),
+      tenSharded: shards(PROVIDERS * SHARDS_EACH),
     },
     {
       limit: 'the D1 database (one per deployment)',
       published: `${n(L.d1QueriesPerSecond)} queries/s`,
       calls: count(perSms.d1Statements, 'statement'),
-      formula: `${n(L.d1QueriesPerSecond)} / ${fixed(perSms.d1Statements)}, whatever the providers`,
+      formula: `${n(L.d1QueriesPerSecond)} / ${fixed(perSms.d1Statements)}, whatever the shards`,
       one: flat(L.d1QueriesPerSecond / perSms.d1Statements),
       ten: flat(L.d1QueriesPerSecond / perSms.d1Statements),
       sharded: flat(L.d1QueriesPerSecond / perSms.d1Statements),
+      tenSharded: flat(L.d1QueriesPerSecond / perSms.d1Statements),
+    },
+    {
+      limit: `the dispatch queues (${Q} per deployment, decisions.md D49)`,
+      published: `${n(L.queueMessagesPerSecond)} messages/s per queue`,
+      calls: count(dispatch, 'message'),
+      formula: `${Q} × ${n(L.queueMessagesPerSecond)} / ${fixed(dispatch)}`,
+      one: flat((Q * L.queueMessagesPerSecond) / dispatch),
+      ten: flat((Q * L.queueMessagesPerSecond) / dispatch),
+      sharded: flat((Q * L.queueMessagesPerSecond) / dispatch),
+      tenSharded: flat((Q * L.queueMessagesPerSecond) / dispatch),
     },
     ...queueNames
-      .filter((q) => (perSms.queue[q] ?? 0) > 0)
+      .filter((q) => q !== DISPATCH_QUEUES && (perSms.queue[q] ?? 0) > 0)
       .map((q) => ({
         limit: `the queue of ${q} (one per deployment)`,
         published: `${n(L.queueMessagesPerSecond)} messages/s`,
@@ -848,15 +873,17 @@ function renderCapacity(
         one: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
         ten: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
         sharded: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
+        tenSharded: flat(L.queueMessagesPerSecond / perSms.queue[q]!),
       })),
     {
-      limit: "the dispatch queue's consumers",
-      published: `${n(L.queueConcurrentConsumers)} consumers at once`,
+      limit: "the dispatch queues' consumers",
+      published: `${n(L.queueConcurrentConsumers)} consumers at once per queue`,
       calls: `${count(dispatch, 'queue message')}, ${batch} a batch (wrangler.toml)`,
-      formula: `${n(L.queueConcurrentConsumers)} × ${batch} / (${seconds(T)} s a batch) / ${fixed(dispatch)}`,
+      formula: `${Q} × ${n(L.queueConcurrentConsumers)} × ${batch} / (${seconds(T)} s a batch) / ${fixed(dispatch)}`,
       one: consumers(L.queueConcurrentConsumers),
       ten: consumers(L.queueConcurrentConsumers),
       sharded: consumers(L.queueConcurrentConsumers),
+      tenSharded: consumers(L.queueConcurrentConsumers),
     },
   ]
   const rate = (x: Span) =>
@@ -872,19 +899,22 @@ function renderCapacity(
       pick: (r: Row) => r.sharded,
       target: CAPACITY_TARGETS.oneProvider,
     },
+    { who: `${PROVIDERS} providers, one send shard each`, pick: (r: Row) => r.ten },
     {
-      who: `${PROVIDERS} providers`,
-      pick: (r: Row) => r.ten,
+      who: `${PROVIDERS} providers, ${SHARDS_EACH} send shards each`,
+      pick: (r: Row) => r.tenSharded,
       target: CAPACITY_TARGETS.tenProviders,
     },
-  ].map(({ who, pick, target }) => {
+  ].map(({ who, pick, target }: { who: string; pick: (r: Row) => Span; target?: number }) => {
     const row = binding(pick)
     const ceiling = bound(pick(row))
+    const shown = rate(flat(Math.max(0, ceiling)))
+    if (target === undefined) return [who, shown, row.limit, '—']
     const ok = !life.problem && ceiling >= target
-    const text = `${who}: at most ${rate(flat(Math.max(0, ceiling)))} messages/s, bound by ${row.limit}; target ≥ ${n(target)}`
+    const text = `${who}: at most ${shown} messages/s, bound by ${row.limit}; target ≥ ${n(target)}`
     if (ok) met.push(`Capacity, ${text}`)
     else missed.push(`Capacity, ${text}`)
-    return [who, rate(flat(Math.max(0, ceiling))), row.limit, `≥ ${n(target)}: ${verdict(ok)}`]
+    return [who, shown, row.limit, `≥ ${n(target)}: ${verdict(ok)}`]
   })
   const d1Ok = !life.problem && perSms.d1Statements <= CAPACITY_TARGETS.d1StatementsPerSms
   const d1Text = `D1 statements per delivered SMS: ${fixed(perSms.d1Statements)}, target ≤ ${CAPACITY_TARGETS.d1StatementsPerSms}`
@@ -913,12 +943,14 @@ function renderCapacity(
     '',
     'Each limit Cloudflare publishes (bench/edge-costs.ts; sources in bench/README.md) divided by the',
     'calls a delivered SMS makes on it is the most messages a second that binding lets through; the',
-    'lowest is the ceiling and names the limit that binds first. One shard serves one provider, so',
-    `${PROVIDERS} providers (equal traffic) have ${PROVIDERS} times its capacity, and a provider given ${MOST_SHARDS} send shards`,
-    `(docs/sending.md "A provider that sends a lot") ${MOST_SHARDS} times; the D1 database and the queues are`,
-    'shared by the whole deployment. A D1 query that writes takes several ms, not 1: the D1 row is an',
-    `upper bound. The consumers row assumes a batch takes ${seconds(T)} s (its SMS go out in parallel: one`,
-    'SMS API answer plus its round trips), not a published figure; the slow end is used.',
+    'lowest is the ceiling and names the limit that binds first. A provider has one send shard, or as',
+    `many as an operator gives it (docs/sending.md "A provider that sends a lot"; up to ${MOST_SHARDS}), and shards with equal`,
+    `traffic add up: ${PROVIDERS} providers of one shard have ${PROVIDERS} times one shard's capacity. Each delivery's job goes`,
+    `through one of the ${Q} dispatch queues, picked by its id (decisions.md D49), so every shard's deliveries spread over`,
+    `all ${Q}; the queues and the D1 database are shared by the whole deployment. ${PROVIDERS} providers that send ${n(CAPACITY_TARGETS.tenProviders)} messages/s between them send ${n(CAPACITY_TARGETS.tenProviders / PROVIDERS)} each, more than one`,
+    `shard takes: they are given ${SHARDS_EACH} shards each, and that row carries the target. A D1 query that writes takes several`,
+    `ms, not 1: the D1 row is an upper bound. The consumers row assumes a batch takes ${seconds(T)} s (its SMS go`,
+    'out in parallel: one SMS API answer plus its round trips), not a published figure; the slow end is used.',
     '',
     table(
       [
@@ -927,17 +959,28 @@ function renderCapacity(
         'calls per delivered SMS',
         'formula (messages/s)',
         'one provider (messages/s)',
-        `${PROVIDERS} providers (messages/s)`,
+        `one provider, ${MOST_SHARDS} shards`,
+        `${PROVIDERS} providers, one shard each`,
+        `${PROVIDERS} providers, ${SHARDS_EACH} shards each`,
       ],
-      rows.map((r) => [r.limit, r.published, r.calls, r.formula, rate(r.one), rate(r.ten)]),
+      rows.map((r) => [
+        r.limit,
+        r.published,
+        r.calls,
+        r.formula,
+        rate(r.one),
+        rate(r.sharded),
+        rate(r.ten),
+        rate(r.tenSharded),
+      ]),
     ),
     '',
     table(['deployment', 'ceiling (messages/s)', 'binds first', 'target'], ceilings),
     '',
     ...(configured !== undefined
       ? [
-          `wrangler.toml sets the dispatch consumer's max_concurrency to ${configured} (the SMS API account's`,
-          `concurrency, docs/deployment.md): as configured its consumers pass ${rate(consumers(configured))} messages/s, a`,
+          `wrangler.toml sets each dispatch queue's max_concurrency to ${configured} (the SMS API account's`,
+          `concurrency, docs/operations.md): as configured the ${Q} queues' consumers pass ${rate(consumers(configured))} messages/s, a`,
           'setting an operator raises with the SMS account, not a limit of the platform.',
           '',
         ]

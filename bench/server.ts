@@ -30,13 +30,37 @@ const TWILIO = {
 }
 const FCM = { projectId: 'portero-bench', email: 'bench@portero-bench.iam.gserviceaccount.com' }
 
-/** The dispatch queue's consumer as wrangler.toml sets it up. */
-export function dispatchConsumer(): { maxBatchSize: number; maxConcurrency: number | undefined } {
-  const config = unstable_readConfig({ config: 'wrangler.toml' })
-  const [dispatch] = config.queues.consumers ?? []
+/** A dispatch queue's producer binding: DISPATCH_QUEUE, DISPATCH_QUEUE_2… (decisions.md D49). */
+const DISPATCH_BINDING = /^DISPATCH_QUEUE(_[0-9]+)?$/
+
+/** wrangler.toml's dispatch queues' consumers, and its dead-letter queue's. */
+function queueConsumers(config: Unstable_Config) {
+  const dispatchQueues = new Set(
+    (config.queues.producers ?? [])
+      .filter((p) => DISPATCH_BINDING.test(p.binding))
+      .map((p) => p.queue),
+  )
+  const consumers = config.queues.consumers ?? []
   return {
-    maxBatchSize: dispatch?.max_batch_size ?? 10,
-    maxConcurrency: dispatch?.max_concurrency ?? undefined,
+    dispatch: consumers.filter((c) => dispatchQueues.has(c.queue)),
+    deadLetters: consumers.find((c) => c.queue === config.vars.DEAD_LETTER_QUEUE_NAME),
+  }
+}
+
+/**
+ * The dispatch queues' consumer as wrangler.toml sets them up (each the same): how many queues,
+ * each one's batch size and concurrency.
+ */
+export function dispatchConsumer(): {
+  queues: number
+  maxBatchSize: number
+  maxConcurrency: number | undefined
+} {
+  const { dispatch } = queueConsumers(unstable_readConfig({ config: 'wrangler.toml' }))
+  return {
+    queues: dispatch.length,
+    maxBatchSize: dispatch[0]?.max_batch_size ?? 10,
+    maxConcurrency: dispatch[0]?.max_concurrency ?? undefined,
   }
 }
 
@@ -71,7 +95,7 @@ export type Portero = {
   mf: Miniflare
   /** What the Workers logged at level error (their stdout is not printed: one line per request). */
   errors: string[]
-  /** Restarts workerd with or without the dispatch queue's consumer; storage is kept. */
+  /** Restarts workerd with or without the dispatch queues' consumers; storage is kept. */
   setConsumer(on: boolean): Promise<void>
   /** Applies migrations/ in order through the D1 binding. */
   migrate(): Promise<void>
@@ -88,9 +112,9 @@ export async function startPortero(
   const serviceAccountKey = await exportPKCS8(serviceAccount.privateKey)
   const serviceAccountJwk = JSON.stringify(await exportJWK(serviceAccount.publicKey))
   const persist = `${BUILD}/state`
-  const [dispatch, deadLetters] = config.queues.consumers ?? []
+  const { dispatch, deadLetters } = queueConsumers(config)
   const sqliteClasses = new Set(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []))
-  const consumer = (q: NonNullable<typeof dispatch>) => ({
+  const consumer = (q: NonNullable<typeof deadLetters>) => ({
     maxBatchSize: q.max_batch_size,
     maxBatchTimeout: q.max_batch_timeout,
     maxRetries: q.max_retries,
@@ -163,7 +187,7 @@ export async function startPortero(
     scriptPath: `${BUILD}/portero/index.js`,
     ...porteroBindings(withConsumer),
     queueConsumers: {
-      ...(withConsumer && dispatch ? { [dispatch.queue]: consumer(dispatch) } : {}),
+      ...(withConsumer ? Object.fromEntries(dispatch.map((q) => [q.queue, consumer(q)])) : {}),
       ...(deadLetters ? { [deadLetters.queue]: consumer(deadLetters) } : {}),
     },
     outboundService: 'stand-in',
