@@ -29,7 +29,11 @@ import { deleteAuditEventsBefore } from './storage/audit-events.ts'
 import { deleteOverviewHoursBefore, OVERVIEW_KEPT_DAYS } from './storage/overview-hours.ts'
 import { FCM_TOKEN_MAX_AGE_DAYS, pruneStaleFcmTokens } from './storage/recipients.ts'
 import { deleteExpiredRevocations } from './storage/revoked-tokens.ts'
-import { freshShardDatabaseIn, shardDatabaseIn } from './storage/shard-database.ts'
+import {
+  freshShardDatabaseIn,
+  shardDatabaseIn,
+  sharedShardDatabaseIn,
+} from './storage/shard-database.ts'
 import { purgeFactChanges } from './storage/send-facts.ts'
 import { FACT_CHANGES_KEPT_SECONDS } from './shards/send-facts.ts'
 
@@ -95,6 +99,8 @@ export default {
           db: env.DB,
           shards: shardsOf(env),
           freshShards: (name: string) => freshShardDatabaseIn(env.SEND_SHARDS, name),
+          sharedShards: (name: string, tasks: number) =>
+            sharedShardDatabaseIn(env.SEND_SHARDS, name, tasks),
           metrics: env.METRICS,
           notifiers,
           // One breaker for the deployment's primary SMS route (decisions.md D45).

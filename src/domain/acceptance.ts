@@ -11,7 +11,7 @@ import type { Delivery, Message, NewDelivery, Part, StoredMessage } from '../sto
 import { selectSendSettings, type SendSettings } from '../storage/providers.ts'
 import { selectRecipient, type Recipient } from '../storage/recipients.ts'
 import { selectServiceById, type Service } from '../storage/services.ts'
-import type { SqlOutcome, SqlStatement } from '../storage/shard-database.ts'
+import type { GroupOutcome, SqlOutcome, SqlStatement } from '../storage/shard-database.ts'
 import { selectSubscriptionByToken, type Subscription } from '../storage/subscriptions.ts'
 import { selectSuppression, type Suppression } from '../storage/suppressions.ts'
 import type { FallbackRule, PartRequest, ServicesRequest } from './dispatch-request.ts'
@@ -219,6 +219,11 @@ export interface SendShardApi {
   run(statements: SqlStatement[]): Promise<SqlOutcome[]>
   /** run, on send facts no older than the most a check may see (decisions.md D48). */
   runFresh(statements: SqlStatement[]): Promise<SqlOutcome[]>
+  /**
+   * Runs each group as run would, in a transaction of its own, in one call: a group that fails is
+   * undone and answered with its error, the others are not.
+   */
+  runEach(groups: SqlStatement[][]): Promise<GroupOutcome[]>
   /** Brings the shard's copy of the send facts up to date now, if it has one. */
   syncFacts(): Promise<void>
   /** Drops everything the shard keeps of a provider that was deleted. */

@@ -50,6 +50,11 @@ export type ConsumerDeps = {
   db: D1Database
   /** A send shard's database by its name (src/storage/shard-database.ts). */
   shards: (name: string) => D1Database
+  /**
+   * The same for `tasks` deliveries sent at once: their records go in one call whenever all of
+   * them wait for the shard (src/storage/shard-database.ts sharedShardDatabaseIn).
+   */
+  sharedShards: (name: string, tasks: number) => { db: D1Database; done(): void }
   /** The same, its copy of the send facts brought up to date first when too old to check with. */
   freshShards: (name: string) => D1Database
   metrics?: AnalyticsEngineDataset
@@ -117,8 +122,18 @@ export async function consumeDispatchBatch(
           message.retry({ delaySeconds: backoff(message.attempts) })
         return
       }
+      // Each delivery records what became of it through the shard; the records of deliveries
+      // that finish together share one call.
+      const shared = deps.sharedShards(name, ofShard.length)
+      const sendDeps = { ...shardDeps, shard: shared.db }
       await Promise.all(
-        ofShard.map(({ message, job }, i) => consumeOne(message, job, shardDeps, claimed[i]!)),
+        ofShard.map(async ({ message, job }, i) => {
+          try {
+            await consumeOne(message, job, sendDeps, claimed[i]!)
+          } finally {
+            shared.done()
+          }
+        }),
       )
     }),
   )

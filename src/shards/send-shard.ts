@@ -39,6 +39,7 @@ import {
   shardDatabase,
   statementsOf,
   toResults,
+  type GroupOutcome,
   type SqlOutcome,
   type SqlStatement,
 } from '../storage/shard-database.ts'
@@ -188,6 +189,20 @@ export class SendShard extends DurableObject<Env> implements SendShardApi {
     const outcomes = storage.transactionSync(() => runStatements(storage.sql, statements))
     if (outcomes.some((o) => o.changes > 0)) await this.#wake()
     return outcomes
+  }
+
+  async runEach(groups: SqlStatement[][]): Promise<GroupOutcome[]> {
+    const { storage } = this.ctx
+    const answers = groups.map((statements): GroupOutcome => {
+      try {
+        return { outcomes: storage.transactionSync(() => runStatements(storage.sql, statements)) }
+      } catch (cause) {
+        return { error: String(cause instanceof Error ? cause.message : cause) }
+      }
+    })
+    const changed = answers.some((a) => 'outcomes' in a && a.outcomes.some((o) => o.changes > 0))
+    if (changed) await this.#wake()
+    return answers
   }
 
   /**

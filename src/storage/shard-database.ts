@@ -165,17 +165,71 @@ export const SEND_SHARD_NAME = new RegExp(
   `^provider:${PROVIDER_ID_SOURCE}(?::(?:${SHARD_INDEX_SOURCE}))?$`,
 )
 
+/** What one group of runEach gave: its outcomes, or the error that undid its transaction. */
+export type GroupOutcome = { outcomes: SqlOutcome[] } | { error: string }
+
 /** The SEND_SHARDS binding, as far as a shard's database needs it. */
 export type ShardNamespace = {
   getByName(name: string): {
     run(statements: SqlStatement[]): Promise<SqlOutcome[]>
     runFresh(statements: SqlStatement[]): Promise<SqlOutcome[]>
+    runEach(groups: SqlStatement[][]): Promise<GroupOutcome[]>
   }
 }
 
 /** The database of the send shard `name` (domain/admission.ts sendShardName): one call a batch. */
 export function shardDatabaseIn(shards: ShardNamespace, name: string): D1Database {
   return shardDatabase((statements) => shards.getByName(name).run(statements))
+}
+
+/**
+ * The database of the send shard `name` for `tasks` tasks running at once (the deliveries of one
+ * shard in a queue batch): whenever every task still running waits for the shard, their batches go
+ * in one call (runEach), each in its own transaction as if sent alone. Each task calls done() once
+ * it ends, whatever way, so that the others do not wait for it.
+ */
+export function sharedShardDatabaseIn(
+  shards: ShardNamespace,
+  name: string,
+  tasks: number,
+): { db: D1Database; done(): void } {
+  let running = tasks
+  let waiting: {
+    statements: SqlStatement[]
+    resolve(outcomes: SqlOutcome[]): void
+    reject(cause: unknown): void
+  }[] = []
+  const flush = () => {
+    if (waiting.length === 0 || waiting.length < running) return
+    const taken = waiting
+    waiting = []
+    shards
+      .getByName(name)
+      .runEach(taken.map((t) => t.statements))
+      .then(
+        (answers) =>
+          answers.forEach((answer, i) =>
+            'error' in answer
+              ? taken[i]!.reject(new Error(answer.error))
+              : taken[i]!.resolve(answer.outcomes),
+          ),
+        (cause: unknown) => taken.forEach((t) => t.reject(cause)),
+      )
+  }
+  const db = shardDatabase(
+    (statements) =>
+      new Promise<SqlOutcome[]>((resolve, reject) => {
+        waiting.push({ statements, resolve, reject })
+        flush()
+      }),
+  )
+  return {
+    db,
+    done() {
+      running -= 1
+      flush()
+    },
+  }
 }
 
 /**

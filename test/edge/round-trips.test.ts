@@ -25,7 +25,7 @@ import {
 import { createClient, type TestClient } from '../helpers/clients.ts'
 import { twilioSignature } from '../../stand-in/app.ts'
 import { changeDeliveryStatus } from '../../src/storage/delivery-lifecycle.ts'
-import { claimDelivery } from '../../src/storage/messages.ts'
+import { claimDelivery, findDeliveryById } from '../../src/storage/messages.ts'
 import {
   createSender,
   deliveryDb,
@@ -443,7 +443,7 @@ describe('POST /callbacks/sms/status: one call to the shard the URL names, no D1
 })
 
 describe('the dispatch consumer: no D1, its sends through the shards', () => {
-  it('claims, sends and records ten deliveries without D1', async () => {
+  it('claims, sends and records ten deliveries in three calls to their shard, without D1', async () => {
     useStandIn()
     const sender = await createSender()
     const ids = await writeOutbox(
@@ -465,9 +465,11 @@ describe('the dispatch consumer: no D1, its sends through the shards', () => {
     expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(10)
     // The send policy is read from the shard's copy of the send facts: the batch touches no D1.
     expect(counter.snapshot().d1Statements).toBe(0)
-    // For the batch, one read of the shard's policy and one claim of its deliveries; then a record
-    // of each.
-    expect(counter.timeline().filter((c) => c.kind === 'do')).toHaveLength(1 + 1 + 10)
+    // For the batch, one read of the shard's policy and one claim of its deliveries; then the ten
+    // records, sent together once every delivery had its answer.
+    const calls = counter.timeline().filter((c) => c.kind === 'do')
+    expect(calls.map((c) => c.name)).toEqual(['do.runFresh', 'do.run', 'do.runEach'])
+    for (const id of ids) expect((await findDeliveryById(deliveryDb(id), id))?.status).toBe('sent')
   })
 })
 

@@ -13,7 +13,11 @@ import worker from '../../src/index.ts'
 import { consumeDispatchBatch } from '../../src/queue/consumer.ts'
 import { rememberRouteHealth, ROUTE_MEMORY_MS } from '../../src/queue/sms-routes.ts'
 import { findDeliveryById } from '../../src/storage/messages.ts'
-import { freshShardDatabaseIn, shardDatabaseIn } from '../../src/storage/shard-database.ts'
+import {
+  freshShardDatabaseIn,
+  shardDatabaseIn,
+  sharedShardDatabaseIn,
+} from '../../src/storage/shard-database.ts'
 import type { StandIn } from '../../stand-in/app.ts'
 import {
   createSender,
@@ -57,6 +61,7 @@ async function consume(
     db: env.DB,
     shards: (name) => shardDatabaseIn(env.SEND_SHARDS, name),
     freshShards: (name) => freshShardDatabaseIn(env.SEND_SHARDS, name),
+    sharedShards: (name, tasks) => sharedShardDatabaseIn(env.SEND_SHARDS, name, tasks),
     dispatch: () => env.DISPATCH_QUEUE,
     // SMS only here: no push asks for its acknowledgement URL.
     ackUrl: () => Promise.reject(new Error('no push in these tests')),

@@ -2,7 +2,11 @@
 // SQLite, one call a batch, one transaction a batch, as the lifecycle's storage modules expect.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { shardDatabaseIn, statementsOf } from '../../src/storage/shard-database.ts'
+import {
+  shardDatabaseIn,
+  sharedShardDatabaseIn,
+  statementsOf,
+} from '../../src/storage/shard-database.ts'
 import { countRoundTrips } from '../helpers/round-trips.ts'
 
 /** A shard of its own for each test: a name no provider's shard has. */
@@ -59,5 +63,59 @@ describe('a send shard as a database', () => {
     expect(() => db.exec('SELECT 1')).toThrow(/not available on a send shard/)
     expect(() => statementsOf([env.DB.prepare('SELECT 1')])).toThrow(/not a send shard statement/)
     expect(() => db.prepare('SELECT ?').bind({ an: 'object' })).toThrow(/cannot bind/)
+  })
+
+  describe('shared by tasks running at once', () => {
+    const doCalls = (counter: ReturnType<typeof countRoundTrips>) =>
+      counter
+        .timeline()
+        .filter((c) => c.kind === 'do')
+        .map((c) => c.name)
+
+    it("sends the tasks' batches in one call once all wait, each undone alone when it fails", async () => {
+      const name = freshShard()
+      await shardDatabaseIn(env.SEND_SHARDS, name)
+        .prepare('CREATE TABLE t (id INTEGER PRIMARY KEY)')
+        .run()
+      const counter = countRoundTrips(env)
+      const shared = sharedShardDatabaseIn(counter.env.SEND_SHARDS, name, 3)
+      const { db } = shared
+      const insert = (id: number) => db.prepare('INSERT INTO t (id) VALUES (?)').bind(id)
+      const results = await Promise.allSettled(
+        [
+          db.batch([insert(1)]),
+          db.batch([insert(2), insert(1)]), // the primary key refuses its second statement
+          db.batch([insert(3)]),
+        ].map((p) => p.finally(shared.done)),
+      )
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/UNIQUE/)
+      expect(doCalls(counter)).toEqual(['do.runEach'])
+      const { results: rows } = await shardDatabaseIn(env.SEND_SHARDS, name)
+        .prepare('SELECT id FROM t ORDER BY id')
+        .all<{ id: number }>()
+      expect(rows).toEqual([{ id: 1 }, { id: 3 }])
+    })
+
+    it('waits for a task still working, and not for one that ended', async () => {
+      const counter = countRoundTrips(env)
+      const shared = sharedShardDatabaseIn(counter.env.SEND_SHARDS, freshShard(), 3)
+      let answered = false
+      const first = shared.db
+        .prepare('SELECT 1 AS n')
+        .first('n')
+        .then((n) => {
+          answered = true
+          return n
+        })
+      // One task ends without a call: the first still waits for the third, at work elsewhere.
+      shared.done()
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(answered).toBe(false)
+      expect(doCalls(counter)).toEqual([])
+      const third = shared.db.prepare('SELECT 2 AS n').first('n')
+      expect(await Promise.all([first, third])).toEqual([1, 2])
+      expect(doCalls(counter)).toEqual(['do.runEach'])
+    })
   })
 })
