@@ -50,19 +50,19 @@ export type ConsumerDeps = {
   db: D1Database
   /** A send shard's database by its name (src/storage/shard-database.ts). */
   shards: (name: string) => D1Database
-  /**
-   * The same for `tasks` deliveries sent at once: their records go in one call whenever all of
-   * them wait for the shard (src/storage/shard-database.ts sharedShardDatabaseIn).
-   */
-  sharedShards: (name: string, tasks: number) => { db: D1Database; done(): void }
   /** The same, its copy of the send facts brought up to date first when too old to check with. */
   freshShards: (name: string) => D1Database
+  /**
+   * A send shard's database for `tasks` deliveries sent at once: their records go in one call
+   * whenever all of them wait for the shard (src/storage/shard-database.ts sharedShardDatabaseIn).
+   */
+  sharedShards: (name: string, tasks: number) => { db: D1Database; done(): void }
   metrics?: AnalyticsEngineDataset
   notifiers: Notifiers
   /** The second SMS route and its circuit breaker (decisions.md D45), when there is one. */
   routes?: SmsRoutes
   now: () => Date
-  /** A shard's dispatch queue (D49): a push's fallback SMS goes on its shard's (D46). */
+  /** A delivery's dispatch queue, by its id (D49): a push's fallback SMS is enqueued on it (D46). */
   dispatch: (deliveryId: string) => Queue
   /** A push's acknowledgement URL (domain/push-acks.ts), carried in its data payload. */
   ackUrl: (push: { shard: string; deliveryId: string }) => Promise<string>

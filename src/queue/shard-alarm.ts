@@ -9,9 +9,9 @@
 //   the receipts the sandbox gave its SMS once due (src/storage/sandbox-receipts.ts);
 // - purges messages past MESSAGE_RETENTION_DAYS (decisions.md D33), and hours the overview no
 //   longer shows.
-// Then it says when it must run again: within a second while an outbox holds more (at once while a
-// whole page waits), when the first scheduled
-// delivery is due (decisions.md D44) or the first push's acknowledgement (D46), every
+// Then it says when it must run again: a second later while an outbox holds more (at once while a
+// whole page waits), at most every OVERVIEW_EVERY_MS for the overview's hours, when the first
+// scheduled delivery is due (decisions.md D44) or the first push's acknowledgement (D46), every
 // GRACE_SECONDS while a delivery is on its way, every few minutes while an SMS awaits its
 // receipt, hourly while messages wait for their purge, and never once the shard is empty.
 import type { SmsNotifier } from '../channels/sms.ts'

@@ -183,6 +183,14 @@ export function shardDatabaseIn(shards: ShardNamespace, name: string): D1Databas
 }
 
 /**
+ * The same, for reads of the shard's copy of the send facts (decisions.md D48): the shard first
+ * brings a copy older than the most a check may see up to date.
+ */
+export function freshShardDatabaseIn(shards: ShardNamespace, name: string): D1Database {
+  return shardDatabase((statements) => shards.getByName(name).runFresh(statements))
+}
+
+/**
  * The database of the send shard `name` for `tasks` tasks running at once (the deliveries of one
  * shard in a queue batch): whenever every task still running waits for the shard, their batches go
  * in one call (runEach), each in its own transaction as if sent alone. Each task calls done() once
@@ -230,12 +238,4 @@ export function sharedShardDatabaseIn(
       flush()
     },
   }
-}
-
-/**
- * The same, for reads of the shard's copy of the send facts (decisions.md D48): the shard first
- * brings a copy older than the most a check may see up to date.
- */
-export function freshShardDatabaseIn(shards: ShardNamespace, name: string): D1Database {
-  return shardDatabase((statements) => shards.getByName(name).runFresh(statements))
 }
