@@ -12,7 +12,10 @@ export type { QuietHoursRule } from '../storage/recipients.ts'
 
 /**
  * The quiet hours a message keeps (decisions.md D44): the request's own, else the recipient's, else
- * its service's default; read in the recipient's time zone, else the rule's, else UTC.
+ * its service's default; read in the recipient's time zone, else the rule's, else UTC. A zone the
+ * runtime does not know (the API refuses one, but a row may have been written otherwise, or name a
+ * zone a later tz database dropped) is passed over like a missing one, rather than failing every
+ * message to that recipient.
  */
 export function quietHoursFor(
   request: QuietHoursRule | undefined,
@@ -21,8 +24,10 @@ export function quietHoursFor(
 ): QuietHours | undefined {
   const rule = request ?? recipient?.quietHours ?? service
   if (!rule) return undefined
-  const timeZone = recipient?.timeZone ?? rule.timeZone ?? 'UTC'
-  return { start: rule.start, end: rule.end, timeZone }
+  const known = [recipient?.timeZone, rule.timeZone].filter(
+    (zone): zone is string => typeof zone === 'string' && isTimeZone(zone),
+  )
+  return { start: rule.start, end: rule.end, timeZone: known[0] ?? 'UTC' }
 }
 
 const MINUTES_A_DAY = 24 * 60

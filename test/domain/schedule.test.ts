@@ -1,7 +1,7 @@
 // When a message is due (decisions.md D44): send_at, moved past the recipient's quiet hours in
 // their zone, with the clock given.
 import { describe, expect, it } from 'vitest'
-import { afterQuietHours, dueTime, isTimeZone } from '../../src/domain/schedule.ts'
+import { afterQuietHours, dueTime, isTimeZone, quietHoursFor } from '../../src/domain/schedule.ts'
 
 const NIGHT = { start: '22:00', end: '08:00', timeZone: 'Europe/Madrid' }
 const at = (iso: string) => new Date(iso)
@@ -85,5 +85,32 @@ describe('isTimeZone', () => {
   })
   it.each(['Mars/Olympus', '../../etc/passwd', '', 'Europe/Madrid\n'])('refuses %j', (zone) => {
     expect(isTimeZone(zone)).toBe(false)
+  })
+})
+
+describe('quietHoursFor', () => {
+  const rule = { start: '22:00', end: '08:00' }
+
+  it("reads the recipient's zone, else the rule's, else UTC", () => {
+    const ruled = { ...rule, timeZone: 'Europe/Madrid' }
+    const lima = { timeZone: 'America/Lima', quietHours: null }
+    expect(quietHoursFor(ruled, lima, null)?.timeZone).toBe('America/Lima')
+    expect(quietHoursFor(ruled, { timeZone: null, quietHours: null }, null)?.timeZone).toBe(
+      'Europe/Madrid',
+    )
+    expect(quietHoursFor(undefined, null, rule)?.timeZone).toBe('UTC')
+    expect(quietHoursFor(undefined, lima, null)).toBeUndefined()
+  })
+
+  it('passes over a stored zone the runtime does not know, as if it were missing', () => {
+    const stored = { timeZone: 'Mars/Olympus_Mons', quietHours: rule }
+    expect(quietHoursFor(undefined, stored, null)).toEqual({ ...rule, timeZone: 'UTC' })
+    const ruled = { ...rule, timeZone: 'Europe/Madrid' }
+    expect(quietHoursFor(ruled, stored, null)?.timeZone).toBe('Europe/Madrid')
+    // And the time it gives is one afterQuietHours can read.
+    const hours = quietHoursFor(undefined, stored, null)!
+    expect(afterQuietHours(at('2026-12-07T23:00:00Z'), hours).toISOString()).toBe(
+      '2026-12-08T08:00:00.000Z',
+    )
   })
 })

@@ -206,6 +206,31 @@ describe('quiet hours of the recipient and the service', () => {
     await cancel(sender, accepted.id)
   })
 
+  it('reads a stored time zone the runtime does not know as UTC, not failing', SLOW, async () => {
+    const sender = await freshSender()
+    const quiet_hours = { start: utcClock(-30), end: utcClock(90) }
+    const patch = await call(`/recipients/${sender.userId}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${sender.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ quiet_hours }),
+    })
+    expect(patch.status).toBe(204)
+    // Written around the API, which refuses such a zone; the shard's copy brought up to date.
+    await env.DB.prepare(
+      "UPDATE recipients SET time_zone = 'Mars/Olympus_Mons' WHERE provider_id = CAST(?1 AS INTEGER) AND user_id = ?2",
+    )
+      .bind(sender.providerId, sender.userId)
+      .run()
+    await shardOf(sender.providerId).syncFacts()
+
+    const response = await dispatch(sender, smsRequest(sender))
+    expect(response.status).toBe(201)
+    const accepted = (await response.json()) as Viewed
+    expect(accepted.status).toBe('scheduled')
+    expect(accepted.scheduled_for!.slice(11, 16)).toBe(quiet_hours.end)
+    await cancel(sender, accepted.id)
+  })
+
   it("keeps a service's default quiet hours, unless the request has its own", SLOW, async () => {
     useStandIn()
     const sender = await freshSender()
