@@ -23,7 +23,6 @@ import {
   generateClientKey,
 } from '../helpers/client-keys.ts'
 import { createClient, type TestClient } from '../helpers/clients.ts'
-import { twilioSignature } from '../../stand-in/app.ts'
 import { changeDeliveryStatus } from '../../src/storage/delivery-lifecycle.ts'
 import { claimDelivery, findDeliveryById } from '../../src/storage/messages.ts'
 import {
@@ -36,7 +35,7 @@ import {
   freshPhone,
   writeOutbox,
 } from '../helpers/dispatch.ts'
-import { basicAuth, freshIp, ORIGIN } from '../helpers/http.ts'
+import { basicAuth, freshIp, ORIGIN, signedSmsPost } from '../helpers/http.ts'
 import { probe } from '../helpers/probe.ts'
 import { countRoundTrips, type RoundTrips } from '../helpers/round-trips.ts'
 import {
@@ -405,14 +404,7 @@ describe('POST /callbacks/sms/status: one call to the shard the URL names, no D1
       MessageSid: sid,
       MessageStatus: 'delivered',
     }
-    const request = new Request(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': await twilioSignature(env.SMS_AUTH_TOKEN, url, form),
-      },
-      body: new URLSearchParams(form).toString(),
-    })
+    const request = new Request(url, await signedSmsPost(url, form))
     const { response, body, trips, calls } = await probe(request)
     expect(response.status, body).toBe(200)
     expect(JSON.parse(body)).toEqual({ outcome: 'applied', status: 'delivered' })
@@ -427,14 +419,7 @@ describe('POST /callbacks/sms/status: one call to the shard the URL names, no D1
       MessageSid: `SM${crypto.randomUUID().replaceAll('-', '')}`,
       MessageStatus: 'sent',
     }
-    const request = new Request(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': await twilioSignature(env.SMS_AUTH_TOKEN, url, form),
-      },
-      body: new URLSearchParams(form).toString(),
-    })
+    const request = new Request(url, await signedSmsPost(url, form))
     const { response, body, trips, calls } = await probe(request)
     expect(response.status, body).toBe(200)
     expect(JSON.parse(body)).toEqual({ outcome: 'unchanged', status: null })

@@ -15,7 +15,7 @@ import type { Channel } from '../../src/channel.ts'
 import { createClient, type TestClient } from './clients.ts'
 import { call, postJson } from './http.ts'
 import { eventually, tokenFor } from './tokens.ts'
-import { testMessage } from './messages.ts'
+import { testDelivery, testMessage } from './messages.ts'
 
 export type Sender = TestClient & {
   token: string
@@ -80,17 +80,21 @@ export function example001(sender: Sender, numericProviderId = true) {
   }
 }
 
-/** A valid request of `sender`: one SMS notification whose message carries `marker`. */
-export function smsRequest(sender: Sender, marker: string = crypto.randomUUID()) {
+/** A /Services body of `sender` to its own recipient, with `parameters` beside the destination. */
+export function servicesRequest<P extends object>(sender: Sender, parameters: P) {
   return {
     provider_id: Number(sender.providerId),
     service_token: sender.serviceToken,
     service_id: sender.serviceId,
-    parameters: {
-      destination: sender.userId,
-      notification: { title: 'Turno', message: `Oftalmólogo 9:15 ${marker}`, channel: 'SMS' },
-    },
+    parameters: { destination: sender.userId, ...parameters },
   }
+}
+
+/** A valid request of `sender`: one SMS notification whose message carries `marker`. */
+export function smsRequest(sender: Sender, marker: string = crypto.randomUUID()) {
+  return servicesRequest(sender, {
+    notification: { title: 'Turno', message: `Oftalmólogo 9:15 ${marker}`, channel: 'SMS' },
+  })
 }
 
 /** POST /Services with the caller's token; `body` is sent as JSON unless it is a string. */
@@ -191,16 +195,7 @@ export async function writeOutbox(
   parts: Partial<NewDelivery>[],
   createdAt = new Date(),
 ): Promise<string[]> {
-  const deliveries = parts.map((p): NewDelivery => ({
-    id: crypto.randomUUID(),
-    part: 'notification',
-    channel: 'sms',
-    address: '+5491155550000',
-    title: 'Turno',
-    body: 'Oftalmologo Lunes 29-10 a las 9:15Hs.',
-    link: null,
-    ...p,
-  }))
+  const deliveries = parts.map((p) => testDelivery(p))
   const message = testMessage(sender.providerId, {
     serviceId: sender.serviceId,
     destination: sender.userId,

@@ -1,5 +1,6 @@
 // Requests to the Worker under test, through its real fetch handler.
-import { exports } from 'cloudflare:workers'
+import { env, exports } from 'cloudflare:workers'
+import { smsSignature } from '../../src/channels/sms-signature.ts'
 
 export const ORIGIN = 'https://portero.test'
 
@@ -50,6 +51,23 @@ export function postForm(
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body: new URLSearchParams(fields).toString(),
   })
+}
+
+/** A POST of `fields` to `url` (absolute), signed as the SMS API signs its webhooks. */
+export async function signedSmsPost(
+  url: string,
+  fields: Record<string, string>,
+  authToken = env.SMS_AUTH_TOKEN,
+): Promise<RequestInit> {
+  const form = new URLSearchParams(fields)
+  return {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': await smsSignature(authToken, url, form),
+    },
+    body: form.toString(),
+  }
 }
 
 export function basicAuth(clientId: string, clientSecret: string): string {

@@ -16,6 +16,7 @@ import {
   smsTo,
   type MessageView,
   type Sender,
+  servicesRequest,
 } from '../helpers/dispatch.ts'
 import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
 import { runShardAlarm, shardDb } from '../helpers/shards.ts'
@@ -36,20 +37,14 @@ const SLOW = { timeout: 30_000 }
 
 /** A push notification of `sender`, with `fallback` among its parameters when given. */
 function pushRequest(sender: Sender, fallback?: unknown) {
-  return {
-    provider_id: Number(sender.providerId),
-    service_token: sender.serviceToken,
-    service_id: sender.serviceId,
-    parameters: {
-      destination: sender.userId,
-      notification: {
-        title: 'Turno',
-        message: `Oftalmólogo 9:15 ${crypto.randomUUID()}`,
-        channel: 'FCM',
-      },
-      ...(fallback === undefined ? {} : { fallback }),
+  return servicesRequest(sender, {
+    notification: {
+      title: 'Turno',
+      message: `Oftalmólogo 9:15 ${crypto.randomUUID()}`,
+      channel: 'FCM',
     },
-  }
+    ...(fallback === undefined ? {} : { fallback }),
+  })
 }
 
 async function read(sender: Sender, id: string): Promise<Viewed> {

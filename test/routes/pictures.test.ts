@@ -17,6 +17,7 @@ import {
   settle,
   type MessageView,
   type Sender,
+  servicesRequest,
 } from '../helpers/dispatch.ts'
 import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
 import { GIF, jpeg, pictureKeys, randomPng, toBase64, WEBP } from '../helpers/pictures.ts'
@@ -33,21 +34,15 @@ function advertisement(
   channel = 'FCM',
   extra: Record<string, unknown> = {},
 ) {
-  return {
-    provider_id: Number(sender.providerId),
-    service_token: sender.serviceToken,
-    service_id: sender.serviceId,
-    parameters: {
-      destination: sender.userId,
-      advertisement: {
-        Tittle: 'Autos usados CHECHO',
-        Message: 'Lleve su auto usado',
-        Cannel: channel,
-        Picture: picture,
-      },
-      ...extra,
+  return servicesRequest(sender, {
+    advertisement: {
+      Tittle: 'Autos usados CHECHO',
+      Message: 'Lleve su auto usado',
+      Cannel: channel,
+      Picture: picture,
     },
-  }
+    ...extra,
+  })
 }
 
 /** The picture URL of each of the message's deliveries, as its status view shows them. */

@@ -12,6 +12,7 @@ import {
   outboxRows,
   settle,
   type Sender,
+  servicesRequest,
 } from '../helpers/dispatch.ts'
 import { call, expectProblem } from '../helpers/http.ts'
 import { pictureKeys, randomPng, readQrCode, toBase64 } from '../helpers/pictures.ts'
@@ -22,17 +23,11 @@ const PICTURE_URL = /^https:\/\/portero\.test\/pictures\/[0-9a-f]{64}\.png$/
 
 /** A ticket by SMS: a notification with `qr` as its qr_code, plus optional other parameters. */
 function ticket(sender: Sender, qr: unknown, extra: Record<string, unknown> = {}) {
-  return {
-    provider_id: Number(sender.providerId),
-    service_token: sender.serviceToken,
-    service_id: sender.serviceId,
-    parameters: {
-      destination: sender.userId,
-      notification: { Titulo: 'Clínica Dr. Nano', Mensaje: 'Su turno: lunes 9:15', Canal: 'SMS' },
-      qr_code: qr,
-      ...extra,
-    },
-  }
+  return servicesRequest(sender, {
+    notification: { Titulo: 'Clínica Dr. Nano', Mensaje: 'Su turno: lunes 9:15', Canal: 'SMS' },
+    qr_code: qr,
+    ...extra,
+  })
 }
 
 async function sendAndSettle(sender: Sender, body: unknown) {

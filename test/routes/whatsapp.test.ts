@@ -5,7 +5,6 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import worker from '../../src/index.ts'
-import { smsSignature } from '../../src/channels/sms-signature.ts'
 import type { StandIn } from '../../stand-in/app.ts'
 import {
   dispatch,
@@ -16,8 +15,9 @@ import {
   settle,
   type MessageView,
   type Sender,
+  servicesRequest,
 } from '../helpers/dispatch.ts'
-import { call, expectProblem, ORIGIN } from '../helpers/http.ts'
+import { call, expectProblem, ORIGIN, signedSmsPost } from '../helpers/http.ts'
 import { useStandIn } from '../helpers/stand-in.ts'
 
 const TEMPLATE = 'HX0123456789abcdef0123456789abcdef'
@@ -57,35 +57,21 @@ async function readRecipient(sender: Sender) {
 /** The person writes to the WhatsApp sender: Twilio's inbound webhook, signed. */
 async function inboundWhatsApp(phone: string, body = 'Hola') {
   const url = `${ORIGIN}/callbacks/sms/inbound`
-  const params = new URLSearchParams({
+  const fields = {
     AccountSid: env.SMS_ACCOUNT_SID,
     From: `whatsapp:${phone}`,
     To: `whatsapp:${env.TWILIO_WHATSAPP_FROM}`,
     Body: body,
     MessageSid: `SM${crypto.randomUUID().replaceAll('-', '')}`,
-  })
-  const signature = await smsSignature(env.SMS_AUTH_TOKEN, url, params)
-  const response = await call('/callbacks/sms/inbound', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-twilio-signature': signature,
-    },
-    body: params.toString(),
-  })
+  }
+  const response = await call('/callbacks/sms/inbound', await signedSmsPost(url, fields))
   expect(response.status).toBe(200)
 }
 
 function whatsAppRequest(sender: Sender, part: Record<string, unknown> = {}) {
-  return {
-    provider_id: Number(sender.providerId),
-    service_token: sender.serviceToken,
-    service_id: sender.serviceId,
-    parameters: {
-      destination: sender.userId,
-      notification: { title: 'Turno', message: 'Oftalmólogo 9:15', channel: 'WhatsApp', ...part },
-    },
-  }
+  return servicesRequest(sender, {
+    notification: { title: 'Turno', message: 'Oftalmólogo 9:15', channel: 'WhatsApp', ...part },
+  })
 }
 
 /** What the stand-in's Messages API accepted for `phone` by WhatsApp. */
@@ -311,21 +297,14 @@ describe('WhatsApp receipts and the inbound webhook', () => {
     const { delivery: sent } = await deliveryOf(sender, id)
     // WhatsApp may report `read` without `delivered` first.
     const url = `${ORIGIN}/callbacks/sms/status?shard=${encodeURIComponent(`provider:${sender.providerId}`)}`
-    const form = new URLSearchParams({
+    const fields = {
       AccountSid: env.SMS_ACCOUNT_SID,
       MessageSid: sent.provider_message_id!,
       MessageStatus: 'read',
       To: `whatsapp:${phone}`,
       From: `whatsapp:${env.TWILIO_WHATSAPP_FROM}`,
-    })
-    const response = await call(url.slice(ORIGIN.length), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': await smsSignature(env.SMS_AUTH_TOKEN, url, form),
-      },
-      body: form.toString(),
-    })
+    }
+    const response = await call(url.slice(ORIGIN.length), await signedSmsPost(url, fields))
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ outcome: 'applied', status: 'delivered' })
     expect((await deliveryOf(sender, id)).delivery.status).toBe('delivered')
