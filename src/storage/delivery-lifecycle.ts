@@ -375,20 +375,42 @@ export async function changeDeliveryStatus(
  * the lifecycle at `queued` when POST /Services writes it.
  */
 export function queuedEvents(db: D1Database, messageId: string, at: string): D1PreparedStatement[] {
+  return [...enterQueued(db, 'message_id', messageId, at), countAcceptance(db, messageId, at)]
+}
+
+/**
+ * The same for one delivery added to a message already accepted (a push's fallback SMS,
+ * decisions.md D46), for the batch that inserts it: its `queued` row and the index mark.
+ */
+export function queuedDeliveryEvents(
+  db: D1Database,
+  deliveryId: string,
+  at: string,
+): D1PreparedStatement[] {
+  return enterQueued(db, 'id', deliveryId, at)
+}
+
+/** `queued` timeline rows of the deliveries whose `column` is `key`, and their message's mark. */
+function enterQueued(
+  db: D1Database,
+  column: 'message_id' | 'id',
+  key: string,
+  at: string,
+): D1PreparedStatement[] {
   return [
     db
       .prepare(
         `INSERT INTO delivery_events (id, delivery_id, message_id, provider_id, status, occurred_at)
          SELECT lower(hex(randomblob(16))), id, message_id, provider_id, 'queued', ?2
-         FROM deliveries WHERE message_id = ?1`,
+         FROM deliveries WHERE ${column} = ?1`,
       )
-      .bind(messageId, at),
+      .bind(key, at),
     db
       .prepare(
-        `INSERT OR REPLACE INTO index_outbox (message_id) SELECT id FROM messages WHERE id = ?1`,
+        `INSERT OR REPLACE INTO index_outbox (message_id)
+         SELECT DISTINCT message_id FROM deliveries WHERE ${column} = ?1`,
       )
-      .bind(messageId),
-    countAcceptance(db, messageId, at),
+      .bind(key),
   ]
 }
 

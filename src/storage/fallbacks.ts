@@ -3,6 +3,7 @@
 // the send shard (src/storage/shard-database.ts). The push keeps the status it ended with; the
 // SMS starts its own lifecycle at `queued`, and the consumer's claim applies the send policy to it
 // as to any SMS (a suppressed number is withheld, decisions.md D28).
+import { queuedDeliveryEvents } from './delivery-lifecycle.ts'
 import { deliveryEventStatement, newWebhookEventId } from './webhooks.ts'
 
 /** The other pushes of the same part (`p`): one per device of the recipient. */
@@ -74,19 +75,7 @@ export function fallBackStatements(
          FROM deliveries WHERE id = ?1 AND fallback_delivery_id = ?2`,
       )
       .bind(pushId, smsId, eventId, iso, detail),
-    db
-      .prepare(
-        `INSERT INTO delivery_events (id, delivery_id, message_id, provider_id, status, occurred_at)
-         SELECT lower(hex(randomblob(16))), id, message_id, provider_id, 'queued', ?2
-         FROM deliveries WHERE id = ?1`,
-      )
-      .bind(smsId, iso),
-    db
-      .prepare(
-        `INSERT OR REPLACE INTO index_outbox (message_id)
-         SELECT message_id FROM deliveries WHERE id = ?1`,
-      )
-      .bind(smsId),
+    ...queuedDeliveryEvents(db, smsId, iso),
     db
       .prepare(
         `UPDATE deliveries SET fallback_due = NULL
